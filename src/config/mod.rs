@@ -1,0 +1,153 @@
+//! Configuration: TOML text → raw serde structs (`raw`) → a validated [`Config`]
+//! (`validate`, `validate_backend`). Validation applies defaults and `[defaults]`
+//! inheritance, resolves names to indexes and reports every problem it finds with
+//! `file:line:column: key path: message`.
+
+mod duration;
+mod error;
+mod raw;
+mod validate;
+mod validate_backend;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+pub use duration::parse_duration;
+pub use error::{ConfigError, ConfigErrors};
+pub use raw::{Balance, CheckKind, IoDriver, Mode};
+
+/// A validated configuration. Indexes (`default_backend`, `Route::backend`) point into
+/// `backends`; every value has its default applied.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub global: Global,
+    pub frontends: Vec<Frontend>,
+    pub backends: Vec<Backend>,
+    /// Things that are allowed but worth telling the operator, already formatted
+    /// as `file:line:column: message`.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Global {
+    /// Number of worker threads (already resolved: never 0).
+    pub workers: usize,
+    pub pin_workers: bool,
+    pub max_connections: usize,
+    pub admin_bind: Option<SocketAddr>,
+    pub log_level: String,
+    pub access_log: bool,
+    pub grace_period: Duration,
+    pub io_driver: IoDriver,
+}
+
+#[derive(Debug, Clone)]
+pub struct Frontend {
+    pub name: String,
+    pub binds: Vec<SocketAddr>,
+    pub mode: Mode,
+    pub default_backend: Option<usize>,
+    pub forwarded_for: bool,
+    pub routes: Vec<Route>,
+    pub redirects: Vec<Redirect>,
+    pub timeout_client: Duration,
+    pub timeout_http_request: Duration,
+    pub timeout_http_keep_alive: Duration,
+    pub timeout_tunnel: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub host: Option<String>,
+    pub path_prefix: Option<String>,
+    pub backend: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Redirect {
+    pub path_prefix: Option<String>,
+    pub location: String,
+    pub status: u16,
+}
+
+#[derive(Debug, Clone)]
+pub struct Backend {
+    pub name: String,
+    pub balance: Balance,
+    pub max_queue: usize,
+    pub check: HealthCheck,
+    pub servers: Vec<Server>,
+    pub timeout_connect: Duration,
+    pub timeout_server: Duration,
+    pub timeout_queue: Duration,
+    pub timeout_tunnel: Option<Duration>,
+    /// Connect attempts after the first one fails.
+    pub retries: u32,
+    /// The last retry goes to another server.
+    pub redispatch: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    pub kind: CheckKind,
+    pub path: String,
+    pub expect_status: u16,
+    pub interval: Duration,
+    pub fast_interval: Duration,
+    pub down_interval: Duration,
+    pub timeout: Duration,
+    pub rise: u32,
+    pub fall: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub name: String,
+    /// The address as written (`host:port` or `ip:port`).
+    pub address_text: String,
+    /// The resolved address.
+    pub address: SocketAddr,
+    pub weight: u32,
+    pub check: bool,
+    pub backup: bool,
+    /// 0 = unlimited.
+    pub max_connections: u32,
+}
+
+impl Config {
+    /// Read and validate a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            ConfigErrors(vec![ConfigError::Read {
+                file: file.clone(),
+                source,
+            }])
+        })?;
+        Self::parse(&text, &file)
+    }
+
+    /// Validate configuration text; `origin` names it in messages (usually the path).
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigErrors> {
+        validate::parse(text, origin)
+    }
+
+    pub fn backend_index(&self, name: &str) -> Option<usize> {
+        self.backends.iter().position(|b| b.name == name)
+    }
+
+    /// The one-line summary `ringlb check` prints for a valid file.
+    pub fn summary(&self) -> String {
+        let servers: usize = self.backends.iter().map(|b| b.servers.len()).sum();
+        let binds: usize = self.frontends.iter().map(|f| f.binds.len()).sum();
+        format!(
+            "{} frontend(s) on {} address(es), {} backend(s), {} server(s), {} worker(s)",
+            self.frontends.len(),
+            binds,
+            self.backends.len(),
+            servers,
+            self.global.workers
+        )
+    }
+}

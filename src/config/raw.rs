@@ -1,0 +1,203 @@
+//! The configuration file as written: serde structs that mirror the TOML contract
+//! (`shared/config-schema.md`) one to one. Unknown keys are refused. Values that
+//! validation may reject are kept `Spanned` so that an error can name the line.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub type S<T> = Spanned<T>;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub global: RawGlobal,
+    #[serde(default)]
+    pub defaults: RawDefaults,
+    #[serde(default)]
+    pub frontend: Vec<RawFrontend>,
+    #[serde(default)]
+    pub backend: Vec<RawBackend>,
+    pub vrrp: Option<S<RawVrrp>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawGlobal {
+    pub workers: Option<S<i64>>,
+    pub pin_workers: Option<bool>,
+    pub max_connections: Option<S<i64>>,
+    pub admin_bind: Option<S<String>>,
+    pub log_level: Option<S<String>>,
+    pub access_log: Option<bool>,
+    /// Added key: how long open connections may finish after SIGTERM/SIGINT.
+    pub grace_period: Option<S<String>>,
+    /// Added key: `"auto"` (io_uring, else epoll), `"io_uring"`, `"legacy"`.
+    pub io_driver: Option<IoDriver>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum IoDriver {
+    #[default]
+    Auto,
+    IoUring,
+    Legacy,
+}
+
+/// Timeouts and retry policy. `[defaults]` holds them for everyone; a frontend or
+/// backend may set its own, as HAProxy allows in every section.
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefaults {
+    pub timeout_connect: Option<S<String>>,
+    pub timeout_client: Option<S<String>>,
+    pub timeout_server: Option<S<String>>,
+    pub timeout_http_request: Option<S<String>>,
+    pub timeout_http_keep_alive: Option<S<String>>,
+    pub timeout_queue: Option<S<String>>,
+    pub timeout_tunnel: Option<S<String>>,
+    pub retries: Option<S<i64>>,
+    pub redispatch: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Http,
+    Tcp,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFrontend {
+    pub name: S<String>,
+    #[serde(default)]
+    pub bind: Vec<S<String>>,
+    pub mode: Option<Mode>,
+    pub default_backend: Option<S<String>>,
+    pub forwarded_for: Option<bool>,
+    pub tls: Option<S<RawTls>>,
+    #[serde(default)]
+    pub route: Vec<S<RawRoute>>,
+    #[serde(default)]
+    pub redirect: Vec<S<RawRedirect>>,
+    pub timeout_client: Option<S<String>>,
+    pub timeout_http_request: Option<S<String>>,
+    pub timeout_http_keep_alive: Option<S<String>>,
+    pub timeout_tunnel: Option<S<String>>,
+}
+
+/// Parsed so that `check` validates its shape; not acted on by this version.
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    #[serde(default)]
+    pub certificates: Vec<RawCertificate>,
+    #[serde(default)]
+    pub alpn: Vec<String>,
+}
+
+/// Parsed so that `check` validates its shape; not acted on by this version.
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCertificate {
+    pub cert: String,
+    pub key: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    pub host: Option<S<String>>,
+    pub path_prefix: Option<S<String>>,
+    pub backend: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRedirect {
+    pub path_prefix: Option<S<String>>,
+    pub location: S<String>,
+    pub status: Option<S<i64>>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Balance {
+    Roundrobin,
+    Leastconn,
+    Source,
+    Random,
+    P2c,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackend {
+    pub name: S<String>,
+    pub balance: Option<Balance>,
+    pub max_queue: Option<S<i64>>,
+    pub check: Option<S<RawCheck>>,
+    #[serde(default)]
+    pub server: Vec<RawServer>,
+    pub timeout_connect: Option<S<String>>,
+    pub timeout_server: Option<S<String>>,
+    pub timeout_queue: Option<S<String>>,
+    pub timeout_tunnel: Option<S<String>>,
+    pub retries: Option<S<i64>>,
+    pub redispatch: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    Tcp,
+    Http,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCheck {
+    pub kind: Option<CheckKind>,
+    pub path: Option<S<String>>,
+    pub expect_status: Option<S<i64>>,
+    pub interval: Option<S<String>>,
+    pub fast_interval: Option<S<String>>,
+    pub down_interval: Option<S<String>>,
+    pub timeout: Option<S<String>>,
+    pub rise: Option<S<i64>>,
+    pub fall: Option<S<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub name: S<String>,
+    pub address: S<String>,
+    pub weight: Option<S<i64>>,
+    pub check: Option<bool>,
+    pub backup: Option<bool>,
+    pub max_connections: Option<S<i64>>,
+}
+
+/// Parsed so that `check` validates its shape; not acted on by this version.
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVrrp {
+    pub interface: String,
+    pub virtual_router_id: i64,
+    pub priority: Option<i64>,
+    pub advert_interval: Option<String>,
+    pub preempt: Option<bool>,
+    #[serde(default)]
+    pub virtual_ips: Vec<String>,
+    #[serde(default)]
+    pub unicast_peers: Vec<String>,
+    pub track_frontends: Option<bool>,
+    pub track_weight: Option<i64>,
+    pub notify: Option<String>,
+}

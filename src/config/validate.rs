@@ -1,0 +1,502 @@
+//! Raw configuration → [`Config`]: global, defaults and frontends. Backends are in
+//! `validate_backend`. Problems are collected, not returned early, so one `check`
+//! run shows every mistake in the file.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::ops::{Range, RangeInclusive};
+use std::time::Duration;
+
+use super::error::{ConfigErrors, SourceMap};
+use super::raw::{RawConfig, RawDefaults, RawFrontend, S};
+use super::{parse_duration, Config, Frontend, Global, Mode, Redirect, Route};
+
+/// Built-in values for what `[defaults]` leaves out.
+const TIMEOUT_CONNECT: Duration = Duration::from_secs(2);
+const TIMEOUT_CLIENT: Duration = Duration::from_secs(30);
+const TIMEOUT_SERVER: Duration = Duration::from_secs(30);
+const TIMEOUT_HTTP_REQUEST: Duration = Duration::from_secs(10);
+const TIMEOUT_HTTP_KEEP_ALIVE: Duration = Duration::from_secs(10);
+const TIMEOUT_QUEUE: Duration = Duration::from_secs(2);
+const GRACE_PERIOD: Duration = Duration::from_secs(10);
+const MAX_WORKERS: i64 = 1024;
+
+pub(super) fn parse(text: &str, origin: &str) -> Result<Config, ConfigErrors> {
+    let map = SourceMap { file: origin, text };
+    let raw = deserialize(text).map_err(|(span, msg)| ConfigErrors(vec![map.error(span, msg)]))?;
+    let mut v = Validator::default();
+    let mut config = v.config(&raw);
+    if !v.errors.is_empty() {
+        v.errors.sort_by_key(|(span, _)| span.start);
+        return Err(ConfigErrors(
+            v.errors.into_iter().map(|(s, m)| map.error(s, m)).collect(),
+        ));
+    }
+    v.warnings.sort_by_key(|(span, _)| span.start);
+    config.warnings = v
+        .warnings
+        .into_iter()
+        .map(|(s, m)| map.error(s, m).to_string())
+        .collect();
+    Ok(config)
+}
+
+/// TOML syntax and shape errors (unknown key, wrong type) come from serde; the path
+/// tracker adds the key path (`backend[0].server[1].wieght`) to toml's message.
+fn deserialize(text: &str) -> Result<RawConfig, (Range<usize>, String)> {
+    let de = toml::Deserializer::new(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let span = inner.span().unwrap_or(0..0);
+        let message = inner.message().trim().to_string();
+        if path.is_empty() || path == "." {
+            (span, message)
+        } else {
+            (span, format!("{path}: {message}"))
+        }
+    })
+}
+
+/// Timeouts and retry policy after `[defaults]` is applied.
+#[derive(Clone, Copy)]
+pub(super) struct Defaults {
+    pub timeout_connect: Duration,
+    pub timeout_client: Duration,
+    pub timeout_server: Duration,
+    pub timeout_http_request: Duration,
+    pub timeout_http_keep_alive: Duration,
+    pub timeout_queue: Duration,
+    pub timeout_tunnel: Option<Duration>,
+    pub retries: u32,
+    pub redispatch: bool,
+}
+
+#[derive(Default)]
+pub(super) struct Validator {
+    pub errors: Vec<(Range<usize>, String)>,
+    pub warnings: Vec<(Range<usize>, String)>,
+}
+
+impl Validator {
+    pub fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.errors.push((span, message.into()));
+    }
+
+    pub fn warn(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.warnings.push((span, message.into()));
+    }
+
+    /// A duration value, or `fallback` when absent or invalid (after recording the error).
+    pub fn duration(
+        &mut self,
+        value: Option<&S<String>>,
+        fallback: Duration,
+        key: &str,
+    ) -> Duration {
+        let Some(value) = value else { return fallback };
+        match parse_duration(value.get_ref()) {
+            Ok(d) => d,
+            Err(msg) => {
+                self.error(value.span(), format!("{key}: {msg}"));
+                fallback
+            }
+        }
+    }
+
+    pub fn optional_duration(&mut self, value: Option<&S<String>>, key: &str) -> Option<Duration> {
+        value.map(|v| self.duration(Some(v), Duration::ZERO, key))
+    }
+
+    /// An integer that must lie in `range`; `default` when absent.
+    pub fn int_in(
+        &mut self,
+        value: Option<&S<i64>>,
+        default: i64,
+        range: RangeInclusive<i64>,
+        key: &str,
+    ) -> i64 {
+        let Some(value) = value else { return default };
+        let n = *value.get_ref();
+        if range.contains(&n) {
+            n
+        } else {
+            self.error(
+                value.span(),
+                format!(
+                    "{key} {n} is out of range {}..={}",
+                    range.start(),
+                    range.end()
+                ),
+            );
+            default
+        }
+    }
+
+    /// Names appear in logs, metrics labels and admin URLs: keep them plain.
+    pub fn name(&mut self, name: &S<String>, what: &str) {
+        let n = name.get_ref();
+        let ok = !n.is_empty()
+            && n.len() <= 64
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+        if !ok {
+            self.error(
+                name.span(),
+                format!("{what} name {n:?} is invalid: use 1 to 64 letters, digits, '-', '_', '.' or ':'"),
+            );
+        }
+    }
+
+    fn config(&mut self, raw: &RawConfig) -> Config {
+        let global = self.global(raw);
+        let defaults = self.defaults(&raw.defaults);
+        let backends = self.backends(&raw.backend, &defaults);
+        let names: HashMap<&str, usize> = raw
+            .backend
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (b.name.get_ref().as_str(), i))
+            .collect();
+        let frontends = self.frontends(&raw.frontend, &defaults, &names);
+        if raw.frontend.is_empty() {
+            self.error(0..0, "no [[frontend]]: nothing to listen on");
+        }
+        for (i, b) in raw.backend.iter().enumerate() {
+            let used = frontends
+                .iter()
+                .any(|f| f.default_backend == Some(i) || f.routes.iter().any(|r| r.backend == i));
+            if !used && !frontends.is_empty() {
+                self.warn(
+                    b.name.span(),
+                    format!("backend {:?} is not used by any frontend", b.name.get_ref()),
+                );
+            }
+        }
+        if let Some(vrrp) = &raw.vrrp {
+            self.error(
+                vrrp.span(),
+                "vrrp: virtual IP ownership is not available in this version of ringlb; \
+                 keep keepalived for now or remove [vrrp]",
+            );
+        }
+        Config {
+            global,
+            frontends,
+            backends,
+            warnings: Vec::new(),
+        }
+    }
+
+    fn global(&mut self, raw: &RawConfig) -> Global {
+        let g = &raw.global;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut workers =
+            self.int_in(g.workers.as_ref(), 0, 0..=MAX_WORKERS, "global.workers") as usize;
+        if workers == 0 {
+            workers = cores;
+        } else if workers > cores {
+            if let Some(w) = &g.workers {
+                self.warn(
+                    w.span(),
+                    format!("global.workers = {workers} is more than the {cores} online cores: workers will share cores"),
+                );
+            }
+        }
+        let max_connections = self.int_in(
+            g.max_connections.as_ref(),
+            100_000,
+            1..=100_000_000,
+            "global.max_connections",
+        ) as usize;
+        let admin_bind = g
+            .admin_bind
+            .as_ref()
+            .and_then(|a| self.socket_addr(a, "global.admin_bind"));
+        if let Some(a) = &g.admin_bind {
+            self.warn(
+                a.span(),
+                "global.admin_bind: the admin listener is not available in this version; ignored",
+            );
+        }
+        let log_level = match &g.log_level {
+            Some(l)
+                if ["error", "warn", "info", "debug", "trace"].contains(&l.get_ref().as_str()) =>
+            {
+                l.get_ref().clone()
+            }
+            Some(l) => {
+                self.error(
+                    l.span(),
+                    format!(
+                        "global.log_level {:?} is not one of error, warn, info, debug, trace",
+                        l.get_ref()
+                    ),
+                );
+                "info".into()
+            }
+            None => "info".into(),
+        };
+        Global {
+            workers,
+            pin_workers: g.pin_workers.unwrap_or(true),
+            max_connections,
+            admin_bind,
+            log_level,
+            access_log: g.access_log.unwrap_or(false),
+            grace_period: self.duration(
+                g.grace_period.as_ref(),
+                GRACE_PERIOD,
+                "global.grace_period",
+            ),
+            io_driver: g.io_driver.unwrap_or_default(),
+        }
+    }
+
+    fn defaults(&mut self, d: &RawDefaults) -> Defaults {
+        Defaults {
+            timeout_connect: self.duration(
+                d.timeout_connect.as_ref(),
+                TIMEOUT_CONNECT,
+                "defaults.timeout_connect",
+            ),
+            timeout_client: self.duration(
+                d.timeout_client.as_ref(),
+                TIMEOUT_CLIENT,
+                "defaults.timeout_client",
+            ),
+            timeout_server: self.duration(
+                d.timeout_server.as_ref(),
+                TIMEOUT_SERVER,
+                "defaults.timeout_server",
+            ),
+            timeout_http_request: self.duration(
+                d.timeout_http_request.as_ref(),
+                TIMEOUT_HTTP_REQUEST,
+                "defaults.timeout_http_request",
+            ),
+            timeout_http_keep_alive: self.duration(
+                d.timeout_http_keep_alive.as_ref(),
+                TIMEOUT_HTTP_KEEP_ALIVE,
+                "defaults.timeout_http_keep_alive",
+            ),
+            timeout_queue: self.duration(
+                d.timeout_queue.as_ref(),
+                TIMEOUT_QUEUE,
+                "defaults.timeout_queue",
+            ),
+            timeout_tunnel: self
+                .optional_duration(d.timeout_tunnel.as_ref(), "defaults.timeout_tunnel"),
+            retries: self.int_in(d.retries.as_ref(), 3, 0..=100, "defaults.retries") as u32,
+            redispatch: d.redispatch.unwrap_or(true),
+        }
+    }
+
+    pub fn socket_addr(&mut self, text: &S<String>, key: &str) -> Option<SocketAddr> {
+        match text.get_ref().parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.error(
+                    text.span(),
+                    format!(
+                        "{key}: {:?} is not an address of the form IP:PORT (IPv6 as [::1]:80)",
+                        text.get_ref()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn frontends(
+        &mut self,
+        raw: &[RawFrontend],
+        defaults: &Defaults,
+        backends: &HashMap<&str, usize>,
+    ) -> Vec<Frontend> {
+        let mut seen_names: HashMap<&str, ()> = HashMap::new();
+        let mut seen_binds: HashMap<SocketAddr, &str> = HashMap::new();
+        let mut out = Vec::with_capacity(raw.len());
+        for fe in raw {
+            let name = fe.name.get_ref().as_str();
+            let key = format!("frontend {name:?}");
+            self.name(&fe.name, "frontend");
+            if seen_names.insert(name, ()).is_some() {
+                self.error(fe.name.span(), format!("{key}: duplicate frontend name"));
+            }
+            if fe.bind.is_empty() {
+                self.error(
+                    fe.name.span(),
+                    format!("{key}: bind is empty: give at least one IP:PORT"),
+                );
+            }
+            let mut binds = Vec::with_capacity(fe.bind.len());
+            for b in &fe.bind {
+                let Some(addr) = self.socket_addr(b, &format!("{key}: bind")) else {
+                    continue;
+                };
+                if addr.port() != 0 {
+                    if let Some(other) = seen_binds.insert(addr, name) {
+                        self.error(
+                            b.span(),
+                            format!("{key}: bind {addr} is already bound by frontend {other:?}"),
+                        );
+                    }
+                }
+                binds.push(addr);
+            }
+            let mode = fe.mode.unwrap_or(Mode::Tcp);
+            let lookup = |v: &mut Self, b: &S<String>, what: &str| match backends
+                .get(b.get_ref().as_str())
+            {
+                Some(&i) => Some(i),
+                None => {
+                    v.error(
+                        b.span(),
+                        format!("{key}: {what} {:?} is not a defined backend", b.get_ref()),
+                    );
+                    None
+                }
+            };
+            let default_backend = fe
+                .default_backend
+                .as_ref()
+                .and_then(|b| lookup(self, b, "default_backend"));
+            let mut routes = Vec::new();
+            for r in &fe.route {
+                let r_ref = r.get_ref();
+                if mode == Mode::Tcp {
+                    self.error(
+                        r.span(),
+                        format!("{key}: route is only allowed in mode \"http\""),
+                    );
+                }
+                if let Some(p) = &r_ref.path_prefix {
+                    if !p.get_ref().starts_with('/') {
+                        self.error(
+                            p.span(),
+                            format!(
+                                "{key}: route path_prefix {:?} must start with '/'",
+                                p.get_ref()
+                            ),
+                        );
+                    }
+                }
+                if let Some(h) = &r_ref.host {
+                    let host = h.get_ref();
+                    if host.is_empty() || host[host.starts_with("*.") as usize * 2..].contains('*')
+                    {
+                        self.error(
+                            h.span(),
+                            format!("{key}: route host {host:?} must be a name or \"*.domain\""),
+                        );
+                    }
+                }
+                if let Some(backend) = lookup(self, &r_ref.backend, "route backend") {
+                    routes.push(Route {
+                        host: r_ref
+                            .host
+                            .as_ref()
+                            .map(|h| h.get_ref().to_ascii_lowercase()),
+                        path_prefix: r_ref.path_prefix.as_ref().map(|p| p.get_ref().clone()),
+                        backend,
+                    });
+                }
+            }
+            let mut redirects = Vec::new();
+            for r in &fe.redirect {
+                let r_ref = r.get_ref();
+                if mode == Mode::Tcp {
+                    self.error(
+                        r.span(),
+                        format!("{key}: redirect is only allowed in mode \"http\""),
+                    );
+                }
+                if r_ref.location.get_ref().is_empty() {
+                    self.error(
+                        r_ref.location.span(),
+                        format!("{key}: redirect location is empty"),
+                    );
+                }
+                let status = match &r_ref.status {
+                    Some(s) if [301, 302, 303, 307, 308].contains(s.get_ref()) => {
+                        *s.get_ref() as u16
+                    }
+                    Some(s) => {
+                        self.error(
+                            s.span(),
+                            format!(
+                                "{key}: redirect status {} is not one of 301, 302, 303, 307, 308",
+                                s.get_ref()
+                            ),
+                        );
+                        302
+                    }
+                    None => 302,
+                };
+                redirects.push(Redirect {
+                    path_prefix: r_ref.path_prefix.as_ref().map(|p| p.get_ref().clone()),
+                    location: r_ref.location.get_ref().clone(),
+                    status,
+                });
+            }
+            if default_backend.is_none()
+                && fe.default_backend.is_none()
+                && (mode == Mode::Tcp || fe.route.is_empty())
+            {
+                self.error(fe.name.span(), format!("{key}: default_backend is missing"));
+            }
+            if let Some(tls) = &fe.tls {
+                self.error(
+                    tls.span(),
+                    format!(
+                        "{key}: tls: TLS termination is not available in this version of ringlb"
+                    ),
+                );
+            }
+            if mode == Mode::Tcp && fe.forwarded_for == Some(true) {
+                self.warn(
+                    fe.name.span(),
+                    format!("{key}: forwarded_for only applies to mode \"http\"; ignored"),
+                );
+            }
+            if mode == Mode::Http {
+                self.warn(
+                    fe.name.span(),
+                    format!("{key}: mode \"http\" is relayed as TCP by this version (no request parsing; routes, redirects and forwarded_for are not applied)"),
+                );
+            }
+            out.push(Frontend {
+                name: name.to_string(),
+                binds,
+                mode,
+                default_backend,
+                forwarded_for: fe.forwarded_for.unwrap_or(false),
+                routes,
+                redirects,
+                timeout_client: self.duration(
+                    fe.timeout_client.as_ref(),
+                    defaults.timeout_client,
+                    &format!("{key}: timeout_client"),
+                ),
+                timeout_http_request: self.duration(
+                    fe.timeout_http_request.as_ref(),
+                    defaults.timeout_http_request,
+                    &format!("{key}: timeout_http_request"),
+                ),
+                timeout_http_keep_alive: self.duration(
+                    fe.timeout_http_keep_alive.as_ref(),
+                    defaults.timeout_http_keep_alive,
+                    &format!("{key}: timeout_http_keep_alive"),
+                ),
+                timeout_tunnel: self
+                    .optional_duration(
+                        fe.timeout_tunnel.as_ref(),
+                        &format!("{key}: timeout_tunnel"),
+                    )
+                    .or(defaults.timeout_tunnel),
+            });
+        }
+        out
+    }
+}

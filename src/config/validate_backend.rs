@@ -1,0 +1,262 @@
+//! Raw configuration → [`Config`]: backends, their servers and health checks.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use super::raw::{RawBackend, RawCheck, RawServer, S};
+use super::validate::{Defaults, Validator};
+use super::{Backend, Balance, CheckKind, HealthCheck, Server};
+
+/// HAProxy's defaults for `inter`, `rise` and `fall`.
+const CHECK_INTERVAL: Duration = Duration::from_secs(2);
+const CHECK_RISE: i64 = 2;
+const CHECK_FALL: i64 = 3;
+pub const MAX_WEIGHT: i64 = 256;
+
+impl Validator {
+    pub(super) fn backends(&mut self, raw: &[RawBackend], defaults: &Defaults) -> Vec<Backend> {
+        let mut seen: HashMap<&str, ()> = HashMap::new();
+        let mut out = Vec::with_capacity(raw.len());
+        for be in raw {
+            let name = be.name.get_ref().as_str();
+            let key = format!("backend {name:?}");
+            self.name(&be.name, "backend");
+            if seen.insert(name, ()).is_some() {
+                self.error(be.name.span(), format!("{key}: duplicate backend name"));
+            }
+            let balance = be.balance.unwrap_or(Balance::Roundrobin);
+            if balance != Balance::Roundrobin {
+                self.error(
+                    be.name.span(),
+                    format!("{key}: balance {balance:?} is not available in this version of ringlb (roundrobin only)"),
+                );
+            }
+            let check = self.check(be.check.as_ref(), &key);
+            let servers = self.servers(&be.server, &key);
+            if be.server.is_empty() {
+                self.error(
+                    be.name.span(),
+                    format!("{key}: has no server: add at least one [[backend.server]]"),
+                );
+            }
+            if be.server.iter().any(|s| s.check == Some(true)) {
+                self.warn(
+                    be.name.span(),
+                    format!(
+                        "{key}: health checks are not run by this version; servers are taken as up"
+                    ),
+                );
+            }
+            out.push(Backend {
+                name: name.to_string(),
+                balance,
+                max_queue: self.int_in(
+                    be.max_queue.as_ref(),
+                    1000,
+                    0..=10_000_000,
+                    &format!("{key}: max_queue"),
+                ) as usize,
+                check,
+                servers,
+                timeout_connect: self.duration(
+                    be.timeout_connect.as_ref(),
+                    defaults.timeout_connect,
+                    &format!("{key}: timeout_connect"),
+                ),
+                timeout_server: self.duration(
+                    be.timeout_server.as_ref(),
+                    defaults.timeout_server,
+                    &format!("{key}: timeout_server"),
+                ),
+                timeout_queue: self.duration(
+                    be.timeout_queue.as_ref(),
+                    defaults.timeout_queue,
+                    &format!("{key}: timeout_queue"),
+                ),
+                timeout_tunnel: self
+                    .optional_duration(
+                        be.timeout_tunnel.as_ref(),
+                        &format!("{key}: timeout_tunnel"),
+                    )
+                    .or(defaults.timeout_tunnel),
+                retries: self.int_in(
+                    be.retries.as_ref(),
+                    defaults.retries as i64,
+                    0..=100,
+                    &format!("{key}: retries"),
+                ) as u32,
+                redispatch: be.redispatch.unwrap_or(defaults.redispatch),
+            });
+        }
+        out
+    }
+
+    fn check(&mut self, raw: Option<&S<RawCheck>>, key: &str) -> HealthCheck {
+        let key = format!("{key}: check");
+        let Some(raw) = raw else {
+            return HealthCheck {
+                kind: CheckKind::Tcp,
+                path: "/".into(),
+                expect_status: 200,
+                interval: CHECK_INTERVAL,
+                fast_interval: CHECK_INTERVAL,
+                down_interval: CHECK_INTERVAL,
+                timeout: CHECK_INTERVAL,
+                rise: CHECK_RISE as u32,
+                fall: CHECK_FALL as u32,
+            };
+        };
+        let c = raw.get_ref();
+        let kind = c.kind.unwrap_or(CheckKind::Tcp);
+        let path = match &c.path {
+            Some(p)
+                if !p.get_ref().starts_with('/')
+                    || p.get_ref()
+                        .chars()
+                        .any(|ch| ch.is_ascii_control() || ch == ' ') =>
+            {
+                self.error(p.span(), format!("{key}.path {:?} must start with '/' and contain no spaces or control characters", p.get_ref()));
+                "/".into()
+            }
+            Some(p) => p.get_ref().clone(),
+            None => "/".into(),
+        };
+        if kind == CheckKind::Tcp {
+            if let Some(p) = &c.path {
+                self.warn(
+                    p.span(),
+                    format!("{key}.path only applies to kind = \"http\"; ignored"),
+                );
+            }
+        }
+        let interval = self.nonzero_duration(
+            c.interval.as_ref(),
+            CHECK_INTERVAL,
+            &format!("{key}.interval"),
+        );
+        HealthCheck {
+            kind,
+            path,
+            expect_status: self.int_in(
+                c.expect_status.as_ref(),
+                200,
+                100..=599,
+                &format!("{key}.expect_status"),
+            ) as u16,
+            interval,
+            fast_interval: self.nonzero_duration(
+                c.fast_interval.as_ref(),
+                interval,
+                &format!("{key}.fast_interval"),
+            ),
+            down_interval: self.nonzero_duration(
+                c.down_interval.as_ref(),
+                interval,
+                &format!("{key}.down_interval"),
+            ),
+            timeout: self.nonzero_duration(c.timeout.as_ref(), interval, &format!("{key}.timeout")),
+            rise: self.int_in(c.rise.as_ref(), CHECK_RISE, 1..=100, &format!("{key}.rise")) as u32,
+            fall: self.int_in(c.fall.as_ref(), CHECK_FALL, 1..=100, &format!("{key}.fall")) as u32,
+        }
+    }
+
+    fn nonzero_duration(
+        &mut self,
+        value: Option<&S<String>>,
+        fallback: Duration,
+        key: &str,
+    ) -> Duration {
+        let d = self.duration(value, fallback, key);
+        if d.is_zero() {
+            if let Some(v) = value {
+                self.error(v.span(), format!("{key} must be greater than zero"));
+            }
+            return fallback;
+        }
+        d
+    }
+
+    fn servers(&mut self, raw: &[RawServer], backend_key: &str) -> Vec<Server> {
+        let mut seen: HashMap<&str, ()> = HashMap::new();
+        let mut seen_addr: HashMap<SocketAddr, &str> = HashMap::new();
+        let mut out = Vec::with_capacity(raw.len());
+        for s in raw {
+            let name = s.name.get_ref().as_str();
+            let key = format!("{backend_key} server {name:?}");
+            self.name(&s.name, "server");
+            if seen.insert(name, ()).is_some() {
+                self.error(
+                    s.name.span(),
+                    format!("{key}: duplicate server name in this backend"),
+                );
+            }
+            let weight = self.int_in(
+                s.weight.as_ref(),
+                1,
+                0..=MAX_WEIGHT,
+                &format!("{key}: weight"),
+            ) as u32;
+            let max_connections = self.int_in(
+                s.max_connections.as_ref(),
+                0,
+                0..=10_000_000,
+                &format!("{key}: max_connections"),
+            ) as u32;
+            let Some(address) = self.server_address(&s.address, &key) else {
+                continue;
+            };
+            if let Some(other) = seen_addr.insert(address, name) {
+                self.warn(
+                    s.address.span(),
+                    format!("{key}: address {address} is also used by server {other:?}"),
+                );
+            }
+            out.push(Server {
+                name: name.to_string(),
+                address_text: s.address.get_ref().clone(),
+                address,
+                weight,
+                check: s.check.unwrap_or(false),
+                backup: s.backup.unwrap_or(false),
+                max_connections,
+            });
+        }
+        out
+    }
+
+    /// `IP:PORT`, `[IPv6]:PORT` or `hostname:PORT` (resolved now; the first address wins).
+    fn server_address(&mut self, text: &S<String>, key: &str) -> Option<SocketAddr> {
+        let t = text.get_ref();
+        if let Ok(a) = t.parse::<SocketAddr>() {
+            return Some(a);
+        }
+        let valid_shape = t.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && !host.contains(':') && port.parse::<u16>().is_ok()
+        });
+        if !valid_shape {
+            self.error(
+                text.span(),
+                format!("{key}: address {t:?} is not of the form IP:PORT or HOST:PORT"),
+            );
+            return None;
+        }
+        match t.to_socket_addrs().map(|mut it| it.next()) {
+            Ok(Some(a)) => Some(a),
+            Ok(None) => {
+                self.error(
+                    text.span(),
+                    format!("{key}: address {t:?} resolves to no address"),
+                );
+                None
+            }
+            Err(e) => {
+                self.error(
+                    text.span(),
+                    format!("{key}: cannot resolve address {t:?}: {e}"),
+                );
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Load-balancing algorithms, one file each, behind the [`Balancer`] trait (HAProxy's
+//! `lb_*.c` + `lb_ops`). They are pure: no I/O, no clock (time comes in [`Pick`]),
+//! no shared state. Each worker owns one balancer per backend and feeds it its own
+//! view of the servers, so what "least connections" means is "of this worker".
+
+mod roundrobin;
+
+pub use roundrobin::RoundRobin;
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use crate::config::Balance;
+
+/// Operational state: what health checks say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Oper {
+    Up,
+    Down,
+}
+
+/// Administrative state: what the operator says (HAProxy's `set server state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admin {
+    /// Takes traffic.
+    Ready,
+    /// No new traffic; existing connections continue.
+    Drain,
+    /// No traffic at all.
+    Maint,
+}
+
+/// One server as a balancer sees it: the three parts of HAProxy's server state
+/// (operational, admin, weight) plus this worker's count of active connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerState {
+    pub oper: Oper,
+    pub admin: Admin,
+    /// 0..=256; 0 takes no new traffic.
+    pub weight: u32,
+    pub backup: bool,
+    /// Connections (TCP) or in-flight requests (HTTP) of this worker.
+    pub active: u32,
+}
+
+impl ServerState {
+    pub fn new(weight: u32, backup: bool) -> Self {
+        ServerState {
+            oper: Oper::Up,
+            admin: Admin::Ready,
+            weight,
+            backup,
+            active: 0,
+        }
+    }
+
+    /// May take new traffic. Derived from the three parts, never stored.
+    pub fn usable(&self) -> bool {
+        self.oper == Oper::Up && self.admin == Admin::Ready && self.weight > 0
+    }
+}
+
+/// What one pick is about.
+#[derive(Debug, Clone, Copy)]
+pub struct Pick {
+    /// The server that just failed (HAProxy's `prev_srv`): another one is preferred.
+    pub avoid: Option<usize>,
+    /// The client's address (for hashing algorithms).
+    pub client: Option<IpAddr>,
+    pub now: Instant,
+}
+
+pub trait Balancer {
+    /// Choose a server for a new connection or request, or `None` when no server is usable.
+    fn pick(&mut self, servers: &[ServerState], pick: &Pick) -> Option<usize>;
+}
+
+/// The balancer for a backend's `balance` setting.
+pub fn new_balancer(balance: Balance, servers: usize) -> Box<dyn Balancer> {
+    match balance {
+        // Validation refuses the other algorithms until they exist.
+        Balance::Roundrobin
+        | Balance::Leastconn
+        | Balance::Source
+        | Balance::Random
+        | Balance::P2c => Box::new(RoundRobin::new(servers)),
+    }
+}
+
+/// Which servers a pick may choose from: the usable non-backup servers, or, when
+/// none of them is usable, the usable backups (all of them, balanced, like HAProxy's
+/// `option allbackups`). `avoid` is left out when anything else remains.
+pub fn candidates(servers: &[ServerState], avoid: Option<usize>) -> Candidates {
+    let use_backup = !servers.iter().any(|s| !s.backup && s.usable());
+    let eligible =
+        |i: usize, s: &ServerState| s.usable() && s.backup == use_backup && Some(i) != avoid;
+    let avoid = match avoid {
+        Some(a) if servers.iter().enumerate().any(|(i, s)| eligible(i, s)) => Some(a),
+        _ => None,
+    };
+    Candidates { use_backup, avoid }
+}
+
+/// The result of [`candidates`]: a predicate over server indexes.
+#[derive(Debug, Clone, Copy)]
+pub struct Candidates {
+    use_backup: bool,
+    avoid: Option<usize>,
+}
+
+impl Candidates {
+    pub fn contains(&self, index: usize, server: &ServerState) -> bool {
+        server.usable() && server.backup == self.use_backup && Some(index) != self.avoid
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn servers(weights: &[u32]) -> Vec<ServerState> {
+        weights
+            .iter()
+            .map(|&w| ServerState::new(w, false))
+            .collect()
+    }
+
+    #[test]
+    fn usable_is_derived_from_all_three_parts() {
+        let mut s = ServerState::new(1, false);
+        assert!(s.usable());
+        s.oper = Oper::Down;
+        assert!(!s.usable());
+        s.oper = Oper::Up;
+        s.admin = Admin::Drain;
+        assert!(!s.usable());
+        s.admin = Admin::Maint;
+        assert!(!s.usable());
+        s.admin = Admin::Ready;
+        s.weight = 0;
+        assert!(!s.usable());
+    }
+
+    #[test]
+    fn backups_only_when_no_primary_is_usable() {
+        let mut s = servers(&[1, 1]);
+        s[1].backup = true;
+        let c = candidates(&s, None);
+        assert!(c.contains(0, &s[0]));
+        assert!(!c.contains(1, &s[1]));
+        s[0].oper = Oper::Down;
+        let c = candidates(&s, None);
+        assert!(!c.contains(0, &s[0]));
+        assert!(c.contains(1, &s[1]));
+    }
+
+    #[test]
+    fn avoid_is_kept_only_when_it_is_the_last_choice() {
+        let s = servers(&[1, 1]);
+        let c = candidates(&s, Some(0));
+        assert!(!c.contains(0, &s[0]));
+        assert!(c.contains(1, &s[1]));
+        let one = servers(&[1]);
+        let c = candidates(&one, Some(0));
+        assert!(c.contains(0, &one[0]));
+    }
+}

@@ -1,0 +1,36 @@
+//! # ringlb
+//!
+//! A thread-per-core load balancer and reverse proxy for Linux, built on monoio
+//! (io_uring), with virtual-IP failover planned in the same process.
+//!
+//! ## Life of a connection (TCP mode)
+//!
+//! 1. At start-up the main thread validates the configuration ([`config`]) and binds
+//!    one `SO_REUSEPORT` socket per frontend address **per worker**
+//!    ([`worker::bind_all`]); the kernel spreads incoming connections across them.
+//! 2. Worker *i* is a thread pinned to core *i* running its own monoio runtime. Its
+//!    accept loop takes the connection unless the worker is at its share of
+//!    `global.max_connections` (then accepting pauses until a connection ends).
+//! 3. The session asks the backend's balancer ([`lb`]) for a server, using this
+//!    worker's own copy of the servers' state, and connects with `timeout_connect`,
+//!    retrying (and redispatching on the last retry) when the connect fails.
+//! 4. The relay copies bytes both ways with two reused buffers, passes a FIN on as a
+//!    half-close, and ends on inactivity (`timeout_client` / `timeout_server`).
+//! 5. The control thread ([`control`]) never touches worker memory: it sends updates
+//!    (today: shutdown) over a per-worker channel and rings the worker's doorbell.
+//!
+//! ## Module map
+//!
+//! | module | what |
+//! |---|---|
+//! | [`config`] | TOML → raw serde structs → validated [`config::Config`]; errors name file, line, key |
+//! | [`worker`] | data plane: listeners, sessions, relay, per-worker state |
+//! | [`lb`] | balancing algorithms behind [`lb::Balancer`]; pure functions of state and time |
+//! | [`control`] | control thread: lifecycle, signals, broadcast to workers |
+//! | [`demo`] | `ringlb demo`: built-in backends and configuration |
+
+pub mod config;
+pub mod control;
+pub mod demo;
+pub mod lb;
+pub mod worker;

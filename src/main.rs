@@ -1,0 +1,137 @@
+//! The `ringlb` command: `run`, `check`, `demo`.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use ringlb::config::Config;
+use ringlb::control::{self, Exit};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "ringlb",
+    version,
+    about = "Thread-per-core load balancer and reverse proxy (io_uring)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run in the foreground with a configuration file (logs go to stderr).
+    Run {
+        /// Configuration file.
+        #[arg(short = 'c', long = "config", env = "RINGLB_CONFIG")]
+        config: PathBuf,
+    },
+    /// Validate a configuration file, like `haproxy -c`: exit 0 and print a summary,
+    /// or exit 1 and print every error.
+    Check {
+        #[arg(short = 'c', long = "config", env = "RINGLB_CONFIG")]
+        config: PathBuf,
+    },
+    /// Start three built-in backends and ringlb in front of them, ready to curl.
+    Demo {
+        /// Where the demo proxy listens.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Worker threads (0 = one per core).
+        #[arg(long, default_value_t = 0)]
+        workers: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { config } => check(&config),
+        Command::Run { config } => run(&config),
+        Command::Demo { listen, workers } => demo(listen, workers),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ringlb: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(path: &Path) -> anyhow::Result<ExitCode> {
+    match Config::load(path) {
+        Ok(config) => {
+            for w in &config.warnings {
+                eprintln!("warning: {w}");
+            }
+            println!(
+                "{}: configuration is valid: {}",
+                path.display(),
+                config.summary()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!(
+                "{}: configuration is invalid ({} error(s))",
+                path.display(),
+                errors.0.len()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(filter)
+        .init();
+}
+
+fn run(path: &Path) -> anyhow::Result<ExitCode> {
+    let config = match Config::load(path) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            anyhow::bail!("{}: configuration is invalid; not starting", path.display());
+        }
+    };
+    init_logging(&config.global.log_level);
+    finish(control::run(config)?)
+}
+
+fn demo(listen: SocketAddr, workers: usize) -> anyhow::Result<ExitCode> {
+    let backends = ringlb::demo::start_backends(3).context("cannot start the demo backends")?;
+    let text = ringlb::demo::config_text(listen, workers, &backends);
+    let config = Config::parse(&text, "<demo>")
+        .map_err(|e| anyhow::anyhow!("built-in demo configuration: {e}"))?;
+    init_logging(&config.global.log_level);
+    let exit = control::run_with(config, |bound| {
+        let list: Vec<String> = backends.iter().map(|a| a.to_string()).collect();
+        println!("ringlb demo: 3 backends on {}", list.join(", "));
+        for (_, addr) in bound {
+            println!("ringlb demo: proxy listening on {addr}");
+            println!("try:  curl http://{addr}/    (run it a few times: the answer rotates across the backends)");
+        }
+        println!("Ctrl-C to stop.");
+    })
+    .with_context(|| format!("cannot start the demo proxy on {listen} (use --listen to pick another address)"))?;
+    finish(exit)
+}
+
+fn finish(exit: Exit) -> anyhow::Result<ExitCode> {
+    match exit {
+        Exit::Graceful => Ok(ExitCode::SUCCESS),
+        // Worker threads still hold connections: leave without waiting for them.
+        Exit::GraceExpired | Exit::Forced => std::process::exit(0),
+    }
+}

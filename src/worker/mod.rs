@@ -1,0 +1,179 @@
+//! The data plane. One worker per core, each a thread pinned to its core running its
+//! own monoio runtime (io_uring, or epoll where io_uring is refused), its own
+//! listeners and its own copy of backend state. Nothing here is shared between
+//! workers: the control thread reaches a worker only through its inbox.
+
+mod error;
+mod listener;
+mod local;
+mod relay;
+mod session;
+mod state;
+
+use std::future::Future;
+use std::io;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::Sender;
+use futures_util::StreamExt;
+
+pub use error::{SessionError, Side};
+pub use listener::{bind_all, BindError, BoundListener};
+pub use relay::{relay, RelayStats, Timeouts};
+pub use state::Worker;
+
+use crate::config::{Config, IoDriver};
+use crate::control::{Event, Inbox, Update};
+
+/// The I/O driver a worker ended up with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    IoUring,
+    Legacy,
+}
+
+impl std::fmt::Display for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Driver::IoUring => "io_uring",
+            Driver::Legacy => "legacy (epoll)",
+        })
+    }
+}
+
+/// Everything a worker thread starts with.
+pub struct WorkerSetup {
+    pub id: usize,
+    pub config: Arc<Config>,
+    pub listeners: Vec<BoundListener>,
+    pub inbox: Inbox,
+    pub events: Sender<Event>,
+    pub core: Option<core_affinity::CoreId>,
+}
+
+/// Start a worker thread. It reports `Event::WorkerStarted` once its runtime runs and
+/// `Event::WorkerStopped` when it ends, however it ends (also on panic).
+pub fn spawn(setup: WorkerSetup) -> io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(format!("ringlb-worker-{}", setup.id)).spawn(move || {
+        let id = setup.id;
+        let _stopped = StopReporter { id, events: setup.events.clone() };
+        let pinned = setup.core.map(core_affinity::set_for_current);
+        let driver_pref = setup.config.global.io_driver;
+        let result = run_on_runtime(driver_pref, |driver| {
+            match pinned {
+                Some(true) => tracing::info!(worker = id, core = setup.core.map(|c| c.id), %driver, "worker started"),
+                Some(false) => tracing::warn!(worker = id, %driver, "worker started, but pinning to a core failed"),
+                None => tracing::info!(worker = id, %driver, "worker started (not pinned)"),
+            }
+            worker_main(setup, driver)
+        });
+        if let Err(e) = result {
+            tracing::error!(worker = id, "cannot start an I/O runtime: {e}");
+        }
+    })
+}
+
+struct StopReporter {
+    id: usize,
+    events: Sender<Event>,
+}
+
+impl Drop for StopReporter {
+    fn drop(&mut self) {
+        let _ = self.events.send(Event::WorkerStopped(self.id));
+    }
+}
+
+/// Build the runtime `pref` asks for and run `f` on it. `Auto` takes io_uring when the
+/// kernel offers every operation monoio needs, and falls back to the legacy (epoll)
+/// driver otherwise, e.g. under Docker's default seccomp profile, saying so in the log.
+fn run_on_runtime<F, Fut>(pref: IoDriver, f: F) -> io::Result<()>
+where
+    F: FnOnce(Driver) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let want_uring = match pref {
+        IoDriver::Legacy => false,
+        IoDriver::IoUring => {
+            if !monoio::utils::detect_uring() {
+                return Err(io::Error::other("io_driver = \"io_uring\" but this kernel or its seccomp profile refuses io_uring"));
+            }
+            true
+        }
+        IoDriver::Auto => {
+            let ok = monoio::utils::detect_uring();
+            if !ok {
+                tracing::warn!("io_uring is unavailable (old kernel or seccomp profile): using the legacy epoll driver");
+            }
+            ok
+        }
+    };
+    if want_uring {
+        match monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .with_entries(4096)
+            .enable_timer()
+            .build()
+        {
+            Ok(mut rt) => {
+                rt.block_on(f(Driver::IoUring));
+                return Ok(());
+            }
+            Err(e) if pref == IoDriver::Auto => {
+                tracing::warn!("cannot set up io_uring ({e}): using the legacy epoll driver");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        .enable_timer()
+        .build()?;
+    rt.block_on(f(Driver::Legacy));
+    Ok(())
+}
+
+async fn worker_main(setup: WorkerSetup, driver: Driver) {
+    let WorkerSetup {
+        id,
+        config,
+        listeners,
+        inbox,
+        events,
+        ..
+    } = setup;
+    let workers = config.global.workers.max(1);
+    // The process-wide limit is split across workers: each counts its own connections.
+    let limit = config.global.max_connections.div_ceil(workers);
+    let worker = Rc::new(Worker::new(id, &config, limit));
+    drop(config);
+    monoio::spawn(read_inbox(Rc::clone(&worker), inbox));
+    for bound in listeners {
+        monoio::spawn(listener::accept_loop(Rc::clone(&worker), bound));
+    }
+    let _ = events.send(Event::WorkerStarted { id, driver });
+    worker.stopping.wait().await;
+    let open = worker.gate.open();
+    if open > 0 {
+        tracing::info!(worker = id, open, "waiting for open connections to finish");
+    }
+    worker.gate.wait_empty().await;
+}
+
+/// Apply the control thread's updates. The doorbell wakes this task; the updates
+/// themselves are drained with `try_recv`, so the ring never blocks on a channel.
+async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
+    loop {
+        let rang = inbox.doorbell.next().await;
+        while let Ok(update) = inbox.updates.try_recv() {
+            match update {
+                Update::Shutdown => worker.stopping.raise(),
+            }
+        }
+        if rang.is_none() {
+            // The control thread is gone: nothing will ever tell us to stop, so stop now.
+            worker.stopping.raise();
+            return;
+        }
+    }
+}

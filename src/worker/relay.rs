@@ -1,0 +1,117 @@
+//! The byte relay of a TCP session: client→server and server→client copy at the same
+//! time in one task, each with its own reused buffer. A FIN on one side becomes a
+//! `shutdown(Write)` on the other (half-close), and the relay ends when both
+//! directions have finished. A watchdog ends it when a side has been inactive (no
+//! byte read from or written to it) for its timeout.
+
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+use monoio::io::{
+    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf, Splitable,
+};
+use monoio::net::TcpStream;
+
+use super::error::{SessionError, Side};
+
+/// Inactivity limits of each side.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub client: Duration,
+    pub server: Duration,
+}
+
+/// Bytes moved each way.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RelayStats {
+    pub to_server: u64,
+    pub to_client: u64,
+}
+
+/// Last time each side moved a byte.
+struct Activity {
+    client: Cell<Instant>,
+    server: Cell<Instant>,
+}
+
+impl Activity {
+    fn touch(&self, side: Side) {
+        match side {
+            Side::Client => self.client.set(Instant::now()),
+            Side::Server => self.server.set(Instant::now()),
+        }
+    }
+}
+
+/// Relay until both directions are closed. The buffers come back when the relay ends
+/// cleanly so the worker can reuse them.
+pub async fn relay(
+    client: TcpStream,
+    server: TcpStream,
+    timeouts: Timeouts,
+    buffers: (Vec<u8>, Vec<u8>),
+) -> Result<(RelayStats, Vec<u8>, Vec<u8>), SessionError> {
+    let now = Instant::now();
+    let activity = Activity {
+        client: Cell::new(now),
+        server: Cell::new(now),
+    };
+    let (client_rd, client_wr) = client.into_split();
+    let (server_rd, server_wr) = server.into_split();
+    let upstream = copy_half(client_rd, server_wr, buffers.0, Side::Client, &activity);
+    let downstream = copy_half(server_rd, client_wr, buffers.1, Side::Server, &activity);
+    let both = futures_util::future::try_join(upstream, downstream);
+    monoio::select! {
+        done = both => {
+            let ((to_server, b0), (to_client, b1)) = done?;
+            Ok((RelayStats { to_server, to_client }, b0, b1))
+        }
+        side = watchdog(&activity, timeouts) => Err(SessionError::Timeout(side)),
+    }
+}
+
+/// Copy one direction until EOF, then half-close the other side's write direction.
+async fn copy_half(
+    mut from: OwnedReadHalf<TcpStream>,
+    mut to: OwnedWriteHalf<TcpStream>,
+    mut buf: Vec<u8>,
+    from_side: Side,
+    activity: &Activity,
+) -> Result<(u64, Vec<u8>), SessionError> {
+    let to_side = from_side.other();
+    let mut total = 0u64;
+    loop {
+        let (res, b) = from.read(buf).await;
+        buf = b;
+        let n = res.map_err(|e| SessionError::Io(from_side, e))?;
+        if n == 0 {
+            // FIN from `from`: pass it on, keep the other direction running.
+            let _ = to.shutdown().await;
+            return Ok((total, buf));
+        }
+        activity.touch(from_side);
+        let (res, b) = to.write_all(buf).await;
+        buf = b;
+        res.map_err(|e| SessionError::Io(to_side, e))?;
+        activity.touch(to_side);
+        total += n as u64;
+    }
+}
+
+/// Resolves with the side that stayed inactive past its timeout. Sleeps until the
+/// earliest deadline, so an active connection costs one timer wake per timeout period.
+async fn watchdog(activity: &Activity, t: Timeouts) -> Side {
+    loop {
+        let client_deadline = activity.client.get() + t.client;
+        let server_deadline = activity.server.get() + t.server;
+        let (side, deadline) = if client_deadline <= server_deadline {
+            (Side::Client, client_deadline)
+        } else {
+            (Side::Server, server_deadline)
+        };
+        if Instant::now() >= deadline {
+            return side;
+        }
+        monoio::time::sleep_until(deadline.into()).await;
+    }
+}

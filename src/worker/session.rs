@@ -1,0 +1,98 @@
+//! A TCP-mode session: pick a server, connect (with retries and redispatch), relay.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use monoio::net::TcpStream;
+
+use super::error::SessionError;
+use super::relay::{relay, Timeouts};
+use super::state::{ServerLease, Worker};
+
+/// Serve one accepted client connection of frontend `fe` until both sides close.
+pub async fn serve_tcp(
+    worker: Rc<Worker>,
+    fe: usize,
+    client: TcpStream,
+    peer: SocketAddr,
+) -> Result<(), SessionError> {
+    let _ = client.set_nodelay(true);
+    let frontend = &worker.frontends[fe];
+    let backend = frontend.default_backend.unwrap_or(0);
+    let (lease, server) = connect(&worker, backend, peer).await?;
+    let (server_timeout, tunnel) = {
+        let backends = worker.backends.borrow();
+        let b = &backends[backend].config;
+        (b.timeout_server, b.timeout_tunnel)
+    };
+    // HAProxy: once both sides are connected, `timeout tunnel` (when set) replaces
+    // the client and server timeouts.
+    let timeouts = match frontend.timeout_tunnel.or(tunnel) {
+        Some(t) => Timeouts {
+            client: t,
+            server: t,
+        },
+        None => Timeouts {
+            client: frontend.timeout_client,
+            server: server_timeout,
+        },
+    };
+    let buffers = (worker.take_buffer(), worker.take_buffer());
+    let result = relay(client, server, timeouts, buffers).await;
+    drop(lease);
+    match result {
+        Ok((stats, b0, b1)) => {
+            worker.give_buffer(b0);
+            worker.give_buffer(b1);
+            tracing::debug!(worker = worker.id, %peer, to_server = stats.to_server, to_client = stats.to_client, "session closed");
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Connect to a server of `backend`: `retries` more attempts after a failure, the same
+/// server each time except that, with `redispatch`, the last attempt goes to another
+/// server (HAProxy's behaviour). A server that is no longer usable is never retried.
+async fn connect(
+    worker: &Rc<Worker>,
+    backend: usize,
+    peer: SocketAddr,
+) -> Result<(ServerLease, TcpStream), SessionError> {
+    let (retries, redispatch, connect_timeout, name) = {
+        let backends = worker.backends.borrow();
+        let b = &backends[backend].config;
+        (b.retries, b.redispatch, b.timeout_connect, b.name.clone())
+    };
+    let mut prev: Option<usize> = None;
+    let mut last_error = SessionError::NoServer(name);
+    for attempt in 0..=retries {
+        let redispatch_now = redispatch && attempt > 0 && attempt == retries;
+        let same = prev
+            .filter(|_| !redispatch_now)
+            .and_then(|s| worker.lease(backend, s));
+        let Some((lease, addr)) = same.or_else(|| worker.pick(backend, prev, peer.ip())) else {
+            return Err(last_error);
+        };
+        match monoio::time::timeout(connect_timeout, TcpStream::connect_addr(addr)).await {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                return Ok((lease, stream));
+            }
+            Ok(Err(source)) => {
+                last_error = SessionError::Connect {
+                    server: lease.server_name(),
+                    source,
+                };
+            }
+            Err(_) => {
+                last_error = SessionError::ConnectTimeout {
+                    server: lease.server_name(),
+                };
+            }
+        }
+        tracing::debug!(worker = worker.id, attempt, error = %last_error, "connect attempt failed");
+        prev = Some(lease.server);
+    }
+    Err(last_error)
+}
