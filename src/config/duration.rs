@@ -36,6 +36,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "m" => 60.0,
             "h" => 3600.0,
             "d" => 86400.0,
+            "" if !after.is_empty() => {
+                let c = after.chars().next().unwrap_or(' ');
+                return Err(format!(
+                    "invalid duration {text:?}: unexpected {c:?} (write e.g. \"2s\")"
+                ));
+            }
             "" => {
                 return Err(format!(
                     "invalid duration {text:?}: missing unit (write e.g. \"{num}ms\" or \"{num}s\")"
@@ -75,9 +81,12 @@ mod tests {
     #[test]
     fn refusals_name_the_problem() {
         assert!(parse_duration("30").unwrap_err().contains("missing unit"));
-        assert!(parse_duration("3 parsecs")
+        assert!(parse_duration("3parsecs")
             .unwrap_err()
             .contains("unknown unit"));
+        assert!(parse_duration("3 s")
+            .unwrap_err()
+            .contains("unexpected ' '"));
         assert!(parse_duration("").unwrap_err().contains("empty"));
         assert!(parse_duration("ms")
             .unwrap_err()

@@ -6,6 +6,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -110,6 +111,11 @@ pub async fn accept_loop(worker: Rc<Worker>, bound: BoundListener) {
             }
         }
     }
+    // Dropping the listener is not enough: an io_uring accept still in flight keeps the
+    // socket open until its cancellation completes. shutdown() takes a listening socket
+    // out of its SO_REUSEPORT group at once, so new connections are refused right away.
+    // SAFETY: plain syscall on a descriptor we own and keep open until the drop below.
+    unsafe { libc::shutdown(listener.as_raw_fd(), libc::SHUT_RDWR) };
     drop(listener);
     tracing::info!(worker = worker.id, %addr, "stopped accepting");
 }

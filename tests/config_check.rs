@@ -1,0 +1,337 @@
+//! `ringlb check` and configuration validation: every error names the file, the line
+//! and the key; every example in configs/ is valid.
+
+mod common;
+
+use std::process::Command;
+
+use common::{TempConfig, BIN};
+use ringlb::config::Config;
+
+const BASE: &str = r#"[[frontend]]
+name = "web"
+bind = ["127.0.0.1:8000"]
+default_backend = "app"
+
+[[backend]]
+name = "app"
+
+[[backend.server]]
+name = "a1"
+address = "127.0.0.1:9001"
+"#;
+
+/// Validate `text` and return the single error line, or panic.
+fn only_error(text: &str) -> String {
+    match Config::parse(text, "t.toml") {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(errors) => {
+            assert_eq!(errors.0.len(), 1, "expected one error, got:\n{errors}");
+            errors.0[0].to_string()
+        }
+    }
+}
+
+#[test]
+fn base_is_valid_with_defaults_applied() {
+    let c = Config::parse(BASE, "t.toml").unwrap();
+    let b = &c.backends[0];
+    assert_eq!(b.retries, 3);
+    assert!(b.redispatch);
+    assert_eq!(b.timeout_connect.as_secs(), 2);
+    assert_eq!(b.servers[0].weight, 1);
+    assert_eq!(c.frontends[0].timeout_client.as_secs(), 30);
+    assert_eq!(c.frontends[0].default_backend, Some(0));
+    assert!(c.global.workers >= 1);
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+}
+
+#[test]
+fn defaults_are_inherited_and_sections_may_override() {
+    let text = format!(
+        "[defaults]\ntimeout_connect = \"750ms\"\nretries = 5\nredispatch = false\ntimeout_client = \"9s\"\n{}",
+        BASE.replace("name = \"app\"\n", "name = \"app\"\nretries = 1\n")
+    );
+    let c = Config::parse(&text, "t.toml").unwrap();
+    assert_eq!(c.backends[0].timeout_connect.as_millis(), 750);
+    assert_eq!(c.backends[0].retries, 1);
+    assert!(!c.backends[0].redispatch);
+    assert_eq!(c.frontends[0].timeout_client.as_secs(), 9);
+}
+
+#[test]
+fn unknown_key_names_path_and_line() {
+    let text = BASE.replace(
+        "address = \"127.0.0.1:9001\"",
+        "address = \"127.0.0.1:9001\"\nwieght = 2",
+    );
+    let e = only_error(&text);
+    assert!(e.starts_with("t.toml:12:1: "), "{e}");
+    assert!(
+        e.contains("backend[0].server[0].wieght: unknown field"),
+        "{e}"
+    );
+    assert!(e.contains("unknown field"), "{e}");
+}
+
+#[test]
+fn toml_syntax_error_names_the_line() {
+    let e = only_error("[global\nworkers = 1\n");
+    assert!(e.starts_with("t.toml:1:"), "{e}");
+}
+
+#[test]
+fn wrong_type_names_the_key() {
+    let e = only_error(&format!("[global]\nworkers = \"two\"\n{BASE}"));
+    assert!(e.starts_with("t.toml:2:"), "{e}");
+    assert!(e.contains("global.workers"), "{e}");
+}
+
+#[test]
+fn unknown_backend_reference() {
+    let e = only_error(&BASE.replace("default_backend = \"app\"", "default_backend = \"nope\""));
+    assert_eq!(
+        e,
+        "t.toml:4:19: frontend \"web\": default_backend \"nope\" is not a defined backend"
+    );
+}
+
+#[test]
+fn duplicate_frontend_names() {
+    let text = format!("{BASE}\n[[frontend]]\nname = \"web\"\nbind = [\"127.0.0.1:8001\"]\ndefault_backend = \"app\"\n");
+    let e = only_error(&text);
+    assert_eq!(e, "t.toml:14:8: frontend \"web\": duplicate frontend name");
+}
+
+#[test]
+fn duplicate_backend_names() {
+    let text = format!("{BASE}\n[[backend]]\nname = \"app\"\n[[backend.server]]\nname = \"x\"\naddress = \"127.0.0.1:1\"\n");
+    let e = only_error(&text);
+    assert_eq!(e, "t.toml:14:8: backend \"app\": duplicate backend name");
+}
+
+#[test]
+fn duplicate_server_names() {
+    let text = format!("{BASE}\n[[backend.server]]\nname = \"a1\"\naddress = \"127.0.0.1:9002\"\n");
+    let e = only_error(&text);
+    assert_eq!(
+        e,
+        "t.toml:14:8: backend \"app\" server \"a1\": duplicate server name in this backend"
+    );
+}
+
+#[test]
+fn duplicate_bind_addresses() {
+    let text = format!("{BASE}\n[[frontend]]\nname = \"other\"\nbind = [\"127.0.0.1:8000\"]\ndefault_backend = \"app\"\n");
+    let e = only_error(&text);
+    assert_eq!(
+        e,
+        "t.toml:15:9: frontend \"other\": bind 127.0.0.1:8000 is already bound by frontend \"web\""
+    );
+}
+
+#[test]
+fn empty_backend() {
+    let text = "[[frontend]]\nname = \"web\"\nbind = [\"127.0.0.1:8000\"]\ndefault_backend = \"app\"\n\n[[backend]]\nname = \"app\"\n";
+    let e = only_error(text);
+    assert_eq!(
+        e,
+        "t.toml:7:8: backend \"app\": has no server: add at least one [[backend.server]]"
+    );
+}
+
+#[test]
+fn weight_out_of_range() {
+    let e = only_error(&format!("{BASE}weight = 300\n"));
+    assert_eq!(
+        e,
+        "t.toml:12:10: backend \"app\" server \"a1\": weight 300 is out of range 0..=256"
+    );
+    let e = only_error(&format!("{BASE}weight = -1\n"));
+    assert!(e.contains("weight -1 is out of range"), "{e}");
+}
+
+#[test]
+fn bad_duration_strings() {
+    let e = only_error(&format!("[defaults]\ntimeout_connect = \"2\"\n{BASE}"));
+    assert_eq!(e, "t.toml:2:19: defaults.timeout_connect: invalid duration \"2\": missing unit (write e.g. \"2ms\" or \"2s\")");
+    let e = only_error(&BASE.replace(
+        "name = \"app\"\n",
+        "name = \"app\"\ntimeout_server = \"10 parsecs\"\n",
+    ));
+    assert!(
+        e.starts_with("t.toml:8:18: backend \"app\": timeout_server: invalid duration"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_addresses() {
+    let e = only_error(&BASE.replace("bind = [\"127.0.0.1:8000\"]", "bind = [\"localhost\"]"));
+    assert!(
+        e.starts_with("t.toml:3:9: frontend \"web\": bind: \"localhost\" is not an address"),
+        "{e}"
+    );
+    let e = only_error(&BASE.replace("127.0.0.1:9001", "127.0.0.1"));
+    assert!(
+        e.starts_with(
+            "t.toml:11:11: backend \"app\" server \"a1\": address \"127.0.0.1\" is not of the form"
+        ),
+        "{e}"
+    );
+    let e = only_error(&BASE.replace("127.0.0.1:9001", "no-such-host.invalid:80"));
+    assert!(
+        e.contains("cannot resolve address \"no-such-host.invalid:80\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn hostnames_resolve_and_ipv6_parses() {
+    let text = BASE
+        .replace("127.0.0.1:9001", "localhost:9001")
+        .replace("bind = [\"127.0.0.1:8000\"]", "bind = [\"[::1]:8000\"]");
+    let c = Config::parse(&text, "t.toml").unwrap();
+    assert!(c.backends[0].servers[0].address.ip().is_loopback());
+    assert_eq!(c.backends[0].servers[0].address.port(), 9001);
+    assert_eq!(c.frontends[0].binds[0].to_string(), "[::1]:8000");
+}
+
+#[test]
+fn more_workers_than_cores_is_a_warning_not_an_error() {
+    let c = Config::parse(&format!("[global]\nworkers = 512\n{BASE}"), "t.toml").unwrap();
+    assert_eq!(c.global.workers, 512);
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.starts_with("t.toml:2:11: global.workers = 512")),
+        "{:?}",
+        c.warnings
+    );
+}
+
+#[test]
+fn unknown_enum_value_lists_the_choices() {
+    let e = only_error(&BASE.replace("name = \"web\"\n", "name = \"web\"\nmode = \"udp\"\n"));
+    assert!(e.starts_with("t.toml:3:8: "), "{e}");
+    assert!(
+        e.contains("udp") && e.contains("http") && e.contains("tcp"),
+        "{e}"
+    );
+}
+
+#[test]
+fn all_errors_of_a_file_are_reported_together() {
+    let text = BASE
+        .replace("default_backend = \"app\"", "default_backend = \"nope\"")
+        .replace("127.0.0.1:9001\"", "127.0.0.1:9001\"\nweight = 999");
+    let errors = Config::parse(&format!("[defaults]\nretries = -2\n{text}"), "t.toml").unwrap_err();
+    assert_eq!(errors.0.len(), 3, "{errors}");
+    let all = errors.to_string();
+    assert!(all.contains("retries -2"), "{all}");
+    assert!(all.contains("\"nope\""), "{all}");
+    assert!(all.contains("weight 999"), "{all}");
+}
+
+#[test]
+fn features_of_later_versions_are_refused_not_ignored() {
+    let e = only_error(&format!(
+        "{BASE}\n[vrrp]\ninterface = \"lo\"\nvirtual_router_id = 51\n"
+    ));
+    assert!(
+        e.contains("vrrp: virtual IP ownership is not available"),
+        "{e}"
+    );
+    let e = only_error(&BASE.replace(
+        "name = \"app\"\n",
+        "name = \"app\"\nbalance = \"leastconn\"\n",
+    ));
+    assert!(e.contains("balance Leastconn is not available"), "{e}");
+}
+
+#[test]
+fn route_and_redirect_need_http_mode_and_known_backends() {
+    let text = BASE.replace(
+        "default_backend = \"app\"\n",
+        "default_backend = \"app\"\nmode = \"tcp\"\n\n[[frontend.route]]\npath_prefix = \"/v1/\"\nbackend = \"app\"\n",
+    );
+    let e = only_error(&text);
+    assert!(e.contains("route is only allowed in mode \"http\""), "{e}");
+    let text = BASE.replace(
+        "default_backend = \"app\"\n",
+        "default_backend = \"app\"\nmode = \"http\"\n\n[[frontend.route]]\npath_prefix = \"v1\"\nbackend = \"zz\"\n",
+    );
+    let errors = Config::parse(&text, "t.toml").unwrap_err().to_string();
+    assert!(
+        errors.contains("path_prefix \"v1\" must start with '/'"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("route backend \"zz\" is not a defined backend"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn check_command_exit_codes_and_summary() {
+    let good = TempConfig::new(BASE);
+    let out = Command::new(BIN)
+        .args(["check", "-c"])
+        .arg(&good.0)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("configuration is valid: 1 frontend(s)"),
+        "{stdout}"
+    );
+
+    let bad = TempConfig::new(&BASE.replace("127.0.0.1:9001\"", "127.0.0.1:9001\"\nweight = 300"));
+    let out = Command::new(BIN)
+        .args(["check", "-c"])
+        .arg(&bad.0)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let file = bad.0.display().to_string();
+    assert!(
+        stderr.contains(&format!(
+            "{file}:12:10: backend \"app\" server \"a1\": weight 300 is out of range 0..=256"
+        )),
+        "{stderr}"
+    );
+
+    let out = Command::new(BIN)
+        .args(["check", "-c", "/nonexistent/ringlb.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/ringlb.toml: cannot read"));
+}
+
+#[test]
+fn every_example_in_configs_passes_check() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let out = Command::new(BIN)
+            .args(["check", "-c"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{} fails check:\n{}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 2, "configs/ holds only {checked} example(s)");
+}

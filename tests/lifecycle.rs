@@ -1,0 +1,165 @@
+//! Start-up failures, graceful stop on SIGTERM/SIGINT, forced stop, and the demo.
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+
+use common::*;
+
+#[test]
+fn sigterm_lets_an_open_connection_finish_and_refuses_new_ones() {
+    let echo = Echo::start();
+    let mut rl = Ringlb::start(&tcp_config(2, &[(echo.addr, 1)], ""));
+    let addr = rl.addr();
+    let mut open = connect(addr);
+    ping(&mut open, b"before");
+
+    rl.signal(libc::SIGTERM);
+    rl.wait_for_n("stopped accepting", 2);
+    let refused = TcpStream::connect(addr);
+    assert!(
+        matches!(&refused, Err(e) if e.kind() == ErrorKind::ConnectionRefused),
+        "a new connection was not refused after SIGTERM: {refused:?}"
+    );
+
+    // The open connection still works, and may finish its transfer.
+    ping(&mut open, b"after the signal");
+    open.write_all(&[5u8; 100_000]).unwrap();
+    open.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    open.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest.len(), 100_000);
+    drop(open);
+
+    let status = rl.wait_exit();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(rl
+        .log
+        .iter()
+        .any(|l| l.contains("all connections finished")));
+}
+
+#[test]
+fn sigint_with_no_connection_exits_zero_at_once() {
+    let echo = Echo::start();
+    let mut rl = Ringlb::start(&tcp_config(1, &[(echo.addr, 1)], ""));
+    rl.signal(libc::SIGINT);
+    assert!(rl.wait_exit().success());
+}
+
+#[test]
+fn grace_period_ends_with_connections_still_open() {
+    let echo = Echo::start();
+    let cfg = tcp_config(1, &[(echo.addr, 1)], "")
+        .replace("grace_period = \"5s\"", "grace_period = \"300ms\"");
+    let mut rl = Ringlb::start(&cfg);
+    let mut idle = connect(rl.addr());
+    ping(&mut idle, b"x");
+    rl.signal(libc::SIGTERM);
+    let status = rl.wait_exit();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(rl.log.iter().any(|l| l.contains("grace period")));
+    let mut buf = [0u8; 4];
+    assert!(
+        matches!(idle.read(&mut buf), Ok(0) | Err(_)),
+        "connection outlived the process"
+    );
+}
+
+#[test]
+fn second_signal_exits_without_waiting() {
+    let echo = Echo::start();
+    let cfg = tcp_config(1, &[(echo.addr, 1)], "")
+        .replace("grace_period = \"5s\"", "grace_period = \"1h\"");
+    let mut rl = Ringlb::start(&cfg);
+    let mut idle = connect(rl.addr());
+    ping(&mut idle, b"x");
+    rl.signal(libc::SIGTERM);
+    rl.wait_for("stopped accepting");
+    rl.signal(libc::SIGTERM);
+    assert!(rl.wait_exit().success());
+    assert!(rl.log.iter().any(|l| l.contains("exiting now")));
+}
+
+#[test]
+fn invalid_config_is_refused_at_start_with_its_errors() {
+    let cfg = TempConfig::new(
+        "[[frontend]]\nname = \"f\"\nbind = [\"127.0.0.1:0\"]\ndefault_backend = \"missing\"\n",
+    );
+    let out = Command::new(BIN)
+        .args(["run", "-c"])
+        .arg(&cfg.0)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(":4:19: frontend \"f\": default_backend \"missing\" is not a defined backend"),
+        "{err}"
+    );
+    assert!(err.contains("not starting"), "{err}");
+}
+
+#[test]
+fn address_in_use_is_reported_with_the_frontend_and_address() {
+    // A plain listener without SO_REUSEPORT holds the port.
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = holder.local_addr().unwrap();
+    let echo = Echo::start();
+    let cfg = tcp_config(1, &[(echo.addr, 1)], "").replace("127.0.0.1:0", &taken.to_string());
+    let cfg = TempConfig::new(&cfg);
+    let out = Command::new(BIN)
+        .args(["run", "-c"])
+        .arg(&cfg.0)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("frontend \"front\": cannot listen on {taken}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn config_path_can_come_from_the_environment() {
+    let echo = Echo::start();
+    let cfg = TempConfig::new(&tcp_config(1, &[(echo.addr, 1)], ""));
+    let out = Command::new(BIN)
+        .arg("check")
+        .env("RINGLB_CONFIG", &cfg.0)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn demo_serves_its_three_backends() {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["demo", "--listen", "127.0.0.1:0", "--workers", "2"]);
+    let mut demo = Ringlb::spawn(cmd, None);
+    let line = demo.wait_for("proxy listening on");
+    let addr: std::net::SocketAddr = line.rsplit(' ').next().unwrap().parse().unwrap();
+    demo.wait_for("ringlb ready");
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..12 {
+        let mut s = connect(addr);
+        s.write_all(b"GET / HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).unwrap();
+        assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+        let body = reply.split("\r\n\r\n").nth(1).unwrap().trim().to_string();
+        assert!(body.starts_with("hello from demo backend "), "{body}");
+        seen.insert(body);
+    }
+    assert_eq!(seen.len(), 3, "not every demo backend answered: {seen:?}");
+    demo.signal(libc::SIGINT);
+    assert!(demo.wait_exit().success());
+}
