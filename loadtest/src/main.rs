@@ -1,4 +1,251 @@
-fn main() {
-    eprintln!("ringlb-load: not built yet (see issue: load generator)");
-    std::process::exit(2);
+//! `ringlb-load`: an open-loop, coordinated-omission-corrected load generator (the wrk2
+//! way) and a benchmark backend, thread-per-core on monoio like ringlb itself.
+
+mod client;
+mod http1;
+mod schedule;
+mod serve;
+mod stats;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+
+use client::{Plan, Target};
+use serve::{ServeOpts, Spike};
+use stats::Report;
+
+#[derive(Parser)]
+#[command(
+    name = "ringlb-load",
+    version,
+    about = "Load generator and benchmark backend for ringlb"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Put load on a URL: http://HOST:PORT/PATH (HTTP/1.1 keep-alive) or tcp://HOST:PORT
+    /// (echo request/response of --payload bytes).
+    Run(RunArgs),
+    /// A benchmark backend: HTTP/1.1 keep-alive with a fixed body, or a TCP echo server.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    url: String,
+    /// Requests per second in total (open loop). Without it: closed loop, as fast as
+    /// responses come.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Connections in total.
+    #[arg(short, long, default_value_t = 50)]
+    connections: usize,
+    /// Threads (default: one per core).
+    #[arg(short, long)]
+    threads: Option<usize>,
+    /// Measured time, after the warm-up.
+    #[arg(short, long, default_value = "10s", value_parser = duration)]
+    duration: Duration,
+    /// Load before measuring starts (discarded).
+    #[arg(long, default_value = "1s", value_parser = duration)]
+    warmup: Duration,
+    /// A request with no complete response after this is a timeout error.
+    #[arg(long, default_value = "2s", value_parser = duration)]
+    timeout: Duration,
+    /// tcp://: bytes sent per request (and expected back).
+    #[arg(long, default_value_t = 64)]
+    payload: usize,
+    /// http://: the Host header (default: from the URL).
+    #[arg(long)]
+    host: Option<String>,
+    /// http://: GET or HEAD.
+    #[arg(long, default_value = "GET")]
+    method: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Write the corrected latency distribution in HdrHistogram's .hgrm text format.
+    #[arg(long)]
+    hgrm: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    listen: SocketAddr,
+    #[arg(short, long)]
+    threads: Option<usize>,
+    /// Response body size in bytes.
+    #[arg(long, default_value_t = 64)]
+    body_size: usize,
+    /// Response status for everything but /health.
+    #[arg(long, default_value_t = 200)]
+    status: u16,
+    /// Added to every response (not /health).
+    #[arg(long, default_value = "0s", value_parser = duration)]
+    delay: Duration,
+    /// Plus a uniform random part in [0, jitter).
+    #[arg(long, default_value = "0s", value_parser = duration)]
+    delay_jitter: Duration,
+    /// EVERY,EXTRA,LENGTH: e.g. "5s,20ms,1s" adds 20 ms to responses for 1 s every 5 s.
+    #[arg(long, value_parser = spike)]
+    spike: Option<Spike>,
+    /// Be a TCP echo server instead (for tcp:// loads).
+    #[arg(long)]
+    echo: bool,
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    ringlb::config::parse_duration(s)
+}
+
+fn spike(s: &str) -> Result<Spike, String> {
+    let parts: Vec<&str> = s.split(',').collect();
+    let [every, extra, length] = parts.as_slice() else {
+        return Err(format!(
+            "{s:?}: expected EVERY,EXTRA,LENGTH, e.g. 5s,20ms,1s"
+        ));
+    };
+    let spike = Spike {
+        every: duration(every)?,
+        extra: duration(extra)?,
+        length: duration(length)?,
+    };
+    if spike.every.is_zero() || spike.length > spike.every {
+        return Err(format!(
+            "{s:?}: LENGTH must not exceed EVERY, and EVERY must be > 0"
+        ));
+    }
+    Ok(spike)
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Run(args) => run(args),
+        Command::Serve(a) => serve::serve(ServeOpts {
+            listen: a.listen,
+            threads: a.threads.unwrap_or_else(cores),
+            body_size: a.body_size,
+            status: a.status,
+            delay: a.delay,
+            jitter: a.delay_jitter,
+            spike: a.spike,
+            echo: a.echo,
+        }),
+    }
+}
+
+/// Parse `http://host:port/path` or `tcp://host:port` into a target.
+fn parse_target(url: &str, args: &RunArgs) -> anyhow::Result<Target> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .context("the URL needs a scheme: http:// or tcp://")?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let default_port = if scheme == "http" { 80 } else { 0 };
+    let with_port = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        authority.to_string()
+    } else {
+        format!("{authority}:{default_port}")
+    };
+    let addr = with_port
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve {authority:?}"))?
+        .next()
+        .with_context(|| format!("{authority:?} resolves to no address"))?;
+    match scheme {
+        "http" => {
+            if !matches!(args.method.as_str(), "GET" | "HEAD") {
+                bail!("--method must be GET or HEAD");
+            }
+            let host = args.host.clone().unwrap_or_else(|| authority.to_string());
+            let request = format!(
+                "{} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: ringlb-load\r\n\r\n",
+                args.method
+            );
+            Ok(Target::Http {
+                addr,
+                request: request.into_bytes(),
+            })
+        }
+        "tcp" => {
+            if args.payload == 0 {
+                bail!("--payload must be at least 1 byte");
+            }
+            Ok(Target::Tcp {
+                addr,
+                payload: args.payload,
+            })
+        }
+        other => bail!("unsupported scheme {other:?}: use http:// or tcp://"),
+    }
+}
+
+fn run(args: RunArgs) -> anyhow::Result<()> {
+    let target = parse_target(&args.url, &args)?;
+    if args.connections == 0 {
+        bail!("--connections must be at least 1");
+    }
+    if let Some(r) = args.rate {
+        if !(r > 0.0 && r.is_finite()) {
+            bail!("--rate must be a positive number of requests per second");
+        }
+    }
+    let threads = args
+        .threads
+        .unwrap_or_else(cores)
+        .clamp(1, args.connections);
+    let plan = Plan {
+        target,
+        threads,
+        connections: args.connections,
+        rate: args.rate,
+        duration: args.duration,
+        warmup: args.warmup,
+        timeout: args.timeout,
+        progress: !args.json,
+    };
+    let stats = client::run(&plan)?;
+    let report = Report::new(
+        args.url.clone(),
+        threads,
+        args.connections,
+        args.duration,
+        args.rate,
+        &stats,
+    );
+    if let Some(path) = &args.hgrm {
+        std::fs::write(path, stats::hgrm(&stats.corrected))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.text());
+    }
+    if !report.kept_up {
+        eprintln!(
+            "ringlb-load: WARNING: achieved {:.1} req/s of the {:.1} asked: the open loop could not keep up",
+            report.achieved_rate,
+            args.rate.unwrap_or(0.0)
+        );
+    }
+    Ok(())
 }
