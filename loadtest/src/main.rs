@@ -2,10 +2,12 @@
 //! way) and a benchmark backend, thread-per-core on monoio like ringlb itself.
 
 mod client;
+mod compare;
 mod http1;
 mod schedule;
 mod serve;
 mod stats;
+mod svg;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -36,6 +38,48 @@ enum Command {
     Run(RunArgs),
     /// A benchmark backend: HTTP/1.1 keep-alive with a fixed body, or a TCP echo server.
     Serve(ServeArgs),
+    /// Start backends, ringlb and HAProxy (optionally nginx), run the same loads against
+    /// each, alternating, and print a Markdown comparison.
+    Compare(CompareArgs),
+}
+
+#[derive(clap::Args)]
+struct CompareArgs {
+    /// The ringlb binary to test.
+    #[arg(long, default_value = "target/release/ringlb")]
+    ringlb: PathBuf,
+    #[arg(long, default_value = "haproxy")]
+    haproxy: String,
+    /// Also test nginx (path of the binary).
+    #[arg(long)]
+    nginx: Option<String>,
+    /// Proxy mode: tcp or http.
+    #[arg(long, default_value = "tcp")]
+    mode: String,
+    /// Worker threads of each proxy (ringlb workers, HAProxy nbthread, nginx processes).
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Load generator threads.
+    #[arg(long, default_value_t = 1)]
+    load_threads: usize,
+    #[arg(short, long, default_value_t = 50)]
+    connections: usize,
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    #[arg(short, long, default_value = "5s", value_parser = duration)]
+    duration: Duration,
+    #[arg(long, default_value = "1s", value_parser = duration)]
+    warmup: Duration,
+    #[arg(long, default_value_t = 2)]
+    backends: usize,
+    #[arg(long, default_value_t = 64)]
+    body_size: usize,
+    /// Write the latency-by-percentile plot (at 50% load) here.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+    /// Also write the Markdown here.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -144,6 +188,32 @@ fn main() -> anyhow::Result<()> {
             spike: a.spike,
             echo: a.echo,
         }),
+        Command::Compare(a) => {
+            if !matches!(a.mode.as_str(), "tcp" | "http") {
+                bail!("--mode must be tcp or http");
+            }
+            let md = compare::compare(&compare::CompareOpts {
+                ringlb: a.ringlb,
+                haproxy: a.haproxy,
+                nginx: a.nginx,
+                mode: a.mode,
+                workers: a.workers.max(1),
+                load_threads: a.load_threads.max(1),
+                connections: a.connections.max(1),
+                rounds: a.rounds.max(1),
+                duration: a.duration,
+                warmup: a.warmup,
+                backends: a.backends.max(1),
+                body_size: a.body_size,
+                svg: a.svg,
+            })?;
+            print!("{md}");
+            if let Some(out) = a.out {
+                std::fs::write(&out, &md)
+                    .with_context(|| format!("cannot write {}", out.display()))?;
+            }
+            Ok(())
+        }
     }
 }
 

@@ -59,20 +59,20 @@ async fn connect(
     backend: usize,
     peer: SocketAddr,
 ) -> Result<(ServerLease, TcpStream), SessionError> {
-    let (retries, redispatch, connect_timeout, name) = {
+    let (retries, redispatch, connect_timeout) = {
         let backends = worker.backends.borrow();
         let b = &backends[backend].config;
-        (b.retries, b.redispatch, b.timeout_connect, b.name.clone())
+        (b.retries, b.redispatch, b.timeout_connect)
     };
     let mut prev: Option<usize> = None;
-    let mut last_error = SessionError::NoServer(name);
+    let mut last_error: Option<SessionError> = None;
     for attempt in 0..=retries {
         let redispatch_now = redispatch && attempt > 0 && attempt == retries;
         let same = prev
             .filter(|_| !redispatch_now)
             .and_then(|s| worker.lease(backend, s));
         let Some((lease, addr)) = same.or_else(|| worker.pick(backend, prev, peer.ip())) else {
-            return Err(last_error);
+            break;
         };
         match monoio::time::timeout(connect_timeout, TcpStream::connect_addr(addr)).await {
             Ok(Ok(stream)) => {
@@ -80,19 +80,21 @@ async fn connect(
                 return Ok((lease, stream));
             }
             Ok(Err(source)) => {
-                last_error = SessionError::Connect {
-                    server: lease.server_name(),
-                    source,
-                };
+                let server = lease.server_name();
+                last_error = Some(SessionError::Connect { server, source });
             }
             Err(_) => {
-                last_error = SessionError::ConnectTimeout {
-                    server: lease.server_name(),
-                };
+                let server = lease.server_name();
+                last_error = Some(SessionError::ConnectTimeout { server });
             }
         }
-        tracing::debug!(worker = worker.id, attempt, error = %last_error, "connect attempt failed");
+        if let Some(e) = &last_error {
+            tracing::debug!(worker = worker.id, attempt, "connect attempt failed: {e}");
+        }
         prev = Some(lease.server);
     }
-    Err(last_error)
+    // Only the failure path names the backend, so only it pays for the string.
+    Err(last_error.unwrap_or_else(|| {
+        SessionError::NoServer(worker.backends.borrow()[backend].config.name.clone())
+    }))
 }
