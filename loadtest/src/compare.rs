@@ -359,8 +359,15 @@ fn start_nginx(
     } else {
         format!("stream {{\n    upstream servers {{\n{servers}    }}\n    server {{\n        listen {addr} reuseport;\n        proxy_pass servers;\n    }}\n}}\n")
     };
+    // Debian builds the stream module as a dynamic module (package libnginx-mod-stream).
+    let stream_module = "/usr/lib/nginx/modules/ngx_stream_module.so";
+    let load = if opts.mode == "tcp" && std::path::Path::new(stream_module).exists() {
+        format!("load_module {stream_module};\n")
+    } else {
+        String::new()
+    };
     let cfg = format!(
-        "worker_processes {};\ndaemon off;\nmaster_process off;\npid {}/nginx.pid;\nerror_log stderr error;\nevents {{ worker_connections 10000; }}\n{body}",
+        "{load}worker_processes {};\ndaemon off;\nmaster_process off;\npid {}/nginx.pid;\nerror_log stderr error;\nevents {{ worker_connections 10000; }}\n{body}",
         opts.workers,
         tmp.display()
     );
