@@ -27,10 +27,12 @@
 //! | [`worker`] | data plane: listeners, sessions, relay, per-worker state |
 //! | [`lb`] | balancing algorithms behind [`lb::Balancer`]; pure functions of state and time |
 //! | [`control`] | control thread: lifecycle, signals, broadcast to workers |
+//! | [`http`] | HTTP/1.1 codec: strict request/response parsing, framing, chunked validation |
 //! | [`demo`] | `ringlb demo`: built-in backends and configuration |
 
 pub mod config;
 pub mod control;
 pub mod demo;
+pub mod http;
 pub mod lb;
 pub mod worker;

@@ -1,0 +1,224 @@
+//! Header rules shared by requests and responses.
+
+/// Hop-by-hop headers: meaningful for one connection only, never forwarded as is.
+pub fn is_hop_by_hop(name: &str) -> bool {
+    [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "upgrade",
+        "proxy-authenticate",
+        "proxy-authorization",
+    ]
+    .iter()
+    .any(|h| name.eq_ignore_ascii_case(h))
+}
+
+/// Comma-separated list elements of a header value, trimmed, empty ones skipped.
+pub fn list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .map(trim)
+        .filter(|t| !t.is_empty())
+}
+
+pub fn trim(v: &[u8]) -> &[u8] {
+    let start = v
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t'))
+        .unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t'))
+        .map_or(start, |e| e + 1);
+    &v[start..end]
+}
+
+/// Does any `Connection` header list `token`?
+pub fn connection_has(headers: &[httparse::Header<'_>], token: &str) -> bool {
+    headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("connection"))
+        .any(|h| list(h.value).any(|t| t.eq_ignore_ascii_case(token.as_bytes())))
+}
+
+/// Content-Length: 1*DIGIT, no sign, no list, no overflow. `Err` on anything else,
+/// and on several headers that disagree.
+pub fn content_length(headers: &[httparse::Header<'_>]) -> Result<Option<u64>, &'static str> {
+    let mut found: Option<u64> = None;
+    for h in headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("content-length"))
+    {
+        let v = trim(h.value);
+        if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+            return Err("invalid Content-Length");
+        }
+        let mut n: u64 = 0;
+        for &d in v {
+            n = n
+                .checked_mul(10)
+                .and_then(|n| n.checked_add(u64::from(d - b'0')))
+                .ok_or("Content-Length overflows")?;
+        }
+        match found {
+            Some(prev) if prev != n => return Err("conflicting Content-Length headers"),
+            _ => found = Some(n),
+        }
+    }
+    Ok(found)
+}
+
+/// Transfer-Encoding across all its headers: `Ok(None)` when absent, `Ok(Some(()))`
+/// when it is exactly `chunked`. A final coding other than chunked, or chunked
+/// applied twice, is malformed (400); other codings before chunked are not supported
+/// (501).
+pub fn transfer_encoding(headers: &[httparse::Header<'_>]) -> Result<Option<()>, TeError> {
+    let (mut present, mut codings, mut chunked, mut last_is_chunked) = (false, 0, 0, false);
+    for h in headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("transfer-encoding"))
+    {
+        present = true;
+        let mut empty = true;
+        for c in list(h.value) {
+            empty = false;
+            codings += 1;
+            last_is_chunked = c.eq_ignore_ascii_case(b"chunked");
+            chunked += usize::from(last_is_chunked);
+        }
+        if empty {
+            codings += 1;
+            last_is_chunked = false;
+        }
+    }
+    if !present {
+        return Ok(None);
+    }
+    if !last_is_chunked || chunked > 1 {
+        return Err(TeError::Malformed);
+    }
+    if codings > 1 {
+        return Err(TeError::Unsupported);
+    }
+    Ok(Some(()))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum TeError {
+    Malformed,
+    Unsupported,
+}
+
+/// Reject line endings httparse tolerates: a bare LF, or a CR not followed by LF.
+pub fn strict_line_endings(head: &[u8]) -> bool {
+    let mut prev = 0u8;
+    for (i, &b) in head.iter().enumerate() {
+        if b == b'\n' && prev != b'\r' {
+            return false;
+        }
+        if b == b'\r' && head.get(i + 1) != Some(&b'\n') {
+            return false;
+        }
+        prev = b;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h<'a>(name: &'a str, value: &'a [u8]) -> httparse::Header<'a> {
+        httparse::Header { name, value }
+    }
+
+    #[test]
+    fn content_length_rules() {
+        assert_eq!(content_length(&[h("Content-Length", b"42")]), Ok(Some(42)));
+        assert_eq!(
+            content_length(&[h("content-length", b"7"), h("Content-Length", b"7")]),
+            Ok(Some(7))
+        );
+        assert_eq!(content_length(&[]), Ok(None));
+        for bad in [
+            &b"+3"[..],
+            b"-1",
+            b"",
+            b"0,",
+            b"3, 30",
+            b"1 2",
+            b"0x10",
+            b"99999999999999999999999",
+        ] {
+            assert!(
+                content_length(&[h("Content-Length", bad)]).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(content_length(&[h("Content-Length", b"3"), h("Content-Length", b"30")]).is_err());
+    }
+
+    #[test]
+    fn transfer_encoding_rules() {
+        assert_eq!(
+            transfer_encoding(&[h("Transfer-Encoding", b"chunked")]),
+            Ok(Some(()))
+        );
+        assert_eq!(
+            transfer_encoding(&[h("Transfer-Encoding", b"Chunked")]),
+            Ok(Some(()))
+        );
+        assert_eq!(transfer_encoding(&[]), Ok(None));
+        for bad in [
+            &b"xchunked"[..],
+            b"chunked, identity",
+            b"chunked, chunked",
+            b"gzip",
+            b"",
+            b"identity",
+        ] {
+            assert_eq!(
+                transfer_encoding(&[h("Transfer-Encoding", bad)]),
+                Err(TeError::Malformed),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert_eq!(
+            transfer_encoding(&[h("Transfer-Encoding", b"gzip, chunked")]),
+            Err(TeError::Unsupported)
+        );
+        assert_eq!(
+            transfer_encoding(&[
+                h("Transfer-Encoding", b"chunked"),
+                h("Transfer-Encoding", b"chunked")
+            ]),
+            Err(TeError::Malformed)
+        );
+    }
+
+    #[test]
+    fn line_endings() {
+        assert!(strict_line_endings(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+        assert!(!strict_line_endings(b"GET / HTTP/1.1\nHost: a\r\n\r\n"));
+        assert!(!strict_line_endings(
+            b"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n"
+        ));
+    }
+
+    #[test]
+    fn connection_tokens() {
+        let hs = [
+            h("Connection", b"keep-alive, Upgrade"),
+            h("Upgrade", b"websocket"),
+        ];
+        assert!(connection_has(&hs, "upgrade"));
+        assert!(!connection_has(&hs, "close"));
+        assert!(is_hop_by_hop("Keep-Alive"));
+        assert!(!is_hop_by_hop("Content-Length"));
+    }
+}

@@ -1,0 +1,256 @@
+//! Request heads: parse with httparse, then enforce what httparse leaves to the
+//! caller (RFC 9112 framing, Host, line endings, limits), then write the head that goes
+//! to the server.
+
+use std::io::Write as _;
+use std::net::IpAddr;
+
+use super::headers::{
+    connection_has, content_length, is_hop_by_hop, strict_line_endings, transfer_encoding, TeError,
+};
+use super::{BodyFraming, HttpError};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Longest request line (414 beyond).
+    pub max_request_line: usize,
+    /// Largest header section, request line included (431 beyond).
+    pub max_header_bytes: usize,
+    /// Most header fields (431 beyond).
+    pub max_headers: usize,
+}
+
+/// A parsed, validated request head. Borrows the read buffer.
+#[derive(Debug)]
+pub struct Request<'h, 'b> {
+    pub head_len: usize,
+    pub method: &'b str,
+    pub target: &'b str,
+    /// Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub version: u8,
+    pub headers: &'h [httparse::Header<'b>],
+    pub host: Option<&'b str>,
+    pub framing: BodyFraming,
+    pub keep_alive: bool,
+    pub upgrade: bool,
+    pub expect_continue: bool,
+}
+
+impl Request<'_, '_> {
+    /// Safe to send twice (RFC 9110 §9.2.2).
+    pub fn idempotent(&self) -> bool {
+        matches!(
+            self.method,
+            "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
+        )
+    }
+
+    /// The path part of the target (for routing).
+    pub fn path(&self) -> &str {
+        match self.target.split_once("://") {
+            Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+            None => self.target,
+        }
+    }
+
+    /// Write the head for the server: hop-by-hop headers (and those named in
+    /// Connection) dropped, X-Forwarded-* added when asked, always HTTP/1.1.
+    pub fn write_upstream_head(&self, out: &mut Vec<u8>, client: IpAddr, forwarded_for: bool) {
+        out.clear();
+        let _ = write!(out, "{} {} HTTP/1.1\r\n", self.method, self.target);
+        let mut content_length_written = false;
+        for h in self.headers {
+            let name = h.name;
+            let upgrade_header = self.upgrade && name.eq_ignore_ascii_case("upgrade");
+            if !upgrade_header && (is_hop_by_hop(name) || connection_has(self.headers, name)) {
+                continue;
+            }
+            if forwarded_for
+                && ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"]
+                    .iter()
+                    .any(|x| name.eq_ignore_ascii_case(x))
+            {
+                continue;
+            }
+            if name.eq_ignore_ascii_case("content-length") {
+                if content_length_written {
+                    continue; // identical duplicates (others were refused): send one
+                }
+                content_length_written = true;
+            }
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(h.value);
+            out.extend_from_slice(b"\r\n");
+        }
+        if forwarded_for {
+            out.extend_from_slice(b"x-forwarded-for: ");
+            for h in self
+                .headers
+                .iter()
+                .filter(|h| h.name.eq_ignore_ascii_case("x-forwarded-for"))
+            {
+                out.extend_from_slice(h.value);
+                out.extend_from_slice(b", ");
+            }
+            let _ = write!(out, "{client}\r\nx-forwarded-proto: http\r\n");
+            if let Some(host) = self.host {
+                let _ = write!(out, "x-forwarded-host: {host}\r\n");
+            }
+        }
+        if self.upgrade {
+            out.extend_from_slice(b"connection: upgrade\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Parse and validate the request head at the start of `buf`. `Ok(None)`: incomplete,
+/// read more. `storage` bounds the number of headers.
+pub fn parse_request<'h, 'b>(
+    buf: &'b [u8],
+    limits: &Limits,
+    storage: &'h mut [httparse::Header<'b>],
+) -> Result<Option<Request<'h, 'b>>, HttpError> {
+    let line_end = buf.iter().position(|&b| b == b'\n');
+    match line_end {
+        Some(end) if end > limits.max_request_line => return Err(HttpError::UriTooLong),
+        None if buf.len() > limits.max_request_line => return Err(HttpError::UriTooLong),
+        _ => {}
+    }
+    let max = limits.max_headers.min(storage.len());
+    let mut req = httparse::Request::new(&mut storage[..max]);
+    let head_len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => {
+            if buf.len() > limits.max_header_bytes {
+                return Err(HttpError::HeadersTooLarge);
+            }
+            return Ok(None);
+        }
+        Err(httparse::Error::TooManyHeaders) => return Err(HttpError::HeadersTooLarge),
+        Err(httparse::Error::Version) => return Err(version_error(buf)),
+        Err(httparse::Error::HeaderName) => {
+            return Err(HttpError::BadRequest("invalid header name"))
+        }
+        Err(httparse::Error::HeaderValue) => {
+            return Err(HttpError::BadRequest("invalid header value"))
+        }
+        Err(httparse::Error::Token) => {
+            return Err(HttpError::BadRequest("invalid method or target"))
+        }
+        Err(_) => return Err(HttpError::BadRequest("malformed request head")),
+    };
+    if head_len > limits.max_header_bytes {
+        return Err(HttpError::HeadersTooLarge);
+    }
+    if !strict_line_endings(&buf[..head_len]) {
+        return Err(HttpError::BadRequest("bare LF or CR in the request head"));
+    }
+    let (Some(method), Some(target), Some(version)) = (req.method, req.path, req.version) else {
+        return Err(HttpError::BadRequest("incomplete request line"));
+    };
+    let headers: &'h [httparse::Header<'b>] = req.headers;
+    if method == "CONNECT" {
+        return Err(HttpError::NotImplemented("CONNECT"));
+    }
+    // Host: exactly one in HTTP/1.1, at most one in HTTP/1.0.
+    let mut hosts = headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("host"));
+    let host = match (hosts.next(), hosts.next()) {
+        (_, Some(_)) => return Err(HttpError::BadRequest("more than one Host header")),
+        (Some(h), None) => Some(
+            std::str::from_utf8(h.value)
+                .map_err(|_| HttpError::BadRequest("invalid Host"))?
+                .trim(),
+        ),
+        (None, None) if version == 1 => return Err(HttpError::BadRequest("missing Host header")),
+        (None, None) => None,
+    };
+    if let Some((scheme, rest)) = target.split_once("://") {
+        if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+            return Err(HttpError::BadRequest("unsupported scheme in target"));
+        }
+        let authority = rest.split(['/', '?']).next().unwrap_or("");
+        if host.is_none_or(|h| !h.eq_ignore_ascii_case(authority)) {
+            return Err(HttpError::BadRequest(
+                "absolute-form target does not match Host",
+            ));
+        }
+    } else if !(target.starts_with('/') || (target == "*" && method == "OPTIONS")) {
+        return Err(HttpError::BadRequest("invalid request target"));
+    }
+    let te = match transfer_encoding(headers) {
+        Ok(te) => te,
+        Err(TeError::Malformed) => return Err(HttpError::BadRequest("invalid Transfer-Encoding")),
+        Err(TeError::Unsupported) => {
+            return Err(HttpError::NotImplemented(
+                "transfer coding other than chunked",
+            ))
+        }
+    };
+    let cl = content_length(headers).map_err(HttpError::BadRequest)?;
+    let framing = match (te, cl) {
+        (Some(()), _) if version == 0 => {
+            return Err(HttpError::BadRequest(
+                "Transfer-Encoding in an HTTP/1.0 request",
+            ))
+        }
+        (Some(()), Some(_)) => {
+            return Err(HttpError::BadRequest(
+                "both Content-Length and Transfer-Encoding",
+            ))
+        }
+        (Some(()), None) => BodyFraming::Chunked,
+        (None, n) => BodyFraming::Length(n.unwrap_or(0)),
+    };
+    let keep_alive = if version == 1 {
+        !connection_has(headers, "close")
+    } else {
+        connection_has(headers, "keep-alive")
+    };
+    let upgrade = version == 1
+        && connection_has(headers, "upgrade")
+        && headers
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case("upgrade"));
+    let expect_continue = headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("expect") && h.value.eq_ignore_ascii_case(b"100-continue")
+    });
+    Ok(Some(Request {
+        head_len,
+        method,
+        target,
+        version,
+        headers,
+        host,
+        framing,
+        keep_alive,
+        upgrade,
+        expect_continue,
+    }))
+}
+
+/// httparse refuses every version but 1.0 and 1.1: a well-formed `HTTP/x.y` is a version
+/// we do not support (505); anything else is a malformed request (400).
+fn version_error(buf: &[u8]) -> HttpError {
+    let line = buf
+        .split(|&b| b == b'\r' || b == b'\n')
+        .next()
+        .unwrap_or(&[]);
+    let mut parts = line.split(|&b| b == b' ');
+    let (_method, _target, version, rest) =
+        (parts.next(), parts.next(), parts.next(), parts.next());
+    match (version, rest) {
+        (Some([b'H', b'T', b'T', b'P', b'/', major, b'.', minor]), None)
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            HttpError::VersionNotSupported
+        }
+        _ => HttpError::BadRequest("malformed request line"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,147 @@
+use super::*;
+
+const LIMITS: Limits = Limits {
+    max_request_line: 8192,
+    max_header_bytes: 16384,
+    max_headers: 100,
+};
+
+fn parse(raw: &[u8]) -> Result<Option<(usize, BodyFraming, bool)>, HttpError> {
+    let mut storage = [httparse::EMPTY_HEADER; 128];
+    parse_request(raw, &LIMITS, &mut storage)
+        .map(|r| r.map(|r| (r.head_len, r.framing, r.keep_alive)))
+}
+
+fn status(raw: &[u8]) -> u16 {
+    match parse(raw) {
+        Err(e) => e.status(),
+        Ok(Some(_)) => 200,
+        Ok(None) => 0,
+    }
+}
+
+#[test]
+fn plain_requests() {
+    let r = b"GET /a?b=c HTTP/1.1\r\nHost: example.com\r\n\r\n";
+    assert_eq!(parse(r), Ok(Some((r.len(), BodyFraming::Length(0), true))));
+    let r = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
+    assert_eq!(
+        parse(r),
+        Ok(Some((r.len() - 5, BodyFraming::Length(5), false)))
+    );
+    let r = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    assert_eq!(parse(r).unwrap().unwrap().1, BodyFraming::Chunked);
+    let r = b"GET / HTTP/1.0\r\n\r\n";
+    assert_eq!(parse(r), Ok(Some((r.len(), BodyFraming::Length(0), false))));
+    let r = b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+    assert!(parse(r).unwrap().unwrap().2);
+    assert_eq!(parse(b"GET / HTTP/1.1\r\nHost: x\r\n"), Ok(None));
+    assert_eq!(status(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"), 200);
+    assert_eq!(status(b"GET http://x/a HTTP/1.1\r\nHost: x\r\n\r\n"), 200);
+}
+
+#[test]
+fn framing_attacks_get_400() {
+    let cases: [&[u8]; 9] = [
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 30\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 30\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0,\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+        b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+    ];
+    for c in cases {
+        assert_eq!(status(c), 400, "{}", String::from_utf8_lossy(c));
+    }
+    for te in [
+        "xchunked",
+        "chunked, identity",
+        "chunked, chunked",
+        "identity",
+    ] {
+        let r = format!("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: {te}\r\n\r\n");
+        assert_eq!(status(r.as_bytes()), 400, "{te}");
+    }
+    for te in ["gzip, chunked", "deflate, chunked"] {
+        let r = format!("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: {te}\r\n\r\n");
+        assert_eq!(status(r.as_bytes()), 501, "{te}");
+    }
+}
+
+#[test]
+fn malformed_heads_get_400() {
+    let cases: [&[u8]; 11] = [
+        b"GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nX: a\x00b\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nX : a\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nX(y): a\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n folded\r\n\r\n",
+        b"GET / HTTP/1.1\nHost: x\n\n",
+        b"GET / HTTP/1.1\r\nHost: x\nX: y\r\n\r\n",
+        b"GET / HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        b"GET http://other/ HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n",
+    ];
+    for c in cases {
+        assert_eq!(status(c), 400, "{}", String::from_utf8_lossy(c));
+    }
+    assert_eq!(status(b"G\x01T / HTTP/1.1\r\nHost: x\r\n\r\n"), 400);
+    assert_eq!(status(b"GET nopath HTTP/1.1\r\nHost: x\r\n\r\n"), 400);
+    assert_eq!(status(b"GET / HTTX/1.1\r\nHost: x\r\n\r\n"), 400);
+}
+
+#[test]
+fn versions_and_limits() {
+    assert_eq!(status(b"GET / HTTP/2.0\r\nHost: x\r\n\r\n"), 505);
+    assert_eq!(status(b"GET / HTTP/3.7\r\nHost: x\r\n\r\n"), 505);
+    assert_eq!(
+        status(b"CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n"),
+        501
+    );
+    let long = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(9000));
+    assert_eq!(status(long.as_bytes()), 414);
+    let long_partial = format!("GET /{}", "a".repeat(9000));
+    assert_eq!(status(long_partial.as_bytes()), 414);
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n",
+        "v".repeat(17000)
+    );
+    assert_eq!(status(big.as_bytes()), 431);
+    let big_partial = format!("GET / HTTP/1.1\r\nHost: x\r\nX: {}", "v".repeat(17000));
+    assert_eq!(status(big_partial.as_bytes()), 431);
+    let many: String = (0..101).map(|i| format!("X-{i}: v\r\n")).collect();
+    let r = format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n");
+    assert_eq!(status(r.as_bytes()), 431);
+}
+
+#[test]
+fn upstream_head_drops_hop_by_hop_and_adds_forwarded() {
+    let raw = b"GET /p HTTP/1.1\r\nHost: site\r\nConnection: keep-alive, X-Secret\r\nKeep-Alive: 5\r\nX-Secret: s\r\nTE: trailers\r\nX-Forwarded-For: 1.2.3.4\r\nAccept: */*\r\n\r\n";
+    let mut storage = [httparse::EMPTY_HEADER; 32];
+    let req = parse_request(raw, &LIMITS, &mut storage).unwrap().unwrap();
+    let mut out = Vec::new();
+    req.write_upstream_head(&mut out, "10.0.0.9".parse().unwrap(), true);
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(
+        text,
+        "GET /p HTTP/1.1\r\nHost: site\r\nAccept: */*\r\nx-forwarded-for: 1.2.3.4, 10.0.0.9\r\nx-forwarded-proto: http\r\nx-forwarded-host: site\r\n\r\n"
+    );
+}
+
+#[test]
+fn upgrade_keeps_upgrade_headers() {
+    let raw = b"GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+    let mut storage = [httparse::EMPTY_HEADER; 32];
+    let req = parse_request(raw, &LIMITS, &mut storage).unwrap().unwrap();
+    assert!(req.upgrade);
+    let mut out = Vec::new();
+    req.write_upstream_head(&mut out, "127.0.0.1".parse().unwrap(), false);
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nconnection: upgrade\r\n\r\n"
+    );
+}
