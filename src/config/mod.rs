@@ -40,6 +40,14 @@ pub struct Global {
     pub access_log: bool,
     pub grace_period: Duration,
     pub io_driver: IoDriver,
+    /// Largest request head, request line included (431 beyond).
+    pub max_header_bytes: usize,
+    /// Most header fields in a request (431 beyond).
+    pub max_headers: usize,
+    /// Longest request line (414 beyond).
+    pub max_request_line: usize,
+    /// Largest request body; 0 = unlimited (413 beyond).
+    pub max_body_bytes: u64,
 }
 
 #[derive(Debug, Clone)]

@@ -34,6 +34,11 @@ pub struct RawGlobal {
     pub grace_period: Option<S<String>>,
     /// Added key: `"auto"` (io_uring, else epoll), `"io_uring"`, `"legacy"`.
     pub io_driver: Option<IoDriver>,
+    /// Added keys: HTTP request limits.
+    pub max_header_bytes: Option<S<i64>>,
+    pub max_headers: Option<S<i64>>,
+    pub max_request_line: Option<S<i64>>,
+    pub max_body_bytes: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]

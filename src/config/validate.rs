@@ -250,6 +250,26 @@ impl Validator {
                 "global.grace_period",
             ),
             io_driver: g.io_driver.unwrap_or_default(),
+            max_header_bytes: self.int_in(
+                g.max_header_bytes.as_ref(),
+                16 * 1024,
+                1024..=1024 * 1024,
+                "global.max_header_bytes",
+            ) as usize,
+            max_headers: self.int_in(g.max_headers.as_ref(), 100, 1..=1000, "global.max_headers")
+                as usize,
+            max_request_line: self.int_in(
+                g.max_request_line.as_ref(),
+                8 * 1024,
+                64..=1024 * 1024,
+                "global.max_request_line",
+            ) as usize,
+            max_body_bytes: self.int_in(
+                g.max_body_bytes.as_ref(),
+                0,
+                0..=i64::MAX,
+                "global.max_body_bytes",
+            ) as u64,
         }
     }
 
@@ -458,12 +478,6 @@ impl Validator {
                 self.warn(
                     fe.name.span(),
                     format!("{key}: forwarded_for only applies to mode \"http\"; ignored"),
-                );
-            }
-            if mode == Mode::Http {
-                self.warn(
-                    fe.name.span(),
-                    format!("{key}: mode \"http\" is relayed as TCP by this version (no request parsing; routes, redirects and forwarded_for are not applied)"),
                 );
             }
             out.push(Frontend {

@@ -12,10 +12,11 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::http::serve_http;
 use super::local::GateTicket;
 use super::session::serve_tcp;
 use super::state::Worker;
-use crate::config::Config;
+use crate::config::{Config, Mode};
 
 const BACKLOG: i32 = 4096;
 
@@ -99,7 +100,11 @@ pub async fn accept_loop(worker: Rc<Worker>, bound: BoundListener) {
                 let w = Rc::clone(&worker);
                 monoio::spawn(async move {
                     let _ticket = GateTicket(Rc::clone(&w.gate));
-                    if let Err(e) = serve_tcp(Rc::clone(&w), frontend, stream, peer).await {
+                    let result = match w.frontends[frontend].mode {
+                        Mode::Tcp => serve_tcp(Rc::clone(&w), frontend, stream, peer).await,
+                        Mode::Http => serve_http(Rc::clone(&w), frontend, stream, peer).await,
+                    };
+                    if let Err(e) = result {
                         tracing::debug!(worker = w.id, %peer, "session ended: {e}");
                     }
                 });

@@ -3,10 +3,14 @@
 //! listeners and its own copy of backend state. Nothing here is shared between
 //! workers: the control thread reaches a worker only through its inbox.
 
+mod body;
 mod error;
+mod http;
 mod listener;
 mod local;
+mod pool;
 mod relay;
+mod route;
 mod session;
 mod state;
 
@@ -151,6 +155,7 @@ async fn worker_main(setup: WorkerSetup, driver: Driver) {
     for bound in listeners {
         monoio::spawn(listener::accept_loop(Rc::clone(&worker), bound));
     }
+    monoio::spawn(sweep_pool(Rc::clone(&worker)));
     let _ = events.send(Event::WorkerStarted { id, driver });
     worker.stopping.wait().await;
     let open = worker.gate.open();
@@ -175,5 +180,13 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
             worker.stopping.raise();
             return;
         }
+    }
+}
+
+/// Close pooled server connections that have been idle too long, once a second.
+async fn sweep_pool(worker: Rc<Worker>) {
+    while !worker.stopping.is_raised() {
+        monoio::time::sleep(std::time::Duration::from_secs(1)).await;
+        worker.pool.sweep(std::time::Instant::now());
     }
 }

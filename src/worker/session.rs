@@ -19,7 +19,7 @@ pub async fn serve_tcp(
     let _ = client.set_nodelay(true);
     let frontend = &worker.frontends[fe];
     let backend = frontend.default_backend.unwrap_or(0);
-    let (lease, server) = connect(&worker, backend, peer).await?;
+    let (lease, server, _) = connect(&worker, backend, peer, false).await?;
     let (server_timeout, tunnel) = {
         let backends = worker.backends.borrow();
         let b = &backends[backend].config;
@@ -54,11 +54,14 @@ pub async fn serve_tcp(
 /// Connect to a server of `backend`: `retries` more attempts after a failure, the same
 /// server each time except that, with `redispatch`, the last attempt goes to another
 /// server (HAProxy's behaviour). A server that is no longer usable is never retried.
-async fn connect(
+/// With `reuse`, an idle pooled connection to the picked server is taken when there is
+/// one (the third value says so).
+pub async fn connect(
     worker: &Rc<Worker>,
     backend: usize,
     peer: SocketAddr,
-) -> Result<(ServerLease, TcpStream), SessionError> {
+    reuse: bool,
+) -> Result<(ServerLease, TcpStream, bool), SessionError> {
     let (retries, redispatch, connect_timeout) = {
         let backends = worker.backends.borrow();
         let b = &backends[backend].config;
@@ -74,10 +77,18 @@ async fn connect(
         let Some((lease, addr)) = same.or_else(|| worker.pick(backend, prev, peer.ip())) else {
             break;
         };
+        if reuse && attempt == 0 {
+            if let Some(stream) = worker
+                .pool
+                .take(backend, lease.server, std::time::Instant::now())
+            {
+                return Ok((lease, stream, true));
+            }
+        }
         match monoio::time::timeout(connect_timeout, TcpStream::connect_addr(addr)).await {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
-                return Ok((lease, stream));
+                return Ok((lease, stream, false));
             }
             Ok(Err(source)) => {
                 let server = lease.server_name();

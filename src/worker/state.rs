@@ -8,7 +8,9 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use super::local::{Flag, Gate};
+use super::pool::Pool;
 use crate::config::{self, Config};
+use crate::http::Limits;
 use crate::lb::{self, Balancer, Pick, ServerState};
 
 /// Size of one relay buffer; a TCP session uses two.
@@ -23,6 +25,11 @@ pub struct Worker {
     pub gate: Rc<Gate>,
     /// Raised when the worker must stop accepting (shutdown).
     pub stopping: Flag,
+    /// Idle keep-alive connections to servers (HTTP mode).
+    pub pool: Pool,
+    pub http_limits: Limits,
+    /// 0 = unlimited.
+    pub max_body_bytes: u64,
     buffers: RefCell<Vec<Vec<u8>>>,
 }
 
@@ -54,6 +61,13 @@ impl Worker {
             backends: RefCell::new(backends),
             gate: Rc::new(Gate::new(connection_limit)),
             stopping: Flag::default(),
+            pool: Pool::new(config.backends.iter().map(|b| b.servers.len())),
+            http_limits: Limits {
+                max_request_line: config.global.max_request_line,
+                max_header_bytes: config.global.max_header_bytes,
+                max_headers: config.global.max_headers.min(super::http::MAX_HEADERS),
+            },
+            max_body_bytes: config.global.max_body_bytes,
             buffers: RefCell::new(Vec::new()),
         }
     }

@@ -65,6 +65,10 @@ impl Request<'_, '_> {
             if !upgrade_header && (is_hop_by_hop(name) || connection_has(self.headers, name)) {
                 continue;
             }
+            // ringlb answers 100-continue itself, so the server must not be asked to.
+            if self.expect_continue && name.eq_ignore_ascii_case("expect") {
+                continue;
+            }
             if forwarded_for
                 && ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"]
                     .iter()

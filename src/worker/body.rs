@@ -1,0 +1,118 @@
+//! Streaming one HTTP message body from one socket to another through one bounded
+//! buffer: what is read is written before more is read (backpressure both ways), so a
+//! slow reader never makes ringlb hold more than a buffer per direction.
+
+use std::time::Duration;
+
+use monoio::buf::{IoBuf, IoBufMut};
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+
+use super::error::Side;
+use crate::http::{BodyFraming, ChunkError, ChunkedValidator};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("{0} side: {1}")]
+    Io(Side, #[source] std::io::Error),
+    #[error("{0} side closed before the end of the body")]
+    Truncated(Side),
+    #[error("{0} side inactive past its timeout")]
+    Timeout(Side),
+    #[error("{0} side sent a bad chunked body: {1}")]
+    Chunked(Side, ChunkError),
+    #[error("request body larger than max_body_bytes")]
+    TooLarge,
+}
+
+/// One end of a pump: a socket, which side it is, and its inactivity timeout.
+pub struct End<'a> {
+    pub stream: &'a mut TcpStream,
+    pub side: Side,
+    pub timeout: Duration,
+}
+
+/// Read more bytes into `buf` (appending, growing it if full). `Ok(0)` is EOF.
+pub async fn read_more(end: &mut End<'_>, buf: &mut Vec<u8>) -> Result<usize, BodyError> {
+    if buf.len() == buf.capacity() {
+        buf.reserve(buf.capacity().max(4096));
+    }
+    let len = buf.len();
+    let owned = std::mem::take(buf);
+    match monoio::time::timeout(end.timeout, end.stream.read(owned.slice_mut(len..))).await {
+        Ok((res, slice)) => {
+            *buf = slice.into_inner();
+            res.map_err(|e| BodyError::Io(end.side, e))
+        }
+        Err(_) => Err(BodyError::Timeout(end.side)),
+    }
+}
+
+/// Write `buf[..n]` and remove it from the front of `buf`.
+pub async fn write_front(end: &mut End<'_>, buf: &mut Vec<u8>, n: usize) -> Result<(), BodyError> {
+    let owned = std::mem::take(buf);
+    match monoio::time::timeout(end.timeout, end.stream.write_all(owned.slice(0..n))).await {
+        Ok((res, slice)) => {
+            *buf = slice.into_inner();
+            res.map_err(|e| BodyError::Io(end.side, e))?;
+            buf.drain(..n);
+            Ok(())
+        }
+        Err(_) => Err(BodyError::Timeout(end.side)),
+    }
+}
+
+/// Copy one body framed by `framing` from `src` to `dst`. `buf` holds what was already
+/// read from `src` after the head; on return it holds what `src` sent after the body
+/// (a pipelined request, say). `limit` caps the body size (0 = none). Returns the
+/// number of body bytes copied.
+pub async fn pump(
+    src: &mut End<'_>,
+    dst: &mut End<'_>,
+    buf: &mut Vec<u8>,
+    framing: BodyFraming,
+    limit: u64,
+) -> Result<u64, BodyError> {
+    let mut remaining = match framing {
+        BodyFraming::Length(n) => n,
+        _ => u64::MAX,
+    };
+    if limit > 0 && matches!(framing, BodyFraming::Length(n) if n > limit) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut chunked = ChunkedValidator::default();
+    let mut copied = 0u64;
+    loop {
+        let take = match framing {
+            BodyFraming::Length(_) => remaining.min(buf.len() as u64) as usize,
+            BodyFraming::Chunked => chunked
+                .feed(buf)
+                .map_err(|e| BodyError::Chunked(src.side, e))?,
+            BodyFraming::UntilClose => buf.len(),
+        };
+        if take > 0 {
+            copied += take as u64;
+            if limit > 0 && copied > limit {
+                return Err(BodyError::TooLarge);
+            }
+            write_front(dst, buf, take).await?;
+            if let BodyFraming::Length(_) = framing {
+                remaining -= take as u64;
+            }
+        }
+        let done = match framing {
+            BodyFraming::Length(_) => remaining == 0,
+            BodyFraming::Chunked => chunked.is_done(),
+            BodyFraming::UntilClose => false,
+        };
+        if done {
+            return Ok(copied);
+        }
+        if read_more(src, buf).await? == 0 {
+            return match framing {
+                BodyFraming::UntilClose => Ok(copied),
+                _ => Err(BodyError::Truncated(src.side)),
+            };
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Idle server connections of one worker, per backend and server, for HTTP keep-alive
+//! to servers (HAProxy's `http-reuse safe`: the caller decides when reuse is allowed).
+//! Newest first, so the connections least likely to have been closed by the server
+//! are used; at most `MAX_IDLE` kept per server; closed after `IDLE_TIMEOUT`.
+
+use std::cell::RefCell;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use monoio::net::TcpStream;
+
+/// Idle connections kept per server and worker.
+pub const MAX_IDLE: usize = 64;
+/// An idle connection older than this is closed rather than reused; servers commonly
+/// time idle keep-alive connections out after 5 to 60 seconds.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+
+struct Idle {
+    stream: TcpStream,
+    since: Instant,
+}
+
+#[derive(Default)]
+pub struct Pool {
+    /// `[backend][server]`, oldest first.
+    idle: RefCell<Vec<Vec<Vec<Idle>>>>,
+}
+
+impl Pool {
+    pub fn new(servers_per_backend: impl Iterator<Item = usize>) -> Self {
+        Pool {
+            idle: RefCell::new(
+                servers_per_backend
+                    .map(|n| (0..n).map(|_| Vec::new()).collect())
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The newest usable idle connection to this server, if any. Connections the
+    /// server has closed (or that hold unexpected bytes) are dropped on the way.
+    pub fn take(&self, backend: usize, server: usize, now: Instant) -> Option<TcpStream> {
+        let mut idle = self.idle.borrow_mut();
+        let list = idle.get_mut(backend)?.get_mut(server)?;
+        while let Some(c) = list.pop() {
+            if now.saturating_duration_since(c.since) < IDLE_TIMEOUT && still_open(&c.stream) {
+                return Some(c.stream);
+            }
+        }
+        None
+    }
+
+    pub fn put(&self, backend: usize, server: usize, stream: TcpStream, now: Instant) {
+        let mut idle = self.idle.borrow_mut();
+        let Some(list) = idle.get_mut(backend).and_then(|b| b.get_mut(server)) else {
+            return;
+        };
+        if list.len() >= MAX_IDLE {
+            list.remove(0);
+        }
+        list.push(Idle { stream, since: now });
+    }
+
+    /// Close connections idle past the timeout.
+    pub fn sweep(&self, now: Instant) {
+        for list in self.idle.borrow_mut().iter_mut().flatten() {
+            list.retain(|c| now.saturating_duration_since(c.since) < IDLE_TIMEOUT);
+        }
+    }
+
+    pub fn idle_count(&self) -> usize {
+        self.idle.borrow().iter().flatten().map(Vec::len).sum()
+    }
+}
+
+/// A non-blocking peek: an idle connection must have nothing to read. EOF means the
+/// server closed it; data means it is out of step. Either way it is not reusable.
+fn still_open(stream: &TcpStream) -> bool {
+    let mut byte = 0u8;
+    // SAFETY: one-byte buffer we own; MSG_PEEK leaves the socket's data alone.
+    let n = unsafe {
+        libc::recv(
+            stream.as_raw_fd(),
+            (&mut byte as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock
+}
