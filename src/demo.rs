@@ -81,8 +81,9 @@ timeout_server = "30s"
 [[frontend]]
 name = "demo"
 bind = ["{listen}"]
-mode = "tcp"
+mode = "http"
 default_backend = "demo_backends"
+forwarded_for = true
 
 [[backend]]
 name = "demo_backends"

@@ -16,6 +16,9 @@
 //!    retrying (and redispatching on the last retry) when the connect fails.
 //! 4. The relay copies bytes both ways with two reused buffers, passes a FIN on as a
 //!    half-close, and ends on inactivity (`timeout_client` / `timeout_server`).
+//!    In HTTP mode ([`worker`]'s HTTP session) each request is parsed strictly
+//!    ([`http`]), routed, and sent on a pooled keep-alive server connection; bodies
+//!    stream through one bounded buffer per direction.
 //! 5. The control thread ([`control`]) never touches worker memory: it sends updates
 //!    (today: shutdown) over a per-worker channel and rings the worker's doorbell.
 //!

@@ -380,3 +380,29 @@ fn http_10_and_connection_close_are_honoured() {
     assert_eq!(c.response(false).0, 200);
     assert!(c.closed());
 }
+
+#[test]
+fn a_keep_alive_connection_idle_past_the_hot_wait_still_works() {
+    let (backend, rl) = setup("", "");
+    let mut c = Client::connect(rl.addr());
+    assert_eq!(c.get("/one").0, 200);
+    // Longer than the 1 s during which the read stays armed with its buffer: the
+    // session has gone to its buffer-free readiness wait by now.
+    thread::sleep(Duration::from_millis(1300));
+    assert_eq!(c.get("/two").2, b"ok GET /two 0");
+    assert_eq!(backend.requests(), 2);
+}
+
+#[test]
+fn idle_keep_alive_connections_are_closed_after_timeout_http_keep_alive() {
+    let backend = Backend::start();
+    let rl = Ringlb::start(&http_config(
+        backend.addr,
+        "",
+        "timeout_http_keep_alive = \"300ms\"",
+    ));
+    let mut c = Client::connect(rl.addr());
+    assert_eq!(c.get("/one").0, 200);
+    // No request follows: the proxy closes the connection (no 408 for an idle client).
+    assert!(c.closed());
+}

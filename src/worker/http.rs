@@ -7,14 +7,17 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::buf::IoBufMut;
+use monoio::io::{
+    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelableAsyncReadRent, Canceller,
+};
 use monoio::net::TcpStream;
 
 use super::body::{pump, read_more, BodyError, End};
 use super::error::{SessionError, Side};
 use super::relay::{relay, Timeouts};
 use super::route::{route, Action};
-use super::session::connect;
+use super::session::{connect, Reuse};
 use super::state::Worker;
 use crate::config::Frontend;
 use crate::http::{error_response, parse_request, parse_response, BodyFraming, HttpError};
@@ -51,19 +54,11 @@ pub async fn serve_http(
     let mut head = Vec::with_capacity(1024);
     let mut first = true;
     loop {
-        if cbuf.is_empty() && !first {
-            // Idle between requests: hold no buffers while waiting (memory per idle
-            // keep-alive connection), just a readiness wait.
-            worker.give_buffer(std::mem::take(&mut cbuf));
-            worker.give_buffer(std::mem::take(&mut sbuf));
-            let ready =
-                monoio::time::timeout(frontend.timeout_http_keep_alive, client.readable(false))
-                    .await;
-            if !matches!(ready, Ok(Ok(()))) {
-                return Ok(());
-            }
-            cbuf = worker.take_buffer();
-            sbuf = worker.take_buffer();
+        if cbuf.is_empty()
+            && !first
+            && !wait_next_request(&worker, frontend, &mut client, &mut cbuf, &mut sbuf).await
+        {
+            return Ok(());
         }
         let parsed =
             match read_request(&worker, frontend, &mut client, &mut cbuf, &mut head, peer).await {
@@ -153,6 +148,53 @@ pub async fn serve_http(
             return Ok(());
         }
     }
+}
+
+/// How long an idle keep-alive client keeps its buffer attached to a pending read.
+const HOT_WAIT: Duration = Duration::from_secs(1);
+
+/// Wait for the next request on a keep-alive connection; false when the client closed
+/// or stayed idle past `timeout_http_keep_alive`. For a while (`HOT_WAIT`) a read with
+/// the buffer attached is pending, so a busy connection costs one operation per
+/// request. After that the read is cancelled (monoio hands the buffer back, with any
+/// bytes that raced in) and the buffers go back to the worker's pool: a connection that
+/// stays idle holds no buffer, only a readiness wait.
+async fn wait_next_request(
+    worker: &Worker,
+    fe: &Frontend,
+    client: &mut TcpStream,
+    cbuf: &mut Vec<u8>,
+    sbuf: &mut Vec<u8>,
+) -> bool {
+    let hot = HOT_WAIT.min(fe.timeout_http_keep_alive);
+    let canceller = Canceller::new();
+    let (res, slice, cancelled) = {
+        let mut read = std::pin::pin!(
+            client.cancelable_read(std::mem::take(cbuf).slice_mut(0..), canceller.handle())
+        );
+        monoio::select! {
+            (res, slice) = &mut read => (res, slice, false),
+            _ = monoio::time::sleep(hot) => {
+                let _canceller = canceller.cancel();
+                let (res, slice) = read.await;
+                (res, slice, true)
+            }
+        }
+    };
+    *cbuf = slice.into_inner();
+    match res {
+        Ok(0) => return false,
+        Ok(_) => return true,
+        Err(_) if !cancelled => return false,
+        Err(_) => {}
+    }
+    worker.give_buffer(std::mem::take(cbuf));
+    worker.give_buffer(std::mem::take(sbuf));
+    let cold = fe.timeout_http_keep_alive.saturating_sub(hot);
+    let ready = monoio::time::timeout(cold, client.readable(false)).await;
+    *cbuf = worker.take_buffer();
+    *sbuf = worker.take_buffer();
+    matches!(ready, Ok(Ok(())))
 }
 
 /// Read until a whole request head is in `cbuf`, then parse, validate and route it, and
@@ -254,7 +296,13 @@ async fn forward(
 ) -> Result<Next, SessionError> {
     let server_timeout = worker.backends.borrow()[backend].config.timeout_server;
     // http-reuse safe: a client's first request never goes on a reused connection.
-    let mut reuse = !first;
+    let mut reuse = if first {
+        Reuse::Never
+    } else {
+        Reuse::Pooled {
+            verify: !req.replayable,
+        }
+    };
     loop {
         let (lease, mut server, reused) = match connect(worker, backend, peer, reuse).await {
             Ok(c) => c,
@@ -268,7 +316,7 @@ async fn forward(
         *head = h;
         if res.is_err() {
             if retry_fresh {
-                reuse = false;
+                reuse = Reuse::Never;
                 continue;
             }
             reject(client, 502).await;
@@ -313,11 +361,27 @@ async fn forward(
         // The response: interim heads first (forwarded), then the final one.
         sbuf.clear();
         loop {
-            let got = read_response_head(&mut server, sbuf, server_timeout, req.head_method).await;
-            let (status, framing, server_keep, head_len) = match got {
+            let client_keep_wanted = req.keep_alive;
+            let got = read_response_head(
+                &mut server,
+                sbuf,
+                head,
+                server_timeout,
+                req.head_method,
+                client_keep_wanted,
+                req.version,
+            )
+            .await;
+            let ResponseHead {
+                status,
+                framing,
+                server_keep,
+                client_keep,
+                head_len,
+            } = match got {
                 Ok(r) => r,
                 Err(HeadError::ClosedEarly) if retry_fresh && sbuf.is_empty() => {
-                    reuse = false;
+                    reuse = Reuse::Never;
                     break;
                 }
                 Err(HeadError::Timeout) => {
@@ -329,16 +393,16 @@ async fn forward(
                     return Ok(Next::Close);
                 }
             };
-            // Re-parse to write the client's head from the buffer (cheap; the borrow of
-            // `sbuf` must end before the awaits below).
-            let client_keep = req.keep_alive && framing != BodyFraming::UntilClose;
-            {
-                let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-                if let Ok(Some(resp)) = parse_response(sbuf, req.head_method, &mut storage) {
-                    resp.write_downstream_head(head, !client_keep, req.version == 0 && client_keep);
-                }
-            }
             sbuf.drain(..head_len);
+            // Send the part of the body already read with the head in the same write:
+            // one operation instead of two for a typical small response.
+            let mut rest = framing;
+            if let BodyFraming::Length(n) = framing {
+                let k = (n.min(sbuf.len() as u64)) as usize;
+                head.extend_from_slice(&sbuf[..k]);
+                sbuf.drain(..k);
+                rest = BodyFraming::Length(n - k as u64);
+            }
             let (res, h) = client.write_all(std::mem::take(head)).await;
             *head = h;
             res.map_err(|e| SessionError::Io(Side::Client, e))?;
@@ -362,7 +426,7 @@ async fn forward(
                 side: Side::Client,
                 timeout: fe.timeout_client,
             };
-            pump(&mut src, &mut dst, sbuf, framing, 0)
+            pump(&mut src, &mut dst, sbuf, rest, 0)
                 .await
                 .map_err(body_error)?;
             if server_keep && sbuf.is_empty() {
@@ -386,33 +450,62 @@ enum HeadError {
     Invalid,
 }
 
-/// Read until a whole response head is in `sbuf`; return its status, framing, whether
-/// the server keeps the connection, and its length.
+/// A response head, already rewritten for the client.
+struct ResponseHead {
+    status: u16,
+    framing: BodyFraming,
+    /// The server keeps its connection open after this response.
+    server_keep: bool,
+    /// The client connection stays open after this response.
+    client_keep: bool,
+    head_len: usize,
+}
+
+/// Read until a whole response head is in `sbuf`, parse it once, and write the head for
+/// the client into `out`.
+#[allow(clippy::too_many_arguments)]
 async fn read_response_head(
     server: &mut TcpStream,
     sbuf: &mut Vec<u8>,
+    out: &mut Vec<u8>,
     timeout: Duration,
     head_request: bool,
-) -> Result<(u16, BodyFraming, bool, usize), HeadError> {
+    client_keep_alive: bool,
+    client_version: u8,
+) -> Result<ResponseHead, HeadError> {
     loop {
         if !sbuf.is_empty() {
             let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
             match parse_response(sbuf, head_request, &mut storage) {
-                Ok(Some(r)) => return Ok((r.status, r.framing, r.keep_alive, r.head_len)),
+                Ok(Some(r)) => {
+                    // A close-delimited body cannot be delimited for the client either.
+                    let client_keep = client_keep_alive && r.framing != BodyFraming::UntilClose;
+                    r.write_downstream_head(out, !client_keep, client_version == 0 && client_keep);
+                    return Ok(ResponseHead {
+                        status: r.status,
+                        framing: r.framing,
+                        server_keep: r.keep_alive,
+                        client_keep,
+                        head_len: r.head_len,
+                    });
+                }
                 Ok(None) => {}
                 Err(_) => return Err(HeadError::Invalid),
             }
         }
+        // (A timed-out read takes the buffer with it: look before reading.)
+        let partial = !sbuf.is_empty();
         let mut end = End {
             stream: server,
             side: Side::Server,
             timeout,
         };
         match read_more(&mut end, sbuf).await {
-            Ok(0) => return Err(HeadError::ClosedEarly),
+            Ok(0) if !partial => return Err(HeadError::ClosedEarly),
+            Ok(0) => return Err(HeadError::Invalid),
             Ok(_) => {}
             Err(BodyError::Timeout(_)) => return Err(HeadError::Timeout),
-            Err(_) if sbuf.is_empty() => return Err(HeadError::ClosedEarly),
+            Err(_) if !partial => return Err(HeadError::ClosedEarly),
             Err(_) => return Err(HeadError::Invalid),
         }
     }

@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 
+/// A connection idle for less than this is reused without checking it first (a
+/// syscall): servers close keep-alive connections after seconds, not milliseconds, and a
+/// replayable request survives the rare miss anyway.
+pub const TRUST_FRESH: Duration = Duration::from_millis(200);
 /// Idle connections kept per server and worker.
 pub const MAX_IDLE: usize = 64;
 /// An idle connection older than this is closed rather than reused; servers commonly
@@ -38,12 +42,23 @@ impl Pool {
     }
 
     /// The newest usable idle connection to this server, if any. Connections the
-    /// server has closed (or that hold unexpected bytes) are dropped on the way.
-    pub fn take(&self, backend: usize, server: usize, now: Instant) -> Option<TcpStream> {
+    /// server has closed (or that hold unexpected bytes) are dropped on the way; one
+    /// idle for less than `TRUST_FRESH` is not checked unless `verify`.
+    pub fn take(
+        &self,
+        backend: usize,
+        server: usize,
+        now: Instant,
+        verify: bool,
+    ) -> Option<TcpStream> {
         let mut idle = self.idle.borrow_mut();
         let list = idle.get_mut(backend)?.get_mut(server)?;
         while let Some(c) = list.pop() {
-            if now.saturating_duration_since(c.since) < IDLE_TIMEOUT && still_open(&c.stream) {
+            let age = now.saturating_duration_since(c.since);
+            if age >= IDLE_TIMEOUT {
+                continue;
+            }
+            if (age < TRUST_FRESH && !verify) || still_open(&c.stream) {
                 return Some(c.stream);
             }
         }

@@ -9,6 +9,17 @@ use super::error::SessionError;
 use super::relay::{relay, Timeouts};
 use super::state::{ServerLease, Worker};
 
+/// Whether a request may go on a pooled server connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    Never,
+    /// `verify`: check even a recently used connection before trusting it (for
+    /// requests that could not be replayed if it turned out closed).
+    Pooled {
+        verify: bool,
+    },
+}
+
 /// Serve one accepted client connection of frontend `fe` until both sides close.
 pub async fn serve_tcp(
     worker: Rc<Worker>,
@@ -19,7 +30,7 @@ pub async fn serve_tcp(
     let _ = client.set_nodelay(true);
     let frontend = &worker.frontends[fe];
     let backend = frontend.default_backend.unwrap_or(0);
-    let (lease, server, _) = connect(&worker, backend, peer, false).await?;
+    let (lease, server, _) = connect(&worker, backend, peer, Reuse::Never).await?;
     let (server_timeout, tunnel) = {
         let backends = worker.backends.borrow();
         let b = &backends[backend].config;
@@ -54,13 +65,13 @@ pub async fn serve_tcp(
 /// Connect to a server of `backend`: `retries` more attempts after a failure, the same
 /// server each time except that, with `redispatch`, the last attempt goes to another
 /// server (HAProxy's behaviour). A server that is no longer usable is never retried.
-/// With `reuse`, an idle pooled connection to the picked server is taken when there is
-/// one (the third value says so).
+/// With `Reuse::Pooled`, an idle pooled connection to the picked server is taken when
+/// there is one (the third value says so).
 pub async fn connect(
     worker: &Rc<Worker>,
     backend: usize,
     peer: SocketAddr,
-    reuse: bool,
+    reuse: Reuse,
 ) -> Result<(ServerLease, TcpStream, bool), SessionError> {
     let (retries, redispatch, connect_timeout) = {
         let backends = worker.backends.borrow();
@@ -77,11 +88,9 @@ pub async fn connect(
         let Some((lease, addr)) = same.or_else(|| worker.pick(backend, prev, peer.ip())) else {
             break;
         };
-        if reuse && attempt == 0 {
-            if let Some(stream) = worker
-                .pool
-                .take(backend, lease.server, std::time::Instant::now())
-            {
+        if let (Reuse::Pooled { verify }, 0) = (reuse, attempt) {
+            let now = std::time::Instant::now();
+            if let Some(stream) = worker.pool.take(backend, lease.server, now, verify) {
                 return Ok((lease, stream, true));
             }
         }
