@@ -35,7 +35,7 @@ def main():
         while b"\r\n\r\n" not in data:
             data += s.recv(65536)
         conns.append(s)
-    time.sleep(1.0)  # let the proxy settle into its idle state
+    time.sleep(3.0)  # past the 1 s hot window: the proxy settles into its idle state
     after = rss_kib(pid)
     per = (after - before) / n
     print(f"{n} idle keep-alive connections: RSS {before} KiB -> {after} KiB, {per:.2f} KiB per connection")

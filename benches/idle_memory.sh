@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Memory per idle keep-alive client connection, ringlb vs HAProxy (mode http), with
-# 10,000 connections each. Usage: bash benches/idle_memory.sh [N]
+# N connections each (default 9000: HAProxy reserves two fds per maxconn and the
+# hard fd limit here is 20000). Usage: bash benches/idle_memory.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-n="${1:-10000}"
+n="${1:-9000}"
 command -v haproxy >/dev/null || { apt-get update -qq && apt-get install -y -qq haproxy; }
 cargo build --release --workspace
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -36,7 +37,7 @@ EOT
 cat >"$tmp/haproxy.cfg" <<EOT
 global
     nbthread 1
-    maxconn $((n + 1000))
+    maxconn $((n + 500))
 defaults
     mode http
     timeout connect 2s

@@ -564,3 +564,4 @@ async fn reject(client: &mut TcpStream, status: u16) {
         }
     }
 }
+

@@ -13,8 +13,9 @@ use crate::config::{self, Config};
 use crate::http::Limits;
 use crate::lb::{self, Balancer, Pick, ServerState};
 
-/// Size of one relay buffer; a TCP session uses two.
-pub const BUF_SIZE: usize = 64 * 1024;
+/// Size of one buffer (HAProxy's default `tune.bufsize`); a session uses two. Larger
+/// buffers move bulk data in fewer operations but cost memory per connection.
+pub const BUF_SIZE: usize = 16 * 1024;
 /// Buffers kept for reuse; beyond this, returned buffers are freed.
 const POOL_MAX: usize = 256;
 
