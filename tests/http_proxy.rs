@@ -371,6 +371,16 @@ fn http_10_and_connection_close_are_honoured() {
     assert_eq!((status, body.as_slice()), (200, &b"ok GET /a 0"[..]));
     assert!(head.contains("connection: close"), "{head}");
     assert!(c.closed());
+    // An HTTP/1.0 client must not get a chunked body: its request goes out as 1.0.
+    let mut c = Client::connect(rl.addr());
+    c.send(b"GET /chunked/10 HTTP/1.0\r\n\r\n");
+    let (status, head, body) = c.response(false);
+    assert_eq!(status, 200);
+    assert!(!head.to_ascii_lowercase().contains("chunked"), "{head}");
+    assert!(_backend
+        .last_head()
+        .starts_with("GET /chunked/10 HTTP/1.0\r\n"));
+    assert_eq!(body.len(), 10);
     let mut c = Client::connect(rl.addr());
     c.send(b"GET /b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     let (_, head, _) = c.response(false);

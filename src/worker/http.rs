@@ -564,4 +564,3 @@ async fn reject(client: &mut TcpStream, status: u16) {
         }
     }
 }
-

@@ -80,7 +80,14 @@ fn serve(stream: TcpStream, seen: &Seen) -> std::io::Result<()> {
             first.next().unwrap_or("").to_string(),
         );
         seen.heads.lock().unwrap().push(head.clone());
-        if let Some(n) = path.strip_prefix("/chunked/") {
+        let http10 = head.lines().next().unwrap_or("").ends_with("HTTP/1.0");
+        if let (Some(n), true) = (path.strip_prefix("/chunked/"), http10) {
+            // A compliant server never sends chunked to an HTTP/1.0 client.
+            let n: usize = n.parse().unwrap_or(0);
+            w.write_all(b"HTTP/1.0 200 OK\r\n\r\n")?;
+            w.write_all(&vec![b'c'; n])?;
+            return Ok(());
+        } else if let Some(n) = path.strip_prefix("/chunked/") {
             let mut n: usize = n.parse().unwrap_or(0);
             w.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")?;
             let block = vec![b'c'; 8192];

@@ -54,10 +54,16 @@ impl Request<'_, '_> {
     }
 
     /// Write the head for the server: hop-by-hop headers (and those named in
-    /// Connection) dropped, X-Forwarded-* added when asked, always HTTP/1.1.
+    /// Connection) dropped, X-Forwarded-* added when asked. The version stays the
+    /// client's: a server must not answer an HTTP/1.0 request with a chunked body, which
+    /// an HTTP/1.0 client could not read (ringlb forwards bodies as they are).
     pub fn write_upstream_head(&self, out: &mut Vec<u8>, client: IpAddr, forwarded_for: bool) {
         out.clear();
-        let _ = write!(out, "{} {} HTTP/1.1\r\n", self.method, self.target);
+        let _ = write!(
+            out,
+            "{} {} HTTP/1.{}\r\n",
+            self.method, self.target, self.version
+        );
         let mut content_length_written = false;
         for h in self.headers {
             let name = h.name;
