@@ -253,9 +253,30 @@ fn free_port() -> anyhow::Result<SocketAddr> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
 }
 
-/// Where a child's stderr goes.
-fn log_file(tmp: &std::path::Path, name: &str) -> anyhow::Result<Stdio> {
-    Ok(std::fs::File::create(tmp.join(format!("{name}.log")))?.into())
+/// Start a proxy (stderr to `tmp/NAME.log`) and wait until it listens on `addr`.
+fn launch(
+    name: &str,
+    mut cmd: Command,
+    addr: SocketAddr,
+    tmp: &std::path::Path,
+) -> anyhow::Result<Proc> {
+    let log = std::fs::File::create(tmp.join(format!("{name}.log")))?;
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .with_context(|| {
+            format!(
+                "cannot start {name} ({:?}; for haproxy or nginx: apt-get install it)",
+                cmd.get_program()
+            )
+        })?;
+    let mut p = Proc {
+        name: name.into(),
+        child,
+    };
+    wait_listening(addr, &mut p, tmp)?;
+    Ok(p)
 }
 
 /// Wait until something accepts on `addr` (bounded); on failure show the child's log.
@@ -292,20 +313,9 @@ fn start_ringlb(
     }
     let path = tmp.join("ringlb.toml");
     std::fs::write(&path, cfg)?;
-    let child = Command::new(&opts.ringlb)
-        .args(["run", "-c"])
-        .arg(&path)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(log_file(tmp, "ringlb")?)
-        .spawn()
-        .with_context(|| format!("cannot start {}", opts.ringlb.display()))?;
-    let mut p = Proc {
-        name: "ringlb".into(),
-        child,
-    };
-    wait_listening(addr, &mut p, tmp)?;
-    Ok((addr, p))
+    let mut cmd = Command::new(&opts.ringlb);
+    cmd.args(["run", "-c"]).arg(&path).env("RUST_LOG", "warn");
+    Ok((addr, launch("ringlb", cmd, addr, tmp)?))
 }
 
 fn start_haproxy(
@@ -326,19 +336,9 @@ fn start_haproxy(
     }
     let path = tmp.join("haproxy.cfg");
     std::fs::write(&path, cfg)?;
-    let child = Command::new(&opts.haproxy)
-        .args(["-db", "-f"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(log_file(tmp, "haproxy")?)
-        .spawn()
-        .with_context(|| format!("cannot start {} (apt-get install haproxy)", opts.haproxy))?;
-    let mut p = Proc {
-        name: "haproxy".into(),
-        child,
-    };
-    wait_listening(addr, &mut p, tmp)?;
-    Ok((addr, p))
+    let mut cmd = Command::new(&opts.haproxy);
+    cmd.args(["-db", "-f"]).arg(&path);
+    Ok((addr, launch("haproxy", cmd, addr, tmp)?))
 }
 
 fn start_nginx(
@@ -373,21 +373,9 @@ fn start_nginx(
     );
     let path = tmp.join("nginx.conf");
     std::fs::write(&path, cfg)?;
-    let child = Command::new(nginx)
-        .args(["-p"])
-        .arg(tmp)
-        .args(["-c"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(log_file(tmp, "nginx")?)
-        .spawn()
-        .with_context(|| format!("cannot start {nginx}"))?;
-    let mut p = Proc {
-        name: "nginx".into(),
-        child,
-    };
-    wait_listening(addr, &mut p, tmp)?;
-    Ok((addr, p))
+    let mut cmd = Command::new(nginx);
+    cmd.arg("-p").arg(tmp).arg("-c").arg(&path);
+    Ok((addr, launch("nginx", cmd, addr, tmp)?))
 }
 
 /// User + system CPU seconds of a process, all threads (from /proc/PID/stat).

@@ -43,6 +43,13 @@ impl Drop for Serve {
     }
 }
 
+/// A one-second open-loop run on 2 connections against `url`.
+fn short_run(url: &str, rate: &str) -> serde_json::Value {
+    run_json(&[
+        url, "--rate", rate, "-c", "2", "-t", "1", "-d", "1s", "--warmup", "0s",
+    ])
+}
+
 fn run_json(args: &[&str]) -> serde_json::Value {
     let out = Command::new(BIN)
         .arg("run")
@@ -104,9 +111,7 @@ fn closed_loop_over_tcp_echo_counts_requests() {
 fn status_503_is_counted_as_5xx_not_as_success() {
     let serve = Serve::start(&["--status", "503"]);
     let url = format!("http://{}/", serve.addr);
-    let r = run_json(&[
-        &url, "--rate", "200", "-c", "2", "-t", "1", "-d", "1s", "--warmup", "0s",
-    ]);
+    let r = short_run(&url, "200");
     assert_eq!(r["requests"], 0);
     assert_eq!(r["errors"]["status_5xx"], 200);
     assert_eq!(r["kept_up"], false);
@@ -124,19 +129,7 @@ fn a_backend_that_closes_gives_other_errors_and_a_dead_port_connect_errors() {
             let _ = s.read(&mut buf);
         }
     });
-    let r = run_json(&[
-        &format!("http://{addr}/"),
-        "--rate",
-        "100",
-        "-c",
-        "2",
-        "-t",
-        "1",
-        "-d",
-        "1s",
-        "--warmup",
-        "0s",
-    ]);
+    let r = short_run(&format!("http://{addr}/"), "100");
     assert_eq!(r["requests"], 0);
     assert!(r["errors"]["other"].as_u64().unwrap() >= 90, "{r}");
 
@@ -144,19 +137,7 @@ fn a_backend_that_closes_gives_other_errors_and_a_dead_port_connect_errors() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let r = run_json(&[
-        &format!("http://{dead}/"),
-        "--rate",
-        "100",
-        "-c",
-        "2",
-        "-t",
-        "1",
-        "-d",
-        "1s",
-        "--warmup",
-        "0s",
-    ]);
+    let r = short_run(&format!("http://{dead}/"), "100");
     assert!(r["errors"]["connect"].as_u64().unwrap() >= 90, "{r}");
 }
 
