@@ -416,3 +416,27 @@ fn idle_keep_alive_connections_are_closed_after_timeout_http_keep_alive() {
     // No request follows: the proxy closes the connection (no 408 for an idle client).
     assert!(c.closed());
 }
+
+#[test]
+fn connection_header_cannot_strip_framing_toward_the_server() {
+    // Found by fuzzing: a header named in Connection was dropped even when it was
+    // Content-Length, which would make the server read the body as a new request.
+    let (backend, rl) = setup("", "");
+    let mut c = Client::connect(rl.addr());
+    let smuggled = b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+    c.send(
+        format!(
+            "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: Content-Length, Host\r\n\r\n",
+            smuggled.len()
+        )
+        .as_bytes(),
+    );
+    c.send(smuggled);
+    let (status, _, body) = c.response(false);
+    assert_eq!(status, 200);
+    assert_eq!(body, format!("ok POST /p {}", smuggled.len()).as_bytes());
+    assert_eq!(c.get("/next").0, 200);
+    let heads = backend.seen.heads.lock().unwrap();
+    assert!(heads.iter().all(|h| !h.contains("/smuggled")), "{heads:?}");
+    assert!(heads[0].contains("Host: x\r\n"), "{}", heads[0]);
+}

@@ -16,6 +16,17 @@ pub fn is_hop_by_hop(name: &str) -> bool {
     .any(|h| name.eq_ignore_ascii_case(h))
 }
 
+/// Should this header be dropped because a Connection header names it? Never for the
+/// headers that frame or address the message: a client sending `Connection:
+/// Content-Length` must not be able to strip the framing the server needs (that would
+/// turn the body into a smuggled request), nor `Connection: Host` the Host header.
+pub fn dropped_by_connection(headers: &[httparse::Header<'_>], name: &str) -> bool {
+    let protected = ["host", "content-length", "transfer-encoding"]
+        .iter()
+        .any(|p| name.eq_ignore_ascii_case(p));
+    !protected && connection_has(headers, name)
+}
+
 /// Comma-separated list elements of a header value, trimmed, empty ones skipped.
 pub fn list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value
@@ -208,6 +219,18 @@ mod tests {
         assert!(!strict_line_endings(
             b"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n"
         ));
+    }
+
+    #[test]
+    fn framing_and_host_cannot_be_dropped_through_connection() {
+        let hs = [h(
+            "Connection",
+            b"Content-Length, Host, Transfer-Encoding, X-Private",
+        )];
+        assert!(!dropped_by_connection(&hs, "content-length"));
+        assert!(!dropped_by_connection(&hs, "Host"));
+        assert!(!dropped_by_connection(&hs, "transfer-encoding"));
+        assert!(dropped_by_connection(&hs, "X-Private"));
     }
 
     #[test]

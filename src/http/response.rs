@@ -2,7 +2,8 @@
 //! 502 and the server connection is dropped), and write the head the client gets.
 
 use super::headers::{
-    connection_has, content_length, is_hop_by_hop, strict_line_endings, transfer_encoding,
+    connection_has, content_length, dropped_by_connection, is_hop_by_hop, strict_line_endings,
+    transfer_encoding,
 };
 use super::{BodyFraming, HttpError};
 
@@ -40,7 +41,9 @@ impl Response<'_, '_> {
             let keep_for_101 = switching
                 && (h.name.eq_ignore_ascii_case("upgrade")
                     || h.name.eq_ignore_ascii_case("connection"));
-            if !keep_for_101 && (is_hop_by_hop(h.name) || connection_has(self.headers, h.name)) {
+            if !keep_for_101
+                && (is_hop_by_hop(h.name) || dropped_by_connection(self.headers, h.name))
+            {
                 continue;
             }
             out.extend_from_slice(h.name.as_bytes());

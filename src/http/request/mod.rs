@@ -6,7 +6,8 @@ use std::io::Write as _;
 use std::net::IpAddr;
 
 use super::headers::{
-    connection_has, content_length, is_hop_by_hop, strict_line_endings, transfer_encoding, TeError,
+    connection_has, content_length, dropped_by_connection, is_hop_by_hop, strict_line_endings,
+    transfer_encoding, TeError,
 };
 use super::{BodyFraming, HttpError};
 
@@ -68,7 +69,8 @@ impl Request<'_, '_> {
         for h in self.headers {
             let name = h.name;
             let upgrade_header = self.upgrade && name.eq_ignore_ascii_case("upgrade");
-            if !upgrade_header && (is_hop_by_hop(name) || connection_has(self.headers, name)) {
+            if !upgrade_header && (is_hop_by_hop(name) || dropped_by_connection(self.headers, name))
+            {
                 continue;
             }
             // ringlb answers 100-continue itself, so the server must not be asked to.

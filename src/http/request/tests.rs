@@ -145,3 +145,18 @@ fn upgrade_keeps_upgrade_headers() {
         "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nconnection: upgrade\r\n\r\n"
     );
 }
+
+#[test]
+fn connection_cannot_strip_framing_or_host() {
+    // Found by the fuzzer: `Connection: Host` removed Host from the upstream head; with
+    // Content-Length the body would have become a smuggled request at the server.
+    let raw = b"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nConnection: Content-Length, Host\r\n\r\nhello";
+    let mut storage = [httparse::EMPTY_HEADER; 32];
+    let req = parse_request(raw, &LIMITS, &mut storage).unwrap().unwrap();
+    let mut out = Vec::new();
+    req.write_upstream_head(&mut out, "127.0.0.1".parse().unwrap(), false);
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n"
+    );
+}
