@@ -207,7 +207,7 @@ fn chunked_and_sized_bodies_stream_both_ways() {
 }
 
 #[test]
-fn a_64_mib_response_is_streamed_with_bounded_memory() {
+fn bodies_of_64_mib_are_streamed_both_ways_with_bounded_memory() {
     let (_backend, rl) = setup("", "");
     let mut c = Client::connect(rl.addr());
     let (status, _, body) = c.get(&format!("/chunked/{}", 64 << 20));
@@ -216,6 +216,24 @@ fn a_64_mib_response_is_streamed_with_bounded_memory() {
     let (status, _, body) = c.get(&format!("/len/{}", 64 << 20));
     assert_eq!(status, 200);
     assert_eq!(body.len(), 64 << 20);
+    // And 64 MiB up, chunked, written from another thread while the response is awaited.
+    let mut writer = c.stream.try_clone().unwrap();
+    let upload = thread::spawn(move || {
+        writer
+            .write_all(b"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .unwrap();
+        let chunk = vec![b'u'; 1 << 20];
+        for _ in 0..64 {
+            writer.write_all(b"100000\r\n").unwrap();
+            writer.write_all(&chunk).unwrap();
+            writer.write_all(b"\r\n").unwrap();
+        }
+        writer.write_all(b"0\r\n\r\n").unwrap();
+    });
+    let (status, _, body) = c.response(false);
+    upload.join().unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(body, format!("ok POST /up {}", 64 << 20).as_bytes());
     let status = std::fs::read_to_string(format!("/proc/{}/status", rl.child.id())).unwrap();
     let hwm_kib: u64 = status
         .lines()
