@@ -29,7 +29,7 @@ pub struct RawGlobal {
     pub max_connections: Option<S<i64>>,
     pub admin_bind: Option<S<String>>,
     pub log_level: Option<S<String>>,
-    pub access_log: Option<bool>,
+    pub access_log: Option<S<bool>>,
     /// Added key: how long open connections may finish after SIGTERM/SIGINT.
     pub grace_period: Option<S<String>>,
     /// Added key: `"auto"` (io_uring, else epoll), `"io_uring"`, `"legacy"`.

@@ -219,6 +219,12 @@ impl Validator {
                 "global.admin_bind: the admin listener is not available in this version; ignored",
             );
         }
+        if let Some(a) = g.access_log.as_ref().filter(|a| *a.get_ref()) {
+            self.warn(
+                a.span(),
+                "global.access_log: access logs are not written by this version; ignored",
+            );
+        }
         let log_level = match &g.log_level {
             Some(l)
                 if ["error", "warn", "info", "debug", "trace"].contains(&l.get_ref().as_str()) =>
@@ -243,7 +249,7 @@ impl Validator {
             max_connections,
             admin_bind,
             log_level,
-            access_log: g.access_log.unwrap_or(false),
+            access_log: g.access_log.as_ref().is_some_and(|a| *a.get_ref()),
             grace_period: self.duration(
                 g.grace_period.as_ref(),
                 GRACE_PERIOD,
