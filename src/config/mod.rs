@@ -8,6 +8,7 @@ mod error;
 mod raw;
 mod validate;
 mod validate_backend;
+mod validate_frontend;
 
 use std::net::SocketAddr;
 use std::path::Path;

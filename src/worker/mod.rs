@@ -6,6 +6,7 @@
 mod body;
 mod error;
 mod http;
+mod http_heads;
 mod listener;
 mod local;
 mod pool;

@@ -66,7 +66,10 @@ impl Worker {
             http_limits: Limits {
                 max_request_line: config.global.max_request_line,
                 max_header_bytes: config.global.max_header_bytes,
-                max_headers: config.global.max_headers.min(super::http::MAX_HEADERS),
+                max_headers: config
+                    .global
+                    .max_headers
+                    .min(super::http_heads::MAX_HEADERS),
             },
             max_body_bytes: config.global.max_body_bytes,
             buffers: RefCell::new(Vec::new()),

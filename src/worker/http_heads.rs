@@ -1,0 +1,257 @@
+//! Reading and answering heads for the HTTP session: waiting for the next request on a
+//! keep-alive connection, reading and routing a request head, reading a response head,
+//! and refusing a request with an error status.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use monoio::buf::IoBufMut;
+use monoio::io::{
+    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelableAsyncReadRent, Canceller,
+};
+use monoio::net::TcpStream;
+
+use super::body::{read_more, BodyError, End};
+use super::error::Side;
+use super::route::{route, Action};
+use super::state::Worker;
+use crate::config::Frontend;
+use crate::http::{error_response, parse_request, parse_response, BodyFraming, HttpError};
+
+/// Most header fields parsed per message (`global.max_headers` is capped at this).
+pub const MAX_HEADERS: usize = 256;
+
+/// What the session needs to know about a parsed request once the buffer is released.
+#[derive(Debug, Clone, Copy)]
+pub struct Parsed {
+    pub head_len: usize,
+    pub framing: BodyFraming,
+    pub keep_alive: bool,
+    pub version: u8,
+    pub upgrade: bool,
+    pub expect_continue: bool,
+    /// Idempotent and without a body: may be sent again on a fresh connection.
+    pub replayable: bool,
+    pub head_method: bool,
+    pub action: Action,
+}
+
+/// How long an idle keep-alive client keeps its buffer attached to a pending read.
+const HOT_WAIT: Duration = Duration::from_secs(1);
+
+/// Wait for the next request on a keep-alive connection; false when the client closed
+/// or stayed idle past `timeout_http_keep_alive`. For a while (`HOT_WAIT`) a read with
+/// the buffer attached is pending, so a busy connection costs one operation per
+/// request. After that the read is cancelled (monoio hands the buffer back, with any
+/// bytes that raced in) and the buffers go back to the worker's pool: a connection that
+/// stays idle holds no buffer, only a readiness wait.
+pub async fn wait_next_request(
+    worker: &Worker,
+    fe: &Frontend,
+    client: &mut TcpStream,
+    cbuf: &mut Vec<u8>,
+    sbuf: &mut Vec<u8>,
+) -> bool {
+    let hot = HOT_WAIT.min(fe.timeout_http_keep_alive);
+    let canceller = Canceller::new();
+    let (res, slice, cancelled) = {
+        let mut read = std::pin::pin!(
+            client.cancelable_read(std::mem::take(cbuf).slice_mut(0..), canceller.handle())
+        );
+        monoio::select! {
+            (res, slice) = &mut read => (res, slice, false),
+            _ = monoio::time::sleep(hot) => {
+                let _canceller = canceller.cancel();
+                let (res, slice) = read.await;
+                (res, slice, true)
+            }
+        }
+    };
+    *cbuf = slice.into_inner();
+    match res {
+        Ok(0) => return false,
+        Ok(_) => return true,
+        Err(_) if !cancelled => return false,
+        Err(_) => {}
+    }
+    worker.give_buffer(std::mem::take(cbuf));
+    worker.give_buffer(std::mem::take(sbuf));
+    let cold = fe.timeout_http_keep_alive.saturating_sub(hot);
+    let ready = monoio::time::timeout(cold, client.readable(false)).await;
+    *cbuf = worker.take_buffer();
+    *sbuf = worker.take_buffer();
+    matches!(ready, Ok(Ok(())))
+}
+
+/// Read until a whole request head is in `cbuf`, then parse, validate and route it, and
+/// write the head for the server into `head`. `Ok(None)`: the client closed or stayed
+/// silent. `Err(status)`: answer with that error and close.
+pub async fn read_request(
+    worker: &Worker,
+    fe: &Frontend,
+    client: &mut TcpStream,
+    cbuf: &mut Vec<u8>,
+    head: &mut Vec<u8>,
+    peer: SocketAddr,
+) -> Result<Option<Parsed>, u16> {
+    // The whole head must arrive within timeout_http_request: trickling bytes does not
+    // extend it (slowloris).
+    let deadline = Instant::now() + fe.timeout_http_request;
+    loop {
+        if !cbuf.is_empty() {
+            match parse_and_route(worker, fe, cbuf, head, peer) {
+                Ok(Some(p)) => return Ok(Some(p)),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::debug!(worker = worker.id, %peer, "refused request: {e}");
+                    return Err(e.status());
+                }
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut end = End {
+            stream: client,
+            side: Side::Client,
+            timeout: left,
+        };
+        // (A timed-out read takes the buffer with it: look before reading.)
+        let partial = !cbuf.is_empty();
+        match read_more(&mut end, cbuf).await {
+            Ok(0) => return Ok(None),
+            Ok(_) => {}
+            // Nothing at all: close quietly (an idle or pre-opened connection).
+            Err(BodyError::Timeout(_)) if !partial => return Ok(None),
+            Err(BodyError::Timeout(_)) => return Err(408),
+            Err(_) => return Ok(None),
+        }
+    }
+}
+
+fn parse_and_route(
+    worker: &Worker,
+    fe: &Frontend,
+    cbuf: &[u8],
+    head: &mut Vec<u8>,
+    peer: SocketAddr,
+) -> Result<Option<Parsed>, HttpError> {
+    let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let Some(req) = parse_request(cbuf, &worker.http_limits, &mut storage)? else {
+        return Ok(None);
+    };
+    if worker.max_body_bytes > 0
+        && matches!(req.framing, BodyFraming::Length(n) if n > worker.max_body_bytes)
+    {
+        return Err(HttpError::PayloadTooLarge);
+    }
+    let action = route(fe, req.host, req.path());
+    if let Action::Backend(_) = action {
+        req.write_upstream_head(head, peer.ip(), fe.forwarded_for);
+    }
+    Ok(Some(Parsed {
+        head_len: req.head_len,
+        framing: req.framing,
+        keep_alive: req.keep_alive,
+        version: req.version,
+        upgrade: req.upgrade,
+        expect_continue: req.expect_continue,
+        replayable: req.idempotent() && req.framing == BodyFraming::Length(0),
+        head_method: req.method == "HEAD",
+        action,
+    }))
+}
+
+#[derive(Debug)]
+pub enum HeadError {
+    ClosedEarly,
+    Timeout,
+    Invalid,
+}
+
+/// A response head, already rewritten for the client.
+pub struct ResponseHead {
+    pub status: u16,
+    pub framing: BodyFraming,
+    /// The server keeps its connection open after this response.
+    pub server_keep: bool,
+    /// The client connection stays open after this response.
+    pub client_keep: bool,
+    pub head_len: usize,
+}
+
+/// Read until a whole response head is in `sbuf`, parse it once, and write the head for
+/// the client into `out`.
+#[allow(clippy::too_many_arguments)]
+pub async fn read_response_head(
+    server: &mut TcpStream,
+    sbuf: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+    timeout: Duration,
+    head_request: bool,
+    client_keep_alive: bool,
+    client_version: u8,
+) -> Result<ResponseHead, HeadError> {
+    loop {
+        if !sbuf.is_empty() {
+            let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            match parse_response(sbuf, head_request, &mut storage) {
+                Ok(Some(r)) => {
+                    // A close-delimited body cannot be delimited for the client either.
+                    let client_keep = client_keep_alive && r.framing != BodyFraming::UntilClose;
+                    r.write_downstream_head(out, !client_keep, client_version == 0 && client_keep);
+                    return Ok(ResponseHead {
+                        status: r.status,
+                        framing: r.framing,
+                        server_keep: r.keep_alive,
+                        client_keep,
+                        head_len: r.head_len,
+                    });
+                }
+                Ok(None) => {}
+                Err(_) => return Err(HeadError::Invalid),
+            }
+        }
+        // (A timed-out read takes the buffer with it: look before reading.)
+        let partial = !sbuf.is_empty();
+        let mut end = End {
+            stream: server,
+            side: Side::Server,
+            timeout,
+        };
+        match read_more(&mut end, sbuf).await {
+            Ok(0) if !partial => return Err(HeadError::ClosedEarly),
+            Ok(0) => return Err(HeadError::Invalid),
+            Ok(_) => {}
+            Err(BodyError::Timeout(_)) => return Err(HeadError::Timeout),
+            Err(_) if !partial => return Err(HeadError::ClosedEarly),
+            Err(_) => return Err(HeadError::Invalid),
+        }
+    }
+}
+
+/// Best effort: the connection is closed right after anyway.
+pub async fn send_static(client: &mut TcpStream, bytes: &'static [u8]) {
+    let _ = client.write_all(bytes).await;
+}
+
+/// How long a refused client may keep sending before the socket is closed.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// Answer with an error status, then close *lingeringly*: half-close, and read and
+/// discard what the client still sends for a short while. Closing a socket that holds
+/// unread input makes the kernel send a reset, which can destroy the error response
+/// before the client reads it (HAProxy and nginx linger for the same reason).
+pub async fn reject(client: &mut TcpStream, status: u16) {
+    if client.write_all(error_response(status)).await.0.is_err() {
+        return;
+    }
+    let _ = client.shutdown().await;
+    let deadline = Instant::now() + LINGER;
+    let mut sink = Vec::with_capacity(4096);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match monoio::time::timeout(left, client.read(sink)).await {
+            Ok((Ok(n), buf)) if n > 0 => sink = buf,
+            _ => return,
+        }
+    }
+}
