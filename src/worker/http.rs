@@ -39,7 +39,15 @@ pub async fn serve_http(
     loop {
         if cbuf.is_empty()
             && !first
-            && !wait_next_request(&worker, frontend, &mut client, &mut cbuf, &mut sbuf).await
+            && !wait_next_request(
+                &worker,
+                frontend,
+                &mut client,
+                &mut cbuf,
+                &mut sbuf,
+                &mut head,
+            )
+            .await
         {
             return Ok(());
         }

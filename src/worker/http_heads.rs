@@ -44,13 +44,14 @@ const HOT_WAIT: Duration = Duration::from_secs(1);
 /// the buffer attached is pending, so a busy connection costs one operation per
 /// request. After that the read is cancelled (monoio hands the buffer back, with any
 /// bytes that raced in) and the buffers go back to the worker's pool: a connection that
-/// stays idle holds no buffer, only a readiness wait.
+/// stays idle holds no buffer (nor `head`), only a readiness wait.
 pub async fn wait_next_request(
     worker: &Worker,
     fe: &Frontend,
     client: &mut TcpStream,
     cbuf: &mut Vec<u8>,
     sbuf: &mut Vec<u8>,
+    head: &mut Vec<u8>,
 ) -> bool {
     let hot = HOT_WAIT.min(fe.timeout_http_keep_alive);
     let canceller = Canceller::new();
@@ -76,6 +77,7 @@ pub async fn wait_next_request(
     }
     worker.give_buffer(std::mem::take(cbuf));
     worker.give_buffer(std::mem::take(sbuf));
+    *head = Vec::new(); // it grows back on the next request
     let cold = fe.timeout_http_keep_alive.saturating_sub(hot);
     let ready = monoio::time::timeout(cold, client.readable(false)).await;
     *cbuf = worker.take_buffer();

@@ -184,10 +184,12 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
     }
 }
 
-/// Close pooled server connections that have been idle too long, once a second.
+/// Once a second: close pooled server connections idle too long, and give memory
+/// freed since the last round back to the system.
 async fn sweep_pool(worker: Rc<Worker>) {
     while !worker.stopping.is_raised() {
         monoio::time::sleep(std::time::Duration::from_secs(1)).await;
         worker.pool.sweep(std::time::Instant::now());
+        worker.trim_heap();
     }
 }

@@ -32,6 +32,8 @@ pub struct Worker {
     /// 0 = unlimited.
     pub max_body_bytes: u64,
     buffers: RefCell<Vec<Vec<u8>>>,
+    /// Buffers freed (pool full) since the heap was last trimmed.
+    freed: std::cell::Cell<usize>,
 }
 
 /// One backend as this worker sees it.
@@ -73,6 +75,7 @@ impl Worker {
             },
             max_body_bytes: config.global.max_body_bytes,
             buffers: RefCell::new(Vec::new()),
+            freed: std::cell::Cell::new(0),
         }
     }
 
@@ -130,6 +133,19 @@ impl Worker {
         let mut pool = self.buffers.borrow_mut();
         if pool.len() < POOL_MAX && buf.capacity() >= BUF_SIZE {
             pool.push(buf);
+        } else if buf.capacity() > 0 {
+            self.freed.set(self.freed.get() + 1);
+        }
+    }
+
+    /// Give freed buffer memory back to the system. glibc keeps free chunks between
+    /// live allocations resident; after a burst of busy connections turns idle that is
+    /// most of the process's memory (HAProxy trims its pools for the same reason).
+    /// Called off the request path, once a second at most, only after frees.
+    pub fn trim_heap(&self) {
+        if self.freed.replace(0) > 0 {
+            // SAFETY: malloc_trim has no preconditions; it only releases free memory.
+            unsafe { libc::malloc_trim(0) };
         }
     }
 }
