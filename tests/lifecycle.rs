@@ -52,14 +52,22 @@ fn sigint_with_no_connection_exits_zero_at_once() {
     assert!(rl.wait_exit().success());
 }
 
+/// One worker with `grace_period`, and an open, used client connection through it.
+fn with_open_connection(grace: &str) -> (Echo, Ringlb, TcpStream) {
+    let echo = Echo::start();
+    let cfg = tcp_config(1, &[(echo.addr, 1)], "").replace(
+        "grace_period = \"5s\"",
+        &format!("grace_period = \"{grace}\""),
+    );
+    let rl = Ringlb::start(&cfg);
+    let mut open = connect(rl.addr());
+    ping(&mut open, b"x");
+    (echo, rl, open)
+}
+
 #[test]
 fn grace_period_ends_with_connections_still_open() {
-    let echo = Echo::start();
-    let cfg = tcp_config(1, &[(echo.addr, 1)], "")
-        .replace("grace_period = \"5s\"", "grace_period = \"300ms\"");
-    let mut rl = Ringlb::start(&cfg);
-    let mut idle = connect(rl.addr());
-    ping(&mut idle, b"x");
+    let (_echo, mut rl, mut idle) = with_open_connection("300ms");
     rl.signal(libc::SIGTERM);
     let status = rl.wait_exit();
     assert!(status.success(), "exit status {status:?}");
@@ -73,12 +81,7 @@ fn grace_period_ends_with_connections_still_open() {
 
 #[test]
 fn second_signal_exits_without_waiting() {
-    let echo = Echo::start();
-    let cfg = tcp_config(1, &[(echo.addr, 1)], "")
-        .replace("grace_period = \"5s\"", "grace_period = \"1h\"");
-    let mut rl = Ringlb::start(&cfg);
-    let mut idle = connect(rl.addr());
-    ping(&mut idle, b"x");
+    let (_echo, mut rl, _idle) = with_open_connection("1h");
     rl.signal(libc::SIGTERM);
     rl.wait_for("stopped accepting");
     rl.signal(libc::SIGTERM);
