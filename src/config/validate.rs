@@ -262,7 +262,7 @@ impl Validator {
                 1024..=1024 * 1024,
                 "global.max_header_bytes",
             ) as usize,
-            max_headers: self.int_in(g.max_headers.as_ref(), 100, 1..=256, "global.max_headers")
+            max_headers: self.int_in(g.max_headers.as_ref(), 100, 1..=128, "global.max_headers")
                 as usize,
             max_request_line: self.int_in(
                 g.max_request_line.as_ref(),

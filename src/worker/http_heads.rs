@@ -19,7 +19,7 @@ use crate::config::Frontend;
 use crate::http::{error_response, parse_request, parse_response, BodyFraming, HttpError};
 
 /// Most header fields parsed per message (`global.max_headers` is capped at this).
-pub const MAX_HEADERS: usize = 256;
+pub const MAX_HEADERS: usize = 128;
 
 /// What the session needs to know about a parsed request once the buffer is released.
 #[derive(Debug, Clone, Copy)]
