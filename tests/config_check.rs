@@ -242,11 +242,8 @@ fn features_of_later_versions_are_refused_not_ignored() {
         e.contains("vrrp: virtual IP ownership is not available"),
         "{e}"
     );
-    let e = only_error(&BASE.replace(
-        "name = \"app\"\n",
-        "name = \"app\"\nbalance = \"leastconn\"\n",
-    ));
-    assert!(e.contains("balance Leastconn is not available"), "{e}");
+    let e = only_error(&BASE.replace("name = \"app\"\n", "name = \"app\"\nbalance = \"p2c\"\n"));
+    assert!(e.contains("balance P2c is not available"), "{e}");
 }
 
 #[test]

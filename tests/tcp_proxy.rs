@@ -200,3 +200,40 @@ fn legacy_epoll_driver_proxies_too() {
     rl.signal(libc::SIGTERM);
     assert!(rl.wait_exit().success());
 }
+
+#[test]
+fn source_hash_keeps_a_client_on_one_server_across_workers() {
+    let backends = [Echo::start(), Echo::start(), Echo::start()];
+    let servers: Vec<_> = backends.iter().map(|b| (b.addr, 1)).collect();
+    let cfg =
+        tcp_config(2, &servers, "").replace("balance = \"roundrobin\"", "balance = \"source\"");
+    let rl = Ringlb::start(&cfg);
+    for i in 0..30u8 {
+        assert_eq!(echo_roundtrip(rl.addr(), vec![i; 3]), vec![i; 3]);
+    }
+    // Every connection came from 127.0.0.1: one server took them all, whichever worker
+    // accepted each.
+    let counts: Vec<usize> = backends.iter().map(Echo::count).collect();
+    assert_eq!(counts.iter().filter(|&&c| c > 0).count(), 1, "{counts:?}");
+}
+
+#[test]
+fn leastconn_sends_new_connections_away_from_a_busy_server() {
+    let backends = [Echo::start(), Echo::start()];
+    let servers: Vec<_> = backends.iter().map(|b| (b.addr, 1)).collect();
+    let cfg =
+        tcp_config(1, &servers, "").replace("balance = \"roundrobin\"", "balance = \"leastconn\"");
+    let rl = Ringlb::start(&cfg);
+    let mut held = connect(rl.addr());
+    ping(&mut held, b"hold");
+    let busy = if backends[0].count() == 1 { 0 } else { 1 };
+    for i in 0..6u8 {
+        assert_eq!(echo_roundtrip(rl.addr(), vec![i; 3]), vec![i; 3]);
+    }
+    assert_eq!(
+        backends[busy].count(),
+        1,
+        "a new connection went to the server with an open one"
+    );
+    assert_eq!(backends[1 - busy].count(), 6);
+}

@@ -26,10 +26,10 @@ impl Validator {
                 self.error(be.name.span(), format!("{key}: duplicate backend name"));
             }
             let balance = be.balance.unwrap_or(Balance::Roundrobin);
-            if balance != Balance::Roundrobin {
+            if balance == Balance::P2c {
                 self.error(
                     be.name.span(),
-                    format!("{key}: balance {balance:?} is not available in this version of ringlb (roundrobin only)"),
+                    format!("{key}: balance {balance:?} is not available in this version of ringlb (roundrobin, leastconn, source, random are)"),
                 );
             }
             let check = self.check(be.check.as_ref(), &key);

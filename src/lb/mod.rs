@@ -3,9 +3,15 @@
 //! no shared state. Each worker owns one balancer per backend and feeds it its own
 //! view of the servers, so what "least connections" means is "of this worker".
 
+mod leastconn;
+mod random;
 mod roundrobin;
+mod source;
 
+pub use leastconn::LeastConn;
+pub use random::Random;
 pub use roundrobin::RoundRobin;
+pub use source::Source;
 
 use std::net::IpAddr;
 use std::time::Instant;
@@ -75,15 +81,15 @@ pub trait Balancer {
     fn pick(&mut self, servers: &[ServerState], pick: &Pick) -> Option<usize>;
 }
 
-/// The balancer for a backend's `balance` setting.
-pub fn new_balancer(balance: Balance, servers: usize) -> Box<dyn Balancer> {
+/// The balancer for a backend's `balance` setting. `seed` makes random choices differ
+/// between workers.
+pub fn new_balancer(balance: Balance, servers: usize, seed: u64) -> Box<dyn Balancer> {
     match balance {
-        // Validation refuses the other algorithms until they exist.
-        Balance::Roundrobin
-        | Balance::Leastconn
-        | Balance::Source
-        | Balance::Random
-        | Balance::P2c => Box::new(RoundRobin::new(servers)),
+        Balance::Leastconn => Box::new(LeastConn::default()),
+        Balance::Source => Box::new(Source::default()),
+        Balance::Random => Box::new(Random::new(seed)),
+        // Validation refuses p2c until it exists.
+        Balance::Roundrobin | Balance::P2c => Box::new(RoundRobin::new(servers)),
     }
 }
 

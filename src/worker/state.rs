@@ -54,7 +54,7 @@ impl Worker {
                     .iter()
                     .map(|s| ServerState::new(s.weight, s.backup))
                     .collect(),
-                balancer: lb::new_balancer(b.balance, b.servers.len()),
+                balancer: lb::new_balancer(b.balance, b.servers.len(), 0x9E37_79B9 ^ id as u64),
                 config: b.clone(),
             })
             .collect();
