@@ -242,8 +242,21 @@ fn features_of_later_versions_are_refused_not_ignored() {
         e.contains("vrrp: virtual IP ownership is not available"),
         "{e}"
     );
-    let e = only_error(&BASE.replace("name = \"app\"\n", "name = \"app\"\nbalance = \"p2c\"\n"));
-    assert!(e.contains("balance P2c is not available"), "{e}");
+}
+
+#[test]
+fn every_balance_algorithm_is_accepted() {
+    for balance in ["roundrobin", "leastconn", "source", "random", "p2c"] {
+        let text = BASE.replace(
+            "name = \"app\"\n",
+            &format!("name = \"app\"\nbalance = \"{balance}\"\n"),
+        );
+        let c = Config::parse(&text, "t.toml").unwrap_or_else(|e| panic!("{balance}: {e}"));
+        assert_eq!(
+            format!("{:?}", c.backends[0].balance).to_lowercase(),
+            balance
+        );
+    }
 }
 
 #[test]

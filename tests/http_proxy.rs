@@ -458,3 +458,27 @@ fn connection_header_cannot_strip_framing_toward_the_server() {
     assert!(heads.iter().all(|h| !h.contains("/smuggled")), "{heads:?}");
     assert!(heads[0].contains("Host: x\r\n"), "{}", heads[0]);
 }
+
+#[test]
+fn p2c_moves_traffic_away_from_a_slow_server() {
+    let fast = Backend::start();
+    let slow = Backend::start_with_delay(Duration::from_millis(30));
+    let cfg = format!(
+        "[global]\nworkers = 1\npin_workers = false\n\n[[frontend]]\nname = \"web\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\ndefault_backend = \"app\"\n\n\
+         [[backend]]\nname = \"app\"\nbalance = \"p2c\"\n\n[[backend.server]]\nname = \"fast\"\naddress = \"{}\"\n\n[[backend.server]]\nname = \"slow\"\naddress = \"{}\"\n",
+        fast.addr, slow.addr
+    );
+    let rl = Ringlb::start(&cfg);
+    let mut c = Client::connect(rl.addr());
+    for i in 0..40 {
+        assert_eq!(c.get(&format!("/r{i}")).0, 200);
+    }
+    // Both are tried (an unmeasured server scores 0); once the slow one has answered
+    // slowly, the fast one wins every comparison.
+    assert!(
+        slow.requests() <= 3,
+        "slow server got {} of 40",
+        slow.requests()
+    );
+    assert!(fast.requests() >= 37);
+}

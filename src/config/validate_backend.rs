@@ -26,12 +26,6 @@ impl Validator {
                 self.error(be.name.span(), format!("{key}: duplicate backend name"));
             }
             let balance = be.balance.unwrap_or(Balance::Roundrobin);
-            if balance == Balance::P2c {
-                self.error(
-                    be.name.span(),
-                    format!("{key}: balance {balance:?} is not available in this version of ringlb (roundrobin, leastconn, source, random are)"),
-                );
-            }
             let check = self.check(be.check.as_ref(), &key);
             let servers = self.servers(&be.server, &key);
             if be.server.is_empty() {

@@ -4,11 +4,13 @@
 //! view of the servers, so what "least connections" means is "of this worker".
 
 mod leastconn;
+mod p2c;
 mod random;
 mod roundrobin;
 mod source;
 
 pub use leastconn::LeastConn;
+pub use p2c::{P2c, PeakEwma};
 pub use random::Random;
 pub use roundrobin::RoundRobin;
 pub use source::Source;
@@ -38,7 +40,7 @@ pub enum Admin {
 
 /// One server as a balancer sees it: the three parts of HAProxy's server state
 /// (operational, admin, weight) plus this worker's count of active connections.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServerState {
     pub oper: Oper,
     pub admin: Admin,
@@ -47,6 +49,9 @@ pub struct ServerState {
     pub backup: bool,
     /// Connections (TCP) or in-flight requests (HTTP) of this worker.
     pub active: u32,
+    /// This worker's latency estimate (connect time in TCP mode, time to the response
+    /// head in HTTP mode), for `p2c`.
+    pub latency: PeakEwma,
 }
 
 impl ServerState {
@@ -57,6 +62,7 @@ impl ServerState {
             weight,
             backup,
             active: 0,
+            latency: PeakEwma::default(),
         }
     }
 
@@ -88,8 +94,8 @@ pub fn new_balancer(balance: Balance, servers: usize, seed: u64) -> Box<dyn Bala
         Balance::Leastconn => Box::new(LeastConn::default()),
         Balance::Source => Box::new(Source::default()),
         Balance::Random => Box::new(Random::new(seed)),
-        // Validation refuses p2c until it exists.
-        Balance::Roundrobin | Balance::P2c => Box::new(RoundRobin::new(servers)),
+        Balance::P2c => Box::new(P2c::new(seed)),
+        Balance::Roundrobin => Box::new(RoundRobin::new(servers)),
     }
 }
 

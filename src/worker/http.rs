@@ -179,6 +179,7 @@ async fn forward(
             }
         };
         let retry_fresh = reused && req.replayable;
+        let sent = Instant::now();
         let (res, h) = server.write_all(std::mem::take(head)).await;
         *head = h;
         if res.is_err() {
@@ -260,6 +261,10 @@ async fn forward(
                     return Ok(Next::Close);
                 }
             };
+            if !(100..200).contains(&status) {
+                // Time to the final response head: what p2c balances on.
+                worker.observe_latency(backend, lease.server, sent.elapsed());
+            }
             sbuf.drain(..head_len);
             // Send the part of the body already read with the head in the same write:
             // one operation instead of two for a typical small response.

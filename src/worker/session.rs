@@ -94,9 +94,11 @@ pub async fn connect(
                 return Ok((lease, stream, true));
             }
         }
+        let started = std::time::Instant::now();
         match monoio::time::timeout(connect_timeout, TcpStream::connect_addr(addr)).await {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
+                worker.observe_latency(backend, lease.server, started.elapsed());
                 return Ok((lease, stream, false));
             }
             Ok(Err(source)) => {
@@ -104,6 +106,7 @@ pub async fn connect(
                 last_error = Some(SessionError::Connect { server, source });
             }
             Err(_) => {
+                worker.observe_latency(backend, lease.server, connect_timeout);
                 let server = lease.server_name();
                 last_error = Some(SessionError::ConnectTimeout { server });
             }

@@ -121,6 +121,17 @@ impl Worker {
         ))
     }
 
+    /// Feed a latency sample of `server` to its estimate (for `p2c`).
+    pub fn observe_latency(&self, backend: usize, server: usize, rtt: std::time::Duration) {
+        let mut backends = self.backends.borrow_mut();
+        if let Some(s) = backends
+            .get_mut(backend)
+            .and_then(|b| b.servers.get_mut(server))
+        {
+            s.latency.observe(rtt, Instant::now());
+        }
+    }
+
     /// A buffer of `BUF_SIZE` capacity, reused when one is free.
     pub fn take_buffer(&self) -> Vec<u8> {
         self.buffers

@@ -31,6 +31,11 @@ pub struct Backend {
 
 impl Backend {
     pub fn start() -> Backend {
+        Backend::start_with_delay(std::time::Duration::ZERO)
+    }
+
+    /// A backend that waits `delay` before every response.
+    pub fn start_with_delay(delay: std::time::Duration) -> Backend {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Seen::default());
@@ -38,10 +43,13 @@ impl Backend {
         thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
+                // Responses are written in pieces: without NODELAY, Nagle and delayed
+                // ACKs would add ~40 ms to some of them.
+                let _ = stream.set_nodelay(true);
                 s.accepted.fetch_add(1, Ordering::SeqCst);
                 let s = Arc::clone(&s);
                 thread::spawn(move || {
-                    let _ = serve(stream, &s);
+                    let _ = serve(stream, &s, delay);
                 });
             }
         });
@@ -67,7 +75,7 @@ impl Backend {
     }
 }
 
-fn serve(stream: TcpStream, seen: &Seen) -> std::io::Result<()> {
+fn serve(stream: TcpStream, seen: &Seen, delay: std::time::Duration) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut w = stream;
     loop {
@@ -80,6 +88,7 @@ fn serve(stream: TcpStream, seen: &Seen) -> std::io::Result<()> {
             first.next().unwrap_or("").to_string(),
         );
         seen.heads.lock().unwrap().push(head.clone());
+        thread::sleep(delay);
         let http10 = head.lines().next().unwrap_or("").ends_with("HTTP/1.0");
         if let (Some(n), true) = (path.strip_prefix("/chunked/"), http10) {
             // A compliant server never sends chunked to an HTTP/1.0 client.
