@@ -11,15 +11,19 @@ pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 # Start a backend and print its address once it is listening.
+# serve VAR [options]: start a backend in this shell (so the trap can stop it) and
+# put its address in VAR once it is listening.
 serve() {
+  local var=$1; shift
   local out="$tmp/serve-${#pids[@]}"
   $L serve --listen 127.0.0.1:0 --threads 1 "$@" >"$out" &
   pids+=($!)
   for _ in $(seq 100); do [ -s "$out" ] && break; sleep 0.05; done
-  local line; line=$(head -n1 "$out"); echo "${line##* }"
+  local line; line=$(head -n1 "$out")
+  printf -v "$var" '%s' "${line##* }"
 }
-addr=$(serve)
-slow=$(serve --delay 10ms)
+serve addr
+serve slow --delay 10ms
 
 for i in 1 2 3; do
   echo "== round $i: wrk, then ringlb-load (1 thread, 50 connections, 5 s)"
