@@ -8,13 +8,8 @@ n="${1:-9000}"
 command -v haproxy >/dev/null || { apt-get update -qq && apt-get install -y -qq haproxy; }
 cargo build --release --workspace
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-tmp=$(mktemp -d)
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$tmp"' EXIT
-./target/release/ringlb-load serve --listen 127.0.0.1:0 --threads 1 >"$tmp/serve" &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$tmp/serve" ] && break; sleep 0.05; done
-backend=$(head -n1 "$tmp/serve"); backend="${backend##* }"
+source benches/lib.sh
+serve backend
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rport=$(free_port); hport=$(free_port)
 cat >"$tmp/ringlb.toml" <<EOT

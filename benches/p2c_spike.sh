@@ -7,21 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rate="${1:-2000}"; rounds="${2:-2}"
 cargo build --release --workspace
-L=./target/release/ringlb-load
-tmp=$(mktemp -d)
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$tmp"' EXIT
-# serve VAR [options]: start a backend in this shell (so the trap can stop it) and
-# put its address in VAR once it is listening.
-serve() {
-  local var=$1; shift
-  local out="$tmp/serve-${#pids[@]}"
-  $L serve --listen 127.0.0.1:0 --threads 1 "$@" >"$out" &
-  pids+=($!)
-  for _ in $(seq 100); do [ -s "$out" ] && break; sleep 0.05; done
-  local line; line=$(head -n1 "$out")
-  printf -v "$var" '%s' "${line##* }"
-}
+source benches/lib.sh
 serve steady
 serve spiky --spike 2s,20ms,1s
 cat >"$tmp/summary.py" <<'EOT'

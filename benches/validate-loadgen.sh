@@ -5,23 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 cargo build --release -p ringlb-load
-L=./target/release/ringlb-load
-tmp=$(mktemp -d)
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$tmp"' EXIT
-
-# Start a backend and print its address once it is listening.
-# serve VAR [options]: start a backend in this shell (so the trap can stop it) and
-# put its address in VAR once it is listening.
-serve() {
-  local var=$1; shift
-  local out="$tmp/serve-${#pids[@]}"
-  $L serve --listen 127.0.0.1:0 --threads 1 "$@" >"$out" &
-  pids+=($!)
-  for _ in $(seq 100); do [ -s "$out" ] && break; sleep 0.05; done
-  local line; line=$(head -n1 "$out")
-  printf -v "$var" '%s' "${line##* }"
-}
+source benches/lib.sh
 serve addr
 serve slow --delay 10ms
 

@@ -89,18 +89,23 @@ fn second_signal_exits_without_waiting() {
     assert!(rl.log.iter().any(|l| l.contains("exiting now")));
 }
 
-#[test]
-fn invalid_config_is_refused_at_start_with_its_errors() {
-    let cfg = TempConfig::new(
-        "[[frontend]]\nname = \"f\"\nbind = [\"127.0.0.1:0\"]\ndefault_backend = \"missing\"\n",
-    );
+/// `ringlb run` on `cfg` must exit 1; returns its stderr.
+fn run_fails(cfg: &TempConfig) -> String {
     let out = Command::new(BIN)
         .args(["run", "-c"])
         .arg(&cfg.0)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn invalid_config_is_refused_at_start_with_its_errors() {
+    let cfg = TempConfig::new(
+        "[[frontend]]\nname = \"f\"\nbind = [\"127.0.0.1:0\"]\ndefault_backend = \"missing\"\n",
+    );
+    let err = run_fails(&cfg);
     assert!(
         err.contains(":4:19: frontend \"f\": default_backend \"missing\" is not a defined backend"),
         "{err}"
@@ -116,13 +121,7 @@ fn address_in_use_is_reported_with_the_frontend_and_address() {
     let echo = Echo::start();
     let cfg = tcp_config(1, &[(echo.addr, 1)], "").replace("127.0.0.1:0", &taken.to_string());
     let cfg = TempConfig::new(&cfg);
-    let out = Command::new(BIN)
-        .args(["run", "-c"])
-        .arg(&cfg.0)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = run_fails(&cfg);
     assert!(
         err.contains(&format!("frontend \"front\": cannot listen on {taken}")),
         "{err}"
