@@ -106,7 +106,7 @@ fn run(path: &Path) -> anyhow::Result<ExitCode> {
         }
     };
     init_logging(&config.global.log_level);
-    finish(control::run(config)?)
+    finish(control::run(config, Some(path.to_path_buf()))?)
 }
 
 fn demo(listen: SocketAddr, workers: usize) -> anyhow::Result<ExitCode> {
@@ -115,7 +115,7 @@ fn demo(listen: SocketAddr, workers: usize) -> anyhow::Result<ExitCode> {
     let config = Config::parse(&text, "<demo>")
         .map_err(|e| anyhow::anyhow!("built-in demo configuration: {e}"))?;
     init_logging(&config.global.log_level);
-    let exit = control::run_with(config, |bound| {
+    let exit = control::run_with(config, None, |bound| {
         let list: Vec<String> = backends.iter().map(|a| a.to_string()).collect();
         println!("ringlb demo: 3 backends on {}", list.join(", "));
         for (_, addr) in bound {

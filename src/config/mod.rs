@@ -37,6 +37,8 @@ pub struct Global {
     pub pin_workers: bool,
     pub max_connections: usize,
     pub admin_bind: Option<SocketAddr>,
+    /// Bearer token the admin API requires, when set.
+    pub admin_token: Option<String>,
     pub log_level: String,
     pub access_log: bool,
     pub grace_period: Duration,
@@ -95,6 +97,8 @@ pub struct Backend {
     pub retries: u32,
     /// The last retry goes to another server.
     pub redispatch: bool,
+    /// Consecutive proxy-side errors that mark a checked server down; 0 = off.
+    pub error_limit: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +126,8 @@ pub struct Server {
     pub backup: bool,
     /// 0 = unlimited.
     pub max_connections: u32,
+    /// Weight ramp after the server comes back up; zero = none.
+    pub slow_start: Duration,
 }
 
 impl Config {

@@ -28,6 +28,8 @@ pub struct RawGlobal {
     pub pin_workers: Option<bool>,
     pub max_connections: Option<S<i64>>,
     pub admin_bind: Option<S<String>>,
+    /// Added key: when set, the admin API wants `Authorization: Bearer <token>`.
+    pub admin_token: Option<S<String>>,
     pub log_level: Option<S<String>>,
     pub access_log: Option<S<bool>>,
     /// Added key: how long open connections may finish after SIGTERM/SIGINT.
@@ -154,6 +156,11 @@ pub struct RawBackend {
     pub timeout_tunnel: Option<S<String>>,
     pub retries: Option<S<i64>>,
     pub redispatch: Option<bool>,
+    /// Added key: consecutive errors seen by the proxy that mark a checked server down
+    /// (passive health; 0 = off).
+    pub error_limit: Option<S<i64>>,
+    /// Added key: weight ramp after a server comes back up (also per server).
+    pub slow_start: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +193,7 @@ pub struct RawServer {
     pub check: Option<bool>,
     pub backup: Option<bool>,
     pub max_connections: Option<S<i64>>,
+    pub slow_start: Option<S<String>>,
 }
 
 /// Parsed so that `check` validates its shape; not acted on by this version.

@@ -213,11 +213,23 @@ impl Validator {
             .admin_bind
             .as_ref()
             .and_then(|a| self.socket_addr(a, "global.admin_bind"));
-        if let Some(a) = &g.admin_bind {
-            self.warn(
-                a.span(),
-                "global.admin_bind: the admin listener is not available in this version; ignored",
-            );
+        let admin_token = match &g.admin_token {
+            Some(t) if t.get_ref().len() < 16 || !t.get_ref().bytes().all(|b| b.is_ascii_graphic()) => {
+                self.error(
+                    t.span(),
+                    "global.admin_token must be at least 16 printable characters without spaces",
+                );
+                None
+            }
+            Some(t) => Some(t.get_ref().clone()),
+            None => None,
+        };
+        if let (Some(a), None) = (&admin_bind, &admin_token) {
+            if !a.ip().is_loopback() {
+                if let Some(raw) = &g.admin_bind {
+                    self.warn(raw.span(), format!("global.admin_bind {a} is not a loopback address and no admin_token is set: anyone who can reach it can drain servers"));
+                }
+            }
         }
         if let Some(a) = g.access_log.as_ref().filter(|a| *a.get_ref()) {
             self.warn(
@@ -248,6 +260,7 @@ impl Validator {
             pin_workers: g.pin_workers.unwrap_or(true),
             max_connections,
             admin_bind,
+            admin_token,
             log_level,
             access_log: g.access_log.as_ref().is_some_and(|a| *a.get_ref()),
             grace_period: self.duration(

@@ -12,6 +12,8 @@ use super::{Backend, Balance, CheckKind, HealthCheck, Server};
 const CHECK_INTERVAL: Duration = Duration::from_secs(2);
 const CHECK_RISE: i64 = 2;
 const CHECK_FALL: i64 = 3;
+/// HAProxy's default `error-limit`.
+const ERROR_LIMIT: i64 = 10;
 pub const MAX_WEIGHT: i64 = 256;
 
 impl Validator {
@@ -27,20 +29,25 @@ impl Validator {
             }
             let balance = be.balance.unwrap_or(Balance::Roundrobin);
             let check = self.check(be.check.as_ref(), &key);
-            let servers = self.servers(&be.server, &key);
             if be.server.is_empty() {
                 self.error(
                     be.name.span(),
                     format!("{key}: has no server: add at least one [[backend.server]]"),
                 );
             }
-            if be.server.iter().any(|s| s.check == Some(true)) {
-                self.warn(
-                    be.name.span(),
-                    format!(
-                        "{key}: health checks are not run by this version; servers are taken as up"
-                    ),
-                );
+            let slow_start =
+                self.duration(be.slow_start.as_ref(), Duration::ZERO, &format!("{key}: slow_start"));
+            let servers = self.servers(&be.server, &key, slow_start);
+            let error_limit = self.int_in(
+                be.error_limit.as_ref(),
+                ERROR_LIMIT,
+                0..=1_000_000,
+                &format!("{key}: error_limit"),
+            ) as u32;
+            if let Some(e) = be.error_limit.as_ref().filter(|e| *e.get_ref() > 0) {
+                if !servers.iter().any(|s| s.check) {
+                    self.warn(e.span(), format!("{key}: error_limit only acts on servers with check = true (a check brings them back); none here"));
+                }
             }
             out.push(Backend {
                 name: name.to_string(),
@@ -81,6 +88,7 @@ impl Validator {
                     &format!("{key}: retries"),
                 ) as u32,
                 redispatch: be.redispatch.unwrap_or(defaults.redispatch),
+                error_limit,
             });
         }
         out
@@ -171,7 +179,12 @@ impl Validator {
         d
     }
 
-    fn servers(&mut self, raw: &[RawServer], backend_key: &str) -> Vec<Server> {
+    fn servers(
+        &mut self,
+        raw: &[RawServer],
+        backend_key: &str,
+        slow_start: Duration,
+    ) -> Vec<Server> {
         let mut seen: HashMap<&str, ()> = HashMap::new();
         let mut seen_addr: HashMap<SocketAddr, &str> = HashMap::new();
         let mut out = Vec::with_capacity(raw.len());
@@ -219,6 +232,11 @@ impl Validator {
                 check: s.check.unwrap_or(false),
                 backup: s.backup.unwrap_or(false),
                 max_connections,
+                slow_start: self.duration(
+                    s.slow_start.as_ref(),
+                    slow_start,
+                    &format!("{key}: slow_start"),
+                ),
             });
         }
         out

@@ -6,11 +6,46 @@
 use crossbeam_channel::{Receiver, Sender};
 use futures_channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 
+use super::reload::Reload;
+use crate::lb::{Admin, Oper};
+
 /// What the control thread tells workers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Update {
     /// Stop accepting; finish open connections; then end.
     Shutdown,
+    /// A server's state as the control thread decided it (checks, operator, slow
+    /// start). Indexes are slots, stable across reloads.
+    Server {
+        backend: usize,
+        server: usize,
+        set: SetServer,
+    },
+    /// Send a copy of your statistics, tagged with this number.
+    Snapshot(u64),
+    /// A new configuration, with this worker's new listeners.
+    Reload(Box<Reload>),
+}
+
+/// A server's state as the workers must apply it (HAProxy's three parts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetServer {
+    pub oper: Oper,
+    pub admin: Admin,
+    /// The effective weight: the operator's weight with slow start applied.
+    pub weight: u32,
+}
+
+impl SetServer {
+    /// A server as it starts: up (checks may take it down), ready, its configured
+    /// weight (scaled for the balancers).
+    pub fn initial(weight: u32) -> Self {
+        SetServer {
+            oper: Oper::Up,
+            admin: Admin::Ready,
+            weight: weight * crate::lb::WEIGHT_SCALE,
+        }
+    }
 }
 
 /// A worker's end.
@@ -37,12 +72,24 @@ impl Broadcaster {
         }
     }
 
-    /// Send `update` to every worker that is still there.
-    pub fn send_all(&self, update: &Update) {
-        for (tx, bell) in &self.outboxes {
-            if tx.send(update.clone()).is_ok() {
+    pub fn workers(&self) -> usize {
+        self.outboxes.len()
+    }
+
+    /// Send `update` to one worker (if it is still there) and wake it.
+    pub fn send(&self, worker: usize, update: Update) {
+        if let Some((tx, bell)) = self.outboxes.get(worker) {
+            if tx.send(update).is_ok() {
                 let _ = bell.unbounded_send(());
             }
         }
     }
+
+    /// Send the update `make` builds for each worker to every worker.
+    pub fn send_all(&self, make: impl Fn() -> Update) {
+        for worker in 0..self.outboxes.len() {
+            self.send(worker, make());
+        }
+    }
 }
+

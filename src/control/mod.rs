@@ -1,38 +1,77 @@
-//! The control plane. For now: start-up (bind, spawn workers), the lifecycle
-//! (signals, graceful stop) and the one-way broadcast to workers. Health checks,
-//! the admin API and VRRP will live here too, on this thread, never in workers.
+//! The control plane: one thread, running its own small monoio runtime (the epoll
+//! driver: it handles a few sockets, not the traffic). It binds the listeners, starts
+//! the workers, runs health checks, serves the admin API, reloads the configuration
+//! and stops everything on a signal. It reaches workers only through their inboxes
+//! and hears from them only through events; it never touches their memory.
 
+mod admin;
 mod broadcast;
+mod checks;
+mod health;
+mod layout;
+mod plane;
+mod reload;
+mod page;
+mod render;
+mod table;
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_channel::RecvTimeoutError;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use futures_channel::mpsc::{unbounded, UnboundedReceiver};
+use futures_util::StreamExt;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
-pub use broadcast::{Broadcaster, Inbox, Update};
+pub use broadcast::{Broadcaster, Inbox, SetServer, Update};
+pub use layout::Slots;
+pub use reload::Reload;
 
 use crate::config::{Config, Mode};
+use crate::worker::stats::WorkerStats;
 use crate::worker::{self, BindError, Driver, WorkerSetup};
+use plane::Control;
+use reload::Listening;
 
 /// What reaches the control thread.
 #[derive(Debug)]
 pub enum Event {
     Signal(i32),
-    WorkerStarted { id: usize, driver: Driver },
+    WorkerStarted {
+        id: usize,
+        driver: Driver,
+    },
     WorkerStopped(usize),
+    /// Passive health: a worker's run of server-side errors on a server is now
+    /// `streak` (0: a success ended it).
+    ServerErrors {
+        worker: usize,
+        backend: usize,
+        server: usize,
+        streak: u32,
+    },
+    /// A worker's answer to `Update::Snapshot(id)`.
+    Stats {
+        id: u64,
+        stats: Box<WorkerStats>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
     Bind(#[from] BindError),
+    #[error("global.admin_bind: cannot listen on {0}: {1}")]
+    AdminBind(SocketAddr, #[source] io::Error),
     #[error("cannot start worker {0}: {1}")]
     Spawn(usize, #[source] io::Error),
     #[error("cannot install signal handlers: {0}")]
     Signals(#[source] io::Error),
+    #[error("cannot start the control thread's runtime: {0}")]
+    Runtime(#[source] io::Error),
     #[error("worker {0} stopped unexpectedly")]
     WorkerDied(usize),
 }
@@ -48,36 +87,54 @@ pub enum Exit {
     Forced,
 }
 
-/// Bind, start the workers and run until a signal stops them. Returns once the workers
-/// are done, or when the process must exit without waiting for them.
-pub fn run(config: Config) -> Result<Exit, RunError> {
-    run_with(config, |_| {})
+/// Bind, start the workers and run until a signal stops them. `path` is the file a
+/// reload reads again (`None`: reloads are refused). Returns once the workers are
+/// done, or when the process must exit without waiting for them.
+pub fn run(config: Config, path: Option<PathBuf>) -> Result<Exit, RunError> {
+    run_with(config, path, |_| {})
 }
 
 /// [`run`], calling `on_bound` with each frontend's bound addresses (`(frontend index,
 /// address)`, ports resolved) once every listener is bound, before workers start.
 pub fn run_with(
     config: Config,
+    path: Option<PathBuf>,
     on_bound: impl FnOnce(&[(usize, SocketAddr)]),
 ) -> Result<Exit, RunError> {
     let config = Arc::new(config);
     let listeners = worker::bind_all(&config)?;
+    let admin = match config.global.admin_bind {
+        Some(addr) => Some(admin::bind(addr).map_err(|e| RunError::AdminBind(addr, e))?),
+        None => None,
+    };
     log_startup(&config, &listeners);
+    if let Some(a) = admin.as_ref().and_then(|l| l.local_addr().ok()) {
+        tracing::info!("admin API listening on {a}");
+    }
     let bound: Vec<(usize, SocketAddr)> = listeners
         .first()
         .map(|l| l.iter().map(|b| (b.frontend, b.addr)).collect())
         .unwrap_or_default();
     on_bound(&bound);
+    let listening = bound
+        .iter()
+        .zip(config.frontends.iter().flat_map(|f| f.binds.iter().map(move |b| (f, b))))
+        .map(|((_, addr), (fe, requested))| Listening {
+            requested: *requested,
+            bound: *addr,
+            frontend: fe.name.clone(),
+        })
+        .collect();
 
-    let (events_tx, events) = crossbeam_channel::unbounded();
-    let mut signals =
-        signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).map_err(RunError::Signals)?;
+    let (events_tx, events) = unbounded();
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(RunError::Signals)?;
     let signal_tx = events_tx.clone();
     std::thread::Builder::new()
         .name("ringlb-signals".into())
         .spawn(move || {
             for sig in signals.forever() {
-                if signal_tx.send(Event::Signal(sig)).is_err() {
+                if signal_tx.unbounded_send(Event::Signal(sig)).is_err() {
                     return;
                 }
             }
@@ -89,7 +146,6 @@ pub fn run_with(
     } else {
         Vec::new()
     };
-    let workers = listeners.len();
     let mut broadcaster = Broadcaster::default();
     for (id, listeners) in listeners.into_iter().enumerate() {
         let setup = WorkerSetup {
@@ -104,30 +160,62 @@ pub fn run_with(
     }
     drop(events_tx);
 
-    let grace = config.global.grace_period;
+    let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        .enable_timer()
+        .build()
+        .map_err(RunError::Runtime)?;
+    rt.block_on(async move {
+        let control = Rc::new(Control::new(config, path, broadcaster, listening));
+        control.start_checks();
+        if let Some(listener) = admin {
+            monoio::spawn(admin::serve(Rc::clone(&control), listener));
+        }
+        lifecycle(control, events).await
+    })
+}
+
+/// Handle events until the workers are done (or must be abandoned).
+async fn lifecycle(
+    control: Rc<Control>,
+    mut events: UnboundedReceiver<Event>,
+) -> Result<Exit, RunError> {
+    let workers = control.broadcaster.workers();
+    let grace = control.config.borrow().global.grace_period;
     let mut started = 0;
     let mut running = workers;
     let mut stop_deadline: Option<Instant> = None;
     loop {
         let event = match stop_deadline {
-            None => events.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            Some(deadline) => events.recv_deadline(deadline),
-        };
-        let event = match event {
-            Ok(e) => e,
-            Err(RecvTimeoutError::Timeout) => {
-                tracing::warn!(
-                    "grace period of {grace:?} is over: closing the connections still open"
-                );
-                return Ok(Exit::GraceExpired);
+            None => events.next().await,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match monoio::time::timeout(left, events.next()).await {
+                    Ok(e) => e,
+                    Err(_) => {
+                        tracing::warn!(
+                            "grace period of {grace:?} is over: closing the connections still open"
+                        );
+                        return Ok(Exit::GraceExpired);
+                    }
+                }
             }
-            Err(RecvTimeoutError::Disconnected) => return Ok(Exit::Graceful),
+        };
+        let Some(event) = event else {
+            return Ok(Exit::Graceful);
         };
         match event {
-            Event::WorkerStarted { .. } => {
+            Event::WorkerStarted { id, driver } => {
+                if let Some(d) = control.drivers.borrow_mut().get_mut(id) {
+                    *d = Some(driver);
+                }
                 started += 1;
                 if started == workers {
                     tracing::info!(workers, "ringlb ready");
+                }
+            }
+            Event::Signal(SIGHUP) => {
+                if stop_deadline.is_none() {
+                    let _ = control.reload("SIGHUP");
                 }
             }
             Event::Signal(sig) => {
@@ -137,14 +225,15 @@ pub fn run_with(
                     return Ok(Exit::Forced);
                 }
                 tracing::info!("{name}: stopped accepting; open connections have {grace:?} to finish (signal again to exit now)");
-                broadcaster.send_all(&Update::Shutdown);
+                control.stopping.set(true);
+                control.broadcaster.send_all(|| Update::Shutdown);
                 stop_deadline = Some(Instant::now() + grace);
             }
             Event::WorkerStopped(id) => {
                 running -= 1;
                 if stop_deadline.is_none() {
                     tracing::error!(worker = id, "worker stopped unexpectedly: stopping");
-                    broadcaster.send_all(&Update::Shutdown);
+                    control.broadcaster.send_all(|| Update::Shutdown);
                     return Err(RunError::WorkerDied(id));
                 }
                 if running == 0 {
@@ -152,6 +241,13 @@ pub fn run_with(
                     return Ok(Exit::Graceful);
                 }
             }
+            Event::ServerErrors {
+                worker,
+                backend,
+                server,
+                streak,
+            } => control.server_errors(worker, backend, server, streak),
+            Event::Stats { id, stats } => control.stats_arrived(id, stats),
         }
     }
 }

@@ -16,7 +16,7 @@ pub use roundrobin::RoundRobin;
 pub use source::Source;
 
 use std::net::IpAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::config::Balance;
 
@@ -69,6 +69,25 @@ impl ServerState {
     /// May take new traffic. Derived from the three parts, never stored.
     pub fn usable(&self) -> bool {
         self.oper == Oper::Up && self.admin == Admin::Ready && self.weight > 0
+    }
+}
+
+/// Configured weights (0..=256) are multiplied by this before balancers see them, so
+/// that slow start can ramp even a weight-1 server in small steps (HAProxy's
+/// `BE_WEIGHT_SCALE`). Every algorithm only uses weights relative to each other.
+pub const WEIGHT_SCALE: u32 = 16;
+
+/// The weight balancers use for a server of configured `weight` that came up `since_up`
+/// ago with slow start `ramp` (HAProxy's `slowstart`): linear from 1 to the full
+/// scaled weight; the full weight when there is no ramp or it is over.
+pub fn effective_weight(weight: u32, since_up: Option<Duration>, ramp: Duration) -> u32 {
+    let full = weight * WEIGHT_SCALE;
+    match since_up {
+        Some(t) if !ramp.is_zero() && t < ramp && full > 0 => {
+            let w = (u128::from(full) * t.as_nanos()).div_ceil(ramp.as_nanos());
+            (w as u32).clamp(1, full)
+        }
+        _ => full,
     }
 }
 
@@ -151,6 +170,18 @@ pub(crate) mod tests {
         s.admin = Admin::Ready;
         s.weight = 0;
         assert!(!s.usable());
+    }
+
+    #[test]
+    fn slow_start_ramps_linearly_from_one() {
+        let ramp = Duration::from_secs(10);
+        assert_eq!(effective_weight(1, None, ramp), WEIGHT_SCALE);
+        assert_eq!(effective_weight(1, Some(Duration::ZERO), ramp), 1);
+        assert_eq!(effective_weight(10, Some(Duration::from_secs(5)), ramp), 80);
+        assert_eq!(effective_weight(10, Some(Duration::from_secs(10)), ramp), 160);
+        assert_eq!(effective_weight(10, Some(Duration::from_secs(3)), Duration::ZERO), 160);
+        assert_eq!(effective_weight(0, Some(Duration::ZERO), ramp), 0);
+        assert_eq!(effective_weight(256, Some(Duration::from_millis(9999)), ramp), 4096);
     }
 
     #[test]

@@ -19,7 +19,9 @@ use super::http_heads::{
 use super::relay::{relay, Timeouts};
 use super::route::Action;
 use super::session::{connect, Reuse};
+use super::apply::Outcome;
 use super::state::Worker;
+use super::stats::count_status;
 use crate::config::Frontend;
 use crate::http::BodyFraming;
 
@@ -31,12 +33,14 @@ pub async fn serve_http(
     peer: SocketAddr,
 ) -> Result<(), SessionError> {
     let _ = client.set_nodelay(true);
-    let frontend = &worker.frontends[fe];
     let mut cbuf = worker.take_buffer();
     let mut sbuf = worker.take_buffer();
     let mut head = Vec::with_capacity(1024);
     let mut first = true;
     loop {
+        // Per request: a reload may have changed the frontend.
+        let frontend_rc = worker.frontend(fe);
+        let frontend = &*frontend_rc;
         if cbuf.is_empty()
             && !first
             && !wait_next_request(
@@ -56,10 +60,11 @@ pub async fn serve_http(
                 Ok(Some(p)) => p,
                 Ok(None) => return Ok(()),
                 Err(status) => {
-                    reject(&mut client, status).await;
+                    refuse(&worker, fe, &mut client, status, true).await;
                     return Ok(());
                 }
             };
+        worker.with_frontend_stats(fe, |s| s.requests += 1);
         cbuf.drain(..parsed.head_len);
         let keep_client = match parsed.action {
             Action::Redirect(i) => {
@@ -82,17 +87,18 @@ pub async fn serve_http(
                     )
                     .as_bytes(),
                 );
+                worker.with_frontend_stats(fe, |s| count_status(&mut s.responses, r.status));
                 let (res, h) = client.write_all(std::mem::take(&mut head)).await;
                 head = h;
                 res.is_ok() && keep
             }
             Action::NoBackend => {
-                reject(&mut client, 503).await;
+                refuse(&worker, fe, &mut client, 503, false).await;
                 false
             }
             Action::Backend(b) => match forward(
                 &worker,
-                frontend,
+                (fe, frontend),
                 b,
                 &mut client,
                 &mut cbuf,
@@ -151,7 +157,7 @@ enum Next {
 #[allow(clippy::too_many_arguments)]
 async fn forward(
     worker: &Rc<Worker>,
-    fe: &Frontend,
+    (slot, fe): (usize, &Frontend),
     backend: usize,
     client: &mut TcpStream,
     cbuf: &mut Vec<u8>,
@@ -174,7 +180,7 @@ async fn forward(
         let (lease, mut server, reused) = match connect(worker, backend, peer, reuse).await {
             Ok(c) => c,
             Err(e) => {
-                reject(client, 503).await;
+                refuse(worker, slot, client, 503, false).await;
                 return Err(e);
             }
         };
@@ -187,7 +193,8 @@ async fn forward(
                 reuse = Reuse::Never;
                 continue;
             }
-            reject(client, 502).await;
+            worker.record(backend, lease.server, Outcome::ResponseFailed);
+            refuse(worker, slot, client, 502, false).await;
             return Ok(Next::Close);
         }
         if req.expect_continue && req.framing != BodyFraming::Length(0) {
@@ -205,22 +212,23 @@ async fn forward(
                 side: Side::Server,
                 timeout: server_timeout,
             };
-            match pump(&mut src, &mut dst, cbuf, req.framing, worker.max_body_bytes).await {
+            match pump(&mut src, &mut dst, cbuf, req.framing, worker.max_body_bytes.get()).await {
                 Ok(_) => {}
                 Err(BodyError::TooLarge) => {
-                    reject(client, 413).await;
+                    refuse(worker, slot, client, 413, true).await;
                     return Ok(Next::Close);
                 }
                 Err(BodyError::Chunked(Side::Client, _)) => {
-                    reject(client, 400).await;
+                    refuse(worker, slot, client, 400, true).await;
                     return Ok(Next::Close);
                 }
                 Err(BodyError::Timeout(Side::Client)) => {
-                    reject(client, 408).await;
+                    refuse(worker, slot, client, 408, true).await;
                     return Ok(Next::Close);
                 }
                 Err(e @ (BodyError::Io(Side::Server, _) | BodyError::Timeout(Side::Server))) => {
-                    reject(client, 502).await;
+                    worker.record(backend, lease.server, Outcome::ResponseFailed);
+                    refuse(worker, slot, client, 502, false).await;
                     return Err(body_error(e));
                 }
                 Err(e) => return Err(body_error(e)),
@@ -253,17 +261,21 @@ async fn forward(
                     break;
                 }
                 Err(HeadError::Timeout) => {
-                    reject(client, 504).await;
+                    worker.record(backend, lease.server, Outcome::ResponseFailed);
+                    refuse(worker, slot, client, 504, false).await;
                     return Ok(Next::Close);
                 }
                 Err(_) => {
-                    reject(client, 502).await;
+                    worker.record(backend, lease.server, Outcome::ResponseFailed);
+                    refuse(worker, slot, client, 502, false).await;
                     return Ok(Next::Close);
                 }
             };
-            if !(100..200).contains(&status) {
+            if !(100..200).contains(&status) || status == 101 {
                 // Time to the final response head: what p2c balances on.
-                worker.observe_latency(backend, lease.server, sent.elapsed());
+                let latency = sent.elapsed();
+                worker.record(backend, lease.server, Outcome::Response { status, latency });
+                worker.with_frontend_stats(slot, |s| count_status(&mut s.responses, status));
             }
             sbuf.drain(..head_len);
             // Send the part of the body already read with the head in the same write:
@@ -298,9 +310,12 @@ async fn forward(
                 side: Side::Client,
                 timeout: fe.timeout_client,
             };
-            pump(&mut src, &mut dst, sbuf, rest, 0)
-                .await
-                .map_err(body_error)?;
+            if let Err(e) = pump(&mut src, &mut dst, sbuf, rest, 0).await {
+                if matches!(e, BodyError::Io(Side::Server, _) | BodyError::Timeout(Side::Server) | BodyError::Truncated(Side::Server) | BodyError::Chunked(Side::Server, _)) {
+                    worker.record(backend, lease.server, Outcome::ResponseFailed);
+                }
+                return Err(body_error(e));
+            }
             if server_keep && sbuf.is_empty() {
                 worker
                     .pool
@@ -313,6 +328,16 @@ async fn forward(
             });
         }
     }
+}
+
+/// Answer with an error status, counted for frontend `slot` (`invalid`: the client's
+/// request was at fault), then close.
+async fn refuse(worker: &Worker, slot: usize, client: &mut TcpStream, status: u16, invalid: bool) {
+    worker.with_frontend_stats(slot, |s| {
+        count_status(&mut s.responses, status);
+        s.invalid_requests += u64::from(invalid);
+    });
+    reject(client, status).await;
 }
 
 fn body_error(e: BodyError) -> SessionError {

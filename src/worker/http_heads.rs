@@ -137,11 +137,11 @@ fn parse_and_route(
     peer: SocketAddr,
 ) -> Result<Option<Parsed>, HttpError> {
     let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let Some(req) = parse_request(cbuf, &worker.http_limits, &mut storage)? else {
+    let Some(req) = parse_request(cbuf, &worker.http_limits.get(), &mut storage)? else {
         return Ok(None);
     };
-    if worker.max_body_bytes > 0
-        && matches!(req.framing, BodyFraming::Length(n) if n > worker.max_body_bytes)
+    let max_body = worker.max_body_bytes.get();
+    if max_body > 0 && matches!(req.framing, BodyFraming::Length(n) if n > max_body)
     {
         return Err(HttpError::PayloadTooLarge);
     }

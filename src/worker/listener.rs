@@ -4,6 +4,7 @@
 //! port the kernel gives, and the other workers bind that same port (SO_REUSEPORT).
 //! Each worker then accepts on its own sockets; the kernel spreads connections.
 
+use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -13,7 +14,7 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::http::serve_http;
-use super::local::GateTicket;
+use super::local::{Flag, GateTicket};
 use super::session::serve_tcp;
 use super::state::Worker;
 use crate::config::{Config, Mode};
@@ -30,6 +31,7 @@ pub struct BindError {
 }
 
 /// One bound socket of one worker.
+#[derive(Debug)]
 pub struct BoundListener {
     pub frontend: usize,
     pub addr: SocketAddr,
@@ -42,24 +44,40 @@ pub fn bind_all(config: &Config) -> Result<Vec<Vec<BoundListener>>, BindError> {
     let mut per_worker: Vec<Vec<BoundListener>> = (0..workers).map(|_| Vec::new()).collect();
     for (fe_index, fe) in config.frontends.iter().enumerate() {
         for &wanted in &fe.binds {
-            let mut addr = wanted;
-            for listeners in per_worker.iter_mut() {
-                let err = |source| BindError {
-                    frontend: fe.name.clone(),
-                    addr,
-                    source,
-                };
-                let socket = bind_one(addr).map_err(err)?;
-                addr = socket.local_addr().map_err(err)?;
-                listeners.push(BoundListener {
-                    frontend: fe_index,
-                    addr,
-                    socket,
-                });
+            let bound = bind_for_workers(workers, fe_index, &fe.name, wanted)?;
+            for (listeners, b) in per_worker.iter_mut().zip(bound) {
+                listeners.push(b);
             }
         }
     }
     Ok(per_worker)
+}
+
+/// Bind `wanted` once for each of `workers` workers: the first bind resolves port 0,
+/// the others bind the port it got.
+pub fn bind_for_workers(
+    workers: usize,
+    frontend: usize,
+    name: &str,
+    wanted: SocketAddr,
+) -> Result<Vec<BoundListener>, BindError> {
+    let mut addr = wanted;
+    let mut out = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let err = |source| BindError {
+            frontend: name.to_string(),
+            addr,
+            source,
+        };
+        let socket = bind_one(addr).map_err(err)?;
+        addr = socket.local_addr().map_err(err)?;
+        out.push(BoundListener {
+            frontend,
+            addr,
+            socket,
+        });
+    }
+    Ok(out)
 }
 
 fn bind_one(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
@@ -73,11 +91,52 @@ fn bind_one(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     Ok(socket.into())
 }
 
-/// Accept on one listener until the worker stops. At the worker's connection limit,
-/// accepting pauses (connections wait in the kernel's backlog) until one ends.
-pub async fn accept_loop(worker: Rc<Worker>, bound: BoundListener) {
+/// A listener of this worker: which frontend it serves now (a reload may change
+/// that) and the flag that stops it (a reload that drops its address).
+pub struct ListenerSlot {
+    pub addr: SocketAddr,
+    pub frontend: Rc<Cell<usize>>,
+    pub stop: Rc<Flag>,
+}
+
+/// Start accepting on `bound`.
+pub fn start(worker: &Rc<Worker>, bound: BoundListener) {
+    let slot = ListenerSlot {
+        addr: bound.addr,
+        frontend: Rc::new(Cell::new(bound.frontend)),
+        stop: Rc::new(Flag::default()),
+    };
+    monoio::spawn(accept_loop(
+        Rc::clone(worker),
+        bound,
+        Rc::clone(&slot.frontend),
+        Rc::clone(&slot.stop),
+    ));
+    worker.listeners.borrow_mut().push(slot);
+}
+
+/// After a reload: listeners whose address stays serve the frontend `keep` names; the
+/// others stop accepting (their open connections go on).
+pub fn keep_only(worker: &Worker, keep: &[(SocketAddr, usize)]) {
+    worker.listeners.borrow_mut().retain(|l| {
+        match keep.iter().find(|(a, _)| *a == l.addr) {
+            Some((_, fe)) => {
+                l.frontend.set(*fe);
+                true
+            }
+            None => {
+                l.stop.raise();
+                false
+            }
+        }
+    });
+}
+
+/// Accept on one listener until the worker stops or the listener is dropped. At the
+/// worker's connection limit, accepting pauses (connections wait in the kernel's
+/// backlog) until one ends.
+async fn accept_loop(worker: Rc<Worker>, bound: BoundListener, frontend: Rc<Cell<usize>>, stop: Rc<Flag>) {
     let addr = bound.addr;
-    let frontend = bound.frontend;
     let listener = match monoio::net::TcpListener::from_std(bound.socket) {
         Ok(l) => l,
         Err(e) => {
@@ -89,21 +148,30 @@ pub async fn accept_loop(worker: Rc<Worker>, bound: BoundListener) {
         monoio::select! {
             _ = worker.gate.wait_below_limit() => {}
             _ = worker.stopping.wait() => break,
+            _ = stop.wait() => break,
         }
         let accepted = monoio::select! {
             r = listener.accept() => r,
             _ = worker.stopping.wait() => break,
+            _ = stop.wait() => break,
         };
         match accepted {
             Ok((stream, peer)) => {
                 worker.gate.enter();
+                let fe = frontend.get();
+                worker.with_frontend_stats(fe, |s| {
+                    s.current += 1;
+                    s.connections += 1;
+                });
                 let w = Rc::clone(&worker);
                 monoio::spawn(async move {
                     let _ticket = GateTicket(Rc::clone(&w.gate));
-                    let result = match w.frontends[frontend].mode {
-                        Mode::Tcp => serve_tcp(Rc::clone(&w), frontend, stream, peer).await,
-                        Mode::Http => serve_http(Rc::clone(&w), frontend, stream, peer).await,
+                    let mode = w.frontend(fe).mode;
+                    let result = match mode {
+                        Mode::Tcp => serve_tcp(Rc::clone(&w), fe, stream, peer).await,
+                        Mode::Http => serve_http(Rc::clone(&w), fe, stream, peer).await,
                     };
+                    w.with_frontend_stats(fe, |s| s.current -= 1);
                     if let Err(e) = result {
                         tracing::debug!(worker = w.id, %peer, "session ended: {e}");
                     }

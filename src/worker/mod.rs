@@ -3,6 +3,7 @@
 //! listeners and its own copy of backend state. Nothing here is shared between
 //! workers: the control thread reaches a worker only through its inbox.
 
+mod apply;
 mod body;
 mod error;
 mod http;
@@ -14,6 +15,7 @@ mod relay;
 mod route;
 mod session;
 mod state;
+pub mod stats;
 
 use std::future::Future;
 use std::io;
@@ -21,11 +23,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::Sender;
+use futures_channel::mpsc::UnboundedSender;
 use futures_util::StreamExt;
 
 pub use error::{SessionError, Side};
-pub use listener::{bind_all, BindError, BoundListener};
+pub use apply::Outcome;
+pub use listener::{bind_all, bind_for_workers, BindError, BoundListener};
 pub use relay::{relay, RelayStats, Timeouts};
 pub use state::Worker;
 
@@ -54,7 +57,7 @@ pub struct WorkerSetup {
     pub config: Arc<Config>,
     pub listeners: Vec<BoundListener>,
     pub inbox: Inbox,
-    pub events: Sender<Event>,
+    pub events: UnboundedSender<Event>,
     pub core: Option<core_affinity::CoreId>,
 }
 
@@ -82,12 +85,12 @@ pub fn spawn(setup: WorkerSetup) -> io::Result<JoinHandle<()>> {
 
 struct StopReporter {
     id: usize,
-    events: Sender<Event>,
+    events: UnboundedSender<Event>,
 }
 
 impl Drop for StopReporter {
     fn drop(&mut self) {
-        let _ = self.events.send(Event::WorkerStopped(self.id));
+        let _ = self.events.unbounded_send(Event::WorkerStopped(self.id));
     }
 }
 
@@ -150,14 +153,14 @@ async fn worker_main(setup: WorkerSetup, driver: Driver) {
     let workers = config.global.workers.max(1);
     // The process-wide limit is split across workers: each counts its own connections.
     let limit = config.global.max_connections.div_ceil(workers);
-    let worker = Rc::new(Worker::new(id, &config, limit));
+    let worker = Rc::new(Worker::new(id, &config, limit, events.clone()));
     drop(config);
     monoio::spawn(read_inbox(Rc::clone(&worker), inbox));
     for bound in listeners {
-        monoio::spawn(listener::accept_loop(Rc::clone(&worker), bound));
+        listener::start(&worker, bound);
     }
     monoio::spawn(sweep_pool(Rc::clone(&worker)));
-    let _ = events.send(Event::WorkerStarted { id, driver });
+    let _ = events.unbounded_send(Event::WorkerStarted { id, driver });
     worker.stopping.wait().await;
     let open = worker.gate.open();
     if open > 0 {
@@ -174,6 +177,24 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
         while let Ok(update) = inbox.updates.try_recv() {
             match update {
                 Update::Shutdown => worker.stopping.raise(),
+                Update::Server {
+                    backend,
+                    server,
+                    set,
+                } => worker.set_server(backend, server, set),
+                Update::Snapshot(id) => {
+                    let stats = Box::new(worker.snapshot());
+                    let _ = worker.events.unbounded_send(Event::Stats { id, stats });
+                }
+                Update::Reload(reload) => {
+                    worker.configure(&reload.config, &reload.slots, Some(&reload.servers));
+                    listener::keep_only(&worker, &reload.keep);
+                    if !worker.stopping.is_raised() {
+                        for bound in reload.listeners {
+                            listener::start(&worker, bound);
+                        }
+                    }
+                }
             }
         }
         if rang.is_none() {

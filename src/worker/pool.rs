@@ -31,13 +31,23 @@ pub struct Pool {
 }
 
 impl Pool {
-    pub fn new(servers_per_backend: impl Iterator<Item = usize>) -> Self {
-        Pool {
-            idle: RefCell::new(
-                servers_per_backend
-                    .map(|n| (0..n).map(|_| Vec::new()).collect())
-                    .collect(),
-            ),
+    /// Make room for `server_slots[backend]` servers per backend slot (slots only grow).
+    pub fn resize(&self, server_slots: &[usize]) {
+        let mut idle = self.idle.borrow_mut();
+        if idle.len() < server_slots.len() {
+            idle.resize_with(server_slots.len(), Vec::new);
+        }
+        for (list, &n) in idle.iter_mut().zip(server_slots) {
+            if list.len() < n {
+                list.resize_with(n, Vec::new);
+            }
+        }
+    }
+
+    /// Close every idle connection to one server.
+    pub fn clear(&self, backend: usize, server: usize) {
+        if let Some(list) = self.idle.borrow_mut().get_mut(backend).and_then(|b| b.get_mut(server)) {
+            list.clear();
         }
     }
 

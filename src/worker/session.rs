@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use monoio::net::TcpStream;
 
+use super::apply::Outcome;
 use super::error::SessionError;
 use super::relay::{relay, Timeouts};
 use super::state::{ServerLease, Worker};
@@ -28,9 +29,11 @@ pub async fn serve_tcp(
     peer: SocketAddr,
 ) -> Result<(), SessionError> {
     let _ = client.set_nodelay(true);
-    let frontend = &worker.frontends[fe];
+    let frontend = worker.frontend(fe);
     let backend = frontend.default_backend.unwrap_or(0);
+    let started = std::time::Instant::now();
     let (lease, server, _) = connect(&worker, backend, peer, Reuse::Never).await?;
+    worker.record(backend, lease.server, Outcome::Connected(started.elapsed()));
     let (server_timeout, tunnel) = {
         let backends = worker.backends.borrow();
         let b = &backends[backend].config;
@@ -98,15 +101,16 @@ pub async fn connect(
         match monoio::time::timeout(connect_timeout, TcpStream::connect_addr(addr)).await {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
-                worker.observe_latency(backend, lease.server, started.elapsed());
+                worker.record_connect(backend, lease.server, started.elapsed());
                 return Ok((lease, stream, false));
             }
             Ok(Err(source)) => {
+                worker.record(backend, lease.server, Outcome::ConnectFailed);
                 let server = lease.server_name();
                 last_error = Some(SessionError::Connect { server, source });
             }
             Err(_) => {
-                worker.observe_latency(backend, lease.server, connect_timeout);
+                worker.record_connect_timeout(backend, lease.server, connect_timeout);
                 let server = lease.server_name();
                 last_error = Some(SessionError::ConnectTimeout { server });
             }

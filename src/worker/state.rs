@@ -1,17 +1,23 @@
 //! What one worker owns: its copy of the frontends and backends, the servers'
-//! state as this worker sees it, a balancer per backend, the connection gate and a
-//! pool of relay buffers. Everything here is touched by this worker's thread only.
+//! state as this worker sees it, a balancer per backend, its statistics, the
+//! connection gate and a pool of relay buffers. Everything here is touched by this
+//! worker's thread only. Frontends and backends are indexed by slot (see
+//! `control::layout`), so indexes held by open connections survive a reload.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Instant;
 
+use futures_channel::mpsc::UnboundedSender;
+
 use super::local::{Flag, Gate};
 use super::pool::Pool;
-use crate::config::{self, Config};
+use super::stats::{FrontendStats, ServerStats};
+use crate::config::{self, Config, Frontend};
+use crate::control::{Event, Slots};
 use crate::http::Limits;
-use crate::lb::{self, Balancer, Pick, ServerState};
+use crate::lb::{Balancer, Pick, ServerState};
 
 /// Size of one buffer (HAProxy's default `tune.bufsize`); a session uses two. Larger
 /// buffers move bulk data in fewer operations but cost memory per connection.
@@ -21,62 +27,67 @@ const POOL_MAX: usize = 256;
 
 pub struct Worker {
     pub id: usize,
-    pub frontends: Vec<config::Frontend>,
+    /// By frontend slot; a removed frontend keeps its last configuration.
+    pub frontends: RefCell<Vec<Rc<Frontend>>>,
+    pub frontend_stats: RefCell<Vec<FrontendStats>>,
+    /// By backend slot.
     pub backends: RefCell<Vec<BackendState>>,
     pub gate: Rc<Gate>,
     /// Raised when the worker must stop accepting (shutdown).
     pub stopping: Flag,
     /// Idle keep-alive connections to servers (HTTP mode).
     pub pool: Pool,
-    pub http_limits: Limits,
+    pub http_limits: Cell<Limits>,
     /// 0 = unlimited.
-    pub max_body_bytes: u64,
+    pub max_body_bytes: Cell<u64>,
+    pub listeners: RefCell<Vec<super::listener::ListenerSlot>>,
+    /// To the control thread: passive health reports and statistics.
+    pub events: UnboundedSender<Event>,
     buffers: RefCell<Vec<Vec<u8>>>,
     /// Buffers freed (pool full) since the heap was last trimmed.
-    freed: std::cell::Cell<usize>,
+    freed: Cell<usize>,
 }
 
-/// One backend as this worker sees it.
+/// One backend as this worker sees it. `config.servers`, `servers` and `stats` are
+/// indexed by server slot; a removed server keeps its slot, never usable again.
 pub struct BackendState {
     pub config: config::Backend,
     pub servers: Vec<ServerState>,
-    balancer: Box<dyn Balancer>,
+    pub stats: Vec<ServerStats>,
+    /// Requests refused because no server was usable.
+    pub no_server: u64,
+    pub balancer: Box<dyn Balancer>,
 }
 
 impl Worker {
-    pub fn new(id: usize, config: &Config, connection_limit: usize) -> Self {
-        let backends = config
-            .backends
-            .iter()
-            .map(|b| BackendState {
-                servers: b
-                    .servers
-                    .iter()
-                    .map(|s| ServerState::new(s.weight, s.backup))
-                    .collect(),
-                balancer: lb::new_balancer(b.balance, b.servers.len(), 0x9E37_79B9 ^ id as u64),
-                config: b.clone(),
-            })
-            .collect();
-        Worker {
+    pub fn new(
+        id: usize,
+        config: &Config,
+        connection_limit: usize,
+        events: UnboundedSender<Event>,
+    ) -> Self {
+        let worker = Worker {
             id,
-            frontends: config.frontends.clone(),
-            backends: RefCell::new(backends),
+            frontends: RefCell::new(Vec::new()),
+            frontend_stats: RefCell::new(Vec::new()),
+            backends: RefCell::new(Vec::new()),
             gate: Rc::new(Gate::new(connection_limit)),
             stopping: Flag::default(),
-            pool: Pool::new(config.backends.iter().map(|b| b.servers.len())),
-            http_limits: Limits {
-                max_request_line: config.global.max_request_line,
-                max_header_bytes: config.global.max_header_bytes,
-                max_headers: config
-                    .global
-                    .max_headers
-                    .min(super::http_heads::MAX_HEADERS),
-            },
-            max_body_bytes: config.global.max_body_bytes,
+            pool: Pool::default(),
+            http_limits: Cell::new(Limits::default()),
+            max_body_bytes: Cell::new(0),
+            events,
+            listeners: RefCell::new(Vec::new()),
             buffers: RefCell::new(Vec::new()),
-            freed: std::cell::Cell::new(0),
-        }
+            freed: Cell::new(0),
+        };
+        worker.configure(config, &Slots::identity(config), None);
+        worker
+    }
+
+    /// The frontend of `slot` as configured now.
+    pub fn frontend(&self, slot: usize) -> Rc<Frontend> {
+        Rc::clone(&self.frontends.borrow()[slot])
     }
 
     /// Pick a server of `backend` with its balancer and lease it (see [`Worker::lease`]).
@@ -94,7 +105,11 @@ impl Worker {
                 client: Some(client),
                 now: Instant::now(),
             };
-            b.balancer.pick(&b.servers, &pick)?
+            let picked = b.balancer.pick(&b.servers, &pick);
+            if picked.is_none() {
+                b.no_server += 1;
+            }
+            picked?
         };
         self.lease(backend, server)
     }
@@ -121,14 +136,21 @@ impl Worker {
         ))
     }
 
-    /// Feed a latency sample of `server` to its estimate (for `p2c`).
-    pub fn observe_latency(&self, backend: usize, server: usize, rtt: std::time::Duration) {
+    /// Run `f` on a server's state and statistics, if the slot exists.
+    pub fn with_server<R>(
+        &self,
+        backend: usize,
+        server: usize,
+        f: impl FnOnce(&mut ServerState, &mut ServerStats) -> R,
+    ) -> Option<R> {
         let mut backends = self.backends.borrow_mut();
-        if let Some(s) = backends
-            .get_mut(backend)
-            .and_then(|b| b.servers.get_mut(server))
-        {
-            s.latency.observe(rtt, Instant::now());
+        let b = backends.get_mut(backend)?;
+        Some(f(b.servers.get_mut(server)?, b.stats.get_mut(server)?))
+    }
+
+    pub fn with_frontend_stats(&self, slot: usize, f: impl FnOnce(&mut FrontendStats)) {
+        if let Some(s) = self.frontend_stats.borrow_mut().get_mut(slot) {
+            f(s);
         }
     }
 
@@ -179,10 +201,8 @@ impl ServerLease {
 
 impl Drop for ServerLease {
     fn drop(&mut self) {
-        if let Some(b) = self.worker.backends.borrow_mut().get_mut(self.backend) {
-            if let Some(s) = b.servers.get_mut(self.server) {
-                s.active = s.active.saturating_sub(1);
-            }
-        }
+        self.worker.with_server(self.backend, self.server, |s, _| {
+            s.active = s.active.saturating_sub(1)
+        });
     }
 }

@@ -11,7 +11,7 @@ use super::headers::{
 };
 use super::{BodyFraming, HttpError};
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Limits {
     /// Longest request line (414 beyond).
     pub max_request_line: usize,

@@ -1,0 +1,272 @@
+//! The admin listener (`global.admin_bind`), served by the control thread, never by
+//! the workers: `GET /` (stats page), `GET /metrics` (Prometheus), `GET /api/servers`
+//! (JSON), `POST /api/servers/{backend}/{server}/state` (`ready|drain|maint`),
+//! `POST /api/servers/{backend}/{server}/weight` (0..=256), `POST /api/reload`. One
+//! request per connection. With `global.admin_token`, every request needs
+//! `Authorization: Bearer <token>`.
+
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+
+use super::plane::Control;
+use super::render;
+use crate::lb::Admin;
+
+/// Whole request (head and body) must arrive within this.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_REQUEST: usize = 16 * 1024;
+
+pub fn bind(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let l = std::net::TcpListener::bind(addr)?;
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+pub async fn serve(control: Rc<Control>, listener: std::net::TcpListener) {
+    let listener = match monoio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("admin API: cannot register listener: {e}");
+            return;
+        }
+    };
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                monoio::spawn(handle(Rc::clone(&control), stream));
+            }
+            Err(e) => {
+                tracing::warn!("admin API: accept failed: {e}");
+                monoio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// One response: status, content type, body.
+pub struct Reply {
+    status: u16,
+    content_type: &'static str,
+    body: String,
+}
+
+impl Reply {
+    pub fn new(status: u16, content_type: &'static str, body: String) -> Self {
+        Reply {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    fn json_error(status: u16, message: &str) -> Self {
+        Reply::new(
+            status,
+            "application/json",
+            serde_json::json!({ "error": message }).to_string(),
+        )
+    }
+}
+
+struct Request {
+    method: String,
+    path: String,
+    authorization: Option<String>,
+    body: Vec<u8>,
+}
+
+async fn handle(control: Rc<Control>, mut stream: TcpStream) {
+    let reply = match monoio::time::timeout(REQUEST_TIMEOUT, read_request(&mut stream)).await {
+        Ok(Ok(req)) => respond(&control, req).await,
+        Ok(Err(status)) => Reply::json_error(status, "bad request"),
+        Err(_) => Reply::json_error(408, "request timeout"),
+    };
+    let head = format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: {}\r\ncontent-length: {}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n",
+        reply.status,
+        reason(reply.status),
+        reply.content_type,
+        reply.body.len()
+    );
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(reply.body.as_bytes());
+    let _ = stream.write_all(bytes).await;
+    let _ = stream.shutdown().await;
+}
+
+async fn read_request(stream: &mut TcpStream) -> Result<Request, u16> {
+    let mut buf: Vec<u8> = Vec::with_capacity(2048);
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(&buf) {
+            Ok(httparse::Status::Complete(head_len)) => {
+                let header = |name: &str| {
+                    req.headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case(name))
+                        .and_then(|h| std::str::from_utf8(h.value).ok())
+                        .map(str::to_string)
+                };
+                let length: usize = match header("content-length") {
+                    Some(v) => v.trim().parse().map_err(|_| 400u16)?,
+                    None => 0,
+                };
+                if head_len + length > MAX_REQUEST {
+                    return Err(413);
+                }
+                let request = Request {
+                    method: req.method.unwrap_or("").to_string(),
+                    path: req.path.unwrap_or("/").to_string(),
+                    authorization: header("authorization"),
+                    body: Vec::new(),
+                };
+                while buf.len() < head_len + length {
+                    buf = read_more(stream, buf).await?;
+                }
+                return Ok(Request {
+                    body: buf[head_len..head_len + length].to_vec(),
+                    ..request
+                });
+            }
+            Ok(httparse::Status::Partial) if buf.len() < MAX_REQUEST => {}
+            Ok(httparse::Status::Partial) => return Err(431),
+            Err(_) => return Err(400),
+        }
+        buf = read_more(stream, buf).await?;
+    }
+}
+
+async fn read_more(stream: &mut TcpStream, mut buf: Vec<u8>) -> Result<Vec<u8>, u16> {
+    if buf.capacity() - buf.len() < 1024 {
+        buf.reserve(2048);
+    }
+    let (res, buf) = stream.read(buf).await;
+    match res {
+        Ok(n) if n > 0 => Ok(buf),
+        _ => Err(400),
+    }
+}
+
+async fn respond(control: &Rc<Control>, req: Request) -> Reply {
+    let token = control.config.borrow().global.admin_token.clone();
+    if let Some(token) = token {
+        let given = req
+            .authorization
+            .as_deref()
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !same_secret(given.trim().as_bytes(), token.as_bytes()) {
+            return Reply::json_error(401, "missing or wrong bearer token");
+        }
+    }
+    let path = req.path.split('?').next().unwrap_or("/");
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (req.method.as_str(), parts.as_slice()) {
+        ("GET", [""]) => {
+            let stats = control.collect().await;
+            Reply::new(200, "text/html; charset=utf-8", render::html(control, &stats))
+        }
+        ("GET", ["metrics"]) => {
+            let stats = control.collect().await;
+            Reply::new(
+                200,
+                "text/plain; version=0.0.4; charset=utf-8",
+                render::metrics(control, &stats),
+            )
+        }
+        ("GET", ["api", "servers"]) => {
+            let stats = control.collect().await;
+            Reply::new(200, "application/json", render::json(control, &stats))
+        }
+        ("POST", ["api", "servers", backend, server, what]) => {
+            set_server(control, backend, server, what, &req.body)
+        }
+        ("POST", ["api", "reload"]) => match control.reload("POST /api/reload") {
+            Ok(summary) => Reply::new(
+                200,
+                "application/json",
+                serde_json::json!({ "reloaded": true, "summary": summary }).to_string(),
+            ),
+            Err(errors) => Reply::new(
+                400,
+                "application/json",
+                serde_json::json!({ "reloaded": false, "errors": errors.lines().collect::<Vec<_>>() })
+                    .to_string(),
+            ),
+        },
+        (_, [""] | ["metrics"] | ["api", "servers"] | ["api", "reload"] | ["api", "servers", _, _, _]) => {
+            Reply::json_error(405, "method not allowed")
+        }
+        _ => Reply::json_error(404, "no such page"),
+    }
+}
+
+/// `POST /api/servers/{backend}/{server}/state|weight`, body: the value, as plain text
+/// or as a JSON string or number.
+fn set_server(control: &Rc<Control>, backend: &str, server: &str, what: &str, body: &[u8]) -> Reply {
+    let Some((b, s)) = control.table.borrow().find(backend, server) else {
+        return Reply::json_error(404, &format!("no server {backend}/{server}"));
+    };
+    let text = String::from_utf8_lossy(body);
+    let value = text.trim().trim_matches('"');
+    match what {
+        "state" => {
+            let admin = match value {
+                "ready" => Admin::Ready,
+                "drain" => Admin::Drain,
+                "maint" => Admin::Maint,
+                _ => return Reply::json_error(400, "state must be ready, drain or maint"),
+            };
+            control.set_admin(b, s, Some(admin), None);
+            tracing::info!("{backend}/{server}: admin state set to {value} (admin API)");
+        }
+        "weight" => {
+            let weight = match value.parse::<u32>() {
+                Ok(w) if w <= 256 => w,
+                _ => return Reply::json_error(400, "weight must be a number from 0 to 256"),
+            };
+            control.set_admin(b, s, None, Some(weight));
+            tracing::info!("{backend}/{server}: weight set to {weight} (admin API)");
+        }
+        _ => return Reply::json_error(404, "use .../state or .../weight"),
+    }
+    Reply::new(200, "application/json", render::server_json(control, b, s))
+}
+
+/// Compare without stopping at the first difference (no timing hint about the token).
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        431 => "Request Header Fields Too Large",
+        _ => "Error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret(b"abcdefghijklmnop", b"abcdefghijklmnop"));
+        assert!(!same_secret(b"abcdefghijklmnoq", b"abcdefghijklmnop"));
+        assert!(!same_secret(b"abc", b"abcdefghijklmnop"));
+        assert!(!same_secret(b"", b"abcdefghijklmnop"));
+    }
+}

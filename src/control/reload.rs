@@ -1,0 +1,189 @@
+//! Hot reload (SIGHUP or `POST /api/reload`): validate the file, bind what is new,
+//! then send every worker the new configuration with its new listeners. Nothing is
+//! torn down before everything that can fail has succeeded, so a bad file or a busy
+//! address leaves ringlb exactly as it was. Connections that are open stay open.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::broadcast::{SetServer, Update};
+use super::layout::Slots;
+use super::plane::Control;
+use crate::config::Config;
+use crate::worker::{bind_for_workers, BoundListener};
+
+/// What a worker receives on reload.
+#[derive(Debug)]
+pub struct Reload {
+    pub config: Arc<Config>,
+    pub slots: Arc<Slots>,
+    /// The control thread's state of every server, by configuration index.
+    pub servers: Arc<Vec<Vec<SetServer>>>,
+    /// Listeners this worker starts now (`frontend` is a frontend slot).
+    pub listeners: Vec<BoundListener>,
+    /// Listening addresses (as bound) that stay, with the frontend slot each now
+    /// serves. The worker stops accepting on every other address.
+    pub keep: Arc<Vec<(SocketAddr, usize)>>,
+}
+
+/// One listening address of every worker.
+#[derive(Debug, Clone)]
+pub struct Listening {
+    /// As written in the configuration (port 0 stays 0).
+    pub requested: SocketAddr,
+    /// As bound (port resolved).
+    pub bound: SocketAddr,
+    pub frontend: String,
+}
+
+impl Control {
+    /// Read the configuration file again and apply it. A file that does not validate,
+    /// or an address that cannot be bound, leaves everything as it was. Returns the
+    /// summary of the new configuration, or every error.
+    pub fn reload(self: &Rc<Self>, why: &str) -> Result<String, String> {
+        let result = self.try_reload();
+        match &result {
+            Ok(summary) => {
+                self.reloads.set(self.reloads.get() + 1);
+                tracing::info!("{why}: configuration reloaded: {summary}");
+            }
+            Err(errors) => {
+                self.reload_failures.set(self.reload_failures.get() + 1);
+                for line in errors.lines() {
+                    tracing::error!("{line}");
+                }
+                tracing::error!("{why}: reload refused; the running configuration is unchanged");
+            }
+        }
+        result
+    }
+
+    fn try_reload(self: &Rc<Self>) -> Result<String, String> {
+        let path = self
+            .path
+            .as_ref()
+            .ok_or("no configuration file to reload (demo mode)")?;
+        let config = Config::load(path).map_err(|e| e.to_string())?;
+        let old = Arc::clone(&self.config.borrow());
+        warn_restart_only(&old, &config);
+        let workers = self.broadcaster.workers();
+
+        // Listeners: keep the addresses that stay, bind the new ones for every worker.
+        let mut listening = Vec::new();
+        let mut fresh: Vec<Vec<BoundListener>> = (0..workers).map(|_| Vec::new()).collect();
+        let current = self.listening.borrow().clone();
+        for fe in &config.frontends {
+            for &requested in &fe.binds {
+                if let Some(l) = current.iter().find(|l| l.requested == requested) {
+                    listening.push(Listening {
+                        frontend: fe.name.clone(),
+                        ..l.clone()
+                    });
+                    continue;
+                }
+                // `frontend` is fixed up to the slot below.
+                let bound = bind_for_workers(workers, usize::MAX, &fe.name, requested)
+                    .map_err(|e| e.to_string())?;
+                let addr = bound.first().map_or(requested, |b| b.addr);
+                for (w, b) in bound.into_iter().enumerate() {
+                    fresh[w].push(b);
+                }
+                listening.push(Listening {
+                    requested,
+                    bound: addr,
+                    frontend: fe.name.clone(),
+                });
+            }
+        }
+
+        let slots = Arc::new(self.layout.borrow_mut().assign(&config));
+        let front_slot = |name: &str| {
+            config
+                .frontends
+                .iter()
+                .position(|f| f.name == name)
+                .map_or(0, |i| slots.frontends[i])
+        };
+        let keep: Arc<Vec<(SocketAddr, usize)>> = Arc::new(
+            listening
+                .iter()
+                .map(|l| (l.bound, front_slot(&l.frontend)))
+                .collect(),
+        );
+        for b in fresh.iter_mut().flatten() {
+            b.frontend = keep
+                .iter()
+                .find(|(a, _)| *a == b.addr)
+                .map_or(0, |(_, f)| *f);
+        }
+        let now = Instant::now();
+        let servers = {
+            let mut table = self.table.borrow_mut();
+            table.apply(&config, &slots, workers);
+            for b in &mut table.backends {
+                for s in &mut b.servers {
+                    s.sent = s.target(now);
+                }
+            }
+            Arc::new(table.states(&config, &slots, now))
+        };
+        let config = Arc::new(config);
+        for (w, listeners) in fresh.into_iter().enumerate() {
+            self.broadcaster.send(
+                w,
+                Update::Reload(Box::new(Reload {
+                    config: Arc::clone(&config),
+                    slots: Arc::clone(&slots),
+                    servers: Arc::clone(&servers),
+                    listeners,
+                    keep: Arc::clone(&keep),
+                })),
+            );
+        }
+        for l in &listening {
+            if !current.iter().any(|c| c.bound == l.bound) {
+                tracing::info!(frontend = %l.frontend, "listening on {}", l.bound);
+            }
+        }
+        for c in &current {
+            if !listening.iter().any(|l| l.bound == c.bound) {
+                tracing::info!(frontend = %c.frontend, "no longer listening on {}", c.bound);
+            }
+        }
+        *self.listening.borrow_mut() = listening;
+        let summary = config.summary();
+        *self.config.borrow_mut() = config;
+        *self.slots.borrow_mut() = slots;
+        self.start_checks();
+        Ok(summary)
+    }
+}
+
+/// Settings that a reload cannot change in a running process.
+fn warn_restart_only(old: &Config, new: &Config) {
+    let (o, n) = (&old.global, &new.global);
+    let mut changed = Vec::new();
+    if o.workers != n.workers {
+        changed.push("workers");
+    }
+    if o.pin_workers != n.pin_workers {
+        changed.push("pin_workers");
+    }
+    if o.io_driver != n.io_driver {
+        changed.push("io_driver");
+    }
+    if o.max_connections != n.max_connections {
+        changed.push("max_connections");
+    }
+    if o.admin_bind != n.admin_bind || o.admin_token != n.admin_token {
+        changed.push("admin_bind/admin_token");
+    }
+    if !changed.is_empty() {
+        tracing::warn!(
+            "reload: global {} changed; that takes a restart (the running values stay)",
+            changed.join(", ")
+        );
+    }
+}

@@ -1,0 +1,361 @@
+//! What the admin API shows: the control thread's table joined with the workers'
+//! statistics, added up across workers, as JSON (`/api/servers`) and Prometheus text
+//! (`/metrics`). The HTML page is in `page.rs`.
+
+use std::fmt::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+use super::plane::Control;
+use super::table::ServerEntry;
+use crate::lb::{Admin, Oper, WEIGHT_SCALE};
+use crate::worker::stats::{new_latency, BackendStats, FrontendStats, ServerStats, WorkerStats};
+
+pub use super::page::html;
+
+/// Every worker's statistics added up, by slot.
+#[derive(Default)]
+pub struct Totals {
+    pub frontends: Vec<FrontendStats>,
+    pub backends: Vec<BackendStats>,
+}
+
+impl Totals {
+    pub fn of(stats: &[Box<WorkerStats>]) -> Totals {
+        let mut t = Totals::default();
+        for w in stats {
+            for (i, f) in w.frontends.iter().enumerate() {
+                if t.frontends.len() <= i {
+                    t.frontends.push(FrontendStats::default());
+                }
+                let s = &mut t.frontends[i];
+                s.current += f.current;
+                s.connections += f.connections;
+                s.requests += f.requests;
+                s.invalid_requests += f.invalid_requests;
+                add(&mut s.responses, &f.responses);
+            }
+            for (i, b) in w.backends.iter().enumerate() {
+                if t.backends.len() <= i {
+                    t.backends.push(BackendStats::default());
+                }
+                let s = &mut t.backends[i];
+                s.no_server += b.no_server;
+                for (j, srv) in b.servers.iter().enumerate() {
+                    if s.servers.len() <= j {
+                        s.servers.push(ServerStats::default());
+                        s.active.push(0);
+                    }
+                    let d = &mut s.servers[j];
+                    d.connections += srv.connections;
+                    d.requests += srv.requests;
+                    d.connect_errors += srv.connect_errors;
+                    d.response_errors += srv.response_errors;
+                    add(&mut d.responses, &srv.responses);
+                    let _ = d.latency.add(&srv.latency);
+                    s.active[j] += b.active.get(j).copied().unwrap_or(0);
+                }
+            }
+        }
+        t
+    }
+
+    pub fn server(&self, b: usize, s: usize) -> (ServerStats, u32) {
+        self.backends
+            .get(b)
+            .and_then(|be| Some((be.servers.get(s)?.clone(), *be.active.get(s)?)))
+            .unwrap_or_else(|| (ServerStats::default(), 0))
+    }
+}
+
+fn add(into: &mut [u64; 5], from: &[u64; 5]) {
+    for (a, b) in into.iter_mut().zip(from) {
+        *a += b;
+    }
+}
+
+/// A server's state in words, HAProxy style: `UP`, `DOWN`, `DRAIN`, `MAINT`, with the
+/// health counter's progress while a check result is changing it.
+pub fn state_text(e: &ServerEntry, fall: u32, rise: u32) -> String {
+    match (e.admin, e.oper()) {
+        (Admin::Maint, _) => "MAINT".into(),
+        (Admin::Drain, Oper::Up) => "DRAIN".into(),
+        (Admin::Drain, Oper::Down) => "DRAIN (DOWN)".into(),
+        (Admin::Ready, Oper::Up) if e.config.check && e.health.needed_to_change() < fall => {
+            format!("UP, going down {}/{fall}", fall - e.health.needed_to_change())
+        }
+        (Admin::Ready, Oper::Down) if e.health.needed_to_change() < rise => {
+            format!("DOWN, going up {}/{rise}", rise - e.health.needed_to_change())
+        }
+        (Admin::Ready, Oper::Up) => "UP".into(),
+        (Admin::Ready, Oper::Down) => "DOWN".into(),
+    }
+}
+
+pub fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+fn server_value(control: &Control, totals: &Totals, b: usize, s: usize) -> Value {
+    let table = control.table.borrow();
+    let be = &table.backends[b];
+    let e = &be.servers[s];
+    let (st, active) = totals.server(b, s);
+    let lat = &st.latency;
+    json!({
+        "name": e.config.name,
+        "address": e.config.address_text,
+        "state": state_text(e, be.config.check.fall, be.config.check.rise),
+        "oper": if e.oper() == Oper::Up { "up" } else { "down" },
+        "admin": admin_name(e.admin),
+        "weight": e.weight,
+        "effective_weight": f64::from(e.sent.weight) / f64::from(WEIGHT_SCALE),
+        "backup": e.config.backup,
+        "check": {
+            "enabled": e.config.check,
+            "last_ok": e.last_check.as_ref().map(|c| c.ok),
+            "last_detail": e.last_check.as_ref().map(|c| c.detail.clone()),
+            "last_at_unix": e.last_check.as_ref().map(|c| unix(c.at)),
+            "last_duration_ms": e.last_check.as_ref().map(|c| c.took.as_secs_f64() * 1000.0),
+        },
+        "last_change_unix": unix(e.last_change),
+        "transitions": e.transitions,
+        "current_connections": active,
+        "connections_total": st.connections,
+        "requests_total": st.requests,
+        "responses": {
+            "1xx": st.responses[0], "2xx": st.responses[1], "3xx": st.responses[2],
+            "4xx": st.responses[3], "5xx": st.responses[4],
+        },
+        "connect_errors": st.connect_errors,
+        "response_errors": st.response_errors,
+        "latency_ms": {
+            "p50": ms(lat.value_at_quantile(0.5)),
+            "p99": ms(lat.value_at_quantile(0.99)),
+            "samples": lat.len(),
+        },
+    })
+}
+
+/// One server's state after an API change (no statistics: no snapshot is taken).
+pub fn server_json(control: &Control, b: usize, s: usize) -> String {
+    let table = control.table.borrow();
+    let be = &table.backends[b];
+    let e = &be.servers[s];
+    json!({
+        "backend": be.config.name,
+        "name": e.config.name,
+        "state": state_text(e, be.config.check.fall, be.config.check.rise),
+        "admin": admin_name(e.admin),
+        "weight": e.weight,
+        "effective_weight": f64::from(e.sent.weight) / f64::from(WEIGHT_SCALE),
+    })
+    .to_string()
+}
+
+fn admin_name(a: Admin) -> &'static str {
+    match a {
+        Admin::Ready => "ready",
+        Admin::Drain => "drain",
+        Admin::Maint => "maint",
+    }
+}
+
+/// `GET /api/servers`.
+pub fn json(control: &Control, stats: &[Box<WorkerStats>]) -> String {
+    let totals = Totals::of(stats);
+    let live: Vec<(usize, Vec<usize>)> = live_servers(control);
+    let table = control.table.borrow();
+    let backends: Vec<Value> = live
+        .iter()
+        .map(|(b, servers)| {
+            let be = &table.backends[*b];
+            json!({
+                "name": be.config.name,
+                "balance": format!("{:?}", be.config.balance).to_lowercase(),
+                "no_server_total": totals.backends.get(*b).map_or(0, |t| t.no_server),
+                "servers": servers.iter().map(|s| server_value(control, &totals, *b, *s)).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({
+        "backends": backends,
+        "workers": workers_value(control, stats.len()),
+        "reloads": control.reloads.get(),
+    })
+    .to_string()
+}
+
+fn workers_value(control: &Control, answered: usize) -> Value {
+    let drivers = control.drivers.borrow();
+    json!({
+        "count": drivers.len(),
+        "answered": answered,
+        "drivers": drivers.iter().map(|d| d.map(|d| d.to_string())).collect::<Vec<_>>(),
+    })
+}
+
+/// Live backends (by slot) and their live servers, in slot order.
+pub fn live_servers(control: &Control) -> Vec<(usize, Vec<usize>)> {
+    let table = control.table.borrow();
+    table
+        .backends
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.live)
+        .map(|(i, b)| {
+            let servers = b
+                .servers
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.live)
+                .map(|(j, _)| j)
+                .collect();
+            (i, servers)
+        })
+        .collect()
+}
+
+/// Prometheus label value escaping.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// Latency buckets, in seconds.
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// `GET /metrics`, Prometheus text format 0.0.4.
+pub fn metrics(control: &Control, stats: &[Box<WorkerStats>]) -> String {
+    let totals = Totals::of(stats);
+    let mut out = String::with_capacity(8192);
+    let o = &mut out;
+    let config = control.config.borrow();
+    let slots = control.slots.borrow();
+
+    family(o, "ringlb_frontend_current_connections", "gauge", "Client connections open now.");
+    family(o, "ringlb_frontend_connections_total", "counter", "Client connections accepted.");
+    family(o, "ringlb_frontend_requests_total", "counter", "HTTP requests received.");
+    family(o, "ringlb_frontend_invalid_requests_total", "counter", "Requests refused as malformed, too large or too slow.");
+    family(o, "ringlb_frontend_responses_total", "counter", "Responses sent to clients, by status class.");
+    for (i, fe) in config.frontends.iter().enumerate() {
+        let f = totals.frontends.get(slots.frontends[i]).cloned().unwrap_or_default();
+        let l = format!("frontend=\"{}\"", label(&fe.name));
+        let _ = writeln!(o, "ringlb_frontend_current_connections{{{l}}} {}", f.current);
+        let _ = writeln!(o, "ringlb_frontend_connections_total{{{l}}} {}", f.connections);
+        let _ = writeln!(o, "ringlb_frontend_requests_total{{{l}}} {}", f.requests);
+        let _ = writeln!(o, "ringlb_frontend_invalid_requests_total{{{l}}} {}", f.invalid_requests);
+        for (c, n) in f.responses.iter().enumerate() {
+            let _ = writeln!(o, "ringlb_frontend_responses_total{{{l},code=\"{}xx\"}} {n}", c + 1);
+        }
+    }
+
+    let table = control.table.borrow();
+    let live = live_servers(control);
+    family(o, "ringlb_backend_usable_servers", "gauge", "Servers that may take new traffic.");
+    family(o, "ringlb_backend_no_server_total", "counter", "Requests or connections refused because no server was usable.");
+    for (b, servers) in &live {
+        let be = &table.backends[*b];
+        let l = format!("backend=\"{}\"", label(&be.config.name));
+        let usable = servers.iter().filter(|s| be.servers[**s].sent.weight > 0 && be.servers[**s].oper() == Oper::Up && be.servers[**s].admin == Admin::Ready).count();
+        let _ = writeln!(o, "ringlb_backend_usable_servers{{{l}}} {usable}");
+        let _ = writeln!(o, "ringlb_backend_no_server_total{{{l}}} {}", totals.backends.get(*b).map_or(0, |t| t.no_server));
+    }
+
+    let gauges: [(&str, &str, &str); 11] = [
+        ("ringlb_server_up", "gauge", "1 when health checks (or the lack of them) say up."),
+        ("ringlb_server_admin_state", "gauge", "The operator's state: 1 for the current one of ready, drain, maint."),
+        ("ringlb_server_weight", "gauge", "The operator's weight (0..256)."),
+        ("ringlb_server_effective_weight", "gauge", "The weight balancers use now (slow start applied), in the same unit."),
+        ("ringlb_server_current_connections", "gauge", "Connections (TCP) or in-flight requests (HTTP) now."),
+        ("ringlb_server_connections_total", "counter", "New connections opened to the server."),
+        ("ringlb_server_requests_total", "counter", "Requests (HTTP) or sessions (TCP) sent to the server."),
+        ("ringlb_server_responses_total", "counter", "Responses from the server, by status class."),
+        ("ringlb_server_connect_errors_total", "counter", "Connect attempts that failed or timed out."),
+        ("ringlb_server_response_errors_total", "counter", "Responses that timed out, were malformed or cut short."),
+        ("ringlb_server_status_changes_total", "counter", "Up/down transitions."),
+    ];
+    for (name, kind, help) in gauges {
+        family(o, name, kind, help);
+        for (b, servers) in &live {
+            let be = &table.backends[*b];
+            for s in servers {
+                let e = &be.servers[*s];
+                let (st, active) = totals.server(*b, *s);
+                let l = format!("backend=\"{}\",server=\"{}\"", label(&be.config.name), label(&e.config.name));
+                match name {
+                    "ringlb_server_up" => line(o, name, &l, u64::from(e.oper() == Oper::Up)),
+                    "ringlb_server_admin_state" => {
+                        for (state, a) in [("ready", Admin::Ready), ("drain", Admin::Drain), ("maint", Admin::Maint)] {
+                            let _ = writeln!(o, "{name}{{{l},state=\"{state}\"}} {}", u64::from(e.admin == a));
+                        }
+                    }
+                    "ringlb_server_weight" => line(o, name, &l, u64::from(e.weight)),
+                    "ringlb_server_effective_weight" => {
+                        let _ = writeln!(o, "{name}{{{l}}} {}", f64::from(e.sent.weight) / f64::from(WEIGHT_SCALE));
+                    }
+                    "ringlb_server_current_connections" => line(o, name, &l, u64::from(active)),
+                    "ringlb_server_connections_total" => line(o, name, &l, st.connections),
+                    "ringlb_server_requests_total" => line(o, name, &l, st.requests),
+                    "ringlb_server_responses_total" => {
+                        for (c, n) in st.responses.iter().enumerate() {
+                            let _ = writeln!(o, "{name}{{{l},code=\"{}xx\"}} {n}", c + 1);
+                        }
+                    }
+                    "ringlb_server_connect_errors_total" => line(o, name, &l, st.connect_errors),
+                    "ringlb_server_response_errors_total" => line(o, name, &l, st.response_errors),
+                    _ => line(o, name, &l, e.transitions),
+                }
+            }
+        }
+    }
+
+    family(o, "ringlb_server_latency_seconds", "histogram", "Time to connect (TCP) or to the response head (HTTP), all workers.");
+    for (b, servers) in &live {
+        let be = &table.backends[*b];
+        for s in servers {
+            let (st, _) = totals.server(*b, *s);
+            let h = if st.latency.is_empty() { new_latency() } else { st.latency };
+            let l = format!("backend=\"{}\",server=\"{}\"", label(&be.config.name), label(&be.servers[*s].config.name));
+            for bound in BUCKETS {
+                let us = (bound * 1e6) as u64;
+                let n = h.count_between(0, us);
+                let _ = writeln!(o, "ringlb_server_latency_seconds_bucket{{{l},le=\"{bound}\"}} {n}");
+            }
+            let _ = writeln!(o, "ringlb_server_latency_seconds_bucket{{{l},le=\"+Inf\"}} {}", h.len());
+            let sum = h.mean() * h.len() as f64 / 1e6;
+            let _ = writeln!(o, "ringlb_server_latency_seconds_sum{{{l}}} {sum}");
+            let _ = writeln!(o, "ringlb_server_latency_seconds_count{{{l}}} {}", h.len());
+        }
+    }
+
+    family(o, "ringlb_worker_info", "gauge", "One per worker, with the I/O driver it runs.");
+    for (i, d) in control.drivers.borrow().iter().enumerate() {
+        let driver = d.map_or("starting".to_string(), |d| match d {
+            crate::worker::Driver::IoUring => "io_uring".into(),
+            crate::worker::Driver::Legacy => "epoll".into(),
+        });
+        let _ = writeln!(o, "ringlb_worker_info{{worker=\"{i}\",driver=\"{driver}\"}} 1");
+    }
+    family(o, "ringlb_config_reloads_total", "counter", "Configuration reloads applied.");
+    let _ = writeln!(o, "ringlb_config_reloads_total {}", control.reloads.get());
+    family(o, "ringlb_config_reload_failures_total", "counter", "Reloads refused (the old configuration kept running).");
+    let _ = writeln!(o, "ringlb_config_reload_failures_total {}", control.reload_failures.get());
+    family(o, "ringlb_start_time_seconds", "gauge", "When this ringlb started, in Unix seconds.");
+    let _ = writeln!(o, "ringlb_start_time_seconds {}", unix(control.started));
+    out
+}
+
+fn family(o: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn line(o: &mut String, name: &str, labels: &str, v: u64) {
+    let _ = writeln!(o, "{name}{{{labels}}} {v}");
+}

@@ -1,0 +1,217 @@
+//! The authoritative server table, owned by the control thread: for every server slot,
+//! its health counter, the operator's admin state and weight, check results and the
+//! passive-health error counts the workers report. Workers only ever see the
+//! [`SetServer`] derived from it.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use super::broadcast::SetServer;
+use super::health::Health;
+use super::layout::Slots;
+use crate::config::{Backend, Config, Server};
+use crate::lb::{effective_weight, Admin, Oper};
+
+#[derive(Debug, Default)]
+pub struct Table {
+    /// By backend slot.
+    pub backends: Vec<BackendEntry>,
+}
+
+#[derive(Debug)]
+pub struct BackendEntry {
+    /// False once a reload removed the backend (the slot stays).
+    pub live: bool,
+    pub config: Backend,
+    /// By server slot.
+    pub servers: Vec<ServerEntry>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    pub at: SystemTime,
+    pub ok: bool,
+    pub detail: String,
+    pub took: Duration,
+}
+
+#[derive(Debug)]
+pub struct ServerEntry {
+    pub live: bool,
+    pub config: Server,
+    pub health: Health,
+    pub admin: Admin,
+    /// The operator's weight: from the file, or from the API (`weight_set`).
+    pub weight: u32,
+    pub weight_set: bool,
+    /// When the server last came up, while slow start may still be ramping.
+    pub up_since: Option<Instant>,
+    pub last_change: SystemTime,
+    pub last_check: Option<CheckReport>,
+    /// Failed checks in a row (for the log line).
+    pub failures_in_row: u32,
+    /// Each worker's current run of server-side errors (passive health).
+    pub streaks: Vec<u32>,
+    /// What the workers were last told.
+    pub sent: SetServer,
+    /// Bumped to stop the server's check task (reload).
+    pub check_generation: u64,
+    /// Operational state changes since start.
+    pub transitions: u64,
+}
+
+impl ServerEntry {
+    fn new(config: &Server, backend: &Backend, workers: usize) -> Self {
+        ServerEntry {
+            live: true,
+            config: config.clone(),
+            health: Health::new(backend.check.rise, backend.check.fall),
+            admin: Admin::Ready,
+            weight: config.weight,
+            weight_set: false,
+            up_since: None,
+            last_change: SystemTime::now(),
+            last_check: None,
+            failures_in_row: 0,
+            streaks: vec![0; workers],
+            sent: SetServer::initial(config.weight),
+            check_generation: 0,
+            transitions: 0,
+        }
+    }
+
+    /// Operational state: from checks when the server has them, else always up.
+    pub fn oper(&self) -> Oper {
+        if self.config.check {
+            self.health.oper()
+        } else {
+            Oper::Up
+        }
+    }
+
+    /// What workers must apply now.
+    pub fn target(&self, now: Instant) -> SetServer {
+        let since = self.up_since.map(|t| now.saturating_duration_since(t));
+        SetServer {
+            oper: self.oper(),
+            admin: self.admin,
+            weight: effective_weight(self.weight, since, self.config.slow_start),
+        }
+    }
+
+    /// Still ramping up under slow start.
+    pub fn ramping(&self, now: Instant) -> bool {
+        self.up_since
+            .is_some_and(|t| now.saturating_duration_since(t) < self.config.slow_start)
+    }
+
+    /// Record an operational change (checks or passive health).
+    pub fn changed(&mut self, to: Oper, now: Instant) {
+        self.last_change = SystemTime::now();
+        self.transitions += 1;
+        self.streaks.iter_mut().for_each(|s| *s = 0);
+        self.up_since = (to == Oper::Up && !self.config.slow_start.is_zero()).then_some(now);
+    }
+}
+
+impl Table {
+    /// Take a configuration laid out by `slots`. Servers that stay keep their health,
+    /// admin state and API weight; a server at a new address (a new slot) inherits the
+    /// admin state and API weight of the one of the same name. Slots that left are
+    /// marked not live.
+    pub fn apply(&mut self, config: &Config, slots: &Slots, workers: usize) {
+        let mut live_backends = vec![false; slots.server_slots.len()];
+        for (bi, b) in config.backends.iter().enumerate() {
+            let slot = slots.backends[bi];
+            live_backends[slot] = true;
+            if slot >= self.backends.len() {
+                self.backends.push(BackendEntry {
+                    live: true,
+                    config: b.clone(),
+                    servers: Vec::new(),
+                });
+            }
+            let entry = &mut self.backends[slot];
+            let mut live = vec![false; slots.server_slots[slot]];
+            for (si, s) in b.servers.iter().enumerate() {
+                let ss = slots.servers[bi][si];
+                live[ss] = true;
+                if ss >= entry.servers.len() {
+                    let mut new = ServerEntry::new(s, b, workers);
+                    if let Some(old) = entry.servers.iter().find(|o| o.config.name == s.name) {
+                        new.admin = old.admin;
+                        if old.weight_set {
+                            new.weight = old.weight;
+                            new.weight_set = true;
+                        }
+                    }
+                    entry.servers.push(new);
+                    continue;
+                }
+                let e = &mut entry.servers[ss];
+                if e.config.check != s.check || !e.live {
+                    e.health = Health::new(b.check.rise, b.check.fall);
+                } else if (b.check.rise, b.check.fall) != (entry.config.check.rise, entry.config.check.fall) {
+                    // Keep the state, restart the count in the new scale.
+                    let mut h = Health::new(b.check.rise, b.check.fall);
+                    if e.health.oper() == Oper::Down {
+                        h.force_down();
+                    }
+                    e.health = h;
+                }
+                if !e.weight_set {
+                    e.weight = s.weight;
+                }
+                e.config = s.clone();
+                e.live = true;
+            }
+            for (ss, e) in entry.servers.iter_mut().enumerate() {
+                if !live[ss] {
+                    e.live = false;
+                }
+            }
+            entry.config = b.clone();
+            entry.live = true;
+        }
+        for (slot, entry) in self.backends.iter_mut().enumerate() {
+            if !live_backends[slot] {
+                entry.live = false;
+                entry.servers.iter_mut().for_each(|s| s.live = false);
+            }
+        }
+    }
+
+    /// The state of every server of `config`, by configuration index (for a reload).
+    pub fn states(&self, config: &Config, slots: &Slots, now: Instant) -> Vec<Vec<SetServer>> {
+        config
+            .backends
+            .iter()
+            .enumerate()
+            .map(|(bi, b)| {
+                (0..b.servers.len())
+                    .map(|si| {
+                        self.backends[slots.backends[bi]].servers[slots.servers[bi][si]]
+                            .target(now)
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Find a live server by names: `(backend slot, server slot)`.
+    pub fn find(&self, backend: &str, server: &str) -> Option<(usize, usize)> {
+        let (bi, b) = self
+            .backends
+            .iter()
+            .enumerate()
+            .find(|(_, b)| b.live && b.config.name == backend)?;
+        let si = b
+            .servers
+            .iter()
+            .position(|s| s.live && s.config.name == server)?;
+        Some((bi, si))
+    }
+
+    pub fn server_mut(&mut self, backend: usize, server: usize) -> Option<&mut ServerEntry> {
+        self.backends.get_mut(backend)?.servers.get_mut(server)
+    }
+}
