@@ -214,7 +214,9 @@ impl Validator {
             .as_ref()
             .and_then(|a| self.socket_addr(a, "global.admin_bind"));
         let admin_token = match &g.admin_token {
-            Some(t) if t.get_ref().len() < 16 || !t.get_ref().bytes().all(|b| b.is_ascii_graphic()) => {
+            Some(t)
+                if t.get_ref().len() < 16 || !t.get_ref().bytes().all(|b| b.is_ascii_graphic()) =>
+            {
                 self.error(
                     t.span(),
                     "global.admin_token must be at least 16 printable characters without spaces",

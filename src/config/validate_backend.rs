@@ -35,8 +35,11 @@ impl Validator {
                     format!("{key}: has no server: add at least one [[backend.server]]"),
                 );
             }
-            let slow_start =
-                self.duration(be.slow_start.as_ref(), Duration::ZERO, &format!("{key}: slow_start"));
+            let slow_start = self.duration(
+                be.slow_start.as_ref(),
+                Duration::ZERO,
+                &format!("{key}: slow_start"),
+            );
             let servers = self.servers(&be.server, &key, slow_start);
             let error_limit = self.int_in(
                 be.error_limit.as_ref(),

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
+use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
@@ -142,15 +143,21 @@ async fn read_request(stream: &mut TcpStream) -> Result<Request, u16> {
     }
 }
 
-async fn read_more(stream: &mut TcpStream, mut buf: Vec<u8>) -> Result<Vec<u8>, u16> {
+async fn read_more(stream: &mut TcpStream, buf: Vec<u8>) -> Result<Vec<u8>, u16> {
+    match read_append(stream, buf).await {
+        (Ok(n), buf) if n > 0 => Ok(buf),
+        _ => Err(400),
+    }
+}
+
+/// Read what is available, appended after the bytes already in `buf`.
+pub async fn read_append(stream: &mut TcpStream, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
     if buf.capacity() - buf.len() < 1024 {
         buf.reserve(2048);
     }
-    let (res, buf) = stream.read(buf).await;
-    match res {
-        Ok(n) if n > 0 => Ok(buf),
-        _ => Err(400),
-    }
+    let len = buf.len();
+    let (res, slice) = stream.read(buf.slice_mut(len..)).await;
+    (res, slice.into_inner())
 }
 
 async fn respond(control: &Rc<Control>, req: Request) -> Reply {
@@ -209,7 +216,13 @@ async fn respond(control: &Rc<Control>, req: Request) -> Reply {
 
 /// `POST /api/servers/{backend}/{server}/state|weight`, body: the value, as plain text
 /// or as a JSON string or number.
-fn set_server(control: &Rc<Control>, backend: &str, server: &str, what: &str, body: &[u8]) -> Reply {
+fn set_server(
+    control: &Rc<Control>,
+    backend: &str,
+    server: &str,
+    what: &str,
+    body: &[u8],
+) -> Reply {
     let Some((b, s)) = control.table.borrow().find(backend, server) else {
         return Reply::json_error(404, &format!("no server {backend}/{server}"));
     };

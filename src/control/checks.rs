@@ -9,9 +9,10 @@ use std::io;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
 
+use super::admin::read_append;
 use super::health::jitter;
 use super::plane::Control;
 use crate::config::{CheckKind, HealthCheck, Server};
@@ -87,10 +88,7 @@ async fn probe_inner(check: &HealthCheck, server: &Server) -> Result<(), Failure
             Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => {}
             _ => return Err(Failure::BadResponse),
         }
-        if buf.capacity() - buf.len() < 512 {
-            buf.reserve(1024);
-        }
-        let (res, b) = stream.read(buf).await;
+        let (res, b) = read_append(&mut stream, buf).await;
         buf = b;
         match res {
             Ok(0) => return Err(Failure::BadResponse),

@@ -192,7 +192,9 @@ mod tests {
         let mut x = 1u64;
         let (mut lo, mut hi) = (d, d);
         for _ in 0..10_000 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let j = jitter(d, x >> 11);
             lo = lo.min(j);
             hi = hi.max(j);

@@ -9,9 +9,9 @@ mod broadcast;
 mod checks;
 mod health;
 mod layout;
+mod page;
 mod plane;
 mod reload;
-mod page;
 mod render;
 mod table;
 
@@ -118,7 +118,12 @@ pub fn run_with(
     on_bound(&bound);
     let listening = bound
         .iter()
-        .zip(config.frontends.iter().flat_map(|f| f.binds.iter().map(move |b| (f, b))))
+        .zip(
+            config
+                .frontends
+                .iter()
+                .flat_map(|f| f.binds.iter().map(move |b| (f, b))),
+        )
         .map(|((_, addr), (fe, requested))| Listening {
             requested: *requested,
             bound: *addr,

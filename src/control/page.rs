@@ -28,7 +28,9 @@ fn esc(s: &str) -> String {
 }
 
 fn ago(t: SystemTime) -> String {
-    let s = SystemTime::now().duration_since(t).map_or(0, |d| d.as_secs());
+    let s = SystemTime::now()
+        .duration_since(t)
+        .map_or(0, |d| d.as_secs());
     match s {
         0..=59 => format!("{s}s"),
         60..=3599 => format!("{}m{}s", s / 60, s % 60),

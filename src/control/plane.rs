@@ -118,7 +118,12 @@ impl Control {
     }
 
     /// What to probe, unless the task is stale.
-    pub fn check_target(&self, b: usize, s: usize, generation: u64) -> Option<(HealthCheck, Server)> {
+    pub fn check_target(
+        &self,
+        b: usize,
+        s: usize,
+        generation: u64,
+    ) -> Option<(HealthCheck, Server)> {
         if self.stopping.get() {
             return None;
         }
@@ -185,10 +190,14 @@ impl Control {
     pub fn server_errors(self: &Rc<Self>, worker: usize, b: usize, s: usize, streak: u32) {
         {
             let mut table = self.table.borrow_mut();
-            let Some(backend) = table.backends.get_mut(b) else { return };
+            let Some(backend) = table.backends.get_mut(b) else {
+                return;
+            };
             let limit = backend.config.error_limit;
             let name = backend.config.name.clone();
-            let Some(entry) = backend.servers.get_mut(s) else { return };
+            let Some(entry) = backend.servers.get_mut(s) else {
+                return;
+            };
             if let Some(w) = entry.streaks.get_mut(worker) {
                 *w = streak;
             }
@@ -206,7 +215,13 @@ impl Control {
     }
 
     /// The operator sets a server's admin state or weight (runtime API).
-    pub fn set_admin(self: &Rc<Self>, b: usize, s: usize, admin: Option<Admin>, weight: Option<u32>) {
+    pub fn set_admin(
+        self: &Rc<Self>,
+        b: usize,
+        s: usize,
+        admin: Option<Admin>,
+        weight: Option<u32>,
+    ) {
         if let Some(entry) = self.table.borrow_mut().server_mut(b, s) {
             if let Some(a) = admin {
                 if entry.admin != a {
@@ -227,7 +242,9 @@ impl Control {
         let now = Instant::now();
         let (set, ramping) = {
             let mut table = self.table.borrow_mut();
-            let Some(entry) = table.server_mut(b, s) else { return };
+            let Some(entry) = table.server_mut(b, s) else {
+                return;
+            };
             let target = entry.target(now);
             let ramping = entry.ramping(now);
             if target == entry.sent {

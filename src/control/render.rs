@@ -83,10 +83,16 @@ pub fn state_text(e: &ServerEntry, fall: u32, rise: u32) -> String {
         (Admin::Drain, Oper::Up) => "DRAIN".into(),
         (Admin::Drain, Oper::Down) => "DRAIN (DOWN)".into(),
         (Admin::Ready, Oper::Up) if e.config.check && e.health.needed_to_change() < fall => {
-            format!("UP, going down {}/{fall}", fall - e.health.needed_to_change())
+            format!(
+                "UP, going down {}/{fall}",
+                fall - e.health.needed_to_change()
+            )
         }
         (Admin::Ready, Oper::Down) if e.health.needed_to_change() < rise => {
-            format!("DOWN, going up {}/{rise}", rise - e.health.needed_to_change())
+            format!(
+                "DOWN, going up {}/{rise}",
+                rise - e.health.needed_to_change()
+            )
         }
         (Admin::Ready, Oper::Up) => "UP".into(),
         (Admin::Ready, Oper::Down) => "DOWN".into(),
@@ -223,7 +229,9 @@ pub fn live_servers(control: &Control) -> Vec<(usize, Vec<usize>)> {
 
 /// Prometheus label value escaping.
 fn label(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Latency buckets, in seconds.
@@ -239,47 +247,157 @@ pub fn metrics(control: &Control, stats: &[Box<WorkerStats>]) -> String {
     let config = control.config.borrow();
     let slots = control.slots.borrow();
 
-    family(o, "ringlb_frontend_current_connections", "gauge", "Client connections open now.");
-    family(o, "ringlb_frontend_connections_total", "counter", "Client connections accepted.");
-    family(o, "ringlb_frontend_requests_total", "counter", "HTTP requests received.");
-    family(o, "ringlb_frontend_invalid_requests_total", "counter", "Requests refused as malformed, too large or too slow.");
-    family(o, "ringlb_frontend_responses_total", "counter", "Responses sent to clients, by status class.");
+    family(
+        o,
+        "ringlb_frontend_current_connections",
+        "gauge",
+        "Client connections open now.",
+    );
+    family(
+        o,
+        "ringlb_frontend_connections_total",
+        "counter",
+        "Client connections accepted.",
+    );
+    family(
+        o,
+        "ringlb_frontend_requests_total",
+        "counter",
+        "HTTP requests received.",
+    );
+    family(
+        o,
+        "ringlb_frontend_invalid_requests_total",
+        "counter",
+        "Requests refused as malformed, too large or too slow.",
+    );
+    family(
+        o,
+        "ringlb_frontend_responses_total",
+        "counter",
+        "Responses sent to clients, by status class.",
+    );
     for (i, fe) in config.frontends.iter().enumerate() {
-        let f = totals.frontends.get(slots.frontends[i]).cloned().unwrap_or_default();
+        let f = totals
+            .frontends
+            .get(slots.frontends[i])
+            .cloned()
+            .unwrap_or_default();
         let l = format!("frontend=\"{}\"", label(&fe.name));
-        let _ = writeln!(o, "ringlb_frontend_current_connections{{{l}}} {}", f.current);
-        let _ = writeln!(o, "ringlb_frontend_connections_total{{{l}}} {}", f.connections);
+        let _ = writeln!(
+            o,
+            "ringlb_frontend_current_connections{{{l}}} {}",
+            f.current
+        );
+        let _ = writeln!(
+            o,
+            "ringlb_frontend_connections_total{{{l}}} {}",
+            f.connections
+        );
         let _ = writeln!(o, "ringlb_frontend_requests_total{{{l}}} {}", f.requests);
-        let _ = writeln!(o, "ringlb_frontend_invalid_requests_total{{{l}}} {}", f.invalid_requests);
+        let _ = writeln!(
+            o,
+            "ringlb_frontend_invalid_requests_total{{{l}}} {}",
+            f.invalid_requests
+        );
         for (c, n) in f.responses.iter().enumerate() {
-            let _ = writeln!(o, "ringlb_frontend_responses_total{{{l},code=\"{}xx\"}} {n}", c + 1);
+            let _ = writeln!(
+                o,
+                "ringlb_frontend_responses_total{{{l},code=\"{}xx\"}} {n}",
+                c + 1
+            );
         }
     }
 
     let table = control.table.borrow();
     let live = live_servers(control);
-    family(o, "ringlb_backend_usable_servers", "gauge", "Servers that may take new traffic.");
-    family(o, "ringlb_backend_no_server_total", "counter", "Requests or connections refused because no server was usable.");
+    family(
+        o,
+        "ringlb_backend_usable_servers",
+        "gauge",
+        "Servers that may take new traffic.",
+    );
+    family(
+        o,
+        "ringlb_backend_no_server_total",
+        "counter",
+        "Requests or connections refused because no server was usable.",
+    );
     for (b, servers) in &live {
         let be = &table.backends[*b];
         let l = format!("backend=\"{}\"", label(&be.config.name));
-        let usable = servers.iter().filter(|s| be.servers[**s].sent.weight > 0 && be.servers[**s].oper() == Oper::Up && be.servers[**s].admin == Admin::Ready).count();
+        let usable = servers
+            .iter()
+            .filter(|s| {
+                be.servers[**s].sent.weight > 0
+                    && be.servers[**s].oper() == Oper::Up
+                    && be.servers[**s].admin == Admin::Ready
+            })
+            .count();
         let _ = writeln!(o, "ringlb_backend_usable_servers{{{l}}} {usable}");
-        let _ = writeln!(o, "ringlb_backend_no_server_total{{{l}}} {}", totals.backends.get(*b).map_or(0, |t| t.no_server));
+        let _ = writeln!(
+            o,
+            "ringlb_backend_no_server_total{{{l}}} {}",
+            totals.backends.get(*b).map_or(0, |t| t.no_server)
+        );
     }
 
     let gauges: [(&str, &str, &str); 11] = [
-        ("ringlb_server_up", "gauge", "1 when health checks (or the lack of them) say up."),
-        ("ringlb_server_admin_state", "gauge", "The operator's state: 1 for the current one of ready, drain, maint."),
-        ("ringlb_server_weight", "gauge", "The operator's weight (0..256)."),
-        ("ringlb_server_effective_weight", "gauge", "The weight balancers use now (slow start applied), in the same unit."),
-        ("ringlb_server_current_connections", "gauge", "Connections (TCP) or in-flight requests (HTTP) now."),
-        ("ringlb_server_connections_total", "counter", "New connections opened to the server."),
-        ("ringlb_server_requests_total", "counter", "Requests (HTTP) or sessions (TCP) sent to the server."),
-        ("ringlb_server_responses_total", "counter", "Responses from the server, by status class."),
-        ("ringlb_server_connect_errors_total", "counter", "Connect attempts that failed or timed out."),
-        ("ringlb_server_response_errors_total", "counter", "Responses that timed out, were malformed or cut short."),
-        ("ringlb_server_status_changes_total", "counter", "Up/down transitions."),
+        (
+            "ringlb_server_up",
+            "gauge",
+            "1 when health checks (or the lack of them) say up.",
+        ),
+        (
+            "ringlb_server_admin_state",
+            "gauge",
+            "The operator's state: 1 for the current one of ready, drain, maint.",
+        ),
+        (
+            "ringlb_server_weight",
+            "gauge",
+            "The operator's weight (0..256).",
+        ),
+        (
+            "ringlb_server_effective_weight",
+            "gauge",
+            "The weight balancers use now (slow start applied), in the same unit.",
+        ),
+        (
+            "ringlb_server_current_connections",
+            "gauge",
+            "Connections (TCP) or in-flight requests (HTTP) now.",
+        ),
+        (
+            "ringlb_server_connections_total",
+            "counter",
+            "New connections opened to the server.",
+        ),
+        (
+            "ringlb_server_requests_total",
+            "counter",
+            "Requests (HTTP) or sessions (TCP) sent to the server.",
+        ),
+        (
+            "ringlb_server_responses_total",
+            "counter",
+            "Responses from the server, by status class.",
+        ),
+        (
+            "ringlb_server_connect_errors_total",
+            "counter",
+            "Connect attempts that failed or timed out.",
+        ),
+        (
+            "ringlb_server_response_errors_total",
+            "counter",
+            "Responses that timed out, were malformed or cut short.",
+        ),
+        (
+            "ringlb_server_status_changes_total",
+            "counter",
+            "Up/down transitions.",
+        ),
     ];
     for (name, kind, help) in gauges {
         family(o, name, kind, help);
@@ -288,17 +406,33 @@ pub fn metrics(control: &Control, stats: &[Box<WorkerStats>]) -> String {
             for s in servers {
                 let e = &be.servers[*s];
                 let (st, active) = totals.server(*b, *s);
-                let l = format!("backend=\"{}\",server=\"{}\"", label(&be.config.name), label(&e.config.name));
+                let l = format!(
+                    "backend=\"{}\",server=\"{}\"",
+                    label(&be.config.name),
+                    label(&e.config.name)
+                );
                 match name {
                     "ringlb_server_up" => line(o, name, &l, u64::from(e.oper() == Oper::Up)),
                     "ringlb_server_admin_state" => {
-                        for (state, a) in [("ready", Admin::Ready), ("drain", Admin::Drain), ("maint", Admin::Maint)] {
-                            let _ = writeln!(o, "{name}{{{l},state=\"{state}\"}} {}", u64::from(e.admin == a));
+                        for (state, a) in [
+                            ("ready", Admin::Ready),
+                            ("drain", Admin::Drain),
+                            ("maint", Admin::Maint),
+                        ] {
+                            let _ = writeln!(
+                                o,
+                                "{name}{{{l},state=\"{state}\"}} {}",
+                                u64::from(e.admin == a)
+                            );
                         }
                     }
                     "ringlb_server_weight" => line(o, name, &l, u64::from(e.weight)),
                     "ringlb_server_effective_weight" => {
-                        let _ = writeln!(o, "{name}{{{l}}} {}", f64::from(e.sent.weight) / f64::from(WEIGHT_SCALE));
+                        let _ = writeln!(
+                            o,
+                            "{name}{{{l}}} {}",
+                            f64::from(e.sent.weight) / f64::from(WEIGHT_SCALE)
+                        );
                     }
                     "ringlb_server_current_connections" => line(o, name, &l, u64::from(active)),
                     "ringlb_server_connections_total" => line(o, name, &l, st.connections),
@@ -316,38 +450,85 @@ pub fn metrics(control: &Control, stats: &[Box<WorkerStats>]) -> String {
         }
     }
 
-    family(o, "ringlb_server_latency_seconds", "histogram", "Time to connect (TCP) or to the response head (HTTP), all workers.");
+    family(
+        o,
+        "ringlb_server_latency_seconds",
+        "histogram",
+        "Time to connect (TCP) or to the response head (HTTP), all workers.",
+    );
     for (b, servers) in &live {
         let be = &table.backends[*b];
         for s in servers {
             let (st, _) = totals.server(*b, *s);
-            let h = if st.latency.is_empty() { new_latency() } else { st.latency };
-            let l = format!("backend=\"{}\",server=\"{}\"", label(&be.config.name), label(&be.servers[*s].config.name));
+            let h = if st.latency.is_empty() {
+                new_latency()
+            } else {
+                st.latency
+            };
+            let l = format!(
+                "backend=\"{}\",server=\"{}\"",
+                label(&be.config.name),
+                label(&be.servers[*s].config.name)
+            );
             for bound in BUCKETS {
                 let us = (bound * 1e6) as u64;
                 let n = h.count_between(0, us);
-                let _ = writeln!(o, "ringlb_server_latency_seconds_bucket{{{l},le=\"{bound}\"}} {n}");
+                let _ = writeln!(
+                    o,
+                    "ringlb_server_latency_seconds_bucket{{{l},le=\"{bound}\"}} {n}"
+                );
             }
-            let _ = writeln!(o, "ringlb_server_latency_seconds_bucket{{{l},le=\"+Inf\"}} {}", h.len());
+            let _ = writeln!(
+                o,
+                "ringlb_server_latency_seconds_bucket{{{l},le=\"+Inf\"}} {}",
+                h.len()
+            );
             let sum = h.mean() * h.len() as f64 / 1e6;
             let _ = writeln!(o, "ringlb_server_latency_seconds_sum{{{l}}} {sum}");
             let _ = writeln!(o, "ringlb_server_latency_seconds_count{{{l}}} {}", h.len());
         }
     }
 
-    family(o, "ringlb_worker_info", "gauge", "One per worker, with the I/O driver it runs.");
+    family(
+        o,
+        "ringlb_worker_info",
+        "gauge",
+        "One per worker, with the I/O driver it runs.",
+    );
     for (i, d) in control.drivers.borrow().iter().enumerate() {
         let driver = d.map_or("starting".to_string(), |d| match d {
             crate::worker::Driver::IoUring => "io_uring".into(),
             crate::worker::Driver::Legacy => "epoll".into(),
         });
-        let _ = writeln!(o, "ringlb_worker_info{{worker=\"{i}\",driver=\"{driver}\"}} 1");
+        let _ = writeln!(
+            o,
+            "ringlb_worker_info{{worker=\"{i}\",driver=\"{driver}\"}} 1"
+        );
     }
-    family(o, "ringlb_config_reloads_total", "counter", "Configuration reloads applied.");
+    family(
+        o,
+        "ringlb_config_reloads_total",
+        "counter",
+        "Configuration reloads applied.",
+    );
     let _ = writeln!(o, "ringlb_config_reloads_total {}", control.reloads.get());
-    family(o, "ringlb_config_reload_failures_total", "counter", "Reloads refused (the old configuration kept running).");
-    let _ = writeln!(o, "ringlb_config_reload_failures_total {}", control.reload_failures.get());
-    family(o, "ringlb_start_time_seconds", "gauge", "When this ringlb started, in Unix seconds.");
+    family(
+        o,
+        "ringlb_config_reload_failures_total",
+        "counter",
+        "Reloads refused (the old configuration kept running).",
+    );
+    let _ = writeln!(
+        o,
+        "ringlb_config_reload_failures_total {}",
+        control.reload_failures.get()
+    );
+    family(
+        o,
+        "ringlb_start_time_seconds",
+        "gauge",
+        "When this ringlb started, in Unix seconds.",
+    );
     let _ = writeln!(o, "ringlb_start_time_seconds {}", unix(control.started));
     out
 }

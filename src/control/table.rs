@@ -150,7 +150,9 @@ impl Table {
                 let e = &mut entry.servers[ss];
                 if e.config.check != s.check || !e.live {
                     e.health = Health::new(b.check.rise, b.check.fall);
-                } else if (b.check.rise, b.check.fall) != (entry.config.check.rise, entry.config.check.fall) {
+                } else if (b.check.rise, b.check.fall)
+                    != (entry.config.check.rise, entry.config.check.fall)
+                {
                     // Keep the state, restart the count in the new scale.
                     let mut h = Health::new(b.check.rise, b.check.fall);
                     if e.health.oper() == Oper::Down {
@@ -189,8 +191,7 @@ impl Table {
             .map(|(bi, b)| {
                 (0..b.servers.len())
                     .map(|si| {
-                        self.backends[slots.backends[bi]].servers[slots.servers[bi][si]]
-                            .target(now)
+                        self.backends[slots.backends[bi]].servers[slots.servers[bi][si]].target(now)
                     })
                     .collect()
             })

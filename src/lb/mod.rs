@@ -178,10 +178,19 @@ pub(crate) mod tests {
         assert_eq!(effective_weight(1, None, ramp), WEIGHT_SCALE);
         assert_eq!(effective_weight(1, Some(Duration::ZERO), ramp), 1);
         assert_eq!(effective_weight(10, Some(Duration::from_secs(5)), ramp), 80);
-        assert_eq!(effective_weight(10, Some(Duration::from_secs(10)), ramp), 160);
-        assert_eq!(effective_weight(10, Some(Duration::from_secs(3)), Duration::ZERO), 160);
+        assert_eq!(
+            effective_weight(10, Some(Duration::from_secs(10)), ramp),
+            160
+        );
+        assert_eq!(
+            effective_weight(10, Some(Duration::from_secs(3)), Duration::ZERO),
+            160
+        );
         assert_eq!(effective_weight(0, Some(Duration::ZERO), ramp), 0);
-        assert_eq!(effective_weight(256, Some(Duration::from_millis(9999)), ramp), 4096);
+        assert_eq!(
+            effective_weight(256, Some(Duration::from_millis(9999)), ramp),
+            4096
+        );
     }
 
     #[test]

@@ -5,8 +5,8 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::stats::{count_status, record_latency, BackendStats, WorkerStats};
 use super::state::{BackendState, Worker};
+use super::stats::{count_status, record_latency, BackendStats, WorkerStats};
 use crate::config::Config;
 use crate::control::{Event, SetServer, Slots};
 use crate::http::Limits;

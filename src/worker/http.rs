@@ -10,6 +10,7 @@ use std::time::Instant;
 use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
 
+use super::apply::Outcome;
 use super::body::{pump, BodyError, End};
 use super::error::{SessionError, Side};
 use super::http_heads::{
@@ -19,7 +20,6 @@ use super::http_heads::{
 use super::relay::{relay, Timeouts};
 use super::route::Action;
 use super::session::{connect, Reuse};
-use super::apply::Outcome;
 use super::state::Worker;
 use super::stats::count_status;
 use crate::config::Frontend;
@@ -212,7 +212,15 @@ async fn forward(
                 side: Side::Server,
                 timeout: server_timeout,
             };
-            match pump(&mut src, &mut dst, cbuf, req.framing, worker.max_body_bytes.get()).await {
+            match pump(
+                &mut src,
+                &mut dst,
+                cbuf,
+                req.framing,
+                worker.max_body_bytes.get(),
+            )
+            .await
+            {
                 Ok(_) => {}
                 Err(BodyError::TooLarge) => {
                     refuse(worker, slot, client, 413, true).await;
@@ -311,7 +319,13 @@ async fn forward(
                 timeout: fe.timeout_client,
             };
             if let Err(e) = pump(&mut src, &mut dst, sbuf, rest, 0).await {
-                if matches!(e, BodyError::Io(Side::Server, _) | BodyError::Timeout(Side::Server) | BodyError::Truncated(Side::Server) | BodyError::Chunked(Side::Server, _)) {
+                if matches!(
+                    e,
+                    BodyError::Io(Side::Server, _)
+                        | BodyError::Timeout(Side::Server)
+                        | BodyError::Truncated(Side::Server)
+                        | BodyError::Chunked(Side::Server, _)
+                ) {
                     worker.record(backend, lease.server, Outcome::ResponseFailed);
                 }
                 return Err(body_error(e));

@@ -141,8 +141,7 @@ fn parse_and_route(
         return Ok(None);
     };
     let max_body = worker.max_body_bytes.get();
-    if max_body > 0 && matches!(req.framing, BodyFraming::Length(n) if n > max_body)
-    {
+    if max_body > 0 && matches!(req.framing, BodyFraming::Length(n) if n > max_body) {
         return Err(HttpError::PayloadTooLarge);
     }
     let action = route(fe, req.host, req.path());

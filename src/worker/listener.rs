@@ -118,8 +118,10 @@ pub fn start(worker: &Rc<Worker>, bound: BoundListener) {
 /// After a reload: listeners whose address stays serve the frontend `keep` names; the
 /// others stop accepting (their open connections go on).
 pub fn keep_only(worker: &Worker, keep: &[(SocketAddr, usize)]) {
-    worker.listeners.borrow_mut().retain(|l| {
-        match keep.iter().find(|(a, _)| *a == l.addr) {
+    worker
+        .listeners
+        .borrow_mut()
+        .retain(|l| match keep.iter().find(|(a, _)| *a == l.addr) {
             Some((_, fe)) => {
                 l.frontend.set(*fe);
                 true
@@ -128,14 +130,18 @@ pub fn keep_only(worker: &Worker, keep: &[(SocketAddr, usize)]) {
                 l.stop.raise();
                 false
             }
-        }
-    });
+        });
 }
 
 /// Accept on one listener until the worker stops or the listener is dropped. At the
 /// worker's connection limit, accepting pauses (connections wait in the kernel's
 /// backlog) until one ends.
-async fn accept_loop(worker: Rc<Worker>, bound: BoundListener, frontend: Rc<Cell<usize>>, stop: Rc<Flag>) {
+async fn accept_loop(
+    worker: Rc<Worker>,
+    bound: BoundListener,
+    frontend: Rc<Cell<usize>>,
+    stop: Rc<Flag>,
+) {
     let addr = bound.addr;
     let listener = match monoio::net::TcpListener::from_std(bound.socket) {
         Ok(l) => l,

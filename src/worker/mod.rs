@@ -26,8 +26,8 @@ use std::thread::JoinHandle;
 use futures_channel::mpsc::UnboundedSender;
 use futures_util::StreamExt;
 
-pub use error::{SessionError, Side};
 pub use apply::Outcome;
+pub use error::{SessionError, Side};
 pub use listener::{bind_all, bind_for_workers, BindError, BoundListener};
 pub use relay::{relay, RelayStats, Timeouts};
 pub use state::Worker;

@@ -46,7 +46,12 @@ impl Pool {
 
     /// Close every idle connection to one server.
     pub fn clear(&self, backend: usize, server: usize) {
-        if let Some(list) = self.idle.borrow_mut().get_mut(backend).and_then(|b| b.get_mut(server)) {
+        if let Some(list) = self
+            .idle
+            .borrow_mut()
+            .get_mut(backend)
+            .and_then(|b| b.get_mut(server))
+        {
             list.clear();
         }
     }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod switch;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -47,7 +48,7 @@ pub struct Ringlb {
     pub log: Vec<String>,
     /// Bound addresses in the order of the "listening on" lines.
     pub addrs: Vec<SocketAddr>,
-    _config: Option<TempConfig>,
+    config: Option<TempConfig>,
 }
 
 impl Ringlb {
@@ -86,7 +87,7 @@ impl Ringlb {
             lines: rx,
             log: Vec::new(),
             addrs: Vec::new(),
-            _config: config,
+            config,
         }
     }
 
@@ -132,6 +133,35 @@ impl Ringlb {
             .addrs
             .first()
             .expect("ringlb printed no listening address")
+    }
+
+    /// The admin API's address, from its "admin API listening on" line.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.log
+            .iter()
+            .find_map(|l| l.split("admin API listening on ").nth(1))
+            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+            .expect("ringlb printed no admin address")
+    }
+
+    /// The configuration file this ringlb runs (tests rewrite it before a reload).
+    pub fn config_path(&self) -> &std::path::Path {
+        &self.config.as_ref().expect("started from a file").0
+    }
+
+    /// Wait for a line containing `needle` unless one was already logged.
+    pub fn wait_logged(&mut self, needle: &str) {
+        if !self.logged(needle) {
+            self.wait_for(needle);
+        }
+    }
+
+    /// Whether a line containing `needle` has been logged so far (no waiting).
+    pub fn logged(&mut self, needle: &str) -> bool {
+        while let Ok(line) = self.lines.try_recv() {
+            self.note(&line);
+        }
+        self.log.iter().any(|l| l.contains(needle))
     }
 
     pub fn signal(&self, sig: i32) {
@@ -257,4 +287,34 @@ pub fn tcp_config(workers: usize, servers: &[(SocketAddr, u32)], extra_defaults:
         ));
     }
     s
+}
+
+/// One request to the admin API (which closes after each): status and body.
+pub fn admin(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+    token: Option<&str>,
+) -> (u16, String) {
+    let mut s = connect(addr);
+    let auth = token.map_or(String::new(), |t| format!("authorization: Bearer {t}\r\n"));
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nhost: admin\r\n{auth}content-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read admin response");
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("bad admin response: {out:?}"));
+    let body = out
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
 }

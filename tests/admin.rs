@@ -1,0 +1,240 @@
+//! The admin API through the real binary: drain, maint and weight take effect on
+//! traffic; /metrics parses as Prometheus text; the JSON and the stats page list every
+//! server; the token is enforced; bad commands get clear errors.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::thread;
+use std::time::Duration;
+
+use common::http::Client;
+use common::switch::Switch;
+use common::{admin, Ringlb};
+
+const TOKEN: &str = "s3cret-token-0123456789";
+
+/// Backend "app" with servers a and b (no checks), admin on a free loopback port.
+fn config(workers: usize, a: &Switch, b: &Switch, global: &str) -> String {
+    format!(
+        "[global]\nworkers = {workers}\npin_workers = false\ngrace_period = \"5s\"\nadmin_bind = \"127.0.0.1:0\"\n{global}\n\
+         [[frontend]]\nname = \"web\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\ndefault_backend = \"app\"\n\
+         [[backend]]\nname = \"app\"\n\
+         [[backend.server]]\nname = \"a\"\naddress = \"{}\"\n\
+         [[backend.server]]\nname = \"b\"\naddress = \"{}\"\n",
+        a.addr, b.addr
+    )
+}
+
+fn spread(addr: SocketAddr, n: usize) -> HashMap<String, usize> {
+    let mut seen = HashMap::new();
+    for _ in 0..n {
+        let (status, _, body) = Client::connect(addr).get("/x");
+        assert_eq!(status, 200);
+        let body = String::from_utf8_lossy(&body).to_string();
+        *seen
+            .entry(body.split(' ').next().unwrap_or("").to_string())
+            .or_insert(0) += 1;
+    }
+    seen
+}
+
+#[test]
+fn drain_stops_new_requests_while_open_ones_finish() {
+    let (a, b) = (Switch::start("a"), Switch::start("b"));
+    // One worker: round robin starts with a, so the slow request is a's.
+    let r = Ringlb::start(&config(1, &a, &b, ""));
+    let (front, adm) = (r.addr(), r.admin_addr());
+    a.set_delay(Duration::from_millis(600));
+    let slow = thread::spawn(move || Client::connect(front).get("/slow"));
+    a.wait_requests(1);
+    let (status, body) = admin(adm, "POST", "/api/servers/app/a/state", "drain", None);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"state\":\"DRAIN\""), "{body}");
+    let before = a.requests();
+    let seen = spread(front, 10);
+    assert_eq!(seen.get("b"), Some(&10), "{seen:?}");
+    assert_eq!(a.requests(), before);
+    let (status, _, body) = slow.join().unwrap();
+    assert_eq!(status, 200, "the drained server's open request must finish");
+    assert_eq!(String::from_utf8_lossy(&body), "a /slow");
+    let (_, json) = admin(adm, "GET", "/api/servers", "", None);
+    assert!(json.contains("\"admin\":\"drain\""), "{json}");
+}
+
+#[test]
+fn maint_then_ready_and_weight_change_show_in_the_distribution() {
+    let (a, b) = (Switch::start("a"), Switch::start("b"));
+    let r = Ringlb::start(&config(1, &a, &b, ""));
+    let (front, adm) = (r.addr(), r.admin_addr());
+    assert_eq!(
+        admin(adm, "POST", "/api/servers/app/a/state", "maint", None).0,
+        200
+    );
+    assert_eq!(spread(front, 8).get("b"), Some(&8));
+    assert_eq!(
+        admin(adm, "POST", "/api/servers/app/a/state", "ready", None).0,
+        200
+    );
+    let (status, body) = admin(adm, "POST", "/api/servers/app/a/weight", "3", None);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"weight\":3"), "{body}");
+    let seen = spread(front, 40);
+    assert_eq!(
+        (seen.get("a"), seen.get("b")),
+        (Some(&30), Some(&10)),
+        "{seen:?}"
+    );
+    // Weight 0: no new traffic, like HAProxy.
+    assert_eq!(
+        admin(adm, "POST", "/api/servers/app/a/weight", "0", None).0,
+        200
+    );
+    assert_eq!(spread(front, 5).get("b"), Some(&5));
+}
+
+#[test]
+fn metrics_parse_as_prometheus_text_and_count_requests() {
+    let (a, b) = (Switch::start("a"), Switch::start("b"));
+    let r = Ringlb::start(&config(2, &a, &b, ""));
+    let seen = spread(r.addr(), 12);
+    let (status, text) = admin(r.admin_addr(), "GET", "/metrics", "", None);
+    assert_eq!(status, 200);
+    let lines = text.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("valid Prometheus text format");
+    let value = |name: &str, labels: &[(&str, &str)]| -> f64 {
+        scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(v)))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => f64::NAN,
+            })
+            .unwrap_or_else(|| panic!("no sample {name} {labels:?} in:\n{text}"))
+    };
+    assert_eq!(
+        value("ringlb_frontend_requests_total", &[("frontend", "web")]),
+        12.0
+    );
+    for (name, n) in &seen {
+        assert_eq!(
+            value(
+                "ringlb_server_requests_total",
+                &[("backend", "app"), ("server", name)]
+            ),
+            *n as f64
+        );
+    }
+    assert_eq!(value("ringlb_server_up", &[("server", "a")]), 1.0);
+    assert_eq!(value("ringlb_config_reloads_total", &[]), 0.0);
+    // One info line per worker, naming its driver; a latency histogram per server.
+    let workers = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == "ringlb_worker_info")
+        .count();
+    assert_eq!(workers, 2);
+    let hist = scrape
+        .samples
+        .iter()
+        .find(|s| {
+            s.metric == "ringlb_server_latency_seconds" && s.labels.get("server") == Some("a")
+        })
+        .expect("latency histogram");
+    match &hist.value {
+        prometheus_parse::Value::Histogram(buckets) => {
+            let inf = buckets.iter().map(|b| b.count).fold(0.0, f64::max);
+            assert_eq!(inf, *seen.get("a").unwrap_or(&0) as f64);
+        }
+        other => panic!("not a histogram: {other:?}"),
+    }
+}
+
+#[test]
+fn json_and_stats_page_list_every_server() {
+    let (a, b) = (Switch::start("a"), Switch::start("b"));
+    let r = Ringlb::start(&config(1, &a, &b, ""));
+    let _ = spread(r.addr(), 4);
+    let (status, json) = admin(r.admin_addr(), "GET", "/api/servers", "", None);
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    let servers = &v["backends"][0]["servers"];
+    assert_eq!(servers.as_array().map(Vec::len), Some(2), "{json}");
+    assert_eq!(servers[0]["name"], "a");
+    assert_eq!(servers[0]["state"], "UP");
+    assert_eq!(servers[0]["requests_total"], 2);
+    assert_eq!(servers[1]["responses"]["2xx"], 2);
+    let (status, html) = admin(r.admin_addr(), "GET", "/", "", None);
+    assert_eq!(status, 200);
+    assert!(html.contains("http-equiv=\"refresh\""));
+    for needle in [
+        "Backend app",
+        ">a<",
+        ">b<",
+        &a.addr.to_string(),
+        &b.addr.to_string(),
+        ">UP<",
+    ] {
+        assert!(html.contains(needle), "stats page lacks {needle:?}");
+    }
+}
+
+#[test]
+fn the_token_is_required_when_set() {
+    let (a, b) = (Switch::start("a"), Switch::start("b"));
+    let r = Ringlb::start(&config(1, &a, &b, &format!("admin_token = \"{TOKEN}\"")));
+    let adm = r.admin_addr();
+    assert_eq!(admin(adm, "GET", "/metrics", "", None).0, 401);
+    assert_eq!(
+        admin(adm, "GET", "/metrics", "", Some("wrong-token-0123456789")).0,
+        401
+    );
+    assert_eq!(
+        admin(adm, "POST", "/api/servers/app/a/state", "maint", None).0,
+        401
+    );
+    assert_eq!(
+        spread(r.addr(), 4).len(),
+        2,
+        "an unauthorised command must not apply"
+    );
+    assert_eq!(admin(adm, "GET", "/metrics", "", Some(TOKEN)).0, 200);
+}
+
+#[test]
+fn bad_commands_get_clear_errors() {
+    let (a, b) = (Switch::start("a"), Switch::start("b"));
+    let r = Ringlb::start(&config(1, &a, &b, ""));
+    let adm = r.admin_addr();
+    let (s, body) = admin(adm, "POST", "/api/servers/app/zz/state", "drain", None);
+    assert_eq!(
+        (s, body.contains("no server app/zz")),
+        (404, true),
+        "{body}"
+    );
+    let (s, body) = admin(adm, "POST", "/api/servers/app/a/state", "sleep", None);
+    assert_eq!(
+        (s, body.contains("ready, drain or maint")),
+        (400, true),
+        "{body}"
+    );
+    assert_eq!(
+        admin(adm, "POST", "/api/servers/app/a/weight", "257", None).0,
+        400
+    );
+    assert_eq!(
+        admin(adm, "POST", "/api/servers/app/a/weight", "-1", None).0,
+        400
+    );
+    assert_eq!(
+        admin(adm, "GET", "/api/servers/app/a/state", "", None).0,
+        405
+    );
+    assert_eq!(admin(adm, "GET", "/nope", "", None).0, 404);
+    // Nothing above changed anything.
+    assert_eq!(spread(r.addr(), 4).len(), 2);
+}
