@@ -66,12 +66,18 @@ fn serve(n: usize, stream: TcpStream) -> io::Result<()> {
 }
 
 /// The demo's configuration, in the same TOML users write.
-pub fn config_text(listen: SocketAddr, workers: usize, backends: &[SocketAddr]) -> String {
+pub fn config_text(
+    listen: SocketAddr,
+    workers: usize,
+    admin: SocketAddr,
+    backends: &[SocketAddr],
+) -> String {
     let mut s = format!(
         r#"# ringlb demo configuration (built in)
 [global]
 workers = {workers}
 grace_period = "2s"
+admin_bind = "{admin}"
 
 [defaults]
 timeout_connect = "1s"
@@ -88,11 +94,16 @@ forwarded_for = true
 [[backend]]
 name = "demo_backends"
 balance = "roundrobin"
+
+[backend.check]
+kind = "http"
+path = "/"
+interval = "2s"
 "#
     );
     for (i, addr) in backends.iter().enumerate() {
         s.push_str(&format!(
-            "\n[[backend.server]]\nname = \"demo{}\"\naddress = \"{addr}\"\nweight = 1\n",
+            "\n[[backend.server]]\nname = \"demo{}\"\naddress = \"{addr}\"\nweight = 1\ncheck = true\n",
             i + 1
         ));
     }

@@ -19,8 +19,12 @@
 //!    In HTTP mode ([`worker`]'s HTTP session) each request is parsed strictly
 //!    ([`http`]), routed, and sent on a pooled keep-alive server connection; bodies
 //!    stream through one bounded buffer per direction.
-//! 5. The control thread ([`control`]) never touches worker memory: it sends updates
-//!    (today: shutdown) over a per-worker channel and rings the worker's doorbell.
+//! 5. Outcomes are counted in the worker's own statistics; a server-side failure
+//!    lengthens the server's error run, which the worker reports (passive health).
+//! 6. The control thread ([`control`]) never touches worker memory: it probes servers,
+//!    serves the admin API and reloads the configuration, and sends the results
+//!    (server state, new configuration, shutdown) over a per-worker channel, ringing
+//!    the worker's doorbell; the worker applies them between requests.
 //!
 //! ## Module map
 //!
@@ -29,7 +33,7 @@
 //! | [`config`] | TOML → raw serde structs → validated [`config::Config`]; errors name file, line, key |
 //! | [`worker`] | data plane: listeners, sessions, relay, per-worker state |
 //! | [`lb`] | balancing algorithms behind [`lb::Balancer`]; pure functions of state and time |
-//! | [`control`] | control thread: lifecycle, signals, broadcast to workers |
+//! | [`control`] | control thread: lifecycle, health checks, admin API, reload, broadcast to workers |
 //! | [`http`] | HTTP/1.1 codec: strict request/response parsing, framing, chunked validation |
 //! | [`demo`] | `ringlb demo`: built-in backends and configuration |
 

@@ -44,6 +44,9 @@ enum Command {
         /// Worker threads (0 = one per core).
         #[arg(long, default_value_t = 0)]
         workers: usize,
+        /// Where the stats page, /metrics and the runtime API listen.
+        #[arg(long, default_value = "127.0.0.1:9900")]
+        admin: SocketAddr,
     },
 }
 
@@ -52,7 +55,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { config } => check(&config),
         Command::Run { config } => run(&config),
-        Command::Demo { listen, workers } => demo(listen, workers),
+        Command::Demo {
+            listen,
+            workers,
+            admin,
+        } => demo(listen, workers, admin),
     };
     match result {
         Ok(code) => code,
@@ -109,22 +116,25 @@ fn run(path: &Path) -> anyhow::Result<ExitCode> {
     finish(control::run(config, Some(path.to_path_buf()))?)
 }
 
-fn demo(listen: SocketAddr, workers: usize) -> anyhow::Result<ExitCode> {
+fn demo(listen: SocketAddr, workers: usize, admin: SocketAddr) -> anyhow::Result<ExitCode> {
     let backends = ringlb::demo::start_backends(3).context("cannot start the demo backends")?;
-    let text = ringlb::demo::config_text(listen, workers, &backends);
+    let text = ringlb::demo::config_text(listen, workers, admin, &backends);
     let config = Config::parse(&text, "<demo>")
         .map_err(|e| anyhow::anyhow!("built-in demo configuration: {e}"))?;
     init_logging(&config.global.log_level);
     let exit = control::run_with(config, None, |bound| {
         let list: Vec<String> = backends.iter().map(|a| a.to_string()).collect();
         println!("ringlb demo: 3 backends on {}", list.join(", "));
-        for (_, addr) in bound {
+        for (_, addr) in bound.frontends {
             println!("ringlb demo: proxy listening on {addr}");
             println!("try:  curl http://{addr}/    (run it a few times: the answer rotates across the backends)");
         }
+        if let Some(a) = bound.admin {
+            println!("stats page: http://{a}/   metrics: http://{a}/metrics   servers: http://{a}/api/servers");
+        }
         println!("Ctrl-C to stop.");
     })
-    .with_context(|| format!("cannot start the demo proxy on {listen} (use --listen to pick another address)"))?;
+    .with_context(|| format!("cannot start the demo proxy on {listen} with its admin API on {admin} (use --listen and --admin to pick other addresses)"))?;
     finish(exit)
 }
 

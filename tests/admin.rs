@@ -238,3 +238,93 @@ fn bad_commands_get_clear_errors() {
     // Nothing above changed anything.
     assert_eq!(spread(r.addr(), 4).len(), 2);
 }
+
+/// Headless Chromium, when installed (CI installs it and sets RINGLB_REQUIRE_BROWSER=1,
+/// which turns a missing browser into a failure instead of a skip).
+fn chromium() -> Option<&'static str> {
+    let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    if found.is_none() {
+        assert_ne!(
+            std::env::var("RINGLB_REQUIRE_BROWSER").as_deref(),
+            Ok("1"),
+            "chromium is required here (RINGLB_REQUIRE_BROWSER=1) but not installed"
+        );
+        eprintln!("skipped: chromium is not installed (apt-get install chromium)");
+    }
+    found
+}
+
+#[test]
+fn stats_page_renders_in_headless_chromium_and_shows_every_server() {
+    let Some(browser) = chromium() else { return };
+    let (a, b) = (Switch::start("a"), Switch::start("b"));
+    let r = Ringlb::start(&config(2, &a, &b, ""));
+    let _ = spread(r.addr(), 6);
+    assert_eq!(
+        admin(
+            r.admin_addr(),
+            "POST",
+            "/api/servers/app/b/state",
+            "drain",
+            None
+        )
+        .0,
+        200
+    );
+    let url = format!("http://{}/", r.admin_addr());
+    let shot = std::env::temp_dir().join(format!("ringlb-stats-{}.png", std::process::id()));
+    let profile = std::env::temp_dir().join(format!("ringlb-chromium-{}", std::process::id()));
+    let run = |extra: &str| {
+        let mut child = std::process::Command::new(browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--window-size=1600,700",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(extra)
+            .arg(&url)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start chromium");
+        let mut out = String::new();
+        let mut stdout = child.stdout.take().unwrap();
+        // Bounded: chromium exits after one page; kill it if it does not.
+        let reader = thread::spawn(move || {
+            let _ = std::io::Read::read_to_string(&mut stdout, &mut out);
+            out
+        });
+        let deadline = std::time::Instant::now() + common::PATIENCE * 3;
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("chromium did not finish");
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        reader.join().unwrap()
+    };
+    let dom = run("--dump-dom");
+    let _ = std::fs::remove_dir_all(&profile);
+    assert!(dom.contains("Backend app"), "{dom}");
+    for needle in [">a<", ">b<", ">UP<", ">DRAIN<", "Frontends"] {
+        assert!(
+            dom.contains(needle),
+            "rendered page lacks {needle:?}:\n{dom}"
+        );
+    }
+    run(&format!("--screenshot={}", shot.display()));
+    let _ = std::fs::remove_dir_all(&profile);
+    let png = std::fs::read(&shot).expect("chromium wrote a screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 5_000,
+        "screenshot of {} bytes",
+        png.len()
+    );
+    eprintln!("stats page screenshot: {}", shot.display());
+}

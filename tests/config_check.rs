@@ -365,3 +365,55 @@ fn keys_not_acted_on_yet_are_warned_about() {
         c.warnings
     );
 }
+
+#[test]
+fn health_and_admin_keys_are_validated() {
+    // A short token is refused (it would be guessable), naming the line.
+    let text =
+        format!("[global]\nadmin_bind = \"127.0.0.1:9900\"\nadmin_token = \"short\"\n{BASE}");
+    let e = only_error(&text);
+    assert!(
+        e.starts_with("t.toml:3:15: global.admin_token must be at least 16"),
+        "{e}"
+    );
+    // An admin API open to the network without a token is worth a warning.
+    let text = format!("[global]\nadmin_bind = \"0.0.0.0:9900\"\n{BASE}");
+    let c = Config::parse(&text, "t.toml").unwrap();
+    assert!(
+        c.warnings.iter().any(|w| w.contains("no admin_token")),
+        "{:?}",
+        c.warnings
+    );
+    // error_limit and slow_start, per backend and per server.
+    let text = BASE.replace(
+        "name = \"app\"\n",
+        "name = \"app\"\nerror_limit = 4\nslow_start = \"20s\"\n",
+    ) + "check = true\n[[backend.server]]\nname = \"a2\"\naddress = \"127.0.0.1:9002\"\nslow_start = \"5s\"\n";
+    let c = Config::parse(&text, "t.toml").unwrap();
+    let b = &c.backends[0];
+    assert_eq!(b.error_limit, 4);
+    assert_eq!(b.servers[0].slow_start.as_secs(), 20);
+    assert_eq!(b.servers[1].slow_start.as_secs(), 5);
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let c = Config::parse(BASE, "t.toml").unwrap();
+    assert_eq!(
+        c.backends[0].error_limit, 10,
+        "HAProxy's default error-limit"
+    );
+    assert!(c.backends[0].servers[0].slow_start.is_zero());
+    // error_limit without any checked server would mark servers down for good: warned.
+    let text = BASE.replace("name = \"app\"\n", "name = \"app\"\nerror_limit = 5\n");
+    let c = Config::parse(&text, "t.toml").unwrap();
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("error_limit only acts on servers with check = true")),
+        "{:?}",
+        c.warnings
+    );
+    let e = only_error(&BASE.replace(
+        "name = \"app\"\n",
+        "name = \"app\"\nslow_start = \"soon\"\n",
+    ));
+    assert!(e.contains("slow_start"), "{e}");
+}

@@ -168,3 +168,50 @@ fn servers_without_check_are_never_probed_nor_taken_out_passively() {
     assert_eq!(a.probes(), 0);
     assert!(!r.logged("DOWN"));
 }
+
+#[test]
+fn slow_start_ramps_a_returning_server_up_gradually() {
+    let (a, b) = (Switch::start("a"), Switch::start("b"));
+    let text = checked_config(
+        1,
+        &[&a, &b],
+        FAST,
+        "slow_start = \"2s\"",
+        "admin_bind = \"127.0.0.1:0\"",
+    );
+    let mut r = Ringlb::start(&text);
+    a.set_health(503);
+    r.wait_for("app/a DOWN");
+    a.set_health(200);
+    r.wait_for("app/a UP");
+    let weight = |r: &Ringlb| -> f64 {
+        let (_, json) = common::admin(r.admin_addr(), "GET", "/api/servers", "", None);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        v["backends"][0]["servers"][0]["effective_weight"]
+            .as_f64()
+            .unwrap()
+    };
+    let w = weight(&r);
+    assert!(w > 0.0 && w < 0.5, "just up, effective weight {w}");
+    let seen = spread(r.addr(), 40);
+    let to_a = seen.get("a").copied().unwrap_or(0);
+    assert!(
+        to_a < 12,
+        "a returning server got {to_a} of 40 at once: {seen:?}"
+    );
+    // The ramp ends at the full weight (bounded wait on a state we cannot subscribe to).
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    while weight(&r) < 1.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "slow start never finished"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let seen = spread(r.addr(), 20);
+    assert_eq!(
+        (seen.get("a"), seen.get("b")),
+        (Some(&10), Some(&10)),
+        "{seen:?}"
+    );
+}

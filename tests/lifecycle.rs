@@ -147,7 +147,15 @@ fn config_path_can_come_from_the_environment() {
 #[test]
 fn demo_serves_its_three_backends() {
     let mut cmd = Command::new(BIN);
-    cmd.args(["demo", "--listen", "127.0.0.1:0", "--workers", "2"]);
+    cmd.args([
+        "demo",
+        "--listen",
+        "127.0.0.1:0",
+        "--admin",
+        "127.0.0.1:0",
+        "--workers",
+        "2",
+    ]);
     let mut demo = Ringlb::spawn(cmd, None);
     let line = demo.wait_for("proxy listening on");
     let addr: std::net::SocketAddr = line.rsplit(' ').next().unwrap().parse().unwrap();
@@ -165,6 +173,14 @@ fn demo_serves_its_three_backends() {
         seen.insert(body);
     }
     assert_eq!(seen.len(), 3, "not every demo backend answered: {seen:?}");
+    // The demo also serves the admin API, with health checks on its backends.
+    let (status, json) = common::admin(demo.admin_addr(), "GET", "/api/servers", "", None);
+    assert_eq!(status, 200);
+    assert_eq!(
+        json.matches("\"check\":{\"enabled\":true").count(),
+        3,
+        "{json}"
+    );
     demo.signal(libc::SIGINT);
     assert!(demo.wait_exit().success());
 }

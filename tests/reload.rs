@@ -219,7 +219,15 @@ fn reload_without_a_file_is_refused_in_demo_mode() {
     // The demo has no file to read again; POST /api/reload is not available there, but
     // SIGHUP must not kill it either.
     let mut cmd = std::process::Command::new(common::BIN);
-    cmd.args(["demo", "--listen", "127.0.0.1:0", "--workers", "1"]);
+    cmd.args([
+        "demo",
+        "--listen",
+        "127.0.0.1:0",
+        "--admin",
+        "127.0.0.1:0",
+        "--workers",
+        "1",
+    ]);
     let mut r = Ringlb::spawn(cmd, None);
     r.wait_for("ringlb ready");
     r.signal(libc::SIGHUP);

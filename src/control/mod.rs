@@ -94,12 +94,18 @@ pub fn run(config: Config, path: Option<PathBuf>) -> Result<Exit, RunError> {
     run_with(config, path, |_| {})
 }
 
-/// [`run`], calling `on_bound` with each frontend's bound addresses (`(frontend index,
-/// address)`, ports resolved) once every listener is bound, before workers start.
+/// The addresses ringlb listens on, ports resolved.
+pub struct Bound<'a> {
+    /// `(frontend index, address)`.
+    pub frontends: &'a [(usize, SocketAddr)],
+    pub admin: Option<SocketAddr>,
+}
+
+/// [`run`], calling `on_bound` once every listener is bound, before workers start.
 pub fn run_with(
     config: Config,
     path: Option<PathBuf>,
-    on_bound: impl FnOnce(&[(usize, SocketAddr)]),
+    on_bound: impl FnOnce(Bound<'_>),
 ) -> Result<Exit, RunError> {
     let config = Arc::new(config);
     let listeners = worker::bind_all(&config)?;
@@ -108,14 +114,18 @@ pub fn run_with(
         None => None,
     };
     log_startup(&config, &listeners);
-    if let Some(a) = admin.as_ref().and_then(|l| l.local_addr().ok()) {
+    let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
+    if let Some(a) = admin_addr {
         tracing::info!("admin API listening on {a}");
     }
     let bound: Vec<(usize, SocketAddr)> = listeners
         .first()
         .map(|l| l.iter().map(|b| (b.frontend, b.addr)).collect())
         .unwrap_or_default();
-    on_bound(&bound);
+    on_bound(Bound {
+        frontends: &bound,
+        admin: admin_addr,
+    });
     let listening = bound
         .iter()
         .zip(

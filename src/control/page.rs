@@ -126,9 +126,9 @@ fn backends(o: &mut String, control: &Control, totals: &Totals) {
         let no_server = totals.backends.get(*b).map_or(0, |t| t.no_server);
         let _ = write!(
             o,
-            "<h2>Backend {} <small>({:?}; {usable}/{} servers usable; {no_server} refused for want of a server)</small></h2>",
+            "<h2>Backend {} <small>({}; {usable}/{} servers usable; {no_server} refused for want of a server)</small></h2>",
             esc(&be.config.name),
-            be.config.balance,
+            format!("{:?}", be.config.balance).to_lowercase(),
             servers.len()
         );
         o.push_str(
