@@ -255,6 +255,7 @@ impl Control {
             }
         };
         if let Some(set) = set {
+            tracing::debug!(backend = b, server = s, ?set, "server state broadcast");
             self.broadcaster.send_all(|| Update::Server {
                 backend: b,
                 server: s,

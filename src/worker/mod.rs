@@ -181,7 +181,10 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
                     backend,
                     server,
                     set,
-                } => worker.set_server(backend, server, set),
+                } => {
+                    worker.set_server(backend, server, set);
+                    tracing::debug!(worker = worker.id, backend, server, ?set, "server state applied");
+                }
                 Update::Snapshot(id) => {
                     let stats = Box::new(worker.snapshot());
                     let _ = worker.events.unbounded_send(Event::Stats { id, stats });
