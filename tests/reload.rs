@@ -201,6 +201,7 @@ fn operator_changes_survive_a_reload() {
         admin(adm, "POST", "/api/servers/app/b/weight", "7", None).0,
         200
     );
+    assert_eq!(spread(r.addr(), 4).get("b"), Some(&4));
     // Reload with a change elsewhere (balance): a stays in maint, b keeps weight 7.
     let changed = config(
         &["127.0.0.1:0"],
@@ -212,6 +213,9 @@ fn operator_changes_survive_a_reload() {
     let (_, json) = admin(adm, "GET", "/api/servers", "", None);
     assert!(json.contains("\"admin\":\"maint\""), "{json}");
     assert!(json.contains("\"weight\":7"), "{json}");
+    // Statistics carried over: b's count includes the requests before the reload.
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["backends"][0]["servers"][1]["requests_total"], 10, "{json}");
 }
 
 #[test]

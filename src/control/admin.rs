@@ -87,8 +87,13 @@ async fn handle(control: Rc<Control>, mut stream: TcpStream) {
         Ok(Err(status)) => Reply::json_error(status, "bad request"),
         Err(_) => Reply::json_error(408, "request timeout"),
     };
+    let challenge = if reply.status == 401 {
+        "www-authenticate: Bearer realm=\"ringlb\"\r\n"
+    } else {
+        ""
+    };
     let head = format!(
-        "HTTP/1.1 {} {}\r\ncontent-type: {}\r\ncontent-length: {}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n",
+        "HTTP/1.1 {} {}\r\ncontent-type: {}\r\ncontent-length: {}\r\ncache-control: no-store\r\n{challenge}connection: close\r\n\r\n",
         reply.status,
         reason(reply.status),
         reply.content_type,
