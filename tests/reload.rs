@@ -215,7 +215,10 @@ fn operator_changes_survive_a_reload() {
     assert!(json.contains("\"weight\":7"), "{json}");
     // Statistics carried over: b's count includes the requests before the reload.
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(v["backends"][0]["servers"][1]["requests_total"], 10, "{json}");
+    assert_eq!(
+        v["backends"][0]["servers"][1]["requests_total"], 10,
+        "{json}"
+    );
 }
 
 #[test]

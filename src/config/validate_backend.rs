@@ -213,11 +213,6 @@ impl Validator {
                 0..=10_000_000,
                 &format!("{key}: max_connections"),
             ) as u32;
-            if let Some(m) = s.max_connections.as_ref().filter(|m| *m.get_ref() > 0) {
-                let msg =
-                    format!("{key}: max_connections is not enforced by this version; ignored");
-                self.warn(m.span(), msg);
-            }
             let Some(address) = self.server_address(&s.address, &key) else {
                 continue;
             };

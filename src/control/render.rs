@@ -42,6 +42,10 @@ impl Totals {
                 }
                 let s = &mut t.backends[i];
                 s.no_server += b.no_server;
+                s.queue_current += b.queue_current;
+                s.queued += b.queued;
+                s.queue_timeouts += b.queue_timeouts;
+                s.queue_full += b.queue_full;
                 for (j, srv) in b.servers.iter().enumerate() {
                     if s.servers.len() <= j {
                         s.servers.push(ServerStats::default());
@@ -185,6 +189,10 @@ pub fn json(control: &Control, stats: &[Box<WorkerStats>]) -> String {
                 "name": be.config.name,
                 "balance": format!("{:?}", be.config.balance).to_lowercase(),
                 "no_server_total": totals.backends.get(*b).map_or(0, |t| t.no_server),
+                "queue": totals.backends.get(*b).map_or(json!(null), |t| json!({
+                    "current": t.queue_current, "queued_total": t.queued,
+                    "timeouts_total": t.queue_timeouts, "full_total": t.queue_full,
+                })),
                 "servers": servers.iter().map(|s| server_value(control, &totals, *b, *s)).collect::<Vec<_>>(),
             })
         })
@@ -233,6 +241,9 @@ fn label(v: &str) -> String {
         .replace('"', "\\\"")
         .replace('\n', "\\n")
 }
+
+/// A metric family computed from one statistics record: name, type, help, value.
+type Family<T> = (&'static str, &'static str, &'static str, fn(&T) -> u64);
 
 /// Latency buckets, in seconds.
 const BUCKETS: [f64; 14] = [
@@ -311,6 +322,44 @@ pub fn metrics(control: &Control, stats: &[Box<WorkerStats>]) -> String {
 
     let table = control.table.borrow();
     let live = live_servers(control);
+    let queue_families: [Family<BackendStats>; 4] = [
+        (
+            "ringlb_backend_queue_current",
+            "gauge",
+            "Requests waiting for a server slot now.",
+            |t| t.queue_current,
+        ),
+        (
+            "ringlb_backend_queued_total",
+            "counter",
+            "Requests that waited for a server slot.",
+            |t| t.queued,
+        ),
+        (
+            "ringlb_backend_queue_timeouts_total",
+            "counter",
+            "Requests that got 503 after timeout_queue.",
+            |t| t.queue_timeouts,
+        ),
+        (
+            "ringlb_backend_queue_full_total",
+            "counter",
+            "Requests refused because the queue was full.",
+            |t| t.queue_full,
+        ),
+    ];
+    for (name, kind, help, get) in queue_families {
+        family(o, name, kind, help);
+        for (b, _) in &live {
+            let v = totals.backends.get(*b).map_or(0, get);
+            line(
+                o,
+                name,
+                &format!("backend=\"{}\"", label(&table.backends[*b].config.name)),
+                v,
+            );
+        }
+    }
     family(
         o,
         "ringlb_backend_usable_servers",

@@ -49,6 +49,9 @@ pub struct ServerState {
     pub backup: bool,
     /// Connections (TCP) or in-flight requests (HTTP) of this worker.
     pub active: u32,
+    /// Most `active` this worker may have on the server (its share of the server's
+    /// `max_connections`); 0 = no limit.
+    pub limit: u32,
     /// This worker's latency estimate (connect time in TCP mode, time to the response
     /// head in HTTP mode), for `p2c`.
     pub latency: PeakEwma,
@@ -62,6 +65,7 @@ impl ServerState {
             weight,
             backup,
             active: 0,
+            limit: 0,
             latency: PeakEwma::default(),
         }
     }
@@ -69,6 +73,12 @@ impl ServerState {
     /// May take new traffic. Derived from the three parts, never stored.
     pub fn usable(&self) -> bool {
         self.oper == Oper::Up && self.admin == Admin::Ready && self.weight > 0
+    }
+
+    /// Below its connection limit (HAProxy's `maxconn`): a usable server that is full
+    /// is skipped, and when every usable server is full the request waits in the queue.
+    pub fn has_room(&self) -> bool {
+        self.limit == 0 || self.active < self.limit
     }
 }
 
@@ -120,11 +130,14 @@ pub fn new_balancer(balance: Balance, servers: usize, seed: u64) -> Box<dyn Bala
 
 /// Which servers a pick may choose from: the usable non-backup servers, or, when
 /// none of them is usable, the usable backups (all of them, balanced, like HAProxy's
-/// `option allbackups`). `avoid` is left out when anything else remains.
+/// `option allbackups`); full servers are left out (a full primary does not bring the
+/// backups in, as in HAProxy: the request waits for a slot instead). `avoid` is left out
+/// when anything else remains.
 pub fn candidates(servers: &[ServerState], avoid: Option<usize>) -> Candidates {
     let use_backup = !servers.iter().any(|s| !s.backup && s.usable());
-    let eligible =
-        |i: usize, s: &ServerState| s.usable() && s.backup == use_backup && Some(i) != avoid;
+    let eligible = |i: usize, s: &ServerState| {
+        s.usable() && s.has_room() && s.backup == use_backup && Some(i) != avoid
+    };
     let avoid = match avoid {
         Some(a) if servers.iter().enumerate().any(|(i, s)| eligible(i, s)) => Some(a),
         _ => None,
@@ -141,7 +154,10 @@ pub struct Candidates {
 
 impl Candidates {
     pub fn contains(&self, index: usize, server: &ServerState) -> bool {
-        server.usable() && server.backup == self.use_backup && Some(index) != self.avoid
+        server.usable()
+            && server.has_room()
+            && server.backup == self.use_backup
+            && Some(index) != self.avoid
     }
 }
 
@@ -204,6 +220,43 @@ pub(crate) mod tests {
         let c = candidates(&s, None);
         assert!(!c.contains(0, &s[0]));
         assert!(c.contains(1, &s[1]));
+    }
+
+    #[test]
+    fn full_servers_are_skipped_and_do_not_bring_backups_in() {
+        let mut s = servers(&[1, 1, 1]);
+        s[2].backup = true;
+        s[0].limit = 2;
+        s[0].active = 2;
+        let c = candidates(&s, None);
+        assert!(!c.contains(0, &s[0]));
+        assert!(c.contains(1, &s[1]));
+        s[1].limit = 1;
+        s[1].active = 1;
+        let c = candidates(&s, None);
+        assert!(
+            !(0..3).any(|i| c.contains(i, &s[i])),
+            "all primaries full: wait, no backup"
+        );
+        s[0].active = 1;
+        assert!(candidates(&s, None).contains(0, &s[0]));
+        for b in [
+            Box::new(RoundRobin::new(3)) as Box<dyn Balancer>,
+            Box::new(LeastConn::default()),
+            Box::new(Source::default()),
+            Box::new(Random::new(1)),
+            Box::new(P2c::new(1)),
+        ] {
+            let mut b = b;
+            let pick = Pick {
+                avoid: None,
+                client: Some(IpAddr::from([10, 0, 0, 1])),
+                now: Instant::now(),
+            };
+            for _ in 0..20 {
+                assert_eq!(b.pick(&s, &pick), Some(0));
+            }
+        }
     }
 
     #[test]

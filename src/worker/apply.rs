@@ -71,6 +71,7 @@ impl Worker {
                     stats: Vec::new(),
                     no_server: 0,
                     balancer: lb::new_balancer(b.balance, 0, seed),
+                    queue: Default::default(),
                 });
             }
             let state = &mut backends[slot];
@@ -88,6 +89,7 @@ impl Worker {
                 placed[ss] = Some(s.clone());
                 let st = &mut state.servers[ss];
                 st.backup = s.backup;
+                st.limit = share(s.max_connections as usize, self.workers) as u32;
                 let set = servers.and_then(|v| v.get(bi)?.get(si).copied());
                 let set = set.unwrap_or(SetServer::initial(s.weight));
                 st.oper = set.oper;
@@ -106,6 +108,7 @@ impl Worker {
                 .map(|s| s.unwrap_or_else(tombstone_server))
                 .collect();
             state.balancer = lb::new_balancer(b.balance, n, seed);
+            state.queue.capacity = share(b.max_queue, self.workers);
         }
         for (slot, state) in backends.iter_mut().enumerate() {
             if !live[slot] {
@@ -114,6 +117,11 @@ impl Worker {
                     self.pool.clear(slot, ss);
                 }
             }
+        }
+        let n = backends.len();
+        drop(backends);
+        for b in 0..n {
+            self.wake_next(b);
         }
     }
 
@@ -133,6 +141,8 @@ impl Worker {
             // Idle connections to a server that takes no traffic are of no use.
             self.pool.clear(backend, server);
         }
+        // More room (a server back, more weight) or none left at all: tell the queue.
+        self.wake_next(backend);
     }
 
     /// A copy of this worker's statistics.
@@ -145,6 +155,10 @@ impl Worker {
                 .iter()
                 .map(|b| BackendStats {
                     no_server: b.no_server,
+                    queue_current: b.queue.len() as u64,
+                    queued: b.queue.queued,
+                    queue_timeouts: b.queue.timeouts,
+                    queue_full: b.queue.full,
                     servers: b.stats.clone(),
                     active: b.servers.iter().map(|s| s.active).collect(),
                 })
@@ -214,6 +228,16 @@ impl Worker {
             state.latency.observe(waited, Instant::now())
         });
         self.record(backend, server, Outcome::ConnectFailed);
+    }
+}
+
+/// This worker's share of a limit split across `workers`: at least 1 each (so a small
+/// limit may be exceeded by up to `workers - 1` in all); 0 stays 0 (no limit / no queue).
+fn share(limit: usize, workers: usize) -> usize {
+    if limit == 0 {
+        0
+    } else {
+        (limit / workers.max(1)).max(1)
     }
 }
 

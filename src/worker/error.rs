@@ -31,6 +31,11 @@ impl std::fmt::Display for Side {
 pub enum SessionError {
     #[error("backend {0:?} has no usable server")]
     NoServer(String),
+    #[error("backend {backend:?}: every server is at its connection limit ({why})")]
+    Queue {
+        backend: String,
+        why: super::queue::Refused,
+    },
     #[error("server {server}: connect failed: {source}")]
     Connect {
         server: String,
@@ -49,7 +54,7 @@ impl SessionError {
     /// The side that failed, if any; `None` when there was nothing to blame (no server).
     pub fn side(&self) -> Option<Side> {
         match self {
-            SessionError::NoServer(_) => None,
+            SessionError::NoServer(_) | SessionError::Queue { .. } => None,
             SessionError::Connect { .. } | SessionError::ConnectTimeout { .. } => {
                 Some(Side::Server)
             }

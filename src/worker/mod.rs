@@ -11,6 +11,7 @@ mod http_heads;
 mod listener;
 mod local;
 mod pool;
+mod queue;
 mod relay;
 mod route;
 mod session;
@@ -183,7 +184,13 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
                     set,
                 } => {
                     worker.set_server(backend, server, set);
-                    tracing::debug!(worker = worker.id, backend, server, ?set, "server state applied");
+                    tracing::debug!(
+                        worker = worker.id,
+                        backend,
+                        server,
+                        ?set,
+                        "server state applied"
+                    );
                 }
                 Update::Snapshot(id) => {
                     let stats = Box::new(worker.snapshot());

@@ -8,7 +8,7 @@ use monoio::net::TcpStream;
 use super::apply::Outcome;
 use super::error::SessionError;
 use super::relay::{relay, Timeouts};
-use super::state::{ServerLease, Worker};
+use super::state::{NoSlot, ServerLease, Worker};
 
 /// Whether a request may go on a pooled server connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,8 +88,16 @@ pub async fn connect(
         let same = prev
             .filter(|_| !redispatch_now)
             .and_then(|s| worker.lease(backend, s));
-        let Some((lease, addr)) = same.or_else(|| worker.pick(backend, prev, peer.ip())) else {
-            break;
+        let (lease, addr) = match same {
+            Some(l) => l,
+            None => match worker.acquire(backend, prev, peer.ip()).await {
+                Ok(l) => l,
+                Err(NoSlot::NoServer) => break,
+                Err(NoSlot::Queue(why)) => {
+                    let backend = worker.backends.borrow()[backend].config.name.clone();
+                    return Err(SessionError::Queue { backend, why });
+                }
+            },
         };
         if let (Reuse::Pooled { verify }, 0) = (reuse, attempt) {
             let now = std::time::Instant::now();

@@ -13,11 +13,12 @@ use futures_channel::mpsc::UnboundedSender;
 
 use super::local::{Flag, Gate};
 use super::pool::Pool;
+use super::queue::{self, Queue, Refused};
 use super::stats::{FrontendStats, ServerStats};
 use crate::config::{self, Config, Frontend};
 use crate::control::{Event, Slots};
 use crate::http::Limits;
-use crate::lb::{Balancer, Pick, ServerState};
+use crate::lb::{self, Balancer, Pick, ServerState};
 
 /// Size of one buffer (HAProxy's default `tune.bufsize`); a session uses two. Larger
 /// buffers move bulk data in fewer operations but cost memory per connection.
@@ -27,6 +28,8 @@ const POOL_MAX: usize = 256;
 
 pub struct Worker {
     pub id: usize,
+    /// How many workers share the limits (`max_connections`, `max_queue`).
+    pub workers: usize,
     /// By frontend slot; a removed frontend keeps its last configuration.
     pub frontends: RefCell<Vec<Rc<Frontend>>>,
     pub frontend_stats: RefCell<Vec<FrontendStats>>,
@@ -57,6 +60,23 @@ pub struct BackendState {
     /// Requests refused because no server was usable.
     pub no_server: u64,
     pub balancer: Box<dyn Balancer>,
+    /// Requests waiting for a server slot.
+    pub queue: Queue,
+}
+
+/// The result of [`Worker::pick`].
+pub enum Picked {
+    Lease(ServerLease, SocketAddr),
+    /// Usable servers exist but all are at their limit (or others wait already).
+    Full,
+    NoServer,
+}
+
+/// Why [`Worker::acquire`] found no server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoSlot {
+    NoServer,
+    Queue(Refused),
 }
 
 impl Worker {
@@ -68,6 +88,7 @@ impl Worker {
     ) -> Self {
         let worker = Worker {
             id,
+            workers: config.global.workers.max(1),
             frontends: RefCell::new(Vec::new()),
             frontend_stats: RefCell::new(Vec::new()),
             backends: RefCell::new(Vec::new()),
@@ -91,27 +112,102 @@ impl Worker {
     }
 
     /// Pick a server of `backend` with its balancer and lease it (see [`Worker::lease`]).
+    /// `queued`: the caller was just woken from the queue (newcomers queue behind waiters).
     pub fn pick(
         self: &Rc<Self>,
         backend: usize,
         avoid: Option<usize>,
         client: IpAddr,
-    ) -> Option<(ServerLease, SocketAddr)> {
+        queued: bool,
+    ) -> Picked {
         let server = {
             let mut backends = self.backends.borrow_mut();
-            let b = backends.get_mut(backend)?;
+            let Some(b) = backends.get_mut(backend) else {
+                return Picked::NoServer;
+            };
+            if queued {
+                b.queue.resumed();
+            } else if b.queue.busy() {
+                return Picked::Full;
+            }
             let pick = Pick {
                 avoid,
                 client: Some(client),
                 now: Instant::now(),
             };
-            let picked = b.balancer.pick(&b.servers, &pick);
-            if picked.is_none() {
-                b.no_server += 1;
+            match b.balancer.pick(&b.servers, &pick) {
+                Some(s) => s,
+                None if b.servers.iter().any(|s| s.usable()) => return Picked::Full,
+                None => {
+                    b.no_server += 1;
+                    return Picked::NoServer;
+                }
             }
-            picked?
         };
-        self.lease(backend, server)
+        match self.lease(backend, server) {
+            Some((lease, addr)) => Picked::Lease(lease, addr),
+            None => Picked::NoServer,
+        }
+    }
+
+    /// Pick and lease a server, waiting in the backend's queue (FIFO, `timeout_queue`)
+    /// while every usable server is at its connection limit.
+    pub async fn acquire(
+        self: &Rc<Self>,
+        backend: usize,
+        avoid: Option<usize>,
+        client: IpAddr,
+    ) -> Result<(ServerLease, SocketAddr), NoSlot> {
+        let mut queued = false;
+        let mut deadline = None;
+        loop {
+            let picked = self.pick(backend, avoid, client, queued);
+            if queued {
+                // Pass the turn on if there is room for the next one too.
+                self.wake_next(backend);
+            }
+            match picked {
+                Picked::Lease(lease, addr) => return Ok((lease, addr)),
+                Picked::NoServer => return Err(NoSlot::NoServer),
+                Picked::Full => {}
+            }
+            let (waiter, timeout) = {
+                let mut backends = self.backends.borrow_mut();
+                let b = &mut backends[backend];
+                let timeout = b.config.timeout_queue;
+                (b.queue.join().map_err(NoSlot::Queue)?, timeout)
+            };
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + timeout);
+            let left = deadline.saturating_duration_since(Instant::now());
+            if let Err(e) = queue::wait(&waiter, left).await {
+                let mut backends = self.backends.borrow_mut();
+                let q = &mut backends[backend].queue;
+                q.leave(&waiter);
+                q.timeouts += 1;
+                return Err(NoSlot::Queue(e));
+            }
+            queued = true;
+        }
+    }
+
+    /// A slot may have freed up in `backend`: wake the first waiter if a server has
+    /// room, or every waiter if no server is usable at all (they get their 503 now).
+    pub fn wake_next(&self, backend: usize) {
+        let mut backends = self.backends.borrow_mut();
+        let Some(b) = backends.get_mut(backend) else {
+            return;
+        };
+        if b.queue.is_empty() {
+            return;
+        }
+        if !b.servers.iter().any(|s| s.usable()) {
+            b.queue.wake_all();
+            return;
+        }
+        let c = lb::candidates(&b.servers, None);
+        if b.servers.iter().enumerate().any(|(i, s)| c.contains(i, s)) {
+            b.queue.wake_first();
+        }
     }
 
     /// Count one more active connection on `server` if it is usable; the lease gives
@@ -123,7 +219,10 @@ impl Worker {
     ) -> Option<(ServerLease, SocketAddr)> {
         let mut backends = self.backends.borrow_mut();
         let b = backends.get_mut(backend)?;
-        let state = b.servers.get_mut(server).filter(|s| s.usable())?;
+        let state = b
+            .servers
+            .get_mut(server)
+            .filter(|s| s.usable() && s.has_room())?;
         state.active += 1;
         let addr = b.config.servers[server].address;
         Some((
@@ -204,5 +303,6 @@ impl Drop for ServerLease {
         self.worker.with_server(self.backend, self.server, |s, _| {
             s.active = s.active.saturating_sub(1)
         });
+        self.worker.wake_next(self.backend);
     }
 }

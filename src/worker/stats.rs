@@ -80,6 +80,12 @@ impl Default for ServerStats {
 pub struct BackendStats {
     /// Requests or connections refused because no server was usable (503).
     pub no_server: u64,
+    /// Waiting for a server slot now; ever queued; gave up after `timeout_queue`;
+    /// refused because the queue was full.
+    pub queue_current: u64,
+    pub queued: u64,
+    pub queue_timeouts: u64,
+    pub queue_full: u64,
     pub servers: Vec<ServerStats>,
     /// Connections or in-flight requests per server, from the balancer's state.
     pub active: Vec<u32>,

@@ -30,6 +30,9 @@ pub struct State {
     pub requests: AtomicUsize,
     /// Time of every probe, since start.
     pub probe_times: Mutex<Vec<Duration>>,
+    /// Requests being answered now, and the most seen at once.
+    pub in_flight: AtomicUsize,
+    pub max_in_flight: AtomicUsize,
     /// Delay before answering a request (not a probe), in ms.
     pub delay_ms: AtomicUsize,
     stopped: AtomicBool,
@@ -168,10 +171,13 @@ fn serve(stream: TcpStream, s: &State, name: &str, started: Instant) -> std::io:
                 s.requests.fetch_add(1, Ordering::SeqCst);
                 s.probe_signal.1.notify_all();
             }
+            let now = s.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            s.max_in_flight.fetch_max(now, Ordering::SeqCst);
             let delay = s.delay_ms.load(Ordering::SeqCst);
             if delay > 0 {
                 thread::sleep(Duration::from_millis(delay as u64));
             }
+            s.in_flight.fetch_sub(1, Ordering::SeqCst);
             s.request_status.load(Ordering::SeqCst)
         };
         if status == HANG {
