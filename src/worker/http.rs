@@ -176,24 +176,42 @@ async fn forward(
             verify: !req.replayable,
         }
     };
+    // A bodyless idempotent request that got nothing back (the connection closed or
+    // failed before any response byte) may be sent again, like HAProxy's `retry-on
+    // empty-response`: at once on a fresh connection when it had gone on a reused one
+    // (the server had closed it), and up to `retries` times, to another server when
+    // `redispatch` allows, when a fresh connection failed.
+    let (mut replays, redispatch) = {
+        let b = &worker.backends.borrow()[backend].config;
+        (b.retries, b.redispatch)
+    };
+    let mut avoid = None;
     loop {
-        let (lease, mut server, reused) = match connect(worker, backend, peer, reuse).await {
+        let (lease, mut server, reused) = match connect(worker, backend, peer, reuse, avoid).await {
             Ok(c) => c,
             Err(e) => {
                 refuse(worker, slot, client, 503, false).await;
                 return Err(e);
             }
         };
-        let retry_fresh = reused && req.replayable;
+        let retry_fresh = req.replayable && (reused || replays > 0);
+        if retry_fresh && !reused {
+            // Should this attempt fail, the next one counts against `retries`.
+            replays -= 1;
+            avoid = redispatch.then_some(lease.server);
+        }
         let sent = Instant::now();
         let (res, h) = server.write_all(std::mem::take(head)).await;
         *head = h;
         if res.is_err() {
+            // A reused connection the server had closed is nobody's fault.
+            if !(retry_fresh && reused) {
+                worker.record(backend, lease.server, Outcome::ResponseFailed);
+            }
             if retry_fresh {
                 reuse = Reuse::Never;
                 continue;
             }
-            worker.record(backend, lease.server, Outcome::ResponseFailed);
             refuse(worker, slot, client, 502, false).await;
             return Ok(Next::Close);
         }
@@ -265,6 +283,9 @@ async fn forward(
             } = match got {
                 Ok(r) => r,
                 Err(HeadError::ClosedEarly) if retry_fresh && sbuf.is_empty() => {
+                    if !reused {
+                        worker.record(backend, lease.server, Outcome::ResponseFailed);
+                    }
                     reuse = Reuse::Never;
                     break;
                 }

@@ -32,7 +32,7 @@ pub async fn serve_tcp(
     let frontend = worker.frontend(fe);
     let backend = frontend.default_backend.unwrap_or(0);
     let started = std::time::Instant::now();
-    let (lease, server, _) = connect(&worker, backend, peer, Reuse::Never).await?;
+    let (lease, server, _) = connect(&worker, backend, peer, Reuse::Never, None).await?;
     worker.record(backend, lease.server, Outcome::Connected(started.elapsed()));
     let (server_timeout, tunnel) = {
         let backends = worker.backends.borrow();
@@ -69,12 +69,14 @@ pub async fn serve_tcp(
 /// server each time except that, with `redispatch`, the last attempt goes to another
 /// server (HAProxy's behaviour). A server that is no longer usable is never retried.
 /// With `Reuse::Pooled`, an idle pooled connection to the picked server is taken when
-/// there is one (the third value says so).
+/// there is one (the third value says so). `avoid`: a server that just failed this
+/// request, left out of the first pick when another one is usable.
 pub async fn connect(
     worker: &Rc<Worker>,
     backend: usize,
     peer: SocketAddr,
     reuse: Reuse,
+    avoid: Option<usize>,
 ) -> Result<(ServerLease, TcpStream, bool), SessionError> {
     let (retries, redispatch, connect_timeout) = {
         let backends = worker.backends.borrow();
@@ -85,8 +87,11 @@ pub async fn connect(
     let mut last_error: Option<SessionError> = None;
     for attempt in 0..=retries {
         let redispatch_now = redispatch && attempt > 0 && attempt == retries;
+        if attempt == 0 {
+            prev = avoid;
+        }
         let same = prev
-            .filter(|_| !redispatch_now)
+            .filter(|_| !redispatch_now && attempt > 0)
             .and_then(|s| worker.lease(backend, s));
         let (lease, addr) = match same {
             Some(l) => l,

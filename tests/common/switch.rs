@@ -19,6 +19,8 @@ use super::PATIENCE;
 pub const HANG: u16 = 0;
 /// Health status that means "alternate: 200, 503, 200, 503, ...".
 pub const ALTERNATE: u16 = 1;
+/// Status that means "read the request, then close without answering".
+pub const CLOSE: u16 = 2;
 
 #[derive(Default)]
 pub struct State {
@@ -180,6 +182,9 @@ fn serve(stream: TcpStream, s: &State, name: &str, started: Instant) -> std::io:
             s.in_flight.fetch_sub(1, Ordering::SeqCst);
             s.request_status.load(Ordering::SeqCst)
         };
+        if status == CLOSE {
+            return Ok(());
+        }
         if status == HANG {
             // Keep the connection open without answering until the peer gives up.
             let _ = std::io::copy(&mut reader, &mut std::io::sink());
