@@ -2,40 +2,38 @@
 //! in-flight requests (HTTP) per unit of weight; ties go round robin, so an idle
 //! backend is not hammered on its first server. "Active" is this worker's count.
 
-use super::{candidates, Balancer, Pick, ServerState};
+use super::{Balancer, Eligible, Pick, ServerState};
 
 #[derive(Debug, Default)]
 pub struct LeastConn {
-    /// Where the tie-breaking scan starts next time.
+    /// Server index the tie-breaking scan starts from next time.
     next: usize,
+    eligible: Eligible,
 }
 
 impl Balancer for LeastConn {
     fn pick(&mut self, servers: &[ServerState], pick: &Pick) -> Option<usize> {
-        let n = servers.len();
-        if n == 0 {
-            return None;
-        }
-        let cands = candidates(servers, pick.avoid);
-        let mut best: Option<usize> = None;
-        for k in 0..n {
-            let i = (self.next + k) % n;
-            let s = &servers[i];
-            if !cands.contains(i, s) {
+        self.eligible.refresh(servers, pick.epoch);
+        let skip = self.eligible.skip(pick.avoid);
+        let list = &self.eligible.list;
+        // Start at the first candidate at or after `next`, going round.
+        let start = list.partition_point(|&i| i < self.next);
+        let (before, after) = list.split_at(start);
+        // The best so far as (index, active, weight); "fewer per weight" compared as
+        // a1 * w2 < a2 * w1, without division.
+        let mut best: Option<(usize, u64, u64)> = None;
+        for &i in after.iter().chain(before) {
+            if Some(i) == skip {
                 continue;
             }
-            // active/weight < best.active/best.weight, without division.
-            let better = best.is_none_or(|b| {
-                let bs = &servers[b];
-                u64::from(s.active) * u64::from(bs.weight)
-                    < u64::from(bs.active) * u64::from(s.weight)
-            });
-            if better {
-                best = Some(i);
+            let s = &servers[i];
+            let (a, w) = (u64::from(s.active), u64::from(s.weight));
+            if best.is_none_or(|(_, ba, bw)| a * bw < ba * w) {
+                best = Some((i, a, w));
             }
         }
-        let b = best?;
-        self.next = (b + 1) % n;
+        let b = best?.0;
+        self.next = b + 1;
         Some(b)
     }
 }
@@ -53,6 +51,7 @@ mod tests {
                 avoid: None,
                 client: None,
                 now: Instant::now(),
+                epoch: crate::lb::tests::epoch(),
             },
         )
     }

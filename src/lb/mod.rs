@@ -109,6 +109,60 @@ pub struct Pick {
     /// The client's address (for hashing algorithms).
     pub client: Option<IpAddr>,
     pub now: Instant,
+    /// Changes whenever anything that decides which servers are candidates changed
+    /// (operational or admin state, weight, backup, a limited server filling up or
+    /// freeing a slot). Balancers keep what they derive from the servers until it
+    /// changes, so a pick does not rescan every server.
+    pub epoch: u64,
+}
+
+/// The candidates of the last epoch, as balancers cache them: their indexes, a
+/// membership map and the running sums of their weights.
+#[derive(Debug, Default)]
+pub struct Eligible {
+    epoch: Option<u64>,
+    /// Candidate indexes, ascending.
+    pub list: Vec<usize>,
+    member: Vec<bool>,
+    /// `cumulative[k]` = sum of the weights of `list[..=k]`.
+    pub cumulative: Vec<u64>,
+    /// The candidates are the backup tier.
+    pub backup_tier: bool,
+}
+
+impl Eligible {
+    /// Recompute for `epoch` if needed; true when it was recomputed.
+    pub fn refresh(&mut self, servers: &[ServerState], epoch: u64) -> bool {
+        if self.epoch == Some(epoch) && self.member.len() == servers.len() {
+            return false;
+        }
+        let c = candidates(servers, None);
+        self.list.clear();
+        self.cumulative.clear();
+        self.member.clear();
+        self.member.resize(servers.len(), false);
+        let mut sum = 0u64;
+        for (i, s) in servers.iter().enumerate() {
+            if c.contains(i, s) {
+                self.list.push(i);
+                self.member[i] = true;
+                sum += u64::from(s.weight);
+                self.cumulative.push(sum);
+            }
+        }
+        self.backup_tier = c.use_backup;
+        self.epoch = Some(epoch);
+        true
+    }
+
+    pub fn contains(&self, index: usize) -> bool {
+        self.member.get(index).copied().unwrap_or(false)
+    }
+
+    /// The server to leave out: `avoid`, unless it is the only candidate.
+    pub fn skip(&self, avoid: Option<usize>) -> Option<usize> {
+        avoid.filter(|&a| self.contains(a) && self.list.len() > 1)
+    }
 }
 
 pub trait Balancer {
@@ -164,6 +218,13 @@ impl Candidates {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// A new epoch for every pick: tests change servers between picks freely.
+    pub fn epoch() -> u64 {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    }
 
     pub fn servers(weights: &[u32]) -> Vec<ServerState> {
         weights
@@ -252,6 +313,7 @@ pub(crate) mod tests {
                 avoid: None,
                 client: Some(IpAddr::from([10, 0, 0, 1])),
                 now: Instant::now(),
+                epoch: epoch(),
             };
             for _ in 0..20 {
                 assert_eq!(b.pick(&s, &pick), Some(0));

@@ -1,16 +1,20 @@
 //! Weighted random. Pure and reproducible: the generator (xorshift64*) lives in the
 //! balancer, seeded per worker.
 
-use super::{candidates, Balancer, Pick, ServerState};
+use super::{Balancer, Eligible, Pick, ServerState};
 
 #[derive(Debug)]
 pub struct Random {
     state: u64,
+    eligible: Eligible,
 }
 
 impl Random {
     pub fn new(seed: u64) -> Self {
-        Random { state: seed | 1 }
+        Random {
+            state: seed | 1,
+            eligible: Eligible::default(),
+        }
     }
 
     pub fn next_u64(&mut self) -> u64 {
@@ -23,28 +27,31 @@ impl Random {
 
 impl Balancer for Random {
     fn pick(&mut self, servers: &[ServerState], pick: &Pick) -> Option<usize> {
-        let cands = candidates(servers, pick.avoid);
-        let total: u64 = servers
-            .iter()
-            .enumerate()
-            .filter(|(i, s)| cands.contains(*i, s))
-            .map(|(_, s)| u64::from(s.weight))
-            .sum();
+        self.eligible.refresh(servers, pick.epoch);
+        let draw = self.next_u64();
+        let skip = self.eligible.skip(pick.avoid);
+        let e = &self.eligible;
+        let total = *e.cumulative.last()?;
         if total == 0 {
             return None;
         }
-        let mut r = self.next_u64() % total;
-        for (i, s) in servers.iter().enumerate() {
-            if !cands.contains(i, s) {
-                continue;
+        // Leaving a server out: draw over the others' weights and step over its range.
+        let (skip_from, skip_weight) = match skip.and_then(|a| e.list.binary_search(&a).ok()) {
+            Some(k) => {
+                let before = if k == 0 { 0 } else { e.cumulative[k - 1] };
+                (before, e.cumulative[k] - before)
             }
-            let w = u64::from(s.weight);
-            if r < w {
-                return Some(i);
-            }
-            r -= w;
+            None => (u64::MAX, 0),
+        };
+        if total == skip_weight {
+            return None;
         }
-        None
+        let mut r = draw % (total - skip_weight);
+        if r >= skip_from {
+            r += skip_weight;
+        }
+        let k = e.cumulative.partition_point(|&c| c <= r);
+        e.list.get(k).copied()
     }
 }
 
@@ -62,6 +69,7 @@ mod tests {
                 avoid: None,
                 client: None,
                 now: Instant::now(),
+                epoch: crate::lb::tests::epoch(),
             },
         )
     }

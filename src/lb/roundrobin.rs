@@ -4,17 +4,19 @@
 //! bursts to the heaviest server. Scores survive weight changes, so a change takes
 //! effect from the next pick without a reset.
 
-use super::{candidates, Balancer, Pick, ServerState};
+use super::{Balancer, Eligible, Pick, ServerState};
 
 #[derive(Debug, Default)]
 pub struct RoundRobin {
     scores: Vec<i64>,
+    eligible: Eligible,
 }
 
 impl RoundRobin {
     pub fn new(servers: usize) -> Self {
         RoundRobin {
             scores: vec![0; servers],
+            eligible: Eligible::default(),
         }
     }
 }
@@ -22,14 +24,15 @@ impl RoundRobin {
 impl Balancer for RoundRobin {
     fn pick(&mut self, servers: &[ServerState], pick: &Pick) -> Option<usize> {
         self.scores.resize(servers.len(), 0);
-        let cands = candidates(servers, pick.avoid);
+        self.eligible.refresh(servers, pick.epoch);
+        let skip = self.eligible.skip(pick.avoid);
         let mut total = 0i64;
         let mut best: Option<usize> = None;
-        for (i, s) in servers.iter().enumerate() {
-            if !cands.contains(i, s) {
+        for &i in &self.eligible.list {
+            if Some(i) == skip {
                 continue;
             }
-            let w = i64::from(s.weight);
+            let w = i64::from(servers[i].weight);
             self.scores[i] += w;
             total += w;
             if best.is_none_or(|b| self.scores[i] > self.scores[b]) {
@@ -56,6 +59,7 @@ mod tests {
                 avoid,
                 client: None,
                 now: Instant::now(),
+                epoch: crate::lb::tests::epoch(),
             },
         )
     }

@@ -8,7 +8,7 @@
 
 use std::net::IpAddr;
 
-use super::{candidates, Balancer, Pick, ServerState};
+use super::{Balancer, Eligible, Pick, ServerState};
 
 /// Table size: a prime, at least 100 entries per server for up to 256 servers.
 const M: usize = 65_537;
@@ -18,6 +18,7 @@ const EMPTY: u16 = u16::MAX;
 pub struct Source {
     primary: Table,
     backup: Table,
+    eligible: Eligible,
 }
 
 #[derive(Debug, Default)]
@@ -113,22 +114,22 @@ fn hash_ip(ip: IpAddr) -> u64 {
 
 impl Balancer for Source {
     fn pick(&mut self, servers: &[ServerState], pick: &Pick) -> Option<usize> {
-        let cands = candidates(servers, pick.avoid);
-        let use_backup = !servers
-            .iter()
-            .enumerate()
-            .any(|(i, s)| !s.backup && cands.contains(i, s));
-        let table = if use_backup {
+        let changed = self.eligible.refresh(servers, pick.epoch);
+        let e = &self.eligible;
+        let table = if e.backup_tier {
             &mut self.backup
         } else {
             &mut self.primary
         };
-        table.refresh(servers, use_backup);
+        if changed || table.entries.is_empty() {
+            table.refresh(servers, e.backup_tier);
+        }
+        let skip = e.skip(pick.avoid);
         let h = hash_ip(pick.client?) as usize;
         // The client's entry, or the first entry after it whose server can take it.
         (0..M)
             .map(|k| table.entries[(h + k) % M])
-            .find(|&e| e != EMPTY && cands.contains(e as usize, &servers[e as usize]))
+            .find(|&x| x != EMPTY && e.contains(x as usize) && Some(x as usize) != skip)
             .map(usize::from)
     }
 }
@@ -147,6 +148,7 @@ mod tests {
                 avoid: None,
                 client: Some(ip),
                 now: Instant::now(),
+                epoch: crate::lb::tests::epoch(),
             },
         )
     }

@@ -72,6 +72,7 @@ impl Worker {
                     no_server: 0,
                     balancer: lb::new_balancer(b.balance, 0, seed),
                     queue: Default::default(),
+                    epoch: 0,
                 });
             }
             let state = &mut backends[slot];
@@ -108,10 +109,12 @@ impl Worker {
                 .map(|s| s.unwrap_or_else(tombstone_server))
                 .collect();
             state.balancer = lb::new_balancer(b.balance, n, seed);
+            state.epoch += 1;
             state.queue.capacity = share(b.max_queue, self.workers);
         }
         for (slot, state) in backends.iter_mut().enumerate() {
             if !live[slot] {
+                state.epoch += 1;
                 for (ss, s) in state.servers.iter_mut().enumerate() {
                     retire(s);
                     self.pool.clear(slot, ss);
@@ -137,6 +140,7 @@ impl Worker {
             s.weight = set.weight;
             s.usable()
         });
+        self.bump_epoch(backend);
         if usable == Some(false) {
             // Idle connections to a server that takes no traffic are of no use.
             self.pool.clear(backend, server);

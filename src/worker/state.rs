@@ -62,6 +62,8 @@ pub struct BackendState {
     pub balancer: Box<dyn Balancer>,
     /// Requests waiting for a server slot.
     pub queue: Queue,
+    /// Bumped whenever which servers are candidates may have changed (see `Pick::epoch`).
+    pub epoch: u64,
 }
 
 /// The result of [`Worker::pick`].
@@ -134,6 +136,7 @@ impl Worker {
                 avoid,
                 client: Some(client),
                 now: Instant::now(),
+                epoch: b.epoch,
             };
             match b.balancer.pick(&b.servers, &pick) {
                 Some(s) => s,
@@ -190,6 +193,13 @@ impl Worker {
         }
     }
 
+    /// Which servers are candidates may have changed in `backend`.
+    pub fn bump_epoch(&self, backend: usize) {
+        if let Some(b) = self.backends.borrow_mut().get_mut(backend) {
+            b.epoch += 1;
+        }
+    }
+
     /// A slot may have freed up in `backend`: wake the first waiter if a server has
     /// room, or every waiter if no server is usable at all (they get their 503 now).
     pub fn wake_next(&self, backend: usize) {
@@ -224,6 +234,9 @@ impl Worker {
             .get_mut(server)
             .filter(|s| s.usable() && s.has_room())?;
         state.active += 1;
+        if state.limit > 0 && state.active == state.limit {
+            b.epoch += 1; // now full: no longer a candidate
+        }
         let addr = b.config.servers[server].address;
         Some((
             ServerLease {
@@ -300,9 +313,14 @@ impl ServerLease {
 
 impl Drop for ServerLease {
     fn drop(&mut self) {
-        self.worker.with_server(self.backend, self.server, |s, _| {
-            s.active = s.active.saturating_sub(1)
+        let freed = self.worker.with_server(self.backend, self.server, |s, _| {
+            let was_full = s.limit > 0 && s.active >= s.limit;
+            s.active = s.active.saturating_sub(1);
+            was_full && s.has_room()
         });
+        if freed == Some(true) {
+            self.worker.bump_epoch(self.backend);
+        }
         self.worker.wake_next(self.backend);
     }
 }
