@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Tail latency with one slow-at-times server: two backends, one of which adds 20 ms to
-# every response for 1 s out of every 2 s; ringlb (HTTP, 1 worker) in front with
-# balance = roundrobin, then p2c, then roundrobin again..., open loop at a fixed rate.
-# Usage: bash benches/p2c_spike.sh [rate] [rounds]
+# Tail latency with one slow-at-times server: three backends, one of which adds 20 ms
+# to every response for 1 s out of every 3 s; ringlb (HTTP, 1 worker) in front with
+# balance = roundrobin, leastconn, p2c in turn (alternated over rounds), open loop at
+# a fixed rate.
+# Usage: bash benches/p2c_spike.sh [rate] [rounds] [algorithms...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rate="${1:-2000}"; rounds="${2:-2}"
+shift $(( $# > 2 ? 2 : $# ))
+algorithms=("${@:-roundrobin leastconn p2c}")
+read -r -a algorithms <<<"${algorithms[*]}"
 cargo build --release --workspace
 source benches/lib.sh
-serve steady
-serve spiky --spike 2s,20ms,1s
+serve steady1
+serve steady2
+serve spiky --spike 3s,20ms,1s
 cat >"$tmp/summary.py" <<'EOT'
 import json, sys
 r = json.load(sys.stdin)
@@ -20,7 +25,7 @@ print(f"p50 {ms('p50_us'):.2f} ms  p90 {ms('p90_us'):.2f} ms  p99 {ms('p99_us'):
 EOT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 for round in $(seq "$rounds"); do
-  for balance in roundrobin p2c; do
+  for balance in "${algorithms[@]}"; do
     cat >"$tmp/ringlb.toml" <<EOT
 [global]
 workers = 1
@@ -34,8 +39,11 @@ default_backend = "app"
 name = "app"
 balance = "$balance"
 [[backend.server]]
-name = "steady"
-address = "$steady"
+name = "steady1"
+address = "$steady1"
+[[backend.server]]
+name = "steady2"
+address = "$steady2"
 [[backend.server]]
 name = "spiky"
 address = "$spiky"
