@@ -42,4 +42,5 @@ pub mod control;
 pub mod demo;
 pub mod http;
 pub mod lb;
+pub mod tls;
 pub mod worker;

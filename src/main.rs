@@ -36,6 +36,22 @@ enum Command {
         #[arg(short = 'c', long = "config", env = "RINGLB_CONFIG")]
         config: PathBuf,
     },
+    /// Write a self-signed certificate and its key (ECDSA P-256), for tests and the
+    /// HTTPS example: not for production.
+    GenCert {
+        /// DNS names for the certificate's SAN list (repeat; `*.example.com` allowed).
+        #[arg(long = "name", default_value = "localhost")]
+        names: Vec<String>,
+        /// Certificate (PEM) to write.
+        #[arg(long, default_value = "cert.pem")]
+        cert: PathBuf,
+        /// Private key (PEM, PKCS#8) to write.
+        #[arg(long, default_value = "key.pem")]
+        key: PathBuf,
+        /// Validity in days from now.
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+    },
     /// Start three built-in backends and ringlb in front of them, ready to curl.
     Demo {
         /// Where the demo proxy listens.
@@ -55,6 +71,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { config } => check(&config),
         Command::Run { config } => run(&config),
+        Command::GenCert {
+            names,
+            cert,
+            key,
+            days,
+        } => gen_cert(&names, &cert, &key, days),
         Command::Demo {
             listen,
             workers,
@@ -68,6 +90,37 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn gen_cert(names: &[String], cert: &Path, key: &Path, days: i64) -> anyhow::Result<ExitCode> {
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let (cert_pem, key_pem) = ringlb::tls::self_signed(&names, days)?;
+    if let Some(dir) = cert.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(cert, cert_pem).with_context(|| format!("cannot write {}", cert.display()))?;
+    write_private(key, key_pem.as_bytes())
+        .with_context(|| format!("cannot write {}", key.display()))?;
+    println!(
+        "wrote {} and {} (self-signed, {}, {days} days)",
+        cert.display(),
+        key.display(),
+        names.join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A key file readable by its owner only.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)
 }
 
 fn check(path: &Path) -> anyhow::Result<ExitCode> {

@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
     let mut storage = [httparse::EMPTY_HEADER; 128];
     let Ok(Some(req)) = parse_request(data, &LIMITS, &mut storage) else { return };
     let mut out = Vec::new();
-    req.write_upstream_head(&mut out, "192.0.2.1".parse().unwrap(), true);
+    req.write_upstream_head(&mut out, "192.0.2.1".parse().unwrap(), Some("http"));
     let mut storage2 = [httparse::EMPTY_HEADER; 256];
     let again = parse_request(&out, &ROOMY, &mut storage2)
         .unwrap_or_else(|e| panic!("our own upstream head is refused ({e}): {:?}", String::from_utf8_lossy(&out)))

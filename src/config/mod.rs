@@ -9,6 +9,7 @@ mod raw;
 mod validate;
 mod validate_backend;
 mod validate_frontend;
+mod validate_tls;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -66,6 +67,20 @@ pub struct Frontend {
     pub timeout_http_request: Duration,
     pub timeout_http_keep_alive: Duration,
     pub timeout_tunnel: Option<Duration>,
+    /// TLS termination on every bind of this frontend.
+    pub tls: Option<std::sync::Arc<FrontendTls>>,
+    /// The TLS handshake must complete within this.
+    pub timeout_client_handshake: Duration,
+}
+
+/// A frontend's TLS: the loaded certificates and the rustls configuration built from
+/// them (SNI resolver, ALPN), shared by its workers.
+#[derive(Debug)]
+pub struct FrontendTls {
+    pub certificates: Vec<crate::tls::Certificate>,
+    pub alpn: Vec<String>,
+    pub strict_sni: bool,
+    pub server_config: std::sync::Arc<rustls::ServerConfig>,
 }
 
 #[derive(Debug, Clone)]

@@ -64,6 +64,8 @@ pub struct RawDefaults {
     pub timeout_http_keep_alive: Option<S<String>>,
     pub timeout_queue: Option<S<String>>,
     pub timeout_tunnel: Option<S<String>>,
+    /// Added key: the whole TLS handshake must complete within this.
+    pub timeout_client_handshake: Option<S<String>>,
     pub retries: Option<S<i64>>,
     pub redispatch: Option<bool>,
 }
@@ -93,21 +95,19 @@ pub struct RawFrontend {
     pub timeout_http_request: Option<S<String>>,
     pub timeout_http_keep_alive: Option<S<String>>,
     pub timeout_tunnel: Option<S<String>>,
+    pub timeout_client_handshake: Option<S<String>>,
 }
 
-/// Parsed so that `check` validates its shape; not acted on by this version.
-#[allow(dead_code)]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTls {
     #[serde(default)]
-    pub certificates: Vec<RawCertificate>,
-    #[serde(default)]
-    pub alpn: Vec<String>,
+    pub certificates: Vec<S<RawCertificate>>,
+    pub alpn: Option<Vec<S<String>>>,
+    /// Added key: refuse the handshake when SNI is absent or matches no certificate.
+    pub strict_sni: Option<bool>,
 }
 
-/// Parsed so that `check` validates its shape; not acted on by this version.
-#[allow(dead_code)]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCertificate {

@@ -18,13 +18,20 @@ const TIMEOUT_SERVER: Duration = Duration::from_secs(30);
 const TIMEOUT_HTTP_REQUEST: Duration = Duration::from_secs(10);
 const TIMEOUT_HTTP_KEEP_ALIVE: Duration = Duration::from_secs(10);
 const TIMEOUT_QUEUE: Duration = Duration::from_secs(2);
+const TIMEOUT_CLIENT_HANDSHAKE: Duration = Duration::from_secs(5);
 const GRACE_PERIOD: Duration = Duration::from_secs(10);
 const MAX_WORKERS: i64 = 1024;
 
 pub(super) fn parse(text: &str, origin: &str) -> Result<Config, ConfigErrors> {
     let map = SourceMap { file: origin, text };
     let raw = deserialize(text).map_err(|(span, msg)| ConfigErrors(vec![map.error(span, msg)]))?;
-    let mut v = Validator::default();
+    let mut v = Validator {
+        base: std::path::Path::new(origin)
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default(),
+        ..Validator::default()
+    };
     let mut config = v.config(&raw);
     if !v.errors.is_empty() {
         v.errors.sort_by_key(|(span, _)| span.start);
@@ -68,6 +75,7 @@ pub(super) struct Defaults {
     pub timeout_http_keep_alive: Duration,
     pub timeout_queue: Duration,
     pub timeout_tunnel: Option<Duration>,
+    pub timeout_client_handshake: Duration,
     pub retries: u32,
     pub redispatch: bool,
 }
@@ -76,6 +84,8 @@ pub(super) struct Defaults {
 pub(super) struct Validator {
     pub errors: Vec<(Range<usize>, String)>,
     pub warnings: Vec<(Range<usize>, String)>,
+    /// Relative paths in the file (certificates) are relative to its directory.
+    pub base: std::path::PathBuf,
 }
 
 impl Validator {
@@ -328,6 +338,11 @@ impl Validator {
             ),
             timeout_tunnel: self
                 .optional_duration(d.timeout_tunnel.as_ref(), "defaults.timeout_tunnel"),
+            timeout_client_handshake: self.duration(
+                d.timeout_client_handshake.as_ref(),
+                TIMEOUT_CLIENT_HANDSHAKE,
+                "defaults.timeout_client_handshake",
+            ),
             retries: self.int_in(d.retries.as_ref(), 3, 0..=100, "defaults.retries") as u32,
             redispatch: d.redispatch.unwrap_or(true),
         }

@@ -166,7 +166,7 @@ impl Validator {
         }
     }
 
-    fn nonzero_duration(
+    pub(super) fn nonzero_duration(
         &mut self,
         value: Option<&S<String>>,
         fallback: Duration,

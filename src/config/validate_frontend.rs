@@ -147,14 +147,7 @@ impl Validator {
             {
                 self.error(fe.name.span(), format!("{key}: default_backend is missing"));
             }
-            if let Some(tls) = &fe.tls {
-                self.error(
-                    tls.span(),
-                    format!(
-                        "{key}: tls: TLS termination is not available in this version of ringlb"
-                    ),
-                );
-            }
+            let tls = fe.tls.as_ref().and_then(|t| self.tls(t, mode, &key));
             if mode == Mode::Tcp && fe.forwarded_for == Some(true) {
                 self.warn(
                     fe.name.span(),
@@ -190,6 +183,12 @@ impl Validator {
                         &format!("{key}: timeout_tunnel"),
                     )
                     .or(defaults.timeout_tunnel),
+                tls,
+                timeout_client_handshake: self.nonzero_duration(
+                    fe.timeout_client_handshake.as_ref(),
+                    defaults.timeout_client_handshake,
+                    &format!("{key}: timeout_client_handshake"),
+                ),
             });
         }
         out

@@ -34,6 +34,7 @@ impl Totals {
                 s.connections += f.connections;
                 s.requests += f.requests;
                 s.invalid_requests += f.invalid_requests;
+                s.tls_failures += f.tls_failures;
                 add(&mut s.responses, &f.responses);
             }
             for (i, b) in w.backends.iter().enumerate() {
@@ -258,71 +259,78 @@ pub fn metrics(control: &Control, stats: &[Box<WorkerStats>]) -> String {
     let config = control.config.borrow();
     let slots = control.slots.borrow();
 
-    family(
-        o,
-        "ringlb_frontend_current_connections",
-        "gauge",
-        "Client connections open now.",
-    );
-    family(
-        o,
-        "ringlb_frontend_connections_total",
-        "counter",
-        "Client connections accepted.",
-    );
-    family(
-        o,
-        "ringlb_frontend_requests_total",
-        "counter",
-        "HTTP requests received.",
-    );
-    family(
-        o,
-        "ringlb_frontend_invalid_requests_total",
-        "counter",
-        "Requests refused as malformed, too large or too slow.",
-    );
-    family(
-        o,
-        "ringlb_frontend_responses_total",
-        "counter",
-        "Responses sent to clients, by status class.",
-    );
-    for (i, fe) in config.frontends.iter().enumerate() {
-        let f = totals
-            .frontends
-            .get(slots.frontends[i])
-            .cloned()
-            .unwrap_or_default();
-        let l = format!("frontend=\"{}\"", label(&fe.name));
-        let _ = writeln!(
-            o,
-            "ringlb_frontend_current_connections{{{l}}} {}",
-            f.current
-        );
-        let _ = writeln!(
-            o,
-            "ringlb_frontend_connections_total{{{l}}} {}",
-            f.connections
-        );
-        let _ = writeln!(o, "ringlb_frontend_requests_total{{{l}}} {}", f.requests);
-        let _ = writeln!(
-            o,
-            "ringlb_frontend_invalid_requests_total{{{l}}} {}",
-            f.invalid_requests
-        );
-        for (c, n) in f.responses.iter().enumerate() {
-            let _ = writeln!(
-                o,
-                "ringlb_frontend_responses_total{{{l},code=\"{}xx\"}} {n}",
-                c + 1
-            );
+    let fronts: Vec<(String, FrontendStats)> = config
+        .frontends
+        .iter()
+        .enumerate()
+        .map(|(i, fe)| {
+            let f = totals.frontends.get(slots.frontends[i]).cloned();
+            (
+                format!("frontend=\"{}\"", label(&fe.name)),
+                f.unwrap_or_default(),
+            )
+        })
+        .collect();
+    let frontend_families: [Family<FrontendStats>; 6] = [
+        (
+            "ringlb_frontend_current_connections",
+            "gauge",
+            "Client connections open now.",
+            |f| f.current,
+        ),
+        (
+            "ringlb_frontend_connections_total",
+            "counter",
+            "Client connections accepted.",
+            |f| f.connections,
+        ),
+        (
+            "ringlb_frontend_requests_total",
+            "counter",
+            "HTTP requests received.",
+            |f| f.requests,
+        ),
+        (
+            "ringlb_frontend_invalid_requests_total",
+            "counter",
+            "Requests refused as malformed, too large or too slow.",
+            |f| f.invalid_requests,
+        ),
+        (
+            "ringlb_frontend_tls_handshake_failures_total",
+            "counter",
+            "TLS handshakes that failed or timed out.",
+            |f| f.tls_failures,
+        ),
+        (
+            "ringlb_frontend_responses_total",
+            "counter",
+            "Responses sent to clients, by status class.",
+            |_| 0,
+        ),
+    ];
+    for (name, kind, help, get) in frontend_families {
+        family(o, name, kind, help);
+        for (l, f) in &fronts {
+            if name == "ringlb_frontend_responses_total" {
+                for (c, n) in f.responses.iter().enumerate() {
+                    let _ = writeln!(o, "{name}{{{l},code=\"{}xx\"}} {n}", c + 1);
+                }
+            } else {
+                line(o, name, l, get(f));
+            }
         }
     }
 
     let table = control.table.borrow();
     let live = live_servers(control);
-    let queue_families: [Family<BackendStats>; 4] = [
+    let queue_families: [Family<BackendStats>; 5] = [
+        (
+            "ringlb_backend_no_server_total",
+            "counter",
+            "Requests or connections refused because no server was usable.",
+            |t| t.no_server,
+        ),
         (
             "ringlb_backend_queue_current",
             "gauge",
@@ -366,29 +374,17 @@ pub fn metrics(control: &Control, stats: &[Box<WorkerStats>]) -> String {
         "gauge",
         "Servers that may take new traffic.",
     );
-    family(
-        o,
-        "ringlb_backend_no_server_total",
-        "counter",
-        "Requests or connections refused because no server was usable.",
-    );
     for (b, servers) in &live {
         let be = &table.backends[*b];
-        let l = format!("backend=\"{}\"", label(&be.config.name));
         let usable = servers
             .iter()
             .filter(|s| {
-                be.servers[**s].sent.weight > 0
-                    && be.servers[**s].oper() == Oper::Up
-                    && be.servers[**s].admin == Admin::Ready
+                let e = &be.servers[**s];
+                e.sent.weight > 0 && e.oper() == Oper::Up && e.admin == Admin::Ready
             })
             .count();
-        let _ = writeln!(o, "ringlb_backend_usable_servers{{{l}}} {usable}");
-        let _ = writeln!(
-            o,
-            "ringlb_backend_no_server_total{{{l}}} {}",
-            totals.backends.get(*b).map_or(0, |t| t.no_server)
-        );
+        let l = format!("backend=\"{}\"", label(&be.config.name));
+        line(o, "ringlb_backend_usable_servers", &l, usable as u64);
     }
 
     let gauges: [(&str, &str, &str); 11] = [

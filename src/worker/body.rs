@@ -5,8 +5,7 @@
 use std::time::Duration;
 
 use monoio::buf::{IoBuf, IoBufMut};
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
-use monoio::net::TcpStream;
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 
 use super::error::Side;
 use crate::http::{BodyFraming, ChunkError, ChunkedValidator};
@@ -25,15 +24,19 @@ pub enum BodyError {
     TooLarge,
 }
 
-/// One end of a pump: a socket, which side it is, and its inactivity timeout.
-pub struct End<'a> {
-    pub stream: &'a mut TcpStream,
+/// One end of a pump: a connection (a server's TCP, a client's TCP or TLS), which
+/// side it is, and its inactivity timeout.
+pub struct End<'a, S> {
+    pub stream: &'a mut S,
     pub side: Side,
     pub timeout: Duration,
 }
 
 /// Read more bytes into `buf` (appending, growing it if full). `Ok(0)` is EOF.
-pub async fn read_more(end: &mut End<'_>, buf: &mut Vec<u8>) -> Result<usize, BodyError> {
+pub async fn read_more<S: AsyncReadRent>(
+    end: &mut End<'_, S>,
+    buf: &mut Vec<u8>,
+) -> Result<usize, BodyError> {
     if buf.len() == buf.capacity() {
         buf.reserve(buf.capacity().max(4096));
     }
@@ -49,7 +52,11 @@ pub async fn read_more(end: &mut End<'_>, buf: &mut Vec<u8>) -> Result<usize, Bo
 }
 
 /// Write `buf[..n]` and remove it from the front of `buf`.
-pub async fn write_front(end: &mut End<'_>, buf: &mut Vec<u8>, n: usize) -> Result<(), BodyError> {
+pub async fn write_front<S: AsyncWriteRent>(
+    end: &mut End<'_, S>,
+    buf: &mut Vec<u8>,
+    n: usize,
+) -> Result<(), BodyError> {
     let owned = std::mem::take(buf);
     match monoio::time::timeout(end.timeout, end.stream.write_all(owned.slice(0..n))).await {
         Ok((res, slice)) => {
@@ -66,9 +73,9 @@ pub async fn write_front(end: &mut End<'_>, buf: &mut Vec<u8>, n: usize) -> Resu
 /// read from `src` after the head; on return it holds what `src` sent after the body
 /// (a pipelined request, say). `limit` caps the body size (0 = none). Returns the
 /// number of body bytes copied.
-pub async fn pump(
-    src: &mut End<'_>,
-    dst: &mut End<'_>,
+pub async fn pump<A: AsyncReadRent, B: AsyncWriteRent>(
+    src: &mut End<'_, A>,
+    dst: &mut End<'_, B>,
     buf: &mut Vec<u8>,
     framing: BodyFraming,
     limit: u64,

@@ -22,6 +22,7 @@ use super::route::Action;
 use super::session::{connect, Reuse};
 use super::state::Worker;
 use super::stats::count_status;
+use super::stream::ClientStream;
 use crate::config::Frontend;
 use crate::http::BodyFraming;
 
@@ -29,10 +30,9 @@ use crate::http::BodyFraming;
 pub async fn serve_http(
     worker: Rc<Worker>,
     fe: usize,
-    mut client: TcpStream,
+    mut client: ClientStream,
     peer: SocketAddr,
 ) -> Result<(), SessionError> {
-    let _ = client.set_nodelay(true);
     let mut cbuf = worker.take_buffer();
     let mut sbuf = worker.take_buffer();
     let mut head = Vec::with_capacity(1024);
@@ -159,7 +159,7 @@ async fn forward(
     worker: &Rc<Worker>,
     (slot, fe): (usize, &Frontend),
     backend: usize,
-    client: &mut TcpStream,
+    client: &mut ClientStream,
     cbuf: &mut Vec<u8>,
     sbuf: &mut Vec<u8>,
     head: &mut Vec<u8>,
@@ -367,7 +367,13 @@ async fn forward(
 
 /// Answer with an error status, counted for frontend `slot` (`invalid`: the client's
 /// request was at fault), then close.
-async fn refuse(worker: &Worker, slot: usize, client: &mut TcpStream, status: u16, invalid: bool) {
+async fn refuse(
+    worker: &Worker,
+    slot: usize,
+    client: &mut ClientStream,
+    status: u16,
+    invalid: bool,
+) {
     worker.with_frontend_stats(slot, |s| {
         count_status(&mut s.responses, status);
         s.invalid_requests += u64::from(invalid);

@@ -15,6 +15,7 @@ use super::body::{read_more, BodyError, End};
 use super::error::Side;
 use super::route::{route, Action};
 use super::state::Worker;
+use super::stream::ClientStream;
 use crate::config::Frontend;
 use crate::http::{error_response, parse_request, parse_response, BodyFraming, HttpError};
 
@@ -44,15 +45,27 @@ const HOT_WAIT: Duration = Duration::from_secs(1);
 /// the buffer attached is pending, so a busy connection costs one operation per
 /// request. After that the read is cancelled (monoio hands the buffer back, with any
 /// bytes that raced in) and the buffers go back to the worker's pool: a connection that
-/// stays idle holds no buffer (nor `head`), only a readiness wait.
+/// stays idle holds no buffer (nor `head`), only a readiness wait. A TLS connection
+/// keeps its read pending with the buffer (rustls holds its own buffers anyway).
 pub async fn wait_next_request(
     worker: &Worker,
     fe: &Frontend,
-    client: &mut TcpStream,
+    client: &mut ClientStream,
     cbuf: &mut Vec<u8>,
     sbuf: &mut Vec<u8>,
     head: &mut Vec<u8>,
 ) -> bool {
+    let client = match client {
+        ClientStream::Plain(tcp) => tcp,
+        tls @ ClientStream::Tls(_) => {
+            let mut end = End {
+                stream: tls,
+                side: Side::Client,
+                timeout: fe.timeout_http_keep_alive,
+            };
+            return matches!(read_more(&mut end, cbuf).await, Ok(n) if n > 0);
+        }
+    };
     let hot = HOT_WAIT.min(fe.timeout_http_keep_alive);
     let canceller = Canceller::new();
     let (res, slice, cancelled) = {
@@ -91,7 +104,7 @@ pub async fn wait_next_request(
 pub async fn read_request(
     worker: &Worker,
     fe: &Frontend,
-    client: &mut TcpStream,
+    client: &mut ClientStream,
     cbuf: &mut Vec<u8>,
     head: &mut Vec<u8>,
     peer: SocketAddr,
@@ -101,7 +114,7 @@ pub async fn read_request(
     let deadline = Instant::now() + fe.timeout_http_request;
     loop {
         if !cbuf.is_empty() {
-            match parse_and_route(worker, fe, cbuf, head, peer) {
+            match parse_and_route(worker, fe, cbuf, head, peer, client.is_tls()) {
                 Ok(Some(p)) => return Ok(Some(p)),
                 Ok(None) => {}
                 Err(e) => {
@@ -135,6 +148,7 @@ fn parse_and_route(
     cbuf: &[u8],
     head: &mut Vec<u8>,
     peer: SocketAddr,
+    tls: bool,
 ) -> Result<Option<Parsed>, HttpError> {
     let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let Some(req) = parse_request(cbuf, &worker.http_limits.get(), &mut storage)? else {
@@ -146,7 +160,8 @@ fn parse_and_route(
     }
     let action = route(fe, req.host, req.path());
     if let Action::Backend(_) = action {
-        req.write_upstream_head(head, peer.ip(), fe.forwarded_for);
+        let proto = if tls { "https" } else { "http" };
+        req.write_upstream_head(head, peer.ip(), fe.forwarded_for.then_some(proto));
     }
     Ok(Some(Parsed {
         head_len: req.head_len,
@@ -230,7 +245,7 @@ pub async fn read_response_head(
 }
 
 /// Best effort: the connection is closed right after anyway.
-pub async fn send_static(client: &mut TcpStream, bytes: &'static [u8]) {
+pub async fn send_static(client: &mut ClientStream, bytes: &'static [u8]) {
     let _ = client.write_all(bytes).await;
 }
 
@@ -241,7 +256,7 @@ const LINGER: Duration = Duration::from_secs(1);
 /// discard what the client still sends for a short while. Closing a socket that holds
 /// unread input makes the kernel send a reset, which can destroy the error response
 /// before the client reads it (HAProxy and nginx linger for the same reason).
-pub async fn reject(client: &mut TcpStream, status: u16) {
+pub async fn reject(client: &mut ClientStream, status: u16) {
     if client.write_all(error_response(status)).await.0.is_err() {
         return;
     }

@@ -9,14 +9,17 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
+use monoio_rustls::TlsAcceptor;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::http::serve_http;
 use super::local::{Flag, GateTicket};
 use super::session::serve_tcp;
 use super::state::Worker;
+use super::stream::{accept_tls, ClientStream};
 use crate::config::{Config, Mode};
 
 const BACKLOG: i32 = 4096;
@@ -172,15 +175,35 @@ async fn accept_loop(
                 let w = Rc::clone(&worker);
                 monoio::spawn(async move {
                     let _ticket = GateTicket(Rc::clone(&w.gate));
-                    let mode = w.frontend(fe).mode;
-                    let result = match mode {
-                        Mode::Tcp => serve_tcp(Rc::clone(&w), fe, stream, peer).await,
-                        Mode::Http => serve_http(Rc::clone(&w), fe, stream, peer).await,
+                    let frontend = w.frontend(fe);
+                    let client = match &frontend.tls {
+                        None => {
+                            let _ = stream.set_nodelay(true);
+                            Some(ClientStream::Plain(stream))
+                        }
+                        Some(tls) => {
+                            let acceptor = TlsAcceptor::from(Arc::clone(&tls.server_config));
+                            let limit = frontend.timeout_client_handshake;
+                            match accept_tls(&acceptor, stream, limit).await {
+                                Ok(c) => Some(c),
+                                Err(e) => {
+                                    w.with_frontend_stats(fe, |s| s.tls_failures += 1);
+                                    tracing::debug!(worker = w.id, %peer, "{e}");
+                                    None
+                                }
+                            }
+                        }
                     };
-                    w.with_frontend_stats(fe, |s| s.current -= 1);
-                    if let Err(e) = result {
-                        tracing::debug!(worker = w.id, %peer, "session ended: {e}");
+                    if let Some(client) = client {
+                        let result = match frontend.mode {
+                            Mode::Tcp => serve_tcp(Rc::clone(&w), fe, client, peer).await,
+                            Mode::Http => serve_http(Rc::clone(&w), fe, client, peer).await,
+                        };
+                        if let Err(e) = result {
+                            tracing::debug!(worker = w.id, %peer, "session ended: {e}");
+                        }
                     }
+                    w.with_frontend_stats(fe, |s| s.current -= 1);
                 });
             }
             Err(e) => {

@@ -17,6 +17,7 @@ mod route;
 mod session;
 mod state;
 pub mod stats;
+mod stream;
 
 use std::future::Future;
 use std::io;

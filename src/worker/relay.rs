@@ -7,9 +7,7 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-use monoio::io::{
-    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf, Splitable,
-};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Split, Splitable};
 use monoio::net::TcpStream;
 
 use super::error::{SessionError, Side};
@@ -45,8 +43,8 @@ impl Activity {
 
 /// Relay until both directions are closed. The buffers come back when the relay ends
 /// cleanly so the worker can reuse them.
-pub async fn relay(
-    client: TcpStream,
+pub async fn relay<C: AsyncReadRent + AsyncWriteRent + Split>(
+    client: C,
     server: TcpStream,
     timeouts: Timeouts,
     buffers: (Vec<u8>, Vec<u8>),
@@ -71,9 +69,9 @@ pub async fn relay(
 }
 
 /// Copy one direction until EOF, then half-close the other side's write direction.
-async fn copy_half(
-    mut from: OwnedReadHalf<TcpStream>,
-    mut to: OwnedWriteHalf<TcpStream>,
+async fn copy_half<R: AsyncReadRent, W: AsyncWriteRent>(
+    mut from: R,
+    mut to: W,
     mut buf: Vec<u8>,
     from_side: Side,
     activity: &Activity,

@@ -9,6 +9,7 @@ use super::apply::Outcome;
 use super::error::SessionError;
 use super::relay::{relay, Timeouts};
 use super::state::{NoSlot, ServerLease, Worker};
+use super::stream::ClientStream;
 
 /// Whether a request may go on a pooled server connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,10 +26,9 @@ pub enum Reuse {
 pub async fn serve_tcp(
     worker: Rc<Worker>,
     fe: usize,
-    client: TcpStream,
+    client: ClientStream,
     peer: SocketAddr,
 ) -> Result<(), SessionError> {
-    let _ = client.set_nodelay(true);
     let frontend = worker.frontend(fe);
     let backend = frontend.default_backend.unwrap_or(0);
     let started = std::time::Instant::now();

@@ -42,6 +42,8 @@ pub struct FrontendStats {
     pub responses: ByClass,
     /// Requests refused by ringlb itself as malformed, too large or too slow (4xx).
     pub invalid_requests: u64,
+    /// TLS handshakes that failed or timed out.
+    pub tls_failures: u64,
 }
 
 #[derive(Debug, Clone)]

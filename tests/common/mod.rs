@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod switch;
+pub mod tls;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};

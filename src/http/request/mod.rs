@@ -55,10 +55,12 @@ impl Request<'_, '_> {
     }
 
     /// Write the head for the server: hop-by-hop headers (and those named in
-    /// Connection) dropped, X-Forwarded-* added when asked. The version stays the
+    /// Connection) dropped, X-Forwarded-* added when `forwarded` names the client's
+    /// protocol (`"http"` or `"https"`). The version stays the
     /// client's: a server must not answer an HTTP/1.0 request with a chunked body, which
     /// an HTTP/1.0 client could not read (ringlb forwards bodies as they are).
-    pub fn write_upstream_head(&self, out: &mut Vec<u8>, client: IpAddr, forwarded_for: bool) {
+    pub fn write_upstream_head(&self, out: &mut Vec<u8>, client: IpAddr, forwarded: Option<&str>) {
+        let forwarded_for = forwarded.is_some();
         out.clear();
         let _ = write!(
             out,
@@ -105,7 +107,8 @@ impl Request<'_, '_> {
                 out.extend_from_slice(h.value);
                 out.extend_from_slice(b", ");
             }
-            let _ = write!(out, "{client}\r\nx-forwarded-proto: http\r\n");
+            let proto = forwarded.unwrap_or("http");
+            let _ = write!(out, "{client}\r\nx-forwarded-proto: {proto}\r\n");
             if let Some(host) = self.host {
                 let _ = write!(out, "x-forwarded-host: {host}\r\n");
             }

@@ -124,7 +124,7 @@ fn upstream_head_drops_hop_by_hop_and_adds_forwarded() {
     let mut storage = [httparse::EMPTY_HEADER; 32];
     let req = parse_request(raw, &LIMITS, &mut storage).unwrap().unwrap();
     let mut out = Vec::new();
-    req.write_upstream_head(&mut out, "10.0.0.9".parse().unwrap(), true);
+    req.write_upstream_head(&mut out, "10.0.0.9".parse().unwrap(), Some("http"));
     let text = String::from_utf8(out).unwrap();
     assert_eq!(
         text,
@@ -139,7 +139,7 @@ fn upgrade_keeps_upgrade_headers() {
     let req = parse_request(raw, &LIMITS, &mut storage).unwrap().unwrap();
     assert!(req.upgrade);
     let mut out = Vec::new();
-    req.write_upstream_head(&mut out, "127.0.0.1".parse().unwrap(), false);
+    req.write_upstream_head(&mut out, "127.0.0.1".parse().unwrap(), None);
     assert_eq!(
         String::from_utf8(out).unwrap(),
         "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nconnection: upgrade\r\n\r\n"
@@ -154,7 +154,7 @@ fn connection_cannot_strip_framing_or_host() {
     let mut storage = [httparse::EMPTY_HEADER; 32];
     let req = parse_request(raw, &LIMITS, &mut storage).unwrap().unwrap();
     let mut out = Vec::new();
-    req.write_upstream_head(&mut out, "127.0.0.1".parse().unwrap(), false);
+    req.write_upstream_head(&mut out, "127.0.0.1".parse().unwrap(), None);
     assert_eq!(
         String::from_utf8(out).unwrap(),
         "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n"

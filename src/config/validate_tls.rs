@@ -1,0 +1,115 @@
+//! `[frontend.tls]`: load every certificate (paths relative to the configuration
+//! file), check that each key belongs to its certificate and that certificates are
+//! within their validity, and build the frontend's rustls configuration, so that
+//! `ringlb check` finds every TLS mistake before a start or a reload does.
+
+use std::sync::Arc;
+
+use super::raw::{Mode, RawTls, S};
+use super::validate::Validator;
+use super::FrontendTls;
+
+/// A certificate that expires sooner than this is warned about.
+const EXPIRY_WARNING_DAYS: i64 = 14;
+
+impl Validator {
+    pub(super) fn tls(
+        &mut self,
+        raw: &S<RawTls>,
+        mode: Mode,
+        key: &str,
+    ) -> Option<Arc<FrontendTls>> {
+        let t = raw.get_ref();
+        let key = format!("{key}: tls");
+        if t.certificates.is_empty() {
+            self.error(
+                raw.span(),
+                format!("{key}: certificates is empty: give at least one {{ cert, key }}"),
+            );
+            return None;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let mut certificates = Vec::with_capacity(t.certificates.len());
+        for (i, c) in t.certificates.iter().enumerate() {
+            let entry = c.get_ref();
+            let ckey = format!("{key}.certificates[{i}]");
+            match crate::tls::load(&self.base.join(&entry.cert), &self.base.join(&entry.key)) {
+                Ok(cert) => {
+                    if cert.not_after < now {
+                        self.error(
+                            c.span(),
+                            format!(
+                                "{ckey}: {} expired {} day(s) ago",
+                                cert.path,
+                                (now - cert.not_after) / 86_400
+                            ),
+                        );
+                    } else if cert.not_after - now < EXPIRY_WARNING_DAYS * 86_400 {
+                        self.warn(
+                            c.span(),
+                            format!(
+                                "{ckey}: {} expires in {} day(s)",
+                                cert.path,
+                                (cert.not_after - now) / 86_400
+                            ),
+                        );
+                    }
+                    if cert.not_before > now {
+                        self.warn(c.span(), format!("{ckey}: {} is not valid yet", cert.path));
+                    }
+                    if cert.names.is_empty() {
+                        self.warn(
+                            c.span(),
+                            format!(
+                                "{ckey}: {} names no DNS name; it can only be the default",
+                                cert.path
+                            ),
+                        );
+                    }
+                    certificates.push(cert);
+                }
+                Err(e) => self.error(c.span(), format!("{ckey}: {e}")),
+            }
+        }
+        let alpn: Vec<String> = match &t.alpn {
+            Some(list) => list
+                .iter()
+                .filter_map(|p| {
+                    let name = p.get_ref();
+                    let ok = match mode {
+                        Mode::Http => name == "http/1.1" || name == "http/1.0",
+                        Mode::Tcp => !name.is_empty() && name.len() <= 255,
+                    };
+                    if !ok {
+                        let why = match mode {
+                            Mode::Http => "mode \"http\" speaks \"http/1.1\" and \"http/1.0\" only",
+                            Mode::Tcp => "a protocol name is 1 to 255 bytes",
+                        };
+                        self.error(p.span(), format!("{key}.alpn {name:?}: {why}"));
+                    }
+                    ok.then(|| name.clone())
+                })
+                .collect(),
+            None if mode == Mode::Http => vec!["http/1.1".to_string()],
+            None => Vec::new(),
+        };
+        if certificates.len() != t.certificates.len() {
+            return None;
+        }
+        let strict_sni = t.strict_sni.unwrap_or(false);
+        match crate::tls::server_config(&certificates, &alpn, strict_sni) {
+            Ok(server_config) => Some(Arc::new(FrontendTls {
+                certificates,
+                alpn,
+                strict_sni,
+                server_config,
+            })),
+            Err(e) => {
+                self.error(raw.span(), format!("{key}: {e}"));
+                None
+            }
+        }
+    }
+}

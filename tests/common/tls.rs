@@ -1,0 +1,219 @@
+//! TLS helpers for tests: certificates made with `ringlb::tls::self_signed`, written
+//! into a temporary directory, and a blocking rustls client that records the
+//! certificate the server presented (it trusts anything: these tests check which
+//! certificate ringlb chose, not a chain of trust).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
+
+use super::PATIENCE;
+
+/// A directory of certificate files, removed on drop.
+pub struct CertDir(pub PathBuf);
+
+impl CertDir {
+    pub fn new() -> CertDir {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let d = std::env::temp_dir().join(format!(
+            "ringlb-tls-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        CertDir(d)
+    }
+
+    /// Write `<stem>.pem` and `<stem>.key` for `names`, valid from `from` to `to` days
+    /// from now; returns the certificate's DER (to compare with what a client sees).
+    pub fn write_between(&self, stem: &str, names: &[&str], from: i64, to: i64) -> Vec<u8> {
+        let (cert, key) = ringlb::tls::self_signed_between(names, from, to).unwrap();
+        std::fs::write(self.0.join(format!("{stem}.pem")), &cert).unwrap();
+        std::fs::write(self.0.join(format!("{stem}.key")), key).unwrap();
+        CertificateDer::from_pem_slice(cert.as_bytes())
+            .unwrap()
+            .as_ref()
+            .to_vec()
+    }
+
+    pub fn write(&self, stem: &str, names: &[&str]) -> Vec<u8> {
+        self.write_between(stem, names, -1, 90)
+    }
+
+    /// The `{ cert, key }` entry for `[frontend.tls]`, with absolute paths.
+    pub fn entry(&self, stem: &str) -> String {
+        format!(
+            "{{ cert = \"{}\", key = \"{}\" }}",
+            self.0.join(format!("{stem}.pem")).display(),
+            self.0.join(format!("{stem}.key")).display()
+        )
+    }
+}
+
+impl Drop for CertDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[derive(Debug, Default)]
+struct Recorder {
+    seen: Mutex<Option<Vec<u8>>>,
+}
+
+#[derive(Debug)]
+struct AcceptAny(Arc<Recorder>, Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        *self.0.seen.lock().unwrap() = Some(end_entity.as_ref().to_vec());
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.1.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.1.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.1.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// An open TLS connection to ringlb.
+pub struct TlsClient {
+    pub stream: StreamOwned<ClientConnection, TcpStream>,
+    /// DER of the certificate the server presented.
+    pub presented: Vec<u8>,
+}
+
+/// Options of one connection.
+pub struct Hello<'a> {
+    /// `None`: no SNI (connect by IP address).
+    pub sni: Option<&'a str>,
+    pub alpn: &'a [&'a str],
+    /// Only this TLS version (`12` or `13`); `0`: both.
+    pub version: u8,
+}
+
+impl Default for Hello<'_> {
+    fn default() -> Self {
+        Hello {
+            sni: Some("localhost"),
+            alpn: &["http/1.1"],
+            version: 0,
+        }
+    }
+}
+
+/// Connect and complete the handshake; `Err` with rustls' reason when it fails.
+pub fn connect(addr: SocketAddr, hello: &Hello<'_>) -> Result<TlsClient, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let recorder = Arc::new(Recorder::default());
+    let versions: &[&rustls::SupportedProtocolVersion] = match hello.version {
+        12 => &[&rustls::version::TLS12],
+        13 => &[&rustls::version::TLS13],
+        _ => &[&rustls::version::TLS13, &rustls::version::TLS12],
+    };
+    let mut config = ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_protocol_versions(versions)
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAny(Arc::clone(&recorder), provider)))
+        .with_no_client_auth();
+    config.alpn_protocols = hello.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    config.enable_sni = hello.sni.is_some();
+    let name = ServerName::try_from(hello.sni.unwrap_or("ip.invalid").to_string()).unwrap();
+    let conn = ClientConnection::new(Arc::new(config), name).unwrap();
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut stream = StreamOwned::new(conn, tcp);
+    while stream.conn.is_handshaking() {
+        stream
+            .conn
+            .complete_io(&mut stream.sock)
+            .map_err(|e| e.to_string())?;
+    }
+    let presented = recorder.seen.lock().unwrap().clone().unwrap_or_default();
+    Ok(TlsClient { stream, presented })
+}
+
+impl TlsClient {
+    pub fn alpn(&self) -> Option<Vec<u8>> {
+        self.stream.conn.alpn_protocol().map(<[u8]>::to_vec)
+    }
+
+    pub fn version(&self) -> Option<rustls::ProtocolVersion> {
+        self.stream.conn.protocol_version()
+    }
+
+    /// One GET on this connection: status and body (Content-Length responses).
+    pub fn get(&mut self, path: &str) -> (u16, Vec<u8>) {
+        write!(
+            self.stream,
+            "GET {path} HTTP/1.1\r\nhost: localhost\r\n\r\n"
+        )
+        .unwrap();
+        self.stream.flush().unwrap();
+        let mut r = BufReader::new(&mut self.stream);
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        let status = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            r.read_line(&mut line).unwrap();
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0u8; length];
+        r.read_exact(&mut body).unwrap();
+        (status, body)
+    }
+}
