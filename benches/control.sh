@@ -99,7 +99,7 @@ kill "$rl"; wait "$rl" 2>/dev/null || true
 
 echo "## broadcast latency (100 admin changes, 2 workers)"
 config 10 "1 1 1" >"$tmp/ringlb.toml"
-RUST_LOG=info,ringlb::control::plane=debug,ringlb::worker=debug start_ringlb
+RUST_LOG=info,ringlb::control::plane=debug,ringlb::apply=debug start_ringlb
 for i in $(seq 50); do
   curl -s -o /dev/null -d drain "http://127.0.0.1:$admin/api/servers/app/s1/state"
   curl -s -o /dev/null -d ready "http://127.0.0.1:$admin/api/servers/app/s1/state"

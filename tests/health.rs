@@ -44,6 +44,7 @@ fn failing_http_check_takes_a_server_out_and_rise_brings_it_back() {
     a.set_health(503);
     let line = r.wait_for("app/a DOWN");
     assert!(line.contains("HTTP status 503, expected 200"), "{line}");
+    r.wait_applied(2, 0, "oper: Down");
     let before = a.requests();
     let seen = spread(r.addr(), 20);
     assert_eq!(seen.get("b"), Some(&20), "{seen:?}");
@@ -56,6 +57,7 @@ fn failing_http_check_takes_a_server_out_and_rise_brings_it_back() {
     a.set_health(200);
     let line = r.wait_for("app/a UP");
     assert!(line.contains("2 consecutive successful"), "{line}");
+    r.wait_applied(2, 0, "oper: Up");
     // Two workers, each with its own round robin: about half each.
     let seen = spread(r.addr(), 20);
     let (na, nb) = (
@@ -76,6 +78,7 @@ fn tcp_check_marks_a_server_that_refuses_connections_down_after_fall_failures() 
     let line = r.wait_for("app/a DOWN");
     assert!(line.contains("connection refused"), "{line}");
     assert!(line.contains("3 consecutive failed"), "{line}");
+    r.wait_applied(1, 0, "oper: Down");
     let seen = spread(r.addr(), 10);
     assert_eq!(seen.get("b"), Some(&10), "{seen:?}");
 }
@@ -98,6 +101,7 @@ fn flapping_is_damped_by_rise() {
     let mut r = Ringlb::start(&checked_config(1, &[&a, &b], check, "", ""));
     a.set_health(503);
     r.wait_for("app/a DOWN");
+    r.wait_applied(1, 0, "oper: Down");
     // Now every other check fails: never two successes in a row, so never up again.
     a.set_health(ALTERNATE);
     let seen = a.probes();

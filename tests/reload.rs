@@ -30,8 +30,7 @@ fn config(binds: &[&str], servers: &[(&str, SocketAddr, u32)], extra_backend: &s
 
 fn reload(r: &mut Ringlb, text: &str) {
     std::fs::write(r.config_path(), text).unwrap();
-    r.signal(libc::SIGHUP);
-    r.wait_for("SIGHUP: configuration reloaded");
+    r.reload_and_wait();
 }
 
 fn spread(addr: SocketAddr, n: usize) -> HashMap<String, usize> {

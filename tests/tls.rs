@@ -225,8 +225,7 @@ fn a_reload_serves_a_new_certificate_to_new_connections_only() {
     assert_eq!(old.get("/before").0, 200);
     let second = dir.write("site", &["localhost"]);
     assert_ne!(first, second);
-    r.signal(libc::SIGHUP);
-    r.wait_for("SIGHUP: configuration reloaded");
+    r.reload_and_wait();
     let mut new = connect(r.addr(), &Hello::default()).unwrap();
     assert_eq!(new.presented, second);
     assert_eq!(new.get("/new").0, 200);

@@ -197,14 +197,20 @@ async fn respond(control: &Rc<Control>, req: Request) -> Reply {
             Reply::new(200, "application/json", render::json(control, &stats))
         }
         ("POST", ["api", "servers", backend, server, what]) => {
-            set_server(control, backend, server, what, &req.body)
+            let reply = set_server(control, backend, server, what, &req.body);
+            // Answer once every worker applies it, like HAProxy's runtime API.
+            control.barrier().await;
+            reply
         }
         ("POST", ["api", "reload"]) => match control.reload("POST /api/reload") {
-            Ok(summary) => Reply::new(
-                200,
-                "application/json",
-                serde_json::json!({ "reloaded": true, "summary": summary }).to_string(),
-            ),
+            Ok(summary) => {
+                control.barrier().await;
+                Reply::new(
+                    200,
+                    "application/json",
+                    serde_json::json!({ "reloaded": true, "summary": summary }).to_string(),
+                )
+            }
             Err(errors) => Reply::new(
                 400,
                 "application/json",

@@ -229,8 +229,12 @@ async fn lifecycle(
                 }
             }
             Event::Signal(SIGHUP) => {
-                if stop_deadline.is_none() {
-                    let _ = control.reload("SIGHUP");
+                if stop_deadline.is_none() && control.reload("SIGHUP").is_ok() {
+                    let c = Rc::clone(&control);
+                    monoio::spawn(async move {
+                        c.barrier().await;
+                        tracing::info!("SIGHUP: the new configuration is in use by every worker");
+                    });
                 }
             }
             Event::Signal(sig) => {

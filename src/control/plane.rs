@@ -144,6 +144,7 @@ impl Control {
         took: Duration,
     ) -> Option<Duration> {
         let now = Instant::now();
+        let mut transition = None;
         let interval = {
             let mut table = self.table.borrow_mut();
             let backend = table.backends.get_mut(b)?;
@@ -161,18 +162,17 @@ impl Control {
             entry.failures_in_row = if ok { 0 } else { entry.failures_in_row + 1 };
             if let Some(to) = entry.health.record(ok) {
                 entry.changed(to, now);
-                match to {
-                    Oper::Down => tracing::info!(
-                        "{name}/{} DOWN: {} consecutive failed check(s) ({detail})",
-                        entry.config.name,
+                let server = &entry.config.name;
+                transition = Some(match to {
+                    Oper::Down => format!(
+                        "{name}/{server} DOWN: {} consecutive failed check(s) ({detail})",
                         entry.failures_in_row
                     ),
-                    Oper::Up => tracing::info!(
-                        "{name}/{} UP: {} consecutive successful check(s) ({detail})",
-                        entry.config.name,
+                    Oper::Up => format!(
+                        "{name}/{server} UP: {} consecutive successful check(s) ({detail})",
                         check.rise
                     ),
-                }
+                });
             }
             entry.last_check = Some(CheckReport {
                 at: SystemTime::now(),
@@ -182,13 +182,17 @@ impl Control {
             });
             entry.health.interval(&check)
         };
+        // Broadcast first: once the line is in the log, every worker has been told.
         self.sync(b, s);
+        if let Some(line) = transition {
+            tracing::info!("{line}");
+        }
         Some(interval)
     }
 
     /// A worker's run of errors on a server changed (passive health).
     pub fn server_errors(self: &Rc<Self>, worker: usize, b: usize, s: usize, streak: u32) {
-        {
+        let line = {
             let mut table = self.table.borrow_mut();
             let Some(backend) = table.backends.get_mut(b) else {
                 return;
@@ -206,12 +210,13 @@ impl Control {
                 return;
             }
             entry.changed(Oper::Down, Instant::now());
-            tracing::info!(
+            format!(
                 "{name}/{} DOWN: {total} consecutive errors seen by the proxy (error_limit {limit}); checks will bring it back",
                 entry.config.name
-            );
-        }
+            )
+        };
         self.sync(b, s);
+        tracing::info!("{line}");
     }
 
     /// The operator sets a server's admin state or weight (runtime API).
@@ -287,6 +292,12 @@ impl Control {
         self.pending.borrow_mut().remove(&id);
         got.sort_by_key(|s| s.worker);
         got
+    }
+
+    /// Returns once every worker has applied everything sent to it before (their
+    /// inboxes are first in, first out), or after `SNAPSHOT_WAIT`.
+    pub async fn barrier(&self) {
+        let _ = self.collect().await;
     }
 
     pub fn stats_arrived(&self, id: u64, stats: Box<WorkerStats>) {

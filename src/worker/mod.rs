@@ -185,7 +185,9 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
                     set,
                 } => {
                     worker.set_server(backend, server, set);
+                    // A readiness signal for tests and a trace for operators (debug).
                     tracing::debug!(
+                        target: "ringlb::apply",
                         worker = worker.id,
                         backend,
                         server,
@@ -199,6 +201,7 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
                 }
                 Update::Reload(reload) => {
                     worker.configure(&reload.config, &reload.slots, Some(&reload.servers));
+                    tracing::debug!(target: "ringlb::apply", worker = worker.id, "configuration applied");
                     listener::keep_only(&worker, &reload.keep);
                     if !worker.stopping.is_raised() {
                         for bound in reload.listeners {

@@ -64,7 +64,10 @@ impl Ringlb {
     }
 
     pub fn spawn(mut cmd: Command, config: Option<TempConfig>) -> Ringlb {
-        cmd.env("RUST_LOG", "info")
+        // `ringlb::apply` says when each worker applied a change: tests wait on it.
+        let log =
+            std::env::var("RINGLB_TEST_LOG").unwrap_or_else(|_| "info,ringlb::apply=debug".into());
+        cmd.env("RUST_LOG", log)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -155,6 +158,45 @@ impl Ringlb {
         if !self.logged(needle) {
             self.wait_for(needle);
         }
+    }
+
+    /// Wait until at least `n` lines containing every one of `needles` were logged.
+    pub fn wait_count(&mut self, needles: &[&str], n: usize) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let count = self
+                .log
+                .iter()
+                .filter(|l| needles.iter().all(|x| l.contains(x)))
+                .count();
+            if count >= n {
+                return;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.note(&line),
+                Err(_) => panic!(
+                    "only {count} of {n} lines with {needles:?}; log:\n{}",
+                    self.log.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Wait until every one of `workers` workers applied a state change of server slot
+    /// `server` whose state shows `what` (e.g. `oper: Down`).
+    pub fn wait_applied(&mut self, workers: usize, server: usize, what: &str) {
+        let s = format!("server={server}");
+        self.wait_count(&["server state applied", &s, what], workers);
+    }
+
+    /// After a SIGHUP: wait until the reload is applied by every worker (one more
+    /// "in use by every worker" line than before).
+    pub fn reload_and_wait(&mut self) {
+        let done = "the new configuration is in use by every worker";
+        let before = self.log.iter().filter(|l| l.contains(done)).count();
+        self.signal(libc::SIGHUP);
+        self.wait_count(&[done], before + 1);
     }
 
     /// Whether a line containing `needle` has been logged so far (no waiting).
