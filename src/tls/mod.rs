@@ -85,7 +85,7 @@ pub fn load(cert_path: &Path, key_path: &Path) -> Result<Certificate, TlsError> 
     let key =
         PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| TlsError::NoKey(key_name.clone()))?;
     let signer =
-        rustls::crypto::ring::sign::any_supported_type(&key).map_err(|e| TlsError::Invalid {
+        rustls::crypto::aws_lc_rs::sign::any_supported_type(&key).map_err(|e| TlsError::Invalid {
             path: key_name.clone(),
             message: format!("unsupported private key: {e}"),
         })?;
@@ -197,14 +197,14 @@ pub fn server_config(
     alpn: &[String],
     strict_sni: bool,
 ) -> Result<Arc<ServerConfig>, TlsError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(SniResolver::new(certs, strict_sni)));
     config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
     // Session resumption: rustls' default in-memory cache (per process) and tickets.
-    config.ticketer = rustls::crypto::ring::Ticketer::new()?;
+    config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()?;
     Ok(Arc::new(config))
 }
 

@@ -20,8 +20,45 @@ pub const MAX_IDLE: usize = 64;
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 
 struct Idle {
-    stream: TcpStream,
+    /// Always `Some` until the connection is taken back out for reuse.
+    stream: Option<TcpStream>,
     since: Instant,
+}
+
+impl Drop for Idle {
+    /// An idle connection ringlb gives up is reset rather than closed: nothing is in
+    /// flight on it, and a FIN would leave a TIME_WAIT socket on ringlb's side for a
+    /// minute per connection. Under a stream of new clients (every request a client's
+    /// first, so none reuses the pool) those pile up by the ten thousand and make every
+    /// connect() search longer for a free port (measured: -30% requests/s in 20 s).
+    fn drop(&mut self) {
+        let Some(stream) = &self.stream else { return };
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: setsockopt on a descriptor we own, with a valid `linger` struct.
+        unsafe {
+            libc::setsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            );
+        }
+    }
+}
+
+impl Idle {
+    /// The connection, to be used again (not reset).
+    fn into_stream(mut self) -> Option<TcpStream> {
+        self.stream.take()
+    }
+
+    fn is_open(&self) -> bool {
+        self.stream.as_ref().is_some_and(still_open)
+    }
 }
 
 #[derive(Default)]
@@ -73,8 +110,8 @@ impl Pool {
             if age >= IDLE_TIMEOUT {
                 continue;
             }
-            if (age < TRUST_FRESH && !verify) || still_open(&c.stream) {
-                return Some(c.stream);
+            if (age < TRUST_FRESH && !verify) || c.is_open() {
+                return c.into_stream();
             }
         }
         None
@@ -88,7 +125,10 @@ impl Pool {
         if list.len() >= MAX_IDLE {
             list.remove(0);
         }
-        list.push(Idle { stream, since: now });
+        list.push(Idle {
+            stream: Some(stream),
+            since: now,
+        });
     }
 
     /// Close connections idle past the timeout.
