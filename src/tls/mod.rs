@@ -84,11 +84,12 @@ pub fn load(cert_path: &Path, key_path: &Path) -> Result<Certificate, TlsError> 
         .ok_or_else(|| TlsError::NoCertificate(cert_name.clone()))?;
     let key =
         PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| TlsError::NoKey(key_name.clone()))?;
-    let signer =
-        rustls::crypto::aws_lc_rs::sign::any_supported_type(&key).map_err(|e| TlsError::Invalid {
+    let signer = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key).map_err(|e| {
+        TlsError::Invalid {
             path: key_name.clone(),
             message: format!("unsupported private key: {e}"),
-        })?;
+        }
+    })?;
     let (names, not_before, not_after) = inspect(leaf).map_err(|message| TlsError::Invalid {
         path: cert_name.clone(),
         message,
