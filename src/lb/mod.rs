@@ -8,6 +8,7 @@ mod p2c;
 mod random;
 mod roundrobin;
 mod source;
+mod stride;
 
 pub use leastconn::LeastConn;
 pub use p2c::{P2c, PeakEwma};
@@ -168,6 +169,10 @@ impl Eligible {
 pub trait Balancer {
     /// Choose a server for a new connection or request, or `None` when no server is usable.
     fn pick(&mut self, servers: &[ServerState], pick: &Pick) -> Option<usize>;
+
+    /// `servers[server].active` just changed (a connection taken or given back). For
+    /// balancers that keep servers ordered by load; the others ignore it.
+    fn active_changed(&mut self, _server: usize, _servers: &[ServerState]) {}
 }
 
 /// The balancer for a backend's `balance` setting. `seed` makes random choices differ

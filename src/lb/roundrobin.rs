@@ -3,13 +3,21 @@
 //! weight from it. Weights 5/1/1 give `a a b a c a a`, not `a a a a a b c`: no
 //! bursts to the heaviest server. Scores survive weight changes, so a change takes
 //! effect from the next pick without a reset.
+//!
+//! That looks at every candidate on every pick; beyond `SMALL` candidates the same
+//! shares come from stride scheduling (`stride.rs`) in O(log n) instead.
 
+use super::stride::Stride;
 use super::{Balancer, Eligible, Pick, ServerState};
+
+/// Candidates up to which smooth weighted round robin is used.
+const SMALL: usize = 32;
 
 #[derive(Debug, Default)]
 pub struct RoundRobin {
     scores: Vec<i64>,
     eligible: Eligible,
+    stride: Stride,
 }
 
 impl RoundRobin {
@@ -17,6 +25,7 @@ impl RoundRobin {
         RoundRobin {
             scores: vec![0; servers],
             eligible: Eligible::default(),
+            stride: Stride::default(),
         }
     }
 }
@@ -24,22 +33,29 @@ impl RoundRobin {
 impl Balancer for RoundRobin {
     fn pick(&mut self, servers: &[ServerState], pick: &Pick) -> Option<usize> {
         self.scores.resize(servers.len(), 0);
-        self.eligible.refresh(servers, pick.epoch);
+        let changed = self.eligible.refresh(servers, pick.epoch);
         let skip = self.eligible.skip(pick.avoid);
+        if self.eligible.list.len() > SMALL {
+            if changed {
+                self.stride.rebuild(&self.eligible.list, servers);
+            }
+            return self.stride.next(skip);
+        }
         let mut total = 0i64;
-        let mut best: Option<usize> = None;
+        let mut best: Option<(usize, i64)> = None;
         for &i in &self.eligible.list {
             if Some(i) == skip {
                 continue;
             }
             let w = i64::from(servers[i].weight);
-            self.scores[i] += w;
+            let score = &mut self.scores[i];
+            *score += w;
             total += w;
-            if best.is_none_or(|b| self.scores[i] > self.scores[b]) {
-                best = Some(i);
+            if best.is_none_or(|(_, top)| *score > top) {
+                best = Some((i, *score));
             }
         }
-        let b = best?;
+        let (b, _) = best?;
         self.scores[b] -= total;
         Some(b)
     }
@@ -119,6 +135,47 @@ mod tests {
             let first = pick(&mut rr, &s, None).unwrap();
             let second = pick(&mut rr, &s, Some(first)).unwrap();
             assert_ne!(first, second);
+        }
+    }
+
+    #[test]
+    fn large_backends_keep_the_shares_with_stride_scheduling() {
+        let weights: Vec<u32> = (0..100).map(|i| 1 + i % 4).collect();
+        let s = servers(&weights);
+        let mut rr = RoundRobin::new(s.len());
+        let mut count = vec![0u32; s.len()];
+        let total: u32 = weights.iter().sum();
+        // One epoch: the heap is built once.
+        let p = Pick {
+            avoid: None,
+            client: None,
+            now: Instant::now(),
+            epoch: 1,
+        };
+        for _ in 0..total * 10 {
+            count[rr.pick(&s, &p).unwrap()] += 1;
+        }
+        for (i, &w) in weights.iter().enumerate() {
+            assert!(
+                count[i].abs_diff(w * 10) <= 1,
+                "server {i}: {} for weight {w}",
+                count[i]
+            );
+        }
+        // No burst: a weight-4 server never gets two turns in a row among 100.
+        let mut prev = None;
+        for _ in 0..500 {
+            let i = rr.pick(&s, &p).unwrap();
+            assert_ne!(Some(i), prev);
+            prev = Some(i);
+        }
+        // Avoid is honoured.
+        let q = Pick {
+            avoid: Some(3),
+            ..p
+        };
+        for _ in 0..200 {
+            assert_ne!(rr.pick(&s, &q), Some(3));
         }
     }
 

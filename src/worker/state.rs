@@ -237,6 +237,7 @@ impl Worker {
         if state.limit > 0 && state.active == state.limit {
             b.epoch += 1; // now full: no longer a candidate
         }
+        b.balancer.active_changed(server, &b.servers);
         let addr = b.config.servers[server].address;
         Some((
             ServerLease {
@@ -246,6 +247,23 @@ impl Worker {
             },
             addr,
         ))
+    }
+
+    /// Give back one active connection of `server` (see [`ServerLease`]).
+    fn release(&self, backend: usize, server: usize) {
+        let mut backends = self.backends.borrow_mut();
+        let Some(b) = backends.get_mut(backend) else {
+            return;
+        };
+        let Some(s) = b.servers.get_mut(server) else {
+            return;
+        };
+        let was_full = s.limit > 0 && s.active >= s.limit;
+        s.active = s.active.saturating_sub(1);
+        if was_full && s.has_room() {
+            b.epoch += 1; // a candidate again
+        }
+        b.balancer.active_changed(server, &b.servers);
     }
 
     /// Run `f` on a server's state and statistics, if the slot exists.
@@ -313,14 +331,7 @@ impl ServerLease {
 
 impl Drop for ServerLease {
     fn drop(&mut self) {
-        let freed = self.worker.with_server(self.backend, self.server, |s, _| {
-            let was_full = s.limit > 0 && s.active >= s.limit;
-            s.active = s.active.saturating_sub(1);
-            was_full && s.has_room()
-        });
-        if freed == Some(true) {
-            self.worker.bump_epoch(self.backend);
-        }
+        self.worker.release(self.backend, self.server);
         self.worker.wake_next(self.backend);
     }
 }
