@@ -34,7 +34,7 @@ fn picks(c: &mut Criterion) {
         Balance::P2c,
     ] {
         let mut group = c.benchmark_group(format!("pick/{balance:?}").to_lowercase());
-        for n in [2usize, 16, 256] {
+        for n in [2usize, 16, 32, 256] {
             let s = servers(n);
             let mut b = lb::new_balancer(balance, n, 42);
             let mut client = 0u32;
