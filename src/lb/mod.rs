@@ -254,6 +254,128 @@ pub(crate) mod tests {
         assert!(!s.usable());
     }
 
+    const ALL: [Balance; 5] = [
+        Balance::Roundrobin,
+        Balance::Leastconn,
+        Balance::Source,
+        Balance::Random,
+        Balance::P2c,
+    ];
+
+    /// `hold`: picked connections stay open (counted in `active`); otherwise each one
+    /// finishes at once.
+    fn pick_n(b: &mut dyn Balancer, s: &mut [ServerState], n: u32, hold: bool) -> Vec<u32> {
+        let mut seen = vec![0u32; s.len()];
+        let now = Instant::now();
+        for k in 0..n {
+            let pick = Pick {
+                avoid: None,
+                client: Some(IpAddr::from((k.wrapping_mul(2_654_435_761)).to_be_bytes())),
+                now,
+                epoch: 1,
+            };
+            let i = b.pick(s, &pick).expect("a usable server");
+            seen[i] += 1;
+            s[i].active += 1;
+            b.active_changed(i, s);
+            if !hold {
+                s[i].active -= 1;
+                b.active_changed(i, s);
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn every_algorithm_handles_empty_single_and_all_down() {
+        for balance in ALL {
+            let mut b = new_balancer(balance, 0, 1);
+            let pick = Pick {
+                avoid: None,
+                client: Some(IpAddr::from([10, 0, 0, 1])),
+                now: Instant::now(),
+                epoch: epoch(),
+            };
+            assert_eq!(b.pick(&[], &pick), None, "{balance:?} empty");
+            let one = servers(&[1]);
+            let mut b = new_balancer(balance, 1, 1);
+            assert_eq!(
+                b.pick(
+                    &one,
+                    &Pick {
+                        epoch: epoch(),
+                        ..pick
+                    }
+                ),
+                Some(0),
+                "{balance:?} one"
+            );
+            let mut down = servers(&[1, 1, 1]);
+            down.iter_mut().for_each(|s| s.oper = Oper::Down);
+            let mut b = new_balancer(balance, 3, 1);
+            assert_eq!(
+                b.pick(
+                    &down,
+                    &Pick {
+                        epoch: epoch(),
+                        ..pick
+                    }
+                ),
+                None,
+                "{balance:?} all down"
+            );
+        }
+    }
+
+    #[test]
+    fn weights_0_1_and_256_over_10000_picks() {
+        // Weight 0 never; 256 against 1: about 256/257 of the picks.
+        for balance in [
+            Balance::Roundrobin,
+            Balance::Random,
+            Balance::Source,
+            Balance::Leastconn,
+        ] {
+            let mut s = servers(&[0, 1, 256]);
+            let mut b = new_balancer(balance, 3, 7);
+            // leastconn balances open connections by weight: hold them.
+            let seen = pick_n(b.as_mut(), &mut s, 10_000, balance == Balance::Leastconn);
+            assert_eq!(seen[0], 0, "{balance:?}: weight 0 picked");
+            let expect = 10_000.0 * 256.0 / 257.0;
+            let tolerance = match balance {
+                Balance::Roundrobin | Balance::Leastconn => 40.0,
+                _ => 150.0, // random and hashing: a few standard deviations
+            };
+            assert!(
+                (f64::from(seen[2]) - expect).abs() <= tolerance,
+                "{balance:?}: {seen:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn equal_weights_share_evenly_over_10000_picks() {
+        for balance in ALL {
+            let mut s = servers(&[1, 1, 1, 1]);
+            let mut b = new_balancer(balance, 4, 3);
+            let seen = pick_n(b.as_mut(), &mut s, 10_000, false);
+            for n in &seen {
+                assert!(n.abs_diff(2_500) <= 250, "{balance:?}: {seen:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_picks() {
+        for balance in ALL {
+            let mut s1 = servers(&[1, 2, 3, 4]);
+            let mut s2 = servers(&[1, 2, 3, 4]);
+            let a = pick_n(new_balancer(balance, 4, 99).as_mut(), &mut s1, 1_000, false);
+            let b = pick_n(new_balancer(balance, 4, 99).as_mut(), &mut s2, 1_000, false);
+            assert_eq!(a, b, "{balance:?}");
+        }
+    }
+
     #[test]
     fn slow_start_ramps_linearly_from_one() {
         let ramp = Duration::from_secs(10);

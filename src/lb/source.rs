@@ -217,6 +217,12 @@ mod tests {
                 assert_ne!(*a, 2);
             }
         }
+        // Back up: every client of server 2 returns to it.
+        s[2].oper = Oper::Up;
+        let again: Vec<_> = ips(5_000)
+            .map(|ip| pick(&mut src, &s, ip).unwrap())
+            .collect();
+        assert_eq!(again, before);
     }
 
     #[test]
