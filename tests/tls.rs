@@ -353,3 +353,73 @@ fn curl_and_openssl_see_the_right_certificate() {
         assert!(text.contains("ALPN protocol: http/1.1"), "{text}");
     }
 }
+
+#[test]
+fn rsa_ecdsa_and_ed25519_keys_are_served() {
+    if !tool("openssl") {
+        return;
+    }
+    let dir = CertDir::new();
+    let ecdsa = dir.write("ecdsa", &["ecdsa.test"]);
+    // Ed25519, made with rcgen.
+    let mut params = rcgen::CertificateParams::new(vec!["ed.test".to_string()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "ed.test");
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(dir.0.join("ed.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.0.join("ed.key"), key.serialize_pem()).unwrap();
+    // RSA 2048, made with openssl (PKCS#8 key).
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+        ])
+        .args([
+            "-subj",
+            "/CN=rsa.test",
+            "-addext",
+            "subjectAltName=DNS:rsa.test",
+        ])
+        .arg("-keyout")
+        .arg(dir.0.join("rsa.key"))
+        .arg("-out")
+        .arg(dir.0.join("rsa.pem"))
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let backend = Backend::start();
+    let entries = [dir.entry("ecdsa"), dir.entry("rsa"), dir.entry("ed")];
+    let r = Ringlb::start(&https_config(backend.addr, &entries, "", ""));
+    let der = |stem: &str| {
+        use rustls::pki_types::pem::PemObject;
+        let pem = std::fs::read(dir.0.join(format!("{stem}.pem"))).unwrap();
+        rustls::pki_types::CertificateDer::from_pem_slice(&pem)
+            .unwrap()
+            .as_ref()
+            .to_vec()
+    };
+    for (sni, want) in [
+        ("ecdsa.test", ecdsa),
+        ("rsa.test", der("rsa")),
+        ("ed.test", der("ed")),
+    ] {
+        for version in [12u8, 13] {
+            let mut c = connect(
+                r.addr(),
+                &Hello {
+                    sni: Some(sni),
+                    version,
+                    ..Hello::default()
+                },
+            )
+            .unwrap_or_else(|e| panic!("{sni} TLS 1.{}: {e}", version - 10));
+            assert!(c.presented == want, "{sni}: wrong certificate");
+            assert_eq!(c.get("/k").0, 200);
+        }
+    }
+}
