@@ -143,6 +143,17 @@ pub struct Server {
     pub max_connections: u32,
     /// Weight ramp after the server comes back up; zero = none.
     pub slow_start: Duration,
+    /// TLS to this server (connections and health checks).
+    pub tls: Option<std::sync::Arc<ServerTls>>,
+}
+
+/// How ringlb talks TLS to a server.
+#[derive(Debug)]
+pub struct ServerTls {
+    pub client_config: std::sync::Arc<rustls::ClientConfig>,
+    /// The name sent as SNI and checked against the certificate.
+    pub server_name: rustls::pki_types::ServerName<'static>,
+    pub verify: bool,
 }
 
 impl Config {

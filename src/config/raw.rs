@@ -194,6 +194,11 @@ pub struct RawServer {
     pub backup: Option<bool>,
     pub max_connections: Option<S<i64>>,
     pub slow_start: Option<S<String>>,
+    /// Added keys: TLS to the server.
+    pub tls: Option<S<bool>>,
+    pub sni: Option<S<String>>,
+    pub verify: Option<bool>,
+    pub ca_file: Option<S<String>>,
 }
 
 /// Parsed so that `check` validates its shape; not acted on by this version.

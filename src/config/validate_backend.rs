@@ -235,6 +235,7 @@ impl Validator {
                     slow_start,
                     &format!("{key}: slow_start"),
                 ),
+                tls: self.server_tls(s, &key),
             });
         }
         out

@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use super::raw::{Mode, RawTls, S};
+use super::raw::{Mode, RawServer, RawTls, S};
 use super::validate::Validator;
-use super::FrontendTls;
+use super::{FrontendTls, ServerTls};
 
 /// A certificate that expires sooner than this is warned about.
 const EXPIRY_WARNING_DAYS: i64 = 14;
@@ -108,6 +108,62 @@ impl Validator {
             })),
             Err(e) => {
                 self.error(raw.span(), format!("{key}: {e}"));
+                None
+            }
+        }
+    }
+
+    /// `tls = true` on a server: the client configuration (CA file unless
+    /// `verify = false`) and the name to send as SNI and verify.
+    pub(super) fn server_tls(&mut self, s: &RawServer, key: &str) -> Option<Arc<ServerTls>> {
+        let on = s.tls.as_ref().filter(|t| *t.get_ref())?;
+        let verify = s.verify.unwrap_or(true);
+        let host = s
+            .sni
+            .as_ref()
+            .map(|n| n.get_ref().clone())
+            .unwrap_or_else(|| {
+                let text = s.address.get_ref();
+                text.rsplit_once(':')
+                    .map_or(text.as_str(), |(h, _)| h)
+                    .trim_matches(['[', ']'])
+                    .to_string()
+            });
+        let server_name = match rustls::pki_types::ServerName::try_from(host.clone()) {
+            Ok(n) => n,
+            Err(_) => {
+                let span = s.sni.as_ref().map_or(on.span(), |n| n.span());
+                self.error(
+                    span,
+                    format!("{key}: sni {host:?} is not a valid DNS name or IP address"),
+                );
+                return None;
+            }
+        };
+        let ca = match (&s.ca_file, verify) {
+            (Some(f), _) => Some((self.base.join(f.get_ref()), f.span())),
+            (None, true) => {
+                self.error(on.span(), format!("{key}: tls = true needs ca_file (the CA that signed the server's certificate), or verify = false"));
+                return None;
+            }
+            (None, false) => None,
+        };
+        if !verify {
+            self.warn(
+                on.span(),
+                format!("{key}: verify = false: the server's certificate is not checked"),
+            );
+        }
+        let ca_path = ca.as_ref().map(|(p, _)| p.as_path());
+        match crate::tls::client_config(ca_path, verify) {
+            Ok(client_config) => Some(Arc::new(ServerTls {
+                client_config,
+                server_name,
+                verify,
+            })),
+            Err(e) => {
+                let span = ca.map_or(on.span(), |(_, span)| span);
+                self.error(span, format!("{key}: ca_file: {e}"));
                 None
             }
         }

@@ -156,7 +156,10 @@ async fn read_more(stream: &mut TcpStream, buf: Vec<u8>) -> Result<Vec<u8>, u16>
 }
 
 /// Read what is available, appended after the bytes already in `buf`.
-pub async fn read_append(stream: &mut TcpStream, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+pub async fn read_append<S: AsyncReadRent>(
+    stream: &mut S,
+    mut buf: Vec<u8>,
+) -> (io::Result<usize>, Vec<u8>) {
     if buf.capacity() - buf.len() < 1024 {
         buf.reserve(2048);
     }

@@ -16,6 +16,7 @@ use super::admin::read_append;
 use super::health::jitter;
 use super::plane::Control;
 use crate::config::{CheckKind, HealthCheck, Server};
+use crate::worker::{connect_tls, ServerStream};
 
 /// Why a check failed, as the log and the stats page say it.
 #[derive(Debug)]
@@ -25,6 +26,7 @@ pub enum Failure {
     Io(io::Error),
     Status { got: u16, want: u16 },
     BadResponse,
+    Tls(String),
 }
 
 impl fmt::Display for Failure {
@@ -35,6 +37,7 @@ impl fmt::Display for Failure {
             Failure::Io(e) => write!(f, "{e}"),
             Failure::Status { got, want } => write!(f, "HTTP status {got}, expected {want}"),
             Failure::BadResponse => f.write_str("invalid HTTP response"),
+            Failure::Tls(e) => f.write_str(e),
         }
     }
 }
@@ -51,12 +54,19 @@ pub async fn probe(check: &HealthCheck, server: &Server) -> Result<(), Failure> 
 }
 
 async fn probe_inner(check: &HealthCheck, server: &Server) -> Result<(), Failure> {
-    let mut stream = TcpStream::connect_addr(server.address)
+    let tcp = TcpStream::connect_addr(server.address)
         .await
         .map_err(|e| match e.kind() {
             io::ErrorKind::ConnectionRefused => Failure::Refused,
             _ => Failure::Io(e),
         })?;
+    // A TLS server is checked over TLS: the handshake is part of the check.
+    let mut stream = match &server.tls {
+        None => ServerStream::Plain(tcp),
+        Some(tls) => connect_tls(tls, tcp, check.timeout)
+            .await
+            .map_err(|e| Failure::Tls(e.to_string()))?,
+    };
     if check.kind == CheckKind::Tcp {
         return Ok(());
     }

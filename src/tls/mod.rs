@@ -5,6 +5,7 @@
 //! Everything here runs when a configuration is loaded (start, `check`, reload), never
 //! on the request path except the SNI lookup.
 
+mod client;
 mod generate;
 
 use std::collections::HashMap;
@@ -18,6 +19,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 
+pub use client::client_config;
 pub use generate::{self_signed, self_signed_between};
 
 #[derive(Debug, thiserror::Error)]

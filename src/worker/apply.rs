@@ -261,5 +261,6 @@ fn tombstone_server() -> crate::config::Server {
         backup: false,
         max_connections: 0,
         slow_start: Duration::ZERO,
+        tls: None,
     }
 }

@@ -8,7 +8,6 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use monoio::io::AsyncWriteRentExt;
-use monoio::net::TcpStream;
 
 use super::apply::Outcome;
 use super::body::{pump, BodyError, End};
@@ -22,7 +21,7 @@ use super::route::Action;
 use super::session::{connect, Reuse};
 use super::state::Worker;
 use super::stats::count_status;
-use super::stream::ClientStream;
+use super::stream::{ClientStream, ServerStream};
 use crate::config::Frontend;
 use crate::http::BodyFraming;
 
@@ -150,7 +149,7 @@ pub async fn serve_http(
 enum Next {
     KeepGoing,
     Close,
-    Upgraded(TcpStream),
+    Upgraded(ServerStream),
 }
 
 /// Send one request to a server of `backend` and its response back to the client.

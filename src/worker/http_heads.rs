@@ -9,13 +9,12 @@ use monoio::buf::IoBufMut;
 use monoio::io::{
     AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelableAsyncReadRent, Canceller,
 };
-use monoio::net::TcpStream;
 
 use super::body::{read_more, BodyError, End};
 use super::error::Side;
 use super::route::{route, Action};
 use super::state::Worker;
-use super::stream::ClientStream;
+use super::stream::{ClientStream, ServerStream};
 use crate::config::Frontend;
 use crate::http::{error_response, parse_request, parse_response, BodyFraming, HttpError};
 
@@ -198,7 +197,7 @@ pub struct ResponseHead {
 /// the client into `out`.
 #[allow(clippy::too_many_arguments)]
 pub async fn read_response_head(
-    server: &mut TcpStream,
+    server: &mut ServerStream,
     sbuf: &mut Vec<u8>,
     out: &mut Vec<u8>,
     timeout: Duration,

@@ -33,6 +33,7 @@ pub use error::{SessionError, Side};
 pub use listener::{bind_all, bind_for_workers, BindError, BoundListener};
 pub use relay::{relay, RelayStats, Timeouts};
 pub use state::Worker;
+pub use stream::{connect_tls, ServerStream};
 
 use crate::config::{Config, IoDriver};
 use crate::control::{Event, Inbox, Update};

@@ -4,10 +4,9 @@
 //! are used; at most `MAX_IDLE` kept per server; closed after `IDLE_TIMEOUT`.
 
 use std::cell::RefCell;
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use monoio::net::TcpStream;
+use super::stream::ServerStream;
 
 /// A connection idle for less than this is reused without checking it first (a
 /// syscall): servers close keep-alive connections after seconds, not milliseconds, and a
@@ -21,7 +20,7 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 
 struct Idle {
     /// Always `Some` until the connection is taken back out for reuse.
-    stream: Option<TcpStream>,
+    stream: Option<ServerStream>,
     since: Instant,
 }
 
@@ -40,7 +39,7 @@ impl Drop for Idle {
         // SAFETY: setsockopt on a descriptor we own, with a valid `linger` struct.
         unsafe {
             libc::setsockopt(
-                stream.as_raw_fd(),
+                stream.raw_fd(),
                 libc::SOL_SOCKET,
                 libc::SO_LINGER,
                 (&linger as *const libc::linger).cast(),
@@ -52,7 +51,7 @@ impl Drop for Idle {
 
 impl Idle {
     /// The connection, to be used again (not reset).
-    fn into_stream(mut self) -> Option<TcpStream> {
+    fn into_stream(mut self) -> Option<ServerStream> {
         self.stream.take()
     }
 
@@ -102,7 +101,7 @@ impl Pool {
         server: usize,
         now: Instant,
         verify: bool,
-    ) -> Option<TcpStream> {
+    ) -> Option<ServerStream> {
         let mut idle = self.idle.borrow_mut();
         let list = idle.get_mut(backend)?.get_mut(server)?;
         while let Some(c) = list.pop() {
@@ -117,7 +116,7 @@ impl Pool {
         None
     }
 
-    pub fn put(&self, backend: usize, server: usize, stream: TcpStream, now: Instant) {
+    pub fn put(&self, backend: usize, server: usize, stream: ServerStream, now: Instant) {
         let mut idle = self.idle.borrow_mut();
         let Some(list) = idle.get_mut(backend).and_then(|b| b.get_mut(server)) else {
             return;
@@ -145,12 +144,14 @@ impl Pool {
 
 /// A non-blocking peek: an idle connection must have nothing to read. EOF means the
 /// server closed it; data means it is out of step. Either way it is not reusable.
-fn still_open(stream: &TcpStream) -> bool {
+fn still_open(stream: &ServerStream) -> bool {
+    // (For TLS, bytes waiting may also be a session ticket sent late: the connection
+    // is then given up too, which costs a reconnect, never a wrong answer.)
     let mut byte = 0u8;
     // SAFETY: one-byte buffer we own; MSG_PEEK leaves the socket's data alone.
     let n = unsafe {
         libc::recv(
-            stream.as_raw_fd(),
+            stream.raw_fd(),
             (&mut byte as *mut u8).cast(),
             1,
             libc::MSG_PEEK | libc::MSG_DONTWAIT,

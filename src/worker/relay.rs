@@ -8,7 +8,6 @@ use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Split, Splitable};
-use monoio::net::TcpStream;
 
 use super::error::{SessionError, Side};
 
@@ -43,12 +42,16 @@ impl Activity {
 
 /// Relay until both directions are closed. The buffers come back when the relay ends
 /// cleanly so the worker can reuse them.
-pub async fn relay<C: AsyncReadRent + AsyncWriteRent + Split>(
+pub async fn relay<C, S>(
     client: C,
-    server: TcpStream,
+    server: S,
     timeouts: Timeouts,
     buffers: (Vec<u8>, Vec<u8>),
-) -> Result<(RelayStats, Vec<u8>, Vec<u8>), SessionError> {
+) -> Result<(RelayStats, Vec<u8>, Vec<u8>), SessionError>
+where
+    C: AsyncReadRent + AsyncWriteRent + Split,
+    S: AsyncReadRent + AsyncWriteRent + Split,
+{
     let now = Instant::now();
     let activity = Activity {
         client: Cell::new(now),

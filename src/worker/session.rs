@@ -9,7 +9,7 @@ use super::apply::Outcome;
 use super::error::SessionError;
 use super::relay::{relay, Timeouts};
 use super::state::{NoSlot, ServerLease, Worker};
-use super::stream::ClientStream;
+use super::stream::{connect_tls, ClientStream, ServerStream};
 
 /// Whether a request may go on a pooled server connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +77,7 @@ pub async fn connect(
     peer: SocketAddr,
     reuse: Reuse,
     avoid: Option<usize>,
-) -> Result<(ServerLease, TcpStream, bool), SessionError> {
+) -> Result<(ServerLease, ServerStream, bool), SessionError> {
     let (retries, redispatch, connect_timeout) = {
         let backends = worker.backends.borrow();
         let b = &backends[backend].config;
@@ -111,11 +111,31 @@ pub async fn connect(
             }
         }
         let started = std::time::Instant::now();
+        let tls = worker.backends.borrow()[backend].config.servers[lease.server]
+            .tls
+            .clone();
         match monoio::time::timeout(connect_timeout, TcpStream::connect_addr(addr)).await {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
-                worker.record_connect(backend, lease.server, started.elapsed());
-                return Ok((lease, stream, false));
+                let stream = match &tls {
+                    None => Ok(ServerStream::Plain(stream)),
+                    Some(tls) => {
+                        let left = connect_timeout.saturating_sub(started.elapsed());
+                        connect_tls(tls, stream, left).await
+                    }
+                };
+                match stream {
+                    Ok(stream) => {
+                        worker.record_connect(backend, lease.server, started.elapsed());
+                        return Ok((lease, stream, false));
+                    }
+                    Err(e) => {
+                        worker.record(backend, lease.server, Outcome::ConnectFailed);
+                        let server = lease.server_name();
+                        let source = std::io::Error::other(e.to_string());
+                        last_error = Some(SessionError::Connect { server, source });
+                    }
+                }
             }
             Ok(Err(source)) => {
                 worker.record(backend, lease.server, Outcome::ConnectFailed);

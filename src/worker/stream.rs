@@ -1,15 +1,21 @@
-//! A client connection: plain TCP, or TLS terminated by ringlb. Sessions read and
-//! write through this one type, so TCP and HTTP mode work the same over both; only
-//! the idle wait between keep-alive requests differs (see `http_heads`).
+//! Connections as sessions see them: a client's (plain TCP, or TLS terminated by
+//! ringlb) and a server's (plain TCP, or TLS when the server has `tls = true`).
+//! Sessions read and write through these types, so TCP and HTTP mode work the same
+//! over all of them; only the idle wait between keep-alive requests differs (see
+//! `http_heads`).
 
 use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Arc;
 use std::time::Duration;
 
 use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
 use monoio::net::TcpStream;
 use monoio::BufResult;
-use monoio_rustls::{ServerTlsStream, TlsAcceptor};
+use monoio_rustls::{ClientTlsStream, ServerTlsStream, TlsAcceptor, TlsConnector};
+
+use crate::config::ServerTls;
 
 pub enum ClientStream {
     Plain(TcpStream),
@@ -32,7 +38,22 @@ pub enum HandshakeError {
     #[error("TLS handshake not complete within {0:?}")]
     Timeout(Duration),
     #[error("TLS handshake failed: {0}")]
-    Failed(#[from] monoio_rustls::TlsError),
+    Failed(String),
+}
+
+impl From<monoio_rustls::TlsError> for HandshakeError {
+    /// The message with its causes: monoio-rustls says only "io error" and keeps the
+    /// reason (say, an unknown issuer) in the source.
+    fn from(e: monoio_rustls::TlsError) -> Self {
+        let mut text = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cause = c.source();
+        }
+        HandshakeError::Failed(text)
+    }
 }
 
 /// Complete the server side of a TLS handshake within `timeout` (a client that stalls
@@ -45,7 +66,7 @@ pub async fn accept_tls(
     let _ = tcp.set_nodelay(true);
     match monoio::time::timeout(timeout, acceptor.accept(tcp)).await {
         Ok(Ok(s)) => Ok(ClientStream::Tls(Box::new(s))),
-        Ok(Err(e)) => Err(HandshakeError::Failed(e)),
+        Ok(Err(e)) => Err(e.into()),
         Err(_) => Err(HandshakeError::Timeout(timeout)),
     }
 }
@@ -92,6 +113,86 @@ impl AsyncWriteRent for ClientStream {
         match self {
             ClientStream::Plain(s) => s.shutdown().await,
             ClientStream::Tls(s) => s.shutdown().await,
+        }
+    }
+}
+
+/// A connection to a server: plain TCP, or TLS (`tls = true` on the server). The raw
+/// descriptor of the TCP socket is kept for the idle pool's checks (peek, linger).
+pub enum ServerStream {
+    Plain(TcpStream),
+    Tls(Box<ClientTlsStream<TcpStream>>, RawFd),
+}
+
+// SAFETY: as for `ClientStream`: both variants are `Split`.
+unsafe impl Split for ServerStream {}
+
+impl ServerStream {
+    pub fn raw_fd(&self) -> RawFd {
+        match self {
+            ServerStream::Plain(s) => s.as_raw_fd(),
+            ServerStream::Tls(_, fd) => *fd,
+        }
+    }
+}
+
+/// Complete the client side of a TLS handshake with a server within `timeout`.
+pub async fn connect_tls(
+    tls: &ServerTls,
+    tcp: TcpStream,
+    timeout: Duration,
+) -> Result<ServerStream, HandshakeError> {
+    let fd = tcp.as_raw_fd();
+    let connector = TlsConnector::from(Arc::clone(&tls.client_config));
+    match monoio::time::timeout(timeout, connector.connect(tls.server_name.clone(), tcp)).await {
+        Ok(Ok(s)) => Ok(ServerStream::Tls(Box::new(s), fd)),
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => Err(HandshakeError::Timeout(timeout)),
+    }
+}
+
+impl AsyncReadRent for ServerStream {
+    async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            ServerStream::Plain(s) => s.read(buf).await,
+            ServerStream::Tls(s, _) => s.read(buf).await,
+        }
+    }
+
+    async fn readv<T: IoVecBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            ServerStream::Plain(s) => s.readv(buf).await,
+            ServerStream::Tls(s, _) => s.readv(buf).await,
+        }
+    }
+}
+
+impl AsyncWriteRent for ServerStream {
+    async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            ServerStream::Plain(s) => s.write(buf).await,
+            ServerStream::Tls(s, _) => s.write(buf).await,
+        }
+    }
+
+    async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        match self {
+            ServerStream::Plain(s) => s.writev(buf).await,
+            ServerStream::Tls(s, _) => s.writev(buf).await,
+        }
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        match self {
+            ServerStream::Plain(s) => s.flush().await,
+            ServerStream::Tls(s, _) => s.flush().await,
+        }
+    }
+
+    async fn shutdown(&mut self) -> io::Result<()> {
+        match self {
+            ServerStream::Plain(s) => s.shutdown().await,
+            ServerStream::Tls(s, _) => s.shutdown().await,
         }
     }
 }

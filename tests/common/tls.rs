@@ -217,3 +217,112 @@ impl TlsClient {
         (status, body)
     }
 }
+
+/// An HTTPS backend (rustls, blocking, one thread per connection) answering every
+/// request with `200` and `tls-backend <path>`; it counts handshakes and requests and
+/// remembers the SNI it was sent.
+pub struct TlsBackend {
+    pub addr: SocketAddr,
+    pub handshakes: Arc<std::sync::atomic::AtomicUsize>,
+    pub requests: Arc<std::sync::atomic::AtomicUsize>,
+    pub sni: Arc<Mutex<Option<String>>>,
+}
+
+impl TlsBackend {
+    pub fn start(dir: &CertDir, stem: &str) -> TlsBackend {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let cert_pem = std::fs::read(dir.0.join(format!("{stem}.pem"))).unwrap();
+        let key_pem = std::fs::read(dir.0.join(format!("{stem}.key"))).unwrap();
+        let certs = vec![CertificateDer::from_pem_slice(&cert_pem).unwrap()];
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(&key_pem).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = Arc::new(
+            rustls::ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(certs, key)
+                .unwrap(),
+        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handshakes = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let sni = Arc::new(Mutex::new(None));
+        let (h, q, n) = (
+            Arc::clone(&handshakes),
+            Arc::clone(&requests),
+            Arc::clone(&sni),
+        );
+        std::thread::spawn(move || {
+            for tcp in listener.incoming() {
+                let Ok(tcp) = tcp else { continue };
+                let (config, h, q, n) = (
+                    Arc::clone(&config),
+                    Arc::clone(&h),
+                    Arc::clone(&q),
+                    Arc::clone(&n),
+                );
+                std::thread::spawn(move || {
+                    let conn = rustls::ServerConnection::new(config).unwrap();
+                    let mut s = StreamOwned::new(conn, tcp);
+                    while s.conn.is_handshaking() {
+                        if s.conn.complete_io(&mut s.sock).is_err() {
+                            return;
+                        }
+                    }
+                    h.fetch_add(1, Ordering::SeqCst);
+                    *n.lock().unwrap() = s.conn.server_name().map(str::to_string);
+                    let mut r = BufReader::new(s);
+                    loop {
+                        let mut head = String::new();
+                        loop {
+                            let mut line = String::new();
+                            match r.read_line(&mut line) {
+                                Ok(0) | Err(_) => return,
+                                Ok(_) => {}
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                            head.push_str(&line);
+                        }
+                        q.fetch_add(1, Ordering::SeqCst);
+                        let path = head.split(' ').nth(1).unwrap_or("").to_string();
+                        let body = format!("tls-backend {path}");
+                        let out = r.get_mut();
+                        let _ = write!(
+                            out,
+                            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let _ = out.flush();
+                    }
+                });
+            }
+        });
+        TlsBackend {
+            addr,
+            handshakes,
+            requests,
+            sni,
+        }
+    }
+
+    /// Wait (bounded) until `n` requests in all have arrived.
+    pub fn wait_requests(&self, n: usize) {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while self.requests.load(std::sync::atomic::Ordering::SeqCst) < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "only {} requests",
+                self.requests.load(std::sync::atomic::Ordering::SeqCst)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    pub fn handshakes(&self) -> usize {
+        self.handshakes.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
