@@ -10,7 +10,8 @@
 //!    ([`worker::bind_all`]); the kernel spreads incoming connections across them.
 //! 2. Worker *i* is a thread pinned to core *i* running its own monoio runtime. Its
 //!    accept loop takes the connection unless the worker is at its share of
-//!    `global.max_connections` (then accepting pauses until a connection ends).
+//!    `global.max_connections` (then accepting pauses until a connection ends), and
+//!    completes the TLS handshake first when the frontend terminates TLS ([`tls`]).
 //! 3. The session asks the backend's balancer ([`lb`]) for a server, using this
 //!    worker's own copy of the servers' state, and connects with `timeout_connect`,
 //!    retrying (and redispatching on the last retry) when the connect fails.
@@ -35,6 +36,7 @@
 //! | [`lb`] | balancing algorithms behind [`lb::Balancer`]; pure functions of state and time |
 //! | [`control`] | control thread: lifecycle, health checks, admin API, reload, broadcast to workers |
 //! | [`http`] | HTTP/1.1 codec: strict request/response parsing, framing, chunked validation |
+//! | [`tls`] | certificates (loading, checks, SNI choice), rustls configurations, `gen-cert` |
 //! | [`demo`] | `ringlb demo`: built-in backends and configuration |
 
 pub mod config;
