@@ -110,12 +110,17 @@ fn tls_12_and_13_with_alpn_keep_alive_and_a_large_body() {
     let dir = CertDir::new();
     dir.write("site", &["localhost"]);
     let backend = Backend::start();
-    let r = Ringlb::start(&https_config(
+    let text = https_config(
         backend.addr,
         &[dir.entry("site")],
         "",
         "forwarded_for = true",
-    ));
+    )
+    .replace(
+        "grace_period = \"5s\"\n",
+        "grace_period = \"5s\"\nadmin_bind = \"127.0.0.1:0\"\n",
+    );
+    let r = Ringlb::start(&text);
     for version in [12u8, 13] {
         let mut c = connect(
             r.addr(),
@@ -156,6 +161,15 @@ fn tls_12_and_13_with_alpn_keep_alive_and_a_large_body() {
         }
     )
     .is_err());
+    // Handshakes by version, and the refused one, in /metrics.
+    let (_, metrics) = common::admin(r.admin_addr(), "GET", "/metrics", "", None);
+    for want in [
+        "ringlb_frontend_tls_handshakes_total{frontend=\"web\",version=\"TLSv1.2\"} 1",
+        "ringlb_frontend_tls_handshakes_total{frontend=\"web\",version=\"TLSv1.3\"} 1",
+        "ringlb_frontend_tls_handshake_failures_total{frontend=\"web\"} 1",
+    ] {
+        assert!(metrics.contains(want), "{want} missing:\n{metrics}");
+    }
 }
 
 #[test]

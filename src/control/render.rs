@@ -35,6 +35,8 @@ impl Totals {
                 s.requests += f.requests;
                 s.invalid_requests += f.invalid_requests;
                 s.tls_failures += f.tls_failures;
+                s.tls12 += f.tls12;
+                s.tls13 += f.tls13;
                 add(&mut s.responses, &f.responses);
             }
             for (i, b) in w.backends.iter().enumerate() {
@@ -271,7 +273,7 @@ pub fn metrics(control: &Control, stats: &[Box<WorkerStats>]) -> String {
             )
         })
         .collect();
-    let frontend_families: [Family<FrontendStats>; 6] = [
+    let frontend_families: [Family<FrontendStats>; 7] = [
         (
             "ringlb_frontend_current_connections",
             "gauge",
@@ -303,6 +305,12 @@ pub fn metrics(control: &Control, stats: &[Box<WorkerStats>]) -> String {
             |f| f.tls_failures,
         ),
         (
+            "ringlb_frontend_tls_handshakes_total",
+            "counter",
+            "TLS handshakes completed, by protocol version.",
+            |_| 0,
+        ),
+        (
             "ringlb_frontend_responses_total",
             "counter",
             "Responses sent to clients, by status class.",
@@ -312,7 +320,11 @@ pub fn metrics(control: &Control, stats: &[Box<WorkerStats>]) -> String {
     for (name, kind, help, get) in frontend_families {
         family(o, name, kind, help);
         for (l, f) in &fronts {
-            if name == "ringlb_frontend_responses_total" {
+            if name == "ringlb_frontend_tls_handshakes_total" {
+                for (v, n) in [("TLSv1.2", f.tls12), ("TLSv1.3", f.tls13)] {
+                    let _ = writeln!(o, "{name}{{{l},version=\"{v}\"}} {n}");
+                }
+            } else if name == "ringlb_frontend_responses_total" {
                 for (c, n) in f.responses.iter().enumerate() {
                     let _ = writeln!(o, "{name}{{{l},code=\"{}xx\"}} {n}", c + 1);
                 }

@@ -4,16 +4,13 @@
 //! port the kernel gives, and the other workers bind that same port (SO_REUSEPORT).
 //! Each worker then accepts on its own sockets; the kernel spreads connections.
 
+use socket2::{Domain, Protocol, Socket, Type};
 use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
-
-use monoio_rustls::TlsAcceptor;
-use socket2::{Domain, Protocol, Socket, Type};
 
 use super::http::serve_http;
 use super::local::{Flag, GateTicket};
@@ -182,10 +179,16 @@ async fn accept_loop(
                             Some(ClientStream::Plain(stream))
                         }
                         Some(tls) => {
-                            let acceptor = TlsAcceptor::from(Arc::clone(&tls.server_config));
                             let limit = frontend.timeout_client_handshake;
-                            match accept_tls(&acceptor, stream, limit).await {
-                                Ok(c) => Some(c),
+                            match accept_tls(&tls.server_config, stream, limit).await {
+                                Ok((c, info)) => {
+                                    w.with_frontend_stats(fe, |s| match info.version {
+                                        "TLSv1.3" => s.tls13 += 1,
+                                        _ => s.tls12 += 1,
+                                    });
+                                    tracing::debug!(worker = w.id, %peer, version = info.version, cipher = %info.cipher, sni = ?info.sni, "TLS handshake done");
+                                    Some(c)
+                                }
                                 Err(e) => {
                                     w.with_frontend_stats(fe, |s| s.tls_failures += 1);
                                     tracing::debug!(worker = w.id, %peer, "{e}");

@@ -44,6 +44,9 @@ pub struct FrontendStats {
     pub invalid_requests: u64,
     /// TLS handshakes that failed or timed out.
     pub tls_failures: u64,
+    /// TLS handshakes completed, by version.
+    pub tls12: u64,
+    pub tls13: u64,
 }
 
 #[derive(Debug, Clone)]

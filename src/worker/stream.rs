@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
+use monoio::io::AsyncWriteRentExt;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
 use monoio::net::TcpStream;
 use monoio::BufResult;
-use monoio_rustls::{ClientTlsStream, ServerTlsStream, TlsAcceptor, TlsConnector};
+use monoio_rustls::{ClientTlsStream, ServerTlsStream, TlsConnector};
 
 use crate::config::ServerTls;
 
@@ -56,18 +57,86 @@ impl From<monoio_rustls::TlsError> for HandshakeError {
     }
 }
 
+/// What a TLS client negotiated, for logs and statistics.
+#[derive(Debug, Clone)]
+pub struct TlsInfo {
+    pub version: &'static str,
+    pub cipher: String,
+    pub sni: Option<String>,
+}
+
 /// Complete the server side of a TLS handshake within `timeout` (a client that stalls
-/// is dropped then; other connections are not held up: each has its own task).
+/// is dropped then; other connections are not held up: each has its own task). The
+/// handshake is driven here rather than by monoio-rustls so that the negotiated
+/// version and cipher can be read before the connection is handed to it.
 pub async fn accept_tls(
-    acceptor: &TlsAcceptor,
-    tcp: TcpStream,
+    config: &Arc<rustls::ServerConfig>,
+    mut tcp: TcpStream,
     timeout: Duration,
-) -> Result<ClientStream, HandshakeError> {
+) -> Result<(ClientStream, TlsInfo), HandshakeError> {
     let _ = tcp.set_nodelay(true);
-    match monoio::time::timeout(timeout, acceptor.accept(tcp)).await {
-        Ok(Ok(s)) => Ok(ClientStream::Tls(Box::new(s))),
-        Ok(Err(e)) => Err(e.into()),
-        Err(_) => Err(HandshakeError::Timeout(timeout)),
+    let mut conn = rustls::ServerConnection::new(Arc::clone(config))
+        .map_err(|e| HandshakeError::Failed(e.to_string()))?;
+    match monoio::time::timeout(timeout, handshake(&mut tcp, &mut conn)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(HandshakeError::Failed(e.to_string())),
+        Err(_) => return Err(HandshakeError::Timeout(timeout)),
+    }
+    let info = TlsInfo {
+        version: match conn.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
+            _ => "TLS",
+        },
+        cipher: conn
+            .negotiated_cipher_suite()
+            .map(|c| format!("{:?}", c.suite()))
+            .unwrap_or_default(),
+        sni: conn.server_name().map(str::to_string),
+    };
+    // Bytes that came after the handshake are inside `conn` already (read_tls took
+    // everything read), so nothing is lost in the hand-over.
+    Ok((
+        ClientStream::Tls(Box::new(ServerTlsStream::new(tcp, conn))),
+        info,
+    ))
+}
+
+/// Run a server handshake to completion over `tcp`.
+async fn handshake(tcp: &mut TcpStream, conn: &mut rustls::ServerConnection) -> io::Result<()> {
+    let mut buf = vec![0u8; 8192];
+    loop {
+        if conn.wants_write() {
+            let mut out = Vec::with_capacity(4096);
+            while conn.wants_write() {
+                conn.write_tls(&mut out)?;
+            }
+            let (res, _) = tcp.write_all(out).await;
+            res?;
+        }
+        if !conn.is_handshaking() {
+            return Ok(());
+        }
+        let (res, b) = tcp.read(buf).await;
+        buf = b;
+        let n = res?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "client closed during the TLS handshake",
+            ));
+        }
+        let mut data = &buf[..n];
+        while !data.is_empty() {
+            conn.read_tls(&mut data)?;
+            if let Err(e) = conn.process_new_packets() {
+                // Tell the client why (the alert rustls queued), then give up.
+                let mut out = Vec::new();
+                let _ = conn.write_tls(&mut out);
+                let _ = tcp.write_all(out).await;
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            }
+        }
     }
 }
 
