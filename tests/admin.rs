@@ -4,13 +4,11 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::thread;
 use std::time::Duration;
 
 use common::http::Client;
-use common::switch::Switch;
+use common::switch::{spread, Switch};
 use common::{admin, Ringlb};
 
 const TOKEN: &str = "s3cret-token-0123456789";
@@ -25,19 +23,6 @@ fn config(workers: usize, a: &Switch, b: &Switch, global: &str) -> String {
          [[backend.server]]\nname = \"b\"\naddress = \"{}\"\n",
         a.addr, b.addr
     )
-}
-
-fn spread(addr: SocketAddr, n: usize) -> HashMap<String, usize> {
-    let mut seen = HashMap::new();
-    for _ in 0..n {
-        let (status, _, body) = Client::connect(addr).get("/x");
-        assert_eq!(status, 200);
-        let body = String::from_utf8_lossy(&body).to_string();
-        *seen
-            .entry(body.split(' ').next().unwrap_or("").to_string())
-            .or_insert(0) += 1;
-    }
-    seen
 }
 
 #[test]

@@ -3,12 +3,10 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::http::Client;
-use common::switch::Switch;
+use common::switch::{spread_keepalive, Switch};
 use common::{admin, Ringlb};
 
 fn config(balance: &str, servers: &[(&Switch, &str)]) -> String {
@@ -26,21 +24,6 @@ fn config(balance: &str, servers: &[(&Switch, &str)]) -> String {
     s
 }
 
-/// `n` requests on one keep-alive connection; answers per server name.
-fn spread(addr: SocketAddr, n: usize) -> HashMap<String, usize> {
-    let mut c = Client::connect(addr);
-    let mut seen = HashMap::new();
-    for i in 0..n {
-        let (status, _, body) = c.get(&format!("/r{i}"));
-        assert_eq!(status, 200);
-        let body = String::from_utf8_lossy(&body).to_string();
-        *seen
-            .entry(body.split(' ').next().unwrap_or("").to_string())
-            .or_insert(0) += 1;
-    }
-    seen
-}
-
 #[test]
 fn backups_take_over_only_when_every_primary_is_out() {
     let (a, b, c) = (Switch::start("a"), Switch::start("b"), Switch::start("c"));
@@ -49,13 +32,13 @@ fn backups_take_over_only_when_every_primary_is_out() {
         &[(&a, ""), (&b, ""), (&c, "backup = true")],
     ));
     let adm = r.admin_addr();
-    assert_eq!(spread(r.addr(), 10).get("c"), None);
+    assert_eq!(spread_keepalive(r.addr(), 10).get("c"), None);
     assert_eq!(
         admin(adm, "POST", "/api/servers/app/a/state", "maint", None).0,
         200
     );
     assert_eq!(
-        spread(r.addr(), 6).get("b"),
+        spread_keepalive(r.addr(), 6).get("b"),
         Some(&6),
         "one primary left: no backup yet"
     );
@@ -63,13 +46,13 @@ fn backups_take_over_only_when_every_primary_is_out() {
         admin(adm, "POST", "/api/servers/app/b/state", "maint", None).0,
         200
     );
-    assert_eq!(spread(r.addr(), 6).get("c"), Some(&6));
+    assert_eq!(spread_keepalive(r.addr(), 6).get("c"), Some(&6));
     assert_eq!(
         admin(adm, "POST", "/api/servers/app/a/state", "ready", None).0,
         200
     );
     assert_eq!(
-        spread(r.addr(), 6).get("a"),
+        spread_keepalive(r.addr(), 6).get("a"),
         Some(&6),
         "the backup stands down"
     );
@@ -79,7 +62,7 @@ fn backups_take_over_only_when_every_primary_is_out() {
 fn weighted_random_follows_the_weights() {
     let (a, b) = (Switch::start("a"), Switch::start("b"));
     let r = Ringlb::start(&config("random", &[(&a, "weight = 1"), (&b, "weight = 3")]));
-    let seen = spread(r.addr(), 400);
+    let seen = spread_keepalive(r.addr(), 400);
     let to_b = seen.get("b").copied().unwrap_or(0);
     // Expected 300; the bound is more than 5 standard deviations (8.7) wide.
     assert!((250..=350).contains(&to_b), "{seen:?}");
@@ -114,7 +97,7 @@ fn p2c_gives_a_server_20ms_slower_under_15_percent_of_requests() {
     );
     slow.set_delay(Duration::from_millis(20));
     let r = Ringlb::start(&config("p2c", &[(&a, ""), (&b, ""), (&slow, "")]));
-    let seen = spread(r.addr(), 100);
+    let seen = spread_keepalive(r.addr(), 100);
     let to_slow = seen.get("slow").copied().unwrap_or(0);
     assert!(
         to_slow < 15,

@@ -4,34 +4,15 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::http::Client;
-use common::switch::{checked_config, Switch, ALTERNATE, HANG};
+use common::switch::{checked_config, spread, Switch, ALTERNATE, HANG};
 use common::Ringlb;
 
 /// Fast checks so that tests take fractions of a second.
 const FAST: &str =
     "kind = \"http\"\npath = \"/health\"\ninterval = \"100ms\"\nfast_interval = \"50ms\"\n\
                     down_interval = \"100ms\"\ntimeout = \"200ms\"\nrise = 2\nfall = 2";
-
-/// `n` requests, one connection each; which server answered each (by name), and statuses.
-fn spread(addr: SocketAddr, n: usize) -> HashMap<String, usize> {
-    let mut seen = HashMap::new();
-    for _ in 0..n {
-        let (status, _, body) = Client::connect(addr).get("/x");
-        let body = String::from_utf8_lossy(&body).to_string();
-        let key = if status == 200 {
-            body.split(' ').next().unwrap_or("").to_string()
-        } else {
-            format!("status {status}")
-        };
-        *seen.entry(key).or_insert(0) += 1;
-    }
-    seen
-}
 
 #[test]
 fn failing_http_check_takes_a_server_out_and_rise_brings_it_back() {

@@ -4,12 +4,11 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
 use common::http::{Backend, Client};
-use common::switch::Switch;
+use common::switch::{spread, Switch};
 use common::{admin, Ringlb, PATIENCE};
 
 fn config(binds: &[&str], servers: &[(&str, SocketAddr, u32)], extra_backend: &str) -> String {
@@ -31,19 +30,6 @@ fn config(binds: &[&str], servers: &[(&str, SocketAddr, u32)], extra_backend: &s
 fn reload(r: &mut Ringlb, text: &str) {
     std::fs::write(r.config_path(), text).unwrap();
     r.reload_and_wait();
-}
-
-fn spread(addr: SocketAddr, n: usize) -> HashMap<String, usize> {
-    let mut seen = HashMap::new();
-    for _ in 0..n {
-        let (status, _, body) = Client::connect(addr).get("/x");
-        assert_eq!(status, 200);
-        let body = String::from_utf8_lossy(&body).to_string();
-        *seen
-            .entry(body.split(' ').next().unwrap_or("").to_string())
-            .or_insert(0) += 1;
-    }
-    seen
 }
 
 /// Start a big download and read its head and the first MiB; the caller reads the rest.

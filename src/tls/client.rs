@@ -43,11 +43,19 @@ pub fn client_config(ca_file: Option<&Path>, verify: bool) -> Result<Arc<ClientC
     } else {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_custom_certificate_verifier(insecure_verifier())
             .with_no_client_auth()
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// A verifier that accepts any certificate (handshake signatures are still checked):
+/// `verify = false`, and test clients that look at which certificate they got.
+pub fn insecure_verifier() -> Arc<dyn ServerCertVerifier> {
+    Arc::new(AnyCertificate(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    )))
 }
 
 /// `verify = false`: any certificate is accepted; signatures must still be valid.

@@ -19,7 +19,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 
-pub use client::client_config;
+pub use client::{client_config, insecure_verifier};
 pub use generate::{self_signed, self_signed_between};
 
 #[derive(Debug, thiserror::Error)]

@@ -4,6 +4,7 @@
 //! itself in every body (`name path`).
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
@@ -223,4 +224,35 @@ pub fn checked_config(
         ));
     }
     s
+}
+
+fn server_of(status: u16, body: &[u8]) -> String {
+    if status == 200 {
+        let body = String::from_utf8_lossy(body);
+        body.split(' ').next().unwrap_or("").to_string()
+    } else {
+        format!("status {status}")
+    }
+}
+
+/// `n` requests through `addr`, a new connection each: how many each server answered
+/// (by the name in its body), and `status N` for answers other than 200.
+pub fn spread(addr: SocketAddr, n: usize) -> HashMap<String, usize> {
+    let mut seen = HashMap::new();
+    for i in 0..n {
+        let (status, _, body) = super::http::Client::connect(addr).get(&format!("/s{i}"));
+        *seen.entry(server_of(status, &body)).or_insert(0) += 1;
+    }
+    seen
+}
+
+/// [`spread`] on one keep-alive connection.
+pub fn spread_keepalive(addr: SocketAddr, n: usize) -> HashMap<String, usize> {
+    let mut c = super::http::Client::connect(addr);
+    let mut seen = HashMap::new();
+    for i in 0..n {
+        let (status, _, body) = c.get(&format!("/k{i}"));
+        *seen.entry(server_of(status, &body)).or_insert(0) += 1;
+    }
+    seen
 }

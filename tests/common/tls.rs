@@ -1,7 +1,7 @@
 //! TLS helpers for tests: certificates made with `ringlb::tls::self_signed`, written
-//! into a temporary directory, and a blocking rustls client that records the
-//! certificate the server presented (it trusts anything: these tests check which
-//! certificate ringlb chose, not a chain of trust).
+//! into a temporary directory, a blocking rustls client that reports the certificate
+//! the server presented (it trusts anything: these tests check which certificate
+//! ringlb chose, not a chain of trust), and an HTTPS backend.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -9,10 +9,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 use super::PATIENCE;
 
@@ -64,60 +63,6 @@ impl Drop for CertDir {
     }
 }
 
-#[derive(Debug, Default)]
-struct Recorder {
-    seen: Mutex<Option<Vec<u8>>>,
-}
-
-#[derive(Debug)]
-struct AcceptAny(Arc<Recorder>, Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        *self.0.seen.lock().unwrap() = Some(end_entity.as_ref().to_vec());
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.1.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.1.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.1.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 /// An open TLS connection to ringlb.
 pub struct TlsClient {
     pub stream: StreamOwned<ClientConnection, TcpStream>,
@@ -147,17 +92,16 @@ impl Default for Hello<'_> {
 /// Connect and complete the handshake; `Err` with rustls' reason when it fails.
 pub fn connect(addr: SocketAddr, hello: &Hello<'_>) -> Result<TlsClient, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let recorder = Arc::new(Recorder::default());
     let versions: &[&rustls::SupportedProtocolVersion] = match hello.version {
         12 => &[&rustls::version::TLS12],
         13 => &[&rustls::version::TLS13],
         _ => &[&rustls::version::TLS13, &rustls::version::TLS12],
     };
-    let mut config = ClientConfig::builder_with_provider(Arc::clone(&provider))
+    let mut config = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(versions)
         .unwrap()
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptAny(Arc::clone(&recorder), provider)))
+        .with_custom_certificate_verifier(ringlb::tls::insecure_verifier())
         .with_no_client_auth();
     config.alpn_protocols = hello.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
     config.enable_sni = hello.sni.is_some();
@@ -172,7 +116,12 @@ pub fn connect(addr: SocketAddr, hello: &Hello<'_>) -> Result<TlsClient, String>
             .complete_io(&mut stream.sock)
             .map_err(|e| e.to_string())?;
     }
-    let presented = recorder.seen.lock().unwrap().clone().unwrap_or_default();
+    let presented = stream
+        .conn
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .map(|c| c.as_ref().to_vec())
+        .unwrap_or_default();
     Ok(TlsClient { stream, presented })
 }
 
