@@ -14,6 +14,7 @@ mod plane;
 mod reload;
 mod render;
 mod table;
+pub mod vrrp;
 
 use std::io;
 use std::net::SocketAddr;
