@@ -54,25 +54,30 @@ backend app
   server b $backend
 EOT
 ./target/release/ringlb run -c "$tmp/ringlb.toml" 2>/dev/null &
-pids+=($!)
+rpid=$!; pids+=($rpid)
 haproxy -f "$tmp/haproxy.cfg" &
-pids+=($!)
+hpid=$!; pids+=($hpid)
 wait_port "$rport"; wait_port "$hport"
-run() { # proxy port kind
-  local url="https://localhost:$2/"
-  if [ "$3" = keepalive ]; then
-    wrk -t1 -c50 -d"${secs}s" "$url" 2>/dev/null | awk '/Requests\/sec/ {print $2}'
-  else
-    wrk -t1 -c20 -d"${secs}s" -H "Connection: close" "$url" 2>/dev/null | awk '/Requests\/sec/ {print $2}'
-  fi
+tick=$(getconf CLK_TCK)
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# One measurement: "requests/s CPU-microseconds-per-request" for the proxy `pid`.
+run() { # pid port kind
+  local url="https://localhost:$2/" extra=() conns=50
+  if [ "$3" = handshake ]; then extra=(-H "Connection: close"); conns=20; fi
+  local before after out
+  before=$(cpu "$1")
+  out=$(wrk -t1 -c"$conns" -d"${secs}s" "${extra[@]}" "$url" 2>/dev/null | awk '/Requests\/sec/ {print $2}')
+  after=$(cpu "$1")
+  python3 -c "r=float('$out'); print(f'{r:.0f} {($after-$before)/$tick/(r*$secs)*1e6:.1f}')"
 }
-echo "| round | test | ringlb req/s | HAProxy req/s | ratio |"
-echo "|---|---|---:|---:|---:|"
+echo "| round | test | ringlb req/s | HAProxy req/s | ratio | ringlb CPU µs/req | HAProxy CPU µs/req |"
+echo "|---|---|---:|---:|---:|---:|---:|"
 for round in $(seq "$rounds"); do
   for kind in keepalive handshake; do
-    if (( round % 2 )); then r=$(run ringlb "$rport" $kind); h=$(run haproxy "$hport" $kind)
-    else h=$(run haproxy "$hport" $kind); r=$(run ringlb "$rport" $kind); fi
-    ratio=$(python3 -c "print(f'{float(\"$r\")/float(\"$h\"):.2f}')")
-    echo "| $round | $kind | $r | $h | ${ratio}x |"
+    if (( round % 2 )); then r=$(run "$rpid" "$rport" $kind); h=$(run "$hpid" "$hport" $kind)
+    else h=$(run "$hpid" "$hport" $kind); r=$(run "$rpid" "$rport" $kind); fi
+    read -r rr rc <<<"$r"; read -r hr hc <<<"$h"
+    ratio=$(python3 -c "print(f'{$rr/$hr:.2f}')")
+    echo "| $round | $kind | $rr | $hr | ${ratio}x | $rc | $hc |"
   done
 done

@@ -6,19 +6,84 @@ use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::task::{Poll, Waker};
 
+/// Wakers of the tasks waiting on something. Each waiting future owns one slot for as
+/// long as it waits (it updates its waker there, and frees the slot when it is done
+/// or dropped), so the list holds one entry per waiter, however often they poll and
+/// whatever wakers the runtime hands out. (An earlier list of wakers, de-duplicated
+/// with `will_wake`, grew by a few entries per accepted connection: monoio's wakers
+/// for one task do not always compare equal.)
+#[derive(Default)]
+struct Waiters {
+    slots: RefCell<Vec<Option<Waker>>>,
+    free: RefCell<Vec<usize>>,
+}
+
+impl Waiters {
+    fn wake_all(&self) {
+        let wakers: Vec<Waker> = self
+            .slots
+            .borrow_mut()
+            .iter_mut()
+            .filter_map(Option::take)
+            .collect();
+        for w in wakers {
+            w.wake();
+        }
+    }
+}
+
+/// One waiting future's place in a [`Waiters`] list.
+struct Slot<'a> {
+    waiters: &'a Waiters,
+    index: Option<usize>,
+}
+
+impl<'a> Slot<'a> {
+    fn new(waiters: &'a Waiters) -> Self {
+        Slot {
+            waiters,
+            index: None,
+        }
+    }
+
+    fn register(&mut self, waker: &Waker) {
+        let mut slots = self.waiters.slots.borrow_mut();
+        let i = *self
+            .index
+            .get_or_insert_with(|| match self.waiters.free.borrow_mut().pop() {
+                Some(i) => i,
+                None => {
+                    slots.push(None);
+                    slots.len() - 1
+                }
+            });
+        match &mut slots[i] {
+            Some(w) if w.will_wake(waker) => {}
+            entry => *entry = Some(waker.clone()),
+        }
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if let Some(i) = self.index {
+            self.waiters.slots.borrow_mut()[i] = None;
+            self.waiters.free.borrow_mut().push(i);
+        }
+    }
+}
+
 /// A flag that is raised once; tasks can wait for it.
 #[derive(Default)]
 pub struct Flag {
     raised: Cell<bool>,
-    waiters: RefCell<Vec<Waker>>,
+    waiters: Waiters,
 }
 
 impl Flag {
     pub fn raise(&self) {
         self.raised.set(true);
-        for w in self.waiters.borrow_mut().drain(..) {
-            w.wake();
-        }
+        self.waiters.wake_all();
     }
 
     pub fn is_raised(&self) -> bool {
@@ -26,24 +91,21 @@ impl Flag {
     }
 
     pub async fn wait(&self) {
+        let mut slot = Slot::new(&self.waiters);
         poll_fn(|cx| {
             if self.raised.get() {
                 Poll::Ready(())
             } else {
-                register(&self.waiters, cx.waker());
+                slot.register(cx.waker());
                 Poll::Pending
             }
         })
         .await
     }
-}
 
-/// Remember a waker once: a task that polls again (e.g. an accept loop going round)
-/// must not grow the list.
-fn register(waiters: &RefCell<Vec<Waker>>, waker: &Waker) {
-    let mut list = waiters.borrow_mut();
-    if !list.iter().any(|w| w.will_wake(waker)) {
-        list.push(waker.clone());
+    #[cfg(test)]
+    fn waiting(&self) -> usize {
+        self.waiters.slots.borrow().len() - self.waiters.free.borrow().len()
     }
 }
 
@@ -53,7 +115,7 @@ fn register(waiters: &RefCell<Vec<Waker>>, waker: &Waker) {
 pub struct Gate {
     open: Cell<usize>,
     limit: usize,
-    waiters: RefCell<Vec<Waker>>,
+    waiters: Waiters,
 }
 
 impl Gate {
@@ -61,7 +123,7 @@ impl Gate {
         Gate {
             open: Cell::new(0),
             limit: limit.max(1),
-            waiters: RefCell::new(Vec::new()),
+            waiters: Waiters::default(),
         }
     }
 
@@ -75,9 +137,7 @@ impl Gate {
 
     pub fn leave(&self) {
         self.open.set(self.open.get().saturating_sub(1));
-        for w in self.waiters.borrow_mut().drain(..) {
-            w.wake();
-        }
+        self.waiters.wake_all();
     }
 
     pub async fn wait_below_limit(&self) {
@@ -89,11 +149,12 @@ impl Gate {
     }
 
     async fn wait_until(&self, ready: impl Fn(usize) -> bool) {
+        let mut slot = Slot::new(&self.waiters);
         poll_fn(|cx| {
             if ready(self.open.get()) {
                 Poll::Ready(())
             } else {
-                register(&self.waiters, cx.waker());
+                slot.register(cx.waker());
                 Poll::Pending
             }
         })
@@ -107,5 +168,44 @@ pub struct GateTicket(pub std::rc::Rc<Gate>);
 impl Drop for GateTicket {
     fn drop(&mut self) {
         self.0.leave();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::Future;
+    use std::pin::pin;
+    use std::sync::Arc;
+    use std::task::{Context, Wake};
+
+    struct Count;
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    #[test]
+    fn waiting_over_and_over_keeps_one_slot_per_waiter() {
+        let flag = Flag::default();
+        for _ in 0..1000 {
+            // A fresh waker each time, as a runtime may hand out.
+            let waker = Waker::from(Arc::new(Count));
+            let mut cx = Context::from_waker(&waker);
+            let mut fut = pin!(flag.wait());
+            assert!(fut.as_mut().poll(&mut cx).is_pending());
+            let other = Waker::from(Arc::new(Count));
+            assert!(fut
+                .as_mut()
+                .poll(&mut Context::from_waker(&other))
+                .is_pending());
+            assert_eq!(flag.waiting(), 1);
+        }
+        // Every dropped wait gave its slot back.
+        assert_eq!(flag.waiting(), 0);
+        flag.raise();
+        let waker = Waker::from(Arc::new(Count));
+        assert!(pin!(flag.wait())
+            .poll(&mut Context::from_waker(&waker))
+            .is_ready());
     }
 }
