@@ -9,6 +9,7 @@ mod broadcast;
 mod checks;
 mod health;
 mod layout;
+mod metrics;
 mod page;
 mod plane;
 mod reload;
