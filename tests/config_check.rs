@@ -233,13 +233,138 @@ fn all_errors_of_a_file_are_reported_together() {
     assert!(all.contains("weight 999"), "{all}");
 }
 
+const VRRP: &str = r#"
+[vrrp]
+interface = "eth0"
+virtual_router_id = 51
+priority = 150
+advert_interval = "1s"
+virtual_ips = ["192.0.2.100/24", "192.0.2.101"]
+unicast_peers = ["192.0.2.2"]
+track_frontends = true
+track_weight = 60
+"#;
+
 #[test]
-fn features_of_later_versions_are_refused_not_ignored() {
+fn vrrp_section_is_validated_with_defaults() {
+    let c = Config::parse(&format!("{BASE}{VRRP}"), "t.toml").unwrap();
+    let v = c.vrrp.clone().expect("vrrp");
+    assert_eq!(
+        (v.interface.as_str(), v.vrid, v.priority),
+        ("eth0", 51, 150)
+    );
+    assert_eq!(v.advert_interval, std::time::Duration::from_secs(1));
+    assert!(v.preempt, "preempt defaults to true, as in keepalived");
+    assert_eq!(
+        v.virtual_ips,
+        vec![
+            ("192.0.2.100".parse().unwrap(), 24),
+            ("192.0.2.101".parse().unwrap(), 32)
+        ]
+    );
+    assert_eq!(
+        v.unicast_peers,
+        vec!["192.0.2.2".parse::<std::net::Ipv4Addr>().unwrap()]
+    );
+    assert!(v.track_frontends);
+    assert_eq!(v.track_weight, 60);
+    assert_eq!(v.checksum, ringlb::config::VrrpChecksum::Keepalived);
+    assert!(c.is_virtual_ip("192.0.2.101".parse().unwrap()));
+    assert!(!c.is_virtual_ip("192.0.2.102".parse().unwrap()));
+}
+
+#[test]
+fn vrrp_errors_name_the_key() {
+    let cases = [
+        (
+            "priority = 150",
+            "priority = 255",
+            "vrrp.priority 255 is out of range 1..=254",
+        ),
+        (
+            "priority = 150",
+            "priority = 0",
+            "vrrp.priority 0 is out of range",
+        ),
+        (
+            "virtual_router_id = 51",
+            "virtual_router_id = 256",
+            "vrrp.virtual_router_id 256",
+        ),
+        (
+            "advert_interval = \"1s\"",
+            "advert_interval = \"41s\"",
+            "whole number of centiseconds",
+        ),
+        (
+            "advert_interval = \"1s\"",
+            "advert_interval = \"15ms\"",
+            "whole number of centiseconds",
+        ),
+        (
+            "\"192.0.2.101\"]",
+            "\"2001:db8::1\"]",
+            "virtual_ips[1]: \"2001:db8::1\": IPv6",
+        ),
+        (
+            "\"192.0.2.101\"]",
+            "\"192.0.2.300\"]",
+            "virtual_ips[1]: \"192.0.2.300\" is not an IPv4",
+        ),
+        (
+            "\"192.0.2.101\"]",
+            "\"192.0.2.100/32\"]",
+            "192.0.2.100 is listed twice",
+        ),
+        (
+            "virtual_ips = [\"192.0.2.100/24\", \"192.0.2.101\"]",
+            "virtual_ips = []",
+            "vrrp.virtual_ips is empty",
+        ),
+        (
+            "[\"192.0.2.2\"]",
+            "[\"224.0.0.18\"]",
+            "unicast_peers[0]: 224.0.0.18 is not a unicast",
+        ),
+        (
+            "interface = \"eth0\"",
+            "interface = \"a-very-long-interface-name\"",
+            "vrrp.interface",
+        ),
+        (
+            "track_weight = 60",
+            "track_weight = 60\nchecksum = \"md5\"",
+            "vrrp.checksum \"md5\"",
+        ),
+        (
+            "track_weight = 60",
+            "track_weight = 60\nnotify = \"relative/script\"",
+            "must be an absolute path",
+        ),
+        (
+            "track_weight = 60",
+            "track_weight = 60\nnotify = \"/nonexistent/on-change\"",
+            "vrrp.notify /nonexistent/on-change",
+        ),
+        (
+            "track_weight = 60",
+            "track_weight = 60\npreempt_delay = \"2000s\"",
+            "at most 1000s",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        let text = format!("{BASE}{}", VRRP.replace(from, to));
+        assert_ne!(text, format!("{BASE}{VRRP}"), "{from} not in the section");
+        let e = only_error(&text);
+        assert!(e.contains(expected), "{to}: {e}");
+        assert!(e.starts_with("t.toml:"), "names the file and line: {e}");
+    }
     let e = only_error(&format!(
-        "{BASE}\n[vrrp]\ninterface = \"lo\"\nvirtual_router_id = 51\n"
+        "{BASE}{}",
+        VRRP.replace("priority = 150", "priority = 150\nweight = 3")
     ));
     assert!(
-        e.contains("vrrp: virtual IP ownership is not available"),
+        e.contains("vrrp.weight") || e.contains("unknown field `weight`"),
         "{e}"
     );
 }

@@ -10,6 +10,7 @@ mod validate;
 mod validate_backend;
 mod validate_frontend;
 mod validate_tls;
+mod validate_vrrp;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -26,9 +27,50 @@ pub struct Config {
     pub global: Global,
     pub frontends: Vec<Frontend>,
     pub backends: Vec<Backend>,
+    /// The virtual router, when ringlb owns virtual IPs.
+    pub vrrp: Option<Vrrp>,
     /// Things that are allowed but worth telling the operator, already formatted
     /// as `file:line:column: message`.
     pub warnings: Vec<String>,
+}
+
+/// `[vrrp]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vrrp {
+    pub interface: String,
+    pub vrid: u8,
+    /// 1..=254 (255 is the address owner's, which ringlb never is).
+    pub priority: u8,
+    /// A whole number of centiseconds.
+    pub advert_interval: Duration,
+    pub preempt: bool,
+    pub preempt_delay: Duration,
+    /// Address and prefix length.
+    pub virtual_ips: Vec<(std::net::Ipv4Addr, u8)>,
+    /// Empty: multicast to 224.0.0.18.
+    pub unicast_peers: Vec<std::net::Ipv4Addr>,
+    pub track_frontends: bool,
+    pub track_weight: u8,
+    pub notify: Option<std::path::PathBuf>,
+    pub checksum: VrrpChecksum,
+}
+
+/// Which checksum form adverts are sent with (both are accepted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VrrpChecksum {
+    Keepalived,
+    Rfc9568,
+}
+
+impl Config {
+    /// Whether `ip` is one of the virtual IPs (listeners on it need `IP_FREEBIND`).
+    pub fn is_virtual_ip(&self, ip: std::net::IpAddr) -> bool {
+        self.vrrp.as_ref().is_some_and(|v| {
+            v.virtual_ips
+                .iter()
+                .any(|(a, _)| std::net::IpAddr::V4(*a) == ip)
+        })
+    }
 }
 
 #[derive(Debug, Clone)]

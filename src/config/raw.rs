@@ -201,21 +201,24 @@ pub struct RawServer {
     pub ca_file: Option<S<String>>,
 }
 
-/// Parsed so that `check` validates its shape; not acted on by this version.
-#[allow(dead_code)]
+/// `[vrrp]`: own virtual IPs like keepalived (see `validate_vrrp.rs`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawVrrp {
-    pub interface: String,
-    pub virtual_router_id: i64,
-    pub priority: Option<i64>,
-    pub advert_interval: Option<String>,
+    pub interface: S<String>,
+    pub virtual_router_id: S<i64>,
+    pub priority: Option<S<i64>>,
+    pub advert_interval: Option<S<String>>,
     pub preempt: Option<bool>,
+    /// Added key: wait this long before preempting (keepalived's `preempt_delay`).
+    pub preempt_delay: Option<S<String>>,
     #[serde(default)]
-    pub virtual_ips: Vec<String>,
+    pub virtual_ips: Vec<S<String>>,
     #[serde(default)]
-    pub unicast_peers: Vec<String>,
+    pub unicast_peers: Vec<S<String>>,
     pub track_frontends: Option<bool>,
-    pub track_weight: Option<i64>,
-    pub notify: Option<String>,
+    pub track_weight: Option<S<i64>>,
+    pub notify: Option<S<String>>,
+    /// Added key: `"keepalived"` (default) or `"rfc9568"`.
+    pub checksum: Option<S<String>>,
 }

@@ -183,17 +183,12 @@ impl Validator {
                 );
             }
         }
-        if let Some(vrrp) = &raw.vrrp {
-            self.error(
-                vrrp.span(),
-                "vrrp: virtual IP ownership is not available in this version of ringlb; \
-                 keep keepalived for now or remove [vrrp]",
-            );
-        }
+        let vrrp = raw.vrrp.as_ref().and_then(|v| self.vrrp(v));
         Config {
             global,
             frontends,
             backends,
+            vrrp,
             warnings: Vec::new(),
         }
     }

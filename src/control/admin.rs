@@ -199,6 +199,14 @@ async fn respond(control: &Rc<Control>, req: Request) -> Reply {
             let stats = control.collect().await;
             Reply::new(200, "application/json", render::json(control, &stats))
         }
+        ("GET", ["api", "vrrp"]) => match &control.vrrp {
+            Some(v) => Reply::new(
+                200,
+                "application/json",
+                super::vrrp_view::json(&v.status()).to_string(),
+            ),
+            None => Reply::json_error(404, "no [vrrp] in the configuration"),
+        },
         ("POST", ["api", "servers", backend, server, what]) => {
             let reply = set_server(control, backend, server, what, &req.body);
             // Answer once every worker applies it, like HAProxy's runtime API.
@@ -221,7 +229,7 @@ async fn respond(control: &Rc<Control>, req: Request) -> Reply {
                     .to_string(),
             ),
         },
-        (_, [""] | ["metrics"] | ["api", "servers"] | ["api", "reload"] | ["api", "servers", _, _, _]) => {
+        (_, [""] | ["metrics"] | ["api", "servers"] | ["api", "reload"] | ["api", "vrrp"] | ["api", "servers", _, _, _]) => {
             Reply::json_error(405, "method not allowed")
         }
         _ => Reply::json_error(404, "no such page"),

@@ -23,6 +23,8 @@ pub enum Update {
     },
     /// Send a copy of your statistics, tagged with this number.
     Snapshot(u64),
+    /// Say you are alive (VRRP health tracking).
+    Ping(u64),
     /// A new configuration, with this worker's new listeners.
     Reload(Box<Reload>),
 }
@@ -37,6 +39,11 @@ pub struct SetServer {
 }
 
 impl SetServer {
+    /// May take traffic (the workers derive the same from their copy).
+    pub fn usable(&self) -> bool {
+        self.oper == Oper::Up && self.admin == Admin::Ready && self.weight > 0
+    }
+
     /// A server as it starts: up (checks may take it down), ready, its configured
     /// weight (scaled for the balancers).
     pub fn initial(weight: u32) -> Self {

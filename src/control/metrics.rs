@@ -357,13 +357,16 @@ pub fn metrics(control: &Control, stats: &[Box<WorkerStats>]) -> String {
         "When this ringlb started, in Unix seconds.",
     );
     let _ = writeln!(o, "ringlb_start_time_seconds {}", unix(control.started));
+    if let Some(v) = &control.vrrp {
+        super::vrrp_view::metrics(o, &v.status());
+    }
     out
 }
 
-fn family(o: &mut String, name: &str, kind: &str, help: &str) {
+pub(super) fn family(o: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
-fn line(o: &mut String, name: &str, labels: &str, v: u64) {
+pub(super) fn line(o: &mut String, name: &str, labels: &str, v: u64) {
     let _ = writeln!(o, "{name}{{{labels}}} {v}");
 }

@@ -15,7 +15,9 @@ mod plane;
 mod reload;
 mod render;
 mod table;
+mod track;
 pub mod vrrp;
+mod vrrp_view;
 
 use std::io;
 use std::net::SocketAddr;
@@ -55,6 +57,8 @@ pub enum Event {
         server: usize,
         streak: u32,
     },
+    /// A worker's answer to `Update::Ping`.
+    Pong(usize),
     /// A worker's answer to `Update::Snapshot(id)`.
     Stats {
         id: u64,
@@ -76,6 +80,10 @@ pub enum RunError {
     Runtime(#[source] io::Error),
     #[error("worker {0} stopped unexpectedly")]
     WorkerDied(usize),
+    #[error(transparent)]
+    Vrrp(#[from] vrrp::VrrpError),
+    #[error("vrrp: cannot start on the control thread: {0}")]
+    VrrpStart(#[source] io::Error),
 }
 
 /// How a run ended.
@@ -111,6 +119,8 @@ pub fn run_with(
 ) -> Result<Exit, RunError> {
     let config = Arc::new(config);
     let listeners = worker::bind_all(&config)?;
+    // Sockets and interface facts first: without them there is no failover to offer.
+    let vrrp = config.vrrp.as_ref().map(vrrp::prepare).transpose()?;
     let admin = match config.global.admin_bind {
         Some(addr) => Some(admin::bind(addr).map_err(|e| RunError::AdminBind(addr, e))?),
         None => None,
@@ -182,12 +192,25 @@ pub fn run_with(
         .build()
         .map_err(RunError::Runtime)?;
     rt.block_on(async move {
-        let control = Rc::new(Control::new(config, path, broadcaster, listening));
+        let vrrp = match vrrp {
+            Some(p) => Some(vrrp::Vrrp::start(p).map_err(RunError::VrrpStart)?),
+            None => None,
+        };
+        let tracking = config.vrrp.as_ref().is_some_and(|v| v.track_frontends);
+        let control = Rc::new(Control::new(config, path, broadcaster, listening, vrrp));
         control.start_checks();
+        if tracking {
+            control.track();
+            monoio::spawn(track::ping_loop(Rc::clone(&control)));
+        }
         if let Some(listener) = admin {
             monoio::spawn(admin::serve(Rc::clone(&control), listener));
         }
-        lifecycle(control, events).await
+        let exit = lifecycle(Rc::clone(&control), events).await;
+        if let Some(v) = &control.vrrp {
+            v.stop();
+        }
+        exit
     })
 }
 
@@ -247,6 +270,10 @@ async fn lifecycle(
                 }
                 tracing::info!("{name}: stopped accepting; open connections have {grace:?} to finish (signal again to exit now)");
                 control.stopping.set(true);
+                if let Some(v) = &control.vrrp {
+                    // Hand the virtual IPs over now (priority 0), not after the grace period.
+                    v.stop();
+                }
                 control.broadcaster.send_all(|| Update::Shutdown);
                 stop_deadline = Some(Instant::now() + grace);
             }
@@ -269,6 +296,7 @@ async fn lifecycle(
                 streak,
             } => control.server_errors(worker, backend, server, streak),
             Event::Stats { id, stats } => control.stats_arrived(id, stats),
+            Event::Pong(worker) => control.pong(worker),
         }
     }
 }

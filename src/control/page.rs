@@ -63,6 +63,9 @@ pub fn html(control: &Control, stats: &[Box<WorkerStats>]) -> String {
         control.reloads.get(),
         control.reload_failures.get(),
     );
+    if let Some(v) = &control.vrrp {
+        super::vrrp_view::html(&mut o, &v.status(), esc);
+    }
     frontends(&mut o, control, &totals);
     backends(&mut o, control, &totals);
     o.push_str("</body></html>\n");

@@ -42,6 +42,10 @@ pub struct Control {
     pub reload_failures: Cell<u64>,
     pub started: SystemTime,
     pub stopping: Cell<bool>,
+    /// The virtual router, with `[vrrp]`.
+    pub vrrp: Option<Rc<super::vrrp::Vrrp>>,
+    /// When each worker last answered a ping (VRRP health tracking).
+    pub pongs: RefCell<Vec<Instant>>,
     pending: RefCell<HashMap<u64, UnboundedSender<Box<WorkerStats>>>>,
     next_snapshot: Cell<u64>,
     rng: Cell<u64>,
@@ -54,6 +58,7 @@ impl Control {
         path: Option<PathBuf>,
         broadcaster: Broadcaster,
         listening: Vec<Listening>,
+        vrrp: Option<Rc<super::vrrp::Vrrp>>,
     ) -> Self {
         let mut layout = Layout::default();
         let slots = layout.assign(&config);
@@ -77,6 +82,8 @@ impl Control {
             reload_failures: Cell::new(0),
             started: SystemTime::now(),
             stopping: Cell::new(false),
+            vrrp,
+            pongs: RefCell::new(vec![Instant::now(); workers]),
             pending: RefCell::new(HashMap::new()),
             next_snapshot: Cell::new(0),
             rng: Cell::new(seed),
@@ -266,6 +273,7 @@ impl Control {
                 server: s,
                 set,
             });
+            self.track();
         }
         if ramping && !self.ramping.replace(true) {
             monoio::spawn(ramp_loop(Rc::clone(self)));

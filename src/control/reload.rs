@@ -84,7 +84,8 @@ impl Control {
                     continue;
                 }
                 // `frontend` is fixed up to the slot below.
-                let bound = bind_for_workers(workers, usize::MAX, &fe.name, requested)
+                let freebind = config.is_virtual_ip(requested.ip());
+                let bound = bind_for_workers(workers, usize::MAX, &fe.name, requested, freebind)
                     .map_err(|e| e.to_string())?;
                 let addr = bound.first().map_or(requested, |b| b.addr);
                 for (w, b) in bound.into_iter().enumerate() {
@@ -157,6 +158,7 @@ impl Control {
         *self.config.borrow_mut() = config;
         *self.slots.borrow_mut() = slots;
         self.start_checks();
+        self.track();
         Ok(summary)
     }
 }
@@ -184,6 +186,11 @@ fn warn_restart_only(old: &Config, new: &Config) {
         tracing::warn!(
             "reload: global {} changed; that takes a restart (the running values stay)",
             changed.join(", ")
+        );
+    }
+    if old.vrrp != new.vrrp {
+        tracing::warn!(
+            "reload: [vrrp] changed; that takes a restart (the virtual router keeps running as it was)"
         );
     }
 }

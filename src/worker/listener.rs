@@ -44,7 +44,8 @@ pub fn bind_all(config: &Config) -> Result<Vec<Vec<BoundListener>>, BindError> {
     let mut per_worker: Vec<Vec<BoundListener>> = (0..workers).map(|_| Vec::new()).collect();
     for (fe_index, fe) in config.frontends.iter().enumerate() {
         for &wanted in &fe.binds {
-            let bound = bind_for_workers(workers, fe_index, &fe.name, wanted)?;
+            let freebind = config.is_virtual_ip(wanted.ip());
+            let bound = bind_for_workers(workers, fe_index, &fe.name, wanted, freebind)?;
             for (listeners, b) in per_worker.iter_mut().zip(bound) {
                 listeners.push(b);
             }
@@ -54,12 +55,14 @@ pub fn bind_all(config: &Config) -> Result<Vec<Vec<BoundListener>>, BindError> {
 }
 
 /// Bind `wanted` once for each of `workers` workers: the first bind resolves port 0,
-/// the others bind the port it got.
+/// the others bind the port it got. `freebind` (a virtual IP that VRRP adds only
+/// while this host is master) lets the bind succeed before the address exists.
 pub fn bind_for_workers(
     workers: usize,
     frontend: usize,
     name: &str,
     wanted: SocketAddr,
+    freebind: bool,
 ) -> Result<Vec<BoundListener>, BindError> {
     let mut addr = wanted;
     let mut out = Vec::with_capacity(workers);
@@ -69,7 +72,7 @@ pub fn bind_for_workers(
             addr,
             source,
         };
-        let socket = bind_one(addr).map_err(err)?;
+        let socket = bind_one(addr, freebind).map_err(err)?;
         addr = socket.local_addr().map_err(err)?;
         out.push(BoundListener {
             frontend,
@@ -80,8 +83,14 @@ pub fn bind_for_workers(
     Ok(out)
 }
 
-fn bind_one(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+fn bind_one(addr: SocketAddr, freebind: bool) -> io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if freebind {
+        match addr {
+            SocketAddr::V4(_) => socket.set_freebind_v4(true)?,
+            SocketAddr::V6(_) => socket.set_freebind_v6(true)?,
+        }
+    }
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
     socket.set_tcp_nodelay(true)?;

@@ -196,6 +196,9 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
                         "server state applied"
                     );
                 }
+                Update::Ping(_) => {
+                    let _ = worker.events.unbounded_send(Event::Pong(worker.id));
+                }
                 Update::Snapshot(id) => {
                     let stats = Box::new(worker.snapshot());
                     let _ = worker.events.unbounded_send(Event::Stats { id, stats });

@@ -1,12 +1,20 @@
-//! Virtual IP ownership over VRRPv3 (RFC 9568), run by the control thread. This
-//! first part is the protocol without I/O: the advertisement codec (`packet`, both
-//! checksum forms, keepalived's and the RFC's) and the state machine (`machine`,
-//! RFC timing, preemption, priority 0 on the way out). The sockets, the addresses
-//! (netlink), gratuitous ARP and health-aware priority come next; until then a
-//! `[vrrp]` section is refused by the configuration check.
+//! Virtual IP ownership over VRRPv3 (RFC 9568), run by the control thread, so that
+//! ringlb does keepalived's job beside HAProxy's. The protocol itself is pure and
+//! tested without I/O: the advertisement codec (`packet`, both checksum forms,
+//! keepalived's and the RFC's), the frames around it (`wire`: IPv4 header with TTL
+//! 255, gratuitous ARP) and the state machine (`machine`: RFC timing, preemption,
+//! priority 0 on the way out). `run` drives it with the sockets of `io`, the
+//! addresses of `netlink` and the `notify` program; health tracking lowers the
+//! priority through [`Vrrp::track`].
 
+mod io;
 pub mod machine;
+mod netlink;
+mod notify;
 pub mod packet;
+mod run;
+pub mod wire;
 
 pub use machine::{Action, Config, Event, Router, State};
 pub use packet::{Advert, ChecksumForm, Drop};
+pub use run::{lowered_priority, prepare, state_name, Counters, Prepared, Status, Vrrp, VrrpError};

@@ -51,6 +51,35 @@ pub enum Drop {
     Ttl(u8),
     #[error("virtual router {0}, not ours")]
     OtherVrid(u8),
+    #[error("advertisement interval 0")]
+    Interval,
+    #[error("unicast from {0}, which is not in unicast_peers")]
+    Peer(Ipv4Addr),
+}
+
+impl Drop {
+    /// Every reason, in the order of [`Drop::index`] (counters, metrics labels).
+    pub const REASONS: [&'static str; 7] = [
+        "truncated",
+        "version",
+        "checksum",
+        "ttl",
+        "vrid",
+        "interval",
+        "peer",
+    ];
+
+    pub fn index(self) -> usize {
+        match self {
+            Drop::Truncated => 0,
+            Drop::Version(_) => 1,
+            Drop::Checksum => 2,
+            Drop::Ttl(_) => 3,
+            Drop::OtherVrid(_) => 4,
+            Drop::Interval => 5,
+            Drop::Peer(_) => 6,
+        }
+    }
 }
 
 impl Advert {
@@ -67,7 +96,7 @@ impl Advert {
         for a in self.addresses.iter().take(255) {
             out.extend_from_slice(&a.octets());
         }
-        let sum = checksum(&out, pseudo(form, src, dst, out.len()));
+        let sum = internet_checksum(&out, pseudo(form, src, dst, out.len()));
         out[6..8].copy_from_slice(&sum.to_be_bytes());
         out
     }
@@ -86,7 +115,7 @@ impl Advert {
             return Err(Drop::Truncated);
         }
         let msg = &msg[..len];
-        let valid = |form| checksum(msg, pseudo(form, src, dst, len)) == 0;
+        let valid = |form| internet_checksum(msg, pseudo(form, src, dst, len)) == 0;
         if !valid(ChecksumForm::Keepalived) && !valid(ChecksumForm::Rfc9568) {
             return Err(Drop::Checksum);
         }
@@ -119,7 +148,7 @@ fn pseudo(form: ChecksumForm, src: Ipv4Addr, dst: Ipv4Addr, len: usize) -> u32 {
 
 /// The Internet checksum (RFC 1071) of `data` plus `extra`; 0 when a received message
 /// (checksum field included) is intact.
-fn checksum(data: &[u8], extra: u32) -> u16 {
+pub fn internet_checksum(data: &[u8], extra: u32) -> u16 {
     let mut sum = extra;
     for pair in data.chunks(2) {
         let word = u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)]);

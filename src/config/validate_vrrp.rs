@@ -1,0 +1,215 @@
+//! `[vrrp]`: the virtual router ringlb runs (VRRPv3 for IPv4, like keepalived's
+//! `vrrp_instance`). Checked here so that `ringlb check` refuses what the control
+//! thread could not run: priorities outside 1..=254, intervals the 12-bit
+//! centisecond field cannot carry, addresses that are not IPv4, a notify program
+//! that is not there.
+
+use std::net::Ipv4Addr;
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use super::raw::{RawVrrp, S};
+use super::validate::Validator;
+use super::{Vrrp, VrrpChecksum};
+
+/// The advertisement interval field: 12 bits of centiseconds.
+const MAX_INTERVAL_CS: u128 = 4095;
+/// Linux interface names are at most 15 bytes (IFNAMSIZ - 1).
+const IFNAMSIZ: usize = 15;
+
+impl Validator {
+    pub(super) fn vrrp(&mut self, raw: &S<RawVrrp>) -> Option<Vrrp> {
+        let v = raw.get_ref();
+        let before = self.errors.len();
+        let interface = v.interface.get_ref().clone();
+        if interface.is_empty() || interface.len() > IFNAMSIZ || interface.contains(['/', ' ']) {
+            self.error(
+                v.interface.span(),
+                format!("vrrp.interface {interface:?} is not an interface name (1 to 15 characters, no '/' or space)"),
+            );
+        }
+        let vrid = self.int_in(
+            Some(&v.virtual_router_id),
+            1,
+            1..=255,
+            "vrrp.virtual_router_id",
+        ) as u8;
+        let priority = self.int_in(v.priority.as_ref(), 100, 1..=254, "vrrp.priority") as u8;
+        let advert_interval = self.duration(
+            v.advert_interval.as_ref(),
+            Duration::from_secs(1),
+            "vrrp.advert_interval",
+        );
+        let cs = advert_interval.as_millis() / 10;
+        if let Some(span) = v.advert_interval.as_ref().map(|s| s.span()) {
+            if advert_interval.as_millis() % 10 != 0 || !(1..=MAX_INTERVAL_CS).contains(&cs) {
+                self.error(
+                    span,
+                    "vrrp.advert_interval must be a whole number of centiseconds from 10ms to 40.95s (VRRPv3 carries it in 12 bits)",
+                );
+            }
+        }
+        let preempt_delay = self.duration(
+            v.preempt_delay.as_ref(),
+            Duration::ZERO,
+            "vrrp.preempt_delay",
+        );
+        if preempt_delay > Duration::from_secs(1000) {
+            if let Some(d) = &v.preempt_delay {
+                self.error(d.span(), "vrrp.preempt_delay must be at most 1000s");
+            }
+        }
+        if v.preempt == Some(false) && v.preempt_delay.is_some() {
+            if let Some(d) = &v.preempt_delay {
+                self.warn(
+                    d.span(),
+                    "vrrp.preempt_delay has no effect with preempt = false",
+                );
+            }
+        }
+
+        let mut virtual_ips: Vec<(Ipv4Addr, u8)> = Vec::new();
+        for (i, text) in v.virtual_ips.iter().enumerate() {
+            let key = format!("vrrp.virtual_ips[{i}]");
+            let Some(vip) = self.vip(text, &key) else {
+                continue;
+            };
+            if virtual_ips.iter().any(|(a, _)| *a == vip.0) {
+                self.error(text.span(), format!("{key}: {} is listed twice", vip.0));
+            }
+            virtual_ips.push(vip);
+        }
+        if v.virtual_ips.is_empty() {
+            self.error(
+                raw.span(),
+                "vrrp.virtual_ips is empty: give at least one address such as \"192.168.1.100/24\"",
+            );
+        } else if v.virtual_ips.len() > 20 {
+            self.error(
+                raw.span(),
+                "vrrp.virtual_ips: at most 20 addresses (keepalived's limit for one advertisement)",
+            );
+        }
+
+        let mut unicast_peers = Vec::new();
+        for (i, text) in v.unicast_peers.iter().enumerate() {
+            match text.get_ref().parse::<Ipv4Addr>() {
+                Ok(a) if a.is_multicast() || a.is_broadcast() || a.is_unspecified() => self.error(
+                    text.span(),
+                    format!("vrrp.unicast_peers[{i}]: {a} is not a unicast address"),
+                ),
+                Ok(a) => unicast_peers.push(a),
+                Err(_) => self.error(
+                    text.span(),
+                    format!(
+                        "vrrp.unicast_peers[{i}]: {:?} is not an IPv4 address",
+                        text.get_ref()
+                    ),
+                ),
+            }
+        }
+
+        let track_frontends = v.track_frontends.unwrap_or(false);
+        let track_weight =
+            self.int_in(v.track_weight.as_ref(), 50, 1..=254, "vrrp.track_weight") as u8;
+        if let (false, Some(w)) = (track_frontends, &v.track_weight) {
+            self.warn(
+                w.span(),
+                "vrrp.track_weight has no effect without track_frontends = true",
+            );
+        }
+        if track_frontends && priority <= track_weight {
+            if let Some(w) = &v.track_weight {
+                self.warn(
+                    w.span(),
+                    format!("vrrp.track_weight {track_weight} is not below priority {priority}: a failed frontend leaves priority 1"),
+                );
+            }
+        }
+
+        let notify = v.notify.as_ref().and_then(|n| self.notify(n));
+        let checksum = match v.checksum.as_ref().map(|c| c.get_ref().as_str()) {
+            None | Some("keepalived") => VrrpChecksum::Keepalived,
+            Some("rfc9568") => VrrpChecksum::Rfc9568,
+            Some(other) => {
+                if let Some(c) = &v.checksum {
+                    self.error(
+                        c.span(),
+                        format!("vrrp.checksum {other:?}: use \"keepalived\" (message and IPv4 pseudo-header, the default) or \"rfc9568\" (message only)"),
+                    );
+                }
+                VrrpChecksum::Keepalived
+            }
+        };
+        (self.errors.len() == before).then(|| Vrrp {
+            interface,
+            vrid,
+            priority,
+            advert_interval,
+            preempt: v.preempt.unwrap_or(true),
+            preempt_delay,
+            virtual_ips,
+            unicast_peers,
+            track_frontends,
+            track_weight,
+            notify,
+            checksum,
+        })
+    }
+
+    /// `"192.0.2.10/24"` or `"192.0.2.10"` (a /32).
+    fn vip(&mut self, text: &S<String>, key: &str) -> Option<(Ipv4Addr, u8)> {
+        let t = text.get_ref();
+        let (addr, len) = t.split_once('/').unwrap_or((t, "32"));
+        let addr = addr.parse::<Ipv4Addr>();
+        let len = len.parse::<u8>().ok().filter(|l| *l <= 32);
+        match (addr, len) {
+            (Ok(a), Some(l)) if !a.is_multicast() && !a.is_unspecified() && !a.is_broadcast() => {
+                Some((a, l))
+            }
+            (Ok(a), Some(_)) => {
+                self.error(text.span(), format!("{key}: {a} cannot be a virtual IP"));
+                None
+            }
+            _ if t.contains(':') => {
+                self.error(
+                    text.span(),
+                    format!("{key}: {t:?}: IPv6 virtual IPs are not supported yet (VRRPv3 for IPv4 only)"),
+                );
+                None
+            }
+            _ => {
+                self.error(
+                    text.span(),
+                    format!("{key}: {t:?} is not an IPv4 address with an optional /prefix, such as \"192.168.1.100/24\""),
+                );
+                None
+            }
+        }
+    }
+
+    fn notify(&mut self, raw: &S<String>) -> Option<std::path::PathBuf> {
+        let path = std::path::PathBuf::from(raw.get_ref());
+        if !path.is_absolute() {
+            self.error(
+                raw.span(),
+                format!("vrrp.notify {:?} must be an absolute path", raw.get_ref()),
+            );
+            return None;
+        }
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Some(path),
+            Ok(_) => {
+                self.error(
+                    raw.span(),
+                    format!("vrrp.notify {}: not an executable file", path.display()),
+                );
+                None
+            }
+            Err(e) => {
+                self.error(raw.span(), format!("vrrp.notify {}: {e}", path.display()));
+                None
+            }
+        }
+    }
+}

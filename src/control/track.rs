@@ -1,0 +1,86 @@
+//! Health-aware VRRP priority (`vrrp.track_frontends`): while any frontend has no
+//! usable server, or a worker has stopped answering, the virtual router advertises
+//! `priority - track_weight`, so a healthy peer takes the virtual IPs. A worker is
+//! asked every `PING_EVERY` over its inbox, like any update; one that has not
+//! answered for `STUCK_AFTER` counts as stuck (its ring is not turning).
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::broadcast::Update;
+use super::plane::Control;
+
+const PING_EVERY: Duration = Duration::from_secs(1);
+const STUCK_AFTER: Duration = Duration::from_secs(3);
+
+impl Control {
+    /// Frontends that send to backends (none only redirects) of which no server is
+    /// usable, backups included.
+    pub fn frontends_down(&self) -> Vec<String> {
+        let config = self.config.borrow();
+        let slots = self.slots.borrow();
+        let table = self.table.borrow();
+        let usable = |backend: usize| {
+            slots
+                .backends
+                .get(backend)
+                .and_then(|&slot| table.backends.get(slot))
+                .is_some_and(|b| b.servers.iter().any(|s| s.live && s.sent.usable()))
+        };
+        config
+            .frontends
+            .iter()
+            .filter(|f| {
+                let mut backends = f
+                    .default_backend
+                    .into_iter()
+                    .chain(f.routes.iter().map(|r| r.backend));
+                let mut any = false;
+                let none_usable = backends.all(|b| {
+                    any = true;
+                    !usable(b)
+                });
+                any && none_usable
+            })
+            .map(|f| f.name.clone())
+            .collect()
+    }
+
+    /// Tell the virtual router what is wrong now (it changes priority on a change).
+    pub fn track(&self) {
+        let Some(vrrp) = &self.vrrp else { return };
+        let mut problems: Vec<String> = self
+            .frontends_down()
+            .into_iter()
+            .map(|f| format!("frontend {f} has no usable server"))
+            .collect();
+        let now = Instant::now();
+        for (worker, last) in self.pongs.borrow().iter().enumerate() {
+            let quiet = now.saturating_duration_since(*last);
+            if quiet >= STUCK_AFTER {
+                problems.push(format!("worker {worker} has not answered for {quiet:.1?}"));
+            }
+        }
+        vrrp.track(problems);
+    }
+
+    pub fn pong(&self, worker: usize) {
+        if let Some(last) = self.pongs.borrow_mut().get_mut(worker) {
+            *last = Instant::now();
+        }
+    }
+}
+
+/// While tracking: ask every worker for a sign of life, then look at the answers.
+pub async fn ping_loop(control: Rc<Control>) {
+    let mut seq = 0u64;
+    while !control.stopping.get() {
+        seq += 1;
+        control.broadcaster.send_all(|| Update::Ping(seq));
+        monoio::time::sleep(PING_EVERY).await;
+        if control.stopping.get() {
+            return;
+        }
+        control.track();
+    }
+}

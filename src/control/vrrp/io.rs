@@ -1,0 +1,125 @@
+//! The two sockets VRRP needs, both opened before the workers start so that a
+//! missing privilege (`CAP_NET_RAW`) stops ringlb at once with a clear message:
+//!
+//! - a raw IPv4 socket for protocol 112, bound to the interface, with `IP_HDRINCL`
+//!   (ringlb writes the header: TTL 255, the primary address as source), joined to
+//!   224.0.0.18 on that interface unless the router is unicast;
+//! - a packet socket for gratuitous ARP.
+//!
+//! The control thread's runtime is only asked when the advert socket is readable;
+//! reads and writes are non-blocking calls made directly.
+
+use std::io::{self, Read};
+use std::mem::MaybeUninit;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd};
+
+use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockRef, Socket, Type};
+
+use super::netlink::Interface;
+use super::packet::{GROUP, PROTOCOL};
+use super::wire::ARP_FRAME;
+
+/// The advert socket before the control thread's runtime takes it.
+pub struct Sockets {
+    advert: Socket,
+    arp: Socket,
+}
+
+pub fn open(iface: &Interface, multicast: bool) -> io::Result<Sockets> {
+    let advert = Socket::new(
+        Domain::IPV4,
+        Type::RAW,
+        Some(Protocol::from(i32::from(PROTOCOL))),
+    )?;
+    advert.set_header_included_v4(true)?;
+    advert.bind_device(Some(iface.name.as_bytes()))?;
+    if multicast {
+        advert.join_multicast_v4_n(&GROUP, &InterfaceIndexOrAddress::Index(iface.index))?;
+        advert.set_multicast_loop_v4(false)?;
+        advert.set_multicast_if_v4(&iface.primary)?;
+    }
+    advert.set_nonblocking(true)?;
+    let arp_proto = (libc::ETH_P_ARP as u16).to_be();
+    let arp = Socket::new(
+        Domain::PACKET,
+        Type::RAW,
+        Some(Protocol::from(i32::from(arp_proto))),
+    )?;
+    arp.set_nonblocking(true)?;
+    Ok(Sockets { advert, arp })
+}
+
+/// The sockets, registered with the control thread's runtime.
+pub struct Io {
+    advert: monoio::net::udp::UdpSocket,
+    arp: Socket,
+    index: u32,
+}
+
+impl Io {
+    /// Must run on the control thread's runtime.
+    pub fn register(sockets: Sockets, index: u32) -> io::Result<Io> {
+        // SAFETY: the descriptor comes from `into_raw_fd`, so it is open and owned by
+        // nothing else; the std socket takes ownership and monoio takes it over.
+        let std = unsafe { std::net::UdpSocket::from_raw_fd(sockets.advert.into_raw_fd()) };
+        Ok(Io {
+            advert: monoio::net::udp::UdpSocket::from_std(std)?,
+            arp: sockets.arp,
+            index,
+        })
+    }
+
+    /// The advert socket as socket2 sees it, for calls monoio does not offer.
+    fn with_advert<R>(&self, f: impl FnOnce(SockRef<'_>) -> R) -> R {
+        // SAFETY: the descriptor is owned by `self.advert`, which outlives the call.
+        let fd = unsafe { BorrowedFd::borrow_raw(self.advert.as_raw_fd()) };
+        f(SockRef::from(&fd))
+    }
+
+    /// Wait until an advertisement may be read.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.advert.readable(false).await
+    }
+
+    /// One packet (IPv4 header included), or `None` when nothing is waiting.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        match self.with_advert(|sock| (&*sock).read(buf)) {
+            Ok(n) => Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Send a whole IPv4 packet (header included) to `dst`.
+    pub fn send(&self, packet: &[u8], dst: Ipv4Addr) -> io::Result<()> {
+        let to = SocketAddrV4::new(dst, 0).into();
+        self.with_advert(|sock| sock.send_to(packet, &to)).map(drop)
+    }
+
+    /// Broadcast one Ethernet frame on the interface.
+    pub fn send_frame(&self, frame: &[u8; ARP_FRAME]) -> io::Result<()> {
+        // SAFETY: sockaddr_ll is plain data; all-zero is a valid value to fill in.
+        let mut to: libc::sockaddr_ll = unsafe { MaybeUninit::zeroed().assume_init() };
+        to.sll_family = libc::AF_PACKET as u16;
+        to.sll_protocol = (libc::ETH_P_ARP as u16).to_be();
+        to.sll_ifindex = self.index as i32;
+        to.sll_halen = 6;
+        to.sll_addr[..6].copy_from_slice(&frame[..6]);
+        // SAFETY: `frame` and `to` are valid for the lengths given for the whole call.
+        let sent = unsafe {
+            libc::sendto(
+                self.arp.as_raw_fd(),
+                frame.as_ptr().cast(),
+                frame.len(),
+                0,
+                (&to as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if sent < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,201 @@
+//! What VRRP needs from the kernel's routing tables, over rtnetlink
+//! (`netlink-packet-route` builds and parses the messages): the interface's index,
+//! hardware address and primary IPv4 address, and adding or removing the virtual
+//! addresses. Requests are answered by the kernel at once, so a blocking socket
+//! on the control thread costs microseconds.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+
+use netlink_packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL,
+    NLM_F_REQUEST,
+};
+use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage};
+use netlink_packet_route::link::{LinkAttribute, LinkMessage};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetlinkError {
+    #[error("netlink socket: {0}")]
+    Io(#[from] io::Error),
+    #[error("no interface named {0:?} in this network namespace")]
+    NoInterface(String),
+    #[error("interface {0:?} has no IPv4 address of its own (VRRP advertisements need a source address)")]
+    NoAddress(String),
+    #[error("interface {0:?} has no Ethernet address")]
+    NoMac(String),
+    #[error("cannot parse the kernel's answer: {0}")]
+    Decode(String),
+}
+
+/// The interface VRRP runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    pub name: String,
+    pub index: u32,
+    pub mac: [u8; 6],
+    /// The source of advertisements; the tie-break between equal priorities.
+    pub primary: Ipv4Addr,
+}
+
+pub struct Netlink {
+    socket: Socket,
+    sequence: u32,
+    buf: Vec<u8>,
+}
+
+impl Netlink {
+    pub fn open() -> Result<Self, NetlinkError> {
+        let mut socket = Socket::new(NETLINK_ROUTE)?;
+        socket.bind_auto()?;
+        socket.connect(&SocketAddr::new(0, 0))?;
+        Ok(Netlink {
+            socket,
+            sequence: 0,
+            buf: vec![0; 64 * 1024],
+        })
+    }
+
+    /// Look the interface up. `exclude` (the virtual IPs, which a killed ringlb may
+    /// have left behind) never counts as the primary address.
+    pub fn interface(
+        &mut self,
+        name: &str,
+        exclude: &[Ipv4Addr],
+    ) -> Result<Interface, NetlinkError> {
+        let index = if_index(name).ok_or_else(|| NetlinkError::NoInterface(name.into()))?;
+        let mut link = LinkMessage::default();
+        link.header.index = index;
+        let mut mac = None;
+        for msg in self.request(RouteNetlinkMessage::GetLink(link), 0)? {
+            if let RouteNetlinkMessage::NewLink(l) = msg {
+                for attr in l.attributes {
+                    if let LinkAttribute::Address(a) = attr {
+                        mac = <[u8; 6]>::try_from(a.as_slice()).ok();
+                    }
+                }
+            }
+        }
+        let mac = mac.ok_or_else(|| NetlinkError::NoMac(name.into()))?;
+        let mut primary = None;
+        let mut ask = AddressMessage::default();
+        ask.header.family = AddressFamily::Inet;
+        for msg in self.request(RouteNetlinkMessage::GetAddress(ask), NLM_F_DUMP)? {
+            let RouteNetlinkMessage::NewAddress(a) = msg else {
+                continue;
+            };
+            if a.header.index != index
+                || a.header.flags.contains(AddressHeaderFlags::Secondary)
+                || primary.is_some()
+            {
+                continue;
+            }
+            primary = a.attributes.iter().find_map(|attr| match attr {
+                AddressAttribute::Local(IpAddr::V4(v4)) if !exclude.contains(v4) => Some(*v4),
+                _ => None,
+            });
+        }
+        let primary = primary.ok_or_else(|| NetlinkError::NoAddress(name.into()))?;
+        Ok(Interface {
+            name: name.into(),
+            index,
+            mac,
+            primary,
+        })
+    }
+
+    /// Add `addr/prefix` to the interface; `false` when it was already there.
+    pub fn add_address(
+        &mut self,
+        index: u32,
+        addr: Ipv4Addr,
+        prefix: u8,
+    ) -> Result<bool, NetlinkError> {
+        let msg = RouteNetlinkMessage::NewAddress(address(index, addr, prefix));
+        match self.request(msg, NLM_F_CREATE | NLM_F_EXCL) {
+            Ok(_) => Ok(true),
+            Err(NetlinkError::Io(e)) if e.raw_os_error() == Some(libc::EEXIST) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Remove `addr/prefix` from the interface; `false` when it was not there.
+    pub fn remove_address(
+        &mut self,
+        index: u32,
+        addr: Ipv4Addr,
+        prefix: u8,
+    ) -> Result<bool, NetlinkError> {
+        let msg = RouteNetlinkMessage::DelAddress(address(index, addr, prefix));
+        match self.request(msg, 0) {
+            Ok(_) => Ok(true),
+            Err(NetlinkError::Io(e)) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Send one request and read until the kernel's acknowledgement (or the end of
+    /// a dump); returns the messages it answered with.
+    fn request(
+        &mut self,
+        msg: RouteNetlinkMessage,
+        flags: u16,
+    ) -> Result<Vec<RouteNetlinkMessage>, NetlinkError> {
+        self.sequence = self.sequence.wrapping_add(1);
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+        header.sequence_number = self.sequence;
+        let mut packet = NetlinkMessage::new(header, NetlinkPayload::from(msg));
+        packet.finalize();
+        let mut out = vec![0; packet.buffer_len()];
+        packet.serialize(&mut out);
+        self.socket.send(&out, 0)?;
+        let mut answers = Vec::new();
+        loop {
+            let n = self.socket.recv(&mut &mut self.buf[..], 0)?;
+            let mut offset = 0;
+            while offset < n {
+                let reply =
+                    NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[offset..n])
+                        .map_err(|e| NetlinkError::Decode(e.to_string()))?;
+                let len = reply.header.length as usize;
+                offset += len.max(1).next_multiple_of(4);
+                if reply.header.sequence_number != self.sequence {
+                    continue;
+                }
+                match reply.payload {
+                    NetlinkPayload::Error(e) => {
+                        return match e.code {
+                            None => Ok(answers),
+                            Some(_) => Err(NetlinkError::Io(e.to_io())),
+                        }
+                    }
+                    NetlinkPayload::Done(_) => return Ok(answers),
+                    NetlinkPayload::InnerMessage(m) => answers.push(m),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+fn address(index: u32, addr: Ipv4Addr, prefix: u8) -> AddressMessage {
+    let mut msg = AddressMessage::default();
+    msg.header.family = AddressFamily::Inet;
+    msg.header.prefix_len = prefix;
+    msg.header.index = index;
+    msg.attributes = vec![
+        AddressAttribute::Local(IpAddr::V4(addr)),
+        AddressAttribute::Address(IpAddr::V4(addr)),
+    ];
+    msg
+}
+
+fn if_index(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
+    let index = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (index != 0).then_some(index)
+}

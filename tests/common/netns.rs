@@ -1,0 +1,265 @@
+//! Test networks made of network namespaces: one "switch" namespace holding a
+//! bridge, and one namespace per host with `eth0` = 192.0.2.N/24 (host 0 is .1) on
+//! that bridge. Only addresses inside these namespaces are used. Needs root and
+//! iproute2: [`Lan::new`] returns `None` with a printed reason when they are missing,
+//! and panics instead when `RINGLB_REQUIRE_PRIVILEGED=1` (CI).
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::os::fd::AsRawFd;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use super::PATIENCE;
+
+pub struct Lan {
+    prefix: String,
+    hosts: usize,
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("ip: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Skip (print why) or, in CI, fail.
+pub fn skip(test: &str, why: &str) {
+    if std::env::var("RINGLB_REQUIRE_PRIVILEGED").is_ok_and(|v| v == "1") {
+        panic!("{test}: {why}, and RINGLB_REQUIRE_PRIVILEGED=1 forbids skipping");
+    }
+    eprintln!("SKIPPED {test}: {why} (needs root and iproute2; CI runs it)");
+}
+
+impl Lan {
+    /// `hosts` namespaces on one bridge, or `None` when this machine cannot.
+    pub fn new(test: &str, hosts: usize) -> Option<Lan> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            skip(test, "not running as root");
+            return None;
+        }
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let prefix = format!(
+            "rl{}x{}",
+            std::process::id() % 100_000,
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let lan = Lan { prefix, hosts };
+        if let Err(e) = lan.build() {
+            skip(test, &format!("cannot build the test network: {e}"));
+            return None;
+        }
+        Some(lan)
+    }
+
+    fn build(&self) -> Result<(), String> {
+        let sw = self.switch();
+        ip(&["netns", "add", &sw])?;
+        ip(&["-n", &sw, "link", "add", "br0", "type", "bridge"])?;
+        ip(&["-n", &sw, "link", "set", "br0", "up"])?;
+        for h in 0..self.hosts {
+            let ns = self.ns(h);
+            let (inner, outer) = (
+                format!("{}h{h}", self.prefix),
+                format!("{}p{h}", self.prefix),
+            );
+            ip(&["netns", "add", &ns])?;
+            ip(&[
+                "link", "add", &inner, "type", "veth", "peer", "name", &outer,
+            ])?;
+            ip(&["link", "set", &inner, "netns", &ns])?;
+            ip(&["link", "set", &outer, "netns", &sw])?;
+            ip(&["-n", &ns, "link", "set", &inner, "name", "eth0"])?;
+            let addr = format!("{}/24", Lan::ip(h));
+            ip(&["-n", &ns, "addr", "add", &addr, "dev", "eth0"])?;
+            ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
+            ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+            ip(&["-n", &sw, "link", "set", &outer, "master", "br0"])?;
+            ip(&["-n", &sw, "link", "set", &outer, "up"])?;
+        }
+        Ok(())
+    }
+
+    fn switch(&self) -> String {
+        format!("{}sw", self.prefix)
+    }
+
+    pub fn ns(&self, host: usize) -> String {
+        format!("{}n{host}", self.prefix)
+    }
+
+    /// The address of `host` on the LAN.
+    pub fn ip(host: usize) -> Ipv4Addr {
+        Ipv4Addr::new(192, 0, 2, host as u8 + 1)
+    }
+
+    /// `program` run inside `host`'s namespace (`ip netns exec` execs it, so the
+    /// child's pid is the program's own).
+    pub fn command(&self, host: usize, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.ns(host), program]);
+        c
+    }
+
+    /// Whether `addr` is on `host`'s eth0 now.
+    pub fn has_addr(&self, host: usize, addr: Ipv4Addr) -> bool {
+        let out = Command::new("ip")
+            .args([
+                "-n",
+                &self.ns(host),
+                "-4",
+                "-o",
+                "addr",
+                "show",
+                "dev",
+                "eth0",
+            ])
+            .output()
+            .expect("ip addr show");
+        let needle = format!("inet {addr}/");
+        String::from_utf8_lossy(&out.stdout).contains(&needle)
+    }
+
+    /// Poll until `addr` is (or is no longer) on `host`, up to `limit`; how long it
+    /// took, or `None`.
+    pub fn wait_addr(
+        &self,
+        host: usize,
+        addr: Ipv4Addr,
+        present: bool,
+        limit: Duration,
+    ) -> Option<Duration> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if self.has_addr(host, addr) == present {
+                return Some(start.elapsed());
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Run `f` on a thread inside `host`'s namespace (sockets it makes live there).
+    pub fn enter<T: Send + 'static>(
+        &self,
+        host: usize,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> T {
+        self.spawn_in(host, f)
+            .join()
+            .expect("thread inside the namespace")
+    }
+
+    pub fn spawn_in<T: Send + 'static>(
+        &self,
+        host: usize,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> JoinHandle<T> {
+        let path = format!("/var/run/netns/{}", self.ns(host));
+        thread::spawn(move || {
+            let file = std::fs::File::open(&path).expect("open the namespace");
+            // SAFETY: a valid namespace descriptor; setns only affects this thread.
+            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+            f()
+        })
+    }
+
+    /// A TCP server inside `host` on `addr` that writes `reply` to every client and
+    /// closes. Stops (and frees the port) on drop.
+    pub fn reply_server(&self, host: usize, addr: SocketAddr, reply: &'static str) -> NsServer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ready_tx, ready) = std::sync::mpsc::channel();
+        let flag = Arc::clone(&stop);
+        let handle = self.spawn_in(host, move || {
+            let listener = TcpListener::bind(addr).expect("bind inside the namespace");
+            listener.set_nonblocking(true).expect("nonblocking");
+            ready_tx.send(()).expect("ready");
+            while !flag.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut s, _)) => {
+                        use std::io::Write;
+                        let _ = s.set_nonblocking(false);
+                        let _ = s.write_all(reply.as_bytes());
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        ready
+            .recv_timeout(PATIENCE)
+            .expect("server inside the namespace");
+        NsServer {
+            stop,
+            handle: Some(handle),
+        }
+    }
+}
+
+/// Connect from `host` to `addr` until a server answers or `limit` passes; the
+/// answer (what the server wrote before closing).
+pub fn fetch_from(lan: &Lan, host: usize, addr: SocketAddr, limit: Duration) -> Option<String> {
+    lan.enter(host, move || {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Ok(mut s) =
+                std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300))
+            {
+                use std::io::Read;
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut out = String::new();
+                if s.read_to_string(&mut out).is_ok() && !out.is_empty() {
+                    return Some(out);
+                }
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        None
+    })
+}
+
+pub struct NsServer {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Drop for NsServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Lan {
+    fn drop(&mut self) {
+        for h in 0..self.hosts {
+            let ns = self.ns(h);
+            if let Ok(out) = Command::new("ip").args(["netns", "pids", &ns]).output() {
+                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                    if let Ok(pid) = pid.parse::<i32>() {
+                        // SAFETY: kill has no memory preconditions.
+                        unsafe { libc::kill(pid, libc::SIGKILL) };
+                    }
+                }
+            }
+            let _ = ip(&["netns", "del", &ns]);
+        }
+        let _ = ip(&["netns", "del", &self.switch()]);
+    }
+}

@@ -1,0 +1,489 @@
+//! VRRP in real network namespaces: two ringlb instances (or ringlb and a real
+//! keepalived) on one bridge elect a master, move the virtual IP on `kill -9`, on a
+//! clean stop and on failed health tracking, and ignore hostile advertisements. A
+//! client namespace connects to the frontend on the virtual IP. Root only: skipped
+//! with a reason elsewhere, and a failure in CI (`RINGLB_REQUIRE_PRIVILEGED=1`).
+
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use common::netns::{fetch_from, skip, Lan};
+use common::{admin, Ringlb, TempConfig, BIN, PATIENCE};
+use ringlb::control::vrrp::machine::master_down_interval;
+
+const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+const SEC: Duration = Duration::from_secs(1);
+const FAST: Duration = Duration::from_millis(100);
+const A: usize = 0;
+const B: usize = 1;
+const CLIENT: usize = 2;
+
+fn vip_port() -> SocketAddr {
+    SocketAddr::from((VIP, 8080))
+}
+
+fn backend() -> SocketAddr {
+    "127.0.0.1:9001".parse().unwrap()
+}
+
+fn admin_addr() -> SocketAddr {
+    "127.0.0.1:9900".parse().unwrap()
+}
+
+/// A ringlb for one host: a TCP frontend on the VIP in front of the host's own
+/// backend on 127.0.0.1:9001, and `vrrp` lines added to a `[vrrp]` section.
+fn config(priority: u8, interval: Duration, vrrp: &str, check: bool) -> String {
+    let check_section = if check {
+        "[backend.check]\nkind = \"tcp\"\ninterval = \"100ms\"\nfast_interval = \"50ms\"\ntimeout = \"200ms\"\nrise = 1\nfall = 1\n"
+    } else {
+        ""
+    };
+    format!(
+        r#"[global]
+workers = 1
+pin_workers = false
+admin_bind = "127.0.0.1:9900"
+
+[[frontend]]
+name = "web"
+bind = ["{VIP}:8080"]
+mode = "tcp"
+default_backend = "app"
+
+[[backend]]
+name = "app"
+{check_section}
+[[backend.server]]
+name = "local"
+address = "127.0.0.1:9001"
+check = {check}
+
+[vrrp]
+interface = "eth0"
+virtual_router_id = 51
+priority = {priority}
+advert_interval = "{}ms"
+virtual_ips = ["{VIP}/24"]
+{vrrp}
+"#,
+        interval.as_millis()
+    )
+}
+
+fn start(lan: &Lan, host: usize, config: &str) -> Ringlb {
+    let cfg = TempConfig::new(config);
+    let mut cmd = lan.command(host, BIN);
+    cmd.arg("run").arg("-c").arg(&cfg.0);
+    let mut r = Ringlb::spawn(cmd, Some(cfg));
+    // The state lines follow this one (and come before "ringlb ready").
+    r.wait_for("vrrp: virtual router 51");
+    r
+}
+
+/// `GET /api/vrrp` of the ringlb in `host`.
+fn status(lan: &Lan, host: usize) -> serde_json::Value {
+    let (code, body) = lan.enter(host, || admin(admin_addr(), "GET", "/api/vrrp", "", None));
+    assert_eq!(code, 200, "{body}");
+    serde_json::from_str(&body).expect("vrrp JSON")
+}
+
+/// Poll the status until `ok` holds (bounded).
+fn wait_status(
+    lan: &Lan,
+    host: usize,
+    what: &str,
+    ok: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let s = status(lan, host);
+        if ok(&s) {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "never {what}: {s}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn lan(test: &str, hosts: usize) -> Option<Lan> {
+    Lan::new(test, hosts)
+}
+
+#[test]
+fn two_ringlb_elect_fail_over_on_kill_and_stop_and_preempt() {
+    let Some(lan) = lan("two_ringlb_elect_fail_over_on_kill_and_stop_and_preempt", 3) else {
+        return;
+    };
+    let _a_app = lan.reply_server(A, backend(), "a");
+    let _b_app = lan.reply_server(B, backend(), "b");
+    let mut a = start(&lan, A, &config(150, SEC, "", false));
+    let mut b = start(&lan, B, &config(100, SEC, "", false));
+    a.wait_for("vrrp: entering MASTER state (priority 150)");
+    b.wait_for("vrrp: entering BACKUP state (priority 100)");
+    assert!(lan.has_addr(A, VIP) && !lan.has_addr(B, VIP));
+    assert_eq!(
+        fetch_from(&lan, CLIENT, vip_port(), PATIENCE).as_deref(),
+        Some("a")
+    );
+
+    // kill -9: the backup takes over once the master is silent for Master_Down_Interval.
+    a.child.kill().expect("kill -9");
+    let bound = master_down_interval(100, SEC) + Duration::from_millis(500);
+    let took = lan
+        .wait_addr(B, VIP, true, PATIENCE)
+        .expect("B takes the VIP");
+    assert!(
+        took <= bound,
+        "B took the VIP after {took:?}, bound {bound:?}"
+    );
+    b.wait_for("vrrp: entering MASTER state (priority 100)");
+    // The client's neighbour entry still points at A: B's gratuitous ARP moves it.
+    assert_eq!(
+        fetch_from(&lan, CLIENT, vip_port(), PATIENCE).as_deref(),
+        Some("b")
+    );
+    drop(a);
+
+    // Back with preemption (the default): it takes the VIP back from the lower priority.
+    let mut a = start(&lan, A, &config(150, SEC, "", false));
+    a.wait_for("left behind by an earlier run");
+    a.wait_for("vrrp: entering MASTER state (priority 150)");
+    b.wait_for("vrrp: entering BACKUP state (priority 100)");
+    assert!(
+        lan.wait_addr(B, VIP, false, PATIENCE).is_some(),
+        "B gives the VIP up"
+    );
+    assert!(lan.has_addr(A, VIP));
+    assert_eq!(
+        fetch_from(&lan, CLIENT, vip_port(), PATIENCE).as_deref(),
+        Some("a")
+    );
+
+    // A clean stop says priority 0: B takes over after its skew time, well under a second.
+    a.signal(libc::SIGTERM);
+    let took = lan
+        .wait_addr(B, VIP, true, PATIENCE)
+        .expect("B takes the VIP");
+    assert!(took < SEC, "takeover after a clean stop took {took:?}");
+    a.wait_for("vrrp: entering STOP state");
+    assert!(
+        lan.wait_addr(A, VIP, false, PATIENCE).is_some(),
+        "A removed the VIP"
+    );
+    assert!(a.wait_exit().success());
+    assert_eq!(
+        fetch_from(&lan, CLIENT, vip_port(), PATIENCE).as_deref(),
+        Some("b")
+    );
+}
+
+#[test]
+fn without_preempt_a_returning_router_stays_backup() {
+    let Some(lan) = lan("without_preempt_a_returning_router_stays_backup", 2) else {
+        return;
+    };
+    let mut a = start(&lan, A, &config(150, FAST, "preempt = false", false));
+    a.wait_for("vrrp: entering MASTER state");
+    let mut b = start(&lan, B, &config(100, FAST, "preempt = false", false));
+    b.wait_for("vrrp: entering BACKUP state");
+    a.child.kill().expect("kill -9");
+    b.wait_for("vrrp: entering MASTER state");
+    drop(a);
+    let mut a = start(&lan, A, &config(150, FAST, "preempt = false", false));
+    a.wait_for("vrrp: entering BACKUP state (priority 150)");
+    // Twenty of B's adverts (2 s, several Master_Down_Intervals) and A is still backup.
+    let s = wait_status(&lan, A, "20 adverts heard", |s| {
+        s["adverts_received_total"].as_u64() >= Some(20)
+    });
+    assert_eq!(s["state"], "BACKUP", "{s}");
+    assert_eq!(s["master"], Lan::ip(B).to_string(), "{s}");
+    assert!(!a.logged("entering MASTER"), "{}", a.log.join("\n"));
+    assert!(lan.has_addr(B, VIP) && !lan.has_addr(A, VIP));
+}
+
+#[test]
+fn tracking_hands_the_vip_over_when_a_frontend_has_no_usable_server() {
+    let test = "tracking_hands_the_vip_over_when_a_frontend_has_no_usable_server";
+    let Some(lan) = lan(test, 2) else {
+        return;
+    };
+    let a_app = lan.reply_server(A, backend(), "a");
+    let _b_app = lan.reply_server(B, backend(), "b");
+    let track = "track_frontends = true\ntrack_weight = 60";
+    let mut a = start(&lan, A, &config(150, FAST, track, true));
+    a.wait_for("vrrp: entering MASTER state (priority 150)");
+    let mut b = start(&lan, B, &config(100, FAST, track, true));
+    b.wait_for("vrrp: entering BACKUP state");
+
+    drop(a_app); // A's only server goes away: its check fails, the frontend has nothing.
+    a.wait_for("vrrp: frontend web has no usable server: priority 90");
+    b.wait_for("vrrp: entering MASTER state (priority 100)");
+    a.wait_for("vrrp: entering BACKUP state (priority 90)");
+    assert!(lan.wait_addr(A, VIP, false, PATIENCE).is_some());
+    assert!(lan.has_addr(B, VIP));
+    let s = status(&lan, A);
+    assert_eq!(
+        (s["priority"].as_u64(), s["configured_priority"].as_u64()),
+        (Some(90), Some(150))
+    );
+    assert_eq!(s["tracking"][0], "frontend web has no usable server", "{s}");
+
+    let _a_app = lan.reply_server(A, backend(), "a"); // back: priority 150, A preempts
+    a.wait_for("every tracked frontend has a usable server again: priority 150");
+    a.wait_for("vrrp: entering MASTER state (priority 150)");
+    b.wait_for("vrrp: entering BACKUP state (priority 100)");
+    assert!(lan.wait_addr(B, VIP, false, PATIENCE).is_some());
+    assert!(lan.has_addr(A, VIP));
+}
+
+/// Raw VRRP packets from inside `host`, as an attacker or a broken peer would send.
+fn send_raw(lan: &Lan, host: usize, packets: Vec<Vec<u8>>) {
+    lan.enter(host, move || {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let s =
+            Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112))).expect("raw socket");
+        s.set_header_included_v4(true).expect("IP_HDRINCL");
+        s.bind_device(Some(b"eth0")).expect("bind eth0");
+        for p in packets {
+            let dst = Ipv4Addr::new(p[16], p[17], p[18], p[19]);
+            s.send_to(&p, &SocketAddr::from((dst, 0)).into())
+                .expect("send");
+        }
+    });
+}
+
+#[test]
+fn hostile_advertisements_are_ignored_and_counted() {
+    use ringlb::control::vrrp::packet::{Advert, ChecksumForm, GROUP};
+    use ringlb::control::vrrp::wire::ipv4_packet;
+    let Some(lan) = lan("hostile_advertisements_are_ignored_and_counted", 2) else {
+        return;
+    };
+    let mut a = start(&lan, A, &config(100, FAST, "", false));
+    a.wait_for("vrrp: entering MASTER state (priority 100)");
+    let attacker = Lan::ip(B);
+    let advert = |vrid: u8| Advert {
+        vrid,
+        priority: 254,
+        interval_cs: 10,
+        addresses: vec![VIP],
+    };
+    let packet = |vrid: u8| {
+        ipv4_packet(
+            attacker,
+            GROUP,
+            &advert(vrid).encode(ChecksumForm::Keepalived, attacker, GROUP),
+        )
+    };
+    let mut ttl_254 = packet(51);
+    ttl_254[8] = 254; // the kernel recomputes the header checksum
+    let mut bad_sum = packet(51);
+    bad_sum[20 + 6] ^= 0xff;
+    let other_vrid = packet(52);
+    let truncated = ipv4_packet(
+        attacker,
+        GROUP,
+        &advert(51).encode(ChecksumForm::Keepalived, attacker, GROUP)[..6],
+    );
+    let mut version_2 = packet(51);
+    version_2[20] = 0x21;
+    send_raw(
+        &lan,
+        B,
+        vec![ttl_254, bad_sum, other_vrid, truncated, version_2],
+    );
+
+    let s = wait_status(&lan, A, "five drops counted", |s| {
+        ["ttl", "checksum", "vrid", "truncated", "version"]
+            .iter()
+            .all(|r| s["dropped_total"][r].as_u64() == Some(1))
+    });
+    assert_eq!(s["state"], "MASTER", "none of them moved the master: {s}");
+    assert_eq!(s["adverts_received_total"], 0, "{s}");
+    assert!(
+        a.logged("vrrp: dropped an advertisement from 192.0.2.2"),
+        "rate-limited log line"
+    );
+    let (_, metrics) = lan.enter(A, || admin(admin_addr(), "GET", "/metrics", "", None));
+    assert!(
+        metrics
+            .contains("ringlb_vrrp_dropped_total{vrid=\"51\",interface=\"eth0\",reason=\"ttl\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ringlb_vrrp_state{vrid=\"51\",interface=\"eth0\",state=\"MASTER\"} 1")
+    );
+
+    // The same advert, well formed, is obeyed: the drops above were for cause.
+    send_raw(&lan, B, vec![packet(51)]);
+    a.wait_for("vrrp: entering BACKUP state (priority 100)");
+    assert!(lan.wait_addr(A, VIP, false, PATIENCE).is_some());
+    let s = status(&lan, A);
+    assert_eq!(s["master"], attacker.to_string(), "{s}");
+}
+
+#[test]
+fn unicast_peers_only_listen_to_their_peers() {
+    use ringlb::control::vrrp::packet::{Advert, ChecksumForm};
+    use ringlb::control::vrrp::wire::ipv4_packet;
+    let Some(lan) = lan("unicast_peers_only_listen_to_their_peers", 3) else {
+        return;
+    };
+    let peers = |other: usize| format!("unicast_peers = [\"{}\"]", Lan::ip(other));
+    let mut a = start(&lan, A, &config(150, FAST, &peers(B), false));
+    assert!(a.logged("unicast to [192.0.2.2]"), "{}", a.log.join("\n"));
+    a.wait_for("vrrp: entering MASTER state (priority 150)");
+    let mut b = start(&lan, B, &config(100, FAST, &peers(A), false));
+    b.wait_for("vrrp: entering BACKUP state");
+    wait_status(&lan, B, "A's unicast adverts heard", |s| {
+        s["adverts_received_total"].as_u64() >= Some(3)
+    });
+    // A third host that is not a peer cannot take over, even with a higher priority.
+    let stranger = Lan::ip(CLIENT);
+    let to_a = Lan::ip(A);
+    let advert = Advert {
+        vrid: 51,
+        priority: 254,
+        interval_cs: 10,
+        addresses: vec![VIP],
+    };
+    let p = ipv4_packet(
+        stranger,
+        to_a,
+        &advert.encode(ChecksumForm::Keepalived, stranger, to_a),
+    );
+    send_raw(&lan, CLIENT, vec![p]);
+    let s = wait_status(&lan, A, "the stranger dropped", |s| {
+        s["dropped_total"]["peer"].as_u64() == Some(1)
+    });
+    assert_eq!(s["state"], "MASTER", "{s}");
+    a.child.kill().expect("kill -9");
+    b.wait_for("vrrp: entering MASTER state (priority 100)");
+    assert!(lan.wait_addr(B, VIP, true, PATIENCE).is_some());
+}
+
+/// A keepalived in `host`'s namespace (VRRP only, logging to the console).
+fn keepalived(lan: &Lan, host: usize, priority: u8) -> Option<(Ringlb, TempConfig)> {
+    if std::process::Command::new("keepalived")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        skip(
+            "keepalived interop",
+            "keepalived is not installed (apt install keepalived)",
+        );
+        return None;
+    }
+    let conf = TempConfig::new(&format!(
+        "global_defs {{\n  vrrp_version 3\n}}\nvrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  priority {priority}\n  advert_int 1\n  virtual_ipaddress {{\n    {VIP}/24\n  }}\n}}\n"
+    ));
+    let pid = conf.0.with_extension("pid");
+    let vrrp_pid = conf.0.with_extension("vrrp.pid");
+    let mut cmd = lan.command(host, "keepalived");
+    cmd.args([
+        "--dont-fork",
+        "--log-console",
+        "--log-detail",
+        "--vrrp",
+        "--no-syslog",
+        "-f",
+    ])
+    .arg(&conf.0)
+    .arg("-p")
+    .arg(&pid)
+    .arg("-r")
+    .arg(&vrrp_pid);
+    let mut k = Ringlb::spawn(cmd, None);
+    k.wait_for("Entering BACKUP STATE");
+    Some((k, conf))
+}
+
+/// `kill -9` every process of the namespace at once (keepalived is two processes).
+fn kill_all(lan: &Lan, host: usize) {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "pids", &lan.ns(host)])
+        .output()
+        .expect("ip netns pids");
+    for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+        let pid: i32 = pid.parse().expect("pid");
+        // SAFETY: kill has no memory preconditions.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+}
+
+#[test]
+fn keepalived_backs_up_ringlb_and_ringlb_preempts_it() {
+    let Some(lan) = lan("keepalived_backs_up_ringlb_and_ringlb_preempts_it", 2) else {
+        return;
+    };
+    let mut a = start(&lan, A, &config(150, SEC, "", false));
+    a.wait_for("vrrp: entering MASTER state (priority 150)");
+    let Some((mut k, _conf)) = keepalived(&lan, B, 100) else {
+        return;
+    };
+    // keepalived hears ringlb's adverts (keepalived checksum form) and stays backup.
+    wait_status(&lan, A, "keepalived heard", |s| {
+        s["adverts_sent_total"].as_u64() >= Some(5)
+    });
+    assert!(!k.logged("Entering MASTER STATE"), "{}", k.log.join("\n"));
+    assert!(lan.has_addr(A, VIP) && !lan.has_addr(B, VIP));
+
+    kill_all(&lan, A);
+    let bound = master_down_interval(100, SEC) + Duration::from_millis(500);
+    let took = lan
+        .wait_addr(B, VIP, true, PATIENCE)
+        .expect("keepalived takes the VIP");
+    assert!(took <= bound, "keepalived took the VIP after {took:?}");
+    k.wait_for("Entering MASTER STATE");
+    drop(a);
+
+    let mut a = start(&lan, A, &config(150, SEC, "", false));
+    a.wait_for("vrrp: entering MASTER state (priority 150)");
+    k.wait_for("Entering BACKUP STATE");
+    assert!(
+        lan.wait_addr(B, VIP, false, PATIENCE).is_some(),
+        "keepalived gave the VIP up"
+    );
+    assert!(lan.has_addr(A, VIP));
+}
+
+#[test]
+fn ringlb_backs_up_keepalived_and_takes_over_when_it_dies() {
+    let Some(lan) = lan("ringlb_backs_up_keepalived_and_takes_over_when_it_dies", 2) else {
+        return;
+    };
+    let Some((mut k, _conf)) = keepalived(&lan, A, 150) else {
+        return;
+    };
+    k.wait_for("Entering MASTER STATE");
+    let mut b = start(&lan, B, &config(100, SEC, "", false));
+    b.wait_for("vrrp: entering BACKUP state (priority 100)");
+    let s = wait_status(&lan, B, "keepalived's adverts", |s| {
+        s["adverts_received_total"].as_u64() >= Some(3)
+    });
+    assert_eq!(s["master"], Lan::ip(A).to_string(), "{s}");
+    assert_eq!(s["state"], "BACKUP");
+    assert!(lan.has_addr(A, VIP) && !lan.has_addr(B, VIP));
+
+    kill_all(&lan, A);
+    let bound = master_down_interval(100, SEC) + Duration::from_millis(500);
+    let took = lan
+        .wait_addr(B, VIP, true, PATIENCE)
+        .expect("ringlb takes the VIP");
+    assert!(took <= bound, "ringlb took the VIP after {took:?}");
+    b.wait_for("vrrp: entering MASTER state (priority 100)");
+    drop(k);
+
+    let Some((mut k, _conf)) = keepalived(&lan, A, 150) else {
+        return;
+    };
+    k.wait_for("Entering MASTER STATE");
+    b.wait_for("vrrp: entering BACKUP state (priority 100)");
+    assert!(
+        lan.wait_addr(B, VIP, false, PATIENCE).is_some(),
+        "ringlb gave the VIP up"
+    );
+}
