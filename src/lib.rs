@@ -1,7 +1,7 @@
 //! # ringlb
 //!
 //! A thread-per-core load balancer and reverse proxy for Linux, built on monoio
-//! (io_uring), with virtual-IP failover planned in the same process.
+//! (io_uring), with virtual-IP failover (VRRPv3, like keepalived) in the same process.
 //!
 //! ## Life of a connection (TCP mode)
 //!
@@ -25,7 +25,9 @@
 //! 6. The control thread ([`control`]) never touches worker memory: it probes servers,
 //!    serves the admin API and reloads the configuration, and sends the results
 //!    (server state, new configuration, shutdown) over a per-worker channel, ringing
-//!    the worker's doorbell; the worker applies them between requests.
+//!    the worker's doorbell; the worker applies them between requests. With `[vrrp]`
+//!    it also runs the virtual router ([`control::vrrp`]): the host that is master
+//!    holds the virtual IPs the frontends listen on.
 //!
 //! ## Module map
 //!
@@ -34,7 +36,7 @@
 //! | [`config`] | TOML → raw serde structs → validated [`config::Config`]; errors name file, line, key |
 //! | [`worker`] | data plane: listeners, sessions, relay, per-worker state |
 //! | [`lb`] | balancing algorithms behind [`lb::Balancer`]; pure functions of state and time |
-//! | [`control`] | control thread: lifecycle, health checks, admin API, reload, broadcast to workers |
+//! | [`control`] | control thread: lifecycle, health checks, admin API, reload, broadcast to workers, VRRP ([`control::vrrp`]) |
 //! | [`http`] | HTTP/1.1 codec: strict request/response parsing, framing, chunked validation |
 //! | [`tls`] | certificates (loading, checks, SNI choice), rustls configurations, `gen-cert` |
 //! | [`demo`] | `ringlb demo`: built-in backends and configuration |

@@ -238,6 +238,36 @@ fn tracking_hands_the_vip_over_when_a_frontend_has_no_usable_server() {
     assert!(lan.has_addr(A, VIP));
 }
 
+#[test]
+fn notify_is_called_with_every_new_state_including_stop() {
+    let Some(lan) = lan("notify_is_called_with_every_new_state_including_stop", 1) else {
+        return;
+    };
+    let out = TempConfig::new("");
+    let script = TempConfig::new(&format!(
+        "#!/bin/sh\necho \"$1 $2 $RINGLB_VRRP_STATE\" >> {}\n",
+        out.0.display()
+    ));
+    std::fs::set_permissions(
+        &script.0,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let notify = format!("notify = \"{}\"", script.0.display());
+    let mut a = start(&lan, A, &config(100, FAST, &notify, false));
+    a.wait_for("vrrp: entering MASTER state");
+    a.signal(libc::SIGTERM);
+    assert!(a.wait_exit().success());
+    // The program of the last change (STOP) ran before ringlb exited.
+    let lines = std::fs::read_to_string(&out.0).expect("notify output");
+    assert_eq!(
+        lines.lines().collect::<Vec<_>>(),
+        ["BACKUP 100 BACKUP", "MASTER 100 MASTER", "STOP 100 STOP"],
+        "{}",
+        a.log.join("\n")
+    );
+}
+
 /// Raw VRRP packets from inside `host`, as an attacker or a broken peer would send.
 fn send_raw(lan: &Lan, host: usize, packets: Vec<Vec<u8>>) {
     lan.enter(host, move || {

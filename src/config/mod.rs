@@ -224,8 +224,17 @@ impl Config {
     pub fn summary(&self) -> String {
         let servers: usize = self.backends.iter().map(|b| b.servers.len()).sum();
         let binds: usize = self.frontends.iter().map(|f| f.binds.len()).sum();
+        let vrrp = self.vrrp.as_ref().map_or(String::new(), |v| {
+            format!(
+                ", virtual router {} on {} (priority {}, {} virtual IP(s))",
+                v.vrid,
+                v.interface,
+                v.priority,
+                v.virtual_ips.len()
+            )
+        });
         format!(
-            "{} frontend(s) on {} address(es), {} backend(s), {} server(s), {} worker(s)",
+            "{} frontend(s) on {} address(es), {} backend(s), {} server(s), {} worker(s){vrrp}",
             self.frontends.len(),
             binds,
             self.backends.len(),

@@ -238,12 +238,6 @@ impl Validator {
                 }
             }
         }
-        if let Some(a) = g.access_log.as_ref().filter(|a| *a.get_ref()) {
-            self.warn(
-                a.span(),
-                "global.access_log: access logs are not written by this version; ignored",
-            );
-        }
         let log_level = match &g.log_level {
             Some(l)
                 if ["error", "warn", "info", "debug", "trace"].contains(&l.get_ref().as_str()) =>

@@ -82,6 +82,8 @@ pub enum RunError {
     WorkerDied(usize),
     #[error(transparent)]
     Vrrp(#[from] vrrp::VrrpError),
+    #[error("global.access_log: cannot start the writer thread: {0}")]
+    AccessLog(#[source] io::Error),
     #[error("vrrp: cannot start on the control thread: {0}")]
     VrrpStart(#[source] io::Error),
 }
@@ -173,6 +175,11 @@ pub fn run_with(
     } else {
         Vec::new()
     };
+    let access = if config.global.access_log {
+        Some(worker::AccessWriter::start().map_err(RunError::AccessLog)?)
+    } else {
+        None
+    };
     let mut broadcaster = Broadcaster::default();
     for (id, listeners) in listeners.into_iter().enumerate() {
         let setup = WorkerSetup {
@@ -182,6 +189,7 @@ pub fn run_with(
             inbox: broadcaster.add_worker(),
             events: events_tx.clone(),
             core: (!cores.is_empty()).then(|| cores[id % cores.len()]),
+            access: access.as_ref().and_then(|a| a.sender()),
         };
         worker::spawn(setup).map_err(|e| RunError::Spawn(id, e))?;
     }
@@ -191,7 +199,7 @@ pub fn run_with(
         .enable_timer()
         .build()
         .map_err(RunError::Runtime)?;
-    rt.block_on(async move {
+    let exit = rt.block_on(async move {
         let vrrp = match vrrp {
             Some(p) => Some(vrrp::Vrrp::start(p).map_err(RunError::VrrpStart)?),
             None => None,
@@ -208,10 +216,15 @@ pub fn run_with(
         }
         let exit = lifecycle(Rc::clone(&control), events).await;
         if let Some(v) = &control.vrrp {
-            v.stop();
+            v.finish();
         }
         exit
-    })
+    });
+    // Every worker is done: write the last lines they handed over.
+    if let (Some(a), Ok(Exit::Graceful)) = (access, &exit) {
+        a.finish();
+    }
+    exit
 }
 
 /// Handle events until the workers are done (or must be abandoned).

@@ -179,6 +179,9 @@ fn warn_restart_only(old: &Config, new: &Config) {
     if o.max_connections != n.max_connections {
         changed.push("max_connections");
     }
+    if o.access_log != n.access_log {
+        changed.push("access_log");
+    }
     if o.admin_bind != n.admin_bind || o.admin_token != n.admin_token {
         changed.push("admin_bind/admin_token");
     }

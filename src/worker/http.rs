@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use monoio::io::AsyncWriteRentExt;
 
+use super::access::{request_line, Record};
 use super::apply::Outcome;
 use super::body::{pump, BodyError, End};
 use super::error::{SessionError, Side};
@@ -31,11 +32,15 @@ pub async fn serve_http(
     fe: usize,
     mut client: ClientStream,
     peer: SocketAddr,
+    tls: Option<(&'static str, &'static str)>,
 ) -> Result<(), SessionError> {
     let mut cbuf = worker.take_buffer();
     let mut sbuf = worker.take_buffer();
     let mut head = Vec::with_capacity(1024);
     let mut first = true;
+    let logging = worker.access.is_some();
+    // The request line for the access log, reused from request to request.
+    let mut line = Vec::new();
     loop {
         // Per request: a reload may have changed the frontend.
         let frontend_rc = worker.frontend(fe);
@@ -54,16 +59,26 @@ pub async fn serve_http(
         {
             return Ok(());
         }
+        let mut rec = Record::new(peer, fe, tls, logging);
         let parsed =
             match read_request(&worker, frontend, &mut client, &mut cbuf, &mut head, peer).await {
                 Ok(Some(p)) => p,
                 Ok(None) => return Ok(()),
                 Err(status) => {
-                    refuse(&worker, fe, &mut client, status, true).await;
+                    refuse(&worker, fe, &mut client, status, true, &mut rec).await;
+                    if logging {
+                        request_line(&cbuf, &mut line);
+                        rec.bytes_in = cbuf.len() as u64;
+                        worker.log_access(&rec, &line);
+                    }
                     return Ok(());
                 }
             };
         worker.with_frontend_stats(fe, |s| s.requests += 1);
+        if logging {
+            request_line(&cbuf[..parsed.head_len], &mut line);
+            rec.bytes_in = parsed.head_len as u64;
+        }
         cbuf.drain(..parsed.head_len);
         let keep_client = match parsed.action {
             Action::Redirect(i) => {
@@ -87,12 +102,14 @@ pub async fn serve_http(
                     .as_bytes(),
                 );
                 worker.with_frontend_stats(fe, |s| count_status(&mut s.responses, r.status));
+                rec.status = Some(r.status);
+                rec.bytes_out = head.len() as u64;
                 let (res, h) = client.write_all(std::mem::take(&mut head)).await;
                 head = h;
                 res.is_ok() && keep
             }
             Action::NoBackend => {
-                refuse(&worker, fe, &mut client, 503, false).await;
+                refuse(&worker, fe, &mut client, 503, false, &mut rec).await;
                 false
             }
             Action::Backend(b) => match forward(
@@ -104,7 +121,7 @@ pub async fn serve_http(
                 &mut sbuf,
                 &mut head,
                 &parsed,
-                peer,
+                &mut rec,
                 first,
             )
             .await
@@ -112,6 +129,10 @@ pub async fn serve_http(
                 Ok(Next::KeepGoing) => parsed.keep_alive,
                 Ok(Next::Close) => false,
                 Ok(Next::Upgraded(mut server)) => {
+                    // The upgrade is the request's end in the log; the tunnel is not.
+                    if logging {
+                        worker.log_access(&rec, &line);
+                    }
                     // Bytes already read past the heads belong to the tunnel.
                     if !sbuf.is_empty() {
                         let (res, _) = client.write_all(std::mem::take(&mut sbuf)).await;
@@ -138,6 +159,9 @@ pub async fn serve_http(
             },
         };
         first = false;
+        if logging {
+            worker.log_access(&rec, &line);
+        }
         if !keep_client {
             worker.give_buffer(cbuf);
             worker.give_buffer(sbuf);
@@ -163,9 +187,11 @@ async fn forward(
     sbuf: &mut Vec<u8>,
     head: &mut Vec<u8>,
     req: &Parsed,
-    peer: SocketAddr,
+    rec: &mut Record,
     first: bool,
 ) -> Result<Next, SessionError> {
+    let peer = rec.peer;
+    rec.backend = Some(backend);
     let server_timeout = worker.backends.borrow()[backend].config.timeout_server;
     // http-reuse safe: a client's first request never goes on a reused connection.
     let mut reuse = if first {
@@ -189,10 +215,11 @@ async fn forward(
         let (lease, mut server, reused) = match connect(worker, backend, peer, reuse, avoid).await {
             Ok(c) => c,
             Err(e) => {
-                refuse(worker, slot, client, 503, false).await;
+                refuse(worker, slot, client, 503, false, rec).await;
                 return Err(e);
             }
         };
+        rec.server = Some(lease.server);
         let retry_fresh = req.replayable && (reused || replays > 0);
         if retry_fresh && !reused {
             // Should this attempt fail, the next one counts against `retries`.
@@ -211,7 +238,7 @@ async fn forward(
                 reuse = Reuse::Never;
                 continue;
             }
-            refuse(worker, slot, client, 502, false).await;
+            refuse(worker, slot, client, 502, false, rec).await;
             return Ok(Next::Close);
         }
         if req.expect_continue && req.framing != BodyFraming::Length(0) {
@@ -238,22 +265,22 @@ async fn forward(
             )
             .await
             {
-                Ok(_) => {}
+                Ok(n) => rec.bytes_in += n,
                 Err(BodyError::TooLarge) => {
-                    refuse(worker, slot, client, 413, true).await;
+                    refuse(worker, slot, client, 413, true, rec).await;
                     return Ok(Next::Close);
                 }
                 Err(BodyError::Chunked(Side::Client, _)) => {
-                    refuse(worker, slot, client, 400, true).await;
+                    refuse(worker, slot, client, 400, true, rec).await;
                     return Ok(Next::Close);
                 }
                 Err(BodyError::Timeout(Side::Client)) => {
-                    refuse(worker, slot, client, 408, true).await;
+                    refuse(worker, slot, client, 408, true, rec).await;
                     return Ok(Next::Close);
                 }
                 Err(e @ (BodyError::Io(Side::Server, _) | BodyError::Timeout(Side::Server))) => {
                     worker.record(backend, lease.server, Outcome::ResponseFailed);
-                    refuse(worker, slot, client, 502, false).await;
+                    refuse(worker, slot, client, 502, false, rec).await;
                     return Err(body_error(e));
                 }
                 Err(e) => return Err(body_error(e)),
@@ -290,12 +317,12 @@ async fn forward(
                 }
                 Err(HeadError::Timeout) => {
                     worker.record(backend, lease.server, Outcome::ResponseFailed);
-                    refuse(worker, slot, client, 504, false).await;
+                    refuse(worker, slot, client, 504, false, rec).await;
                     return Ok(Next::Close);
                 }
                 Err(_) => {
                     worker.record(backend, lease.server, Outcome::ResponseFailed);
-                    refuse(worker, slot, client, 502, false).await;
+                    refuse(worker, slot, client, 502, false, rec).await;
                     return Ok(Next::Close);
                 }
             };
@@ -315,6 +342,8 @@ async fn forward(
                 sbuf.drain(..k);
                 rest = BodyFraming::Length(n - k as u64);
             }
+            rec.status = Some(status);
+            rec.bytes_out += head.len() as u64;
             let (res, h) = client.write_all(std::mem::take(head)).await;
             *head = h;
             res.map_err(|e| SessionError::Io(Side::Client, e))?;
@@ -338,7 +367,11 @@ async fn forward(
                 side: Side::Client,
                 timeout: fe.timeout_client,
             };
-            if let Err(e) = pump(&mut src, &mut dst, sbuf, rest, 0).await {
+            let pumped = pump(&mut src, &mut dst, sbuf, rest, 0).await;
+            if let Ok(n) = pumped {
+                rec.bytes_out += n;
+            }
+            if let Err(e) = pumped {
                 if matches!(
                     e,
                     BodyError::Io(Side::Server, _)
@@ -372,7 +405,9 @@ async fn refuse(
     client: &mut ClientStream,
     status: u16,
     invalid: bool,
+    rec: &mut Record,
 ) {
+    rec.status = Some(status);
     worker.with_frontend_stats(slot, |s| {
         count_status(&mut s.responses, status);
         s.invalid_requests += u64::from(invalid);

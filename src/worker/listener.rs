@@ -182,6 +182,7 @@ async fn accept_loop(
                 monoio::spawn(async move {
                     let _ticket = GateTicket(Rc::clone(&w.gate));
                     let frontend = w.frontend(fe);
+                    let mut tls_label = None;
                     let client = match &frontend.tls {
                         None => {
                             let _ = stream.set_nodelay(true);
@@ -196,6 +197,7 @@ async fn accept_loop(
                                         _ => s.tls12 += 1,
                                     });
                                     tracing::debug!(worker = w.id, %peer, version = info.version, cipher = %info.cipher, sni = ?info.sni, "TLS handshake done");
+                                    tls_label = Some((info.version, info.cipher));
                                     Some(c)
                                 }
                                 Err(e) => {
@@ -208,8 +210,12 @@ async fn accept_loop(
                     };
                     if let Some(client) = client {
                         let result = match frontend.mode {
-                            Mode::Tcp => serve_tcp(Rc::clone(&w), fe, client, peer).await,
-                            Mode::Http => serve_http(Rc::clone(&w), fe, client, peer).await,
+                            Mode::Tcp => {
+                                serve_tcp(Rc::clone(&w), fe, client, peer, tls_label).await
+                            }
+                            Mode::Http => {
+                                serve_http(Rc::clone(&w), fe, client, peer, tls_label).await
+                            }
                         };
                         if let Err(e) = result {
                             tracing::debug!(worker = w.id, %peer, "session ended: {e}");

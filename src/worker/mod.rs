@@ -3,6 +3,7 @@
 //! listeners and its own copy of backend state. Nothing here is shared between
 //! workers: the control thread reaches a worker only through its inbox.
 
+mod access;
 mod apply;
 mod body;
 mod error;
@@ -28,6 +29,7 @@ use std::thread::JoinHandle;
 use futures_channel::mpsc::UnboundedSender;
 use futures_util::StreamExt;
 
+pub use access::AccessWriter;
 pub use apply::Outcome;
 pub use error::{SessionError, Side};
 pub use listener::{bind_all, bind_for_workers, BindError, BoundListener};
@@ -62,6 +64,8 @@ pub struct WorkerSetup {
     pub inbox: Inbox,
     pub events: UnboundedSender<Event>,
     pub core: Option<core_affinity::CoreId>,
+    /// The access log writer's queue, with `global.access_log`.
+    pub access: Option<crossbeam_channel::Sender<Vec<u8>>>,
 }
 
 /// Start a worker thread. It reports `Event::WorkerStarted` once its runtime runs and
@@ -151,12 +155,15 @@ async fn worker_main(setup: WorkerSetup, driver: Driver) {
         listeners,
         inbox,
         events,
+        access,
         ..
     } = setup;
     let workers = config.global.workers.max(1);
     // The process-wide limit is split across workers: each counts its own connections.
     let limit = config.global.max_connections.div_ceil(workers);
-    let worker = Rc::new(Worker::new(id, &config, limit, events.clone()));
+    let mut worker = Worker::new(id, &config, limit, events.clone());
+    worker.access = access.map(access::AccessLog::new);
+    let worker = Rc::new(worker);
     drop(config);
     monoio::spawn(read_inbox(Rc::clone(&worker), inbox));
     for bound in listeners {
@@ -170,6 +177,16 @@ async fn worker_main(setup: WorkerSetup, driver: Driver) {
         tracing::info!(worker = id, open, "waiting for open connections to finish");
     }
     worker.gate.wait_empty().await;
+    if let Some(log) = &worker.access {
+        log.close();
+        if log.dropped.get() > 0 {
+            tracing::warn!(
+                worker = id,
+                dropped = log.dropped.get(),
+                "access log lines dropped: stdout was not read fast enough"
+            );
+        }
+    }
 }
 
 /// Apply the control thread's updates. The doorbell wakes this task; the updates
@@ -230,5 +247,8 @@ async fn sweep_pool(worker: Rc<Worker>) {
         monoio::time::sleep(std::time::Duration::from_secs(1)).await;
         worker.pool.sweep(std::time::Instant::now());
         worker.trim_heap();
+        if let Some(log) = &worker.access {
+            log.flush();
+        }
     }
 }

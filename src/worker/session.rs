@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use monoio::net::TcpStream;
 
+use super::access::Record;
 use super::apply::Outcome;
 use super::error::SessionError;
 use super::relay::{relay, Timeouts};
@@ -28,11 +29,21 @@ pub async fn serve_tcp(
     fe: usize,
     client: ClientStream,
     peer: SocketAddr,
+    tls: Option<(&'static str, &'static str)>,
 ) -> Result<(), SessionError> {
     let frontend = worker.frontend(fe);
     let backend = frontend.default_backend.unwrap_or(0);
     let started = std::time::Instant::now();
-    let (lease, server, _) = connect(&worker, backend, peer, Reuse::Never, None).await?;
+    let mut rec = Record::new(peer, fe, tls, worker.access.is_some());
+    rec.backend = Some(backend);
+    let (lease, server, _) = match connect(&worker, backend, peer, Reuse::Never, None).await {
+        Ok(c) => c,
+        Err(e) => {
+            worker.log_access(&rec, b"");
+            return Err(e);
+        }
+    };
+    rec.server = Some(lease.server);
     worker.record(backend, lease.server, Outcome::Connected(started.elapsed()));
     let (server_timeout, tunnel) = {
         let backends = worker.backends.borrow();
@@ -54,6 +65,11 @@ pub async fn serve_tcp(
     let buffers = (worker.take_buffer(), worker.take_buffer());
     let result = relay(client, server, timeouts, buffers).await;
     drop(lease);
+    if let Ok((stats, _, _)) = &result {
+        rec.bytes_in = stats.to_server;
+        rec.bytes_out = stats.to_client;
+    }
+    worker.log_access(&rec, b"");
     match result {
         Ok((stats, b0, b1)) => {
             worker.give_buffer(b0);

@@ -46,6 +46,8 @@ pub struct Worker {
     pub listeners: RefCell<Vec<super::listener::ListenerSlot>>,
     /// To the control thread: passive health reports and statistics.
     pub events: UnboundedSender<Event>,
+    /// With `global.access_log`: this worker's buffered access log.
+    pub access: Option<super::access::AccessLog>,
     buffers: RefCell<Vec<Vec<u8>>>,
     /// Buffers freed (pool full) since the heap was last trimmed.
     freed: Cell<usize>,
@@ -101,6 +103,7 @@ impl Worker {
             max_body_bytes: Cell::new(0),
             events,
             listeners: RefCell::new(Vec::new()),
+            access: None,
             buffers: RefCell::new(Vec::new()),
             freed: Cell::new(0),
         };

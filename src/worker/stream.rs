@@ -61,7 +61,7 @@ impl From<monoio_rustls::TlsError> for HandshakeError {
 #[derive(Debug, Clone)]
 pub struct TlsInfo {
     pub version: &'static str,
-    pub cipher: String,
+    pub cipher: &'static str,
     pub sni: Option<String>,
 }
 
@@ -90,8 +90,8 @@ pub async fn accept_tls(
         },
         cipher: conn
             .negotiated_cipher_suite()
-            .map(|c| format!("{:?}", c.suite()))
-            .unwrap_or_default(),
+            .and_then(|c| c.suite().as_str())
+            .unwrap_or("unknown"),
         sni: conn.server_name().map(str::to_string),
     };
     // Bytes that came after the handshake are inside `conn` already (read_tls took

@@ -6,18 +6,32 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Sender};
+use std::time::Duration;
+
+enum Job {
+    Run(&'static str, u8),
+    /// Answer once every earlier job is done.
+    Flush(Sender<()>),
+}
 
 pub struct Notifier {
-    tx: Sender<(&'static str, u8)>,
+    tx: Sender<Job>,
 }
 
 impl Notifier {
     pub fn start(program: PathBuf) -> Notifier {
-        let (tx, rx) = channel::<(&'static str, u8)>();
+        let (tx, rx) = channel::<Job>();
         let spawned = std::thread::Builder::new()
             .name("ringlb-notify".into())
             .spawn(move || {
-                for (state, priority) in rx {
+                for job in rx {
+                    let (state, priority) = match job {
+                        Job::Run(state, priority) => (state, priority),
+                        Job::Flush(done) => {
+                            let _ = done.send(());
+                            continue;
+                        }
+                    };
                     let status = std::process::Command::new(&program)
                         .arg(state)
                         .arg(priority.to_string())
@@ -43,6 +57,14 @@ impl Notifier {
     }
 
     pub fn tell(&self, state: &'static str, priority: u8) {
-        let _ = self.tx.send((state, priority));
+        let _ = self.tx.send(Job::Run(state, priority));
+    }
+
+    /// At exit: let the programs still queued (STOP) run, for at most `limit`.
+    pub fn flush(&self, limit: Duration) {
+        let (done, wait) = channel();
+        if self.tx.send(Job::Flush(done)).is_ok() && wait.recv_timeout(limit).is_err() {
+            tracing::warn!("vrrp: notify still running after {limit:?}; exiting without waiting");
+        }
     }
 }

@@ -23,6 +23,8 @@ use crate::config::{Vrrp as VrrpConfig, VrrpChecksum};
 /// Gratuitous ARPs per virtual IP on becoming master, and again after a pause.
 const GARP_BURST: usize = 5;
 const GARP_REPEAT_AFTER: Duration = Duration::from_secs(5);
+/// How long the exit waits for the last notify program.
+const NOTIFY_AT_EXIT: Duration = Duration::from_secs(5);
 /// Dropped adverts are logged at most this often (they are all counted).
 const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
 
@@ -205,6 +207,14 @@ impl Vrrp {
         }
         self.handle(Event::Shutdown);
         let _ = self.wake.unbounded_send(());
+    }
+
+    /// At exit: wait (bounded) for the notify program of the last change.
+    pub fn finish(&self) {
+        self.stop();
+        if let Some(n) = &self.notifier {
+            n.flush(NOTIFY_AT_EXIT);
+        }
     }
 
     /// A previous run killed with SIGKILL leaves its addresses behind: a backup must

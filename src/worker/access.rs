@@ -1,0 +1,377 @@
+//! The access log (`global.access_log = true`): one line per HTTP request and one per
+//! TCP connection, on stdout, written by a thread of its own. A worker formats lines
+//! into its own reused buffer (no lock, no allocation per line) and hands the buffer
+//! to the writer when it holds `SHIP_AT` bytes or at the worker's once-a-second
+//! sweep. If the writer falls behind (stdout blocked), the hand-over queue fills and
+//! further buffers are dropped and counted: the proxy never waits for its log.
+//!
+//! ```text
+//! 2026-11-22T23:30:04.123Z 127.0.0.1:51234 web app/web1 200 78 1532 1.204ms "GET /x HTTP/1.1" TLSv1.3/TLS13_AES_128_GCM_SHA256
+//! time                     client          frontend backend/server status bytes_in bytes_out duration request tls
+//! ```
+//! TCP lines have `-` for status and `"TCP"` for the request; `-` marks anything absent.
+
+use std::cell::{Cell, RefCell};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+
+/// Hand a buffer over once it holds this much.
+const SHIP_AT: usize = 32 * 1024;
+/// Buffers waiting for the writer, at most.
+const QUEUE: usize = 64;
+/// Longest request line written (longer ones are cut, marked with `...`).
+const MAX_LINE: usize = 1024;
+
+/// How long the exit waits for the writer to write what workers handed over.
+const EXIT_WAIT: Duration = Duration::from_secs(2);
+
+/// The writer thread and the sending end workers clone.
+pub struct AccessWriter {
+    tx: Option<Sender<Vec<u8>>>,
+    /// Closed (disconnected) when the writer thread ends.
+    done: Receiver<()>,
+}
+
+impl AccessWriter {
+    pub fn start() -> std::io::Result<AccessWriter> {
+        let (tx, rx): (Sender<Vec<u8>>, Receiver<Vec<u8>>) = bounded(QUEUE);
+        let (ended, done) = bounded::<()>(0);
+        std::thread::Builder::new()
+            .name("ringlb-access-log".into())
+            .spawn(move || {
+                let _ended = ended;
+                let stdout = std::io::stdout();
+                for buf in rx {
+                    let mut out = stdout.lock();
+                    if out.write_all(&buf).and_then(|()| out.flush()).is_err() {
+                        return; // stdout is gone: nothing more can be written
+                    }
+                }
+            })?;
+        Ok(AccessWriter { tx: Some(tx), done })
+    }
+
+    pub fn sender(&self) -> Option<Sender<Vec<u8>>> {
+        self.tx.clone()
+    }
+
+    /// At exit, once the workers are done (each closed its end): write what they
+    /// handed over, waiting at most `EXIT_WAIT`.
+    pub fn finish(mut self) {
+        self.tx = None;
+        let _ = self.done.recv_timeout(EXIT_WAIT);
+    }
+}
+
+/// One request or connection, as logged.
+pub struct Entry<'a> {
+    pub peer: SocketAddr,
+    pub frontend: &'a str,
+    pub backend: Option<&'a str>,
+    pub server: Option<&'a str>,
+    /// HTTP status sent to the client (`None`: TCP mode, or nothing was sent).
+    pub status: Option<u16>,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub duration: Duration,
+    /// The request line as received (HTTP), or empty (TCP).
+    pub request: &'a [u8],
+    /// Negotiated TLS version and cipher suite.
+    pub tls: Option<(&'static str, &'static str)>,
+}
+
+/// A worker's end.
+pub struct AccessLog {
+    /// `None` once closed (the worker is done).
+    tx: RefCell<Option<Sender<Vec<u8>>>>,
+    buf: RefCell<Vec<u8>>,
+    lines: Cell<u64>,
+    /// Lines dropped because the writer was behind.
+    pub dropped: Cell<u64>,
+    /// The date and time to the second, formatted once per second.
+    second: Cell<u64>,
+    stamp: RefCell<[u8; 19]>,
+}
+
+impl AccessLog {
+    pub fn new(tx: Sender<Vec<u8>>) -> AccessLog {
+        AccessLog {
+            tx: RefCell::new(Some(tx)),
+            buf: RefCell::new(Vec::with_capacity(SHIP_AT + MAX_LINE * 2)),
+            lines: Cell::new(0),
+            dropped: Cell::new(0),
+            second: Cell::new(u64::MAX),
+            stamp: RefCell::new([b'0'; 19]),
+        }
+    }
+
+    pub fn log(&self, e: &Entry<'_>) {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        if self.second.get() != now.as_secs() {
+            self.second.set(now.as_secs());
+            *self.stamp.borrow_mut() = date_time(now.as_secs());
+        }
+        let full = {
+            let mut b = self.buf.borrow_mut();
+            b.extend_from_slice(&*self.stamp.borrow());
+            let _ = write!(b, ".{:03}Z {} {} ", now.subsec_millis(), e.peer, e.frontend);
+            let _ = write!(
+                b,
+                "{}/{} ",
+                e.backend.unwrap_or("-"),
+                e.server.unwrap_or("-")
+            );
+            match e.status {
+                Some(s) => {
+                    let _ = write!(b, "{s} ");
+                }
+                None => b.extend_from_slice(b"- "),
+            }
+            let _ = write!(
+                b,
+                "{} {} {:.3}ms \"",
+                e.bytes_in,
+                e.bytes_out,
+                e.duration.as_secs_f64() * 1e3
+            );
+            if e.request.is_empty() {
+                b.extend_from_slice(b"TCP");
+            } else {
+                let cut = e.request.len().min(MAX_LINE);
+                // Quotes and control bytes would break the line's shape.
+                b.extend(e.request[..cut].iter().map(|&c| {
+                    if c == b'"' || c < 0x20 || c == 0x7f {
+                        b'?'
+                    } else {
+                        c
+                    }
+                }));
+                if cut < e.request.len() {
+                    b.extend_from_slice(b"...");
+                }
+            }
+            b.extend_from_slice(b"\" ");
+            match e.tls {
+                Some((version, cipher)) => {
+                    let _ = write!(b, "{version}/{cipher}");
+                }
+                None => b.push(b'-'),
+            }
+            b.push(b'\n');
+            b.len() >= SHIP_AT
+        };
+        self.lines.set(self.lines.get() + 1);
+        if full {
+            self.flush();
+        }
+    }
+
+    /// Hand what is buffered to the writer (never waits).
+    pub fn flush(&self) {
+        if self.buf.borrow().is_empty() {
+            return;
+        }
+        let next = Vec::with_capacity(SHIP_AT + MAX_LINE * 2);
+        let out = std::mem::replace(&mut *self.buf.borrow_mut(), next);
+        let lines = self.lines.replace(0);
+        let sent = match &*self.tx.borrow() {
+            Some(tx) => tx.try_send(out),
+            None => Err(TrySendError::Disconnected(out)),
+        };
+        if sent.is_err() {
+            self.dropped.set(self.dropped.get() + lines);
+        }
+    }
+
+    /// The worker is done: hand the rest over and let the writer finish.
+    pub fn close(&self) {
+        self.flush();
+        self.tx.borrow_mut().take();
+    }
+}
+
+/// What a session learns about one request (HTTP) or connection (TCP) as it goes, by
+/// slot; names are looked up only when the line is written.
+#[derive(Debug, Clone, Copy)]
+pub struct Record {
+    pub peer: SocketAddr,
+    pub frontend: usize,
+    pub backend: Option<usize>,
+    pub server: Option<usize>,
+    pub status: Option<u16>,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Only read when logging (`None` otherwise: no clock read per request).
+    pub started: Option<Instant>,
+    pub tls: Option<(&'static str, &'static str)>,
+}
+
+impl Record {
+    pub fn new(
+        peer: SocketAddr,
+        frontend: usize,
+        tls: Option<(&'static str, &'static str)>,
+        logging: bool,
+    ) -> Record {
+        Record {
+            peer,
+            frontend,
+            backend: None,
+            server: None,
+            status: None,
+            bytes_in: 0,
+            bytes_out: 0,
+            started: logging.then(Instant::now),
+            tls,
+        }
+    }
+}
+
+impl super::Worker {
+    /// Write the access log line of `r` (`request`: the request line), if logging.
+    pub fn log_access(&self, r: &Record, request: &[u8]) {
+        let Some(log) = &self.access else { return };
+        let frontend = self.frontend(r.frontend);
+        let backends = self.backends.borrow();
+        let backend = r.backend.and_then(|b| backends.get(b));
+        let server = backend
+            .zip(r.server)
+            .and_then(|(b, s)| b.config.servers.get(s));
+        log.log(&Entry {
+            peer: r.peer,
+            frontend: &frontend.name,
+            backend: backend.map(|b| b.config.name.as_str()),
+            server: server.map(|s| s.name.as_str()),
+            status: r.status,
+            bytes_in: r.bytes_in,
+            bytes_out: r.bytes_out,
+            duration: r.started.map_or(Duration::ZERO, |t| t.elapsed()),
+            request,
+            tls: r.tls,
+        });
+    }
+}
+
+/// The first line of a request head (without its CRLF) for the log, into `line`.
+pub fn request_line(head: &[u8], line: &mut Vec<u8>) {
+    line.clear();
+    let end = head
+        .iter()
+        .position(|&c| c == b'\r' || c == b'\n')
+        .unwrap_or(head.len())
+        .min(MAX_LINE + 1);
+    line.extend_from_slice(&head[..end]);
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` (UTC) of a Unix time, without a date library.
+fn date_time(unix: u64) -> [u8; 19] {
+    let days = (unix / 86_400) as i64;
+    let secs = unix % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mut out = [0u8; 19];
+    let text = format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    );
+    out.copy_from_slice(&text.as_bytes()[..19]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_utc_civil_dates() {
+        assert_eq!(&date_time(0), b"1970-01-01T00:00:00");
+        assert_eq!(&date_time(951_782_400), b"2000-02-29T00:00:00");
+        assert_eq!(&date_time(1_795_390_204), b"2026-11-22T23:30:04");
+    }
+
+    #[test]
+    fn a_line_has_every_field_and_no_stray_quotes() {
+        let (tx, rx) = bounded(4);
+        let log = AccessLog::new(tx);
+        log.log(&Entry {
+            peer: "127.0.0.1:5555".parse().unwrap(),
+            frontend: "web",
+            backend: Some("app"),
+            server: Some("a1"),
+            status: Some(200),
+            bytes_in: 78,
+            bytes_out: 1532,
+            duration: Duration::from_micros(1204),
+            request: b"GET /a\"b HTTP/1.1",
+            tls: Some(("TLSv1.3", "TLS13_AES_128_GCM_SHA256")),
+        });
+        log.log(&Entry {
+            peer: "127.0.0.1:5556".parse().unwrap(),
+            frontend: "db",
+            backend: Some("pg"),
+            server: None,
+            status: None,
+            bytes_in: 0,
+            bytes_out: 0,
+            duration: Duration::ZERO,
+            request: b"",
+            tls: None,
+        });
+        log.flush();
+        let text = String::from_utf8(rx.try_recv().unwrap()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].ends_with(
+            "Z 127.0.0.1:5555 web app/a1 200 78 1532 1.204ms \"GET /a?b HTTP/1.1\" TLSv1.3/TLS13_AES_128_GCM_SHA256"
+        ), "{}", lines[0]);
+        assert!(
+            lines[1].ends_with("Z 127.0.0.1:5556 db pg/- - 0 0 0.000ms \"TCP\" -"),
+            "{}",
+            lines[1]
+        );
+        assert_eq!(
+            lines[0].as_bytes()[23],
+            b'Z',
+            "millisecond timestamp: {}",
+            lines[0]
+        );
+    }
+
+    #[test]
+    fn a_writer_that_falls_behind_costs_lines_not_waiting() {
+        let (tx, _rx) = bounded(1);
+        let log = AccessLog::new(tx);
+        let entry = Entry {
+            peer: "127.0.0.1:1".parse().unwrap(),
+            frontend: "f",
+            backend: None,
+            server: None,
+            status: Some(503),
+            bytes_in: 0,
+            bytes_out: 0,
+            duration: Duration::ZERO,
+            request: b"GET / HTTP/1.1",
+            tls: None,
+        };
+        log.log(&entry);
+        log.flush(); // fills the queue of one
+        log.log(&entry);
+        log.log(&entry);
+        log.flush(); // nobody reads: dropped, counted
+        assert_eq!(log.dropped.get(), 2);
+    }
+}

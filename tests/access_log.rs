@@ -1,0 +1,130 @@
+//! The access log (`global.access_log = true`) through the real binary: one line per
+//! HTTP request (status, bytes, request line, TLS version and cipher) and per TCP
+//! connection, on stdout; refused requests are logged too; off by default.
+
+mod common;
+
+use std::io::{Read, Write};
+
+use common::http::{http_config, Backend, Client};
+use common::tls::{connect, CertDir, Hello};
+use common::{Echo, Ringlb};
+
+/// The logged line containing `needle` (waits for the once-a-second hand-over).
+fn line(r: &mut Ringlb, needle: &str) -> Vec<String> {
+    let l = r.wait_for(needle);
+    l.split_whitespace().map(str::to_string).collect()
+}
+
+#[test]
+fn http_requests_are_logged_one_line_each_with_status_bytes_and_request() {
+    let backend = Backend::start();
+    let mut r = Ringlb::start(&http_config(backend.addr, "access_log = true", ""));
+    let mut c = Client::connect(r.addr());
+    let (status, _, body) = c.get("/len/1000");
+    assert_eq!((status, body.len()), (200, 1000));
+    let (status, _, _) = c.get("/second?q=1");
+    assert_eq!(status, 200);
+    // A malformed request: logged with its status, the connection closed.
+    let mut bad = Client::connect(r.addr());
+    bad.send(
+        b"GET /bad HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    assert_eq!(bad.response(false).0, 400);
+
+    let f = line(&mut r, "\"GET /len/1000 HTTP/1.1\"");
+    // time client frontend backend/server status bytes_in bytes_out duration "request" tls
+    assert!(f[0].ends_with('Z') && f[0].len() == 24, "timestamp: {f:?}");
+    assert!(f[1].starts_with("127.0.0.1:"), "client: {f:?}");
+    assert_eq!(&f[2..5], ["web", "app/a1", "200"], "{f:?}");
+    let bytes_in: u64 = f[5].parse().unwrap();
+    let bytes_out: u64 = f[6].parse().unwrap();
+    assert!(bytes_in > 20 && bytes_out > 1000, "{f:?}");
+    assert!(f[7].ends_with("ms"), "{f:?}");
+    assert_eq!(f.last().map(String::as_str), Some("-"), "no TLS: {f:?}");
+    line(&mut r, "\"GET /second?q=1 HTTP/1.1\"");
+    let f = line(&mut r, "\"GET /bad HTTP/1.1\"");
+    assert_eq!(&f[2..5], ["web", "-/-", "400"], "{f:?}");
+}
+
+#[test]
+fn a_request_without_a_server_is_logged_with_503() {
+    let backend = common::closed_port();
+    let mut r = Ringlb::start(&http_config(backend, "access_log = true", ""));
+    let mut c = Client::connect(r.addr());
+    assert_eq!(c.get("/nobody").0, 503);
+    let f = line(&mut r, "\"GET /nobody HTTP/1.1\"");
+    assert_eq!(
+        &f[2..5],
+        ["web", "app/-", "503"],
+        "no connection made: {f:?}"
+    );
+}
+
+#[test]
+fn tcp_connections_are_logged_with_bytes_both_ways() {
+    let echo = Echo::start();
+    let config = common::tcp_config(1, &[(echo.addr, 1)], "")
+        .replace("[global]", "[global]\naccess_log = true");
+    let mut r = Ringlb::start(&config);
+    let mut s = common::connect(r.addr());
+    s.write_all(&[7u8; 3000]).unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut back = Vec::new();
+    s.read_to_end(&mut back).unwrap();
+    assert_eq!(back.len(), 3000);
+    let f = line(&mut r, "\"TCP\"");
+    assert_eq!(&f[4..7], ["-", "3000", "3000"], "{f:?}");
+}
+
+#[test]
+fn https_requests_carry_the_tls_version_and_cipher() {
+    let dir = CertDir::new();
+    dir.write("site", &["site.test"]);
+    let backend = Backend::start();
+    let config = format!(
+        "[global]\nworkers = 1\npin_workers = false\naccess_log = true\n\
+         [[frontend]]\nname = \"tls\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\ndefault_backend = \"app\"\n\
+         [frontend.tls]\ncertificates = [{}]\n\
+         [[backend]]\nname = \"app\"\n[[backend.server]]\nname = \"a\"\naddress = \"{}\"\n",
+        dir.entry("site"),
+        backend.addr
+    );
+    let mut r = Ringlb::start(&config);
+    let mut c = connect(
+        r.addr(),
+        &Hello {
+            sni: Some("site.test"),
+            ..Hello::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(c.get("/secure").0, 200);
+    let f = line(&mut r, "\"GET /secure HTTP/1.1\"");
+    let tls = f.last().unwrap();
+    assert!(tls.starts_with("TLSv1.3/TLS13_"), "{f:?}");
+}
+
+#[test]
+fn nothing_is_logged_by_default() {
+    let backend = Backend::start();
+    let mut r = Ringlb::start(&http_config(backend.addr, "", ""));
+    let mut c = Client::connect(r.addr());
+    assert_eq!(c.get("/quiet").0, 200);
+    // Stop: every worker hands its buffer over before exiting, so a line would show.
+    r.signal(libc::SIGTERM);
+    assert!(r.wait_exit().success());
+    assert!(!r.logged("/quiet"), "{}", r.log.join("\n"));
+}
+
+#[test]
+fn lines_still_buffered_at_exit_are_written() {
+    let backend = Backend::start();
+    let mut r = Ringlb::start(&http_config(backend.addr, "access_log = true", ""));
+    let mut c = Client::connect(r.addr());
+    assert_eq!(c.get("/last").0, 200);
+    drop(c);
+    r.signal(libc::SIGTERM);
+    assert!(r.wait_exit().success());
+    assert!(r.logged("\"GET /last HTTP/1.1\""), "{}", r.log.join("\n"));
+}
