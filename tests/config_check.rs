@@ -495,13 +495,17 @@ fn every_example_in_configs_passes_check() {
 }
 
 #[test]
-fn keys_not_acted_on_yet_are_warned_about() {
+fn keys_without_effect_are_warned_about_and_access_log_is_not() {
     let text = format!("[global]\naccess_log = true\n{BASE}");
     let c = Config::parse(&text, "t.toml").unwrap();
+    assert!(c.global.access_log);
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let vrrp = VRRP.replace("track_frontends = true\n", "");
+    let c = Config::parse(&format!("{BASE}{vrrp}"), "t.toml").unwrap();
     assert!(
         c.warnings
             .iter()
-            .any(|w| w.starts_with("t.toml:2:14: global.access_log")),
+            .any(|w| w.contains("vrrp.track_weight has no effect without track_frontends = true")),
         "{:?}",
         c.warnings
     );

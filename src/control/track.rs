@@ -54,13 +54,7 @@ impl Control {
             .into_iter()
             .map(|f| format!("frontend {f} has no usable server"))
             .collect();
-        let now = Instant::now();
-        for (worker, last) in self.pongs.borrow().iter().enumerate() {
-            let quiet = now.saturating_duration_since(*last);
-            if quiet >= STUCK_AFTER {
-                problems.push(format!("worker {worker} has not answered for {quiet:.1?}"));
-            }
-        }
+        problems.extend(stuck_workers(&self.pongs.borrow(), Instant::now()));
         vrrp.track(problems);
     }
 
@@ -69,6 +63,19 @@ impl Control {
             *last = Instant::now();
         }
     }
+}
+
+/// Workers whose last answer is `STUCK_AFTER` old or more, as problems.
+fn stuck_workers(last_pongs: &[Instant], now: Instant) -> Vec<String> {
+    last_pongs
+        .iter()
+        .enumerate()
+        .filter_map(|(worker, last)| {
+            let quiet = now.saturating_duration_since(*last);
+            (quiet >= STUCK_AFTER)
+                .then(|| format!("worker {worker} has not answered for {}s", quiet.as_secs()))
+        })
+        .collect()
 }
 
 /// While tracking: ask every worker for a sign of life, then look at the answers.
@@ -82,5 +89,26 @@ pub async fn ping_loop(control: Rc<Control>) {
             return;
         }
         control.track();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_silent_for_three_seconds_is_stuck() {
+        let t = Instant::now();
+        let pongs = [
+            t,
+            t + Duration::from_secs(2),
+            t + Duration::from_millis(100),
+        ];
+        assert!(stuck_workers(&pongs, t + Duration::from_millis(2_900)).is_empty());
+        assert_eq!(
+            stuck_workers(&pongs, t + Duration::from_millis(3_050)),
+            vec!["worker 0 has not answered for 3s".to_string()]
+        );
+        assert_eq!(stuck_workers(&pongs, t + Duration::from_secs(4)).len(), 2);
     }
 }
