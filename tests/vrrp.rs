@@ -127,6 +127,7 @@ fn two_ringlb_elect_fail_over_on_kill_and_stop_and_preempt() {
         fetch_from(&lan, CLIENT, vip_port(), PATIENCE).as_deref(),
         Some("a")
     );
+    assert_eq!(lan.neighbour(CLIENT, VIP), Some(lan.mac(A)), "the client reaches A");
 
     // kill -9: the backup takes over once the master is silent for Master_Down_Interval.
     a.child.kill().expect("kill -9");
@@ -139,7 +140,14 @@ fn two_ringlb_elect_fail_over_on_kill_and_stop_and_preempt() {
         "B took the VIP after {took:?}, bound {bound:?}"
     );
     b.wait_for("vrrp: entering MASTER state (priority 100)");
-    // The client's neighbour entry still points at A: B's gratuitous ARP moves it.
+    // The client's neighbour entry pointed at A; B's gratuitous ARP moves it to B at
+    // once (A's kernel, killed with the VIP still configured, would answer otherwise).
+    let b_mac = lan.mac(B);
+    let deadline = Instant::now() + PATIENCE;
+    while lan.neighbour(CLIENT, VIP).as_deref() != Some(b_mac.as_str()) {
+        assert!(Instant::now() < deadline, "the client never learnt B's MAC for the VIP");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(
         fetch_from(&lan, CLIENT, vip_port(), PATIENCE).as_deref(),
         Some("b")
