@@ -127,7 +127,11 @@ fn two_ringlb_elect_fail_over_on_kill_and_stop_and_preempt() {
         fetch_from(&lan, CLIENT, vip_port(), PATIENCE).as_deref(),
         Some("a")
     );
-    assert_eq!(lan.neighbour(CLIENT, VIP), Some(lan.mac(A)), "the client reaches A");
+    assert_eq!(
+        lan.neighbour(CLIENT, VIP),
+        Some(lan.mac(A)),
+        "the client reaches A"
+    );
 
     // kill -9: the backup takes over once the master is silent for Master_Down_Interval.
     a.child.kill().expect("kill -9");
@@ -145,7 +149,10 @@ fn two_ringlb_elect_fail_over_on_kill_and_stop_and_preempt() {
     let b_mac = lan.mac(B);
     let deadline = Instant::now() + PATIENCE;
     while lan.neighbour(CLIENT, VIP).as_deref() != Some(b_mac.as_str()) {
-        assert!(Instant::now() < deadline, "the client never learnt B's MAC for the VIP");
+        assert!(
+            Instant::now() < deadline,
+            "the client never learnt B's MAC for the VIP"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(

@@ -141,18 +141,33 @@ impl Lan {
             .output()
             .expect("ip link show");
         let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let mac = text.split("link/ether ").nth(1).and_then(|r| r.split_whitespace().next());
-        mac.unwrap_or_else(|| panic!("no MAC in {text:?}")).to_string()
+        let mac = text
+            .split("link/ether ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next());
+        mac.unwrap_or_else(|| panic!("no MAC in {text:?}"))
+            .to_string()
     }
 
     /// The Ethernet address `host`'s neighbour table holds for `ip`, if any.
     pub fn neighbour(&self, host: usize, ip: Ipv4Addr) -> Option<String> {
         let out = Command::new("ip")
-            .args(["-n", &self.ns(host), "neigh", "show", &ip.to_string(), "dev", "eth0"])
+            .args([
+                "-n",
+                &self.ns(host),
+                "neigh",
+                "show",
+                &ip.to_string(),
+                "dev",
+                "eth0",
+            ])
             .output()
             .expect("ip neigh show");
         let text = String::from_utf8_lossy(&out.stdout).to_string();
-        text.split("lladdr ").nth(1).and_then(|r| r.split_whitespace().next()).map(str::to_string)
+        text.split("lladdr ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .map(str::to_string)
     }
 
     /// Poll until `addr` is (or is no longer) on `host`, up to `limit`; how long it
