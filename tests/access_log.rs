@@ -105,26 +105,27 @@ fn https_requests_carry_the_tls_version_and_cipher() {
     assert!(tls.starts_with("TLSv1.3/TLS13_"), "{f:?}");
 }
 
-#[test]
-fn nothing_is_logged_by_default() {
+/// One request to `path` through a ringlb started with `global` lines, then a clean
+/// stop: every worker hands its buffer over before exiting.
+fn one_request_then_stop(global: &str, path: &str) -> Ringlb {
     let backend = Backend::start();
-    let mut r = Ringlb::start(&http_config(backend.addr, "", ""));
+    let mut r = Ringlb::start(&http_config(backend.addr, global, ""));
     let mut c = Client::connect(r.addr());
-    assert_eq!(c.get("/quiet").0, 200);
-    // Stop: every worker hands its buffer over before exiting, so a line would show.
+    assert_eq!(c.get(path).0, 200);
+    drop(c);
     r.signal(libc::SIGTERM);
     assert!(r.wait_exit().success());
+    r
+}
+
+#[test]
+fn nothing_is_logged_by_default() {
+    let mut r = one_request_then_stop("", "/quiet");
     assert!(!r.logged("/quiet"), "{}", r.log.join("\n"));
 }
 
 #[test]
 fn lines_still_buffered_at_exit_are_written() {
-    let backend = Backend::start();
-    let mut r = Ringlb::start(&http_config(backend.addr, "access_log = true", ""));
-    let mut c = Client::connect(r.addr());
-    assert_eq!(c.get("/last").0, 200);
-    drop(c);
-    r.signal(libc::SIGTERM);
-    assert!(r.wait_exit().success());
+    let mut r = one_request_then_stop("access_log = true", "/last");
     assert!(r.logged("\"GET /last HTTP/1.1\""), "{}", r.log.join("\n"));
 }

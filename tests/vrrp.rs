@@ -107,6 +107,19 @@ fn wait_status(
     }
 }
 
+/// After A failed: B (priority 100, 1 s adverts) must hold the VIP within
+/// Master_Down_Interval + 0.5 s.
+fn assert_b_takes_over_in_time(lan: &Lan, who: &str) {
+    let bound = master_down_interval(100, SEC) + Duration::from_millis(500);
+    let took = lan
+        .wait_addr(B, VIP, true, PATIENCE)
+        .unwrap_or_else(|| panic!("{who} never took the VIP"));
+    assert!(
+        took <= bound,
+        "{who} took the VIP after {took:?}, bound {bound:?}"
+    );
+}
+
 fn lan(test: &str, hosts: usize) -> Option<Lan> {
     Lan::new(test, hosts)
 }
@@ -135,14 +148,7 @@ fn two_ringlb_elect_fail_over_on_kill_and_stop_and_preempt() {
 
     // kill -9: the backup takes over once the master is silent for Master_Down_Interval.
     a.child.kill().expect("kill -9");
-    let bound = master_down_interval(100, SEC) + Duration::from_millis(500);
-    let took = lan
-        .wait_addr(B, VIP, true, PATIENCE)
-        .expect("B takes the VIP");
-    assert!(
-        took <= bound,
-        "B took the VIP after {took:?}, bound {bound:?}"
-    );
+    assert_b_takes_over_in_time(&lan, "B");
     b.wait_for("vrrp: entering MASTER state (priority 100)");
     // The client's neighbour entry pointed at A; B's gratuitous ARP moves it to B at
     // once (A's kernel, killed with the VIP still configured, would answer otherwise).
@@ -477,11 +483,7 @@ fn keepalived_backs_up_ringlb_and_ringlb_preempts_it() {
     assert!(lan.has_addr(A, VIP) && !lan.has_addr(B, VIP));
 
     kill_all(&lan, A);
-    let bound = master_down_interval(100, SEC) + Duration::from_millis(500);
-    let took = lan
-        .wait_addr(B, VIP, true, PATIENCE)
-        .expect("keepalived takes the VIP");
-    assert!(took <= bound, "keepalived took the VIP after {took:?}");
+    assert_b_takes_over_in_time(&lan, "keepalived");
     k.wait_for("Entering MASTER STATE");
     drop(a);
 
@@ -514,11 +516,7 @@ fn ringlb_backs_up_keepalived_and_takes_over_when_it_dies() {
     assert!(lan.has_addr(A, VIP) && !lan.has_addr(B, VIP));
 
     kill_all(&lan, A);
-    let bound = master_down_interval(100, SEC) + Duration::from_millis(500);
-    let took = lan
-        .wait_addr(B, VIP, true, PATIENCE)
-        .expect("ringlb takes the VIP");
-    assert!(took <= bound, "ringlb took the VIP after {took:?}");
+    assert_b_takes_over_in_time(&lan, "ringlb");
     b.wait_for("vrrp: entering MASTER state (priority 100)");
     drop(k);
 

@@ -115,32 +115,26 @@ impl Lan {
         c
     }
 
+    /// What `ip -n <host's namespace> ARGS... dev eth0` prints.
+    fn show(&self, host: usize, args: &[&str]) -> String {
+        let out = Command::new("ip")
+            .args(["-n", &self.ns(host)])
+            .args(args)
+            .args(["dev", "eth0"])
+            .output()
+            .expect("ip ... show");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
     /// Whether `addr` is on `host`'s eth0 now.
     pub fn has_addr(&self, host: usize, addr: Ipv4Addr) -> bool {
-        let out = Command::new("ip")
-            .args([
-                "-n",
-                &self.ns(host),
-                "-4",
-                "-o",
-                "addr",
-                "show",
-                "dev",
-                "eth0",
-            ])
-            .output()
-            .expect("ip addr show");
-        let needle = format!("inet {addr}/");
-        String::from_utf8_lossy(&out.stdout).contains(&needle)
+        self.show(host, &["-4", "-o", "addr", "show"])
+            .contains(&format!("inet {addr}/"))
     }
 
     /// The Ethernet address of `host`'s eth0.
     pub fn mac(&self, host: usize) -> String {
-        let out = Command::new("ip")
-            .args(["-n", &self.ns(host), "-o", "link", "show", "dev", "eth0"])
-            .output()
-            .expect("ip link show");
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let text = self.show(host, &["-o", "link", "show"]);
         let mac = text
             .split("link/ether ")
             .nth(1)
@@ -151,19 +145,7 @@ impl Lan {
 
     /// The Ethernet address `host`'s neighbour table holds for `ip`, if any.
     pub fn neighbour(&self, host: usize, ip: Ipv4Addr) -> Option<String> {
-        let out = Command::new("ip")
-            .args([
-                "-n",
-                &self.ns(host),
-                "neigh",
-                "show",
-                &ip.to_string(),
-                "dev",
-                "eth0",
-            ])
-            .output()
-            .expect("ip neigh show");
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let text = self.show(host, &["neigh", "show", &ip.to_string()]);
         text.split("lladdr ")
             .nth(1)
             .and_then(|r| r.split_whitespace().next())

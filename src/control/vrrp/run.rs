@@ -249,38 +249,36 @@ impl Vrrp {
         match action {
             Action::Advertise(priority) => self.advertise(priority),
             Action::TakeAddresses => {
-                for &(vip, prefix) in &self.config.virtual_ips {
-                    let added =
-                        self.netlink
-                            .borrow_mut()
-                            .add_address(self.iface.index, vip, prefix);
-                    if let Err(e) = added {
-                        self.error(format_args!(
-                            "cannot add {vip}/{prefix} to {}: {e}",
-                            self.iface.name
-                        ));
-                    }
-                }
+                self.change_addresses(true);
                 self.announce();
                 self.announce_again
                     .set(Some(Instant::now() + GARP_REPEAT_AFTER));
             }
             Action::RemoveAddresses => {
                 self.announce_again.set(None);
-                for &(vip, prefix) in &self.config.virtual_ips {
-                    let removed =
-                        self.netlink
-                            .borrow_mut()
-                            .remove_address(self.iface.index, vip, prefix);
-                    if let Err(e) = removed {
-                        self.error(format_args!(
-                            "cannot remove {vip}/{prefix} from {}: {e}",
-                            self.iface.name
-                        ));
-                    }
-                }
+                self.change_addresses(false);
             }
             Action::Entered(state) => self.entered(state),
+        }
+    }
+
+    /// Add (or remove) every virtual IP on the interface; failures are logged and counted.
+    fn change_addresses(&self, add: bool) {
+        for &(vip, prefix) in &self.config.virtual_ips {
+            let mut netlink = self.netlink.borrow_mut();
+            let done = if add {
+                netlink.add_address(self.iface.index, vip, prefix)
+            } else {
+                netlink.remove_address(self.iface.index, vip, prefix)
+            };
+            drop(netlink);
+            if let Err(e) = done {
+                let verb = if add { "add" } else { "remove" };
+                self.error(format_args!(
+                    "cannot {verb} {vip}/{prefix} on {}: {e}",
+                    self.iface.name
+                ));
+            }
         }
     }
 
