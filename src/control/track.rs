@@ -72,8 +72,14 @@ fn stuck_workers(last_pongs: &[Instant], now: Instant) -> Vec<String> {
         .enumerate()
         .filter_map(|(worker, last)| {
             let quiet = now.saturating_duration_since(*last);
-            (quiet >= STUCK_AFTER)
-                .then(|| format!("worker {worker} has not answered for {}s", quiet.as_secs()))
+            // No running count in the text: the problem list (and its log line)
+            // changes only when a worker stops or resumes answering.
+            (quiet >= STUCK_AFTER).then(|| {
+                format!(
+                    "worker {worker} is not answering ({}s without a reply)",
+                    STUCK_AFTER.as_secs()
+                )
+            })
         })
         .collect()
 }
@@ -107,7 +113,7 @@ mod tests {
         assert!(stuck_workers(&pongs, t + Duration::from_millis(2_900)).is_empty());
         assert_eq!(
             stuck_workers(&pongs, t + Duration::from_millis(3_050)),
-            vec!["worker 0 has not answered for 3s".to_string()]
+            vec!["worker 0 is not answering (3s without a reply)".to_string()]
         );
         assert_eq!(stuck_workers(&pongs, t + Duration::from_secs(4)).len(), 2);
     }

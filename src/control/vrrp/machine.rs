@@ -129,7 +129,17 @@ impl Router {
                     self.become_backup(now, &mut out);
                 }
             }
-            // Before startup nothing happens; a second startup changes nothing.
+            // Tracking may change the priority in any state (before startup too: the
+            // first adverts then carry it).
+            (_, Event::Priority(p)) => {
+                self.config.priority = p;
+                if self.state == State::Master {
+                    // Say it now: a backup with preemption may take over at once.
+                    out.push(Action::Advertise(p));
+                    self.timer = Some(now + self.config.interval);
+                }
+            }
+            // Before startup nothing else happens; a second startup changes nothing.
             (State::Initialize, _) | (_, Event::Startup) => {}
             (_, Event::Shutdown) => {
                 if self.state == State::Master {
@@ -139,14 +149,6 @@ impl Router {
                 self.state = State::Initialize;
                 self.timer = None;
                 out.push(Action::Entered(State::Initialize));
-            }
-            (_, Event::Priority(p)) => {
-                self.config.priority = p;
-                if self.state == State::Master {
-                    // Say it now: a backup with preemption may take over at once.
-                    out.push(Action::Advertise(p));
-                    self.timer = Some(now + self.config.interval);
-                }
             }
             (State::Backup, Event::Timer) => self.become_master(now, &mut out),
             (State::Master, Event::Timer) => {
@@ -383,5 +385,11 @@ mod tests {
         let mut i = router(100, true);
         assert!(i.handle(Event::Timer, t).is_empty());
         assert_eq!(i.state, State::Initialize);
+        // Except a priority change (tracking at start-up), kept for the first adverts,
+        // and a backup's timers follow it.
+        assert!(i.handle(Event::Priority(40), t).is_empty());
+        i.handle(Event::Startup, t);
+        assert_eq!(i.config.priority, 40);
+        assert_eq!(i.deadline(), Some(t + master_down_interval(40, SEC)));
     }
 }
