@@ -225,6 +225,32 @@ fn without_preempt_a_returning_router_stays_backup() {
 }
 
 #[test]
+fn a_master_whose_link_goes_down_is_a_fault_and_the_peer_takes_over() {
+    let test = "a_master_whose_link_goes_down_is_a_fault_and_the_peer_takes_over";
+    let Some(lan) = lan(test, 2) else {
+        return;
+    };
+    let mut a = start(&lan, A, &config(150, FAST, "", false));
+    a.wait_for("vrrp: entering MASTER state (priority 150)");
+    let mut b = start(&lan, B, &config(100, FAST, "", false));
+    b.wait_for("vrrp: entering BACKUP state");
+    lan.set_link(A, false);
+    a.wait_for("vrrp: eth0 is down or lost its carrier");
+    a.wait_for("vrrp: entering FAULT state");
+    assert!(!lan.has_addr(A, VIP), "A gave the VIP up with its link");
+    b.wait_for("vrrp: entering MASTER state (priority 100)");
+    assert!(lan.wait_addr(B, VIP, true, PATIENCE).is_some());
+    assert_eq!(status(&lan, A)["state"], "FAULT");
+    lan.set_link(A, true);
+    a.wait_for("vrrp: eth0 is up again");
+    a.wait_for("vrrp: entering BACKUP state (priority 150)");
+    a.wait_for("vrrp: entering MASTER state (priority 150)"); // preempts
+    b.wait_for("vrrp: entering BACKUP state (priority 100)");
+    assert!(lan.wait_addr(B, VIP, false, PATIENCE).is_some());
+    assert!(lan.has_addr(A, VIP));
+}
+
+#[test]
 fn tracking_hands_the_vip_over_when_a_frontend_has_no_usable_server() {
     let test = "tracking_hands_the_vip_over_when_a_frontend_has_no_usable_server";
     let Some(lan) = lan(test, 2) else {

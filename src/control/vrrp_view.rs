@@ -49,6 +49,7 @@ pub fn metrics(o: &mut String, s: &Status) {
         (State::Initialize, "INIT"),
         (State::Backup, "BACKUP"),
         (State::Master, "MASTER"),
+        (State::Fault, "FAULT"),
     ] {
         line(
             o,
@@ -143,6 +144,7 @@ pub fn html(o: &mut String, s: &Status, esc: fn(&str) -> String) {
         State::Master => "up",
         State::Backup => "drain",
         State::Initialize => "maint",
+        State::Fault => "down",
     };
     let vips: Vec<String> = s
         .virtual_ips

@@ -115,6 +115,12 @@ impl Lan {
         c
     }
 
+    /// Set `host`'s eth0 up or down.
+    pub fn set_link(&self, host: usize, up: bool) {
+        let state = if up { "up" } else { "down" };
+        ip(&["-n", &self.ns(host), "link", "set", "eth0", state]).expect("ip link set");
+    }
+
     /// What `ip -n <host's namespace> ARGS... dev eth0` prints.
     fn show(&self, host: usize, args: &[&str]) -> String {
         let out = Command::new("ip")

@@ -4,15 +4,19 @@
 //! - a raw IPv4 socket for protocol 112, bound to the interface, with `IP_HDRINCL`
 //!   (ringlb writes the header: TTL 255, the primary address as source), joined to
 //!   224.0.0.18 on that interface unless the router is unicast;
-//! - a packet socket for gratuitous ARP.
+//! - a packet socket for gratuitous ARP;
+//! - a netlink socket subscribed to link changes (the interface going down).
 //!
-//! The control thread's runtime is only asked when the advert socket is readable;
-//! reads and writes are non-blocking calls made directly.
+//! The control thread's runtime is only asked when a socket is readable (monoio's
+//! UDP socket type serves as a readiness wrapper for any datagram descriptor); reads
+//! and writes are non-blocking calls made directly.
 
 use std::io::{self, Read};
 use std::mem::MaybeUninit;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, RawFd};
+
+use monoio::net::udp::UdpSocket;
 
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockRef, Socket, Type};
 
@@ -20,13 +24,14 @@ use super::netlink::Interface;
 use super::packet::{GROUP, PROTOCOL};
 use super::wire::ARP_FRAME;
 
-/// The advert socket before the control thread's runtime takes it.
+/// The sockets before the control thread's runtime takes them.
 pub struct Sockets {
     advert: Socket,
     arp: Socket,
+    link: netlink_sys::Socket,
 }
 
-pub fn open(iface: &Interface, multicast: bool) -> io::Result<Sockets> {
+pub fn open(iface: &Interface, multicast: bool, link: netlink_sys::Socket) -> io::Result<Sockets> {
     let advert = Socket::new(
         Domain::IPV4,
         Type::RAW,
@@ -47,24 +52,41 @@ pub fn open(iface: &Interface, multicast: bool) -> io::Result<Sockets> {
         Some(Protocol::from(i32::from(arp_proto))),
     )?;
     arp.set_nonblocking(true)?;
-    Ok(Sockets { advert, arp })
+    Ok(Sockets { advert, arp, link })
 }
 
 /// The sockets, registered with the control thread's runtime.
 pub struct Io {
-    advert: monoio::net::udp::UdpSocket,
+    advert: UdpSocket,
+    link: UdpSocket,
     arp: Socket,
     index: u32,
+}
+
+/// Hand a descriptor over to the runtime, for readiness.
+fn register(fd: RawFd) -> io::Result<UdpSocket> {
+    // SAFETY: `fd` comes from `into_raw_fd`, so it is open and owned by nothing else;
+    // the std socket takes ownership and monoio takes it over.
+    UdpSocket::from_std(unsafe { std::net::UdpSocket::from_raw_fd(fd) })
+}
+
+/// One datagram, or `None` when nothing is waiting.
+fn recv_now(sock: &UdpSocket, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    // SAFETY: the descriptor is owned by `sock`, which outlives the call.
+    let fd = unsafe { BorrowedFd::borrow_raw(sock.as_raw_fd()) };
+    match (&*SockRef::from(&fd)).read(buf) {
+        Ok(n) => Ok(Some(n)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 impl Io {
     /// Must run on the control thread's runtime.
     pub fn register(sockets: Sockets, index: u32) -> io::Result<Io> {
-        // SAFETY: the descriptor comes from `into_raw_fd`, so it is open and owned by
-        // nothing else; the std socket takes ownership and monoio takes it over.
-        let std = unsafe { std::net::UdpSocket::from_raw_fd(sockets.advert.into_raw_fd()) };
         Ok(Io {
-            advert: monoio::net::udp::UdpSocket::from_std(std)?,
+            advert: register(sockets.advert.into_raw_fd())?,
+            link: register(sockets.link.into_raw_fd())?,
             arp: sockets.arp,
             index,
         })
@@ -84,11 +106,17 @@ impl Io {
 
     /// One packet (IPv4 header included), or `None` when nothing is waiting.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        match self.with_advert(|sock| (&*sock).read(buf)) {
-            Ok(n) => Ok(Some(n)),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
-            Err(e) => Err(e),
-        }
+        recv_now(&self.advert, buf)
+    }
+
+    /// Wait until a link notification may be read.
+    pub async fn link_readable(&self) -> io::Result<()> {
+        self.link.readable(false).await
+    }
+
+    /// One batch of link notifications, or `None` when nothing is waiting.
+    pub fn recv_link(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        recv_now(&self.link, buf)
     }
 
     /// Send a whole IPv4 packet (header included) to `dst`.

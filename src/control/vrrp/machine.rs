@@ -11,6 +11,8 @@ pub enum State {
     Initialize,
     Backup,
     Master,
+    /// The interface is down: no adverts, no addresses (keepalived's FAULT).
+    Fault,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +30,9 @@ pub enum Event {
     Timer,
     /// Our own priority changed (health tracking).
     Priority(u8),
+    /// The interface lost its link (or was set down), or got it back.
+    LinkDown,
+    LinkUp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,11 +126,12 @@ impl Router {
     pub fn handle(&mut self, event: Event, now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
         match (self.state, event) {
-            (State::Initialize, Event::Startup) => {
+            (State::Initialize, Event::Startup) | (State::Fault, Event::LinkUp) => {
                 if self.config.priority == 255 {
                     self.become_master(now, &mut out);
                 } else {
                     self.master_interval = self.config.interval;
+                    self.master = None;
                     self.become_backup(now, &mut out);
                 }
             }
@@ -149,6 +155,17 @@ impl Router {
                 self.state = State::Initialize;
                 self.timer = None;
                 out.push(Action::Entered(State::Initialize));
+            }
+            (State::Fault, _) | (_, Event::LinkUp) => {}
+            (_, Event::LinkDown) => {
+                // Nothing can be sent on a dead link: give the addresses up and wait.
+                if self.state == State::Master {
+                    out.push(Action::RemoveAddresses);
+                }
+                self.state = State::Fault;
+                self.timer = None;
+                self.lower_since = None;
+                out.push(Action::Entered(State::Fault));
             }
             (State::Backup, Event::Timer) => self.become_master(now, &mut out),
             (State::Master, Event::Timer) => {
@@ -391,5 +408,37 @@ mod tests {
         i.handle(Event::Startup, t);
         assert_eq!(i.config.priority, 40);
         assert_eq!(i.deadline(), Some(t + master_down_interval(40, SEC)));
+    }
+
+    #[test]
+    fn a_dead_link_is_a_fault_until_it_comes_back() {
+        let t = Instant::now();
+        let mut m = router(150, true);
+        m.handle(Event::Startup, t);
+        m.handle(Event::Timer, t + 4 * SEC); // master
+        assert_eq!(m.state, State::Master);
+        let acts = m.handle(Event::LinkDown, t + 5 * SEC);
+        assert_eq!(
+            acts,
+            vec![Action::RemoveAddresses, Action::Entered(State::Fault)]
+        );
+        assert_eq!((m.state, m.deadline()), (State::Fault, None));
+        // In FAULT nothing is sent and adverts or timers change nothing.
+        assert!(m.handle(advert(200), t + 6 * SEC).is_empty());
+        assert!(m.handle(Event::Timer, t + 7 * SEC).is_empty());
+        assert!(m.handle(Event::LinkDown, t + 7 * SEC).is_empty());
+        // Back: a backup first, whose down timer decides, as at startup.
+        let acts = m.handle(Event::LinkUp, t + 8 * SEC);
+        assert_eq!(acts, vec![Action::Entered(State::Backup)]);
+        assert_eq!(
+            m.deadline(),
+            Some(t + 8 * SEC + master_down_interval(150, SEC))
+        );
+        // A backup that loses its link has no addresses to give up.
+        let acts = m.handle(Event::LinkDown, t + 9 * SEC);
+        assert_eq!(acts, vec![Action::Entered(State::Fault)]);
+        // Stopping from FAULT sends nothing.
+        let acts = m.handle(Event::Shutdown, t + 10 * SEC);
+        assert_eq!(acts, vec![Action::Entered(State::Initialize)]);
     }
 }

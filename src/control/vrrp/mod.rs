@@ -12,6 +12,7 @@ pub mod machine;
 mod netlink;
 mod notify;
 pub mod packet;
+mod receive;
 mod run;
 pub mod wire;
 

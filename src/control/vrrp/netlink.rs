@@ -12,7 +12,7 @@ use netlink_packet_core::{
     NLM_F_REQUEST,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage};
-use netlink_packet_route::link::{LinkAttribute, LinkMessage};
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
@@ -38,6 +38,8 @@ pub struct Interface {
     pub mac: [u8; 6],
     /// The source of advertisements; the tie-break between equal priorities.
     pub primary: Ipv4Addr,
+    /// Administratively up with a carrier.
+    pub up: bool,
 }
 
 pub struct Netlink {
@@ -69,8 +71,10 @@ impl Netlink {
         let mut link = LinkMessage::default();
         link.header.index = index;
         let mut mac = None;
+        let mut up = false;
         for msg in self.request(RouteNetlinkMessage::GetLink(link), 0)? {
             if let RouteNetlinkMessage::NewLink(l) = msg {
+                up = link_up(l.header.flags);
                 for attr in l.attributes {
                     if let LinkAttribute::Address(a) = attr {
                         mac = <[u8; 6]>::try_from(a.as_slice()).ok();
@@ -103,6 +107,7 @@ impl Netlink {
             index,
             mac,
             primary,
+            up,
         })
     }
 
@@ -181,6 +186,46 @@ impl Netlink {
     }
 }
 
+/// A socket subscribed to the kernel's link notifications (RTMGRP_LINK): the
+/// interface going down or losing its carrier, and coming back.
+pub fn link_watch() -> Result<Socket, NetlinkError> {
+    let mut socket = Socket::new(NETLINK_ROUTE)?;
+    socket.bind(&SocketAddr::new(0, libc::RTMGRP_LINK as u32))?;
+    socket.set_non_blocking(true)?;
+    Ok(socket)
+}
+
+/// The last state of interface `index` in a batch of link notifications: `Some(up)`
+/// when the batch speaks of it.
+pub fn link_state(batch: &[u8], index: u32) -> Option<bool> {
+    let mut state = None;
+    let mut offset = 0;
+    while offset < batch.len() {
+        let Ok(msg) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&batch[offset..]) else {
+            break;
+        };
+        offset += (msg.header.length as usize).max(1).next_multiple_of(4);
+        match msg.payload {
+            NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l))
+                if l.header.index == index =>
+            {
+                state = Some(link_up(l.header.flags));
+            }
+            NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(l))
+                if l.header.index == index =>
+            {
+                state = Some(false);
+            }
+            _ => {}
+        }
+    }
+    state
+}
+
+fn link_up(flags: LinkFlags) -> bool {
+    flags.contains(LinkFlags::Up) && flags.contains(LinkFlags::Running)
+}
+
 fn address(index: u32, addr: Ipv4Addr, prefix: u8) -> AddressMessage {
     let mut msg = AddressMessage::default();
     msg.header.family = AddressFamily::Inet;
@@ -198,4 +243,41 @@ fn if_index(name: &str) -> Option<u32> {
     // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
     let index = unsafe { libc::if_nametoindex(c.as_ptr()) };
     (index != 0).then_some(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notification(index: u32, flags: LinkFlags, del: bool) -> Vec<u8> {
+        let mut link = LinkMessage::default();
+        link.header.index = index;
+        link.header.flags = flags;
+        let inner = if del {
+            RouteNetlinkMessage::DelLink(link)
+        } else {
+            RouteNetlinkMessage::NewLink(link)
+        };
+        let mut msg = NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::from(inner));
+        msg.finalize();
+        let mut out = vec![0; msg.buffer_len()];
+        msg.serialize(&mut out);
+        out
+    }
+
+    #[test]
+    fn link_notifications_are_read_for_our_interface_only() {
+        let running = LinkFlags::Up | LinkFlags::Running;
+        let mut batch = notification(3, LinkFlags::Up, false); // up, no carrier
+        batch.extend(notification(4, running, false));
+        assert_eq!(link_state(&batch, 3), Some(false));
+        assert_eq!(link_state(&batch, 4), Some(true));
+        assert_eq!(link_state(&batch, 5), None);
+        // The last word counts; a removed interface is down.
+        batch.extend(notification(3, running, false));
+        assert_eq!(link_state(&batch, 3), Some(true));
+        batch.extend(notification(4, running, true));
+        assert_eq!(link_state(&batch, 4), Some(false));
+        assert_eq!(link_state(&batch[..7], 3), None, "a cut batch is ignored");
+    }
 }

@@ -1,5 +1,5 @@
 //! `vrrp.notify`: the operator's program, run on every state change as
-//! `PROGRAM STATE PRIORITY` (STATE is MASTER, BACKUP or STOP, keepalived's words),
+//! `PROGRAM STATE PRIORITY` (STATE is MASTER, BACKUP, FAULT or STOP, keepalived's words),
 //! with `RINGLB_VRRP_STATE` and `RINGLB_VRRP_PRIORITY` also in its environment.
 //! Programs run one after another, in the order of the changes, on a thread of their
 //! own: a slow or hung script never delays an advertisement.

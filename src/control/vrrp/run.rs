@@ -26,7 +26,7 @@ const GARP_REPEAT_AFTER: Duration = Duration::from_secs(5);
 /// How long the exit waits for the last notify program.
 const NOTIFY_AT_EXIT: Duration = Duration::from_secs(5);
 /// Dropped adverts are logged at most this often (they are all counted).
-const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
+pub(super) const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum VrrpError {
@@ -51,7 +51,8 @@ pub fn prepare(config: &VrrpConfig) -> Result<Prepared, VrrpError> {
     let iface = netlink
         .interface(&config.interface, &vips)
         .map_err(interface)?;
-    let sockets = io::open(&iface, config.unicast_peers.is_empty())
+    let link = super::netlink::link_watch().map_err(interface)?;
+    let sockets = io::open(&iface, config.unicast_peers.is_empty(), link)
         .map_err(|e| VrrpError::Sockets(config.interface.clone(), e))?;
     Ok(Prepared {
         config: config.clone(),
@@ -92,20 +93,20 @@ pub struct Status {
 }
 
 pub struct Vrrp {
-    config: VrrpConfig,
-    iface: Interface,
-    form: ChecksumForm,
-    io: Io,
-    netlink: RefCell<Netlink>,
-    router: RefCell<Router>,
-    counters: RefCell<Counters>,
-    tracking: RefCell<Vec<String>>,
-    stopped: Cell<bool>,
-    last_drop_log: Cell<Option<Instant>>,
+    pub(super) config: VrrpConfig,
+    pub(super) iface: Interface,
+    pub(super) form: ChecksumForm,
+    pub(super) io: Io,
+    pub(super) netlink: RefCell<Netlink>,
+    pub(super) router: RefCell<Router>,
+    pub(super) counters: RefCell<Counters>,
+    pub(super) tracking: RefCell<Vec<String>>,
+    pub(super) stopped: Cell<bool>,
+    pub(super) last_drop_log: Cell<Option<Instant>>,
     /// When to send the second burst of gratuitous ARP.
-    announce_again: Cell<Option<Instant>>,
-    wake: UnboundedSender<()>,
-    notifier: Option<Notifier>,
+    pub(super) announce_again: Cell<Option<Instant>>,
+    pub(super) wake: UnboundedSender<()>,
+    pub(super) notifier: Option<Notifier>,
 }
 
 impl Vrrp {
@@ -236,7 +237,7 @@ impl Vrrp {
         }
     }
 
-    fn handle(&self, event: Event) {
+    pub(super) fn handle(&self, event: Event) {
         let actions = self.router.borrow_mut().handle(event, Instant::now());
         for action in actions {
             self.act(action);
@@ -344,72 +345,9 @@ impl Vrrp {
         }
     }
 
-    fn error(&self, what: std::fmt::Arguments<'_>) {
+    pub(super) fn error(&self, what: std::fmt::Arguments<'_>) {
         self.counters.borrow_mut().errors += 1;
         tracing::error!("vrrp: {what}");
-    }
-
-    /// One packet from the raw socket.
-    fn received(&self, packet: &[u8]) {
-        let Some(ip) = wire::parse_ipv4(packet) else {
-            return self.dropped(Drop::Truncated, None);
-        };
-        if ip.src == self.iface.primary {
-            return; // our own, looped back
-        }
-        match self.check(&ip) {
-            Ok((priority, interval)) => {
-                self.counters.borrow_mut().adverts_received += 1;
-                let event = Event::Advert {
-                    from: ip.src,
-                    priority,
-                    interval,
-                };
-                self.handle(event);
-            }
-            Err(reason) => self.dropped(reason, Some(ip.src)),
-        }
-    }
-
-    fn check(&self, ip: &wire::Ipv4<'_>) -> Result<(u8, Duration), Drop> {
-        let multicast = self.config.unicast_peers.is_empty();
-        if multicast && ip.ttl != wire::TTL {
-            return Err(Drop::Ttl(ip.ttl));
-        }
-        if !multicast && !self.config.unicast_peers.contains(&ip.src) {
-            return Err(Drop::Peer(ip.src));
-        }
-        let advert = Advert::decode(ip.payload, ip.src, ip.dst)?;
-        if advert.vrid != self.config.vrid {
-            return Err(Drop::OtherVrid(advert.vrid));
-        }
-        if advert.interval_cs == 0 {
-            return Err(Drop::Interval);
-        }
-        Ok((
-            advert.priority,
-            Duration::from_millis(10 * u64::from(advert.interval_cs)),
-        ))
-    }
-
-    fn dropped(&self, reason: Drop, from: Option<Ipv4Addr>) {
-        let total = {
-            let mut c = self.counters.borrow_mut();
-            c.dropped[reason.index()] += 1;
-            c.dropped.iter().sum::<u64>()
-        };
-        let now = Instant::now();
-        let due = self
-            .last_drop_log
-            .get()
-            .is_none_or(|at| now.duration_since(at) >= DROP_LOG_EVERY);
-        if due {
-            self.last_drop_log.set(Some(now));
-            let from = from.map_or_else(|| "?".to_string(), |a| a.to_string());
-            tracing::warn!(
-                "vrrp: dropped an advertisement from {from}: {reason} ({total} dropped so far; logged at most every {DROP_LOG_EVERY:?})"
-            );
-        }
     }
 
     /// When the serving task must wake up next, and whether it is for the ARP repeat.
@@ -451,6 +389,7 @@ pub fn state_name(state: State, stopped: bool) -> &'static str {
         State::Backup => "BACKUP",
         State::Initialize if stopped => "STOP",
         State::Initialize => "INIT",
+        State::Fault => "FAULT",
     }
 }
 
@@ -464,7 +403,12 @@ fn mac_text(mac: [u8; 6]) -> String {
 /// Wait for adverts, the timer or a nudge (priority change, stop), until stopped.
 async fn serve(vrrp: Rc<Vrrp>, mut woken: UnboundedReceiver<()>) {
     vrrp.handle(Event::Startup);
+    if !vrrp.iface.up {
+        tracing::warn!("vrrp: {} is down or has no carrier", vrrp.iface.name);
+        vrrp.handle(Event::LinkDown);
+    }
     let mut buf = vec![0u8; 2048];
+    let mut links = vec![0u8; 16 * 1024];
     while !vrrp.stopped.get() {
         let wait = vrrp.next_wake().map_or(Duration::from_secs(3600), |t| {
             t.saturating_duration_since(Instant::now())
@@ -485,6 +429,13 @@ async fn serve(vrrp: Rc<Vrrp>, mut woken: UnboundedReceiver<()>) {
                         }
                     }
                 }
+            }
+            ready = vrrp.io.link_readable() => {
+                if let Err(e) = ready {
+                    vrrp.error(format_args!("waiting for link changes: {e}"));
+                    monoio::time::sleep(Duration::from_millis(100)).await;
+                }
+                vrrp.link_changes(&mut links);
             }
             _ = monoio::time::sleep(wait) => {}
             nudge = woken.next() => {
