@@ -70,11 +70,16 @@ fn register(fd: RawFd) -> io::Result<UdpSocket> {
     UdpSocket::from_std(unsafe { std::net::UdpSocket::from_raw_fd(fd) })
 }
 
-/// One datagram, or `None` when nothing is waiting.
-fn recv_now(sock: &UdpSocket, buf: &mut [u8]) -> io::Result<Option<usize>> {
+/// `sock` as socket2 sees it, for calls monoio does not offer.
+fn with_ref<R>(sock: &UdpSocket, f: impl FnOnce(SockRef<'_>) -> R) -> R {
     // SAFETY: the descriptor is owned by `sock`, which outlives the call.
     let fd = unsafe { BorrowedFd::borrow_raw(sock.as_raw_fd()) };
-    match (&*SockRef::from(&fd)).read(buf) {
+    f(SockRef::from(&fd))
+}
+
+/// One datagram, or `None` when nothing is waiting.
+fn recv_now(sock: &UdpSocket, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    match with_ref(sock, |s| (&*s).read(buf)) {
         Ok(n) => Ok(Some(n)),
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
         Err(e) => Err(e),
@@ -90,13 +95,6 @@ impl Io {
             arp: sockets.arp,
             index,
         })
-    }
-
-    /// The advert socket as socket2 sees it, for calls monoio does not offer.
-    fn with_advert<R>(&self, f: impl FnOnce(SockRef<'_>) -> R) -> R {
-        // SAFETY: the descriptor is owned by `self.advert`, which outlives the call.
-        let fd = unsafe { BorrowedFd::borrow_raw(self.advert.as_raw_fd()) };
-        f(SockRef::from(&fd))
     }
 
     /// Wait until an advertisement may be read.
@@ -122,7 +120,7 @@ impl Io {
     /// Send a whole IPv4 packet (header included) to `dst`.
     pub fn send(&self, packet: &[u8], dst: Ipv4Addr) -> io::Result<()> {
         let to = SocketAddrV4::new(dst, 0).into();
-        self.with_advert(|sock| sock.send_to(packet, &to)).map(drop)
+        with_ref(&self.advert, |sock| sock.send_to(packet, &to)).map(drop)
     }
 
     /// Broadcast one Ethernet frame on the interface.
