@@ -222,6 +222,17 @@ fn without_preempt_a_returning_router_stays_backup() {
     assert_eq!(s["master"], Lan::ip(B).to_string(), "{s}");
     assert!(!a.logged("entering MASTER"), "{}", a.log.join("\n"));
     assert!(lan.has_addr(B, VIP) && !lan.has_addr(A, VIP));
+    // The stats page shows the router too.
+    let (code, page) = lan.enter(A, || admin(admin_addr(), "GET", "/", "", None));
+    assert_eq!(code, 200);
+    assert!(
+        page.contains("<h2>VRRP") && page.contains(">BACKUP<"),
+        "{page}"
+    );
+    assert!(
+        page.contains(&Lan::ip(B).to_string()),
+        "the master's address: {page}"
+    );
 }
 
 #[test]
@@ -443,6 +454,16 @@ fn unicast_peers_only_listen_to_their_peers() {
 
 /// A keepalived in `host`'s namespace (VRRP only, logging to the console).
 fn keepalived(lan: &Lan, host: usize, priority: u8) -> Option<(Ringlb, TempConfig)> {
+    keepalived_with(lan, host, priority, "")
+}
+
+/// [`keepalived`] with `extra` lines in its `vrrp_instance` (e.g. unicast peers).
+fn keepalived_with(
+    lan: &Lan,
+    host: usize,
+    priority: u8,
+    extra: &str,
+) -> Option<(Ringlb, TempConfig)> {
     if std::process::Command::new("keepalived")
         .arg("--version")
         .output()
@@ -455,7 +476,7 @@ fn keepalived(lan: &Lan, host: usize, priority: u8) -> Option<(Ringlb, TempConfi
         return None;
     }
     let conf = TempConfig::new(&format!(
-        "global_defs {{\n  vrrp_version 3\n}}\nvrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  priority {priority}\n  advert_int 1\n  virtual_ipaddress {{\n    {VIP}/24\n  }}\n}}\n"
+        "global_defs {{\n  vrrp_version 3\n}}\nvrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  priority {priority}\n  advert_int 1\n{extra}\n  virtual_ipaddress {{\n    {VIP}/24\n  }}\n}}\n"
     ));
     let pid = conf.0.with_extension("pid");
     let vrrp_pid = conf.0.with_extension("vrrp.pid");
@@ -555,4 +576,40 @@ fn ringlb_backs_up_keepalived_and_takes_over_when_it_dies() {
         lan.wait_addr(B, VIP, false, PATIENCE).is_some(),
         "ringlb gave the VIP up"
     );
+}
+
+#[test]
+fn keepalived_and_ringlb_as_unicast_peers() {
+    let Some(lan) = lan("keepalived_and_ringlb_as_unicast_peers", 2) else {
+        return;
+    };
+    let peers = format!("unicast_peers = [\"{}\"]", Lan::ip(B));
+    let mut a = start(&lan, A, &config(150, SEC, &peers, false));
+    a.wait_for("vrrp: entering MASTER state (priority 150)");
+    let unicast = format!(
+        "  unicast_src_ip {}\n  unicast_peer {{\n    {}\n  }}",
+        Lan::ip(B),
+        Lan::ip(A)
+    );
+    let Some((mut k, _conf)) = keepalived_with(&lan, B, 100, &unicast) else {
+        return;
+    };
+    wait_status(&lan, A, "keepalived's unicast adverts", |s| {
+        s["adverts_sent_total"].as_u64() >= Some(5)
+    });
+    assert!(!k.logged("Entering MASTER STATE"), "{}", k.log.join("\n"));
+    kill_all(&lan, A);
+    assert_b_takes_over_in_time(&lan, "keepalived");
+    k.wait_for("Entering MASTER STATE");
+    drop(a);
+    // ringlb comes back, hears keepalived's unicast adverts, and preempts.
+    let mut a = start(&lan, A, &config(150, SEC, &peers, false));
+    a.wait_for("vrrp: entering BACKUP state (priority 150)");
+    let s = wait_status(&lan, A, "keepalived heard", |s| {
+        s["adverts_received_total"].as_u64() >= Some(1)
+    });
+    assert_eq!(s["dropped_total"]["peer"], 0, "{s}");
+    a.wait_for("vrrp: entering MASTER state (priority 150)");
+    k.wait_for("Entering BACKUP STATE");
+    assert!(lan.wait_addr(B, VIP, false, PATIENCE).is_some());
 }
