@@ -613,3 +613,28 @@ fn keepalived_and_ringlb_as_unicast_peers() {
     k.wait_for("Entering BACKUP STATE");
     assert!(lan.wait_addr(B, VIP, false, PATIENCE).is_some());
 }
+
+#[test]
+fn a_missing_interface_stops_start_up_with_a_clear_message() {
+    // No namespace needed: the interface is looked up before any socket is opened.
+    // Outside a test namespace, loopback only: the frontend moves off the VIP.
+    let text = config(150, SEC, "", false)
+        .replace("interface = \"eth0\"", "interface = \"nosuchif0\"")
+        .replace(
+            &format!("bind = [\"{VIP}:8080\"]"),
+            "bind = [\"127.0.0.1:0\"]",
+        );
+    assert!(text.contains("127.0.0.1:0"));
+    let cfg = TempConfig::new(&text);
+    let out = std::process::Command::new(BIN)
+        .args(["run", "-c"])
+        .arg(&cfg.0)
+        .output()
+        .expect("run ringlb");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("vrrp.interface \"nosuchif0\": no interface named \"nosuchif0\""),
+        "{err}"
+    );
+}
