@@ -160,10 +160,7 @@ pub fn metrics(control: &Control, stats: &[Box<WorkerStats>]) -> String {
         let be = &table.backends[*b];
         let usable = servers
             .iter()
-            .filter(|s| {
-                let e = &be.servers[**s];
-                e.sent.weight > 0 && e.oper() == Oper::Up && e.admin == Admin::Ready
-            })
+            .filter(|s| be.servers[**s].sent.usable())
             .count();
         let l = format!("backend=\"{}\"", label(&be.config.name));
         line(o, "ringlb_backend_usable_servers", &l, usable as u64);

@@ -121,10 +121,7 @@ fn backends(o: &mut String, control: &Control, totals: &Totals) {
         let be = &table.backends[*b];
         let usable = servers
             .iter()
-            .filter(|s| {
-                let e = &be.servers[**s];
-                e.oper() == Oper::Up && e.admin == Admin::Ready && e.sent.weight > 0
-            })
+            .filter(|s| be.servers[**s].sent.usable())
             .count();
         let no_server = totals.backends.get(*b).map_or(0, |t| t.no_server);
         let _ = write!(
