@@ -194,13 +194,7 @@ async fn forward(
     rec.backend = Some(backend);
     let server_timeout = worker.backends.borrow()[backend].config.timeout_server;
     // http-reuse safe: a client's first request never goes on a reused connection.
-    let mut reuse = if first {
-        Reuse::Never
-    } else {
-        Reuse::Pooled {
-            verify: !req.replayable,
-        }
-    };
+    let mut reuse = if first { Reuse::Never } else { Reuse::Pooled };
     // A bodyless idempotent request that got nothing back (the connection closed or
     // failed before any response byte) may be sent again, like HAProxy's `retry-on
     // empty-response`: at once on a fresh connection when it had gone on a reused one

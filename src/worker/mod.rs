@@ -6,6 +6,7 @@
 mod access;
 mod apply;
 mod body;
+mod buffers;
 mod error;
 mod http;
 mod http_heads;

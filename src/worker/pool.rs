@@ -2,16 +2,18 @@
 //! to servers (HAProxy's `http-reuse safe`: the caller decides when reuse is allowed).
 //! Newest first, so the connections least likely to have been closed by the server
 //! are used; at most `MAX_IDLE` kept per server; closed after `IDLE_TIMEOUT`.
+//!
+//! A pooled connection may carry the next request of *another* client, so it must not
+//! carry anything of the last one: it is pooled only when its response ended with no
+//! byte left over (the caller's rule), and it is checked for bytes that arrived while
+//! it sat idle (a server answering twice, or out of step) every time it is taken out:
+//! such a connection is dropped, never reused.
 
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use super::stream::ServerStream;
 
-/// A connection idle for less than this is reused without checking it first (a
-/// syscall): servers close keep-alive connections after seconds, not milliseconds, and a
-/// replayable request survives the rare miss anyway.
-pub const TRUST_FRESH: Duration = Duration::from_millis(200);
 /// Idle connections kept per server and worker.
 pub const MAX_IDLE: usize = 64;
 /// An idle connection older than this is closed rather than reused; servers commonly
@@ -93,15 +95,10 @@ impl Pool {
     }
 
     /// The newest usable idle connection to this server, if any. Connections the
-    /// server has closed (or that hold unexpected bytes) are dropped on the way; one
-    /// idle for less than `TRUST_FRESH` is not checked unless `verify`.
-    pub fn take(
-        &self,
-        backend: usize,
-        server: usize,
-        now: Instant,
-        verify: bool,
-    ) -> Option<ServerStream> {
+    /// server has closed, or that hold bytes nobody asked for, are dropped on the way
+    /// (one non-blocking peek each: a connection that looks fresh is checked too, since
+    /// unsolicited bytes would otherwise be read as the next client's response).
+    pub fn take(&self, backend: usize, server: usize, now: Instant) -> Option<ServerStream> {
         let mut idle = self.idle.borrow_mut();
         let list = idle.get_mut(backend)?.get_mut(server)?;
         while let Some(c) = list.pop() {
@@ -109,14 +106,20 @@ impl Pool {
             if age >= IDLE_TIMEOUT {
                 continue;
             }
-            if (age < TRUST_FRESH && !verify) || c.is_open() {
+            if c.is_open() {
                 return c.into_stream();
             }
         }
         None
     }
 
+    /// Keep `stream` for reuse. The caller has read the whole response and nothing
+    /// after it; a TLS stream whose last read may have left decrypted bytes inside
+    /// rustls is closed instead (a peek at take time could not see them).
     pub fn put(&self, backend: usize, server: usize, stream: ServerStream, now: Instant) {
+        if stream.may_hold_unread() {
+            return;
+        }
         let mut idle = self.idle.borrow_mut();
         let Some(list) = idle.get_mut(backend).and_then(|b| b.get_mut(server)) else {
             return;

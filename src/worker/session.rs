@@ -16,11 +16,8 @@ use super::stream::{connect_tls, ClientStream, ServerStream};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reuse {
     Never,
-    /// `verify`: check even a recently used connection before trusting it (for
-    /// requests that could not be replayed if it turned out closed).
-    Pooled {
-        verify: bool,
-    },
+    /// An idle pooled connection to the picked server, when one passes its check.
+    Pooled,
 }
 
 /// Serve one accepted client connection of frontend `fe` until both sides close.
@@ -120,9 +117,9 @@ pub async fn connect(
                 }
             },
         };
-        if let (Reuse::Pooled { verify }, 0) = (reuse, attempt) {
+        if let (Reuse::Pooled, 0) = (reuse, attempt) {
             let now = std::time::Instant::now();
-            if let Some(stream) = worker.pool.take(backend, lease.server, now, verify) {
+            if let Some(stream) = worker.pool.take(backend, lease.server, now) {
                 return Ok((lease, stream, true));
             }
         }

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use futures_channel::mpsc::UnboundedSender;
 
+use super::buffers::Buffers;
 use super::local::{Flag, Gate};
 use super::pool::Pool;
 use super::queue::{self, Queue, Refused};
@@ -19,12 +20,6 @@ use crate::config::{self, Config, Frontend};
 use crate::control::{Event, Slots};
 use crate::http::Limits;
 use crate::lb::{self, Balancer, Pick, ServerState};
-
-/// Size of one buffer (HAProxy's default `tune.bufsize`); a session uses two. Larger
-/// buffers move bulk data in fewer operations but cost memory per connection.
-pub const BUF_SIZE: usize = 16 * 1024;
-/// Buffers kept for reuse; beyond this, returned buffers are freed.
-const POOL_MAX: usize = 256;
 
 pub struct Worker {
     pub id: usize,
@@ -48,9 +43,7 @@ pub struct Worker {
     pub events: UnboundedSender<Event>,
     /// With `global.access_log`: this worker's buffered access log.
     pub access: Option<super::access::AccessLog>,
-    buffers: RefCell<Vec<Vec<u8>>>,
-    /// Buffers freed (pool full) since the heap was last trimmed.
-    freed: Cell<usize>,
+    buffers: Buffers,
 }
 
 /// One backend as this worker sees it. `config.servers`, `servers` and `stats` are
@@ -104,8 +97,7 @@ impl Worker {
             events,
             listeners: RefCell::new(Vec::new()),
             access: None,
-            buffers: RefCell::new(Vec::new()),
-            freed: Cell::new(0),
+            buffers: Buffers::default(),
         };
         worker.configure(config, &Slots::identity(config), None);
         worker
@@ -287,21 +279,14 @@ impl Worker {
         }
     }
 
-    /// A buffer of `BUF_SIZE` capacity, reused when one is free.
+    /// An empty relay buffer, reused when one is free (see [`Buffers`]).
     pub fn take_buffer(&self) -> Vec<u8> {
-        self.buffers
-            .borrow_mut()
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(BUF_SIZE))
+        self.buffers.take()
     }
 
+    /// Give a relay buffer back; whatever it still holds is discarded.
     pub fn give_buffer(&self, buf: Vec<u8>) {
-        let mut pool = self.buffers.borrow_mut();
-        if pool.len() < POOL_MAX && buf.capacity() >= BUF_SIZE {
-            pool.push(buf);
-        } else if buf.capacity() > 0 {
-            self.freed.set(self.freed.get() + 1);
-        }
+        self.buffers.give(buf);
     }
 
     /// Give freed buffer memory back to the system. glibc keeps free chunks between
@@ -309,7 +294,7 @@ impl Worker {
     /// most of the process's memory (HAProxy trims its pools for the same reason).
     /// Called off the request path, once a second at most, only after frees.
     pub fn trim_heap(&self) {
-        if self.freed.replace(0) > 0 {
+        if self.buffers.take_freed() > 0 {
             // SAFETY: malloc_trim has no preconditions; it only releases free memory.
             unsafe { libc::malloc_trim(0) };
         }

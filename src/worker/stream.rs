@@ -190,7 +190,16 @@ impl AsyncWriteRent for ClientStream {
 /// descriptor of the TCP socket is kept for the idle pool's checks (peek, linger).
 pub enum ServerStream {
     Plain(TcpStream),
-    Tls(Box<ClientTlsStream<TcpStream>>, RawFd),
+    Tls(Box<TlsServerStream>),
+}
+
+/// A TLS connection to a server, with what the idle pool needs to know about it.
+pub struct TlsServerStream {
+    stream: ClientTlsStream<TcpStream>,
+    fd: RawFd,
+    /// The last read filled the buffer it was given: rustls may hold more decrypted
+    /// bytes than the socket shows, which a peek cannot see.
+    filled: bool,
 }
 
 // SAFETY: as for `ClientStream`: both variants are `Split`.
@@ -200,8 +209,15 @@ impl ServerStream {
     pub fn raw_fd(&self) -> RawFd {
         match self {
             ServerStream::Plain(s) => s.as_raw_fd(),
-            ServerStream::Tls(_, fd) => *fd,
+            ServerStream::Tls(s) => s.fd,
         }
+    }
+
+    /// Whether bytes may wait inside ringlb (not in the socket) after the last read: a
+    /// TLS read that filled its buffer may have left decrypted bytes behind. Such a
+    /// connection must not go back to the pool.
+    pub fn may_hold_unread(&self) -> bool {
+        matches!(self, ServerStream::Tls(s) if s.filled)
     }
 }
 
@@ -214,24 +230,38 @@ pub async fn connect_tls(
     let fd = tcp.as_raw_fd();
     let connector = TlsConnector::from(Arc::clone(&tls.client_config));
     match monoio::time::timeout(timeout, connector.connect(tls.server_name.clone(), tcp)).await {
-        Ok(Ok(s)) => Ok(ServerStream::Tls(Box::new(s), fd)),
+        Ok(Ok(stream)) => Ok(ServerStream::Tls(Box::new(TlsServerStream {
+            stream,
+            fd,
+            filled: false,
+        }))),
         Ok(Err(e)) => Err(e.into()),
         Err(_) => Err(HandshakeError::Timeout(timeout)),
     }
 }
 
 impl AsyncReadRent for ServerStream {
-    async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+    async fn read<T: IoBufMut>(&mut self, mut buf: T) -> BufResult<usize, T> {
         match self {
             ServerStream::Plain(s) => s.read(buf).await,
-            ServerStream::Tls(s, _) => s.read(buf).await,
+            ServerStream::Tls(s) => {
+                let room = buf.bytes_total();
+                let (res, buf) = s.stream.read(buf).await;
+                s.filled = matches!(res, Ok(n) if n == room);
+                (res, buf)
+            }
         }
     }
 
     async fn readv<T: IoVecBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
             ServerStream::Plain(s) => s.readv(buf).await,
-            ServerStream::Tls(s, _) => s.readv(buf).await,
+            // (Vectored reads are not used on server connections; count them as
+            // filled so that one never makes a connection look drained.)
+            ServerStream::Tls(s) => {
+                s.filled = true;
+                s.stream.readv(buf).await
+            }
         }
     }
 }
@@ -240,28 +270,28 @@ impl AsyncWriteRent for ServerStream {
     async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
             ServerStream::Plain(s) => s.write(buf).await,
-            ServerStream::Tls(s, _) => s.write(buf).await,
+            ServerStream::Tls(s) => s.stream.write(buf).await,
         }
     }
 
     async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
             ServerStream::Plain(s) => s.writev(buf).await,
-            ServerStream::Tls(s, _) => s.writev(buf).await,
+            ServerStream::Tls(s) => s.stream.writev(buf).await,
         }
     }
 
     async fn flush(&mut self) -> io::Result<()> {
         match self {
             ServerStream::Plain(s) => s.flush().await,
-            ServerStream::Tls(s, _) => s.flush().await,
+            ServerStream::Tls(s) => s.stream.flush().await,
         }
     }
 
     async fn shutdown(&mut self) -> io::Result<()> {
         match self {
             ServerStream::Plain(s) => s.shutdown().await,
-            ServerStream::Tls(s, _) => s.shutdown().await,
+            ServerStream::Tls(s) => s.stream.shutdown().await,
         }
     }
 }

@@ -1,0 +1,122 @@
+//! The worker's pool of relay buffers. A buffer is the one thing a connection leaves
+//! behind for the next one, so the pool's one rule is that **no byte crosses from one
+//! connection to another**: a buffer is emptied when it is given back *and* when it is
+//! taken out, so no error path of a session, however it ends, can hand the next
+//! connection its leftovers (a request a client smuggled into a body, bytes a server
+//! sent instead of a response). Emptying a `Vec<u8>` only resets its length.
+
+use std::cell::{Cell, RefCell};
+
+/// Size of one buffer (HAProxy's default `tune.bufsize`); a session uses two. Larger
+/// buffers move bulk data in fewer operations but cost memory per connection.
+pub const BUF_SIZE: usize = 16 * 1024;
+/// Buffers kept for reuse; beyond this, returned buffers are freed.
+const POOL_MAX: usize = 256;
+/// A buffer that grew past this (a large head or chunk line read in one piece) is
+/// freed rather than kept, so an idle pool never holds more than `BUF_SIZE` each.
+const KEEP_MAX: usize = 2 * BUF_SIZE;
+
+#[derive(Default)]
+pub struct Buffers {
+    free: RefCell<Vec<Vec<u8>>>,
+    /// Buffers freed (pool full, or grown too large) since the heap was last trimmed.
+    freed: Cell<usize>,
+}
+
+impl Buffers {
+    /// An empty buffer of at least `BUF_SIZE` capacity, reused when one is free.
+    pub fn take(&self) -> Vec<u8> {
+        match self.free.borrow_mut().pop() {
+            Some(mut buf) => {
+                // Given-back buffers are emptied already; emptying again here makes
+                // the guarantee hold whatever path gave a buffer back.
+                buf.clear();
+                buf
+            }
+            None => Vec::with_capacity(BUF_SIZE),
+        }
+    }
+
+    /// Give a buffer back, whatever it still holds: its bytes are discarded.
+    pub fn give(&self, mut buf: Vec<u8>) {
+        buf.clear();
+        let mut free = self.free.borrow_mut();
+        if free.len() < POOL_MAX && (BUF_SIZE..=KEEP_MAX).contains(&buf.capacity()) {
+            free.push(buf);
+        } else if buf.capacity() > 0 {
+            self.freed.set(self.freed.get() + 1);
+        }
+    }
+
+    /// How many buffers were freed since the last call, and reset the count.
+    pub fn take_freed(&self) -> usize {
+        self.freed.replace(0)
+    }
+
+    #[cfg(test)]
+    fn kept(&self) -> usize {
+        self.free.borrow().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_buffer_given_back_with_bytes_comes_out_empty() {
+        let pool = Buffers::default();
+        let mut buf = pool.take();
+        buf.extend_from_slice(b"GET /SMUGGLED HTTP/1.1\r\nHost: x\r\n\r\n");
+        pool.give(buf);
+        let again = pool.take();
+        assert!(again.is_empty());
+        assert!(again.capacity() >= BUF_SIZE);
+        assert_eq!(pool.kept(), 0);
+    }
+
+    #[test]
+    fn take_empties_even_what_bypassed_give() {
+        let pool = Buffers::default();
+        // A buffer pushed without going through `give` (the rule is enforced at take).
+        let mut dirty = Vec::with_capacity(BUF_SIZE);
+        dirty.extend_from_slice(b"leftover");
+        pool.free.borrow_mut().push(dirty);
+        assert!(pool.take().is_empty());
+    }
+
+    #[test]
+    fn empty_pool_makes_new_buffers() {
+        let pool = Buffers::default();
+        let a = pool.take();
+        let b = pool.take();
+        assert!(a.is_empty() && b.is_empty());
+        assert!(a.capacity() >= BUF_SIZE && b.capacity() >= BUF_SIZE);
+    }
+
+    #[test]
+    fn small_grown_and_surplus_buffers_are_freed_not_kept() {
+        let pool = Buffers::default();
+        pool.give(Vec::new()); // no memory: neither kept nor counted
+        pool.give(Vec::with_capacity(100));
+        pool.give(Vec::with_capacity(KEEP_MAX + 1));
+        assert_eq!(pool.kept(), 0);
+        assert_eq!(pool.take_freed(), 2);
+        for _ in 0..POOL_MAX + 3 {
+            pool.give(Vec::with_capacity(BUF_SIZE));
+        }
+        assert_eq!(pool.kept(), POOL_MAX);
+        assert_eq!(pool.take_freed(), 3);
+        assert_eq!(pool.take_freed(), 0);
+    }
+
+    #[test]
+    fn newest_buffer_first() {
+        let pool = Buffers::default();
+        let a = Vec::with_capacity(BUF_SIZE);
+        let b = Vec::with_capacity(BUF_SIZE + 1);
+        pool.give(a);
+        pool.give(b);
+        assert_eq!(pool.take().capacity(), BUF_SIZE + 1);
+    }
+}
