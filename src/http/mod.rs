@@ -2,7 +2,16 @@
 //! held to the rules httparse leaves to us (framing, Host, line endings, limits), body
 //! framing, the chunked-body validator, and serialisation of the heads ringlb sends.
 //! Parsing borrows the read buffer and allocates nothing.
+//!
+//! | file | what |
+//! |---|---|
+//! | `request/` | request heads: parse, validate, rewrite for the server |
+//! | `response.rs` | response heads: parse, validate, rewrite for the client |
+//! | `headers.rs` | header rules shared by both: framing, Connection, line endings |
+//! | `authority.rs` | Host and absolute-form authority grammar (RFC 3986 `host [":" port]`) |
+//! | `chunked.rs` | the incremental chunked-body validator |
 
+mod authority;
 mod chunked;
 mod headers;
 mod request;

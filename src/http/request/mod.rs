@@ -5,9 +5,10 @@
 use std::io::Write as _;
 use std::net::IpAddr;
 
+use super::authority::valid_authority;
 use super::headers::{
     connection_has, content_length, dropped_by_connection, is_hop_by_hop, strict_line_endings,
-    transfer_encoding, TeError,
+    transfer_encoding, trim, TeError,
 };
 use super::{BodyFraming, HttpError};
 
@@ -175,11 +176,7 @@ pub fn parse_request<'h, 'b>(
         .filter(|h| h.name.eq_ignore_ascii_case("host"));
     let host = match (hosts.next(), hosts.next()) {
         (_, Some(_)) => return Err(HttpError::BadRequest("more than one Host header")),
-        (Some(h), None) => Some(
-            std::str::from_utf8(h.value)
-                .map_err(|_| HttpError::BadRequest("invalid Host"))?
-                .trim(),
-        ),
+        (Some(h), None) => Some(host_value(h.value)?),
         (None, None) if version == 1 => return Err(HttpError::BadRequest("missing Host header")),
         (None, None) => None,
     };
@@ -188,6 +185,11 @@ pub fn parse_request<'h, 'b>(
             return Err(HttpError::BadRequest("unsupported scheme in target"));
         }
         let authority = rest.split(['/', '?']).next().unwrap_or("");
+        // An http(s) URI must have a non-empty host (RFC 9110 §4.2.1), which
+        // valid_authority demands, so `http:///x` with `Host:` is refused too.
+        if !valid_authority(authority.as_bytes()) {
+            return Err(HttpError::BadRequest("invalid authority in target"));
+        }
         if host.is_none_or(|h| !h.eq_ignore_ascii_case(authority)) {
             return Err(HttpError::BadRequest(
                 "absolute-form target does not match Host",
@@ -245,6 +247,19 @@ pub fn parse_request<'h, 'b>(
         upgrade,
         expect_continue,
     }))
+}
+
+/// The Host field value, checked against RFC 3986 `uri-host [ ":" port ]` (RFC 9112
+/// §3.2: an invalid one gets 400). Empty is allowed, as RFC 9112 allows it for a
+/// target without authority; an absolute-form target must then match it, which no
+/// valid authority does.
+fn host_value(value: &[u8]) -> Result<&str, HttpError> {
+    let value = trim(value);
+    if !value.is_empty() && !valid_authority(value) {
+        return Err(HttpError::BadRequest("invalid Host"));
+    }
+    // Valid authorities are ASCII, so this cannot fail.
+    std::str::from_utf8(value).map_err(|_| HttpError::BadRequest("invalid Host"))
 }
 
 /// httparse refuses every version but 1.0 and 1.1: a well-formed `HTTP/x.y` is a version

@@ -160,3 +160,103 @@ fn connection_cannot_strip_framing_or_host() {
         "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n"
     );
 }
+
+#[test]
+fn invalid_host_values_get_400() {
+    for host in [
+        "a b",
+        "a/b",
+        "[::1",
+        "::1]",
+        "a:b",
+        "a:80:80",
+        "user@host",
+        "a\tb",
+        "%zz",
+        "[::g]",
+        "[v1.]",
+        ":80",
+    ] {
+        let r = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        assert_eq!(
+            parse(r.as_bytes()),
+            Err(HttpError::BadRequest("invalid Host")),
+            "{host:?}"
+        );
+    }
+    assert_eq!(status(b"GET / HTTP/1.0\r\nHost: a b\r\n\r\n"), 400);
+    assert_eq!(status(b"GET / HTTP/1.1\r\nHost: \xc2\xa0x\r\n\r\n"), 400);
+}
+
+#[test]
+fn valid_host_values_are_accepted_and_kept() {
+    for host in [
+        "[::1]:8080",
+        "[::ffff:1.2.3.4]",
+        "xn--bcher-kva.example",
+        "example.com.",
+        "EXAMPLE.COM",
+        "127.0.0.1:80",
+        "a-b_c~d",
+        "host:",
+        "[v1.fe80::a+en1]",
+    ] {
+        let r = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        let mut storage = [httparse::EMPTY_HEADER; 8];
+        let req = parse_request(r.as_bytes(), &LIMITS, &mut storage);
+        assert_eq!(req.map(|r| r.unwrap().host), Ok(Some(host)), "{host:?}");
+    }
+}
+
+#[test]
+fn empty_host_is_kept_for_origin_form_only() {
+    // RFC 9112 §3.2 allows an empty Host for a target without authority; ringlb always
+    // accepted it for origin-form and asterisk-form targets.
+    assert_eq!(status(b"GET / HTTP/1.1\r\nHost:\r\n\r\n"), 200);
+    assert_eq!(status(b"GET / HTTP/1.1\r\nHost: \r\n\r\n"), 200);
+    assert_eq!(status(b"OPTIONS * HTTP/1.1\r\nHost:\r\n\r\n"), 200);
+    assert_eq!(status(b"GET http://x/ HTTP/1.1\r\nHost:\r\n\r\n"), 400);
+    // An http URI with an empty host is invalid (RFC 9110 §4.2.1), even if Host is too.
+    assert_eq!(
+        parse(b"GET http:///x HTTP/1.1\r\nHost:\r\n\r\n"),
+        Err(HttpError::BadRequest("invalid authority in target"))
+    );
+}
+
+#[test]
+fn absolute_form_targets_with_a_bad_authority_get_400() {
+    for target in [
+        "http://user@host/",
+        "http://u:p@host/x",
+        "http://a:b/",
+        "http://a:80:80/",
+        "http://[::1/",
+        "http://%zz/",
+        "http://[::g]/",
+        "http://:80/",
+        "http:///x",
+        "https://a#b/",
+    ] {
+        // With Host equal to the authority (which the Host check may refuse first).
+        let authority = target.split('/').nth(2).unwrap();
+        let r = format!("GET {target} HTTP/1.1\r\nHost: {authority}\r\n\r\n");
+        assert_eq!(status(r.as_bytes()), 400, "{target:?}");
+        // Without Host (HTTP/1.0), the authority check itself refuses it.
+        let r = format!("GET {target} HTTP/1.0\r\n\r\n");
+        assert_eq!(
+            parse(r.as_bytes()),
+            Err(HttpError::BadRequest("invalid authority in target")),
+            "{target:?}"
+        );
+    }
+    for (target, host) in [
+        ("http://[::1]:8080/x", "[::1]:8080"),
+        ("http://EXAMPLE.com:80/x", "example.COM:80"),
+        ("https://a-b_c~d/?q", "a-b_c~d"),
+        ("http://127.0.0.1?q", "127.0.0.1"),
+        ("http://host:/", "host:"),
+    ] {
+        let r = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        assert_eq!(status(r.as_bytes()), 200, "{target:?}");
+    }
+}
