@@ -41,10 +41,15 @@
 //! | [`tls`] | certificates (loading, checks, SNI choice), rustls configurations, `gen-cert` |
 //! | [`demo`] | `ringlb demo`: built-in backends and configuration |
 
+pub mod admin;
 pub mod config;
 pub mod control;
 pub mod demo;
 pub mod http;
 pub mod lb;
+pub mod listen;
+pub mod msg;
+pub mod run;
 pub mod tls;
+pub mod vrrp;
 pub mod worker;

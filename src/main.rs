@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use ringlb::config::Config;
-use ringlb::control::{self, Exit};
+use ringlb::run::{self, Exit};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -166,7 +166,7 @@ fn run(path: &Path) -> anyhow::Result<ExitCode> {
         }
     };
     init_logging(&config.global.log_level);
-    finish(control::run(config, Some(path.to_path_buf()))?)
+    finish(run::run(config, Some(path.to_path_buf()))?)
 }
 
 fn demo(listen: SocketAddr, workers: usize, admin: SocketAddr) -> anyhow::Result<ExitCode> {
@@ -175,7 +175,7 @@ fn demo(listen: SocketAddr, workers: usize, admin: SocketAddr) -> anyhow::Result
     let config = Config::parse(&text, "<demo>")
         .map_err(|e| anyhow::anyhow!("built-in demo configuration: {e}"))?;
     init_logging(&config.global.log_level);
-    let exit = control::run_with(config, None, |bound| {
+    let exit = run::run_with(config, None, |bound| {
         let list: Vec<String> = backends.iter().map(|a| a.to_string()).collect();
         println!("ringlb demo: 3 backends on {}", list.join(", "));
         for (_, addr) in bound.frontends {

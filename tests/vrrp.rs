@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::netns::{fetch_from, skip, Lan};
 use common::{admin, Ringlb, TempConfig, BIN, PATIENCE};
-use ringlb::control::vrrp::machine::master_down_interval;
+use ringlb::vrrp::machine::master_down_interval;
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
 const SEC: Duration = Duration::from_secs(1);
@@ -344,8 +344,8 @@ fn send_raw(lan: &Lan, host: usize, packets: Vec<Vec<u8>>) {
 
 #[test]
 fn hostile_advertisements_are_ignored_and_counted() {
-    use ringlb::control::vrrp::packet::{Advert, ChecksumForm, GROUP};
-    use ringlb::control::vrrp::wire::ipv4_packet;
+    use ringlb::vrrp::packet::{Advert, ChecksumForm, GROUP};
+    use ringlb::vrrp::wire::ipv4_packet;
     let Some(lan) = lan("hostile_advertisements_are_ignored_and_counted", 2) else {
         return;
     };
@@ -414,8 +414,8 @@ fn hostile_advertisements_are_ignored_and_counted() {
 
 #[test]
 fn unicast_peers_only_listen_to_their_peers() {
-    use ringlb::control::vrrp::packet::{Advert, ChecksumForm};
-    use ringlb::control::vrrp::wire::ipv4_packet;
+    use ringlb::vrrp::packet::{Advert, ChecksumForm};
+    use ringlb::vrrp::wire::ipv4_packet;
     let Some(lan) = lan("unicast_peers_only_listen_to_their_peers", 3) else {
         return;
     };

@@ -3,10 +3,10 @@
 
 use std::fmt::Write;
 
-use super::plane::Control;
+use crate::control::Control;
 use super::render::{live_servers, unix, Totals};
 use crate::lb::{Admin, Oper, WEIGHT_SCALE};
-use crate::worker::stats::{new_latency, BackendStats, FrontendStats, WorkerStats};
+use crate::msg::stats::{new_latency, BackendStats, FrontendStats, WorkerStats};
 
 /// Prometheus label value escaping.
 fn label(v: &str) -> String {
@@ -321,8 +321,8 @@ pub fn metrics(control: &Control, stats: &[Box<WorkerStats>]) -> String {
     );
     for (i, d) in control.drivers.borrow().iter().enumerate() {
         let driver = d.map_or("starting".to_string(), |d| match d {
-            crate::worker::Driver::IoUring => "io_uring".into(),
-            crate::worker::Driver::Legacy => "epoll".into(),
+            crate::msg::Driver::IoUring => "io_uring".into(),
+            crate::msg::Driver::Legacy => "epoll".into(),
         });
         let _ = writeln!(
             o,

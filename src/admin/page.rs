@@ -6,11 +6,11 @@
 use std::fmt::Write;
 use std::time::SystemTime;
 
-use super::plane::Control;
+use crate::control::Control;
 use super::render::{live_servers, state_text, Totals};
 use crate::config::Mode;
 use crate::lb::{Admin, Oper, WEIGHT_SCALE};
-use crate::worker::stats::WorkerStats;
+use crate::msg::stats::WorkerStats;
 
 const STYLE: &str = "body{font:13px/1.35 system-ui,sans-serif;margin:1em 2em;color:#222}\
 h1{font-size:18px;margin:0 0 .2em}h2{font-size:15px;margin:1.2em 0 .3em}\

@@ -6,10 +6,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use super::plane::Control;
-use super::table::ServerEntry;
+use crate::control::Control;
+use crate::control::table::ServerEntry;
 use crate::lb::{Admin, Oper, WEIGHT_SCALE};
-use crate::worker::stats::{BackendStats, FrontendStats, ServerStats, WorkerStats};
+use crate::msg::stats::{BackendStats, FrontendStats, ServerStats, WorkerStats};
 
 pub use super::metrics::metrics;
 pub use super::page::html;

@@ -10,12 +10,12 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use monoio::buf::IoBufMut;
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::io::{AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
-use super::plane::Control;
+use crate::control::Control;
 use super::render;
+use crate::http::read_append;
 use crate::lb::Admin;
 
 /// Whole request (head and body) must arrive within this.
@@ -153,19 +153,6 @@ async fn read_more(stream: &mut TcpStream, buf: Vec<u8>) -> Result<Vec<u8>, u16>
         (Ok(n), buf) if n > 0 => Ok(buf),
         _ => Err(400),
     }
-}
-
-/// Read what is available, appended after the bytes already in `buf`.
-pub async fn read_append<S: AsyncReadRent>(
-    stream: &mut S,
-    mut buf: Vec<u8>,
-) -> (io::Result<usize>, Vec<u8>) {
-    if buf.capacity() - buf.len() < 1024 {
-        buf.reserve(2048);
-    }
-    let len = buf.len();
-    let (res, slice) = stream.read(buf.slice_mut(len..)).await;
-    (res, slice.into_inner())
 }
 
 async fn respond(control: &Rc<Control>, req: Request) -> Reply {

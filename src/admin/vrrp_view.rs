@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::metrics::{family, line};
 use super::render::unix;
-use super::vrrp::{state_name, Drop, State, Status};
+use crate::vrrp::{state_name, Drop, State, Status};
 
 pub fn json(s: &Status) -> Value {
     let c = &s.counters;

@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
 
-use super::admin::read_append;
 use super::health::jitter;
 use super::plane::Control;
 use crate::config::{CheckKind, HealthCheck, Server};
-use crate::worker::{connect_tls, ServerStream};
+use crate::http::read_append;
+use crate::tls::{connect_tls, ServerStream};
 
 /// Why a check failed, as the log and the stats page say it.
 #[derive(Debug)]
@@ -63,7 +63,7 @@ async fn probe_inner(check: &HealthCheck, server: &Server) -> Result<(), Failure
     // A TLS server is checked over TLS: the handshake is part of the check.
     let mut stream = match &server.tls {
         None => ServerStream::Plain(tcp),
-        Some(tls) => connect_tls(tls, tcp, check.timeout)
+        Some(tls) => connect_tls(&tls.client_config, tls.server_name.clone(), tcp, check.timeout)
             .await
             .map_err(|e| Failure::Tls(e.to_string()))?,
     };

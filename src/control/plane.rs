@@ -13,15 +13,15 @@ use std::time::{Duration, Instant, SystemTime};
 use futures_channel::mpsc::{unbounded, UnboundedSender};
 use futures_util::StreamExt;
 
-use super::broadcast::{Broadcaster, Update};
+use crate::msg::{Broadcaster, Update};
 use super::checks::{check_loop, Failure};
-use super::layout::{Layout, Slots};
+use crate::msg::{Layout, Slots};
 use super::reload::Listening;
 use super::table::{CheckReport, Table};
 use crate::config::{Config, HealthCheck, Server};
 use crate::lb::{Admin, Oper};
-use crate::worker::stats::WorkerStats;
-use crate::worker::Driver;
+use crate::msg::stats::WorkerStats;
+use crate::msg::Driver;
 
 /// How often slow-start weights are recomputed while a server ramps up.
 const RAMP_TICK: Duration = Duration::from_millis(250);
@@ -43,7 +43,7 @@ pub struct Control {
     pub started: SystemTime,
     pub stopping: Cell<bool>,
     /// The virtual router, with `[vrrp]`.
-    pub vrrp: Option<Rc<super::vrrp::Vrrp>>,
+    pub vrrp: Option<Rc<crate::vrrp::Vrrp>>,
     /// When each worker last answered a ping (VRRP health tracking).
     pub pongs: RefCell<Vec<Instant>>,
     pending: RefCell<HashMap<u64, UnboundedSender<Box<WorkerStats>>>>,
@@ -58,7 +58,7 @@ impl Control {
         path: Option<PathBuf>,
         broadcaster: Broadcaster,
         listening: Vec<Listening>,
-        vrrp: Option<Rc<super::vrrp::Vrrp>>,
+        vrrp: Option<Rc<crate::vrrp::Vrrp>>,
     ) -> Self {
         let mut layout = Layout::default();
         let slots = layout.assign(&config);

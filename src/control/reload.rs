@@ -8,25 +8,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::broadcast::{SetServer, Update};
-use super::layout::Slots;
+use crate::msg::{Reload, Update};
 use super::plane::Control;
 use crate::config::Config;
-use crate::worker::{bind_for_workers, BoundListener};
-
-/// What a worker receives on reload.
-#[derive(Debug)]
-pub struct Reload {
-    pub config: Arc<Config>,
-    pub slots: Arc<Slots>,
-    /// The control thread's state of every server, by configuration index.
-    pub servers: Arc<Vec<Vec<SetServer>>>,
-    /// Listeners this worker starts now (`frontend` is a frontend slot).
-    pub listeners: Vec<BoundListener>,
-    /// Listening addresses (as bound) that stay, with the frontend slot each now
-    /// serves. The worker stops accepting on every other address.
-    pub keep: Arc<Vec<(SocketAddr, usize)>>,
-}
+use crate::listen::{bind_for_workers, BoundListener};
 
 /// One listening address of every worker.
 #[derive(Debug, Clone)]

@@ -5,9 +5,9 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use super::broadcast::SetServer;
+use crate::msg::SetServer;
 use super::health::Health;
-use super::layout::Slots;
+use crate::msg::Slots;
 use crate::config::{Backend, Config, Server};
 use crate::lb::{effective_weight, Admin, Oper};
 

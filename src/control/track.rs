@@ -7,7 +7,7 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::broadcast::Update;
+use crate::msg::Update;
 use super::plane::Control;
 
 const PING_EVERY: Duration = Duration::from_secs(1);

@@ -15,9 +15,11 @@ mod authority;
 mod chunked;
 mod headers;
 mod request;
+mod read;
 mod response;
 
 pub use chunked::{ChunkError, ChunkedValidator};
+pub use read::read_append;
 pub use request::{parse_request, Limits, Request};
 pub use response::{parse_response, Response};
 

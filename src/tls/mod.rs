@@ -3,10 +3,18 @@
 //! certificate's SAN list; a default for clients without SNI or with an unknown name
 //! unless `strict_sni`), and the rustls server configuration a frontend's workers use.
 //! Everything here runs when a configuration is loaded (start, `check`, reload), never
-//! on the request path except the SNI lookup.
+//! on the request path except the SNI lookup and the streams.
+//!
+//! | file | what |
+//! |---|---|
+//! | `mod.rs` | certificates: loading, checks, SNI choice; the server configuration |
+//! | `client.rs` | rustls client configurations (to servers, and for checks) |
+//! | `generate.rs` | self-signed certificates (`ringlb gen-cert`, tests) |
+//! | `stream.rs` | connections as sessions and checks see them: [`ClientStream`], [`ServerStream`], handshakes |
 
 mod client;
 mod generate;
+mod stream;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -21,6 +29,7 @@ use rustls::ServerConfig;
 
 pub use client::{client_config, insecure_verifier};
 pub use generate::{self_signed, self_signed_between};
+pub use stream::{accept_tls, connect_tls, ClientStream, HandshakeError, ServerStream, TlsInfo};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {

@@ -16,7 +16,7 @@ use monoio::net::TcpStream;
 use monoio::BufResult;
 use monoio_rustls::{ClientTlsStream, ServerTlsStream, TlsConnector};
 
-use crate::config::ServerTls;
+use rustls::pki_types::ServerName;
 
 pub enum ClientStream {
     Plain(TcpStream),
@@ -223,13 +223,14 @@ impl ServerStream {
 
 /// Complete the client side of a TLS handshake with a server within `timeout`.
 pub async fn connect_tls(
-    tls: &ServerTls,
+    config: &Arc<rustls::ClientConfig>,
+    name: ServerName<'static>,
     tcp: TcpStream,
     timeout: Duration,
 ) -> Result<ServerStream, HandshakeError> {
     let fd = tcp.as_raw_fd();
-    let connector = TlsConnector::from(Arc::clone(&tls.client_config));
-    match monoio::time::timeout(timeout, connector.connect(tls.server_name.clone(), tcp)).await {
+    let connector = TlsConnector::from(Arc::clone(config));
+    match monoio::time::timeout(timeout, connector.connect(name, tcp)).await {
         Ok(Ok(stream)) => Ok(ServerStream::Tls(Box::new(TlsServerStream {
             stream,
             fd,

@@ -6,9 +6,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::state::{BackendState, Worker};
-use super::stats::{count_status, record_latency, BackendStats, WorkerStats};
+use crate::msg::stats::{count_status, record_latency, BackendStats, WorkerStats};
 use crate::config::Config;
-use crate::control::{Event, SetServer, Slots};
+use crate::msg::{Event, SetServer, Slots};
 use crate::http::Limits;
 use crate::lb::{self, Admin, ServerState};
 

@@ -21,8 +21,8 @@ use super::relay::{relay, Timeouts};
 use super::route::Action;
 use super::session::{connect, Reuse};
 use super::state::Worker;
-use super::stats::count_status;
-use super::stream::{ClientStream, ServerStream};
+use crate::msg::stats::count_status;
+use crate::tls::{ClientStream, ServerStream};
 use crate::config::Frontend;
 use crate::http::BodyFraming;
 

@@ -14,7 +14,7 @@ use super::body::{read_more, BodyError, End};
 use super::error::Side;
 use super::route::{route, Action};
 use super::state::Worker;
-use super::stream::{ClientStream, ServerStream};
+use crate::tls::{ClientStream, ServerStream};
 use crate::config::Frontend;
 use crate::http::{error_response, parse_request, parse_response, BodyFraming, HttpError};
 

@@ -18,8 +18,6 @@ mod relay;
 mod route;
 mod session;
 mod state;
-pub mod stats;
-mod stream;
 
 use std::future::Future;
 use std::io;
@@ -33,29 +31,12 @@ use futures_util::StreamExt;
 pub use access::AccessWriter;
 pub use apply::Outcome;
 pub use error::{SessionError, Side};
-pub use listener::{bind_all, bind_for_workers, BindError, BoundListener};
 pub use relay::{relay, RelayStats, Timeouts};
 pub use state::Worker;
-pub use stream::{connect_tls, ServerStream};
 
 use crate::config::{Config, IoDriver};
-use crate::control::{Event, Inbox, Update};
-
-/// The I/O driver a worker ended up with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Driver {
-    IoUring,
-    Legacy,
-}
-
-impl std::fmt::Display for Driver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Driver::IoUring => "io_uring",
-            Driver::Legacy => "legacy (epoll)",
-        })
-    }
-}
+use crate::listen::BoundListener;
+use crate::msg::{Driver, Event, Inbox, Update};
 
 /// Everything a worker thread starts with.
 pub struct WorkerSetup {

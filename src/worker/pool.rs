@@ -12,7 +12,7 @@
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
-use super::stream::ServerStream;
+use crate::tls::ServerStream;
 
 /// Idle connections kept per server and worker.
 pub const MAX_IDLE: usize = 64;

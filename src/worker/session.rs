@@ -10,7 +10,7 @@ use super::apply::Outcome;
 use super::error::SessionError;
 use super::relay::{relay, Timeouts};
 use super::state::{NoSlot, ServerLease, Worker};
-use super::stream::{connect_tls, ClientStream, ServerStream};
+use crate::tls::{connect_tls, ClientStream, ServerStream};
 
 /// Whether a request may go on a pooled server connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,7 +134,7 @@ pub async fn connect(
                     None => Ok(ServerStream::Plain(stream)),
                     Some(tls) => {
                         let left = connect_timeout.saturating_sub(started.elapsed());
-                        connect_tls(tls, stream, left).await
+                        connect_tls(&tls.client_config, tls.server_name.clone(), stream, left).await
                     }
                 };
                 match stream {

@@ -15,9 +15,9 @@ use super::buffers::Buffers;
 use super::local::{Flag, Gate};
 use super::pool::Pool;
 use super::queue::{self, Queue, Refused};
-use super::stats::{FrontendStats, ServerStats};
+use crate::msg::stats::{FrontendStats, ServerStats};
 use crate::config::{self, Config, Frontend};
-use crate::control::{Event, Slots};
+use crate::msg::{Event, Slots};
 use crate::http::Limits;
 use crate::lb::{self, Balancer, Pick, ServerState};
 

@@ -1,0 +1,20 @@
+//! The admin listener (`global.admin_bind`), served on the control thread: the HTML
+//! stats page, Prometheus `/metrics`, the JSON API and the runtime commands. It reads
+//! the control plane's state ([`crate::control::Control`]) and the workers'
+//! statistics copies ([`crate::msg::stats`]); it never touches worker memory.
+//!
+//! | file | what |
+//! |---|---|
+//! | `server.rs` | the listener: accept, read one request, route it, answer |
+//! | `render.rs` | JSON (`/api/servers`) and the totals every view shares |
+//! | `page.rs` | the HTML stats page |
+//! | `metrics.rs` | Prometheus text (`/metrics`) |
+//! | `vrrp_view.rs` | the virtual router in JSON, metrics and HTML |
+
+mod metrics;
+mod page;
+mod render;
+mod server;
+mod vrrp_view;
+
+pub use server::{bind, serve};
