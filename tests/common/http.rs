@@ -6,6 +6,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use super::PATIENCE;
 
@@ -14,6 +15,10 @@ use super::PATIENCE;
 pub struct Seen {
     pub heads: Mutex<Vec<String>>,
     pub accepted: AtomicUsize,
+    /// Connections the backend is done with and has closed (its socket is gone),
+    /// whichever side ended them. Counted after the close, so a test that waits for
+    /// it knows the FIN (or RST) has been sent.
+    pub closed: AtomicUsize,
 }
 
 /// The backend answers by path:
@@ -21,6 +26,7 @@ pub struct Seen {
 /// - `/len/N`: N body bytes with Content-Length
 /// - `/204`, `/304`: no body
 /// - `/close-after`: answers keep-alive, then closes the connection 50 ms later
+///   (`Backend::wait_closed` tells when it has)
 /// - `/bad-framing`: Content-Length and Transfer-Encoding both
 /// - `/ws`: 101 Switching Protocols, then echoes bytes
 /// - anything else: `ok <method> <path> <body length>`
@@ -31,11 +37,11 @@ pub struct Backend {
 
 impl Backend {
     pub fn start() -> Backend {
-        Backend::start_with_delay(std::time::Duration::ZERO)
+        Backend::start_with_delay(Duration::ZERO)
     }
 
     /// A backend that waits `delay` before every response.
-    pub fn start_with_delay(delay: std::time::Duration) -> Backend {
+    pub fn start_with_delay(delay: Duration) -> Backend {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Seen::default());
@@ -49,7 +55,9 @@ impl Backend {
                 s.accepted.fetch_add(1, Ordering::SeqCst);
                 let s = Arc::clone(&s);
                 thread::spawn(move || {
+                    // `serve` owns the stream: it is closed when `serve` returns.
                     let _ = serve(stream, &s, delay);
+                    s.closed.fetch_add(1, Ordering::SeqCst);
                 });
             }
         });
@@ -64,6 +72,24 @@ impl Backend {
         self.seen.accepted.load(Ordering::SeqCst)
     }
 
+    pub fn closed(&self) -> usize {
+        self.seen.closed.load(Ordering::SeqCst)
+    }
+
+    /// Wait until the backend has closed at least `n` connections (bounded by
+    /// PATIENCE: a guard against hangs, not a timing).
+    pub fn wait_closed(&self, n: usize) {
+        let deadline = Instant::now() + PATIENCE;
+        while self.closed() < n {
+            assert!(
+                Instant::now() < deadline,
+                "the backend closed {} connections, not {n}",
+                self.closed()
+            );
+            thread::sleep(Duration::from_millis(2));
+        }
+    }
+
     pub fn last_head(&self) -> String {
         self.seen
             .heads
@@ -75,7 +101,7 @@ impl Backend {
     }
 }
 
-fn serve(stream: TcpStream, seen: &Seen, delay: std::time::Duration) -> std::io::Result<()> {
+fn serve(stream: TcpStream, seen: &Seen, delay: Duration) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut w = stream;
     loop {
@@ -124,7 +150,7 @@ fn serve(stream: TcpStream, seen: &Seen, delay: std::time::Duration) -> std::io:
             w.write_all(b"HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n")?;
         } else if path == "/close-after" {
             w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")?;
-            thread::sleep(std::time::Duration::from_millis(50));
+            thread::sleep(Duration::from_millis(50));
             let _ = w.shutdown(Shutdown::Both);
             return Ok(());
         } else if path == "/bad-framing" {
