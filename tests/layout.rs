@@ -28,7 +28,7 @@ const ALLOWED: &[(&str, May)] = &[
     ("main", Anything),
     ("lib", Anything),
     ("run", Anything),
-    ("demo", Anything),
+    ("demo", Only(&[])),
     (
         "admin",
         Only(&["control", "msg", "vrrp", "config", "lb", "http", "tls"]),
