@@ -6,10 +6,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use crate::control::Control;
 use crate::control::table::ServerEntry;
+use crate::control::Control;
 use crate::lb::{Admin, Oper, WEIGHT_SCALE};
-use crate::msg::stats::{BackendStats, FrontendStats, ServerStats, WorkerStats};
+use crate::msg::stats::{add_slots, BackendStats, FrontendStats, ServerStats, WorkerStats};
 
 pub use super::metrics::metrics;
 pub use super::page::html;
@@ -25,45 +25,8 @@ impl Totals {
     pub fn of(stats: &[Box<WorkerStats>]) -> Totals {
         let mut t = Totals::default();
         for w in stats {
-            for (i, f) in w.frontends.iter().enumerate() {
-                if t.frontends.len() <= i {
-                    t.frontends.push(FrontendStats::default());
-                }
-                let s = &mut t.frontends[i];
-                s.current += f.current;
-                s.connections += f.connections;
-                s.requests += f.requests;
-                s.invalid_requests += f.invalid_requests;
-                s.tls_failures += f.tls_failures;
-                s.tls12 += f.tls12;
-                s.tls13 += f.tls13;
-                add(&mut s.responses, &f.responses);
-            }
-            for (i, b) in w.backends.iter().enumerate() {
-                if t.backends.len() <= i {
-                    t.backends.push(BackendStats::default());
-                }
-                let s = &mut t.backends[i];
-                s.no_server += b.no_server;
-                s.queue_current += b.queue_current;
-                s.queued += b.queued;
-                s.queue_timeouts += b.queue_timeouts;
-                s.queue_full += b.queue_full;
-                for (j, srv) in b.servers.iter().enumerate() {
-                    if s.servers.len() <= j {
-                        s.servers.push(ServerStats::default());
-                        s.active.push(0);
-                    }
-                    let d = &mut s.servers[j];
-                    d.connections += srv.connections;
-                    d.requests += srv.requests;
-                    d.connect_errors += srv.connect_errors;
-                    d.response_errors += srv.response_errors;
-                    add(&mut d.responses, &srv.responses);
-                    let _ = d.latency.add(&srv.latency);
-                    s.active[j] += b.active.get(j).copied().unwrap_or(0);
-                }
-            }
+            add_slots(&mut t.frontends, &w.frontends);
+            add_slots(&mut t.backends, &w.backends);
         }
         t
     }
@@ -73,12 +36,6 @@ impl Totals {
             .get(b)
             .and_then(|be| Some((be.servers.get(s)?.clone(), *be.active.get(s)?)))
             .unwrap_or_else(|| (ServerStats::default(), 0))
-    }
-}
-
-fn add(into: &mut [u64; 5], from: &[u64; 5]) {
-    for (a, b) in into.iter_mut().zip(from) {
-        *a += b;
     }
 }
 
