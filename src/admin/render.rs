@@ -31,10 +31,15 @@ impl Totals {
         t
     }
 
+    /// A server's totals and current connections, when some worker sent them.
+    pub fn server_ref(&self, b: usize, s: usize) -> Option<(&ServerStats, u32)> {
+        let be = self.backends.get(b)?;
+        Some((be.servers.get(s)?, *be.active.get(s)?))
+    }
+
     pub fn server(&self, b: usize, s: usize) -> (ServerStats, u32) {
-        self.backends
-            .get(b)
-            .and_then(|be| Some((be.servers.get(s)?.clone(), *be.active.get(s)?)))
+        self.server_ref(b, s)
+            .map(|(st, active)| (st.clone(), active))
             .unwrap_or_else(|| (ServerStats::default(), 0))
     }
 }
@@ -128,7 +133,7 @@ pub fn server_json(control: &Control, b: usize, s: usize) -> String {
     .to_string()
 }
 
-fn admin_name(a: Admin) -> &'static str {
+pub(super) fn admin_name(a: Admin) -> &'static str {
     match a {
         Admin::Ready => "ready",
         Admin::Drain => "drain",
