@@ -1,369 +1,342 @@
 //! `GET /metrics`: Prometheus text format 0.0.4, every family's samples together
 //! under its HELP and TYPE lines, counters added up across workers.
+//!
+//! What is exported is one table, [`FAMILIES`], in output order: per family its name,
+//! HELP, TYPE, split label, and a getter whose variant of [`Get`] says which rows it
+//! has (frontends, backends, servers, workers or the process). [`Rows`] gathers the
+//! rows with their labels; `prom.rs` writes them. Nothing branches on a family's name.
 
-use std::fmt::Write;
-
+use super::prom::{head, histogram, label, samples, Family, Num};
+use super::render::{admin_name, live_servers, unix, Totals};
+use crate::control::table::{ServerEntry, Table};
 use crate::control::Control;
-use super::render::{live_servers, unix, Totals};
-use crate::lb::{Admin, Oper, WEIGHT_SCALE};
-use crate::msg::stats::{new_latency, BackendStats, FrontendStats, WorkerStats};
+use crate::lb::{Oper, WEIGHT_SCALE};
+use crate::msg::stats::{BackendStats, FrontendStats, Latency, ServerStats, WorkerStats};
+use crate::msg::Driver;
 
-/// Prometheus label value escaping.
-fn label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// The rows of a family, and how to read one.
+enum Get {
+    /// Per frontend, label `frontend`.
+    Frontend(fn(&FrontendStats, usize) -> Num),
+    /// Per live backend, label `backend`.
+    Backend(fn(&BackendRow<'_>, usize) -> Num),
+    /// Per live server, labels `backend`, `server`.
+    Server(fn(&ServerRow<'_>, usize) -> Num),
+    /// A histogram per live server, labels `backend`, `server`.
+    ServerHistogram(fn(&ServerStats) -> &Latency),
+    /// An info family: one sample of 1 per worker, the facts in its labels `worker`
+    /// and `driver`.
+    WorkerInfo,
+    /// One unlabelled sample for the whole process.
+    Global(fn(&Control) -> Num),
 }
 
-/// A metric family computed from one statistics record: name, type, help, value.
-type Family<T> = (&'static str, &'static str, &'static str, fn(&T) -> u64);
+struct BackendRow<'a> {
+    stats: &'a BackendStats,
+    /// Servers that may take new traffic.
+    usable: u64,
+}
 
-/// Latency buckets, in seconds.
-const BUCKETS: [f64; 14] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+struct ServerRow<'a> {
+    entry: &'a ServerEntry,
+    stats: &'a ServerStats,
+    /// Connections or in-flight requests now.
+    active: u32,
+}
+
+const CLASSES: &[&str] = &["1xx", "2xx", "3xx", "4xx", "5xx"];
+const TLS_VERSIONS: &[&str] = &["TLSv1.2", "TLSv1.3"];
+/// As `render::admin_name` spells them.
+const ADMIN_STATES: &[&str] = &["ready", "drain", "maint"];
+
+/// Everything `/metrics` exports, in order (the VRRP families follow, from
+/// `vrrp_view.rs`, with `[vrrp]`).
+static FAMILIES: &[Family<Get>] = &[
+    Family::gauge(
+        "ringlb_frontend_current_connections",
+        "Client connections open now.",
+        Get::Frontend(|f, _| f.current.into()),
+    ),
+    Family::counter(
+        "ringlb_frontend_connections_total",
+        "Client connections accepted.",
+        Get::Frontend(|f, _| f.connections.into()),
+    ),
+    Family::counter(
+        "ringlb_frontend_requests_total",
+        "HTTP requests received.",
+        Get::Frontend(|f, _| f.requests.into()),
+    ),
+    Family::counter(
+        "ringlb_frontend_invalid_requests_total",
+        "Requests refused as malformed, too large or too slow.",
+        Get::Frontend(|f, _| f.invalid_requests.into()),
+    ),
+    Family::counter(
+        "ringlb_frontend_tls_handshake_failures_total",
+        "TLS handshakes that failed or timed out.",
+        Get::Frontend(|f, _| f.tls_failures.into()),
+    ),
+    Family::counter(
+        "ringlb_frontend_tls_handshakes_total",
+        "TLS handshakes completed, by protocol version.",
+        Get::Frontend(|f, i| [f.tls12, f.tls13][i].into()),
+    )
+    .by("version", TLS_VERSIONS),
+    Family::counter(
+        "ringlb_frontend_responses_total",
+        "Responses sent to clients, by status class.",
+        Get::Frontend(|f, i| f.responses[i].into()),
+    )
+    .by("code", CLASSES),
+    Family::counter(
+        "ringlb_backend_no_server_total",
+        "Requests or connections refused because no server was usable.",
+        Get::Backend(|b, _| b.stats.no_server.into()),
+    ),
+    Family::gauge(
+        "ringlb_backend_queue_current",
+        "Requests waiting for a server slot now.",
+        Get::Backend(|b, _| b.stats.queue_current.into()),
+    ),
+    Family::counter(
+        "ringlb_backend_queued_total",
+        "Requests that waited for a server slot.",
+        Get::Backend(|b, _| b.stats.queued.into()),
+    ),
+    Family::counter(
+        "ringlb_backend_queue_timeouts_total",
+        "Requests that got 503 after timeout_queue.",
+        Get::Backend(|b, _| b.stats.queue_timeouts.into()),
+    ),
+    Family::counter(
+        "ringlb_backend_queue_full_total",
+        "Requests refused because the queue was full.",
+        Get::Backend(|b, _| b.stats.queue_full.into()),
+    ),
+    Family::gauge(
+        "ringlb_backend_usable_servers",
+        "Servers that may take new traffic.",
+        Get::Backend(|b, _| b.usable.into()),
+    ),
+    Family::gauge(
+        "ringlb_server_up",
+        "1 when health checks (or the lack of them) say up.",
+        Get::Server(|s, _| (s.entry.oper() == Oper::Up).into()),
+    ),
+    Family::gauge(
+        "ringlb_server_admin_state",
+        "The operator's state: 1 for the current one of ready, drain, maint.",
+        Get::Server(|s, i| (admin_name(s.entry.admin) == ADMIN_STATES[i]).into()),
+    )
+    .by("state", ADMIN_STATES),
+    Family::gauge(
+        "ringlb_server_weight",
+        "The operator's weight (0..256).",
+        Get::Server(|s, _| u64::from(s.entry.weight).into()),
+    ),
+    Family::gauge(
+        "ringlb_server_effective_weight",
+        "The weight balancers use now (slow start applied), in the same unit.",
+        Get::Server(|s, _| Num::Float(f64::from(s.entry.sent.weight) / f64::from(WEIGHT_SCALE))),
+    ),
+    Family::gauge(
+        "ringlb_server_current_connections",
+        "Connections (TCP) or in-flight requests (HTTP) now.",
+        Get::Server(|s, _| u64::from(s.active).into()),
+    ),
+    Family::counter(
+        "ringlb_server_connections_total",
+        "New connections opened to the server.",
+        Get::Server(|s, _| s.stats.connections.into()),
+    ),
+    Family::counter(
+        "ringlb_server_requests_total",
+        "Requests (HTTP) or sessions (TCP) sent to the server.",
+        Get::Server(|s, _| s.stats.requests.into()),
+    ),
+    Family::counter(
+        "ringlb_server_responses_total",
+        "Responses from the server, by status class.",
+        Get::Server(|s, i| s.stats.responses[i].into()),
+    )
+    .by("code", CLASSES),
+    Family::counter(
+        "ringlb_server_connect_errors_total",
+        "Connect attempts that failed or timed out.",
+        Get::Server(|s, _| s.stats.connect_errors.into()),
+    ),
+    Family::counter(
+        "ringlb_server_response_errors_total",
+        "Responses that timed out, were malformed or cut short.",
+        Get::Server(|s, _| s.stats.response_errors.into()),
+    ),
+    Family::counter(
+        "ringlb_server_status_changes_total",
+        "Up/down transitions.",
+        Get::Server(|s, _| s.entry.transitions.into()),
+    ),
+    Family::histogram(
+        "ringlb_server_latency_seconds",
+        "Time to connect (TCP) or to the response head (HTTP), all workers.",
+        Get::ServerHistogram(|s| &s.latency),
+    ),
+    Family::gauge(
+        "ringlb_worker_info",
+        "One per worker, with the I/O driver it runs.",
+        Get::WorkerInfo,
+    ),
+    Family::counter(
+        "ringlb_config_reloads_total",
+        "Configuration reloads applied.",
+        Get::Global(|c| c.reloads.get().into()),
+    ),
+    Family::counter(
+        "ringlb_config_reload_failures_total",
+        "Reloads refused (the old configuration kept running).",
+        Get::Global(|c| c.reload_failures.get().into()),
+    ),
+    Family::gauge(
+        "ringlb_start_time_seconds",
+        "When this ringlb started, in Unix seconds.",
+        Get::Global(|c| unix(c.started).into()),
+    ),
 ];
 
 /// `GET /metrics`, Prometheus text format 0.0.4.
 pub fn metrics(control: &Control, stats: &[Box<WorkerStats>]) -> String {
     let totals = Totals::of(stats);
-    let mut out = String::with_capacity(8192);
-    let o = &mut out;
-    let config = control.config.borrow();
-    let slots = control.slots.borrow();
-
-    let fronts: Vec<(String, FrontendStats)> = config
-        .frontends
-        .iter()
-        .enumerate()
-        .map(|(i, fe)| {
-            let f = totals.frontends.get(slots.frontends[i]).cloned();
-            (
-                format!("frontend=\"{}\"", label(&fe.name)),
-                f.unwrap_or_default(),
-            )
-        })
-        .collect();
-    let frontend_families: [Family<FrontendStats>; 7] = [
-        (
-            "ringlb_frontend_current_connections",
-            "gauge",
-            "Client connections open now.",
-            |f| f.current,
-        ),
-        (
-            "ringlb_frontend_connections_total",
-            "counter",
-            "Client connections accepted.",
-            |f| f.connections,
-        ),
-        (
-            "ringlb_frontend_requests_total",
-            "counter",
-            "HTTP requests received.",
-            |f| f.requests,
-        ),
-        (
-            "ringlb_frontend_invalid_requests_total",
-            "counter",
-            "Requests refused as malformed, too large or too slow.",
-            |f| f.invalid_requests,
-        ),
-        (
-            "ringlb_frontend_tls_handshake_failures_total",
-            "counter",
-            "TLS handshakes that failed or timed out.",
-            |f| f.tls_failures,
-        ),
-        (
-            "ringlb_frontend_tls_handshakes_total",
-            "counter",
-            "TLS handshakes completed, by protocol version.",
-            |_| 0,
-        ),
-        (
-            "ringlb_frontend_responses_total",
-            "counter",
-            "Responses sent to clients, by status class.",
-            |_| 0,
-        ),
-    ];
-    for (name, kind, help, get) in frontend_families {
-        family(o, name, kind, help);
-        for (l, f) in &fronts {
-            if name == "ringlb_frontend_tls_handshakes_total" {
-                for (v, n) in [("TLSv1.2", f.tls12), ("TLSv1.3", f.tls13)] {
-                    let _ = writeln!(o, "{name}{{{l},version=\"{v}\"}} {n}");
-                }
-            } else if name == "ringlb_frontend_responses_total" {
-                for (c, n) in f.responses.iter().enumerate() {
-                    let _ = writeln!(o, "{name}{{{l},code=\"{}xx\"}} {n}", c + 1);
-                }
-            } else {
-                line(o, name, l, get(f));
-            }
-        }
-    }
-
+    let zero = Zero::default();
     let table = control.table.borrow();
-    let live = live_servers(control);
-    let queue_families: [Family<BackendStats>; 5] = [
-        (
-            "ringlb_backend_no_server_total",
-            "counter",
-            "Requests or connections refused because no server was usable.",
-            |t| t.no_server,
-        ),
-        (
-            "ringlb_backend_queue_current",
-            "gauge",
-            "Requests waiting for a server slot now.",
-            |t| t.queue_current,
-        ),
-        (
-            "ringlb_backend_queued_total",
-            "counter",
-            "Requests that waited for a server slot.",
-            |t| t.queued,
-        ),
-        (
-            "ringlb_backend_queue_timeouts_total",
-            "counter",
-            "Requests that got 503 after timeout_queue.",
-            |t| t.queue_timeouts,
-        ),
-        (
-            "ringlb_backend_queue_full_total",
-            "counter",
-            "Requests refused because the queue was full.",
-            |t| t.queue_full,
-        ),
-    ];
-    for (name, kind, help, get) in queue_families {
-        family(o, name, kind, help);
-        for (b, _) in &live {
-            let v = totals.backends.get(*b).map_or(0, get);
-            line(
-                o,
-                name,
-                &format!("backend=\"{}\"", label(&table.backends[*b].config.name)),
-                v,
-            );
-        }
+    let rows = Rows::new(control, &table, &totals, &zero);
+    let mut out = String::with_capacity(8192);
+    for f in FAMILIES {
+        write_family(&mut out, f, &rows);
     }
-    family(
-        o,
-        "ringlb_backend_usable_servers",
-        "gauge",
-        "Servers that may take new traffic.",
-    );
-    for (b, servers) in &live {
-        let be = &table.backends[*b];
-        let usable = servers
-            .iter()
-            .filter(|s| be.servers[**s].sent.usable())
-            .count();
-        let l = format!("backend=\"{}\"", label(&be.config.name));
-        line(o, "ringlb_backend_usable_servers", &l, usable as u64);
-    }
-
-    let gauges: [(&str, &str, &str); 11] = [
-        (
-            "ringlb_server_up",
-            "gauge",
-            "1 when health checks (or the lack of them) say up.",
-        ),
-        (
-            "ringlb_server_admin_state",
-            "gauge",
-            "The operator's state: 1 for the current one of ready, drain, maint.",
-        ),
-        (
-            "ringlb_server_weight",
-            "gauge",
-            "The operator's weight (0..256).",
-        ),
-        (
-            "ringlb_server_effective_weight",
-            "gauge",
-            "The weight balancers use now (slow start applied), in the same unit.",
-        ),
-        (
-            "ringlb_server_current_connections",
-            "gauge",
-            "Connections (TCP) or in-flight requests (HTTP) now.",
-        ),
-        (
-            "ringlb_server_connections_total",
-            "counter",
-            "New connections opened to the server.",
-        ),
-        (
-            "ringlb_server_requests_total",
-            "counter",
-            "Requests (HTTP) or sessions (TCP) sent to the server.",
-        ),
-        (
-            "ringlb_server_responses_total",
-            "counter",
-            "Responses from the server, by status class.",
-        ),
-        (
-            "ringlb_server_connect_errors_total",
-            "counter",
-            "Connect attempts that failed or timed out.",
-        ),
-        (
-            "ringlb_server_response_errors_total",
-            "counter",
-            "Responses that timed out, were malformed or cut short.",
-        ),
-        (
-            "ringlb_server_status_changes_total",
-            "counter",
-            "Up/down transitions.",
-        ),
-    ];
-    for (name, kind, help) in gauges {
-        family(o, name, kind, help);
-        for (b, servers) in &live {
-            let be = &table.backends[*b];
-            for s in servers {
-                let e = &be.servers[*s];
-                let (st, active) = totals.server(*b, *s);
-                let l = format!(
-                    "backend=\"{}\",server=\"{}\"",
-                    label(&be.config.name),
-                    label(&e.config.name)
-                );
-                match name {
-                    "ringlb_server_up" => line(o, name, &l, u64::from(e.oper() == Oper::Up)),
-                    "ringlb_server_admin_state" => {
-                        for (state, a) in [
-                            ("ready", Admin::Ready),
-                            ("drain", Admin::Drain),
-                            ("maint", Admin::Maint),
-                        ] {
-                            let _ = writeln!(
-                                o,
-                                "{name}{{{l},state=\"{state}\"}} {}",
-                                u64::from(e.admin == a)
-                            );
-                        }
-                    }
-                    "ringlb_server_weight" => line(o, name, &l, u64::from(e.weight)),
-                    "ringlb_server_effective_weight" => {
-                        let _ = writeln!(
-                            o,
-                            "{name}{{{l}}} {}",
-                            f64::from(e.sent.weight) / f64::from(WEIGHT_SCALE)
-                        );
-                    }
-                    "ringlb_server_current_connections" => line(o, name, &l, u64::from(active)),
-                    "ringlb_server_connections_total" => line(o, name, &l, st.connections),
-                    "ringlb_server_requests_total" => line(o, name, &l, st.requests),
-                    "ringlb_server_responses_total" => {
-                        for (c, n) in st.responses.iter().enumerate() {
-                            let _ = writeln!(o, "{name}{{{l},code=\"{}xx\"}} {n}", c + 1);
-                        }
-                    }
-                    "ringlb_server_connect_errors_total" => line(o, name, &l, st.connect_errors),
-                    "ringlb_server_response_errors_total" => line(o, name, &l, st.response_errors),
-                    _ => line(o, name, &l, e.transitions),
-                }
-            }
-        }
-    }
-
-    family(
-        o,
-        "ringlb_server_latency_seconds",
-        "histogram",
-        "Time to connect (TCP) or to the response head (HTTP), all workers.",
-    );
-    for (b, servers) in &live {
-        let be = &table.backends[*b];
-        for s in servers {
-            let (st, _) = totals.server(*b, *s);
-            let h = if st.latency.is_empty() {
-                new_latency()
-            } else {
-                st.latency
-            };
-            let l = format!(
-                "backend=\"{}\",server=\"{}\"",
-                label(&be.config.name),
-                label(&be.servers[*s].config.name)
-            );
-            for bound in BUCKETS {
-                let us = (bound * 1e6) as u64;
-                let n = h.count_between(0, us);
-                let _ = writeln!(
-                    o,
-                    "ringlb_server_latency_seconds_bucket{{{l},le=\"{bound}\"}} {n}"
-                );
-            }
-            let _ = writeln!(
-                o,
-                "ringlb_server_latency_seconds_bucket{{{l},le=\"+Inf\"}} {}",
-                h.len()
-            );
-            let sum = h.mean() * h.len() as f64 / 1e6;
-            let _ = writeln!(o, "ringlb_server_latency_seconds_sum{{{l}}} {sum}");
-            let _ = writeln!(o, "ringlb_server_latency_seconds_count{{{l}}} {}", h.len());
-        }
-    }
-
-    family(
-        o,
-        "ringlb_worker_info",
-        "gauge",
-        "One per worker, with the I/O driver it runs.",
-    );
-    for (i, d) in control.drivers.borrow().iter().enumerate() {
-        let driver = d.map_or("starting".to_string(), |d| match d {
-            crate::msg::Driver::IoUring => "io_uring".into(),
-            crate::msg::Driver::Legacy => "epoll".into(),
-        });
-        let _ = writeln!(
-            o,
-            "ringlb_worker_info{{worker=\"{i}\",driver=\"{driver}\"}} 1"
-        );
-    }
-    family(
-        o,
-        "ringlb_config_reloads_total",
-        "counter",
-        "Configuration reloads applied.",
-    );
-    let _ = writeln!(o, "ringlb_config_reloads_total {}", control.reloads.get());
-    family(
-        o,
-        "ringlb_config_reload_failures_total",
-        "counter",
-        "Reloads refused (the old configuration kept running).",
-    );
-    let _ = writeln!(
-        o,
-        "ringlb_config_reload_failures_total {}",
-        control.reload_failures.get()
-    );
-    family(
-        o,
-        "ringlb_start_time_seconds",
-        "gauge",
-        "When this ringlb started, in Unix seconds.",
-    );
-    let _ = writeln!(o, "ringlb_start_time_seconds {}", unix(control.started));
     if let Some(v) = &control.vrrp {
-        super::vrrp_view::metrics(o, &v.status());
+        super::vrrp_view::metrics(&mut out, &v.status());
     }
     out
 }
 
-pub(super) fn family(o: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
+/// Every row of every kind, with its labels, joined from the configuration, the
+/// control plane's table and the workers' totals.
+struct Rows<'a> {
+    control: &'a Control,
+    frontends: Vec<(String, &'a FrontendStats)>,
+    backends: Vec<(String, BackendRow<'a>)>,
+    servers: Vec<(String, ServerRow<'a>)>,
+    workers: Vec<(String, ())>,
 }
 
-pub(super) fn line(o: &mut String, name: &str, labels: &str, v: u64) {
-    let _ = writeln!(o, "{name}{{{labels}}} {v}");
+/// What a row shows when no worker's copy has its slot yet.
+#[derive(Default)]
+struct Zero {
+    frontend: FrontendStats,
+    backend: BackendStats,
+    server: ServerStats,
+}
+
+impl<'a> Rows<'a> {
+    fn new(control: &'a Control, table: &'a Table, totals: &'a Totals, zero: &'a Zero) -> Self {
+        let (backends, servers) = backend_rows(control, table, totals, zero);
+        Rows {
+            control,
+            frontends: frontend_rows(control, totals, zero),
+            backends,
+            servers,
+            workers: worker_rows(control),
+        }
+    }
+}
+
+/// Every configured frontend, in configuration order.
+fn frontend_rows<'a>(
+    control: &Control,
+    totals: &'a Totals,
+    zero: &'a Zero,
+) -> Vec<(String, &'a FrontendStats)> {
+    let config = control.config.borrow();
+    let slots = control.slots.borrow();
+    config
+        .frontends
+        .iter()
+        .zip(&slots.frontends)
+        .map(|(fe, slot)| {
+            let stats = totals.frontends.get(*slot).unwrap_or(&zero.frontend);
+            (format!("frontend=\"{}\"", label(&fe.name)), stats)
+        })
+        .collect()
+}
+
+type BackendRows<'a> = (Vec<(String, BackendRow<'a>)>, Vec<(String, ServerRow<'a>)>);
+
+/// Live backends and their live servers, in slot order.
+fn backend_rows<'a>(
+    control: &Control,
+    table: &'a Table,
+    totals: &'a Totals,
+    zero: &'a Zero,
+) -> BackendRows<'a> {
+    let (mut backends, mut servers) = (Vec::new(), Vec::new());
+    for (b, live) in live_servers(control) {
+        let be = &table.backends[b];
+        let bl = format!("backend=\"{}\"", label(&be.config.name));
+        for s in &live {
+            let entry = &be.servers[*s];
+            let (stats, active) = totals.server_ref(b, *s).unwrap_or((&zero.server, 0));
+            let row = ServerRow {
+                entry,
+                stats,
+                active,
+            };
+            servers.push((
+                format!("{bl},server=\"{}\"", label(&entry.config.name)),
+                row,
+            ));
+        }
+        let usable = live
+            .iter()
+            .filter(|s| be.servers[**s].sent.usable())
+            .count();
+        let row = BackendRow {
+            stats: totals.backends.get(b).unwrap_or(&zero.backend),
+            usable: usable as u64,
+        };
+        backends.push((bl, row));
+    }
+    (backends, servers)
+}
+
+/// Every worker, with its I/O driver once it reported one.
+fn worker_rows(control: &Control) -> Vec<(String, ())> {
+    let drivers = control.drivers.borrow();
+    drivers
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let driver = match d {
+                Some(Driver::IoUring) => "io_uring",
+                Some(Driver::Legacy) => "epoll",
+                None => "starting",
+            };
+            (format!("worker=\"{i}\",driver=\"{driver}\""), ())
+        })
+        .collect()
+}
+
+fn write_family(o: &mut String, f: &Family<Get>, rows: &Rows) {
+    head(o, f);
+    match f.get {
+        Get::Frontend(get) => samples(o, f, &rows.frontends, |r, i| get(r, i)),
+        Get::Backend(get) => samples(o, f, &rows.backends, get),
+        Get::Server(get) => samples(o, f, &rows.servers, get),
+        Get::ServerHistogram(get) => {
+            for (labels, row) in &rows.servers {
+                histogram(o, f.name, labels, get(row.stats));
+            }
+        }
+        Get::WorkerInfo => samples(o, f, &rows.workers, |_, _| 1.into()),
+        Get::Global(get) => samples(o, f, &[(String::new(), rows.control)], |c, _| get(c)),
+    }
 }

@@ -8,13 +8,18 @@
 //! | `server.rs` | the listener: accept, read one request, route it, answer |
 //! | `render.rs` | JSON (`/api/servers`) and the totals every view shares |
 //! | `page.rs` | the HTML stats page |
-//! | `metrics.rs` | Prometheus text (`/metrics`) |
+//! | `metrics.rs` | Prometheus text (`/metrics`): the table of what is exported |
+//! | `prom.rs` | the Prometheus text format: metric family tables and their writers |
 //! | `vrrp_view.rs` | the virtual router in JSON, metrics and HTML |
 
 mod metrics;
 mod page;
+mod prom;
 mod render;
 mod server;
 mod vrrp_view;
 
 pub use server::{bind, serve};
+
+#[cfg(test)]
+mod tests;

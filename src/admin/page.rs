@@ -6,9 +6,9 @@
 use std::fmt::Write;
 use std::time::SystemTime;
 
-use crate::control::Control;
 use super::render::{live_servers, state_text, Totals};
 use crate::config::Mode;
+use crate::control::Control;
 use crate::lb::{Admin, Oper, WEIGHT_SCALE};
 use crate::msg::stats::WorkerStats;
 

@@ -6,10 +6,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use crate::control::Control;
 use crate::control::table::ServerEntry;
+use crate::control::Control;
 use crate::lb::{Admin, Oper, WEIGHT_SCALE};
-use crate::msg::stats::{BackendStats, FrontendStats, ServerStats, WorkerStats};
+use crate::msg::stats::{add_slots, BackendStats, FrontendStats, ServerStats, WorkerStats};
 
 pub use super::metrics::metrics;
 pub use super::page::html;
@@ -25,60 +25,22 @@ impl Totals {
     pub fn of(stats: &[Box<WorkerStats>]) -> Totals {
         let mut t = Totals::default();
         for w in stats {
-            for (i, f) in w.frontends.iter().enumerate() {
-                if t.frontends.len() <= i {
-                    t.frontends.push(FrontendStats::default());
-                }
-                let s = &mut t.frontends[i];
-                s.current += f.current;
-                s.connections += f.connections;
-                s.requests += f.requests;
-                s.invalid_requests += f.invalid_requests;
-                s.tls_failures += f.tls_failures;
-                s.tls12 += f.tls12;
-                s.tls13 += f.tls13;
-                add(&mut s.responses, &f.responses);
-            }
-            for (i, b) in w.backends.iter().enumerate() {
-                if t.backends.len() <= i {
-                    t.backends.push(BackendStats::default());
-                }
-                let s = &mut t.backends[i];
-                s.no_server += b.no_server;
-                s.queue_current += b.queue_current;
-                s.queued += b.queued;
-                s.queue_timeouts += b.queue_timeouts;
-                s.queue_full += b.queue_full;
-                for (j, srv) in b.servers.iter().enumerate() {
-                    if s.servers.len() <= j {
-                        s.servers.push(ServerStats::default());
-                        s.active.push(0);
-                    }
-                    let d = &mut s.servers[j];
-                    d.connections += srv.connections;
-                    d.requests += srv.requests;
-                    d.connect_errors += srv.connect_errors;
-                    d.response_errors += srv.response_errors;
-                    add(&mut d.responses, &srv.responses);
-                    let _ = d.latency.add(&srv.latency);
-                    s.active[j] += b.active.get(j).copied().unwrap_or(0);
-                }
-            }
+            add_slots(&mut t.frontends, &w.frontends);
+            add_slots(&mut t.backends, &w.backends);
         }
         t
     }
 
-    pub fn server(&self, b: usize, s: usize) -> (ServerStats, u32) {
-        self.backends
-            .get(b)
-            .and_then(|be| Some((be.servers.get(s)?.clone(), *be.active.get(s)?)))
-            .unwrap_or_else(|| (ServerStats::default(), 0))
+    /// A server's totals and current connections, when some worker sent them.
+    pub fn server_ref(&self, b: usize, s: usize) -> Option<(&ServerStats, u32)> {
+        let be = self.backends.get(b)?;
+        Some((be.servers.get(s)?, *be.active.get(s)?))
     }
-}
 
-fn add(into: &mut [u64; 5], from: &[u64; 5]) {
-    for (a, b) in into.iter_mut().zip(from) {
-        *a += b;
+    pub fn server(&self, b: usize, s: usize) -> (ServerStats, u32) {
+        self.server_ref(b, s)
+            .map(|(st, active)| (st.clone(), active))
+            .unwrap_or_else(|| (ServerStats::default(), 0))
     }
 }
 
@@ -171,7 +133,7 @@ pub fn server_json(control: &Control, b: usize, s: usize) -> String {
     .to_string()
 }
 
-fn admin_name(a: Admin) -> &'static str {
+pub(super) fn admin_name(a: Admin) -> &'static str {
     match a {
         Admin::Ready => "ready",
         Admin::Drain => "drain",

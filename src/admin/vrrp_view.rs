@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use serde_json::{json, Value};
 
-use super::metrics::{family, line};
+use super::prom::{head, samples, Family, Num};
 use super::render::unix;
 use crate::vrrp::{state_name, Drop, State, Status};
 
@@ -32,109 +32,92 @@ pub fn json(s: &Status) -> Value {
     })
 }
 
+/// The rows of a VRRP family, and how to read one.
+enum Get {
+    /// The virtual router, labels `vrid`, `interface`.
+    Router(fn(&Status, usize) -> Num),
+    /// An info family: 1 for the master last heard, named in a `master` label after
+    /// the router's; no sample while no master is known.
+    MasterInfo,
+}
+
+/// As `state_name` spells them.
+const STATES: &[&str] = &["INIT", "BACKUP", "MASTER", "FAULT"];
+
+/// The `ringlb_vrrp_*` families, in output order.
+static FAMILIES: &[Family<Get>] = &[
+    Family::gauge(
+        "ringlb_vrrp_state",
+        "1 for the state the virtual router is in.",
+        Get::Router(|s, i| (state_name(s.state, false) == STATES[i]).into()),
+    )
+    .by("state", STATES),
+    Family::gauge(
+        "ringlb_vrrp_priority",
+        "Priority advertised now (lowered by track_weight while tracking finds a problem).",
+        Get::Router(|s, _| u64::from(s.priority).into()),
+    ),
+    Family::gauge(
+        "ringlb_vrrp_configured_priority",
+        "Priority from the configuration.",
+        Get::Router(|s, _| u64::from(s.base_priority).into()),
+    ),
+    Family::gauge(
+        "ringlb_vrrp_master_info",
+        "The master last heard (or this host), as a label.",
+        Get::MasterInfo,
+    ),
+    Family::counter(
+        "ringlb_vrrp_transitions_total",
+        "State changes.",
+        Get::Router(|s, _| s.counters.transitions.into()),
+    ),
+    Family::counter(
+        "ringlb_vrrp_became_master_total",
+        "Times this host became master.",
+        Get::Router(|s, _| s.counters.became_master.into()),
+    ),
+    Family::counter(
+        "ringlb_vrrp_adverts_sent_total",
+        "Advertisements sent.",
+        Get::Router(|s, _| s.counters.adverts_sent.into()),
+    ),
+    Family::counter(
+        "ringlb_vrrp_adverts_received_total",
+        "Valid advertisements received from peers.",
+        Get::Router(|s, _| s.counters.adverts_received.into()),
+    ),
+    Family::counter(
+        "ringlb_vrrp_errors_total",
+        "Socket or netlink errors while acting.",
+        Get::Router(|s, _| s.counters.errors.into()),
+    ),
+    Family::counter(
+        "ringlb_vrrp_dropped_total",
+        "Advertisements dropped, by reason.",
+        Get::Router(|s, i| s.counters.dropped[i].into()),
+    )
+    .by("reason", &Drop::REASONS),
+];
+
 pub fn metrics(o: &mut String, s: &Status) {
-    let c = &s.counters;
     let vr = format!(
         "vrid=\"{}\",interface=\"{}\"",
         s.vrid,
         s.interface.replace('"', "")
     );
-    family(
-        o,
-        "ringlb_vrrp_state",
-        "gauge",
-        "1 for the state the virtual router is in.",
-    );
-    for (state, name) in [
-        (State::Initialize, "INIT"),
-        (State::Backup, "BACKUP"),
-        (State::Master, "MASTER"),
-        (State::Fault, "FAULT"),
-    ] {
-        line(
-            o,
-            "ringlb_vrrp_state",
-            &format!("{vr},state=\"{name}\""),
-            u64::from(s.state == state),
-        );
-    }
-    family(
-        o,
-        "ringlb_vrrp_priority",
-        "gauge",
-        "Priority advertised now (lowered by track_weight while tracking finds a problem).",
-    );
-    line(o, "ringlb_vrrp_priority", &vr, u64::from(s.priority));
-    family(
-        o,
-        "ringlb_vrrp_configured_priority",
-        "gauge",
-        "Priority from the configuration.",
-    );
-    line(
-        o,
-        "ringlb_vrrp_configured_priority",
-        &vr,
-        u64::from(s.base_priority),
-    );
-    family(
-        o,
-        "ringlb_vrrp_master_info",
-        "gauge",
-        "The master last heard (or this host), as a label.",
-    );
-    if let Some(m) = s.master {
-        line(
-            o,
-            "ringlb_vrrp_master_info",
-            &format!("{vr},master=\"{m}\""),
-            1,
-        );
-    }
-    let counters: [(&str, &str, u64); 5] = [
-        (
-            "ringlb_vrrp_transitions_total",
-            "State changes.",
-            c.transitions,
-        ),
-        (
-            "ringlb_vrrp_became_master_total",
-            "Times this host became master.",
-            c.became_master,
-        ),
-        (
-            "ringlb_vrrp_adverts_sent_total",
-            "Advertisements sent.",
-            c.adverts_sent,
-        ),
-        (
-            "ringlb_vrrp_adverts_received_total",
-            "Valid advertisements received from peers.",
-            c.adverts_received,
-        ),
-        (
-            "ringlb_vrrp_errors_total",
-            "Socket or netlink errors while acting.",
-            c.errors,
-        ),
-    ];
-    for (name, help, v) in counters {
-        family(o, name, "counter", help);
-        line(o, name, &vr, v);
-    }
-    family(
-        o,
-        "ringlb_vrrp_dropped_total",
-        "counter",
-        "Advertisements dropped, by reason.",
-    );
-    for (reason, n) in Drop::REASONS.iter().zip(c.dropped) {
-        line(
-            o,
-            "ringlb_vrrp_dropped_total",
-            &format!("{vr},reason=\"{reason}\""),
-            n,
-        );
+    let master: Vec<(String, ())> = s
+        .master
+        .iter()
+        .map(|m| (format!("{vr},master=\"{m}\""), ()))
+        .collect();
+    let router = [(vr, s)];
+    for f in FAMILIES {
+        head(o, f);
+        match f.get {
+            Get::Router(get) => samples(o, f, &router, |s, i| get(s, i)),
+            Get::MasterInfo => samples(o, f, &master, |_, _| 1.into()),
+        }
     }
 }
 

@@ -2,6 +2,8 @@
 //! shared between cores). The control thread asks for a copy (`Update::Snapshot`) when
 //! the admin API needs one and adds up the copies of all workers.
 
+use std::ops::AddAssign;
+
 use hdrhistogram::Histogram;
 
 /// Highest latency recorded, in microseconds (one minute); longer ones count as this.
@@ -105,6 +107,75 @@ pub struct WorkerStats {
     pub backends: Vec<BackendStats>,
 }
 
+/// Add `from`'s responses, class by class.
+pub fn add_classes(into: &mut ByClass, from: &ByClass) {
+    for (a, b) in into.iter_mut().zip(from) {
+        *a += b;
+    }
+}
+
+// Adding up: the control thread sums the workers' copies (`admin`'s totals). Every
+// counter adds, histograms merge.
+
+impl AddAssign<&FrontendStats> for FrontendStats {
+    fn add_assign(&mut self, o: &FrontendStats) {
+        self.current += o.current;
+        self.connections += o.connections;
+        self.requests += o.requests;
+        add_classes(&mut self.responses, &o.responses);
+        self.invalid_requests += o.invalid_requests;
+        self.tls_failures += o.tls_failures;
+        self.tls12 += o.tls12;
+        self.tls13 += o.tls13;
+    }
+}
+
+/// `error_streak` is left as it is: it is one worker's run of failures in a row
+/// (passive health), and two workers' runs do not add up to a run.
+impl AddAssign<&ServerStats> for ServerStats {
+    fn add_assign(&mut self, o: &ServerStats) {
+        self.connections += o.connections;
+        self.requests += o.requests;
+        add_classes(&mut self.responses, &o.responses);
+        self.connect_errors += o.connect_errors;
+        self.response_errors += o.response_errors;
+        // Both come from new_latency(), same bounds: merging cannot fail (a failure
+        // would only leave the other's samples out).
+        let _ = self.latency.add(&o.latency);
+    }
+}
+
+/// Servers add slot by slot (the longer list wins), with their `active` counts.
+impl AddAssign<&BackendStats> for BackendStats {
+    fn add_assign(&mut self, o: &BackendStats) {
+        self.no_server += o.no_server;
+        self.queue_current += o.queue_current;
+        self.queued += o.queued;
+        self.queue_timeouts += o.queue_timeouts;
+        self.queue_full += o.queue_full;
+        add_slots(&mut self.servers, &o.servers);
+        self.active
+            .resize(self.active.len().max(self.servers.len()), 0);
+        for (a, b) in self.active.iter_mut().zip(&o.active).take(o.servers.len()) {
+            *a += b;
+        }
+    }
+}
+
+/// Add `from` to `into` element by element, growing `into` with defaults to
+/// `from`'s length (statistics are indexed by slot).
+pub fn add_slots<T>(into: &mut Vec<T>, from: &[T])
+where
+    T: Default + for<'a> AddAssign<&'a T>,
+{
+    if into.len() < from.len() {
+        into.resize_with(from.len(), T::default);
+    }
+    for (a, b) in into.iter_mut().zip(from) {
+        *a += b;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +196,153 @@ mod tests {
         record_latency(&mut h, std::time::Duration::from_secs(3600));
         assert_eq!(h.len(), 2);
         assert!(h.max() >= LATENCY_MAX_US * 99 / 100);
+    }
+
+    #[test]
+    fn frontend_stats_add_field_by_field() {
+        let a = FrontendStats {
+            current: 1,
+            connections: 2,
+            requests: 3,
+            responses: [4, 5, 6, 7, 8],
+            invalid_requests: 9,
+            tls_failures: 10,
+            tls12: 11,
+            tls13: 12,
+        };
+        let mut sum = a.clone();
+        sum += &FrontendStats {
+            current: 100,
+            connections: 200,
+            requests: 300,
+            responses: [400, 500, 600, 700, 800],
+            invalid_requests: 900,
+            tls_failures: 1000,
+            tls12: 1100,
+            tls13: 1200,
+        };
+        let FrontendStats {
+            current,
+            connections,
+            requests,
+            responses,
+            invalid_requests,
+            tls_failures,
+            tls12,
+            tls13,
+        } = sum;
+        assert_eq!(
+            (current, connections, requests, invalid_requests),
+            (101, 202, 303, 909)
+        );
+        assert_eq!(responses, [404, 505, 606, 707, 808]);
+        assert_eq!((tls_failures, tls12, tls13), (1010, 1111, 1212));
+    }
+
+    fn server(base: u64, latencies_ms: &[u64]) -> ServerStats {
+        let mut s = ServerStats {
+            connections: base,
+            requests: base + 1,
+            responses: [base, base + 1, base + 2, base + 3, base + 4],
+            connect_errors: base + 5,
+            response_errors: base + 6,
+            error_streak: 3,
+            ..ServerStats::default()
+        };
+        for ms in latencies_ms {
+            record_latency(&mut s.latency, std::time::Duration::from_millis(*ms));
+        }
+        s
+    }
+
+    #[test]
+    fn server_stats_add_and_histograms_merge() {
+        let mut sum = server(10, &[1, 2]);
+        sum += &server(100, &[1000]);
+        assert_eq!(
+            (
+                sum.connections,
+                sum.requests,
+                sum.connect_errors,
+                sum.response_errors
+            ),
+            (110, 112, 120, 122)
+        );
+        assert_eq!(sum.responses, [110, 112, 114, 116, 118]);
+        assert_eq!(sum.latency.len(), 3);
+        assert_eq!(sum.latency.count_between(0, 2_100), 2);
+        assert!(sum.latency.max() >= 990_000, "{}", sum.latency.max());
+        // A run of failures is one worker's: not a sum.
+        assert_eq!(sum.error_streak, 3);
+        // Adding an empty copy changes nothing.
+        let before = (sum.connections, sum.latency.len(), sum.latency.mean());
+        sum += &ServerStats::default();
+        assert_eq!(
+            before,
+            (sum.connections, sum.latency.len(), sum.latency.mean())
+        );
+    }
+
+    #[test]
+    fn backend_stats_add_counters_and_servers_slot_by_slot() {
+        let one = BackendStats {
+            no_server: 1,
+            queue_current: 2,
+            queued: 3,
+            queue_timeouts: 4,
+            queue_full: 5,
+            servers: vec![server(1, &[1])],
+            active: vec![7],
+        };
+        let two = BackendStats {
+            no_server: 10,
+            queue_current: 20,
+            queued: 30,
+            queue_timeouts: 40,
+            queue_full: 50,
+            servers: vec![server(10, &[5]), server(20, &[])],
+            active: vec![70, 80],
+        };
+        let mut sum = BackendStats::default();
+        sum += &one;
+        sum += &two;
+        assert_eq!(
+            (
+                sum.no_server,
+                sum.queue_current,
+                sum.queued,
+                sum.queue_timeouts,
+                sum.queue_full
+            ),
+            (11, 22, 33, 44, 55)
+        );
+        assert_eq!(sum.active, [77, 80]);
+        assert_eq!(sum.servers.len(), 2);
+        assert_eq!(sum.servers[0].connections, 11);
+        assert_eq!(sum.servers[0].latency.len(), 2);
+        assert_eq!(sum.servers[1].connections, 20);
+        assert_eq!(sum.servers[1].latency.len(), 0);
+    }
+
+    #[test]
+    fn slots_grow_to_the_longer_list() {
+        let mut into = vec![FrontendStats {
+            requests: 1,
+            ..FrontendStats::default()
+        }];
+        let from = [
+            FrontendStats {
+                requests: 2,
+                ..FrontendStats::default()
+            },
+            FrontendStats {
+                requests: 3,
+                ..FrontendStats::default()
+            },
+        ];
+        add_slots(&mut into, &from);
+        assert_eq!(into.iter().map(|f| f.requests).collect::<Vec<_>>(), [3, 3]);
+        add_slots(&mut into, &[]);
+        assert_eq!(into.len(), 2);
     }
 }
