@@ -8,9 +8,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use futures_channel::mpsc::{unbounded, UnboundedReceiver};
+use futures_channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures_util::StreamExt;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
@@ -96,7 +96,43 @@ pub fn run_with(
         frontends: &bound,
         admin: admin_addr,
     });
-    let listening = bound
+    let listening = listening(&config, &bound);
+
+    let (events_tx, events) = unbounded();
+    spawn_signal_thread(events_tx.clone())?;
+    let cores = worker_cores(&config);
+    let access = if config.global.access_log {
+        Some(worker::AccessWriter::start().map_err(RunError::AccessLog)?)
+    } else {
+        None
+    };
+    let broadcaster = spawn_workers(&config, listeners, &events_tx, &cores, access.as_ref())?;
+    drop(events_tx);
+
+    let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        .enable_timer()
+        .build()
+        .map_err(RunError::Runtime)?;
+    let control = ControlStart {
+        config,
+        path,
+        broadcaster,
+        listening,
+        vrrp,
+        admin,
+    };
+    let exit = rt.block_on(control_thread(control, events));
+    // Every worker is done: write the last lines they handed over.
+    if let (Some(a), Ok(Exit::Graceful)) = (access, &exit) {
+        a.finish();
+    }
+    exit
+}
+
+/// The listening addresses as the control plane tracks them (for reloads): the
+/// first worker's listeners, in configuration order, with what each asked for.
+fn listening(config: &Config, bound: &[(usize, SocketAddr)]) -> Vec<Listening> {
+    bound
         .iter()
         .zip(
             config
@@ -109,76 +145,101 @@ pub fn run_with(
             bound: *addr,
             frontend: fe.name.clone(),
         })
-        .collect();
+        .collect()
+}
 
-    let (events_tx, events) = unbounded();
+/// The cores workers are pinned to (none when `pin_workers` is off).
+fn worker_cores(config: &Config) -> Vec<core_affinity::CoreId> {
+    if config.global.pin_workers {
+        core_affinity::get_core_ids().unwrap_or_default()
+    } else {
+        Vec::new()
+    }
+}
+
+/// A thread that turns SIGINT, SIGTERM and SIGHUP into events for the lifecycle.
+fn spawn_signal_thread(events: UnboundedSender<Event>) -> Result<(), RunError> {
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
         .map_err(RunError::Signals)?;
-    let signal_tx = events_tx.clone();
     std::thread::Builder::new()
         .name("ringlb-signals".into())
         .spawn(move || {
             for sig in signals.forever() {
-                if signal_tx.unbounded_send(Event::Signal(sig)).is_err() {
+                if events.unbounded_send(Event::Signal(sig)).is_err() {
                     return;
                 }
             }
         })
         .map_err(RunError::Signals)?;
+    Ok(())
+}
 
-    let cores = if config.global.pin_workers {
-        core_affinity::get_core_ids().unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    let access = if config.global.access_log {
-        Some(worker::AccessWriter::start().map_err(RunError::AccessLog)?)
-    } else {
-        None
-    };
+/// Start one worker per set of listeners (pinned to `cores` round robin when there
+/// are any); the broadcaster reaches them all.
+fn spawn_workers(
+    config: &Arc<Config>,
+    listeners: Vec<Vec<BoundListener>>,
+    events: &UnboundedSender<Event>,
+    cores: &[core_affinity::CoreId],
+    access: Option<&worker::AccessWriter>,
+) -> Result<Broadcaster, RunError> {
     let mut broadcaster = Broadcaster::default();
     for (id, listeners) in listeners.into_iter().enumerate() {
         let setup = WorkerSetup {
             id,
-            config: Arc::clone(&config),
+            config: Arc::clone(config),
             listeners,
             inbox: broadcaster.add_worker(),
-            events: events_tx.clone(),
+            events: events.clone(),
             core: (!cores.is_empty()).then(|| cores[id % cores.len()]),
-            access: access.as_ref().and_then(|a| a.sender()),
+            access: access.and_then(|a| a.sender()),
         };
         worker::spawn(setup).map_err(|e| RunError::Spawn(id, e))?;
     }
-    drop(events_tx);
+    Ok(broadcaster)
+}
 
-    let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-        .enable_timer()
-        .build()
-        .map_err(RunError::Runtime)?;
-    let exit = rt.block_on(async move {
-        let vrrp = match vrrp {
-            Some(p) => Some(vrrp::Vrrp::start(p).map_err(RunError::VrrpStart)?),
-            None => None,
-        };
-        let tracking = config.vrrp.as_ref().is_some_and(|v| v.track_frontends);
-        let control = Rc::new(Control::new(config, path, broadcaster, listening, vrrp));
-        control.start_checks();
-        if tracking {
-            control.track();
-            monoio::spawn(ping_loop(Rc::clone(&control)));
-        }
-        if let Some(listener) = admin {
-            monoio::spawn(admin::serve(Rc::clone(&control), listener));
-        }
-        let exit = lifecycle(Rc::clone(&control), events).await;
-        if let Some(v) = &control.vrrp {
-            v.finish();
-        }
-        exit
-    });
-    // Every worker is done: write the last lines they handed over.
-    if let (Some(a), Ok(Exit::Graceful)) = (access, &exit) {
-        a.finish();
+/// What the control plane starts with, prepared before the workers start.
+struct ControlStart {
+    config: Arc<Config>,
+    path: Option<PathBuf>,
+    broadcaster: Broadcaster,
+    listening: Vec<Listening>,
+    vrrp: Option<vrrp::Prepared>,
+    admin: Option<std::net::TcpListener>,
+}
+
+/// The control plane, on this thread's runtime: VRRP, checks, tracking, the admin
+/// API, then the lifecycle until the workers are done.
+async fn control_thread(
+    start: ControlStart,
+    events: UnboundedReceiver<Event>,
+) -> Result<Exit, RunError> {
+    let ControlStart {
+        config,
+        path,
+        broadcaster,
+        listening,
+        vrrp,
+        admin,
+    } = start;
+    let vrrp = match vrrp {
+        Some(p) => Some(vrrp::Vrrp::start(p).map_err(RunError::VrrpStart)?),
+        None => None,
+    };
+    let tracking = config.vrrp.as_ref().is_some_and(|v| v.track_frontends);
+    let control = Rc::new(Control::new(config, path, broadcaster, listening, vrrp));
+    control.start_checks();
+    if tracking {
+        control.track();
+        monoio::spawn(ping_loop(Rc::clone(&control)));
+    }
+    if let Some(listener) = admin {
+        monoio::spawn(admin::serve(Rc::clone(&control), listener));
+    }
+    let exit = lifecycle(Rc::clone(&control), events).await;
+    if let Some(v) = &control.vrrp {
+        v.finish();
     }
     exit
 }
@@ -188,76 +249,81 @@ async fn lifecycle(
     control: Rc<Control>,
     mut events: UnboundedReceiver<Event>,
 ) -> Result<Exit, RunError> {
-    let workers = control.broadcaster.workers();
-    let grace = control.config.borrow().global.grace_period;
-    let mut started = 0;
-    let mut running = workers;
-    let mut stop_deadline: Option<Instant> = None;
+    let mut state = Lifecycle::new(control);
     loop {
-        let event = match stop_deadline {
+        let event = match state.next_event(&mut events).await {
+            Ok(event) => event,
+            Err(exit) => return Ok(exit),
+        };
+        if let Some(end) = state.handle(event) {
+            return end;
+        }
+    }
+}
+
+/// The lifecycle's state: how many workers started and still run, and once a stop
+/// was asked for, when the grace period ends.
+struct Lifecycle {
+    control: Rc<Control>,
+    workers: usize,
+    grace: Duration,
+    started: usize,
+    running: usize,
+    stop_deadline: Option<Instant>,
+}
+
+impl Lifecycle {
+    fn new(control: Rc<Control>) -> Self {
+        let workers = control.broadcaster.workers();
+        let grace = control.config.borrow().global.grace_period;
+        Lifecycle {
+            control,
+            workers,
+            grace,
+            started: 0,
+            running: workers,
+            stop_deadline: None,
+        }
+    }
+
+    /// The next event, or how the run ends: every worker is gone (the channel
+    /// closed), or the grace period is over.
+    async fn next_event(&self, events: &mut UnboundedReceiver<Event>) -> Result<Event, Exit> {
+        let event = match self.stop_deadline {
             None => events.next().await,
             Some(deadline) => {
                 let left = deadline.saturating_duration_since(Instant::now());
                 match monoio::time::timeout(left, events.next()).await {
                     Ok(e) => e,
                     Err(_) => {
+                        let grace = self.grace;
                         tracing::warn!(
                             "grace period of {grace:?} is over: closing the connections still open"
                         );
-                        return Ok(Exit::GraceExpired);
+                        return Err(Exit::GraceExpired);
                     }
                 }
             }
         };
-        let Some(event) = event else {
-            return Ok(Exit::Graceful);
-        };
+        event.ok_or(Exit::Graceful)
+    }
+
+    /// Apply one event; `Some` when the run ends with it.
+    fn handle(&mut self, event: Event) -> Option<Result<Exit, RunError>> {
+        let control = &self.control;
         match event {
             Event::WorkerStarted { id, driver } => {
                 if let Some(d) = control.drivers.borrow_mut().get_mut(id) {
                     *d = Some(driver);
                 }
-                started += 1;
-                if started == workers {
-                    tracing::info!(workers, "ringlb ready");
+                self.started += 1;
+                if self.started == self.workers {
+                    tracing::info!(workers = self.workers, "ringlb ready");
                 }
             }
-            Event::Signal(SIGHUP) => {
-                if stop_deadline.is_none() && control.reload("SIGHUP").is_ok() {
-                    let c = Rc::clone(&control);
-                    monoio::spawn(async move {
-                        c.barrier().await;
-                        tracing::info!("SIGHUP: the new configuration is in use by every worker");
-                    });
-                }
-            }
-            Event::Signal(sig) => {
-                let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
-                if stop_deadline.is_some() {
-                    tracing::warn!("{name} again: exiting now");
-                    return Ok(Exit::Forced);
-                }
-                tracing::info!("{name}: stopped accepting; open connections have {grace:?} to finish (signal again to exit now)");
-                control.stopping.set(true);
-                if let Some(v) = &control.vrrp {
-                    // Hand the virtual IPs over now (priority 0), not after the grace period.
-                    v.stop();
-                }
-                control.broadcaster.send_all(|| Update::Shutdown);
-                stop_deadline = Some(Instant::now() + grace);
-            }
-            Event::WorkerStopped(id) => {
-                running -= 1;
-                if stop_deadline.is_none() {
-                    tracing::error!(worker = id, "worker stopped unexpectedly: stopping");
-                    control.broadcaster.send_all(|| Update::Shutdown);
-                    return Err(RunError::WorkerDied(id));
-                }
-                if running == 0 {
-                    tracing::info!("all connections finished: exiting");
-                    return Ok(Exit::Graceful);
-                }
-            }
+            Event::Signal(SIGHUP) => self.reload(),
+            Event::Signal(sig) => return self.stop(sig),
+            Event::WorkerStopped(id) => return self.worker_stopped(id),
             Event::ServerErrors {
                 worker,
                 backend,
@@ -267,6 +333,54 @@ async fn lifecycle(
             Event::Stats { id, stats } => control.stats_arrived(id, stats),
             Event::Pong(worker) => control.pong(worker),
         }
+        None
+    }
+
+    /// SIGHUP: reload, unless ringlb is stopping.
+    fn reload(&self) {
+        if self.stop_deadline.is_none() && self.control.reload("SIGHUP").is_ok() {
+            let c = Rc::clone(&self.control);
+            monoio::spawn(async move {
+                c.barrier().await;
+                tracing::info!("SIGHUP: the new configuration is in use by every worker");
+            });
+        }
+    }
+
+    /// SIGTERM/SIGINT: the first stops accepting and starts the grace period, a
+    /// second one ends the run at once.
+    fn stop(&mut self, sig: i32) -> Option<Result<Exit, RunError>> {
+        let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
+        if self.stop_deadline.is_some() {
+            tracing::warn!("{name} again: exiting now");
+            return Some(Ok(Exit::Forced));
+        }
+        let grace = self.grace;
+        tracing::info!("{name}: stopped accepting; open connections have {grace:?} to finish (signal again to exit now)");
+        self.control.stopping.set(true);
+        if let Some(v) = &self.control.vrrp {
+            // Hand the virtual IPs over now (priority 0), not after the grace period.
+            v.stop();
+        }
+        self.control.broadcaster.send_all(|| Update::Shutdown);
+        self.stop_deadline = Some(Instant::now() + grace);
+        None
+    }
+
+    /// A worker ended: expected while stopping (the last one ends the run), fatal
+    /// otherwise.
+    fn worker_stopped(&mut self, id: usize) -> Option<Result<Exit, RunError>> {
+        self.running -= 1;
+        if self.stop_deadline.is_none() {
+            tracing::error!(worker = id, "worker stopped unexpectedly: stopping");
+            self.control.broadcaster.send_all(|| Update::Shutdown);
+            return Some(Err(RunError::WorkerDied(id)));
+        }
+        if self.running == 0 {
+            tracing::info!("all connections finished: exiting");
+            return Some(Ok(Exit::Graceful));
+        }
+        None
     }
 }
 

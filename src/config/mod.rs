@@ -1,7 +1,19 @@
 //! Configuration: TOML text → raw serde structs (`raw`) → a validated [`Config`]
-//! (`validate`, `validate_backend`). Validation applies defaults and `[defaults]`
-//! inheritance, resolves names to indexes and reports every problem it finds with
+//! (`validate*`). Validation applies defaults and `[defaults]` inheritance, resolves
+//! names to indexes and reports every problem it finds with
 //! `file:line:column: key path: message`.
+//!
+//! | file | what |
+//! |---|---|
+//! | `mod.rs` | the validated types ([`Config`], [`Frontend`], [`Backend`], [`Server`], [`Vrrp`]...), `load`, `parse`, `summary` |
+//! | `raw.rs` | the file as written: serde structs mirroring the TOML, spans kept for messages |
+//! | `validate.rs` | the validator: entry point, `[global]`, `[defaults]`, shared checks (durations, ranges, names, addresses) |
+//! | `validate_frontend.rs` | `[[frontend]]`: binds, backend references, routes, redirects, timeouts |
+//! | `validate_backend.rs` | `[[backend]]`: balance, queue, health check, servers |
+//! | `validate_tls.rs` | `[frontend.tls]` (certificates, ALPN, rustls configuration) and `tls = true` on servers |
+//! | `validate_vrrp.rs` | `[vrrp]`: the virtual router's settings |
+//! | `duration.rs` | duration strings (`"500ms"`, `"1m30s"`) → [`Duration`] |
+//! | `error.rs` | [`ConfigError`]s, each naming file, line, column and key |
 
 mod duration;
 mod error;

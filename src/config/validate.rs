@@ -8,7 +8,7 @@ use std::ops::{Range, RangeInclusive};
 use std::time::Duration;
 
 use super::error::{ConfigErrors, SourceMap};
-use super::raw::{RawConfig, RawDefaults, S};
+use super::raw::{RawConfig, RawDefaults, RawGlobal, S};
 use super::{parse_duration, Config, Global};
 
 /// Built-in values for what `[defaults]` leaves out.
@@ -195,67 +195,15 @@ impl Validator {
 
     fn global(&mut self, raw: &RawConfig) -> Global {
         let g = &raw.global;
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let mut workers =
-            self.int_in(g.workers.as_ref(), 0, 0..=MAX_WORKERS, "global.workers") as usize;
-        if workers == 0 {
-            workers = cores;
-        } else if workers > cores {
-            if let Some(w) = &g.workers {
-                self.warn(
-                    w.span(),
-                    format!("global.workers = {workers} is more than the {cores} online cores: workers will share cores"),
-                );
-            }
-        }
+        let workers = self.workers(g);
         let max_connections = self.int_in(
             g.max_connections.as_ref(),
             100_000,
             1..=100_000_000,
             "global.max_connections",
         ) as usize;
-        let admin_bind = g
-            .admin_bind
-            .as_ref()
-            .and_then(|a| self.socket_addr(a, "global.admin_bind"));
-        let admin_token = match &g.admin_token {
-            Some(t)
-                if t.get_ref().len() < 16 || !t.get_ref().bytes().all(|b| b.is_ascii_graphic()) =>
-            {
-                self.error(
-                    t.span(),
-                    "global.admin_token must be at least 16 printable characters without spaces",
-                );
-                None
-            }
-            Some(t) => Some(t.get_ref().clone()),
-            None => None,
-        };
-        if let (Some(a), None) = (&admin_bind, &admin_token) {
-            if !a.ip().is_loopback() {
-                if let Some(raw) = &g.admin_bind {
-                    self.warn(raw.span(), format!("global.admin_bind {a} is not a loopback address and no admin_token is set: anyone who can reach it can drain servers"));
-                }
-            }
-        }
-        let log_level = match &g.log_level {
-            Some(l)
-                if ["error", "warn", "info", "debug", "trace"].contains(&l.get_ref().as_str()) =>
-            {
-                l.get_ref().clone()
-            }
-            Some(l) => {
-                self.error(
-                    l.span(),
-                    format!(
-                        "global.log_level {:?} is not one of error, warn, info, debug, trace",
-                        l.get_ref()
-                    ),
-                );
-                "info".into()
-            }
-            None => "info".into(),
-        };
+        let (admin_bind, admin_token) = self.admin(g);
+        let log_level = self.log_level(g);
         Global {
             workers,
             pin_workers: g.pin_workers.unwrap_or(true),
@@ -290,6 +238,77 @@ impl Validator {
                 0..=i64::MAX,
                 "global.max_body_bytes",
             ) as u64,
+        }
+    }
+
+    /// `global.workers`: 0 (the default) is one per online core; more than the
+    /// cores is allowed, with a warning.
+    fn workers(&mut self, g: &RawGlobal) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let workers =
+            self.int_in(g.workers.as_ref(), 0, 0..=MAX_WORKERS, "global.workers") as usize;
+        if workers == 0 {
+            return cores;
+        }
+        if workers > cores {
+            if let Some(w) = &g.workers {
+                self.warn(
+                    w.span(),
+                    format!("global.workers = {workers} is more than the {cores} online cores: workers will share cores"),
+                );
+            }
+        }
+        workers
+    }
+
+    /// `global.admin_bind` and `global.admin_token`; a warning when the admin API is
+    /// reachable from other hosts without a token.
+    fn admin(&mut self, g: &RawGlobal) -> (Option<SocketAddr>, Option<String>) {
+        let admin_bind = g
+            .admin_bind
+            .as_ref()
+            .and_then(|a| self.socket_addr(a, "global.admin_bind"));
+        let admin_token = match &g.admin_token {
+            Some(t)
+                if t.get_ref().len() < 16 || !t.get_ref().bytes().all(|b| b.is_ascii_graphic()) =>
+            {
+                self.error(
+                    t.span(),
+                    "global.admin_token must be at least 16 printable characters without spaces",
+                );
+                None
+            }
+            Some(t) => Some(t.get_ref().clone()),
+            None => None,
+        };
+        if let (Some(a), None) = (&admin_bind, &admin_token) {
+            if !a.ip().is_loopback() {
+                if let Some(raw) = &g.admin_bind {
+                    self.warn(raw.span(), format!("global.admin_bind {a} is not a loopback address and no admin_token is set: anyone who can reach it can drain servers"));
+                }
+            }
+        }
+        (admin_bind, admin_token)
+    }
+
+    fn log_level(&mut self, g: &RawGlobal) -> String {
+        match &g.log_level {
+            Some(l)
+                if ["error", "warn", "info", "debug", "trace"].contains(&l.get_ref().as_str()) =>
+            {
+                l.get_ref().clone()
+            }
+            Some(l) => {
+                self.error(
+                    l.span(),
+                    format!(
+                        "global.log_level {:?} is not one of error, warn, info, debug, trace",
+                        l.get_ref()
+                    ),
+                );
+                "info".into()
+            }
+            None => "info".into(),
         }
     }
 

@@ -4,16 +4,19 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use super::raw::{Mode, RawFrontend, S};
+use super::raw::{Mode, RawFrontend, RawRedirect, RawRoute, S};
 use super::validate::{Defaults, Validator};
 use super::{Frontend, Redirect, Route};
+
+/// Backend names → indexes.
+type BackendNames<'a> = HashMap<&'a str, usize>;
 
 impl Validator {
     pub(super) fn frontends(
         &mut self,
         raw: &[RawFrontend],
         defaults: &Defaults,
-        backends: &HashMap<&str, usize>,
+        backends: &BackendNames<'_>,
     ) -> Vec<Frontend> {
         let mut seen_names: HashMap<&str, ()> = HashMap::new();
         let mut seen_binds: HashMap<SocketAddr, &str> = HashMap::new();
@@ -25,172 +28,231 @@ impl Validator {
             if seen_names.insert(name, ()).is_some() {
                 self.error(fe.name.span(), format!("{key}: duplicate frontend name"));
             }
-            if fe.bind.is_empty() {
-                self.error(
-                    fe.name.span(),
-                    format!("{key}: bind is empty: give at least one IP:PORT"),
-                );
-            }
-            let mut binds = Vec::with_capacity(fe.bind.len());
-            for b in &fe.bind {
-                let Some(addr) = self.socket_addr(b, &format!("{key}: bind")) else {
-                    continue;
-                };
-                if addr.port() != 0 {
-                    if let Some(other) = seen_binds.insert(addr, name) {
-                        self.error(
-                            b.span(),
-                            format!("{key}: bind {addr} is already bound by frontend {other:?}"),
-                        );
-                    }
-                }
-                binds.push(addr);
-            }
-            let mode = fe.mode.unwrap_or(Mode::Tcp);
-            let lookup = |v: &mut Self, b: &S<String>, what: &str| match backends
-                .get(b.get_ref().as_str())
-            {
-                Some(&i) => Some(i),
-                None => {
-                    v.error(
-                        b.span(),
-                        format!("{key}: {what} {:?} is not a defined backend", b.get_ref()),
-                    );
-                    None
-                }
-            };
-            let default_backend = fe
-                .default_backend
-                .as_ref()
-                .and_then(|b| lookup(self, b, "default_backend"));
-            let mut routes = Vec::new();
-            for r in &fe.route {
-                let r_ref = r.get_ref();
-                if mode == Mode::Tcp {
-                    self.error(
-                        r.span(),
-                        format!("{key}: route is only allowed in mode \"http\""),
-                    );
-                }
-                if let Some(p) = &r_ref.path_prefix {
-                    if !p.get_ref().starts_with('/') {
-                        self.error(
-                            p.span(),
-                            format!(
-                                "{key}: route path_prefix {:?} must start with '/'",
-                                p.get_ref()
-                            ),
-                        );
-                    }
-                }
-                if let Some(h) = &r_ref.host {
-                    let host = h.get_ref();
-                    if host.is_empty() || host[host.starts_with("*.") as usize * 2..].contains('*')
-                    {
-                        self.error(
-                            h.span(),
-                            format!("{key}: route host {host:?} must be a name or \"*.domain\""),
-                        );
-                    }
-                }
-                if let Some(backend) = lookup(self, &r_ref.backend, "route backend") {
-                    routes.push(Route {
-                        host: r_ref
-                            .host
-                            .as_ref()
-                            .map(|h| h.get_ref().to_ascii_lowercase()),
-                        path_prefix: r_ref.path_prefix.as_ref().map(|p| p.get_ref().clone()),
-                        backend,
-                    });
-                }
-            }
-            let mut redirects = Vec::new();
-            for r in &fe.redirect {
-                let r_ref = r.get_ref();
-                if mode == Mode::Tcp {
-                    self.error(
-                        r.span(),
-                        format!("{key}: redirect is only allowed in mode \"http\""),
-                    );
-                }
-                if r_ref.location.get_ref().is_empty() {
-                    self.error(
-                        r_ref.location.span(),
-                        format!("{key}: redirect location is empty"),
-                    );
-                }
-                let status = match &r_ref.status {
-                    Some(s) if [301, 302, 303, 307, 308].contains(s.get_ref()) => {
-                        *s.get_ref() as u16
-                    }
-                    Some(s) => {
-                        self.error(
-                            s.span(),
-                            format!(
-                                "{key}: redirect status {} is not one of 301, 302, 303, 307, 308",
-                                s.get_ref()
-                            ),
-                        );
-                        302
-                    }
-                    None => 302,
-                };
-                redirects.push(Redirect {
-                    path_prefix: r_ref.path_prefix.as_ref().map(|p| p.get_ref().clone()),
-                    location: r_ref.location.get_ref().clone(),
-                    status,
-                });
-            }
-            if default_backend.is_none()
-                && fe.default_backend.is_none()
-                && (mode == Mode::Tcp || fe.route.is_empty())
-            {
-                self.error(fe.name.span(), format!("{key}: default_backend is missing"));
-            }
-            let tls = fe.tls.as_ref().and_then(|t| self.tls(t, mode, &key));
-            if mode == Mode::Tcp && fe.forwarded_for == Some(true) {
-                self.warn(
-                    fe.name.span(),
-                    format!("{key}: forwarded_for only applies to mode \"http\"; ignored"),
-                );
-            }
-            out.push(Frontend {
-                name: name.to_string(),
-                binds,
-                mode,
-                default_backend,
-                forwarded_for: fe.forwarded_for.unwrap_or(false),
-                routes,
-                redirects,
-                timeout_client: self.duration(
-                    fe.timeout_client.as_ref(),
-                    defaults.timeout_client,
-                    &format!("{key}: timeout_client"),
-                ),
-                timeout_http_request: self.duration(
-                    fe.timeout_http_request.as_ref(),
-                    defaults.timeout_http_request,
-                    &format!("{key}: timeout_http_request"),
-                ),
-                timeout_http_keep_alive: self.duration(
-                    fe.timeout_http_keep_alive.as_ref(),
-                    defaults.timeout_http_keep_alive,
-                    &format!("{key}: timeout_http_keep_alive"),
-                ),
-                timeout_tunnel: self
-                    .optional_duration(
-                        fe.timeout_tunnel.as_ref(),
-                        &format!("{key}: timeout_tunnel"),
-                    )
-                    .or(defaults.timeout_tunnel),
-                tls,
-                timeout_client_handshake: self.nonzero_duration(
-                    fe.timeout_client_handshake.as_ref(),
-                    defaults.timeout_client_handshake,
-                    &format!("{key}: timeout_client_handshake"),
-                ),
-            });
+            let binds = self.binds(fe, &key, &mut seen_binds);
+            out.push(self.frontend(fe, &key, binds, defaults, backends));
         }
         out
+    }
+
+    /// The frontend's addresses; an address with a fixed port that another frontend
+    /// (or this one) already binds is an error.
+    fn binds<'r>(
+        &mut self,
+        fe: &'r RawFrontend,
+        key: &str,
+        seen_binds: &mut HashMap<SocketAddr, &'r str>,
+    ) -> Vec<SocketAddr> {
+        let name = fe.name.get_ref().as_str();
+        if fe.bind.is_empty() {
+            self.error(
+                fe.name.span(),
+                format!("{key}: bind is empty: give at least one IP:PORT"),
+            );
+        }
+        let mut binds = Vec::with_capacity(fe.bind.len());
+        for b in &fe.bind {
+            let Some(addr) = self.socket_addr(b, &format!("{key}: bind")) else {
+                continue;
+            };
+            if addr.port() != 0 {
+                if let Some(other) = seen_binds.insert(addr, name) {
+                    self.error(
+                        b.span(),
+                        format!("{key}: bind {addr} is already bound by frontend {other:?}"),
+                    );
+                }
+            }
+            binds.push(addr);
+        }
+        binds
+    }
+
+    /// Everything of one frontend but its name checks and binds.
+    fn frontend(
+        &mut self,
+        fe: &RawFrontend,
+        key: &str,
+        binds: Vec<SocketAddr>,
+        defaults: &Defaults,
+        backends: &BackendNames<'_>,
+    ) -> Frontend {
+        let mode = fe.mode.unwrap_or(Mode::Tcp);
+        let default_backend = fe
+            .default_backend
+            .as_ref()
+            .and_then(|b| self.backend_ref(backends, b, key, "default_backend"));
+        let routes = self.routes(fe, mode, key, backends);
+        let redirects = self.redirects(fe, mode, key);
+        if default_backend.is_none()
+            && fe.default_backend.is_none()
+            && (mode == Mode::Tcp || fe.route.is_empty())
+        {
+            self.error(fe.name.span(), format!("{key}: default_backend is missing"));
+        }
+        let tls = fe.tls.as_ref().and_then(|t| self.tls(t, mode, key));
+        if mode == Mode::Tcp && fe.forwarded_for == Some(true) {
+            self.warn(
+                fe.name.span(),
+                format!("{key}: forwarded_for only applies to mode \"http\"; ignored"),
+            );
+        }
+        Frontend {
+            name: fe.name.get_ref().clone(),
+            binds,
+            mode,
+            default_backend,
+            forwarded_for: fe.forwarded_for.unwrap_or(false),
+            routes,
+            redirects,
+            timeout_client: self.duration(
+                fe.timeout_client.as_ref(),
+                defaults.timeout_client,
+                &format!("{key}: timeout_client"),
+            ),
+            timeout_http_request: self.duration(
+                fe.timeout_http_request.as_ref(),
+                defaults.timeout_http_request,
+                &format!("{key}: timeout_http_request"),
+            ),
+            timeout_http_keep_alive: self.duration(
+                fe.timeout_http_keep_alive.as_ref(),
+                defaults.timeout_http_keep_alive,
+                &format!("{key}: timeout_http_keep_alive"),
+            ),
+            timeout_tunnel: self
+                .optional_duration(
+                    fe.timeout_tunnel.as_ref(),
+                    &format!("{key}: timeout_tunnel"),
+                )
+                .or(defaults.timeout_tunnel),
+            tls,
+            timeout_client_handshake: self.nonzero_duration(
+                fe.timeout_client_handshake.as_ref(),
+                defaults.timeout_client_handshake,
+                &format!("{key}: timeout_client_handshake"),
+            ),
+        }
+    }
+
+    /// The index of the backend `b` names; an error (`what` says which key) when
+    /// there is no such backend.
+    fn backend_ref(
+        &mut self,
+        backends: &BackendNames<'_>,
+        b: &S<String>,
+        key: &str,
+        what: &str,
+    ) -> Option<usize> {
+        match backends.get(b.get_ref().as_str()) {
+            Some(&i) => Some(i),
+            None => {
+                self.error(
+                    b.span(),
+                    format!("{key}: {what} {:?} is not a defined backend", b.get_ref()),
+                );
+                None
+            }
+        }
+    }
+
+    /// `[[frontend.route]]`: HTTP only; a route whose backend is unknown is left out.
+    fn routes(
+        &mut self,
+        fe: &RawFrontend,
+        mode: Mode,
+        key: &str,
+        backends: &BackendNames<'_>,
+    ) -> Vec<Route> {
+        let mut routes = Vec::new();
+        for r in &fe.route {
+            let r_ref = r.get_ref();
+            if mode == Mode::Tcp {
+                self.error(
+                    r.span(),
+                    format!("{key}: route is only allowed in mode \"http\""),
+                );
+            }
+            self.route_matchers(r_ref, key);
+            if let Some(backend) = self.backend_ref(backends, &r_ref.backend, key, "route backend")
+            {
+                routes.push(Route {
+                    host: r_ref
+                        .host
+                        .as_ref()
+                        .map(|h| h.get_ref().to_ascii_lowercase()),
+                    path_prefix: r_ref.path_prefix.as_ref().map(|p| p.get_ref().clone()),
+                    backend,
+                });
+            }
+        }
+        routes
+    }
+
+    /// A route's `path_prefix` starts with '/'; its `host` is a name or `*.domain`.
+    fn route_matchers(&mut self, r: &RawRoute, key: &str) {
+        if let Some(p) = &r.path_prefix {
+            if !p.get_ref().starts_with('/') {
+                self.error(
+                    p.span(),
+                    format!(
+                        "{key}: route path_prefix {:?} must start with '/'",
+                        p.get_ref()
+                    ),
+                );
+            }
+        }
+        if let Some(h) = &r.host {
+            let host = h.get_ref();
+            if host.is_empty() || host[host.starts_with("*.") as usize * 2..].contains('*') {
+                self.error(
+                    h.span(),
+                    format!("{key}: route host {host:?} must be a name or \"*.domain\""),
+                );
+            }
+        }
+    }
+
+    /// `[[frontend.redirect]]`: HTTP only, a location, a redirect status (302 by default).
+    fn redirects(&mut self, fe: &RawFrontend, mode: Mode, key: &str) -> Vec<Redirect> {
+        let mut redirects = Vec::new();
+        for r in &fe.redirect {
+            let r_ref = r.get_ref();
+            if mode == Mode::Tcp {
+                self.error(
+                    r.span(),
+                    format!("{key}: redirect is only allowed in mode \"http\""),
+                );
+            }
+            if r_ref.location.get_ref().is_empty() {
+                self.error(
+                    r_ref.location.span(),
+                    format!("{key}: redirect location is empty"),
+                );
+            }
+            let status = self.redirect_status(r_ref, key);
+            redirects.push(Redirect {
+                path_prefix: r_ref.path_prefix.as_ref().map(|p| p.get_ref().clone()),
+                location: r_ref.location.get_ref().clone(),
+                status,
+            });
+        }
+        redirects
+    }
+
+    fn redirect_status(&mut self, r: &RawRedirect, key: &str) -> u16 {
+        match &r.status {
+            Some(s) if [301, 302, 303, 307, 308].contains(s.get_ref()) => *s.get_ref() as u16,
+            Some(s) => {
+                self.error(
+                    s.span(),
+                    format!(
+                        "{key}: redirect status {} is not one of 301, 302, 303, 307, 308",
+                        s.get_ref()
+                    ),
+                );
+                302
+            }
+            None => 302,
+        }
     }
 }

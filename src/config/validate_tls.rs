@@ -3,11 +3,13 @@
 //! within their validity, and build the frontend's rustls configuration, so that
 //! `ringlb check` finds every TLS mistake before a start or a reload does.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use super::raw::{Mode, RawServer, RawTls, S};
 use super::validate::Validator;
 use super::{FrontendTls, ServerTls};
+use crate::tls::Certificate;
 
 /// A certificate that expires sooner than this is warned about.
 const EXPIRY_WARNING_DAYS: i64 = 14;
@@ -28,6 +30,29 @@ impl Validator {
             );
             return None;
         }
+        let certificates = self.certificates(t, &key);
+        let alpn = self.alpn(t, mode, &key);
+        if certificates.len() != t.certificates.len() {
+            return None;
+        }
+        let strict_sni = t.strict_sni.unwrap_or(false);
+        match crate::tls::server_config(&certificates, &alpn, strict_sni) {
+            Ok(server_config) => Some(Arc::new(FrontendTls {
+                certificates,
+                alpn,
+                strict_sni,
+                server_config,
+            })),
+            Err(e) => {
+                self.error(raw.span(), format!("{key}: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Load every certificate and its key; those that fail to load are left out
+    /// (after an error).
+    fn certificates(&mut self, t: &RawTls, key: &str) -> Vec<Certificate> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
@@ -37,43 +62,64 @@ impl Validator {
             let ckey = format!("{key}.certificates[{i}]");
             match crate::tls::load(&self.base.join(&entry.cert), &self.base.join(&entry.key)) {
                 Ok(cert) => {
-                    if cert.not_after < now {
-                        self.error(
-                            c.span(),
-                            format!(
-                                "{ckey}: {} expired {} day(s) ago",
-                                cert.path,
-                                (now - cert.not_after) / 86_400
-                            ),
-                        );
-                    } else if cert.not_after - now < EXPIRY_WARNING_DAYS * 86_400 {
-                        self.warn(
-                            c.span(),
-                            format!(
-                                "{ckey}: {} expires in {} day(s)",
-                                cert.path,
-                                (cert.not_after - now) / 86_400
-                            ),
-                        );
-                    }
-                    if cert.not_before > now {
-                        self.warn(c.span(), format!("{ckey}: {} is not valid yet", cert.path));
-                    }
-                    if cert.names.is_empty() {
-                        self.warn(
-                            c.span(),
-                            format!(
-                                "{ckey}: {} names no DNS name; it can only be the default",
-                                cert.path
-                            ),
-                        );
-                    }
+                    self.certificate_dates_and_names(&cert, c.span(), &ckey, now);
                     certificates.push(cert);
                 }
                 Err(e) => self.error(c.span(), format!("{ckey}: {e}")),
             }
         }
-        let alpn: Vec<String> = match &t.alpn {
+        certificates
+    }
+
+    /// Expired: an error. Expiring within [`EXPIRY_WARNING_DAYS`], not valid yet, or
+    /// without a DNS name: a warning.
+    fn certificate_dates_and_names(
+        &mut self,
+        cert: &Certificate,
+        span: Range<usize>,
+        ckey: &str,
+        now: i64,
+    ) {
+        if cert.not_after < now {
+            self.error(
+                span.clone(),
+                format!(
+                    "{ckey}: {} expired {} day(s) ago",
+                    cert.path,
+                    (now - cert.not_after) / 86_400
+                ),
+            );
+        } else if cert.not_after - now < EXPIRY_WARNING_DAYS * 86_400 {
+            self.warn(
+                span.clone(),
+                format!(
+                    "{ckey}: {} expires in {} day(s)",
+                    cert.path,
+                    (cert.not_after - now) / 86_400
+                ),
+            );
+        }
+        if cert.not_before > now {
+            self.warn(
+                span.clone(),
+                format!("{ckey}: {} is not valid yet", cert.path),
+            );
+        }
+        if cert.names.is_empty() {
+            self.warn(
+                span,
+                format!(
+                    "{ckey}: {} names no DNS name; it can only be the default",
+                    cert.path
+                ),
+            );
+        }
+    }
+
+    /// The ALPN protocols offered: HTTP versions in mode "http" (`http/1.1` when
+    /// absent), any protocol name in mode "tcp" (none when absent).
+    fn alpn(&mut self, t: &RawTls, mode: Mode, key: &str) -> Vec<String> {
+        match &t.alpn {
             Some(list) => list
                 .iter()
                 .filter_map(|p| {
@@ -94,22 +140,6 @@ impl Validator {
                 .collect(),
             None if mode == Mode::Http => vec!["http/1.1".to_string()],
             None => Vec::new(),
-        };
-        if certificates.len() != t.certificates.len() {
-            return None;
-        }
-        let strict_sni = t.strict_sni.unwrap_or(false);
-        match crate::tls::server_config(&certificates, &alpn, strict_sni) {
-            Ok(server_config) => Some(Arc::new(FrontendTls {
-                certificates,
-                alpn,
-                strict_sni,
-                server_config,
-            })),
-            Err(e) => {
-                self.error(raw.span(), format!("{key}: {e}"));
-                None
-            }
         }
     }
 

@@ -21,13 +21,7 @@ impl Validator {
     pub(super) fn vrrp(&mut self, raw: &S<RawVrrp>) -> Option<Vrrp> {
         let v = raw.get_ref();
         let before = self.errors.len();
-        let interface = v.interface.get_ref().clone();
-        if interface.is_empty() || interface.len() > IFNAMSIZ || interface.contains(['/', ' ']) {
-            self.error(
-                v.interface.span(),
-                format!("vrrp.interface {interface:?} is not an interface name (1 to 15 characters, no '/' or space)"),
-            );
-        }
+        let interface = self.vrrp_interface(v);
         let vrid = self.int_in(
             Some(&v.virtual_router_id),
             1,
@@ -35,6 +29,42 @@ impl Validator {
             "vrrp.virtual_router_id",
         ) as u8;
         let priority = self.int_in(v.priority.as_ref(), 100, 1..=254, "vrrp.priority") as u8;
+        let advert_interval = self.advert_interval(v);
+        let preempt_delay = self.preempt_delay(v);
+        let virtual_ips = self.virtual_ips(raw);
+        let unicast_peers = self.unicast_peers(v);
+        let (track_frontends, track_weight) = self.tracking(v, priority);
+        let notify = v.notify.as_ref().and_then(|n| self.notify(n));
+        let checksum = self.vrrp_checksum(v);
+        (self.errors.len() == before).then(|| Vrrp {
+            interface,
+            vrid,
+            priority,
+            advert_interval,
+            preempt: v.preempt.unwrap_or(true),
+            preempt_delay,
+            virtual_ips,
+            unicast_peers,
+            track_frontends,
+            track_weight,
+            notify,
+            checksum,
+        })
+    }
+
+    fn vrrp_interface(&mut self, v: &RawVrrp) -> String {
+        let interface = v.interface.get_ref().clone();
+        if interface.is_empty() || interface.len() > IFNAMSIZ || interface.contains(['/', ' ']) {
+            self.error(
+                v.interface.span(),
+                format!("vrrp.interface {interface:?} is not an interface name (1 to 15 characters, no '/' or space)"),
+            );
+        }
+        interface
+    }
+
+    /// A whole number of centiseconds that fits the advert's 12-bit field.
+    fn advert_interval(&mut self, v: &RawVrrp) -> Duration {
         let advert_interval = self.duration(
             v.advert_interval.as_ref(),
             Duration::from_secs(1),
@@ -49,6 +79,10 @@ impl Validator {
                 );
             }
         }
+        advert_interval
+    }
+
+    fn preempt_delay(&mut self, v: &RawVrrp) -> Duration {
         let preempt_delay = self.duration(
             v.preempt_delay.as_ref(),
             Duration::ZERO,
@@ -67,7 +101,12 @@ impl Validator {
                 );
             }
         }
+        preempt_delay
+    }
 
+    /// 1 to 20 distinct addresses (keepalived's limit for one advert).
+    fn virtual_ips(&mut self, raw: &S<RawVrrp>) -> Vec<(Ipv4Addr, u8)> {
+        let v = raw.get_ref();
         let mut virtual_ips: Vec<(Ipv4Addr, u8)> = Vec::new();
         for (i, text) in v.virtual_ips.iter().enumerate() {
             let key = format!("vrrp.virtual_ips[{i}]");
@@ -90,7 +129,10 @@ impl Validator {
                 "vrrp.virtual_ips: at most 20 addresses (keepalived's limit for one advertisement)",
             );
         }
+        virtual_ips
+    }
 
+    fn unicast_peers(&mut self, v: &RawVrrp) -> Vec<Ipv4Addr> {
         let mut unicast_peers = Vec::new();
         for (i, text) in v.unicast_peers.iter().enumerate() {
             match text.get_ref().parse::<Ipv4Addr>() {
@@ -108,7 +150,11 @@ impl Validator {
                 ),
             }
         }
+        unicast_peers
+    }
 
+    /// `(track_frontends, track_weight)`, with warnings for a weight that does nothing.
+    fn tracking(&mut self, v: &RawVrrp, priority: u8) -> (bool, u8) {
         let track_frontends = v.track_frontends.unwrap_or(false);
         let track_weight =
             self.int_in(v.track_weight.as_ref(), 50, 1..=254, "vrrp.track_weight") as u8;
@@ -126,9 +172,11 @@ impl Validator {
                 );
             }
         }
+        (track_frontends, track_weight)
+    }
 
-        let notify = v.notify.as_ref().and_then(|n| self.notify(n));
-        let checksum = match v.checksum.as_ref().map(|c| c.get_ref().as_str()) {
+    fn vrrp_checksum(&mut self, v: &RawVrrp) -> VrrpChecksum {
+        match v.checksum.as_ref().map(|c| c.get_ref().as_str()) {
             None | Some("keepalived") => VrrpChecksum::Keepalived,
             Some("rfc9568") => VrrpChecksum::Rfc9568,
             Some(other) => {
@@ -140,21 +188,7 @@ impl Validator {
                 }
                 VrrpChecksum::Keepalived
             }
-        };
-        (self.errors.len() == before).then(|| Vrrp {
-            interface,
-            vrid,
-            priority,
-            advert_interval,
-            preempt: v.preempt.unwrap_or(true),
-            preempt_delay,
-            virtual_ips,
-            unicast_peers,
-            track_frontends,
-            track_weight,
-            notify,
-            checksum,
-        })
+        }
     }
 
     /// `"192.0.2.10/24"` or `"192.0.2.10"` (a /32).

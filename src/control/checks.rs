@@ -2,7 +2,9 @@
 //! task per checked server, so a backend is probed once per interval whatever the
 //! number of workers, and a hundred probes in flight cost a hundred sockets, not a
 //! hundred threads. A probe is `tcp` (the connect succeeds) or `http` (a GET whose
-//! response status must be `expect_status`), both within `timeout`.
+//! response status must be `expect_status`), both within `timeout`. The response head
+//! is parsed by the same strict codec as the data path's ([`parse_response`]): what a
+//! client would get a 502 for fails the check.
 
 use std::fmt;
 use std::io;
@@ -15,7 +17,7 @@ use monoio::net::TcpStream;
 use super::health::jitter;
 use super::plane::Control;
 use crate::config::{CheckKind, HealthCheck, Server};
-use crate::http::read_append;
+use crate::http::{parse_response, read_append};
 use crate::tls::{connect_tls, ServerStream};
 
 /// Why a check failed, as the log and the stats page say it.
@@ -63,9 +65,14 @@ async fn probe_inner(check: &HealthCheck, server: &Server) -> Result<(), Failure
     // A TLS server is checked over TLS: the handshake is part of the check.
     let mut stream = match &server.tls {
         None => ServerStream::Plain(tcp),
-        Some(tls) => connect_tls(&tls.client_config, tls.server_name.clone(), tcp, check.timeout)
-            .await
-            .map_err(|e| Failure::Tls(e.to_string()))?,
+        Some(tls) => connect_tls(
+            &tls.client_config,
+            tls.server_name.clone(),
+            tcp,
+            check.timeout,
+        )
+        .await
+        .map_err(|e| Failure::Tls(e.to_string()))?,
     };
     if check.kind == CheckKind::Tcp {
         return Ok(());
@@ -78,25 +85,8 @@ async fn probe_inner(check: &HealthCheck, server: &Server) -> Result<(), Failure
     res.map_err(Failure::Io)?;
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     loop {
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut response = httparse::Response::new(&mut headers);
-        match response.parse(&buf) {
-            Ok(httparse::Status::Complete(_)) => {
-                let got = response.code.ok_or(Failure::BadResponse)?;
-                if (100..200).contains(&got) {
-                    return Err(Failure::BadResponse);
-                }
-                return if got == check.expect_status {
-                    Ok(())
-                } else {
-                    Err(Failure::Status {
-                        got,
-                        want: check.expect_status,
-                    })
-                };
-            }
-            Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => {}
-            _ => return Err(Failure::BadResponse),
+        if let Some(result) = verdict(&buf, check.expect_status) {
+            return result;
         }
         let (res, b) = read_append(&mut stream, buf).await;
         buf = b;
@@ -106,6 +96,32 @@ async fn probe_inner(check: &HealthCheck, server: &Server) -> Result<(), Failure
             Err(e) => return Err(Failure::Io(e)),
         }
     }
+}
+
+/// What the bytes of a check response read so far say: `None` while the head is
+/// incomplete and shorter than [`MAX_HEAD`] (read more), else the check's result.
+/// The head is held to the rules the data path holds server responses to
+/// ([`parse_response`]): a response it would refuse as ambiguous (both
+/// Content-Length and Transfer-Encoding, Content-Lengths that disagree, bare LF...)
+/// fails the check as an invalid response, as does any 1xx.
+fn verdict(buf: &[u8], expect_status: u16) -> Option<Result<(), Failure>> {
+    let mut storage = [httparse::EMPTY_HEADER; 64];
+    let response = match parse_response(buf, false, &mut storage) {
+        Ok(Some(r)) => r,
+        Ok(None) if buf.len() < MAX_HEAD => return None,
+        Ok(None) | Err(_) => return Some(Err(Failure::BadResponse)),
+    };
+    let got = response.status;
+    Some(if (100..200).contains(&got) {
+        Err(Failure::BadResponse)
+    } else if got == expect_status {
+        Ok(())
+    } else {
+        Err(Failure::Status {
+            got,
+            want: expect_status,
+        })
+    })
 }
 
 /// Check one server until its generation changes (reload) or ringlb stops. The first
@@ -129,5 +145,100 @@ pub async fn check_loop(
             return;
         };
         monoio::time::sleep(jitter(next, control.random())).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(r: Option<Result<(), Failure>>) -> bool {
+        matches!(r, Some(Ok(())))
+    }
+
+    fn bad(r: Option<Result<(), Failure>>) -> bool {
+        matches!(r, Some(Err(Failure::BadResponse)))
+    }
+
+    #[test]
+    fn expected_status_passes() {
+        assert!(ok(verdict(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+            200
+        )));
+        assert!(ok(verdict(b"HTTP/1.0 204 No Content\r\n\r\n", 204)));
+        // The body is not the check's business: no framing at all is fine.
+        assert!(ok(verdict(b"HTTP/1.1 200 OK\r\n\r\n", 200)));
+    }
+
+    #[test]
+    fn another_status_is_a_status_failure() {
+        let r = verdict(b"HTTP/1.1 503 Service Unavailable\r\n\r\n", 200);
+        assert!(
+            matches!(
+                r,
+                Some(Err(Failure::Status {
+                    got: 503,
+                    want: 200
+                }))
+            ),
+            "{r:?}"
+        );
+        let r = verdict(b"HTTP/1.1 200 OK\r\n\r\n", 204);
+        assert!(
+            matches!(
+                r,
+                Some(Err(Failure::Status {
+                    got: 200,
+                    want: 204
+                }))
+            ),
+            "{r:?}"
+        );
+        assert_eq!(
+            r.unwrap().unwrap_err().to_string(),
+            "HTTP status 200, expected 204"
+        );
+    }
+
+    #[test]
+    fn interim_responses_are_invalid() {
+        for raw in [
+            &b"HTTP/1.1 100 Continue\r\n\r\n"[..],
+            b"HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\nconnection: upgrade\r\n\r\n",
+            b"HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
+        ] {
+            assert!(bad(verdict(raw, 200)), "{}", String::from_utf8_lossy(raw));
+        }
+    }
+
+    #[test]
+    fn garbage_and_ambiguous_responses_are_invalid() {
+        for raw in [
+            &b"garbage\r\n\r\n"[..],
+            b"SSH-2.0-OpenSSH_9.6\r\n",
+            b"HTTP/1.1 OK\r\n\r\n",
+            b"HTTP/1.1 200 OK\nContent-Length: 0\n\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+        ] {
+            let r = verdict(raw, 200);
+            assert!(bad(r), "{}", String::from_utf8_lossy(raw));
+        }
+        assert_eq!(Failure::BadResponse.to_string(), "invalid HTTP response");
+    }
+
+    #[test]
+    fn partial_head_needs_more_up_to_max_head() {
+        assert!(verdict(b"", 200).is_none());
+        assert!(verdict(b"HTTP/1.1 200 OK\r\n", 200).is_none());
+        assert!(verdict(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n", 200).is_none());
+        let mut long = b"HTTP/1.1 200 OK\r\nx: ".to_vec();
+        long.resize(MAX_HEAD - 1, b'a');
+        assert!(verdict(&long, 200).is_none());
+        long.push(b'a');
+        assert!(bad(verdict(&long, 200)));
     }
 }

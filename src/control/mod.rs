@@ -10,7 +10,7 @@
 //! | `plane.rs` | [`Control`]: the control thread's state, server decisions, statistics requests |
 //! | `table.rs` | the server table: health counters, admin state, weights, check results |
 //! | `health.rs` | HAProxy's rise/fall health counter and check intervals (pure) |
-//! | `checks.rs` | active health checks: one task per checked server (tcp, http) |
+//! | `checks.rs` | active health checks: one task per checked server (tcp, http); responses judged by the strict codec |
 //! | `reload.rs` | hot reload: validate, bind, assign slots, send `Update::Reload` |
 //! | `track.rs` | VRRP health tracking: frontends without servers, silent workers |
 

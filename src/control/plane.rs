@@ -13,15 +13,13 @@ use std::time::{Duration, Instant, SystemTime};
 use futures_channel::mpsc::{unbounded, UnboundedSender};
 use futures_util::StreamExt;
 
-use crate::msg::{Broadcaster, Update};
 use super::checks::{check_loop, Failure};
-use crate::msg::{Layout, Slots};
 use super::reload::Listening;
 use super::table::{CheckReport, Table};
 use crate::config::{Config, HealthCheck, Server};
 use crate::lb::{Admin, Oper};
 use crate::msg::stats::WorkerStats;
-use crate::msg::Driver;
+use crate::msg::{Broadcaster, Driver, Layout, Slots, Update};
 
 /// How often slow-start weights are recomputed while a server ramps up.
 const RAMP_TICK: Duration = Duration::from_millis(250);

@@ -8,10 +8,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::msg::{Reload, Update};
 use super::plane::Control;
 use crate::config::Config;
 use crate::listen::{bind_for_workers, BoundListener};
+use crate::msg::{Reload, SetServer, Slots, Update};
 
 /// One listening address of every worker.
 #[derive(Debug, Clone)]
@@ -54,90 +54,16 @@ impl Control {
         let old = Arc::clone(&self.config.borrow());
         warn_restart_only(&old, &config);
         let workers = self.broadcaster.workers();
-
-        // Listeners: keep the addresses that stay, bind the new ones for every worker.
-        let mut listening = Vec::new();
-        let mut fresh: Vec<Vec<BoundListener>> = (0..workers).map(|_| Vec::new()).collect();
         let current = self.listening.borrow().clone();
-        for fe in &config.frontends {
-            for &requested in &fe.binds {
-                if let Some(l) = current.iter().find(|l| l.requested == requested) {
-                    listening.push(Listening {
-                        frontend: fe.name.clone(),
-                        ..l.clone()
-                    });
-                    continue;
-                }
-                // `frontend` is fixed up to the slot below.
-                let freebind = config.is_virtual_ip(requested.ip());
-                let bound = bind_for_workers(workers, usize::MAX, &fe.name, requested, freebind)
-                    .map_err(|e| e.to_string())?;
-                let addr = bound.first().map_or(requested, |b| b.addr);
-                for (w, b) in bound.into_iter().enumerate() {
-                    fresh[w].push(b);
-                }
-                listening.push(Listening {
-                    requested,
-                    bound: addr,
-                    frontend: fe.name.clone(),
-                });
-            }
-        }
+        // The last step that can fail: after it, nothing is refused.
+        let (listening, mut fresh) = bind_new(&config, &current, workers)?;
 
         let slots = Arc::new(self.layout.borrow_mut().assign(&config));
-        let front_slot = |name: &str| {
-            config
-                .frontends
-                .iter()
-                .position(|f| f.name == name)
-                .map_or(0, |i| slots.frontends[i])
-        };
-        let keep: Arc<Vec<(SocketAddr, usize)>> = Arc::new(
-            listening
-                .iter()
-                .map(|l| (l.bound, front_slot(&l.frontend)))
-                .collect(),
-        );
-        for b in fresh.iter_mut().flatten() {
-            b.frontend = keep
-                .iter()
-                .find(|(a, _)| *a == b.addr)
-                .map_or(0, |(_, f)| *f);
-        }
-        let now = Instant::now();
-        let servers = {
-            let mut table = self.table.borrow_mut();
-            table.apply(&config, &slots, workers);
-            for b in &mut table.backends {
-                for s in &mut b.servers {
-                    s.sent = s.target(now);
-                }
-            }
-            Arc::new(table.states(&config, &slots, now))
-        };
+        let keep = frontend_slots(&config, &slots, &listening, &mut fresh);
+        let servers = self.reload_states(&config, &slots, workers);
         let config = Arc::new(config);
-        for (w, listeners) in fresh.into_iter().enumerate() {
-            self.broadcaster.send(
-                w,
-                Update::Reload(Box::new(Reload {
-                    config: Arc::clone(&config),
-                    slots: Arc::clone(&slots),
-                    servers: Arc::clone(&servers),
-                    listeners,
-                    keep: Arc::clone(&keep),
-                })),
-            );
-        }
-        for l in &listening {
-            if !current.iter().any(|c| c.bound == l.bound) {
-                tracing::info!(frontend = %l.frontend, "listening on {}", l.bound);
-            }
-        }
-        for c in &current {
-            if !listening.iter().any(|l| l.bound == c.bound) {
-                tracing::info!(frontend = %c.frontend, "no longer listening on {}", c.bound);
-            }
-        }
+        self.send_reloads(&config, &slots, &servers, &keep, fresh);
+        log_listening_changes(&current, &listening);
         *self.listening.borrow_mut() = listening;
         let summary = config.summary();
         *self.config.borrow_mut() = config;
@@ -145,6 +71,127 @@ impl Control {
         self.start_checks();
         self.track();
         Ok(summary)
+    }
+
+    /// Apply the new configuration to the server table and return the state of every
+    /// server, as the workers are now told it.
+    fn reload_states(
+        &self,
+        config: &Config,
+        slots: &Slots,
+        workers: usize,
+    ) -> Arc<Vec<Vec<SetServer>>> {
+        let now = Instant::now();
+        let mut table = self.table.borrow_mut();
+        table.apply(config, slots, workers);
+        for b in &mut table.backends {
+            for s in &mut b.servers {
+                s.sent = s.target(now);
+            }
+        }
+        Arc::new(table.states(config, slots, now))
+    }
+
+    /// Send every worker `Update::Reload` with its new listeners.
+    fn send_reloads(
+        &self,
+        config: &Arc<Config>,
+        slots: &Arc<Slots>,
+        servers: &Arc<Vec<Vec<SetServer>>>,
+        keep: &Arc<Vec<(SocketAddr, usize)>>,
+        fresh: Vec<Vec<BoundListener>>,
+    ) {
+        for (w, listeners) in fresh.into_iter().enumerate() {
+            self.broadcaster.send(
+                w,
+                Update::Reload(Box::new(Reload {
+                    config: Arc::clone(config),
+                    slots: Arc::clone(slots),
+                    servers: Arc::clone(servers),
+                    listeners,
+                    keep: Arc::clone(keep),
+                })),
+            );
+        }
+    }
+}
+
+/// Listeners of the new configuration: the addresses that stay are kept, the new ones
+/// bound for every worker (`[worker][listener]`, `frontend` fixed up to the slot by
+/// [`frontend_slots`]). The first address that cannot be bound fails the reload.
+fn bind_new(
+    config: &Config,
+    current: &[Listening],
+    workers: usize,
+) -> Result<(Vec<Listening>, Vec<Vec<BoundListener>>), String> {
+    let mut listening = Vec::new();
+    let mut fresh: Vec<Vec<BoundListener>> = (0..workers).map(|_| Vec::new()).collect();
+    for fe in &config.frontends {
+        for &requested in &fe.binds {
+            if let Some(l) = current.iter().find(|l| l.requested == requested) {
+                listening.push(Listening {
+                    frontend: fe.name.clone(),
+                    ..l.clone()
+                });
+                continue;
+            }
+            let freebind = config.is_virtual_ip(requested.ip());
+            let bound = bind_for_workers(workers, usize::MAX, &fe.name, requested, freebind)
+                .map_err(|e| e.to_string())?;
+            let addr = bound.first().map_or(requested, |b| b.addr);
+            for (w, b) in bound.into_iter().enumerate() {
+                fresh[w].push(b);
+            }
+            listening.push(Listening {
+                requested,
+                bound: addr,
+                frontend: fe.name.clone(),
+            });
+        }
+    }
+    Ok((listening, fresh))
+}
+
+/// Every listening address (as bound) with the slot of the frontend it now serves;
+/// the new listeners in `fresh` get their frontend slot from it.
+fn frontend_slots(
+    config: &Config,
+    slots: &Slots,
+    listening: &[Listening],
+    fresh: &mut [Vec<BoundListener>],
+) -> Arc<Vec<(SocketAddr, usize)>> {
+    let front_slot = |name: &str| {
+        config
+            .frontends
+            .iter()
+            .position(|f| f.name == name)
+            .map_or(0, |i| slots.frontends[i])
+    };
+    let keep: Arc<Vec<(SocketAddr, usize)>> = Arc::new(
+        listening
+            .iter()
+            .map(|l| (l.bound, front_slot(&l.frontend)))
+            .collect(),
+    );
+    for b in fresh.iter_mut().flatten() {
+        b.frontend = keep
+            .iter()
+            .find(|(a, _)| *a == b.addr)
+            .map_or(0, |(_, f)| *f);
+    }
+    keep
+}
+
+fn log_listening_changes(current: &[Listening], listening: &[Listening]) {
+    for l in listening {
+        if !current.iter().any(|c| c.bound == l.bound) {
+            tracing::info!(frontend = %l.frontend, "listening on {}", l.bound);
+        }
+    }
+    for c in current {
+        if !listening.iter().any(|l| l.bound == c.bound) {
+            tracing::info!(frontend = %c.frontend, "no longer listening on {}", c.bound);
+        }
     }
 }
 

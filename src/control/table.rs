@@ -5,11 +5,10 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::msg::SetServer;
 use super::health::Health;
-use crate::msg::Slots;
 use crate::config::{Backend, Config, Server};
 use crate::lb::{effective_weight, Admin, Oper};
+use crate::msg::{SetServer, Slots};
 
 #[derive(Debug, Default)]
 pub struct Table {

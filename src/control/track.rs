@@ -7,8 +7,8 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::msg::Update;
 use super::plane::Control;
+use crate::msg::Update;
 
 const PING_EVERY: Duration = Duration::from_secs(1);
 const STUCK_AFTER: Duration = Duration::from_secs(3);

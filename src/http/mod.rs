@@ -14,8 +14,8 @@
 mod authority;
 mod chunked;
 mod headers;
-mod request;
 mod read;
+mod request;
 mod response;
 
 pub use chunked::{ChunkError, ChunkedValidator};

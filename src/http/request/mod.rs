@@ -128,34 +128,12 @@ pub fn parse_request<'h, 'b>(
     limits: &Limits,
     storage: &'h mut [httparse::Header<'b>],
 ) -> Result<Option<Request<'h, 'b>>, HttpError> {
-    let line_end = buf.iter().position(|&b| b == b'\n');
-    match line_end {
-        Some(end) if end > limits.max_request_line => return Err(HttpError::UriTooLong),
-        None if buf.len() > limits.max_request_line => return Err(HttpError::UriTooLong),
-        _ => {}
-    }
+    check_request_line_length(buf, limits)?;
     let max = limits.max_headers.min(storage.len());
     let mut req = httparse::Request::new(&mut storage[..max]);
-    let head_len = match req.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => {
-            if buf.len() > limits.max_header_bytes {
-                return Err(HttpError::HeadersTooLarge);
-            }
-            return Ok(None);
-        }
-        Err(httparse::Error::TooManyHeaders) => return Err(HttpError::HeadersTooLarge),
-        Err(httparse::Error::Version) => return Err(version_error(buf)),
-        Err(httparse::Error::HeaderName) => {
-            return Err(HttpError::BadRequest("invalid header name"))
-        }
-        Err(httparse::Error::HeaderValue) => {
-            return Err(HttpError::BadRequest("invalid header value"))
-        }
-        Err(httparse::Error::Token) => {
-            return Err(HttpError::BadRequest("invalid method or target"))
-        }
-        Err(_) => return Err(HttpError::BadRequest("malformed request head")),
+    let parsed = req.parse(buf);
+    let Some(head_len) = head_len(parsed, buf, limits)? else {
+        return Ok(None);
     };
     if head_len > limits.max_header_bytes {
         return Err(HttpError::HeadersTooLarge);
@@ -170,58 +148,9 @@ pub fn parse_request<'h, 'b>(
     if method == "CONNECT" {
         return Err(HttpError::NotImplemented("CONNECT"));
     }
-    // Host: exactly one in HTTP/1.1, at most one in HTTP/1.0.
-    let mut hosts = headers
-        .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case("host"));
-    let host = match (hosts.next(), hosts.next()) {
-        (_, Some(_)) => return Err(HttpError::BadRequest("more than one Host header")),
-        (Some(h), None) => Some(host_value(h.value)?),
-        (None, None) if version == 1 => return Err(HttpError::BadRequest("missing Host header")),
-        (None, None) => None,
-    };
-    if let Some((scheme, rest)) = target.split_once("://") {
-        if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-            return Err(HttpError::BadRequest("unsupported scheme in target"));
-        }
-        let authority = rest.split(['/', '?']).next().unwrap_or("");
-        // An http(s) URI must have a non-empty host (RFC 9110 §4.2.1), which
-        // valid_authority demands, so `http:///x` with `Host:` is refused too.
-        if !valid_authority(authority.as_bytes()) {
-            return Err(HttpError::BadRequest("invalid authority in target"));
-        }
-        if host.is_none_or(|h| !h.eq_ignore_ascii_case(authority)) {
-            return Err(HttpError::BadRequest(
-                "absolute-form target does not match Host",
-            ));
-        }
-    } else if !(target.starts_with('/') || (target == "*" && method == "OPTIONS")) {
-        return Err(HttpError::BadRequest("invalid request target"));
-    }
-    let te = match transfer_encoding(headers) {
-        Ok(te) => te,
-        Err(TeError::Malformed) => return Err(HttpError::BadRequest("invalid Transfer-Encoding")),
-        Err(TeError::Unsupported) => {
-            return Err(HttpError::NotImplemented(
-                "transfer coding other than chunked",
-            ))
-        }
-    };
-    let cl = content_length(headers).map_err(HttpError::BadRequest)?;
-    let framing = match (te, cl) {
-        (Some(()), _) if version == 0 => {
-            return Err(HttpError::BadRequest(
-                "Transfer-Encoding in an HTTP/1.0 request",
-            ))
-        }
-        (Some(()), Some(_)) => {
-            return Err(HttpError::BadRequest(
-                "both Content-Length and Transfer-Encoding",
-            ))
-        }
-        (Some(()), None) => BodyFraming::Chunked,
-        (None, n) => BodyFraming::Length(n.unwrap_or(0)),
-    };
+    let host = host_header(headers, version)?;
+    check_target(method, target, host)?;
+    let framing = body_framing(headers, version)?;
     let keep_alive = if version == 1 {
         !connection_has(headers, "close")
     } else {
@@ -247,6 +176,110 @@ pub fn parse_request<'h, 'b>(
         upgrade,
         expect_continue,
     }))
+}
+
+/// 414 for a request line longer than the limit, complete or not.
+#[inline]
+fn check_request_line_length(buf: &[u8], limits: &Limits) -> Result<(), HttpError> {
+    let line_end = buf.iter().position(|&b| b == b'\n');
+    match line_end {
+        Some(end) if end > limits.max_request_line => Err(HttpError::UriTooLong),
+        None if buf.len() > limits.max_request_line => Err(HttpError::UriTooLong),
+        _ => Ok(()),
+    }
+}
+
+/// httparse's verdict as ours: the head's length, `None` while it is incomplete and
+/// within `max_header_bytes`, or the error the client gets.
+#[inline]
+fn head_len(
+    parsed: httparse::Result<usize>,
+    buf: &[u8],
+    limits: &Limits,
+) -> Result<Option<usize>, HttpError> {
+    match parsed {
+        Ok(httparse::Status::Complete(n)) => Ok(Some(n)),
+        Ok(httparse::Status::Partial) => {
+            if buf.len() > limits.max_header_bytes {
+                return Err(HttpError::HeadersTooLarge);
+            }
+            Ok(None)
+        }
+        Err(httparse::Error::TooManyHeaders) => Err(HttpError::HeadersTooLarge),
+        Err(httparse::Error::Version) => Err(version_error(buf)),
+        Err(httparse::Error::HeaderName) => Err(HttpError::BadRequest("invalid header name")),
+        Err(httparse::Error::HeaderValue) => Err(HttpError::BadRequest("invalid header value")),
+        Err(httparse::Error::Token) => Err(HttpError::BadRequest("invalid method or target")),
+        Err(_) => Err(HttpError::BadRequest("malformed request head")),
+    }
+}
+
+/// Host: exactly one in HTTP/1.1, at most one in HTTP/1.0, and a valid authority.
+#[inline]
+fn host_header<'b>(
+    headers: &[httparse::Header<'b>],
+    version: u8,
+) -> Result<Option<&'b str>, HttpError> {
+    let mut hosts = headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("host"));
+    match (hosts.next(), hosts.next()) {
+        (_, Some(_)) => Err(HttpError::BadRequest("more than one Host header")),
+        (Some(h), None) => Ok(Some(host_value(h.value)?)),
+        (None, None) if version == 1 => Err(HttpError::BadRequest("missing Host header")),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The request target: origin form, `*` for OPTIONS, or an http(s) absolute form
+/// whose authority matches Host.
+#[inline]
+fn check_target(method: &str, target: &str, host: Option<&str>) -> Result<(), HttpError> {
+    if let Some((scheme, rest)) = target.split_once("://") {
+        if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+            return Err(HttpError::BadRequest("unsupported scheme in target"));
+        }
+        let authority = rest.split(['/', '?']).next().unwrap_or("");
+        // An http(s) URI must have a non-empty host (RFC 9110 §4.2.1), which
+        // valid_authority demands, so `http:///x` with `Host:` is refused too.
+        if !valid_authority(authority.as_bytes()) {
+            return Err(HttpError::BadRequest("invalid authority in target"));
+        }
+        if host.is_none_or(|h| !h.eq_ignore_ascii_case(authority)) {
+            return Err(HttpError::BadRequest(
+                "absolute-form target does not match Host",
+            ));
+        }
+    } else if !(target.starts_with('/') || (target == "*" && method == "OPTIONS")) {
+        return Err(HttpError::BadRequest("invalid request target"));
+    }
+    Ok(())
+}
+
+/// The body's framing (RFC 9112 §6.3): chunked (HTTP/1.1 only, never with
+/// Content-Length), Content-Length, or none.
+#[inline]
+fn body_framing(headers: &[httparse::Header<'_>], version: u8) -> Result<BodyFraming, HttpError> {
+    let te = match transfer_encoding(headers) {
+        Ok(te) => te,
+        Err(TeError::Malformed) => return Err(HttpError::BadRequest("invalid Transfer-Encoding")),
+        Err(TeError::Unsupported) => {
+            return Err(HttpError::NotImplemented(
+                "transfer coding other than chunked",
+            ))
+        }
+    };
+    let cl = content_length(headers).map_err(HttpError::BadRequest)?;
+    match (te, cl) {
+        (Some(()), _) if version == 0 => Err(HttpError::BadRequest(
+            "Transfer-Encoding in an HTTP/1.0 request",
+        )),
+        (Some(()), Some(_)) => Err(HttpError::BadRequest(
+            "both Content-Length and Transfer-Encoding",
+        )),
+        (Some(()), None) => Ok(BodyFraming::Chunked),
+        (None, n) => Ok(BodyFraming::Length(n.unwrap_or(0))),
+    }
 }
 
 /// The Host field value, checked against RFC 3986 `uri-host [ ":" port ]` (RFC 9112
