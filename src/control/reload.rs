@@ -50,9 +50,9 @@ impl Control {
             .path
             .as_ref()
             .ok_or("no configuration file to reload (demo mode)")?;
-        let config = Config::load(path).map_err(|e| e.to_string())?;
+        let mut config = Config::load(path).map_err(|e| e.to_string())?;
         let old = Arc::clone(&self.config.borrow());
-        warn_restart_only(&old, &config);
+        carry_over(&old, &mut config);
         let workers = self.broadcaster.workers();
         let current = self.listening.borrow().clone();
         // The last step that can fail: after it, nothing is refused.
@@ -195,35 +195,43 @@ fn log_listening_changes(current: &[Listening], listening: &[Listening]) {
     }
 }
 
-/// Settings that a reload cannot change in a running process.
-fn warn_restart_only(old: &Config, new: &Config) {
-    let (o, n) = (&old.global, &new.global);
-    let mut changed = Vec::new();
-    if o.workers != n.workers {
-        changed.push("workers");
+/// Settings that a reload cannot change in a running process keep their running
+/// values in the new configuration (so what the log says is what runs), except the
+/// admin token: a new or changed token is applied at once (operators rotate tokens),
+/// but a token removed from the file stays in force until a restart, so a reload never
+/// opens the admin API.
+fn carry_over(old: &Config, new: &mut Config) {
+    let (o, n) = (&old.global, &mut new.global);
+    let mut kept = Vec::new();
+    macro_rules! keep {
+        ($($field:ident),*) => {$(
+            if o.$field != n.$field {
+                n.$field = o.$field.clone();
+                kept.push(stringify!($field));
+            }
+        )*};
     }
-    if o.pin_workers != n.pin_workers {
-        changed.push("pin_workers");
-    }
-    if o.io_driver != n.io_driver {
-        changed.push("io_driver");
-    }
-    if o.max_connections != n.max_connections {
-        changed.push("max_connections");
-    }
-    if o.access_log != n.access_log {
-        changed.push("access_log");
-    }
-    if o.admin_bind != n.admin_bind || o.admin_token != n.admin_token {
-        changed.push("admin_bind/admin_token");
-    }
-    if !changed.is_empty() {
+    keep!(workers, pin_workers, io_driver, max_connections, access_log, admin_bind);
+    if !kept.is_empty() {
         tracing::warn!(
             "reload: global {} changed; that takes a restart (the running values stay)",
-            changed.join(", ")
+            kept.join(", ")
         );
     }
+    match (&o.admin_token, &n.admin_token) {
+        (Some(_), None) => {
+            n.admin_token = o.admin_token.clone();
+            tracing::warn!(
+                "reload: admin_token removed from the file: the running token stays in force until a restart (a reload never opens the admin API)"
+            );
+        }
+        (old_token, Some(_)) if old_token != &n.admin_token => {
+            tracing::info!("reload: admin_token changed: the new token is in force");
+        }
+        _ => {}
+    }
     if old.vrrp != new.vrrp {
+        new.vrrp = old.vrrp.clone();
         tracing::warn!(
             "reload: [vrrp] changed; that takes a restart (the virtual router keeps running as it was)"
         );
