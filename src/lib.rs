@@ -38,12 +38,13 @@
 //! | module | what | may import |
 //! |---|---|---|
 //! | [`run`] | supervisor: start-up, signals, lifecycle, stop | everything below |
-//! | [`admin`] | admin listener: stats page, `/metrics`, JSON API, runtime commands | control, msg, vrrp, config, lb, http, tls |
-//! | [`control`] | control plane: server table, health checks, passive health, reload, VRRP tracking | msg, vrrp, listen, config, lb, http, tls |
-//! | [`worker`] | data plane: accept, sessions, HTTP exchange, relay, per-worker state | msg, listen, config, lb, http, tls |
-//! | [`vrrp`] | VRRPv3 virtual router: codec, state machine, raw socket, netlink | config |
+//! | [`admin`] | admin listener: stats page, `/metrics`, JSON API, runtime commands | control, msg, vrrp, config, lb, http, tls, logging |
+//! | [`control`] | control plane: server table, health checks, passive health, reload, VRRP tracking | msg, vrrp, listen, config, lb, http, tls, logging |
+//! | [`worker`] | data plane: accept, sessions, HTTP exchange, relay, per-worker state | msg, listen, config, lb, http, tls, logging |
+//! | [`vrrp`] | VRRPv3 virtual router: codec, state machine, raw socket, netlink | config, logging |
 //! | [`msg`] | the messages between control plane and workers, and statistics types | config, lb, listen |
-//! | [`listen`] | binding listening sockets for every worker | config |
+//! | [`listen`] | binding listening sockets for every worker; which socket errors are ringlb's own | config |
+//! | [`logging`] | repeated log lines at most once per period | — |
 //! | [`lb`] | balancing algorithms behind [`lb::Balancer`]; pure functions of state and time | config |
 //! | [`config`] | TOML → raw serde structs → validated [`config::Config`]; errors name file, line, key | tls |
 //! | [`tls`] | certificates, rustls configurations, client/server streams and handshakes | — |
@@ -57,6 +58,7 @@ pub mod demo;
 pub mod http;
 pub mod lb;
 pub mod listen;
+pub mod logging;
 pub mod msg;
 pub mod run;
 pub mod tls;

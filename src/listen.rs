@@ -92,3 +92,31 @@ fn bind_one(addr: SocketAddr, freebind: bool) -> io::Result<std::net::TcpListene
     socket.listen(BACKLOG)?;
     Ok(socket.into())
 }
+
+/// Whether a socket error is ringlb's own shortage rather than anything a peer did:
+/// out of descriptors (EMFILE, ENFILE), of buffers or memory (ENOBUFS, ENOMEM), or of
+/// local ports (EADDRNOTAVAIL on connect). Such an error must never count against a
+/// server, in active or passive health.
+pub fn local_shortage(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::EADDRNOTAVAIL)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shortages_are_local_peer_errors_are_not() {
+        for code in [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM, libc::EADDRNOTAVAIL] {
+            assert!(local_shortage(&io::Error::from_raw_os_error(code)), "{code}");
+        }
+        for code in [libc::ECONNREFUSED, libc::ETIMEDOUT, libc::ECONNRESET, libc::EHOSTUNREACH] {
+            assert!(!local_shortage(&io::Error::from_raw_os_error(code)), "{code}");
+        }
+        assert!(!local_shortage(&io::Error::other("no code")));
+    }
+}
+

@@ -31,17 +31,18 @@ const ALLOWED: &[(&str, May)] = &[
     ("demo", Only(&[])),
     (
         "admin",
-        Only(&["control", "msg", "vrrp", "config", "lb", "http", "tls"]),
+        Only(&["control", "msg", "vrrp", "config", "lb", "http", "tls", "logging"]),
     ),
     (
         "control",
-        Only(&["msg", "vrrp", "listen", "config", "lb", "http", "tls"]),
+        Only(&["msg", "vrrp", "listen", "config", "lb", "http", "tls", "logging"]),
     ),
     (
         "worker",
-        Only(&["msg", "listen", "config", "lb", "http", "tls"]),
+        Only(&["msg", "listen", "config", "lb", "http", "tls", "logging"]),
     ),
-    ("vrrp", Only(&["config"])),
+    ("vrrp", Only(&["config", "logging"])),
+    ("logging", Only(&[])),
     ("msg", Only(&["config", "lb", "listen"])),
     ("listen", Only(&["config"])),
     ("lb", Only(&["config"])),

@@ -18,6 +18,7 @@ use super::health::jitter;
 use super::plane::Control;
 use crate::config::{CheckKind, HealthCheck, Server};
 use crate::http::{parse_response, read_append};
+use crate::listen::local_shortage;
 use crate::tls::{connect_tls, ServerStream};
 
 /// Why a check failed, as the log and the stats page say it.
@@ -29,6 +30,9 @@ pub enum Failure {
     Status { got: u16, want: u16 },
     BadResponse,
     Tls(String),
+    /// ringlb itself was short of descriptors, buffers or ports: the check did not
+    /// run, and says nothing about the server.
+    Local(io::Error),
 }
 
 impl fmt::Display for Failure {
@@ -40,6 +44,7 @@ impl fmt::Display for Failure {
             Failure::Status { got, want } => write!(f, "HTTP status {got}, expected {want}"),
             Failure::BadResponse => f.write_str("invalid HTTP response"),
             Failure::Tls(e) => f.write_str(e),
+            Failure::Local(e) => write!(f, "check not run: ringlb is short of resources ({e})"),
         }
     }
 }
@@ -60,6 +65,7 @@ async fn probe_inner(check: &HealthCheck, server: &Server) -> Result<(), Failure
         .await
         .map_err(|e| match e.kind() {
             io::ErrorKind::ConnectionRefused => Failure::Refused,
+            _ if local_shortage(&e) => Failure::Local(e),
             _ => Failure::Io(e),
         })?;
     // A TLS server is checked over TLS: the handshake is part of the check.

@@ -17,6 +17,7 @@ use super::checks::{check_loop, Failure};
 use super::reload::Listening;
 use super::table::{CheckReport, Table};
 use crate::config::{Config, HealthCheck, Server};
+use crate::logging::LogEvery;
 use crate::lb::{Admin, Oper};
 use crate::msg::stats::WorkerStats;
 use crate::msg::{Broadcaster, Driver, Layout, Slots, Update};
@@ -44,6 +45,9 @@ pub struct Control {
     pub vrrp: Option<Rc<crate::vrrp::Vrrp>>,
     /// When each worker last answered a ping (VRRP health tracking).
     pub pongs: RefCell<Vec<Instant>>,
+    /// Checks that could not run for want of descriptors, buffers or ports.
+    pub checks_not_run: Cell<u64>,
+    local_log: LogEvery,
     pending: RefCell<HashMap<u64, UnboundedSender<Box<WorkerStats>>>>,
     next_snapshot: Cell<u64>,
     rng: Cell<u64>,
@@ -82,6 +86,8 @@ impl Control {
             stopping: Cell::new(false),
             vrrp,
             pongs: RefCell::new(vec![Instant::now(); workers]),
+            checks_not_run: Cell::new(0),
+            local_log: LogEvery::default(),
             pending: RefCell::new(HashMap::new()),
             next_snapshot: Cell::new(0),
             rng: Cell::new(seed),
@@ -158,6 +164,19 @@ impl Control {
             let entry = backend.servers.get_mut(s)?;
             if entry.check_generation != generation || self.stopping.get() {
                 return None;
+            }
+            if let Err(Failure::Local(e)) = &result {
+                // ringlb's own shortage says nothing about the server: no count.
+                self.checks_not_run.set(self.checks_not_run.get() + 1);
+                if self.local_log.due(now) {
+                    tracing::warn!(
+                        "{name}/{}: check not run: {e} (not counted against the server; {} such checks so far, {} lines left out)",
+                        entry.config.name,
+                        self.checks_not_run.get(),
+                        self.local_log.take_skipped()
+                    );
+                }
+                return Some(entry.health.interval(&check));
             }
             let ok = result.is_ok();
             let detail = match &result {

@@ -2,6 +2,13 @@
 //! start the workers and the signal thread, run the control plane on this thread,
 //! and handle the lifecycle (ready, reload on SIGHUP, graceful stop, a worker that
 //! dies) until every worker is done.
+//!
+//! | file | what |
+//! |---|---|
+//! | `mod.rs` | [`run`] / [`run_with`]: start-up, the control thread, the lifecycle loop |
+//! | `fds.rs` | file descriptors against `max_connections`: raise the limit or lower the connection limit |
+
+mod fds;
 
 use std::io;
 use std::net::SocketAddr;
@@ -75,6 +82,9 @@ pub fn run_with(
     path: Option<PathBuf>,
     on_bound: impl FnOnce(Bound<'_>),
 ) -> Result<Exit, RunError> {
+    let mut config = config;
+    let sockets = config.global.workers * config.frontends.iter().map(|f| f.binds.len()).sum::<usize>();
+    fds::apply(&mut config, sockets);
     let config = Arc::new(config);
     let listeners = listen::bind_all(&config)?;
     // Sockets and interface facts first: without them there is no failover to offer.
