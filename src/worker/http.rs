@@ -19,7 +19,7 @@ use super::http_heads::{
 };
 use super::relay::{relay, Timeouts};
 use super::route::Action;
-use super::session::{connect, Reuse};
+use super::upstream::{connect, Replays, RetryPolicy};
 use super::state::Worker;
 use crate::msg::stats::count_status;
 use crate::tls::{ClientStream, ServerStream};
@@ -193,19 +193,17 @@ async fn forward(
     let peer = rec.peer;
     rec.backend = Some(backend);
     let server_timeout = worker.backends.borrow()[backend].config.timeout_server;
-    // http-reuse safe: a client's first request never goes on a reused connection.
-    let mut reuse = if first { Reuse::Never } else { Reuse::Pooled };
-    // A bodyless idempotent request that got nothing back (the connection closed or
-    // failed before any response byte) may be sent again, like HAProxy's `retry-on
-    // empty-response`: at once on a fresh connection when it had gone on a reused one
-    // (the server had closed it), and up to `retries` times, to another server when
-    // `redispatch` allows, when a fresh connection failed.
-    let (mut replays, redispatch) = {
+    // When a request that got nothing back is sent again: see `upstream::Replays`.
+    let policy = {
         let b = &worker.backends.borrow()[backend].config;
-        (b.retries, b.redispatch)
+        RetryPolicy {
+            retries: b.retries,
+            redispatch: b.redispatch,
+        }
     };
-    let mut avoid = None;
+    let mut replays = Replays::new(policy, req.replayable, first);
     loop {
+        let (reuse, avoid) = replays.next_send();
         let (lease, mut server, reused) = match connect(worker, backend, peer, reuse, avoid).await {
             Ok(c) => c,
             Err(e) => {
@@ -214,22 +212,16 @@ async fn forward(
             }
         };
         rec.server = Some(lease.server);
-        let retry_fresh = req.replayable && (reused || replays > 0);
-        if retry_fresh && !reused {
-            // Should this attempt fail, the next one counts against `retries`.
-            replays -= 1;
-            avoid = redispatch.then_some(lease.server);
-        }
+        let attempt = replays.start(lease.server, reused);
         let sent = Instant::now();
         let (res, h) = server.write_all(std::mem::take(head)).await;
         *head = h;
         if res.is_err() {
-            // A reused connection the server had closed is nobody's fault.
-            if !(retry_fresh && reused) {
+            if attempt.counts_against_server() {
                 worker.record(backend, lease.server, Outcome::ResponseFailed);
             }
-            if retry_fresh {
-                reuse = Reuse::Never;
+            if attempt.may_replay() {
+                replays.replay();
                 continue;
             }
             refuse(worker, slot, client, 502, false, rec).await;
@@ -302,11 +294,11 @@ async fn forward(
                 head_len,
             } = match got {
                 Ok(r) => r,
-                Err(HeadError::ClosedEarly) if retry_fresh && sbuf.is_empty() => {
-                    if !reused {
+                Err(HeadError::ClosedEarly) if attempt.may_replay() && sbuf.is_empty() => {
+                    if attempt.counts_against_server() {
                         worker.record(backend, lease.server, Outcome::ResponseFailed);
                     }
-                    reuse = Reuse::Never;
+                    replays.replay();
                     break;
                 }
                 Err(HeadError::Timeout) => {

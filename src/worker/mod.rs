@@ -18,6 +18,7 @@ mod relay;
 mod route;
 mod session;
 mod state;
+mod upstream;
 
 use std::future::Future;
 use std::io;
