@@ -232,31 +232,6 @@ impl Record {
     }
 }
 
-impl super::Worker {
-    /// Write the access log line of `r` (`request`: the request line), if logging.
-    pub fn log_access(&self, r: &Record, request: &[u8]) {
-        let Some(log) = &self.access else { return };
-        let frontend = self.frontend(r.frontend);
-        let backends = self.backends.borrow();
-        let backend = r.backend.and_then(|b| backends.get(b));
-        let server = backend
-            .zip(r.server)
-            .and_then(|(b, s)| b.config.servers.get(s));
-        log.log(&Entry {
-            peer: r.peer,
-            frontend: &frontend.name,
-            backend: backend.map(|b| b.config.name.as_str()),
-            server: server.map(|s| s.name.as_str()),
-            status: r.status,
-            bytes_in: r.bytes_in,
-            bytes_out: r.bytes_out,
-            duration: r.started.map_or(Duration::ZERO, |t| t.elapsed()),
-            request,
-            tls: r.tls,
-        });
-    }
-}
-
 /// The first line of a request head (without its CRLF) for the log, into `line`.
 pub fn request_line(head: &[u8], line: &mut Vec<u8>) {
     line.clear();

@@ -10,16 +10,17 @@ use std::time::Instant;
 use monoio::io::AsyncWriteRentExt;
 
 use super::access::{request_line, Record};
-use super::apply::Outcome;
+use super::backend::Outcome;
 use super::body::{pump, BodyError, End};
 use super::error::{SessionError, Side};
 use super::http_heads::{
     read_request, read_response_head, reject, send_static, wait_next_request, HeadError, Parsed,
     ResponseHead,
 };
-use super::relay::{relay, Timeouts};
+use super::relay::relay;
 use super::route::Action;
-use super::upstream::{connect, Replays, RetryPolicy};
+use super::upstream::{connect, Replays};
+use super::session::tunnel_timeouts;
 use super::state::Worker;
 use crate::msg::stats::count_status;
 use crate::tls::{ClientStream, ServerStream};
@@ -38,7 +39,7 @@ pub async fn serve_http(
     let mut sbuf = worker.take_buffer();
     let mut head = Vec::with_capacity(1024);
     let mut first = true;
-    let logging = worker.access.is_some();
+    let logging = worker.logging();
     // The request line for the access log, reused from request to request.
     let mut line = Vec::new();
     loop {
@@ -142,7 +143,7 @@ pub async fn serve_http(
                         let (res, _) = server.write_all(std::mem::take(&mut cbuf)).await;
                         res.map_err(|e| SessionError::Io(Side::Server, e))?;
                     }
-                    let t = tunnel_timeouts(&worker, frontend, b);
+                    let t = tunnel_timeouts(frontend, &worker.backend_settings(b));
                     relay(
                         client,
                         server,
@@ -153,7 +154,7 @@ pub async fn serve_http(
                     return Ok(());
                 }
                 Err(e) => {
-                    tracing::debug!(worker = worker.id, %peer, "request failed: {e}");
+                    tracing::debug!(worker = worker.id(), %peer, "request failed: {e}");
                     false
                 }
             },
@@ -192,16 +193,10 @@ async fn forward(
 ) -> Result<Next, SessionError> {
     let peer = rec.peer;
     rec.backend = Some(backend);
-    let server_timeout = worker.backends.borrow()[backend].config.timeout_server;
+    let settings = worker.backend_settings(backend);
+    let server_timeout = settings.timeout_server;
     // When a request that got nothing back is sent again: see `upstream::Replays`.
-    let policy = {
-        let b = &worker.backends.borrow()[backend].config;
-        RetryPolicy {
-            retries: b.retries,
-            redispatch: b.redispatch,
-        }
-    };
-    let mut replays = Replays::new(policy, req.replayable, first);
+    let mut replays = Replays::new(settings.retry, req.replayable, first);
     loop {
         let (reuse, avoid) = replays.next_send();
         let (lease, mut server, reused) = match connect(worker, backend, peer, reuse, avoid).await {
@@ -247,7 +242,7 @@ async fn forward(
                 &mut dst,
                 cbuf,
                 req.framing,
-                worker.max_body_bytes.get(),
+                worker.max_body_bytes(),
             )
             .await
             {
@@ -370,9 +365,7 @@ async fn forward(
                 return Err(body_error(e));
             }
             if server_keep && sbuf.is_empty() {
-                worker
-                    .pool
-                    .put(backend, lease.server, server, Instant::now());
+                worker.pool_put(backend, lease.server, server, Instant::now());
             }
             return Ok(if client_keep {
                 Next::KeepGoing
@@ -410,19 +403,5 @@ fn body_error(e: BodyError) -> SessionError {
             std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
         ),
         BodyError::TooLarge => SessionError::Io(Side::Client, std::io::Error::other(e.to_string())),
-    }
-}
-
-fn tunnel_timeouts(worker: &Worker, fe: &Frontend, backend: usize) -> Timeouts {
-    let b = &worker.backends.borrow()[backend].config;
-    match fe.timeout_tunnel.or(b.timeout_tunnel) {
-        Some(t) => Timeouts {
-            client: t,
-            server: t,
-        },
-        None => Timeouts {
-            client: fe.timeout_client,
-            server: b.timeout_server,
-        },
     }
 }

@@ -117,7 +117,7 @@ pub async fn read_request(
                 Ok(Some(p)) => return Ok(Some(p)),
                 Ok(None) => {}
                 Err(e) => {
-                    tracing::debug!(worker = worker.id, %peer, "refused request: {e}");
+                    tracing::debug!(worker = worker.id(), %peer, "refused request: {e}");
                     return Err(e.status());
                 }
             }
@@ -150,10 +150,10 @@ fn parse_and_route(
     tls: bool,
 ) -> Result<Option<Parsed>, HttpError> {
     let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let Some(req) = parse_request(cbuf, &worker.http_limits.get(), &mut storage)? else {
+    let Some(req) = parse_request(cbuf, &worker.http_limits(), &mut storage)? else {
         return Ok(None);
     };
-    let max_body = worker.max_body_bytes.get();
+    let max_body = worker.max_body_bytes();
     if max_body > 0 && matches!(req.framing, BodyFraming::Length(n) if n > max_body) {
         return Err(HttpError::PayloadTooLarge);
     }

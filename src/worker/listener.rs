@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::http::serve_http;
-use super::local::{Flag, GateTicket};
+use super::local::Flag;
 use super::session::serve_tcp;
 use super::state::Worker;
 use crate::config::Mode;
@@ -36,16 +36,13 @@ pub fn start(worker: &Rc<Worker>, bound: BoundListener) {
         Rc::clone(&slot.frontend),
         Rc::clone(&slot.stop),
     ));
-    worker.listeners.borrow_mut().push(slot);
+    worker.add_listener(slot);
 }
 
 /// After a reload: listeners whose address stays serve the frontend `keep` names; the
 /// others stop accepting (their open connections go on).
 pub fn keep_only(worker: &Worker, keep: &[(SocketAddr, usize)]) {
-    worker
-        .listeners
-        .borrow_mut()
-        .retain(|l| match keep.iter().find(|(a, _)| *a == l.addr) {
+    worker.retain_listeners(|l| match keep.iter().find(|(a, _)| *a == l.addr) {
             Some((_, fe)) => {
                 l.frontend.set(*fe);
                 true
@@ -70,24 +67,24 @@ async fn accept_loop(
     let listener = match monoio::net::TcpListener::from_std(bound.socket) {
         Ok(l) => l,
         Err(e) => {
-            tracing::error!(worker = worker.id, %addr, "cannot register listener: {e}");
+            tracing::error!(worker = worker.id(), %addr, "cannot register listener: {e}");
             return;
         }
     };
     loop {
         monoio::select! {
-            _ = worker.gate.wait_below_limit() => {}
-            _ = worker.stopping.wait() => break,
+            _ = worker.until_below_limit() => {}
+            _ = worker.until_stopping() => break,
             _ = stop.wait() => break,
         }
         let accepted = monoio::select! {
             r = listener.accept() => r,
-            _ = worker.stopping.wait() => break,
+            _ = worker.until_stopping() => break,
             _ = stop.wait() => break,
         };
         match accepted {
             Ok((stream, peer)) => {
-                worker.gate.enter();
+                let ticket = worker.admit();
                 let fe = frontend.get();
                 worker.with_frontend_stats(fe, |s| {
                     s.current += 1;
@@ -95,7 +92,7 @@ async fn accept_loop(
                 });
                 let w = Rc::clone(&worker);
                 monoio::spawn(async move {
-                    let _ticket = GateTicket(Rc::clone(&w.gate));
+                    let _ticket = ticket;
                     let frontend = w.frontend(fe);
                     let mut tls_label = None;
                     let client = match &frontend.tls {
@@ -111,13 +108,13 @@ async fn accept_loop(
                                         "TLSv1.3" => s.tls13 += 1,
                                         _ => s.tls12 += 1,
                                     });
-                                    tracing::debug!(worker = w.id, %peer, version = info.version, cipher = %info.cipher, sni = ?info.sni, "TLS handshake done");
+                                    tracing::debug!(worker = w.id(), %peer, version = info.version, cipher = %info.cipher, sni = ?info.sni, "TLS handshake done");
                                     tls_label = Some((info.version, info.cipher));
                                     Some(c)
                                 }
                                 Err(e) => {
                                     w.with_frontend_stats(fe, |s| s.tls_failures += 1);
-                                    tracing::debug!(worker = w.id, %peer, "{e}");
+                                    tracing::debug!(worker = w.id(), %peer, "{e}");
                                     None
                                 }
                             }
@@ -133,7 +130,7 @@ async fn accept_loop(
                             }
                         };
                         if let Err(e) = result {
-                            tracing::debug!(worker = w.id, %peer, "session ended: {e}");
+                            tracing::debug!(worker = w.id(), %peer, "session ended: {e}");
                         }
                     }
                     w.with_frontend_stats(fe, |s| s.current -= 1);
@@ -141,7 +138,7 @@ async fn accept_loop(
             }
             Err(e) => {
                 // EMFILE/ENFILE and the like: back off instead of spinning on the error.
-                tracing::warn!(worker = worker.id, %addr, "accept failed: {e}");
+                tracing::warn!(worker = worker.id(), %addr, "accept failed: {e}");
                 monoio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -152,5 +149,5 @@ async fn accept_loop(
     // SAFETY: plain syscall on a descriptor we own and keep open until the drop below.
     unsafe { libc::shutdown(listener.as_raw_fd(), libc::SHUT_RDWR) };
     drop(listener);
-    tracing::info!(worker = worker.id, %addr, "stopped accepting");
+    tracing::info!(worker = worker.id(), %addr, "stopped accepting");
 }

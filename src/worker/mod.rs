@@ -4,12 +4,13 @@
 //! workers: the control thread reaches a worker only through its inbox.
 
 mod access;
-mod apply;
+mod backend;
 mod body;
 mod buffers;
 mod error;
 mod http;
 mod http_heads;
+mod lease;
 mod listener;
 mod local;
 mod pool;
@@ -30,7 +31,7 @@ use futures_channel::mpsc::UnboundedSender;
 use futures_util::StreamExt;
 
 pub use access::AccessWriter;
-pub use apply::Outcome;
+pub use backend::Outcome;
 pub use error::{SessionError, Side};
 pub use relay::{relay, RelayStats, Timeouts};
 pub use state::Worker;
@@ -159,7 +160,7 @@ async fn worker_main(setup: WorkerSetup, driver: Driver) {
     // The process-wide limit is split across workers: each counts its own connections.
     let limit = config.global.max_connections.div_ceil(workers);
     let mut worker = Worker::new(id, &config, limit, events.clone());
-    worker.access = access.map(access::AccessLog::new);
+    worker.set_access_log(access.map(access::AccessLog::new));
     let worker = Rc::new(worker);
     drop(config);
     monoio::spawn(read_inbox(Rc::clone(&worker), inbox));
@@ -168,21 +169,19 @@ async fn worker_main(setup: WorkerSetup, driver: Driver) {
     }
     monoio::spawn(sweep_pool(Rc::clone(&worker)));
     let _ = events.unbounded_send(Event::WorkerStarted { id, driver });
-    worker.stopping.wait().await;
-    let open = worker.gate.open();
+    worker.until_stopping().await;
+    let open = worker.open_connections();
     if open > 0 {
         tracing::info!(worker = id, open, "waiting for open connections to finish");
     }
-    worker.gate.wait_empty().await;
-    if let Some(log) = &worker.access {
-        log.close();
-        if log.dropped.get() > 0 {
-            tracing::warn!(
-                worker = id,
-                dropped = log.dropped.get(),
-                "access log lines dropped: stdout was not read fast enough"
-            );
-        }
+    worker.until_no_connections().await;
+    let dropped = worker.close_access_log();
+    if dropped > 0 {
+        tracing::warn!(
+            worker = id,
+            dropped,
+            "access log lines dropped: stdout was not read fast enough"
+        );
     }
 }
 
@@ -193,7 +192,7 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
         let rang = inbox.doorbell.next().await;
         while let Ok(update) = inbox.updates.try_recv() {
             match update {
-                Update::Shutdown => worker.stopping.raise(),
+                Update::Shutdown => worker.stop(),
                 Update::Server {
                     backend,
                     server,
@@ -203,7 +202,7 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
                     // A readiness signal for tests and a trace for operators (debug).
                     tracing::debug!(
                         target: "ringlb::apply",
-                        worker = worker.id,
+                        worker = worker.id(),
                         backend,
                         server,
                         ?set,
@@ -211,17 +210,17 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
                     );
                 }
                 Update::Ping(_) => {
-                    let _ = worker.events.unbounded_send(Event::Pong(worker.id));
+                    worker.report(Event::Pong(worker.id()));
                 }
                 Update::Snapshot(id) => {
                     let stats = Box::new(worker.snapshot());
-                    let _ = worker.events.unbounded_send(Event::Stats { id, stats });
+                    worker.report(Event::Stats { id, stats });
                 }
                 Update::Reload(reload) => {
                     worker.configure(&reload.config, &reload.slots, Some(&reload.servers));
-                    tracing::debug!(target: "ringlb::apply", worker = worker.id, "configuration applied");
+                    tracing::debug!(target: "ringlb::apply", worker = worker.id(), "configuration applied");
                     listener::keep_only(&worker, &reload.keep);
-                    if !worker.stopping.is_raised() {
+                    if !worker.is_stopping() {
                         for bound in reload.listeners {
                             listener::start(&worker, bound);
                         }
@@ -231,7 +230,7 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
         }
         if rang.is_none() {
             // The control thread is gone: nothing will ever tell us to stop, so stop now.
-            worker.stopping.raise();
+            worker.stop();
             return;
         }
     }
@@ -240,12 +239,10 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
 /// Once a second: close pooled server connections idle too long, and give memory
 /// freed since the last round back to the system.
 async fn sweep_pool(worker: Rc<Worker>) {
-    while !worker.stopping.is_raised() {
+    while !worker.is_stopping() {
         monoio::time::sleep(std::time::Duration::from_secs(1)).await;
-        worker.pool.sweep(std::time::Instant::now());
+        worker.sweep_pool(std::time::Instant::now());
         worker.trim_heap();
-        if let Some(log) = &worker.access {
-            log.flush();
-        }
+        worker.flush_access_log();
     }
 }

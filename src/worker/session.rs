@@ -5,11 +5,12 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 
 use super::access::Record;
-use super::apply::Outcome;
+use super::backend::{Outcome, Settings};
 use super::error::SessionError;
 use super::relay::{relay, Timeouts};
 use super::state::Worker;
 use super::upstream::{connect, Reuse};
+use crate::config::Frontend;
 use crate::tls::ClientStream;
 
 /// Serve one accepted client connection of frontend `fe` until both sides close.
@@ -23,7 +24,7 @@ pub async fn serve_tcp(
     let frontend = worker.frontend(fe);
     let backend = frontend.default_backend.unwrap_or(0);
     let started = std::time::Instant::now();
-    let mut rec = Record::new(peer, fe, tls, worker.access.is_some());
+    let mut rec = Record::new(peer, fe, tls, worker.logging());
     rec.backend = Some(backend);
     let (lease, server, _) = match connect(&worker, backend, peer, Reuse::Never, None).await {
         Ok(c) => c,
@@ -34,23 +35,7 @@ pub async fn serve_tcp(
     };
     rec.server = Some(lease.server);
     worker.record(backend, lease.server, Outcome::Connected(started.elapsed()));
-    let (server_timeout, tunnel) = {
-        let backends = worker.backends.borrow();
-        let b = &backends[backend].config;
-        (b.timeout_server, b.timeout_tunnel)
-    };
-    // HAProxy: once both sides are connected, `timeout tunnel` (when set) replaces
-    // the client and server timeouts.
-    let timeouts = match frontend.timeout_tunnel.or(tunnel) {
-        Some(t) => Timeouts {
-            client: t,
-            server: t,
-        },
-        None => Timeouts {
-            client: frontend.timeout_client,
-            server: server_timeout,
-        },
-    };
+    let timeouts = tunnel_timeouts(&frontend, &worker.backend_settings(backend));
     let buffers = (worker.take_buffer(), worker.take_buffer());
     let result = relay(client, server, timeouts, buffers).await;
     drop(lease);
@@ -63,9 +48,25 @@ pub async fn serve_tcp(
         Ok((stats, b0, b1)) => {
             worker.give_buffer(b0);
             worker.give_buffer(b1);
-            tracing::debug!(worker = worker.id, %peer, to_server = stats.to_server, to_client = stats.to_client, "session closed");
+            tracing::debug!(worker = worker.id(), %peer, to_server = stats.to_server, to_client = stats.to_client, "session closed");
             Ok(())
         }
         Err(e) => Err(e),
+    }
+}
+
+/// The timeouts of a relay (TCP mode, or an upgraded HTTP connection). HAProxy: once
+/// both sides are connected, `timeout tunnel` (when set) replaces the client and
+/// server timeouts.
+pub fn tunnel_timeouts(fe: &Frontend, backend: &Settings) -> Timeouts {
+    match fe.timeout_tunnel.or(backend.timeout_tunnel) {
+        Some(t) => Timeouts {
+            client: t,
+            server: t,
+        },
+        None => Timeouts {
+            client: fe.timeout_client,
+            server: backend.timeout_server,
+        },
     }
 }

@@ -21,9 +21,10 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 
-use super::apply::Outcome;
+use super::backend::Outcome;
 use super::error::SessionError;
-use super::state::{NoSlot, ServerLease, Worker};
+use super::lease::{NoSlot, ServerLease};
+use super::state::Worker;
 use crate::tls::{connect_tls, ServerStream};
 
 /// Whether a request may go on a pooled server connection.
@@ -182,39 +183,30 @@ pub async fn connect(
     reuse: Reuse,
     avoid: Option<usize>,
 ) -> Result<(ServerLease, ServerStream, bool), SessionError> {
-    let (policy, timeout_connect) = {
-        let b = &worker.backends.borrow()[backend].config;
-        let policy = RetryPolicy {
-            retries: b.retries,
-            redispatch: b.redispatch,
-        };
-        (policy, b.timeout_connect)
-    };
-    let mut connects = Connects::new(policy, reuse, avoid);
+    let settings = worker.backend_settings(backend);
+    let mut connects = Connects::new(settings.retry, reuse, avoid);
     let mut last_error: Option<SessionError> = None;
     while let Some(target) = connects.next_target() {
         let Some((lease, addr)) = lease_for(worker, backend, peer, target).await? else {
             break;
         };
         if target.pooled {
-            if let Some(stream) = worker.pool.take(backend, lease.server, Instant::now()) {
+            if let Some(stream) = worker.pool_take(backend, lease.server, Instant::now()) {
                 return Ok((lease, stream, true));
             }
         }
-        match connect_to(worker, &lease, addr, timeout_connect).await {
+        match connect_to(worker, &lease, addr, settings.timeout_connect).await {
             Ok(stream) => return Ok((lease, stream, false)),
             Err(e) => {
                 let attempt = target.attempt;
-                tracing::debug!(worker = worker.id, attempt, "connect attempt failed: {e}");
+                tracing::debug!(worker = worker.id(), attempt, "connect attempt failed: {e}");
                 last_error = Some(e);
             }
         }
         connects.failed(lease.server);
     }
     // Only the failure path names the backend, so only it pays for the string.
-    Err(last_error.unwrap_or_else(|| {
-        SessionError::NoServer(worker.backends.borrow()[backend].config.name.clone())
-    }))
+    Err(last_error.unwrap_or_else(|| SessionError::NoServer(worker.backend_name(backend))))
 }
 
 /// Lease the server `target` names: the same one again if it still takes traffic,
@@ -232,7 +224,7 @@ async fn lease_for(
         Ok(leased) => Ok(Some(leased)),
         Err(NoSlot::NoServer) => Ok(None),
         Err(NoSlot::Queue(why)) => {
-            let backend = worker.backends.borrow()[backend].config.name.clone();
+            let backend = worker.backend_name(backend);
             Err(SessionError::Queue { backend, why })
         }
     }
@@ -248,9 +240,7 @@ async fn connect_to(
 ) -> Result<ServerStream, SessionError> {
     let (backend, server) = (lease.backend, lease.server);
     let started = Instant::now();
-    let tls = worker.backends.borrow()[backend].config.servers[server]
-        .tls
-        .clone();
+    let tls = worker.server_tls(backend, server);
     let stream = match monoio::time::timeout(timeout, TcpStream::connect_addr(addr)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(source)) => {
