@@ -8,6 +8,7 @@ mod backend;
 mod body;
 mod buffers;
 mod error;
+mod exchange;
 mod http;
 mod http_heads;
 mod lease;
