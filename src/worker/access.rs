@@ -139,22 +139,7 @@ impl AccessLog {
                 e.bytes_out,
                 e.duration.as_secs_f64() * 1e3
             );
-            if e.request.is_empty() {
-                b.extend_from_slice(b"TCP");
-            } else {
-                let cut = e.request.len().min(MAX_LINE);
-                // Quotes and control bytes would break the line's shape.
-                b.extend(e.request[..cut].iter().map(|&c| {
-                    if c == b'"' || c < 0x20 || c == 0x7f {
-                        b'?'
-                    } else {
-                        c
-                    }
-                }));
-                if cut < e.request.len() {
-                    b.extend_from_slice(b"...");
-                }
-            }
+            write_request(&mut b, e.request);
             b.extend_from_slice(b"\" ");
             match e.tls {
                 Some((version, cipher)) => {
@@ -241,6 +226,26 @@ pub fn request_line(head: &[u8], line: &mut Vec<u8>) {
         .unwrap_or(head.len())
         .min(MAX_LINE + 1);
     line.extend_from_slice(&head[..end]);
+}
+
+/// The request line as a log field: cut at `MAX_LINE`, quotes and control bytes
+/// (which would break the line's shape) replaced; `TCP` for a TCP connection.
+fn write_request(b: &mut Vec<u8>, request: &[u8]) {
+    if request.is_empty() {
+        b.extend_from_slice(b"TCP");
+        return;
+    }
+    let cut = request.len().min(MAX_LINE);
+    b.extend(request[..cut].iter().map(|&c| {
+        if c == b'"' || c < 0x20 || c == 0x7f {
+            b'?'
+        } else {
+            c
+        }
+    }));
+    if cut < request.len() {
+        b.extend_from_slice(b"...");
+    }
 }
 
 /// `YYYY-MM-DDTHH:MM:SS` (UTC) of a Unix time, without a date library.
