@@ -2,6 +2,28 @@
 //! own monoio runtime (io_uring, or epoll where io_uring is refused), its own
 //! listeners and its own copy of backend state. Nothing here is shared between
 //! workers: the control thread reaches a worker only through its inbox.
+//!
+//! | file | what |
+//! |---|---|
+//! | `mod.rs` | worker thread and runtime set-up, the inbox (control thread's updates), the once-a-second sweep |
+//! | `state.rs` | [`Worker`]: everything one worker owns, and every method on it |
+//! | `backend.rs` | one backend as a worker sees it (servers, balancer, queue), [`Outcome`], configuration helpers |
+//! | `lease.rs` | `ServerLease`: a server counted as in use while it lives; what picking one ends in |
+//! | `queue.rs` | a backend's FIFO wait queue for when every server is at its limit |
+//! | `upstream.rs` | the retry policy (connect retries, redispatch, request replays) and connecting to a server |
+//! | `pool.rs` | idle keep-alive server connections, checked when taken out |
+//! | `buffers.rs` | the relay buffer pool: buffers are emptied on give and on take |
+//! | `listener.rs` | accept loops, the connection limit, TLS handshakes, listeners kept or stopped on reload |
+//! | `session.rs` | a TCP-mode session: connect, then relay |
+//! | `relay.rs` | the two-way byte relay (TCP mode, upgrades) with half-close and inactivity timeouts |
+//! | `http.rs` | an HTTP-mode client connection: requests one after another, redirects, refusals, upgrades |
+//! | `exchange.rs` | one request to a backend and its response, one method per phase |
+//! | `http_heads.rs` | reading request and response heads, waiting for the next request, error responses |
+//! | `body.rs` | streaming a message body through one bounded buffer |
+//! | `route.rs` | which way a request goes: redirect, backend, or none |
+//! | `access.rs` | the access log: per-worker line buffer, writer thread, the per-request record |
+//! | `local.rs` | single-thread synchronisation: a flag tasks wait on, the connection gate |
+//! | `error.rs` | why a session ended badly, and whose side it was |
 
 mod access;
 mod backend;
