@@ -139,22 +139,7 @@ impl AccessLog {
                 e.bytes_out,
                 e.duration.as_secs_f64() * 1e3
             );
-            if e.request.is_empty() {
-                b.extend_from_slice(b"TCP");
-            } else {
-                let cut = e.request.len().min(MAX_LINE);
-                // Quotes and control bytes would break the line's shape.
-                b.extend(e.request[..cut].iter().map(|&c| {
-                    if c == b'"' || c < 0x20 || c == 0x7f {
-                        b'?'
-                    } else {
-                        c
-                    }
-                }));
-                if cut < e.request.len() {
-                    b.extend_from_slice(b"...");
-                }
-            }
+            write_request(&mut b, e.request);
             b.extend_from_slice(b"\" ");
             match e.tls {
                 Some((version, cipher)) => {
@@ -232,31 +217,6 @@ impl Record {
     }
 }
 
-impl super::Worker {
-    /// Write the access log line of `r` (`request`: the request line), if logging.
-    pub fn log_access(&self, r: &Record, request: &[u8]) {
-        let Some(log) = &self.access else { return };
-        let frontend = self.frontend(r.frontend);
-        let backends = self.backends.borrow();
-        let backend = r.backend.and_then(|b| backends.get(b));
-        let server = backend
-            .zip(r.server)
-            .and_then(|(b, s)| b.config.servers.get(s));
-        log.log(&Entry {
-            peer: r.peer,
-            frontend: &frontend.name,
-            backend: backend.map(|b| b.config.name.as_str()),
-            server: server.map(|s| s.name.as_str()),
-            status: r.status,
-            bytes_in: r.bytes_in,
-            bytes_out: r.bytes_out,
-            duration: r.started.map_or(Duration::ZERO, |t| t.elapsed()),
-            request,
-            tls: r.tls,
-        });
-    }
-}
-
 /// The first line of a request head (without its CRLF) for the log, into `line`.
 pub fn request_line(head: &[u8], line: &mut Vec<u8>) {
     line.clear();
@@ -266,6 +226,26 @@ pub fn request_line(head: &[u8], line: &mut Vec<u8>) {
         .unwrap_or(head.len())
         .min(MAX_LINE + 1);
     line.extend_from_slice(&head[..end]);
+}
+
+/// The request line as a log field: cut at `MAX_LINE`, quotes and control bytes
+/// (which would break the line's shape) replaced; `TCP` for a TCP connection.
+fn write_request(b: &mut Vec<u8>, request: &[u8]) {
+    if request.is_empty() {
+        b.extend_from_slice(b"TCP");
+        return;
+    }
+    let cut = request.len().min(MAX_LINE);
+    b.extend(request[..cut].iter().map(|&c| {
+        if c == b'"' || c < 0x20 || c == 0x7f {
+            b'?'
+        } else {
+            c
+        }
+    }));
+    if cut < request.len() {
+        b.extend_from_slice(b"...");
+    }
 }
 
 /// `YYYY-MM-DDTHH:MM:SS` (UTC) of a Unix time, without a date library.

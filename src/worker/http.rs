@@ -1,436 +1,270 @@
 //! An HTTP-mode session: requests one after another on a client connection
-//! (keep-alive, pipelining answered in order), each parsed strictly, routed, sent to a
-//! server connection from this worker's pool (or a new one), its body streamed, and
-//! the response streamed back. Upgrades (101) become a byte tunnel.
+//! (keep-alive, pipelining answered in order), each parsed strictly and routed: a
+//! redirect or a refusal is answered here, a request for a backend goes through an
+//! [`Exchange`]. Upgrades (101) become a byte tunnel.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Instant;
 
 use monoio::io::AsyncWriteRentExt;
 
 use super::access::{request_line, Record};
-use super::apply::Outcome;
-use super::body::{pump, BodyError, End};
 use super::error::{SessionError, Side};
-use super::http_heads::{
-    read_request, read_response_head, reject, send_static, wait_next_request, HeadError, Parsed,
-    ResponseHead,
-};
-use super::relay::{relay, Timeouts};
+use super::exchange::{Exchange, Next};
+use super::http_heads::{read_request, reject, wait_next_request, Parsed};
+use super::relay::relay;
 use super::route::Action;
-use super::session::{connect, Reuse};
+use super::session::tunnel_timeouts;
 use super::state::Worker;
+use crate::config::{Frontend, Redirect};
+use crate::http::BodyFraming;
 use crate::msg::stats::count_status;
 use crate::tls::{ClientStream, ServerStream};
-use crate::config::Frontend;
-use crate::http::BodyFraming;
 
 /// Serve one client connection in HTTP mode until it closes or must be closed.
 pub async fn serve_http(
     worker: Rc<Worker>,
     fe: usize,
-    mut client: ClientStream,
+    client: ClientStream,
     peer: SocketAddr,
     tls: Option<(&'static str, &'static str)>,
 ) -> Result<(), SessionError> {
-    let mut cbuf = worker.take_buffer();
-    let mut sbuf = worker.take_buffer();
-    let mut head = Vec::with_capacity(1024);
-    let mut first = true;
-    let logging = worker.access.is_some();
-    // The request line for the access log, reused from request to request.
-    let mut line = Vec::new();
+    let mut conn = Conn::new(worker, fe, client, peer, tls);
     loop {
-        // Per request: a reload may have changed the frontend.
-        let frontend_rc = worker.frontend(fe);
-        let frontend = &*frontend_rc;
-        if cbuf.is_empty()
-            && !first
-            && !wait_next_request(
-                &worker,
+        match conn.serve_request().await? {
+            Turn::Again => {}
+            Turn::Close => return Ok(()),
+            Turn::Upgraded {
+                server,
                 frontend,
-                &mut client,
-                &mut cbuf,
-                &mut sbuf,
-                &mut head,
+                backend,
+            } => return conn.tunnel(server, &frontend, backend).await,
+        }
+    }
+}
+
+/// One client connection in HTTP mode, and what its requests reuse.
+pub struct Conn {
+    pub(super) worker: Rc<Worker>,
+    /// The frontend's slot.
+    pub(super) fe: usize,
+    pub(super) client: ClientStream,
+    peer: SocketAddr,
+    tls: Option<(&'static str, &'static str)>,
+    /// Read from the client and not used yet (the next request, a body).
+    pub(super) cbuf: Vec<u8>,
+    /// Read from the server and not used yet.
+    pub(super) sbuf: Vec<u8>,
+    /// A head written for the other side.
+    pub(super) head: Vec<u8>,
+    /// The request line for the access log, reused from request to request.
+    line: Vec<u8>,
+    /// The access log record of the request being served.
+    pub(super) rec: Record,
+    /// No request was served yet: the next one never goes on a reused server
+    /// connection (HAProxy's `http-reuse safe`).
+    pub(super) first: bool,
+    logging: bool,
+}
+
+/// What comes after a request.
+enum Turn {
+    /// The next request on the same connection.
+    Again,
+    Close,
+    /// The server switched protocols: relay bytes both ways from now on.
+    Upgraded {
+        server: ServerStream,
+        frontend: Rc<Frontend>,
+        backend: usize,
+    },
+}
+
+impl Conn {
+    fn new(
+        worker: Rc<Worker>,
+        fe: usize,
+        client: ClientStream,
+        peer: SocketAddr,
+        tls: Option<(&'static str, &'static str)>,
+    ) -> Conn {
+        let cbuf = worker.take_buffer();
+        let sbuf = worker.take_buffer();
+        let logging = worker.logging();
+        Conn {
+            worker,
+            fe,
+            client,
+            peer,
+            tls,
+            cbuf,
+            sbuf,
+            head: Vec::with_capacity(1024),
+            line: Vec::new(),
+            // Replaced at each request (without a clock read until then).
+            rec: Record::new(peer, fe, tls, false),
+            first: true,
+            logging,
+        }
+    }
+
+    /// Wait for, read and answer one request.
+    async fn serve_request(&mut self) -> Result<Turn, SessionError> {
+        // Per request: a reload may have changed the frontend.
+        let frontend = self.worker.frontend(self.fe);
+        if self.cbuf.is_empty()
+            && !self.first
+            && !wait_next_request(
+                &self.worker,
+                &frontend,
+                &mut self.client,
+                &mut self.cbuf,
+                &mut self.sbuf,
+                &mut self.head,
             )
             .await
         {
-            return Ok(());
+            return Ok(Turn::Close);
         }
-        let mut rec = Record::new(peer, fe, tls, logging);
-        let parsed =
-            match read_request(&worker, frontend, &mut client, &mut cbuf, &mut head, peer).await {
-                Ok(Some(p)) => p,
-                Ok(None) => return Ok(()),
-                Err(status) => {
-                    refuse(&worker, fe, &mut client, status, true, &mut rec).await;
-                    if logging {
-                        request_line(&cbuf, &mut line);
-                        rec.bytes_in = cbuf.len() as u64;
-                        worker.log_access(&rec, &line);
-                    }
-                    return Ok(());
-                }
-            };
-        worker.with_frontend_stats(fe, |s| s.requests += 1);
-        if logging {
-            request_line(&cbuf[..parsed.head_len], &mut line);
-            rec.bytes_in = parsed.head_len as u64;
-        }
-        cbuf.drain(..parsed.head_len);
-        let keep_client = match parsed.action {
-            Action::Redirect(i) => {
-                let r = &frontend.redirects[i];
-                let has_body = parsed.framing != BodyFraming::Length(0);
-                let keep = parsed.keep_alive && !has_body;
-                head.clear();
-                let reason = match r.status {
-                    301 => "Moved Permanently",
-                    302 => "Found",
-                    303 => "See Other",
-                    307 => "Temporary Redirect",
-                    _ => "Permanent Redirect",
-                };
-                let close = if keep { "" } else { "connection: close\r\n" };
-                head.extend_from_slice(
-                    format!(
-                        "HTTP/1.1 {} {reason}\r\nlocation: {}\r\ncontent-length: 0\r\n{close}\r\n",
-                        r.status, r.location
-                    )
-                    .as_bytes(),
-                );
-                worker.with_frontend_stats(fe, |s| count_status(&mut s.responses, r.status));
-                rec.status = Some(r.status);
-                rec.bytes_out = head.len() as u64;
-                let (res, h) = client.write_all(std::mem::take(&mut head)).await;
-                head = h;
-                res.is_ok() && keep
-            }
+        self.rec = Record::new(self.peer, self.fe, self.tls, self.logging);
+        let Some(req) = self.read_request(&frontend).await else {
+            return Ok(Turn::Close);
+        };
+        let keep_client = match req.action {
+            Action::Redirect(i) => self.redirect(&frontend.redirects[i], &req).await,
             Action::NoBackend => {
-                refuse(&worker, fe, &mut client, 503, false, &mut rec).await;
+                self.refuse(503, false).await;
                 false
             }
-            Action::Backend(b) => match forward(
-                &worker,
-                (fe, frontend),
-                b,
-                &mut client,
-                &mut cbuf,
-                &mut sbuf,
-                &mut head,
-                &parsed,
-                &mut rec,
-                first,
-            )
-            .await
-            {
-                Ok(Next::KeepGoing) => parsed.keep_alive,
-                Ok(Next::Close) => false,
-                Ok(Next::Upgraded(mut server)) => {
-                    // The upgrade is the request's end in the log; the tunnel is not.
-                    if logging {
-                        worker.log_access(&rec, &line);
+            Action::Backend(backend) => {
+                match Exchange::new(self, &frontend, backend, req).run().await {
+                    Ok(Next::KeepGoing) => req.keep_alive,
+                    Ok(Next::Close) => false,
+                    Ok(Next::Upgraded(server)) => {
+                        return Ok(Turn::Upgraded {
+                            server,
+                            frontend,
+                            backend,
+                        })
                     }
-                    // Bytes already read past the heads belong to the tunnel.
-                    if !sbuf.is_empty() {
-                        let (res, _) = client.write_all(std::mem::take(&mut sbuf)).await;
-                        res.map_err(|e| SessionError::Io(Side::Client, e))?;
+                    Err(e) => {
+                        let peer = self.peer;
+                        tracing::debug!(worker = self.worker.id(), %peer, "request failed: {e}");
+                        false
                     }
-                    if !cbuf.is_empty() {
-                        let (res, _) = server.write_all(std::mem::take(&mut cbuf)).await;
-                        res.map_err(|e| SessionError::Io(Side::Server, e))?;
-                    }
-                    let t = tunnel_timeouts(&worker, frontend, b);
-                    relay(
-                        client,
-                        server,
-                        t,
-                        (worker.take_buffer(), worker.take_buffer()),
-                    )
-                    .await?;
-                    return Ok(());
                 }
-                Err(e) => {
-                    tracing::debug!(worker = worker.id, %peer, "request failed: {e}");
-                    false
-                }
-            },
+            }
         };
-        first = false;
-        if logging {
-            worker.log_access(&rec, &line);
+        self.first = false;
+        if self.logging {
+            self.worker.log_access(&self.rec, &self.line);
         }
         if !keep_client {
-            worker.give_buffer(cbuf);
-            worker.give_buffer(sbuf);
-            return Ok(());
+            self.worker.give_buffer(std::mem::take(&mut self.cbuf));
+            self.worker.give_buffer(std::mem::take(&mut self.sbuf));
+            return Ok(Turn::Close);
         }
+        Ok(Turn::Again)
     }
-}
 
-enum Next {
-    KeepGoing,
-    Close,
-    Upgraded(ServerStream),
-}
-
-/// Send one request to a server of `backend` and its response back to the client.
-#[allow(clippy::too_many_arguments)]
-async fn forward(
-    worker: &Rc<Worker>,
-    (slot, fe): (usize, &Frontend),
-    backend: usize,
-    client: &mut ClientStream,
-    cbuf: &mut Vec<u8>,
-    sbuf: &mut Vec<u8>,
-    head: &mut Vec<u8>,
-    req: &Parsed,
-    rec: &mut Record,
-    first: bool,
-) -> Result<Next, SessionError> {
-    let peer = rec.peer;
-    rec.backend = Some(backend);
-    let server_timeout = worker.backends.borrow()[backend].config.timeout_server;
-    // http-reuse safe: a client's first request never goes on a reused connection.
-    let mut reuse = if first { Reuse::Never } else { Reuse::Pooled };
-    // A bodyless idempotent request that got nothing back (the connection closed or
-    // failed before any response byte) may be sent again, like HAProxy's `retry-on
-    // empty-response`: at once on a fresh connection when it had gone on a reused one
-    // (the server had closed it), and up to `retries` times, to another server when
-    // `redispatch` allows, when a fresh connection failed.
-    let (mut replays, redispatch) = {
-        let b = &worker.backends.borrow()[backend].config;
-        (b.retries, b.redispatch)
-    };
-    let mut avoid = None;
-    loop {
-        let (lease, mut server, reused) = match connect(worker, backend, peer, reuse, avoid).await {
-            Ok(c) => c,
-            Err(e) => {
-                refuse(worker, slot, client, 503, false, rec).await;
-                return Err(e);
+    /// Read, parse and route a request head, and take it out of `cbuf`. `None`: the
+    /// connection ends (the client closed or stayed silent, or the request was refused).
+    async fn read_request(&mut self, frontend: &Frontend) -> Option<Parsed> {
+        let got = read_request(
+            &self.worker,
+            frontend,
+            &mut self.client,
+            &mut self.cbuf,
+            &mut self.head,
+            self.peer,
+        )
+        .await;
+        let parsed = match got {
+            Ok(Some(p)) => p,
+            Ok(None) => return None,
+            Err(status) => {
+                self.refuse(status, true).await;
+                if self.logging {
+                    request_line(&self.cbuf, &mut self.line);
+                    self.rec.bytes_in = self.cbuf.len() as u64;
+                    self.worker.log_access(&self.rec, &self.line);
+                }
+                return None;
             }
         };
-        rec.server = Some(lease.server);
-        let retry_fresh = req.replayable && (reused || replays > 0);
-        if retry_fresh && !reused {
-            // Should this attempt fail, the next one counts against `retries`.
-            replays -= 1;
-            avoid = redispatch.then_some(lease.server);
+        self.worker
+            .with_frontend_stats(self.fe, |s| s.requests += 1);
+        if self.logging {
+            request_line(&self.cbuf[..parsed.head_len], &mut self.line);
+            self.rec.bytes_in = parsed.head_len as u64;
         }
-        let sent = Instant::now();
-        let (res, h) = server.write_all(std::mem::take(head)).await;
-        *head = h;
-        if res.is_err() {
-            // A reused connection the server had closed is nobody's fault.
-            if !(retry_fresh && reused) {
-                worker.record(backend, lease.server, Outcome::ResponseFailed);
-            }
-            if retry_fresh {
-                reuse = Reuse::Never;
-                continue;
-            }
-            refuse(worker, slot, client, 502, false, rec).await;
-            return Ok(Next::Close);
-        }
-        if req.expect_continue && req.framing != BodyFraming::Length(0) {
-            // Like nginx: ringlb says "go on" itself and streams the body.
-            send_static(client, b"HTTP/1.1 100 Continue\r\n\r\n").await;
-        }
-        {
-            let mut src = End {
-                stream: client,
-                side: Side::Client,
-                timeout: fe.timeout_client,
-            };
-            let mut dst = End {
-                stream: &mut server,
-                side: Side::Server,
-                timeout: server_timeout,
-            };
-            match pump(
-                &mut src,
-                &mut dst,
-                cbuf,
-                req.framing,
-                worker.max_body_bytes.get(),
+        self.cbuf.drain(..parsed.head_len);
+        Some(parsed)
+    }
+
+    /// Answer with redirect `r`; whether the connection stays open.
+    async fn redirect(&mut self, r: &Redirect, req: &Parsed) -> bool {
+        let has_body = req.framing != BodyFraming::Length(0);
+        let keep = req.keep_alive && !has_body;
+        self.head.clear();
+        let reason = match r.status {
+            301 => "Moved Permanently",
+            302 => "Found",
+            303 => "See Other",
+            307 => "Temporary Redirect",
+            _ => "Permanent Redirect",
+        };
+        let close = if keep { "" } else { "connection: close\r\n" };
+        self.head.extend_from_slice(
+            format!(
+                "HTTP/1.1 {} {reason}\r\nlocation: {}\r\ncontent-length: 0\r\n{close}\r\n",
+                r.status, r.location
             )
-            .await
-            {
-                Ok(n) => rec.bytes_in += n,
-                Err(BodyError::TooLarge) => {
-                    refuse(worker, slot, client, 413, true, rec).await;
-                    return Ok(Next::Close);
-                }
-                Err(BodyError::Chunked(Side::Client, _)) => {
-                    refuse(worker, slot, client, 400, true, rec).await;
-                    return Ok(Next::Close);
-                }
-                Err(BodyError::Timeout(Side::Client)) => {
-                    refuse(worker, slot, client, 408, true, rec).await;
-                    return Ok(Next::Close);
-                }
-                Err(e @ (BodyError::Io(Side::Server, _) | BodyError::Timeout(Side::Server))) => {
-                    worker.record(backend, lease.server, Outcome::ResponseFailed);
-                    refuse(worker, slot, client, 502, false, rec).await;
-                    return Err(body_error(e));
-                }
-                Err(e) => return Err(body_error(e)),
-            }
+            .as_bytes(),
+        );
+        self.worker
+            .with_frontend_stats(self.fe, |s| count_status(&mut s.responses, r.status));
+        self.rec.status = Some(r.status);
+        self.rec.bytes_out = self.head.len() as u64;
+        let (res, h) = self.client.write_all(std::mem::take(&mut self.head)).await;
+        self.head = h;
+        res.is_ok() && keep
+    }
+
+    /// Answer with an error status, counted for the frontend (`invalid`: the client's
+    /// request was at fault), then close.
+    pub(super) async fn refuse(&mut self, status: u16, invalid: bool) {
+        self.rec.status = Some(status);
+        self.worker.with_frontend_stats(self.fe, |s| {
+            count_status(&mut s.responses, status);
+            s.invalid_requests += u64::from(invalid);
+        });
+        reject(&mut self.client, status).await;
+    }
+
+    /// After a 101: relay bytes between the client and `server` until both close.
+    async fn tunnel(
+        mut self,
+        mut server: ServerStream,
+        frontend: &Frontend,
+        backend: usize,
+    ) -> Result<(), SessionError> {
+        // The upgrade is the request's end in the log; the tunnel is not.
+        if self.logging {
+            self.worker.log_access(&self.rec, &self.line);
         }
-        // The response: interim heads first (forwarded), then the final one.
-        sbuf.clear();
-        loop {
-            let client_keep_wanted = req.keep_alive;
-            let got = read_response_head(
-                &mut server,
-                sbuf,
-                head,
-                server_timeout,
-                req.head_method,
-                client_keep_wanted,
-                req.version,
-            )
-            .await;
-            let ResponseHead {
-                status,
-                framing,
-                server_keep,
-                client_keep,
-                head_len,
-            } = match got {
-                Ok(r) => r,
-                Err(HeadError::ClosedEarly) if retry_fresh && sbuf.is_empty() => {
-                    if !reused {
-                        worker.record(backend, lease.server, Outcome::ResponseFailed);
-                    }
-                    reuse = Reuse::Never;
-                    break;
-                }
-                Err(HeadError::Timeout) => {
-                    worker.record(backend, lease.server, Outcome::ResponseFailed);
-                    refuse(worker, slot, client, 504, false, rec).await;
-                    return Ok(Next::Close);
-                }
-                Err(_) => {
-                    worker.record(backend, lease.server, Outcome::ResponseFailed);
-                    refuse(worker, slot, client, 502, false, rec).await;
-                    return Ok(Next::Close);
-                }
-            };
-            if !(100..200).contains(&status) || status == 101 {
-                // Time to the final response head: what p2c balances on.
-                let latency = sent.elapsed();
-                worker.record(backend, lease.server, Outcome::Response { status, latency });
-                worker.with_frontend_stats(slot, |s| count_status(&mut s.responses, status));
-            }
-            sbuf.drain(..head_len);
-            // Send the part of the body already read with the head in the same write:
-            // one operation instead of two for a typical small response.
-            let mut rest = framing;
-            if let BodyFraming::Length(n) = framing {
-                let k = (n.min(sbuf.len() as u64)) as usize;
-                head.extend_from_slice(&sbuf[..k]);
-                sbuf.drain(..k);
-                rest = BodyFraming::Length(n - k as u64);
-            }
-            rec.status = Some(status);
-            rec.bytes_out += head.len() as u64;
-            let (res, h) = client.write_all(std::mem::take(head)).await;
-            *head = h;
+        // Bytes already read past the heads belong to the tunnel.
+        if !self.sbuf.is_empty() {
+            let (res, _) = self.client.write_all(std::mem::take(&mut self.sbuf)).await;
             res.map_err(|e| SessionError::Io(Side::Client, e))?;
-            if (100..200).contains(&status) && status != 101 {
-                continue;
-            }
-            if status == 101 {
-                if !req.upgrade {
-                    return Ok(Next::Close);
-                }
-                drop(lease);
-                return Ok(Next::Upgraded(server));
-            }
-            let mut src = End {
-                stream: &mut server,
-                side: Side::Server,
-                timeout: server_timeout,
-            };
-            let mut dst = End {
-                stream: client,
-                side: Side::Client,
-                timeout: fe.timeout_client,
-            };
-            let pumped = pump(&mut src, &mut dst, sbuf, rest, 0).await;
-            if let Ok(n) = pumped {
-                rec.bytes_out += n;
-            }
-            if let Err(e) = pumped {
-                if matches!(
-                    e,
-                    BodyError::Io(Side::Server, _)
-                        | BodyError::Timeout(Side::Server)
-                        | BodyError::Truncated(Side::Server)
-                        | BodyError::Chunked(Side::Server, _)
-                ) {
-                    worker.record(backend, lease.server, Outcome::ResponseFailed);
-                }
-                return Err(body_error(e));
-            }
-            if server_keep && sbuf.is_empty() {
-                worker
-                    .pool
-                    .put(backend, lease.server, server, Instant::now());
-            }
-            return Ok(if client_keep {
-                Next::KeepGoing
-            } else {
-                Next::Close
-            });
         }
-    }
-}
-
-/// Answer with an error status, counted for frontend `slot` (`invalid`: the client's
-/// request was at fault), then close.
-async fn refuse(
-    worker: &Worker,
-    slot: usize,
-    client: &mut ClientStream,
-    status: u16,
-    invalid: bool,
-    rec: &mut Record,
-) {
-    rec.status = Some(status);
-    worker.with_frontend_stats(slot, |s| {
-        count_status(&mut s.responses, status);
-        s.invalid_requests += u64::from(invalid);
-    });
-    reject(client, status).await;
-}
-
-fn body_error(e: BodyError) -> SessionError {
-    match e {
-        BodyError::Io(side, err) => SessionError::Io(side, err),
-        BodyError::Timeout(side) => SessionError::Timeout(side),
-        BodyError::Truncated(side) | BodyError::Chunked(side, _) => SessionError::Io(
-            side,
-            std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
-        ),
-        BodyError::TooLarge => SessionError::Io(Side::Client, std::io::Error::other(e.to_string())),
-    }
-}
-
-fn tunnel_timeouts(worker: &Worker, fe: &Frontend, backend: usize) -> Timeouts {
-    let b = &worker.backends.borrow()[backend].config;
-    match fe.timeout_tunnel.or(b.timeout_tunnel) {
-        Some(t) => Timeouts {
-            client: t,
-            server: t,
-        },
-        None => Timeouts {
-            client: fe.timeout_client,
-            server: b.timeout_server,
-        },
+        if !self.cbuf.is_empty() {
+            let (res, _) = server.write_all(std::mem::take(&mut self.cbuf)).await;
+            res.map_err(|e| SessionError::Io(Side::Server, e))?;
+        }
+        let t = tunnel_timeouts(frontend, &self.worker.backend_settings(backend));
+        let buffers = (self.worker.take_buffer(), self.worker.take_buffer());
+        relay(self.client, server, t, buffers).await?;
+        Ok(())
     }
 }

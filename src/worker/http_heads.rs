@@ -14,9 +14,9 @@ use super::body::{read_more, BodyError, End};
 use super::error::Side;
 use super::route::{route, Action};
 use super::state::Worker;
-use crate::tls::{ClientStream, ServerStream};
 use crate::config::Frontend;
 use crate::http::{error_response, parse_request, parse_response, BodyFraming, HttpError};
+use crate::tls::{ClientStream, ServerStream};
 
 /// Most header fields parsed per message (`global.max_headers` is capped at this).
 pub const MAX_HEADERS: usize = 128;
@@ -117,7 +117,7 @@ pub async fn read_request(
                 Ok(Some(p)) => return Ok(Some(p)),
                 Ok(None) => {}
                 Err(e) => {
-                    tracing::debug!(worker = worker.id, %peer, "refused request: {e}");
+                    tracing::debug!(worker = worker.id(), %peer, "refused request: {e}");
                     return Err(e.status());
                 }
             }
@@ -150,10 +150,10 @@ fn parse_and_route(
     tls: bool,
 ) -> Result<Option<Parsed>, HttpError> {
     let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let Some(req) = parse_request(cbuf, &worker.http_limits.get(), &mut storage)? else {
+    let Some(req) = parse_request(cbuf, &worker.http_limits(), &mut storage)? else {
         return Ok(None);
     };
-    let max_body = worker.max_body_bytes.get();
+    let max_body = worker.max_body_bytes();
     if max_body > 0 && matches!(req.framing, BodyFraming::Length(n) if n > max_body) {
         return Err(HttpError::PayloadTooLarge);
     }
@@ -193,26 +193,23 @@ pub struct ResponseHead {
     pub head_len: usize,
 }
 
-/// Read until a whole response head is in `sbuf`, parse it once, and write the head for
-/// the client into `out`.
-#[allow(clippy::too_many_arguments)]
+/// Read until a whole response head to `req` is in `sbuf`, parse it once, and write the
+/// head for the client into `out`.
 pub async fn read_response_head(
     server: &mut ServerStream,
     sbuf: &mut Vec<u8>,
     out: &mut Vec<u8>,
     timeout: Duration,
-    head_request: bool,
-    client_keep_alive: bool,
-    client_version: u8,
+    req: &Parsed,
 ) -> Result<ResponseHead, HeadError> {
     loop {
         if !sbuf.is_empty() {
             let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            match parse_response(sbuf, head_request, &mut storage) {
+            match parse_response(sbuf, req.head_method, &mut storage) {
                 Ok(Some(r)) => {
                     // A close-delimited body cannot be delimited for the client either.
-                    let client_keep = client_keep_alive && r.framing != BodyFraming::UntilClose;
-                    r.write_downstream_head(out, !client_keep, client_version == 0 && client_keep);
+                    let client_keep = req.keep_alive && r.framing != BodyFraming::UntilClose;
+                    r.write_downstream_head(out, !client_keep, req.version == 0 && client_keep);
                     return Ok(ResponseHead {
                         status: r.status,
                         framing: r.framing,

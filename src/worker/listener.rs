@@ -7,11 +7,13 @@ use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::Duration;
 
+use monoio::net::TcpStream;
+
 use super::http::serve_http;
 use super::local::{Flag, GateTicket};
 use super::session::serve_tcp;
 use super::state::Worker;
-use crate::config::Mode;
+use crate::config::{Frontend, Mode};
 use crate::listen::BoundListener;
 use crate::tls::{accept_tls, ClientStream};
 
@@ -22,6 +24,9 @@ pub struct ListenerSlot {
     pub frontend: Rc<Cell<usize>>,
     pub stop: Rc<Flag>,
 }
+
+/// The negotiated TLS version and cipher suite of a client connection, for the log.
+type TlsLabel = Option<(&'static str, &'static str)>;
 
 /// Start accepting on `bound`.
 pub fn start(worker: &Rc<Worker>, bound: BoundListener) {
@@ -36,25 +41,22 @@ pub fn start(worker: &Rc<Worker>, bound: BoundListener) {
         Rc::clone(&slot.frontend),
         Rc::clone(&slot.stop),
     ));
-    worker.listeners.borrow_mut().push(slot);
+    worker.add_listener(slot);
 }
 
 /// After a reload: listeners whose address stays serve the frontend `keep` names; the
 /// others stop accepting (their open connections go on).
 pub fn keep_only(worker: &Worker, keep: &[(SocketAddr, usize)]) {
-    worker
-        .listeners
-        .borrow_mut()
-        .retain(|l| match keep.iter().find(|(a, _)| *a == l.addr) {
-            Some((_, fe)) => {
-                l.frontend.set(*fe);
-                true
-            }
-            None => {
-                l.stop.raise();
-                false
-            }
-        });
+    worker.retain_listeners(|l| match keep.iter().find(|(a, _)| *a == l.addr) {
+        Some((_, fe)) => {
+            l.frontend.set(*fe);
+            true
+        }
+        None => {
+            l.stop.raise();
+            false
+        }
+    });
 }
 
 /// Accept on one listener until the worker stops or the listener is dropped. At the
@@ -70,78 +72,34 @@ async fn accept_loop(
     let listener = match monoio::net::TcpListener::from_std(bound.socket) {
         Ok(l) => l,
         Err(e) => {
-            tracing::error!(worker = worker.id, %addr, "cannot register listener: {e}");
+            tracing::error!(worker = worker.id(), %addr, "cannot register listener: {e}");
             return;
         }
     };
     loop {
         monoio::select! {
-            _ = worker.gate.wait_below_limit() => {}
-            _ = worker.stopping.wait() => break,
+            _ = worker.until_below_limit() => {}
+            _ = worker.until_stopping() => break,
             _ = stop.wait() => break,
         }
         let accepted = monoio::select! {
             r = listener.accept() => r,
-            _ = worker.stopping.wait() => break,
+            _ = worker.until_stopping() => break,
             _ = stop.wait() => break,
         };
         match accepted {
             Ok((stream, peer)) => {
-                worker.gate.enter();
+                let ticket = worker.admit();
                 let fe = frontend.get();
                 worker.with_frontend_stats(fe, |s| {
                     s.current += 1;
                     s.connections += 1;
                 });
-                let w = Rc::clone(&worker);
-                monoio::spawn(async move {
-                    let _ticket = GateTicket(Rc::clone(&w.gate));
-                    let frontend = w.frontend(fe);
-                    let mut tls_label = None;
-                    let client = match &frontend.tls {
-                        None => {
-                            let _ = stream.set_nodelay(true);
-                            Some(ClientStream::Plain(stream))
-                        }
-                        Some(tls) => {
-                            let limit = frontend.timeout_client_handshake;
-                            match accept_tls(&tls.server_config, stream, limit).await {
-                                Ok((c, info)) => {
-                                    w.with_frontend_stats(fe, |s| match info.version {
-                                        "TLSv1.3" => s.tls13 += 1,
-                                        _ => s.tls12 += 1,
-                                    });
-                                    tracing::debug!(worker = w.id, %peer, version = info.version, cipher = %info.cipher, sni = ?info.sni, "TLS handshake done");
-                                    tls_label = Some((info.version, info.cipher));
-                                    Some(c)
-                                }
-                                Err(e) => {
-                                    w.with_frontend_stats(fe, |s| s.tls_failures += 1);
-                                    tracing::debug!(worker = w.id, %peer, "{e}");
-                                    None
-                                }
-                            }
-                        }
-                    };
-                    if let Some(client) = client {
-                        let result = match frontend.mode {
-                            Mode::Tcp => {
-                                serve_tcp(Rc::clone(&w), fe, client, peer, tls_label).await
-                            }
-                            Mode::Http => {
-                                serve_http(Rc::clone(&w), fe, client, peer, tls_label).await
-                            }
-                        };
-                        if let Err(e) = result {
-                            tracing::debug!(worker = w.id, %peer, "session ended: {e}");
-                        }
-                    }
-                    w.with_frontend_stats(fe, |s| s.current -= 1);
-                });
+                monoio::spawn(serve(Rc::clone(&worker), ticket, fe, stream, peer));
             }
             Err(e) => {
                 // EMFILE/ENFILE and the like: back off instead of spinning on the error.
-                tracing::warn!(worker = worker.id, %addr, "accept failed: {e}");
+                tracing::warn!(worker = worker.id(), %addr, "accept failed: {e}");
                 monoio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -152,5 +110,54 @@ async fn accept_loop(
     // SAFETY: plain syscall on a descriptor we own and keep open until the drop below.
     unsafe { libc::shutdown(listener.as_raw_fd(), libc::SHUT_RDWR) };
     drop(listener);
-    tracing::info!(worker = worker.id, %addr, "stopped accepting");
+    tracing::info!(worker = worker.id(), %addr, "stopped accepting");
+}
+
+/// One accepted connection of frontend `fe`, in its own task: the TLS handshake when
+/// the frontend terminates TLS, then the session of the frontend's mode.
+async fn serve(w: Rc<Worker>, ticket: GateTicket, fe: usize, stream: TcpStream, peer: SocketAddr) {
+    let _ticket = ticket;
+    let frontend = w.frontend(fe);
+    if let Some((client, tls_label)) = handshake(&w, &frontend, fe, stream, peer).await {
+        let result = match frontend.mode {
+            Mode::Tcp => serve_tcp(Rc::clone(&w), fe, client, peer, tls_label).await,
+            Mode::Http => serve_http(Rc::clone(&w), fe, client, peer, tls_label).await,
+        };
+        if let Err(e) = result {
+            tracing::debug!(worker = w.id(), %peer, "session ended: {e}");
+        }
+    }
+    w.with_frontend_stats(fe, |s| s.current -= 1);
+}
+
+/// The client stream of an accepted connection, after the TLS handshake if the
+/// frontend terminates TLS (with the negotiated version and cipher for the log).
+/// `None`: the handshake failed.
+async fn handshake(
+    w: &Worker,
+    frontend: &Frontend,
+    fe: usize,
+    stream: TcpStream,
+    peer: SocketAddr,
+) -> Option<(ClientStream, TlsLabel)> {
+    let Some(tls) = &frontend.tls else {
+        let _ = stream.set_nodelay(true);
+        return Some((ClientStream::Plain(stream), None));
+    };
+    let limit = frontend.timeout_client_handshake;
+    match accept_tls(&tls.server_config, stream, limit).await {
+        Ok((c, info)) => {
+            w.with_frontend_stats(fe, |s| match info.version {
+                "TLSv1.3" => s.tls13 += 1,
+                _ => s.tls12 += 1,
+            });
+            tracing::debug!(worker = w.id(), %peer, version = info.version, cipher = %info.cipher, sni = ?info.sni, "TLS handshake done");
+            Some((c, Some((info.version, info.cipher))))
+        }
+        Err(e) => {
+            w.with_frontend_stats(fe, |s| s.tls_failures += 1);
+            tracing::debug!(worker = w.id(), %peer, "{e}");
+            None
+        }
+    }
 }

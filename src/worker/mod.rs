@@ -2,14 +2,38 @@
 //! own monoio runtime (io_uring, or epoll where io_uring is refused), its own
 //! listeners and its own copy of backend state. Nothing here is shared between
 //! workers: the control thread reaches a worker only through its inbox.
+//!
+//! | file | what |
+//! |---|---|
+//! | `mod.rs` | worker thread and runtime set-up, the inbox (control thread's updates), the once-a-second sweep |
+//! | `state.rs` | [`Worker`]: everything one worker owns, and every method on it |
+//! | `backend.rs` | one backend as a worker sees it (servers, balancer, queue), [`Outcome`], configuration helpers |
+//! | `lease.rs` | `ServerLease`: a server counted as in use while it lives; what picking one ends in |
+//! | `queue.rs` | a backend's FIFO wait queue for when every server is at its limit |
+//! | `upstream.rs` | the retry policy (connect retries, redispatch, request replays) and connecting to a server |
+//! | `pool.rs` | idle keep-alive server connections, checked when taken out |
+//! | `buffers.rs` | the relay buffer pool: buffers are emptied on give and on take |
+//! | `listener.rs` | accept loops, the connection limit, TLS handshakes, listeners kept or stopped on reload |
+//! | `session.rs` | a TCP-mode session: connect, then relay |
+//! | `relay.rs` | the two-way byte relay (TCP mode, upgrades) with half-close and inactivity timeouts |
+//! | `http.rs` | an HTTP-mode client connection: requests one after another, redirects, refusals, upgrades |
+//! | `exchange.rs` | one request to a backend and its response, one method per phase |
+//! | `http_heads.rs` | reading request and response heads, waiting for the next request, error responses |
+//! | `body.rs` | streaming a message body through one bounded buffer |
+//! | `route.rs` | which way a request goes: redirect, backend, or none |
+//! | `access.rs` | the access log: per-worker line buffer, writer thread, the per-request record |
+//! | `local.rs` | single-thread synchronisation: a flag tasks wait on, the connection gate |
+//! | `error.rs` | why a session ended badly, and whose side it was |
 
 mod access;
-mod apply;
+mod backend;
 mod body;
 mod buffers;
 mod error;
+mod exchange;
 mod http;
 mod http_heads;
+mod lease;
 mod listener;
 mod local;
 mod pool;
@@ -18,6 +42,7 @@ mod relay;
 mod route;
 mod session;
 mod state;
+mod upstream;
 
 use std::future::Future;
 use std::io;
@@ -29,7 +54,7 @@ use futures_channel::mpsc::UnboundedSender;
 use futures_util::StreamExt;
 
 pub use access::AccessWriter;
-pub use apply::Outcome;
+pub use backend::Outcome;
 pub use error::{SessionError, Side};
 pub use relay::{relay, RelayStats, Timeouts};
 pub use state::Worker;
@@ -158,7 +183,7 @@ async fn worker_main(setup: WorkerSetup, driver: Driver) {
     // The process-wide limit is split across workers: each counts its own connections.
     let limit = config.global.max_connections.div_ceil(workers);
     let mut worker = Worker::new(id, &config, limit, events.clone());
-    worker.access = access.map(access::AccessLog::new);
+    worker.set_access_log(access.map(access::AccessLog::new));
     let worker = Rc::new(worker);
     drop(config);
     monoio::spawn(read_inbox(Rc::clone(&worker), inbox));
@@ -167,21 +192,19 @@ async fn worker_main(setup: WorkerSetup, driver: Driver) {
     }
     monoio::spawn(sweep_pool(Rc::clone(&worker)));
     let _ = events.unbounded_send(Event::WorkerStarted { id, driver });
-    worker.stopping.wait().await;
-    let open = worker.gate.open();
+    worker.until_stopping().await;
+    let open = worker.open_connections();
     if open > 0 {
         tracing::info!(worker = id, open, "waiting for open connections to finish");
     }
-    worker.gate.wait_empty().await;
-    if let Some(log) = &worker.access {
-        log.close();
-        if log.dropped.get() > 0 {
-            tracing::warn!(
-                worker = id,
-                dropped = log.dropped.get(),
-                "access log lines dropped: stdout was not read fast enough"
-            );
-        }
+    worker.until_no_connections().await;
+    let dropped = worker.close_access_log();
+    if dropped > 0 {
+        tracing::warn!(
+            worker = id,
+            dropped,
+            "access log lines dropped: stdout was not read fast enough"
+        );
     }
 }
 
@@ -192,7 +215,7 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
         let rang = inbox.doorbell.next().await;
         while let Ok(update) = inbox.updates.try_recv() {
             match update {
-                Update::Shutdown => worker.stopping.raise(),
+                Update::Shutdown => worker.stop(),
                 Update::Server {
                     backend,
                     server,
@@ -202,7 +225,7 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
                     // A readiness signal for tests and a trace for operators (debug).
                     tracing::debug!(
                         target: "ringlb::apply",
-                        worker = worker.id,
+                        worker = worker.id(),
                         backend,
                         server,
                         ?set,
@@ -210,17 +233,17 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
                     );
                 }
                 Update::Ping(_) => {
-                    let _ = worker.events.unbounded_send(Event::Pong(worker.id));
+                    worker.report(Event::Pong(worker.id()));
                 }
                 Update::Snapshot(id) => {
                     let stats = Box::new(worker.snapshot());
-                    let _ = worker.events.unbounded_send(Event::Stats { id, stats });
+                    worker.report(Event::Stats { id, stats });
                 }
                 Update::Reload(reload) => {
                     worker.configure(&reload.config, &reload.slots, Some(&reload.servers));
-                    tracing::debug!(target: "ringlb::apply", worker = worker.id, "configuration applied");
+                    tracing::debug!(target: "ringlb::apply", worker = worker.id(), "configuration applied");
                     listener::keep_only(&worker, &reload.keep);
-                    if !worker.stopping.is_raised() {
+                    if !worker.is_stopping() {
                         for bound in reload.listeners {
                             listener::start(&worker, bound);
                         }
@@ -230,7 +253,7 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
         }
         if rang.is_none() {
             // The control thread is gone: nothing will ever tell us to stop, so stop now.
-            worker.stopping.raise();
+            worker.stop();
             return;
         }
     }
@@ -239,12 +262,10 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
 /// Once a second: close pooled server connections idle too long, and give memory
 /// freed since the last round back to the system.
 async fn sweep_pool(worker: Rc<Worker>) {
-    while !worker.stopping.is_raised() {
+    while !worker.is_stopping() {
         monoio::time::sleep(std::time::Duration::from_secs(1)).await;
-        worker.pool.sweep(std::time::Instant::now());
+        worker.sweep_pool(std::time::Instant::now());
         worker.trim_heap();
-        if let Some(log) = &worker.access {
-            log.flush();
-        }
+        worker.flush_access_log();
     }
 }

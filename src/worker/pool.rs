@@ -139,10 +139,6 @@ impl Pool {
             list.retain(|c| now.saturating_duration_since(c.since) < IDLE_TIMEOUT);
         }
     }
-
-    pub fn idle_count(&self) -> usize {
-        self.idle.borrow().iter().flatten().map(Vec::len).sum()
-    }
 }
 
 /// A non-blocking peek: an idle connection must have nothing to read. EOF means the

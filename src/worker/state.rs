@@ -1,79 +1,57 @@
-//! What one worker owns: its copy of the frontends and backends, the servers'
-//! state as this worker sees it, a balancer per backend, its statistics, the
-//! connection gate and a pool of relay buffers. Everything here is touched by this
-//! worker's thread only. Frontends and backends are indexed by slot (see
-//! `control::layout`), so indexes held by open connections survive a reload.
+//! What one worker owns, and every method on it: its copy of the frontends and
+//! backends, the servers' state as this worker sees it, a balancer per backend, its
+//! statistics, the connection gate, the idle server connection pool, its relay
+//! buffers and its access log. Everything here is touched by this worker's thread
+//! only; sessions reach it through these methods. Frontends and backends are indexed
+//! by slot (see `control::layout`), so indexes held by open connections survive a
+//! reload.
 
 use std::cell::{Cell, RefCell};
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures_channel::mpsc::UnboundedSender;
 
+use super::access::{AccessLog, Entry, Record};
+use super::backend::{count, slotted_frontend, BackendState, Choice, Outcome, Settings};
 use super::buffers::Buffers;
-use super::local::{Flag, Gate};
+use super::lease::{NoSlot, Picked, ServerLease};
+use super::listener::ListenerSlot;
+use super::local::{Flag, Gate, GateTicket};
 use super::pool::Pool;
-use super::queue::{self, Queue, Refused};
-use crate::msg::stats::{FrontendStats, ServerStats};
-use crate::config::{self, Config, Frontend};
-use crate::msg::{Event, Slots};
+use super::queue;
+use crate::config::{Config, Frontend, ServerTls};
 use crate::http::Limits;
-use crate::lb::{self, Balancer, Pick, ServerState};
+use crate::lb::ServerState;
+use crate::msg::stats::{FrontendStats, ServerStats, WorkerStats};
+use crate::msg::{Event, SetServer, Slots};
+use crate::tls::ServerStream;
 
 pub struct Worker {
-    pub id: usize,
+    id: usize,
     /// How many workers share the limits (`max_connections`, `max_queue`).
-    pub workers: usize,
+    workers: usize,
     /// By frontend slot; a removed frontend keeps its last configuration.
-    pub frontends: RefCell<Vec<Rc<Frontend>>>,
-    pub frontend_stats: RefCell<Vec<FrontendStats>>,
+    frontends: RefCell<Vec<Rc<Frontend>>>,
+    frontend_stats: RefCell<Vec<FrontendStats>>,
     /// By backend slot.
-    pub backends: RefCell<Vec<BackendState>>,
-    pub gate: Rc<Gate>,
+    backends: RefCell<Vec<BackendState>>,
+    gate: Rc<Gate>,
     /// Raised when the worker must stop accepting (shutdown).
-    pub stopping: Flag,
+    stopping: Flag,
     /// Idle keep-alive connections to servers (HTTP mode).
-    pub pool: Pool,
-    pub http_limits: Cell<Limits>,
+    pool: Pool,
+    http_limits: Cell<Limits>,
     /// 0 = unlimited.
-    pub max_body_bytes: Cell<u64>,
-    pub listeners: RefCell<Vec<super::listener::ListenerSlot>>,
+    max_body_bytes: Cell<u64>,
+    listeners: RefCell<Vec<ListenerSlot>>,
     /// To the control thread: passive health reports and statistics.
-    pub events: UnboundedSender<Event>,
+    events: UnboundedSender<Event>,
     /// With `global.access_log`: this worker's buffered access log.
-    pub access: Option<super::access::AccessLog>,
+    access: Option<AccessLog>,
     buffers: Buffers,
-}
-
-/// One backend as this worker sees it. `config.servers`, `servers` and `stats` are
-/// indexed by server slot; a removed server keeps its slot, never usable again.
-pub struct BackendState {
-    pub config: config::Backend,
-    pub servers: Vec<ServerState>,
-    pub stats: Vec<ServerStats>,
-    /// Requests refused because no server was usable.
-    pub no_server: u64,
-    pub balancer: Box<dyn Balancer>,
-    /// Requests waiting for a server slot.
-    pub queue: Queue,
-    /// Bumped whenever which servers are candidates may have changed (see `Pick::epoch`).
-    pub epoch: u64,
-}
-
-/// The result of [`Worker::pick`].
-pub enum Picked {
-    Lease(ServerLease, SocketAddr),
-    /// Usable servers exist but all are at their limit (or others wait already).
-    Full,
-    NoServer,
-}
-
-/// Why [`Worker::acquire`] found no server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NoSlot {
-    NoServer,
-    Queue(Refused),
 }
 
 impl Worker {
@@ -103,48 +81,159 @@ impl Worker {
         worker
     }
 
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Tell the control thread (never waits).
+    pub fn report(&self, event: Event) {
+        let _ = self.events.unbounded_send(event);
+    }
+
+    // ---- Stopping, the connection gate, listeners ----
+
+    pub fn stop(&self) {
+        self.stopping.raise();
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.is_raised()
+    }
+
+    /// Resolves once the worker must stop accepting.
+    pub async fn until_stopping(&self) {
+        self.stopping.wait().await
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.gate.open()
+    }
+
+    /// Resolves while this worker is below its share of `max_connections`.
+    pub async fn until_below_limit(&self) {
+        self.gate.wait_below_limit().await
+    }
+
+    pub async fn until_no_connections(&self) {
+        self.gate.wait_empty().await
+    }
+
+    /// Count an accepted connection; the ticket uncounts it when dropped.
+    pub fn admit(&self) -> GateTicket {
+        self.gate.enter();
+        GateTicket(Rc::clone(&self.gate))
+    }
+
+    pub fn add_listener(&self, slot: ListenerSlot) {
+        self.listeners.borrow_mut().push(slot);
+    }
+
+    pub fn retain_listeners(&self, keep: impl FnMut(&ListenerSlot) -> bool) {
+        self.listeners.borrow_mut().retain(keep);
+    }
+
+    // ---- Memory a session borrows: relay buffers and pooled server connections ----
+
+    /// An empty relay buffer, reused when one is free (see [`Buffers`]).
+    pub fn take_buffer(&self) -> Vec<u8> {
+        self.buffers.take()
+    }
+
+    /// Give a relay buffer back; whatever it still holds is discarded.
+    pub fn give_buffer(&self, buf: Vec<u8>) {
+        self.buffers.give(buf);
+    }
+
+    /// Give freed buffer memory back to the system. glibc keeps free chunks between
+    /// live allocations resident; after a burst of busy connections turns idle that is
+    /// most of the process's memory (HAProxy trims its pools for the same reason).
+    /// Called off the request path, once a second at most, only after frees.
+    pub fn trim_heap(&self) {
+        if self.buffers.take_freed() > 0 {
+            // SAFETY: malloc_trim has no preconditions; it only releases free memory.
+            unsafe { libc::malloc_trim(0) };
+        }
+    }
+
+    /// An idle connection to the server that passes its check (see [`Pool::take`]).
+    pub fn pool_take(&self, backend: usize, server: usize, now: Instant) -> Option<ServerStream> {
+        self.pool.take(backend, server, now)
+    }
+
+    /// Keep a server connection for reuse (see [`Pool::put`]).
+    pub fn pool_put(&self, backend: usize, server: usize, stream: ServerStream, now: Instant) {
+        self.pool.put(backend, server, stream, now);
+    }
+
+    /// Close pooled server connections idle too long.
+    pub fn sweep_pool(&self, now: Instant) {
+        self.pool.sweep(now);
+    }
+
+    // ---- What sessions read of the configuration ----
+
     /// The frontend of `slot` as configured now.
     pub fn frontend(&self, slot: usize) -> Rc<Frontend> {
         Rc::clone(&self.frontends.borrow()[slot])
     }
 
+    pub fn with_frontend_stats(&self, slot: usize, f: impl FnOnce(&mut FrontendStats)) {
+        if let Some(s) = self.frontend_stats.borrow_mut().get_mut(slot) {
+            f(s);
+        }
+    }
+
+    pub fn http_limits(&self) -> Limits {
+        self.http_limits.get()
+    }
+
+    /// `global.max_body_bytes`; 0 = unlimited.
+    pub fn max_body_bytes(&self) -> u64 {
+        self.max_body_bytes.get()
+    }
+
+    pub fn backend_settings(&self, backend: usize) -> Settings {
+        self.backends.borrow()[backend].settings()
+    }
+
+    pub fn backend_name(&self, backend: usize) -> String {
+        self.backends.borrow()[backend].config.name.clone()
+    }
+
+    pub fn server_name(&self, backend: usize, server: usize) -> String {
+        self.backends.borrow()[backend].config.servers[server]
+            .name
+            .clone()
+    }
+
+    pub fn server_tls(&self, backend: usize, server: usize) -> Option<Arc<ServerTls>> {
+        self.backends.borrow()[backend].config.servers[server]
+            .tls
+            .clone()
+    }
+
+    // ---- Servers: picking, leasing, the queue ----
+
     /// Pick a server of `backend` with its balancer and lease it (see [`Worker::lease`]).
     /// `queued`: the caller was just woken from the queue (newcomers queue behind waiters).
-    pub fn pick(
+    fn pick(
         self: &Rc<Self>,
         backend: usize,
         avoid: Option<usize>,
         client: IpAddr,
         queued: bool,
     ) -> Picked {
-        let server = {
-            let mut backends = self.backends.borrow_mut();
-            let Some(b) = backends.get_mut(backend) else {
-                return Picked::NoServer;
-            };
-            if queued {
-                b.queue.resumed();
-            } else if b.queue.busy() {
-                return Picked::Full;
-            }
-            let pick = Pick {
-                avoid,
-                client: Some(client),
-                now: Instant::now(),
-                epoch: b.epoch,
-            };
-            match b.balancer.pick(&b.servers, &pick) {
-                Some(s) => s,
-                None if b.servers.iter().any(|s| s.usable()) => return Picked::Full,
-                None => {
-                    b.no_server += 1;
-                    return Picked::NoServer;
-                }
-            }
+        let choice = match self.backends.borrow_mut().get_mut(backend) {
+            Some(b) => b.pick(avoid, client, queued),
+            None => Choice::NoServer,
         };
-        match self.lease(backend, server) {
-            Some((lease, addr)) => Picked::Lease(lease, addr),
-            None => Picked::NoServer,
+        match choice {
+            Choice::Server(server) => match self.lease(backend, server) {
+                Some((lease, addr)) => Picked::Lease(lease, addr),
+                None => Picked::NoServer,
+            },
+            Choice::Full => Picked::Full,
+            Choice::NoServer => Picked::NoServer,
         }
     }
 
@@ -188,30 +277,11 @@ impl Worker {
         }
     }
 
-    /// Which servers are candidates may have changed in `backend`.
-    pub fn bump_epoch(&self, backend: usize) {
-        if let Some(b) = self.backends.borrow_mut().get_mut(backend) {
-            b.epoch += 1;
-        }
-    }
-
     /// A slot may have freed up in `backend`: wake the first waiter if a server has
     /// room, or every waiter if no server is usable at all (they get their 503 now).
     pub fn wake_next(&self, backend: usize) {
-        let mut backends = self.backends.borrow_mut();
-        let Some(b) = backends.get_mut(backend) else {
-            return;
-        };
-        if b.queue.is_empty() {
-            return;
-        }
-        if !b.servers.iter().any(|s| s.usable()) {
-            b.queue.wake_all();
-            return;
-        }
-        let c = lb::candidates(&b.servers, None);
-        if b.servers.iter().enumerate().any(|(i, s)| c.contains(i, s)) {
-            b.queue.wake_first();
+        if let Some(b) = self.backends.borrow_mut().get_mut(backend) {
+            b.wake_next();
         }
     }
 
@@ -222,47 +292,19 @@ impl Worker {
         backend: usize,
         server: usize,
     ) -> Option<(ServerLease, SocketAddr)> {
-        let mut backends = self.backends.borrow_mut();
-        let b = backends.get_mut(backend)?;
-        let state = b
-            .servers
-            .get_mut(server)
-            .filter(|s| s.usable() && s.has_room())?;
-        state.active += 1;
-        if state.limit > 0 && state.active == state.limit {
-            b.epoch += 1; // now full: no longer a candidate
-        }
-        b.balancer.active_changed(server, &b.servers);
-        let addr = b.config.servers[server].address;
-        Some((
-            ServerLease {
-                worker: Rc::clone(self),
-                backend,
-                server,
-            },
-            addr,
-        ))
+        let addr = self.backends.borrow_mut().get_mut(backend)?.lease(server)?;
+        Some((ServerLease::counted(Rc::clone(self), backend, server), addr))
     }
 
     /// Give back one active connection of `server` (see [`ServerLease`]).
-    fn release(&self, backend: usize, server: usize) {
-        let mut backends = self.backends.borrow_mut();
-        let Some(b) = backends.get_mut(backend) else {
-            return;
-        };
-        let Some(s) = b.servers.get_mut(server) else {
-            return;
-        };
-        let was_full = s.limit > 0 && s.active >= s.limit;
-        s.active = s.active.saturating_sub(1);
-        if was_full && s.has_room() {
-            b.epoch += 1; // a candidate again
+    pub(super) fn release(&self, backend: usize, server: usize) {
+        if let Some(b) = self.backends.borrow_mut().get_mut(backend) {
+            b.release(server);
         }
-        b.balancer.active_changed(server, &b.servers);
     }
 
     /// Run `f` on a server's state and statistics, if the slot exists.
-    pub fn with_server<R>(
+    fn with_server<R>(
         &self,
         backend: usize,
         server: usize,
@@ -273,53 +315,194 @@ impl Worker {
         Some(f(b.servers.get_mut(server)?, b.stats.get_mut(server)?))
     }
 
-    pub fn with_frontend_stats(&self, slot: usize, f: impl FnOnce(&mut FrontendStats)) {
-        if let Some(s) = self.frontend_stats.borrow_mut().get_mut(slot) {
-            f(s);
+    // ---- What the control thread sends ----
+
+    /// Take a configuration (the first, or a reload) laid out by `slots`. State of
+    /// servers that stay (connection counts, latency, statistics) is kept; slots that
+    /// left the configuration stay as tombstones that take no traffic. `servers` is the
+    /// control thread's state for each server of the new configuration.
+    pub fn configure(&self, config: &Config, slots: &Slots, servers: Option<&[Vec<SetServer>]>) {
+        self.configure_frontends(config, slots);
+        let g = &config.global;
+        self.http_limits.set(Limits {
+            max_request_line: g.max_request_line,
+            max_header_bytes: g.max_header_bytes,
+            max_headers: g.max_headers.min(super::http_heads::MAX_HEADERS),
+        });
+        self.max_body_bytes.set(g.max_body_bytes);
+        self.pool.resize(&slots.server_slots);
+
+        let mut backends = self.backends.borrow_mut();
+        let mut live = vec![false; slots.server_slots.len()];
+        for (bi, b) in config.backends.iter().enumerate() {
+            let slot = slots.backends[bi];
+            live[slot] = true;
+            if slot >= backends.len() {
+                let seed = 0x9E37_79B9 ^ self.id as u64 ^ ((slot as u64) << 32);
+                backends.push(BackendState::new(b, seed, self.workers));
+            }
+            let set = servers.and_then(|v| v.get(bi)).map(Vec::as_slice);
+            let n = slots.server_slots[slot];
+            backends[slot].configure(b, &slots.servers[bi], n, set, |ss| {
+                self.pool.clear(slot, ss)
+            });
+        }
+        for (slot, state) in backends.iter_mut().enumerate() {
+            if !live[slot] {
+                state.retire_all(|ss| self.pool.clear(slot, ss));
+            }
+        }
+        let n = backends.len();
+        drop(backends);
+        for b in 0..n {
+            self.wake_next(b);
         }
     }
 
-    /// An empty relay buffer, reused when one is free (see [`Buffers`]).
-    pub fn take_buffer(&self) -> Vec<u8> {
-        self.buffers.take()
-    }
-
-    /// Give a relay buffer back; whatever it still holds is discarded.
-    pub fn give_buffer(&self, buf: Vec<u8>) {
-        self.buffers.give(buf);
-    }
-
-    /// Give freed buffer memory back to the system. glibc keeps free chunks between
-    /// live allocations resident; after a burst of busy connections turns idle that is
-    /// most of the process's memory (HAProxy trims its pools for the same reason).
-    /// Called off the request path, once a second at most, only after frees.
-    pub fn trim_heap(&self) {
-        if self.buffers.take_freed() > 0 {
-            // SAFETY: malloc_trim has no preconditions; it only releases free memory.
-            unsafe { libc::malloc_trim(0) };
+    fn configure_frontends(&self, config: &Config, slots: &Slots) {
+        let mut fronts = self.frontends.borrow_mut();
+        self.frontend_stats
+            .borrow_mut()
+            .resize_with(slots.frontend_slots, Default::default);
+        for (i, fe) in config.frontends.iter().enumerate() {
+            let fe = Rc::new(slotted_frontend(fe, slots));
+            match fronts.get_mut(slots.frontends[i]) {
+                Some(old) => *old = fe,
+                None => fronts.push(fe),
+            }
         }
     }
-}
 
-/// One active connection (or attempt) on a server, counted in `ServerState::active`.
-pub struct ServerLease {
-    worker: Rc<Worker>,
-    pub backend: usize,
-    pub server: usize,
-}
-
-impl ServerLease {
-    pub fn server_name(&self) -> String {
-        let backends = self.worker.backends.borrow();
-        backends[self.backend].config.servers[self.server]
-            .name
-            .clone()
+    /// Apply the control thread's decision about one server.
+    pub fn set_server(&self, backend: usize, server: usize, set: SetServer) {
+        let usable = self.with_server(backend, server, |s, stats| {
+            if s.oper != set.oper {
+                // A new operational state starts a new count of errors in a row.
+                stats.error_streak = 0;
+            }
+            s.oper = set.oper;
+            s.admin = set.admin;
+            s.weight = set.weight;
+            s.usable()
+        });
+        // Which servers are candidates may have changed.
+        if let Some(b) = self.backends.borrow_mut().get_mut(backend) {
+            b.epoch += 1;
+        }
+        if usable == Some(false) {
+            // Idle connections to a server that takes no traffic are of no use.
+            self.pool.clear(backend, server);
+        }
+        // More room (a server back, more weight) or none left at all: tell the queue.
+        self.wake_next(backend);
     }
-}
 
-impl Drop for ServerLease {
-    fn drop(&mut self) {
-        self.worker.release(self.backend, self.server);
-        self.worker.wake_next(self.backend);
+    /// A copy of this worker's statistics.
+    pub fn snapshot(&self) -> WorkerStats {
+        WorkerStats {
+            worker: self.id,
+            frontends: self.frontend_stats.borrow().clone(),
+            backends: self
+                .backends
+                .borrow()
+                .iter()
+                .map(BackendState::stats)
+                .collect(),
+        }
+    }
+
+    // ---- What happened on a server: statistics and passive health ----
+
+    /// Count what happened on a server, feed its latency to the balancer and, when
+    /// the backend has passive health on, tell the control thread about errors in a row.
+    pub fn record(&self, backend: usize, server: usize, outcome: Outcome) {
+        let report = {
+            let mut backends = self.backends.borrow_mut();
+            backends.get_mut(backend).and_then(|b| {
+                let passive = b.passive(server);
+                let streak = count(
+                    outcome,
+                    b.servers.get_mut(server)?,
+                    b.stats.get_mut(server)?,
+                );
+                streak.filter(|_| passive)
+            })
+        };
+        if let Some(streak) = report {
+            self.report(Event::ServerErrors {
+                worker: self.id,
+                backend,
+                server,
+                streak,
+            });
+        }
+    }
+
+    /// A new connection to a server is up after `rtt`: count it, and feed the connect
+    /// time to the latency estimate.
+    pub fn record_connect(&self, backend: usize, server: usize, rtt: Duration) {
+        self.with_server(backend, server, |state, stats| {
+            stats.connections += 1;
+            state.latency.observe(rtt, Instant::now());
+        });
+    }
+
+    /// A connect attempt timed out after `waited`: the estimate learns it is slow.
+    pub fn record_connect_timeout(&self, backend: usize, server: usize, waited: Duration) {
+        self.with_server(backend, server, |state, _| {
+            state.latency.observe(waited, Instant::now())
+        });
+        self.record(backend, server, Outcome::ConnectFailed);
+    }
+
+    // ---- The access log ----
+
+    /// Log through `log` from now on (`global.access_log`).
+    pub(super) fn set_access_log(&mut self, log: Option<AccessLog>) {
+        self.access = log;
+    }
+
+    /// Whether requests are logged (sessions then read the clock for their duration).
+    pub fn logging(&self) -> bool {
+        self.access.is_some()
+    }
+
+    /// Write the access log line of `r` (`request`: the request line), if logging.
+    pub fn log_access(&self, r: &Record, request: &[u8]) {
+        let Some(log) = &self.access else { return };
+        let frontend = self.frontend(r.frontend);
+        let backends = self.backends.borrow();
+        let backend = r.backend.and_then(|b| backends.get(b));
+        let server = backend
+            .zip(r.server)
+            .and_then(|(b, s)| b.config.servers.get(s));
+        log.log(&Entry {
+            peer: r.peer,
+            frontend: &frontend.name,
+            backend: backend.map(|b| b.config.name.as_str()),
+            server: server.map(|s| s.name.as_str()),
+            status: r.status,
+            bytes_in: r.bytes_in,
+            bytes_out: r.bytes_out,
+            duration: r.started.map_or(Duration::ZERO, |t| t.elapsed()),
+            request,
+            tls: r.tls,
+        });
+    }
+
+    /// Hand what the access log buffered to its writer (never waits).
+    pub fn flush_access_log(&self) {
+        if let Some(log) = &self.access {
+            log.flush();
+        }
+    }
+
+    /// The worker is done: hand the rest of the log over. Returns the lines dropped
+    /// because the writer fell behind.
+    pub fn close_access_log(&self) -> u64 {
+        self.access.as_ref().map_or(0, |log| {
+            log.close();
+            log.dropped.get()
+        })
     }
 }

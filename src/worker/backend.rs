@@ -1,0 +1,313 @@
+//! One backend as a worker sees it ([`BackendState`]): its configuration, its servers'
+//! state and statistics by slot, its balancer and its queue; what happened when a
+//! server was used ([`Outcome`]); and the pure helpers a configuration is applied
+//! with. The `Worker` methods about one backend borrow it and call these.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use super::queue::Queue;
+use super::upstream::RetryPolicy;
+use crate::config;
+use crate::lb::{self, Admin, Balancer, Pick, ServerState};
+use crate::msg::stats::{count_status, record_latency, BackendStats, ServerStats};
+use crate::msg::{SetServer, Slots};
+
+/// One backend as this worker sees it. `config.servers`, `servers` and `stats` are
+/// indexed by server slot; a removed server keeps its slot, never usable again.
+pub struct BackendState {
+    pub config: config::Backend,
+    pub servers: Vec<ServerState>,
+    pub stats: Vec<ServerStats>,
+    /// Requests refused because no server was usable.
+    pub no_server: u64,
+    pub balancer: Box<dyn Balancer>,
+    /// Requests waiting for a server slot.
+    pub queue: Queue,
+    /// Bumped whenever which servers are candidates may have changed (see `Pick::epoch`).
+    pub epoch: u64,
+    /// This worker's seed for the backend's balancers.
+    seed: u64,
+    /// How many workers share the limits (`max_connections`, `max_queue`).
+    workers: usize,
+}
+
+/// What a session reads of its backend's configuration, copied out so that it holds
+/// no borrow across an `await`.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub retry: RetryPolicy,
+    pub timeout_connect: Duration,
+    pub timeout_server: Duration,
+    pub timeout_tunnel: Option<Duration>,
+}
+
+/// What the balancer said.
+pub enum Choice {
+    Server(usize),
+    /// Usable servers exist but all are at their limit (or others wait already).
+    Full,
+    NoServer,
+}
+
+/// What happened when a server was used.
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome {
+    /// TCP mode: connected, `latency` after the session began.
+    Connected(Duration),
+    /// HTTP mode: the final response head arrived after `latency`.
+    Response { status: u16, latency: Duration },
+    /// A connect attempt failed or timed out.
+    ConnectFailed,
+    /// The response timed out, was malformed or was cut short.
+    ResponseFailed,
+}
+
+impl BackendState {
+    /// A backend slot seen for the first time; [`BackendState::configure`] fills it.
+    pub fn new(b: &config::Backend, seed: u64, workers: usize) -> BackendState {
+        BackendState {
+            config: b.clone(),
+            servers: Vec::new(),
+            stats: Vec::new(),
+            no_server: 0,
+            balancer: lb::new_balancer(b.balance, 0, seed),
+            queue: Default::default(),
+            epoch: 0,
+            seed,
+            workers,
+        }
+    }
+
+    pub fn settings(&self) -> Settings {
+        let b = &self.config;
+        Settings {
+            retry: RetryPolicy {
+                retries: b.retries,
+                redispatch: b.redispatch,
+            },
+            timeout_connect: b.timeout_connect,
+            timeout_server: b.timeout_server,
+            timeout_tunnel: b.timeout_tunnel,
+        }
+    }
+
+    /// Ask the balancer for a server. `queued`: the caller was just woken from the
+    /// queue (newcomers queue behind waiters).
+    pub fn pick(&mut self, avoid: Option<usize>, client: IpAddr, queued: bool) -> Choice {
+        if queued {
+            self.queue.resumed();
+        } else if self.queue.busy() {
+            return Choice::Full;
+        }
+        let pick = Pick {
+            avoid,
+            client: Some(client),
+            now: Instant::now(),
+            epoch: self.epoch,
+        };
+        match self.balancer.pick(&self.servers, &pick) {
+            Some(s) => Choice::Server(s),
+            None if self.servers.iter().any(|s| s.usable()) => Choice::Full,
+            None => {
+                self.no_server += 1;
+                Choice::NoServer
+            }
+        }
+    }
+
+    /// Count one more active connection on `server` if it is usable and has room;
+    /// its address.
+    pub fn lease(&mut self, server: usize) -> Option<SocketAddr> {
+        let state = self
+            .servers
+            .get_mut(server)
+            .filter(|s| s.usable() && s.has_room())?;
+        state.active += 1;
+        if state.limit > 0 && state.active == state.limit {
+            self.epoch += 1; // now full: no longer a candidate
+        }
+        self.balancer.active_changed(server, &self.servers);
+        Some(self.config.servers[server].address)
+    }
+
+    /// Give back one active connection of `server`.
+    pub fn release(&mut self, server: usize) {
+        let Some(s) = self.servers.get_mut(server) else {
+            return;
+        };
+        let was_full = s.limit > 0 && s.active >= s.limit;
+        s.active = s.active.saturating_sub(1);
+        if was_full && s.has_room() {
+            self.epoch += 1; // a candidate again
+        }
+        self.balancer.active_changed(server, &self.servers);
+    }
+
+    /// A slot may have freed up: wake the first waiter if a server has room, or every
+    /// waiter if no server is usable at all (they get their 503 now).
+    pub fn wake_next(&mut self) {
+        if self.queue.is_empty() {
+            return;
+        }
+        if !self.servers.iter().any(|s| s.usable()) {
+            self.queue.wake_all();
+            return;
+        }
+        let c = lb::candidates(&self.servers, None);
+        if self
+            .servers
+            .iter()
+            .enumerate()
+            .any(|(i, s)| c.contains(i, s))
+        {
+            self.queue.wake_first();
+        }
+    }
+
+    /// Take backend `b` of a new configuration. `placed[i]` is the slot of its server
+    /// `i`, `n` the number of server slots; `set[i]`, the control thread's state for
+    /// server `i`. Slots no server takes any more are retired (`retired` is told).
+    pub fn configure(
+        &mut self,
+        b: &config::Backend,
+        placed: &[usize],
+        n: usize,
+        set: Option<&[SetServer]>,
+        mut retired: impl FnMut(usize),
+    ) {
+        let mut configs: Vec<Option<config::Server>> = std::mem::take(&mut self.config.servers)
+            .into_iter()
+            .map(Some)
+            .collect();
+        configs.resize(n, None);
+        self.servers.resize_with(n, || ServerState::new(0, false));
+        self.stats.resize_with(n, Default::default);
+        let mut keep = vec![false; n];
+        for (si, s) in b.servers.iter().enumerate() {
+            let ss = placed[si];
+            keep[ss] = true;
+            configs[ss] = Some(s.clone());
+            let st = &mut self.servers[ss];
+            st.backup = s.backup;
+            st.limit = share(s.max_connections as usize, self.workers) as u32;
+            let now = set.and_then(|v| v.get(si).copied());
+            let now = now.unwrap_or(SetServer::initial(s.weight));
+            st.oper = now.oper;
+            st.admin = now.admin;
+            st.weight = now.weight;
+        }
+        for (ss, kept) in keep.iter().enumerate() {
+            if !kept {
+                retire(&mut self.servers[ss]);
+                retired(ss);
+            }
+        }
+        self.config = b.clone();
+        self.config.servers = configs
+            .into_iter()
+            .map(|s| s.unwrap_or_else(tombstone_server))
+            .collect();
+        self.balancer = lb::new_balancer(b.balance, n, self.seed);
+        self.epoch += 1;
+        self.queue.capacity = share(b.max_queue, self.workers);
+    }
+
+    /// The backend left the configuration: its slot stays, taking no traffic.
+    pub fn retire_all(&mut self, mut retired: impl FnMut(usize)) {
+        self.epoch += 1;
+        for (ss, s) in self.servers.iter_mut().enumerate() {
+            retire(s);
+            retired(ss);
+        }
+    }
+
+    /// A copy of this backend's statistics.
+    pub fn stats(&self) -> BackendStats {
+        BackendStats {
+            no_server: self.no_server,
+            queue_current: self.queue.len() as u64,
+            queued: self.queue.queued,
+            queue_timeouts: self.queue.timeouts,
+            queue_full: self.queue.full,
+            servers: self.stats.clone(),
+            active: self.servers.iter().map(|s| s.active).collect(),
+        }
+    }
+
+    /// Whether passive health (`error_limit`) watches `server`.
+    pub fn passive(&self, server: usize) -> bool {
+        self.config.error_limit > 0 && self.config.servers.get(server).is_some_and(|s| s.check)
+    }
+}
+
+/// Count `outcome` in a server's statistics and latency estimate. Returns the server's
+/// new run of errors in a row when it changed.
+pub fn count(outcome: Outcome, state: &mut ServerState, stats: &mut ServerStats) -> Option<u32> {
+    let failed = match outcome {
+        Outcome::Connected(latency) => {
+            stats.requests += 1;
+            record_latency(&mut stats.latency, latency);
+            false
+        }
+        Outcome::Response { status, latency } => {
+            stats.requests += 1;
+            count_status(&mut stats.responses, status);
+            record_latency(&mut stats.latency, latency);
+            state.latency.observe(latency, Instant::now());
+            // HAProxy's layer-7 observation: 5xx but 501 and 505 are errors.
+            status >= 500 && status != 501 && status != 505
+        }
+        Outcome::ConnectFailed => {
+            stats.connect_errors += 1;
+            true
+        }
+        Outcome::ResponseFailed => {
+            stats.response_errors += 1;
+            true
+        }
+    };
+    let before = stats.error_streak;
+    stats.error_streak = if failed { before + 1 } else { 0 };
+    (before != stats.error_streak).then_some(stats.error_streak)
+}
+
+/// A frontend of a new configuration, with the backends it names turned into slots.
+pub fn slotted_frontend(fe: &config::Frontend, slots: &Slots) -> config::Frontend {
+    let mut fe = fe.clone();
+    fe.default_backend = fe.default_backend.map(|b| slots.backends[b]);
+    for r in &mut fe.routes {
+        r.backend = slots.backends[r.backend];
+    }
+    fe
+}
+
+/// This worker's share of a limit split across `workers`: at least 1 each (so a small
+/// limit may be exceeded by up to `workers - 1` in all); 0 stays 0 (no limit / no queue).
+pub fn share(limit: usize, workers: usize) -> usize {
+    if limit == 0 {
+        0
+    } else {
+        (limit / workers.max(1)).max(1)
+    }
+}
+
+/// A server slot that left the configuration: no traffic ever again.
+fn retire(s: &mut ServerState) {
+    s.admin = Admin::Maint;
+    s.weight = 0;
+}
+
+fn tombstone_server() -> config::Server {
+    config::Server {
+        name: String::new(),
+        address_text: String::new(),
+        address: SocketAddr::from(([0, 0, 0, 0], 0)),
+        weight: 0,
+        check: false,
+        backup: false,
+        max_connections: 0,
+        slow_start: Duration::ZERO,
+        tls: None,
+    }
+}

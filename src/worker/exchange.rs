@@ -1,0 +1,355 @@
+//! One request sent to a backend and its response streamed back (HTTP mode), one
+//! method per phase: connect (a pooled connection or a new one), send the head, pump
+//! the request body, read the response head (interim 1xx heads are forwarded), pump
+//! the response body, give the server connection back to the pool. A request that got
+//! nothing back is sent again when the retry policy allows (`upstream::Replays`).
+//!
+//! Every path that does not give the server connection back to the pool closes it,
+//! and the lease on its server is given back when the exchange ends.
+
+use std::ops::ControlFlow::{self, Break, Continue};
+use std::time::{Duration, Instant};
+
+use monoio::io::AsyncWriteRentExt;
+
+use super::backend::Outcome;
+use super::body::{pump, BodyError, End};
+use super::error::{SessionError, Side};
+use super::http::Conn;
+use super::http_heads::{read_response_head, send_static, HeadError, Parsed, ResponseHead};
+use super::lease::ServerLease;
+use super::upstream::{self, Attempt, Replays};
+use crate::config::Frontend;
+use crate::http::BodyFraming;
+use crate::msg::stats::count_status;
+use crate::tls::ServerStream;
+
+/// How an exchange leaves the client connection.
+pub enum Next {
+    KeepGoing,
+    Close,
+    /// The server switched protocols (101): the connection becomes a tunnel.
+    Upgraded(ServerStream),
+}
+
+/// One request to `backend`, from its connect to the end of its response.
+pub struct Exchange<'a> {
+    conn: &'a mut Conn,
+    fe: &'a Frontend,
+    backend: usize,
+    req: Parsed,
+    timeout_server: Duration,
+    replays: Replays,
+}
+
+/// One send of the request: the server connection, the lease that counts it, and
+/// what the retry policy says about it. Dropping it closes the connection, then gives
+/// the lease back.
+struct Upstream {
+    stream: ServerStream,
+    lease: ServerLease,
+    attempt: Attempt,
+    /// When the head went out: the response's latency counts from here.
+    sent: Instant,
+}
+
+/// Why a send ends before its response is done.
+enum Stop {
+    /// Nothing came back and the policy allows it: send again, on a fresh connection.
+    Replay,
+    Done(Next),
+}
+
+impl<'a> Exchange<'a> {
+    pub fn new(conn: &'a mut Conn, fe: &'a Frontend, backend: usize, req: Parsed) -> Self {
+        conn.rec.backend = Some(backend);
+        let settings = conn.worker.backend_settings(backend);
+        let replays = Replays::new(settings.retry, req.replayable, conn.first);
+        Exchange {
+            conn,
+            fe,
+            backend,
+            req,
+            timeout_server: settings.timeout_server,
+            replays,
+        }
+    }
+
+    /// Send the request (again, as long as the policy says so) and stream the response
+    /// back.
+    pub async fn run(mut self) -> Result<Next, SessionError> {
+        loop {
+            let up = self.connect().await?;
+            match self.send(up).await? {
+                Stop::Replay => self.replays.replay(),
+                Stop::Done(next) => return Ok(next),
+            }
+        }
+    }
+
+    /// One send on `up`, through every phase.
+    async fn send(&mut self, mut up: Upstream) -> Result<Stop, SessionError> {
+        if let Break(stop) = self.send_head(&mut up).await {
+            return Ok(stop);
+        }
+        if let Break(stop) = self.pump_request(&mut up).await? {
+            return Ok(stop);
+        }
+        let (head, rest) = match self.response_head(&mut up).await? {
+            Continue(final_head) => final_head,
+            Break(stop) => return Ok(stop),
+        };
+        if head.status == 101 {
+            return Ok(Stop::Done(self.upgrade(up)));
+        }
+        self.pump_response(&mut up, rest).await?;
+        self.give_back(up, head.server_keep);
+        Ok(Stop::Done(if head.client_keep {
+            Next::KeepGoing
+        } else {
+            Next::Close
+        }))
+    }
+
+    /// Pick a server and connect to it, or take a pooled connection, as the policy
+    /// says; 503 when no server can be had.
+    async fn connect(&mut self) -> Result<Upstream, SessionError> {
+        let (reuse, avoid) = self.replays.next_send();
+        let c = &mut *self.conn;
+        match upstream::connect(&c.worker, self.backend, c.rec.peer, reuse, avoid).await {
+            Ok((lease, stream, reused)) => {
+                c.rec.server = Some(lease.server);
+                let attempt = self.replays.start(lease.server, reused);
+                Ok(Upstream {
+                    stream,
+                    lease,
+                    attempt,
+                    sent: Instant::now(),
+                })
+            }
+            Err(e) => {
+                c.refuse(503, false).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Send the request head; when that fails, send again if the policy allows, else
+    /// answer 502.
+    async fn send_head(&mut self, up: &mut Upstream) -> ControlFlow<Stop> {
+        let c = &mut *self.conn;
+        let (res, h) = up.stream.write_all(std::mem::take(&mut c.head)).await;
+        c.head = h;
+        if res.is_ok() {
+            return Continue(());
+        }
+        if up.attempt.counts_against_server() {
+            self.failed(up);
+        }
+        if up.attempt.may_replay() {
+            return Break(Stop::Replay);
+        }
+        self.conn.refuse(502, false).await;
+        Break(Stop::Done(Next::Close))
+    }
+
+    /// Stream the request body to the server. A body the client gets wrong is answered
+    /// with 413, 400 or 408; one the server does not take, with 502.
+    async fn pump_request(&mut self, up: &mut Upstream) -> Result<ControlFlow<Stop>, SessionError> {
+        let c = &mut *self.conn;
+        if self.req.expect_continue && self.req.framing != BodyFraming::Length(0) {
+            // Like nginx: ringlb says "go on" itself and streams the body.
+            send_static(&mut c.client, b"HTTP/1.1 100 Continue\r\n\r\n").await;
+        }
+        let mut src = End {
+            stream: &mut c.client,
+            side: Side::Client,
+            timeout: self.fe.timeout_client,
+        };
+        let mut dst = End {
+            stream: &mut up.stream,
+            side: Side::Server,
+            timeout: self.timeout_server,
+        };
+        let limit = c.worker.max_body_bytes();
+        let e = match pump(&mut src, &mut dst, &mut c.cbuf, self.req.framing, limit).await {
+            Ok(n) => {
+                c.rec.bytes_in += n;
+                return Ok(Continue(()));
+            }
+            Err(e) => e,
+        };
+        let status = match e {
+            BodyError::TooLarge => 413,
+            BodyError::Chunked(Side::Client, _) => 400,
+            BodyError::Timeout(Side::Client) => 408,
+            BodyError::Io(Side::Server, _) | BodyError::Timeout(Side::Server) => {
+                self.failed(up);
+                self.conn.refuse(502, false).await;
+                return Err(body_error(e));
+            }
+            e => return Err(body_error(e)),
+        };
+        self.conn.refuse(status, true).await;
+        Ok(Break(Stop::Done(Next::Close)))
+    }
+
+    /// Read response heads up to the final one, forwarding each to the client (interim
+    /// 1xx ones too). Returns the final head and the framing of what is left of its
+    /// body. No head at all: send again if the policy allows, else 504 or 502.
+    async fn response_head(
+        &mut self,
+        up: &mut Upstream,
+    ) -> Result<ControlFlow<Stop, (ResponseHead, BodyFraming)>, SessionError> {
+        self.conn.sbuf.clear();
+        loop {
+            let c = &mut *self.conn;
+            let got = read_response_head(
+                &mut up.stream,
+                &mut c.sbuf,
+                &mut c.head,
+                self.timeout_server,
+                &self.req,
+            )
+            .await;
+            let head = match got {
+                Ok(head) => head,
+                Err(e) => return Ok(Break(self.no_response(up, e).await)),
+            };
+            let status = head.status;
+            let interim = (100..200).contains(&status) && status != 101;
+            if !interim {
+                // Time to the final response head: what p2c balances on.
+                let latency = up.sent.elapsed();
+                let worker = &self.conn.worker;
+                worker.record(
+                    self.backend,
+                    up.lease.server,
+                    Outcome::Response { status, latency },
+                );
+                worker
+                    .with_frontend_stats(self.conn.fe, |s| count_status(&mut s.responses, status));
+            }
+            let rest = self.forward_head(&head).await?;
+            if !interim {
+                return Ok(Continue((head, rest)));
+            }
+        }
+    }
+
+    /// No valid response head came.
+    async fn no_response(&mut self, up: &Upstream, e: HeadError) -> Stop {
+        let nothing = matches!(e, HeadError::ClosedEarly) && self.conn.sbuf.is_empty();
+        if nothing && up.attempt.may_replay() {
+            if up.attempt.counts_against_server() {
+                self.failed(up);
+            }
+            return Stop::Replay;
+        }
+        self.failed(up);
+        let status = if matches!(e, HeadError::Timeout) {
+            504
+        } else {
+            502
+        };
+        self.conn.refuse(status, false).await;
+        Stop::Done(Next::Close)
+    }
+
+    /// Send a response head (in `head`, written for the client) on to the client, with
+    /// the part of the body already read: one write instead of two for a typical small
+    /// response. Returns the framing of the rest of the body.
+    async fn forward_head(&mut self, head: &ResponseHead) -> Result<BodyFraming, SessionError> {
+        let c = &mut *self.conn;
+        c.sbuf.drain(..head.head_len);
+        let mut rest = head.framing;
+        if let BodyFraming::Length(n) = head.framing {
+            let k = (n.min(c.sbuf.len() as u64)) as usize;
+            c.head.extend_from_slice(&c.sbuf[..k]);
+            c.sbuf.drain(..k);
+            rest = BodyFraming::Length(n - k as u64);
+        }
+        c.rec.status = Some(head.status);
+        c.rec.bytes_out += c.head.len() as u64;
+        let (res, h) = c.client.write_all(std::mem::take(&mut c.head)).await;
+        c.head = h;
+        res.map_err(|e| SessionError::Io(Side::Client, e))?;
+        Ok(rest)
+    }
+
+    /// A 101 went to the client: the connection becomes a tunnel to the server if the
+    /// client asked for an upgrade (and is closed otherwise).
+    fn upgrade(&self, up: Upstream) -> Next {
+        if !self.req.upgrade {
+            return Next::Close;
+        }
+        let Upstream { stream, lease, .. } = up;
+        drop(lease);
+        Next::Upgraded(stream)
+    }
+
+    /// Stream the response body to the client.
+    async fn pump_response(
+        &mut self,
+        up: &mut Upstream,
+        rest: BodyFraming,
+    ) -> Result<(), SessionError> {
+        let c = &mut *self.conn;
+        let mut src = End {
+            stream: &mut up.stream,
+            side: Side::Server,
+            timeout: self.timeout_server,
+        };
+        let mut dst = End {
+            stream: &mut c.client,
+            side: Side::Client,
+            timeout: self.fe.timeout_client,
+        };
+        match pump(&mut src, &mut dst, &mut c.sbuf, rest, 0).await {
+            Ok(n) => {
+                c.rec.bytes_out += n;
+                Ok(())
+            }
+            Err(e) => {
+                if matches!(
+                    e,
+                    BodyError::Io(Side::Server, _)
+                        | BodyError::Timeout(Side::Server)
+                        | BodyError::Truncated(Side::Server)
+                        | BodyError::Chunked(Side::Server, _)
+                ) {
+                    self.failed(up);
+                }
+                Err(body_error(e))
+            }
+        }
+    }
+
+    /// The response ended cleanly: the connection goes back to the pool if the server
+    /// keeps it open and sent nothing past the response (else it is closed).
+    fn give_back(&self, up: Upstream, server_keep: bool) {
+        if server_keep && self.conn.sbuf.is_empty() {
+            let Upstream { stream, lease, .. } = up;
+            let worker = &self.conn.worker;
+            worker.pool_put(self.backend, lease.server, stream, Instant::now());
+        }
+    }
+
+    /// The server failed this request (passive health counts it).
+    fn failed(&self, up: &Upstream) {
+        let worker = &self.conn.worker;
+        worker.record(self.backend, up.lease.server, Outcome::ResponseFailed);
+    }
+}
+
+fn body_error(e: BodyError) -> SessionError {
+    match e {
+        BodyError::Io(side, err) => SessionError::Io(side, err),
+        BodyError::Timeout(side) => SessionError::Timeout(side),
+        BodyError::Truncated(side) | BodyError::Chunked(side, _) => SessionError::Io(
+            side,
+            std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+        ),
+        BodyError::TooLarge => SessionError::Io(Side::Client, std::io::Error::other(e.to_string())),
+    }
+}

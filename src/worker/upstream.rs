@@ -1,0 +1,414 @@
+//! The way to a server, under one retry policy (a backend's `retries` and
+//! `redispatch`):
+//!
+//! - **Connect attempts** ([`Connects`]): after a failed connect, `retries` more
+//!   attempts, to the same server each time except that, with `redispatch`, the last
+//!   one goes to another server (HAProxy's behaviour). A server that is no longer
+//!   usable is never retried.
+//! - **Replays** ([`Replays`]): a bodyless idempotent request that got nothing back
+//!   (the connection closed or failed before any response byte) is sent again, like
+//!   HAProxy's `retry-on empty-response`: at once on a fresh connection when it had
+//!   gone on a reused one (the server had closed it; not the server's fault), and up
+//!   to `retries` times, to another server when `redispatch` allows, when a fresh
+//!   connection failed.
+//!
+//! Both are pure (they decide, they do no I/O) and tested here; [`connect`] carries
+//! the connect attempts out.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use monoio::net::TcpStream;
+
+use super::backend::Outcome;
+use super::error::SessionError;
+use super::lease::{NoSlot, ServerLease};
+use super::state::Worker;
+use crate::tls::{connect_tls, ServerStream};
+
+/// Whether a request may go on a pooled server connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    Never,
+    /// An idle pooled connection to the picked server, when one passes its check.
+    Pooled,
+}
+
+/// A backend's retry settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Connect attempts after the first one fails; also the most replays of a request.
+    pub retries: u32,
+    /// The last retry (or a replay) goes to another server.
+    pub redispatch: bool,
+}
+
+/// Where one connect attempt goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    /// 0 for the first attempt.
+    pub attempt: u32,
+    /// Lease this server again (the one that just failed), if it still takes traffic.
+    pub same: Option<usize>,
+    /// Otherwise let the balancer pick, leaving this one out when another is usable.
+    pub avoid: Option<usize>,
+    /// An idle pooled connection to the server picked may be taken.
+    pub pooled: bool,
+}
+
+/// The connect attempts for one request or TCP connection.
+#[derive(Debug, Clone)]
+pub struct Connects {
+    policy: RetryPolicy,
+    reuse: Reuse,
+    /// Attempts handed out so far.
+    made: u32,
+    /// The server of the last failed attempt; at first, the one to avoid.
+    prev: Option<usize>,
+}
+
+impl Connects {
+    /// `avoid`: a server that just failed this request, left out of the first pick.
+    pub fn new(policy: RetryPolicy, reuse: Reuse, avoid: Option<usize>) -> Connects {
+        Connects {
+            policy,
+            reuse,
+            made: 0,
+            prev: avoid,
+        }
+    }
+
+    /// The next attempt, or `None` once `1 + retries` were made.
+    pub fn next_target(&mut self) -> Option<Target> {
+        let attempt = self.made;
+        if attempt > self.policy.retries {
+            return None;
+        }
+        self.made += 1;
+        let redispatch_now =
+            self.policy.redispatch && attempt > 0 && attempt == self.policy.retries;
+        Some(Target {
+            attempt,
+            same: self.prev.filter(|_| attempt > 0 && !redispatch_now),
+            avoid: self.prev,
+            pooled: self.reuse == Reuse::Pooled && attempt == 0,
+        })
+    }
+
+    /// The attempt just made, on `server`, failed.
+    pub fn failed(&mut self, server: usize) {
+        self.prev = Some(server);
+    }
+}
+
+/// The sends of one HTTP request (see the module's doc).
+#[derive(Debug, Clone)]
+pub struct Replays {
+    policy: RetryPolicy,
+    /// Idempotent and without a body.
+    replayable: bool,
+    /// Replays left for failures on fresh connections.
+    left: u32,
+    reuse: Reuse,
+    avoid: Option<usize>,
+}
+
+/// What the policy says about one send of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    replay: bool,
+    reused: bool,
+}
+
+impl Replays {
+    /// `first`: the client's first request, which never goes on a reused connection
+    /// (HAProxy's `http-reuse safe`).
+    pub fn new(policy: RetryPolicy, replayable: bool, first: bool) -> Replays {
+        Replays {
+            policy,
+            replayable,
+            left: policy.retries,
+            reuse: if first { Reuse::Never } else { Reuse::Pooled },
+            avoid: None,
+        }
+    }
+
+    /// How the next send connects: whether a pooled connection may carry it, and the
+    /// server to leave out.
+    pub fn next_send(&self) -> (Reuse, Option<usize>) {
+        (self.reuse, self.avoid)
+    }
+
+    /// The request goes out on a connection to `server` (`reused`: a pooled one).
+    pub fn start(&mut self, server: usize, reused: bool) -> Attempt {
+        let replay = self.replayable && (reused || self.left > 0);
+        if replay && !reused {
+            // Should this send fail, the next one counts against `retries`.
+            self.left -= 1;
+            self.avoid = self.policy.redispatch.then_some(server);
+        }
+        Attempt { replay, reused }
+    }
+
+    /// Nothing came back from a send whose [`Attempt::may_replay`] was true: the next
+    /// send goes on a fresh connection.
+    pub fn replay(&mut self) {
+        self.reuse = Reuse::Never;
+    }
+}
+
+impl Attempt {
+    /// The request may be sent again if nothing at all comes back.
+    pub fn may_replay(self) -> bool {
+        self.replay
+    }
+
+    /// A failure before any response byte counts against the server (passive health),
+    /// except on a reused connection the server had closed, when the request is sent
+    /// again: nobody's fault.
+    pub fn counts_against_server(self) -> bool {
+        !(self.replay && self.reused)
+    }
+}
+
+/// Connect to a server of `backend` as [`Connects`] directs. With `Reuse::Pooled`, an
+/// idle pooled connection to the picked server is taken when there is one (the third
+/// value says so). `avoid`: a server that just failed this request, left out of the
+/// first pick when another one is usable.
+pub async fn connect(
+    worker: &Rc<Worker>,
+    backend: usize,
+    peer: SocketAddr,
+    reuse: Reuse,
+    avoid: Option<usize>,
+) -> Result<(ServerLease, ServerStream, bool), SessionError> {
+    let settings = worker.backend_settings(backend);
+    let mut connects = Connects::new(settings.retry, reuse, avoid);
+    let mut last_error: Option<SessionError> = None;
+    while let Some(target) = connects.next_target() {
+        let Some((lease, addr)) = lease_for(worker, backend, peer, target).await? else {
+            break;
+        };
+        if target.pooled {
+            if let Some(stream) = worker.pool_take(backend, lease.server, Instant::now()) {
+                return Ok((lease, stream, true));
+            }
+        }
+        match connect_to(worker, &lease, addr, settings.timeout_connect).await {
+            Ok(stream) => return Ok((lease, stream, false)),
+            Err(e) => {
+                let attempt = target.attempt;
+                tracing::debug!(worker = worker.id(), attempt, "connect attempt failed: {e}");
+                last_error = Some(e);
+            }
+        }
+        connects.failed(lease.server);
+    }
+    // Only the failure path names the backend, so only it pays for the string.
+    Err(last_error.unwrap_or_else(|| SessionError::NoServer(worker.backend_name(backend))))
+}
+
+/// Lease the server `target` names: the same one again if it still takes traffic,
+/// else one the balancer picks (waiting in the queue if need be). `None`: no server.
+async fn lease_for(
+    worker: &Rc<Worker>,
+    backend: usize,
+    peer: SocketAddr,
+    target: Target,
+) -> Result<Option<(ServerLease, SocketAddr)>, SessionError> {
+    if let Some(leased) = target.same.and_then(|s| worker.lease(backend, s)) {
+        return Ok(Some(leased));
+    }
+    match worker.acquire(backend, target.avoid, peer.ip()).await {
+        Ok(leased) => Ok(Some(leased)),
+        Err(NoSlot::NoServer) => Ok(None),
+        Err(NoSlot::Queue(why)) => {
+            let backend = worker.backend_name(backend);
+            Err(SessionError::Queue { backend, why })
+        }
+    }
+}
+
+/// One connect to the leased server, with its TLS handshake when it has `tls`, both
+/// within `timeout`; counted for the server whether it works or not.
+async fn connect_to(
+    worker: &Worker,
+    lease: &ServerLease,
+    addr: SocketAddr,
+    timeout: Duration,
+) -> Result<ServerStream, SessionError> {
+    let (backend, server) = (lease.backend, lease.server);
+    let started = Instant::now();
+    let tls = worker.server_tls(backend, server);
+    let stream = match monoio::time::timeout(timeout, TcpStream::connect_addr(addr)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(source)) => {
+            worker.record(backend, server, Outcome::ConnectFailed);
+            let server = lease.server_name();
+            return Err(SessionError::Connect { server, source });
+        }
+        Err(_) => {
+            worker.record_connect_timeout(backend, server, timeout);
+            let server = lease.server_name();
+            return Err(SessionError::ConnectTimeout { server });
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    let stream = match &tls {
+        None => Ok(ServerStream::Plain(stream)),
+        Some(tls) => {
+            let left = timeout.saturating_sub(started.elapsed());
+            connect_tls(&tls.client_config, tls.server_name.clone(), stream, left).await
+        }
+    };
+    match stream {
+        Ok(stream) => {
+            worker.record_connect(backend, server, started.elapsed());
+            Ok(stream)
+        }
+        Err(e) => {
+            worker.record(backend, server, Outcome::ConnectFailed);
+            let server = lease.server_name();
+            let source = std::io::Error::other(e.to_string());
+            Err(SessionError::Connect { server, source })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(retries: u32, redispatch: bool) -> RetryPolicy {
+        RetryPolicy {
+            retries,
+            redispatch,
+        }
+    }
+
+    /// The targets of a request whose every attempt fails, on servers 7, 8, 9...
+    fn failing(mut c: Connects) -> Vec<Target> {
+        let mut out = Vec::new();
+        while let Some(t) = c.next_target() {
+            out.push(t);
+            c.failed(7 + t.attempt as usize);
+        }
+        out
+    }
+
+    fn target(attempt: u32, same: Option<usize>, avoid: Option<usize>, pooled: bool) -> Target {
+        Target {
+            attempt,
+            same,
+            avoid,
+            pooled,
+        }
+    }
+
+    #[test]
+    fn retries_go_to_the_same_server() {
+        let got = failing(Connects::new(policy(2, false), Reuse::Never, None));
+        assert_eq!(
+            got,
+            [
+                target(0, None, None, false),
+                target(1, Some(7), Some(7), false),
+                target(2, Some(8), Some(8), false),
+            ]
+        );
+    }
+
+    #[test]
+    fn with_redispatch_the_last_retry_goes_elsewhere() {
+        let got = failing(Connects::new(policy(2, true), Reuse::Never, None));
+        assert_eq!(got[1], target(1, Some(7), Some(7), false));
+        assert_eq!(got[2], target(2, None, Some(8), false));
+        assert_eq!(got.len(), 3);
+        // With one retry, that retry is the last one.
+        let got = failing(Connects::new(policy(1, true), Reuse::Never, None));
+        assert_eq!(got[1], target(1, None, Some(7), false));
+    }
+
+    #[test]
+    fn no_retries_means_one_attempt_and_avoid_applies_to_it() {
+        let got = failing(Connects::new(policy(0, true), Reuse::Pooled, Some(3)));
+        assert_eq!(got, [target(0, None, Some(3), true)]);
+    }
+
+    #[test]
+    fn only_the_first_attempt_may_take_a_pooled_connection() {
+        let got = failing(Connects::new(policy(2, false), Reuse::Pooled, None));
+        let pooled: Vec<bool> = got.iter().map(|t| t.pooled).collect();
+        assert_eq!(pooled, [true, false, false]);
+    }
+
+    #[test]
+    fn a_request_with_a_body_is_never_replayed() {
+        let mut r = Replays::new(policy(3, true), false, false);
+        assert_eq!(r.next_send(), (Reuse::Pooled, None));
+        for reused in [true, false] {
+            let a = r.start(1, reused);
+            assert!(!a.may_replay());
+            assert!(a.counts_against_server());
+        }
+    }
+
+    #[test]
+    fn a_first_request_never_goes_on_a_reused_connection() {
+        let r = Replays::new(policy(3, true), true, true);
+        assert_eq!(r.next_send(), (Reuse::Never, None));
+    }
+
+    #[test]
+    fn a_reused_connection_that_failed_is_replayed_at_once_and_not_held_against_the_server() {
+        let mut r = Replays::new(policy(0, true), true, false);
+        let a = r.start(4, true);
+        assert!(a.may_replay());
+        assert!(!a.counts_against_server());
+        r.replay();
+        // Fresh now, on any server; with no retries left, this one is final.
+        assert_eq!(r.next_send(), (Reuse::Never, None));
+        let a = r.start(4, false);
+        assert!(!a.may_replay());
+        assert!(a.counts_against_server());
+    }
+
+    #[test]
+    fn fresh_connections_are_replayed_up_to_retries_times() {
+        let mut r = Replays::new(policy(2, false), true, true);
+        let mut sends = 0;
+        loop {
+            let (reuse, avoid) = r.next_send();
+            assert_eq!(
+                (reuse, avoid),
+                (Reuse::Never, None),
+                "no redispatch: no avoid"
+            );
+            let a = r.start(5, false);
+            sends += 1;
+            assert!(a.counts_against_server());
+            if !a.may_replay() {
+                break;
+            }
+            r.replay();
+        }
+        assert_eq!(sends, 3);
+    }
+
+    #[test]
+    fn with_redispatch_a_replay_avoids_the_server_that_failed() {
+        let mut r = Replays::new(policy(1, true), true, false);
+        // A reused connection first: does not use up a retry, avoids nobody.
+        assert!(r.start(2, true).may_replay());
+        r.replay();
+        assert_eq!(r.next_send(), (Reuse::Never, None));
+        assert!(r.start(2, false).may_replay());
+        r.replay();
+        assert_eq!(r.next_send(), (Reuse::Never, Some(2)));
+        let last = r.start(6, false);
+        assert!(!last.may_replay());
+        // The last send's server is not remembered: there is no next send.
+        assert_eq!(r.next_send(), (Reuse::Never, Some(2)));
+    }
+}
