@@ -110,13 +110,29 @@ mod tests {
 
     #[test]
     fn shortages_are_local_peer_errors_are_not() {
-        for code in [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM, libc::EADDRNOTAVAIL] {
-            assert!(local_shortage(&io::Error::from_raw_os_error(code)), "{code}");
+        for code in [
+            libc::EMFILE,
+            libc::ENFILE,
+            libc::ENOBUFS,
+            libc::ENOMEM,
+            libc::EADDRNOTAVAIL,
+        ] {
+            assert!(
+                local_shortage(&io::Error::from_raw_os_error(code)),
+                "{code}"
+            );
         }
-        for code in [libc::ECONNREFUSED, libc::ETIMEDOUT, libc::ECONNRESET, libc::EHOSTUNREACH] {
-            assert!(!local_shortage(&io::Error::from_raw_os_error(code)), "{code}");
+        for code in [
+            libc::ECONNREFUSED,
+            libc::ETIMEDOUT,
+            libc::ECONNRESET,
+            libc::EHOSTUNREACH,
+        ] {
+            assert!(
+                !local_shortage(&io::Error::from_raw_os_error(code)),
+                "{code}"
+            );
         }
         assert!(!local_shortage(&io::Error::other("no code")));
     }
 }
-

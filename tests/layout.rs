@@ -31,11 +31,15 @@ const ALLOWED: &[(&str, May)] = &[
     ("demo", Only(&[])),
     (
         "admin",
-        Only(&["control", "msg", "vrrp", "config", "lb", "http", "tls", "logging"]),
+        Only(&[
+            "control", "msg", "vrrp", "config", "lb", "http", "tls", "logging",
+        ]),
     ),
     (
         "control",
-        Only(&["msg", "vrrp", "listen", "config", "lb", "http", "tls", "logging"]),
+        Only(&[
+            "msg", "vrrp", "listen", "config", "lb", "http", "tls", "logging",
+        ]),
     ),
     (
         "worker",

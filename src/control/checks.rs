@@ -27,7 +27,10 @@ pub enum Failure {
     Refused,
     Timeout(Duration),
     Io(io::Error),
-    Status { got: u16, want: u16 },
+    Status {
+        got: u16,
+        want: u16,
+    },
     BadResponse,
     Tls(String),
     /// ringlb itself was short of descriptors, buffers or ports: the check did not

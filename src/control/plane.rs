@@ -17,8 +17,8 @@ use super::checks::{check_loop, Failure};
 use super::reload::Listening;
 use super::table::{CheckReport, Table};
 use crate::config::{Config, HealthCheck, Server};
-use crate::logging::LogEvery;
 use crate::lb::{Admin, Oper};
+use crate::logging::LogEvery;
 use crate::msg::stats::WorkerStats;
 use crate::msg::{Broadcaster, Driver, Layout, Slots, Update};
 

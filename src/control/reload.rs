@@ -211,7 +211,14 @@ fn carry_over(old: &Config, new: &mut Config) {
             }
         )*};
     }
-    keep!(workers, pin_workers, io_driver, max_connections, access_log, admin_bind);
+    keep!(
+        workers,
+        pin_workers,
+        io_driver,
+        max_connections,
+        access_log,
+        admin_bind
+    );
     if !kept.is_empty() {
         tracing::warn!(
             "reload: global {} changed; that takes a restart (the running values stay)",

@@ -61,7 +61,10 @@ pub fn apply(config: &mut Config, listeners: usize) {
     };
     // SAFETY: getrlimit writes into the struct we own.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
-        tracing::warn!("cannot read the file descriptor limit: {}", std::io::Error::last_os_error());
+        tracing::warn!(
+            "cannot read the file descriptor limit: {}",
+            std::io::Error::last_os_error()
+        );
         return;
     }
     let checked = config
@@ -86,7 +89,10 @@ pub fn apply(config: &mut Config, listeners: usize) {
         // SAFETY: setrlimit reads the struct we own; raising the soft limit up to the
         // hard one needs no privilege.
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
-            tracing::warn!("cannot raise the file descriptor limit: {}", std::io::Error::last_os_error());
+            tracing::warn!(
+                "cannot raise the file descriptor limit: {}",
+                std::io::Error::last_os_error()
+            );
             return;
         }
     }

@@ -83,7 +83,12 @@ pub fn run_with(
     on_bound: impl FnOnce(Bound<'_>),
 ) -> Result<Exit, RunError> {
     let mut config = config;
-    let sockets = config.global.workers * config.frontends.iter().map(|f| f.binds.len()).sum::<usize>();
+    let sockets = config.global.workers
+        * config
+            .frontends
+            .iter()
+            .map(|f| f.binds.len())
+            .sum::<usize>();
     fds::apply(&mut config, sockets);
     let config = Arc::new(config);
     let listeners = listen::bind_all(&config)?;
