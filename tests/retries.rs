@@ -71,3 +71,20 @@ fn replays_stop_after_retries() {
     assert_eq!(a.requests() + b.requests(), 3);
     assert!(a.requests() >= 1 && b.requests() >= 1);
 }
+
+#[test]
+fn a_request_answered_with_an_interim_head_is_never_sent_again() {
+    let backend = common::http::Backend::start();
+    let r = Ringlb::start(&common::http::http_config(backend.addr, "", ""));
+    let mut c = Client::connect(r.addr());
+    c.send(b"GET /hints-then-close HTTP/1.1\r\nHost: test\r\n\r\n");
+    // The 103 reached the client; the server then closed: the client gets 502, and
+    // the request is not replayed (the client already has part of an answer).
+    let (status, _, _) = c.response(false);
+    assert_eq!(status, 103);
+    let (status, _, _) = c.response(false);
+    assert_eq!(status, 502);
+    let heads = backend.seen.heads.lock().unwrap().clone();
+    assert_eq!(heads.len(), 1, "the request went out again: {heads:?}");
+    assert!(heads[0].starts_with("GET /hints-then-close"), "{heads:?}");
+}

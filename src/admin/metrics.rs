@@ -11,7 +11,9 @@ use super::render::{admin_name, live_servers, unix, Totals};
 use crate::control::table::{ServerEntry, Table};
 use crate::control::Control;
 use crate::lb::{Oper, WEIGHT_SCALE};
-use crate::msg::stats::{BackendStats, FrontendStats, Latency, ServerStats, WorkerStats};
+use crate::msg::stats::{
+    BackendStats, FaultCounts, FrontendStats, Latency, ServerStats, WorkerStats,
+};
 use crate::msg::Driver;
 
 /// The rows of a family, and how to read one.
@@ -29,6 +31,8 @@ enum Get {
     WorkerInfo,
     /// One unlabelled sample for the whole process.
     Global(fn(&Control) -> Num),
+    /// One unlabelled sample, added up across workers.
+    Faults(fn(&FaultCounts) -> Num),
 }
 
 struct BackendRow<'a> {
@@ -196,6 +200,26 @@ static FAMILIES: &[Family<Get>] = &[
         "Reloads refused (the old configuration kept running).",
         Get::Global(|c| c.reload_failures.get().into()),
     ),
+    Family::counter(
+        "ringlb_connection_limit_reached_total",
+        "Times a worker reached its share of max_connections and paused accepting.",
+        Get::Faults(|f| f.limit_reached.into()),
+    ),
+    Family::counter(
+        "ringlb_accept_errors_total",
+        "Accepts that failed (out of descriptors or memory).",
+        Get::Faults(|f| f.accept_errors.into()),
+    ),
+    Family::counter(
+        "ringlb_local_errors_total",
+        "Connects to servers that failed for ringlb's own shortage (descriptors, buffers, ports); never counted against servers.",
+        Get::Faults(|f| f.local_errors.into()),
+    ),
+    Family::counter(
+        "ringlb_checks_not_run_total",
+        "Health checks that could not run for ringlb's own shortage; never counted against servers.",
+        Get::Global(|c| c.checks_not_run.get().into()),
+    ),
     Family::gauge(
         "ringlb_start_time_seconds",
         "When this ringlb started, in Unix seconds.",
@@ -223,6 +247,7 @@ pub fn metrics(control: &Control, stats: &[Box<WorkerStats>]) -> String {
 /// control plane's table and the workers' totals.
 struct Rows<'a> {
     control: &'a Control,
+    faults: &'a FaultCounts,
     frontends: Vec<(String, &'a FrontendStats)>,
     backends: Vec<(String, BackendRow<'a>)>,
     servers: Vec<(String, ServerRow<'a>)>,
@@ -242,6 +267,7 @@ impl<'a> Rows<'a> {
         let (backends, servers) = backend_rows(control, table, totals, zero);
         Rows {
             control,
+            faults: &totals.faults,
             frontends: frontend_rows(control, totals, zero),
             backends,
             servers,
@@ -338,5 +364,6 @@ fn write_family(o: &mut String, f: &Family<Get>, rows: &Rows) {
         }
         Get::WorkerInfo => samples(o, f, &rows.workers, |_, _| 1.into()),
         Get::Global(get) => samples(o, f, &[(String::new(), rows.control)], |c, _| get(c)),
+        Get::Faults(get) => samples(o, f, &[(String::new(), rows.faults)], |c, _| get(c)),
     }
 }

@@ -63,6 +63,15 @@ pub fn html(control: &Control, stats: &[Box<WorkerStats>]) -> String {
         control.reloads.get(),
         control.reload_failures.get(),
     );
+    let f = &totals.faults;
+    let _ = write!(
+        o,
+        "<p class=\"meta\">connection limit reached {} time(s) &middot; {} accept error(s) &middot; {} connect(s) failed for want of resources here &middot; {} check(s) not run</p>",
+        f.limit_reached,
+        f.accept_errors,
+        f.local_errors,
+        control.checks_not_run.get(),
+    );
     if let Some(v) = &control.vrrp {
         super::vrrp_view::html(&mut o, &v.status(), esc);
     }

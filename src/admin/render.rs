@@ -9,7 +9,9 @@ use serde_json::{json, Value};
 use crate::control::table::ServerEntry;
 use crate::control::Control;
 use crate::lb::{Admin, Oper, WEIGHT_SCALE};
-use crate::msg::stats::{add_slots, BackendStats, FrontendStats, ServerStats, WorkerStats};
+use crate::msg::stats::{
+    add_slots, BackendStats, FaultCounts, FrontendStats, ServerStats, WorkerStats,
+};
 
 pub use super::metrics::metrics;
 pub use super::page::html;
@@ -19,6 +21,7 @@ pub use super::page::html;
 pub struct Totals {
     pub frontends: Vec<FrontendStats>,
     pub backends: Vec<BackendStats>,
+    pub faults: FaultCounts,
 }
 
 impl Totals {
@@ -27,6 +30,7 @@ impl Totals {
         for w in stats {
             add_slots(&mut t.frontends, &w.frontends);
             add_slots(&mut t.backends, &w.backends);
+            t.faults += &w.faults;
         }
         t
     }

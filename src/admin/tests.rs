@@ -8,7 +8,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use crate::config::Config;
 use crate::control::Control;
 use crate::lb::Admin;
-use crate::msg::stats::{record_latency, BackendStats, FrontendStats, ServerStats, WorkerStats};
+use crate::msg::stats::{
+    record_latency, BackendStats, FaultCounts, FrontendStats, ServerStats, WorkerStats,
+};
 use crate::msg::{Broadcaster, Driver};
 use crate::vrrp::{Counters, State, Status};
 
@@ -96,6 +98,11 @@ fn worker(w: u64) -> Box<WorkerStats> {
     };
     Box::new(WorkerStats {
         worker: w as usize,
+        faults: FaultCounts {
+            accept_errors: w,
+            limit_reached: 1,
+            local_errors: 0,
+        },
         frontends: vec![front, FrontendStats::default()],
         backends: vec![BackendStats {
             no_server: 1,
@@ -270,8 +277,8 @@ fn metrics_parse_with_help_and_type_per_family_and_no_duplicate_series() {
     assert_eq!(helps.len(), types.len());
     assert_eq!(
         types.len(),
-        29 + 10,
-        "metrics.rs has 29 families, vrrp_view.rs 10"
+        33 + 10,
+        "metrics.rs has 33 families, vrrp_view.rs 10"
     );
     assert_eq!(scrape.docs.len(), types.len());
     for s in &scrape.samples {

@@ -105,6 +105,26 @@ pub struct WorkerStats {
     pub worker: usize,
     pub frontends: Vec<FrontendStats>,
     pub backends: Vec<BackendStats>,
+    pub faults: FaultCounts,
+}
+
+/// What a worker counts that belongs to no frontend or server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FaultCounts {
+    /// Accepts that failed (descriptors, memory...).
+    pub accept_errors: u64,
+    /// Times the worker reached its share of `max_connections` and paused accepting.
+    pub limit_reached: u64,
+    /// Connects that failed for ringlb's own shortage, not counted against servers.
+    pub local_errors: u64,
+}
+
+impl AddAssign<&FaultCounts> for FaultCounts {
+    fn add_assign(&mut self, o: &FaultCounts) {
+        self.accept_errors += o.accept_errors;
+        self.limit_reached += o.limit_reached;
+        self.local_errors += o.local_errors;
+    }
 }
 
 /// Add `from`'s responses, class by class.

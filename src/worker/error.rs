@@ -48,13 +48,17 @@ pub enum SessionError {
     Io(Side, #[source] io::Error),
     #[error("{0} side inactive past its timeout")]
     Timeout(Side),
+    /// ringlb itself is short of descriptors, buffers or local ports: neither side's
+    /// fault, and never counted against a server.
+    #[error("ringlb is short of resources: {0}")]
+    Local(#[source] io::Error),
 }
 
 impl SessionError {
     /// The side that failed, if any; `None` when there was nothing to blame (no server).
     pub fn side(&self) -> Option<Side> {
         match self {
-            SessionError::NoServer(_) | SessionError::Queue { .. } => None,
+            SessionError::NoServer(_) | SessionError::Queue { .. } | SessionError::Local(_) => None,
             SessionError::Connect { .. } | SessionError::ConnectTimeout { .. } => {
                 Some(Side::Server)
             }

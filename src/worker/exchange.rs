@@ -40,6 +40,9 @@ pub struct Exchange<'a> {
     req: Parsed,
     timeout_server: Duration,
     replays: Replays,
+    /// An interim (1xx) head went to the client: the request is answered in part,
+    /// and `head` no longer holds it, so it is never sent again.
+    interim_sent: bool,
 }
 
 /// One send of the request: the server connection, the lease that counts it, and
@@ -72,6 +75,7 @@ impl<'a> Exchange<'a> {
             req,
             timeout_server: settings.timeout_server,
             replays,
+            interim_sent: false,
         }
     }
 
@@ -205,6 +209,7 @@ impl<'a> Exchange<'a> {
         loop {
             let c = &mut *self.conn;
             let got = read_response_head(
+                &c.worker,
                 &mut up.stream,
                 &mut c.sbuf,
                 &mut c.head,
@@ -234,12 +239,14 @@ impl<'a> Exchange<'a> {
             if !interim {
                 return Ok(Continue((head, rest)));
             }
+            self.interim_sent = true;
         }
     }
 
     /// No valid response head came.
     async fn no_response(&mut self, up: &Upstream, e: HeadError) -> Stop {
-        let nothing = matches!(e, HeadError::ClosedEarly) && self.conn.sbuf.is_empty();
+        let nothing =
+            matches!(e, HeadError::ClosedEarly) && self.conn.sbuf.is_empty() && !self.interim_sent;
         if nothing && up.attempt.may_replay() {
             if up.attempt.counts_against_server() {
                 self.failed(up);

@@ -30,15 +30,23 @@ pub async fn serve_http(
     tls: Option<(&'static str, &'static str)>,
 ) -> Result<(), SessionError> {
     let mut conn = Conn::new(worker, fe, client, peer, tls);
-    loop {
-        match conn.serve_request().await? {
-            Turn::Again => {}
-            Turn::Close => return Ok(()),
-            Turn::Upgraded {
-                server,
-                frontend,
-                backend,
-            } => return conn.tunnel(server, &frontend, backend).await,
+    let last = loop {
+        match conn.serve_request().await {
+            Ok(Turn::Again) => {}
+            other => break other,
+        }
+    };
+    match last {
+        Ok(Turn::Upgraded {
+            server,
+            frontend,
+            backend,
+        }) => conn.tunnel(server, &frontend, backend).await,
+        other => {
+            // Whatever ended the connection, its buffers go back to the pool (and
+            // count toward trimming the heap when the pool cannot keep them).
+            conn.give_buffers();
+            other.map(|_| ())
         }
     }
 }
@@ -159,12 +167,16 @@ impl Conn {
         if self.logging {
             self.worker.log_access(&self.rec, &self.line);
         }
-        if !keep_client {
-            self.worker.give_buffer(std::mem::take(&mut self.cbuf));
-            self.worker.give_buffer(std::mem::take(&mut self.sbuf));
+        // Stopping: the response said so (`connection: close`); the connection ends.
+        if !keep_client || self.worker.is_stopping() {
             return Ok(Turn::Close);
         }
         Ok(Turn::Again)
+    }
+
+    fn give_buffers(&mut self) {
+        self.worker.give_buffer(std::mem::take(&mut self.cbuf));
+        self.worker.give_buffer(std::mem::take(&mut self.sbuf));
     }
 
     /// Read, parse and route a request head, and take it out of `cbuf`. `None`: the
@@ -262,6 +274,7 @@ impl Conn {
             let (res, _) = server.write_all(std::mem::take(&mut self.cbuf)).await;
             res.map_err(|e| SessionError::Io(Side::Server, e))?;
         }
+        self.give_buffers();
         let t = tunnel_timeouts(frontend, &self.worker.backend_settings(backend));
         let buffers = (self.worker.take_buffer(), self.worker.take_buffer());
         relay(self.client, server, t, buffers).await?;

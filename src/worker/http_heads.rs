@@ -54,6 +54,10 @@ pub async fn wait_next_request(
     sbuf: &mut Vec<u8>,
     head: &mut Vec<u8>,
 ) -> bool {
+    // Stopping: an idle keep-alive connection is closed at once, not kept for more.
+    if worker.is_stopping() {
+        return false;
+    }
     let client = match client {
         ClientStream::Plain(tcp) => tcp,
         tls @ ClientStream::Tls(_) => {
@@ -62,7 +66,10 @@ pub async fn wait_next_request(
                 side: Side::Client,
                 timeout: fe.timeout_http_keep_alive,
             };
-            return matches!(read_more(&mut end, cbuf).await, Ok(n) if n > 0);
+            return monoio::select! {
+                r = read_more(&mut end, cbuf) => matches!(r, Ok(n) if n > 0),
+                _ = worker.until_stopping() => false,
+            };
         }
     };
     let hot = HOT_WAIT.min(fe.timeout_http_keep_alive);
@@ -73,7 +80,7 @@ pub async fn wait_next_request(
         );
         monoio::select! {
             (res, slice) = &mut read => (res, slice, false),
-            _ = monoio::time::sleep(hot) => {
+            _ = idle_end(worker, hot) => {
                 let _canceller = canceller.cancel();
                 let (res, slice) = read.await;
                 (res, slice, true)
@@ -84,17 +91,28 @@ pub async fn wait_next_request(
     match res {
         Ok(0) => return false,
         Ok(_) => return true,
-        Err(_) if !cancelled => return false,
+        Err(_) if !cancelled || worker.is_stopping() => return false,
         Err(_) => {}
     }
     worker.give_buffer(std::mem::take(cbuf));
     worker.give_buffer(std::mem::take(sbuf));
     *head = Vec::new(); // it grows back on the next request
     let cold = fe.timeout_http_keep_alive.saturating_sub(hot);
-    let ready = monoio::time::timeout(cold, client.readable(false)).await;
+    let ready = monoio::select! {
+        r = monoio::time::timeout(cold, client.readable(false)) => matches!(r, Ok(Ok(()))),
+        _ = worker.until_stopping() => false,
+    };
     *cbuf = worker.take_buffer();
     *sbuf = worker.take_buffer();
-    matches!(ready, Ok(Ok(())))
+    ready
+}
+
+/// The end of the armed wait: `hot` has passed, or the worker is stopping.
+async fn idle_end(worker: &Worker, hot: Duration) {
+    monoio::select! {
+        _ = monoio::time::sleep(hot) => {}
+        _ = worker.until_stopping() => {}
+    }
 }
 
 /// Read until a whole request head is in `cbuf`, then parse, validate and route it, and
@@ -196,6 +214,7 @@ pub struct ResponseHead {
 /// Read until a whole response head to `req` is in `sbuf`, parse it once, and write the
 /// head for the client into `out`.
 pub async fn read_response_head(
+    worker: &Worker,
     server: &mut ServerStream,
     sbuf: &mut Vec<u8>,
     out: &mut Vec<u8>,
@@ -207,8 +226,11 @@ pub async fn read_response_head(
             let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
             match parse_response(sbuf, req.head_method, &mut storage) {
                 Ok(Some(r)) => {
-                    // A close-delimited body cannot be delimited for the client either.
-                    let client_keep = req.keep_alive && r.framing != BodyFraming::UntilClose;
+                    // A close-delimited body cannot be delimited for the client
+                    // either; a stopping worker tells the client this is the last one.
+                    let client_keep = req.keep_alive
+                        && r.framing != BodyFraming::UntilClose
+                        && !worker.is_stopping();
                     r.write_downstream_head(out, !client_keep, req.version == 0 && client_keep);
                     return Ok(ResponseHead {
                         status: r.status,

@@ -99,7 +99,7 @@ async fn accept_loop(
             }
             Err(e) => {
                 // EMFILE/ENFILE and the like: back off instead of spinning on the error.
-                tracing::warn!(worker = worker.id(), %addr, "accept failed: {e}");
+                worker.faults().accept_failed(worker.id(), addr, &e);
                 monoio::time::sleep(Duration::from_millis(50)).await;
             }
         }

@@ -116,6 +116,8 @@ pub struct Gate {
     open: Cell<usize>,
     limit: usize,
     waiters: Waiters,
+    /// The most connections open at once since [`Gate::settle_peak`] last ran.
+    peak: Cell<usize>,
 }
 
 impl Gate {
@@ -124,6 +126,7 @@ impl Gate {
             open: Cell::new(0),
             limit: limit.max(1),
             waiters: Waiters::default(),
+            peak: Cell::new(0),
         }
     }
 
@@ -131,8 +134,21 @@ impl Gate {
         self.open.get()
     }
 
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
     pub fn enter(&self) {
-        self.open.set(self.open.get() + 1);
+        let open = self.open.get() + 1;
+        self.open.set(open);
+        self.peak.set(self.peak.get().max(open));
+    }
+
+    /// How many fewer connections are open now than at the peak since the last call;
+    /// the peak starts again from now.
+    pub fn settle_peak(&self) -> usize {
+        let open = self.open.get();
+        open.max(self.peak.replace(open)) - open
     }
 
     pub fn leave(&self) {
@@ -207,5 +223,24 @@ mod tests {
         assert!(pin!(flag.wait())
             .poll(&mut Context::from_waker(&waker))
             .is_ready());
+    }
+
+    #[test]
+    fn the_gate_says_how_far_connections_fell_from_their_peak() {
+        let gate = Gate::new(10);
+        for _ in 0..5 {
+            gate.enter();
+        }
+        assert_eq!(gate.settle_peak(), 0);
+        for _ in 0..3 {
+            gate.leave();
+        }
+        assert_eq!(gate.settle_peak(), 3);
+        // The peak starts again from what is open now.
+        assert_eq!(gate.settle_peak(), 0);
+        gate.enter();
+        gate.leave();
+        gate.leave();
+        assert_eq!(gate.settle_peak(), 2);
     }
 }

@@ -24,6 +24,7 @@
 //! | `access.rs` | the access log: per-worker line buffer, writer thread, the per-request record |
 //! | `local.rs` | single-thread synchronisation: a flag tasks wait on, the connection gate |
 //! | `error.rs` | why a session ended badly, and whose side it was |
+//! | `faults.rs` | counted and rate-limited: accept errors, the connection limit reached, ringlb's own shortages |
 
 mod access;
 mod backend;
@@ -31,6 +32,7 @@ mod body;
 mod buffers;
 mod error;
 mod exchange;
+mod faults;
 mod http;
 mod http_heads;
 mod lease;

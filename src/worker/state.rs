@@ -17,6 +17,7 @@ use futures_channel::mpsc::UnboundedSender;
 use super::access::{AccessLog, Entry, Record};
 use super::backend::{count, slotted_frontend, BackendState, Choice, Outcome, Settings};
 use super::buffers::Buffers;
+use super::faults::Faults;
 use super::lease::{NoSlot, Picked, ServerLease};
 use super::listener::ListenerSlot;
 use super::local::{Flag, Gate, GateTicket};
@@ -28,6 +29,10 @@ use crate::lb::ServerState;
 use crate::msg::stats::{FrontendStats, ServerStats, WorkerStats};
 use crate::msg::{Event, SetServer, Slots};
 use crate::tls::ServerStream;
+
+/// Connections closed since the busiest moment of the last second that make the
+/// heap worth trimming: a flood that ended, not the steady churn of a busy proxy.
+const TRIM_AFTER_CLOSED: usize = 256;
 
 pub struct Worker {
     id: usize,
@@ -52,6 +57,7 @@ pub struct Worker {
     /// With `global.access_log`: this worker's buffered access log.
     access: Option<AccessLog>,
     buffers: Buffers,
+    faults: Faults,
 }
 
 impl Worker {
@@ -76,6 +82,7 @@ impl Worker {
             listeners: RefCell::new(Vec::new()),
             access: None,
             buffers: Buffers::default(),
+            faults: Faults::default(),
         };
         worker.configure(config, &Slots::identity(config), None);
         worker
@@ -109,9 +116,19 @@ impl Worker {
         self.gate.open()
     }
 
-    /// Resolves while this worker is below its share of `max_connections`.
+    /// Resolves while this worker is below its share of `max_connections`; when it
+    /// is not, counts and logs (at most every 10 s) that accepting pauses.
     pub async fn until_below_limit(&self) {
+        if self.gate.open() >= self.gate.limit() {
+            self.faults
+                .limit_reached(self.id, self.gate.limit() * self.workers);
+        }
         self.gate.wait_below_limit().await
+    }
+
+    /// Faults that are nobody's request (accept errors, ringlb's own shortages).
+    pub fn faults(&self) -> &Faults {
+        &self.faults
     }
 
     pub async fn until_no_connections(&self) {
@@ -147,9 +164,12 @@ impl Worker {
     /// Give freed buffer memory back to the system. glibc keeps free chunks between
     /// live allocations resident; after a burst of busy connections turns idle that is
     /// most of the process's memory (HAProxy trims its pools for the same reason).
-    /// Called off the request path, once a second at most, only after frees.
+    /// Called off the request path, once a second at most, only after frees: buffers
+    /// the pool could not keep, or many connections closed (each frees its memory,
+    /// whichever path closed it) since the last round.
     pub fn trim_heap(&self) {
-        if self.buffers.take_freed() > 0 {
+        let closed = self.gate.settle_peak();
+        if self.buffers.take_freed() > 0 || closed >= TRIM_AFTER_CLOSED {
             // SAFETY: malloc_trim has no preconditions; it only releases free memory.
             unsafe { libc::malloc_trim(0) };
         }
@@ -408,6 +428,7 @@ impl Worker {
                 .iter()
                 .map(BackendState::stats)
                 .collect(),
+            faults: self.faults.counts(),
         }
     }
 

@@ -25,6 +25,7 @@ use super::backend::Outcome;
 use super::error::SessionError;
 use super::lease::{NoSlot, ServerLease};
 use super::state::Worker;
+use crate::listen::local_shortage;
 use crate::tls::{connect_tls, ServerStream};
 
 /// Whether a request may go on a pooled server connection.
@@ -197,6 +198,8 @@ pub async fn connect(
         }
         match connect_to(worker, &lease, addr, settings.timeout_connect).await {
             Ok(stream) => return Ok((lease, stream, false)),
+            // ringlb's own shortage: another server would fare no better.
+            Err(e @ SessionError::Local(_)) => return Err(e),
             Err(e) => {
                 let attempt = target.attempt;
                 tracing::debug!(worker = worker.id(), attempt, "connect attempt failed: {e}");
@@ -243,6 +246,11 @@ async fn connect_to(
     let tls = worker.server_tls(backend, server);
     let stream = match monoio::time::timeout(timeout, TcpStream::connect_addr(addr)).await {
         Ok(Ok(stream)) => stream,
+        Ok(Err(source)) if local_shortage(&source) => {
+            // Out of descriptors, buffers or ports: not the server's fault.
+            worker.faults().local_shortage(worker.id(), &source);
+            return Err(SessionError::Local(source));
+        }
         Ok(Err(source)) => {
             worker.record(backend, server, Outcome::ConnectFailed);
             let server = lease.server_name();

@@ -27,6 +27,7 @@ pub struct Seen {
 /// - `/204`, `/304`: no body
 /// - `/close-after`: answers keep-alive, then closes the connection 50 ms later
 ///   (`Backend::wait_closed` tells when it has)
+/// - `/hints-then-close`: a 103 Early Hints head, then closes without a final response
 /// - `/bad-framing`: Content-Length and Transfer-Encoding both
 /// - `/ws`: 101 Switching Protocols, then echoes bytes
 /// - anything else: `ok <method> <path> <body length>`
@@ -151,6 +152,10 @@ fn serve(stream: TcpStream, seen: &Seen, delay: Duration) -> std::io::Result<()>
         } else if path == "/close-after" {
             w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")?;
             thread::sleep(Duration::from_millis(50));
+            let _ = w.shutdown(Shutdown::Both);
+            return Ok(());
+        } else if path == "/hints-then-close" {
+            w.write_all(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n")?;
             let _ = w.shutdown(Shutdown::Both);
             return Ok(());
         } else if path == "/bad-framing" {

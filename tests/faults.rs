@@ -1,0 +1,223 @@
+//! Faults that must not become outages, through the real binary: an admin token
+//! removed or changed by a reload, running out of file descriptors, a graceful stop
+//! with keep-alive clients, and reaching `max_connections`.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::http::Client;
+use common::switch::{checked_config, Switch};
+use common::{admin, connect, ping, tcp_config, Echo, Ringlb, TempConfig, BIN, PATIENCE};
+
+const TOKEN_A: &str = "first-token-0123456789";
+const TOKEN_B: &str = "second-token-0123456789";
+
+fn token_config(sw: &Switch, token: Option<&str>) -> String {
+    let token = token.map_or(String::new(), |t| format!("admin_token = \"{t}\"\n"));
+    checked_config(
+        1,
+        &[sw],
+        "kind = \"tcp\"",
+        "",
+        &format!("admin_bind = \"127.0.0.1:0\"\n{token}"),
+    )
+}
+
+#[test]
+fn a_reload_that_removes_the_admin_token_keeps_the_api_closed() {
+    let sw = Switch::start("a");
+    let mut r = Ringlb::start(&token_config(&sw, Some(TOKEN_A)));
+    let adm = r.admin_addr();
+    assert_eq!(admin(adm, "GET", "/metrics", "", None).0, 401);
+    std::fs::write(r.config_path(), token_config(&sw, None)).unwrap();
+    r.reload_and_wait();
+    r.wait_logged("admin_token");
+    assert_eq!(
+        admin(adm, "GET", "/metrics", "", None).0,
+        401,
+        "removing the token from the file must not open the API"
+    );
+    let (status, _) = admin(adm, "POST", "/api/servers/app/a/state", "maint", None);
+    assert_eq!(status, 401);
+    assert_eq!(admin(adm, "GET", "/metrics", "", Some(TOKEN_A)).0, 200);
+}
+
+#[test]
+fn a_reload_that_changes_the_admin_token_applies_it_and_says_so() {
+    let sw = Switch::start("a");
+    let mut r = Ringlb::start(&token_config(&sw, Some(TOKEN_A)));
+    let adm = r.admin_addr();
+    std::fs::write(r.config_path(), token_config(&sw, Some(TOKEN_B))).unwrap();
+    r.reload_and_wait();
+    r.wait_logged("admin_token changed");
+    assert_eq!(admin(adm, "GET", "/metrics", "", Some(TOKEN_A)).0, 401);
+    assert_eq!(admin(adm, "GET", "/metrics", "", Some(TOKEN_B)).0, 200);
+}
+
+/// `ringlb run` with the process's descriptor limit set to `limit`.
+fn start_with_fd_limit(config: &str, limit: u64) -> Ringlb {
+    let cfg = TempConfig::new(config);
+    let mut cmd = Command::new(BIN);
+    cmd.arg("run").arg("-c").arg(&cfg.0);
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let rl = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &rl) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut r = Ringlb::spawn(cmd, Some(cfg));
+    r.wait_for("ringlb ready");
+    r
+}
+
+#[test]
+fn running_out_of_descriptors_is_not_blamed_on_servers() {
+    let sw = Switch::start("a");
+    let check = "kind = \"http\"\npath = \"/health\"\ninterval = \"100ms\"\nrise = 1\nfall = 2";
+    let config = checked_config(1, &[&sw], check, "", "admin_bind = \"127.0.0.1:0\"");
+    let mut r = start_with_fd_limit(&config, 256);
+    r.wait_logged("file descriptors");
+    let (front, adm) = (r.addr(), r.admin_addr());
+    // A client connected before the flood keeps being served.
+    let mut early = Client::connect(front);
+    assert_eq!(early.get("/before").0, 200);
+    // 400 clients that stay connected: more than the descriptors allow.
+    let flood: Vec<TcpStream> = (0..400)
+        .filter_map(|_| TcpStream::connect(front).ok())
+        .collect();
+    assert!(flood.len() > 300, "only {} flood connections", flood.len());
+    // Checks go on: several more probes reach the server while the flood holds.
+    let probes = sw.probes();
+    sw.wait_probes(probes + 10);
+    assert!(
+        !r.logged("DOWN"),
+        "a local descriptor shortage marked the server down:\n{}",
+        r.log.join("\n")
+    );
+    let (status, json) = admin(adm, "GET", "/api/servers", "", None);
+    assert_eq!(status, 200, "the admin API must keep a descriptor: {json}");
+    assert!(json.contains("\"oper\":\"up\""), "{json}");
+    assert_eq!(early.get("/during").0, 200);
+    drop(flood);
+    assert_eq!(Client::connect(front).get("/after").0, 200);
+}
+
+#[test]
+fn a_descriptor_limit_below_max_connections_lowers_it_quietly() {
+    let echo = Echo::start();
+    let config = tcp_config(1, &[(echo.addr, 1)], "").replace(
+        "[global]\n",
+        "[global]\nadmin_bind = \"127.0.0.1:0\"\nmax_connections = 1000\n",
+    );
+    let mut r = start_with_fd_limit(&config, 64);
+    // Said once at start-up, as HAProxy does: the limit is lowered to fit.
+    r.wait_logged("file descriptors");
+    let (front, adm) = (r.addr(), r.admin_addr());
+    let flood: Vec<TcpStream> = (0..200)
+        .filter_map(|_| TcpStream::connect(front).ok())
+        .collect();
+    assert!(flood.len() > 100, "only {} flood connections", flood.len());
+    // The limit is reached (counted), and nothing fails for want of a descriptor.
+    let reached = wait_counter(adm, "ringlb_connection_limit_reached_total", 1.0);
+    assert!(reached >= 1.0);
+    r.wait_for("max_connections");
+    let noisy = r.log.iter().filter(|l| l.contains("accept failed")).count();
+    assert!(noisy < 5, "{noisy} accept failures:\n{}", r.log.join("\n"));
+    let mut flood = flood;
+    let first = &mut flood[0];
+    ping(first, b"still served");
+}
+
+/// Poll `/metrics` until the unlabelled counter `name` is at least `min`; its value.
+fn wait_counter(adm: std::net::SocketAddr, name: &str, min: f64) -> f64 {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let (_, metrics) = admin(adm, "GET", "/metrics", "", None);
+        let value = metrics
+            .lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok());
+        match value {
+            Some(v) if v >= min => return v,
+            _ if Instant::now() > deadline => panic!("{name} never reached {min}:\n{metrics}"),
+            _ => thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+#[test]
+fn graceful_stop_closes_idle_keep_alive_and_ends_in_flight_with_close() {
+    let sw = Switch::start("a");
+    let config = checked_config(1, &[&sw], "kind = \"tcp\"\ninterval = \"10s\"", "", "")
+        .replace("grace_period = \"2s\"", "grace_period = \"60s\"");
+    let mut r = Ringlb::start(&config);
+    let front = r.addr();
+    let mut idle = Client::connect(front);
+    assert_eq!(idle.get("/first").0, 200);
+    sw.set_delay(Duration::from_millis(500));
+    let busy = thread::spawn(move || {
+        let mut c = Client::connect(front);
+        let (status, head, _) = c.get("/slow");
+        (status, head, c.closed())
+    });
+    let before = sw.requests();
+    sw.wait_requests(before + 1);
+    r.signal(libc::SIGTERM);
+    // The idle keep-alive connection is closed by ringlb, without a request.
+    assert!(idle.closed(), "an idle keep-alive connection stayed open");
+    let (status, head, closed) = busy.join().unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        head.to_ascii_lowercase().contains("connection: close"),
+        "the in-flight response must say the connection closes: {head}"
+    );
+    assert!(closed, "the connection must close after that response");
+    // Exits once they are done, long before the 60 s grace period.
+    let status = r.wait_exit();
+    assert!(status.success(), "{status:?}");
+    assert!(r.logged("all connections finished"));
+}
+
+#[test]
+fn reaching_max_connections_is_logged_and_counted() {
+    let echo = Echo::start();
+    let config = tcp_config(1, &[(echo.addr, 1)], "").replace(
+        "[global]\n",
+        "[global]\nadmin_bind = \"127.0.0.1:0\"\nmax_connections = 2\n",
+    );
+    let mut r = Ringlb::start(&config);
+    let (front, adm) = (r.addr(), r.admin_addr());
+    let mut a = connect(front);
+    let mut b = connect(front);
+    ping(&mut a, b"a");
+    ping(&mut b, b"b");
+    // The third waits in the kernel's queue: ringlb must say so.
+    let mut c = connect(front);
+    c.write_all(b"c").unwrap();
+    r.wait_for("max_connections");
+    wait_counter(adm, "ringlb_connection_limit_reached_total", 1.0);
+    let (_, page) = admin(adm, "GET", "/", "", None);
+    assert!(
+        page.contains("limit reached"),
+        "the stats page must show it"
+    );
+    // A slot frees up: the waiting client is served.
+    drop(a);
+    let mut back = [0u8; 1];
+    c.set_read_timeout(Some(PATIENCE)).unwrap();
+    c.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"c");
+}
