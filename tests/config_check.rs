@@ -562,3 +562,27 @@ fn health_and_admin_keys_are_validated() {
     ));
     assert!(e.contains("slow_start"), "{e}");
 }
+
+#[test]
+fn slow_response_must_fit_under_timeout_server() {
+    let with = |v: &str| {
+        BASE.replace(
+            "name = \"app\"\n",
+            &format!("name = \"app\"\ntimeout_server = \"5s\"\nslow_response = \"{v}\"\n"),
+        )
+    };
+    let e = only_error(&with("5s"));
+    assert!(
+        e.starts_with("t.toml:9:17: backend \"app\": slow_response must be above 0 and below timeout_server (5s)"),
+        "{e}"
+    );
+    let e = only_error(&with("0s"));
+    assert!(e.contains("slow_response must be above 0"), "{e}");
+    let c = Config::parse(&with("1500ms"), "t.toml").expect("valid");
+    assert_eq!(
+        c.backends[0].slow_response,
+        Some(std::time::Duration::from_millis(1500))
+    );
+    let c = Config::parse(BASE, "t.toml").expect("valid");
+    assert_eq!(c.backends[0].slow_response, None);
+}

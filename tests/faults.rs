@@ -221,3 +221,63 @@ fn reaching_max_connections_is_logged_and_counted() {
     c.read_exact(&mut back).unwrap();
     assert_eq!(&back, b"c");
 }
+
+#[test]
+fn a_frozen_server_is_taken_out_by_slow_response_while_the_other_answers() {
+    let (a, b) = (Switch::start("a"), Switch::start("b"));
+    // a answers every request after 5 s (a frozen application behind a live port);
+    // its checks (tcp) still pass, so only passive health can see it.
+    a.set_delay(Duration::from_secs(5));
+    let check = "kind = \"tcp\"\ninterval = \"10s\"";
+    let backend = "slow_response = \"300ms\"\nerror_limit = 2\ntimeout_server = \"10s\"";
+    let mut r = Ringlb::start(&checked_config(1, &[&a, &b], check, backend, ""));
+    let front = r.addr();
+    // Requests in parallel: round robin sends half to a, where they hang.
+    let clients: Vec<_> = (0..6)
+        .map(|i| thread::spawn(move || Client::connect(front).get(&format!("/p{i}")).0))
+        .collect();
+    r.wait_for("app/a DOWN");
+    // From now on every request goes to b at once.
+    let before = a.requests();
+    for i in 0..6 {
+        let (status, _, body) = Client::connect(front).get(&format!("/after{i}"));
+        assert_eq!(status, 200);
+        assert!(
+            body.starts_with(b"b "),
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    assert_eq!(a.requests(), before, "a frozen server got new requests");
+    // The requests already on a are not cut: they finish (after a's delay).
+    for c in clients {
+        assert_eq!(c.join().unwrap(), 200);
+    }
+}
+
+#[test]
+fn when_every_server_is_slow_slow_response_takes_none_out() {
+    let (a, b) = (Switch::start("a"), Switch::start("b"));
+    a.set_delay(Duration::from_millis(600));
+    b.set_delay(Duration::from_millis(600));
+    let check = "kind = \"tcp\"\ninterval = \"10s\"";
+    let backend = "slow_response = \"200ms\"\nerror_limit = 2";
+    let config = checked_config(1, &[&a, &b], check, backend, "admin_bind = \"127.0.0.1:0\"");
+    let mut r = Ringlb::start(&config);
+    let (front, adm) = (r.addr(), r.admin_addr());
+    let clients: Vec<_> = (0..6)
+        .map(|i| thread::spawn(move || Client::connect(front).get(&format!("/p{i}")).0))
+        .collect();
+    for c in clients {
+        assert_eq!(c.join().unwrap(), 200);
+    }
+    // Counted as slow, but nobody is at fault when everyone is slow.
+    let (_, metrics) = admin(adm, "GET", "/metrics", "", None);
+    let slow: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("ringlb_server_slow_responses_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(slow, 6.0, "{metrics}");
+    assert!(!r.logged("DOWN"), "{}", r.log.join("\n"));
+}

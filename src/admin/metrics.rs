@@ -171,6 +171,11 @@ static FAMILIES: &[Family<Get>] = &[
         Get::Server(|s, _| s.stats.connect_errors.into()),
     ),
     Family::counter(
+        "ringlb_server_slow_responses_total",
+        "Response heads still awaited after the backend's slow_response.",
+        Get::Server(|s, _| s.stats.slow_responses.into()),
+    ),
+    Family::counter(
         "ringlb_server_response_errors_total",
         "Responses that timed out, were malformed or cut short.",
         Get::Server(|s, _| s.stats.response_errors.into()),

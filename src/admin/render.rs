@@ -113,6 +113,7 @@ fn server_value(control: &Control, totals: &Totals, b: usize, s: usize) -> Value
         },
         "connect_errors": st.connect_errors,
         "response_errors": st.response_errors,
+        "slow_responses": st.slow_responses,
         "latency_ms": {
             "p50": ms(lat.value_at_quantile(0.5)),
             "p99": ms(lat.value_at_quantile(0.99)),

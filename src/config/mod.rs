@@ -168,6 +168,9 @@ pub struct Backend {
     pub redispatch: bool,
     /// Consecutive proxy-side errors that mark a checked server down; 0 = off.
     pub error_limit: u32,
+    /// A response head still awaited after this is a passive-health error of its
+    /// server, when another server of the backend answered faster meanwhile.
+    pub slow_response: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

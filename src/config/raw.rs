@@ -161,6 +161,9 @@ pub struct RawBackend {
     pub error_limit: Option<S<i64>>,
     /// Added key: weight ramp after a server comes back up (also per server).
     pub slow_start: Option<S<String>>,
+    /// Added key: a response head not there after this counts as a passive-health
+    /// error of its server while other servers answer faster (off when absent).
+    pub slow_response: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]

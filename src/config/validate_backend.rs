@@ -52,6 +52,12 @@ impl Validator {
                     self.warn(e.span(), format!("{key}: error_limit only acts on servers with check = true (a check brings them back); none here"));
                 }
             }
+            let timeout_server = self.duration(
+                be.timeout_server.as_ref(),
+                defaults.timeout_server,
+                &format!("{key}: timeout_server"),
+            );
+            let slow_response = self.slow_response(be, timeout_server, &key);
             out.push(Backend {
                 name: name.to_string(),
                 balance,
@@ -68,11 +74,7 @@ impl Validator {
                     defaults.timeout_connect,
                     &format!("{key}: timeout_connect"),
                 ),
-                timeout_server: self.duration(
-                    be.timeout_server.as_ref(),
-                    defaults.timeout_server,
-                    &format!("{key}: timeout_server"),
-                ),
+                timeout_server,
                 timeout_queue: self.duration(
                     be.timeout_queue.as_ref(),
                     defaults.timeout_queue,
@@ -92,9 +94,26 @@ impl Validator {
                 ) as u32,
                 redispatch: be.redispatch.unwrap_or(defaults.redispatch),
                 error_limit,
+                slow_response,
             });
         }
         out
+    }
+
+    /// `slow_response`: above zero and below `timeout_server` (else it could never act).
+    fn slow_response(&mut self, be: &RawBackend, server: Duration, key: &str) -> Option<Duration> {
+        let raw = be.slow_response.as_ref()?;
+        let limit = self.optional_duration(Some(raw), &format!("{key}: slow_response"))?;
+        if limit.is_zero() || limit >= server {
+            self.error(
+                raw.span(),
+                format!(
+                    "{key}: slow_response must be above 0 and below timeout_server ({server:?})"
+                ),
+            );
+            return None;
+        }
+        Some(limit)
     }
 
     fn check(&mut self, raw: Option<&S<RawCheck>>, key: &str) -> HealthCheck {

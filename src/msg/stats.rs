@@ -63,6 +63,8 @@ pub struct ServerStats {
     pub connect_errors: u64,
     /// Responses that failed: timed out, malformed, cut short.
     pub response_errors: u64,
+    /// Response heads still awaited after the backend's `slow_response`.
+    pub slow_responses: u64,
     /// Time to connect (TCP mode) or to the final response head (HTTP mode).
     pub latency: Latency,
     /// Server-side failures in a row (passive health); reset by a success.
@@ -77,6 +79,7 @@ impl Default for ServerStats {
             responses: ByClass::default(),
             connect_errors: 0,
             response_errors: 0,
+            slow_responses: 0,
             latency: new_latency(),
             error_streak: 0,
         }
@@ -159,6 +162,7 @@ impl AddAssign<&ServerStats> for ServerStats {
         add_classes(&mut self.responses, &o.responses);
         self.connect_errors += o.connect_errors;
         self.response_errors += o.response_errors;
+        self.slow_responses += o.slow_responses;
         // Both come from new_latency(), same bounds: merging cannot fail (a failure
         // would only leave the other's samples out).
         let _ = self.latency.add(&o.latency);

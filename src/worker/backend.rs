@@ -30,6 +30,8 @@ pub struct BackendState {
     seed: u64,
     /// How many workers share the limits (`max_connections`, `max_queue`).
     workers: usize,
+    /// With `slow_response`: when each server last answered within it, by slot.
+    last_fast: Vec<Option<Instant>>,
 }
 
 /// What a session reads of its backend's configuration, copied out so that it holds
@@ -40,6 +42,7 @@ pub struct Settings {
     pub timeout_connect: Duration,
     pub timeout_server: Duration,
     pub timeout_tunnel: Option<Duration>,
+    pub slow_response: Option<Duration>,
 }
 
 /// What the balancer said.
@@ -61,6 +64,9 @@ pub enum Outcome {
     ConnectFailed,
     /// The response timed out, was malformed or was cut short.
     ResponseFailed,
+    /// No response head after `slow_response` while another server answered faster:
+    /// a passive-health error (the request still waits, up to `timeout_server`).
+    Slow,
 }
 
 impl BackendState {
@@ -76,7 +82,33 @@ impl BackendState {
             epoch: 0,
             seed,
             workers,
+            last_fast: Vec::new(),
         }
+    }
+
+    /// With `slow_response`: note that `server` answered within it.
+    pub fn note_latency(&mut self, server: usize, latency: Duration) {
+        let Some(limit) = self.config.slow_response else {
+            return;
+        };
+        if latency < limit {
+            if self.last_fast.len() <= server {
+                self.last_fast.resize(server + 1, None);
+            }
+            self.last_fast[server] = Some(Instant::now());
+        }
+    }
+
+    /// A response from `server`, asked for at `since`, is still awaited after
+    /// `slow_response`: whether another usable server answered within the limit since
+    /// then. Only then is the slow one at fault (when every server is slow, the load
+    /// or the application is, and taking servers out would make it worse).
+    pub fn others_faster(&self, server: usize, since: Instant) -> bool {
+        self.last_fast.iter().enumerate().any(|(s, at)| {
+            s != server
+                && at.is_some_and(|at| at >= since)
+                && self.servers.get(s).is_some_and(ServerState::usable)
+        })
     }
 
     pub fn settings(&self) -> Settings {
@@ -89,6 +121,7 @@ impl BackendState {
             timeout_connect: b.timeout_connect,
             timeout_server: b.timeout_server,
             timeout_tunnel: b.timeout_tunnel,
+            slow_response: b.slow_response,
         }
     }
 
@@ -264,6 +297,10 @@ pub fn count(outcome: Outcome, state: &mut ServerState, stats: &mut ServerStats)
         }
         Outcome::ResponseFailed => {
             stats.response_errors += 1;
+            true
+        }
+        Outcome::Slow => {
+            stats.slow_responses += 1;
             true
         }
     };

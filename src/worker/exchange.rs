@@ -39,6 +39,7 @@ pub struct Exchange<'a> {
     backend: usize,
     req: Parsed,
     timeout_server: Duration,
+    slow_response: Option<Duration>,
     replays: Replays,
     /// An interim (1xx) head went to the client: the request is answered in part,
     /// and `head` no longer holds it, so it is never sent again.
@@ -74,6 +75,7 @@ impl<'a> Exchange<'a> {
             backend,
             req,
             timeout_server: settings.timeout_server,
+            slow_response: settings.slow_response,
             replays,
             interim_sent: false,
         }
@@ -208,15 +210,28 @@ impl<'a> Exchange<'a> {
         self.conn.sbuf.clear();
         loop {
             let c = &mut *self.conn;
-            let got = read_response_head(
+            let read = read_response_head(
                 &c.worker,
                 &mut up.stream,
                 &mut c.sbuf,
                 &mut c.head,
                 self.timeout_server,
                 &self.req,
-            )
-            .await;
+            );
+            let got = match self.slow_response.filter(|_| !self.interim_sent) {
+                None => read.await,
+                Some(limit) => {
+                    // A frozen server is found out now, not after timeout_server.
+                    let mut read = std::pin::pin!(read);
+                    monoio::select! {
+                        got = &mut read => got,
+                        _ = monoio::time::sleep(limit) => {
+                            c.worker.slow_response(self.backend, up.lease.server, up.sent);
+                            read.await
+                        }
+                    }
+                }
+            };
             let head = match got {
                 Ok(head) => head,
                 Err(e) => return Ok(Break(self.no_response(up, e).await)),

@@ -440,6 +440,9 @@ impl Worker {
         let report = {
             let mut backends = self.backends.borrow_mut();
             backends.get_mut(backend).and_then(|b| {
+                if let Outcome::Response { latency, .. } = outcome {
+                    b.note_latency(server, latency);
+                }
                 let passive = b.passive(server);
                 let streak = count(
                     outcome,
@@ -456,6 +459,22 @@ impl Worker {
                 server,
                 streak,
             });
+        }
+    }
+
+    /// A response head from `server`, asked for at `since`, is still awaited after the
+    /// backend's `slow_response`: counted, and a passive-health error when another
+    /// server answered faster meanwhile.
+    pub fn slow_response(&self, backend: usize, server: usize, since: Instant) {
+        let at_fault = self
+            .backends
+            .borrow()
+            .get(backend)
+            .is_some_and(|b| b.others_faster(server, since));
+        if at_fault {
+            self.record(backend, server, Outcome::Slow);
+        } else {
+            self.with_server(backend, server, |_, stats| stats.slow_responses += 1);
         }
     }
 
