@@ -61,8 +61,10 @@
 //! - **Exactness**: per-client limits are exact only if one client's connections
 //!   all reach the same worker; that steering belongs to the listener (issue 16).
 
+mod cidr;
 mod error;
 mod path;
 
+pub use cidr::{parse_cidr, IpSet, IpSetBuilder};
 pub use error::RuleError;
 pub use path::{normalize_path, split_target};
