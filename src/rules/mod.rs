@@ -62,9 +62,18 @@
 //!   all reach the same worker; that steering belongs to the listener (issue 16).
 
 mod cidr;
+mod counter;
 mod error;
+mod facts;
+mod key;
 mod path;
+mod rate;
+mod table;
 
 pub use cidr::{parse_cidr, IpSet, IpSetBuilder};
+pub use counter::{Counter, Counters, Slots, TableConfig, TableStats, Tracked, SLOTS};
 pub use error::RuleError;
+pub use facts::{Facts, Field, Headers, HttpFacts};
+pub use key::{Key, KeyKind, MAX_KEY_LEN};
 pub use path::{normalize_path, split_target};
+pub use table::{EntryId, Table};
