@@ -62,18 +62,22 @@
 //!   all reach the same worker; that steering belongs to the listener (issue 16).
 
 mod cidr;
+mod cond;
 mod counter;
 mod error;
 mod facts;
 mod key;
 mod path;
+mod pattern;
 mod rate;
 mod table;
 
 pub use cidr::{parse_cidr, IpSet, IpSetBuilder};
+pub use cond::{Acl, Cmp, Layer, Test};
 pub use counter::{Counter, Counters, Slots, TableConfig, TableStats, Tracked, SLOTS};
 pub use error::RuleError;
 pub use facts::{Facts, Field, Headers, HttpFacts};
 pub use key::{Key, KeyKind, MAX_KEY_LEN};
 pub use path::{normalize_path, split_target};
+pub use pattern::{Method, Patterns, REGEX_MAX_LEN, REGEX_SIZE_LIMIT};
 pub use table::{EntryId, Table};
