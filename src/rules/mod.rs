@@ -61,25 +61,38 @@
 //! - **Exactness**: per-client limits are exact only if one client's connections
 //!   all reach the same worker; that steering belongs to the listener (issue 16).
 
+mod action;
+mod build;
 mod cidr;
 mod cond;
 mod counter;
 mod error;
+mod eval;
 mod expr;
 mod facts;
 mod key;
+mod outcome;
 mod path;
 mod pattern;
 mod rate;
+mod scratch;
 mod table;
 
+pub use action::{
+    ConnAction, ExtraHeader, HeaderEdit, HeaderOp, PathRewrite, Redirect, RedirectTo, Reply,
+    ReqAction,
+};
+pub use build::{Rule, RuleSet, RuleSetBuilder, When};
 pub use cidr::{parse_cidr, IpSet, IpSetBuilder};
 pub use cond::{Acl, Cmp, Layer, Test};
 pub use counter::{Counter, Counters, Slots, TableConfig, TableStats, Tracked, SLOTS};
 pub use error::RuleError;
+pub use eval::{count_bytes, count_error, ConnState};
 pub use expr::Cond;
 pub use facts::{Facts, Field, Headers, HttpFacts};
 pub use key::{Key, KeyKind, MAX_KEY_LEN};
+pub use outcome::{ConnOutcome, Edit, RequestOutcome, ResponseOutcome, Verdict};
 pub use path::{normalize_path, split_target};
 pub use pattern::{Method, Patterns, REGEX_MAX_LEN, REGEX_SIZE_LIMIT};
+pub use scratch::Scratch;
 pub use table::{EntryId, Table};
