@@ -48,6 +48,7 @@
 //! | [`lb`] | balancing algorithms behind [`lb::Balancer`]; pure functions of state and time | config |
 //! | [`config`] | TOML → raw serde structs → validated [`config::Config`]; errors name file, line, key | tls |
 //! | [`tls`] | certificates, rustls configurations, client/server streams and handshakes | — |
+//! | [`rules`] | rule engine: ACLs, HAProxy-style rules by phase, tracking tables; pure functions of their inputs and time | — |
 //! | [`http`] | HTTP/1.1 codec: strict request/response parsing, framing, chunked validation | — |
 //! | [`demo`] | `ringlb demo`: built-in backends (plain std threads) and their configuration text | — |
 
@@ -60,6 +61,7 @@ pub mod lb;
 pub mod listen;
 pub mod logging;
 pub mod msg;
+pub mod rules;
 pub mod run;
 pub mod tls;
 pub mod vrrp;

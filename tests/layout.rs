@@ -55,6 +55,7 @@ const ALLOWED: &[(&str, May)] = &[
     ("config", Only(&["tls"])),
     ("tls", Only(&[])),
     ("http", Only(&[])),
+    ("rules", Only(&[])),
 ];
 
 fn allowed(from: &str, to: &str) -> Option<bool> {

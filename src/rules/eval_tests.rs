@@ -1,0 +1,334 @@
+use std::net::IpAddr;
+
+use crate::rules::{
+    Acl, ConnState, Edit, Facts, HeaderEdit, HeaderOp, Headers, HttpFacts, IpSet, KeyKind, Method,
+    PathRewrite, Patterns, Redirect, RedirectTo, Reply, ReqAction, RuleSet, RuleSetBuilder,
+    Scratch, Table, TableConfig, Test, Verdict, When,
+};
+
+#[path = "phase_tests.rs"]
+mod phase;
+
+type Pairs<'a> = [crate::rules::Field<'a>];
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("test address")
+}
+
+fn req<'a>(target: &'a str, host: Option<&'a str>, headers: &'a Pairs<'a>) -> Facts<'a> {
+    Facts {
+        http: Some(HttpFacts {
+            method: "GET",
+            target: target.as_bytes(),
+            host,
+            version: 1,
+            headers: Headers::Pairs(headers),
+        }),
+        ..Facts::connection(ip("192.0.2.10"), 80)
+    }
+}
+
+fn get(target: &str) -> Facts<'_> {
+    req(target, Some("example.com"), &[])
+}
+
+fn table_cfg(key: KeyKind) -> TableConfig {
+    TableConfig {
+        key,
+        max_entries: 1_000,
+        expire_ms: 60_000,
+        rate_period_ms: 10_000,
+    }
+}
+
+fn path_acl(name: &str, method: Method, values: &[&str]) -> Acl {
+    let p = Patterns::new(method, values.iter().copied(), false).expect("valid");
+    Acl::new(name, Test::Path(p)).expect("valid")
+}
+
+fn builder() -> RuleSetBuilder {
+    let mut b = RuleSetBuilder::new(&[table_cfg(KeyKind::Addr)], true);
+    b.acl(path_acl("admin", Method::Prefix, &["/admin"]))
+        .expect("new");
+    b.acl(path_acl("api", Method::Prefix, &["/api/"]))
+        .expect("new");
+    b.acl(path_acl("old", Method::Prefix, &["/old/"]))
+        .expect("new");
+    let office = IpSet::from_strs(["10.0.0.0/8"]).expect("valid");
+    b.acl(Acl::new("office", Test::Src(office)).expect("valid"))
+        .expect("new");
+    b
+}
+
+/// Run the request rules; give (verdict as text, rule, backend, header edits, path).
+fn run(
+    set: &RuleSet,
+    facts: &Facts<'_>,
+) -> (
+    String,
+    Option<usize>,
+    Option<u32>,
+    Vec<String>,
+    Option<String>,
+) {
+    let mut tables = [Table::new(table_cfg(KeyKind::Addr)).expect("valid")];
+    let mut sc = Scratch::default();
+    let out = set.on_request(facts, &mut tables, &ConnState::default(), &mut sc, 0);
+    let verdict = match out.verdict {
+        Verdict::Redirect { status, location } => {
+            format!("redirect {status} {}", String::from_utf8_lossy(location))
+        }
+        Verdict::Deny(r) => format!("deny {} {}", r.status, String::from_utf8_lossy(&r.body)),
+        Verdict::Return(r) => format!("return {} {}", r.status, String::from_utf8_lossy(&r.body)),
+        Verdict::Tarpit { delay_ms, status } => format!("tarpit {delay_ms} {status}"),
+        v => format!("{v:?}").to_lowercase(),
+    };
+    let mut headers = Vec::new();
+    let mut path = None;
+    for e in out.edits() {
+        match e {
+            Edit::Header(h) => headers.push(format!(
+                "{:?} {}: {}",
+                h.op,
+                h.name,
+                String::from_utf8_lossy(&h.value)
+            )),
+            Edit::Path(p) => path = Some(String::from_utf8_lossy(p).into_owned()),
+        }
+    }
+    (verdict, out.rule, out.backend.map(|b| b.1), headers, path)
+}
+
+#[test]
+fn first_terminal_wins() {
+    let mut b = builder();
+    b.request(ReqAction::Allow, Some(When::If("admin office")))
+        .expect("ok");
+    b.request(ReqAction::Deny(Reply::deny()), Some(When::If("admin")))
+        .expect("ok");
+    let mut teapot = Reply::new(418);
+    teapot.body = (*b"short and stout").into();
+    b.request(ReqAction::Return(teapot), None).expect("ok");
+    b.request(ReqAction::Deny(Reply::deny()), None)
+        .expect("never reached");
+    let set = b.build();
+    assert_eq!(run(&set, &get("/admin/x")).0, "deny 403 ");
+    assert_eq!(run(&set, &get("/admin/x")).1, Some(1));
+    let mut from_office = get("/admin");
+    from_office.client = ip("10.1.2.3");
+    assert_eq!(run(&set, &from_office).0, "allow");
+    assert_eq!(run(&set, &from_office).1, Some(0));
+    assert_eq!(run(&set, &get("/")).0, "return 418 short and stout");
+    assert_eq!(run(&set, &get("/")).1, Some(2));
+}
+
+#[test]
+fn no_rule_acting_means_continue() {
+    let mut b = builder();
+    b.request(ReqAction::Deny(Reply::deny()), Some(When::Unless("api")))
+        .expect("ok");
+    let set = b.build();
+    assert_eq!(run(&set, &get("/api/v1")).0, "continue");
+    assert_eq!(run(&set, &get("/api/v1")).1, None);
+    assert_eq!(run(&set, &get("/web")).0, "deny 403 ");
+}
+
+#[test]
+fn redirects() {
+    let mut b = builder();
+    let rd = |to, status, drop_query| {
+        ReqAction::Redirect(Redirect {
+            to,
+            status,
+            drop_query,
+        })
+    };
+    b.request(
+        rd(
+            RedirectTo::Prefix((*b"https://new.example/").into()),
+            301,
+            false,
+        ),
+        Some(When::If("old")),
+    )
+    .expect("ok");
+    b.request(
+        rd(RedirectTo::Location((*b"/login").into()), 303, false),
+        Some(When::If("admin")),
+    )
+    .expect("ok");
+    b.request(rd(RedirectTo::Scheme("https".into()), 302, false), None)
+        .expect("ok");
+    let set = b.build();
+    assert_eq!(
+        run(&set, &get("/old/a?b=1")).0,
+        "redirect 301 https://new.example/old/a?b=1"
+    );
+    assert_eq!(run(&set, &get("/admin")).0, "redirect 303 /login");
+    assert_eq!(
+        run(&set, &req("/p/a?x=1&y", Some("Example.com:80"), &[])).0,
+        "redirect 302 https://Example.com/p/a?x=1&y"
+    );
+    assert_eq!(
+        run(&set, &req("/p", Some("[::1]:8080"), &[])).0,
+        "redirect 302 https://[::1]:8080/p"
+    );
+    // The path as received (not normalized) goes into the location.
+    assert_eq!(
+        run(&set, &req("/a/../b", Some("h"), &[])).0,
+        "redirect 302 https://h/a/../b"
+    );
+    assert_eq!(
+        run(&set, &req("/", None, &[])).0,
+        "continue",
+        "no Host: no redirect"
+    );
+
+    let mut b = builder();
+    b.request(rd(RedirectTo::Scheme("http".into()), 308, true), None)
+        .expect("ok");
+    let set = b.build();
+    assert_eq!(
+        run(&set, &req("/x?secret", Some("h:443"), &[])).0,
+        "redirect 308 http://h/x"
+    );
+}
+
+#[test]
+fn tarpit_deny_with_body_and_return() {
+    let mut b = builder();
+    b.request(
+        ReqAction::Tarpit {
+            delay_ms: 5_000,
+            status: 500,
+        },
+        Some(When::If("old")),
+    )
+    .expect("ok");
+    let mut limited = Reply::new(429);
+    limited.headers = [("Retry-After".into(), (*b"10").into())].into();
+    b.request(ReqAction::Deny(limited), Some(When::If("api")))
+        .expect("ok");
+    let set = b.build();
+    assert_eq!(run(&set, &get("/old/")).0, "tarpit 5000 500");
+    assert_eq!(run(&set, &get("/api/x")).0, "deny 429 ");
+}
+
+#[test]
+fn use_backend_routes_but_does_not_stop_filtering() {
+    let mut b = builder();
+    b.request(ReqAction::UseBackend(7), Some(When::If("api")))
+        .expect("ok");
+    b.request(ReqAction::UseBackend(8), None).expect("ok");
+    b.request(ReqAction::Deny(Reply::deny()), Some(When::If("admin")))
+        .expect("ok");
+    let hsts = HeaderEdit::new(HeaderOp::Set, "X-Seen", b"1").expect("valid");
+    b.request(ReqAction::Header(hsts), None).expect("ok");
+    let set = b.build();
+    let (v, rule, backend, headers, _) = run(&set, &get("/api/x"));
+    assert_eq!((v.as_str(), rule, backend), ("continue", None, Some(7)));
+    assert_eq!(
+        headers,
+        ["Set X-Seen: 1"],
+        "edits after use_backend still apply"
+    );
+    assert_eq!(run(&set, &get("/web")).2, Some(8));
+    let (v, _, backend, headers, _) = run(&set, &get("/admin"));
+    assert_eq!((v.as_str(), backend), ("deny 403 ", None));
+    assert!(headers.is_empty(), "no edits for a refused request");
+}
+
+#[test]
+fn allow_skips_filtering_but_not_routing() {
+    let mut b = builder();
+    b.request(ReqAction::Allow, Some(When::If("office")))
+        .expect("ok");
+    b.request(ReqAction::Deny(Reply::deny()), None).expect("ok");
+    let edit = HeaderEdit::new(HeaderOp::Add, "X-After-Allow", b"1").expect("valid");
+    b.request(ReqAction::Header(edit), None).expect("ok");
+    b.request(ReqAction::UseBackend(3), Some(When::If("api")))
+        .expect("ok");
+    let set = b.build();
+    let mut f = get("/api/v1");
+    f.client = ip("10.9.9.9");
+    let (v, rule, backend, headers, _) = run(&set, &f);
+    assert_eq!((v.as_str(), rule, backend), ("allow", Some(0), Some(3)));
+    assert!(headers.is_empty(), "rules after allow do not act");
+    assert_eq!(run(&set, &get("/api/v1")).0, "deny 403 ");
+}
+
+#[test]
+fn header_edits_in_order() {
+    let mut b = builder();
+    for (op, name, value) in [
+        (HeaderOp::Set, "X-Forwarded-Proto", &b"https"[..]),
+        (HeaderOp::Add, "Via", b"ringlb"),
+        (HeaderOp::Del, "X-Debug", b""),
+    ] {
+        b.request(
+            ReqAction::Header(HeaderEdit::new(op, name, value).expect("valid")),
+            None,
+        )
+        .expect("ok");
+    }
+    let edit = HeaderEdit::new(HeaderOp::Set, "X-Admin", b"1").expect("valid");
+    b.request(ReqAction::Header(edit), Some(When::If("admin")))
+        .expect("ok");
+    let set = b.build();
+    assert_eq!(
+        run(&set, &get("/")).3,
+        [
+            "Set X-Forwarded-Proto: https",
+            "Add Via: ringlb",
+            "Del X-Debug: "
+        ]
+    );
+    assert_eq!(run(&set, &get("/admin")).3.len(), 4);
+}
+
+#[test]
+fn path_rewrites_chain_and_later_conditions_see_them() {
+    let mut b = builder();
+    let strip = PathRewrite::new("^/api(/.*)$", "/v2\\1").expect("valid");
+    b.request(ReqAction::ReplacePath(strip), Some(When::If("api")))
+        .expect("ok");
+    let again = PathRewrite::new("^/v2/(old)/(.*)$", "/v2/\\2/\\1").expect("valid");
+    b.request(ReqAction::ReplacePath(again), None).expect("ok");
+    b.acl(path_acl("v2", Method::Prefix, &["/v2/"]))
+        .expect("new");
+    let edit = HeaderEdit::new(HeaderOp::Set, "X-V2", b"1").expect("valid");
+    b.request(ReqAction::Header(edit), Some(When::If("v2")))
+        .expect("ok");
+    b.request(
+        ReqAction::SetPath((*b"/maintenance").into()),
+        Some(When::If("admin")),
+    )
+    .expect("ok");
+    let set = b.build();
+    let (_, _, _, headers, path) = run(&set, &get("/api/./old/x?q=1"));
+    assert_eq!(path.as_deref(), Some("/v2/x/old"));
+    assert_eq!(headers, ["Set X-V2: 1"]);
+    assert_eq!(
+        run(&set, &get("/%61dmin/panel")).4.as_deref(),
+        Some("/maintenance")
+    );
+    assert_eq!(run(&set, &get("/web")).4, None, "no rewrite, no path edit");
+}
+
+#[test]
+fn scheme_redirect_after_a_rewrite_uses_the_new_path() {
+    let mut b = builder();
+    b.request(ReqAction::SetPath((*b"/new").into()), Some(When::If("old")))
+        .expect("ok");
+    let rd = Redirect {
+        to: RedirectTo::Scheme("https".into()),
+        status: 301,
+        drop_query: false,
+    };
+    b.request(ReqAction::Redirect(rd), None).expect("ok");
+    let set = b.build();
+    assert_eq!(
+        run(&set, &get("/old/x?a")).0,
+        "redirect 301 https://example.com/new?a"
+    );
+}

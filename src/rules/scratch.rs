@@ -1,0 +1,74 @@
+//! The worker's scratch space: buffers every evaluation reuses, so that the hot path
+//! allocates nothing once they have grown.
+
+use regex::bytes::CaptureLocations;
+
+use super::build::RuleSet;
+use super::counter::Slots;
+use super::path::LazyPath;
+
+/// Buffers reused by every evaluation on a worker. One per worker is enough
+/// (evaluations do not overlap); an outcome borrows it until dropped.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    pub(super) set_id: u64,
+    pub(super) memo: Memo,
+    pub(super) path: LazyPath,
+    pub(super) location: Vec<u8>,
+    pub(super) hits: Vec<u32>,
+    pub(super) tracked: Slots,
+    pub(super) locs: Vec<Option<CaptureLocations>>,
+}
+
+impl Scratch {
+    pub(super) fn begin(&mut self, set: &RuleSet, tracked: Slots) {
+        if self.set_id != set.id {
+            self.locs.clear();
+            self.locs.resize_with(set.rewrites as usize, || None);
+            self.set_id = set.id;
+        }
+        self.memo.reset(set.acls.len());
+        self.path.reset(set.merge_slashes);
+        self.location.clear();
+        self.hits.clear();
+        self.tracked = tracked;
+    }
+}
+
+/// ACL results of one evaluation: two bitsets (known, value).
+#[derive(Debug, Default)]
+pub(super) struct Memo {
+    known: Vec<u64>,
+    value: Vec<u64>,
+}
+
+impl Memo {
+    pub(super) fn reset(&mut self, acls: usize) {
+        let words = acls.div_ceil(64);
+        self.known.clear();
+        self.known.resize(words, 0);
+        self.value.clear();
+        self.value.resize(words, 0);
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.known.fill(0);
+    }
+
+    pub(super) fn get(&self, i: usize) -> Option<bool> {
+        let (w, b) = (i / 64, 1u64 << (i % 64));
+        (self.known.get(w)? & b != 0).then(|| self.value[w] & b != 0)
+    }
+
+    pub(super) fn set(&mut self, i: usize, v: bool) {
+        let (w, b) = (i / 64, 1u64 << (i % 64));
+        if let (Some(k), Some(val)) = (self.known.get_mut(w), self.value.get_mut(w)) {
+            *k |= b;
+            if v {
+                *val |= b;
+            } else {
+                *val &= !b;
+            }
+        }
+    }
+}
