@@ -86,10 +86,27 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("ringlb: {e:#}");
+            eprintln!("ringlb: {}", causes(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, each said once: an error whose message already carries
+/// its cause (`cannot listen on A: Address already in use`) does not repeat it.
+fn causes(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 fn gen_cert(names: &[String], cert: &Path, key: &Path, days: i64) -> anyhow::Result<ExitCode> {

@@ -190,3 +190,27 @@ fn demo_serves_its_three_backends() {
     demo.signal(libc::SIGINT);
     assert!(demo.wait_exit().success());
 }
+
+#[test]
+fn an_address_in_use_is_said_once() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    // SO_REUSEPORT is not set on `taken`, so ringlb's bind fails.
+    let cfg = TempConfig::new(&format!(
+        "[[frontend]]\nname = \"web\"\nbind = [\"{addr}\"]\ndefault_backend = \"app\"\n\
+         [[backend]]\nname = \"app\"\n[[backend.server]]\nname = \"a\"\naddress = \"127.0.0.1:9\"\n"
+    ));
+    let out = Command::new(BIN)
+        .args(["run", "-c"])
+        .arg(&cfg.0)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("ringlb: "))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains(&format!("cannot listen on {addr}")), "{line}");
+    assert_eq!(line.matches("in use").count(), 1, "said twice: {line}");
+}
