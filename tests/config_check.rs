@@ -68,7 +68,7 @@ fn unknown_key_names_path_and_line() {
     let e = only_error(&text);
     assert!(e.starts_with("t.toml:12:1: "), "{e}");
     assert!(
-        e.contains("backend[0].server[0].wieght: unknown field"),
+        e.contains("backend \"app\" server \"a1\": wieght: unknown field"),
         "{e}"
     );
     assert!(e.contains("unknown field"), "{e}");
@@ -585,4 +585,18 @@ fn slow_response_must_fit_under_timeout_server() {
     );
     let c = Config::parse(BASE, "t.toml").expect("valid");
     assert_eq!(c.backends[0].slow_response, None);
+}
+
+#[test]
+fn a_type_mistake_names_the_server_and_says_what_was_expected() {
+    let text = BASE.replace(
+        "address = \"127.0.0.1:9001\"",
+        "address = \"127.0.0.1:9001\"\nweight = \"heavy\"",
+    );
+    let e = only_error(&text);
+    assert_eq!(
+        e,
+        "t.toml:12:10: backend \"app\" server \"a1\": weight: expected an integer, got the string \"heavy\""
+    );
+    assert!(!e.contains("serde"), "{e}");
 }

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::ops::{Range, RangeInclusive};
 use std::time::Duration;
 
-use super::error::{ConfigErrors, SourceMap};
+use super::error::{readable_shape_error, ConfigErrors, SourceMap};
 use super::raw::{RawConfig, RawDefaults, RawGlobal, S};
 use super::{parse_duration, Config, Global};
 
@@ -56,12 +56,9 @@ fn deserialize(text: &str) -> Result<RawConfig, (Range<usize>, String)> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let span = inner.span().unwrap_or(0..0);
-        let message = inner.message().trim().to_string();
-        if path.is_empty() || path == "." {
-            (span, message)
-        } else {
-            (span, format!("{path}: {message}"))
-        }
+        let doc = toml::from_str::<toml::Table>(text).ok();
+        let message = readable_shape_error(&path, inner.message().trim(), doc.as_ref());
+        (span, message)
     })
 }
 
