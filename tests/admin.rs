@@ -389,7 +389,10 @@ fn chromium() -> Option<&'static str> {
             Ok("1"),
             "chromium is required here (RINGLB_REQUIRE_BROWSER=1) but not installed"
         );
-        eprintln!("skipped: chromium is not installed (apt-get install chromium)");
+        common::say_skipped(
+            "stats page in Chromium",
+            "chromium is not installed (apt-get install chromium; RINGLB_REQUIRE_BROWSER=1 makes this a failure)",
+        );
     }
     found
 }

@@ -306,7 +306,7 @@ fn tool(name: &str) -> bool {
             Ok("1"),
             "{name} is required"
         );
-        eprintln!("skipped: {name} is not installed");
+        common::say_skipped(name, "not installed (RINGLB_REQUIRE_TOOLS=1 makes this a failure)");
     }
     found
 }

@@ -362,3 +362,12 @@ pub fn admin(
         .to_string();
     (status, body)
 }
+
+/// Say that a test skipped, where the test command's output shows it: `eprintln!`
+/// is captured by the test harness (seen only with `--nocapture`), a write to the
+/// process's stderr is not.
+pub fn say_skipped(test: &str, why: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
