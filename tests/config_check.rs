@@ -586,3 +586,24 @@ fn slow_response_must_fit_under_timeout_server() {
     let c = Config::parse(BASE, "t.toml").expect("valid");
     assert_eq!(c.backends[0].slow_response, None);
 }
+
+#[test]
+fn steering_is_kernel_or_source() {
+    let with = |v: &str| {
+        BASE.replace(
+            "name = \"web\"\n",
+            &format!("name = \"web\"\nsteering = \"{v}\"\n"),
+        )
+    };
+    let e = only_error(&with("client"));
+    assert_eq!(
+        e,
+        "t.toml:3:12: frontend \"web\": steering \"client\" is not \"kernel\" or \"source\""
+    );
+    let c = Config::parse(&with("source"), "t.toml").expect("valid");
+    assert_eq!(c.frontends[0].steering, ringlb::config::Steering::Source);
+    let c = Config::parse(&with("kernel"), "t.toml").expect("valid");
+    assert_eq!(c.frontends[0].steering, ringlb::config::Steering::Kernel);
+    let c = Config::parse(BASE, "t.toml").expect("valid");
+    assert_eq!(c.frontends[0].steering, ringlb::config::Steering::Kernel);
+}
