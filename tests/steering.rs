@@ -121,3 +121,37 @@ fn kernel_steering_keeps_working() {
     assert_eq!(served.len(), sources.len(), "{served:?}");
     assert_eq!(echo.count(), sources.len() * PER_SOURCE / 2);
 }
+
+/// A reload that adds an address binds a new group and attaches the program to it.
+#[test]
+fn an_address_added_by_reload_is_steered_too() {
+    let echo = Echo::start();
+    let mut r = start("kernel", &echo);
+    let text = std::fs::read_to_string(r.config_path()).unwrap();
+    // A fixed port: on reload a port-0 address matches one already bound.
+    let port = common::closed_port().port();
+    let second = format!(
+        "\n[[frontend]]\nname = \"second\"\nbind = [\"127.0.0.1:{port}\"]\nmode = \"tcp\"\n\
+         default_backend = \"back\"\nsteering = \"source\"\n"
+    );
+    std::fs::write(r.config_path(), text + &second).unwrap();
+    r.reload_and_wait();
+    r.wait_count(&["listening on"], 2);
+    let added = r.addrs[1];
+    assert_ne!(added, r.addr());
+    let sources = sources();
+    for &src in &sources {
+        for _ in 0..PER_SOURCE {
+            roundtrip_from(src, added);
+        }
+    }
+    let served = served(&mut r, sources.len() * PER_SOURCE);
+    for &src in &sources {
+        let want = worker_for(src, WORKERS);
+        assert!(
+            served[&src].iter().all(|&w| w == want),
+            "{src}: served by {:?}, steering says worker {want}",
+            served[&src]
+        );
+    }
+}
