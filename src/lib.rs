@@ -7,7 +7,8 @@
 //!
 //! 1. At start-up the supervisor ([`run`]) validates the configuration ([`config`])
 //!    and binds one `SO_REUSEPORT` socket per frontend address **per worker**
-//!    ([`listen::bind_all`]); the kernel spreads incoming connections across them.
+//!    ([`listen::bind_all`]); the kernel spreads incoming connections across them
+//!    (with `steering = "source"`, by client address: [`listen::steer`]).
 //! 2. Worker *i* ([`worker`]) is a thread pinned to core *i* running its own monoio
 //!    runtime. Its accept loop takes the connection unless the worker is at its share
 //!    of `global.max_connections` (then accepting pauses until a connection ends), and

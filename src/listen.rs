@@ -3,14 +3,18 @@
 //! a clear message, and so that a bind to port 0 gets one port for every worker: the
 //! first worker's socket takes whatever port the kernel gives, and the other workers
 //! bind that same port (SO_REUSEPORT). Each worker then accepts on its own sockets;
-//! the kernel spreads connections.
+//! the kernel spreads connections by its hash of the 4-tuple, or, with
+//! `steering = "source"`, a program attached to the address's group sends each client
+//! to one worker by its source address ([`steer`]).
+
+pub mod steer;
 
 use std::io;
 use std::net::SocketAddr;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::config::Config;
+use crate::config::{Config, Steering};
 
 const BACKLOG: i32 = 4096;
 
@@ -38,7 +42,8 @@ pub fn bind_all(config: &Config) -> Result<Vec<Vec<BoundListener>>, BindError> {
     for (fe_index, fe) in config.frontends.iter().enumerate() {
         for &wanted in &fe.binds {
             let freebind = config.is_virtual_ip(wanted.ip());
-            let bound = bind_for_workers(workers, fe_index, &fe.name, wanted, freebind)?;
+            let bound =
+                bind_for_workers(workers, fe_index, &fe.name, wanted, freebind, fe.steering)?;
             for (listeners, b) in per_worker.iter_mut().zip(bound) {
                 listeners.push(b);
             }
@@ -50,12 +55,17 @@ pub fn bind_all(config: &Config) -> Result<Vec<Vec<BoundListener>>, BindError> {
 /// Bind `wanted` once for each of `workers` workers: the first bind resolves port 0,
 /// the others bind the port it got. `freebind` (a virtual IP that VRRP adds only
 /// while this host is master) lets the bind succeed before the address exists.
+/// The sockets join the reuseport group in worker order, so socket *i* of the group is
+/// worker *i*'s; with [`Steering::Source`] the steering program is attached once all
+/// are bound, and failing to attach it fails the bind (operators who ask for it want
+/// exact per-client limits: a silent fallback to the kernel's hash would split them).
 pub fn bind_for_workers(
     workers: usize,
     frontend: usize,
     name: &str,
     wanted: SocketAddr,
     freebind: bool,
+    steering: Steering,
 ) -> Result<Vec<BoundListener>, BindError> {
     let mut addr = wanted;
     let mut out = Vec::with_capacity(workers);
@@ -72,6 +82,16 @@ pub fn bind_for_workers(
             addr,
             socket,
         });
+    }
+    if let (Steering::Source, Some(first)) = (steering, out.first()) {
+        steer::attach(&first.socket, workers).map_err(|e| BindError {
+            frontend: name.to_string(),
+            addr,
+            source: io::Error::new(
+                e.kind(),
+                format!("cannot attach the steering program (steering = \"source\"): {e}"),
+            ),
+        })?;
     }
     Ok(out)
 }
@@ -134,5 +154,127 @@ mod tests {
             );
         }
         assert!(!local_shortage(&io::Error::other("no code")));
+    }
+
+    /// Which of `listeners` accepts the next connection (waits for it).
+    fn accepted_by(listeners: &[BoundListener]) -> (usize, SocketAddr) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            for (i, l) in listeners.iter().enumerate() {
+                match l.socket.accept() {
+                    Ok((_, peer)) => return (i, peer),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => panic!("accept: {e}"),
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no connection accepted"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    fn connect_from(src: std::net::IpAddr, to: SocketAddr) -> std::net::TcpStream {
+        let s = Socket::new(Domain::for_address(to), Type::STREAM, None).unwrap();
+        s.bind(&SocketAddr::new(src, 0).into()).unwrap();
+        s.connect(&to.into()).unwrap();
+        s.into()
+    }
+
+    /// Bind `workers` sockets with steering, connect 4 times from each source and
+    /// check that worker i's socket got exactly what `steer::worker_for` maps to i.
+    fn steered(bind: SocketAddr, to: std::net::IpAddr, sources: &[std::net::IpAddr]) {
+        let workers = 3;
+        let listeners =
+            bind_for_workers(workers, 0, "t", bind, false, Steering::Source).expect("bind");
+        let to = SocketAddr::new(to, listeners[0].addr.port());
+        let mut seen = vec![0usize; workers];
+        for &src in sources {
+            for _ in 0..4 {
+                let _client = connect_from(src, to);
+                let (i, peer) = accepted_by(&listeners);
+                let want = steer::worker_for(src, workers);
+                assert_eq!(
+                    i, want,
+                    "{peer} went to socket {i}, the program says {want}"
+                );
+                seen[i] += 1;
+            }
+        }
+        assert!(seen.iter().filter(|&&n| n > 0).count() >= 2, "{seen:?}");
+    }
+
+    fn loopback_sources() -> Vec<std::net::IpAddr> {
+        (2..=9)
+            .map(|i| std::net::Ipv4Addr::new(127, 0, 0, i).into())
+            .collect()
+    }
+
+    #[test]
+    fn steering_sends_each_source_to_the_socket_of_its_worker() {
+        steered(
+            "127.0.0.1:0".parse().unwrap(),
+            "127.0.0.1".parse().unwrap(),
+            &loopback_sources(),
+        );
+    }
+
+    /// An IPv6 listener on [::] gets IPv4 clients with an IPv4 header: they map as on
+    /// an IPv4 listener.
+    #[test]
+    fn steering_on_a_dual_stack_listener_maps_ipv4_clients_alike() {
+        if std::net::TcpListener::bind("[::]:0").is_err() {
+            eprintln!("skipped: no IPv6 here");
+            return;
+        }
+        steered(
+            "[::]:0".parse().unwrap(),
+            "127.0.0.1".parse().unwrap(),
+            &loopback_sources(),
+        );
+    }
+
+    #[test]
+    fn steering_an_ipv6_client() {
+        if std::net::TcpListener::bind("[::1]:0").is_err() {
+            eprintln!("skipped: no IPv6 loopback here");
+            return;
+        }
+        let workers = 3;
+        let listeners = bind_for_workers(
+            workers,
+            0,
+            "t",
+            "[::1]:0".parse().unwrap(),
+            false,
+            Steering::Source,
+        )
+        .expect("bind");
+        let src: std::net::IpAddr = "::1".parse().unwrap();
+        for _ in 0..4 {
+            let _client = connect_from(src, listeners[0].addr);
+            assert_eq!(accepted_by(&listeners).0, steer::worker_for(src, workers));
+        }
+    }
+
+    /// Detaching gives the choice back to the kernel; kernel steering attaches nothing.
+    #[test]
+    fn kernel_steering_and_detach_still_accept() {
+        let listeners = bind_for_workers(
+            2,
+            0,
+            "t",
+            "127.0.0.1:0".parse().unwrap(),
+            false,
+            Steering::Kernel,
+        )
+        .expect("bind");
+        steer::attach(&listeners[1].socket, 2).expect("attach on any socket of the group");
+        steer::detach(&listeners[0].socket).expect("detach");
+        for src in loopback_sources() {
+            let _client = connect_from(src, listeners[0].addr);
+            accepted_by(&listeners);
+        }
     }
 }

@@ -600,3 +600,24 @@ fn a_type_mistake_names_the_server_and_says_what_was_expected() {
     );
     assert!(!e.contains("serde"), "{e}");
 }
+
+#[test]
+fn steering_is_kernel_or_source() {
+    let with = |v: &str| {
+        BASE.replace(
+            "name = \"web\"\n",
+            &format!("name = \"web\"\nsteering = \"{v}\"\n"),
+        )
+    };
+    let e = only_error(&with("client"));
+    assert_eq!(
+        e,
+        "t.toml:3:12: frontend \"web\": steering \"client\" is not \"kernel\" or \"source\""
+    );
+    let c = Config::parse(&with("source"), "t.toml").expect("valid");
+    assert_eq!(c.frontends[0].steering, ringlb::config::Steering::Source);
+    let c = Config::parse(&with("kernel"), "t.toml").expect("valid");
+    assert_eq!(c.frontends[0].steering, ringlb::config::Steering::Kernel);
+    let c = Config::parse(BASE, "t.toml").expect("valid");
+    assert_eq!(c.frontends[0].steering, ringlb::config::Steering::Kernel);
+}

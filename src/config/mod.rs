@@ -125,6 +125,28 @@ pub struct Frontend {
     pub tls: Option<std::sync::Arc<FrontendTls>>,
     /// The TLS handshake must complete within this.
     pub timeout_client_handshake: Duration,
+    /// How connections to this frontend's addresses are spread over the workers.
+    pub steering: Steering,
+}
+
+/// `steering`: which worker's listener gets a new connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Steering {
+    /// The kernel's hash of the 4-tuple: one client's connections spread over workers.
+    #[default]
+    Kernel,
+    /// A hash of the client's source address only: all connections of one client go
+    /// to one worker, so per-client state and limits are exact without locks.
+    Source,
+}
+
+impl Steering {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Steering::Kernel => "kernel",
+            Steering::Source => "source",
+        }
+    }
 }
 
 /// A frontend's TLS: the loaded certificates and the rustls configuration built from

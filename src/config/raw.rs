@@ -96,6 +96,8 @@ pub struct RawFrontend {
     pub timeout_http_keep_alive: Option<S<String>>,
     pub timeout_tunnel: Option<S<String>>,
     pub timeout_client_handshake: Option<S<String>>,
+    /// Added key: `"kernel"` (default) or `"source"` (each client to one worker).
+    pub steering: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use super::raw::{Mode, RawFrontend, RawRedirect, RawRoute, S};
 use super::validate::{Defaults, Validator};
-use super::{Frontend, Redirect, Route};
+use super::{Frontend, Redirect, Route, Steering};
 
 /// Backend names → indexes.
 type BackendNames<'a> = HashMap<&'a str, usize>;
@@ -131,6 +131,23 @@ impl Validator {
                 defaults.timeout_client_handshake,
                 &format!("{key}: timeout_client_handshake"),
             ),
+            steering: self.steering(fe.steering.as_ref(), key),
+        }
+    }
+
+    /// `steering`: `"kernel"` (the default for now) or `"source"`. Planned: a frontend
+    /// with per-client rules will default to `"source"`, so that its limits are exact.
+    fn steering(&mut self, s: Option<&S<String>>, key: &str) -> Steering {
+        match s.map(|s| (s, s.get_ref().as_str())) {
+            None | Some((_, "kernel")) => Steering::Kernel,
+            Some((_, "source")) => Steering::Source,
+            Some((s, other)) => {
+                self.error(
+                    s.span(),
+                    format!("{key}: steering {other:?} is not \"kernel\" or \"source\""),
+                );
+                Steering::Kernel
+            }
         }
     }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::plane::Control;
-use crate::config::Config;
+use crate::config::{Config, Steering};
 use crate::listen::{bind_for_workers, BoundListener};
 use crate::msg::{Reload, SetServer, Slots, Update};
 
@@ -21,6 +21,8 @@ pub struct Listening {
     /// As bound (port resolved).
     pub bound: SocketAddr,
     pub frontend: String,
+    /// What the address's reuseport group runs (attached when it was bound).
+    pub steering: Steering,
 }
 
 impl Control {
@@ -129,6 +131,14 @@ fn bind_new(
     for fe in &config.frontends {
         for &requested in &fe.binds {
             if let Some(l) = current.iter().find(|l| l.requested == requested) {
+                if l.steering != fe.steering {
+                    tracing::warn!(
+                        "reload: frontend {:?}: steering on {} stays {:?} until a restart (the address is kept; its group keeps its program)",
+                        fe.name,
+                        l.bound,
+                        l.steering.as_str()
+                    );
+                }
                 listening.push(Listening {
                     frontend: fe.name.clone(),
                     ..l.clone()
@@ -136,8 +146,16 @@ fn bind_new(
                 continue;
             }
             let freebind = config.is_virtual_ip(requested.ip());
-            let bound = bind_for_workers(workers, usize::MAX, &fe.name, requested, freebind)
-                .map_err(|e| e.to_string())?;
+            // A new group: the steering program (if any) is attached to it here.
+            let bound = bind_for_workers(
+                workers,
+                usize::MAX,
+                &fe.name,
+                requested,
+                freebind,
+                fe.steering,
+            )
+            .map_err(|e| e.to_string())?;
             let addr = bound.first().map_or(requested, |b| b.addr);
             for (w, b) in bound.into_iter().enumerate() {
                 fresh[w].push(b);
@@ -146,6 +164,7 @@ fn bind_new(
                 requested,
                 bound: addr,
                 frontend: fe.name.clone(),
+                steering: fe.steering,
             });
         }
     }

@@ -159,6 +159,7 @@ fn listening(config: &Config, bound: &[(usize, SocketAddr)]) -> Vec<Listening> {
             requested: *requested,
             bound: *addr,
             frontend: fe.name.clone(),
+            steering: fe.steering,
         })
         .collect()
 }
@@ -423,6 +424,7 @@ fn log_startup(config: &Config, listeners: &[Vec<BoundListener>]) {
             Mode::Tcp => "tcp",
             Mode::Http => "http",
         };
-        tracing::info!(frontend = %fe.name, mode, backend, "listening on {}", bound.addr);
+        let steering = fe.steering.as_str();
+        tracing::info!(frontend = %fe.name, mode, backend, steering, "listening on {}", bound.addr);
     }
 }
