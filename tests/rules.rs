@@ -48,7 +48,7 @@ if = "admin_path !office"
 #[test]
 fn deny_by_path_prefix_cannot_be_bypassed_and_allows_the_office() {
     let backend = Backend::start();
-    let rl = start(&backend, "", ADMIN);
+    let rl = start(&backend, "admin_bind = \"127.0.0.1:0\"", ADMIN);
     for path in [
         "/admin",
         "/%61dmin",
@@ -66,6 +66,11 @@ fn deny_by_path_prefix_cannot_be_bypassed_and_allows_the_office() {
     let (status, _, body) = client_from("127.0.0.1", rl.addr()).get("/admin");
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(backend.requests(), 2);
+    let (_, metrics) = common::admin(rl.admin_addr(), "GET", "/metrics", "", None);
+    assert!(
+        metrics.contains("ringlb_rule_hits_total{frontend=\"web\",rule=\"http_rule 1\"} 6"),
+        "{metrics}"
+    );
 }
 
 #[test]
