@@ -151,6 +151,9 @@ fn check(path: &Path) -> anyhow::Result<ExitCode> {
                 path.display(),
                 config.summary()
             );
+            for f in &config.frontends {
+                println!("  {}", f.rule_summary());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {

@@ -32,18 +32,20 @@ const ALLOWED: &[(&str, May)] = &[
     (
         "admin",
         Only(&[
-            "control", "msg", "vrrp", "config", "lb", "http", "tls", "logging",
+            "control", "msg", "vrrp", "config", "lb", "http", "tls", "logging", "rules",
         ]),
     ),
     (
         "control",
         Only(&[
-            "msg", "vrrp", "listen", "config", "lb", "http", "tls", "logging",
+            "msg", "vrrp", "listen", "config", "lb", "http", "tls", "logging", "rules",
         ]),
     ),
     (
         "worker",
-        Only(&["msg", "listen", "config", "lb", "http", "tls", "logging"]),
+        Only(&[
+            "msg", "listen", "config", "lb", "http", "tls", "logging", "rules",
+        ]),
     ),
     ("vrrp", Only(&["config", "logging"])),
     ("logging", Only(&[])),
@@ -51,8 +53,9 @@ const ALLOWED: &[(&str, May)] = &[
     ("listen", Only(&["config"])),
     ("lb", Only(&["config"])),
     // The configuration holds loaded certificates and rustls configurations, so
-    // config → tls; tls must therefore never need the configuration.
-    ("config", Only(&["tls"])),
+    // config → tls; tls must therefore never need the configuration. It builds the
+    // rule engine's rule sets and tables, so config → rules.
+    ("config", Only(&["tls", "rules"])),
     ("tls", Only(&[])),
     ("http", Only(&[])),
     ("rules", Only(&[])),

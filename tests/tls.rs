@@ -306,7 +306,10 @@ fn tool(name: &str) -> bool {
             Ok("1"),
             "{name} is required"
         );
-        common::say_skipped(name, "not installed (RINGLB_REQUIRE_TOOLS=1 makes this a failure)");
+        common::say_skipped(
+            name,
+            "not installed (RINGLB_REQUIRE_TOOLS=1 makes this a failure)",
+        );
     }
     found
 }

@@ -242,6 +242,7 @@ pub fn metrics(control: &Control, stats: &[Box<WorkerStats>]) -> String {
     for f in FAMILIES {
         write_family(&mut out, f, &rows);
     }
+    rule_hits(&mut out, control, &totals);
     if let Some(v) = &control.vrrp {
         super::vrrp_view::metrics(&mut out, &v.status());
     }
@@ -277,6 +278,34 @@ impl<'a> Rows<'a> {
             backends,
             servers,
             workers: worker_rows(control),
+        }
+    }
+}
+
+/// `ringlb_rule_hits_total{frontend,rule}`: times each rule acted, added up across
+/// workers; written only when some frontend has rules.
+fn rule_hits(out: &mut String, control: &Control, totals: &Totals) {
+    use std::fmt::Write;
+    let config = control.config.borrow();
+    let slots = control.slots.borrow();
+    let mut headed = false;
+    for (fe, slot) in config.frontends.iter().zip(&slots.frontends) {
+        let hits = totals
+            .frontends
+            .get(*slot)
+            .map_or(&[][..], |s| &s.rule_hits[..]);
+        for i in 0..fe.rule_count() {
+            if !headed {
+                out.push_str("# HELP ringlb_rule_hits_total Times each rule acted (tcp_rule, http_rule, response_rule N of the frontend).\n# TYPE ringlb_rule_hits_total counter\n");
+                headed = true;
+            }
+            let _ = writeln!(
+                out,
+                "ringlb_rule_hits_total{{frontend=\"{}\",rule=\"{}\"}} {}",
+                label(&fe.name),
+                fe.rule_label(i),
+                hits.get(i).copied().unwrap_or(0)
+            );
         }
     }
 }

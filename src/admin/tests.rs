@@ -95,6 +95,7 @@ fn worker(w: u64) -> Box<WorkerStats> {
         tls_failures: 2,
         tls12: 3,
         tls13: 4 + w,
+        rule_hits: vec![w, 1],
     };
     Box::new(WorkerStats {
         worker: w as usize,

@@ -12,15 +12,23 @@
 //! | `validate_backend.rs` | `[[backend]]`: balance, queue, health check, servers |
 //! | `validate_tls.rs` | `[frontend.tls]` (certificates, ALPN, rustls configuration) and `tls = true` on servers |
 //! | `validate_vrrp.rs` | `[vrrp]`: the virtual router's settings |
+//! | `raw_rules.rs` | the rule keys as written: `[[table]]`, `[[frontend.acl]]`, `*_rule`, `error_page` |
+//! | `validate_rules.rs` | `[[table]]`, a frontend's rules → a [`crate::rules::RuleSet`], error pages |
+//! | `validate_acl.rs` | `[[frontend.acl]]` → the rule engine's tests (CIDR files, regexes, counters) |
+//! | `validate_actions.rs` | the actions of `tcp_rule`, `http_rule`, `response_rule` |
 //! | `duration.rs` | duration strings (`"500ms"`, `"1m30s"`) → [`Duration`] |
 //! | `error.rs` | [`ConfigError`]s, each naming file, line, column and key |
 
 mod duration;
 mod error;
 mod raw;
+mod raw_rules;
 mod validate;
+mod validate_acl;
+mod validate_actions;
 mod validate_backend;
 mod validate_frontend;
+mod validate_rules;
 mod validate_tls;
 mod validate_vrrp;
 
@@ -41,9 +49,25 @@ pub struct Config {
     pub backends: Vec<Backend>,
     /// The virtual router, when ringlb owns virtual IPs.
     pub vrrp: Option<Vrrp>,
+    /// `[[table]]`: tracking tables, one copy of each per worker.
+    pub tables: Vec<TableSpec>,
     /// Things that are allowed but worth telling the operator, already formatted
     /// as `file:line:column: message`.
     pub warnings: Vec<String>,
+}
+
+/// `[[table]]`, validated: its name and the rule engine's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSpec {
+    pub name: String,
+    pub config: crate::rules::TableConfig,
+}
+
+/// `[[frontend.error_page]]`: the raw response sent instead of ringlb's own for `status`.
+#[derive(Debug, Clone)]
+pub struct ErrorPage {
+    pub status: u16,
+    pub response: std::sync::Arc<[u8]>,
 }
 
 /// `[vrrp]`, validated.
@@ -127,6 +151,13 @@ pub struct Frontend {
     pub timeout_client_handshake: Duration,
     /// How connections to this frontend's addresses are spread over the workers.
     pub steering: Steering,
+    /// ACLs and rules (docs/rules.md); `None` without any. `use_backend` rules name
+    /// backends by configuration index, see `rule_backends`.
+    pub rules: Option<std::sync::Arc<crate::rules::RuleSet>>,
+    /// The backend (index, or slot in a worker) of each configuration backend index,
+    /// for `use_backend` rules.
+    pub rule_backends: Vec<usize>,
+    pub error_pages: Vec<ErrorPage>,
 }
 
 /// `steering`: which worker's listener gets a new connection.
@@ -146,6 +177,47 @@ impl Steering {
             Steering::Kernel => "kernel",
             Steering::Source => "source",
         }
+    }
+}
+
+impl Frontend {
+    /// Rule hits are counted by one index: connection rules, then request rules, then
+    /// response rules. The label of index `i` (`tcp_rule 1`, `http_rule 3`, ...).
+    pub fn rule_label(&self, i: usize) -> String {
+        let (conn, req) = self.rules.as_ref().map_or((0, 0), |r| {
+            (r.connection_rules().len(), r.request_rules().len())
+        });
+        if i < conn {
+            format!("tcp_rule {}", i + 1)
+        } else if i < conn + req {
+            format!("http_rule {}", i - conn + 1)
+        } else {
+            format!("response_rule {}", i - conn - req + 1)
+        }
+    }
+
+    /// How many rules `rule_label` numbers.
+    pub fn rule_count(&self) -> usize {
+        self.rules.as_ref().map_or(0, |r| {
+            r.connection_rules().len() + r.request_rules().len() + r.response_rules().len()
+        })
+    }
+
+    /// The one line `ringlb check` prints about this frontend's rules.
+    pub fn rule_summary(&self) -> String {
+        let (acls, conn, req, res) = self.rules.as_ref().map_or((0, 0, 0, 0), |r| {
+            (
+                r.acls().len(),
+                r.connection_rules().len(),
+                r.request_rules().len(),
+                r.response_rules().len(),
+            )
+        });
+        format!(
+            "frontend {:?}: {acls} acl(s), {conn} tcp_rule(s), {req} http_rule(s), {res} response_rule(s), {} error_page(s)",
+            self.name,
+            self.error_pages.len()
+        )
     }
 }
 
@@ -270,8 +342,13 @@ impl Config {
                 v.virtual_ips.len()
             )
         });
+        let tables = if self.tables.is_empty() {
+            String::new()
+        } else {
+            format!(", {} table(s)", self.tables.len())
+        };
         format!(
-            "{} frontend(s) on {} address(es), {} backend(s), {} server(s), {} worker(s){vrrp}",
+            "{} frontend(s) on {} address(es), {} backend(s), {} server(s), {} worker(s){tables}{vrrp}",
             self.frontends.len(),
             binds,
             self.backends.len(),

@@ -19,6 +19,9 @@ pub struct RawConfig {
     #[serde(default)]
     pub backend: Vec<RawBackend>,
     pub vrrp: Option<S<RawVrrp>>,
+    /// Added key: tracking tables (HAProxy's stick tables), one copy per worker.
+    #[serde(default)]
+    pub table: Vec<S<super::raw_rules::RawTable>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -96,6 +99,17 @@ pub struct RawFrontend {
     pub timeout_http_keep_alive: Option<S<String>>,
     pub timeout_tunnel: Option<S<String>>,
     pub timeout_client_handshake: Option<S<String>>,
+    /// Added keys: rules (see `raw_rules.rs` and docs/rules.md).
+    #[serde(default)]
+    pub acl: Vec<S<super::raw_rules::RawAcl>>,
+    #[serde(default)]
+    pub tcp_rule: Vec<S<super::raw_rules::RawTcpRule>>,
+    #[serde(default)]
+    pub http_rule: Vec<S<super::raw_rules::RawHttpRule>>,
+    #[serde(default)]
+    pub response_rule: Vec<S<super::raw_rules::RawResponseRule>>,
+    #[serde(default)]
+    pub error_page: Vec<S<super::raw_rules::RawErrorPage>>,
     /// Added key: `"kernel"` (default) or `"source"` (each client to one worker).
     pub steering: Option<S<String>>,
 }

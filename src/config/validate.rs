@@ -165,14 +165,21 @@ impl Validator {
             .enumerate()
             .map(|(i, b)| (b.name.get_ref().as_str(), i))
             .collect();
-        let frontends = self.frontends(&raw.frontend, &defaults, &names);
+        let tables = self.tables(&raw.table);
+        let frontends = self.frontends(&raw.frontend, &defaults, &names, &tables);
         if raw.frontend.is_empty() {
             self.error(0..0, "no [[frontend]]: nothing to listen on");
         }
         for (i, b) in raw.backend.iter().enumerate() {
-            let used = frontends
-                .iter()
-                .any(|f| f.default_backend == Some(i) || f.routes.iter().any(|r| r.backend == i));
+            let used = frontends.iter().any(|f| {
+                f.default_backend == Some(i)
+                    || f.routes.iter().any(|r| r.backend == i)
+                    || f.rules.as_ref().is_some_and(|r| {
+                        r.request_rules().iter().any(|r| {
+                            matches!(r.action, crate::rules::ReqAction::UseBackend(b) if b as usize == i)
+                        })
+                    })
+            });
             if !used && !frontends.is_empty() {
                 self.warn(
                     b.name.span(),
@@ -186,6 +193,7 @@ impl Validator {
             frontends,
             backends,
             vrrp,
+            tables,
             warnings: Vec::new(),
         }
     }

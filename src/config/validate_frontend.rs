@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use super::raw::{Mode, RawFrontend, RawRedirect, RawRoute, S};
 use super::validate::{Defaults, Validator};
-use super::{Frontend, Redirect, Route, Steering};
+use super::{Frontend, Redirect, Route, Steering, TableSpec};
 
 /// Backend names → indexes.
 type BackendNames<'a> = HashMap<&'a str, usize>;
@@ -17,6 +17,7 @@ impl Validator {
         raw: &[RawFrontend],
         defaults: &Defaults,
         backends: &BackendNames<'_>,
+        tables: &[TableSpec],
     ) -> Vec<Frontend> {
         let mut seen_names: HashMap<&str, ()> = HashMap::new();
         let mut seen_binds: HashMap<SocketAddr, &str> = HashMap::new();
@@ -29,7 +30,13 @@ impl Validator {
                 self.error(fe.name.span(), format!("{key}: duplicate frontend name"));
             }
             let binds = self.binds(fe, &key, &mut seen_binds);
-            out.push(self.frontend(fe, &key, binds, defaults, backends));
+            let mut f = self.frontend(fe, &key, binds, defaults, backends);
+            let mode = f.mode;
+            let rules = self.frontend_rules(fe, mode, &key, tables, backends);
+            f.rules = rules.rules;
+            f.error_pages = rules.error_pages;
+            f.rule_backends = (0..backends.len()).collect();
+            out.push(f);
         }
         out
     }
@@ -132,6 +139,9 @@ impl Validator {
                 &format!("{key}: timeout_client_handshake"),
             ),
             steering: self.steering(fe.steering.as_ref(), key),
+            rules: None,
+            rule_backends: Vec::new(),
+            error_pages: Vec::new(),
         }
     }
 

@@ -49,6 +49,9 @@ pub struct FrontendStats {
     /// TLS handshakes completed, by version.
     pub tls12: u64,
     pub tls13: u64,
+    /// Times each rule acted, by the frontend's rule numbering (connection rules,
+    /// then request rules, then response rules).
+    pub rule_hits: Vec<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -150,6 +153,12 @@ impl AddAssign<&FrontendStats> for FrontendStats {
         self.tls_failures += o.tls_failures;
         self.tls12 += o.tls12;
         self.tls13 += o.tls13;
+        if self.rule_hits.len() < o.rule_hits.len() {
+            self.rule_hits.resize(o.rule_hits.len(), 0);
+        }
+        for (a, b) in self.rule_hits.iter_mut().zip(&o.rule_hits) {
+            *a += b;
+        }
     }
 }
 
@@ -233,6 +242,7 @@ mod tests {
             tls_failures: 10,
             tls12: 11,
             tls13: 12,
+            rule_hits: vec![1, 2],
         };
         let mut sum = a.clone();
         sum += &FrontendStats {
@@ -244,6 +254,7 @@ mod tests {
             tls_failures: 1000,
             tls12: 1100,
             tls13: 1200,
+            rule_hits: vec![10, 20, 30],
         };
         let FrontendStats {
             current,
@@ -254,7 +265,9 @@ mod tests {
             tls_failures,
             tls12,
             tls13,
+            rule_hits,
         } = sum;
+        assert_eq!(rule_hits, [11, 22, 30]);
         assert_eq!(
             (current, connections, requests, invalid_requests),
             (101, 202, 303, 909)

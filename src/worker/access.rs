@@ -81,6 +81,8 @@ pub struct Entry<'a> {
     pub request: &'a [u8],
     /// Negotiated TLS version and cipher suite.
     pub tls: Option<(&'static str, &'static str)>,
+    /// The rule that decided (`rule=http_rule 3` at the end of the line).
+    pub rule: Option<String>,
 }
 
 /// A worker's end.
@@ -147,6 +149,9 @@ impl AccessLog {
                 }
                 None => b.push(b'-'),
             }
+            if let Some(rule) = &e.rule {
+                let _ = write!(b, " rule={}", rule.replace(' ', ":"));
+            }
             b.push(b'\n');
             b.len() >= SHIP_AT
         };
@@ -194,6 +199,8 @@ pub struct Record {
     /// Only read when logging (`None` otherwise: no clock read per request).
     pub started: Option<Instant>,
     pub tls: Option<(&'static str, &'static str)>,
+    /// The rule that decided, in the frontend's rule numbering.
+    pub rule: Option<usize>,
 }
 
 impl Record {
@@ -213,6 +220,7 @@ impl Record {
             bytes_out: 0,
             started: logging.then(Instant::now),
             tls,
+            rule: None,
         }
     }
 }
@@ -299,6 +307,7 @@ mod tests {
             duration: Duration::from_micros(1204),
             request: b"GET /a\"b HTTP/1.1",
             tls: Some(("TLSv1.3", "TLS13_AES_128_GCM_SHA256")),
+            rule: None,
         });
         log.log(&Entry {
             peer: "127.0.0.1:5556".parse().unwrap(),
@@ -311,6 +320,7 @@ mod tests {
             duration: Duration::ZERO,
             request: b"",
             tls: None,
+            rule: None,
         });
         log.flush();
         let text = String::from_utf8(rx.try_recv().unwrap()).unwrap();
@@ -346,6 +356,7 @@ mod tests {
             duration: Duration::ZERO,
             request: b"GET / HTTP/1.1",
             tls: None,
+            rule: None,
         };
         log.log(&entry);
         log.flush(); // fills the queue of one

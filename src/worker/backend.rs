@@ -316,6 +316,9 @@ pub fn slotted_frontend(fe: &config::Frontend, slots: &Slots) -> config::Fronten
     for r in &mut fe.routes {
         r.backend = slots.backends[r.backend];
     }
+    for b in &mut fe.rule_backends {
+        *b = slots.backends[*b];
+    }
     fe
 }
 

@@ -6,14 +6,15 @@
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use monoio::io::AsyncWriteRentExt;
+use monoio::io::{AsyncWriteRent, AsyncWriteRentExt};
 
 use super::access::{request_line, Record};
 use super::error::{SessionError, Side};
 use super::exchange::{Exchange, Next};
 use super::http_heads::{read_request, reject, wait_next_request, Parsed};
 use super::relay::relay;
-use super::route::Action;
+use super::route::{Action, Answer};
+use super::rules::{self, RuleConn};
 use super::session::tunnel_timeouts;
 use super::state::Worker;
 use crate::config::{Frontend, Redirect};
@@ -28,8 +29,10 @@ pub async fn serve_http(
     client: ClientStream,
     peer: SocketAddr,
     tls: Option<(&'static str, &'static str)>,
+    rc: RuleConn,
 ) -> Result<(), SessionError> {
     let mut conn = Conn::new(worker, fe, client, peer, tls);
+    conn.rc = rc;
     let last = loop {
         match conn.serve_request().await {
             Ok(Turn::Again) => {}
@@ -73,6 +76,8 @@ pub struct Conn {
     /// connection (HAProxy's `http-reuse safe`).
     pub(super) first: bool,
     logging: bool,
+    /// What request rules need of the connection.
+    pub(super) rc: RuleConn,
 }
 
 /// What comes after a request.
@@ -113,6 +118,7 @@ impl Conn {
             rec: Record::new(peer, fe, tls, false),
             first: true,
             logging,
+            rc: RuleConn::default(),
         }
     }
 
@@ -144,6 +150,7 @@ impl Conn {
                 self.refuse(503, false).await;
                 false
             }
+            Action::Answer(a) => self.answer(a).await,
             Action::Backend(backend) => {
                 match Exchange::new(self, &frontend, backend, req).run().await {
                     Ok(Next::KeepGoing) => req.keep_alive,
@@ -164,6 +171,10 @@ impl Conn {
             }
         };
         self.first = false;
+        self.rec.rule = req.rule;
+        if self.rec.status.is_some_and(|s| s >= 400) {
+            rules::count_error(&self.worker, &req.tracked);
+        }
         if self.logging {
             self.worker.log_access(&self.rec, &self.line);
         }
@@ -189,6 +200,7 @@ impl Conn {
             &mut self.cbuf,
             &mut self.head,
             self.peer,
+            (self.fe, &self.rc, self.tls.map(|t| t.0)),
         )
         .await;
         let parsed = match got {
@@ -241,6 +253,27 @@ impl Conn {
         let (res, h) = self.client.write_all(std::mem::take(&mut self.head)).await;
         self.head = h;
         res.is_ok() && keep
+    }
+
+    /// Send the response a rule wrote into `head` (after the tarpit's delay, which
+    /// holds only this connection's task); whether the connection stays open.
+    async fn answer(&mut self, a: Answer) -> bool {
+        if a.delay_ms > 0 {
+            monoio::time::sleep(std::time::Duration::from_millis(a.delay_ms)).await;
+        }
+        self.worker
+            .with_frontend_stats(self.fe, |s| count_status(&mut s.responses, a.status));
+        self.rec.status = Some(a.status);
+        self.rec.bytes_out = self.head.len() as u64;
+        let (res, h) = self.client.write_all(std::mem::take(&mut self.head)).await;
+        self.head = h;
+        if res.is_err() {
+            return false;
+        }
+        if !a.keep {
+            let _ = self.client.shutdown().await;
+        }
+        a.keep
     }
 
     /// Answer with an error status, counted for the frontend (`invalid`: the client's

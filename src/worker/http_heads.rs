@@ -13,9 +13,11 @@ use monoio::io::{
 use super::body::{read_more, BodyError, End};
 use super::error::Side;
 use super::route::{route, Action};
+use super::rules::{self, RuleConn};
 use super::state::Worker;
 use crate::config::Frontend;
 use crate::http::{error_response, parse_request, parse_response, BodyFraming, HttpError};
+use crate::rules::{Facts, Headers, HttpFacts, Slots};
 use crate::tls::{ClientStream, ServerStream};
 
 /// Most header fields parsed per message (`global.max_headers` is capped at this).
@@ -34,7 +36,14 @@ pub struct Parsed {
     pub replayable: bool,
     pub head_method: bool,
     pub action: Action,
+    /// The entries rules track the request in (errors are counted there).
+    pub tracked: Slots,
+    /// The rule that decided, in the frontend's rule numbering.
+    pub rule: Option<usize>,
 }
+
+/// The frontend's slot, the connection's rule state, the TLS version.
+pub type RuleCtx<'a> = (usize, &'a RuleConn, Option<&'static str>);
 
 /// How long an idle keep-alive client keeps its buffer attached to a pending read.
 const HOT_WAIT: Duration = Duration::from_secs(1);
@@ -125,13 +134,14 @@ pub async fn read_request(
     cbuf: &mut Vec<u8>,
     head: &mut Vec<u8>,
     peer: SocketAddr,
+    rc: RuleCtx<'_>,
 ) -> Result<Option<Parsed>, u16> {
     // The whole head must arrive within timeout_http_request: trickling bytes does not
     // extend it (slowloris).
     let deadline = Instant::now() + fe.timeout_http_request;
     loop {
         if !cbuf.is_empty() {
-            match parse_and_route(worker, fe, cbuf, head, peer, client.is_tls()) {
+            match parse_and_route(worker, fe, cbuf, head, peer, client.is_tls(), rc) {
                 Ok(Some(p)) => return Ok(Some(p)),
                 Ok(None) => {}
                 Err(e) => {
@@ -166,6 +176,7 @@ fn parse_and_route(
     head: &mut Vec<u8>,
     peer: SocketAddr,
     tls: bool,
+    rc: RuleCtx<'_>,
 ) -> Result<Option<Parsed>, HttpError> {
     let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let Some(req) = parse_request(cbuf, &worker.http_limits(), &mut storage)? else {
@@ -175,7 +186,32 @@ fn parse_and_route(
     if max_body > 0 && matches!(req.framing, BodyFraming::Length(n) if n > max_body) {
         return Err(HttpError::PayloadTooLarge);
     }
-    let action = route(fe, req.host, req.path());
+    let mut action = route(fe, req.host, req.path());
+    let (mut tracked, mut rule) = (Slots::default(), None);
+    if fe.rules.is_some() {
+        let (slot, conn, tls_version) = rc;
+        let facts = Facts {
+            tls_version,
+            http: Some(HttpFacts {
+                method: req.method,
+                target: req.target.as_bytes(),
+                host: req.host,
+                version: req.version,
+                headers: Headers::Parsed(req.headers),
+            }),
+            ..Facts::connection(peer.ip(), conn.dst_port)
+        };
+        let keep = req.keep_alive && req.framing == BodyFraming::Length(0);
+        let d = rules::on_request(worker, slot, fe, &conn.state, &facts, head, keep);
+        (tracked, rule) = (d.tracked, d.rule);
+        match (d.answer, d.backend) {
+            (Some(a), _) => action = Action::Answer(a),
+            (None, Some(b)) if !matches!(action, Action::Redirect(_)) => {
+                action = Action::Backend(b)
+            }
+            _ => {}
+        }
+    }
     if let Action::Backend(_) = action {
         let proto = if tls { "https" } else { "http" };
         req.write_upstream_head(head, peer.ip(), fe.forwarded_for.then_some(proto));
@@ -190,6 +226,8 @@ fn parse_and_route(
         replayable: req.idempotent() && req.framing == BodyFraming::Length(0),
         head_method: req.method == "HEAD",
         action,
+        tracked,
+        rule,
     }))
 }
 

@@ -11,6 +11,7 @@ use monoio::net::TcpStream;
 
 use super::http::serve_http;
 use super::local::{Flag, GateTicket};
+use super::rules::{self, RuleConn};
 use super::session::serve_tcp;
 use super::state::Worker;
 use crate::config::{Frontend, Mode};
@@ -118,15 +119,27 @@ async fn accept_loop(
 async fn serve(w: Rc<Worker>, ticket: GateTicket, fe: usize, stream: TcpStream, peer: SocketAddr) {
     let _ticket = ticket;
     let frontend = w.frontend(fe);
+    // Connection rules, before the TLS handshake; a rejected connection is closed
+    // at once (the stream is dropped).
+    let dst_port = match frontend.rules {
+        Some(_) => stream.local_addr().map_or(0, |a| a.port()),
+        None => 0,
+    };
+    let Some(state) = rules::on_connect(&w, fe, &frontend, peer, dst_port) else {
+        w.with_frontend_stats(fe, |s| s.current -= 1);
+        return;
+    };
+    let mut rc = RuleConn { state, dst_port };
     if let Some((client, tls_label)) = handshake(&w, &frontend, fe, stream, peer).await {
         let result = match frontend.mode {
             Mode::Tcp => serve_tcp(Rc::clone(&w), fe, client, peer, tls_label).await,
-            Mode::Http => serve_http(Rc::clone(&w), fe, client, peer, tls_label).await,
+            Mode::Http => serve_http(Rc::clone(&w), fe, client, peer, tls_label, rc).await,
         };
         if let Err(e) = result {
             tracing::debug!(worker = w.id(), %peer, "session ended: {e}");
         }
     }
+    rules::close(&w, &mut rc.state);
     w.with_frontend_stats(fe, |s| s.current -= 1);
 }
 

@@ -21,6 +21,7 @@
 //! | `http_heads.rs` | reading request and response heads, waiting for the next request, error responses |
 //! | `body.rs` | streaming a message body through one bounded buffer |
 //! | `route.rs` | which way a request goes: redirect, backend, or none |
+//! | `rules.rs` | the rule engine on a worker: tables, connection and request rules, their answers |
 //! | `access.rs` | the access log: per-worker line buffer, writer thread, the per-request record |
 //! | `local.rs` | single-thread synchronisation: a flag tasks wait on, the connection gate |
 //! | `error.rs` | why a session ended badly, and whose side it was |
@@ -42,6 +43,7 @@ mod pool;
 mod queue;
 mod relay;
 mod route;
+mod rules;
 mod session;
 mod state;
 mod upstream;

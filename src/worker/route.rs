@@ -9,6 +9,18 @@ pub enum Action {
     Redirect(usize),
     Backend(usize),
     NoBackend,
+    /// A rule answered (deny, return, redirect, tarpit): the response is written.
+    Answer(Answer),
+}
+
+/// A response a rule gives, already written into the session's head buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    /// Tarpit: hold the request this long first.
+    pub delay_ms: u64,
+    /// The connection stays open after it.
+    pub keep: bool,
 }
 
 pub fn route(fe: &Frontend, host: Option<&str>, path: &str) -> Action {

@@ -23,6 +23,7 @@ use super::listener::ListenerSlot;
 use super::local::{Flag, Gate, GateTicket};
 use super::pool::Pool;
 use super::queue;
+use super::rules::RuleState;
 use crate::config::{Config, Frontend, ServerTls};
 use crate::http::Limits;
 use crate::lb::ServerState;
@@ -58,6 +59,8 @@ pub struct Worker {
     access: Option<AccessLog>,
     buffers: Buffers,
     faults: Faults,
+    /// Tracking tables and the rule engine's scratch space.
+    rules: RefCell<RuleState>,
 }
 
 impl Worker {
@@ -83,6 +86,7 @@ impl Worker {
             access: None,
             buffers: Buffers::default(),
             faults: Faults::default(),
+            rules: RefCell::new(RuleState::default()),
         };
         worker.configure(config, &Slots::identity(config), None);
         worker
@@ -201,6 +205,27 @@ impl Worker {
         if let Some(s) = self.frontend_stats.borrow_mut().get_mut(slot) {
             f(s);
         }
+    }
+
+    /// The tables and scratch space of the rule engine (never held across an await).
+    pub fn with_rules<R>(&self, f: impl FnOnce(&mut RuleState) -> R) -> R {
+        f(&mut self.rules.borrow_mut())
+    }
+
+    /// Count the rules that acted (`hits`, numbered from `base`) for frontend `slot`.
+    pub fn count_rule_hits(&self, slot: usize, base: usize, hits: &[u32]) {
+        if hits.is_empty() {
+            return;
+        }
+        self.with_frontend_stats(slot, |s| {
+            for &h in hits {
+                let i = base + h as usize;
+                if s.rule_hits.len() <= i {
+                    s.rule_hits.resize(i + 1, 0);
+                }
+                s.rule_hits[i] += 1;
+            }
+        });
     }
 
     pub fn http_limits(&self) -> Limits {
@@ -343,6 +368,7 @@ impl Worker {
     /// control thread's state for each server of the new configuration.
     pub fn configure(&self, config: &Config, slots: &Slots, servers: Option<&[Vec<SetServer>]>) {
         self.configure_frontends(config, slots);
+        self.rules.borrow_mut().configure(&config.tables);
         let g = &config.global;
         self.http_limits.set(Limits {
             max_request_line: g.max_request_line,
@@ -527,6 +553,7 @@ impl Worker {
             duration: r.started.map_or(Duration::ZERO, |t| t.elapsed()),
             request,
             tls: r.tls,
+            rule: r.rule.map(|i| frontend.rule_label(i)),
         });
     }
 

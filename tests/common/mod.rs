@@ -370,4 +370,3 @@ pub fn say_skipped(test: &str, why: &str) {
     use std::io::Write as _;
     let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
 }
-

@@ -41,7 +41,10 @@ pub fn skip(test: &str, why: &str) {
     if std::env::var("RINGLB_REQUIRE_PRIVILEGED").is_ok_and(|v| v == "1") {
         panic!("{test}: {why}, and RINGLB_REQUIRE_PRIVILEGED=1 forbids skipping");
     }
-    super::say_skipped(test, &format!("{why} (needs root and iproute2; CI runs it)"));
+    super::say_skipped(
+        test,
+        &format!("{why} (needs root and iproute2; CI runs it)"),
+    );
 }
 
 impl Lan {

@@ -1,0 +1,396 @@
+//! The actions of `[[frontend.tcp_rule]]`, `[[frontend.http_rule]]` and
+//! `[[frontend.response_rule]]`, added to the frontend's [`RuleSetBuilder`].
+
+use std::ops::Range;
+
+use super::raw::{Mode, RawFrontend, S};
+use super::raw_rules::RawHttpRule;
+use super::validate::Validator;
+use super::validate_rules::RuleCx;
+use crate::rules::{
+    ConnAction, HeaderEdit, HeaderOp, PathRewrite, Redirect, RedirectTo, Reply, ReqAction,
+    RuleError, RuleSetBuilder,
+};
+
+/// Tarpit defaults (HAProxy: `timeout tarpit`, status 500).
+const TARPIT_DELAY: std::time::Duration = std::time::Duration::from_secs(5);
+
+const HTTP_ACTIONS: &str = "allow, deny, return, redirect, set_header, add_header, del_header, set_path, replace_path, use_backend, tarpit, track";
+
+impl Validator {
+    pub(super) fn tcp_rules(
+        &mut self,
+        fe: &RawFrontend,
+        key: &str,
+        cx: &RuleCx<'_>,
+        b: &mut RuleSetBuilder,
+    ) {
+        for (i, r) in fe.tcp_rule.iter().enumerate() {
+            let r = r.get_ref();
+            let what = format!("{key}: tcp_rule {}", i + 1);
+            let action = match r.action.get_ref().as_str() {
+                "accept" => Some(ConnAction::Accept),
+                "reject" => Some(ConnAction::Reject),
+                "track" => self
+                    .track(&r.table, &r.action, cx, &what)
+                    .map(|(slot, table)| ConnAction::Track { slot, table }),
+                other => {
+                    self.error(
+                        r.action.span(),
+                        format!("{what}: action {other:?} is not one of accept, reject, track"),
+                    );
+                    None
+                }
+            };
+            if r.action.get_ref() != "track" {
+                if let Some(t) = &r.table {
+                    self.error(
+                        t.span(),
+                        format!("{what}: table only applies to action \"track\""),
+                    );
+                }
+            }
+            let when = self.when(&r.if_, &r.unless, &what);
+            if let Some(action) = action {
+                let res = b.connection(action, when.as_ref().map(|w| w.0));
+                self.rule_result(res, &r.action, when.as_ref().map(|w| w.1.clone()), &what);
+            }
+        }
+    }
+
+    pub(super) fn http_rules(
+        &mut self,
+        fe: &RawFrontend,
+        key: &str,
+        cx: &RuleCx<'_>,
+        b: &mut RuleSetBuilder,
+    ) {
+        for (i, rule) in fe.http_rule.iter().enumerate() {
+            let r = rule.get_ref();
+            let what = format!("{key}: http_rule {}", i + 1);
+            if cx.mode == Mode::Tcp {
+                self.error(
+                    rule.span(),
+                    format!("{what}: http_rule is only allowed in mode \"http\""),
+                );
+                continue;
+            }
+            self.unused_keys(r, &what);
+            let when = self.when(&r.if_, &r.unless, &what);
+            let cond_text = r
+                .if_
+                .as_ref()
+                .or(r.unless.as_ref())
+                .map(|c| c.get_ref().as_str());
+            let Some(action) = self.http_action(r, cx, cond_text, &what) else {
+                continue;
+            };
+            let res = b.request(action, when.as_ref().map(|w| w.0));
+            self.rule_result(res, &r.action, when.as_ref().map(|w| w.1.clone()), &what);
+        }
+    }
+
+    pub(super) fn response_rules(&mut self, fe: &RawFrontend, key: &str, b: &mut RuleSetBuilder) {
+        for (i, rule) in fe.response_rule.iter().enumerate() {
+            let r = rule.get_ref();
+            let what = format!("{key}: response_rule {}", i + 1);
+            if fe.mode != Some(Mode::Http) {
+                self.error(
+                    rule.span(),
+                    format!("{what}: response_rule is only allowed in mode \"http\""),
+                );
+                continue;
+            }
+            let Some(op) = header_op(r.action.get_ref()) else {
+                self.error(
+                    r.action.span(),
+                    format!(
+                        "{what}: action {:?} is not one of set_header, add_header, del_header",
+                        r.action.get_ref()
+                    ),
+                );
+                continue;
+            };
+            let value = r.value.as_ref().map_or("", |v| v.get_ref().as_str());
+            if op != HeaderOp::Del && r.value.is_none() {
+                self.error(
+                    r.action.span(),
+                    format!("{what}: action {:?} needs value", r.action.get_ref()),
+                );
+                continue;
+            }
+            let when = self.when(&r.if_, &r.unless, &what);
+            let res = HeaderEdit::new(op, r.name.get_ref(), value.as_bytes())
+                .and_then(|e| b.response(e, when.as_ref().map(|w| w.0)));
+            self.rule_result(res, &r.action, when.as_ref().map(|w| w.1.clone()), &what);
+        }
+    }
+
+    /// A builder's answer: errors about the condition point at it, others at the action.
+    fn rule_result<T>(
+        &mut self,
+        res: Result<T, RuleError>,
+        action: &S<String>,
+        cond: Option<Range<usize>>,
+        what: &str,
+    ) {
+        if let Err(e) = res {
+            let at_cond = matches!(e, RuleError::UnknownAcl(_) | RuleError::BadCondition { .. })
+                || e.to_string().contains("not known yet at this phase");
+            let span = cond.filter(|_| at_cond).unwrap_or_else(|| action.span());
+            self.error(span, format!("{what}: {e}"));
+        }
+    }
+
+    /// `table = "..."` of a track action: its slot and index.
+    fn track(
+        &mut self,
+        table: &Option<S<String>>,
+        action: &S<String>,
+        cx: &RuleCx<'_>,
+        what: &str,
+    ) -> Option<(u8, u16)> {
+        let Some(t) = table else {
+            self.error(
+                action.span(),
+                format!("{what}: action \"track\" needs table"),
+            );
+            return None;
+        };
+        let Some(i) = cx.table_index(t.get_ref()) else {
+            self.error(
+                t.span(),
+                format!("{what}: table {:?} is not a defined [[table]]", t.get_ref()),
+            );
+            return None;
+        };
+        Some((cx.slot_of(i)?, i as u16))
+    }
+
+    fn http_action(
+        &mut self,
+        r: &RawHttpRule,
+        cx: &RuleCx<'_>,
+        cond: Option<&str>,
+        what: &str,
+    ) -> Option<ReqAction> {
+        let action = r.action.get_ref().as_str();
+        Some(match action {
+            "allow" => ReqAction::Allow,
+            "deny" => ReqAction::Deny(self.reply(r, 403, cx, cond, what)?),
+            "return" => ReqAction::Return(self.reply(r, 200, cx, cond, what)?),
+            "redirect" => ReqAction::Redirect(self.redirect(r, what)?),
+            "set_header" | "add_header" | "del_header" => {
+                let op = header_op(action)?;
+                let name = self.needs(&r.name, r, "name", what)?;
+                let value = match op {
+                    HeaderOp::Del => "",
+                    _ => self.needs(&r.value, r, "value", what)?,
+                };
+                ReqAction::Header(self.ok(
+                    HeaderEdit::new(op, name, value.as_bytes()),
+                    &r.action,
+                    what,
+                )?)
+            }
+            "set_path" => {
+                ReqAction::SetPath(self.needs(&r.value, r, "value", what)?.as_bytes().into())
+            }
+            "replace_path" => {
+                let regex = self.needs(&r.regex, r, "regex", what)?;
+                let repl = self.needs(&r.replacement, r, "replacement", what)?;
+                let span = r.regex.as_ref().map_or(r.action.span(), |s| s.span());
+                match PathRewrite::new(regex, repl) {
+                    Ok(rw) => ReqAction::ReplacePath(rw),
+                    Err(e) => {
+                        self.error(span, format!("{what}: {e}"));
+                        return None;
+                    }
+                }
+            }
+            "use_backend" => {
+                let b = r.backend.as_ref();
+                let name = self.needs(&r.backend, r, "backend", what)?;
+                match cx.backends.get(name) {
+                    Some(&i) => ReqAction::UseBackend(i as u32),
+                    None => {
+                        let span = b.map_or(r.action.span(), |b| b.span());
+                        self.error(
+                            span,
+                            format!("{what}: backend {name:?} is not a defined backend"),
+                        );
+                        return None;
+                    }
+                }
+            }
+            "tarpit" => ReqAction::Tarpit {
+                delay_ms: self
+                    .duration(r.delay.as_ref(), TARPIT_DELAY, &format!("{what}: delay"))
+                    .as_millis() as u64,
+                status: self.int_in(
+                    r.status.as_ref(),
+                    500,
+                    200..=599,
+                    &format!("{what}: status"),
+                ) as u16,
+            },
+            "track" => {
+                let (slot, table) = self.track(&r.table, &r.action, cx, what)?;
+                ReqAction::Track { slot, table }
+            }
+            other => {
+                self.error(
+                    r.action.span(),
+                    format!("{what}: action {other:?} is not one of {HTTP_ACTIONS}"),
+                );
+                return None;
+            }
+        })
+    }
+
+    /// `deny`/`return`: status, content_type, body or body_file; a 429 gets `Retry-After`.
+    fn reply(
+        &mut self,
+        r: &RawHttpRule,
+        status: i64,
+        cx: &RuleCx<'_>,
+        cond: Option<&str>,
+        what: &str,
+    ) -> Option<Reply> {
+        let status = self.int_in(
+            r.status.as_ref(),
+            status,
+            200..=599,
+            &format!("{what}: status"),
+        ) as u16;
+        let mut reply = Reply::new(status);
+        reply.body = match (&r.body, &r.body_file) {
+            (Some(_), Some(f)) => {
+                self.error(
+                    f.span(),
+                    format!("{what}: give body or body_file, not both"),
+                );
+                return None;
+            }
+            (Some(b), None) => b.get_ref().as_bytes().into(),
+            (None, Some(f)) => self.read_bytes(f, &format!("{what}: body_file"))?.into(),
+            (None, None) => Box::default(),
+        };
+        reply.content_type = match &r.content_type {
+            Some(c) => Some(c.get_ref().as_str().into()),
+            None if !reply.body.is_empty() => Some("text/plain; charset=utf-8".into()),
+            None => None,
+        };
+        if status == 429 {
+            let secs = cx.retry_after(cond).to_string();
+            reply.headers = vec![("Retry-After".into(), secs.into_bytes().into())].into();
+        }
+        Some(reply)
+    }
+
+    fn redirect(&mut self, r: &RawHttpRule, what: &str) -> Option<Redirect> {
+        let given: Vec<_> = [&r.location, &r.prefix, &r.scheme]
+            .into_iter()
+            .flatten()
+            .collect();
+        if given.len() != 1 {
+            self.error(
+                r.action.span(),
+                format!("{what}: redirect needs exactly one of location, prefix, scheme"),
+            );
+            return None;
+        }
+        let to = if let Some(l) = &r.location {
+            RedirectTo::Location(l.get_ref().as_bytes().into())
+        } else if let Some(p) = &r.prefix {
+            RedirectTo::Prefix(p.get_ref().as_bytes().into())
+        } else {
+            RedirectTo::Scheme(r.scheme.as_ref()?.get_ref().as_str().into())
+        };
+        let status = self.int_in(
+            r.status.as_ref(),
+            302,
+            301..=308,
+            &format!("{what}: status"),
+        ) as u16;
+        Some(Redirect {
+            to,
+            status,
+            drop_query: r.drop_query.unwrap_or(false),
+        })
+    }
+
+    fn needs<'r>(
+        &mut self,
+        v: &'r Option<S<String>>,
+        r: &RawHttpRule,
+        k: &str,
+        what: &str,
+    ) -> Option<&'r str> {
+        if v.is_none() {
+            self.error(
+                r.action.span(),
+                format!("{what}: action {:?} needs {k}", r.action.get_ref()),
+            );
+        }
+        v.as_ref().map(|v| v.get_ref().as_str())
+    }
+
+    fn ok<T>(&mut self, res: Result<T, RuleError>, at: &S<String>, what: &str) -> Option<T> {
+        res.map_err(|e| self.error(at.span(), format!("{what}: {e}")))
+            .ok()
+    }
+
+    /// Keys given that the rule's action does not take.
+    fn unused_keys(&mut self, r: &RawHttpRule, what: &str) {
+        let action = r.action.get_ref().as_str();
+        let takes: &[&str] = match action {
+            "deny" | "return" => &["status", "content_type", "body", "body_file"],
+            "redirect" => &["location", "prefix", "scheme", "status", "drop_query"],
+            "set_header" | "add_header" => &["name", "value"],
+            "del_header" => &["name"],
+            "set_path" => &["value"],
+            "replace_path" => &["regex", "replacement"],
+            "use_backend" => &["backend"],
+            "tarpit" => &["delay", "status"],
+            "track" => &["table"],
+            _ => &[],
+        };
+        let keys = [
+            ("status", r.status.as_ref().map(|s| s.span())),
+            ("content_type", r.content_type.as_ref().map(|s| s.span())),
+            ("body", r.body.as_ref().map(|s| s.span())),
+            ("body_file", r.body_file.as_ref().map(|s| s.span())),
+            ("location", r.location.as_ref().map(|s| s.span())),
+            ("prefix", r.prefix.as_ref().map(|s| s.span())),
+            ("scheme", r.scheme.as_ref().map(|s| s.span())),
+            ("drop_query", r.drop_query.map(|_| r.action.span())),
+            ("name", r.name.as_ref().map(|s| s.span())),
+            ("value", r.value.as_ref().map(|s| s.span())),
+            ("regex", r.regex.as_ref().map(|s| s.span())),
+            ("replacement", r.replacement.as_ref().map(|s| s.span())),
+            ("backend", r.backend.as_ref().map(|s| s.span())),
+            ("delay", r.delay.as_ref().map(|s| s.span())),
+            ("table", r.table.as_ref().map(|s| s.span())),
+        ];
+        for (k, span) in keys {
+            if let Some(span) =
+                span.filter(|_| (!takes.contains(&k) && !takes.is_empty()) || action == "allow")
+            {
+                self.error(
+                    span,
+                    format!("{what}: {k} does not apply to action {action:?}"),
+                );
+            }
+        }
+    }
+}
+
+fn header_op(action: &str) -> Option<HeaderOp> {
+    match action {
+        "set_header" => Some(HeaderOp::Set),
+        "add_header" => Some(HeaderOp::Add),
+        "del_header" => Some(HeaderOp::Del),
+        _ => None,
+    }
+}

@@ -1,0 +1,253 @@
+//! The rule engine on a worker (docs/rules.md): the worker's tracking tables and
+//! scratch space, connection rules at accept, request rules after a head is parsed,
+//! and the responses rules answer with, written into the session's reused head buffer.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::route::Answer;
+use super::state::Worker;
+use crate::config::{Frontend, TableSpec};
+use crate::rules::{ConnState, Facts, Reply, Scratch, Slots, Table, Verdict};
+
+/// What request rules need of their connection: what it is tracked in (connection
+/// rules) and the local port it came to.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RuleConn {
+    pub state: ConnState,
+    pub dst_port: u16,
+}
+
+/// What a worker keeps for rules: its tables (in the configuration's order, kept
+/// across reloads while a table's key kind is unchanged) and one scratch space.
+pub struct RuleState {
+    pub tables: Vec<Table>,
+    names: Vec<String>,
+    pub scratch: Scratch,
+    start: Instant,
+}
+
+impl Default for RuleState {
+    fn default() -> Self {
+        RuleState {
+            tables: Vec::new(),
+            names: Vec::new(),
+            scratch: Scratch::default(),
+            start: Instant::now(),
+        }
+    }
+}
+
+impl RuleState {
+    /// Milliseconds since the worker started (the tables' clock).
+    pub fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    /// A new configuration's tables: a table of the same name and key kind keeps its
+    /// entries and counters.
+    pub fn configure(&mut self, specs: &[TableSpec]) {
+        let mut old: Vec<(String, Table)> = std::mem::take(&mut self.names)
+            .into_iter()
+            .zip(std::mem::take(&mut self.tables))
+            .collect();
+        for s in specs {
+            let kept = old
+                .iter()
+                .position(|(n, t)| *n == s.name && t.config().key == s.config.key)
+                .map(|i| old.swap_remove(i).1)
+                .and_then(|mut t| t.reconfigure(s.config.clone()).ok().map(|_| t));
+            let table = match kept {
+                Some(t) => t,
+                // Validated with the configuration: cannot fail.
+                None => match Table::new(s.config.clone()) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::error!("table {:?}: {e}", s.name);
+                        continue;
+                    }
+                },
+            };
+            self.names.push(s.name.clone());
+            self.tables.push(table);
+        }
+    }
+}
+
+/// Connection rules at accept. `None`: rejected (close at once). The state returned
+/// must be closed with [`close`] when the connection ends.
+pub fn on_connect(
+    w: &Worker,
+    fe: usize,
+    frontend: &Frontend,
+    peer: SocketAddr,
+    dst_port: u16,
+) -> Option<ConnState> {
+    let mut cs = ConnState::default();
+    let Some(rs) = frontend.rules.as_deref() else {
+        return Some(cs);
+    };
+    if rs.connection_rules().is_empty() {
+        return Some(cs);
+    }
+    w.with_rules(|st| {
+        let now = st.now_ms();
+        let facts = Facts::connection(peer.ip(), dst_port);
+        let out = rs.on_connect(&facts, &mut st.tables, &mut cs, &mut st.scratch, now);
+        w.count_rule_hits(fe, 0, out.hits);
+        if out.reject {
+            cs.close(&mut st.tables, now);
+            None
+        } else {
+            Some(cs)
+        }
+    })
+}
+
+/// The connection ended: its tracked entries' `conn_cur` go down.
+pub fn close(w: &Worker, cs: &mut ConnState) {
+    if cs.tracked.iter().any(Option::is_some) {
+        w.with_rules(|st| {
+            let now = st.now_ms();
+            cs.close(&mut st.tables, now);
+        });
+    }
+}
+
+/// A 4xx/5xx answered to a request tracked in `tracked`.
+pub fn count_error(w: &Worker, tracked: &Slots) {
+    if tracked.iter().any(Option::is_some) {
+        w.with_rules(|st| {
+            let now = st.now_ms();
+            crate::rules::count_error(&mut st.tables, tracked, now);
+        });
+    }
+}
+
+/// What request rules decided.
+#[derive(Debug, Default)]
+pub struct ReqDecision {
+    /// Answered by a rule: the response is in `head`.
+    pub answer: Option<Answer>,
+    /// `use_backend`: the backend's slot.
+    pub backend: Option<usize>,
+    pub tracked: Slots,
+    /// The rule that gave the verdict, in the frontend's hit numbering.
+    pub rule: Option<usize>,
+}
+
+/// Request rules on a parsed head. An answer is written into `head`; `keep`: the
+/// connection may stay open after an answer (keep-alive and no request body).
+pub fn on_request(
+    w: &Worker,
+    fe: usize,
+    frontend: &Frontend,
+    cs: &ConnState,
+    facts: &Facts<'_>,
+    head: &mut Vec<u8>,
+    keep: bool,
+) -> ReqDecision {
+    let Some(rs) = frontend.rules.as_deref() else {
+        return ReqDecision::default();
+    };
+    let base = rs.connection_rules().len();
+    w.with_rules(|st| {
+        let now = st.now_ms();
+        let out = rs.on_request(facts, &mut st.tables, cs, &mut st.scratch, now);
+        w.count_rule_hits(fe, base, out.hits());
+        let mut d = ReqDecision {
+            tracked: out.tracked,
+            rule: out.rule.map(|r| base + r),
+            backend: out
+                .backend
+                .and_then(|(_, b)| frontend.rule_backends.get(b as usize).copied()),
+            answer: None,
+        };
+        let answer = |status, delay_ms, keep| {
+            Some(Answer {
+                status,
+                delay_ms,
+                keep,
+            })
+        };
+        d.answer = match out.verdict {
+            Verdict::Continue | Verdict::Allow => None,
+            Verdict::Deny(r) | Verdict::Return(r) => {
+                write_reply(head, r, keep);
+                answer(r.status, 0, keep)
+            }
+            Verdict::Redirect { status, location } => {
+                write_redirect(head, status, location, keep);
+                answer(status, 0, keep)
+            }
+            Verdict::Tarpit { delay_ms, status } => {
+                head.clear();
+                head.extend_from_slice(crate::http::error_response(status));
+                answer(status, delay_ms, false)
+            }
+        };
+        d
+    })
+}
+
+/// The reason phrase of a status ringlb answers with itself.
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "",
+    }
+}
+
+fn status_line(out: &mut Vec<u8>, status: u16) {
+    use std::io::Write;
+    out.clear();
+    let _ = write!(out, "HTTP/1.1 {status} {}\r\n", reason(status));
+}
+
+/// A `deny`/`return` response.
+pub fn write_reply(out: &mut Vec<u8>, r: &Reply, keep: bool) {
+    use std::io::Write;
+    status_line(out, r.status);
+    if let Some(ct) = &r.content_type {
+        let _ = write!(out, "content-type: {ct}\r\n");
+    }
+    for (name, value) in r.headers.iter() {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    }
+    let _ = write!(out, "content-length: {}\r\n", r.body.len());
+    if !keep {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&r.body);
+}
+
+pub fn write_redirect(out: &mut Vec<u8>, status: u16, location: &[u8], keep: bool) {
+    status_line(out, status);
+    out.extend_from_slice(b"location: ");
+    out.extend_from_slice(location);
+    out.extend_from_slice(b"\r\ncontent-length: 0\r\n");
+    if !keep {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}

@@ -1,0 +1,239 @@
+//! Rules end to end (docs/rules.md): real binary, real sockets. ACLs and http rules
+//! (deny, allow, return, redirect, tarpit, use_backend), connection rules in tcp
+//! mode, and a per-client rate limit answered with 429 that never reaches a backend.
+
+mod common;
+
+use std::io::{BufReader, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use common::http::{http_config, Backend, Client};
+use common::{Echo, Ringlb, PATIENCE};
+
+fn start(backend: &Backend, global: &str, frontend: &str) -> Ringlb {
+    Ringlb::start(&http_config(backend.addr, global, frontend))
+}
+
+/// A client whose connection comes from `src` (any 127.0.0.0/8 address is local).
+fn client_from(src: &str, to: SocketAddr) -> Client {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let from: SocketAddr = format!("{src}:0").parse().unwrap();
+    s.bind(&from.into()).unwrap();
+    s.connect(&to.into()).unwrap();
+    let stream: TcpStream = s.into();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    Client {
+        reader: BufReader::new(stream.try_clone().unwrap()),
+        stream,
+    }
+}
+
+fn get(addr: SocketAddr, path: &str) -> (u16, String, Vec<u8>) {
+    Client::connect(addr).get(path)
+}
+
+const ADMIN: &str = r#"
+[[frontend.acl]]
+name = "admin_path"
+path_prefix = ["/admin"]
+[[frontend.acl]]
+name = "office"
+src = ["127.0.0.1/32"]
+[[frontend.http_rule]]
+action = "deny"
+if = "admin_path !office"
+"#;
+
+#[test]
+fn deny_by_path_prefix_cannot_be_bypassed_and_allows_the_office() {
+    let backend = Backend::start();
+    let rl = start(&backend, "admin_bind = \"127.0.0.1:0\"", ADMIN);
+    for path in [
+        "/admin",
+        "/%61dmin",
+        "/./admin",
+        "//admin",
+        "/x/../admin",
+        "/admin/users",
+    ] {
+        let (status, _, _) = client_from("127.0.0.2", rl.addr()).get(path);
+        assert_eq!(status, 403, "{path} from 127.0.0.2");
+    }
+    assert_eq!(backend.requests(), 0);
+    let (status, _, _) = client_from("127.0.0.2", rl.addr()).get("/public");
+    assert_eq!(status, 200);
+    let (status, _, body) = client_from("127.0.0.1", rl.addr()).get("/admin");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(backend.requests(), 2);
+    let (_, metrics) = common::admin(rl.admin_addr(), "GET", "/metrics", "", None);
+    assert!(
+        metrics.contains("ringlb_rule_hits_total{frontend=\"web\",rule=\"http_rule 1\"} 6"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn return_redirect_and_use_backend() {
+    let backend = Backend::start();
+    let other = Backend::start();
+    let rules = format!(
+        r#"
+[[frontend.acl]]
+name = "maint"
+path = ["/maint"]
+[[frontend.acl]]
+name = "plain"
+path_prefix = ["/secure"]
+[[frontend.acl]]
+name = "api"
+path_prefix = ["/api/"]
+[[frontend.http_rule]]
+action = "return"
+status = 503
+content_type = "text/html"
+body = "<p>back soon</p>"
+if = "maint"
+[[frontend.http_rule]]
+action = "redirect"
+scheme = "https"
+if = "plain"
+[[frontend.http_rule]]
+action = "use_backend"
+backend = "other"
+if = "api"
+[[backend]]
+name = "other"
+[[backend.server]]
+name = "o1"
+address = "{}"
+"#,
+        other.addr
+    );
+    let rl = start(&backend, "", &rules);
+    let mut c = Client::connect(rl.addr());
+    let (status, head, body) = c.get("/maint");
+    assert_eq!(status, 503);
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: text/html"),
+        "{head}"
+    );
+    assert_eq!(body, b"<p>back soon</p>");
+    // Keep-alive after a rule's answer: the same connection goes on.
+    c.send(b"GET /secure/x?a=1 HTTP/1.1\r\nHost: example.com:80\r\n\r\n");
+    let (status, head, _) = c.response(false);
+    assert_eq!(status, 302);
+    assert!(
+        head.contains("location: https://example.com/secure/x?a=1"),
+        "{head}"
+    );
+    let (status, _, body) = c.get("/api/users");
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).contains("/api/users"));
+    assert_eq!((backend.requests(), other.requests()), (0, 1));
+}
+
+#[test]
+fn tarpit_holds_the_request_without_holding_the_worker() {
+    let backend = Backend::start();
+    let rules = r#"
+[[frontend.acl]]
+name = "bot"
+header = { name = "User-Agent", prefix = ["badbot"] }
+[[frontend.http_rule]]
+action = "tarpit"
+delay = "1s"
+status = 403
+if = "bot"
+"#;
+    let rl = start(&backend, "", rules);
+    let addr = rl.addr();
+    let t = std::thread::spawn(move || {
+        let started = Instant::now();
+        let mut c = Client::connect(addr);
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: badbot/1\r\n\r\n");
+        (c.response(false).0, started.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    // Meanwhile the (only) worker answers others at once.
+    let started = Instant::now();
+    assert_eq!(get(addr, "/").0, 200);
+    assert!(started.elapsed() < Duration::from_millis(700));
+    let (status, held) = t.join().unwrap();
+    assert_eq!(status, 403);
+    assert!(held >= Duration::from_millis(950), "{held:?}");
+    assert_eq!(backend.requests(), 1);
+}
+
+#[test]
+fn tcp_rule_rejects_in_tcp_mode() {
+    let echo = Echo::start();
+    let config = format!(
+        "[global]\nworkers = 1\npin_workers = false\n\n\
+         [[frontend]]\nname = \"db\"\nbind = [\"127.0.0.1:0\"]\nmode = \"tcp\"\ndefault_backend = \"db\"\n\
+         [[frontend.acl]]\nname = \"bad\"\nsrc = [\"127.0.0.2\"]\n\
+         [[frontend.tcp_rule]]\naction = \"reject\"\nif = \"bad\"\n\n\
+         [[backend]]\nname = \"db\"\n[[backend.server]]\nname = \"e\"\naddress = \"{}\"\n",
+        echo.addr
+    );
+    let rl = Ringlb::start(&config);
+    let mut bad = client_from("127.0.0.2", rl.addr());
+    let mut buf = [0u8; 16];
+    let _ = std::io::Write::write_all(&mut bad.stream, b"hello");
+    assert!(
+        matches!(bad.stream.read(&mut buf), Ok(0) | Err(_)),
+        "rejected connection must close"
+    );
+    let good = common::echo_roundtrip(rl.addr(), b"hello".to_vec());
+    assert_eq!(good, b"hello");
+    assert_eq!(echo.count(), 1);
+}
+
+#[test]
+fn rate_limit_answers_429_beyond_the_limit_and_spares_the_backend() {
+    let backend = Backend::start();
+    let global = "\n[[table]]\nname = \"per_ip\"\nkey = \"src\"\nperiod = \"10s\"\n";
+    let rules = r#"
+[[frontend.tcp_rule]]
+action = "track"
+table = "per_ip"
+[[frontend.acl]]
+name = "too_fast"
+counter = { table = "per_ip", name = "http_req_rate", above = 100 }
+[[frontend.http_rule]]
+action = "deny"
+status = 429
+if = "too_fast"
+"#;
+    let rl = start(&backend, global, rules);
+    let addr = rl.addr();
+    let handles: Vec<_> = (0..16)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = Client::connect(addr);
+                let mut out = Vec::new();
+                for _ in 0..15 {
+                    let (status, head, _) = c.get("/");
+                    out.push((status, head));
+                }
+                out
+            })
+        })
+        .collect();
+    let all: Vec<(u16, String)> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    let ok = all.iter().filter(|(s, _)| *s == 200).count();
+    let limited: Vec<_> = all.iter().filter(|(s, _)| *s == 429).collect();
+    assert_eq!(ok + limited.len(), 240);
+    assert!((99..=101).contains(&ok), "{ok} allowed");
+    for (_, head) in &limited {
+        assert!(
+            head.to_ascii_lowercase().contains("retry-after: 10"),
+            "{head}"
+        );
+    }
+    assert_eq!(backend.requests(), ok, "no 429 reached the backend");
+}
