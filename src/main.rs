@@ -200,7 +200,8 @@ fn demo(listen: SocketAddr, workers: usize, admin: SocketAddr) -> anyhow::Result
         println!("ringlb demo: 3 backends on {}", list.join(", "));
         for (_, addr) in bound.frontends {
             println!("ringlb demo: proxy listening on {addr}");
-            println!("try:  curl http://{addr}/    (run it a few times: the answer rotates across the backends)");
+            println!("try:  curl http://{addr}/    (run it a few times: the answer rotates across the backends;");
+            println!("      each worker rotates on its own, so with several workers an answer can repeat, e.g. 1 2 1 2 3 3)");
         }
         if let Some(a) = bound.admin {
             println!("stats page: http://{a}/   metrics: http://{a}/metrics   servers: http://{a}/api/servers");
