@@ -6,6 +6,11 @@
 //! the kernel spreads connections by its hash of the 4-tuple, or, with
 //! `steering = "source"`, a program attached to the address's group sends each client
 //! to one worker by its source address ([`steer`]).
+//!
+//! | file | what |
+//! |---|---|
+//! | `listen.rs` | binding every worker's sockets, start-up and reload; which socket errors are ringlb's own |
+//! | `listen/steer.rs` | the classic BPF program that steers each client to one worker by source address |
 
 pub mod steer;
 

@@ -2,6 +2,16 @@
 //! `lb_*.c` + `lb_ops`). They are pure: no I/O, no clock (time comes in [`Pick`]),
 //! no shared state. Each worker owns one balancer per backend and feeds it its own
 //! view of the servers, so what "least connections" means is "of this worker".
+//!
+//! | file | what |
+//! |---|---|
+//! | `mod.rs` | [`Balancer`], [`Pick`], [`ServerState`], candidates, weights, the factory |
+//! | `roundrobin.rs` | weighted round robin (smooth, HAProxy's `roundrobin`) |
+//! | `stride.rs` | stride scheduling: the weighted round robin of large backends (O(log n) a pick) |
+//! | `leastconn.rs` | least connections, weighted, round robin among equals |
+//! | `source.rs` | consistent source-IP hashing (Maglev table) |
+//! | `random.rs` | weighted random |
+//! | `p2c.rs` | power of two choices on a peak-EWMA latency estimate |
 
 mod leastconn;
 mod p2c;

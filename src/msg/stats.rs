@@ -143,6 +143,19 @@ pub fn add_classes(into: &mut ByClass, from: &ByClass) {
 // Adding up: the control thread sums the workers' copies (`admin`'s totals). Every
 // counter adds, histograms merge.
 
+impl FrontendStats {
+    /// Count the rules that acted (`hits`, numbered from `base`).
+    pub fn count_rule_hits(&mut self, base: usize, hits: &[u32]) {
+        for &h in hits {
+            let i = base + h as usize;
+            if self.rule_hits.len() <= i {
+                self.rule_hits.resize(i + 1, 0);
+            }
+            self.rule_hits[i] += 1;
+        }
+    }
+}
+
 impl AddAssign<&FrontendStats> for FrontendStats {
     fn add_assign(&mut self, o: &FrontendStats) {
         self.current += o.current;

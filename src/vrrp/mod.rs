@@ -6,6 +6,17 @@
 //! priority 0 on the way out). `run` drives it with the sockets of `io`, the
 //! addresses of `netlink` and the `notify` program; health tracking lowers the
 //! priority through [`Vrrp::track`].
+//!
+//! | file | what |
+//! |---|---|
+//! | `packet.rs` | the advertisement codec, both checksum forms (pure) |
+//! | `wire.rs` | IPv4 header and gratuitous ARP frames (pure) |
+//! | `machine.rs` | the RFC 9568 state machine: a function of event and time (pure) |
+//! | `receive.rs` | checks on a received advertisement before the machine sees it |
+//! | `run.rs` | the virtual router task: drives the machine, carries out its actions |
+//! | `io.rs` | the raw protocol-112 socket and the packet socket for ARP |
+//! | `netlink.rs` | interface facts, virtual IPs added and removed, link notifications |
+//! | `notify.rs` | the `notify` program, run in order on its own thread |
 
 mod io;
 pub mod machine;

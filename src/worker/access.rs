@@ -110,6 +110,31 @@ impl AccessLog {
         }
     }
 
+    /// The line of one request or connection: `r`, its request line, and the names
+    /// of its frontend, backend and server.
+    pub fn record(
+        &self,
+        r: &Record,
+        request: &[u8],
+        frontend: &crate::config::Frontend,
+        backend: Option<&crate::config::Backend>,
+    ) {
+        let server = backend.zip(r.server).and_then(|(b, s)| b.servers.get(s));
+        self.log(&Entry {
+            peer: r.peer,
+            frontend: &frontend.name,
+            backend: backend.map(|b| b.name.as_str()),
+            server: server.map(|s| s.name.as_str()),
+            status: r.status,
+            bytes_in: r.bytes_in,
+            bytes_out: r.bytes_out,
+            duration: r.started.map_or(Duration::ZERO, |t| t.elapsed()),
+            request,
+            tls: r.tls,
+            rule: r.rule.map(|i| frontend.rule_label(i)),
+        });
+    }
+
     pub fn log(&self, e: &Entry<'_>) {
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)

@@ -309,6 +309,37 @@ pub fn count(outcome: Outcome, state: &mut ServerState, stats: &mut ServerStats)
     (before != stats.error_streak).then_some(stats.error_streak)
 }
 
+/// Lay `config`'s backends into their slots (appending new ones, `seed` giving each
+/// its balancer seed), apply the control thread's server states, and retire slots
+/// that left the configuration. `clear(backend, server)` closes a server's pooled
+/// connections.
+pub fn configure_backends(
+    backends: &mut Vec<BackendState>,
+    config: &config::Config,
+    slots: &Slots,
+    servers: Option<&[Vec<SetServer>]>,
+    seed: impl Fn(usize) -> u64,
+    workers: usize,
+    clear: impl Fn(usize, usize),
+) {
+    let mut live = vec![false; slots.server_slots.len()];
+    for (bi, b) in config.backends.iter().enumerate() {
+        let slot = slots.backends[bi];
+        live[slot] = true;
+        if slot >= backends.len() {
+            backends.push(BackendState::new(b, seed(slot), workers));
+        }
+        let set = servers.and_then(|v| v.get(bi)).map(Vec::as_slice);
+        let n = slots.server_slots[slot];
+        backends[slot].configure(b, &slots.servers[bi], n, set, |ss| clear(slot, ss));
+    }
+    for (slot, state) in backends.iter_mut().enumerate() {
+        if !live[slot] {
+            state.retire_all(|ss| clear(slot, ss));
+        }
+    }
+}
+
 /// A frontend of a new configuration, with the backends it names turned into slots.
 pub fn slotted_frontend(fe: &config::Frontend, slots: &Slots) -> config::Frontend {
     let mut fe = fe.clone();

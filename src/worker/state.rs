@@ -3,7 +3,7 @@
 //! statistics, the connection gate, the idle server connection pool, its relay
 //! buffers and its access log. Everything here is touched by this worker's thread
 //! only; sessions reach it through these methods. Frontends and backends are indexed
-//! by slot (see `control::layout`), so indexes held by open connections survive a
+//! by slot (see `msg::Slots`), so indexes held by open connections survive a
 //! reload.
 
 use std::cell::{Cell, RefCell};
@@ -14,8 +14,10 @@ use std::time::{Duration, Instant};
 
 use futures_channel::mpsc::UnboundedSender;
 
-use super::access::{AccessLog, Entry, Record};
-use super::backend::{count, slotted_frontend, BackendState, Choice, Outcome, Settings};
+use super::access::{AccessLog, Record};
+use super::backend::{
+    configure_backends, count, slotted_frontend, BackendState, Choice, Outcome, Settings,
+};
 use super::buffers::Buffers;
 use super::faults::Faults;
 use super::lease::{NoSlot, Picked, ServerLease};
@@ -214,18 +216,9 @@ impl Worker {
 
     /// Count the rules that acted (`hits`, numbered from `base`) for frontend `slot`.
     pub fn count_rule_hits(&self, slot: usize, base: usize, hits: &[u32]) {
-        if hits.is_empty() {
-            return;
+        if !hits.is_empty() {
+            self.with_frontend_stats(slot, |s| s.count_rule_hits(base, hits));
         }
-        self.with_frontend_stats(slot, |s| {
-            for &h in hits {
-                let i = base + h as usize;
-                if s.rule_hits.len() <= i {
-                    s.rule_hits.resize(i + 1, 0);
-                }
-                s.rule_hits[i] += 1;
-            }
-        });
     }
 
     pub fn http_limits(&self) -> Limits {
@@ -379,25 +372,16 @@ impl Worker {
         self.pool.resize(&slots.server_slots);
 
         let mut backends = self.backends.borrow_mut();
-        let mut live = vec![false; slots.server_slots.len()];
-        for (bi, b) in config.backends.iter().enumerate() {
-            let slot = slots.backends[bi];
-            live[slot] = true;
-            if slot >= backends.len() {
-                let seed = 0x9E37_79B9 ^ self.id as u64 ^ ((slot as u64) << 32);
-                backends.push(BackendState::new(b, seed, self.workers));
-            }
-            let set = servers.and_then(|v| v.get(bi)).map(Vec::as_slice);
-            let n = slots.server_slots[slot];
-            backends[slot].configure(b, &slots.servers[bi], n, set, |ss| {
-                self.pool.clear(slot, ss)
-            });
-        }
-        for (slot, state) in backends.iter_mut().enumerate() {
-            if !live[slot] {
-                state.retire_all(|ss| self.pool.clear(slot, ss));
-            }
-        }
+        let seed = |slot: usize| 0x9E37_79B9 ^ self.id as u64 ^ ((slot as u64) << 32);
+        configure_backends(
+            &mut backends,
+            config,
+            slots,
+            servers,
+            seed,
+            self.workers,
+            |b, s| self.pool.clear(b, s),
+        );
         let n = backends.len();
         drop(backends);
         for b in 0..n {
@@ -538,23 +522,8 @@ impl Worker {
         let Some(log) = &self.access else { return };
         let frontend = self.frontend(r.frontend);
         let backends = self.backends.borrow();
-        let backend = r.backend.and_then(|b| backends.get(b));
-        let server = backend
-            .zip(r.server)
-            .and_then(|(b, s)| b.config.servers.get(s));
-        log.log(&Entry {
-            peer: r.peer,
-            frontend: &frontend.name,
-            backend: backend.map(|b| b.config.name.as_str()),
-            server: server.map(|s| s.name.as_str()),
-            status: r.status,
-            bytes_in: r.bytes_in,
-            bytes_out: r.bytes_out,
-            duration: r.started.map_or(Duration::ZERO, |t| t.elapsed()),
-            request,
-            tls: r.tls,
-            rule: r.rule.map(|i| frontend.rule_label(i)),
-        });
+        let backend = r.backend.and_then(|b| backends.get(b)).map(|b| &b.config);
+        log.record(r, request, &frontend, backend);
     }
 
     /// Hand what the access log buffered to its writer (never waits).
