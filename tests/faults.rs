@@ -281,3 +281,51 @@ fn when_every_server_is_slow_slow_response_takes_none_out() {
     assert_eq!(slow, 6.0, "{metrics}");
     assert!(!r.logged("DOWN"), "{}", r.log.join("\n"));
 }
+
+/// Resident memory of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmRSS")
+}
+
+#[test]
+fn memory_goes_back_after_a_flood_of_idle_connections_closes() {
+    let sw = Switch::start("a");
+    let config = checked_config(1, &[&sw], "kind = \"tcp\"\ninterval = \"10s\"", "", "")
+        .replace("[global]\n", "[global]\nmax_connections = 10000\n");
+    let r = Ringlb::start(&config);
+    let (front, pid) = (r.addr(), r.child.id());
+    let baseline = rss_kib(pid);
+    // 3,000 keep-alive clients, each after one request (they hold their buffers for
+    // the first second of idleness), then all of them close.
+    let mut flood = Vec::new();
+    for i in 0..3000 {
+        let mut c = Client::connect(front);
+        assert_eq!(c.get(&format!("/f{i}")).0, 200);
+        flood.push(c);
+    }
+    let peak = rss_kib(pid);
+    assert!(
+        peak > baseline + 10 * 1024,
+        "the flood should cost memory: {baseline} -> {peak} KiB"
+    );
+    drop(flood);
+    // The once-a-second sweep gives it back: wait for it, bounded.
+    let deadline = Instant::now() + PATIENCE;
+    let target = baseline + (peak - baseline) / 4;
+    loop {
+        let now = rss_kib(pid);
+        if now <= target {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "RSS stayed at {now} KiB after the flood closed (baseline {baseline}, peak {peak})"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
