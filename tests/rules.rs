@@ -237,3 +237,138 @@ if = "too_fast"
     }
     assert_eq!(backend.requests(), ok, "no 429 reached the backend");
 }
+
+const EDITS: &str = r#"
+[[frontend.acl]]
+name = "api"
+path_prefix = ["/api/"]
+[[frontend.acl]]
+name = "old"
+path = ["/old"]
+[[frontend.http_rule]]
+action = "del_header"
+name = "X-Secret"
+[[frontend.http_rule]]
+action = "set_header"
+name = "X-Env"
+value = "prod"
+[[frontend.http_rule]]
+action = "add_header"
+name = "X-Added"
+value = "1"
+[[frontend.http_rule]]
+action = "replace_path"
+regex = "^/api/(.*)$"
+replacement = "/v2/\\1"
+if = "api"
+[[frontend.http_rule]]
+action = "set_path"
+value = "/new"
+if = "old"
+"#;
+
+#[test]
+fn request_edits_reach_the_backend() {
+    let backend = Backend::start();
+    let rl = start(&backend, "", EDITS);
+    let mut c = Client::connect(rl.addr());
+    c.send(b"GET /api/users?id=7 HTTP/1.1\r\nHost: test\r\nX-Env: dev\r\nX-Secret: s\r\nx-env: dev2\r\nAccept: */*\r\n\r\n");
+    let (status, _, body) = c.response(false);
+    assert_eq!(status, 200);
+    assert_eq!(body, b"ok GET /v2/users?id=7 0");
+    let head = backend.last_head();
+    let lower = head.to_ascii_lowercase();
+    assert!(
+        head.starts_with("GET /v2/users?id=7 HTTP/1.1\r\n"),
+        "{head}"
+    );
+    assert!(head.contains("\r\nX-Env: prod\r\n"), "{head}");
+    assert_eq!(lower.matches("x-env:").count(), 1, "{head}");
+    assert!(!lower.contains("x-secret"), "{head}");
+    assert!(head.contains("\r\nX-Added: 1\r\n"), "{head}");
+    assert!(head.contains("\r\nAccept: */*\r\n"), "{head}");
+    assert!(head.ends_with("\r\n\r\n"), "{head}");
+    // A body after the edited head keeps its framing; the connection goes on.
+    c.send(b"POST /old?x=1 HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\n\r\nhello");
+    let (status, _, body) = c.response(false);
+    assert_eq!(status, 200);
+    assert_eq!(body, b"ok POST /new?x=1 5");
+    let head = backend.last_head();
+    assert!(head.starts_with("POST /new?x=1 HTTP/1.1\r\n"), "{head}");
+    assert!(head.contains("\r\nX-Added: 1\r\n"), "{head}");
+    let (status, _, body) = c.get("/plain");
+    assert_eq!((status, &body[..]), (200, &b"ok GET /plain 0"[..]));
+    assert_eq!(backend.requests(), 3);
+}
+
+#[test]
+fn response_rules_edit_the_head_the_client_gets() {
+    let backend = Backend::start();
+    let rules = r#"
+[[frontend.acl]]
+name = "api"
+path_prefix = ["/api/"]
+[[frontend.response_rule]]
+action = "set_header"
+name = "Strict-Transport-Security"
+value = "max-age=31536000"
+[[frontend.response_rule]]
+action = "del_header"
+name = "Server"
+[[frontend.response_rule]]
+action = "add_header"
+name = "X-Api"
+value = "yes"
+if = "api"
+"#;
+    let rl = start(&backend, "", rules);
+    let mut c = Client::connect(rl.addr());
+    let (status, head, body) = c.get("/with-server");
+    assert_eq!((status, &body[..]), (200, &b"ok"[..]));
+    let lower = head.to_ascii_lowercase();
+    assert!(
+        head.contains("\r\nStrict-Transport-Security: max-age=31536000\r\n"),
+        "{head}"
+    );
+    assert!(!lower.contains("server:"), "{head}");
+    assert!(!lower.contains("x-api"), "{head}");
+    // Conditions see the request: its path.
+    let (status, head, body) = c.get("/api/x");
+    assert_eq!((status, &body[..]), (200, &b"ok GET /api/x 0"[..]));
+    assert!(head.contains("\r\nX-Api: yes\r\n"), "{head}");
+    assert!(head.contains("Strict-Transport-Security"), "{head}");
+}
+
+/// A raw response file in the temp directory (absolute path for the configuration).
+fn page_file(name: &str, text: &str) -> String {
+    let p = std::env::temp_dir().join(format!("ringlb-page-{}-{name}", std::process::id()));
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn error_pages_replace_ringlbs_own_responses() {
+    let p503 = page_file(
+        "503.http",
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html\r\nContent-Length: 13\r\nConnection: close\r\n\r\n<p>sorry</p>\n",
+    );
+    let p400 = page_file(
+        "400.http",
+        "HTTP/1.1 400 Bad Request\r\nContent-Length: 9\r\nConnection: close\r\n\r\nbad input",
+    );
+    let pages = format!(
+        "[[frontend.error_page]]\nstatus = 503\nfile = \"{p503}\"\n\
+         [[frontend.error_page]]\nstatus = 400\nfile = \"{p400}\"\n"
+    );
+    let dead = common::closed_port();
+    let rl = Ringlb::start(&http_config(dead, "", &pages));
+    let (status, head, body) = get(rl.addr(), "/");
+    assert_eq!(status, 503);
+    assert!(head.contains("Content-Type: text/html"), "{head}");
+    assert_eq!(body, b"<p>sorry</p>\n");
+    let mut c = Client::connect(rl.addr());
+    c.send(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+    let (status, _, body) = c.response(false);
+    assert_eq!((status, &body[..]), (400, &b"bad input"[..]));
+    assert!(c.closed());
+}

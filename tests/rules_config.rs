@@ -316,3 +316,54 @@ fn check_prints_a_rule_summary_per_frontend() {
         "{stdout}"
     );
 }
+
+#[test]
+fn edits_of_framing_headers_are_refused_naming_the_line() {
+    for (kind, action, name) in [
+        ("http_rule", "set_header", "Content-Length"),
+        ("http_rule", "del_header", "transfer-encoding"),
+        ("http_rule", "add_header", "Connection"),
+        ("http_rule", "del_header", "Host"),
+        ("response_rule", "set_header", "Content-Length"),
+        ("response_rule", "del_header", "Transfer-Encoding"),
+        ("response_rule", "add_header", "connection"),
+    ] {
+        let value = if action == "del_header" {
+            ""
+        } else {
+            "value = \"1\"\n"
+        };
+        let text = http(&format!(
+            "[[frontend.{kind}]]\naction = \"{action}\"\nname = \"{name}\"\n{value}"
+        ));
+        let e = only_error(&text);
+        let line = line_of(&text, &format!("name = \"{name}\""));
+        assert!(e.starts_with(&format!("t.toml:{line}:")), "{e}");
+        assert!(e.contains(&format!("{kind} 1: header \"{name}\"")), "{e}");
+    }
+    let ok = http(
+        "[[frontend.http_rule]]\naction = \"set_header\"\nname = \"Host\"\nvalue = \"internal\"\n",
+    );
+    Config::parse(&ok, "t.toml").unwrap();
+    // CR/LF in a value cannot split a head.
+    let e = only_error(&http(
+        "[[frontend.http_rule]]\naction = \"add_header\"\nname = \"X\"\nvalue = \"a\\r\\nInjected: 1\"\n",
+    ));
+    assert!(e.contains("holds CR, LF or NUL"), "{e}");
+}
+
+#[test]
+fn the_example_rules_configuration_passes_check() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = Command::new(BIN)
+        .args(["check", "-c"])
+        .arg(format!("{root}/configs/rules.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

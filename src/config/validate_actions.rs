@@ -119,6 +119,13 @@ impl Validator {
                 );
                 continue;
             }
+            if let Some(why) = protected_header(op, r.name.get_ref(), false) {
+                self.error(
+                    r.name.span(),
+                    format!("{what}: header {:?} {why}", r.name.get_ref()),
+                );
+                continue;
+            }
             let when = self.when(&r.if_, &r.unless, &what);
             let res = HeaderEdit::new(op, r.name.get_ref(), value.as_bytes())
                 .and_then(|e| b.response(e, when.as_ref().map(|w| w.0)));
@@ -183,6 +190,11 @@ impl Validator {
             "set_header" | "add_header" | "del_header" => {
                 let op = header_op(action)?;
                 let name = self.needs(&r.name, r, "name", what)?;
+                if let Some(why) = protected_header(op, name, true) {
+                    let span = r.name.as_ref().map_or(r.action.span(), |n| n.span());
+                    self.error(span, format!("{what}: header {name:?} {why}"));
+                    return None;
+                }
                 let value = match op {
                     HeaderOp::Del => "",
                     _ => self.needs(&r.value, r, "value", what)?,
@@ -384,6 +396,31 @@ impl Validator {
             }
         }
     }
+}
+
+/// Why rules may not edit header `name` (`request`: an http_rule, else a
+/// response_rule): ringlb writes the message's framing and connection-management
+/// fields itself, and a request keeps exactly one Host.
+fn protected_header(op: HeaderOp, name: &str, request: bool) -> Option<&'static str> {
+    const OWN: [&str; 8] = [
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "upgrade",
+    ];
+    if OWN.iter().any(|h| name.eq_ignore_ascii_case(h)) {
+        return Some(
+            "cannot be edited: ringlb writes message framing and connection fields itself",
+        );
+    }
+    if request && op != HeaderOp::Set && name.eq_ignore_ascii_case("host") {
+        return Some("can only be set (set_header): a request keeps exactly one Host");
+    }
+    None
 }
 
 fn header_op(action: &str) -> Option<HeaderOp> {

@@ -249,6 +249,9 @@ impl<'a> Exchange<'a> {
                 );
                 worker
                     .with_frontend_stats(self.conn.fe, |s| count_status(&mut s.responses, status));
+                if status != 101 {
+                    self.conn.response_rules(self.fe, status, &self.req.tracked);
+                }
             }
             let rest = self.forward_head(&head).await?;
             if !interim {

@@ -11,6 +11,7 @@ use monoio::io::{AsyncWriteRent, AsyncWriteRentExt};
 use super::access::{request_line, Record};
 use super::error::{SessionError, Side};
 use super::exchange::{Exchange, Next};
+use super::http_heads::MAX_HEADERS;
 use super::http_heads::{read_request, reject, wait_next_request, Parsed};
 use super::relay::relay;
 use super::route::{Action, Answer};
@@ -18,8 +19,9 @@ use super::rules::{self, RuleConn};
 use super::session::tunnel_timeouts;
 use super::state::Worker;
 use crate::config::{Frontend, Redirect};
-use crate::http::BodyFraming;
+use crate::http::{parse_request, BodyFraming};
 use crate::msg::stats::count_status;
+use crate::rules::{Facts, Headers, HttpFacts, Slots};
 use crate::tls::{ClientStream, ServerStream};
 
 /// Serve one client connection in HTTP mode until it closes or must be closed.
@@ -70,6 +72,9 @@ pub struct Conn {
     pub(super) head: Vec<u8>,
     /// The request line for the access log, reused from request to request.
     line: Vec<u8>,
+    /// The request head as received, kept for response rules' conditions (only when
+    /// the frontend has response rules), reused from request to request.
+    req_copy: Vec<u8>,
     /// The access log record of the request being served.
     pub(super) rec: Record,
     /// No request was served yet: the next one never goes on a reused server
@@ -114,6 +119,7 @@ impl Conn {
             sbuf,
             head: Vec::with_capacity(1024),
             line: Vec::new(),
+            req_copy: Vec::new(),
             // Replaced at each request (without a clock read until then).
             rec: Record::new(peer, fe, tls, false),
             first: true,
@@ -218,6 +224,11 @@ impl Conn {
         };
         self.worker
             .with_frontend_stats(self.fe, |s| s.requests += 1);
+        if has_response_rules(frontend) {
+            self.req_copy.clear();
+            self.req_copy
+                .extend_from_slice(&self.cbuf[..parsed.head_len]);
+        }
         if self.logging {
             request_line(&self.cbuf[..parsed.head_len], &mut self.line);
             self.rec.bytes_in = parsed.head_len as u64;
@@ -284,7 +295,53 @@ impl Conn {
             count_status(&mut s.responses, status);
             s.invalid_requests += u64::from(invalid);
         });
-        reject(&mut self.client, status).await;
+        // The frontend's error_page for this status, if any (copied into the head
+        // buffer: the connection ends after it).
+        let frontend = self.worker.frontend(self.fe);
+        match frontend.error_pages.iter().find(|p| p.status == status) {
+            Some(page) => {
+                let mut out = std::mem::take(&mut self.head);
+                out.clear();
+                out.extend_from_slice(&page.response);
+                reject(&mut self.client, out).await;
+            }
+            None => reject(&mut self.client, crate::http::error_response(status)).await,
+        }
+    }
+
+    /// Response rules on the final response head from a server, written for the
+    /// client in `head`: their conditions see the request as received, the
+    /// connection, and `status`.
+    pub(super) fn response_rules(&mut self, frontend: &Frontend, status: u16, tracked: &Slots) {
+        if !has_response_rules(frontend) {
+            return;
+        }
+        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let limits = self.worker.http_limits();
+        // Parsed and validated once already: cannot fail.
+        let Ok(Some(req)) = parse_request(&self.req_copy, &limits, &mut storage) else {
+            return;
+        };
+        let facts = Facts {
+            tls_version: self.tls.map(|t| t.0),
+            http: Some(HttpFacts {
+                method: req.method,
+                target: req.target.as_bytes(),
+                host: req.host,
+                version: req.version,
+                headers: Headers::Parsed(req.headers),
+            }),
+            status: Some(status),
+            ..Facts::connection(self.peer.ip(), self.rc.dst_port)
+        };
+        rules::on_response(
+            &self.worker,
+            self.fe,
+            frontend,
+            &facts,
+            tracked,
+            &mut self.head,
+        );
     }
 
     /// After a 101: relay bytes between the client and `server` until both close.
@@ -313,4 +370,11 @@ impl Conn {
         relay(self.client, server, t, buffers).await?;
         Ok(())
     }
+}
+
+fn has_response_rules(frontend: &Frontend) -> bool {
+    frontend
+        .rules
+        .as_deref()
+        .is_some_and(|r| !r.response_rules().is_empty())
 }

@@ -16,7 +16,7 @@ use super::route::{route, Action};
 use super::rules::{self, RuleConn};
 use super::state::Worker;
 use crate::config::Frontend;
-use crate::http::{error_response, parse_request, parse_response, BodyFraming, HttpError};
+use crate::http::{parse_request, parse_response, BodyFraming, HttpError};
 use crate::rules::{Facts, Headers, HttpFacts, Slots};
 use crate::tls::{ClientStream, ServerStream};
 
@@ -187,7 +187,7 @@ fn parse_and_route(
         return Err(HttpError::PayloadTooLarge);
     }
     let mut action = route(fe, req.host, req.path());
-    let (mut tracked, mut rule) = (Slots::default(), None);
+    let (mut tracked, mut rule, mut written) = (Slots::default(), None, false);
     if fe.rules.is_some() {
         let (slot, conn, tls_version) = rc;
         let facts = Facts {
@@ -202,8 +202,22 @@ fn parse_and_route(
             ..Facts::connection(peer.ip(), conn.dst_port)
         };
         let keep = req.keep_alive && req.framing == BodyFraming::Length(0);
-        let d = rules::on_request(worker, slot, fe, &conn.state, &facts, head, keep);
-        (tracked, rule) = (d.tracked, d.rule);
+        let proto = if tls { "https" } else { "http" };
+        let upstream = |head: &mut Vec<u8>| {
+            req.write_upstream_head(head, peer.ip(), fe.forwarded_for.then_some(proto));
+        };
+        let d = rules::on_request(
+            worker,
+            slot,
+            fe,
+            &conn.state,
+            &facts,
+            head,
+            keep,
+            &action,
+            upstream,
+        );
+        (tracked, rule, written) = (d.tracked, d.rule, d.written);
         match (d.answer, d.backend) {
             (Some(a), _) => action = Action::Answer(a),
             (None, Some(b)) if !matches!(action, Action::Redirect(_)) => {
@@ -212,7 +226,7 @@ fn parse_and_route(
             _ => {}
         }
     }
-    if let Action::Backend(_) = action {
+    if matches!(action, Action::Backend(_)) && !written {
         let proto = if tls { "https" } else { "http" };
         req.write_upstream_head(head, peer.ip(), fe.forwarded_for.then_some(proto));
     }
@@ -308,12 +322,13 @@ pub async fn send_static(client: &mut ClientStream, bytes: &'static [u8]) {
 /// How long a refused client may keep sending before the socket is closed.
 const LINGER: Duration = Duration::from_secs(1);
 
-/// Answer with an error status, then close *lingeringly*: half-close, and read and
+/// Answer with an error response (ringlb's own or the frontend's `error_page`), then
+/// close *lingeringly*: half-close, and read and
 /// discard what the client still sends for a short while. Closing a socket that holds
 /// unread input makes the kernel send a reset, which can destroy the error response
 /// before the client reads it (HAProxy and nginx linger for the same reason).
-pub async fn reject(client: &mut ClientStream, status: u16) {
-    if client.write_all(error_response(status)).await.0.is_err() {
+pub async fn reject<B: monoio::buf::IoBuf + 'static>(client: &mut ClientStream, response: B) {
+    if client.write_all(response).await.0.is_err() {
         return;
     }
     let _ = client.shutdown().await;

@@ -5,10 +5,13 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::route::Answer;
+use super::route::{Action, Answer};
 use super::state::Worker;
 use crate::config::{Frontend, TableSpec};
-use crate::rules::{ConnState, Facts, Reply, Scratch, Slots, Table, Verdict};
+use crate::http::edit;
+use crate::rules::{
+    ConnState, Edit, Facts, HeaderEdit, HeaderOp, Reply, Scratch, Slots, Table, Verdict,
+};
 
 /// What request rules need of their connection: what it is tracked in (connection
 /// rules) and the local port it came to.
@@ -134,10 +137,16 @@ pub struct ReqDecision {
     pub tracked: Slots,
     /// The rule that gave the verdict, in the frontend's hit numbering.
     pub rule: Option<usize>,
+    /// The request is forwarded: its head for the server is in `head`, edited.
+    pub written: bool,
 }
 
 /// Request rules on a parsed head. An answer is written into `head`; `keep`: the
-/// connection may stay open after an answer (keep-alive and no request body).
+/// connection may stay open after an answer (keep-alive and no request body). When
+/// the request goes to a backend (`route` says so, or a `use_backend` rule does
+/// unless `route` redirects), `upstream` writes its head into `head` and the rules'
+/// edits are applied to it, in rule order.
+#[allow(clippy::too_many_arguments)]
 pub fn on_request(
     w: &Worker,
     fe: usize,
@@ -146,6 +155,8 @@ pub fn on_request(
     facts: &Facts<'_>,
     head: &mut Vec<u8>,
     keep: bool,
+    route: &Action,
+    upstream: impl FnOnce(&mut Vec<u8>),
 ) -> ReqDecision {
     let Some(rs) = frontend.rules.as_deref() else {
         return ReqDecision::default();
@@ -162,7 +173,24 @@ pub fn on_request(
                 .backend
                 .and_then(|(_, b)| frontend.rule_backends.get(b as usize).copied()),
             answer: None,
+            written: false,
         };
+        let forwards = out.forwards()
+            && match route {
+                Action::Backend(_) => true,
+                Action::Redirect(_) => false,
+                _ => d.backend.is_some(),
+            };
+        if forwards {
+            upstream(head);
+            for e in out.edits() {
+                match e {
+                    Edit::Header(h) => apply_header(head, h),
+                    Edit::Path(p) => edit::replace_path(head, p),
+                }
+            }
+            d.written = true;
+        }
         let answer = |status, delay_ms, keep| {
             Some(Answer {
                 status,
@@ -182,12 +210,64 @@ pub fn on_request(
             }
             Verdict::Tarpit { delay_ms, status } => {
                 head.clear();
-                head.extend_from_slice(crate::http::error_response(status));
+                head.extend_from_slice(error_bytes(frontend, status));
                 answer(status, delay_ms, false)
             }
         };
         d
     })
+}
+
+/// A header edit on a head written for the other side.
+pub fn apply_header(head: &mut Vec<u8>, e: &HeaderEdit) {
+    match e.op {
+        HeaderOp::Del => {
+            edit::remove_fields(head, e.name.as_bytes());
+        }
+        HeaderOp::Set => {
+            edit::remove_fields(head, e.name.as_bytes());
+            edit::append_field(head, e.name.as_bytes(), &e.value);
+        }
+        HeaderOp::Add => edit::append_field(head, e.name.as_bytes(), &e.value),
+    }
+}
+
+/// Response rules on the final response head from a server (written for the client
+/// in `head`, before any body byte is appended): the edits of every rule whose
+/// condition holds, in order.
+pub fn on_response(
+    w: &Worker,
+    fe: usize,
+    frontend: &Frontend,
+    facts: &Facts<'_>,
+    tracked: &Slots,
+    head: &mut Vec<u8>,
+) {
+    let Some(rs) = frontend.rules.as_deref() else {
+        return;
+    };
+    if rs.response_rules().is_empty() {
+        return;
+    }
+    let base = rs.connection_rules().len() + rs.request_rules().len();
+    w.with_rules(|st| {
+        let now = st.now_ms();
+        let out = rs.on_response(facts, &st.tables, tracked, &mut st.scratch, now);
+        w.count_rule_hits(fe, base, out.hits());
+        for e in out.edits() {
+            apply_header(head, e);
+        }
+    });
+}
+
+/// The response ringlb sends for an error `status`: the frontend's `error_page` for
+/// it when there is one, else its own.
+pub fn error_bytes(frontend: &Frontend, status: u16) -> &[u8] {
+    frontend
+        .error_pages
+        .iter()
+        .find(|p| p.status == status)
+        .map_or(crate::http::error_response(status), |p| &p.response[..])
 }
 
 /// The reason phrase of a status ringlb answers with itself.

@@ -30,6 +30,7 @@ pub struct Seen {
 /// - `/hints-then-close`: a 103 Early Hints head, then closes without a final response
 /// - `/bad-framing`: Content-Length and Transfer-Encoding both
 /// - `/ws`: 101 Switching Protocols, then echoes bytes
+/// - `/with-server`: `ok` with a `Server` header
 /// - anything else: `ok <method> <path> <body length>`
 pub struct Backend {
     pub addr: SocketAddr,
@@ -160,6 +161,8 @@ fn serve(stream: TcpStream, seen: &Seen, delay: Duration) -> std::io::Result<()>
             return Ok(());
         } else if path == "/bad-framing" {
             w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")?;
+        } else if path == "/with-server" {
+            w.write_all(b"HTTP/1.1 200 OK\r\nServer: backend/1.0\r\nContent-Length: 2\r\n\r\nok")?;
         } else if path == "/ws" {
             w.write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")?;
             let mut buf = [0u8; 4096];
