@@ -367,3 +367,20 @@ fn the_example_rules_configuration_passes_check() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_frontend_that_tracks_clients_is_steered_by_source_unless_told_otherwise() {
+    let cfg = |extra: &str| {
+        format!(
+            "[[table]]\nname = \"t\"\nkey = \"src\"\n\
+             [[frontend]]\nname = \"web\"\nbind = [\"127.0.0.1:8000\"]\nmode = \"http\"\ndefault_backend = \"app\"\n{extra}\
+             [[frontend.tcp_rule]]\naction = \"track\"\ntable = \"t\"\n\
+             [[backend]]\nname = \"app\"\n[[backend.server]]\nname = \"a1\"\naddress = \"127.0.0.1:9001\"\n"
+        )
+    };
+    let c = ringlb::config::Config::parse(&cfg(""), "t.toml").expect("valid");
+    assert_eq!(c.frontends[0].steering, ringlb::config::Steering::Source);
+    let c =
+        ringlb::config::Config::parse(&cfg("steering = \"kernel\"\n"), "t.toml").expect("valid");
+    assert_eq!(c.frontends[0].steering, ringlb::config::Steering::Kernel);
+}

@@ -138,17 +138,19 @@ impl Validator {
                 defaults.timeout_client_handshake,
                 &format!("{key}: timeout_client_handshake"),
             ),
-            steering: self.steering(fe.steering.as_ref(), key),
+            steering: self.steering(fe.steering.as_ref(), key, tracks_clients(fe)),
             rules: None,
             rule_backends: Vec::new(),
             error_pages: Vec::new(),
         }
     }
 
-    /// `steering`: `"kernel"` (the default for now) or `"source"`. Planned: a frontend
-    /// with per-client rules will default to `"source"`, so that its limits are exact.
-    fn steering(&mut self, s: Option<&S<String>>, key: &str) -> Steering {
+    /// `steering`: `"kernel"` or `"source"`. Absent, a frontend that tracks clients in
+    /// tables (`track` rules) gets `"source"`, so that its per-client counters and
+    /// limits are exact across workers; any other gets the kernel's hash.
+    fn steering(&mut self, s: Option<&S<String>>, key: &str, tracks: bool) -> Steering {
         match s.map(|s| (s, s.get_ref().as_str())) {
+            None if tracks => Steering::Source,
             None | Some((_, "kernel")) => Steering::Kernel,
             Some((_, "source")) => Steering::Source,
             Some((s, other)) => {
@@ -282,4 +284,15 @@ impl Validator {
             None => 302,
         }
     }
+}
+
+/// Whether a frontend tracks clients in a table (a `track` connection or request rule).
+fn tracks_clients(fe: &RawFrontend) -> bool {
+    fe.tcp_rule
+        .iter()
+        .any(|r| r.get_ref().action.get_ref() == "track")
+        || fe
+            .http_rule
+            .iter()
+            .any(|r| r.get_ref().action.get_ref() == "track")
 }
