@@ -75,3 +75,49 @@ fn a_rate_limit_is_exact_with_two_workers() {
     }
     assert_eq!(backend.requests(), a.0 + b.0, "no 429 reached the backend");
 }
+
+#[test]
+fn a_100k_line_cidr_file_is_loaded_and_matched() {
+    let backend = Backend::start();
+    let dir = std::env::temp_dir().join(format!("ringlb-cidr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let list = dir.join("blocked.lst");
+    let mut text = String::from("# 100,000 networks, one per line\n");
+    for i in 0..100_000u32 {
+        text.push_str(&format!("10.{}.{}.0/24\n", i >> 8 & 0xff, i & 0xff));
+    }
+    text.push_str("127.0.0.2/32\n");
+    std::fs::write(&list, text).unwrap();
+    let rules = format!(
+        "[[frontend.acl]]\nname = \"blocked\"\nsrc_file = \"{}\"\n\
+         [[frontend.http_rule]]\naction = \"deny\"\nif = \"blocked\"\n",
+        list.display()
+    );
+    let r = Ringlb::start(&http_config(backend.addr, "", &rules));
+    assert_eq!(client_from("127.0.0.2", r.addr()).get("/").0, 403);
+    assert_eq!(client_from("127.0.0.3", r.addr()).get("/").0, 200);
+    assert_eq!(backend.requests(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_reload_keeps_the_counters_of_a_table() {
+    let backend = Backend::start();
+    let tables = "\n[[table]]\nname = \"per_ip\"\nkey = \"src\"\nperiod = \"60s\"\n";
+    let rules = RULES.replace("above = 100", "above = 10");
+    let mut r = Ringlb::start(&http_config(backend.addr, tables, &rules));
+    let addr = r.addr();
+    let mut c = client_from("127.0.0.4", addr);
+    for _ in 0..6 {
+        assert_eq!(c.get("/").0, 200);
+    }
+    r.reload_and_wait();
+    // 6 counted before the reload: 4 more are allowed, then 429.
+    let mut c = client_from("127.0.0.4", addr);
+    let after: Vec<u16> = (0..6).map(|_| c.get("/").0).collect();
+    assert_eq!(
+        after,
+        [200, 200, 200, 200, 429, 429],
+        "the reload reset the table"
+    );
+}
