@@ -43,7 +43,7 @@
 //! | [`control`] | control plane: server table, health checks, passive health, reload, VRRP tracking | msg, vrrp, listen, config, lb, http, tls, logging, rules |
 //! | [`worker`] | data plane: accept, sessions, HTTP exchange, relay, per-worker state | msg, listen, config, lb, http, tls, logging, rules |
 //! | [`vrrp`] | VRRPv3 virtual router: codec, state machine, raw socket, netlink | config, logging |
-//! | [`msg`] | the messages between control plane and workers, and statistics types | config, lb, listen |
+//! | [`msg`] | the messages between control plane and workers, and statistics types | config, lb, listen, rules |
 //! | [`listen`] | binding listening sockets for every worker; which socket errors are ringlb's own | config |
 //! | [`logging`] | repeated log lines at most once per period | — |
 //! | [`lb`] | balancing algorithms behind [`lb::Balancer`]; pure functions of state and time | config |

@@ -49,7 +49,7 @@ const ALLOWED: &[(&str, May)] = &[
     ),
     ("vrrp", Only(&["config", "logging"])),
     ("logging", Only(&[])),
-    ("msg", Only(&["config", "lb", "listen"])),
+    ("msg", Only(&["config", "lb", "listen", "rules"])),
     ("listen", Only(&["config"])),
     ("lb", Only(&["config"])),
     // The configuration holds loaded certificates and rustls configurations, so

@@ -121,3 +121,50 @@ fn a_reload_keeps_the_counters_of_a_table() {
         "the reload reset the table"
     );
 }
+
+#[test]
+fn the_admin_api_lists_a_tables_busiest_clients_and_clears_one() {
+    let backend = Backend::start();
+    let tables = "admin_bind = \"127.0.0.1:0\"\n[[table]]\nname = \"per_ip\"\nkey = \"src\"\n";
+    let config = http_config(backend.addr, tables, RULES).replace("workers = 1", "workers = 2");
+    let r = Ringlb::start(&config);
+    let (addr, adm) = (r.addr(), r.admin_addr());
+    {
+        let mut c = client_from("127.0.0.5", addr);
+        for _ in 0..7 {
+            assert_eq!(c.get("/").0, 200);
+        }
+        let mut c = client_from("127.0.0.6", addr);
+        assert_eq!(c.get("/").0, 200);
+    }
+    let (status, json) = common::admin(adm, "GET", "/api/tables", "", None);
+    assert_eq!(status, 200, "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let t = &v["tables"][0];
+    assert_eq!(t["name"], "per_ip", "{json}");
+    assert_eq!(t["entries"], 2, "{json}");
+    assert_eq!(t["top"][0]["key"], "127.0.0.5", "busiest first: {json}");
+    assert_eq!(t["top"][0]["http_req_total"], 7, "{json}");
+    let (_, metrics) = common::admin(adm, "GET", "/metrics", "", None);
+    assert!(
+        metrics.contains("ringlb_table_entries{table=\"per_ip\"} 2"),
+        "{metrics}"
+    );
+    // Clear one client: gone from the table, the other stays.
+    let (status, body) = common::admin(adm, "POST", "/api/tables/per_ip/clear", "127.0.0.5", None);
+    assert_eq!(status, 200, "{body}");
+    let (_, json) = common::admin(adm, "GET", "/api/tables", "", None);
+    assert!(
+        !json.contains("127.0.0.5") && json.contains("127.0.0.6"),
+        "{json}"
+    );
+    // Bad requests say why.
+    assert_eq!(
+        common::admin(adm, "POST", "/api/tables/nope/clear", "1.2.3.4", None).0,
+        404
+    );
+    assert_eq!(
+        common::admin(adm, "POST", "/api/tables/per_ip/clear", "not-an-ip", None).0,
+        400
+    );
+}

@@ -243,6 +243,7 @@ pub fn metrics(control: &Control, stats: &[Box<WorkerStats>]) -> String {
         write_family(&mut out, f, &rows);
     }
     rule_hits(&mut out, control, &totals);
+    super::tables::metrics(&mut out, stats);
     if let Some(v) = &control.vrrp {
         super::vrrp_view::metrics(&mut out, &v.status());
     }

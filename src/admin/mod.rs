@@ -10,6 +10,7 @@
 //! | `page.rs` | the HTML stats page |
 //! | `metrics.rs` | Prometheus text (`/metrics`): the table of what is exported |
 //! | `prom.rs` | the Prometheus text format: metric family tables and their writers |
+//! | `tables.rs` | tracking tables: `GET /api/tables`, their metrics |
 //! | `vrrp_view.rs` | the virtual router in JSON, metrics and HTML |
 
 mod metrics;
@@ -17,6 +18,7 @@ mod page;
 mod prom;
 mod render;
 mod server;
+mod tables;
 mod vrrp_view;
 
 pub use server::{bind, serve};

@@ -22,6 +22,7 @@ use super::render;
 use crate::control::Control;
 use crate::http::{parse_request, read_append, BodyFraming, Limits};
 use crate::lb::Admin;
+use crate::msg::Update;
 
 /// Whole request (head and body) must arrive within this.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -241,6 +242,11 @@ async fn respond(control: &Rc<Control>, req: Request) -> Reply {
             control.barrier().await;
             reply
         }
+        ("GET", ["api", "tables"]) => {
+            let stats = control.collect().await;
+            Reply::new(200, "application/json", super::tables::json(&stats))
+        }
+        ("POST", ["api", "tables", table, "clear"]) => clear_entry(control, table, &req.body).await,
         ("POST", ["api", "reload"]) => match control.reload("POST /api/reload") {
             Ok(summary) => {
                 control.barrier().await;
@@ -257,11 +263,40 @@ async fn respond(control: &Rc<Control>, req: Request) -> Reply {
                     .to_string(),
             ),
         },
-        (_, [""] | ["metrics"] | ["api", "servers"] | ["api", "reload"] | ["api", "vrrp"] | ["api", "servers", _, _, _]) => {
+        (_, [""] | ["metrics"] | ["api", "servers"] | ["api", "reload"] | ["api", "vrrp"] | ["api", "tables"] | ["api", "tables", _, "clear"] | ["api", "servers", _, _, _]) => {
             Reply::json_error(405, "method not allowed")
         }
         _ => Reply::json_error(404, "no such page"),
     }
+}
+
+/// `POST /api/tables/{table}/clear`, body: the key as the table spells it (an
+/// address, a prefix's first address, or a header value): every worker drops it.
+async fn clear_entry(control: &Rc<Control>, table: &str, body: &[u8]) -> Reply {
+    let kind = {
+        let config = control.config.borrow();
+        match config.tables.iter().find(|t| t.name == table) {
+            Some(t) => t.config.key.clone(),
+            None => return Reply::json_error(404, &format!("no table {table:?}")),
+        }
+    };
+    let text = String::from_utf8_lossy(body);
+    let key = text.trim().trim_matches('"');
+    if let Err(e) = kind.parse_key(key) {
+        return Reply::json_error(400, &format!("not a key of table {table:?}: {e}"));
+    }
+    let (table, key) = (table.to_string(), key.to_string());
+    control.broadcaster.send_all(|| Update::ClearTableEntry {
+        table: table.clone(),
+        key: key.clone(),
+    });
+    control.barrier().await;
+    tracing::info!("table {table:?}: entry {key:?} cleared (admin API)");
+    Reply::new(
+        200,
+        "application/json",
+        serde_json::json!({ "table": table, "cleared": key }).to_string(),
+    )
 }
 
 /// `POST /api/servers/{backend}/{server}/state|weight`, body: the value, as plain text

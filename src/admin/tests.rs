@@ -99,6 +99,7 @@ fn worker(w: u64) -> Box<WorkerStats> {
     };
     Box::new(WorkerStats {
         worker: w as usize,
+        tables: Vec::new(),
         faults: FaultCounts {
             accept_errors: w,
             limit_reached: 1,

@@ -112,7 +112,24 @@ pub struct WorkerStats {
     pub frontends: Vec<FrontendStats>,
     pub backends: Vec<BackendStats>,
     pub faults: FaultCounts,
+    /// This worker's tracking tables, in the configuration's order.
+    pub tables: Vec<TableView>,
 }
+
+/// One worker's view of a tracking table: its size and its busiest entries.
+#[derive(Debug, Clone, Default)]
+pub struct TableView {
+    pub name: String,
+    pub entries: usize,
+    /// The busiest entries by request rate (at most `TABLE_TOP`), key as text.
+    pub top: Vec<(String, crate::rules::Counters)>,
+    pub evicted: u64,
+    pub expired: u64,
+    pub refused: u64,
+}
+
+/// How many entries of each table a worker sends with its statistics.
+pub const TABLE_TOP: usize = 20;
 
 /// What a worker counts that belongs to no frontend or server.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

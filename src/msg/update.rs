@@ -22,6 +22,8 @@ pub enum Update {
     Ping(u64),
     /// A new configuration, with this worker's new listeners.
     Reload(Box<Reload>),
+    /// Drop one entry of a tracking table (admin API): table name, key as text.
+    ClearTableEntry { table: String, key: String },
 }
 
 /// A server's state as the workers must apply it (HAProxy's three parts).

@@ -236,6 +236,10 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
                         "server state applied"
                     );
                 }
+                Update::ClearTableEntry { table, key } => {
+                    let found = worker.with_rules(|r| r.clear(&table, &key));
+                    tracing::debug!(target: "ringlb::apply", worker = worker.id(), %table, %key, found, "table entry cleared");
+                }
                 Update::Ping(_) => {
                     worker.report(Event::Pong(worker.id()));
                 }

@@ -9,8 +9,9 @@ use super::route::{Action, Answer};
 use super::state::Worker;
 use crate::config::{Frontend, TableSpec};
 use crate::http::edit;
+use crate::msg::stats::{TableView, TABLE_TOP};
 use crate::rules::{
-    ConnState, Edit, Facts, HeaderEdit, HeaderOp, Reply, Scratch, Slots, Table, Verdict,
+    ConnState, Counter, Edit, Facts, HeaderEdit, HeaderOp, Reply, Scratch, Slots, Table, Verdict,
 };
 
 /// What request rules need of their connection: what it is tracked in (connection
@@ -45,6 +46,44 @@ impl RuleState {
     /// Milliseconds since the worker started (the tables' clock).
     pub fn now_ms(&self) -> u64 {
         self.start.elapsed().as_millis() as u64
+    }
+
+    /// What the admin API shows of each table (off the request path: a snapshot).
+    pub fn views(&self) -> Vec<TableView> {
+        let now = self.now_ms();
+        self.names
+            .iter()
+            .zip(&self.tables)
+            .map(|(name, t)| {
+                let stats = t.stats();
+                TableView {
+                    name: name.clone(),
+                    entries: t.len(),
+                    top: t
+                        .top(TABLE_TOP, Counter::HttpReqRate, now)
+                        .into_iter()
+                        .map(|(k, c)| (k.to_string(), c))
+                        .collect(),
+                    evicted: stats.evicted,
+                    expired: stats.expired,
+                    refused: stats.refused,
+                }
+            })
+            .collect()
+    }
+
+    /// Drop the entry `key` (as the admin API spells it) of table `name`; whether it
+    /// was there.
+    pub fn clear(&mut self, name: &str, key: &str) -> bool {
+        let Some(i) = self.names.iter().position(|n| n == name) else {
+            return false;
+        };
+        let table = &mut self.tables[i];
+        let kind = table.config().key.clone();
+        match kind.parse_key(key) {
+            Ok(k) => table.remove(k),
+            Err(_) => false,
+        }
     }
 
     /// A new configuration's tables: a table of the same name and key kind keeps its

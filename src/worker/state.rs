@@ -439,6 +439,7 @@ impl Worker {
                 .map(BackendState::stats)
                 .collect(),
             faults: self.faults.counts(),
+            tables: self.rules.borrow().views(),
         }
     }
 
