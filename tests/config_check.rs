@@ -463,6 +463,13 @@ fn every_example_in_configs_passes_check() {
         std::fs::create_dir_all(&tmp).unwrap();
         let copy = tmp.join(path.file_name().unwrap());
         std::fs::write(&copy, &text).unwrap();
+        // Files an example names beside it (CIDR lists) come along.
+        for other in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = other.path();
+            if p.extension().and_then(|e| e.to_str()) == Some("lst") {
+                std::fs::copy(&p, tmp.join(p.file_name().unwrap())).unwrap();
+            }
+        }
         if text.contains("certs/site.pem") {
             let made = Command::new(BIN)
                 .args(["gen-cert", "--name", "localhost", "--cert"])
