@@ -4,29 +4,15 @@
 
 mod common;
 
-use std::io::{BufReader, Read};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Read;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::http::{http_config, Backend, Client};
-use common::{Echo, Ringlb, PATIENCE};
+use common::http::{client_from, http_config, Backend, Client};
+use common::{Echo, Ringlb};
 
 fn start(backend: &Backend, global: &str, frontend: &str) -> Ringlb {
     Ringlb::start(&http_config(backend.addr, global, frontend))
-}
-
-/// A client whose connection comes from `src` (any 127.0.0.0/8 address is local).
-fn client_from(src: &str, to: SocketAddr) -> Client {
-    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    let from: SocketAddr = format!("{src}:0").parse().unwrap();
-    s.bind(&from.into()).unwrap();
-    s.connect(&to.into()).unwrap();
-    let stream: TcpStream = s.into();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    Client {
-        reader: BufReader::new(stream.try_clone().unwrap()),
-        stream,
-    }
 }
 
 fn get(addr: SocketAddr, path: &str) -> (u16, String, Vec<u8>) {

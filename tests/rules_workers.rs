@@ -4,11 +4,11 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::thread;
 
-use common::http::{http_config, Backend, Client};
-use common::{Ringlb, PATIENCE};
+use common::http::{client_from, http_config, Backend};
+use common::Ringlb;
 
 const RULES: &str = r#"
 [[frontend.tcp_rule]]
@@ -22,20 +22,6 @@ action = "deny"
 status = 429
 if = "too_fast"
 "#;
-
-/// A keep-alive client whose connection comes from `src`.
-fn client_from(src: &str, to: SocketAddr) -> Client {
-    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    let from: SocketAddr = format!("{src}:0").parse().unwrap();
-    s.bind(&from.into()).unwrap();
-    s.connect(&to.into()).unwrap();
-    let stream: TcpStream = s.into();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    Client {
-        reader: std::io::BufReader::new(stream.try_clone().unwrap()),
-        stream,
-    }
-}
 
 /// `conns` connections from `src`, `each` requests on each: (allowed, refused with 429).
 fn hammer(addr: SocketAddr, src: &'static str, conns: usize, each: usize) -> (usize, usize) {

@@ -329,3 +329,18 @@ pub fn http_config(backend: SocketAddr, extra_global: &str, extra_frontend: &str
          [[backend]]\nname = \"app\"\n\n[[backend.server]]\nname = \"a1\"\naddress = \"{backend}\"\n"
     )
 }
+
+/// A client whose connection comes from `src` (any 127.0.0.0/8 address is local), for
+/// tests of rules on the client address and of steering.
+pub fn client_from(src: &str, to: SocketAddr) -> Client {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let from: SocketAddr = format!("{src}:0").parse().unwrap();
+    s.bind(&from.into()).unwrap();
+    s.connect(&to.into()).unwrap();
+    let stream: TcpStream = s.into();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    Client {
+        reader: BufReader::new(stream.try_clone().unwrap()),
+        stream,
+    }
+}
