@@ -118,7 +118,7 @@ haproxy_config() { # haproxy_config PORT
   cat <<EOT
 global
     nbthread $workers
-    maxconn 20000
+    maxconn 5000
 defaults
     mode http
     timeout connect 2s
