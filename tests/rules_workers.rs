@@ -154,3 +154,36 @@ fn the_admin_api_lists_a_tables_busiest_clients_and_clears_one() {
         400
     );
 }
+
+#[test]
+fn sni_and_alpn_conditions_see_the_tls_handshake() {
+    use common::tls::{connect, CertDir, Hello};
+    let backend = Backend::start();
+    let dir = CertDir::new();
+    dir.write("site", &["blocked.test", "ok.test"]);
+    let rules = format!(
+        "[frontend.tls]\ncertificates = [{}]\n\
+         [[frontend.acl]]\nname = \"blocked_name\"\nsni = [\"blocked.test\"]\n\
+         [[frontend.acl]]\nname = \"h1\"\nalpn = [\"http/1.1\"]\n\
+         [[frontend.acl]]\nname = \"probe\"\npath = [\"/alpn\"]\n\
+         [[frontend.http_rule]]\naction = \"deny\"\nif = \"blocked_name\"\n\
+         [[frontend.http_rule]]\naction = \"return\"\nstatus = 200\nbody = \"h1\"\nif = \"probe h1\"\n",
+        dir.entry("site")
+    );
+    let r = Ringlb::start(&http_config(backend.addr, "", &rules));
+    let hello = |sni| Hello {
+        sni: Some(sni),
+        ..Hello::default()
+    };
+    let mut c = connect(r.addr(), &hello("blocked.test")).unwrap();
+    assert_eq!(c.get("/").0, 403);
+    let mut c = connect(r.addr(), &hello("ok.test")).unwrap();
+    assert_eq!(c.get("/").0, 200);
+    let (status, body) = c.get("/alpn");
+    assert_eq!((status, body.as_slice()), (200, &b"h1"[..]));
+    assert_eq!(
+        backend.requests(),
+        1,
+        "only the allowed request reached the backend"
+    );
+}

@@ -63,6 +63,8 @@ pub struct TlsInfo {
     pub version: &'static str,
     pub cipher: &'static str,
     pub sni: Option<String>,
+    /// The protocol ALPN settled on, if any.
+    pub alpn: Option<Vec<u8>>,
 }
 
 /// Complete the server side of a TLS handshake within `timeout` (a client that stalls
@@ -93,6 +95,7 @@ pub async fn accept_tls(
             .and_then(|c| c.suite().as_str())
             .unwrap_or("unknown"),
         sni: conn.server_name().map(str::to_string),
+        alpn: conn.alpn_protocol().map(<[u8]>::to_vec),
     };
     // Bytes that came after the handshake are inside `conn` already (read_tls took
     // everything read), so nothing is lost in the hand-over.

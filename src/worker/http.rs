@@ -324,6 +324,8 @@ impl Conn {
         };
         let facts = Facts {
             tls_version: self.tls.map(|t| t.0),
+            sni: self.rc.sni.as_deref(),
+            alpn: self.rc.alpn.as_deref(),
             http: Some(HttpFacts {
                 method: req.method,
                 target: req.target.as_bytes(),

@@ -192,6 +192,8 @@ fn parse_and_route(
         let (slot, conn, tls_version) = rc;
         let facts = Facts {
             tls_version,
+            sni: conn.sni.as_deref(),
+            alpn: conn.alpn.as_deref(),
             http: Some(HttpFacts {
                 method: req.method,
                 target: req.target.as_bytes(),

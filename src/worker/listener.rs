@@ -129,11 +129,15 @@ async fn serve(w: Rc<Worker>, ticket: GateTicket, fe: usize, stream: TcpStream, 
         w.with_frontend_stats(fe, |s| s.current -= 1);
         return;
     };
-    let mut rc = RuleConn { state, dst_port };
-    if let Some((client, tls_label)) = handshake(&w, &frontend, fe, stream, peer).await {
+    let mut rc = RuleConn {
+        state,
+        dst_port,
+        ..RuleConn::default()
+    };
+    if let Some((client, tls_label)) = handshake(&w, &frontend, fe, stream, peer, &mut rc).await {
         let result = match frontend.mode {
             Mode::Tcp => serve_tcp(Rc::clone(&w), fe, client, peer, tls_label).await,
-            Mode::Http => serve_http(Rc::clone(&w), fe, client, peer, tls_label, rc).await,
+            Mode::Http => serve_http(Rc::clone(&w), fe, client, peer, tls_label, rc.clone()).await,
         };
         if let Err(e) = result {
             tracing::debug!(worker = w.id(), %peer, "session ended: {e}");
@@ -152,6 +156,7 @@ async fn handshake(
     fe: usize,
     stream: TcpStream,
     peer: SocketAddr,
+    rc: &mut RuleConn,
 ) -> Option<(ClientStream, TlsLabel)> {
     let Some(tls) = &frontend.tls else {
         let _ = stream.set_nodelay(true);
@@ -165,6 +170,11 @@ async fn handshake(
                 _ => s.tls12 += 1,
             });
             tracing::debug!(worker = w.id(), %peer, version = info.version, cipher = %info.cipher, sni = ?info.sni, "TLS handshake done");
+            if frontend.rules.is_some() {
+                // For `sni` and `alpn` conditions of the request rules.
+                rc.sni = info.sni.map(String::into_boxed_str);
+                rc.alpn = info.alpn.map(Vec::into_boxed_slice);
+            }
             Some((c, Some((info.version, info.cipher))))
         }
         Err(e) => {

@@ -15,11 +15,14 @@ use crate::rules::{
 };
 
 /// What request rules need of their connection: what it is tracked in (connection
-/// rules) and the local port it came to.
-#[derive(Debug, Clone, Copy, Default)]
+/// rules), the local port it came to, and what its TLS handshake said (only kept
+/// when the frontend has rules).
+#[derive(Debug, Clone, Default)]
 pub struct RuleConn {
     pub state: ConnState,
     pub dst_port: u16,
+    pub sni: Option<Box<str>>,
+    pub alpn: Option<Box<[u8]>>,
 }
 
 /// What a worker keeps for rules: its tables (in the configuration's order, kept
