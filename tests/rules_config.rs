@@ -352,21 +352,8 @@ fn edits_of_framing_headers_are_refused_naming_the_line() {
     assert!(e.contains("holds CR, LF or NUL"), "{e}");
 }
 
-#[test]
-fn the_example_rules_configuration_passes_check() {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let out = Command::new(BIN)
-        .args(["check", "-c"])
-        .arg(format!("{root}/configs/rules.toml"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+// configs/rules.toml is checked with every other example (with the certificate its
+// comment says to make) by tests/config_check.rs, every_example_in_configs_passes_check.
 
 #[test]
 fn a_frontend_that_tracks_clients_is_steered_by_source_unless_told_otherwise() {
