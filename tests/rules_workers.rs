@@ -187,3 +187,105 @@ fn sni_and_alpn_conditions_see_the_tls_handshake() {
         "only the allowed request reached the backend"
     );
 }
+
+/// One probe per condition kind: `/k/<kind>` answered by ringlb itself with the kind's
+/// name when the condition holds, else forwarded to the backend.
+const KINDS: &[(&str, &str)] = &[
+    ("method", "method = [\"DELETE\"]"),
+    ("host", "host = [\"exact.test\"]"),
+    ("host_suffix", "host_suffix = [\".example.test\"]"),
+    ("host_regex", "host_regex = [\"^api[0-9]+\\\\.\"]"),
+    ("path_suffix", "path_suffix = [\".css\"]"),
+    ("path_regex", "path_regex = [\"/v[0-9]+/\"]"),
+    ("query", "query = { name = \"debug\", value = [\"1\"] }"),
+    (
+        "header",
+        "header = { name = \"X-Team\", prefix = [\"blue\"] }",
+    ),
+    ("http_version", "http_version = [\"1.0\"]"),
+    ("cookie", "cookie = { name = \"beta\", value = [\"yes\"] }"),
+    ("dst_port", "dst_port = [1]"),
+];
+
+#[test]
+fn each_condition_kind_acts_end_to_end() {
+    let backend = Backend::start();
+    let mut rules = String::new();
+    for (kind, cond) in KINDS {
+        rules.push_str(&format!(
+            "[[frontend.acl]]\nname = \"is_{kind}\"\n{cond}\n\
+             [[frontend.acl]]\nname = \"probe_{kind}\"\npath_prefix = [\"/k/{kind}\"]\n\
+             [[frontend.http_rule]]\naction = \"return\"\nstatus = 200\nbody = \"{kind}\"\nif = \"probe_{kind} is_{kind}\"\n"
+        ));
+    }
+    let r = Ringlb::start(&http_config(backend.addr, "", &rules));
+    let ask = |req: String| {
+        let mut c = common::http::Client::connect(r.addr());
+        c.send(req.as_bytes());
+        let (status, _, body) = c.response(false);
+        assert_eq!(status, 200);
+        String::from_utf8_lossy(&body).into_owned()
+    };
+    let get = |path: &str, extra: &str| {
+        ask(format!(
+            "GET {path} HTTP/1.1\r\nHost: t.test\r\n{extra}\r\n"
+        ))
+    };
+    let matching = [
+        (
+            "method",
+            ask("DELETE /k/method HTTP/1.1\r\nHost: t\r\n\r\n".into()),
+        ),
+        (
+            "host",
+            ask("GET /k/host HTTP/1.1\r\nHost: EXACT.test:8080\r\n\r\n".into()),
+        ),
+        (
+            "host_suffix",
+            ask("GET /k/host_suffix HTTP/1.1\r\nHost: a.example.test\r\n\r\n".into()),
+        ),
+        (
+            "host_regex",
+            ask("GET /k/host_regex HTTP/1.1\r\nHost: api7.test\r\n\r\n".into()),
+        ),
+        ("path_suffix", get("/k/path_suffix/site.css", "")),
+        ("path_regex", get("/k/path_regex/v2/x", "")),
+        ("query", get("/k/query?a=b&debug=1", "")),
+        (
+            "header",
+            get("/k/header", "X-Team: red\r\nX-Team: blue-2\r\n"),
+        ),
+        (
+            "http_version",
+            ask("GET /k/http_version HTTP/1.0\r\nHost: t\r\n\r\n".into()),
+        ),
+        ("cookie", get("/k/cookie", "Cookie: a=1; beta=yes\r\n")),
+    ];
+    for (kind, body) in &matching {
+        assert_eq!(body, kind, "{kind} should have matched");
+    }
+    // Not matching: forwarded to the backend (`ok METHOD PATH ...`).
+    let missing = [
+        ("method", get("/k/method", "")),
+        ("host", get("/k/host", "")),
+        (
+            "host_suffix",
+            ask("GET /k/host_suffix HTTP/1.1\r\nHost: example.test.evil\r\n\r\n".into()),
+        ),
+        ("host_regex", get("/k/host_regex", "")),
+        ("path_suffix", get("/k/path_suffix/site.css.map", "")),
+        ("path_regex", get("/k/path_regex/vx/", "")),
+        ("query", get("/k/query?debug=0", "")),
+        ("header", get("/k/header", "X-Team: red\r\n")),
+        ("http_version", get("/k/http_version", "")),
+        ("cookie", get("/k/cookie", "Cookie: beta=no\r\n")),
+        // dst_port 1 is never ours: the probe always goes on.
+        ("dst_port", get("/k/dst_port", "")),
+    ];
+    for (kind, body) in &missing {
+        assert!(
+            body.starts_with("ok "),
+            "{kind} matched when it should not: {body}"
+        );
+    }
+}
