@@ -289,3 +289,62 @@ fn each_condition_kind_acts_end_to_end() {
         );
     }
 }
+
+#[test]
+fn a_connection_limit_per_client_closes_the_extra_connection_in_tcp_mode() {
+    use std::io::{Read, Write};
+    let echo = common::Echo::start();
+    let config = format!(
+        "[global]\nworkers = 2\npin_workers = false\n\n\
+         [[table]]\nname = \"conns\"\nkey = \"src\"\n\n\
+         [[frontend]]\nname = \"db\"\nbind = [\"127.0.0.1:0\"]\nmode = \"tcp\"\ndefault_backend = \"db\"\n\
+         [[frontend.acl]]\nname = \"too_many\"\ncounter = {{ table = \"conns\", name = \"conn_cur\", above = 3 }}\n\
+         [[frontend.tcp_rule]]\naction = \"track\"\ntable = \"conns\"\n\
+         [[frontend.tcp_rule]]\naction = \"reject\"\nif = \"too_many\"\n\n\
+         [[backend]]\nname = \"db\"\n[[backend.server]]\nname = \"e\"\naddress = \"{}\"\n",
+        echo.addr
+    );
+    let r = Ringlb::start(&config);
+    // Three connections of one client are served (whichever worker: it is steered).
+    let mut held: Vec<_> = (0..3)
+        .map(|i| {
+            let mut c = client_from("127.0.0.8", r.addr());
+            let msg = format!("hello {i}");
+            c.stream.write_all(msg.as_bytes()).unwrap();
+            let mut back = vec![0u8; msg.len()];
+            c.stream.read_exact(&mut back).unwrap();
+            c
+        })
+        .collect();
+    // The fourth is closed at once, and never reaches the server.
+    let mut extra = client_from("127.0.0.8", r.addr());
+    let _ = extra.stream.write_all(b"x");
+    let mut buf = [0u8; 8];
+    assert!(
+        matches!(extra.stream.read(&mut buf), Ok(0) | Err(_)),
+        "a 4th connection was served"
+    );
+    assert_eq!(echo.count(), 3);
+    // Another client is not affected; and once one closes, the first client may again.
+    assert_eq!(
+        common::echo_roundtrip(r.addr(), b"other".to_vec()),
+        b"other"
+    );
+    drop(held.pop());
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    loop {
+        let mut c = client_from("127.0.0.8", r.addr());
+        let _ = c.stream.write_all(b"again");
+        let mut back = [0u8; 5];
+        if c.stream.read_exact(&mut back).is_ok() {
+            assert_eq!(&back, b"again");
+            break;
+        }
+        // The closed connection's count may take a moment to be given back.
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the client stayed refused"
+        );
+        thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
