@@ -167,7 +167,13 @@ fn sni_and_alpn_conditions_see_the_tls_handshake() {
          [[frontend.acl]]\nname = \"h1\"\nalpn = [\"http/1.1\"]\n\
          [[frontend.acl]]\nname = \"probe\"\npath = [\"/alpn\"]\n\
          [[frontend.http_rule]]\naction = \"deny\"\nif = \"blocked_name\"\n\
-         [[frontend.http_rule]]\naction = \"return\"\nstatus = 200\nbody = \"h1\"\nif = \"probe h1\"\n",
+         [[frontend.http_rule]]\naction = \"return\"\nstatus = 200\nbody = \"h1\"\nif = \"probe h1\"\n\
+         [[frontend.acl]]\nname = \"v13\"\ntls_version = [\"TLSv1.3\"]\n\
+         [[frontend.acl]]\nname = \"tlsprobe\"\npath = [\"/tls\"]\n\
+         [[frontend.http_rule]]\naction = \"return\"\nstatus = 200\nbody = \"tls13\"\nif = \"tlsprobe v13\"\n\
+         [[frontend.acl]]\nname = \"allowed\"\npath = [\"/allowed\"]\n\
+         [[frontend.http_rule]]\naction = \"allow\"\nif = \"allowed\"\n\
+         [[frontend.http_rule]]\naction = \"deny\"\nif = \"allowed\"\n",
         dir.entry("site")
     );
     let r = Ringlb::start(&http_config(backend.addr, "", &rules));
@@ -181,10 +187,24 @@ fn sni_and_alpn_conditions_see_the_tls_handshake() {
     assert_eq!(c.get("/").0, 200);
     let (status, body) = c.get("/alpn");
     assert_eq!((status, body.as_slice()), (200, &b"h1"[..]));
+    let (status, body) = c.get("/tls");
+    assert_eq!((status, body.as_slice()), (200, &b"tls13"[..]));
+    // `allow` is final: the deny after it never acts.
+    assert_eq!(c.get("/allowed").0, 200);
+    let mut c12 = connect(
+        r.addr(),
+        &Hello {
+            sni: Some("ok.test"),
+            version: 12,
+            ..Hello::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(c12.get("/tls").0, 200, "forwarded: TLS 1.2 is not v13");
     assert_eq!(
         backend.requests(),
-        1,
-        "only the allowed request reached the backend"
+        3,
+        "only allowed requests reached the backend"
     );
 }
 
@@ -346,5 +366,32 @@ fn a_connection_limit_per_client_closes_the_extra_connection_in_tcp_mode() {
             "the client stayed refused"
         );
         thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn table_entries_expire_after_their_idle_time() {
+    let backend = Backend::start();
+    let tables = "admin_bind = \"127.0.0.1:0\"\n[[table]]\nname = \"per_ip\"\nkey = \"src\"\nexpire = \"1s\"\n";
+    let r = Ringlb::start(&http_config(backend.addr, tables, RULES));
+    let (addr, adm) = (r.addr(), r.admin_addr());
+    {
+        let mut c = client_from("127.0.0.9", addr);
+        assert_eq!(c.get("/").0, 200);
+    }
+    let entries = || {
+        let (_, json) = common::admin(adm, "GET", "/api/tables", "", None);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        v["tables"][0]["entries"].as_u64().unwrap()
+    };
+    assert_eq!(entries(), 1);
+    // Idle past `expire` (1 s), the entry goes at the next once-a-second sweep.
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    while entries() != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the entry never expired"
+        );
+        thread::sleep(std::time::Duration::from_millis(100));
     }
 }

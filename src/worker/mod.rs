@@ -267,12 +267,14 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
     }
 }
 
-/// Once a second: close pooled server connections idle too long, and give memory
+/// Once a second: close pooled server connections idle too long, drop tracking-table
+/// entries past their `expire`, and give memory
 /// freed since the last round back to the system.
 async fn sweep_pool(worker: Rc<Worker>) {
     while !worker.is_stopping() {
         monoio::time::sleep(std::time::Duration::from_secs(1)).await;
         worker.sweep_pool(std::time::Instant::now());
+        worker.with_rules(|r| r.expire());
         worker.trim_heap();
         worker.flush_access_log();
     }

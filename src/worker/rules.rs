@@ -75,6 +75,15 @@ impl RuleState {
             .collect()
     }
 
+    /// Drop the entries of every table idle past its `expire` (the once-a-second
+    /// sweep; `track` drops a few on the way too).
+    pub fn expire(&mut self) {
+        let now = self.now_ms();
+        for t in &mut self.tables {
+            t.expire(now);
+        }
+    }
+
     /// Drop the entry `key` (as the admin API spells it) of table `name`; whether it
     /// was there.
     pub fn clear(&mut self, name: &str, key: &str) -> bool {
