@@ -628,3 +628,31 @@ fn steering_is_kernel_or_source() {
     let c = Config::parse(BASE, "t.toml").expect("valid");
     assert_eq!(c.frontends[0].steering, ringlb::config::Steering::Kernel);
 }
+
+#[test]
+fn every_unknown_key_of_a_file_is_reported_in_one_run() {
+    let text = BASE
+        .replace("name = \"web\"\n", "name = \"web\"\nbnid = [\"x\"]\n")
+        .replace(
+            "address = \"127.0.0.1:9001\"",
+            "address = \"127.0.0.1:9001\"\nwieght = 2\nchekc = true",
+        );
+    let errors = match Config::parse(&text, "t.toml") {
+        Ok(_) => panic!("accepted"),
+        Err(e) => e.to_string(),
+    };
+    let lines: Vec<&str> = errors.lines().collect();
+    assert_eq!(lines.len(), 3, "{errors}");
+    assert!(
+        lines[0].starts_with("t.toml:3:1: frontend \"web\": bnid: unknown field"),
+        "{errors}"
+    );
+    assert!(
+        lines[1].starts_with("t.toml:13:1: backend \"app\" server \"a1\": wieght: unknown field"),
+        "{errors}"
+    );
+    assert!(
+        lines[2].starts_with("t.toml:14:1: backend \"app\" server \"a1\": chekc: unknown field"),
+        "{errors}"
+    );
+}

@@ -24,7 +24,9 @@ const MAX_WORKERS: i64 = 1024;
 
 pub(super) fn parse(text: &str, origin: &str) -> Result<Config, ConfigErrors> {
     let map = SourceMap { file: origin, text };
-    let raw = deserialize(text).map_err(|(span, msg)| ConfigErrors(vec![map.error(span, msg)]))?;
+    let raw = deserialize_all(text).map_err(|errors| {
+        ConfigErrors(errors.into_iter().map(|(s, m)| map.error(s, m)).collect())
+    })?;
     let mut v = Validator {
         base: std::path::Path::new(origin)
             .parent()
@@ -46,6 +48,50 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Config, ConfigErrors> {
         .map(|(s, m)| map.error(s, m).to_string())
         .collect();
     Ok(config)
+}
+
+/// Most unknown keys reported in one run (a file with several typos is fixed in one
+/// go, as `haproxy -c` reports every unknown keyword).
+const MAX_UNKNOWN_KEYS: usize = 50;
+
+/// [`deserialize`], reporting every unknown key of the file: serde stops at the first,
+/// so its line is blanked (spaces keep every position) and the file read again, until
+/// it reads or stops at another kind of error.
+fn deserialize_all(text: &str) -> Result<RawConfig, Vec<(Range<usize>, String)>> {
+    let mut errors = Vec::new();
+    let mut copy: Option<String> = None;
+    loop {
+        let current = copy.as_deref().unwrap_or(text);
+        let (span, message) = match deserialize(current) {
+            Ok(raw) if errors.is_empty() => return Ok(raw),
+            Ok(_) => return Err(errors),
+            Err(e) => e,
+        };
+        let unknown = message.contains("unknown field");
+        errors.push((span.clone(), message));
+        if !unknown || errors.len() >= MAX_UNKNOWN_KEYS {
+            return Err(errors);
+        }
+        let mut next = current.to_string();
+        if !blank_line(&mut next, span.start) {
+            return Err(errors);
+        }
+        copy = Some(next);
+    }
+}
+
+/// Replace the line holding byte `at` with spaces (newlines and positions kept).
+/// False when there is nothing left to blank there.
+fn blank_line(text: &mut String, at: usize) -> bool {
+    let at = at.min(text.len());
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    if text[start..end].trim().is_empty() {
+        return false;
+    }
+    let spaces = " ".repeat(text[start..end].len());
+    text.replace_range(start..end, &spaces);
+    true
 }
 
 /// TOML syntax and shape errors (unknown key, wrong type) come from serde; the path
