@@ -329,3 +329,41 @@ fn memory_goes_back_after_a_flood_of_idle_connections_closes() {
         thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn frontend_requests_add_up_with_the_responses_by_status() {
+    let sw = Switch::start("a");
+    let config = checked_config(
+        1,
+        &[&sw],
+        "kind = \"tcp\"\ninterval = \"10s\"",
+        "",
+        "admin_bind = \"127.0.0.1:0\"",
+    );
+    let r = Ringlb::start(&config);
+    let (front, adm) = (r.addr(), r.admin_addr());
+    for i in 0..3 {
+        assert_eq!(Client::connect(front).get(&format!("/ok{i}")).0, 200);
+    }
+    // Two refused requests: a malformed one and one with two Hosts.
+    for bad in [
+        "GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    ] {
+        let mut c = Client::connect(front);
+        c.send(bad.as_bytes());
+        assert_eq!(c.response(false).0, 400);
+    }
+    let (_, metrics) = admin(adm, "GET", "/metrics", "", None);
+    let value = |prefix: &str| -> f64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let requests = value("ringlb_frontend_requests_total{");
+    let responses = value("ringlb_frontend_responses_total{");
+    assert_eq!(requests, 5.0, "{metrics}");
+    assert_eq!(requests, responses, "{metrics}");
+}

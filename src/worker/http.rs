@@ -213,6 +213,9 @@ impl Conn {
             Ok(Some(p)) => p,
             Ok(None) => return None,
             Err(status) => {
+                // A refused request is a request: the totals add up with the statuses.
+                self.worker
+                    .with_frontend_stats(self.fe, |s| s.requests += 1);
                 self.refuse(status, true).await;
                 if self.logging {
                     request_line(&self.cbuf, &mut self.line);
