@@ -39,15 +39,16 @@
 //! | module | what | may import |
 //! |---|---|---|
 //! | [`run`] | supervisor: start-up, signals, lifecycle, stop | everything below |
-//! | [`admin`] | admin listener: stats page, `/metrics`, JSON API, runtime commands | control, msg, vrrp, config, lb, http, tls, logging, rules |
-//! | [`control`] | control plane: server table, health checks, passive health, reload, VRRP tracking | msg, vrrp, listen, config, lb, http, tls, logging, rules |
-//! | [`worker`] | data plane: accept, sessions, HTTP exchange, relay, per-worker state | msg, listen, config, lb, http, tls, logging, rules |
+//! | [`admin`] | admin listener: stats page, `/metrics`, JSON API, runtime commands | control, msg, vrrp, config, lb, http, tls, logging, rules, proxy_protocol |
+//! | [`control`] | control plane: server table, health checks, passive health, reload, VRRP tracking | msg, vrrp, listen, config, lb, http, tls, logging, rules, proxy_protocol |
+//! | [`worker`] | data plane: accept, sessions, HTTP exchange, relay, per-worker state | msg, listen, config, lb, http, tls, logging, rules, proxy_protocol |
 //! | [`vrrp`] | VRRPv3 virtual router: codec, state machine, raw socket, netlink | config, logging |
-//! | [`msg`] | the messages between control plane and workers, and statistics types | config, lb, listen, rules |
+//! | [`msg`] | the messages between control plane and workers, and statistics types | config, lb, listen, rules, proxy_protocol |
 //! | [`listen`] | binding listening sockets for every worker; which socket errors are ringlb's own | config |
 //! | [`logging`] | repeated log lines at most once per period | — |
 //! | [`lb`] | balancing algorithms behind [`lb::Balancer`]; pure functions of state and time | config |
-//! | [`config`] | TOML → raw serde structs → validated [`config::Config`]; errors name file, line, key | tls, rules |
+//! | [`config`] | TOML → raw serde structs → validated [`config::Config`]; errors name file, line, key | tls, rules, proxy_protocol |
+//! | [`proxy_protocol`] | PROXY protocol v1/v2: incremental parser and encoders; pure | — |
 //! | [`tls`] | certificates, rustls configurations, client/server streams and handshakes | — |
 //! | [`rules`] | rule engine: ACLs, HAProxy-style rules by phase, tracking tables; pure functions of their inputs and time | — |
 //! | [`http`] | HTTP/1.1 codec: strict request/response parsing, framing, chunked validation | — |
@@ -62,6 +63,7 @@ pub mod lb;
 pub mod listen;
 pub mod logging;
 pub mod msg;
+pub mod proxy_protocol;
 pub mod rules;
 pub mod run;
 pub mod tls;

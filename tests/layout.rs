@@ -32,31 +32,63 @@ const ALLOWED: &[(&str, May)] = &[
     (
         "admin",
         Only(&[
-            "control", "msg", "vrrp", "config", "lb", "http", "tls", "logging", "rules",
+            "control",
+            "msg",
+            "vrrp",
+            "config",
+            "lb",
+            "http",
+            "tls",
+            "logging",
+            "rules",
+            "proxy_protocol",
         ]),
     ),
     (
         "control",
         Only(&[
-            "msg", "vrrp", "listen", "config", "lb", "http", "tls", "logging", "rules",
+            "msg",
+            "vrrp",
+            "listen",
+            "config",
+            "lb",
+            "http",
+            "tls",
+            "logging",
+            "rules",
+            "proxy_protocol",
         ]),
     ),
     (
         "worker",
         Only(&[
-            "msg", "listen", "config", "lb", "http", "tls", "logging", "rules",
+            "msg",
+            "listen",
+            "config",
+            "lb",
+            "http",
+            "tls",
+            "logging",
+            "rules",
+            "proxy_protocol",
         ]),
     ),
     ("vrrp", Only(&["config", "logging"])),
     ("logging", Only(&[])),
-    ("msg", Only(&["config", "lb", "listen", "rules"])),
+    (
+        "msg",
+        Only(&["config", "lb", "listen", "rules", "proxy_protocol"]),
+    ),
     ("listen", Only(&["config"])),
     ("lb", Only(&["config"])),
     // The configuration holds loaded certificates and rustls configurations, so
     // config → tls; tls must therefore never need the configuration. It builds the
     // rule engine's rule sets and tables, so config → rules.
-    ("config", Only(&["tls", "rules"])),
+    ("config", Only(&["tls", "rules", "proxy_protocol"])),
     ("tls", Only(&[])),
+    // Pure PROXY protocol codecs: the worker, the control plane's checks and the
+    // fuzz targets call them; they need nothing.
+    ("proxy_protocol", Only(&[])),
     ("http", Only(&[])),
     ("rules", Only(&[])),
 ];
