@@ -9,10 +9,12 @@
 //! |---|---|
 //! | `mod.rs` | certificates: loading, checks, SNI choice; the server configuration |
 //! | `client.rs` | rustls client configurations (to servers, and for checks) |
+//! | `client_hello.rs` | the SNI of a ClientHello read without terminating TLS (passthrough routed by SNI); pure, bounded |
 //! | `generate.rs` | self-signed certificates (`ringlb gen-cert`, tests) |
 //! | `stream.rs` | connections as sessions and checks see them: [`ClientStream`], [`ServerStream`], handshakes |
 
 mod client;
+pub mod client_hello;
 mod generate;
 mod stream;
 
