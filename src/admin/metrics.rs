@@ -12,7 +12,8 @@ use crate::control::table::{ServerEntry, Table};
 use crate::control::Control;
 use crate::lb::{Oper, WEIGHT_SCALE};
 use crate::msg::stats::{
-    BackendStats, FaultCounts, FrontendStats, Latency, ServerStats, WorkerStats,
+    BackendStats, FaultCounts, FrontendStats, Latency, ServerStats, WorkerStats, HELLO_FAILURES,
+    PROXY_REFUSALS,
 };
 use crate::msg::Driver;
 
@@ -87,6 +88,23 @@ static FAMILIES: &[Family<Get>] = &[
         Get::Frontend(|f, i| [f.tls12, f.tls13][i].into()),
     )
     .by("version", TLS_VERSIONS),
+    Family::counter(
+        "ringlb_frontend_proxy_protocol_accepted_total",
+        "Connections accepted with a PROXY protocol header.",
+        Get::Frontend(|f, _| f.proxy_accepted.into()),
+    ),
+    Family::counter(
+        "ringlb_frontend_proxy_protocol_refused_total",
+        "Connections closed for their PROXY protocol header, by reason.",
+        Get::Frontend(|f, i| f.proxy_refused[i].into()),
+    )
+    .by("reason", &PROXY_REFUSALS),
+    Family::counter(
+        "ringlb_frontend_sni_hello_failures_total",
+        "SNI-routed connections without a readable ClientHello, by reason.",
+        Get::Frontend(|f, i| f.hello_failures[i].into()),
+    )
+    .by("reason", &HELLO_FAILURES),
     Family::counter(
         "ringlb_frontend_responses_total",
         "Responses sent to clients, by status class.",

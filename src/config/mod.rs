@@ -9,6 +9,7 @@
 //! | `raw.rs` | the file as written: serde structs mirroring the TOML, spans kept for messages |
 //! | `validate.rs` | the validator: entry point, `[global]`, `[defaults]`, shared checks (durations, ranges, names, addresses) |
 //! | `validate_frontend.rs` | `[[frontend]]`: binds, backend references, routes, redirects, timeouts |
+//! | `validate_l4.rs` | layer 4: `proxy_protocol` (+ `_from`), `sni` routes and `sni_fallback`, `send_proxy` |
 //! | `validate_backend.rs` | `[[backend]]`: balance, queue, health check, servers |
 //! | `validate_tls.rs` | `[frontend.tls]` (certificates, ALPN, rustls configuration) and `tls = true` on servers |
 //! | `validate_vrrp.rs` | `[vrrp]`: the virtual router's settings |
@@ -28,6 +29,7 @@ mod validate_acl;
 mod validate_actions;
 mod validate_backend;
 mod validate_frontend;
+mod validate_l4;
 mod validate_rules;
 mod validate_tls;
 mod validate_vrrp;
@@ -158,6 +160,46 @@ pub struct Frontend {
     /// for `use_backend` rules.
     pub rule_backends: Vec<usize>,
     pub error_pages: Vec<ErrorPage>,
+    /// `proxy_protocol`: a header is read first on every connection.
+    pub proxy_protocol: Option<std::sync::Arc<ProxyProtocolIn>>,
+    /// tcp mode: `route`s with `sni` (TLS passthrough routed by the ClientHello).
+    pub sni_routes: Vec<SniRoute>,
+    /// tcp mode with `sni_routes`: a connection without a readable ClientHello goes
+    /// to `default_backend` (`true`) or is closed.
+    pub sni_fallback_default: bool,
+    /// Some server of some backend has `send_proxy`: sessions keep the addresses
+    /// (and TLS facts) a header needs.
+    pub keeps_origin: bool,
+}
+
+/// `proxy_protocol` and `proxy_protocol_from` of a frontend.
+#[derive(Debug)]
+pub struct ProxyProtocolIn {
+    pub accept: crate::proxy_protocol::Accept,
+    /// Peers allowed to send a header; others are closed.
+    pub from: crate::rules::IpSet,
+}
+
+/// A `[[frontend.route]]` with `sni`: `name` exact (lower case) or, with `suffix`,
+/// `*.name` (any name ending in `.name`).
+#[derive(Debug, Clone)]
+pub struct SniRoute {
+    pub name: String,
+    pub suffix: bool,
+    pub backend: usize,
+}
+
+impl SniRoute {
+    /// Whether this route takes `sni` (lower case).
+    pub fn matches(&self, sni: &str) -> bool {
+        if self.suffix {
+            sni.len() > self.name.len() + 1
+                && sni.ends_with(self.name.as_str())
+                && sni.as_bytes()[sni.len() - self.name.len() - 1] == b'.'
+        } else {
+            sni == self.name
+        }
+    }
 }
 
 /// `steering`: which worker's listener gets a new connection.
@@ -296,6 +338,8 @@ pub struct Server {
     pub slow_start: Duration,
     /// TLS to this server (connections and health checks).
     pub tls: Option<std::sync::Arc<ServerTls>>,
+    /// `send_proxy`: the PROXY protocol header written first on each connection.
+    pub send_proxy: Option<crate::proxy_protocol::Version>,
 }
 
 /// How ringlb talks TLS to a server.

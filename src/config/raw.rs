@@ -112,6 +112,13 @@ pub struct RawFrontend {
     pub error_page: Vec<S<super::raw_rules::RawErrorPage>>,
     /// Added key: `"kernel"` (default) or `"source"` (each client to one worker).
     pub steering: Option<S<String>>,
+    /// Added keys: accept a PROXY protocol header (`"v1"`, `"v2"`, `"any"`) from the
+    /// peers `proxy_protocol_from` lists (required with it).
+    pub proxy_protocol: Option<S<String>>,
+    pub proxy_protocol_from: Option<S<Vec<S<String>>>>,
+    /// Added key: tcp mode with `sni` routes: what a connection whose first bytes are
+    /// no readable ClientHello does: `"default"` (default_backend) or `"close"`.
+    pub sni_fallback: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -135,6 +142,9 @@ pub struct RawCertificate {
 #[serde(deny_unknown_fields)]
 pub struct RawRoute {
     pub host: Option<S<String>>,
+    /// Added key: tcp mode, TLS passthrough: the ClientHello's server name, exact or
+    /// `"*.example.com"`.
+    pub sni: Option<S<String>>,
     pub path_prefix: Option<S<String>>,
     pub backend: S<String>,
 }
@@ -180,6 +190,8 @@ pub struct RawBackend {
     /// Added key: a response head not there after this counts as a passive-health
     /// error of its server while other servers answer faster (off when absent).
     pub slow_response: Option<S<String>>,
+    /// Added key: `send_proxy` of every server that does not set its own.
+    pub send_proxy: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -218,6 +230,9 @@ pub struct RawServer {
     pub sni: Option<S<String>>,
     pub verify: Option<bool>,
     pub ca_file: Option<S<String>>,
+    /// Added key: write a PROXY protocol header (`"v1"` or `"v2"`) first on every
+    /// connection to this server (HAProxy's `send-proxy`, `send-proxy-v2`).
+    pub send_proxy: Option<S<String>>,
 }
 
 /// `[vrrp]`: own virtual IPs like keepalived (see `validate_vrrp.rs`).

@@ -212,7 +212,13 @@ impl Validator {
             .map(|(i, b)| (b.name.get_ref().as_str(), i))
             .collect();
         let tables = self.tables(&raw.table);
-        let frontends = self.frontends(&raw.frontend, &defaults, &names, &tables);
+        let mut frontends = self.frontends(&raw.frontend, &defaults, &names, &tables);
+        let sends_proxy = backends
+            .iter()
+            .any(|b| b.servers.iter().any(|s| s.send_proxy.is_some()));
+        for f in &mut frontends {
+            f.keeps_origin = sends_proxy;
+        }
         if raw.frontend.is_empty() {
             self.error(0..0, "no [[frontend]]: nothing to listen on");
         }
@@ -220,6 +226,7 @@ impl Validator {
             let used = frontends.iter().any(|f| {
                 f.default_backend == Some(i)
                     || f.routes.iter().any(|r| r.backend == i)
+                    || f.sni_routes.iter().any(|r| r.backend == i)
                     || f.rules.as_ref().is_some_and(|r| {
                         r.request_rules().iter().any(|r| {
                             matches!(r.action, crate::rules::ReqAction::UseBackend(b) if b as usize == i)

@@ -40,7 +40,8 @@ impl Validator {
                 Duration::ZERO,
                 &format!("{key}: slow_start"),
             );
-            let servers = self.servers(&be.server, &key, slow_start);
+            let send_proxy = self.send_proxy(be.send_proxy.as_ref(), None, &key);
+            let servers = self.servers(&be.server, &key, slow_start, send_proxy);
             let error_limit = self.int_in(
                 be.error_limit.as_ref(),
                 ERROR_LIMIT,
@@ -206,6 +207,7 @@ impl Validator {
         raw: &[RawServer],
         backend_key: &str,
         slow_start: Duration,
+        send_proxy: Option<crate::proxy_protocol::Version>,
     ) -> Vec<Server> {
         let mut seen: HashMap<&str, ()> = HashMap::new();
         let mut seen_addr: HashMap<SocketAddr, &str> = HashMap::new();
@@ -255,6 +257,7 @@ impl Validator {
                     &format!("{key}: slow_start"),
                 ),
                 tls: self.server_tls(s, &key),
+                send_proxy: self.send_proxy(s.send_proxy.as_ref(), send_proxy, &key),
             });
         }
         out

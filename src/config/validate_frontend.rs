@@ -90,13 +90,12 @@ impl Validator {
             .and_then(|b| self.backend_ref(backends, b, key, "default_backend"));
         let routes = self.routes(fe, mode, key, backends);
         let redirects = self.redirects(fe, mode, key);
-        if default_backend.is_none()
-            && fe.default_backend.is_none()
-            && (mode == Mode::Tcp || fe.route.is_empty())
-        {
+        if default_backend.is_none() && fe.default_backend.is_none() && fe.route.is_empty() {
             self.error(fe.name.span(), format!("{key}: default_backend is missing"));
         }
         let tls = fe.tls.as_ref().and_then(|t| self.tls(t, mode, key));
+        let proxy_protocol = self.proxy_protocol_in(fe, key);
+        let (sni_routes, sni_fallback_default) = self.sni_routes(fe, mode, key, backends);
         if mode == Mode::Tcp && fe.forwarded_for == Some(true) {
             self.warn(
                 fe.name.span(),
@@ -142,6 +141,10 @@ impl Validator {
             rules: None,
             rule_backends: Vec::new(),
             error_pages: Vec::new(),
+            proxy_protocol,
+            sni_routes,
+            sni_fallback_default,
+            keeps_origin: false,
         }
     }
 
@@ -195,10 +198,20 @@ impl Validator {
         let mut routes = Vec::new();
         for r in &fe.route {
             let r_ref = r.get_ref();
+            if r_ref.sni.is_some() {
+                // A passthrough route (`sni_routes`); host and path need HTTP.
+                if mode == Mode::Tcp && (r_ref.host.is_some() || r_ref.path_prefix.is_some()) {
+                    self.error(
+                        r.span(),
+                        format!("{key}: a route with sni cannot also have host or path_prefix (mode \"tcp\" reads no HTTP)"),
+                    );
+                }
+                continue;
+            }
             if mode == Mode::Tcp {
                 self.error(
                     r.span(),
-                    format!("{key}: route is only allowed in mode \"http\""),
+                    format!("{key}: route is only allowed in mode \"http\" (or, in mode \"tcp\", with sni)"),
                 );
             }
             self.route_matchers(r_ref, key);

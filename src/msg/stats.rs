@@ -52,6 +52,40 @@ pub struct FrontendStats {
     /// Times each rule acted, by the frontend's rule numbering (connection rules,
     /// then request rules, then response rules).
     pub rule_hits: Vec<u64>,
+    /// Connections closed for their PROXY protocol header, by [`PROXY_REFUSALS`].
+    pub proxy_refused: [u64; PROXY_REFUSALS.len()],
+    /// Connections accepted with a PROXY protocol header (LOCAL ones included).
+    pub proxy_accepted: u64,
+    /// tcp mode with `sni` routes: connections whose ClientHello could not be read,
+    /// by [`HELLO_FAILURES`] (then sent to `default_backend` or closed).
+    pub hello_failures: [u64; HELLO_FAILURES.len()],
+}
+
+/// Why a PROXY protocol header was refused: the peer is not in
+/// `proxy_protocol_from`, nothing (whole) came within the handshake timeout, the
+/// peer closed first, then the parser's reasons (`proxy_protocol::Reason::as_str`).
+pub const PROXY_REFUSALS: [&str; 10] = [
+    "untrusted",
+    "timeout",
+    "closed",
+    "signature",
+    "version",
+    "too_long",
+    "malformed",
+    "command",
+    "family",
+    "length",
+];
+
+/// Why a ClientHello could not be read for SNI routing.
+pub const HELLO_FAILURES: [&str; 5] = ["not_tls", "malformed", "too_long", "timeout", "closed"];
+
+/// The index in [`PROXY_REFUSALS`] of a parser's refusal.
+pub fn proxy_refusal_index(r: crate::proxy_protocol::Reason) -> usize {
+    PROXY_REFUSALS
+        .iter()
+        .position(|l| *l == r.as_str())
+        .unwrap_or(0)
 }
 
 #[derive(Debug, Clone)]
@@ -187,6 +221,13 @@ impl AddAssign<&FrontendStats> for FrontendStats {
             self.rule_hits.resize(o.rule_hits.len(), 0);
         }
         for (a, b) in self.rule_hits.iter_mut().zip(&o.rule_hits) {
+            *a += b;
+        }
+        for (a, b) in self.proxy_refused.iter_mut().zip(&o.proxy_refused) {
+            *a += b;
+        }
+        self.proxy_accepted += o.proxy_accepted;
+        for (a, b) in self.hello_failures.iter_mut().zip(&o.hello_failures) {
             *a += b;
         }
     }

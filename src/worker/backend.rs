@@ -347,6 +347,9 @@ pub fn slotted_frontend(fe: &config::Frontend, slots: &Slots) -> config::Fronten
     for r in &mut fe.routes {
         r.backend = slots.backends[r.backend];
     }
+    for r in &mut fe.sni_routes {
+        r.backend = slots.backends[r.backend];
+    }
     for b in &mut fe.rule_backends {
         *b = slots.backends[*b];
     }
@@ -380,5 +383,6 @@ fn tombstone_server() -> config::Server {
         max_connections: 0,
         slow_start: Duration::ZERO,
         tls: None,
+        send_proxy: None,
     }
 }

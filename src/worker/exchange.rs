@@ -122,7 +122,8 @@ impl<'a> Exchange<'a> {
     async fn connect(&mut self) -> Result<Upstream, SessionError> {
         let (reuse, avoid) = self.replays.next_send();
         let c = &mut *self.conn;
-        match upstream::connect(&c.worker, self.backend, c.rec.peer, reuse, avoid).await {
+        let (worker, peer, origin) = (&c.worker, c.rec.peer, c.origin.as_ref());
+        match upstream::connect(worker, self.backend, peer, reuse, avoid, origin).await {
             Ok((lease, stream, reused)) => {
                 c.rec.server = Some(lease.server);
                 let attempt = self.replays.start(lease.server, reused);
@@ -351,11 +352,16 @@ impl<'a> Exchange<'a> {
     }
 
     /// The response ended cleanly: the connection goes back to the pool if the server
-    /// keeps it open and sent nothing past the response (else it is closed).
+    /// keeps it open and sent nothing past the response (else it is closed). A
+    /// connection to a server with `send_proxy` never does: its header named this
+    /// client, so it must never carry another one's request.
     fn give_back(&self, up: Upstream, server_keep: bool) {
-        if server_keep && self.conn.sbuf.is_empty() {
+        let worker = &self.conn.worker;
+        let private = worker
+            .server_send_proxy(self.backend, up.lease.server)
+            .is_some();
+        if server_keep && self.conn.sbuf.is_empty() && !private {
             let Upstream { stream, lease, .. } = up;
-            let worker = &self.conn.worker;
             worker.pool_put(self.backend, lease.server, stream, Instant::now());
         }
     }

@@ -17,6 +17,7 @@ pub struct Faults {
     accept_log: LogEvery,
     limit_log: LogEvery,
     local_log: LogEvery,
+    proxy_log: LogEvery,
 }
 
 impl Faults {
@@ -56,6 +57,15 @@ impl Faults {
         if self.local_log.due(Instant::now()) {
             let left_out = self.local_log.take_skipped();
             tracing::warn!(worker, "cannot connect to a server: ringlb is short of resources: {e} (not counted against the server; {left_out} more in the last {EVERY:?})");
+        }
+    }
+
+    /// A connection was closed for its PROXY protocol header (counted per frontend
+    /// and reason by the caller; logged here at most once per period).
+    pub fn proxy_refused(&self, worker: usize, frontend: &str, peer: SocketAddr, why: &str) {
+        if self.proxy_log.due(Instant::now()) {
+            let left_out = self.proxy_log.take_skipped();
+            tracing::warn!(worker, frontend, %peer, why, "PROXY protocol header refused, connection closed ({left_out} more in the last {EVERY:?} not logged; ringlb_frontend_proxy_protocol_refused_total counts them)");
         }
     }
 }

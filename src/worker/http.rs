@@ -13,6 +13,7 @@ use super::error::{SessionError, Side};
 use super::exchange::{Exchange, Next};
 use super::http_heads::MAX_HEADERS;
 use super::http_heads::{read_request, reject, wait_next_request, Parsed};
+use super::preamble::Origin;
 use super::relay::relay;
 use super::route::{Action, Answer};
 use super::rules::{self, RuleConn};
@@ -32,9 +33,11 @@ pub async fn serve_http(
     peer: SocketAddr,
     tls: Option<(&'static str, &'static str)>,
     rc: RuleConn,
+    origin: Option<Origin>,
 ) -> Result<(), SessionError> {
     let mut conn = Conn::new(worker, fe, client, peer, tls);
     conn.rc = rc;
+    conn.origin = origin;
     let last = loop {
         match conn.serve_request().await {
             Ok(Turn::Again) => {}
@@ -83,6 +86,8 @@ pub struct Conn {
     logging: bool,
     /// What request rules need of the connection.
     pub(super) rc: RuleConn,
+    /// Who the client is, for servers with `send_proxy` (see `Frontend::keeps_origin`).
+    pub(super) origin: Option<Origin>,
 }
 
 /// What comes after a request.
@@ -125,6 +130,7 @@ impl Conn {
             first: true,
             logging,
             rc: RuleConn::default(),
+            origin: None,
         }
     }
 

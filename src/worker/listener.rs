@@ -11,6 +11,7 @@ use monoio::net::TcpStream;
 
 use super::http::serve_http;
 use super::local::{Flag, GateTicket};
+use super::preamble::{read_proxy_header, Origin};
 use super::rules::{self, RuleConn};
 use super::session::serve_tcp;
 use super::state::Worker;
@@ -114,16 +115,36 @@ async fn accept_loop(
     tracing::info!(worker = worker.id(), %addr, "stopped accepting");
 }
 
-/// One accepted connection of frontend `fe`, in its own task: the TLS handshake when
-/// the frontend terminates TLS, then the session of the frontend's mode.
+/// One accepted connection of frontend `fe`, in its own task: the PROXY header when
+/// the frontend takes one, connection rules, the TLS handshake when the frontend
+/// terminates TLS, then the session of the frontend's mode.
 async fn serve(w: Rc<Worker>, ticket: GateTicket, fe: usize, stream: TcpStream, peer: SocketAddr) {
     let _ticket = ticket;
     let frontend = w.frontend(fe);
+    let mut peer = peer;
+    // The client's addresses from a PROXY header, before anything else looks at
+    // the connection: rules, logs, balancing and headers all see the client.
+    let mut told = None;
+    if let Some(pp) = &frontend.proxy_protocol {
+        match proxy_header(&w, fe, &frontend, &stream, peer, pp).await {
+            Some(addresses) => {
+                told = addresses;
+                if let Some((src, _)) = addresses {
+                    peer = src;
+                }
+            }
+            None => {
+                w.with_frontend_stats(fe, |s| s.current -= 1);
+                return;
+            }
+        }
+    }
     // Connection rules, before the TLS handshake; a rejected connection is closed
     // at once (the stream is dropped).
-    let dst_port = match frontend.rules {
-        Some(_) => stream.local_addr().map_or(0, |a| a.port()),
-        None => 0,
+    let dst_port = match (frontend.rules.is_some(), told) {
+        (true, Some((_, dst))) => dst.port(),
+        (true, None) => stream.local_addr().map_or(0, |a| a.port()),
+        (false, _) => 0,
     };
     let Some(state) = rules::on_connect(&w, fe, &frontend, peer, dst_port) else {
         w.with_frontend_stats(fe, |s| s.current -= 1);
@@ -134,10 +155,18 @@ async fn serve(w: Rc<Worker>, ticket: GateTicket, fe: usize, stream: TcpStream, 
         dst_port,
         ..RuleConn::default()
     };
-    if let Some((client, tls_label)) = handshake(&w, &frontend, fe, stream, peer, &mut rc).await {
+    let mut origin = frontend.keeps_origin.then(|| Origin {
+        addresses: told.or_else(|| stream.local_addr().ok().map(|dst| (peer, dst))),
+        ..Origin::default()
+    });
+    let handshaken = handshake(&w, &frontend, fe, stream, peer, &mut rc, origin.as_mut()).await;
+    if let Some((client, tls_label)) = handshaken {
         let result = match frontend.mode {
-            Mode::Tcp => serve_tcp(Rc::clone(&w), fe, client, peer, tls_label).await,
-            Mode::Http => serve_http(Rc::clone(&w), fe, client, peer, tls_label, rc.clone()).await,
+            Mode::Tcp => serve_tcp(Rc::clone(&w), fe, client, peer, tls_label, origin).await,
+            Mode::Http => {
+                let conn = rc.clone();
+                serve_http(Rc::clone(&w), fe, client, peer, tls_label, conn, origin).await
+            }
         };
         if let Err(e) = result {
             tracing::debug!(worker = w.id(), %peer, "session ended: {e}");
@@ -145,6 +174,32 @@ async fn serve(w: Rc<Worker>, ticket: GateTicket, fe: usize, stream: TcpStream, 
     }
     rules::close(&w, &mut rc.state);
     w.with_frontend_stats(fe, |s| s.current -= 1);
+}
+
+/// Read the PROXY header of a connection to a frontend with `proxy_protocol`.
+/// `Some(addresses)`: accepted (`None` inside: LOCAL, keep the socket's addresses);
+/// `None`: refused and counted; the caller closes the connection.
+async fn proxy_header(
+    w: &Worker,
+    fe: usize,
+    frontend: &Frontend,
+    stream: &TcpStream,
+    peer: SocketAddr,
+    pp: &crate::config::ProxyProtocolIn,
+) -> Option<Option<(SocketAddr, SocketAddr)>> {
+    let limit = frontend.timeout_client_handshake;
+    match read_proxy_header(w, stream, peer, pp, limit).await {
+        Ok(addresses) => {
+            w.with_frontend_stats(fe, |s| s.proxy_accepted += 1);
+            Some(addresses)
+        }
+        Err(why) => {
+            w.with_frontend_stats(fe, |s| s.proxy_refused[why.0] += 1);
+            w.faults()
+                .proxy_refused(w.id(), &frontend.name, peer, why.label());
+            None
+        }
+    }
 }
 
 /// The client stream of an accepted connection, after the TLS handshake if the
@@ -157,6 +212,7 @@ async fn handshake(
     stream: TcpStream,
     peer: SocketAddr,
     rc: &mut RuleConn,
+    origin: Option<&mut Origin>,
 ) -> Option<(ClientStream, TlsLabel)> {
     let Some(tls) = &frontend.tls else {
         let _ = stream.set_nodelay(true);
@@ -170,6 +226,12 @@ async fn handshake(
                 _ => s.tls12 += 1,
             });
             tracing::debug!(worker = w.id(), %peer, version = info.version, cipher = %info.cipher, sni = ?info.sni, "TLS handshake done");
+            if let Some(o) = origin {
+                // For the TLVs of a `send_proxy = "v2"` header.
+                o.ssl = Some((info.version, info.cipher));
+                o.sni = info.sni.clone().map(String::into_boxed_str);
+                o.alpn = info.alpn.clone().map(Vec::into_boxed_slice);
+            }
             if frontend.rules.is_some() {
                 // For `sni` and `alpn` conditions of the request rules.
                 rc.sni = info.sni.map(String::into_boxed_str);

@@ -14,6 +14,7 @@
 //! | `pool.rs` | idle keep-alive server connections, checked when taken out |
 //! | `buffers.rs` | the relay buffer pool: buffers are emptied on give and on take |
 //! | `listener.rs` | accept loops, the connection limit, TLS handshakes, listeners kept or stopped on reload |
+//! | `preamble.rs` | before the session: the PROXY header received, the ClientHello read for SNI routing, the `send_proxy` header sent |
 //! | `session.rs` | a TCP-mode session: connect, then relay |
 //! | `relay.rs` | the two-way byte relay (TCP mode, upgrades) with half-close and inactivity timeouts |
 //! | `http.rs` | an HTTP-mode client connection: requests one after another, redirects, refusals, upgrades |
@@ -40,6 +41,7 @@ mod lease;
 mod listener;
 mod local;
 mod pool;
+mod preamble;
 mod queue;
 mod relay;
 mod route;

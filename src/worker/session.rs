@@ -1,5 +1,5 @@
-//! A TCP-mode session: pick a server, connect (with retries and redispatch, see
-//! `upstream`), relay.
+//! A TCP-mode session: pick a server (by the ClientHello's SNI on a frontend with
+//! `sni` routes), connect (with retries and redispatch, see `upstream`), relay.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -7,6 +7,7 @@ use std::rc::Rc;
 use super::access::Record;
 use super::backend::{Outcome, Settings};
 use super::error::SessionError;
+use super::preamble::{forward_hello, read_hello, sni_backend, Origin};
 use super::relay::{relay, Timeouts};
 use super::state::Worker;
 use super::upstream::{connect, Reuse};
@@ -17,30 +18,80 @@ use crate::tls::ClientStream;
 pub async fn serve_tcp(
     worker: Rc<Worker>,
     fe: usize,
-    client: ClientStream,
+    mut client: ClientStream,
     peer: SocketAddr,
     tls: Option<(&'static str, &'static str)>,
+    mut origin: Option<Origin>,
 ) -> Result<(), SessionError> {
     let frontend = worker.frontend(fe);
-    let backend = frontend.default_backend.unwrap_or(0);
     let started = std::time::Instant::now();
+    let mut buffers = (worker.take_buffer(), worker.take_buffer());
+    let backend = if frontend.sni_routes.is_empty() {
+        frontend.default_backend
+    } else {
+        let limit = frontend.timeout_client_handshake;
+        match read_hello(&mut client, &mut buffers.0, &mut buffers.1, limit).await {
+            Ok(sni) => {
+                let name = sni.map(|r| String::from_utf8_lossy(&buffers.1[r]).into_owned());
+                if let (Some(o), Some(n)) = (origin.as_mut(), &name) {
+                    o.sni = Some(n.clone().into_boxed_str());
+                }
+                tracing::debug!(worker = worker.id(), %peer, sni = ?name, "ClientHello read");
+                sni_backend(&frontend, name.as_deref())
+            }
+            Err(why) => {
+                worker.with_frontend_stats(fe, |s| s.hello_failures[why] += 1);
+                let why_label = crate::msg::stats::HELLO_FAILURES[why];
+                tracing::debug!(worker = worker.id(), %peer, why = why_label, "no ClientHello for SNI routing");
+                let closed = why == 4; // the client left; a timeout still falls back
+                frontend
+                    .default_backend
+                    .filter(|_| frontend.sni_fallback_default && !closed)
+            }
+        }
+    };
     let mut rec = Record::new(peer, fe, tls, worker.logging());
+    let Some(backend) = backend else {
+        worker.give_buffer(buffers.0);
+        worker.give_buffer(buffers.1);
+        worker.log_access(&rec, b"");
+        return Err(SessionError::NoServer(format!(
+            "(frontend {:?}: no route)",
+            frontend.name
+        )));
+    };
     rec.backend = Some(backend);
-    let (lease, server, _) = match connect(&worker, backend, peer, Reuse::Never, None).await {
+    let connected = connect(&worker, backend, peer, Reuse::Never, None, origin.as_ref()).await;
+    let (lease, mut server, _) = match connected {
         Ok(c) => c,
         Err(e) => {
+            worker.give_buffer(buffers.0);
+            worker.give_buffer(buffers.1);
             worker.log_access(&rec, b"");
             return Err(e);
         }
     };
     rec.server = Some(lease.server);
     worker.record(backend, lease.server, Outcome::Connected(started.elapsed()));
+    if !buffers.0.is_empty() {
+        // The ClientHello (and whatever came with it) goes first, untouched.
+        rec.bytes_in = buffers.0.len() as u64;
+        let (res, b) = forward_hello(&mut server, std::mem::take(&mut buffers.0)).await;
+        buffers.0 = b;
+        if let Err(source) = res {
+            worker.give_buffer(buffers.0);
+            worker.give_buffer(buffers.1);
+            worker.log_access(&rec, b"");
+            return Err(SessionError::Io(super::error::Side::Server, source));
+        }
+        buffers.0.clear();
+    }
+    buffers.1.clear();
     let timeouts = tunnel_timeouts(&frontend, &worker.backend_settings(backend));
-    let buffers = (worker.take_buffer(), worker.take_buffer());
     let result = relay(client, server, timeouts, buffers).await;
     drop(lease);
     if let Ok((stats, _, _)) = &result {
-        rec.bytes_in = stats.to_server;
+        rec.bytes_in += stats.to_server;
         rec.bytes_out = stats.to_client;
     }
     worker.log_access(&rec, b"");

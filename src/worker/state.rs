@@ -244,6 +244,15 @@ impl Worker {
             .clone()
     }
 
+    /// The server's `send_proxy`: a PROXY header goes first on each connection.
+    pub fn server_send_proxy(
+        &self,
+        backend: usize,
+        server: usize,
+    ) -> Option<crate::proxy_protocol::Version> {
+        self.backends.borrow()[backend].config.servers[server].send_proxy
+    }
+
     pub fn server_tls(&self, backend: usize, server: usize) -> Option<Arc<ServerTls>> {
         self.backends.borrow()[backend].config.servers[server]
             .tls

@@ -24,6 +24,7 @@ use monoio::net::TcpStream;
 use super::backend::Outcome;
 use super::error::SessionError;
 use super::lease::{NoSlot, ServerLease};
+use super::preamble::{send_proxy_header, Origin};
 use super::state::Worker;
 use crate::listen::local_shortage;
 use crate::tls::{connect_tls, ServerStream};
@@ -176,13 +177,15 @@ impl Attempt {
 /// Connect to a server of `backend` as [`Connects`] directs. With `Reuse::Pooled`, an
 /// idle pooled connection to the picked server is taken when there is one (the third
 /// value says so). `avoid`: a server that just failed this request, left out of the
-/// first pick when another one is usable.
+/// first pick when another one is usable. `origin`: who the client is, for the
+/// header of a server with `send_proxy`.
 pub async fn connect(
     worker: &Rc<Worker>,
     backend: usize,
     peer: SocketAddr,
     reuse: Reuse,
     avoid: Option<usize>,
+    origin: Option<&Origin>,
 ) -> Result<(ServerLease, ServerStream, bool), SessionError> {
     let settings = worker.backend_settings(backend);
     let mut connects = Connects::new(settings.retry, reuse, avoid);
@@ -196,7 +199,8 @@ pub async fn connect(
                 return Ok((lease, stream, true));
             }
         }
-        match connect_to(worker, &lease, addr, settings.timeout_connect).await {
+        let timeout = settings.timeout_connect;
+        match connect_to(worker, &lease, addr, timeout, peer, origin).await {
             Ok(stream) => return Ok((lease, stream, false)),
             // ringlb's own shortage: another server would fare no better.
             Err(e @ SessionError::Local(_)) => return Err(e),
@@ -233,13 +237,16 @@ async fn lease_for(
     }
 }
 
-/// One connect to the leased server, with its TLS handshake when it has `tls`, both
-/// within `timeout`; counted for the server whether it works or not.
+/// One connect to the leased server, with its PROXY header when it has `send_proxy`
+/// and its TLS handshake when it has `tls`, all within `timeout`; counted for the
+/// server whether it works or not.
 async fn connect_to(
     worker: &Worker,
     lease: &ServerLease,
     addr: SocketAddr,
     timeout: Duration,
+    peer: SocketAddr,
+    origin: Option<&Origin>,
 ) -> Result<ServerStream, SessionError> {
     let (backend, server) = (lease.backend, lease.server);
     let started = Instant::now();
@@ -263,6 +270,34 @@ async fn connect_to(
         }
     };
     let _ = stream.set_nodelay(true);
+    let mut stream = stream;
+    if let Some(version) = worker.server_send_proxy(backend, server) {
+        let fallback;
+        let origin = match origin {
+            Some(o) => o,
+            None => {
+                // Accepted before a reload turned send_proxy on: the client is known,
+                // the address it connected to is not.
+                let unspecified = SocketAddr::new(
+                    match peer {
+                        SocketAddr::V4(_) => std::net::Ipv4Addr::UNSPECIFIED.into(),
+                        SocketAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+                    },
+                    0,
+                );
+                fallback = Origin {
+                    addresses: Some((peer, unspecified)),
+                    ..Origin::default()
+                };
+                &fallback
+            }
+        };
+        if let Err(source) = send_proxy_header(worker, &mut stream, version, origin).await {
+            worker.record(backend, server, Outcome::ConnectFailed);
+            let server = lease.server_name();
+            return Err(SessionError::Connect { server, source });
+        }
+    }
     let stream = match &tls {
         None => Ok(ServerStream::Plain(stream)),
         Some(tls) => {
