@@ -91,6 +91,12 @@ impl Default for Hello<'_> {
 
 /// Connect and complete the handshake; `Err` with rustls' reason when it fails.
 pub fn connect(addr: SocketAddr, hello: &Hello<'_>) -> Result<TlsClient, String> {
+    connect_over(TcpStream::connect(addr).unwrap(), hello)
+}
+
+/// Complete a handshake over `tcp` (on which something may have been sent first,
+/// e.g. a PROXY protocol header).
+pub fn connect_over(tcp: TcpStream, hello: &Hello<'_>) -> Result<TlsClient, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let versions: &[&rustls::SupportedProtocolVersion] = match hello.version {
         12 => &[&rustls::version::TLS12],
@@ -107,7 +113,6 @@ pub fn connect(addr: SocketAddr, hello: &Hello<'_>) -> Result<TlsClient, String>
     config.enable_sni = hello.sni.is_some();
     let name = ServerName::try_from(hello.sni.unwrap_or("ip.invalid").to_string()).unwrap();
     let conn = ClientConnection::new(Arc::new(config), name).unwrap();
-    let tcp = TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(PATIENCE)).unwrap();
     let mut stream = StreamOwned::new(conn, tcp);
     while stream.conn.is_handshaking() {
