@@ -362,3 +362,70 @@ fn a_tls_client_is_described_to_haproxy_in_v2_tlvs() {
         (200, "127.0.0.1 a.example.com")
     );
 }
+
+#[test]
+fn connection_rules_see_the_client_of_the_header() {
+    let b = ProxyBackend::start();
+    let rules = "[[frontend.acl]]\nname = \"bad\"\nsrc = [\"192.0.2.0/24\"]\n\
+                 [[frontend.tcp_rule]]\naction = \"reject\"\nif = \"bad\"\n";
+    let mut r = Ringlb::start(&tcp_config(b.addr, "v2", rules));
+    // From 127.0.0.1 (the trusted proxy) both times: only the header differs.
+    refused(
+        r.addr(),
+        &header(Version::V2, "192.0.2.7:1000", "198.51.100.1:443"),
+    );
+    echo_after(
+        r.addr(),
+        &header(Version::V2, "198.51.100.7:1000", "198.51.100.1:443"),
+        b"ok",
+    );
+    assert_eq!(wait_sources(&b, 1), ["198.51.100.7:1000"]);
+    r.wait_logged("admin API listening on");
+    let (_, m) = admin(r.admin_addr(), "GET", "/metrics", "", None);
+    assert!(
+        m.contains("ringlb_frontend_proxy_protocol_accepted_total{frontend=\"pp\"} 2"),
+        "{m}"
+    );
+}
+
+#[test]
+fn balance_source_hashes_the_client_of_the_header() {
+    let (b1, b2) = (ProxyBackend::start(), ProxyBackend::start());
+    let text = tcp_config(b1.addr, "v1", "")
+        .replace("name = \"b\"\n", "name = \"b\"\nbalance = \"source\"\n")
+        + &format!(
+            "\n[[backend.server]]\nname = \"s2\"\naddress = \"{}\"\nsend_proxy = \"v1\"\n",
+            b2.addr
+        );
+    let r = Ringlb::start(&text);
+    // Every TCP connection comes from 127.0.0.1; the headers name 16 clients, each
+    // twice. Hashing the TCP peer would send all to one server.
+    for round in 0..2 {
+        for i in 0..16 {
+            let src = format!("192.0.2.{}:{}", i + 1, 1000 + round);
+            echo_after(
+                r.addr(),
+                &header(Version::V2, &src, "198.51.100.1:443"),
+                b"x",
+            );
+        }
+    }
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while b1.sources().len() + b2.sources().len() < 32 {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let ips = |b: &ProxyBackend| {
+        let mut v: Vec<String> = b
+            .sources()
+            .iter()
+            .map(|s| s.split(':').next().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let (one, two) = (ips(&b1), ips(&b2));
+    assert!(!one.is_empty() && !two.is_empty(), "{one:?} {two:?}");
+    // Each client went to one server both times.
+    assert!(one.iter().all(|ip| !two.contains(ip)), "{one:?} {two:?}");
+}
