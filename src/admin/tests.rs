@@ -96,6 +96,7 @@ fn worker(w: u64) -> Box<WorkerStats> {
         tls12: 3,
         tls13: 4 + w,
         rule_hits: vec![w, 1],
+        ..FrontendStats::default()
     };
     Box::new(WorkerStats {
         worker: w as usize,
@@ -279,8 +280,8 @@ fn metrics_parse_with_help_and_type_per_family_and_no_duplicate_series() {
     assert_eq!(helps.len(), types.len());
     assert_eq!(
         types.len(),
-        34 + 10,
-        "metrics.rs has 34 families, vrrp_view.rs 10"
+        37 + 10,
+        "metrics.rs has 37 families, vrrp_view.rs 10"
     );
     assert_eq!(scrape.docs.len(), types.len());
     for s in &scrape.samples {

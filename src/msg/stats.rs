@@ -314,6 +314,9 @@ mod tests {
             tls12: 11,
             tls13: 12,
             rule_hits: vec![1, 2],
+            proxy_refused: [1; PROXY_REFUSALS.len()],
+            proxy_accepted: 13,
+            hello_failures: [2; HELLO_FAILURES.len()],
         };
         let mut sum = a.clone();
         sum += &FrontendStats {
@@ -326,6 +329,9 @@ mod tests {
             tls12: 1100,
             tls13: 1200,
             rule_hits: vec![10, 20, 30],
+            proxy_refused: [10; PROXY_REFUSALS.len()],
+            proxy_accepted: 1300,
+            hello_failures: [20; HELLO_FAILURES.len()],
         };
         let FrontendStats {
             current,
@@ -337,7 +343,13 @@ mod tests {
             tls12,
             tls13,
             rule_hits,
+            proxy_refused,
+            proxy_accepted,
+            hello_failures,
         } = sum;
+        assert_eq!(proxy_refused, [11; PROXY_REFUSALS.len()]);
+        assert_eq!(proxy_accepted, 1313);
+        assert_eq!(hello_failures, [22; HELLO_FAILURES.len()]);
         assert_eq!(rule_hits, [11, 22, 30]);
         assert_eq!(
             (current, connections, requests, invalid_requests),

@@ -2,7 +2,7 @@ use super::*;
 
 /// The first flight of a real rustls client asking for `name` (as TLS records).
 fn rustls_hello(name: &str) -> Vec<u8> {
-    let config = super::super::client_config(None, false).expect("client config");
+    let config = crate::tls::client_config(None, false).expect("client config");
     let server_name = rustls::pki_types::ServerName::try_from(name.to_string()).unwrap();
     let mut c = rustls::ClientConnection::new(config, server_name).unwrap();
     let mut out = Vec::new();
