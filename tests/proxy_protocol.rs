@@ -237,8 +237,19 @@ fn http_mode_with_send_proxy_never_gives_one_clients_server_connection_to_anothe
             let body = String::from_utf8(body).unwrap();
             assert_eq!(status, 200);
             assert!(body.starts_with(ip), "round {round}: {ip} got {body:?}");
+            // The client's own server connection carries its next requests (the
+            // backend numbers the requests of each connection).
+            assert!(
+                body.ends_with(&format!(" {}", round + 1)),
+                "round {round}: {body:?}"
+            );
         }
     }
+    // A third client after the first two went idle gets a connection of its own.
+    let mut c4 = client_from("127.0.0.4", r.addr());
+    let (_, _, body) = c4.get("/late");
+    assert!(String::from_utf8(body).unwrap().starts_with("127.0.0.4:"));
+    assert_eq!(b.sources().len(), 3, "{:?}", b.sources());
 }
 
 #[test]

@@ -121,6 +121,11 @@ impl<'a> Exchange<'a> {
     /// says; 503 when no server can be had.
     async fn connect(&mut self) -> Result<Upstream, SessionError> {
         let (reuse, avoid) = self.replays.next_send();
+        if reuse == upstream::Reuse::Pooled {
+            if let Some(up) = self.take_private() {
+                return Ok(up);
+            }
+        }
         let c = &mut *self.conn;
         let (worker, peer, origin) = (&c.worker, c.rec.peer, c.origin.as_ref());
         match upstream::connect(worker, self.backend, peer, reuse, avoid, origin).await {
@@ -351,16 +356,44 @@ impl<'a> Exchange<'a> {
         }
     }
 
+    /// This client's own idle connection to a `send_proxy` server of this backend,
+    /// when that server still takes traffic and the connection passes the pool's
+    /// check (the request then sticks to that server, as HAProxy's private
+    /// connections do).
+    fn take_private(&mut self) -> Option<Upstream> {
+        let (backend, server, stream) = self.conn.private.take()?;
+        if backend != self.backend || !super::pool::still_open(&stream) {
+            return None;
+        }
+        let (lease, _) = self.conn.worker.lease(backend, server)?;
+        self.conn.rec.server = Some(server);
+        let attempt = self.replays.start(server, true);
+        Some(Upstream {
+            stream,
+            lease,
+            attempt,
+            sent: Instant::now(),
+        })
+    }
+
     /// The response ended cleanly: the connection goes back to the pool if the server
     /// keeps it open and sent nothing past the response (else it is closed). A
     /// connection to a server with `send_proxy` never does: its header named this
-    /// client, so it must never carry another one's request.
-    fn give_back(&self, up: Upstream, server_keep: bool) {
+    /// client, so it must never carry another one's request; it stays with this
+    /// client connection for its next request instead.
+    fn give_back(&mut self, up: Upstream, server_keep: bool) {
         let worker = &self.conn.worker;
         let private = worker
             .server_send_proxy(self.backend, up.lease.server)
             .is_some();
-        if server_keep && self.conn.sbuf.is_empty() && !private {
+        if private {
+            if server_keep && self.conn.sbuf.is_empty() && !up.stream.may_hold_unread() {
+                let Upstream { stream, lease, .. } = up;
+                self.conn.private = Some((self.backend, lease.server, stream));
+            }
+            return;
+        }
+        if server_keep && self.conn.sbuf.is_empty() {
             let Upstream { stream, lease, .. } = up;
             worker.pool_put(self.backend, lease.server, stream, Instant::now());
         }

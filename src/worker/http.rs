@@ -88,6 +88,9 @@ pub struct Conn {
     pub(super) rc: RuleConn,
     /// Who the client is, for servers with `send_proxy` (see `Frontend::keeps_origin`).
     pub(super) origin: Option<Origin>,
+    /// The idle connection (backend, server, stream) to a server with `send_proxy`:
+    /// its header named this client, so only this client's next request may use it.
+    pub(super) private: Option<(usize, usize, ServerStream)>,
 }
 
 /// What comes after a request.
@@ -131,6 +134,7 @@ impl Conn {
             logging,
             rc: RuleConn::default(),
             origin: None,
+            private: None,
         }
     }
 

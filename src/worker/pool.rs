@@ -143,7 +143,7 @@ impl Pool {
 
 /// A non-blocking peek: an idle connection must have nothing to read. EOF means the
 /// server closed it; data means it is out of step. Either way it is not reusable.
-fn still_open(stream: &ServerStream) -> bool {
+pub(super) fn still_open(stream: &ServerStream) -> bool {
     // (For TLS, bytes waiting may also be a session ticket sent late: the connection
     // is then given up too, which costs a reconnect, never a wrong answer.)
     let mut byte = 0u8;
