@@ -62,6 +62,7 @@ bind = ["127.0.0.1:0"]
 mode = "tcp"
 default_backend = "echo"
 sni_fallback = "default"
+timeout_client_handshake = "200ms"
 [[frontend.route]]
 sni = "a.example.com"
 backend = "a"
@@ -229,6 +230,21 @@ fn what_is_not_tls_goes_to_the_default_backend_or_is_closed_as_configured() {
     c.read_exact(&mut back).unwrap();
     assert_eq!(&back, b"PING not tls\r\n");
     drop(c);
+    // A client that says nothing (a server-speaks-first protocol) goes to the
+    // default backend once timeout_client_handshake passes, and is relayed.
+    let mut c = TcpStream::connect(s.r.addrs[1]).unwrap();
+    c.set_read_timeout(Some(PATIENCE)).unwrap();
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let before = s.echo.count();
+    while s.echo.count() == before {
+        assert!(std::time::Instant::now() < deadline, "never relayed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    c.write_all(b"late").unwrap();
+    let mut back = [0u8; 4];
+    c.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"late");
+    drop(c);
     // sni_fallback = "close": closed, nothing reaches a server.
     let before = s.echo.count();
     let mut c = TcpStream::connect(s.r.addrs[2]).unwrap();
@@ -241,9 +257,13 @@ fn what_is_not_tls_goes_to_the_default_backend_or_is_closed_as_configured() {
     // Counted by reason.
     s.r.wait_logged("admin API listening on");
     let (_, metrics) = admin(s.r.admin_addr(), "GET", "/metrics", "", None);
-    for fe in ["fallback_default", "fallback_close"] {
+    for (fe, reason) in [
+        ("fallback_default", "not_tls"),
+        ("fallback_close", "not_tls"),
+        ("fallback_default", "timeout"),
+    ] {
         let line = format!(
-            "ringlb_frontend_sni_hello_failures_total{{frontend=\"{fe}\",reason=\"not_tls\"}} 1"
+            "ringlb_frontend_sni_hello_failures_total{{frontend=\"{fe}\",reason=\"{reason}\"}} 1"
         );
         assert!(metrics.contains(&line), "no {line:?} in\n{metrics}");
     }

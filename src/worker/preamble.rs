@@ -141,19 +141,30 @@ fn hello_failure(e: HelloError) -> usize {
     }
 }
 
+/// Why no ClientHello was read: `why` indexes `msg::stats::HELLO_FAILURES`;
+/// `intact`: `buf` still holds every byte the client sent, so the connection may
+/// still go to `default_backend` (not after a close, nor after a timeout that cut a
+/// read short: the bytes of that read are gone).
+#[derive(Debug, Clone, Copy)]
+pub struct HelloFailure {
+    pub why: usize,
+    pub intact: bool,
+}
+
 /// Read the client's ClientHello into `buf` (which keeps every byte read, to be
-/// forwarded) within `limit`. `Ok(range)`: the SNI in `scratch`, if any;
-/// `Err(i)`: index into `HELLO_FAILURES`.
+/// forwarded) within `limit`. `Ok(range)`: the SNI in `scratch`, if any.
 pub async fn read_hello(
     client: &mut ClientStream,
     buf: &mut Vec<u8>,
     scratch: &mut Vec<u8>,
     limit: Duration,
-) -> Result<Option<Range<usize>>, usize> {
+) -> Result<Option<Range<usize>>, HelloFailure> {
+    let fail = |why, intact| HelloFailure { why, intact };
+    let mut got = 0;
     let read = async {
         loop {
             if buf.len() >= MAX_HELLO {
-                return Err(hello_failure(HelloError::TooLong));
+                return Err(fail(hello_failure(HelloError::TooLong), true));
             }
             if buf.capacity() < MAX_HELLO {
                 buf.reserve(MAX_HELLO - buf.len());
@@ -163,17 +174,20 @@ pub async fn read_hello(
             let (res, slice) = client.read(owned.slice_mut(len..MAX_HELLO)).await;
             *buf = slice.into_inner();
             match res {
-                Ok(0) | Err(_) => return Err(4),
-                Ok(_) => {}
+                Ok(0) | Err(_) => return Err(fail(4, false)),
+                Ok(n) => got += n,
             }
             match client_hello(buf, scratch) {
                 Hello::NeedMore => {}
                 Hello::Done { sni } => return Ok(sni),
-                Hello::Error(e) => return Err(hello_failure(e)),
+                Hello::Error(e) => return Err(fail(hello_failure(e), true)),
             }
         }
     };
-    monoio::time::timeout(limit, read).await.unwrap_or(Err(3))
+    let r = monoio::time::timeout(limit, read).await;
+    // A timeout drops the pending read and the buffer it owned: `buf` is whole only
+    // if nothing had been read at all (a client waiting for the server to speak).
+    r.unwrap_or(Err(fail(3, got == 0)))
 }
 
 /// The backend of a passthrough connection: the first `sni` route that takes the

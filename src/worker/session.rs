@@ -39,17 +39,23 @@ pub async fn serve_tcp(
                 tracing::debug!(worker = worker.id(), %peer, sni = ?name, "ClientHello read");
                 sni_backend(&frontend, name.as_deref())
             }
-            Err(why) => {
-                worker.with_frontend_stats(fe, |s| s.hello_failures[why] += 1);
-                let why_label = crate::msg::stats::HELLO_FAILURES[why];
-                tracing::debug!(worker = worker.id(), %peer, why = why_label, "no ClientHello for SNI routing");
-                let closed = why == 4; // the client left; a timeout still falls back
+            Err(f) => {
+                worker.with_frontend_stats(fe, |s| s.hello_failures[f.why] += 1);
+                let why = crate::msg::stats::HELLO_FAILURES[f.why];
+                tracing::debug!(worker = worker.id(), %peer, why, "no ClientHello for SNI routing");
+                if !f.intact {
+                    buffers.0.clear();
+                }
                 frontend
                     .default_backend
-                    .filter(|_| frontend.sni_fallback_default && !closed)
+                    .filter(|_| frontend.sni_fallback_default && f.intact)
             }
         }
     };
+    if buffers.0.capacity() == 0 {
+        // A timed-out read took the buffer with it.
+        buffers.0 = worker.take_buffer();
+    }
     let mut rec = Record::new(peer, fe, tls, worker.logging());
     let Some(backend) = backend else {
         worker.give_buffer(buffers.0);
