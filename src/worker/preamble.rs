@@ -213,6 +213,21 @@ pub struct Origin {
     pub alpn: Option<Box<[u8]>>,
 }
 
+impl Origin {
+    /// For a connection accepted before a reload turned `send_proxy` on: the client
+    /// is known, the address it connected to is not (sent as unspecified).
+    pub fn of_peer(peer: SocketAddr) -> Origin {
+        let unspecified: std::net::IpAddr = match peer {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::UNSPECIFIED.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+        };
+        Origin {
+            addresses: Some((peer, SocketAddr::new(unspecified, 0))),
+            ..Origin::default()
+        }
+    }
+}
+
 /// Write the `send_proxy` header of `version` for `origin` first on `stream`.
 pub async fn send_proxy_header(
     w: &Worker,

@@ -26,30 +26,19 @@ pub async fn serve_tcp(
     let frontend = worker.frontend(fe);
     let started = std::time::Instant::now();
     let mut buffers = (worker.take_buffer(), worker.take_buffer());
-    let backend = if frontend.sni_routes.is_empty() {
-        frontend.default_backend
-    } else {
-        let limit = frontend.timeout_client_handshake;
-        match read_hello(&mut client, &mut buffers.0, &mut buffers.1, limit).await {
-            Ok(sni) => {
-                let name = sni.map(|r| String::from_utf8_lossy(&buffers.1[r]).into_owned());
-                if let (Some(o), Some(n)) = (origin.as_mut(), &name) {
-                    o.sni = Some(n.clone().into_boxed_str());
-                }
-                tracing::debug!(worker = worker.id(), %peer, sni = ?name, "ClientHello read");
-                sni_backend(&frontend, name.as_deref())
-            }
-            Err(f) => {
-                worker.with_frontend_stats(fe, |s| s.hello_failures[f.why] += 1);
-                let why = crate::msg::stats::HELLO_FAILURES[f.why];
-                tracing::debug!(worker = worker.id(), %peer, why, "no ClientHello for SNI routing");
-                if !f.intact {
-                    buffers.0.clear();
-                }
-                frontend
-                    .default_backend
-                    .filter(|_| frontend.sni_fallback_default && f.intact)
-            }
+    let backend = match frontend.sni_routes.is_empty() {
+        true => frontend.default_backend,
+        false => {
+            by_sni(
+                &worker,
+                fe,
+                &frontend,
+                &mut client,
+                peer,
+                &mut buffers,
+                &mut origin,
+            )
+            .await
         }
     };
     if buffers.0.capacity() == 0 {
@@ -109,6 +98,43 @@ pub async fn serve_tcp(
             Ok(())
         }
         Err(e) => Err(e),
+    }
+}
+
+/// The backend the ClientHello's SNI names on a frontend with `sni` routes (the
+/// hello's bytes are left in `buffers.0`, to go first to the server), or what
+/// `sni_fallback` says when there is no readable hello. `None`: close.
+async fn by_sni(
+    worker: &Worker,
+    fe: usize,
+    frontend: &Frontend,
+    client: &mut ClientStream,
+    peer: SocketAddr,
+    buffers: &mut (Vec<u8>, Vec<u8>),
+    origin: &mut Option<Origin>,
+) -> Option<usize> {
+    let limit = frontend.timeout_client_handshake;
+    match read_hello(client, &mut buffers.0, &mut buffers.1, limit).await {
+        Ok(sni) => {
+            // The reader lets only ASCII host-name bytes through.
+            let name = sni.and_then(|r| std::str::from_utf8(&buffers.1[r]).ok());
+            if let (Some(o), Some(n)) = (origin.as_mut(), name) {
+                o.sni = Some(n.into());
+            }
+            tracing::debug!(worker = worker.id(), %peer, sni = ?name, "ClientHello read");
+            sni_backend(frontend, name)
+        }
+        Err(f) => {
+            worker.with_frontend_stats(fe, |s| s.hello_failures[f.why] += 1);
+            let why = crate::msg::stats::HELLO_FAILURES[f.why];
+            tracing::debug!(worker = worker.id(), %peer, why, "no ClientHello for SNI routing");
+            if !f.intact {
+                buffers.0.clear();
+            }
+            frontend
+                .default_backend
+                .filter(|_| frontend.sni_fallback_default && f.intact)
+        }
     }
 }
 

@@ -276,19 +276,7 @@ async fn connect_to(
         let origin = match origin {
             Some(o) => o,
             None => {
-                // Accepted before a reload turned send_proxy on: the client is known,
-                // the address it connected to is not.
-                let unspecified = SocketAddr::new(
-                    match peer {
-                        SocketAddr::V4(_) => std::net::Ipv4Addr::UNSPECIFIED.into(),
-                        SocketAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
-                    },
-                    0,
-                );
-                fallback = Origin {
-                    addresses: Some((peer, unspecified)),
-                    ..Origin::default()
-                };
+                fallback = Origin::of_peer(peer);
                 &fallback
             }
         };
