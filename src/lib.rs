@@ -11,8 +11,12 @@
 //!    (with `steering = "source"`, by client address: [`listen::steer`]).
 //! 2. Worker *i* ([`worker`]) is a thread pinned to core *i* running its own monoio
 //!    runtime. Its accept loop takes the connection unless the worker is at its share
-//!    of `global.max_connections` (then accepting pauses until a connection ends), and
-//!    completes the TLS handshake first when the frontend terminates TLS ([`tls`]).
+//!    of `global.max_connections` (then accepting pauses until a connection ends),
+//!    reads the PROXY protocol header first on a frontend with `proxy_protocol`
+//!    ([`proxy_protocol`]: its client address is the client from then on), and
+//!    completes the TLS handshake when the frontend terminates TLS ([`tls`]); a tcp
+//!    frontend with `sni` routes reads the ClientHello instead and picks the backend
+//!    by its server name (TLS passed through untouched).
 //! 3. The session asks the backend's balancer ([`lb`]) for a server, using this
 //!    worker's own copy of the servers' state, and connects with `timeout_connect`,
 //!    retrying (and redispatching on the last retry) when the connect fails.
