@@ -29,7 +29,7 @@ impl Validator {
             }
             let balance = be.balance.unwrap_or(Balance::Roundrobin);
             let check = self.check(be.check.as_ref(), &key);
-            if be.server.is_empty() {
+            if be.server.is_empty() && be.server_template.is_empty() {
                 self.error(
                     be.name.span(),
                     format!("{key}: has no server: add at least one [[backend.server]]"),
@@ -41,7 +41,15 @@ impl Validator {
                 &format!("{key}: slow_start"),
             );
             let send_proxy = self.send_proxy(be.send_proxy.as_ref(), None, &key);
-            let servers = self.servers(&be.server, &key, slow_start, send_proxy);
+            let mut servers = self.servers(&be.server, &key, slow_start, send_proxy);
+            self.resolved_servers(be, &mut servers, &key);
+            for s in servers.iter_mut().filter(|s| s.send_proxy.is_none()) {
+                // Servers from a template take the backend's send_proxy.
+                if s.resolve.as_ref().is_some_and(|r| r.template.is_some()) {
+                    s.send_proxy = send_proxy;
+                }
+            }
+            let cookie = self.cookie(be, &mut servers, &key);
             let error_limit = self.int_in(
                 be.error_limit.as_ref(),
                 ERROR_LIMIT,
@@ -96,6 +104,7 @@ impl Validator {
                 redispatch: be.redispatch.unwrap_or(defaults.redispatch),
                 error_limit,
                 slow_response,
+                cookie,
             });
         }
         out
@@ -234,10 +243,15 @@ impl Validator {
                 0..=10_000_000,
                 &format!("{key}: max_connections"),
             ) as u32;
-            let Some(address) = self.server_address(&s.address, &key) else {
+            let address = match s.resolve_interval {
+                Some(_) => self.resolvable_address(&s.address, &key),
+                None => self.server_address(&s.address, &key),
+            };
+            let Some(address) = address else {
                 continue;
             };
-            if let Some(other) = seen_addr.insert(address, name) {
+            let known = !address.ip().is_unspecified();
+            if let Some(other) = seen_addr.insert(address, name).filter(|_| known) {
                 self.warn(
                     s.address.span(),
                     format!("{key}: address {address} is also used by server {other:?}"),
@@ -258,6 +272,9 @@ impl Validator {
                 ),
                 tls: self.server_tls(s, &key),
                 send_proxy: self.send_proxy(s.send_proxy.as_ref(), send_proxy, &key),
+                cookie: name.to_string(),
+                resolve: None,
+                resolved: true,
             });
         }
         out

@@ -10,7 +10,7 @@ use super::error::SessionError;
 use super::preamble::{forward_hello, read_hello, sni_backend, Origin};
 use super::relay::{relay, Timeouts};
 use super::state::Worker;
-use super::upstream::{connect, Reuse};
+use super::upstream::{connect, Reuse, To};
 use crate::config::Frontend;
 use crate::tls::ClientStream;
 
@@ -56,7 +56,12 @@ pub async fn serve_tcp(
         )));
     };
     rec.backend = Some(backend);
-    let connected = connect(&worker, backend, peer, Reuse::Never, None, origin.as_ref()).await;
+    let to = To {
+        backend,
+        peer,
+        sticky: None,
+    };
+    let connected = connect(&worker, to, Reuse::Never, None, origin.as_ref()).await;
     let (lease, mut server, _) = match connected {
         Ok(c) => c,
         Err(e) => {
