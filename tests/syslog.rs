@@ -413,3 +413,55 @@ fn a_syslog_peer_that_never_reads_costs_counted_lines_not_requests() {
     // The proxy still answers at once.
     assert_eq!(Client::connect(fronts[0]).get("/after").0, 200);
 }
+
+#[test]
+fn a_local_socket_gets_rfc3164_without_host_and_real_timers() {
+    let dir = std::env::temp_dir().join(format!("ringlb-syslog-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("log");
+    let _ = std::fs::remove_file(&path);
+    let sock = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    let (tx, frames) = channel();
+    thread::spawn(move || {
+        let mut buf = vec![0u8; 65536];
+        while let Ok(n) = sock.recv(&mut buf) {
+            if tx.send(String::from_utf8_lossy(&buf[..n]).into_owned()).is_err() {
+                return;
+            }
+        }
+    });
+    let mut peer = Peer {
+        addr: "127.0.0.1:9".parse().unwrap(),
+        frames,
+        seen: Vec::new(),
+    };
+    let delay = std::time::Duration::from_millis(300);
+    let backend = Backend::start_with_delay(delay);
+    let global = format!(
+        "access_log = true\naccess_log_format = \"httplog\"\nlog_target = \"syslog\"\n\
+         syslog = {{ address = \"{}\", facility = \"local0\", tag = \"ringlb-t\" }}",
+        path.display()
+    );
+    let (r, fronts, _) = start(&http_config(backend.addr, &global, ""), &mut peer);
+    let mut c = Client::connect(fronts[0]);
+    assert_eq!(c.get("/slow").0, 200);
+
+    let frame = peer.wait_for("/slow");
+    let header = Regex::new(&format!(
+        r"^<134>[A-Z][a-z]{{2}} [ \d]\d \d\d:\d\d:\d\d ringlb-t\[{}\]: (.*)$",
+        r.child.id()
+    ))
+    .unwrap();
+    let msg = &header
+        .captures(&frame)
+        .unwrap_or_else(|| panic!("not RFC 3164 without host: {frame}"))[1];
+    let m = grok("HAPROXYHTTPBASE")
+        .captures(msg)
+        .unwrap_or_else(|| panic!("HAPROXYHTTPBASE does not match: {msg}"));
+    let ms = |k: &str| field(&m, k).parse::<i64>().unwrap();
+    assert!(ms("time_backend_response") >= 300, "Tr: {msg}");
+    assert!(ms("time_duration") >= ms("time_backend_response"), "Ta: {msg}");
+    assert!(ms("time_backend_connect") >= 0 && ms("time_request") >= 0, "{msg}");
+    assert_eq!(field(&m, "http_status_code"), "200");
+    let _ = std::fs::remove_dir_all(&dir);
+}
