@@ -30,22 +30,34 @@ const GROK: &[(&str, &str)] = &[
     ("INT", r"(?:[+-]?(?:[0-9]+))"),
     ("POSINT", r"\b(?:[1-9][0-9]*)\b"),
     ("NONNEGINT", r"\b(?:[0-9]+)\b"),
-    ("NUMBER", r"(?:[+-]?(?:(?:[0-9]+(?:\.[0-9]+)?)|(?:\.[0-9]+)))"),
+    (
+        "NUMBER",
+        r"(?:[+-]?(?:(?:[0-9]+(?:\.[0-9]+)?)|(?:\.[0-9]+)))",
+    ),
     ("WORD", r"\b\w+\b"),
     ("NOTSPACE", r"\S+"),
     ("DATA", r".*?"),
     ("USER", r"[a-zA-Z0-9._-]+"),
-    ("IPV4", r"(?:(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)\.){3}(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)"),
+    (
+        "IPV4",
+        r"(?:(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)\.){3}(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)",
+    ),
     ("IPV6", r"(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}"),
     ("IP", r"(?:%{IPV6}|%{IPV4})"),
-    ("HOSTNAME", r"\b(?:[0-9A-Za-z][0-9A-Za-z-]{0,62})(?:\.(?:[0-9A-Za-z][0-9A-Za-z-]{0,62}))*(?:\.?|\b)"),
+    (
+        "HOSTNAME",
+        r"\b(?:[0-9A-Za-z][0-9A-Za-z-]{0,62})(?:\.(?:[0-9A-Za-z][0-9A-Za-z-]{0,62}))*(?:\.?|\b)",
+    ),
     ("IPORHOST", r"(?:%{IP}|%{HOSTNAME})"),
     ("URIPROTO", r"[A-Za-z](?:[A-Za-z0-9+\-.]+)+"),
     ("URIHOST", r"%{IPORHOST}(?::%{POSINT})?"),
     ("URIPATH", r"(?:/[A-Za-z0-9$.+!*'(){},~:;=@#%&_\-]*)+"),
     ("URIPARAM", r"\?[A-Za-z0-9$.+!*'|(){},~@#%&/=:;_?\-\[\]<>]*"),
     ("URIPATHPARAM", r"%{URIPATH}(?:%{URIPARAM})?"),
-    ("MONTH", r"\b(?:[Jj]an(?:uary|uar)?|[Ff]eb(?:ruary|ruar)?|[Mm](?:a|ä)?r(?:ch|z)?|[Aa]pr(?:il)?|[Mm]a(?:y|i)?|[Jj]un(?:e|i)?|[Jj]ul(?:y|i)?|[Aa]ug(?:ust)?|[Ss]ep(?:tember)?|[Oo](?:c|k)?t(?:ober)?|[Nn]ov(?:ember)?|[Dd]e(?:c|z)(?:ember)?)\b"),
+    (
+        "MONTH",
+        r"\b(?:[Jj]an(?:uary|uar)?|[Ff]eb(?:ruary|ruar)?|[Mm](?:a|ä)?r(?:ch|z)?|[Aa]pr(?:il)?|[Mm]a(?:y|i)?|[Jj]un(?:e|i)?|[Jj]ul(?:y|i)?|[Aa]ug(?:ust)?|[Ss]ep(?:tember)?|[Oo](?:c|k)?t(?:ober)?|[Nn]ov(?:ember)?|[Dd]e(?:c|z)(?:ember)?)\b",
+    ),
     ("MONTHNUM", r"(?:0?[1-9]|1[0-2])"),
     ("MONTHDAY", r"(?:(?:0[1-9])|(?:[12][0-9])|(?:3[01])|[1-9])"),
     ("YEAR", r"(?:\d\d){1,2}"),
@@ -54,19 +66,43 @@ const GROK: &[(&str, &str)] = &[
     ("SECOND", r"(?:(?:[0-5]?[0-9]|60)(?:[:.,][0-9]+)?)"),
     ("TIME", r"%{HOUR}:%{MINUTE}(?::%{SECOND})"),
     ("ISO8601_TIMEZONE", r"(?:Z|[+-]%{HOUR}(?::?%{MINUTE}))"),
-    ("TIMESTAMP_ISO8601", r"%{YEAR}-%{MONTHNUM}-%{MONTHDAY}[T ]%{HOUR}:?%{MINUTE}(?::?%{SECOND})?%{ISO8601_TIMEZONE}?"),
+    (
+        "TIMESTAMP_ISO8601",
+        r"%{YEAR}-%{MONTHNUM}-%{MONTHDAY}[T ]%{HOUR}:?%{MINUTE}(?::?%{SECOND})?%{ISO8601_TIMEZONE}?",
+    ),
     ("SYSLOGTIMESTAMP", r"%{MONTH} +%{MONTHDAY} %{TIME}"),
     ("PROG", r"[\x21-\x5a\x5c\x5e-\x7e]+"),
     ("SYSLOGPROG", r"%{PROG:program}(?:\[%{POSINT:pid}\])?"),
-    ("HAPROXYTIME", r"%{HOUR:haproxy_hour}:%{MINUTE:haproxy_minute}(?::%{SECOND:haproxy_second})"),
-    ("HAPROXYDATE", r"%{MONTHDAY:haproxy_monthday}/%{MONTH:haproxy_month}/%{YEAR:haproxy_year}:%{HAPROXYTIME:haproxy_time}.%{INT:haproxy_milliseconds}"),
-    ("HAPROXYCAPTUREDREQUESTHEADERS", r"%{DATA:captured_request_headers}"),
-    ("HAPROXYCAPTUREDRESPONSEHEADERS", r"%{DATA:captured_response_headers}"),
-    ("HAPROXYHTTPBASE", r#"%{IP:client_ip}:%{INT:client_port} \[%{HAPROXYDATE:accept_date}\] %{NOTSPACE:frontend_name} %{NOTSPACE:backend_name}/%{NOTSPACE:server_name} %{INT:time_request}/%{INT:time_queue}/%{INT:time_backend_connect}/%{INT:time_backend_response}/%{NOTSPACE:time_duration} %{INT:http_status_code} %{NOTSPACE:bytes_read} %{DATA:captured_request_cookie} %{DATA:captured_response_cookie} %{NOTSPACE:termination_state} %{INT:actconn}/%{INT:feconn}/%{INT:beconn}/%{INT:srvconn}/%{NOTSPACE:retries} %{INT:srv_queue}/%{INT:backend_queue} (\{%{HAPROXYCAPTUREDREQUESTHEADERS}\})?( )?(\{%{HAPROXYCAPTUREDRESPONSEHEADERS}\})?( )?"(<BADREQ>|(%{WORD:http_verb} (%{URIPROTO:http_proto}://)?(?:%{USER:http_user}(?::[^@]*)?@)?(?:%{URIHOST:http_host})?(?:%{URIPATHPARAM:http_request})?( HTTP/%{NUMBER:http_version})?))?""#),
-    ("HAPROXYTCP", r"(?:%{SYSLOGTIMESTAMP:syslog_timestamp}|%{TIMESTAMP_ISO8601:timestamp8601}) %{IPORHOST:syslog_server} %{SYSLOGPROG}: %{IP:client_ip}:%{INT:client_port} \[%{HAPROXYDATE:accept_date}\] %{NOTSPACE:frontend_name} %{NOTSPACE:backend_name}/%{NOTSPACE:server_name} %{INT:time_queue}/%{INT:time_backend_connect}/%{NOTSPACE:time_duration} %{NOTSPACE:bytes_read} %{NOTSPACE:termination_state} %{INT:actconn}/%{INT:feconn}/%{INT:beconn}/%{INT:srvconn}/%{NOTSPACE:retries} %{INT:srv_queue}/%{INT:backend_queue}"),
+    (
+        "HAPROXYTIME",
+        r"%{HOUR:haproxy_hour}:%{MINUTE:haproxy_minute}(?::%{SECOND:haproxy_second})",
+    ),
+    (
+        "HAPROXYDATE",
+        r"%{MONTHDAY:haproxy_monthday}/%{MONTH:haproxy_month}/%{YEAR:haproxy_year}:%{HAPROXYTIME:haproxy_time}.%{INT:haproxy_milliseconds}",
+    ),
+    (
+        "HAPROXYCAPTUREDREQUESTHEADERS",
+        r"%{DATA:captured_request_headers}",
+    ),
+    (
+        "HAPROXYCAPTUREDRESPONSEHEADERS",
+        r"%{DATA:captured_response_headers}",
+    ),
+    (
+        "HAPROXYHTTPBASE",
+        r#"%{IP:client_ip}:%{INT:client_port} \[%{HAPROXYDATE:accept_date}\] %{NOTSPACE:frontend_name} %{NOTSPACE:backend_name}/%{NOTSPACE:server_name} %{INT:time_request}/%{INT:time_queue}/%{INT:time_backend_connect}/%{INT:time_backend_response}/%{NOTSPACE:time_duration} %{INT:http_status_code} %{NOTSPACE:bytes_read} %{DATA:captured_request_cookie} %{DATA:captured_response_cookie} %{NOTSPACE:termination_state} %{INT:actconn}/%{INT:feconn}/%{INT:beconn}/%{INT:srvconn}/%{NOTSPACE:retries} %{INT:srv_queue}/%{INT:backend_queue} (\{%{HAPROXYCAPTUREDREQUESTHEADERS}\})?( )?(\{%{HAPROXYCAPTUREDRESPONSEHEADERS}\})?( )?"(<BADREQ>|(%{WORD:http_verb} (%{URIPROTO:http_proto}://)?(?:%{USER:http_user}(?::[^@]*)?@)?(?:%{URIHOST:http_host})?(?:%{URIPATHPARAM:http_request})?( HTTP/%{NUMBER:http_version})?))?""#,
+    ),
+    (
+        "HAPROXYTCP",
+        r"(?:%{SYSLOGTIMESTAMP:syslog_timestamp}|%{TIMESTAMP_ISO8601:timestamp8601}) %{IPORHOST:syslog_server} %{SYSLOGPROG}: %{IP:client_ip}:%{INT:client_port} \[%{HAPROXYDATE:accept_date}\] %{NOTSPACE:frontend_name} %{NOTSPACE:backend_name}/%{NOTSPACE:server_name} %{INT:time_queue}/%{INT:time_backend_connect}/%{NOTSPACE:time_duration} %{NOTSPACE:bytes_read} %{NOTSPACE:termination_state} %{INT:actconn}/%{INT:feconn}/%{INT:beconn}/%{INT:srvconn}/%{NOTSPACE:retries} %{INT:srv_queue}/%{INT:backend_queue}",
+    ),
     // RFC 5424 frames: SYSLOG5424LINE, simplified to the header ringlb writes.
     ("SYSLOG5424PRINTASCII", r"[!-~]+"),
-    ("SYSLOG5424LINE", r"<%{NONNEGINT:syslog5424_pri}>%{NONNEGINT:syslog5424_ver} +(?:%{TIMESTAMP_ISO8601:syslog5424_ts}|-) +(?:%{IPORHOST:syslog5424_host}|-) +(-|%{SYSLOG5424PRINTASCII:syslog5424_app}) +(-|%{SYSLOG5424PRINTASCII:syslog5424_proc}) +(-|%{SYSLOG5424PRINTASCII:syslog5424_msgid}) +(?:-|) +%{GREEDYDATA:syslog5424_msg}"),
+    (
+        "SYSLOG5424LINE",
+        r"<%{NONNEGINT:syslog5424_pri}>%{NONNEGINT:syslog5424_ver} +(?:%{TIMESTAMP_ISO8601:syslog5424_ts}|-) +(?:%{IPORHOST:syslog5424_host}|-) +(-|%{SYSLOG5424PRINTASCII:syslog5424_app}) +(-|%{SYSLOG5424PRINTASCII:syslog5424_proc}) +(-|%{SYSLOG5424PRINTASCII:syslog5424_msgid}) +(?:-|) +%{GREEDYDATA:syslog5424_msg}",
+    ),
     ("GREEDYDATA", r".*"),
 ];
 
@@ -110,7 +146,10 @@ impl Peer {
         thread::spawn(move || {
             let mut buf = vec![0u8; 65536];
             while let Ok(n) = sock.recv(&mut buf) {
-                if tx.send(String::from_utf8_lossy(&buf[..n]).into_owned()).is_err() {
+                if tx
+                    .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -190,7 +229,10 @@ fn read_octet_counted(conn: TcpStream, tx: &Sender<String>) {
         if r.read_exact(&mut frame).is_err() {
             return;
         }
-        if tx.send(String::from_utf8_lossy(&frame).into_owned()).is_err() {
+        if tx
+            .send(String::from_utf8_lossy(&frame).into_owned())
+            .is_err()
+        {
             return;
         }
     }
@@ -205,7 +247,12 @@ fn start(config: &str, peer: &mut Peer) -> (Ringlb, Vec<SocketAddr>, Option<Sock
     let r = Ringlb::spawn(cmd, Some(cfg));
     peer.wait_for("ringlb ready");
     let after = |f: &str, marker: &str| -> Option<SocketAddr> {
-        f.split(marker).nth(1)?.split_whitespace().next()?.parse().ok()
+        f.split(marker)
+            .nth(1)?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
     };
     let frontends = peer
         .seen
@@ -234,8 +281,8 @@ fn syslog_global(peer: &Peer, scheme: &str, format: &str, facility: &str) -> Str
 fn httplog_lines_reach_a_udp_syslog_as_rfc5424_and_parse_as_haproxy_httplog() {
     let backend = Backend::start();
     let mut peer = Peer::udp();
-    let global = syslog_global(&peer, "udp", "rfc5424", "local3")
-        + "\naccess_log_format = \"httplog\"";
+    let global =
+        syslog_global(&peer, "udp", "rfc5424", "local3") + "\naccess_log_format = \"httplog\"";
     let (r, fronts, _) = start(&http_config(backend.addr, &global, ""), &mut peer);
     let pid = r.child.id().to_string();
 
@@ -244,7 +291,9 @@ fn httplog_lines_reach_a_udp_syslog_as_rfc5424_and_parse_as_haproxy_httplog() {
     let (status, _, body) = c.get("/len/1000");
     assert_eq!((status, body.len()), (200, 1000));
     let mut bad = Client::connect(fronts[0]);
-    bad.send(b"GET /bad HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    bad.send(
+        b"GET /bad HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
     assert_eq!(bad.response(false).0, 400);
 
     let frame_re = grok("SYSLOG5424LINE");
@@ -290,7 +339,12 @@ fn httplog_lines_reach_a_udp_syslog_as_rfc5424_and_parse_as_haproxy_httplog() {
     }
     let bytes: u64 = ok["bytes_read"].parse().unwrap();
     assert!(bytes > 1000, "{ok:?}");
-    for t in ["time_request", "time_backend_connect", "time_backend_response", "time_duration"] {
+    for t in [
+        "time_request",
+        "time_backend_connect",
+        "time_backend_response",
+        "time_duration",
+    ] {
         let ms: i64 = ok[t].parse().unwrap();
         assert!(ms >= 0, "{t} in {ok:?}");
     }
@@ -305,7 +359,11 @@ fn httplog_lines_reach_a_udp_syslog_as_rfc5424_and_parse_as_haproxy_httplog() {
     assert_eq!(refused["time_backend_connect"], "-1");
 
     // ringlb's own lines go there too, with their severity.
-    let ready = peer.seen.iter().find(|f| f.contains("ringlb ready")).unwrap();
+    let ready = peer
+        .seen
+        .iter()
+        .find(|f| f.contains("ringlb ready"))
+        .unwrap();
     assert!(ready.starts_with("<158>1 "), "info: {ready}");
 }
 
@@ -359,7 +417,11 @@ fn tcplog_lines_reach_a_tcp_syslog_as_rfc3164_and_parse_as_haproxy_tcplog() {
     assert_eq!(ok["pid"], pid);
     assert_eq!(ok["client_ip"], "127.0.0.1");
     assert_eq!(
-        (ok["frontend_name"].as_str(), ok["backend_name"].as_str(), ok["server_name"].as_str()),
+        (
+            ok["frontend_name"].as_str(),
+            ok["backend_name"].as_str(),
+            ok["server_name"].as_str()
+        ),
         ("db", "pg", "pg1")
     );
     assert_eq!(ok["bytes_read"], "3000", "server to client");
@@ -367,7 +429,10 @@ fn tcplog_lines_reach_a_tcp_syslog_as_rfc3164_and_parse_as_haproxy_tcplog() {
     assert!(ok["time_backend_connect"].parse::<i64>().unwrap() >= 0);
 
     let failed = parse(&peer.wait_for(" gone nobody/"));
-    assert_eq!(failed["termination_state"], "SC", "the server refused: {failed:?}");
+    assert_eq!(
+        failed["termination_state"], "SC",
+        "the server refused: {failed:?}"
+    );
     assert_eq!(failed["time_backend_connect"], "-1");
     assert_eq!(failed["bytes_read"], "0");
 }
@@ -425,7 +490,10 @@ fn a_local_socket_gets_rfc3164_without_host_and_real_timers() {
     thread::spawn(move || {
         let mut buf = vec![0u8; 65536];
         while let Ok(n) = sock.recv(&mut buf) {
-            if tx.send(String::from_utf8_lossy(&buf[..n]).into_owned()).is_err() {
+            if tx
+                .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                .is_err()
+            {
                 return;
             }
         }
@@ -460,8 +528,14 @@ fn a_local_socket_gets_rfc3164_without_host_and_real_timers() {
         .unwrap_or_else(|| panic!("HAPROXYHTTPBASE does not match: {msg}"));
     let ms = |k: &str| field(&m, k).parse::<i64>().unwrap();
     assert!(ms("time_backend_response") >= 300, "Tr: {msg}");
-    assert!(ms("time_duration") >= ms("time_backend_response"), "Ta: {msg}");
-    assert!(ms("time_backend_connect") >= 0 && ms("time_request") >= 0, "{msg}");
+    assert!(
+        ms("time_duration") >= ms("time_backend_response"),
+        "Ta: {msg}"
+    );
+    assert!(
+        ms("time_backend_connect") >= 0 && ms("time_request") >= 0,
+        "{msg}"
+    );
     assert_eq!(field(&m, "http_status_code"), "200");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -23,9 +23,11 @@ impl Validator {
                 }
                 LogTarget::Stderr
             }
-            Some((_, "syslog")) => {
-                LogTarget::Syslog(g.syslog.as_ref().map_or_else(Syslog::default, |s| self.syslog(s)))
-            }
+            Some((_, "syslog")) => LogTarget::Syslog(
+                g.syslog
+                    .as_ref()
+                    .map_or_else(Syslog::default, |s| self.syslog(s)),
+            ),
             Some((t, other)) => {
                 self.error(
                     t.span(),
@@ -72,7 +74,9 @@ impl Validator {
             let tag = t.get_ref();
             let ok = !tag.is_empty()
                 && tag.len() <= 32
-                && tag.bytes().all(|b| b.is_ascii_graphic() && b != b'[' && b != b':');
+                && tag
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b'[' && b != b':');
             if ok {
                 out.tag = tag.clone();
             } else {
@@ -158,24 +162,51 @@ mod tests {
             "access_log_format = \"%ci %ST\"",
         )
         .unwrap();
-        assert_eq!(c.frontends[0].access_log_format.as_ref().unwrap().items.len(), 3);
+        assert_eq!(
+            c.frontends[0]
+                .access_log_format
+                .as_ref()
+                .unwrap()
+                .items
+                .len(),
+            3
+        );
         let c = parse("access_log = true\naccess_log_format = \"httplog\"", "").unwrap();
-        assert!(c.frontends[0].access_log_format.as_ref().unwrap().items.len() > 20);
+        assert!(
+            c.frontends[0]
+                .access_log_format
+                .as_ref()
+                .unwrap()
+                .items
+                .len()
+                > 20
+        );
     }
 
     #[test]
     fn mistakes_name_their_line_and_key() {
         let e = parse("log_target = \"file\"", "").unwrap_err();
-        assert!(e.contains("t.toml:2") && e.contains("\"file\" is not"), "{e}");
+        assert!(
+            e.contains("t.toml:2") && e.contains("\"file\" is not"),
+            "{e}"
+        );
         let e = parse(
             "log_target = \"syslog\"\nsyslog = { address = \"127.0.0.1:514\", facility = \"local9\", format = \"json\", tag = \"a b\" }",
             "",
         )
         .unwrap_err();
-        for needle in ["global.syslog.address", "global.syslog.facility", "global.syslog.format", "global.syslog.tag"] {
+        for needle in [
+            "global.syslog.address",
+            "global.syslog.facility",
+            "global.syslog.format",
+            "global.syslog.tag",
+        ] {
             assert!(e.contains(needle), "{needle}: {e}");
         }
         let e = parse("", "access_log_format = \"%ci %nope\"").unwrap_err();
-        assert!(e.contains("t.toml:8") && e.contains("access_log_format: unknown alias %nope"), "{e}");
+        assert!(
+            e.contains("t.toml:8") && e.contains("access_log_format: unknown alias %nope"),
+            "{e}"
+        );
     }
 }

@@ -120,7 +120,10 @@ pub enum Item {
     Text(String),
     /// A run of spaces: one space, unless the line already ends with one.
     Sep,
-    Field { field: Field, quoted: bool },
+    Field {
+        field: Field,
+        quoted: bool,
+    },
 }
 
 /// A parsed access-log format.
@@ -292,8 +295,12 @@ mod tests {
 
     #[test]
     fn bad_formats_say_why() {
-        assert!(LogFormat::parse("%zz").unwrap_err().contains("unknown alias %zz"));
-        assert!(LogFormat::parse("%[src]").unwrap_err().contains("sample fetches"));
+        assert!(LogFormat::parse("%zz")
+            .unwrap_err()
+            .contains("unknown alias %zz"));
+        assert!(LogFormat::parse("%[src]")
+            .unwrap_err()
+            .contains("sample fetches"));
         assert!(LogFormat::parse("%{+X}Ts").unwrap_err().contains("+X"));
         assert!(LogFormat::parse("%{+Q").unwrap_err().contains("unclosed"));
         assert!(LogFormat::parse("50%").unwrap_err().contains("%%"));

@@ -92,7 +92,11 @@ impl Sink {
 
 fn write_stream(rx: &Receiver<Batch>, out: &mut impl Write) {
     for batch in rx {
-        if out.write_all(&batch.lines).and_then(|()| out.flush()).is_err() {
+        if out
+            .write_all(&batch.lines)
+            .and_then(|()| out.flush())
+            .is_err()
+        {
             return; // the stream is gone: nothing more can be written
         }
     }
@@ -113,7 +117,11 @@ fn open(address: &Address) -> io::Result<Conn> {
             Conn::Unix(s)
         }
         Address::Udp(addr) => {
-            let local = if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+            let local = if addr.is_ipv4() {
+                "0.0.0.0:0"
+            } else {
+                "[::]:0"
+            };
             let s = UdpSocket::bind(local)?;
             s.connect(addr)?;
             Conn::Udp(s)
@@ -227,7 +235,10 @@ mod tests {
         let mut buf = [0u8; 512];
         let n = peer.recv(&mut buf).unwrap();
         let first = String::from_utf8_lossy(&buf[..n]).to_string();
-        assert!(first.starts_with("<132>") && first.ends_with("]: one"), "{first}");
+        assert!(
+            first.starts_with("<132>") && first.ends_with("]: one"),
+            "{first}"
+        );
         let n = peer.recv(&mut buf).unwrap();
         assert!(String::from_utf8_lossy(&buf[..n]).ends_with("]: two"));
     }

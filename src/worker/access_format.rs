@@ -167,7 +167,11 @@ fn field_value(b: &mut Vec<u8>, field: Field, v: &Values<'_>) {
 
 /// Word `i` of the request line (`-` when absent), cleaned like the request line.
 fn part(b: &mut Vec<u8>, request: &[u8], i: usize) -> std::io::Result<()> {
-    match request.split(|&c| c == b' ').filter(|w| !w.is_empty()).nth(i) {
+    match request
+        .split(|&c| c == b' ')
+        .filter(|w| !w.is_empty())
+        .nth(i)
+    {
         Some(w) => write_request(b, w),
         None => b.push(b'-'),
     }
