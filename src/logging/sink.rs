@@ -214,6 +214,7 @@ mod tests {
     use super::*;
     use std::io::Read;
     use std::net::TcpListener;
+    use std::time::Instant;
 
     #[test]
     fn lines_reach_a_udp_peer_one_datagram_each() {
@@ -244,7 +245,7 @@ mod tests {
     }
 
     #[test]
-    fn tcp_frames_survive_a_peer_that_comes_back() {
+    fn tcp_frames_are_counted_and_come_back_after_the_peer_closed() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let s = Syslog {
             address: Address::Tcp(listener.local_addr().unwrap()),
@@ -253,19 +254,42 @@ mod tests {
         };
         let sink = Sink::start(Target::Syslog(s), "test-log").unwrap();
         let tx = sink.sender().unwrap();
-        tx.send(Batch {
-            severity: syslog::INFO,
-            lines: b"a\n".to_vec(),
-        })
-        .unwrap();
+        let send = |text: &str| {
+            tx.send(Batch {
+                severity: syslog::INFO,
+                lines: format!("{text}\n").into_bytes(),
+            })
+            .unwrap();
+        };
+        let first_frame = |c: &mut TcpStream| -> String {
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut buf = [0u8; 512];
+            let n = c.read(&mut buf).unwrap();
+            String::from_utf8_lossy(&buf[..n]).to_string()
+        };
+        send("a");
         let (mut c, _) = listener.accept().unwrap();
-        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut buf = [0u8; 512];
-        let n = c.read(&mut buf).unwrap();
-        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        let text = first_frame(&mut c);
         let (len, frame) = text.split_once(' ').unwrap();
         assert_eq!(len.parse::<usize>().unwrap(), frame.len(), "{text}");
         assert!(frame.ends_with(" - - a"), "{text}");
+        // The peer goes away: writes fail, the writer reconnects (at most once a
+        // second) and later lines arrive on the new connection.
+        drop(c);
+        listener.set_nonblocking(true).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut again = None;
+        let mut i = 0;
+        while again.is_none() && Instant::now() < deadline {
+            i += 1;
+            send(&format!("after {i}"));
+            std::thread::sleep(Duration::from_millis(50));
+            again = listener.accept().ok();
+        }
+        let (mut c, _) = again.expect("the writer reconnected");
+        c.set_nonblocking(false).unwrap();
+        assert!(first_frame(&mut c).contains(" - - after "));
+        assert!(dropped() > 0, "lines sent while the peer was gone are counted");
         drop(tx);
         sink.finish();
     }
