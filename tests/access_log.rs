@@ -223,3 +223,23 @@ fn goaccess_reads_httplog_lines() {
     assert_eq!(hits("requests", "/bad"), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_reload_changes_a_frontends_format() {
+    let backend = Backend::start();
+    let mut r = Ringlb::start(&http_config(backend.addr, "access_log = true", ""));
+    let mut c = Client::connect(r.addr());
+    assert_eq!(c.get("/before").0, 200);
+    let f = line(&mut r, "\"GET /before HTTP/1.1\"");
+    assert_eq!(&f[2..5], ["web", "app/a1", "200"], "ringlb's line: {f:?}");
+
+    let custom = "access_log_format = \"%ci [%t] %ft %b/%s %ST %tsc %{+Q}r\"";
+    let text = http_config(backend.addr, "access_log = true", custom);
+    std::fs::write(r.config_path(), text).unwrap();
+    r.reload_and_wait();
+    assert_eq!(c.get("/after").0, 200);
+    let f = line(&mut r, "\"GET /after HTTP/1.1\"");
+    assert_eq!(f[0], "127.0.0.1", "{f:?}");
+    assert!(f[1].starts_with('[') && f[1].ends_with(']'), "date: {f:?}");
+    assert_eq!(&f[2..6], ["web", "app/a1", "200", "----"], "{f:?}");
+}

@@ -289,7 +289,10 @@ mod tests {
         let (mut c, _) = again.expect("the writer reconnected");
         c.set_nonblocking(false).unwrap();
         assert!(first_frame(&mut c).contains(" - - after "));
-        assert!(dropped() > 0, "lines sent while the peer was gone are counted");
+        assert!(
+            dropped() > 0,
+            "lines sent while the peer was gone are counted"
+        );
         drop(tx);
         sink.finish();
     }
