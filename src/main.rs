@@ -235,6 +235,8 @@ fn demo(listen: SocketAddr, workers: usize, admin: SocketAddr) -> anyhow::Result
 }
 
 fn finish(exit: Exit) -> anyhow::Result<ExitCode> {
+    // With syslog, ringlb's last lines are on a writer thread: let them out.
+    ringlb::logging::own::drain(std::time::Duration::from_millis(500));
     match exit {
         Exit::Graceful => Ok(ExitCode::SUCCESS),
         // Worker threads still hold connections: leave without waiting for them.

@@ -365,6 +365,12 @@ fn httplog_lines_reach_a_udp_syslog_as_rfc5424_and_parse_as_haproxy_httplog() {
         .find(|f| f.contains("ringlb ready"))
         .unwrap();
     assert!(ready.starts_with("<158>1 "), "info: {ready}");
+    // Down to the last one, at a clean stop.
+    drop((c, bad));
+    let mut r = r;
+    r.signal(libc::SIGTERM);
+    assert!(r.wait_exit().success());
+    peer.wait_for("all connections finished: exiting");
 }
 
 #[test]

@@ -4,6 +4,8 @@
 //! A full queue drops the line and counts it; the logging call never blocks.
 
 use std::io;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 use tracing::{Level, Metadata};
@@ -18,10 +20,27 @@ pub struct OwnLog {
     tx: Sender<Batch>,
 }
 
+/// The queue of the process's own-line writer, for [`drain`].
+static QUEUE: OnceLock<Sender<Batch>> = OnceLock::new();
+
 impl OwnLog {
+    /// The process's own lines go to `tx` (the first call is the one [`drain`] waits for).
     pub fn new(tx: Sender<Batch>) -> OwnLog {
+        let _ = QUEUE.set(tx.clone());
         OwnLog { tx }
     }
+}
+
+/// At exit: give the writer up to `max` to take what is queued (the last lines, e.g.
+/// "stopped"), so that they are not lost with the process.
+pub fn drain(max: Duration) {
+    let Some(q) = QUEUE.get() else { return };
+    let until = Instant::now() + max;
+    while !q.is_empty() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // The batch taken last may still be on its way out.
+    std::thread::sleep(Duration::from_millis(20).min(max));
 }
 
 /// Gathers one event's text; hands it over when dropped.
