@@ -40,7 +40,8 @@ impl Validator {
                 Duration::ZERO,
                 &format!("{key}: slow_start"),
             );
-            let servers = self.servers(&be.server, &key, slow_start);
+            let mut servers = self.servers(&be.server, &key, slow_start);
+            let cookie = self.cookie(be, &mut servers, &key);
             let error_limit = self.int_in(
                 be.error_limit.as_ref(),
                 ERROR_LIMIT,
@@ -95,6 +96,7 @@ impl Validator {
                 redispatch: be.redispatch.unwrap_or(defaults.redispatch),
                 error_limit,
                 slow_response,
+                cookie,
             });
         }
         out
@@ -255,6 +257,7 @@ impl Validator {
                     &format!("{key}: slow_start"),
                 ),
                 tls: self.server_tls(s, &key),
+                cookie: name.to_string(),
             });
         }
         out
