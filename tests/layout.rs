@@ -83,8 +83,12 @@ const ALLOWED: &[(&str, May)] = &[
     ("lb", Only(&["config"])),
     // The configuration holds loaded certificates and rustls configurations, so
     // config → tls; tls must therefore never need the configuration. It builds the
-    // rule engine's rule sets and tables, so config → rules.
-    ("config", Only(&["tls", "rules", "proxy_protocol"])),
+    // rule engine's rule sets and tables, so config → rules. Log settings and formats
+    // are parsed by `logging` (which imports nothing), so config → logging.
+    (
+        "config",
+        Only(&["tls", "rules", "logging", "proxy_protocol"]),
+    ),
     ("tls", Only(&[])),
     // Pure PROXY protocol codecs: the worker, the control plane's checks and the
     // fuzz targets call them; they need nothing.

@@ -219,6 +219,7 @@ impl Validator {
         for f in &mut frontends {
             f.keeps_origin = sends_proxy;
         }
+        self.global_log_format(raw, &mut frontends);
         if raw.frontend.is_empty() {
             self.error(0..0, "no [[frontend]]: nothing to listen on");
         }
@@ -298,6 +299,7 @@ impl Validator {
                 0..=i64::MAX,
                 "global.max_body_bytes",
             ) as u64,
+            log_target: self.log_target(g),
         }
     }
 

@@ -145,6 +145,10 @@ impl Validator {
             sni_routes,
             sni_fallback_default,
             keeps_origin: false,
+            access_log_format: fe
+                .access_log_format
+                .as_ref()
+                .and_then(|f| self.log_format(f, &format!("{key}: access_log_format"))),
         }
     }
 

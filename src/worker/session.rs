@@ -67,12 +67,15 @@ pub async fn serve_tcp(
         Err(e) => {
             worker.give_buffer(buffers.0);
             worker.give_buffer(buffers.1);
+            rec.ended_by(&e);
             worker.log_access(&rec, b"");
             return Err(e);
         }
     };
     rec.server = Some(lease.server);
-    worker.record(backend, lease.server, Outcome::Connected(started.elapsed()));
+    let connected = started.elapsed();
+    rec.t_connect = Some(connected);
+    worker.record(backend, lease.server, Outcome::Connected(connected));
     if !buffers.0.is_empty() {
         // The ClientHello (and whatever came with it) goes first, untouched.
         rec.bytes_in = buffers.0.len() as u64;
@@ -81,8 +84,10 @@ pub async fn serve_tcp(
         if let Err(source) = res {
             worker.give_buffer(buffers.0);
             worker.give_buffer(buffers.1);
+            let e = SessionError::Io(super::error::Side::Server, source);
+            rec.ended_by(&e);
             worker.log_access(&rec, b"");
-            return Err(SessionError::Io(super::error::Side::Server, source));
+            return Err(e);
         }
         buffers.0.clear();
     }
@@ -90,9 +95,12 @@ pub async fn serve_tcp(
     let timeouts = tunnel_timeouts(&frontend, &worker.backend_settings(backend));
     let result = relay(client, server, timeouts, buffers).await;
     drop(lease);
-    if let Ok((stats, _, _)) = &result {
-        rec.bytes_in += stats.to_server;
-        rec.bytes_out = stats.to_client;
+    match &result {
+        Ok((stats, _, _)) => {
+            rec.bytes_in += stats.to_server;
+            rec.bytes_out = stats.to_client;
+        }
+        Err(e) => rec.ended_by(e),
     }
     worker.log_access(&rec, b"");
     match result {
