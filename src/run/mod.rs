@@ -7,8 +7,10 @@
 //! |---|---|
 //! | `mod.rs` | [`run`] / [`run_with`]: start-up, the control thread, the lifecycle loop |
 //! | `fds.rs` | file descriptors against `max_connections`: raise the limit or lower the connection limit |
+//! | `exclusive.rs` | refuse to start on addresses another process already listens on (SO_REUSEPORT would share them) |
 //! | `notify.rs` | systemd's `sd_notify` protocol: ready, reloading, stopping, the watchdog |
 
+mod exclusive;
 mod fds;
 pub mod notify;
 
@@ -93,6 +95,8 @@ pub fn run_with(
             .sum::<usize>();
     fds::apply(&mut config, sockets);
     let config = Arc::new(config);
+    // No binary upgrade hands sockets over yet: every address must be free.
+    exclusive::check(&config, &[])?;
     let listeners = listen::bind_all(&config)?;
     // Sockets and interface facts first: without them there is no failover to offer.
     let vrrp = config.vrrp.as_ref().map(vrrp::prepare).transpose()?;
