@@ -22,7 +22,9 @@ fn required() -> bool {
 
 fn skip(why: &str) {
     if required() {
-        panic!("{NAME}: {why}, and RINGLB_REQUIRE_TOOLS/RINGLB_REQUIRE_PRIVILEGED=1 forbid skipping");
+        panic!(
+            "{NAME}: {why}, and RINGLB_REQUIRE_TOOLS/RINGLB_REQUIRE_PRIVILEGED=1 forbid skipping"
+        );
     }
     say_skipped(NAME, why);
 }
@@ -119,7 +121,10 @@ fn dpkg_install_check_run_and_purge() {
     );
     run("getent", &["passwd", "ringlb"]);
     let bash = std::fs::read_to_string("/usr/share/bash-completion/completions/ringlb").unwrap();
-    assert!(bash.contains("gen-cert"), "bash completion lacks subcommands");
+    assert!(
+        bash.contains("gen-cert"),
+        "bash completion lacks subcommands"
+    );
 
     check_man_page(deb);
 
@@ -150,7 +155,10 @@ fn dpkg_install_check_run_and_purge() {
 
     run("dpkg", &["--purge", "ringlb"]);
     assert!(!Path::new("/usr/bin/ringlb").exists());
-    assert!(!Path::new("/etc/ringlb/ringlb.toml").exists(), "purge left the conffile");
+    assert!(
+        !Path::new("/etc/ringlb/ringlb.toml").exists(),
+        "purge left the conffile"
+    );
 }
 
 /// `man -l` renders ringlb(1): installed, or from the package itself where dpkg is

@@ -86,7 +86,10 @@ mod tests {
         let addr = l.local_addr().unwrap().as_socket().unwrap();
         assert!(in_use(addr, false));
         // The wildcard address of the same port conflicts too.
-        assert!(in_use(SocketAddr::new([0, 0, 0, 0].into(), addr.port()), false));
+        assert!(in_use(
+            SocketAddr::new([0, 0, 0, 0].into(), addr.port()),
+            false
+        ));
         drop(l);
         assert!(!in_use(addr, false));
     }
