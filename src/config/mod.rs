@@ -12,6 +12,7 @@
 //! | `validate_backend.rs` | `[[backend]]`: balance, queue, health check, servers |
 //! | `validate_tls.rs` | `[frontend.tls]` (certificates, ALPN, rustls configuration) and `tls = true` on servers |
 //! | `validate_vrrp.rs` | `[vrrp]`: the virtual router's settings |
+//! | `validate_user.rs` | `global.user`, `global.group`: names resolved to ids on this host |
 //! | `raw_rules.rs` | the rule keys as written: `[[table]]`, `[[frontend.acl]]`, `*_rule`, `error_page` |
 //! | `validate_rules.rs` | `[[table]]`, a frontend's rules → a [`crate::rules::RuleSet`], error pages |
 //! | `validate_acl.rs` | `[[frontend.acl]]` → the rule engine's tests (CIDR files, regexes, counters) |
@@ -30,6 +31,7 @@ mod validate_backend;
 mod validate_frontend;
 mod validate_rules;
 mod validate_tls;
+mod validate_user;
 mod validate_vrrp;
 
 use std::net::SocketAddr;
@@ -130,6 +132,19 @@ pub struct Global {
     pub max_request_line: usize,
     /// Largest request body; 0 = unlimited (413 beyond).
     pub max_body_bytes: u64,
+    /// Whom to run as once every socket is bound (`global.user`/`group`).
+    pub run_as: Option<RunAs>,
+    /// `global.allow_root`: running as root without `user` is intended (no warning).
+    pub allow_root: bool,
+}
+
+/// A user and group, resolved when the file is loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunAs {
+    pub user: String,
+    pub uid: u32,
+    pub group: String,
+    pub gid: u32,
 }
 
 #[derive(Debug, Clone)]

@@ -44,6 +44,11 @@ pub struct RawGlobal {
     pub max_headers: Option<S<i64>>,
     pub max_request_line: Option<S<i64>>,
     pub max_body_bytes: Option<S<i64>>,
+    /// Added keys: the user (and group) to run as once every socket is bound, when
+    /// started as root; `allow_root = true` says running as root is intended.
+    pub user: Option<S<String>>,
+    pub group: Option<S<String>>,
+    pub allow_root: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]

@@ -289,6 +289,8 @@ impl Validator {
                 0..=i64::MAX,
                 "global.max_body_bytes",
             ) as u64,
+            run_as: self.run_as(g),
+            allow_root: g.allow_root.unwrap_or(false),
         }
     }
 

@@ -8,11 +8,13 @@
 //! | `mod.rs` | [`run`] / [`run_with`]: start-up, the control thread, the lifecycle loop |
 //! | `fds.rs` | file descriptors against `max_connections`: raise the limit or lower the connection limit |
 //! | `exclusive.rs` | refuse to start on addresses another process already listens on (SO_REUSEPORT would share them) |
+//! | `privs.rs` | `global.user`/`group`: give up root after binding, keep only the capabilities still needed |
 //! | `notify.rs` | systemd's `sd_notify` protocol: ready, reloading, stopping, the watchdog |
 
 mod exclusive;
 mod fds;
 pub mod notify;
+pub mod privs;
 
 use std::io;
 use std::net::SocketAddr;
@@ -53,6 +55,8 @@ pub enum RunError {
     AccessLog(#[source] io::Error),
     #[error("vrrp: cannot start on the control thread: {0}")]
     VrrpStart(#[source] io::Error),
+    #[error(transparent)]
+    Privileges(#[from] privs::PrivError),
 }
 
 /// How a run ended.
@@ -104,6 +108,8 @@ pub fn run_with(
         Some(addr) => Some(admin::bind(addr).map_err(|e| RunError::AdminBind(addr, e))?),
         None => None,
     };
+    // Every privileged socket is open; no other thread runs yet.
+    privs::apply(&config)?;
     log_startup(&config, &listeners);
     let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
     if let Some(a) = admin_addr {
