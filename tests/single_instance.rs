@@ -28,7 +28,8 @@ fn assert_refused(second: &mut Ringlb, addr: SocketAddr) {
     );
     let said = second.log.join("\n");
     assert!(
-        said.contains(&format!("cannot listen on {addr}")) && said.contains("already listens"),
+        said.contains(&format!("cannot listen on {addr}"))
+            && said.contains("in use by another process"),
         "{said}"
     );
     assert!(!said.contains("ringlb ready"), "{said}");
@@ -70,4 +71,31 @@ fn a_foreign_reuseport_listener_is_refused_too() {
     let addr = s.local_addr().unwrap().as_socket().unwrap();
     let mut rl = start_on(addr, &echo);
     assert_refused(&mut rl, addr);
+}
+
+/// A reload that adds an address another process listens on is refused; the
+/// running configuration stays and serves.
+#[test]
+fn a_reload_adding_a_taken_address_is_refused() {
+    use socket2::{Domain, Socket, Type};
+    let echo = Echo::start();
+    let mut rl = Ringlb::start(&tcp_config(1, &[(echo.addr, 1)], ""));
+    let first = rl.addr();
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    s.set_reuse_port(true).unwrap();
+    s.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    s.listen(8).unwrap();
+    let taken = s.local_addr().unwrap().as_socket().unwrap();
+
+    let cfg = tcp_config(1, &[(echo.addr, 1)], "").replace(
+        "bind = [\"127.0.0.1:0\"]",
+        &format!("bind = [\"{first}\", \"{taken}\"]"),
+    );
+    std::fs::write(rl.config_path(), cfg).unwrap();
+    rl.signal(libc::SIGHUP);
+    let line = rl.wait_for("in use by another process");
+    assert!(line.contains(&taken.to_string()), "{line}");
+    rl.wait_for("reload refused");
+    assert_eq!(echo_roundtrip(first, b"kept".to_vec()), b"kept".to_vec());
 }

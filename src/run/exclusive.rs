@@ -17,10 +17,8 @@
 use std::io;
 use std::net::SocketAddr;
 
-use socket2::{Domain, Protocol, Socket, Type};
-
 use crate::config::Config;
-use crate::listen::BindError;
+use crate::listen::{in_use, BindError, IN_USE_ELSEWHERE};
 
 /// Refuse to start when another socket already listens on one of the frontends'
 /// addresses. Port 0 (the kernel picks a free port) needs no probe.
@@ -36,9 +34,7 @@ pub fn check(config: &Config, handed_over: &[SocketAddr]) -> Result<(), BindErro
                     addr,
                     source: io::Error::new(
                         io::ErrorKind::AddrInUse,
-                        "another process already listens there (another ringlb? \
-                         SO_REUSEPORT would let both listen and split the connections \
-                         between them): not starting",
+                        format!("{IN_USE_ELSEWHERE}: not starting"),
                     ),
                 });
             }
@@ -47,26 +43,10 @@ pub fn check(config: &Config, handed_over: &[SocketAddr]) -> Result<(), BindErro
     Ok(())
 }
 
-/// Whether a bind without `SO_REUSEPORT` fails with EADDRINUSE. Other errors are
-/// left for the real bind to report.
-fn in_use(addr: SocketAddr, freebind: bool) -> bool {
-    let probe = || -> io::Result<()> {
-        let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-        if freebind {
-            match addr {
-                SocketAddr::V4(_) => s.set_freebind_v4(true)?,
-                SocketAddr::V6(_) => s.set_freebind_v6(true)?,
-            }
-        }
-        s.set_reuse_address(true)?;
-        s.bind(&addr.into())
-    };
-    matches!(probe(), Err(e) if e.kind() == io::ErrorKind::AddrInUse)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use socket2::{Domain, Socket, Type};
 
     fn reuseport_listener(addr: SocketAddr, freebind: bool) -> Socket {
         let s = Socket::new(Domain::for_address(addr), Type::STREAM, None).unwrap();
