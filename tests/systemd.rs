@@ -75,6 +75,15 @@ impl Listener {
         panic!("no {first:?} notification; heard {:?}", self.heard);
     }
 
+    /// Take in every datagram already queued (waiting at most one read timeout).
+    fn drain(&mut self) {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = self.socket.recv(&mut buf) {
+            self.heard
+                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+
     fn count(&self, first: &str) -> usize {
         self.heard
             .iter()
@@ -193,4 +202,79 @@ fn notify_monotonic_now() -> u64 {
     };
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1_000
+}
+
+/// A worker whose thread is stopped (ptrace: that thread only, the others run on)
+/// starves the watchdog once it has been silent for 3 s; feeding resumes when it
+/// runs again.
+#[test]
+fn a_stuck_worker_starves_the_watchdog() {
+    const NAME: &str = "systemd::a_stuck_worker_starves_the_watchdog";
+    let echo = Echo::start();
+    let (mut notes, mut rl) = start(&echo, false, 400_000);
+    notes.wait("READY=1");
+    rl.wait_for("ringlb ready");
+    notes.wait("WATCHDOG=1");
+
+    let pid = rl.child.id();
+    let tid = worker_tid(pid, 1);
+    // SAFETY: ptrace on a thread of our own child; no memory is passed.
+    let seized = unsafe { libc::ptrace(libc::PTRACE_SEIZE, tid, 0, 0) } == 0;
+    if !seized {
+        let why = format!("ptrace(PTRACE_SEIZE): {}", std::io::Error::last_os_error());
+        if std::env::var("RINGLB_REQUIRE_PRIVILEGED").is_ok_and(|v| v == "1") {
+            panic!("{NAME}: {why}, and RINGLB_REQUIRE_PRIVILEGED=1 forbids skipping");
+        }
+        return say_skipped(NAME, &why);
+    }
+    let stopped = Stopped(tid);
+    let mut status = 0;
+    unsafe {
+        assert_eq!(libc::ptrace(libc::PTRACE_INTERRUPT, tid, 0, 0), 0);
+        assert_eq!(libc::waitpid(tid, &mut status, libc::__WALL), tid);
+    }
+
+    // The control thread says when it stops feeding; what it sent before is queued
+    // already, so drain that, then listen for a while: silence.
+    rl.wait_for("not feeding systemd's watchdog");
+    assert!(rl.logged("worker 1 is not answering"));
+    notes.drain();
+    let before = notes.count("WATCHDOG=1");
+    std::thread::sleep(Duration::from_millis(1_000)); // 5 watchdog periods
+    notes.drain();
+    assert_eq!(
+        notes.count("WATCHDOG=1"),
+        before,
+        "fed while a worker is stuck"
+    );
+
+    drop(stopped);
+    notes.drain();
+    let before = notes.count("WATCHDOG=1");
+    notes.wait("WATCHDOG=1");
+    assert!(notes.count("WATCHDOG=1") > before);
+    rl.signal(libc::SIGTERM);
+    assert!(rl.wait_exit().success());
+}
+
+/// A thread stopped under ptrace; resumed (detached) on drop, also when the test
+/// fails (otherwise the process could not even be reaped).
+struct Stopped(i32);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        // SAFETY: ptrace on the thread this test seized.
+        unsafe { libc::ptrace(libc::PTRACE_DETACH, self.0, 0, 0) };
+    }
+}
+
+/// The thread id of worker `id` of process `pid`, by its name.
+fn worker_tid(pid: u32, id: usize) -> i32 {
+    let want = format!("ringlb-worker-{id}");
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == want))
+        .and_then(|t| t.file_name().to_str()?.parse().ok())
+        .unwrap_or_else(|| panic!("no thread named {want} in process {pid}"))
 }

@@ -66,7 +66,11 @@ fn connect_target(path: &str) -> io::Result<(UnixDatagram, std::os::unix::net::S
             "neither an absolute path nor an abstract name (@...)",
         ));
     };
-    Ok((UnixDatagram::unbound()?, addr))
+    let socket = UnixDatagram::unbound()?;
+    // Never wait for the supervisor: a full queue loses a notification (logged at
+    // debug), it must not stop the control thread.
+    socket.set_nonblocking(true)?;
+    Ok((socket, addr))
 }
 
 /// `CLOCK_MONOTONIC` in microseconds, the clock systemd compares reload times with.
