@@ -13,10 +13,7 @@ fn is_root(test: &str) -> bool {
     if unsafe { libc::geteuid() } == 0 {
         return true;
     }
-    if std::env::var("RINGLB_REQUIRE_PRIVILEGED").is_ok_and(|v| v == "1") {
-        panic!("{test}: needs root, and RINGLB_REQUIRE_PRIVILEGED=1 forbids skipping");
-    }
-    say_skipped(test, "needs root (to switch user)");
+    common::netns::skip(test, "not running as root (switching user needs it)");
     false
 }
 

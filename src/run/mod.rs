@@ -274,7 +274,7 @@ async fn control_thread(
         monoio::spawn(ping_loop(Rc::clone(&control), tracking));
     }
     if let Some(every) = watchdog {
-        monoio::spawn(watchdog_loop(
+        monoio::spawn(notify::watchdog_loop(
             Rc::clone(&control),
             Rc::clone(&notifier),
             every,
@@ -288,23 +288,6 @@ async fn control_thread(
         v.finish();
     }
     exit
-}
-
-/// Feed systemd's watchdog every `every` while every worker answers its pings (see
-/// [`notify::watchdog_ok`]); a silent worker is logged once when the feeding stops.
-async fn watchdog_loop(control: Rc<Control>, notifier: Rc<notify::Notifier>, every: Duration) {
-    let mut starving = false;
-    loop {
-        let silent = control.silent_workers();
-        if notify::watchdog_ok(control.stopping.get(), &silent) {
-            notifier.notify("WATCHDOG=1");
-            starving = false;
-        } else if !starving {
-            starving = true;
-            tracing::error!("not feeding systemd's watchdog: {}", silent.join(", "));
-        }
-        monoio::time::sleep(every).await;
-    }
 }
 
 /// Handle events until the workers are done (or must be abandoned).

@@ -10,7 +10,10 @@
 
 use std::io;
 use std::os::unix::net::UnixDatagram;
+use std::rc::Rc;
 use std::time::Duration;
+
+use crate::control::Control;
 
 /// Where notifications go; `None` when ringlb was not started by systemd.
 pub struct Notifier {
@@ -99,6 +102,23 @@ pub fn watchdog_every(usec: Option<&str>, pid: Option<&str>) -> Option<Duration>
 /// worker is silent.
 pub fn watchdog_ok(stopping: bool, silent_workers: &[String]) -> bool {
     stopping || silent_workers.is_empty()
+}
+
+/// Feed systemd's watchdog every `every` while every worker answers its pings (see
+/// [`watchdog_ok`]); a silent worker is logged once when the feeding stops.
+pub async fn watchdog_loop(control: Rc<Control>, notifier: Rc<Notifier>, every: Duration) {
+    let mut starving = false;
+    loop {
+        let silent = control.silent_workers();
+        if watchdog_ok(control.stopping.get(), &silent) {
+            notifier.notify("WATCHDOG=1");
+            starving = false;
+        } else if !starving {
+            starving = true;
+            tracing::error!("not feeding systemd's watchdog: {}", silent.join(", "));
+        }
+        monoio::time::sleep(every).await;
+    }
 }
 
 #[cfg(test)]
