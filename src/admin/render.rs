@@ -52,6 +52,7 @@ impl Totals {
 /// health counter's progress while a check result is changing it.
 pub fn state_text(e: &ServerEntry, fall: u32, rise: u32) -> String {
     match (e.admin, e.oper()) {
+        _ if !e.config.resolved => "MAINT (resolution)".into(),
         (Admin::Maint, _) => "MAINT".into(),
         (Admin::Drain, Oper::Up) => "DRAIN".into(),
         (Admin::Drain, Oper::Down) => "DRAIN (DOWN)".into(),
@@ -89,6 +90,8 @@ fn server_value(control: &Control, totals: &Totals, b: usize, s: usize) -> Value
     json!({
         "name": e.config.name,
         "address": e.config.address_text,
+        // What a runtime-resolved server connects to now (null: no address yet).
+        "resolved_address": e.config.resolve.as_ref().map(|_| e.config.resolved.then(|| e.config.address.to_string())),
         "state": state_text(e, be.config.check.fall, be.config.check.rise),
         "oper": if e.oper() == Oper::Up { "up" } else { "down" },
         "admin": admin_name(e.admin),

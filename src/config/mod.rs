@@ -10,6 +10,8 @@
 //! | `validate.rs` | the validator: entry point, `[global]`, `[defaults]`, shared checks (durations, ranges, names, addresses) |
 //! | `validate_frontend.rs` | `[[frontend]]`: binds, backend references, routes, redirects, timeouts |
 //! | `validate_backend.rs` | `[[backend]]`: balance, queue, health check, servers |
+//! | `validate_cookie.rs` | `[backend.cookie]` and each server's `cookie` value |
+//! | `validate_resolve.rs` | `[resolvers]`, `resolve_interval`, `[[backend.server_template]]` |
 //! | `validate_tls.rs` | `[frontend.tls]` (certificates, ALPN, rustls configuration) and `tls = true` on servers |
 //! | `validate_vrrp.rs` | `[vrrp]`: the virtual router's settings |
 //! | `validate_user.rs` | `global.user`, `global.group`: names resolved to ids on this host |
@@ -28,7 +30,9 @@ mod validate;
 mod validate_acl;
 mod validate_actions;
 mod validate_backend;
+mod validate_cookie;
 mod validate_frontend;
+mod validate_resolve;
 mod validate_rules;
 mod validate_tls;
 mod validate_user;
@@ -53,6 +57,8 @@ pub struct Config {
     pub vrrp: Option<Vrrp>,
     /// `[[table]]`: tracking tables, one copy of each per worker.
     pub tables: Vec<TableSpec>,
+    /// DNS servers for runtime resolution (empty when no server needs it).
+    pub resolvers: Resolvers,
     /// Things that are allowed but worth telling the operator, already formatted
     /// as `file:line:column: message`.
     pub warnings: Vec<String>,
@@ -280,6 +286,34 @@ pub struct Backend {
     /// A response head still awaited after this is a passive-health error of its
     /// server, when another server of the backend answered faster meanwhile.
     pub slow_response: Option<Duration>,
+    /// Cookie persistence; `None`: off.
+    pub cookie: Option<CookiePersist>,
+}
+
+/// A backend's persistence cookie (HAProxy's `cookie` directive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookiePersist {
+    pub name: String,
+    pub mode: CookieMode,
+    /// `insert`: the cookie is taken out of requests before the server sees them.
+    pub indirect: bool,
+    /// `insert`: a response that sets the cookie also gets `cache-control: private`.
+    pub nocache: bool,
+    /// `insert`: a cookie of that name the server sets itself is kept (and then
+    /// ringlb does not set one on that response).
+    pub preserve: bool,
+    /// What follows `name=value` in an inserted cookie: `; path=/` and the rest.
+    pub attributes: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieMode {
+    /// ringlb sets `name=<server>` when the client does not have the right one.
+    Insert,
+    /// The server's own cookie `name` gets `<server>~` in front of its value.
+    Prefix,
+    /// The server's own cookie `name` gets `<server>` as its value.
+    Rewrite,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -311,6 +345,39 @@ pub struct Server {
     pub slow_start: Duration,
     /// TLS to this server (connections and health checks).
     pub tls: Option<std::sync::Arc<ServerTls>>,
+    /// Value of the backend's persistence cookie naming this server (default: its name).
+    pub cookie: String,
+    /// Resolved again at runtime (`resolve_interval`, server templates).
+    pub resolve: Option<Resolve>,
+    /// Has an address: false for a runtime-resolved server until DNS gives it one
+    /// (it takes no traffic meanwhile, like HAProxy's "MAINT (resolution)").
+    pub resolved: bool,
+}
+
+/// How a server's address is found again at runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolve {
+    pub host: String,
+    pub port: u16,
+    /// At most this long between resolutions (sooner when the TTL is shorter).
+    pub interval: Duration,
+    pub prefer: Family,
+    /// A server template's slot: this one is number `.0` of `.1`, all of one name.
+    pub template: Option<(u32, u32)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Ipv4,
+    Ipv6,
+}
+
+/// `[resolvers]`, validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resolvers {
+    pub nameservers: Vec<SocketAddr>,
+    pub timeout: Duration,
+    pub attempts: u32,
 }
 
 /// How ringlb talks TLS to a server.

@@ -29,7 +29,7 @@ impl Validator {
             }
             let balance = be.balance.unwrap_or(Balance::Roundrobin);
             let check = self.check(be.check.as_ref(), &key);
-            if be.server.is_empty() {
+            if be.server.is_empty() && be.server_template.is_empty() {
                 self.error(
                     be.name.span(),
                     format!("{key}: has no server: add at least one [[backend.server]]"),
@@ -40,7 +40,9 @@ impl Validator {
                 Duration::ZERO,
                 &format!("{key}: slow_start"),
             );
-            let servers = self.servers(&be.server, &key, slow_start);
+            let mut servers = self.servers(&be.server, &key, slow_start);
+            self.resolved_servers(be, &mut servers, &key);
+            let cookie = self.cookie(be, &mut servers, &key);
             let error_limit = self.int_in(
                 be.error_limit.as_ref(),
                 ERROR_LIMIT,
@@ -95,6 +97,7 @@ impl Validator {
                 redispatch: be.redispatch.unwrap_or(defaults.redispatch),
                 error_limit,
                 slow_response,
+                cookie,
             });
         }
         out
@@ -232,10 +235,15 @@ impl Validator {
                 0..=10_000_000,
                 &format!("{key}: max_connections"),
             ) as u32;
-            let Some(address) = self.server_address(&s.address, &key) else {
+            let address = match s.resolve_interval {
+                Some(_) => self.resolvable_address(&s.address, &key),
+                None => self.server_address(&s.address, &key),
+            };
+            let Some(address) = address else {
                 continue;
             };
-            if let Some(other) = seen_addr.insert(address, name) {
+            let known = !address.ip().is_unspecified();
+            if let Some(other) = seen_addr.insert(address, name).filter(|_| known) {
                 self.warn(
                     s.address.span(),
                     format!("{key}: address {address} is also used by server {other:?}"),
@@ -255,6 +263,9 @@ impl Validator {
                     &format!("{key}: slow_start"),
                 ),
                 tls: self.server_tls(s, &key),
+                cookie: name.to_string(),
+                resolve: None,
+                resolved: true,
             });
         }
         out

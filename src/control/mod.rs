@@ -11,13 +11,17 @@
 //! | `table.rs` | the server table: health counters, admin state, weights, check results |
 //! | `health.rs` | HAProxy's rise/fall health counter and check intervals (pure) |
 //! | `checks.rs` | active health checks: one task per checked server (tcp, http); responses judged by the strict codec |
+//! | `resolve.rs` | runtime DNS resolution of servers and templates: when to ask, which slot gets which address |
+//! | `dns.rs` | the DNS stub: one A/AAAA question over UDP to the nameservers (hickory-proto wire format) |
 //! | `reload.rs` | hot reload: validate, bind, assign slots, send `Update::Reload` |
 //! | `track.rs` | VRRP health tracking: frontends without servers, silent workers |
 
 mod checks;
+mod dns;
 mod health;
 mod plane;
 mod reload;
+mod resolve;
 pub mod table;
 mod track;
 

@@ -72,7 +72,7 @@ impl ServerEntry {
             last_check: None,
             failures_in_row: 0,
             streaks: vec![0; workers],
-            sent: SetServer::initial(config.weight),
+            sent: SetServer::initial_of(config),
             check_generation: 0,
             transitions: 0,
         }
@@ -92,7 +92,12 @@ impl ServerEntry {
         let since = self.up_since.map(|t| now.saturating_duration_since(t));
         SetServer {
             oper: self.oper(),
-            admin: self.admin,
+            // No address yet (DNS): no traffic, whatever the operator said.
+            admin: if self.config.resolved {
+                self.admin
+            } else {
+                Admin::Maint
+            },
             weight: effective_weight(self.weight, since, self.config.slow_start),
         }
     }

@@ -267,6 +267,7 @@ async fn control_thread(
         })
         .flatten();
     control.start_checks();
+    control.start_resolvers();
     if tracking {
         control.track();
     }

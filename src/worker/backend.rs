@@ -164,6 +164,29 @@ impl BackendState {
         Some(self.config.servers[server].address)
     }
 
+    /// Like [`BackendState::lease`] for a request whose persistence cookie names
+    /// `server`: a draining server (admin drain or weight 0) still takes it, as in
+    /// HAProxy; a server down, in maintenance or full does not.
+    pub fn lease_sticky(&mut self, server: usize) -> Option<SocketAddr> {
+        let state = self
+            .servers
+            .get_mut(server)
+            .filter(|s| s.persistable() && s.has_room())?;
+        state.active += 1;
+        if state.limit > 0 && state.active == state.limit {
+            self.epoch += 1;
+        }
+        self.balancer.active_changed(server, &self.servers);
+        Some(self.config.servers[server].address)
+    }
+
+    /// A runtime-resolved server's new address (DNS).
+    pub fn set_address(&mut self, server: usize, addr: SocketAddr) {
+        if let Some(s) = self.config.servers.get_mut(server) {
+            s.address = addr;
+        }
+    }
+
     /// Give back one active connection of `server`.
     pub fn release(&mut self, server: usize) {
         let Some(s) = self.servers.get_mut(server) else {
@@ -225,7 +248,7 @@ impl BackendState {
             st.backup = s.backup;
             st.limit = share(s.max_connections as usize, self.workers) as u32;
             let now = set.and_then(|v| v.get(si).copied());
-            let now = now.unwrap_or(SetServer::initial(s.weight));
+            let now = now.unwrap_or_else(|| SetServer::initial_of(s));
             st.oper = now.oper;
             st.admin = now.admin;
             st.weight = now.weight;
@@ -380,5 +403,8 @@ fn tombstone_server() -> config::Server {
         max_connections: 0,
         slow_start: Duration::ZERO,
         tls: None,
+        cookie: String::new(),
+        resolve: None,
+        resolved: false,
     }
 }
