@@ -118,6 +118,29 @@ fn bind_one(addr: SocketAddr, freebind: bool) -> io::Result<std::net::TcpListene
     Ok(socket.into())
 }
 
+/// What to say when [`in_use`] finds an address taken.
+pub const IN_USE_ELSEWHERE: &str = "address in use by another process (another ringlb? \
+SO_REUSEPORT would let both listen and split the connections between them)";
+
+/// Whether a socket already listens on `addr`, or on the wildcard address of its
+/// port, whoever owns it: a bind *without* `SO_REUSEPORT` fails with EADDRINUSE.
+/// `SO_REUSEADDR` keeps connections in TIME_WAIT from counting, `freebind` is as
+/// for the real bind (virtual IPs). Other errors are left for the real bind.
+pub fn in_use(addr: SocketAddr, freebind: bool) -> bool {
+    let probe = || -> io::Result<()> {
+        let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        if freebind {
+            match addr {
+                SocketAddr::V4(_) => s.set_freebind_v4(true)?,
+                SocketAddr::V6(_) => s.set_freebind_v6(true)?,
+            }
+        }
+        s.set_reuse_address(true)?;
+        s.bind(&addr.into())
+    };
+    matches!(probe(), Err(e) if e.kind() == io::ErrorKind::AddrInUse)
+}
+
 /// Whether a socket error is ringlb's own shortage rather than anything a peer did:
 /// out of descriptors (EMFILE, ENFILE), of buffers or memory (ENOBUFS, ENOMEM), or of
 /// local ports (EADDRNOTAVAIL on connect). Such an error must never count against a

@@ -1,4 +1,5 @@
-//! The `ringlb` command: `run`, `check`, `demo`.
+//! The `ringlb` command: `run`, `check`, `gen-cert`, `demo`, and for packaging the
+//! hidden `man` and `completions`, generated from these very definitions.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -6,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use ringlb::config::{Config, LogTarget};
 use ringlb::logging::own::OwnLog;
 use ringlb::logging::sink::{Sink, Target};
@@ -66,6 +67,15 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:9900")]
         admin: SocketAddr,
     },
+    /// Write the manual pages (ringlb.1, ringlb-run.1, ...) into a directory.
+    #[command(hide = true)]
+    Man {
+        /// Directory to write the pages into (created if missing).
+        dir: PathBuf,
+    },
+    /// Print a shell completion script to stdout.
+    #[command(hide = true)]
+    Completions { shell: clap_complete::Shell },
 }
 
 fn main() -> ExitCode {
@@ -84,6 +94,11 @@ fn main() -> ExitCode {
             workers,
             admin,
         } => demo(listen, workers, admin),
+        Command::Man { dir } => man(&dir),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "ringlb", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,
@@ -109,6 +124,25 @@ fn causes(e: &anyhow::Error) -> String {
         out.push_str(&text);
     }
     out
+}
+
+/// `ringlb.1` for the command and one page per visible subcommand.
+fn man(dir: &Path) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let cmd = Cli::command();
+    let mut pages = vec![("ringlb".to_string(), cmd.clone())];
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("ringlb-{}", sub.get_name());
+        pages.push((name.clone(), sub.clone().name(name)));
+    }
+    for (name, page) in pages {
+        let path = dir.join(format!("{name}.1"));
+        let mut out = Vec::new();
+        clap_mangen::Man::new(page).render(&mut out)?;
+        std::fs::write(&path, out).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn gen_cert(names: &[String], cert: &Path, key: &Path, days: i64) -> anyhow::Result<ExitCode> {

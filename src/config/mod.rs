@@ -16,6 +16,7 @@
 //! | `validate_tls.rs` | `[frontend.tls]` (certificates, ALPN, rustls configuration) and `tls = true` on servers |
 //! | `validate_vrrp.rs` | `[vrrp]`: the virtual router's settings |
 //! | `validate_log.rs` | `global.log_target`, `global.syslog`, `access_log_format` (global and per frontend) |
+//! | `validate_user.rs` | `global.user`, `global.group`: names resolved to ids on this host |
 //! | `raw_rules.rs` | the rule keys as written: `[[table]]`, `[[frontend.acl]]`, `*_rule`, `error_page` |
 //! | `validate_rules.rs` | `[[table]]`, a frontend's rules → a [`crate::rules::RuleSet`], error pages |
 //! | `validate_acl.rs` | `[[frontend.acl]]` → the rule engine's tests (CIDR files, regexes, counters) |
@@ -38,6 +39,7 @@ mod validate_log;
 mod validate_resolve;
 mod validate_rules;
 mod validate_tls;
+mod validate_user;
 mod validate_vrrp;
 
 use std::net::SocketAddr;
@@ -142,6 +144,19 @@ pub struct Global {
     pub max_body_bytes: u64,
     /// Where ringlb's own lines and the access log go (`global.log_target`).
     pub log_target: LogTarget,
+    /// Whom to run as once every socket is bound (`global.user`/`group`).
+    pub run_as: Option<RunAs>,
+    /// `global.allow_root`: running as root without `user` is intended (no warning).
+    pub allow_root: bool,
+}
+
+/// A user and group, resolved when the file is loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunAs {
+    pub user: String,
+    pub uid: u32,
+    pub group: String,
+    pub gid: u32,
 }
 
 /// `global.log_target`: stderr (own lines) and stdout (access log), or syslog for both.

@@ -79,6 +79,11 @@ pub struct RawGlobal {
     pub log_target: Option<S<String>>,
     pub syslog: Option<S<RawSyslog>>,
     pub access_log_format: Option<S<String>>,
+    /// Added keys: the user (and group) to run as once every socket is bound, when
+    /// started as root; `allow_root = true` says running as root is intended.
+    pub user: Option<S<String>>,
+    pub group: Option<S<String>>,
+    pub allow_root: Option<bool>,
 }
 
 /// `global.syslog`: where and how syslog lines go.

@@ -300,6 +300,8 @@ impl Validator {
                 "global.max_body_bytes",
             ) as u64,
             log_target: self.log_target(g),
+            run_as: self.run_as(g),
+            allow_root: g.allow_root.unwrap_or(false),
         }
     }
 

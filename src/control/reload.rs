@@ -148,6 +148,17 @@ fn bind_new(
                 continue;
             }
             let freebind = config.is_virtual_ip(requested.ip());
+            // Another process on it: refuse rather than share it (SO_REUSEPORT). A
+            // port ringlb already listens on (say 0.0.0.0:80, and now 10.0.0.1:80)
+            // would answer for itself: not probed.
+            let ours = current.iter().any(|l| l.bound.port() == requested.port());
+            if requested.port() != 0 && !ours && crate::listen::in_use(requested, freebind) {
+                return Err(format!(
+                    "frontend {:?}: cannot listen on {requested}: {}",
+                    fe.name,
+                    crate::listen::IN_USE_ELSEWHERE
+                ));
+            }
             // A new group: the steering program (if any) is attached to it here.
             let bound = bind_for_workers(
                 workers,

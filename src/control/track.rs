@@ -54,8 +54,14 @@ impl Control {
             .into_iter()
             .map(|f| format!("frontend {f} has no usable server"))
             .collect();
-        problems.extend(stuck_workers(&self.pongs.borrow(), Instant::now()));
+        problems.extend(self.silent_workers());
         vrrp.track(problems);
+    }
+
+    /// Workers that have not answered a ping for `STUCK_AFTER`, as problems (also
+    /// what starves systemd's watchdog). Meaningful only while `ping_loop` runs.
+    pub fn silent_workers(&self) -> Vec<String> {
+        stuck_workers(&self.pongs.borrow(), Instant::now())
     }
 
     pub fn pong(&self, worker: usize) {
@@ -84,8 +90,9 @@ fn stuck_workers(last_pongs: &[Instant], now: Instant) -> Vec<String> {
         .collect()
 }
 
-/// While tracking: ask every worker for a sign of life, then look at the answers.
-pub async fn ping_loop(control: Rc<Control>) {
+/// While tracking (`track`) or feeding systemd's watchdog: ask every worker for a
+/// sign of life; when tracking, tell the virtual router what the answers say.
+pub async fn ping_loop(control: Rc<Control>, track: bool) {
     let mut seq = 0u64;
     while !control.stopping.get() {
         seq += 1;
@@ -94,7 +101,9 @@ pub async fn ping_loop(control: Rc<Control>) {
         if control.stopping.get() {
             return;
         }
-        control.track();
+        if track {
+            control.track();
+        }
     }
 }
 

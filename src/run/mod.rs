@@ -7,8 +7,14 @@
 //! |---|---|
 //! | `mod.rs` | [`run`] / [`run_with`]: start-up, the control thread, the lifecycle loop |
 //! | `fds.rs` | file descriptors against `max_connections`: raise the limit or lower the connection limit |
+//! | `exclusive.rs` | refuse to start on addresses another process already listens on (SO_REUSEPORT would share them) |
+//! | `privs.rs` | `global.user`/`group`: give up root after binding, keep only the capabilities still needed |
+//! | `notify.rs` | systemd's `sd_notify` protocol: ready, reloading, stopping, the watchdog |
 
+mod exclusive;
 mod fds;
+pub mod notify;
+pub mod privs;
 
 use std::io;
 use std::net::SocketAddr;
@@ -49,6 +55,8 @@ pub enum RunError {
     AccessLog(#[source] io::Error),
     #[error("vrrp: cannot start on the control thread: {0}")]
     VrrpStart(#[source] io::Error),
+    #[error(transparent)]
+    Privileges(#[from] privs::PrivError),
 }
 
 /// How a run ended.
@@ -91,6 +99,8 @@ pub fn run_with(
             .sum::<usize>();
     fds::apply(&mut config, sockets);
     let config = Arc::new(config);
+    // No binary upgrade hands sockets over yet: every address must be free.
+    exclusive::check(&config, &[])?;
     let listeners = listen::bind_all(&config)?;
     // Sockets and interface facts first: without them there is no failover to offer.
     let vrrp = config.vrrp.as_ref().map(vrrp::prepare).transpose()?;
@@ -98,6 +108,8 @@ pub fn run_with(
         Some(addr) => Some(admin::bind(addr).map_err(|e| RunError::AdminBind(addr, e))?),
         None => None,
     };
+    // Every privileged socket is open; no other thread runs yet.
+    privs::apply(&config)?;
     log_startup(&config, &listeners);
     let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
     if let Some(a) = admin_addr {
@@ -245,16 +257,34 @@ async fn control_thread(
     };
     let tracking = config.vrrp.as_ref().is_some_and(|v| v.track_frontends);
     let control = Rc::new(Control::new(config, path, broadcaster, listening, vrrp));
+    let notifier = Rc::new(notify::Notifier::from_env());
+    let watchdog = notifier
+        .enabled()
+        .then(|| {
+            let usec = std::env::var("WATCHDOG_USEC").ok();
+            let pid = std::env::var("WATCHDOG_PID").ok();
+            notify::watchdog_every(usec.as_deref(), pid.as_deref())
+        })
+        .flatten();
     control.start_checks();
     control.start_resolvers();
     if tracking {
         control.track();
-        monoio::spawn(ping_loop(Rc::clone(&control)));
+    }
+    if tracking || watchdog.is_some() {
+        monoio::spawn(ping_loop(Rc::clone(&control), tracking));
+    }
+    if let Some(every) = watchdog {
+        monoio::spawn(notify::watchdog_loop(
+            Rc::clone(&control),
+            Rc::clone(&notifier),
+            every,
+        ));
     }
     if let Some(listener) = admin {
         monoio::spawn(admin::serve(Rc::clone(&control), listener));
     }
-    let exit = lifecycle(Rc::clone(&control), events).await;
+    let exit = lifecycle(Rc::clone(&control), notifier, events).await;
     if let Some(v) = &control.vrrp {
         v.finish();
     }
@@ -264,9 +294,10 @@ async fn control_thread(
 /// Handle events until the workers are done (or must be abandoned).
 async fn lifecycle(
     control: Rc<Control>,
+    notifier: Rc<notify::Notifier>,
     mut events: UnboundedReceiver<Event>,
 ) -> Result<Exit, RunError> {
-    let mut state = Lifecycle::new(control);
+    let mut state = Lifecycle::new(control, notifier);
     loop {
         let event = match state.next_event(&mut events).await {
             Ok(event) => event,
@@ -282,6 +313,7 @@ async fn lifecycle(
 /// was asked for, when the grace period ends.
 struct Lifecycle {
     control: Rc<Control>,
+    notifier: Rc<notify::Notifier>,
     workers: usize,
     grace: Duration,
     started: usize,
@@ -290,11 +322,12 @@ struct Lifecycle {
 }
 
 impl Lifecycle {
-    fn new(control: Rc<Control>) -> Self {
+    fn new(control: Rc<Control>, notifier: Rc<notify::Notifier>) -> Self {
         let workers = control.broadcaster.workers();
         let grace = control.config.borrow().global.grace_period;
         Lifecycle {
             control,
+            notifier,
             workers,
             grace,
             started: 0,
@@ -336,6 +369,9 @@ impl Lifecycle {
                 self.started += 1;
                 if self.started == self.workers {
                     tracing::info!(workers = self.workers, "ringlb ready");
+                    let workers = self.workers;
+                    self.notifier
+                        .notify(&format!("READY=1\nSTATUS=serving with {workers} workers"));
                 }
             }
             Event::Signal(SIGHUP) => self.reload(),
@@ -353,14 +389,27 @@ impl Lifecycle {
         None
     }
 
-    /// SIGHUP: reload, unless ringlb is stopping.
+    /// SIGHUP: reload, unless ringlb is stopping. systemd hears `RELOADING=1` first
+    /// and `READY=1` once every worker uses the new configuration (or at once, with
+    /// the reason in `STATUS=`, when it was refused).
     fn reload(&self) {
-        if self.stop_deadline.is_none() && self.control.reload("SIGHUP").is_ok() {
-            let c = Rc::clone(&self.control);
-            monoio::spawn(async move {
-                c.barrier().await;
-                tracing::info!("SIGHUP: the new configuration is in use by every worker");
-            });
+        if self.stop_deadline.is_some() {
+            return;
+        }
+        self.notifier.reloading();
+        match self.control.reload("SIGHUP") {
+            Ok(_) => {
+                let c = Rc::clone(&self.control);
+                let n = Rc::clone(&self.notifier);
+                monoio::spawn(async move {
+                    c.barrier().await;
+                    tracing::info!("SIGHUP: the new configuration is in use by every worker");
+                    n.notify("READY=1\nSTATUS=configuration reloaded");
+                });
+            }
+            Err(_) => self.notifier.notify(
+                "READY=1\nSTATUS=reload refused: the running configuration is unchanged (see the log)",
+            ),
         }
     }
 
@@ -373,6 +422,8 @@ impl Lifecycle {
             return Some(Ok(Exit::Forced));
         }
         let grace = self.grace;
+        self.notifier
+            .notify(&format!("STOPPING=1\nSTATUS={name}: draining connections"));
         tracing::info!("{name}: stopped accepting; open connections have {grace:?} to finish (signal again to exit now)");
         self.control.stopping.set(true);
         if let Some(v) = &self.control.vrrp {
@@ -390,6 +441,9 @@ impl Lifecycle {
         self.running -= 1;
         if self.stop_deadline.is_none() {
             tracing::error!(worker = id, "worker stopped unexpectedly: stopping");
+            self.notifier.notify(&format!(
+                "STOPPING=1\nSTATUS=worker {id} stopped unexpectedly"
+            ));
             self.control.broadcaster.send_all(|| Update::Shutdown);
             return Some(Err(RunError::WorkerDied(id)));
         }
