@@ -9,7 +9,9 @@
 //! | `raw.rs` | the file as written: serde structs mirroring the TOML, spans kept for messages |
 //! | `validate.rs` | the validator: entry point, `[global]`, `[defaults]`, shared checks (durations, ranges, names, addresses) |
 //! | `validate_frontend.rs` | `[[frontend]]`: binds, backend references, routes, redirects, timeouts |
-//! | `validate_backend.rs` | `[[backend]]`: balance, queue, health check, servers |
+//! | `validate_backend.rs` | `[[backend]]`: balance, queue, servers |
+//! | `check.rs` | the validated check types ([`HealthCheck`], [`ServerProbe`], [`Agent`]) and the [`StatusSet`] parser (pure) |
+//! | `validate_check.rs` | `[backend.check]`, its steps, and each server's check target, check TLS and agent |
 //! | `validate_tls.rs` | `[frontend.tls]` (certificates, ALPN, rustls configuration) and `tls = true` on servers |
 //! | `validate_vrrp.rs` | `[vrrp]`: the virtual router's settings |
 //! | `raw_rules.rs` | the rule keys as written: `[[table]]`, `[[frontend.acl]]`, `*_rule`, `error_page` |
@@ -19,6 +21,7 @@
 //! | `duration.rs` | duration strings (`"500ms"`, `"1m30s"`) → [`Duration`] |
 //! | `error.rs` | [`ConfigError`]s, each naming file, line, column and key |
 
+mod check;
 mod duration;
 mod error;
 mod raw;
@@ -27,6 +30,7 @@ mod validate;
 mod validate_acl;
 mod validate_actions;
 mod validate_backend;
+mod validate_check;
 mod validate_frontend;
 mod validate_rules;
 mod validate_tls;
@@ -36,6 +40,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+pub use check::{Agent, CheckTls, HealthCheck, ServerProbe, StatusSet, Step};
 pub use duration::parse_duration;
 pub use error::{ConfigError, ConfigErrors};
 pub use raw::{Balance, CheckKind, IoDriver, Mode};
@@ -267,19 +272,6 @@ pub struct Backend {
     pub slow_response: Option<Duration>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HealthCheck {
-    pub kind: CheckKind,
-    pub path: String,
-    pub expect_status: u16,
-    pub interval: Duration,
-    pub fast_interval: Duration,
-    pub down_interval: Duration,
-    pub timeout: Duration,
-    pub rise: u32,
-    pub fall: u32,
-}
-
 #[derive(Debug, Clone)]
 pub struct Server {
     pub name: String,
@@ -294,8 +286,10 @@ pub struct Server {
     pub max_connections: u32,
     /// Weight ramp after the server comes back up; zero = none.
     pub slow_start: Duration,
-    /// TLS to this server (connections and health checks).
+    /// TLS to this server (connections and, unless `probe` says otherwise, checks).
     pub tls: Option<std::sync::Arc<ServerTls>>,
+    /// Where and how the health check and the agent reach this server.
+    pub probe: ServerProbe,
 }
 
 /// How ringlb talks TLS to a server.

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant, SystemTime};
 use futures_channel::mpsc::{unbounded, UnboundedSender};
 use futures_util::StreamExt;
 
-use super::checks::{check_loop, Failure};
+use super::checks::{agent_loop, check_loop, parse_agent, Failure};
 use super::reload::Listening;
-use super::table::{CheckReport, Table};
+use super::table::{AgentReport, CheckReport, Table};
 use crate::config::{Config, HealthCheck, Server};
 use crate::lb::{Admin, Oper};
 use crate::logging::LogEvery;
@@ -105,18 +105,26 @@ impl Control {
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
-    /// (Re)start a check task for every live server with `check = true`; tasks of an
-    /// earlier generation end at their next wake-up. First checks are spread evenly
-    /// over one interval.
+    /// (Re)start a check task for every live server with `check = true`, and an agent
+    /// task for every one with an agent; tasks of an earlier generation end at their
+    /// next wake-up. First checks (and first agent reads) are spread evenly over one
+    /// interval.
     pub fn start_checks(self: &Rc<Self>) {
         let mut jobs = Vec::new();
+        let mut agents = Vec::new();
         {
             let mut table = self.table.borrow_mut();
             for (bi, b) in table.backends.iter_mut().enumerate() {
                 for (si, s) in b.servers.iter_mut().enumerate() {
                     s.check_generation += 1;
-                    if b.live && s.live && s.config.check {
+                    if !(b.live && s.live) {
+                        continue;
+                    }
+                    if s.config.check {
                         jobs.push((bi, si, s.check_generation, b.config.check.interval));
+                    }
+                    if let Some(a) = &s.config.probe.agent {
+                        agents.push((bi, si, s.check_generation, a.interval));
                     }
                 }
             }
@@ -125,6 +133,11 @@ impl Control {
         for (i, (b, s, generation, interval)) in jobs.into_iter().enumerate() {
             let first = interval * i as u32 / n.max(1);
             monoio::spawn(check_loop(Rc::clone(self), b, s, generation, first));
+        }
+        let n = agents.len() as u32;
+        for (i, (b, s, generation, interval)) in agents.into_iter().enumerate() {
+            let first = interval * i as u32 / n.max(1);
+            monoio::spawn(agent_loop(Rc::clone(self), b, s, generation, first));
         }
     }
 
@@ -180,11 +193,15 @@ impl Control {
             }
             let ok = result.is_ok();
             let detail = match &result {
-                Ok(()) => format!("{} check passed in {took:.1?}", kind_name(&check)),
+                Ok(()) => format!("{} check passed in {took:.1?}", check.kind_name()),
                 Err(e) => e.to_string(),
             };
             entry.failures_in_row = if ok { 0 } else { entry.failures_in_row + 1 };
-            if let Some(to) = entry.health.record(ok) {
+            let before = entry.oper();
+            entry.health.record(ok);
+            let after = entry.oper();
+            if after != before {
+                let to = after;
                 entry.changed(to, now);
                 let server = &entry.config.name;
                 transition = Some(match to {
@@ -212,6 +229,81 @@ impl Control {
             tracing::info!("{line}");
         }
         Some(interval)
+    }
+
+    /// An agent's answer (or why there was none); false when the task is stale. An
+    /// agent that cannot be reached or says nothing understood changes nothing, as in
+    /// HAProxy (the health check is what tests reachability).
+    pub fn agent_done(
+        self: &Rc<Self>,
+        b: usize,
+        s: usize,
+        generation: u64,
+        answer: Result<Vec<u8>, String>,
+    ) -> bool {
+        let lines = {
+            let mut table = self.table.borrow_mut();
+            let Some(backend) = table.backends.get_mut(b) else {
+                return false;
+            };
+            let name = backend.config.name.clone();
+            let Some(entry) = backend.servers.get_mut(s) else {
+                return false;
+            };
+            if entry.check_generation != generation || self.stopping.get() {
+                return false;
+            }
+            let server = format!("{name}/{}", entry.config.name);
+            let (raw, parsed) = match answer {
+                Ok(raw) => {
+                    let parsed = parse_agent(&raw);
+                    (raw, parsed)
+                }
+                Err(e) => (Vec::new(), Err(e)),
+            };
+            let answer = first_line(&raw);
+            let mut lines = Vec::new();
+            let (ok, detail) = match parsed {
+                Err(e) => (false, format!("{e} (ignored)")),
+                Ok(reply) => {
+                    let (admin, percent) = (entry.admin, entry.agent.percent);
+                    if let Some(to) = entry.apply_agent(&reply) {
+                        entry.changed(to, Instant::now());
+                        let why = match entry.agent_down() {
+                            Some(word) => format!("agent says {word:?}"),
+                            None => "agent says \"up\"".to_string(),
+                        };
+                        lines.push(format!("{server} {}: {why} ({answer:?})", if to == Oper::Up { "UP" } else { "DOWN" }));
+                    }
+                    if entry.admin != admin {
+                        lines.push(format!("{server} admin state {} set by its agent ({answer:?})", format!("{:?}", entry.admin).to_uppercase()));
+                    }
+                    if entry.agent.percent != percent {
+                        lines.push(format!("{server} weight {}% of the configured weight set by its agent", entry.agent.percent.unwrap_or(100)));
+                    }
+                    let mut detail = format!("agent said {answer:?}");
+                    if !reply.unknown.is_empty() {
+                        detail.push_str(&format!(" (ignored: {})", reply.unknown.join(" ")));
+                    }
+                    (true, detail)
+                }
+            };
+            if !ok && entry.agent.last.as_ref().is_none_or(|l| l.ok) {
+                lines.push(format!("{server} agent check failed: {detail}"));
+            }
+            entry.agent.last = Some(AgentReport {
+                at: SystemTime::now(),
+                ok,
+                answer,
+                detail,
+            });
+            lines
+        };
+        self.sync(b, s);
+        for line in lines {
+            tracing::info!("{line}");
+        }
+        true
     }
 
     /// A worker's run of errors on a server changed (passive health).
@@ -261,6 +353,8 @@ impl Control {
             if let Some(w) = weight {
                 entry.weight = w;
                 entry.weight_set = true;
+                // The last to set the weight wins, the operator or the agent.
+                entry.agent.percent = None;
             }
         }
         self.sync(b, s);
@@ -332,11 +426,10 @@ impl Control {
     }
 }
 
-fn kind_name(check: &HealthCheck) -> &'static str {
-    match check.kind {
-        crate::config::CheckKind::Tcp => "tcp",
-        crate::config::CheckKind::Http => "http",
-    }
+/// The first line of an agent's answer, for logs and the API (at most 100 characters).
+fn first_line(raw: &[u8]) -> String {
+    let line = raw.split(|&b| b == b'\n' || b == b'\r').next().unwrap_or(b"");
+    String::from_utf8_lossy(line).chars().take(100).collect()
 }
 
 /// While any server ramps up under slow start, push its growing weight to the workers.

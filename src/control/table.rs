@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use super::checks::{agent_weight, AgentReply};
 use super::health::Health;
 use crate::config::{Backend, Config, Server};
 use crate::lb::{effective_weight, Admin, Oper};
@@ -33,6 +34,27 @@ pub struct CheckReport {
     pub took: Duration,
 }
 
+/// What the server's agent said (HAProxy's agent check), kept until it says otherwise.
+#[derive(Debug, Clone, Default)]
+pub struct AgentView {
+    /// The agent said `down`, `fail` or `stopped` (the word), until it says `up`.
+    pub down: Option<&'static str>,
+    /// The agent's weight percentage, in force until the API sets a weight.
+    pub percent: Option<u32>,
+    /// Its last answer, or why there was none.
+    pub last: Option<AgentReport>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AgentReport {
+    pub at: SystemTime,
+    /// The answer was read and understood.
+    pub ok: bool,
+    /// The answer's first line as received (empty when none).
+    pub answer: String,
+    pub detail: String,
+}
+
 #[derive(Debug)]
 pub struct ServerEntry {
     pub live: bool,
@@ -56,6 +78,7 @@ pub struct ServerEntry {
     pub check_generation: u64,
     /// Operational state changes since start.
     pub transitions: u64,
+    pub agent: AgentView,
 }
 
 impl ServerEntry {
@@ -75,11 +98,16 @@ impl ServerEntry {
             sent: SetServer::initial(config.weight),
             check_generation: 0,
             transitions: 0,
+            agent: AgentView::default(),
         }
     }
 
-    /// Operational state: from checks when the server has them, else always up.
+    /// Operational state: from checks when the server has them, else up; down while
+    /// its agent says down (HAProxy: up needs both the check and the agent).
     pub fn oper(&self) -> Oper {
+        if self.agent_down().is_some() {
+            return Oper::Down;
+        }
         if self.config.check {
             self.health.oper()
         } else {
@@ -87,14 +115,46 @@ impl ServerEntry {
         }
     }
 
-    /// What workers must apply now.
+    /// The agent's word while it holds the server down.
+    pub fn agent_down(&self) -> Option<&'static str> {
+        self.config.probe.agent.as_ref().and(self.agent.down)
+    }
+
+    /// What workers must apply now. An agent's percentage is of the configured weight
+    /// (HAProxy's initial weight), applied after slow start's ramp.
     pub fn target(&self, now: Instant) -> SetServer {
         let since = self.up_since.map(|t| now.saturating_duration_since(t));
+        let weight = match self.agent.percent {
+            Some(p) => agent_weight(effective_weight(self.config.weight, since, self.config.slow_start), p),
+            None => effective_weight(self.weight, since, self.config.slow_start),
+        };
         SetServer {
             oper: self.oper(),
             admin: self.admin,
-            weight: effective_weight(self.weight, since, self.config.slow_start),
+            weight,
         }
+    }
+
+    /// Apply an agent's answer as HAProxy does: `down`/`fail`/`stopped` hold the
+    /// server down until `up`; `ready`/`drain`/`maint` set the admin state (the one the
+    /// API sets: the last to speak wins); a percentage sets the weight. Words not
+    /// said change nothing. The new operational state, when it changed.
+    pub fn apply_agent(&mut self, reply: &AgentReply) -> Option<Oper> {
+        let before = self.oper();
+        if let Some(down) = reply.down {
+            self.agent.down = down;
+        }
+        if let Some(admin) = reply.admin {
+            if self.admin != admin {
+                self.admin = admin;
+                self.last_change = SystemTime::now();
+            }
+        }
+        if let Some(p) = reply.weight_percent {
+            self.agent.percent = Some(p);
+        }
+        let after = self.oper();
+        (after != before).then_some(after)
     }
 
     /// Still ramping up under slow start.
@@ -161,6 +221,9 @@ impl Table {
                 }
                 if !e.weight_set {
                     e.weight = s.weight;
+                }
+                if s.probe.agent.is_none() {
+                    e.agent = AgentView::default();
                 }
                 e.config = s.clone();
                 e.live = true;

@@ -380,5 +380,6 @@ fn tombstone_server() -> config::Server {
         max_connections: 0,
         slow_start: Duration::ZERO,
         tls: None,
+        probe: config::ServerProbe::default(),
     }
 }
