@@ -42,7 +42,10 @@ fn agent_says_down_up_drain_maint_ready_and_a_weight() {
     let s = api_server(r.admin_addr(), "a");
     assert_eq!(s["state"], "DOWN (agent: down)", "{s}");
     assert_eq!(s["agent"]["down"], "down", "{s}");
-    assert_eq!(s["agent"]["last_answer"], "down # maintenance window", "{s}");
+    assert_eq!(
+        s["agent"]["last_answer"], "down # maintenance window",
+        "{s}"
+    );
     // The health check still passes: only the agent holds it down.
     assert_eq!(s["check"]["last_ok"], true, "{s}");
 
@@ -81,7 +84,13 @@ fn agent_says_down_up_drain_maint_ready_and_a_weight() {
     assert!((9..=11).contains(&to_a), "{seen:?}");
 
     // The operator's weight is the last word until the agent speaks again.
-    let (status, _) = common::admin(r.admin_addr(), "POST", "/api/servers/app/a/weight", "10", None);
+    let (status, _) = common::admin(
+        r.admin_addr(),
+        "POST",
+        "/api/servers/app/a/weight",
+        "10",
+        None,
+    );
     assert_eq!(status, 200);
     assert!(api_server(r.admin_addr(), "a")["agent"]["weight_percent"].is_null());
 }
@@ -89,7 +98,11 @@ fn agent_says_down_up_drain_maint_ready_and_a_weight() {
 /// The "agent check failed" line (it may come before "ringlb ready").
 fn failed_line(r: &mut Ringlb) -> String {
     r.wait_logged("app/a agent check failed");
-    r.log.iter().find(|l| l.contains("app/a agent check failed")).cloned().unwrap_or_default()
+    r.log
+        .iter()
+        .find(|l| l.contains("app/a agent check failed"))
+        .cloned()
+        .unwrap_or_default()
 }
 
 #[test]
@@ -98,7 +111,10 @@ fn an_unreachable_or_senseless_agent_is_ignored() {
     let closed = common::closed_port();
     let mut r = Ringlb::start(&config(&a, &b, closed.port()));
     let line = failed_line(&mut r);
-    assert!(line.contains("agent unreachable") && line.contains("(ignored)"), "{line}");
+    assert!(
+        line.contains("agent unreachable") && line.contains("(ignored)"),
+        "{line}"
+    );
     let s = api_server(r.admin_addr(), "a");
     assert_eq!(s["agent"]["last_ok"], false, "{s}");
     assert_eq!(s["state"], "UP", "{s}");

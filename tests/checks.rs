@@ -44,13 +44,27 @@ fn patroni(primary: Arc<AtomicBool>) -> impl Fn(&str) -> (u16, String) + Send + 
 #[test]
 fn patroni_pair_traffic_goes_to_the_primary_and_follows_a_switchover() {
     let (pg1, pg2) = (Echo::start(), Echo::start());
-    let (p1, p2) = (Arc::new(AtomicBool::new(true)), Arc::new(AtomicBool::new(false)));
-    let (api1, api2) = (StatusApi::start(patroni(p1.clone())), StatusApi::start(patroni(p2.clone())));
+    let (p1, p2) = (
+        Arc::new(AtomicBool::new(true)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let (api1, api2) = (
+        StatusApi::start(patroni(p1.clone())),
+        StatusApi::start(patroni(p2.clone())),
+    );
     let text = tcp_config(
         "kind = \"http\"\npath = \"/primary\"\nexpect_status = 200",
         &[
-            ("pg1", pg1.addr.to_string(), format!("check_port = {}", api1.addr.port())),
-            ("pg2", pg2.addr.to_string(), format!("check_port = {}", api2.addr.port())),
+            (
+                "pg1",
+                pg1.addr.to_string(),
+                format!("check_port = {}", api1.addr.port()),
+            ),
+            (
+                "pg2",
+                pg2.addr.to_string(),
+                format!("check_port = {}", api2.addr.port()),
+            ),
         ],
     );
     let mut r = Ringlb::start(&text);
@@ -58,9 +72,17 @@ fn patroni_pair_traffic_goes_to_the_primary_and_follows_a_switchover() {
     assert!(line.contains("HTTP status 503, expected 200"), "{line}");
     r.wait_applied(1, 1, "oper: Down");
     tcp_round_trips(r.addr(), 6);
-    assert_eq!((pg1.count(), pg2.count()), (6, 0), "traffic must go to the primary only");
+    assert_eq!(
+        (pg1.count(), pg2.count()),
+        (6, 0),
+        "traffic must go to the primary only"
+    );
     // The checks went to the API port, not to the traffic port.
-    assert!(api1.last_head().starts_with("GET /primary HTTP/1.1"), "{}", api1.last_head());
+    assert!(
+        api1.last_head().starts_with("GET /primary HTTP/1.1"),
+        "{}",
+        api1.last_head()
+    );
     let s = api_server(r.admin_addr(), "pg1");
     assert_eq!(s["check"]["target"], api1.addr.to_string(), "{s}");
 
@@ -72,7 +94,11 @@ fn patroni_pair_traffic_goes_to_the_primary_and_follows_a_switchover() {
     r.wait_applied(1, 1, "oper: Up");
     r.wait_applied(1, 0, "oper: Down");
     tcp_round_trips(r.addr(), 4);
-    assert_eq!((pg1.count(), pg2.count()), (6, 4), "traffic must follow the new primary");
+    assert_eq!(
+        (pg1.count(), pg2.count()),
+        (6, 4),
+        "traffic must follow the new primary"
+    );
 }
 
 #[test]
@@ -85,18 +111,32 @@ fn http_check_sends_method_host_headers_and_judges_status_and_body() {
          expect_body = \"\\\"state\\\": \\\"running\\\"\"\nport = {}",
         api.addr.port()
     );
-    let mut r = Ringlb::start(&tcp_config(&check, &[("a", traffic.addr.to_string(), String::new())]));
+    let mut r = Ringlb::start(&tcp_config(
+        &check,
+        &[("a", traffic.addr.to_string(), String::new())],
+    ));
     api.wait_more(2);
     let head = api.last_head();
-    assert!(head.starts_with("OPTIONS /status?x=1 HTTP/1.1\r\n"), "{head}");
-    for want in ["host: db.example\r\n", "X-Check: ringlb\r\n", "Accept: application/json\r\n", "connection: close\r\n"] {
+    assert!(
+        head.starts_with("OPTIONS /status?x=1 HTTP/1.1\r\n"),
+        "{head}"
+    );
+    for want in [
+        "host: db.example\r\n",
+        "X-Check: ringlb\r\n",
+        "Accept: application/json\r\n",
+        "connection: close\r\n",
+    ] {
         assert!(head.contains(want), "{want:?} not in {head:?}");
     }
     assert!(!r.logged("DOWN"), "{:?}", r.log);
     // The body no longer says running: down, and the log says why.
     api.set(|_| (200, "{\"state\": \"stopped\"}".into()));
     let line = r.wait_for("db/a DOWN");
-    assert!(line.contains("does not contain \"\\\"state\\\": \\\"running\\\"\""), "{line}");
+    assert!(
+        line.contains("does not contain \"\\\"state\\\": \\\"running\\\"\""),
+        "{line}"
+    );
     api.set(|_| (200, "{\"state\": \"running\"}".into()));
     r.wait_for("db/a UP");
     // A status outside the range fails even with the right body.
@@ -116,18 +156,27 @@ fn status_sets_ranges_and_the_default_of_any_2xx_or_3xx() {
         "kind = \"http\"\npath = \"/h\"\nexpect_status = [\"200-204\", 404]\nport = {}",
         api.addr.port()
     );
-    let mut r = Ringlb::start(&tcp_config(&check, &[("a", traffic.addr.to_string(), String::new())]));
+    let mut r = Ringlb::start(&tcp_config(
+        &check,
+        &[("a", traffic.addr.to_string(), String::new())],
+    ));
     api.wait_more(3);
     assert!(!r.logged("DOWN"), "404 is in the set: {:?}", r.log);
     api.set(|_| (205, String::new()));
     let line = r.wait_for("db/a DOWN");
-    assert!(line.contains("HTTP status 205, expected 200-204,404"), "{line}");
+    assert!(
+        line.contains("HTTP status 205, expected 200-204,404"),
+        "{line}"
+    );
     drop(r);
 
     // Without expect_status: any 2xx or 3xx, like a bare `option httpchk`.
     api.set(|_| (302, String::new()));
     let check = format!("kind = \"http\"\nport = {}", api.addr.port());
-    let mut r = Ringlb::start(&tcp_config(&check, &[("a", traffic.addr.to_string(), String::new())]));
+    let mut r = Ringlb::start(&tcp_config(
+        &check,
+        &[("a", traffic.addr.to_string(), String::new())],
+    ));
     api.wait_more(3);
     assert!(!r.logged("DOWN"), "302 is a 3xx: {:?}", r.log);
     api.set(|_| (400, String::new()));
@@ -147,12 +196,19 @@ fn check_over_tls_on_a_tcp_server_whose_traffic_is_plain() {
         ca.display(),
         tls.addr.port()
     );
-    let mut r = Ringlb::start(&tcp_config(&check, &[("a", traffic.addr.to_string(), String::new())]));
+    let mut r = Ringlb::start(&tcp_config(
+        &check,
+        &[("a", traffic.addr.to_string(), String::new())],
+    ));
     tls.wait_requests(2);
     assert_eq!(tls.sni.lock().unwrap().as_deref(), Some("check.test"));
     assert!(!r.logged("DOWN"), "{:?}", r.log);
     let s = api_server(r.admin_addr(), "a");
-    assert_eq!((s["check"]["tls"].clone(), s["check"]["last_ok"].clone()), (true.into(), true.into()), "{s}");
+    assert_eq!(
+        (s["check"]["tls"].clone(), s["check"]["last_ok"].clone()),
+        (true.into(), true.into()),
+        "{s}"
+    );
     // The traffic itself stays plain.
     tcp_round_trips(r.addr(), 2);
     assert_eq!(traffic.count(), 2);
@@ -160,31 +216,52 @@ fn check_over_tls_on_a_tcp_server_whose_traffic_is_plain() {
 
     // A name the certificate does not carry fails the check (verification is on).
     let wrong = check.replace("sni = \"check.test\"", "sni = \"other.test\"");
-    let mut r = Ringlb::start(&tcp_config(&wrong, &[("a", traffic.addr.to_string(), String::new())]));
+    let mut r = Ringlb::start(&tcp_config(
+        &wrong,
+        &[("a", traffic.addr.to_string(), String::new())],
+    ));
     let line = r.wait_for("db/a DOWN");
     assert!(line.to_lowercase().contains("certificate"), "{line}");
 }
 
 #[test]
 fn scripted_check_against_a_redis_like_server() {
-    let (m, s) = (FakeRedis::start(Role::Master), FakeRedis::start(Role::Slave));
+    let (m, s) = (
+        FakeRedis::start(Role::Master),
+        FakeRedis::start(Role::Slave),
+    );
     let script = "[[backend.check.step]]\nsend = \"PING\\r\\n\"\n[[backend.check.step]]\nexpect = \"+PONG\"\n\
                   [[backend.check.step]]\nsend = \"INFO replication\\r\\n\"\n[[backend.check.step]]\nexpect_regex = \"role:master\\\\b\"";
     let text = tcp_config(
         script,
-        &[("m", m.addr.to_string(), String::new()), ("s", s.addr.to_string(), String::new())],
+        &[
+            ("m", m.addr.to_string(), String::new()),
+            ("s", s.addr.to_string(), String::new()),
+        ],
     );
     let mut r = Ringlb::start(&text);
     let line = r.wait_for("db/s DOWN");
-    assert!(line.contains("step 4 expect_regex \"role:master\\\\b\": got \"role:slave\""), "{line}");
+    assert!(
+        line.contains("step 4 expect_regex \"role:master\\\\b\": got \"role:slave\""),
+        "{line}"
+    );
     assert!(!r.logged("db/m DOWN"), "{:?}", r.log);
     let api = api_server(r.admin_addr(), "s");
-    assert!(api["check"]["last_detail"].as_str().unwrap().starts_with("step 4"), "{api}");
+    assert!(
+        api["check"]["last_detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("step 4"),
+        "{api}"
+    );
     assert_eq!(api["check"]["kind"], "script");
     // A server that stops answering fails at the step that waited, within the timeout.
     m.set(Role::Mute);
     let line = r.wait_for("db/m DOWN");
-    assert!(line.contains("step 2 expect \"+PONG\": nothing received within 300ms"), "{line}");
+    assert!(
+        line.contains("step 2 expect \"+PONG\": nothing received within 300ms"),
+        "{line}"
+    );
     // Promotion brings the other one up.
     s.set(Role::Master);
     r.wait_for("db/s UP");

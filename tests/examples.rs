@@ -67,7 +67,11 @@ fn patroni_example_writes_follow_the_leader_reads_go_to_replicas_and_the_backup_
         // Every node has its own loopback port here; in production all use 8008.
         text = text.replace(
             &format!("address = \"127.0.0.{}:5432\"", i + 1),
-            &format!("address = \"{}\"\ncheck_port = {}", pg[i].addr, api[i].addr.port()),
+            &format!(
+                "address = \"{}\"\ncheck_port = {}",
+                pg[i].addr,
+                api[i].addr.port()
+            ),
         );
     }
     let mut r = Ringlb::start(&text);
@@ -75,7 +79,11 @@ fn patroni_example_writes_follow_the_leader_reads_go_to_replicas_and_the_backup_
         let (b, s) = (format!("backend={backend}"), format!("server={server}"));
         r.wait_count(&["server state applied", &b, &s, what], 1);
     };
-    for line in ["pg_primary/pg2 DOWN", "pg_primary/pg3 DOWN", "pg_replicas/pg1 DOWN"] {
+    for line in [
+        "pg_primary/pg2 DOWN",
+        "pg_primary/pg3 DOWN",
+        "pg_replicas/pg1 DOWN",
+    ] {
         r.wait_logged(line);
     }
     applied(&mut r, 0, 1, "oper: Down");
@@ -87,23 +95,54 @@ fn patroni_example_writes_follow_the_leader_reads_go_to_replicas_and_the_backup_
     assert_eq!(counts(&pg), vec![4, 0, 0], "writes go to the leader");
     tcp_round_trips(read, 4);
     let c = counts(&pg);
-    assert_eq!((c[0], c[1] + c[2]), (4, 4), "reads go to the replicas: {c:?}");
+    assert_eq!(
+        (c[0], c[1] + c[2]),
+        (4, 4),
+        "reads go to the replicas: {c:?}"
+    );
 
     // Failover to pg3: writes follow it, the old leader serves reads.
     leader.store(2, Ordering::SeqCst);
-    for line in ["pg_primary/pg1 DOWN", "pg_primary/pg3 UP", "pg_replicas/pg3 DOWN", "pg_replicas/pg1 UP"] {
+    for line in [
+        "pg_primary/pg1 DOWN",
+        "pg_primary/pg3 UP",
+        "pg_replicas/pg3 DOWN",
+        "pg_replicas/pg1 UP",
+    ] {
         r.wait_logged(line);
     }
-    r.wait_count(&["server state applied", "backend=0", "server=2", "oper: Up"], 1);
-    r.wait_count(&["server state applied", "backend=1", "server=0", "oper: Up"], 1);
+    r.wait_count(
+        &["server state applied", "backend=0", "server=2", "oper: Up"],
+        1,
+    );
+    r.wait_count(
+        &["server state applied", "backend=1", "server=0", "oper: Up"],
+        1,
+    );
     let before = counts(&pg);
     tcp_round_trips(write, 3);
-    assert_eq!(counts(&pg)[2] - before[2], 3, "writes follow the new leader");
+    assert_eq!(
+        counts(&pg)[2] - before[2],
+        3,
+        "writes follow the new leader"
+    );
 
     // No leader at all: the standby cluster in the other site gets the writes.
     leader.store(9, Ordering::SeqCst);
     r.wait_for("pg_primary/pg3 DOWN");
-    r.wait_count(&["server state applied", "backend=0", "server=2", "oper: Down"], 1);
+    r.wait_count(
+        &[
+            "server state applied",
+            "backend=0",
+            "server=2",
+            "oper: Down",
+        ],
+        1,
+    );
     tcp_round_trips(write, 2);
-    assert_eq!(dr.count(), 2, "the backup takes the writes while no node leads");
+    assert_eq!(
+        dr.count(),
+        2,
+        "the backup takes the writes while no node leads"
+    );
 }

@@ -180,7 +180,9 @@ fn backends(o: &mut String, control: &Control, totals: &Totals) {
                     if a.ok { "OK" } else { "FAIL" },
                     ago(a.at),
                     esc(&a.detail),
-                    e.agent.percent.map_or(String::new(), |p| format!(" (weight {p}%)"))
+                    e.agent
+                        .percent
+                        .map_or(String::new(), |p| format!(" (weight {p}%)"))
                 ),
             };
             let _ = write!(

@@ -227,7 +227,10 @@ mod tests {
         assert_eq!(s.to_string(), "200,204,300-302");
         assert!(s.contains(301) && !s.contains(201));
         assert_eq!(StatusSet::default().to_string(), "200-399");
-        let joined = StatusSet::join(vec![StatusSet::one(200), StatusSet::parse("5xx").unwrap_or(StatusSet::one(503))]);
+        let joined = StatusSet::join(vec![
+            StatusSet::one(200),
+            StatusSet::parse("5xx").unwrap_or(StatusSet::one(503)),
+        ]);
         assert!(joined.contains(503) && joined.contains(200) && !joined.contains(404));
     }
 
@@ -257,6 +260,9 @@ mod tests {
         assert_ne!(r("a+"), r("a*"));
         assert_ne!(Step::Expect("a".into()), Step::Send(b"a".to_vec()));
         assert_eq!(r("role:master").describe(), "expect_regex \"role:master\"");
-        assert_eq!(Step::Send(b"PING\r\n".to_vec()).describe(), "send \"PING\\r\\n\"");
+        assert_eq!(
+            Step::Send(b"PING\r\n".to_vec()).describe(),
+            "send \"PING\\r\\n\""
+        );
     }
 }

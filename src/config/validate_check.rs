@@ -63,8 +63,11 @@ impl Validator {
             Some(p) => p.get_ref().clone(),
             None => "/".into(),
         };
-        let interval =
-            self.nonzero_duration(c.interval.as_ref(), CHECK_INTERVAL, &format!("{key}.interval"));
+        let interval = self.nonzero_duration(
+            c.interval.as_ref(),
+            CHECK_INTERVAL,
+            &format!("{key}.interval"),
+        );
         let mut check = HealthCheck {
             kind,
             path,
@@ -104,7 +107,11 @@ impl Validator {
             RawStatus::Int(n) => StatusSet::parse(&n.to_string()),
             RawStatus::Text(t) => StatusSet::parse(t),
             RawStatus::List(l) if l.is_empty() => Err("the list is empty".into()),
-            RawStatus::List(l) => l.iter().map(item).collect::<Result<Vec<_>, _>>().map(StatusSet::join),
+            RawStatus::List(l) => l
+                .iter()
+                .map(item)
+                .collect::<Result<Vec<_>, _>>()
+                .map(StatusSet::join),
         };
         parsed.unwrap_or_else(|e| {
             self.error(raw.span(), format!("{key}.expect_status: {e} (write 200, \"200-399\", \"200,204\" or a list of them)"));
@@ -117,7 +124,10 @@ impl Validator {
         let http = check.kind == CheckKind::Http;
         let ignored = |v: &mut Validator, span: std::ops::Range<usize>, name: &str| {
             if !http {
-                v.warn(span, format!("{key}.{name} only applies to kind = \"http\"; ignored"));
+                v.warn(
+                    span,
+                    format!("{key}.{name} only applies to kind = \"http\"; ignored"),
+                );
             }
         };
         if let Some(p) = &c.path {
@@ -154,9 +164,15 @@ impl Validator {
         if let Some(b) = &c.expect_body {
             ignored(self, b.span(), "expect_body");
             if b.get_ref().is_empty() || b.get_ref().len() > MAX_TEXT {
-                self.error(b.span(), format!("{key}.expect_body must be 1 to {MAX_TEXT} bytes"));
+                self.error(
+                    b.span(),
+                    format!("{key}.expect_body must be 1 to {MAX_TEXT} bytes"),
+                );
             } else if check.method.eq_ignore_ascii_case("HEAD") {
-                self.error(b.span(), format!("{key}.expect_body: a HEAD response has no body"));
+                self.error(
+                    b.span(),
+                    format!("{key}.expect_body: a HEAD response has no body"),
+                );
             } else {
                 check.expect_body = Some(b.get_ref().clone());
             }
@@ -170,19 +186,30 @@ impl Validator {
             return Vec::new();
         }
         if raw.len() > MAX_STEPS {
-            self.error(raw[MAX_STEPS].span(), format!("{key}.step: at most {MAX_STEPS} steps"));
+            self.error(
+                raw[MAX_STEPS].span(),
+                format!("{key}.step: at most {MAX_STEPS} steps"),
+            );
             return Vec::new();
         }
         let mut out = Vec::with_capacity(raw.len());
         for (i, s) in raw.iter().enumerate() {
             let k = format!("{key}.step[{}]", i + 1);
             let st = s.get_ref();
-            let given = [st.send.is_some(), st.expect.is_some(), st.expect_regex.is_some()];
+            let given = [
+                st.send.is_some(),
+                st.expect.is_some(),
+                st.expect_regex.is_some(),
+            ];
             if given.iter().filter(|g| **g).count() != 1 {
                 self.error(s.span(), format!("{k}: give exactly one of send, expect, expect_regex (one action per step; a send and its answer are two steps)"));
                 continue;
             }
-            let text = st.send.as_ref().or(st.expect.as_ref()).or(st.expect_regex.as_ref());
+            let text = st
+                .send
+                .as_ref()
+                .or(st.expect.as_ref())
+                .or(st.expect_regex.as_ref());
             let Some(text) = text else { continue };
             let t = text.get_ref();
             if t.is_empty() || t.len() > MAX_TEXT {
@@ -229,12 +256,22 @@ impl Validator {
         if let Some(a) = &c.agent_send {
             self.text_len(a, &format!("{key}.agent_send"));
         }
-        p.agent_spans = [c.agent_port.as_ref().map(|x| x.span()), c.agent_addr.as_ref().map(|x| x.span()), c.agent_send.as_ref().map(|x| x.span()), c.agent_interval.as_ref().map(|x| x.span())]
-            .into_iter()
-            .flatten()
-            .collect();
+        p.agent_spans = [
+            c.agent_port.as_ref().map(|x| x.span()),
+            c.agent_addr.as_ref().map(|x| x.span()),
+            c.agent_send.as_ref().map(|x| x.span()),
+            c.agent_interval.as_ref().map(|x| x.span()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         if p.tls != Some(true) && (c.sni.is_some() || c.ca_file.is_some() || c.verify.is_some()) {
-            let s = c.sni.as_ref().map(|s| s.span()).or(c.ca_file.as_ref().map(|s| s.span())).unwrap_or(p.tls_span.clone());
+            let s = c
+                .sni
+                .as_ref()
+                .map(|s| s.span())
+                .or(c.ca_file.as_ref().map(|s| s.span()))
+                .unwrap_or(p.tls_span.clone());
             self.warn(s, format!("{key}: sni, verify and ca_file apply to checks with tls = true (or servers with check_tls = true)"));
         }
         p
@@ -259,7 +296,9 @@ impl Validator {
         bp: &mut BackendProbe,
         key: &str,
     ) -> ServerProbe {
-        let port = self.port(s.check_port.as_ref(), &format!("{key}: check_port")).or(bp.port);
+        let port = self
+            .port(s.check_port.as_ref(), &format!("{key}: check_port"))
+            .or(bp.port);
         let addr = match (&s.check_addr, &bp.addr) {
             (Some(a), _) => Some((a.get_ref().clone(), a.span())),
             (None, Some(a)) => Some(a.clone()),
@@ -267,18 +306,28 @@ impl Validator {
         };
         let port = port.unwrap_or(address.port());
         let check_address = match &addr {
-            Some((host, span)) => self.host_port(host, port, span.clone(), &format!("{key}: check_addr")),
+            Some((host, span)) => {
+                self.host_port(host, port, span.clone(), &format!("{key}: check_addr"))
+            }
             None => (port != address.port()).then(|| SocketAddr::new(address.ip(), port)),
         };
         let tls = s.check_tls.as_ref().map(|t| *t.get_ref()).or(bp.tls);
         let check_tls = match tls {
             None => CheckTls::Traffic,
             Some(false) => CheckTls::Plain,
-            Some(true) => self.check_tls(s, address, bp, key).map_or(CheckTls::Traffic, CheckTls::Tls),
+            Some(true) => self
+                .check_tls(s, address, bp, key)
+                .map_or(CheckTls::Traffic, CheckTls::Tls),
         };
         if tls == Some(false) && traffic_tls {
-            let span = s.check_tls.as_ref().map_or(bp.tls_span.clone(), |t| t.span());
-            self.warn(span, format!("{key}: the check talks plain TCP to a TLS server"));
+            let span = s
+                .check_tls
+                .as_ref()
+                .map_or(bp.tls_span.clone(), |t| t.span());
+            self.warn(
+                span,
+                format!("{key}: the check talks plain TCP to a TLS server"),
+            );
         }
         ServerProbe {
             check_address,
@@ -310,7 +359,12 @@ impl Validator {
                 None
             }
             _ => {
-                self.error(span, format!("{key} {host:?} is not an IP address or host name (the port is set apart)"));
+                self.error(
+                    span,
+                    format!(
+                        "{key} {host:?} is not an IP address or host name (the port is set apart)"
+                    ),
+                );
                 None
             }
         }
@@ -325,7 +379,10 @@ impl Validator {
         bp: &mut BackendProbe,
         key: &str,
     ) -> Option<Arc<ServerTls>> {
-        let span = s.check_tls.as_ref().map_or(bp.tls_span.clone(), |t| t.span());
+        let span = s
+            .check_tls
+            .as_ref()
+            .map_or(bp.tls_span.clone(), |t| t.span());
         let client = match &bp.client {
             Some(c) => c.clone()?,
             None => {
@@ -343,7 +400,9 @@ impl Validator {
             .unwrap_or_else(|| {
                 let text = s.address.get_ref();
                 text.rsplit_once(':')
-                    .map_or(address.ip().to_string(), |(h, _)| h.trim_matches(['[', ']']).to_string())
+                    .map_or(address.ip().to_string(), |(h, _)| {
+                        h.trim_matches(['[', ']']).to_string()
+                    })
             });
         match rustls::pki_types::ServerName::try_from(host.clone()) {
             Ok(server_name) => Some(Arc::new(ServerTls {
@@ -353,7 +412,10 @@ impl Validator {
             })),
             Err(_) => {
                 let span = s.check_sni.as_ref().map_or(span, |n| n.span());
-                self.error(span, format!("{key}: check sni {host:?} is not a valid DNS name or IP address"));
+                self.error(
+                    span,
+                    format!("{key}: check sni {host:?} is not a valid DNS name or IP address"),
+                );
                 None
             }
         }
@@ -365,18 +427,29 @@ impl Validator {
         span: std::ops::Range<usize>,
         key: &str,
     ) -> Option<Arc<rustls::ClientConfig>> {
-        let ca = bp.ca_file.as_ref().map(|f| (self.base.join(f.get_ref()), f.span()));
+        let ca = bp
+            .ca_file
+            .as_ref()
+            .map(|f| (self.base.join(f.get_ref()), f.span()));
         if ca.is_none() && bp.verify {
             self.error(span, format!("{key}: a check over TLS needs ca_file in [backend.check] (the CA that signed the server's certificate), or verify = false there"));
             return None;
         }
         if !bp.verify {
-            self.warn(span.clone(), format!("{key}: check verify = false: the certificate the check sees is not checked"));
+            self.warn(
+                span.clone(),
+                format!(
+                    "{key}: check verify = false: the certificate the check sees is not checked"
+                ),
+            );
         }
         match crate::tls::client_config(ca.as_ref().map(|(p, _)| p.as_path()), bp.verify) {
             Ok(c) => Some(c),
             Err(e) => {
-                self.error(ca.map_or(span, |(_, s)| s), format!("{key}: check ca_file: {e}"));
+                self.error(
+                    ca.map_or(span, |(_, s)| s),
+                    format!("{key}: check ca_file: {e}"),
+                );
                 None
             }
         }
@@ -399,9 +472,17 @@ impl Validator {
         });
         let on = s.agent_check.as_ref().filter(|a| *a.get_ref());
         let Some(on) = on else {
-            let stray = [s.agent_port.as_ref().map(|x| x.span()), s.agent_addr.as_ref().map(|x| x.span()), s.agent_send.as_ref().map(|x| x.span()), s.agent_interval.as_ref().map(|x| x.span())];
+            let stray = [
+                s.agent_port.as_ref().map(|x| x.span()),
+                s.agent_addr.as_ref().map(|x| x.span()),
+                s.agent_send.as_ref().map(|x| x.span()),
+                s.agent_interval.as_ref().map(|x| x.span()),
+            ];
             if let Some(span) = stray.into_iter().flatten().next() {
-                self.warn(span, format!("{key}: agent settings without agent_check = true are ignored"));
+                self.warn(
+                    span,
+                    format!("{key}: agent settings without agent_check = true are ignored"),
+                );
             }
             return None;
         };
@@ -410,12 +491,18 @@ impl Validator {
             return None;
         };
         let address = match (&s.agent_addr, &bp.agent_addr) {
-            (Some(a), _) => self.host_port(a.get_ref(), port, a.span(), &format!("{key}: agent_addr"))?,
+            (Some(a), _) => {
+                self.host_port(a.get_ref(), port, a.span(), &format!("{key}: agent_addr"))?
+            }
             (None, Some(a)) => self.host_port(a, port, on.span(), &format!("{key}: agent_addr"))?,
             (None, None) => SocketAddr::new(address.ip(), port),
         };
         let interval = interval.or(bp.agent_interval).unwrap_or(CHECK_INTERVAL);
-        let send = s.agent_send.as_ref().map(|t| t.get_ref().clone()).or(bp.agent_send.clone());
+        let send = s
+            .agent_send
+            .as_ref()
+            .map(|t| t.get_ref().clone())
+            .or(bp.agent_send.clone());
         Some(Agent {
             address,
             send: send.map(String::into_bytes).unwrap_or_default(),
@@ -447,9 +534,17 @@ fn parse_header(text: &str) -> Result<(String, String), String> {
     if value.bytes().any(|b| (b < b' ' && b != b'\t') || b == 0x7f) || value.len() > MAX_TEXT {
         return Err("the value has control characters or is too long".into());
     }
-    for own in ["host", "content-length", "transfer-encoding", "connection", "user-agent"] {
+    for own in [
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "user-agent",
+    ] {
         if name.eq_ignore_ascii_case(own) {
-            return Err(format!("{name} is set by the check itself (use host for Host)"));
+            return Err(format!(
+                "{name} is set by the check itself (use host for Host)"
+            ));
         }
     }
     Ok((name.to_string(), value.to_string()))
@@ -477,12 +572,20 @@ mod tests {
 
     #[test]
     fn headers_are_name_colon_value() {
-        assert_eq!(parse_header("X-Check: ringlb").unwrap(), ("X-Check".into(), "ringlb".into()));
-        assert_eq!(parse_header("x:  a b ").unwrap(), ("x".into(), "a b".into()));
+        assert_eq!(
+            parse_header("X-Check: ringlb").unwrap(),
+            ("X-Check".into(), "ringlb".into())
+        );
+        assert_eq!(
+            parse_header("x:  a b ").unwrap(),
+            ("x".into(), "a b".into())
+        );
         assert!(parse_header("no colon").is_err());
         assert!(parse_header("bad name: v").is_err());
         assert!(parse_header("x: a\r\nb").is_err());
-        assert!(parse_header("Host: x").unwrap_err().contains("set by the check"));
+        assert!(parse_header("Host: x")
+            .unwrap_err()
+            .contains("set by the check"));
     }
 
     fn config(check: &str, server: &str) -> Result<crate::config::Config, String> {
@@ -497,9 +600,18 @@ mod tests {
     /// `line`: of the check's text (from 1), or of the server's text when `server` is
     /// not empty.
     fn refused(check: &str, server: &str, line: usize, want: &str) {
-        let e = config(check, server).err().unwrap_or_else(|| panic!("accepted: {check} / {server}"));
-        let line = if server.is_empty() { 8 + line } else { 8 + check.lines().count().max(1) + 4 + line };
-        assert!(e.starts_with(&format!("f.toml:{line}:")) && e.contains(want), "{e}");
+        let e = config(check, server)
+            .err()
+            .unwrap_or_else(|| panic!("accepted: {check} / {server}"));
+        let line = if server.is_empty() {
+            8 + line
+        } else {
+            8 + check.lines().count().max(1) + 4 + line
+        };
+        assert!(
+            e.starts_with(&format!("f.toml:{line}:")) && e.contains(want),
+            "{e}"
+        );
     }
 
     #[test]
@@ -514,13 +626,26 @@ mod tests {
         assert_eq!(b.check.method, "HEAD");
         assert_eq!(b.check.headers, vec![("X-A".to_string(), "1".to_string())]);
         let s = &b.servers[0];
-        assert_eq!(s.probe.check_address, Some("127.0.0.1:8008".parse().unwrap()));
+        assert_eq!(
+            s.probe.check_address,
+            Some("127.0.0.1:8008".parse().unwrap())
+        );
         let a = s.probe.agent.as_ref().unwrap();
         assert_eq!(a.address, "127.0.0.1:9000".parse().unwrap());
-        assert_eq!((a.send.as_slice(), a.interval), (&b"hi\n"[..], Duration::from_millis(300)));
+        assert_eq!(
+            (a.send.as_slice(), a.interval),
+            (&b"hi\n"[..], Duration::from_millis(300))
+        );
         // A server's own port wins; the same port as the traffic needs no override.
-        let c = config("port = 8008", "check_port = 8009\ncheck_addr = \"127.0.0.2\"").unwrap();
-        assert_eq!(c.backends[0].servers[0].probe.check_address, Some("127.0.0.2:8009".parse().unwrap()));
+        let c = config(
+            "port = 8008",
+            "check_port = 8009\ncheck_addr = \"127.0.0.2\"",
+        )
+        .unwrap();
+        assert_eq!(
+            c.backends[0].servers[0].probe.check_address,
+            Some("127.0.0.2:8009".parse().unwrap())
+        );
         let c = config("kind = \"tcp\"", "check_port = 5432").unwrap();
         assert_eq!(c.backends[0].servers[0].probe.check_address, None);
         // Steps.
@@ -536,29 +661,101 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_with_their_line() {
-        refused("kind = \"http\"\nexpect_status = \"200-99\"", "", 2, "expect_status");
-        refused("kind = \"http\"\nexpect_status = \"2xx\"", "", 2, "is not an HTTP status");
-        refused("kind = \"http\"\nexpect_status = 700", "", 2, "is not an HTTP status");
+        refused(
+            "kind = \"http\"\nexpect_status = \"200-99\"",
+            "",
+            2,
+            "expect_status",
+        );
+        refused(
+            "kind = \"http\"\nexpect_status = \"2xx\"",
+            "",
+            2,
+            "is not an HTTP status",
+        );
+        refused(
+            "kind = \"http\"\nexpect_status = 700",
+            "",
+            2,
+            "is not an HTTP status",
+        );
         refused("port = 0", "", 1, "port 0 is out of range 1..=65535");
-        refused("", "check_port = 70000", 1, "check_port 70000 is out of range");
-        refused("[[backend.check.step]]\nsend = \"a\"\nexpect = \"b\"", "", 1, "give exactly one of send, expect, expect_regex");
-        refused("[[backend.check.step]]\nexpect_regex = \"(unclosed\"", "", 2, "expect_regex");
-        refused("kind = \"http\"\n[[backend.check.step]]\nsend = \"a\"", "", 2, "steps are a tcp check's script");
-        refused("", "agent_check = true", 1, "agent_check = true needs agent_port");
-        refused("", "agent_check = true\nagent_port = 0", 2, "agent_port 0 is out of range");
-        refused("kind = \"http\"\nmethod = \"GE T\"", "", 2, "is not an HTTP method");
-        refused("kind = \"http\"\nheaders = [\"nocolon\"]", "", 2, "Name: value");
-        refused("kind = \"http\"\nmethod = \"HEAD\"\nexpect_body = \"x\"", "", 3, "HEAD response has no body");
+        refused(
+            "",
+            "check_port = 70000",
+            1,
+            "check_port 70000 is out of range",
+        );
+        refused(
+            "[[backend.check.step]]\nsend = \"a\"\nexpect = \"b\"",
+            "",
+            1,
+            "give exactly one of send, expect, expect_regex",
+        );
+        refused(
+            "[[backend.check.step]]\nexpect_regex = \"(unclosed\"",
+            "",
+            2,
+            "expect_regex",
+        );
+        refused(
+            "kind = \"http\"\n[[backend.check.step]]\nsend = \"a\"",
+            "",
+            2,
+            "steps are a tcp check's script",
+        );
+        refused(
+            "",
+            "agent_check = true",
+            1,
+            "agent_check = true needs agent_port",
+        );
+        refused(
+            "",
+            "agent_check = true\nagent_port = 0",
+            2,
+            "agent_port 0 is out of range",
+        );
+        refused(
+            "kind = \"http\"\nmethod = \"GE T\"",
+            "",
+            2,
+            "is not an HTTP method",
+        );
+        refused(
+            "kind = \"http\"\nheaders = [\"nocolon\"]",
+            "",
+            2,
+            "Name: value",
+        );
+        refused(
+            "kind = \"http\"\nmethod = \"HEAD\"\nexpect_body = \"x\"",
+            "",
+            3,
+            "HEAD response has no body",
+        );
         refused("tls = true", "", 1, "needs ca_file");
-        refused("", "check_addr = \"10.0.0.1:80\"", 1, "is not an IP address or host name");
-        refused("agent_interval = \"0s\"", "", 1, "agent_interval must be greater than zero");
+        refused(
+            "",
+            "check_addr = \"10.0.0.1:80\"",
+            1,
+            "is not an IP address or host name",
+        );
+        refused(
+            "agent_interval = \"0s\"",
+            "",
+            1,
+            "agent_interval must be greater than zero",
+        );
     }
 
     #[test]
     fn regexes_are_bounded() {
         assert!(compile_regex("role:(master|primary)").is_ok());
         assert!(compile_regex("(").is_err());
-        assert!(compile_regex(&"a".repeat(5000)).unwrap_err().contains("longer"));
+        assert!(compile_regex(&"a".repeat(5000))
+            .unwrap_err()
+            .contains("longer"));
         assert!(compile_regex("(\\w{100}){100}").is_err());
     }
 }

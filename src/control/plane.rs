@@ -273,13 +273,22 @@ impl Control {
                             Some(word) => format!("agent says {word:?}"),
                             None => "agent says \"up\"".to_string(),
                         };
-                        lines.push(format!("{server} {}: {why} ({answer:?})", if to == Oper::Up { "UP" } else { "DOWN" }));
+                        lines.push(format!(
+                            "{server} {}: {why} ({answer:?})",
+                            if to == Oper::Up { "UP" } else { "DOWN" }
+                        ));
                     }
                     if entry.admin != admin {
-                        lines.push(format!("{server} admin state {} set by its agent ({answer:?})", format!("{:?}", entry.admin).to_uppercase()));
+                        lines.push(format!(
+                            "{server} admin state {} set by its agent ({answer:?})",
+                            format!("{:?}", entry.admin).to_uppercase()
+                        ));
                     }
                     if entry.agent.percent != percent {
-                        lines.push(format!("{server} weight {}% of the configured weight set by its agent", entry.agent.percent.unwrap_or(100)));
+                        lines.push(format!(
+                            "{server} weight {}% of the configured weight set by its agent",
+                            entry.agent.percent.unwrap_or(100)
+                        ));
                     }
                     let mut detail = format!("agent said {answer:?}");
                     if !reply.unknown.is_empty() {
@@ -428,7 +437,10 @@ impl Control {
 
 /// The first line of an agent's answer, for logs and the API (at most 100 characters).
 fn first_line(raw: &[u8]) -> String {
-    let line = raw.split(|&b| b == b'\n' || b == b'\r').next().unwrap_or(b"");
+    let line = raw
+        .split(|&b| b == b'\n' || b == b'\r')
+        .next()
+        .unwrap_or(b"");
     String::from_utf8_lossy(line).chars().take(100).collect()
 }
 

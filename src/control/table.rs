@@ -125,7 +125,10 @@ impl ServerEntry {
     pub fn target(&self, now: Instant) -> SetServer {
         let since = self.up_since.map(|t| now.saturating_duration_since(t));
         let weight = match self.agent.percent {
-            Some(p) => agent_weight(effective_weight(self.config.weight, since, self.config.slow_start), p),
+            Some(p) => agent_weight(
+                effective_weight(self.config.weight, since, self.config.slow_start),
+                p,
+            ),
             None => effective_weight(self.weight, since, self.config.slow_start),
         };
         SetServer {

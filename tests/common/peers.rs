@@ -98,7 +98,12 @@ impl StatusApi {
     }
 
     pub fn last_head(&self) -> String {
-        self.heads.lock().unwrap().last().cloned().unwrap_or_default()
+        self.heads
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -146,8 +151,14 @@ impl FakeRedis {
                             (_, Role::Mute) => continue,
                             ("PING", _) => "+PONG\r\n".to_string(),
                             ("INFO replication", role) => {
-                                let name = if role == Role::Master { "master" } else { "slave" };
-                                let body = format!("# Replication\r\nrole:{name}\r\nconnected_slaves:0\r\n");
+                                let name = if role == Role::Master {
+                                    "master"
+                                } else {
+                                    "slave"
+                                };
+                                let body = format!(
+                                    "# Replication\r\nrole:{name}\r\nconnected_slaves:0\r\n"
+                                );
                                 format!("${}\r\n{body}\r\n", body.len())
                             }
                             _ => "-ERR unknown command\r\n".to_string(),
@@ -241,4 +252,3 @@ pub fn tcp_round_trips(addr: SocketAddr, n: usize) {
         super::ping(&mut s, format!("hello {i}").as_bytes());
     }
 }
-

@@ -27,7 +27,10 @@ pub const MAX_ANSWER: usize = 1024;
 /// The first line of `raw`. An answer with no word understood is an error (the agent
 /// check failed; as in HAProxy that changes nothing of the server).
 pub fn parse_agent(raw: &[u8]) -> Result<AgentReply, String> {
-    let line = raw.split(|&b| b == b'\n' || b == b'\r').next().unwrap_or(b"");
+    let line = raw
+        .split(|&b| b == b'\n' || b == b'\r')
+        .next()
+        .unwrap_or(b"");
     let line = String::from_utf8_lossy(line);
     let (words, reason) = match line.split_once('#') {
         Some((w, r)) => (w, Some(r.trim().to_string()).filter(|r| !r.is_empty())),
@@ -39,21 +42,21 @@ pub fn parse_agent(raw: &[u8]) -> Result<AgentReply, String> {
     };
     let mut understood = 0;
     for word in words.split([' ', '\t', ',']).filter(|w| !w.is_empty()) {
-        let lower = word.to_ascii_lowercase();
-        let known = match lower.as_str() {
-            "up" => Some(reply.down = Some(None)),
-            "down" => Some(reply.down = Some(Some("down"))),
-            "fail" | "failed" => Some(reply.down = Some(Some("fail"))),
-            "stopped" => Some(reply.down = Some(Some("stopped"))),
-            "ready" => Some(reply.admin = Some(Admin::Ready)),
-            "drain" => Some(reply.admin = Some(Admin::Drain)),
-            "maint" => Some(reply.admin = Some(Admin::Maint)),
-            w if w.starts_with("maxconn:") => Some(()),
-            w => percent(w).map(|p| reply.weight_percent = Some(p)),
+        let known = match word.to_ascii_lowercase().as_str() {
+            "up" => set(&mut reply.down, None),
+            "down" => set(&mut reply.down, Some("down")),
+            "fail" | "failed" => set(&mut reply.down, Some("fail")),
+            "stopped" => set(&mut reply.down, Some("stopped")),
+            "ready" => set(&mut reply.admin, Admin::Ready),
+            "drain" => set(&mut reply.admin, Admin::Drain),
+            "maint" => set(&mut reply.admin, Admin::Maint),
+            w if w.starts_with("maxconn:") => true,
+            w => percent(w).is_some_and(|p| set(&mut reply.weight_percent, p)),
         };
-        match known {
-            Some(()) => understood += 1,
-            None => reply.unknown.push(word.chars().take(32).collect()),
+        if known {
+            understood += 1;
+        } else {
+            reply.unknown.push(word.chars().take(32).collect());
         }
     }
     if understood == 0 {
@@ -65,6 +68,12 @@ pub fn parse_agent(raw: &[u8]) -> Result<AgentReply, String> {
         });
     }
     Ok(reply)
+}
+
+/// Record what a word says (a later word wins); true: the word was understood.
+fn set<T>(slot: &mut Option<T>, value: T) -> bool {
+    *slot = Some(value);
+    true
 }
 
 /// `75%` → 75 (HAProxy caps what it reads at 25600%).
@@ -130,7 +139,17 @@ mod tests {
     fn unknown_words_are_ignored_but_an_answer_of_nothing_known_fails() {
         let r = p("up banana");
         assert_eq!(r.unknown, vec!["banana".to_string()]);
-        for bad in ["", "\n", "   ", "hello", "75", "%", "x%", "-5%", "#only a reason"] {
+        for bad in [
+            "",
+            "\n",
+            "   ",
+            "hello",
+            "75",
+            "%",
+            "x%",
+            "-5%",
+            "#only a reason",
+        ] {
             assert!(parse_agent(bad.as_bytes()).is_err(), "{bad:?}");
         }
         assert_eq!(parse_agent(b"").unwrap_err(), "the agent said nothing");

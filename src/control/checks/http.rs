@@ -32,7 +32,10 @@ pub fn request(check: &HealthCheck, server: &Server) -> Vec<u8> {
 
 /// The head judged: `None` while incomplete and shorter than [`MAX_HEAD`] (read
 /// more); else the check's result, with where the body starts and how long it is.
-pub fn head_verdict(buf: &[u8], check: &HealthCheck) -> Option<Result<(usize, Option<u64>), Failure>> {
+pub fn head_verdict(
+    buf: &[u8],
+    check: &HealthCheck,
+) -> Option<Result<(usize, Option<u64>), Failure>> {
     let head_request = check.method.eq_ignore_ascii_case("HEAD");
     let mut storage = [httparse::EMPTY_HEADER; 64];
     let response = match parse_response(buf, head_request, &mut storage) {
@@ -107,17 +110,32 @@ mod tests {
         // Ranges and sets; the default is any 2xx or 3xx.
         assert!(ok(verdict(b"HTTP/1.1 302 Found\r\n\r\n", "200-399")));
         assert!(ok(verdict(b"HTTP/1.1 404 Not Found\r\n\r\n", "200,404")));
-        let d = HealthCheck { kind: CheckKind::Http, ..HealthCheck::default() };
-        assert!(matches!(head_verdict(b"HTTP/1.1 301 Moved\r\n\r\n", &d), Some(Ok(_))));
-        assert!(matches!(head_verdict(b"HTTP/1.1 400 Bad\r\n\r\n", &d), Some(Err(Failure::Status { got: 400, .. }))));
+        let d = HealthCheck {
+            kind: CheckKind::Http,
+            ..HealthCheck::default()
+        };
+        assert!(matches!(
+            head_verdict(b"HTTP/1.1 301 Moved\r\n\r\n", &d),
+            Some(Ok(_))
+        ));
+        assert!(matches!(
+            head_verdict(b"HTTP/1.1 400 Bad\r\n\r\n", &d),
+            Some(Err(Failure::Status { got: 400, .. }))
+        ));
     }
 
     #[test]
     fn another_status_is_a_status_failure() {
         let r = verdict(b"HTTP/1.1 503 Service Unavailable\r\n\r\n", "200");
-        assert!(matches!(&r, Some(Err(Failure::Status { got: 503, want })) if want == "200"), "{r:?}");
+        assert!(
+            matches!(&r, Some(Err(Failure::Status { got: 503, want })) if want == "200"),
+            "{r:?}"
+        );
         let r = verdict(b"HTTP/1.1 200 OK\r\n\r\n", "204,300-399");
-        assert_eq!(r.unwrap().unwrap_err().to_string(), "HTTP status 200, expected 204,300-399");
+        assert_eq!(
+            r.unwrap().unwrap_err().to_string(),
+            "HTTP status 200, expected 204,300-399"
+        );
     }
 
     #[test]
@@ -127,7 +145,11 @@ mod tests {
             b"HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\nconnection: upgrade\r\n\r\n",
             b"HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
         ] {
-            assert!(bad(verdict(raw, "100-599")), "{}", String::from_utf8_lossy(raw));
+            assert!(
+                bad(verdict(raw, "100-599")),
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
         }
     }
 
@@ -162,11 +184,20 @@ mod tests {
 
     #[test]
     fn body_substring() {
-        assert!(matches!(body_verdict(b"{\"role\":\"master\"}", "\"master\"", false), Some(Ok(()))));
+        assert!(matches!(
+            body_verdict(b"{\"role\":\"master\"}", "\"master\"", false),
+            Some(Ok(()))
+        ));
         assert!(body_verdict(b"{\"role\":\"mas", "\"master\"", false).is_none());
         let r = body_verdict(b"{\"role\":\"replica\"}", "\"master\"", true);
-        assert_eq!(r.unwrap().unwrap_err().to_string(), "HTTP body (18 bytes) does not contain \"\\\"master\\\"\"");
-        assert!(matches!(body_verdict(&vec![b'x'; MAX_BODY], "y", false), Some(Err(_))));
+        assert_eq!(
+            r.unwrap().unwrap_err().to_string(),
+            "HTTP body (18 bytes) does not contain \"\\\"master\\\"\""
+        );
+        assert!(matches!(
+            body_verdict(&vec![b'x'; MAX_BODY], "y", false),
+            Some(Err(_))
+        ));
     }
 
     #[test]
@@ -175,7 +206,10 @@ mod tests {
         c.method = "OPTIONS".into();
         c.path = "/primary".into();
         c.host = Some("db.internal".into());
-        c.headers = vec![("X-Check".into(), "ringlb".into()), ("Accept".into(), "*/*".into())];
+        c.headers = vec![
+            ("X-Check".into(), "ringlb".into()),
+            ("Accept".into(), "*/*".into()),
+        ];
         let server = crate::config::Server {
             name: "a".into(),
             address_text: "10.0.0.1:5432".into(),
@@ -193,6 +227,8 @@ mod tests {
             "OPTIONS /primary HTTP/1.1\r\nhost: db.internal\r\nuser-agent: ringlb-health-check\r\nX-Check: ringlb\r\nAccept: */*\r\nconnection: close\r\n\r\n"
         );
         c.host = None;
-        assert!(String::from_utf8(request(&c, &server)).unwrap().contains("host: 10.0.0.1:5432\r\n"));
+        assert!(String::from_utf8(request(&c, &server))
+            .unwrap()
+            .contains("host: 10.0.0.1:5432\r\n"));
     }
 }

@@ -49,7 +49,9 @@ pub async fn probe(check: &HealthCheck, server: &Server) -> Result<(), Failure> 
         .map_err(|e| Failure::Tls(e.to_string()))?,
     };
     match check.kind {
-        CheckKind::Http => within(deadline, check.timeout, http(&mut stream, check, server)).await?,
+        CheckKind::Http => {
+            within(deadline, check.timeout, http(&mut stream, check, server)).await?
+        }
         CheckKind::Tcp if check.steps.is_empty() => Ok(()),
         CheckKind::Tcp => script(&mut stream, &check.steps, deadline, check.timeout).await,
     }
@@ -70,7 +72,11 @@ async fn within<T>(
 }
 
 /// Send the request; judge the head, then (with `expect_body`) the body.
-async fn http(stream: &mut ServerStream, check: &HealthCheck, server: &Server) -> Result<(), Failure> {
+async fn http(
+    stream: &mut ServerStream,
+    check: &HealthCheck,
+    server: &Server,
+) -> Result<(), Failure> {
     let (res, _) = stream.write_all(request(check, server)).await;
     res.map_err(Failure::Io)?;
     let mut buf: Vec<u8> = Vec::with_capacity(1024);

@@ -28,9 +28,14 @@ pub fn judge(step: &Step, got: &[u8], closed: bool) -> Judged {
     };
     match end {
         Some(e) => Judged::Matched(e),
-        None if closed && got.is_empty() => Judged::Failed("connection closed, nothing received".into()),
+        None if closed && got.is_empty() => {
+            Judged::Failed("connection closed, nothing received".into())
+        }
         None if closed => Judged::Failed(format!("got {} (connection closed)", excerpt(step, got))),
-        None if got.len() >= MAX_EXPECT => Judged::Failed(format!("got {} ({MAX_EXPECT} bytes, no match)", excerpt(step, got))),
+        None if got.len() >= MAX_EXPECT => Judged::Failed(format!(
+            "got {} ({MAX_EXPECT} bytes, no match)",
+            excerpt(step, got)
+        )),
         None => Judged::More,
     }
 }
@@ -85,7 +90,9 @@ pub fn excerpt(step: &Step, got: &[u8]) -> String {
 /// The literal characters a regex starts with (`role:master` of `role:master\b`).
 fn literal_prefix(pattern: &str) -> &[u8] {
     let end = pattern
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == ':' || c == '_' || c == '-' || c == ' ' || c == '='))
+        .find(|c: char| {
+            !(c.is_ascii_alphanumeric() || c == ':' || c == '_' || c == '-' || c == ' ' || c == '=')
+        })
         .unwrap_or(pattern.len());
     &pattern.as_bytes()[..end]
 }
@@ -105,10 +112,26 @@ mod tests {
 
     #[test]
     fn a_match_consumes_through_its_end() {
-        assert_eq!(judge(&expect("+PONG"), b"+PONG\r\n", false), Judged::Matched(5));
-        assert_eq!(judge(&expect("PONG"), b"xx+PONG", false), Judged::Matched(7));
-        assert_eq!(judge(&regex("role:(master|primary)"), b"$90\r\n# Replication\r\nrole:master\r\n", false), Judged::Matched(31));
-        assert_eq!(judge(&Step::Send(b"x".to_vec()), b"", false), Judged::Matched(0));
+        assert_eq!(
+            judge(&expect("+PONG"), b"+PONG\r\n", false),
+            Judged::Matched(5)
+        );
+        assert_eq!(
+            judge(&expect("PONG"), b"xx+PONG", false),
+            Judged::Matched(7)
+        );
+        assert_eq!(
+            judge(
+                &regex("role:(master|primary)"),
+                b"$90\r\n# Replication\r\nrole:master\r\n",
+                false
+            ),
+            Judged::Matched(31)
+        );
+        assert_eq!(
+            judge(&Step::Send(b"x".to_vec()), b"", false),
+            Judged::Matched(0)
+        );
     }
 
     #[test]
@@ -124,7 +147,9 @@ mod tests {
             Judged::Failed("connection closed, nothing received".into())
         );
         let big = vec![b'x'; MAX_EXPECT];
-        assert!(matches!(judge(&expect("y"), &big, false), Judged::Failed(m) if m.contains("no match")));
+        assert!(
+            matches!(judge(&expect("y"), &big, false), Judged::Failed(m) if m.contains("no match"))
+        );
     }
 
     #[test]
@@ -134,11 +159,17 @@ mod tests {
         assert_eq!(excerpt(&regex("role:master\\b"), info), "\"role:slave\"");
         assert_eq!(excerpt(&expect("+PONG"), b"-ERR x\r\n"), "\"-ERR x\"");
         let long = "a".repeat(100);
-        assert_eq!(excerpt(&expect("zzz"), long.as_bytes()), format!("\"{}...\"", "a".repeat(80)));
+        assert_eq!(
+            excerpt(&expect("zzz"), long.as_bytes()),
+            format!("\"{}...\"", "a".repeat(80))
+        );
         assert_eq!(
             timed_out(&expect("role:master"), info, Duration::from_millis(300)),
             "got \"role:slave\" (no match within 300ms)"
         );
-        assert_eq!(timed_out(&expect("x"), b"", Duration::from_secs(1)), "nothing received within 1s");
+        assert_eq!(
+            timed_out(&expect("x"), b"", Duration::from_secs(1)),
+            "nothing received within 1s"
+        );
     }
 }
