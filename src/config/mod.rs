@@ -11,7 +11,9 @@
 //! | `validate_frontend.rs` | `[[frontend]]`: binds, backend references, routes, redirects, timeouts |
 //! | `validate_backend.rs` | `[[backend]]`: balance, queue, servers |
 //! | `check.rs` | the validated check types ([`HealthCheck`], [`ServerProbe`], [`Agent`]) and the [`StatusSet`] parser (pure) |
-//! | `validate_check.rs` | `[backend.check]`, its steps, and each server's check target, check TLS and agent |
+//! | `validate_check.rs` | `[backend.check]`: kind, http request and expectations, steps, what servers inherit |
+//! | `validate_probe.rs` | each server's check target (`port`, `addr`), check TLS and agent |
+//! | `validate_check_tests.rs` | tests of check validation: per-server resolution, refusals with their line |
 //! | `validate_tls.rs` | `[frontend.tls]` (certificates, ALPN, rustls configuration) and `tls = true` on servers |
 //! | `validate_vrrp.rs` | `[vrrp]`: the virtual router's settings |
 //! | `raw_rules.rs` | the rule keys as written: `[[table]]`, `[[frontend.acl]]`, `*_rule`, `error_page` |
@@ -32,6 +34,7 @@ mod validate_actions;
 mod validate_backend;
 mod validate_check;
 mod validate_frontend;
+mod validate_probe;
 mod validate_rules;
 mod validate_tls;
 mod validate_vrrp;

@@ -1,17 +1,14 @@
-//! `[backend.check]` → [`HealthCheck`], and each server's [`ServerProbe`]: where its
-//! check connects (`port`, `addr`, `check_port`, `check_addr`), whether the check
-//! talks TLS (`tls`, `check_tls`), and its agent check (`agent_*`). Every bad value
-//! is an error naming its line: a bad regex, a step with two actions, port 0, an
-//! agent without a port.
+//! `[backend.check]` → [`HealthCheck`], and what it says of servers
+//! ([`BackendProbe`], resolved per server in `validate_probe.rs`). Every bad value is
+//! an error naming its line: a bad regex, a step with two actions, port 0.
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::check::CHECK_INTERVAL;
-use super::raw::{RawCheck, RawServer, RawStatus, RawStatusItem, RawStep, S};
+use super::raw::{RawCheck, RawStatus, RawStatusItem, RawStep, S};
 use super::validate::Validator;
-use super::{Agent, CheckKind, CheckTls, HealthCheck, ServerProbe, ServerTls, StatusSet, Step};
+use super::{CheckKind, HealthCheck, StatusSet, Step};
 
 /// Most steps in a scripted check.
 const MAX_STEPS: usize = 32;
@@ -21,21 +18,21 @@ const MAX_TEXT: usize = 4096;
 /// What `[backend.check]` says about servers, for [`Validator::server_probe`].
 #[derive(Default)]
 pub(super) struct BackendProbe {
-    port: Option<u16>,
-    addr: Option<(String, std::ops::Range<usize>)>,
-    tls: Option<bool>,
-    sni: Option<String>,
-    verify: bool,
-    ca_file: Option<S<String>>,
+    pub(super) port: Option<u16>,
+    pub(super) addr: Option<(String, std::ops::Range<usize>)>,
+    pub(super) tls: Option<bool>,
+    pub(super) sni: Option<String>,
+    pub(super) verify: bool,
+    pub(super) ca_file: Option<S<String>>,
     /// The check's client configuration, once built (`None` inside: it failed).
-    client: Option<Option<Arc<rustls::ClientConfig>>>,
-    agent_port: Option<u16>,
-    agent_addr: Option<String>,
-    agent_send: Option<String>,
-    agent_interval: Option<Duration>,
+    pub(super) client: Option<Option<Arc<rustls::ClientConfig>>>,
+    pub(super) agent_port: Option<u16>,
+    pub(super) agent_addr: Option<String>,
+    pub(super) agent_send: Option<String>,
+    pub(super) agent_interval: Option<Duration>,
     /// Spans of the backend's agent keys, warned about when no server has an agent.
-    agent_spans: Vec<std::ops::Range<usize>>,
-    tls_span: std::ops::Range<usize>,
+    pub(super) agent_spans: Vec<std::ops::Range<usize>>,
+    pub(super) tls_span: std::ops::Range<usize>,
 }
 
 impl Validator {
@@ -277,246 +274,13 @@ impl Validator {
         p
     }
 
-    fn port(&mut self, raw: Option<&S<i64>>, key: &str) -> Option<u16> {
+    pub(super) fn port(&mut self, raw: Option<&S<i64>>, key: &str) -> Option<u16> {
         raw.map(|p| self.int_in(Some(p), 1, 1..=65535, key) as u16)
     }
 
-    fn text_len(&mut self, t: &S<String>, key: &str) {
+    pub(super) fn text_len(&mut self, t: &S<String>, key: &str) {
         if t.get_ref().len() > MAX_TEXT {
             self.error(t.span(), format!("{key}: at most {MAX_TEXT} bytes"));
-        }
-    }
-
-    /// One server's check target, check TLS and agent.
-    pub(super) fn server_probe(
-        &mut self,
-        s: &RawServer,
-        address: SocketAddr,
-        traffic_tls: bool,
-        bp: &mut BackendProbe,
-        key: &str,
-    ) -> ServerProbe {
-        let port = self
-            .port(s.check_port.as_ref(), &format!("{key}: check_port"))
-            .or(bp.port);
-        let addr = match (&s.check_addr, &bp.addr) {
-            (Some(a), _) => Some((a.get_ref().clone(), a.span())),
-            (None, Some(a)) => Some(a.clone()),
-            (None, None) => None,
-        };
-        let port = port.unwrap_or(address.port());
-        let check_address = match &addr {
-            Some((host, span)) => {
-                self.host_port(host, port, span.clone(), &format!("{key}: check_addr"))
-            }
-            None => (port != address.port()).then(|| SocketAddr::new(address.ip(), port)),
-        };
-        let tls = s.check_tls.as_ref().map(|t| *t.get_ref()).or(bp.tls);
-        let check_tls = match tls {
-            None => CheckTls::Traffic,
-            Some(false) => CheckTls::Plain,
-            Some(true) => self
-                .check_tls(s, address, bp, key)
-                .map_or(CheckTls::Traffic, CheckTls::Tls),
-        };
-        if tls == Some(false) && traffic_tls {
-            let span = s
-                .check_tls
-                .as_ref()
-                .map_or(bp.tls_span.clone(), |t| t.span());
-            self.warn(
-                span,
-                format!("{key}: the check talks plain TCP to a TLS server"),
-            );
-        }
-        ServerProbe {
-            check_address,
-            check_tls,
-            agent: self.agent(s, address, bp, key),
-        }
-    }
-
-    /// `IP` or `host name` at `port`, resolved now (the first address wins).
-    fn host_port(
-        &mut self,
-        host: &str,
-        port: u16,
-        span: std::ops::Range<usize>,
-        key: &str,
-    ) -> Option<SocketAddr> {
-        if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
-            return Some(SocketAddr::new(ip, port));
-        }
-        let shape = !host.is_empty() && !host.contains([':', ' ', '/']);
-        match (host, port).to_socket_addrs().map(|mut it| it.next()) {
-            Ok(Some(a)) if shape => Some(a),
-            Ok(_) if shape => {
-                self.error(span, format!("{key} {host:?} resolves to no address"));
-                None
-            }
-            Err(e) if shape => {
-                self.error(span, format!("{key}: cannot resolve {host:?}: {e}"));
-                None
-            }
-            _ => {
-                self.error(
-                    span,
-                    format!(
-                        "{key} {host:?} is not an IP address or host name (the port is set apart)"
-                    ),
-                );
-                None
-            }
-        }
-    }
-
-    /// The check's own TLS: the backend check's `ca_file`/`verify`, SNI from the
-    /// server's `check_sni`, the check's `sni`, the server's `sni`, or its host.
-    fn check_tls(
-        &mut self,
-        s: &RawServer,
-        address: SocketAddr,
-        bp: &mut BackendProbe,
-        key: &str,
-    ) -> Option<Arc<ServerTls>> {
-        let span = s
-            .check_tls
-            .as_ref()
-            .map_or(bp.tls_span.clone(), |t| t.span());
-        let client = match &bp.client {
-            Some(c) => c.clone()?,
-            None => {
-                let built = self.check_client(bp, span.clone(), key);
-                bp.client = Some(built.clone());
-                built?
-            }
-        };
-        let host = s
-            .check_sni
-            .as_ref()
-            .map(|n| n.get_ref().clone())
-            .or(bp.sni.clone())
-            .or(s.sni.as_ref().map(|n| n.get_ref().clone()))
-            .unwrap_or_else(|| {
-                let text = s.address.get_ref();
-                text.rsplit_once(':')
-                    .map_or(address.ip().to_string(), |(h, _)| {
-                        h.trim_matches(['[', ']']).to_string()
-                    })
-            });
-        match rustls::pki_types::ServerName::try_from(host.clone()) {
-            Ok(server_name) => Some(Arc::new(ServerTls {
-                client_config: client,
-                server_name,
-                verify: bp.verify,
-            })),
-            Err(_) => {
-                let span = s.check_sni.as_ref().map_or(span, |n| n.span());
-                self.error(
-                    span,
-                    format!("{key}: check sni {host:?} is not a valid DNS name or IP address"),
-                );
-                None
-            }
-        }
-    }
-
-    fn check_client(
-        &mut self,
-        bp: &BackendProbe,
-        span: std::ops::Range<usize>,
-        key: &str,
-    ) -> Option<Arc<rustls::ClientConfig>> {
-        let ca = bp
-            .ca_file
-            .as_ref()
-            .map(|f| (self.base.join(f.get_ref()), f.span()));
-        if ca.is_none() && bp.verify {
-            self.error(span, format!("{key}: a check over TLS needs ca_file in [backend.check] (the CA that signed the server's certificate), or verify = false there"));
-            return None;
-        }
-        if !bp.verify {
-            self.warn(
-                span.clone(),
-                format!(
-                    "{key}: check verify = false: the certificate the check sees is not checked"
-                ),
-            );
-        }
-        match crate::tls::client_config(ca.as_ref().map(|(p, _)| p.as_path()), bp.verify) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                self.error(
-                    ca.map_or(span, |(_, s)| s),
-                    format!("{key}: check ca_file: {e}"),
-                );
-                None
-            }
-        }
-    }
-
-    /// `agent_check = true`: needs a port (the server's or the backend check's).
-    fn agent(
-        &mut self,
-        s: &RawServer,
-        address: SocketAddr,
-        bp: &BackendProbe,
-        key: &str,
-    ) -> Option<Agent> {
-        let port = self.port(s.agent_port.as_ref(), &format!("{key}: agent_port"));
-        if let Some(t) = &s.agent_send {
-            self.text_len(t, &format!("{key}: agent_send"));
-        }
-        let interval = s.agent_interval.as_ref().map(|i| {
-            self.nonzero_duration(Some(i), CHECK_INTERVAL, &format!("{key}: agent_interval"))
-        });
-        let on = s.agent_check.as_ref().filter(|a| *a.get_ref());
-        let Some(on) = on else {
-            let stray = [
-                s.agent_port.as_ref().map(|x| x.span()),
-                s.agent_addr.as_ref().map(|x| x.span()),
-                s.agent_send.as_ref().map(|x| x.span()),
-                s.agent_interval.as_ref().map(|x| x.span()),
-            ];
-            if let Some(span) = stray.into_iter().flatten().next() {
-                self.warn(
-                    span,
-                    format!("{key}: agent settings without agent_check = true are ignored"),
-                );
-            }
-            return None;
-        };
-        let Some(port) = port.or(bp.agent_port) else {
-            self.error(on.span(), format!("{key}: agent_check = true needs agent_port (on the server or in [backend.check])"));
-            return None;
-        };
-        let address = match (&s.agent_addr, &bp.agent_addr) {
-            (Some(a), _) => {
-                self.host_port(a.get_ref(), port, a.span(), &format!("{key}: agent_addr"))?
-            }
-            (None, Some(a)) => self.host_port(a, port, on.span(), &format!("{key}: agent_addr"))?,
-            (None, None) => SocketAddr::new(address.ip(), port),
-        };
-        let interval = interval.or(bp.agent_interval).unwrap_or(CHECK_INTERVAL);
-        let send = s
-            .agent_send
-            .as_ref()
-            .map(|t| t.get_ref().clone())
-            .or(bp.agent_send.clone());
-        Some(Agent {
-            address,
-            send: send.map(String::into_bytes).unwrap_or_default(),
-            interval,
-            timeout: interval,
-        })
-    }
-
-    /// After a backend's servers: warn about agent keys no server uses.
-    pub(super) fn unused_agent_keys(&mut self, bp: &BackendProbe, any_agent: bool, key: &str) {
-        if !any_agent {
-            if let Some(span) = bp.agent_spans.first() {
-                self.warn(span.clone(), format!("{key}: check: agent settings apply to servers with agent_check = true; none here"));
-            }
         }
     }
 }
@@ -567,195 +331,5 @@ fn compile_regex(source: &str) -> Result<regex::bytes::Regex, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn headers_are_name_colon_value() {
-        assert_eq!(
-            parse_header("X-Check: ringlb").unwrap(),
-            ("X-Check".into(), "ringlb".into())
-        );
-        assert_eq!(
-            parse_header("x:  a b ").unwrap(),
-            ("x".into(), "a b".into())
-        );
-        assert!(parse_header("no colon").is_err());
-        assert!(parse_header("bad name: v").is_err());
-        assert!(parse_header("x: a\r\nb").is_err());
-        assert!(parse_header("Host: x")
-            .unwrap_err()
-            .contains("set by the check"));
-    }
-
-    fn config(check: &str, server: &str) -> Result<crate::config::Config, String> {
-        let text = format!(
-            "[[frontend]]\nname = \"f\"\nbind = [\"127.0.0.1:0\"]\nmode = \"tcp\"\ndefault_backend = \"b\"\n\
-             [[backend]]\nname = \"b\"\n[backend.check]\n{check}\n\
-             [[backend.server]]\nname = \"s\"\naddress = \"127.0.0.1:5432\"\ncheck = true\n{server}\n"
-        );
-        crate::config::Config::parse(&text, "f.toml").map_err(|e| e.to_string())
-    }
-
-    /// `line`: of the check's text (from 1), or of the server's text when `server` is
-    /// not empty.
-    fn refused(check: &str, server: &str, line: usize, want: &str) {
-        let e = config(check, server)
-            .err()
-            .unwrap_or_else(|| panic!("accepted: {check} / {server}"));
-        let line = if server.is_empty() {
-            8 + line
-        } else {
-            8 + check.lines().count().max(1) + 4 + line
-        };
-        assert!(
-            e.starts_with(&format!("f.toml:{line}:")) && e.contains(want),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn good_checks_resolve_per_server() {
-        let c = config(
-            "kind = \"http\"\npath = \"/primary\"\nport = 8008\nexpect_status = [200, \"300-302\"]\nmethod = \"HEAD\"\nhost = \"db\"\nheaders = [\"X-A: 1\"]\nagent_port = 9000\nagent_send = \"hi\\n\"",
-            "agent_check = true\nagent_interval = \"300ms\"",
-        )
-        .unwrap();
-        let b = &c.backends[0];
-        assert_eq!(b.check.expect_status.to_string(), "200,300-302");
-        assert_eq!(b.check.method, "HEAD");
-        assert_eq!(b.check.headers, vec![("X-A".to_string(), "1".to_string())]);
-        let s = &b.servers[0];
-        assert_eq!(
-            s.probe.check_address,
-            Some("127.0.0.1:8008".parse().unwrap())
-        );
-        let a = s.probe.agent.as_ref().unwrap();
-        assert_eq!(a.address, "127.0.0.1:9000".parse().unwrap());
-        assert_eq!(
-            (a.send.as_slice(), a.interval),
-            (&b"hi\n"[..], Duration::from_millis(300))
-        );
-        // A server's own port wins; the same port as the traffic needs no override.
-        let c = config(
-            "port = 8008",
-            "check_port = 8009\ncheck_addr = \"127.0.0.2\"",
-        )
-        .unwrap();
-        assert_eq!(
-            c.backends[0].servers[0].probe.check_address,
-            Some("127.0.0.2:8009".parse().unwrap())
-        );
-        let c = config("kind = \"tcp\"", "check_port = 5432").unwrap();
-        assert_eq!(c.backends[0].servers[0].probe.check_address, None);
-        // Steps.
-        let c = config("[[backend.check.step]]\nsend = \"PING\\r\\n\"\n[[backend.check.step]]\nexpect = \"+PONG\"\n[[backend.check.step]]\nexpect_regex = \"role:(master)\"", "").unwrap();
-        assert_eq!(c.backends[0].check.steps.len(), 3);
-        assert_eq!(c.backends[0].check.kind_name(), "script");
-        // The integer form keeps its meaning.
-        let c = config("kind = \"http\"\nexpect_status = 204", "").unwrap();
-        assert_eq!(c.backends[0].check.expect_status.to_string(), "204");
-        let c = config("kind = \"http\"", "").unwrap();
-        assert_eq!(c.backends[0].check.expect_status.to_string(), "200-399");
-    }
-
-    #[test]
-    fn bad_values_are_refused_with_their_line() {
-        refused(
-            "kind = \"http\"\nexpect_status = \"200-99\"",
-            "",
-            2,
-            "expect_status",
-        );
-        refused(
-            "kind = \"http\"\nexpect_status = \"2xx\"",
-            "",
-            2,
-            "is not an HTTP status",
-        );
-        refused(
-            "kind = \"http\"\nexpect_status = 700",
-            "",
-            2,
-            "is not an HTTP status",
-        );
-        refused("port = 0", "", 1, "port 0 is out of range 1..=65535");
-        refused(
-            "",
-            "check_port = 70000",
-            1,
-            "check_port 70000 is out of range",
-        );
-        refused(
-            "[[backend.check.step]]\nsend = \"a\"\nexpect = \"b\"",
-            "",
-            1,
-            "give exactly one of send, expect, expect_regex",
-        );
-        refused(
-            "[[backend.check.step]]\nexpect_regex = \"(unclosed\"",
-            "",
-            2,
-            "expect_regex",
-        );
-        refused(
-            "kind = \"http\"\n[[backend.check.step]]\nsend = \"a\"",
-            "",
-            2,
-            "steps are a tcp check's script",
-        );
-        refused(
-            "",
-            "agent_check = true",
-            1,
-            "agent_check = true needs agent_port",
-        );
-        refused(
-            "",
-            "agent_check = true\nagent_port = 0",
-            2,
-            "agent_port 0 is out of range",
-        );
-        refused(
-            "kind = \"http\"\nmethod = \"GE T\"",
-            "",
-            2,
-            "is not an HTTP method",
-        );
-        refused(
-            "kind = \"http\"\nheaders = [\"nocolon\"]",
-            "",
-            2,
-            "Name: value",
-        );
-        refused(
-            "kind = \"http\"\nmethod = \"HEAD\"\nexpect_body = \"x\"",
-            "",
-            3,
-            "HEAD response has no body",
-        );
-        refused("tls = true", "", 1, "needs ca_file");
-        refused(
-            "",
-            "check_addr = \"10.0.0.1:80\"",
-            1,
-            "is not an IP address or host name",
-        );
-        refused(
-            "agent_interval = \"0s\"",
-            "",
-            1,
-            "agent_interval must be greater than zero",
-        );
-    }
-
-    #[test]
-    fn regexes_are_bounded() {
-        assert!(compile_regex("role:(master|primary)").is_ok());
-        assert!(compile_regex("(").is_err());
-        assert!(compile_regex(&"a".repeat(5000))
-            .unwrap_err()
-            .contains("longer"));
-        assert!(compile_regex("(\\w{100}){100}").is_err());
-    }
-}
+#[path = "validate_check_tests.rs"]
+mod tests;

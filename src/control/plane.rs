@@ -13,9 +13,9 @@ use std::time::{Duration, Instant, SystemTime};
 use futures_channel::mpsc::{unbounded, UnboundedSender};
 use futures_util::StreamExt;
 
-use super::checks::{agent_loop, check_loop, parse_agent, Failure};
+use super::checks::{agent_loop, check_loop, Failure};
 use super::reload::Listening;
-use super::table::{AgentReport, CheckReport, Table};
+use super::table::{CheckReport, Table};
 use crate::config::{Config, HealthCheck, Server};
 use crate::lb::{Admin, Oper};
 use crate::logging::LogEvery;
@@ -231,90 +231,6 @@ impl Control {
         Some(interval)
     }
 
-    /// An agent's answer (or why there was none); false when the task is stale. An
-    /// agent that cannot be reached or says nothing understood changes nothing, as in
-    /// HAProxy (the health check is what tests reachability).
-    pub fn agent_done(
-        self: &Rc<Self>,
-        b: usize,
-        s: usize,
-        generation: u64,
-        answer: Result<Vec<u8>, String>,
-    ) -> bool {
-        let lines = {
-            let mut table = self.table.borrow_mut();
-            let Some(backend) = table.backends.get_mut(b) else {
-                return false;
-            };
-            let name = backend.config.name.clone();
-            let Some(entry) = backend.servers.get_mut(s) else {
-                return false;
-            };
-            if entry.check_generation != generation || self.stopping.get() {
-                return false;
-            }
-            let server = format!("{name}/{}", entry.config.name);
-            let (raw, parsed) = match answer {
-                Ok(raw) => {
-                    let parsed = parse_agent(&raw);
-                    (raw, parsed)
-                }
-                Err(e) => (Vec::new(), Err(e)),
-            };
-            let answer = first_line(&raw);
-            let mut lines = Vec::new();
-            let (ok, detail) = match parsed {
-                Err(e) => (false, format!("{e} (ignored)")),
-                Ok(reply) => {
-                    let (admin, percent) = (entry.admin, entry.agent.percent);
-                    if let Some(to) = entry.apply_agent(&reply) {
-                        entry.changed(to, Instant::now());
-                        let why = match entry.agent_down() {
-                            Some(word) => format!("agent says {word:?}"),
-                            None => "agent says \"up\"".to_string(),
-                        };
-                        lines.push(format!(
-                            "{server} {}: {why} ({answer:?})",
-                            if to == Oper::Up { "UP" } else { "DOWN" }
-                        ));
-                    }
-                    if entry.admin != admin {
-                        lines.push(format!(
-                            "{server} admin state {} set by its agent ({answer:?})",
-                            format!("{:?}", entry.admin).to_uppercase()
-                        ));
-                    }
-                    if entry.agent.percent != percent {
-                        lines.push(format!(
-                            "{server} weight {}% of the configured weight set by its agent",
-                            entry.agent.percent.unwrap_or(100)
-                        ));
-                    }
-                    let mut detail = format!("agent said {answer:?}");
-                    if !reply.unknown.is_empty() {
-                        detail.push_str(&format!(" (ignored: {})", reply.unknown.join(" ")));
-                    }
-                    (true, detail)
-                }
-            };
-            if !ok && entry.agent.last.as_ref().is_none_or(|l| l.ok) {
-                lines.push(format!("{server} agent check failed: {detail}"));
-            }
-            entry.agent.last = Some(AgentReport {
-                at: SystemTime::now(),
-                ok,
-                answer,
-                detail,
-            });
-            lines
-        };
-        self.sync(b, s);
-        for line in lines {
-            tracing::info!("{line}");
-        }
-        true
-    }
-
     /// A worker's run of errors on a server changed (passive health).
     pub fn server_errors(self: &Rc<Self>, worker: usize, b: usize, s: usize, streak: u32) {
         let line = {
@@ -433,15 +349,6 @@ impl Control {
             let _ = tx.unbounded_send(stats);
         }
     }
-}
-
-/// The first line of an agent's answer, for logs and the API (at most 100 characters).
-fn first_line(raw: &[u8]) -> String {
-    let line = raw
-        .split(|&b| b == b'\n' || b == b'\r')
-        .next()
-        .unwrap_or(b"");
-    String::from_utf8_lossy(line).chars().take(100).collect()
 }
 
 /// While any server ramps up under slow start, push its growing weight to the workers.

@@ -281,3 +281,62 @@ impl Table {
         self.backends.get_mut(backend)?.servers.get_mut(server)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::checks::parse_agent;
+    use crate::lb::WEIGHT_SCALE;
+
+    /// A server with a check (rise 1, fall 1) and an agent, weight 10.
+    fn entry() -> ServerEntry {
+        let text = "[[frontend]]\nname = \"f\"\nbind = [\"127.0.0.1:0\"]\nmode = \"tcp\"\ndefault_backend = \"b\"\n\
+                    [[backend]]\nname = \"b\"\n[backend.check]\nrise = 1\nfall = 1\nagent_port = 9\n\
+                    [[backend.server]]\nname = \"s\"\naddress = \"127.0.0.1:1\"\nweight = 10\ncheck = true\nagent_check = true\n";
+        let c = Config::parse(text, "t.toml").unwrap();
+        ServerEntry::new(&c.backends[0].servers[0], &c.backends[0], 1)
+    }
+
+    fn say(e: &mut ServerEntry, line: &str) -> Option<Oper> {
+        e.apply_agent(&parse_agent(line.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn up_needs_both_the_check_and_the_agent() {
+        let mut e = entry();
+        assert_eq!(e.oper(), Oper::Up);
+        assert_eq!(say(&mut e, "stopped"), Some(Oper::Down));
+        assert_eq!(e.agent_down(), Some("stopped"));
+        // The check failing and passing again does not bring it back...
+        e.health.record(false);
+        e.health.record(true);
+        assert_eq!(e.oper(), Oper::Down);
+        // ... the agent's up does, while the check passes.
+        e.health.record(false);
+        assert_eq!(say(&mut e, "up"), None, "the check still says down");
+        assert_eq!(e.health.record(true), Some(Oper::Up));
+        assert_eq!(e.oper(), Oper::Up);
+        // A word about something else leaves the agent's down alone.
+        assert_eq!(say(&mut e, "down"), Some(Oper::Down));
+        assert_eq!(say(&mut e, "50% ready"), None);
+        assert_eq!(e.oper(), Oper::Down);
+    }
+
+    #[test]
+    fn admin_words_share_the_operators_state_and_weights_are_of_the_configured_weight() {
+        let mut e = entry();
+        let now = Instant::now();
+        say(&mut e, "drain");
+        assert_eq!(e.target(now).admin, Admin::Drain);
+        say(&mut e, "maint");
+        assert_eq!(e.target(now).admin, Admin::Maint);
+        say(&mut e, "ready 25%");
+        let t = e.target(now);
+        assert_eq!((t.admin, t.weight), (Admin::Ready, 10 * WEIGHT_SCALE / 4));
+        // Relative to the configured weight, not to the last one.
+        say(&mut e, "200%");
+        assert_eq!(e.target(now).weight, 20 * WEIGHT_SCALE);
+        say(&mut e, "0%");
+        assert!(!e.target(now).usable());
+    }
+}
