@@ -266,3 +266,47 @@ fn scripted_check_against_a_redis_like_server() {
     s.set(Role::Master);
     r.wait_for("db/s UP");
 }
+
+#[test]
+fn a_reload_moves_the_check_target_and_an_agent_removed_lets_go_of_the_server() {
+    let traffic = Echo::start();
+    let (bad, good) = (
+        StatusApi::start(|_| (503, String::new())),
+        StatusApi::start(|_| (200, String::new())),
+    );
+    let agent = common::peers::AgentPeer::start("stopped # hold\n");
+    let server = |api: &StatusApi, agent_keys: &str| {
+        tcp_config(
+            "kind = \"http\"",
+            &[(
+                "a",
+                traffic.addr.to_string(),
+                format!("check_port = {}\n{agent_keys}", api.addr.port()),
+            )],
+        )
+    };
+    let mut r = Ringlb::start(&server(&bad, ""));
+    r.wait_logged("db/a DOWN");
+    std::fs::write(r.config_path(), server(&good, "")).unwrap();
+    r.reload_and_wait();
+    r.wait_for("db/a UP");
+    assert_eq!(
+        api_server(r.admin_addr(), "a")["check"]["target"],
+        good.addr.to_string()
+    );
+
+    // An agent added by a reload holds the server down; removed, it lets go.
+    let with_agent = format!(
+        "agent_check = true\nagent_port = {}\nagent_interval = \"100ms\"",
+        agent.addr.port()
+    );
+    std::fs::write(r.config_path(), server(&good, &with_agent)).unwrap();
+    r.reload_and_wait();
+    let line = r.wait_for("db/a DOWN");
+    assert!(line.contains("agent says \"stopped\""), "{line}");
+    std::fs::write(r.config_path(), server(&good, "")).unwrap();
+    r.reload_and_wait();
+    assert_eq!(api_server(r.admin_addr(), "a")["state"], "UP");
+    tcp_round_trips(r.addr(), 1);
+    assert_eq!(traffic.count(), 1);
+}

@@ -33,6 +33,8 @@ pub(super) struct BackendProbe {
     /// Spans of the backend's agent keys, warned about when no server has an agent.
     pub(super) agent_spans: Vec<std::ops::Range<usize>>,
     pub(super) tls_span: std::ops::Range<usize>,
+    /// The check's `timeout`, also the agent's (HAProxy's `timeout check`).
+    pub(super) timeout: Duration,
 }
 
 impl Validator {
@@ -43,7 +45,11 @@ impl Validator {
     ) -> (HealthCheck, BackendProbe) {
         let key = format!("{key}: check");
         let Some(raw) = raw else {
-            return (HealthCheck::default(), BackendProbe::default());
+            let probe = BackendProbe {
+                timeout: HealthCheck::default().timeout,
+                ..BackendProbe::default()
+            };
+            return (HealthCheck::default(), probe);
         };
         let c = raw.get_ref();
         let kind = c.kind.unwrap_or(CheckKind::Tcp);
@@ -87,7 +93,8 @@ impl Validator {
         };
         self.http_keys(c, &mut check, &key);
         check.steps = self.steps(&c.step, kind, &key);
-        let probe = self.backend_probe(c, raw.span(), &key);
+        let mut probe = self.backend_probe(c, raw.span(), &key);
+        probe.timeout = check.timeout;
         (check, probe)
     }
 

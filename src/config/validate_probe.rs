@@ -232,7 +232,7 @@ impl Validator {
             address,
             send: send.map(String::into_bytes).unwrap_or_default(),
             interval,
-            timeout: interval,
+            timeout: bp.timeout,
         })
     }
 

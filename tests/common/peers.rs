@@ -203,7 +203,7 @@ impl AgentPeer {
             for s in listener.incoming() {
                 let Ok(mut s) = s else { continue };
                 // What the check sends comes first; then the answer, then close.
-                let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+                let _ = s.set_read_timeout(Some(Duration::from_millis(50)));
                 let mut buf = [0u8; 256];
                 if let Ok(k) = s.read(&mut buf) {
                     *got.lock().unwrap() = buf[..k].to_vec();
