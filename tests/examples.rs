@@ -119,6 +119,10 @@ fn patroni_example_writes_follow_the_leader_reads_go_to_replicas_and_the_backup_
         &["server state applied", "backend=1", "server=0", "oper: Up"],
         1,
     );
+    r.wait_count(
+        &["server state applied", "backend=0", "server=0", "oper: Down"],
+        1,
+    );
     let before = counts(&pg);
     tcp_round_trips(write, 3);
     assert_eq!(
