@@ -120,7 +120,12 @@ fn patroni_example_writes_follow_the_leader_reads_go_to_replicas_and_the_backup_
         1,
     );
     r.wait_count(
-        &["server state applied", "backend=0", "server=0", "oper: Down"],
+        &[
+            "server state applied",
+            "backend=0",
+            "server=0",
+            "oper: Down",
+        ],
         1,
     );
     let before = counts(&pg);

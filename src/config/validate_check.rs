@@ -334,7 +334,16 @@ fn compile_regex(source: &str) -> Result<regex::bytes::Regex, String> {
         .size_limit(crate::rules::REGEX_SIZE_LIMIT)
         .dfa_size_limit(crate::rules::REGEX_SIZE_LIMIT)
         .build()
-        .map_err(|e| e.to_string())
+        .map_err(|e| {
+            // One line: the parser's message without its drawing of the pattern.
+            let text = e.to_string();
+            match text.lines().rev().find(|l| !l.trim().is_empty()) {
+                Some(last) if text.contains('\n') => {
+                    format!("invalid regex: {}", last.trim_start_matches("error: "))
+                }
+                _ => text,
+            }
+        })
 }
 
 #[cfg(test)]
