@@ -10,6 +10,7 @@
 //! | `validate.rs` | the validator: entry point, `[global]`, `[defaults]`, shared checks (durations, ranges, names, addresses) |
 //! | `validate_frontend.rs` | `[[frontend]]`: binds, backend references, routes, redirects, timeouts |
 //! | `validate_backend.rs` | `[[backend]]`: balance, queue, servers |
+//! | `validate_cookie.rs` | `[backend.cookie]` and each server's `cookie` value |
 //! | `check.rs` | the validated check types ([`HealthCheck`], [`ServerProbe`], [`Agent`]) and the [`StatusSet`] parser (pure) |
 //! | `validate_check.rs` | `[backend.check]`: kind, http request and expectations, steps, what servers inherit |
 //! | `validate_probe.rs` | each server's check target (`port`, `addr`), check TLS and agent |
@@ -33,6 +34,7 @@ mod validate_acl;
 mod validate_actions;
 mod validate_backend;
 mod validate_check;
+mod validate_cookie;
 mod validate_frontend;
 mod validate_probe;
 mod validate_rules;
@@ -273,6 +275,34 @@ pub struct Backend {
     /// A response head still awaited after this is a passive-health error of its
     /// server, when another server of the backend answered faster meanwhile.
     pub slow_response: Option<Duration>,
+    /// Cookie persistence; `None`: off.
+    pub cookie: Option<CookiePersist>,
+}
+
+/// A backend's persistence cookie (HAProxy's `cookie` directive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookiePersist {
+    pub name: String,
+    pub mode: CookieMode,
+    /// `insert`: the cookie is taken out of requests before the server sees them.
+    pub indirect: bool,
+    /// `insert`: a response that sets the cookie also gets `cache-control: private`.
+    pub nocache: bool,
+    /// `insert`: a cookie of that name the server sets itself is kept (and then
+    /// ringlb does not set one on that response).
+    pub preserve: bool,
+    /// What follows `name=value` in an inserted cookie: `; path=/` and the rest.
+    pub attributes: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieMode {
+    /// ringlb sets `name=<server>` when the client does not have the right one.
+    Insert,
+    /// The server's own cookie `name` gets `<server>~` in front of its value.
+    Prefix,
+    /// The server's own cookie `name` gets `<server>` as its value.
+    Rewrite,
 }
 
 #[derive(Debug, Clone)]
@@ -293,6 +323,8 @@ pub struct Server {
     pub tls: Option<std::sync::Arc<ServerTls>>,
     /// Where and how the health check and the agent reach this server.
     pub probe: ServerProbe,
+    /// Value of the backend's persistence cookie naming this server (default: its name).
+    pub cookie: String,
 }
 
 /// How ringlb talks TLS to a server.

@@ -180,6 +180,25 @@ pub struct RawBackend {
     /// Added key: a response head not there after this counts as a passive-health
     /// error of its server while other servers answer faster (off when absent).
     pub slow_response: Option<S<String>>,
+    /// Added key: cookie persistence (HAProxy's `cookie NAME insert|prefix|rewrite`).
+    pub cookie: Option<S<RawCookie>>,
+}
+
+/// `[backend.cookie]`: which server a client sticks to, carried in a cookie.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCookie {
+    pub name: S<String>,
+    /// `"insert"` (default), `"prefix"` or `"rewrite"`.
+    pub mode: Option<S<String>>,
+    pub indirect: Option<bool>,
+    pub nocache: Option<bool>,
+    pub preserve: Option<bool>,
+    pub httponly: Option<bool>,
+    pub secure: Option<bool>,
+    pub domain: Option<S<String>>,
+    #[serde(default)]
+    pub attr: Vec<S<String>>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -278,6 +297,8 @@ pub struct RawServer {
     pub agent_addr: Option<S<String>>,
     pub agent_send: Option<S<String>>,
     pub agent_interval: Option<S<String>>,
+    /// Added key: this server's value of the backend's persistence cookie.
+    pub cookie: Option<S<String>>,
 }
 
 /// `[vrrp]`: own virtual IPs like keepalived (see `validate_vrrp.rs`).

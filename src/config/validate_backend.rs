@@ -37,9 +37,10 @@ impl Validator {
                 Duration::ZERO,
                 &format!("{key}: slow_start"),
             );
-            let servers = self.servers(&be.server, &key, slow_start, &mut probe);
+            let mut servers = self.servers(&be.server, &key, slow_start, &mut probe);
             let any_agent = servers.iter().any(|s| s.probe.agent.is_some());
             self.unused_agent_keys(&probe, any_agent, &key);
+            let cookie = self.cookie(be, &mut servers, &key);
             let error_limit = self.int_in(
                 be.error_limit.as_ref(),
                 ERROR_LIMIT,
@@ -94,6 +95,7 @@ impl Validator {
                 redispatch: be.redispatch.unwrap_or(defaults.redispatch),
                 error_limit,
                 slow_response,
+                cookie,
             });
         }
         out
@@ -189,6 +191,7 @@ impl Validator {
                 ),
                 tls,
                 probe,
+                cookie: name.to_string(),
             });
         }
         out

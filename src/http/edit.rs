@@ -6,7 +6,7 @@
 //! were loaded (tokens, no CR/LF/NUL).
 
 /// Where the empty line that ends the head starts (`head.len() - 2` for a bare head).
-fn head_end(head: &[u8]) -> usize {
+pub(super) fn head_end(head: &[u8]) -> usize {
     head.windows(4)
         .position(|w| w == b"\r\n\r\n")
         .map_or(head.len(), |p| p + 2)

@@ -8,12 +8,14 @@
 //! | `request/` | request heads: parse, validate, rewrite for the server |
 //! | `response.rs` | response heads: parse, validate, rewrite for the client |
 //! | `edit.rs` | in-place edits of a written head: remove/append fields, replace the path |
+//! | `cookie.rs` | persistence cookies: find one in `Cookie`, edit `Cookie`/`Set-Cookie` fields in place |
 //! | `headers.rs` | header rules shared by both: framing, Connection, line endings |
 //! | `authority.rs` | Host and absolute-form authority grammar (RFC 3986 `host [":" port]`) |
 //! | `chunked.rs` | the incremental chunked-body validator |
 
 mod authority;
 mod chunked;
+pub mod cookie;
 pub mod edit;
 mod headers;
 mod read;

@@ -86,6 +86,12 @@ impl ServerState {
         self.oper == Oper::Up && self.admin == Admin::Ready && self.weight > 0
     }
 
+    /// Takes requests that a persistence cookie sends to it: up and not in
+    /// maintenance, even when draining or at weight 0 (HAProxy's behaviour).
+    pub fn persistable(&self) -> bool {
+        self.oper == Oper::Up && self.admin != Admin::Maint
+    }
+
     /// Below its connection limit (HAProxy's `maxconn`): a usable server that is full
     /// is skipped, and when every usable server is full the request waits in the queue.
     pub fn has_room(&self) -> bool {

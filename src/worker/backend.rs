@@ -164,6 +164,22 @@ impl BackendState {
         Some(self.config.servers[server].address)
     }
 
+    /// Like [`BackendState::lease`] for a request whose persistence cookie names
+    /// `server`: a draining server (admin drain or weight 0) still takes it, as in
+    /// HAProxy; a server down, in maintenance or full does not.
+    pub fn lease_sticky(&mut self, server: usize) -> Option<SocketAddr> {
+        let state = self
+            .servers
+            .get_mut(server)
+            .filter(|s| s.persistable() && s.has_room())?;
+        state.active += 1;
+        if state.limit > 0 && state.active == state.limit {
+            self.epoch += 1;
+        }
+        self.balancer.active_changed(server, &self.servers);
+        Some(self.config.servers[server].address)
+    }
+
     /// Give back one active connection of `server`.
     pub fn release(&mut self, server: usize) {
         let Some(s) = self.servers.get_mut(server) else {
@@ -381,5 +397,6 @@ fn tombstone_server() -> config::Server {
         slow_start: Duration::ZERO,
         tls: None,
         probe: config::ServerProbe::default(),
+        cookie: String::new(),
     }
 }

@@ -18,6 +18,7 @@ use super::error::{SessionError, Side};
 use super::http::Conn;
 use super::http_heads::{read_response_head, send_static, HeadError, Parsed, ResponseHead};
 use super::lease::ServerLease;
+use super::persist;
 use super::upstream::{self, Attempt, Replays};
 use crate::config::Frontend;
 use crate::http::BodyFraming;
@@ -122,7 +123,12 @@ impl<'a> Exchange<'a> {
     async fn connect(&mut self) -> Result<Upstream, SessionError> {
         let (reuse, avoid) = self.replays.next_send();
         let c = &mut *self.conn;
-        match upstream::connect(&c.worker, self.backend, c.rec.peer, reuse, avoid).await {
+        let to = upstream::To {
+            backend: self.backend,
+            peer: c.rec.peer,
+            sticky: self.req.sticky.server,
+        };
+        match upstream::connect(&c.worker, to, reuse, avoid).await {
             Ok((lease, stream, reused)) => {
                 c.rec.server = Some(lease.server);
                 let attempt = self.replays.start(lease.server, reused);
@@ -251,6 +257,14 @@ impl<'a> Exchange<'a> {
                     .with_frontend_stats(self.conn.fe, |s| count_status(&mut s.responses, status));
                 if status != 101 {
                     self.conn.response_rules(self.fe, status, &self.req.tracked);
+                    if self.req.sticky.on {
+                        let (sticky, server) = (self.req.sticky, up.lease.server);
+                        let c = &mut *self.conn;
+                        let head = &mut c.head;
+                        c.worker.with_backend_config(self.backend, |b| {
+                            persist::on_response(b, sticky, server, head)
+                        });
+                    }
                 }
             }
             let rest = self.forward_head(&head).await?;

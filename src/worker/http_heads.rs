@@ -12,6 +12,7 @@ use monoio::io::{
 
 use super::body::{read_more, BodyError, End};
 use super::error::Side;
+use super::persist::{self, Sticky};
 use super::route::{route, Action};
 use super::rules::{self, RuleConn};
 use super::state::Worker;
@@ -40,6 +41,8 @@ pub struct Parsed {
     pub tracked: Slots,
     /// The rule that decided, in the frontend's rule numbering.
     pub rule: Option<usize>,
+    /// What the backend's persistence cookie said, if it has one.
+    pub sticky: Sticky,
 }
 
 /// The frontend's slot, the connection's rule state, the TLS version.
@@ -232,6 +235,16 @@ fn parse_and_route(
         let proto = if tls { "https" } else { "http" };
         req.write_upstream_head(head, peer.ip(), fe.forwarded_for.then_some(proto));
     }
+    let sticky = match action {
+        Action::Backend(b) => worker.with_backend_config(b, |b| {
+            let fields = req
+                .headers
+                .iter()
+                .filter(|h| h.name.eq_ignore_ascii_case("cookie"));
+            persist::on_request(b, fields.map(|h| h.value), head)
+        }),
+        _ => Sticky::default(),
+    };
     Ok(Some(Parsed {
         head_len: req.head_len,
         framing: req.framing,
@@ -244,6 +257,7 @@ fn parse_and_route(
         action,
         tracked,
         rule,
+        sticky,
     }))
 }
 

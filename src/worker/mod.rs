@@ -20,6 +20,7 @@
 //! | `exchange.rs` | one request to a backend and its response, one method per phase |
 //! | `http_heads.rs` | reading request and response heads, waiting for the next request, error responses |
 //! | `body.rs` | streaming a message body through one bounded buffer |
+//! | `persist.rs` | cookie persistence: the server a request's cookie names, `Cookie` and `Set-Cookie` edits |
 //! | `route.rs` | which way a request goes: redirect, backend, or none |
 //! | `rules.rs` | the rule engine on a worker: tables, connection and request rules, their answers |
 //! | `access.rs` | the access log: per-worker line buffer, writer thread, the per-request record |
@@ -39,6 +40,7 @@ mod http_heads;
 mod lease;
 mod listener;
 mod local;
+mod persist;
 mod pool;
 mod queue;
 mod relay;

@@ -9,7 +9,7 @@ use super::backend::{Outcome, Settings};
 use super::error::SessionError;
 use super::relay::{relay, Timeouts};
 use super::state::Worker;
-use super::upstream::{connect, Reuse};
+use super::upstream::{connect, Reuse, To};
 use crate::config::Frontend;
 use crate::tls::ClientStream;
 
@@ -26,7 +26,18 @@ pub async fn serve_tcp(
     let started = std::time::Instant::now();
     let mut rec = Record::new(peer, fe, tls, worker.logging());
     rec.backend = Some(backend);
-    let (lease, server, _) = match connect(&worker, backend, peer, Reuse::Never, None).await {
+    let (lease, server, _) = match connect(
+        &worker,
+        To {
+            backend,
+            peer,
+            sticky: None,
+        },
+        Reuse::Never,
+        None,
+    )
+    .await
+    {
         Ok(c) => c,
         Err(e) => {
             worker.log_access(&rec, b"");

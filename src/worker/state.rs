@@ -26,7 +26,7 @@ use super::local::{Flag, Gate, GateTicket};
 use super::pool::Pool;
 use super::queue;
 use super::rules::RuleState;
-use crate::config::{Config, Frontend, ServerTls};
+use crate::config::{self, Config, Frontend, ServerTls};
 use crate::http::Limits;
 use crate::lb::ServerState;
 use crate::msg::stats::{FrontendStats, ServerStats, WorkerStats};
@@ -332,6 +332,30 @@ impl Worker {
     ) -> Option<(ServerLease, SocketAddr)> {
         let addr = self.backends.borrow_mut().get_mut(backend)?.lease(server)?;
         Some((ServerLease::counted(Rc::clone(self), backend, server), addr))
+    }
+
+    /// Lease `server` for a request its persistence cookie sends there (see
+    /// `BackendState::lease_sticky`).
+    pub fn lease_sticky(
+        self: &Rc<Self>,
+        backend: usize,
+        server: usize,
+    ) -> Option<(ServerLease, SocketAddr)> {
+        let addr = self
+            .backends
+            .borrow_mut()
+            .get_mut(backend)?
+            .lease_sticky(server)?;
+        Some((ServerLease::counted(Rc::clone(self), backend, server), addr))
+    }
+
+    /// Read a backend's configuration (without holding the borrow across an await).
+    pub fn with_backend_config<R>(
+        &self,
+        backend: usize,
+        f: impl FnOnce(&config::Backend) -> R,
+    ) -> R {
+        f(&self.backends.borrow()[backend].config)
     }
 
     /// Give back one active connection of `server` (see [`ServerLease`]).

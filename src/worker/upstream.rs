@@ -56,6 +56,18 @@ pub struct Target {
     pub avoid: Option<usize>,
     /// An idle pooled connection to the server picked may be taken.
     pub pooled: bool,
+    /// Lease this server, which the request's persistence cookie names, if it takes
+    /// such requests (first attempt only).
+    pub sticky: Option<usize>,
+}
+
+/// Where a request or connection goes: its backend, the client (for `source`
+/// balancing) and the server its persistence cookie names.
+#[derive(Debug, Clone, Copy)]
+pub struct To {
+    pub backend: usize,
+    pub peer: SocketAddr,
+    pub sticky: Option<usize>,
 }
 
 /// The connect attempts for one request or TCP connection.
@@ -67,16 +79,25 @@ pub struct Connects {
     made: u32,
     /// The server of the last failed attempt; at first, the one to avoid.
     prev: Option<usize>,
+    sticky: Option<usize>,
 }
 
 impl Connects {
     /// `avoid`: a server that just failed this request, left out of the first pick.
-    pub fn new(policy: RetryPolicy, reuse: Reuse, avoid: Option<usize>) -> Connects {
+    /// `sticky`: the server a persistence cookie names, tried first unless it is the
+    /// one to avoid.
+    pub fn new(
+        policy: RetryPolicy,
+        reuse: Reuse,
+        avoid: Option<usize>,
+        sticky: Option<usize>,
+    ) -> Connects {
         Connects {
             policy,
             reuse,
             made: 0,
             prev: avoid,
+            sticky: sticky.filter(|s| Some(*s) != avoid),
         }
     }
 
@@ -94,6 +115,7 @@ impl Connects {
             same: self.prev.filter(|_| attempt > 0 && !redispatch_now),
             avoid: self.prev,
             pooled: self.reuse == Reuse::Pooled && attempt == 0,
+            sticky: self.sticky.filter(|_| attempt == 0),
         })
     }
 
@@ -179,16 +201,16 @@ impl Attempt {
 /// first pick when another one is usable.
 pub async fn connect(
     worker: &Rc<Worker>,
-    backend: usize,
-    peer: SocketAddr,
+    to: To,
     reuse: Reuse,
     avoid: Option<usize>,
 ) -> Result<(ServerLease, ServerStream, bool), SessionError> {
+    let backend = to.backend;
     let settings = worker.backend_settings(backend);
-    let mut connects = Connects::new(settings.retry, reuse, avoid);
+    let mut connects = Connects::new(settings.retry, reuse, avoid, to.sticky);
     let mut last_error: Option<SessionError> = None;
     while let Some(target) = connects.next_target() {
-        let Some((lease, addr)) = lease_for(worker, backend, peer, target).await? else {
+        let Some((lease, addr)) = lease_for(worker, backend, to.peer, target).await? else {
             break;
         };
         if target.pooled {
@@ -221,6 +243,9 @@ async fn lease_for(
     target: Target,
 ) -> Result<Option<(ServerLease, SocketAddr)>, SessionError> {
     if let Some(leased) = target.same.and_then(|s| worker.lease(backend, s)) {
+        return Ok(Some(leased));
+    }
+    if let Some(leased) = target.sticky.and_then(|s| worker.lease_sticky(backend, s)) {
         return Ok(Some(leased));
     }
     match worker.acquire(backend, target.avoid, peer.ip()).await {
@@ -311,12 +336,33 @@ mod tests {
             same,
             avoid,
             pooled,
+            sticky: None,
         }
     }
 
     #[test]
+    fn a_sticky_server_is_tried_first_once_unless_it_is_avoided() {
+        let got = failing(Connects::new(
+            policy(2, false),
+            Reuse::Pooled,
+            None,
+            Some(4),
+        ));
+        let sticky: Vec<_> = got.iter().map(|t| t.sticky).collect();
+        assert_eq!(sticky, [Some(4), None, None]);
+        // A replay after it failed there: the balancer picks, avoiding it.
+        let got = failing(Connects::new(
+            policy(0, false),
+            Reuse::Never,
+            Some(4),
+            Some(4),
+        ));
+        assert_eq!(got, [target(0, None, Some(4), false)]);
+    }
+
+    #[test]
     fn retries_go_to_the_same_server() {
-        let got = failing(Connects::new(policy(2, false), Reuse::Never, None));
+        let got = failing(Connects::new(policy(2, false), Reuse::Never, None, None));
         assert_eq!(
             got,
             [
@@ -329,24 +375,24 @@ mod tests {
 
     #[test]
     fn with_redispatch_the_last_retry_goes_elsewhere() {
-        let got = failing(Connects::new(policy(2, true), Reuse::Never, None));
+        let got = failing(Connects::new(policy(2, true), Reuse::Never, None, None));
         assert_eq!(got[1], target(1, Some(7), Some(7), false));
         assert_eq!(got[2], target(2, None, Some(8), false));
         assert_eq!(got.len(), 3);
         // With one retry, that retry is the last one.
-        let got = failing(Connects::new(policy(1, true), Reuse::Never, None));
+        let got = failing(Connects::new(policy(1, true), Reuse::Never, None, None));
         assert_eq!(got[1], target(1, None, Some(7), false));
     }
 
     #[test]
     fn no_retries_means_one_attempt_and_avoid_applies_to_it() {
-        let got = failing(Connects::new(policy(0, true), Reuse::Pooled, Some(3)));
+        let got = failing(Connects::new(policy(0, true), Reuse::Pooled, Some(3), None));
         assert_eq!(got, [target(0, None, Some(3), true)]);
     }
 
     #[test]
     fn only_the_first_attempt_may_take_a_pooled_connection() {
-        let got = failing(Connects::new(policy(2, false), Reuse::Pooled, None));
+        let got = failing(Connects::new(policy(2, false), Reuse::Pooled, None, None));
         let pooled: Vec<bool> = got.iter().map(|t| t.pooled).collect();
         assert_eq!(pooled, [true, false, false]);
     }

@@ -221,6 +221,7 @@ mod tests {
             slow_start: std::time::Duration::ZERO,
             tls: None,
             probe: Default::default(),
+            cookie: String::new(),
         };
         assert_eq!(
             String::from_utf8(request(&c, &server)).unwrap(),
