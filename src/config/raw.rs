@@ -246,7 +246,10 @@ pub struct RawCheck {
 
 /// `expect_status` as written: `200`, `"200-399"`, `[200, "300-399"]`.
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "expected a status (200), a string of statuses and ranges (\"200-399\", \"200,204\") or a list of them"
+)]
 pub enum RawStatus {
     Int(i64),
     Text(String),
@@ -254,7 +257,10 @@ pub enum RawStatus {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "expected a status (200) or a string of statuses and ranges (\"200-399\")"
+)]
 pub enum RawStatusItem {
     Int(i64),
     Text(String),

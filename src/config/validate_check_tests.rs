@@ -95,6 +95,12 @@ fn good_checks_resolve_per_server() {
 #[test]
 fn bad_values_are_refused_with_their_line() {
     refused(
+        "kind = \"http\"\nexpect_status = true",
+        "",
+        2,
+        "expected a status (200), a string of statuses and ranges",
+    );
+    refused(
         "kind = \"http\"\nexpect_status = \"200-99\"",
         "",
         2,
