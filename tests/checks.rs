@@ -310,3 +310,102 @@ fn a_reload_moves_the_check_target_and_an_agent_removed_lets_go_of_the_server() 
     tcp_round_trips(r.addr(), 1);
     assert_eq!(traffic.count(), 1);
 }
+
+/// A real `redis-server` on a free loopback port, killed on drop.
+struct Redis(std::process::Child, std::net::SocketAddr);
+
+impl Redis {
+    fn start(extra: &[&str]) -> Redis {
+        let addr = common::closed_port();
+        let port = addr.port().to_string();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port,
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(["--dir", &std::env::temp_dir().display().to_string()])
+            .args(extra)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        let r = Redis(child, addr);
+        assert_eq!(r.command("PING"), "+PONG\r\n");
+        r
+    }
+
+    /// Send one inline command (retrying the connect until the server listens) and
+    /// return the first line of the answer.
+    fn command(&self, cmd: &str) -> String {
+        use std::io::{BufRead, BufReader, Write};
+        let deadline = std::time::Instant::now() + common::PATIENCE;
+        let stream = loop {
+            match std::net::TcpStream::connect(self.1) {
+                Ok(s) => break s,
+                Err(e) => assert!(std::time::Instant::now() < deadline, "redis: {e}"),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        stream.set_read_timeout(Some(common::PATIENCE)).unwrap();
+        (&stream)
+            .write_all(format!("{cmd}\r\n").as_bytes())
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(&stream).read_line(&mut line).unwrap();
+        line
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn real_redis_primary_passes_the_script_and_a_replica_fails_until_promoted() {
+    if std::process::Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert_ne!(
+            std::env::var("RINGLB_REQUIRE_TOOLS").as_deref(),
+            Ok("1"),
+            "redis-server is required"
+        );
+        common::say_skipped(
+            "real_redis",
+            "redis-server not installed (RINGLB_REQUIRE_TOOLS=1 makes this a failure)",
+        );
+        return;
+    }
+    let primary = Redis::start(&[]);
+    let primary_port = primary.1.port().to_string();
+    let replica = Redis::start(&["--replicaof", "127.0.0.1", &primary_port]);
+    let script = "[[backend.check.step]]\nsend = \"PING\\r\\n\"\n[[backend.check.step]]\nexpect = \"+PONG\"\n\
+                  [[backend.check.step]]\nsend = \"INFO replication\\r\\n\"\n[[backend.check.step]]\nexpect_regex = \"role:master\\\\b\"";
+    let text = tcp_config(
+        script,
+        &[
+            ("primary", primary.1.to_string(), String::new()),
+            ("replica", replica.1.to_string(), String::new()),
+        ],
+    );
+    let mut r = Ringlb::start(&text);
+    let line = r.wait_for("db/replica DOWN");
+    assert!(
+        line.contains("step 4 expect_regex \"role:master\\\\b\": got \"role:slave\""),
+        "{line}"
+    );
+    assert!(!r.logged("db/primary DOWN"), "{:?}", r.log);
+    assert_eq!(replica.command("REPLICAOF NO ONE"), "+OK\r\n");
+    r.wait_for("db/replica UP");
+    assert!(!r.logged("db/primary DOWN"), "{:?}", r.log);
+}
