@@ -225,6 +225,11 @@ static FAMILIES: &[Family<Get>] = &[
         "Health checks that could not run for ringlb's own shortage; never counted against servers.",
         Get::Global(|c| c.checks_not_run.get().into()),
     ),
+    Family::counter(
+        "ringlb_dns_resolution_failures_total",
+        "Runtime DNS resolutions of servers that failed (timeouts, errors, no records); the last addresses were kept.",
+        Get::Global(|c| c.resolve_failures.get().into()),
+    ),
     Family::gauge(
         "ringlb_start_time_seconds",
         "When this ringlb started, in Unix seconds.",

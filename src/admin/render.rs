@@ -55,6 +55,7 @@ pub fn state_text(e: &ServerEntry, fall: u32, rise: u32) -> String {
         return format!("DOWN (agent: {word})");
     }
     match (e.admin, e.oper()) {
+        _ if !e.config.resolved => "MAINT (resolution)".into(),
         (Admin::Maint, _) => "MAINT".into(),
         (Admin::Drain, Oper::Up) => "DRAIN".into(),
         (Admin::Drain, Oper::Down) => "DRAIN (DOWN)".into(),
@@ -92,6 +93,8 @@ fn server_value(control: &Control, totals: &Totals, b: usize, s: usize) -> Value
     json!({
         "name": e.config.name,
         "address": e.config.address_text,
+        // What a runtime-resolved server connects to now (null: no address yet).
+        "resolved_address": e.config.resolve.as_ref().map(|_| e.config.resolved.then(|| e.config.address.to_string())),
         "state": state_text(e, be.config.check.fall, be.config.check.rise),
         "oper": if e.oper() == Oper::Up { "up" } else { "down" },
         "admin": admin_name(e.admin),
@@ -128,7 +131,7 @@ fn check_value(e: &ServerEntry, check: &crate::config::HealthCheck) -> Value {
         crate::config::CheckTls::Plain => false,
         crate::config::CheckTls::Tls(_) => true,
     };
-    let target = e.config.probe.check_address.unwrap_or(e.config.address);
+    let target = e.config.probe.check_target(e.config.address);
     json!({
         "enabled": e.config.check,
         "kind": check.kind_name(),
@@ -149,7 +152,7 @@ fn agent_value(e: &ServerEntry) -> Value {
     let last = e.agent.last.as_ref();
     json!({
         "enabled": true,
-        "address": agent.address.to_string(),
+        "address": agent.address(e.config.address).to_string(),
         "down": e.agent.down,
         "weight_percent": e.agent.percent,
         "last_ok": last.map(|l| l.ok),

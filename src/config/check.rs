@@ -3,7 +3,7 @@
 //! expected HTTP statuses ([`StatusSet`]), shared by validation and the checks.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -194,22 +194,43 @@ pub enum CheckTls {
 /// Where and how one server is checked, resolved at load.
 #[derive(Debug, Clone, Default)]
 pub struct ServerProbe {
-    /// Where the check connects instead of the traffic address (`port`, `addr`).
-    pub check_address: Option<SocketAddr>,
+    /// The check's own address and port (`addr`, `port`); else the server's, as it
+    /// is when the check runs (a server found by DNS may move).
+    pub check_ip: Option<IpAddr>,
+    pub check_port: Option<u16>,
     pub check_tls: CheckTls,
     /// The agent check (HAProxy's `agent-check`), when enabled.
     pub agent: Option<Agent>,
+}
+
+impl ServerProbe {
+    /// Where the check connects for a server now at `address`.
+    pub fn check_target(&self, address: SocketAddr) -> SocketAddr {
+        SocketAddr::new(
+            self.check_ip.unwrap_or(address.ip()),
+            self.check_port.unwrap_or(address.port()),
+        )
+    }
 }
 
 /// HAProxy's `agent-check`: a TCP agent on the server says up/down/drain/maint/ready
 /// or a weight.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Agent {
-    pub address: SocketAddr,
+    /// `agent_addr`; else the server's address as it is when asked.
+    pub ip: Option<IpAddr>,
+    pub port: u16,
     /// Sent once connected (`agent-send`); empty: nothing.
     pub send: Vec<u8>,
     pub interval: Duration,
     pub timeout: Duration,
+}
+
+impl Agent {
+    /// Where the agent of a server now at `address` listens.
+    pub fn address(&self, server: SocketAddr) -> SocketAddr {
+        SocketAddr::new(self.ip.unwrap_or(server.ip()), self.port)
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@
 //! | `validate_check.rs` | `[backend.check]`: kind, http request and expectations, steps, what servers inherit |
 //! | `validate_probe.rs` | each server's check target (`port`, `addr`), check TLS and agent |
 //! | `validate_check_tests.rs` | tests of check validation: per-server resolution, refusals with their line |
+//! | `validate_resolve.rs` | `[resolvers]`, `resolve_interval`, `[[backend.server_template]]` |
 //! | `validate_tls.rs` | `[frontend.tls]` (certificates, ALPN, rustls configuration) and `tls = true` on servers |
 //! | `validate_vrrp.rs` | `[vrrp]`: the virtual router's settings |
 //! | `raw_rules.rs` | the rule keys as written: `[[table]]`, `[[frontend.acl]]`, `*_rule`, `error_page` |
@@ -37,6 +38,7 @@ mod validate_check;
 mod validate_cookie;
 mod validate_frontend;
 mod validate_probe;
+mod validate_resolve;
 mod validate_rules;
 mod validate_tls;
 mod validate_vrrp;
@@ -61,6 +63,8 @@ pub struct Config {
     pub vrrp: Option<Vrrp>,
     /// `[[table]]`: tracking tables, one copy of each per worker.
     pub tables: Vec<TableSpec>,
+    /// DNS servers for runtime resolution (empty when no server needs it).
+    pub resolvers: Resolvers,
     /// Things that are allowed but worth telling the operator, already formatted
     /// as `file:line:column: message`.
     pub warnings: Vec<String>,
@@ -325,6 +329,37 @@ pub struct Server {
     pub probe: ServerProbe,
     /// Value of the backend's persistence cookie naming this server (default: its name).
     pub cookie: String,
+    /// Resolved again at runtime (`resolve_interval`, server templates).
+    pub resolve: Option<Resolve>,
+    /// Has an address: false for a runtime-resolved server until DNS gives it one
+    /// (it takes no traffic meanwhile, like HAProxy's "MAINT (resolution)").
+    pub resolved: bool,
+}
+
+/// How a server's address is found again at runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolve {
+    pub host: String,
+    pub port: u16,
+    /// At most this long between resolutions (sooner when the TTL is shorter).
+    pub interval: Duration,
+    pub prefer: Family,
+    /// A server template's slot: this one is number `.0` of `.1`, all of one name.
+    pub template: Option<(u32, u32)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Ipv4,
+    Ipv6,
+}
+
+/// `[resolvers]`, validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resolvers {
+    pub nameservers: Vec<SocketAddr>,
+    pub timeout: Duration,
+    pub attempts: u32,
 }
 
 /// How ringlb talks TLS to a server.

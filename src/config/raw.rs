@@ -22,6 +22,35 @@ pub struct RawConfig {
     /// Added key: tracking tables (HAProxy's stick tables), one copy per worker.
     #[serde(default)]
     pub table: Vec<S<super::raw_rules::RawTable>>,
+    /// Added key: the DNS servers runtime resolution asks (HAProxy's `resolvers`).
+    pub resolvers: Option<S<RawResolvers>>,
+}
+
+/// `[resolvers]`: where servers with `resolve_interval` and server templates are
+/// resolved at runtime.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawResolvers {
+    #[serde(default)]
+    pub nameservers: Vec<S<String>>,
+    pub timeout: Option<S<String>>,
+    pub attempts: Option<S<i64>>,
+}
+
+/// `[[backend.server_template]]`: `count` servers named `prefix1`..`prefixN`, filled
+/// with the addresses a DNS name resolves to (HAProxy's `server-template`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServerTemplate {
+    pub prefix: S<String>,
+    pub count: S<i64>,
+    pub address: S<String>,
+    pub resolve_interval: Option<S<String>>,
+    pub resolve_prefer: Option<S<String>>,
+    pub weight: Option<S<i64>>,
+    pub check: Option<bool>,
+    pub backup: Option<bool>,
+    pub max_connections: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -180,6 +209,9 @@ pub struct RawBackend {
     /// Added key: a response head not there after this counts as a passive-health
     /// error of its server while other servers answer faster (off when absent).
     pub slow_response: Option<S<String>>,
+    /// Added key: servers filled from DNS.
+    #[serde(default)]
+    pub server_template: Vec<S<RawServerTemplate>>,
     /// Added key: cookie persistence (HAProxy's `cookie NAME insert|prefix|rewrite`).
     pub cookie: Option<S<RawCookie>>,
 }
@@ -305,6 +337,10 @@ pub struct RawServer {
     pub agent_interval: Option<S<String>>,
     /// Added key: this server's value of the backend's persistence cookie.
     pub cookie: Option<S<String>>,
+    /// Added keys: re-resolve `address` (a host name) at runtime, at most this far
+    /// apart (sooner when the records' TTL says so); `"ipv6"` (default) or `"ipv4"`.
+    pub resolve_interval: Option<S<String>>,
+    pub resolve_prefer: Option<S<String>>,
 }
 
 /// `[vrrp]`: own virtual IPs like keepalived (see `validate_vrrp.rs`).

@@ -234,12 +234,14 @@ impl Validator {
             }
         }
         let vrrp = raw.vrrp.as_ref().and_then(|v| self.vrrp(v));
+        let resolvers = self.resolvers(raw.resolvers.as_ref(), &backends);
         Config {
             global,
             frontends,
             backends,
             vrrp,
             tables,
+            resolvers,
             warnings: Vec::new(),
         }
     }

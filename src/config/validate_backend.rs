@@ -26,7 +26,7 @@ impl Validator {
             }
             let balance = be.balance.unwrap_or(Balance::Roundrobin);
             let (check, mut probe) = self.check(be.check.as_ref(), &key);
-            if be.server.is_empty() {
+            if be.server.is_empty() && be.server_template.is_empty() {
                 self.error(
                     be.name.span(),
                     format!("{key}: has no server: add at least one [[backend.server]]"),
@@ -38,6 +38,7 @@ impl Validator {
                 &format!("{key}: slow_start"),
             );
             let mut servers = self.servers(&be.server, &key, slow_start, &mut probe);
+            self.resolved_servers(be, &mut servers, &key);
             let any_agent = servers.iter().any(|s| s.probe.agent.is_some());
             self.unused_agent_keys(&probe, any_agent, &key);
             let cookie = self.cookie(be, &mut servers, &key);
@@ -165,10 +166,15 @@ impl Validator {
                 0..=10_000_000,
                 &format!("{key}: max_connections"),
             ) as u32;
-            let Some(address) = self.server_address(&s.address, &key) else {
+            let address = match s.resolve_interval {
+                Some(_) => self.resolvable_address(&s.address, &key),
+                None => self.server_address(&s.address, &key),
+            };
+            let Some(address) = address else {
                 continue;
             };
-            if let Some(other) = seen_addr.insert(address, name) {
+            let known = !address.ip().is_unspecified();
+            if let Some(other) = seen_addr.insert(address, name).filter(|_| known) {
                 self.warn(
                     s.address.span(),
                     format!("{key}: address {address} is also used by server {other:?}"),
@@ -192,6 +198,8 @@ impl Validator {
                 tls,
                 probe,
                 cookie: name.to_string(),
+                resolve: None,
+                resolved: true,
             });
         }
         out

@@ -60,27 +60,34 @@ fn good_checks_resolve_per_server() {
     assert_eq!(b.check.headers, vec![("X-A".to_string(), "1".to_string())]);
     let s = &b.servers[0];
     assert_eq!(
-        s.probe.check_address,
-        Some("127.0.0.1:8008".parse().unwrap())
+        s.probe.check_target(s.address),
+        "127.0.0.1:8008".parse().unwrap()
+    );
+    // Computed when the check runs: a server that moved (DNS) is checked where it is.
+    assert_eq!(
+        s.probe.check_target("10.0.0.7:5432".parse().unwrap()),
+        "10.0.0.7:8008".parse().unwrap()
     );
     let a = s.probe.agent.as_ref().unwrap();
-    assert_eq!(a.address, "127.0.0.1:9000".parse().unwrap());
+    assert_eq!(a.address(s.address), "127.0.0.1:9000".parse().unwrap());
     assert_eq!(
         (a.send.as_slice(), a.interval),
         (&b"hi\n"[..], Duration::from_millis(300))
     );
-    // A server's own port wins; the same port as the traffic needs no override.
+    // A server's own port and address win.
     let c = config(
         "port = 8008",
         "check_port = 8009\ncheck_addr = \"127.0.0.2\"",
     )
     .unwrap();
+    let s = &c.backends[0].servers[0];
     assert_eq!(
-        c.backends[0].servers[0].probe.check_address,
-        Some("127.0.0.2:8009".parse().unwrap())
+        s.probe.check_target(s.address),
+        "127.0.0.2:8009".parse().unwrap()
     );
-    let c = config("kind = \"tcp\"", "check_port = 5432").unwrap();
-    assert_eq!(c.backends[0].servers[0].probe.check_address, None);
+    let c = config("kind = \"tcp\"", "").unwrap();
+    let s = &c.backends[0].servers[0];
+    assert_eq!(s.probe.check_target(s.address), s.address);
     // Steps.
     let c = config("[[backend.check.step]]\nsend = \"PING\\r\\n\"\n[[backend.check.step]]\nexpect = \"+PONG\"\n[[backend.check.step]]\nexpect_regex = \"role:(master)\"", "").unwrap();
     assert_eq!(c.backends[0].check.steps.len(), 3);

@@ -29,13 +29,11 @@ impl Validator {
             (None, Some(a)) => Some(a.clone()),
             (None, None) => None,
         };
-        let port = port.unwrap_or(address.port());
-        let check_address = match &addr {
-            Some((host, span)) => {
-                self.host_port(host, port, span.clone(), &format!("{key}: check_addr"))
-            }
-            None => (port != address.port()).then(|| SocketAddr::new(address.ip(), port)),
-        };
+        let port_for_lookup = port.unwrap_or(address.port());
+        let check_ip = addr.and_then(|(host, span)| {
+            self.host_port(&host, port_for_lookup, span, &format!("{key}: check_addr"))
+                .map(|a| a.ip())
+        });
         let tls = s.check_tls.as_ref().map(|t| *t.get_ref()).or(bp.tls);
         let check_tls = match tls {
             None => CheckTls::Traffic,
@@ -55,9 +53,10 @@ impl Validator {
             );
         }
         ServerProbe {
-            check_address,
+            check_ip,
+            check_port: port,
             check_tls,
-            agent: self.agent(s, address, bp, key),
+            agent: self.agent(s, bp, key),
         }
     }
 
@@ -181,13 +180,7 @@ impl Validator {
     }
 
     /// `agent_check = true`: needs a port (the server's or the backend check's).
-    fn agent(
-        &mut self,
-        s: &RawServer,
-        address: SocketAddr,
-        bp: &BackendProbe,
-        key: &str,
-    ) -> Option<Agent> {
+    fn agent(&mut self, s: &RawServer, bp: &BackendProbe, key: &str) -> Option<Agent> {
         let port = self.port(s.agent_port.as_ref(), &format!("{key}: agent_port"));
         if let Some(t) = &s.agent_send {
             self.text_len(t, &format!("{key}: agent_send"));
@@ -215,12 +208,17 @@ impl Validator {
             self.error(on.span(), format!("{key}: agent_check = true needs agent_port (on the server or in [backend.check])"));
             return None;
         };
-        let address = match (&s.agent_addr, &bp.agent_addr) {
-            (Some(a), _) => {
+        // Without agent_addr: the server's address, whatever it is when asked (DNS).
+        let ip = match (&s.agent_addr, &bp.agent_addr) {
+            (Some(a), _) => Some(
                 self.host_port(a.get_ref(), port, a.span(), &format!("{key}: agent_addr"))?
-            }
-            (None, Some(a)) => self.host_port(a, port, on.span(), &format!("{key}: agent_addr"))?,
-            (None, None) => SocketAddr::new(address.ip(), port),
+                    .ip(),
+            ),
+            (None, Some(a)) => Some(
+                self.host_port(a, port, on.span(), &format!("{key}: agent_addr"))?
+                    .ip(),
+            ),
+            (None, None) => None,
         };
         let interval = interval.or(bp.agent_interval).unwrap_or(CHECK_INTERVAL);
         let send = s
@@ -229,7 +227,8 @@ impl Validator {
             .map(|t| t.get_ref().clone())
             .or(bp.agent_send.clone());
         Some(Agent {
-            address,
+            ip,
+            port,
             send: send.map(String::into_bytes).unwrap_or_default(),
             interval,
             timeout: bp.timeout,

@@ -12,14 +12,18 @@
 //! | `health.rs` | HAProxy's rise/fall health counter and check intervals (pure) |
 //! | `checks/` | active health checks and agent checks: one task per checked server (tcp, http, scripted tcp) and per agent; pure judges, thin probes |
 //! | `agents.rs` | agent answers applied to the server table (down/up, drain/maint/ready, weight), logged and broadcast |
+//! | `resolve.rs` | runtime DNS resolution of servers and templates: when to ask, which slot gets which address |
+//! | `dns.rs` | the DNS stub: one A/AAAA question over UDP to the nameservers (hickory-proto wire format) |
 //! | `reload.rs` | hot reload: validate, bind, assign slots, send `Update::Reload` |
 //! | `track.rs` | VRRP health tracking: frontends without servers, silent workers |
 
 mod agents;
 mod checks;
+mod dns;
 mod health;
 mod plane;
 mod reload;
+mod resolve;
 pub mod table;
 mod track;
 

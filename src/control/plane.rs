@@ -47,6 +47,11 @@ pub struct Control {
     pub pongs: RefCell<Vec<Instant>>,
     /// Checks that could not run for want of descriptors, buffers or ports.
     pub checks_not_run: Cell<u64>,
+    /// Bumped to stop the DNS resolution tasks (reload).
+    pub resolve_generation: Cell<u64>,
+    /// Runtime DNS resolutions that failed (the last addresses were kept).
+    pub resolve_failures: Cell<u64>,
+    pub resolve_log: LogEvery,
     local_log: LogEvery,
     pending: RefCell<HashMap<u64, UnboundedSender<Box<WorkerStats>>>>,
     next_snapshot: Cell<u64>,
@@ -87,6 +92,9 @@ impl Control {
             vrrp,
             pongs: RefCell::new(vec![Instant::now(); workers]),
             checks_not_run: Cell::new(0),
+            resolve_generation: Cell::new(0),
+            resolve_failures: Cell::new(0),
+            resolve_log: LogEvery::default(),
             local_log: LogEvery::default(),
             pending: RefCell::new(HashMap::new()),
             next_snapshot: Cell::new(0),

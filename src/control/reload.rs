@@ -55,6 +55,7 @@ impl Control {
         let mut config = Config::load(path).map_err(|e| e.to_string())?;
         let old = Arc::clone(&self.config.borrow());
         carry_over(&old, &mut config);
+        self.carry_addresses(&mut config);
         let workers = self.broadcaster.workers();
         let current = self.listening.borrow().clone();
         // The last step that can fail: after it, nothing is refused.
@@ -71,6 +72,7 @@ impl Control {
         *self.config.borrow_mut() = config;
         *self.slots.borrow_mut() = slots;
         self.start_checks();
+        self.start_resolvers();
         self.track();
         Ok(summary)
     }

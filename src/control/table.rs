@@ -95,7 +95,7 @@ impl ServerEntry {
             last_check: None,
             failures_in_row: 0,
             streaks: vec![0; workers],
-            sent: SetServer::initial(config.weight),
+            sent: SetServer::initial_of(config),
             check_generation: 0,
             transitions: 0,
             agent: AgentView::default(),
@@ -133,7 +133,12 @@ impl ServerEntry {
         };
         SetServer {
             oper: self.oper(),
-            admin: self.admin,
+            // No address yet (DNS): no traffic, whatever the operator said.
+            admin: if self.config.resolved {
+                self.admin
+            } else {
+                Admin::Maint
+            },
             weight,
         }
     }

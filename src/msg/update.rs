@@ -22,6 +22,13 @@ pub enum Update {
     Ping(u64),
     /// A new configuration, with this worker's new listeners.
     Reload(Box<Reload>),
+    /// A runtime-resolved server's new address (DNS); a server without one is also
+    /// told to take no traffic, in an `Update::Server` that follows.
+    Address {
+        backend: usize,
+        server: usize,
+        addr: std::net::SocketAddr,
+    },
     /// Drop one entry of a tracking table (admin API): table name, key as text.
     ClearTableEntry { table: String, key: String },
 }
@@ -49,5 +56,15 @@ impl SetServer {
             admin: Admin::Ready,
             weight: weight * crate::lb::WEIGHT_SCALE,
         }
+    }
+
+    /// [`SetServer::initial`] for `s`, in maintenance while it has no address yet (a
+    /// runtime-resolved server before its first answer).
+    pub fn initial_of(s: &crate::config::Server) -> Self {
+        let mut set = Self::initial(s.weight);
+        if !s.resolved {
+            set.admin = Admin::Maint;
+        }
+        set
     }
 }

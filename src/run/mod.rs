@@ -246,6 +246,7 @@ async fn control_thread(
     let tracking = config.vrrp.as_ref().is_some_and(|v| v.track_frontends);
     let control = Rc::new(Control::new(config, path, broadcaster, listening, vrrp));
     control.start_checks();
+    control.start_resolvers();
     if tracking {
         control.track();
         monoio::spawn(ping_loop(Rc::clone(&control)));

@@ -180,6 +180,13 @@ impl BackendState {
         Some(self.config.servers[server].address)
     }
 
+    /// A runtime-resolved server's new address (DNS).
+    pub fn set_address(&mut self, server: usize, addr: SocketAddr) {
+        if let Some(s) = self.config.servers.get_mut(server) {
+            s.address = addr;
+        }
+    }
+
     /// Give back one active connection of `server`.
     pub fn release(&mut self, server: usize) {
         let Some(s) = self.servers.get_mut(server) else {
@@ -241,7 +248,7 @@ impl BackendState {
             st.backup = s.backup;
             st.limit = share(s.max_connections as usize, self.workers) as u32;
             let now = set.and_then(|v| v.get(si).copied());
-            let now = now.unwrap_or(SetServer::initial(s.weight));
+            let now = now.unwrap_or_else(|| SetServer::initial_of(s));
             st.oper = now.oper;
             st.admin = now.admin;
             st.weight = now.weight;
@@ -398,5 +405,7 @@ fn tombstone_server() -> config::Server {
         tls: None,
         probe: config::ServerProbe::default(),
         cookie: String::new(),
+        resolve: None,
+        resolved: false,
     }
 }

@@ -238,6 +238,14 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
                         "server state applied"
                     );
                 }
+                Update::Address {
+                    backend,
+                    server,
+                    addr,
+                } => {
+                    worker.set_address(backend, server, addr);
+                    tracing::debug!(target: "ringlb::apply", worker = worker.id(), backend, server, %addr, "server address applied");
+                }
                 Update::ClearTableEntry { table, key } => {
                     let found = worker.with_rules(|r| r.clear(&table, &key));
                     tracing::debug!(target: "ringlb::apply", worker = worker.id(), %table, %key, found, "table entry cleared");

@@ -349,6 +349,14 @@ impl Worker {
         Some((ServerLease::counted(Rc::clone(self), backend, server), addr))
     }
 
+    /// A runtime-resolved server's new address: idle connections to the old one go.
+    pub fn set_address(&self, backend: usize, server: usize, addr: SocketAddr) {
+        if let Some(b) = self.backends.borrow_mut().get_mut(backend) {
+            b.set_address(server, addr);
+        }
+        self.pool.clear(backend, server);
+    }
+
     /// Read a backend's configuration (without holding the borrow across an await).
     pub fn with_backend_config<R>(
         &self,

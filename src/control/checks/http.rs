@@ -222,6 +222,8 @@ mod tests {
             tls: None,
             probe: Default::default(),
             cookie: String::new(),
+            resolve: None,
+            resolved: true,
         };
         assert_eq!(
             String::from_utf8(request(&c, &server)).unwrap(),

@@ -118,7 +118,7 @@ pub async fn agent_loop(
         let Some(agent) = config.probe.agent.clone() else {
             return;
         };
-        let answer = read_agent(&agent).await;
+        let answer = read_agent(&agent, agent.address(config.address)).await;
         if !control.agent_done(backend, server, generation, answer) {
             return;
         }

@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
@@ -23,7 +24,7 @@ use crate::tls::{connect_tls, ServerStream};
 /// Probe `server` once; the whole probe takes at most `check.timeout`.
 pub async fn probe(check: &HealthCheck, server: &Server) -> Result<(), Failure> {
     let deadline = Instant::now() + check.timeout;
-    let target = server.probe.check_address.unwrap_or(server.address);
+    let target = server.probe.check_target(server.address);
     let tcp = within(deadline, check.timeout, TcpStream::connect_addr(target))
         .await?
         .map_err(|e| match e.kind() {
@@ -166,9 +167,9 @@ async fn script(
 
 /// Connect to the agent, send `agent_send`, read its answer: the first line, or all
 /// until it closes (at most [`MAX_ANSWER`] bytes), within the agent's timeout.
-pub async fn read_agent(agent: &Agent) -> Result<Vec<u8>, String> {
+pub async fn read_agent(agent: &Agent, address: SocketAddr) -> Result<Vec<u8>, String> {
     let exchange = async {
-        let mut s = TcpStream::connect_addr(agent.address)
+        let mut s = TcpStream::connect_addr(address)
             .await
             .map_err(|e| format!("agent unreachable: {e}"))?;
         if !agent.send.is_empty() {
