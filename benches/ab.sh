@@ -7,6 +7,8 @@
 # e.g. git worktree add /tmp/base main~5 && (cd /tmp/base && cargo build --release)
 #      bash benches/ab.sh /tmp/base/target/release/ringlb target/release/ringlb http 5 4 1
 # The load generator and backends are this checkout's ringlb-load (build it first).
+# A_GLOBAL / B_GLOBAL: extra [global] lines for A / B, e.g. the same binary without and
+# with logging: B_GLOBAL=$'access_log = true\naccess_log_format = "httplog"'
 set -euo pipefail
 cd "$(dirname "$0")/.."
 a_bin=$1 b_bin=$2 mode=${3:-http} rounds=${4:-5} secs=${5:-4} workers=${6:-1}
@@ -21,9 +23,9 @@ name = \"b2\"
 address = \"$b2\""
 
 start() { # start NAME BIN: a ringlb on a free port; prints its address into $tmp/NAME.addr
-  local name=$1 bin=$2 cfg="$tmp/$1.toml" log="$tmp/$1.log"
-  printf '[global]\nworkers = %s\npin_workers = false\n\n[[frontend]]\nname = "f"\nbind = ["127.0.0.1:0"]\nmode = "%s"\ndefault_backend = "app"\n\n[[backend]]\nname = "app"\n%s\n' \
-    "$workers" "$mode" "$backends" >"$cfg"
+  local name=$1 bin=$2 cfg="$tmp/$1.toml" log="$tmp/$1.log" extra_var="$1_GLOBAL"
+  printf '[global]\nworkers = %s\npin_workers = false\n%s\n\n[[frontend]]\nname = "f"\nbind = ["127.0.0.1:0"]\nmode = "%s"\ndefault_backend = "app"\n\n[[backend]]\nname = "app"\n%s\n' \
+    "$workers" "${!extra_var:-}" "$mode" "$backends" >"$cfg"
   RUST_LOG=info "$bin" run -c "$cfg" >"$log" 2>&1 &
   pids+=($!)
   echo $! >"$tmp/$name.pid"

@@ -45,9 +45,9 @@
 //! | [`vrrp`] | VRRPv3 virtual router: codec, state machine, raw socket, netlink | config, logging |
 //! | [`msg`] | the messages between control plane and workers, and statistics types | config, lb, listen, rules |
 //! | [`listen`] | binding listening sockets for every worker; which socket errors are ringlb's own | config |
-//! | [`logging`] | repeated log lines at most once per period | — |
+//! | [`logging`] | log output: syslog frames, access-log formats, writer threads, repeated lines at most once per period | — |
 //! | [`lb`] | balancing algorithms behind [`lb::Balancer`]; pure functions of state and time | config |
-//! | [`config`] | TOML → raw serde structs → validated [`config::Config`]; errors name file, line, key | tls, rules |
+//! | [`config`] | TOML → raw serde structs → validated [`config::Config`]; errors name file, line, key | tls, rules, logging |
 //! | [`tls`] | certificates, rustls configurations, client/server streams and handshakes | — |
 //! | [`rules`] | rule engine: ACLs, HAProxy-style rules by phase, tracking tables; pure functions of their inputs and time | — |
 //! | [`http`] | HTTP/1.1 codec: strict request/response parsing, framing, chunked validation | — |

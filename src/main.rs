@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use ringlb::config::Config;
+use ringlb::config::{Config, LogTarget};
+use ringlb::logging::own::OwnLog;
+use ringlb::logging::sink::{Sink, Target};
 use ringlb::run::{self, Exit};
 use tracing_subscriber::EnvFilter;
 
@@ -168,8 +170,28 @@ fn check(path: &Path) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn init_logging(level: &str) {
+/// ringlb's own log lines: on stderr, or through a syslog writer thread with
+/// `global.log_target = "syslog"` (no time stamp of their own: syslog adds one).
+fn init_logging(level: &str, target: &LogTarget) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    if let LogTarget::Syslog(s) = target {
+        match Sink::start(Target::Syslog(s.clone()), "ringlb-log") {
+            Ok(sink) => {
+                // The writer lives as long as the process.
+                let sink: &'static Sink = Box::leak(Box::new(sink));
+                if let Some(tx) = sink.sender() {
+                    tracing_subscriber::fmt()
+                        .with_writer(OwnLog::new(tx))
+                        .with_ansi(false)
+                        .without_time()
+                        .with_env_filter(filter)
+                        .init();
+                    return;
+                }
+            }
+            Err(e) => eprintln!("ringlb: cannot start the syslog writer: {e}; logging to stderr"),
+        }
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
@@ -185,7 +207,7 @@ fn run(path: &Path) -> anyhow::Result<ExitCode> {
             anyhow::bail!("{}: configuration is invalid; not starting", path.display());
         }
     };
-    init_logging(&config.global.log_level);
+    init_logging(&config.global.log_level, &config.global.log_target);
     finish(run::run(config, Some(path.to_path_buf()))?)
 }
 
@@ -194,7 +216,7 @@ fn demo(listen: SocketAddr, workers: usize, admin: SocketAddr) -> anyhow::Result
     let text = ringlb::demo::config_text(listen, workers, admin, &backends);
     let config = Config::parse(&text, "<demo>")
         .map_err(|e| anyhow::anyhow!("built-in demo configuration: {e}"))?;
-    init_logging(&config.global.log_level);
+    init_logging(&config.global.log_level, &config.global.log_target);
     let exit = run::run_with(config, None, |bound| {
         let list: Vec<String> = backends.iter().map(|a| a.to_string()).collect();
         println!("ringlb demo: 3 backends on {}", list.join(", "));
@@ -213,6 +235,8 @@ fn demo(listen: SocketAddr, workers: usize, admin: SocketAddr) -> anyhow::Result
 }
 
 fn finish(exit: Exit) -> anyhow::Result<ExitCode> {
+    // With syslog, ringlb's last lines are on a writer thread: let them out.
+    ringlb::logging::own::drain(std::time::Duration::from_millis(500));
     match exit {
         Exit::Graceful => Ok(ExitCode::SUCCESS),
         // Worker threads still hold connections: leave without waiting for them.

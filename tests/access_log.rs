@@ -1,6 +1,8 @@
 //! The access log (`global.access_log = true`) through the real binary: one line per
 //! HTTP request (status, bytes, request line, TLS version and cipher) and per TCP
-//! connection, on stdout; refused requests are logged too; off by default.
+//! connection, on stdout; refused requests are logged too; off by default. In
+//! HAProxy's `httplog` format, the lines are read by goaccess (a real HAProxy-log
+//! analyzer) with the counts, statuses and bytes ringlb logged.
 
 mod common;
 
@@ -128,4 +130,116 @@ fn nothing_is_logged_by_default() {
 fn lines_still_buffered_at_exit_are_written() {
     let mut r = one_request_then_stop("access_log = true", "/last");
     assert!(r.logged("\"GET /last HTTP/1.1\""), "{}", r.log.join("\n"));
+}
+
+/// goaccess's format for HAProxy's `httplog` lines (no syslog header): client,
+/// `[date:time.ms]`, frontend, backend/server, the five timers (`%L`: the total, ms),
+/// status, bytes, cookies, termination state, the five counts, the two queues,
+/// the request line.
+const GOACCESS_HTTPLOG: &str =
+    "%h:%^ [%d:%t.%^] %^ %^/%^ %^/%^/%^/%^/%L %s %b %^ %^ %^ %^/%^/%^/%^/%^ %^/%^ \"%r\"";
+
+#[test]
+fn goaccess_reads_httplog_lines() {
+    let found = std::process::Command::new("goaccess")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !found {
+        assert_ne!(
+            std::env::var("RINGLB_REQUIRE_TOOLS").as_deref(),
+            Ok("1"),
+            "goaccess is required"
+        );
+        common::say_skipped(
+            "goaccess_reads_httplog_lines",
+            "goaccess not installed (RINGLB_REQUIRE_TOOLS=1 makes this a failure)",
+        );
+        return;
+    }
+    let backend = Backend::start();
+    let global = "access_log = true\naccess_log_format = \"httplog\"";
+    let mut r = Ringlb::start(&http_config(backend.addr, global, ""));
+    let mut c = Client::connect(r.addr());
+    for _ in 0..3 {
+        assert_eq!(c.get("/len/100").0, 200);
+    }
+    let mut bad = Client::connect(r.addr());
+    bad.send(
+        b"GET /bad HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    assert_eq!(bad.response(false).0, 400);
+    r.wait_for_n("\"GET /len/100 HTTP/1.1\"", 3);
+    r.wait_for("\"GET /bad HTTP/1.1\"");
+    let lines: Vec<String> = r
+        .log
+        .iter()
+        .filter(|l| l.contains("] web ") && l.ends_with('"'))
+        .cloned()
+        .collect();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    // Bytes to the client: the 7th field of each line.
+    let bytes: u64 = lines
+        .iter()
+        .map(|l| l.split(' ').nth(6).unwrap().parse::<u64>().unwrap())
+        .sum();
+
+    let dir = std::env::temp_dir().join(format!("ringlb-goaccess-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("access.log");
+    let report = dir.join("report.json");
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let out = std::process::Command::new("goaccess")
+        .arg(&log)
+        .arg(format!("--log-format={GOACCESS_HTTPLOG}"))
+        .arg("--date-format=%d/%b/%Y")
+        .arg("--time-format=%H:%M:%S")
+        .arg("-o")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let g = &json["general"];
+    assert_eq!(g["total_requests"], 4, "{g}");
+    assert_eq!(g["valid_requests"], 4, "every line parsed: {g}");
+    assert_eq!(g["failed_requests"], 0, "{g}");
+    assert_eq!(g["bandwidth"], bytes, "{g}");
+    let hits = |panel: &str, key: &str| -> u64 {
+        json[panel]["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["data"] == key)
+            .map_or(0, |d| d["hits"]["count"].as_u64().unwrap())
+    };
+    assert_eq!(hits("status_codes", "2xx Success"), 3);
+    assert_eq!(hits("status_codes", "4xx Client Errors"), 1);
+    assert_eq!(hits("requests", "/len/100"), 3);
+    assert_eq!(hits("requests", "/bad"), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_reload_changes_a_frontends_format() {
+    let backend = Backend::start();
+    let mut r = Ringlb::start(&http_config(backend.addr, "access_log = true", ""));
+    let mut c = Client::connect(r.addr());
+    assert_eq!(c.get("/before").0, 200);
+    let f = line(&mut r, "\"GET /before HTTP/1.1\"");
+    assert_eq!(&f[2..5], ["web", "app/a1", "200"], "ringlb's line: {f:?}");
+
+    let custom = "access_log_format = \"%ci [%t] %ft %b/%s %ST %tsc %{+Q}r\"";
+    let text = http_config(backend.addr, "access_log = true", custom);
+    std::fs::write(r.config_path(), text).unwrap();
+    r.reload_and_wait();
+    assert_eq!(c.get("/after").0, 200);
+    let f = line(&mut r, "\"GET /after HTTP/1.1\"");
+    assert_eq!(f[0], "127.0.0.1", "{f:?}");
+    assert!(f[1].starts_with('[') && f[1].ends_with(']'), "date: {f:?}");
+    assert_eq!(&f[2..6], ["web", "app/a1", "200", "----"], "{f:?}");
 }

@@ -54,8 +54,9 @@ const ALLOWED: &[(&str, May)] = &[
     ("lb", Only(&["config"])),
     // The configuration holds loaded certificates and rustls configurations, so
     // config → tls; tls must therefore never need the configuration. It builds the
-    // rule engine's rule sets and tables, so config → rules.
-    ("config", Only(&["tls", "rules"])),
+    // rule engine's rule sets and tables, so config → rules. Log settings and formats
+    // are parsed by `logging` (which imports nothing), so config → logging.
+    ("config", Only(&["tls", "rules", "logging"])),
     ("tls", Only(&[])),
     ("http", Only(&[])),
     ("rules", Only(&[])),

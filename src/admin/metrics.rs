@@ -221,6 +221,11 @@ static FAMILIES: &[Family<Get>] = &[
         Get::Faults(|f| f.local_errors.into()),
     ),
     Family::counter(
+        "ringlb_log_lines_dropped_total",
+        "Log lines dropped rather than waited for: access-log lines a worker could not hand to the writer, and lines the writers could not deliver (syslog unreachable).",
+        Get::Faults(|f| (f.log_lines_dropped + crate::logging::sink::dropped()).into()),
+    ),
+    Family::counter(
         "ringlb_checks_not_run_total",
         "Health checks that could not run for ringlb's own shortage; never counted against servers.",
         Get::Global(|c| c.checks_not_run.get().into()),

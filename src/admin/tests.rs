@@ -104,6 +104,7 @@ fn worker(w: u64) -> Box<WorkerStats> {
             accept_errors: w,
             limit_reached: 1,
             local_errors: 0,
+            log_lines_dropped: 2,
         },
         frontends: vec![front, FrontendStats::default()],
         backends: vec![BackendStats {
@@ -279,8 +280,8 @@ fn metrics_parse_with_help_and_type_per_family_and_no_duplicate_series() {
     assert_eq!(helps.len(), types.len());
     assert_eq!(
         types.len(),
-        35 + 10,
-        "metrics.rs has 35 families, vrrp_view.rs 10"
+        36 + 10,
+        "metrics.rs has 36 families, vrrp_view.rs 10"
     );
     assert_eq!(scrape.docs.len(), types.len());
     for s in &scrape.samples {

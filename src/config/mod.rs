@@ -18,6 +18,7 @@
 //! | `validate_resolve.rs` | `[resolvers]`, `resolve_interval`, `[[backend.server_template]]` |
 //! | `validate_tls.rs` | `[frontend.tls]` (certificates, ALPN, rustls configuration) and `tls = true` on servers |
 //! | `validate_vrrp.rs` | `[vrrp]`: the virtual router's settings |
+//! | `validate_log.rs` | `global.log_target`, `global.syslog`, `access_log_format` (global and per frontend) |
 //! | `raw_rules.rs` | the rule keys as written: `[[table]]`, `[[frontend.acl]]`, `*_rule`, `error_page` |
 //! | `validate_rules.rs` | `[[table]]`, a frontend's rules → a [`crate::rules::RuleSet`], error pages |
 //! | `validate_acl.rs` | `[[frontend.acl]]` → the rule engine's tests (CIDR files, regexes, counters) |
@@ -37,6 +38,7 @@ mod validate_backend;
 mod validate_check;
 mod validate_cookie;
 mod validate_frontend;
+mod validate_log;
 mod validate_probe;
 mod validate_resolve;
 mod validate_rules;
@@ -144,6 +146,16 @@ pub struct Global {
     pub max_request_line: usize,
     /// Largest request body; 0 = unlimited (413 beyond).
     pub max_body_bytes: u64,
+    /// Where ringlb's own lines and the access log go (`global.log_target`).
+    pub log_target: LogTarget,
+}
+
+/// `global.log_target`: stderr (own lines) and stdout (access log), or syslog for both.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum LogTarget {
+    #[default]
+    Stderr,
+    Syslog(crate::logging::syslog::Syslog),
 }
 
 #[derive(Debug, Clone)]
@@ -172,6 +184,9 @@ pub struct Frontend {
     /// for `use_backend` rules.
     pub rule_backends: Vec<usize>,
     pub error_pages: Vec<ErrorPage>,
+    /// The access-log format (the frontend's or `global.access_log_format`); `None`:
+    /// ringlb's own line.
+    pub access_log_format: Option<std::sync::Arc<crate::logging::format::LogFormat>>,
 }
 
 /// `steering`: which worker's listener gets a new connection.

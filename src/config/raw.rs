@@ -73,6 +73,22 @@ pub struct RawGlobal {
     pub max_headers: Option<S<i64>>,
     pub max_request_line: Option<S<i64>>,
     pub max_body_bytes: Option<S<i64>>,
+    /// Added keys: where logs go (`"stderr"`, the default, or `"syslog"`), syslog
+    /// settings, and the access-log format for every frontend (`"httplog"`,
+    /// `"tcplog"` or HAProxy `log-format` aliases).
+    pub log_target: Option<S<String>>,
+    pub syslog: Option<S<RawSyslog>>,
+    pub access_log_format: Option<S<String>>,
+}
+
+/// `global.syslog`: where and how syslog lines go.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSyslog {
+    pub address: Option<S<String>>,
+    pub format: Option<S<String>>,
+    pub facility: Option<S<String>>,
+    pub tag: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
@@ -141,6 +157,8 @@ pub struct RawFrontend {
     pub error_page: Vec<S<super::raw_rules::RawErrorPage>>,
     /// Added key: `"kernel"` (default) or `"source"` (each client to one worker).
     pub steering: Option<S<String>>,
+    /// Added key: this frontend's access-log format (see `global.access_log_format`).
+    pub access_log_format: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

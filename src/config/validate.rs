@@ -212,7 +212,8 @@ impl Validator {
             .map(|(i, b)| (b.name.get_ref().as_str(), i))
             .collect();
         let tables = self.tables(&raw.table);
-        let frontends = self.frontends(&raw.frontend, &defaults, &names, &tables);
+        let mut frontends = self.frontends(&raw.frontend, &defaults, &names, &tables);
+        self.global_log_format(raw, &mut frontends);
         if raw.frontend.is_empty() {
             self.error(0..0, "no [[frontend]]: nothing to listen on");
         }
@@ -291,6 +292,7 @@ impl Validator {
                 0..=i64::MAX,
                 "global.max_body_bytes",
             ) as u64,
+            log_target: self.log_target(g),
         }
     }
 

@@ -142,6 +142,10 @@ impl Validator {
             rules: None,
             rule_backends: Vec::new(),
             error_pages: Vec::new(),
+            access_log_format: fe
+                .access_log_format
+                .as_ref()
+                .and_then(|f| self.log_format(f, &format!("{key}: access_log_format"))),
         }
     }
 

@@ -238,6 +238,7 @@ fn carry_over(old: &Config, new: &mut Config) {
         io_driver,
         max_connections,
         access_log,
+        log_target,
         admin_bind
     );
     if !kept.is_empty() {

@@ -140,6 +140,8 @@ pub struct FaultCounts {
     pub limit_reached: u64,
     /// Connects that failed for ringlb's own shortage, not counted against servers.
     pub local_errors: u64,
+    /// Access-log lines this worker could not hand to the writer (it was behind).
+    pub log_lines_dropped: u64,
 }
 
 impl AddAssign<&FaultCounts> for FaultCounts {
@@ -147,6 +149,7 @@ impl AddAssign<&FaultCounts> for FaultCounts {
         self.accept_errors += o.accept_errors;
         self.limit_reached += o.limit_reached;
         self.local_errors += o.local_errors;
+        self.log_lines_dropped += o.log_lines_dropped;
     }
 }
 

@@ -117,7 +117,7 @@ pub fn run_with(
     spawn_signal_thread(events_tx.clone())?;
     let cores = worker_cores(&config);
     let access = if config.global.access_log {
-        Some(worker::AccessWriter::start().map_err(RunError::AccessLog)?)
+        Some(worker::AccessWriter::start(&config.global).map_err(RunError::AccessLog)?)
     } else {
         None
     };

@@ -1,5 +1,6 @@
 //! The access log (`global.access_log = true`): one line per HTTP request and one per
-//! TCP connection, on stdout, written by a thread of its own. A worker formats lines
+//! TCP connection, on stdout or syslog (`global.log_target`), written by a thread of
+//! its own (`logging::sink`). A worker formats lines
 //! into its own reused buffer (no lock, no allocation per line) and hands the buffer
 //! to the writer when it holds `SHIP_AT` bytes or at the worker's once-a-second
 //! sweep. If the writer falls behind (stdout blocked), the hand-over queue fills and
@@ -10,59 +11,48 @@
 //! time                     client          frontend backend/server status bytes_in bytes_out duration request tls
 //! ```
 //! TCP lines have `-` for status and `"TCP"` for the request; `-` marks anything absent.
+//! With `access_log_format` (e.g. `"httplog"`), a frontend's lines follow that format
+//! instead (`access_format.rs`).
 
 use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use crossbeam_channel::{Sender, TrySendError};
+
+use super::access_format::{render, Conns, Values};
+use crate::config::{Global, LogTarget};
+use crate::logging::date::Civil;
+use crate::logging::sink::{Batch, Sink, Target};
+use crate::logging::syslog::INFO;
 
 /// Hand a buffer over once it holds this much.
 const SHIP_AT: usize = 32 * 1024;
-/// Buffers waiting for the writer, at most.
-const QUEUE: usize = 64;
 /// Longest request line written (longer ones are cut, marked with `...`).
 const MAX_LINE: usize = 1024;
 
-/// How long the exit waits for the writer to write what workers handed over.
-const EXIT_WAIT: Duration = Duration::from_secs(2);
-
-/// The writer thread and the sending end workers clone.
-pub struct AccessWriter {
-    tx: Option<Sender<Vec<u8>>>,
-    /// Closed (disconnected) when the writer thread ends.
-    done: Receiver<()>,
-}
+/// The writer thread of the access log and the sending end workers clone.
+pub struct AccessWriter(Sink);
 
 impl AccessWriter {
-    pub fn start() -> std::io::Result<AccessWriter> {
-        let (tx, rx): (Sender<Vec<u8>>, Receiver<Vec<u8>>) = bounded(QUEUE);
-        let (ended, done) = bounded::<()>(0);
-        std::thread::Builder::new()
-            .name("ringlb-access-log".into())
-            .spawn(move || {
-                let _ended = ended;
-                let stdout = std::io::stdout();
-                for buf in rx {
-                    let mut out = stdout.lock();
-                    if out.write_all(&buf).and_then(|()| out.flush()).is_err() {
-                        return; // stdout is gone: nothing more can be written
-                    }
-                }
-            })?;
-        Ok(AccessWriter { tx: Some(tx), done })
+    /// Lines go to stdout, or to syslog with `global.log_target = "syslog"`.
+    pub fn start(g: &Global) -> std::io::Result<AccessWriter> {
+        let target = match &g.log_target {
+            LogTarget::Stderr => Target::Stdout,
+            LogTarget::Syslog(s) => Target::Syslog(s.clone()),
+        };
+        Sink::start(target, "ringlb-access-log").map(AccessWriter)
     }
 
-    pub fn sender(&self) -> Option<Sender<Vec<u8>>> {
-        self.tx.clone()
+    pub fn sender(&self) -> Option<Sender<Batch>> {
+        self.0.sender()
     }
 
     /// At exit, once the workers are done (each closed its end): write what they
-    /// handed over, waiting at most `EXIT_WAIT`.
-    pub fn finish(mut self) {
-        self.tx = None;
-        let _ = self.done.recv_timeout(EXIT_WAIT);
+    /// handed over, waiting a little.
+    pub fn finish(self) {
+        self.0.finish();
     }
 }
 
@@ -88,7 +78,7 @@ pub struct Entry<'a> {
 /// A worker's end.
 pub struct AccessLog {
     /// `None` once closed (the worker is done).
-    tx: RefCell<Option<Sender<Vec<u8>>>>,
+    tx: RefCell<Option<Sender<Batch>>>,
     buf: RefCell<Vec<u8>>,
     lines: Cell<u64>,
     /// Lines dropped because the writer was behind.
@@ -96,10 +86,12 @@ pub struct AccessLog {
     /// The date and time to the second, formatted once per second.
     second: Cell<u64>,
     stamp: RefCell<[u8; 19]>,
+    /// For `%pid`.
+    pid: u32,
 }
 
 impl AccessLog {
-    pub fn new(tx: Sender<Vec<u8>>) -> AccessLog {
+    pub fn new(tx: Sender<Batch>) -> AccessLog {
         AccessLog {
             tx: RefCell::new(Some(tx)),
             buf: RefCell::new(Vec::with_capacity(SHIP_AT + MAX_LINE * 2)),
@@ -107,6 +99,7 @@ impl AccessLog {
             dropped: Cell::new(0),
             second: Cell::new(u64::MAX),
             stamp: RefCell::new([b'0'; 19]),
+            pid: std::process::id(),
         }
     }
 
@@ -118,8 +111,34 @@ impl AccessLog {
         request: &[u8],
         frontend: &crate::config::Frontend,
         backend: Option<&crate::config::Backend>,
+        conns: impl FnOnce() -> Conns,
     ) {
         let server = backend.zip(r.server).and_then(|(b, s)| b.servers.get(s));
+        if let Some(format) = &frontend.access_log_format {
+            let now = unix_now();
+            let full = {
+                let mut b = self.buf.borrow_mut();
+                render(
+                    &mut b,
+                    &format.items,
+                    &Values {
+                        rec: r,
+                        request,
+                        frontend: &frontend.name,
+                        backend: backend.map(|b| b.name.as_str()),
+                        server: server.map(|s| s.name.as_str()),
+                        conns: conns(),
+                        now,
+                        elapsed: r.started.map_or(Duration::ZERO, |t| t.elapsed()),
+                        pid: self.pid,
+                    },
+                );
+                b.push(b'\n');
+                b.len() >= SHIP_AT
+            };
+            self.shipped_one(full);
+            return;
+        }
         self.log(&Entry {
             peer: r.peer,
             frontend: &frontend.name,
@@ -136,9 +155,7 @@ impl AccessLog {
     }
 
     pub fn log(&self, e: &Entry<'_>) {
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default();
+        let now = unix_now();
         if self.second.get() != now.as_secs() {
             self.second.set(now.as_secs());
             *self.stamp.borrow_mut() = date_time(now.as_secs());
@@ -180,6 +197,11 @@ impl AccessLog {
             b.push(b'\n');
             b.len() >= SHIP_AT
         };
+        self.shipped_one(full);
+    }
+
+    /// One more line is buffered; hand the buffer over when `full`.
+    fn shipped_one(&self, full: bool) {
         self.lines.set(self.lines.get() + 1);
         if full {
             self.flush();
@@ -194,9 +216,13 @@ impl AccessLog {
         let next = Vec::with_capacity(SHIP_AT + MAX_LINE * 2);
         let out = std::mem::replace(&mut *self.buf.borrow_mut(), next);
         let lines = self.lines.replace(0);
+        let batch = Batch {
+            severity: INFO,
+            lines: out,
+        };
         let sent = match &*self.tx.borrow() {
-            Some(tx) => tx.try_send(out),
-            None => Err(TrySendError::Disconnected(out)),
+            Some(tx) => tx.try_send(batch),
+            None => Err(TrySendError::Disconnected(batch)),
         };
         if sent.is_err() {
             self.dropped.set(self.dropped.get() + lines);
@@ -226,6 +252,18 @@ pub struct Record {
     pub tls: Option<(&'static str, &'static str)>,
     /// The rule that decided, in the frontend's rule numbering.
     pub rule: Option<usize>,
+    /// Timers, read only when logging: the request head was in after `t_request`,
+    /// the server connection took `t_connect` (queue included), its response head
+    /// came `t_response` after the request went out.
+    pub t_request: Option<Duration>,
+    pub t_connect: Option<Duration>,
+    pub t_response: Option<Duration>,
+    /// Sends again on a fresh connection (HTTP) after a failed one.
+    pub retries: u32,
+    /// HAProxy's termination state: why the session ended (`C`lient, `S`erver,
+    /// `c`/`s` timeouts, `P`roxy, `L`ocal, `R`esource, `-` normally) and in which phase
+    /// (`R`equest, `Q`ueue, `C`onnect, `H`eaders, `D`ata, `T`arpit, `-`).
+    pub term: [u8; 2],
 }
 
 impl Record {
@@ -246,7 +284,53 @@ impl Record {
             started: logging.then(Instant::now),
             tls,
             rule: None,
+            t_request: None,
+            t_connect: None,
+            t_response: None,
+            retries: 0,
+            term: *b"--",
         }
+    }
+
+    /// Whether the session's timers are read (logging is on).
+    pub fn timed(&self) -> bool {
+        self.started.is_some()
+    }
+
+    /// Set the termination state from the error that ended the session (it says
+    /// more than the refusal sent for it, if any).
+    pub fn ended_by(&mut self, e: &super::error::SessionError) {
+        self.term = termination(e, self.status.is_some());
+    }
+}
+
+/// HAProxy's two termination flags for an error; `answered`: the response head was
+/// sent (the data phase had begun).
+pub fn termination(e: &super::error::SessionError, answered: bool) -> [u8; 2] {
+    use super::error::{SessionError as E, Side};
+    let phase = if answered { b'D' } else { b'H' };
+    match e {
+        E::NoServer(_) | E::Connect { .. } => *b"SC",
+        E::ConnectTimeout { .. } => *b"sC",
+        E::Queue { .. } => *b"sQ",
+        E::Local(_) => *b"RC",
+        E::Io(Side::Client, _) => [b'C', phase],
+        E::Io(Side::Server, _) => [b'S', phase],
+        E::Timeout(Side::Client) => [b'c', phase],
+        E::Timeout(Side::Server) => [b's', phase],
+    }
+}
+
+/// Flags for a response ringlb made itself with `status` (`invalid`: the client's
+/// request was at fault).
+pub fn refusal(status: u16, invalid: bool) -> [u8; 2] {
+    match (status, invalid) {
+        (408, _) => *b"cR",
+        (_, true) => *b"PR",
+        (503, _) => *b"SC",
+        (504, _) => *b"sH",
+        (502, _) => *b"SH",
+        _ => *b"PR",
     }
 }
 
@@ -263,7 +347,7 @@ pub fn request_line(head: &[u8], line: &mut Vec<u8>) {
 
 /// The request line as a log field: cut at `MAX_LINE`, quotes and control bytes
 /// (which would break the line's shape) replaced; `TCP` for a TCP connection.
-fn write_request(b: &mut Vec<u8>, request: &[u8]) {
+pub(super) fn write_request(b: &mut Vec<u8>, request: &[u8]) {
     if request.is_empty() {
         b.extend_from_slice(b"TCP");
         return;
@@ -281,29 +365,24 @@ fn write_request(b: &mut Vec<u8>, request: &[u8]) {
     }
 }
 
-/// `YYYY-MM-DDTHH:MM:SS` (UTC) of a Unix time, without a date library.
+/// `YYYY-MM-DDTHH:MM:SS` (UTC) of a Unix time.
 fn date_time(unix: u64) -> [u8; 19] {
-    let days = (unix / 86_400) as i64;
-    let secs = unix % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let c = Civil::from_unix(unix);
     let mut out = [0u8; 19];
-    let text = format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
+    let mut w = &mut out[..];
+    let _ = write!(
+        w,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        c.year, c.month, c.day, c.hour, c.minute, c.second
     );
-    out.copy_from_slice(&text.as_bytes()[..19]);
     out
+}
+
+/// The time of day as Unix time.
+fn unix_now() -> Duration {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -319,7 +398,7 @@ mod tests {
 
     #[test]
     fn a_line_has_every_field_and_no_stray_quotes() {
-        let (tx, rx) = bounded(4);
+        let (tx, rx) = crossbeam_channel::bounded(4);
         let log = AccessLog::new(tx);
         log.log(&Entry {
             peer: "127.0.0.1:5555".parse().unwrap(),
@@ -348,7 +427,7 @@ mod tests {
             rule: None,
         });
         log.flush();
-        let text = String::from_utf8(rx.try_recv().unwrap()).unwrap();
+        let text = String::from_utf8(rx.try_recv().unwrap().lines).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].ends_with(
             "Z 127.0.0.1:5555 web app/a1 200 78 1532 1.204ms \"GET /a?b HTTP/1.1\" TLSv1.3/TLS13_AES_128_GCM_SHA256"
@@ -368,7 +447,7 @@ mod tests {
 
     #[test]
     fn a_writer_that_falls_behind_costs_lines_not_waiting() {
-        let (tx, _rx) = bounded(1);
+        let (tx, _rx) = crossbeam_channel::bounded(1);
         let log = AccessLog::new(tx);
         let entry = Entry {
             peer: "127.0.0.1:1".parse().unwrap(),

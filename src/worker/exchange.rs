@@ -88,7 +88,10 @@ impl<'a> Exchange<'a> {
         loop {
             let up = self.connect().await?;
             match self.send(up).await? {
-                Stop::Replay => self.replays.replay(),
+                Stop::Replay => {
+                    self.conn.rec.retries += 1;
+                    self.replays.replay()
+                }
                 Stop::Done(next) => return Ok(next),
             }
         }
@@ -123,6 +126,8 @@ impl<'a> Exchange<'a> {
     async fn connect(&mut self) -> Result<Upstream, SessionError> {
         let (reuse, avoid) = self.replays.next_send();
         let c = &mut *self.conn;
+        // Only when logging: the connect time for `%Tc`.
+        let asked = c.rec.timed().then(Instant::now);
         let to = upstream::To {
             backend: self.backend,
             peer: c.rec.peer,
@@ -132,11 +137,13 @@ impl<'a> Exchange<'a> {
             Ok((lease, stream, reused)) => {
                 c.rec.server = Some(lease.server);
                 let attempt = self.replays.start(lease.server, reused);
+                let sent = Instant::now();
+                c.rec.t_connect = asked.map(|t| sent - t);
                 Ok(Upstream {
                     stream,
                     lease,
                     attempt,
-                    sent: Instant::now(),
+                    sent,
                 })
             }
             Err(e) => {
@@ -247,6 +254,7 @@ impl<'a> Exchange<'a> {
             if !interim {
                 // Time to the final response head: what p2c balances on.
                 let latency = up.sent.elapsed();
+                self.conn.rec.t_response = Some(latency);
                 let worker = &self.conn.worker;
                 worker.record(
                     self.backend,

@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use monoio::io::{AsyncWriteRent, AsyncWriteRentExt};
 
-use super::access::{request_line, Record};
+use super::access::{refusal, request_line, Record};
 use super::error::{SessionError, Side};
 use super::exchange::{Exchange, Next};
 use super::http_heads::MAX_HEADERS;
@@ -169,6 +169,7 @@ impl Conn {
                         })
                     }
                     Err(e) => {
+                        self.rec.ended_by(&e);
                         let peer = self.peer;
                         tracing::debug!(worker = self.worker.id(), %peer, "request failed: {e}");
                         false
@@ -235,6 +236,7 @@ impl Conn {
         if self.logging {
             request_line(&self.cbuf[..parsed.head_len], &mut self.line);
             self.rec.bytes_in = parsed.head_len as u64;
+            self.rec.t_request = self.rec.started.map(|t| t.elapsed());
         }
         self.cbuf.drain(..parsed.head_len);
         Some(parsed)
@@ -263,6 +265,7 @@ impl Conn {
         self.worker
             .with_frontend_stats(self.fe, |s| count_status(&mut s.responses, r.status));
         self.rec.status = Some(r.status);
+        self.rec.term = *b"LR";
         self.rec.bytes_out = self.head.len() as u64;
         let (res, h) = self.client.write_all(std::mem::take(&mut self.head)).await;
         self.head = h;
@@ -278,6 +281,11 @@ impl Conn {
         self.worker
             .with_frontend_stats(self.fe, |s| count_status(&mut s.responses, a.status));
         self.rec.status = Some(a.status);
+        self.rec.term = match (a.delay_ms > 0, a.status >= 400) {
+            (true, _) => *b"PT",
+            (false, true) => *b"PR",
+            (false, false) => *b"LR",
+        };
         self.rec.bytes_out = self.head.len() as u64;
         let (res, h) = self.client.write_all(std::mem::take(&mut self.head)).await;
         self.head = h;
@@ -294,6 +302,7 @@ impl Conn {
     /// request was at fault), then close.
     pub(super) async fn refuse(&mut self, status: u16, invalid: bool) {
         self.rec.status = Some(status);
+        self.rec.term = refusal(status, invalid);
         self.worker.with_frontend_stats(self.fe, |s| {
             count_status(&mut s.responses, status);
             s.invalid_requests += u64::from(invalid);

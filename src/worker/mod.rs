@@ -23,12 +23,14 @@
 //! | `persist.rs` | cookie persistence: the server a request's cookie names, `Cookie` and `Set-Cookie` edits |
 //! | `route.rs` | which way a request goes: redirect, backend, or none |
 //! | `rules.rs` | the rule engine on a worker: tables, connection and request rules, their answers |
-//! | `access.rs` | the access log: per-worker line buffer, writer thread, the per-request record |
+//! | `access.rs` | the access log: per-worker line buffer, writer thread, the per-request record, termination flags |
+//! | `access_format.rs` | a line in a configured format (`access_log_format`: HAProxy aliases, `httplog`, `tcplog`) |
 //! | `local.rs` | single-thread synchronisation: a flag tasks wait on, the connection gate |
 //! | `error.rs` | why a session ended badly, and whose side it was |
 //! | `faults.rs` | counted and rate-limited: accept errors, the connection limit reached, ringlb's own shortages |
 
 mod access;
+mod access_format;
 mod backend;
 mod body;
 mod buffers;
@@ -78,7 +80,7 @@ pub struct WorkerSetup {
     pub events: UnboundedSender<Event>,
     pub core: Option<core_affinity::CoreId>,
     /// The access log writer's queue, with `global.access_log`.
-    pub access: Option<crossbeam_channel::Sender<Vec<u8>>>,
+    pub access: Option<crossbeam_channel::Sender<crate::logging::sink::Batch>>,
 }
 
 /// Start a worker thread. It reports `Event::WorkerStarted` once its runtime runs and
@@ -209,7 +211,7 @@ async fn worker_main(setup: WorkerSetup, driver: Driver) {
         tracing::warn!(
             worker = id,
             dropped,
-            "access log lines dropped: stdout was not read fast enough"
+            "access log lines dropped: the log output was not read fast enough"
         );
     }
 }

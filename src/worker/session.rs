@@ -40,19 +40,25 @@ pub async fn serve_tcp(
     {
         Ok(c) => c,
         Err(e) => {
+            rec.ended_by(&e);
             worker.log_access(&rec, b"");
             return Err(e);
         }
     };
     rec.server = Some(lease.server);
-    worker.record(backend, lease.server, Outcome::Connected(started.elapsed()));
+    let connected = started.elapsed();
+    rec.t_connect = Some(connected);
+    worker.record(backend, lease.server, Outcome::Connected(connected));
     let timeouts = tunnel_timeouts(&frontend, &worker.backend_settings(backend));
     let buffers = (worker.take_buffer(), worker.take_buffer());
     let result = relay(client, server, timeouts, buffers).await;
     drop(lease);
-    if let Ok((stats, _, _)) = &result {
-        rec.bytes_in = stats.to_server;
-        rec.bytes_out = stats.to_client;
+    match &result {
+        Ok((stats, _, _)) => {
+            rec.bytes_in = stats.to_server;
+            rec.bytes_out = stats.to_client;
+        }
+        Err(e) => rec.ended_by(e),
     }
     worker.log_access(&rec, b"");
     match result {

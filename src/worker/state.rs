@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use futures_channel::mpsc::UnboundedSender;
 
 use super::access::{AccessLog, Record};
+use super::access_format::Conns;
 use super::backend::{
     configure_backends, count, slotted_frontend, BackendState, Choice, Outcome, Settings,
 };
@@ -29,7 +30,7 @@ use super::rules::RuleState;
 use crate::config::{self, Config, Frontend, ServerTls};
 use crate::http::Limits;
 use crate::lb::ServerState;
-use crate::msg::stats::{FrontendStats, ServerStats, WorkerStats};
+use crate::msg::stats::{FaultCounts, FrontendStats, ServerStats, WorkerStats};
 use crate::msg::{Event, SetServer, Slots};
 use crate::tls::ServerStream;
 
@@ -470,7 +471,10 @@ impl Worker {
                 .iter()
                 .map(BackendState::stats)
                 .collect(),
-            faults: self.faults.counts(),
+            faults: FaultCounts {
+                log_lines_dropped: self.access.as_ref().map_or(0, |a| a.dropped.get()),
+                ..self.faults.counts()
+            },
             tables: self.rules.borrow().views(),
         }
     }
@@ -555,8 +559,22 @@ impl Worker {
         let Some(log) = &self.access else { return };
         let frontend = self.frontend(r.frontend);
         let backends = self.backends.borrow();
-        let backend = r.backend.and_then(|b| backends.get(b)).map(|b| &b.config);
-        log.record(r, request, &frontend, backend);
+        let state = r.backend.and_then(|b| backends.get(b));
+        let conns = || Conns {
+            active: self.gate.open() as u64,
+            frontend: self
+                .frontend_stats
+                .borrow()
+                .get(r.frontend)
+                .map_or(0, |s| s.current),
+            backend: state.map_or(0, |b| b.servers.iter().map(|s| u64::from(s.active)).sum()),
+            server: state
+                .zip(r.server)
+                .and_then(|(b, s)| b.servers.get(s))
+                .map_or(0, |s| u64::from(s.active)),
+            backend_queue: state.map_or(0, |b| b.queue.len() as u64),
+        };
+        log.record(r, request, &frontend, state.map(|b| &b.config), conns);
     }
 
     /// Hand what the access log buffered to its writer (never waits).
