@@ -142,6 +142,7 @@ impl Validator {
                 max_connections,
                 slow_start: Duration::ZERO,
                 tls: None,
+                probe: Default::default(),
                 resolve: Some(Resolve {
                     host: host.to_string(),
                     port,

@@ -403,6 +403,7 @@ fn tombstone_server() -> config::Server {
         max_connections: 0,
         slow_start: Duration::ZERO,
         tls: None,
+        probe: config::ServerProbe::default(),
         cookie: String::new(),
         resolve: None,
         resolved: false,

@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod netns;
+pub mod peers;
 pub mod switch;
 pub mod tls;
 
