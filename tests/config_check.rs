@@ -656,3 +656,30 @@ fn every_unknown_key_of_a_file_is_reported_in_one_run() {
         "{errors}"
     );
 }
+
+#[test]
+fn ringlb_check_refuses_bad_check_values_each_with_its_line() {
+    let text = BASE.replace(
+        "name = \"app\"\n",
+        "name = \"app\"\n[backend.check]\nkind = \"tcp\"\nport = 0\n\
+         [[backend.check.step]]\nsend = \"PING\\r\\n\"\nexpect = \"+PONG\"\n\
+         [[backend.check.step]]\nexpect_regex = \"role:(master\"\n",
+    ) + "agent_check = true\n";
+    let bad = TempConfig::new(&text);
+    let out = Command::new(BIN)
+        .args(["check", "-c"])
+        .arg(&bad.0)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let file = bad.0.display().to_string();
+    for want in [
+        format!("{file}:10:8: backend \"app\": check.port 0 is out of range 1..=65535"),
+        format!("{file}:11:1: backend \"app\": check.step[1]: give exactly one of send, expect, expect_regex"),
+        format!("{file}:15:16: backend \"app\": check.step[2]: expect_regex: invalid regex: unclosed group"),
+        format!("{file}:20:15: backend \"app\" server \"a1\": agent_check = true needs agent_port"),
+    ] {
+        assert!(stderr.contains(&want), "{want:?} not in:\n{stderr}");
+    }
+}

@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use common::http::{client_from, Backend};
-use common::peers::{self, ProxyBackend};
+use common::pp_peers::{self as peers, ProxyBackend};
 use common::{admin, Ringlb, PATIENCE};
 use ringlb::proxy_protocol::{encode, Tlvs, Version, V2_SIGNATURE};
 

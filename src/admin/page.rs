@@ -143,7 +143,7 @@ fn backends(o: &mut String, control: &Control, totals: &Totals) {
         o.push_str(
             "<table><tr><th>server</th><th>address</th><th>state</th><th>weight</th><th>current</th>\
              <th>connections</th><th>requests</th><th>1xx</th><th>2xx</th><th>3xx</th><th>4xx</th><th>5xx</th>\
-             <th>connect err</th><th>response err</th><th>last check</th><th>last change</th><th>p50 ms</th><th>p99 ms</th></tr>",
+             <th>connect err</th><th>response err</th><th>last check</th><th>agent</th><th>last change</th><th>p50 ms</th><th>p99 ms</th></tr>",
         );
         for s in servers {
             let e = &be.servers[*s];
@@ -172,6 +172,19 @@ fn backends(o: &mut String, control: &Control, totals: &Totals) {
                     esc(&c.detail)
                 ),
             };
+            let agent = match (&e.config.probe.agent, &e.agent.last) {
+                (None, _) => "-".to_string(),
+                (Some(_), None) => "pending".to_string(),
+                (Some(_), Some(a)) => format!(
+                    "{} {} ago: {}{}",
+                    if a.ok { "OK" } else { "FAIL" },
+                    ago(a.at),
+                    esc(&a.detail),
+                    e.agent
+                        .percent
+                        .map_or(String::new(), |p| format!(" (weight {p}%)"))
+                ),
+            };
             let _ = write!(
                 o,
                 "<tr class=\"{class}\"><td class=\"l\">{}{}</td><td class=\"l\">{}</td><td class=\"s l\">{}</td><td>{weight}</td>\
@@ -189,7 +202,7 @@ fn backends(o: &mut String, control: &Control, totals: &Totals) {
             let lat = &st.latency;
             let _ = write!(
                 o,
-                "<td>{}</td><td>{}</td><td class=\"l\">{check}</td><td>{} ago</td><td>{:.2}</td><td>{:.2}</td></tr>",
+                "<td>{}</td><td>{}</td><td class=\"l\">{check}</td><td class=\"l\">{agent}</td><td>{} ago</td><td>{:.2}</td><td>{:.2}</td></tr>",
                 st.connect_errors,
                 st.response_errors,
                 ago(e.last_change),

@@ -51,6 +51,9 @@ impl Totals {
 /// A server's state in words, HAProxy style: `UP`, `DOWN`, `DRAIN`, `MAINT`, with the
 /// health counter's progress while a check result is changing it.
 pub fn state_text(e: &ServerEntry, fall: u32, rise: u32) -> String {
+    if let (Admin::Ready, Some(word)) = (e.admin, e.agent_down()) {
+        return format!("DOWN (agent: {word})");
+    }
     match (e.admin, e.oper()) {
         _ if !e.config.resolved => "MAINT (resolution)".into(),
         (Admin::Maint, _) => "MAINT".into(),
@@ -98,13 +101,8 @@ fn server_value(control: &Control, totals: &Totals, b: usize, s: usize) -> Value
         "weight": e.weight,
         "effective_weight": f64::from(e.sent.weight) / f64::from(WEIGHT_SCALE),
         "backup": e.config.backup,
-        "check": {
-            "enabled": e.config.check,
-            "last_ok": e.last_check.as_ref().map(|c| c.ok),
-            "last_detail": e.last_check.as_ref().map(|c| c.detail.clone()),
-            "last_at_unix": e.last_check.as_ref().map(|c| unix(c.at)),
-            "last_duration_ms": e.last_check.as_ref().map(|c| c.took.as_secs_f64() * 1000.0),
-        },
+        "check": check_value(e, &be.config.check),
+        "agent": agent_value(e),
         "last_change_unix": unix(e.last_change),
         "transitions": e.transitions,
         "current_connections": active,
@@ -122,6 +120,45 @@ fn server_value(control: &Control, totals: &Totals, b: usize, s: usize) -> Value
             "p99": ms(lat.value_at_quantile(0.99)),
             "samples": lat.len(),
         },
+    })
+}
+
+/// A server's check: what it is, where it goes, its last result (the failed step of
+/// a script is in `last_detail`).
+fn check_value(e: &ServerEntry, check: &crate::config::HealthCheck) -> Value {
+    let tls = match &e.config.probe.check_tls {
+        crate::config::CheckTls::Traffic => e.config.tls.is_some(),
+        crate::config::CheckTls::Plain => false,
+        crate::config::CheckTls::Tls(_) => true,
+    };
+    let target = e.config.probe.check_target(e.config.address);
+    json!({
+        "enabled": e.config.check,
+        "kind": check.kind_name(),
+        "target": target.to_string(),
+        "tls": tls,
+        "last_ok": e.last_check.as_ref().map(|c| c.ok),
+        "last_detail": e.last_check.as_ref().map(|c| c.detail.clone()),
+        "last_at_unix": e.last_check.as_ref().map(|c| unix(c.at)),
+        "last_duration_ms": e.last_check.as_ref().map(|c| c.took.as_secs_f64() * 1000.0),
+    })
+}
+
+/// A server's agent: where it is, what it last said, what of it is in force.
+fn agent_value(e: &ServerEntry) -> Value {
+    let Some(agent) = &e.config.probe.agent else {
+        return json!({ "enabled": false });
+    };
+    let last = e.agent.last.as_ref();
+    json!({
+        "enabled": true,
+        "address": agent.address(e.config.address).to_string(),
+        "down": e.agent.down,
+        "weight_percent": e.agent.percent,
+        "last_ok": last.map(|l| l.ok),
+        "last_answer": last.map(|l| l.answer.clone()),
+        "last_detail": last.map(|l| l.detail.clone()),
+        "last_at_unix": last.map(|l| unix(l.at)),
     })
 }
 

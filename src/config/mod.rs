@@ -10,8 +10,12 @@
 //! | `validate.rs` | the validator: entry point, `[global]`, `[defaults]`, shared checks (durations, ranges, names, addresses) |
 //! | `validate_frontend.rs` | `[[frontend]]`: binds, backend references, routes, redirects, timeouts |
 //! | `validate_l4.rs` | layer 4: `proxy_protocol` (+ `_from`), `sni` routes and `sni_fallback`, `send_proxy` |
-//! | `validate_backend.rs` | `[[backend]]`: balance, queue, health check, servers |
+//! | `validate_backend.rs` | `[[backend]]`: balance, queue, servers |
 //! | `validate_cookie.rs` | `[backend.cookie]` and each server's `cookie` value |
+//! | `check.rs` | the validated check types ([`HealthCheck`], [`ServerProbe`], [`Agent`]) and the [`StatusSet`] parser (pure) |
+//! | `validate_check.rs` | `[backend.check]`: kind, http request and expectations, steps, what servers inherit |
+//! | `validate_probe.rs` | each server's check target (`port`, `addr`), check TLS and agent |
+//! | `validate_check_tests.rs` | tests of check validation: per-server resolution, refusals with their line |
 //! | `validate_resolve.rs` | `[resolvers]`, `resolve_interval`, `[[backend.server_template]]` |
 //! | `validate_tls.rs` | `[frontend.tls]` (certificates, ALPN, rustls configuration) and `tls = true` on servers |
 //! | `validate_vrrp.rs` | `[vrrp]`: the virtual router's settings |
@@ -24,6 +28,7 @@
 //! | `duration.rs` | duration strings (`"500ms"`, `"1m30s"`) → [`Duration`] |
 //! | `error.rs` | [`ConfigError`]s, each naming file, line, column and key |
 
+mod check;
 mod duration;
 mod error;
 mod raw;
@@ -32,10 +37,12 @@ mod validate;
 mod validate_acl;
 mod validate_actions;
 mod validate_backend;
+mod validate_check;
 mod validate_cookie;
 mod validate_frontend;
 mod validate_l4;
 mod validate_log;
+mod validate_probe;
 mod validate_resolve;
 mod validate_rules;
 mod validate_tls;
@@ -46,6 +53,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+pub use check::{Agent, CheckTls, HealthCheck, ServerProbe, StatusSet, Step};
 pub use duration::parse_duration;
 pub use error::{ConfigError, ConfigErrors};
 pub use raw::{Balance, CheckKind, IoDriver, Mode};
@@ -373,19 +381,6 @@ pub enum CookieMode {
     Rewrite,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HealthCheck {
-    pub kind: CheckKind,
-    pub path: String,
-    pub expect_status: u16,
-    pub interval: Duration,
-    pub fast_interval: Duration,
-    pub down_interval: Duration,
-    pub timeout: Duration,
-    pub rise: u32,
-    pub fall: u32,
-}
-
 #[derive(Debug, Clone)]
 pub struct Server {
     pub name: String,
@@ -400,10 +395,12 @@ pub struct Server {
     pub max_connections: u32,
     /// Weight ramp after the server comes back up; zero = none.
     pub slow_start: Duration,
-    /// TLS to this server (connections and health checks).
+    /// TLS to this server (connections and, unless `probe` says otherwise, checks).
     pub tls: Option<std::sync::Arc<ServerTls>>,
     /// `send_proxy`: the PROXY protocol header written first on each connection.
     pub send_proxy: Option<crate::proxy_protocol::Version>,
+    /// Where and how the health check and the agent reach this server.
+    pub probe: ServerProbe,
     /// Value of the backend's persistence cookie naming this server (default: its name).
     pub cookie: String,
     /// Resolved again at runtime (`resolve_interval`, server templates).

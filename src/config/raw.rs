@@ -280,13 +280,66 @@ pub enum CheckKind {
 pub struct RawCheck {
     pub kind: Option<CheckKind>,
     pub path: Option<S<String>>,
-    pub expect_status: Option<S<i64>>,
+    /// An integer; added: also a string (`"200-399"`, `"200,204"`) or a list.
+    pub expect_status: Option<S<RawStatus>>,
     pub interval: Option<S<String>>,
     pub fast_interval: Option<S<String>>,
     pub down_interval: Option<S<String>>,
     pub timeout: Option<S<String>>,
     pub rise: Option<S<i64>>,
     pub fall: Option<S<i64>>,
+    /// Added keys: check another port/address than the traffic's (HAProxy `port`, `addr`).
+    pub port: Option<S<i64>>,
+    pub addr: Option<S<String>>,
+    /// Added keys: the http check's request and what its response must hold.
+    pub method: Option<S<String>>,
+    pub host: Option<S<String>>,
+    pub headers: Option<Vec<S<String>>>,
+    pub expect_body: Option<S<String>>,
+    /// Added keys: TLS on the check independently of the traffic (`check-ssl`).
+    pub tls: Option<S<bool>>,
+    pub sni: Option<S<String>>,
+    pub verify: Option<bool>,
+    pub ca_file: Option<S<String>>,
+    /// Added key: a scripted tcp check (`tcp-check send` / `expect`).
+    #[serde(default)]
+    pub step: Vec<S<RawStep>>,
+    /// Added keys: the agent check of servers with `agent_check = true`.
+    pub agent_port: Option<S<i64>>,
+    pub agent_addr: Option<S<String>>,
+    pub agent_send: Option<S<String>>,
+    pub agent_interval: Option<S<String>>,
+}
+
+/// `expect_status` as written: `200`, `"200-399"`, `[200, "300-399"]`.
+#[derive(Debug, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "expected a status (200), a string of statuses and ranges (\"200-399\", \"200,204\") or a list of them"
+)]
+pub enum RawStatus {
+    Int(i64),
+    Text(String),
+    List(Vec<RawStatusItem>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "expected a status (200) or a string of statuses and ranges (\"200-399\")"
+)]
+pub enum RawStatusItem {
+    Int(i64),
+    Text(String),
+}
+
+/// `[[backend.check.step]]`: exactly one of the three.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    pub send: Option<S<String>>,
+    pub expect: Option<S<String>>,
+    pub expect_regex: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -307,6 +360,19 @@ pub struct RawServer {
     /// Added key: write a PROXY protocol header (`"v1"` or `"v2"`) first on every
     /// connection to this server (HAProxy's `send-proxy`, `send-proxy-v2`).
     pub send_proxy: Option<S<String>>,
+    /// Added keys: this server's check target and TLS (HAProxy `port`, `addr`,
+    /// `check-ssl`, `check-sni` on a server line).
+    pub check_port: Option<S<i64>>,
+    pub check_addr: Option<S<String>>,
+    pub check_tls: Option<S<bool>>,
+    pub check_sni: Option<S<String>>,
+    /// Added keys: HAProxy's `agent-check`, `agent-port`, `agent-addr`, `agent-send`,
+    /// `agent-inter` (the backend's `[backend.check]` gives defaults).
+    pub agent_check: Option<S<bool>>,
+    pub agent_port: Option<S<i64>>,
+    pub agent_addr: Option<S<String>>,
+    pub agent_send: Option<S<String>>,
+    pub agent_interval: Option<S<String>>,
     /// Added key: this server's value of the backend's persistence cookie.
     pub cookie: Option<S<String>>,
     /// Added keys: re-resolve `address` (a host name) at runtime, at most this far

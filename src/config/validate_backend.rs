@@ -1,17 +1,14 @@
-//! Raw configuration → [`Config`]: backends, their servers and health checks.
+//! Raw configuration → [`Config`]: backends and their servers (checks: `validate_check.rs`).
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-use super::raw::{RawBackend, RawCheck, RawServer, S};
+use super::raw::{RawBackend, RawServer, S};
 use super::validate::{Defaults, Validator};
-use super::{Backend, Balance, CheckKind, HealthCheck, Server};
+use super::validate_check::BackendProbe;
+use super::{Backend, Balance, Server};
 
-/// HAProxy's defaults for `inter`, `rise` and `fall`.
-const CHECK_INTERVAL: Duration = Duration::from_secs(2);
-const CHECK_RISE: i64 = 2;
-const CHECK_FALL: i64 = 3;
 /// HAProxy's default `error-limit`.
 const ERROR_LIMIT: i64 = 10;
 pub const MAX_WEIGHT: i64 = 256;
@@ -28,7 +25,7 @@ impl Validator {
                 self.error(be.name.span(), format!("{key}: duplicate backend name"));
             }
             let balance = be.balance.unwrap_or(Balance::Roundrobin);
-            let check = self.check(be.check.as_ref(), &key);
+            let (check, mut probe) = self.check(be.check.as_ref(), &key);
             if be.server.is_empty() && be.server_template.is_empty() {
                 self.error(
                     be.name.span(),
@@ -41,7 +38,7 @@ impl Validator {
                 &format!("{key}: slow_start"),
             );
             let send_proxy = self.send_proxy(be.send_proxy.as_ref(), None, &key);
-            let mut servers = self.servers(&be.server, &key, slow_start, send_proxy);
+            let mut servers = self.servers(&be.server, &key, slow_start, &mut probe, send_proxy);
             self.resolved_servers(be, &mut servers, &key);
             for s in servers.iter_mut().filter(|s| s.send_proxy.is_none()) {
                 // Servers from a template take the backend's send_proxy.
@@ -49,6 +46,8 @@ impl Validator {
                     s.send_proxy = send_proxy;
                 }
             }
+            let any_agent = servers.iter().any(|s| s.probe.agent.is_some());
+            self.unused_agent_keys(&probe, any_agent, &key);
             let cookie = self.cookie(be, &mut servers, &key);
             let error_limit = self.int_in(
                 be.error_limit.as_ref(),
@@ -126,75 +125,6 @@ impl Validator {
         Some(limit)
     }
 
-    fn check(&mut self, raw: Option<&S<RawCheck>>, key: &str) -> HealthCheck {
-        let key = format!("{key}: check");
-        let Some(raw) = raw else {
-            return HealthCheck {
-                kind: CheckKind::Tcp,
-                path: "/".into(),
-                expect_status: 200,
-                interval: CHECK_INTERVAL,
-                fast_interval: CHECK_INTERVAL,
-                down_interval: CHECK_INTERVAL,
-                timeout: CHECK_INTERVAL,
-                rise: CHECK_RISE as u32,
-                fall: CHECK_FALL as u32,
-            };
-        };
-        let c = raw.get_ref();
-        let kind = c.kind.unwrap_or(CheckKind::Tcp);
-        let path = match &c.path {
-            Some(p)
-                if !p.get_ref().starts_with('/')
-                    || p.get_ref()
-                        .chars()
-                        .any(|ch| ch.is_ascii_control() || ch == ' ') =>
-            {
-                self.error(p.span(), format!("{key}.path {:?} must start with '/' and contain no spaces or control characters", p.get_ref()));
-                "/".into()
-            }
-            Some(p) => p.get_ref().clone(),
-            None => "/".into(),
-        };
-        if kind == CheckKind::Tcp {
-            if let Some(p) = &c.path {
-                self.warn(
-                    p.span(),
-                    format!("{key}.path only applies to kind = \"http\"; ignored"),
-                );
-            }
-        }
-        let interval = self.nonzero_duration(
-            c.interval.as_ref(),
-            CHECK_INTERVAL,
-            &format!("{key}.interval"),
-        );
-        HealthCheck {
-            kind,
-            path,
-            expect_status: self.int_in(
-                c.expect_status.as_ref(),
-                200,
-                100..=599,
-                &format!("{key}.expect_status"),
-            ) as u16,
-            interval,
-            fast_interval: self.nonzero_duration(
-                c.fast_interval.as_ref(),
-                interval,
-                &format!("{key}.fast_interval"),
-            ),
-            down_interval: self.nonzero_duration(
-                c.down_interval.as_ref(),
-                interval,
-                &format!("{key}.down_interval"),
-            ),
-            timeout: self.nonzero_duration(c.timeout.as_ref(), interval, &format!("{key}.timeout")),
-            rise: self.int_in(c.rise.as_ref(), CHECK_RISE, 1..=100, &format!("{key}.rise")) as u32,
-            fall: self.int_in(c.fall.as_ref(), CHECK_FALL, 1..=100, &format!("{key}.fall")) as u32,
-        }
-    }
-
     pub(super) fn nonzero_duration(
         &mut self,
         value: Option<&S<String>>,
@@ -216,6 +146,7 @@ impl Validator {
         raw: &[RawServer],
         backend_key: &str,
         slow_start: Duration,
+        bp: &mut BackendProbe,
         send_proxy: Option<crate::proxy_protocol::Version>,
     ) -> Vec<Server> {
         let mut seen: HashMap<&str, ()> = HashMap::new();
@@ -257,6 +188,8 @@ impl Validator {
                     format!("{key}: address {address} is also used by server {other:?}"),
                 );
             }
+            let tls = self.server_tls(s, &key);
+            let probe = self.server_probe(s, address, tls.is_some(), bp, &key);
             out.push(Server {
                 name: name.to_string(),
                 address_text: s.address.get_ref().clone(),
@@ -270,7 +203,8 @@ impl Validator {
                     slow_start,
                     &format!("{key}: slow_start"),
                 ),
-                tls: self.server_tls(s, &key),
+                tls,
+                probe,
                 send_proxy: self.send_proxy(s.send_proxy.as_ref(), send_proxy, &key),
                 cookie: name.to_string(),
                 resolve: None,

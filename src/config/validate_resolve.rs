@@ -144,6 +144,7 @@ impl Validator {
                 tls: None,
                 // The backend's `send_proxy`, set by the caller.
                 send_proxy: None,
+                probe: Default::default(),
                 resolve: Some(Resolve {
                     host: host.to_string(),
                     port,

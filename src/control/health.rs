@@ -110,14 +110,13 @@ mod tests {
     fn check() -> HealthCheck {
         HealthCheck {
             kind: CheckKind::Tcp,
-            path: "/".into(),
-            expect_status: 200,
             interval: Duration::from_secs(2),
             fast_interval: Duration::from_millis(500),
             down_interval: Duration::from_secs(5),
             timeout: Duration::from_secs(1),
             rise: 2,
             fall: 3,
+            ..HealthCheck::default()
         }
     }
 

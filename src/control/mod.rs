@@ -8,14 +8,16 @@
 //! | file | what |
 //! |---|---|
 //! | `plane.rs` | [`Control`]: the control thread's state, server decisions, statistics requests |
-//! | `table.rs` | the server table: health counters, admin state, weights, check results |
+//! | `table.rs` | the server table: health counters, admin state, weights, check results, what agents said |
 //! | `health.rs` | HAProxy's rise/fall health counter and check intervals (pure) |
-//! | `checks.rs` | active health checks: one task per checked server (tcp, http); responses judged by the strict codec |
+//! | `checks/` | active health checks and agent checks: one task per checked server (tcp, http, scripted tcp) and per agent; pure judges, thin probes |
+//! | `agents.rs` | agent answers applied to the server table (down/up, drain/maint/ready, weight), logged and broadcast |
 //! | `resolve.rs` | runtime DNS resolution of servers and templates: when to ask, which slot gets which address |
 //! | `dns.rs` | the DNS stub: one A/AAAA question over UDP to the nameservers (hickory-proto wire format) |
 //! | `reload.rs` | hot reload: validate, bind, assign slots, send `Update::Reload` |
 //! | `track.rs` | VRRP health tracking: frontends without servers, silent workers |
 
+mod agents;
 mod checks;
 mod dns;
 mod health;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use futures_channel::mpsc::{unbounded, UnboundedSender};
 use futures_util::StreamExt;
 
-use super::checks::{check_loop, Failure};
+use super::checks::{agent_loop, check_loop, Failure};
 use super::reload::Listening;
 use super::table::{CheckReport, Table};
 use crate::config::{Config, HealthCheck, Server};
@@ -113,18 +113,26 @@ impl Control {
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
-    /// (Re)start a check task for every live server with `check = true`; tasks of an
-    /// earlier generation end at their next wake-up. First checks are spread evenly
-    /// over one interval.
+    /// (Re)start a check task for every live server with `check = true`, and an agent
+    /// task for every one with an agent; tasks of an earlier generation end at their
+    /// next wake-up. First checks (and first agent reads) are spread evenly over one
+    /// interval.
     pub fn start_checks(self: &Rc<Self>) {
         let mut jobs = Vec::new();
+        let mut agents = Vec::new();
         {
             let mut table = self.table.borrow_mut();
             for (bi, b) in table.backends.iter_mut().enumerate() {
                 for (si, s) in b.servers.iter_mut().enumerate() {
                     s.check_generation += 1;
-                    if b.live && s.live && s.config.check {
+                    if !(b.live && s.live) {
+                        continue;
+                    }
+                    if s.config.check {
                         jobs.push((bi, si, s.check_generation, b.config.check.interval));
+                    }
+                    if let Some(a) = &s.config.probe.agent {
+                        agents.push((bi, si, s.check_generation, a.interval));
                     }
                 }
             }
@@ -133,6 +141,11 @@ impl Control {
         for (i, (b, s, generation, interval)) in jobs.into_iter().enumerate() {
             let first = interval * i as u32 / n.max(1);
             monoio::spawn(check_loop(Rc::clone(self), b, s, generation, first));
+        }
+        let n = agents.len() as u32;
+        for (i, (b, s, generation, interval)) in agents.into_iter().enumerate() {
+            let first = interval * i as u32 / n.max(1);
+            monoio::spawn(agent_loop(Rc::clone(self), b, s, generation, first));
         }
     }
 
@@ -188,11 +201,15 @@ impl Control {
             }
             let ok = result.is_ok();
             let detail = match &result {
-                Ok(()) => format!("{} check passed in {took:.1?}", kind_name(&check)),
+                Ok(()) => format!("{} check passed in {took:.1?}", check.kind_name()),
                 Err(e) => e.to_string(),
             };
             entry.failures_in_row = if ok { 0 } else { entry.failures_in_row + 1 };
-            if let Some(to) = entry.health.record(ok) {
+            let before = entry.oper();
+            entry.health.record(ok);
+            let after = entry.oper();
+            if after != before {
+                let to = after;
                 entry.changed(to, now);
                 let server = &entry.config.name;
                 transition = Some(match to {
@@ -269,6 +286,8 @@ impl Control {
             if let Some(w) = weight {
                 entry.weight = w;
                 entry.weight_set = true;
+                // The last to set the weight wins, the operator or the agent.
+                entry.agent.percent = None;
             }
         }
         self.sync(b, s);
@@ -337,13 +356,6 @@ impl Control {
         if let Some(tx) = self.pending.borrow().get(&id) {
             let _ = tx.unbounded_send(stats);
         }
-    }
-}
-
-fn kind_name(check: &HealthCheck) -> &'static str {
-    match check.kind {
-        crate::config::CheckKind::Tcp => "tcp",
-        crate::config::CheckKind::Http => "http",
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use super::checks::{agent_weight, AgentReply};
 use super::health::Health;
 use crate::config::{Backend, Config, Server};
 use crate::lb::{effective_weight, Admin, Oper};
@@ -33,6 +34,27 @@ pub struct CheckReport {
     pub took: Duration,
 }
 
+/// What the server's agent said (HAProxy's agent check), kept until it says otherwise.
+#[derive(Debug, Clone, Default)]
+pub struct AgentView {
+    /// The agent said `down`, `fail` or `stopped` (the word), until it says `up`.
+    pub down: Option<&'static str>,
+    /// The agent's weight percentage, in force until the API sets a weight.
+    pub percent: Option<u32>,
+    /// Its last answer, or why there was none.
+    pub last: Option<AgentReport>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AgentReport {
+    pub at: SystemTime,
+    /// The answer was read and understood.
+    pub ok: bool,
+    /// The answer's first line as received (empty when none).
+    pub answer: String,
+    pub detail: String,
+}
+
 #[derive(Debug)]
 pub struct ServerEntry {
     pub live: bool,
@@ -56,6 +78,7 @@ pub struct ServerEntry {
     pub check_generation: u64,
     /// Operational state changes since start.
     pub transitions: u64,
+    pub agent: AgentView,
 }
 
 impl ServerEntry {
@@ -75,11 +98,16 @@ impl ServerEntry {
             sent: SetServer::initial_of(config),
             check_generation: 0,
             transitions: 0,
+            agent: AgentView::default(),
         }
     }
 
-    /// Operational state: from checks when the server has them, else always up.
+    /// Operational state: from checks when the server has them, else up; down while
+    /// its agent says down (HAProxy: up needs both the check and the agent).
     pub fn oper(&self) -> Oper {
+        if self.agent_down().is_some() {
+            return Oper::Down;
+        }
         if self.config.check {
             self.health.oper()
         } else {
@@ -87,9 +115,22 @@ impl ServerEntry {
         }
     }
 
-    /// What workers must apply now.
+    /// The agent's word while it holds the server down.
+    pub fn agent_down(&self) -> Option<&'static str> {
+        self.config.probe.agent.as_ref().and(self.agent.down)
+    }
+
+    /// What workers must apply now. An agent's percentage is of the configured weight
+    /// (HAProxy's initial weight), applied after slow start's ramp.
     pub fn target(&self, now: Instant) -> SetServer {
         let since = self.up_since.map(|t| now.saturating_duration_since(t));
+        let weight = match self.agent.percent {
+            Some(p) => agent_weight(
+                effective_weight(self.config.weight, since, self.config.slow_start),
+                p,
+            ),
+            None => effective_weight(self.weight, since, self.config.slow_start),
+        };
         SetServer {
             oper: self.oper(),
             // No address yet (DNS): no traffic, whatever the operator said.
@@ -98,8 +139,30 @@ impl ServerEntry {
             } else {
                 Admin::Maint
             },
-            weight: effective_weight(self.weight, since, self.config.slow_start),
+            weight,
         }
+    }
+
+    /// Apply an agent's answer as HAProxy does: `down`/`fail`/`stopped` hold the
+    /// server down until `up`; `ready`/`drain`/`maint` set the admin state (the one the
+    /// API sets: the last to speak wins); a percentage sets the weight. Words not
+    /// said change nothing. The new operational state, when it changed.
+    pub fn apply_agent(&mut self, reply: &AgentReply) -> Option<Oper> {
+        let before = self.oper();
+        if let Some(down) = reply.down {
+            self.agent.down = down;
+        }
+        if let Some(admin) = reply.admin {
+            if self.admin != admin {
+                self.admin = admin;
+                self.last_change = SystemTime::now();
+            }
+        }
+        if let Some(p) = reply.weight_percent {
+            self.agent.percent = Some(p);
+        }
+        let after = self.oper();
+        (after != before).then_some(after)
     }
 
     /// Still ramping up under slow start.
@@ -167,6 +230,9 @@ impl Table {
                 if !e.weight_set {
                     e.weight = s.weight;
                 }
+                if s.probe.agent.is_none() {
+                    e.agent = AgentView::default();
+                }
                 e.config = s.clone();
                 e.live = true;
             }
@@ -218,5 +284,64 @@ impl Table {
 
     pub fn server_mut(&mut self, backend: usize, server: usize) -> Option<&mut ServerEntry> {
         self.backends.get_mut(backend)?.servers.get_mut(server)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::checks::parse_agent;
+    use crate::lb::WEIGHT_SCALE;
+
+    /// A server with a check (rise 1, fall 1) and an agent, weight 10.
+    fn entry() -> ServerEntry {
+        let text = "[[frontend]]\nname = \"f\"\nbind = [\"127.0.0.1:0\"]\nmode = \"tcp\"\ndefault_backend = \"b\"\n\
+                    [[backend]]\nname = \"b\"\n[backend.check]\nrise = 1\nfall = 1\nagent_port = 9\n\
+                    [[backend.server]]\nname = \"s\"\naddress = \"127.0.0.1:1\"\nweight = 10\ncheck = true\nagent_check = true\n";
+        let c = Config::parse(text, "t.toml").unwrap();
+        ServerEntry::new(&c.backends[0].servers[0], &c.backends[0], 1)
+    }
+
+    fn say(e: &mut ServerEntry, line: &str) -> Option<Oper> {
+        e.apply_agent(&parse_agent(line.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn up_needs_both_the_check_and_the_agent() {
+        let mut e = entry();
+        assert_eq!(e.oper(), Oper::Up);
+        assert_eq!(say(&mut e, "stopped"), Some(Oper::Down));
+        assert_eq!(e.agent_down(), Some("stopped"));
+        // The check failing and passing again does not bring it back...
+        e.health.record(false);
+        e.health.record(true);
+        assert_eq!(e.oper(), Oper::Down);
+        // ... the agent's up does, while the check passes.
+        e.health.record(false);
+        assert_eq!(say(&mut e, "up"), None, "the check still says down");
+        assert_eq!(e.health.record(true), Some(Oper::Up));
+        assert_eq!(e.oper(), Oper::Up);
+        // A word about something else leaves the agent's down alone.
+        assert_eq!(say(&mut e, "down"), Some(Oper::Down));
+        assert_eq!(say(&mut e, "50% ready"), None);
+        assert_eq!(e.oper(), Oper::Down);
+    }
+
+    #[test]
+    fn admin_words_share_the_operators_state_and_weights_are_of_the_configured_weight() {
+        let mut e = entry();
+        let now = Instant::now();
+        say(&mut e, "drain");
+        assert_eq!(e.target(now).admin, Admin::Drain);
+        say(&mut e, "maint");
+        assert_eq!(e.target(now).admin, Admin::Maint);
+        say(&mut e, "ready 25%");
+        let t = e.target(now);
+        assert_eq!((t.admin, t.weight), (Admin::Ready, 10 * WEIGHT_SCALE / 4));
+        // Relative to the configured weight, not to the last one.
+        say(&mut e, "200%");
+        assert_eq!(e.target(now).weight, 20 * WEIGHT_SCALE);
+        say(&mut e, "0%");
+        assert!(!e.target(now).usable());
     }
 }

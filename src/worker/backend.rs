@@ -407,6 +407,7 @@ fn tombstone_server() -> config::Server {
         slow_start: Duration::ZERO,
         tls: None,
         send_proxy: None,
+        probe: config::ServerProbe::default(),
         cookie: String::new(),
         resolve: None,
         resolved: false,

@@ -5,6 +5,7 @@
 pub mod http;
 pub mod netns;
 pub mod peers;
+pub mod pp_peers;
 pub mod switch;
 pub mod tls;
 

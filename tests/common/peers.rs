@@ -1,235 +1,254 @@
-//! Real peers for PROXY protocol tests: HAProxy and nginx run from a temporary
-//! directory, and a backend that records the PROXY header of each connection.
+//! Real peers for health-check tests: an HTTP status API on its own port (like
+//! Patroni's 8008), a Redis-like server speaking RESP, and a HAProxy agent. Each
+//! records what the checks sent it and counts connections, so tests wait on counts.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::{Duration, Instant};
-
-use ringlb::proxy_protocol::{parse, Accept, Parse};
 
 use super::PATIENCE;
 
-/// Whether `path` (a peer binary) exists; a skip is said (and fails with
-/// `RINGLB_REQUIRE_TOOLS=1`) when it does not.
-pub fn have(test: &str, path: &str) -> bool {
-    if std::path::Path::new(path).exists() {
-        return true;
-    }
-    assert_ne!(
-        std::env::var("RINGLB_REQUIRE_TOOLS").as_deref(),
-        Ok("1"),
-        "{path} is required"
-    );
-    super::say_skipped(
-        test,
-        &format!("{path} not installed (RINGLB_REQUIRE_TOOLS=1 makes this a failure)"),
-    );
-    false
-}
-
-/// A free loopback port (bound then released).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A connection from the loopback address `src` (127.0.0.2, ...), so that a
-/// client is told apart from the proxies in front of the server.
-pub fn connect_from(src: &str, to: SocketAddr) -> TcpStream {
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    let from: SocketAddr = format!("{src}:0").parse().unwrap();
-    sock.bind(&from.into()).unwrap();
-    sock.connect(&to.into()).unwrap();
-    let s: TcpStream = sock.into();
-    s.set_read_timeout(Some(PATIENCE)).unwrap();
-    s
-}
-
-/// Wait (bounded) until something accepts connections on `addr`.
-pub fn wait_listening(addr: SocketAddr, child: &mut Child) {
+/// Wait (bounded) until `counter` reaches `n`.
+pub fn wait_count(counter: &AtomicUsize, n: usize, what: &str) {
     let deadline = Instant::now() + PATIENCE;
-    while TcpStream::connect(addr).is_err() {
-        if let Ok(Some(status)) = child.try_wait() {
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                let _ = e.read_to_string(&mut err);
-            }
-            panic!("peer exited ({status}) before listening: {err}");
-        }
-        assert!(Instant::now() < deadline, "nothing listens on {addr}");
-        std::thread::sleep(Duration::from_millis(20));
+    while counter.load(Ordering::SeqCst) < n {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {n} {what}",
+            counter.load(Ordering::SeqCst)
+        );
+        thread::sleep(Duration::from_millis(5));
     }
 }
 
-/// A peer process with its directory; killed and removed on drop.
-pub struct Peer {
-    pub child: Child,
+type Handler = dyn Fn(&str) -> (u16, String) + Send + Sync;
+
+/// An HTTP API answering every request with what `answer` says of its head; it keeps
+/// every request head.
+pub struct StatusApi {
     pub addr: SocketAddr,
-    dir: PathBuf,
+    pub heads: Arc<Mutex<Vec<String>>>,
+    pub requests: Arc<AtomicUsize>,
+    answer: Arc<Mutex<Arc<Handler>>>,
 }
 
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn temp_dir(kind: &str) -> PathBuf {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "ringlb-{kind}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// HAProxy in the foreground with `config`, where `{PORT}` is its listening port;
-/// ready once it accepts connections.
-pub fn haproxy(config: &str) -> Peer {
-    let dir = temp_dir("haproxy");
-    let port = free_port();
-    let text = config.replace("{PORT}", &port.to_string());
-    let file = dir.join("haproxy.cfg");
-    std::fs::write(&file, text).unwrap();
-    let mut child = Command::new("/usr/sbin/haproxy")
-        .arg("-db")
-        .arg("-f")
-        .arg(&file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start haproxy");
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    wait_listening(addr, &mut child);
-    Peer { child, addr, dir }
-}
-
-/// nginx in the foreground answering every request on a `proxy_protocol` listener
-/// with the client address the header gave (`$proxy_protocol_addr`).
-pub fn nginx_proxy_protocol() -> Peer {
-    let dir = temp_dir("nginx");
-    let port = free_port();
-    let d = dir.display();
-    let text = format!(
-        "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
-         events {{ worker_connections 64; }}\n\
-         http {{\n access_log off;\n client_body_temp_path {d}/b;\n proxy_temp_path {d}/p;\n\
-         fastcgi_temp_path {d}/f;\n uwsgi_temp_path {d}/u;\n scgi_temp_path {d}/s;\n\
-         server {{ listen 127.0.0.1:{port} proxy_protocol;\n\
-         location / {{ default_type text/plain; return 200 \"$proxy_protocol_addr\"; }} }}\n}}\n"
-    );
-    let file = dir.join("nginx.conf");
-    std::fs::write(&file, text).unwrap();
-    let mut child = Command::new("/usr/sbin/nginx")
-        .arg("-c")
-        .arg(&file)
-        .arg("-p")
-        .arg(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start nginx");
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    wait_listening(addr, &mut child);
-    Peer { child, addr, dir }
-}
-
-/// A backend that reads a PROXY header (v1 or v2) first on every connection and
-/// remembers the source it names (`"local"` for LOCAL/UNKNOWN). Then, by the first
-/// byte of what follows: an HTTP request (`G`) gets, for each request on the
-/// connection, `200` with body `<source> <n>` (n: the request's number on this
-/// connection); anything else is echoed.
-pub struct ProxyBackend {
-    pub addr: SocketAddr,
-    pub sources: Arc<Mutex<Vec<String>>>,
-}
-
-impl ProxyBackend {
-    pub fn start() -> ProxyBackend {
+impl StatusApi {
+    pub fn start(answer: impl Fn(&str) -> (u16, String) + Send + Sync + 'static) -> StatusApi {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let sources = Arc::new(Mutex::new(Vec::new()));
-        let seen = Arc::clone(&sources);
-        std::thread::spawn(move || {
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let answer: Arc<Mutex<Arc<Handler>>> = Arc::new(Mutex::new(Arc::new(answer)));
+        let (h, q, a) = (heads.clone(), requests.clone(), answer.clone());
+        thread::spawn(move || {
             for s in listener.incoming() {
                 let Ok(s) = s else { continue };
-                let seen = Arc::clone(&seen);
-                std::thread::spawn(move || serve(s, seen));
+                let (h, q, a) = (h.clone(), q.clone(), a.clone());
+                thread::spawn(move || {
+                    let _ = s.set_read_timeout(Some(PATIENCE));
+                    let mut r = BufReader::new(s.try_clone().unwrap());
+                    let mut head = String::new();
+                    loop {
+                        let mut line = String::new();
+                        match r.read_line(&mut line) {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) => {}
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        head.push_str(&line);
+                    }
+                    let f = a.lock().unwrap().clone();
+                    let (status, body) = f(&head);
+                    h.lock().unwrap().push(head);
+                    let mut w = s;
+                    let _ = write!(
+                        w,
+                        "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    q.fetch_add(1, Ordering::SeqCst);
+                });
             }
         });
-        ProxyBackend { addr, sources }
+        StatusApi {
+            addr,
+            heads,
+            requests,
+            answer,
+        }
     }
 
-    pub fn sources(&self) -> Vec<String> {
-        self.sources.lock().unwrap().clone()
+    pub fn set(&self, answer: impl Fn(&str) -> (u16, String) + Send + Sync + 'static) {
+        *self.answer.lock().unwrap() = Arc::new(answer);
+    }
+
+    pub fn count(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    /// Wait for `n` more answered requests than now.
+    pub fn wait_more(&self, n: usize) {
+        wait_count(&self.requests, self.count() + n, "check requests");
+    }
+
+    pub fn last_head(&self) -> String {
+        self.heads
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
-fn serve(mut s: TcpStream, seen: Arc<Mutex<Vec<String>>>) {
-    s.set_read_timeout(Some(PATIENCE)).unwrap();
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    // One byte at a time: nothing past the header is taken from the socket here.
-    let source = loop {
-        match s.read(&mut byte) {
-            Ok(1) => buf.push(byte[0]),
-            _ => return,
-        }
-        match parse(&buf, Accept::Any) {
-            Parse::NeedMore => {}
-            Parse::Done(h, _) => {
-                break h
-                    .addresses
-                    .map_or("local".to_string(), |(src, _)| src.to_string())
+/// What the fake Redis answers to `INFO replication`, or that it answers nothing.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Role {
+    Master,
+    Slave,
+    /// Reads commands, answers none.
+    Mute,
+}
+
+/// A Redis-like server: `PING` → `+PONG`, `INFO replication` → a bulk string with
+/// `role:master` or `role:slave`; anything else → `-ERR`.
+pub struct FakeRedis {
+    pub addr: SocketAddr,
+    pub role: Arc<Mutex<Role>>,
+    pub commands: Arc<AtomicUsize>,
+}
+
+impl FakeRedis {
+    pub fn start(role: Role) -> FakeRedis {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let role = Arc::new(Mutex::new(role));
+        let commands = Arc::new(AtomicUsize::new(0));
+        let (r, c) = (role.clone(), commands.clone());
+        thread::spawn(move || {
+            for s in listener.incoming() {
+                let Ok(s) = s else { continue };
+                let (r, c) = (r.clone(), c.clone());
+                thread::spawn(move || {
+                    let _ = s.set_read_timeout(Some(PATIENCE));
+                    let mut reader = BufReader::new(s.try_clone().unwrap());
+                    let mut w = s;
+                    loop {
+                        let mut line = String::new();
+                        match reader.read_line(&mut line) {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) => {}
+                        }
+                        c.fetch_add(1, Ordering::SeqCst);
+                        let role = *r.lock().unwrap();
+                        let reply = match (line.trim_end(), role) {
+                            (_, Role::Mute) => continue,
+                            ("PING", _) => "+PONG\r\n".to_string(),
+                            ("INFO replication", role) => {
+                                let name = if role == Role::Master {
+                                    "master"
+                                } else {
+                                    "slave"
+                                };
+                                let body = format!(
+                                    "# Replication\r\nrole:{name}\r\nconnected_slaves:0\r\n"
+                                );
+                                format!("${}\r\n{body}\r\n", body.len())
+                            }
+                            _ => "-ERR unknown command\r\n".to_string(),
+                        };
+                        if w.write_all(reply.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
             }
-            Parse::Error(_) => return,
+        });
+        FakeRedis {
+            addr,
+            role,
+            commands,
         }
-    };
-    seen.lock().unwrap().push(source.clone());
-    let mut first = [0u8; 1];
-    if s.peek(&mut first).unwrap_or(0) == 0 {
-        return;
     }
-    if first[0] != b'G' {
-        let mut data = [0u8; 4096];
-        while let Ok(n) = s.read(&mut data) {
-            if n == 0 || s.write_all(&data[..n]).is_err() {
-                break;
-            }
-        }
-        return;
+
+    pub fn set(&self, role: Role) {
+        *self.role.lock().unwrap() = role;
     }
-    let mut r = BufReader::new(s);
-    for n in 1.. {
-        let mut line = String::new();
-        loop {
-            line.clear();
-            match r.read_line(&mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) if line == "\r\n" => break,
-                Ok(_) => {}
+}
+
+/// A HAProxy agent: to every connection it answers its current line and closes,
+/// after noting what it was sent (`agent_send`).
+pub struct AgentPeer {
+    pub addr: SocketAddr,
+    pub answer: Arc<Mutex<String>>,
+    pub asked: Arc<AtomicUsize>,
+    pub received: Arc<Mutex<Vec<u8>>>,
+}
+
+impl AgentPeer {
+    pub fn start(answer: &str) -> AgentPeer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let answer = Arc::new(Mutex::new(answer.to_string()));
+        let asked = Arc::new(AtomicUsize::new(0));
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let (a, n, got) = (answer.clone(), asked.clone(), received.clone());
+        thread::spawn(move || {
+            for s in listener.incoming() {
+                let Ok(mut s) = s else { continue };
+                // What the check sends comes first; then the answer, then close.
+                let _ = s.set_read_timeout(Some(Duration::from_millis(50)));
+                let mut buf = [0u8; 256];
+                if let Ok(k) = s.read(&mut buf) {
+                    *got.lock().unwrap() = buf[..k].to_vec();
+                }
+                let line = a.lock().unwrap().clone();
+                let _ = s.write_all(line.as_bytes());
+                n.fetch_add(1, Ordering::SeqCst);
             }
+        });
+        AgentPeer {
+            addr,
+            answer,
+            asked,
+            received,
         }
-        let body = format!("{source} {n}");
-        let out = r.get_mut();
-        let _ = write!(
-            out,
-            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
-            body.len()
-        );
+    }
+
+    pub fn say(&self, line: &str) {
+        *self.answer.lock().unwrap() = line.to_string();
+    }
+
+    /// Wait until the agent has answered `n` more times than now.
+    pub fn wait_more(&self, n: usize) {
+        let now = self.asked.load(Ordering::SeqCst);
+        wait_count(&self.asked, now + n, "agent answers");
+    }
+}
+
+/// Read `/api/servers` and return the server `name` of backend 0.
+pub fn api_server(admin: SocketAddr, name: &str) -> serde_json::Value {
+    let (_, json) = super::admin(admin, "GET", "/api/servers", "", None);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    v["backends"][0]["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no server {name} in {json}"))
+}
+
+/// Connections through a TCP frontend, one small echo round trip each.
+pub fn tcp_round_trips(addr: SocketAddr, n: usize) {
+    for i in 0..n {
+        let mut s = super::connect(addr);
+        super::ping(&mut s, format!("hello {i}").as_bytes());
     }
 }

@@ -1,0 +1,127 @@
+//! Active health checks and agent checks, run by the control thread's own monoio
+//! runtime: one small task per checked server (and one per agent), so a backend is
+//! probed once per interval whatever the number of workers, and a hundred probes in
+//! flight cost a hundred sockets, not a hundred threads. The judging is pure and
+//! tested without sockets; the I/O in `probe.rs` stays thin.
+//!
+//! | file | what |
+//! |---|---|
+//! | `mod.rs` | [`Failure`], the check and agent loops |
+//! | `probe.rs` | the I/O: connect (to `port`/`addr`), TLS, the http exchange, the script, the agent read |
+//! | `http.rs` | the http check's request and the verdict on its response (status set, body substring) |
+//! | `script.rs` | the judge of a scripted check's expect steps, and the excerpt a failure shows |
+//! | `agent.rs` | the agent's answer parsed as HAProxy does, and the weight a percentage gives |
+
+mod agent;
+mod http;
+mod probe;
+mod script;
+
+use std::fmt;
+use std::io;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+pub use agent::{agent_weight, parse_agent, AgentReply};
+pub use probe::{probe, read_agent};
+
+use super::health::jitter;
+use super::plane::Control;
+
+/// Why a check failed, as the log and the stats page say it.
+#[derive(Debug)]
+pub enum Failure {
+    Refused,
+    Timeout(Duration),
+    Io(io::Error),
+    Status {
+        got: u16,
+        /// The expected set as written back (`200`, `200-399`).
+        want: String,
+    },
+    Body {
+        want: String,
+        got: usize,
+    },
+    BadResponse,
+    Tls(String),
+    /// A step of a scripted check: its number (from 1), what it is, what went wrong.
+    Step {
+        index: usize,
+        step: String,
+        detail: String,
+    },
+    /// ringlb itself was short of descriptors, buffers or ports: the check did not
+    /// run, and says nothing about the server.
+    Local(io::Error),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Refused => f.write_str("connection refused"),
+            Failure::Timeout(t) => write!(f, "no answer within {t:?}"),
+            Failure::Io(e) => write!(f, "{e}"),
+            Failure::Status { got, want } => write!(f, "HTTP status {got}, expected {want}"),
+            Failure::Body { want, got } => {
+                write!(f, "HTTP body ({got} bytes) does not contain {want:?}")
+            }
+            Failure::BadResponse => f.write_str("invalid HTTP response"),
+            Failure::Tls(e) => f.write_str(e),
+            Failure::Step {
+                index,
+                step,
+                detail,
+            } => write!(f, "step {index} {step}: {detail}"),
+            Failure::Local(e) => write!(f, "check not run: ringlb is short of resources ({e})"),
+        }
+    }
+}
+
+/// Check one server until its generation changes (reload) or ringlb stops. The first
+/// check waits `first`, so that the checks of many servers are spread over an interval.
+pub async fn check_loop(
+    control: Rc<Control>,
+    backend: usize,
+    server: usize,
+    generation: u64,
+    first: Duration,
+) {
+    monoio::time::sleep(first).await;
+    loop {
+        let Some((check, config)) = control.check_target(backend, server, generation) else {
+            return;
+        };
+        let started = Instant::now();
+        let result = probe(&check, &config).await;
+        let Some(next) = control.check_done(backend, server, generation, result, started.elapsed())
+        else {
+            return;
+        };
+        monoio::time::sleep(jitter(next, control.random())).await;
+    }
+}
+
+/// Ask one server's agent every `agent_interval` until the generation changes.
+pub async fn agent_loop(
+    control: Rc<Control>,
+    backend: usize,
+    server: usize,
+    generation: u64,
+    first: Duration,
+) {
+    monoio::time::sleep(first).await;
+    loop {
+        let Some((_, config)) = control.check_target(backend, server, generation) else {
+            return;
+        };
+        let Some(agent) = config.probe.agent.clone() else {
+            return;
+        };
+        let answer = read_agent(&agent, agent.address(config.address)).await;
+        if !control.agent_done(backend, server, generation, answer) {
+            return;
+        }
+        monoio::time::sleep(jitter(agent.interval, control.random())).await;
+    }
+}
