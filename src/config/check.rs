@@ -201,9 +201,26 @@ pub struct ServerProbe {
     pub check_tls: CheckTls,
     /// The agent check (HAProxy's `agent-check`), when enabled.
     pub agent: Option<Agent>,
+    /// `check_send_proxy` as written: `None` follows the server's `send_proxy` when
+    /// the check goes to the traffic address (see [`ServerProbe::proxy_header`]).
+    pub send_proxy: Option<bool>,
 }
 
 impl ServerProbe {
+    /// The PROXY protocol version a health check of a server with `send_proxy`
+    /// starts with (HAProxy: `check-send-proxy`, or `send-proxy` when the check goes
+    /// to the traffic port and address), if any.
+    pub fn proxy_header(
+        &self,
+        send_proxy: Option<crate::proxy_protocol::Version>,
+    ) -> Option<crate::proxy_protocol::Version> {
+        match self.send_proxy {
+            Some(true) => Some(send_proxy.unwrap_or(crate::proxy_protocol::Version::V1)),
+            Some(false) => None,
+            None => send_proxy.filter(|_| self.check_ip.is_none() && self.check_port.is_none()),
+        }
+    }
+
     /// Where the check connects for a server now at `address`.
     pub fn check_target(&self, address: SocketAddr) -> SocketAddr {
         SocketAddr::new(

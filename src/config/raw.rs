@@ -366,6 +366,10 @@ pub struct RawServer {
     pub check_addr: Option<S<String>>,
     pub check_tls: Option<S<bool>>,
     pub check_sni: Option<S<String>>,
+    /// Added key: health checks start with a PROXY protocol header (HAProxy's
+    /// `check-send-proxy`); by default they do when the server has `send_proxy` and
+    /// the check goes to the traffic address.
+    pub check_send_proxy: Option<bool>,
     /// Added keys: HAProxy's `agent-check`, `agent-port`, `agent-addr`, `agent-send`,
     /// `agent-inter` (the backend's `[backend.check]` gives defaults).
     pub agent_check: Option<S<bool>>,

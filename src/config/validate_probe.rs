@@ -57,6 +57,7 @@ impl Validator {
             check_port: port,
             check_tls,
             agent: self.agent(s, bp, key),
+            send_proxy: s.check_send_proxy,
         }
     }
 

@@ -19,6 +19,7 @@ use super::Failure;
 use crate::config::{Agent, CheckKind, CheckTls, HealthCheck, Server, Step};
 use crate::http::read_append;
 use crate::listen::local_shortage;
+use crate::proxy_protocol::{encode, Tlvs};
 use crate::tls::{connect_tls, ServerStream};
 
 /// Probe `server` once; the whole probe takes at most `check.timeout`.
@@ -32,6 +33,15 @@ pub async fn probe(check: &HealthCheck, server: &Server) -> Result<(), Failure> 
             _ if local_shortage(&e) => Failure::Local(e),
             _ => Failure::Io(e),
         })?;
+    // A server that wants PROXY protocol refuses a bare probe: send the header a
+    // health check sends (v2 LOCAL, v1 UNKNOWN: "use the connection's addresses").
+    let mut tcp = tcp;
+    if let Some(version) = server.probe.proxy_header(server.send_proxy) {
+        let mut header = Vec::with_capacity(32);
+        encode(version, None, &Tlvs::default(), &mut header);
+        let (res, _) = within(deadline, check.timeout, tcp.write_all(header)).await?;
+        res.map_err(Failure::Io)?;
+    }
     let tls = match &server.probe.check_tls {
         CheckTls::Traffic => server.tls.as_ref(),
         CheckTls::Plain => None,
