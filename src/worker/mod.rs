@@ -6,7 +6,8 @@
 //! | file | what |
 //! |---|---|
 //! | `mod.rs` | worker thread and runtime set-up, the inbox (control thread's updates), the once-a-second sweep |
-//! | `state.rs` | [`Worker`]: everything one worker owns, and every method on it |
+//! | `state.rs` | [`Worker`]: everything one worker owns, and the methods on it but those below |
+//! | `record.rs` | [`Worker`] methods that record: server outcomes (statistics, passive health), the access log |
 //! | `backend.rs` | one backend as a worker sees it (servers, balancer, queue), [`Outcome`], configuration helpers |
 //! | `lease.rs` | `ServerLease`: a server counted as in use while it lives; what picking one ends in |
 //! | `queue.rs` | a backend's FIFO wait queue for when every server is at its limit |
@@ -47,6 +48,7 @@ mod persist;
 mod pool;
 mod preamble;
 mod queue;
+mod record;
 mod relay;
 mod route;
 mod rules;

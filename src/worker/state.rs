@@ -1,4 +1,5 @@
-//! What one worker owns, and every method on it: its copy of the frontends and
+//! What one worker owns, and its methods (those that record outcomes and the access
+//! log are in `record.rs`): its copy of the frontends and
 //! backends, the servers' state as this worker sees it, a balancer per backend, its
 //! statistics, the connection gate, the idle server connection pool, its relay
 //! buffers and its access log. Everything here is touched by this worker's thread
@@ -10,15 +11,12 @@ use std::cell::{Cell, RefCell};
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_channel::mpsc::UnboundedSender;
 
-use super::access::{AccessLog, Record};
-use super::access_format::Conns;
-use super::backend::{
-    configure_backends, count, slotted_frontend, BackendState, Choice, Outcome, Settings,
-};
+use super::access::AccessLog;
+use super::backend::{configure_backends, slotted_frontend, BackendState, Choice, Settings};
 use super::buffers::Buffers;
 use super::faults::Faults;
 use super::lease::{NoSlot, Picked, ServerLease};
@@ -44,10 +42,10 @@ pub struct Worker {
     workers: usize,
     /// By frontend slot; a removed frontend keeps its last configuration.
     frontends: RefCell<Vec<Rc<Frontend>>>,
-    frontend_stats: RefCell<Vec<FrontendStats>>,
+    pub(super) frontend_stats: RefCell<Vec<FrontendStats>>,
     /// By backend slot.
-    backends: RefCell<Vec<BackendState>>,
-    gate: Rc<Gate>,
+    pub(super) backends: RefCell<Vec<BackendState>>,
+    pub(super) gate: Rc<Gate>,
     /// Raised when the worker must stop accepting (shutdown).
     stopping: Flag,
     /// Idle keep-alive connections to servers (HTTP mode).
@@ -59,7 +57,7 @@ pub struct Worker {
     /// To the control thread: passive health reports and statistics.
     events: UnboundedSender<Event>,
     /// With `global.access_log`: this worker's buffered access log.
-    access: Option<AccessLog>,
+    pub(super) access: Option<AccessLog>,
     buffers: Buffers,
     faults: Faults,
     /// Tracking tables and the rule engine's scratch space.
@@ -384,7 +382,7 @@ impl Worker {
     }
 
     /// Run `f` on a server's state and statistics, if the slot exists.
-    fn with_server<R>(
+    pub(super) fn with_server<R>(
         &self,
         backend: usize,
         server: usize,
@@ -486,119 +484,5 @@ impl Worker {
             },
             tables: self.rules.borrow().views(),
         }
-    }
-
-    // ---- What happened on a server: statistics and passive health ----
-
-    /// Count what happened on a server, feed its latency to the balancer and, when
-    /// the backend has passive health on, tell the control thread about errors in a row.
-    pub fn record(&self, backend: usize, server: usize, outcome: Outcome) {
-        let report = {
-            let mut backends = self.backends.borrow_mut();
-            backends.get_mut(backend).and_then(|b| {
-                if let Outcome::Response { latency, .. } = outcome {
-                    b.note_latency(server, latency);
-                }
-                let passive = b.passive(server);
-                let streak = count(
-                    outcome,
-                    b.servers.get_mut(server)?,
-                    b.stats.get_mut(server)?,
-                );
-                streak.filter(|_| passive)
-            })
-        };
-        if let Some(streak) = report {
-            self.report(Event::ServerErrors {
-                worker: self.id,
-                backend,
-                server,
-                streak,
-            });
-        }
-    }
-
-    /// A response head from `server`, asked for at `since`, is still awaited after the
-    /// backend's `slow_response`: counted, and a passive-health error when another
-    /// server answered faster meanwhile.
-    pub fn slow_response(&self, backend: usize, server: usize, since: Instant) {
-        let at_fault = self
-            .backends
-            .borrow()
-            .get(backend)
-            .is_some_and(|b| b.others_faster(server, since));
-        if at_fault {
-            self.record(backend, server, Outcome::Slow);
-        } else {
-            self.with_server(backend, server, |_, stats| stats.slow_responses += 1);
-        }
-    }
-
-    /// A new connection to a server is up after `rtt`: count it, and feed the connect
-    /// time to the latency estimate.
-    pub fn record_connect(&self, backend: usize, server: usize, rtt: Duration) {
-        self.with_server(backend, server, |state, stats| {
-            stats.connections += 1;
-            state.latency.observe(rtt, Instant::now());
-        });
-    }
-
-    /// A connect attempt timed out after `waited`: the estimate learns it is slow.
-    pub fn record_connect_timeout(&self, backend: usize, server: usize, waited: Duration) {
-        self.with_server(backend, server, |state, _| {
-            state.latency.observe(waited, Instant::now())
-        });
-        self.record(backend, server, Outcome::ConnectFailed);
-    }
-
-    // ---- The access log ----
-
-    /// Log through `log` from now on (`global.access_log`).
-    pub(super) fn set_access_log(&mut self, log: Option<AccessLog>) {
-        self.access = log;
-    }
-
-    /// Whether requests are logged (sessions then read the clock for their duration).
-    pub fn logging(&self) -> bool {
-        self.access.is_some()
-    }
-
-    /// Write the access log line of `r` (`request`: the request line), if logging.
-    pub fn log_access(&self, r: &Record, request: &[u8]) {
-        let Some(log) = &self.access else { return };
-        let frontend = self.frontend(r.frontend);
-        let backends = self.backends.borrow();
-        let state = r.backend.and_then(|b| backends.get(b));
-        let conns = || Conns {
-            active: self.gate.open() as u64,
-            frontend: self
-                .frontend_stats
-                .borrow()
-                .get(r.frontend)
-                .map_or(0, |s| s.current),
-            backend: state.map_or(0, |b| b.servers.iter().map(|s| u64::from(s.active)).sum()),
-            server: state
-                .zip(r.server)
-                .and_then(|(b, s)| b.servers.get(s))
-                .map_or(0, |s| u64::from(s.active)),
-            backend_queue: state.map_or(0, |b| b.queue.len() as u64),
-        };
-        log.record(r, request, &frontend, state.map(|b| &b.config), conns);
-    }
-
-    /// Hand what the access log buffered to its writer (never waits).
-    pub fn flush_access_log(&self) {
-        if let Some(log) = &self.access {
-            log.flush();
-        }
-    }
-
-    /// The worker is done: hand the rest of the log over. Returns the lines dropped
-    /// because the writer fell behind.
-    pub fn close_access_log(&self) -> u64 {
-        self.access.as_ref().map_or(0, |log| {
-            log.close();
-            log.dropped.get()
-        })
     }
 }
