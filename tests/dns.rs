@@ -16,8 +16,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::A;
-use hickory_proto::rr::{RData, Record, RecordType};
+use hickory_proto::rr::rdata::{A, SRV};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use common::http::Client;
 use common::{admin, Ringlb, TempConfig, BIN, PATIENCE};
@@ -27,16 +27,22 @@ use common::{admin, Ringlb, TempConfig, BIN, PATIENCE};
 struct Dns {
     addr: SocketAddr,
     records: Arc<Mutex<HashMap<String, Vec<Ipv4Addr>>>>,
+    /// SRV name → (port, target) records; the targets' A records go in the
+    /// additional section.
+    srv: Srv,
     mute: Arc<AtomicBool>,
 }
+
+type Srv = Arc<Mutex<HashMap<String, Vec<(u16, String)>>>>;
 
 impl Dns {
     fn start() -> Dns {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         let addr = socket.local_addr().unwrap();
         let records: Arc<Mutex<HashMap<String, Vec<Ipv4Addr>>>> = Arc::default();
+        let srv: Srv = Arc::default();
         let mute = Arc::new(AtomicBool::new(false));
-        let (r, m) = (Arc::clone(&records), Arc::clone(&mute));
+        let (r, m, sv) = (Arc::clone(&records), Arc::clone(&mute), Arc::clone(&srv));
         thread::spawn(move || {
             let mut buf = [0u8; 1500];
             while let Ok((n, from)) = socket.recv_from(&mut buf) {
@@ -51,6 +57,11 @@ impl Dns {
                 let mut reply = Message::response(q.metadata.id, OpCode::Query);
                 reply.metadata.message_type = MessageType::Response;
                 reply.add_queries(q.queries.clone());
+                if question.query_type() == RecordType::SRV {
+                    answer_srv(&mut reply, &sv.lock().unwrap(), &r.lock().unwrap(), &name);
+                    let _ = socket.send_to(&reply.to_vec().unwrap(), from);
+                    continue;
+                }
                 match r.lock().unwrap().get(&name) {
                     None => reply.metadata.response_code = ResponseCode::NXDomain,
                     Some(ips) if question.query_type() == RecordType::A => {
@@ -68,6 +79,7 @@ impl Dns {
         Dns {
             addr,
             records,
+            srv,
             mute,
         }
     }
@@ -77,6 +89,31 @@ impl Dns {
             .lock()
             .unwrap()
             .insert(name.to_string(), ips.to_vec());
+    }
+}
+
+/// The SRV records of `name`, with their targets' A records as additionals.
+fn answer_srv(
+    reply: &mut Message,
+    srv: &HashMap<String, Vec<(u16, String)>>,
+    a: &HashMap<String, Vec<Ipv4Addr>>,
+    name: &str,
+) {
+    let Some(records) = srv.get(name) else {
+        reply.metadata.response_code = ResponseCode::NXDomain;
+        return;
+    };
+    let owner = Name::from_ascii(format!("{name}.")).unwrap();
+    for (port, target) in records {
+        let t = Name::from_ascii(format!("{target}.")).unwrap();
+        reply.add_answer(Record::from_rdata(
+            owner.clone(),
+            1,
+            RData::SRV(SRV::new(10, 10, *port, t.clone())),
+        ));
+        for ip in a.get(target).into_iter().flatten() {
+            reply.add_additional(Record::from_rdata(t.clone(), 1, RData::A(A(*ip))));
+        }
     }
 }
 
@@ -219,6 +256,47 @@ fn a_template_fills_its_slots_and_follows_the_records() {
     let seen = spread(front, 9);
     assert_eq!(seen.len(), 3, "{seen:?}");
     assert!(!seen.contains_key("503"), "{seen:?}");
+}
+
+#[test]
+fn an_srv_template_takes_targets_and_ports_from_the_records() {
+    let dns = Dns::start();
+    // Three backends on one address, each on its own port.
+    let ports: Vec<(u16, &str)> = ["a", "b", "c"]
+        .into_iter()
+        .map(|name| {
+            let l = TcpListener::bind("127.0.0.2:0").unwrap();
+            let port = l.local_addr().unwrap().port();
+            thread::spawn(move || serve(l, name));
+            (port, name)
+        })
+        .collect();
+    dns.set("host.test", &[Ipv4Addr::new(127, 0, 0, 2)]);
+    let set_srv = |which: &[usize]| {
+        let recs = which
+            .iter()
+            .map(|&i| (ports[i].0, "host.test".to_string()))
+            .collect();
+        dns.srv
+            .lock()
+            .unwrap()
+            .insert("_http._tcp.web.test".into(), recs);
+    };
+    set_srv(&[0, 1]);
+    let mut r = Ringlb::start(&config(
+        &dns,
+        "[[backend.server_template]]\nprefix = \"web\"\ncount = 3\naddress = \"_http._tcp.web.test\"\nresolve_interval = \"1s\"\nresolve_prefer = \"ipv4\"\n",
+    ));
+    let front = r.addr();
+    r.wait_logged(&format!(
+        "app/web2: address 127.0.0.2:{} (DNS _http._tcp.web.test)",
+        ports[1].0
+    ));
+    wait_spread(front, &["a", "b"]);
+    // a's record goes, c's comes: c takes a's slot.
+    set_srv(&[1, 2]);
+    r.wait_logged(&format!("app/web1: address 127.0.0.2:{}", ports[2].0));
+    wait_spread(front, &["b", "c"]);
 }
 
 #[test]

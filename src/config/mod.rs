@@ -420,6 +420,9 @@ pub struct Resolve {
     pub prefer: Family,
     /// A server template's slot: this one is number `.0` of `.1`, all of one name.
     pub template: Option<(u32, u32)>,
+    /// `host` is an SRV name (`_service._proto.name`): targets and ports come from
+    /// its records (templates only).
+    pub srv: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -69,6 +69,7 @@ impl Validator {
                     interval,
                     prefer,
                     template: None,
+                    srv: false,
                 });
                 s.resolved = false;
             }
@@ -96,14 +97,16 @@ impl Validator {
             1..=MAX_TEMPLATE,
             &format!("{tkey}: count"),
         ) as u32;
-        let Some((host, port)) = split_host_port(t.address.get_ref()) else {
+        let srv = srv_name(t.address.get_ref());
+        let Some((host, port)) = srv.or_else(|| split_host_port(t.address.get_ref())) else {
             let a = t.address.get_ref();
             self.error(
                 t.address.span(),
-                format!("{tkey}: address {a:?} must be HOST:PORT"),
+                format!("{tkey}: address {a:?} must be HOST:PORT, or an SRV name (_service._proto.name)"),
             );
             return;
         };
+        let srv = srv.is_some();
         let interval = self.nonzero_duration(
             t.resolve_interval.as_ref(),
             RESOLVE_INTERVAL,
@@ -151,6 +154,7 @@ impl Validator {
                     interval,
                     prefer,
                     template: Some((i - 1, count)),
+                    srv,
                 }),
                 resolved: false,
             });
@@ -243,6 +247,20 @@ fn split_host_port(t: &str) -> Option<(&str, u16)> {
     name_ok.then_some((host, port))
 }
 
+/// `_service._proto.name` without a port: an SRV name (its records give the ports).
+fn srv_name(t: &str) -> Option<(&str, u16)> {
+    let mut labels = t.split('.');
+    let (service, proto) = (labels.next()?, labels.next()?);
+    let ok = service.len() > 1
+        && service.starts_with('_')
+        && (proto == "_tcp" || proto == "_udp")
+        && labels.clone().count() >= 1
+        && !t.contains(':')
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
+    ok.then_some((t, 0))
+}
+
 /// The `nameserver` lines of /etc/resolv.conf.
 fn system_nameservers() -> Vec<SocketAddr> {
     let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
@@ -256,6 +274,23 @@ fn system_nameservers() -> Vec<SocketAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn srv_names_are_service_proto_name_without_a_port() {
+        assert_eq!(
+            srv_name("_http._tcp.web.example"),
+            Some(("_http._tcp.web.example", 0))
+        );
+        for bad in [
+            "_http._tcp.web:80",
+            "http._tcp.web",
+            "_http._sctp.web",
+            "_http._tcp",
+            "_._tcp.x",
+        ] {
+            assert_eq!(srv_name(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn only_names_with_a_port_are_resolvable() {

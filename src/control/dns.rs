@@ -55,6 +55,13 @@ pub async fn resolve(r: &Resolvers, host: &str, prefer: Family) -> Result<Answer
 
 /// One question, asked of each nameserver in turn, `attempts` rounds at most.
 async fn lookup(r: &Resolvers, host: &str, rtype: RecordType) -> Result<Answer, DnsError> {
+    let answer = ask(r, host, rtype).await?;
+    addresses(&answer, rtype)
+}
+
+/// Ask each nameserver in turn, `attempts` rounds at most, until one answers this
+/// question (checked: id, question, response code).
+async fn ask(r: &Resolvers, host: &str, rtype: RecordType) -> Result<Message, DnsError> {
     let name = Name::from_ascii(format!("{}.", host.trim_end_matches('.')))
         .map_err(|_| DnsError::Name(host.to_string()))?;
     for _ in 0..r.attempts {
@@ -67,13 +74,95 @@ async fn lookup(r: &Resolvers, host: &str, rtype: RecordType) -> Result<Answer, 
             };
             let got = monoio::time::timeout(r.timeout, exchange(*ns, bytes)).await;
             let Ok(Ok(answer)) = got else { continue };
-            match judge(&query, &answer, rtype) {
+            match check(&query, &answer) {
                 Some(result) => return result,
                 None => continue, // not an answer to this question
             }
         }
     }
     Err(DnsError::NoAnswer(r.nameservers.len()))
+}
+
+/// The targets of SRV name `name` (`_service._proto.name`) as addresses with the
+/// records' ports, lowest priority first, then highest weight; a target's addresses
+/// come from the answer's additional section, else from a lookup of its own.
+pub async fn resolve_srv(
+    r: &Resolvers,
+    name: &str,
+    prefer: Family,
+) -> Result<(Vec<SocketAddr>, Duration), DnsError> {
+    let answer = ask(r, name, RecordType::SRV).await?;
+    let (mut targets, mut ttl) = srv_targets(&answer);
+    if targets.is_empty() {
+        return Err(DnsError::Empty);
+    }
+    targets.sort_by_key(|t| (t.0, std::cmp::Reverse(t.1)));
+    let mut out = Vec::new();
+    for (_, _, port, target) in targets {
+        let extra = glue(&answer, &target, prefer);
+        let addrs = if extra.is_empty() {
+            match resolve(r, &target, prefer).await {
+                Ok(a) => {
+                    ttl = ttl.min(a.ttl);
+                    a.addrs
+                }
+                Err(_) => continue, // one target without an address: the others stay
+            }
+        } else {
+            extra
+        };
+        for ip in addrs {
+            let a = SocketAddr::new(ip, port);
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(DnsError::Empty);
+    }
+    Ok((out, ttl))
+}
+
+/// (priority, weight, port, target) of each SRV record of an answer, and the
+/// smallest TTL.
+fn srv_targets(answer: &Message) -> (Vec<(u16, u16, u16, String)>, Duration) {
+    let mut ttl = u32::MAX;
+    let mut out = Vec::new();
+    for rec in &answer.answers {
+        if let RData::SRV(srv) = &rec.data {
+            let target = srv.target.to_ascii();
+            // "." means "no service here" (RFC 2782).
+            if srv.port == 0 || target == "." {
+                continue;
+            }
+            out.push((srv.priority, srv.weight, srv.port, target));
+            ttl = ttl.min(rec.ttl);
+        }
+    }
+    (out, Duration::from_secs(u64::from(ttl)))
+}
+
+/// The addresses of `target` in an answer's additional section, preferred family
+/// first (the other one only when the preferred has none).
+fn glue(answer: &Message, target: &str, prefer: Family) -> Vec<IpAddr> {
+    let named = |r: &&hickory_proto::rr::Record| r.name.to_ascii().eq_ignore_ascii_case(target);
+    let (v4, v6): (Vec<IpAddr>, Vec<IpAddr>) = answer
+        .additionals
+        .iter()
+        .filter(named)
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+            _ => None,
+        })
+        .partition(|ip| ip.is_ipv4());
+    match prefer {
+        Family::Ipv4 if !v4.is_empty() => v4,
+        Family::Ipv6 if !v6.is_empty() => v6,
+        Family::Ipv4 => v6,
+        Family::Ipv6 => v4,
+    }
 }
 
 /// Send one datagram to `ns` and read one back.
@@ -92,9 +181,9 @@ async fn exchange(ns: SocketAddr, query: Vec<u8>) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// What an answer says: `None` when it does not answer `query` (wrong id, question
-/// or not a response), else the addresses or why there are none.
-fn judge(query: &Message, bytes: &[u8], rtype: RecordType) -> Option<Result<Answer, DnsError>> {
+/// `None` when `bytes` does not answer `query` (wrong id, question, or not a
+/// response); else the answer, or the error its response code says.
+fn check(query: &Message, bytes: &[u8]) -> Option<Result<Message, DnsError>> {
     let answer = Message::from_vec(bytes).ok()?;
     let m = &answer.metadata;
     if m.id != query.metadata.id
@@ -107,17 +196,22 @@ fn judge(query: &Message, bytes: &[u8], rtype: RecordType) -> Option<Result<Answ
         return None;
     }
     match m.response_code {
-        ResponseCode::NoError => {}
-        ResponseCode::NXDomain => return Some(Err(DnsError::Empty)),
-        other => return Some(Err(DnsError::Refused(other))),
+        ResponseCode::NoError => Some(Ok(answer)),
+        ResponseCode::NXDomain => Some(Err(DnsError::Empty)),
+        other => Some(Err(DnsError::Refused(other))),
     }
+}
+
+/// The A or AAAA addresses of an answer (CNAMEs on the way are skipped: their
+/// targets' records follow) and their smallest TTL.
+fn addresses(answer: &Message, rtype: RecordType) -> Result<Answer, DnsError> {
     let mut addrs = Vec::new();
     let mut ttl = u32::MAX;
     for rec in &answer.answers {
         let ip = match (&rec.data, rtype) {
             (RData::A(a), RecordType::A) => IpAddr::V4(a.0),
             (RData::AAAA(a), RecordType::AAAA) => IpAddr::V6(a.0),
-            _ => continue, // CNAMEs on the way: their targets' records follow
+            _ => continue,
         };
         if !addrs.contains(&ip) {
             addrs.push(ip);
@@ -125,12 +219,18 @@ fn judge(query: &Message, bytes: &[u8], rtype: RecordType) -> Option<Result<Answ
         ttl = ttl.min(rec.ttl);
     }
     if addrs.is_empty() {
-        return Some(Err(DnsError::Empty));
+        return Err(DnsError::Empty);
     }
-    Some(Ok(Answer {
+    Ok(Answer {
         addrs,
         ttl: Duration::from_secs(u64::from(ttl)),
-    }))
+    })
+}
+
+/// [`check`] then [`addresses`] (for the tests).
+#[cfg(test)]
+fn judge(query: &Message, bytes: &[u8], rtype: RecordType) -> Option<Result<Answer, DnsError>> {
+    Some(check(query, bytes)?.and_then(|m| addresses(&m, rtype)))
 }
 
 #[cfg(test)]
@@ -231,5 +331,41 @@ mod tests {
             ),
             Some(Err(DnsError::Empty))
         ));
+    }
+
+    #[test]
+    fn srv_targets_skip_the_no_service_record_and_glue_prefers_a_family() {
+        use hickory_proto::rr::rdata::{AAAA, SRV};
+        let name = |n: &str| Name::from_ascii(n).unwrap();
+        let mut m = Message::response(1, OpCode::Query);
+        let srv = |port, target: &str| {
+            Record::from_rdata(
+                name("_x._tcp.s."),
+                7,
+                RData::SRV(SRV::new(1, 5, port, name(target))),
+            )
+        };
+        m.add_answers([srv(8080, "a.test."), srv(0, "."), srv(9090, "b.test.")]);
+        m.add_additional(Record::from_rdata(
+            name("a.test."),
+            3,
+            RData::A(A([10, 0, 0, 1].into())),
+        ));
+        let v6: std::net::Ipv6Addr = "fd00::1".parse().unwrap();
+        m.add_additional(Record::from_rdata(
+            name("a.test."),
+            3,
+            RData::AAAA(AAAA(v6)),
+        ));
+        let (targets, ttl) = srv_targets(&m);
+        let ports: Vec<u16> = targets.iter().map(|t| t.2).collect();
+        assert_eq!(ports, [8080, 9090]);
+        assert_eq!(ttl, Duration::from_secs(7));
+        assert_eq!(
+            glue(&m, "a.test.", Family::Ipv4),
+            [IpAddr::from([10, 0, 0, 1])]
+        );
+        assert_eq!(glue(&m, "a.test.", Family::Ipv6), [IpAddr::V6(v6)]);
+        assert!(glue(&m, "b.test.", Family::Ipv4).is_empty());
     }
 }

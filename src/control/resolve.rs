@@ -19,8 +19,8 @@ const MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// Slots for a template's servers: a server whose address is still found keeps it,
 /// one whose address went away loses it, and new addresses fill the empty slots in
 /// order (so a change of one record moves no other server).
-pub fn assign(current: &[Option<IpAddr>], found: &[IpAddr]) -> Vec<Option<IpAddr>> {
-    let mut out: Vec<Option<IpAddr>> = current
+pub fn assign(current: &[Option<SocketAddr>], found: &[SocketAddr]) -> Vec<Option<SocketAddr>> {
+    let mut out: Vec<Option<SocketAddr>> = current
         .iter()
         .map(|c| c.filter(|ip| found.contains(ip)))
         .collect();
@@ -37,7 +37,7 @@ pub fn assign(current: &[Option<IpAddr>], found: &[IpAddr]) -> Vec<Option<IpAddr
 
 /// A single server's address: the current one while it is still found, else the
 /// first one found.
-pub fn pick(current: Option<IpAddr>, found: &[IpAddr]) -> Option<IpAddr> {
+pub fn pick(current: Option<SocketAddr>, found: &[SocketAddr]) -> Option<SocketAddr> {
     current
         .filter(|c| found.contains(c))
         .or_else(|| found.first().copied())
@@ -110,18 +110,18 @@ impl Control {
 
     /// New addresses for servers `servers` of backend `b` (all of one template, or
     /// one server), from the records `found`.
-    fn apply_resolution(self: &Rc<Self>, b: usize, servers: &[usize], found: &[IpAddr]) {
+    fn apply_resolution(self: &Rc<Self>, b: usize, servers: &[usize], found: &[SocketAddr]) {
         let mut changed = Vec::new();
         {
             let mut table = self.table.borrow_mut();
             let Some(backend) = table.backends.get_mut(b) else {
                 return;
             };
-            let current: Vec<Option<IpAddr>> = servers
+            let current: Vec<Option<SocketAddr>> = servers
                 .iter()
                 .map(|&s| {
                     let c = &backend.servers[s].config;
-                    c.resolved.then_some(c.address.ip())
+                    c.resolved.then_some(c.address)
                 })
                 .collect();
             let next = if servers.len() == 1
@@ -142,15 +142,14 @@ impl Control {
                 let e = &mut backend.servers[s];
                 let port = e.config.address.port();
                 e.config.address =
-                    SocketAddr::new(new.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), port);
+                    new.unwrap_or_else(|| SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port));
                 e.config.resolved = new.is_some();
                 let host = e.config.resolve.as_ref().map_or("", |r| r.host.as_str());
                 match new {
-                    Some(ip) => tracing::info!(
-                        "{}/{}: address {} (DNS {host})",
+                    Some(addr) => tracing::info!(
+                        "{}/{}: address {addr} (DNS {host})",
                         backend.config.name,
-                        e.config.name,
-                        SocketAddr::new(*ip, port)
+                        e.config.name
                     ),
                     None => tracing::info!(
                         "{}/{}: no address any more (DNS {host}): no traffic",
@@ -184,13 +183,28 @@ async fn resolve_loop(control: Rc<Control>, b: usize, servers: Vec<usize>, gener
         };
         let Some(spec) = spec else { return };
         let resolvers = control.config.borrow().resolvers.clone();
-        let delay = match dns::resolve(&resolvers, &spec.host, spec.prefer).await {
-            Ok(answer) => {
+        let answer = if spec.srv {
+            dns::resolve_srv(&resolvers, &spec.host, spec.prefer).await
+        } else {
+            dns::resolve(&resolvers, &spec.host, spec.prefer)
+                .await
+                .map(|a| {
+                    (
+                        a.addrs
+                            .iter()
+                            .map(|ip| SocketAddr::new(*ip, spec.port))
+                            .collect(),
+                        a.ttl,
+                    )
+                })
+        };
+        let delay = match answer {
+            Ok((addrs, ttl)) => {
                 if control.resolve_generation.get() != generation {
                     return;
                 }
-                control.apply_resolution(b, &servers, &answer.addrs);
-                next_delay(spec.interval, answer.ttl)
+                control.apply_resolution(b, &servers, &addrs);
+                next_delay(spec.interval, ttl)
             }
             Err(e) => {
                 control
@@ -210,8 +224,8 @@ async fn resolve_loop(control: Rc<Control>, b: usize, servers: Vec<usize>, gener
 mod tests {
     use super::*;
 
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
+    fn ip(s: &str) -> SocketAddr {
+        format!("{s}:80").parse().unwrap()
     }
 
     #[test]
@@ -234,7 +248,10 @@ mod tests {
         // More records than slots: the extra ones wait.
         assert_eq!(assign(&[Some(a), None], &[b, c, a]), [Some(a), Some(b)]);
         assert_eq!(assign(&[Some(a), Some(b)], &[]), [None, None]);
-        assert_eq!(assign(&[], &[a]), Vec::<Option<IpAddr>>::new());
+        assert_eq!(assign(&[], &[a]), Vec::<Option<SocketAddr>>::new());
+        // SRV: one address on two ports is two servers.
+        let a81: SocketAddr = "10.0.0.1:81".parse().unwrap();
+        assert_eq!(assign(&[Some(a), None], &[a, a81]), [Some(a), Some(a81)]);
     }
 
     #[test]
