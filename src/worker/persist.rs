@@ -85,3 +85,117 @@ pub fn on_response(b: &Backend, sticky: Sticky, server: usize, head: &mut Vec<u8
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn backend(cookie: &str) -> Backend {
+        let text = format!(
+            "[[frontend]]\nname = \"f\"\nbind = [\"127.0.0.1:1\"]\nmode = \"http\"\ndefault_backend = \"app\"\n\
+             [[backend]]\nname = \"app\"\n[backend.cookie]\n{cookie}\n\
+             [[backend.server]]\nname = \"a\"\naddress = \"127.0.0.1:2\"\ncookie = \"ca\"\n\
+             [[backend.server]]\nname = \"b\"\naddress = \"127.0.0.1:3\"\n"
+        );
+        let mut c = Config::parse(&text, "test").unwrap();
+        c.backends.remove(0)
+    }
+
+    fn response(set: &str) -> Vec<u8> {
+        format!("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n{set}\r\n").into_bytes()
+    }
+
+    fn s(v: &[u8]) -> &str {
+        std::str::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn inserted_cookies_carry_the_configured_attributes() {
+        let b = backend(
+            "name = \"SID\"\ndomain = \"example.com\"\nsecure = true\nattr = [\"SameSite=Lax\"]",
+        );
+        let mut h = response("");
+        on_response(
+            &b,
+            Sticky {
+                on: true,
+                server: None,
+            },
+            1,
+            &mut h,
+        );
+        let want = "set-cookie: SID=b; path=/; domain=example.com; Secure; SameSite=Lax\r\n";
+        assert_eq!(s(&h), s(&response(want)));
+        // The client already names the server that answered: nothing is set.
+        let mut h = response("");
+        on_response(
+            &b,
+            Sticky {
+                on: true,
+                server: Some(1),
+            },
+            1,
+            &mut h,
+        );
+        assert_eq!(s(&h), s(&response("")));
+    }
+
+    #[test]
+    fn preserve_keeps_the_servers_own_cookie_and_adds_none() {
+        let own = "Set-Cookie: SID=app-chosen\r\n";
+        let b = backend("name = \"SID\"\npreserve = true");
+        let mut h = response(own);
+        on_response(
+            &b,
+            Sticky {
+                on: true,
+                server: None,
+            },
+            0,
+            &mut h,
+        );
+        assert_eq!(s(&h), s(&response(own)));
+        // Without preserve the server's cookie goes and ringlb's takes its place.
+        let b = backend("name = \"SID\"");
+        let mut h = response(own);
+        on_response(
+            &b,
+            Sticky {
+                on: true,
+                server: None,
+            },
+            0,
+            &mut h,
+        );
+        assert_eq!(s(&h), s(&response("set-cookie: SID=ca; path=/\r\n")));
+    }
+
+    #[test]
+    fn a_request_cookie_names_a_server_by_its_value() {
+        let b = backend("name = \"SID\"\nindirect = true");
+        let mut head = b"GET / HTTP/1.1\r\ncookie: x=1; SID=b\r\n\r\n".to_vec();
+        let fields = [&b"x=1; SID=b"[..]];
+        let got = on_request(&b, fields.into_iter(), &mut head);
+        assert_eq!(
+            got,
+            Sticky {
+                on: true,
+                server: Some(1)
+            }
+        );
+        assert_eq!(s(&head), "GET / HTTP/1.1\r\ncookie: x=1\r\n\r\n");
+        let none = on_request(
+            &backend("name = \"SID\""),
+            [&b"SID=zz"[..]].into_iter(),
+            &mut head,
+        );
+        assert_eq!(
+            none,
+            Sticky {
+                on: true,
+                server: None
+            }
+        );
+    }
+}
