@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use monoio::net::TcpStream;
 
+use super::h2::serve_h2;
 use super::http::serve_http;
 use super::local::{Flag, GateTicket};
 use super::preamble::{read_proxy_header, Origin};
@@ -163,6 +164,10 @@ async fn serve(w: Rc<Worker>, ticket: GateTicket, fe: usize, stream: TcpStream, 
     if let Some((client, tls_label)) = handshaken {
         let result = match frontend.mode {
             Mode::Tcp => serve_tcp(Rc::clone(&w), fe, client, peer, tls_label, origin).await,
+            Mode::Http if speaks_h2(&frontend, &client, &rc) => {
+                let conn = rc.clone();
+                serve_h2(Rc::clone(&w), fe, client, peer, tls_label, conn, origin).await
+            }
             Mode::Http => {
                 let conn = rc.clone();
                 serve_http(Rc::clone(&w), fe, client, peer, tls_label, conn, origin).await
@@ -174,6 +179,15 @@ async fn serve(w: Rc<Worker>, ticket: GateTicket, fe: usize, stream: TcpStream, 
     }
     rules::close(&w, &mut rc.state);
     w.with_frontend_stats(fe, |s| s.current -= 1);
+}
+
+/// Whether the client speaks HTTP/2: ALPN settled on `h2`, or the frontend is
+/// cleartext with `h2c = "prior-knowledge"`.
+fn speaks_h2(frontend: &Frontend, client: &ClientStream, rc: &RuleConn) -> bool {
+    match client {
+        ClientStream::Tls(_) => rc.alpn.as_deref() == Some(b"h2"),
+        _ => frontend.h2.prior_knowledge,
+    }
 }
 
 /// Read the PROXY header of a connection to a frontend with `proxy_protocol`.
@@ -233,10 +247,11 @@ async fn handshake(
                 o.alpn = info.alpn.clone().map(Vec::into_boxed_slice);
             }
             if frontend.rules.is_some() {
-                // For `sni` and `alpn` conditions of the request rules.
+                // For `sni` conditions of the request rules.
                 rc.sni = info.sni.map(String::into_boxed_str);
-                rc.alpn = info.alpn.map(Vec::into_boxed_slice);
             }
+            // For `alpn` conditions of the request rules, and to choose HTTP/2.
+            rc.alpn = info.alpn.map(Vec::into_boxed_slice);
             Some((c, Some((info.version, info.cipher))))
         }
         Err(e) => {
