@@ -52,6 +52,8 @@ pub(super) struct Shared {
     pub origin: Option<Origin>,
     /// Streams being served now.
     pub active: Cell<usize>,
+    /// When the last stream ended (the idle timeout counts from there).
+    pub last_end: Cell<Instant>,
     /// Streams accepted so far (the first never goes on a reused server connection).
     pub accepted: Cell<u64>,
     budget: RefCell<ResetBudget>,
@@ -98,24 +100,27 @@ pub async fn serve_h2(
         rc,
         origin,
         active: Cell::new(0),
+        last_end: Cell::new(Instant::now()),
         accepted: Cell::new(0),
         budget: RefCell::new(ResetBudget::new(settings.max_client_resets, RESET_WINDOW)),
         calm: Flag::default(),
     });
     let mut going_away = false;
+    let keep_alive = frontend.timeout_http_keep_alive;
     loop {
-        // Idle (no stream being served): the keep-alive timeout runs.
-        let idle = shared.active.get() == 0;
-        let wait = if idle {
-            frontend.timeout_http_keep_alive
-        } else {
-            frontend.timeout_client
+        // Idle (no stream being served) for timeout_http_keep_alive: GOAWAY. Looked
+        // at again when the timer fires, since streams end in their own tasks.
+        let idle_for = match shared.active.get() {
+            0 => shared.last_end.get().elapsed(),
+            _ => Duration::ZERO,
         };
         let accepted = monoio::select! {
             a = conn.accept() => a,
-            _ = monoio::time::sleep(wait), if idle && !going_away => {
-                conn.graceful_shutdown();
-                going_away = true;
+            _ = monoio::time::sleep(keep_alive.saturating_sub(idle_for)), if !going_away => {
+                if shared.active.get() == 0 && shared.last_end.get().elapsed() >= keep_alive {
+                    conn.graceful_shutdown();
+                    going_away = true;
+                }
                 continue;
             }
             _ = worker.until_stopping(), if !going_away => {
@@ -133,6 +138,7 @@ pub async fn serve_h2(
             Some(Ok((request, respond))) => {
                 shared.accepted.set(shared.accepted.get() + 1);
                 let first = shared.accepted.get() == 1;
+                shared.active.set(shared.active.get() + 1);
                 monoio::spawn(stream::serve(Rc::clone(&shared), request, respond, first));
             }
             Some(Err(e)) => {

@@ -39,12 +39,13 @@ enum Cut {
     Failed,
 }
 
-/// Counts the stream as served while it lives.
+/// Counts the stream as served while it lives (the driver counted it in).
 struct Active(Rc<Shared>);
 
 impl Drop for Active {
     fn drop(&mut self) {
         self.0.active.set(self.0.active.get() - 1);
+        self.0.last_end.set(std::time::Instant::now());
     }
 }
 
@@ -55,7 +56,6 @@ pub(super) async fn serve(
     mut respond: SendResponse<Bytes>,
     first: bool,
 ) {
-    shared.active.set(shared.active.get() + 1);
     let _active = Active(Rc::clone(&shared));
     let (parts, body) = request.into_parts();
     let pseudo = Pseudo {
