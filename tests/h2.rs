@@ -165,6 +165,15 @@ fn curl_over_alpn_h2_and_prior_knowledge_reaches_http11_servers() {
         metrics.contains("ringlb_frontend_requests_total{frontend=\"tls\"} 3"),
         "{metrics}"
     );
+    // Per protocol: all of "clear", all but the HTTP/1.1 one of "tls".
+    assert!(
+        metrics.contains("ringlb_frontend_h2_requests_total{frontend=\"clear\"} 5"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ringlb_frontend_h2_requests_total{frontend=\"tls\"} 2"),
+        "{metrics}"
+    );
 }
 
 #[test]

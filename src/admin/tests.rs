@@ -281,8 +281,8 @@ fn metrics_parse_with_help_and_type_per_family_and_no_duplicate_series() {
     assert_eq!(helps.len(), types.len());
     assert_eq!(
         types.len(),
-        39 + 10,
-        "metrics.rs has 39 families, vrrp_view.rs 10"
+        40 + 10,
+        "metrics.rs has 40 families, vrrp_view.rs 10"
     );
     assert_eq!(scrape.docs.len(), types.len());
     for s in &scrape.samples {

@@ -82,3 +82,74 @@ impl Validator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, H2Settings};
+
+    fn text(frontend: &str) -> String {
+        format!(
+            "[[frontend]]\nname = \"web\"\nbind = [\"127.0.0.1:8000\"]\nmode = \"http\"\n\
+             default_backend = \"app\"\n{frontend}\n\n[[backend]]\nname = \"app\"\n\n\
+             [[backend.server]]\nname = \"a1\"\naddress = \"127.0.0.1:9001\"\n"
+        )
+    }
+
+    fn error(frontend: &str) -> String {
+        match Config::parse(&text(frontend), "t.toml") {
+            Ok(_) => panic!("accepted: {frontend}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn defaults_are_safe_and_keys_set_limits() {
+        let c = Config::parse(&text(""), "t.toml").unwrap();
+        assert_eq!(c.frontends[0].h2, H2Settings::default());
+        assert!(!c.frontends[0].h2.prior_knowledge);
+        assert_eq!(c.frontends[0].h2.max_concurrent_streams, 100);
+        let keys = "h2c = \"prior-knowledge\"\nh2_max_concurrent_streams = 10\n\
+                    h2_max_header_list_size = 8192\nh2_header_table_size = 0\n\
+                    h2_initial_window_size = 1048576\nh2_connection_window_size = 2097152\n\
+                    h2_max_frame_size = 32768\nh2_max_client_resets = 5";
+        let c = Config::parse(&text(keys), "t.toml").unwrap();
+        let h2 = c.frontends[0].h2;
+        assert!(h2.prior_knowledge);
+        assert_eq!(
+            (
+                h2.max_concurrent_streams,
+                h2.max_header_list_size,
+                h2.header_table_size
+            ),
+            (10, 8192, 0)
+        );
+        assert_eq!(
+            (
+                h2.initial_window_size,
+                h2.connection_window_size,
+                h2.max_frame_size
+            ),
+            (1 << 20, 2 << 20, 32768)
+        );
+        assert_eq!(h2.max_client_resets, 5);
+    }
+
+    #[test]
+    fn bad_values_name_their_line_and_key() {
+        let e = error("h2c = \"yes\"");
+        assert!(e.contains("t.toml:6") && e.contains("h2c \"yes\""), "{e}");
+        let e = error("h2_max_frame_size = 1000");
+        assert!(e.contains("h2_max_frame_size 1000 is out of range"), "{e}");
+        let e = error("h2_max_concurrent_streams = 0");
+        assert!(e.contains("h2_max_concurrent_streams 0"), "{e}");
+        let e = error("h2_initial_window_size = 2147483648");
+        assert!(e.contains("h2_initial_window_size"), "{e}");
+    }
+
+    #[test]
+    fn h2c_needs_cleartext_http() {
+        let t = text("h2c = \"prior-knowledge\"").replace("mode = \"http\"", "mode = \"tcp\"");
+        let e = Config::parse(&t, "t.toml").unwrap_err().to_string();
+        assert!(e.contains("h2c needs mode \"http\""), "{e}");
+    }
+}

@@ -57,6 +57,10 @@ pub(super) async fn serve(
     first: bool,
 ) {
     let _active = Active(Rc::clone(&shared));
+    // (Counted in `requests` too, where the HTTP/1.1 code counts every request.)
+    shared
+        .worker
+        .with_frontend_stats(shared.fe, |s| s.h2_requests += 1);
     let (parts, body) = request.into_parts();
     let pseudo = Pseudo {
         method: parts.method.as_str().as_bytes(),
