@@ -148,6 +148,11 @@ fn curl_over_alpn_h2_and_prior_knowledge_reaches_http11_servers() {
     assert_eq!(meta, "200 2");
     let (meta, _) = curl(&["--http2-prior-knowledge", &clear_url(&r, "/204")]);
     assert_eq!(meta, "204 2");
+    let mut args = vec!["--http2".to_string()];
+    args.extend(tls_args(&r, "/chunked/100000"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (meta, body) = curl(&args);
+    assert_eq!((meta.as_str(), body.len()), ("200 2", 100000));
     // HTTP/1.1 still works on the TLS frontend (ALPN http/1.1).
     let mut args = vec!["--http1.1".to_string()];
     args.extend(tls_args(&r, "/one"));
@@ -162,7 +167,7 @@ fn curl_over_alpn_h2_and_prior_knowledge_reaches_http11_servers() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("ringlb_frontend_requests_total{frontend=\"tls\"} 3"),
+        metrics.contains("ringlb_frontend_requests_total{frontend=\"tls\"} 4"),
         "{metrics}"
     );
     // Per protocol: all of "clear", all but the HTTP/1.1 one of "tls".
@@ -171,7 +176,7 @@ fn curl_over_alpn_h2_and_prior_knowledge_reaches_http11_servers() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("ringlb_frontend_h2_requests_total{frontend=\"tls\"} 2"),
+        metrics.contains("ringlb_frontend_h2_requests_total{frontend=\"tls\"} 3"),
         "{metrics}"
     );
 }

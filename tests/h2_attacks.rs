@@ -133,31 +133,40 @@ fn rapid_reset_closes_the_connection_and_bounds_what_reaches_the_server() {
     if !have_python_h2("h2_rapid_reset") {
         return;
     }
-    // The server answers slowly, so that accepted streams are still in flight when
-    // the client resets them.
-    let backend = Backend::start_with_delay(Duration::from_millis(200));
-    let r = start(&backend, "h2_max_client_resets = 50");
-    // Opened and reset at once, 2000 of them: the library's pending-reset bound.
+    // The servers answer slowly, so that accepted streams are still in flight when
+    // the client resets them. One ringlb and server per form of the attack.
+    let fast = Backend::start_with_delay(Duration::from_millis(200));
+    let r = start(&fast, "h2_max_client_resets = 50");
+    // Opened and reset at once, up to 2000 of them: the library's bound on streams
+    // reset before they are accepted (how many the client got out before it read
+    // the GOAWAY depends on timing: not asserted).
     let verdict = attack(&r, "rapid-reset", "");
-    assert!(verdict.starts_with("goaway 11 sent "), "{verdict}");
-    let sent: usize = verdict.rsplit(' ').next().unwrap().parse().unwrap();
-    assert!(sent < 2000, "stopped early: {verdict}");
-    let after_fast = backend.requests();
+    // GOAWAY ENHANCE_YOUR_CALM, or (when the client was still writing) a reset socket.
+    assert!(
+        verdict.starts_with("goaway 11 sent ") || verdict.starts_with("closed sent "),
+        "{verdict}"
+    );
+    // At most the streams open at once (100) and those reset before accept (20).
+    assert!(
+        fast.requests() <= 120,
+        "{} reached the server",
+        fast.requests()
+    );
+    assert_eq!(attack(&r, "get", "/after"), "response 200");
+
+    let slow = Backend::start_with_delay(Duration::from_millis(200));
+    let r = start(&slow, "h2_max_client_resets = 50");
     // Opened, accepted, then reset, 5 at a time: ringlb's own budget (50 per 10 s).
     let verdict = attack(&r, "slow-reset", "");
     assert!(verdict.starts_with("goaway 11 after "), "{verdict}");
     let rounds: usize = verdict.rsplit(' ').next().unwrap().parse().unwrap();
-    assert!(rounds <= 12, "closed once 50 streams were reset: {verdict}");
-    // What reached the server: at most the streams the budgets allow, well under
-    // what was sent.
+    // 50 resets are 10 rounds; the GOAWAY may be read a few rounds late.
+    assert!(rounds <= 20, "closed once 50 streams were reset: {verdict}");
+    // Each accepted stream may have reached the server: the budget and one round.
     assert!(
-        backend.requests() <= after_fast + 60 + 5,
-        "{} requests reached the server",
-        backend.requests()
-    );
-    assert!(
-        after_fast <= 170,
-        "{after_fast} requests reached the server"
+        slow.requests() <= 55,
+        "{} reached the server",
+        slow.requests()
     );
     assert_eq!(attack(&r, "get", "/after"), "response 200");
 }
@@ -178,10 +187,11 @@ fn header_floods_and_bombs_are_cut_short() {
         verdict == "goaway 11" || verdict.starts_with("reset"),
         "{verdict}"
     );
-    // SETTINGS and PING floods from a client that never reads the replies: ringlb
-    // stops reading (its replies wait in the socket), its memory stays bounded.
+    // SETTINGS, PING and WINDOW_UPDATE floods from a client that never reads the
+    // replies: ringlb stops reading (its replies wait in the socket) or the frames
+    // cost nothing; its memory stays bounded.
     let before = rss_kib(&r);
-    for case in ["settings", "ping"] {
+    for case in ["settings", "ping", "window-update"] {
         let verdict = attack(&r, case, "");
         assert!(verdict.starts_with("sent "), "{case}: {verdict}");
     }

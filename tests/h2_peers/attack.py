@@ -17,7 +17,13 @@ import h2.connection
 import h2.events
 import h2.settings
 import hpack
-from hyperframe.frame import ContinuationFrame, HeadersFrame, PingFrame, SettingsFrame
+from hyperframe.frame import (
+    ContinuationFrame,
+    HeadersFrame,
+    PingFrame,
+    SettingsFrame,
+    WindowUpdateFrame,
+)
 
 LIMIT = 10.0  # seconds any case may take
 
@@ -264,13 +270,17 @@ def hpack_bomb(port):
 
 
 def flood(port, kind, n=1000000):
-    """Many SETTINGS or PING frames, never reading the ACKs."""
+    """Many SETTINGS, PING or WINDOW_UPDATE frames, never reading the answers."""
     s, _ = connect(port)
-    frame = SettingsFrame(0) if kind == "settings" else PingFrame(0)
     if kind == "ping":
+        frame = PingFrame(0)
         frame.opaque_data = b"12345678"
-    else:
+    elif kind == "settings":
+        frame = SettingsFrame(0)
         frame.settings = {h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 100}
+    else:
+        frame = WindowUpdateFrame(0)
+        frame.window_increment = 1
     raw = frame.serialize() * 100
     sent = 0
     s.settimeout(2.0)
@@ -322,7 +332,7 @@ def main():
         print(continuation_flood(port))
     elif case == "hpack-bomb":
         print(hpack_bomb(port))
-    elif case in ("settings", "ping"):
+    elif case in ("settings", "ping", "window-update"):
         print(flood(port, case))
     elif case.startswith("ids:"):
         print(stream_ids(port, case.split(":", 1)[1]))
