@@ -179,12 +179,16 @@ fn header_floods_and_bombs_are_cut_short() {
     let backend = Backend::start();
     let r = start(&backend, "");
     let verdict = attack(&r, "continuation", "");
-    assert!(verdict.starts_with("goaway 11 after "), "{verdict}");
+    // GOAWAY ENHANCE_YOUR_CALM, or (when the client was still writing) a reset socket.
+    assert!(
+        verdict.starts_with("goaway 11 after ") || verdict.starts_with("closed after "),
+        "{verdict}"
+    );
     let frames: usize = verdict.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(frames < 20000, "the flood was cut short: {verdict}");
     let verdict = attack(&r, "hpack-bomb", "");
     assert!(
-        verdict == "goaway 11" || verdict.starts_with("reset"),
+        ["goaway 11", "closed"].contains(&verdict.as_str()) || verdict.starts_with("reset"),
         "{verdict}"
     );
     // SETTINGS, PING and WINDOW_UPDATE floods from a client that never reads the
