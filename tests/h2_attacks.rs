@@ -221,3 +221,21 @@ fn a_zero_window_stall_holds_bounded_memory_and_ends_at_timeout_client() {
     assert!(grown < 8 * 1024, "RSS grew by {grown} KiB");
     assert_eq!(attack(&r, "get", "/after"), "response 200");
 }
+
+#[test]
+fn idle_connections_and_stalled_bodies_end_at_their_timeouts() {
+    if !have_python_h2("h2_timeouts") {
+        return;
+    }
+    let backend = Backend::start();
+    let r = start(
+        &backend,
+        "timeout_http_keep_alive = \"1s\"\ntimeout_client = \"1s\"",
+    );
+    // No stream for timeout_http_keep_alive: GOAWAY (NO_ERROR).
+    assert_eq!(attack(&r, "idle", ""), "response 200 then goaway 0");
+    // A body that stops coming: 408 after timeout_client, as in HTTP/1.1 (the head
+    // went on, bodies stream: the server saw half a body, then a close).
+    assert_eq!(attack(&r, "stall-body", ""), "response 408");
+    assert!(backend.requests() <= 2);
+}

@@ -70,6 +70,11 @@ def outcome(s, c, stream=None, deadline=None):
         try:
             events = c.receive_data(data)
         except h2.exceptions.ProtocolError as e:
+            # The library refuses frames after a GOAWAY (such as the PING of a
+            # graceful shutdown) and loses the GOAWAY event with them.
+            code = goaway_in(data)
+            if code is not None:
+                return "goaway %d" % code
             return "client-error %s %s" % (type(e).__name__, e)
         out = c.data_to_send()
         if out:
@@ -253,14 +258,20 @@ def drain(s, deadline=None):
         if not d:
             break
         buf += d
-    # Find a GOAWAY frame (type 7) among the frames received.
+    code = goaway_in(buf)
+    return "closed" if code is None else "goaway %d" % code
+
+
+def goaway_in(buf):
+    """The error code of the first GOAWAY frame (type 7) in `buf`, which starts at a
+    frame boundary; None if there is none."""
     i = 0
     while i + 9 <= len(buf):
         length = int.from_bytes(buf[i : i + 3], "big")
         if buf[i + 3] == 7 and i + 9 + 8 <= len(buf):
-            return "goaway %d" % int.from_bytes(buf[i + 13 : i + 17], "big")
+            return int.from_bytes(buf[i + 13 : i + 17], "big")
         i += 9 + length
-    return "closed"
+    return None
 
 
 def hpack_bomb(port):
@@ -320,6 +331,26 @@ def zero_window(port, path):
     return outcome(s, c, 1, time.time() + LIMIT)
 
 
+def idle(port):
+    """One request, then silence: the verdict once the response is in is what ends
+    the connection."""
+    s, c = connect(port)
+    c.send_headers(1, base("/idle"), end_stream=True)
+    s.sendall(c.data_to_send())
+    first = outcome(s, c, 1)
+    return "%s then %s" % (first, outcome(s, c, None))
+
+
+def stall_body(port):
+    """Half of a declared body, then nothing more."""
+    s, c = connect(port)
+    h = [(b":method", b"POST")] + base("/stall")[1:] + [(b"content-length", b"10")]
+    c.send_headers(1, h, end_stream=False)
+    c.send_data(1, b"12345", end_stream=False)
+    s.sendall(c.data_to_send())
+    return outcome(s, c, 1)
+
+
 def main():
     case, port = sys.argv[1], int(sys.argv[2])
     if case.startswith("smuggle:"):
@@ -338,6 +369,10 @@ def main():
         print(stream_ids(port, case.split(":", 1)[1]))
     elif case == "zero-window":
         print(zero_window(port, sys.argv[3]))
+    elif case == "idle":
+        print(idle(port))
+    elif case == "stall-body":
+        print(stall_body(port))
     elif case == "get":
         print(one(port, base(sys.argv[3] if len(sys.argv) > 3 else "/")))
     else:

@@ -61,7 +61,7 @@ pub(super) async fn serve(
     shared
         .worker
         .with_frontend_stats(shared.fe, |s| s.h2_requests += 1);
-    let (parts, body) = request.into_parts();
+    let (parts, mut body) = request.into_parts();
     let pseudo = Pseudo {
         method: parts.method.as_str().as_bytes(),
         scheme: parts.uri.scheme_str().map(str::as_bytes),
@@ -94,6 +94,16 @@ pub(super) async fn serve(
         }
     };
     drop(fields);
+    // What already came of the body: a stream whose DATA already broke its
+    // content-length (or that was reset) goes nowhere.
+    let first_data = match poll_now(&mut body) {
+        Some(Some(Err(_))) => {
+            shared.client_reset();
+            return;
+        }
+        Some(Some(Ok(data))) => Some(data),
+        Some(None) | None => None,
+    };
     let (end, peer) = pipe(PIPE_CAP, shared.tls.is_some());
     let session = serve_stream(
         Rc::clone(&shared.worker),
@@ -111,7 +121,7 @@ pub(super) async fn serve(
     let head_method = parts.method == Method::HEAD;
     let timeout = shared.worker.frontend(shared.fe).timeout_client;
     let mut session = pin!(session);
-    let mut feed = Box::pin(feed(&peer, body, plan));
+    let mut feed = Box::pin(feed(&peer, body, plan, first_data));
     let mut answer = pin!(answer(&peer, respond, head_method, timeout));
     let mut fed = false;
     let cut = loop {
@@ -142,6 +152,18 @@ pub(super) async fn serve(
     }
 }
 
+/// The body's next DATA if it is there already; `None`: not yet.
+fn poll_now(body: &mut RecvStream) -> Option<Option<Result<Bytes, ::h2::Error>>> {
+    if body.is_end_stream() {
+        return Some(None);
+    }
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match body.poll_data(&mut cx) {
+        std::task::Poll::Ready(d) => Some(d),
+        std::task::Poll::Pending => None,
+    }
+}
+
 enum Step {
     Answered(Result<(), Cut>),
     SessionDone,
@@ -151,11 +173,22 @@ enum Step {
 /// Feed the request body to the session as DATA frames arrive (chunked when the
 /// client gave no content-length), giving the window back as it goes. `Err`: the
 /// stream was reset, or its DATA disagreed with its content-length.
-async fn feed(peer: &PipePeer, mut body: RecvStream, plan: RequestBody) -> Result<(), ()> {
+async fn feed(
+    peer: &PipePeer,
+    mut body: RecvStream,
+    plan: RequestBody,
+    mut first: Option<Bytes>,
+) -> Result<(), ()> {
     let mut total = 0u64;
-    if !body.is_end_stream() {
-        while let Some(data) = body.data().await {
-            let data = data.map_err(drop)?;
+    if first.is_some() || !body.is_end_stream() {
+        loop {
+            let data = match first.take() {
+                Some(d) => d,
+                None => match body.data().await {
+                    Some(d) => d.map_err(drop)?,
+                    None => break,
+                },
+            };
             let n = data.len();
             total += n as u64;
             if matches!(plan, RequestBody::Length(l) if total > l) {
