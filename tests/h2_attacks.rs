@@ -2,7 +2,8 @@
 //! (tests/h2_peers/attack.py) against the real binary in front of the recording
 //! HTTP/1.1 backend: h2→h1 smuggling attempts, rapid reset (CVE-2023-44487) in both
 //! forms, CONTINUATION flood, HPACK bomb, SETTINGS and PING floods, stream-ID abuse and
-//! a zero-window stall. Each is refused as RFC 9113 says (a stream or a connection
+//! a zero-window stall; and the connection's own ends (idle, stalled body, graceful
+//! stop). Each attack is refused as RFC 9113 says (a stream or a connection
 //! error) and nothing of it reaches the server beyond a stated bound.
 
 mod common;
@@ -37,7 +38,7 @@ fn have_python_h2(test: &str) -> bool {
 
 fn start(backend: &Backend, extra: &str) -> Ringlb {
     Ringlb::start(&format!(
-        "[global]\nworkers = 1\npin_workers = false\n\n\
+        "[global]\nworkers = 1\npin_workers = false\naccess_log = true\n\n\
          [[frontend]]\nname = \"h2\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\n\
          default_backend = \"app\"\nh2c = \"prior-knowledge\"\n{extra}\n\n\
          [[backend]]\nname = \"app\"\n\n[[backend.server]]\nname = \"a\"\naddress = \"{}\"\n",
@@ -238,4 +239,41 @@ fn idle_connections_and_stalled_bodies_end_at_their_timeouts() {
     // went on, bodies stream: the server saw half a body, then a close).
     assert_eq!(attack(&r, "stall-body", ""), "response 408");
     assert!(backend.requests() <= 2);
+}
+
+#[test]
+fn a_graceful_stop_lets_the_stream_in_flight_finish() {
+    if !have_python_h2("h2_graceful_stop") {
+        return;
+    }
+    let backend = Backend::start_with_delay(Duration::from_millis(500));
+    let mut r = start(&backend, "");
+    let client = Command::new("python3")
+        .arg(SCRIPT)
+        .args(["until-end", &r.addr().port().to_string(), "/in-flight"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The request is at the server (which answers half a second later): stop.
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    while backend.requests() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request never came"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    r.signal(libc::SIGTERM);
+    let out = client.wait_with_output().unwrap();
+    // GOAWAY (NO_ERROR) first, then the response, then the close.
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "goaway 0, stream ended"
+    );
+    assert!(r.wait_exit().success());
+    assert!(
+        r.logged("\"GET /in-flight HTTP/2.0\""),
+        "{}",
+        r.log.join("\n")
+    );
 }

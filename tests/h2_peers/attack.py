@@ -351,6 +351,34 @@ def stall_body(port):
     return outcome(s, c, 1)
 
 
+def until_end(port, path):
+    """One request; then read raw frames to the end of the connection (the library
+    refuses frames after a GOAWAY, which a graceful stop sends first): the GOAWAY's
+    code and whether stream 1 ended (a DATA or HEADERS frame with END_STREAM)."""
+    s, c = connect(port)
+    c.send_headers(1, base(path), end_stream=True)
+    s.sendall(c.data_to_send())
+    buf = b""
+    deadline = time.time() + LIMIT
+    while time.time() < deadline:
+        try:
+            d = s.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not d:
+            break
+        buf += d
+    ended, i = False, 0
+    while i + 9 <= len(buf):
+        length, kind, flags = int.from_bytes(buf[i : i + 3], "big"), buf[i + 3], buf[i + 4]
+        sid = int.from_bytes(buf[i + 5 : i + 9], "big") & 0x7FFFFFFF
+        if sid == 1 and kind in (0, 1) and flags & 1:
+            ended = True
+        i += 9 + length
+    code = goaway_in(buf)
+    return "goaway %s, stream %s" % (code, "ended" if ended else "cut")
+
+
 def main():
     case, port = sys.argv[1], int(sys.argv[2])
     if case.startswith("smuggle:"):
@@ -373,6 +401,8 @@ def main():
         print(idle(port))
     elif case == "stall-body":
         print(stall_body(port))
+    elif case == "until-end":
+        print(until_end(port, sys.argv[3]))
     elif case == "get":
         print(one(port, base(sys.argv[3] if len(sys.argv) > 3 else "/")))
     else:

@@ -106,26 +106,36 @@ pub async fn serve_h2(
         calm: Flag::default(),
     });
     let mut going_away = false;
-    let keep_alive = frontend.timeout_http_keep_alive;
     loop {
-        // Idle (no stream being served) for timeout_http_keep_alive: GOAWAY. Looked
-        // at again when the timer fires, since streams end in their own tasks.
+        // Idle (no stream being served) for timeout_http_keep_alive: GOAWAY. After a
+        // GOAWAY, idle for CLOSE_GRACE: closed (a client that does not answer the
+        // shutdown's PING must not hold the connection). Looked at again when the
+        // timer fires, since streams end in their own tasks.
+        let limit = match going_away {
+            false => frontend.timeout_http_keep_alive,
+            true => CLOSE_GRACE,
+        };
         let idle_for = match shared.active.get() {
             0 => shared.last_end.get().elapsed(),
             _ => Duration::ZERO,
         };
         let accepted = monoio::select! {
             a = conn.accept() => a,
-            _ = monoio::time::sleep(keep_alive.saturating_sub(idle_for)), if !going_away => {
-                if shared.active.get() == 0 && shared.last_end.get().elapsed() >= keep_alive {
+            _ = monoio::time::sleep(limit.saturating_sub(idle_for)) => {
+                if shared.active.get() == 0 && shared.last_end.get().elapsed() >= limit {
+                    if going_away {
+                        break;
+                    }
                     conn.graceful_shutdown();
                     going_away = true;
+                    shared.last_end.set(Instant::now());
                 }
                 continue;
             }
             _ = worker.until_stopping(), if !going_away => {
                 conn.graceful_shutdown();
                 going_away = true;
+                shared.last_end.set(Instant::now());
                 continue;
             }
             _ = shared.calm.wait() => {
