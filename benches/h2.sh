@@ -71,6 +71,7 @@ PY
 rows="$tmp/rows"
 for _ in $(seq "$rounds"); do
   run "h1 -c10" "${addrs[0]}" --h1 -c 10 -m 1 >>"$rows"
+  run "h1 -c100" "${addrs[0]}" --h1 -c 100 -m 1 >>"$rows"
   run "h2 -c10 -m10" "${addrs[1]}" -c 10 -m 10 >>"$rows"
   run "h2 -c100 -m1" "${addrs[1]}" -c 100 -m 1 >>"$rows"
 done

@@ -44,6 +44,20 @@ impl Lane {
         Poll::Ready(n)
     }
 
+    /// As `poll_read`, appending to `out` (no zeroed room needed).
+    fn poll_append(&mut self, cx: &mut Context<'_>, out: &mut Vec<u8>, max: usize) -> Poll<usize> {
+        if self.data.is_empty() && !self.closed && max > 0 {
+            self.reader = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let n = max.min(self.data.len());
+        out.extend(self.data.drain(..n));
+        if let Some(w) = self.writer.take() {
+            w.wake();
+        }
+        Poll::Ready(n)
+    }
+
     fn poll_write(
         &mut self,
         cx: &mut Context<'_>,
@@ -170,17 +184,7 @@ impl PipePeer {
     /// Read what the session wrote into `out` (appended, at most `max` bytes); 0: the
     /// session closed its end.
     pub async fn read_append(&self, out: &mut Vec<u8>, max: usize) -> usize {
-        let start = out.len();
-        out.resize(start + max, 0);
-        let n = poll_fn(|cx| {
-            self.shared
-                .borrow_mut()
-                .down
-                .poll_read(cx, &mut out[start..])
-        })
-        .await;
-        out.truncate(start + n);
-        n
+        poll_fn(|cx| self.shared.borrow_mut().down.poll_append(cx, out, max)).await
     }
 }
 

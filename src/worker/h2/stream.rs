@@ -369,8 +369,16 @@ impl Out<'_> {
         while !data.is_empty() {
             self.send.reserve_capacity(data.len());
             let send = &mut *self.send;
-            let got = monoio::time::timeout(self.timeout, poll_fn(|cx| send.poll_capacity(cx)));
-            let n = match got.await {
+            // The timer only when the window is shut (no clock read otherwise).
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            let got = match send.poll_capacity(&mut cx) {
+                std::task::Poll::Ready(c) => Ok(c),
+                std::task::Poll::Pending => {
+                    let wait = poll_fn(|cx| send.poll_capacity(cx));
+                    monoio::time::timeout(self.timeout, wait).await
+                }
+            };
+            let n = match got {
                 Ok(Some(Ok(n))) => n.min(data.len()),
                 Ok(_) => return Err(Cut::Reset),
                 Err(_) => {
