@@ -11,8 +11,11 @@
 //!   gone on a reused one (the server had closed it; not the server's fault), and up
 //!   to `retries` times, to another server when `redispatch` allows, when a fresh
 //!   connection failed.
+//! - **Reuse** ([`Reuse::allowed`]): which idle server connection a request may take,
+//!   by the backend's `http_reuse` (HAProxy's `http-reuse`) and whether it is the
+//!   first request of its client connection.
 //!
-//! Both are pure (they decide, they do no I/O) and tested here; [`connect`] carries
+//! All three are pure (they decide, they do no I/O) and tested here; [`connect`] carries
 //! the connect attempts out.
 
 use std::net::SocketAddr;
@@ -26,15 +29,57 @@ use super::error::SessionError;
 use super::lease::{NoSlot, ServerLease};
 use super::preamble::{send_proxy_header, Origin};
 use super::state::Worker;
+use crate::config::HttpReuse;
 use crate::listen::local_shortage;
 use crate::tls::{connect_tls, ServerStream};
 
-/// Whether a request may go on a pooled server connection.
+/// Which connection a request may go on (whatever is allowed, a new one when there
+/// is no such idle connection). Every idle connection is checked before use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reuse {
+    /// A new connection only.
     Never,
-    /// An idle pooled connection to the picked server, when one passes its check.
+    /// The idle server connection this client connection kept for itself, if any: the
+    /// one its previous request used, when `http_reuse = "never"` or the server has
+    /// `send_proxy` (its header named this client).
+    Own,
+    /// Its own, else an idle pooled connection (of any client) that has already
+    /// carried more than one request: the server is known to keep connections alive.
+    Proven,
+    /// Its own, else any idle pooled connection to the picked server.
     Pooled,
+}
+
+impl Reuse {
+    /// What a backend's `http_reuse` allows a request; `first`: the first request of
+    /// its client connection. Like HAProxy: `never` shares no connection between
+    /// client connections (each keeps its own); `safe` sends a first request on a new
+    /// connection, so that if the server closes it the client (which sees its own
+    /// connection close before any response) may retry, as for any keep-alive
+    /// connection; `aggressive` lets a first request take a connection already reused
+    /// once; `always` lets any request take any idle connection.
+    pub fn allowed(policy: HttpReuse, first: bool) -> Reuse {
+        match (policy, first) {
+            (HttpReuse::Never, _) => Reuse::Own,
+            (HttpReuse::Safe, true) => Reuse::Never,
+            (HttpReuse::Aggressive, true) => Reuse::Proven,
+            (HttpReuse::Always, _) | (_, false) => Reuse::Pooled,
+        }
+    }
+
+    /// Whether the client connection's own idle connection may be taken.
+    pub fn own(self) -> bool {
+        self != Reuse::Never
+    }
+
+    /// Whether the worker's pool may be asked: `Some(proven_only)`.
+    pub fn pool_asked(self) -> Option<bool> {
+        match self {
+            Reuse::Never | Reuse::Own => None,
+            Reuse::Proven => Some(true),
+            Reuse::Pooled => Some(false),
+        }
+    }
 }
 
 /// A backend's retry settings.
@@ -55,8 +100,9 @@ pub struct Target {
     pub same: Option<usize>,
     /// Otherwise let the balancer pick, leaving this one out when another is usable.
     pub avoid: Option<usize>,
-    /// An idle pooled connection to the server picked may be taken.
-    pub pooled: bool,
+    /// Which idle connection to the server picked may be taken (`Never` after the
+    /// first attempt).
+    pub reuse: Reuse,
     /// Lease this server, which the request's persistence cookie names, if it takes
     /// such requests (first attempt only).
     pub sticky: Option<usize>,
@@ -115,7 +161,11 @@ impl Connects {
             attempt,
             same: self.prev.filter(|_| attempt > 0 && !redispatch_now),
             avoid: self.prev,
-            pooled: self.reuse == Reuse::Pooled && attempt == 0,
+            reuse: if attempt == 0 {
+                self.reuse
+            } else {
+                Reuse::Never
+            },
             sticky: self.sticky.filter(|_| attempt == 0),
         })
     }
@@ -146,14 +196,14 @@ pub struct Attempt {
 }
 
 impl Replays {
-    /// `first`: the client's first request, which never goes on a reused connection
-    /// (HAProxy's `http-reuse safe`).
-    pub fn new(policy: RetryPolicy, replayable: bool, first: bool) -> Replays {
+    /// `reuse`: what the backend's `http_reuse` allows this request
+    /// ([`Reuse::allowed`]); replays go on new connections whatever it is.
+    pub fn new(policy: RetryPolicy, replayable: bool, reuse: Reuse) -> Replays {
         Replays {
             policy,
             replayable,
             left: policy.retries,
-            reuse: if first { Reuse::Never } else { Reuse::Pooled },
+            reuse,
             avoid: None,
         }
     }
@@ -194,11 +244,26 @@ impl Attempt {
     pub fn counts_against_server(self) -> bool {
         !(self.replay && self.reused)
     }
+
+    /// The connection had carried a request before this one.
+    pub fn reused(self) -> bool {
+        self.reused
+    }
+
+    /// The request head could not be written whole, so the server cannot have acted
+    /// on it: it may go again (on a new connection) when the policy allows a replay,
+    /// and whatever the request when the connection was a reused one the server had
+    /// closed (HAProxy retries such a failure too: `retry-on conn-failure`). Its body,
+    /// if any, has not been read from the client yet.
+    pub fn unsent_may_go_again(self) -> bool {
+        self.replay || self.reused
+    }
 }
 
-/// Connect to a server of `backend` as [`Connects`] directs. With `Reuse::Pooled`, an
-/// idle pooled connection to the picked server is taken when there is one (the third
-/// value says so). `avoid`: a server that just failed this request, left out of the
+/// Connect to a server of `backend` as [`Connects`] directs. With `Reuse::Pooled` (or
+/// `Proven`), an idle pooled connection to the picked server (a proven one) is taken
+/// when there is one (the third value says so); the caller has looked at the client
+/// connection's own one already. `avoid`: a server that just failed this request, left out of the
 /// first pick when another one is usable. `origin`: who the client is, for the
 /// header of a server with `send_proxy`.
 pub async fn connect(
@@ -216,8 +281,9 @@ pub async fn connect(
         let Some((lease, addr)) = lease_for(worker, backend, to.peer, target).await? else {
             break;
         };
-        if target.pooled {
-            if let Some(stream) = worker.pool_take(backend, lease.server, Instant::now()) {
+        if let Some(proven_only) = target.reuse.pool_asked() {
+            let now = Instant::now();
+            if let Some(stream) = worker.pool_take(backend, lease.server, now, proven_only) {
                 return Ok((lease, stream, true));
             }
         }
@@ -353,12 +419,12 @@ mod tests {
         out
     }
 
-    fn target(attempt: u32, same: Option<usize>, avoid: Option<usize>, pooled: bool) -> Target {
+    fn target(attempt: u32, same: Option<usize>, avoid: Option<usize>, reuse: Reuse) -> Target {
         Target {
             attempt,
             same,
             avoid,
-            pooled,
+            reuse,
             sticky: None,
         }
     }
@@ -380,7 +446,7 @@ mod tests {
             Some(4),
             Some(4),
         ));
-        assert_eq!(got, [target(0, None, Some(4), false)]);
+        assert_eq!(got, [target(0, None, Some(4), Reuse::Never)]);
     }
 
     #[test]
@@ -389,9 +455,9 @@ mod tests {
         assert_eq!(
             got,
             [
-                target(0, None, None, false),
-                target(1, Some(7), Some(7), false),
-                target(2, Some(8), Some(8), false),
+                target(0, None, None, Reuse::Never),
+                target(1, Some(7), Some(7), Reuse::Never),
+                target(2, Some(8), Some(8), Reuse::Never),
             ]
         );
     }
@@ -399,30 +465,47 @@ mod tests {
     #[test]
     fn with_redispatch_the_last_retry_goes_elsewhere() {
         let got = failing(Connects::new(policy(2, true), Reuse::Never, None, None));
-        assert_eq!(got[1], target(1, Some(7), Some(7), false));
-        assert_eq!(got[2], target(2, None, Some(8), false));
+        assert_eq!(got[1], target(1, Some(7), Some(7), Reuse::Never));
+        assert_eq!(got[2], target(2, None, Some(8), Reuse::Never));
         assert_eq!(got.len(), 3);
         // With one retry, that retry is the last one.
         let got = failing(Connects::new(policy(1, true), Reuse::Never, None, None));
-        assert_eq!(got[1], target(1, None, Some(7), false));
+        assert_eq!(got[1], target(1, None, Some(7), Reuse::Never));
     }
 
     #[test]
     fn no_retries_means_one_attempt_and_avoid_applies_to_it() {
         let got = failing(Connects::new(policy(0, true), Reuse::Pooled, Some(3), None));
-        assert_eq!(got, [target(0, None, Some(3), true)]);
+        assert_eq!(got, [target(0, None, Some(3), Reuse::Pooled)]);
     }
 
     #[test]
     fn only_the_first_attempt_may_take_a_pooled_connection() {
-        let got = failing(Connects::new(policy(2, false), Reuse::Pooled, None, None));
-        let pooled: Vec<bool> = got.iter().map(|t| t.pooled).collect();
-        assert_eq!(pooled, [true, false, false]);
+        for reuse in [Reuse::Pooled, Reuse::Proven, Reuse::Own] {
+            let got = failing(Connects::new(policy(2, false), reuse, None, None));
+            let reuses: Vec<Reuse> = got.iter().map(|t| t.reuse).collect();
+            assert_eq!(reuses, [reuse, Reuse::Never, Reuse::Never]);
+        }
+    }
+
+    #[test]
+    fn a_request_whose_head_could_not_be_written_on_a_reused_connection_goes_again() {
+        // Not replayable (a body): again only when the connection was a reused one.
+        let mut r = Replays::new(policy(3, true), false, Reuse::Pooled);
+        assert!(r.start(1, true).unsent_may_go_again());
+        r.replay();
+        assert_eq!(r.next_send(), (Reuse::Never, None));
+        assert!(!r.start(1, false).unsent_may_go_again());
+        // Replayable: as for any failure before a response.
+        let mut r = Replays::new(policy(1, false), true, Reuse::Never);
+        assert!(r.start(1, false).unsent_may_go_again());
+        r.replay();
+        assert!(!r.start(1, false).unsent_may_go_again());
     }
 
     #[test]
     fn a_request_with_a_body_is_never_replayed() {
-        let mut r = Replays::new(policy(3, true), false, false);
+        let mut r = Replays::new(policy(3, true), false, Reuse::Pooled);
         assert_eq!(r.next_send(), (Reuse::Pooled, None));
         for reused in [true, false] {
             let a = r.start(1, reused);
@@ -432,14 +515,42 @@ mod tests {
     }
 
     #[test]
-    fn a_first_request_never_goes_on_a_reused_connection() {
-        let r = Replays::new(policy(3, true), true, true);
-        assert_eq!(r.next_send(), (Reuse::Never, None));
+    fn a_replay_goes_on_a_new_connection_whatever_the_policy_allows() {
+        for reuse in [Reuse::Own, Reuse::Proven, Reuse::Pooled] {
+            let mut r = Replays::new(policy(3, true), true, reuse);
+            assert_eq!(r.next_send(), (reuse, None));
+            assert!(r.start(1, true).may_replay());
+            r.replay();
+            assert_eq!(r.next_send(), (Reuse::Never, None));
+        }
+    }
+
+    #[test]
+    fn what_each_http_reuse_allows_first_and_later_requests() {
+        use HttpReuse::*;
+        let allowed = |p| (Reuse::allowed(p, true), Reuse::allowed(p, false));
+        // never: nothing shared; a client connection keeps its own connection.
+        assert_eq!(allowed(Never), (Reuse::Own, Reuse::Own));
+        // safe: a first request always on a new connection.
+        assert_eq!(allowed(Safe), (Reuse::Never, Reuse::Pooled));
+        // aggressive: a first request only on a proven one.
+        assert_eq!(allowed(Aggressive), (Reuse::Proven, Reuse::Pooled));
+        assert_eq!(allowed(Always), (Reuse::Pooled, Reuse::Pooled));
+        assert_eq!(HttpReuse::default(), Safe);
+    }
+
+    #[test]
+    fn which_connections_each_reuse_may_take() {
+        let got = |r: Reuse| (r.own(), r.pool_asked());
+        assert_eq!(got(Reuse::Never), (false, None));
+        assert_eq!(got(Reuse::Own), (true, None));
+        assert_eq!(got(Reuse::Proven), (true, Some(true)));
+        assert_eq!(got(Reuse::Pooled), (true, Some(false)));
     }
 
     #[test]
     fn a_reused_connection_that_failed_is_replayed_at_once_and_not_held_against_the_server() {
-        let mut r = Replays::new(policy(0, true), true, false);
+        let mut r = Replays::new(policy(0, true), true, Reuse::Pooled);
         let a = r.start(4, true);
         assert!(a.may_replay());
         assert!(!a.counts_against_server());
@@ -453,7 +564,7 @@ mod tests {
 
     #[test]
     fn fresh_connections_are_replayed_up_to_retries_times() {
-        let mut r = Replays::new(policy(2, false), true, true);
+        let mut r = Replays::new(policy(2, false), true, Reuse::Never);
         let mut sends = 0;
         loop {
             let (reuse, avoid) = r.next_send();
@@ -475,7 +586,7 @@ mod tests {
 
     #[test]
     fn with_redispatch_a_replay_avoids_the_server_that_failed() {
-        let mut r = Replays::new(policy(1, true), true, false);
+        let mut r = Replays::new(policy(1, true), true, Reuse::Pooled);
         // A reused connection first: does not use up a retry, avoids nobody.
         assert!(r.start(2, true).may_replay());
         r.replay();
