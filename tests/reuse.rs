@@ -242,6 +242,32 @@ fn a_post_on_an_idle_connection_the_server_closes_gets_502_under_always() {
 }
 
 #[test]
+fn a_later_post_that_got_nothing_on_a_reused_connection_closes_the_client_silently() {
+    let backend = ClosesOnReuse::start();
+    let r = Ringlb::start(&config(backend.addr, "", 1));
+    let mut c = Client::connect(r.addr());
+    assert_eq!(c.get("/first").0, 200);
+    // The second request of this client connection takes the idle server connection
+    // (safe allows it); the server reads it and closes. It may not be sent again, so
+    // the client connection is closed with no response at all, as HAProxy does: the
+    // client sees its keep-alive connection close and sends the request again.
+    c.send(b"POST /post HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
+    let mut rest = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut c.reader, &mut rest);
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    assert_eq!((backend.accepted(), backend.requests()), (1, 2));
+    // Not held against the server.
+    let (_, text) = common::admin(r.admin_addr(), "GET", "/metrics", "", None);
+    let errors = "ringlb_server_response_errors_total{backend=\"app\",server=\"a1\"} 0";
+    assert!(text.lines().any(|l| l == errors), "{text}");
+    // The client's retry is a first request: a new server connection.
+    let mut c = Client::connect(r.addr());
+    c.send(b"POST /post HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
+    assert_eq!(c.response(false).0, 200);
+    assert_eq!(backend.accepted(), 2);
+}
+
+#[test]
 fn a_post_as_first_request_under_safe_goes_on_a_new_connection() {
     let backend = ClosesOnReuse::start();
     let r = Ringlb::start(&config(backend.addr, "", 1));

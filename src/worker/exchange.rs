@@ -303,6 +303,11 @@ impl<'a> Exchange<'a> {
             }
             return Stop::Replay;
         }
+        if nothing && up.attempt.close_silently(self.conn.first) {
+            // The server had closed the idle connection: not its fault. The client
+            // sees its keep-alive connection close and sends the request again.
+            return Stop::Done(Next::Close);
+        }
         self.failed(up);
         let status = if matches!(e, HeadError::Timeout) {
             504

@@ -250,6 +250,17 @@ impl Attempt {
         self.reused
     }
 
+    /// Nothing at all came back for a request that may not be sent again: whether the
+    /// client connection is closed without a response (so that the client sends the
+    /// request again, as after any close of an idle keep-alive connection) rather than
+    /// answered 502. HAProxy does so for every request but a client connection's first
+    /// (`first`); ringlb only when the server connection was a reused one, where the
+    /// server closing it as the request went out is the likely cause (a new connection
+    /// that closes without answering is a server failure, worth its 502).
+    pub fn close_silently(self, first: bool) -> bool {
+        !first && self.reused
+    }
+
     /// The request head could not be written whole, so the server cannot have acted
     /// on it: it may go again (on a new connection) when the policy allows a replay,
     /// and whatever the request when the connection was a reused one the server had
@@ -501,6 +512,17 @@ mod tests {
         assert!(r.start(1, false).unsent_may_go_again());
         r.replay();
         assert!(!r.start(1, false).unsent_may_go_again());
+    }
+
+    #[test]
+    fn a_later_request_that_got_nothing_on_a_reused_connection_closes_the_client_silently() {
+        let mut r = Replays::new(policy(3, true), false, Reuse::Pooled);
+        let reused = r.start(1, true);
+        assert!(reused.close_silently(false));
+        // A client connection's first request gets its 502 (HAProxy's answer too).
+        assert!(!reused.close_silently(true));
+        // A new connection that closed without answering: the server's failure.
+        assert!(!r.start(1, false).close_silently(false));
     }
 
     #[test]
