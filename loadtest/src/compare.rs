@@ -6,17 +6,17 @@
 //! server-connection reuse read from its `/metrics`.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use hdrhistogram::Histogram;
 
 use crate::client::{self, Plan, Target};
-use crate::proxies::{cpu_seconds, peak_rss_kib, start_haproxy, start_nginx, start_ringlb, Proc};
+use crate::proxies::{
+    cpu_seconds, peak_rss_kib, start_backends, start_haproxy, start_nginx, start_ringlb, Proc,
+};
 use crate::scenario::{scrape, ReuseFigures, Scenario};
 use crate::stats::{new_histogram, Percentiles};
 use crate::svg;
@@ -102,38 +102,7 @@ fn svg_path(opts: &CompareOpts, scenario: Scenario) -> Option<PathBuf> {
 
 fn run_scenario(setup: &Setup) -> anyhow::Result<String> {
     let (opts, tmp) = (setup.opts, &setup.tmp);
-    let me = std::env::current_exe().context("cannot find ringlb-load itself")?;
-    let mut backends = Vec::new();
-    let mut backend_procs = Vec::new();
-    for i in 0..opts.backends.max(1) {
-        let mut child = Command::new(&me)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--threads",
-                "1",
-                "--body-size",
-            ])
-            .arg(opts.body_size.to_string())
-            .stdout(Stdio::piped())
-            .spawn()
-            .context("cannot start a backend")?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().context("backend stdout")?).read_line(&mut line)?;
-        let addr: SocketAddr = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .unwrap_or("")
-            .parse()
-            .context("backend address")?;
-        backend_procs.push(Proc {
-            name: format!("backend{i}"),
-            child,
-        });
-        backends.push(addr);
-    }
+    let (backends, backend_procs) = start_backends(opts)?;
     let mut targets = vec![TargetUnderTest::new("direct", backends[0], None)];
     let (addr, admin, p) = start_ringlb(setup, &backends)?;
     targets.push(TargetUnderTest::new("ringlb", addr, Some(p)));
@@ -163,7 +132,73 @@ fn run_scenario(setup: &Setup) -> anyhow::Result<String> {
         progress: false,
     };
 
-    // Closed loop: maximum throughput, alternating the order every round.
+    closed_loop(opts, &mut targets, &plan_for)?;
+    let haproxy_max = median(
+        &targets
+            .iter()
+            .find(|t| t.name == "haproxy")
+            .map(|t| t.throughput.clone())
+            .unwrap_or_default(),
+    );
+    if haproxy_max <= 0.0 {
+        bail!(
+            "HAProxy served nothing: see its configuration in {}",
+            tmp.display()
+        );
+    }
+    let levels = [0.25, 0.50, 0.75];
+    open_loop(opts, &mut targets, &levels, haproxy_max, &plan_for)?;
+    let peak_rss: Vec<Option<u64>> = targets
+        .iter()
+        .map(|t| t.proc.as_ref().and_then(|p| peak_rss_kib(p.pid())))
+        .collect();
+
+    // TCP mode has no requests to reuse connections for.
+    let reuse = match setup.mode {
+        "http" => Some(scrape(admin).map(|m| ReuseFigures::parse(&m, "servers"))),
+        _ => None,
+    };
+    if let Some(Err(e)) = &reuse {
+        eprintln!("ringlb's /metrics: {e:#}");
+    }
+    if let Some(path) = svg_path(opts, setup.scenario) {
+        let series: Vec<(String, &Histogram<u64>)> = targets
+            .iter()
+            .map(|t| (t.name.clone(), &t.levels[1].1))
+            .collect();
+        let title = format!(
+            "Corrected latency at {:.0} req/s (50% of HAProxy's maximum)",
+            (haproxy_max * 0.5).round()
+        );
+        std::fs::write(&path, svg::percentile_plot(&title, &series))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let mut md = markdown(setup, &targets, &levels, haproxy_max, &peak_rss);
+    if let Some(Ok(f)) = reuse {
+        let _ = writeln!(
+            md,
+            "\nringlb's server connections (its `/metrics`, whole run): {} opened for {} requests, \
+             {} requests on reused ones: **{:.1} new server connections per 1,000 requests**.",
+            f.opened,
+            f.requests,
+            f.reused,
+            f.per_1000()
+        );
+    }
+    drop(targets);
+    drop(backend_procs);
+    Ok(md)
+}
+
+type PlanFor<'a> = dyn Fn(SocketAddr, Option<f64>) -> Plan + 'a;
+
+/// Closed loop: each target's maximum throughput and CPU per request, alternating the
+/// order every round.
+fn closed_loop(
+    opts: &CompareOpts,
+    targets: &mut [TargetUnderTest],
+    plan_for: &PlanFor,
+) -> anyhow::Result<()> {
     for round in 0..opts.rounds {
         for i in order(targets.len(), round) {
             let t = &mut targets[i];
@@ -188,20 +223,17 @@ fn run_scenario(setup: &Setup) -> anyhow::Result<String> {
             }
         }
     }
-    let haproxy_max = median(
-        &targets
-            .iter()
-            .find(|t| t.name == "haproxy")
-            .map(|t| t.throughput.clone())
-            .unwrap_or_default(),
-    );
-    if haproxy_max <= 0.0 {
-        bail!(
-            "HAProxy served nothing: see its configuration in {}",
-            tmp.display()
-        );
-    }
-    let levels = [0.25, 0.50, 0.75];
+    Ok(())
+}
+
+/// Open loop at each of `levels` (shares of HAProxy's maximum): corrected latency.
+fn open_loop(
+    opts: &CompareOpts,
+    targets: &mut [TargetUnderTest],
+    levels: &[f64],
+    haproxy_max: f64,
+    plan_for: &PlanFor,
+) -> anyhow::Result<()> {
     for t in targets.iter_mut() {
         t.levels = levels
             .iter()
@@ -229,42 +261,7 @@ fn run_scenario(setup: &Setup) -> anyhow::Result<String> {
             }
         }
     }
-    let peak_rss: Vec<Option<u64>> = targets
-        .iter()
-        .map(|t| t.proc.as_ref().and_then(|p| peak_rss_kib(p.pid())))
-        .collect();
-
-    let reuse = scrape(admin).map(|m| ReuseFigures::parse(&m, "servers"));
-    if let Err(e) = &reuse {
-        eprintln!("ringlb's /metrics: {e:#}");
-    }
-    if let Some(path) = svg_path(opts, setup.scenario) {
-        let series: Vec<(String, &Histogram<u64>)> = targets
-            .iter()
-            .map(|t| (t.name.clone(), &t.levels[1].1))
-            .collect();
-        let title = format!(
-            "Corrected latency at {:.0} req/s (50% of HAProxy's maximum)",
-            (haproxy_max * 0.5).round()
-        );
-        std::fs::write(&path, svg::percentile_plot(&title, &series))
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    let mut md = markdown(setup, &targets, &levels, haproxy_max, &peak_rss);
-    if let Ok(f) = reuse {
-        let _ = writeln!(
-            md,
-            "\nringlb's server connections (its `/metrics`, whole run): {} opened for {} requests, \
-             {} requests on reused ones: **{:.1} new server connections per 1,000 requests**.",
-            f.opened,
-            f.requests,
-            f.reused,
-            f.per_1000()
-        );
-    }
-    drop(targets);
-    drop(backend_procs);
-    Ok(md)
+    Ok(())
 }
 
 impl TargetUnderTest {

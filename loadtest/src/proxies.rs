@@ -3,13 +3,14 @@
 //! waited for, and what `/proc` tells of their CPU time and memory.
 
 use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-use crate::compare::Setup;
+use crate::compare::{CompareOpts, Setup};
 
 /// A child process killed when dropped.
 pub struct Proc {
@@ -32,6 +33,44 @@ impl Proc {
 
 fn free_port() -> anyhow::Result<SocketAddr> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+/// `opts.backends` benchmark backends (`ringlb-load serve`, this binary): their
+/// addresses and processes.
+pub fn start_backends(opts: &CompareOpts) -> anyhow::Result<(Vec<SocketAddr>, Vec<Proc>)> {
+    let me = std::env::current_exe().context("cannot find ringlb-load itself")?;
+    let mut backends = Vec::new();
+    let mut backend_procs = Vec::new();
+    for i in 0..opts.backends.max(1) {
+        let mut child = Command::new(&me)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--threads",
+                "1",
+                "--body-size",
+            ])
+            .arg(opts.body_size.to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("cannot start a backend")?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().context("backend stdout")?).read_line(&mut line)?;
+        let addr: SocketAddr = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap_or("")
+            .parse()
+            .context("backend address")?;
+        backend_procs.push(Proc {
+            name: format!("backend{i}"),
+            child,
+        });
+        backends.push(addr);
+    }
+    Ok((backends, backend_procs))
 }
 
 /// Start a proxy (stderr to `tmp/NAME.log`) and wait until it listens on `addr`.
