@@ -10,7 +10,9 @@
 //!   HAProxy's `retry-on empty-response`: at once on a fresh connection when it had
 //!   gone on a reused one (the server had closed it; not the server's fault), and up
 //!   to `retries` times, to another server when `redispatch` allows, when a fresh
-//!   connection failed.
+//!   connection failed. Any request whose head could not be written on a reused
+//!   connection goes again too; one that may not ([`Attempt::close_silently`]) ends
+//!   its client connection without a response when it was not the first on it.
 //! - **Reuse** ([`Reuse::allowed`]): which idle server connection a request may take,
 //!   by the backend's `http_reuse` (HAProxy's `http-reuse`) and whether it is the
 //!   first request of its client connection.
