@@ -2,7 +2,7 @@
 //! method per phase: connect (a pooled connection or a new one), send the head, pump
 //! the request body, read the response head (interim 1xx heads are forwarded), pump
 //! the response body, give the server connection back to the pool. A request that got
-//! nothing back is sent again when the retry policy allows (`upstream::Replays`).
+//! nothing back is sent again when the retry policy allows (`sends::Replays`).
 //!
 //! Every path that does not give the server connection back to the pool closes it,
 //! and the lease on its server is given back when the exchange ends.
@@ -19,7 +19,8 @@ use super::http::Conn;
 use super::http_heads::{read_response_head, send_static, HeadError, Parsed, ResponseHead};
 use super::lease::ServerLease;
 use super::persist;
-use super::upstream::{self, Attempt, Replays, Reuse};
+use super::sends::{Attempt, Replays, Reuse};
+use super::upstream;
 use crate::config::{Frontend, HttpReuse};
 use crate::http::BodyFraming;
 use crate::msg::stats::count_status;

@@ -1,6 +1,6 @@
 //! Idle server connections of one worker, per backend and server, for HTTP keep-alive
 //! to servers (the backend's `http_reuse` decides which requests may take one:
-//! `upstream::Reuse`). Newest first, so the connections least likely to have been
+//! `sends::Reuse`). Newest first, so the connections least likely to have been
 //! closed by the server are used; at most `MAX_IDLE` kept per server; closed after
 //! `IDLE_TIMEOUT`. Each remembers whether it has carried more than one request
 //! (*proven*: the server keeps connections alive), which `aggressive` asks for.
