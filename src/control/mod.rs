@@ -16,8 +16,10 @@
 //! | `dns.rs` | the DNS stub: one A/AAAA question over UDP to the nameservers (hickory-proto wire format) |
 //! | `reload.rs` | hot reload: validate, bind, assign slots, send `Update::Reload` |
 //! | `track.rs` | VRRP health tracking: frontends without servers, silent workers |
+//! | `announce.rs` | the same findings for `[announce]`, limited to its tracked frontends |
 
 mod agents;
+mod announce;
 mod checks;
 mod dns;
 mod health;
