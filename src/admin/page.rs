@@ -75,6 +75,9 @@ pub fn html(control: &Control, stats: &[Box<WorkerStats>]) -> String {
     if let Some(v) = &control.vrrp {
         super::vrrp_view::html(&mut o, &v.status(), esc);
     }
+    if let Some(a) = &control.announce {
+        super::announce_view::html(&mut o, &a.status(), esc);
+    }
     frontends(&mut o, control, &totals);
     backends(&mut o, control, &totals);
     o.push_str("</body></html>\n");
