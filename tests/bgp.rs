@@ -1,0 +1,616 @@
+//! Active-active over BGP/ECMP in real network namespaces: a router namespace runs
+//! BIRD 2 with `configs/bird-router.conf` (multipath routes, `merge paths on`) and the
+//! L4 multipath hash; two ringlb nodes each run BIRD with `configs/bird-node.conf`;
+//! a client namespace reaches the service address 198.51.100.10 through the router.
+//! Shown: flows spread over both nodes; a node whose backends all fail withdraws and
+//! new flows go to the other without a client error; `kill -9` of a ringlb takes its
+//! route off the router (the kernel deletes its TUN device); a drained node
+//! (`POST /api/announce off`) gets no new flows and does not close its open
+//! connections (though the router now sends their packets to the other node: the
+//! ECMP limit `docs/scale-out.md` describes); both nodes pick the same server for a
+//! client with `balance = "source"`.
+//!
+//! All hosts share one bridge (192.0.2.0/24: router .1, nodes .2 and .3, client .4,
+//! shared backends .5); the client routes the service address via the router, which
+//! forwards back out of the same interface (ICMP redirects off, so it stays in the
+//! path). Root and `bird` only: skipped with a reason elsewhere, a failure in CI
+//! (`RINGLB_REQUIRE_PRIVILEGED=1`). Readiness is the route at the router, polled.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use common::netns::{skip, Lan};
+use common::{admin, Ringlb, TempConfig, BIN, PATIENCE};
+
+const SVC: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
+const ROUTER: usize = 0;
+const A: usize = 1;
+const B: usize = 2;
+const CLIENT: usize = 3;
+const SHARED: usize = 4;
+
+fn svc() -> SocketAddr {
+    SocketAddr::from((SVC, 8080))
+}
+
+fn admin_addr() -> SocketAddr {
+    "127.0.0.1:9900".parse().unwrap()
+}
+
+fn example(name: &str) -> String {
+    let path = format!("{}/configs/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.stdin(Stdio::null()).output().expect("run");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The test network, the BIRDs, and their files.
+struct Fabric {
+    lan: Lan,
+    dir: PathBuf,
+    birds: Vec<Child>,
+}
+
+impl Fabric {
+    /// Router, two nodes, a client (and `extra` more hosts), each node's and the
+    /// router's BIRD started from the shipped examples.
+    fn new(test: &str, extra: usize) -> Option<Fabric> {
+        let bird = Command::new("bird").arg("--version").output();
+        if !bird.is_ok_and(|o| o.status.success() || !o.stderr.is_empty()) {
+            skip(test, "bird is not installed (Debian package bird2)");
+            return None;
+        }
+        let lan = Lan::new(test, 4 + extra)?;
+        let r = lan.ns(ROUTER);
+        run(Command::new("ip")
+            .args(["netns", "exec", &r, "sysctl", "-qw"])
+            .args([
+                "net.ipv4.ip_forward=1",
+                "net.ipv4.fib_multipath_hash_policy=1",
+                "net.ipv4.conf.all.send_redirects=0",
+                "net.ipv4.conf.eth0.send_redirects=0",
+            ]));
+        let svc = format!("{SVC}/32");
+        run(Command::new("ip")
+            .args(["-n", &lan.ns(CLIENT), "route", "add", &svc, "via"])
+            .arg(Lan::ip(ROUTER).to_string()));
+        let dir = std::env::temp_dir().join(format!("ringlb-bgp-{}", lan.ns(ROUTER)));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let mut f = Fabric {
+            lan,
+            dir,
+            birds: Vec::new(),
+        };
+        f.bird(ROUTER, example("bird-router.conf"));
+        for node in [A, B] {
+            let conf = example("bird-node.conf").replace("192.0.2.2", &Lan::ip(node).to_string());
+            f.bird(node, conf);
+        }
+        Some(f)
+    }
+
+    /// `bird -f -c CONF -s SOCK -P PID` inside `host`.
+    fn bird(&mut self, host: usize, conf: String) {
+        let path = |ext: &str| self.dir.join(format!("h{host}.{ext}"));
+        std::fs::write(path("conf"), conf).expect("write bird.conf");
+        let child = self
+            .lan
+            .command(host, "bird")
+            .arg("-f")
+            .arg("-c")
+            .arg(path("conf"))
+            .arg("-s")
+            .arg(path("ctl"))
+            .arg("-P")
+            .arg(path("pid"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start bird");
+        self.birds.push(child);
+    }
+
+    /// The nodes the router's route to the service address points at now.
+    fn nexthops(&self) -> Vec<Ipv4Addr> {
+        let out = Command::new("ip")
+            .args([
+                "-n",
+                &self.lan.ns(ROUTER),
+                "route",
+                "show",
+                &SVC.to_string(),
+            ])
+            .output()
+            .expect("ip route show");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut via: Vec<Ipv4Addr> = text
+            .split("via ")
+            .skip(1)
+            .filter_map(|r| r.split_whitespace().next()?.parse().ok())
+            .collect();
+        via.sort();
+        via
+    }
+
+    /// Poll until the router's route points at exactly `nodes`; how long it took.
+    fn wait_route(&self, nodes: &[usize], what: &str) -> Duration {
+        let want: Vec<Ipv4Addr> = nodes.iter().map(|&n| Lan::ip(n)).collect();
+        let start = Instant::now();
+        loop {
+            let now = self.nexthops();
+            if now == want {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < PATIENCE,
+                "{what}: the router's route points at {now:?}, never at {want:?}; BIRD says:\n{}",
+                self.birdc(ROUTER, "show protocols")
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// `birdc` in `host`, bounded (it hangs on a stopped BIRD).
+    fn birdc(&self, host: usize, what: &str) -> String {
+        let sock = self.dir.join(format!("h{host}.ctl"));
+        let out = Command::new("timeout")
+            .arg("5")
+            .arg("birdc")
+            .arg("-s")
+            .arg(sock)
+            .args(what.split(' '))
+            .output();
+        out.map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+            .unwrap_or_else(|e| e.to_string())
+    }
+
+    /// ringlb in `host`, once its workers are up.
+    fn ringlb(&self, host: usize, config: &str) -> Ringlb {
+        let cfg = TempConfig::new(config);
+        let mut cmd = self.lan.command(host, BIN);
+        cmd.arg("run").arg("-c").arg(&cfg.0);
+        let mut r = Ringlb::spawn(cmd, Some(cfg));
+        r.wait_for("ringlb ready");
+        r
+    }
+
+    /// `n` new connections from `src` (the client's own address when `None`): the
+    /// first line each one reads, or the error.
+    fn ask(&self, src: Option<Ipv4Addr>, n: usize) -> Vec<Result<String, String>> {
+        self.lan.enter(CLIENT, move || {
+            (0..n).map(|_| open(src).map(|(line, _)| line)).collect()
+        })
+    }
+
+    /// A connection from the client that stays open, with the first line it read.
+    fn hold(&self) -> (String, TcpStream) {
+        self.lan
+            .enter(CLIENT, || open(None))
+            .expect("a connection to the service address")
+    }
+}
+
+impl Drop for Fabric {
+    fn drop(&mut self) {
+        for b in &mut self.birds {
+            let _ = b.kill();
+            let _ = b.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Connect to the service (from `src`), read one line.
+fn open(src: Option<Ipv4Addr>) -> Result<(String, TcpStream), String> {
+    let s = match src {
+        None => {
+            TcpStream::connect_timeout(&svc(), Duration::from_secs(2)).map_err(|e| e.to_string())?
+        }
+        Some(ip) => {
+            let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                .map_err(|e| e.to_string())?;
+            sock.bind(&SocketAddr::from((ip, 0)).into())
+                .map_err(|e| e.to_string())?;
+            sock.connect_timeout(&svc().into(), Duration::from_secs(2))
+                .map_err(|e| e.to_string())?;
+            sock.into()
+        }
+    };
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    BufReader::new(&s)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    if line.is_empty() {
+        return Err("closed without a word".into());
+    }
+    Ok((line.trim_end().to_string(), s))
+}
+
+/// A backend inside a namespace: says `"{name} via {peer address}"`, then echoes
+/// lines until the client closes. Stops listening on drop.
+struct Backend {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Backend {
+    fn start(lan: &Lan, host: usize, addr: SocketAddr, name: &'static str) -> Backend {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let (ready_tx, ready) = std::sync::mpsc::channel();
+        let handle = lan.spawn_in(host, move || {
+            let listener = TcpListener::bind(addr).expect("backend bind");
+            listener.set_nonblocking(true).expect("nonblocking");
+            ready_tx.send(()).expect("ready");
+            while !flag.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((s, peer)) => {
+                        thread::spawn(move || serve(s, name, peer.ip()));
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        ready.recv_timeout(PATIENCE).expect("backend ready");
+        Backend {
+            stop,
+            handle: Some(handle),
+        }
+    }
+}
+
+fn serve(mut s: TcpStream, name: &str, peer: IpAddr) {
+    let _ = s.set_nonblocking(false);
+    let _ = s.set_read_timeout(Some(PATIENCE));
+    if writeln!(s, "{name} via {peer}").is_err() {
+        return;
+    }
+    let mut lines = BufReader::new(s.try_clone().expect("clone")).lines();
+    while let Some(Ok(line)) = lines.next() {
+        if writeln!(s, "{line}").is_err() {
+            return;
+        }
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// A node: the service on 198.51.100.10:8080 in front of its own backend on
+/// 127.0.0.1:9001, checked every 100 ms; announced while that backend is up.
+fn node_config() -> String {
+    format!(
+        r#"[global]
+workers = 1
+pin_workers = false
+admin_bind = "127.0.0.1:9900"
+
+[[frontend]]
+name = "web"
+bind = ["{SVC}:8080"]
+mode = "tcp"
+default_backend = "app"
+
+[[backend]]
+name = "app"
+[backend.check]
+kind = "tcp"
+interval = "100ms"
+fast_interval = "50ms"
+timeout = "200ms"
+rise = 1
+fall = 1
+
+[[backend.server]]
+name = "local"
+address = "127.0.0.1:9001"
+check = true
+
+[announce]
+interface = "svc0"
+addresses = ["{SVC}/32"]
+"#
+    )
+}
+
+/// Which node answered: the first word of the backend's line ("a" or "b").
+fn node_of(line: &str) -> &str {
+    line.split(' ').next().unwrap_or("")
+}
+
+/// Every connection answered; how many reached each node.
+fn tally(answers: &[Result<String, String>]) -> (usize, usize) {
+    let mut n = (0, 0);
+    for a in answers {
+        match a.as_deref().map(node_of) {
+            Ok("a") => n.0 += 1,
+            Ok("b") => n.1 += 1,
+            other => panic!("a client failed: {other:?} (all: {answers:?})"),
+        }
+    }
+    n
+}
+
+/// The router, two announced nodes with local backends "a" and "b", both routes up.
+fn two_nodes(test: &str) -> Option<(Fabric, [Ringlb; 2], [Backend; 2])> {
+    let f = Fabric::new(test, 0)?;
+    let local: SocketAddr = "127.0.0.1:9001".parse().unwrap();
+    let backends = [
+        Backend::start(&f.lan, A, local, "a"),
+        Backend::start(&f.lan, B, local, "b"),
+    ];
+    let mut nodes = [f.ringlb(A, &node_config()), f.ringlb(B, &node_config())];
+    for n in &mut nodes {
+        n.wait_logged("198.51.100.10 added to svc0");
+    }
+    f.wait_route(&[A, B], "start-up");
+    Some((f, nodes, backends))
+}
+
+#[test]
+fn flows_spread_and_leave_a_node_whose_backend_fails_or_that_is_killed() {
+    let test = "flows_spread_and_leave_a_node_whose_backend_fails_or_that_is_killed";
+    let Some((f, [mut a, _b], [a_app, _b_app])) = two_nodes(test) else {
+        return;
+    };
+    // ECMP with the L4 hash: different client ports reach both nodes.
+    let (on_a, on_b) = tally(&f.ask(None, 40));
+    assert!(on_a > 0 && on_b > 0, "40 flows: {on_a} on A, {on_b} on B");
+
+    // A's only backend goes: its check fails, A withdraws, new flows go to B only.
+    let lost = Instant::now();
+    drop(a_app);
+    f.wait_route(&[B], "A's backend is down");
+    eprintln!(
+        "backend loss on node A (checks every 100 ms, fall 1): its route left the router after {:?}",
+        lost.elapsed()
+    );
+    a.wait_for("withdrawn from svc0: frontend web has no usable server");
+    assert_eq!(tally(&f.ask(None, 20)), (0, 20));
+    // Back: A announces again and takes flows again.
+    let _a_app = Backend::start(&f.lan, A, "127.0.0.1:9001".parse().unwrap(), "a");
+    a.wait_for("198.51.100.10 added to svc0");
+    f.wait_route(&[A, B], "A's backend is back");
+    let (on_a, _) = tally(&f.ask(None, 40));
+    assert!(on_a > 0, "A takes flows again");
+
+    // kill -9: the kernel deletes A's device, BIRD loses the address, BGP withdraws.
+    let killed = Instant::now();
+    a.child.kill().expect("kill -9");
+    let took = f.wait_route(&[B], "A was killed");
+    eprintln!(
+        "kill -9 of node A: its route left the router after {:?}",
+        killed.elapsed()
+    );
+    assert!(
+        took <= Duration::from_secs(2),
+        "the route stayed {took:?} after kill -9 (expected well under a second)"
+    );
+    assert_eq!(tally(&f.ask(None, 20)), (0, 20));
+}
+
+#[test]
+fn a_drained_node_takes_no_new_flows_and_does_not_cut_its_connections() {
+    let test = "a_drained_node_takes_no_new_flows_and_does_not_cut_its_connections";
+    let Some((f, [mut a, _b], _apps)) = two_nodes(test) else {
+        return;
+    };
+    // One open connection on each node.
+    let mut held: Vec<(String, TcpStream)> = Vec::new();
+    for _ in 0..64 {
+        let (line, s) = f.hold();
+        if !held.iter().any(|(l, _)| node_of(l) == node_of(&line)) {
+            held.push((line, s));
+        }
+        if held.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(held.len(), 2, "64 flows never reached both nodes");
+
+    let drain = |body: &str| {
+        let body = body.to_string();
+        f.lan.enter(A, move || {
+            admin(admin_addr(), "POST", "/api/announce", &body, None)
+        })
+    };
+    let (code, text) = drain("maybe");
+    assert_eq!(code, 400, "{text}");
+    let drained = Instant::now();
+    let (code, text) = drain("off");
+    assert_eq!(code, 200, "{text}");
+    let state: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(state["announced"], false, "{state}");
+    assert_eq!(state["operator"], "off", "{state}");
+    a.wait_for("operator switched announcing off");
+    f.wait_route(&[B], "A was drained");
+    eprintln!(
+        "POST /api/announce off on node A: its route left the router after {:?}",
+        drained.elapsed()
+    );
+    assert_eq!(tally(&f.ask(None, 20)), (0, 20), "no new flow reaches A");
+    // ringlb on A keeps its open connection (it closes nothing on a drain), and B's
+    // connection goes on as before.
+    let metrics = f
+        .lan
+        .enter(A, || admin(admin_addr(), "GET", "/metrics", "", None));
+    for want in [
+        "ringlb_announce_state{interface=\"svc0\"} 0",
+        "ringlb_announce_operator_enabled{interface=\"svc0\"} 0",
+        "ringlb_frontend_current_connections{frontend=\"web\"} 1",
+    ] {
+        assert!(
+            metrics.1.lines().any(|l| l == want),
+            "{want} not in\n{}",
+            metrics.1
+        );
+    }
+    let on_b = held
+        .iter_mut()
+        .find(|(l, _)| node_of(l) == "b")
+        .expect("held on B");
+    writeln!(on_b.1, "still there").expect("write");
+    let mut echo = String::new();
+    BufReader::new(&on_b.1).read_line(&mut echo).expect("echo");
+    assert_eq!(echo, "still there\n");
+
+    // The limit of a stateless ECMP router (docs/scale-out.md): it now sends every
+    // packet for the service to B, those of A's open flow too, and B, which does
+    // not know the flow, resets it. ringlb cannot keep such a flow on A.
+    let on_a = held
+        .iter_mut()
+        .find(|(l, _)| node_of(l) == "a")
+        .expect("held on A");
+    writeln!(on_a.1, "hello A").expect("write");
+    let mut echo = String::new();
+    let after = BufReader::new(&on_a.1).read_line(&mut echo);
+    assert!(
+        after.is_err() || echo.is_empty(),
+        "the router kept A's flow on A: {echo:?} (update docs/scale-out.md)"
+    );
+
+    // On again: announced as soon as healthy, and A takes new flows again.
+    let (code, text) = drain("\"on\"");
+    assert_eq!(code, 200, "{text}");
+    f.wait_route(&[A, B], "A was undrained");
+    let (on_a, _) = tally(&f.ask(None, 40));
+    assert!(on_a > 0, "A takes flows again");
+}
+
+/// The server a `balance = "source"` backend picks for each client address, as one
+/// node's balancer sees it (`seed` differs per worker and per node).
+fn picks(config: &ringlb::config::Config, seed: u64, clients: &[IpAddr]) -> Vec<Option<usize>> {
+    let backend = &config.backends[0];
+    let servers: Vec<ringlb::lb::ServerState> = backend
+        .servers
+        .iter()
+        .map(|s| ringlb::lb::ServerState::new(s.weight, s.backup))
+        .collect();
+    let mut lb = ringlb::lb::new_balancer(backend.balance, servers.len(), seed);
+    clients
+        .iter()
+        .map(|&c| {
+            lb.pick(
+                &servers,
+                &ringlb::lb::Pick {
+                    avoid: None,
+                    client: Some(c),
+                    now: Instant::now(),
+                    epoch: 1,
+                },
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_node_builds_the_same_source_table_from_the_same_file() {
+    let text = example("bgp-node.toml");
+    let a = ringlb::config::Config::parse(&text, "node-a.toml").expect("valid");
+    let b = ringlb::config::Config::parse(&text, "node-b.toml").expect("valid");
+    assert_eq!(a.backends[0].balance, ringlb::config::Balance::Source);
+    let clients: Vec<IpAddr> = (0..5_000u32)
+        .map(|i| IpAddr::from(Ipv4Addr::from(0x0a00_0000 + i * 7_919)))
+        .collect();
+    let on_a = picks(&a, 1, &clients);
+    assert_eq!(on_a, picks(&b, 0xdead_beef, &clients));
+    for server in 0..3 {
+        let n = on_a.iter().filter(|p| **p == Some(server)).count();
+        assert!(n > 1_000, "server {server} has {n} of 5000 clients");
+    }
+}
+
+#[test]
+fn a_client_keeps_its_server_whichever_node_ecmp_picks() {
+    let test = "a_client_keeps_its_server_whichever_node_ecmp_picks";
+    let Some(f) = Fabric::new(test, 1) else {
+        return;
+    };
+    // The example, with three shared backends on the SHARED host.
+    let shared = Lan::ip(SHARED);
+    let names = ["s1", "s2", "s3"];
+    let _servers: Vec<Backend> = (0..3)
+        .map(|i| {
+            Backend::start(
+                &f.lan,
+                SHARED,
+                SocketAddr::from((shared, 9001 + i as u16)),
+                names[i],
+            )
+        })
+        .collect();
+    let mut text = example("bgp-node.toml")
+        .replace("workers = 0", "workers = 1")
+        .replace("pin_workers = true", "pin_workers = false")
+        .replace("198.51.100.10:80\"", "198.51.100.10:8080\"")
+        .replace("interval = \"1s\"", "interval = \"100ms\"");
+    for i in 0..3 {
+        text = text.replace(
+            &format!("10.0.1.1{}:8080", i + 1),
+            &format!("{shared}:{}", 9001 + i),
+        );
+    }
+    let mut nodes = [f.ringlb(A, &text), f.ringlb(B, &text)];
+    for n in &mut nodes {
+        n.wait_logged("198.51.100.10 added to svc0");
+    }
+    f.wait_route(&[A, B], "start-up");
+    // Eight client addresses, eight connections (eight source ports) each.
+    let sources: Vec<Ipv4Addr> = (0..8).map(|i| Ipv4Addr::new(192, 0, 2, 100 + i)).collect();
+    for s in &sources {
+        run(Command::new("ip")
+            .args(["-n", &f.lan.ns(CLIENT), "addr", "add"])
+            .arg(format!("{s}/24"))
+            .args(["dev", "eth0"]));
+    }
+    let mut both_nodes = 0;
+    for &src in &sources {
+        let answers = f.ask(Some(src), 8);
+        let lines: Vec<&str> = answers
+            .iter()
+            .map(|a| a.as_deref().unwrap_or_else(|e| panic!("{src}: {e}")))
+            .collect();
+        // "s2 via 192.0.2.3": the server, and the node that connected to it.
+        let servers: Vec<&str> = lines.iter().map(|l| node_of(l)).collect();
+        assert!(
+            servers.iter().all(|s| *s == servers[0]),
+            "client {src} reached different servers: {lines:?}"
+        );
+        let via_a = lines
+            .iter()
+            .filter(|l| l.ends_with(&format!("via {}", Lan::ip(A))))
+            .count();
+        if via_a > 0 && via_a < lines.len() {
+            both_nodes += 1;
+        }
+    }
+    assert!(
+        both_nodes > 0,
+        "no client address was spread over both nodes"
+    );
+}
