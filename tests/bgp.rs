@@ -303,7 +303,8 @@ impl Drop for Backend {
 
 /// A node: the service on 198.51.100.10:8080 in front of its own backend on
 /// 127.0.0.1:9001, checked every 100 ms; announced while that backend is up.
-fn node_config() -> String {
+/// `announce`: more keys for `[announce]`.
+fn node_config(announce: &str) -> String {
     format!(
         r#"[global]
 workers = 1
@@ -334,6 +335,7 @@ check = true
 [announce]
 interface = "svc0"
 addresses = ["{SVC}/32"]
+{announce}
 "#
     )
 }
@@ -357,14 +359,15 @@ fn tally(answers: &[Result<String, String>]) -> (usize, usize) {
 }
 
 /// The router, two announced nodes with local backends "a" and "b", both routes up.
-fn two_nodes(test: &str) -> Option<(Fabric, [Ringlb; 2], [Backend; 2])> {
+fn two_nodes(test: &str, announce: &str) -> Option<(Fabric, [Ringlb; 2], [Backend; 2])> {
     let f = Fabric::new(test, 0)?;
     let local: SocketAddr = "127.0.0.1:9001".parse().unwrap();
     let backends = [
         Backend::start(&f.lan, A, local, "a"),
         Backend::start(&f.lan, B, local, "b"),
     ];
-    let mut nodes = [f.ringlb(A, &node_config()), f.ringlb(B, &node_config())];
+    let config = node_config(announce);
+    let mut nodes = [f.ringlb(A, &config), f.ringlb(B, &config)];
     for n in &mut nodes {
         n.wait_logged("198.51.100.10 added to svc0");
     }
@@ -375,7 +378,7 @@ fn two_nodes(test: &str) -> Option<(Fabric, [Ringlb; 2], [Backend; 2])> {
 #[test]
 fn flows_spread_and_leave_a_node_whose_backend_fails_or_that_is_killed() {
     let test = "flows_spread_and_leave_a_node_whose_backend_fails_or_that_is_killed";
-    let Some((f, [mut a, _b], [a_app, _b_app])) = two_nodes(test) else {
+    let Some((f, [mut a, _b], [a_app, _b_app])) = two_nodes(test, "") else {
         return;
     };
     // ECMP with the L4 hash: different client ports reach both nodes.
@@ -417,7 +420,7 @@ fn flows_spread_and_leave_a_node_whose_backend_fails_or_that_is_killed() {
 #[test]
 fn a_drained_node_takes_no_new_flows_and_does_not_cut_its_connections() {
     let test = "a_drained_node_takes_no_new_flows_and_does_not_cut_its_connections";
-    let Some((f, [mut a, _b], _apps)) = two_nodes(test) else {
+    let Some((f, [mut a, _b], _apps)) = two_nodes(test, "") else {
         return;
     };
     // One open connection on each node.
@@ -500,6 +503,29 @@ fn a_drained_node_takes_no_new_flows_and_does_not_cut_its_connections() {
     f.wait_route(&[A, B], "A was undrained");
     let (on_a, _) = tally(&f.ask(None, 40));
     assert!(on_a > 0, "A takes flows again");
+}
+
+#[test]
+fn a_stop_withdraws_first_and_accepts_for_withdraw_grace() {
+    let test = "a_stop_withdraws_first_and_accepts_for_withdraw_grace";
+    let Some((f, [mut a, _b], _apps)) = two_nodes(test, "withdraw_grace = \"1s\"") else {
+        return;
+    };
+    let asked = Instant::now();
+    a.signal(libc::SIGTERM);
+    f.wait_route(&[B], "A is stopping");
+    // Routers converge while A still runs and listens; then it stops as usual.
+    assert!(
+        a.child.try_wait().expect("try_wait").is_none(),
+        "A exited before its routes were gone"
+    );
+    a.wait_for("still accepting for 1s while routers converge");
+    assert!(a.wait_exit().success());
+    assert!(
+        asked.elapsed() >= Duration::from_secs(1),
+        "A stopped accepting before withdraw_grace"
+    );
+    assert_eq!(tally(&f.ask(None, 20)), (0, 20));
 }
 
 /// The server a `balance = "source"` backend picks for each client address, as one
