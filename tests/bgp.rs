@@ -528,6 +528,64 @@ fn a_stop_withdraws_first_and_accepts_for_withdraw_grace() {
     assert_eq!(tally(&f.ask(None, 20)), (0, 20));
 }
 
+/// The addresses on `host`'s announce device (`None`: no such device).
+fn device_addrs(lan: &Lan, host: usize) -> Option<String> {
+    let out = Command::new("ip")
+        .args([
+            "-n",
+            &lan.ns(host),
+            "-4",
+            "-o",
+            "addr",
+            "show",
+            "dev",
+            "svc0",
+        ])
+        .output()
+        .expect("ip addr show");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+#[test]
+fn a_node_whose_backend_is_dead_at_start_is_never_announced() {
+    let test = "a_node_whose_backend_is_dead_at_start_is_never_announced";
+    let Some(lan) = Lan::new(test, 1) else {
+        return;
+    };
+    let cfg = TempConfig::new(&node_config(""));
+    let mut cmd = lan.command(0, BIN);
+    cmd.arg("run").arg("-c").arg(&cfg.0);
+    let mut node = Ringlb::spawn(cmd, Some(cfg));
+    node.wait_for("app/local DOWN");
+    assert!(
+        !node.logged("added to svc0"),
+        "announced before its first check"
+    );
+    assert_eq!(
+        device_addrs(&lan, 0).as_deref(),
+        Some(""),
+        "the device is up, empty"
+    );
+    let (code, body) = lan.enter(0, || admin(admin_addr(), "GET", "/api/announce", "", None));
+    assert_eq!(code, 200, "{body}");
+    let state: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(state["announced"], false, "{state}");
+    assert_eq!(
+        state["reason"], "frontend web has no usable server",
+        "{state}"
+    );
+    // Its backend comes: announced (no hold_down here).
+    let _app = Backend::start(&lan, 0, "127.0.0.1:9001".parse().unwrap(), "a");
+    node.wait_for("198.51.100.10 added to svc0");
+    assert!(device_addrs(&lan, 0).is_some_and(|a| a.contains("inet 198.51.100.10/32")));
+    // And the device goes with the process.
+    node.child.kill().expect("kill -9");
+    node.child.wait().expect("wait");
+    assert_eq!(device_addrs(&lan, 0), None, "the kernel deleted svc0");
+}
+
 /// The server a `balance = "source"` backend picks for each client address, as one
 /// node's balancer sees it (`seed` differs per worker and per node).
 fn picks(config: &ringlb::config::Config, seed: u64, clients: &[IpAddr]) -> Vec<Option<usize>> {

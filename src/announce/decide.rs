@@ -21,6 +21,9 @@ pub struct Decider {
     healthy_since: Option<Instant>,
     /// Whether health tracking ever found a problem (hold-down applies after one).
     had_problem: bool,
+    /// Whether a health report arrived (before it, the node waits for its first
+    /// checks: see [`Decider::pending`]).
+    evaluated: bool,
 }
 
 /// The decision and its reason, as shown by the admin API and logged on a change.
@@ -43,11 +46,21 @@ impl Decider {
             problems: vec!["health not evaluated yet".into()],
             healthy_since: None,
             had_problem: false,
+            evaluated: false,
+        }
+    }
+
+    /// Before the first report: why there is none yet (the first health checks have
+    /// not all run). Not a problem: no hold-down follows. Ignored once reports come.
+    pub fn pending(&mut self, why: String) {
+        if !self.evaluated {
+            self.problems = vec![why];
         }
     }
 
     /// Health tracking's findings at `now`.
     pub fn health(&mut self, problems: Vec<String>, now: Instant) {
+        self.evaluated = true;
         let was_healthy = self.problems.is_empty();
         if problems.is_empty() && !was_healthy {
             self.healthy_since = Some(now);
@@ -130,6 +143,24 @@ mod tests {
         let t = Instant::now();
         assert!(!d.decide(t).announce);
         assert_eq!(d.decide(t).reason, "health not evaluated yet");
+    }
+
+    #[test]
+    fn waiting_for_the_first_checks_is_no_problem() {
+        let mut d = Decider::new(HOLD);
+        let t = Instant::now();
+        d.pending("first health checks of backend app still running".into());
+        let no = d.decide(t);
+        assert!(!no.announce);
+        assert_eq!(
+            no.reason,
+            "first health checks of backend app still running"
+        );
+        d.health(vec![], t);
+        assert!(d.decide(t).announce, "no hold-down after waiting");
+        // Once reports come, waiting is over for good.
+        d.pending("later".into());
+        assert!(d.decide(t).announce);
     }
 
     #[test]

@@ -125,6 +125,12 @@ impl Announcer {
         self.apply(now);
     }
 
+    /// Before the first health report: why the node waits.
+    pub fn pending(self: &Rc<Self>, why: String) {
+        self.decider.borrow_mut().pending(why);
+        self.apply(Instant::now());
+    }
+
     /// `POST /api/announce on|off`.
     pub fn set_operator(self: &Rc<Self>, on: bool) {
         let was = self.decider.borrow().operator_on();
