@@ -8,7 +8,9 @@
 //! (`POST /api/announce off`) gets no new flows and does not close its open
 //! connections (though the router now sends their packets to the other node: the
 //! ECMP limit `docs/scale-out.md` describes); both nodes pick the same server for a
-//! client with `balance = "source"`.
+//! client with `balance = "source"`; a frozen BIRD on a node is caught by BFD; a
+//! stop withdraws before it stops accepting; a node whose backend is dead at start
+//! is never announced.
 //!
 //! All hosts share one bridge (192.0.2.0/24: router .1, nodes .2 and .3, client .4,
 //! shared backends .5); the client routes the service address via the router, which
@@ -524,6 +526,33 @@ fn a_stop_withdraws_first_and_accepts_for_withdraw_grace() {
     assert!(
         asked.elapsed() >= Duration::from_secs(1),
         "A stopped accepting before withdraw_grace"
+    );
+    assert_eq!(tally(&f.ask(None, 20)), (0, 20));
+}
+
+#[test]
+fn a_frozen_bird_on_a_node_is_caught_by_bfd() {
+    let test = "a_frozen_bird_on_a_node_is_caught_by_bfd";
+    let Some((f, _nodes, _apps)) = two_nodes(test, "") else {
+        return;
+    };
+    // BIRDs were started router, A, B: A's is the second. SIGSTOP: its TCP session
+    // stays open, so only BFD (100 ms x 3) or the hold timer (3 s) can tell.
+    let pid = f.birds[1].id() as i32;
+    let frozen = Instant::now();
+    // SAFETY: kill has no memory preconditions; the pid is our child's.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    f.wait_route(&[B], "A's BIRD is frozen");
+    eprintln!(
+        "SIGSTOP of node A's BIRD: its route left the router after {:?}",
+        frozen.elapsed()
+    );
+    let said = f.birdc(ROUTER, "show protocols all node_a");
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    assert!(
+        said.contains("BFD session down"),
+        "not BFD's doing:\n{said}"
     );
     assert_eq!(tally(&f.ask(None, 20)), (0, 20));
 }
