@@ -10,7 +10,7 @@
 //! ECMP limit `docs/scale-out.md` describes); both nodes pick the same server for a
 //! client with `balance = "source"`; a frozen BIRD on a node is caught by BFD; a
 //! stop withdraws before it stops accepting; a node whose backend is dead at start
-//! is never announced.
+//! is not announced until the backend comes and `hold_down` has passed.
 //!
 //! All hosts share one bridge (192.0.2.0/24: router .1, nodes .2 and .3, client .4,
 //! shared backends .5); the client routes the service address via the router, which
@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use common::bird::{admin_addr, example, run, Backend, Fabric, A, B, CLIENT, ROUTER, SHARED, SVC};
 use common::netns::Lan;
-use common::{admin, Ringlb, TempConfig, BIN};
+use common::{admin, Ringlb, TempConfig, BIN, PATIENCE};
 
 /// A node: the service on 198.51.100.10:8080 in front of its own backend on
 /// 127.0.0.1:9001, checked every 100 ms; announced while that backend is up.
@@ -304,12 +304,12 @@ fn device_addrs(lan: &Lan, host: usize) -> Option<String> {
 }
 
 #[test]
-fn a_node_whose_backend_is_dead_at_start_is_never_announced() {
-    let test = "a_node_whose_backend_is_dead_at_start_is_never_announced";
+fn a_node_whose_backend_is_dead_at_start_is_announced_after_it_comes_and_hold_down() {
+    let test = "a_node_whose_backend_is_dead_at_start_is_announced_after_it_comes_and_hold_down";
     let Some(lan) = Lan::new(test, 1) else {
         return;
     };
-    let cfg = TempConfig::new(&node_config(""));
+    let cfg = TempConfig::new(&node_config("hold_down = \"1s\""));
     let mut cmd = lan.command(0, BIN);
     cmd.arg("run").arg("-c").arg(&cfg.0);
     let mut node = Ringlb::spawn(cmd, Some(cfg));
@@ -323,17 +323,35 @@ fn a_node_whose_backend_is_dead_at_start_is_never_announced() {
         Some(""),
         "the device is up, empty"
     );
-    let (code, body) = lan.enter(0, || admin(admin_addr(), "GET", "/api/announce", "", None));
-    assert_eq!(code, 200, "{body}");
-    let state: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let status = || {
+        let (code, body) = lan.enter(0, || admin(admin_addr(), "GET", "/api/announce", "", None));
+        assert_eq!(code, 200, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).expect("json")
+    };
+    let state = status();
     assert_eq!(state["announced"], false, "{state}");
     assert_eq!(
         state["reason"], "frontend web has no usable server",
         "{state}"
     );
-    // Its backend comes: announced (no hold_down here).
+    // Its backend comes: healthy, then held down for 1 s, then announced.
+    let came = Instant::now();
     let _app = Backend::start(&lan, 0, "127.0.0.1:9001".parse().unwrap(), "a");
+    let held = loop {
+        let state = status();
+        let reason = state["reason"].as_str().unwrap_or("").to_string();
+        if reason.starts_with("healthy again, holding down") {
+            break state;
+        }
+        assert!(came.elapsed() < PATIENCE, "never held down: {state}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(held["announced"], false, "{held}");
     node.wait_for("198.51.100.10 added to svc0");
+    assert!(
+        came.elapsed() >= Duration::from_secs(1),
+        "announced within hold_down"
+    );
     assert!(device_addrs(&lan, 0).is_some_and(|a| a.contains("inet 198.51.100.10/32")));
     // And the device goes with the process.
     node.child.kill().expect("kill -9");
