@@ -77,7 +77,6 @@ pub struct Announcer {
     netlink: RefCell<Netlink>,
     decider: RefCell<Decider>,
     announced: Cell<bool>,
-    reason: RefCell<String>,
     since: Cell<SystemTime>,
     transitions: Cell<u64>,
     errors: Cell<u64>,
@@ -100,7 +99,6 @@ impl Announcer {
             index: p.index,
             netlink: RefCell::new(p.netlink),
             announced: Cell::new(false),
-            reason: RefCell::new("health not evaluated yet".into()),
             since: Cell::new(SystemTime::now()),
             transitions: Cell::new(0),
             errors: Cell::new(0),
@@ -155,7 +153,6 @@ impl Announcer {
             reason,
             recheck_at,
         } = self.decider.borrow().decide(now);
-        *self.reason.borrow_mut() = reason.clone();
         if announce != self.announced.get() {
             match self.set_addresses(announce) {
                 Ok(()) => {
@@ -224,7 +221,7 @@ impl Announcer {
             announced: self.announced.get(),
             operator_on: decider.operator_on(),
             healthy: decider.problems().is_empty(),
-            reason: self.reason.borrow().clone(),
+            reason: decider.decide(Instant::now()).reason,
             problems: decider.problems().to_vec(),
             since: self.since.get(),
             transitions: self.transitions.get(),

@@ -35,9 +35,7 @@ impl Control {
         problems.extend(self.silent_workers());
         announcer.health(problems);
     }
-}
 
-impl Control {
     /// A backend behind a tracked frontend with a checked server not checked yet.
     fn unchecked(&self, tracked: Option<&[String]>) -> Option<String> {
         let config = self.config.borrow();
