@@ -359,6 +359,38 @@ fn a_node_whose_backend_is_dead_at_start_is_announced_after_it_comes_and_hold_do
     assert_eq!(device_addrs(&lan, 0), None, "the kernel deleted svc0");
 }
 
+#[test]
+fn a_persistent_device_of_that_name_is_refused() {
+    let test = "a_persistent_device_of_that_name_is_refused";
+    let Some(lan) = Lan::new(test, 1) else {
+        return;
+    };
+    // A persistent device would outlive ringlb, and so would its announcement.
+    run(Command::new("ip").args([
+        "-n",
+        &lan.ns(0),
+        "tuntap",
+        "add",
+        "dev",
+        "svc0",
+        "mode",
+        "tun",
+    ]));
+    let cfg = TempConfig::new(&node_config(""));
+    let mut cmd = lan.command(0, BIN);
+    cmd.arg("run").arg("-c").arg(&cfg.0);
+    let mut node = Ringlb::spawn(cmd, Some(cfg));
+    assert!(
+        !node.wait_exit().success(),
+        "started on a persistent device"
+    );
+    assert!(
+        node.logged("svc0 is a persistent TUN device"),
+        "{}",
+        node.log.join("\n")
+    );
+}
+
 /// The server a `balance = "source"` backend picks for each client address, as one
 /// node's balancer sees it (`seed` differs per worker and per node).
 fn picks(config: &ringlb::config::Config, seed: u64, clients: &[IpAddr]) -> Vec<Option<usize>> {

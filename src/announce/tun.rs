@@ -39,7 +39,14 @@ impl Tun {
             .read(true)
             .write(true)
             .custom_flags(libc::O_CLOEXEC | libc::O_NONBLOCK)
-            .open("/dev/net/tun")?;
+            .open("/dev/net/tun")
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ENOENT) => io::Error::new(
+                    e.kind(),
+                    format!("/dev/net/tun: {e} (under systemd, PrivateDevices=yes hides it: see docs/scale-out.md for the drop-in)"),
+                ),
+                _ => io::Error::new(e.kind(), format!("/dev/net/tun: {e}")),
+            })?;
         let mut req = ifreq(name);
         req.ifr_ifru.ifru_flags = (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short;
         // SAFETY: a valid descriptor and a valid ifreq, alive for the call.
