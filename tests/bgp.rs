@@ -242,6 +242,10 @@ fn a_stop_withdraws_first_and_accepts_for_withdraw_grace() {
     let asked = Instant::now();
     a.signal(libc::SIGTERM);
     f.wait_route(&[B], "A is stopping");
+    eprintln!(
+        "SIGTERM of node A: its route left the router after {:?}",
+        asked.elapsed()
+    );
     // Routers converge while A still runs and listens; then it stops as usual.
     assert!(
         a.child.try_wait().expect("try_wait").is_none(),
