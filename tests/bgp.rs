@@ -201,6 +201,11 @@ fn a_drained_node_takes_no_new_flows_and_does_not_cut_its_connections() {
             metrics.1
         );
     }
+    let (_, servers) = f
+        .lan
+        .enter(A, || admin(admin_addr(), "GET", "/api/servers", "", None));
+    let servers: serde_json::Value = serde_json::from_str(&servers).expect("json");
+    assert_eq!(servers["announce"]["operator"], "off", "{servers}");
     let on_b = held
         .iter_mut()
         .find(|(l, _)| node_of(l) == "b")
