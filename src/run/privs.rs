@@ -249,4 +249,13 @@ mod tests {
             "CAP_NET_BIND_SERVICE"
         );
     }
+
+    #[test]
+    fn announcing_keeps_net_admin_for_the_addresses() {
+        let text = format!(
+            "{}[announce]\naddresses = [\"192.0.2.10\"]\n",
+            frontend("192.0.2.10:8080")
+        );
+        assert_eq!(needed(&config(&text)), 1 << CAP_NET_ADMIN);
+    }
 }
