@@ -318,10 +318,19 @@ fn a_node_whose_backend_is_dead_at_start_is_announced_after_it_comes_and_hold_do
     let Some(lan) = Lan::new(test, 1) else {
         return;
     };
-    let cfg = TempConfig::new(&node_config("hold_down = \"1s\""));
+    // As `nobody` after start-up: adding the address later needs the CAP_NET_ADMIN
+    // ringlb keeps.
+    let config = node_config("hold_down = \"1s\"").replace(
+        "pin_workers = false\n",
+        "pin_workers = false\nuser = \"nobody\"\n",
+    );
+    let cfg = TempConfig::new(&config);
     let mut cmd = lan.command(0, BIN);
     cmd.arg("run").arg("-c").arg(&cfg.0);
     let mut node = Ringlb::spawn(cmd, Some(cfg));
+    node.wait_logged(
+        "running as user nobody (65534), group nogroup (65534); capabilities kept: CAP_NET_ADMIN",
+    );
     node.wait_for("app/local DOWN");
     assert!(
         !node.logged("added to svc0"),
