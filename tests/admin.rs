@@ -481,6 +481,87 @@ fn traffic_until_charted(r: &Ringlb, n: usize) {
     }
 }
 
+/// The last non-null value of a history series.
+fn latest(series: &serde_json::Value) -> Option<f64> {
+    series.as_array()?.iter().rev().find_map(|v| v.as_f64())
+}
+
+#[test]
+fn history_has_rates_errors_latency_and_state_changes() {
+    let (a, b) = (Switch::start("a"), Switch::start("b"));
+    b.state
+        .request_status
+        .store(503, std::sync::atomic::Ordering::SeqCst);
+    let r = Ringlb::start(&config(2, &a, &b, ""));
+    traffic_until_charted(&r, 2);
+    assert_eq!(
+        admin(
+            r.admin_addr(),
+            "POST",
+            "/api/servers/app/b/state",
+            "maint",
+            None
+        )
+        .0,
+        200
+    );
+    // Until a sample sees b in maintenance (a sample every 2 s).
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    let v = loop {
+        let (status, json) = admin(r.admin_addr(), "GET", "/api/history", "", None);
+        assert_eq!(status, 200);
+        let v: serde_json::Value = serde_json::from_str(&json).expect("history is JSON");
+        let states = v["backends"][0]["servers"][1]["state"].clone();
+        if states.as_array().and_then(|s| s.last()) == Some(&"maint".into()) {
+            break v;
+        }
+        assert!(std::time::Instant::now() < deadline, "{json}");
+        thread::sleep(Duration::from_millis(100));
+    };
+    let n = v["at_unix_ms"].as_array().map_or(0, Vec::len);
+    assert!(n >= 3, "{v}");
+    assert_eq!(v["interval_ms"], 2000);
+    let (web, app) = (&v["frontends"][0], &v["backends"][0]);
+    assert_eq!((&web["name"], &app["name"]), (&"web".into(), &"app".into()));
+    for series in ["requests_per_s", "errors_per_s", "p50_ms", "p99_ms"] {
+        let values = web[series].as_array().unwrap();
+        assert_eq!(values.len(), n, "{series}: {v}");
+        assert!(
+            values.iter().any(|x| x.as_f64() > Some(0.0)),
+            "{series}: {v}"
+        );
+    }
+    // b answered 503s: errors on both sides, counted as 5xx (no failed connects).
+    let most = |s: &serde_json::Value| {
+        s.as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|x| x.as_f64())
+            .fold(0.0, f64::max)
+    };
+    assert!(most(&app["http_5xx_per_s"]) > 0.0, "{v}");
+    assert_eq!(most(&app["connect_errors_per_s"]), 0.0, "{v}");
+    assert_eq!(most(&app["errors_per_s"]), most(&app["http_5xx_per_s"]));
+    assert!(latest(&app["p99_ms"]) >= latest(&app["p50_ms"]), "{v}");
+    // b's strip: up, then maint, the change marked once.
+    let b_marks = &app["servers"][1];
+    assert_eq!(b_marks["name"], "b");
+    assert_eq!(b_marks["state"][0], "up");
+    let changed = b_marks["changed"].as_array().unwrap();
+    assert_eq!(changed.iter().filter(|c| **c == true).count(), 1, "{v}");
+    assert_eq!(changed.last(), Some(&true.into()));
+    assert!(app["servers"][0]["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| *c == false));
+    // Other methods are refused like on every other path.
+    assert_eq!(
+        admin(r.admin_addr(), "POST", "/api/history", "", None).0,
+        405
+    );
+}
+
 #[test]
 fn stats_page_in_headless_chromium_fits_1280_and_charts_the_traffic() {
     let Some(browser) = chromium() else { return };
