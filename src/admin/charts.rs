@@ -107,12 +107,30 @@ fn card(o: &mut String, e: &Entity, times: &[u64], t0: f64, esc: fn(&str) -> Str
         last(&p50),
         last(&p99),
     );
-    chart(o, "rate", "/s", times, t0, [("req", &req), ("err", &err)]);
-    chart(o, "lat", " ms", times, t0, [("p50", &p50), ("p99", &p99)]);
+    let what = ["requests and errors per second", "p50 and p99 latency"];
+    chart(
+        o,
+        "rate",
+        "/s",
+        what[0],
+        times,
+        t0,
+        [("req", &req), ("err", &err)],
+    );
+    chart(
+        o,
+        "lat",
+        " ms",
+        what[1],
+        times,
+        t0,
+        [("p50", &p50), ("p99", &p99)],
+    );
     for (name, marks) in &e.servers {
         let _ = write!(
             o,
-            "<div class=\"tl\"><span title=\"{0}\">{0}</span><svg viewBox=\"0 0 {W} {STRIP}\" preserveAspectRatio=\"none\" data-server=\"{0}\">{1}</svg></div>",
+            "<div class=\"tl\"><span title=\"{0}\">{0}</span><svg viewBox=\"0 0 {W} {STRIP}\" preserveAspectRatio=\"none\" \
+             role=\"img\" aria-label=\"state of {0}, last 10 minutes\" data-server=\"{0}\">{1}</svg></div>",
             esc(name),
             strip(times, t0, marks)
         );
@@ -125,6 +143,7 @@ fn chart(
     o: &mut String,
     name: &str,
     unit: &str,
+    what: &str,
     times: &[u64],
     t0: f64,
     lines: [(&str, &[Option<f32>]); 2],
@@ -138,7 +157,8 @@ fn chart(
     let _ = write!(
         o,
         "<div class=\"ch\"><span class=\"ym\" data-y=\"{name}\">{}{unit}</span>\
-         <svg viewBox=\"0 0 {W} {H}\" preserveAspectRatio=\"none\" data-chart=\"{name}\" data-points=\"{points}\">\
+         <svg viewBox=\"0 0 {W} {H}\" preserveAspectRatio=\"none\" role=\"img\" aria-label=\"{what}, last 10 minutes\" \
+         data-chart=\"{name}\" data-points=\"{points}\">\
          <line class=\"g\" x1=\"0\" x2=\"{W}\" y1=\"{half}\" y2=\"{half}\"/>",
         num(Some(top as f32)),
         half = H / 2.0,

@@ -304,6 +304,10 @@ address = "127.0.0.1:3"
         // Without script the page reloads itself; with script, the script refreshes.
         assert!(page.contains("<noscript><meta http-equiv=\"refresh\" content=\"5\"></noscript>"));
         assert!(page.contains("fetch('api/history'"));
+        // A tcp frontend has no requests nor responses: dashes, not zeros.
+        let raw = page.split("<td class=\"l\">raw</td>").nth(1).unwrap();
+        let raw = raw.split("</tr>").next().unwrap();
+        assert_eq!(raw.matches("<td>-</td>").count(), 7, "{raw}");
         // An empty history draws empty charts, not a failure.
         let empty = crate::admin::page::html(&self::control(), &[]);
         assert!(empty.contains("data-chart=\"rate\" data-points=\"0\""));

@@ -162,17 +162,23 @@ fn frontends(o: &mut String, control: &Control, totals: &Totals) {
         };
         let _ = write!(
             o,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{mode}</td><td class=\"l w\">{}</td><td>{}</td><td>{}</td><td>{}</td>",
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{mode}</td><td class=\"l w\">{}</td><td>{}</td><td>{}</td>",
             esc(&fe.name),
             esc(&binds.join(" ")),
             f.current,
             f.connections,
-            f.requests
         );
-        for n in f.responses {
-            let _ = write!(o, "<td>{n}</td>");
+        if fe.mode == Mode::Tcp {
+            // No requests nor responses in tcp mode: a dash, not a misleading zero.
+            o.push_str(&"<td>-</td>".repeat(2 + f.responses.len()));
+        } else {
+            let _ = write!(o, "<td>{}</td>", f.requests);
+            for n in f.responses {
+                let _ = write!(o, "<td>{n}</td>");
+            }
+            let _ = write!(o, "<td>{}</td>", f.invalid_requests);
         }
-        let _ = write!(o, "<td>{}</td></tr>", f.invalid_requests);
+        o.push_str("</tr>");
     }
     o.push_str("</tbody></table></div>");
 }
