@@ -406,6 +406,57 @@ mod tests {
     }
 
     #[test]
+    fn a_server_is_shown_as_the_table_colours_it() {
+        let text =
+            "[[frontend]]\nname = \"f\"\nbind = [\"127.0.0.1:1\"]\ndefault_backend = \"b\"\n\
+                    [[backend]]\nname = \"b\"\n[backend.check]\nrise = 2\nfall = 3\n\
+                    [[backend.server]]\nname = \"s\"\naddress = \"127.0.0.1:2\"\ncheck = true\n\
+                    agent_check = true\nagent_port = 9\n";
+        let config = crate::config::Config::parse(text, "test").expect("valid configuration");
+        let mut table = super::super::table::Table::default();
+        table.apply(&config, &crate::msg::Slots::identity(&config), 1);
+        let e = &mut table.backends[0].servers[0];
+        let shown = |e: &ServerEntry| Shown::of(e, 3, 2);
+        // HAProxy's start: up, but the first failure takes it down (as the text
+        // says, "UP, going down 2/3") until a check passes.
+        assert_eq!(shown(e), Shown::Changing);
+        e.health.record(true);
+        assert_eq!(shown(e), Shown::Up);
+        // One failed check of the three that take it down.
+        e.health.record(false);
+        assert_eq!(shown(e), Shown::Changing);
+        e.health.record(false);
+        e.health.record(false);
+        assert_eq!(shown(e), Shown::Down);
+        e.health.record(true);
+        assert_eq!(shown(e), Shown::Changing);
+        e.health.record(true);
+        assert_eq!(shown(e), Shown::Up);
+        // The agent holds it down; the operator's state wins over both.
+        e.agent.down = Some("stopped");
+        assert_eq!(shown(e), Shown::Down);
+        e.admin = Admin::Drain;
+        assert_eq!(shown(e), Shown::Drain);
+        e.admin = Admin::Maint;
+        assert_eq!(shown(e), Shown::Maint);
+        // No address yet (runtime DNS): in maintenance whatever else it is.
+        e.admin = Admin::Ready;
+        e.config.resolved = false;
+        assert_eq!(shown(e), Shown::Maint);
+        assert_eq!(
+            [
+                Shown::Up,
+                Shown::Down,
+                Shown::Drain,
+                Shown::Maint,
+                Shown::Changing
+            ]
+            .map(Shown::word),
+            ["up", "down", "drain", "maint", "changing"]
+        );
+    }
+
+    #[test]
     fn memory_is_bounded_by_the_ring() {
         let mut h = History::new(SAMPLES);
         for i in 0..(SAMPLES as u64 * 3) {
