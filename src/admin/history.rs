@@ -149,45 +149,18 @@ pub fn json(view: &View) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::time::Duration;
 
     use serde_json::Value;
 
     use super::*;
-    use crate::config::Config;
+    use crate::admin::tests::control;
     use crate::lb::Admin;
     use crate::msg::stats::{BackendStats, FrontendStats, ServerStats, WorkerStats};
-    use crate::msg::Broadcaster;
 
-    const CONFIG: &str = r#"
-[[frontend]]
-name = "web"
-bind = ["127.0.0.1:1"]
-mode = "http"
-default_backend = "app"
-
-[[frontend]]
-name = "raw"
-bind = ["127.0.0.1:4"]
-mode = "tcp"
-default_backend = "app"
-
-[[backend]]
-name = "app"
-
-[[backend.server]]
-name = "a"
-address = "127.0.0.1:2"
-
-[[backend.server]]
-name = "b"
-address = "127.0.0.1:3"
-"#;
-
-    /// One worker's counters after `n` rounds: each round one request on `web`
-    /// answered by a in 2 ms, one 503 made by ringlb, one connection on `raw`, and
-    /// one failed connect to b.
+    /// One worker's counters after `n` rounds, for the admin tests' configuration:
+    /// each round one request on `web` answered by a in 2 ms, one 503 made by ringlb,
+    /// one connection on `tcp-front`, and one failed connect to b.
     fn worker(n: u64) -> Box<WorkerStats> {
         let mut web = FrontendStats {
             connections: n,
@@ -223,11 +196,6 @@ address = "127.0.0.1:3"
         })
     }
 
-    fn control() -> Control {
-        let config = Config::parse(CONFIG, "test").expect("valid test configuration");
-        Control::new(Arc::new(config), None, Broadcaster::default(), vec![], None)
-    }
-
     #[test]
     fn history_json_has_rates_latencies_and_states_by_name() {
         let control = control();
@@ -236,8 +204,8 @@ address = "127.0.0.1:3"
             control.history.borrow_mut().record(at_ms, reading);
         };
         record(1_000_000, &[worker(0), worker(0)], true);
-        // Two workers, 10 rounds each, over 2 s; b drained meanwhile.
-        control.table.borrow_mut().backends[0].servers[1].admin = Admin::Drain;
+        // Two workers, 10 rounds each, over 2 s; b (drained) put in maintenance.
+        control.table.borrow_mut().backends[0].servers[1].admin = Admin::Maint;
         record(1_002_000, &[worker(10), worker(10)], true);
         // One worker did not answer: no rates rather than half of them.
         record(1_004_000, &[worker(20)], false);
@@ -272,7 +240,7 @@ address = "127.0.0.1:3"
         );
         let b = &app["servers"][1];
         assert_eq!(b["name"], "b");
-        assert_eq!(b["state"], serde_json::json!(["up", "drain", "drain"]));
+        assert_eq!(b["state"], serde_json::json!(["drain", "maint", "maint"]));
         assert_eq!(b["changed"], serde_json::json!([false, true, false]));
     }
 
@@ -287,7 +255,7 @@ address = "127.0.0.1:3"
                 .record(2_000 * i as u64, reading);
         }
         let page = crate::admin::page::html(&control, &[worker(10)]);
-        for key in ["frontend/web", "frontend/raw", "backend/app"] {
+        for key in ["frontend/web", "frontend/tcp-front", "backend/app"] {
             assert!(page.contains(&format!("data-key=\"{key}\"")), "{key}");
         }
         // Two samples with rates: two points in each rate chart, joined by a line.
@@ -305,11 +273,11 @@ address = "127.0.0.1:3"
         assert!(page.contains("<noscript><meta http-equiv=\"refresh\" content=\"5\"></noscript>"));
         assert!(page.contains("fetch('api/history'"));
         // A tcp frontend has no requests nor responses: dashes, not zeros.
-        let raw = page.split("<td class=\"l\">raw</td>").nth(1).unwrap();
+        let raw = page.split("<td class=\"l\">tcp-front</td>").nth(1).unwrap();
         let raw = raw.split("</tr>").next().unwrap();
         assert_eq!(raw.matches("<td>-</td>").count(), 7, "{raw}");
         // An empty history draws empty charts, not a failure.
-        let empty = crate::admin::page::html(&self::control(), &[]);
+        let empty = crate::admin::page::html(&crate::admin::tests::control(), &[]);
         assert!(empty.contains("data-chart=\"rate\" data-points=\"0\""));
     }
 }
