@@ -1,6 +1,6 @@
 //! The admin listener (`global.admin_bind`), served by the control thread, never by
 //! the workers: `GET /` (stats page), `GET /metrics` (Prometheus), `GET /api/servers`
-//! (JSON), `POST /api/servers/{backend}/{server}/state` (`ready|drain|maint`),
+//! (JSON), `GET /api/history` (the last ten minutes, JSON), `POST /api/servers/{backend}/{server}/state` (`ready|drain|maint`),
 //! `POST /api/servers/{backend}/{server}/weight` (0..=256), `POST /api/reload`,
 //! `GET`/`POST /api/announce` (`on`|`off`, with `[announce]`). One
 //! request per connection. With `global.admin_token`, every request needs
@@ -229,6 +229,11 @@ async fn respond(control: &Rc<Control>, req: Request) -> Reply {
             let stats = control.collect().await;
             Reply::new(200, "application/json", render::json(control, &stats))
         }
+        ("GET", ["api", "history"]) => Reply::new(
+            200,
+            "application/json",
+            super::history::json(&super::history::view(control)),
+        ),
         ("GET", ["api", "vrrp"]) => match &control.vrrp {
             Some(v) => Reply::new(
                 200,
@@ -276,7 +281,7 @@ async fn respond(control: &Rc<Control>, req: Request) -> Reply {
                     .to_string(),
             ),
         },
-        (_, [""] | ["metrics"] | ["api", "servers"] | ["api", "reload"] | ["api", "vrrp"] | ["api", "announce"] | ["api", "tables"] | ["api", "tables", _, "clear"] | ["api", "servers", _, _, _]) => {
+        (_, [""] | ["metrics"] | ["api", "servers"] | ["api", "reload"] | ["api", "vrrp"] | ["api", "history"] | ["api", "announce"] | ["api", "tables"] | ["api", "tables", _, "clear"] | ["api", "servers", _, _, _]) => {
             Reply::json_error(405, "method not allowed")
         }
         _ => Reply::json_error(404, "no such page"),

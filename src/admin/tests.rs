@@ -47,7 +47,7 @@ address = "127.0.0.1:5"
 /// The control plane: server b drained at weight 3 (1.5 while slow start ramps it),
 /// server `gone` removed (not live), three workers (one on each driver, one still
 /// starting), started at Unix time 1000, one reload and two refused.
-fn control() -> Control {
+pub(super) fn control() -> Control {
     let config = Config::parse(CONFIG, "test").expect("valid test configuration");
     let mut control = Control::new(Arc::new(config), None, Broadcaster::default(), vec![], None);
     control.started = UNIX_EPOCH + Duration::from_secs(1000);

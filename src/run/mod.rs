@@ -30,7 +30,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use crate::admin;
 use crate::announce;
 use crate::config::{Config, Mode};
-use crate::control::{ping_loop, Control, Listening};
+use crate::control::{history_loop, ping_loop, Control, Listening};
 use crate::listen::{self, BindError, BoundListener};
 use crate::msg::{Broadcaster, Event, Update};
 use crate::vrrp;
@@ -297,6 +297,7 @@ async fn control_thread(
     }
     if let Some(listener) = admin {
         monoio::spawn(admin::serve(Rc::clone(&control), listener));
+        monoio::spawn(history_loop(Rc::clone(&control)));
     }
     let exit = lifecycle(Rc::clone(&control), notifier, events).await;
     if let Some(v) = &control.vrrp {
