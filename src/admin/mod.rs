@@ -13,8 +13,10 @@
 //! | `metrics.rs` | Prometheus text (`/metrics`): the table of what is exported |
 //! | `prom.rs` | the Prometheus text format: metric family tables and their writers |
 //! | `tables.rs` | tracking tables: `GET /api/tables`, their metrics |
+//! | `announce_view.rs` | `[announce]`: its API, metrics and line on the stats page |
 //! | `vrrp_view.rs` | the virtual router in JSON, metrics and HTML |
 
+mod announce_view;
 mod charts;
 mod history;
 mod metrics;

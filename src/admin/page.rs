@@ -89,6 +89,9 @@ pub fn html(control: &Control, stats: &[Box<WorkerStats>]) -> String {
         super::vrrp_view::html(&mut o, &v.status(), esc);
         o.push_str("</div>");
     }
+    if let Some(a) = &control.announce {
+        super::announce_view::html(&mut o, &a.status(), esc);
+    }
     frontends(&mut o, control, &totals);
     backends(&mut o, control, &totals);
     let _ = writeln!(

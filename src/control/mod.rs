@@ -16,10 +16,12 @@
 //! | `dns.rs` | the DNS stub: one A/AAAA question over UDP to the nameservers (hickory-proto wire format) |
 //! | `reload.rs` | hot reload: validate, bind, assign slots, send `Update::Reload` |
 //! | `track.rs` | VRRP health tracking: frontends without servers, silent workers |
+//! | `announce.rs` | the same findings for `[announce]`, limited to its tracked frontends |
 //! | `history.rs` | the stats history: a ring of samples of rates, latency percentiles and server states (pure) |
 //! | `sampler.rs` | the history's sampler: workers' counters every 2 s, added up by slot |
 
 mod agents;
+mod announce;
 mod checks;
 mod dns;
 mod health;

@@ -44,6 +44,9 @@ pub struct Control {
     pub stopping: Cell<bool>,
     /// The virtual router, with `[vrrp]`.
     pub vrrp: Option<Rc<crate::vrrp::Vrrp>>,
+    /// Service addresses announced through BIRD, with `[announce]` (set by the
+    /// supervisor after `new`).
+    pub announce: Option<Rc<crate::announce::Announcer>>,
     /// When each worker last answered a ping (VRRP health tracking).
     pub pongs: RefCell<Vec<Instant>>,
     /// Checks that could not run for want of descriptors, buffers or ports.
@@ -93,6 +96,7 @@ impl Control {
             started: SystemTime::now(),
             stopping: Cell::new(false),
             vrrp,
+            announce: None,
             pongs: RefCell::new(vec![Instant::now(); workers]),
             checks_not_run: Cell::new(0),
             resolve_generation: Cell::new(0),
