@@ -103,10 +103,9 @@ pub fn bind(line: &Line, fe: &mut Fe, cx: &mut Cx) {
     }
     if let Some(t) = tls.as_mut() {
         if certs.is_empty() {
-            cx.led.lost_part(
+            return cx.led.lost(
                 src,
-                "bind ssl",
-                "ssl without crt: ringlb needs a certificate",
+                "ssl without crt: ringlb needs the certificates listed with crt",
             );
         }
         let note = src.differs("the PEM file given to crt must hold the key too (ringlb does not look for a separate .key file)");

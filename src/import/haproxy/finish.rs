@@ -3,6 +3,8 @@
 //! http-request` and `timeout queue` falling back to other timeouts), `use_backend`
 //! resolved, one ringlb frontend per kind of bind, and every table in order.
 
+use std::collections::HashMap;
+
 use crate::import::report::Src;
 use crate::import::toml_out::{Table, Value};
 
@@ -13,6 +15,10 @@ pub fn tables(fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
     let mut out = Vec::new();
     let mut backends = Vec::new();
     let mut known: Vec<String> = Vec::new();
+    let ff: HashMap<String, Src> = bes
+        .iter()
+        .filter_map(|b| Some((b.name.clone(), b.forwardfor.clone()?)))
+        .collect();
     for be in bes {
         if be.servers.is_empty() && be.templates.is_empty() {
             cx.led.lost(&be.head, "a backend without servers (HAProxy answers 503; requests sent to it get a 503 rule)");
@@ -25,7 +31,12 @@ pub fn tables(fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
     let mut logs = false;
     for fe in fes {
         logs |= fe.http_log;
-        frontends.extend(frontend(fe, &known, cx));
+        frontends.extend(frontend(fe, &known, &ff, cx));
+    }
+    for src in ff.values() {
+        if !cx.led.decided(src) {
+            cx.led.lost(src, "ringlb adds X-Forwarded-For per frontend: a frontend using this backend also uses others without it (or none uses it)");
+        }
     }
     if logs && cx.g.logs {
         let note = "option httplog/tcplog or log-format with a log target".to_string();
@@ -103,7 +114,7 @@ fn backend(mut be: Be) -> Vec<Table> {
     out
 }
 
-fn frontend(mut fe: Fe, known: &[String], cx: &mut Cx) -> Vec<Table> {
+fn frontend(mut fe: Fe, known: &[String], ff: &HashMap<String, Src>, cx: &mut Cx) -> Vec<Table> {
     let has = |b: &str| known.iter().any(|k| k == b);
     if let Some(b) = fe
         .main
@@ -121,14 +132,25 @@ fn frontend(mut fe: Fe, known: &[String], cx: &mut Cx) -> Vec<Table> {
     }
     let redirects = std::mem::take(&mut fe.redirects);
     fe.http_rules.extend(redirects);
+    if let Some(src) = fe.monitor.clone() {
+        let note = src.differs("ringlb's body differs from HAProxy's \"Service ready\" page");
+        let mut t = Table::new("[[frontend.http_rule]]");
+        t.notes.push(src.cite());
+        t.set("action", Value::str("return"), note);
+        t.set("status", Value::Int(200), src.cite());
+        t.set("if", Value::str("monitor_uri"), src.cite());
+        fe.http_rules.insert(0, t);
+    }
     let first_use = fe.use_backend.first().map(|l| l.word(1).to_string());
+    fe.use_backend_count = fe.use_backend.len();
     let routes = rules::finish_use_backend(&mut fe, &|b| has(b), cx);
     sni_lines(&mut fe, !routes.is_empty(), cx);
     if fe.main.get("default_backend").is_none()
-        && !no_default(&mut fe, first_use, &routes, &has, cx)
+        && !no_default(known, &mut fe, first_use, &routes, &has, cx)
     {
         return Vec::new();
     }
+    forwardfor(&mut fe, ff, cx);
     timeouts(&mut fe);
     if fe.binds.is_empty() {
         cx.led
@@ -146,6 +168,7 @@ fn frontend(mut fe: Fe, known: &[String], cx: &mut Cx) -> Vec<Table> {
 /// http mode with only `if` conditions that is a last `return 503` rule `unless` any
 /// of them holds (ringlb still wants a default_backend: the first one, never reached).
 fn no_default(
+    known: &[String],
     fe: &mut Fe,
     first_use: Option<String>,
     routes: &[Table],
@@ -160,6 +183,29 @@ fn no_default(
             );
             return false;
         }
+        return true;
+    }
+    if fe.monitor.is_some() && fe.use_backend_count == 0 {
+        let Some(b) = known.first() else {
+            cx.led.lost(
+                &fe.head,
+                "a monitor-uri frontend needs some backend for ringlb's default_backend",
+            );
+            return false;
+        };
+        let note = fe
+            .head
+            .differs("no default_backend: HAProxy answers 503 to anything but the monitor URI");
+        let mut t = Table::new("[[frontend.http_rule]]");
+        t.notes.push(note.clone());
+        t.set("action", Value::str("return"), note.clone());
+        t.set("status", Value::Int(503), note.clone());
+        fe.http_rules.push(t);
+        fe.main.set(
+            "default_backend",
+            Value::str(b),
+            format!("{note} (never reached)"),
+        );
         return true;
     }
     let uses: Vec<&Table> = fe
@@ -230,9 +276,40 @@ fn sni_lines(fe: &mut Fe, routes: bool, cx: &mut Cx) {
     }
 }
 
+/// `option forwardfor` in backends: on a frontend whose every backend has it.
+fn forwardfor(fe: &mut Fe, ff: &HashMap<String, Src>, cx: &mut Cx) {
+    if fe.mode() != "http" || fe.main.get("forwarded_for").is_some() {
+        return;
+    }
+    let mut targets: Vec<&str> = fe
+        .http_rules
+        .iter()
+        .filter(|r| r.get("action") == Some(&Value::str("use_backend")))
+        .filter_map(|r| r.get("backend").and_then(Value::as_str))
+        .collect();
+    targets.extend(fe.main.get("default_backend").and_then(Value::as_str));
+    let srcs: Option<Vec<&Src>> = targets.iter().map(|t| ff.get(*t)).collect();
+    if let Some(srcs) = srcs.filter(|s| !s.is_empty()) {
+        let srcs: Vec<Src> = srcs.into_iter().cloned().collect();
+        fe.main.set("forwarded_for", Value::Bool(true), srcs[0].differs("set on the frontend, whose every backend has it; also sets X-Forwarded-Proto and X-Forwarded-Host"));
+        for s in &srcs {
+            fe.main.cite("forwarded_for", s.cite());
+            cx.led.done(s);
+        }
+    }
+}
+
 /// HAProxy's `timeout http-request` defaults to `timeout client`, and
 /// `http-keep-alive` to `http-request`.
 fn timeouts(fe: &mut Fe) {
+    let m = &mut fe.main;
+    if m.get("timeout_client").is_none() {
+        m.notes
+            .push("no timeout client in HAProxy (no limit); ringlb's default applies".into());
+    }
+    if fe.mode() != "http" {
+        return;
+    }
     let m = &mut fe.main;
     let item = |m: &Table, k: &str| m.items.iter().find(|i| i.key == k).cloned();
     if m.get("timeout_http_request").is_none() {
@@ -252,10 +329,6 @@ fn timeouts(fe: &mut Fe) {
             );
             m.set("timeout_http_keep_alive", c.value, note);
         }
-    }
-    if m.get("timeout_client").is_none() {
-        m.notes
-            .push("no timeout client in HAProxy (no limit); ringlb's default applies".into());
     }
 }
 

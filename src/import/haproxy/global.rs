@@ -75,6 +75,16 @@ pub fn global(s: &Section, cx: &mut Cx) {
                 continue;
             }
             ("log-tag", _) => syslog_key(&mut cx.g.main, "tag", line.word(1), src),
+            ("ssl-server-verify", _) if line.word(1) == "none" => {
+                cx.g.verify_none = Some(src.clone());
+                cx.led.note(src, "no server uses TLS");
+                continue;
+            }
+            ("ssl-server-verify", _) if line.word(1) == "required" => {
+                cx.led
+                    .note(src, "ringlb verifies server certificates by default");
+                continue;
+            }
             ("stats socket", _) => {
                 cx.led.lost(
                     src,

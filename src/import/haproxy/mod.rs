@@ -157,6 +157,7 @@ fn proxy_section(s: &Section, dlines: &[&Line], fes: &mut Vec<Fe>, bes: &mut Vec
             .chain(s.body.iter())
             .rfind(|l| l.word(0) == "mode");
         if let Some(m) = mode.filter(|m| m.word(1) == "http") {
+            fe.final_mode = "http".into();
             fe.main.set(
                 "mode",
                 crate::import::toml_out::Value::str("http"),
@@ -171,6 +172,20 @@ fn proxy_section(s: &Section, dlines: &[&Line], fes: &mut Vec<Fe>, bes: &mut Vec
             );
             fe.default_src = Some(s.head.src.clone());
         }
+    }
+    // Old syntax: `frontend NAME ADDR` / `listen NAME ADDR` binds on the header line.
+    let head_bind = !s.head.word(2).is_empty() && s.head.word(2) != "from";
+    if let Some(fe) = fe.as_mut().filter(|_| head_bind) {
+        let mut words = vec!["bind".to_string()];
+        words.extend(s.head.words[2..].iter().cloned());
+        bind::bind(
+            &Line {
+                src: s.head.src.clone(),
+                words,
+            },
+            fe,
+            cx,
+        );
     }
     for l in dlines {
         proxy::apply(l, true, fe.as_mut(), be.as_mut(), cx);
@@ -201,6 +216,7 @@ fn settle_defaults(s: &Section, used: bool, cx: &mut Cx) {
             crate::import::toml_out::Value::str("http"),
             String::new(),
         );
+        fe.final_mode = "http".into();
         let mut be = Be::new("x", &s.head.src);
         proxy::apply(l, false, Some(&mut fe), Some(&mut be), &mut scx);
         match scratch

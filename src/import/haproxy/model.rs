@@ -23,6 +23,8 @@ pub struct Global {
     /// A `log` target exists (so `option httplog` lines go somewhere).
     pub logs: bool,
     pub admin_bound: bool,
+    /// `ssl-server-verify none`.
+    pub verify_none: Option<Src>,
 }
 
 impl Default for Global {
@@ -36,6 +38,7 @@ impl Default for Global {
             ca_base: None,
             logs: false,
             admin_bound: false,
+            verify_none: None,
         }
     }
 }
@@ -81,6 +84,11 @@ pub struct Fe {
     pub http_log: bool,
     /// The `default_backend` line.
     pub default_src: Option<Src>,
+    pub final_mode: String,
+    /// `monitor-uri`: answered 200 before any rule.
+    pub monitor: Option<Src>,
+    /// How many `use_backend` lines the frontend had.
+    pub use_backend_count: usize,
 }
 
 impl Fe {
@@ -110,14 +118,15 @@ impl Fe {
             tarpit: None,
             http_log: false,
             default_src: None,
+            final_mode: "tcp".into(),
+            monitor: None,
+            use_backend_count: 0,
         }
     }
 
+    /// The proxy's mode: the last `mode` line of its defaults and itself.
     pub fn mode(&self) -> &str {
-        self.main
-            .get("mode")
-            .and_then(|v| v.as_str())
-            .unwrap_or("tcp")
+        &self.final_mode
     }
 
     pub fn has_acl(&self, name: &str) -> bool {
@@ -145,6 +154,8 @@ pub struct Be {
     /// `observe` was set on a server: passive health as HAProxy's.
     pub observe: bool,
     pub allbackups: bool,
+    /// `option forwardfor` of the backend: carried to the frontends that only use it.
+    pub forwardfor: Option<Src>,
 }
 
 impl Be {
@@ -168,6 +179,7 @@ impl Be {
             default_server: Vec::new(),
             observe: false,
             allbackups: false,
+            forwardfor: None,
         }
     }
 }

@@ -28,7 +28,8 @@ pub fn apply(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, 
         "timeout" | "contimeout" | "clitimeout" | "srvtimeout" => {
             return timeout(line, dflt, fe, be, cx)
         }
-        "option" | "no" => return option(line, dflt, fe, be, cx),
+        "option" => return option(line, dflt, fe, be, cx),
+        "no" if line.word(1) == "option" => return option(line, dflt, fe, be, cx),
         _ => Side::Both,
     };
     match (side, fe, be) {
@@ -87,9 +88,21 @@ fn front(line: &Line, fe: &mut Fe, cx: &mut Cx) {
         "capture" => cx
             .led
             .lost(src, "ringlb's access log captures no headers or cookies"),
-        "monitor-uri" => cx
-            .led
-            .lost(src, "no monitor URI: use the admin listener's /api/servers"),
+        "monitor-uri" if fe.mode() == "http" => {
+            let mut acl = crate::import::toml_out::Table::new("[[frontend.acl]]");
+            acl.set("name", Value::str("monitor_uri"), src.cite());
+            acl.set(
+                "path",
+                Value::Arr(vec![Value::str(line.word(1))]),
+                src.cite(),
+            );
+            fe.acls
+                .retain(|a| a.get("name") != Some(&Value::str("monitor_uri")));
+            fe.acls.push(acl);
+            fe.monitor = Some(src.clone());
+            cx.led.done(src);
+        }
+        "monitor-uri" => cx.led.lost(src, "monitor-uri in a tcp-mode proxy"),
         "maxconn" => cx.led.lost(
             src,
             "no per-frontend connection limit: global.max_connections is process-wide",
@@ -288,6 +301,10 @@ fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx:
             be.main.set("redispatch", Value::Bool(!negated), src.cite());
             cx.led.done(src);
         }
+        ("forwardfor", None, Some(be)) if !negated && !dflt && line.words.len() == 2 => {
+            be.forwardfor = Some(src.clone());
+        }
+        ("forwardfor" | "httplog", Some(fe), _) if dflt && fe.mode() == "tcp" => {}
         ("forwardfor", Some(fe), _) if !negated => {
             fe.main.set("forwarded_for", Value::Bool(true), src.differs("also sets X-Forwarded-Proto and X-Forwarded-Host"));
             cx.led.done(src);

@@ -466,6 +466,7 @@ mod tests {
     fn conditions_with_anonymous_and_predefined_acls() {
         let mut fe = Fe::new("f", &line("frontend f").src);
         fe.main.set("mode", Value::str("http"), String::new());
+        fe.final_mode = "http".into();
         let l = line("acl api path_beg /api");
         let mut led = crate::import::report::Ledger::default();
         let mut g = super::super::model::Global::default();

@@ -64,6 +64,7 @@ pub fn server(line: &Line, be: &mut Be, cx: &mut Cx) {
         options(&d.words[1..], &d.src, &mut t, be, cx);
     }
     options(&line.words[3..], src, &mut t, be, cx);
+    tls_defaults(&mut t, be, cx);
     if t.get("backup") == Some(&Value::Bool(true)) && !be.allbackups {
         let backups = be
             .servers
@@ -156,6 +157,30 @@ fn options(words: &[String], src: &Src, t: &mut Table, be: &mut Be, cx: &mut Cx)
             ),
             _ => cx.led.lost_part(src, format!("server {opt}"), "no ringlb equivalent"),
         }
+    }
+}
+
+/// `verify none` (or global `ssl-server-verify none`) covers the server's checks too
+/// in HAProxy; ringlb keeps the check's `verify` in `[backend.check]`.
+fn tls_defaults(t: &mut Table, be: &mut Be, cx: &mut Cx) {
+    let tls = t.get("tls") == Some(&Value::Bool(true));
+    if let Some(src) =
+        cx.g.verify_none
+            .clone()
+            .filter(|_| tls && t.get("verify").is_none())
+    {
+        t.set("verify", Value::Bool(false), src.cite());
+        cx.led.done(&src);
+    }
+    let check_tls = t.get("check_tls") == Some(&Value::Bool(true)) || tls;
+    if check_tls && t.get("verify") == Some(&Value::Bool(false)) {
+        let note = t
+            .items
+            .iter()
+            .find(|i| i.key == "verify")
+            .map(|i| i.notes[0].clone())
+            .unwrap_or_default();
+        be.check.set("verify", Value::Bool(false), note);
     }
 }
 
