@@ -39,6 +39,20 @@ pub fn translate(name: &str, words: &[String], note: &str) -> Result<Acl, String
         i += 1;
     }
     let values: Vec<String> = words[i..].to_vec();
+    if let Some((table, counter)) = super::tables::counter_fetch(fetch) {
+        let mut t = Table::new("[[frontend.acl]]");
+        t.set("name", Value::str(name), note.to_string());
+        let kv = vec![
+            ("table".to_string(), Value::str(table)),
+            ("name".to_string(), Value::str(counter)),
+            (
+                "above".to_string(),
+                Value::Int(super::tables::above(&values)?),
+            ),
+        ];
+        t.set("counter", Value::Inline(kv), note.to_string());
+        return Ok(Acl::Table(t));
+    }
     let (base, arg, derived) = split_fetch(fetch);
     let m = method.as_deref().or(derived).unwrap_or("");
     let (key, value) = kind(&base, arg.as_deref(), m, &values, file)?;

@@ -20,6 +20,11 @@ pub fn tables(fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
         .filter_map(|b| Some((b.name.clone(), b.forwardfor.clone()?)))
         .collect();
     for be in bes {
+        if be.servers.is_empty() && be.templates.is_empty() && cx.g.table_names.contains(&be.name) {
+            cx.led
+                .note(&be.head, "a backend that only holds a stick table");
+            continue;
+        }
         if be.servers.is_empty() && be.templates.is_empty() {
             cx.led.lost(&be.head, "a backend without servers (HAProxy answers 503; requests sent to it get a 503 rule)");
             continue;
@@ -46,6 +51,7 @@ pub fn tables(fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
         out.push(cx.g.main.clone());
     }
     out.extend(cx.g.resolvers.clone());
+    out.extend(cx.g.tables.clone());
     out.extend(frontends);
     out.extend(backends);
     out
@@ -130,6 +136,7 @@ fn frontend(mut fe: Fe, known: &[String], ff: &HashMap<String, Src>, cx: &mut Cx
             }
         }
     }
+    super::tables::resolve(&mut fe, cx);
     let redirects = std::mem::take(&mut fe.redirects);
     fe.http_rules.extend(redirects);
     if let Some(src) = fe.monitor.clone() {

@@ -22,6 +22,7 @@ mod proxy;
 mod rules;
 mod sections;
 mod server;
+mod tables;
 mod values;
 
 use std::collections::HashMap;
@@ -47,6 +48,11 @@ pub fn translate(
             Kind::Global => global::global(s, &mut cx),
             Kind::Resolvers => global::resolvers(s, &mut cx),
             Kind::Other => other(s, &mut cx),
+            Kind::Frontend | Kind::Backend | Kind::Listen => {
+                for l in s.body.iter().filter(|l| l.word(0) == "stick-table") {
+                    tables::stick_table(l, &s.name, &mut cx);
+                }
+            }
             _ => {}
         }
     }
@@ -150,6 +156,7 @@ fn proxy_section(s: &Section, dlines: &[&Line], fes: &mut Vec<Fe>, bes: &mut Vec
         matches!(s.kind, Kind::Backend | Kind::Listen).then(|| Be::new(&s.name, &s.head.src));
     cx.led.done(&s.head.src);
     if let Some(fe) = fe.as_mut() {
+        fe.tables = cx.g.table_names.clone();
         // The mode decides how rules translate: take the last one said, first.
         let mode = dlines
             .iter()

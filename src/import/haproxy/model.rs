@@ -25,6 +25,9 @@ pub struct Global {
     pub admin_bound: bool,
     /// `ssl-server-verify none`.
     pub verify_none: Option<Src>,
+    /// `[[table]]`s from stick tables, and their names.
+    pub tables: Vec<Table>,
+    pub table_names: Vec<String>,
 }
 
 impl Default for Global {
@@ -39,6 +42,8 @@ impl Default for Global {
             logs: false,
             admin_bound: false,
             verify_none: None,
+            tables: Vec::new(),
+            table_names: Vec::new(),
         }
     }
 }
@@ -89,6 +94,10 @@ pub struct Fe {
     pub monitor: Option<Src>,
     /// How many `use_backend` lines the frontend had.
     pub use_backend_count: usize,
+    /// Tables translated (all proxies'), tracking slots → table, counter ACLs' lines.
+    pub tables: Vec<String>,
+    pub sc: HashMap<u32, String>,
+    pub counter_srcs: HashMap<String, Src>,
 }
 
 impl Fe {
@@ -121,6 +130,9 @@ impl Fe {
             final_mode: "tcp".into(),
             monitor: None,
             use_backend_count: 0,
+            tables: Vec::new(),
+            sc: HashMap::new(),
+            counter_srcs: HashMap::new(),
         }
     }
 

@@ -18,13 +18,17 @@ enum Side {
 
 pub fn apply(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx: &mut Cx) {
     let w0 = line.word(0);
+    if w0 == "stick-table" {
+        // Translated before the proxies, so that every rule can name every table.
+        return;
+    }
     let side = match w0 {
         "bind" | "default_backend" | "use_backend" | "acl" | "http-request" | "http-response"
         | "tcp-request" | "redirect" | "errorfile" | "log-format" | "capture" | "monitor-uri"
         | "maxconn" | "rate-limit" => Side::Front,
         "balance" | "server" | "default-server" | "server-template" | "http-check"
         | "tcp-check" | "cookie" | "retries" | "http-reuse" | "hash-type" | "fullconn"
-        | "stick-table" | "stick" | "use-server" | "force-persist" | "ignore-persist" => Side::Back,
+        | "stick" | "use-server" | "force-persist" | "ignore-persist" => Side::Back,
         "timeout" | "contimeout" | "clitimeout" | "srvtimeout" => {
             return timeout(line, dflt, fe, be, cx)
         }

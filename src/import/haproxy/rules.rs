@@ -11,6 +11,7 @@ use super::sections::Line;
 pub fn acl_line(line: &Line, fe: &mut Fe, cx: &mut Cx) {
     let src = &line.src;
     let name = line.word(1);
+    fe.counter_srcs.insert(name.to_string(), src.clone());
     match acl::translate(name, &line.words[2..], &src.cite()) {
         Ok(a) => match add_acl(fe, name, a) {
             Ok(()) => cx.led.done(src),
@@ -218,6 +219,13 @@ fn http_request_rule(line: &Line, fe: &mut Fe) -> Result<Table, String> {
             t.set("replacement", Value::str(literal(arg(1))?), note.clone());
             t
         }
+        a if a.starts_with("track-sc") => {
+            let (slot, table) = super::tables::track(a, args, fe)?;
+            fe.sc.insert(slot, table.clone());
+            let mut t = rule("[[frontend.http_rule]]", "track", line);
+            t.set("table", Value::str(table), note.clone());
+            t
+        }
         "use-service" if arg(0) == "prometheus-exporter" => {
             return Err("ringlb's /metrics is on global.admin_bind".into())
         }
@@ -338,6 +346,23 @@ pub fn tcp_request(line: &Line, fe: &mut Fe, cx: &mut Cx) {
             }
         }
         ("inspect-delay", _) | ("content", "accept") => fe.sni_lines.push(line.clone()),
+        ("connection", a) if a.starts_with("track-sc") => {
+            let end = cond_at(&line.words, 3);
+            let r = super::tables::track(a, &line.words[3..end], fe).and_then(|(slot, table)| {
+                fe.sc.insert(slot, table.clone());
+                let mut t = rule("[[frontend.tcp_rule]]", "track", line);
+                t.set("table", Value::str(table), src.cite());
+                with_condition(&mut t, line, end, fe)?;
+                Ok(t)
+            });
+            match r {
+                Ok(t) => {
+                    fe.tcp_rules.push(t);
+                    cx.led.done(src);
+                }
+                Err(why) => cx.led.lost(src, why),
+            }
+        }
         _ => cx.led.lost(
             src,
             "only tcp-request connection accept/reject are translated",

@@ -150,3 +150,22 @@ fn trailing_backslash_and_unset_variables_are_reported() {
         "{lost:?}"
     );
 }
+
+#[test]
+fn rate_limit_with_a_stick_table() {
+    let text = "frontend f\n  mode http\n  bind :80\n  stick-table type ip size 100k expire 30s store http_req_rate(10s)\n  acl too_fast sc_http_req_rate(0) gt 100\n  http-request track-sc0 src\n  http-request deny deny_status 429 if too_fast\n  tcp-request connection track-sc1 src table per_ip\n  acl many src_conn_cur(per_ip) ge 20\n  tcp-request connection reject if many\n  default_backend b\nbackend b\n  server s 10.0.0.1:80\nbackend per_ip\n  stick-table type ip size 1m expire 1m store conn_cur\n";
+    let (toml, lost) = run(text);
+    assert!(lost.is_empty(), "{lost:?}");
+    let t = parsed(&toml);
+    let tables = t["table"].as_array().unwrap();
+    assert_eq!(tables[0]["name"].as_str(), Some("f"));
+    assert_eq!(tables[0]["size"].as_integer(), Some(102400));
+    assert_eq!(tables[0]["period"].as_str(), Some("10s"));
+    assert_eq!(tables[1]["name"].as_str(), Some("per_ip"));
+    let fe = &t["frontend"][0];
+    assert_eq!(fe["acl"][0]["counter"]["table"].as_str(), Some("f"));
+    assert_eq!(fe["acl"][1]["counter"]["above"].as_integer(), Some(19));
+    assert_eq!(fe["http_rule"][0]["action"].as_str(), Some("track"));
+    assert_eq!(fe["tcp_rule"][0]["table"].as_str(), Some("per_ip"));
+    assert_eq!(t["backend"].as_array().unwrap().len(), 1);
+}
