@@ -66,9 +66,16 @@ pub fn translate(name: &str, words: &[String], note: &str) -> Result<Acl, String
         };
         return Ok(Acl::Sni(names));
     }
+    let note = if key.starts_with("path") {
+        format!("{note} (differs: ringlb matches the normalized path: /%61dmin, //admin and /x/../admin are /admin)")
+    } else if key.starts_with("host") {
+        format!("{note} (differs: ringlb matches the host without its port)")
+    } else {
+        note.to_string()
+    };
     let mut t = Table::new("[[frontend.acl]]");
-    t.set("name", Value::str(name), note.to_string());
-    t.set(&key, value, note.to_string());
+    t.set("name", Value::str(name), note.clone());
+    t.set(&key, value, note.clone());
     if icase {
         t.set("ignore_case", Value::Bool(true), note.to_string());
     }

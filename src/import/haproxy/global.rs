@@ -39,6 +39,15 @@ const HARMLESS: &[(&str, &str)] = &[
     ("server-state-base", "naming only"),
     ("cpu-map", "ringlb pins worker i to core i (pin_workers)"),
     ("stats timeout", "the stats socket is not translated"),
+    (
+        "zero-warning",
+        "ringlb check reports warnings; nothing to refuse",
+    ),
+    ("unix-bind", "ringlb listens on no unix sockets"),
+    (
+        "max-spread-checks",
+        "ringlb spreads first checks over one interval",
+    ),
 ];
 
 pub fn global(s: &Section, cx: &mut Cx) {
@@ -222,6 +231,11 @@ pub fn proxy_log(line: &Line, fe: Option<&mut Fe>, cx: &mut Cx) {
         return cx
             .led
             .note(src, "ringlb's access lines go to the global log target");
+    }
+    if line.word(0) == "no" && !cx.g.logs {
+        return cx
+            .led
+            .note(src, "there is no log target: nothing is logged either way");
     }
     if line.word(0) == "no" {
         return cx.led.lost(src, "ringlb cannot turn logging off per proxy");

@@ -168,6 +168,7 @@ fn both(line: &Line, dflt: bool, fe: Option<&mut Fe>, cx: &mut Cx) {
             }
         }
         "log" => super::global::proxy_log(line, fe, cx),
+        "no" if line.word(1) == "log" => super::global::proxy_log(line, fe, cx),
         "description" | "id" | "enabled" => cx.led.note(src, "naming only"),
         "disabled" => cx
             .led

@@ -209,6 +209,13 @@ fn instance(n: &Node, scripts: &HashMap<&str, &Node>, led: &mut Ledger) -> Table
                 );
                 continue;
             }
+            (d, _) if d.starts_with("garp_") => {
+                led.lost(
+                    src,
+                    "ringlb's gratuitous ARP is fixed: 5 at once and 5 more after 5 s",
+                );
+                continue;
+            }
             (d, _) if d.starts_with("notify") => {
                 led.lost(src, "ringlb calls notify as PROGRAM STATE PRIORITY (keepalived: TYPE NAME STATE PRIORITY, one script per state): adapt the script and set [vrrp] notify");
                 continue;
