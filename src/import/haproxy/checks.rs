@@ -24,6 +24,25 @@ pub fn option(line: &Line, name: &str, be: &mut Be, cx: &mut Cx) {
             }
             cx.led.done(src);
         }
+        "ssl-hello-chk" => {
+            // The last check option wins in HAProxy: forget an earlier httpchk.
+            for k in [
+                "method",
+                "path",
+                "host",
+                "headers",
+                "expect_status",
+                "expect_body",
+            ] {
+                be.check.remove(k);
+            }
+            be.steps.clear();
+            let how = "ringlb completes a TLS handshake (certificate not verified) where HAProxy only checks that the server answers its hello";
+            be.check.set("kind", Value::str("tcp"), src.differs(how));
+            be.check.set("tls", Value::Bool(true), src.cite());
+            be.check.set("verify", Value::Bool(false), src.cite());
+            cx.led.done(src);
+        }
         _ => cx.led.lost(
             src,
             format!("option {name}: ringlb checks are tcp (with send/expect steps) or http"),

@@ -169,3 +169,15 @@ fn rate_limit_with_a_stick_table() {
     assert_eq!(fe["tcp_rule"][0]["table"].as_str(), Some("per_ip"));
     assert_eq!(t["backend"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn the_last_check_option_wins() {
+    let text = "backend b\n  option httpchk GET /healthz\n  http-check expect status 200\n  option ssl-hello-chk\n  server s 10.0.0.1:6443 check\n";
+    let (toml, lost) = run(text);
+    assert!(lost.is_empty(), "{lost:?}");
+    let t = parsed(&toml);
+    let c = &t["backend"][0]["check"];
+    assert_eq!(c["kind"].as_str(), Some("tcp"));
+    assert_eq!(c["tls"].as_bool(), Some(true));
+    assert!(c.get("path").is_none());
+}
