@@ -60,7 +60,15 @@ impl Table {
         match self.items.iter_mut().find(|i| i.key == key) {
             Some(item) => {
                 item.value = value;
-                item.notes = vec![note];
+                // What was replaced stays cited: nothing disappears unsaid.
+                let mut notes: Vec<String> = item
+                    .notes
+                    .drain(..)
+                    .filter(|n| !n.starts_with("replaced by the next line: "))
+                    .map(|n| format!("replaced by the next line: {n}"))
+                    .collect();
+                notes.push(note);
+                item.notes = notes;
             }
             None => self.items.push(Item {
                 key: key.to_string(),

@@ -168,6 +168,28 @@ fn frontend(mut fe: Fe, known: &[String], ff: &HashMap<String, Src>, cx: &mut Cx
     for (i, group) in groups(&fe.binds).into_iter().enumerate() {
         out.extend(one_frontend(&fe, &group, i, &routes));
     }
+    // Two TLS groups (other certificates or ALPN) would both be NAME-tls.
+    let mut seen: Vec<String> = Vec::new();
+    for t in out.iter_mut().filter(|t| t.header == "[[frontend]]") {
+        let name = t
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        if seen.contains(&name) {
+            let unique = format!("{name}-{}", seen.len() + 1);
+            t.cite(
+                "name",
+                format!("renamed {unique}: another frontend of that name"),
+            );
+            if let Some(item) = t.items.iter_mut().find(|i| i.key == "name") {
+                item.value = Value::str(&unique);
+            }
+            seen.push(unique);
+        } else {
+            seen.push(name);
+        }
+    }
     out
 }
 
@@ -192,17 +214,22 @@ fn no_default(
         }
         return true;
     }
-    if fe.monitor.is_some() && fe.use_backend_count == 0 {
+    let allows = fe
+        .http_rules
+        .iter()
+        .any(|r| r.get("action") == Some(&Value::str("allow")));
+    if fe.use_backend_count == 0 && !allows {
+        // Every request the rules do not answer gets HAProxy's 503 (no backend).
         let Some(b) = known.first() else {
             cx.led.lost(
                 &fe.head,
-                "a monitor-uri frontend needs some backend for ringlb's default_backend",
+                "a frontend without backend needs some backend for ringlb's default_backend",
             );
             return false;
         };
         let note = fe
             .head
-            .differs("no default_backend: HAProxy answers 503 to anything but the monitor URI");
+            .differs("no default_backend: HAProxy answers 503 to what its rules do not answer");
         let mut t = Table::new("[[frontend.http_rule]]");
         t.notes.push(note.clone());
         t.set("action", Value::str("return"), note.clone());
