@@ -9,7 +9,7 @@ use crate::import::report::Src;
 use crate::import::toml_out::{Table, Value};
 
 use super::model::{Be, Bind, Cx, Fe};
-use super::rules;
+use super::routes;
 
 pub fn tables(fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
     let mut out = Vec::new();
@@ -150,7 +150,7 @@ fn frontend(mut fe: Fe, known: &[String], ff: &HashMap<String, Src>, cx: &mut Cx
     }
     let first_use = fe.use_backend.first().map(|l| l.word(1).to_string());
     fe.use_backend_count = fe.use_backend.len();
-    let routes = rules::finish_use_backend(&mut fe, &|b| has(b), cx);
+    let routes = routes::finish_use_backend(&mut fe, &|b| has(b), cx);
     sni_lines(&mut fe, !routes.is_empty(), cx);
     if fe.main.get("default_backend").is_none()
         && !no_default(known, &mut fe, first_use, &routes, &has, cx)
