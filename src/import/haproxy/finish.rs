@@ -34,6 +34,7 @@ pub fn tables(fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
     }
     let mut frontends = Vec::new();
     let mut logs = false;
+    maxconn(&fes, cx);
     for fe in fes {
         logs |= fe.http_log;
         frontends.extend(frontend(fe, &known, &ff, cx));
@@ -307,6 +308,31 @@ fn sni_lines(fe: &mut Fe, routes: bool, cx: &mut Cx) {
             cx.led
                 .lost(src, "only waiting for the ClientHello is translated");
         }
+    }
+}
+
+/// A frontend's `maxconn` pauses accepting at the limit, as ringlb's process-wide
+/// `max_connections` does: with one frontend they are the same limit.
+fn maxconn(fes: &[Fe], cx: &mut Cx) {
+    let limits: Vec<&(i64, Src)> = fes.iter().filter_map(|f| f.maxconn.as_ref()).collect();
+    if fes.len() == 1 {
+        if let Some((n, src)) = limits.first() {
+            let global = match cx.g.main.get("max_connections") {
+                Some(Value::Int(g)) => *g,
+                _ => i64::MAX,
+            };
+            if *n < global {
+                let note = src.differs("the only frontend's limit, applied to the process");
+                cx.g.main.set("max_connections", Value::Int(*n), note);
+            } else {
+                cx.g.main.cite("max_connections", src.cite());
+            }
+            cx.led.done(src);
+        }
+        return;
+    }
+    for (_, src) in limits {
+        cx.led.lost(src, "no per-frontend connection limit with several frontends: global.max_connections is process-wide");
     }
 }
 
