@@ -203,12 +203,18 @@ fn resolvers_templates_and_per_backend_check_settings() {
     let text = "resolvers dns\n  nameserver ns1 10.0.0.53:53\n  resolve_retries 2\n  timeout resolve 5s\n  timeout retry 1s\n  hold valid 10s\nbackend b\n  server-template web 1-3 web.service.local:8080 check resolvers dns\n  server a app.local:80 check inter 2s resolvers dns resolve-prefer ipv4\n  server c 10.0.0.3:80 check inter 5s\n";
     let (toml, lost) = run(text);
     let t = parsed(&toml);
-    assert_eq!(t["resolvers"]["nameservers"][0].as_str(), Some("10.0.0.53:53"));
+    assert_eq!(
+        t["resolvers"]["nameservers"][0].as_str(),
+        Some("10.0.0.53:53")
+    );
     assert_eq!(t["resolvers"]["attempts"].as_integer(), Some(2));
     assert_eq!(t["resolvers"]["timeout"].as_str(), Some("1s"));
     let be = &t["backend"][0];
     assert_eq!(be["server_template"][0]["count"].as_integer(), Some(3));
-    assert_eq!(be["server_template"][0]["resolve_interval"].as_str(), Some("5s"));
+    assert_eq!(
+        be["server_template"][0]["resolve_interval"].as_str(),
+        Some("5s")
+    );
     assert_eq!(be["server"][0]["resolve_prefer"].as_str(), Some("ipv4"));
     assert_eq!(be["check"]["interval"].as_str(), Some("2s"));
     assert_eq!(
@@ -224,7 +230,10 @@ fn error_files_cookies_and_response_rules() {
     let t = parsed(&toml);
     let fe = &t["frontend"][0];
     assert_eq!(fe["error_page"][0]["status"].as_integer(), Some(503));
-    assert_eq!(fe["response_rule"][0]["name"].as_str(), Some("X-Frame-Options"));
+    assert_eq!(
+        fe["response_rule"][0]["name"].as_str(),
+        Some("X-Frame-Options")
+    );
     assert_eq!(fe["http_rule"][0]["status"].as_integer(), Some(301));
     assert_eq!(fe["http_rule"][0]["if"].as_str(), Some("!anon_8_1"));
     assert_eq!(t["backend"][0]["cookie"]["mode"].as_str(), Some("insert"));
