@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod import;
+pub mod named;
 pub mod netns;
 pub mod peers;
 pub mod pp_peers;
