@@ -5,6 +5,7 @@
 //! connections cut, further connects refused) and revived on the same port.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -27,8 +28,15 @@ struct State {
     alive: AtomicBool,
     /// Requests answered (health checks included).
     answered: AtomicUsize,
-    /// Open connections, cut when the backend is killed.
-    conns: Mutex<Vec<TcpStream>>,
+    /// Open connections by number, cut when the backend is killed.
+    conns: Mutex<HashMap<usize, TcpStream>>,
+    next: AtomicUsize,
+}
+
+impl Drop for NamedBackend {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 impl NamedBackend {
@@ -57,12 +65,18 @@ impl NamedBackend {
                 }
                 let Ok(stream) = stream else { continue };
                 let _ = stream.set_nodelay(true);
+                let id = state.next.fetch_add(1, Ordering::SeqCst);
                 if let Ok(clone) = stream.try_clone() {
-                    state.conns.lock().unwrap().push(clone);
+                    state.conns.lock().unwrap().insert(id, clone);
                 }
                 let state = Arc::clone(&state);
                 let name = name.clone();
-                thread::spawn(move || answer_all(stream, &name, &state));
+                thread::spawn(move || {
+                    answer_all(&stream, &name, &state);
+                    // Every clone of the socket is gone: the peer sees the close.
+                    state.conns.lock().unwrap().remove(&id);
+                    let _ = stream.shutdown(Shutdown::Both);
+                });
             }
         });
     }
@@ -70,12 +84,7 @@ impl NamedBackend {
     /// Stop answering: the listening socket is closed (connects are refused) and every
     /// open connection, pooled keep-alive ones included, is cut.
     pub fn kill(&self) {
-        self.state.alive.store(false, Ordering::SeqCst);
-        // Wake the accept loop so that it sees the flag and drops the listener.
-        let _ = TcpStream::connect_timeout(&self.addr, PATIENCE);
-        for c in self.state.conns.lock().unwrap().drain(..) {
-            let _ = c.shutdown(Shutdown::Both);
-        }
+        self.stop();
         let deadline = std::time::Instant::now() + PATIENCE;
         while TcpStream::connect(self.addr).is_ok() {
             assert!(
@@ -106,6 +115,17 @@ impl NamedBackend {
         self.serve(listener);
     }
 
+    fn stop(&self) {
+        if !self.state.alive.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        // Wake the accept loop so that it sees the flag and drops the listener.
+        let _ = TcpStream::connect_timeout(&self.addr, PATIENCE);
+        for (_, c) in self.state.conns.lock().unwrap().drain() {
+            let _ = c.shutdown(Shutdown::Both);
+        }
+    }
+
     pub fn answered(&self) -> usize {
         self.state.answered.load(Ordering::SeqCst)
     }
@@ -113,7 +133,7 @@ impl NamedBackend {
 
 /// Answer every request of one connection until it closes, the client asks to close,
 /// or the backend is killed.
-fn answer_all(stream: TcpStream, name: &str, state: &State) {
+fn answer_all(stream: &TcpStream, name: &str, state: &State) {
     let Ok(read_half) = stream.try_clone() else {
         return;
     };
@@ -132,7 +152,7 @@ fn answer_all(stream: TcpStream, name: &str, state: &State) {
         let close = head.to_ascii_lowercase().contains("connection: close");
         let conn = if close { "connection: close\r\n" } else { "" };
         let out = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n{conn}\r\n{}",
+            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nx-powered-by: named-backend\r\ncontent-length: {}\r\n{conn}\r\n{}",
             body.len(),
             if head_only { "" } else { body.as_str() }
         );
@@ -173,9 +193,11 @@ pub fn parse_body(body: &[u8]) -> Seen {
     Seen { server, headers }
 }
 
-/// Read one HTTP response to EOF from a connection: status, headers (lower-cased
-/// names) and body.
-pub fn read_response(stream: TcpStream) -> std::io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+/// Header names (lower case) and values, in order.
+pub type Headers = Vec<(String, String)>;
+
+/// Read one HTTP response to EOF from a connection: status, headers and body.
+pub fn read_response(stream: TcpStream) -> std::io::Result<(u16, Headers, Vec<u8>)> {
     let mut r = BufReader::new(stream);
     let mut status_line = String::new();
     r.read_line(&mut status_line)?;
