@@ -5,9 +5,11 @@
 //! and the request head it received), send both the same requests and compare status,
 //! chosen server (or the distribution over servers), `Location`, the request headers
 //! the server received and the response headers the client received, and health
-//! transitions (a server killed: both stop sending to it; revived: both use it
-//! again). A difference fails the test unless the importer reported a line the step
-//! covers as not translated (then it is shown as excused).
+//! transitions (a server killed or answering 503 to its health checks: both stop
+//! sending to it; revived or healed: both use it again). A difference fails the test
+//! unless the importer reported a line the step covers as not translated, or the
+//! step marks it as a known, reported bug (both are shown as excused, with the
+//! reason).
 //!
 //! Script format (TOML), one `[[step]]` per request or action, in order:
 //!
@@ -22,7 +24,7 @@
 //! headers = ["X-Debug: 1"]
 //! repeat = 30                     # default 1, each on a new connection
 //! clients = 6                     # send from 127.0.0.1 .. 127.0.0.6 in turn
-//! server = "distribution"         # exact | distribution | sticky | ignore
+//! server = "distribution"         # exact | backend | distribution | sticky | ignore
 //! tolerance = 0.2                 # of repeat, for distribution
 //! seen_headers = ["x-forwarded-for"]      # compared as the server received them
 //! response_headers = ["x-frame-options"]  # compared as the client received them
@@ -31,8 +33,10 @@
 //! expect_servers = ["web1", "web2"]
 //! expect_location = "https://..."
 //! covers = ["use_backend api"]    # the config lines this step depends on
+//! known = "why"                   # a reported difference: shown, not failing;
+//!                                 # fails once the two agree (remove it then)
 //! [[step]]
-//! kill = "web2"                   # or revive / settle / wait_back = "server"
+//! kill = "web2"                   # or sicken / heal / revive / settle / wait_back
 //! ```
 //!
 //! Adding a case is adding the two files. Skips (visibly) without HAProxy, fails

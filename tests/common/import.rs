@@ -47,7 +47,7 @@ pub struct ImportRun {
     pub stderr: String,
     /// Parsed `not translated` lines.
     pub lost: Vec<Lost>,
-    /// Lines of stderr that mention `not translated` but are not of the form
+    /// Lines of stderr that say `: not translated:` but are not of the form
     /// `FILE:LINE: directive: not translated: why`.
     pub malformed: Vec<String>,
 }
@@ -80,7 +80,7 @@ pub fn run_import(kind: &str, file: &Path, args: &[&str]) -> ImportRun {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let mut lost = Vec::new();
     let mut malformed = Vec::new();
-    for l in stderr.lines().filter(|l| l.contains("not translated")) {
+    for l in stderr.lines().filter(|l| l.contains(": not translated:")) {
         match parse_lost(l) {
             Some(x) => lost.push(x),
             None => malformed.push(l.to_string()),

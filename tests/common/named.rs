@@ -2,7 +2,8 @@
 //! body that says which server answered and echoes the request head it received, so
 //! a client behind any proxy (HTTP or TCP mode) learns the chosen server and the
 //! headers the proxy added or removed. It can be killed (listener closed, open
-//! connections cut, further connects refused) and revived on the same port.
+//! connections cut, further connects refused) and revived on the same port, or made
+//! sick (503 to everything, health checks included) and healed.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -26,6 +27,8 @@ pub struct NamedBackend {
 #[derive(Default)]
 struct State {
     alive: AtomicBool,
+    /// Answer 503 to everything (health checks included) while set.
+    sick: AtomicBool,
     /// Requests answered (health checks included).
     answered: AtomicUsize,
     /// Open connections by number, cut when the backend is killed.
@@ -126,6 +129,15 @@ impl NamedBackend {
         }
     }
 
+    /// Answer every request (health checks included) with 503 until `heal`.
+    pub fn sicken(&self) {
+        self.state.sick.store(true, Ordering::SeqCst);
+    }
+
+    pub fn heal(&self) {
+        self.state.sick.store(false, Ordering::SeqCst);
+    }
+
     pub fn answered(&self) -> usize {
         self.state.answered.load(Ordering::SeqCst)
     }
@@ -151,8 +163,13 @@ fn answer_all(stream: &TcpStream, name: &str, state: &State) {
         let body = format!("{SERVER_PREFIX}{name}\n{head}");
         let close = head.to_ascii_lowercase().contains("connection: close");
         let conn = if close { "connection: close\r\n" } else { "" };
+        let status = if state.sick.load(Ordering::SeqCst) {
+            "503 Service Unavailable"
+        } else {
+            "200 OK"
+        };
         let out = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nx-powered-by: named-backend\r\ncontent-length: {}\r\n{conn}\r\n{}",
+            "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\nx-powered-by: named-backend\r\ncontent-length: {}\r\n{conn}\r\n{}",
             body.len(),
             if head_only { "" } else { body.as_str() }
         );

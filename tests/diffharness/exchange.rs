@@ -180,6 +180,21 @@ fn servers(step: &Step, h: &[Observed], r: &[Observed], d: &mut Vec<String>) {
                 d.push(format!("server: haproxy {a:?}, ringlb {b:?}"));
             }
         }
+        "backend" => {
+            let backend = |v: &[Observed]| -> Vec<Option<String>> {
+                v.iter()
+                    .map(|o| {
+                        o.server
+                            .as_ref()
+                            .map(|s| s.split('/').next().unwrap_or("").to_string())
+                    })
+                    .collect()
+            };
+            let (a, b) = (backend(h), backend(r));
+            if a != b {
+                d.push(format!("backend: haproxy {a:?}, ringlb {b:?}"));
+            }
+        }
         "distribution" => {
             let (a, b) = (count(h), count(r));
             let tol = (step.tolerance.unwrap_or(0.2) * h.len() as f64).ceil() as usize;

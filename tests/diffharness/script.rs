@@ -30,6 +30,7 @@ pub struct Step {
     /// Send the repeats from this many loopback addresses (127.0.0.1, .2, ...), in turn.
     pub clients: Option<usize>,
     /// How the chosen servers are compared: `exact` (the default for one request),
+    /// `backend` (only the backend: for a request routed to a balanced backend),
     /// `distribution` (the default for repeats: counts per server within the
     /// tolerance), `sticky` (each client always gets one server on each proxy, not
     /// necessarily the same one on both) or `ignore`.
@@ -53,10 +54,17 @@ pub struct Step {
     /// (and shown) when the importer reported one of those lines as not translated.
     #[serde(default)]
     pub covers: Vec<String>,
+    /// A difference already known and reported (a bug of the importer or of ringlb,
+    /// said here): it is shown as KNOWN instead of failing, and the test fails when
+    /// the difference is gone, so that the marker is removed.
+    pub known: Option<String>,
     /// Actions on a server (by its `server` name, or `backend/server`):
-    /// kill it; wait until neither proxy sends to it; revive it; wait until both
+    /// kill it (connections refused); make it answer 503 to everything (`sicken`)
+    /// or heal it; wait until neither proxy sends to it; revive it; wait until both
     /// send to it again.
     pub kill: Option<String>,
+    pub sicken: Option<String>,
+    pub heal: Option<String>,
     pub settle: Option<String>,
     pub revive: Option<String>,
     pub wait_back: Option<String>,
@@ -66,6 +74,8 @@ pub struct Step {
 pub enum Action<'a> {
     Request,
     Kill(&'a str),
+    Sicken(&'a str),
+    Heal(&'a str),
     Revive(&'a str),
     Settle(&'a str),
     WaitBack(&'a str),
@@ -75,16 +85,22 @@ impl Step {
     pub fn action(&self) -> Result<Action<'_>, String> {
         let acts = [
             self.kill.as_deref().map(Action::Kill),
+            self.sicken.as_deref().map(Action::Sicken),
+            self.heal.as_deref().map(Action::Heal),
             self.revive.as_deref().map(Action::Revive),
             self.settle.as_deref().map(Action::Settle),
             self.wait_back.as_deref().map(Action::WaitBack),
         ];
         let mut it = acts.into_iter().flatten();
         match (it.next(), it.next()) {
-            (Some(_), Some(_)) => Err("a step does one of kill/revive/settle/wait_back".into()),
+            (Some(_), Some(_)) => {
+                Err("a step does one of kill/sicken/heal/revive/settle/wait_back".into())
+            }
             (Some(a), None) => Ok(a),
             (None, _) if self.path.is_some() => Ok(Action::Request),
-            (None, _) => Err("a step needs a path or one of kill/revive/settle/wait_back".into()),
+            (None, _) => {
+                Err("a step needs a path or one of kill/sicken/heal/revive/settle/wait_back".into())
+            }
         }
     }
 
@@ -114,7 +130,7 @@ pub fn load(text: &str) -> Result<Script, String> {
         st.action().map_err(|e| format!("{}: {e}", st.label(i)))?;
         if !matches!(
             st.server_mode(),
-            "exact" | "distribution" | "sticky" | "ignore"
+            "exact" | "backend" | "distribution" | "sticky" | "ignore"
         ) {
             return Err(format!("{}: unknown server mode", st.label(i)));
         }
