@@ -214,3 +214,65 @@ fn haproxy_and_keepalived_into_one_file() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("\n[vrrp]\n"));
     let _ = std::fs::remove_file(out);
 }
+
+/// The corpus is HAProxy's own syntax: `haproxy -c` accepts every file.
+#[test]
+fn corpus_files_are_valid_haproxy() {
+    if !common::pp_peers::have("corpus_files_are_valid_haproxy", "/usr/sbin/haproxy") {
+        return;
+    }
+    for name in ["webshop.cfg", "patroni.cfg", "k8s-apiserver.cfg"] {
+        let o = Command::new("/usr/sbin/haproxy")
+            .arg("-c")
+            .arg("-f")
+            .arg(corpus(name))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+    }
+}
+
+/// A backslash at the end of a line is no continuation, for HAProxy as for the
+/// importer: both see the next line as a directive of its own.
+#[test]
+fn trailing_backslash_is_read_as_haproxy_reads_it() {
+    let cfg = "defaults\n  mode http\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\nfrontend f\n  bind 127.0.0.1:0\n  default_backend b\nbackend b\n  server s 127.0.0.1:80 \\\n    check\n";
+    let input = TempConfig::new(cfg);
+    let f = input.0.display().to_string();
+    let o = import(&["haproxy", &f]);
+    assert_eq!(o.status.code(), Some(3));
+    let lost = lost_lines(&stderr(&o), &f);
+    assert!(
+        lost.iter()
+            .any(|l| l.starts_with(&format!("{f}:10: server \\: "))),
+        "{lost:?}"
+    );
+    assert!(
+        lost.iter().any(|l| l.starts_with(&format!("{f}:10: \\: "))),
+        "{lost:?}"
+    );
+    assert!(
+        lost.iter()
+            .any(|l| l.starts_with(&format!("{f}:11: check: "))),
+        "{lost:?}"
+    );
+    if !common::pp_peers::have(
+        "trailing_backslash_is_read_as_haproxy_reads_it",
+        "/usr/sbin/haproxy",
+    ) {
+        return;
+    }
+    let o = Command::new("/usr/sbin/haproxy")
+        .arg("-c")
+        .arg("-f")
+        .arg(&input.0)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains(":10] : 'server b/s' : unknown keyword '\\'"),
+        "{err}"
+    );
+    assert!(err.contains(":11] : unknown keyword 'check'"), "{err}");
+}

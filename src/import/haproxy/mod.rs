@@ -212,7 +212,10 @@ fn settle_defaults(s: &Section, used: bool, cx: &mut Cx) {
             continue;
         }
         let mut scratch = Ledger::default();
-        let mut g = Global::default();
+        let mut g = Global {
+            logs: cx.g.logs,
+            ..Global::default()
+        };
         let mut scx = Cx {
             led: &mut scratch,
             g: &mut g,

@@ -339,6 +339,9 @@ fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx:
             src,
             "no effect on traffic in ringlb (it keeps client and server connections alive, pools server connections, and logs every health transition)",
         ),
+        ("dontlognull" | "log-separate-errors" | "logasap" | "dontlog-normal", _, _) if !cx.g.logs => {
+            cx.led.note(src, "there is no log target: nothing is logged either way")
+        }
         _ if dflt => {}
         ("httplog" | "tcplog", None, Some(_)) => cx.led.note(src, "log options of a backend have no effect in HAProxy either"),
         _ => cx.led.lost(src, format!("option {name} has no ringlb equivalent")),

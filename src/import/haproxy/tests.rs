@@ -58,16 +58,16 @@ fn several_defaults_and_from() {
 
 #[test]
 fn unknown_directives_and_options_are_listed() {
-    let text = "global\n  daemon\n  stats socket /run/haproxy.sock\n  frobnicate 3\nfrontend f\n  bind :80 ssl crt /etc/x.pem ciphers HIGH\n  mode http\n  default_backend b\n  option dontlognull\nbackend b\n  server s 10.0.0.1:80 check maxqueue 10\n";
+    let text = "global\n  log /dev/log local0\n  daemon\n  stats socket /run/haproxy.sock\n  frobnicate 3\nfrontend f\n  bind :80 ssl crt /etc/x.pem ciphers HIGH\n  mode http\n  default_backend b\n  option dontlognull\nbackend b\n  server s 10.0.0.1:80 check maxqueue 10\n";
     let (_, lost) = run(text);
     assert_eq!(
         lost,
         [
-            "h.cfg:3: stats socket: not translated: no runtime socket: ringlb's runtime API is HTTP on global.admin_bind",
-            "h.cfg:4: frobnicate: not translated: no ringlb equivalent",
-            "h.cfg:6: bind ciphers: not translated: ringlb offers TLS 1.2 and 1.3 with rustls' default suites and groups",
-            "h.cfg:9: option dontlognull: not translated: option dontlognull has no ringlb equivalent",
-            "h.cfg:11: server maxqueue: not translated: ringlb queues per backend (max_queue), not per server",
+            "h.cfg:4: stats socket: not translated: no runtime socket: ringlb's runtime API is HTTP on global.admin_bind",
+            "h.cfg:5: frobnicate: not translated: no ringlb equivalent",
+            "h.cfg:7: bind ciphers: not translated: ringlb offers TLS 1.2 and 1.3 with rustls' default suites and groups",
+            "h.cfg:10: option dontlognull: not translated: option dontlognull has no ringlb equivalent",
+            "h.cfg:12: server maxqueue: not translated: ringlb queues per backend (max_queue), not per server",
         ]
     );
 }
