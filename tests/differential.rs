@@ -24,6 +24,7 @@
 //! headers = ["X-Debug: 1"]
 //! repeat = 30                     # default 1, each on a new connection
 //! clients = 6                     # send from 127.0.0.1 .. 127.0.0.6 in turn
+//! source = "127.0.0.2"            # or from this address
 //! server = "distribution"         # exact | backend | distribution | sticky | ignore
 //! tolerance = 0.2                 # of repeat, for distribution
 //! seen_headers = ["x-forwarded-for"]      # compared as the server received them

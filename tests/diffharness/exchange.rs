@@ -47,8 +47,11 @@ impl Observed {
     }
 }
 
-/// The `i`-th client address of a step (127.0.0.1, .2, ...).
+/// The `i`-th client address of a step (its `source`, or 127.0.0.1, .2, ...).
 pub fn client(step: &Step, i: usize) -> String {
+    if let Some(s) = &step.source {
+        return s.clone();
+    }
     let n = step.clients.unwrap_or(1).max(1);
     format!("127.0.0.{}", 1 + i % n)
 }

@@ -29,6 +29,8 @@ pub struct Step {
     pub repeat: Option<usize>,
     /// Send the repeats from this many loopback addresses (127.0.0.1, .2, ...), in turn.
     pub clients: Option<usize>,
+    /// Send from this loopback address instead (e.g. "127.0.0.2").
+    pub source: Option<String>,
     /// How the chosen servers are compared: `exact` (the default for one request),
     /// `backend` (only the backend: for a request routed to a balanced backend),
     /// `distribution` (the default for repeats: counts per server within the
