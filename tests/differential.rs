@@ -18,6 +18,8 @@
 //! [[step]]
 //! name = "api by host"            # optional label
 //! frontend = "www"                # default: the first section with a bind
+//! bind = 2                        # its second bind (default 1)
+//! tls = true                      # speak TLS to it (`crt NAME` files are made)
 //! method = "GET"                  # default GET
 //! path = "/v1/users"
 //! host = "api.example.com"        # default www.example.com

@@ -213,8 +213,18 @@ pub fn parse_body(body: &[u8]) -> Seen {
 /// Header names (lower case) and values, in order.
 pub type Headers = Vec<(String, String)>;
 
-/// Read one HTTP response to EOF from a connection: status, headers and body.
-pub fn read_response(stream: TcpStream) -> std::io::Result<(u16, Headers, Vec<u8>)> {
+/// One response read to the end of the connection.
+pub struct Response {
+    pub status: u16,
+    pub headers: Headers,
+    pub body: Vec<u8>,
+    /// false: the connection ended with an unexpected EOF after the head (over TLS:
+    /// closed without close_notify); the body is what arrived.
+    pub clean_end: bool,
+}
+
+/// Read one HTTP response to EOF from a connection.
+pub fn read_response(stream: impl std::io::Read) -> std::io::Result<Response> {
     let mut r = BufReader::new(stream);
     let mut status_line = String::new();
     r.read_line(&mut status_line)?;
@@ -238,6 +248,15 @@ pub fn read_response(stream: TcpStream) -> std::io::Result<(u16, Headers, Vec<u8
         }
     }
     let mut body = Vec::new();
-    std::io::Read::read_to_end(&mut r, &mut body)?;
-    Ok((status, headers, body))
+    let clean_end = match std::io::Read::read_to_end(&mut r, &mut body) {
+        Ok(_) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => false,
+        Err(e) => return Err(e),
+    };
+    Ok(Response {
+        status,
+        headers,
+        body,
+        clean_end,
+    })
 }

@@ -10,7 +10,9 @@ use crate::common::named::NamedBackend;
 use crate::common::PATIENCE;
 
 use super::exchange::{client, compare, expectations, send, Observed};
-use super::proxies::{entry_points, import, ports_for, start_haproxy, start_ringlb, Imported};
+use super::proxies::{
+    entry_points, import, ports_for, start_haproxy, start_ringlb, write_certificates, Imported,
+};
 use super::rewrite::{lines_with, shape};
 use super::script::{load, names, Action, Script, Step};
 
@@ -85,8 +87,8 @@ struct Run<'a> {
     text: &'a str,
     imp: Option<&'a Imported>,
     backends: Vec<NamedBackend>,
-    haproxy: BTreeMap<String, SocketAddr>,
-    ringlb: BTreeMap<String, SocketAddr>,
+    haproxy: BTreeMap<String, Vec<SocketAddr>>,
+    ringlb: BTreeMap<String, Vec<SocketAddr>>,
     default_frontend: String,
     differences: Vec<Difference>,
 }
@@ -118,11 +120,13 @@ pub fn run(cfg: &Path, dir: &Path, other: Other) -> Outcome {
         steps: 0,
         differences: Vec::new(),
     };
+    write_certificates(dir, &sh.crts);
     let haproxy = start_haproxy(dir, &text, &ports_h, &servers);
     let (imp, _second, _ringlb) = match other {
         Other::Haproxy => {
             let d = dir.join("second");
             std::fs::create_dir_all(&d).unwrap();
+            write_certificates(&d, &sh.crts);
             (
                 None,
                 Some(start_haproxy(&d, &text, &ports_r, &servers)),
@@ -172,7 +176,8 @@ pub fn run(cfg: &Path, dir: &Path, other: Other) -> Outcome {
 impl Run<'_> {
     fn step(&mut self, label: &str, st: &Step) {
         let fe = st.frontend.clone().unwrap_or(self.default_frontend.clone());
-        let (h, r) = (self.haproxy[&fe], self.ringlb[&fe]);
+        let b = st.bind.unwrap_or(1) - 1;
+        let (h, r) = (self.haproxy[&fe][b], self.ringlb[&fe][b]);
         match st.action().expect("checked at load") {
             Action::Request => {
                 let (mut a, mut b) = (Vec::new(), Vec::new());

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 
 use crate::common::named::{parse_body, read_response};
+use crate::common::tls::{connect_over, Hello};
 use crate::common::PATIENCE;
 
 use super::script::{names, Step};
@@ -22,6 +23,8 @@ pub struct Observed {
     pub seen: Vec<(String, String)>,
     /// Response headers the client received.
     pub headers: Vec<(String, String)>,
+    /// The connection ended cleanly (over TLS: with close_notify).
+    pub clean_end: bool,
 }
 
 impl Observed {
@@ -66,6 +69,7 @@ pub fn send(step: &Step, src: &str, to: SocketAddr) -> Observed {
             location: None,
             seen: Vec::new(),
             headers: Vec::new(),
+            clean_end: false,
         },
     }
 }
@@ -95,16 +99,31 @@ fn exchange(step: &Step, src: &str, to: SocketAddr) -> std::io::Result<Observed>
         req.push_str("Content-Length: 0\r\n");
     }
     req.push_str("Connection: close\r\n\r\n");
-    s.write_all(req.as_bytes())?;
-    let (status, headers, body) = read_response(s)?;
-    let seen = parse_body(&body);
-    let location = Observed::values(&headers, "location");
+    let resp = if step.tls {
+        let host = step.host.as_deref().unwrap_or("www.example.com");
+        let sni = host.split(':').next().unwrap_or(host);
+        let hello = Hello {
+            sni: Some(sni),
+            alpn: &["http/1.1"],
+            version: 0,
+        };
+        let mut t = connect_over(s, &hello)
+            .map_err(|e| std::io::Error::other(format!("TLS handshake: {e}")))?;
+        t.stream.write_all(req.as_bytes())?;
+        t.stream.flush()?;
+        read_response(t.stream)?
+    } else {
+        s.write_all(req.as_bytes())?;
+        read_response(s)?
+    };
+    let seen = parse_body(&resp.body);
     Ok(Observed {
-        status: Ok(status),
+        status: Ok(resp.status),
         server: seen.server,
-        location,
+        location: Observed::values(&resp.headers, "location"),
         seen: seen.headers,
-        headers,
+        headers: resp.headers,
+        clean_end: resp.clean_end,
     })
 }
 
@@ -127,6 +146,18 @@ pub fn compare(step: &Step, h: &[Observed], r: &[Observed]) -> Vec<String> {
         ));
     }
     servers(step, h, r, &mut d);
+    let unclean = |v: &[Observed]| {
+        v.iter()
+            .filter(|o| o.status.is_ok() && !o.clean_end)
+            .count()
+    };
+    if unclean(h) != unclean(r) {
+        d.push(format!(
+            "connections that ended without a clean close (over TLS: no close_notify): haproxy {}, ringlb {}",
+            unclean(h),
+            unclean(r)
+        ));
+    }
     for (i, (a, b)) in h.iter().zip(r).enumerate() {
         let at = if h.len() > 1 {
             format!(" (request {})", i + 1)

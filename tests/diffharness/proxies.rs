@@ -22,12 +22,26 @@ pub fn ports_for(shape: &Shape) -> BTreeMap<String, Vec<u16>> {
         .collect()
 }
 
-/// Each frontend's first address.
-pub fn entry_points(ports: &BTreeMap<String, Vec<u16>>) -> BTreeMap<String, SocketAddr> {
+/// Each frontend's addresses, in the order of its binds.
+pub fn entry_points(ports: &BTreeMap<String, Vec<u16>>) -> BTreeMap<String, Vec<SocketAddr>> {
     ports
         .iter()
-        .map(|(n, p)| (n.clone(), SocketAddr::from(([127, 0, 0, 1], p[0]))))
+        .map(|(n, p)| {
+            let a = p.iter().map(|p| SocketAddr::from(([127, 0, 0, 1], *p)));
+            (n.clone(), a.collect())
+        })
         .collect()
+}
+
+/// The certificate files the case's binds name (`crt NAME`, relative to the case
+/// directory, where both proxies run): a self-signed certificate for the names the
+/// scripts use, with its key in the same PEM file, as HAProxy wants it.
+pub fn write_certificates(dir: &Path, files: &[String]) {
+    let names = ["www.example.com", "*.example.com", "localhost"];
+    for f in files {
+        let (cert, key) = ringlb::tls::self_signed_between(&names, -1, 30).expect("certificate");
+        std::fs::write(dir.join(f), format!("{cert}{key}")).unwrap();
+    }
 }
 
 /// HAProxy in the foreground; its output goes to a file of the case directory.

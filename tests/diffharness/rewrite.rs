@@ -36,6 +36,8 @@ pub struct Shape {
     pub servers: Vec<ServerLine>,
     /// Sections with binds, in file order: (name, number of binds).
     pub binds: Vec<(String, usize)>,
+    /// Certificate files named by `crt` on bind lines.
+    pub crts: Vec<String>,
 }
 
 /// Where each piece of the rewritten file points.
@@ -95,6 +97,10 @@ pub fn shape(text: &str) -> Shape {
             match s.binds.iter_mut().find(|(n, _)| n == name) {
                 Some((_, k)) => *k += 1,
                 None => s.binds.push((name.to_string(), 1)),
+            }
+            let ws: Vec<&str> = w.iter().map(|&(a, b)| &line[a..b]).collect();
+            for pair in ws.windows(2).filter(|p| p[0] == "crt") {
+                s.crts.push(pair[1].to_string());
             }
         }
         if first == "server" && matches!(kw, "backend" | "listen") && w.len() >= 3 {

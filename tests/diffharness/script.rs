@@ -19,6 +19,11 @@ pub struct Step {
     /// The frontend (or listen section) whose first `bind` gets the requests;
     /// default: the first section with a `bind`.
     pub frontend: Option<String>,
+    /// Which of the frontend's binds (1-based, default 1).
+    pub bind: Option<usize>,
+    /// Speak TLS to that bind (SNI: the host without its port).
+    #[serde(default)]
+    pub tls: bool,
     pub method: Option<String>,
     pub path: Option<String>,
     pub host: Option<String>,
