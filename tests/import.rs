@@ -276,3 +276,47 @@ fn trailing_backslash_is_read_as_haproxy_reads_it() {
     );
     assert!(err.contains(":11] : unknown keyword 'check'"), "{err}");
 }
+
+/// `bind ... ssl crt FILE` with HAProxy's combined PEM (chain and key in one file):
+/// plain and TLS binds become two frontends, h2 is left out of ALPN, and the result
+/// loads the certificate.
+#[test]
+fn tls_binds_with_a_combined_pem() {
+    let dir = temp("tls");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("c.pem"), dir.join("k.pem"));
+    let o = Command::new(BIN)
+        .args([
+            "gen-cert",
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pem = dir.join("site.pem");
+    let both = std::fs::read_to_string(&cert).unwrap() + &std::fs::read_to_string(&key).unwrap();
+    std::fs::write(&pem, both).unwrap();
+    let cfg = format!(
+        "frontend web\n  mode http\n  bind 127.0.0.1:0\n  bind 127.0.0.1:0 ssl crt {} alpn h2,http/1.1\n  default_backend app\nbackend app\n  server s 127.0.0.1:9\n",
+        pem.display()
+    );
+    let input = dir.join("haproxy.cfg");
+    std::fs::write(&input, cfg).unwrap();
+    let out = dir.join("ringlb.toml");
+    let o = import(&[
+        "haproxy",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let t: toml::Table = toml::from_str(&text).unwrap();
+    assert_eq!(t["frontend"][1]["name"].as_str(), Some("web-tls"));
+    assert_eq!(t["frontend"][1]["tls"]["alpn"].as_array().unwrap().len(), 1);
+    check(&out);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -185,53 +185,9 @@ fn kind(
         {
             (k("path_prefix"), strs(values))
         }
-        ("hdr" | "fhdr", _)
-            if header_name
-                .as_deref()
-                .is_some_and(|h| h.eq_ignore_ascii_case("host")) =>
-        {
-            match m {
-                "" | "str" => (k("host"), strs(values)),
-                "end" => (k("host_suffix"), strs(values)),
-                "beg" => (
-                    k("host_regex"),
-                    regexes(values, |v| format!("^{}", escape(v))),
-                ),
-                "reg" => (k("host_regex"), strs(values)),
-                "sub" => (k("host_regex"), regexes(values, escape)),
-                "dom" => (
-                    k("host_regex"),
-                    regexes(values, |v| {
-                        format!("(^|\\.){}$", escape(v.trim_matches('.')))
-                    }),
-                ),
-                "found" => (
-                    k("header"),
-                    Value::Inline(vec![(k("name"), Value::str("Host"))]),
-                ),
-                _ => {
-                    return Err(format!(
-                        "match method {m} on the host header is not supported"
-                    ))
-                }
-            }
-        }
+        ("hdr" | "fhdr", _) if header_name.as_deref().is_some_and(is_host) => host(m, values)?,
         ("hdr" | "fhdr", _) if header_name.is_some() => {
-            let name = header_name.unwrap_or_default();
-            let (mk, list) = match m {
-                "" | "str" => ("equals", strs(values)),
-                "beg" => ("prefix", strs(values)),
-                "reg" => ("regex", strs(values)),
-                "sub" => ("regex", regexes(values, escape)),
-                "end" => ("regex", regexes(values, |v| format!("{}$", escape(v)))),
-                "found" => ("", Value::Arr(vec![])),
-                _ => return Err(format!("match method {m} on a header is not supported")),
-            };
-            let mut kv = vec![(k("name"), Value::str(name))];
-            if !mk.is_empty() {
-                kv.push((k(mk), list));
-            }
-            (k("header"), Value::Inline(kv))
+            header(&header_name.unwrap_or_default(), m, values)?
         }
         ("method", "" | "str") => (k("method"), strs(values)),
         ("ssl_fc_sni" | "ssl_fc_servername", "" | "str") => (k("sni"), strs(values)),
@@ -248,18 +204,10 @@ fn kind(
         ("ssl_fc_protocol", "" | "str") => (k("tls_version"), strs(values)),
         ("ver" | "req_ver", "" | "str") => (k("http_version"), strs(values)),
         ("url_param" | "urlp", "" | "str" | "found") if arg.is_some() => {
-            let mut kv = vec![(k("name"), Value::str(arg.unwrap_or_default()))];
-            if m != "found" {
-                kv.push((k("value"), strs(values)));
-            }
-            (k("query"), Value::Inline(kv))
+            (k("query"), named(arg.unwrap_or_default(), m, values))
         }
         ("cook", "" | "str" | "found") if arg.is_some() => {
-            let mut kv = vec![(k("name"), Value::str(arg.unwrap_or_default()))];
-            if m != "found" {
-                kv.push((k("value"), strs(values)));
-            }
-            (k("cookie"), Value::Inline(kv))
+            (k("cookie"), named(arg.unwrap_or_default(), m, values))
         }
         ("always_true", _) => (
             k("src"),
@@ -278,6 +226,64 @@ fn kind(
             return Err(format!("the fetch {fetch}{how} has no ringlb ACL kind"));
         }
     })
+}
+
+fn is_host(h: &str) -> bool {
+    h.eq_ignore_ascii_case("host")
+}
+
+/// `hdr(host)` with a match method → a host kind (ringlb's host has no port).
+fn host(m: &str, values: &[String]) -> Result<(String, Value), String> {
+    let (key, value) = match m {
+        "" | "str" => ("host", strs(values)),
+        "end" => ("host_suffix", strs(values)),
+        "beg" => ("host_regex", regexes(values, |v| format!("^{}", escape(v)))),
+        "reg" => ("host_regex", strs(values)),
+        "sub" => ("host_regex", regexes(values, escape)),
+        "dom" => (
+            "host_regex",
+            regexes(values, |v| {
+                format!("(^|\\.){}$", escape(v.trim_matches('.')))
+            }),
+        ),
+        "found" => (
+            "header",
+            Value::Inline(vec![("name".into(), Value::str("Host"))]),
+        ),
+        _ => {
+            return Err(format!(
+                "match method {m} on the host header is not supported"
+            ))
+        }
+    };
+    Ok((key.to_string(), value))
+}
+
+/// `hdr(NAME)` with a match method → `header = { name, equals|prefix|regex }`.
+fn header(name: &str, m: &str, values: &[String]) -> Result<(String, Value), String> {
+    let (key, list) = match m {
+        "" | "str" => ("equals", strs(values)),
+        "beg" => ("prefix", strs(values)),
+        "reg" => ("regex", strs(values)),
+        "sub" => ("regex", regexes(values, escape)),
+        "end" => ("regex", regexes(values, |v| format!("{}$", escape(v)))),
+        "found" => ("", Value::Arr(vec![])),
+        _ => return Err(format!("match method {m} on a header is not supported")),
+    };
+    let mut kv = vec![("name".to_string(), Value::str(name))];
+    if !key.is_empty() {
+        kv.push((key.to_string(), list));
+    }
+    Ok(("header".to_string(), Value::Inline(kv)))
+}
+
+/// `query`/`cookie`: a name, and values unless the method is `found`.
+fn named(name: &str, m: &str, values: &[String]) -> Value {
+    let mut kv = vec![("name".to_string(), Value::str(name))];
+    if m != "found" {
+        kv.push(("value".to_string(), strs(values)));
+    }
+    Value::Inline(kv)
 }
 
 /// HAProxy's predefined ACLs that ringlb can express.

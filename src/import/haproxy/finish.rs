@@ -9,7 +9,7 @@ use crate::import::report::Src;
 use crate::import::toml_out::{Table, Value};
 
 use super::model::{Be, Bind, Cx, Fe};
-use super::rules;
+use super::routes;
 
 pub fn tables(fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
     let mut out = Vec::new();
@@ -34,6 +34,7 @@ pub fn tables(fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
     }
     let mut frontends = Vec::new();
     let mut logs = false;
+    maxconn(&fes, cx);
     for fe in fes {
         logs |= fe.http_log;
         frontends.extend(frontend(fe, &known, &ff, cx));
@@ -150,7 +151,7 @@ fn frontend(mut fe: Fe, known: &[String], ff: &HashMap<String, Src>, cx: &mut Cx
     }
     let first_use = fe.use_backend.first().map(|l| l.word(1).to_string());
     fe.use_backend_count = fe.use_backend.len();
-    let routes = rules::finish_use_backend(&mut fe, &|b| has(b), cx);
+    let routes = routes::finish_use_backend(&mut fe, &|b| has(b), cx);
     sni_lines(&mut fe, !routes.is_empty(), cx);
     if fe.main.get("default_backend").is_none()
         && !no_default(known, &mut fe, first_use, &routes, &has, cx)
@@ -307,6 +308,31 @@ fn sni_lines(fe: &mut Fe, routes: bool, cx: &mut Cx) {
             cx.led
                 .lost(src, "only waiting for the ClientHello is translated");
         }
+    }
+}
+
+/// A frontend's `maxconn` pauses accepting at the limit, as ringlb's process-wide
+/// `max_connections` does: with one frontend they are the same limit.
+fn maxconn(fes: &[Fe], cx: &mut Cx) {
+    let limits: Vec<&(i64, Src)> = fes.iter().filter_map(|f| f.maxconn.as_ref()).collect();
+    if fes.len() == 1 {
+        if let Some((n, src)) = limits.first() {
+            let global = match cx.g.main.get("max_connections") {
+                Some(Value::Int(g)) => *g,
+                _ => i64::MAX,
+            };
+            if *n < global {
+                let note = src.differs("the only frontend's limit, applied to the process");
+                cx.g.main.set("max_connections", Value::Int(*n), note);
+            } else {
+                cx.g.main.cite("max_connections", src.cite());
+            }
+            cx.led.done(src);
+        }
+        return;
+    }
+    for (_, src) in limits {
+        cx.led.lost(src, "no per-frontend connection limit with several frontends: global.max_connections is process-wide");
     }
 }
 

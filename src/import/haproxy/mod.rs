@@ -8,7 +8,9 @@
 //! - `server.rs`: `server`, `default-server`, `server-template`, `cookie`.
 //! - `checks.rs`: `option httpchk`, `http-check`, `tcp-check`, `redis-check`.
 //! - `acl.rs`: ACL fetches → `[[frontend.acl]]` kinds.
-//! - `rules.rs`: conditions, http/tcp rules, redirects, error files, `use_backend`.
+//! - `rules.rs`: conditions, http/tcp rules, redirects, error files.
+//! - `routes.rs`: `use_backend` as http rules or SNI routes.
+//! - `tables.rs`: stick tables, tracking rules, counter ACLs.
 //! - `global.rs`: `global`, `resolvers`, log targets, the stats listener.
 //! - `finish.rs`: HAProxy's implicit defaults made explicit, and the tables in order.
 
@@ -19,6 +21,7 @@ mod finish;
 mod global;
 mod model;
 mod proxy;
+mod routes;
 mod rules;
 mod sections;
 mod server;

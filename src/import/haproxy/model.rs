@@ -92,6 +92,8 @@ pub struct Fe {
     pub final_mode: String,
     /// `monitor-uri`: answered 200 before any rule.
     pub monitor: Option<Src>,
+    /// `maxconn` of the frontend (decided once the number of frontends is known).
+    pub maxconn: Option<(i64, Src)>,
     /// How many `use_backend` lines the frontend had.
     pub use_backend_count: usize,
     /// Tables translated (all proxies'), tracking slots → table, counter ACLs' lines.
@@ -130,6 +132,7 @@ impl Fe {
             final_mode: "tcp".into(),
             monitor: None,
             use_backend_count: 0,
+            maxconn: None,
             tables: Vec::new(),
             sc: HashMap::new(),
             counter_srcs: HashMap::new(),

@@ -107,10 +107,10 @@ fn front(line: &Line, fe: &mut Fe, cx: &mut Cx) {
             cx.led.done(src);
         }
         "monitor-uri" => cx.led.lost(src, "monitor-uri in a tcp-mode proxy"),
-        "maxconn" => cx.led.lost(
-            src,
-            "no per-frontend connection limit: global.max_connections is process-wide",
-        ),
+        "maxconn" => match line.word(1).parse::<i64>() {
+            Ok(n) => fe.maxconn = Some((n, src.clone())),
+            Err(_) => cx.led.lost(src, "not a number"),
+        },
         _ => cx.led.lost(src, "no ringlb equivalent"),
     }
 }

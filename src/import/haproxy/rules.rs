@@ -1,6 +1,5 @@
 //! ACL lines, `if`/`unless` conditions and rules: `http-request`, `http-response`,
-//! `tcp-request`, `redirect`, `errorfile`, and `use_backend` (translated once the
-//! frontend's mode is known, in [`finish_use_backend`]).
+//! `tcp-request`, `redirect`, `errorfile`. `use_backend` is in `routes.rs`.
 
 use crate::import::toml_out::{Table, Value};
 
@@ -128,7 +127,12 @@ fn cond_at(words: &[String], from: usize) -> usize {
 }
 
 /// Put a rule's condition on its table, or report the line.
-fn with_condition(t: &mut Table, line: &Line, at: usize, fe: &mut Fe) -> Result<(), String> {
+pub(super) fn with_condition(
+    t: &mut Table,
+    line: &Line,
+    at: usize,
+    fe: &mut Fe,
+) -> Result<(), String> {
     if let Some((k, text)) = condition(&line.words[at..], fe, line)? {
         t.set(k, Value::str(text), line.src.cite());
     }
@@ -144,7 +148,7 @@ fn literal(v: &str) -> Result<String, String> {
     Ok(v.replace("%%", "%"))
 }
 
-fn rule(header: &str, action: &str, line: &Line) -> Table {
+pub(super) fn rule(header: &str, action: &str, line: &Line) -> Table {
     let mut t = Table::new(header);
     t.notes.push(line.src.cite());
     t.set("action", Value::str(action), line.src.cite());
@@ -394,80 +398,6 @@ pub fn errorfile(line: &Line, fe: &mut Fe, cx: &mut Cx) {
     t.set("file", Value::str(line.word(2)), src.cite());
     fe.error_pages.push(t);
     cx.led.done(src);
-}
-
-/// `use_backend` lines once the mode is known: http rules in http mode, SNI routes in
-/// tcp mode. Backends that were not translated get a 503, as HAProxy gives when a
-/// backend has no usable server.
-pub fn finish_use_backend(fe: &mut Fe, known: &dyn Fn(&str) -> bool, cx: &mut Cx) -> Vec<Table> {
-    let lines = std::mem::take(&mut fe.use_backend);
-    let mut out = Vec::new();
-    for line in &lines {
-        let src = &line.src;
-        let backend = line.word(1);
-        if backend.contains('%') {
-            cx.led.lost(src, "dynamic backend names are not supported");
-            continue;
-        }
-        if fe.mode() == "tcp" {
-            match sni_route(line, fe) {
-                Some(routes) if known(backend) => {
-                    out.extend(routes);
-                    cx.led.done(src);
-                }
-                Some(_) => cx.led.lost(src, format!("backend {backend:?} was not translated")),
-                None => cx.led.lost(src, "in tcp mode only routing by the ClientHello's name (req.ssl_sni) is translated"),
-            }
-            continue;
-        }
-        let mut t = if known(backend) {
-            let mut t = rule("[[frontend.http_rule]]", "use_backend", line);
-            t.set("backend", Value::str(backend), src.cite());
-            t
-        } else {
-            let mut t = rule("[[frontend.http_rule]]", "return", line);
-            t.set("status", Value::Int(503), src.differs(&format!("backend {backend:?} was not translated: answered with 503 as HAProxy does when a backend has no server")));
-            t
-        };
-        match with_condition(&mut t, line, 2, fe) {
-            Ok(()) => {
-                fe.http_rules.push(t);
-                cx.led.done(src);
-            }
-            Err(why) => cx.led.lost(src, why),
-        }
-    }
-    out
-}
-
-/// `use_backend B if SNI_ACL` (named or `{ req.ssl_sni ... }`): one route per name.
-fn sni_route(line: &Line, fe: &mut Fe) -> Option<Vec<Table>> {
-    let w = &line.words;
-    if w.get(2).map(String::as_str) != Some("if") {
-        return None;
-    }
-    let names = match &w[3..] {
-        [one] => fe.sni_acls.get(one.as_str()).cloned()?,
-        [open, rest @ .., close] if open == "{" && close == "}" => {
-            match acl::translate("sni", rest, "").ok()? {
-                Acl::Sni(n) => n,
-                Acl::Table(_) => return None,
-            }
-        }
-        _ => return None,
-    };
-    Some(
-        names
-            .into_iter()
-            .map(|n| {
-                let mut t = Table::new("[[frontend.route]]");
-                t.notes.push(line.src.cite());
-                t.set("sni", Value::str(n), line.src.cite());
-                t.set("backend", Value::str(line.word(1)), line.src.cite());
-                t
-            })
-            .collect(),
-    )
 }
 
 #[cfg(test)]

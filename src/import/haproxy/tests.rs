@@ -181,3 +181,15 @@ fn the_last_check_option_wins() {
     assert_eq!(c["tls"].as_bool(), Some(true));
     assert!(c.get("path").is_none());
 }
+
+#[test]
+fn frontend_maxconn_is_the_process_limit_only_with_one_frontend() {
+    let one = "global\n  maxconn 5000\ndefaults\n  maxconn 2000\nfrontend f\n  bind :80\n  default_backend b\nbackend b\n  server s 10.0.0.1:80\n";
+    let (toml, lost) = run(one);
+    assert!(lost.is_empty(), "{lost:?}");
+    assert_eq!(parsed(&toml)["global"]["max_connections"].as_integer(), Some(2000));
+    let two = format!("{one}frontend g\n  bind :81\n  default_backend b\n");
+    let (_, lost) = run(&two);
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(lost[0].starts_with("h.cfg:4: maxconn: not translated"));
+}

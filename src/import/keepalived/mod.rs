@@ -136,96 +136,7 @@ fn instance(n: &Node, scripts: &HashMap<&str, &Node>, led: &mut Ledger) -> Table
         .map(|k| k.word(1).to_string())
         .unwrap_or_default();
     for k in n.kids() {
-        let src = &k.src;
-        let arg = k.word(1);
-        let int = arg.parse::<i64>();
-        match (k.word(0), int) {
-            ("interface", _) => t.set("interface", Value::str(arg), src.cite()),
-            ("virtual_router_id", Ok(v)) => t.set("virtual_router_id", Value::Int(v), src.cite()),
-            ("priority", Ok(v)) => t.set("priority", Value::Int(v), src.cite()),
-            ("advert_int", _) => match seconds(arg) {
-                Some(d) => t.set("advert_interval", Value::str(d), src.cite()),
-                None => {
-                    led.lost(src, "not a number of seconds");
-                    continue;
-                }
-            },
-            ("nopreempt", _) => t.set("preempt", Value::Bool(false), src.cite()),
-            ("preempt", _) => t.set("preempt", Value::Bool(true), src.cite()),
-            ("preempt_delay", _) => match seconds(arg) {
-                Some(d) => t.set("preempt_delay", Value::str(d), src.cite()),
-                None => {
-                    led.lost(src, "not a number of seconds");
-                    continue;
-                }
-            },
-            ("state", _) => {
-                led.note(src, "ringlb always starts as BACKUP and the election decides (the highest priority becomes MASTER within one Master_Down_Interval)");
-                continue;
-            }
-            ("unicast_src_ip" | "mcast_src_ip", _) => {
-                led.note(src, "ringlb sends from the interface's first IPv4 address");
-                continue;
-            }
-            ("authentication", _) => {
-                note_all(k, led, "VRRPv3 (which ringlb speaks) has no authentication; run both nodes on ringlb, or keepalived with vrrp_version 3");
-                continue;
-            }
-            ("version" | "vrrp_version", _) => {
-                led.note(src, "ringlb speaks VRRPv3");
-                continue;
-            }
-            ("unicast_peer", _) => {
-                let peers: Vec<Value> = k
-                    .kids()
-                    .iter()
-                    .map(|p| {
-                        led.done(&p.src);
-                        Value::str(p.word(0))
-                    })
-                    .collect();
-                t.set("unicast_peers", Value::Arr(peers), src.cite());
-            }
-            ("virtual_ipaddress", _) => vips(k, &interface, &mut t, led),
-            ("track_script", _) => track_script(k, scripts, &mut t, led),
-            ("track_interface", _) => {
-                for i in k.kids() {
-                    if i.word(0) == interface {
-                        led.note(
-                            &i.src,
-                            "ringlb watches its own interface: FAULT when the link goes down",
-                        );
-                    } else {
-                        led.lost(&i.src, "ringlb watches only the interface it runs VRRP on");
-                    }
-                }
-                led.note(src, "block header");
-                continue;
-            }
-            ("garp_master_delay", Ok(5)) | ("garp_master_repeat", Ok(5)) => {
-                led.note(
-                    src,
-                    "ringlb's gratuitous ARP: 5 at once and 5 more after 5 s, as here",
-                );
-                continue;
-            }
-            (d, _) if d.starts_with("garp_") => {
-                led.lost(
-                    src,
-                    "ringlb's gratuitous ARP is fixed: 5 at once and 5 more after 5 s",
-                );
-                continue;
-            }
-            (d, _) if d.starts_with("notify") => {
-                led.lost(src, "ringlb calls notify as PROGRAM STATE PRIORITY (keepalived: TYPE NAME STATE PRIORITY, one script per state): adapt the script and set [vrrp] notify");
-                continue;
-            }
-            _ => {
-                lose_all(k, led, "no ringlb equivalent");
-                continue;
-            }
-        }
-        led.done(src);
+        instance_key(k, &interface, scripts, &mut t, led);
     }
     for key in ["interface", "virtual_router_id", "virtual_ips"] {
         if t.get(key).is_none() {
@@ -237,6 +148,106 @@ fn instance(n: &Node, scripts: &HashMap<&str, &Node>, led: &mut Ledger) -> Table
         }
     }
     t
+}
+
+/// One statement of a `vrrp_instance` → its `[vrrp]` key, or a note, or a loss.
+fn instance_key(
+    k: &Node,
+    interface: &str,
+    scripts: &HashMap<&str, &Node>,
+    t: &mut Table,
+    led: &mut Ledger,
+) {
+    let src = &k.src;
+    let arg = k.word(1);
+    let int = arg.parse::<i64>();
+    match (k.word(0), int) {
+        ("interface", _) => t.set("interface", Value::str(arg), src.cite()),
+        ("virtual_router_id", Ok(v)) => t.set("virtual_router_id", Value::Int(v), src.cite()),
+        ("priority", Ok(v)) => t.set("priority", Value::Int(v), src.cite()),
+        ("advert_int", _) => match seconds(arg) {
+            Some(d) => t.set("advert_interval", Value::str(d), src.cite()),
+            None => {
+                led.lost(src, "not a number of seconds");
+                return;
+            }
+        },
+        ("nopreempt", _) => t.set("preempt", Value::Bool(false), src.cite()),
+        ("preempt", _) => t.set("preempt", Value::Bool(true), src.cite()),
+        ("preempt_delay", _) => match seconds(arg) {
+            Some(d) => t.set("preempt_delay", Value::str(d), src.cite()),
+            None => {
+                led.lost(src, "not a number of seconds");
+                return;
+            }
+        },
+        ("state", _) => {
+            led.note(src, "ringlb always starts as BACKUP and the election decides (the highest priority becomes MASTER within one Master_Down_Interval)");
+            return;
+        }
+        ("unicast_src_ip" | "mcast_src_ip", _) => {
+            led.note(src, "ringlb sends from the interface's first IPv4 address");
+            return;
+        }
+        ("authentication", _) => {
+            note_all(k, led, "VRRPv3 (which ringlb speaks) has no authentication; run both nodes on ringlb, or keepalived with vrrp_version 3");
+            return;
+        }
+        ("version" | "vrrp_version", _) => {
+            led.note(src, "ringlb speaks VRRPv3");
+            return;
+        }
+        ("unicast_peer", _) => {
+            let peers: Vec<Value> = k
+                .kids()
+                .iter()
+                .map(|p| {
+                    led.done(&p.src);
+                    Value::str(p.word(0))
+                })
+                .collect();
+            t.set("unicast_peers", Value::Arr(peers), src.cite());
+        }
+        ("virtual_ipaddress", _) => vips(k, interface, t, led),
+        ("track_script", _) => track_script(k, scripts, t, led),
+        ("track_interface", _) => {
+            for i in k.kids() {
+                if i.word(0) == interface {
+                    led.note(
+                        &i.src,
+                        "ringlb watches its own interface: FAULT when the link goes down",
+                    );
+                } else {
+                    led.lost(&i.src, "ringlb watches only the interface it runs VRRP on");
+                }
+            }
+            led.note(src, "block header");
+            return;
+        }
+        ("garp_master_delay", Ok(5)) | ("garp_master_repeat", Ok(5)) => {
+            led.note(
+                src,
+                "ringlb's gratuitous ARP: 5 at once and 5 more after 5 s, as here",
+            );
+            return;
+        }
+        (d, _) if d.starts_with("garp_") => {
+            led.lost(
+                src,
+                "ringlb's gratuitous ARP is fixed: 5 at once and 5 more after 5 s",
+            );
+            return;
+        }
+        (d, _) if d.starts_with("notify") => {
+            led.lost(src, "ringlb calls notify as PROGRAM STATE PRIORITY (keepalived: TYPE NAME STATE PRIORITY, one script per state): adapt the script and set [vrrp] notify");
+            return;
+        }
+        _ => {
+            lose_all(k, led, "no ringlb equivalent");
+            return;
+        }
+    }
+    led.done(src);
 }
 
 /// `virtual_ipaddress { 10.0.0.1/24 dev eth0 label eth0:1 }`.
