@@ -52,15 +52,6 @@ pub struct ImportRun {
     pub malformed: Vec<String>,
 }
 
-impl ImportRun {
-    /// Whether a line of `file` (matched by its file name) was reported.
-    pub fn lost_line(&self, file: &Path, line: usize) -> bool {
-        self.lost
-            .iter()
-            .any(|l| l.line == line && same_file(&l.file, file))
-    }
-}
-
 /// Whether a reported file name is `file` (as given, or just its file name).
 pub fn same_file(reported: &str, file: &Path) -> bool {
     let p = Path::new(reported);

@@ -29,8 +29,6 @@ struct State {
     alive: AtomicBool,
     /// Answer 503 to everything (health checks included) while set.
     sick: AtomicBool,
-    /// Requests answered (health checks included).
-    answered: AtomicUsize,
     /// Open connections by number, cut when the backend is killed.
     conns: Mutex<HashMap<usize, TcpStream>>,
     next: AtomicUsize,
@@ -137,10 +135,6 @@ impl NamedBackend {
     pub fn heal(&self) {
         self.state.sick.store(false, Ordering::SeqCst);
     }
-
-    pub fn answered(&self) -> usize {
-        self.state.answered.load(Ordering::SeqCst)
-    }
 }
 
 /// Answer every request of one connection until it closes, the client asks to close,
@@ -158,7 +152,6 @@ fn answer_all(stream: &TcpStream, name: &str, state: &State) {
         if !state.alive.load(Ordering::SeqCst) {
             return;
         }
-        state.answered.fetch_add(1, Ordering::SeqCst);
         let head_only = head.starts_with("HEAD ");
         let body = format!("{SERVER_PREFIX}{name}\n{head}");
         let close = head.to_ascii_lowercase().contains("connection: close");
