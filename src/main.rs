@@ -308,7 +308,12 @@ fn import(from: ImportFrom) -> anyhow::Result<ExitCode> {
     match output {
         Some(path) => std::fs::write(path, &t.toml)
             .with_context(|| format!("cannot write {}", path.display()))?,
-        None => print!("{}", t.toml),
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(t.toml.as_bytes())
+                .context("cannot write to stdout")?
+        }
     }
     if check {
         let origin = output

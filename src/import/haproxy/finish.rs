@@ -15,6 +15,7 @@ pub fn tables(fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
     let mut out = Vec::new();
     let mut backends = Vec::new();
     let mut known: Vec<String> = Vec::new();
+    let mut empty: Vec<String> = Vec::new();
     let ff: HashMap<String, Src> = bes
         .iter()
         .filter_map(|b| Some((b.name.clone(), b.forwardfor.clone()?)))
@@ -25,8 +26,16 @@ pub fn tables(fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
                 .note(&be.head, "a backend that only holds a stick table");
             continue;
         }
+        if be.servers.is_empty() && be.templates.is_empty() && be.server_lines == 0 {
+            cx.led.note(&be.head, "a backend without servers: HAProxy answers 503, and so do the 503 rules of the frontends that use it");
+            empty.push(be.name.clone());
+            continue;
+        }
         if be.servers.is_empty() && be.templates.is_empty() {
-            cx.led.lost(&be.head, "a backend without servers (HAProxy answers 503; requests sent to it get a 503 rule)");
+            cx.led.lost(
+                &be.head,
+                "no server of this backend was translated (requests sent to it get a 503 rule)",
+            );
             continue;
         }
         known.push(be.name.clone());
@@ -37,7 +46,7 @@ pub fn tables(fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
     maxconn(&fes, cx);
     for fe in fes {
         logs |= fe.http_log;
-        frontends.extend(frontend(fe, &known, &ff, cx));
+        frontends.extend(frontend(fe, &known, &empty, &ff, cx));
     }
     for src in ff.values() {
         if !cx.led.decided(src) {
@@ -121,7 +130,13 @@ fn backend(mut be: Be) -> Vec<Table> {
     out
 }
 
-fn frontend(mut fe: Fe, known: &[String], ff: &HashMap<String, Src>, cx: &mut Cx) -> Vec<Table> {
+fn frontend(
+    mut fe: Fe,
+    known: &[String],
+    empty: &[String],
+    ff: &HashMap<String, Src>,
+    cx: &mut Cx,
+) -> Vec<Table> {
     let has = |b: &str| known.iter().any(|k| k == b);
     if let Some(b) = fe
         .main
@@ -131,9 +146,13 @@ fn frontend(mut fe: Fe, known: &[String], ff: &HashMap<String, Src>, cx: &mut Cx
     {
         if !has(&b) {
             fe.main.remove("default_backend");
-            if let Some(src) = fe.default_src.clone() {
-                cx.led
-                    .lost(&src, format!("backend {b:?} was not translated"));
+            match fe.default_src.clone() {
+                Some(src) if empty.contains(&b) => cx.led.note(
+                    &src,
+                    "its backend has no servers: HAProxy answers 503, and so does the frontend's last rule",
+                ),
+                Some(src) => cx.led.lost(&src, format!("backend {b:?} was not translated")),
+                None => {}
             }
         }
     }

@@ -171,6 +171,8 @@ pub struct Be {
     pub allbackups: bool,
     /// `option forwardfor` of the backend: carried to the frontends that only use it.
     pub forwardfor: Option<Src>,
+    /// `server` and `server-template` lines, translated or not.
+    pub server_lines: usize,
 }
 
 impl Be {
@@ -195,6 +197,7 @@ impl Be {
             observe: false,
             allbackups: false,
             forwardfor: None,
+            server_lines: 0,
         }
     }
 }

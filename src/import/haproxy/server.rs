@@ -50,6 +50,7 @@ const FLAGS: &[&str] = &[
 
 pub fn server(line: &Line, be: &mut Be, cx: &mut Cx) {
     let src = &line.src;
+    be.server_lines += 1;
     let name = line.word(1);
     let addr = match values::server_addr(line.word(2)) {
         Ok(a) => a,
@@ -224,6 +225,7 @@ fn resolvers(name: &str, src: &Src, t: &mut Table, cx: &mut Cx) {
 /// `server-template PREFIX COUNT ADDRESS [options]`.
 pub fn template(line: &Line, be: &mut Be, cx: &mut Cx) {
     let src = &line.src;
+    be.server_lines += 1;
     let count = match line.word(2).split_once('-') {
         Some(("1", n)) => n.parse::<i64>().ok(),
         Some(_) => None,

@@ -164,7 +164,16 @@ fn instance_key(
     match (k.word(0), int) {
         ("interface", _) => t.set("interface", Value::str(arg), src.cite()),
         ("virtual_router_id", Ok(v)) => t.set("virtual_router_id", Value::Int(v), src.cite()),
-        ("priority", Ok(v)) => t.set("priority", Value::Int(v), src.cite()),
+        ("priority", Ok(v)) if (1..=254).contains(&v) => {
+            t.set("priority", Value::Int(v), src.cite())
+        }
+        ("priority", _) => {
+            led.lost(
+                src,
+                "ringlb's priorities are 1 to 254 (255, the address owner, is not supported)",
+            );
+            return;
+        }
         ("advert_int", _) => match seconds(arg) {
             Some(d) => t.set("advert_interval", Value::str(d), src.cite()),
             None => {
