@@ -28,8 +28,9 @@ use futures_util::StreamExt;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::admin;
+use crate::announce;
 use crate::config::{Config, Mode};
-use crate::control::{ping_loop, Control, Listening};
+use crate::control::{history_loop, ping_loop, Control, Listening};
 use crate::listen::{self, BindError, BoundListener};
 use crate::msg::{Broadcaster, Event, Update};
 use crate::vrrp;
@@ -57,6 +58,8 @@ pub enum RunError {
     VrrpStart(#[source] io::Error),
     #[error(transparent)]
     Privileges(#[from] privs::PrivError),
+    #[error(transparent)]
+    Announce(#[from] announce::AnnounceError),
 }
 
 /// How a run ended.
@@ -104,6 +107,12 @@ pub fn run_with(
     let listeners = listen::bind_all(&config)?;
     // Sockets and interface facts first: without them there is no failover to offer.
     let vrrp = config.vrrp.as_ref().map(vrrp::prepare).transpose()?;
+    // The device dies with this process: a killed ringlb is withdrawn by the kernel.
+    let announce = config
+        .announce
+        .as_ref()
+        .map(announce::prepare)
+        .transpose()?;
     let admin = match config.global.admin_bind {
         Some(addr) => Some(admin::bind(addr).map_err(|e| RunError::AdminBind(addr, e))?),
         None => None,
@@ -146,6 +155,7 @@ pub fn run_with(
         broadcaster,
         listening,
         vrrp,
+        announce,
         admin,
     };
     let exit = rt.block_on(control_thread(control, events));
@@ -234,6 +244,7 @@ struct ControlStart {
     broadcaster: Broadcaster,
     listening: Vec<Listening>,
     vrrp: Option<vrrp::Prepared>,
+    announce: Option<announce::Prepared>,
     admin: Option<std::net::TcpListener>,
 }
 
@@ -249,14 +260,17 @@ async fn control_thread(
         broadcaster,
         listening,
         vrrp,
+        announce,
         admin,
     } = start;
     let vrrp = match vrrp {
         Some(p) => Some(vrrp::Vrrp::start(p).map_err(RunError::VrrpStart)?),
         None => None,
     };
-    let tracking = config.vrrp.as_ref().is_some_and(|v| v.track_frontends);
-    let control = Rc::new(Control::new(config, path, broadcaster, listening, vrrp));
+    let tracking = config.vrrp.as_ref().is_some_and(|v| v.track_frontends) || announce.is_some();
+    let mut control = Control::new(config, path, broadcaster, listening, vrrp);
+    control.announce = announce.map(announce::Announcer::start);
+    let control = Rc::new(control);
     let notifier = Rc::new(notify::Notifier::from_env());
     let watchdog = notifier
         .enabled()
@@ -283,6 +297,7 @@ async fn control_thread(
     }
     if let Some(listener) = admin {
         monoio::spawn(admin::serve(Rc::clone(&control), listener));
+        monoio::spawn(history_loop(Rc::clone(&control)));
     }
     let exit = lifecycle(Rc::clone(&control), notifier, events).await;
     if let Some(v) = &control.vrrp {
@@ -430,8 +445,22 @@ impl Lifecycle {
             // Hand the virtual IPs over now (priority 0), not after the grace period.
             v.stop();
         }
-        self.control.broadcaster.send_all(|| Update::Shutdown);
-        self.stop_deadline = Some(Instant::now() + grace);
+        // Withdraw first; with `withdraw_grace`, keep accepting while routers converge.
+        let converge = self.control.announce.as_ref().map_or(Duration::ZERO, |a| {
+            a.stop();
+            a.withdraw_grace()
+        });
+        if converge.is_zero() {
+            self.control.broadcaster.send_all(|| Update::Shutdown);
+        } else {
+            tracing::info!("announce: withdrawn; still accepting for {converge:?} while routers converge (announce.withdraw_grace)");
+            let control = Rc::clone(&self.control);
+            monoio::spawn(async move {
+                monoio::time::sleep(converge).await;
+                control.broadcaster.send_all(|| Update::Shutdown);
+            });
+        }
+        self.stop_deadline = Some(Instant::now() + converge + grace);
         None
     }
 

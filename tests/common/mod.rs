@@ -2,7 +2,10 @@
 //! readiness lines, and real echo backends on loopback.
 #![allow(dead_code)]
 
+pub mod bird;
 pub mod http;
+pub mod import;
+pub mod named;
 pub mod netns;
 pub mod peers;
 pub mod pp_peers;
