@@ -136,6 +136,16 @@ static FAMILIES: &[Family<Get>] = &[
         "Requests refused because the queue was full.",
         Get::Backend(|b, _| b.stats.queue_full.into()),
     ),
+    Family::counter(
+        "ringlb_backend_connections_opened_total",
+        "New connections opened to the backend's servers (with requests_reused: how well server connections are reused).",
+        Get::Backend(|b, _| b.stats.connections_opened().into()),
+    ),
+    Family::counter(
+        "ringlb_backend_requests_reused_total",
+        "HTTP requests sent on a server connection that had carried a request before.",
+        Get::Backend(|b, _| b.stats.requests_reused().into()),
+    ),
     Family::gauge(
         "ringlb_backend_usable_servers",
         "Servers that may take new traffic.",

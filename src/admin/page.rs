@@ -196,9 +196,16 @@ fn backends(o: &mut String, control: &Control, totals: &Totals) {
             .filter(|s| be.servers[**s].sent.usable())
             .count();
         let no_server = totals.backends.get(*b).map_or(0, |t| t.no_server);
+        let reuse = totals
+            .backends
+            .get(*b)
+            .and_then(|t| t.new_connections_per_1000())
+            .map_or(String::new(), |n| {
+                format!("; {n:.0} new server connections per 1,000 requests")
+            });
         let _ = write!(
             o,
-            "<h2>Backend {} <small>({}; {usable}/{} servers usable; {no_server} refused for want of a server)</small></h2>",
+            "<h2>Backend {} <small>({}; {usable}/{} servers usable; {no_server} refused for want of a server{reuse})</small></h2>",
             esc(&be.config.name),
             format!("{:?}", be.config.balance).to_lowercase(),
             servers.len()

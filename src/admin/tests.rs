@@ -73,6 +73,7 @@ fn server(connections: u64, latencies_ms: &[u64]) -> ServerStats {
     let mut s = ServerStats {
         connections,
         requests: connections * 2,
+        reused: connections + 1,
         responses: [0, connections, 1, 0, 2],
         connect_errors: 1,
         response_errors: 3,
@@ -166,6 +167,9 @@ fn metrics_of_a_fixed_input_have_these_lines() {
         "ringlb_frontend_responses_total{frontend=\"web\",code=\"2xx\"} 5",
         "# TYPE ringlb_backend_queue_current gauge",
         "ringlb_backend_queue_full_total{backend=\"app\"} 3",
+        // Every server slot's counters, a retired one's too (counters never go back).
+        "ringlb_backend_connections_opened_total{backend=\"app\"} 27",
+        "ringlb_backend_requests_reused_total{backend=\"app\"} 33",
         // b is drained: a is the only usable server.
         "ringlb_backend_usable_servers{backend=\"app\"} 1",
         "ringlb_server_admin_state{backend=\"app\",server=\"b\",state=\"ready\"} 0",
@@ -282,8 +286,8 @@ fn metrics_parse_with_help_and_type_per_family_and_no_duplicate_series() {
     assert_eq!(helps.len(), types.len());
     assert_eq!(
         types.len(),
-        39 + 10 + 5,
-        "metrics.rs has 39 families, vrrp_view.rs 10, announce_view.rs 5"
+        41 + 10 + 5,
+        "metrics.rs has 41 families, vrrp_view.rs 10, announce_view.rs 5"
     );
     assert_eq!(scrape.docs.len(), types.len());
     for s in &scrape.samples {

@@ -58,7 +58,7 @@ use std::time::Duration;
 pub use check::{Agent, CheckTls, HealthCheck, ServerProbe, StatusSet, Step};
 pub use duration::parse_duration;
 pub use error::{ConfigError, ConfigErrors};
-pub use raw::{Balance, CheckKind, IoDriver, Mode};
+pub use raw::{Balance, CheckKind, HttpReuse, IoDriver, Mode};
 pub use validate_announce::Announce;
 
 /// A validated configuration. Indexes (`default_backend`, `Route::backend`) point into
@@ -355,6 +355,8 @@ pub struct Backend {
     pub retries: u32,
     /// The last retry goes to another server.
     pub redispatch: bool,
+    /// Which requests may go on an idle server connection (HTTP mode).
+    pub http_reuse: HttpReuse,
     /// Consecutive proxy-side errors that mark a checked server down; 0 = off.
     pub error_limit: u32,
     /// A response head still awaited after this is a passive-health error of its

@@ -135,6 +135,27 @@ pub struct RawDefaults {
     pub timeout_client_handshake: Option<S<String>>,
     pub retries: Option<S<i64>>,
     pub redispatch: Option<bool>,
+    /// Added key: when idle server connections may carry another client's request.
+    pub http_reuse: Option<HttpReuse>,
+}
+
+/// HAProxy's `http-reuse`: which requests may go on an idle server connection that
+/// another client connection opened (HTTP mode).
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum HttpReuse {
+    /// Never another client's: a server connection stays with the client connection
+    /// that opened it (keep-alive to the server for that client only).
+    Never,
+    /// A client connection's first request always goes on a new server connection;
+    /// later ones may take any idle one.
+    #[default]
+    Safe,
+    /// Like `safe`, except that a first request may take an idle connection that has
+    /// already carried more than one request (proven keep-alive).
+    Aggressive,
+    /// Any request may take any idle connection.
+    Always,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -248,6 +269,8 @@ pub struct RawBackend {
     pub timeout_tunnel: Option<S<String>>,
     pub retries: Option<S<i64>>,
     pub redispatch: Option<bool>,
+    /// Added key: see [`HttpReuse`] (`[defaults]` too).
+    pub http_reuse: Option<HttpReuse>,
     /// Added key: consecutive errors seen by the proxy that mark a checked server down
     /// (passive health; 0 = off).
     pub error_limit: Option<S<i64>>,

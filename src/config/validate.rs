@@ -121,6 +121,7 @@ pub(super) struct Defaults {
     pub timeout_client_handshake: Duration,
     pub retries: u32,
     pub redispatch: bool,
+    pub http_reuse: super::HttpReuse,
 }
 
 #[derive(Default)]
@@ -422,6 +423,7 @@ impl Validator {
             ),
             retries: self.int_in(d.retries.as_ref(), 3, 0..=100, "defaults.retries") as u32,
             redispatch: d.redispatch.unwrap_or(true),
+            http_reuse: d.http_reuse.unwrap_or_default(),
         }
     }
 

@@ -80,8 +80,8 @@ pub struct Conn {
     req_copy: Vec<u8>,
     /// The access log record of the request being served.
     pub(super) rec: Record,
-    /// No request was served yet: the next one never goes on a reused server
-    /// connection (HAProxy's `http-reuse safe`).
+    /// No request was served yet: the next one is the client connection's first,
+    /// which the backend's `http_reuse` may keep off reused server connections.
     pub(super) first: bool,
     logging: bool,
     /// What request rules need of the connection.

@@ -11,7 +11,8 @@
 //! | `backend.rs` | one backend as a worker sees it (servers, balancer, queue), [`Outcome`], configuration helpers |
 //! | `lease.rs` | `ServerLease`: a server counted as in use while it lives; what picking one ends in |
 //! | `queue.rs` | a backend's FIFO wait queue for when every server is at its limit |
-//! | `upstream.rs` | the retry policy (connect retries, redispatch, request replays) and connecting to a server |
+//! | `upstream.rs` | the connect retry policy (retries, redispatch) and connecting to a server |
+//! | `sends.rs` | the sends of one HTTP request: which idle connection it may take (`http_reuse`), when it goes again |
 //! | `pool.rs` | idle keep-alive server connections, checked when taken out |
 //! | `buffers.rs` | the relay buffer pool: buffers are emptied on give and on take |
 //! | `listener.rs` | accept loops, the connection limit, TLS handshakes, listeners kept or stopped on reload |
@@ -52,6 +53,7 @@ mod record;
 mod relay;
 mod route;
 mod rules;
+mod sends;
 mod session;
 mod state;
 mod upstream;

@@ -180,14 +180,35 @@ impl Worker {
         }
     }
 
-    /// An idle connection to the server that passes its check (see [`Pool::take`]).
-    pub fn pool_take(&self, backend: usize, server: usize, now: Instant) -> Option<ServerStream> {
-        self.pool.take(backend, server, now)
+    /// An idle connection to the server that passes its check (see [`Pool::take`]),
+    /// counted as a reuse when there is one.
+    pub fn pool_take(
+        &self,
+        backend: usize,
+        server: usize,
+        now: Instant,
+        proven_only: bool,
+    ) -> Option<ServerStream> {
+        let stream = self.pool.take(backend, server, now, proven_only)?;
+        self.count_reused(backend, server);
+        Some(stream)
+    }
+
+    /// A request goes to `server` on a connection that carried one before.
+    pub fn count_reused(&self, backend: usize, server: usize) {
+        self.with_server(backend, server, |_, stats| stats.reused += 1);
     }
 
     /// Keep a server connection for reuse (see [`Pool::put`]).
-    pub fn pool_put(&self, backend: usize, server: usize, stream: ServerStream, now: Instant) {
-        self.pool.put(backend, server, stream, now);
+    pub fn pool_put(
+        &self,
+        backend: usize,
+        server: usize,
+        stream: ServerStream,
+        now: Instant,
+        proven: bool,
+    ) {
+        self.pool.put(backend, server, stream, now, proven);
     }
 
     /// Close pooled server connections idle too long.
