@@ -683,3 +683,32 @@ fn ringlb_check_refuses_bad_check_values_each_with_its_line() {
         assert!(stderr.contains(&want), "{want:?} not in:\n{stderr}");
     }
 }
+
+#[test]
+fn vrrp_without_frontends_is_valid_and_runs_no_worker() {
+    let c = Config::parse(VRRP, "t.toml").unwrap();
+    assert!(c.frontends.is_empty());
+    assert_eq!(c.global.workers, 0, "no frontend: the control plane alone");
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("vrrp.track_frontends has no effect without [[frontend]]")),
+        "{:?}",
+        c.warnings
+    );
+    let c = Config::parse(&format!("[global]\nworkers = 2\n{VRRP}"), "t.toml").unwrap();
+    assert_eq!(c.global.workers, 0);
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.starts_with("t.toml:2:") && w.contains("global.workers has no effect")),
+        "{:?}",
+        c.warnings
+    );
+    // Neither frontends nor a virtual router: nothing to do.
+    let e = only_error("[global]\nworkers = 1\n");
+    assert!(e.contains("no [[frontend]] and no [vrrp]"), "{e}");
+    // With frontends, workers are as configured.
+    let c = Config::parse(&format!("[global]\nworkers = 2\n{BASE}{VRRP}"), "t.toml").unwrap();
+    assert_eq!(c.global.workers, 2);
+}

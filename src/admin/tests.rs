@@ -140,6 +140,7 @@ fn vrrp_status() -> Status {
         master: Some(Ipv4Addr::new(10, 0, 0, 1)),
         virtual_ips: vec![(Ipv4Addr::new(10, 0, 0, 100), 24)],
         tracking: vec![],
+        peers: vec![(Ipv4Addr::new(10, 0, 0, 2), 90)],
         counters,
     }
 }

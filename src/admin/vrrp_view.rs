@@ -22,6 +22,7 @@ pub fn json(s: &Status) -> Value {
         "master": s.master.map(|m| m.to_string()),
         "virtual_ips": s.virtual_ips.iter().map(|(a, p)| format!("{a}/{p}")).collect::<Vec<_>>(),
         "tracking": s.tracking,
+        "peers": s.peers.iter().map(|(a, p)| json!({"address": a.to_string(), "priority": p})).collect::<Vec<_>>(),
         "transitions_total": c.transitions,
         "became_master_total": c.became_master,
         "last_transition": c.last_transition.map(unix),

@@ -131,7 +131,8 @@ impl Config {
 
 #[derive(Debug, Clone)]
 pub struct Global {
-    /// Number of worker threads (already resolved: never 0).
+    /// Number of worker threads, resolved: 0 only without any frontend (the control
+    /// plane alone, for `[vrrp]`).
     pub workers: usize,
     pub pin_workers: bool,
     pub max_connections: usize,

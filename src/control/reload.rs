@@ -53,6 +53,9 @@ impl Control {
             .as_ref()
             .ok_or("no configuration file to reload (demo mode)")?;
         let mut config = Config::load(path).map_err(|e| e.to_string())?;
+        if self.broadcaster.workers() == 0 && !config.frontends.is_empty() {
+            return Err("ringlb started without [[frontend]], so no worker runs: adding frontends takes a restart".into());
+        }
         let old = Arc::clone(&self.config.borrow());
         carry_over(&old, &mut config);
         self.carry_addresses(&mut config);

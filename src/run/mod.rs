@@ -298,6 +298,10 @@ async fn lifecycle(
     mut events: UnboundedReceiver<Event>,
 ) -> Result<Exit, RunError> {
     let mut state = Lifecycle::new(control, notifier);
+    if state.workers == 0 {
+        // No frontend: the control plane alone (VRRP), ready as soon as it runs.
+        state.ready();
+    }
     loop {
         let event = match state.next_event(&mut events).await {
             Ok(event) => event,
@@ -368,10 +372,7 @@ impl Lifecycle {
                 }
                 self.started += 1;
                 if self.started == self.workers {
-                    tracing::info!(workers = self.workers, "ringlb ready");
-                    let workers = self.workers;
-                    self.notifier
-                        .notify(&format!("READY=1\nSTATUS=serving with {workers} workers"));
+                    self.ready();
                 }
             }
             Event::Signal(SIGHUP) => self.reload(),
@@ -387,6 +388,18 @@ impl Lifecycle {
             Event::Pong(worker) => control.pong(worker),
         }
         None
+    }
+
+    /// Every worker runs: tell the log and systemd.
+    fn ready(&self) {
+        let workers = self.workers;
+        tracing::info!(workers, "ringlb ready");
+        let status = if workers == 0 {
+            "STATUS=no frontend: running the virtual router(s) only".to_string()
+        } else {
+            format!("STATUS=serving with {workers} workers")
+        };
+        self.notifier.notify(&format!("READY=1\n{status}"));
     }
 
     /// SIGHUP: reload, unless ringlb is stopping. systemd hears `RELOADING=1` first
@@ -424,7 +437,9 @@ impl Lifecycle {
         let grace = self.grace;
         self.notifier
             .notify(&format!("STOPPING=1\nSTATUS={name}: draining connections"));
-        tracing::info!("{name}: stopped accepting; open connections have {grace:?} to finish (signal again to exit now)");
+        if self.running > 0 {
+            tracing::info!("{name}: stopped accepting; open connections have {grace:?} to finish (signal again to exit now)");
+        }
         self.control.stopping.set(true);
         if let Some(v) = &self.control.vrrp {
             // Hand the virtual IPs over now (priority 0), not after the grace period.
@@ -432,6 +447,10 @@ impl Lifecycle {
         }
         self.control.broadcaster.send_all(|| Update::Shutdown);
         self.stop_deadline = Some(Instant::now() + grace);
+        if self.running == 0 {
+            tracing::info!("{name}: no worker to wait for: exiting");
+            return Some(Ok(Exit::Graceful));
+        }
         None
     }
 

@@ -12,6 +12,7 @@
 //! | `packet.rs` | the advertisement codec, both checksum forms (pure) |
 //! | `wire.rs` | IPv4 header and gratuitous ARP frames (pure) |
 //! | `machine.rs` | the RFC 9568 state machine: a function of event and time (pure) |
+//! | `machine_tests.rs` | its tests: timers, preemption, FAULT, hand-over to a known router |
 //! | `receive.rs` | checks on a received advertisement before the machine sees it |
 //! | `run.rs` | the virtual router task: drives the machine, carries out its actions |
 //! | `io.rs` | the raw protocol-112 socket and the packet socket for ARP |

@@ -89,6 +89,9 @@ pub struct Status {
     pub virtual_ips: Vec<(Ipv4Addr, u8)>,
     /// Why the priority is lowered (empty when it is not).
     pub tracking: Vec<String>,
+    /// The other routers heard, with their last priority: a master hands over at
+    /// once when its priority falls below one of them.
+    pub peers: Vec<(Ipv4Addr, u8)>,
     pub counters: Counters,
 }
 
@@ -170,6 +173,11 @@ impl Vrrp {
             master: router.master,
             virtual_ips: self.config.virtual_ips.clone(),
             tracking: self.tracking.borrow().clone(),
+            peers: router
+                .peers
+                .iter()
+                .map(|p| (p.address, p.priority))
+                .collect(),
             counters: self.counters.borrow().clone(),
         }
     }
@@ -260,6 +268,10 @@ impl Vrrp {
                 self.change_addresses(false);
             }
             Action::Entered(state) => self.entered(state),
+            Action::HandOver { to, priority } => tracing::warn!(
+                "vrrp: priority {} is below {to}'s {priority}: handing over now (advertised priority 0)",
+                self.router.borrow().config.priority
+            ),
         }
     }
 
