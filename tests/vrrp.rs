@@ -381,12 +381,12 @@ fn hostile_advertisements_are_ignored_and_counted() {
     let (_, metrics) = lan.enter(A, || admin(admin_addr(), "GET", "/metrics", "", None));
     assert!(
         metrics
-            .contains("ringlb_vrrp_dropped_total{vrid=\"51\",interface=\"eth0\",reason=\"ttl\"} 1"),
+            .contains("ringlb_vrrp_dropped_total{vrid=\"51\",interface=\"eth0\",name=\"VI_51\",reason=\"ttl\"} 1"),
         "{metrics}"
     );
-    assert!(
-        metrics.contains("ringlb_vrrp_state{vrid=\"51\",interface=\"eth0\",state=\"MASTER\"} 1")
-    );
+    assert!(metrics.contains(
+        "ringlb_vrrp_state{vrid=\"51\",interface=\"eth0\",name=\"VI_51\",state=\"MASTER\"} 1"
+    ));
 
     // The same advert, well formed, is obeyed: the drops above were for cause.
     send_raw(&lan, B, vec![packet(51)]);

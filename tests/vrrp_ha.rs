@@ -1,7 +1,8 @@
 //! VRRP as keepalived users run it, in network namespaces with keepalived as the
 //! peer: ringlb holding a virtual IP with no frontend at all (keepalived's job
-//! alone), and a master whose tracked priority falls below the peer's handing over
-//! at once instead of leaving the peer to wait Master_Down_Interval. Root only:
+//! alone), a master whose tracked priority falls below the peer's handing over at
+//! once instead of leaving the peer to wait Master_Down_Interval, and several
+//! virtual routers in a sync group (one with its VIP on another link). Root only:
 //! skipped with a reason elsewhere, a failure in CI (`RINGLB_REQUIRE_PRIVILEGED=1`).
 
 mod common;
@@ -26,13 +27,10 @@ fn keepalived_conf(priority: u8) -> String {
     )
 }
 
-/// An executable script appending `$1 $2` to a file; (script, output file).
+/// An executable script appending its arguments to a file; (script, output file).
 fn notify_script() -> (TempConfig, TempConfig) {
     let out = TempConfig::new("");
-    let script = TempConfig::new(&format!(
-        "#!/bin/sh\necho \"$1 $2\" >> {}\n",
-        out.0.display()
-    ));
+    let script = TempConfig::new(&format!("#!/bin/sh\necho \"$*\" >> {}\n", out.0.display()));
     std::fs::set_permissions(
         &script.0,
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
@@ -77,7 +75,9 @@ fn ringlb_without_frontends_holds_the_vip_like_keepalived_alone() {
     });
     assert_eq!(code, 200);
     assert!(
-        metrics.contains("ringlb_vrrp_state{vrid=\"51\",interface=\"eth0\",state=\"MASTER\"} 1"),
+        metrics.contains(
+            "ringlb_vrrp_state{vrid=\"51\",interface=\"eth0\",name=\"VI_51\",state=\"MASTER\"} 1"
+        ),
         "{metrics}"
     );
     assert!(!k.logged("Entering MASTER STATE"), "{}", k.log.join("\n"));
@@ -189,4 +189,160 @@ fn a_master_below_keepalived_s_priority_hands_over_without_waiting() {
     a.wait_for("every tracked frontend has a usable server again: priority 150");
     a.wait_for("vrrp: entering MASTER state (priority 150)");
     k.wait_for("Entering BACKUP STATE");
+}
+
+/// A second link `eth1` in `host` (a veth pair inside the namespace, both ends up),
+/// for virtual IPs with `dev eth1`.
+fn add_eth1(lan: &Lan, host: usize) {
+    let ns = lan.ns(host);
+    for args in [
+        vec![
+            "-n", &ns, "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p",
+        ],
+        vec!["-n", &ns, "link", "set", "eth1", "up"],
+        vec!["-n", &ns, "link", "set", "eth1p", "up"],
+    ] {
+        let ok = std::process::Command::new("ip").args(&args).status();
+        assert!(ok.is_ok_and(|s| s.success()), "ip {args:?}");
+    }
+}
+
+/// Whether `addr` is on `dev` in `host`.
+fn has_addr_on(lan: &Lan, host: usize, dev: &str, addr: Ipv4Addr) -> bool {
+    let out = std::process::Command::new("ip")
+        .args(["-n", &lan.ns(host), "-4", "-o", "addr", "show", "dev", dev])
+        .output()
+        .expect("ip addr show");
+    String::from_utf8_lossy(&out.stdout).contains(&format!("inet {addr}/"))
+}
+
+/// Poll [`has_addr_on`] until it says `present` (bounded).
+fn wait_addr_on(lan: &Lan, host: usize, dev: &str, addr: Ipv4Addr, present: bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while has_addr_on(lan, host, dev, addr) != present {
+        assert!(
+            Instant::now() < deadline,
+            "{addr} on {dev} of host {host} never {present}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+const BACK_VIP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 100);
+
+/// keepalived with two instances on eth0, no sync group: VI_1 (id 51, priority 100,
+/// the VIP) and VI_2 (id 52, priority 200, BACK_VIP on eth1); 100 ms adverts.
+fn keepalived_two() -> String {
+    let instance = |name: &str, id: u8, priority: u8, vip: String| {
+        format!("vrrp_instance {name} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {id}\n  priority {priority}\n  advert_int 0.1\n  virtual_ipaddress {{\n    {vip}\n  }}\n}}\n")
+    };
+    format!(
+        "global_defs {{\n  vrrp_version 3\n}}\n{}{}",
+        instance("VI_1", 51, 100, format!("{VIP}/24")),
+        instance("VI_2", 52, 200, format!("{BACK_VIP}/24 dev eth1"))
+    )
+}
+
+#[test]
+fn two_routers_in_a_sync_group_move_together_against_keepalived() {
+    let test = "two_routers_in_a_sync_group_move_together_against_keepalived";
+    let Some(lan) = Lan::new(test, 2) else {
+        return;
+    };
+    if !have_keepalived() {
+        return;
+    }
+    add_eth1(&lan, A);
+    add_eth1(&lan, B);
+    let (script, out) = notify_script();
+    // ringlb: "front" (id 51) and "back" (id 52, its VIP on eth1), both priority 150,
+    // in one sync group. keepalived: 100 and 200, no group.
+    let config = format!(
+        r#"[global]
+admin_bind = "127.0.0.1:9900"
+
+[[vrrp]]
+name = "front"
+interface = "eth0"
+virtual_router_id = 51
+priority = 150
+advert_interval = "100ms"
+virtual_ips = ["{VIP}/24"]
+
+[[vrrp]]
+name = "back"
+interface = "eth0"
+virtual_router_id = 52
+priority = 150
+advert_interval = "100ms"
+virtual_ips = ["{BACK_VIP}/24 dev eth1"]
+
+[[vrrp_sync_group]]
+name = "svc"
+routers = ["front", "back"]
+notify = "{}"
+"#,
+        script.0.display()
+    );
+    let (mut k, _conf) = keepalived(&lan, B, &keepalived_two(), "(VI_2) Entering BACKUP STATE");
+    k.wait_logged("(VI_1) Entering MASTER STATE");
+    k.wait_logged("(VI_2) Entering MASTER STATE");
+
+    // keepalived holds both. ringlb's front would preempt (150 > 100), but back is
+    // outranked (150 < 200): the group holds front back.
+    let mut a = start_ringlb(&lan, A, &config, 51);
+    a.wait_for("vrrp: sync group svc entering BACKUP state");
+    a.wait_logged("vrrp: front would be master: waiting for its sync group");
+    let s = wait_api(
+        &lan,
+        A,
+        "/api/vrrp",
+        "20 adverts heard by each router",
+        |s| (0..2).all(|i| s["routers"][i]["adverts_received_total"].as_u64() >= Some(20)),
+    );
+    assert_eq!(s["routers"][0]["name"], "front", "{s}");
+    assert_eq!(s["routers"][0]["state"], "BACKUP", "{s}");
+    assert_eq!(s["routers"][0]["sync_group"], "svc", "{s}");
+    assert_eq!(s["sync_groups"][0]["state"], "BACKUP", "{s}");
+    assert!(!a.logged("entering MASTER"), "{}", a.log.join("\n"));
+    assert!(lan.has_addr(B, VIP) && has_addr_on(&lan, B, "eth1", BACK_VIP));
+    assert_eq!(
+        s["dropped_total"]["vrid"], 0,
+        "the other router's adverts are not drops: {s}"
+    );
+
+    // keepalived dies: both of ringlb's routers take over together, BACK_VIP on eth1.
+    common::vrrp::kill_all(&lan, B);
+    a.wait_for("vrrp: sync group svc entering MASTER state");
+    assert!(lan.wait_addr(A, VIP, true, PATIENCE).is_some());
+    wait_addr_on(&lan, A, "eth1", BACK_VIP, true);
+    assert!(
+        !has_addr_on(&lan, A, "eth0", BACK_VIP),
+        "dev eth1, not eth0"
+    );
+    let (_, metrics) = lan.enter(A, || {
+        admin(common::vrrp::admin_addr(), "GET", "/metrics", "", None)
+    });
+    for name in ["front", "back"] {
+        let line = format!("interface=\"eth0\",name=\"{name}\",state=\"MASTER\"}} 1");
+        assert!(metrics.contains(&line), "{line}\n{metrics}");
+    }
+    drop(k);
+
+    // keepalived returns: its VI_2 (200) preempts back; front follows with priority
+    // 0, so keepalived's VI_1 takes over too although 100 < 150.
+    let (mut k, _conf) = keepalived(&lan, B, &keepalived_two(), "(VI_2) Entering BACKUP STATE");
+    k.wait_logged("(VI_2) Entering MASTER STATE");
+    k.wait_logged("(VI_1) Entering MASTER STATE");
+    a.wait_for("vrrp: sync group svc entering BACKUP state");
+    assert!(lan.wait_addr(A, VIP, false, PATIENCE).is_some());
+    wait_addr_on(&lan, A, "eth1", BACK_VIP, false);
+    assert!(lan.wait_addr(B, VIP, true, PATIENCE).is_some());
+    let lines = std::fs::read_to_string(&out.0).expect("group notify output");
+    assert_eq!(
+        lines.lines().collect::<Vec<_>>(),
+        ["BACKUP", "MASTER", "BACKUP"],
+        "{}",
+        a.log.join("\n")
+    );
 }

@@ -273,7 +273,7 @@ pub fn metrics(control: &Control, stats: &[Box<WorkerStats>]) -> String {
     rule_hits(&mut out, control, &totals);
     super::tables::metrics(&mut out, stats);
     if let Some(v) = &control.vrrp {
-        super::vrrp_view::metrics(&mut out, &v.status());
+        super::vrrp_view::metrics(&mut out, &v.statuses());
     }
     out
 }

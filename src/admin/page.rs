@@ -73,7 +73,7 @@ pub fn html(control: &Control, stats: &[Box<WorkerStats>]) -> String {
         control.checks_not_run.get(),
     );
     if let Some(v) = &control.vrrp {
-        super::vrrp_view::html(&mut o, &v.status(), esc);
+        super::vrrp_view::html(&mut o, &v.statuses(), esc);
     }
     frontends(&mut o, control, &totals);
     backends(&mut o, control, &totals);

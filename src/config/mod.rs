@@ -18,7 +18,8 @@
 //! | `validate_check_tests.rs` | tests of check validation: per-server resolution, refusals with their line |
 //! | `validate_resolve.rs` | `[resolvers]`, `resolve_interval`, `[[backend.server_template]]` |
 //! | `validate_tls.rs` | `[frontend.tls]` (certificates, ALPN, rustls configuration) and `tls = true` on servers |
-//! | `validate_vrrp.rs` | `[vrrp]`: the virtual router's settings |
+//! | `validate_vrrp.rs` | `[vrrp]`: one virtual router's settings |
+//! | `validate_vrrp_sync.rs` | `[[vrrp]]` lists (names, ids and VIPs unique) and `[[vrrp_sync_group]]` |
 //! | `validate_log.rs` | `global.log_target`, `global.syslog`, `access_log_format` (global and per frontend) |
 //! | `validate_user.rs` | `global.user`, `global.group`: names resolved to ids on this host |
 //! | `raw_rules.rs` | the rule keys as written: `[[table]]`, `[[frontend.acl]]`, `*_rule`, `error_page` |
@@ -48,6 +49,7 @@ mod validate_rules;
 mod validate_tls;
 mod validate_user;
 mod validate_vrrp;
+mod validate_vrrp_sync;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -65,8 +67,10 @@ pub struct Config {
     pub global: Global,
     pub frontends: Vec<Frontend>,
     pub backends: Vec<Backend>,
-    /// The virtual router, when ringlb owns virtual IPs.
-    pub vrrp: Option<Vrrp>,
+    /// The virtual routers (`[vrrp]` or `[[vrrp]]`), when ringlb owns virtual IPs.
+    pub vrrp: Vec<Vrrp>,
+    /// `[[vrrp_sync_group]]`: routers (indexes into `vrrp`) that change state together.
+    pub vrrp_sync_groups: Vec<SyncGroup>,
     /// `[[table]]`: tracking tables, one copy of each per worker.
     pub tables: Vec<TableSpec>,
     /// DNS servers for runtime resolution (empty when no server needs it).
@@ -90,9 +94,20 @@ pub struct ErrorPage {
     pub response: std::sync::Arc<[u8]>,
 }
 
-/// `[vrrp]`, validated.
+/// `[[vrrp_sync_group]]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncGroup {
+    pub name: String,
+    /// Indexes into [`Config::vrrp`].
+    pub routers: Vec<usize>,
+    pub notify: Option<std::path::PathBuf>,
+}
+
+/// One `[vrrp]` (or `[[vrrp]]` entry), validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vrrp {
+    /// `name`, or `VI_<vrid>`: unique among the routers.
+    pub name: String,
     pub interface: String,
     pub vrid: u8,
     /// 1..=254 (255 is the address owner's, which ringlb never is).
@@ -103,6 +118,9 @@ pub struct Vrrp {
     pub preempt_delay: Duration,
     /// Address and prefix length.
     pub virtual_ips: Vec<(std::net::Ipv4Addr, u8)>,
+    /// For each of `virtual_ips`, in order: the interface it is added to when that is
+    /// not `interface` (`"a.b.c.d/len dev eth1"`).
+    pub virtual_ip_devs: Vec<Option<String>>,
     /// Empty: multicast to 224.0.0.18.
     pub unicast_peers: Vec<std::net::Ipv4Addr>,
     pub track_frontends: bool,
@@ -121,7 +139,7 @@ pub enum VrrpChecksum {
 impl Config {
     /// Whether `ip` is one of the virtual IPs (listeners on it need `IP_FREEBIND`).
     pub fn is_virtual_ip(&self, ip: std::net::IpAddr) -> bool {
-        self.vrrp.as_ref().is_some_and(|v| {
+        self.vrrp.iter().any(|v| {
             v.virtual_ips
                 .iter()
                 .any(|(a, _)| std::net::IpAddr::V4(*a) == ip)
@@ -475,15 +493,19 @@ impl Config {
     pub fn summary(&self) -> String {
         let servers: usize = self.backends.iter().map(|b| b.servers.len()).sum();
         let binds: usize = self.frontends.iter().map(|f| f.binds.len()).sum();
-        let vrrp = self.vrrp.as_ref().map_or(String::new(), |v| {
-            format!(
-                ", virtual router {} on {} (priority {}, {} virtual IP(s))",
-                v.vrid,
-                v.interface,
-                v.priority,
-                v.virtual_ips.len()
-            )
-        });
+        let vrrp: String = self
+            .vrrp
+            .iter()
+            .map(|v| {
+                format!(
+                    ", virtual router {} on {} (priority {}, {} virtual IP(s))",
+                    v.vrid,
+                    v.interface,
+                    v.priority,
+                    v.virtual_ips.len()
+                )
+            })
+            .collect();
         let tables = if self.tables.is_empty() {
             String::new()
         } else {

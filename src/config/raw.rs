@@ -18,7 +18,12 @@ pub struct RawConfig {
     pub frontend: Vec<RawFrontend>,
     #[serde(default)]
     pub backend: Vec<RawBackend>,
-    pub vrrp: Option<S<RawVrrp>>,
+    /// `[vrrp]` (one virtual router) or, added, `[[vrrp]]` (several).
+    pub vrrp: Option<S<RawVrrps>>,
+    /// Added key: virtual routers that change state together (keepalived's
+    /// `vrrp_sync_group`).
+    #[serde(default)]
+    pub vrrp_sync_group: Vec<S<RawSyncGroup>>,
     /// Added key: tracking tables (HAProxy's stick tables), one copy per worker.
     #[serde(default)]
     pub table: Vec<S<super::raw_rules::RawTable>>,
@@ -385,10 +390,69 @@ pub struct RawServer {
     pub resolve_prefer: Option<S<String>>,
 }
 
+/// `[vrrp]` as one table, or `[[vrrp]]` as an array of tables: both are accepted
+/// (the contract's single `[vrrp]` stays valid). A hand-written visitor rather than
+/// `#[serde(untagged)]`, which buffers values and so loses the line of every key.
+#[derive(Debug)]
+pub enum RawVrrps {
+    One(Box<RawVrrp>),
+    Many(Vec<S<RawVrrp>>),
+}
+
+impl<'de> Deserialize<'de> for RawVrrps {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct OneOrMany;
+        impl<'de> serde::de::Visitor<'de> for OneOrMany {
+            type Value = RawVrrps;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a [vrrp] table or [[vrrp]] tables")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawVrrps, A::Error> {
+                let de = serde::de::value::MapAccessDeserializer::new(map);
+                RawVrrp::deserialize(de).map(|v| RawVrrps::One(Box::new(v)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RawVrrps, A::Error> {
+                let mut all = Vec::new();
+                while let Some(v) = seq.next_element()? {
+                    all.push(v);
+                }
+                Ok(RawVrrps::Many(all))
+            }
+        }
+        d.deserialize_any(OneOrMany)
+    }
+}
+
+impl RawVrrps {
+    pub fn routers(&self) -> Vec<&RawVrrp> {
+        match self {
+            RawVrrps::One(v) => vec![v],
+            RawVrrps::Many(list) => list.iter().map(|v| v.get_ref()).collect(),
+        }
+    }
+}
+
+/// Added: `[[vrrp_sync_group]]`, virtual routers (by `name`) that change state
+/// together, with an optional `notify` program for the group.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSyncGroup {
+    pub name: S<String>,
+    #[serde(default)]
+    pub routers: Vec<S<String>>,
+    pub notify: Option<S<String>>,
+}
+
 /// `[vrrp]`: own virtual IPs like keepalived (see `validate_vrrp.rs`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawVrrp {
+    /// Added key: the router's name (keepalived's instance name), for sync groups,
+    /// logs, metrics labels and notify; default `VI_<virtual_router_id>`.
+    pub name: Option<S<String>>,
     pub interface: S<String>,
     pub virtual_router_id: S<i64>,
     pub priority: Option<S<i64>>,

@@ -244,7 +244,7 @@ impl Validator {
                 );
             }
         }
-        let vrrp = raw.vrrp.as_ref().and_then(|v| self.vrrp(v));
+        let (vrrp, vrrp_sync_groups) = self.vrrps(raw);
         let resolvers = self.resolvers(raw.resolvers.as_ref(), &backends);
         let mut global = global;
         if raw.frontend.is_empty() {
@@ -255,6 +255,7 @@ impl Validator {
             frontends,
             backends,
             vrrp,
+            vrrp_sync_groups,
             tables,
             resolvers,
             warnings: Vec::new(),
@@ -270,10 +271,12 @@ impl Validator {
                 "global.workers has no effect without [[frontend]]: only the control plane runs",
             );
         }
-        let tracked = raw
-            .vrrp
-            .as_ref()
-            .filter(|v| v.get_ref().track_frontends == Some(true));
+        let tracked = raw.vrrp.as_ref().filter(|v| {
+            v.get_ref()
+                .routers()
+                .iter()
+                .any(|r| r.track_frontends == Some(true))
+        });
         if let Some(span) = tracked.map(|v| v.span()) {
             self.warn(
                 span,

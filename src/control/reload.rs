@@ -273,8 +273,9 @@ fn carry_over(old: &Config, new: &mut Config) {
         }
         _ => {}
     }
-    if old.vrrp != new.vrrp {
+    if old.vrrp != new.vrrp || old.vrrp_sync_groups != new.vrrp_sync_groups {
         new.vrrp = old.vrrp.clone();
+        new.vrrp_sync_groups = old.vrrp_sync_groups.clone();
         tracing::warn!(
             "reload: [vrrp] changed; that takes a restart (the virtual router keeps running as it was)"
         );

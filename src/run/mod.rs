@@ -103,7 +103,7 @@ pub fn run_with(
     exclusive::check(&config, &[])?;
     let listeners = listen::bind_all(&config)?;
     // Sockets and interface facts first: without them there is no failover to offer.
-    let vrrp = config.vrrp.as_ref().map(vrrp::prepare).transpose()?;
+    let vrrp = vrrp::prepare(&config.vrrp, &config.vrrp_sync_groups)?;
     let admin = match config.global.admin_bind {
         Some(addr) => Some(admin::bind(addr).map_err(|e| RunError::AdminBind(addr, e))?),
         None => None,
@@ -255,7 +255,7 @@ async fn control_thread(
         Some(p) => Some(vrrp::Vrrp::start(p).map_err(RunError::VrrpStart)?),
         None => None,
     };
-    let tracking = config.vrrp.as_ref().is_some_and(|v| v.track_frontends);
+    let tracking = config.vrrp.iter().any(|v| v.track_frontends);
     let control = Rc::new(Control::new(config, path, broadcaster, listening, vrrp));
     let notifier = Rc::new(notify::Notifier::from_env());
     let watchdog = notifier

@@ -36,9 +36,14 @@ pub enum Event {
     Timer,
     /// Our own priority changed (health tracking).
     Priority(u8),
-    /// The interface lost its link (or was set down), or got it back.
+    /// The router cannot serve (FAULT): its interface lost its link or was set down,
+    /// or a member of its sync group is in FAULT; and the end of that.
     LinkDown,
     LinkUp,
+    /// Sync groups: every member wants to be master, go (from BACKUP).
+    SyncMaster,
+    /// Sync groups: a member left MASTER, leave too (priority 0, then BACKUP).
+    SyncBackup,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +61,9 @@ pub enum Action {
         to: Ipv4Addr,
         priority: u8,
     },
+    /// A sync group member's down timer ran out: it would be master, but waits for
+    /// the whole group to want it too ([`Event::SyncMaster`]).
+    WantMaster,
 }
 
 /// Another router of this virtual router, as last heard.
@@ -80,6 +88,8 @@ pub struct Config {
     pub preempt_delay: Duration,
     /// Our primary address (ties between equal priorities go to the higher one).
     pub address: Ipv4Addr,
+    /// A member of a sync group: become master only with the group.
+    pub sync: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +106,8 @@ pub struct Router {
     lower_since: Option<Instant>,
     /// The other routers heard, with their last priority (see the module comment).
     pub peers: Vec<Peer>,
+    /// Sync groups: a backup whose down timer ran out, waiting for its group.
+    pub wants_master: bool,
 }
 
 /// `((256 − priority) × interval) / 256`.
@@ -118,6 +130,7 @@ impl Router {
             timer: None,
             lower_since: None,
             peers: Vec::new(),
+            wants_master: false,
         }
     }
 
@@ -163,6 +176,7 @@ impl Router {
         self.peers
             .retain(|p| now.saturating_duration_since(p.heard) < 3 * p.interval);
         self.state = State::Master;
+        self.wants_master = false;
         self.master = Some(self.config.address);
         self.lower_since = None;
         self.timer = Some(now + self.config.interval);
@@ -174,6 +188,7 @@ impl Router {
     fn become_backup(&mut self, now: Instant, out: &mut Vec<Action>) {
         let was_master = self.state == State::Master;
         self.state = State::Backup;
+        self.wants_master = false;
         self.timer = self.down_timer(now);
         if was_master {
             out.push(Action::RemoveAddresses);
@@ -235,9 +250,22 @@ impl Router {
                 self.state = State::Fault;
                 self.timer = None;
                 self.lower_since = None;
+                self.wants_master = false;
                 out.push(Action::Entered(State::Fault));
             }
-            (State::Backup, Event::Timer) => self.become_master(now, &mut out),
+            (State::Backup, Event::Timer) if self.config.sync => {
+                self.timer = None;
+                self.wants_master = true;
+                out.push(Action::WantMaster);
+            }
+            (State::Backup, Event::Timer) | (State::Backup, Event::SyncMaster) => {
+                self.become_master(now, &mut out)
+            }
+            (State::Master, Event::SyncBackup) => {
+                out.push(Action::Advertise(0));
+                self.become_backup(now, &mut out);
+            }
+            (_, Event::SyncMaster | Event::SyncBackup) => {}
             (State::Master, Event::Timer) => {
                 out.push(Action::Advertise(self.config.priority));
                 self.timer = Some(now + self.config.interval);
@@ -255,6 +283,7 @@ impl Router {
                     // The master is leaving: take over after the skew time only.
                     self.timer = Some(now + skew_time(self.config.priority, self.master_interval));
                 } else if !self.config.preempt || priority >= self.config.priority {
+                    self.wants_master = false;
                     self.master = Some(from);
                     self.master_interval = interval;
                     self.lower_since = None;

@@ -14,6 +14,7 @@ fn router(priority: u8, preempt: bool) -> Router {
         preempt,
         preempt_delay: Duration::ZERO,
         address: ME,
+        sync: false,
     })
 }
 
@@ -330,4 +331,53 @@ fn a_dead_link_is_a_fault_until_it_comes_back() {
     // Stopping from FAULT sends nothing.
     let acts = m.handle(Event::Shutdown, t + 10 * SEC);
     assert_eq!(acts, vec![Action::Entered(State::Initialize)]);
+}
+
+#[test]
+fn a_sync_group_member_waits_for_its_group_to_become_master() {
+    let t = Instant::now();
+    let mut m = router(150, true);
+    m.config.sync = true;
+    m.handle(Event::Startup, t);
+    let down = m.deadline().unwrap();
+    assert_eq!(m.handle(Event::Timer, down), vec![Action::WantMaster]);
+    assert_eq!(
+        (m.state, m.wants_master, m.deadline()),
+        (State::Backup, true, None)
+    );
+    // A lower master (preempt) changes nothing; a higher one ends the wish.
+    m.handle(advert(100), down + SEC);
+    assert!(m.wants_master);
+    m.handle(advert(200), down + 2 * SEC);
+    assert!(!m.wants_master);
+    assert_eq!(
+        m.deadline(),
+        Some(down + 2 * SEC + master_down_interval(150, SEC))
+    );
+    // The group says go: master, as after a timer.
+    let acts = m.handle(Event::SyncMaster, down + 3 * SEC);
+    assert_eq!(
+        acts,
+        vec![
+            Action::Advertise(150),
+            Action::TakeAddresses,
+            Action::Entered(State::Master)
+        ]
+    );
+    // A member left master: leave too, saying priority 0 so that the peer's member
+    // takes over after its skew time.
+    let acts = m.handle(Event::SyncBackup, down + 4 * SEC);
+    assert_eq!(
+        acts,
+        vec![
+            Action::Advertise(0),
+            Action::RemoveAddresses,
+            Action::Entered(State::Backup)
+        ]
+    );
+    // Sync events elsewhere change nothing.
+    assert!(m.handle(Event::SyncBackup, down + 5 * SEC).is_empty());
+    m.handle(Event::LinkDown, down + 6 * SEC);
+    assert!(m.handle(Event::SyncMaster, down + 7 * SEC).is_empty());
+    assert_eq!(m.state, State::Fault);
 }
