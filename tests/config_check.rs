@@ -803,3 +803,69 @@ fn several_virtual_routers_errors_name_the_entry_and_line() {
     let e = only_error(&TWO_ROUTERS.replace("name = \"back\"", "name = \"back\"\nweight = 3"));
     assert!(e.starts_with("t.toml:11:") && e.contains("weight"), "{e}");
 }
+
+#[test]
+fn track_interface_script_and_file_follow_keepalived_s_weights() {
+    let tracks = r#"
+[[vrrp.track_interface]]
+interface = "eth1"
+
+[[vrrp.track_interface]]
+interface = "eth2"
+weight = -20
+
+[[vrrp.track_script]]
+command = ["/usr/local/bin/check", "--primary"]
+interval = "500ms"
+weight = -60
+fall = 3
+
+[[vrrp.track_file]]
+file = "/run/weight"
+"#;
+    let c = Config::parse(&format!("{VRRP}{tracks}"), "t.toml").unwrap();
+    let v = &c.vrrp[0];
+    assert_eq!(
+        v.track_interfaces
+            .iter()
+            .map(|t| (t.interface.as_str(), t.weight))
+            .collect::<Vec<_>>(),
+        [("eth1", 0), ("eth2", -20)]
+    );
+    let s = &v.track_scripts[0];
+    assert_eq!(s.name, "/usr/local/bin/check", "named after its program");
+    assert_eq!((s.weight, s.rise, s.fall, s.init_fail), (-60, 1, 3, false));
+    assert_eq!(s.interval, std::time::Duration::from_millis(500));
+    assert_eq!(s.timeout, s.interval, "timeout defaults to the interval");
+    assert_eq!(v.track_files[0].weight, 1, "keepalived's default for files");
+    for (from, to, message) in [
+        (
+            "weight = -60",
+            "weight = -254",
+            "track_script[0].weight -254 is out of range",
+        ),
+        (
+            "\"/usr/local/bin/check\", ",
+            "\"check\", ",
+            "must be an absolute path (no shell",
+        ),
+        (
+            "fall = 3",
+            "fall = 0",
+            "vrrp.track_script[0].fall 0 is out of range",
+        ),
+        (
+            "/run/weight",
+            "run/weight",
+            "vrrp.track_file[0].file \"run/weight\" must be an absolute path",
+        ),
+        (
+            "interface = \"eth1\"",
+            "interface = \"eth1 x\"",
+            "vrrp.track_interface[0].interface",
+        ),
+    ] {
+        let e = only_error(&format!("{VRRP}{}", tracks.replace(from, to)));
+        assert!(e.contains(message), "{e}");
+    }
+}

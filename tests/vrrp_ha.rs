@@ -58,7 +58,12 @@ fn ringlb_without_frontends_holds_the_vip_like_keepalived_alone() {
         .replace(
             "# notify = \"/usr/local/bin/on-vrrp-change\"",
             &format!("notify = \"{}\"", script.0.display()),
+        )
+        .replace(
+            "\"/usr/bin/pg_isready\", \"-q\", \"-h\", \"127.0.0.1\"",
+            "\"/bin/true\"",
         );
+    assert!(config.contains("command = [\"/bin/true\"]"), "{config}");
     assert!(config.contains(&format!("notify = \"{}", script.0.display())));
     let mut a = start_ringlb(&lan, A, &config, 51);
     a.wait_for("ringlb ready workers=0");
@@ -345,4 +350,100 @@ notify = "{}"
         "{}",
         a.log.join("\n")
     );
+}
+
+#[test]
+fn track_script_file_and_interface_move_the_vip_like_keepalived_s() {
+    let test = "track_script_file_and_interface_move_the_vip_like_keepalived_s";
+    let Some(lan) = Lan::new(test, 2) else {
+        return;
+    };
+    if !have_keepalived() {
+        return;
+    }
+    add_eth1(&lan, A);
+    let flag = TempConfig::new("up");
+    let weight_file = TempConfig::new("0\n");
+    // No frontend: a service ringlb does not proxy, checked by a program (fails
+    // while the flag file is missing), a file and another link.
+    let config = format!(
+        r#"[global]
+admin_bind = "127.0.0.1:9900"
+
+[vrrp]
+interface = "eth0"
+virtual_router_id = 51
+priority = 150
+advert_interval = "100ms"
+virtual_ips = ["{VIP}/24"]
+
+[[vrrp.track_script]]
+name = "db"
+command = ["/bin/sh", "-c", "test -e {}"]
+interval = "100ms"
+weight = -60
+rise = 2
+fall = 2
+
+[[vrrp.track_file]]
+file = "{}"
+weight = -1
+interval = "100ms"
+
+[[vrrp.track_interface]]
+interface = "eth1"
+"#,
+        flag.0.display(),
+        weight_file.0.display()
+    );
+    let keepalived_conf = keepalived_conf(100).replace("advert_int 1", "advert_int 0.1");
+    let (mut k, _conf) = keepalived(&lan, B, &keepalived_conf, "Entering BACKUP STATE");
+    k.wait_for("Entering MASTER STATE");
+    let mut a = start_ringlb(&lan, A, &config, 51);
+    a.wait_for("vrrp: entering MASTER state (priority 150)");
+    k.wait_for("Entering BACKUP STATE");
+
+    // The program fails twice in a row (fall 2): 150 - 60 = 90 < 100, hand over.
+    std::fs::remove_file(&flag.0).expect("remove the flag");
+    a.wait_for("vrrp: track script db fails: priority 90");
+    a.wait_for("vrrp: entering BACKUP state (priority 90)");
+    k.wait_for("Entering MASTER STATE");
+    let s = api(&lan, A, "/api/vrrp");
+    assert_eq!(s["tracking"][0], "track script db is failing", "{s}");
+    std::fs::write(&flag.0, "up").expect("flag back");
+    a.wait_for("vrrp: track script db succeeds again: priority 150");
+    a.wait_for("vrrp: entering MASTER state (priority 150)");
+    k.wait_for("Entering BACKUP STATE");
+
+    // The file says 70: times weight -1, priority 80.
+    std::fs::write(&weight_file.0, "70\n").expect("write the file");
+    a.wait_for(&format!(
+        "vrrp: track file {} holds 70: priority 80",
+        weight_file.0.display()
+    ));
+    a.wait_for("vrrp: entering BACKUP state (priority 80)");
+    k.wait_for("Entering MASTER STATE");
+    std::fs::write(&weight_file.0, "0\n").expect("write the file");
+    a.wait_for("vrrp: entering MASTER state (priority 150)");
+    k.wait_for("Entering BACKUP STATE");
+
+    // eth1 down (weight 0): FAULT, the VIP goes to keepalived; back up: master again.
+    let ns = lan.ns(A);
+    let set = |state: &str| {
+        let ok = std::process::Command::new("ip")
+            .args(["-n", &ns, "link", "set", "eth1", state])
+            .status();
+        assert!(ok.is_ok_and(|s| s.success()));
+    };
+    set("down");
+    a.wait_for("vrrp: tracked interface eth1 is down: FAULT");
+    a.wait_for("vrrp: entering FAULT state");
+    k.wait_for("Entering MASTER STATE");
+    assert!(lan.wait_addr(A, VIP, false, PATIENCE).is_some());
+    assert_eq!(api(&lan, A, "/api/vrrp")["state"], "FAULT");
+    set("up");
+    a.wait_for("vrrp: tracked interface eth1 is up again: priority 150");
+    a.wait_for("vrrp: entering MASTER state (priority 150)");
+    k.wait_for("Entering BACKUP STATE");
+    assert!(lan.wait_addr(A, VIP, true, PATIENCE).is_some());
 }

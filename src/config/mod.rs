@@ -6,6 +6,7 @@
 //! | file | what |
 //! |---|---|
 //! | `mod.rs` | the validated types ([`Config`], [`Frontend`], [`Backend`], [`Server`], [`Vrrp`]...), `load`, `parse`, `summary` |
+//! | `raw_vrrp.rs` | the `[vrrp]` / `[[vrrp]]` and `[[vrrp_sync_group]]` keys as written |
 //! | `raw.rs` | the file as written: serde structs mirroring the TOML, spans kept for messages |
 //! | `validate.rs` | the validator: entry point, `[global]`, `[defaults]`, shared checks (durations, ranges, names, addresses) |
 //! | `validate_frontend.rs` | `[[frontend]]`: binds, backend references, routes, redirects, timeouts |
@@ -19,6 +20,7 @@
 //! | `validate_resolve.rs` | `[resolvers]`, `resolve_interval`, `[[backend.server_template]]` |
 //! | `validate_tls.rs` | `[frontend.tls]` (certificates, ALPN, rustls configuration) and `tls = true` on servers |
 //! | `validate_vrrp.rs` | `[vrrp]`: one virtual router's settings |
+//! | `validate_vrrp_track.rs` | `[[vrrp.track_interface]]`, `[[vrrp.track_script]]`, `[[vrrp.track_file]]` |
 //! | `validate_vrrp_sync.rs` | `[[vrrp]]` lists (names, ids and VIPs unique) and `[[vrrp_sync_group]]` |
 //! | `validate_log.rs` | `global.log_target`, `global.syslog`, `access_log_format` (global and per frontend) |
 //! | `validate_user.rs` | `global.user`, `global.group`: names resolved to ids on this host |
@@ -34,6 +36,7 @@ mod duration;
 mod error;
 mod raw;
 mod raw_rules;
+mod raw_vrrp;
 mod validate;
 mod validate_acl;
 mod validate_actions;
@@ -50,6 +53,7 @@ mod validate_tls;
 mod validate_user;
 mod validate_vrrp;
 mod validate_vrrp_sync;
+mod validate_vrrp_track;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -127,6 +131,40 @@ pub struct Vrrp {
     pub track_weight: u8,
     pub notify: Option<std::path::PathBuf>,
     pub checksum: VrrpChecksum,
+    /// `[[vrrp.track_interface]]`, `[[vrrp.track_script]]`, `[[vrrp.track_file]]`.
+    pub track_interfaces: Vec<TrackInterface>,
+    pub track_scripts: Vec<TrackScript>,
+    pub track_files: Vec<TrackFile>,
+}
+
+/// keepalived's weights: 0 = FAULT while failing; positive = added while fine;
+/// negative = added (subtracted) while failing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackInterface {
+    pub interface: String,
+    pub weight: i32,
+}
+
+/// A program run every `interval` (killed after `timeout`); exit status 0 is success.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackScript {
+    pub name: String,
+    pub command: Vec<String>,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub weight: i32,
+    pub rise: u32,
+    pub fall: u32,
+    pub init_fail: bool,
+}
+
+/// A file holding an integer, read every `interval`; value × `weight` is added to the
+/// priority (weight 0: a non-zero value is a FAULT; a result ≤ −254 too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackFile {
+    pub path: std::path::PathBuf,
+    pub weight: i32,
+    pub interval: Duration,
 }
 
 /// Which checksum form adverts are sent with (both are accepted).

@@ -10,7 +10,8 @@ use std::ops::Range;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use super::raw::{RawVrrp, S};
+use super::raw::S;
+use super::raw_vrrp::RawVrrp;
 use super::validate::Validator;
 use super::{Vrrp, VrrpChecksum};
 
@@ -42,6 +43,7 @@ impl Validator {
             .as_ref()
             .and_then(|n| self.program(n, &format!("{k}.notify")));
         let checksum = self.vrrp_checksum(v, k);
+        let (track_interfaces, track_scripts, track_files) = self.vrrp_tracks(v, k);
         let name = match &v.name {
             Some(n) => {
                 self.name(n, &format!("{k}.name: virtual router"));
@@ -64,6 +66,9 @@ impl Validator {
             track_weight,
             notify,
             checksum,
+            track_interfaces,
+            track_scripts,
+            track_files,
         })
     }
 
@@ -289,6 +294,6 @@ impl Validator {
 }
 
 /// A Linux interface name: 1 to 15 bytes (IFNAMSIZ - 1), no '/' or space.
-fn is_interface_name(name: &str) -> bool {
+pub(super) fn is_interface_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= IFNAMSIZ && !name.contains(['/', ' '])
 }

@@ -6,7 +6,8 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use super::raw::{RawConfig, RawSyncGroup, RawVrrp, RawVrrps, S};
+use super::raw::{RawConfig, S};
+use super::raw_vrrp::{RawSyncGroup, RawVrrp, RawVrrps};
 use super::validate::Validator;
 use super::{SyncGroup, Vrrp};
 

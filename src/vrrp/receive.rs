@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use super::machine::Event;
 use super::packet::{Advert, Drop};
 use super::run::{Instance, DROP_LOG_EVERY};
+use super::tracking::FaultFrom;
 use super::wire;
 
 impl Instance {
@@ -88,6 +89,11 @@ impl Instance {
                     if let Some(state) = super::netlink::link_state(&buf[..n], self.iface.index) {
                         up = Some(state);
                     }
+                    for (i, &index) in self.track_links.iter().enumerate() {
+                        if let Some(state) = super::netlink::link_state(&buf[..n], index) {
+                            self.tracked_interface(i, state);
+                        }
+                    }
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -100,11 +106,11 @@ impl Instance {
         match up {
             Some(false) if !down => {
                 tracing::warn!("vrrp: {} is down or lost its carrier", self.iface.name);
-                self.set_fault(true, true);
+                self.set_fault(FaultFrom::Link, true);
             }
             Some(true) if down => {
                 tracing::info!("vrrp: {} is up again", self.iface.name);
-                self.set_fault(true, false);
+                self.set_fault(FaultFrom::Link, false);
             }
             _ => {}
         }

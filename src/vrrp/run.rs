@@ -13,13 +13,16 @@ use std::time::{Duration, Instant, SystemTime};
 use futures_channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures_util::StreamExt;
 
-use super::io::{self, Io, Sockets};
+use super::io::Io;
 use super::machine::{self, Action, Event, Router, State};
 use super::netlink::{Interface, Netlink, NetlinkError};
 use super::notify::Notifier;
-use super::packet::{Advert, ChecksumForm, Drop, GROUP};
+use super::packet::{Advert, ChecksumForm, GROUP};
 use super::set::Group;
+use super::set::{PreparedRouter, VipLink};
+use super::status::{state_name, Counters, Status};
 use super::sync::{Change, Member};
+use super::track::Tracked;
 use super::wire;
 use crate::config::{Vrrp as VrrpConfig, VrrpChecksum};
 
@@ -37,106 +40,10 @@ pub enum VrrpError {
     Interface(String, #[source] NetlinkError),
     #[error("vrrp.virtual_ips: dev {0:?}: {1}")]
     Dev(String, #[source] NetlinkError),
+    #[error("vrrp.track_interface {0:?}: {1}")]
+    Track(String, #[source] NetlinkError),
     #[error("vrrp: cannot open the VRRP and ARP sockets on {0:?} (ringlb needs CAP_NET_RAW and CAP_NET_ADMIN for [vrrp]): {1}")]
     Sockets(String, #[source] std::io::Error),
-}
-
-/// Where a virtual IP goes: the interface's index, Ethernet address (for gratuitous
-/// ARP) and name.
-#[derive(Debug, Clone)]
-pub struct VipLink {
-    pub index: u32,
-    pub mac: [u8; 6],
-    pub name: String,
-}
-
-/// One router's sockets and interface facts: everything that can fail, done before
-/// the workers start.
-pub struct PreparedRouter {
-    config: VrrpConfig,
-    iface: Interface,
-    vip_links: Vec<VipLink>,
-    netlink: Netlink,
-    sockets: Sockets,
-    /// The ids of the other routers advertising on the same interface (their adverts
-    /// are not drops).
-    siblings: Vec<u8>,
-}
-
-pub fn prepare_router(config: &VrrpConfig, siblings: Vec<u8>) -> Result<PreparedRouter, VrrpError> {
-    let vips: Vec<Ipv4Addr> = config.virtual_ips.iter().map(|(a, _)| *a).collect();
-    let interface = |e| VrrpError::Interface(config.interface.clone(), e);
-    let mut netlink = Netlink::open().map_err(interface)?;
-    let iface = netlink
-        .interface(&config.interface, &vips)
-        .map_err(interface)?;
-    let mut vip_links = Vec::new();
-    for dev in &config.virtual_ip_devs {
-        vip_links.push(match dev {
-            None => VipLink {
-                index: iface.index,
-                mac: iface.mac,
-                name: iface.name.clone(),
-            },
-            Some(name) => {
-                let (index, mac, _) = netlink
-                    .link(name)
-                    .map_err(|e| VrrpError::Dev(name.clone(), e))?;
-                VipLink {
-                    index,
-                    mac,
-                    name: name.clone(),
-                }
-            }
-        });
-    }
-    let link = super::netlink::link_watch().map_err(interface)?;
-    let sockets = io::open(&iface, config.unicast_peers.is_empty(), link)
-        .map_err(|e| VrrpError::Sockets(config.interface.clone(), e))?;
-    Ok(PreparedRouter {
-        config: config.clone(),
-        iface,
-        vip_links,
-        netlink,
-        sockets,
-        siblings,
-    })
-}
-
-/// Counters and facts for the stats page and /metrics.
-#[derive(Debug, Clone, Default)]
-pub struct Counters {
-    pub adverts_sent: u64,
-    pub adverts_received: u64,
-    /// By [`Drop::index`].
-    pub dropped: [u64; Drop::REASONS.len()],
-    pub transitions: u64,
-    pub became_master: u64,
-    pub last_transition: Option<SystemTime>,
-    /// Netlink or socket errors while acting (each is logged).
-    pub errors: u64,
-}
-
-/// A snapshot for the admin API.
-#[derive(Debug, Clone)]
-pub struct Status {
-    pub name: String,
-    /// The sync group it belongs to.
-    pub group: Option<String>,
-    pub interface: String,
-    pub primary: Ipv4Addr,
-    pub vrid: u8,
-    pub state: State,
-    pub base_priority: u8,
-    pub priority: u8,
-    pub master: Option<Ipv4Addr>,
-    pub virtual_ips: Vec<(Ipv4Addr, u8)>,
-    /// Why the priority is lowered (empty when it is not).
-    pub tracking: Vec<String>,
-    /// The other routers heard, with their last priority: a master hands over at
-    /// once when its priority falls below one of them.
-    pub peers: Vec<(Ipv4Addr, u8)>,
-    pub counters: Counters,
 }
 
 /// One virtual router (a `[vrrp]` or `[[vrrp]]` entry).
@@ -147,9 +54,13 @@ pub struct Instance {
     pub(super) siblings: Vec<u8>,
     /// Its sync group and its index there, once the group is formed.
     pub(super) group: RefCell<Option<(Weak<Group>, usize)>>,
-    /// FAULT reasons: its link, the group (a member in FAULT).
+    /// FAULT reasons: its link, tracking (weight 0), the group (a member in FAULT).
     pub(super) link_down: Cell<bool>,
+    pub(super) track_fault: Cell<bool>,
     pub(super) group_fault: Cell<bool>,
+    /// What tracking sees (`tracking.rs`), and the indexes of tracked interfaces.
+    pub(super) tracked: RefCell<Tracked>,
+    pub(super) track_links: Vec<u32>,
     pub(super) form: ChecksumForm,
     pub(super) io: Io,
     pub(super) netlink: RefCell<Netlink>,
@@ -186,7 +97,10 @@ impl Instance {
             siblings: p.siblings,
             group: RefCell::new(None),
             link_down: Cell::new(false),
+            track_fault: Cell::new(false),
             group_fault: Cell::new(false),
+            tracked: RefCell::new(p.tracked),
+            track_links: p.track_links,
             form: match p.config.checksum {
                 VrrpChecksum::Keepalived => ChecksumForm::Keepalived,
                 VrrpChecksum::Rfc9568 => ChecksumForm::Rfc9568,
@@ -223,9 +137,10 @@ impl Instance {
         Ok((vrrp, woken))
     }
 
-    /// Start serving (after the group, if any, is formed).
+    /// Start serving (after the group, if any, is formed), and tracking.
     pub(super) fn run(self: &Rc<Self>, woken: UnboundedReceiver<()>) {
         monoio::spawn(serve(Rc::clone(self), woken));
+        self.start_tracking();
     }
 
     pub fn status(&self) -> Status {
@@ -242,40 +157,13 @@ impl Instance {
             priority: router.config.priority,
             master: router.master,
             virtual_ips: self.config.virtual_ips.clone(),
-            tracking: self.tracking.borrow().clone(),
+            tracking: self.reasons(),
             peers: router
                 .peers
                 .iter()
                 .map(|p| (p.address, p.priority))
                 .collect(),
             counters: self.counters.borrow().clone(),
-        }
-    }
-
-    /// Health tracking: `problems` lists what is wrong (frontends without a usable
-    /// server, stuck workers). Any problem lowers the priority by `track_weight`.
-    pub(super) fn track(&self, problems: Vec<String>) {
-        if !self.config.track_frontends || self.stopped.get() {
-            return;
-        }
-        let want = lowered_priority(
-            self.config.priority,
-            self.config.track_weight,
-            !problems.is_empty(),
-        );
-        let had = self.router.borrow().config.priority;
-        if *self.tracking.borrow() != problems {
-            if problems.is_empty() {
-                tracing::info!(
-                    "vrrp: every tracked frontend has a usable server again: priority {want}"
-                );
-            } else {
-                tracing::warn!("vrrp: {}: priority {want}", problems.join("; "));
-            }
-        }
-        *self.tracking.borrow_mut() = problems;
-        if want != had {
-            self.handle(Event::Priority(want));
         }
     }
 
@@ -341,37 +229,14 @@ impl Instance {
         Member {
             state: router.state,
             wants_master: router.wants_master,
-            own_fault: self.link_down.get(),
+            own_fault: self.link_down.get() || self.track_fault.get(),
         }
     }
 
-    fn tell_group(&self, change: Change) {
+    pub(super) fn tell_group(&self, change: Change) {
         let group = self.group.borrow().clone();
         if let Some((group, index)) = group.and_then(|(g, i)| Some((g.upgrade()?, i))) {
             group.changed(index, change);
-        }
-    }
-
-    /// FAULT from the link (`link = true`) or the group: enter or leave it when the
-    /// two together say so; the group hears of a change of the link's.
-    pub(super) fn set_fault(&self, link: bool, on: bool) {
-        let cell = if link {
-            &self.link_down
-        } else {
-            &self.group_fault
-        };
-        if cell.replace(on) == on {
-            return;
-        }
-        let faulty = self.link_down.get() || self.group_fault.get();
-        let in_fault = self.router.borrow().state == State::Fault;
-        if faulty && !in_fault {
-            self.handle(Event::LinkDown);
-        } else if !faulty && in_fault {
-            self.handle(Event::LinkUp);
-        }
-        if link {
-            self.tell_group(Change::Fault);
         }
     }
 
@@ -514,27 +379,6 @@ impl Instance {
     }
 }
 
-/// The priority to advertise: lowered by `weight` while something tracked is wrong,
-/// never below 1 (0 means "leaving").
-pub fn lowered_priority(base: u8, weight: u8, failing: bool) -> u8 {
-    if failing {
-        base.saturating_sub(weight).max(1)
-    } else {
-        base
-    }
-}
-
-/// The names keepalived uses, so notify scripts read alike.
-pub fn state_name(state: State, stopped: bool) -> &'static str {
-    match state {
-        State::Master => "MASTER",
-        State::Backup => "BACKUP",
-        State::Initialize if stopped => "STOP",
-        State::Initialize => "INIT",
-        State::Fault => "FAULT",
-    }
-}
-
 fn mac_text(mac: [u8; 6]) -> String {
     mac.iter()
         .map(|b| format!("{b:02x}"))
@@ -547,7 +391,12 @@ async fn serve(vrrp: Rc<Instance>, mut woken: UnboundedReceiver<()>) {
     vrrp.handle(Event::Startup);
     if !vrrp.iface.up {
         tracing::warn!("vrrp: {} is down or has no carrier", vrrp.iface.name);
-        vrrp.set_fault(true, true);
+        vrrp.link_down.set(true);
+    }
+    // Faults found before the start (the link, tracking) apply from now on.
+    if vrrp.link_down.get() || vrrp.track_fault.get() || vrrp.group_fault.get() {
+        vrrp.handle(Event::LinkDown);
+        vrrp.tell_group(Change::Fault);
     }
     let mut buf = vec![0u8; 2048];
     let mut links = vec![0u8; 16 * 1024];
@@ -587,25 +436,5 @@ async fn serve(vrrp: Rc<Instance>, mut woken: UnboundedReceiver<()>) {
             }
         }
         vrrp.on_time(Instant::now());
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tracking_lowers_priority_but_never_to_zero() {
-        assert_eq!(lowered_priority(150, 60, false), 150);
-        assert_eq!(lowered_priority(150, 60, true), 90);
-        assert_eq!(lowered_priority(50, 60, true), 1);
-        assert_eq!(lowered_priority(60, 60, true), 1);
-    }
-
-    #[test]
-    fn state_names_are_keepalived_s() {
-        assert_eq!(state_name(State::Master, false), "MASTER");
-        assert_eq!(state_name(State::Backup, false), "BACKUP");
-        assert_eq!(state_name(State::Initialize, true), "STOP");
     }
 }

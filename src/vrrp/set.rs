@@ -1,16 +1,22 @@
 //! Every virtual router of the process (`[vrrp]` or `[[vrrp]]`) and their sync
-//! groups: prepared before the workers start, started together on the control
+//! groups: prepared before the workers start (interfaces looked up, sockets open), started together on the control
 //! thread, tracked, stopped and shown together. A [`Group`] relays what one member
 //! did to the others (the decisions are `sync.rs`'s) and runs the group's `notify`
 //! once every member agrees on a new state.
 
 use std::cell::Cell;
+use std::net::Ipv4Addr;
 use std::rc::Rc;
 
+use super::io::{self, Sockets};
 use super::machine::{Event, State};
+use super::netlink::{Interface, Netlink};
 use super::notify::Notifier;
-use super::run::{prepare_router, state_name, Instance, PreparedRouter, Status, VrrpError};
+use super::run::{Instance, VrrpError};
+use super::status::{state_name, Status};
 use super::sync::{self, Change, Order};
+use super::track::Tracked;
+use super::tracking::FaultFrom;
 use crate::config::{SyncGroup, Vrrp as VrrpConfig};
 
 /// Every router's sockets and interface facts, opened before the workers start.
@@ -41,6 +47,85 @@ pub fn prepare(
         routers: prepared,
         groups: groups.to_vec(),
     }))
+}
+
+/// Where a virtual IP goes: the interface's index, Ethernet address (for gratuitous
+/// ARP) and name.
+#[derive(Debug, Clone)]
+pub struct VipLink {
+    pub index: u32,
+    pub mac: [u8; 6],
+    pub name: String,
+}
+
+/// One router's sockets and interface facts: everything that can fail, done before
+/// the workers start.
+pub struct PreparedRouter {
+    pub(super) config: VrrpConfig,
+    pub(super) iface: Interface,
+    pub(super) vip_links: Vec<VipLink>,
+    pub(super) netlink: Netlink,
+    pub(super) sockets: Sockets,
+    /// The ids of the other routers advertising on the same interface (their adverts
+    /// are not drops).
+    pub(super) siblings: Vec<u8>,
+    /// Tracking's start: tracked interfaces as they are now.
+    pub(super) tracked: Tracked,
+    pub(super) track_links: Vec<u32>,
+}
+
+pub(super) fn prepare_router(
+    config: &VrrpConfig,
+    siblings: Vec<u8>,
+) -> Result<PreparedRouter, VrrpError> {
+    let vips: Vec<Ipv4Addr> = config.virtual_ips.iter().map(|(a, _)| *a).collect();
+    let interface = |e| VrrpError::Interface(config.interface.clone(), e);
+    let mut netlink = Netlink::open().map_err(interface)?;
+    let iface = netlink
+        .interface(&config.interface, &vips)
+        .map_err(interface)?;
+    let mut vip_links = Vec::new();
+    for dev in &config.virtual_ip_devs {
+        vip_links.push(match dev {
+            None => VipLink {
+                index: iface.index,
+                mac: iface.mac,
+                name: iface.name.clone(),
+            },
+            Some(name) => {
+                let (index, mac, _) = netlink
+                    .link(name)
+                    .map_err(|e| VrrpError::Dev(name.clone(), e))?;
+                VipLink {
+                    index,
+                    mac,
+                    name: name.clone(),
+                }
+            }
+        });
+    }
+    let mut tracked = Tracked::new(config);
+    let mut track_links = Vec::new();
+    for (t, up) in config.track_interfaces.iter().zip(&mut tracked.interfaces) {
+        let (index, _, is_up) = netlink
+            .link(&t.interface)
+            .map_err(|e| VrrpError::Track(t.interface.clone(), e))?;
+        track_links.push(index);
+        *up = is_up;
+    }
+    let link = super::netlink::link_watch().map_err(interface)?;
+    let sockets = io::open(&iface, config.unicast_peers.is_empty(), link)
+        .map_err(|e| VrrpError::Sockets(config.interface.clone(), e))?;
+    Ok(PreparedRouter {
+        config: config.clone(),
+        iface,
+        vip_links,
+        netlink,
+        sockets,
+        siblings,
+        tracked,
+        track_links,
+    })
 }
 
 /// The virtual routers ringlb runs.
@@ -152,7 +237,7 @@ impl Group {
             match order {
                 Order::Master => m.handle(Event::SyncMaster),
                 Order::Backup => m.handle(Event::SyncBackup),
-                Order::GroupFault(on) => m.set_fault(false, on),
+                Order::GroupFault(on) => m.set_fault(FaultFrom::Group, on),
             }
         }
         self.tell();
