@@ -27,6 +27,12 @@ fn keepalived_conf(priority: u8) -> String {
     )
 }
 
+/// Two hosts, or `None` (skipped visibly) without root or keepalived.
+fn lan_with_keepalived(test: &str) -> Option<Lan> {
+    let lan = Lan::new(test, 2)?;
+    have_keepalived().then_some(lan)
+}
+
 /// An executable script appending its arguments to a file; (script, output file).
 fn notify_script() -> (TempConfig, TempConfig) {
     let out = TempConfig::new("");
@@ -42,12 +48,9 @@ fn notify_script() -> (TempConfig, TempConfig) {
 #[test]
 fn ringlb_without_frontends_holds_the_vip_like_keepalived_alone() {
     let test = "ringlb_without_frontends_holds_the_vip_like_keepalived_alone";
-    let Some(lan) = Lan::new(test, 2) else {
+    let Some(lan) = lan_with_keepalived(test) else {
         return;
     };
-    if !have_keepalived() {
-        return;
-    }
     let (script, out) = notify_script();
     // configs/vrrp-only.toml, on this test's network, with the notify program on.
     let example = format!("{}/configs/vrrp-only.toml", env!("CARGO_MANIFEST_DIR"));
@@ -148,12 +151,9 @@ track_weight = 60
 #[test]
 fn a_master_below_keepalived_s_priority_hands_over_without_waiting() {
     let test = "a_master_below_keepalived_s_priority_hands_over_without_waiting";
-    let Some(lan) = Lan::new(test, 2) else {
+    let Some(lan) = lan_with_keepalived(test) else {
         return;
     };
-    if !have_keepalived() {
-        return;
-    }
     let backend: SocketAddr = "127.0.0.1:9001".parse().unwrap();
     let a_app = lan.reply_server(A, backend, "a");
     // keepalived is master first, so ringlb hears its priority before preempting it.
@@ -251,12 +251,9 @@ fn keepalived_two() -> String {
 #[test]
 fn two_routers_in_a_sync_group_move_together_against_keepalived() {
     let test = "two_routers_in_a_sync_group_move_together_against_keepalived";
-    let Some(lan) = Lan::new(test, 2) else {
+    let Some(lan) = lan_with_keepalived(test) else {
         return;
     };
-    if !have_keepalived() {
-        return;
-    }
     add_eth1(&lan, A);
     add_eth1(&lan, B);
     let (script, out) = notify_script();
@@ -355,12 +352,9 @@ notify = "{}"
 #[test]
 fn track_script_file_and_interface_move_the_vip_like_keepalived_s() {
     let test = "track_script_file_and_interface_move_the_vip_like_keepalived_s";
-    let Some(lan) = Lan::new(test, 2) else {
+    let Some(lan) = lan_with_keepalived(test) else {
         return;
     };
-    if !have_keepalived() {
-        return;
-    }
     add_eth1(&lan, A);
     let flag = TempConfig::new("up");
     let weight_file = TempConfig::new("0\n");
