@@ -176,6 +176,7 @@ fn a_master_below_keepalived_s_priority_hands_over_without_waiting() {
         .wait_addr(B, VIP, true, PATIENCE)
         .map(|_| handed.elapsed())
         .expect("keepalived takes the VIP");
+    k.wait_for("(VI_1) Backup received priority 0 advertisement");
     k.wait_for("Entering MASTER STATE");
     // keepalived waited its skew time (0.61 s), not Master_Down_Interval (3.61 s).
     let down = master_down_interval(100, SEC);
@@ -432,6 +433,8 @@ interface = "eth1"
     set("down");
     a.wait_for("vrrp: tracked interface eth1 is down: FAULT");
     a.wait_for("vrrp: entering FAULT state");
+    // eth0 still works: ringlb said priority 0 on its way into FAULT.
+    k.wait_for("(VI_1) Backup received priority 0 advertisement");
     k.wait_for("Entering MASTER STATE");
     assert!(lan.wait_addr(A, VIP, false, PATIENCE).is_some());
     assert_eq!(api(&lan, A, "/api/vrrp")["state"], "FAULT");

@@ -36,10 +36,13 @@ pub enum Event {
     Timer,
     /// Our own priority changed (health tracking).
     Priority(u8),
-    /// The router cannot serve (FAULT): its interface lost its link or was set down,
-    /// or a member of its sync group is in FAULT; and the end of that.
+    /// The router cannot serve (FAULT): its interface lost its link or was set down;
+    /// and the end of any FAULT.
     LinkDown,
     LinkUp,
+    /// FAULT with a working link (tracking with weight 0, a sync group member in
+    /// FAULT): a master says priority 0 on the way out, so the peer takes over at once.
+    Fault,
     /// Sync groups: every member wants to be master, go (from BACKUP).
     SyncMaster,
     /// Sync groups: a member left MASTER, leave too (priority 0, then BACKUP).
@@ -242,9 +245,12 @@ impl Router {
                 out.push(Action::Entered(State::Initialize));
             }
             (State::Fault, _) | (_, Event::LinkUp) => {}
-            (_, Event::LinkDown) => {
+            (_, Event::LinkDown | Event::Fault) => {
                 // Nothing can be sent on a dead link: give the addresses up and wait.
                 if self.state == State::Master {
+                    if event == Event::Fault {
+                        out.push(Action::Advertise(0));
+                    }
                     out.push(Action::RemoveAddresses);
                 }
                 self.state = State::Fault;

@@ -328,6 +328,23 @@ fn a_dead_link_is_a_fault_until_it_comes_back() {
     // A backup that loses its link has no addresses to give up.
     let acts = m.handle(Event::LinkDown, t + 9 * SEC);
     assert_eq!(acts, vec![Action::Entered(State::Fault)]);
+    // FAULT with a working link (tracking, the group): a master says priority 0.
+    let mut m2 = router(150, true);
+    m2.handle(Event::Startup, t);
+    m2.handle(Event::Timer, t + 4 * SEC);
+    let acts = m2.handle(Event::Fault, t + 5 * SEC);
+    assert_eq!(
+        acts,
+        vec![
+            Action::Advertise(0),
+            Action::RemoveAddresses,
+            Action::Entered(State::Fault)
+        ]
+    );
+    assert_eq!(
+        m2.handle(Event::LinkUp, t + 6 * SEC),
+        vec![Action::Entered(State::Backup)]
+    );
     // Stopping from FAULT sends nothing.
     let acts = m.handle(Event::Shutdown, t + 10 * SEC);
     assert_eq!(acts, vec![Action::Entered(State::Initialize)]);

@@ -130,7 +130,8 @@ impl Instance {
         let faulty = self.link_down.get() || self.track_fault.get() || self.group_fault.get();
         let in_fault = self.router.borrow().state == State::Fault;
         if faulty && !in_fault {
-            self.handle(Event::LinkDown);
+            let link = self.link_down.get();
+            self.handle(if link { Event::LinkDown } else { Event::Fault });
         } else if !faulty && in_fault {
             self.handle(Event::LinkUp);
         }
