@@ -348,6 +348,18 @@ notify = "{}"
         "{}",
         a.log.join("\n")
     );
+
+    // A master killed with -9 leaves its addresses behind; the next start removes
+    // each from the interface it is on (eth1 too).
+    common::vrrp::kill_all(&lan, B);
+    a.wait_for("vrrp: sync group svc entering MASTER state");
+    wait_addr_on(&lan, A, "eth1", BACK_VIP, true);
+    a.child.kill().expect("kill -9");
+    drop(a);
+    let mut a = start_ringlb(&lan, A, &config, 51);
+    a.wait_for(&format!(
+        "vrrp: removed {BACK_VIP}/24 from eth1, left behind by an earlier run"
+    ));
 }
 
 #[test]

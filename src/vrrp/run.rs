@@ -187,15 +187,15 @@ impl Instance {
     /// A previous run killed with SIGKILL leaves its addresses behind: a backup must
     /// not answer for them.
     fn release_leftovers(&self) {
-        for &(vip, prefix) in &self.config.virtual_ips {
-            match self
+        for (&(vip, prefix), link) in self.config.virtual_ips.iter().zip(&self.vip_links) {
+            let removed = self
                 .netlink
                 .borrow_mut()
-                .remove_address(self.iface.index, vip, prefix)
-            {
+                .remove_address(link.index, vip, prefix);
+            match removed {
                 Ok(true) => tracing::warn!(
                     "vrrp: removed {vip}/{prefix} from {}, left behind by an earlier run",
-                    self.iface.name
+                    link.name
                 ),
                 Ok(false) => {}
                 Err(e) => self.error(format_args!("cannot remove {vip}/{prefix}: {e}")),

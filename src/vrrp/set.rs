@@ -1,6 +1,6 @@
 //! Every virtual router of the process (`[vrrp]` or `[[vrrp]]`) and their sync
-//! groups: prepared before the workers start (interfaces looked up, sockets open), started together on the control
-//! thread, tracked, stopped and shown together. A [`Group`] relays what one member
+//! groups: prepared before the workers start (interfaces looked up, sockets open),
+//! started together on the control thread, tracked, stopped and shown together. A [`Group`] relays what one member
 //! did to the others (the decisions are `sync.rs`'s) and runs the group's `notify`
 //! once every member agrees on a new state.
 
