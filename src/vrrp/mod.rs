@@ -42,4 +42,4 @@ pub use machine::{Action, Config, Event, Router, State};
 pub use packet::{Advert, ChecksumForm, Drop};
 pub use run::VrrpError;
 pub use set::{prepare, Prepared, Vrrp};
-pub use status::{lowered_priority, state_name, Counters, Status};
+pub use status::{state_name, Counters, Status};

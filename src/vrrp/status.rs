@@ -1,5 +1,5 @@
 //! What the admin API shows of a virtual router: counters, a status snapshot, the
-//! state names (keepalived's) and the frontend-tracking priority rule.
+//! state names (keepalived's).
 
 use std::net::Ipv4Addr;
 use std::time::SystemTime;
@@ -43,16 +43,6 @@ pub struct Status {
     pub counters: Counters,
 }
 
-/// The priority to advertise: lowered by `weight` while something tracked is wrong,
-/// never below 1 (0 means "leaving").
-pub fn lowered_priority(base: u8, weight: u8, failing: bool) -> u8 {
-    if failing {
-        base.saturating_sub(weight).max(1)
-    } else {
-        base
-    }
-}
-
 /// The names keepalived uses, so notify scripts read alike.
 pub fn state_name(state: State, stopped: bool) -> &'static str {
     match state {
@@ -67,14 +57,6 @@ pub fn state_name(state: State, stopped: bool) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tracking_lowers_priority_but_never_to_zero() {
-        assert_eq!(lowered_priority(150, 60, false), 150);
-        assert_eq!(lowered_priority(150, 60, true), 90);
-        assert_eq!(lowered_priority(50, 60, true), 1);
-        assert_eq!(lowered_priority(60, 60, true), 1);
-    }
 
     #[test]
     fn state_names_are_keepalived_s() {

@@ -219,6 +219,21 @@ mod tests {
     }
 
     #[test]
+    fn frontend_tracking_lowers_priority_but_never_to_zero() {
+        let mut c = config();
+        (c.track_interfaces, c.track_scripts, c.track_files) = (vec![], vec![], vec![]);
+        let mut t = Tracked::new(&c);
+        (c.priority, c.track_weight) = (150, 60);
+        assert_eq!(t.priority(&c), (150, false));
+        t.frontends_failing = true;
+        assert_eq!(t.priority(&c), (90, false));
+        (c.priority, c.track_weight) = (50, 60);
+        assert_eq!(t.priority(&c), (1, false), "0 would mean leaving");
+        c.track_frontends = false;
+        assert_eq!(t.priority(&c), (50, false), "not tracked: no effect");
+    }
+
+    #[test]
     fn everything_adds_up_clamped_and_weight_zero_faults() {
         let c = config();
         let mut t = Tracked::new(&c);
