@@ -258,35 +258,27 @@ fn two_routers_in_a_sync_group_move_together_against_keepalived() {
     add_eth1(&lan, A);
     add_eth1(&lan, B);
     let (script, out) = notify_script();
-    // ringlb: "front" (id 51) and "back" (id 52, its VIP on eth1), both priority 150,
-    // in one sync group. keepalived: 100 and 200, no group.
-    let config = format!(
-        r#"[global]
-admin_bind = "127.0.0.1:9900"
-
-[[vrrp]]
-name = "front"
-interface = "eth0"
-virtual_router_id = 51
-priority = 150
-advert_interval = "100ms"
-virtual_ips = ["{VIP}/24"]
-
-[[vrrp]]
-name = "back"
-interface = "eth0"
-virtual_router_id = 52
-priority = 150
-advert_interval = "100ms"
-virtual_ips = ["{BACK_VIP}/24 dev eth1"]
-
-[[vrrp_sync_group]]
-name = "svc"
-routers = ["front", "back"]
-notify = "{}"
-"#,
-        script.0.display()
+    // configs/vrrp-sync-group.toml: "front" (id 51) and "back" (id 52, its VIP on
+    // eth1), both priority 150, in one sync group; 100 ms adverts here. keepalived:
+    // 100 and 200, no group.
+    let example = format!(
+        "{}/configs/vrrp-sync-group.toml",
+        env!("CARGO_MANIFEST_DIR")
     );
+    let config = std::fs::read_to_string(example)
+        .expect("configs/vrrp-sync-group.toml")
+        .replace("192.168.1.100/24", &format!("{VIP}/24"))
+        .replace("10.0.1.100/24 dev eth1", &format!("{BACK_VIP}/24 dev eth1"))
+        .replace("advert_interval = \"1s\"", "advert_interval = \"100ms\"")
+        .replace(
+            "# notify = \"/usr/local/bin/on-svc-change\"",
+            &format!("notify = \"{}\"", script.0.display()),
+        );
+    assert!(
+        config.contains(&format!("{BACK_VIP}/24 dev eth1")),
+        "{config}"
+    );
+    assert!(config.contains("notify = \"/"), "{config}");
     let (mut k, _conf) = keepalived(&lan, B, &keepalived_two(), "(VI_2) Entering BACKUP STATE");
     k.wait_logged("(VI_1) Entering MASTER STATE");
     k.wait_logged("(VI_2) Entering MASTER STATE");
