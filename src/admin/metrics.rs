@@ -283,7 +283,7 @@ pub fn metrics(control: &Control, stats: &[Box<WorkerStats>]) -> String {
     rule_hits(&mut out, control, &totals);
     super::tables::metrics(&mut out, stats);
     if let Some(v) = &control.vrrp {
-        super::vrrp_view::metrics(&mut out, &v.status());
+        super::vrrp_view::metrics(&mut out, &v.statuses());
     }
     if let Some(a) = &control.announce {
         super::announce_view::metrics(&mut out, &a.status());

@@ -86,7 +86,7 @@ pub fn html(control: &Control, stats: &[Box<WorkerStats>]) -> String {
     o.push_str("<div class=\"live\">");
     if let Some(v) = &control.vrrp {
         o.push_str("<div class=\"wrap\">");
-        super::vrrp_view::html(&mut o, &v.status(), esc);
+        super::vrrp_view::html(&mut o, &v.statuses(), esc);
         o.push_str("</div>");
     }
     if let Some(a) = &control.announce {

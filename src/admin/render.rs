@@ -213,7 +213,7 @@ pub fn json(control: &Control, stats: &[Box<WorkerStats>]) -> String {
         "backends": backends,
         "workers": workers_value(control, stats.len()),
         "reloads": control.reloads.get(),
-        "vrrp": control.vrrp.as_ref().map(|v| super::vrrp_view::json(&v.status())),
+        "vrrp": control.vrrp.as_ref().map(|v| super::vrrp_view::json(v)),
         "announce": control.announce.as_ref().map(|a| super::announce_view::json(&a.status())),
     })
     .to_string()

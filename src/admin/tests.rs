@@ -132,6 +132,8 @@ fn vrrp_status() -> Status {
     };
     counters.dropped[3] = 1;
     Status {
+        name: "VI_51".into(),
+        group: None,
         interface: "eth0".into(),
         primary: Ipv4Addr::new(10, 0, 0, 1),
         vrid: 51,
@@ -141,6 +143,7 @@ fn vrrp_status() -> Status {
         master: Some(Ipv4Addr::new(10, 0, 0, 1)),
         virtual_ips: vec![(Ipv4Addr::new(10, 0, 0, 100), 24)],
         tracking: vec![],
+        peers: vec![(Ipv4Addr::new(10, 0, 0, 2), 90)],
         counters,
     }
 }
@@ -149,7 +152,7 @@ fn vrrp_status() -> Status {
 /// `Control` with a live router needs sockets; the router's part is the same function).
 fn metrics_text() -> String {
     let mut text = super::metrics::metrics(&control(), &[worker(0), worker(1)]);
-    super::vrrp_view::metrics(&mut text, &vrrp_status());
+    super::vrrp_view::metrics(&mut text, &[vrrp_status()]);
     super::announce_view::metrics(&mut text, &super::announce_view::sample_status());
     text
 }
@@ -193,11 +196,11 @@ fn metrics_of_a_fixed_input_have_these_lines() {
         "ringlb_config_reloads_total 1",
         "ringlb_config_reload_failures_total 2",
         "ringlb_start_time_seconds 1000",
-        "ringlb_vrrp_state{vrid=\"51\",interface=\"eth0\",state=\"MASTER\"} 1",
-        "ringlb_vrrp_state{vrid=\"51\",interface=\"eth0\",state=\"INIT\"} 0",
-        "ringlb_vrrp_priority{vrid=\"51\",interface=\"eth0\"} 100",
-        "ringlb_vrrp_master_info{vrid=\"51\",interface=\"eth0\",master=\"10.0.0.1\"} 1",
-        "ringlb_vrrp_dropped_total{vrid=\"51\",interface=\"eth0\",reason=\"ttl\"} 1",
+        "ringlb_vrrp_state{vrid=\"51\",interface=\"eth0\",name=\"VI_51\",state=\"MASTER\"} 1",
+        "ringlb_vrrp_state{vrid=\"51\",interface=\"eth0\",name=\"VI_51\",state=\"INIT\"} 0",
+        "ringlb_vrrp_priority{vrid=\"51\",interface=\"eth0\",name=\"VI_51\"} 100",
+        "ringlb_vrrp_master_info{vrid=\"51\",interface=\"eth0\",name=\"VI_51\",master=\"10.0.0.1\"} 1",
+        "ringlb_vrrp_dropped_total{vrid=\"51\",interface=\"eth0\",name=\"VI_51\",reason=\"ttl\"} 1",
     ] {
         assert!(
             text.lines().any(|l| l == want),
@@ -221,13 +224,15 @@ fn without_a_known_master_the_master_info_family_has_no_sample() {
     status.master = None;
     status.state = State::Backup;
     let mut text = String::new();
-    super::vrrp_view::metrics(&mut text, &status);
+    super::vrrp_view::metrics(&mut text, &[status]);
     assert!(
         text.contains("# TYPE ringlb_vrrp_master_info gauge\n"),
         "{text}"
     );
     assert!(!text.contains("ringlb_vrrp_master_info{"), "{text}");
-    assert!(text.contains("ringlb_vrrp_state{vrid=\"51\",interface=\"eth0\",state=\"BACKUP\"} 1\n"));
+    assert!(text.contains(
+        "ringlb_vrrp_state{vrid=\"51\",interface=\"eth0\",name=\"VI_51\",state=\"BACKUP\"} 1\n"
+    ));
 }
 
 /// The whole output read back by a Prometheus text parser, plus what that parser does

@@ -5,6 +5,8 @@
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use super::raw_vrrp::{RawSyncGroup, RawVrrps};
+
 pub type S<T> = Spanned<T>;
 
 #[derive(Debug, Deserialize, Default)]
@@ -18,7 +20,12 @@ pub struct RawConfig {
     pub frontend: Vec<RawFrontend>,
     #[serde(default)]
     pub backend: Vec<RawBackend>,
-    pub vrrp: Option<S<RawVrrp>>,
+    /// `[vrrp]` (one virtual router) or, added, `[[vrrp]]` (several).
+    pub vrrp: Option<S<RawVrrps>>,
+    /// Added key: virtual routers that change state together (keepalived's
+    /// `vrrp_sync_group`).
+    #[serde(default)]
+    pub vrrp_sync_group: Vec<S<RawSyncGroup>>,
     /// Added key: tracking tables (HAProxy's stick tables), one copy per worker.
     #[serde(default)]
     pub table: Vec<S<super::raw_rules::RawTable>>,
@@ -420,26 +427,4 @@ pub struct RawServer {
     /// apart (sooner when the records' TTL says so); `"ipv6"` (default) or `"ipv4"`.
     pub resolve_interval: Option<S<String>>,
     pub resolve_prefer: Option<S<String>>,
-}
-
-/// `[vrrp]`: own virtual IPs like keepalived (see `validate_vrrp.rs`).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawVrrp {
-    pub interface: S<String>,
-    pub virtual_router_id: S<i64>,
-    pub priority: Option<S<i64>>,
-    pub advert_interval: Option<S<String>>,
-    pub preempt: Option<bool>,
-    /// Added key: wait this long before preempting (keepalived's `preempt_delay`).
-    pub preempt_delay: Option<S<String>>,
-    #[serde(default)]
-    pub virtual_ips: Vec<S<String>>,
-    #[serde(default)]
-    pub unicast_peers: Vec<S<String>>,
-    pub track_frontends: Option<bool>,
-    pub track_weight: Option<S<i64>>,
-    pub notify: Option<S<String>>,
-    /// Added key: `"keepalived"` (default) or `"rfc9568"`.
-    pub checksum: Option<S<String>>,
 }

@@ -221,8 +221,11 @@ impl Validator {
             f.keeps_origin = sends_proxy;
         }
         self.global_log_format(raw, &mut frontends);
-        if raw.frontend.is_empty() {
-            self.error(0..0, "no [[frontend]]: nothing to listen on");
+        if raw.frontend.is_empty() && raw.vrrp.is_none() {
+            self.error(
+                0..0,
+                "no [[frontend]] and no [vrrp]: nothing to listen on and no virtual IP to hold",
+            );
         }
         for (i, b) in raw.backend.iter().enumerate() {
             let used = frontends.iter().any(|f| {
@@ -242,22 +245,51 @@ impl Validator {
                 );
             }
         }
-        let vrrp = raw.vrrp.as_ref().and_then(|v| self.vrrp(v));
+        let (vrrp, vrrp_sync_groups) = self.vrrps(raw);
         let resolvers = self.resolvers(raw.resolvers.as_ref(), &backends);
         let announce = raw
             .announce
             .as_ref()
             .and_then(|a| self.announce(a, &frontends));
+        let mut global = global;
+        if raw.frontend.is_empty() {
+            global.workers = self.control_plane_alone(raw);
+        }
         Config {
             global,
             frontends,
             backends,
             vrrp,
+            vrrp_sync_groups,
             tables,
             resolvers,
             announce,
             warnings: Vec::new(),
         }
+    }
+
+    /// No frontend, only `[vrrp]` (ringlb as keepalived alone): no worker runs, since
+    /// nothing is listened on; `workers` and `track_frontends` say so if set.
+    fn control_plane_alone(&mut self, raw: &RawConfig) -> usize {
+        if let Some(w) = raw.global.workers.as_ref().filter(|w| *w.get_ref() != 0) {
+            self.warn(
+                w.span(),
+                "global.workers has no effect without [[frontend]]: only the control plane runs",
+            );
+        }
+        let tracked = raw.vrrp.as_ref().filter(|v| {
+            v.get_ref()
+                .routers()
+                .iter()
+                .any(|r| r.track_frontends == Some(true))
+        });
+        if let Some(span) = tracked.map(|v| v.span()) {
+            self.warn(
+                span,
+                "vrrp.track_frontends has no effect without [[frontend]]: there is nothing to track",
+            );
+        }
+        0
     }
 
     fn global(&mut self, raw: &RawConfig) -> Global {

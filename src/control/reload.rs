@@ -53,6 +53,9 @@ impl Control {
             .as_ref()
             .ok_or("no configuration file to reload (demo mode)")?;
         let mut config = Config::load(path).map_err(|e| e.to_string())?;
+        if self.broadcaster.workers() == 0 && !config.frontends.is_empty() {
+            return Err("ringlb started without [[frontend]], so no worker runs: adding frontends takes a restart".into());
+        }
         let old = Arc::clone(&self.config.borrow());
         carry_over(&old, &mut config);
         self.carry_addresses(&mut config);
@@ -276,8 +279,9 @@ fn carry_over(old: &Config, new: &mut Config) {
             "reload: [announce] changed; that takes a restart (the running announcement settings stay)"
         );
     }
-    if old.vrrp != new.vrrp {
+    if old.vrrp != new.vrrp || old.vrrp_sync_groups != new.vrrp_sync_groups {
         new.vrrp = old.vrrp.clone();
+        new.vrrp_sync_groups = old.vrrp_sync_groups.clone();
         tracing::warn!(
             "reload: [vrrp] changed; that takes a restart (the virtual router keeps running as it was)"
         );

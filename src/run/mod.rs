@@ -106,7 +106,7 @@ pub fn run_with(
     exclusive::check(&config, &[])?;
     let listeners = listen::bind_all(&config)?;
     // Sockets and interface facts first: without them there is no failover to offer.
-    let vrrp = config.vrrp.as_ref().map(vrrp::prepare).transpose()?;
+    let vrrp = vrrp::prepare(&config.vrrp, &config.vrrp_sync_groups)?;
     // The device dies with this process: a killed ringlb is withdrawn by the kernel.
     let announce = config
         .announce
@@ -267,7 +267,7 @@ async fn control_thread(
         Some(p) => Some(vrrp::Vrrp::start(p).map_err(RunError::VrrpStart)?),
         None => None,
     };
-    let tracking = config.vrrp.as_ref().is_some_and(|v| v.track_frontends) || announce.is_some();
+    let tracking = config.vrrp.iter().any(|v| v.track_frontends) || announce.is_some();
     let mut control = Control::new(config, path, broadcaster, listening, vrrp);
     control.announce = announce.map(announce::Announcer::start);
     let control = Rc::new(control);
@@ -313,6 +313,10 @@ async fn lifecycle(
     mut events: UnboundedReceiver<Event>,
 ) -> Result<Exit, RunError> {
     let mut state = Lifecycle::new(control, notifier);
+    if state.workers == 0 {
+        // No frontend: the control plane alone (VRRP), ready as soon as it runs.
+        state.ready();
+    }
     loop {
         let event = match state.next_event(&mut events).await {
             Ok(event) => event,
@@ -383,10 +387,7 @@ impl Lifecycle {
                 }
                 self.started += 1;
                 if self.started == self.workers {
-                    tracing::info!(workers = self.workers, "ringlb ready");
-                    let workers = self.workers;
-                    self.notifier
-                        .notify(&format!("READY=1\nSTATUS=serving with {workers} workers"));
+                    self.ready();
                 }
             }
             Event::Signal(SIGHUP) => self.reload(),
@@ -402,6 +403,18 @@ impl Lifecycle {
             Event::Pong(worker) => control.pong(worker),
         }
         None
+    }
+
+    /// Every worker runs: tell the log and systemd.
+    fn ready(&self) {
+        let workers = self.workers;
+        tracing::info!(workers, "ringlb ready");
+        let status = if workers == 0 {
+            "STATUS=no frontend: running the virtual router(s) only".to_string()
+        } else {
+            format!("STATUS=serving with {workers} workers")
+        };
+        self.notifier.notify(&format!("READY=1\n{status}"));
     }
 
     /// SIGHUP: reload, unless ringlb is stopping. systemd hears `RELOADING=1` first
@@ -439,7 +452,9 @@ impl Lifecycle {
         let grace = self.grace;
         self.notifier
             .notify(&format!("STOPPING=1\nSTATUS={name}: draining connections"));
-        tracing::info!("{name}: stopped accepting; open connections have {grace:?} to finish (signal again to exit now)");
+        if self.running > 0 {
+            tracing::info!("{name}: stopped accepting; open connections have {grace:?} to finish (signal again to exit now)");
+        }
         self.control.stopping.set(true);
         if let Some(v) = &self.control.vrrp {
             // Hand the virtual IPs over now (priority 0), not after the grace period.
@@ -450,6 +465,10 @@ impl Lifecycle {
             a.stop();
             a.withdraw_grace()
         });
+        if self.running == 0 {
+            tracing::info!("{name}: no worker to wait for: exiting");
+            return Some(Ok(Exit::Graceful));
+        }
         if converge.is_zero() {
             self.control.broadcaster.send_all(|| Update::Shutdown);
         } else {

@@ -11,6 +11,7 @@ pub mod peers;
 pub mod pp_peers;
 pub mod switch;
 pub mod tls;
+pub mod vrrp;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
