@@ -8,9 +8,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
 
+use common::http::read_message;
 use common::tls::{connect, CertDir, Hello, TlsClient};
 use common::Ringlb;
 
@@ -26,21 +27,8 @@ fn raw_backend() -> SocketAddr {
             let Ok(tcp) = tcp else { continue };
             std::thread::spawn(move || {
                 let mut r = BufReader::new(tcp);
-                loop {
-                    let mut path = None;
-                    loop {
-                        let mut line = String::new();
-                        match r.read_line(&mut line) {
-                            Ok(0) | Err(_) => return,
-                            Ok(_) => {}
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                        path.get_or_insert_with(|| {
-                            line.split(' ').nth(1).unwrap_or("").to_string()
-                        });
-                    }
+                while let Ok(Some((head, _))) = read_message(&mut r) {
+                    let path = head.split(' ').nth(1).map(str::to_string);
                     let out = r.get_mut();
                     match path.as_deref() {
                         Some("/eof") => {
@@ -67,14 +55,19 @@ fn raw_backend() -> SocketAddr {
     addr
 }
 
-fn https(backend: SocketAddr, dir: &CertDir, frontend_extra: &str) -> String {
+/// One frontend with TLS in `mode`, one server.
+fn tls_frontend(server: SocketAddr, dir: &CertDir, mode: &str, frontend_extra: &str) -> String {
     format!(
         "[global]\nworkers = 1\npin_workers = false\ngrace_period = \"5s\"\n\
-         [[frontend]]\nname = \"web\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\ndefault_backend = \"app\"\n{frontend_extra}\n\
+         [[frontend]]\nname = \"web\"\nbind = [\"127.0.0.1:0\"]\nmode = \"{mode}\"\ndefault_backend = \"app\"\n{frontend_extra}\n\
          [frontend.tls]\ncertificates = [{}]\n\
-         [[backend]]\nname = \"app\"\n[[backend.server]]\nname = \"a\"\naddress = \"{backend}\"\n",
+         [[backend]]\nname = \"app\"\n[[backend.server]]\nname = \"a\"\naddress = \"{server}\"\n",
         dir.entry("site")
     )
+}
+
+fn https(backend: SocketAddr, dir: &CertDir, frontend_extra: &str) -> String {
+    tls_frontend(backend, dir, "http", frontend_extra)
 }
 
 fn site() -> CertDir {
@@ -187,13 +180,7 @@ fn tcp_mode_passes_the_server_close_on_as_close_notify() {
             let _ = tcp.write_all(b"hello, then FIN");
         }
     });
-    let text = format!(
-        "[global]\nworkers = 1\npin_workers = false\n\
-         [[frontend]]\nname = \"db\"\nbind = [\"127.0.0.1:0\"]\nmode = \"tcp\"\ndefault_backend = \"b\"\n\
-         [frontend.tls]\ncertificates = [{}]\n\
-         [[backend]]\nname = \"b\"\n[[backend.server]]\nname = \"s\"\naddress = \"{server}\"\n",
-        dir.entry("site"),
-    );
+    let text = tls_frontend(server, &dir, "tcp", "");
     let r = Ringlb::start(&text);
     let mut c = connect(
         r.addr(),
