@@ -2,7 +2,7 @@
 //! the TCP close (RFC 8446 §6.1), so a client can tell a whole response from one cut
 //! short: after a `connection: close` response, an HTTP/1.0 one, a body delimited by
 //! the server closing, the keep-alive idle timeout, a graceful stop, and in TCP mode
-//! when the server closes. A response the server cuts short is *not* ended with one.
+//! or an upgraded connection when the server closes. A response the server cuts short is *not* ended with one.
 //! The client is rustls: a read returns `Ok(0)` after a close_notify, and an
 //! `UnexpectedEof` error when the TCP connection closes without one.
 
@@ -17,6 +17,7 @@ use common::Ringlb;
 
 /// A raw HTTP/1.1 server, a thread per connection, answering by path:
 /// - `/eof`: a body delimited by closing the connection
+/// - `/upgrade`: 101, bytes of the new protocol, then a close
 /// - `/cut`: Content-Length 100, 10 bytes, then a close (a truncated response)
 /// - anything else: `ok` with Content-Length, keep-alive
 fn raw_backend() -> SocketAddr {
@@ -34,6 +35,12 @@ fn raw_backend() -> SocketAddr {
                         Some("/eof") => {
                             let _ = out.write_all(
                                 b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the server closes",
+                            );
+                            return;
+                        }
+                        Some("/upgrade") => {
+                            let _ = out.write_all(
+                                b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: test\r\n\r\nfrom the tunnel",
                             );
                             return;
                         }
@@ -120,6 +127,15 @@ fn http_responses_that_end_the_connection_end_with_close_notify() {
     let text = clean_end(&r, "GET /eof HTTP/1.1\r\nhost: localhost\r\n\r\n");
     assert!(
         text.ends_with("\r\n\r\nuntil the server closes"),
+        "{text:?}"
+    );
+    // An upgraded connection is a relay: the server's FIN becomes a close_notify.
+    let text = clean_end(
+        &r,
+        "GET /upgrade HTTP/1.1\r\nhost: localhost\r\nconnection: upgrade\r\nupgrade: test\r\n\r\n",
+    );
+    assert!(
+        text.starts_with("HTTP/1.1 101") && text.ends_with("\r\n\r\nfrom the tunnel"),
         "{text:?}"
     );
     // ringlb's own answers did already (the refusal path).
