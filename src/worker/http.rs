@@ -54,6 +54,13 @@ pub async fn serve_http(
             // Whatever ended the connection, its buffers go back to the pool (and
             // count toward trimming the heap when the pool cannot keep them).
             conn.give_buffers();
+            if matches!(other, Ok(Turn::Close)) {
+                // A normal end (`connection: close`, HTTP/1.0, a body ended by the
+                // server closing, the keep-alive timeout, stopping): over TLS the
+                // client is told with a close_notify (bounded, see `ClientStream`).
+                // Not after a failure, which must not look like a clean end.
+                let _ = conn.client.shutdown().await;
+            }
             other.map(|_| ())
         }
     }
@@ -98,6 +105,9 @@ enum Turn {
     /// The next request on the same connection.
     Again,
     Close,
+    /// The exchange failed (say, the server's response was cut short): the
+    /// connection is dropped without a clean close.
+    Abort,
     /// The server switched protocols: relay bytes both ways from now on.
     Upgraded {
         server: ServerStream,
@@ -160,6 +170,7 @@ impl Conn {
         let Some(req) = self.read_request(&frontend).await else {
             return Ok(Turn::Close);
         };
+        let mut failed = false;
         let keep_client = match req.action {
             Action::Redirect(i) => self.redirect(&frontend.redirects[i], &req).await,
             Action::NoBackend => {
@@ -182,6 +193,7 @@ impl Conn {
                         self.rec.ended_by(&e);
                         let peer = self.peer;
                         tracing::debug!(worker = self.worker.id(), %peer, "request failed: {e}");
+                        failed = true;
                         false
                     }
                 }
@@ -194,6 +206,9 @@ impl Conn {
         }
         if self.logging {
             self.worker.log_access(&self.rec, &self.line);
+        }
+        if failed {
+            return Ok(Turn::Abort);
         }
         // Stopping: the response said so (`connection: close`); the connection ends.
         if !keep_client || self.worker.is_stopping() {
