@@ -1,0 +1,412 @@
+//! Binary upgrade (`ringlb upgrade`, SIGUSR2): the running process starts the new
+//! binary, hands it the very listening sockets, and drains once it is ready. Under
+//! an open-loop load of 2,000 req/s, five upgrades in a row lose no request and
+//! refuse no connection; a new process that cannot start, exits, or reads an invalid
+//! file leaves the old one serving; operators' server states carry over; systemd
+//! hears MAINPID= and READY=1; a process running as `global.user` upgrades too.
+
+mod common;
+
+use std::net::{SocketAddr, TcpListener};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::http::Backend;
+use common::*;
+
+/// A ringlb that may have been replaced: the process that serves now is killed when
+/// the test ends (the first one is the `Ringlb`'s child; later ones are not).
+struct Serving {
+    rl: Ringlb,
+    socket: PathBuf,
+    pid: u32,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if self.pid != self.rl.child.id() {
+            unsafe { libc::kill(self.pid as i32, libc::SIGKILL) };
+        }
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+fn socket_path(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("ringlb-upgrade-{}-{tag}.sock", std::process::id()))
+}
+
+/// HTTP mode, `workers` workers, two servers, the admin API and the upgrade socket.
+fn config(workers: usize, backends: &[SocketAddr], socket: &Path, extra_global: &str) -> String {
+    let mut s = format!(
+        "[global]\nworkers = {workers}\npin_workers = false\ngrace_period = \"5s\"\n\
+         admin_bind = \"127.0.0.1:0\"\nupgrade_socket = \"{}\"\n{extra_global}\n\n\
+         [[frontend]]\nname = \"web\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\ndefault_backend = \"app\"\n\n\
+         [[backend]]\nname = \"app\"\n",
+        socket.display()
+    );
+    for (i, b) in backends.iter().enumerate() {
+        s.push_str(&format!(
+            "\n[[backend.server]]\nname = \"s{i}\"\naddress = \"{b}\"\n"
+        ));
+    }
+    s
+}
+
+fn start(workers: usize, backends: &[SocketAddr], tag: &str) -> Serving {
+    let socket = socket_path(tag);
+    let rl = Ringlb::start(&config(workers, backends, &socket, ""));
+    let pid = rl.child.id();
+    Serving { rl, socket, pid }
+}
+
+/// `ringlb upgrade --socket S [--binary B]`.
+fn upgrade(socket: &Path, binary: Option<&str>) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("upgrade").arg("--socket").arg(socket);
+    if let Some(b) = binary {
+        cmd.arg("--binary").arg(b);
+    }
+    cmd.stdin(Stdio::null())
+        .output()
+        .expect("run ringlb upgrade")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+impl Serving {
+    /// Upgrade to the same binary; the new process's pid.
+    fn upgrade_ok(&mut self) -> u32 {
+        let out = upgrade(&self.socket, None);
+        let said = text(&out);
+        assert!(
+            out.status.success(),
+            "upgrade failed: {said}\nlog:\n{}",
+            self.rl.log.join("\n")
+        );
+        let pid = said
+            .split("process ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no pid in {said:?}"));
+        assert_ne!(pid, self.pid);
+        self.pid = pid;
+        pid
+    }
+}
+
+/// One GET through the proxy on a new connection: its status, or what went wrong.
+fn get(addr: SocketAddr) -> Result<u16, String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .map_err(|e| format!("send: {e}"))?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)
+        .map_err(|e| format!("read: {e} after {:?}", String::from_utf8_lossy(&out)))?;
+    let text = String::from_utf8_lossy(&out);
+    text.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or(format!("no status in {text:?}"))
+}
+
+fn get_ok(addr: SocketAddr) {
+    assert_eq!(get(addr), Ok(200));
+}
+
+impl Serving {
+    /// [`get_ok`], with the log when it fails.
+    fn get_ok(&mut self, addr: SocketAddr) {
+        let got = get(addr);
+        if got != Ok(200) {
+            let _ = self.rl.logged("");
+            panic!("GET: {got:?}; log:\n{}", self.rl.log.join("\n"));
+        }
+    }
+}
+
+/// The load generator, built next to the ringlb binary by `cargo test --workspace`
+/// (or `cargo build -p loadtest`); skipped visibly when missing.
+fn load_binary(test: &str) -> Option<PathBuf> {
+    let path = Path::new(BIN).with_file_name("ringlb-load");
+    if path.exists() {
+        return Some(path);
+    }
+    let why = format!("{} is not built (cargo build -p loadtest)", path.display());
+    if std::env::var("RINGLB_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
+        panic!("{test}: {why}, and RINGLB_REQUIRE_TOOLS=1 forbids skipping");
+    }
+    say_skipped(test, &why);
+    None
+}
+
+/// 2,000 requests per second in open loop for 10 s (after 1 s of warm-up) while the
+/// proxy is upgraded five times: no error of any kind.
+#[test]
+fn five_upgrades_under_load_lose_nothing() {
+    let Some(load) = load_binary("five_upgrades_under_load_lose_nothing") else {
+        return;
+    };
+    let backend = Backend::start();
+    let mut s = start(2, &[backend.addr], "load");
+    let addr = s.rl.addr();
+    let child = Command::new(&load)
+        .arg("run")
+        .arg(format!("http://{addr}/"))
+        .args(["--rate", "2000", "-c", "50", "-d", "10s", "--warmup", "1s"])
+        .args(["--timeout", "2s", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ringlb-load");
+    std::thread::sleep(Duration::from_secs(2));
+    let mut pids = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        pids.push(s.upgrade_ok());
+        // Spread the five over the measured window.
+        std::thread::sleep(Duration::from_millis(1500).saturating_sub(started.elapsed()));
+    }
+    let out = child.wait_with_output().expect("ringlb-load");
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "ringlb-load failed: {report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(&report).expect("ringlb-load --json");
+    eprintln!("five upgrades under load (pids {pids:?}): {report}");
+    let requests = v["requests"].as_u64().unwrap();
+    let errors = &v["errors"];
+    for kind in ["connect", "timeout", "status_5xx", "other"] {
+        assert_eq!(errors[kind].as_u64(), Some(0), "{kind} errors: {report}");
+    }
+    // Open loop at 2,000/s for 10 s: a proxy that stalled would fall well short.
+    assert!(
+        requests >= 18_000,
+        "only {requests} requests answered: {report}"
+    );
+    get_ok(addr);
+}
+
+/// A file that no longer validates: the new process refuses, says why, and the old
+/// one keeps serving (and can still upgrade once the file is fixed).
+#[test]
+fn an_invalid_file_keeps_the_old_process_serving() {
+    let backend = Backend::start();
+    let mut s = start(1, &[backend.addr], "invalid");
+    let addr = s.rl.addr();
+    let good = std::fs::read_to_string(s.rl.config_path()).unwrap();
+    std::fs::write(
+        s.rl.config_path(),
+        good.replace("workers = 1", "workers = \"many\""),
+    )
+    .unwrap();
+    let out = upgrade(&s.socket, None);
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("invalid") && said.contains("workers"),
+        "{said}"
+    );
+    s.rl.wait_for("upgrade failed, this process keeps serving");
+    s.get_ok(addr);
+    std::fs::write(s.rl.config_path(), good).unwrap();
+    s.upgrade_ok();
+    s.get_ok(addr);
+}
+
+/// A binary that does not exist, and one that exits at once (before it is ready):
+/// the old process keeps accepting.
+#[test]
+fn a_binary_that_cannot_take_over_leaves_the_old_one_serving() {
+    let backend = Backend::start();
+    let mut s = start(2, &[backend.addr], "binary");
+    let addr = s.rl.addr();
+    let out = upgrade(&s.socket, Some("/nonexistent/ringlb"));
+    let said = text(&out);
+    assert!(
+        !out.status.success() && said.contains("cannot start"),
+        "{said}"
+    );
+    s.get_ok(addr);
+    let out = upgrade(&s.socket, Some("/bin/false"));
+    let said = text(&out);
+    assert!(
+        !out.status.success() && said.contains("exited before it was ready"),
+        "{said}"
+    );
+    for _ in 0..20 {
+        s.get_ok(addr);
+    }
+    // Nothing is left half-done: the next upgrade works.
+    s.upgrade_ok();
+    s.get_ok(addr);
+}
+
+/// The operator put s0 in maintenance and gave s1 weight 7: the new process has both.
+#[test]
+fn server_states_set_through_the_api_carry_over() {
+    let (b0, b1) = (Backend::start(), Backend::start());
+    let mut s = start(2, &[b0.addr, b1.addr], "states");
+    let admin_addr = s.rl.admin_addr();
+    let (st, _) = admin(
+        admin_addr,
+        "POST",
+        "/api/servers/app/s0/state",
+        "maint",
+        None,
+    );
+    assert_eq!(st, 200);
+    let (st, _) = admin(admin_addr, "POST", "/api/servers/app/s1/weight", "7", None);
+    assert_eq!(st, 200);
+    let pid = s.upgrade_ok();
+    s.rl.wait_for("server state carried over");
+    // The admin API is served by the new process, on the same address.
+    let (st, body) = admin(admin_addr, "GET", "/api/servers", "", None);
+    assert_eq!(st, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(s.rl.logged(&format!("process {pid} took over")));
+    let servers = find_servers(&v);
+    let s0 = servers.iter().find(|x| x["name"] == "s0").expect("s0");
+    let s1 = servers.iter().find(|x| x["name"] == "s1").expect("s1");
+    assert_eq!(s0["admin"], "maint", "{body}");
+    assert_eq!(s1["weight"], 7, "{body}");
+    // Traffic only reaches s1.
+    let before = b0.requests();
+    for _ in 0..10 {
+        get_ok(s.rl.addr());
+    }
+    assert_eq!(b0.requests(), before);
+}
+
+/// The servers of backend "app" in `/api/servers`.
+fn find_servers(v: &serde_json::Value) -> Vec<serde_json::Value> {
+    let backends = v["backends"].as_array().cloned().unwrap_or_default();
+    backends
+        .iter()
+        .find(|b| b["name"] == "app")
+        .and_then(|b| b["servers"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+/// Under systemd (`$NOTIFY_SOCKET`) the old process names the new one the main
+/// process and says it is ready; SIGUSR2 upgrades like `ringlb upgrade`.
+#[test]
+fn systemd_hears_the_new_main_pid_after_sigusr2() {
+    let path = std::env::temp_dir().join(format!("ringlb-upgrade-notify-{}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let notify = UnixDatagram::bind(&path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let backend = Backend::start();
+    let socket = socket_path("notify");
+    let cfg = TempConfig::new(&config(1, &[backend.addr], &socket, ""));
+    let mut cmd = Command::new(BIN);
+    cmd.arg("run")
+        .arg("-c")
+        .arg(&cfg.0)
+        .env("NOTIFY_SOCKET", &path);
+    let mut rl = Ringlb::spawn(cmd, Some(cfg));
+    rl.wait_for("ringlb ready");
+    let old = rl.child.id();
+    let mut s = Serving {
+        rl,
+        socket,
+        pid: old,
+    };
+    s.rl.signal(libc::SIGUSR2);
+    let line = s.rl.wait_for("took over; stopped accepting");
+    let pid: u32 = line
+        .split("process ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {line}"));
+    s.pid = pid;
+    let deadline = Instant::now() + PATIENCE;
+    let mut heard = Vec::new();
+    let mut buf = [0u8; 512];
+    while Instant::now() < deadline {
+        if let Ok(n) = notify.recv(&mut buf) {
+            heard.push(String::from_utf8_lossy(&buf[..n]).to_string());
+            if heard
+                .iter()
+                .any(|h| h.starts_with(&format!("MAINPID={pid}\nREADY=1")))
+            {
+                break;
+            }
+        }
+    }
+    assert!(
+        heard
+            .iter()
+            .any(|h| h.starts_with(&format!("MAINPID={pid}\nREADY=1"))),
+        "{heard:?}"
+    );
+    // The new process did not claim readiness itself, and the old one went quiet.
+    assert_eq!(
+        heard.iter().filter(|h| h.contains("READY=1")).count(),
+        2,
+        "{heard:?}"
+    );
+    get_ok(s.rl.addr());
+    assert!(
+        s.rl.wait_exit().success(),
+        "the old process exits once drained"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    while let Ok(n) = notify.recv(&mut buf) {
+        let h = String::from_utf8_lossy(&buf[..n]).to_string();
+        assert!(!h.contains("STOPPING=1"), "the old process said {h:?}");
+    }
+    get_ok(s.rl.addr());
+    let _ = std::fs::remove_file(&path);
+}
+
+/// Started as root with `global.user = "nobody"` on a port below 1024: the
+/// unprivileged process cannot bind that port again, and does not need to.
+#[test]
+fn a_process_running_as_nobody_hands_a_low_port_over() {
+    if unsafe { libc::geteuid() } != 0 {
+        common::netns::skip(
+            "a_process_running_as_nobody_hands_a_low_port_over",
+            "not root",
+        );
+        return;
+    }
+    let low = (600..1000)
+        .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
+        .find(|a| TcpListener::bind(a).is_ok())
+        .expect("a free port below 1024");
+    let backend = Backend::start();
+    let socket = socket_path("nobody");
+    let text = config(2, &[backend.addr], &socket, "user = \"nobody\"")
+        .replace("127.0.0.1:0\"]", &format!("{low}\"]"));
+    let rl = Ringlb::start(&text);
+    let pid = rl.child.id();
+    let mut s = Serving { rl, socket, pid };
+    get_ok(low);
+    let new = s.upgrade_ok();
+    let uid = std::fs::read_to_string(format!("/proc/{new}/status"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .unwrap()
+        .to_string();
+    assert!(!uid.split_whitespace().any(|u| u == "0"), "{uid}");
+    for _ in 0..10 {
+        get_ok(low);
+    }
+    s.upgrade_ok();
+    get_ok(low);
+}
