@@ -410,3 +410,62 @@ fn a_process_running_as_nobody_hands_a_low_port_over() {
     s.upgrade_ok();
     get_ok(low);
 }
+
+/// The new file asks for fewer workers, then more: the surplus sockets of the group
+/// are served (no connection waits in a socket nobody accepts from), and extra
+/// workers bind their own. Many new connections, spread by the kernel's hash over
+/// every socket of the group, are all answered.
+#[test]
+fn a_different_worker_count_serves_every_socket_of_the_group() {
+    let backend = Backend::start();
+    let mut s = start(2, &[backend.addr], "workers");
+    let addr = s.rl.addr();
+    let path = s.rl.config_path().to_path_buf();
+    let text = std::fs::read_to_string(&path).unwrap();
+    for workers in [1, 3, 2] {
+        let now = std::fs::read_to_string(&path).unwrap();
+        let line = now
+            .lines()
+            .find(|l| l.starts_with("workers = "))
+            .unwrap()
+            .to_string();
+        std::fs::write(&path, now.replace(&line, &format!("workers = {workers}"))).unwrap();
+        s.upgrade_ok();
+        for _ in 0..40 {
+            s.get_ok(addr);
+        }
+    }
+    std::fs::write(&path, text).unwrap();
+}
+
+/// The new process receives the sockets but cannot serve (a new address in the file
+/// is taken by another process): it says why, and the old one, whose sockets it
+/// held for a moment, keeps serving on all of them.
+#[test]
+fn a_new_process_that_cannot_bind_leaves_the_old_one_serving() {
+    let backend = Backend::start();
+    let mut s = start(2, &[backend.addr], "bind");
+    let addr = s.rl.addr();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap();
+    let path = s.rl.config_path().to_path_buf();
+    let good = std::fs::read_to_string(&path).unwrap();
+    let bad = good.replace(
+        "bind = [\"127.0.0.1:0\"]",
+        &format!("bind = [\"127.0.0.1:0\", \"{busy}\"]"),
+    );
+    std::fs::write(&path, bad).unwrap();
+    let out = upgrade(&s.socket, None);
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains(&busy.to_string()) && said.contains("in use"),
+        "{said}"
+    );
+    for _ in 0..20 {
+        s.get_ok(addr);
+    }
+    std::fs::write(&path, good).unwrap();
+    s.upgrade_ok();
+    s.get_ok(addr);
+}

@@ -221,11 +221,17 @@ impl Lifecycle {
         result: Result<u32, String>,
         reply: Option<std::sync::mpsc::Sender<upgrade::wire::Answer>>,
     ) {
-        let took_over = self.upgrade.done(&result);
+        self.upgrade.done(&result);
         let pid = match result {
-            Ok(pid) if took_over && self.stop_deadline.is_none() => pid,
+            Ok(pid) if self.stop_deadline.is_none() => pid,
             Ok(pid) => {
-                upgrade::answer(reply, true, Some(pid), format!("process {pid} took over"));
+                // Stopping since the upgrade began: the shared sockets are shut down,
+                // and the service is to stop. The new process stops too.
+                // SAFETY: plain syscall; `pid` is our child, not yet reaped.
+                unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+                tracing::warn!("upgrade: stopping, so the new process {pid} is stopped too");
+                let why = format!("ringlb is stopping: the new process {pid} was stopped too");
+                upgrade::answer(reply, false, None, why);
                 return;
             }
             Err(why) => {

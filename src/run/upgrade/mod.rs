@@ -152,8 +152,9 @@ impl State {
         Ok(())
     }
 
-    /// The upgrade ended. `true`: the new process took over.
-    pub fn done(&mut self, result: &Result<u32, String>) -> bool {
+    /// The upgrade ended; once the new process took over, stop serving what it
+    /// serves now (the upgrade socket, the admin listener).
+    pub fn done(&mut self, result: &Result<u32, String>) {
         self.busy = false;
         if result.is_ok() {
             self.socket_stop.store(true, Ordering::Relaxed);
@@ -161,7 +162,6 @@ impl State {
                 let _ = stop.send(());
             }
         }
-        result.is_ok()
     }
 
     /// What to hand over, and a second descriptor of every socket in it.
