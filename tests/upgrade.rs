@@ -359,7 +359,8 @@ fn systemd_hears_the_new_main_pid_after_sigusr2() {
         2,
         "{heard:?}"
     );
-    get_ok(s.rl.addr());
+    let a = s.rl.addr();
+    s.get_ok(a);
     assert!(
         s.rl.wait_exit().success(),
         "the old process exits once drained"
@@ -369,7 +370,8 @@ fn systemd_hears_the_new_main_pid_after_sigusr2() {
         let h = String::from_utf8_lossy(&buf[..n]).to_string();
         assert!(!h.contains("STOPPING=1"), "the old process said {h:?}");
     }
-    get_ok(s.rl.addr());
+    let a = s.rl.addr();
+    s.get_ok(a);
     let _ = std::fs::remove_file(&path);
 }
 
@@ -395,7 +397,7 @@ fn a_process_running_as_nobody_hands_a_low_port_over() {
     let rl = Ringlb::start(&text);
     let pid = rl.child.id();
     let mut s = Serving { rl, socket, pid };
-    get_ok(low);
+    s.get_ok(low);
     let new = s.upgrade_ok();
     let uid = std::fs::read_to_string(format!("/proc/{new}/status"))
         .unwrap()
@@ -405,10 +407,10 @@ fn a_process_running_as_nobody_hands_a_low_port_over() {
         .to_string();
     assert!(!uid.split_whitespace().any(|u| u == "0"), "{uid}");
     for _ in 0..10 {
-        get_ok(low);
+        s.get_ok(low);
     }
     s.upgrade_ok();
-    get_ok(low);
+    s.get_ok(low);
 }
 
 /// The new file asks for fewer workers, then more: the surplus sockets of the group
@@ -468,4 +470,59 @@ fn a_new_process_that_cannot_bind_leaves_the_old_one_serving() {
     std::fs::write(&path, good).unwrap();
     s.upgrade_ok();
     s.get_ok(addr);
+}
+
+/// A checked server that its checks hold down stays down in the new process until it
+/// passes `rise` checks there, even if it came back meanwhile: a fresh start would
+/// count it up at once.
+#[test]
+fn a_server_down_by_its_checks_stays_down_across_an_upgrade() {
+    use socket2::{Domain, Socket, Type};
+    // Bound but not listening: connects are refused, the check fails.
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    sock.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    let dead: SocketAddr = sock.local_addr().unwrap().as_socket().unwrap();
+    let socket = socket_path("down");
+    let text = config(1, &[dead], &socket, "")
+        .replace("name = \"s0\"", "name = \"s0\"\ncheck = true")
+        .replace(
+            "[[backend]]\nname = \"app\"\n",
+            "[[backend]]\nname = \"app\"\n[backend.check]\ninterval = \"1h\"\nrise = 3\nfall = 1\n",
+        );
+    let rl = Ringlb::start(&text);
+    let pid = rl.child.id();
+    let mut s = Serving { rl, socket, pid };
+    let admin_addr = s.rl.admin_addr();
+    let oper = |addr| {
+        let (_, body) = admin(addr, "GET", "/api/servers", "", None);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let s0 = find_servers(&v)
+            .into_iter()
+            .find(|x| x["name"] == "s0")
+            .unwrap();
+        (
+            s0["oper"].as_str().unwrap_or("").to_string(),
+            s0["check"]["last_ok"].clone(),
+        )
+    };
+    let deadline = Instant::now() + PATIENCE;
+    while oper(admin_addr).0 != "down" {
+        assert!(Instant::now() < deadline, "s0 never went down");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The server comes back; the old process would only see it at its next check.
+    sock.listen(16).unwrap();
+    s.upgrade_ok();
+    s.rl.wait_for("server state carried over");
+    // The new process's first check passes (one of `rise` = 3): still down.
+    loop {
+        let (state, last_ok) = oper(admin_addr);
+        if last_ok == serde_json::Value::Bool(true) {
+            assert_eq!(state, "down");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no check in the new process");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

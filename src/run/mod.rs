@@ -157,7 +157,8 @@ fn limit_fds(mut config: Config) -> Arc<Config> {
             .iter()
             .map(|f| f.binds.len())
             .sum::<usize>();
-    fds::apply(&mut config, sockets);
+    // Twice: the supervisor keeps a second descriptor of each, for an upgrade.
+    fds::apply(&mut config, 2 * sockets);
     Arc::new(config)
 }
 

@@ -33,7 +33,7 @@ use futures_channel::mpsc::UnboundedSender;
 
 use crate::config::Steering;
 use crate::control::Control;
-use crate::lb::Admin;
+use crate::lb::{Admin, Oper};
 use wire::{Answer, Offer, OfferedListener, ServerState, Status};
 
 /// How long a new process may take from receiving the sockets to being ready.
@@ -200,13 +200,15 @@ pub fn answer(reply: Option<Sender<Answer>>, ok: bool, pid: Option<u32>, message
     }
 }
 
-/// Servers whose admin state or weight the operator changed at runtime.
+/// Servers whose admin state or weight the operator changed at runtime, or that
+/// their checks hold down.
 fn server_states(control: &Control) -> Vec<ServerState> {
     let table = control.table.borrow();
     let mut out = Vec::new();
     for b in table.backends.iter().filter(|b| b.live) {
         for s in b.servers.iter().filter(|s| s.live) {
-            if s.admin == Admin::Ready && !s.weight_set {
+            let down = s.config.check && s.health.oper() == Oper::Down;
+            if s.admin == Admin::Ready && !s.weight_set && !down {
                 continue;
             }
             out.push(ServerState {
@@ -214,6 +216,7 @@ fn server_states(control: &Control) -> Vec<ServerState> {
                 server: s.config.name.clone(),
                 admin: admin_word(s.admin).into(),
                 weight: s.weight_set.then_some(s.weight),
+                down,
             });
         }
     }
@@ -240,13 +243,20 @@ pub fn apply_servers(control: &Rc<Control>, servers: &[ServerState]) {
             );
             continue;
         };
+        if s.down {
+            if let Some(e) = control.table.borrow_mut().server_mut(b, i) {
+                if e.config.check {
+                    e.health.force_down();
+                }
+            }
+        }
         let admin = match s.admin.as_str() {
             "drain" => Admin::Drain,
             "maint" => Admin::Maint,
             _ => Admin::Ready,
         };
         control.set_admin(b, i, Some(admin), s.weight);
-        tracing::info!(backend = %s.backend, server = %s.server, admin = %s.admin, weight = ?s.weight, "upgrade: server state carried over");
+        tracing::info!(backend = %s.backend, server = %s.server, admin = %s.admin, weight = ?s.weight, down = s.down, "upgrade: server state carried over");
     }
 }
 

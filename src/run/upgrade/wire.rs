@@ -77,14 +77,18 @@ pub struct OfferedListener {
     pub steered: bool,
 }
 
-/// A server's operator state (runtime API): `admin` is `ready`, `drain` or `maint`;
-/// `weight` is set when the API set one.
+/// A server's runtime state: `admin` is `ready`, `drain` or `maint` and `weight` is
+/// set when the runtime API set them; `down` when its checks hold it down (the new
+/// process keeps it down until it passes `rise` checks, as HAProxy's server-state
+/// file does).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerState {
     pub backend: String,
     pub server: String,
     pub admin: String,
     pub weight: Option<u32>,
+    #[serde(default)]
+    pub down: bool,
 }
 
 /// New → old.
@@ -274,6 +278,7 @@ mod tests {
                 server: "s1".into(),
                 admin: "maint".into(),
                 weight: Some(7),
+                down: true,
             }],
         }
     }
