@@ -106,7 +106,7 @@ impl Serving {
 fn get(addr: SocketAddr) -> Result<u16, String> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.set_read_timeout(Some(PATIENCE)).unwrap();
     s.write_all(b"GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
         .map_err(|e| format!("send: {e}"))?;
     let mut out = Vec::new();
@@ -524,5 +524,26 @@ fn a_server_down_by_its_checks_stays_down_across_an_upgrade() {
         }
         assert!(Instant::now() < deadline, "no check in the new process");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A lone connection made as the old process lets go is answered (no later
+/// connection comes to wake anyone up): ten times in a row.
+#[test]
+fn a_connection_right_at_the_handover_is_answered() {
+    let backend = Backend::start();
+    let mut s = start(2, &[backend.addr], "lone");
+    let addr = s.rl.addr();
+    for _ in 0..10 {
+        let client = std::thread::spawn(move || {
+            (0..20)
+                .map(|_| get(addr))
+                .find(|r| *r != Ok(200))
+                .unwrap_or(Ok(200))
+        });
+        s.upgrade_ok();
+        let got = client.join().unwrap();
+        assert_eq!(got, Ok(200), "log:\n{}", s.rl.log.join("\n"));
+        s.get_ok(addr);
     }
 }

@@ -106,15 +106,7 @@ async fn accept_loop(
             }
         };
         match accepted {
-            Ok((stream, peer)) => {
-                let ticket = worker.admit();
-                let fe = frontend.get();
-                worker.with_frontend_stats(fe, |s| {
-                    s.current += 1;
-                    s.connections += 1;
-                });
-                monoio::spawn(serve(Rc::clone(&worker), ticket, fe, stream, peer));
-            }
+            Ok((stream, peer)) => accepted_one(&worker, frontend.get(), stream, peer),
             Err(_) if stopping => {}
             Err(e) => {
                 // EMFILE/ENFILE and the like: back off instead of spinning on the error.
@@ -123,6 +115,7 @@ async fn accept_loop(
             }
         }
         if stopping {
+            take_queued(&worker, &listener, frontend.get());
             break;
         }
     }
@@ -141,6 +134,45 @@ async fn accept_loop(
     unsafe { libc::shutdown(listener.as_raw_fd(), libc::SHUT_RDWR) };
     drop(listener);
     tracing::info!(worker = worker.id(), %addr, "stopped accepting");
+}
+
+/// Count a new connection of frontend `fe` and serve it in its own task.
+fn accepted_one(worker: &Rc<Worker>, fe: usize, stream: TcpStream, peer: SocketAddr) {
+    let ticket = worker.admit();
+    worker.with_frontend_stats(fe, |s| {
+        s.current += 1;
+        s.connections += 1;
+    });
+    monoio::spawn(serve(Rc::clone(worker), ticket, fe, stream, peer));
+}
+
+/// Connections that wait in the queue as the accept loop stops are served, a bounded
+/// number, rather than left behind. io_uring wakes one waiting accept per connection
+/// (an exclusive wait): a wake-up that reached our accept as it was being cancelled
+/// would leave its connection queued without waking another waiter (after a binary
+/// upgrade, the new process's) until the next connection comes.
+fn take_queued(worker: &Rc<Worker>, listener: &monoio::net::TcpListener, fe: usize) {
+    use std::os::fd::FromRawFd;
+    for _ in 0..64 {
+        // SAFETY: accept4 on our listening descriptor; no address is asked for.
+        let fd = unsafe {
+            libc::accept4(
+                listener.as_raw_fd(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return;
+        }
+        // SAFETY: accept4 just returned this descriptor, owned by nobody else.
+        let std = unsafe { std::net::TcpStream::from_raw_fd(fd) };
+        let Ok(peer) = std.peer_addr() else { continue };
+        if let Ok(stream) = TcpStream::from_std(std) {
+            accepted_one(worker, fe, stream, peer);
+        }
+    }
 }
 
 /// Resolves when the worker stops or this listener is dropped by a reload.
