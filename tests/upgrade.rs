@@ -104,8 +104,19 @@ impl Serving {
 
 /// One GET through the proxy on a new connection: its status, or what went wrong.
 fn get(addr: SocketAddr) -> Result<u16, String> {
+    get_from("127.0.0.1", addr)
+}
+
+/// [`get`] from source address `src` (any of 127.0.0.0/8).
+fn get_from(src: &str, addr: SocketAddr) -> Result<u16, String> {
     use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+        .map_err(|e| format!("socket: {e}"))?;
+    let from: SocketAddr = format!("{src}:0").parse().unwrap();
+    sock.bind(&from.into()).map_err(|e| format!("bind: {e}"))?;
+    sock.connect(&addr.into())
+        .map_err(|e| format!("connect: {e}"))?;
+    let mut s: std::net::TcpStream = sock.into();
     s.set_read_timeout(Some(PATIENCE)).unwrap();
     s.write_all(b"GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
         .map_err(|e| format!("send: {e}"))?;
@@ -545,5 +556,51 @@ fn a_connection_right_at_the_handover_is_answered() {
         let got = client.join().unwrap();
         assert_eq!(got, Ok(200), "log:\n{}", s.rl.log.join("\n"));
         s.get_ok(addr);
+    }
+}
+
+/// The epoll driver (`io_driver = "legacy"`) and `steering = "source"`: upgrades to
+/// 3 workers, then 1, then 2 (the group's steering program attached again for its
+/// size), each while a client keeps connecting from eight source addresses.
+#[test]
+fn legacy_driver_and_source_steering_across_worker_counts() {
+    let backend = Backend::start();
+    let socket = socket_path("steer");
+    let text = config(2, &[backend.addr], &socket, "io_driver = \"legacy\"").replace(
+        "mode = \"http\"\ndefault_backend",
+        "mode = \"http\"\nsteering = \"source\"\ndefault_backend",
+    );
+    let rl = Ringlb::start(&text);
+    let pid = rl.child.id();
+    let mut s = Serving { rl, socket, pid };
+    let addr = s.rl.addr();
+    let path = s.rl.config_path().to_path_buf();
+    for workers in [3, 1, 2] {
+        let now = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            &path,
+            now.replace(
+                now.lines().find(|l| l.starts_with("workers = ")).unwrap(),
+                &format!("workers = {workers}"),
+            ),
+        )
+        .unwrap();
+        let client = std::thread::spawn(move || {
+            for round in 0..10 {
+                for i in 2..10 {
+                    let got = get_from(&format!("127.0.0.{i}"), addr);
+                    if got != Ok(200) {
+                        return Err(format!("round {round}, source 127.0.0.{i}: {got:?}"));
+                    }
+                }
+            }
+            Ok(())
+        });
+        s.upgrade_ok();
+        let done = client.join().unwrap();
+        assert_eq!(done, Ok(()), "log:\n{}", s.rl.log.join("\n"));
+        for i in 2..10 {
+            assert_eq!(get_from(&format!("127.0.0.{i}"), addr), Ok(200));
+        }
     }
 }
