@@ -604,3 +604,35 @@ fn legacy_driver_and_source_steering_across_worker_counts() {
         }
     }
 }
+
+/// A keep-alive connection idle on the old process when it lets go is not closed
+/// under its client: its next request is answered, with `connection: close`. A first
+/// SIGTERM to the draining process changes nothing.
+#[test]
+fn an_idle_keep_alive_connection_gets_its_next_answer_from_the_old_process() {
+    let backend = Backend::start();
+    let mut s = start(1, &[backend.addr], "idle");
+    let addr = s.rl.addr();
+    let mut idle = common::http::Client::connect(addr);
+    let (status, head, _) = idle.get("/");
+    assert_eq!(status, 200);
+    assert!(
+        !head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
+    s.upgrade_ok();
+    s.rl.signal(libc::SIGTERM);
+    s.rl.wait_for("already draining after an upgrade");
+    assert!(
+        s.rl.child.try_wait().unwrap().is_none(),
+        "the old process left"
+    );
+    let (status, head, _) = idle.get("/");
+    assert_eq!(status, 200);
+    assert!(
+        head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
+    assert!(s.rl.wait_exit().success());
+    s.get_ok(addr);
+}

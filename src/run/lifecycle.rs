@@ -164,6 +164,12 @@ impl Lifecycle {
     fn stop(&mut self, sig: i32) -> Option<Result<Exit, RunError>> {
         let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
         if self.stop_deadline.is_some() {
+            if self.upgrade.first_signal_after_handover() {
+                tracing::info!(
+                    "{name}: already draining after an upgrade (signal again to exit now)"
+                );
+                return None;
+            }
             tracing::warn!("{name} again: exiting now");
             return Some(Ok(Exit::Forced));
         }

@@ -65,6 +65,9 @@ pub struct State {
     pub admin_stop: Option<futures_channel::oneshot::Sender<()>>,
     /// New process: the old process, to tell once ready.
     takeover: Option<OwnedFd>,
+    /// Old process: handed over, and whether a stop signal came since.
+    handed_over: bool,
+    signalled: bool,
 }
 
 impl State {
@@ -83,7 +86,17 @@ impl State {
             socket_stop: Arc::new(AtomicBool::new(false)),
             admin_stop: None,
             takeover,
+            handed_over: false,
+            signalled: false,
         }
+    }
+
+    /// A stop signal to a process draining after an upgrade: the first one changes
+    /// nothing (it drains already), the next one ends it.
+    pub fn first_signal_after_handover(&mut self) -> bool {
+        let first = self.handed_over && !self.signalled;
+        self.signalled = true;
+        first
     }
 
     /// Whether this process took over from another (and has not said ready yet).
@@ -156,6 +169,7 @@ impl State {
     /// serves now (the upgrade socket, the admin listener).
     pub fn done(&mut self, result: &Result<u32, String>) {
         self.busy = false;
+        self.handed_over = result.is_ok();
         if result.is_ok() {
             self.socket_stop.store(true, Ordering::Relaxed);
             if let Some(stop) = self.admin_stop.take() {
