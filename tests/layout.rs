@@ -34,6 +34,7 @@ const ALLOWED: &[(&str, May)] = &[
         Only(&[
             "control",
             "msg",
+            "announce",
             "vrrp",
             "config",
             "lb",
@@ -48,6 +49,7 @@ const ALLOWED: &[(&str, May)] = &[
         "control",
         Only(&[
             "msg",
+            "announce",
             "vrrp",
             "listen",
             "config",
@@ -74,6 +76,8 @@ const ALLOWED: &[(&str, May)] = &[
         ]),
     ),
     ("vrrp", Only(&["config", "logging"])),
+    // Announcing uses VRRP's netlink requests (addresses added and removed).
+    ("announce", Only(&["vrrp", "config", "logging"])),
     ("logging", Only(&[])),
     (
         "msg",

@@ -275,6 +275,9 @@ pub fn metrics(control: &Control, stats: &[Box<WorkerStats>]) -> String {
     if let Some(v) = &control.vrrp {
         super::vrrp_view::metrics(&mut out, &v.status());
     }
+    if let Some(a) = &control.announce {
+        super::announce_view::metrics(&mut out, &a.status());
+    }
     out
 }
 

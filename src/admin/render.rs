@@ -212,6 +212,7 @@ pub fn json(control: &Control, stats: &[Box<WorkerStats>]) -> String {
         "workers": workers_value(control, stats.len()),
         "reloads": control.reloads.get(),
         "vrrp": control.vrrp.as_ref().map(|v| super::vrrp_view::json(&v.status())),
+        "announce": control.announce.as_ref().map(|a| super::announce_view::json(&a.status())),
     })
     .to_string()
 }

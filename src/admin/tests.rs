@@ -47,7 +47,7 @@ address = "127.0.0.1:5"
 /// The control plane: server b drained at weight 3 (1.5 while slow start ramps it),
 /// server `gone` removed (not live), three workers (one on each driver, one still
 /// starting), started at Unix time 1000, one reload and two refused.
-fn control() -> Control {
+pub(super) fn control() -> Control {
     let config = Config::parse(CONFIG, "test").expect("valid test configuration");
     let mut control = Control::new(Arc::new(config), None, Broadcaster::default(), vec![], None);
     control.started = UNIX_EPOCH + Duration::from_secs(1000);
@@ -149,6 +149,7 @@ fn vrrp_status() -> Status {
 fn metrics_text() -> String {
     let mut text = super::metrics::metrics(&control(), &[worker(0), worker(1)]);
     super::vrrp_view::metrics(&mut text, &vrrp_status());
+    super::announce_view::metrics(&mut text, &super::announce_view::sample_status());
     text
 }
 
@@ -281,8 +282,8 @@ fn metrics_parse_with_help_and_type_per_family_and_no_duplicate_series() {
     assert_eq!(helps.len(), types.len());
     assert_eq!(
         types.len(),
-        39 + 10,
-        "metrics.rs has 39 families, vrrp_view.rs 10"
+        39 + 10 + 5,
+        "metrics.rs has 39 families, vrrp_view.rs 10, announce_view.rs 5"
     );
     assert_eq!(scrape.docs.len(), types.len());
     for s in &scrape.samples {

@@ -19,6 +19,7 @@
 //! | `validate_resolve.rs` | `[resolvers]`, `resolve_interval`, `[[backend.server_template]]` |
 //! | `validate_tls.rs` | `[frontend.tls]` (certificates, ALPN, rustls configuration) and `tls = true` on servers |
 //! | `validate_vrrp.rs` | `[vrrp]`: the virtual router's settings |
+//! | `validate_announce.rs` | `[announce]`: service addresses announced through BIRD ([`Announce`]) |
 //! | `validate_log.rs` | `global.log_target`, `global.syslog`, `access_log_format` (global and per frontend) |
 //! | `validate_user.rs` | `global.user`, `global.group`: names resolved to ids on this host |
 //! | `raw_rules.rs` | the rule keys as written: `[[table]]`, `[[frontend.acl]]`, `*_rule`, `error_page` |
@@ -36,6 +37,7 @@ mod raw_rules;
 mod validate;
 mod validate_acl;
 mod validate_actions;
+mod validate_announce;
 mod validate_backend;
 mod validate_check;
 mod validate_cookie;
@@ -57,6 +59,7 @@ pub use check::{Agent, CheckTls, HealthCheck, ServerProbe, StatusSet, Step};
 pub use duration::parse_duration;
 pub use error::{ConfigError, ConfigErrors};
 pub use raw::{Balance, CheckKind, IoDriver, Mode};
+pub use validate_announce::Announce;
 
 /// A validated configuration. Indexes (`default_backend`, `Route::backend`) point into
 /// `backends`; every value has its default applied.
@@ -71,6 +74,8 @@ pub struct Config {
     pub tables: Vec<TableSpec>,
     /// DNS servers for runtime resolution (empty when no server needs it).
     pub resolvers: Resolvers,
+    /// Service addresses announced through BIRD while this node is healthy.
+    pub announce: Option<Announce>,
     /// Things that are allowed but worth telling the operator, already formatted
     /// as `file:line:column: message`.
     pub warnings: Vec<String>,
@@ -119,8 +124,12 @@ pub enum VrrpChecksum {
 }
 
 impl Config {
-    /// Whether `ip` is one of the virtual IPs (listeners on it need `IP_FREEBIND`).
+    /// Whether `ip` is one of the virtual IPs or announced service addresses, which
+    /// come and go (listeners on it need `IP_FREEBIND`).
     pub fn is_virtual_ip(&self, ip: std::net::IpAddr) -> bool {
+        if self.announce.as_ref().is_some_and(|a| a.contains(ip)) {
+            return true;
+        }
         self.vrrp.as_ref().is_some_and(|v| {
             v.virtual_ips
                 .iter()

@@ -24,6 +24,20 @@ pub struct RawConfig {
     pub table: Vec<S<super::raw_rules::RawTable>>,
     /// Added key: the DNS servers runtime resolution asks (HAProxy's `resolvers`).
     pub resolvers: Option<S<RawResolvers>>,
+    /// Added key: service addresses announced through BIRD while healthy.
+    pub announce: Option<S<RawAnnounce>>,
+}
+
+/// `[announce]`: active-active over BGP/ECMP (see `validate_announce.rs`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnnounce {
+    pub interface: Option<S<String>>,
+    #[serde(default)]
+    pub addresses: Vec<S<String>>,
+    pub track_frontends: Option<Vec<S<String>>>,
+    pub hold_down: Option<S<String>>,
+    pub withdraw_grace: Option<S<String>>,
 }
 
 /// `[resolvers]`: where servers with `resolve_interval` and server templates are

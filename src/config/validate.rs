@@ -243,6 +243,10 @@ impl Validator {
         }
         let vrrp = raw.vrrp.as_ref().and_then(|v| self.vrrp(v));
         let resolvers = self.resolvers(raw.resolvers.as_ref(), &backends);
+        let announce = raw
+            .announce
+            .as_ref()
+            .and_then(|a| self.announce(a, &frontends));
         Config {
             global,
             frontends,
@@ -250,6 +254,7 @@ impl Validator {
             vrrp,
             tables,
             resolvers,
+            announce,
             warnings: Vec::new(),
         }
     }

@@ -277,6 +277,12 @@ fn carry_over(old: &Config, new: &mut Config) {
         }
         _ => {}
     }
+    if old.announce != new.announce {
+        new.announce = old.announce.clone();
+        tracing::warn!(
+            "reload: [announce] changed; that takes a restart (the running announcement settings stay)"
+        );
+    }
     if old.vrrp != new.vrrp {
         new.vrrp = old.vrrp.clone();
         tracing::warn!(

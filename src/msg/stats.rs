@@ -6,6 +6,8 @@ use std::ops::AddAssign;
 
 use hdrhistogram::Histogram;
 
+use super::buckets::Buckets;
+
 /// Highest latency recorded, in microseconds (one minute); longer ones count as this.
 const LATENCY_MAX_US: u64 = 60_000_000;
 
@@ -59,6 +61,9 @@ pub struct FrontendStats {
     /// tcp mode with `sni` routes: connections whose ClientHello could not be read,
     /// by [`HELLO_FAILURES`] (then sent to `default_backend` or closed).
     pub hello_failures: [u64; HELLO_FAILURES.len()],
+    /// Time to the final response head of the requests a server answered (TCP mode:
+    /// time to connect), coarse: for the history's percentiles.
+    pub latency_buckets: Buckets,
 }
 
 /// Why a PROXY protocol header was refused: the peer is not in
@@ -104,6 +109,8 @@ pub struct ServerStats {
     pub slow_responses: u64,
     /// Time to connect (TCP mode) or to the final response head (HTTP mode).
     pub latency: Latency,
+    /// The same latencies, coarse: for the history's percentiles.
+    pub latency_buckets: Buckets,
     /// Server-side failures in a row (passive health); reset by a success.
     pub error_streak: u32,
 }
@@ -118,6 +125,7 @@ impl Default for ServerStats {
             response_errors: 0,
             slow_responses: 0,
             latency: new_latency(),
+            latency_buckets: Buckets::default(),
             error_streak: 0,
         }
     }
@@ -233,6 +241,7 @@ impl AddAssign<&FrontendStats> for FrontendStats {
         for (a, b) in self.hello_failures.iter_mut().zip(&o.hello_failures) {
             *a += b;
         }
+        self.latency_buckets += &o.latency_buckets;
     }
 }
 
@@ -249,6 +258,7 @@ impl AddAssign<&ServerStats> for ServerStats {
         // Both come from new_latency(), same bounds: merging cannot fail (a failure
         // would only leave the other's samples out).
         let _ = self.latency.add(&o.latency);
+        self.latency_buckets += &o.latency_buckets;
     }
 }
 
@@ -320,6 +330,7 @@ mod tests {
             proxy_refused: [1; PROXY_REFUSALS.len()],
             proxy_accepted: 13,
             hello_failures: [2; HELLO_FAILURES.len()],
+            latency_buckets: Buckets([1; super::super::buckets::BUCKETS]),
         };
         let mut sum = a.clone();
         sum += &FrontendStats {
@@ -335,6 +346,7 @@ mod tests {
             proxy_refused: [10; PROXY_REFUSALS.len()],
             proxy_accepted: 1300,
             hello_failures: [20; HELLO_FAILURES.len()],
+            latency_buckets: Buckets([2; super::super::buckets::BUCKETS]),
         };
         let FrontendStats {
             current,
@@ -349,7 +361,9 @@ mod tests {
             proxy_refused,
             proxy_accepted,
             hello_failures,
+            latency_buckets,
         } = sum;
+        assert_eq!(latency_buckets.0, [3; super::super::buckets::BUCKETS]);
         assert_eq!(proxy_refused, [11; PROXY_REFUSALS.len()]);
         assert_eq!(proxy_accepted, 1313);
         assert_eq!(hello_failures, [22; HELLO_FAILURES.len()]);
@@ -374,6 +388,8 @@ mod tests {
         };
         for ms in latencies_ms {
             record_latency(&mut s.latency, std::time::Duration::from_millis(*ms));
+            s.latency_buckets
+                .record(std::time::Duration::from_millis(*ms));
         }
         s
     }
@@ -393,6 +409,7 @@ mod tests {
         );
         assert_eq!(sum.responses, [110, 112, 114, 116, 118]);
         assert_eq!(sum.latency.len(), 3);
+        assert_eq!(sum.latency_buckets.count(), 3);
         assert_eq!(sum.latency.count_between(0, 2_100), 2);
         assert!(sum.latency.max() >= 990_000, "{}", sum.latency.max());
         // A run of failures is one worker's: not a sum.

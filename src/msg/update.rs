@@ -22,6 +22,10 @@ pub enum Update {
     },
     /// Send a copy of your statistics, tagged with this number.
     Snapshot(u64),
+    /// Send a copy of your counters without the tracking tables (whose busiest entries
+    /// take a walk over every entry), tagged with this number: the history's sample,
+    /// every few seconds.
+    Sample(u64),
     /// Say you are alive (VRRP health tracking).
     Ping(u64),
     /// A new configuration, with this worker's new listeners.

@@ -182,8 +182,22 @@ impl Lifecycle {
             // Hand the virtual IPs over now (priority 0), not after the grace period.
             v.stop();
         }
-        self.control.broadcaster.send_all(|| Update::Shutdown);
-        self.stop_deadline = Some(Instant::now() + grace);
+        // Withdraw first; with `withdraw_grace`, keep accepting while routers converge.
+        let converge = self.control.announce.as_ref().map_or(Duration::ZERO, |a| {
+            a.stop();
+            a.withdraw_grace()
+        });
+        if converge.is_zero() {
+            self.control.broadcaster.send_all(|| Update::Shutdown);
+        } else {
+            tracing::info!("announce: withdrawn; still accepting for {converge:?} while routers converge (announce.withdraw_grace)");
+            let control = Rc::clone(&self.control);
+            monoio::spawn(async move {
+                monoio::time::sleep(converge).await;
+                control.broadcaster.send_all(|| Update::Shutdown);
+            });
+        }
+        self.stop_deadline = Some(Instant::now() + converge + grace);
         None
     }
 

@@ -32,8 +32,9 @@ use futures_util::StreamExt;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR2};
 
 use crate::admin;
+use crate::announce;
 use crate::config::{Config, Mode};
-use crate::control::{ping_loop, Control, Listening};
+use crate::control::{history_loop, ping_loop, Control, Listening};
 use crate::listen::{self, BindError, BoundListener};
 use crate::msg::{Broadcaster, Event};
 use crate::vrrp;
@@ -61,6 +62,8 @@ pub enum RunError {
     VrrpStart(#[source] io::Error),
     #[error(transparent)]
     Privileges(#[from] privs::PrivError),
+    #[error(transparent)]
+    Announce(#[from] announce::AnnounceError),
     #[error("upgrade: {0}")]
     Upgrade(String),
 }
@@ -102,6 +105,12 @@ pub fn run_with(
     let listening = listening(&config, &listeners)?;
     // Sockets and interface facts first: without them there is no failover to offer.
     let vrrp = config.vrrp.as_ref().map(vrrp::prepare).transpose()?;
+    // The device dies with this process: a killed ringlb is withdrawn by the kernel.
+    let announce = config
+        .announce
+        .as_ref()
+        .map(announce::prepare)
+        .transpose()?;
     let admin = match config.global.admin_bind {
         Some(addr) => Some(admin::bind(addr).map_err(|e| RunError::AdminBind(addr, e))?),
         None => None,
@@ -116,6 +125,7 @@ pub fn run_with(
         listeners,
         listening,
         vrrp,
+        announce,
         admin,
         upgrade_socket,
         takeover: None,
@@ -167,6 +177,7 @@ struct Sockets {
     listeners: Vec<Vec<BoundListener>>,
     listening: Vec<Listening>,
     vrrp: Option<vrrp::Prepared>,
+    announce: Option<announce::Prepared>,
     admin: Option<std::net::TcpListener>,
     upgrade_socket: Option<(PathBuf, std::os::unix::net::UnixListener)>,
     /// New process of an upgrade: the old process.
@@ -186,6 +197,7 @@ fn start(
         listeners,
         listening,
         vrrp,
+        announce,
         admin,
         upgrade_socket,
         takeover,
@@ -247,6 +259,7 @@ fn start(
         broadcaster,
         listening,
         vrrp,
+        announce,
         admin,
         upgrade: state,
         servers,
@@ -358,6 +371,7 @@ struct ControlStart {
     broadcaster: Broadcaster,
     listening: Vec<Listening>,
     vrrp: Option<vrrp::Prepared>,
+    announce: Option<announce::Prepared>,
     admin: Option<std::net::TcpListener>,
     upgrade: upgrade::State,
     /// New process of an upgrade: the operators' server states to apply.
@@ -376,6 +390,7 @@ async fn control_thread(
         broadcaster,
         listening,
         vrrp,
+        announce,
         admin,
         mut upgrade,
         servers,
@@ -384,8 +399,10 @@ async fn control_thread(
         Some(p) => Some(vrrp::Vrrp::start(p).map_err(RunError::VrrpStart)?),
         None => None,
     };
-    let tracking = config.vrrp.as_ref().is_some_and(|v| v.track_frontends);
-    let control = Rc::new(Control::new(config, path, broadcaster, listening, vrrp));
+    let tracking = config.vrrp.as_ref().is_some_and(|v| v.track_frontends) || announce.is_some();
+    let mut control = Control::new(config, path, broadcaster, listening, vrrp);
+    control.announce = announce.map(announce::Announcer::start);
+    let control = Rc::new(control);
     // Before the workers read their inboxes for the first time, as far as can be.
     upgrade::apply_servers(&control, &servers);
     let notifier = Rc::new(notify::Notifier::from_env());
@@ -423,6 +440,7 @@ async fn control_thread(
                 _ = stopped => {}
             }
         });
+        monoio::spawn(history_loop(Rc::clone(&control)));
     }
     let exit = lifecycle::run(Rc::clone(&control), notifier, upgrade, inputs).await;
     if let Some(v) = &control.vrrp {

@@ -20,7 +20,7 @@
 
 mod io;
 pub mod machine;
-mod netlink;
+pub mod netlink;
 mod notify;
 pub mod packet;
 mod receive;

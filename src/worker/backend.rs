@@ -304,12 +304,14 @@ pub fn count(outcome: Outcome, state: &mut ServerState, stats: &mut ServerStats)
         Outcome::Connected(latency) => {
             stats.requests += 1;
             record_latency(&mut stats.latency, latency);
+            stats.latency_buckets.record(latency);
             false
         }
         Outcome::Response { status, latency } => {
             stats.requests += 1;
             count_status(&mut stats.responses, status);
             record_latency(&mut stats.latency, latency);
+            stats.latency_buckets.record(latency);
             state.latency.observe(latency, Instant::now());
             // HAProxy's layer-7 observation: 5xx but 501 and 505 are errors.
             status >= 500 && status != 501 && status != 505

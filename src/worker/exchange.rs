@@ -266,8 +266,10 @@ impl<'a> Exchange<'a> {
                     up.lease.server,
                     Outcome::Response { status, latency },
                 );
-                worker
-                    .with_frontend_stats(self.conn.fe, |s| count_status(&mut s.responses, status));
+                worker.with_frontend_stats(self.conn.fe, |s| {
+                    count_status(&mut s.responses, status);
+                    s.latency_buckets.record(latency);
+                });
                 if status != 101 {
                     self.conn.response_rules(self.fe, status, &self.req.tracked);
                     if self.req.sticky.on {

@@ -273,6 +273,10 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
                     let stats = Box::new(worker.snapshot());
                     worker.report(Event::Stats { id, stats });
                 }
+                Update::Sample(id) => {
+                    let stats = Box::new(worker.counters());
+                    worker.report(Event::Stats { id, stats });
+                }
                 Update::Reload(reload) => {
                     worker.configure(&reload.config, &reload.slots, Some(&reload.servers));
                     tracing::debug!(target: "ringlb::apply", worker = worker.id(), "configuration applied");

@@ -76,6 +76,7 @@ pub async fn serve_tcp(
     let connected = started.elapsed();
     rec.t_connect = Some(connected);
     worker.record(backend, lease.server, Outcome::Connected(connected));
+    worker.with_frontend_stats(fe, |s| s.latency_buckets.record(connected));
     if !buffers.0.is_empty() {
         // The ClientHello (and whatever came with it) goes first, untouched.
         rec.bytes_in = buffers.0.len() as u64;

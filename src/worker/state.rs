@@ -467,6 +467,14 @@ impl Worker {
     /// A copy of this worker's statistics.
     pub fn snapshot(&self) -> WorkerStats {
         WorkerStats {
+            tables: self.rules.borrow().views(),
+            ..self.counters()
+        }
+    }
+
+    /// A copy of this worker's counters, without the tracking tables.
+    pub fn counters(&self) -> WorkerStats {
+        WorkerStats {
             worker: self.id,
             frontends: self.frontend_stats.borrow().clone(),
             backends: self
@@ -479,7 +487,7 @@ impl Worker {
                 log_lines_dropped: self.access.as_ref().map_or(0, |a| a.dropped.get()),
                 ..self.faults.counts()
             },
-            tables: self.rules.borrow().views(),
+            tables: Vec::new(),
         }
     }
 }

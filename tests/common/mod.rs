@@ -2,6 +2,7 @@
 //! readiness lines, and real echo backends on loopback.
 #![allow(dead_code)]
 
+pub mod bird;
 pub mod http;
 pub mod netns;
 pub mod peers;

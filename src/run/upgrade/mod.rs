@@ -129,6 +129,8 @@ impl State {
             Some("this process is stopping".into())
         } else if control.vrrp.is_some() {
             Some("binary upgrades are not supported with [vrrp] yet: restart instead".into())
+        } else if control.announce.is_some() {
+            Some("binary upgrades are not supported with [announce] yet: restart instead".into())
         } else {
             None
         };

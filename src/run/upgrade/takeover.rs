@@ -192,6 +192,11 @@ pub(in crate::run) fn sockets(
             "binary upgrades are not supported with [vrrp] yet".into(),
         ));
     }
+    if config.announce.is_some() {
+        return Err(fail(
+            "binary upgrades are not supported with [announce] yet".into(),
+        ));
+    }
     let got = build(config, offer, fds).map_err(fail)?;
     exclusive::check(config, &got.handed_over)?;
     let admin = match (config.global.admin_bind, got.admin) {
@@ -214,6 +219,7 @@ pub(in crate::run) fn sockets(
         listeners: got.listeners,
         listening: got.listening,
         vrrp: None,
+        announce: None,
         admin,
         upgrade_socket,
         takeover: None,
