@@ -58,6 +58,7 @@
 //! | [`rules`] | rule engine: ACLs, HAProxy-style rules by phase, tracking tables; pure functions of their inputs and time | — |
 //! | [`http`] | HTTP/1.1 codec: strict request/response parsing, framing, chunked validation | — |
 //! | [`demo`] | `ringlb demo`: built-in backends (plain std threads) and their configuration text | — |
+//! | [`import`] | `ringlb import`: haproxy.cfg / keepalived.conf → ringlb TOML, every line cited or reported; pure | — |
 
 pub mod admin;
 pub mod announce;
@@ -65,6 +66,7 @@ pub mod config;
 pub mod control;
 pub mod demo;
 pub mod http;
+pub mod import;
 pub mod lb;
 pub mod listen;
 pub mod logging;

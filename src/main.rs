@@ -26,6 +26,31 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum ImportFrom {
+    /// haproxy.cfg (with --keepalived, its keepalived.conf too, into one file).
+    Haproxy {
+        file: PathBuf,
+        /// Where to write the TOML (default: stdout).
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        /// The keepalived.conf of the same host: its vrrp_instance becomes [vrrp].
+        #[arg(long)]
+        keepalived: Option<PathBuf>,
+        /// Write the output even when some lines were not translated (exit is still 3).
+        #[arg(long)]
+        allow_partial: bool,
+    },
+    /// keepalived.conf alone: a [vrrp] table to add to a ringlb configuration.
+    Keepalived {
+        file: PathBuf,
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        #[arg(long)]
+        allow_partial: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Run in the foreground with a configuration file (logs go to stderr).
     Run {
@@ -87,6 +112,14 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:9900")]
         admin: SocketAddr,
     },
+    /// Translate a HAProxy or keepalived configuration into ringlb's TOML. Every
+    /// input line is cited in a comment of the output or listed on stderr as
+    /// `FILE:LINE: directive: not translated: why`. Exit 0: complete; 3: partial (the
+    /// output is written only with --allow-partial); 1: the input does not parse.
+    Import {
+        #[command(subcommand)]
+        from: ImportFrom,
+    },
     /// Write the manual pages (ringlb.1, ringlb-run.1, ...) into a directory.
     #[command(hide = true)]
     Man {
@@ -127,6 +160,7 @@ fn main() -> ExitCode {
             admin,
         } => demo(listen, workers, admin),
         Command::Man { dir } => man(&dir),
+        Command::Import { from } => import(from),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "ringlb", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
@@ -234,6 +268,104 @@ fn check(path: &Path) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// `ringlb import haproxy|keepalived`: see [`ringlb::import`].
+fn import(from: ImportFrom) -> anyhow::Result<ExitCode> {
+    use ringlb::import::{self, Input};
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
+    };
+    let env = |name: &str| std::env::var(name).ok();
+    let (result, output, allow_partial, check) = match &from {
+        ImportFrom::Haproxy {
+            file,
+            output,
+            keepalived,
+            allow_partial,
+        } => {
+            let text = read(file)?;
+            let name = file.display().to_string();
+            let k = keepalived
+                .as_ref()
+                .map(|k| Ok::<_, anyhow::Error>((k.display().to_string(), read(k)?)))
+                .transpose()?;
+            let k_input = k.as_ref().map(|(n, t)| Input { name: n, text: t });
+            let r = import::haproxy(
+                Input {
+                    name: &name,
+                    text: &text,
+                },
+                k_input,
+                &env,
+            );
+            (r, output, *allow_partial, true)
+        }
+        ImportFrom::Keepalived {
+            file,
+            output,
+            allow_partial,
+        } => {
+            let text = read(file)?;
+            let name = file.display().to_string();
+            (
+                import::keepalived(Input {
+                    name: &name,
+                    text: &text,
+                }),
+                output,
+                *allow_partial,
+                false,
+            )
+        }
+    };
+    let t = match result {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(import::EXIT_PARSE));
+        }
+    };
+    for l in &t.lost {
+        eprintln!("{l}");
+    }
+    let status = t.exit_status();
+    if status != import::EXIT_COMPLETE && !allow_partial {
+        eprintln!(
+            "ringlb import: {} line(s) or option(s) not translated; output not written (use --allow-partial to write it anyway)",
+            t.lost.len()
+        );
+        return Ok(ExitCode::from(status));
+    }
+    match output {
+        Some(path) => std::fs::write(path, &t.toml)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(t.toml.as_bytes())
+                .context("cannot write to stdout")?
+        }
+    }
+    if check {
+        let origin = output
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "<import>".into());
+        if let Err(errors) = Config::parse(&t.toml, &origin) {
+            eprintln!("{errors}");
+            eprintln!("ringlb import: warning: the translated configuration does not pass `ringlb check` ({} error(s)) on this machine", errors.0.len());
+        }
+    }
+    if status == import::EXIT_COMPLETE {
+        eprintln!("ringlb import: complete");
+    } else {
+        eprintln!(
+            "ringlb import: partial: {} line(s) or option(s) not translated",
+            t.lost.len()
+        );
+    }
+    Ok(ExitCode::from(status))
 }
 
 /// ringlb's own log lines: on stderr, or through a syslog writer thread with

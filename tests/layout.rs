@@ -29,6 +29,8 @@ const ALLOWED: &[(&str, May)] = &[
     ("lib", Anything),
     ("run", Anything),
     ("demo", Only(&[])),
+    // The importer is pure text → text; `ringlb import` (main) validates its output.
+    ("import", Only(&[])),
     (
         "admin",
         Only(&[

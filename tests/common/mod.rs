@@ -4,6 +4,8 @@
 
 pub mod bird;
 pub mod http;
+pub mod import;
+pub mod named;
 pub mod netns;
 pub mod peers;
 pub mod pp_peers;
