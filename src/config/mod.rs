@@ -149,6 +149,9 @@ pub struct Global {
     pub run_as: Option<RunAs>,
     /// `global.allow_root`: running as root without `user` is intended (no warning).
     pub allow_root: bool,
+    /// `global.upgrade_socket`: `None` for the default (see `run::upgrade`), an empty
+    /// path when binary upgrades are turned off.
+    pub upgrade_socket: Option<std::path::PathBuf>,
 }
 
 /// A user and group, resolved when the file is loaded.

@@ -105,6 +105,8 @@ pub struct RawGlobal {
     pub user: Option<S<String>>,
     pub group: Option<S<String>>,
     pub allow_root: Option<bool>,
+    /// Added key: the Unix socket `ringlb upgrade` talks to (empty: none).
+    pub upgrade_socket: Option<S<String>>,
 }
 
 /// `global.syslog`: where and how syslog lines go.

@@ -340,7 +340,23 @@ impl Validator {
             log_target: self.log_target(g),
             run_as: self.run_as(g),
             allow_root: g.allow_root.unwrap_or(false),
+            upgrade_socket: self.upgrade_socket(g),
         }
+    }
+
+    /// `global.upgrade_socket`: an absolute path, or empty to turn upgrades off.
+    fn upgrade_socket(&mut self, g: &RawGlobal) -> Option<std::path::PathBuf> {
+        let raw = g.upgrade_socket.as_ref()?;
+        let path = std::path::PathBuf::from(raw.get_ref());
+        if !path.as_os_str().is_empty() && !path.is_absolute() {
+            self.error(
+                raw.span(),
+                format!(
+                    "global.upgrade_socket: {path:?} must be an absolute path (or \"\" for none)"
+                ),
+            );
+        }
+        Some(path)
     }
 
     /// `global.workers`: 0 (the default) is one per online core; more than the

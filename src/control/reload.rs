@@ -4,6 +4,7 @@
 //! address leaves ringlb exactly as it was. Connections that are open stay open.
 
 use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,6 +24,9 @@ pub struct Listening {
     pub frontend: String,
     /// What the address's reuseport group runs (attached when it was bound).
     pub steering: Steering,
+    /// A descriptor of every socket of the address's group, in group order (one per
+    /// worker): kept for a binary upgrade, which hands these very sockets over.
+    pub sockets: Arc<Vec<OwnedFd>>,
 }
 
 impl Control {
@@ -173,6 +177,8 @@ fn bind_new(
             )
             .map_err(|e| e.to_string())?;
             let addr = bound.first().map_or(requested, |b| b.addr);
+            let sockets = crate::listen::duplicates(&bound)
+                .map_err(|e| format!("frontend {:?}: {requested}: {e}", fe.name))?;
             for (w, b) in bound.into_iter().enumerate() {
                 fresh[w].push(b);
             }
@@ -181,6 +187,7 @@ fn bind_new(
                 bound: addr,
                 frontend: fe.name.clone(),
                 steering: fe.steering,
+                sockets: Arc::new(sockets),
             });
         }
     }

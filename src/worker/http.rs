@@ -210,8 +210,12 @@ impl Conn {
         if failed {
             return Ok(Turn::Abort);
         }
-        // Stopping: the response said so (`connection: close`); the connection ends.
-        if !keep_client || self.worker.is_stopping() {
+        // The response said `connection: close` (as it does once the worker stops):
+        // the connection ends. One that did not (the worker began stopping while it
+        // was on its way) ends at once on a shutdown; after a binary upgrade's release
+        // it waits for the next request, answered with `connection: close`: closing
+        // under a client that may be sending would lose that request.
+        if !keep_client || self.worker.is_closing_idle() {
             return Ok(Turn::Close);
         }
         Ok(Turn::Again)
