@@ -43,9 +43,10 @@
 //! | module | what | may import |
 //! |---|---|---|
 //! | [`run`] | supervisor: start-up, signals, lifecycle, stop | everything below |
-//! | [`admin`] | admin listener: stats page, `/metrics`, JSON API, runtime commands | control, msg, vrrp, config, lb, http, tls, logging, rules, proxy_protocol |
-//! | [`control`] | control plane: server table, health checks, passive health, reload, VRRP tracking | msg, vrrp, listen, config, lb, http, tls, logging, rules, proxy_protocol |
+//! | [`admin`] | admin listener: stats page, `/metrics`, JSON API, runtime commands | control, msg, announce, vrrp, config, lb, http, tls, logging, rules, proxy_protocol |
+//! | [`control`] | control plane: server table, health checks, passive health, reload, VRRP and announce tracking | msg, announce, vrrp, listen, config, lb, http, tls, logging, rules, proxy_protocol |
 //! | [`worker`] | data plane: accept, sessions, HTTP exchange, relay, per-worker state | msg, listen, config, lb, http, tls, logging, rules, proxy_protocol |
+//! | [`announce`] | service addresses announced through BIRD (BGP/ECMP) while healthy: TUN device, decision (pure) | vrrp, config, logging |
 //! | [`vrrp`] | VRRPv3 virtual router: codec, state machine, raw socket, netlink | config, logging |
 //! | [`msg`] | the messages between control plane and workers, and statistics types | config, lb, listen, rules, proxy_protocol |
 //! | [`listen`] | binding listening sockets for every worker; which socket errors are ringlb's own | config |
@@ -57,12 +58,15 @@
 //! | [`rules`] | rule engine: ACLs, HAProxy-style rules by phase, tracking tables; pure functions of their inputs and time | — |
 //! | [`http`] | HTTP/1.1 codec: strict request/response parsing, framing, chunked validation | — |
 //! | [`demo`] | `ringlb demo`: built-in backends (plain std threads) and their configuration text | — |
+//! | [`import`] | `ringlb import`: haproxy.cfg / keepalived.conf → ringlb TOML, every line cited or reported; pure | — |
 
 pub mod admin;
+pub mod announce;
 pub mod config;
 pub mod control;
 pub mod demo;
 pub mod http;
+pub mod import;
 pub mod lb;
 pub mod listen;
 pub mod logging;

@@ -26,12 +26,57 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum ImportFrom {
+    /// haproxy.cfg (with --keepalived, its keepalived.conf too, into one file).
+    Haproxy {
+        file: PathBuf,
+        /// Where to write the TOML (default: stdout).
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        /// The keepalived.conf of the same host: its vrrp_instance becomes [vrrp].
+        #[arg(long)]
+        keepalived: Option<PathBuf>,
+        /// Write the output even when some lines were not translated (exit is still 3).
+        #[arg(long)]
+        allow_partial: bool,
+    },
+    /// keepalived.conf alone: a [vrrp] table to add to a ringlb configuration.
+    Keepalived {
+        file: PathBuf,
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        #[arg(long)]
+        allow_partial: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Run in the foreground with a configuration file (logs go to stderr).
     Run {
         /// Configuration file.
         #[arg(short = 'c', long = "config", env = "RINGLB_CONFIG")]
         config: PathBuf,
+        /// Binary upgrade: the socket the old process started this one with.
+        #[arg(long, hide = true)]
+        takeover_fd: Option<i32>,
+    },
+    /// Upgrade the running ringlb to a new binary without dropping a connection: it
+    /// starts the binary, hands over its listening sockets and server states, and
+    /// drains once the new process is ready. Exits 1 with the reason if the new
+    /// process could not take over (the running one keeps serving).
+    Upgrade {
+        /// The running process's upgrade socket (default: from the configuration file's
+        /// `global.upgrade_socket`, else `$RUNTIME_DIRECTORY/upgrade.sock`, else
+        /// /run/ringlb/upgrade.sock).
+        #[arg(long)]
+        socket: Option<PathBuf>,
+        /// Configuration file, read only for `global.upgrade_socket`.
+        #[arg(short = 'c', long = "config", env = "RINGLB_CONFIG")]
+        config: Option<PathBuf>,
+        /// The new binary (default: the path the running process was started from).
+        #[arg(long)]
+        binary: Option<PathBuf>,
     },
     /// Validate a configuration file, like `haproxy -c`: exit 0 and print a summary,
     /// or exit 1 and print every error.
@@ -67,6 +112,14 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:9900")]
         admin: SocketAddr,
     },
+    /// Translate a HAProxy or keepalived configuration into ringlb's TOML. Every
+    /// input line is cited in a comment of the output or listed on stderr as
+    /// `FILE:LINE: directive: not translated: why`. Exit 0: complete; 3: partial (the
+    /// output is written only with --allow-partial); 1: the input does not parse.
+    Import {
+        #[command(subcommand)]
+        from: ImportFrom,
+    },
     /// Write the manual pages (ringlb.1, ringlb-run.1, ...) into a directory.
     #[command(hide = true)]
     Man {
@@ -82,7 +135,19 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { config } => check(&config),
-        Command::Run { config } => run(&config),
+        Command::Run {
+            config,
+            takeover_fd: None,
+        } => run(&config),
+        Command::Run {
+            config,
+            takeover_fd: Some(fd),
+        } => take_over(&config, fd),
+        Command::Upgrade {
+            socket,
+            config,
+            binary,
+        } => upgrade(socket, config, binary),
         Command::GenCert {
             names,
             cert,
@@ -95,6 +160,7 @@ fn main() -> ExitCode {
             admin,
         } => demo(listen, workers, admin),
         Command::Man { dir } => man(&dir),
+        Command::Import { from } => import(from),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "ringlb", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
@@ -204,6 +270,104 @@ fn check(path: &Path) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `ringlb import haproxy|keepalived`: see [`ringlb::import`].
+fn import(from: ImportFrom) -> anyhow::Result<ExitCode> {
+    use ringlb::import::{self, Input};
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
+    };
+    let env = |name: &str| std::env::var(name).ok();
+    let (result, output, allow_partial, check) = match &from {
+        ImportFrom::Haproxy {
+            file,
+            output,
+            keepalived,
+            allow_partial,
+        } => {
+            let text = read(file)?;
+            let name = file.display().to_string();
+            let k = keepalived
+                .as_ref()
+                .map(|k| Ok::<_, anyhow::Error>((k.display().to_string(), read(k)?)))
+                .transpose()?;
+            let k_input = k.as_ref().map(|(n, t)| Input { name: n, text: t });
+            let r = import::haproxy(
+                Input {
+                    name: &name,
+                    text: &text,
+                },
+                k_input,
+                &env,
+            );
+            (r, output, *allow_partial, true)
+        }
+        ImportFrom::Keepalived {
+            file,
+            output,
+            allow_partial,
+        } => {
+            let text = read(file)?;
+            let name = file.display().to_string();
+            (
+                import::keepalived(Input {
+                    name: &name,
+                    text: &text,
+                }),
+                output,
+                *allow_partial,
+                false,
+            )
+        }
+    };
+    let t = match result {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(import::EXIT_PARSE));
+        }
+    };
+    for l in &t.lost {
+        eprintln!("{l}");
+    }
+    let status = t.exit_status();
+    if status != import::EXIT_COMPLETE && !allow_partial {
+        eprintln!(
+            "ringlb import: {} line(s) or option(s) not translated; output not written (use --allow-partial to write it anyway)",
+            t.lost.len()
+        );
+        return Ok(ExitCode::from(status));
+    }
+    match output {
+        Some(path) => std::fs::write(path, &t.toml)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(t.toml.as_bytes())
+                .context("cannot write to stdout")?
+        }
+    }
+    if check {
+        let origin = output
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "<import>".into());
+        if let Err(errors) = Config::parse(&t.toml, &origin) {
+            eprintln!("{errors}");
+            eprintln!("ringlb import: warning: the translated configuration does not pass `ringlb check` ({} error(s)) on this machine", errors.0.len());
+        }
+    }
+    if status == import::EXIT_COMPLETE {
+        eprintln!("ringlb import: complete");
+    } else {
+        eprintln!(
+            "ringlb import: partial: {} line(s) or option(s) not translated",
+            t.lost.len()
+        );
+    }
+    Ok(ExitCode::from(status))
+}
+
 /// ringlb's own log lines: on stderr, or through a syslog writer thread with
 /// `global.log_target = "syslog"` (no time stamp of their own: syslog adds one).
 fn init_logging(level: &str, target: &LogTarget) {
@@ -243,6 +407,66 @@ fn run(path: &Path) -> anyhow::Result<ExitCode> {
     };
     init_logging(&config.global.log_level, &config.global.log_target);
     finish(run::run(config, Some(path.to_path_buf()))?)
+}
+
+/// The new process of a binary upgrade: first what the old process hands over (read
+/// in full, so that the old process hears our answer rather than a reset), then the
+/// file; a file that does not validate is refused, and the old process keeps serving.
+fn take_over(path: &Path, fd: i32) -> anyhow::Result<ExitCode> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the old process started us with this descriptor open for us alone.
+    let from = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    let handed = match run::upgrade::takeover::receive(&from) {
+        Ok(h) => h,
+        Err(e) => anyhow::bail!("cannot receive the sockets from the old process: {e}"),
+    };
+    let config = match Config::load(path) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            let reason = format!("{}: configuration is invalid: {errors}", path.display());
+            run::upgrade::refuse(&from, &reason);
+            anyhow::bail!(
+                "{}: configuration is invalid; not taking over",
+                path.display()
+            );
+        }
+    };
+    init_logging(&config.global.log_level, &config.global.log_target);
+    finish(run::run_takeover(config, path.to_path_buf(), from, handed)?)
+}
+
+/// `ringlb upgrade`: ask the running process to upgrade, say how it went.
+fn upgrade(
+    socket: Option<PathBuf>,
+    config: Option<PathBuf>,
+    binary: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let socket = match (socket, config) {
+        (Some(s), _) => Some(s),
+        (None, Some(c)) => {
+            let text = std::fs::read_to_string(&c)
+                .with_context(|| format!("cannot read {}", c.display()))?;
+            run::upgrade::socket::path_in_file(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", c.display()))?
+        }
+        (None, None) => run::upgrade::socket::path_in_file("").unwrap_or(None),
+    };
+    let socket = socket
+        .context("no upgrade socket: name it with --socket, or -c with global.upgrade_socket")?;
+    let binary = match binary {
+        Some(b) if b.is_relative() => Some(std::env::current_dir()?.join(b)),
+        b => b,
+    };
+    let answer = run::upgrade::socket::request(&socket, binary)
+        .with_context(|| "cannot reach the running ringlb".to_string())?;
+    if answer.ok {
+        println!("ringlb upgrade: {}", answer.message);
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("ringlb upgrade: {}", answer.message);
+        Ok(ExitCode::FAILURE)
+    }
 }
 
 fn demo(listen: SocketAddr, workers: usize, admin: SocketAddr) -> anyhow::Result<ExitCode> {

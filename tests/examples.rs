@@ -1,4 +1,6 @@
-//! The examples in configs/ do what their comments say, run against local backends.
+//! The examples in configs/ do what their comments say, run against local backends
+//! (configs/bgp-node.toml and the BIRD files beside it run in tests/bgp.rs, which
+//! needs namespaces).
 
 mod common;
 

@@ -29,11 +29,14 @@ const ALLOWED: &[(&str, May)] = &[
     ("lib", Anything),
     ("run", Anything),
     ("demo", Only(&[])),
+    // The importer is pure text → text; `ringlb import` (main) validates its output.
+    ("import", Only(&[])),
     (
         "admin",
         Only(&[
             "control",
             "msg",
+            "announce",
             "vrrp",
             "config",
             "lb",
@@ -48,6 +51,7 @@ const ALLOWED: &[(&str, May)] = &[
         "control",
         Only(&[
             "msg",
+            "announce",
             "vrrp",
             "listen",
             "config",
@@ -74,6 +78,8 @@ const ALLOWED: &[(&str, May)] = &[
         ]),
     ),
     ("vrrp", Only(&["config", "logging"])),
+    // Announcing uses VRRP's netlink requests (addresses added and removed).
+    ("announce", Only(&["vrrp", "config", "logging"])),
     ("logging", Only(&[])),
     (
         "msg",

@@ -8,11 +8,17 @@
 //! | `server.rs` | the listener: accept, read one request, route it, answer |
 //! | `render.rs` | JSON (`/api/servers`) and the totals every view shares |
 //! | `page.rs` | the HTML stats page |
+//! | `history.rs` | the control plane's history by name: `GET /api/history`, what the charts draw |
+//! | `charts.rs` | the stats page's charts: inline SVG, and the small script that refreshes them |
 //! | `metrics.rs` | Prometheus text (`/metrics`): the table of what is exported |
 //! | `prom.rs` | the Prometheus text format: metric family tables and their writers |
 //! | `tables.rs` | tracking tables: `GET /api/tables`, their metrics |
+//! | `announce_view.rs` | `[announce]`: its API, metrics and line on the stats page |
 //! | `vrrp_view.rs` | the virtual router in JSON, metrics and HTML |
 
+mod announce_view;
+mod charts;
+mod history;
 mod metrics;
 mod page;
 mod prom;

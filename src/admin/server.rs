@@ -1,7 +1,8 @@
 //! The admin listener (`global.admin_bind`), served by the control thread, never by
 //! the workers: `GET /` (stats page), `GET /metrics` (Prometheus), `GET /api/servers`
-//! (JSON), `POST /api/servers/{backend}/{server}/state` (`ready|drain|maint`),
-//! `POST /api/servers/{backend}/{server}/weight` (0..=256), `POST /api/reload`. One
+//! (JSON), `GET /api/history` (the last ten minutes, JSON), `POST /api/servers/{backend}/{server}/state` (`ready|drain|maint`),
+//! `POST /api/servers/{backend}/{server}/weight` (0..=256), `POST /api/reload`,
+//! `GET`/`POST /api/announce` (`on`|`off`, with `[announce]`). One
 //! request per connection. With `global.admin_token`, every request needs
 //! `Authorization: Bearer <token>`.
 //!
@@ -79,7 +80,7 @@ impl Reply {
         }
     }
 
-    fn json_error(status: u16, message: &str) -> Self {
+    pub fn json_error(status: u16, message: &str) -> Self {
         Reply::new(
             status,
             "application/json",
@@ -228,13 +229,30 @@ async fn respond(control: &Rc<Control>, req: Request) -> Reply {
             let stats = control.collect().await;
             Reply::new(200, "application/json", render::json(control, &stats))
         }
+        ("GET", ["api", "history"]) => Reply::new(
+            200,
+            "application/json",
+            super::history::json(&super::history::view(control)),
+        ),
         ("GET", ["api", "vrrp"]) => match &control.vrrp {
             Some(v) => Reply::new(
                 200,
                 "application/json",
-                super::vrrp_view::json(&v.status()).to_string(),
+                super::vrrp_view::json(v).to_string(),
             ),
             None => Reply::json_error(404, "no [vrrp] in the configuration"),
+        },
+        ("GET", ["api", "announce"]) => match &control.announce {
+            Some(a) => Reply::new(
+                200,
+                "application/json",
+                super::announce_view::json(&a.status()).to_string(),
+            ),
+            None => Reply::json_error(404, "no [announce] in the configuration"),
+        },
+        ("POST", ["api", "announce"]) => match &control.announce {
+            Some(a) => super::announce_view::set(a, &req.body),
+            None => Reply::json_error(404, "no [announce] in the configuration"),
         },
         ("POST", ["api", "servers", backend, server, what]) => {
             let reply = set_server(control, backend, server, what, &req.body);
@@ -263,7 +281,7 @@ async fn respond(control: &Rc<Control>, req: Request) -> Reply {
                     .to_string(),
             ),
         },
-        (_, [""] | ["metrics"] | ["api", "servers"] | ["api", "reload"] | ["api", "vrrp"] | ["api", "tables"] | ["api", "tables", _, "clear"] | ["api", "servers", _, _, _]) => {
+        (_, [""] | ["metrics"] | ["api", "servers"] | ["api", "reload"] | ["api", "vrrp"] | ["api", "history"] | ["api", "announce"] | ["api", "tables"] | ["api", "tables", _, "clear"] | ["api", "servers", _, _, _]) => {
             Reply::json_error(405, "method not allowed")
         }
         _ => Reply::json_error(404, "no such page"),

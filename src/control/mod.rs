@@ -16,17 +16,24 @@
 //! | `dns.rs` | the DNS stub: one A/AAAA question over UDP to the nameservers (hickory-proto wire format) |
 //! | `reload.rs` | hot reload: validate, bind, assign slots, send `Update::Reload` |
 //! | `track.rs` | VRRP health tracking: frontends without servers, silent workers |
+//! | `announce.rs` | the same findings for `[announce]`, limited to its tracked frontends |
+//! | `history.rs` | the stats history: a ring of samples of rates, latency percentiles and server states (pure) |
+//! | `sampler.rs` | the history's sampler: workers' counters every 2 s, added up by slot |
 
 mod agents;
+mod announce;
 mod checks;
 mod dns;
 mod health;
+pub mod history;
 mod plane;
 mod reload;
 mod resolve;
+mod sampler;
 pub mod table;
 mod track;
 
 pub use plane::Control;
 pub use reload::Listening;
+pub use sampler::history_loop;
 pub use track::ping_loop;

@@ -14,6 +14,7 @@ use futures_channel::mpsc::{unbounded, UnboundedSender};
 use futures_util::StreamExt;
 
 use super::checks::{agent_loop, check_loop, Failure};
+use super::history::History;
 use super::reload::Listening;
 use super::table::{CheckReport, Table};
 use crate::config::{Config, HealthCheck, Server};
@@ -43,6 +44,9 @@ pub struct Control {
     pub stopping: Cell<bool>,
     /// The virtual router, with `[vrrp]`.
     pub vrrp: Option<Rc<crate::vrrp::Vrrp>>,
+    /// Service addresses announced through BIRD, with `[announce]` (set by the
+    /// supervisor after `new`).
+    pub announce: Option<Rc<crate::announce::Announcer>>,
     /// When each worker last answered a ping (VRRP health tracking).
     pub pongs: RefCell<Vec<Instant>>,
     /// Checks that could not run for want of descriptors, buffers or ports.
@@ -51,6 +55,8 @@ pub struct Control {
     pub resolve_generation: Cell<u64>,
     /// Runtime DNS resolutions that failed (the last addresses were kept).
     pub resolve_failures: Cell<u64>,
+    /// The last ten minutes of rates, latencies and server states (stats page).
+    pub history: RefCell<History>,
     pub resolve_log: LogEvery,
     local_log: LogEvery,
     pending: RefCell<HashMap<u64, UnboundedSender<Box<WorkerStats>>>>,
@@ -90,10 +96,12 @@ impl Control {
             started: SystemTime::now(),
             stopping: Cell::new(false),
             vrrp,
+            announce: None,
             pongs: RefCell::new(vec![Instant::now(); workers]),
             checks_not_run: Cell::new(0),
             resolve_generation: Cell::new(0),
             resolve_failures: Cell::new(0),
+            history: RefCell::new(History::default()),
             resolve_log: LogEvery::default(),
             local_log: LogEvery::default(),
             pending: RefCell::new(HashMap::new()),
@@ -326,11 +334,17 @@ impl Control {
 
     /// Statistics of every worker (those that answer within `SNAPSHOT_WAIT`).
     pub async fn collect(&self) -> Vec<Box<WorkerStats>> {
+        self.gather(Update::Snapshot).await
+    }
+
+    /// Every worker's answer to `ask(id)` (a snapshot or a sample), those that answer
+    /// within `SNAPSHOT_WAIT`, by worker.
+    pub async fn gather(&self, ask: fn(u64) -> Update) -> Vec<Box<WorkerStats>> {
         let id = self.next_snapshot.get();
         self.next_snapshot.set(id + 1);
         let (tx, mut rx) = unbounded();
         self.pending.borrow_mut().insert(id, tx);
-        self.broadcaster.send_all(|| Update::Snapshot(id));
+        self.broadcaster.send_all(|| ask(id));
         let workers = self.broadcaster.workers();
         let deadline = Instant::now() + SNAPSHOT_WAIT;
         let mut got = Vec::with_capacity(workers);

@@ -48,6 +48,7 @@ impl Control {
 
     /// Tell the virtual router what is wrong now (it changes priority on a change).
     pub fn track(&self) {
+        self.track_announce();
         let Some(vrrp) = &self.vrrp else { return };
         let mut problems: Vec<String> = self
             .frontends_down()

@@ -6,6 +6,8 @@ use std::ops::AddAssign;
 
 use hdrhistogram::Histogram;
 
+use super::buckets::Buckets;
+
 /// Highest latency recorded, in microseconds (one minute); longer ones count as this.
 const LATENCY_MAX_US: u64 = 60_000_000;
 
@@ -61,6 +63,9 @@ pub struct FrontendStats {
     /// tcp mode with `sni` routes: connections whose ClientHello could not be read,
     /// by [`HELLO_FAILURES`] (then sent to `default_backend` or closed).
     pub hello_failures: [u64; HELLO_FAILURES.len()],
+    /// Time to the final response head of the requests a server answered (TCP mode:
+    /// time to connect), coarse: for the history's percentiles.
+    pub latency_buckets: Buckets,
 }
 
 /// Why a PROXY protocol header was refused: the peer is not in
@@ -96,6 +101,9 @@ pub struct ServerStats {
     pub connections: u64,
     /// HTTP requests sent (TCP mode: sessions).
     pub requests: u64,
+    /// HTTP requests sent on a connection that had carried a request before (from
+    /// the pool, or kept by the client connection), replays included.
+    pub reused: u64,
     /// Responses from the server, by class.
     pub responses: ByClass,
     /// Connect attempts that failed or timed out.
@@ -106,6 +114,8 @@ pub struct ServerStats {
     pub slow_responses: u64,
     /// Time to connect (TCP mode) or to the final response head (HTTP mode).
     pub latency: Latency,
+    /// The same latencies, coarse: for the history's percentiles.
+    pub latency_buckets: Buckets,
     /// Server-side failures in a row (passive health); reset by a success.
     pub error_streak: u32,
 }
@@ -115,11 +125,13 @@ impl Default for ServerStats {
         ServerStats {
             connections: 0,
             requests: 0,
+            reused: 0,
             responses: ByClass::default(),
             connect_errors: 0,
             response_errors: 0,
             slow_responses: 0,
             latency: new_latency(),
+            latency_buckets: Buckets::default(),
             error_streak: 0,
         }
     }
@@ -236,6 +248,7 @@ impl AddAssign<&FrontendStats> for FrontendStats {
         for (a, b) in self.hello_failures.iter_mut().zip(&o.hello_failures) {
             *a += b;
         }
+        self.latency_buckets += &o.latency_buckets;
     }
 }
 
@@ -245,6 +258,7 @@ impl AddAssign<&ServerStats> for ServerStats {
     fn add_assign(&mut self, o: &ServerStats) {
         self.connections += o.connections;
         self.requests += o.requests;
+        self.reused += o.reused;
         add_classes(&mut self.responses, &o.responses);
         self.connect_errors += o.connect_errors;
         self.response_errors += o.response_errors;
@@ -252,6 +266,7 @@ impl AddAssign<&ServerStats> for ServerStats {
         // Both come from new_latency(), same bounds: merging cannot fail (a failure
         // would only leave the other's samples out).
         let _ = self.latency.add(&o.latency);
+        self.latency_buckets += &o.latency_buckets;
     }
 }
 
@@ -269,6 +284,26 @@ impl AddAssign<&BackendStats> for BackendStats {
         for (a, b) in self.active.iter_mut().zip(&o.active).take(o.servers.len()) {
             *a += b;
         }
+    }
+}
+
+impl BackendStats {
+    /// New connections opened to the servers, every slot's (retired ones too).
+    pub fn connections_opened(&self) -> u64 {
+        self.servers.iter().map(|s| s.connections).sum()
+    }
+
+    /// Requests sent on a connection that had carried one before.
+    pub fn requests_reused(&self) -> u64 {
+        self.servers.iter().map(|s| s.reused).sum()
+    }
+
+    /// New server connections per 1,000 requests (HTTP mode; TCP mode: 1,000), once
+    /// there were requests. Replays and failed requests open connections but are not
+    /// requests here, so the figure can exceed 1,000.
+    pub fn new_connections_per_1000(&self) -> Option<f64> {
+        let requests: u64 = self.servers.iter().map(|s| s.requests).sum();
+        (requests > 0).then(|| 1000.0 * self.connections_opened() as f64 / requests as f64)
     }
 }
 
@@ -324,6 +359,7 @@ mod tests {
             proxy_refused: [1; PROXY_REFUSALS.len()],
             proxy_accepted: 13,
             hello_failures: [2; HELLO_FAILURES.len()],
+            latency_buckets: Buckets([1; super::super::buckets::BUCKETS]),
         };
         let mut sum = a.clone();
         sum += &FrontendStats {
@@ -340,6 +376,7 @@ mod tests {
             proxy_refused: [10; PROXY_REFUSALS.len()],
             proxy_accepted: 1300,
             hello_failures: [20; HELLO_FAILURES.len()],
+            latency_buckets: Buckets([2; super::super::buckets::BUCKETS]),
         };
         let FrontendStats {
             current,
@@ -355,7 +392,9 @@ mod tests {
             proxy_refused,
             proxy_accepted,
             hello_failures,
+            latency_buckets,
         } = sum;
+        assert_eq!(latency_buckets.0, [3; super::super::buckets::BUCKETS]);
         assert_eq!(proxy_refused, [11; PROXY_REFUSALS.len()]);
         assert_eq!(proxy_accepted, 1313);
         assert_eq!(h2_requests, 1414);
@@ -373,6 +412,7 @@ mod tests {
         let mut s = ServerStats {
             connections: base,
             requests: base + 1,
+            reused: base + 7,
             responses: [base, base + 1, base + 2, base + 3, base + 4],
             connect_errors: base + 5,
             response_errors: base + 6,
@@ -381,8 +421,27 @@ mod tests {
         };
         for ms in latencies_ms {
             record_latency(&mut s.latency, std::time::Duration::from_millis(*ms));
+            s.latency_buckets
+                .record(std::time::Duration::from_millis(*ms));
         }
         s
+    }
+
+    #[test]
+    fn reuse_figures_of_a_backend() {
+        let mut b = BackendStats::default();
+        assert_eq!(b.new_connections_per_1000(), None);
+        // 40 requests, 10 new connections, 30 on reused ones, over two servers.
+        for (connections, requests, reused) in [(6, 20, 14), (4, 20, 16)] {
+            b.servers.push(ServerStats {
+                connections,
+                requests,
+                reused,
+                ..ServerStats::default()
+            });
+        }
+        assert_eq!((b.connections_opened(), b.requests_reused()), (10, 30));
+        assert_eq!(b.new_connections_per_1000(), Some(250.0));
     }
 
     #[test]
@@ -399,7 +458,9 @@ mod tests {
             (110, 112, 120, 122)
         );
         assert_eq!(sum.responses, [110, 112, 114, 116, 118]);
+        assert_eq!(sum.reused, 124);
         assert_eq!(sum.latency.len(), 3);
+        assert_eq!(sum.latency_buckets.count(), 3);
         assert_eq!(sum.latency.count_between(0, 2_100), 2);
         assert!(sum.latency.max() >= 990_000, "{}", sum.latency.max());
         // A run of failures is one worker's: not a sum.

@@ -9,6 +9,10 @@ use crate::lb::{Admin, Oper};
 pub enum Update {
     /// Stop accepting; finish open connections; then end.
     Shutdown,
+    /// A binary upgrade: another process accepts on the same listening sockets now.
+    /// Stop accepting without shutting them down, finish open connections (an idle
+    /// keep-alive one at its next request), then end.
+    Release,
     /// A server's state as the control thread decided it (checks, operator, slow
     /// start). Indexes are slots, stable across reloads.
     Server {
@@ -18,6 +22,10 @@ pub enum Update {
     },
     /// Send a copy of your statistics, tagged with this number.
     Snapshot(u64),
+    /// Send a copy of your counters without the tracking tables (whose busiest entries
+    /// take a walk over every entry), tagged with this number: the history's sample,
+    /// every few seconds.
+    Sample(u64),
     /// Say you are alive (VRRP health tracking).
     Ping(u64),
     /// A new configuration, with this worker's new listeners.

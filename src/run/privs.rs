@@ -6,6 +6,8 @@
 //! - `CAP_NET_ADMIN` and `CAP_NET_RAW` with `[vrrp]`: the virtual IPs are added and
 //!   removed over netlink at every change of state, and the router's sockets may be
 //!   opened again;
+//! - `CAP_NET_ADMIN` with `[announce]`: the service addresses are added and removed
+//!   on the announce device whenever health or the operator says so;
 //! - `CAP_NET_BIND_SERVICE` when a frontend or the admin API listens on a port below
 //!   1024, so that a reload can bind such ports again.
 //!
@@ -42,8 +44,12 @@ pub enum PrivError {
 /// The capabilities ringlb still needs once its sockets are open, as a bit mask.
 pub fn needed(config: &Config) -> u64 {
     let mut caps = 0u64;
-    if config.vrrp.is_some() {
+    if !config.vrrp.is_empty() {
         caps |= 1 << CAP_NET_ADMIN | 1 << CAP_NET_RAW;
+    }
+    if config.announce.is_some() {
+        // The service addresses are added and removed on the announce device.
+        caps |= 1 << CAP_NET_ADMIN;
     }
     let low = |port: u16| port != 0 && port < 1024;
     let ports = config
@@ -242,5 +248,14 @@ mod tests {
             names(needed(&config(&frontend("127.0.0.1:80")))),
             "CAP_NET_BIND_SERVICE"
         );
+    }
+
+    #[test]
+    fn announcing_keeps_net_admin_for_the_addresses() {
+        let text = format!(
+            "{}[announce]\naddresses = [\"192.0.2.10\"]\n",
+            frontend("192.0.2.10:8080")
+        );
+        assert_eq!(needed(&config(&text)), 1 << CAP_NET_ADMIN);
     }
 }

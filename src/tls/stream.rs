@@ -194,10 +194,19 @@ impl AsyncWriteRent for ClientStream {
         }
     }
 
+    /// Half-close. Over TLS: a close_notify alert first (RFC 8446 §6.1: without it a
+    /// client cannot tell a response cut short from a whole one), within
+    /// [`CLOSE_NOTIFY_WAIT`]: a client that stops reading cannot hold the connection
+    /// open (the caller drops it then; what the kernel holds is still sent).
     async fn shutdown(&mut self) -> io::Result<()> {
         match self {
             ClientStream::Plain(s) => s.shutdown().await,
-            ClientStream::Tls(s) => s.shutdown().await,
+            ClientStream::Tls(s) => {
+                match monoio::time::timeout(CLOSE_NOTIFY_WAIT, s.shutdown()).await {
+                    Ok(res) => res,
+                    Err(_) => Err(io::ErrorKind::TimedOut.into()),
+                }
+            }
             ClientStream::Pipe(p) => {
                 p.close_write();
                 Ok(())
@@ -205,6 +214,10 @@ impl AsyncWriteRent for ClientStream {
         }
     }
 }
+
+/// How long writing a TLS client's close_notify may wait for room in the socket
+/// (HAProxy tries once and closes; this is a little kinder to a slow reader).
+pub const CLOSE_NOTIFY_WAIT: Duration = Duration::from_secs(1);
 
 async fn pipe_read<T: IoBufMut>(p: &mut Pipe, mut buf: T) -> BufResult<usize, T> {
     let room = buf.bytes_total();

@@ -43,6 +43,7 @@ pub struct Settings {
     pub timeout_server: Duration,
     pub timeout_tunnel: Option<Duration>,
     pub slow_response: Option<Duration>,
+    pub http_reuse: config::HttpReuse,
 }
 
 /// What the balancer said.
@@ -122,6 +123,7 @@ impl BackendState {
             timeout_server: b.timeout_server,
             timeout_tunnel: b.timeout_tunnel,
             slow_response: b.slow_response,
+            http_reuse: b.http_reuse,
         }
     }
 
@@ -304,12 +306,14 @@ pub fn count(outcome: Outcome, state: &mut ServerState, stats: &mut ServerStats)
         Outcome::Connected(latency) => {
             stats.requests += 1;
             record_latency(&mut stats.latency, latency);
+            stats.latency_buckets.record(latency);
             false
         }
         Outcome::Response { status, latency } => {
             stats.requests += 1;
             count_status(&mut stats.responses, status);
             record_latency(&mut stats.latency, latency);
+            stats.latency_buckets.record(latency);
             state.latency.observe(latency, Instant::now());
             // HAProxy's layer-7 observation: 5xx but 501 and 505 are errors.
             status >= 500 && status != 501 && status != 505

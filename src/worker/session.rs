@@ -9,8 +9,9 @@ use super::backend::{Outcome, Settings};
 use super::error::SessionError;
 use super::preamble::{forward_hello, read_hello, sni_backend, Origin};
 use super::relay::{relay, Timeouts};
+use super::sends::Reuse;
 use super::state::Worker;
-use super::upstream::{connect, Reuse, To};
+use super::upstream::{connect, To};
 use crate::config::Frontend;
 use crate::tls::ClientStream;
 
@@ -76,6 +77,7 @@ pub async fn serve_tcp(
     let connected = started.elapsed();
     rec.t_connect = Some(connected);
     worker.record(backend, lease.server, Outcome::Connected(connected));
+    worker.with_frontend_stats(fe, |s| s.latency_buckets.record(connected));
     if !buffers.0.is_empty() {
         // The ClientHello (and whatever came with it) goes first, untouched.
         rec.bytes_in = buffers.0.len() as u64;

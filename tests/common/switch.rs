@@ -256,3 +256,15 @@ pub fn spread_keepalive(addr: SocketAddr, n: usize) -> HashMap<String, usize> {
     }
     seen
 }
+
+/// Backend "app" with servers a and b (no checks), admin on a free loopback port.
+pub fn admin_config(workers: usize, a: &Switch, b: &Switch, global: &str) -> String {
+    format!(
+        "[global]\nworkers = {workers}\npin_workers = false\ngrace_period = \"5s\"\nadmin_bind = \"127.0.0.1:0\"\n{global}\n\
+         [[frontend]]\nname = \"web\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\ndefault_backend = \"app\"\n\
+         [[backend]]\nname = \"app\"\n\
+         [[backend.server]]\nname = \"a\"\naddress = \"{}\"\n\
+         [[backend.server]]\nname = \"b\"\naddress = \"{}\"\n",
+        a.addr, b.addr
+    )
+}

@@ -1,0 +1,386 @@
+//! One HAProxy ACL (`acl NAME FETCH [flags] VALUES...`, or an anonymous `{ ... }`) as
+//! a `[[frontend.acl]]` of one kind. Pure: returns the table, or why it cannot be.
+
+use crate::import::toml_out::{Table, Value};
+
+/// What an ACL became.
+#[derive(Debug, PartialEq)]
+pub enum Acl {
+    Table(Table),
+    /// `req.ssl_sni` on a passthrough frontend: names for `route.sni` (`*.x` suffixes).
+    Sni(Vec<String>),
+}
+
+/// Translate `FETCH [flags] VALUES...` for ACL `name`, citing `note`.
+pub fn translate(name: &str, words: &[String], note: &str) -> Result<Acl, String> {
+    let fetch = words.first().map(String::as_str).unwrap_or("");
+    let mut icase = false;
+    let mut method: Option<String> = None;
+    let mut file: Option<String> = None;
+    let mut i = 1;
+    while i < words.len() && words[i].starts_with('-') && !words[i].starts_with("-1") {
+        match words[i].as_str() {
+            "-i" => icase = true,
+            "-m" => {
+                method = words.get(i + 1).cloned();
+                i += 1;
+            }
+            "-f" => {
+                file = words.get(i + 1).cloned();
+                i += 1;
+            }
+            "-n" | "-u" => {}
+            "--" => {
+                i += 1;
+                break;
+            }
+            f => return Err(format!("ACL flag {f} is not supported")),
+        }
+        i += 1;
+    }
+    let values: Vec<String> = words[i..].to_vec();
+    if let Some((table, counter)) = super::tables::counter_fetch(fetch) {
+        let mut t = Table::new("[[frontend.acl]]");
+        t.set("name", Value::str(name), note.to_string());
+        let kv = vec![
+            ("table".to_string(), Value::str(table)),
+            ("name".to_string(), Value::str(counter)),
+            (
+                "above".to_string(),
+                Value::Int(super::tables::above(&values)?),
+            ),
+        ];
+        t.set("counter", Value::Inline(kv), note.to_string());
+        return Ok(Acl::Table(t));
+    }
+    let (base, arg, derived) = split_fetch(fetch);
+    let m = method.as_deref().or(derived).unwrap_or("");
+    let (key, value) = kind(&base, arg.as_deref(), m, &values, file)?;
+    if key == "sni-route" {
+        let names = match value {
+            Value::Arr(v) => v
+                .iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect(),
+            _ => Vec::new(),
+        };
+        return Ok(Acl::Sni(names));
+    }
+    let note = if key.starts_with("path") {
+        format!("{note} (differs: ringlb matches the normalized path: /%61dmin, //admin and /x/../admin are /admin)")
+    } else if key.starts_with("host") {
+        format!("{note} (differs: ringlb matches the host without its port)")
+    } else {
+        note.to_string()
+    };
+    let mut t = Table::new("[[frontend.acl]]");
+    t.set("name", Value::str(name), note.clone());
+    t.set(&key, value, note.clone());
+    if icase {
+        t.set("ignore_case", Value::Bool(true), note.to_string());
+    }
+    Ok(Acl::Table(t))
+}
+
+/// `path_beg` → (`path`, None, `beg`); `hdr_dom(host)` → (`hdr`, `host`, `dom`).
+fn split_fetch(fetch: &str) -> (String, Option<String>, Option<&'static str>) {
+    let (name, arg) = match fetch.split_once('(') {
+        Some((n, rest)) => (n, Some(rest.trim_end_matches(')').to_string())),
+        None => (fetch, None),
+    };
+    let name = name
+        .strip_prefix("req.")
+        .or_else(|| name.strip_prefix("req_"))
+        .unwrap_or(name);
+    for (suffix, m) in [
+        ("_beg", "beg"),
+        ("_end", "end"),
+        ("_reg", "reg"),
+        ("_sub", "sub"),
+        ("_dom", "dom"),
+        ("_dir", "dir"),
+        ("_len", "len"),
+        ("_cnt", "cnt"),
+        ("_val", "val"),
+    ] {
+        if let Some(base) = name.strip_suffix(suffix) {
+            return (base.to_string(), arg, Some(m));
+        }
+    }
+    (name.to_string(), arg, None)
+}
+
+fn strs(values: &[String]) -> Value {
+    Value::Arr(values.iter().map(Value::str).collect())
+}
+
+fn regexes(values: &[String], wrap: impl Fn(&str) -> String) -> Value {
+    Value::Arr(values.iter().map(|v| Value::str(wrap(v))).collect())
+}
+
+fn escape(v: &str) -> String {
+    regex_escape(v)
+}
+
+/// Escape regex metacharacters (the `regex` crate's syntax).
+pub fn regex_escape(v: &str) -> String {
+    let mut out = String::new();
+    for c in v.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn kind(
+    base: &str,
+    arg: Option<&str>,
+    m: &str,
+    values: &[String],
+    file: Option<String>,
+) -> Result<(String, Value), String> {
+    let need = |ok: bool| {
+        if ok {
+            Ok(())
+        } else {
+            Err("no values".to_string())
+        }
+    };
+    let header_name = arg.map(|a| a.split(',').next().unwrap_or(a).trim().to_string());
+    let k = |s: &str| s.to_string();
+    Ok(match (base, m) {
+        ("src", "" | "ip") => match file {
+            Some(f) => (k("src_file"), Value::str(f)),
+            None => {
+                need(!values.is_empty())?;
+                (k("src"), strs(values))
+            }
+        },
+        _ if file.is_some() => return Err("-f pattern files are supported for src only".into()),
+        ("dst_port", "" | "int") => {
+            let ports: Result<Vec<Value>, _> = values
+                .iter()
+                .map(|v| v.parse::<i64>().map(Value::Int))
+                .collect();
+            (
+                k("dst_port"),
+                Value::Arr(ports.map_err(|_| "port ranges are not supported".to_string())?),
+            )
+        }
+        ("path", "" | "str") => (k("path"), strs(values)),
+        ("path", "beg") => (k("path_prefix"), strs(values)),
+        ("path", "end") => (k("path_suffix"), strs(values)),
+        ("path", "reg") => (k("path_regex"), strs(values)),
+        ("path", "sub") => (k("path_regex"), regexes(values, escape)),
+        ("path", "dir") => (
+            k("path_regex"),
+            regexes(values, |v| format!("(^|/){}(/|$)", escape(v))),
+        ),
+        ("url" | "base", "beg")
+            if values
+                .iter()
+                .all(|v| !v.contains('?') && v.starts_with('/')) =>
+        {
+            (k("path_prefix"), strs(values))
+        }
+        ("hdr" | "fhdr", _) if header_name.as_deref().is_some_and(is_host) => host(m, values)?,
+        ("hdr" | "fhdr", _) if header_name.is_some() => {
+            header(&header_name.unwrap_or_default(), m, values)?
+        }
+        ("method", "" | "str") => (k("method"), strs(values)),
+        ("ssl_fc_sni" | "ssl_fc_servername", "" | "str") => (k("sni"), strs(values)),
+        ("ssl_fc_sni" | "ssl_fc_servername", "end") => (k("sni_suffix"), strs(values)),
+        ("ssl_sni", "" | "str") => (k("sni-route"), strs(values)),
+        ("ssl_sni", "end") if values.iter().all(|v| v.starts_with('.')) => {
+            (k("sni-route"), regexes(values, |v| format!("*{v}")))
+        }
+        ("ssl_fc", "" | "bool") if values.is_empty() => (
+            k("tls_version"),
+            Value::Arr(vec![Value::str("TLSv1.2"), Value::str("TLSv1.3")]),
+        ),
+        ("ssl_fc_alpn", "" | "str") => (k("alpn"), strs(values)),
+        ("ssl_fc_protocol", "" | "str") => (k("tls_version"), strs(values)),
+        ("ver" | "req_ver", "" | "str") => (k("http_version"), strs(values)),
+        ("url_param" | "urlp", "" | "str" | "found") if arg.is_some() => {
+            (k("query"), named(arg.unwrap_or_default(), m, values))
+        }
+        ("cook", "" | "str" | "found") if arg.is_some() => {
+            (k("cookie"), named(arg.unwrap_or_default(), m, values))
+        }
+        ("always_true", _) => (
+            k("src"),
+            Value::Arr(vec![Value::str("0.0.0.0/0"), Value::str("::/0")]),
+        ),
+        _ => {
+            let how = if m.is_empty() {
+                String::new()
+            } else {
+                format!(" -m {m}")
+            };
+            let fetch = match arg {
+                Some(a) => format!("{base}({a})"),
+                None => base.to_string(),
+            };
+            return Err(format!("the fetch {fetch}{how} has no ringlb ACL kind"));
+        }
+    })
+}
+
+fn is_host(h: &str) -> bool {
+    h.eq_ignore_ascii_case("host")
+}
+
+/// `hdr(host)` with a match method → a host kind (ringlb's host has no port).
+fn host(m: &str, values: &[String]) -> Result<(String, Value), String> {
+    let (key, value) = match m {
+        "" | "str" => ("host", strs(values)),
+        "end" => ("host_suffix", strs(values)),
+        "beg" => ("host_regex", regexes(values, |v| format!("^{}", escape(v)))),
+        "reg" => ("host_regex", strs(values)),
+        "sub" => ("host_regex", regexes(values, escape)),
+        "dom" => (
+            "host_regex",
+            regexes(values, |v| {
+                format!("(^|\\.){}$", escape(v.trim_matches('.')))
+            }),
+        ),
+        "found" => (
+            "header",
+            Value::Inline(vec![("name".into(), Value::str("Host"))]),
+        ),
+        _ => {
+            return Err(format!(
+                "match method {m} on the host header is not supported"
+            ))
+        }
+    };
+    Ok((key.to_string(), value))
+}
+
+/// `hdr(NAME)` with a match method → `header = { name, equals|prefix|regex }`.
+fn header(name: &str, m: &str, values: &[String]) -> Result<(String, Value), String> {
+    let (key, list) = match m {
+        "" | "str" => ("equals", strs(values)),
+        "beg" => ("prefix", strs(values)),
+        "reg" => ("regex", strs(values)),
+        "sub" => ("regex", regexes(values, escape)),
+        "end" => ("regex", regexes(values, |v| format!("{}$", escape(v)))),
+        "found" => ("", Value::Arr(vec![])),
+        _ => return Err(format!("match method {m} on a header is not supported")),
+    };
+    let mut kv = vec![("name".to_string(), Value::str(name))];
+    if !key.is_empty() {
+        kv.push((key.to_string(), list));
+    }
+    Ok(("header".to_string(), Value::Inline(kv)))
+}
+
+/// `query`/`cookie`: a name, and values unless the method is `found`.
+fn named(name: &str, m: &str, values: &[String]) -> Value {
+    let mut kv = vec![("name".to_string(), Value::str(name))];
+    if m != "found" {
+        kv.push(("value".to_string(), strs(values)));
+    }
+    Value::Inline(kv)
+}
+
+/// HAProxy's predefined ACLs that ringlb can express.
+pub fn predefined(name: &str) -> Option<Vec<String>> {
+    let w = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+    Some(match name {
+        "TRUE" => w("always_true"),
+        "LOCALHOST" => w("src 127.0.0.1/8 ::1"),
+        "HTTP_1.0" => w("req.ver 1.0"),
+        "HTTP_1.1" => w("req.ver 1.1"),
+        "METH_CONNECT" | "METH_DELETE" | "METH_GET" | "METH_HEAD" | "METH_OPTIONS"
+        | "METH_POST" | "METH_PUT" | "METH_TRACE" => {
+            let m = &name[5..];
+            if m == "GET" {
+                w("method GET HEAD")
+            } else {
+                vec!["method".into(), m.to_string()]
+            }
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(line: &str) -> Result<Acl, String> {
+        let w: Vec<String> = line.split(' ').map(String::from).collect();
+        translate("a", &w, "n")
+    }
+
+    fn key_value(line: &str) -> (String, Value) {
+        match t(line).unwrap() {
+            Acl::Table(t) => {
+                let i = &t.items[1];
+                (i.key.clone(), i.value.clone())
+            }
+            Acl::Sni(_) => panic!("sni"),
+        }
+    }
+
+    #[test]
+    fn paths_hosts_and_sources() {
+        assert_eq!(key_value("path_beg /api /v1").0, "path_prefix");
+        assert_eq!(key_value("path -m beg /api").0, "path_prefix");
+        assert_eq!(key_value("hdr(host) -i example.com").0, "host");
+        assert_eq!(
+            key_value("req.hdr(Host) -m end .example.com").0,
+            "host_suffix"
+        );
+        assert_eq!(
+            key_value("hdr_dom(host) -i example.com").1,
+            Value::Arr(vec![Value::str("(^|\\.)example\\.com$")])
+        );
+        assert_eq!(key_value("src 10.0.0.0/8").0, "src");
+        assert_eq!(key_value("src -f /etc/haproxy/allow.lst").0, "src_file");
+        assert_eq!(key_value("ssl_fc").0, "tls_version");
+        assert_eq!(
+            key_value("path_sub a.b").1,
+            Value::Arr(vec![Value::str("a\\.b")])
+        );
+    }
+
+    #[test]
+    fn headers_and_queries() {
+        let (k, v) = key_value("hdr_beg(User-Agent) curl/");
+        assert_eq!(k, "header");
+        assert_eq!(
+            v,
+            Value::Inline(vec![
+                ("name".into(), Value::str("User-Agent")),
+                ("prefix".into(), Value::Arr(vec![Value::str("curl/")]))
+            ])
+        );
+        assert_eq!(key_value("url_param(debug) 1").0, "query");
+        assert_eq!(key_value("req.cook(beta) -m found").0, "cookie");
+    }
+
+    #[test]
+    fn sni_routes_and_refusals() {
+        assert_eq!(
+            t("req.ssl_sni -i a.example.com"),
+            Ok(Acl::Sni(vec!["a.example.com".into()]))
+        );
+        assert_eq!(
+            t("req_ssl_sni -m end .example.com"),
+            Ok(Acl::Sni(vec!["*.example.com".into()]))
+        );
+        assert!(t("nbsrv(app) lt 1").is_err());
+        assert!(t("hdr_cnt(host) gt 1").is_err());
+        assert!(t("path -f list").is_err());
+    }
+
+    #[test]
+    fn predefined_acls() {
+        assert_eq!(predefined("METH_POST").unwrap(), ["method", "POST"]);
+        assert!(predefined("WAIT_END").is_none());
+    }
+}

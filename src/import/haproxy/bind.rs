@@ -1,0 +1,134 @@
+//! `bind ADDR[,ADDR...] [options]`: listening addresses, TLS termination (`ssl crt`,
+//! `alpn`, `strict-sni`) and `accept-proxy`. Options ringlb has no equivalent for are
+//! reported one by one; the address is still translated.
+
+use crate::import::toml_out::{Table, Value};
+
+use super::model::{Bind, Cx, Fe};
+use super::sections::Line;
+use super::values;
+
+/// Options without an argument.
+const FLAGS: &[&str] = &[
+    "ssl",
+    "accept-proxy",
+    "v4v6",
+    "v6only",
+    "strict-sni",
+    "no-sslv3",
+    "no-tlsv10",
+    "no-tlsv11",
+    "no-tlsv12",
+    "no-tlsv13",
+    "force-tlsv12",
+    "force-tlsv13",
+    "transparent",
+    "defer-accept",
+    "tfo",
+    "allow-0rtt",
+    "no-tls-tickets",
+    "prefer-client-ciphers",
+    "no-ca-names",
+    "generate-certificates",
+    "quic-force-retry",
+    "ssl-dhparam-file",
+];
+
+pub fn bind(line: &Line, fe: &mut Fe, cx: &mut Cx) {
+    let src = &line.src;
+    let mut tls: Option<Table> = None;
+    let mut certs: Vec<Value> = Vec::new();
+    let mut proxy = false;
+    let mut i = 2;
+    while i < line.words.len() {
+        let opt = line.word(i);
+        let arg = line.word(i + 1);
+        let takes_arg = !FLAGS.contains(&opt);
+        let part = |cx: &mut Cx, why: &str| {
+            cx.led
+                .lost_part(src, format!("bind {opt}"), why.to_string())
+        };
+        match opt {
+            "ssl" => {
+                tls.get_or_insert_with(|| Table::new("[frontend.tls]"));
+            }
+            "crt" => {
+                let path = values::under(cx.g.crt_base.as_deref(), arg);
+                certs.push(Value::Inline(vec![
+                    ("cert".into(), Value::str(&path)),
+                    ("key".into(), Value::str(&path)),
+                ]));
+            }
+            "alpn" => {
+                let t = tls.get_or_insert_with(|| Table::new("[frontend.tls]"));
+                let list = arg.split(',').map(Value::str).collect();
+                t.set("alpn", Value::Arr(list), src.cite());
+            }
+            "strict-sni" => {
+                let t = tls.get_or_insert_with(|| Table::new("[frontend.tls]"));
+                t.set("strict_sni", Value::Bool(true), src.cite());
+            }
+            "accept-proxy" => proxy = true,
+            "ssl-min-ver"
+                if arg == "TLSv1.2"
+                    || arg.starts_with("SSLv")
+                    || arg.starts_with("TLSv1.0")
+                    || arg == "TLSv1.1" => {}
+            "no-sslv3"
+            | "no-tlsv10"
+            | "no-tlsv11"
+            | "v4v6"
+            | "name"
+            | "id"
+            | "process"
+            | "thread"
+            | "nice"
+            | "backlog"
+            | "prefer-client-ciphers" => {}
+            "crt-list" => part(
+                cx,
+                "crt-list files are not supported: list the certificates with crt",
+            ),
+            "ciphers" | "ciphersuites" | "curves" | "ecdhe" | "sigalgs" | "ssl-max-ver"
+            | "ssl-min-ver" | "no-tlsv12" | "no-tlsv13" | "force-tlsv12" | "force-tlsv13"
+            | "no-tls-tickets" | "allow-0rtt" => part(
+                cx,
+                "ringlb offers TLS 1.2 and 1.3 with rustls' default suites and groups",
+            ),
+            "verify" | "ca-file" | "crl-file" | "ca-verify-file" | "ca-ignore-err"
+            | "crt-ignore-err" => part(cx, "client certificates are not supported"),
+            _ => part(cx, "no ringlb equivalent"),
+        }
+        i += if takes_arg { 2 } else { 1 };
+    }
+    if let Some(t) = tls.as_mut() {
+        if certs.is_empty() {
+            return cx.led.lost(
+                src,
+                "ssl without crt: ringlb needs the certificates listed with crt",
+            );
+        }
+        let note = src.differs("the PEM file given to crt must hold the key too (ringlb does not look for a separate .key file)");
+        t.set("certificates", Value::Arr(certs), note);
+    }
+    let mut any = false;
+    for a in line.word(1).split(',') {
+        match values::bind_addr(a) {
+            Ok(addr) => {
+                any = true;
+                fe.binds.push(Bind {
+                    addr,
+                    src: src.clone(),
+                    tls: tls.clone(),
+                    proxy,
+                });
+            }
+            Err(why) => cx.led.lost_part(src, format!("bind {a}"), why),
+        }
+    }
+    if any {
+        cx.led.done(src);
+    } else {
+        cx.led.lost(src, "no address ringlb can listen on");
+    }
+}

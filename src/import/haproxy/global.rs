@@ -1,0 +1,365 @@
+//! `global`, `resolvers`, `log` lines, and a stats listener (a `listen` or `frontend`
+//! that only serves HAProxy's stats page) → `global.admin_bind`.
+
+use crate::import::toml_out::{Table, Value};
+
+use super::model::{Cx, Fe};
+use super::sections::{Line, Section};
+use super::values;
+
+const HARMLESS: &[(&str, &str)] = &[
+    ("daemon", "ringlb runs in the foreground under systemd"),
+    ("master-worker", "ringlb reloads in place (SIGHUP)"),
+    (
+        "chroot",
+        "no chroot: ringlb's systemd unit confines it (ProtectSystem, private /tmp)",
+    ),
+    ("pidfile", "systemd tracks the process"),
+    ("nbproc", "ringlb is one process"),
+    (
+        "user",
+        "the systemd unit runs ringlb as user ringlb (set global.user to keep another)",
+    ),
+    (
+        "group",
+        "the systemd unit runs ringlb as group ringlb (set global.group to keep another)",
+    ),
+    ("uid", "the systemd unit runs ringlb as user ringlb"),
+    ("gid", "the systemd unit runs ringlb as group ringlb"),
+    ("ulimit-n", "ringlb raises its descriptor limit itself"),
+    ("tune.ssl.default-dh-param", "rustls has no DHE suites"),
+    ("ssl-dh-param-file", "rustls has no DHE suites"),
+    ("spread-checks", "ringlb spreads checks by ±10% itself"),
+    ("node", "naming only"),
+    ("description", "naming only"),
+    ("setenv", "applied to the lines after it at import"),
+    ("presetenv", "applied to the lines after it at import"),
+    ("ca-base", "applied to ca-file paths at import"),
+    ("crt-base", "applied to crt paths at import"),
+    ("server-state-base", "naming only"),
+    ("cpu-map", "ringlb pins worker i to core i (pin_workers)"),
+    ("stats timeout", "the stats socket is not translated"),
+    (
+        "zero-warning",
+        "ringlb check reports warnings; nothing to refuse",
+    ),
+    ("unix-bind", "ringlb listens on no unix sockets"),
+    (
+        "max-spread-checks",
+        "ringlb spreads first checks over one interval",
+    ),
+];
+
+pub fn global(s: &Section, cx: &mut Cx) {
+    cx.led.note(&s.head.src, "section header");
+    for line in &s.body {
+        let src = &line.src;
+        let d = src.directive.as_str();
+        match d {
+            "crt-base" => cx.g.crt_base = Some(line.word(1).to_string()),
+            "ca-base" => cx.g.ca_base = Some(line.word(1).to_string()),
+            _ => {}
+        }
+        if let Some((_, why)) = HARMLESS.iter().find(|(k, _)| *k == d) {
+            cx.led.note(src, *why);
+            continue;
+        }
+        let main = &mut cx.g.main;
+        match (d, line.word(1).parse::<i64>()) {
+            ("maxconn", Ok(n)) => main.set("max_connections", Value::Int(n), src.cite()),
+            ("nbthread", Ok(n)) => main.set("workers", Value::Int(n), src.cite()),
+            ("hard-stop-after", _) => match values::duration(line.word(1)) {
+                Some(d) => main.set(
+                    "grace_period",
+                    Value::str(d),
+                    src.differs("ringlb also closes idle keep-alive connections at once"),
+                ),
+                None => {
+                    cx.led.lost(src, "not a time");
+                    continue;
+                }
+            },
+            ("log", _) => {
+                log_target(line, cx);
+                continue;
+            }
+            ("log-tag", _) => syslog_key(&mut cx.g.main, "tag", line.word(1), src),
+            ("ssl-server-verify", _) if line.word(1) == "none" => {
+                cx.g.verify_none = Some(src.clone());
+                cx.led.note(src, "no server uses TLS");
+                continue;
+            }
+            ("ssl-server-verify", _) if line.word(1) == "required" => {
+                cx.led
+                    .note(src, "ringlb verifies server certificates by default");
+                continue;
+            }
+            ("stats socket", _) => {
+                cx.led.lost(
+                    src,
+                    "no runtime socket: ringlb's runtime API is HTTP on global.admin_bind",
+                );
+                continue;
+            }
+            ("ssl-default-bind-options" | "ssl-default-server-options", _) => {
+                let ok = line.words[1..].iter().all(|o| {
+                    matches!(
+                        o.as_str(),
+                        "no-sslv3"
+                            | "no-tlsv10"
+                            | "no-tlsv11"
+                            | "ssl-min-ver"
+                            | "TLSv1.2"
+                            | "prefer-client-ciphers"
+                    )
+                });
+                if ok {
+                    cx.led.note(src, "ringlb offers TLS 1.2 and 1.3 only");
+                } else {
+                    cx.led.lost(src, "ringlb offers TLS 1.2 and 1.3 with rustls' defaults; these options are not carried");
+                }
+                continue;
+            }
+            _ => {
+                let why = if d.starts_with("ssl-default") || d.starts_with("tune.ssl") {
+                    "ringlb's TLS uses rustls' default suites and settings"
+                } else if d.starts_with("tune.") {
+                    "tuning knobs are not carried (see ringlb's own limits in docs/configuration.md)"
+                } else {
+                    "no ringlb equivalent"
+                };
+                cx.led.lost(src, why);
+                continue;
+            }
+        }
+        cx.led.done(src);
+    }
+}
+
+fn syslog_key(main: &mut Table, key: &str, value: &str, src: &crate::import::report::Src) {
+    let mut kv = match main.get("syslog") {
+        Some(Value::Inline(kv)) => kv.clone(),
+        _ => Vec::new(),
+    };
+    kv.retain(|(k, _)| k != key);
+    kv.push((key.to_string(), Value::str(value)));
+    main.set("syslog", Value::Inline(kv), src.cite());
+}
+
+/// `log ADDR [len N] [format F] FACILITY [LEVEL [MINLEVEL]]` in `global`.
+fn log_target(line: &Line, cx: &mut Cx) {
+    let src = &line.src;
+    if cx.g.logs {
+        return cx.led.lost(src, "ringlb logs to one target");
+    }
+    let addr = line.word(1);
+    let mut rest: Vec<&str> = line.words[2..].iter().map(String::as_str).collect();
+    let mut format = None;
+    while let Some(i) = rest
+        .iter()
+        .position(|w| *w == "format" || *w == "len" || *w == "sample")
+    {
+        if rest[i] == "format" {
+            format = rest.get(i + 1).map(|s| s.to_string());
+        } else {
+            cx.led
+                .lost_part(src, format!("log {}", rest[i]), "not supported");
+        }
+        rest.drain(i..(i + 2).min(rest.len()));
+    }
+    cx.g.logs = true;
+    if addr == "stdout" || addr == "stderr" {
+        if format.as_deref() != Some("raw") {
+            cx.led.lost_part(
+                src,
+                "log format",
+                "ringlb writes access lines raw on stdout",
+            );
+        }
+        let note = if addr == "stderr" {
+            src.differs("access lines go to stdout")
+        } else {
+            src.cite()
+        };
+        cx.g.main.set("log_target", Value::str("stderr"), note);
+        cx.led.done(src);
+        return;
+    }
+    let address = if addr.starts_with('/') {
+        addr.to_string()
+    } else if let Some(a) = addr.strip_prefix("tcp@") {
+        format!("tcp://{}", with_port(a))
+    } else {
+        format!(
+            "udp://{}",
+            with_port(addr.strip_prefix("udp@").unwrap_or(addr))
+        )
+    };
+    cx.g.main
+        .set("log_target", Value::str("syslog"), src.cite());
+    syslog_key(&mut cx.g.main, "address", &address, src);
+    if let Some(f) = rest.first() {
+        syslog_key(&mut cx.g.main, "facility", f, src);
+    }
+    if let Some(f) = format.filter(|f| f == "rfc5424" || f == "rfc3164") {
+        syslog_key(&mut cx.g.main, "format", &f, src);
+    }
+    if let Some(level) = rest.get(1) {
+        if !matches!(*level, "info" | "debug") {
+            cx.led.lost_part(
+                src,
+                format!("log level {level}"),
+                "ringlb sends access lines at info; HAProxy drops them below this level",
+            );
+        }
+    }
+    cx.led.done(src);
+}
+
+fn with_port(a: &str) -> String {
+    if a.contains(':') {
+        a.to_string()
+    } else {
+        format!("{a}:514")
+    }
+}
+
+/// `log global` / `log ADDR ...` in a proxy.
+pub fn proxy_log(line: &Line, fe: Option<&mut Fe>, cx: &mut Cx) {
+    let src = &line.src;
+    if line.word(1) == "global" {
+        return cx
+            .led
+            .note(src, "ringlb's access lines go to the global log target");
+    }
+    if line.word(0) == "no" && !cx.g.logs {
+        return cx
+            .led
+            .note(src, "there is no log target: nothing is logged either way");
+    }
+    if line.word(0) == "no" {
+        return cx.led.lost(src, "ringlb cannot turn logging off per proxy");
+    }
+    if fe.is_some() {
+        cx.led
+            .lost(src, "a log target per proxy: ringlb has one global target");
+    }
+}
+
+/// A proxy that serves only HAProxy's stats page.
+pub fn is_stats_listener(s: &Section) -> bool {
+    let has = |w: &str| s.body.iter().any(|l| l.word(0) == w);
+    let stats = s
+        .body
+        .iter()
+        .any(|l| l.word(0) == "stats" && matches!(l.word(1), "enable" | "uri"));
+    stats
+        && !has("server")
+        && !has("default_backend")
+        && !has("use_backend")
+        && !has("server-template")
+}
+
+/// The stats listener → `global.admin_bind`.
+pub fn stats_listener(s: &Section, cx: &mut Cx) {
+    cx.led.note(
+        &s.head.src,
+        "a stats listener: ringlb's admin listener (global.admin_bind) replaces it",
+    );
+    for line in &s.body {
+        let src = &line.src;
+        match (line.word(0), line.word(1)) {
+            ("bind", a) if !cx.g.admin_bound => match values::bind_addr(a) {
+                Ok(addr) => {
+                    cx.g.admin_bound = true;
+                    cx.g.main.set("admin_bind", Value::str(addr), src.differs("ringlb's stats page is at / and also serves /metrics and the runtime API; set admin_token to protect it"));
+                    cx.led.done(src);
+                    for opt in &line.words[2..] {
+                        cx.led.lost_part(src, format!("bind {opt}"), "the admin listener is plain HTTP on one address");
+                    }
+                }
+                Err(why) => cx.led.lost(src, why),
+            },
+            ("bind", _) => cx.led.lost(src, "ringlb's admin listener has one address"),
+            ("stats", "auth") => cx.led.lost(src, "no user/password: protect the admin listener with global.admin_token"),
+            ("stats", "admin") => cx.led.lost(src, "ringlb's admin API always allows admin actions: protect it with global.admin_token"),
+            ("stats", "scope") => cx.led.lost(src, "the stats page shows every proxy"),
+            ("stats", _) => cx.led.note(src, "the stats page's address and look are ringlb's own"),
+            ("http-request", "use-service") => cx.led.note(src, "ringlb serves /metrics on the admin listener"),
+            _ => cx.led.note(src, "part of the stats listener"),
+        }
+    }
+}
+
+/// The first `resolvers` section → `[resolvers]`; others are reported.
+pub fn resolvers(s: &Section, cx: &mut Cx) {
+    if cx.g.resolvers_name.is_some() {
+        cx.led.lost(&s.head.src, "ringlb has one [resolvers]");
+        for l in &s.body {
+            cx.led.lost(&l.src, "ringlb has one [resolvers]");
+        }
+        return;
+    }
+    cx.g.resolvers_name = Some(s.name.clone());
+    let mut t = Table::new("[resolvers]");
+    t.notes.push(s.head.src.cite());
+    cx.led.done(&s.head.src);
+    let mut servers = Vec::new();
+    let mut cites = Vec::new();
+    for line in &s.body {
+        let src = &line.src;
+        match (line.word(0), line.word(1)) {
+            ("nameserver", _) => {
+                let a = line.word(2);
+                let a = a.strip_prefix("udp@").unwrap_or(a);
+                if a.contains('@') {
+                    cx.led.lost(src, "nameservers over TCP are not supported");
+                    continue;
+                }
+                servers.push(Value::str(a));
+                cites.push(src.cite());
+                cx.led.done(src);
+            }
+            ("parse-resolv-conf", _) => cx.led.note(
+                src,
+                "ringlb reads /etc/resolv.conf when no nameserver is given",
+            ),
+            ("resolve_retries", n) => match n.parse::<i64>() {
+                Ok(n) => {
+                    t.set("attempts", Value::Int(n), src.cite());
+                    cx.led.done(src);
+                }
+                Err(_) => cx.led.lost(src, "not a number"),
+            },
+            ("timeout", "retry") => match values::duration(line.word(2)) {
+                Some(d) => {
+                    t.set("timeout", Value::str(d), src.cite());
+                    cx.led.done(src);
+                }
+                None => cx.led.lost(src, "not a time"),
+            },
+            ("timeout", "resolve") => match values::duration(line.word(2)) {
+                Some(d) => {
+                    cx.g.resolve_every = Some((d, src.clone()));
+                    cx.led.note(
+                        src,
+                        "the re-resolution interval of servers using these resolvers",
+                    );
+                }
+                None => cx.led.lost(src, "not a time"),
+            },
+            ("hold", _) => cx
+                .led
+                .note(src, "ringlb keeps the last address when a resolution fails"),
+            ("accepted_payload_size", _) => cx.led.note(src, "ringlb reads answers up to 4 KiB"),
+            _ => cx.led.lost(src, "no ringlb equivalent"),
+        }
+    }
+    if !servers.is_empty() {
+        t.set("nameservers", Value::Arr(servers), s.head.src.cite());
+        for c in cites {
+            t.cite("nameservers", c);
+        }
+    }
+    cx.g.resolvers = Some(t);
+}

@@ -1,0 +1,357 @@
+//! One directive of a proxy section (frontend, backend, listen, or a defaults section
+//! they inherit) applied to the frontend and/or backend being built. Lines that come
+//! from a defaults section and do not concern this side are left for the other side
+//! to decide.
+
+use crate::import::toml_out::Value;
+
+use super::model::{Be, Cx, Fe};
+use super::sections::Line;
+use super::{bind, checks, rules, server, values};
+
+/// What a directive applies to.
+enum Side {
+    Front,
+    Back,
+    Both,
+}
+
+pub fn apply(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx: &mut Cx) {
+    let w0 = line.word(0);
+    if w0 == "stick-table" {
+        // Translated before the proxies, so that every rule can name every table.
+        return;
+    }
+    let side = match w0 {
+        "bind" | "default_backend" | "use_backend" | "acl" | "http-request" | "http-response"
+        | "tcp-request" | "redirect" | "errorfile" | "log-format" | "capture" | "monitor-uri"
+        | "maxconn" | "rate-limit" => Side::Front,
+        "balance" | "server" | "default-server" | "server-template" | "http-check"
+        | "tcp-check" | "cookie" | "retries" | "http-reuse" | "hash-type" | "fullconn"
+        | "stick" | "use-server" | "force-persist" | "ignore-persist" => Side::Back,
+        "timeout" | "contimeout" | "clitimeout" | "srvtimeout" => {
+            return timeout(line, dflt, fe, be, cx)
+        }
+        "option" => return option(line, dflt, fe, be, cx),
+        "no" if line.word(1) == "option" => return option(line, dflt, fe, be, cx),
+        _ => Side::Both,
+    };
+    match (side, fe, be) {
+        (Side::Front, Some(fe), _) => {
+            let http_only = matches!(w0, "http-request" | "http-response" | "redirect" | "errorfile");
+            if !(dflt && http_only && fe.mode() == "tcp") {
+                front(line, fe, cx)
+            }
+        }
+        (Side::Back, _, Some(be)) => back(line, be, cx),
+        (Side::Both, fe, _) => both(line, dflt, fe, cx),
+        _ if dflt => {}
+        (Side::Front, None, _) => match w0 {
+            "acl" | "http-request" | "http-response" | "tcp-request" | "redirect" => cx.led.lost(
+                &line.src,
+                "rules in a backend run after the backend is chosen; ringlb's rules belong to frontends",
+            ),
+            "errorfile" => cx.led.lost(
+                &line.src,
+                "ringlb's error pages belong to frontends (set it on the frontends that use this backend)",
+            ),
+            _ => cx.led.lost(&line.src, "not valid in a backend"),
+        },
+        (Side::Back, _, None) => cx.led.lost(&line.src, "not valid in a frontend"),
+    }
+}
+
+fn front(line: &Line, fe: &mut Fe, cx: &mut Cx) {
+    let src = &line.src;
+    match line.word(0) {
+        "bind" => bind::bind(line, fe, cx),
+        "default_backend" => {
+            fe.main
+                .set("default_backend", Value::str(line.word(1)), src.cite());
+            fe.default_src = Some(src.clone());
+            cx.led.done(src);
+        }
+        "use_backend" => fe.use_backend.push(line.clone()),
+        "acl" => rules::acl_line(line, fe, cx),
+        "http-request" => rules::http_request(line, fe, cx),
+        "http-response" => rules::http_response(line, fe, cx),
+        "tcp-request" => rules::tcp_request(line, fe, cx),
+        "redirect" => rules::redirect(line, fe, cx),
+        "errorfile" => rules::errorfile(line, fe, cx),
+        "log-format" => {
+            if line.word(1).contains("%[") {
+                cx.led
+                    .lost(src, "sample fetches in log-format are not supported");
+            } else {
+                fe.main
+                    .set("access_log_format", Value::str(line.word(1)), src.cite());
+                fe.http_log = true;
+                cx.led.done(src);
+            }
+        }
+        "capture" => cx
+            .led
+            .lost(src, "ringlb's access log captures no headers or cookies"),
+        "monitor-uri" if fe.mode() == "http" => {
+            let mut acl = crate::import::toml_out::Table::new("[[frontend.acl]]");
+            acl.set("name", Value::str("monitor_uri"), src.cite());
+            acl.set(
+                "path",
+                Value::Arr(vec![Value::str(line.word(1))]),
+                src.cite(),
+            );
+            fe.acls
+                .retain(|a| a.get("name") != Some(&Value::str("monitor_uri")));
+            fe.acls.push(acl);
+            fe.monitor = Some(src.clone());
+            cx.led.done(src);
+        }
+        "monitor-uri" => cx.led.lost(src, "monitor-uri in a tcp-mode proxy"),
+        "maxconn" => match line.word(1).parse::<i64>() {
+            Ok(n) => fe.maxconn = Some((n, src.clone())),
+            Err(_) => cx.led.lost(src, "not a number"),
+        },
+        _ => cx.led.lost(src, "no ringlb equivalent"),
+    }
+}
+
+fn back(line: &Line, be: &mut Be, cx: &mut Cx) {
+    let src = &line.src;
+    match line.word(0) {
+        "balance" => balance(line, be, cx),
+        "server" => server::server(line, be, cx),
+        "default-server" => {
+            be.default_server.push(line.clone());
+            cx.led.done(src);
+        }
+        "server-template" => server::template(line, be, cx),
+        "http-check" => checks::http_check(line, be, cx),
+        "tcp-check" => checks::tcp_check(line, be, cx),
+        "cookie" => server::cookie(line, be, cx),
+        "retries" => match line.word(1).parse::<i64>() {
+            Ok(n) => {
+                be.main.set("retries", Value::Int(n), src.cite());
+                cx.led.done(src);
+            }
+            Err(_) => cx.led.lost(src, "not a number"),
+        },
+        "http-reuse" => match line.word(1) {
+            w @ ("never" | "safe" | "aggressive" | "always") => {
+                be.main.set("http_reuse", Value::str(w), src.cite());
+                cx.led.done(src);
+            }
+            other => cx
+                .led
+                .lost(src, format!("unknown http-reuse strategy {other:?}")),
+        },
+        "hash-type" => cx.led.note(
+            src,
+            "ringlb's source hash is consistent (Maglev) whatever hash-type says",
+        ),
+        _ => cx.led.lost(
+            src,
+            "no ringlb equivalent (stick tables, persistence and fullconn are not carried over)",
+        ),
+    }
+}
+
+fn both(line: &Line, dflt: bool, fe: Option<&mut Fe>, cx: &mut Cx) {
+    let src = &line.src;
+    match line.word(0) {
+        "mode" => {
+            let m = line.word(1);
+            if m != "http" && m != "tcp" {
+                return cx
+                    .led
+                    .lost(src, format!("mode {m} has no ringlb equivalent"));
+            }
+            if let Some(fe) = fe {
+                fe.main.set("mode", Value::str(m), src.cite());
+                cx.led.done(src);
+            } else if !dflt {
+                cx.led.note(
+                    src,
+                    "a backend follows the mode of the frontend that uses it",
+                );
+            }
+        }
+        "log" => super::global::proxy_log(line, fe, cx),
+        "no" if line.word(1) == "log" => super::global::proxy_log(line, fe, cx),
+        "description" | "id" | "enabled" => cx.led.note(src, "naming only"),
+        "disabled" => cx
+            .led
+            .lost(src, "a disabled proxy is not translated; remove it"),
+        "stats" => cx.led.lost(
+            src,
+            "a stats page inside a traffic proxy: ringlb's is on global.admin_bind",
+        ),
+        "compression" => cx.led.lost(src, "ringlb does not compress responses"),
+        "http-after-response"
+        | "http-error"
+        | "filter"
+        | "declare"
+        | "email-alert"
+        | "unique-id-format"
+        | "unique-id-header"
+        | "tcp-response"
+        | "persist"
+        | "dispatch"
+        | "source"
+        | "bind-process"
+        | "external-check"
+        | "load-server-state-from-file"
+        | "server-state-file-name"
+        | "max-keep-alive-queue"
+        | "http-send-name-header"
+        | "rspadd"
+        | "rspdel"
+        | "reqadd"
+        | "reqrep"
+        | "reqdel"
+        | "rsprep"
+        | "reqallow"
+        | "reqdeny"
+        | "block" => cx.led.lost(src, "no ringlb equivalent"),
+        _ if dflt => {}
+        _ => cx.led.lost(src, "unknown to the importer"),
+    }
+}
+
+fn balance(line: &Line, be: &mut Be, cx: &mut Cx) {
+    let src = &line.src;
+    let (name, differs) = match line.word(1) {
+        "roundrobin" => ("roundrobin", None),
+        "static-rr" => ("roundrobin", Some("weights may also change at runtime")),
+        "leastconn" => ("leastconn", None),
+        "source" => (
+            "source",
+            Some("a consistent (Maglev) hash of the client address: clients stick to a server as with HAProxy, but not to the same one"),
+        ),
+        "random" => (
+            "random",
+            Some("a weighted random pick; HAProxy's random draws 2 and takes the less loaded"),
+        ),
+        other => {
+            let why = format!("balance {other}: ringlb balances by roundrobin, leastconn, source, random or p2c only");
+            return cx.led.lost(src, why);
+        }
+    };
+    let note = match differs {
+        Some(d) => src.differs(d),
+        None => src.cite(),
+    };
+    be.main.set("balance", Value::str(name), note);
+    cx.led.done(src);
+}
+
+/// `timeout NAME VALUE` (and the old `contimeout` spellings).
+fn timeout(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx: &mut Cx) {
+    let src = &line.src;
+    let (name, value) = match line.word(0) {
+        "contimeout" => ("connect", line.word(1)),
+        "clitimeout" => ("client", line.word(1)),
+        "srvtimeout" => ("server", line.word(1)),
+        _ => (line.word(1), line.word(2)),
+    };
+    let Some(d) = values::duration(value) else {
+        return cx.led.lost(src, format!("{value:?} is not a time"));
+    };
+    let (fkey, bkey) = match name {
+        "client" => (Some("timeout_client"), None),
+        "http-request" => (Some("timeout_http_request"), None),
+        "http-keep-alive" => (Some("timeout_http_keep_alive"), None),
+        "tunnel" => (Some("timeout_tunnel"), Some("timeout_tunnel")),
+        "connect" => (None, Some("timeout_connect")),
+        "server" => (None, Some("timeout_server")),
+        "queue" => (None, Some("timeout_queue")),
+        "check" => (None, Some("check")),
+        "tarpit" => {
+            if let Some(fe) = fe {
+                fe.tarpit = Some(d);
+                cx.led.note(src, "used as the delay of tarpit rules");
+            }
+            return;
+        }
+        _ => {
+            return cx
+                .led
+                .lost(src, format!("timeout {name} has no ringlb equivalent"))
+        }
+    };
+    let mut used = false;
+    if let (Some(k), Some(fe)) = (fkey, fe) {
+        fe.main.set(k, Value::str(&d), src.cite());
+        used = true;
+    }
+    if let (Some(k), Some(be)) = (bkey, be) {
+        if k == "check" {
+            let note = src.differs("ringlb's check timeout covers connect and response together");
+            be.check.set("timeout", Value::str(&d), note);
+        } else {
+            be.main.set(k, Value::str(&d), src.cite());
+        }
+        used = true;
+    }
+    if used {
+        cx.led.done(src);
+    } else if !dflt {
+        cx.led.lost(
+            src,
+            format!("timeout {name} does not apply to this kind of proxy"),
+        );
+    }
+}
+
+fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx: &mut Cx) {
+    let src = &line.src;
+    let negated = line.word(0) == "no";
+    let name = if negated { line.word(2) } else { line.word(1) };
+    if negated && line.word(1) != "option" {
+        return cx.led.lost(src, "unknown to the importer");
+    }
+    match (name, fe, be) {
+        ("redispatch", _, Some(be)) => {
+            be.main.set("redispatch", Value::Bool(!negated), src.cite());
+            cx.led.done(src);
+        }
+        ("forwardfor", None, Some(be)) if !negated && !dflt && line.words.len() == 2 => {
+            be.forwardfor = Some(src.clone());
+        }
+        ("forwardfor" | "httplog", Some(fe), _) if dflt && fe.mode() == "tcp" => {}
+        ("forwardfor", Some(fe), _) if !negated => {
+            fe.main.set("forwarded_for", Value::Bool(true), src.differs("also sets X-Forwarded-Proto and X-Forwarded-Host"));
+            cx.led.done(src);
+            if line.words.len() > 2 {
+                cx.led.lost_part(src, "option forwardfor options", "except/header/if-none are not supported");
+            }
+        }
+        ("httplog" | "tcplog", Some(fe), _) if !negated => {
+            fe.main.set("access_log_format", Value::str(name), src.cite());
+            fe.http_log = true;
+            cx.led.done(src);
+            if line.words.len() > 2 {
+                cx.led.lost_part(src, "option httplog clf", "the CLF variant is not supported");
+            }
+        }
+        ("httpchk" | "tcp-check" | "redis-check" | "ssl-hello-chk" | "mysql-check"
+        | "pgsql-check" | "smtpchk" | "ldap-check" | "spop-check" | "external-check", _, Some(be)) => {
+            checks::option(line, name, be, cx)
+        }
+        ("allbackups", _, Some(be)) => {
+            be.allbackups = true;
+            cx.led.note(src, "ringlb always shares the load among all usable backup servers");
+        }
+        ("http-server-close" | "http-keep-alive" | "http-pretend-keepalive" | "http-use-htx"
+        | "contstats" | "splice-auto" | "splice-request" | "splice-response" | "tcp-smart-accept"
+        | "tcp-smart-connect" | "socket-stats" | "log-health-checks", _, _) => cx.led.note(
+            src,
+            "no effect on traffic in ringlb (it keeps client and server connections alive, pools server connections, and logs every health transition)",
+        ),
+        ("dontlognull" | "log-separate-errors" | "logasap" | "dontlog-normal", _, _) if !cx.g.logs => {
+            cx.led.note(src, "there is no log target: nothing is logged either way")
+        }
+        _ if dflt => {}
+        ("httplog" | "tcplog", None, Some(_)) => cx.led.note(src, "log options of a backend have no effect in HAProxy either"),
+        _ => cx.led.lost(src, format!("option {name} has no ringlb equivalent")),
+    }
+}

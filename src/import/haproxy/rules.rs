@@ -1,0 +1,472 @@
+//! ACL lines, `if`/`unless` conditions and rules: `http-request`, `http-response`,
+//! `tcp-request`, `redirect`, `errorfile`. `use_backend` is in `routes.rs`.
+
+use crate::import::toml_out::{Table, Value};
+
+use super::acl::{self, Acl};
+use super::model::{Cx, Fe};
+use super::sections::Line;
+
+pub fn acl_line(line: &Line, fe: &mut Fe, cx: &mut Cx) {
+    let src = &line.src;
+    let name = line.word(1);
+    fe.counter_srcs.insert(name.to_string(), src.clone());
+    match acl::translate(name, &line.words[2..], &src.cite()) {
+        Ok(a) => match add_acl(fe, name, a) {
+            Ok(()) => cx.led.done(src),
+            Err(why) => cx.led.lost(src, why),
+        },
+        Err(why) => cx.led.lost(src, why),
+    }
+}
+
+/// Add an ACL; a second line with the same name ORs its values in (HAProxy's rule),
+/// which ringlb can do when both are of the same kind.
+fn add_acl(fe: &mut Fe, name: &str, a: Acl) -> Result<(), String> {
+    match a {
+        Acl::Sni(names) => {
+            fe.sni_acls
+                .entry(name.to_string())
+                .or_default()
+                .extend(names);
+            Ok(())
+        }
+        Acl::Table(t) => {
+            let same = |x: &Table| x.get("name").and_then(Value::as_str) == Some(name);
+            let Some(old) = fe.acls.iter_mut().find(|x| same(x)) else {
+                fe.acls.push(t);
+                return Ok(());
+            };
+            let (k, v) = (&t.items[1].key, &t.items[1].value);
+            match (old.get(k).cloned(), v) {
+                (Some(Value::Arr(mut a)), Value::Arr(b))
+                    if old.get("ignore_case") == t.get("ignore_case") =>
+                {
+                    a.extend(b.iter().cloned());
+                    let note = t.items[1].notes[0].clone();
+                    old.set(k, Value::Arr(a), note.clone());
+                    old.cite(k, note);
+                    Ok(())
+                }
+                _ => Err(format!(
+                    "ACL {name:?} is declared again with another kind of test; ringlb's ACL has one kind"
+                )),
+            }
+        }
+    }
+}
+
+/// `if|unless COND...` from `words` (starting at the keyword): the ringlb key and its
+/// text. Anonymous ACLs and predefined ones become ACLs of the frontend.
+pub fn condition(
+    words: &[String],
+    fe: &mut Fe,
+    line: &Line,
+) -> Result<Option<(&'static str, String)>, String> {
+    let Some(kw) = words.first() else {
+        return Ok(None);
+    };
+    let key = match kw.as_str() {
+        "if" => "if",
+        "unless" => "unless",
+        other => return Err(format!("unexpected {other:?} where if/unless was expected")),
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 1;
+    while i < words.len() {
+        let w = words[i].as_str();
+        match w {
+            "||" | "or" => out.push("||".into()),
+            "!" => out.push("!".into()),
+            "{" | "!{" => {
+                let close = words[i..]
+                    .iter()
+                    .position(|x| x == "}")
+                    .ok_or("anonymous ACL without its closing brace")?;
+                fe.anon += 1;
+                let name = format!("anon_{}_{}", line.src.line, fe.anon);
+                let a = acl::translate(&name, &words[i + 1..i + close], &line.src.cite())?;
+                add_acl(fe, &name, a)?;
+                out.push(if w == "!{" { format!("!{name}") } else { name });
+                i += close;
+            }
+            _ => {
+                let (neg, name) = match w.strip_prefix('!') {
+                    Some(n) => ("!", n),
+                    None => ("", w),
+                };
+                let name = if fe.has_acl(name) {
+                    name.to_string()
+                } else if let Some(def) = acl::predefined(name) {
+                    let local = format!("haproxy_{}", name.replace('.', "_"));
+                    if !fe.has_acl(&local) {
+                        let a = acl::translate(&local, &def, &line.src.cite())?;
+                        add_acl(fe, &local, a)?;
+                    }
+                    local
+                } else {
+                    return Err(format!("ACL {name:?} is not defined or not translated"));
+                };
+                out.push(format!("{neg}{name}"));
+            }
+        }
+        i += 1;
+    }
+    // `! name` written apart joins its name.
+    let text = out.join(" ").replace("! ", "!");
+    Ok(Some((key, text)))
+}
+
+/// Where `if`/`unless` starts in `words`, from `from` on.
+fn cond_at(words: &[String], from: usize) -> usize {
+    words[from.min(words.len())..]
+        .iter()
+        .position(|w| w == "if" || w == "unless")
+        .map(|p| p + from)
+        .unwrap_or(words.len())
+}
+
+/// Put a rule's condition on its table, or report the line.
+pub(super) fn with_condition(
+    t: &mut Table,
+    line: &Line,
+    at: usize,
+    fe: &mut Fe,
+) -> Result<(), String> {
+    if let Some((k, text)) = condition(&line.words[at..], fe, line)? {
+        t.set(k, Value::str(text), line.src.cite());
+    }
+    Ok(())
+}
+
+/// A literal value: `%[...]` and other log-format fields cannot be carried.
+fn literal(v: &str) -> Result<String, String> {
+    let plain = v.replace("%%", "");
+    if plain.contains('%') {
+        return Err("values with log-format expressions (%[...], %ci...) are not supported: ringlb sets literal values".into());
+    }
+    Ok(v.replace("%%", "%"))
+}
+
+pub(super) fn rule(header: &str, action: &str, line: &Line) -> Table {
+    let mut t = Table::new(header);
+    t.notes.push(line.src.cite());
+    t.set("action", Value::str(action), line.src.cite());
+    t
+}
+
+/// HTTP rules in a tcp frontend: HAProxy ignores them (with a warning).
+fn in_tcp(line: &Line, fe: &Fe, cx: &mut Cx) -> bool {
+    if fe.mode() == "tcp" {
+        cx.led.lost(
+            &line.src,
+            "an HTTP rule in a tcp-mode proxy (HAProxy ignores it too)",
+        );
+    }
+    fe.mode() == "tcp"
+}
+
+pub fn http_request(line: &Line, fe: &mut Fe, cx: &mut Cx) {
+    if in_tcp(line, fe, cx) {
+        return;
+    }
+    match http_request_rule(line, fe) {
+        Ok(t) => {
+            fe.http_rules.push(t);
+            cx.led.done(&line.src);
+        }
+        Err(why) => cx.led.lost(&line.src, why),
+    }
+}
+
+fn http_request_rule(line: &Line, fe: &mut Fe) -> Result<Table, String> {
+    let w = &line.words;
+    let end = cond_at(w, 2);
+    let args = &w[2..end];
+    let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or("");
+    let note = line.src.cite();
+    let action = line.word(1);
+    let mut t = match action {
+        "allow" | "deny" | "tarpit" | "return" => {
+            let mut t = rule("[[frontend.http_rule]]", action, line);
+            reply(&mut t, args, &note)?;
+            if action == "tarpit" {
+                let delay = fe.tarpit.clone().unwrap_or_else(|| "5s".into());
+                t.set("delay", Value::str(delay), note.clone());
+            }
+            t
+        }
+        "redirect" => {
+            let mut t = rule("[[frontend.http_rule]]", "redirect", line);
+            redirect_args(&mut t, args, &note)?;
+            t
+        }
+        "set-header" | "add-header" if args.len() == 2 => {
+            let mut t = rule("[[frontend.http_rule]]", &action.replace('-', "_"), line);
+            t.set("name", Value::str(arg(0)), note.clone());
+            t.set("value", Value::str(literal(arg(1))?), note.clone());
+            t
+        }
+        "del-header" if args.len() == 1 => {
+            let mut t = rule("[[frontend.http_rule]]", "del_header", line);
+            t.set("name", Value::str(arg(0)), note.clone());
+            t
+        }
+        "set-path" if args.len() == 1 => {
+            let mut t = rule("[[frontend.http_rule]]", "set_path", line);
+            t.set("value", Value::str(literal(arg(0))?), note.clone());
+            t
+        }
+        "replace-path" if args.len() == 2 => {
+            let mut t = rule("[[frontend.http_rule]]", "replace_path", line);
+            t.set("regex", Value::str(arg(0)), note.clone());
+            t.set("replacement", Value::str(literal(arg(1))?), note.clone());
+            t
+        }
+        a if a.starts_with("track-sc") => {
+            let (slot, table) = super::tables::track(a, args, fe)?;
+            fe.sc.insert(slot, table.clone());
+            let mut t = rule("[[frontend.http_rule]]", "track", line);
+            t.set("table", Value::str(table), note.clone());
+            t
+        }
+        "use-service" if arg(0) == "prometheus-exporter" => {
+            return Err("ringlb's /metrics is on global.admin_bind".into())
+        }
+        other => return Err(format!("http-request {other} has no ringlb equivalent")),
+    };
+    with_condition(&mut t, line, end, fe)?;
+    Ok(t)
+}
+
+/// `deny_status N`, `status N`, `content-type T`, `string S`, `file F`.
+fn reply(t: &mut Table, args: &[String], note: &str) -> Result<(), String> {
+    let mut i = 0;
+    while i < args.len() {
+        let v = args.get(i + 1).map(String::as_str).unwrap_or("");
+        match args[i].as_str() {
+            "deny_status" | "status" => {
+                let n = v.parse::<i64>().map_err(|_| "status is not a number")?;
+                t.set("status", Value::Int(n), note.to_string());
+            }
+            "content-type" => t.set("content_type", Value::str(v), note.to_string()),
+            "string" => t.set("body", Value::str(v), note.to_string()),
+            "file" | "errorfile" => t.set("body_file", Value::str(v), note.to_string()),
+            other => return Err(format!("reply option {other} is not supported")),
+        }
+        i += 2;
+    }
+    Ok(())
+}
+
+/// `location|prefix|scheme X [code N] [drop-query]`.
+fn redirect_args(t: &mut Table, args: &[String], note: &str) -> Result<(), String> {
+    let kind = args.first().map(String::as_str).unwrap_or("");
+    if !matches!(kind, "location" | "prefix" | "scheme") {
+        return Err(format!("redirect {kind} is not supported"));
+    }
+    let target = args.get(1).ok_or("redirect without a target")?;
+    t.set(kind, Value::str(literal(target)?), note.to_string());
+    let mut i = 2;
+    while i < args.len() {
+        match args[i].as_str() {
+            "code" => {
+                let n = args
+                    .get(i + 1)
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .ok_or("code is not a number")?;
+                t.set("status", Value::Int(n), note.to_string());
+                i += 1;
+            }
+            "drop-query" => t.set("drop_query", Value::Bool(true), note.to_string()),
+            other => return Err(format!("redirect option {other} is not supported")),
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// The `redirect` directive: an http rule after the `http-request` ones.
+pub fn redirect(line: &Line, fe: &mut Fe, cx: &mut Cx) {
+    if in_tcp(line, fe, cx) {
+        return;
+    }
+    let end = cond_at(&line.words, 1);
+    let mut t = rule("[[frontend.http_rule]]", "redirect", line);
+    let r = redirect_args(&mut t, &line.words[1..end], &line.src.cite())
+        .and_then(|_| with_condition(&mut t, line, end, fe));
+    match r {
+        Ok(()) => {
+            fe.redirects.push(t);
+            cx.led.done(&line.src);
+        }
+        Err(why) => cx.led.lost(&line.src, why),
+    }
+}
+
+pub fn http_response(line: &Line, fe: &mut Fe, cx: &mut Cx) {
+    if in_tcp(line, fe, cx) {
+        return;
+    }
+    let w = &line.words;
+    let end = cond_at(w, 2);
+    let args = &w[2..end];
+    let note = line.src.cite();
+    let r = (|| {
+        let action = match (line.word(1), args.len()) {
+            ("set-header", 2) => "set_header",
+            ("add-header", 2) => "add_header",
+            ("del-header", 1) => "del_header",
+            (other, _) => return Err(format!("http-response {other} has no ringlb equivalent")),
+        };
+        let mut t = rule("[[frontend.response_rule]]", action, line);
+        t.set("name", Value::str(&args[0]), note.clone());
+        if let Some(v) = args.get(1) {
+            t.set("value", Value::str(literal(v)?), note.clone());
+        }
+        with_condition(&mut t, line, end, fe)?;
+        Ok(t)
+    })();
+    match r {
+        Ok(t) => {
+            fe.response_rules.push(t);
+            cx.led.done(&line.src);
+        }
+        Err(why) => cx.led.lost(&line.src, why),
+    }
+}
+
+pub fn tcp_request(line: &Line, fe: &mut Fe, cx: &mut Cx) {
+    let src = &line.src;
+    match (line.word(1), line.word(2)) {
+        ("connection", "accept" | "reject") => {
+            let mut t = rule("[[frontend.tcp_rule]]", line.word(2), line);
+            match with_condition(&mut t, line, 3, fe) {
+                Ok(()) => {
+                    fe.tcp_rules.push(t);
+                    cx.led.done(src);
+                }
+                Err(why) => cx.led.lost(src, why),
+            }
+        }
+        ("inspect-delay", _) | ("content", "accept") => fe.sni_lines.push(line.clone()),
+        ("connection", a) if a.starts_with("track-sc") => {
+            let end = cond_at(&line.words, 3);
+            let r = super::tables::track(a, &line.words[3..end], fe).and_then(|(slot, table)| {
+                fe.sc.insert(slot, table.clone());
+                let mut t = rule("[[frontend.tcp_rule]]", "track", line);
+                t.set("table", Value::str(table), src.cite());
+                with_condition(&mut t, line, end, fe)?;
+                Ok(t)
+            });
+            match r {
+                Ok(t) => {
+                    fe.tcp_rules.push(t);
+                    cx.led.done(src);
+                }
+                Err(why) => cx.led.lost(src, why),
+            }
+        }
+        _ => cx.led.lost(
+            src,
+            "only tcp-request connection accept/reject are translated",
+        ),
+    }
+}
+
+/// Statuses ringlb answers itself, whose page an error_page may replace.
+const OWN_STATUSES: &[u16] = &[400, 403, 408, 413, 414, 431, 500, 501, 502, 503, 504, 505];
+
+pub fn errorfile(line: &Line, fe: &mut Fe, cx: &mut Cx) {
+    let src = &line.src;
+    if in_tcp(line, fe, cx) {
+        return;
+    }
+    let Ok(status) = line.word(1).parse::<u16>() else {
+        return cx.led.lost(src, "status is not a number");
+    };
+    if !OWN_STATUSES.contains(&status) {
+        return cx
+            .led
+            .lost(src, format!("ringlb never answers {status} itself"));
+    }
+    fe.error_pages
+        .retain(|t| t.get("status") != Some(&Value::Int(status.into())));
+    let mut t = Table::new("[[frontend.error_page]]");
+    t.notes.push(src.cite());
+    t.set("status", Value::Int(status.into()), src.cite());
+    t.set("file", Value::str(line.word(2)), src.cite());
+    fe.error_pages.push(t);
+    cx.led.done(src);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::report::Src;
+
+    fn line(text: &str) -> Line {
+        Line {
+            src: Src {
+                file: "h.cfg".into(),
+                line: 7,
+                text: text.into(),
+                directive: String::new(),
+            },
+            words: text.split(' ').map(String::from).collect(),
+        }
+    }
+
+    #[test]
+    fn conditions_with_anonymous_and_predefined_acls() {
+        let mut fe = Fe::new("f", &line("frontend f").src);
+        fe.main.set("mode", Value::str("http"), String::new());
+        fe.final_mode = "http".into();
+        let l = line("acl api path_beg /api");
+        let mut led = crate::import::report::Ledger::default();
+        let mut g = super::super::model::Global::default();
+        let mut cx = Cx {
+            led: &mut led,
+            g: &mut g,
+        };
+        acl_line(&l, &mut fe, &mut cx);
+        let l = line("http-request deny if api !{ src 10.0.0.0/8 } || METH_POST");
+        http_request(&l, &mut fe, &mut cx);
+        let rule = &fe.http_rules[0];
+        assert_eq!(
+            rule.get("if"),
+            Some(&Value::str("api !anon_7_1 || haproxy_METH_POST"))
+        );
+        assert_eq!(fe.acls.len(), 3);
+        let l = line("http-request deny if nope");
+        http_request(&l, &mut fe, &mut cx);
+        assert_eq!(fe.http_rules.len(), 1);
+        assert!(led.lost_list()[0].why.contains("nope"));
+    }
+
+    #[test]
+    fn same_name_acls_or_their_values() {
+        let mut fe = Fe::new("f", &line("frontend f").src);
+        let mut led = crate::import::report::Ledger::default();
+        let mut g = super::super::model::Global::default();
+        let mut cx = Cx {
+            led: &mut led,
+            g: &mut g,
+        };
+        acl_line(&line("acl st path_beg /static"), &mut fe, &mut cx);
+        acl_line(&line("acl st path_beg /img"), &mut fe, &mut cx);
+        assert_eq!(fe.acls.len(), 1);
+        assert_eq!(
+            fe.acls[0].get("path_prefix"),
+            Some(&Value::Arr(vec![Value::str("/static"), Value::str("/img")]))
+        );
+        acl_line(&line("acl st src 10.0.0.1"), &mut fe, &mut cx);
+        assert_eq!(led.lost_list().len(), 1);
+    }
+
+    #[test]
+    fn literal_values_only() {
+        assert_eq!(literal("a%%b").unwrap(), "a%b");
+        assert!(literal("%[src]").is_err());
+    }
+}

@@ -1,0 +1,262 @@
+//! Whole-file translations: sections, defaults inheritance, listen, and the lost list.
+
+use crate::import::report::Ledger;
+
+fn env(name: &str) -> Option<String> {
+    (name == "WEB_PORT").then(|| "8081".to_string())
+}
+
+fn run(text: &str) -> (String, Vec<String>) {
+    let mut led = Ledger::default();
+    let tables = super::translate("h.cfg", text, &env, &mut led).unwrap();
+    led.close();
+    let toml = crate::import::toml_out::write(&[], &tables);
+    let lost = led.lost_list().iter().map(|l| l.to_string()).collect();
+    (toml, lost)
+}
+
+fn parsed(toml: &str) -> toml::Table {
+    toml::from_str(toml).unwrap_or_else(|e| panic!("{e}\n{toml}"))
+}
+
+#[test]
+fn listen_becomes_a_frontend_and_a_backend() {
+    let (toml, lost) = run(
+        "defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n\nlisten web\n  bind :80\n  balance leastconn\n  option httpchk GET /health\n  server a 10.0.0.1:8080 check inter 3s rise 3\n  server b \"10.0.0.2:${WEB_PORT}\" check backup\n",
+    );
+    assert!(lost.is_empty(), "{lost:?}");
+    let t = parsed(&toml);
+    let fe = &t["frontend"][0];
+    assert_eq!(fe["name"].as_str(), Some("web"));
+    assert_eq!(fe["bind"][0].as_str(), Some("0.0.0.0:80"));
+    assert_eq!(fe["default_backend"].as_str(), Some("web"));
+    assert_eq!(fe["timeout_http_request"].as_str(), Some("30s"));
+    let be = &t["backend"][0];
+    assert_eq!(be["balance"].as_str(), Some("leastconn"));
+    assert_eq!(be["redispatch"].as_bool(), Some(false));
+    assert_eq!(be["error_limit"].as_integer(), Some(0));
+    assert_eq!(be["timeout_queue"].as_str(), Some("5s"));
+    assert_eq!(be["check"]["kind"].as_str(), Some("http"));
+    assert_eq!(be["check"]["path"].as_str(), Some("/health"));
+    assert_eq!(be["check"]["interval"].as_str(), Some("3s"));
+    assert_eq!(be["server"][1]["address"].as_str(), Some("10.0.0.2:8081"));
+    assert!(toml.contains("# h.cfg:11: server a 10.0.0.1:8080 check inter 3s rise 3\n"));
+}
+
+#[test]
+fn several_defaults_and_from() {
+    let text = "defaults base\n  mode http\n  timeout client 10s\n  option redispatch\n\ndefaults\n  mode tcp\n  timeout client 1m\n\nfrontend a from base\n  bind :80\n  default_backend b\n\nfrontend t\n  bind :5432\n  default_backend b\n\nbackend b from base\n  server s 10.0.0.1:80\n";
+    let (toml, lost) = run(text);
+    assert!(lost.is_empty(), "{lost:?}");
+    let t = parsed(&toml);
+    assert_eq!(t["frontend"][0]["mode"].as_str(), Some("http"));
+    assert_eq!(t["frontend"][0]["timeout_client"].as_str(), Some("10s"));
+    assert_eq!(t["frontend"][1]["mode"].as_str(), Some("tcp"));
+    assert_eq!(t["frontend"][1]["timeout_client"].as_str(), Some("1m"));
+    assert_eq!(t["backend"][0]["redispatch"].as_bool(), Some(true));
+}
+
+#[test]
+fn unknown_directives_and_options_are_listed() {
+    let text = "global\n  log /dev/log local0\n  daemon\n  stats socket /run/haproxy.sock\n  frobnicate 3\nfrontend f\n  bind :80 ssl crt /etc/x.pem ciphers HIGH\n  mode http\n  default_backend b\n  option dontlognull\nbackend b\n  server s 10.0.0.1:80 check maxqueue 10\n";
+    let (_, lost) = run(text);
+    assert_eq!(
+        lost,
+        [
+            "h.cfg:4: stats socket: not translated: no runtime socket: ringlb's runtime API is HTTP on global.admin_bind",
+            "h.cfg:5: frobnicate: not translated: no ringlb equivalent",
+            "h.cfg:7: bind ciphers: not translated: ringlb offers TLS 1.2 and 1.3 with rustls' default suites and groups",
+            "h.cfg:10: option dontlognull: not translated: option dontlognull has no ringlb equivalent",
+            "h.cfg:12: server maxqueue: not translated: ringlb queues per backend (max_queue), not per server",
+        ]
+    );
+}
+
+#[test]
+fn tls_and_plain_binds_split_into_two_frontends() {
+    let text = "frontend f\n  mode http\n  bind :80\n  bind :443 ssl crt /etc/site.pem alpn h2,http/1.1\n  http-request redirect scheme https unless { ssl_fc }\n  default_backend b\nbackend b\n  server s 10.0.0.1:80\n";
+    let (toml, lost) = run(text);
+    assert!(lost.is_empty(), "{lost:?}");
+    let t = parsed(&toml);
+    let fes = t["frontend"].as_array().unwrap();
+    assert_eq!(fes.len(), 2);
+    assert_eq!(fes[1]["name"].as_str(), Some("f-tls"));
+    assert_eq!(fes[1]["tls"]["alpn"][0].as_str(), Some("http/1.1"));
+    assert_eq!(
+        fes[1]["tls"]["certificates"][0]["key"].as_str(),
+        Some("/etc/site.pem")
+    );
+    assert_eq!(fes[0]["http_rule"][0]["scheme"].as_str(), Some("https"));
+    assert_eq!(fes[0]["http_rule"][0]["unless"].as_str(), Some("anon_5_1"));
+}
+
+#[test]
+fn use_backend_rules_and_the_503_without_default() {
+    let text = "frontend f\n  mode http\n  bind :80\n  acl api path_beg /api\n  use_backend api if api\n  use_backend gone if { hdr(host) -i old.example.com }\nbackend api\n  server s 10.0.0.1:80\nbackend gone\n";
+    let (toml, lost) = run(text);
+    let t = parsed(&toml);
+    let rules = t["frontend"][0]["http_rule"].as_array().unwrap();
+    assert_eq!(rules[0]["action"].as_str(), Some("use_backend"));
+    assert_eq!(rules[1]["action"].as_str(), Some("return"));
+    assert_eq!(rules[2]["unless"].as_str(), Some("api"));
+    assert_eq!(t["frontend"][0]["default_backend"].as_str(), Some("api"));
+    // A backend without servers answers 503 in both: nothing is lost.
+    assert!(lost.is_empty(), "{lost:?}");
+    assert!(toml.contains("answered with 503"));
+}
+
+#[test]
+fn sni_passthrough() {
+    let text = "frontend tls\n  mode tcp\n  bind :443\n  tcp-request inspect-delay 5s\n  tcp-request content accept if { req_ssl_hello_type 1 }\n  acl a req.ssl_sni -i a.example.com\n  use_backend ba if a\n  use_backend bb if { req.ssl_sni -m end .example.org }\n  default_backend ba\nbackend ba\n  server s 10.0.0.1:443\nbackend bb\n  server s 10.0.0.2:443\n";
+    let (toml, lost) = run(text);
+    assert!(lost.is_empty(), "{lost:?}");
+    let t = parsed(&toml);
+    let routes = t["frontend"][0]["route"].as_array().unwrap();
+    assert_eq!(routes[0]["sni"].as_str(), Some("a.example.com"));
+    assert_eq!(routes[1]["sni"].as_str(), Some("*.example.org"));
+    assert_eq!(
+        t["frontend"][0]["timeout_client_handshake"].as_str(),
+        Some("5s")
+    );
+}
+
+#[test]
+fn stats_listener_becomes_admin_bind() {
+    let text = "listen stats\n  bind 127.0.0.1:8404\n  mode http\n  stats enable\n  stats uri /stats\n  stats auth admin:secret\nfrontend f\n  bind :80\n  default_backend b\nbackend b\n  server s 10.0.0.1:80\n";
+    let (toml, lost) = run(text);
+    let t = parsed(&toml);
+    assert_eq!(t["global"]["admin_bind"].as_str(), Some("127.0.0.1:8404"));
+    assert_eq!(t["frontend"].as_array().unwrap().len(), 1);
+    assert_eq!(lost.len(), 1);
+    assert!(lost[0].contains("admin_token"));
+}
+
+#[test]
+fn trailing_backslash_and_unset_variables_are_reported() {
+    let text = "frontend f\n  bind \"${NOPE}:80\"\n  default_backend b\nbackend b\n  server s 10.0.0.1:80 \\\n   check\n";
+    let (_, lost) = run(text);
+    assert!(
+        lost.iter()
+            .any(|l| l.starts_with("h.cfg:2: ${NOPE}: not translated")),
+        "{lost:?}"
+    );
+    assert!(
+        lost.iter()
+            .any(|l| l.starts_with("h.cfg:5: \\: not translated")),
+        "{lost:?}"
+    );
+    assert!(
+        lost.iter()
+            .any(|l| l.starts_with("h.cfg:6: check: not translated")),
+        "{lost:?}"
+    );
+}
+
+#[test]
+fn rate_limit_with_a_stick_table() {
+    let text = "frontend f\n  mode http\n  bind :80\n  stick-table type ip size 100k expire 30s store http_req_rate(10s)\n  acl too_fast sc_http_req_rate(0) gt 100\n  http-request track-sc0 src\n  http-request deny deny_status 429 if too_fast\n  tcp-request connection track-sc1 src table per_ip\n  acl many src_conn_cur(per_ip) ge 20\n  tcp-request connection reject if many\n  default_backend b\nbackend b\n  server s 10.0.0.1:80\nbackend per_ip\n  stick-table type ip size 1m expire 1m store conn_cur\n";
+    let (toml, lost) = run(text);
+    assert!(lost.is_empty(), "{lost:?}");
+    let t = parsed(&toml);
+    let tables = t["table"].as_array().unwrap();
+    assert_eq!(tables[0]["name"].as_str(), Some("f"));
+    assert_eq!(tables[0]["size"].as_integer(), Some(102400));
+    assert_eq!(tables[0]["period"].as_str(), Some("10s"));
+    assert_eq!(tables[1]["name"].as_str(), Some("per_ip"));
+    let fe = &t["frontend"][0];
+    assert_eq!(fe["acl"][0]["counter"]["table"].as_str(), Some("f"));
+    assert_eq!(fe["acl"][1]["counter"]["above"].as_integer(), Some(19));
+    assert_eq!(fe["http_rule"][0]["action"].as_str(), Some("track"));
+    assert_eq!(fe["tcp_rule"][0]["table"].as_str(), Some("per_ip"));
+    assert_eq!(t["backend"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn the_last_check_option_wins() {
+    let text = "backend b\n  option httpchk GET /healthz\n  http-check expect status 200\n  option ssl-hello-chk\n  server s 10.0.0.1:6443 check\n";
+    let (toml, lost) = run(text);
+    assert!(lost.is_empty(), "{lost:?}");
+    let t = parsed(&toml);
+    let c = &t["backend"][0]["check"];
+    assert_eq!(c["kind"].as_str(), Some("tcp"));
+    assert_eq!(c["tls"].as_bool(), Some(true));
+    assert!(c.get("path").is_none());
+}
+
+#[test]
+fn frontend_maxconn_is_the_process_limit_only_with_one_frontend() {
+    let one = "global\n  maxconn 5000\ndefaults\n  maxconn 2000\nfrontend f\n  bind :80\n  default_backend b\nbackend b\n  server s 10.0.0.1:80\n";
+    let (toml, lost) = run(one);
+    assert!(lost.is_empty(), "{lost:?}");
+    assert_eq!(
+        parsed(&toml)["global"]["max_connections"].as_integer(),
+        Some(2000)
+    );
+    let two = format!("{one}frontend g\n  bind :81\n  default_backend b\n");
+    let (_, lost) = run(&two);
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(lost[0].starts_with("h.cfg:4: maxconn: not translated"));
+}
+
+#[test]
+fn resolvers_templates_and_per_backend_check_settings() {
+    let text = "resolvers dns\n  nameserver ns1 10.0.0.53:53\n  resolve_retries 2\n  timeout resolve 5s\n  timeout retry 1s\n  hold valid 10s\nbackend b\n  server-template web 1-3 web.service.local:8080 check resolvers dns\n  server a app.local:80 check inter 2s resolvers dns resolve-prefer ipv4\n  server c 10.0.0.3:80 check inter 5s\n";
+    let (toml, lost) = run(text);
+    let t = parsed(&toml);
+    assert_eq!(
+        t["resolvers"]["nameservers"][0].as_str(),
+        Some("10.0.0.53:53")
+    );
+    assert_eq!(t["resolvers"]["attempts"].as_integer(), Some(2));
+    assert_eq!(t["resolvers"]["timeout"].as_str(), Some("1s"));
+    let be = &t["backend"][0];
+    assert_eq!(be["server_template"][0]["count"].as_integer(), Some(3));
+    assert_eq!(
+        be["server_template"][0]["resolve_interval"].as_str(),
+        Some("5s")
+    );
+    assert_eq!(be["server"][0]["resolve_prefer"].as_str(), Some("ipv4"));
+    assert_eq!(be["check"]["interval"].as_str(), Some("2s"));
+    assert_eq!(
+        lost,
+        ["h.cfg:10: server inter: not translated: ringlb has one check setting per backend; another server's value was kept"]
+    );
+}
+
+#[test]
+fn error_files_cookies_and_response_rules() {
+    let text = "defaults\n  mode http\n  errorfile 503 /etc/haproxy/errors/503.http\n  errorfile 404 /etc/haproxy/errors/404.http\nfrontend f\n  bind :80\n  http-response set-header X-Frame-Options DENY\n  redirect scheme https code 301 if !{ ssl_fc }\n  default_backend b\nbackend b\n  cookie SRV insert indirect nocache maxidle 30m\n  server s 10.0.0.1:80 cookie s1\n";
+    let (toml, lost) = run(text);
+    let t = parsed(&toml);
+    let fe = &t["frontend"][0];
+    assert_eq!(fe["error_page"][0]["status"].as_integer(), Some(503));
+    assert_eq!(
+        fe["response_rule"][0]["name"].as_str(),
+        Some("X-Frame-Options")
+    );
+    assert_eq!(fe["http_rule"][0]["status"].as_integer(), Some(301));
+    assert_eq!(fe["http_rule"][0]["if"].as_str(), Some("!anon_8_1"));
+    assert_eq!(t["backend"][0]["cookie"]["mode"].as_str(), Some("insert"));
+    assert_eq!(t["backend"][0]["server"][0]["cookie"].as_str(), Some("s1"));
+    assert_eq!(
+        lost,
+        [
+            "h.cfg:4: errorfile: not translated: ringlb never answers 404 itself",
+            "h.cfg:11: cookie maxidle: not translated: dates inside the cookie are not supported",
+        ]
+    );
+}
+
+#[test]
+fn http_reuse_becomes_the_backends_http_reuse_from_defaults_too() {
+    let text = "defaults\n  mode http\n  http-reuse always\n\nfrontend f\n  bind :80\n  default_backend a\n\nbackend a\n  server s 10.0.0.1:80\n\nbackend n\n  http-reuse never\n  server s 10.0.0.2:80\n\nbackend x\n  http-reuse sometimes\n  server s 10.0.0.3:80\n";
+    let (toml, lost) = run(text);
+    let t = parsed(&toml);
+    assert_eq!(t["backend"][0]["http_reuse"].as_str(), Some("always"));
+    assert_eq!(t["backend"][1]["http_reuse"].as_str(), Some("never"));
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(
+        lost[0].contains("h.cfg:17") && lost[0].contains("sometimes"),
+        "{lost:?}"
+    );
+}
