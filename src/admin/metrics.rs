@@ -73,6 +73,11 @@ static FAMILIES: &[Family<Get>] = &[
         Get::Frontend(|f, _| f.requests.into()),
     ),
     Family::counter(
+        "ringlb_frontend_h2_requests_total",
+        "HTTP requests received as HTTP/2 streams (also counted in ringlb_frontend_requests_total).",
+        Get::Frontend(|f, _| f.h2_requests.into()),
+    ),
+    Family::counter(
         "ringlb_frontend_invalid_requests_total",
         "Requests refused as malformed, too large or too slow.",
         Get::Frontend(|f, _| f.invalid_requests.into()),

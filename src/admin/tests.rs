@@ -291,8 +291,8 @@ fn metrics_parse_with_help_and_type_per_family_and_no_duplicate_series() {
     assert_eq!(helps.len(), types.len());
     assert_eq!(
         types.len(),
-        41 + 10 + 5,
-        "metrics.rs has 41 families, vrrp_view.rs 10, announce_view.rs 5"
+        42 + 10 + 5,
+        "metrics.rs has 42 families, vrrp_view.rs 10, announce_view.rs 5"
     );
     assert_eq!(scrape.docs.len(), types.len());
     for s in &scrape.samples {

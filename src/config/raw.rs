@@ -215,6 +215,16 @@ pub struct RawFrontend {
     pub sni_fallback: Option<S<String>>,
     /// Added key: this frontend's access-log format (see `global.access_log_format`).
     pub access_log_format: Option<S<String>>,
+    /// Added keys: HTTP/2 with clients (`h2c = "prior-knowledge"` on cleartext; over
+    /// TLS, `alpn` offers `h2`) and its limits (see `validate_h2.rs`).
+    pub h2c: Option<S<String>>,
+    pub h2_max_concurrent_streams: Option<S<i64>>,
+    pub h2_max_header_list_size: Option<S<i64>>,
+    pub h2_header_table_size: Option<S<i64>>,
+    pub h2_initial_window_size: Option<S<i64>>,
+    pub h2_connection_window_size: Option<S<i64>>,
+    pub h2_max_frame_size: Option<S<i64>>,
+    pub h2_max_client_resets: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

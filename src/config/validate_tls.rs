@@ -117,7 +117,7 @@ impl Validator {
     }
 
     /// The ALPN protocols offered: HTTP versions in mode "http" (`http/1.1` when
-    /// absent), any protocol name in mode "tcp" (none when absent).
+    /// absent; `h2` is HTTP/2), any protocol name in mode "tcp" (none when absent).
     fn alpn(&mut self, t: &RawTls, mode: Mode, key: &str) -> Vec<String> {
         match &t.alpn {
             Some(list) => list
@@ -125,12 +125,14 @@ impl Validator {
                 .filter_map(|p| {
                     let name = p.get_ref();
                     let ok = match mode {
-                        Mode::Http => name == "http/1.1" || name == "http/1.0",
+                        Mode::Http => ["h2", "http/1.1", "http/1.0"].contains(&name.as_str()),
                         Mode::Tcp => !name.is_empty() && name.len() <= 255,
                     };
                     if !ok {
                         let why = match mode {
-                            Mode::Http => "mode \"http\" speaks \"http/1.1\" and \"http/1.0\" only",
+                            Mode::Http => {
+                                "mode \"http\" speaks \"h2\", \"http/1.1\" and \"http/1.0\" only"
+                            }
                             Mode::Tcp => "a protocol name is 1 to 255 bytes",
                         };
                         self.error(p.span(), format!("{key}.alpn {name:?}: {why}"));

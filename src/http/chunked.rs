@@ -69,10 +69,27 @@ impl ChunkedValidator {
     /// Validate the next bytes of the body. Returns how many of them belong to it: all
     /// of them, or fewer when the body ended inside `data`.
     pub fn feed(&mut self, data: &[u8]) -> Result<usize, ChunkError> {
+        self.feed_into(data, None)
+    }
+
+    /// As [`feed`](Self::feed), and append the chunks' data to `payload` (decoding,
+    /// for an HTTP/2 client: its DATA frames carry the payload, not the chunks).
+    pub fn decode(&mut self, data: &[u8], payload: &mut Vec<u8>) -> Result<usize, ChunkError> {
+        self.feed_into(data, Some(payload))
+    }
+
+    fn feed_into(
+        &mut self,
+        data: &[u8],
+        mut payload: Option<&mut Vec<u8>>,
+    ) -> Result<usize, ChunkError> {
         let mut i = 0;
         while i < data.len() && self.state != State::Done {
             if self.state == State::Data {
                 let take = (self.size.min((data.len() - i) as u64)) as usize;
+                if let Some(p) = payload.as_deref_mut() {
+                    p.extend_from_slice(&data[i..i + take]);
+                }
                 i += take;
                 self.size -= take as u64;
                 if self.size == 0 {
@@ -165,6 +182,22 @@ impl ChunkedValidator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decode_yields_the_payload_in_any_slicing() {
+        let body = b"5;x=y\r\nhello\r\n6\r\n world\r\n0\r\nT: 1\r\n\r\nNEXT";
+        let mut whole = (ChunkedValidator::default(), Vec::new());
+        assert_eq!(whole.0.decode(body, &mut whole.1), Ok(body.len() - 4));
+        assert_eq!(whole.1, b"hello world");
+        let mut bytes = (ChunkedValidator::default(), Vec::new());
+        for b in body.chunks(1) {
+            if !bytes.0.is_done() {
+                bytes.0.decode(b, &mut bytes.1).unwrap();
+            }
+        }
+        assert!(bytes.0.is_done());
+        assert_eq!(bytes.1, b"hello world");
+    }
 
     fn check(body: &[u8]) -> Result<usize, ChunkError> {
         // Whole, and one byte at a time: same verdict.

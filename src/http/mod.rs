@@ -11,12 +11,14 @@
 //! | `cookie.rs` | persistence cookies: find one in `Cookie`, edit `Cookie`/`Set-Cookie` fields in place |
 //! | `headers.rs` | header rules shared by both: framing, Connection, line endings |
 //! | `authority.rs` | Host and absolute-form authority grammar (RFC 3986 `host [":" port]`) |
-//! | `chunked.rs` | the incremental chunked-body validator |
+//! | `chunked.rs` | the incremental chunked-body validator (and decoder, for HTTP/2 clients) |
+//! | `h2/` | HTTP/2 ↔ HTTP/1.1 translation and checks for HTTP/2 clients (RFC 9113 §8) |
 
 mod authority;
 mod chunked;
 pub mod cookie;
 pub mod edit;
+pub mod h2;
 mod headers;
 mod read;
 mod request;

@@ -40,8 +40,10 @@ pub struct FrontendStats {
     pub current: u64,
     /// Client connections accepted.
     pub connections: u64,
-    /// HTTP requests received (TCP mode: none).
+    /// HTTP requests received (TCP mode: none), of every HTTP version.
     pub requests: u64,
+    /// Of those, HTTP/2 streams (malformed ones too).
+    pub h2_requests: u64,
     /// Responses sent to clients, by class, whoever made them.
     pub responses: ByClass,
     /// Requests refused by ringlb itself as malformed, too large or too slow (4xx).
@@ -227,6 +229,7 @@ impl AddAssign<&FrontendStats> for FrontendStats {
         self.current += o.current;
         self.connections += o.connections;
         self.requests += o.requests;
+        self.h2_requests += o.h2_requests;
         add_classes(&mut self.responses, &o.responses);
         self.invalid_requests += o.invalid_requests;
         self.tls_failures += o.tls_failures;
@@ -346,6 +349,7 @@ mod tests {
             current: 1,
             connections: 2,
             requests: 3,
+            h2_requests: 14,
             responses: [4, 5, 6, 7, 8],
             invalid_requests: 9,
             tls_failures: 10,
@@ -362,6 +366,7 @@ mod tests {
             current: 100,
             connections: 200,
             requests: 300,
+            h2_requests: 1400,
             responses: [400, 500, 600, 700, 800],
             invalid_requests: 900,
             tls_failures: 1000,
@@ -377,6 +382,7 @@ mod tests {
             current,
             connections,
             requests,
+            h2_requests,
             responses,
             invalid_requests,
             tls_failures,
@@ -391,6 +397,7 @@ mod tests {
         assert_eq!(latency_buckets.0, [3; super::super::buckets::BUCKETS]);
         assert_eq!(proxy_refused, [11; PROXY_REFUSALS.len()]);
         assert_eq!(proxy_accepted, 1313);
+        assert_eq!(h2_requests, 1414);
         assert_eq!(hello_failures, [22; HELLO_FAILURES.len()]);
         assert_eq!(rule_hits, [11, 22, 30]);
         assert_eq!(

@@ -11,11 +11,13 @@
 //! | `client.rs` | rustls client configurations (to servers, and for checks) |
 //! | `client_hello.rs` | the SNI of a ClientHello read without terminating TLS (passthrough routed by SNI); pure, bounded |
 //! | `generate.rs` | self-signed certificates (`ringlb gen-cert`, tests) |
+//! | `pipe.rs` | an in-process client stream: one HTTP/2 stream handed to the HTTP/1.1 session code |
 //! | `stream.rs` | connections as sessions and checks see them: [`ClientStream`], [`ServerStream`], handshakes |
 
 mod client;
 pub mod client_hello;
 mod generate;
+pub mod pipe;
 mod stream;
 
 use std::collections::HashMap;

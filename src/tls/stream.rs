@@ -16,11 +16,15 @@ use monoio::net::TcpStream;
 use monoio::BufResult;
 use monoio_rustls::{ClientTlsStream, ServerTlsStream, TlsConnector};
 
+use super::pipe::Pipe;
+
 use rustls::pki_types::ServerName;
 
 pub enum ClientStream {
     Plain(TcpStream),
     Tls(Box<ServerTlsStream<TcpStream>>),
+    /// One HTTP/2 stream, presented to the HTTP/1.1 session code (see `pipe`).
+    Pipe(Box<super::pipe::Pipe>),
 }
 
 // SAFETY: both variants are `Split` (monoio's TcpStream, and monoio-rustls' stream
@@ -29,7 +33,11 @@ unsafe impl Split for ClientStream {}
 
 impl ClientStream {
     pub fn is_tls(&self) -> bool {
-        matches!(self, ClientStream::Tls(_))
+        match self {
+            ClientStream::Plain(_) => false,
+            ClientStream::Tls(_) => true,
+            ClientStream::Pipe(p) => p.is_tls(),
+        }
     }
 }
 
@@ -148,6 +156,7 @@ impl AsyncReadRent for ClientStream {
         match self {
             ClientStream::Plain(s) => s.read(buf).await,
             ClientStream::Tls(s) => s.read(buf).await,
+            ClientStream::Pipe(p) => pipe_read(p, buf).await,
         }
     }
 
@@ -155,6 +164,7 @@ impl AsyncReadRent for ClientStream {
         match self {
             ClientStream::Plain(s) => s.readv(buf).await,
             ClientStream::Tls(s) => s.readv(buf).await,
+            ClientStream::Pipe(p) => pipe_readv(p, buf).await,
         }
     }
 }
@@ -164,6 +174,7 @@ impl AsyncWriteRent for ClientStream {
         match self {
             ClientStream::Plain(s) => s.write(buf).await,
             ClientStream::Tls(s) => s.write(buf).await,
+            ClientStream::Pipe(p) => pipe_write(p, buf).await,
         }
     }
 
@@ -171,6 +182,7 @@ impl AsyncWriteRent for ClientStream {
         match self {
             ClientStream::Plain(s) => s.writev(buf).await,
             ClientStream::Tls(s) => s.writev(buf).await,
+            ClientStream::Pipe(p) => pipe_writev(p, buf).await,
         }
     }
 
@@ -178,6 +190,7 @@ impl AsyncWriteRent for ClientStream {
         match self {
             ClientStream::Plain(s) => s.flush().await,
             ClientStream::Tls(s) => s.flush().await,
+            ClientStream::Pipe(_) => Ok(()),
         }
     }
 
@@ -194,6 +207,10 @@ impl AsyncWriteRent for ClientStream {
                     Err(_) => Err(io::ErrorKind::TimedOut.into()),
                 }
             }
+            ClientStream::Pipe(p) => {
+                p.close_write();
+                Ok(())
+            }
         }
     }
 }
@@ -201,6 +218,51 @@ impl AsyncWriteRent for ClientStream {
 /// How long writing a TLS client's close_notify may wait for room in the socket
 /// (HAProxy tries once and closes; this is a little kinder to a slow reader).
 pub const CLOSE_NOTIFY_WAIT: Duration = Duration::from_secs(1);
+
+async fn pipe_read<T: IoBufMut>(p: &mut Pipe, mut buf: T) -> BufResult<usize, T> {
+    let room = buf.bytes_total();
+    // SAFETY: `write_ptr` is valid for `bytes_total` bytes (IoBufMut's contract); the
+    // bytes are written before `set_init` declares them.
+    let out = unsafe { std::slice::from_raw_parts_mut(buf.write_ptr(), room) };
+    let n = p.read_into(out).await;
+    unsafe { buf.set_init(n) };
+    (Ok(n), buf)
+}
+
+async fn pipe_readv<T: IoVecBufMut>(p: &mut Pipe, mut buf: T) -> BufResult<usize, T> {
+    // Into the first non-empty slice only, as a short read may.
+    let (ptr, len) = (buf.write_iovec_ptr(), buf.write_iovec_len());
+    // SAFETY: `ptr` points to `len` iovecs valid while `buf` lives.
+    let vecs = unsafe { std::slice::from_raw_parts(ptr, len) };
+    let Some(v) = vecs.iter().find(|v| v.iov_len > 0) else {
+        return (Ok(0), buf);
+    };
+    // SAFETY: each iovec describes writable memory of `buf`.
+    let out = unsafe { std::slice::from_raw_parts_mut(v.iov_base.cast::<u8>(), v.iov_len) };
+    let n = p.read_into(out).await;
+    unsafe { buf.set_init(n) };
+    (Ok(n), buf)
+}
+
+async fn pipe_write<T: IoBuf>(p: &mut Pipe, buf: T) -> BufResult<usize, T> {
+    // SAFETY: `read_ptr` is valid for `bytes_init` bytes (IoBuf's contract).
+    let data = unsafe { std::slice::from_raw_parts(buf.read_ptr(), buf.bytes_init()) };
+    let res = p.write_from(data).await;
+    (res, buf)
+}
+
+async fn pipe_writev<T: IoVecBuf>(p: &mut Pipe, buf: T) -> BufResult<usize, T> {
+    let (ptr, len) = (buf.read_iovec_ptr(), buf.read_iovec_len());
+    // SAFETY: `ptr` points to `len` iovecs valid while `buf` lives.
+    let vecs = unsafe { std::slice::from_raw_parts(ptr, len) };
+    let Some(v) = vecs.iter().find(|v| v.iov_len > 0) else {
+        return (Ok(0), buf);
+    };
+    // SAFETY: each iovec describes initialised memory of `buf`.
+    let data = unsafe { std::slice::from_raw_parts(v.iov_base.cast::<u8>(), v.iov_len) };
+    let res = p.write_from(data).await;
+    (res, buf)
+}
 
 /// A connection to a server: plain TCP, or TLS (`tls = true` on the server). The raw
 /// descriptor of the TCP socket is kept for the idle pool's checks (peek, linger).

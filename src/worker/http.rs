@@ -66,6 +66,38 @@ pub async fn serve_http(
     }
 }
 
+/// What an HTTP/2 stream brings to [`serve_stream`].
+pub struct StreamStart<'a> {
+    pub rc: RuleConn,
+    pub origin: Option<Origin>,
+    /// The request head, translated to HTTP/1.1 (the body follows on the pipe).
+    pub head: &'a [u8],
+    /// The connection's first stream: never sent on a reused server connection.
+    pub first: bool,
+}
+
+/// Serve one HTTP/2 stream as a connection carrying one HTTP/1.1 request: `client`
+/// is the stream's pipe, which carries the request body in and the response out.
+pub async fn serve_stream(
+    worker: Rc<Worker>,
+    fe: usize,
+    client: ClientStream,
+    peer: SocketAddr,
+    tls: Option<(&'static str, &'static str)>,
+    start: StreamStart<'_>,
+) -> Result<(), SessionError> {
+    let mut conn = Conn::new(worker, fe, client, peer, tls);
+    conn.rc = start.rc;
+    conn.origin = start.origin;
+    conn.first = start.first;
+    conn.h2 = true;
+    conn.cbuf.extend_from_slice(start.head);
+    let last = conn.serve_request().await;
+    conn.give_buffers();
+    // (No upgrade: the translation refuses the fields that ask for one.)
+    last.map(|_| ())
+}
+
 /// One client connection in HTTP mode, and what its requests reuse.
 pub struct Conn {
     pub(super) worker: Rc<Worker>,
@@ -98,6 +130,8 @@ pub struct Conn {
     /// The idle connection (backend, server, stream) to a server with `send_proxy`:
     /// its header named this client, so only this client's next request may use it.
     pub(super) private: Option<(usize, usize, ServerStream)>,
+    /// An HTTP/2 stream (the access log says `HTTP/2.0`).
+    h2: bool,
 }
 
 /// What comes after a request.
@@ -145,6 +179,7 @@ impl Conn {
             rc: RuleConn::default(),
             origin: None,
             private: None,
+            h2: false,
         }
     }
 
@@ -249,6 +284,7 @@ impl Conn {
                 self.refuse(status, true).await;
                 if self.logging {
                     request_line(&self.cbuf, &mut self.line);
+                    self.mark_h2();
                     self.rec.bytes_in = self.cbuf.len() as u64;
                     self.worker.log_access(&self.rec, &self.line);
                 }
@@ -264,11 +300,20 @@ impl Conn {
         }
         if self.logging {
             request_line(&self.cbuf[..parsed.head_len], &mut self.line);
+            self.mark_h2();
             self.rec.bytes_in = parsed.head_len as u64;
             self.rec.t_request = self.rec.started.map(|t| t.elapsed());
         }
         self.cbuf.drain(..parsed.head_len);
         Some(parsed)
+    }
+
+    /// The request line of an HTTP/2 stream says so in the log.
+    fn mark_h2(&mut self) {
+        if self.h2 && self.line.ends_with(b" HTTP/1.1") {
+            let n = self.line.len();
+            self.line[n - 3..].copy_from_slice(b"2.0");
+        }
     }
 
     /// Answer with redirect `r`; whether the connection stays open.

@@ -57,7 +57,8 @@ const HOT_WAIT: Duration = Duration::from_secs(1);
 /// request. After that the read is cancelled (monoio hands the buffer back, with any
 /// bytes that raced in) and the buffers go back to the worker's pool: a connection that
 /// stays idle holds no buffer (nor `head`), only a readiness wait. A TLS connection
-/// keeps its read pending with the buffer (rustls holds its own buffers anyway).
+/// keeps its read pending with the buffer (rustls holds its own buffers anyway), and
+/// so does an HTTP/2 stream (it ends after one request).
 pub async fn wait_next_request(
     worker: &Worker,
     fe: &Frontend,
@@ -72,7 +73,7 @@ pub async fn wait_next_request(
     }
     let client = match client {
         ClientStream::Plain(tcp) => tcp,
-        tls @ ClientStream::Tls(_) => {
+        tls @ (ClientStream::Tls(_) | ClientStream::Pipe(_)) => {
             let mut end = End {
                 stream: tls,
                 side: Side::Client,

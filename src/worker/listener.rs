@@ -10,6 +10,7 @@ use std::time::Duration;
 use monoio::io::Canceller;
 use monoio::net::TcpStream;
 
+use super::h2::serve_h2;
 use super::http::serve_http;
 use super::local::{Flag, GateTicket};
 use super::preamble::{read_proxy_header, Origin};
@@ -228,9 +229,13 @@ async fn serve(w: Rc<Worker>, ticket: GateTicket, fe: usize, stream: TcpStream, 
         ..Origin::default()
     });
     let handshaken = handshake(&w, &frontend, fe, stream, peer, &mut rc, origin.as_mut()).await;
-    if let Some((client, tls_label)) = handshaken {
+    if let Some((client, tls_label, alpn_h2)) = handshaken {
         let result = match frontend.mode {
             Mode::Tcp => serve_tcp(Rc::clone(&w), fe, client, peer, tls_label, origin).await,
+            Mode::Http if alpn_h2 || (frontend.h2.prior_knowledge && !client.is_tls()) => {
+                let conn = rc.clone();
+                serve_h2(Rc::clone(&w), fe, client, peer, tls_label, conn, origin).await
+            }
             Mode::Http => {
                 let conn = rc.clone();
                 serve_http(Rc::clone(&w), fe, client, peer, tls_label, conn, origin).await
@@ -271,8 +276,8 @@ async fn proxy_header(
 }
 
 /// The client stream of an accepted connection, after the TLS handshake if the
-/// frontend terminates TLS (with the negotiated version and cipher for the log).
-/// `None`: the handshake failed.
+/// frontend terminates TLS (with the negotiated version and cipher for the log, and
+/// whether ALPN settled on HTTP/2). `None`: the handshake failed.
 async fn handshake(
     w: &Worker,
     frontend: &Frontend,
@@ -281,10 +286,10 @@ async fn handshake(
     peer: SocketAddr,
     rc: &mut RuleConn,
     origin: Option<&mut Origin>,
-) -> Option<(ClientStream, TlsLabel)> {
+) -> Option<(ClientStream, TlsLabel, bool)> {
     let Some(tls) = &frontend.tls else {
         let _ = stream.set_nodelay(true);
-        return Some((ClientStream::Plain(stream), None));
+        return Some((ClientStream::Plain(stream), None, false));
     };
     let limit = frontend.timeout_client_handshake;
     match accept_tls(&tls.server_config, stream, limit).await {
@@ -300,12 +305,13 @@ async fn handshake(
                 o.sni = info.sni.clone().map(String::into_boxed_str);
                 o.alpn = info.alpn.clone().map(Vec::into_boxed_slice);
             }
+            let h2 = info.alpn.as_deref() == Some(b"h2");
             if frontend.rules.is_some() {
                 // For `sni` and `alpn` conditions of the request rules.
                 rc.sni = info.sni.map(String::into_boxed_str);
                 rc.alpn = info.alpn.map(Vec::into_boxed_slice);
             }
-            Some((c, Some((info.version, info.cipher))))
+            Some((c, Some((info.version, info.cipher)), h2))
         }
         Err(e) => {
             w.with_frontend_stats(fe, |s| s.tls_failures += 1);

@@ -20,6 +20,7 @@
 //! | `preamble.rs` | before the session: the PROXY header received, the ClientHello read for SNI routing, the `send_proxy` header sent |
 //! | `session.rs` | a TCP-mode session: connect, then relay |
 //! | `relay.rs` | the two-way byte relay (TCP mode, upgrades) with half-close and inactivity timeouts |
+//! | `h2/` | HTTP/2 clients: the connection driver, each stream served by the HTTP/1.1 code below through a pipe |
 //! | `http.rs` | an HTTP-mode client connection: requests one after another, redirects, refusals, upgrades |
 //! | `exchange.rs` | one request to a backend and its response, one method per phase |
 //! | `http_heads.rs` | reading request and response heads, waiting for the next request, error responses |
@@ -41,6 +42,7 @@ mod buffers;
 mod error;
 mod exchange;
 mod faults;
+mod h2;
 mod http;
 mod http_heads;
 mod lease;

@@ -1,0 +1,96 @@
+//! An HTTP/1.1 response head (already parsed and checked by the HTTP/1.1 codec) as an
+//! HTTP/2 response: the status and the fields, without the connection-specific ones
+//! (RFC 9113 §8.2.2: hop-by-hop fields, `transfer-encoding`, and whatever
+//! `connection` names). `content-length` stays when the body is length-delimited.
+
+use http_types::header::{HeaderName, HeaderValue};
+use http_types::{Response, StatusCode};
+
+use super::super::headers::{dropped_by_connection, is_hop_by_hop};
+use super::super::BodyFraming;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ResponseError {
+    #[error("status not valid in HTTP/2")]
+    Status,
+    #[error("field not valid in HTTP/2")]
+    Field,
+}
+
+/// The HTTP/2 response for a final HTTP/1.1 response head.
+pub fn to_h2(
+    status: u16,
+    headers: &[httparse::Header<'_>],
+    framing: BodyFraming,
+) -> Result<Response<()>, ResponseError> {
+    let status = StatusCode::from_u16(status).map_err(|_| ResponseError::Status)?;
+    if status.is_informational() {
+        return Err(ResponseError::Status);
+    }
+    let mut response = Response::new(());
+    *response.status_mut() = status;
+    let fields = response.headers_mut();
+    for h in headers {
+        let name = h.name;
+        let dropped = is_hop_by_hop(name)
+            || name.eq_ignore_ascii_case("transfer-encoding")
+            || (name.eq_ignore_ascii_case("content-length")
+                && !matches!(framing, BodyFraming::Length(_)))
+            || dropped_by_connection(headers, name);
+        if dropped {
+            continue;
+        }
+        // Names are lower-cased here (HTTP/2 requires it).
+        let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| ResponseError::Field)?;
+        let v = HeaderValue::from_bytes(h.value).map_err(|_| ResponseError::Field)?;
+        fields.append(n, v);
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h<'a>(name: &'a str, value: &'a [u8]) -> httparse::Header<'a> {
+        httparse::Header { name, value }
+    }
+
+    #[test]
+    fn connection_specific_fields_are_dropped() {
+        let headers = [
+            h("Content-Type", b"text/plain"),
+            h("Connection", b"keep-alive, X-Hop"),
+            h("Keep-Alive", b"timeout=5"),
+            h("Transfer-Encoding", b"chunked"),
+            h("X-Hop", b"1"),
+            h("Set-Cookie", b"a=1"),
+            h("Set-Cookie", b"b=2"),
+        ];
+        let r = to_h2(200, &headers, BodyFraming::Chunked).unwrap();
+        let names: Vec<&str> = r.headers().keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["content-type", "set-cookie"]);
+        assert_eq!(r.headers().get_all("set-cookie").iter().count(), 2);
+    }
+
+    #[test]
+    fn content_length_only_for_length_bodies() {
+        let headers = [h("Content-Length", b"5")];
+        let r = to_h2(200, &headers, BodyFraming::Length(5)).unwrap();
+        assert_eq!(r.headers()["content-length"], "5");
+        let r = to_h2(200, &headers, BodyFraming::UntilClose).unwrap();
+        assert!(r.headers().get("content-length").is_none());
+    }
+
+    #[test]
+    fn bad_statuses_are_refused() {
+        assert_eq!(
+            to_h2(101, &[], BodyFraming::Length(0)).err(),
+            Some(ResponseError::Status)
+        );
+        assert_eq!(
+            to_h2(1000, &[], BodyFraming::Length(0)).err(),
+            Some(ResponseError::Status)
+        );
+    }
+}

@@ -1,0 +1,242 @@
+//! An in-process client stream: how an HTTP/2 stream is handed to the HTTP/1.1
+//! session code. The HTTP/2 connection driver holds one end ([`PipePeer`]); the
+//! session holds the other as a [`ClientStream::Pipe`](super::ClientStream), reads
+//! the translated request from it and writes the response into it, exactly as it
+//! would on a socket: same routing, rules, balancing, retries, limits and logs.
+//!
+//! Each direction is a bounded byte queue (`cap` bytes): a writer waits for room, so
+//! a client that stops reading (a zero HTTP/2 window) holds at most `cap` bytes here,
+//! and the session's own write timeout applies. Single-threaded (`Rc<RefCell>`): both
+//! ends live on one worker.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::io;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+/// One direction: bytes written and not read yet.
+#[derive(Default)]
+struct Lane {
+    data: VecDeque<u8>,
+    /// The writer is done (EOF once `data` is read).
+    closed: bool,
+    /// The reader is gone: writes fail.
+    gone: bool,
+    reader: Option<Waker>,
+    writer: Option<Waker>,
+}
+
+impl Lane {
+    fn poll_read(&mut self, cx: &mut Context<'_>, out: &mut [u8]) -> Poll<usize> {
+        if self.data.is_empty() && !self.closed && !out.is_empty() {
+            self.reader = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let n = out.len().min(self.data.len());
+        for (o, b) in out.iter_mut().zip(self.data.drain(..n)) {
+            *o = b;
+        }
+        if let Some(w) = self.writer.take() {
+            w.wake();
+        }
+        Poll::Ready(n)
+    }
+
+    /// As `poll_read`, appending to `out` (no zeroed room needed).
+    fn poll_append(&mut self, cx: &mut Context<'_>, out: &mut Vec<u8>, max: usize) -> Poll<usize> {
+        if self.data.is_empty() && !self.closed && max > 0 {
+            self.reader = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let n = max.min(self.data.len());
+        out.extend(self.data.drain(..n));
+        if let Some(w) = self.writer.take() {
+            w.wake();
+        }
+        Poll::Ready(n)
+    }
+
+    fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+        cap: usize,
+    ) -> Poll<io::Result<usize>> {
+        if self.gone || self.closed {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        let room = cap.saturating_sub(self.data.len());
+        if room == 0 && !data.is_empty() {
+            self.writer = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let n = room.min(data.len());
+        self.data.extend(&data[..n]);
+        if let Some(w) = self.reader.take() {
+            w.wake();
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    fn close(&mut self) {
+        self.closed = true;
+        if let Some(w) = self.reader.take() {
+            w.wake();
+        }
+    }
+
+    fn drop_reader(&mut self) {
+        self.gone = true;
+        self.data = VecDeque::new();
+        if let Some(w) = self.writer.take() {
+            w.wake();
+        }
+    }
+}
+
+struct Shared {
+    /// Driver → session: the request.
+    up: Lane,
+    /// Session → driver: the response.
+    down: Lane,
+    cap: usize,
+}
+
+/// The session's end.
+pub struct Pipe {
+    shared: Rc<RefCell<Shared>>,
+    tls: bool,
+}
+
+/// The driver's end.
+pub struct PipePeer {
+    shared: Rc<RefCell<Shared>>,
+}
+
+/// A new pipe holding at most `cap` bytes each way; `tls`: the HTTP/2 connection is
+/// over TLS (for `X-Forwarded-Proto` and the like).
+pub fn pipe(cap: usize, tls: bool) -> (Pipe, PipePeer) {
+    let shared = Rc::new(RefCell::new(Shared {
+        up: Lane::default(),
+        down: Lane::default(),
+        cap,
+    }));
+    let peer = PipePeer {
+        shared: Rc::clone(&shared),
+    };
+    (Pipe { shared, tls }, peer)
+}
+
+impl Pipe {
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    pub async fn read_into(&mut self, out: &mut [u8]) -> usize {
+        poll_fn(|cx| self.shared.borrow_mut().up.poll_read(cx, out)).await
+    }
+
+    pub async fn write_from(&mut self, data: &[u8]) -> io::Result<usize> {
+        poll_fn(|cx| {
+            let mut s = self.shared.borrow_mut();
+            let cap = s.cap;
+            s.down.poll_write(cx, data, cap)
+        })
+        .await
+    }
+
+    /// The response is complete: the driver reads EOF after it.
+    pub fn close_write(&mut self) {
+        self.shared.borrow_mut().down.close();
+    }
+}
+
+impl Drop for Pipe {
+    fn drop(&mut self) {
+        let mut s = self.shared.borrow_mut();
+        s.down.close();
+        s.up.drop_reader();
+    }
+}
+
+impl PipePeer {
+    /// Write all of `data` for the session; `Err`: the session is gone.
+    pub async fn write_all(&self, mut data: &[u8]) -> io::Result<()> {
+        while !data.is_empty() {
+            let n = poll_fn(|cx| {
+                let mut s = self.shared.borrow_mut();
+                let cap = s.cap;
+                s.up.poll_write(cx, data, cap)
+            })
+            .await?;
+            data = &data[n..];
+        }
+        Ok(())
+    }
+
+    /// The request is complete: the session reads EOF after it.
+    pub fn close_write(&self) {
+        self.shared.borrow_mut().up.close();
+    }
+
+    /// Read what the session wrote into `out` (appended, at most `max` bytes); 0: the
+    /// session closed its end.
+    pub async fn read_append(&self, out: &mut Vec<u8>, max: usize) -> usize {
+        poll_fn(|cx| self.shared.borrow_mut().down.poll_append(cx, out, max)).await
+    }
+}
+
+impl Drop for PipePeer {
+    fn drop(&mut self) {
+        let mut s = self.shared.borrow_mut();
+        s.up.close();
+        s.down.drop_reader();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_flow_both_ways_and_eof_follows_close() {
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .build()
+            .unwrap();
+        rt.block_on(flow());
+    }
+
+    async fn flow() {
+        let (mut end, peer) = pipe(4, false);
+        let writer = async {
+            peer.write_all(b"hello world").await.unwrap();
+            peer.close_write();
+        };
+        let reader = async {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 3];
+            loop {
+                let n = end.read_into(&mut buf).await;
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            got
+        };
+        let ((), got) = futures_util::future::join(writer, reader).await;
+        assert_eq!(got, b"hello world");
+        assert_eq!(
+            end.write_from(b"abcdef").await.unwrap(),
+            4,
+            "bounded by cap"
+        );
+        let mut out = Vec::new();
+        assert_eq!(peer.read_append(&mut out, 16).await, 4);
+        drop(end);
+        assert_eq!(peer.read_append(&mut out, 16).await, 0);
+        assert!(peer.write_all(b"x").await.is_err(), "the session is gone");
+    }
+}

@@ -1,0 +1,180 @@
+//! HTTP/2 with clients (RFC 9113): ALPN `h2` on TLS frontends, prior knowledge on
+//! cleartext ones (`h2c = "prior-knowledge"`). The `h2` crate does the framing, HPACK
+//! and flow control over the client stream (through monoio-compat's adapter, on this
+//! worker's runtime); each stream is checked and translated to HTTP/1.1
+//! (`crate::http::h2`) and served by the HTTP/1.1 session code, so it goes through the
+//! same routing, rules, balancing, retries, queue, limits, access log and statistics.
+//!
+//! | file | what |
+//! |---|---|
+//! | `mod.rs` | one connection: handshake with the frontend's limits, accepting streams, idle timeout, GOAWAY when stopping or past the reset budget |
+//! | `stream.rs` | one stream: checked, translated, fed to the session through a pipe; the response sent back as HEADERS and DATA |
+
+mod stream;
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use monoio_compat::StreamWrapper;
+
+use super::error::SessionError;
+use super::local::Flag;
+use super::preamble::Origin;
+use super::rules::RuleConn;
+use super::state::Worker;
+use crate::config::H2Settings;
+use crate::http::h2::ResetBudget;
+use crate::tls::ClientStream;
+
+/// Streams reset by the client before they were accepted, at most (the library
+/// closes the connection past it: the classic rapid-reset pattern).
+const PENDING_ACCEPT_RESETS: usize = 20;
+/// Streams ringlb itself resets for protocol errors, at most, before it closes the
+/// connection (a client that keeps sending malformed requests).
+const LOCAL_ERROR_RESETS: usize = 256;
+/// Response bytes buffered per stream inside the library, at most.
+const SEND_BUFFER: usize = 64 * 1024;
+/// The window of `h2_max_client_resets`.
+const RESET_WINDOW: Duration = Duration::from_secs(10);
+/// How long a closing connection may take to flush its last frames.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// What every stream of one connection shares (one worker, one task at a time).
+pub(super) struct Shared {
+    pub worker: Rc<Worker>,
+    pub fe: usize,
+    pub peer: SocketAddr,
+    pub tls: Option<(&'static str, &'static str)>,
+    pub rc: RuleConn,
+    pub origin: Option<Origin>,
+    /// Streams being served now.
+    pub active: Cell<usize>,
+    /// When the last stream ended (the idle timeout counts from there).
+    pub last_end: Cell<Instant>,
+    /// Streams accepted so far (the first never goes on a reused server connection).
+    pub accepted: Cell<u64>,
+    budget: RefCell<ResetBudget>,
+    /// Raised when the client spent its reset budget: GOAWAY (ENHANCE_YOUR_CALM).
+    calm: Flag,
+}
+
+impl Shared {
+    /// The client reset an accepted stream.
+    pub fn client_reset(&self) {
+        if !self.budget.borrow_mut().on_reset(Instant::now()) {
+            self.calm.raise();
+        }
+    }
+}
+
+/// Serve one HTTP/2 client connection of frontend `fe` until it closes.
+pub async fn serve_h2(
+    worker: Rc<Worker>,
+    fe: usize,
+    client: ClientStream,
+    peer: SocketAddr,
+    tls: Option<(&'static str, &'static str)>,
+    rc: RuleConn,
+    origin: Option<Origin>,
+) -> Result<(), SessionError> {
+    let frontend = worker.frontend(fe);
+    let settings = frontend.h2;
+    let io = StreamWrapper::new(client);
+    let handshake = builder(&settings).handshake::<_, Bytes>(io);
+    let mut conn = match monoio::time::timeout(frontend.timeout_http_request, handshake).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            tracing::debug!(worker = worker.id(), %peer, "HTTP/2 handshake failed: {e}");
+            return Ok(());
+        }
+        Err(_) => return Err(SessionError::Timeout(super::error::Side::Client)),
+    };
+    let shared = Rc::new(Shared {
+        worker: Rc::clone(&worker),
+        fe,
+        peer,
+        tls,
+        rc,
+        origin,
+        active: Cell::new(0),
+        last_end: Cell::new(Instant::now()),
+        accepted: Cell::new(0),
+        budget: RefCell::new(ResetBudget::new(settings.max_client_resets, RESET_WINDOW)),
+        calm: Flag::default(),
+    });
+    let mut going_away = false;
+    loop {
+        // Idle (no stream being served) for timeout_http_keep_alive: GOAWAY. After a
+        // GOAWAY, idle for CLOSE_GRACE: closed (a client that does not answer the
+        // shutdown's PING must not hold the connection). Looked at again when the
+        // timer fires, since streams end in their own tasks.
+        let limit = match going_away {
+            false => frontend.timeout_http_keep_alive,
+            true => CLOSE_GRACE,
+        };
+        let idle_for = match shared.active.get() {
+            0 => shared.last_end.get().elapsed(),
+            _ => Duration::ZERO,
+        };
+        let accepted = monoio::select! {
+            a = conn.accept() => a,
+            _ = monoio::time::sleep(limit.saturating_sub(idle_for)) => {
+                if shared.active.get() == 0 && shared.last_end.get().elapsed() >= limit {
+                    if going_away {
+                        break;
+                    }
+                    conn.graceful_shutdown();
+                    going_away = true;
+                    shared.last_end.set(Instant::now());
+                }
+                continue;
+            }
+            _ = worker.until_stopping(), if !going_away => {
+                conn.graceful_shutdown();
+                going_away = true;
+                shared.last_end.set(Instant::now());
+                continue;
+            }
+            _ = shared.calm.wait() => {
+                tracing::debug!(worker = worker.id(), %peer, "HTTP/2 client reset too many streams");
+                conn.abrupt_shutdown(::h2::Reason::ENHANCE_YOUR_CALM);
+                break;
+            }
+        };
+        match accepted {
+            Some(Ok((request, respond))) => {
+                shared.accepted.set(shared.accepted.get() + 1);
+                let first = shared.accepted.get() == 1;
+                shared.active.set(shared.active.get() + 1);
+                monoio::spawn(stream::serve(Rc::clone(&shared), request, respond, first));
+            }
+            Some(Err(e)) => {
+                tracing::debug!(worker = worker.id(), %peer, "HTTP/2 connection error: {e}");
+                break;
+            }
+            None => break,
+        }
+    }
+    // Flush the last frames (GOAWAY, resets), briefly.
+    let closed = std::future::poll_fn(|cx| conn.poll_closed(cx));
+    let _ = monoio::time::timeout(CLOSE_GRACE, closed).await;
+    Ok(())
+}
+
+/// The library's settings from the frontend's `h2_*` keys.
+fn builder(s: &H2Settings) -> ::h2::server::Builder {
+    let mut b = ::h2::server::Builder::new();
+    b.max_concurrent_streams(s.max_concurrent_streams)
+        .max_header_list_size(s.max_header_list_size)
+        .header_table_size(s.header_table_size)
+        .initial_window_size(s.initial_window_size)
+        .initial_connection_window_size(s.connection_window_size)
+        .max_frame_size(s.max_frame_size)
+        .max_send_buffer_size(SEND_BUFFER)
+        .max_pending_accept_reset_streams(PENDING_ACCEPT_RESETS)
+        .max_local_error_reset_streams(Some(LOCAL_ERROR_RESETS));
+    b
+}

@@ -1,0 +1,408 @@
+//! One HTTP/2 stream: the request is checked and written as an HTTP/1.1 head
+//! (`crate::http::h2`; a malformed one is reset with PROTOCOL_ERROR and goes nowhere),
+//! then served by the HTTP/1.1 session code ([`serve_stream`]) over a pipe: the body
+//! goes in as DATA frames arrive, the response comes out as HTTP/1.1 bytes and is sent
+//! back as HEADERS and DATA. Three parts run in this task: the session, the feed
+//! (request body) and the answer (response); a reset by the client drops them all,
+//! which closes the server connection the session was using.
+
+use std::future::poll_fn;
+use std::pin::pin;
+use std::rc::Rc;
+use std::time::Duration;
+
+use ::h2::server::SendResponse;
+use ::h2::{Reason, RecvStream, SendStream};
+use bytes::Bytes;
+use http_types::{Method, Request};
+
+use super::super::http::{serve_stream, StreamStart};
+use super::super::http_heads::MAX_HEADERS;
+use super::Shared;
+use crate::http::h2::{to_h1, to_h2, Pseudo, RequestBody};
+use crate::http::{parse_response, BodyFraming, ChunkedValidator};
+use crate::tls::pipe::{pipe, PipePeer};
+use crate::tls::ClientStream;
+
+/// Bytes held in the pipe each way, at most.
+const PIPE_CAP: usize = 64 * 1024;
+/// Response bytes read from the pipe at a time (one DATA frame's worth by default).
+const READ: usize = 16 * 1024;
+/// After the response went out, how long the session may take to log and tidy up.
+const AFTER: Duration = Duration::from_secs(1);
+
+/// Why a stream ended before its response was sent whole.
+enum Cut {
+    /// The client reset the stream (or the connection went).
+    Reset,
+    /// Ringlb reset it (no usable response, a stalled window).
+    Failed,
+}
+
+/// Counts the stream as served while it lives (the driver counted it in).
+struct Active(Rc<Shared>);
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.active.set(self.0.active.get() - 1);
+        self.0.last_end.set(std::time::Instant::now());
+    }
+}
+
+/// Serve one stream.
+pub(super) async fn serve(
+    shared: Rc<Shared>,
+    request: Request<RecvStream>,
+    mut respond: SendResponse<Bytes>,
+    first: bool,
+) {
+    let _active = Active(Rc::clone(&shared));
+    // (Counted in `requests` too, where the HTTP/1.1 code counts every request.)
+    shared
+        .worker
+        .with_frontend_stats(shared.fe, |s| s.h2_requests += 1);
+    let (parts, mut body) = request.into_parts();
+    let pseudo = Pseudo {
+        method: parts.method.as_str().as_bytes(),
+        scheme: parts.uri.scheme_str().map(str::as_bytes),
+        authority: parts.uri.authority().map(|a| a.as_str().as_bytes()),
+        path: parts.uri.path_and_query().map(|p| p.as_str().as_bytes()),
+        protocol: parts.extensions.get::<::h2::ext::Protocol>().is_some(),
+    };
+    let fields: Vec<(&[u8], &[u8])> = parts
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
+        .collect();
+    let mut head = Vec::with_capacity(512);
+    let plan = match to_h1(
+        &pseudo,
+        fields.iter().copied(),
+        body.is_end_stream(),
+        &mut head,
+    ) {
+        Ok(plan) => plan,
+        Err(why) => {
+            let w = &shared.worker;
+            tracing::debug!(worker = w.id(), peer = %shared.peer, "malformed HTTP/2 request: {why}");
+            w.with_frontend_stats(shared.fe, |s| {
+                s.requests += 1;
+                s.invalid_requests += 1;
+            });
+            respond.send_reset(Reason::PROTOCOL_ERROR);
+            return;
+        }
+    };
+    drop(fields);
+    // What already came of the body: a stream whose DATA already broke its
+    // content-length (or that was reset) goes nowhere.
+    let first_data = match poll_now(&mut body) {
+        Some(Some(Err(_))) => {
+            shared.client_reset();
+            return;
+        }
+        Some(Some(Ok(data))) => Some(data),
+        Some(None) | None => None,
+    };
+    let (end, peer) = pipe(PIPE_CAP, shared.tls.is_some());
+    let session = serve_stream(
+        Rc::clone(&shared.worker),
+        shared.fe,
+        ClientStream::Pipe(Box::new(end)),
+        shared.peer,
+        shared.tls,
+        StreamStart {
+            rc: shared.rc.clone(),
+            origin: shared.origin.clone(),
+            head: &head,
+            first,
+        },
+    );
+    let head_method = parts.method == Method::HEAD;
+    let timeout = shared.worker.frontend(shared.fe).timeout_client;
+    let mut session = pin!(session);
+    let mut feed = Box::pin(feed(&peer, body, plan, first_data));
+    let mut answer = pin!(answer(&peer, respond, head_method, timeout));
+    let mut fed = false;
+    let cut = loop {
+        let step = monoio::select! {
+            r = &mut answer => Step::Answered(r),
+            _ = &mut session => Step::SessionDone,
+            r = &mut feed, if !fed => Step::Fed(r),
+        };
+        match step {
+            Step::Fed(Ok(())) => fed = true,
+            Step::Fed(Err(())) => break Some(Cut::Reset),
+            Step::Answered(Ok(())) => {
+                // The body is not needed any more: the session sees its end.
+                drop(feed);
+                peer.close_write();
+                let _ = monoio::time::timeout(AFTER, session).await;
+                break None;
+            }
+            Step::Answered(Err(cut)) => break Some(cut),
+            Step::SessionDone => {
+                // Logged and done: what is left of the response is in the pipe.
+                break answer.await.err();
+            }
+        }
+    };
+    if let Some(Cut::Reset) = cut {
+        shared.client_reset();
+    }
+}
+
+/// The body's next DATA if it is there already; `None`: not yet.
+fn poll_now(body: &mut RecvStream) -> Option<Option<Result<Bytes, ::h2::Error>>> {
+    if body.is_end_stream() {
+        return Some(None);
+    }
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match body.poll_data(&mut cx) {
+        std::task::Poll::Ready(d) => Some(d),
+        std::task::Poll::Pending => None,
+    }
+}
+
+enum Step {
+    Answered(Result<(), Cut>),
+    SessionDone,
+    Fed(Result<(), ()>),
+}
+
+/// Feed the request body to the session as DATA frames arrive (chunked when the
+/// client gave no content-length), giving the window back as it goes. `Err`: the
+/// stream was reset, or its DATA disagreed with its content-length.
+async fn feed(
+    peer: &PipePeer,
+    mut body: RecvStream,
+    plan: RequestBody,
+    mut first: Option<Bytes>,
+) -> Result<(), ()> {
+    let mut total = 0u64;
+    if first.is_some() || !body.is_end_stream() {
+        loop {
+            let data = match first.take() {
+                Some(d) => d,
+                None => match body.data().await {
+                    Some(d) => d.map_err(drop)?,
+                    None => break,
+                },
+            };
+            let n = data.len();
+            total += n as u64;
+            if matches!(plan, RequestBody::Length(l) if total > l) {
+                return Err(());
+            }
+            let written = match plan {
+                RequestBody::Chunked if n > 0 => {
+                    let size = format!("{n:x}\r\n");
+                    peer.write_all(size.as_bytes()).await.is_ok()
+                        && peer.write_all(&data).await.is_ok()
+                        && peer.write_all(b"\r\n").await.is_ok()
+                }
+                _ => peer.write_all(&data).await.is_ok(),
+            };
+            if !written {
+                // The session is done with the request (refused it, say).
+                return Ok(());
+            }
+            let _ = body.flow_control().release_capacity(n);
+        }
+    }
+    match plan {
+        RequestBody::Length(l) if total != l => return Err(()),
+        RequestBody::Chunked => {
+            let _ = peer.write_all(b"0\r\n\r\n").await;
+        }
+        RequestBody::Length(_) => {}
+    }
+    peer.close_write();
+    Ok(())
+}
+
+/// Read the session's response from the pipe and send it to the client: the head
+/// (interim ones skipped), then the body as DATA frames (chunks decoded).
+async fn answer(
+    peer: &PipePeer,
+    mut respond: SendResponse<Bytes>,
+    head_method: bool,
+    timeout: Duration,
+) -> Result<(), Cut> {
+    let mut buf = Vec::with_capacity(READ);
+    let (response, framing) = loop {
+        match response_head(&mut buf, head_method) {
+            Ok(Some(r)) => break r,
+            Ok(None) => {}
+            Err(()) => {
+                respond.send_reset(Reason::INTERNAL_ERROR);
+                return Err(Cut::Failed);
+            }
+        }
+        let n = monoio::select! {
+            n = peer.read_append(&mut buf, READ) => n,
+            _ = poll_fn(|cx| respond.poll_reset(cx)) => return Err(Cut::Reset),
+        };
+        if n == 0 {
+            respond.send_reset(Reason::INTERNAL_ERROR);
+            return Err(Cut::Failed);
+        }
+    };
+    let empty = framing == BodyFraming::Length(0);
+    let mut send = respond
+        .send_response(response, empty)
+        .map_err(|_| Cut::Reset)?;
+    if empty {
+        return Ok(());
+    }
+    let mut out = Out {
+        send: &mut send,
+        timeout,
+    };
+    match framing {
+        BodyFraming::Length(n) => out.length(peer, buf, n).await,
+        BodyFraming::Chunked => out.chunked(peer, buf).await,
+        BodyFraming::UntilClose => out.until_close(peer, buf).await,
+    }
+}
+
+/// The final response head at the start of `buf` as an HTTP/2 response, taken out of
+/// `buf` (interim heads are dropped). `Ok(None)`: more bytes needed.
+fn response_head(
+    buf: &mut Vec<u8>,
+    head_method: bool,
+) -> Result<Option<(http_types::Response<()>, BodyFraming)>, ()> {
+    loop {
+        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let (len, got) = match parse_response(buf, head_method, &mut storage) {
+            Ok(Some(r)) if r.is_interim() => (r.head_len, None),
+            Ok(Some(r)) => {
+                let response = to_h2(r.status, r.headers, r.framing).map_err(drop)?;
+                (r.head_len, Some((response, r.framing)))
+            }
+            Ok(None) => return Ok(None),
+            Err(_) => return Err(()),
+        };
+        buf.drain(..len);
+        if got.is_some() {
+            return Ok(got);
+        }
+    }
+}
+
+/// The response body going out.
+struct Out<'a> {
+    send: &'a mut SendStream<Bytes>,
+    /// How long the client's window may stay shut.
+    timeout: Duration,
+}
+
+impl Out<'_> {
+    async fn length(
+        &mut self,
+        peer: &PipePeer,
+        mut buf: Vec<u8>,
+        mut left: u64,
+    ) -> Result<(), Cut> {
+        loop {
+            let k = (left.min(buf.len() as u64)) as usize;
+            left -= k as u64;
+            self.data(&buf[..k], left == 0).await?;
+            if left == 0 {
+                return Ok(());
+            }
+            buf.clear();
+            if self.read(peer, &mut buf).await? == 0 {
+                return self.truncated();
+            }
+        }
+    }
+
+    async fn chunked(&mut self, peer: &PipePeer, mut buf: Vec<u8>) -> Result<(), Cut> {
+        let mut chunks = ChunkedValidator::default();
+        let mut payload = Vec::with_capacity(READ);
+        loop {
+            payload.clear();
+            // The session checked the chunks already: an error here is ringlb's.
+            if chunks.decode(&buf, &mut payload).is_err() {
+                return self.truncated();
+            }
+            self.data(&payload, chunks.is_done()).await?;
+            if chunks.is_done() {
+                return Ok(());
+            }
+            buf.clear();
+            if self.read(peer, &mut buf).await? == 0 {
+                return self.truncated();
+            }
+        }
+    }
+
+    async fn until_close(&mut self, peer: &PipePeer, mut buf: Vec<u8>) -> Result<(), Cut> {
+        loop {
+            self.data(&buf, false).await?;
+            buf.clear();
+            if self.read(peer, &mut buf).await? == 0 {
+                return self.data(&[], true).await;
+            }
+        }
+    }
+
+    /// Read more of the response; a reset meanwhile ends the stream.
+    async fn read(&mut self, peer: &PipePeer, buf: &mut Vec<u8>) -> Result<usize, Cut> {
+        let send = &mut *self.send;
+        monoio::select! {
+            n = peer.read_append(buf, READ) => Ok(n),
+            _ = poll_fn(|cx| send.poll_reset(cx)) => Err(Cut::Reset),
+        }
+    }
+
+    /// The response ended early (the server's fault): the client must not take what
+    /// it got for the whole.
+    fn truncated(&mut self) -> Result<(), Cut> {
+        self.send.send_reset(Reason::INTERNAL_ERROR);
+        Err(Cut::Failed)
+    }
+
+    /// Send `data` as the client's window allows; `end`: the last of the body.
+    async fn data(&mut self, mut data: &[u8], end: bool) -> Result<(), Cut> {
+        while !data.is_empty() {
+            self.send.reserve_capacity(data.len());
+            let send = &mut *self.send;
+            // The timer only when the window is shut (no clock read otherwise).
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            let got = match send.poll_capacity(&mut cx) {
+                std::task::Poll::Ready(c) => Ok(c),
+                std::task::Poll::Pending => {
+                    let wait = poll_fn(|cx| send.poll_capacity(cx));
+                    monoio::time::timeout(self.timeout, wait).await
+                }
+            };
+            let n = match got {
+                Ok(Some(Ok(n))) => n.min(data.len()),
+                Ok(_) => return Err(Cut::Reset),
+                Err(_) => {
+                    // The window stayed shut for timeout_client.
+                    self.send.send_reset(Reason::CANCEL);
+                    return Err(Cut::Failed);
+                }
+            };
+            if n == 0 {
+                continue;
+            }
+            let last = end && n == data.len();
+            let chunk = Bytes::copy_from_slice(&data[..n]);
+            self.send.send_data(chunk, last).map_err(|_| Cut::Reset)?;
+            data = &data[n..];
+            if last {
+                return Ok(());
+            }
+        }
+        if end {
+            self.send
+                .send_data(Bytes::new(), true)
+                .map_err(|_| Cut::Reset)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,258 @@
+//! HTTP/2 clients end to end (issue 18): real curl and h2load against the real binary,
+//! over TLS with ALPN `h2` and over cleartext with prior knowledge, to HTTP/1.1
+//! servers (the recording test backend): the translation (Host from `:authority`,
+//! cookie crumbs joined, bodies with and without content-length), streams of one
+//! connection spread over servers, rules with the same answers as for HTTP/1.1, the
+//! access log and the statistics. Hostile clients: tests/h2_attacks.rs.
+
+mod common;
+
+use std::process::Command;
+
+use common::http::Backend;
+use common::tls::CertDir;
+use common::Ringlb;
+
+/// curl and h2load, when installed (CI installs them: curl, nghttp2-client).
+fn tool(test: &str, name: &str) -> bool {
+    let found = Command::new(name).arg("--version").output().is_ok();
+    if !found {
+        assert_ne!(
+            std::env::var("RINGLB_REQUIRE_TOOLS").as_deref(),
+            Ok("1"),
+            "{name} is required"
+        );
+        common::say_skipped(
+            test,
+            &format!("{name} not installed (RINGLB_REQUIRE_TOOLS=1 makes this a failure)"),
+        );
+    }
+    found
+}
+
+/// Two frontends on one backend of `servers`: "clear" (h2c prior knowledge) and
+/// "tls" (ALPN h2, http/1.1), with `frontend` added to both.
+fn config(servers: &[&Backend], certs: &CertDir, frontend: &str) -> String {
+    let mut c = format!(
+        "[global]\nworkers = 1\npin_workers = false\naccess_log = true\nadmin_bind = \"127.0.0.1:0\"\n\n\
+         [[frontend]]\nname = \"clear\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\n\
+         default_backend = \"app\"\nh2c = \"prior-knowledge\"\n{frontend}\n\n\
+         [[frontend]]\nname = \"tls\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\n\
+         default_backend = \"app\"\n{frontend}\n\
+         [frontend.tls]\ncertificates = [{}]\nalpn = [\"h2\", \"http/1.1\"]\n\n\
+         [[backend]]\nname = \"app\"\n",
+        certs.entry("site")
+    );
+    for (i, s) in servers.iter().enumerate() {
+        c.push_str(&format!(
+            "\n[[backend.server]]\nname = \"s{i}\"\naddress = \"{}\"\n",
+            s.addr
+        ));
+    }
+    c
+}
+
+fn start(servers: &[&Backend], frontend: &str) -> (Ringlb, CertDir) {
+    let certs = CertDir::new();
+    certs.write("site", &["www.example.test"]);
+    let r = Ringlb::start(&config(servers, &certs, frontend));
+    (r, certs)
+}
+
+/// curl with `args`; (the `-w` output, the body).
+fn curl(args: &[&str]) -> (String, String) {
+    let out = Command::new("curl")
+        .args([
+            "-sk",
+            "--max-time",
+            "20",
+            "-w",
+            "\n%{http_code} %{http_version}",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, meta) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (meta.to_string(), body.to_string())
+}
+
+fn clear_url(r: &Ringlb, path: &str) -> String {
+    format!("http://127.0.0.1:{}{path}", r.addrs[0].port())
+}
+
+fn tls_args(r: &Ringlb, path: &str) -> Vec<String> {
+    let port = r.addrs[1].port();
+    vec![
+        "--resolve".into(),
+        format!("www.example.test:{port}:127.0.0.1"),
+        format!("https://www.example.test:{port}{path}"),
+    ]
+}
+
+#[test]
+fn curl_over_alpn_h2_and_prior_knowledge_reaches_http11_servers() {
+    if !tool("h2_curl", "curl") {
+        return;
+    }
+    let backend = Backend::start();
+    let (mut r, _certs) = start(&[&backend], "");
+    // Cleartext, prior knowledge: a GET, with cookie crumbs joined into one field.
+    let url = clear_url(&r, "/hello?x=1");
+    let (meta, body) = curl(&[
+        "--http2-prior-knowledge",
+        "-H",
+        "cookie: a=1",
+        "-H",
+        "cookie: b=2",
+        &url,
+    ]);
+    assert_eq!(meta, "200 2");
+    assert_eq!(body, "ok GET /hello?x=1 0");
+    let head = backend.last_head().to_ascii_lowercase();
+    assert!(head.starts_with("get /hello?x=1 http/1.1\r\n"), "{head}");
+    let port = r.addrs[0].port();
+    assert!(
+        head.contains(&format!("host: 127.0.0.1:{port}\r\n")),
+        "{head}"
+    );
+    assert!(head.contains("cookie: a=1; b=2\r\n"), "{head}");
+    // TLS with ALPN h2: a POST with content-length, and one without (chunked).
+    let mut args = vec!["--http2".to_string(), "-d".into(), "abcdef".into()];
+    args.extend(tls_args(&r, "/post"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (meta, body) = curl(&args);
+    assert_eq!((meta.as_str(), body.as_str()), ("200 2", "ok POST /post 6"));
+    let head = backend.last_head().to_ascii_lowercase();
+    assert!(head.contains("content-length: 6\r\n"), "{head}");
+    let mut args = vec![
+        "--http2".to_string(),
+        "-H".into(),
+        "transfer-encoding: chunked".into(),
+        "--data-binary".into(),
+        "0123456789".into(),
+    ];
+    args.extend(tls_args(&r, "/chunked-in"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (meta, body) = curl(&args);
+    assert_eq!(
+        (meta.as_str(), body.as_str()),
+        ("200 2", "ok POST /chunked-in 10")
+    );
+    // Responses: chunked from the server, a large length-delimited one, HEAD, 204.
+    let (meta, body) = curl(&["--http2-prior-knowledge", &clear_url(&r, "/chunked/20000")]);
+    assert_eq!((meta.as_str(), body.len()), ("200 2", 20000));
+    let (meta, body) = curl(&["--http2-prior-knowledge", &clear_url(&r, "/len/300000")]);
+    assert_eq!((meta.as_str(), body.len()), ("200 2", 300000));
+    let (meta, _) = curl(&["--http2-prior-knowledge", "-I", &clear_url(&r, "/head")]);
+    assert_eq!(meta, "200 2");
+    let (meta, _) = curl(&["--http2-prior-knowledge", &clear_url(&r, "/204")]);
+    assert_eq!(meta, "204 2");
+    let mut args = vec!["--http2".to_string()];
+    args.extend(tls_args(&r, "/chunked/100000"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (meta, body) = curl(&args);
+    assert_eq!((meta.as_str(), body.len()), ("200 2", 100000));
+    // HTTP/1.1 still works on the TLS frontend (ALPN http/1.1).
+    let mut args = vec!["--http1.1".to_string()];
+    args.extend(tls_args(&r, "/one"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(curl(&args).0, "200 1.1");
+    // The access log says HTTP/2.0; the frontends count the requests.
+    r.wait_for("\"GET /hello?x=1 HTTP/2.0\"");
+    r.wait_for("\"POST /post HTTP/2.0\"");
+    let (_, metrics) = common::admin(r.admin_addr(), "GET", "/metrics", "", None);
+    assert!(
+        metrics.contains("ringlb_frontend_requests_total{frontend=\"clear\"} 5"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ringlb_frontend_requests_total{frontend=\"tls\"} 4"),
+        "{metrics}"
+    );
+    // Per protocol: all of "clear", all but the HTTP/1.1 one of "tls".
+    assert!(
+        metrics.contains("ringlb_frontend_h2_requests_total{frontend=\"clear\"} 5"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ringlb_frontend_h2_requests_total{frontend=\"tls\"} 3"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn streams_of_one_connection_go_to_different_servers() {
+    if !tool("h2_streams", "h2load") {
+        return;
+    }
+    let (a, b) = (Backend::start(), Backend::start());
+    let (r, _certs) = start(&[&a, &b], "");
+    // One connection, 40 requests, up to 10 streams at once.
+    let out = Command::new("h2load")
+        .args(["-n", "40", "-c", "1", "-m", "10"])
+        .arg(clear_url(&r, "/spread"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("40 succeeded, 0 failed"),
+        "h2load said:\n{text}"
+    );
+    assert!(text.contains("40 2xx"), "h2load said:\n{text}");
+    assert_eq!(a.requests() + b.requests(), 40);
+    assert!(
+        a.requests() > 0 && b.requests() > 0,
+        "round robin over both"
+    );
+    let (_, metrics) = common::admin(r.admin_addr(), "GET", "/metrics", "", None);
+    assert!(
+        metrics.contains("ringlb_frontend_connections_total{frontend=\"clear\"} 1"),
+        "{metrics}"
+    );
+}
+
+const RULES: &str = r#"
+[[frontend.acl]]
+name = "admin_path"
+path_prefix = ["/admin"]
+[[frontend.http_rule]]
+action = "deny"
+if = "admin_path"
+[[frontend.http_rule]]
+action = "set_header"
+name = "x-via-rule"
+value = "yes"
+"#;
+
+#[test]
+fn rules_answer_h2_requests_as_they_answer_http11_ones() {
+    if !tool("h2_rules", "curl") {
+        return;
+    }
+    let backend = Backend::start();
+    let (r, _certs) = start(&[&backend], RULES);
+    // HTTP/1.1 first, on the TLS frontend: the reference.
+    let mut args = vec!["--http1.1".to_string()];
+    args.extend(tls_args(&r, "/admin/x"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (h1_deny, h1_body) = curl(&args);
+    assert_eq!(h1_deny, "403 1.1");
+    // The same over HTTP/2 (both frontends): same status, same body.
+    let mut args = vec!["--http2".to_string()];
+    args.extend(tls_args(&r, "/admin/x"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(curl(&args), ("403 2".to_string(), h1_body.clone()));
+    let url = clear_url(&r, "/admin/x");
+    assert_eq!(
+        curl(&["--http2-prior-knowledge", &url]),
+        ("403 2".to_string(), h1_body)
+    );
+    assert_eq!(backend.requests(), 0, "denied requests reach no server");
+    // set_header: the server sees the field, for HTTP/2 as for HTTP/1.1.
+    let url = clear_url(&r, "/open");
+    assert_eq!(curl(&["--http2-prior-knowledge", &url]).0, "200 2");
+    let head = backend.last_head().to_ascii_lowercase();
+    assert!(head.contains("x-via-rule: yes\r\n"), "{head}");
+    assert_eq!(backend.requests(), 1);
+}

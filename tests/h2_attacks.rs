@@ -1,0 +1,279 @@
+//! Hostile HTTP/2 clients (issue 18), each a real Python `h2` client
+//! (tests/h2_peers/attack.py) against the real binary in front of the recording
+//! HTTP/1.1 backend: h2→h1 smuggling attempts, rapid reset (CVE-2023-44487) in both
+//! forms, CONTINUATION flood, HPACK bomb, SETTINGS and PING floods, stream-ID abuse and
+//! a zero-window stall; and the connection's own ends (idle, stalled body, graceful
+//! stop). Each attack is refused as RFC 9113 says (a stream or a connection
+//! error) and nothing of it reaches the server beyond a stated bound.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::http::Backend;
+use common::Ringlb;
+
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/h2_peers/attack.py");
+
+/// Python 3 with the `h2` package (CI: `pip install` in .ci/run).
+fn have_python_h2(test: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import h2, hpack, hyperframe"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert_ne!(
+            std::env::var("RINGLB_REQUIRE_TOOLS").as_deref(),
+            Ok("1"),
+            "python3 with the h2 package is required"
+        );
+        common::say_skipped(
+            test,
+            "python3 h2 not installed (RINGLB_REQUIRE_TOOLS=1 makes this a failure)",
+        );
+    }
+    ok
+}
+
+fn start(backend: &Backend, extra: &str) -> Ringlb {
+    Ringlb::start(&format!(
+        "[global]\nworkers = 1\npin_workers = false\naccess_log = true\n\n\
+         [[frontend]]\nname = \"h2\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\n\
+         default_backend = \"app\"\nh2c = \"prior-knowledge\"\n{extra}\n\n\
+         [[backend]]\nname = \"app\"\n\n[[backend.server]]\nname = \"a\"\naddress = \"{}\"\n",
+        backend.addr
+    ))
+}
+
+/// Run one case; its verdict line.
+fn attack(r: &Ringlb, case: &str, arg: &str) -> String {
+    let out = Command::new("python3")
+        .arg(SCRIPT)
+        .arg(case)
+        .arg(r.addr().port().to_string())
+        .arg(arg)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        out.status.success(),
+        "{case}: {text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+fn rss_kib(r: &Ringlb) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", r.child.id())).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn smuggling_attempts_are_stream_or_connection_errors_and_reach_no_server() {
+    if !have_python_h2("h2_smuggling") {
+        return;
+    }
+    let backend = Backend::start();
+    let r = start(&backend, "");
+    assert_eq!(attack(&r, "get", "/fine"), "response 200");
+    assert_eq!(backend.requests(), 1);
+    for case in [
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te-gzip",
+        "crlf",
+        "lf",
+        "nul",
+        "uppercase",
+        "space-edge",
+        "host-mismatch",
+        "unknown-pseudo",
+        "pseudo-after-regular",
+        "no-scheme",
+        "no-path",
+        "response-pseudo",
+        "cl-more-than-data",
+        "cl-less-than-data",
+    ] {
+        let verdict = attack(&r, &format!("smuggle:{case}"), "");
+        // PROTOCOL_ERROR (1), on the stream or (for fields HPACK decoding refuses
+        // already) the connection: RFC 9113 §5.4 lets a stream error be treated so.
+        assert!(
+            verdict == "reset 1" || verdict == "goaway 1",
+            "{case}: {verdict}"
+        );
+    }
+    assert_eq!(
+        backend.requests(),
+        1,
+        "no smuggled request reached the server"
+    );
+    assert_eq!(attack(&r, "get", "/still-fine"), "response 200");
+}
+
+#[test]
+fn stream_id_abuse_is_a_connection_error() {
+    if !have_python_h2("h2_stream_ids") {
+        return;
+    }
+    let backend = Backend::start();
+    let r = start(&backend, "");
+    assert_eq!(attack(&r, "ids:even", ""), "goaway 1");
+    assert_eq!(attack(&r, "ids:decreasing", ""), "goaway 1");
+}
+
+#[test]
+fn rapid_reset_closes_the_connection_and_bounds_what_reaches_the_server() {
+    if !have_python_h2("h2_rapid_reset") {
+        return;
+    }
+    // The servers answer slowly, so that accepted streams are still in flight when
+    // the client resets them. One ringlb and server per form of the attack.
+    let fast = Backend::start_with_delay(Duration::from_millis(200));
+    let r = start(&fast, "h2_max_client_resets = 50");
+    // Opened and reset at once, up to 2000 of them: the library's bound on streams
+    // reset before they are accepted (how many the client got out before it read
+    // the GOAWAY depends on timing: not asserted).
+    let verdict = attack(&r, "rapid-reset", "");
+    // GOAWAY ENHANCE_YOUR_CALM, or (when the client was still writing) a reset socket.
+    assert!(
+        verdict.starts_with("goaway 11 sent ") || verdict.starts_with("closed sent "),
+        "{verdict}"
+    );
+    // At most the streams open at once (100) and those reset before accept (20).
+    assert!(
+        fast.requests() <= 120,
+        "{} reached the server",
+        fast.requests()
+    );
+    assert_eq!(attack(&r, "get", "/after"), "response 200");
+
+    let slow = Backend::start_with_delay(Duration::from_millis(200));
+    let r = start(&slow, "h2_max_client_resets = 50");
+    // Opened, accepted, then reset, 5 at a time: ringlb's own budget (50 per 10 s).
+    let verdict = attack(&r, "slow-reset", "");
+    assert!(verdict.starts_with("goaway 11 after "), "{verdict}");
+    let rounds: usize = verdict.rsplit(' ').next().unwrap().parse().unwrap();
+    // 50 resets are 10 rounds; the GOAWAY may be read a few rounds late.
+    assert!(rounds <= 20, "closed once 50 streams were reset: {verdict}");
+    // Each accepted stream may have reached the server: the budget and one round.
+    assert!(
+        slow.requests() <= 55,
+        "{} reached the server",
+        slow.requests()
+    );
+    assert_eq!(attack(&r, "get", "/after"), "response 200");
+}
+
+#[test]
+fn header_floods_and_bombs_are_cut_short() {
+    if !have_python_h2("h2_floods") {
+        return;
+    }
+    let backend = Backend::start();
+    let r = start(&backend, "");
+    let verdict = attack(&r, "continuation", "");
+    // GOAWAY ENHANCE_YOUR_CALM, or (when the client was still writing) a reset socket.
+    assert!(
+        verdict.starts_with("goaway 11 after ") || verdict.starts_with("closed after "),
+        "{verdict}"
+    );
+    let frames: usize = verdict.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(frames < 20000, "the flood was cut short: {verdict}");
+    let verdict = attack(&r, "hpack-bomb", "");
+    assert!(
+        ["goaway 11", "closed"].contains(&verdict.as_str()) || verdict.starts_with("reset"),
+        "{verdict}"
+    );
+    // SETTINGS, PING and WINDOW_UPDATE floods from a client that never reads the
+    // replies: ringlb stops reading (its replies wait in the socket) or the frames
+    // cost nothing; its memory stays bounded.
+    let before = rss_kib(&r);
+    for case in ["settings", "ping", "window-update"] {
+        let verdict = attack(&r, case, "");
+        assert!(verdict.starts_with("sent "), "{case}: {verdict}");
+    }
+    let grown = rss_kib(&r).saturating_sub(before);
+    assert!(grown < 16 * 1024, "RSS grew by {grown} KiB");
+    assert_eq!(backend.requests(), 0, "nothing reached the server");
+    assert_eq!(attack(&r, "get", "/after"), "response 200");
+}
+
+#[test]
+fn a_zero_window_stall_holds_bounded_memory_and_ends_at_timeout_client() {
+    if !have_python_h2("h2_zero_window") {
+        return;
+    }
+    let backend = Backend::start();
+    let r = start(&backend, "timeout_client = \"2s\"");
+    let before = rss_kib(&r);
+    // 64 MiB asked for, window zero: ringlb holds a bounded part, then cancels the
+    // stream when the window stayed shut for timeout_client.
+    let verdict = attack(&r, "zero-window", "/len/67108864");
+    assert_eq!(verdict, "reset 8", "CANCEL");
+    let grown = rss_kib(&r).saturating_sub(before);
+    assert!(grown < 8 * 1024, "RSS grew by {grown} KiB");
+    assert_eq!(attack(&r, "get", "/after"), "response 200");
+}
+
+#[test]
+fn idle_connections_and_stalled_bodies_end_at_their_timeouts() {
+    if !have_python_h2("h2_timeouts") {
+        return;
+    }
+    let backend = Backend::start();
+    let r = start(
+        &backend,
+        "timeout_http_keep_alive = \"1s\"\ntimeout_client = \"1s\"",
+    );
+    // No stream for timeout_http_keep_alive: GOAWAY (NO_ERROR).
+    assert_eq!(attack(&r, "idle", ""), "response 200 then goaway 0");
+    // A body that stops coming: 408 after timeout_client, as in HTTP/1.1 (the head
+    // went on, bodies stream: the server saw half a body, then a close).
+    assert_eq!(attack(&r, "stall-body", ""), "response 408");
+    assert!(backend.requests() <= 2);
+}
+
+#[test]
+fn a_graceful_stop_lets_the_stream_in_flight_finish() {
+    if !have_python_h2("h2_graceful_stop") {
+        return;
+    }
+    let backend = Backend::start_with_delay(Duration::from_millis(500));
+    let mut r = start(&backend, "");
+    let client = Command::new("python3")
+        .arg(SCRIPT)
+        .args(["until-end", &r.addr().port().to_string(), "/in-flight"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The request is at the server (which answers half a second later): stop.
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    while backend.requests() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request never came"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    r.signal(libc::SIGTERM);
+    let out = client.wait_with_output().unwrap();
+    // GOAWAY (NO_ERROR) first, then the response, then the close.
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "goaway 0, stream ended"
+    );
+    assert!(r.wait_exit().success());
+    assert!(
+        r.logged("\"GET /in-flight HTTP/2.0\""),
+        "{}",
+        r.log.join("\n")
+    );
+}
