@@ -129,7 +129,8 @@ fn escape(
     Ok(used)
 }
 
-/// `$NAME`, `${NAME}` or `${NAME-default}` at `chars[i]` inside double quotes.
+/// `$NAME`, `${NAME}`, `${NAME-default}` or `${NAME[,]}` (split into words at each
+/// `,`) at `chars[i]` inside double quotes.
 fn expand(
     chars: &[char],
     i: usize,
@@ -138,12 +139,21 @@ fn expand(
     out: &mut Words,
 ) -> Result<usize, LexError> {
     let name_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut delim = None;
     let (name, default, used) = if chars.get(i + 1) == Some(&'{') {
         let close = chars[i + 2..]
             .iter()
             .position(|&c| c == '}')
             .ok_or(LexError::BadVar)?;
-        let inner: String = chars[i + 2..i + 2 + close].iter().collect();
+        let mut inner: String = chars[i + 2..i + 2 + close].iter().collect();
+        // `${NAME[,]}`: the value is split into words at each `,` (any one character).
+        if let Some(p) = inner.find('[') {
+            let d: Vec<char> = inner[p + 1..].chars().take(2).collect();
+            if let [d, ']'] = d[..] {
+                delim = Some(d);
+                inner.replace_range(p..p + 2 + d.len_utf8(), "");
+            }
+        }
         let (name, default) = match inner.split_once('-') {
             Some((n, d)) => (n.to_string(), Some(d.to_string())),
             None => (inner, None),
@@ -167,10 +177,17 @@ fn expand(
         return Ok(1);
     }
     let value = env(&name);
-    match (&value, &default) {
-        (Some(v), _) => cur.push_str(v),
-        (None, Some(d)) => cur.push_str(d),
-        (None, None) => {}
+    let text = value.as_deref().or(default.as_deref()).unwrap_or("");
+    match delim {
+        Some(d) => {
+            for (n, piece) in text.split(d).enumerate() {
+                if n > 0 {
+                    out.words.push(std::mem::take(cur));
+                }
+                cur.push_str(piece);
+            }
+        }
+        None => cur.push_str(text),
     }
     out.vars.push((name, value.or(default)));
     Ok(used)
@@ -184,6 +201,7 @@ mod tests {
         match name {
             "PORT" => Some("8080".into()),
             "HOST" => Some("10.0.0.1".into()),
+            "NETS" => Some("10.0.0.0/8,192.168.0.0/16".into()),
             _ => None,
         }
     }
@@ -250,6 +268,32 @@ mod tests {
                 ("NOPE".to_string(), None),
                 ("NOPE2".to_string(), Some("9000".to_string()))
             ]
+        );
+    }
+
+    #[test]
+    fn a_list_variable_becomes_several_words() {
+        assert_eq!(
+            words(r#"acl lan src "${NETS[,]}" x"#),
+            ["acl", "lan", "src", "10.0.0.0/8", "192.168.0.0/16", "x"]
+        );
+        // Glued text stays on the first and last words; no brackets: one word.
+        assert_eq!(
+            words(r#"x "<${NETS[,]}>""#),
+            ["x", "<10.0.0.0/8", "192.168.0.0/16>"]
+        );
+        assert_eq!(words(r#"x "${NETS}""#), ["x", "10.0.0.0/8,192.168.0.0/16"]);
+        assert_eq!(
+            words(r#"x "${NOPE[;]-a;b}" "${NOPE[,]}""#),
+            ["x", "a", "b", ""]
+        );
+        let w = split(r#"x "${NETS[,]}""#, &env).unwrap();
+        assert_eq!(
+            w.vars,
+            [(
+                "NETS".to_string(),
+                Some("10.0.0.0/8,192.168.0.0/16".to_string())
+            )]
         );
     }
 

@@ -331,27 +331,32 @@ fn sni_lines(fe: &mut Fe, routes: bool, cx: &mut Cx) {
 }
 
 /// A frontend's `maxconn` pauses accepting at the limit, as ringlb's process-wide
-/// `max_connections` does: with one frontend they are the same limit.
+/// `max_connections` does: with one frontend they are the same limit. With several,
+/// a limit at or above the process limit is never reached, in HAProxy either.
 fn maxconn(fes: &[Fe], cx: &mut Cx) {
-    let limits: Vec<&(i64, Src)> = fes.iter().filter_map(|f| f.maxconn.as_ref()).collect();
-    if fes.len() == 1 {
-        if let Some((n, src)) = limits.first() {
-            let global = match cx.g.main.get("max_connections") {
-                Some(Value::Int(g)) => *g,
-                _ => i64::MAX,
-            };
-            if *n < global {
-                let note = src.differs("the only frontend's limit, applied to the process");
-                cx.g.main.set("max_connections", Value::Int(*n), note);
+    let global = match cx.g.main.get("max_connections") {
+        Some(Value::Int(g)) => Some(*g),
+        _ => None,
+    };
+    for (n, src) in fes.iter().filter_map(|f| f.maxconn.as_ref()) {
+        let g = global.unwrap_or(i64::MAX);
+        if fes.len() == 1 && *n < g {
+            let note = src.differs("the only frontend's limit, applied to the process");
+            cx.g.main.set("max_connections", Value::Int(*n), note);
+        } else if fes.len() == 1 || *n >= g {
+            let why = format!("no key needed: global.max_connections = {g} is reached first");
+            let note = if fes.len() == 1 {
+                src.cite()
             } else {
-                cx.g.main.cite("max_connections", src.cite());
-            }
-            cx.led.done(src);
+                format!("{} ({why})", src.cite())
+            };
+            cx.g.main.cite("max_connections", note);
+        } else {
+            let g = global.map_or(String::new(), |g| format!(" = {g}"));
+            cx.led.lost(src, format!("ringlb has no per-frontend connection limit; global.max_connections{g} is process-wide (a busy frontend can take every connection)"));
+            continue;
         }
-        return;
-    }
-    for (_, src) in limits {
-        cx.led.lost(src, "no per-frontend connection limit with several frontends: global.max_connections is process-wide");
+        cx.led.done(src);
     }
 }
 

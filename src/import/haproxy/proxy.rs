@@ -264,6 +264,9 @@ fn timeout(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx
             }
             return;
         }
+        "client-fin" | "server-fin" => {
+            return cx.led.lost(src, "ringlb has no timeout for half-closed connections: they stay open under timeout_client/timeout_server (timeout_tunnel once tunnelled), possibly longer than this")
+        }
         _ => {
             return cx
                 .led
@@ -342,8 +345,30 @@ fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx:
         ("dontlognull" | "log-separate-errors" | "logasap" | "dontlog-normal", _, _) if !cx.g.logs => {
             cx.led.note(src, "there is no log target: nothing is logged either way")
         }
+        ("dontlognull", Some(fe), _) => dontlognull(src, fe.mode() == "http", negated, cx),
+        ("dontlognull", None, Some(_)) if !dflt => {
+            cx.led.note(src, "log options of a backend have no effect in HAProxy either")
+        }
         _ if dflt => {}
         ("httplog" | "tcplog", None, Some(_)) => cx.led.note(src, "log options of a backend have no effect in HAProxy either"),
         _ => cx.led.lost(src, format!("option {name} has no ringlb equivalent")),
+    }
+}
+
+/// `[no] option dontlognull`: ringlb's HTTP frontends never log a connection that
+/// ends before a request arrives (src/worker/http_heads.rs: `Ok(None)`), its TCP
+/// frontends log every connection (src/worker/session.rs).
+fn dontlognull(src: &crate::import::report::Src, http: bool, negated: bool, cx: &mut Cx) {
+    const HTTP: &str =
+        "ringlb does not log a connection that closes or times out before sending a byte";
+    const TCP: &str = "ringlb logs every tcp connection, also one that sends no byte";
+    match (http, negated) {
+        (true, false) => cx.led.note(src, format!("no key needed: {HTTP}")),
+        (false, true) => cx.led.note(src, format!("no key needed: {TCP}")),
+        (true, true) => cx.led.lost(src, format!("{HTTP} (HAProxy logs it without dontlognull)")),
+        (false, false) => cx.led.lost(
+            src,
+            format!("{TCP} (health probes of an upstream balancer or port scans too): ringlb has no key to skip them"),
+        ),
     }
 }

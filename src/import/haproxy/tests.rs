@@ -15,6 +15,17 @@ fn run(text: &str) -> (String, Vec<String>) {
     (toml, lost)
 }
 
+/// The lines noted as left to ringlb's default ("no key needed").
+fn notes(text: &str) -> Vec<String> {
+    let mut led = Ledger::default();
+    super::translate("h.cfg", text, &env, &mut led).unwrap();
+    let notes = led.notes();
+    notes
+        .into_iter()
+        .filter(|n| n.contains("no key needed"))
+        .collect()
+}
+
 fn parsed(toml: &str) -> toml::Table {
     toml::from_str(toml).unwrap_or_else(|e| panic!("{e}\n{toml}"))
 }
@@ -60,16 +71,122 @@ fn several_defaults_and_from() {
 fn unknown_directives_and_options_are_listed() {
     let text = "global\n  log /dev/log local0\n  daemon\n  stats socket /run/haproxy.sock\n  frobnicate 3\nfrontend f\n  bind :80 ssl crt /etc/x.pem ciphers HIGH\n  mode http\n  default_backend b\n  option dontlognull\nbackend b\n  server s 10.0.0.1:80 check maxqueue 10\n";
     let (_, lost) = run(text);
+    assert_eq!(lost.len(), 4, "{lost:?}");
+    assert!(lost[0].starts_with("h.cfg:4: stats socket: not translated: ringlb has no command socket: its runtime interface is the JSON API on global.admin_bind"));
+    assert!(lost[0].contains("POST /api/servers/B/S/state"));
     assert_eq!(
-        lost,
-        [
-            "h.cfg:4: stats socket: not translated: no runtime socket: ringlb's runtime API is HTTP on global.admin_bind",
-            "h.cfg:5: frobnicate: not translated: no ringlb equivalent",
-            "h.cfg:7: bind ciphers: not translated: ringlb offers TLS 1.2 and 1.3 with rustls' default suites and groups",
-            "h.cfg:10: option dontlognull: not translated: option dontlognull has no ringlb equivalent",
-            "h.cfg:12: server maxqueue: not translated: ringlb queues per backend (max_queue), not per server",
-        ]
+        lost[1],
+        "h.cfg:5: frobnicate: not translated: no ringlb equivalent"
     );
+    assert_eq!(lost[2], "h.cfg:7: bind ciphers: not translated: ringlb offers TLS 1.2 and 1.3 with rustls' default suites and groups");
+    assert!(lost[3].starts_with("h.cfg:12: server maxqueue: not translated: ringlb queues per backend (max_queue), not per server"));
+}
+
+#[test]
+fn dontlognull_is_ringlbs_default_in_http_mode_only() {
+    let base = "global
+  log /dev/log local0
+defaults
+  option dontlognull
+frontend f
+  bind :80
+  mode MODE
+  default_backend b
+backend b
+  server s 10.0.0.1:80
+";
+    let (_, lost) = run(&base.replace("MODE", "http"));
+    assert!(lost.is_empty(), "{lost:?}");
+    assert_eq!(
+        notes(&base.replace("MODE", "http")),
+        ["h.cfg:4: option dontlognull: no key needed: ringlb does not log a connection that closes or times out before sending a byte"]
+    );
+    let (_, lost) = run(&base.replace("MODE", "tcp"));
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(lost[0].starts_with("h.cfg:4: option dontlognull: not translated: ringlb logs every tcp connection, also one that sends no byte"));
+    // `no option dontlognull` is the other way round.
+    let (_, lost) = run(&base
+        .replace("MODE", "tcp")
+        .replace("  option", "  no option"));
+    assert!(lost.is_empty(), "{lost:?}");
+    let (_, lost) = run(&base
+        .replace("MODE", "http")
+        .replace("  option", "  no option"));
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    // A backend's: HAProxy ignores it too.
+    let (_, lost) = run(&format!(
+        "{}  option dontlognull\n",
+        base.replace("MODE", "http")
+    ));
+    assert!(lost.is_empty(), "{lost:?}");
+}
+
+#[test]
+fn frontend_maxconn_at_or_above_the_global_one_needs_no_key() {
+    let text = "global
+  maxconn 4000
+defaults
+  maxconn 4000
+frontend f
+  bind :80
+  default_backend b
+frontend g
+  bind :81
+  default_backend b
+  maxconn 5000
+backend b
+  server s 10.0.0.1:80
+";
+    let (toml, lost) = run(text);
+    assert!(lost.is_empty(), "{lost:?}");
+    assert_eq!(
+        parsed(&toml)["global"]["max_connections"].as_integer(),
+        Some(4000)
+    );
+    assert!(
+        toml.contains(
+            "h.cfg:4: maxconn 4000 (no key needed: global.max_connections = 4000 is reached first)"
+        ),
+        "{toml}"
+    );
+    assert!(
+        toml.contains("h.cfg:11: maxconn 5000 (no key needed"),
+        "{toml}"
+    );
+    let (_, lost) = run(&text.replace("maxconn 5000", "maxconn 3999"));
+    assert_eq!(lost, ["h.cfg:11: maxconn: not translated: ringlb has no per-frontend connection limit; global.max_connections = 4000 is process-wide (a busy frontend can take every connection)"]);
+    // Without a global limit, no frontend limit can be dropped.
+    let (_, lost) = run(&text.replace("global\n  maxconn 4000\n", ""));
+    assert_eq!(lost.len(), 2, "{lost:?}");
+}
+
+#[test]
+fn tuning_lines_at_haproxys_default_need_no_key() {
+    let text = "global
+  tune.bufsize 16384
+  tune.maxrewrite 1024
+  tune.bufsize 32768
+";
+    let (_, lost) = run(text);
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(lost[0].starts_with("h.cfg:4: tune.bufsize: not translated"));
+}
+
+#[test]
+fn server_options_say_how_ringlb_differs() {
+    let text = "backend b
+  server s 10.0.0.1:80 disabled minconn 5 maxconn 50 on-marked-down shutdown-sessions
+";
+    let (_, lost) = run(text);
+    assert_eq!(lost.len(), 3, "{lost:?}");
+    assert!(lost[0].contains(
+        "server disabled: not translated: ringlb has no key to start a server in maintenance"
+    ));
+    assert!(lost[1].contains(
+        "server minconn: not translated: ringlb's server max_connections is a fixed limit"
+    ));
+    assert!(lost[2]
+        .contains("server on-marked-down: not translated: ringlb leaves established sessions"));
 }
 
 #[test]
