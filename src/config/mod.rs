@@ -223,6 +223,9 @@ pub struct Frontend {
     /// The access-log format (the frontend's or `global.access_log_format`); `None`:
     /// ringlb's own line.
     pub access_log_format: Option<std::sync::Arc<crate::logging::format::LogFormat>>,
+    /// tcp mode: log connections whose client sent no byte (`false`: HAProxy's
+    /// `option dontlognull`). HTTP frontends never log a connection without a request.
+    pub log_empty_connections: bool,
 }
 
 /// `proxy_protocol` and `proxy_protocol_from` of a frontend.

@@ -185,6 +185,9 @@ pub struct RawFrontend {
     pub sni_fallback: Option<S<String>>,
     /// Added key: this frontend's access-log format (see `global.access_log_format`).
     pub access_log_format: Option<S<String>>,
+    /// Added key: tcp mode: `false` writes no access line for a connection whose client
+    /// sent no byte (HAProxy's `option dontlognull`). Default `true`.
+    pub log_empty_connections: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

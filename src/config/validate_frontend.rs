@@ -149,6 +149,7 @@ impl Validator {
                 .access_log_format
                 .as_ref()
                 .and_then(|f| self.log_format(f, &format!("{key}: access_log_format"))),
+            log_empty_connections: fe.log_empty_connections.unwrap_or(true),
         }
     }
 

@@ -9,7 +9,7 @@ use crate::import::report::Src;
 use crate::import::toml_out::{Table, Value};
 
 use super::model::{Be, Bind, Cx, Fe};
-use super::routes;
+use super::{limits, routes};
 
 pub fn tables(fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
     let mut out = Vec::new();
@@ -20,7 +20,7 @@ pub fn tables(fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
         .iter()
         .filter_map(|b| Some((b.name.clone(), b.forwardfor.clone()?)))
         .collect();
-    for be in bes {
+    for mut be in bes {
         if be.servers.is_empty() && be.templates.is_empty() && cx.g.table_names.contains(&be.name) {
             cx.led
                 .note(&be.head, "a backend that only holds a stick table");
@@ -39,11 +39,12 @@ pub fn tables(fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
             continue;
         }
         known.push(be.name.clone());
+        limits::maxqueue(&mut be, cx);
         backends.extend(backend(be));
     }
     let mut frontends = Vec::new();
     let mut logs = false;
-    maxconn(&fes, cx);
+    limits::maxconn(&fes, cx);
     for fe in fes {
         logs |= fe.http_log;
         frontends.extend(frontend(fe, &known, &empty, &ff, cx));
@@ -327,36 +328,6 @@ fn sni_lines(fe: &mut Fe, routes: bool, cx: &mut Cx) {
             cx.led
                 .lost(src, "only waiting for the ClientHello is translated");
         }
-    }
-}
-
-/// A frontend's `maxconn` pauses accepting at the limit, as ringlb's process-wide
-/// `max_connections` does: with one frontend they are the same limit. With several,
-/// a limit at or above the process limit is never reached, in HAProxy either.
-fn maxconn(fes: &[Fe], cx: &mut Cx) {
-    let global = match cx.g.main.get("max_connections") {
-        Some(Value::Int(g)) => Some(*g),
-        _ => None,
-    };
-    for (n, src) in fes.iter().filter_map(|f| f.maxconn.as_ref()) {
-        let g = global.unwrap_or(i64::MAX);
-        if fes.len() == 1 && *n < g {
-            let note = src.differs("the only frontend's limit, applied to the process");
-            cx.g.main.set("max_connections", Value::Int(*n), note);
-        } else if fes.len() == 1 || *n >= g {
-            let why = format!("no key needed: global.max_connections = {g} is reached first");
-            let note = if fes.len() == 1 {
-                src.cite()
-            } else {
-                format!("{} ({why})", src.cite())
-            };
-            cx.g.main.cite("max_connections", note);
-        } else {
-            let g = global.map_or(String::new(), |g| format!(" = {g}"));
-            cx.led.lost(src, format!("ringlb has no per-frontend connection limit; global.max_connections{g} is process-wide (a busy frontend can take every connection)"));
-            continue;
-        }
-        cx.led.done(src);
     }
 }
 

@@ -117,7 +117,12 @@ fn front(line: &Line, fe: &mut Fe, cx: &mut Cx) {
 
 fn back(line: &Line, be: &mut Be, cx: &mut Cx) {
     let src = &line.src;
-    match line.word(0) {
+    let w0 = line.word(0);
+    be.pinned |= matches!(
+        w0,
+        "cookie" | "stick" | "use-server" | "force-persist" | "persist"
+    );
+    match w0 {
         "balance" => balance(line, be, cx),
         "server" => server::server(line, be, cx),
         "default-server" => {
@@ -224,6 +229,7 @@ fn balance(line: &Line, be: &mut Be, cx: &mut Cx) {
             Some("a weighted random pick; HAProxy's random draws 2 and takes the less loaded"),
         ),
         other => {
+            be.pinned = true;
             let why = format!("balance {other}: ringlb balances by roundrobin, leastconn, source, random or p2c only");
             return cx.led.lost(src, why);
         }
@@ -312,7 +318,11 @@ fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx:
         ("forwardfor", None, Some(be)) if !negated && !dflt && line.words.len() == 2 => {
             be.forwardfor = Some(src.clone());
         }
-        ("forwardfor" | "httplog", Some(fe), _) if dflt && fe.mode() == "tcp" => {}
+        // HAProxy ignores forwardfor in tcp mode (httplog falls back to tcplog there).
+        ("forwardfor", Some(fe), _) if dflt && fe.mode() == "tcp" => {
+            cx.led.note(src, "no key needed: no effect on a tcp frontend, in HAProxy either")
+        }
+        ("httplog", Some(fe), _) if dflt && fe.mode() == "tcp" => {}
         ("forwardfor", Some(fe), _) if !negated => {
             fe.main.set("forwarded_for", Value::Bool(true), src.differs("also sets X-Forwarded-Proto and X-Forwarded-Host"));
             cx.led.done(src);
@@ -345,7 +355,7 @@ fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx:
         ("dontlognull" | "log-separate-errors" | "logasap" | "dontlog-normal", _, _) if !cx.g.logs => {
             cx.led.note(src, "there is no log target: nothing is logged either way")
         }
-        ("dontlognull", Some(fe), _) => dontlognull(src, fe.mode() == "http", negated, cx),
+        ("dontlognull", Some(fe), _) => dontlognull(src, fe, negated, cx),
         ("dontlognull", None, Some(_)) if !dflt => {
             cx.led.note(src, "log options of a backend have no effect in HAProxy either")
         }
@@ -356,19 +366,20 @@ fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx:
 }
 
 /// `[no] option dontlognull`: ringlb's HTTP frontends never log a connection that
-/// ends before a request arrives (src/worker/http_heads.rs: `Ok(None)`), its TCP
-/// frontends log every connection (src/worker/session.rs).
-fn dontlognull(src: &crate::import::report::Src, http: bool, negated: bool, cx: &mut Cx) {
+/// ends before a request arrives (src/worker/http_heads.rs: `Ok(None)`); its TCP
+/// frontends log one whose client sent no byte unless `log_empty_connections = false`.
+fn dontlognull(src: &crate::import::report::Src, fe: &mut Fe, negated: bool, cx: &mut Cx) {
     const HTTP: &str =
         "ringlb does not log a connection that closes or times out before sending a byte";
-    const TCP: &str = "ringlb logs every tcp connection, also one that sends no byte";
-    match (http, negated) {
+    match (fe.mode() == "http", negated) {
         (true, false) => cx.led.note(src, format!("no key needed: {HTTP}")),
-        (false, true) => cx.led.note(src, format!("no key needed: {TCP}")),
-        (true, true) => cx.led.lost(src, format!("{HTTP} (HAProxy logs it without dontlognull)")),
-        (false, false) => cx.led.lost(
-            src,
-            format!("{TCP} (health probes of an upstream balancer or port scans too): ringlb has no key to skip them"),
-        ),
+        (true, true) => cx
+            .led
+            .lost(src, format!("{HTTP} (HAProxy logs it without dontlognull)")),
+        (false, _) => {
+            fe.main
+                .set("log_empty_connections", Value::Bool(negated), src.cite());
+            cx.led.done(src);
+        }
     }
 }

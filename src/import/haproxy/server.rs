@@ -51,7 +51,6 @@ const FLAGS: &[&str] = &[
 /// Server options ringlb cannot carry, and how it behaves instead.
 const DIFFERS: &[(&str, &str)] = &[
     ("disabled", "ringlb has no key to start a server in maintenance: it would take traffic at start; remove the server, or POST `maint` to /api/servers/B/S/state before traffic arrives"),
-    ("maxqueue", "ringlb queues per backend (max_queue), not per server: a full server queue does not send requests to other servers"),
     ("minconn", "ringlb's server max_connections is a fixed limit: HAProxy's minconn makes maxconn dynamic (minconn at low backend load, up to maxconn at fullconn), so ringlb lets more connections through to the server at low load"),
     ("on-marked-down", "ringlb leaves established sessions to a server marked down open until they end; HAProxy's shutdown-sessions closes them (clients see the failover later in ringlb)"),
 ];
@@ -179,6 +178,7 @@ fn options(words: &[String], src: &Src, t: &mut Table, be: &mut Be, cx: &mut Cx)
             ("id" | "enabled" | "no-sslv3" | "no-tlsv10" | "no-tlsv11" | "check-proto", _) => {}
             ("ssl-min-ver", _) if arg != "TLSv1.3" => {}
             ("init-addr", _) => {}
+            ("maxqueue", _) => be.maxqueue.push(src.clone()),
             _ => {
                 let why = differs(opt).unwrap_or("no ringlb equivalent");
                 cx.led.lost_part(src, format!("server {opt}"), why)
