@@ -120,7 +120,7 @@ fn partial_translation_exits_3_and_writes_only_when_allowed() {
     let lost = lost_lines(&err, f);
     assert!(
         lost.contains(&format!(
-            "{f}:6: log: not translated: ringlb sends its logs to one target (the first `log` line's, as global.log_target/syslog): send a copy elsewhere with a syslog relay"
+            "{f}:6: log: not translated: ringlb sends its logs to one target (the first `log` line's, as global.log_target/syslog): this target only takes HAProxy's events at notice and above (servers down, start, stop), no access lines; have the syslog daemon copy ringlb's own lines there"
         )),
         "{err}"
     );

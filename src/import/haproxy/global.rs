@@ -155,10 +155,14 @@ fn syslog_key(main: &mut Table, key: &str, value: &str, src: &crate::import::rep
 fn log_target(line: &Line, cx: &mut Cx) {
     let src = &line.src;
     if cx.g.logs {
-        return cx.led.lost(
-            src,
-            "ringlb sends its logs to one target (the first `log` line's, as global.log_target/syslog): send a copy elsewhere with a syslog relay",
-        );
+        const ONE: &str = "ringlb sends its logs to one target (the first `log` line's, as global.log_target/syslog)";
+        // `log ADDR FACILITY LEVEL`: above info, HAProxy sends it its own events only.
+        let events = ["emerg", "alert", "crit", "err", "warning", "notice"];
+        let why = match line.words.iter().skip(3).find(|w| events.contains(&w.as_str())) {
+            Some(level) => format!("{ONE}: this target only takes HAProxy's events at {level} and above (servers down, start, stop), no access lines; have the syslog daemon copy ringlb's own lines there"),
+            None => format!("{ONE}: send a copy elsewhere with a syslog relay"),
+        };
+        return cx.led.lost(src, why);
     }
     let addr = line.word(1);
     let mut rest: Vec<&str> = line.words[2..].iter().map(String::as_str).collect();

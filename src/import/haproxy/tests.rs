@@ -196,6 +196,25 @@ fn frontend_maxconn_at_or_above_the_global_one_needs_no_key() {
 }
 
 #[test]
+fn a_second_log_target_says_what_it_would_receive() {
+    let text =
+        "global\n  log /dev/log local0\n  log /dev/log local1 notice\n  log 10.0.0.9:514 local2\n";
+    let (_, lost) = run(text);
+    assert_eq!(lost.len(), 2, "{lost:?}");
+    assert!(
+        lost[0].starts_with("h.cfg:3: log: not translated: ringlb sends its logs to one target")
+    );
+    assert!(
+        lost[0].contains("only takes HAProxy's events at notice and above"),
+        "{lost:?}"
+    );
+    assert!(
+        lost[1].ends_with("send a copy elsewhere with a syslog relay"),
+        "{lost:?}"
+    );
+}
+
+#[test]
 fn tuning_lines_at_haproxys_default_need_no_key() {
     let text = "global\n  tune.bufsize 16384\n  tune.maxrewrite 1024\n  tune.bufsize 32768\n";
     let (_, lost) = run(text);
