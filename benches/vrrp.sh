@@ -1,20 +1,29 @@
 #!/usr/bin/env bash
 # VRRP failover times, ringlb pair vs keepalived pair, in one harness: two hosts (network
-# namespaces on a bridge, 192.0.2.1 priority 150 and 192.0.2.2 priority 100, advert
-# interval 1 s, VIP 192.0.2.100/24). Each round starts both routers fresh, waits until
-# host A holds the VIP and B has heard it, then
-#   kill  - kill -9 every process of A (a crash);
-#   stop  - SIGTERM to A (a clean stop: priority 0);
-#   track - ringlb only: A's only backend stops; its check fails, A's priority drops
-#           by track_weight below B's.
+# namespaces on a bridge, 192.0.2.1 priority 150 and 192.0.2.2 priority 100, VIP
+# 192.0.2.100/24). Each round starts B, waits until B holds the VIP, starts A, waits
+# until A has preempted B (so A has heard B's priority, as after any earlier
+# failover), lets B hear A for 2 s, then
+#   kill    - kill -9 every process of A (a crash);
+#   stop    - SIGTERM to A (a clean stop: priority 0);
+#   backend - A's only backend stops. ringlb: its health check (every 100 ms) fails
+#             and track_frontends lowers A's priority by 60, below B's; keepalived:
+#             the harness writes 1 to A's track_file (weight -60) at that instant,
+#             an instant detection that favours keepalived.
 # and measures the time until B holds the VIP (`ip addr`, polled every 5 ms).
 #
-# Root only. Usage: benches/vrrp.sh [rounds]   (default 5; results on stdout)
+# Root only. Usage: benches/vrrp.sh [rounds] [advert interval in ms]
+#   (defaults 5 and 1000; results on stdout). RINGLB_BIN=path skips the release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
-cargo build --release -q --bin ringlb
-BIN=$PWD/target/release/ringlb
+interval_ms=${2:-1000}
+if [ -n "${RINGLB_BIN:-}" ]; then
+  BIN=$RINGLB_BIN
+else
+  cargo build --release -q --bin ringlb
+  BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/ringlb
+fi
 tmp=$(mktemp -d)
 P=rlb$$
 VIP=192.0.2.100
@@ -74,26 +83,33 @@ check = true
 interface = "eth0"
 virtual_router_id = 51
 priority = $1
-advert_interval = "1s"
+advert_interval = "${interval_ms}ms"
 virtual_ips = ["$VIP/24"]
 track_frontends = true
 track_weight = 60
 EOF
 }
 
-keepalived_conf() { # priority
+keepalived_conf() { # priority track-file
   cat <<EOF
 global_defs {
   vrrp_version 3
+}
+track_file backend {
+  file "$2"
+  weight -60
 }
 vrrp_instance VI_1 {
   state BACKUP
   interface eth0
   virtual_router_id 51
   priority $1
-  advert_int 1
+  advert_int $(awk "BEGIN { print $interval_ms / 1000 }")
   virtual_ipaddress {
     $VIP/24
+  }
+  track_file {
+    backend
   }
 }
 EOF
@@ -108,7 +124,8 @@ start() {
     ringlb_conf "$prio" >"$tmp/$host.toml"
     ip netns exec ${P}$host "$BIN" run -c "$tmp/$host.toml" >"$tmp/$host.log" 2>&1 &
   else
-    keepalived_conf "$prio" >"$tmp/$host.conf"
+    echo 0 >"$tmp/$host.track"
+    keepalived_conf "$prio" "$tmp/$host.track" >"$tmp/$host.conf"
     rm -f "$tmp/$host.pid" "$tmp/$host.vpid" # a killed keepalived leaves them behind
     ip netns exec ${P}$host keepalived --dont-fork --vrrp --no-syslog --log-console \
       -f "$tmp/$host.conf" -p "$tmp/$host.pid" -r "$tmp/$host.vpid" >"$tmp/$host.log" 2>&1 &
@@ -123,6 +140,17 @@ s.bind(("127.0.0.1", 9001)); s.listen(64)
 while True:
     c, _ = s.accept(); c.close()' >/dev/null 2>&1 & echo $!; }
 
+# Wait until host $1's backend accepts: a first failed check would make the peer
+# hear a lowered priority.
+backend_up() {
+  for _ in $(seq 200); do
+    ip netns exec ${P}$1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/9001' 2>/dev/null && return
+    sleep 0.02
+  done
+  echo "backend of $1 never came up" >&2
+  exit 1
+}
+
 now_ms() { date +%s%3N; }
 
 round() { # impl scenario -> prints milliseconds
@@ -130,17 +158,24 @@ round() { # impl scenario -> prints milliseconds
   local ba bb
   ba=$(backend a)
   bb=$(backend b)
-  start "$impl" a 150
+  backend_up a
+  backend_up b
   start "$impl" b 100
-  for _ in $(seq 400); do has_vip a && break; sleep 0.02; done
-  has_vip a || { echo "A never became master" >&2; cat "$tmp/a.log" >&2; exit 1; }
+  for _ in $(seq 1000); do has_vip b && break; sleep 0.02; done
+  has_vip b || { echo "B never became master" >&2; cat "$tmp/b.log" >&2; exit 1; }
+  start "$impl" a 150
+  for _ in $(seq 1000); do has_vip a && ! has_vip b && break; sleep 0.02; done
+  has_vip a || { echo "A never preempted B" >&2; cat "$tmp/a.log" >&2; exit 1; }
   sleep 2 # B hears a few adverts
   local t0
   t0=$(now_ms)
   case $scenario in
     kill) ip netns pids ${P}a | xargs -r kill -9 ;;
     stop) ip netns pids ${P}a | xargs -r kill -TERM ;;
-    track) kill "$ba" ;;
+    backend)
+      kill "$ba"
+      [ "$impl" = keepalived ] && echo 1 >"$tmp/a.track"
+      ;;
   esac
   for _ in $(seq 2000); do has_vip b && break; sleep 0.005; done
   local t1
@@ -154,14 +189,13 @@ round() { # impl scenario -> prints milliseconds
   ip -n ${P}b addr del $VIP/24 dev eth0 2>/dev/null || true
 }
 
-echo "| pair | scenario | takeover times (ms), $rounds rounds | median |"
-echo "|---|---|---|---|"
-for scenario in kill stop track; do
+echo "| pair | advert interval | scenario | takeover times (ms), $rounds rounds | median |"
+echo "|---|---|---|---|---|"
+for scenario in kill stop backend; do
   for impl in ringlb keepalived; do
-    [ "$scenario" = track ] && [ "$impl" = keepalived ] && continue
     times=()
     for _ in $(seq "$rounds"); do times+=("$(round "$impl" "$scenario")"); done
     median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(((rounds + 1) / 2))p")
-    echo "| $impl + $impl | $scenario | ${times[*]} | $median |"
+    echo "| $impl + $impl | ${interval_ms} ms | $scenario | ${times[*]} | $median |"
   done
 done

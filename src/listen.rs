@@ -101,7 +101,9 @@ pub fn bind_for_workers(
     Ok(out)
 }
 
-fn bind_one(addr: SocketAddr, freebind: bool) -> io::Result<std::net::TcpListener> {
+/// One listening socket on `addr` with `SO_REUSEPORT` (it joins the group of that
+/// address, if there is one, at its end).
+pub fn bind_one(addr: SocketAddr, freebind: bool) -> io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     if freebind {
         match addr {
@@ -116,6 +118,15 @@ fn bind_one(addr: SocketAddr, freebind: bool) -> io::Result<std::net::TcpListene
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
     Ok(socket.into())
+}
+
+/// A second descriptor of each socket (the same socket, not a new bind): what the
+/// supervisor keeps to hand the sockets over in a binary upgrade.
+pub fn duplicates(bound: &[BoundListener]) -> io::Result<Vec<std::os::fd::OwnedFd>> {
+    bound
+        .iter()
+        .map(|b| b.socket.try_clone().map(Into::into))
+        .collect()
 }
 
 /// What to say when [`in_use`] finds an address taken.

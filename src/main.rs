@@ -57,6 +57,26 @@ enum Command {
         /// Configuration file.
         #[arg(short = 'c', long = "config", env = "RINGLB_CONFIG")]
         config: PathBuf,
+        /// Binary upgrade: the socket the old process started this one with.
+        #[arg(long, hide = true)]
+        takeover_fd: Option<i32>,
+    },
+    /// Upgrade the running ringlb to a new binary without dropping a connection: it
+    /// starts the binary, hands over its listening sockets and server states, and
+    /// drains once the new process is ready. Exits 1 with the reason if the new
+    /// process could not take over (the running one keeps serving).
+    Upgrade {
+        /// The running process's upgrade socket (default: from the configuration file's
+        /// `global.upgrade_socket`, else `$RUNTIME_DIRECTORY/upgrade.sock`, else
+        /// /run/ringlb/upgrade.sock).
+        #[arg(long)]
+        socket: Option<PathBuf>,
+        /// Configuration file, read only for `global.upgrade_socket`.
+        #[arg(short = 'c', long = "config", env = "RINGLB_CONFIG")]
+        config: Option<PathBuf>,
+        /// The new binary (default: the path the running process was started from).
+        #[arg(long)]
+        binary: Option<PathBuf>,
     },
     /// Validate a configuration file, like `haproxy -c`: exit 0 and print a summary,
     /// or exit 1 and print every error.
@@ -115,7 +135,19 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { config } => check(&config),
-        Command::Run { config } => run(&config),
+        Command::Run {
+            config,
+            takeover_fd: None,
+        } => run(&config),
+        Command::Run {
+            config,
+            takeover_fd: Some(fd),
+        } => take_over(&config, fd),
+        Command::Upgrade {
+            socket,
+            config,
+            binary,
+        } => upgrade(socket, config, binary),
         Command::GenCert {
             names,
             cert,
@@ -375,6 +407,66 @@ fn run(path: &Path) -> anyhow::Result<ExitCode> {
     };
     init_logging(&config.global.log_level, &config.global.log_target);
     finish(run::run(config, Some(path.to_path_buf()))?)
+}
+
+/// The new process of a binary upgrade: first what the old process hands over (read
+/// in full, so that the old process hears our answer rather than a reset), then the
+/// file; a file that does not validate is refused, and the old process keeps serving.
+fn take_over(path: &Path, fd: i32) -> anyhow::Result<ExitCode> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the old process started us with this descriptor open for us alone.
+    let from = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    let handed = match run::upgrade::takeover::receive(&from) {
+        Ok(h) => h,
+        Err(e) => anyhow::bail!("cannot receive the sockets from the old process: {e}"),
+    };
+    let config = match Config::load(path) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            let reason = format!("{}: configuration is invalid: {errors}", path.display());
+            run::upgrade::refuse(&from, &reason);
+            anyhow::bail!(
+                "{}: configuration is invalid; not taking over",
+                path.display()
+            );
+        }
+    };
+    init_logging(&config.global.log_level, &config.global.log_target);
+    finish(run::run_takeover(config, path.to_path_buf(), from, handed)?)
+}
+
+/// `ringlb upgrade`: ask the running process to upgrade, say how it went.
+fn upgrade(
+    socket: Option<PathBuf>,
+    config: Option<PathBuf>,
+    binary: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let socket = match (socket, config) {
+        (Some(s), _) => Some(s),
+        (None, Some(c)) => {
+            let text = std::fs::read_to_string(&c)
+                .with_context(|| format!("cannot read {}", c.display()))?;
+            run::upgrade::socket::path_in_file(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", c.display()))?
+        }
+        (None, None) => run::upgrade::socket::path_in_file("").unwrap_or(None),
+    };
+    let socket = socket
+        .context("no upgrade socket: name it with --socket, or -c with global.upgrade_socket")?;
+    let binary = match binary {
+        Some(b) if b.is_relative() => Some(std::env::current_dir()?.join(b)),
+        b => b,
+    };
+    let answer = run::upgrade::socket::request(&socket, binary)
+        .with_context(|| "cannot reach the running ringlb".to_string())?;
+    if answer.ok {
+        println!("ringlb upgrade: {}", answer.message);
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("ringlb upgrade: {}", answer.message);
+        Ok(ExitCode::FAILURE)
+    }
 }
 
 fn demo(listen: SocketAddr, workers: usize, admin: SocketAddr) -> anyhow::Result<ExitCode> {

@@ -9,7 +9,11 @@ mod common;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use common::netns::{fetch_from, skip, Lan};
+use common::netns::{fetch_from, Lan};
+use common::vrrp::{
+    admin_addr, api, have_keepalived, keepalived as keepalived_conf, kill_all, start_ringlb,
+    wait_api,
+};
 use common::{admin, Ringlb, TempConfig, BIN, PATIENCE};
 use ringlb::vrrp::machine::master_down_interval;
 
@@ -26,10 +30,6 @@ fn vip_port() -> SocketAddr {
 
 fn backend() -> SocketAddr {
     "127.0.0.1:9001".parse().unwrap()
-}
-
-fn admin_addr() -> SocketAddr {
-    "127.0.0.1:9900".parse().unwrap()
 }
 
 /// A ringlb for one host: a TCP frontend on the VIP in front of the host's own
@@ -73,20 +73,12 @@ virtual_ips = ["{VIP}/24"]
 }
 
 fn start(lan: &Lan, host: usize, config: &str) -> Ringlb {
-    let cfg = TempConfig::new(config);
-    let mut cmd = lan.command(host, BIN);
-    cmd.arg("run").arg("-c").arg(&cfg.0);
-    let mut r = Ringlb::spawn(cmd, Some(cfg));
-    // The state lines follow this one (and come before "ringlb ready").
-    r.wait_for("vrrp: virtual router 51");
-    r
+    start_ringlb(lan, host, config, 51)
 }
 
 /// `GET /api/vrrp` of the ringlb in `host`.
 fn status(lan: &Lan, host: usize) -> serde_json::Value {
-    let (code, body) = lan.enter(host, || admin(admin_addr(), "GET", "/api/vrrp", "", None));
-    assert_eq!(code, 200, "{body}");
-    serde_json::from_str(&body).expect("vrrp JSON")
+    api(lan, host, "/api/vrrp")
 }
 
 /// Poll the status until `ok` holds (bounded).
@@ -96,15 +88,7 @@ fn wait_status(
     what: &str,
     ok: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let s = status(lan, host);
-        if ok(&s) {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "never {what}: {s}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_api(lan, host, "/api/vrrp", what, ok)
 }
 
 /// After A failed: B (priority 100, 1 s adverts) must hold the VIP within
@@ -397,12 +381,12 @@ fn hostile_advertisements_are_ignored_and_counted() {
     let (_, metrics) = lan.enter(A, || admin(admin_addr(), "GET", "/metrics", "", None));
     assert!(
         metrics
-            .contains("ringlb_vrrp_dropped_total{vrid=\"51\",interface=\"eth0\",reason=\"ttl\"} 1"),
+            .contains("ringlb_vrrp_dropped_total{vrid=\"51\",interface=\"eth0\",name=\"VI_51\",reason=\"ttl\"} 1"),
         "{metrics}"
     );
-    assert!(
-        metrics.contains("ringlb_vrrp_state{vrid=\"51\",interface=\"eth0\",state=\"MASTER\"} 1")
-    );
+    assert!(metrics.contains(
+        "ringlb_vrrp_state{vrid=\"51\",interface=\"eth0\",name=\"VI_51\",state=\"MASTER\"} 1"
+    ));
 
     // The same advert, well formed, is obeyed: the drops above were for cause.
     send_raw(&lan, B, vec![packet(51)]);
@@ -464,52 +448,13 @@ fn keepalived_with(
     priority: u8,
     extra: &str,
 ) -> Option<(Ringlb, TempConfig)> {
-    if std::process::Command::new("keepalived")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        skip(
-            "keepalived interop",
-            "keepalived is not installed (apt install keepalived)",
-        );
+    if !have_keepalived() {
         return None;
     }
-    let conf = TempConfig::new(&format!(
+    let conf = format!(
         "global_defs {{\n  vrrp_version 3\n}}\nvrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  priority {priority}\n  advert_int 1\n{extra}\n  virtual_ipaddress {{\n    {VIP}/24\n  }}\n}}\n"
-    ));
-    let pid = conf.0.with_extension("pid");
-    let vrrp_pid = conf.0.with_extension("vrrp.pid");
-    let mut cmd = lan.command(host, "keepalived");
-    cmd.args([
-        "--dont-fork",
-        "--log-console",
-        "--log-detail",
-        "--vrrp",
-        "--no-syslog",
-        "-f",
-    ])
-    .arg(&conf.0)
-    .arg("-p")
-    .arg(&pid)
-    .arg("-r")
-    .arg(&vrrp_pid);
-    let mut k = Ringlb::spawn(cmd, None);
-    k.wait_for("Entering BACKUP STATE");
-    Some((k, conf))
-}
-
-/// `kill -9` every process of the namespace at once (keepalived is two processes).
-fn kill_all(lan: &Lan, host: usize) {
-    let out = std::process::Command::new("ip")
-        .args(["netns", "pids", &lan.ns(host)])
-        .output()
-        .expect("ip netns pids");
-    for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-        let pid: i32 = pid.parse().expect("pid");
-        // SAFETY: kill has no memory preconditions.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-    }
+    );
+    Some(keepalived_conf(lan, host, &conf, "Entering BACKUP STATE"))
 }
 
 #[test]

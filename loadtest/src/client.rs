@@ -1,6 +1,10 @@
 //! The load: thread-per-core monoio runtimes, each running its share of the
 //! connections. A connection sends one request at a time (keep-alive), on its open-loop
-//! schedule or, in closed loop, as soon as the previous response is in.
+//! schedule or, in closed loop, as soon as the previous response is in. When the
+//! server closes after a response (`Connection: close`, as `--close` asks for every
+//! request), the next request goes on a new connection; the old one is closed after
+//! the server's own close, so that its TIME_WAIT stays on the server's side and a
+//! one-request-per-connection load does not run out of local ports.
 
 use std::cell::RefCell;
 use std::io::{IsTerminal, Write};
@@ -22,7 +26,8 @@ const READ_BUF: usize = 64 * 1024;
 
 #[derive(Debug, Clone)]
 pub enum Target {
-    /// HTTP/1.1 GET with keep-alive; `request` is the full request head.
+    /// HTTP/1.1 GET; `request` is the full request head (with `Connection: close`
+    /// for one request per connection).
     Http { addr: SocketAddr, request: Vec<u8> },
     /// Send `payload` bytes, expect the same number back (an echo server).
     Tcp { addr: SocketAddr, payload: usize },
@@ -195,6 +200,10 @@ async fn connection(
         Target::Http { request, .. } => (request.clone(), request.starts_with(b"HEAD ")),
         Target::Tcp { payload, .. } => (vec![b'x'; *payload], false),
     };
+    // Asked to close: a server may close without saying so in its response.
+    let one_shot = request
+        .windows(19)
+        .any(|w| w.eq_ignore_ascii_case(b"connection: close\r\n"));
     let mut buf = Vec::with_capacity(READ_BUF);
     let mut stream: Option<TcpStream> = None;
     let mut free_since = Instant::now();
@@ -273,8 +282,10 @@ async fn connection(
                 } else {
                     record(intended, &|s| s.record(done - from, done - sent));
                 }
-                if close {
-                    stream = None;
+                if close || one_shot {
+                    if let Some(conn) = stream.take() {
+                        buf = wait_eof(conn, buf, plan.timeout).await;
+                    }
                 }
             }
             Err(class) => {
@@ -288,6 +299,26 @@ async fn connection(
 struct Exchange {
     status: u16,
     close: bool,
+}
+
+/// Read until the server's close (bounded by `timeout`), then close. Hands the buffer
+/// back.
+async fn wait_eof(mut conn: TcpStream, mut buf: Vec<u8>, timeout: Duration) -> Vec<u8> {
+    let eof = async move {
+        loop {
+            buf.clear();
+            let (res, b) = conn.read(buf).await;
+            buf = b;
+            if !matches!(res, Ok(n) if n > 0) {
+                return buf;
+            }
+        }
+    };
+    match monoio::time::timeout(timeout, eof).await {
+        Ok(buf) => buf,
+        // The buffer went with the abandoned read.
+        Err(_) => Vec::with_capacity(READ_BUF),
+    }
 }
 
 /// Send one request and read its whole response. Buffers are passed in and handed back

@@ -1,19 +1,23 @@
 //! `ringlb-load compare`: the same load against a direct connection, ringlb and HAProxy
 //! (and optionally nginx), alternating targets round by round so that drift of the
 //! machine hits all of them alike. Reports medians, ratios, CPU seconds per 100k
-//! requests and peak RSS of each proxy, as Markdown, plus an SVG percentile plot.
+//! requests and peak RSS of each proxy, as Markdown, plus an SVG percentile plot;
+//! one such comparison per named scenario (`scenario.rs`), each with ringlb's
+//! server-connection reuse read from its `/metrics`.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use hdrhistogram::Histogram;
 
 use crate::client::{self, Plan, Target};
+use crate::proxies::{
+    cpu_seconds, peak_rss_kib, start_backends, start_haproxy, start_nginx, start_ringlb, Proc,
+};
+use crate::scenario::{scrape, ReuseFigures, Scenario};
 use crate::stats::{new_histogram, Percentiles};
 use crate::svg;
 
@@ -33,25 +37,17 @@ pub struct CompareOpts {
     pub backends: usize,
     pub body_size: usize,
     pub svg: Option<PathBuf>,
+    pub scenarios: Vec<Scenario>,
 }
 
-/// A child process killed when dropped.
-struct Proc {
-    name: String,
-    child: Child,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Proc {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
+/// What one scenario runs with.
+pub struct Setup<'a> {
+    pub opts: &'a CompareOpts,
+    pub scenario: Scenario,
+    /// The proxy mode for this scenario.
+    pub mode: &'a str,
+    /// The proxies' configurations and logs.
+    pub tmp: PathBuf,
 }
 
 struct TargetUnderTest {
@@ -64,55 +60,68 @@ struct TargetUnderTest {
     levels: Vec<(Vec<Percentiles>, Histogram<u64>)>,
 }
 
+/// Every scenario asked for, one after another; their Markdown, each under a heading.
 pub fn compare(opts: &CompareOpts) -> anyhow::Result<String> {
-    let me = std::env::current_exe().context("cannot find ringlb-load itself")?;
-    let tmp = std::env::temp_dir().join(format!("ringlb-compare-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp)?;
-    let mut backends = Vec::new();
-    let mut backend_procs = Vec::new();
-    for i in 0..opts.backends.max(1) {
-        let mut child = Command::new(&me)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--threads",
-                "1",
-                "--body-size",
-            ])
-            .arg(opts.body_size.to_string())
-            .stdout(Stdio::piped())
-            .spawn()
-            .context("cannot start a backend")?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().context("backend stdout")?).read_line(&mut line)?;
-        let addr: SocketAddr = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .unwrap_or("")
-            .parse()
-            .context("backend address")?;
-        backend_procs.push(Proc {
-            name: format!("backend{i}"),
-            child,
-        });
-        backends.push(addr);
+    let mut md = String::new();
+    for &scenario in &opts.scenarios {
+        let tmp = std::env::temp_dir().join(format!(
+            "ringlb-compare-{}-{}",
+            std::process::id(),
+            scenario.name()
+        ));
+        std::fs::create_dir_all(&tmp)?;
+        let setup = Setup {
+            opts,
+            scenario,
+            mode: scenario.mode(&opts.mode),
+            tmp,
+        };
+        eprintln!("scenario {}: {}", scenario.name(), scenario.describe());
+        let result = run_scenario(&setup);
+        if result.is_ok() {
+            // Kept on failure: the proxies' configurations and logs are there.
+            let _ = std::fs::remove_dir_all(&setup.tmp);
+        }
+        let _ = writeln!(md, "### Scenario `{}`\n\n{}", scenario.name(), result?);
     }
+    Ok(md)
+}
+
+/// The plot's path for a scenario: the one given, with the scenario's name before the
+/// extension when there are several.
+fn svg_path(opts: &CompareOpts, scenario: Scenario) -> Option<PathBuf> {
+    let path = opts.svg.as_ref()?;
+    if opts.scenarios.len() < 2 {
+        return Some(path.clone());
+    }
+    let stem = path
+        .file_stem()
+        .map_or("latency".into(), |s| s.to_string_lossy());
+    Some(path.with_file_name(format!("{stem}-{}.svg", scenario.name())))
+}
+
+fn run_scenario(setup: &Setup) -> anyhow::Result<String> {
+    let (opts, tmp) = (setup.opts, &setup.tmp);
+    let (backends, backend_procs) = start_backends(opts)?;
     let mut targets = vec![TargetUnderTest::new("direct", backends[0], None)];
-    let (addr, p) = start_ringlb(opts, &tmp, &backends)?;
+    let (addr, admin, p) = start_ringlb(setup, &backends)?;
     targets.push(TargetUnderTest::new("ringlb", addr, Some(p)));
-    let (addr, p) = start_haproxy(opts, &tmp, &backends)?;
+    let (addr, p) = start_haproxy(setup, &backends)?;
     targets.push(TargetUnderTest::new("haproxy", addr, Some(p)));
     if let Some(nginx) = &opts.nginx {
-        let (addr, p) = start_nginx(opts, nginx, &tmp, &backends)?;
+        let (addr, p) = start_nginx(setup, nginx, &backends)?;
         targets.push(TargetUnderTest::new("nginx", addr, Some(p)));
     }
 
+    let close = if setup.scenario.close() {
+        "Connection: close\r\n"
+    } else {
+        ""
+    };
     let plan_for = |addr: SocketAddr, rate: Option<f64>| Plan {
         target: Target::Http {
             addr,
-            request: format!("GET / HTTP/1.1\r\nHost: {addr}\r\n\r\n").into_bytes(),
+            request: format!("GET / HTTP/1.1\r\nHost: {addr}\r\n{close}\r\n").into_bytes(),
         },
         threads: opts.load_threads,
         connections: opts.connections,
@@ -123,7 +132,73 @@ pub fn compare(opts: &CompareOpts) -> anyhow::Result<String> {
         progress: false,
     };
 
-    // Closed loop: maximum throughput, alternating the order every round.
+    closed_loop(opts, &mut targets, &plan_for)?;
+    let haproxy_max = median(
+        &targets
+            .iter()
+            .find(|t| t.name == "haproxy")
+            .map(|t| t.throughput.clone())
+            .unwrap_or_default(),
+    );
+    if haproxy_max <= 0.0 {
+        bail!(
+            "HAProxy served nothing: see its configuration in {}",
+            tmp.display()
+        );
+    }
+    let levels = [0.25, 0.50, 0.75];
+    open_loop(opts, &mut targets, &levels, haproxy_max, &plan_for)?;
+    let peak_rss: Vec<Option<u64>> = targets
+        .iter()
+        .map(|t| t.proc.as_ref().and_then(|p| peak_rss_kib(p.pid())))
+        .collect();
+
+    // TCP mode has no requests to reuse connections for.
+    let reuse = match setup.mode {
+        "http" => Some(scrape(admin).map(|m| ReuseFigures::parse(&m, "servers"))),
+        _ => None,
+    };
+    if let Some(Err(e)) = &reuse {
+        eprintln!("ringlb's /metrics: {e:#}");
+    }
+    if let Some(path) = svg_path(opts, setup.scenario) {
+        let series: Vec<(String, &Histogram<u64>)> = targets
+            .iter()
+            .map(|t| (t.name.clone(), &t.levels[1].1))
+            .collect();
+        let title = format!(
+            "Corrected latency at {:.0} req/s (50% of HAProxy's maximum)",
+            (haproxy_max * 0.5).round()
+        );
+        std::fs::write(&path, svg::percentile_plot(&title, &series))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let mut md = markdown(setup, &targets, &levels, haproxy_max, &peak_rss);
+    if let Some(Ok(f)) = reuse {
+        let _ = writeln!(
+            md,
+            "\nringlb's server connections (its `/metrics`, whole run): {} opened for {} requests, \
+             {} requests on reused ones: **{:.1} new server connections per 1,000 requests**.",
+            f.opened,
+            f.requests,
+            f.reused,
+            f.per_1000()
+        );
+    }
+    drop(targets);
+    drop(backend_procs);
+    Ok(md)
+}
+
+type PlanFor<'a> = dyn Fn(SocketAddr, Option<f64>) -> Plan + 'a;
+
+/// Closed loop: each target's maximum throughput and CPU per request, alternating the
+/// order every round.
+fn closed_loop(
+    opts: &CompareOpts,
+    targets: &mut [TargetUnderTest],
+    plan_for: &PlanFor,
+) -> anyhow::Result<()> {
     for round in 0..opts.rounds {
         for i in order(targets.len(), round) {
             let t = &mut targets[i];
@@ -148,20 +223,17 @@ pub fn compare(opts: &CompareOpts) -> anyhow::Result<String> {
             }
         }
     }
-    let haproxy_max = median(
-        &targets
-            .iter()
-            .find(|t| t.name == "haproxy")
-            .map(|t| t.throughput.clone())
-            .unwrap_or_default(),
-    );
-    if haproxy_max <= 0.0 {
-        bail!(
-            "HAProxy served nothing: see its configuration in {}",
-            tmp.display()
-        );
-    }
-    let levels = [0.25, 0.50, 0.75];
+    Ok(())
+}
+
+/// Open loop at each of `levels` (shares of HAProxy's maximum): corrected latency.
+fn open_loop(
+    opts: &CompareOpts,
+    targets: &mut [TargetUnderTest],
+    levels: &[f64],
+    haproxy_max: f64,
+    plan_for: &PlanFor,
+) -> anyhow::Result<()> {
     for t in targets.iter_mut() {
         t.levels = levels
             .iter()
@@ -189,28 +261,7 @@ pub fn compare(opts: &CompareOpts) -> anyhow::Result<String> {
             }
         }
     }
-    let peak_rss: Vec<Option<u64>> = targets
-        .iter()
-        .map(|t| t.proc.as_ref().and_then(|p| peak_rss_kib(p.pid())))
-        .collect();
-
-    if let Some(path) = &opts.svg {
-        let series: Vec<(String, &Histogram<u64>)> = targets
-            .iter()
-            .map(|t| (t.name.clone(), &t.levels[1].1))
-            .collect();
-        let title = format!(
-            "Corrected latency at {:.0} req/s (50% of HAProxy's maximum)",
-            (haproxy_max * 0.5).round()
-        );
-        std::fs::write(path, svg::percentile_plot(&title, &series))
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    let md = markdown(opts, &targets, &levels, haproxy_max, &peak_rss);
-    drop(targets);
-    drop(backend_procs);
-    let _ = std::fs::remove_dir_all(&tmp);
-    Ok(md)
+    Ok(())
 }
 
 impl TargetUnderTest {
@@ -249,173 +300,22 @@ fn median_u64(v: impl Iterator<Item = u64>) -> f64 {
     median(&v.map(|x| x as f64).collect::<Vec<_>>())
 }
 
-fn free_port() -> anyhow::Result<SocketAddr> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
-}
-
-/// Start a proxy (stderr to `tmp/NAME.log`) and wait until it listens on `addr`.
-fn launch(
-    name: &str,
-    mut cmd: Command,
-    addr: SocketAddr,
-    tmp: &std::path::Path,
-) -> anyhow::Result<Proc> {
-    let log = std::fs::File::create(tmp.join(format!("{name}.log")))?;
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .with_context(|| {
-            format!(
-                "cannot start {name} ({:?}; for haproxy or nginx: apt-get install it)",
-                cmd.get_program()
-            )
-        })?;
-    let mut p = Proc {
-        name: name.into(),
-        child,
-    };
-    wait_listening(addr, &mut p, tmp)?;
-    Ok(p)
-}
-
-/// Wait until something accepts on `addr` (bounded); on failure show the child's log.
-fn wait_listening(addr: SocketAddr, p: &mut Proc, tmp: &std::path::Path) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if TcpStream::connect(addr).is_ok() {
-            return Ok(());
-        }
-        if let Ok(Some(_)) = p.child.try_wait() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let log = std::fs::read_to_string(tmp.join(format!("{}.log", p.name))).unwrap_or_default();
-    bail!("{} did not start listening on {addr}:\n{log}", p.name)
-}
-
-fn start_ringlb(
-    opts: &CompareOpts,
-    tmp: &std::path::Path,
-    backends: &[SocketAddr],
-) -> anyhow::Result<(SocketAddr, Proc)> {
-    let addr = free_port()?;
-    let mut cfg = format!(
-        "[global]\nworkers = {}\npin_workers = false\nmax_connections = 4000\n\n[[frontend]]\nname = \"bench\"\nbind = [\"{addr}\"]\nmode = \"{}\"\ndefault_backend = \"servers\"\n\n[[backend]]\nname = \"servers\"\nbalance = \"roundrobin\"\n",
-        opts.workers, opts.mode
-    );
-    for (i, b) in backends.iter().enumerate() {
-        let _ = write!(
-            cfg,
-            "\n[[backend.server]]\nname = \"s{i}\"\naddress = \"{b}\"\n"
-        );
-    }
-    let path = tmp.join("ringlb.toml");
-    std::fs::write(&path, cfg)?;
-    let mut cmd = Command::new(&opts.ringlb);
-    cmd.args(["run", "-c"]).arg(&path).env("RUST_LOG", "warn");
-    Ok((addr, launch("ringlb", cmd, addr, tmp)?))
-}
-
-fn start_haproxy(
-    opts: &CompareOpts,
-    tmp: &std::path::Path,
-    backends: &[SocketAddr],
-) -> anyhow::Result<(SocketAddr, Proc)> {
-    let addr = free_port()?;
-    let mut cfg = format!(
-        "global\n    nbthread {}\n    maxconn 4000\n\ndefaults\n    mode {}\n    timeout connect 2s\n    timeout client 30s\n    timeout server 30s\n\nfrontend bench\n    bind {addr}\n    default_backend servers\n\nbackend servers\n    balance roundrobin\n",
-        opts.workers, opts.mode
-    );
-    if opts.mode == "http" {
-        cfg.push_str("    http-reuse always\n");
-    }
-    for (i, b) in backends.iter().enumerate() {
-        let _ = writeln!(cfg, "    server s{i} {b}");
-    }
-    let path = tmp.join("haproxy.cfg");
-    std::fs::write(&path, cfg)?;
-    let mut cmd = Command::new(&opts.haproxy);
-    cmd.args(["-db", "-f"]).arg(&path);
-    Ok((addr, launch("haproxy", cmd, addr, tmp)?))
-}
-
-fn start_nginx(
-    opts: &CompareOpts,
-    nginx: &str,
-    tmp: &std::path::Path,
-    backends: &[SocketAddr],
-) -> anyhow::Result<(SocketAddr, Proc)> {
-    let addr = free_port()?;
-    let servers: String = backends
-        .iter()
-        .map(|b| format!("        server {b};\n"))
-        .collect();
-    let body = if opts.mode == "http" {
-        format!(
-            "http {{\n    access_log off;\n    upstream servers {{\n{servers}        keepalive 64;\n    }}\n    server {{\n        listen {addr} reuseport;\n        location / {{ proxy_pass http://servers; proxy_http_version 1.1; proxy_set_header Connection \"\"; }}\n    }}\n}}\n"
-        )
-    } else {
-        format!("stream {{\n    upstream servers {{\n{servers}    }}\n    server {{\n        listen {addr} reuseport;\n        proxy_pass servers;\n    }}\n}}\n")
-    };
-    // Debian builds the stream module as a dynamic module (package libnginx-mod-stream).
-    let stream_module = "/usr/lib/nginx/modules/ngx_stream_module.so";
-    let load = if opts.mode == "tcp" && std::path::Path::new(stream_module).exists() {
-        format!("load_module {stream_module};\n")
-    } else {
-        String::new()
-    };
-    let cfg = format!(
-        "{load}worker_processes {};\ndaemon off;\nmaster_process off;\npid {}/nginx.pid;\nerror_log stderr error;\nevents {{ worker_connections 10000; }}\n{body}",
-        opts.workers,
-        tmp.display()
-    );
-    let path = tmp.join("nginx.conf");
-    std::fs::write(&path, cfg)?;
-    let mut cmd = Command::new(nginx);
-    cmd.arg("-p").arg(tmp).arg("-c").arg(&path);
-    Ok((addr, launch("nginx", cmd, addr, tmp)?))
-}
-
-/// User + system CPU seconds of a process, all threads (from /proc/PID/stat).
-fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .context("malformed /proc stat")?;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = f.get(11).context("utime")?.parse()?;
-    let stime: f64 = f.get(12).context("stime")?.parse()?;
-    // SAFETY: sysconf has no preconditions.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    Ok((utime + stime) / ticks)
-}
-
-/// Peak resident set size in KiB (VmHWM).
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 fn markdown(
-    opts: &CompareOpts,
+    setup: &Setup,
     targets: &[TargetUnderTest],
     levels: &[f64],
     haproxy_max: f64,
     rss: &[Option<u64>],
 ) -> String {
+    let opts = setup.opts;
     let mut s = String::new();
     let by_name = |n: &str| targets.iter().position(|t| t.name == n);
     let (rl, hp) = (by_name("ringlb"), by_name("haproxy"));
     let _ = writeln!(
         s,
-        "Mode `{}`, {} proxy worker(s)/thread(s), {} load thread(s), {} connections, {} backend(s) \
+        "{}. Mode `{}`, {} proxy worker(s)/thread(s), {} load thread(s), {} connections, {} backend(s) \
          (`ringlb-load serve`, {} B bodies), {} rounds of {:?} (+{:?} warm-up) per cell, targets alternated every round; medians.\n",
-        opts.mode, opts.workers, opts.load_threads, opts.connections, opts.backends, opts.body_size, opts.rounds, opts.duration, opts.warmup
+        setup.scenario.describe(), setup.mode, opts.workers, opts.load_threads, opts.connections, opts.backends, opts.body_size, opts.rounds, opts.duration, opts.warmup
     );
     let _ = writeln!(
         s,
@@ -490,12 +390,5 @@ mod tests {
         assert_eq!(order(3, 0), vec![0, 1, 2]);
         assert_eq!(order(3, 1), vec![1, 2, 0]);
         assert_eq!(order(3, 2), vec![2, 0, 1]);
-    }
-
-    #[test]
-    fn reads_this_process_cpu_and_rss() {
-        let pid = std::process::id();
-        assert!(cpu_seconds(pid).unwrap() >= 0.0);
-        assert!(peak_rss_kib(pid).unwrap() > 0);
     }
 }

@@ -4,6 +4,8 @@
 mod client;
 mod compare;
 mod http1;
+mod proxies;
+mod scenario;
 mod schedule;
 mod serve;
 mod stats;
@@ -80,6 +82,11 @@ struct CompareArgs {
     /// Also write the Markdown here.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Named workloads, run one after another (comma-separated or repeated):
+    /// keep-alive (in --mode), close-always and close-safe (one request per client
+    /// connection, http mode, both proxies with that reuse policy), or all.
+    #[arg(long, value_delimiter = ',', default_value = "keep-alive", value_parser = scenarios)]
+    scenario: Vec<Vec<scenario::Scenario>>,
 }
 
 #[derive(clap::Args)]
@@ -113,6 +120,10 @@ struct RunArgs {
     /// http://: GET or HEAD.
     #[arg(long, default_value = "GET")]
     method: String,
+    /// http://: one request per connection (`Connection: close`; a new connection for
+    /// every request, its connect time counted in the latency).
+    #[arg(long)]
+    close: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -149,6 +160,10 @@ struct ServeArgs {
 
 fn duration(s: &str) -> Result<Duration, String> {
     ringlb::config::parse_duration(s)
+}
+
+fn scenarios(s: &str) -> Result<Vec<scenario::Scenario>, String> {
+    scenario::Scenario::parse(s)
 }
 
 fn spike(s: &str) -> Result<Spike, String> {
@@ -206,6 +221,7 @@ fn main() -> anyhow::Result<()> {
                 backends: a.backends.max(1),
                 body_size: a.body_size,
                 svg: a.svg,
+                scenarios: a.scenario.into_iter().flatten().collect(),
             })?;
             print!("{md}");
             if let Some(out) = a.out {
@@ -246,8 +262,13 @@ fn parse_target(url: &str, args: &RunArgs) -> anyhow::Result<Target> {
                 bail!("--method must be GET or HEAD");
             }
             let host = args.host.clone().unwrap_or_else(|| authority.to_string());
+            let close = if args.close {
+                "Connection: close\r\n"
+            } else {
+                ""
+            };
             let request = format!(
-                "{} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: ringlb-load\r\n\r\n",
+                "{} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: ringlb-load\r\n{close}\r\n",
                 args.method
             );
             Ok(Target::Http {

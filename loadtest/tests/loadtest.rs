@@ -108,6 +108,20 @@ fn closed_loop_over_tcp_echo_counts_requests() {
 }
 
 #[test]
+fn close_sends_every_request_on_a_new_connection() {
+    let serve = Serve::start(&[]);
+    let url = format!("http://{}/", serve.addr);
+    // The backend closes after a request that asks it to, without saying so in its
+    // response: the next request must go on a new connection, or it would fail.
+    let r = run_json(&[
+        &url, "--close", "-c", "2", "-t", "1", "-d", "1s", "--warmup", "0s",
+    ]);
+    assert!(r["requests"].as_u64().unwrap() > 50, "{r}");
+    assert_eq!(r["errors"]["other"], 0, "{r}");
+    assert_eq!(r["errors"]["connect"], 0, "{r}");
+}
+
+#[test]
 fn status_503_is_counted_as_5xx_not_as_success() {
     let serve = Serve::start(&["--status", "503"]);
     let url = format!("http://{}/", serve.addr);

@@ -136,6 +136,16 @@ static FAMILIES: &[Family<Get>] = &[
         "Requests refused because the queue was full.",
         Get::Backend(|b, _| b.stats.queue_full.into()),
     ),
+    Family::counter(
+        "ringlb_backend_connections_opened_total",
+        "New connections opened to the backend's servers (with requests_reused: how well server connections are reused).",
+        Get::Backend(|b, _| b.stats.connections_opened().into()),
+    ),
+    Family::counter(
+        "ringlb_backend_requests_reused_total",
+        "HTTP requests sent on a server connection that had carried a request before.",
+        Get::Backend(|b, _| b.stats.requests_reused().into()),
+    ),
     Family::gauge(
         "ringlb_backend_usable_servers",
         "Servers that may take new traffic.",
@@ -273,7 +283,7 @@ pub fn metrics(control: &Control, stats: &[Box<WorkerStats>]) -> String {
     rule_hits(&mut out, control, &totals);
     super::tables::metrics(&mut out, stats);
     if let Some(v) = &control.vrrp {
-        super::vrrp_view::metrics(&mut out, &v.status());
+        super::vrrp_view::metrics(&mut out, &v.statuses());
     }
     if let Some(a) = &control.announce {
         super::announce_view::metrics(&mut out, &a.status());

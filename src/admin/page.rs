@@ -86,7 +86,7 @@ pub fn html(control: &Control, stats: &[Box<WorkerStats>]) -> String {
     o.push_str("<div class=\"live\">");
     if let Some(v) = &control.vrrp {
         o.push_str("<div class=\"wrap\">");
-        super::vrrp_view::html(&mut o, &v.status(), esc);
+        super::vrrp_view::html(&mut o, &v.statuses(), esc);
         o.push_str("</div>");
     }
     if let Some(a) = &control.announce {
@@ -196,9 +196,16 @@ fn backends(o: &mut String, control: &Control, totals: &Totals) {
             .filter(|s| be.servers[**s].sent.usable())
             .count();
         let no_server = totals.backends.get(*b).map_or(0, |t| t.no_server);
+        let reuse = totals
+            .backends
+            .get(*b)
+            .and_then(|t| t.new_connections_per_1000())
+            .map_or(String::new(), |n| {
+                format!("; {n:.0} new server connections per 1,000 requests")
+            });
         let _ = write!(
             o,
-            "<h2>Backend {} <small>({}; {usable}/{} servers usable; {no_server} refused for want of a server)</small></h2>",
+            "<h2>Backend {} <small>({}; {usable}/{} servers usable; {no_server} refused for want of a server{reuse})</small></h2>",
             esc(&be.config.name),
             format!("{:?}", be.config.balance).to_lowercase(),
             servers.len()

@@ -199,6 +199,8 @@ pub fn json(control: &Control, stats: &[Box<WorkerStats>]) -> String {
                 "name": be.config.name,
                 "balance": format!("{:?}", be.config.balance).to_lowercase(),
                 "no_server_total": totals.backends.get(*b).map_or(0, |t| t.no_server),
+                "connections_opened_total": totals.backends.get(*b).map_or(0, |t| t.connections_opened()),
+                "requests_reused_total": totals.backends.get(*b).map_or(0, |t| t.requests_reused()),
                 "queue": totals.backends.get(*b).map_or(json!(null), |t| json!({
                     "current": t.queue_current, "queued_total": t.queued,
                     "timeouts_total": t.queue_timeouts, "full_total": t.queue_full,
@@ -211,7 +213,7 @@ pub fn json(control: &Control, stats: &[Box<WorkerStats>]) -> String {
         "backends": backends,
         "workers": workers_value(control, stats.len()),
         "reloads": control.reloads.get(),
-        "vrrp": control.vrrp.as_ref().map(|v| super::vrrp_view::json(&v.status())),
+        "vrrp": control.vrrp.as_ref().map(|v| super::vrrp_view::json(v)),
         "announce": control.announce.as_ref().map(|a| super::announce_view::json(&a.status())),
     })
     .to_string()

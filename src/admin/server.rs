@@ -238,7 +238,7 @@ async fn respond(control: &Rc<Control>, req: Request) -> Reply {
             Some(v) => Reply::new(
                 200,
                 "application/json",
-                super::vrrp_view::json(&v.status()).to_string(),
+                super::vrrp_view::json(v).to_string(),
             ),
             None => Reply::json_error(404, "no [vrrp] in the configuration"),
         },

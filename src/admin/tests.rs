@@ -73,6 +73,7 @@ fn server(connections: u64, latencies_ms: &[u64]) -> ServerStats {
     let mut s = ServerStats {
         connections,
         requests: connections * 2,
+        reused: connections + 1,
         responses: [0, connections, 1, 0, 2],
         connect_errors: 1,
         response_errors: 3,
@@ -131,6 +132,8 @@ fn vrrp_status() -> Status {
     };
     counters.dropped[3] = 1;
     Status {
+        name: "VI_51".into(),
+        group: None,
         interface: "eth0".into(),
         primary: Ipv4Addr::new(10, 0, 0, 1),
         vrid: 51,
@@ -140,6 +143,7 @@ fn vrrp_status() -> Status {
         master: Some(Ipv4Addr::new(10, 0, 0, 1)),
         virtual_ips: vec![(Ipv4Addr::new(10, 0, 0, 100), 24)],
         tracking: vec![],
+        peers: vec![(Ipv4Addr::new(10, 0, 0, 2), 90)],
         counters,
     }
 }
@@ -148,7 +152,7 @@ fn vrrp_status() -> Status {
 /// `Control` with a live router needs sockets; the router's part is the same function).
 fn metrics_text() -> String {
     let mut text = super::metrics::metrics(&control(), &[worker(0), worker(1)]);
-    super::vrrp_view::metrics(&mut text, &vrrp_status());
+    super::vrrp_view::metrics(&mut text, &[vrrp_status()]);
     super::announce_view::metrics(&mut text, &super::announce_view::sample_status());
     text
 }
@@ -166,6 +170,9 @@ fn metrics_of_a_fixed_input_have_these_lines() {
         "ringlb_frontend_responses_total{frontend=\"web\",code=\"2xx\"} 5",
         "# TYPE ringlb_backend_queue_current gauge",
         "ringlb_backend_queue_full_total{backend=\"app\"} 3",
+        // Every server slot's counters, a retired one's too (counters never go back).
+        "ringlb_backend_connections_opened_total{backend=\"app\"} 27",
+        "ringlb_backend_requests_reused_total{backend=\"app\"} 33",
         // b is drained: a is the only usable server.
         "ringlb_backend_usable_servers{backend=\"app\"} 1",
         "ringlb_server_admin_state{backend=\"app\",server=\"b\",state=\"ready\"} 0",
@@ -189,11 +196,11 @@ fn metrics_of_a_fixed_input_have_these_lines() {
         "ringlb_config_reloads_total 1",
         "ringlb_config_reload_failures_total 2",
         "ringlb_start_time_seconds 1000",
-        "ringlb_vrrp_state{vrid=\"51\",interface=\"eth0\",state=\"MASTER\"} 1",
-        "ringlb_vrrp_state{vrid=\"51\",interface=\"eth0\",state=\"INIT\"} 0",
-        "ringlb_vrrp_priority{vrid=\"51\",interface=\"eth0\"} 100",
-        "ringlb_vrrp_master_info{vrid=\"51\",interface=\"eth0\",master=\"10.0.0.1\"} 1",
-        "ringlb_vrrp_dropped_total{vrid=\"51\",interface=\"eth0\",reason=\"ttl\"} 1",
+        "ringlb_vrrp_state{vrid=\"51\",interface=\"eth0\",name=\"VI_51\",state=\"MASTER\"} 1",
+        "ringlb_vrrp_state{vrid=\"51\",interface=\"eth0\",name=\"VI_51\",state=\"INIT\"} 0",
+        "ringlb_vrrp_priority{vrid=\"51\",interface=\"eth0\",name=\"VI_51\"} 100",
+        "ringlb_vrrp_master_info{vrid=\"51\",interface=\"eth0\",name=\"VI_51\",master=\"10.0.0.1\"} 1",
+        "ringlb_vrrp_dropped_total{vrid=\"51\",interface=\"eth0\",name=\"VI_51\",reason=\"ttl\"} 1",
     ] {
         assert!(
             text.lines().any(|l| l == want),
@@ -217,13 +224,15 @@ fn without_a_known_master_the_master_info_family_has_no_sample() {
     status.master = None;
     status.state = State::Backup;
     let mut text = String::new();
-    super::vrrp_view::metrics(&mut text, &status);
+    super::vrrp_view::metrics(&mut text, &[status]);
     assert!(
         text.contains("# TYPE ringlb_vrrp_master_info gauge\n"),
         "{text}"
     );
     assert!(!text.contains("ringlb_vrrp_master_info{"), "{text}");
-    assert!(text.contains("ringlb_vrrp_state{vrid=\"51\",interface=\"eth0\",state=\"BACKUP\"} 1\n"));
+    assert!(text.contains(
+        "ringlb_vrrp_state{vrid=\"51\",interface=\"eth0\",name=\"VI_51\",state=\"BACKUP\"} 1\n"
+    ));
 }
 
 /// The whole output read back by a Prometheus text parser, plus what that parser does
@@ -282,8 +291,8 @@ fn metrics_parse_with_help_and_type_per_family_and_no_duplicate_series() {
     assert_eq!(helps.len(), types.len());
     assert_eq!(
         types.len(),
-        39 + 10 + 5,
-        "metrics.rs has 39 families, vrrp_view.rs 10, announce_view.rs 5"
+        41 + 10 + 5,
+        "metrics.rs has 41 families, vrrp_view.rs 10, announce_view.rs 5"
     );
     assert_eq!(scrape.docs.len(), types.len());
     for s in &scrape.samples {

@@ -1,6 +1,8 @@
-//! The virtual router on the admin API: a box on the stats page, an object in the
+//! The virtual routers on the admin API: a box each on the stats page, objects in the
 //! JSON and `ringlb_vrrp_*` families in /metrics (state, priority, master,
-//! transitions, adverts sent and received, drops by reason).
+//! transitions, adverts sent and received, drops by reason), labelled by router.
+//! The JSON keeps the first router's fields at the top (as with one `[vrrp]`) and
+//! lists every router under `routers`, the sync groups under `sync_groups`.
 
 use std::fmt::Write;
 
@@ -8,11 +10,33 @@ use serde_json::{json, Value};
 
 use super::prom::{head, samples, Family, Num};
 use super::render::unix;
-use crate::vrrp::{state_name, Drop, State, Status};
+use crate::vrrp::{state_name, Drop, State, Status, Vrrp};
 
-pub fn json(s: &Status) -> Value {
+/// `/api/vrrp`: the first router's object, with every router and sync group added.
+pub fn json(v: &Vrrp) -> Value {
+    let routers: Vec<Value> = v.statuses().iter().map(router_json).collect();
+    let groups: Vec<Value> = v
+        .groups()
+        .into_iter()
+        .map(|(name, members, state)| {
+            json!({
+                "name": name,
+                "routers": members,
+                "state": state.map(|s| state_name(s, false)),
+            })
+        })
+        .collect();
+    let mut top = routers.first().cloned().unwrap_or_else(|| json!({}));
+    top["routers"] = Value::Array(routers);
+    top["sync_groups"] = Value::Array(groups);
+    top
+}
+
+pub fn router_json(s: &Status) -> Value {
     let c = &s.counters;
     json!({
+        "name": s.name,
+        "sync_group": s.group,
         "interface": s.interface,
         "address": s.primary.to_string(),
         "virtual_router_id": s.vrid,
@@ -22,6 +46,7 @@ pub fn json(s: &Status) -> Value {
         "master": s.master.map(|m| m.to_string()),
         "virtual_ips": s.virtual_ips.iter().map(|(a, p)| format!("{a}/{p}")).collect::<Vec<_>>(),
         "tracking": s.tracking,
+        "peers": s.peers.iter().map(|(a, p)| json!({"address": a.to_string(), "priority": p})).collect::<Vec<_>>(),
         "transitions_total": c.transitions,
         "became_master_total": c.became_master,
         "last_transition": c.last_transition.map(unix),
@@ -100,18 +125,25 @@ static FAMILIES: &[Family<Get>] = &[
     .by("reason", &Drop::REASONS),
 ];
 
-pub fn metrics(o: &mut String, s: &Status) {
-    let vr = format!(
-        "vrid=\"{}\",interface=\"{}\"",
-        s.vrid,
-        s.interface.replace('"', "")
-    );
-    let master: Vec<(String, ())> = s
-        .master
+/// Every family, a sample per router (labels `vrid`, `interface`, `name`).
+pub fn metrics(o: &mut String, statuses: &[Status]) {
+    let routers: Vec<(String, &Status)> = statuses
         .iter()
-        .map(|m| (format!("{vr},master=\"{m}\""), ()))
+        .map(|s| {
+            let labels = format!(
+                "vrid=\"{}\",interface=\"{}\",name=\"{}\"",
+                s.vrid,
+                s.interface.replace('"', ""),
+                s.name.replace('"', "")
+            );
+            (labels, s)
+        })
         .collect();
-    let router = [(vr, s)];
+    let master: Vec<(String, ())> = routers
+        .iter()
+        .filter_map(|(vr, s)| Some((format!("{vr},master=\"{}\"", s.master?), ())))
+        .collect();
+    let router = routers;
     for f in FAMILIES {
         head(o, f);
         match f.get {
@@ -121,7 +153,13 @@ pub fn metrics(o: &mut String, s: &Status) {
     }
 }
 
-pub fn html(o: &mut String, s: &Status, esc: fn(&str) -> String) {
+pub fn html(o: &mut String, statuses: &[Status], esc: fn(&str) -> String) {
+    for s in statuses {
+        router_html(o, s, esc);
+    }
+}
+
+fn router_html(o: &mut String, s: &Status, esc: fn(&str) -> String) {
     let c = &s.counters;
     let class = match s.state {
         State::Master => "up",
@@ -142,10 +180,11 @@ pub fn html(o: &mut String, s: &Status, esc: fn(&str) -> String) {
         .collect();
     let _ = write!(
         o,
-        "<h2>VRRP <small>(virtual router {} on {}, {})</small></h2><table><tr><th>state</th><th>priority</th>\
+        "<h2>VRRP {} <small>(virtual router {} on {}, {})</small></h2><table><tr><th>state</th><th>priority</th>\
          <th>master</th><th>virtual IPs</th><th>transitions</th><th>adverts sent</th><th>received</th>\
          <th>dropped</th><th>tracking</th></tr><tr class=\"{class}\"><td class=\"s l\">{}</td><td>{}/{}</td>\
          <td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr></table>",
+        esc(&s.name),
         s.vrid,
         esc(&s.interface),
         s.primary,

@@ -6,6 +6,7 @@
 //! | file | what |
 //! |---|---|
 //! | `mod.rs` | the validated types ([`Config`], [`Frontend`], [`Backend`], [`Server`], [`Vrrp`]...), `load`, `parse`, `summary` |
+//! | `raw_vrrp.rs` | the `[vrrp]` / `[[vrrp]]` and `[[vrrp_sync_group]]` keys as written |
 //! | `raw.rs` | the file as written: serde structs mirroring the TOML, spans kept for messages |
 //! | `validate.rs` | the validator: entry point, `[global]`, `[defaults]`, shared checks (durations, ranges, names, addresses) |
 //! | `validate_frontend.rs` | `[[frontend]]`: binds, backend references, routes, redirects, timeouts |
@@ -18,7 +19,10 @@
 //! | `validate_check_tests.rs` | tests of check validation: per-server resolution, refusals with their line |
 //! | `validate_resolve.rs` | `[resolvers]`, `resolve_interval`, `[[backend.server_template]]` |
 //! | `validate_tls.rs` | `[frontend.tls]` (certificates, ALPN, rustls configuration) and `tls = true` on servers |
-//! | `validate_vrrp.rs` | `[vrrp]`: the virtual router's settings |
+//! | `validate_vrrp.rs` | `[vrrp]`: one virtual router's settings |
+//! | `vrrp.rs` | the validated virtual router types ([`Vrrp`], [`SyncGroup`], tracking) |
+//! | `validate_vrrp_track.rs` | `[[vrrp.track_interface]]`, `[[vrrp.track_script]]`, `[[vrrp.track_file]]` |
+//! | `validate_vrrp_sync.rs` | `[[vrrp]]` lists (names, ids and VIPs unique) and `[[vrrp_sync_group]]` |
 //! | `validate_announce.rs` | `[announce]`: service addresses announced through BIRD ([`Announce`]) |
 //! | `validate_log.rs` | `global.log_target`, `global.syslog`, `access_log_format` (global and per frontend) |
 //! | `validate_user.rs` | `global.user`, `global.group`: names resolved to ids on this host |
@@ -34,6 +38,7 @@ mod duration;
 mod error;
 mod raw;
 mod raw_rules;
+mod raw_vrrp;
 mod validate;
 mod validate_acl;
 mod validate_actions;
@@ -50,6 +55,9 @@ mod validate_rules;
 mod validate_tls;
 mod validate_user;
 mod validate_vrrp;
+mod validate_vrrp_sync;
+mod validate_vrrp_track;
+mod vrrp;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -58,8 +66,9 @@ use std::time::Duration;
 pub use check::{Agent, CheckTls, HealthCheck, ServerProbe, StatusSet, Step};
 pub use duration::parse_duration;
 pub use error::{ConfigError, ConfigErrors};
-pub use raw::{Balance, CheckKind, IoDriver, Mode};
+pub use raw::{Balance, CheckKind, HttpReuse, IoDriver, Mode};
 pub use validate_announce::Announce;
+pub use vrrp::{SyncGroup, TrackFile, TrackInterface, TrackScript, Vrrp, VrrpChecksum};
 
 /// A validated configuration. Indexes (`default_backend`, `Route::backend`) point into
 /// `backends`; every value has its default applied.
@@ -68,8 +77,10 @@ pub struct Config {
     pub global: Global,
     pub frontends: Vec<Frontend>,
     pub backends: Vec<Backend>,
-    /// The virtual router, when ringlb owns virtual IPs.
-    pub vrrp: Option<Vrrp>,
+    /// The virtual routers (`[vrrp]` or `[[vrrp]]`), when ringlb owns virtual IPs.
+    pub vrrp: Vec<Vrrp>,
+    /// `[[vrrp_sync_group]]`: routers (indexes into `vrrp`) that change state together.
+    pub vrrp_sync_groups: Vec<SyncGroup>,
     /// `[[table]]`: tracking tables, one copy of each per worker.
     pub tables: Vec<TableSpec>,
     /// DNS servers for runtime resolution (empty when no server needs it).
@@ -95,34 +106,6 @@ pub struct ErrorPage {
     pub response: std::sync::Arc<[u8]>,
 }
 
-/// `[vrrp]`, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Vrrp {
-    pub interface: String,
-    pub vrid: u8,
-    /// 1..=254 (255 is the address owner's, which ringlb never is).
-    pub priority: u8,
-    /// A whole number of centiseconds.
-    pub advert_interval: Duration,
-    pub preempt: bool,
-    pub preempt_delay: Duration,
-    /// Address and prefix length.
-    pub virtual_ips: Vec<(std::net::Ipv4Addr, u8)>,
-    /// Empty: multicast to 224.0.0.18.
-    pub unicast_peers: Vec<std::net::Ipv4Addr>,
-    pub track_frontends: bool,
-    pub track_weight: u8,
-    pub notify: Option<std::path::PathBuf>,
-    pub checksum: VrrpChecksum,
-}
-
-/// Which checksum form adverts are sent with (both are accepted).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VrrpChecksum {
-    Keepalived,
-    Rfc9568,
-}
-
 impl Config {
     /// Whether `ip` is one of the virtual IPs or announced service addresses, which
     /// come and go (listeners on it need `IP_FREEBIND`).
@@ -130,7 +113,7 @@ impl Config {
         if self.announce.as_ref().is_some_and(|a| a.contains(ip)) {
             return true;
         }
-        self.vrrp.as_ref().is_some_and(|v| {
+        self.vrrp.iter().any(|v| {
             v.virtual_ips
                 .iter()
                 .any(|(a, _)| std::net::IpAddr::V4(*a) == ip)
@@ -140,7 +123,8 @@ impl Config {
 
 #[derive(Debug, Clone)]
 pub struct Global {
-    /// Number of worker threads (already resolved: never 0).
+    /// Number of worker threads, resolved: 0 only without any frontend (the control
+    /// plane alone, for `[vrrp]`).
     pub workers: usize,
     pub pin_workers: bool,
     pub max_connections: usize,
@@ -165,6 +149,9 @@ pub struct Global {
     pub run_as: Option<RunAs>,
     /// `global.allow_root`: running as root without `user` is intended (no warning).
     pub allow_root: bool,
+    /// `global.upgrade_socket`: `None` for the default (see `run::upgrade`), an empty
+    /// path when binary upgrades are turned off.
+    pub upgrade_socket: Option<std::path::PathBuf>,
 }
 
 /// A user and group, resolved when the file is loaded.
@@ -358,6 +345,8 @@ pub struct Backend {
     pub retries: u32,
     /// The last retry goes to another server.
     pub redispatch: bool,
+    /// Which requests may go on an idle server connection (HTTP mode).
+    pub http_reuse: HttpReuse,
     /// Consecutive proxy-side errors that mark a checked server down; 0 = off.
     pub error_limit: u32,
     /// A response head still awaited after this is a passive-health error of its
@@ -486,15 +475,19 @@ impl Config {
     pub fn summary(&self) -> String {
         let servers: usize = self.backends.iter().map(|b| b.servers.len()).sum();
         let binds: usize = self.frontends.iter().map(|f| f.binds.len()).sum();
-        let vrrp = self.vrrp.as_ref().map_or(String::new(), |v| {
-            format!(
-                ", virtual router {} on {} (priority {}, {} virtual IP(s))",
-                v.vrid,
-                v.interface,
-                v.priority,
-                v.virtual_ips.len()
-            )
-        });
+        let vrrp: String = self
+            .vrrp
+            .iter()
+            .map(|v| {
+                format!(
+                    ", virtual router {} on {} (priority {}, {} virtual IP(s))",
+                    v.vrid,
+                    v.interface,
+                    v.priority,
+                    v.virtual_ips.len()
+                )
+            })
+            .collect();
         let tables = if self.tables.is_empty() {
             String::new()
         } else {

@@ -5,6 +5,8 @@
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use super::raw_vrrp::{RawSyncGroup, RawVrrps};
+
 pub type S<T> = Spanned<T>;
 
 #[derive(Debug, Deserialize, Default)]
@@ -18,7 +20,12 @@ pub struct RawConfig {
     pub frontend: Vec<RawFrontend>,
     #[serde(default)]
     pub backend: Vec<RawBackend>,
-    pub vrrp: Option<S<RawVrrp>>,
+    /// `[vrrp]` (one virtual router) or, added, `[[vrrp]]` (several).
+    pub vrrp: Option<S<RawVrrps>>,
+    /// Added key: virtual routers that change state together (keepalived's
+    /// `vrrp_sync_group`).
+    #[serde(default)]
+    pub vrrp_sync_group: Vec<S<RawSyncGroup>>,
     /// Added key: tracking tables (HAProxy's stick tables), one copy per worker.
     #[serde(default)]
     pub table: Vec<S<super::raw_rules::RawTable>>,
@@ -98,6 +105,8 @@ pub struct RawGlobal {
     pub user: Option<S<String>>,
     pub group: Option<S<String>>,
     pub allow_root: Option<bool>,
+    /// Added key: the Unix socket `ringlb upgrade` talks to (empty: none).
+    pub upgrade_socket: Option<S<String>>,
 }
 
 /// `global.syslog`: where and how syslog lines go.
@@ -135,6 +144,27 @@ pub struct RawDefaults {
     pub timeout_client_handshake: Option<S<String>>,
     pub retries: Option<S<i64>>,
     pub redispatch: Option<bool>,
+    /// Added key: when idle server connections may carry another client's request.
+    pub http_reuse: Option<HttpReuse>,
+}
+
+/// HAProxy's `http-reuse`: which requests may go on an idle server connection that
+/// another client connection opened (HTTP mode).
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum HttpReuse {
+    /// Never another client's: a server connection stays with the client connection
+    /// that opened it (keep-alive to the server for that client only).
+    Never,
+    /// A client connection's first request always goes on a new server connection;
+    /// later ones may take any idle one.
+    #[default]
+    Safe,
+    /// Like `safe`, except that a first request may take an idle connection that has
+    /// already carried more than one request (proven keep-alive).
+    Aggressive,
+    /// Any request may take any idle connection.
+    Always,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -251,6 +281,8 @@ pub struct RawBackend {
     pub timeout_tunnel: Option<S<String>>,
     pub retries: Option<S<i64>>,
     pub redispatch: Option<bool>,
+    /// Added key: see [`HttpReuse`] (`[defaults]` too).
+    pub http_reuse: Option<HttpReuse>,
     /// Added key: consecutive errors seen by the proxy that mark a checked server down
     /// (passive health; 0 = off).
     pub error_limit: Option<S<i64>>,
@@ -400,26 +432,4 @@ pub struct RawServer {
     /// apart (sooner when the records' TTL says so); `"ipv6"` (default) or `"ipv4"`.
     pub resolve_interval: Option<S<String>>,
     pub resolve_prefer: Option<S<String>>,
-}
-
-/// `[vrrp]`: own virtual IPs like keepalived (see `validate_vrrp.rs`).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawVrrp {
-    pub interface: S<String>,
-    pub virtual_router_id: S<i64>,
-    pub priority: Option<S<i64>>,
-    pub advert_interval: Option<S<String>>,
-    pub preempt: Option<bool>,
-    /// Added key: wait this long before preempting (keepalived's `preempt_delay`).
-    pub preempt_delay: Option<S<String>>,
-    #[serde(default)]
-    pub virtual_ips: Vec<S<String>>,
-    #[serde(default)]
-    pub unicast_peers: Vec<S<String>>,
-    pub track_frontends: Option<bool>,
-    pub track_weight: Option<S<i64>>,
-    pub notify: Option<S<String>>,
-    /// Added key: `"keepalived"` (default) or `"rfc9568"`.
-    pub checksum: Option<S<String>>,
 }

@@ -121,6 +121,7 @@ pub(super) struct Defaults {
     pub timeout_client_handshake: Duration,
     pub retries: u32,
     pub redispatch: bool,
+    pub http_reuse: super::HttpReuse,
 }
 
 #[derive(Default)]
@@ -220,8 +221,11 @@ impl Validator {
             f.keeps_origin = sends_proxy;
         }
         self.global_log_format(raw, &mut frontends);
-        if raw.frontend.is_empty() {
-            self.error(0..0, "no [[frontend]]: nothing to listen on");
+        if raw.frontend.is_empty() && raw.vrrp.is_none() {
+            self.error(
+                0..0,
+                "no [[frontend]] and no [vrrp]: nothing to listen on and no virtual IP to hold",
+            );
         }
         for (i, b) in raw.backend.iter().enumerate() {
             let used = frontends.iter().any(|f| {
@@ -241,22 +245,51 @@ impl Validator {
                 );
             }
         }
-        let vrrp = raw.vrrp.as_ref().and_then(|v| self.vrrp(v));
+        let (vrrp, vrrp_sync_groups) = self.vrrps(raw);
         let resolvers = self.resolvers(raw.resolvers.as_ref(), &backends);
         let announce = raw
             .announce
             .as_ref()
             .and_then(|a| self.announce(a, &frontends));
+        let mut global = global;
+        if raw.frontend.is_empty() {
+            global.workers = self.control_plane_alone(raw);
+        }
         Config {
             global,
             frontends,
             backends,
             vrrp,
+            vrrp_sync_groups,
             tables,
             resolvers,
             announce,
             warnings: Vec::new(),
         }
+    }
+
+    /// No frontend, only `[vrrp]` (ringlb as keepalived alone): no worker runs, since
+    /// nothing is listened on; `workers` and `track_frontends` say so if set.
+    fn control_plane_alone(&mut self, raw: &RawConfig) -> usize {
+        if let Some(w) = raw.global.workers.as_ref().filter(|w| *w.get_ref() != 0) {
+            self.warn(
+                w.span(),
+                "global.workers has no effect without [[frontend]]: only the control plane runs",
+            );
+        }
+        let tracked = raw.vrrp.as_ref().filter(|v| {
+            v.get_ref()
+                .routers()
+                .iter()
+                .any(|r| r.track_frontends == Some(true))
+        });
+        if let Some(span) = tracked.map(|v| v.span()) {
+            self.warn(
+                span,
+                "vrrp.track_frontends has no effect without [[frontend]]: there is nothing to track",
+            );
+        }
+        0
     }
 
     fn global(&mut self, raw: &RawConfig) -> Global {
@@ -307,7 +340,23 @@ impl Validator {
             log_target: self.log_target(g),
             run_as: self.run_as(g),
             allow_root: g.allow_root.unwrap_or(false),
+            upgrade_socket: self.upgrade_socket(g),
         }
+    }
+
+    /// `global.upgrade_socket`: an absolute path, or empty to turn upgrades off.
+    fn upgrade_socket(&mut self, g: &RawGlobal) -> Option<std::path::PathBuf> {
+        let raw = g.upgrade_socket.as_ref()?;
+        let path = std::path::PathBuf::from(raw.get_ref());
+        if !path.as_os_str().is_empty() && !path.is_absolute() {
+            self.error(
+                raw.span(),
+                format!(
+                    "global.upgrade_socket: {path:?} must be an absolute path (or \"\" for none)"
+                ),
+            );
+        }
+        Some(path)
     }
 
     /// `global.workers`: 0 (the default) is one per online core; more than the
@@ -422,6 +471,7 @@ impl Validator {
             ),
             retries: self.int_in(d.retries.as_ref(), 3, 0..=100, "defaults.retries") as u32,
             redispatch: d.redispatch.unwrap_or(true),
+            http_reuse: d.http_reuse.unwrap_or_default(),
         }
     }
 

@@ -101,6 +101,7 @@ impl Validator {
                     &format!("{key}: retries"),
                 ) as u32,
                 redispatch: be.redispatch.unwrap_or(defaults.redispatch),
+                http_reuse: be.http_reuse.unwrap_or(defaults.http_reuse),
                 error_limit,
                 slow_response,
                 cookie,

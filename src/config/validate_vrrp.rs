@@ -1,14 +1,17 @@
-//! `[vrrp]`: the virtual router ringlb runs (VRRPv3 for IPv4, like keepalived's
-//! `vrrp_instance`). Checked here so that `ringlb check` refuses what the control
-//! thread could not run: priorities outside 1..=254, intervals the 12-bit
+//! `[vrrp]` / `[[vrrp]]`: the virtual routers ringlb runs (VRRPv3 for IPv4, like
+//! keepalived's `vrrp_instance`). Checked here so that `ringlb check` refuses what the
+//! control thread could not run: priorities outside 1..=254, intervals the 12-bit
 //! centisecond field cannot carry, addresses that are not IPv4, a notify program
-//! that is not there.
+//! that is not there. Keys are named `vrrp.KEY` for a single `[vrrp]` table and
+//! `vrrp[i].KEY` in a `[[vrrp]]` list. Names and sync groups: `validate_vrrp_sync.rs`.
 
 use std::net::Ipv4Addr;
+use std::ops::Range;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use super::raw::{RawVrrp, S};
+use super::raw::S;
+use super::raw_vrrp::RawVrrp;
 use super::validate::Validator;
 use super::{Vrrp, VrrpChecksum};
 
@@ -18,25 +21,38 @@ const MAX_INTERVAL_CS: u128 = 4095;
 const IFNAMSIZ: usize = 15;
 
 impl Validator {
-    pub(super) fn vrrp(&mut self, raw: &S<RawVrrp>) -> Option<Vrrp> {
-        let v = raw.get_ref();
+    /// One virtual router: `v`, written at `span`, whose keys are named `k.KEY`.
+    pub(super) fn vrrp(&mut self, span: Range<usize>, v: &RawVrrp, k: &str) -> Option<Vrrp> {
         let before = self.errors.len();
-        let interface = self.vrrp_interface(v);
+        let interface = self.vrrp_interface(v, k);
         let vrid = self.int_in(
             Some(&v.virtual_router_id),
             1,
             1..=255,
-            "vrrp.virtual_router_id",
+            &format!("{k}.virtual_router_id"),
         ) as u8;
-        let priority = self.int_in(v.priority.as_ref(), 100, 1..=254, "vrrp.priority") as u8;
-        let advert_interval = self.advert_interval(v);
-        let preempt_delay = self.preempt_delay(v);
-        let virtual_ips = self.virtual_ips(raw);
-        let unicast_peers = self.unicast_peers(v);
-        let (track_frontends, track_weight) = self.tracking(v, priority);
-        let notify = v.notify.as_ref().and_then(|n| self.notify(n));
-        let checksum = self.vrrp_checksum(v);
+        let priority =
+            self.int_in(v.priority.as_ref(), 100, 1..=254, &format!("{k}.priority")) as u8;
+        let advert_interval = self.advert_interval(v, k);
+        let preempt_delay = self.preempt_delay(v, k);
+        let (virtual_ips, virtual_ip_devs) = self.virtual_ips(span, v, k);
+        let unicast_peers = self.unicast_peers(v, k);
+        let (track_frontends, track_weight) = self.tracking(v, priority, k);
+        let notify = v
+            .notify
+            .as_ref()
+            .and_then(|n| self.program(n, &format!("{k}.notify")));
+        let checksum = self.vrrp_checksum(v, k);
+        let (track_interfaces, track_scripts, track_files) = self.vrrp_tracks(v, k);
+        let name = match &v.name {
+            Some(n) => {
+                self.name(n, &format!("{k}.name: virtual router"));
+                n.get_ref().clone()
+            }
+            None => format!("VI_{vrid}"),
+        };
         (self.errors.len() == before).then(|| Vrrp {
+            name,
             interface,
             vrid,
             priority,
@@ -44,107 +60,132 @@ impl Validator {
             preempt: v.preempt.unwrap_or(true),
             preempt_delay,
             virtual_ips,
+            virtual_ip_devs,
             unicast_peers,
             track_frontends,
             track_weight,
             notify,
             checksum,
+            track_interfaces,
+            track_scripts,
+            track_files,
         })
     }
 
-    fn vrrp_interface(&mut self, v: &RawVrrp) -> String {
+    fn vrrp_interface(&mut self, v: &RawVrrp, k: &str) -> String {
         let interface = v.interface.get_ref().clone();
-        if interface.is_empty() || interface.len() > IFNAMSIZ || interface.contains(['/', ' ']) {
+        if !is_interface_name(&interface) {
             self.error(
                 v.interface.span(),
-                format!("vrrp.interface {interface:?} is not an interface name (1 to 15 characters, no '/' or space)"),
+                format!("{k}.interface {interface:?} is not an interface name (1 to 15 characters, no '/' or space)"),
             );
         }
         interface
     }
 
     /// A whole number of centiseconds that fits the advert's 12-bit field.
-    fn advert_interval(&mut self, v: &RawVrrp) -> Duration {
+    fn advert_interval(&mut self, v: &RawVrrp, k: &str) -> Duration {
         let advert_interval = self.duration(
             v.advert_interval.as_ref(),
             Duration::from_secs(1),
-            "vrrp.advert_interval",
+            &format!("{k}.advert_interval"),
         );
         let cs = advert_interval.as_millis() / 10;
         if let Some(span) = v.advert_interval.as_ref().map(|s| s.span()) {
             if advert_interval.as_millis() % 10 != 0 || !(1..=MAX_INTERVAL_CS).contains(&cs) {
                 self.error(
                     span,
-                    "vrrp.advert_interval must be a whole number of centiseconds from 10ms to 40.95s (VRRPv3 carries it in 12 bits)",
+                    format!("{k}.advert_interval must be a whole number of centiseconds from 10ms to 40.95s (VRRPv3 carries it in 12 bits)"),
                 );
             }
         }
         advert_interval
     }
 
-    fn preempt_delay(&mut self, v: &RawVrrp) -> Duration {
+    fn preempt_delay(&mut self, v: &RawVrrp, k: &str) -> Duration {
         let preempt_delay = self.duration(
             v.preempt_delay.as_ref(),
             Duration::ZERO,
-            "vrrp.preempt_delay",
+            &format!("{k}.preempt_delay"),
         );
         if preempt_delay > Duration::from_secs(1000) {
             if let Some(d) = &v.preempt_delay {
-                self.error(d.span(), "vrrp.preempt_delay must be at most 1000s");
+                self.error(d.span(), format!("{k}.preempt_delay must be at most 1000s"));
             }
         }
         if v.preempt == Some(false) && v.preempt_delay.is_some() {
             if let Some(d) = &v.preempt_delay {
                 self.warn(
                     d.span(),
-                    "vrrp.preempt_delay has no effect with preempt = false",
+                    format!("{k}.preempt_delay has no effect with preempt = false"),
                 );
             }
         }
         preempt_delay
     }
 
-    /// 1 to 20 distinct addresses (keepalived's limit for one advert).
-    fn virtual_ips(&mut self, raw: &S<RawVrrp>) -> Vec<(Ipv4Addr, u8)> {
-        let v = raw.get_ref();
+    /// 1 to 20 distinct addresses (keepalived's limit for one advert), each with the
+    /// interface it goes on when that is not `interface` (`"a.b.c.d/len dev eth1"`).
+    #[allow(clippy::type_complexity)]
+    fn virtual_ips(
+        &mut self,
+        span: Range<usize>,
+        v: &RawVrrp,
+        k: &str,
+    ) -> (Vec<(Ipv4Addr, u8)>, Vec<Option<String>>) {
         let mut virtual_ips: Vec<(Ipv4Addr, u8)> = Vec::new();
+        let mut devs = Vec::new();
         for (i, text) in v.virtual_ips.iter().enumerate() {
-            let key = format!("vrrp.virtual_ips[{i}]");
-            let Some(vip) = self.vip(text, &key) else {
+            let key = format!("{k}.virtual_ips[{i}]");
+            let (address, dev) = match text.get_ref().split_once(" dev ") {
+                Some((a, d)) => (a.trim(), Some(d.trim())),
+                None => (text.get_ref().trim(), None),
+            };
+            if let Some(d) = dev.filter(|d| !is_interface_name(d)) {
+                self.error(
+                    text.span(),
+                    format!("{key}: dev {d:?} is not an interface name (1 to 15 characters, no '/' or space)"),
+                );
+            }
+            let Some(vip) = self.vip(text.span(), address, &key) else {
                 continue;
             };
             if virtual_ips.iter().any(|(a, _)| *a == vip.0) {
                 self.error(text.span(), format!("{key}: {} is listed twice", vip.0));
             }
             virtual_ips.push(vip);
+            devs.push(
+                dev.filter(|d| *d != v.interface.get_ref())
+                    .map(str::to_string),
+            );
         }
         if v.virtual_ips.is_empty() {
             self.error(
-                raw.span(),
-                "vrrp.virtual_ips is empty: give at least one address such as \"192.168.1.100/24\"",
+                span.clone(),
+                format!("{k}.virtual_ips is empty: give at least one address such as \"192.168.1.100/24\""),
             );
         } else if v.virtual_ips.len() > 20 {
             self.error(
-                raw.span(),
-                "vrrp.virtual_ips: at most 20 addresses (keepalived's limit for one advertisement)",
+                span,
+                format!("{k}.virtual_ips: at most 20 addresses (keepalived's limit for one advertisement)"),
             );
         }
-        virtual_ips
+        (virtual_ips, devs)
     }
 
-    fn unicast_peers(&mut self, v: &RawVrrp) -> Vec<Ipv4Addr> {
+    fn unicast_peers(&mut self, v: &RawVrrp, k: &str) -> Vec<Ipv4Addr> {
         let mut unicast_peers = Vec::new();
         for (i, text) in v.unicast_peers.iter().enumerate() {
             match text.get_ref().parse::<Ipv4Addr>() {
                 Ok(a) if a.is_multicast() || a.is_broadcast() || a.is_unspecified() => self.error(
                     text.span(),
-                    format!("vrrp.unicast_peers[{i}]: {a} is not a unicast address"),
+                    format!("{k}.unicast_peers[{i}]: {a} is not a unicast address"),
                 ),
                 Ok(a) => unicast_peers.push(a),
                 Err(_) => self.error(
                     text.span(),
                     format!(
-                        "vrrp.unicast_peers[{i}]: {:?} is not an IPv4 address",
+                        "{k}.unicast_peers[{i}]: {:?} is not an IPv4 address",
                         text.get_ref()
                     ),
                 ),
@@ -154,28 +195,32 @@ impl Validator {
     }
 
     /// `(track_frontends, track_weight)`, with warnings for a weight that does nothing.
-    fn tracking(&mut self, v: &RawVrrp, priority: u8) -> (bool, u8) {
+    fn tracking(&mut self, v: &RawVrrp, priority: u8, k: &str) -> (bool, u8) {
         let track_frontends = v.track_frontends.unwrap_or(false);
-        let track_weight =
-            self.int_in(v.track_weight.as_ref(), 50, 1..=254, "vrrp.track_weight") as u8;
+        let track_weight = self.int_in(
+            v.track_weight.as_ref(),
+            50,
+            1..=254,
+            &format!("{k}.track_weight"),
+        ) as u8;
         if let (false, Some(w)) = (track_frontends, &v.track_weight) {
             self.warn(
                 w.span(),
-                "vrrp.track_weight has no effect without track_frontends = true",
+                format!("{k}.track_weight has no effect without track_frontends = true"),
             );
         }
         if track_frontends && priority <= track_weight {
             if let Some(w) = &v.track_weight {
                 self.warn(
                     w.span(),
-                    format!("vrrp.track_weight {track_weight} is not below priority {priority}: a failed frontend leaves priority 1"),
+                    format!("{k}.track_weight {track_weight} is not below priority {priority}: a failed frontend leaves priority 1"),
                 );
             }
         }
         (track_frontends, track_weight)
     }
 
-    fn vrrp_checksum(&mut self, v: &RawVrrp) -> VrrpChecksum {
+    fn vrrp_checksum(&mut self, v: &RawVrrp, k: &str) -> VrrpChecksum {
         match v.checksum.as_ref().map(|c| c.get_ref().as_str()) {
             None | Some("keepalived") => VrrpChecksum::Keepalived,
             Some("rfc9568") => VrrpChecksum::Rfc9568,
@@ -183,7 +228,7 @@ impl Validator {
                 if let Some(c) = &v.checksum {
                     self.error(
                         c.span(),
-                        format!("vrrp.checksum {other:?}: use \"keepalived\" (message and IPv4 pseudo-header, the default) or \"rfc9568\" (message only)"),
+                        format!("{k}.checksum {other:?}: use \"keepalived\" (message and IPv4 pseudo-header, the default) or \"rfc9568\" (message only)"),
                     );
                 }
                 VrrpChecksum::Keepalived
@@ -192,8 +237,7 @@ impl Validator {
     }
 
     /// `"192.0.2.10/24"` or `"192.0.2.10"` (a /32).
-    fn vip(&mut self, text: &S<String>, key: &str) -> Option<(Ipv4Addr, u8)> {
-        let t = text.get_ref();
+    fn vip(&mut self, span: Range<usize>, t: &str, key: &str) -> Option<(Ipv4Addr, u8)> {
         let (addr, len) = t.split_once('/').unwrap_or((t, "32"));
         let addr = addr.parse::<Ipv4Addr>();
         let len = len.parse::<u8>().ok().filter(|l| *l <= 32);
@@ -202,19 +246,19 @@ impl Validator {
                 Some((a, l))
             }
             (Ok(a), Some(_)) => {
-                self.error(text.span(), format!("{key}: {a} cannot be a virtual IP"));
+                self.error(span.clone(), format!("{key}: {a} cannot be a virtual IP"));
                 None
             }
             _ if t.contains(':') => {
                 self.error(
-                    text.span(),
+                    span.clone(),
                     format!("{key}: {t:?}: IPv6 virtual IPs are not supported yet (VRRPv3 for IPv4 only)"),
                 );
                 None
             }
             _ => {
                 self.error(
-                    text.span(),
+                    span.clone(),
                     format!("{key}: {t:?} is not an IPv4 address with an optional /prefix, such as \"192.168.1.100/24\""),
                 );
                 None
@@ -222,12 +266,13 @@ impl Validator {
         }
     }
 
-    fn notify(&mut self, raw: &S<String>) -> Option<std::path::PathBuf> {
+    /// An absolute path to an executable file (`notify` programs), `key` naming it.
+    pub(super) fn program(&mut self, raw: &S<String>, key: &str) -> Option<std::path::PathBuf> {
         let path = std::path::PathBuf::from(raw.get_ref());
         if !path.is_absolute() {
             self.error(
                 raw.span(),
-                format!("vrrp.notify {:?} must be an absolute path", raw.get_ref()),
+                format!("{key} {:?} must be an absolute path", raw.get_ref()),
             );
             return None;
         }
@@ -236,14 +281,19 @@ impl Validator {
             Ok(_) => {
                 self.error(
                     raw.span(),
-                    format!("vrrp.notify {}: not an executable file", path.display()),
+                    format!("{key} {}: not an executable file", path.display()),
                 );
                 None
             }
             Err(e) => {
-                self.error(raw.span(), format!("vrrp.notify {}: {e}", path.display()));
+                self.error(raw.span(), format!("{key} {}: {e}", path.display()));
                 None
             }
         }
     }
+}
+
+/// A Linux interface name: 1 to 15 bytes (IFNAMSIZ - 1), no '/' or space.
+pub(super) fn is_interface_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= IFNAMSIZ && !name.contains(['/', ' '])
 }

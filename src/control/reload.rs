@@ -4,6 +4,7 @@
 //! address leaves ringlb exactly as it was. Connections that are open stay open.
 
 use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,6 +24,9 @@ pub struct Listening {
     pub frontend: String,
     /// What the address's reuseport group runs (attached when it was bound).
     pub steering: Steering,
+    /// A descriptor of every socket of the address's group, in group order (one per
+    /// worker): kept for a binary upgrade, which hands these very sockets over.
+    pub sockets: Arc<Vec<OwnedFd>>,
 }
 
 impl Control {
@@ -53,6 +57,9 @@ impl Control {
             .as_ref()
             .ok_or("no configuration file to reload (demo mode)")?;
         let mut config = Config::load(path).map_err(|e| e.to_string())?;
+        if self.broadcaster.workers() == 0 && !config.frontends.is_empty() {
+            return Err("ringlb started without [[frontend]], so no worker runs: adding frontends takes a restart".into());
+        }
         let old = Arc::clone(&self.config.borrow());
         carry_over(&old, &mut config);
         self.carry_addresses(&mut config);
@@ -170,6 +177,8 @@ fn bind_new(
             )
             .map_err(|e| e.to_string())?;
             let addr = bound.first().map_or(requested, |b| b.addr);
+            let sockets = crate::listen::duplicates(&bound)
+                .map_err(|e| format!("frontend {:?}: {requested}: {e}", fe.name))?;
             for (w, b) in bound.into_iter().enumerate() {
                 fresh[w].push(b);
             }
@@ -178,6 +187,7 @@ fn bind_new(
                 bound: addr,
                 frontend: fe.name.clone(),
                 steering: fe.steering,
+                sockets: Arc::new(sockets),
             });
         }
     }
@@ -276,8 +286,9 @@ fn carry_over(old: &Config, new: &mut Config) {
             "reload: [announce] changed; that takes a restart (the running announcement settings stay)"
         );
     }
-    if old.vrrp != new.vrrp {
+    if old.vrrp != new.vrrp || old.vrrp_sync_groups != new.vrrp_sync_groups {
         new.vrrp = old.vrrp.clone();
+        new.vrrp_sync_groups = old.vrrp_sync_groups.clone();
         tracing::warn!(
             "reload: [vrrp] changed; that takes a restart (the virtual router keeps running as it was)"
         );

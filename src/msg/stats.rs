@@ -99,6 +99,9 @@ pub struct ServerStats {
     pub connections: u64,
     /// HTTP requests sent (TCP mode: sessions).
     pub requests: u64,
+    /// HTTP requests sent on a connection that had carried a request before (from
+    /// the pool, or kept by the client connection), replays included.
+    pub reused: u64,
     /// Responses from the server, by class.
     pub responses: ByClass,
     /// Connect attempts that failed or timed out.
@@ -120,6 +123,7 @@ impl Default for ServerStats {
         ServerStats {
             connections: 0,
             requests: 0,
+            reused: 0,
             responses: ByClass::default(),
             connect_errors: 0,
             response_errors: 0,
@@ -251,6 +255,7 @@ impl AddAssign<&ServerStats> for ServerStats {
     fn add_assign(&mut self, o: &ServerStats) {
         self.connections += o.connections;
         self.requests += o.requests;
+        self.reused += o.reused;
         add_classes(&mut self.responses, &o.responses);
         self.connect_errors += o.connect_errors;
         self.response_errors += o.response_errors;
@@ -276,6 +281,26 @@ impl AddAssign<&BackendStats> for BackendStats {
         for (a, b) in self.active.iter_mut().zip(&o.active).take(o.servers.len()) {
             *a += b;
         }
+    }
+}
+
+impl BackendStats {
+    /// New connections opened to the servers, every slot's (retired ones too).
+    pub fn connections_opened(&self) -> u64 {
+        self.servers.iter().map(|s| s.connections).sum()
+    }
+
+    /// Requests sent on a connection that had carried one before.
+    pub fn requests_reused(&self) -> u64 {
+        self.servers.iter().map(|s| s.reused).sum()
+    }
+
+    /// New server connections per 1,000 requests (HTTP mode; TCP mode: 1,000), once
+    /// there were requests. Replays and failed requests open connections but are not
+    /// requests here, so the figure can exceed 1,000.
+    pub fn new_connections_per_1000(&self) -> Option<f64> {
+        let requests: u64 = self.servers.iter().map(|s| s.requests).sum();
+        (requests > 0).then(|| 1000.0 * self.connections_opened() as f64 / requests as f64)
     }
 }
 
@@ -380,6 +405,7 @@ mod tests {
         let mut s = ServerStats {
             connections: base,
             requests: base + 1,
+            reused: base + 7,
             responses: [base, base + 1, base + 2, base + 3, base + 4],
             connect_errors: base + 5,
             response_errors: base + 6,
@@ -392,6 +418,23 @@ mod tests {
                 .record(std::time::Duration::from_millis(*ms));
         }
         s
+    }
+
+    #[test]
+    fn reuse_figures_of_a_backend() {
+        let mut b = BackendStats::default();
+        assert_eq!(b.new_connections_per_1000(), None);
+        // 40 requests, 10 new connections, 30 on reused ones, over two servers.
+        for (connections, requests, reused) in [(6, 20, 14), (4, 20, 16)] {
+            b.servers.push(ServerStats {
+                connections,
+                requests,
+                reused,
+                ..ServerStats::default()
+            });
+        }
+        assert_eq!((b.connections_opened(), b.requests_reused()), (10, 30));
+        assert_eq!(b.new_connections_per_1000(), Some(250.0));
     }
 
     #[test]
@@ -408,6 +451,7 @@ mod tests {
             (110, 112, 120, 122)
         );
         assert_eq!(sum.responses, [110, 112, 114, 116, 118]);
+        assert_eq!(sum.reused, 124);
         assert_eq!(sum.latency.len(), 3);
         assert_eq!(sum.latency_buckets.count(), 3);
         assert_eq!(sum.latency.count_between(0, 2_100), 2);

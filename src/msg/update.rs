@@ -9,6 +9,10 @@ use crate::lb::{Admin, Oper};
 pub enum Update {
     /// Stop accepting; finish open connections; then end.
     Shutdown,
+    /// A binary upgrade: another process accepts on the same listening sockets now.
+    /// Stop accepting without shutting them down, finish open connections (an idle
+    /// keep-alive one at its next request), then end.
+    Release,
     /// A server's state as the control thread decided it (checks, operator, slow
     /// start). Indexes are slots, stable across reloads.
     Server {

@@ -5,34 +5,38 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `mod.rs` | [`run`] / [`run_with`]: start-up, the control thread, the lifecycle loop |
+//! | `mod.rs` | [`run`] / [`run_with`] / [`run_takeover`]: start-up, the control thread |
 //! | `fds.rs` | file descriptors against `max_connections`: raise the limit or lower the connection limit |
 //! | `exclusive.rs` | refuse to start on addresses another process already listens on (SO_REUSEPORT would share them) |
 //! | `privs.rs` | `global.user`/`group`: give up root after binding, keep only the capabilities still needed |
+//! | `lifecycle.rs` | the lifecycle loop: ready, reload on SIGHUP, graceful stop, upgrades, a worker that dies |
 //! | `notify.rs` | systemd's `sd_notify` protocol: ready, reloading, stopping, the watchdog |
+//! | `upgrade/` | binary upgrade: hand the listening sockets to a new process, then drain |
 
 mod exclusive;
 mod fds;
+mod lifecycle;
 pub mod notify;
 pub mod privs;
+pub mod upgrade;
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use futures_channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
+use futures_channel::mpsc::{unbounded, UnboundedSender};
 use futures_util::StreamExt;
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR2};
 
 use crate::admin;
 use crate::announce;
 use crate::config::{Config, Mode};
 use crate::control::{history_loop, ping_loop, Control, Listening};
 use crate::listen::{self, BindError, BoundListener};
-use crate::msg::{Broadcaster, Event, Update};
+use crate::msg::{Broadcaster, Event};
 use crate::vrrp;
 use crate::worker::{self, WorkerSetup};
 
@@ -60,6 +64,8 @@ pub enum RunError {
     Privileges(#[from] privs::PrivError),
     #[error(transparent)]
     Announce(#[from] announce::AnnounceError),
+    #[error("upgrade: {0}")]
+    Upgrade(String),
 }
 
 /// How a run ended.
@@ -93,20 +99,12 @@ pub fn run_with(
     path: Option<PathBuf>,
     on_bound: impl FnOnce(Bound<'_>),
 ) -> Result<Exit, RunError> {
-    let mut config = config;
-    let sockets = config.global.workers
-        * config
-            .frontends
-            .iter()
-            .map(|f| f.binds.len())
-            .sum::<usize>();
-    fds::apply(&mut config, sockets);
-    let config = Arc::new(config);
-    // No binary upgrade hands sockets over yet: every address must be free.
+    let config = limit_fds(config);
     exclusive::check(&config, &[])?;
     let listeners = listen::bind_all(&config)?;
+    let listening = listening(&config, &listeners)?;
     // Sockets and interface facts first: without them there is no failover to offer.
-    let vrrp = config.vrrp.as_ref().map(vrrp::prepare).transpose()?;
+    let vrrp = vrrp::prepare(&config.vrrp, &config.vrrp_sync_groups)?;
     // The device dies with this process: a killed ringlb is withdrawn by the kernel.
     let announce = config
         .announce
@@ -117,22 +115,119 @@ pub fn run_with(
         Some(addr) => Some(admin::bind(addr).map_err(|e| RunError::AdminBind(addr, e))?),
         None => None,
     };
+    let upgrade_socket = upgrade::socket::path(&config).and_then(|p| {
+        upgrade::socket::bind(&p)
+            .map_err(|e| tracing::warn!("upgrade socket {}: {e}; `ringlb upgrade` cannot reach this process (SIGUSR2 still upgrades)", p.display()))
+            .ok()
+            .map(|l| (p, l))
+    });
+    let sockets = Sockets {
+        listeners,
+        listening,
+        vrrp,
+        announce,
+        admin,
+        upgrade_socket,
+        takeover: None,
+        servers: Vec::new(),
+    };
+    start(config, path, sockets, on_bound)
+}
+
+/// A binary upgrade's new process: take the old process's sockets over (`handed`,
+/// received on `from`, the socketpair it started this process with), then run as
+/// [`run`] does. Any failure
+/// before the workers start is told to the old process, which keeps serving.
+pub fn run_takeover(
+    config: Config,
+    path: PathBuf,
+    from: OwnedFd,
+    handed: (upgrade::wire::Offer, Vec<OwnedFd>),
+) -> Result<Exit, RunError> {
+    let config = limit_fds(config);
+    let sockets = match upgrade::takeover::sockets(&config, handed) {
+        Ok(s) => s,
+        Err(e) => {
+            upgrade::refuse(&from, &e.to_string());
+            return Err(e);
+        }
+    };
+    let sockets = Sockets {
+        takeover: Some(from),
+        ..sockets
+    };
+    start(config, Some(path), sockets, |_| {})
+}
+
+/// Descriptors against `max_connections` ([`fds`]).
+fn limit_fds(mut config: Config) -> Arc<Config> {
+    let sockets = config.global.workers
+        * config
+            .frontends
+            .iter()
+            .map(|f| f.binds.len())
+            .sum::<usize>();
+    // Twice: the supervisor keeps a second descriptor of each, for an upgrade.
+    fds::apply(&mut config, 2 * sockets);
+    Arc::new(config)
+}
+
+/// Every socket ringlb serves on, bound or handed over.
+struct Sockets {
+    listeners: Vec<Vec<BoundListener>>,
+    listening: Vec<Listening>,
+    vrrp: Option<vrrp::Prepared>,
+    announce: Option<announce::Prepared>,
+    admin: Option<std::net::TcpListener>,
+    upgrade_socket: Option<(PathBuf, std::os::unix::net::UnixListener)>,
+    /// New process of an upgrade: the old process.
+    takeover: Option<OwnedFd>,
+    /// New process of an upgrade: the operators' server states to apply.
+    servers: Vec<upgrade::wire::ServerState>,
+}
+
+/// Give up privileges, start the workers and run the control plane until the end.
+fn start(
+    config: Arc<Config>,
+    path: Option<PathBuf>,
+    sockets: Sockets,
+    on_bound: impl FnOnce(Bound<'_>),
+) -> Result<Exit, RunError> {
+    let Sockets {
+        listeners,
+        listening,
+        vrrp,
+        announce,
+        admin,
+        upgrade_socket,
+        takeover,
+        servers,
+    } = sockets;
     // Every privileged socket is open; no other thread runs yet.
     privs::apply(&config)?;
-    log_startup(&config, &listeners);
+    let binds = listening.len();
+    log_startup(&config, &listeners, binds);
     let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
     if let Some(a) = admin_addr {
         tracing::info!("admin API listening on {a}");
     }
     let bound: Vec<(usize, SocketAddr)> = listeners
         .first()
-        .map(|l| l.iter().map(|b| (b.frontend, b.addr)).collect())
+        .map(|l| l.iter().take(binds).map(|b| (b.frontend, b.addr)).collect())
         .unwrap_or_default();
     on_bound(Bound {
         frontends: &bound,
         admin: admin_addr,
     });
-    let listening = listening(&config, &bound);
+    let dup = |fd: std::io::Result<OwnedFd>| fd.map_err(RunError::Runtime);
+    let admin_dup = match (&admin, admin_addr) {
+        (Some(l), Some(a)) => Some((a, dup(l.try_clone().map(Into::into))?)),
+        _ => None,
+    };
+    let socket_dup = match &upgrade_socket {
+        Some((p, l)) => Some((p.clone(), dup(l.try_clone().map(Into::into))?)),
+        None => None,
+    };
 
     let (events_tx, events) = unbounded();
     spawn_signal_thread(events_tx.clone())?;
@@ -145,6 +240,15 @@ pub fn run_with(
     let broadcaster = spawn_workers(&config, listeners, &events_tx, &cores, access.as_ref())?;
     drop(events_tx);
 
+    let (upgrades_tx, upgrades) = unbounded();
+    let state = upgrade::State::new(upgrades_tx, admin_dup, socket_dup, takeover);
+    if let Some((p, l)) = upgrade_socket {
+        let stop = Arc::clone(&state.socket_stop);
+        match upgrade::socket::serve(l, state.to_control.clone(), stop) {
+            Ok(()) => tracing::info!("upgrade socket: {}", p.display()),
+            Err(e) => tracing::warn!("upgrade socket {}: {e}", p.display()),
+        }
+    }
     let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
         .enable_timer()
         .build()
@@ -157,8 +261,12 @@ pub fn run_with(
         vrrp,
         announce,
         admin,
+        upgrade: state,
+        servers,
     };
-    let exit = rt.block_on(control_thread(control, events));
+    let inputs =
+        futures_util::stream::select(events.map(Input::Event), upgrades.map(Input::Upgrade));
+    let exit = rt.block_on(control_thread(control, inputs));
     // Every worker is done: write the last lines they handed over.
     if let (Some(a), Ok(Exit::Graceful)) = (access, &exit) {
         a.finish();
@@ -166,22 +274,41 @@ pub fn run_with(
     exit
 }
 
-/// The listening addresses as the control plane tracks them (for reloads): the
-/// first worker's listeners, in configuration order, with what each asked for.
-fn listening(config: &Config, bound: &[(usize, SocketAddr)]) -> Vec<Listening> {
-    bound
+/// What the lifecycle hears: the workers and signals, or the upgrade machinery.
+enum Input {
+    Event(Event),
+    Upgrade(upgrade::Msg),
+}
+
+/// The listening addresses as the control plane tracks them (for reloads and
+/// upgrades): the first worker's listeners, in configuration order, with what each
+/// asked for and a second descriptor of every worker's socket on it.
+fn listening(
+    config: &Config,
+    listeners: &[Vec<BoundListener>],
+) -> Result<Vec<Listening>, RunError> {
+    let requested = config
+        .frontends
         .iter()
-        .zip(
-            config
-                .frontends
+        .flat_map(|f| f.binds.iter().map(move |b| (f, b)));
+    let first = listeners.first().map(Vec::as_slice).unwrap_or_default();
+    first
+        .iter()
+        .zip(requested)
+        .enumerate()
+        .map(|(i, (b, (fe, requested)))| {
+            let group: Vec<OwnedFd> = listeners
                 .iter()
-                .flat_map(|f| f.binds.iter().map(move |b| (f, b))),
-        )
-        .map(|((_, addr), (fe, requested))| Listening {
-            requested: *requested,
-            bound: *addr,
-            frontend: fe.name.clone(),
-            steering: fe.steering,
+                .map(|w| w[i].socket.try_clone().map(Into::into))
+                .collect::<Result<_, _>>()
+                .map_err(RunError::Runtime)?;
+            Ok(Listening {
+                requested: *requested,
+                bound: b.addr,
+                frontend: fe.name.clone(),
+                steering: fe.steering,
+                sockets: Arc::new(group),
+            })
         })
         .collect()
 }
@@ -197,7 +324,7 @@ fn worker_cores(config: &Config) -> Vec<core_affinity::CoreId> {
 
 /// A thread that turns SIGINT, SIGTERM and SIGHUP into events for the lifecycle.
 fn spawn_signal_thread(events: UnboundedSender<Event>) -> Result<(), RunError> {
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR2])
         .map_err(RunError::Signals)?;
     std::thread::Builder::new()
         .name("ringlb-signals".into())
@@ -246,13 +373,16 @@ struct ControlStart {
     vrrp: Option<vrrp::Prepared>,
     announce: Option<announce::Prepared>,
     admin: Option<std::net::TcpListener>,
+    upgrade: upgrade::State,
+    /// New process of an upgrade: the operators' server states to apply.
+    servers: Vec<upgrade::wire::ServerState>,
 }
 
 /// The control plane, on this thread's runtime: VRRP, checks, tracking, the admin
 /// API, then the lifecycle until the workers are done.
 async fn control_thread(
     start: ControlStart,
-    events: UnboundedReceiver<Event>,
+    inputs: impl futures_util::Stream<Item = Input> + Unpin,
 ) -> Result<Exit, RunError> {
     let ControlStart {
         config,
@@ -262,15 +392,19 @@ async fn control_thread(
         vrrp,
         announce,
         admin,
+        mut upgrade,
+        servers,
     } = start;
     let vrrp = match vrrp {
         Some(p) => Some(vrrp::Vrrp::start(p).map_err(RunError::VrrpStart)?),
         None => None,
     };
-    let tracking = config.vrrp.as_ref().is_some_and(|v| v.track_frontends) || announce.is_some();
+    let tracking = config.vrrp.iter().any(|v| v.track_frontends) || announce.is_some();
     let mut control = Control::new(config, path, broadcaster, listening, vrrp);
     control.announce = announce.map(announce::Announcer::start);
     let control = Rc::new(control);
+    // Before the workers read their inboxes for the first time, as far as can be.
+    upgrade::apply_servers(&control, &servers);
     let notifier = Rc::new(notify::Notifier::from_env());
     let watchdog = notifier
         .enabled()
@@ -296,195 +430,26 @@ async fn control_thread(
         ));
     }
     if let Some(listener) = admin {
-        monoio::spawn(admin::serve(Rc::clone(&control), listener));
+        // Until an upgrade hands the listener over: then the new process serves it.
+        let (stop, stopped) = futures_channel::oneshot::channel::<()>();
+        upgrade.admin_stop = Some(stop);
+        let c = Rc::clone(&control);
+        monoio::spawn(async move {
+            monoio::select! {
+                _ = admin::serve(c, listener) => {}
+                _ = stopped => {}
+            }
+        });
         monoio::spawn(history_loop(Rc::clone(&control)));
     }
-    let exit = lifecycle(Rc::clone(&control), notifier, events).await;
+    let exit = lifecycle::run(Rc::clone(&control), notifier, upgrade, inputs).await;
     if let Some(v) = &control.vrrp {
         v.finish();
     }
     exit
 }
 
-/// Handle events until the workers are done (or must be abandoned).
-async fn lifecycle(
-    control: Rc<Control>,
-    notifier: Rc<notify::Notifier>,
-    mut events: UnboundedReceiver<Event>,
-) -> Result<Exit, RunError> {
-    let mut state = Lifecycle::new(control, notifier);
-    loop {
-        let event = match state.next_event(&mut events).await {
-            Ok(event) => event,
-            Err(exit) => return Ok(exit),
-        };
-        if let Some(end) = state.handle(event) {
-            return end;
-        }
-    }
-}
-
-/// The lifecycle's state: how many workers started and still run, and once a stop
-/// was asked for, when the grace period ends.
-struct Lifecycle {
-    control: Rc<Control>,
-    notifier: Rc<notify::Notifier>,
-    workers: usize,
-    grace: Duration,
-    started: usize,
-    running: usize,
-    stop_deadline: Option<Instant>,
-}
-
-impl Lifecycle {
-    fn new(control: Rc<Control>, notifier: Rc<notify::Notifier>) -> Self {
-        let workers = control.broadcaster.workers();
-        let grace = control.config.borrow().global.grace_period;
-        Lifecycle {
-            control,
-            notifier,
-            workers,
-            grace,
-            started: 0,
-            running: workers,
-            stop_deadline: None,
-        }
-    }
-
-    /// The next event, or how the run ends: every worker is gone (the channel
-    /// closed), or the grace period is over.
-    async fn next_event(&self, events: &mut UnboundedReceiver<Event>) -> Result<Event, Exit> {
-        let event = match self.stop_deadline {
-            None => events.next().await,
-            Some(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                match monoio::time::timeout(left, events.next()).await {
-                    Ok(e) => e,
-                    Err(_) => {
-                        let grace = self.grace;
-                        tracing::warn!(
-                            "grace period of {grace:?} is over: closing the connections still open"
-                        );
-                        return Err(Exit::GraceExpired);
-                    }
-                }
-            }
-        };
-        event.ok_or(Exit::Graceful)
-    }
-
-    /// Apply one event; `Some` when the run ends with it.
-    fn handle(&mut self, event: Event) -> Option<Result<Exit, RunError>> {
-        let control = &self.control;
-        match event {
-            Event::WorkerStarted { id, driver } => {
-                if let Some(d) = control.drivers.borrow_mut().get_mut(id) {
-                    *d = Some(driver);
-                }
-                self.started += 1;
-                if self.started == self.workers {
-                    tracing::info!(workers = self.workers, "ringlb ready");
-                    let workers = self.workers;
-                    self.notifier
-                        .notify(&format!("READY=1\nSTATUS=serving with {workers} workers"));
-                }
-            }
-            Event::Signal(SIGHUP) => self.reload(),
-            Event::Signal(sig) => return self.stop(sig),
-            Event::WorkerStopped(id) => return self.worker_stopped(id),
-            Event::ServerErrors {
-                worker,
-                backend,
-                server,
-                streak,
-            } => control.server_errors(worker, backend, server, streak),
-            Event::Stats { id, stats } => control.stats_arrived(id, stats),
-            Event::Pong(worker) => control.pong(worker),
-        }
-        None
-    }
-
-    /// SIGHUP: reload, unless ringlb is stopping. systemd hears `RELOADING=1` first
-    /// and `READY=1` once every worker uses the new configuration (or at once, with
-    /// the reason in `STATUS=`, when it was refused).
-    fn reload(&self) {
-        if self.stop_deadline.is_some() {
-            return;
-        }
-        self.notifier.reloading();
-        match self.control.reload("SIGHUP") {
-            Ok(_) => {
-                let c = Rc::clone(&self.control);
-                let n = Rc::clone(&self.notifier);
-                monoio::spawn(async move {
-                    c.barrier().await;
-                    tracing::info!("SIGHUP: the new configuration is in use by every worker");
-                    n.notify("READY=1\nSTATUS=configuration reloaded");
-                });
-            }
-            Err(_) => self.notifier.notify(
-                "READY=1\nSTATUS=reload refused: the running configuration is unchanged (see the log)",
-            ),
-        }
-    }
-
-    /// SIGTERM/SIGINT: the first stops accepting and starts the grace period, a
-    /// second one ends the run at once.
-    fn stop(&mut self, sig: i32) -> Option<Result<Exit, RunError>> {
-        let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
-        if self.stop_deadline.is_some() {
-            tracing::warn!("{name} again: exiting now");
-            return Some(Ok(Exit::Forced));
-        }
-        let grace = self.grace;
-        self.notifier
-            .notify(&format!("STOPPING=1\nSTATUS={name}: draining connections"));
-        tracing::info!("{name}: stopped accepting; open connections have {grace:?} to finish (signal again to exit now)");
-        self.control.stopping.set(true);
-        if let Some(v) = &self.control.vrrp {
-            // Hand the virtual IPs over now (priority 0), not after the grace period.
-            v.stop();
-        }
-        // Withdraw first; with `withdraw_grace`, keep accepting while routers converge.
-        let converge = self.control.announce.as_ref().map_or(Duration::ZERO, |a| {
-            a.stop();
-            a.withdraw_grace()
-        });
-        if converge.is_zero() {
-            self.control.broadcaster.send_all(|| Update::Shutdown);
-        } else {
-            tracing::info!("announce: withdrawn; still accepting for {converge:?} while routers converge (announce.withdraw_grace)");
-            let control = Rc::clone(&self.control);
-            monoio::spawn(async move {
-                monoio::time::sleep(converge).await;
-                control.broadcaster.send_all(|| Update::Shutdown);
-            });
-        }
-        self.stop_deadline = Some(Instant::now() + converge + grace);
-        None
-    }
-
-    /// A worker ended: expected while stopping (the last one ends the run), fatal
-    /// otherwise.
-    fn worker_stopped(&mut self, id: usize) -> Option<Result<Exit, RunError>> {
-        self.running -= 1;
-        if self.stop_deadline.is_none() {
-            tracing::error!(worker = id, "worker stopped unexpectedly: stopping");
-            self.notifier.notify(&format!(
-                "STOPPING=1\nSTATUS=worker {id} stopped unexpectedly"
-            ));
-            self.control.broadcaster.send_all(|| Update::Shutdown);
-            return Some(Err(RunError::WorkerDied(id)));
-        }
-        if self.running == 0 {
-            tracing::info!("all connections finished: exiting");
-            return Some(Ok(Exit::Graceful));
-        }
-        None
-    }
-}
-
-fn log_startup(config: &Config, listeners: &[Vec<BoundListener>]) {
+fn log_startup(config: &Config, listeners: &[Vec<BoundListener>], binds: usize) {
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         workers = config.global.workers,
@@ -498,7 +463,7 @@ fn log_startup(config: &Config, listeners: &[Vec<BoundListener>]) {
     let Some(first) = listeners.first() else {
         return;
     };
-    for bound in first {
+    for bound in first.iter().take(binds) {
         let fe = &config.frontends[bound.frontend];
         let backend = fe
             .default_backend

@@ -18,6 +18,8 @@ use crate::control::Control;
 /// Where notifications go; `None` when ringlb was not started by systemd.
 pub struct Notifier {
     target: Option<(UnixDatagram, std::os::unix::net::SocketAddr)>,
+    /// After a binary upgrade this process is not the service's main process.
+    muted: std::cell::Cell<bool>,
 }
 
 impl Notifier {
@@ -34,7 +36,15 @@ impl Notifier {
                 }
             }
         });
-        Notifier { target }
+        Notifier {
+            target,
+            muted: Default::default(),
+        }
+    }
+
+    /// Say nothing more (another process is the service now).
+    pub fn mute(&self) {
+        self.muted.set(true);
     }
 
     pub fn enabled(&self) -> bool {
@@ -46,6 +56,9 @@ impl Notifier {
         let Some((socket, addr)) = &self.target else {
             return;
         };
+        if self.muted.get() {
+            return;
+        }
         if let Err(e) = socket.send_to_addr(state.as_bytes(), addr) {
             tracing::debug!("sd_notify {state:?}: {e}");
         }
@@ -157,6 +170,7 @@ mod tests {
         let server = UnixDatagram::bind(&dir).unwrap();
         let n = Notifier {
             target: Some(connect_target(dir.to_str().unwrap()).unwrap()),
+            muted: Default::default(),
         };
         n.notify("READY=1");
         let mut buf = [0u8; 64];
@@ -170,6 +184,7 @@ mod tests {
         let server = UnixDatagram::bind_addr(&abs).unwrap();
         let n = Notifier {
             target: Some(connect_target(&format!("@{name}")).unwrap()),
+            muted: Default::default(),
         };
         n.reloading();
         let len = server.recv(&mut buf).unwrap();

@@ -44,7 +44,7 @@ pub enum PrivError {
 /// The capabilities ringlb still needs once its sockets are open, as a bit mask.
 pub fn needed(config: &Config) -> u64 {
     let mut caps = 0u64;
-    if config.vrrp.is_some() {
+    if !config.vrrp.is_empty() {
         caps |= 1 << CAP_NET_ADMIN | 1 << CAP_NET_RAW;
     }
     if config.announce.is_some() {

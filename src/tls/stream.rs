@@ -181,13 +181,26 @@ impl AsyncWriteRent for ClientStream {
         }
     }
 
+    /// Half-close. Over TLS: a close_notify alert first (RFC 8446 §6.1: without it a
+    /// client cannot tell a response cut short from a whole one), within
+    /// [`CLOSE_NOTIFY_WAIT`]: a client that stops reading cannot hold the connection
+    /// open (the caller drops it then; what the kernel holds is still sent).
     async fn shutdown(&mut self) -> io::Result<()> {
         match self {
             ClientStream::Plain(s) => s.shutdown().await,
-            ClientStream::Tls(s) => s.shutdown().await,
+            ClientStream::Tls(s) => {
+                match monoio::time::timeout(CLOSE_NOTIFY_WAIT, s.shutdown()).await {
+                    Ok(res) => res,
+                    Err(_) => Err(io::ErrorKind::TimedOut.into()),
+                }
+            }
         }
     }
 }
+
+/// How long writing a TLS client's close_notify may wait for room in the socket
+/// (HAProxy tries once and closes; this is a little kinder to a slow reader).
+pub const CLOSE_NOTIFY_WAIT: Duration = Duration::from_secs(1);
 
 /// A connection to a server: plain TCP, or TLS (`tls = true` on the server). The raw
 /// descriptor of the TCP socket is kept for the idle pool's checks (peek, linger).

@@ -60,7 +60,6 @@ pub struct Io {
     advert: UdpSocket,
     link: UdpSocket,
     arp: Socket,
-    index: u32,
 }
 
 /// Hand a descriptor over to the runtime, for readiness.
@@ -88,12 +87,11 @@ fn recv_now(sock: &UdpSocket, buf: &mut [u8]) -> io::Result<Option<usize>> {
 
 impl Io {
     /// Must run on the control thread's runtime.
-    pub fn register(sockets: Sockets, index: u32) -> io::Result<Io> {
+    pub fn register(sockets: Sockets) -> io::Result<Io> {
         Ok(Io {
             advert: register(sockets.advert.into_raw_fd())?,
             link: register(sockets.link.into_raw_fd())?,
             arp: sockets.arp,
-            index,
         })
     }
 
@@ -123,13 +121,14 @@ impl Io {
         with_ref(&self.advert, |sock| sock.send_to(packet, &to)).map(drop)
     }
 
-    /// Broadcast one Ethernet frame on the interface.
-    pub fn send_frame(&self, frame: &[u8; ARP_FRAME]) -> io::Result<()> {
+    /// Broadcast one Ethernet frame on interface `index` (a virtual IP's, which may
+    /// not be the one adverts go out of).
+    pub fn send_frame(&self, frame: &[u8; ARP_FRAME], index: u32) -> io::Result<()> {
         // SAFETY: sockaddr_ll is plain data; all-zero is a valid value to fill in.
         let mut to: libc::sockaddr_ll = unsafe { MaybeUninit::zeroed().assume_init() };
         to.sll_family = libc::AF_PACKET as u16;
         to.sll_protocol = (libc::ETH_P_ARP as u16).to_be();
-        to.sll_ifindex = self.index as i32;
+        to.sll_ifindex = index as i32;
         to.sll_halen = 6;
         to.sll_addr[..6].copy_from_slice(&frame[..6]);
         // SAFETY: `frame` and `to` are valid for the lengths given for the whole call.

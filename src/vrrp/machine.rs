@@ -2,6 +2,12 @@
 //! and the time, changes the state and returns what to do (send an advertisement,
 //! take or give up the virtual addresses). The caller owns sockets, addresses and
 //! timers; [`Router::deadline`] says when to call back with [`Event::Timer`].
+//!
+//! One addition to the RFC: the machine remembers the priority of every router it
+//! has heard ([`Router::peers`]). A master whose own priority drops (health tracking)
+//! below that of a router it knows hands over at once, with a priority-0
+//! advertisement, instead of leaving the backup to wait `Master_Down_Interval` while
+//! it ignores the lowered adverts (what the RFC, and keepalived, do).
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -30,9 +36,17 @@ pub enum Event {
     Timer,
     /// Our own priority changed (health tracking).
     Priority(u8),
-    /// The interface lost its link (or was set down), or got it back.
+    /// The router cannot serve (FAULT): its interface lost its link or was set down;
+    /// and the end of any FAULT.
     LinkDown,
     LinkUp,
+    /// FAULT with a working link (tracking with weight 0, a sync group member in
+    /// FAULT): a master says priority 0 on the way out, so the peer takes over at once.
+    Fault,
+    /// Sync groups: every member wants to be master, go (from BACKUP).
+    SyncMaster,
+    /// Sync groups: a member left MASTER, leave too (priority 0, then BACKUP).
+    SyncBackup,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +58,28 @@ pub enum Action {
     RemoveAddresses,
     /// The state changed (log, notify program, statistics).
     Entered(State),
+    /// A master whose priority fell below `priority`, that of `to` (a router heard
+    /// before), hands over: it has just advertised priority 0 (for the log).
+    HandOver {
+        to: Ipv4Addr,
+        priority: u8,
+    },
+    /// A sync group member's down timer ran out: it would be master, but waits for
+    /// the whole group to want it too ([`Event::SyncMaster`]).
+    WantMaster,
 }
+
+/// Another router of this virtual router, as last heard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    pub address: Ipv4Addr,
+    pub priority: u8,
+    pub interval: Duration,
+    pub heard: Instant,
+}
+
+/// Routers remembered at most (a virtual router has a handful).
+const MAX_PEERS: usize = 16;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -56,6 +91,8 @@ pub struct Config {
     pub preempt_delay: Duration,
     /// Our primary address (ties between equal priorities go to the higher one).
     pub address: Ipv4Addr,
+    /// A member of a sync group: become master only with the group.
+    pub sync: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -70,6 +107,10 @@ pub struct Router {
     timer: Option<Instant>,
     /// Backup with `preempt_delay`: when a lower-priority master was first heard.
     lower_since: Option<Instant>,
+    /// The other routers heard, with their last priority (see the module comment).
+    pub peers: Vec<Peer>,
+    /// Sync groups: a backup whose down timer ran out, waiting for its group.
+    pub wants_master: bool,
 }
 
 /// `((256 − priority) × interval) / 256`.
@@ -91,7 +132,36 @@ impl Router {
             master: None,
             timer: None,
             lower_since: None,
+            peers: Vec::new(),
+            wants_master: false,
         }
+    }
+
+    /// Remember `from`'s priority; a priority-0 advert says it is leaving.
+    fn heard(&mut self, from: Ipv4Addr, priority: u8, interval: Duration, now: Instant) {
+        self.peers.retain(|p| p.address != from);
+        if priority == 0 {
+            return;
+        }
+        if self.peers.len() == MAX_PEERS {
+            self.peers.remove(0); // the least recently heard
+        }
+        self.peers.push(Peer {
+            address: from,
+            priority,
+            interval,
+            heard: now,
+        });
+    }
+
+    /// The known router that would win the election against our priority `p`, if any
+    /// (the highest one).
+    fn outranked_by(&self, p: u8) -> Option<Peer> {
+        self.peers
+            .iter()
+            .filter(|peer| (peer.priority, peer.address) > (p, self.config.address))
+            .max_by_key(|peer| (peer.priority, peer.address))
+            .copied()
     }
 
     /// When to send [`Event::Timer`], if anything is pending.
@@ -104,7 +174,12 @@ impl Router {
     }
 
     fn become_master(&mut self, now: Instant, out: &mut Vec<Action>) {
+        // Routers silent for three of their intervals are gone (the master whose
+        // silence made us take over, among others): never hand over to them.
+        self.peers
+            .retain(|p| now.saturating_duration_since(p.heard) < 3 * p.interval);
         self.state = State::Master;
+        self.wants_master = false;
         self.master = Some(self.config.address);
         self.lower_since = None;
         self.timer = Some(now + self.config.interval);
@@ -116,6 +191,7 @@ impl Router {
     fn become_backup(&mut self, now: Instant, out: &mut Vec<Action>) {
         let was_master = self.state == State::Master;
         self.state = State::Backup;
+        self.wants_master = false;
         self.timer = self.down_timer(now);
         if was_master {
             out.push(Action::RemoveAddresses);
@@ -139,8 +215,20 @@ impl Router {
             // first adverts then carry it).
             (_, Event::Priority(p)) => {
                 self.config.priority = p;
-                if self.state == State::Master {
-                    // Say it now: a backup with preemption may take over at once.
+                if self.state != State::Master {
+                    // A backup's timers follow the new priority from the next advert.
+                } else if let Some(peer) = self.outranked_by(p) {
+                    // A router we know would win now: hand over at once.
+                    out.push(Action::Advertise(0));
+                    out.push(Action::HandOver {
+                        to: peer.address,
+                        priority: peer.priority,
+                    });
+                    self.master = Some(peer.address);
+                    self.master_interval = peer.interval;
+                    self.become_backup(now, &mut out);
+                } else {
+                    // Say it now: a backup with preemption may take over.
                     out.push(Action::Advertise(p));
                     self.timer = Some(now + self.config.interval);
                 }
@@ -157,17 +245,33 @@ impl Router {
                 out.push(Action::Entered(State::Initialize));
             }
             (State::Fault, _) | (_, Event::LinkUp) => {}
-            (_, Event::LinkDown) => {
+            (_, Event::LinkDown | Event::Fault) => {
                 // Nothing can be sent on a dead link: give the addresses up and wait.
                 if self.state == State::Master {
+                    if event == Event::Fault {
+                        out.push(Action::Advertise(0));
+                    }
                     out.push(Action::RemoveAddresses);
                 }
                 self.state = State::Fault;
                 self.timer = None;
                 self.lower_since = None;
+                self.wants_master = false;
                 out.push(Action::Entered(State::Fault));
             }
-            (State::Backup, Event::Timer) => self.become_master(now, &mut out),
+            (State::Backup, Event::Timer) if self.config.sync => {
+                self.timer = None;
+                self.wants_master = true;
+                out.push(Action::WantMaster);
+            }
+            (State::Backup, Event::Timer) | (State::Backup, Event::SyncMaster) => {
+                self.become_master(now, &mut out)
+            }
+            (State::Master, Event::SyncBackup) => {
+                out.push(Action::Advertise(0));
+                self.become_backup(now, &mut out);
+            }
+            (_, Event::SyncMaster | Event::SyncBackup) => {}
             (State::Master, Event::Timer) => {
                 out.push(Action::Advertise(self.config.priority));
                 self.timer = Some(now + self.config.interval);
@@ -180,10 +284,12 @@ impl Router {
                     interval,
                 },
             ) => {
+                self.heard(from, priority, interval, now);
                 if priority == 0 {
                     // The master is leaving: take over after the skew time only.
                     self.timer = Some(now + skew_time(self.config.priority, self.master_interval));
                 } else if !self.config.preempt || priority >= self.config.priority {
+                    self.wants_master = false;
                     self.master = Some(from);
                     self.master_interval = interval;
                     self.lower_since = None;
@@ -207,6 +313,7 @@ impl Router {
                     interval,
                 },
             ) => {
+                self.heard(from, priority, interval, now);
                 if priority == 0 {
                     out.push(Action::Advertise(self.config.priority));
                     self.timer = Some(now + self.config.interval);
@@ -225,220 +332,5 @@ impl Router {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-    const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-    const SEC: Duration = Duration::from_secs(1);
-
-    fn router(priority: u8, preempt: bool) -> Router {
-        Router::new(Config {
-            priority,
-            interval: SEC,
-            preempt,
-            preempt_delay: Duration::ZERO,
-            address: ME,
-        })
-    }
-
-    fn advert(priority: u8) -> Event {
-        Event::Advert {
-            from: PEER,
-            priority,
-            interval: SEC,
-        }
-    }
-
-    #[test]
-    fn timer_arithmetic_follows_the_rfc() {
-        assert_eq!(
-            skew_time(100, SEC),
-            Duration::from_millis(609) + Duration::from_micros(375)
-        );
-        assert_eq!(skew_time(255, SEC), SEC / 256);
-        assert_eq!(
-            master_down_interval(100, SEC),
-            Duration::from_micros(3_609_375)
-        );
-        assert_eq!(
-            master_down_interval(200, Duration::from_millis(100)),
-            Duration::from_micros(321_875)
-        );
-    }
-
-    #[test]
-    fn an_owner_starts_as_master_others_as_backup() {
-        let t = Instant::now();
-        let mut owner = router(255, true);
-        let acts = owner.handle(Event::Startup, t);
-        assert_eq!(owner.state, State::Master);
-        assert!(acts.contains(&Action::Advertise(255)) && acts.contains(&Action::TakeAddresses));
-        assert_eq!(owner.deadline(), Some(t + SEC));
-        let mut b = router(100, true);
-        b.handle(Event::Startup, t);
-        assert_eq!(b.state, State::Backup);
-        assert_eq!(b.deadline(), Some(t + master_down_interval(100, SEC)));
-    }
-
-    #[test]
-    fn a_backup_takes_over_when_the_master_goes_silent() {
-        let t = Instant::now();
-        let mut b = router(100, true);
-        b.handle(Event::Startup, t);
-        b.handle(advert(150), t + SEC);
-        assert_eq!(b.master, Some(PEER));
-        let down = b.deadline().unwrap();
-        assert_eq!(down, t + SEC + master_down_interval(100, SEC));
-        let acts = b.handle(Event::Timer, down);
-        assert_eq!(b.state, State::Master);
-        assert_eq!(
-            acts,
-            vec![
-                Action::Advertise(100),
-                Action::TakeAddresses,
-                Action::Entered(State::Master)
-            ]
-        );
-    }
-
-    #[test]
-    fn priority_zero_means_take_over_after_skew_only() {
-        let t = Instant::now();
-        let mut b = router(100, true);
-        b.handle(Event::Startup, t);
-        b.handle(advert(0), t);
-        assert_eq!(b.deadline(), Some(t + skew_time(100, SEC)));
-    }
-
-    #[test]
-    fn a_master_yields_to_higher_priority_and_equal_priority_higher_address() {
-        let t = Instant::now();
-        let mut m = router(200, true);
-        m.handle(Event::Startup, t);
-        m.handle(Event::Timer, t + master_down_interval(200, SEC));
-        assert_eq!(m.state, State::Master);
-        assert!(
-            m.handle(advert(150), t).is_empty(),
-            "lower priority is ignored"
-        );
-        let acts = m.handle(advert(200), t); // equal priority, PEER > ME
-        assert_eq!(m.state, State::Backup);
-        assert!(acts.contains(&Action::RemoveAddresses));
-        let mut m2 = router(200, true);
-        m2.config.address = Ipv4Addr::new(10, 0, 0, 9);
-        m2.handle(Event::Startup, t);
-        m2.handle(Event::Timer, t + master_down_interval(200, SEC));
-        assert!(
-            m2.handle(advert(200), t).is_empty(),
-            "equal priority, lower peer address"
-        );
-        assert_eq!(m2.state, State::Master);
-    }
-
-    #[test]
-    fn preemption_on_and_off() {
-        let t = Instant::now();
-        // With preempt, a higher backup ignores a lower master and takes over.
-        let mut b = router(150, true);
-        b.handle(Event::Startup, t);
-        let before = b.deadline();
-        b.handle(advert(100), t + SEC);
-        assert_eq!(
-            b.deadline(),
-            before,
-            "a lower master does not reset the timer"
-        );
-        b.handle(Event::Timer, before.unwrap());
-        assert_eq!(b.state, State::Master);
-        // Without preempt, it stays backup as long as the master advertises.
-        let mut b = router(150, false);
-        b.handle(Event::Startup, t);
-        b.handle(advert(100), t + SEC);
-        assert_eq!(b.deadline(), Some(t + SEC + master_down_interval(150, SEC)));
-    }
-
-    #[test]
-    fn preempt_delay_holds_off_the_takeover() {
-        let t = Instant::now();
-        let mut b = router(150, true);
-        b.config.preempt_delay = Duration::from_secs(5);
-        b.handle(Event::Startup, t);
-        for k in 1..5 {
-            b.handle(advert(100), t + SEC * k);
-            assert_eq!(
-                b.deadline(),
-                Some(t + SEC * k + master_down_interval(150, SEC))
-            );
-        }
-        // Past the delay, the timer is no longer reset: it runs out.
-        let last = b.deadline();
-        b.handle(advert(100), t + SEC * 6);
-        assert_eq!(b.deadline(), last);
-    }
-
-    #[test]
-    fn shutdown_and_priority_changes() {
-        let t = Instant::now();
-        let mut m = router(255, true);
-        m.handle(Event::Startup, t);
-        let acts = m.handle(Event::Priority(90), t);
-        assert_eq!(acts, vec![Action::Advertise(90)]);
-        let acts = m.handle(Event::Shutdown, t);
-        assert_eq!(
-            acts,
-            vec![
-                Action::Advertise(0),
-                Action::RemoveAddresses,
-                Action::Entered(State::Initialize)
-            ]
-        );
-        assert_eq!(m.deadline(), None);
-        // A master that hears a priority-0 advert answers at once.
-        let mut m = router(255, true);
-        m.handle(Event::Startup, t);
-        assert_eq!(m.handle(advert(0), t), vec![Action::Advertise(255)]);
-        // Nothing happens before startup.
-        let mut i = router(100, true);
-        assert!(i.handle(Event::Timer, t).is_empty());
-        assert_eq!(i.state, State::Initialize);
-        // Except a priority change (tracking at start-up), kept for the first adverts,
-        // and a backup's timers follow it.
-        assert!(i.handle(Event::Priority(40), t).is_empty());
-        i.handle(Event::Startup, t);
-        assert_eq!(i.config.priority, 40);
-        assert_eq!(i.deadline(), Some(t + master_down_interval(40, SEC)));
-    }
-
-    #[test]
-    fn a_dead_link_is_a_fault_until_it_comes_back() {
-        let t = Instant::now();
-        let mut m = router(150, true);
-        m.handle(Event::Startup, t);
-        m.handle(Event::Timer, t + 4 * SEC); // master
-        assert_eq!(m.state, State::Master);
-        let acts = m.handle(Event::LinkDown, t + 5 * SEC);
-        assert_eq!(
-            acts,
-            vec![Action::RemoveAddresses, Action::Entered(State::Fault)]
-        );
-        assert_eq!((m.state, m.deadline()), (State::Fault, None));
-        // In FAULT nothing is sent and adverts or timers change nothing.
-        assert!(m.handle(advert(200), t + 6 * SEC).is_empty());
-        assert!(m.handle(Event::Timer, t + 7 * SEC).is_empty());
-        assert!(m.handle(Event::LinkDown, t + 7 * SEC).is_empty());
-        // Back: a backup first, whose down timer decides, as at startup.
-        let acts = m.handle(Event::LinkUp, t + 8 * SEC);
-        assert_eq!(acts, vec![Action::Entered(State::Backup)]);
-        assert_eq!(
-            m.deadline(),
-            Some(t + 8 * SEC + master_down_interval(150, SEC))
-        );
-        // A backup that loses its link has no addresses to give up.
-        let acts = m.handle(Event::LinkDown, t + 9 * SEC);
-        assert_eq!(acts, vec![Action::Entered(State::Fault)]);
-        // Stopping from FAULT sends nothing.
-        let acts = m.handle(Event::Shutdown, t + 10 * SEC);
-        assert_eq!(acts, vec![Action::Entered(State::Initialize)]);
-    }
-}
+#[path = "machine_tests.rs"]
+mod tests;

@@ -12,8 +12,14 @@
 //! | `packet.rs` | the advertisement codec, both checksum forms (pure) |
 //! | `wire.rs` | IPv4 header and gratuitous ARP frames (pure) |
 //! | `machine.rs` | the RFC 9568 state machine: a function of event and time (pure) |
+//! | `machine_tests.rs` | its tests: timers, preemption, FAULT, hand-over to a known router |
 //! | `receive.rs` | checks on a received advertisement before the machine sees it |
-//! | `run.rs` | the virtual router task: drives the machine, carries out its actions |
+//! | `run.rs` | one virtual router at work: drives the machine, carries out its actions |
+//! | `status.rs` | counters and the status snapshot the admin API shows; keepalived's state names |
+//! | `set.rs` | every virtual router of the process and their sync groups: start, track, stop, status |
+//! | `track.rs` | a router's priority and FAULT from what it tracks, keepalived's weights, rise/fall (pure) |
+//! | `tracking.rs` | tracking at work: frontends, interfaces, check programs (a thread each), files |
+//! | `sync.rs` | sync groups: what the other members do when one changes (pure) |
 //! | `io.rs` | the raw protocol-112 socket and the packet socket for ARP |
 //! | `netlink.rs` | interface facts, virtual IPs added and removed, link notifications |
 //! | `notify.rs` | the `notify` program, run in order on its own thread |
@@ -25,8 +31,15 @@ mod notify;
 pub mod packet;
 mod receive;
 mod run;
+mod set;
+mod status;
+pub mod sync;
+pub mod track;
+mod tracking;
 pub mod wire;
 
 pub use machine::{Action, Config, Event, Router, State};
 pub use packet::{Advert, ChecksumForm, Drop};
-pub use run::{lowered_priority, prepare, state_name, Counters, Prepared, Status, Vrrp, VrrpError};
+pub use run::VrrpError;
+pub use set::{prepare, Prepared, Vrrp};
+pub use status::{state_name, Counters, Status};

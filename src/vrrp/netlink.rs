@@ -68,13 +68,9 @@ impl Netlink {
         })
     }
 
-    /// Look the interface up. `exclude` (the virtual IPs, which a killed ringlb may
-    /// have left behind) never counts as the primary address.
-    pub fn interface(
-        &mut self,
-        name: &str,
-        exclude: &[Ipv4Addr],
-    ) -> Result<Interface, NetlinkError> {
+    /// An interface's index, Ethernet address and whether it is up with a carrier
+    /// (where a virtual IP with `dev` goes: no address of its own is needed there).
+    pub fn link(&mut self, name: &str) -> Result<(u32, [u8; 6], bool), NetlinkError> {
         let index = if_index(name).ok_or_else(|| NetlinkError::NoInterface(name.into()))?;
         let mut link = LinkMessage::default();
         link.header.index = index;
@@ -91,6 +87,17 @@ impl Netlink {
             }
         }
         let mac = mac.ok_or_else(|| NetlinkError::NoMac(name.into()))?;
+        Ok((index, mac, up))
+    }
+
+    /// Look the interface up. `exclude` (the virtual IPs, which a killed ringlb may
+    /// have left behind) never counts as the primary address.
+    pub fn interface(
+        &mut self,
+        name: &str,
+        exclude: &[Ipv4Addr],
+    ) -> Result<Interface, NetlinkError> {
+        let (index, mac, up) = self.link(name)?;
         let mut primary = None;
         let mut ask = AddressMessage::default();
         ask.header.family = AddressFamily::Inet;

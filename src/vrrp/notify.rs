@@ -1,15 +1,23 @@
-//! `vrrp.notify`: the operator's program, run on every state change as
-//! `PROGRAM STATE PRIORITY` (STATE is MASTER, BACKUP, FAULT or STOP, keepalived's words),
-//! with `RINGLB_VRRP_STATE` and `RINGLB_VRRP_PRIORITY` also in its environment.
-//! Programs run one after another, in the order of the changes, on a thread of their
-//! own: a slow or hung script never delays an advertisement.
+//! `notify` programs, run on every state change, one after another in the order of
+//! the changes, on a thread of their own: a slow or hung script never delays an
+//! advertisement.
+//!
+//! - A virtual router's `notify` runs as `PROGRAM STATE PRIORITY` (STATE is MASTER,
+//!   BACKUP, FAULT or STOP, keepalived's words), with `RINGLB_VRRP_STATE`,
+//!   `RINGLB_VRRP_PRIORITY` and `RINGLB_VRRP_NAME` (the router's name) in its
+//!   environment.
+//! - A sync group's `notify` runs as `PROGRAM STATE` once every member is in STATE,
+//!   with `RINGLB_VRRP_STATE` and `RINGLB_VRRP_GROUP` (the group's name).
 
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Sender};
 use std::time::Duration;
 
 enum Job {
-    Run(&'static str, u8),
+    Run {
+        args: Vec<String>,
+        env: Vec<(&'static str, String)>,
+    },
     /// Answer once every earlier job is done.
     Flush(Sender<()>),
 }
@@ -25,25 +33,24 @@ impl Notifier {
             .name("ringlb-notify".into())
             .spawn(move || {
                 for job in rx {
-                    let (state, priority) = match job {
-                        Job::Run(state, priority) => (state, priority),
+                    let (args, env) = match job {
+                        Job::Run { args, env } => (args, env),
                         Job::Flush(done) => {
                             let _ = done.send(());
                             continue;
                         }
                     };
                     let status = std::process::Command::new(&program)
-                        .arg(state)
-                        .arg(priority.to_string())
-                        .env("RINGLB_VRRP_STATE", state)
-                        .env("RINGLB_VRRP_PRIORITY", priority.to_string())
+                        .args(&args)
+                        .envs(env)
                         .stdin(std::process::Stdio::null())
                         .status();
+                    let what = args.join(" ");
                     match status {
                         Ok(s) if s.success() => {
-                            tracing::debug!("vrrp: notify {} {state} done", program.display())
+                            tracing::debug!("vrrp: notify {} {what} done", program.display())
                         }
-                        Ok(s) => tracing::warn!("vrrp: notify {} {state}: {s}", program.display()),
+                        Ok(s) => tracing::warn!("vrrp: notify {} {what}: {s}", program.display()),
                         Err(e) => {
                             tracing::warn!("vrrp: cannot run notify {}: {e}", program.display())
                         }
@@ -56,8 +63,27 @@ impl Notifier {
         Notifier { tx }
     }
 
-    pub fn tell(&self, state: &'static str, priority: u8) {
-        let _ = self.tx.send(Job::Run(state, priority));
+    /// A virtual router named `name` entered `state`.
+    pub fn tell(&self, name: &str, state: &'static str, priority: u8) {
+        let _ = self.tx.send(Job::Run {
+            args: vec![state.into(), priority.to_string()],
+            env: vec![
+                ("RINGLB_VRRP_STATE", state.into()),
+                ("RINGLB_VRRP_PRIORITY", priority.to_string()),
+                ("RINGLB_VRRP_NAME", name.into()),
+            ],
+        });
+    }
+
+    /// Every member of sync group `group` is in `state`.
+    pub fn tell_group(&self, group: &str, state: &'static str) {
+        let _ = self.tx.send(Job::Run {
+            args: vec![state.into()],
+            env: vec![
+                ("RINGLB_VRRP_STATE", state.into()),
+                ("RINGLB_VRRP_GROUP", group.into()),
+            ],
+        });
     }
 
     /// At exit: let the programs still queued (STOP) run, for at most `limit`.

@@ -8,12 +8,13 @@
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use super::machine::{Event, State};
+use super::machine::Event;
 use super::packet::{Advert, Drop};
-use super::run::{Vrrp, DROP_LOG_EVERY};
+use super::run::{Instance, DROP_LOG_EVERY};
+use super::tracking::FaultFrom;
 use super::wire;
 
-impl Vrrp {
+impl Instance {
     /// One packet from the raw socket.
     pub(super) fn received(&self, packet: &[u8]) {
         let Some(ip) = wire::parse_ipv4(packet) else {
@@ -23,6 +24,8 @@ impl Vrrp {
             return; // our own, looped back
         }
         match self.check(&ip) {
+            // Another of our routers on this link: its own socket reads it.
+            Err(Drop::OtherVrid(vrid)) if self.siblings.contains(&vrid) => {}
             Ok((priority, interval)) => {
                 self.counters.borrow_mut().adverts_received += 1;
                 let event = Event::Advert {
@@ -86,6 +89,11 @@ impl Vrrp {
                     if let Some(state) = super::netlink::link_state(&buf[..n], self.iface.index) {
                         up = Some(state);
                     }
+                    for (i, &index) in self.track_links.iter().enumerate() {
+                        if let Some(state) = super::netlink::link_state(&buf[..n], index) {
+                            self.tracked_interface(i, state);
+                        }
+                    }
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -94,15 +102,15 @@ impl Vrrp {
                 }
             }
         }
-        let faulty = self.router.borrow().state == State::Fault;
+        let down = self.link_down.get();
         match up {
-            Some(false) if !faulty => {
+            Some(false) if !down => {
                 tracing::warn!("vrrp: {} is down or lost its carrier", self.iface.name);
-                self.handle(Event::LinkDown);
+                self.set_fault(FaultFrom::Link, true);
             }
-            Some(true) if faulty => {
+            Some(true) if down => {
                 tracing::info!("vrrp: {} is up again", self.iface.name);
-                self.handle(Event::LinkUp);
+                self.set_fault(FaultFrom::Link, false);
             }
             _ => {}
         }

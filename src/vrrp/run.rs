@@ -1,22 +1,28 @@
-//! The virtual router at work on the control thread: it feeds the state machine
+//! One virtual router at work on the control thread: it feeds the state machine
 //! with received advertisements, its timer and priority changes, and carries out
 //! what the machine decides: send advertisements, add or remove the virtual IPs
-//! (netlink) and announce them (gratuitous ARP, 5 at once and 5 more after
-//! `GARP_REPEAT_AFTER`, as keepalived does), log, count and call `notify`.
+//! (netlink, each on its interface) and announce them (gratuitous ARP, 5 at once and
+//! 5 more after `GARP_REPEAT_AFTER`, as keepalived does), log, count, call `notify`
+//! and tell its sync group (`set.rs`) what it did.
 
 use std::cell::{Cell, RefCell};
 use std::net::Ipv4Addr;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures_util::StreamExt;
 
-use super::io::{self, Io, Sockets};
+use super::io::Io;
 use super::machine::{self, Action, Event, Router, State};
 use super::netlink::{Interface, Netlink, NetlinkError};
 use super::notify::Notifier;
-use super::packet::{Advert, ChecksumForm, Drop, GROUP};
+use super::packet::{Advert, ChecksumForm, GROUP};
+use super::set::Group;
+use super::set::{PreparedRouter, VipLink};
+use super::status::{state_name, Counters, Status};
+use super::sync::{Change, Member};
+use super::track::Tracked;
 use super::wire;
 use crate::config::{Vrrp as VrrpConfig, VrrpChecksum};
 
@@ -24,7 +30,7 @@ use crate::config::{Vrrp as VrrpConfig, VrrpChecksum};
 const GARP_BURST: usize = 5;
 const GARP_REPEAT_AFTER: Duration = Duration::from_secs(5);
 /// How long the exit waits for the last notify program.
-const NOTIFY_AT_EXIT: Duration = Duration::from_secs(5);
+pub(super) const NOTIFY_AT_EXIT: Duration = Duration::from_secs(5);
 /// Dropped adverts are logged at most this often (they are all counted).
 pub(super) const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
 
@@ -32,69 +38,29 @@ pub(super) const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
 pub enum VrrpError {
     #[error("vrrp.interface {0:?}: {1}")]
     Interface(String, #[source] NetlinkError),
+    #[error("vrrp.virtual_ips: dev {0:?}: {1}")]
+    Dev(String, #[source] NetlinkError),
+    #[error("vrrp.track_interface {0:?}: {1}")]
+    Track(String, #[source] NetlinkError),
     #[error("vrrp: cannot open the VRRP and ARP sockets on {0:?} (ringlb needs CAP_NET_RAW and CAP_NET_ADMIN for [vrrp]): {1}")]
     Sockets(String, #[source] std::io::Error),
 }
 
-/// Everything that can fail, done before the workers start.
-pub struct Prepared {
-    config: VrrpConfig,
-    iface: Interface,
-    netlink: Netlink,
-    sockets: Sockets,
-}
-
-pub fn prepare(config: &VrrpConfig) -> Result<Prepared, VrrpError> {
-    let vips: Vec<Ipv4Addr> = config.virtual_ips.iter().map(|(a, _)| *a).collect();
-    let interface = |e| VrrpError::Interface(config.interface.clone(), e);
-    let mut netlink = Netlink::open().map_err(interface)?;
-    let iface = netlink
-        .interface(&config.interface, &vips)
-        .map_err(interface)?;
-    let link = super::netlink::link_watch().map_err(interface)?;
-    let sockets = io::open(&iface, config.unicast_peers.is_empty(), link)
-        .map_err(|e| VrrpError::Sockets(config.interface.clone(), e))?;
-    Ok(Prepared {
-        config: config.clone(),
-        iface,
-        netlink,
-        sockets,
-    })
-}
-
-/// Counters and facts for the stats page and /metrics.
-#[derive(Debug, Clone, Default)]
-pub struct Counters {
-    pub adverts_sent: u64,
-    pub adverts_received: u64,
-    /// By [`Drop::index`].
-    pub dropped: [u64; Drop::REASONS.len()],
-    pub transitions: u64,
-    pub became_master: u64,
-    pub last_transition: Option<SystemTime>,
-    /// Netlink or socket errors while acting (each is logged).
-    pub errors: u64,
-}
-
-/// A snapshot for the admin API.
-#[derive(Debug, Clone)]
-pub struct Status {
-    pub interface: String,
-    pub primary: Ipv4Addr,
-    pub vrid: u8,
-    pub state: State,
-    pub base_priority: u8,
-    pub priority: u8,
-    pub master: Option<Ipv4Addr>,
-    pub virtual_ips: Vec<(Ipv4Addr, u8)>,
-    /// Why the priority is lowered (empty when it is not).
-    pub tracking: Vec<String>,
-    pub counters: Counters,
-}
-
-pub struct Vrrp {
+/// One virtual router (a `[vrrp]` or `[[vrrp]]` entry).
+pub struct Instance {
     pub(super) config: VrrpConfig,
     pub(super) iface: Interface,
+    pub(super) vip_links: Vec<VipLink>,
+    pub(super) siblings: Vec<u8>,
+    /// Its sync group and its index there, once the group is formed.
+    pub(super) group: RefCell<Option<(Weak<Group>, usize)>>,
+    /// FAULT reasons: its link, tracking (weight 0), the group (a member in FAULT).
+    pub(super) link_down: Cell<bool>,
+    pub(super) track_fault: Cell<bool>,
+    pub(super) group_fault: Cell<bool>,
+    /// What tracking sees (`tracking.rs`), and the indexes of tracked interfaces.
+    pub(super) tracked: RefCell<Tracked>,
+    pub(super) track_links: Vec<u32>,
     pub(super) form: ChecksumForm,
     pub(super) io: Io,
     pub(super) netlink: RefCell<Netlink>,
@@ -109,19 +75,32 @@ pub struct Vrrp {
     pub(super) notifier: Option<Notifier>,
 }
 
-impl Vrrp {
-    /// Take the sockets over on this (the control thread's) runtime and start.
-    pub fn start(p: Prepared) -> std::io::Result<Rc<Vrrp>> {
-        let io = Io::register(p.sockets, p.iface.index)?;
+impl Instance {
+    /// Take the sockets over on this (the control thread's) runtime. `sync`: a
+    /// member of a sync group. [`Instance::run`] starts it.
+    pub(super) fn new(
+        p: PreparedRouter,
+        sync: bool,
+    ) -> std::io::Result<(Rc<Instance>, UnboundedReceiver<()>)> {
+        let io = Io::register(p.sockets)?;
         let router = Router::new(machine::Config {
             priority: p.config.priority,
             interval: p.config.advert_interval,
             preempt: p.config.preempt,
             preempt_delay: p.config.preempt_delay,
             address: p.iface.primary,
+            sync,
         });
         let (wake, woken) = unbounded();
-        let vrrp = Rc::new(Vrrp {
+        let vrrp = Rc::new(Instance {
+            vip_links: p.vip_links,
+            siblings: p.siblings,
+            group: RefCell::new(None),
+            link_down: Cell::new(false),
+            track_fault: Cell::new(false),
+            group_fault: Cell::new(false),
+            tracked: RefCell::new(p.tracked),
+            track_links: p.track_links,
             form: match p.config.checksum {
                 VrrpChecksum::Keepalived => ChecksumForm::Keepalived,
                 VrrpChecksum::Rfc9568 => ChecksumForm::Rfc9568,
@@ -140,8 +119,9 @@ impl Vrrp {
             wake,
         });
         tracing::info!(
-            "vrrp: virtual router {} on {} ({}, {}), priority {}, advert every {:?}, {}",
+            "vrrp: virtual router {} {} on {} ({}, {}), priority {}, advert every {:?}, {}",
             vrrp.config.vrid,
+            vrrp.config.name,
             vrrp.iface.name,
             vrrp.iface.primary,
             mac_text(vrrp.iface.mac),
@@ -154,13 +134,21 @@ impl Vrrp {
             }
         );
         vrrp.release_leftovers();
-        monoio::spawn(serve(Rc::clone(&vrrp), woken));
-        Ok(vrrp)
+        Ok((vrrp, woken))
+    }
+
+    /// Start serving (after the group, if any, is formed), and tracking.
+    pub(super) fn run(self: &Rc<Self>, woken: UnboundedReceiver<()>) {
+        monoio::spawn(serve(Rc::clone(self), woken));
+        self.start_tracking();
     }
 
     pub fn status(&self) -> Status {
         let router = self.router.borrow();
+        let group = self.group.borrow().as_ref().and_then(|(g, _)| g.upgrade());
         Status {
+            name: self.config.name.clone(),
+            group: group.map(|g| g.name.clone()),
             interface: self.iface.name.clone(),
             primary: self.iface.primary,
             vrid: self.config.vrid,
@@ -169,40 +157,18 @@ impl Vrrp {
             priority: router.config.priority,
             master: router.master,
             virtual_ips: self.config.virtual_ips.clone(),
-            tracking: self.tracking.borrow().clone(),
+            tracking: self.reasons(),
+            peers: router
+                .peers
+                .iter()
+                .map(|p| (p.address, p.priority))
+                .collect(),
             counters: self.counters.borrow().clone(),
         }
     }
 
-    /// Health tracking: `problems` lists what is wrong (frontends without a usable
-    /// server, stuck workers). Any problem lowers the priority by `track_weight`.
-    pub fn track(&self, problems: Vec<String>) {
-        if !self.config.track_frontends || self.stopped.get() {
-            return;
-        }
-        let want = lowered_priority(
-            self.config.priority,
-            self.config.track_weight,
-            !problems.is_empty(),
-        );
-        let had = self.router.borrow().config.priority;
-        if *self.tracking.borrow() != problems {
-            if problems.is_empty() {
-                tracing::info!(
-                    "vrrp: every tracked frontend has a usable server again: priority {want}"
-                );
-            } else {
-                tracing::warn!("vrrp: {}: priority {want}", problems.join("; "));
-            }
-        }
-        *self.tracking.borrow_mut() = problems;
-        if want != had {
-            self.handle(Event::Priority(want));
-        }
-    }
-
     /// Leave: a master says so with priority 0 and gives the addresses up at once.
-    pub fn stop(&self) {
+    pub(super) fn stop(&self) {
         if self.stopped.replace(true) {
             return;
         }
@@ -211,7 +177,7 @@ impl Vrrp {
     }
 
     /// At exit: wait (bounded) for the notify program of the last change.
-    pub fn finish(&self) {
+    pub(super) fn finish(&self) {
         self.stop();
         if let Some(n) = &self.notifier {
             n.flush(NOTIFY_AT_EXIT);
@@ -221,15 +187,15 @@ impl Vrrp {
     /// A previous run killed with SIGKILL leaves its addresses behind: a backup must
     /// not answer for them.
     fn release_leftovers(&self) {
-        for &(vip, prefix) in &self.config.virtual_ips {
-            match self
+        for (&(vip, prefix), link) in self.config.virtual_ips.iter().zip(&self.vip_links) {
+            let removed = self
                 .netlink
                 .borrow_mut()
-                .remove_address(self.iface.index, vip, prefix)
-            {
+                .remove_address(link.index, vip, prefix);
+            match removed {
                 Ok(true) => tracing::warn!(
                     "vrrp: removed {vip}/{prefix} from {}, left behind by an earlier run",
-                    self.iface.name
+                    link.name
                 ),
                 Ok(false) => {}
                 Err(e) => self.error(format_args!("cannot remove {vip}/{prefix}: {e}")),
@@ -238,12 +204,40 @@ impl Vrrp {
     }
 
     pub(super) fn handle(&self, event: Event) {
+        let before = self.router.borrow().state;
         let actions = self.router.borrow_mut().handle(event, Instant::now());
+        let mut want = false;
         for action in actions {
+            want |= action == Action::WantMaster;
             self.act(action);
         }
         // The deadline may have moved: let the serving task look again.
         let _ = self.wake.unbounded_send(());
+        let after = self.router.borrow().state;
+        if want {
+            self.tell_group(Change::WantMaster);
+        } else if before == State::Master && after == State::Backup {
+            self.tell_group(Change::LeftMaster);
+        } else if before != after {
+            self.tell_group(Change::Entered);
+        }
+    }
+
+    /// What its sync group knows of it.
+    pub(super) fn member(&self) -> Member {
+        let router = self.router.borrow();
+        Member {
+            state: router.state,
+            wants_master: router.wants_master,
+            own_fault: self.link_down.get() || self.track_fault.get(),
+        }
+    }
+
+    pub(super) fn tell_group(&self, change: Change) {
+        let group = self.group.borrow().clone();
+        if let Some((group, index)) = group.and_then(|(g, i)| Some((g.upgrade()?, i))) {
+            group.changed(index, change);
+        }
     }
 
     fn act(&self, action: Action) {
@@ -260,24 +254,32 @@ impl Vrrp {
                 self.change_addresses(false);
             }
             Action::Entered(state) => self.entered(state),
+            Action::HandOver { to, priority } => tracing::warn!(
+                "vrrp: priority {} is below {to}'s {priority}: handing over now (advertised priority 0)",
+                self.router.borrow().config.priority
+            ),
+            Action::WantMaster => tracing::info!(
+                "vrrp: {} would be master: waiting for its sync group",
+                self.config.name
+            ),
         }
     }
 
-    /// Add (or remove) every virtual IP on the interface; failures are logged and counted.
+    /// Add (or remove) every virtual IP on its interface; failures are logged and counted.
     fn change_addresses(&self, add: bool) {
-        for &(vip, prefix) in &self.config.virtual_ips {
+        for (&(vip, prefix), link) in self.config.virtual_ips.iter().zip(&self.vip_links) {
             let mut netlink = self.netlink.borrow_mut();
             let done = if add {
-                netlink.add_address(self.iface.index, vip, prefix)
+                netlink.add_address(link.index, vip, prefix)
             } else {
-                netlink.remove_address(self.iface.index, vip, prefix)
+                netlink.remove_address(link.index, vip, prefix)
             };
             drop(netlink);
             if let Err(e) = done {
                 let verb = if add { "add" } else { "remove" };
                 self.error(format_args!(
                     "cannot {verb} {vip}/{prefix} on {}: {e}",
-                    self.iface.name
+                    link.name
                 ));
             }
         }
@@ -304,10 +306,10 @@ impl Vrrp {
 
     /// Gratuitous ARP for every virtual IP, so neighbours stop sending to the old master.
     fn announce(&self) {
-        for &(vip, _) in &self.config.virtual_ips {
-            let frame = wire::gratuitous_arp(self.iface.mac, vip);
+        for (&(vip, _), link) in self.config.virtual_ips.iter().zip(&self.vip_links) {
+            let frame = wire::gratuitous_arp(link.mac, vip);
             for _ in 0..GARP_BURST {
-                if let Err(e) = self.io.send_frame(&frame) {
+                if let Err(e) = self.io.send_frame(&frame, link.index) {
                     self.error(format_args!("cannot send gratuitous ARP for {vip}: {e}"));
                     break;
                 }
@@ -330,18 +332,23 @@ impl Vrrp {
             .config
             .virtual_ips
             .iter()
-            .map(|(a, p)| format!("{a}/{p}"))
+            .zip(&self.vip_links)
+            .map(|((a, p), link)| format!("{a}/{p} on {}", link.name))
             .collect();
+        // Alone, the router's name adds nothing (and the log lines stay keepalived's).
+        let who = match self.siblings.is_empty() && self.group.borrow().is_none() {
+            true => String::new(),
+            false => format!("{} ", self.config.name),
+        };
         match state {
             State::Master => tracing::info!(
-                "vrrp: entering MASTER state (priority {priority}): {} on {}",
-                vips.join(", "),
-                self.iface.name
+                "vrrp: {who}entering MASTER state (priority {priority}): {}",
+                vips.join(", ")
             ),
-            _ => tracing::info!("vrrp: entering {name} state (priority {priority})"),
+            _ => tracing::info!("vrrp: {who}entering {name} state (priority {priority})"),
         }
         if let Some(n) = &self.notifier {
-            n.tell(name, priority);
+            n.tell(&self.config.name, name, priority);
         }
     }
 
@@ -372,27 +379,6 @@ impl Vrrp {
     }
 }
 
-/// The priority to advertise: lowered by `weight` while something tracked is wrong,
-/// never below 1 (0 means "leaving").
-pub fn lowered_priority(base: u8, weight: u8, failing: bool) -> u8 {
-    if failing {
-        base.saturating_sub(weight).max(1)
-    } else {
-        base
-    }
-}
-
-/// The names keepalived uses, so notify scripts read alike.
-pub fn state_name(state: State, stopped: bool) -> &'static str {
-    match state {
-        State::Master => "MASTER",
-        State::Backup => "BACKUP",
-        State::Initialize if stopped => "STOP",
-        State::Initialize => "INIT",
-        State::Fault => "FAULT",
-    }
-}
-
 fn mac_text(mac: [u8; 6]) -> String {
     mac.iter()
         .map(|b| format!("{b:02x}"))
@@ -401,11 +387,16 @@ fn mac_text(mac: [u8; 6]) -> String {
 }
 
 /// Wait for adverts, the timer or a nudge (priority change, stop), until stopped.
-async fn serve(vrrp: Rc<Vrrp>, mut woken: UnboundedReceiver<()>) {
+async fn serve(vrrp: Rc<Instance>, mut woken: UnboundedReceiver<()>) {
     vrrp.handle(Event::Startup);
     if !vrrp.iface.up {
         tracing::warn!("vrrp: {} is down or has no carrier", vrrp.iface.name);
+        vrrp.link_down.set(true);
+    }
+    // Faults found before the start (the link, tracking) apply from now on.
+    if vrrp.link_down.get() || vrrp.track_fault.get() || vrrp.group_fault.get() {
         vrrp.handle(Event::LinkDown);
+        vrrp.tell_group(Change::Fault);
     }
     let mut buf = vec![0u8; 2048];
     let mut links = vec![0u8; 16 * 1024];
@@ -445,25 +436,5 @@ async fn serve(vrrp: Rc<Vrrp>, mut woken: UnboundedReceiver<()>) {
             }
         }
         vrrp.on_time(Instant::now());
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tracking_lowers_priority_but_never_to_zero() {
-        assert_eq!(lowered_priority(150, 60, false), 150);
-        assert_eq!(lowered_priority(150, 60, true), 90);
-        assert_eq!(lowered_priority(50, 60, true), 1);
-        assert_eq!(lowered_priority(60, 60, true), 1);
-    }
-
-    #[test]
-    fn state_names_are_keepalived_s() {
-        assert_eq!(state_name(State::Master, false), "MASTER");
-        assert_eq!(state_name(State::Backup, false), "BACKUP");
-        assert_eq!(state_name(State::Initialize, true), "STOP");
     }
 }

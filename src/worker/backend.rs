@@ -43,6 +43,7 @@ pub struct Settings {
     pub timeout_server: Duration,
     pub timeout_tunnel: Option<Duration>,
     pub slow_response: Option<Duration>,
+    pub http_reuse: config::HttpReuse,
 }
 
 /// What the balancer said.
@@ -122,6 +123,7 @@ impl BackendState {
             timeout_server: b.timeout_server,
             timeout_tunnel: b.timeout_tunnel,
             slow_response: b.slow_response,
+            http_reuse: b.http_reuse,
         }
     }
 

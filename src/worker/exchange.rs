@@ -2,7 +2,7 @@
 //! method per phase: connect (a pooled connection or a new one), send the head, pump
 //! the request body, read the response head (interim 1xx heads are forwarded), pump
 //! the response body, give the server connection back to the pool. A request that got
-//! nothing back is sent again when the retry policy allows (`upstream::Replays`).
+//! nothing back is sent again when the retry policy allows (`sends::Replays`).
 //!
 //! Every path that does not give the server connection back to the pool closes it,
 //! and the lease on its server is given back when the exchange ends.
@@ -19,8 +19,9 @@ use super::http::Conn;
 use super::http_heads::{read_response_head, send_static, HeadError, Parsed, ResponseHead};
 use super::lease::ServerLease;
 use super::persist;
-use super::upstream::{self, Attempt, Replays};
-use crate::config::Frontend;
+use super::sends::{Attempt, Replays, Reuse};
+use super::upstream;
+use crate::config::{Frontend, HttpReuse};
 use crate::http::BodyFraming;
 use crate::msg::stats::count_status;
 use crate::tls::ServerStream;
@@ -42,6 +43,8 @@ pub struct Exchange<'a> {
     timeout_server: Duration,
     slow_response: Option<Duration>,
     replays: Replays,
+    /// `http_reuse = "never"`: the server connection stays with this client connection.
+    own_only: bool,
     /// An interim (1xx) head went to the client: the request is answered in part,
     /// and `head` no longer holds it, so it is never sent again.
     interim_sent: bool,
@@ -69,7 +72,8 @@ impl<'a> Exchange<'a> {
     pub fn new(conn: &'a mut Conn, fe: &'a Frontend, backend: usize, req: Parsed) -> Self {
         conn.rec.backend = Some(backend);
         let settings = conn.worker.backend_settings(backend);
-        let replays = Replays::new(settings.retry, req.replayable, conn.first);
+        let reuse = Reuse::allowed(settings.http_reuse, conn.first);
+        let replays = Replays::new(settings.retry, req.replayable, reuse);
         Exchange {
             conn,
             fe,
@@ -78,6 +82,7 @@ impl<'a> Exchange<'a> {
             timeout_server: settings.timeout_server,
             slow_response: settings.slow_response,
             replays,
+            own_only: settings.http_reuse == HttpReuse::Never,
             interim_sent: false,
         }
     }
@@ -125,7 +130,7 @@ impl<'a> Exchange<'a> {
     /// says; 503 when no server can be had.
     async fn connect(&mut self) -> Result<Upstream, SessionError> {
         let (reuse, avoid) = self.replays.next_send();
-        if reuse == upstream::Reuse::Pooled {
+        if reuse.own() {
             if let Some(up) = self.take_private() {
                 return Ok(up);
             }
@@ -167,10 +172,11 @@ impl<'a> Exchange<'a> {
         if res.is_ok() {
             return Continue(());
         }
-        if up.attempt.counts_against_server() {
+        // A reused connection the server had closed: not its fault.
+        if !up.attempt.reused() {
             self.failed(up);
         }
-        if up.attempt.may_replay() {
+        if up.attempt.unsent_may_go_again() {
             return Break(Stop::Replay);
         }
         self.conn.refuse(502, false).await;
@@ -300,6 +306,11 @@ impl<'a> Exchange<'a> {
             }
             return Stop::Replay;
         }
+        if nothing && up.attempt.close_silently(self.conn.first) {
+            // The server had closed the idle connection: not its fault. The client
+            // sees its keep-alive connection close and sends the request again.
+            return Stop::Done(Next::Close);
+        }
         self.failed(up);
         let status = if matches!(e, HeadError::Timeout) {
             504
@@ -379,16 +390,17 @@ impl<'a> Exchange<'a> {
         }
     }
 
-    /// This client's own idle connection to a `send_proxy` server of this backend,
-    /// when that server still takes traffic and the connection passes the pool's
-    /// check (the request then sticks to that server, as HAProxy's private
-    /// connections do).
+    /// This client's own idle connection (to a `send_proxy` server, or any server with
+    /// `http_reuse = "never"`) to this backend, when that server still takes traffic
+    /// and the connection passes the pool's check (the request then sticks to that
+    /// server, as HAProxy's private connections do).
     fn take_private(&mut self) -> Option<Upstream> {
         let (backend, server, stream) = self.conn.private.take()?;
         if backend != self.backend || !super::pool::still_open(&stream) {
             return None;
         }
         let (lease, _) = self.conn.worker.lease(backend, server)?;
+        self.conn.worker.count_reused(backend, server);
         self.conn.rec.server = Some(server);
         let attempt = self.replays.start(server, true);
         Some(Upstream {
@@ -403,12 +415,14 @@ impl<'a> Exchange<'a> {
     /// keeps it open and sent nothing past the response (else it is closed). A
     /// connection to a server with `send_proxy` never does: its header named this
     /// client, so it must never carry another one's request; it stays with this
-    /// client connection for its next request instead.
+    /// client connection for its next request instead, as every connection does
+    /// with `http_reuse = "never"`.
     fn give_back(&mut self, up: Upstream, server_keep: bool) {
         let worker = &self.conn.worker;
         let private = worker
             .server_send_proxy(self.backend, up.lease.server)
-            .is_some();
+            .is_some()
+            || self.own_only;
         if private {
             if server_keep && self.conn.sbuf.is_empty() && !up.stream.may_hold_unread() {
                 let Upstream { stream, lease, .. } = up;
@@ -417,8 +431,14 @@ impl<'a> Exchange<'a> {
             return;
         }
         if server_keep && self.conn.sbuf.is_empty() {
-            let Upstream { stream, lease, .. } = up;
-            worker.pool_put(self.backend, lease.server, stream, Instant::now());
+            let Upstream {
+                stream,
+                lease,
+                attempt,
+                ..
+            } = up;
+            let proven = attempt.reused();
+            worker.pool_put(self.backend, lease.server, stream, Instant::now(), proven);
         }
     }
 

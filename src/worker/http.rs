@@ -54,6 +54,13 @@ pub async fn serve_http(
             // Whatever ended the connection, its buffers go back to the pool (and
             // count toward trimming the heap when the pool cannot keep them).
             conn.give_buffers();
+            if matches!(other, Ok(Turn::Close)) {
+                // A normal end (`connection: close`, HTTP/1.0, a body ended by the
+                // server closing, the keep-alive timeout, stopping): over TLS the
+                // client is told with a close_notify (bounded, see `ClientStream`).
+                // Not after a failure, which must not look like a clean end.
+                let _ = conn.client.shutdown().await;
+            }
             other.map(|_| ())
         }
     }
@@ -80,8 +87,8 @@ pub struct Conn {
     req_copy: Vec<u8>,
     /// The access log record of the request being served.
     pub(super) rec: Record,
-    /// No request was served yet: the next one never goes on a reused server
-    /// connection (HAProxy's `http-reuse safe`).
+    /// No request was served yet: the next one is the client connection's first,
+    /// which the backend's `http_reuse` may keep off reused server connections.
     pub(super) first: bool,
     logging: bool,
     /// What request rules need of the connection.
@@ -98,6 +105,9 @@ enum Turn {
     /// The next request on the same connection.
     Again,
     Close,
+    /// The exchange failed (say, the server's response was cut short): the
+    /// connection is dropped without a clean close.
+    Abort,
     /// The server switched protocols: relay bytes both ways from now on.
     Upgraded {
         server: ServerStream,
@@ -160,6 +170,7 @@ impl Conn {
         let Some(req) = self.read_request(&frontend).await else {
             return Ok(Turn::Close);
         };
+        let mut failed = false;
         let keep_client = match req.action {
             Action::Redirect(i) => self.redirect(&frontend.redirects[i], &req).await,
             Action::NoBackend => {
@@ -182,6 +193,7 @@ impl Conn {
                         self.rec.ended_by(&e);
                         let peer = self.peer;
                         tracing::debug!(worker = self.worker.id(), %peer, "request failed: {e}");
+                        failed = true;
                         false
                     }
                 }
@@ -195,8 +207,15 @@ impl Conn {
         if self.logging {
             self.worker.log_access(&self.rec, &self.line);
         }
-        // Stopping: the response said so (`connection: close`); the connection ends.
-        if !keep_client || self.worker.is_stopping() {
+        if failed {
+            return Ok(Turn::Abort);
+        }
+        // The response said `connection: close` (as it does once the worker stops):
+        // the connection ends. One that did not (the worker began stopping while it
+        // was on its way) ends at once on a shutdown; after a binary upgrade's release
+        // it waits for the next request, answered with `connection: close`: closing
+        // under a client that may be sending would lose that request.
+        if !keep_client || self.worker.is_closing_idle() {
             return Ok(Turn::Close);
         }
         Ok(Turn::Again)

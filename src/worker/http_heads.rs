@@ -66,8 +66,8 @@ pub async fn wait_next_request(
     sbuf: &mut Vec<u8>,
     head: &mut Vec<u8>,
 ) -> bool {
-    // Stopping: an idle keep-alive connection is closed at once, not kept for more.
-    if worker.is_stopping() {
+    // Shutting down: an idle keep-alive connection is closed at once, not kept for more.
+    if worker.is_closing_idle() {
         return false;
     }
     let client = match client {
@@ -80,7 +80,7 @@ pub async fn wait_next_request(
             };
             return monoio::select! {
                 r = read_more(&mut end, cbuf) => matches!(r, Ok(n) if n > 0),
-                _ = worker.until_stopping() => false,
+                _ = worker.until_closing_idle() => false,
             };
         }
     };
@@ -103,7 +103,7 @@ pub async fn wait_next_request(
     match res {
         Ok(0) => return false,
         Ok(_) => return true,
-        Err(_) if !cancelled || worker.is_stopping() => return false,
+        Err(_) if !cancelled || worker.is_closing_idle() => return false,
         Err(_) => {}
     }
     worker.give_buffer(std::mem::take(cbuf));
@@ -112,7 +112,7 @@ pub async fn wait_next_request(
     let cold = fe.timeout_http_keep_alive.saturating_sub(hot);
     let ready = monoio::select! {
         r = monoio::time::timeout(cold, client.readable(false)) => matches!(r, Ok(Ok(()))),
-        _ = worker.until_stopping() => false,
+        _ = worker.until_closing_idle() => false,
     };
     *cbuf = worker.take_buffer();
     *sbuf = worker.take_buffer();
@@ -123,7 +123,7 @@ pub async fn wait_next_request(
 async fn idle_end(worker: &Worker, hot: Duration) {
     monoio::select! {
         _ = monoio::time::sleep(hot) => {}
-        _ = worker.until_stopping() => {}
+        _ = worker.until_closing_idle() => {}
     }
 }
 

@@ -7,6 +7,7 @@ use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::Duration;
 
+use monoio::io::Canceller;
 use monoio::net::TcpStream;
 
 use super::http::serve_http;
@@ -37,12 +38,18 @@ pub fn start(worker: &Rc<Worker>, bound: BoundListener) {
         frontend: Rc::new(Cell::new(bound.frontend)),
         stop: Rc::new(Flag::default()),
     };
-    monoio::spawn(accept_loop(
+    worker.count_accept_loop(true);
+    let w = Rc::clone(worker);
+    let accepting = accept_loop(
         Rc::clone(worker),
         bound,
         Rc::clone(&slot.frontend),
         Rc::clone(&slot.stop),
-    ));
+    );
+    monoio::spawn(async move {
+        accepting.await;
+        w.count_accept_loop(false);
+    });
     worker.add_listener(slot);
 }
 
@@ -84,35 +91,96 @@ async fn accept_loop(
             _ = worker.until_stopping() => break,
             _ = stop.wait() => break,
         }
-        let accepted = monoio::select! {
-            r = listener.accept() => r,
-            _ = worker.until_stopping() => break,
-            _ = stop.wait() => break,
+        // A stop cancels the accept and waits for the cancellation to complete: an
+        // io_uring accept may have taken a connection meanwhile, and it is served
+        // rather than lost (a binary upgrade counts on that).
+        let canceller = Canceller::new();
+        let (accepted, stopping) = {
+            let mut accept = std::pin::pin!(listener.cancelable_accept(canceller.handle()));
+            monoio::select! {
+                r = &mut accept => (r, false),
+                _ = until_stop(&worker, &stop) => {
+                    let _canceller = canceller.cancel();
+                    (accept.await, true)
+                }
+            }
         };
         match accepted {
-            Ok((stream, peer)) => {
-                let ticket = worker.admit();
-                let fe = frontend.get();
-                worker.with_frontend_stats(fe, |s| {
-                    s.current += 1;
-                    s.connections += 1;
-                });
-                monoio::spawn(serve(Rc::clone(&worker), ticket, fe, stream, peer));
-            }
+            Ok((stream, peer)) => accepted_one(&worker, frontend.get(), stream, peer),
+            Err(_) if stopping => {}
             Err(e) => {
                 // EMFILE/ENFILE and the like: back off instead of spinning on the error.
                 worker.faults().accept_failed(worker.id(), addr, &e);
                 monoio::time::sleep(Duration::from_millis(50)).await;
             }
         }
+        if stopping {
+            take_queued(&worker, &listener, frontend.get());
+            break;
+        }
     }
-    // Dropping the listener is not enough: an io_uring accept still in flight keeps the
-    // socket open until its cancellation completes. shutdown() takes a listening socket
-    // out of its SO_REUSEPORT group at once, so new connections are refused right away.
+    if worker.released() && !stop.is_raised() {
+        // A binary upgrade: the new process accepts on these very sockets. Closing
+        // this descriptor leaves them open; shutdown() would stop them for both.
+        drop(listener);
+        tracing::info!(worker = worker.id(), %addr, "stopped accepting (handed over)");
+        return;
+    }
+    // Dropping the listener is not enough: the socket stays in its SO_REUSEPORT group
+    // while another descriptor of it is open (the supervisor keeps one for a binary
+    // upgrade). shutdown() takes it out of the group at once, so new connections are
+    // refused right away.
     // SAFETY: plain syscall on a descriptor we own and keep open until the drop below.
     unsafe { libc::shutdown(listener.as_raw_fd(), libc::SHUT_RDWR) };
     drop(listener);
     tracing::info!(worker = worker.id(), %addr, "stopped accepting");
+}
+
+/// Count a new connection of frontend `fe` and serve it in its own task.
+fn accepted_one(worker: &Rc<Worker>, fe: usize, stream: TcpStream, peer: SocketAddr) {
+    let ticket = worker.admit();
+    worker.with_frontend_stats(fe, |s| {
+        s.current += 1;
+        s.connections += 1;
+    });
+    monoio::spawn(serve(Rc::clone(worker), ticket, fe, stream, peer));
+}
+
+/// Connections that wait in the queue as the accept loop stops are served, a bounded
+/// number, rather than left behind. io_uring wakes one waiting accept per connection
+/// (an exclusive wait): a wake-up that reached our accept as it was being cancelled
+/// would leave its connection queued without waking another waiter (after a binary
+/// upgrade, the new process's) until the next connection comes.
+fn take_queued(worker: &Rc<Worker>, listener: &monoio::net::TcpListener, fe: usize) {
+    use std::os::fd::FromRawFd;
+    for _ in 0..64 {
+        // SAFETY: accept4 on our listening descriptor; no address is asked for.
+        let fd = unsafe {
+            libc::accept4(
+                listener.as_raw_fd(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return;
+        }
+        // SAFETY: accept4 just returned this descriptor, owned by nobody else.
+        let std = unsafe { std::net::TcpStream::from_raw_fd(fd) };
+        let Ok(peer) = std.peer_addr() else { continue };
+        if let Ok(stream) = TcpStream::from_std(std) {
+            accepted_one(worker, fe, stream, peer);
+        }
+    }
+}
+
+/// Resolves when the worker stops or this listener is dropped by a reload.
+async fn until_stop(worker: &Worker, stop: &Flag) {
+    monoio::select! {
+        _ = worker.until_stopping() => {}
+        _ = stop.wait() => {}
+    }
 }
 
 /// One accepted connection of frontend `fe`, in its own task: the PROXY header when

@@ -7,11 +7,13 @@
 //! |---|---|
 //! | `mod.rs` | worker thread and runtime set-up, the inbox (control thread's updates), the once-a-second sweep |
 //! | `state.rs` | [`Worker`]: everything one worker owns, and the methods on it but those below |
+//! | `stop.rs` | [`Worker`] methods that stop it: shutdown, or an upgrade's release of the listeners |
 //! | `record.rs` | [`Worker`] methods that record: server outcomes (statistics, passive health), the access log |
 //! | `backend.rs` | one backend as a worker sees it (servers, balancer, queue), [`Outcome`], configuration helpers |
 //! | `lease.rs` | `ServerLease`: a server counted as in use while it lives; what picking one ends in |
 //! | `queue.rs` | a backend's FIFO wait queue for when every server is at its limit |
-//! | `upstream.rs` | the retry policy (connect retries, redispatch, request replays) and connecting to a server |
+//! | `upstream.rs` | the connect retry policy (retries, redispatch) and connecting to a server |
+//! | `sends.rs` | the sends of one HTTP request: which idle connection it may take (`http_reuse`), when it goes again |
 //! | `pool.rs` | idle keep-alive server connections, checked when taken out |
 //! | `buffers.rs` | the relay buffer pool: buffers are emptied on give and on take |
 //! | `listener.rs` | accept loops, the connection limit, TLS handshakes, listeners kept or stopped on reload |
@@ -52,8 +54,10 @@ mod record;
 mod relay;
 mod route;
 mod rules;
+mod sends;
 mod session;
 mod state;
+mod stop;
 mod upstream;
 
 use std::future::Future;
@@ -205,6 +209,13 @@ async fn worker_main(setup: WorkerSetup, driver: Driver) {
     monoio::spawn(sweep_pool(Rc::clone(&worker)));
     let _ = events.unbounded_send(Event::WorkerStarted { id, driver });
     worker.until_stopping().await;
+    // Each accept loop ends once its cancelled accept completes: one that took a
+    // connection meanwhile serves it. Ending the runtime before would leave such a
+    // connection to be reset when the process exits (a binary upgrade counts on this).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while worker.accept_loops() > 0 && std::time::Instant::now() < deadline {
+        monoio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
     let open = worker.open_connections();
     if open > 0 {
         tracing::info!(worker = id, open, "waiting for open connections to finish");
@@ -228,6 +239,7 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
         while let Ok(update) = inbox.updates.try_recv() {
             match update {
                 Update::Shutdown => worker.stop(),
+                Update::Release => worker.release_listeners(),
                 Update::Server {
                     backend,
                     server,

@@ -1,7 +1,9 @@
 //! Idle server connections of one worker, per backend and server, for HTTP keep-alive
-//! to servers (HAProxy's `http-reuse safe`: the caller decides when reuse is allowed).
-//! Newest first, so the connections least likely to have been closed by the server
-//! are used; at most `MAX_IDLE` kept per server; closed after `IDLE_TIMEOUT`.
+//! to servers (the backend's `http_reuse` decides which requests may take one:
+//! `sends::Reuse`). Newest first, so the connections least likely to have been
+//! closed by the server are used; at most `MAX_IDLE` kept per server; closed after
+//! `IDLE_TIMEOUT`. Each remembers whether it has carried more than one request
+//! (*proven*: the server keeps connections alive), which `aggressive` asks for.
 //!
 //! A pooled connection may carry the next request of *another* client, so it must not
 //! carry anything of the last one: it is pooled only when its response ended with no
@@ -24,6 +26,8 @@ struct Idle {
     /// Always `Some` until the connection is taken back out for reuse.
     stream: Option<ServerStream>,
     since: Instant,
+    /// It has carried more than one request.
+    proven: bool,
 }
 
 impl Drop for Idle {
@@ -94,18 +98,32 @@ impl Pool {
         }
     }
 
-    /// The newest usable idle connection to this server, if any. Connections the
-    /// server has closed, or that hold bytes nobody asked for, are dropped on the way
-    /// (one non-blocking peek each: a connection that looks fresh is checked too, since
-    /// unsolicited bytes would otherwise be read as the next client's response).
-    pub fn take(&self, backend: usize, server: usize, now: Instant) -> Option<ServerStream> {
+    /// The newest usable idle connection to this server (`proven_only`: among those
+    /// that carried more than one request), if any. Connections the server has closed,
+    /// or that hold bytes nobody asked for, are dropped on the way (one non-blocking
+    /// peek each: a connection that looks fresh is checked too, since unsolicited
+    /// bytes would otherwise be read as the next client's response); expired ones too.
+    pub fn take(
+        &self,
+        backend: usize,
+        server: usize,
+        now: Instant,
+        proven_only: bool,
+    ) -> Option<ServerStream> {
         let mut idle = self.idle.borrow_mut();
         let list = idle.get_mut(backend)?.get_mut(server)?;
-        while let Some(c) = list.pop() {
-            let age = now.saturating_duration_since(c.since);
-            if age >= IDLE_TIMEOUT {
+        let mut i = list.len();
+        while i > 0 {
+            i -= 1;
+            if now.saturating_duration_since(list[i].since) >= IDLE_TIMEOUT {
+                // Oldest first: every one from here down is older still.
+                list.drain(..=i);
+                return None;
+            }
+            if proven_only && !list[i].proven {
                 continue;
             }
+            let c = list.remove(i);
             if c.is_open() {
                 return c.into_stream();
             }
@@ -113,10 +131,18 @@ impl Pool {
         None
     }
 
-    /// Keep `stream` for reuse. The caller has read the whole response and nothing
-    /// after it; a TLS stream whose last read may have left decrypted bytes inside
-    /// rustls is closed instead (a peek at take time could not see them).
-    pub fn put(&self, backend: usize, server: usize, stream: ServerStream, now: Instant) {
+    /// Keep `stream` for reuse (`proven`: it has carried more than one request). The
+    /// caller has read the whole response and nothing after it; a TLS stream whose
+    /// last read may have left decrypted bytes inside rustls is closed instead (a peek
+    /// at take time could not see them).
+    pub fn put(
+        &self,
+        backend: usize,
+        server: usize,
+        stream: ServerStream,
+        now: Instant,
+        proven: bool,
+    ) {
         if stream.may_hold_unread() {
             return;
         }
@@ -130,6 +156,7 @@ impl Pool {
         list.push(Idle {
             stream: Some(stream),
             since: now,
+            proven,
         });
     }
 

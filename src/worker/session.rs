@@ -9,8 +9,9 @@ use super::backend::{Outcome, Settings};
 use super::error::SessionError;
 use super::preamble::{forward_hello, read_hello, sni_backend, Origin};
 use super::relay::{relay, Timeouts};
+use super::sends::Reuse;
 use super::state::Worker;
-use super::upstream::{connect, Reuse, To};
+use super::upstream::{connect, To};
 use crate::config::Frontend;
 use crate::tls::ClientStream;
 

@@ -46,8 +46,15 @@ pub struct Worker {
     /// By backend slot.
     pub(super) backends: RefCell<Vec<BackendState>>,
     pub(super) gate: Rc<Gate>,
-    /// Raised when the worker must stop accepting (shutdown).
-    stopping: Flag,
+    /// Raised when the worker must stop accepting (shutdown, or an upgrade's release).
+    pub(super) stopping: Flag,
+    /// Raised by a shutdown (not by a release): idle keep-alive connections close now.
+    pub(super) closing_idle: Flag,
+    /// A binary upgrade released the listening sockets: another process accepts on the
+    /// same sockets, so stopping must not shut them down.
+    pub(super) released: Cell<bool>,
+    /// Accept loops still running (each ends once its cancelled accept completes).
+    pub(super) accept_loops: Cell<usize>,
     /// Idle keep-alive connections to servers (HTTP mode).
     pool: Pool,
     http_limits: Cell<Limits>,
@@ -79,6 +86,9 @@ impl Worker {
             backends: RefCell::new(Vec::new()),
             gate: Rc::new(Gate::new(connection_limit)),
             stopping: Flag::default(),
+            closing_idle: Flag::default(),
+            released: Cell::new(false),
+            accept_loops: Cell::new(0),
             pool: Pool::default(),
             http_limits: Cell::new(Limits::default()),
             max_body_bytes: Cell::new(0),
@@ -102,20 +112,7 @@ impl Worker {
         let _ = self.events.unbounded_send(event);
     }
 
-    // ---- Stopping, the connection gate, listeners ----
-
-    pub fn stop(&self) {
-        self.stopping.raise();
-    }
-
-    pub fn is_stopping(&self) -> bool {
-        self.stopping.is_raised()
-    }
-
-    /// Resolves once the worker must stop accepting.
-    pub async fn until_stopping(&self) {
-        self.stopping.wait().await
-    }
+    // ---- The connection gate, listeners (stopping: stop.rs) ----
 
     pub fn open_connections(&self) -> usize {
         self.gate.open()
@@ -180,14 +177,35 @@ impl Worker {
         }
     }
 
-    /// An idle connection to the server that passes its check (see [`Pool::take`]).
-    pub fn pool_take(&self, backend: usize, server: usize, now: Instant) -> Option<ServerStream> {
-        self.pool.take(backend, server, now)
+    /// An idle connection to the server that passes its check (see [`Pool::take`]),
+    /// counted as a reuse when there is one.
+    pub fn pool_take(
+        &self,
+        backend: usize,
+        server: usize,
+        now: Instant,
+        proven_only: bool,
+    ) -> Option<ServerStream> {
+        let stream = self.pool.take(backend, server, now, proven_only)?;
+        self.count_reused(backend, server);
+        Some(stream)
+    }
+
+    /// A request goes to `server` on a connection that carried one before.
+    pub fn count_reused(&self, backend: usize, server: usize) {
+        self.with_server(backend, server, |_, stats| stats.reused += 1);
     }
 
     /// Keep a server connection for reuse (see [`Pool::put`]).
-    pub fn pool_put(&self, backend: usize, server: usize, stream: ServerStream, now: Instant) {
-        self.pool.put(backend, server, stream, now);
+    pub fn pool_put(
+        &self,
+        backend: usize,
+        server: usize,
+        stream: ServerStream,
+        now: Instant,
+        proven: bool,
+    ) {
+        self.pool.put(backend, server, stream, now, proven);
     }
 
     /// Close pooled server connections idle too long.

@@ -5,15 +5,11 @@
 //!   attempts, to the same server each time except that, with `redispatch`, the last
 //!   one goes to another server (HAProxy's behaviour). A server that is no longer
 //!   usable is never retried.
-//! - **Replays** ([`Replays`]): a bodyless idempotent request that got nothing back
-//!   (the connection closed or failed before any response byte) is sent again, like
-//!   HAProxy's `retry-on empty-response`: at once on a fresh connection when it had
-//!   gone on a reused one (the server had closed it; not the server's fault), and up
-//!   to `retries` times, to another server when `redispatch` allows, when a fresh
-//!   connection failed.
+//! - The sends of one HTTP request, which idle connection each may take and when a
+//!   request goes again, are decided in `sends.rs`.
 //!
-//! Both are pure (they decide, they do no I/O) and tested here; [`connect`] carries
-//! the connect attempts out.
+//! [`Connects`] is pure (it decides, it does no I/O) and tested here; [`connect`]
+//! carries the connect attempts out.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -25,17 +21,10 @@ use super::backend::Outcome;
 use super::error::SessionError;
 use super::lease::{NoSlot, ServerLease};
 use super::preamble::{send_proxy_header, Origin};
+use super::sends::Reuse;
 use super::state::Worker;
 use crate::listen::local_shortage;
 use crate::tls::{connect_tls, ServerStream};
-
-/// Whether a request may go on a pooled server connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reuse {
-    Never,
-    /// An idle pooled connection to the picked server, when one passes its check.
-    Pooled,
-}
 
 /// A backend's retry settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,8 +44,9 @@ pub struct Target {
     pub same: Option<usize>,
     /// Otherwise let the balancer pick, leaving this one out when another is usable.
     pub avoid: Option<usize>,
-    /// An idle pooled connection to the server picked may be taken.
-    pub pooled: bool,
+    /// Which idle connection to the server picked may be taken (`Never` after the
+    /// first attempt).
+    pub reuse: Reuse,
     /// Lease this server, which the request's persistence cookie names, if it takes
     /// such requests (first attempt only).
     pub sticky: Option<usize>,
@@ -115,7 +105,11 @@ impl Connects {
             attempt,
             same: self.prev.filter(|_| attempt > 0 && !redispatch_now),
             avoid: self.prev,
-            pooled: self.reuse == Reuse::Pooled && attempt == 0,
+            reuse: if attempt == 0 {
+                self.reuse
+            } else {
+                Reuse::Never
+            },
             sticky: self.sticky.filter(|_| attempt == 0),
         })
     }
@@ -126,79 +120,10 @@ impl Connects {
     }
 }
 
-/// The sends of one HTTP request (see the module's doc).
-#[derive(Debug, Clone)]
-pub struct Replays {
-    policy: RetryPolicy,
-    /// Idempotent and without a body.
-    replayable: bool,
-    /// Replays left for failures on fresh connections.
-    left: u32,
-    reuse: Reuse,
-    avoid: Option<usize>,
-}
-
-/// What the policy says about one send of a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Attempt {
-    replay: bool,
-    reused: bool,
-}
-
-impl Replays {
-    /// `first`: the client's first request, which never goes on a reused connection
-    /// (HAProxy's `http-reuse safe`).
-    pub fn new(policy: RetryPolicy, replayable: bool, first: bool) -> Replays {
-        Replays {
-            policy,
-            replayable,
-            left: policy.retries,
-            reuse: if first { Reuse::Never } else { Reuse::Pooled },
-            avoid: None,
-        }
-    }
-
-    /// How the next send connects: whether a pooled connection may carry it, and the
-    /// server to leave out.
-    pub fn next_send(&self) -> (Reuse, Option<usize>) {
-        (self.reuse, self.avoid)
-    }
-
-    /// The request goes out on a connection to `server` (`reused`: a pooled one).
-    pub fn start(&mut self, server: usize, reused: bool) -> Attempt {
-        let replay = self.replayable && (reused || self.left > 0);
-        if replay && !reused {
-            // Should this send fail, the next one counts against `retries`.
-            self.left -= 1;
-            self.avoid = self.policy.redispatch.then_some(server);
-        }
-        Attempt { replay, reused }
-    }
-
-    /// Nothing came back from a send whose [`Attempt::may_replay`] was true: the next
-    /// send goes on a fresh connection.
-    pub fn replay(&mut self) {
-        self.reuse = Reuse::Never;
-    }
-}
-
-impl Attempt {
-    /// The request may be sent again if nothing at all comes back.
-    pub fn may_replay(self) -> bool {
-        self.replay
-    }
-
-    /// A failure before any response byte counts against the server (passive health),
-    /// except on a reused connection the server had closed, when the request is sent
-    /// again: nobody's fault.
-    pub fn counts_against_server(self) -> bool {
-        !(self.replay && self.reused)
-    }
-}
-
-/// Connect to a server of `backend` as [`Connects`] directs. With `Reuse::Pooled`, an
-/// idle pooled connection to the picked server is taken when there is one (the third
-/// value says so). `avoid`: a server that just failed this request, left out of the
+/// Connect to a server of `backend` as [`Connects`] directs. With `Reuse::Pooled` (or
+/// `Proven`), an idle pooled connection to the picked server (a proven one) is taken
+/// when there is one (the third value says so); the caller has looked at the client
+/// connection's own one already. `avoid`: a server that just failed this request, left out of the
 /// first pick when another one is usable. `origin`: who the client is, for the
 /// header of a server with `send_proxy`.
 pub async fn connect(
@@ -216,8 +141,9 @@ pub async fn connect(
         let Some((lease, addr)) = lease_for(worker, backend, to.peer, target).await? else {
             break;
         };
-        if target.pooled {
-            if let Some(stream) = worker.pool_take(backend, lease.server, Instant::now()) {
+        if let Some(proven_only) = target.reuse.pool_asked() {
+            let now = Instant::now();
+            if let Some(stream) = worker.pool_take(backend, lease.server, now, proven_only) {
                 return Ok((lease, stream, true));
             }
         }
@@ -353,12 +279,12 @@ mod tests {
         out
     }
 
-    fn target(attempt: u32, same: Option<usize>, avoid: Option<usize>, pooled: bool) -> Target {
+    fn target(attempt: u32, same: Option<usize>, avoid: Option<usize>, reuse: Reuse) -> Target {
         Target {
             attempt,
             same,
             avoid,
-            pooled,
+            reuse,
             sticky: None,
         }
     }
@@ -380,7 +306,7 @@ mod tests {
             Some(4),
             Some(4),
         ));
-        assert_eq!(got, [target(0, None, Some(4), false)]);
+        assert_eq!(got, [target(0, None, Some(4), Reuse::Never)]);
     }
 
     #[test]
@@ -389,9 +315,9 @@ mod tests {
         assert_eq!(
             got,
             [
-                target(0, None, None, false),
-                target(1, Some(7), Some(7), false),
-                target(2, Some(8), Some(8), false),
+                target(0, None, None, Reuse::Never),
+                target(1, Some(7), Some(7), Reuse::Never),
+                target(2, Some(8), Some(8), Reuse::Never),
             ]
         );
     }
@@ -399,93 +325,26 @@ mod tests {
     #[test]
     fn with_redispatch_the_last_retry_goes_elsewhere() {
         let got = failing(Connects::new(policy(2, true), Reuse::Never, None, None));
-        assert_eq!(got[1], target(1, Some(7), Some(7), false));
-        assert_eq!(got[2], target(2, None, Some(8), false));
+        assert_eq!(got[1], target(1, Some(7), Some(7), Reuse::Never));
+        assert_eq!(got[2], target(2, None, Some(8), Reuse::Never));
         assert_eq!(got.len(), 3);
         // With one retry, that retry is the last one.
         let got = failing(Connects::new(policy(1, true), Reuse::Never, None, None));
-        assert_eq!(got[1], target(1, None, Some(7), false));
+        assert_eq!(got[1], target(1, None, Some(7), Reuse::Never));
     }
 
     #[test]
     fn no_retries_means_one_attempt_and_avoid_applies_to_it() {
         let got = failing(Connects::new(policy(0, true), Reuse::Pooled, Some(3), None));
-        assert_eq!(got, [target(0, None, Some(3), true)]);
+        assert_eq!(got, [target(0, None, Some(3), Reuse::Pooled)]);
     }
 
     #[test]
     fn only_the_first_attempt_may_take_a_pooled_connection() {
-        let got = failing(Connects::new(policy(2, false), Reuse::Pooled, None, None));
-        let pooled: Vec<bool> = got.iter().map(|t| t.pooled).collect();
-        assert_eq!(pooled, [true, false, false]);
-    }
-
-    #[test]
-    fn a_request_with_a_body_is_never_replayed() {
-        let mut r = Replays::new(policy(3, true), false, false);
-        assert_eq!(r.next_send(), (Reuse::Pooled, None));
-        for reused in [true, false] {
-            let a = r.start(1, reused);
-            assert!(!a.may_replay());
-            assert!(a.counts_against_server());
+        for reuse in [Reuse::Pooled, Reuse::Proven, Reuse::Own] {
+            let got = failing(Connects::new(policy(2, false), reuse, None, None));
+            let reuses: Vec<Reuse> = got.iter().map(|t| t.reuse).collect();
+            assert_eq!(reuses, [reuse, Reuse::Never, Reuse::Never]);
         }
-    }
-
-    #[test]
-    fn a_first_request_never_goes_on_a_reused_connection() {
-        let r = Replays::new(policy(3, true), true, true);
-        assert_eq!(r.next_send(), (Reuse::Never, None));
-    }
-
-    #[test]
-    fn a_reused_connection_that_failed_is_replayed_at_once_and_not_held_against_the_server() {
-        let mut r = Replays::new(policy(0, true), true, false);
-        let a = r.start(4, true);
-        assert!(a.may_replay());
-        assert!(!a.counts_against_server());
-        r.replay();
-        // Fresh now, on any server; with no retries left, this one is final.
-        assert_eq!(r.next_send(), (Reuse::Never, None));
-        let a = r.start(4, false);
-        assert!(!a.may_replay());
-        assert!(a.counts_against_server());
-    }
-
-    #[test]
-    fn fresh_connections_are_replayed_up_to_retries_times() {
-        let mut r = Replays::new(policy(2, false), true, true);
-        let mut sends = 0;
-        loop {
-            let (reuse, avoid) = r.next_send();
-            assert_eq!(
-                (reuse, avoid),
-                (Reuse::Never, None),
-                "no redispatch: no avoid"
-            );
-            let a = r.start(5, false);
-            sends += 1;
-            assert!(a.counts_against_server());
-            if !a.may_replay() {
-                break;
-            }
-            r.replay();
-        }
-        assert_eq!(sends, 3);
-    }
-
-    #[test]
-    fn with_redispatch_a_replay_avoids_the_server_that_failed() {
-        let mut r = Replays::new(policy(1, true), true, false);
-        // A reused connection first: does not use up a retry, avoids nobody.
-        assert!(r.start(2, true).may_replay());
-        r.replay();
-        assert_eq!(r.next_send(), (Reuse::Never, None));
-        assert!(r.start(2, false).may_replay());
-        r.replay();
-        assert_eq!(r.next_send(), (Reuse::Never, Some(2)));
-        let last = r.start(6, false);
-        assert!(!last.may_replay());
-        // The last send's server is not remembered: there is no next send.
-        assert_eq!(r.next_send(), (Reuse::Never, Some(2)));
     }
 }

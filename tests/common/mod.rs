@@ -4,11 +4,14 @@
 
 pub mod bird;
 pub mod http;
+pub mod import;
+pub mod named;
 pub mod netns;
 pub mod peers;
 pub mod pp_peers;
 pub mod switch;
 pub mod tls;
+pub mod vrrp;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};

@@ -141,14 +141,22 @@ fn back(line: &Line, be: &mut Be, cx: &mut Cx) {
             Err(_) => cx.led.lost(src, "not a number"),
         },
         "http-reuse" => match line.word(1) {
-            "safe" => cx.led.note(src, "ringlb reuses server connections as http-reuse safe does"),
-            other => cx.led.note(
-                src,
-                format!("ringlb reuses server connections as http-reuse safe does, not {other}: only connection counts differ"),
-            ),
+            w @ ("never" | "safe" | "aggressive" | "always") => {
+                be.main.set("http_reuse", Value::str(w), src.cite());
+                cx.led.done(src);
+            }
+            other => cx
+                .led
+                .lost(src, format!("unknown http-reuse strategy {other:?}")),
         },
-        "hash-type" => cx.led.note(src, "ringlb's source hash is consistent (Maglev) whatever hash-type says"),
-        _ => cx.led.lost(src, "no ringlb equivalent (stick tables, persistence and fullconn are not carried over)"),
+        "hash-type" => cx.led.note(
+            src,
+            "ringlb's source hash is consistent (Maglev) whatever hash-type says",
+        ),
+        _ => cx.led.lost(
+            src,
+            "no ringlb equivalent (stick tables, persistence and fullconn are not carried over)",
+        ),
     }
 }
 

@@ -411,3 +411,17 @@ fn error_files_cookies_and_response_rules() {
         ]
     );
 }
+
+#[test]
+fn http_reuse_becomes_the_backends_http_reuse_from_defaults_too() {
+    let text = "defaults\n  mode http\n  http-reuse always\n\nfrontend f\n  bind :80\n  default_backend a\n\nbackend a\n  server s 10.0.0.1:80\n\nbackend n\n  http-reuse never\n  server s 10.0.0.2:80\n\nbackend x\n  http-reuse sometimes\n  server s 10.0.0.3:80\n";
+    let (toml, lost) = run(text);
+    let t = parsed(&toml);
+    assert_eq!(t["backend"][0]["http_reuse"].as_str(), Some("always"));
+    assert_eq!(t["backend"][1]["http_reuse"].as_str(), Some("never"));
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(
+        lost[0].contains("h.cfg:17") && lost[0].contains("sometimes"),
+        "{lost:?}"
+    );
+}

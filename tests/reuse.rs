@@ -1,0 +1,305 @@
+//! Server-connection reuse across client connections, per backend (`http_reuse`, like
+//! HAProxy's `http-reuse`): which requests may go on an idle server connection another
+//! client connection opened, what happens when the server closes such a connection as
+//! a request goes out on it, and the counters that show it. Counts are of connections
+//! the backend accepted; nothing is timed.
+
+mod common;
+
+use std::io::{BufReader, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+use common::http::{read_message, Backend, Client};
+use common::Ringlb;
+
+fn config(backend: SocketAddr, reuse: &str, workers: usize) -> String {
+    format!(
+        "[global]\nworkers = {workers}\npin_workers = false\nadmin_bind = \"127.0.0.1:0\"\n\n\
+         [[frontend]]\nname = \"web\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\ndefault_backend = \"app\"\n\n\
+         [[backend]]\nname = \"app\"\n{reuse}\n\n[[backend.server]]\nname = \"a1\"\naddress = \"{backend}\"\n"
+    )
+}
+
+/// `n` client connections one after another, one GET each (`Connection: close`).
+fn one_request_each(r: &Ringlb, n: usize) {
+    for i in 0..n {
+        let mut c = Client::connect(r.addr());
+        c.send(format!("GET /one/{i} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes());
+        let (status, _, body) = c.response(false);
+        assert_eq!(status, 200);
+        assert_eq!(String::from_utf8_lossy(&body), format!("ok GET /one/{i} 0"));
+    }
+}
+
+/// A sample of `/metrics` for backend `app`.
+fn metric(r: &Ringlb, family: &str) -> u64 {
+    let (status, text) = common::admin(r.admin_addr(), "GET", "/metrics", "", None);
+    assert_eq!(status, 200);
+    let prefix = format!("{family}{{backend=\"app\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {prefix:?} in /metrics:\n{text}"))
+}
+
+/// The counters agree with what the backend saw: every connection it accepted was
+/// opened by ringlb, every request past the first on a connection was a reuse.
+fn assert_counters_agree(r: &Ringlb, backend: &Backend) {
+    let opened = metric(r, "ringlb_backend_connections_opened_total");
+    let reused = metric(r, "ringlb_backend_requests_reused_total");
+    assert_eq!(opened, backend.accepted() as u64);
+    assert_eq!(reused, (backend.requests() - backend.accepted()) as u64);
+}
+
+#[test]
+fn safe_the_default_opens_a_connection_per_first_request() {
+    let backend = Backend::start();
+    let r = Ringlb::start(&config(backend.addr, "", 1));
+    one_request_each(&r, 8);
+    assert_eq!(backend.accepted(), 8);
+    // Later requests of a client connection do reuse (keep-alive): the newest idle
+    // connection, the one its first request just gave back.
+    let mut c = Client::connect(r.addr());
+    for _ in 0..3 {
+        assert_eq!(c.get("/ka").0, 200);
+    }
+    assert_eq!(backend.accepted(), 9);
+    assert_counters_agree(&r, &backend);
+}
+
+#[test]
+fn never_shares_no_connection_but_keeps_one_per_client_connection() {
+    let backend = Backend::start();
+    let r = Ringlb::start(&config(backend.addr, "http_reuse = \"never\"", 1));
+    one_request_each(&r, 6);
+    assert_eq!(backend.accepted(), 6);
+    // Keep-alive within a client connection: its own server connection, every time.
+    let mut c = Client::connect(r.addr());
+    for _ in 0..4 {
+        assert_eq!(c.get("/ka").0, 200);
+    }
+    assert_eq!(backend.accepted(), 7);
+    // A second client connection alongside never gets the first one's connection.
+    let mut d = Client::connect(r.addr());
+    assert_eq!(d.get("/other").0, 200);
+    assert_eq!(c.get("/ka").0, 200);
+    assert_eq!(backend.accepted(), 8);
+    assert_counters_agree(&r, &backend);
+}
+
+#[test]
+fn always_lets_first_requests_take_idle_connections() {
+    let backend = Backend::start();
+    let r = Ringlb::start(&config(backend.addr, "http_reuse = \"always\"", 1));
+    one_request_each(&r, 20);
+    // Sequential clients: the one idle connection carries (nearly) all of them.
+    assert!(
+        backend.accepted() < 10,
+        "{} connections for 20 requests",
+        backend.accepted()
+    );
+    assert_eq!(backend.requests(), 20);
+    assert_counters_agree(&r, &backend);
+    let (status, page) = common::admin(r.admin_addr(), "GET", "/", "", None);
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("new server connections per 1,000 requests"),
+        "{page}"
+    );
+}
+
+#[test]
+fn always_with_two_workers_reuses_in_each_worker() {
+    let backend = Backend::start();
+    let r = Ringlb::start(&config(backend.addr, "http_reuse = \"always\"", 2));
+    one_request_each(&r, 30);
+    // Each worker has its own pool: at most a few connections each.
+    assert!(
+        backend.accepted() < 15,
+        "{} connections for 30 requests",
+        backend.accepted()
+    );
+    assert_counters_agree(&r, &backend);
+}
+
+#[test]
+fn aggressive_gives_first_requests_only_connections_reused_before() {
+    let backend = Backend::start();
+    let r = Ringlb::start(&config(backend.addr, "http_reuse = \"aggressive\"", 1));
+    // Two first requests: the connection the first one left has carried one request
+    // only, so the second does not take it.
+    one_request_each(&r, 2);
+    assert_eq!(backend.accepted(), 2);
+    // A client connection's second request takes an idle connection (the newest);
+    // that one has now carried two requests: proven.
+    let mut c = Client::connect(r.addr());
+    assert_eq!(c.get("/a").0, 200);
+    assert_eq!(c.get("/b").0, 200);
+    assert_eq!(backend.accepted(), 3);
+    drop(c);
+    // First requests from now on take the proven connection.
+    one_request_each(&r, 5);
+    assert_eq!(backend.accepted(), 3);
+    assert_counters_agree(&r, &backend);
+}
+
+/// A backend that answers the first request of each connection (keep-alive) and, on
+/// the next one, reads it and closes without answering: the server that times an
+/// idle connection out just as ringlb sends a request on it.
+struct ClosesOnReuse {
+    addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    /// Requests read in full, answered or not.
+    requests: Arc<AtomicUsize>,
+}
+
+impl ClosesOnReuse {
+    fn start() -> ClosesOnReuse {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let (a, n) = (Arc::clone(&accepted), Arc::clone(&requests));
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                a.fetch_add(1, Ordering::SeqCst);
+                let n = Arc::clone(&n);
+                thread::spawn(move || serve_once(stream, &n));
+            }
+        });
+        ClosesOnReuse {
+            addr,
+            accepted,
+            requests,
+        }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+fn serve_once(mut stream: TcpStream, requests: &AtomicUsize) {
+    let _ = stream.set_nodelay(true);
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    if let Ok(Some((head, body_len))) = read_message(&mut reader) {
+        requests.fetch_add(1, Ordering::SeqCst);
+        let path = head.split(' ').nth(1).unwrap_or("").to_string();
+        let body = format!("ok {path} {body_len}");
+        let _ = write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+    }
+    if let Ok(Some(_)) = read_message(&mut reader) {
+        requests.fetch_add(1, Ordering::SeqCst);
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+}
+
+#[test]
+fn a_get_on_an_idle_connection_the_server_closes_is_replayed_on_a_new_one() {
+    let backend = ClosesOnReuse::start();
+    let r = Ringlb::start(&config(backend.addr, "http_reuse = \"always\"", 1));
+    let mut c = Client::connect(r.addr());
+    c.send(b"GET /first HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert_eq!(c.response(false).0, 200);
+    // Another client's first request takes the idle connection (always); the server
+    // reads it and closes: nothing came back, so ringlb sends it again, on a new one.
+    let mut c = Client::connect(r.addr());
+    c.send(b"GET /second HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let (status, _, body) = c.response(false);
+    assert_eq!(status, 200);
+    assert_eq!(String::from_utf8_lossy(&body), "ok /second 0");
+    assert_eq!((backend.accepted(), backend.requests()), (2, 3));
+    assert_eq!(metric(&r, "ringlb_backend_requests_reused_total"), 1);
+    assert_eq!(metric(&r, "ringlb_backend_connections_opened_total"), 2);
+}
+
+#[test]
+fn a_post_on_an_idle_connection_the_server_closes_gets_502_under_always() {
+    let backend = ClosesOnReuse::start();
+    let r = Ringlb::start(&config(backend.addr, "http_reuse = \"always\"", 1));
+    let mut c = Client::connect(r.addr());
+    c.send(b"GET /first HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert_eq!(c.response(false).0, 200);
+    // A request with a body that reached the server is never sent twice: the client
+    // gets 502 and its connection is closed (what HAProxy does with `http-reuse
+    // always` and its default `retry-on`). `safe` would have sent it on a new one.
+    let mut c = Client::connect(r.addr());
+    c.send(b"POST /post HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
+    assert_eq!(c.response(false).0, 502);
+    assert!(c.closed());
+    assert_eq!((backend.accepted(), backend.requests()), (1, 2));
+}
+
+#[test]
+fn a_later_post_that_got_nothing_on_a_reused_connection_closes_the_client_silently() {
+    let backend = ClosesOnReuse::start();
+    let r = Ringlb::start(&config(backend.addr, "", 1));
+    let mut c = Client::connect(r.addr());
+    assert_eq!(c.get("/first").0, 200);
+    // The second request of this client connection takes the idle server connection
+    // (safe allows it); the server reads it and closes. It may not be sent again, so
+    // the client connection is closed with no response at all, as HAProxy does: the
+    // client sees its keep-alive connection close and sends the request again.
+    c.send(b"POST /post HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
+    let mut rest = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut c.reader, &mut rest);
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    assert_eq!((backend.accepted(), backend.requests()), (1, 2));
+    // Not held against the server.
+    let (_, text) = common::admin(r.admin_addr(), "GET", "/metrics", "", None);
+    let errors = "ringlb_server_response_errors_total{backend=\"app\",server=\"a1\"} 0";
+    assert!(text.lines().any(|l| l == errors), "{text}");
+    // The client's retry is a first request: a new server connection.
+    let mut c = Client::connect(r.addr());
+    c.send(b"POST /post HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
+    assert_eq!(c.response(false).0, 200);
+    assert_eq!(backend.accepted(), 2);
+}
+
+#[test]
+fn a_post_as_first_request_under_safe_goes_on_a_new_connection() {
+    let backend = ClosesOnReuse::start();
+    let r = Ringlb::start(&config(backend.addr, "", 1));
+    for path in ["/first", "/post"] {
+        let mut c = Client::connect(r.addr());
+        c.send(
+            format!("POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello").as_bytes(),
+        );
+        let (status, _, body) = c.response(false);
+        assert_eq!(status, 200);
+        assert_eq!(String::from_utf8_lossy(&body), format!("ok {path} 5"));
+    }
+    assert_eq!((backend.accepted(), backend.requests()), (2, 2));
+}
+
+#[test]
+fn an_unknown_http_reuse_is_refused_naming_the_key() {
+    let cfg = config(common::closed_port(), "http_reuse = \"sometimes\"", 1);
+    let file = common::TempConfig::new(&cfg);
+    let out = std::process::Command::new(common::BIN)
+        .args(["check", "-c"])
+        .arg(&file.0)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    // file:line:column, the backend, the key, the value and the ones allowed.
+    assert!(err.contains(".toml:14:"), "{err}");
+    assert!(err.contains("backend \"app\": http_reuse"), "{err}");
+    assert!(
+        err.contains("`sometimes`") && err.contains("`aggressive`"),
+        "{err}"
+    );
+}
