@@ -129,8 +129,8 @@ fn escape(
     Ok(used)
 }
 
-/// `$NAME`, `${NAME}`, `${NAME-default}` or `${NAME[,]}` (split into words at each
-/// `,`) at `chars[i]` inside double quotes.
+/// `$NAME`, `${NAME}`, `${NAME-default}` or `${NAME[*]}` (split into words at spaces)
+/// at `chars[i]` inside double quotes.
 fn expand(
     chars: &[char],
     i: usize,
@@ -139,20 +139,22 @@ fn expand(
     out: &mut Words,
 ) -> Result<usize, LexError> {
     let name_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let mut delim = None;
+    let mut list = false;
     let (name, default, used) = if chars.get(i + 1) == Some(&'{') {
         let close = chars[i + 2..]
             .iter()
             .position(|&c| c == '}')
             .ok_or(LexError::BadVar)?;
         let mut inner: String = chars[i + 2..i + 2 + close].iter().collect();
-        // `${NAME[,]}`: the value is split into words at each `,` (any one character).
-        if let Some(p) = inner.find('[') {
-            let d: Vec<char> = inner[p + 1..].chars().take(2).collect();
-            if let [d, ']'] = d[..] {
-                delim = Some(d);
-                inner.replace_range(p..p + 2 + d.len_utf8(), "");
+        // `${NAME[*]}`: the value is split into words at spaces. HAProxy refuses any
+        // other bracket right after the name.
+        let name_end = inner.find('-').unwrap_or(inner.len());
+        if let Some(p) = inner[..name_end].find('[') {
+            if !inner[p..].starts_with("[*]") {
+                return Err(LexError::BadVar);
             }
+            list = true;
+            inner.replace_range(p..p + 3, "");
         }
         let (name, default) = match inner.split_once('-') {
             Some((n, d)) => (n.to_string(), Some(d.to_string())),
@@ -178,16 +180,17 @@ fn expand(
     }
     let value = env(&name);
     let text = value.as_deref().or(default.as_deref()).unwrap_or("");
-    match delim {
-        Some(d) => {
-            for (n, piece) in text.split(d).enumerate() {
-                if n > 0 {
-                    out.words.push(std::mem::take(cur));
-                }
-                cur.push_str(piece);
+    if list {
+        // (An unset or empty list leaves an empty word where HAProxy leaves none; the
+        // unset variable is reported.)
+        for (n, piece) in text.split_whitespace().enumerate() {
+            if n > 0 {
+                out.words.push(std::mem::take(cur));
             }
+            cur.push_str(piece);
         }
-        None => cur.push_str(text),
+    } else {
+        cur.push_str(text);
     }
     out.vars.push((name, value.or(default)));
     Ok(used)
@@ -201,7 +204,7 @@ mod tests {
         match name {
             "PORT" => Some("8080".into()),
             "HOST" => Some("10.0.0.1".into()),
-            "NETS" => Some("10.0.0.0/8,192.168.0.0/16".into()),
+            "NETS" => Some("10.0.0.0/8  192.168.0.0/16".into()),
             _ => None,
         }
     }
@@ -273,28 +276,18 @@ mod tests {
 
     #[test]
     fn a_list_variable_becomes_several_words() {
+        // As HAProxy 2.6 reads them (checked with haproxy -c).
         assert_eq!(
-            words(r#"acl lan src "${NETS[,]}" x"#),
+            words(r#"acl lan src "${NETS[*]}" x"#),
             ["acl", "lan", "src", "10.0.0.0/8", "192.168.0.0/16", "x"]
         );
-        // Glued text stays on the first and last words; no brackets: one word.
-        assert_eq!(
-            words(r#"x "<${NETS[,]}>""#),
-            ["x", "<10.0.0.0/8", "192.168.0.0/16>"]
-        );
-        assert_eq!(words(r#"x "${NETS}""#), ["x", "10.0.0.0/8,192.168.0.0/16"]);
-        assert_eq!(
-            words(r#"x "${NOPE[;]-a;b}" "${NOPE[,]}""#),
-            ["x", "a", "b", ""]
-        );
-        let w = split(r#"x "${NETS[,]}""#, &env).unwrap();
-        assert_eq!(
-            w.vars,
-            [(
-                "NETS".to_string(),
-                Some("10.0.0.0/8,192.168.0.0/16".to_string())
-            )]
-        );
+        assert_eq!(words(r#"x "${NETS}""#), ["x", "10.0.0.0/8  192.168.0.0/16"]);
+        assert_eq!(words(r#"x "${NOPE[*]-a b}""#), ["x", "a", "b"]);
+        let w = split(r#"x "${NETS[*]}""#, &env).unwrap();
+        let value = Some("10.0.0.0/8  192.168.0.0/16".to_string());
+        assert_eq!(w.vars, [("NETS".to_string(), value)]);
+        // `[,]` is no HAProxy syntax: refused, as HAProxy refuses it.
+        assert_eq!(split(r#"x "${NETS[,]}""#, &env), Err(LexError::BadVar));
     }
 
     #[test]
