@@ -80,6 +80,38 @@ fn tcp_connections_are_logged_with_bytes_both_ways() {
 }
 
 #[test]
+fn tcp_connections_that_send_nothing_are_not_logged_when_asked() {
+    let echo = Echo::start();
+    let config = common::tcp_config(1, &[(echo.addr, 1)], "")
+        .replace("[global]", "[global]\naccess_log = true")
+        .replace(
+            "mode = \"tcp\"",
+            "mode = \"tcp\"\nlog_empty_connections = false",
+        );
+    let mut r = Ringlb::start(&config);
+    // Connect and close without a byte (an upstream balancer's probe), twice; then a
+    // connection that sends 5 bytes. Only the last is logged.
+    for _ in 0..2 {
+        let mut s = common::connect(r.addr());
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut back = Vec::new();
+        s.read_to_end(&mut back).unwrap();
+        assert!(back.is_empty());
+    }
+    let mut s = common::connect(r.addr());
+    s.write_all(b"hello").unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut back = Vec::new();
+    s.read_to_end(&mut back).unwrap();
+    assert_eq!(back, b"hello");
+    let f = line(&mut r, "\"TCP\"");
+    assert_eq!(&f[4..7], ["-", "5", "5"], "{f:?}");
+    // Lines are handed over in order: the empty connections came first.
+    let tcp = r.log.iter().filter(|l| l.contains("\"TCP\"")).count();
+    assert_eq!(tcp, 1, "{:#?}", r.log);
+}
+
+#[test]
 fn https_requests_carry_the_tls_version_and_cipher() {
     let dir = CertDir::new();
     dir.write("site", &["site.test"]);

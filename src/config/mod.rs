@@ -10,7 +10,7 @@
 //! | `raw.rs` | the file as written: serde structs mirroring the TOML, spans kept for messages |
 //! | `validate.rs` | the validator: entry point, `[global]`, `[defaults]`, shared checks (durations, ranges, names, addresses) |
 //! | `validate_frontend.rs` | `[[frontend]]`: binds, backend references, routes, redirects, timeouts |
-//! | `validate_h2.rs` | a frontend's HTTP/2 keys: `h2c` and the `h2_*` limits |
+//! | `validate_h2.rs` | a frontend's HTTP/2 keys: `h2c` and the `h2_*` limits ([`H2Settings`]) |
 //! | `validate_l4.rs` | layer 4: `proxy_protocol` (+ `_from`), `sni` routes and `sni_fallback`, `send_proxy` |
 //! | `validate_backend.rs` | `[[backend]]`: balance, queue, servers |
 //! | `validate_cookie.rs` | `[backend.cookie]` and each server's `cookie` value |
@@ -70,6 +70,7 @@ pub use duration::parse_duration;
 pub use error::{ConfigError, ConfigErrors};
 pub use raw::{Balance, CheckKind, HttpReuse, IoDriver, Mode};
 pub use validate_announce::Announce;
+pub use validate_h2::H2Settings;
 pub use vrrp::{SyncGroup, TrackFile, TrackInterface, TrackScript, Vrrp, VrrpChecksum};
 
 /// A validated configuration. Indexes (`default_backend`, `Route::backend`) point into
@@ -214,38 +215,9 @@ pub struct Frontend {
     pub access_log_format: Option<std::sync::Arc<crate::logging::format::LogFormat>>,
     /// HTTP/2 with clients: prior knowledge on cleartext, and the limits.
     pub h2: H2Settings,
-}
-
-/// HTTP/2 with a frontend's clients (`h2c` and the `h2_*` keys). Over TLS, HTTP/2 is
-/// used when ALPN settles on `h2` (`tls.alpn` offers it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct H2Settings {
-    /// `h2c = "prior-knowledge"`: cleartext connections speak HTTP/2 only.
-    pub prior_knowledge: bool,
-    pub max_concurrent_streams: u32,
-    pub max_header_list_size: u32,
-    pub header_table_size: u32,
-    pub initial_window_size: u32,
-    pub connection_window_size: u32,
-    pub max_frame_size: u32,
-    /// Streams the client may reset within 10 seconds before the connection is
-    /// closed (rapid reset).
-    pub max_client_resets: u32,
-}
-
-impl Default for H2Settings {
-    fn default() -> Self {
-        H2Settings {
-            prior_knowledge: false,
-            max_concurrent_streams: 100,
-            max_header_list_size: 32 * 1024,
-            header_table_size: 4096,
-            initial_window_size: 65_535,
-            connection_window_size: 1024 * 1024,
-            max_frame_size: 16_384,
-            max_client_resets: 200,
-        }
-    }
+    /// tcp mode: log connections whose client sent no byte (`false`: HAProxy's
+    /// `option dontlognull`). HTTP frontends never log a connection without a request.
+    pub log_empty_connections: bool,
 }
 
 /// `proxy_protocol` and `proxy_protocol_from` of a frontend.

@@ -225,6 +225,9 @@ pub struct RawFrontend {
     pub h2_connection_window_size: Option<S<i64>>,
     pub h2_max_frame_size: Option<S<i64>>,
     pub h2_max_client_resets: Option<S<i64>>,
+    /// Added key: tcp mode: `false` writes no access line for a connection whose client
+    /// sent no byte (HAProxy's `option dontlognull`). Default `true`.
+    pub log_empty_connections: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

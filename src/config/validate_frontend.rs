@@ -150,6 +150,7 @@ impl Validator {
                 .as_ref()
                 .and_then(|f| self.log_format(f, &format!("{key}: access_log_format"))),
             h2: self.h2_settings(fe, mode, key),
+            log_empty_connections: fe.log_empty_connections.unwrap_or(true),
         }
     }
 

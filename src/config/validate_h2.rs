@@ -3,10 +3,41 @@
 
 use super::raw::{Mode, RawFrontend};
 use super::validate::Validator;
-use super::H2Settings;
 
 /// The largest flow-control window HTTP/2 allows (RFC 9113 §6.9.1).
 const MAX_WINDOW: i64 = (1 << 31) - 1;
+
+/// HTTP/2 with a frontend's clients (`h2c` and the `h2_*` keys). Over TLS, HTTP/2 is
+/// used when ALPN settles on `h2` (`tls.alpn` offers it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct H2Settings {
+    /// `h2c = "prior-knowledge"`: cleartext connections speak HTTP/2 only.
+    pub prior_knowledge: bool,
+    pub max_concurrent_streams: u32,
+    pub max_header_list_size: u32,
+    pub header_table_size: u32,
+    pub initial_window_size: u32,
+    pub connection_window_size: u32,
+    pub max_frame_size: u32,
+    /// Streams the client may reset within 10 seconds before the connection is
+    /// closed (rapid reset).
+    pub max_client_resets: u32,
+}
+
+impl Default for H2Settings {
+    fn default() -> Self {
+        H2Settings {
+            prior_knowledge: false,
+            max_concurrent_streams: 100,
+            max_header_list_size: 32 * 1024,
+            header_table_size: 4096,
+            initial_window_size: 65_535,
+            connection_window_size: 1024 * 1024,
+            max_frame_size: 16_384,
+            max_client_resets: 200,
+        }
+    }
+}
 
 impl Validator {
     pub(super) fn h2_settings(&mut self, fe: &RawFrontend, mode: Mode, key: &str) -> H2Settings {

@@ -129,7 +129,8 @@ fn escape(
     Ok(used)
 }
 
-/// `$NAME`, `${NAME}` or `${NAME-default}` at `chars[i]` inside double quotes.
+/// `$NAME`, `${NAME}`, `${NAME-default}` or `${NAME[*]}` (split into words at spaces)
+/// at `chars[i]` inside double quotes.
 fn expand(
     chars: &[char],
     i: usize,
@@ -138,12 +139,23 @@ fn expand(
     out: &mut Words,
 ) -> Result<usize, LexError> {
     let name_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut list = false;
     let (name, default, used) = if chars.get(i + 1) == Some(&'{') {
         let close = chars[i + 2..]
             .iter()
             .position(|&c| c == '}')
             .ok_or(LexError::BadVar)?;
-        let inner: String = chars[i + 2..i + 2 + close].iter().collect();
+        let mut inner: String = chars[i + 2..i + 2 + close].iter().collect();
+        // `${NAME[*]}`: the value is split into words at spaces. HAProxy refuses any
+        // other bracket right after the name.
+        let name_end = inner.find('-').unwrap_or(inner.len());
+        if let Some(p) = inner[..name_end].find('[') {
+            if !inner[p..].starts_with("[*]") {
+                return Err(LexError::BadVar);
+            }
+            list = true;
+            inner.replace_range(p..p + 3, "");
+        }
         let (name, default) = match inner.split_once('-') {
             Some((n, d)) => (n.to_string(), Some(d.to_string())),
             None => (inner, None),
@@ -167,10 +179,18 @@ fn expand(
         return Ok(1);
     }
     let value = env(&name);
-    match (&value, &default) {
-        (Some(v), _) => cur.push_str(v),
-        (None, Some(d)) => cur.push_str(d),
-        (None, None) => {}
+    let text = value.as_deref().or(default.as_deref()).unwrap_or("");
+    if list {
+        // (An unset or empty list leaves an empty word where HAProxy leaves none; the
+        // unset variable is reported.)
+        for (n, piece) in text.split_whitespace().enumerate() {
+            if n > 0 {
+                out.words.push(std::mem::take(cur));
+            }
+            cur.push_str(piece);
+        }
+    } else {
+        cur.push_str(text);
     }
     out.vars.push((name, value.or(default)));
     Ok(used)
@@ -184,6 +204,7 @@ mod tests {
         match name {
             "PORT" => Some("8080".into()),
             "HOST" => Some("10.0.0.1".into()),
+            "NETS" => Some("10.0.0.0/8  192.168.0.0/16".into()),
             _ => None,
         }
     }
@@ -251,6 +272,22 @@ mod tests {
                 ("NOPE2".to_string(), Some("9000".to_string()))
             ]
         );
+    }
+
+    #[test]
+    fn a_list_variable_becomes_several_words() {
+        // As HAProxy 2.6 reads them (checked with haproxy -c).
+        assert_eq!(
+            words(r#"acl lan src "${NETS[*]}" x"#),
+            ["acl", "lan", "src", "10.0.0.0/8", "192.168.0.0/16", "x"]
+        );
+        assert_eq!(words(r#"x "${NETS}""#), ["x", "10.0.0.0/8  192.168.0.0/16"]);
+        assert_eq!(words(r#"x "${NOPE[*]-a b}""#), ["x", "a", "b"]);
+        let w = split(r#"x "${NETS[*]}""#, &env).unwrap();
+        let value = Some("10.0.0.0/8  192.168.0.0/16".to_string());
+        assert_eq!(w.vars, [("NETS".to_string(), value)]);
+        // `[,]` is no HAProxy syntax: refused, as HAProxy refuses it.
+        assert_eq!(split(r#"x "${NETS[,]}""#, &env), Err(LexError::BadVar));
     }
 
     #[test]

@@ -47,10 +47,12 @@ pub async fn serve_tcp(
         buffers.0 = worker.take_buffer();
     }
     let mut rec = Record::new(peer, fe, tls, worker.logging());
+    // A ClientHello read to route by SNI is the client's bytes, sent or not.
+    rec.bytes_in = buffers.0.len() as u64;
     let Some(backend) = backend else {
         worker.give_buffer(buffers.0);
         worker.give_buffer(buffers.1);
-        worker.log_access(&rec, b"");
+        log_session(&worker, &frontend, &rec);
         return Err(SessionError::NoServer(format!(
             "(frontend {:?}: no route)",
             frontend.name
@@ -69,7 +71,7 @@ pub async fn serve_tcp(
             worker.give_buffer(buffers.0);
             worker.give_buffer(buffers.1);
             rec.ended_by(&e);
-            worker.log_access(&rec, b"");
+            log_session(&worker, &frontend, &rec);
             return Err(e);
         }
     };
@@ -88,7 +90,7 @@ pub async fn serve_tcp(
             worker.give_buffer(buffers.1);
             let e = SessionError::Io(super::error::Side::Server, source);
             rec.ended_by(&e);
-            worker.log_access(&rec, b"");
+            log_session(&worker, &frontend, &rec);
             return Err(e);
         }
         buffers.0.clear();
@@ -104,7 +106,7 @@ pub async fn serve_tcp(
         }
         Err(e) => rec.ended_by(e),
     }
-    worker.log_access(&rec, b"");
+    log_session(&worker, &frontend, &rec);
     match result {
         Ok((stats, b0, b1)) => {
             worker.give_buffer(b0);
@@ -113,6 +115,14 @@ pub async fn serve_tcp(
             Ok(())
         }
         Err(e) => Err(e),
+    }
+}
+
+/// The session's access line, unless its client sent no byte and the frontend says not
+/// to log those (`log_empty_connections = false`, HAProxy's `option dontlognull`).
+fn log_session(worker: &Worker, frontend: &Frontend, rec: &Record) {
+    if rec.bytes_in > 0 || frontend.log_empty_connections {
+        worker.log_access(rec, b"");
     }
 }
 

@@ -9,7 +9,7 @@ use crate::import::report::Src;
 use crate::import::toml_out::{Table, Value};
 
 use super::model::{Be, Bind, Cx, Fe};
-use super::routes;
+use super::{limits, routes};
 
 pub fn tables(fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
     let mut out = Vec::new();
@@ -20,7 +20,7 @@ pub fn tables(fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
         .iter()
         .filter_map(|b| Some((b.name.clone(), b.forwardfor.clone()?)))
         .collect();
-    for be in bes {
+    for mut be in bes {
         if be.servers.is_empty() && be.templates.is_empty() && cx.g.table_names.contains(&be.name) {
             cx.led
                 .note(&be.head, "a backend that only holds a stick table");
@@ -39,11 +39,12 @@ pub fn tables(fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
             continue;
         }
         known.push(be.name.clone());
+        limits::maxqueue(&mut be, cx);
         backends.extend(backend(be));
     }
     let mut frontends = Vec::new();
     let mut logs = false;
-    maxconn(&fes, cx);
+    limits::maxconn(&fes, cx);
     for fe in fes {
         logs |= fe.http_log;
         frontends.extend(frontend(fe, &known, &empty, &ff, cx));
@@ -327,31 +328,6 @@ fn sni_lines(fe: &mut Fe, routes: bool, cx: &mut Cx) {
             cx.led
                 .lost(src, "only waiting for the ClientHello is translated");
         }
-    }
-}
-
-/// A frontend's `maxconn` pauses accepting at the limit, as ringlb's process-wide
-/// `max_connections` does: with one frontend they are the same limit.
-fn maxconn(fes: &[Fe], cx: &mut Cx) {
-    let limits: Vec<&(i64, Src)> = fes.iter().filter_map(|f| f.maxconn.as_ref()).collect();
-    if fes.len() == 1 {
-        if let Some((n, src)) = limits.first() {
-            let global = match cx.g.main.get("max_connections") {
-                Some(Value::Int(g)) => *g,
-                _ => i64::MAX,
-            };
-            if *n < global {
-                let note = src.differs("the only frontend's limit, applied to the process");
-                cx.g.main.set("max_connections", Value::Int(*n), note);
-            } else {
-                cx.g.main.cite("max_connections", src.cite());
-            }
-            cx.led.done(src);
-        }
-        return;
-    }
-    for (_, src) in limits {
-        cx.led.lost(src, "no per-frontend connection limit with several frontends: global.max_connections is process-wide");
     }
 }
 

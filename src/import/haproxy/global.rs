@@ -50,6 +50,9 @@ const HARMLESS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Why `stats socket` is not translated, with the API calls that replace its commands.
+const STATS_SOCKET: &str = "ringlb has no command socket: its runtime interface is the JSON API on global.admin_bind (docs/admin.md): `show stat`/`show servers state` -> GET /api/servers, `set server B/S state ready|drain|maint` -> POST /api/servers/B/S/state, `set weight` -> POST /api/servers/B/S/weight, `show table`/`clear table` -> /api/tables, reload -> POST /api/reload; rewrite scripts that speak to the socket";
+
 pub fn global(s: &Section, cx: &mut Cx) {
     cx.led.note(&s.head.src, "section header");
     for line in &s.body {
@@ -95,10 +98,12 @@ pub fn global(s: &Section, cx: &mut Cx) {
                 continue;
             }
             ("stats socket", _) => {
-                cx.led.lost(
-                    src,
-                    "no runtime socket: ringlb's runtime API is HTTP on global.admin_bind",
-                );
+                cx.led.lost(src, STATS_SOCKET);
+                continue;
+            }
+            // HAProxy's built-in value: the line changes nothing in HAProxy either.
+            ("tune.bufsize", Ok(16384)) | ("tune.maxrewrite", Ok(1024)) => {
+                cx.led.note(src, "no key needed: HAProxy's default value, the line changes nothing (ringlb's limits: max_header_bytes, max_body_bytes)");
                 continue;
             }
             ("ssl-default-bind-options" | "ssl-default-server-options", _) => {
@@ -150,7 +155,14 @@ fn syslog_key(main: &mut Table, key: &str, value: &str, src: &crate::import::rep
 fn log_target(line: &Line, cx: &mut Cx) {
     let src = &line.src;
     if cx.g.logs {
-        return cx.led.lost(src, "ringlb logs to one target");
+        const ONE: &str = "ringlb sends its logs to one target (the first `log` line's, as global.log_target/syslog)";
+        // `log ADDR FACILITY LEVEL`: above info, HAProxy sends it its own events only.
+        let events = ["emerg", "alert", "crit", "err", "warning", "notice"];
+        let why = match line.words.iter().skip(3).find(|w| events.contains(&w.as_str())) {
+            Some(level) => format!("{ONE}: this target only takes HAProxy's events at {level} and above (servers down, start, stop), no access lines; have the syslog daemon copy ringlb's own lines there"),
+            None => format!("{ONE}: send a copy elsewhere with a syslog relay"),
+        };
+        return cx.led.lost(src, why);
     }
     let addr = line.word(1);
     let mut rest: Vec<&str> = line.words[2..].iter().map(String::as_str).collect();

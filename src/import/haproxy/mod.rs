@@ -13,12 +13,14 @@
 //! - `tables.rs`: stick tables, tracking rules, counter ACLs.
 //! - `global.rs`: `global`, `resolvers`, log targets, the stats listener.
 //! - `finish.rs`: HAProxy's implicit defaults made explicit, and the tables in order.
+//! - `limits.rs`: frontend `maxconn` and server `maxqueue`, decided once all is read.
 
 mod acl;
 mod bind;
 mod checks;
 mod finish;
 mod global;
+mod limits;
 mod model;
 mod proxy;
 mod routes;

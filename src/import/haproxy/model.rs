@@ -173,6 +173,11 @@ pub struct Be {
     pub forwardfor: Option<Src>,
     /// `server` and `server-template` lines, translated or not.
     pub server_lines: usize,
+    /// Lines giving servers a `maxqueue` (decided once the backend is read).
+    pub maxqueue: Vec<Src>,
+    /// Some request may be bound to one server (persistence, a hash, `use-server`):
+    /// HAProxy then queues it on that server.
+    pub pinned: bool,
 }
 
 impl Be {
@@ -198,6 +203,8 @@ impl Be {
             allbackups: false,
             forwardfor: None,
             server_lines: 0,
+            maxqueue: Vec::new(),
+            pinned: false,
         }
     }
 }

@@ -117,7 +117,12 @@ fn front(line: &Line, fe: &mut Fe, cx: &mut Cx) {
 
 fn back(line: &Line, be: &mut Be, cx: &mut Cx) {
     let src = &line.src;
-    match line.word(0) {
+    let w0 = line.word(0);
+    be.pinned |= matches!(
+        w0,
+        "cookie" | "stick" | "use-server" | "force-persist" | "persist"
+    );
+    match w0 {
         "balance" => balance(line, be, cx),
         "server" => server::server(line, be, cx),
         "default-server" => {
@@ -232,6 +237,7 @@ fn balance(line: &Line, be: &mut Be, cx: &mut Cx) {
             Some("a weighted random pick; HAProxy's random draws 2 and takes the less loaded"),
         ),
         other => {
+            be.pinned = true;
             let why = format!("balance {other}: ringlb balances by roundrobin, leastconn, source, random or p2c only");
             return cx.led.lost(src, why);
         }
@@ -271,6 +277,9 @@ fn timeout(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx
                 cx.led.note(src, "used as the delay of tarpit rules");
             }
             return;
+        }
+        "client-fin" | "server-fin" => {
+            return cx.led.lost(src, "ringlb has no timeout for half-closed connections: they stay open under timeout_client/timeout_server (timeout_tunnel once tunnelled), possibly longer than this")
         }
         _ => {
             return cx
@@ -317,7 +326,11 @@ fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx:
         ("forwardfor", None, Some(be)) if !negated && !dflt && line.words.len() == 2 => {
             be.forwardfor = Some(src.clone());
         }
-        ("forwardfor" | "httplog", Some(fe), _) if dflt && fe.mode() == "tcp" => {}
+        // HAProxy ignores forwardfor in tcp mode (httplog falls back to tcplog there).
+        ("forwardfor", Some(fe), _) if dflt && fe.mode() == "tcp" => {
+            cx.led.note(src, "no key needed: no effect on a tcp frontend, in HAProxy either")
+        }
+        ("httplog", Some(fe), _) if dflt && fe.mode() == "tcp" => {}
         ("forwardfor", Some(fe), _) if !negated => {
             fe.main.set("forwarded_for", Value::Bool(true), src.differs("also sets X-Forwarded-Proto and X-Forwarded-Host"));
             cx.led.done(src);
@@ -350,8 +363,31 @@ fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx:
         ("dontlognull" | "log-separate-errors" | "logasap" | "dontlog-normal", _, _) if !cx.g.logs => {
             cx.led.note(src, "there is no log target: nothing is logged either way")
         }
+        ("dontlognull", Some(fe), _) => dontlognull(src, fe, negated, cx),
+        ("dontlognull", None, Some(_)) if !dflt => {
+            cx.led.note(src, "log options of a backend have no effect in HAProxy either")
+        }
         _ if dflt => {}
         ("httplog" | "tcplog", None, Some(_)) => cx.led.note(src, "log options of a backend have no effect in HAProxy either"),
         _ => cx.led.lost(src, format!("option {name} has no ringlb equivalent")),
+    }
+}
+
+/// `[no] option dontlognull`: ringlb's HTTP frontends never log a connection that
+/// ends before a request arrives (src/worker/http_heads.rs: `Ok(None)`); its TCP
+/// frontends log one whose client sent no byte unless `log_empty_connections = false`.
+fn dontlognull(src: &crate::import::report::Src, fe: &mut Fe, negated: bool, cx: &mut Cx) {
+    const HTTP: &str =
+        "ringlb does not log a connection that closes or times out before sending a byte";
+    match (fe.mode() == "http", negated) {
+        (true, false) => cx.led.note(src, format!("no key needed: {HTTP}")),
+        (true, true) => cx
+            .led
+            .lost(src, format!("{HTTP} (HAProxy logs it without dontlognull)")),
+        (false, _) => {
+            fe.main
+                .set("log_empty_connections", Value::Bool(negated), src.cite());
+            cx.led.done(src);
+        }
     }
 }

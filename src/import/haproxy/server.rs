@@ -48,6 +48,18 @@ const FLAGS: &[&str] = &[
     "tls-tickets",
 ];
 
+/// Server options ringlb cannot carry, and how it behaves instead.
+const DIFFERS: &[(&str, &str)] = &[
+    ("disabled", "ringlb has no key to start a server in maintenance: it would take traffic at start; remove the server, or POST `maint` to /api/servers/B/S/state before traffic arrives"),
+    ("minconn", "ringlb's server max_connections is a fixed limit: HAProxy's minconn makes maxconn dynamic (minconn at low backend load, up to maxconn at fullconn), so ringlb lets more connections through to the server at low load"),
+    ("on-marked-down", "ringlb leaves established sessions to a server marked down open until they end; HAProxy's shutdown-sessions closes them (clients see the failover later in ringlb)"),
+];
+
+/// Why option `opt` is not carried, when ringlb's behaviour is known to differ.
+fn differs(opt: &str) -> Option<&'static str> {
+    DIFFERS.iter().find(|(k, _)| *k == opt).map(|(_, why)| *why)
+}
+
 pub fn server(line: &Line, be: &mut Be, cx: &mut Cx) {
     let src = &line.src;
     be.server_lines += 1;
@@ -101,7 +113,11 @@ fn options(words: &[String], src: &Src, t: &mut Table, be: &mut Be, cx: &mut Cx)
             ("no-ssl", _) => set(t, "tls", Value::Bool(false)),
             ("verify", _) if arg == "none" => set(t, "verify", Value::Bool(false)),
             ("verify", _) if arg == "required" => set(t, "verify", Value::Bool(true)),
-            ("ca-file", _) => set(t, "ca_file", Value::str(values::under(cx.g.ca_base.as_deref(), arg))),
+            ("ca-file", _) => set(
+                t,
+                "ca_file",
+                Value::str(values::under(cx.g.ca_base.as_deref(), arg)),
+            ),
             ("sni", _) if arg.starts_with("str(") && arg.ends_with(')') => {
                 set(t, "sni", Value::str(&arg[4..arg.len() - 1]))
             }
@@ -124,8 +140,20 @@ fn options(words: &[String], src: &Src, t: &mut Table, be: &mut Be, cx: &mut Cx)
             ("agent-send", _) => set(t, "agent_send", Value::str(arg)),
             ("resolve-prefer", _) => set(t, "resolve_prefer", Value::str(arg)),
             ("slowstart", _) | ("agent-inter", _) => match values::duration(arg) {
-                Some(d) => set(t, if opt == "slowstart" { "slow_start" } else { "agent_interval" }, Value::str(d)),
-                None => cx.led.lost_part(src, format!("server {opt}"), format!("{arg:?} is not a time")),
+                Some(d) => set(
+                    t,
+                    if opt == "slowstart" {
+                        "slow_start"
+                    } else {
+                        "agent_interval"
+                    },
+                    Value::str(d),
+                ),
+                None => cx.led.lost_part(
+                    src,
+                    format!("server {opt}"),
+                    format!("{arg:?} is not a time"),
+                ),
             },
             ("resolvers", _) => resolvers(arg, src, t, cx),
             ("inter" | "fastinter" | "downinter", _) => {
@@ -136,7 +164,11 @@ fn options(words: &[String], src: &Src, t: &mut Table, be: &mut Be, cx: &mut Cx)
                 };
                 match values::duration(arg) {
                     Some(d) => check_key(be, key, Value::str(d), src, opt, cx),
-                    None => cx.led.lost_part(src, format!("server {opt}"), format!("{arg:?} is not a time")),
+                    None => cx.led.lost_part(
+                        src,
+                        format!("server {opt}"),
+                        format!("{arg:?} is not a time"),
+                    ),
                 }
             }
             ("rise" | "fall", Some(n)) => check_key(be, opt, Value::Int(n), src, opt, cx),
@@ -146,17 +178,11 @@ fn options(words: &[String], src: &Src, t: &mut Table, be: &mut Be, cx: &mut Cx)
             ("id" | "enabled" | "no-sslv3" | "no-tlsv10" | "no-tlsv11" | "check-proto", _) => {}
             ("ssl-min-ver", _) if arg != "TLSv1.3" => {}
             ("init-addr", _) => {}
-            ("disabled", _) => cx.led.lost_part(
-                src,
-                "server disabled",
-                "ringlb has no start-in-maintenance key: put it in maint with the admin API after start",
-            ),
-            ("maxqueue" | "minconn", _) => cx.led.lost_part(
-                src,
-                format!("server {opt}"),
-                "ringlb queues per backend (max_queue), not per server",
-            ),
-            _ => cx.led.lost_part(src, format!("server {opt}"), "no ringlb equivalent"),
+            ("maxqueue", _) => be.maxqueue.push(src.clone()),
+            _ => {
+                let why = differs(opt).unwrap_or("no ringlb equivalent");
+                cx.led.lost_part(src, format!("server {opt}"), why)
+            }
         }
     }
 }

@@ -15,6 +15,17 @@ fn run(text: &str) -> (String, Vec<String>) {
     (toml, lost)
 }
 
+/// The lines noted as left to ringlb's default ("no key needed").
+fn notes(text: &str) -> Vec<String> {
+    let mut led = Ledger::default();
+    super::translate("h.cfg", text, &env, &mut led).unwrap();
+    let notes = led.notes();
+    notes
+        .into_iter()
+        .filter(|n| n.contains("no key needed"))
+        .collect()
+}
+
 fn parsed(toml: &str) -> toml::Table {
     toml::from_str(toml).unwrap_or_else(|e| panic!("{e}\n{toml}"))
 }
@@ -60,16 +71,170 @@ fn several_defaults_and_from() {
 fn unknown_directives_and_options_are_listed() {
     let text = "global\n  log /dev/log local0\n  daemon\n  stats socket /run/haproxy.sock\n  frobnicate 3\nfrontend f\n  bind :80 ssl crt /etc/x.pem ciphers HIGH\n  mode http\n  default_backend b\n  option dontlognull\nbackend b\n  server s 10.0.0.1:80 check maxqueue 10\n";
     let (_, lost) = run(text);
+    // maxqueue: roundrobin without persistence never queues on one server.
+    assert_eq!(lost.len(), 3, "{lost:?}");
+    assert!(lost[0].starts_with("h.cfg:4: stats socket: not translated: ringlb has no command socket: its runtime interface is the JSON API on global.admin_bind"));
+    assert!(lost[0].contains("POST /api/servers/B/S/state"));
     assert_eq!(
-        lost,
-        [
-            "h.cfg:4: stats socket: not translated: no runtime socket: ringlb's runtime API is HTTP on global.admin_bind",
-            "h.cfg:5: frobnicate: not translated: no ringlb equivalent",
-            "h.cfg:7: bind ciphers: not translated: ringlb offers TLS 1.2 and 1.3 with rustls' default suites and groups",
-            "h.cfg:10: option dontlognull: not translated: option dontlognull has no ringlb equivalent",
-            "h.cfg:12: server maxqueue: not translated: ringlb queues per backend (max_queue), not per server",
-        ]
+        lost[1],
+        "h.cfg:5: frobnicate: not translated: no ringlb equivalent"
     );
+    assert_eq!(lost[2], "h.cfg:7: bind ciphers: not translated: ringlb offers TLS 1.2 and 1.3 with rustls' default suites and groups");
+}
+
+#[test]
+fn dontlognull_is_ringlbs_default_in_http_mode_and_a_key_in_tcp_mode() {
+    let base = "global\n  log /dev/log local0\ndefaults\n  option dontlognull\nfrontend f\n  bind :80\n  mode MODE\n  default_backend b\nbackend b\n  server s 10.0.0.1:80\n";
+    let http = base.replace("MODE", "http");
+    let (toml, lost) = run(&http);
+    assert!(lost.is_empty(), "{lost:?}");
+    assert!(parsed(&toml)["frontend"][0]
+        .get("log_empty_connections")
+        .is_none());
+    assert_eq!(
+        notes(&http),
+        ["h.cfg:4: option dontlognull: no key needed: ringlb does not log a connection that closes or times out before sending a byte"]
+    );
+    let (toml, lost) = run(&base.replace("MODE", "tcp"));
+    assert!(lost.is_empty(), "{lost:?}");
+    assert_eq!(
+        parsed(&toml)["frontend"][0]["log_empty_connections"].as_bool(),
+        Some(false)
+    );
+    assert!(
+        toml.contains("# h.cfg:4: option dontlognull\nlog_empty_connections = false"),
+        "{toml}"
+    );
+    // `no option dontlognull`: the other way round.
+    let no = base.replace("  option", "  no option");
+    let (toml, lost) = run(&no.replace("MODE", "tcp"));
+    assert!(lost.is_empty(), "{lost:?}");
+    assert_eq!(
+        parsed(&toml)["frontend"][0]["log_empty_connections"].as_bool(),
+        Some(true)
+    );
+    let (_, lost) = run(&no.replace("MODE", "http"));
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(
+        lost[0].starts_with("h.cfg:4: no option dontlognull: not translated: ringlb does not log"),
+        "{lost:?}"
+    );
+    // A backend's: HAProxy ignores it too.
+    let (_, lost) = run(&format!("{http}  option dontlognull\n"));
+    assert!(lost.is_empty(), "{lost:?}");
+}
+
+#[test]
+fn forwardfor_inherited_by_tcp_frontends_only_has_no_effect() {
+    let text = "defaults\n  mode http\n  option forwardfor except 127.0.0.0/8\nfrontend f\n  bind :80\n  mode tcp\n  default_backend b\nbackend b\n  mode tcp\n  server s 10.0.0.1:80\n";
+    let (_, lost) = run(text);
+    assert!(lost.is_empty(), "{lost:?}");
+    assert_eq!(
+        notes(text),
+        ["h.cfg:3: option forwardfor except 127.0.0.0/8: no key needed: no effect on a tcp frontend, in HAProxy either"]
+    );
+    // An http frontend inheriting it too: its options are still reported.
+    let (_, lost) = run(&format!(
+        "{text}frontend g\n  bind :81\n  default_backend b\n"
+    ));
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(lost[0].starts_with("h.cfg:3: option forwardfor options: not translated"));
+}
+
+#[test]
+fn server_maxqueue_matters_only_for_requests_bound_to_a_server() {
+    let text = "backend b\n  balance BAL\n  default-server maxconn 10 maxqueue 5\n  server s 10.0.0.1:80\n  server t 10.0.0.2:80\n";
+    for bal in ["roundrobin", "leastconn", "static-rr"] {
+        let (toml, lost) = run(&text.replace("BAL", bal));
+        assert!(lost.is_empty(), "{bal}: {lost:?}");
+        assert!(
+            toml.contains(
+                "h.cfg:3: default-server maxconn 10 maxqueue 5 (server maxqueue: no key needed"
+            ),
+            "{toml}"
+        );
+    }
+    for bound in [
+        "balance source",
+        "balance uri",
+        "balance roundrobin\n  cookie SRV insert",
+        "balance leastconn\n  stick on src",
+    ] {
+        let (_, lost) = run(&text.replace("balance BAL", bound));
+        assert!(
+            lost.iter().any(|l| l.starts_with("h.cfg:")
+                && l.contains(": server maxqueue: not translated: ringlb queues per backend")),
+            "{bound}: {lost:?}"
+        );
+    }
+}
+
+#[test]
+fn frontend_maxconn_at_or_above_the_global_one_needs_no_key() {
+    let text = "global\n  maxconn 4000\ndefaults\n  maxconn 4000\nfrontend f\n  bind :80\n  default_backend b\nfrontend g\n  bind :81\n  default_backend b\n  maxconn 5000\nbackend b\n  server s 10.0.0.1:80\n";
+    let (toml, lost) = run(text);
+    assert!(lost.is_empty(), "{lost:?}");
+    assert_eq!(
+        parsed(&toml)["global"]["max_connections"].as_integer(),
+        Some(4000)
+    );
+    assert!(
+        toml.contains(
+            "h.cfg:4: maxconn 4000 (no key needed: global.max_connections = 4000 is reached first)"
+        ),
+        "{toml}"
+    );
+    assert!(
+        toml.contains("h.cfg:11: maxconn 5000 (no key needed"),
+        "{toml}"
+    );
+    let (_, lost) = run(&text.replace("maxconn 5000", "maxconn 3999"));
+    assert_eq!(lost, ["h.cfg:11: maxconn: not translated: ringlb has no per-frontend connection limit; global.max_connections = 4000 is process-wide (a busy frontend can take every connection)"]);
+    // Without a global limit, no frontend limit can be dropped.
+    let (_, lost) = run(&text.replace("global\n  maxconn 4000\n", ""));
+    assert_eq!(lost.len(), 2, "{lost:?}");
+}
+
+#[test]
+fn a_second_log_target_says_what_it_would_receive() {
+    let text =
+        "global\n  log /dev/log local0\n  log /dev/log local1 notice\n  log 10.0.0.9:514 local2\n";
+    let (_, lost) = run(text);
+    assert_eq!(lost.len(), 2, "{lost:?}");
+    assert!(
+        lost[0].starts_with("h.cfg:3: log: not translated: ringlb sends its logs to one target")
+    );
+    assert!(
+        lost[0].contains("only takes HAProxy's events at notice and above"),
+        "{lost:?}"
+    );
+    assert!(
+        lost[1].ends_with("send a copy elsewhere with a syslog relay"),
+        "{lost:?}"
+    );
+}
+
+#[test]
+fn tuning_lines_at_haproxys_default_need_no_key() {
+    let text = "global\n  tune.bufsize 16384\n  tune.maxrewrite 1024\n  tune.bufsize 32768\n";
+    let (_, lost) = run(text);
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(lost[0].starts_with("h.cfg:4: tune.bufsize: not translated"));
+}
+
+#[test]
+fn server_options_say_how_ringlb_differs() {
+    let text = "backend b\n  server s 10.0.0.1:80 disabled minconn 5 maxconn 50 on-marked-down shutdown-sessions\n";
+    let (_, lost) = run(text);
+    assert_eq!(lost.len(), 3, "{lost:?}");
+    let why = [
+        "server disabled: not translated: ringlb has no key to start a server in maintenance",
+        "server minconn: not translated: ringlb's server max_connections is a fixed limit",
+        "server on-marked-down: not translated: ringlb leaves established sessions",
+    ];
+    for (l, w) in lost.iter().zip(why) {
+        assert!(l.contains(w), "{l}");
+    }
 }
 
 #[test]

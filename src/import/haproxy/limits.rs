@@ -1,0 +1,57 @@
+//! Connection limits and queues whose HAProxy meaning depends on the whole
+//! configuration: a frontend's `maxconn` (against the process limit and the number of
+//! frontends) and a server's `maxqueue` (against the backend's balance and
+//! persistence).
+
+use crate::import::toml_out::Value;
+
+use super::model::{Be, Cx, Fe};
+
+/// A frontend's `maxconn` pauses accepting at the limit, as ringlb's process-wide
+/// `max_connections` does: with one frontend they are the same limit. With several,
+/// a limit at or above the process limit is never reached, in HAProxy either.
+pub fn maxconn(fes: &[Fe], cx: &mut Cx) {
+    let global = match cx.g.main.get("max_connections") {
+        Some(Value::Int(g)) => Some(*g),
+        _ => None,
+    };
+    for (n, src) in fes.iter().filter_map(|f| f.maxconn.as_ref()) {
+        let g = global.unwrap_or(i64::MAX);
+        if fes.len() == 1 && *n < g {
+            let note = src.differs("the only frontend's limit, applied to the process");
+            cx.g.main.set("max_connections", Value::Int(*n), note);
+        } else if fes.len() == 1 || *n >= g {
+            let why = format!("no key needed: global.max_connections = {g} is reached first");
+            let note = if fes.len() == 1 {
+                src.cite()
+            } else {
+                format!("{} ({why})", src.cite())
+            };
+            cx.g.main.cite("max_connections", note);
+        } else {
+            let g = global.map_or(String::new(), |g| format!(" = {g}"));
+            cx.led.lost(src, format!("ringlb has no per-frontend connection limit; global.max_connections{g} is process-wide (a busy frontend can take every connection)"));
+            continue;
+        }
+        cx.led.done(src);
+    }
+}
+
+/// A server's `maxqueue` bounds its own queue, which HAProxy uses only for requests
+/// bound to that server: with roundrobin or leastconn and no persistence, a request
+/// finding every server full waits in the backend's queue, as in ringlb.
+pub fn maxqueue(be: &mut Be, cx: &mut Cx) {
+    let balance = be.main.get("balance").and_then(|v| v.as_str());
+    let unbound = !be.pinned && matches!(balance, None | Some("roundrobin" | "leastconn"));
+    for src in std::mem::take(&mut be.maxqueue) {
+        let src = &src;
+        if unbound {
+            let note = format!("{} (server maxqueue: no key needed: with this balance and no persistence HAProxy queues in the backend, never on one server)", src.cite());
+            if !be.main.notes.contains(&note) {
+                be.main.notes.push(note);
+            }
+        } else {
+            cx.led.lost_part(src, "server maxqueue", "ringlb queues per backend (max_queue), not per server: a request bound to a full server does not wait in a queue of its own");
+        }
+    }
+}
