@@ -232,14 +232,22 @@ fn is_host(h: &str) -> bool {
     h.eq_ignore_ascii_case("host")
 }
 
-/// `hdr(host)` with a match method → a host kind (ringlb's host has no port).
+/// `hdr(host)` with a match method. HAProxy compares the whole field, port included
+/// (`hdr(host) -i a.example` does not match `Host: a.example:80`), so every method that
+/// a header test can express is one: only `dom` becomes a host kind (port ignored).
 fn host(m: &str, values: &[String]) -> Result<(String, Value), String> {
+    let field = |how: &str, v: Value| {
+        Value::Inline(vec![("name".into(), Value::str("Host")), (how.into(), v)])
+    };
     let (key, value) = match m {
-        "" | "str" => ("host", strs(values)),
-        "end" => ("host_suffix", strs(values)),
-        "beg" => ("host_regex", regexes(values, |v| format!("^{}", escape(v)))),
-        "reg" => ("host_regex", strs(values)),
-        "sub" => ("host_regex", regexes(values, escape)),
+        "" | "str" => ("header", field("equals", strs(values))),
+        "beg" => ("header", field("prefix", strs(values))),
+        "end" => (
+            "header",
+            field("regex", regexes(values, |v| format!("{}$", escape(v)))),
+        ),
+        "reg" => ("header", field("regex", strs(values))),
+        "sub" => ("header", field("regex", regexes(values, escape))),
         "dom" => (
             "host_regex",
             regexes(values, |v| {
@@ -330,10 +338,26 @@ mod tests {
     fn paths_hosts_and_sources() {
         assert_eq!(key_value("path_beg /api /v1").0, "path_prefix");
         assert_eq!(key_value("path -m beg /api").0, "path_prefix");
-        assert_eq!(key_value("hdr(host) -i example.com").0, "host");
+        // The whole field, port included, as HAProxy compares it.
         assert_eq!(
-            key_value("req.hdr(Host) -m end .example.com").0,
-            "host_suffix"
+            key_value("hdr(host) -i example.com"),
+            (
+                "header".to_string(),
+                Value::Inline(vec![
+                    ("name".into(), Value::str("Host")),
+                    ("equals".into(), Value::Arr(vec![Value::str("example.com")])),
+                ])
+            )
+        );
+        assert_eq!(
+            key_value("req.hdr(Host) -m end .example.com").1,
+            Value::Inline(vec![
+                ("name".into(), Value::str("Host")),
+                (
+                    "regex".into(),
+                    Value::Arr(vec![Value::str("\\.example\\.com$")])
+                ),
+            ])
         );
         assert_eq!(
             key_value("hdr_dom(host) -i example.com").1,
