@@ -287,8 +287,9 @@ async fn handshake(
     rc: &mut RuleConn,
     origin: Option<&mut Origin>,
 ) -> Option<(ClientStream, TlsLabel, bool)> {
+    // No TCP_NODELAY here: the accepted socket has it from its listener (see
+    // `crate::listen`), which saves a setsockopt per connection.
     let Some(tls) = &frontend.tls else {
-        let _ = stream.set_nodelay(true);
         return Some((ClientStream::Plain(stream), None, false));
     };
     let limit = frontend.timeout_client_handshake;
