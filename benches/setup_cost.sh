@@ -22,6 +22,10 @@ L=${RINGLB_LOAD:-$L}
 DRIVERS=${DRIVERS:-"legacy io_uring"}
 TRACE=/sys/kernel/tracing
 inst=
+# Containers often start without tracefs mounted; without it the ring operations are
+# not counted (said below).
+[ -d "$TRACE/events" ] || mount -t tracefs nodev "$TRACE" 2>/dev/null || true
+[ -d "$TRACE/events/io_uring" ] || echo "no io_uring tracepoints in $TRACE: ring operations not counted"
 serve backend
 
 client() { # client N ADDR: N sequential one-request connections
