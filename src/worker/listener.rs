@@ -79,6 +79,10 @@ async fn accept_loop(
     stop: Rc<Flag>,
 ) {
     let addr = bound.addr;
+    // Once per listener, whoever bound it (a socket handed over by a binary upgrade
+    // included): every accepted socket inherits TCP_NODELAY from it, so `serve` never
+    // sets it per connection.
+    let _ = socket2::SockRef::from(&bound.socket).set_tcp_nodelay(true);
     let listener = match monoio::net::TcpListener::from_std(bound.socket) {
         Ok(l) => l,
         Err(e) => {
