@@ -113,6 +113,9 @@ pub fn bind_one(addr: SocketAddr, freebind: bool) -> io::Result<std::net::TcpLis
     }
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
+    // Set once here for every connection: Linux gives each accepted socket a copy of
+    // its listener's TCP options, TCP_NODELAY included, so the workers do not set it
+    // again per connection (a setsockopt each; see `accepted_sockets_inherit_nodelay`).
     socket.set_tcp_nodelay(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
@@ -193,6 +196,29 @@ mod tests {
             );
         }
         assert!(!local_shortage(&io::Error::other("no code")));
+    }
+
+    /// The workers rely on this to skip a setsockopt per accepted connection.
+    #[test]
+    fn accepted_sockets_inherit_nodelay() {
+        for addr in ["127.0.0.1:0", "[::1]:0"] {
+            let Ok(listener) = bind_one(addr.parse().unwrap(), false) else {
+                eprintln!("skipped {addr}: cannot bind (no IPv6 loopback?)");
+                continue;
+            };
+            let to = listener.local_addr().unwrap();
+            let client = std::net::TcpStream::connect(to).unwrap();
+            listener.set_nonblocking(false).unwrap();
+            let (accepted, _) = listener.accept().unwrap();
+            assert!(
+                accepted.nodelay().unwrap(),
+                "{addr}: accepted without TCP_NODELAY"
+            );
+            assert!(
+                !client.nodelay().unwrap(),
+                "{addr}: the client's own socket differs"
+            );
+        }
     }
 
     /// Which of `listeners` accepts the next connection (waits for it).

@@ -84,7 +84,7 @@ pub async fn accept_tls(
     mut tcp: TcpStream,
     timeout: Duration,
 ) -> Result<(ClientStream, TlsInfo), HandshakeError> {
-    let _ = tcp.set_nodelay(true);
+    // TCP_NODELAY comes from the listening socket (see `crate::listen`).
     let mut conn = rustls::ServerConnection::new(Arc::clone(config))
         .map_err(|e| HandshakeError::Failed(e.to_string()))?;
     match monoio::time::timeout(timeout, handshake(&mut tcp, &mut conn)).await {

@@ -79,6 +79,10 @@ async fn accept_loop(
     stop: Rc<Flag>,
 ) {
     let addr = bound.addr;
+    // Once per listener, whoever bound it (a socket handed over by a binary upgrade
+    // included): every accepted socket inherits TCP_NODELAY from it, so `serve` never
+    // sets it per connection.
+    let _ = socket2::SockRef::from(&bound.socket).set_tcp_nodelay(true);
     let listener = match monoio::net::TcpListener::from_std(bound.socket) {
         Ok(l) => l,
         Err(e) => {
@@ -287,8 +291,9 @@ async fn handshake(
     rc: &mut RuleConn,
     origin: Option<&mut Origin>,
 ) -> Option<(ClientStream, TlsLabel, bool)> {
+    // No TCP_NODELAY here: the accepted socket has it from its listener (see
+    // `crate::listen`), which saves a setsockopt per connection.
     let Some(tls) = &frontend.tls else {
-        let _ = stream.set_nodelay(true);
         return Some((ClientStream::Plain(stream), None, false));
     };
     let limit = frontend.timeout_client_handshake;

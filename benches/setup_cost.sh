@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Connection set-up cost in counts, not times (see docs/benchmarks.md, "Connection
+# set-up: syscalls and instructions per connection"). One ringlb worker in HTTP mode in
+# front of one `ringlb-load serve` backend; a client opens N connections one after the
+# other, each sending one `Connection: close` request and reading to EOF. For each I/O
+# driver it prints, per client connection:
+#   - the syscalls of the ringlb process (`strace -f -c`, every thread);
+#   - with io_uring, the operations submitted to the ring by opcode (tracepoint
+#     io_uring:io_uring_submit_req through tracefs, filtered to ringlb's threads);
+#   - with CALLGRIND=1, the instructions executed by ringlb while the N connections
+#     run (valgrind --tool=callgrind, instrumentation switched on for them only), and
+#     the top functions by inclusive cost.
+# Usage: bash benches/setup_cost.sh [N]   (root for tracefs; N defaults to 2000)
+# RINGLB / RINGLB_LOAD override the binaries (default target/release/...); DRIVERS
+# picks the drivers ("legacy io_uring").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source benches/lib.sh
+N=${1:-2000}
+RINGLB=${RINGLB:-./target/release/ringlb}
+L=${RINGLB_LOAD:-$L}
+DRIVERS=${DRIVERS:-"legacy io_uring"}
+TRACE=/sys/kernel/tracing
+inst=
+# Containers often start without tracefs mounted; without it the ring operations are
+# not counted (said below).
+[ -d "$TRACE/events" ] || mount -t tracefs nodev "$TRACE" 2>/dev/null || true
+[ -d "$TRACE/events/io_uring" ] || echo "no io_uring tracepoints in $TRACE: ring operations not counted"
+serve backend
+
+client() { # client N ADDR: N sequential one-request connections
+  python3 - "$1" "$2" <<'PY'
+import socket, sys
+n, (host, port) = int(sys.argv[1]), sys.argv[2].rsplit(":", 1)
+req = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+bad = 0
+for _ in range(n):
+    s = socket.create_connection((host, int(port)))
+    s.sendall(req)
+    data = b""
+    while chunk := s.recv(65536):
+        data += chunk
+    s.close()
+    bad += not data.startswith(b"HTTP/1.1 200")
+if bad:
+    sys.exit(f"{bad} of {n} responses were not 200")
+PY
+}
+
+start_ringlb() { # start_ringlb DRIVER [wrapper...]: sets rl_pid, rl_addr
+  local driver=$1; shift
+  cat >"$tmp/ringlb.toml" <<TOML
+[global]
+workers = 1
+pin_workers = false
+io_driver = "$driver"
+
+[[frontend]]
+name = "f"
+bind = ["127.0.0.1:0"]
+mode = "http"
+default_backend = "b"
+
+[[backend]]
+name = "b"
+[[backend.server]]
+name = "s1"
+address = "$backend"
+TOML
+  : >"$tmp/ringlb.log"
+  "$@" "$RINGLB" run -c "$tmp/ringlb.toml" 2>"$tmp/ringlb.log" &
+  rl_pid=$!
+  pids+=("$rl_pid")
+  for _ in $(seq 1200); do grep -q "ringlb ready" "$tmp/ringlb.log" && break; sleep 0.05; done
+  grep -q "ringlb ready" "$tmp/ringlb.log" || { cat "$tmp/ringlb.log"; exit 1; }
+  rl_addr=$(grep -o "listening on [0-9.:]*" "$tmp/ringlb.log" | head -n1 | awk '{print $3}')
+}
+
+stop_ringlb() {
+  kill -TERM "$rl_pid" 2>/dev/null || true
+  wait "$rl_pid" 2>/dev/null || true
+}
+
+per_conn() { awk -v n="$N" '{printf "  %-24s %8.2f\n", $2, $1 / n}'; }
+
+for driver in $DRIVERS; do
+  echo "== io_driver = \"$driver\", $N connections"
+  start_ringlb "$driver"
+  client 50 "$rl_addr" # warm-up: pooled server connections, lazily built state
+  strace -f -c -q -p "$rl_pid" -o "$tmp/strace" 2>"$tmp/strace.err" &
+  st=$!
+  sleep 1 # strace attaches within milliseconds and gives no readiness signal
+  if [ "$driver" = io_uring ] && [ -d "$TRACE/events/io_uring" ]; then
+    inst="$TRACE/instances/ringlb-setup-$$"
+    mkdir "$inst"
+    ls "/proc/$rl_pid/task" | tr '\n' ' ' >"$inst/set_event_pid"
+    echo 1 >"$inst/events/io_uring/io_uring_submit_req/enable"
+  fi
+  client "$N" "$rl_addr"
+  kill -INT "$st"; wait "$st" || true
+  echo "syscalls per connection (strace -f -c):"
+  awk '/^-+/{sep++; next} sep==1 && NF>=5 {print $4, $NF}' "$tmp/strace" | sort -rn | per_conn
+  awk '/^-+/{sep++; next} sep==1 && NF>=5 {t += $4} END {print t, "TOTAL"}' "$tmp/strace" | per_conn
+  if [ -n "$inst" ]; then
+    echo 0 >"$inst/events/io_uring/io_uring_submit_req/enable"
+    echo "io_uring operations per connection (io_uring_submit_req):"
+    grep -o "opcode [A-Z_]*" "$inst/trace" | awk '{print $2}' | sort | uniq -c | sort -rn | per_conn
+    grep -c "opcode " "$inst/trace" | awk -v n="$N" '{printf "  %-24s %8.2f\n", "TOTAL", $1 / n}'
+    rmdir "$inst"; inst=
+  fi
+  stop_ringlb
+  if [ "${CALLGRIND:-0}" = 1 ]; then
+    out="$tmp/callgrind.out"
+    start_ringlb "$driver" valgrind --tool=callgrind --callgrind-out-file="$out" --instr-atstart=no
+    client 50 "$rl_addr"
+    callgrind_control -i on "$rl_pid" >/dev/null 2>&1
+    client "$N" "$rl_addr"
+    callgrind_control -i off "$rl_pid" >/dev/null 2>&1
+    # A dump now: ringlb under valgrind may take long to stop on SIGTERM.
+    callgrind_control -d "$rl_pid" >/dev/null 2>&1
+    for _ in $(seq 600); do [ -s "$out.1" ] && break; sleep 0.1; done
+    kill -KILL "$rl_pid" 2>/dev/null || true
+    wait "$rl_pid" 2>/dev/null || true
+    echo "instructions per connection (callgrind, every thread; top 15 by inclusive cost):"
+    callgrind_annotate --inclusive=yes "$out.1" 2>/dev/null | awk -v n="$N" '
+      /PROGRAM TOTALS/ {c=$1; gsub(",", "", c); printf "  %-24s %10.0f\n", "TOTAL", c / n}
+      /^ *[0-9,]+ \(/ && /\[/ && shown < 15 {c=$1; gsub(",", "", c); sub(/^ *[0-9,]+ +\( *[0-9.]+%\) +/, ""); printf "  %10.0f %s\n", c / n, substr($0, 1, 120); shown++}'
+  fi
+done
