@@ -240,6 +240,21 @@ fn scripts_split_like_keepalived_or_go_through_a_shell() {
 }
 
 #[test]
+fn a_positive_haproxy_weight_differs() {
+    let text = "vrrp_script chk {\n script \"/usr/bin/pgrep haproxy\"\n weight 2\n}\nvrrp_instance V {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress { 10.0.0.1 }\n track_script { chk }\n}\n";
+    let (t, lost) = run(text);
+    assert_eq!(lost, [] as [usize; 0]);
+    assert_eq!(t[0].get("track_weight"), Some(&Value::Int(2)));
+    let notes = &t[0]
+        .items
+        .iter()
+        .find(|i| i.key == "track_weight")
+        .unwrap()
+        .notes;
+    assert!(notes[0].contains("differs: keepalived adds 2"), "{notes:?}");
+}
+
+#[test]
 fn a_script_without_script_is_lost() {
     let text = "vrrp_script s {\n interval 1\n}\nvrrp_instance V {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress { 10.0.0.1 }\n track_script { s }\n}\n";
     let (t, lost) = run(text);

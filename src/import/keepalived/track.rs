@@ -84,7 +84,9 @@ fn frontends(s: &Node, script: &Node, t: &mut Table, led: &mut Ledger) {
     };
     t.set("track_frontends", Value::Bool(true), s.src.differs("ringlb lowers its priority when a frontend has no usable server or a worker is stuck, instead of running the script"));
     t.cite("track_frontends", script.src.cite());
+    let positive = weight.as_deref().is_some_and(|w| !w.starts_with('-'));
     match weight.as_deref().map(|w| w.trim_start_matches(['-', '+']).parse::<i64>()) {
+        Some(Ok(w)) if w > 0 && positive => t.set("track_weight", Value::Int(w), s.src.differs(&format!("keepalived adds {w} while the script succeeds, ringlb subtracts {w} while a frontend fails: a keepalived peer sees this router {w} lower than before"))),
         Some(Ok(w)) if w > 0 => t.set("track_weight", Value::Int(w), s.src.cite()),
         _ => t.cite("track_frontends", s.src.differs("keepalived puts an instance in FAULT when a script without weight fails; ringlb lowers the priority by track_weight (50)")),
     }
