@@ -45,6 +45,15 @@ fn run(text: &str) -> (Vec<Table>, Vec<usize>) {
     (t, lost)
 }
 
+/// The comments written above a key.
+fn notes_of<'a>(t: &'a Table, key: &str) -> &'a [String] {
+    t.items
+        .iter()
+        .find(|i| i.key == key)
+        .map(|i| i.notes.as_slice())
+        .unwrap_or_default()
+}
+
 fn strs(v: &[&str]) -> Value {
     Value::Arr(v.iter().map(|s| Value::str(*s)).collect())
 }
@@ -117,12 +126,7 @@ fn duplicate_vips_are_dropped_and_labels_noted() {
         t[1].get("virtual_ips"),
         Some(&strs(&["10.0.1.1/24 dev eth1"]))
     );
-    let notes = &t[1]
-        .items
-        .iter()
-        .find(|i| i.key == "virtual_ips")
-        .unwrap()
-        .notes;
+    let notes = notes_of(&t[1], "virtual_ips");
     assert!(notes
         .iter()
         .any(|n| n.contains("label eth1:vip is not set")));
@@ -245,12 +249,7 @@ fn a_positive_haproxy_weight_differs() {
     let (t, lost) = run(text);
     assert_eq!(lost, [] as [usize; 0]);
     assert_eq!(t[0].get("track_weight"), Some(&Value::Int(2)));
-    let notes = &t[0]
-        .items
-        .iter()
-        .find(|i| i.key == "track_weight")
-        .unwrap()
-        .notes;
+    let notes = notes_of(&t[0], "track_weight");
     assert!(notes[0].contains("differs: keepalived adds 2"), "{notes:?}");
 }
 
