@@ -324,3 +324,42 @@ fn tls_binds_with_a_combined_pem() {
     check(&out);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Several `vrrp_instance`s become `[[vrrp]]` routers named after them, with their sync
+/// group and tracking tables; an address listed twice is written once.
+#[test]
+fn keepalived_instances_become_routers() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/keepalived");
+    let file = dir.join("keepalived-samples-vrrp-scripts.conf");
+    let o = import(&["keepalived", file.to_str().unwrap(), "--allow-partial"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    lost_lines(&stderr(&o), file.to_str().unwrap());
+    let t: toml::Table = toml::from_str(&String::from_utf8_lossy(&o.stdout)).unwrap();
+    let routers = t["vrrp"].as_array().unwrap();
+    let names: Vec<&str> = routers
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["VI_1", "VI_2", "VI_3"]);
+    let group = &t["vrrp_sync_group"][0];
+    assert_eq!(group["name"].as_str(), Some("G1"));
+    assert_eq!(group["routers"].as_array().unwrap().len(), 2);
+
+    let file = dir.join("keepalived-samples-vrrp.conf");
+    let o = import(&["keepalived", file.to_str().unwrap(), "--allow-partial"]);
+    let t: toml::Table = toml::from_str(&String::from_utf8_lossy(&o.stdout)).unwrap();
+    let vips = t["vrrp"][0]["virtual_ips"].as_array().unwrap();
+    assert_eq!(vips.len(), 3, "192.168.200.18 once: {vips:?}");
+    assert_eq!(t["vrrp"].as_array().unwrap().len(), 4);
+
+    let file = dir.join("keepalived-samples-vrrp-localcheck.conf");
+    let o = import(&["keepalived", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let t: toml::Table = toml::from_str(&String::from_utf8_lossy(&o.stdout)).unwrap();
+    let first = &t["vrrp"][0];
+    assert_eq!(first["track_interface"].as_array().unwrap().len(), 3);
+    let script = &first["track_script"][0];
+    assert_eq!(script["name"].as_str(), Some("chk_sshd"));
+    assert_eq!(script["command"][0].as_str(), Some("/bin/sh"));
+    assert_eq!(script["weight"].as_integer(), Some(-4));
+}

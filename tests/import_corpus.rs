@@ -39,10 +39,6 @@ const KNOWN_CHECK_FAILURES: &[(&str, &str)] = &[
         "jitsi-meet-gcp.cfg",
         "its only frontend binds with crt-list (left out): the output has no [[frontend]], which ringlb check refuses",
     ),
-    (
-        "keepalived-samples-vrrp.conf",
-        "192.168.200.18 is listed twice in virtual_ipaddress (once with a label): the output lists it twice in virtual_ips, which ringlb check refuses",
-    ),
 ];
 
 /// HAProxy files imported together with the keepalived file of the same setup.

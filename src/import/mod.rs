@@ -5,7 +5,7 @@
 //! - `report.rs`: the fate of every line, the not-translated list, exit statuses.
 //! - `toml_out.rs`: tables with source-line comments, written as TOML text.
 //! - `haproxy/`: haproxy.cfg sections → frontends, backends, global.
-//! - `keepalived/`: keepalived.conf blocks → `[vrrp]`.
+//! - `keepalived/`: keepalived.conf blocks → `[vrrp]` / `[[vrrp]]`, `[[vrrp_sync_group]]`.
 //!
 //! Pure: files are read, and the environment looked up, by the caller.
 
@@ -53,7 +53,7 @@ pub enum ImportError {
     },
 }
 
-/// haproxy.cfg, and optionally a keepalived.conf whose VRRP instance becomes `[vrrp]`.
+/// haproxy.cfg, and optionally a keepalived.conf whose VRRP instances become `[vrrp]` / `[[vrrp]]`.
 pub fn haproxy(
     cfg: Input,
     keepalived: Option<Input>,
@@ -67,7 +67,7 @@ pub fn haproxy(
     Ok(finish(tables, led, &[cfg.name], keepalived.map(|k| k.name)))
 }
 
-/// keepalived.conf alone: a `[vrrp]` table to add to a ringlb configuration.
+/// keepalived.conf alone: the `[vrrp]` / `[[vrrp]]` tables to add to a ringlb configuration.
 pub fn keepalived(input: Input) -> Result<Translation, ImportError> {
     let mut led = report::Ledger::default();
     let tables = keepalived::translate(input.name, input.text, &mut led)?;

@@ -1,0 +1,183 @@
+//! One `vrrp_instance` → a virtual router table (`[vrrp]` or `[[vrrp]]`), followed by
+//! its `[[vrrp.track_*]]` tables.
+
+use super::blocks::Node;
+use super::{lose_all, note_all, seconds, track, Ctx};
+use crate::import::report::Ledger;
+use crate::import::toml_out::{Table, Value};
+
+/// The router's table, then its tracking tables (which TOML attaches to it).
+pub(super) fn instance(n: &Node, ctx: &mut Ctx, led: &mut Ledger) -> Vec<Table> {
+    let mut t = Table::new(ctx.header);
+    t.notes.push(n.src.cite());
+    led.done(&n.src);
+    if !n.word(1).is_empty() {
+        t.set("name", Value::str(n.word(1)), n.src.cite());
+    }
+    let interface = n
+        .kids()
+        .iter()
+        .find(|k| k.word(0) == "interface")
+        .map(|k| k.word(1).to_string())
+        .unwrap_or_default();
+    let mut subs = Vec::new();
+    for k in n.kids() {
+        match k.word(0) {
+            "virtual_ipaddress" => vips(k, &interface, ctx, &mut t, led),
+            "track_script" => track::scripts(k, ctx, &mut t, &mut subs, led),
+            "track_interface" => track::interfaces(k, &interface, &mut subs, led),
+            "track_file" => track::files(k, ctx, &mut subs, led),
+            _ => instance_key(k, &mut t, led),
+        }
+    }
+    for key in ["interface", "virtual_router_id", "virtual_ips"] {
+        if t.get(key).is_none() {
+            led.lost_part(
+                &n.src,
+                format!("vrrp_instance {key}"),
+                "missing: ringlb requires it",
+            );
+        }
+    }
+    let mut out = vec![t];
+    out.extend(subs);
+    out
+}
+
+/// One plain statement of a `vrrp_instance` → its key, or a note, or a loss.
+fn instance_key(k: &Node, t: &mut Table, led: &mut Ledger) {
+    let src = &k.src;
+    let arg = k.word(1);
+    let int = arg.parse::<i64>();
+    match (k.word(0), int) {
+        ("interface", _) => t.set("interface", Value::str(arg), src.cite()),
+        ("virtual_router_id", Ok(v)) => t.set("virtual_router_id", Value::Int(v), src.cite()),
+        ("priority", Ok(v)) if (1..=254).contains(&v) => {
+            t.set("priority", Value::Int(v), src.cite())
+        }
+        ("priority", _) => {
+            led.lost(
+                src,
+                "ringlb's priorities are 1 to 254 (255, the address owner, is not supported)",
+            );
+            return;
+        }
+        ("advert_int", _) => match seconds(arg) {
+            Some(d) => t.set("advert_interval", Value::str(d), src.cite()),
+            None => {
+                led.lost(src, "not a number of seconds");
+                return;
+            }
+        },
+        ("nopreempt", _) => t.set("preempt", Value::Bool(false), src.cite()),
+        ("preempt", _) => t.set("preempt", Value::Bool(true), src.cite()),
+        ("preempt_delay", _) => match seconds(arg) {
+            Some(d) => t.set("preempt_delay", Value::str(d), src.cite()),
+            None => {
+                led.lost(src, "not a number of seconds");
+                return;
+            }
+        },
+        ("state", _) => {
+            led.note(src, "ringlb always starts as BACKUP and the election decides (the highest priority becomes MASTER within one Master_Down_Interval)");
+            return;
+        }
+        ("unicast_src_ip" | "mcast_src_ip", _) => {
+            led.note(src, "ringlb sends from the interface's first IPv4 address");
+            return;
+        }
+        ("authentication", _) => {
+            note_all(k, led, "VRRPv3 (which ringlb speaks) has no authentication; run both nodes on ringlb, or keepalived with vrrp_version 3");
+            return;
+        }
+        ("version" | "vrrp_version", _) => {
+            led.note(src, "ringlb speaks VRRPv3");
+            return;
+        }
+        ("unicast_peer", _) => {
+            let peers: Vec<Value> = k
+                .kids()
+                .iter()
+                .map(|p| {
+                    led.done(&p.src);
+                    Value::str(p.word(0))
+                })
+                .collect();
+            t.set("unicast_peers", Value::Arr(peers), src.cite());
+        }
+        ("garp_master_delay", Ok(5)) | ("garp_master_repeat", Ok(5)) => {
+            led.note(
+                src,
+                "ringlb's gratuitous ARP: 5 at once and 5 more after 5 s, as here",
+            );
+            return;
+        }
+        (d, _) if d.starts_with("garp_") => {
+            led.lost(
+                src,
+                "ringlb's gratuitous ARP is fixed: 5 at once and 5 more after 5 s",
+            );
+            return;
+        }
+        ("smtp_alert", _) => {
+            led.lost(src, "ringlb sends no mail: use notify");
+            return;
+        }
+        (d, _) if d.starts_with("notify") => {
+            led.lost(src, "ringlb calls notify as PROGRAM STATE PRIORITY (keepalived: TYPE NAME STATE PRIORITY, one script per state): adapt the script and set [vrrp] notify");
+            return;
+        }
+        _ => {
+            lose_all(k, led, "no ringlb equivalent");
+            return;
+        }
+    }
+    led.done(src);
+}
+
+/// `virtual_ipaddress { 10.0.0.1/24 dev eth1 label eth1:1 }` → `"10.0.0.1/24 dev eth1"`.
+fn vips(k: &Node, interface: &str, ctx: &mut Ctx, t: &mut Table, led: &mut Ledger) {
+    let mut ips = Vec::new();
+    let mut cites = Vec::new();
+    for v in k.kids() {
+        let src = &v.src;
+        let ip = v.word(0);
+        let addr = ip.split('/').next().unwrap_or(ip);
+        if addr.parse::<std::net::Ipv4Addr>().is_err() {
+            led.lost(src, "ringlb's virtual IPs are IPv4 addresses");
+            continue;
+        }
+        if !ctx.vips.insert(addr.to_string()) {
+            led.note(
+                src,
+                "the address is already a virtual IP above (ringlb lists each address once)",
+            );
+            continue;
+        }
+        let mut entry = ip.to_string();
+        let mut j = 1;
+        while j < v.words.len() {
+            match (v.word(j), v.word(j + 1)) {
+                ("dev", d) if d != interface => entry = format!("{ip} dev {d}"),
+                ("dev" | "brd" | "broadcast", _) => {}
+                ("label", l) => cites.push(src.differs(&format!(
+                    "label {l} is not set: ringlb adds the address without a label"
+                ))),
+                (other, _) => led.lost_part(
+                    src,
+                    format!("virtual_ipaddress {other}"),
+                    "ringlb adds the address without scope or routes",
+                ),
+            }
+            j += 2;
+        }
+        ips.push(Value::str(entry));
+        cites.push(src.cite());
+        led.done(src);
+    }
+    t.set("virtual_ips", Value::Arr(ips), k.src.cite());
+    led.done(&k.src);
+    for c in cites {
+        t.cite("virtual_ips", c);
+    }
+}

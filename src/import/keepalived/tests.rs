@@ -1,0 +1,269 @@
+//! The keepalived importer's rules, one test each.
+
+use super::track::command;
+use super::*;
+
+const CONF: &str = r#"global_defs {
+  router_id lb1
+  notification_email { ops@example.com }
+}
+vrrp_script chk_haproxy {
+  script "killall -0 haproxy"
+  interval 2
+  weight -60
+}
+vrrp_instance VI_1 {
+  state MASTER
+  interface eth0
+  virtual_router_id 51
+  priority 150
+  advert_int 0.5
+  nopreempt
+  authentication {
+    auth_type PASS
+    auth_pass secret
+  }
+  unicast_peer {
+    10.0.0.2
+  }
+  virtual_ipaddress {
+    192.168.1.100/24 dev eth0
+    192.168.2.1/24 dev eth1
+  }
+  track_script {
+    chk_haproxy
+  }
+  notify_master /usr/local/bin/master.sh
+}
+"#;
+
+fn run(text: &str) -> (Vec<Table>, Vec<usize>) {
+    let mut led = Ledger::default();
+    let t = translate("k.conf", text, &mut led).unwrap();
+    led.close();
+    let lost = led.lost_list().iter().map(|l| l.line).collect();
+    (t, lost)
+}
+
+/// The comments written above a key.
+fn notes_of<'a>(t: &'a Table, key: &str) -> &'a [String] {
+    t.items
+        .iter()
+        .find(|i| i.key == key)
+        .map(|i| i.notes.as_slice())
+        .unwrap_or_default()
+}
+
+fn strs(v: &[&str]) -> Value {
+    Value::Arr(v.iter().map(|s| Value::str(*s)).collect())
+}
+
+#[test]
+fn an_instance_becomes_vrrp() {
+    let (t, lost) = run(CONF);
+    assert_eq!(t.len(), 1);
+    let v = &t[0];
+    assert_eq!(v.header, "[vrrp]");
+    assert_eq!(v.get("name"), Some(&Value::str("VI_1")));
+    assert_eq!(v.get("interface"), Some(&Value::str("eth0")));
+    assert_eq!(v.get("virtual_router_id"), Some(&Value::Int(51)));
+    assert_eq!(v.get("advert_interval"), Some(&Value::str("500ms")));
+    assert_eq!(v.get("preempt"), Some(&Value::Bool(false)));
+    assert_eq!(v.get("unicast_peers"), Some(&strs(&["10.0.0.2"])));
+    assert_eq!(
+        v.get("virtual_ips"),
+        Some(&strs(&["192.168.1.100/24", "192.168.2.1/24 dev eth1"]))
+    );
+    assert_eq!(v.get("track_frontends"), Some(&Value::Bool(true)));
+    assert_eq!(v.get("track_weight"), Some(&Value::Int(60)));
+    assert_eq!(lost, [3, 31]);
+}
+
+const TWO: &str = r#"vrrp_sync_group G1 {
+  group {
+    VI_1
+    VI_2
+    VI_9
+  }
+  notify_master /bin/true
+}
+vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 51
+  virtual_ipaddress {
+    10.0.0.1/24
+    10.0.0.1/24 label eth0:1
+  }
+}
+vrrp_instance VI_2 {
+  interface eth0
+  virtual_router_id 52
+  virtual_ipaddress {
+    10.0.1.1/24 dev eth1 label eth1:vip
+    10.0.0.1
+  }
+}
+"#;
+
+#[test]
+fn every_instance_becomes_a_router_and_sync_groups_follow() {
+    let (t, lost) = run(TWO);
+    let heads: Vec<&str> = t.iter().map(|t| t.header.as_str()).collect();
+    assert_eq!(heads, ["[[vrrp]]", "[[vrrp]]", "[[vrrp_sync_group]]"]);
+    assert_eq!(t[0].get("name"), Some(&Value::str("VI_1")));
+    assert_eq!(t[1].get("name"), Some(&Value::str("VI_2")));
+    assert_eq!(t[2].get("name"), Some(&Value::str("G1")));
+    assert_eq!(t[2].get("routers"), Some(&strs(&["VI_1", "VI_2"])));
+    // VI_9 does not exist; the group's notify has another calling convention.
+    assert_eq!(lost, [5, 7]);
+}
+
+#[test]
+fn duplicate_vips_are_dropped_and_labels_noted() {
+    let (t, _) = run(TWO);
+    assert_eq!(t[0].get("virtual_ips"), Some(&strs(&["10.0.0.1/24"])));
+    assert_eq!(
+        t[1].get("virtual_ips"),
+        Some(&strs(&["10.0.1.1/24 dev eth1"]))
+    );
+    let notes = notes_of(&t[1], "virtual_ips");
+    assert!(notes
+        .iter()
+        .any(|n| n.contains("label eth1:vip is not set")));
+    let text = crate::import::toml_out::write(&[], &t);
+    assert!(text.contains("[[vrrp]]\n"), "{text}");
+}
+
+#[test]
+fn a_sync_group_of_one_instance_is_a_note() {
+    let text = "vrrp_sync_group G { group { VI_1 } }\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress { 10.0.0.1 }\n}\n";
+    let (t, lost) = run(text);
+    assert_eq!(t.len(), 1);
+    assert_eq!(lost, [] as [usize; 0]);
+}
+
+const TRACK: &str = r#"vrrp_script chk_db {
+  script "/usr/bin/pg_isready -q -h '127.0.0.1'"
+  interval 1
+  timeout 0.5
+  weight -60
+  rise 2
+  fall 3
+  init_fail
+}
+vrrp_script chk_port {
+  script "</dev/tcp/127.0.0.1/80"
+}
+vrrp_script unused {
+  script "/bin/true"
+}
+vrrp_track_file tf {
+  file /run/db/weight
+  weight 2
+}
+vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 51
+  virtual_ipaddress { 10.0.0.1 }
+  track_interface {
+    eth0
+    eth1 weight -20
+    eth2
+    eth3 weight 10 reverse
+  }
+  track_script {
+    chk_db weight -40
+    chk_port
+  }
+  track_file {
+    tf weight -1
+  }
+}
+"#;
+
+#[test]
+fn tracking_becomes_track_tables() {
+    let (t, lost) = run(TRACK);
+    let heads: Vec<&str> = t.iter().map(|t| t.header.as_str()).collect();
+    assert_eq!(
+        heads,
+        [
+            "[vrrp]",
+            "[[vrrp.track_interface]]",
+            "[[vrrp.track_interface]]",
+            "[[vrrp.track_script]]",
+            "[[vrrp.track_script]]",
+            "[[vrrp.track_file]]"
+        ]
+    );
+    assert_eq!(t[1].get("interface"), Some(&Value::str("eth1")));
+    assert_eq!(t[1].get("weight"), Some(&Value::Int(-20)));
+    assert_eq!(t[2].get("interface"), Some(&Value::str("eth2")));
+    assert_eq!(t[2].get("weight"), None);
+    let s = &t[3];
+    assert_eq!(s.get("name"), Some(&Value::str("chk_db")));
+    assert_eq!(
+        s.get("command"),
+        Some(&strs(&["/usr/bin/pg_isready", "-q", "-h", "127.0.0.1"]))
+    );
+    assert_eq!(s.get("interval"), Some(&Value::str("1s")));
+    assert_eq!(s.get("timeout"), Some(&Value::str("500ms")));
+    assert_eq!(
+        s.get("weight"),
+        Some(&Value::Int(-40)),
+        "the instance's weight wins"
+    );
+    assert_eq!(s.get("rise"), Some(&Value::Int(2)));
+    assert_eq!(s.get("fall"), Some(&Value::Int(3)));
+    assert_eq!(s.get("init_fail"), Some(&Value::Bool(true)));
+    assert_eq!(
+        t[4].get("command"),
+        Some(&strs(&["/bin/bash", "-c", "</dev/tcp/127.0.0.1/80"]))
+    );
+    assert_eq!(t[5].get("file"), Some(&Value::str("/run/db/weight")));
+    assert_eq!(t[5].get("weight"), Some(&Value::Int(-1)));
+    // Only `reverse` is lost; the unused script is a note.
+    assert_eq!(lost, [28]);
+}
+
+#[test]
+fn scripts_split_like_keepalived_or_go_through_a_shell() {
+    let argv = |s: &str| command(s).map(|(a, _)| a);
+    assert_eq!(
+        argv(r#"/bin/check "a b" c\ d"#),
+        Some(vec!["/bin/check".into(), "a b".into(), "c d".into()])
+    );
+    let (a, how) = command("killall -0 sshd").unwrap();
+    assert_eq!(a, ["/bin/sh", "-c", "killall -0 sshd"]);
+    assert!(how.unwrap().contains("PATH"));
+    let (a, how) = command("/usr/bin/pgrep x && /bin/true").unwrap();
+    assert_eq!(a, ["/bin/sh", "-c", "/usr/bin/pgrep x && /bin/true"]);
+    assert!(how.unwrap().contains("needs a shell"));
+    assert_eq!(command("/bin/x 'open"), None);
+    assert_eq!(command(""), None);
+}
+
+#[test]
+fn a_positive_haproxy_weight_differs() {
+    let text = "vrrp_script chk {\n script \"/usr/bin/pgrep haproxy\"\n weight 2\n}\nvrrp_instance V {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress { 10.0.0.1 }\n track_script { chk }\n}\n";
+    let (t, lost) = run(text);
+    assert_eq!(lost, [] as [usize; 0]);
+    assert_eq!(t[0].get("track_weight"), Some(&Value::Int(2)));
+    let notes = notes_of(&t[0], "track_weight");
+    assert!(notes[0].contains("differs: keepalived adds 2"), "{notes:?}");
+}
+
+#[test]
+fn a_script_without_script_is_lost() {
+    let text = "vrrp_script s {\n interval 1\n}\nvrrp_instance V {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress { 10.0.0.1 }\n track_script { s }\n}\n";
+    let (t, lost) = run(text);
+    assert_eq!(t.len(), 1);
+    assert_eq!(lost, [8]);
+}
+
+#[test]
+fn seconds_to_durations() {
+    assert_eq!(seconds("1").as_deref(), Some("1s"));
+    assert_eq!(seconds("0.25").as_deref(), Some("250ms"));
+    assert_eq!(seconds("x"), None);
+}
