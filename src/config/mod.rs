@@ -116,11 +116,9 @@ impl Config {
         if self.announce.as_ref().is_some_and(|a| a.contains(ip)) {
             return true;
         }
-        self.vrrp.iter().any(|v| {
-            v.virtual_ips
-                .iter()
-                .any(|(a, _)| std::net::IpAddr::V4(*a) == ip)
-        })
+        self.vrrp
+            .iter()
+            .any(|v| v.virtual_ips.iter().any(|(a, _)| *a == ip))
     }
 }
 
