@@ -305,8 +305,14 @@ fn keepalived_native_ipv6_backs_up_ringlb_and_ringlb_preempts_it() {
     assert_eq!(fetch(&lan).as_deref(), Some("b"));
     drop(a);
 
-    // ringlb is back with the higher priority: keepalived hears it and gives up.
-    let mut a = start(&lan, A, &config(150, ""));
+    // ringlb is back with the higher priority (and a tracked file): keepalived hears
+    // it and gives up.
+    let weight = TempConfig::new("0\n");
+    let track = format!(
+        "[[vrrp.track_file]]\nfile = \"{}\"\nweight = -1\ninterval = \"100ms\"\n",
+        weight.0.display()
+    );
+    let mut a = start(&lan, A, &config(150, &track));
     a.wait_for("vrrp: entering MASTER state (priority 150)");
     k.wait_for("Entering BACKUP STATE");
     assert!(
@@ -316,6 +322,18 @@ fn keepalived_native_ipv6_backs_up_ringlb_and_ringlb_preempts_it() {
     assert!(lan.has_addr(A, VIP));
     client_learns(&lan, A, "ringlb");
     assert_eq!(fetch(&lan).as_deref(), Some("a"));
+
+    // ringlb's priority falls below keepalived's: keepalived preempts it.
+    std::fs::write(&weight.0, "60\n").expect("write the tracked file");
+    wait_api(&lan, A, "/api/vrrp", "priority 90", |s| s["priority"] == 90);
+    k.wait_for("Entering MASTER STATE");
+    assert!(
+        lan.wait_addr(A, VIP, false, PATIENCE).is_some(),
+        "ringlb gave the VIP up"
+    );
+    a.wait_for("vrrp: entering BACKUP state (priority 90)");
+    client_learns(&lan, B, "keepalived");
+    assert_eq!(fetch(&lan).as_deref(), Some("b"));
 }
 
 #[test]
