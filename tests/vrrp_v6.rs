@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use common::netns::{fetch_from, Lan};
 use common::vrrp::{
-    api, assert_takes_over_in_time, keepalived_instance, kill_all, start_ringlb, wait_api,
+    api, assert_takes_over_in_time, have_keepalived, keepalived, keepalived_instance, kill_all,
+    start_ringlb, wait_api,
 };
 use common::{Ringlb, TempConfig, PATIENCE};
 
@@ -385,4 +386,54 @@ fn ringlb_backs_up_keepalived_native_ipv6_and_takes_over_when_it_dies() {
     client_learns(&lan, A, "keepalived");
     let s = api(&lan, B, "/api/vrrp");
     assert_eq!(s["master"], link_local(&lan, A).unwrap().as_str(), "{s}");
+}
+
+/// `configs/vrrp-dual-stack.toml` (an IPv4 and an IPv6 router with one id, in a sync
+/// group) against keepalived's two instances in a `vrrp_sync_group`.
+#[test]
+fn dual_stack_sync_group_against_keepalived_s() {
+    let Some(lan) = v6_lan("dual_stack_sync_group_against_keepalived_s") else {
+        return;
+    };
+    if !have_keepalived() {
+        return;
+    }
+    let v4: IpAddr = "192.0.2.100".parse().unwrap();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/vrrp-dual-stack.toml");
+    let example = std::fs::read_to_string(example).expect("the example");
+    let mut a = start_ringlb(&lan, A, &example, 51);
+    a.wait_for("vrrp: sync group svc entering MASTER state");
+    let instance = |name: &str, family: &str, vip: &str| {
+        format!("vrrp_instance {name} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  priority 100\n  advert_int 1\n{family}  virtual_ipaddress {{\n    {vip}\n  }}\n}}\n")
+    };
+    let conf = format!(
+        "global_defs {{\n  vrrp_version 3\n}}\nvrrp_sync_group svc {{\n  group {{\n    VI_4\n    VI_6\n  }}\n}}\n{}{}",
+        instance("VI_4", "", "192.0.2.100/24"),
+        instance("VI_6", "  native_ipv6\n", &format!("{VIP}/64")),
+    );
+    let (mut k, _conf) = keepalived(&lan, B, &conf, "Entering BACKUP STATE");
+    wait_api(&lan, A, "/api/vrrp", "adverts of both", |s| {
+        (0..2).all(|i| s["routers"][i]["adverts_sent_total"].as_u64() >= Some(5))
+    });
+    assert!(!k.logged("Entering MASTER STATE"), "{}", k.log.join("\n"));
+    assert!(lan.has_addr(A, v4) && lan.has_addr(A, VIP));
+
+    // ringlb dies: keepalived's group takes both addresses.
+    kill_all(&lan, A);
+    assert_takes_over_in_time(&lan, B, v4, "keepalived (IPv4)");
+    assert_takes_over_in_time(&lan, B, VIP, "keepalived (IPv6)");
+    drop(a);
+
+    // Back with the higher priorities: both routers preempt, keepalived gives both up.
+    let mut a = start_ringlb(&lan, A, &example, 51);
+    a.wait_for("vrrp: sync group svc entering MASTER state");
+    for vip in [v4, VIP.into()] {
+        assert!(
+            lan.wait_addr(B, vip, false, PATIENCE).is_some(),
+            "keepalived gave {vip} up"
+        );
+        assert!(lan.has_addr(A, vip), "ringlb holds {vip}");
+    }
+    let s = api(&lan, A, "/api/vrrp");
+    assert_eq!(s["sync_groups"][0]["state"], "MASTER", "{s}");
 }
