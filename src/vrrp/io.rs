@@ -10,11 +10,12 @@
 //!
 //! The control thread's runtime is only asked when a socket is readable (monoio's
 //! UDP socket type serves as a readiness wrapper for any datagram descriptor); reads
-//! and writes are non-blocking calls made directly.
+//! and writes are non-blocking calls made directly. Which frame an advert or an
+//! announcement goes in (`wire.rs`) follows the address family, here.
 
 use std::io::{self, Read};
 use std::mem::MaybeUninit;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, RawFd};
 
 use monoio::net::udp::UdpSocket;
@@ -24,7 +25,7 @@ use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockRef, Socket, Type};
 use super::io6::{self, Meta};
 use super::netlink::Interface;
 use super::packet::{GROUP, PROTOCOL};
-use super::wire::{ARP_FRAME, NA_LEN};
+use super::wire::{self, ARP_FRAME};
 
 /// The sockets before the control thread's runtime takes them.
 pub struct Sockets {
@@ -152,26 +153,40 @@ impl Io {
         recv_now(&self.link, buf)
     }
 
-    /// Send a whole IPv4 packet (header included) to `dst`.
-    pub fn send(&self, packet: &[u8], dst: Ipv4Addr) -> io::Result<()> {
-        let to = SocketAddrV4::new(dst, 0).into();
-        with_ref(&self.advert, |sock| sock.send_to(packet, &to)).map(drop)
+    /// Send an advertisement `message` from `src` (our primary address) to `dst`:
+    /// over IPv4 in the header ringlb writes, over IPv6 out of interface `index`.
+    pub fn send(&self, message: &[u8], src: IpAddr, dst: IpAddr, index: u32) -> io::Result<()> {
+        match (src, dst) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                let packet = wire::ipv4_packet(src, dst, message);
+                let to = SocketAddrV4::new(dst, 0).into();
+                with_ref(&self.advert, |sock| sock.send_to(&packet, &to)).map(drop)
+            }
+            (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                io6::send_from(self.advert.as_raw_fd(), message, src, dst, index)
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "source and destination of different families",
+            )),
+        }
     }
 
-    /// Send a VRRP message over IPv6 from `src` (our link-local address) to `dst`.
-    pub fn send_v6(&self, msg: &[u8], src: Ipv6Addr, dst: Ipv6Addr, index: u32) -> io::Result<()> {
-        io6::send_from(self.advert.as_raw_fd(), msg, src, dst, index)
-    }
-
-    /// Send an unsolicited neighbour advertisement for `vip` to all nodes on
-    /// interface `index`, from `vip` itself.
-    pub fn send_na(&self, msg: &[u8; NA_LEN], vip: Ipv6Addr, index: u32) -> io::Result<()> {
-        io6::send_from(self.announce.as_raw_fd(), msg, vip, io6::ALL_NODES, index)
+    /// Tell the neighbours on interface `index` that `vip` is at `mac`: gratuitous
+    /// ARP, or an unsolicited neighbour advertisement to all nodes from `vip` itself.
+    pub fn announce(&self, vip: IpAddr, mac: [u8; 6], index: u32) -> io::Result<()> {
+        match vip {
+            IpAddr::V4(vip) => self.send_frame(&wire::gratuitous_arp(mac, vip), index),
+            IpAddr::V6(vip) => {
+                let na = wire::neighbour_advert(mac, vip);
+                io6::send_from(self.announce.as_raw_fd(), &na, vip, io6::ALL_NODES, index)
+            }
+        }
     }
 
     /// Broadcast one Ethernet frame on interface `index` (a virtual IP's, which may
     /// not be the one adverts go out of).
-    pub fn send_frame(&self, frame: &[u8; ARP_FRAME], index: u32) -> io::Result<()> {
+    fn send_frame(&self, frame: &[u8; ARP_FRAME], index: u32) -> io::Result<()> {
         // SAFETY: sockaddr_ll is plain data; all-zero is a valid value to fill in.
         let mut to: libc::sockaddr_ll = unsafe { MaybeUninit::zeroed().assume_init() };
         to.sll_family = libc::AF_PACKET as u16;

@@ -24,7 +24,6 @@ use super::set::{PreparedRouter, VipLink};
 use super::status::{state_name, Counters, Status};
 use super::sync::{Change, Member};
 use super::track::Tracked;
-use super::wire;
 use crate::config::{Vrrp as VrrpConfig, VrrpChecksum};
 
 /// Gratuitous ARPs per virtual IP on becoming master, and again after a pause.
@@ -299,14 +298,7 @@ impl Instance {
         let destinations: &[IpAddr] = if peers.is_empty() { &group } else { peers };
         for &dst in destinations {
             let message = advert.encode(self.form, src, dst);
-            let sent = match (src, dst) {
-                (IpAddr::V4(s), IpAddr::V4(d)) => {
-                    self.io.send(&wire::ipv4_packet(s, d, &message), d)
-                }
-                (IpAddr::V6(s), IpAddr::V6(d)) => self.io.send_v6(&message, s, d, self.iface.index),
-                _ => continue, // one family per router (configuration)
-            };
-            match sent {
+            match self.io.send(&message, src, dst, self.iface.index) {
                 Ok(()) => self.counters.borrow_mut().adverts_sent += 1,
                 Err(e) => self.error(format_args!("cannot send an advertisement to {dst}: {e}")),
             }
@@ -318,16 +310,7 @@ impl Instance {
     fn announce(&self) {
         for (&(vip, _), link) in self.config.virtual_ips.iter().zip(&self.vip_links) {
             for _ in 0..GARP_BURST {
-                let sent = match vip {
-                    IpAddr::V4(v4) => self
-                        .io
-                        .send_frame(&wire::gratuitous_arp(link.mac, v4), link.index),
-                    IpAddr::V6(v6) => {
-                        let na = wire::neighbour_advert(link.mac, v6);
-                        self.io.send_na(&na, v6, link.index)
-                    }
-                };
-                if let Err(e) = sent {
+                if let Err(e) = self.io.announce(vip, link.mac, link.index) {
                     self.error(format_args!("cannot announce {vip} on {}: {e}", link.name));
                     break;
                 }
