@@ -829,6 +829,12 @@ fn ipv4_and_ipv6_routers_may_share_an_id_on_a_link() {
     assert_eq!((c.vrrp[0].vrid, c.vrrp[1].vrid), (51, 51));
     assert!(!c.vrrp[0].is_v6() && c.vrrp[1].is_v6());
     assert_eq!(c.vrrp_sync_groups[0].routers, [0, 1]);
+    assert!(
+        c.summary()
+            .contains(", virtual router 51 (IPv6) on eth0 (priority 100,"),
+        "{}",
+        c.summary()
+    );
 }
 
 #[test]

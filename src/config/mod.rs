@@ -483,8 +483,9 @@ impl Config {
             .iter()
             .map(|v| {
                 format!(
-                    ", virtual router {} on {} (priority {}, {} virtual IP(s))",
+                    ", virtual router {}{} on {} (priority {}, {} virtual IP(s))",
                     v.vrid,
+                    if v.is_v6() { " (IPv6)" } else { "" },
                     v.interface,
                     v.priority,
                     v.virtual_ips.len()
