@@ -116,11 +116,9 @@ impl Config {
         if self.announce.as_ref().is_some_and(|a| a.contains(ip)) {
             return true;
         }
-        self.vrrp.iter().any(|v| {
-            v.virtual_ips
-                .iter()
-                .any(|(a, _)| std::net::IpAddr::V4(*a) == ip)
-        })
+        self.vrrp
+            .iter()
+            .any(|v| v.virtual_ips.iter().any(|(a, _)| *a == ip))
     }
 }
 
@@ -485,8 +483,9 @@ impl Config {
             .iter()
             .map(|v| {
                 format!(
-                    ", virtual router {} on {} (priority {}, {} virtual IP(s))",
+                    ", virtual router {}{} on {} (priority {}, {} virtual IP(s))",
                     v.vrid,
+                    if v.is_v6() { " (IPv6)" } else { "" },
                     v.interface,
                     v.priority,
                     v.virtual_ips.len()
