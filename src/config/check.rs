@@ -35,6 +35,8 @@ pub struct HealthCheck {
     pub expect_body: Option<String>,
     /// A scripted tcp check: steps run in order after the connect (and handshake).
     pub steps: Vec<Step>,
+    /// The service a grpc check asks about (`""`: the server as a whole).
+    pub grpc_service: String,
 }
 
 impl Default for HealthCheck {
@@ -54,15 +56,17 @@ impl Default for HealthCheck {
             headers: Vec::new(),
             expect_body: None,
             steps: Vec::new(),
+            grpc_service: String::new(),
         }
     }
 }
 
 impl HealthCheck {
-    /// `tcp`, `http` or `script` (a tcp check with steps), for logs and the API.
+    /// `tcp`, `http`, `grpc` or `script` (a tcp check with steps), for logs and the API.
     pub fn kind_name(&self) -> &'static str {
         match self.kind {
             CheckKind::Http => "http",
+            CheckKind::Grpc => "grpc",
             CheckKind::Tcp if self.steps.is_empty() => "tcp",
             CheckKind::Tcp => "script",
         }

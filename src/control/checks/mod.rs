@@ -9,10 +9,14 @@
 //! | `mod.rs` | [`Failure`], the check and agent loops |
 //! | `probe.rs` | the I/O: connect (to `port`/`addr`), TLS, the http exchange, the script, the agent read |
 //! | `http.rs` | the http check's request and the verdict on its response (status set, body substring) |
+//! | `grpc.rs` | the grpc check's request (`grpc.health.v1.Health/Check`) and the verdict on its answer (status, trailers, `HealthCheckResponse`) |
+//! | `grpc_call.rs` | the grpc check's I/O: one HTTP/2 call over the connection `probe.rs` opened |
 //! | `script.rs` | the judge of a scripted check's expect steps, and the excerpt a failure shows |
 //! | `agent.rs` | the agent's answer parsed as HAProxy does, and the weight a percentage gives |
 
 mod agent;
+mod grpc;
+mod grpc_call;
 mod http;
 mod probe;
 mod script;
@@ -45,6 +49,8 @@ pub enum Failure {
     },
     BadResponse,
     Tls(String),
+    /// A grpc check's call failed or the server is not SERVING.
+    Grpc(grpc::GrpcFailure),
     /// A step of a scripted check: its number (from 1), what it is, what went wrong.
     Step {
         index: usize,
@@ -68,6 +74,7 @@ impl fmt::Display for Failure {
             }
             Failure::BadResponse => f.write_str("invalid HTTP response"),
             Failure::Tls(e) => f.write_str(e),
+            Failure::Grpc(g) => write!(f, "{g}"),
             Failure::Step {
                 index,
                 step,

@@ -1,8 +1,8 @@
 //! The probes' I/O, kept thin: connect to the check target (the traffic address, or
 //! `port`/`addr`), the TLS handshake when the check talks TLS, then the http
-//! exchange or the script's steps, every step within what is left of `timeout`; and
-//! the agent's one-line read. What the bytes mean is judged in `http.rs`,
-//! `script.rs` and `agent.rs`.
+//! exchange, the gRPC call (`grpc_call.rs`) or the script's steps, every step within
+//! what is left of `timeout`; and the agent's one-line read. What the bytes mean is
+//! judged in `http.rs`, `grpc.rs`, `script.rs` and `agent.rs`.
 
 use std::future::Future;
 use std::io;
@@ -13,6 +13,7 @@ use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
 use super::agent::MAX_ANSWER;
+use super::grpc_call::{grpc, with_h2_alpn};
 use super::http::{body_verdict, head_verdict, request};
 use super::script::{judge, timed_out, Judged};
 use super::Failure;
@@ -47,21 +48,30 @@ pub async fn probe(check: &HealthCheck, server: &Server) -> Result<(), Failure> 
         CheckTls::Plain => None,
         CheckTls::Tls(t) => Some(t),
     };
-    // A check over TLS: the handshake is part of the check.
+    // A check over TLS: the handshake is part of the check. A grpc check offers h2.
     let mut stream = match tls {
         None => ServerStream::Plain(tcp),
-        Some(tls) => connect_tls(
-            &tls.client_config,
-            tls.server_name.clone(),
-            tcp,
-            left(deadline),
-        )
-        .await
-        .map_err(|e| Failure::Tls(e.to_string()))?,
+        Some(tls) => {
+            let h2;
+            let config = match check.kind {
+                CheckKind::Grpc => {
+                    h2 = with_h2_alpn(&tls.client_config);
+                    &h2
+                }
+                _ => &tls.client_config,
+            };
+            connect_tls(config, tls.server_name.clone(), tcp, left(deadline))
+                .await
+                .map_err(|e| Failure::Tls(e.to_string()))?
+        }
     };
     match check.kind {
         CheckKind::Http => {
             within(deadline, check.timeout, http(&mut stream, check, server)).await?
+        }
+        CheckKind::Grpc => {
+            let tls = tls.map(|t| &**t);
+            within(deadline, check.timeout, grpc(stream, check, server, tls)).await?
         }
         CheckKind::Tcp if check.steps.is_empty() => Ok(()),
         CheckKind::Tcp => script(&mut stream, &check.steps, deadline, check.timeout).await,

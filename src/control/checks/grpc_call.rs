@@ -1,0 +1,179 @@
+//! The grpc check's I/O, kept thin: one HTTP/2 connection (the `h2` crate's client
+//! over monoio-compat's adapter, on the control thread's runtime), one call, the
+//! answer read (at most [`MAX_RESPONSE`] bytes) and handed to `grpc.rs` to judge.
+//! The caller bounds it all by the check's `timeout`; the connection is dropped after.
+
+use std::cell::RefCell;
+use std::io;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
+use monoio::BufResult;
+use monoio_compat::StreamWrapper;
+
+use super::grpc::{
+    authority, head_verdict, request_body, request_head, verdict, GrpcFailure, MAX_RESPONSE,
+};
+use super::Failure;
+use crate::config::{HealthCheck, Server, ServerTls};
+use crate::tls::ServerStream;
+
+/// The library's client, sized for one small call.
+fn builder() -> h2::client::Builder {
+    let mut b = h2::client::Builder::new();
+    b.enable_push(false)
+        .initial_window_size(MAX_RESPONSE as u32)
+        .max_header_list_size(16 * 1024)
+        .max_send_buffer_size(16 * 1024);
+    b
+}
+
+/// The TLS client configuration of a grpc check: the server's or the check's, with
+/// ALPN `h2` offered (gRPC servers require it). Built per check: a check runs once
+/// an interval, and the copy shares the original's roots and session cache.
+pub fn with_h2_alpn(config: &Arc<rustls::ClientConfig>) -> Arc<rustls::ClientConfig> {
+    let mut c = (**config).clone();
+    c.alpn_protocols = vec![b"h2".to_vec()];
+    Arc::new(c)
+}
+
+/// Call `grpc.health.v1.Health/Check` over `stream` (plain, or TLS already done).
+pub async fn grpc(
+    stream: ServerStream,
+    check: &HealthCheck,
+    server: &Server,
+    tls: Option<&ServerTls>,
+) -> Result<(), Failure> {
+    let authority = authority(
+        check.host.as_deref(),
+        tls.map(|t| &t.server_name),
+        &server.address_text,
+    );
+    let head = request_head(&authority, tls.is_some(), check.timeout)?;
+    let body = Bytes::from(request_body(&check.grpc_service));
+    let write_error = Rc::new(RefCell::new(None));
+    let io = Kept {
+        inner: stream,
+        write_error: Rc::clone(&write_error),
+    };
+    let fail = |e: h2::Error| failure(e, &write_error);
+    let (send, conn) = builder()
+        .handshake::<_, Bytes>(StreamWrapper::new(io))
+        .await
+        .map_err(fail)?;
+    let call = async {
+        let mut send = send.ready().await.map_err(fail)?;
+        let (response, mut outgoing) = send.send_request(head, false).map_err(fail)?;
+        outgoing.send_data(body, true).map_err(fail)?;
+        let (head, mut incoming) = response.await.map_err(fail)?.into_parts();
+        if let Some(v) = head_verdict(head.status.as_u16(), &head.headers) {
+            return v;
+        }
+        let mut got = Vec::new();
+        while let Some(chunk) = incoming.data().await {
+            let chunk = chunk.map_err(fail)?;
+            if got.len() + chunk.len() > MAX_RESPONSE {
+                return Err(GrpcFailure::TooLarge.into());
+            }
+            got.extend_from_slice(&chunk);
+            let _ = incoming.flow_control().release_capacity(chunk.len());
+        }
+        let trailers = incoming.trailers().await.map_err(fail)?;
+        verdict(&got, trailers.as_ref())
+    };
+    let mut conn = std::pin::pin!(conn);
+    monoio::select! {
+        v = call => v,
+        ended = &mut conn => Err(match ended {
+            Ok(()) => GrpcFailure::H2("the server closed the connection".into()).into(),
+            Err(e) => fail(e),
+        }),
+    }
+}
+
+/// An error of the library as a check failure: anything the library itself refused
+/// (an HTTP/1.x answer to the preface is not a frame) as "no HTTP/2 answer"; a
+/// reset or GOAWAY from the server as HTTP/2; a socket error as such, the failed
+/// write's first when [`Kept`] held one back.
+fn failure(e: h2::Error, write_error: &RefCell<Option<io::Error>>) -> Failure {
+    if e.is_library() {
+        return GrpcFailure::NotH2(e.to_string()).into();
+    }
+    if let Some(w) = write_error.borrow_mut().take() {
+        return Failure::Io(w);
+    }
+    let text = e.to_string();
+    match e.into_io() {
+        Some(io) => Failure::Io(io),
+        None => GrpcFailure::H2(text).into(),
+    }
+}
+
+/// The stream, holding back a failed write: an HTTP/1.x server answers the preface
+/// and closes before the request is written, and the library, seeing the write
+/// fail, would report a broken pipe without reading the answer already received.
+/// Held back, that write and every later one (flush and shutdown too) "succeed",
+/// the library reads the answer (not a frame), and the failure says the server does
+/// not speak HTTP/2. The error is kept for when the read shows nothing better (a
+/// reset, a close). (The adapter writes with `write` only; `writev` passes its
+/// errors on.)
+struct Kept {
+    inner: ServerStream,
+    write_error: Rc<RefCell<Option<io::Error>>>,
+}
+
+impl Kept {
+    /// A write failed: the write side is gone.
+    fn held(&self) -> bool {
+        self.write_error.borrow().is_some()
+    }
+}
+
+impl AsyncReadRent for Kept {
+    async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+        self.inner.read(buf).await
+    }
+
+    async fn readv<T: IoVecBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+        self.inner.readv(buf).await
+    }
+}
+
+impl AsyncWriteRent for Kept {
+    async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        let len = buf.bytes_init();
+        if self.held() {
+            return (Ok(len), buf);
+        }
+        match self.inner.write(buf).await {
+            (Err(e), buf) => {
+                *self.write_error.borrow_mut() = Some(e);
+                (Ok(len), buf)
+            }
+            done => done,
+        }
+    }
+
+    async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        self.inner.writev(buf).await
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        if self.held() {
+            return Ok(());
+        }
+        self.inner.flush().await
+    }
+
+    /// Never fails: the library shuts down after a connection error, when the
+    /// server may have reset the connection already, and that is not the news.
+    async fn shutdown(&mut self) -> io::Result<()> {
+        if !self.held() {
+            let _ = self.inner.shutdown().await;
+        }
+        Ok(())
+    }
+}

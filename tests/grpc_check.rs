@@ -1,0 +1,250 @@
+//! The grpc health check (`kind = "grpc"`, issue 18) against real gRPC servers:
+//! Python grpcio with the standard health service (tests/grpc_peers/health_server.py),
+//! cleartext HTTP/2 and TLS with ALPN h2. A server follows its health status
+//! (SERVING up, NOT_SERVING down after `fall` checks, back up), and every server that
+//! cannot say SERVING is down with the reason in the log and in `/api/servers`: an
+//! unknown service (NOT_FOUND), no health service (UNIMPLEMENTED), an HTTP/1.1
+//! server, a killed server. Waits are on log lines and on the API, never on sleeps.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::peers::{api_server, StatusApi};
+use common::tls::CertDir;
+use common::{Ringlb, PATIENCE};
+
+const SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/grpc_peers/health_server.py"
+);
+const FAST: &str = "interval = \"100ms\"\nfast_interval = \"50ms\"\ndown_interval = \"100ms\"\ntimeout = \"1s\"\nrise = 1\nfall = 2";
+
+/// Python 3 with grpcio and grpcio-health-checking (CI: `pip install` in .ci/run).
+fn have_grpcio(test: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import grpc, grpc_health.v1.health"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert_ne!(
+            std::env::var("RINGLB_REQUIRE_TOOLS").as_deref(),
+            Ok("1"),
+            "python3 with grpcio and grpcio-health-checking is required"
+        );
+        common::say_skipped(
+            test,
+            "python3 grpcio not installed (RINGLB_REQUIRE_TOOLS=1 makes this a failure)",
+        );
+    }
+    ok
+}
+
+/// A grpcio server: `health` (the health service) or `bare` (no service at all),
+/// TLS with `tls` = (certificate, key) paths. Driven through its stdin.
+struct GrpcServer {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    port: u16,
+}
+
+impl GrpcServer {
+    fn start(mode: &str, tls: Option<(&std::path::Path, &std::path::Path)>) -> GrpcServer {
+        let mut cmd = Command::new("python3");
+        // grpcio logs every failed TLS handshake at info level otherwise.
+        cmd.arg(SCRIPT).arg(mode).env("GRPC_VERBOSITY", "ERROR");
+        if let Some((cert, key)) = tls {
+            cmd.arg(cert).arg(key);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let port = line
+            .strip_prefix("ready ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("grpc server did not start: {line:?}"));
+        GrpcServer {
+            child,
+            stdin,
+            stdout,
+            port,
+        }
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// One command; its answer line.
+    fn say(&mut self, command: &str) -> String {
+        writeln!(self.stdin, "{command}").unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        line.trim().to_string()
+    }
+
+    fn set(&mut self, service: &str, status: &str) {
+        assert_eq!(self.say(&format!("set {service} {status}")), "ok");
+    }
+
+    fn checks(&mut self) -> usize {
+        self.say("checks").parse().unwrap()
+    }
+}
+
+impl Drop for GrpcServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP frontend, backend "db" with a grpc check (`check` adds keys) and `servers`
+/// (name, address, extra keys), one worker.
+fn config(check: &str, servers: &[(&str, String, String)]) -> String {
+    let mut s = format!(
+        "[global]\nworkers = 1\npin_workers = false\nadmin_bind = \"127.0.0.1:0\"\n\n\
+         [[frontend]]\nname = \"f\"\nbind = [\"127.0.0.1:0\"]\nmode = \"tcp\"\ndefault_backend = \"db\"\n\n\
+         [[backend]]\nname = \"db\"\n[backend.check]\nkind = \"grpc\"\n{FAST}\n{check}\n"
+    );
+    for (name, addr, extra) in servers {
+        s.push_str(&format!(
+            "\n[[backend.server]]\nname = \"{name}\"\naddress = \"{addr}\"\ncheck = true\n{extra}\n"
+        ));
+    }
+    s
+}
+
+/// Wait (bounded) until the API shows a passed check of `server`.
+fn wait_check_ok(r: &Ringlb, server: &str) -> serde_json::Value {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let s = api_server(r.admin_addr(), server);
+        if s["check"]["last_ok"] == true {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "no passed check: {s}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The first line saying `server` went down, in whatever order servers went down.
+fn down_line(r: &mut Ringlb, server: &str) -> String {
+    let needle = format!("db/{server} DOWN");
+    r.wait_logged(&needle);
+    r.log.iter().find(|l| l.contains(&needle)).unwrap().clone()
+}
+
+/// The reason `/api/servers` shows for the last check of `server`.
+fn api_detail(r: &Ringlb, server: &str) -> String {
+    let s = api_server(r.admin_addr(), server);
+    assert_eq!(s["check"]["last_ok"], false, "{s}");
+    s["check"]["last_detail"].as_str().unwrap_or("").to_string()
+}
+
+#[test]
+fn a_server_follows_its_health_status_and_is_down_when_killed() {
+    if !have_grpcio("a_server_follows_its_health_status_and_is_down_when_killed") {
+        return;
+    }
+    let mut g = GrpcServer::start("health", None);
+    let mut r = Ringlb::start(&config("", &[("a", g.addr(), String::new())]));
+    let s = wait_check_ok(&r, "a");
+    assert_eq!(s["check"]["kind"], "grpc", "{s}");
+    assert_eq!(s["state"], "UP", "{s}");
+    assert!(g.checks() >= 1);
+
+    g.set("-", "NOT_SERVING");
+    let line = r.wait_for("db/a DOWN");
+    assert!(
+        line.contains("2 consecutive failed check(s)")
+            && line.contains("health status NOT_SERVING"),
+        "{line}"
+    );
+    assert_eq!(api_detail(&r, "a"), "health status NOT_SERVING");
+
+    g.set("-", "SERVING");
+    r.wait_for("db/a UP");
+    wait_check_ok(&r, "a");
+
+    // Killed: nothing listens any more.
+    drop(g);
+    let line = r.wait_for("db/a DOWN");
+    assert!(line.contains("connection refused"), "{line}");
+}
+
+#[test]
+fn servers_that_cannot_say_serving_are_down_with_the_reason() {
+    if !have_grpcio("servers_that_cannot_say_serving_are_down_with_the_reason") {
+        return;
+    }
+    let mut health = GrpcServer::start("health", None);
+    let bare = GrpcServer::start("bare", None);
+    let h1 = StatusApi::start(|_| (200, "ok".into()));
+    let mut r = Ringlb::start(&config(
+        "grpc_service = \"app.Orders\"",
+        &[
+            ("unknown", health.addr(), String::new()),
+            ("bare", bare.addr(), String::new()),
+            ("h1", h1.addr.to_string(), String::new()),
+        ],
+    ));
+    let line = down_line(&mut r, "unknown");
+    assert!(line.contains("gRPC status 5 NOT_FOUND"), "{line}");
+    let line = down_line(&mut r, "bare");
+    assert!(line.contains("gRPC status 12 UNIMPLEMENTED"), "{line}");
+    let line = down_line(&mut r, "h1");
+    assert!(line.contains("no HTTP/2 answer"), "{line}");
+    assert!(api_detail(&r, "h1").contains("no HTTP/2 answer"));
+    assert!(api_detail(&r, "bare").starts_with("gRPC status 12 UNIMPLEMENTED"));
+    // The request named the service: once the server knows it, the check passes.
+    health.set("app.Orders", "SERVING");
+    r.wait_for("db/unknown UP");
+    health.set("app.Orders", "NOT_SERVING");
+    let line = r.wait_for("db/unknown DOWN");
+    assert!(line.contains("health status NOT_SERVING"), "{line}");
+    assert_eq!(api_server(r.admin_addr(), "h1")["check"]["kind"], "grpc");
+}
+
+#[test]
+fn the_check_speaks_tls_with_alpn_h2() {
+    if !have_grpcio("the_check_speaks_tls_with_alpn_h2") {
+        return;
+    }
+    let dir = CertDir::new();
+    dir.write("grpc", &["grpc.test"]);
+    let (cert, key) = (dir.0.join("grpc.pem"), dir.0.join("grpc.key"));
+    let mut g = GrpcServer::start("health", Some((&cert, &key)));
+    let tls = format!(
+        "tls = true\nsni = \"grpc.test\"\nca_file = \"{}\"",
+        cert.display()
+    );
+    let mut r = Ringlb::start(&config("", &[("secure", g.addr(), tls)]));
+    let s = wait_check_ok(&r, "secure");
+    assert_eq!(s["state"], "UP", "{s}");
+    g.set("-", "NOT_SERVING");
+    let line = r.wait_for("db/secure DOWN");
+    assert!(line.contains("health status NOT_SERVING"), "{line}");
+    g.set("-", "SERVING");
+    r.wait_for("db/secure UP");
+    // A cleartext check of the TLS server: the server closes on the preface.
+    drop(r);
+    let mut r = Ringlb::start(&config(
+        "tls = false",
+        &[("secure", g.addr(), "tls = true\nverify = false".into())],
+    ));
+    let line = down_line(&mut r, "secure");
+    assert!(
+        line.contains("HTTP/2: the server closed the connection"),
+        "{line}"
+    );
+}
