@@ -16,23 +16,24 @@ use common::peers::{api_server, StatusApi};
 use common::tls::CertDir;
 use common::{Ringlb, PATIENCE};
 
-const SCRIPT: &str = concat!(
+const GRPCIO: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/grpc_peers/health_server.py"
 );
+const H2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpc_peers/h2_server.py");
 const FAST: &str = "interval = \"100ms\"\nfast_interval = \"50ms\"\ndown_interval = \"100ms\"\ntimeout = \"1s\"\nrise = 1\nfall = 2";
 
-/// Python 3 with grpcio and grpcio-health-checking (CI: `pip install` in .ci/run).
+/// Python 3 with grpcio, grpcio-health-checking and h2 (CI: `pip install` in .ci/run).
 fn have_grpcio(test: &str) -> bool {
     let ok = Command::new("python3")
-        .args(["-c", "import grpc, grpc_health.v1.health"])
+        .args(["-c", "import grpc, grpc_health.v1.health, h2"])
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
         assert_ne!(
             std::env::var("RINGLB_REQUIRE_TOOLS").as_deref(),
             Ok("1"),
-            "python3 with grpcio and grpcio-health-checking is required"
+            "python3 with grpcio, grpcio-health-checking and h2 is required"
         );
         common::say_skipped(
             test,
@@ -42,8 +43,10 @@ fn have_grpcio(test: &str) -> bool {
     ok
 }
 
-/// A grpcio server: `health` (the health service) or `bare` (no service at all),
-/// TLS with `tls` = (certificate, key) paths. Driven through its stdin.
+/// A Python peer: the grpcio server (`health`: the health service, `bare`: no
+/// service at all; TLS with `tls` = (certificate, key) paths), or the hand-driven h2
+/// server (`close`, `compressed`, `trailers-only`). Driven through its stdin, heard
+/// through its stdout.
 struct GrpcServer {
     child: Child,
     stdin: ChildStdin,
@@ -53,9 +56,13 @@ struct GrpcServer {
 
 impl GrpcServer {
     fn start(mode: &str, tls: Option<(&std::path::Path, &std::path::Path)>) -> GrpcServer {
+        let script = match mode {
+            "health" | "bare" => GRPCIO,
+            _ => H2,
+        };
         let mut cmd = Command::new("python3");
         // grpcio logs every failed TLS handshake at info level otherwise.
-        cmd.arg(SCRIPT).arg(mode).env("GRPC_VERBOSITY", "ERROR");
+        cmd.arg(script).arg(mode).env("GRPC_VERBOSITY", "ERROR");
         if let Some((cert, key)) = tls {
             cmd.arg(cert).arg(key);
         }
@@ -87,6 +94,11 @@ impl GrpcServer {
     /// One command; its answer line.
     fn say(&mut self, command: &str) -> String {
         writeln!(self.stdin, "{command}").unwrap();
+        self.line()
+    }
+
+    /// The next line the peer prints (the tests' time limit bounds the wait).
+    fn line(&mut self) -> String {
         let mut line = String::new();
         self.stdout.read_line(&mut line).unwrap();
         line.trim().to_string()
@@ -247,4 +259,55 @@ fn the_check_speaks_tls_with_alpn_h2() {
         line.contains("HTTP/2: the server closed the connection"),
         "{line}"
     );
+}
+
+#[test]
+fn the_request_is_a_grpc_call_and_edge_answers_are_judged() {
+    if !have_grpcio("the_request_is_a_grpc_call_and_edge_answers_are_judged") {
+        return;
+    }
+    let mut close = GrpcServer::start("close", None);
+    let compressed = GrpcServer::start("compressed", None);
+    let trailers_only = GrpcServer::start("trailers-only", None);
+    // A server that accepts and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let held: Vec<_> = silent.incoming().collect();
+        drop(held);
+    });
+    let mut r = Ringlb::start(&config(
+        "grpc_service = \"app.Orders\"",
+        &[
+            ("close", close.addr(), String::new()),
+            ("compressed", compressed.addr(), String::new()),
+            ("trailers", trailers_only.addr(), String::new()),
+            ("silent", silent_addr.to_string(), String::new()),
+        ],
+    ));
+    // The call as the server saw it: path, te, content-type, :authority (the
+    // address as written), and HealthCheckRequest{service: "app.Orders"} framed.
+    let want = format!(
+        "call {} /grpc.health.v1.Health/Check trailers application/grpc 000000000c0a0a{}",
+        close.addr(),
+        "app.Orders"
+            .bytes()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    for _ in 0..3 {
+        assert_eq!(close.line(), want);
+    }
+    // A server that closes right after its answer is up: the answer counts.
+    assert_eq!(wait_check_ok(&r, "close")["state"], "UP");
+    let line = down_line(&mut r, "compressed");
+    assert!(line.contains("message compressed"), "{line}");
+    let line = down_line(&mut r, "trailers");
+    assert!(
+        line.contains("malformed HealthCheckResponse: no message"),
+        "{line}"
+    );
+    let line = down_line(&mut r, "silent");
+    assert!(line.contains("no answer within 1s"), "{line}");
+    assert!(!r.logged("db/close DOWN"), "{:?}", r.log);
 }

@@ -84,13 +84,21 @@ pub async fn grpc(
         let trailers = incoming.trailers().await.map_err(fail)?;
         verdict(&got, trailers.as_ref())
     };
-    let mut conn = std::pin::pin!(conn);
+    let (mut call, mut conn) = (std::pin::pin!(call), std::pin::pin!(conn));
     monoio::select! {
-        v = call => v,
-        ended = &mut conn => Err(match ended {
-            Ok(()) => GrpcFailure::H2("the server closed the connection".into()).into(),
-            Err(e) => fail(e),
-        }),
+        v = &mut call => v,
+        ended = &mut conn => {
+            // The connection ended, maybe just after the whole answer (a server that
+            // closes after each call): the call judges what arrived, and only a call
+            // cut short by the end reports the end.
+            let v = call.await;
+            match (&v, ended) {
+                (Err(Failure::Io(_) | Failure::Grpc(GrpcFailure::H2(_))), Ok(())) => {
+                    Err(GrpcFailure::H2("the server closed the connection".into()).into())
+                }
+                _ => v,
+            }
+        }
     }
 }
 
