@@ -4,7 +4,8 @@
 //! (SERVING up, NOT_SERVING down after `fall` checks, back up), and every server that
 //! cannot say SERVING is down with the reason in the log and in `/api/servers`: an
 //! unknown service (NOT_FOUND), no health service (UNIMPLEMENTED), an HTTP/1.1
-//! server, a killed server. Waits are on log lines and on the API, never on sleeps.
+//! server, a killed server. An http check with `proto = "h2"` runs against HAProxy
+//! serving HTTP/2. Waits are on log lines and on the API, never on sleeps.
 
 mod common;
 
@@ -310,4 +311,53 @@ fn the_request_is_a_grpc_call_and_edge_answers_are_judged() {
     let line = down_line(&mut r, "silent");
     assert!(line.contains("no answer within 1s"), "{line}");
     assert!(!r.logged("db/close DOWN"), "{:?}", r.log);
+}
+
+#[test]
+fn an_http_check_with_proto_h2_speaks_http2_to_haproxy() {
+    if !common::pp_peers::have(
+        "an_http_check_with_proto_h2_speaks_http2_to_haproxy",
+        "/usr/sbin/haproxy",
+    ) {
+        return;
+    }
+    // One HAProxy, two HTTP/2 ports: the first healthy, the second answering 503.
+    // The body names the HTTP version the request came in, so only HTTP/2 passes.
+    let sick_port = common::pp_peers::free_port();
+    let h = common::pp_peers::haproxy(&format!(
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+         frontend f\n  bind 127.0.0.1:{{PORT}} proto h2\n  bind 127.0.0.1:{sick_port} proto h2\n\
+         http-request return status 503 if {{ dst_port {sick_port} }}\n\
+         http-request return status 200 content-type text/plain lf-string \"HTTP/%[fc_http_major] %[req.hdr(host)] %[path]\" if {{ path /ready }} {{ method HEAD GET }}\n\
+         http-request return status 404\n"
+    ));
+    let h1 = StatusApi::start(|_| (200, "HTTP/2".into()));
+    let check = "kind = \"http\"\nproto = \"h2\"\npath = \"/ready\"\nexpect_status = 200\nexpect_body = \"HTTP/2 \"";
+    let text = config(
+        check,
+        &[
+            ("h2", h.addr.to_string(), String::new()),
+            (
+                "sick",
+                h.addr.to_string(),
+                format!("check_port = {sick_port}"),
+            ),
+            ("h1", h1.addr.to_string(), String::new()),
+        ],
+    )
+    .replace("kind = \"grpc\"\n", "");
+    let mut r = Ringlb::start(&text);
+    let s = wait_check_ok(&r, "h2");
+    assert_eq!(
+        (s["state"].as_str(), s["check"]["kind"].as_str()),
+        (Some("UP"), Some("http")),
+        "{s}"
+    );
+    let line = down_line(&mut r, "sick");
+    assert!(line.contains("HTTP status 503, expected 200"), "{line}");
+    let line = down_line(&mut r, "h1");
+    assert!(line.contains("no HTTP/2 answer"), "{line}");
+    // What reached the HTTP/1.1 server was the HTTP/2 preface, not a request.
+    let head = h1.last_head();
+    assert!(head.starts_with("PRI * HTTP/2.0\r\n"), "{head:?}");
 }

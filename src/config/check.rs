@@ -37,6 +37,8 @@ pub struct HealthCheck {
     pub steps: Vec<Step>,
     /// The service a grpc check asks about (`""`: the server as a whole).
     pub grpc_service: String,
+    /// An http check over HTTP/2 (`proto = "h2"`, HAProxy's `check-proto h2`).
+    pub h2: bool,
 }
 
 impl Default for HealthCheck {
@@ -57,6 +59,7 @@ impl Default for HealthCheck {
             expect_body: None,
             steps: Vec::new(),
             grpc_service: String::new(),
+            h2: false,
         }
     }
 }
@@ -70,6 +73,11 @@ impl HealthCheck {
             CheckKind::Tcp if self.steps.is_empty() => "tcp",
             CheckKind::Tcp => "script",
         }
+    }
+
+    /// The check talks HTTP/2: a grpc check, or an http check with `proto = "h2"`.
+    pub fn speaks_h2(&self) -> bool {
+        self.kind == CheckKind::Grpc || self.h2
     }
 }
 

@@ -372,6 +372,8 @@ pub struct RawCheck {
     pub agent_interval: Option<S<String>>,
     /// Added key: the service a grpc check asks about (`""`: the server as a whole).
     pub grpc_service: Option<S<String>>,
+    /// Added key: `"h2"`: an http check over HTTP/2 (HAProxy `check-proto h2`).
+    pub proto: Option<S<String>>,
 }
 
 /// `expect_status` as written: `200`, `"200-399"`, `[200, "300-399"]`.

@@ -94,7 +94,7 @@ impl Validator {
             ..HealthCheck::default()
         };
         self.http_keys(c, &mut check, &key);
-        self.grpc_keys(c, &mut check, &key);
+        self.h2_keys(c, &mut check, &key);
         check.steps = self.steps(&c.step, kind, &key);
         let mut probe = self.backend_probe(c, raw.span(), &key);
         probe.timeout = check.timeout;
@@ -199,19 +199,43 @@ impl Validator {
         }
     }
 
-    /// `grpc_service`: grpc checks only, where it is the `service` of the request.
-    fn grpc_keys(&mut self, c: &RawCheck, check: &mut HealthCheck, key: &str) {
-        let Some(s) = &c.grpc_service else { return };
-        let t = s.get_ref();
-        if check.kind != CheckKind::Grpc {
-            self.error(
-                s.span(),
-                format!("{key}.grpc_service needs kind = \"grpc\" (the service a gRPC health check asks about)"),
-            );
-        } else if t.len() > MAX_SERVICE || t.chars().any(|ch| ch.is_control()) {
-            self.error(s.span(), format!("{key}.grpc_service must be at most {MAX_SERVICE} bytes without control characters (e.g. \"mypackage.MyService\", or \"\" for the whole server)"));
-        } else {
-            check.grpc_service = t.clone();
+    /// `grpc_service` (grpc checks only, the `service` of the request) and `proto`
+    /// (`"h2"`: an http check over HTTP/2; grpc checks always are).
+    fn h2_keys(&mut self, c: &RawCheck, check: &mut HealthCheck, key: &str) {
+        if let Some(s) = &c.grpc_service {
+            let t = s.get_ref();
+            if check.kind != CheckKind::Grpc {
+                self.error(
+                    s.span(),
+                    format!("{key}.grpc_service needs kind = \"grpc\" (the service a gRPC health check asks about)"),
+                );
+            } else if t.len() > MAX_SERVICE || t.chars().any(|ch| ch.is_control()) {
+                self.error(s.span(), format!("{key}.grpc_service must be at most {MAX_SERVICE} bytes without control characters (e.g. \"mypackage.MyService\", or \"\" for the whole server)"));
+            } else {
+                check.grpc_service = t.clone();
+            }
+        }
+        let Some(p) = &c.proto else { return };
+        match (p.get_ref().as_str(), check.kind) {
+            ("h1", CheckKind::Http) => {}
+            ("h2", CheckKind::Http) => check.h2 = true,
+            ("h2", CheckKind::Grpc) => {}
+            ("h1" | "h2", _) => self.error(
+                p.span(),
+                format!("{key}.proto applies to kind = \"http\" (a grpc check always speaks h2)"),
+            ),
+            (other, _) => self.error(
+                p.span(),
+                format!("{key}.proto {other:?}: write \"h1\" or \"h2\""),
+            ),
+        }
+        let forbidden = ["te", "keep-alive", "proxy-connection", "upgrade"];
+        let h2_only = check
+            .headers
+            .iter()
+            .find(|(n, _)| forbidden.iter().any(|f| n.eq_ignore_ascii_case(f)));
+        if let (true, Some((name, _))) = (check.h2, h2_only) {
+            self.error(p.span(), format!("{key}.headers: {name} is connection-specific, refused over HTTP/2 (RFC 9113 §8.2.2)"));
         }
     }
 

@@ -266,3 +266,29 @@ fn bad_grpc_keys_are_refused_with_their_line() {
     );
     refused("kind = \"gprc\"", "", 1, "unknown variant");
 }
+
+#[test]
+fn proto_h2_makes_an_http_check_speak_http2() {
+    let c = config("kind = \"http\"\nproto = \"h2\"", "").unwrap();
+    assert!(c.backends[0].check.h2 && c.backends[0].check.speaks_h2());
+    let c = config("kind = \"http\"\nproto = \"h1\"", "").unwrap();
+    assert!(!c.backends[0].check.speaks_h2());
+    let c = config("kind = \"grpc\"\nproto = \"h2\"", "").unwrap();
+    assert!(c.backends[0].check.speaks_h2());
+    refused(
+        "kind = \"http\"\nproto = \"h3\"",
+        "",
+        2,
+        "write \"h1\" or \"h2\"",
+    );
+    refused("proto = \"h2\"", "", 1, "proto applies to kind = \"http\"");
+    refused("kind = \"grpc\"\nproto = \"h1\"", "", 2, "always speaks h2");
+    refused(
+        "kind = \"http\"\nheaders = [\"Upgrade: x\"]\nproto = \"h2\"",
+        "",
+        3,
+        "Upgrade is connection-specific",
+    );
+    // Over HTTP/1.1 the same header is the operator's business.
+    assert!(config("kind = \"http\"\nheaders = [\"Upgrade: x\"]", "").is_ok());
+}

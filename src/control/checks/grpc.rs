@@ -11,7 +11,6 @@ use std::time::Duration;
 use http_types::header::{HeaderMap, HeaderValue};
 use http_types::uri::Authority;
 use http_types::{Method, Request};
-use rustls::pki_types::ServerName;
 
 use super::Failure;
 
@@ -24,14 +23,9 @@ pub const SERVING: u64 = 1;
 /// The longest `grpc-message` a failure shows.
 const MAX_MESSAGE: usize = 200;
 
-/// Why a grpc check failed, past the connect and the TLS handshake.
+/// Why a grpc check failed, past the connect, the TLS handshake and HTTP/2.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GrpcFailure {
-    /// The HTTP/2 exchange broke on the library's side: what an HTTP/1.x server
-    /// answering the connection preface looks like.
-    NotH2(String),
-    /// The server reset the stream or sent GOAWAY.
-    H2(String),
     ContentType(String),
     /// `grpc-status` not 0, with `grpc-message` (percent-decoded, shortened).
     Status {
@@ -50,8 +44,6 @@ pub enum GrpcFailure {
 impl fmt::Display for GrpcFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            GrpcFailure::NotH2(e) => write!(f, "no HTTP/2 answer (an HTTP/1.x server?): {e}"),
-            GrpcFailure::H2(e) => write!(f, "HTTP/2: {e}"),
             GrpcFailure::ContentType(t) => {
                 write!(f, "content-type {t:?}, expected application/grpc")
             }
@@ -119,21 +111,11 @@ fn health_name(status: u64) -> String {
     }
 }
 
-/// The `:authority`: the check's `host`, else the name the TLS handshake sends when
-/// it is a DNS name, else the server's address as written.
-pub fn authority(host: Option<&str>, tls_name: Option<&ServerName<'_>>, address: &str) -> String {
-    match (host, tls_name) {
-        (Some(h), _) => h.to_string(),
-        (None, Some(ServerName::DnsName(n))) => n.as_ref().to_string(),
-        _ => address.to_string(),
-    }
-}
-
 /// The request head: `POST /grpc.health.v1.Health/Check` with the gRPC fields, and
 /// `grpc-timeout` set to the check's timeout so the server gives up when ringlb does.
 pub fn request_head(authority: &str, tls: bool, timeout: Duration) -> Result<Request<()>, Failure> {
     let authority = Authority::try_from(authority)
-        .map_err(|_| GrpcFailure::H2(format!(":authority {authority:?} is not valid")))?;
+        .map_err(|_| Failure::H2(format!(":authority {authority:?} is not valid")))?;
     let scheme = if tls { "https" } else { "http" };
     let millis = timeout.as_millis().clamp(1, 99_999_999);
     Request::builder()
@@ -144,7 +126,7 @@ pub fn request_head(authority: &str, tls: bool, timeout: Duration) -> Result<Req
         .header("grpc-timeout", format!("{millis}m"))
         .header("user-agent", "ringlb-health-check")
         .body(())
-        .map_err(|e| GrpcFailure::H2(e.to_string()).into())
+        .map_err(|e| Failure::H2(e.to_string()))
 }
 
 /// The request body: one uncompressed length-prefixed message holding

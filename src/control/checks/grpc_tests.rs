@@ -59,19 +59,6 @@ fn the_request_head_is_a_grpc_call() {
 }
 
 #[test]
-fn authority_is_host_then_tls_name_then_address() {
-    let dns = ServerName::try_from("grpc.test").unwrap();
-    let ip = ServerName::try_from("10.0.0.1").unwrap();
-    assert_eq!(authority(Some("h:1"), Some(&dns), "10.0.0.1:50051"), "h:1");
-    assert_eq!(authority(None, Some(&dns), "10.0.0.1:50051"), "grpc.test");
-    assert_eq!(
-        authority(None, Some(&ip), "10.0.0.1:50051"),
-        "10.0.0.1:50051"
-    );
-    assert_eq!(authority(None, None, "app:50051"), "app:50051");
-}
-
-#[test]
 fn serving_statuses_decode() {
     assert_eq!(decode_response(&framed(&[0x08, 1])), Ok(SERVING));
     assert_eq!(decode_response(&framed(&[0x08, 2])), Ok(2));

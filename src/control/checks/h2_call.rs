@@ -1,7 +1,8 @@
-//! The grpc check's I/O, kept thin: one HTTP/2 connection (the `h2` crate's client
-//! over monoio-compat's adapter, on the control thread's runtime), one call, the
-//! answer read (at most [`MAX_RESPONSE`] bytes) and handed to `grpc.rs` to judge.
-//! The caller bounds it all by the check's `timeout`; the connection is dropped after.
+//! The I/O of checks over HTTP/2 (grpc, and http with `proto = "h2"`), kept thin: one
+//! connection (the `h2` crate's client over monoio-compat's adapter, on the control
+//! thread's runtime), one request, the answer read (its body up to a bound) and
+//! handed to `grpc.rs` or `http.rs` to judge. The caller bounds it all by the check's
+//! `timeout`; the connection is dropped after.
 
 use std::cell::RefCell;
 use std::io;
@@ -14,9 +15,10 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::BufResult;
 use monoio_compat::StreamWrapper;
 
-use super::grpc::{
-    authority, head_verdict, request_body, request_head, verdict, GrpcFailure, MAX_RESPONSE,
-};
+use http_types::{HeaderMap, Request};
+
+use super::grpc::{head_verdict, request_body, request_head, verdict, GrpcFailure, MAX_RESPONSE};
+use super::http::{authority, h2_request, h2_verdict, MAX_BODY};
 use super::Failure;
 use crate::config::{HealthCheck, Server, ServerTls};
 use crate::tls::ServerStream;
@@ -31,8 +33,8 @@ fn builder() -> h2::client::Builder {
     b
 }
 
-/// The TLS client configuration of a grpc check: the server's or the check's, with
-/// ALPN `h2` offered (gRPC servers require it). Built per check: a check runs once
+/// The TLS client configuration of a check over HTTP/2: the server's or the check's,
+/// with ALPN `h2` offered (gRPC servers require it). Built per check: a check runs once
 /// an interval, and the copy shares the original's roots and session cache.
 pub fn with_h2_alpn(config: &Arc<rustls::ClientConfig>) -> Arc<rustls::ClientConfig> {
     let mut c = (**config).clone();
@@ -47,13 +49,50 @@ pub async fn grpc(
     server: &Server,
     tls: Option<&ServerTls>,
 ) -> Result<(), Failure> {
-    let authority = authority(
-        check.host.as_deref(),
-        tls.map(|t| &t.server_name),
-        &server.address_text,
-    );
+    let authority = authority(check, server, tls);
     let head = request_head(&authority, tls.is_some(), check.timeout)?;
     let body = Bytes::from(request_body(&check.grpc_service));
+    let answer = exchange(stream, head, body, MAX_RESPONSE).await?;
+    if let Some(v) = head_verdict(answer.status, &answer.headers) {
+        return v;
+    }
+    if answer.cut {
+        return Err(GrpcFailure::TooLarge.into());
+    }
+    verdict(&answer.body, answer.trailers.as_ref())
+}
+
+/// An http check over HTTP/2 (`proto = "h2"`): the request, judged as over HTTP/1.1.
+pub async fn http(
+    stream: ServerStream,
+    check: &HealthCheck,
+    server: &Server,
+    tls: Option<&ServerTls>,
+) -> Result<(), Failure> {
+    let head = h2_request(check, &authority(check, server, tls), tls.is_some())?;
+    let answer = exchange(stream, head, Bytes::new(), MAX_BODY).await?;
+    h2_verdict(answer.status, &answer.body, check)
+}
+
+/// What an HTTP/2 request got back.
+struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    /// At most the bound given to [`exchange`].
+    body: Vec<u8>,
+    /// The body went on past the bound (and was not read further).
+    cut: bool,
+    trailers: Option<HeaderMap>,
+}
+
+/// One request over a new HTTP/2 connection on `stream`: its answer, the body read
+/// up to `max` bytes (and the trailers, when the body ended within it).
+async fn exchange(
+    stream: ServerStream,
+    head: Request<()>,
+    body: Bytes,
+    max: usize,
+) -> Result<Answer, Failure> {
     let write_error = Rc::new(RefCell::new(None));
     let io = Kept {
         inner: stream,
@@ -66,35 +105,45 @@ pub async fn grpc(
         .map_err(fail)?;
     let call = async {
         let mut send = send.ready().await.map_err(fail)?;
-        let (response, mut outgoing) = send.send_request(head, false).map_err(fail)?;
-        outgoing.send_data(body, true).map_err(fail)?;
-        let (head, mut incoming) = response.await.map_err(fail)?.into_parts();
-        if let Some(v) = head_verdict(head.status.as_u16(), &head.headers) {
-            return v;
+        let end = body.is_empty();
+        let (response, mut outgoing) = send.send_request(head, end).map_err(fail)?;
+        if !end {
+            outgoing.send_data(body, true).map_err(fail)?;
         }
-        let mut got = Vec::new();
+        let (head, mut incoming) = response.await.map_err(fail)?.into_parts();
+        let mut answer = Answer {
+            status: head.status.as_u16(),
+            headers: head.headers,
+            body: Vec::new(),
+            cut: false,
+            trailers: None,
+        };
         while let Some(chunk) = incoming.data().await {
             let chunk = chunk.map_err(fail)?;
-            if got.len() + chunk.len() > MAX_RESPONSE {
-                return Err(GrpcFailure::TooLarge.into());
+            let room = max - answer.body.len();
+            answer
+                .body
+                .extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if chunk.len() > room {
+                answer.cut = true;
+                return Ok(answer);
             }
-            got.extend_from_slice(&chunk);
             let _ = incoming.flow_control().release_capacity(chunk.len());
         }
-        let trailers = incoming.trailers().await.map_err(fail)?;
-        verdict(&got, trailers.as_ref())
+        answer.trailers = incoming.trailers().await.map_err(fail)?;
+        Ok(answer)
     };
     let (mut call, mut conn) = (std::pin::pin!(call), std::pin::pin!(conn));
     monoio::select! {
         v = &mut call => v,
         ended = &mut conn => {
             // The connection ended, maybe just after the whole answer (a server that
-            // closes after each call): the call judges what arrived, and only a call
-            // cut short by the end reports the end.
+            // closes after each request): the call takes what arrived, and only a
+            // call cut short by the end reports the end.
             let v = call.await;
             match (&v, ended) {
-                (Err(Failure::Io(_) | Failure::Grpc(GrpcFailure::H2(_))), Ok(())) => {
-                    Err(GrpcFailure::H2("the server closed the connection".into()).into())
+                (Err(Failure::Io(_) | Failure::H2(_)), Ok(())) => {
+                    Err(Failure::H2("the server closed the connection".into()))
                 }
                 _ => v,
             }
@@ -108,7 +157,7 @@ pub async fn grpc(
 /// write's first when [`Kept`] held one back.
 fn failure(e: h2::Error, write_error: &RefCell<Option<io::Error>>) -> Failure {
     if e.is_library() {
-        return GrpcFailure::NotH2(e.to_string()).into();
+        return Failure::NotH2(e.to_string());
     }
     if let Some(w) = write_error.borrow_mut().take() {
         return Failure::Io(w);
@@ -116,7 +165,7 @@ fn failure(e: h2::Error, write_error: &RefCell<Option<io::Error>>) -> Failure {
     let text = e.to_string();
     match e.into_io() {
         Some(io) => Failure::Io(io),
-        None => GrpcFailure::H2(text).into(),
+        None => Failure::H2(text),
     }
 }
 
