@@ -14,7 +14,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::peers::{api_server, StatusApi};
-use common::tls::CertDir;
+use common::tls::{CertDir, TlsBackend};
 use common::{Ringlb, PATIENCE};
 
 const GRPCIO: &str = concat!(
@@ -241,9 +241,20 @@ fn the_check_speaks_tls_with_alpn_h2() {
         "tls = true\nsni = \"grpc.test\"\nca_file = \"{}\"",
         cert.display()
     );
-    let mut r = Ringlb::start(&config("", &[("secure", g.addr(), tls)]));
+    // An HTTPS server without HTTP/2 (no ALPN; it answers the preface in HTTP/1.1).
+    let h1 = TlsBackend::start(&dir, "grpc");
+    let mut r = Ringlb::start(&config(
+        "",
+        &[
+            ("secure", g.addr(), tls.clone()),
+            ("https1", h1.addr.to_string(), tls),
+        ],
+    ));
     let s = wait_check_ok(&r, "secure");
     assert_eq!(s["state"], "UP", "{s}");
+    let line = down_line(&mut r, "https1");
+    assert!(line.contains("no HTTP/2 answer"), "{line}");
+    assert_eq!(h1.sni.lock().unwrap().as_deref(), Some("grpc.test"));
     g.set("-", "NOT_SERVING");
     let line = r.wait_for("db/secure DOWN");
     assert!(line.contains("health status NOT_SERVING"), "{line}");
