@@ -22,7 +22,7 @@ const GRPCIO: &str = concat!(
     "/tests/grpc_peers/health_server.py"
 );
 const H2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpc_peers/h2_server.py");
-const FAST: &str = "interval = \"100ms\"\nfast_interval = \"50ms\"\ndown_interval = \"100ms\"\ntimeout = \"1s\"\nrise = 1\nfall = 2";
+const FAST: &str = "interval = \"100ms\"\nfast_interval = \"50ms\"\ndown_interval = \"100ms\"\ntimeout = \"2s\"\nrise = 1\nfall = 2";
 
 /// Python 3 with grpcio, grpcio-health-checking and h2 (CI: `pip install` in .ci/run).
 fn have_grpcio(test: &str) -> bool {
@@ -320,7 +320,7 @@ fn the_request_is_a_grpc_call_and_edge_answers_are_judged() {
         "{line}"
     );
     let line = down_line(&mut r, "silent");
-    assert!(line.contains("no answer within 1s"), "{line}");
+    assert!(line.contains("no answer within 2s"), "{line}");
     assert!(!r.logged("db/close DOWN"), "{:?}", r.log);
 }
 
