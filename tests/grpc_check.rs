@@ -26,22 +26,7 @@ const FAST: &str = "interval = \"100ms\"\nfast_interval = \"50ms\"\ndown_interva
 
 /// Python 3 with grpcio, grpcio-health-checking and h2 (CI: `pip install` in .ci/run).
 fn have_grpcio(test: &str) -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import grpc, grpc_health.v1.health, h2"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert_ne!(
-            std::env::var("RINGLB_REQUIRE_TOOLS").as_deref(),
-            Ok("1"),
-            "python3 with grpcio, grpcio-health-checking and h2 is required"
-        );
-        common::say_skipped(
-            test,
-            "python3 grpcio not installed (RINGLB_REQUIRE_TOOLS=1 makes this a failure)",
-        );
-    }
-    ok
+    common::have_python(test, "grpc, grpc_health.v1.health, h2")
 }
 
 /// A Python peer: the grpcio server (`health`: the health service, `bare`: no
