@@ -332,6 +332,8 @@ pub struct RawCookie {
 pub enum CheckKind {
     Tcp,
     Http,
+    /// Added value: the gRPC health protocol (`grpc.health.v1.Health/Check`) over HTTP/2.
+    Grpc,
 }
 
 #[derive(Debug, Deserialize)]
@@ -368,6 +370,10 @@ pub struct RawCheck {
     pub agent_addr: Option<S<String>>,
     pub agent_send: Option<S<String>>,
     pub agent_interval: Option<S<String>>,
+    /// Added key: the service a grpc check asks about (`""`: the server as a whole).
+    pub grpc_service: Option<S<String>>,
+    /// Added key: `"h2"`: an http check over HTTP/2 (HAProxy `check-proto h2`).
+    pub proto: Option<S<String>>,
 }
 
 /// `expect_status` as written: `200`, `"200-399"`, `[200, "300-399"]`.
