@@ -10,6 +10,7 @@
 //! | `raw.rs` | the file as written: serde structs mirroring the TOML, spans kept for messages |
 //! | `validate.rs` | the validator: entry point, `[global]`, `[defaults]`, shared checks (durations, ranges, names, addresses) |
 //! | `validate_frontend.rs` | `[[frontend]]`: binds, backend references, routes, redirects, timeouts |
+//! | `validate_forwarded.rs` | a frontend's X-Forwarded-* keys ([`Forwarded`]: `forwarded_headers`, `forwarded_for_*`) |
 //! | `validate_h2.rs` | a frontend's HTTP/2 keys: `h2c` and the `h2_*` limits ([`H2Settings`]) |
 //! | `validate_l4.rs` | layer 4: `proxy_protocol` (+ `_from`), `sni` routes and `sni_fallback`, `send_proxy` |
 //! | `validate_backend.rs` | `[[backend]]`: balance, queue, servers |
@@ -47,6 +48,7 @@ mod validate_announce;
 mod validate_backend;
 mod validate_check;
 mod validate_cookie;
+mod validate_forwarded;
 mod validate_frontend;
 mod validate_h2;
 mod validate_l4;
@@ -70,6 +72,7 @@ pub use duration::parse_duration;
 pub use error::{ConfigError, ConfigErrors};
 pub use raw::{Balance, CheckKind, HttpReuse, IoDriver, Mode};
 pub use validate_announce::Announce;
+pub use validate_forwarded::Forwarded;
 pub use validate_h2::H2Settings;
 pub use vrrp::{SyncGroup, TrackFile, TrackInterface, TrackScript, Vrrp, VrrpChecksum};
 
@@ -181,6 +184,8 @@ pub struct Frontend {
     pub mode: Mode,
     pub default_backend: Option<usize>,
     pub forwarded_for: bool,
+    /// Which X-Forwarded-* fields (`forwarded_for = true` and the keys that narrow it).
+    pub forwarding: Forwarded,
     pub routes: Vec<Route>,
     pub redirects: Vec<Redirect>,
     pub timeout_client: Duration,
@@ -414,6 +419,9 @@ pub struct Server {
     /// Has an address: false for a runtime-resolved server until DNS gives it one
     /// (it takes no traffic meanwhile, like HAProxy's "MAINT (resolution)").
     pub resolved: bool,
+    /// `disabled = true`: starts in maintenance (admin state `maint`) until the API
+    /// sets it `ready` (HAProxy's `server ... disabled`).
+    pub disabled: bool,
 }
 
 /// How a server's address is found again at runtime.

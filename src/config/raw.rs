@@ -183,6 +183,12 @@ pub struct RawFrontend {
     pub mode: Option<Mode>,
     pub default_backend: Option<S<String>>,
     pub forwarded_for: Option<bool>,
+    /// Added keys: which X-Forwarded-* fields `forwarded_for = true` adds (default all
+    /// three) and HAProxy's `option forwardfor` options (see `validate_forwarded.rs`).
+    pub forwarded_headers: Option<S<Vec<S<String>>>>,
+    pub forwarded_for_header: Option<S<String>>,
+    pub forwarded_for_except: Option<S<Vec<S<String>>>>,
+    pub forwarded_for_if_none: Option<bool>,
     pub tls: Option<S<RawTls>>,
     #[serde(default)]
     pub route: Vec<S<RawRoute>>,
@@ -442,4 +448,7 @@ pub struct RawServer {
     /// apart (sooner when the records' TTL says so); `"ipv6"` (default) or `"ipv4"`.
     pub resolve_interval: Option<S<String>>,
     pub resolve_prefer: Option<S<String>>,
+    /// Added key: start in maintenance until the API sets the server `ready`
+    /// (HAProxy's `disabled`).
+    pub disabled: Option<bool>,
 }

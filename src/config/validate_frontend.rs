@@ -108,6 +108,7 @@ impl Validator {
             mode,
             default_backend,
             forwarded_for: fe.forwarded_for.unwrap_or(false),
+            forwarding: self.forwarded(fe, mode, key),
             routes,
             redirects,
             timeout_client: self.duration(

@@ -157,6 +157,7 @@ impl Validator {
                     srv,
                 }),
                 resolved: false,
+                disabled: false,
             });
         }
     }

@@ -346,7 +346,10 @@ fn forwardfor(fe: &mut Fe, ff: &HashMap<String, Src>, cx: &mut Cx) {
     let srcs: Option<Vec<&Src>> = targets.iter().map(|t| ff.get(*t)).collect();
     if let Some(srcs) = srcs.filter(|s| !s.is_empty()) {
         let srcs: Vec<Src> = srcs.into_iter().cloned().collect();
-        fe.main.set("forwarded_for", Value::Bool(true), srcs[0].differs("set on the frontend, whose every backend has it; also sets X-Forwarded-Proto and X-Forwarded-Host"));
+        let note = srcs[0].differs("set on the frontend, whose every backend has it");
+        fe.main.set("forwarded_for", Value::Bool(true), note);
+        let only_for = Value::Arr(vec![Value::str("x-forwarded-for")]);
+        fe.main.set("forwarded_headers", only_for, srcs[0].cite());
         for s in &srcs {
             fe.main.cite("forwarded_for", s.cite());
             cx.led.done(s);

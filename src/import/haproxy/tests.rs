@@ -133,12 +133,33 @@ fn forwardfor_inherited_by_tcp_frontends_only_has_no_effect() {
         notes(text),
         ["h.cfg:3: option forwardfor except 127.0.0.0/8: no key needed: no effect on a tcp frontend, in HAProxy either"]
     );
-    // An http frontend inheriting it too: its options are still reported.
-    let (_, lost) = run(&format!(
+    // An http frontend inheriting it too: X-Forwarded-For alone, except loopback.
+    let (toml, lost) = run(&format!(
         "{text}frontend g\n  bind :81\n  default_backend b\n"
     ));
+    assert!(lost.is_empty(), "{lost:?}");
+    for key in [
+        "forwarded_for = true",
+        "forwarded_headers = [\"x-forwarded-for\"]",
+        "forwarded_for_except = [\"127.0.0.0/8\"]",
+    ] {
+        assert!(toml.contains(key), "{key} in {toml}");
+    }
+}
+
+#[test]
+fn forwardfor_options_become_keys() {
+    let text = "frontend f\n  bind :80\n  mode http\n  option forwardfor header X-Client-IP if-none\n  default_backend b\nbackend b\n  mode http\n  server s 10.0.0.1:80\n";
+    let (toml, lost) = run(text);
+    assert!(lost.is_empty(), "{lost:?}");
+    assert!(
+        toml.contains("forwarded_for_header = \"X-Client-IP\""),
+        "{toml}"
+    );
+    assert!(toml.contains("forwarded_for_if_none = true"), "{toml}");
+    let (_, lost) = run(&text.replace("if-none", "bogus"));
     assert_eq!(lost.len(), 1, "{lost:?}");
-    assert!(lost[0].starts_with("h.cfg:3: option forwardfor options: not translated"));
+    assert!(lost[0].starts_with("h.cfg:4: option forwardfor bogus: not translated"));
 }
 
 #[test]
@@ -225,16 +246,27 @@ fn tuning_lines_at_haproxys_default_need_no_key() {
 #[test]
 fn server_options_say_how_ringlb_differs() {
     let text = "backend b\n  server s 10.0.0.1:80 disabled minconn 5 maxconn 50 on-marked-down shutdown-sessions\n";
-    let (_, lost) = run(text);
-    assert_eq!(lost.len(), 3, "{lost:?}");
+    let (toml, lost) = run(text);
+    assert_eq!(lost.len(), 2, "{lost:?}");
     let why = [
-        "server disabled: not translated: ringlb has no key to start a server in maintenance",
         "server minconn: not translated: ringlb's server max_connections is a fixed limit",
         "server on-marked-down: not translated: ringlb leaves established sessions",
     ];
     for (l, w) in lost.iter().zip(why) {
         assert!(l.contains(w), "{l}");
     }
+    assert!(toml.contains("disabled = true"), "{toml}");
+}
+
+#[test]
+fn disabled_servers_start_in_maintenance_and_enabled_undoes_a_default() {
+    let text = "backend b\n  default-server disabled\n  server s1 10.0.0.1:80\n  server s2 10.0.0.2:80 enabled\n";
+    let (toml, lost) = run(text);
+    assert!(lost.is_empty(), "{lost:?}");
+    let t = parsed(&toml);
+    let servers = t["backend"][0]["server"].as_array().unwrap();
+    let disabled: Vec<_> = servers.iter().map(|s| s["disabled"].as_bool()).collect();
+    assert_eq!(disabled, [Some(true), Some(false)]);
 }
 
 #[test]
