@@ -27,6 +27,7 @@
 //! | `validate_vrrp_sync.rs` | `[[vrrp]]` lists (names, ids and VIPs unique) and `[[vrrp_sync_group]]` |
 //! | `validate_announce.rs` | `[announce]`: service addresses announced through BIRD ([`Announce`]) |
 //! | `validate_log.rs` | `global.log_target`, `global.syslog`, `access_log_format` (global and per frontend) |
+//! | `validate_userlist.rs` | `[[userlist]]` (basic authentication users) and `global.admin_userlist` |
 //! | `validate_user.rs` | `global.user`, `global.group`: names resolved to ids on this host |
 //! | `raw_rules.rs` | the rule keys as written: `[[table]]`, `[[frontend.acl]]`, `*_rule`, `error_page` |
 //! | `validate_rules.rs` | `[[table]]`, a frontend's rules → a [`crate::rules::RuleSet`], error pages |
@@ -58,6 +59,7 @@ mod validate_resolve;
 mod validate_rules;
 mod validate_tls;
 mod validate_user;
+mod validate_userlist;
 mod validate_vrrp;
 mod validate_vrrp_sync;
 mod validate_vrrp_track;
@@ -137,6 +139,8 @@ pub struct Global {
     pub admin_bind: Option<SocketAddr>,
     /// Bearer token the admin API requires, when set.
     pub admin_token: Option<String>,
+    /// Users whose `Authorization: Basic` the admin API accepts (`admin_userlist`).
+    pub admin_users: Option<std::sync::Arc<crate::rules::Userlist>>,
     pub log_level: String,
     pub access_log: bool,
     pub grace_period: Duration,

@@ -33,6 +33,9 @@ pub struct RawConfig {
     pub resolvers: Option<S<RawResolvers>>,
     /// Added key: service addresses announced through BIRD while healthy.
     pub announce: Option<S<RawAnnounce>>,
+    /// Added key: users for HTTP basic authentication (HAProxy's `userlist`).
+    #[serde(default)]
+    pub userlist: Vec<S<super::raw_rules::RawUserlist>>,
 }
 
 /// `[announce]`: active-active over BGP/ECMP (see `validate_announce.rs`).
@@ -83,6 +86,9 @@ pub struct RawGlobal {
     pub admin_bind: Option<S<String>>,
     /// Added key: when set, the admin API wants `Authorization: Bearer <token>`.
     pub admin_token: Option<S<String>>,
+    /// Added key: the admin listener also takes `Authorization: Basic` of a user of
+    /// this `[[userlist]]` (HAProxy's `stats auth`).
+    pub admin_userlist: Option<S<String>>,
     pub log_level: Option<S<String>>,
     pub access_log: Option<S<bool>>,
     /// Added key: how long open connections may finish after SIGTERM/SIGINT.

@@ -63,6 +63,7 @@ pub fn tables(fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
     }
     out.extend(cx.g.resolvers.clone());
     out.extend(cx.g.tables.clone());
+    out.extend(cx.g.userlists.clone());
     out.extend(frontends);
     out.extend(backends);
     out
