@@ -190,6 +190,9 @@ pub struct Frontend {
     pub forwarded_for: bool,
     /// Which X-Forwarded-* fields (`forwarded_for = true` and the keys that narrow it).
     pub forwarding: Forwarded,
+    /// Client connections of this frontend at once, split evenly across workers like
+    /// the global limit; 0 = none of its own.
+    pub max_connections: usize,
     pub routes: Vec<Route>,
     pub redirects: Vec<Redirect>,
     pub timeout_client: Duration,

@@ -195,6 +195,9 @@ pub struct RawFrontend {
     pub forwarded_for_header: Option<S<String>>,
     pub forwarded_for_except: Option<S<Vec<S<String>>>>,
     pub forwarded_for_if_none: Option<bool>,
+    /// Added key: this frontend's client connections at once (HAProxy's frontend
+    /// `maxconn`); 0 or absent: only `global.max_connections`.
+    pub max_connections: Option<S<i64>>,
     pub tls: Option<S<RawTls>>,
     #[serde(default)]
     pub route: Vec<S<RawRoute>>,

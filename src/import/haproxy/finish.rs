@@ -11,7 +11,7 @@ use crate::import::toml_out::{Table, Value};
 use super::model::{Be, Bind, Cx, Fe};
 use super::{limits, routes};
 
-pub fn tables(fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
+pub fn tables(mut fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
     let mut out = Vec::new();
     let mut backends = Vec::new();
     let mut known: Vec<String> = Vec::new();
@@ -44,7 +44,7 @@ pub fn tables(fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
     }
     let mut frontends = Vec::new();
     let mut logs = false;
-    limits::maxconn(&fes, cx);
+    limits::maxconn(&mut fes, cx);
     for fe in fes {
         logs |= fe.http_log;
         frontends.extend(frontend(fe, &known, &empty, &ff, cx));

@@ -209,11 +209,24 @@ fn frontend_maxconn_at_or_above_the_global_one_needs_no_key() {
         toml.contains("h.cfg:11: maxconn 5000 (no key needed"),
         "{toml}"
     );
-    let (_, lost) = run(&text.replace("maxconn 5000", "maxconn 3999"));
-    assert_eq!(lost, ["h.cfg:11: maxconn: not translated: ringlb has no per-frontend connection limit; global.max_connections = 4000 is process-wide (a busy frontend can take every connection)"]);
-    // Without a global limit, no frontend limit can be dropped.
-    let (_, lost) = run(&text.replace("global\n  maxconn 4000\n", ""));
-    assert_eq!(lost.len(), 2, "{lost:?}");
+    // Below the process limit: the frontend's own limit.
+    let (toml, lost) = run(&text.replace("maxconn 5000", "maxconn 3999"));
+    assert!(lost.is_empty(), "{lost:?}");
+    let fes = parsed(&toml)["frontend"].as_array().unwrap().clone();
+    let limits: Vec<_> = fes
+        .iter()
+        .map(|f| f.get("max_connections").and_then(|v| v.as_integer()))
+        .collect();
+    assert_eq!(limits, [None, Some(3999)]);
+    // Without a global limit, every frontend keeps its own.
+    let (toml, lost) = run(&text.replace("global\n  maxconn 4000\n", ""));
+    assert!(lost.is_empty(), "{lost:?}");
+    let fes = parsed(&toml)["frontend"].as_array().unwrap().clone();
+    let limits: Vec<_> = fes
+        .iter()
+        .map(|f| f.get("max_connections").and_then(|v| v.as_integer()))
+        .collect();
+    assert_eq!(limits, [Some(4000), Some(5000)]);
 }
 
 #[test]
@@ -427,9 +440,14 @@ fn frontend_maxconn_is_the_process_limit_only_with_one_frontend() {
         Some(2000)
     );
     let two = format!("{one}frontend g\n  bind :81\n  default_backend b\n");
-    let (_, lost) = run(&two);
-    assert_eq!(lost.len(), 1, "{lost:?}");
-    assert!(lost[0].starts_with("h.cfg:4: maxconn: not translated"));
+    let (toml, lost) = run(&two);
+    assert!(lost.is_empty(), "{lost:?}");
+    // Two frontends: each keeps the limit it inherits, the process keeps its own.
+    let t = parsed(&toml);
+    assert_eq!(t["global"]["max_connections"].as_integer(), Some(5000));
+    for fe in t["frontend"].as_array().unwrap() {
+        assert_eq!(fe["max_connections"].as_integer(), Some(2000));
+    }
 }
 
 #[test]
