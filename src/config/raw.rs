@@ -33,6 +33,9 @@ pub struct RawConfig {
     pub resolvers: Option<S<RawResolvers>>,
     /// Added key: service addresses announced through BIRD while healthy.
     pub announce: Option<S<RawAnnounce>>,
+    /// Added key: users for HTTP basic authentication (HAProxy's `userlist`).
+    #[serde(default)]
+    pub userlist: Vec<S<super::raw_rules::RawUserlist>>,
 }
 
 /// `[announce]`: active-active over BGP/ECMP (see `validate_announce.rs`).
@@ -83,6 +86,9 @@ pub struct RawGlobal {
     pub admin_bind: Option<S<String>>,
     /// Added key: when set, the admin API wants `Authorization: Bearer <token>`.
     pub admin_token: Option<S<String>>,
+    /// Added key: the admin listener also takes `Authorization: Basic` of a user of
+    /// this `[[userlist]]` (HAProxy's `stats auth`).
+    pub admin_userlist: Option<S<String>>,
     pub log_level: Option<S<String>>,
     pub access_log: Option<S<bool>>,
     /// Added key: how long open connections may finish after SIGTERM/SIGINT.
@@ -183,6 +189,15 @@ pub struct RawFrontend {
     pub mode: Option<Mode>,
     pub default_backend: Option<S<String>>,
     pub forwarded_for: Option<bool>,
+    /// Added keys: which X-Forwarded-* fields `forwarded_for = true` adds (default all
+    /// three) and HAProxy's `option forwardfor` options (see `validate_forwarded.rs`).
+    pub forwarded_headers: Option<S<Vec<S<String>>>>,
+    pub forwarded_for_header: Option<S<String>>,
+    pub forwarded_for_except: Option<S<Vec<S<String>>>>,
+    pub forwarded_for_if_none: Option<bool>,
+    /// Added key: this frontend's client connections at once (HAProxy's frontend
+    /// `maxconn`); 0 or absent: only `global.max_connections`.
+    pub max_connections: Option<S<i64>>,
     pub tls: Option<S<RawTls>>,
     #[serde(default)]
     pub route: Vec<S<RawRoute>>,
@@ -448,4 +463,7 @@ pub struct RawServer {
     /// apart (sooner when the records' TTL says so); `"ipv6"` (default) or `"ipv4"`.
     pub resolve_interval: Option<S<String>>,
     pub resolve_prefer: Option<S<String>>,
+    /// Added key: start in maintenance until the API sets the server `ready`
+    /// (HAProxy's `disabled`).
+    pub disabled: Option<bool>,
 }

@@ -400,3 +400,21 @@ pub fn say_skipped(test: &str, why: &str) {
     use std::io::Write as _;
     let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
 }
+
+/// Whether the command-line tool `name` runs; when not, the test is skipped visibly
+/// (a failure with RINGLB_REQUIRE_TOOLS=1).
+pub fn tool_installed(test: &str, name: &str) -> bool {
+    let found = Command::new(name).arg("--version").output().is_ok();
+    if !found {
+        assert_ne!(
+            std::env::var("RINGLB_REQUIRE_TOOLS").as_deref(),
+            Ok("1"),
+            "{name} is required"
+        );
+        say_skipped(
+            test,
+            &format!("{name} not installed (RINGLB_REQUIRE_TOOLS=1 makes this a failure)"),
+        );
+    }
+    found
+}

@@ -279,6 +279,7 @@ mod tests {
             cookie: String::new(),
             resolve: None,
             resolved: true,
+            disabled: false,
             send_proxy: None,
         }
     }
