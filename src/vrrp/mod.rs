@@ -19,11 +19,13 @@
 //! | `set.rs` | every virtual router of the process and their sync groups: start, track, stop, status |
 //! | `track.rs` | a router's priority and FAULT from what it tracks, keepalived's weights, rise/fall (pure) |
 //! | `tracking.rs` | tracking at work: frontends, interfaces, check programs (a thread each), files |
+//! | `handover.rs` | binary upgrade: a router's state handed to the new process, let go quietly by the old |
 //! | `sync.rs` | sync groups: what the other members do when one changes (pure) |
 //! | `io.rs` | the raw protocol-112 socket and the packet socket for ARP |
 //! | `netlink.rs` | interface facts, virtual IPs added and removed, link notifications |
 //! | `notify.rs` | the `notify` program, run in order on its own thread |
 
+mod handover;
 mod io;
 pub mod machine;
 pub mod netlink;
@@ -38,6 +40,7 @@ pub mod track;
 mod tracking;
 pub mod wire;
 
+pub use handover::{Carried, RouterId};
 pub use machine::{Action, Config, Event, Router, State};
 pub use packet::{Advert, ChecksumForm, Drop};
 pub use run::VrrpError;

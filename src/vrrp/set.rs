@@ -21,7 +21,7 @@ use crate::config::{SyncGroup, Vrrp as VrrpConfig};
 
 /// Every router's sockets and interface facts, opened before the workers start.
 pub struct Prepared {
-    routers: Vec<PreparedRouter>,
+    pub(super) routers: Vec<PreparedRouter>,
     groups: Vec<SyncGroup>,
 }
 
@@ -72,6 +72,8 @@ pub struct PreparedRouter {
     /// Tracking's start: tracked interfaces as they are now.
     pub(super) tracked: Tracked,
     pub(super) track_links: Vec<u32>,
+    /// A binary upgrade's new process: the state the old process had (`handover.rs`).
+    pub(super) carried: Option<super::handover::Carried>,
 }
 
 pub(super) fn prepare_router(
@@ -125,12 +127,13 @@ pub(super) fn prepare_router(
         siblings,
         tracked,
         track_links,
+        carried: None,
     })
 }
 
 /// The virtual routers ringlb runs.
 pub struct Vrrp {
-    routers: Vec<Rc<Instance>>,
+    pub(super) routers: Vec<Rc<Instance>>,
     groups: Vec<Rc<Group>>,
 }
 
