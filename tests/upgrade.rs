@@ -704,3 +704,31 @@ fn a_client_over_its_rate_limit_stays_limited_across_upgrades() {
         assert_eq!(tally_from("127.0.0.4", addr, 1).0, 1, "a new client passes");
     }
 }
+
+/// `global.upgrade_table_entries` bounds what is carried: the most recently used
+/// entry goes over, the others are dropped and logged (that client starts afresh).
+#[test]
+fn tracking_entries_beyond_the_cap_are_dropped_and_logged() {
+    let backend = Backend::start();
+    let socket = socket_path("tablecap");
+    let global = "upgrade_table_entries = 1\n\n[[table]]\nname = \"per_ip\"\nkey = \"src\"\nperiod = \"60s\"\n";
+    let text = config(1, &[backend.addr], &socket, global).replace(
+        "default_backend = \"app\"\n",
+        &format!("default_backend = \"app\"\n{RATE_LIMIT}"),
+    );
+    let rl = Ringlb::start(&text);
+    let pid = rl.child.id();
+    let mut s = Serving { rl, socket, pid };
+    let addr = s.rl.addr();
+    let (_, limited) = tally_from("127.0.0.2", addr, 26);
+    assert!(limited >= 5, "{limited} refused");
+    assert_eq!(tally_from("127.0.0.5", addr, 1), (1, 0));
+    s.upgrade_ok();
+    s.rl.wait_for("the least recently used are not carried over");
+    assert!(s.rl.logged("dropped=1"), "{}", s.rl.log.join("\n"));
+    assert_eq!(
+        tally_from("127.0.0.2", addr, 3),
+        (3, 0),
+        "its entry was dropped"
+    );
+}

@@ -11,4 +11,7 @@ use crate::rules::SavedEntry;
 pub struct SavedTable {
     pub name: String,
     pub entries: Vec<SavedEntry>,
+    /// Entries the worker left out (beyond the most it was asked for).
+    #[serde(default)]
+    pub left_out: usize,
 }

@@ -108,9 +108,13 @@ impl RuleState {
         self.names
             .iter()
             .zip(&self.tables)
-            .map(|(name, t)| SavedTable {
-                name: name.clone(),
-                entries: t.save(now, max),
+            .map(|(name, t)| {
+                let entries = t.save(now, max);
+                SavedTable {
+                    name: name.clone(),
+                    left_out: t.len().saturating_sub(entries.len()),
+                    entries,
+                }
             })
             .collect()
     }

@@ -74,6 +74,8 @@ struct Saving {
     reply: Option<Sender<Answer>>,
     answers: Vec<Vec<SavedTable>>,
     workers: usize,
+    /// `global.upgrade_table_entries`.
+    max: usize,
 }
 
 /// What the lifecycle keeps for upgrades.
@@ -167,9 +169,14 @@ impl State {
             return refused(why, reply);
         }
         let workers = control.broadcaster.workers();
-        if control.config.borrow().tables.is_empty() || workers == 0 {
+        let max = {
+            let config = control.config.borrow();
+            let carried = config.global.upgrade_table_entries;
+            (!config.tables.is_empty()).then_some(carried)
+        };
+        let Some(max) = max.filter(|&m| m > 0 && workers > 0) else {
             return self.launch(control, binary, reply, Vec::new());
-        }
+        };
         self.busy = true;
         let id = self.next_save;
         self.next_save += 1;
@@ -179,8 +186,8 @@ impl State {
             reply,
             answers: Vec::new(),
             workers,
+            max,
         });
-        let max = tables::MAX_ENTRIES;
         control
             .broadcaster
             .send_all(|| Update::SaveTables { id, max });
@@ -216,12 +223,12 @@ impl State {
 
     fn saved(&mut self, control: &Control) {
         let Some(s) = self.saving.take() else { return };
-        let (tables, dropped) = tables::merge(s.answers, tables::MAX_ENTRIES);
+        let (tables, dropped) = tables::merge(s.answers, s.max);
         if dropped > 0 {
             tracing::warn!(
                 dropped,
-                kept = tables::MAX_ENTRIES,
-                "upgrade: too many tracking-table entries: the least recently used are not carried over"
+                kept = s.max,
+                "upgrade: more tracking-table entries than global.upgrade_table_entries: the least recently used are not carried over"
             );
         }
         self.busy = false;

@@ -15,17 +15,18 @@ use crate::msg::tables::SavedTable;
 use crate::msg::Update;
 use crate::rules::{SavedEntry, SavedKey};
 
-/// Entries carried at most, over every table (about 200 bytes each in the offer).
-pub const MAX_ENTRIES: usize = 100_000;
 /// How long the old process waits for its workers' tables.
 pub const SAVE_WITHIN: Duration = Duration::from_secs(2);
 
 /// Every worker's tables as one set: entries of one key added up, the most recently
-/// used first, at most `cap` over all tables; and how many were dropped.
+/// used first, at most `cap` over all tables (`global.upgrade_table_entries`, about
+/// 200 bytes each in the offer); and how many were dropped.
 pub fn merge(answers: Vec<Vec<SavedTable>>, cap: usize) -> (Vec<SavedTable>, usize) {
     let mut order: Vec<String> = Vec::new();
     let mut by_name: HashMap<String, HashMap<SavedKey, SavedEntry>> = HashMap::new();
+    let mut left_out = 0;
     for table in answers.into_iter().flatten() {
+        left_out += table.left_out;
         if !by_name.contains_key(&table.name) {
             order.push(table.name.clone());
         }
@@ -46,13 +47,14 @@ pub fn merge(answers: Vec<Vec<SavedTable>>, cap: usize) -> (Vec<SavedTable>, usi
         }
     }
     all.sort_by_key(|(_, e)| e.idle_ms);
-    let dropped = all.len().saturating_sub(cap);
+    let dropped = left_out + all.len().saturating_sub(cap);
     all.truncate(cap);
     let mut tables: Vec<SavedTable> = order
         .into_iter()
         .map(|name| SavedTable {
             name,
             entries: Vec::new(),
+            left_out: 0,
         })
         .collect();
     for (i, e) in all {
@@ -88,6 +90,7 @@ pub fn deal(tables: Vec<SavedTable>, workers: usize) -> Vec<Vec<SavedTable>> {
                 out[w].push(SavedTable {
                     name: t.name.clone(),
                     entries,
+                    left_out: 0,
                 });
             }
         }
@@ -144,6 +147,7 @@ mod tests {
         SavedTable {
             name: name.into(),
             entries,
+            left_out: 0,
         }
     }
 
@@ -171,6 +175,10 @@ mod tests {
         assert_eq!(tables[0].entries[0].key, addr("10.0.0.1"));
         let (none, dropped) = merge(Vec::new(), 10);
         assert!(none.is_empty() && dropped == 0);
+        // What a worker left out counts as dropped too.
+        let mut w2 = table("rl", Vec::new());
+        w2.left_out = 3;
+        assert_eq!(merge(vec![vec![w2]], 10).1, 3);
     }
 
     #[test]
