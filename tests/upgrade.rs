@@ -656,22 +656,34 @@ fn tally_from(src: &str, addr: SocketAddr, n: usize) -> (usize, usize) {
     out
 }
 
+/// A ringlb with `workers` workers and the rate limit above on a `per_ip` table
+/// (60 s period) in front of a backend (returned: it serves while kept); `global`
+/// goes in `[global]`.
+fn start_limited(workers: usize, tag: &str, global: &str) -> (Serving, Backend) {
+    let backend = Backend::start();
+    let socket = socket_path(tag);
+    let tables = format!(
+        "{global}
+
+[[table]]
+name = \"per_ip\"\nkey = \"src\"\nperiod = \"60s\"\n"
+    );
+    let text = config(workers, &[backend.addr], &socket, &tables).replace(
+        "default_backend = \"app\"\n",
+        &format!("default_backend = \"app\"\n{RATE_LIMIT}"),
+    );
+    let rl = Ringlb::start(&text);
+    let pid = rl.child.id();
+    (Serving { rl, socket, pid }, backend)
+}
+
 /// Tracking tables carry over: a client over its rate limit stays limited after an
 /// upgrade, one under it keeps its count, and a new client is not limited; with the
 /// same worker count and with another (each entry goes to the worker that source
 /// steering sends its client to).
 #[test]
 fn a_client_over_its_rate_limit_stays_limited_across_upgrades() {
-    let backend = Backend::start();
-    let socket = socket_path("tables");
-    let table = "\n[[table]]\nname = \"per_ip\"\nkey = \"src\"\nperiod = \"60s\"\n";
-    let text = config(2, &[backend.addr], &socket, table).replace(
-        "default_backend = \"app\"\n",
-        &format!("default_backend = \"app\"\n{RATE_LIMIT}"),
-    );
-    let rl = Ringlb::start(&text);
-    let pid = rl.child.id();
-    let mut s = Serving { rl, socket, pid };
+    let (mut s, _backend) = start_limited(2, "tables", "");
     let addr = s.rl.addr();
     let (ok, limited) = tally_from("127.0.0.2", addr, 26);
     assert!(
@@ -709,16 +721,7 @@ fn a_client_over_its_rate_limit_stays_limited_across_upgrades() {
 /// entry goes over, the others are dropped and logged (that client starts afresh).
 #[test]
 fn tracking_entries_beyond_the_cap_are_dropped_and_logged() {
-    let backend = Backend::start();
-    let socket = socket_path("tablecap");
-    let global = "upgrade_table_entries = 1\n\n[[table]]\nname = \"per_ip\"\nkey = \"src\"\nperiod = \"60s\"\n";
-    let text = config(1, &[backend.addr], &socket, global).replace(
-        "default_backend = \"app\"\n",
-        &format!("default_backend = \"app\"\n{RATE_LIMIT}"),
-    );
-    let rl = Ringlb::start(&text);
-    let pid = rl.child.id();
-    let mut s = Serving { rl, socket, pid };
+    let (mut s, _backend) = start_limited(1, "tablecap", "upgrade_table_entries = 1");
     let addr = s.rl.addr();
     let (_, limited) = tally_from("127.0.0.2", addr, 26);
     assert!(limited >= 5, "{limited} refused");

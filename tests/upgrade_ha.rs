@@ -19,13 +19,26 @@ use std::time::{Duration, Instant};
 use common::bird::{Backend, Fabric, A as NODE, CLIENT as BGP_CLIENT, SVC};
 use common::netns::Lan;
 use common::vrrp::{have_keepalived, keepalived, start_ringlb};
-use common::{Ringlb, BIN};
+use common::{Ringlb, BIN, PATIENCE};
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
 const A: usize = 0;
 const B: usize = 1;
 const CLIENT: usize = 2;
 const UPGRADES: usize = 3;
+
+/// Sets the flag when dropped: threads polling it end even if the test panics
+/// (a scope waits for its threads before it passes the panic on).
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Watching and traffic loops end by this at the latest.
+const LOOP_LIMIT: Duration = Duration::from_secs(90);
 
 fn socket_path(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("ringlb-upgha-{}-{tag}.sock", std::process::id()))
@@ -51,7 +64,7 @@ fn upgrade(socket: &Path, rl: &mut Ringlb) {
     }
 }
 
-/// Connect to `addr` from inside `host` until `stop`, at most 60 s; every answer
+/// Connect to `addr` from inside `host` until `stop`, at most [`LOOP_LIMIT`]; every answer
 /// (its first line) must start with `want`. (answered, failures with what went wrong).
 fn traffic(
     lan: &Lan,
@@ -63,7 +76,7 @@ fn traffic(
     lan.enter(host, move || {
         let (mut ok, mut failed) = (0, Vec::new());
         let start = Instant::now();
-        while !stop.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(60) {
+        while !stop.load(Ordering::Relaxed) && start.elapsed() < LOOP_LIMIT {
             let got = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
                 .map_err(|e| format!("connect: {e}"))
                 .and_then(|s| {
@@ -86,37 +99,26 @@ fn traffic(
     })
 }
 
-fn vrrp_config(socket: &Path) -> String {
+/// One worker serving `bind`:8080 (TCP) in front of the host's backend on
+/// 127.0.0.1:9001 (`server` adds keys to it, `backend` to its backend), the admin
+/// API and the upgrade socket; `tail` follows (`[vrrp]`, `[announce]`).
+fn node_config(socket: &Path, bind: Ipv4Addr, backend: &str, server: &str, tail: &str) -> String {
     format!(
-        r#"[global]
-workers = 1
-pin_workers = false
-grace_period = "2s"
-admin_bind = "127.0.0.1:9900"
-upgrade_socket = "{}"
-
-[[frontend]]
-name = "web"
-bind = ["{VIP}:8080"]
-mode = "tcp"
-default_backend = "app"
-
-[[backend]]
-name = "app"
-
-[[backend.server]]
-name = "local"
-address = "127.0.0.1:9001"
-
-[vrrp]
-interface = "eth0"
-virtual_router_id = 51
-priority = 150
-advert_interval = "1s"
-virtual_ips = ["{VIP}/24"]
-"#,
+        "[global]\nworkers = 1\npin_workers = false\ngrace_period = \"2s\"\n\
+         admin_bind = \"127.0.0.1:9900\"\nupgrade_socket = \"{}\"\n\n\
+         [[frontend]]\nname = \"web\"\nbind = [\"{bind}:8080\"]\nmode = \"tcp\"\n\
+         default_backend = \"app\"\n\n[[backend]]\nname = \"app\"\n{backend}\n\
+         [[backend.server]]\nname = \"local\"\naddress = \"127.0.0.1:9001\"\n{server}\n{tail}",
         socket.display()
     )
+}
+
+fn vrrp_config(socket: &Path) -> String {
+    let vrrp = format!(
+        "[vrrp]\ninterface = \"eth0\"\nvirtual_router_id = 51\npriority = 150\n\
+         advert_interval = \"1s\"\nvirtual_ips = [\"{VIP}/24\"]\n"
+    );
+    node_config(socket, VIP, "", "", &vrrp)
 }
 
 /// ringlb master, keepalived backup: three upgrades of ringlb while a client
@@ -146,9 +148,11 @@ fn upgrades_of_a_vrrp_master_cause_no_failover() {
         let flag = Arc::clone(&stop);
         let client =
             scope.spawn(|| traffic(&lan, CLIENT, SocketAddr::from((VIP, 8080)), "a", flag));
+        let _stop = StopOnDrop(Arc::clone(&stop));
         let watch = scope.spawn(|| {
             let mut gaps = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
+            let start = Instant::now();
+            while !stop.load(Ordering::Relaxed) && start.elapsed() < LOOP_LIMIT {
                 if !lan.has_addr(A, VIP) {
                     gaps.push("the VIP left ringlb's host");
                 }
@@ -164,8 +168,9 @@ fn upgrades_of_a_vrrp_master_cause_no_failover() {
         std::thread::sleep(Duration::from_secs(1));
         for n in 1..=UPGRADES {
             upgrade(&socket, &mut rl);
-            rl.wait_for("carried over from the old process in MASTER state");
-            rl.wait_for("handed over to the new process in MASTER state");
+            // The two processes' lines come in either order.
+            rl.wait_count(&["carried over from the old process in MASTER state"], n);
+            rl.wait_count(&["handed over to the new process in MASTER state"], n);
             eprintln!("upgrade {n} done");
             std::thread::sleep(Duration::from_secs(4));
         }
@@ -200,42 +205,12 @@ fn upgrades_of_a_vrrp_master_cause_no_failover() {
     let _ = std::fs::remove_file(&socket);
 }
 
+/// Announced while its backend passes a TCP check every 100 ms.
 fn announce_config(socket: &Path) -> String {
-    format!(
-        r#"[global]
-workers = 1
-pin_workers = false
-grace_period = "2s"
-admin_bind = "127.0.0.1:9900"
-upgrade_socket = "{}"
-
-[[frontend]]
-name = "web"
-bind = ["{SVC}:8080"]
-mode = "tcp"
-default_backend = "app"
-
-[[backend]]
-name = "app"
-[backend.check]
-kind = "tcp"
-interval = "100ms"
-fast_interval = "50ms"
-timeout = "200ms"
-rise = 1
-fall = 1
-
-[[backend.server]]
-name = "local"
-address = "127.0.0.1:9001"
-check = true
-
-[announce]
-interface = "svc0"
-addresses = ["{SVC}/32"]
-"#,
-        socket.display()
-    )
+    let check = "[backend.check]\nkind = \"tcp\"\ninterval = \"100ms\"\nfast_interval = \"50ms\"\n\
+                 timeout = \"200ms\"\nrise = 1\nfall = 1\n";
+    let announce = format!("[announce]\ninterface = \"svc0\"\naddresses = [\"{SVC}/32\"]\n");
+    node_config(socket, SVC, check, "check = true", &announce)
 }
 
 /// A node announced over BGP, upgraded three times: the router's route to it never
@@ -259,9 +234,11 @@ fn upgrades_of_an_announced_node_keep_its_route() {
         let flag = Arc::clone(&stop);
         let client =
             scope.spawn(|| traffic(&f.lan, BGP_CLIENT, SocketAddr::from((SVC, 8080)), "a", flag));
+        let _stop = StopOnDrop(Arc::clone(&stop));
         let watch = scope.spawn(|| {
             let (mut polls, mut gaps) = (0usize, Vec::new());
-            while !stop.load(Ordering::Relaxed) {
+            let start = Instant::now();
+            while !stop.load(Ordering::Relaxed) && start.elapsed() < LOOP_LIMIT {
                 let now = f.nexthops();
                 polls += 1;
                 if now != want {
@@ -274,8 +251,8 @@ fn upgrades_of_an_announced_node_keep_its_route() {
         std::thread::sleep(Duration::from_secs(1));
         for n in 1..=UPGRADES {
             upgrade(&socket, &mut rl);
-            rl.wait_for("announce: device svc0 adopted from the old process (announced)");
-            rl.wait_for("announce: svc0 handed over to the new process");
+            rl.wait_count(&["device svc0 adopted from the old process (announced)"], n);
+            rl.wait_count(&["announce: svc0 handed over to the new process"], n);
             eprintln!("upgrade {n} done");
             // Past the old process's grace period: it has exited, its descriptor closed.
             std::thread::sleep(Duration::from_secs(3));
@@ -288,10 +265,96 @@ fn upgrades_of_an_announced_node_keep_its_route() {
         "{UPGRADES} upgrades of the announced node: route polled {polls} times, {ok} requests answered, {} failed",
         failed.len()
     );
-    assert!(gaps.is_empty(), "{:?}", &gaps[..gaps.len().min(5)]);
+    let _ = rl.logged("");
+    assert!(
+        gaps.is_empty(),
+        "{:?}\nlog:\n{}",
+        &gaps[..gaps.len().min(5)],
+        rl.log.join("\n")
+    );
     assert!(polls > 100, "only {polls} polls");
     assert!(failed.is_empty(), "failed requests: {failed:?}");
     assert!(ok > 50, "only {ok} requests");
     assert!(!rl.logged("withdrawn from svc0"), "{}", rl.log.join("\n"));
+    let _ = std::fs::remove_file(&socket);
+}
+
+/// A reload changes virtual routers in place, through the same hand-over: virtual
+/// IPs added and removed without a state change, a priority still above the peer's
+/// keeps the master (keepalived stays backup), one below it lets keepalived preempt;
+/// an unchanged file leaves the router untouched.
+#[test]
+fn a_reload_changes_a_virtual_router_in_place() {
+    let test = "a_reload_changes_a_virtual_router_in_place";
+    let Some(lan) = Lan::new(test, 2) else {
+        return;
+    };
+    if !have_keepalived() {
+        return;
+    }
+    let vip2 = Ipv4Addr::new(192, 0, 2, 101);
+    let socket = socket_path("reload");
+    let text = vrrp_config(&socket);
+    let mut rl = start_ringlb(&lan, A, &text, 51);
+    rl.wait_for("vrrp: entering MASTER state (priority 150)");
+    let path = rl.config_path().to_path_buf();
+    let masters = |rl: &mut Ringlb| {
+        let _ = rl.logged("");
+        rl.log
+            .iter()
+            .filter(|l| l.contains("vrrp: entering MASTER"))
+            .count()
+    };
+
+    rl.reload_and_wait();
+    assert!(
+        !rl.logged("replaced by its new settings"),
+        "an unchanged router is left alone"
+    );
+
+    let both = text.replace(
+        &format!("virtual_ips = [\"{VIP}/24\"]"),
+        &format!("virtual_ips = [\"{VIP}/24\", \"{vip2}/24\"]"),
+    );
+    std::fs::write(&path, &both).unwrap();
+    rl.reload_and_wait();
+    rl.wait_logged("carried over from the running configuration in MASTER state (priority 150");
+    assert!(
+        lan.wait_addr(A, vip2, true, PATIENCE).is_some(),
+        "the new VIP is added"
+    );
+    assert!(lan.has_addr(A, VIP));
+    std::fs::write(&path, &text).unwrap();
+    rl.reload_and_wait();
+    rl.wait_logged("removed from eth0: no longer in the file");
+    assert!(
+        lan.wait_addr(A, vip2, false, PATIENCE).is_some(),
+        "the dropped VIP goes"
+    );
+    assert!(lan.has_addr(A, VIP));
+    assert_eq!(masters(&mut rl), 1, "{}", rl.log.join("\n"));
+
+    let conf = format!(
+        "global_defs {{\n  vrrp_version 3\n}}\nvrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  priority 100\n  advert_int 1\n  virtual_ipaddress {{\n    {VIP}/24\n  }}\n}}\n"
+    );
+    let (mut k, _conf) = keepalived(&lan, B, &conf, "Entering BACKUP STATE");
+    std::fs::write(&path, text.replace("priority = 150", "priority = 120")).unwrap();
+    rl.reload_and_wait();
+    rl.wait_logged("carried over from the running configuration in MASTER state (priority 120");
+    // Longer than keepalived's master-down interval: it hears the new adverts.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        assert!(lan.has_addr(A, VIP) && !lan.has_addr(B, VIP));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!k.logged("Entering MASTER STATE"), "{}", k.log.join("\n"));
+    assert_eq!(masters(&mut rl), 1, "{}", rl.log.join("\n"));
+
+    std::fs::write(&path, text.replace("priority = 150", "priority = 50")).unwrap();
+    rl.reload_and_wait();
+    k.wait_for("Entering MASTER STATE");
+    rl.wait_logged("vrrp: entering BACKUP state (priority 50)");
+    assert!(lan.wait_addr(B, VIP, true, PATIENCE).is_some());
+    assert!(lan.wait_addr(A, VIP, false, PATIENCE).is_some());
     let _ = std::fs::remove_file(&socket);
 }

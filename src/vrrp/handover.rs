@@ -40,6 +40,13 @@ pub struct Carried {
     pub master: Option<String>,
     /// Milliseconds since that master's last advert (a backup), for the log.
     pub last_advert_ms: Option<u64>,
+    /// For the log: `the old process`, or `the running configuration` (a reload).
+    #[serde(default = "old_process")]
+    pub from: String,
+}
+
+fn old_process() -> String {
+    "the old process".into()
 }
 
 impl Carried {
@@ -49,14 +56,14 @@ impl Carried {
 }
 
 impl Instance {
-    fn id(&self) -> RouterId {
+    pub(super) fn id(&self) -> RouterId {
         RouterId {
             interface: self.config.interface.clone(),
             vrid: self.config.vrid,
         }
     }
 
-    fn snapshot(&self, now: Instant) -> Carried {
+    pub(super) fn snapshot(&self, now: Instant) -> Carried {
         let router = self.router.borrow();
         let master = router.master.filter(|&m| m != self.iface.primary);
         let heard = master.and_then(|m| router.peers.iter().find(|p| p.address == m));
@@ -68,6 +75,7 @@ impl Instance {
             master: master.map(|m: Ipv4Addr| m.to_string()),
             last_advert_ms: heard
                 .map(|p| now.saturating_duration_since(p.heard).as_millis() as u64),
+            from: old_process(),
         }
     }
 
@@ -77,7 +85,7 @@ impl Instance {
         carried.is_some_and(Carried::is_master)
     }
 
-    /// New process: start in the carried state instead of from boot. A master sends
+    /// New process (or a reload): start in the carried state instead of from boot. A master sends
     /// an advert at once and keeps (re-adds, announces) its addresses; anything else
     /// starts as a backup with a fresh down timer. `notify` is not run: the state is
     /// not new.
@@ -96,8 +104,9 @@ impl Instance {
                         _ => String::new(),
                     };
                     tracing::info!(
-                        "vrrp: {} carried over from the old process in {} state (priority {priority}; was {}{heard})",
+                        "vrrp: {} carried over from {} in {} state (priority {priority}; was {}{heard})",
                         self.config.name,
+                        c.from,
                         state_name(state, false),
                         c.state
                     );
@@ -109,9 +118,10 @@ impl Instance {
         self.tell_group(Change::Entered);
     }
 
-    /// Old process, the new one runs this router now: stop without a word (no
-    /// priority-0 advert, addresses kept, no `notify`). Events change nothing after.
-    fn release(&self) {
+    /// Old process, the new one runs this router now (or a reload replaced it):
+    /// stop without a word (no priority-0 advert, addresses kept, no `notify`).
+    /// Events change nothing after.
+    pub(super) fn release(&self, why: &str) {
         if self.stopped.replace(true) {
             return;
         }
@@ -120,7 +130,7 @@ impl Instance {
         self.router.borrow_mut().state = State::Initialize;
         let _ = self.wake.unbounded_send(());
         tracing::info!(
-            "vrrp: {} handed over to the new process in {} state (no priority-0 advert, addresses kept)",
+            "vrrp: {} {why} in {} state (no priority-0 advert, addresses kept)",
             self.config.name,
             state_name(was, false)
         );
@@ -131,21 +141,25 @@ impl Vrrp {
     /// Old process: every router's state, for the offer.
     pub fn carried(&self) -> Vec<Carried> {
         let now = Instant::now();
-        self.routers.iter().map(|r| r.snapshot(now)).collect()
+        self.routers
+            .borrow()
+            .iter()
+            .map(|r| r.snapshot(now))
+            .collect()
     }
 
     /// The routers this process runs (the new process tells the old one).
     pub fn ids(&self) -> Vec<RouterId> {
-        self.routers.iter().map(|r| r.id()).collect()
+        self.routers.borrow().iter().map(|r| r.id()).collect()
     }
 
     /// Old process, the new one ready: let go of the routers it runs (`kept`)
     /// quietly; the others were removed from the file and give up (priority 0,
     /// addresses removed), as at a stop.
     pub fn hand_over(&self, kept: &[RouterId]) {
-        for r in &self.routers {
+        for r in self.routers.borrow().iter() {
             if kept.contains(&r.id()) {
-                r.release();
+                r.release("handed over to the new process");
             } else {
                 tracing::info!(
                     "vrrp: {} is not in the new process's file: giving it up",
@@ -159,8 +173,8 @@ impl Vrrp {
     /// New process, not ready after all (it exits): let go without a word, the old
     /// process still runs these routers.
     pub fn release_all(&self) {
-        for r in &self.routers {
-            r.release();
+        for r in self.routers.borrow().iter() {
+            r.release("left to the old process");
         }
     }
 }
@@ -195,6 +209,7 @@ mod tests {
             priority: 150,
             master: None,
             last_advert_ms: None,
+            from: old_process(),
         };
         let text = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<Carried>(&text).unwrap(), c);

@@ -20,6 +20,7 @@
 //! | `track.rs` | a router's priority and FAULT from what it tracks, keepalived's weights, rise/fall (pure) |
 //! | `tracking.rs` | tracking at work: frontends, interfaces, check programs (a thread each), files |
 //! | `handover.rs` | binary upgrade: a router's state handed to the new process, let go quietly by the old |
+//! | `reconfigure.rs` | reload: unchanged routers untouched, changed ones replaced in their state, others given up or started |
 //! | `sync.rs` | sync groups: what the other members do when one changes (pure) |
 //! | `io.rs` | the raw protocol-112 socket and the packet socket for ARP |
 //! | `netlink.rs` | interface facts, virtual IPs added and removed, link notifications |
@@ -32,6 +33,7 @@ pub mod netlink;
 mod notify;
 pub mod packet;
 mod receive;
+mod reconfigure;
 mod run;
 mod set;
 mod status;
@@ -43,6 +45,7 @@ pub mod wire;
 pub use handover::{Carried, RouterId};
 pub use machine::{Action, Config, Event, Router, State};
 pub use packet::{Advert, ChecksumForm, Drop};
+pub use reconfigure::Plan;
 pub use run::VrrpError;
 pub use set::{prepare, Prepared, Vrrp};
 pub use status::{state_name, Counters, Status};

@@ -4,7 +4,7 @@
 //! did to the others (the decisions are `sync.rs`'s) and runs the group's `notify`
 //! once every member agrees on a new state.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::net::Ipv4Addr;
 use std::rc::Rc;
 
@@ -35,18 +35,22 @@ pub fn prepare(
     }
     let mut prepared = Vec::new();
     for (i, r) in routers.iter().enumerate() {
-        let siblings = routers
-            .iter()
-            .enumerate()
-            .filter(|&(j, o)| j != i && o.interface == r.interface)
-            .map(|(_, o)| o.vrid)
-            .collect();
-        prepared.push(prepare_router(r, siblings)?);
+        prepared.push(prepare_router(r, siblings(routers, i))?);
     }
     Ok(Some(Prepared {
         routers: prepared,
         groups: groups.to_vec(),
     }))
+}
+
+/// The ids of the routers other than `routers[i]` on its interface.
+pub(super) fn siblings(routers: &[VrrpConfig], i: usize) -> Vec<u8> {
+    routers
+        .iter()
+        .enumerate()
+        .filter(|&(j, o)| j != i && o.interface == routers[i].interface)
+        .map(|(_, o)| o.vrid)
+        .collect()
 }
 
 /// Where a virtual IP goes: the interface's index, Ethernet address (for gratuitous
@@ -133,8 +137,9 @@ pub(super) fn prepare_router(
 
 /// The virtual routers ringlb runs.
 pub struct Vrrp {
-    pub(super) routers: Vec<Rc<Instance>>,
-    groups: Vec<Rc<Group>>,
+    /// Replaced by a reload that changes them (`reconfigure.rs`).
+    pub(super) routers: RefCell<Vec<Rc<Instance>>>,
+    pub(super) groups: Vec<Rc<Group>>,
 }
 
 impl Vrrp {
@@ -169,12 +174,15 @@ impl Vrrp {
         for (router, woken) in serving {
             router.run(woken);
         }
-        Ok(Rc::new(Vrrp { routers, groups }))
+        Ok(Rc::new(Vrrp {
+            routers: RefCell::new(routers),
+            groups,
+        }))
     }
 
     /// Every router's snapshot, in configuration order.
     pub fn statuses(&self) -> Vec<Status> {
-        self.routers.iter().map(|r| r.status()).collect()
+        self.routers.borrow().iter().map(|r| r.status()).collect()
     }
 
     /// Every sync group: name, members' names and the state they agree on.
@@ -190,21 +198,21 @@ impl Vrrp {
 
     /// Health tracking (see [`Instance::track`]), for every router.
     pub fn track(&self, problems: Vec<String>) {
-        for r in &self.routers {
+        for r in self.routers.borrow().iter() {
             r.track(problems.clone());
         }
     }
 
     /// Leave: every master says so with priority 0 and gives its addresses up.
     pub fn stop(&self) {
-        for r in &self.routers {
+        for r in self.routers.borrow().iter() {
             r.stop();
         }
     }
 
     /// At exit: wait (bounded) for the notify programs of the last changes.
     pub fn finish(&self) {
-        for r in &self.routers {
+        for r in self.routers.borrow().iter() {
             r.finish();
         }
         for g in &self.groups {
