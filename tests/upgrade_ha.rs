@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use common::bird::{Backend, Fabric, A as NODE, CLIENT as BGP_CLIENT, SVC};
 use common::netns::Lan;
-use common::vrrp::{have_keepalived, keepalived, start_ringlb};
+use common::vrrp::{api, have_keepalived, keepalived, start_ringlb};
 use common::{Ringlb, BIN, PATIENCE};
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
@@ -356,5 +356,23 @@ fn a_reload_changes_a_virtual_router_in_place() {
     rl.wait_logged("vrrp: entering BACKUP state (priority 50)");
     assert!(lan.wait_addr(B, VIP, true, PATIENCE).is_some());
     assert!(lan.wait_addr(A, VIP, false, PATIENCE).is_some());
+
+    // A backup changed by a reload stays backup and remembers the master it heard.
+    std::fs::write(&path, text.replace("priority = 150", "priority = 60")).unwrap();
+    rl.reload_and_wait();
+    rl.wait_logged("carried over from the running configuration in BACKUP state (priority 60");
+    let s = api(&lan, A, "/api/vrrp");
+    let keepalived_ip = Lan::ip(B).to_string();
+    assert_eq!(s["state"], "BACKUP", "{s}");
+    assert_eq!(s["master"], keepalived_ip.as_str(), "{s}");
+    assert_eq!(s["peers"][0]["address"], keepalived_ip.as_str(), "{s}");
+    let _ = k.logged("");
+    let backups = k
+        .log
+        .iter()
+        .filter(|l| l.contains("Entering BACKUP STATE"))
+        .count();
+    assert_eq!(backups, 1, "keepalived stays master:\n{}", k.log.join("\n"));
+    assert!(lan.has_addr(B, VIP) && !lan.has_addr(A, VIP));
     let _ = std::fs::remove_file(&socket);
 }

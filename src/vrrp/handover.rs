@@ -10,11 +10,11 @@
 //! the other's adverts as its own.
 
 use std::net::Ipv4Addr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::machine::{Action, Event, State};
+use super::machine::{Action, Event, Peer, State};
 use super::run::Instance;
 use super::set::{Prepared, Vrrp};
 use super::status::state_name;
@@ -43,6 +43,19 @@ pub struct Carried {
     /// For the log: `the old process`, or `the running configuration` (a reload).
     #[serde(default = "old_process")]
     pub from: String,
+    /// The other routers heard, so that a master whose priority drops can still hand
+    /// over at once (`machine.rs`).
+    #[serde(default)]
+    pub peers: Vec<CarriedPeer>,
+}
+
+/// A router heard, as carried: its address as text, and how long ago it was heard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CarriedPeer {
+    pub address: String,
+    pub priority: u8,
+    pub interval_ms: u64,
+    pub age_ms: u64,
 }
 
 fn old_process() -> String {
@@ -76,6 +89,16 @@ impl Instance {
             last_advert_ms: heard
                 .map(|p| now.saturating_duration_since(p.heard).as_millis() as u64),
             from: old_process(),
+            peers: router
+                .peers
+                .iter()
+                .map(|p| CarriedPeer {
+                    address: p.address.to_string(),
+                    priority: p.priority,
+                    interval_ms: p.interval.as_millis() as u64,
+                    age_ms: now.saturating_duration_since(p.heard).as_millis() as u64,
+                })
+                .collect(),
         }
     }
 
@@ -114,8 +137,31 @@ impl Instance {
                 other => self.act(other),
             }
         }
+        self.remember(c, now);
         let _ = self.wake.unbounded_send(());
         self.tell_group(Change::Entered);
+    }
+
+    /// The peers and the master the old router knew (for the immediate hand-over
+    /// and the status page).
+    fn remember(&self, c: &Carried, now: Instant) {
+        let mut router = self.router.borrow_mut();
+        for p in &c.peers {
+            let Ok(address) = p.address.parse() else {
+                continue;
+            };
+            router.peers.push(Peer {
+                address,
+                priority: p.priority,
+                interval: Duration::from_millis(p.interval_ms),
+                heard: now
+                    .checked_sub(Duration::from_millis(p.age_ms))
+                    .unwrap_or(now),
+            });
+        }
+        if router.state == State::Backup {
+            router.master = c.master.as_deref().and_then(|m| m.parse().ok());
+        }
     }
 
     /// Old process, the new one runs this router now (or a reload replaced it):
@@ -210,6 +256,12 @@ mod tests {
             master: None,
             last_advert_ms: None,
             from: old_process(),
+            peers: vec![CarriedPeer {
+                address: "192.0.2.2".into(),
+                priority: 100,
+                interval_ms: 1000,
+                age_ms: 300,
+            }],
         };
         let text = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<Carried>(&text).unwrap(), c);

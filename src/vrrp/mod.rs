@@ -42,7 +42,7 @@ pub mod track;
 mod tracking;
 pub mod wire;
 
-pub use handover::{Carried, RouterId};
+pub use handover::{Carried, CarriedPeer, RouterId};
 pub use machine::{Action, Config, Event, Router, State};
 pub use packet::{Advert, ChecksumForm, Drop};
 pub use reconfigure::Plan;
