@@ -99,6 +99,63 @@ fn traffic(
     })
 }
 
+/// What happened while a node was upgraded [`UPGRADES`] times.
+struct Run {
+    answered: usize,
+    failed: Vec<String>,
+    polls: usize,
+    gaps: Vec<String>,
+}
+
+/// Upgrade `rl` [`UPGRADES`] times, `pause` apart, while a client in `host` connects
+/// to `addr` and `check` (what is wrong now, if anything) is polled all along; each
+/// upgrade waits for one more of each `done` line (the two processes' lines come in
+/// either order).
+fn upgrades_under_traffic(
+    lan: &Lan,
+    (host, addr): (usize, SocketAddr),
+    (socket, rl): (&Path, &mut Ringlb),
+    done: &[&str],
+    pause: Duration,
+    check: impl Fn() -> Option<String> + Sync,
+) -> Run {
+    let stop = Arc::new(AtomicBool::new(false));
+    let ((answered, failed), (polls, gaps)) = std::thread::scope(|scope| {
+        let flag = Arc::clone(&stop);
+        let client = scope.spawn(|| traffic(lan, host, addr, "a", flag));
+        let _stop = StopOnDrop(Arc::clone(&stop));
+        let watch = scope.spawn(|| {
+            let (mut polls, mut gaps) = (0usize, Vec::new());
+            let start = Instant::now();
+            while !stop.load(Ordering::Relaxed) && start.elapsed() < LOOP_LIMIT {
+                polls += 1;
+                gaps.extend(check());
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (polls, gaps)
+        });
+        // Traffic and watch first, then the upgrades.
+        std::thread::sleep(Duration::from_secs(1));
+        for n in 1..=UPGRADES {
+            upgrade(socket, rl);
+            for line in done {
+                rl.wait_count(&[line], n);
+            }
+            eprintln!("upgrade {n} done");
+            std::thread::sleep(pause);
+        }
+        stop.store(true, Ordering::Relaxed);
+        (client.join().unwrap(), watch.join().unwrap())
+    });
+    let _ = rl.logged("");
+    Run {
+        answered,
+        failed,
+        polls,
+        gaps,
+    }
+}
+
 /// One worker serving `bind`:8080 (TCP) in front of the host's backend on
 /// 127.0.0.1:9001 (`server` adds keys to it, `backend` to its backend), the admin
 /// API and the upgrade socket; `tail` follows (`[vrrp]`, `[announce]`).
@@ -143,48 +200,38 @@ fn upgrades_of_a_vrrp_master_cause_no_failover() {
     let (mut k, _conf) = keepalived(&lan, B, &conf, "Entering BACKUP STATE");
     assert!(lan.has_addr(A, VIP) && !lan.has_addr(B, VIP));
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let (answers, gaps) = std::thread::scope(|scope| {
-        let flag = Arc::clone(&stop);
-        let client =
-            scope.spawn(|| traffic(&lan, CLIENT, SocketAddr::from((VIP, 8080)), "a", flag));
-        let _stop = StopOnDrop(Arc::clone(&stop));
-        let watch = scope.spawn(|| {
-            let mut gaps = Vec::new();
-            let start = Instant::now();
-            while !stop.load(Ordering::Relaxed) && start.elapsed() < LOOP_LIMIT {
-                if !lan.has_addr(A, VIP) {
-                    gaps.push("the VIP left ringlb's host");
-                }
-                if lan.has_addr(B, VIP) {
-                    gaps.push("the VIP is on keepalived's host");
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            gaps
-        });
-        // Traffic and watch first, then the upgrades, spaced by more than the
-        // master-down interval keepalived would wait (3 × 1 s + skew).
-        std::thread::sleep(Duration::from_secs(1));
-        for n in 1..=UPGRADES {
-            upgrade(&socket, &mut rl);
-            // The two processes' lines come in either order.
-            rl.wait_count(&["carried over from the old process in MASTER state"], n);
-            rl.wait_count(&["handed over to the new process in MASTER state"], n);
-            eprintln!("upgrade {n} done");
-            std::thread::sleep(Duration::from_secs(4));
-        }
-        stop.store(true, Ordering::Relaxed);
-        (client.join().unwrap(), watch.join().unwrap())
-    });
-    let (ok, failed) = answers;
-    eprintln!(
-        "{UPGRADES} upgrades of the VRRP master: {ok} requests answered, {} failed",
-        failed.len()
+    // Upgrades spaced by more than the master-down interval keepalived would wait
+    // (3 × 1 s + skew).
+    let run = upgrades_under_traffic(
+        &lan,
+        (CLIENT, SocketAddr::from((VIP, 8080))),
+        (&socket, &mut rl),
+        &[
+            "carried over from the old process in MASTER state",
+            "handed over to the new process in MASTER state",
+        ],
+        Duration::from_secs(4),
+        || match (lan.has_addr(A, VIP), lan.has_addr(B, VIP)) {
+            (true, false) => None,
+            (a, b) => Some(format!(
+                "the VIP on ringlb's host: {a}, on keepalived's: {b}"
+            )),
+        },
     );
-    assert!(failed.is_empty(), "failed requests: {failed:?}");
-    assert!(ok > 100, "only {ok} requests");
-    assert!(gaps.is_empty(), "{:?}", &gaps[..gaps.len().min(5)]);
+    eprintln!(
+        "{UPGRADES} upgrades of the VRRP master: {} requests answered, {} failed; VIPs checked {} times",
+        run.answered,
+        run.failed.len(),
+        run.polls
+    );
+    assert!(run.failed.is_empty(), "failed requests: {:?}", run.failed);
+    assert!(run.answered > 100, "only {} requests", run.answered);
+    assert!(run.polls > 100, "only {} checks", run.polls);
+    assert!(
+        run.gaps.is_empty(),
+        "{:?}",
+        &run.gaps[..run.gaps.len().min(5)]
+    );
     assert!(
         !k.logged("Entering MASTER STATE"),
         "keepalived became master:\n{}",
@@ -229,52 +276,37 @@ fn upgrades_of_an_announced_node_keep_its_route() {
     f.wait_route(&[NODE], "start-up");
     let want = vec![Lan::ip(NODE)];
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let (answers, (polls, gaps)) = std::thread::scope(|scope| {
-        let flag = Arc::clone(&stop);
-        let client =
-            scope.spawn(|| traffic(&f.lan, BGP_CLIENT, SocketAddr::from((SVC, 8080)), "a", flag));
-        let _stop = StopOnDrop(Arc::clone(&stop));
-        let watch = scope.spawn(|| {
-            let (mut polls, mut gaps) = (0usize, Vec::new());
-            let start = Instant::now();
-            while !stop.load(Ordering::Relaxed) && start.elapsed() < LOOP_LIMIT {
-                let now = f.nexthops();
-                polls += 1;
-                if now != want {
-                    gaps.push(format!("the route points at {now:?}"));
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            (polls, gaps)
-        });
-        std::thread::sleep(Duration::from_secs(1));
-        for n in 1..=UPGRADES {
-            upgrade(&socket, &mut rl);
-            rl.wait_count(&["device svc0 adopted from the old process (announced)"], n);
-            rl.wait_count(&["announce: svc0 handed over to the new process"], n);
-            eprintln!("upgrade {n} done");
-            // Past the old process's grace period: it has exited, its descriptor closed.
-            std::thread::sleep(Duration::from_secs(3));
-        }
-        stop.store(true, Ordering::Relaxed);
-        (client.join().unwrap(), watch.join().unwrap())
-    });
-    let (ok, failed) = answers;
-    eprintln!(
-        "{UPGRADES} upgrades of the announced node: route polled {polls} times, {ok} requests answered, {} failed",
-        failed.len()
+    // Each upgrade waits past the old process's grace period: it has exited, its
+    // descriptor of the device closed.
+    let run = upgrades_under_traffic(
+        &f.lan,
+        (BGP_CLIENT, SocketAddr::from((SVC, 8080))),
+        (&socket, &mut rl),
+        &[
+            "device svc0 adopted from the old process (announced)",
+            "announce: svc0 handed over to the new process",
+        ],
+        Duration::from_secs(3),
+        || {
+            let now = f.nexthops();
+            (now != want).then(|| format!("the route points at {now:?}"))
+        },
     );
-    let _ = rl.logged("");
+    eprintln!(
+        "{UPGRADES} upgrades of the announced node: route polled {} times, {} requests answered, {} failed",
+        run.polls,
+        run.answered,
+        run.failed.len()
+    );
     assert!(
-        gaps.is_empty(),
+        run.gaps.is_empty(),
         "{:?}\nlog:\n{}",
-        &gaps[..gaps.len().min(5)],
+        &run.gaps[..run.gaps.len().min(5)],
         rl.log.join("\n")
     );
-    assert!(polls > 100, "only {polls} polls");
-    assert!(failed.is_empty(), "failed requests: {failed:?}");
-    assert!(ok > 50, "only {ok} requests");
+    assert!(run.polls > 100, "only {} polls", run.polls);
+    assert!(run.failed.is_empty(), "failed requests: {:?}", run.failed);
+    assert!(run.answered > 50, "only {} requests", run.answered);
     assert!(!rl.logged("withdrawn from svc0"), "{}", rl.log.join("\n"));
     let _ = std::fs::remove_file(&socket);
 }
