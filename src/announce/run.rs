@@ -229,6 +229,16 @@ impl Announcer {
         );
     }
 
+    /// Old process, an upgrade that failed: the new process may have changed the
+    /// shared device before it gave up; put this process's decision back on it.
+    pub fn reassert(&self) {
+        if self.announced.get() {
+            if let Err(e) = self.set_addresses(true) {
+                tracing::error!("announce: cannot add the service addresses again: {e}");
+            }
+        }
+    }
+
     /// Carry the decision out; start a timer for a hold-down that ends.
     fn apply(self: &Rc<Self>, now: Instant) {
         if self.handed_over.get() {

@@ -288,6 +288,9 @@ impl Lifecycle {
             }
             Err(why) => {
                 tracing::error!("upgrade failed, this process keeps serving: {why}");
+                if let Some(a) = &self.control.announce {
+                    a.reassert();
+                }
                 upgrade::answer(
                     reply,
                     false,

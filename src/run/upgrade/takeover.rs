@@ -190,12 +190,9 @@ pub(in crate::run) fn sockets(
     let (mut offer, mut fds) = (offer, fds);
     // The announce device is the last descriptor.
     let tun = offer.announce.is_some().then(|| fds.pop()).flatten();
-    let carried = (
-        std::mem::take(&mut offer.vrrp),
-        offer.announce.take(),
-        std::mem::take(&mut offer.tables),
-    );
-    let (routers, announced, tables) = carried;
+    let routers = std::mem::take(&mut offer.vrrp);
+    let announced = offer.announce.take();
+    let tables = std::mem::take(&mut offer.tables);
     let mut vrrp = crate::vrrp::prepare(&config.vrrp, &config.vrrp_sync_groups)?;
     if let Some(v) = &mut vrrp {
         v.carry(routers);
