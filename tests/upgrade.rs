@@ -636,3 +636,102 @@ fn an_idle_keep_alive_connection_gets_its_next_answer_from_the_old_process() {
     assert!(s.rl.wait_exit().success());
     s.get_ok(addr);
 }
+
+/// A rate limit of 20 requests a minute per client address, tracked at connection.
+const RATE_LIMIT: &str = "\n[[frontend.tcp_rule]]\naction = \"track\"\ntable = \"per_ip\"\n\
+    [[frontend.acl]]\nname = \"too_fast\"\n\
+    counter = { table = \"per_ip\", name = \"http_req_rate\", above = 20 }\n\
+    [[frontend.http_rule]]\naction = \"deny\"\nstatus = 429\nif = \"too_fast\"\n";
+
+/// `n` GETs from `src`, each on a new connection: (allowed, refused with 429).
+fn tally_from(src: &str, addr: SocketAddr, n: usize) -> (usize, usize) {
+    let mut out = (0, 0);
+    for _ in 0..n {
+        match get_from(src, addr) {
+            Ok(200) => out.0 += 1,
+            Ok(429) => out.1 += 1,
+            other => panic!("GET from {src}: {other:?}"),
+        }
+    }
+    out
+}
+
+/// A ringlb with `workers` workers and the rate limit above on a `per_ip` table
+/// (60 s period) in front of a backend (returned: it serves while kept); `global`
+/// goes in `[global]`.
+fn start_limited(workers: usize, tag: &str, global: &str) -> (Serving, Backend) {
+    let backend = Backend::start();
+    let socket = socket_path(tag);
+    let tables = format!(
+        "{global}
+
+[[table]]
+name = \"per_ip\"\nkey = \"src\"\nperiod = \"60s\"\n"
+    );
+    let text = config(workers, &[backend.addr], &socket, &tables).replace(
+        "default_backend = \"app\"\n",
+        &format!("default_backend = \"app\"\n{RATE_LIMIT}"),
+    );
+    let rl = Ringlb::start(&text);
+    let pid = rl.child.id();
+    (Serving { rl, socket, pid }, backend)
+}
+
+/// Tracking tables carry over: a client over its rate limit stays limited after an
+/// upgrade, one under it keeps its count, and a new client is not limited; with the
+/// same worker count and with another (each entry goes to the worker that source
+/// steering sends its client to).
+#[test]
+fn a_client_over_its_rate_limit_stays_limited_across_upgrades() {
+    let (mut s, _backend) = start_limited(2, "tables", "");
+    let addr = s.rl.addr();
+    let (ok, limited) = tally_from("127.0.0.2", addr, 26);
+    assert!(
+        (19..=21).contains(&ok) && ok + limited == 26,
+        "{ok} allowed"
+    );
+    assert_eq!(tally_from("127.0.0.3", addr, 15), (15, 0));
+    let path = s.rl.config_path().to_path_buf();
+    for workers in [2, 3] {
+        let now = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            &path,
+            now.replace("workers = 2", &format!("workers = {workers}")),
+        )
+        .unwrap();
+        s.upgrade_ok();
+        s.rl.wait_for("tracking-table entries from the old process dealt to the workers");
+        assert_eq!(
+            tally_from("127.0.0.2", addr, 3),
+            (0, 3),
+            "{workers} workers: the limited client is still limited"
+        );
+        // 15 (then 16) of its 20 already counted: a few more pass, not 20.
+        let (ok, limited) = tally_from("127.0.0.3", addr, if workers == 2 { 1 } else { 10 });
+        let want = if workers == 2 { (1, 0) } else { (4, 6) };
+        assert!(
+            ok.abs_diff(want.0) <= 1 && ok + limited == want.0 + want.1,
+            "{workers} workers: ({ok}, {limited}), want about {want:?}"
+        );
+        assert_eq!(tally_from("127.0.0.4", addr, 1).0, 1, "a new client passes");
+    }
+}
+
+/// `global.upgrade_table_entries` bounds what is carried: the most recently used
+/// entry goes over, the others are dropped and logged (that client starts afresh).
+#[test]
+fn tracking_entries_beyond_the_cap_are_dropped_and_logged() {
+    let (mut s, _backend) = start_limited(1, "tablecap", "upgrade_table_entries = 1");
+    let addr = s.rl.addr();
+    let (_, limited) = tally_from("127.0.0.2", addr, 26);
+    assert!(limited >= 5, "{limited} refused");
+    assert_eq!(tally_from("127.0.0.5", addr, 1), (1, 0));
+    s.upgrade_ok();
+    s.rl.wait_for("the least recently used are not carried over");
+    assert!(s.rl.logged("dropped=1"), "{}", s.rl.log.join("\n"));
+    assert_eq!(
+        tally_from("127.0.0.2", addr, 3),
+        (3, 0),
+        "its entry was dropped"
+    );
+}

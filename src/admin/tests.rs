@@ -325,3 +325,20 @@ fn metrics_parse_with_help_and_type_per_family_and_no_duplicate_series() {
         assert!(typed || histogram_part, "untyped sample {s:?}");
     }
 }
+
+/// The VRRP table's text columns (state, master, virtual IPs, dropped, tracking)
+/// have left-aligned headers, as their cells and other tables' text columns do.
+#[test]
+fn the_vrrp_table_aligns_text_headers_left() {
+    let mut o = String::new();
+    super::vrrp_view::html(&mut o, &[vrrp_status()], |s| s.to_string());
+    for name in ["state", "master", "virtual IPs", "dropped", "tracking"] {
+        assert!(
+            o.contains(&format!("<th class=\"l\">{name}</th>")),
+            "{name}: {o}"
+        );
+    }
+    for name in ["priority", "transitions", "adverts sent", "received"] {
+        assert!(o.contains(&format!("<th>{name}</th>")), "{name}: {o}");
+    }
+}

@@ -180,9 +180,9 @@ fn router_html(o: &mut String, s: &Status, esc: fn(&str) -> String) {
         .collect();
     let _ = write!(
         o,
-        "<h2>VRRP {} <small>(virtual router {} on {}, {})</small></h2><table><tr><th>state</th><th>priority</th>\
-         <th>master</th><th>virtual IPs</th><th>transitions</th><th>adverts sent</th><th>received</th>\
-         <th>dropped</th><th>tracking</th></tr><tr class=\"{class}\"><td class=\"s l\">{}</td><td>{}/{}</td>\
+        "<h2>VRRP {} <small>(virtual router {} on {}, {})</small></h2><table><tr><th class=\"l\">state</th><th>priority</th>\
+         <th class=\"l\">master</th><th class=\"l\">virtual IPs</th><th>transitions</th><th>adverts sent</th><th>received</th>\
+         <th class=\"l\">dropped</th><th class=\"l\">tracking</th></tr><tr class=\"{class}\"><td class=\"s l\">{}</td><td>{}/{}</td>\
          <td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr></table>",
         esc(&s.name),
         s.vrid,

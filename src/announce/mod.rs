@@ -15,4 +15,4 @@ mod run;
 mod tun;
 
 pub use decide::{Decider, Decision};
-pub use run::{prepare, AnnounceError, Announcer, Prepared, Status};
+pub use run::{adopt, prepare, AnnounceError, Announcer, Carried, Prepared, Status};

@@ -34,6 +34,16 @@ pub struct Prepared {
     tun: Tun,
     index: u32,
     netlink: Netlink,
+    carried: Option<Carried>,
+}
+
+/// What a binary upgrade hands over besides the device's descriptor.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Carried {
+    /// The addresses are on the device.
+    pub announced: bool,
+    /// The operator's switch (`POST /api/announce`).
+    pub operator_on: bool,
 }
 
 /// Create the device (up, no address yet: nothing is announced before the first
@@ -44,14 +54,44 @@ pub fn prepare(config: &AnnounceConfig) -> Result<Prepared, AnnounceError> {
         source,
     };
     let tun = Tun::create(&config.interface).map_err(device)?;
-    let index = tun.index().map_err(device)?;
+    prepared(config, tun, None)
+}
+
+fn prepared(
+    config: &AnnounceConfig,
+    tun: Tun,
+    carried: Option<Carried>,
+) -> Result<Prepared, AnnounceError> {
+    let index = tun.index().map_err(|source| AnnounceError::Device {
+        name: config.interface.clone(),
+        source,
+    })?;
     let netlink = Netlink::open()?;
     Ok(Prepared {
         config: config.clone(),
         tun,
         index,
         netlink,
+        carried,
     })
+}
+
+/// A binary upgrade's new process: adopt the old process's device (`fd`) and its
+/// state, so the addresses stay announced throughout; a device of another name (the
+/// file changed) is left to the old process, and a new one created.
+pub fn adopt(
+    config: &AnnounceConfig,
+    fd: std::os::fd::OwnedFd,
+    carried: Carried,
+) -> Result<Prepared, AnnounceError> {
+    let adopted = Tun::adopt(fd, &config.interface).map_err(|source| AnnounceError::Device {
+        name: config.interface.clone(),
+        source,
+    })?;
+    match adopted {
+        Some(tun) => prepared(config, tun, Some(carried)),
+        None => prepare(config),
+    }
 }
 
 /// What the admin API shows.
@@ -72,7 +112,7 @@ pub struct Status {
 
 pub struct Announcer {
     config: AnnounceConfig,
-    _tun: Tun,
+    tun: Tun,
     index: u32,
     netlink: RefCell<Netlink>,
     decider: RefCell<Decider>,
@@ -83,22 +123,45 @@ pub struct Announcer {
     error_log: LogEvery,
     /// The hold-down end a timer task is already waiting for.
     timer: Cell<Option<Instant>>,
+    /// Adopted announced in an upgrade: nothing is withdrawn before the first health
+    /// report (the old process's last one said healthy).
+    keep_until_report: Cell<bool>,
+    /// Old process after an upgrade: the new one decides now, this one does nothing.
+    handed_over: Cell<bool>,
 }
 
 impl Announcer {
     pub fn start(p: Prepared) -> Rc<Announcer> {
-        tracing::info!(
-            "announce: device {} created for {} (announced once healthy)",
-            p.config.interface,
-            list(&p.config.addresses)
-        );
+        let mut decider = Decider::new(p.config.hold_down);
+        match &p.carried {
+            Some(c) => {
+                decider.operator(c.operator_on);
+                tracing::info!(
+                    "announce: device {} adopted from the old process ({})",
+                    p.config.interface,
+                    if c.announced {
+                        "announced"
+                    } else {
+                        "not announced"
+                    }
+                );
+            }
+            None => tracing::info!(
+                "announce: device {} created for {} (announced once healthy)",
+                p.config.interface,
+                list(&p.config.addresses)
+            ),
+        }
+        let announced = p.carried.as_ref().is_some_and(|c| c.announced);
         Rc::new(Announcer {
-            decider: RefCell::new(Decider::new(p.config.hold_down)),
+            decider: RefCell::new(decider),
             config: p.config,
-            _tun: p.tun,
+            tun: p.tun,
             index: p.index,
             netlink: RefCell::new(p.netlink),
-            announced: Cell::new(false),
+            announced: Cell::new(announced),
+            keep_until_report: Cell::new(announced),
+            handed_over: Cell::new(false),
             since: Cell::new(SystemTime::now()),
             transitions: Cell::new(0),
             errors: Cell::new(0),
@@ -118,6 +181,7 @@ impl Announcer {
 
     /// Health tracking's findings (empty: healthy).
     pub fn health(self: &Rc<Self>, problems: Vec<String>) {
+        self.keep_until_report.set(false);
         let now = Instant::now();
         self.decider.borrow_mut().health(problems, now);
         self.apply(now);
@@ -146,14 +210,47 @@ impl Announcer {
         self.apply(Instant::now());
     }
 
+    /// Old process: what to hand over besides the device, and its descriptor.
+    pub fn carried(&self) -> std::io::Result<(Carried, std::os::fd::OwnedFd)> {
+        let carried = Carried {
+            announced: self.announced.get(),
+            operator_on: self.decider.borrow().operator_on(),
+        };
+        Ok((carried, self.tun.duplicate()?))
+    }
+
+    /// Old process, the new one ready: it owns the decision from now on (this one
+    /// keeps its descriptor until it exits, which changes nothing).
+    pub fn hand_over(&self) {
+        self.handed_over.set(true);
+        tracing::info!(
+            "announce: {} handed over to the new process",
+            self.config.interface
+        );
+    }
+
+    /// Old process, an upgrade that failed: the new process may have changed the
+    /// shared device before it gave up; put this process's decision back on it.
+    pub fn reassert(&self) {
+        if self.announced.get() {
+            if let Err(e) = self.set_addresses(true) {
+                tracing::error!("announce: cannot add the service addresses again: {e}");
+            }
+        }
+    }
+
     /// Carry the decision out; start a timer for a hold-down that ends.
     fn apply(self: &Rc<Self>, now: Instant) {
+        if self.handed_over.get() {
+            return;
+        }
         let Decision {
             announce,
             reason,
             recheck_at,
         } = self.decider.borrow().decide(now);
-        if announce != self.announced.get() {
+        let keep = !announce && self.keep_until_report.get();
+        if announce != self.announced.get() && !keep {
             match self.set_addresses(announce) {
                 Ok(()) => {
                     self.announced.set(announce);

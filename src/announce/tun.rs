@@ -7,7 +7,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 
 /// An open TUN device; dropping it deletes the interface.
@@ -109,6 +109,37 @@ impl Tun {
 }
 
 impl Tun {
+    /// A binary upgrade's new process: the old process's device, from the descriptor
+    /// it handed over, if it is the TUN device `name` (`None`: the file names another
+    /// device now, and the old one goes with the old process). The device lives on as
+    /// long as either process holds it: its addresses, and BIRD's routes, never go.
+    pub fn adopt(fd: OwnedFd, name: &str) -> io::Result<Option<Tun>> {
+        let file = File::from(fd);
+        let mut got = ifreq("");
+        // SAFETY: a valid descriptor and a valid ifreq, alive for the call.
+        if unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNGETIFF, &mut got) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let named: Vec<u8> = got
+            .ifr_name
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        if named != name.as_bytes() {
+            return Ok(None);
+        }
+        Ok(Some(Tun {
+            _device: file,
+            name: name.to_string(),
+        }))
+    }
+
+    /// A second descriptor of the device, to hand over in a binary upgrade.
+    pub fn duplicate(&self) -> io::Result<OwnedFd> {
+        self._device.try_clone().map(OwnedFd::from)
+    }
+
     /// The interface index, for netlink requests.
     pub fn index(&self) -> io::Result<u32> {
         let name = std::ffi::CString::new(self.name.as_str()).map_err(io::Error::other)?;

@@ -160,6 +160,9 @@ pub struct Global {
     /// `global.upgrade_socket`: `None` for the default (see `run::upgrade`), an empty
     /// path when binary upgrades are turned off.
     pub upgrade_socket: Option<std::path::PathBuf>,
+    /// `global.upgrade_table_entries`: most tracking-table entries a binary upgrade
+    /// carries over (the most recently used; 0: none).
+    pub upgrade_table_entries: usize,
 }
 
 /// A user and group, resolved when the file is loaded.

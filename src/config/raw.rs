@@ -113,6 +113,8 @@ pub struct RawGlobal {
     pub allow_root: Option<bool>,
     /// Added key: the Unix socket `ringlb upgrade` talks to (empty: none).
     pub upgrade_socket: Option<S<String>>,
+    /// Added key: most tracking-table entries a binary upgrade carries over.
+    pub upgrade_table_entries: Option<S<i64>>,
 }
 
 /// `global.syslog`: where and how syslog lines go.

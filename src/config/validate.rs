@@ -346,6 +346,12 @@ impl Validator {
             run_as: self.run_as(g),
             allow_root: g.allow_root.unwrap_or(false),
             upgrade_socket: self.upgrade_socket(g),
+            upgrade_table_entries: self.int_in(
+                g.upgrade_table_entries.as_ref(),
+                100_000,
+                0..=10_000_000,
+                "global.upgrade_table_entries",
+            ) as usize,
         }
     }
 

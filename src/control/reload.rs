@@ -30,6 +30,35 @@ pub struct Listening {
 }
 
 impl Control {
+    /// The virtual routers of the new file, prepared (interfaces looked up, sockets
+    /// open); `None` when nothing changes. Without running routers (ringlb started
+    /// without `[vrrp]`) or with sync groups, a change takes a restart: the running
+    /// routers stay as they were.
+    fn plan_vrrp(
+        &self,
+        old: &Config,
+        new: &mut Config,
+    ) -> Result<Option<crate::vrrp::Plan>, String> {
+        if old.vrrp == new.vrrp {
+            return Ok(None);
+        }
+        let plan = match &self.vrrp {
+            Some(v) => v.plan(&new.vrrp),
+            None => {
+                Err("ringlb started without [vrrp]: adding virtual routers takes a restart".into())
+            }
+        };
+        match plan {
+            Ok(p) => Ok(p.changes().then_some(p)),
+            Err(why) if old.vrrp.is_empty() || !old.vrrp_sync_groups.is_empty() => {
+                new.vrrp = old.vrrp.clone();
+                tracing::warn!("reload: {why} (the virtual routers keep running as they were)");
+                Ok(None)
+            }
+            Err(why) => Err(format!("vrrp: {why}")),
+        }
+    }
+
     /// Read the configuration file again and apply it. A file that does not validate,
     /// or an address that cannot be bound, leaves everything as it was. Returns the
     /// summary of the new configuration, or every error.
@@ -63,6 +92,7 @@ impl Control {
         let old = Arc::clone(&self.config.borrow());
         carry_over(&old, &mut config);
         self.carry_addresses(&mut config);
+        let vrrp = self.plan_vrrp(&old, &mut config)?;
         let workers = self.broadcaster.workers();
         let current = self.listening.borrow().clone();
         // The last step that can fail: after it, nothing is refused.
@@ -78,6 +108,9 @@ impl Control {
         let summary = config.summary();
         *self.config.borrow_mut() = config;
         *self.slots.borrow_mut() = slots;
+        if let (Some(v), Some(plan)) = (&self.vrrp, vrrp) {
+            v.apply(plan);
+        }
         self.start_checks();
         self.start_resolvers();
         self.track();
@@ -286,11 +319,11 @@ fn carry_over(old: &Config, new: &mut Config) {
             "reload: [announce] changed; that takes a restart (the running announcement settings stay)"
         );
     }
-    if old.vrrp != new.vrrp || old.vrrp_sync_groups != new.vrrp_sync_groups {
+    if old.vrrp_sync_groups != new.vrrp_sync_groups {
         new.vrrp = old.vrrp.clone();
         new.vrrp_sync_groups = old.vrrp_sync_groups.clone();
         tracing::warn!(
-            "reload: [vrrp] changed; that takes a restart (the virtual router keeps running as it was)"
+            "reload: [[vrrp_sync_group]] changed; that takes a restart (the virtual routers keep running as they were)"
         );
     }
 }

@@ -43,4 +43,10 @@ pub enum Event {
         id: u64,
         stats: Box<WorkerStats>,
     },
+    /// A worker's answer to `Update::SaveTables`.
+    Tables {
+        id: u64,
+        worker: usize,
+        tables: Box<Vec<super::tables::SavedTable>>,
+    },
 }

@@ -9,6 +9,7 @@
 //! | `slots.rs` | [`Slots`]: stable indexes of frontends, backends, servers across reloads; [`Layout`] assigns them |
 //! | `reload.rs` | [`Reload`]: the new configuration, slots, server states and listeners a worker gets |
 //! | `stats.rs` | per-worker statistics: counters and histograms a worker keeps and sends as copies |
+//! | `tables.rs` | [`tables::SavedTable`]: tracking tables' entries carried over a binary upgrade |
 //! | `buckets.rs` | [`buckets::Buckets`]: a small fixed-bucket latency histogram whose copies subtract (the history's percentiles) |
 
 pub mod buckets;
@@ -17,6 +18,7 @@ mod event;
 mod reload;
 mod slots;
 pub mod stats;
+pub mod tables;
 mod update;
 
 pub use channel::{Broadcaster, Inbox};

@@ -137,6 +137,26 @@ impl Default for ServerStats {
     }
 }
 
+impl ServerStats {
+    /// A copy for the history's sample, every 2 s: the counters and the coarse
+    /// buckets, but an empty fine histogram (13 KiB per server and worker otherwise).
+    pub fn sample_copy(&self) -> ServerStats {
+        ServerStats {
+            connections: self.connections,
+            requests: self.requests,
+            reused: self.reused,
+            responses: self.responses,
+            connect_errors: self.connect_errors,
+            response_errors: self.response_errors,
+            slow_responses: self.slow_responses,
+            // Bounds 1..2 with no significant digit: a few bytes, never recorded into.
+            latency: Histogram::new(0).unwrap_or_else(|_| new_latency()),
+            latency_buckets: self.latency_buckets.clone(),
+            error_streak: self.error_streak,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct BackendStats {
     /// Requests or connections refused because no server was usable (503).
@@ -535,5 +555,34 @@ mod tests {
         assert_eq!(into.iter().map(|f| f.requests).collect::<Vec<_>>(), [3, 3]);
         add_slots(&mut into, &[]);
         assert_eq!(into.len(), 2);
+    }
+
+    /// The history's copy keeps what the history reads (counters, coarse buckets)
+    /// and leaves the 13 KiB fine histogram behind.
+    #[test]
+    fn a_sample_copy_is_small_and_keeps_what_the_history_reads() {
+        let mut s = ServerStats {
+            requests: 7,
+            connect_errors: 2,
+            response_errors: 1,
+            responses: [0, 5, 0, 0, 2],
+            ..ServerStats::default()
+        };
+        record_latency(&mut s.latency, std::time::Duration::from_millis(3));
+        s.latency_buckets
+            .record(std::time::Duration::from_millis(3));
+        let c = s.sample_copy();
+        assert_eq!(
+            (c.requests, c.connect_errors, c.response_errors, c.responses),
+            (7, 2, 1, [0, 5, 0, 0, 2])
+        );
+        assert_eq!(c.latency_buckets, s.latency_buckets);
+        assert_eq!(c.latency.len(), 0);
+        assert!(
+            c.latency.distinct_values() * 100 < s.latency.distinct_values(),
+            "{} vs {} counters",
+            c.latency.distinct_values(),
+            s.latency.distinct_values()
+        );
     }
 }

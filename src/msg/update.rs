@@ -39,6 +39,12 @@ pub enum Update {
     },
     /// Drop one entry of a tracking table (admin API): table name, key as text.
     ClearTableEntry { table: String, key: String },
+    /// A binary upgrade: send your tracking tables' entries (at most this many per
+    /// table, the most recently used first), tagged with this number.
+    SaveTables { id: u64, max: usize },
+    /// A binary upgrade's new process: the old process's entries for the clients
+    /// this worker serves.
+    RestoreTables(Box<Vec<super::tables::SavedTable>>),
 }
 
 /// A server's state as the workers must apply it (HAProxy's three parts).

@@ -25,6 +25,7 @@
 //! | `rate.rs` | two-bucket sliding-window rates (HAProxy's `freq_ctr`) |
 //! | `counter.rs` | table configuration, [`Counter`]s, tracking [`Slots`] |
 //! | `table.rs` | [`Table`]: tracking table, O(1) LRU with expiry, counters |
+//! | `saved.rs` | [`SavedEntry`]: a table's entries out and back in, across a binary upgrade |
 //! | `cond_tests.rs` | tests of every condition kind |
 //! | `eval_tests.rs` | tests of request actions, verdicts, edits, redirects |
 //! | `phase_tests.rs` | tests of tracking, connection and response rules, load checks |
@@ -77,6 +78,7 @@ mod outcome;
 mod path;
 mod pattern;
 mod rate;
+mod saved;
 mod scratch;
 mod table;
 
@@ -97,5 +99,6 @@ pub use key::{Key, KeyKind, MAX_KEY_LEN};
 pub use outcome::{ConnOutcome, Edit, RequestOutcome, ResponseOutcome, Verdict};
 pub use path::{normalize_path, split_target};
 pub use pattern::{Method, Patterns, REGEX_MAX_LEN, REGEX_SIZE_LIMIT};
+pub use saved::{SavedEntry, SavedKey};
 pub use scratch::Scratch;
 pub use table::{EntryId, Table};

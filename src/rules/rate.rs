@@ -51,6 +51,41 @@ impl Rates {
         u64::from(curr) + u64::from(prev) * (period - into) / period
     }
 
+    /// For a binary upgrade: how far into its period the counts are at `now_ms`, and
+    /// the current and previous periods' counts (after moving to `now_ms`'s period).
+    pub(super) fn saved(&self, now_ms: u64, period_ms: u64) -> (u64, [u32; 3], [u32; 3]) {
+        let mut r = *self;
+        r.rotate(now_ms, period_ms);
+        (now_ms.saturating_sub(r.start_ms), r.curr, r.prev)
+    }
+
+    /// Counts handed over ([`Rates::saved`]) added to these, at `now_ms`.
+    pub(super) fn absorb(
+        &mut self,
+        age_ms: u64,
+        curr: [u32; 3],
+        prev: [u32; 3],
+        now_ms: u64,
+        period_ms: u64,
+    ) {
+        self.rotate(now_ms, period_ms);
+        let mut other = Rates {
+            start_ms: now_ms.saturating_sub(age_ms),
+            curr,
+            prev,
+        };
+        other.rotate(now_ms, period_ms);
+        if self.curr == [0; 3] && self.prev == [0; 3] {
+            // A fresh entry takes the period as it was.
+            *self = other;
+            return;
+        }
+        for i in 0..3 {
+            self.curr[i] = self.curr[i].saturating_add(other.curr[i]);
+            self.prev[i] = self.prev[i].saturating_add(other.prev[i]);
+        }
+    }
+
     /// Move to the period holding `now_ms`, the current count becoming the previous
     /// one when the periods are consecutive.
     fn rotate(&mut self, now_ms: u64, period_ms: u64) {

@@ -48,18 +48,18 @@ pub struct EntryId {
 
 #[derive(Debug)]
 pub(super) struct Entry {
-    key: StoredKey,
+    pub(super) key: StoredKey,
     prev: u32,
-    next: u32,
+    pub(super) next: u32,
     generation: u32,
     conn_cur: u32,
-    last_ms: u64,
-    conn_total: u64,
-    http_req_total: u64,
-    http_err_total: u64,
-    bytes_in: u64,
-    bytes_out: u64,
-    rates: Rates,
+    pub(super) last_ms: u64,
+    pub(super) conn_total: u64,
+    pub(super) http_req_total: u64,
+    pub(super) http_err_total: u64,
+    pub(super) bytes_in: u64,
+    pub(super) bytes_out: u64,
+    pub(super) rates: Rates,
 }
 
 /// One tracking table. A plain struct the worker owns and keeps across reloads.
@@ -270,6 +270,22 @@ impl Table {
 
     pub(super) fn key_kind(&self) -> &KeyKind {
         &self.cfg.key
+    }
+
+    /// Entries from the most recently used on, and the position of each (`saved.rs`).
+    pub(super) fn by_recency(&self) -> impl Iterator<Item = &Entry> + '_ {
+        let mut at = self.head;
+        std::iter::from_fn(move || {
+            let e = self.slab.get(at as usize)?;
+            at = e.next;
+            Some(e)
+        })
+    }
+
+    /// The live entry `id` for `saved.rs` to fill in.
+    pub(super) fn entry_mut(&mut self, id: EntryId) -> Option<&mut Entry> {
+        self.live(id)?;
+        self.slab.get_mut(id.idx as usize)
     }
 
     // -----------------------------------------------------------------------------

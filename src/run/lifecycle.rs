@@ -102,6 +102,10 @@ impl Lifecycle {
                 self.upgrade_done(result, reply);
                 return None;
             }
+            Input::Upgrade(Msg::SaveTimeout(id)) => {
+                self.upgrade.save_timeout(&self.control, id);
+                return None;
+            }
         };
         let control = &self.control;
         match event {
@@ -126,6 +130,9 @@ impl Lifecycle {
             } => control.server_errors(worker, backend, server, streak),
             Event::Stats { id, stats } => control.stats_arrived(id, stats),
             Event::Pong(worker) => control.pong(worker),
+            Event::Tables { id, tables, .. } => {
+                self.upgrade.tables_arrived(&self.control, id, *tables)
+            }
         }
         None
     }
@@ -160,7 +167,8 @@ impl Lifecycle {
         let workers = self.workers;
         tracing::info!(workers, "ringlb ready");
         if self.upgrade.taking_over() {
-            self.upgrade.say_ready();
+            let routers = self.control.vrrp.as_ref().map(|v| v.ids());
+            self.upgrade.say_ready(routers.unwrap_or_default());
             return;
         }
         let status = if workers == 0 {
@@ -225,6 +233,15 @@ impl Lifecycle {
         self.running -= 1;
         if self.stop_deadline.is_none() {
             tracing::error!(worker = id, "worker stopped unexpectedly: stopping");
+            if let Some(v) = self
+                .control
+                .vrrp
+                .as_ref()
+                .filter(|_| self.upgrade.taking_over())
+            {
+                // Never ready: the old process still runs the virtual routers.
+                v.release_all();
+            }
             self.notifier.notify(&format!(
                 "STOPPING=1\nSTATUS=worker {id} stopped unexpectedly"
             ));
@@ -245,10 +262,7 @@ impl Lifecycle {
         binary: Option<std::path::PathBuf>,
         reply: Option<std::sync::mpsc::Sender<upgrade::wire::Answer>>,
     ) {
-        if let Err((why, reply)) = self.upgrade.start(&self.control, binary, reply) {
-            tracing::warn!("upgrade refused: {why}");
-            upgrade::answer(reply, false, None, why);
-        }
+        self.upgrade.start(&self.control, binary, reply);
     }
 
     /// The new process is ready (it accepts on the same sockets): tell systemd it is
@@ -256,13 +270,13 @@ impl Lifecycle {
     /// within the grace period. Or it failed: keep serving, say why.
     fn upgrade_done(
         &mut self,
-        result: Result<u32, String>,
+        result: Result<upgrade::Took, String>,
         reply: Option<std::sync::mpsc::Sender<upgrade::wire::Answer>>,
     ) {
         self.upgrade.done(&result);
-        let pid = match result {
-            Ok(pid) if self.stop_deadline.is_none() => pid,
-            Ok(pid) => {
+        let took = match result {
+            Ok(took) if self.stop_deadline.is_none() => took,
+            Ok(upgrade::Took { pid, .. }) => {
                 // Stopping since the upgrade began: the shared sockets are shut down,
                 // and the service is to stop. The new process stops too.
                 // SAFETY: plain syscall; `pid` is our child, not yet reaped.
@@ -274,6 +288,9 @@ impl Lifecycle {
             }
             Err(why) => {
                 tracing::error!("upgrade failed, this process keeps serving: {why}");
+                if let Some(a) = &self.control.announce {
+                    a.reassert();
+                }
                 upgrade::answer(
                     reply,
                     false,
@@ -283,6 +300,14 @@ impl Lifecycle {
                 return;
             }
         };
+        let pid = took.pid;
+        // The new process runs the virtual routers and owns the announce device now.
+        if let Some(v) = &self.control.vrrp {
+            v.hand_over(&took.vrrp);
+        }
+        if let Some(a) = &self.control.announce {
+            a.hand_over();
+        }
         let grace = self.grace;
         self.notifier.notify(&format!(
             "MAINPID={pid}\nREADY=1\nSTATUS=upgraded: process {pid} serves"

@@ -130,6 +130,7 @@ pub fn run_with(
         upgrade_socket,
         takeover: None,
         servers: Vec::new(),
+        tables: Vec::new(),
     };
     start(config, path, sockets, on_bound)
 }
@@ -184,6 +185,8 @@ struct Sockets {
     takeover: Option<OwnedFd>,
     /// New process of an upgrade: the operators' server states to apply.
     servers: Vec<upgrade::wire::ServerState>,
+    /// New process of an upgrade: the old workers' tracking-table entries.
+    tables: Vec<crate::msg::tables::SavedTable>,
 }
 
 /// Give up privileges, start the workers and run the control plane until the end.
@@ -202,6 +205,7 @@ fn start(
         upgrade_socket,
         takeover,
         servers,
+        tables,
     } = sockets;
     // Every privileged socket is open; no other thread runs yet.
     privs::apply(&config)?;
@@ -263,6 +267,7 @@ fn start(
         admin,
         upgrade: state,
         servers,
+        tables,
     };
     let inputs =
         futures_util::stream::select(events.map(Input::Event), upgrades.map(Input::Upgrade));
@@ -376,6 +381,7 @@ struct ControlStart {
     upgrade: upgrade::State,
     /// New process of an upgrade: the operators' server states to apply.
     servers: Vec<upgrade::wire::ServerState>,
+    tables: Vec<crate::msg::tables::SavedTable>,
 }
 
 /// The control plane, on this thread's runtime: VRRP, checks, tracking, the admin
@@ -394,6 +400,7 @@ async fn control_thread(
         admin,
         mut upgrade,
         servers,
+        tables,
     } = start;
     let vrrp = match vrrp {
         Some(p) => Some(vrrp::Vrrp::start(p).map_err(RunError::VrrpStart)?),
@@ -405,6 +412,7 @@ async fn control_thread(
     let control = Rc::new(control);
     // Before the workers read their inboxes for the first time, as far as can be.
     upgrade::apply_servers(&control, &servers);
+    upgrade::tables::restore(&control, tables);
     let notifier = Rc::new(notify::Notifier::from_env());
     let watchdog = notifier
         .enabled()

@@ -19,12 +19,15 @@
 //! | `set.rs` | every virtual router of the process and their sync groups: start, track, stop, status |
 //! | `track.rs` | a router's priority and FAULT from what it tracks, keepalived's weights, rise/fall (pure) |
 //! | `tracking.rs` | tracking at work: frontends, interfaces, check programs (a thread each), files |
+//! | `handover.rs` | binary upgrade: a router's state handed to the new process, let go quietly by the old |
+//! | `reconfigure.rs` | reload: unchanged routers untouched, changed ones replaced in their state, others given up or started |
 //! | `sync.rs` | sync groups: what the other members do when one changes (pure) |
 //! | `io.rs` | the raw protocol-112 socket and the packet socket for ARP |
 //! | `io6.rs` | their IPv6 counterparts: raw next-header-112 and ICMPv6 sockets, hop limit and source beside each datagram |
 //! | `netlink.rs` | interface facts, virtual IPs added and removed, link notifications |
 //! | `notify.rs` | the `notify` program, run in order on its own thread |
 
+mod handover;
 mod io;
 mod io6;
 pub mod machine;
@@ -32,6 +35,7 @@ pub mod netlink;
 mod notify;
 pub mod packet;
 mod receive;
+mod reconfigure;
 mod run;
 mod set;
 mod status;
@@ -40,8 +44,10 @@ pub mod track;
 mod tracking;
 pub mod wire;
 
+pub use handover::{Carried, CarriedPeer, RouterId};
 pub use machine::{Action, Config, Event, Router, State};
 pub use packet::{Advert, ChecksumForm, Drop};
+pub use reconfigure::Plan;
 pub use run::VrrpError;
 pub use set::{prepare, Prepared, Vrrp};
 pub use status::{state_name, Counters, Status};

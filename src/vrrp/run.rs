@@ -73,6 +73,8 @@ pub struct Instance {
     pub(super) announce_again: Cell<Option<Instant>>,
     pub(super) wake: UnboundedSender<()>,
     pub(super) notifier: Option<Notifier>,
+    /// A binary upgrade's new process: the state to start in (`handover.rs`).
+    pub(super) carried: RefCell<Option<super::handover::Carried>>,
 }
 
 impl Instance {
@@ -92,7 +94,9 @@ impl Instance {
             sync,
         });
         let (wake, woken) = unbounded();
+        let keep_addresses = Instance::starts_as_master(p.carried.as_ref());
         let vrrp = Rc::new(Instance {
+            carried: RefCell::new(p.carried),
             vip_links: p.vip_links,
             siblings: p.siblings,
             group: RefCell::new(None),
@@ -133,7 +137,9 @@ impl Instance {
                 format!("unicast to {:?}", vrrp.config.unicast_peers)
             }
         );
-        vrrp.release_leftovers();
+        if !keep_addresses {
+            vrrp.release_leftovers();
+        }
         Ok((vrrp, woken))
     }
 
@@ -240,7 +246,7 @@ impl Instance {
         }
     }
 
-    fn act(&self, action: Action) {
+    pub(super) fn act(&self, action: Action) {
         match action {
             Action::Advertise(priority) => self.advertise(priority),
             Action::TakeAddresses => {
@@ -389,7 +395,11 @@ fn mac_text(mac: [u8; 6]) -> String {
 
 /// Wait for adverts, the timer or a nudge (priority change, stop), until stopped.
 async fn serve(vrrp: Rc<Instance>, mut woken: UnboundedReceiver<()>) {
-    vrrp.handle(Event::Startup);
+    let carried = vrrp.carried.borrow_mut().take();
+    match carried {
+        Some(c) => vrrp.resume(&c),
+        None => vrrp.handle(Event::Startup),
+    }
     if !vrrp.iface.up {
         tracing::warn!("vrrp: {} is down or has no carrier", vrrp.iface.name);
         vrrp.link_down.set(true);

@@ -4,7 +4,7 @@
 //! did to the others (the decisions are `sync.rs`'s) and runs the group's `notify`
 //! once every member agrees on a new state.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::net::IpAddr;
 use std::rc::Rc;
 
@@ -21,7 +21,7 @@ use crate::config::{SyncGroup, Vrrp as VrrpConfig};
 
 /// Every router's sockets and interface facts, opened before the workers start.
 pub struct Prepared {
-    routers: Vec<PreparedRouter>,
+    pub(super) routers: Vec<PreparedRouter>,
     groups: Vec<SyncGroup>,
 }
 
@@ -35,18 +35,24 @@ pub fn prepare(
     }
     let mut prepared = Vec::new();
     for (i, r) in routers.iter().enumerate() {
-        let siblings = routers
-            .iter()
-            .enumerate()
-            .filter(|&(j, o)| j != i && o.interface == r.interface && o.is_v6() == r.is_v6())
-            .map(|(_, o)| o.vrid)
-            .collect();
-        prepared.push(prepare_router(r, siblings)?);
+        prepared.push(prepare_router(r, siblings(routers, i))?);
     }
     Ok(Some(Prepared {
         routers: prepared,
         groups: groups.to_vec(),
     }))
+}
+
+/// The ids of the routers other than `routers[i]` on its interface.
+pub(super) fn siblings(routers: &[VrrpConfig], i: usize) -> Vec<u8> {
+    routers
+        .iter()
+        .enumerate()
+        .filter(|&(j, o)| {
+            j != i && o.interface == routers[i].interface && o.is_v6() == routers[i].is_v6()
+        })
+        .map(|(_, o)| o.vrid)
+        .collect()
 }
 
 /// Where a virtual IP goes: the interface's index, Ethernet address (for gratuitous
@@ -72,6 +78,8 @@ pub struct PreparedRouter {
     /// Tracking's start: tracked interfaces as they are now.
     pub(super) tracked: Tracked,
     pub(super) track_links: Vec<u32>,
+    /// A binary upgrade's new process: the state the old process had (`handover.rs`).
+    pub(super) carried: Option<super::handover::Carried>,
 }
 
 pub(super) fn prepare_router(
@@ -125,13 +133,15 @@ pub(super) fn prepare_router(
         siblings,
         tracked,
         track_links,
+        carried: None,
     })
 }
 
 /// The virtual routers ringlb runs.
 pub struct Vrrp {
-    routers: Vec<Rc<Instance>>,
-    groups: Vec<Rc<Group>>,
+    /// Replaced by a reload that changes them (`reconfigure.rs`).
+    pub(super) routers: RefCell<Vec<Rc<Instance>>>,
+    pub(super) groups: Vec<Rc<Group>>,
 }
 
 impl Vrrp {
@@ -166,12 +176,15 @@ impl Vrrp {
         for (router, woken) in serving {
             router.run(woken);
         }
-        Ok(Rc::new(Vrrp { routers, groups }))
+        Ok(Rc::new(Vrrp {
+            routers: RefCell::new(routers),
+            groups,
+        }))
     }
 
     /// Every router's snapshot, in configuration order.
     pub fn statuses(&self) -> Vec<Status> {
-        self.routers.iter().map(|r| r.status()).collect()
+        self.routers.borrow().iter().map(|r| r.status()).collect()
     }
 
     /// Every sync group: name, members' names and the state they agree on.
@@ -187,21 +200,21 @@ impl Vrrp {
 
     /// Health tracking (see [`Instance::track`]), for every router.
     pub fn track(&self, problems: Vec<String>) {
-        for r in &self.routers {
+        for r in self.routers.borrow().iter() {
             r.track(problems.clone());
         }
     }
 
     /// Leave: every master says so with priority 0 and gives its addresses up.
     pub fn stop(&self) {
-        for r in &self.routers {
+        for r in self.routers.borrow().iter() {
             r.stop();
         }
     }
 
     /// At exit: wait (bounded) for the notify programs of the last changes.
     pub fn finish(&self) {
-        for r in &self.routers {
+        for r in self.routers.borrow().iter() {
             r.finish();
         }
         for g in &self.groups {

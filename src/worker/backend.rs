@@ -282,13 +282,22 @@ impl BackendState {
 
     /// A copy of this backend's statistics.
     pub fn stats(&self) -> BackendStats {
+        self.stats_with(ServerStats::clone)
+    }
+
+    /// [`BackendState::stats`] for the history's sample (no fine latency histograms).
+    pub fn sample(&self) -> BackendStats {
+        self.stats_with(ServerStats::sample_copy)
+    }
+
+    fn stats_with(&self, copy: fn(&ServerStats) -> ServerStats) -> BackendStats {
         BackendStats {
             no_server: self.no_server,
             queue_current: self.queue.len() as u64,
             queued: self.queue.queued,
             queue_timeouts: self.queue.timeouts,
             queue_full: self.queue.full,
-            servers: self.stats.clone(),
+            servers: self.stats.iter().map(copy).collect(),
             active: self.servers.iter().map(|s| s.active).collect(),
         }
     }

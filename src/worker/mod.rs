@@ -273,6 +273,24 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
                 Update::Ping(_) => {
                     worker.report(Event::Pong(worker.id()));
                 }
+                Update::SaveTables { id, max } => {
+                    let tables = Box::new(worker.with_rules(|r| r.save(max)));
+                    let w = worker.id();
+                    worker.report(Event::Tables {
+                        id,
+                        worker: w,
+                        tables,
+                    });
+                }
+                Update::RestoreTables(saved) => {
+                    let (restored, left) = worker.with_rules(|r| r.restore(&saved));
+                    tracing::info!(
+                        worker = worker.id(),
+                        restored,
+                        left,
+                        "upgrade: tracking-table entries carried over"
+                    );
+                }
                 Update::Snapshot(id) => {
                     let stats = Box::new(worker.snapshot());
                     worker.report(Event::Stats { id, stats });

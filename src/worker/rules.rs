@@ -10,6 +10,7 @@ use super::state::Worker;
 use crate::config::{Frontend, TableSpec};
 use crate::http::edit;
 use crate::msg::stats::{TableView, TABLE_TOP};
+use crate::msg::tables::SavedTable;
 use crate::rules::{
     ConnState, Counter, Edit, Facts, HeaderEdit, HeaderOp, Reply, Scratch, Slots, Table, Verdict,
 };
@@ -40,7 +41,10 @@ impl Default for RuleState {
             tables: Vec::new(),
             names: Vec::new(),
             scratch: Scratch::default(),
-            start: Instant::now(),
+            // An hour back: entries handed over by an upgrade keep their ages.
+            start: Instant::now()
+                .checked_sub(std::time::Duration::from_secs(3600))
+                .unwrap_or_else(Instant::now),
         }
     }
 }
@@ -96,6 +100,45 @@ impl RuleState {
             Ok(k) => table.remove(k),
             Err(_) => false,
         }
+    }
+
+    /// A binary upgrade: every table's entries, at most `max` each.
+    pub fn save(&self, max: usize) -> Vec<SavedTable> {
+        let now = self.now_ms();
+        self.names
+            .iter()
+            .zip(&self.tables)
+            .map(|(name, t)| {
+                let entries = t.save(now, max);
+                SavedTable {
+                    name: name.clone(),
+                    left_out: t.len().saturating_sub(entries.len()),
+                    entries,
+                }
+            })
+            .collect()
+    }
+
+    /// A binary upgrade's new process: the old process's entries, into the tables of
+    /// the same name; how many went in and how many did not fit (no such table, a key
+    /// of another kind, a table full of entries in use).
+    pub fn restore(&mut self, saved: &[SavedTable]) -> (usize, usize) {
+        let now = self.now_ms();
+        let (mut done, mut left) = (0, 0);
+        for s in saved {
+            let Some(i) = self.names.iter().position(|n| *n == s.name) else {
+                left += s.entries.len();
+                continue;
+            };
+            for e in &s.entries {
+                if self.tables[i].restore(e, now) {
+                    done += 1;
+                } else {
+                    left += 1;
+                }
+            }
+        }
+        (done, left)
     }
 
     /// A new configuration's tables: a table of the same name and key kind keeps its

@@ -28,7 +28,7 @@ use super::rules::RuleState;
 use crate::config::{self, Config, Frontend, ServerTls};
 use crate::http::Limits;
 use crate::lb::ServerState;
-use crate::msg::stats::{FaultCounts, FrontendStats, ServerStats, WorkerStats};
+use crate::msg::stats::{BackendStats, FaultCounts, FrontendStats, ServerStats, WorkerStats};
 use crate::msg::{Event, SetServer, Slots};
 use crate::tls::ServerStream;
 
@@ -499,21 +499,21 @@ impl Worker {
     pub fn snapshot(&self) -> WorkerStats {
         WorkerStats {
             tables: self.rules.borrow().views(),
-            ..self.counters()
+            ..self.copy(BackendState::stats)
         }
     }
 
-    /// A copy of this worker's counters, without the tracking tables.
+    /// The history's sample: the counters, without the tracking tables nor the
+    /// servers' fine latency histograms (the history reads the coarse buckets).
     pub fn counters(&self) -> WorkerStats {
+        self.copy(BackendState::sample)
+    }
+
+    fn copy(&self, backend: fn(&BackendState) -> BackendStats) -> WorkerStats {
         WorkerStats {
             worker: self.id,
             frontends: self.frontend_stats.borrow().clone(),
-            backends: self
-                .backends
-                .borrow()
-                .iter()
-                .map(BackendState::stats)
-                .collect(),
+            backends: self.backends.borrow().iter().map(backend).collect(),
             faults: FaultCounts {
                 log_lines_dropped: self.access.as_ref().map_or(0, |a| a.dropped.get()),
                 ..self.faults.counts()

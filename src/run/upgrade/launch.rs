@@ -9,6 +9,7 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use super::wire::{self, Offer, Status};
+use super::Took;
 
 /// How long the new process may take to hear the offer after it starts.
 const OFFER_WITHIN: Duration = Duration::from_secs(10);
@@ -27,9 +28,14 @@ pub fn own_binary() -> Option<PathBuf> {
     })
 }
 
-/// Start `binary` to take over with `config`; `Ok(pid)` once it is ready. Any failure
-/// leaves this process as it was (the new one, if it started, is killed).
-pub fn launch(binary: &Path, config: &Path, offer: &Offer, fds: &[OwnedFd]) -> Result<u32, String> {
+/// Start `binary` to take over with `config`; what it took once it is ready. Any
+/// failure leaves this process as it was (the new one, if it started, is killed).
+pub fn launch(
+    binary: &Path,
+    config: &Path,
+    offer: &Offer,
+    fds: &[OwnedFd],
+) -> Result<Took, String> {
     let (ours, theirs) = wire::pair().map_err(|e| format!("socketpair: {e}"))?;
     let inherited: RawFd = theirs.as_raw_fd();
     let mut cmd = Command::new(binary);
@@ -65,8 +71,8 @@ pub fn launch(binary: &Path, config: &Path, offer: &Offer, fds: &[OwnedFd]) -> R
         ));
     }
     match wire::recv_json::<Status>(&ours, super::READY_WITHIN + OFFER_WITHIN) {
-        Ok(Status::Ready { pid: said }) if said == pid => Ok(pid),
-        Ok(Status::Ready { pid: said }) => Err(fail(
+        Ok(Status::Ready { pid: said, vrrp }) if said == pid => Ok(Took { pid, vrrp }),
+        Ok(Status::Ready { pid: said, .. }) => Err(fail(
             &mut child,
             format!("process {pid} answered as {said}"),
         )),

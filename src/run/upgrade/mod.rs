@@ -14,9 +14,14 @@
 //! | `socket.rs` | the upgrade socket: its path, its serving thread, `ringlb upgrade`'s request |
 //! | `launch.rs` | old side: start the new binary, hand over, wait until it is ready |
 //! | `takeover.rs` | new side: receive the sockets and match them to the file's addresses |
+//! | `tables.rs` | tracking tables: saved by the old workers, merged, dealt to the new ones by client |
+//!
+//! Virtual routers and `[announce]` carry over too (`vrrp/handover.rs`, the TUN
+//! device's descriptor): an upgrade causes no failover and no withdrawal.
 
 mod launch;
 pub mod socket;
+pub mod tables;
 pub mod takeover;
 pub mod wire;
 
@@ -34,6 +39,8 @@ use futures_channel::mpsc::UnboundedSender;
 use crate::config::Steering;
 use crate::control::Control;
 use crate::lb::{Admin, Oper};
+use crate::msg::tables::SavedTable;
+use crate::msg::Update;
 use wire::{Answer, Offer, OfferedListener, ServerState, Status};
 
 /// How long a new process may take from receiving the sockets to being ready.
@@ -46,9 +53,29 @@ pub enum Msg {
         reply: Option<Sender<Answer>>,
     },
     Done {
-        result: Result<u32, String>,
+        result: Result<Took, String>,
         reply: Option<Sender<Answer>>,
     },
+    /// The workers' tables did not all come in time (the save with this number).
+    SaveTimeout(u64),
+}
+
+/// The new process took over: its pid and the virtual routers it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Took {
+    pub pid: u32,
+    pub vrrp: Vec<crate::vrrp::RouterId>,
+}
+
+/// An upgrade waiting for the workers' tables before it starts the new binary.
+struct Saving {
+    id: u64,
+    binary: Option<PathBuf>,
+    reply: Option<Sender<Answer>>,
+    answers: Vec<Vec<SavedTable>>,
+    workers: usize,
+    /// `global.upgrade_table_entries`.
+    max: usize,
 }
 
 /// What the lifecycle keeps for upgrades.
@@ -68,6 +95,8 @@ pub struct State {
     /// Old process: handed over, and whether a stop signal came since.
     handed_over: bool,
     signalled: bool,
+    saving: Option<Saving>,
+    next_save: u64,
 }
 
 impl State {
@@ -88,6 +117,8 @@ impl State {
             takeover,
             handed_over: false,
             signalled: false,
+            saving: None,
+            next_save: 0,
         }
     }
 
@@ -104,11 +135,13 @@ impl State {
         self.takeover.is_some()
     }
 
-    /// New process, every worker started: tell the old process it may stop.
-    pub fn say_ready(&mut self) {
+    /// New process, every worker started: tell the old process it may stop, and
+    /// which virtual routers this process runs now.
+    pub fn say_ready(&mut self, vrrp: Vec<crate::vrrp::RouterId>) {
         if let Some(fd) = self.takeover.take() {
             let ready = Status::Ready {
                 pid: std::process::id(),
+                vrrp,
             };
             if let Err(e) = wire::send_json(&fd, &ready) {
                 tracing::warn!("upgrade: cannot tell the old process we are ready: {e}");
@@ -116,41 +149,124 @@ impl State {
         }
     }
 
-    /// Start an upgrade (a thread starts the new binary); `Err` with why not.
+    /// Start an upgrade: first the workers' tables when there are any (a message
+    /// each, answered with `Event::Tables`), then the new binary (on a thread). A
+    /// refusal is logged and told to the caller.
     pub fn start(
         &mut self,
         control: &Control,
         binary: Option<PathBuf>,
         reply: Option<Sender<Answer>>,
-    ) -> Result<(), (String, Option<Sender<Answer>>)> {
+    ) {
         let why = if self.busy {
             Some("an upgrade is already under way".to_string())
         } else if control.stopping.get() {
             Some("this process is stopping".into())
-        } else if control.vrrp.is_some() {
-            Some("binary upgrades are not supported with [vrrp] yet: restart instead".into())
-        } else if control.announce.is_some() {
-            Some("binary upgrades are not supported with [announce] yet: restart instead".into())
         } else {
             None
         };
         if let Some(why) = why {
-            return Err((why, reply));
+            return refused(why, reply);
+        }
+        let workers = control.broadcaster.workers();
+        let max = {
+            let config = control.config.borrow();
+            let carried = config.global.upgrade_table_entries;
+            (!config.tables.is_empty()).then_some(carried)
+        };
+        let Some(max) = max.filter(|&m| m > 0 && workers > 0) else {
+            return self.launch(control, binary, reply, Vec::new());
+        };
+        self.busy = true;
+        let id = self.next_save;
+        self.next_save += 1;
+        self.saving = Some(Saving {
+            id,
+            binary,
+            reply,
+            answers: Vec::new(),
+            workers,
+            max,
+        });
+        control
+            .broadcaster
+            .send_all(|| Update::SaveTables { id, max });
+        let back = self.to_control.clone();
+        monoio::spawn(async move {
+            monoio::time::sleep(tables::SAVE_WITHIN).await;
+            let _ = back.unbounded_send(Msg::SaveTimeout(id));
+        });
+    }
+
+    /// A worker's tables (`Event::Tables`); the last one starts the new binary.
+    pub fn tables_arrived(&mut self, control: &Control, id: u64, tables: Vec<SavedTable>) {
+        let Some(saving) = self.saving.as_mut().filter(|s| s.id == id) else {
+            return;
+        };
+        saving.answers.push(tables);
+        if saving.answers.len() == saving.workers {
+            self.saved(control);
+        }
+    }
+
+    /// The workers' tables did not all come within `SAVE_WITHIN`: go on without.
+    pub fn save_timeout(&mut self, control: &Control, id: u64) {
+        if let Some(s) = self.saving.as_ref().filter(|s| s.id == id) {
+            tracing::warn!(
+                "upgrade: {} of {} workers sent their tracking tables in time; the others' entries are not carried over",
+                s.answers.len(),
+                s.workers
+            );
+            self.saved(control);
+        }
+    }
+
+    fn saved(&mut self, control: &Control) {
+        let Some(s) = self.saving.take() else { return };
+        let (tables, dropped) = tables::merge(s.answers, s.max);
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                kept = s.max,
+                "upgrade: more tracking-table entries than global.upgrade_table_entries: the least recently used are not carried over"
+            );
+        }
+        self.busy = false;
+        self.launch(control, s.binary, s.reply, tables);
+    }
+
+    /// Start the new binary (on a thread) with the offer.
+    fn launch(
+        &mut self,
+        control: &Control,
+        binary: Option<PathBuf>,
+        reply: Option<Sender<Answer>>,
+        tables: Vec<SavedTable>,
+    ) {
+        if control.stopping.get() {
+            return refused("this process is stopping".into(), reply);
         }
         let Some(config) = control.path.clone() else {
-            return Err(("started without a configuration file".into(), reply));
+            return refused("started without a configuration file".into(), reply);
         };
         let Some(binary) = binary.or_else(|| self.binary.clone()) else {
-            return Err((
+            return refused(
                 "cannot tell which binary this process was started from: name it (--binary)".into(),
                 reply,
-            ));
+            );
         };
-        let (offer, fds) = match self.offer(control) {
+        let (mut offer, fds) = match self.offer(control) {
             Ok(o) => o,
-            Err(e) => return Err((format!("cannot duplicate the sockets: {e}"), reply)),
+            Err(e) => return refused(format!("cannot duplicate the sockets: {e}"), reply),
         };
-        tracing::info!("upgrade: starting {} to take over", binary.display());
+        let entries: usize = tables.iter().map(|t| t.entries.len()).sum();
+        offer.tables = tables;
+        tracing::info!(
+            routers = offer.vrrp.len(),
+            table_entries = entries,
+            "upgrade: starting {} to take over",
+            binary.display()
+        );
         self.busy = true;
         let back = self.to_control.clone();
         let spawned = std::thread::Builder::new()
@@ -162,14 +278,13 @@ impl State {
             });
         if let Err(e) = spawned {
             self.busy = false;
-            return Err((format!("cannot start a thread: {e}"), None));
+            refused(format!("cannot start a thread: {e}"), None);
         }
-        Ok(())
     }
 
     /// The upgrade ended; once the new process took over, stop serving what it
     /// serves now (the upgrade socket, the admin listener).
-    pub fn done(&mut self, result: &Result<u32, String>) {
+    pub fn done(&mut self, result: &Result<Took, String>) {
         self.busy = false;
         self.handed_over = result.is_ok();
         if result.is_ok() {
@@ -204,9 +319,25 @@ impl State {
             offer.upgrade_socket = Some(path.clone());
             fds.push(fd.try_clone()?);
         }
+        if let Some(a) = &control.announce {
+            let (carried, fd) = a.carried()?;
+            offer.announce = Some(carried);
+            fds.push(fd);
+        }
         offer.servers = server_states(control);
+        offer.vrrp = control
+            .vrrp
+            .as_ref()
+            .map(|v| v.carried())
+            .unwrap_or_default();
         Ok((offer, fds))
     }
+}
+
+/// An upgrade that does not start: say why in the log and to the caller.
+fn refused(why: String, reply: Option<Sender<Answer>>) {
+    tracing::warn!("upgrade refused: {why}");
+    answer(reply, false, None, why);
 }
 
 /// Answer a caller of `ringlb upgrade`, if there is one.

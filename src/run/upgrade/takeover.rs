@@ -187,16 +187,21 @@ pub(in crate::run) fn sockets(
     (offer, fds): (Offer, Vec<OwnedFd>),
 ) -> Result<Sockets, RunError> {
     let fail = |e: String| RunError::Upgrade(e);
-    if !config.vrrp.is_empty() {
-        return Err(fail(
-            "binary upgrades are not supported with [vrrp] yet".into(),
-        ));
+    let (mut offer, mut fds) = (offer, fds);
+    // The announce device is the last descriptor.
+    let tun = offer.announce.is_some().then(|| fds.pop()).flatten();
+    let routers = std::mem::take(&mut offer.vrrp);
+    let announced = offer.announce.take();
+    let tables = std::mem::take(&mut offer.tables);
+    let mut vrrp = crate::vrrp::prepare(&config.vrrp, &config.vrrp_sync_groups)?;
+    if let Some(v) = &mut vrrp {
+        v.carry(routers);
     }
-    if config.announce.is_some() {
-        return Err(fail(
-            "binary upgrades are not supported with [announce] yet".into(),
-        ));
-    }
+    let announce = match (&config.announce, announced.zip(tun)) {
+        (Some(a), Some((c, fd))) => Some(crate::announce::adopt(a, fd, c)?),
+        (Some(a), None) => Some(crate::announce::prepare(a)?),
+        (None, _) => None,
+    };
     let got = build(config, offer, fds).map_err(fail)?;
     exclusive::check(config, &got.handed_over)?;
     let admin = match (config.global.admin_bind, got.admin) {
@@ -218,12 +223,13 @@ pub(in crate::run) fn sockets(
     Ok(Sockets {
         listeners: got.listeners,
         listening: got.listening,
-        vrrp: None,
-        announce: None,
+        vrrp,
+        announce,
         admin,
         upgrade_socket,
         takeover: None,
         servers: got.servers,
+        tables,
     })
 }
 

@@ -44,7 +44,8 @@ pub struct Answer {
 }
 
 /// Old → new: what is handed over. The descriptors follow, in this order: every
-/// listener, then the admin listener, then the upgrade socket (each when present).
+/// listener, then the admin listener, then the upgrade socket, then the `[announce]`
+/// TUN device (each when present).
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Offer {
     pub listeners: Vec<OfferedListener>,
@@ -52,6 +53,15 @@ pub struct Offer {
     pub upgrade_socket: Option<PathBuf>,
     /// Servers whose operator state differs from the file.
     pub servers: Vec<ServerState>,
+    /// Every virtual router's state.
+    #[serde(default)]
+    pub vrrp: Vec<crate::vrrp::Carried>,
+    /// `[announce]`: its state (the device is the last descriptor).
+    #[serde(default)]
+    pub announce: Option<crate::announce::Carried>,
+    /// Tracking tables' entries, merged over the workers.
+    #[serde(default)]
+    pub tables: Vec<crate::msg::tables::SavedTable>,
 }
 
 impl Offer {
@@ -60,6 +70,7 @@ impl Offer {
         self.listeners.len()
             + usize::from(self.admin.is_some())
             + usize::from(self.upgrade_socket.is_some())
+            + usize::from(self.announce.is_some())
     }
 }
 
@@ -95,8 +106,13 @@ pub struct ServerState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Status {
-    /// Every worker accepts: the old process may stop.
-    Ready { pid: u32 },
+    /// Every worker accepts: the old process may stop; it lets go of the virtual
+    /// routers listed quietly (this process runs them now).
+    Ready {
+        pid: u32,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        vrrp: Vec<crate::vrrp::RouterId>,
+    },
     /// The new process will not serve (invalid file, a socket it cannot use...).
     Failed { reason: String },
 }
@@ -280,6 +296,7 @@ mod tests {
                 weight: Some(7),
                 down: true,
             }],
+            ..Offer::default()
         }
     }
 
@@ -297,7 +314,11 @@ mod tests {
 
     #[test]
     fn status_is_tagged_json() {
-        let ready = serde_json::to_string(&Status::Ready { pid: 42 }).unwrap();
+        let ready = serde_json::to_string(&Status::Ready {
+            pid: 42,
+            vrrp: Vec::new(),
+        })
+        .unwrap();
         assert_eq!(ready, r#"{"status":"ready","pid":42}"#);
         let (a, b) = pair().unwrap();
         let failed = Status::Failed {
