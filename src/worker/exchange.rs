@@ -15,6 +15,7 @@ use monoio::io::AsyncWriteRentExt;
 use super::backend::Outcome;
 use super::body::{pump, BodyError, End};
 use super::error::{SessionError, Side};
+use super::h2::StreamOpts;
 use super::http::Conn;
 use super::http_heads::{read_response_head, send_static, HeadError, Parsed, ResponseHead};
 use super::lease::ServerLease;
@@ -143,7 +144,11 @@ impl<'a> Exchange<'a> {
             peer: c.rec.peer,
             sticky: self.req.sticky.server,
         };
-        match upstream::connect(&c.worker, to, reuse, avoid, c.origin.as_ref()).await {
+        let h2 = StreamOpts {
+            trailers: self.req.trailers,
+            timeout: self.timeout_server,
+        };
+        match upstream::connect_http(&c.worker, to, reuse, avoid, c.origin.as_ref(), h2).await {
             Ok((lease, stream, reused)) => {
                 c.rec.server = Some(lease.server);
                 let attempt = self.replays.start(lease.server, reused);
@@ -418,6 +423,10 @@ impl<'a> Exchange<'a> {
     /// client connection for its next request instead, as every connection does
     /// with `http_reuse = "never"`.
     fn give_back(&mut self, up: Upstream, server_keep: bool) {
+        if up.stream.is_pipe() {
+            // A stream of an HTTP/2 connection: done with its response.
+            return;
+        }
         let worker = &self.conn.worker;
         let private = worker
             .server_send_proxy(self.backend, up.lease.server)

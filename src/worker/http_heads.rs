@@ -36,6 +36,9 @@ pub struct Parsed {
     /// Idempotent and without a body: may be sent again on a fresh connection.
     pub replayable: bool,
     pub head_method: bool,
+    /// The client takes trailer fields (`TE: trailers`): an HTTP/2 server's trailers
+    /// reach it.
+    pub trailers: bool,
     pub action: Action,
     /// The entries rules track the request in (errors are counted there).
     pub tracked: Slots,
@@ -255,6 +258,7 @@ fn parse_and_route(
         expect_continue: req.expect_continue,
         replayable: req.idempotent() && req.framing == BodyFraming::Length(0),
         head_method: req.method == "HEAD",
+        trailers: req.accepts_trailers(),
         action,
         tracked,
         rule,

@@ -211,6 +211,7 @@ mod tests {
             ("Accept".into(), "*/*".into()),
         ];
         let server = crate::config::Server {
+            proto: crate::config::ServerProto::Http1,
             name: "a".into(),
             address_text: "10.0.0.1:5432".into(),
             address: "10.0.0.1:5432".parse().unwrap(),
