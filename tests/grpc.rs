@@ -13,6 +13,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
 
 use common::pp_peers::free_port;
 use common::tls::{CertDir, TlsBackend};
@@ -45,8 +46,8 @@ fn tools(test: &str, module: &str) -> bool {
     found
 }
 
-/// A Python peer, killed on drop.
-struct Peer(Child);
+/// A Python peer, killed on drop; what it prints comes as lines.
+struct Peer(Child, Receiver<String>);
 
 impl Peer {
     /// `python3 <script> <args>`, once it printed its ready line.
@@ -58,11 +59,27 @@ impl Peer {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("python3");
-        let mut line = String::new();
         let out = child.stdout.take().unwrap();
-        BufReader::new(out).read_line(&mut line).unwrap();
-        assert!(line.contains("ready"), "{script} did not start: {line:?}");
-        Peer(child)
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let peer = Peer(child, rx);
+        peer.wait_line("ready");
+        peer
+    }
+
+    /// Wait for a line containing `needle`.
+    fn wait_line(&self, needle: &str) {
+        loop {
+            match self.1.recv_timeout(common::PATIENCE) {
+                Ok(line) if line.contains(needle) => return,
+                Ok(_) => {}
+                Err(_) => panic!("the peer never printed {needle:?}"),
+            }
+        }
     }
 }
 
@@ -200,13 +217,14 @@ fn curl(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// One HTTP/1.1 request on a fresh connection; the whole raw response (the server
-/// closes after it: `Connection: close`).
-fn raw_h1(addr: std::net::SocketAddr, extra: &str) -> String {
+/// One HTTP/1.1 request to /echo on a fresh connection (`extra`: fields, then the
+/// body, if any, after the empty line); the whole raw response (the server closes
+/// after it: `Connection: close`).
+fn raw_h1(addr: std::net::SocketAddr, method: &str, extra: &str) -> String {
     let mut s = common::connect(addr);
     write!(
         s,
-        "GET /echo HTTP/1.1\r\nHost: app.test\r\n{extra}Connection: close\r\n\r\n"
+        "{method} /echo HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n{extra}"
     )
     .unwrap();
     let mut out = Vec::new();
@@ -242,7 +260,7 @@ fn plain_http_through_an_h2_server() {
     assert!(!body.contains("transfer-encoding"), "{body}");
     assert!(!body.contains("connection"), "{body}");
     // The server's trailers reach an HTTP/1.1 client that takes them, only.
-    let with = raw_h1(h1, "TE: trailers\r\n");
+    let with = raw_h1(h1, "GET", "TE: trailers\r\n\r\n");
     assert!(with.starts_with("HTTP/1.1 200"), "{with}");
     assert!(
         with.to_ascii_lowercase()
@@ -250,8 +268,14 @@ fn plain_http_through_an_h2_server() {
         "{with}"
     );
     assert!(with.ends_with("0\r\nx-sum: 0\r\n\r\n"), "{with:?}");
-    let without = raw_h1(h1, "");
+    let without = raw_h1(h1, "GET", "\r\n");
     assert!(without.ends_with("\r\n0\r\n\r\n"), "{without:?}");
+    // A request's trailers (a chunked body's trailer section) reach the server as
+    // HTTP/2 trailers.
+    let body = "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nx-req-sum: 3\r\n\r\n";
+    let echo = raw_h1(h1, "POST", body);
+    assert!(echo.contains("POST /echo app.test 3\n"), "{echo}");
+    assert!(echo.contains("\ntrailer x-req-sum: 3\n"), "{echo}");
     // RST_STREAM before any response: 502 (after the retries).
     let (_, meta, _) = curl(&[&format!("http://{h1}/rst")]);
     assert_eq!(meta, "502 1.1");
@@ -271,6 +295,31 @@ fn plain_http_through_an_h2_server() {
     );
     let (_, _, count) = curl(&[&format!("http://{h1}/count")]);
     assert_eq!(count, "2", "the GET was sent twice");
+}
+
+#[test]
+fn a_second_connection_opens_at_the_servers_stream_limit() {
+    if !tools("h2_server_stream_limit", "h2") {
+        return;
+    }
+    let port = free_port().to_string();
+    let server = Peer::start("h2_server.py", &[&port, "1"]);
+    let servers = format!(
+        "[[backend.server]]\nname = \"h\"\naddress = \"127.0.0.1:{port}\"\nproto = \"h2\"\n"
+    );
+    let (r, _certs) = start(&servers);
+    let h1 = r.addrs[2];
+    // One request holds the connection's only stream...
+    let slow = std::thread::spawn(move || curl(&[&format!("http://{h1}/slow")]));
+    server.wait_line("slow received");
+    // ...so the next one goes on a second connection, and is answered meanwhile.
+    let (code, meta, _) = curl(&[&format!("http://{h1}/echo")]);
+    assert_eq!((code, meta.as_str()), (0, "200 1.1"));
+    let (code, meta, body) = slow.join().unwrap();
+    assert_eq!((code, meta.as_str(), body.as_str()), (0, "200 1.1", "slow"));
+    // Both have room now: no third connection.
+    let (_, _, conns) = curl(&[&format!("http://{h1}/conns")]);
+    assert_eq!(conns, "2");
 }
 
 #[test]

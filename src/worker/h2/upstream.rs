@@ -100,22 +100,50 @@ type Conns = Vec<Rc<ServerConn>>;
 #[derive(Default)]
 pub struct ServerConns {
     conns: RefCell<HashMap<(usize, usize), Conns>>,
+    /// Connections being opened, per server (they count towards [`MAX_CONNS`]).
+    opening: Rc<RefCell<HashMap<(usize, usize), usize>>>,
+}
+
+/// Counts a connection being opened while it lives.
+struct Opening {
+    opening: Rc<RefCell<HashMap<(usize, usize), usize>>>,
+    key: (usize, usize),
+}
+
+impl Drop for Opening {
+    fn drop(&mut self) {
+        if let Some(n) = self.opening.borrow_mut().get_mut(&self.key) {
+            *n -= 1;
+        }
+    }
 }
 
 impl ServerConns {
     /// A connection to the server a new stream can go on: the first with room; when
     /// none has room and no more may be opened, the least busy. `None`: open one.
     fn pick(&self, backend: usize, server: usize) -> Option<Rc<ServerConn>> {
+        let key = (backend, server);
         let mut conns = self.conns.borrow_mut();
-        let list = conns.get_mut(&(backend, server))?;
+        let list = conns.entry(key).or_default();
         list.retain(|c| !c.closed.get());
         if let Some(c) = list.iter().find(|c| c.has_room()) {
             return Some(Rc::clone(c));
         }
-        if list.len() < MAX_CONNS {
+        let opening = self.opening.borrow().get(&key).copied().unwrap_or(0);
+        if list.len() + opening < MAX_CONNS {
             return None;
         }
         list.iter().min_by_key(|c| c.streams.get()).cloned()
+    }
+
+    /// A connection to the server is being opened (while the guard lives).
+    fn opening(&self, backend: usize, server: usize) -> Opening {
+        let key = (backend, server);
+        *self.opening.borrow_mut().entry(key).or_default() += 1;
+        Opening {
+            opening: Rc::clone(&self.opening),
+            key,
+        }
     }
 
     fn add(&self, backend: usize, server: usize, conn: Rc<ServerConn>) {
@@ -162,7 +190,10 @@ pub async fn open_stream(
             worker.count_reused(backend, server);
             c
         }
-        None => connect(worker, lease, addr, timeout, peer, origin).await?,
+        None => {
+            let _opening = worker.h2_conns().opening(backend, server);
+            connect(worker, lease, addr, timeout, peer, origin).await?
+        }
     };
     let (end, their_end) = pipe(PIPE_CAP, false);
     conn.streams.set(conn.streams.get() + 1);
