@@ -94,7 +94,7 @@ impl Drop for Peer {
 /// "clear" (h2c prior knowledge) and "tls" (ALPN h2, http/1.1), and "h1" (HTTP/1.1).
 fn config(certs: &CertDir, servers: &str) -> String {
     format!(
-        "[global]\nworkers = 1\npin_workers = false\n\n\
+        "[global]\nworkers = 1\npin_workers = false\nadmin_bind = \"127.0.0.1:0\"\n\n\
          [defaults]\ntimeout_server = \"20s\"\n\n\
          [[frontend]]\nname = \"clear\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\n\
          default_backend = \"app\"\nh2c = \"prior-knowledge\"\n\n\
@@ -114,6 +114,15 @@ fn start(servers: &str) -> (Ringlb, CertDir) {
     certs.write("backend", &["localhost"]);
     let r = Ringlb::start(&config(&certs, servers));
     (r, certs)
+}
+
+/// A server's value of the metric `family` (`/metrics`).
+fn metric(r: &Ringlb, family: &str, server: &str) -> f64 {
+    let (_, text) = common::admin(r.admin_addr(), "GET", "/metrics", "", None);
+    let series = format!("{family}{{backend=\"app\",server=\"{server}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&series)?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in {text}"))
 }
 
 /// Run the gRPC client against `target` (TLS when `ca` is given); its lines.
@@ -178,6 +187,11 @@ fn grpc_end_to_end_over_cleartext_and_tls_on_both_sides() {
     let tls_target = format!("127.0.0.1:{}", r.addrs[1].port());
     let lines = grpc_client(&tls_target, Some(&ca));
     assert_grpc_cases(&lines, "TLS client (ALPN h2), cleartext server");
+    // Every request was counted, all went on one connection, and none is still
+    // holding the server (the expired deadlines' streams included).
+    assert!(metric(&r, "ringlb_server_requests_total", "g") >= 18.0);
+    assert_eq!(metric(&r, "ringlb_server_connections_total", "g"), 1.0);
+    assert_eq!(metric(&r, "ringlb_server_current_connections", "g"), 0.0);
     drop(r);
     drop(clear);
 
@@ -281,6 +295,8 @@ fn plain_http_through_an_h2_server() {
     assert_eq!(meta, "502 1.1");
     let (_, meta, _) = curl(&["--http2-prior-knowledge", &format!("http://{h2}/rst")]);
     assert_eq!(meta, "502 2");
+    // Resets count against the server (passive health).
+    assert!(metric(&r, "ringlb_server_response_errors_total", "h") >= 2.0);
     // RST_STREAM after part of the body: the client must not take it for the whole.
     let (code, _, _) = curl(&[&format!("http://{h1}/cut")]);
     assert_ne!(code, 0, "a cut response looks whole");
@@ -365,6 +381,7 @@ fn failure_paths_server_down_h1_only_and_no_alpn_h2() {
     let (_, meta, _) = curl(&[&format!("http://{}/", r.addrs[2])]);
     assert_eq!(meta, "503 1.1");
     r.wait_for("selected no protocol by ALPN, not \"h2\"");
+    assert!(metric(&r, "ringlb_server_connect_errors_total", "t") >= 1.0);
 }
 
 #[test]
