@@ -1,7 +1,8 @@
 //! HTTP/2 to servers (`proto = "h2"`, issue 18) end to end: real gRPC peers (Python
 //! grpcio server and client) through ringlb, the client over cleartext h2 (prior
 //! knowledge) and over TLS with ALPN h2, the server over cleartext h2 and over TLS:
-//! unary, server, client and bidirectional streaming, an error status with its
+//! unary, server, client and bidirectional streaming (also ping-pong: the client
+//! waits for each reply before it sends on), an error status with its
 //! message (trailers), a deadline that expires (its cancellation reaches the server),
 //! 4 MiB messages both ways (flow control). Plain HTTP through an HTTP/2 server (a
 //! Python h2 server) from curl over HTTP/1.1 and HTTP/2: the translation, trailers
@@ -155,6 +156,7 @@ fn assert_grpc_cases(lines: &[String], how: &str) {
         "server_stream ok s0,s1,s2,s3,s4",
         "client_stream ok 50:50000",
         "bidi ok b:1,b:2,b:3",
+        "pingpong ok b:p0,b:p1,b:p2",
         "big_response ok 4194304",
         "big_request ok u:yy",
         "fail status INVALID_ARGUMENT bad argument: x1",

@@ -32,6 +32,14 @@ pub enum ClientStream {
 unsafe impl Split for ClientStream {}
 
 impl ClientStream {
+    /// An HTTP/2 stream's: a second handle on the request it reads.
+    pub fn pipe_reader(&self) -> Option<super::pipe::PipeReader> {
+        match self {
+            ClientStream::Pipe(p) => Some(p.reader()),
+            _ => None,
+        }
+    }
+
     pub fn is_tls(&self) -> bool {
         match self {
             ClientStream::Plain(_) => false,
@@ -299,6 +307,14 @@ impl ServerStream {
     /// A stream of a shared HTTP/2 connection: never pooled, never a tunnel.
     pub fn is_pipe(&self) -> bool {
         matches!(self, ServerStream::Pipe(_))
+    }
+
+    /// A stream of an HTTP/2 connection's: a second handle on the request it takes.
+    pub fn pipe_writer(&self) -> Option<super::pipe::PipeWriter> {
+        match self {
+            ServerStream::Pipe(p) => Some(p.writer()),
+            _ => None,
+        }
     }
 
     /// The protocol the server selected by ALPN (TLS only).

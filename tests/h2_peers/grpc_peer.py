@@ -18,6 +18,7 @@ The service test.Echo:
 The client's last line says whether its expired deadline reached the server as a
 cancellation ("cancelled_on_server yes").
 """
+import queue
 import sys
 import threading
 import time
@@ -95,6 +96,23 @@ def server(port, cert=None, key=None):
     s.wait_for_termination()
 
 
+def pingpong(bidi):
+    """A bidirectional call whose client sends each message only after the reply
+    to the previous one came."""
+    replies = queue.Queue()
+
+    def requests():
+        for i in range(3):
+            yield b"p%d" % i
+            replies.get(timeout=10)
+
+    got = []
+    for reply in bidi(requests(), timeout=15):
+        got.append(reply)
+        replies.put(reply)
+    return b",".join(got)
+
+
 def client(target, ca=None, name=None):
     if ca:
         creds = grpc.ssl_channel_credentials(root_certificates=open(ca, "rb").read())
@@ -114,6 +132,7 @@ def client(target, ca=None, name=None):
             "bidi",
             lambda: b",".join(m("stream_stream", "Bidi")(iter([b"1", b"2", b"3"]), timeout=10)),
         ),
+        ("pingpong", lambda: pingpong(m("stream_stream", "Bidi"))),
         ("big_response", lambda: len(m("unary_unary", "Big")(b"4194304", timeout=30))),
         ("big_request", lambda: m("unary_unary", "Unary")(b"y" * (4 << 20), timeout=30)[:4]),
         ("fail", lambda: m("unary_unary", "Fail")(b"x1", timeout=10)),
