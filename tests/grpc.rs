@@ -341,6 +341,32 @@ fn a_second_connection_opens_at_the_servers_stream_limit() {
 }
 
 #[test]
+fn a_graceful_goaway_finishes_its_stream_and_the_next_goes_on_a_new_connection() {
+    if !tools("h2_server_graceful_goaway", "h2") {
+        return;
+    }
+    let port = free_port().to_string();
+    let _server = Peer::start("h2_server.py", &[&port]);
+    let servers = format!(
+        "[[backend.server]]\nname = \"h\"\naddress = \"127.0.0.1:{port}\"\nproto = \"h2\"\n"
+    );
+    let (r, _certs) = start(&servers);
+    let h1 = r.addrs[2];
+    let (code, meta, body) = curl(&[&format!("http://{h1}/drain")]);
+    assert_eq!(
+        (code, meta.as_str(), body.as_str()),
+        (0, "200 1.1", "drained")
+    );
+    let (code, meta, _) = curl(&[&format!("http://{h1}/echo")]);
+    assert_eq!((code, meta.as_str()), (0, "200 1.1"));
+    let (_, _, conns) = curl(&[&format!("http://{h1}/conns")]);
+    assert_eq!(conns, "2");
+    // Nobody's fault: nothing failed, nothing was sent twice.
+    assert_eq!(metric(&r, "ringlb_server_response_errors_total", "h"), 0.0);
+    assert_eq!(metric(&r, "ringlb_server_requests_total", "h"), 3.0);
+}
+
+#[test]
 fn failure_paths_server_down_h1_only_and_no_alpn_h2() {
     if !tools("h2_server_failure_paths", "grpc") {
         return;

@@ -9,6 +9,8 @@ What a request gets depends on its path:
   /echo...      200, body "<method> <path> <authority> <body length>", then one line per
                 request field "name: value" and per request trailer "trailer name: value";
                 trailers "x-sum: <body length>"
+  /drain        GOAWAY naming this stream as the last one processed (graceful), then
+                200 "drained", then the connection closed
   /slow         prints "slow received", waits 1 s, then 200 "slow"
   /conns        200, body: how many connections were accepted
   /rst          RST_STREAM (INTERNAL_ERROR) at once
@@ -26,6 +28,7 @@ import h2.config
 import h2.connection
 import h2.events
 import h2.settings
+import hyperframe.frame
 import h2.errors
 
 goaways = 0
@@ -43,6 +46,12 @@ def respond(conn, sock, stream, headers, body, trailers):
         send(conn, stream, b"slow")
     elif path == "/conns":
         send(conn, stream, b"%d" % conns)
+    elif path == "/drain":
+        goaway = hyperframe.frame.GoAwayFrame(0, last_stream_id=stream, error_code=0)
+        sock.sendall(goaway.serialize())
+        send(conn, stream, b"drained")
+        sock.sendall(conn.data_to_send())
+        return False
     elif path == "/rst":
         conn.reset_stream(stream, h2.errors.ErrorCodes.INTERNAL_ERROR)
     elif path == "/cut":
