@@ -286,6 +286,19 @@ fn plain_http_through_an_h2_server() {
     assert!(with.ends_with("0\r\nx-sum: 0\r\n\r\n"), "{with:?}");
     let without = raw_h1(h1, "GET", "\r\n");
     assert!(without.ends_with("\r\n0\r\n\r\n"), "{without:?}");
+    // An HTTP/1.0 client cannot read chunks: the body of unknown length ends with
+    // the connection.
+    let mut s = common::connect(h1);
+    s.write_all(b"GET /echo HTTP/1.0\r\nHost: app.test\r\n\r\n")
+        .unwrap();
+    let mut old = String::new();
+    let _ = s.read_to_string(&mut old);
+    assert!(
+        old.starts_with("HTTP/1.0 200") || old.starts_with("HTTP/1.1 200"),
+        "{old}"
+    );
+    assert!(!old.to_ascii_lowercase().contains("chunked"), "{old}");
+    assert!(old.contains("\r\n\r\nGET /echo app.test 0\n"), "{old}");
     // A request's trailers (a chunked body's trailer section) reach the server as
     // HTTP/2 trailers.
     let body = "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nx-req-sum: 3\r\n\r\n";

@@ -20,6 +20,6 @@ pub use request::{to_h1, Malformed, Pseudo, RequestBody};
 pub use resets::ResetBudget;
 pub use response::{to_h2, ResponseError};
 pub use upstream::{
-    last_chunk, request_to_h2, response_to_h1, trailers_to_h2, ResponseBody, UpstreamError,
+    last_chunk, request_to_h2, response_to_h1, trailers_to_h2, Asked, ResponseBody, UpstreamError,
     UpstreamRequest,
 };

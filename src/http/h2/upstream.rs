@@ -36,7 +36,16 @@ pub struct UpstreamRequest {
     pub body: BodyFraming,
     /// Bytes of the head (the body starts there).
     pub head_len: usize,
-    pub head_method: bool,
+    pub asked: Asked,
+}
+
+/// What of the request shapes the translated response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Asked {
+    /// A HEAD request: no body follows the response head.
+    pub head: bool,
+    /// An HTTP/1.0 request: no chunked response (the body then ends with the pipe).
+    pub http10: bool,
 }
 
 /// The request head at the start of `buf` (as ringlb writes it for a server) as an
@@ -102,7 +111,10 @@ pub fn request_to_h2<'b>(
         request,
         body,
         head_len,
-        head_method: method == Method::HEAD,
+        asked: Asked {
+            head: method == Method::HEAD,
+            http10: req.version == Some(0),
+        },
     }))
 }
 
@@ -134,6 +146,8 @@ pub enum ResponseBody {
     Length,
     /// Unknown length: DATA as chunks, trailers in the trailer section.
     Chunked,
+    /// Unknown length to an HTTP/1.0 client: DATA as is, the end of the pipe ends it.
+    UntilClose,
 }
 
 /// Write an HTTP/2 response head as an HTTP/1.1 one into `out`. `end_stream`: the
@@ -142,7 +156,7 @@ pub fn response_to_h1(
     status: http_types::StatusCode,
     fields: &HeaderMap,
     end_stream: bool,
-    head_method: bool,
+    asked: Asked,
     out: &mut Vec<u8>,
 ) -> ResponseBody {
     out.extend_from_slice(b"HTTP/1.1 ");
@@ -159,7 +173,7 @@ pub fn response_to_h1(
         length |= n == "content-length";
         field(out, n.as_bytes(), value.as_bytes());
     }
-    let bodyless = head_method || status.as_u16() == 204 || status.as_u16() == 304;
+    let bodyless = asked.head || status.as_u16() == 204 || status.as_u16() == 304;
     let body = match (bodyless, length, end_stream) {
         (true, _, _) => ResponseBody::None,
         (false, true, _) => ResponseBody::Length,
@@ -167,6 +181,7 @@ pub fn response_to_h1(
             out.extend_from_slice(b"content-length: 0\r\n");
             ResponseBody::None
         }
+        (false, false, false) if asked.http10 => ResponseBody::UntilClose,
         (false, false, false) => {
             out.extend_from_slice(b"transfer-encoding: chunked\r\n");
             ResponseBody::Chunked
@@ -261,6 +276,7 @@ mod tests {
         assert!(r.request.headers().get("transfer-encoding").is_none());
         let r = translate(b"GET / HTTP/1.0\r\n\r\n").unwrap().unwrap();
         assert_eq!(r.request.uri().authority().unwrap().as_str(), "10.0.0.1:80");
+        assert!(r.asked.http10);
         assert_eq!(r.body, BodyFraming::Length(0));
         let mut storage = [httparse::EMPTY_HEADER; 4];
         let r = request_to_h2(
@@ -271,7 +287,13 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        assert!(r.head_method);
+        assert_eq!(
+            r.asked,
+            Asked {
+                head: true,
+                http10: false
+            }
+        );
         assert_eq!(r.request.uri().scheme_str(), Some("https"));
     }
 
@@ -307,6 +329,10 @@ mod tests {
         end: bool,
         head: bool,
     ) -> (String, ResponseBody) {
+        let asked = Asked {
+            head,
+            http10: false,
+        };
         let mut map = HeaderMap::new();
         for (n, v) in fields {
             map.append(
@@ -316,7 +342,7 @@ mod tests {
         }
         let mut out = Vec::new();
         let status = http_types::StatusCode::from_u16(status).unwrap();
-        let body = response_to_h1(status, &map, end, head, &mut out);
+        let body = response_to_h1(status, &map, end, asked, &mut out);
         (String::from_utf8(out).unwrap(), body)
     }
 
@@ -342,6 +368,23 @@ mod tests {
         assert_eq!(body, ResponseBody::None);
         assert_eq!(response(200, &[], false, true).1, ResponseBody::None);
         assert_eq!(response(304, &[], false, false).1, ResponseBody::None);
+        // HTTP/1.0 clients cannot read chunks: the body ends with the connection.
+        let mut out = Vec::new();
+        let asked = Asked {
+            head: false,
+            http10: true,
+        };
+        let body = response_to_h1(
+            http_types::StatusCode::OK,
+            &HeaderMap::new(),
+            false,
+            asked,
+            &mut out,
+        );
+        assert_eq!(
+            (out.as_slice(), body),
+            (&b"HTTP/1.1 200 OK\r\n\r\n"[..], ResponseBody::UntilClose)
+        );
         assert_eq!(
             response(599, &[], false, false).0.lines().next(),
             Some("HTTP/1.1 599 ")

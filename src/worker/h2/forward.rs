@@ -23,7 +23,9 @@ use bytes::Bytes;
 use super::super::http_heads::MAX_HEADERS;
 use super::send::send_data;
 use super::upstream::{ServerConn, StreamOpts, StreamSlot};
-use crate::http::h2::{last_chunk, request_to_h2, response_to_h1, trailers_to_h2, ResponseBody};
+use crate::http::h2::{
+    last_chunk, request_to_h2, response_to_h1, trailers_to_h2, Asked, ResponseBody,
+};
 use crate::http::{BodyFraming, ChunkedValidator};
 use crate::tls::pipe::PipePeer;
 
@@ -88,7 +90,7 @@ impl Task {
             }
         };
         let upload = upload(&peer, &mut body, buf, req.body, opts.timeout);
-        let download = download(&peer, response, req.head_method, opts.trailers, &slot.0);
+        let download = download(&peer, response, req.asked, opts.trailers, &slot.0);
         let (mut upload, mut download) = (pin!(upload), pin!(download));
         let mut uploaded = empty;
         let mut scratch = Vec::new();
@@ -172,7 +174,7 @@ async fn upload(
 async fn download(
     peer: &PipePeer,
     response: ResponseFuture,
-    head_method: bool,
+    asked: Asked,
     trailers_ok: bool,
     conn: &ServerConn,
 ) -> Result<(), ()> {
@@ -183,7 +185,7 @@ async fn download(
     let (parts, mut body) = response.into_parts();
     let mut out = Vec::with_capacity(1024);
     let end = body.is_end_stream();
-    let framing = response_to_h1(parts.status, &parts.headers, end, head_method, &mut out);
+    let framing = response_to_h1(parts.status, &parts.headers, end, asked, &mut out);
     peer.write_all(&out).await.map_err(drop)?;
     if framing == ResponseBody::None {
         peer.close_write();
