@@ -274,3 +274,39 @@ fn h2_tls(t: Arc<ServerTls>, probe: &mut ServerProbe) -> Arc<ServerTls> {
     }
     h2
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{CheckTls, Config, Server, ServerProto};
+
+    fn server(extra: &str) -> Server {
+        let text = format!(
+            "[[frontend]]\nname = \"f\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\ndefault_backend = \"b\"\n\
+             [[backend]]\nname = \"b\"\n[[backend.server]]\nname = \"s\"\naddress = \"127.0.0.1:5432\"\n{extra}\n"
+        );
+        let config = Config::parse(&text, "f.toml").unwrap();
+        config.backends[0].servers[0].clone()
+    }
+
+    fn alpn(s: &Server) -> Vec<Vec<u8>> {
+        s.tls.as_ref().unwrap().client_config.alpn_protocols.clone()
+    }
+
+    #[test]
+    fn proto_h2_offers_only_h2_to_the_traffic_and_checks_keep_http11() {
+        assert_eq!(server("").proto, ServerProto::Http1);
+        let s = server("proto = \"h2\"");
+        assert_eq!((s.proto, s.tls.is_none()), (ServerProto::H2, true));
+        let s = server("proto = \"h2\"\ntls = true\nverify = false");
+        assert_eq!(alpn(&s), [b"h2".to_vec()]);
+        match &s.probe.check_tls {
+            CheckTls::Tls(t) => {
+                assert_eq!(t.client_config.alpn_protocols, [b"http/1.1".to_vec()])
+            }
+            other => panic!("the check should keep HTTP/1.1's TLS: {other:?}"),
+        }
+        let s = server("proto = \"h1\"\ntls = true\nverify = false");
+        assert_eq!(alpn(&s), [b"http/1.1".to_vec()]);
+        assert!(matches!(s.probe.check_tls, CheckTls::Traffic));
+    }
+}
