@@ -12,7 +12,7 @@
 //! | `validate_frontend.rs` | `[[frontend]]`: binds, backend references, routes, redirects, timeouts |
 //! | `validate_forwarded.rs` | a frontend's X-Forwarded-* keys ([`Forwarded`]: `forwarded_headers`, `forwarded_for_*`) |
 //! | `validate_h2.rs` | a frontend's HTTP/2 keys: `h2c` and the `h2_*` limits ([`H2Settings`]) |
-//! | `validate_l4.rs` | layer 4: `proxy_protocol` (+ `_from`), `sni` routes and `sni_fallback`, `send_proxy` |
+//! | `validate_l4.rs` | layer 4: `proxy_protocol` (+ `_from`), `sni` routes and `sni_fallback`, `send_proxy`; a server's `proto` |
 //! | `validate_backend.rs` | `[[backend]]`: balance, queue, servers |
 //! | `validate_cookie.rs` | `[backend.cookie]` and each server's `cookie` value |
 //! | `check.rs` | the validated check types ([`HealthCheck`], [`ServerProbe`], [`Agent`]) and the [`StatusSet`] parser (pure) |
@@ -418,6 +418,8 @@ pub struct Server {
     pub tls: Option<std::sync::Arc<ServerTls>>,
     /// `send_proxy`: the PROXY protocol header written first on each connection.
     pub send_proxy: Option<crate::proxy_protocol::Version>,
+    /// `proto`: the HTTP version requests go to this server in (HTTP mode).
+    pub proto: ServerProto,
     /// Where and how the health check and the agent reach this server.
     pub probe: ServerProbe,
     /// Value of the backend's persistence cookie naming this server (default: its name).
@@ -430,6 +432,17 @@ pub struct Server {
     /// `disabled = true`: starts in maintenance (admin state `maint`) until the API
     /// sets it `ready` (HAProxy's `server ... disabled`).
     pub disabled: bool,
+}
+
+/// The HTTP version spoken to a server (`proto`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ServerProto {
+    /// HTTP/1.1 over a pooled connection per request (the default).
+    #[default]
+    Http1,
+    /// HTTP/2 (`proto = "h2"`): requests multiplexed as streams over a few shared
+    /// connections per worker.
+    H2,
 }
 
 /// How a server's address is found again at runtime.

@@ -442,6 +442,9 @@ pub struct RawServer {
     /// Added key: write a PROXY protocol header (`"v1"` or `"v2"`) first on every
     /// connection to this server (HAProxy's `send-proxy`, `send-proxy-v2`).
     pub send_proxy: Option<S<String>>,
+    /// Added key: `"h2"` speaks HTTP/2 to this server (HAProxy's `proto h2`), over
+    /// cleartext (prior knowledge) or TLS with ALPN `h2`; `"h1"` (default): HTTP/1.1.
+    pub proto: Option<S<String>>,
     /// Added keys: this server's check target and TLS (HAProxy `port`, `addr`,
     /// `check-ssl`, `check-sni` on a server line).
     pub check_port: Option<S<i64>>,

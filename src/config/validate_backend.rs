@@ -2,12 +2,13 @@
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::raw::{RawBackend, RawServer, S};
 use super::validate::{Defaults, Validator};
 use super::validate_check::BackendProbe;
-use super::{Backend, Balance, Server};
+use super::{Backend, Balance, CheckTls, Server, ServerProbe, ServerProto, ServerTls};
 
 /// HAProxy's default `error-limit`.
 const ERROR_LIMIT: i64 = 10;
@@ -190,7 +191,12 @@ impl Validator {
                 );
             }
             let tls = self.server_tls(s, &key);
-            let probe = self.server_probe(s, address, tls.is_some(), bp, &key);
+            let mut probe = self.server_probe(s, address, tls.is_some(), bp, &key);
+            let proto = self.server_proto(s.proto.as_ref(), &key);
+            let tls = match (proto, tls) {
+                (ServerProto::H2, Some(t)) => Some(h2_tls(t, &mut probe)),
+                (_, t) => t,
+            };
             out.push(Server {
                 name: name.to_string(),
                 address_text: s.address.get_ref().clone(),
@@ -207,6 +213,7 @@ impl Validator {
                 tls,
                 probe,
                 send_proxy: self.send_proxy(s.send_proxy.as_ref(), send_proxy, &key),
+                proto,
                 cookie: name.to_string(),
                 resolve: None,
                 resolved: true,
@@ -249,5 +256,58 @@ impl Validator {
                 None
             }
         }
+    }
+}
+
+/// The traffic TLS of a server with `proto = "h2"`: ALPN offers `h2` only (the
+/// connect refuses a server that selects anything else). A check that goes as the
+/// traffic does keeps the HTTP/1.1 ALPN it had.
+fn h2_tls(t: Arc<ServerTls>, probe: &mut ServerProbe) -> Arc<ServerTls> {
+    let mut client = (*t.client_config).clone();
+    client.alpn_protocols = vec![b"h2".to_vec()];
+    let h2 = Arc::new(ServerTls {
+        client_config: Arc::new(client),
+        server_name: t.server_name.clone(),
+        verify: t.verify,
+    });
+    if matches!(probe.check_tls, CheckTls::Traffic) {
+        probe.check_tls = CheckTls::Tls(t);
+    }
+    h2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{CheckTls, Config, Server, ServerProto};
+
+    fn server(extra: &str) -> Server {
+        let text = format!(
+            "[[frontend]]\nname = \"f\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\ndefault_backend = \"b\"\n\
+             [[backend]]\nname = \"b\"\n[[backend.server]]\nname = \"s\"\naddress = \"127.0.0.1:5432\"\n{extra}\n"
+        );
+        let config = Config::parse(&text, "f.toml").unwrap();
+        config.backends[0].servers[0].clone()
+    }
+
+    fn alpn(s: &Server) -> Vec<Vec<u8>> {
+        s.tls.as_ref().unwrap().client_config.alpn_protocols.clone()
+    }
+
+    #[test]
+    fn proto_h2_offers_only_h2_to_the_traffic_and_checks_keep_http11() {
+        assert_eq!(server("").proto, ServerProto::Http1);
+        let s = server("proto = \"h2\"");
+        assert_eq!((s.proto, s.tls.is_none()), (ServerProto::H2, true));
+        let s = server("proto = \"h2\"\ntls = true\nverify = false");
+        assert_eq!(alpn(&s), [b"h2".to_vec()]);
+        match &s.probe.check_tls {
+            CheckTls::Tls(t) => {
+                assert_eq!(t.client_config.alpn_protocols, [b"http/1.1".to_vec()])
+            }
+            other => panic!("the check should keep HTTP/1.1's TLS: {other:?}"),
+        }
+        let s = server("proto = \"h1\"\ntls = true\nverify = false");
+        assert_eq!(alpn(&s), [b"http/1.1".to_vec()]);
+        assert!(matches!(s.probe.check_tls, CheckTls::Traffic));
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::raw::{Mode, RawFrontend, S};
 use super::validate::Validator;
-use super::{ProxyProtocolIn, SniRoute};
+use super::{ProxyProtocolIn, ServerProto, SniRoute};
 use crate::proxy_protocol::{Accept, Version};
 
 impl Validator {
@@ -157,6 +157,21 @@ impl Validator {
             }
         }
         (out, fallback)
+    }
+
+    /// `proto` of a server: `"h1"` (default) or `"h2"`.
+    pub(super) fn server_proto(&mut self, s: Option<&S<String>>, key: &str) -> ServerProto {
+        match s.map(|s| (s.get_ref().as_str(), s.span())) {
+            None | Some(("h1", _)) => ServerProto::Http1,
+            Some(("h2", _)) => ServerProto::H2,
+            Some((other, span)) => {
+                self.error(
+                    span,
+                    format!("{key}: proto: {other:?} is not \"h1\" or \"h2\""),
+                );
+                ServerProto::Http1
+            }
+        }
     }
 
     /// `send_proxy` of a server or backend: `"v1"` or `"v2"`; absent: `fallback`.

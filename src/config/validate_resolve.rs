@@ -135,6 +135,7 @@ impl Validator {
                 continue;
             }
             servers.push(Server {
+                proto: super::ServerProto::Http1,
                 cookie: name.clone(),
                 name,
                 address_text: t.address.get_ref().clone(),

@@ -69,19 +69,32 @@ impl ChunkedValidator {
     /// Validate the next bytes of the body. Returns how many of them belong to it: all
     /// of them, or fewer when the body ended inside `data`.
     pub fn feed(&mut self, data: &[u8]) -> Result<usize, ChunkError> {
-        self.feed_into(data, None)
+        self.feed_into(data, None, None)
     }
 
     /// As [`feed`](Self::feed), and append the chunks' data to `payload` (decoding,
     /// for an HTTP/2 client: its DATA frames carry the payload, not the chunks).
     pub fn decode(&mut self, data: &[u8], payload: &mut Vec<u8>) -> Result<usize, ChunkError> {
-        self.feed_into(data, Some(payload))
+        self.feed_into(data, Some(payload), None)
+    }
+
+    /// As [`decode`](Self::decode), and append the trailer section's field lines (each
+    /// ending in CRLF, the final empty line left out) to `trailers`: an HTTP/2 peer
+    /// gets them as a trailing HEADERS frame.
+    pub fn decode_with_trailers(
+        &mut self,
+        data: &[u8],
+        payload: &mut Vec<u8>,
+        trailers: &mut Vec<u8>,
+    ) -> Result<usize, ChunkError> {
+        self.feed_into(data, Some(payload), Some(trailers))
     }
 
     fn feed_into(
         &mut self,
         data: &[u8],
         mut payload: Option<&mut Vec<u8>>,
+        mut trailers: Option<&mut Vec<u8>>,
     ) -> Result<usize, ChunkError> {
         let mut i = 0;
         while i < data.len() && self.state != State::Done {
@@ -97,7 +110,15 @@ impl ChunkedValidator {
                 }
                 continue;
             }
+            let before = self.state;
             self.step(data[i])?;
+            let field_line = matches!(
+                before,
+                State::TrailerStart | State::TrailerLine | State::TrailerLf
+            ) && self.state != State::FinalLf;
+            if let Some(t) = trailers.as_deref_mut().filter(|_| field_line) {
+                t.push(data[i]);
+            }
             i += 1;
         }
         Ok(i)
@@ -197,6 +218,31 @@ mod tests {
         }
         assert!(bytes.0.is_done());
         assert_eq!(bytes.1, b"hello world");
+    }
+
+    #[test]
+    fn trailers_are_kept_apart_in_any_slicing() {
+        let body = b"3\r\nabc\r\n0\r\ngrpc-status: 0\r\nx-t: a b\r\n\r\nNEXT";
+        for step in [1, 2, 5, body.len()] {
+            let (mut v, mut payload, mut trailers) =
+                (ChunkedValidator::default(), Vec::new(), Vec::new());
+            let mut used = 0;
+            for b in body.chunks(step) {
+                if !v.is_done() {
+                    used += v
+                        .decode_with_trailers(b, &mut payload, &mut trailers)
+                        .unwrap();
+                }
+            }
+            assert_eq!(used, body.len() - 4);
+            assert_eq!(payload, b"abc");
+            assert_eq!(trailers, b"grpc-status: 0\r\nx-t: a b\r\n");
+        }
+        let (mut v, mut payload, mut trailers) =
+            (ChunkedValidator::default(), Vec::new(), Vec::new());
+        v.decode_with_trailers(b"0\r\n\r\n", &mut payload, &mut trailers)
+            .unwrap();
+        assert!(v.is_done() && trailers.is_empty());
     }
 
     fn check(body: &[u8]) -> Result<usize, ChunkError> {

@@ -151,6 +151,47 @@ impl Pipe {
     pub fn close_write(&mut self) {
         self.shared.borrow_mut().down.close();
     }
+
+    /// Second handles on this end's two directions, so that one task can read a
+    /// request body from one pipe into another while the response goes the other way
+    /// (full duplex). They read and write as this end does, and close nothing.
+    pub fn reader(&self) -> PipeReader {
+        PipeReader(Rc::clone(&self.shared))
+    }
+
+    pub fn writer(&self) -> PipeWriter {
+        PipeWriter(Rc::clone(&self.shared))
+    }
+}
+
+/// What [`Pipe::reader`] gives.
+pub struct PipeReader(Rc<RefCell<Shared>>);
+
+/// What [`Pipe::writer`] gives.
+pub struct PipeWriter(Rc<RefCell<Shared>>);
+
+impl PipeReader {
+    /// As [`PipePeer::read_append`], on the lane the [`Pipe`] reads.
+    pub async fn read_append(&self, out: &mut Vec<u8>, max: usize) -> usize {
+        poll_fn(|cx| self.0.borrow_mut().up.poll_append(cx, out, max)).await
+    }
+}
+
+impl PipeWriter {
+    /// Write all of `data` on the lane the [`Pipe`] writes; `Err`: the other end is
+    /// gone.
+    pub async fn write_all(&self, mut data: &[u8]) -> io::Result<()> {
+        while !data.is_empty() {
+            let n = poll_fn(|cx| {
+                let mut s = self.0.borrow_mut();
+                let cap = s.cap;
+                s.down.poll_write(cx, data, cap)
+            })
+            .await?;
+            data = &data[n..];
+        }
+        Ok(())
+    }
 }
 
 impl Drop for Pipe {

@@ -32,6 +32,14 @@ pub enum ClientStream {
 unsafe impl Split for ClientStream {}
 
 impl ClientStream {
+    /// An HTTP/2 stream's: a second handle on the request it reads.
+    pub fn pipe_reader(&self) -> Option<super::pipe::PipeReader> {
+        match self {
+            ClientStream::Pipe(p) => Some(p.reader()),
+            _ => None,
+        }
+    }
+
     pub fn is_tls(&self) -> bool {
         match self {
             ClientStream::Plain(_) => false,
@@ -269,6 +277,10 @@ async fn pipe_writev<T: IoVecBuf>(p: &mut Pipe, buf: T) -> BufResult<usize, T> {
 pub enum ServerStream {
     Plain(TcpStream),
     Tls(Box<TlsServerStream>),
+    /// One stream of an HTTP/2 connection to a server (`proto = "h2"`), presented to
+    /// the HTTP/1.1 session code through a pipe: the session writes the request into
+    /// it and reads the response from it (the pipe's lanes used the other way round).
+    Pipe(Box<Pipe>),
 }
 
 /// A TLS connection to a server, with what the idle pool needs to know about it.
@@ -288,6 +300,28 @@ impl ServerStream {
         match self {
             ServerStream::Plain(s) => s.as_raw_fd(),
             ServerStream::Tls(s) => s.fd,
+            ServerStream::Pipe(_) => -1,
+        }
+    }
+
+    /// A stream of a shared HTTP/2 connection: never pooled, never a tunnel.
+    pub fn is_pipe(&self) -> bool {
+        matches!(self, ServerStream::Pipe(_))
+    }
+
+    /// A stream of an HTTP/2 connection's: a second handle on the request it takes.
+    pub fn pipe_writer(&self) -> Option<super::pipe::PipeWriter> {
+        match self {
+            ServerStream::Pipe(p) => Some(p.writer()),
+            _ => None,
+        }
+    }
+
+    /// The protocol the server selected by ALPN (TLS only).
+    pub fn alpn(&self) -> Option<Vec<u8>> {
+        match self {
+            ServerStream::Tls(s) => s.stream.alpn_protocol(),
+            _ => None,
         }
     }
 
@@ -329,6 +363,7 @@ impl AsyncReadRent for ServerStream {
                 s.filled = matches!(res, Ok(n) if n == room);
                 (res, buf)
             }
+            ServerStream::Pipe(p) => pipe_read(p, buf).await,
         }
     }
 
@@ -341,6 +376,7 @@ impl AsyncReadRent for ServerStream {
                 s.filled = true;
                 s.stream.readv(buf).await
             }
+            ServerStream::Pipe(p) => pipe_readv(p, buf).await,
         }
     }
 }
@@ -350,6 +386,7 @@ impl AsyncWriteRent for ServerStream {
         match self {
             ServerStream::Plain(s) => s.write(buf).await,
             ServerStream::Tls(s) => s.stream.write(buf).await,
+            ServerStream::Pipe(p) => pipe_write(p, buf).await,
         }
     }
 
@@ -357,6 +394,7 @@ impl AsyncWriteRent for ServerStream {
         match self {
             ServerStream::Plain(s) => s.writev(buf).await,
             ServerStream::Tls(s) => s.stream.writev(buf).await,
+            ServerStream::Pipe(p) => pipe_writev(p, buf).await,
         }
     }
 
@@ -364,6 +402,7 @@ impl AsyncWriteRent for ServerStream {
         match self {
             ServerStream::Plain(s) => s.flush().await,
             ServerStream::Tls(s) => s.stream.flush().await,
+            ServerStream::Pipe(_) => Ok(()),
         }
     }
 
@@ -371,6 +410,10 @@ impl AsyncWriteRent for ServerStream {
         match self {
             ServerStream::Plain(s) => s.shutdown().await,
             ServerStream::Tls(s) => s.stream.shutdown().await,
+            ServerStream::Pipe(p) => {
+                p.close_write();
+                Ok(())
+            }
         }
     }
 }

@@ -410,6 +410,7 @@ fn retire(s: &mut ServerState) {
 
 fn tombstone_server() -> config::Server {
     config::Server {
+        proto: config::ServerProto::Http1,
         name: String::new(),
         address_text: String::new(),
         address: SocketAddr::from(([0, 0, 0, 0], 0)),

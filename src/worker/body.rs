@@ -1,6 +1,8 @@
 //! Streaming one HTTP message body from one socket to another through one bounded
 //! buffer: what is read is written before more is read (backpressure both ways), so a
-//! slow reader never makes ringlb hold more than a buffer per direction.
+//! slow reader never makes ringlb hold more than a buffer per direction. Between two
+//! in-process pipes (an HTTP/2 client's stream to an HTTP/2 server's), a request body
+//! can stream while the response does ([`pump_pipes`]).
 
 use std::time::Duration;
 
@@ -9,6 +11,7 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 
 use super::error::Side;
 use crate::http::{BodyFraming, ChunkError, ChunkedValidator};
+use crate::tls::pipe::{PipeReader, PipeWriter};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
@@ -120,6 +123,48 @@ pub async fn pump<A: AsyncReadRent, B: AsyncWriteRent>(
                 BodyFraming::UntilClose => Ok(copied),
                 _ => Err(BodyError::Truncated(src.side)),
             };
+        }
+    }
+}
+
+/// Bytes read from a pipe at a time.
+const PIPE_READ: usize = 16 * 1024;
+
+/// Copy a chunked request body from an HTTP/2 client's pipe to an HTTP/2 server's
+/// (both ends in this worker) while the response flows the other way: what [`pump`]
+/// does, for a bidirectional stream whose client may wait for a reply before it sends
+/// on. `buf` holds what was read after the head. Returns the body bytes copied.
+pub async fn pump_pipes(
+    from: PipeReader,
+    to: PipeWriter,
+    mut buf: Vec<u8>,
+    timeout: Duration,
+    limit: u64,
+) -> Result<u64, BodyError> {
+    let mut chunked = ChunkedValidator::default();
+    let mut copied = 0u64;
+    loop {
+        let take = chunked
+            .feed(&buf)
+            .map_err(|e| BodyError::Chunked(Side::Client, e))?;
+        copied += take as u64;
+        if limit > 0 && copied > limit {
+            return Err(BodyError::TooLarge);
+        }
+        if take > 0 {
+            match monoio::time::timeout(timeout, to.write_all(&buf[..take])).await {
+                Ok(res) => res.map_err(|e| BodyError::Io(Side::Server, e))?,
+                Err(_) => return Err(BodyError::Timeout(Side::Server)),
+            }
+            buf.drain(..take);
+        }
+        if chunked.is_done() {
+            return Ok(copied);
+        }
+        match monoio::time::timeout(timeout, from.read_append(&mut buf, PIPE_READ)).await {
+            Ok(0) => return Err(BodyError::Truncated(Side::Client)),
+            Ok(_) => {}
+            Err(_) => return Err(BodyError::Timeout(Side::Client)),
         }
     }
 }

@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use monoio::io::AsyncWriteRentExt;
 
 use super::backend::Outcome;
-use super::body::{pump, BodyError, End};
+use super::body::{pump, pump_pipes, BodyError, End};
 use super::error::{SessionError, Side};
+use super::h2::StreamOpts;
 use super::http::Conn;
 use super::http_heads::{read_response_head, send_static, HeadError, Parsed, ResponseHead};
 use super::lease::ServerLease;
@@ -24,6 +25,7 @@ use super::upstream;
 use crate::config::{Frontend, HttpReuse};
 use crate::http::BodyFraming;
 use crate::msg::stats::count_status;
+use crate::tls::pipe::{PipeReader, PipeWriter};
 use crate::tls::ServerStream;
 
 /// How an exchange leaves the client connection.
@@ -107,9 +109,56 @@ impl<'a> Exchange<'a> {
         if let Break(stop) = self.send_head(&mut up).await {
             return Ok(stop);
         }
+        if let Some((from, to)) = self.duplex(&up) {
+            return self.send_duplex(up, from, to).await;
+        }
         if let Break(stop) = self.pump_request(&mut up).await? {
             return Ok(stop);
         }
+        self.respond(up).await
+    }
+
+    /// A streamed request from an HTTP/2 client to an HTTP/2 server (both ends are
+    /// pipes in this worker): the body may go on while the response comes back (a
+    /// bidirectional gRPC call whose client waits for each reply). The pipes' second
+    /// handles for the body, then.
+    fn duplex(&self, up: &Upstream) -> Option<(PipeReader, PipeWriter)> {
+        if self.req.framing != BodyFraming::Chunked || self.req.expect_continue {
+            return None;
+        }
+        Some((self.conn.client.pipe_reader()?, up.stream.pipe_writer()?))
+    }
+
+    /// [`send`](Self::send) with the request body and the response at once.
+    async fn send_duplex(
+        &mut self,
+        up: Upstream,
+        from: PipeReader,
+        to: PipeWriter,
+    ) -> Result<Stop, SessionError> {
+        let read = std::mem::take(&mut self.conn.cbuf);
+        let limit = self.conn.worker.max_body_bytes();
+        let body = pump_pipes(from, to, read, self.fe.timeout_client, limit);
+        let (done, sent) = {
+            let mut body = std::pin::pin!(body);
+            let mut respond = std::pin::pin!(self.respond(up));
+            let mut sent = None;
+            loop {
+                monoio::select! {
+                    r = &mut respond => break (r, sent),
+                    b = &mut body, if sent.is_none() => match b {
+                        Ok(n) => sent = Some(n),
+                        Err(e) => break (Err(body_error(e)), None),
+                    },
+                }
+            }
+        };
+        self.conn.rec.bytes_in += sent.unwrap_or(0);
+        done
+    }
+
+    /// Read the response to a sent request and stream it to the client.
+    async fn respond(&mut self, mut up: Upstream) -> Result<Stop, SessionError> {
         let (head, rest) = match self.response_head(&mut up).await? {
             Continue(final_head) => final_head,
             Break(stop) => return Ok(stop),
@@ -143,7 +192,11 @@ impl<'a> Exchange<'a> {
             peer: c.rec.peer,
             sticky: self.req.sticky.server,
         };
-        match upstream::connect(&c.worker, to, reuse, avoid, c.origin.as_ref()).await {
+        let h2 = StreamOpts {
+            trailers: self.req.trailers,
+            timeout: self.timeout_server,
+        };
+        match upstream::connect_http(&c.worker, to, reuse, avoid, c.origin.as_ref(), h2).await {
             Ok((lease, stream, reused)) => {
                 c.rec.server = Some(lease.server);
                 let attempt = self.replays.start(lease.server, reused);
@@ -419,6 +472,10 @@ impl<'a> Exchange<'a> {
     /// client connection for its next request instead, as every connection does
     /// with `http_reuse = "never"`.
     fn give_back(&mut self, up: Upstream, server_keep: bool) {
+        if up.stream.is_pipe() {
+            // A stream of an HTTP/2 connection: done with its response.
+            return;
+        }
         let worker = &self.conn.worker;
         let private = worker
             .server_send_proxy(self.backend, up.lease.server)

@@ -38,6 +38,9 @@ pub struct Parsed {
     pub head_method: bool,
     /// GET, HEAD, OPTIONS or TRACE: its response may be cacheable.
     pub safe_method: bool,
+    /// The client takes trailer fields (`TE: trailers`): an HTTP/2 server's trailers
+    /// reach it.
+    pub trailers: bool,
     pub action: Action,
     /// The entries rules track the request in (errors are counted there).
     pub tracked: Slots,
@@ -256,6 +259,7 @@ fn parse_and_route(
         replayable: req.idempotent() && req.framing == BodyFraming::Length(0),
         head_method: req.method == "HEAD",
         safe_method: crate::http::cacheable::safe_method(req.method),
+        trailers: req.accepts_trailers(),
         action,
         tracked,
         rule,

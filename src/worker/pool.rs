@@ -1,4 +1,4 @@
-//! Idle server connections of one worker, per backend and server, for HTTP keep-alive
+//! Idle server connections of one worker (and its HTTP/2 ones, `h2::ServerConns`), per backend and server, for HTTP keep-alive
 //! to servers (the backend's `http_reuse` decides which requests may take one:
 //! `sends::Reuse`). Newest first, so the connections least likely to have been
 //! closed by the server are used; at most `MAX_IDLE` kept per server; closed after
@@ -14,6 +14,7 @@
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
+use super::h2::ServerConns;
 use crate::tls::ServerStream;
 
 /// Idle connections kept per server and worker.
@@ -70,6 +71,9 @@ impl Idle {
 pub struct Pool {
     /// `[backend][server]`, oldest first.
     idle: RefCell<Vec<Vec<Vec<Idle>>>>,
+    /// Connections to `proto = "h2"` servers, shared by the requests (never idle
+    /// in the sense above: each carries many streams at once).
+    h2: ServerConns,
 }
 
 impl Pool {
@@ -96,6 +100,12 @@ impl Pool {
         {
             list.clear();
         }
+        self.h2.clear(backend, server);
+    }
+
+    /// The connections to `proto = "h2"` servers.
+    pub fn h2(&self) -> &ServerConns {
+        &self.h2
     }
 
     /// The newest usable idle connection to this server (`proven_only`: among those

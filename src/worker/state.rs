@@ -218,6 +218,11 @@ impl Worker {
         self.pool.put(backend, server, stream, now, proven);
     }
 
+    /// This worker's connections to `proto = "h2"` servers.
+    pub(super) fn h2_conns(&self) -> &super::h2::ServerConns {
+        self.pool.h2()
+    }
+
     /// Close pooled server connections idle too long.
     pub fn sweep_pool(&self, now: Instant) {
         self.pool.sweep(now);
@@ -278,6 +283,11 @@ impl Worker {
         server: usize,
     ) -> Option<crate::proxy_protocol::Version> {
         self.backends.borrow()[backend].config.servers[server].send_proxy
+    }
+
+    /// The server's `proto`: HTTP/1.1 or HTTP/2.
+    pub fn server_proto(&self, backend: usize, server: usize) -> config::ServerProto {
+        self.backends.borrow()[backend].config.servers[server].proto
     }
 
     pub fn server_tls(&self, backend: usize, server: usize) -> Option<Arc<ServerTls>> {

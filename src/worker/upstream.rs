@@ -19,10 +19,12 @@ use monoio::net::TcpStream;
 
 use super::backend::Outcome;
 use super::error::SessionError;
+use super::h2::{open_stream, StreamOpts};
 use super::lease::{NoSlot, ServerLease};
 use super::preamble::{send_proxy_header, Origin};
 use super::sends::Reuse;
 use super::state::Worker;
+use crate::config::ServerProto;
 use crate::listen::local_shortage;
 use crate::tls::{connect_tls, ServerStream};
 
@@ -133,6 +135,30 @@ pub async fn connect(
     avoid: Option<usize>,
     origin: Option<&Origin>,
 ) -> Result<(ServerLease, ServerStream, bool), SessionError> {
+    connect_with(worker, to, reuse, avoid, origin, None).await
+}
+
+/// As [`connect`], for one HTTP request: to a server with `proto = "h2"` the request
+/// goes as a stream on one of this worker's HTTP/2 connections to it (`h2`).
+pub async fn connect_http(
+    worker: &Rc<Worker>,
+    to: To,
+    reuse: Reuse,
+    avoid: Option<usize>,
+    origin: Option<&Origin>,
+    h2: StreamOpts,
+) -> Result<(ServerLease, ServerStream, bool), SessionError> {
+    connect_with(worker, to, reuse, avoid, origin, Some(h2)).await
+}
+
+async fn connect_with(
+    worker: &Rc<Worker>,
+    to: To,
+    reuse: Reuse,
+    avoid: Option<usize>,
+    origin: Option<&Origin>,
+    h2: Option<StreamOpts>,
+) -> Result<(ServerLease, ServerStream, bool), SessionError> {
     let backend = to.backend;
     let settings = worker.backend_settings(backend);
     let mut connects = Connects::new(settings.retry, reuse, avoid, to.sticky);
@@ -141,15 +167,26 @@ pub async fn connect(
         let Some((lease, addr)) = lease_for(worker, backend, to.peer, target).await? else {
             break;
         };
-        if let Some(proven_only) = target.reuse.pool_asked() {
-            let now = Instant::now();
-            if let Some(stream) = worker.pool_take(backend, lease.server, now, proven_only) {
-                return Ok((lease, stream, true));
-            }
-        }
         let timeout = settings.timeout_connect;
-        match connect_to(worker, &lease, addr, timeout, to.peer, origin).await {
-            Ok(stream) => return Ok((lease, stream, false)),
+        let opened = match h2
+            .filter(|_| worker.server_proto(backend, lease.server) == ServerProto::H2)
+        {
+            Some(opts) => open_stream(worker, &lease, addr, timeout, to.peer, origin, opts).await,
+            None => {
+                if let Some(proven_only) = target.reuse.pool_asked() {
+                    let now = Instant::now();
+                    if let Some(stream) = worker.pool_take(backend, lease.server, now, proven_only)
+                    {
+                        return Ok((lease, stream, true));
+                    }
+                }
+                connect_to(worker, &lease, addr, timeout, to.peer, origin)
+                    .await
+                    .map(|s| (s, false))
+            }
+        };
+        match opened {
+            Ok((stream, reused)) => return Ok((lease, stream, reused)),
             // ringlb's own shortage: another server would fare no better.
             Err(e @ SessionError::Local(_)) => return Err(e),
             Err(e) => {
@@ -191,7 +228,7 @@ async fn lease_for(
 /// One connect to the leased server, with its PROXY header when it has `send_proxy`
 /// and its TLS handshake when it has `tls`, all within `timeout`; counted for the
 /// server whether it works or not.
-async fn connect_to(
+pub(super) async fn connect_to(
     worker: &Worker,
     lease: &ServerLease,
     addr: SocketAddr,

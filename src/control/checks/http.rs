@@ -266,6 +266,7 @@ mod tests {
 
     fn server() -> crate::config::Server {
         crate::config::Server {
+            proto: crate::config::ServerProto::Http1,
             name: "a".into(),
             address_text: "10.0.0.1:5432".into(),
             address: "10.0.0.1:5432".parse().unwrap(),

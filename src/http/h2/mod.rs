@@ -1,4 +1,4 @@
-//! HTTP/2 ↔ HTTP/1.1 translation for the client side (RFC 9113 §8): pure functions
+//! HTTP/2 ↔ HTTP/1.1 translation (RFC 9113 §8), for clients and for `proto = "h2"` servers: pure functions
 //! that check an HTTP/2 request the way RFC 9113 §8.1.1 and §8.2 say (a malformed one
 //! is a stream error, and nothing of it reaches a server), write it as an HTTP/1.1
 //! request head, and turn an HTTP/1.1 response head back into HTTP/2 fields. No
@@ -9,11 +9,17 @@
 //! | `request.rs` | an HTTP/2 request checked and written as an HTTP/1.1 head (`:authority` → Host, cookie crumbs joined, no connection-specific fields) |
 //! | `response.rs` | an HTTP/1.1 response head as HTTP/2 fields (connection-specific ones dropped) |
 //! | `resets.rs` | the per-connection budget of streams the client resets (rapid reset) |
+//! | `upstream.rs` | servers with `proto = "h2"`: the HTTP/1.1 request head as an HTTP/2 request, the HTTP/2 response as an HTTP/1.1 head, trailers both ways |
 
 mod request;
 mod resets;
 mod response;
+mod upstream;
 
 pub use request::{to_h1, Malformed, Pseudo, RequestBody};
 pub use resets::ResetBudget;
 pub use response::{to_h2, ResponseError};
+pub use upstream::{
+    last_chunk, request_to_h2, response_to_h1, trailers_to_h2, Asked, ResponseBody, UpstreamError,
+    UpstreamRequest,
+};

@@ -134,7 +134,9 @@ where
     out.extend_from_slice(authority);
     out.extend_from_slice(b"\r\n");
     for (name, value) in fields.clone() {
-        if matches!(name, b"host" | b"content-length" | b"te" | b"cookie") {
+        // (`te` can only be "trailers" here: the session code learns from it that
+        // the client takes trailers, and drops it as it does every hop-by-hop field.)
+        if matches!(name, b"host" | b"content-length" | b"cookie") {
             continue;
         }
         field(out, name, value);
@@ -271,7 +273,7 @@ mod tests {
     }
 
     #[test]
-    fn cookie_crumbs_are_joined_and_te_trailers_dropped() {
+    fn cookie_crumbs_are_joined_and_te_trailers_kept() {
         let fields: &[(&[u8], &[u8])] = &[
             (b"cookie", b"a=1"),
             (b"te", b"trailers"),
@@ -279,8 +281,10 @@ mod tests {
             (b"cookie", b"b=2"),
         ];
         let head = run(&get(), fields, true).unwrap();
-        assert!(head.contains("x: y\r\ncookie: a=1; b=2\r\n"), "{head}");
-        assert!(!head.contains("te:"));
+        assert!(
+            head.contains("te: trailers\r\nx: y\r\ncookie: a=1; b=2\r\n"),
+            "{head}"
+        );
     }
 
     #[test]

@@ -80,6 +80,14 @@ impl Request<'_, '_> {
         )
     }
 
+    /// The client takes trailer fields (`TE: trailers`).
+    pub fn accepts_trailers(&self) -> bool {
+        self.headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case("te"))
+            .any(|h| super::headers::list(h.value).any(|t| t.eq_ignore_ascii_case(b"trailers")))
+    }
+
     /// The path part of the target (for routing).
     pub fn path(&self) -> &str {
         match self.target.split_once("://") {

@@ -1,16 +1,26 @@
-//! HTTP/2 with clients (RFC 9113): ALPN `h2` on TLS frontends, prior knowledge on
+//! HTTP/2 (RFC 9113). With clients: ALPN `h2` on TLS frontends, prior knowledge on
 //! cleartext ones (`h2c = "prior-knowledge"`). The `h2` crate does the framing, HPACK
 //! and flow control over the client stream (through monoio-compat's adapter, on this
 //! worker's runtime); each stream is checked and translated to HTTP/1.1
 //! (`crate::http::h2`) and served by the HTTP/1.1 session code, so it goes through the
 //! same routing, rules, balancing, retries, queue, limits, access log and statistics.
+//! With servers (`proto = "h2"`): the session's request goes through a pipe too, and
+//! a task per stream speaks HTTP/2 to the server on a shared connection (`upstream.rs`).
 //!
 //! | file | what |
 //! |---|---|
 //! | `mod.rs` | one connection: handshake with the frontend's limits, accepting streams, idle timeout, GOAWAY when stopping or past the reset budget |
 //! | `stream.rs` | one stream: checked, translated, fed to the session through a pipe; the response sent back as HEADERS and DATA |
+//! | `send.rs` | DATA sent within the peer's window (both sides) |
+//! | `upstream.rs` | servers with `proto = "h2"`: this worker's connections to them, opening one, a stream handed to the session as a pipe |
+//! | `forward.rs` | one request on a server stream: HTTP/1.1 from the pipe as HEADERS, DATA and trailers; the response back as HTTP/1.1 |
 
+mod forward;
+mod send;
 mod stream;
+mod upstream;
+
+pub use upstream::{open_stream, ServerConns, StreamOpts};
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;

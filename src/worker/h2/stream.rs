@@ -18,8 +18,9 @@ use http_types::{Method, Request};
 
 use super::super::http::{serve_stream, StreamStart};
 use super::super::http_heads::MAX_HEADERS;
+use super::send::{send_data, SendError};
 use super::Shared;
-use crate::http::h2::{to_h1, to_h2, Pseudo, RequestBody};
+use crate::http::h2::{last_chunk, to_h1, to_h2, trailers_to_h2, Pseudo, RequestBody};
 use crate::http::{parse_response, BodyFraming, ChunkedValidator};
 use crate::tls::pipe::{pipe, PipePeer};
 use crate::tls::ClientStream;
@@ -213,7 +214,11 @@ async fn feed(
     match plan {
         RequestBody::Length(l) if total != l => return Err(()),
         RequestBody::Chunked => {
-            let _ = peer.write_all(b"0\r\n\r\n").await;
+            // The last chunk, with the client's trailers (HTTP/2 trailers) if any.
+            let trailers = body.trailers().await.ok().flatten();
+            let mut last = Vec::new();
+            last_chunk(trailers.as_ref(), &mut last);
+            let _ = peer.write_all(&last).await;
         }
         RequestBody::Length(_) => {}
     }
@@ -318,17 +323,30 @@ impl Out<'_> {
         }
     }
 
+    /// A chunked response: the chunks' data as DATA, its trailer section (a gRPC
+    /// status, say) as a trailing HEADERS frame.
     async fn chunked(&mut self, peer: &PipePeer, mut buf: Vec<u8>) -> Result<(), Cut> {
         let mut chunks = ChunkedValidator::default();
         let mut payload = Vec::with_capacity(READ);
+        let mut trailers = Vec::new();
         loop {
             payload.clear();
             // The session checked the chunks already: an error here is ringlb's.
-            if chunks.decode(&buf, &mut payload).is_err() {
+            if chunks
+                .decode_with_trailers(&buf, &mut payload, &mut trailers)
+                .is_err()
+            {
                 return self.truncated();
             }
-            self.data(&payload, chunks.is_done()).await?;
-            if chunks.is_done() {
+            let done = chunks.is_done();
+            self.data(&payload, done && trailers.is_empty()).await?;
+            if done && !trailers.is_empty() {
+                let Ok(fields) = trailers_to_h2(&trailers) else {
+                    return self.truncated();
+                };
+                return self.send.send_trailers(fields).map_err(|_| Cut::Reset);
+            }
+            if done {
                 return Ok(());
             }
             buf.clear();
@@ -365,44 +383,12 @@ impl Out<'_> {
     }
 
     /// Send `data` as the client's window allows; `end`: the last of the body.
-    async fn data(&mut self, mut data: &[u8], end: bool) -> Result<(), Cut> {
-        while !data.is_empty() {
-            self.send.reserve_capacity(data.len());
-            let send = &mut *self.send;
-            // The timer only when the window is shut (no clock read otherwise).
-            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-            let got = match send.poll_capacity(&mut cx) {
-                std::task::Poll::Ready(c) => Ok(c),
-                std::task::Poll::Pending => {
-                    let wait = poll_fn(|cx| send.poll_capacity(cx));
-                    monoio::time::timeout(self.timeout, wait).await
-                }
-            };
-            let n = match got {
-                Ok(Some(Ok(n))) => n.min(data.len()),
-                Ok(_) => return Err(Cut::Reset),
-                Err(_) => {
-                    // The window stayed shut for timeout_client.
-                    self.send.send_reset(Reason::CANCEL);
-                    return Err(Cut::Failed);
-                }
-            };
-            if n == 0 {
-                continue;
-            }
-            let last = end && n == data.len();
-            let chunk = Bytes::copy_from_slice(&data[..n]);
-            self.send.send_data(chunk, last).map_err(|_| Cut::Reset)?;
-            data = &data[n..];
-            if last {
-                return Ok(());
-            }
-        }
-        if end {
-            self.send
-                .send_data(Bytes::new(), true)
-                .map_err(|_| Cut::Reset)?;
-        }
-        Ok(())
+    async fn data(&mut self, data: &[u8], end: bool) -> Result<(), Cut> {
+        send_data(self.send, data, end, self.timeout)
+            .await
+            .map_err(|e| match e {
+                SendError::Reset => Cut::Reset,
+                SendError::Stalled => Cut::Failed,
+            })
     }
 }

@@ -1,0 +1,63 @@
+//! Sending DATA within the peer's flow-control window, for both sides (a client's
+//! response, a server's request): only what the window allows is handed to the
+//! library, so it buffers at most a window's worth per stream; a window that stays
+//! shut past the timeout resets the stream.
+
+use std::future::poll_fn;
+use std::time::Duration;
+
+use ::h2::{Reason, SendStream};
+use bytes::Bytes;
+
+/// Why DATA could not be sent.
+pub(super) enum SendError {
+    /// The stream was reset (by the peer, or the connection went).
+    Reset,
+    /// The window stayed shut for the timeout: ringlb reset the stream (CANCEL).
+    Stalled,
+}
+
+/// Send `data` as the window allows; `end`: the last of the body (an empty `data`
+/// with `end` just ends the stream).
+pub(super) async fn send_data(
+    send: &mut SendStream<Bytes>,
+    mut data: &[u8],
+    end: bool,
+    timeout: Duration,
+) -> Result<(), SendError> {
+    while !data.is_empty() {
+        send.reserve_capacity(data.len());
+        // The timer only when the window is shut (no clock read otherwise).
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let got = match send.poll_capacity(&mut cx) {
+            std::task::Poll::Ready(c) => Ok(c),
+            std::task::Poll::Pending => {
+                let wait = poll_fn(|cx| send.poll_capacity(cx));
+                monoio::time::timeout(timeout, wait).await
+            }
+        };
+        let n = match got {
+            Ok(Some(Ok(n))) => n.min(data.len()),
+            Ok(_) => return Err(SendError::Reset),
+            Err(_) => {
+                send.send_reset(Reason::CANCEL);
+                return Err(SendError::Stalled);
+            }
+        };
+        if n == 0 {
+            continue;
+        }
+        let last = end && n == data.len();
+        let chunk = Bytes::copy_from_slice(&data[..n]);
+        send.send_data(chunk, last).map_err(|_| SendError::Reset)?;
+        data = &data[n..];
+        if last {
+            return Ok(());
+        }
+    }
+    if end {
+        send.send_data(Bytes::new(), true)
+            .map_err(|_| SendError::Reset)?;
+    }
+    Ok(())
+}
