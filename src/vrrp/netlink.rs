@@ -1,7 +1,7 @@
 //! What VRRP needs from the kernel's routing tables, over rtnetlink
 //! (`netlink-packet-route` builds and parses the messages): the interface's index,
 //! hardware address and primary IPv4 address, and adding or removing the virtual
-//! addresses. Requests are answered by the kernel at once, so a blocking socket
+//! addresses (IPv4, or IPv6 without duplicate address detection). Requests are answered by the kernel at once, so a blocking socket
 //! on the control thread costs microseconds.
 
 use std::io;
@@ -130,10 +130,10 @@ impl Netlink {
     pub fn add_address(
         &mut self,
         index: u32,
-        addr: Ipv4Addr,
+        addr: impl Into<IpAddr>,
         prefix: u8,
     ) -> Result<bool, NetlinkError> {
-        let msg = RouteNetlinkMessage::NewAddress(address(index, addr, prefix));
+        let msg = RouteNetlinkMessage::NewAddress(address(index, addr.into(), prefix));
         match self.request(msg, NLM_F_CREATE | NLM_F_EXCL) {
             Ok(_) => Ok(true),
             Err(NetlinkError::Io(e)) if e.raw_os_error() == Some(libc::EEXIST) => Ok(false),
@@ -145,10 +145,10 @@ impl Netlink {
     pub fn remove_address(
         &mut self,
         index: u32,
-        addr: Ipv4Addr,
+        addr: impl Into<IpAddr>,
         prefix: u8,
     ) -> Result<bool, NetlinkError> {
-        let msg = RouteNetlinkMessage::DelAddress(address(index, addr, prefix));
+        let msg = RouteNetlinkMessage::DelAddress(address(index, addr.into(), prefix));
         match self.request(msg, 0) {
             Ok(_) => Ok(true),
             Err(NetlinkError::Io(e)) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => Ok(false),
@@ -241,14 +241,23 @@ fn link_up(flags: LinkFlags) -> bool {
     flags.contains(LinkFlags::Up) && flags.contains(LinkFlags::Running)
 }
 
-fn address(index: u32, addr: Ipv4Addr, prefix: u8) -> AddressMessage {
+/// An IPv6 address is added with `IFA_F_NODAD`: usable at once, where duplicate
+/// address detection would hold it "tentative" (unusable as a source, not yet
+/// exported by BIRD) for a second or more.
+fn address(index: u32, addr: IpAddr, prefix: u8) -> AddressMessage {
     let mut msg = AddressMessage::default();
-    msg.header.family = AddressFamily::Inet;
     msg.header.prefix_len = prefix;
     msg.header.index = index;
+    msg.header.family = match addr {
+        IpAddr::V4(_) => AddressFamily::Inet,
+        IpAddr::V6(_) => {
+            msg.header.flags = AddressHeaderFlags::Nodad;
+            AddressFamily::Inet6
+        }
+    };
     msg.attributes = vec![
-        AddressAttribute::Local(IpAddr::V4(addr)),
-        AddressAttribute::Address(IpAddr::V4(addr)),
+        AddressAttribute::Local(addr),
+        AddressAttribute::Address(addr),
     ];
     msg
 }
@@ -278,6 +287,17 @@ mod tests {
         let mut out = vec![0; msg.buffer_len()];
         msg.serialize(&mut out);
         out
+    }
+
+    #[test]
+    fn ipv6_addresses_are_added_without_duplicate_address_detection() {
+        let v6 = address(7, "2001:db8::10".parse().unwrap(), 128);
+        assert_eq!(v6.header.family, AddressFamily::Inet6);
+        assert_eq!(v6.header.flags, AddressHeaderFlags::Nodad);
+        assert_eq!((v6.header.index, v6.header.prefix_len), (7, 128));
+        let v4 = address(7, "192.0.2.10".parse().unwrap(), 32);
+        assert_eq!(v4.header.family, AddressFamily::Inet);
+        assert!(v4.header.flags.is_empty());
     }
 
     #[test]
