@@ -126,6 +126,7 @@ impl Validator {
                 name,
                 routers: members,
                 notify,
+                script_as: None,
             });
         }
         groups

@@ -23,6 +23,7 @@
 //! | `io.rs` | the raw protocol-112 socket and the packet socket for ARP |
 //! | `netlink.rs` | interface facts, virtual IPs added and removed, link notifications |
 //! | `notify.rs` | the `notify` program, run in order on its own thread |
+//! | `script.rs` | starting notify and track programs as `global.script_user` |
 
 mod io;
 pub mod machine;
@@ -31,6 +32,7 @@ mod notify;
 pub mod packet;
 mod receive;
 mod run;
+mod script;
 mod set;
 mod status;
 pub mod sync;
