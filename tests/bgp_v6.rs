@@ -13,9 +13,14 @@
 mod common;
 
 use std::net::{IpAddr, SocketAddr};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::bird::{device_addrs, node_config, svc, svc6, tally, Backend, Fabric, A, B, SVC, SVC6};
+use common::bird::{
+    device_addrs, node_config, run, svc, svc6, tally, Backend, Fabric, A, B, SVC, SVC6,
+};
+use common::netns::Lan;
+use common::{Ringlb, TempConfig, BIN};
 
 /// Both families' routes point at exactly `nodes`.
 fn wait_routes(f: &Fabric, nodes: &[usize], what: &str) -> Duration {
@@ -46,6 +51,14 @@ fn ipv6_service_addresses_spread_over_both_nodes_and_are_withdrawn_with_them() {
     assert!(!dev.contains("tentative"), "{dev}");
     let said = f.birdc(common::bird::ROUTER, "show route 2001:db8:100::10/128 all");
     assert!(said.contains("node_a") && said.contains("node_b"), "{said}");
+    let (code, body) = f.admin(A, "GET", "/api/announce", "");
+    assert_eq!(code, 200, "{body}");
+    let state: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(
+        state["addresses"],
+        serde_json::json!(["198.51.100.10", "2001:db8:100::10"]),
+        "{state}"
+    );
 
     // ECMP with the L4 hash over IPv6 too; IPv4 goes on beside it.
     let (on_a, on_b) = spread(&f, svc6(), 40);
@@ -92,4 +105,32 @@ fn ipv6_service_addresses_spread_over_both_nodes_and_are_withdrawn_with_them() {
     f.wait_route_to(IpAddr::V4(SVC), &[B], "A was killed");
     assert_eq!(spread(&f, svc6(), 20), (0, 20));
     assert_eq!(spread(&f, svc(), 20), (0, 20));
+}
+
+#[test]
+fn ipv6_is_switched_on_for_the_device_where_the_host_turns_it_off() {
+    let test = "ipv6_is_switched_on_for_the_device_where_the_host_turns_it_off";
+    let Some(lan) = Lan::new(test, 1) else {
+        return;
+    };
+    // New interfaces in this namespace start with IPv6 off.
+    run(Command::new("ip")
+        .args(["netns", "exec", &lan.ns(0), "sysctl", "-qw"])
+        .arg("net.ipv6.conf.default.disable_ipv6=1"));
+    let _app = Backend::start(&lan, 0, "127.0.0.1:9001".parse().unwrap(), "a");
+    let cfg = TempConfig::new(&node_config(&[svc(), svc6()], ""));
+    let mut cmd = lan.command(0, BIN);
+    cmd.arg("run").arg("-c").arg(&cfg.0);
+    let mut node = Ringlb::spawn(cmd, None);
+    node.wait_for("198.51.100.10, 2001:db8:100::10 added to svc0");
+    let dev = device_addrs(&lan, 0, "-6").unwrap_or_default();
+    assert!(dev.contains("inet6 2001:db8:100::10/128"), "{dev}");
+    let setting = run(Command::new("ip").args([
+        "netns",
+        "exec",
+        &lan.ns(0),
+        "cat",
+        "/proc/sys/net/ipv6/conf/svc0/disable_ipv6",
+    ]));
+    assert_eq!(setting.trim(), "0");
 }
