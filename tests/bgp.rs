@@ -25,9 +25,8 @@ use std::net::{IpAddr, Ipv4Addr, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::bird::{
-    self, admin_addr, device_addrs, example, node_of, run, svc, Backend, Fabric, A, B, ROUTER, SVC,
-};
+use common::bird::{self, admin_addr, device_addrs, example, run, svc, Fabric, A, B, ROUTER, SVC};
+use common::ecmp::{self, node_of, Backend};
 use common::netns::Lan;
 use common::{admin, Ringlb, TempConfig, BIN, PATIENCE};
 
@@ -40,7 +39,7 @@ fn node_config(announce: &str) -> String {
 
 /// Every connection answered; how many reached each node.
 fn tally(answers: &[Result<String, String>]) -> (usize, usize) {
-    let n = bird::tally(answers, &["a", "b"]);
+    let n = ecmp::tally(answers, &["a", "b"]);
     (n[0], n[1])
 }
 

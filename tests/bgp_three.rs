@@ -11,7 +11,8 @@ mod common;
 
 use std::net::IpAddr;
 
-use common::bird::{node_config, svc, tally, Fabric, A, B, C, SVC};
+use common::bird::{node_config, svc, Fabric, A, B, C, SVC};
+use common::ecmp::tally;
 use common::netns::Lan;
 
 const ADDED: &str = "198.51.100.10 added to svc0";

@@ -16,9 +16,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::bird::{
-    device_addrs, node_config, run, svc, svc6, tally, Backend, Fabric, A, B, SVC, SVC6,
-};
+use common::bird::{device_addrs, node_config, run, svc, svc6, Fabric, A, B, SVC, SVC6};
+use common::ecmp::{tally, Backend};
 use common::netns::Lan;
 use common::{Ringlb, TempConfig, BIN};
 
