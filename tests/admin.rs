@@ -1,5 +1,5 @@
 //! The admin API through the real binary: drain, maint and weight take effect on
-//! traffic; /metrics parses as Prometheus text; the JSON and the stats page list every
+//! traffic (and `disabled = true` starts a server in maintenance); /metrics parses as Prometheus text; the JSON and the stats page list every
 //! server; the token is enforced; bad commands get clear errors.
 
 mod common;
@@ -67,6 +67,34 @@ fn maint_then_ready_and_weight_change_show_in_the_distribution() {
         200
     );
     assert_eq!(spread(front, 5).get("b"), Some(&5));
+}
+
+#[test]
+fn a_disabled_server_starts_in_maintenance_until_ready() {
+    let (a, b) = (Switch::start("a"), Switch::start("b"));
+    let text = config(2, &a, &b, "").replace(
+        &format!("address = \"{}\"\n", a.addr),
+        &format!("address = \"{}\"\ndisabled = true\n", a.addr),
+    );
+    let r = Ringlb::start(&text);
+    let (front, adm) = (r.addr(), r.admin_addr());
+    // Every worker keeps it out from the first request on.
+    assert_eq!(spread(front, 8).get("b"), Some(&8));
+    assert_eq!(a.requests(), 0);
+    assert_eq!(admin_state(adm, "a"), "maint");
+    let (_, html) = admin(adm, "GET", "/", "", None);
+    assert!(html.contains(">MAINT<"), "stats page lacks MAINT");
+    assert_eq!(
+        admin(adm, "POST", "/api/servers/app/a/state", "ready", None).0,
+        200
+    );
+    assert_eq!(admin_state(adm, "a"), "ready");
+    // Round robin per worker: both servers take part again.
+    let seen = spread(front, 8);
+    assert!(
+        seen.get("a") >= Some(&2) && seen.get("b") >= Some(&2),
+        "{seen:?}"
+    );
 }
 
 #[test]

@@ -264,13 +264,81 @@ fn vrrp_section_is_validated_with_defaults() {
     );
     assert_eq!(
         v.unicast_peers,
-        vec!["192.0.2.2".parse::<std::net::Ipv4Addr>().unwrap()]
+        vec!["192.0.2.2".parse::<std::net::IpAddr>().unwrap()]
     );
+    assert!(!v.is_v6());
     assert!(v.track_frontends);
     assert_eq!(v.track_weight, 60);
     assert_eq!(v.checksum, ringlb::config::VrrpChecksum::Keepalived);
     assert!(c.is_virtual_ip("192.0.2.101".parse().unwrap()));
     assert!(!c.is_virtual_ip("192.0.2.102".parse().unwrap()));
+}
+
+#[test]
+fn an_ipv6_virtual_router_is_one_family() {
+    let v6 = VRRP
+        .replace(
+            "[\"192.0.2.100/24\", \"192.0.2.101\"]",
+            "[\"2001:db8::100/64\", \"2001:db8::101\"]",
+        )
+        .replace("[\"192.0.2.2\"]", "[\"fe80::2\"]");
+    let c = Config::parse(&format!("{BASE}{v6}"), "t.toml").unwrap();
+    let v = &c.vrrp[0];
+    assert!(v.is_v6());
+    assert_eq!(
+        v.virtual_ips,
+        vec![
+            ("2001:db8::100".parse().unwrap(), 64),
+            ("2001:db8::101".parse().unwrap(), 128)
+        ]
+    );
+    assert_eq!(
+        v.unicast_peers,
+        vec!["fe80::2".parse::<std::net::IpAddr>().unwrap()]
+    );
+    assert!(c.is_virtual_ip("2001:db8::101".parse().unwrap()));
+    let cases = [
+        (
+            "[\"fe80::2\"]",
+            "[\"192.0.2.2\"]",
+            "unicast_peers[0]: 192.0.2.2 is not IPv6",
+        ),
+        (
+            "[\"fe80::2\"]",
+            "[\"ff02::12\"]",
+            "unicast_peers[0]: ff02::12 is not a unicast",
+        ),
+        (
+            "\"2001:db8::101\"]",
+            "\"192.0.2.1\"]",
+            "virtual_ips[1]: 192.0.2.1 is not of the family of vrrp.virtual_ips[0] (2001:db8::100)",
+        ),
+        (
+            "\"2001:db8::101\"]",
+            "\"2001:db8::101/129\"]",
+            "is not an IPv4 or IPv6 address",
+        ),
+        ("\"2001:db8::101\"]", "\"::\"]", ":: cannot be a virtual IP"),
+    ];
+    for (from, to, expected) in cases {
+        let text = format!("{BASE}{}", v6.replace(from, to));
+        assert_ne!(text, format!("{BASE}{v6}"), "{from} not in the section");
+        let e = only_error(&text);
+        assert!(e.contains(expected), "{to}: {e}");
+        assert!(e.starts_with("t.toml:"), "names the file and line: {e}");
+    }
+    let with_checksum = v6.replace(
+        "track_weight = 60",
+        "track_weight = 60\nchecksum = \"rfc9568\"",
+    );
+    let c = Config::parse(&format!("{BASE}{with_checksum}"), "t.toml").unwrap();
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("vrrp.checksum has no effect on an IPv6")),
+        "{:?}",
+        c.warnings
+    );
 }
 
 #[test]
@@ -304,7 +372,7 @@ fn vrrp_errors_name_the_key() {
         (
             "\"192.0.2.101\"]",
             "\"2001:db8::1\"]",
-            "virtual_ips[1]: \"2001:db8::1\": IPv6",
+            "virtual_ips[1]: 2001:db8::1 is not of the family of vrrp.virtual_ips[0] (192.0.2.100): a virtual router is IPv4 or IPv6",
         ),
         (
             "\"192.0.2.101\"]",
@@ -746,6 +814,27 @@ fn several_virtual_routers_with_a_sync_group_and_vips_on_other_interfaces() {
     let one = Config::parse(VRRP, "t.toml").unwrap();
     assert_eq!(one.vrrp[0].name, "VI_51");
     assert!(one.vrrp_sync_groups.is_empty());
+}
+
+#[test]
+fn ipv4_and_ipv6_routers_may_share_an_id_on_a_link() {
+    // RFC 9568: separate id spaces per family; keepalived pairs them so, in a group.
+    let text = TWO_ROUTERS
+        .replace("virtual_router_id = 52", "virtual_router_id = 51")
+        .replace(
+            "[\"10.0.0.100/24 dev eth1\", \"10.0.0.101/24 dev eth0\"]",
+            "[\"2001:db8::100/64\"]",
+        );
+    let c = Config::parse(&text, "t.toml").unwrap();
+    assert_eq!((c.vrrp[0].vrid, c.vrrp[1].vrid), (51, 51));
+    assert!(!c.vrrp[0].is_v6() && c.vrrp[1].is_v6());
+    assert_eq!(c.vrrp_sync_groups[0].routers, [0, 1]);
+    assert!(
+        c.summary()
+            .contains(", virtual router 51 (IPv6) on eth0 (priority 100,"),
+        "{}",
+        c.summary()
+    );
 }
 
 #[test]

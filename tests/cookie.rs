@@ -17,7 +17,8 @@ use common::http::{read_message, Client};
 use common::{admin, Ringlb, TempConfig, BIN};
 
 /// A backend that names itself in every body and keeps every request head it saw.
-/// `/login` sets the application's `JSESSIONID`, `/rw` sets `SERVERID` itself.
+/// `/login` sets the application's `JSESSIONID`, `/rw` sets `SERVERID` itself,
+/// `/cacheable` answers with an `ETag` (a response a cache may store).
 struct Named {
     addr: SocketAddr,
     heads: Arc<Mutex<Vec<String>>>,
@@ -41,6 +42,7 @@ impl Named {
                         let set = match path.as_str() {
                             "/login" => "Set-Cookie: JSESSIONID=abc; Path=/\r\n",
                             "/rw" => "Set-Cookie: SERVERID=fromapp; Path=/\r\n",
+                            "/cacheable" => "ETag: \"v1\"\r\n",
                             _ => "",
                         };
                         let reply = format!(
@@ -114,8 +116,9 @@ fn insert_indirect_keeps_a_client_on_its_server_and_hides_the_cookie() {
         "name = \"SERVERID\"\nmode = \"insert\"\nindirect = true\nnocache = true\nhttponly = true",
     ));
     let front = r.addr();
-    // A new client: balanced, and told its server.
-    let (status, head, body) = get(front, "/", Some("theme=dark"));
+    // A new client: balanced, and told its server. The answer is cacheable (it has an
+    // ETag), so nocache marks it private.
+    let (status, head, body) = get(front, "/cacheable", Some("theme=dark"));
     assert_eq!(status, 200);
     let idx: usize = body.trim_start_matches('s').parse().unwrap();
     assert_eq!(
@@ -124,6 +127,11 @@ fn insert_indirect_keeps_a_client_on_its_server_and_hides_the_cookie() {
         "{head}"
     );
     assert!(head.contains("cache-control: private"), "{head}");
+    // Without freshness or a validator HAProxy does not count it cacheable: the cookie
+    // alone.
+    let (_, plain, _) = get(front, "/", Some("theme=dark"));
+    assert_eq!(set_cookies(&plain).len(), 1, "{plain}");
+    assert!(!plain.contains("cache-control"), "{plain}");
     // Its next requests, each on a new connection (so over both workers), stay there;
     // the server sees the client's other cookies but never SERVERID; nothing is set.
     let cookie = format!("theme=dark; SERVERID=c{idx}; lang=fr");

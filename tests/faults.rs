@@ -223,6 +223,46 @@ fn reaching_max_connections_is_logged_and_counted() {
 }
 
 #[test]
+fn a_frontend_limit_holds_that_frontend_only() {
+    let echo = Echo::start();
+    let config = tcp_config(1, &[(echo.addr, 1)], "")
+        .replace("[global]\n", "[global]\nadmin_bind = \"127.0.0.1:0\"\n")
+        .replace(
+            "default_backend = \"back\"\n",
+            "default_backend = \"back\"\nmax_connections = 2\n",
+        )
+        + "\n[[frontend]]\nname = \"other\"\nbind = [\"127.0.0.1:0\"]\nmode = \"tcp\"\ndefault_backend = \"back\"\n";
+    let r = Ringlb::start(&config);
+    let (front, other) = (r.addrs[0], r.addrs[1]);
+    // One worker (with several, each holds its share, and which one a connection
+    // lands on is the kernel's choice).
+    let mut held: Vec<TcpStream> = Vec::new();
+    for i in 0..2u8 {
+        let mut s = connect(front);
+        ping(&mut s, &[b'0' + i]);
+        held.push(s);
+    }
+    // A third waits in the kernel's queue...
+    let mut late = connect(front);
+    late.write_all(b"L").unwrap();
+    // ...while the other frontend still serves: the limit is the frontend's own.
+    let mut o = connect(other);
+    ping(&mut o, b"o");
+    let mut back = [0u8; 1];
+    late.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    assert!(
+        late.read_exact(&mut back).is_err(),
+        "a connection past the frontend's limit was served"
+    );
+    // Every slot freed: the waiting client is served.
+    held.clear();
+    late.set_read_timeout(Some(PATIENCE)).unwrap();
+    late.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"L");
+}
+
+#[test]
 fn a_frozen_server_is_taken_out_by_slow_response_while_the_other_answers() {
     let (a, b) = (Switch::start("a"), Switch::start("b"));
     // a answers every request after 5 s (a frozen application behind a live port);

@@ -18,22 +18,7 @@ const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/h2_peers/attack
 
 /// Python 3 with the `h2` package (CI: `pip install` in .ci/run).
 fn have_python_h2(test: &str) -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import h2, hpack, hyperframe"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert_ne!(
-            std::env::var("RINGLB_REQUIRE_TOOLS").as_deref(),
-            Ok("1"),
-            "python3 with the h2 package is required"
-        );
-        common::say_skipped(
-            test,
-            "python3 h2 not installed (RINGLB_REQUIRE_TOOLS=1 makes this a failure)",
-        );
-    }
-    ok
+    common::have_python(test, "h2, hpack, hyperframe")
 }
 
 fn start(backend: &Backend, extra: &str) -> Ringlb {

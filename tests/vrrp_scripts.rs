@@ -72,13 +72,15 @@ impl Drop for Scripts {
     }
 }
 
-/// ringlb holding 192.0.2.100 alone on `eth0`, with these `[global]` keys.
+/// ringlb holding 192.0.2.100 alone on `eth0`, with these `[global]` keys. The
+/// track script's timeout is generous: a failure (weight 0) would be a FAULT, and a
+/// loaded machine must not make one.
 fn config(global: &str, notify: &Path, track: &Path) -> String {
     format!(
         "[global]\nadmin_bind = \"127.0.0.1:9900\"\n{global}\n\
          [vrrp]\ninterface = \"eth0\"\nvirtual_router_id = 51\npriority = 150\n\
          advert_interval = \"100ms\"\nvirtual_ips = [\"192.0.2.100/24\"]\nnotify = \"{}\"\n\n\
-         [[vrrp.track_script]]\nname = \"whoami\"\ncommand = [\"{}\"]\ninterval = \"100ms\"\n",
+         [[vrrp.track_script]]\nname = \"whoami\"\ncommand = [\"{}\"]\ninterval = \"200ms\"\ntimeout = \"10s\"\n",
         notify.display(),
         track.display()
     )

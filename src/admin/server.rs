@@ -104,10 +104,11 @@ async fn handle(control: Rc<Control>, mut stream: TcpStream) {
         Ok(Err(refused)) => refused,
         Err(_) => Reply::json_error(408, "request timeout"),
     };
-    let challenge = if reply.status == 401 {
-        "www-authenticate: Bearer realm=\"ringlb\"\r\n"
-    } else {
-        ""
+    let basic = control.config.borrow().global.admin_users.is_some();
+    let challenge = match (reply.status, basic) {
+        (401, false) => "www-authenticate: Bearer realm=\"ringlb\"\r\n",
+        (401, true) => "www-authenticate: Basic realm=\"ringlb\"\r\nwww-authenticate: Bearer realm=\"ringlb\"\r\n",
+        _ => "",
     };
     let head = format!(
         "HTTP/1.1 {} {}\r\ncontent-type: {}\r\ncontent-length: {}\r\ncache-control: no-store\r\n{challenge}connection: close\r\n\r\n",
@@ -199,16 +200,8 @@ async fn read_more(stream: &mut TcpStream, buf: Vec<u8>) -> Result<Vec<u8>, Repl
 }
 
 async fn respond(control: &Rc<Control>, req: Request) -> Reply {
-    let token = control.config.borrow().global.admin_token.clone();
-    if let Some(token) = token {
-        let given = req
-            .authorization
-            .as_deref()
-            .and_then(|a| a.strip_prefix("Bearer "))
-            .unwrap_or("");
-        if !same_secret(given.trim().as_bytes(), token.as_bytes()) {
-            return Reply::json_error(401, "missing or wrong bearer token");
-        }
+    if let Some(refused) = refused(control, &req) {
+        return refused;
     }
     let path = req.path.split('?').next().unwrap_or("/");
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -353,6 +346,31 @@ fn set_server(
         _ => return Reply::json_error(404, "use .../state or .../weight"),
     }
     Reply::new(200, "application/json", render::server_json(control, b, s))
+}
+
+/// With `admin_token` and/or `admin_userlist`: the request must carry the bearer
+/// token or the basic credentials of a listed user.
+fn refused(control: &Control, req: &Request) -> Option<Reply> {
+    let (token, users) = {
+        let c = control.config.borrow();
+        (c.global.admin_token.clone(), c.global.admin_users.clone())
+    };
+    if token.is_none() && users.is_none() {
+        return None;
+    }
+    let auth = req.authorization.as_deref().unwrap_or("");
+    let by_token = token.as_ref().is_some_and(|t| {
+        let given = auth.strip_prefix("Bearer ").unwrap_or("");
+        same_secret(given.trim().as_bytes(), t.as_bytes())
+    });
+    let by_user = users
+        .as_ref()
+        .is_some_and(|u| u.authenticates(auth.as_bytes(), None));
+    match (by_token || by_user, users.is_some()) {
+        (true, _) => None,
+        (false, false) => Some(Reply::json_error(401, "missing or wrong bearer token")),
+        (false, true) => Some(Reply::json_error(401, "missing or wrong credentials")),
+    }
 }
 
 /// Compare without stopping at the first difference (no timing hint about the token).

@@ -135,15 +135,15 @@ fn vrrp_status() -> Status {
         name: "VI_51".into(),
         group: None,
         interface: "eth0".into(),
-        primary: Ipv4Addr::new(10, 0, 0, 1),
+        primary: Ipv4Addr::new(10, 0, 0, 1).into(),
         vrid: 51,
         state: State::Master,
         base_priority: 150,
         priority: 100,
-        master: Some(Ipv4Addr::new(10, 0, 0, 1)),
-        virtual_ips: vec![(Ipv4Addr::new(10, 0, 0, 100), 24)],
+        master: Some(Ipv4Addr::new(10, 0, 0, 1).into()),
+        virtual_ips: vec![(Ipv4Addr::new(10, 0, 0, 100).into(), 24)],
         tracking: vec![],
-        peers: vec![(Ipv4Addr::new(10, 0, 0, 2), 90)],
+        peers: vec![(Ipv4Addr::new(10, 0, 0, 2).into(), 90)],
         counters,
     }
 }
@@ -233,6 +233,29 @@ fn without_a_known_master_the_master_info_family_has_no_sample() {
     assert!(text.contains(
         "ringlb_vrrp_state{vrid=\"51\",interface=\"eth0\",name=\"VI_51\",state=\"BACKUP\"} 1\n"
     ));
+}
+
+#[test]
+fn an_ipv6_router_shows_its_addresses() {
+    let ip = |t: &str| -> std::net::IpAddr { t.parse().unwrap() };
+    let mut status = vrrp_status();
+    status.primary = ip("fe80::1");
+    status.master = Some(ip("fe80::2"));
+    status.virtual_ips = vec![(ip("2001:db8::100"), 64)];
+    status.peers = vec![(ip("fe80::2"), 200)];
+    let json = super::vrrp_view::router_json(&status);
+    assert_eq!(json["address"], "fe80::1");
+    assert_eq!(json["virtual_ips"][0], "2001:db8::100/64");
+    assert_eq!(json["peers"][0]["address"], "fe80::2");
+    let mut html = String::new();
+    super::vrrp_view::html(&mut html, &[status.clone()], |s| s.to_string());
+    assert!(
+        html.contains("<td class=\"l\">2001:db8::100/64</td>"),
+        "{html}"
+    );
+    let mut text = String::new();
+    super::vrrp_view::metrics(&mut text, &[status]);
+    assert!(text.contains("master=\"fe80::2\"} 1"), "{text}");
 }
 
 /// The whole output read back by a Prometheus text parser, plus what that parser does

@@ -35,6 +35,10 @@ pub struct HealthCheck {
     pub expect_body: Option<String>,
     /// A scripted tcp check: steps run in order after the connect (and handshake).
     pub steps: Vec<Step>,
+    /// The service a grpc check asks about (`""`: the server as a whole).
+    pub grpc_service: String,
+    /// An http check over HTTP/2 (`proto = "h2"`, HAProxy's `check-proto h2`).
+    pub h2: bool,
 }
 
 impl Default for HealthCheck {
@@ -54,18 +58,26 @@ impl Default for HealthCheck {
             headers: Vec::new(),
             expect_body: None,
             steps: Vec::new(),
+            grpc_service: String::new(),
+            h2: false,
         }
     }
 }
 
 impl HealthCheck {
-    /// `tcp`, `http` or `script` (a tcp check with steps), for logs and the API.
+    /// `tcp`, `http`, `grpc` or `script` (a tcp check with steps), for logs and the API.
     pub fn kind_name(&self) -> &'static str {
         match self.kind {
             CheckKind::Http => "http",
+            CheckKind::Grpc => "grpc",
             CheckKind::Tcp if self.steps.is_empty() => "tcp",
             CheckKind::Tcp => "script",
         }
+    }
+
+    /// The check talks HTTP/2: a grpc check, or an http check with `proto = "h2"`.
+    pub fn speaks_h2(&self) -> bool {
+        self.kind == CheckKind::Grpc || self.h2
     }
 }
 

@@ -10,6 +10,7 @@
 //! | `raw.rs` | the file as written: serde structs mirroring the TOML, spans kept for messages |
 //! | `validate.rs` | the validator: entry point, `[global]`, `[defaults]`, shared checks (durations, ranges, names, addresses) |
 //! | `validate_frontend.rs` | `[[frontend]]`: binds, backend references, routes, redirects, timeouts |
+//! | `validate_forwarded.rs` | a frontend's X-Forwarded-* keys ([`Forwarded`]: `forwarded_headers`, `forwarded_for_*`) |
 //! | `validate_h2.rs` | a frontend's HTTP/2 keys: `h2c` and the `h2_*` limits ([`H2Settings`]) |
 //! | `validate_l4.rs` | layer 4: `proxy_protocol` (+ `_from`), `sni` routes and `sni_fallback`, `send_proxy` |
 //! | `validate_backend.rs` | `[[backend]]`: balance, queue, servers |
@@ -26,6 +27,7 @@
 //! | `validate_vrrp_sync.rs` | `[[vrrp]]` lists (names, ids and VIPs unique) and `[[vrrp_sync_group]]` |
 //! | `validate_announce.rs` | `[announce]`: service addresses announced through BIRD ([`Announce`]) |
 //! | `validate_log.rs` | `global.log_target`, `global.syslog`, `access_log_format` (global and per frontend) |
+//! | `validate_userlist.rs` | `[[userlist]]` (basic authentication users) and `global.admin_userlist` |
 //! | `validate_user.rs` | `global.user`, `global.group`: names resolved to ids on this host |
 //! | `validate_script.rs` | `global.script_user`, `enable_script_security`: whom VRRP's programs run as |
 //! | `raw_rules.rs` | the rule keys as written: `[[table]]`, `[[frontend.acl]]`, `*_rule`, `error_page` |
@@ -48,6 +50,7 @@ mod validate_announce;
 mod validate_backend;
 mod validate_check;
 mod validate_cookie;
+mod validate_forwarded;
 mod validate_frontend;
 mod validate_h2;
 mod validate_l4;
@@ -58,6 +61,7 @@ mod validate_rules;
 mod validate_script;
 mod validate_tls;
 mod validate_user;
+mod validate_userlist;
 mod validate_vrrp;
 mod validate_vrrp_sync;
 mod validate_vrrp_track;
@@ -72,6 +76,7 @@ pub use duration::parse_duration;
 pub use error::{ConfigError, ConfigErrors};
 pub use raw::{Balance, CheckKind, HttpReuse, IoDriver, Mode};
 pub use validate_announce::Announce;
+pub use validate_forwarded::Forwarded;
 pub use validate_h2::H2Settings;
 pub use vrrp::{SyncGroup, TrackFile, TrackInterface, TrackScript, Vrrp, VrrpChecksum};
 
@@ -118,11 +123,9 @@ impl Config {
         if self.announce.as_ref().is_some_and(|a| a.contains(ip)) {
             return true;
         }
-        self.vrrp.iter().any(|v| {
-            v.virtual_ips
-                .iter()
-                .any(|(a, _)| std::net::IpAddr::V4(*a) == ip)
-        })
+        self.vrrp
+            .iter()
+            .any(|v| v.virtual_ips.iter().any(|(a, _)| *a == ip))
     }
 }
 
@@ -136,6 +139,8 @@ pub struct Global {
     pub admin_bind: Option<SocketAddr>,
     /// Bearer token the admin API requires, when set.
     pub admin_token: Option<String>,
+    /// Users whose `Authorization: Basic` the admin API accepts (`admin_userlist`).
+    pub admin_users: Option<std::sync::Arc<crate::rules::Userlist>>,
     pub log_level: String,
     pub access_log: bool,
     pub grace_period: Duration,
@@ -183,6 +188,11 @@ pub struct Frontend {
     pub mode: Mode,
     pub default_backend: Option<usize>,
     pub forwarded_for: bool,
+    /// Which X-Forwarded-* fields (`forwarded_for = true` and the keys that narrow it).
+    pub forwarding: Forwarded,
+    /// Client connections of this frontend at once, split evenly across workers like
+    /// the global limit; 0 = none of its own.
+    pub max_connections: usize,
     pub routes: Vec<Route>,
     pub redirects: Vec<Redirect>,
     pub timeout_client: Duration,
@@ -416,6 +426,9 @@ pub struct Server {
     /// Has an address: false for a runtime-resolved server until DNS gives it one
     /// (it takes no traffic meanwhile, like HAProxy's "MAINT (resolution)").
     pub resolved: bool,
+    /// `disabled = true`: starts in maintenance (admin state `maint`) until the API
+    /// sets it `ready` (HAProxy's `server ... disabled`).
+    pub disabled: bool,
 }
 
 /// How a server's address is found again at runtime.
@@ -487,8 +500,9 @@ impl Config {
             .iter()
             .map(|v| {
                 format!(
-                    ", virtual router {} on {} (priority {}, {} virtual IP(s))",
+                    ", virtual router {}{} on {} (priority {}, {} virtual IP(s))",
                     v.vrid,
+                    if v.is_v6() { " (IPv6)" } else { "" },
                     v.interface,
                     v.priority,
                     v.virtual_ips.len()

@@ -33,6 +33,9 @@ pub struct RawConfig {
     pub resolvers: Option<S<RawResolvers>>,
     /// Added key: service addresses announced through BIRD while healthy.
     pub announce: Option<S<RawAnnounce>>,
+    /// Added key: users for HTTP basic authentication (HAProxy's `userlist`).
+    #[serde(default)]
+    pub userlist: Vec<S<super::raw_rules::RawUserlist>>,
 }
 
 /// `[announce]`: active-active over BGP/ECMP (see `validate_announce.rs`).
@@ -83,6 +86,9 @@ pub struct RawGlobal {
     pub admin_bind: Option<S<String>>,
     /// Added key: when set, the admin API wants `Authorization: Bearer <token>`.
     pub admin_token: Option<S<String>>,
+    /// Added key: the admin listener also takes `Authorization: Basic` of a user of
+    /// this `[[userlist]]` (HAProxy's `stats auth`).
+    pub admin_userlist: Option<S<String>>,
     pub log_level: Option<S<String>>,
     pub access_log: Option<S<bool>>,
     /// Added key: how long open connections may finish after SIGTERM/SIGINT.
@@ -189,6 +195,15 @@ pub struct RawFrontend {
     pub mode: Option<Mode>,
     pub default_backend: Option<S<String>>,
     pub forwarded_for: Option<bool>,
+    /// Added keys: which X-Forwarded-* fields `forwarded_for = true` adds (default all
+    /// three) and HAProxy's `option forwardfor` options (see `validate_forwarded.rs`).
+    pub forwarded_headers: Option<S<Vec<S<String>>>>,
+    pub forwarded_for_header: Option<S<String>>,
+    pub forwarded_for_except: Option<S<Vec<S<String>>>>,
+    pub forwarded_for_if_none: Option<bool>,
+    /// Added key: this frontend's client connections at once (HAProxy's frontend
+    /// `maxconn`); 0 or absent: only `global.max_connections`.
+    pub max_connections: Option<S<i64>>,
     pub tls: Option<S<RawTls>>,
     #[serde(default)]
     pub route: Vec<S<RawRoute>>,
@@ -338,6 +353,8 @@ pub struct RawCookie {
 pub enum CheckKind {
     Tcp,
     Http,
+    /// Added value: the gRPC health protocol (`grpc.health.v1.Health/Check`) over HTTP/2.
+    Grpc,
 }
 
 #[derive(Debug, Deserialize)]
@@ -374,6 +391,10 @@ pub struct RawCheck {
     pub agent_addr: Option<S<String>>,
     pub agent_send: Option<S<String>>,
     pub agent_interval: Option<S<String>>,
+    /// Added key: the service a grpc check asks about (`""`: the server as a whole).
+    pub grpc_service: Option<S<String>>,
+    /// Added key: `"h2"`: an http check over HTTP/2 (HAProxy `check-proto h2`).
+    pub proto: Option<S<String>>,
 }
 
 /// `expect_status` as written: `200`, `"200-399"`, `[200, "300-399"]`.
@@ -448,4 +469,7 @@ pub struct RawServer {
     /// apart (sooner when the records' TTL says so); `"ipv6"` (default) or `"ipv4"`.
     pub resolve_interval: Option<S<String>>,
     pub resolve_prefer: Option<S<String>>,
+    /// Added key: start in maintenance until the API sets the server `ready`
+    /// (HAProxy's `disabled`).
+    pub disabled: Option<bool>,
 }

@@ -44,6 +44,36 @@ pub struct RawAcl {
     pub http_version: Option<S<Vec<String>>>,
     pub cookie: Option<S<RawNamed>>,
     pub counter: Option<S<RawCounter>>,
+    /// `http_auth = { userlist = "L", groups = ["G"] }` (HAProxy's `http_auth(L)`,
+    /// `http_auth_group(L) G`).
+    pub http_auth: Option<S<RawHttpAuth>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttpAuth {
+    pub userlist: String,
+    pub groups: Option<Vec<String>>,
+}
+
+/// `[[userlist]]`: users for HTTP basic authentication (HAProxy's `userlist`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUserlist {
+    pub name: S<String>,
+    #[serde(default)]
+    pub user: Vec<S<RawUser>>,
+}
+
+/// `[[userlist.user]]`: `password` (a crypt(3) `$5$`/`$6$` hash) or
+/// `insecure_password`, and the groups the user is in.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUser {
+    pub name: S<String>,
+    pub password: Option<S<String>>,
+    pub insecure_password: Option<S<String>>,
+    pub groups: Option<Vec<S<String>>>,
 }
 
 /// `query = { name = "x", value = ["1"] }`, `cookie = { ... }`: value absent = present.
@@ -104,6 +134,8 @@ pub struct RawHttpRule {
     pub backend: Option<S<String>>,
     pub delay: Option<S<String>>,
     pub table: Option<S<String>>,
+    /// `auth`: the realm the client is asked to log in to.
+    pub realm: Option<S<String>>,
     #[serde(rename = "if")]
     pub if_: Option<S<String>>,
     pub unless: Option<S<String>>,

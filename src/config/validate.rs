@@ -130,6 +130,8 @@ pub(super) struct Validator {
     pub warnings: Vec<(Range<usize>, String)>,
     /// Relative paths in the file (certificates) are relative to its directory.
     pub base: std::path::PathBuf,
+    /// The `[[userlist]]`s, for `http_auth` ACLs (set before frontends are validated).
+    pub userlists: Vec<std::sync::Arc<crate::rules::Userlist>>,
 }
 
 impl Validator {
@@ -213,6 +215,7 @@ impl Validator {
             .map(|(i, b)| (b.name.get_ref().as_str(), i))
             .collect();
         let tables = self.tables(&raw.table);
+        let admin_users = self.userlists(raw);
         let mut frontends = self.frontends(&raw.frontend, &defaults, &names, &tables);
         let sends_proxy = backends
             .iter()
@@ -253,6 +256,7 @@ impl Validator {
             .as_ref()
             .and_then(|a| self.announce(a, &frontends));
         let mut global = global;
+        global.admin_users = admin_users;
         if raw.frontend.is_empty() {
             global.workers = self.control_plane_alone(raw);
         }
@@ -310,6 +314,7 @@ impl Validator {
             max_connections,
             admin_bind,
             admin_token,
+            admin_users: None,
             log_level,
             access_log: g.access_log.as_ref().is_some_and(|a| *a.get_ref()),
             grace_period: self.duration(

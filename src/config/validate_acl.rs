@@ -3,13 +3,13 @@
 //! line), regexes compiled once, counters resolved to tracking slots.
 
 use super::raw::S;
-use super::raw_rules::{RawAcl, RawCounter, RawHeaderMatch, RawNamed};
+use super::raw_rules::{RawAcl, RawCounter, RawHeaderMatch, RawHttpAuth, RawNamed};
 use super::validate::Validator;
 use super::validate_rules::RuleCx;
 use crate::rules::{Cmp, Counter, IpSetBuilder, Method, Patterns, RuleError, Test};
 
 /// The kinds of condition an ACL may name, for messages.
-const KINDS: &str = "src, src_file, dst_port, sni, sni_suffix, tls_version, alpn, method, host, host_suffix, host_regex, path, path_prefix, path_suffix, path_regex, query, header, http_version, cookie, counter";
+const KINDS: &str = "src, src_file, dst_port, sni, sni_suffix, tls_version, alpn, method, host, host_suffix, host_regex, path, path_prefix, path_suffix, path_regex, query, header, http_version, cookie, counter, http_auth";
 
 impl Validator {
     /// The test of one ACL; `None` after recording an error.
@@ -41,6 +41,8 @@ impl Validator {
             return self.http_version_test(h, what);
         } else if let Some(c) = &r.counter {
             return self.counter_test(c, cx, what);
+        } else if let Some(a) = &r.http_auth {
+            return self.auth_test(a, what);
         } else if let Some(q) = &r.query {
             (
                 q.span(),
@@ -85,6 +87,26 @@ impl Validator {
                 None
             }
         }
+    }
+
+    /// `http_auth = { userlist, groups }`: a defined `[[userlist]]`.
+    fn auth_test(&mut self, a: &S<RawHttpAuth>, what: &str) -> Option<Test> {
+        let r = a.get_ref();
+        let Some(list) = self.userlist_named(&r.userlist) else {
+            self.error(
+                a.span(),
+                format!(
+                    "{what}: http_auth: userlist {:?} is not defined",
+                    r.userlist
+                ),
+            );
+            return None;
+        };
+        let groups = r
+            .groups
+            .as_ref()
+            .map(|g| g.iter().map(|g| g.as_str().into()).collect());
+        Some(Test::Auth { list, groups })
     }
 
     /// `src` and `src_file` (both may be given: one set).
@@ -214,6 +236,7 @@ fn acl_kinds(r: &RawAcl) -> Vec<&'static str> {
         ("header", r.header.is_some()),
         ("cookie", r.cookie.is_some()),
         ("counter", r.counter.is_some()),
+        ("http_auth", r.http_auth.is_some()),
     ];
     kinds.extend(others.iter().filter(|(_, set)| *set).map(|(k, _)| *k));
     kinds

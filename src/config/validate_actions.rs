@@ -15,7 +15,7 @@ use crate::rules::{
 /// Tarpit defaults (HAProxy: `timeout tarpit`, status 500).
 const TARPIT_DELAY: std::time::Duration = std::time::Duration::from_secs(5);
 
-const HTTP_ACTIONS: &str = "allow, deny, return, redirect, set_header, add_header, del_header, set_path, replace_path, use_backend, tarpit, track";
+const HTTP_ACTIONS: &str = "allow, deny, return, redirect, set_header, add_header, del_header, set_path, replace_path, use_backend, tarpit, track, auth";
 
 impl Validator {
     pub(super) fn tcp_rules(
@@ -250,6 +250,7 @@ impl Validator {
                 let (slot, table) = self.track(&r.table, &r.action, cx, what)?;
                 ReqAction::Track { slot, table }
             }
+            "auth" => ReqAction::Return(self.auth_reply(r, what)?),
             other => {
                 self.error(
                     r.action.span(),
@@ -258,6 +259,29 @@ impl Validator {
                 return None;
             }
         })
+    }
+
+    /// `auth`: 401 asking for basic credentials in `realm` (HAProxy's `http-request
+    /// auth realm R`, answered with its page).
+    fn auth_reply(&mut self, r: &RawHttpRule, what: &str) -> Option<Reply> {
+        let realm = self.needs(&r.realm, r, "realm", what)?;
+        if realm
+            .bytes()
+            .any(|b| b == b'"' || b == b'\\' || b.is_ascii_control())
+        {
+            let span = r.realm.as_ref().map_or(r.action.span(), |s| s.span());
+            self.error(
+                span,
+                format!("{what}: realm {realm:?}: no quote, backslash or control character"),
+            );
+            return None;
+        }
+        let mut reply = Reply::new(401);
+        reply.content_type = Some("text/html".into());
+        reply.body = b"<html><body><h1>401 Unauthorized</h1>\nYou need a valid user and password to access this content.\n</body></html>\n".as_slice().into();
+        let challenge = format!("Basic realm=\"{realm}\"");
+        reply.headers = vec![("WWW-Authenticate".into(), challenge.into_bytes().into())].into();
+        Some(reply)
     }
 
     /// `deny`/`return`: status, content_type, body or body_file; a 429 gets `Retry-After`.
@@ -366,6 +390,7 @@ impl Validator {
             "use_backend" => &["backend"],
             "tarpit" => &["delay", "status"],
             "track" => &["table"],
+            "auth" => &["realm"],
             _ => &[],
         };
         let keys = [
@@ -384,6 +409,7 @@ impl Validator {
             ("backend", r.backend.as_ref().map(|s| s.span())),
             ("delay", r.delay.as_ref().map(|s| s.span())),
             ("table", r.table.as_ref().map(|s| s.span())),
+            ("realm", r.realm.as_ref().map(|s| s.span())),
         ];
         for (k, span) in keys {
             if let Some(span) =

@@ -210,6 +210,7 @@ impl Validator {
                 cookie: name.to_string(),
                 resolve: None,
                 resolved: true,
+                disabled: s.disabled.unwrap_or(false),
             });
         }
         out

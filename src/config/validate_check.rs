@@ -14,6 +14,8 @@ use super::{CheckKind, HealthCheck, StatusSet, Step};
 const MAX_STEPS: usize = 32;
 /// Longest `send`, `expect`, `agent_send`, header or `expect_body`.
 const MAX_TEXT: usize = 4096;
+/// Longest `grpc_service` (a fully qualified gRPC service name).
+const MAX_SERVICE: usize = 1024;
 
 /// What `[backend.check]` says about servers, for [`Validator::server_probe`].
 #[derive(Default)]
@@ -92,6 +94,7 @@ impl Validator {
             ..HealthCheck::default()
         };
         self.http_keys(c, &mut check, &key);
+        self.h2_keys(c, &mut check, &key);
         check.steps = self.steps(&c.step, kind, &key);
         let mut probe = self.backend_probe(c, raw.span(), &key);
         probe.timeout = check.timeout;
@@ -123,7 +126,8 @@ impl Validator {
         })
     }
 
-    /// `method`, `host`, `headers`, `expect_body`: http checks only.
+    /// `method`, `host`, `headers`, `expect_body`: http checks only (`host` also
+    /// grpc checks', as their `:authority`).
     fn http_keys(&mut self, c: &RawCheck, check: &mut HealthCheck, key: &str) {
         let http = check.kind == CheckKind::Http;
         let ignored = |v: &mut Validator, span: std::ops::Range<usize>, name: &str| {
@@ -150,10 +154,22 @@ impl Validator {
             }
         }
         if let Some(h) = &c.host {
-            ignored(self, h.span(), "host");
+            if check.kind == CheckKind::Tcp {
+                self.warn(
+                    h.span(),
+                    format!("{key}.host only applies to kind = \"http\" or \"grpc\"; ignored"),
+                );
+            }
             let t = h.get_ref();
             if t.is_empty() || t.len() > 255 || t.bytes().any(|b| b <= b' ' || b == 0x7f) {
                 self.error(h.span(), format!("{key}.host {t:?} must be 1 to 255 characters without spaces or control characters"));
+            } else if check.kind == CheckKind::Grpc
+                && http_types::uri::Authority::try_from(t.as_str()).is_err()
+            {
+                self.error(
+                    h.span(),
+                    format!("{key}.host {t:?} is not an HTTP/2 :authority (host or host:port)"),
+                );
             } else {
                 check.host = Some(t.clone());
             }
@@ -183,10 +199,50 @@ impl Validator {
         }
     }
 
+    /// `grpc_service` (grpc checks only, the `service` of the request) and `proto`
+    /// (`"h2"`: an http check over HTTP/2; grpc checks always are).
+    fn h2_keys(&mut self, c: &RawCheck, check: &mut HealthCheck, key: &str) {
+        if let Some(s) = &c.grpc_service {
+            let t = s.get_ref();
+            if check.kind != CheckKind::Grpc {
+                self.error(
+                    s.span(),
+                    format!("{key}.grpc_service needs kind = \"grpc\" (the service a gRPC health check asks about)"),
+                );
+            } else if t.len() > MAX_SERVICE || t.chars().any(|ch| ch.is_control()) {
+                self.error(s.span(), format!("{key}.grpc_service must be at most {MAX_SERVICE} bytes without control characters (e.g. \"mypackage.MyService\", or \"\" for the whole server)"));
+            } else {
+                check.grpc_service = t.clone();
+            }
+        }
+        let Some(p) = &c.proto else { return };
+        match (p.get_ref().as_str(), check.kind) {
+            ("h1", CheckKind::Http) => {}
+            ("h2", CheckKind::Http) => check.h2 = true,
+            ("h2", CheckKind::Grpc) => {}
+            ("h1" | "h2", _) => self.error(
+                p.span(),
+                format!("{key}.proto applies to kind = \"http\" (a grpc check always speaks h2)"),
+            ),
+            (other, _) => self.error(
+                p.span(),
+                format!("{key}.proto {other:?}: write \"h1\" or \"h2\""),
+            ),
+        }
+        let forbidden = ["te", "keep-alive", "proxy-connection", "upgrade"];
+        let h2_only = check
+            .headers
+            .iter()
+            .find(|(n, _)| forbidden.iter().any(|f| n.eq_ignore_ascii_case(f)));
+        if let (true, Some((name, _))) = (check.h2, h2_only) {
+            self.error(p.span(), format!("{key}.headers: {name} is connection-specific, refused over HTTP/2 (RFC 9113 §8.2.2)"));
+        }
+    }
+
     /// `[[backend.check.step]]`: each exactly one of `send`, `expect`, `expect_regex`.
     fn steps(&mut self, raw: &[S<RawStep>], kind: CheckKind, key: &str) -> Vec<Step> {
-        if let (Some(first), CheckKind::Http) = (raw.first(), kind) {
-            self.error(first.span(), format!("{key}.step: steps are a tcp check's script; kind = \"http\" sends its own request"));
+        if let (Some(first), CheckKind::Http | CheckKind::Grpc) = (raw.first(), kind) {
+            self.error(first.span(), format!("{key}.step: steps are a tcp check's script; kind = \"http\" and \"grpc\" send their own request"));
             return Vec::new();
         }
         if raw.len() > MAX_STEPS {

@@ -204,3 +204,91 @@ fn regexes_are_bounded() {
         .contains("longer"));
     assert!(compile_regex("(\\w{100}){100}").is_err());
 }
+
+#[test]
+fn grpc_checks_take_a_service_and_an_authority() {
+    let c = config(
+        "kind = \"grpc\"\ngrpc_service = \"app.Orders\"\nhost = \"orders.internal:50051\"",
+        "",
+    )
+    .unwrap();
+    let check = &c.backends[0].check;
+    assert_eq!(
+        (check.kind_name(), check.grpc_service.as_str()),
+        ("grpc", "app.Orders")
+    );
+    assert_eq!(check.host.as_deref(), Some("orders.internal:50051"));
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    // The default service is the server as a whole.
+    let c = config("kind = \"grpc\"", "").unwrap();
+    assert_eq!(c.backends[0].check.grpc_service, "");
+    // http-only keys are ignored, with a warning naming the line.
+    let c = config("kind = \"grpc\"\npath = \"/health\"", "").unwrap();
+    assert!(
+        c.warnings[0].starts_with("f.toml:10:")
+            && c.warnings[0].contains("path only applies to kind = \"http\""),
+        "{:?}",
+        c.warnings
+    );
+}
+
+#[test]
+fn bad_grpc_keys_are_refused_with_their_line() {
+    refused(
+        "kind = \"http\"\ngrpc_service = \"x\"",
+        "",
+        2,
+        "grpc_service needs kind = \"grpc\"",
+    );
+    refused(
+        "grpc_service = \"\"",
+        "",
+        1,
+        "grpc_service needs kind = \"grpc\"",
+    );
+    refused(
+        "kind = \"grpc\"\ngrpc_service = \"a\\nb\"",
+        "",
+        2,
+        "without control characters",
+    );
+    refused(
+        "kind = \"grpc\"\nhost = \"a/b\"",
+        "",
+        2,
+        "is not an HTTP/2 :authority",
+    );
+    refused(
+        "kind = \"grpc\"\n[[backend.check.step]]\nsend = \"a\"",
+        "",
+        2,
+        "steps are a tcp check's script",
+    );
+    refused("kind = \"gprc\"", "", 1, "unknown variant");
+}
+
+#[test]
+fn proto_h2_makes_an_http_check_speak_http2() {
+    let c = config("kind = \"http\"\nproto = \"h2\"", "").unwrap();
+    assert!(c.backends[0].check.h2 && c.backends[0].check.speaks_h2());
+    let c = config("kind = \"http\"\nproto = \"h1\"", "").unwrap();
+    assert!(!c.backends[0].check.speaks_h2());
+    let c = config("kind = \"grpc\"\nproto = \"h2\"", "").unwrap();
+    assert!(c.backends[0].check.speaks_h2());
+    refused(
+        "kind = \"http\"\nproto = \"h3\"",
+        "",
+        2,
+        "write \"h1\" or \"h2\"",
+    );
+    refused("proto = \"h2\"", "", 1, "proto applies to kind = \"http\"");
+    refused("kind = \"grpc\"\nproto = \"h1\"", "", 2, "always speaks h2");
+    refused(
+        "kind = \"http\"\nheaders = [\"Upgrade: x\"]\nproto = \"h2\"",
+        "",
+        3,
+        "Upgrade is connection-specific",
+    );
+    // Over HTTP/1.1 the same header is the operator's business.
+    assert!(config("kind = \"http\"\nheaders = [\"Upgrade: x\"]", "").is_ok());
+}

@@ -108,6 +108,13 @@ impl Validator {
             mode,
             default_backend,
             forwarded_for: fe.forwarded_for.unwrap_or(false),
+            forwarding: self.forwarded(fe, mode, key),
+            max_connections: self.int_in(
+                fe.max_connections.as_ref(),
+                0,
+                0..=100_000_000,
+                &format!("{key}: max_connections"),
+            ) as usize,
             routes,
             redirects,
             timeout_client: self.duration(

@@ -157,6 +157,7 @@ impl Validator {
                     srv,
                 }),
                 resolved: false,
+                disabled: false,
             });
         }
     }
@@ -176,8 +177,8 @@ impl Validator {
         }
     }
 
-    /// `[resolvers]`; without it, the `nameserver` lines of /etc/resolv.conf (only read
-    /// when some server is resolved at runtime).
+    /// `[resolvers]`; without it or without `nameservers`, the `nameserver` lines of
+    /// /etc/resolv.conf (only read when some server is resolved at runtime).
     pub(super) fn resolvers(
         &mut self,
         raw: Option<&S<RawResolvers>>,
@@ -216,11 +217,16 @@ impl Validator {
                 ),
             }
         }
-        if r.nameservers.is_empty() {
-            self.error(
-                raw.span(),
-                "resolvers.nameservers: name at least one DNS server (IP or IP:PORT)",
-            );
+        // None listed: /etc/resolv.conf's, as without [resolvers] (HAProxy's
+        // `parse-resolv-conf`).
+        if r.nameservers.is_empty() && needed {
+            out.nameservers = system_nameservers();
+            if out.nameservers.is_empty() {
+                self.error(
+                    raw.span(),
+                    "resolvers.nameservers: none listed and /etc/resolv.conf names no nameserver: name at least one DNS server (IP or IP:PORT)",
+                );
+            }
         }
         out.timeout =
             self.nonzero_duration(r.timeout.as_ref(), RESOLVE_TIMEOUT, "resolvers.timeout");
@@ -289,6 +295,24 @@ mod tests {
             "_._tcp.x",
         ] {
             assert_eq!(srv_name(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn resolvers_without_nameservers_use_resolv_conf() {
+        // HAProxy's `parse-resolv-conf` with timeouts: [resolvers] without a list.
+        let text = "[resolvers]\ntimeout = \"2s\"\n[[backend]]\nname = \"b\"\n\
+                    [[backend.server_template]]\nprefix = \"web\"\ncount = 2\naddress = \"web.example:80\"\n\
+                    [[frontend]]\nname = \"f\"\nbind = [\"127.0.0.1:0\"]\ndefault_backend = \"b\"\n";
+        let system = system_nameservers();
+        match crate::config::Config::parse(text, "t.toml") {
+            Ok(c) => assert_eq!(c.resolvers.nameservers, system),
+            Err(e) => {
+                assert!(system.is_empty(), "{e}");
+                assert!(e
+                    .to_string()
+                    .contains("/etc/resolv.conf names no nameserver"));
+            }
         }
     }
 

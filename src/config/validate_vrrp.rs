@@ -1,11 +1,11 @@
-//! `[vrrp]` / `[[vrrp]]`: the virtual routers ringlb runs (VRRPv3 for IPv4, like
-//! keepalived's `vrrp_instance`). Checked here so that `ringlb check` refuses what the
-//! control thread could not run: priorities outside 1..=254, intervals the 12-bit
-//! centisecond field cannot carry, addresses that are not IPv4, a notify program
-//! that is not there. Keys are named `vrrp.KEY` for a single `[vrrp]` table and
+//! `[vrrp]` / `[[vrrp]]`: the virtual routers ringlb runs (VRRPv3 for IPv4 or IPv6,
+//! like keepalived's `vrrp_instance`). Checked here so that `ringlb check` refuses what
+//! the control thread could not run: priorities outside 1..=254, intervals the 12-bit
+//! centisecond field cannot carry, a router mixing IPv4 and IPv6 (one family per
+//! router, as in keepalived), a notify program that is not there. Keys are named `vrrp.KEY` for a single `[vrrp]` table and
 //! `vrrp[i].KEY` in a `[[vrrp]]` list. Names and sync groups: `validate_vrrp_sync.rs`.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::ops::Range;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
@@ -36,13 +36,14 @@ impl Validator {
         let advert_interval = self.advert_interval(v, k);
         let preempt_delay = self.preempt_delay(v, k);
         let (virtual_ips, virtual_ip_devs) = self.virtual_ips(span, v, k);
-        let unicast_peers = self.unicast_peers(v, k);
+        let v6 = virtual_ips.first().is_some_and(|(a, _)| a.is_ipv6());
+        let unicast_peers = self.unicast_peers(v, k, v6);
         let (track_frontends, track_weight) = self.tracking(v, priority, k);
         let notify = v
             .notify
             .as_ref()
             .and_then(|n| self.program(n, &format!("{k}.notify")));
-        let checksum = self.vrrp_checksum(v, k);
+        let checksum = self.vrrp_checksum(v, k, v6);
         let (track_interfaces, track_scripts, track_files) = self.vrrp_tracks(v, k);
         let name = match &v.name {
             Some(n) => {
@@ -133,8 +134,8 @@ impl Validator {
         span: Range<usize>,
         v: &RawVrrp,
         k: &str,
-    ) -> (Vec<(Ipv4Addr, u8)>, Vec<Option<String>>) {
-        let mut virtual_ips: Vec<(Ipv4Addr, u8)> = Vec::new();
+    ) -> (Vec<(IpAddr, u8)>, Vec<Option<String>>) {
+        let mut virtual_ips: Vec<(IpAddr, u8)> = Vec::new();
         let mut devs = Vec::new();
         for (i, text) in v.virtual_ips.iter().enumerate() {
             let key = format!("{k}.virtual_ips[{i}]");
@@ -153,6 +154,16 @@ impl Validator {
             };
             if virtual_ips.iter().any(|(a, _)| *a == vip.0) {
                 self.error(text.span(), format!("{key}: {} is listed twice", vip.0));
+            }
+            if let Some(&(first, _)) = virtual_ips
+                .first()
+                .filter(|(a, _)| a.is_ipv6() != vip.0.is_ipv6())
+            {
+                self.error(
+                    text.span(),
+                    format!("{key}: {} is not of the family of {k}.virtual_ips[0] ({first}): a virtual router is IPv4 or IPv6; put the others in another [[vrrp]] (keepalived: another vrrp_instance)", vip.0),
+                );
+                continue;
             }
             virtual_ips.push(vip);
             devs.push(
@@ -174,11 +185,17 @@ impl Validator {
         (virtual_ips, devs)
     }
 
-    fn unicast_peers(&mut self, v: &RawVrrp, k: &str) -> Vec<Ipv4Addr> {
+    /// Unicast addresses of the virtual IPs' family (`v6`).
+    fn unicast_peers(&mut self, v: &RawVrrp, k: &str, v6: bool) -> Vec<IpAddr> {
         let mut unicast_peers = Vec::new();
+        let family = if v6 { "IPv6" } else { "IPv4" };
         for (i, text) in v.unicast_peers.iter().enumerate() {
-            match text.get_ref().parse::<Ipv4Addr>() {
-                Ok(a) if a.is_multicast() || a.is_broadcast() || a.is_unspecified() => self.error(
+            match text.get_ref().parse::<IpAddr>() {
+                Ok(a) if a.is_ipv6() != v6 => self.error(
+                    text.span(),
+                    format!("{k}.unicast_peers[{i}]: {a} is not {family}, the family of the virtual IPs"),
+                ),
+                Ok(a) if !is_unicast(a) => self.error(
                     text.span(),
                     format!("{k}.unicast_peers[{i}]: {a} is not a unicast address"),
                 ),
@@ -186,7 +203,7 @@ impl Validator {
                 Err(_) => self.error(
                     text.span(),
                     format!(
-                        "{k}.unicast_peers[{i}]: {:?} is not an IPv4 address",
+                        "{k}.unicast_peers[{i}]: {:?} is not an {family} address",
                         text.get_ref()
                     ),
                 ),
@@ -221,7 +238,14 @@ impl Validator {
         (track_frontends, track_weight)
     }
 
-    fn vrrp_checksum(&mut self, v: &RawVrrp, k: &str) -> VrrpChecksum {
+    /// The IPv4 checksum form (IPv6 has one: message and pseudo-header, `v6`).
+    fn vrrp_checksum(&mut self, v: &RawVrrp, k: &str, v6: bool) -> VrrpChecksum {
+        if let (true, Some(c)) = (v6, &v.checksum) {
+            self.warn(
+                c.span(),
+                format!("{k}.checksum has no effect on an IPv6 virtual router (RFC 9568 always sums the IPv6 pseudo-header)"),
+            );
+        }
         match v.checksum.as_ref().map(|c| c.get_ref().as_str()) {
             None | Some("keepalived") => VrrpChecksum::Keepalived,
             Some("rfc9568") => VrrpChecksum::Rfc9568,
@@ -237,30 +261,26 @@ impl Validator {
         }
     }
 
-    /// `"192.0.2.10/24"` or `"192.0.2.10"` (a /32).
-    fn vip(&mut self, span: Range<usize>, t: &str, key: &str) -> Option<(Ipv4Addr, u8)> {
-        let (addr, len) = t.split_once('/').unwrap_or((t, "32"));
-        let addr = addr.parse::<Ipv4Addr>();
-        let len = len.parse::<u8>().ok().filter(|l| *l <= 32);
+    /// `"192.0.2.10/24"` or `"192.0.2.10"` (a /32); `"2001:db8::10/64"` or
+    /// `"2001:db8::10"` (a /128).
+    fn vip(&mut self, span: Range<usize>, t: &str, key: &str) -> Option<(IpAddr, u8)> {
+        let (addr, len) = match t.split_once('/') {
+            Some((a, l)) => (a, Some(l)),
+            None => (t, None),
+        };
+        let addr = addr.parse::<IpAddr>();
+        let max = if t.contains(':') { 128 } else { 32 };
+        let len = len.map_or(Some(max), |l| l.parse::<u8>().ok().filter(|l| *l <= max));
         match (addr, len) {
-            (Ok(a), Some(l)) if !a.is_multicast() && !a.is_unspecified() && !a.is_broadcast() => {
-                Some((a, l))
-            }
+            (Ok(a), Some(l)) if is_unicast(a) => Some((a, l)),
             (Ok(a), Some(_)) => {
                 self.error(span.clone(), format!("{key}: {a} cannot be a virtual IP"));
-                None
-            }
-            _ if t.contains(':') => {
-                self.error(
-                    span.clone(),
-                    format!("{key}: {t:?}: IPv6 virtual IPs are not supported yet (VRRPv3 for IPv4 only)"),
-                );
                 None
             }
             _ => {
                 self.error(
                     span.clone(),
-                    format!("{key}: {t:?} is not an IPv4 address with an optional /prefix, such as \"192.168.1.100/24\""),
+                    format!("{key}: {t:?} is not an IPv4 or IPv6 address with an optional /prefix, such as \"192.168.1.100/24\" or \"2001:db8::100/64\""),
                 );
                 None
             }
@@ -291,6 +311,14 @@ impl Validator {
                 None
             }
         }
+    }
+}
+
+/// Neither multicast, broadcast nor unspecified.
+fn is_unicast(a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(a) => !a.is_multicast() && !a.is_broadcast() && !a.is_unspecified(),
+        IpAddr::V6(a) => !a.is_multicast() && !a.is_unspecified() && a != Ipv6Addr::LOCALHOST,
     }
 }
 

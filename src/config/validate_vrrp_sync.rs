@@ -44,7 +44,7 @@ impl Validator {
         (routers, groups)
     }
 
-    /// Names, (interface, id) pairs and virtual IPs used by one router only.
+    /// Names, (interface, id, family) and virtual IPs used by one router only.
     fn distinct_routers(&mut self, routers: &[(Vrrp, Range<usize>, &str)]) {
         for (i, (r, span, k)) in routers.iter().enumerate() {
             for (o, _, ok) in &routers[..i] {
@@ -54,10 +54,11 @@ impl Validator {
                         format!("{k}.name {:?} is also {ok}'s: give each virtual router its own name (the default is VI_<virtual_router_id>)", r.name),
                     );
                 }
-                if (&o.interface, o.vrid) == (&r.interface, r.vrid) {
+                // IPv4 and IPv6 have separate id spaces (RFC 9568 §5.2.3).
+                if (&o.interface, o.vrid, o.is_v6()) == (&r.interface, r.vrid, r.is_v6()) {
                     self.error(
                         span.clone(),
-                        format!("{k}.virtual_router_id {} on {} is also {ok}'s: one id per virtual router on a link", r.vrid, r.interface),
+                        format!("{k}.virtual_router_id {} on {} is also {ok}'s: one id per virtual router and family on a link", r.vrid, r.interface),
                     );
                 }
                 for (vip, _) in r.virtual_ips.iter().filter(|v| o.virtual_ips.contains(v)) {

@@ -28,13 +28,14 @@ pub struct Vrrp {
     pub advert_interval: Duration,
     pub preempt: bool,
     pub preempt_delay: Duration,
-    /// Address and prefix length.
-    pub virtual_ips: Vec<(std::net::Ipv4Addr, u8)>,
+    /// Address and prefix length; all of one family (IPv4, or IPv6: VRRPv3 over IPv6,
+    /// see [`Vrrp::is_v6`]).
+    pub virtual_ips: Vec<(std::net::IpAddr, u8)>,
     /// For each of `virtual_ips`, in order: the interface it is added to when that is
     /// not `interface` (`"a.b.c.d/len dev eth1"`).
     pub virtual_ip_devs: Vec<Option<String>>,
-    /// Empty: multicast to 224.0.0.18.
-    pub unicast_peers: Vec<std::net::Ipv4Addr>,
+    /// Empty: multicast to 224.0.0.18 (ff02::12 for IPv6). Of the virtual IPs' family.
+    pub unicast_peers: Vec<std::net::IpAddr>,
     pub track_frontends: bool,
     pub track_weight: u8,
     pub notify: Option<std::path::PathBuf>,
@@ -46,6 +47,13 @@ pub struct Vrrp {
     pub track_interfaces: Vec<TrackInterface>,
     pub track_scripts: Vec<TrackScript>,
     pub track_files: Vec<TrackFile>,
+}
+
+impl Vrrp {
+    /// An IPv6 virtual router (its virtual IPs are IPv6: keepalived's `native_ipv6`).
+    pub fn is_v6(&self) -> bool {
+        self.virtual_ips.first().is_some_and(|(a, _)| a.is_ipv6())
+    }
 }
 
 /// keepalived's weights: 0 = FAULT while failing; positive = added while fine;

@@ -87,7 +87,12 @@ impl ServerEntry {
             live: true,
             config: config.clone(),
             health: Health::new(backend.check.rise, backend.check.fall),
-            admin: Admin::Ready,
+            // `disabled = true`: in maintenance until the API says `ready`.
+            admin: if config.disabled {
+                Admin::Maint
+            } else {
+                Admin::Ready
+            },
             weight: config.weight,
             weight_set: false,
             up_since: None,

@@ -9,12 +9,14 @@
 //! | `response.rs` | response heads: parse, validate, rewrite for the client |
 //! | `edit.rs` | in-place edits of a written head: remove/append fields, replace the path |
 //! | `cookie.rs` | persistence cookies: find one in `Cookie`, edit `Cookie`/`Set-Cookie` fields in place |
+//! | `cacheable.rs` | whether a response may be cached (HAProxy's rule for `cookie ... nocache`) |
 //! | `headers.rs` | header rules shared by both: framing, Connection, line endings |
 //! | `authority.rs` | Host and absolute-form authority grammar (RFC 3986 `host [":" port]`) |
 //! | `chunked.rs` | the incremental chunked-body validator (and decoder, for HTTP/2 clients) |
 //! | `h2/` | HTTP/2 ↔ HTTP/1.1 translation and checks for HTTP/2 clients (RFC 9113 §8) |
 
 mod authority;
+pub mod cacheable;
 mod chunked;
 pub mod cookie;
 pub mod edit;
@@ -26,7 +28,7 @@ mod response;
 
 pub use chunked::{ChunkError, ChunkedValidator};
 pub use read::read_append;
-pub use request::{parse_request, Limits, Request};
+pub use request::{parse_request, Forwarding, Limits, Request};
 pub use response::{parse_response, Response};
 
 /// How a message body is delimited.

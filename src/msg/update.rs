@@ -70,7 +70,7 @@ impl SetServer {
     /// runtime-resolved server before its first answer).
     pub fn initial_of(s: &crate::config::Server) -> Self {
         let mut set = Self::initial(s.weight);
-        if !s.resolved {
+        if !s.resolved || s.disabled {
             set.admin = Admin::Maint;
         }
         set

@@ -2,6 +2,7 @@
 //! one kind over a list of values, true when any value matches. Every occurrence of a
 //! repeated header is looked at; a comma-separated value is one value (not split).
 
+use super::auth::Userlist;
 use super::cidr::IpSet;
 use super::counter::{Counter, Slots, SLOTS};
 use super::facts::{cookie_pairs, host_without_port, query_pairs, Facts};
@@ -68,6 +69,12 @@ pub enum Test {
     },
     /// HTTP minor versions: 0 = HTTP/1.0, 1 = HTTP/1.1 (`req.ver`).
     HttpVersion(Box<[u8]>),
+    /// The request's `Authorization: Basic` names a user of the list with the right
+    /// password, in one of `groups` when given (`http_auth`, `http_auth_group`).
+    Auth {
+        list: std::sync::Arc<Userlist>,
+        groups: Option<Box<[Box<str>]>>,
+    },
     /// Response status in one of the inclusive ranges (`status`), response rules only.
     Status(Box<[(u16, u16)]>),
     /// A counter of the entry tracked in `slot` (`sc_http_req_rate(0) gt 100`); false
@@ -146,6 +153,11 @@ impl Test {
                         .flat_map(cookie_pairs)
                         .any(|(k, v)| *k == **name && any(values, v)),
                     Test::HttpVersion(minors) => minors.contains(&h.version),
+                    Test::Auth { list, groups } => h
+                        .headers
+                        .values(b"authorization")
+                        .next()
+                        .is_some_and(|v| list.authenticates(v, groups.as_deref())),
                     _ => false,
                 }
             }),
@@ -167,6 +179,14 @@ impl Test {
             Test::HttpVersion(v) if v.is_empty() || v.iter().any(|m| *m > 1) => {
                 Err("HTTP versions are 1.0 and 1.1".into())
             }
+            Test::Auth {
+                list,
+                groups: Some(groups),
+            } if groups.iter().any(|g| !list.has_group(g)) => Err(format!(
+                "userlist {:?} has no group {:?}",
+                list.name(),
+                groups.iter().find(|g| !list.has_group(g)).map_or("", |g| g)
+            )),
             Test::Query { name, .. } | Test::Header { name, .. } | Test::Cookie { name, .. }
                 if name.is_empty() =>
             {

@@ -10,6 +10,7 @@
 //! | `mod.rs` | this map, the design, re-exports |
 //! | `error.rs` | [`RuleError`]: everything that can be wrong at load |
 //! | `path.rs` | path normalization for matching (percent-decoding, dot-segments, slashes) |
+//! | `auth.rs` | [`Userlist`]: HTTP basic authentication (HAProxy's `userlist`, `http_auth`) |
 //! | `cidr.rs` | [`IpSet`]: IPv4/IPv6 networks as merged sorted ranges, binary search |
 //! | `pattern.rs` | [`Patterns`]: string lists matched exact/prefix/suffix/domain/regex |
 //! | `facts.rs` | [`Facts`]: the borrowed view of a connection and request rules look at |
@@ -62,6 +63,7 @@
 //!   all reach the same worker; that steering belongs to the listener (issue 16).
 
 mod action;
+mod auth;
 mod build;
 mod cidr;
 mod cond;
@@ -82,6 +84,7 @@ pub use action::{
     ConnAction, ExtraHeader, HeaderEdit, HeaderOp, PathRewrite, Redirect, RedirectTo, Reply,
     ReqAction,
 };
+pub use auth::{Password, Userlist};
 pub use build::{Rule, RuleSet, RuleSetBuilder, When};
 pub use cidr::{parse_cidr, IpSet, IpSetBuilder};
 pub use cond::{Acl, Cmp, Layer, Test};

@@ -1,37 +1,65 @@
-//! The two sockets VRRP needs, both opened before the workers start so that a
-//! missing privilege (`CAP_NET_RAW`) stops ringlb at once with a clear message:
+//! The sockets VRRP needs, all opened before the workers start so that a missing
+//! privilege (`CAP_NET_RAW`) stops ringlb at once with a clear message:
 //!
 //! - a raw IPv4 socket for protocol 112, bound to the interface, with `IP_HDRINCL`
 //!   (ringlb writes the header: TTL 255, the primary address as source), joined to
 //!   224.0.0.18 on that interface unless the router is unicast;
 //! - a packet socket for gratuitous ARP;
+//! - for an IPv6 router, their IPv6 counterparts instead (`io6.rs`);
 //! - a netlink socket subscribed to link changes (the interface going down).
 //!
 //! The control thread's runtime is only asked when a socket is readable (monoio's
 //! UDP socket type serves as a readiness wrapper for any datagram descriptor); reads
-//! and writes are non-blocking calls made directly.
+//! and writes are non-blocking calls made directly. Which frame an advert or an
+//! announcement goes in (`wire.rs`) follows the address family, here.
 
 use std::io::{self, Read};
 use std::mem::MaybeUninit;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, RawFd};
 
 use monoio::net::udp::UdpSocket;
 
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockRef, Socket, Type};
 
+use super::io6::{self, Meta};
 use super::netlink::Interface;
 use super::packet::{GROUP, PROTOCOL};
-use super::wire::ARP_FRAME;
+use super::wire::{self, ARP_FRAME};
 
 /// The sockets before the control thread's runtime takes them.
 pub struct Sockets {
     advert: Socket,
-    arp: Socket,
+    /// Gratuitous ARP (IPv4) or neighbour advertisements (IPv6).
+    announce: Socket,
     link: netlink_sys::Socket,
+    v6: bool,
 }
 
+/// A datagram read from the advertisement socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Datagram {
+    /// This many bytes, IPv4 header included.
+    Ipv4(usize),
+    /// This many bytes of VRRP message, and what came in place of the header.
+    Ipv6(usize, Meta),
+}
+
+/// The sockets for the router on `iface`, of the family of its primary address.
 pub fn open(iface: &Interface, multicast: bool, link: netlink_sys::Socket) -> io::Result<Sockets> {
+    let (advert, announce, v6) = match iface.primary {
+        IpAddr::V4(primary) => (advert_v4(iface, primary, multicast)?, arp()?, false),
+        IpAddr::V6(_) => (io6::advert(iface, multicast)?, io6::announce()?, true),
+    };
+    Ok(Sockets {
+        advert,
+        announce,
+        link,
+        v6,
+    })
+}
+
+fn advert_v4(iface: &Interface, primary: Ipv4Addr, multicast: bool) -> io::Result<Socket> {
     let advert = Socket::new(
         Domain::IPV4,
         Type::RAW,
@@ -42,9 +70,13 @@ pub fn open(iface: &Interface, multicast: bool, link: netlink_sys::Socket) -> io
     if multicast {
         advert.join_multicast_v4_n(&GROUP, &InterfaceIndexOrAddress::Index(iface.index))?;
         advert.set_multicast_loop_v4(false)?;
-        advert.set_multicast_if_v4(&iface.primary)?;
+        advert.set_multicast_if_v4(&primary)?;
     }
     advert.set_nonblocking(true)?;
+    Ok(advert)
+}
+
+fn arp() -> io::Result<Socket> {
     let arp_proto = (libc::ETH_P_ARP as u16).to_be();
     let arp = Socket::new(
         Domain::PACKET,
@@ -52,14 +84,15 @@ pub fn open(iface: &Interface, multicast: bool, link: netlink_sys::Socket) -> io
         Some(Protocol::from(i32::from(arp_proto))),
     )?;
     arp.set_nonblocking(true)?;
-    Ok(Sockets { advert, arp, link })
+    Ok(arp)
 }
 
 /// The sockets, registered with the control thread's runtime.
 pub struct Io {
     advert: UdpSocket,
     link: UdpSocket,
-    arp: Socket,
+    announce: Socket,
+    v6: bool,
 }
 
 /// Hand a descriptor over to the runtime, for readiness.
@@ -91,7 +124,8 @@ impl Io {
         Ok(Io {
             advert: register(sockets.advert.into_raw_fd())?,
             link: register(sockets.link.into_raw_fd())?,
-            arp: sockets.arp,
+            announce: sockets.announce,
+            v6: sockets.v6,
         })
     }
 
@@ -100,9 +134,13 @@ impl Io {
         self.advert.readable(false).await
     }
 
-    /// One packet (IPv4 header included), or `None` when nothing is waiting.
-    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        recv_now(&self.advert, buf)
+    /// One packet, or `None` when nothing is waiting.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<Datagram>> {
+        if self.v6 {
+            let got = io6::recv(self.advert.as_raw_fd(), buf)?;
+            return Ok(got.map(|(n, meta)| Datagram::Ipv6(n, meta)));
+        }
+        Ok(recv_now(&self.advert, buf)?.map(Datagram::Ipv4))
     }
 
     /// Wait until a link notification may be read.
@@ -115,15 +153,40 @@ impl Io {
         recv_now(&self.link, buf)
     }
 
-    /// Send a whole IPv4 packet (header included) to `dst`.
-    pub fn send(&self, packet: &[u8], dst: Ipv4Addr) -> io::Result<()> {
-        let to = SocketAddrV4::new(dst, 0).into();
-        with_ref(&self.advert, |sock| sock.send_to(packet, &to)).map(drop)
+    /// Send an advertisement `message` from `src` (our primary address) to `dst`:
+    /// over IPv4 in the header ringlb writes, over IPv6 out of interface `index`.
+    pub fn send(&self, message: &[u8], src: IpAddr, dst: IpAddr, index: u32) -> io::Result<()> {
+        match (src, dst) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                let packet = wire::ipv4_packet(src, dst, message);
+                let to = SocketAddrV4::new(dst, 0).into();
+                with_ref(&self.advert, |sock| sock.send_to(&packet, &to)).map(drop)
+            }
+            (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                io6::send_from(self.advert.as_raw_fd(), message, src, dst, index)
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "source and destination of different families",
+            )),
+        }
+    }
+
+    /// Tell the neighbours on interface `index` that `vip` is at `mac`: gratuitous
+    /// ARP, or an unsolicited neighbour advertisement to all nodes from `vip` itself.
+    pub fn announce(&self, vip: IpAddr, mac: [u8; 6], index: u32) -> io::Result<()> {
+        match vip {
+            IpAddr::V4(vip) => self.send_frame(&wire::gratuitous_arp(mac, vip), index),
+            IpAddr::V6(vip) => {
+                let na = wire::neighbour_advert(mac, vip);
+                io6::send_from(self.announce.as_raw_fd(), &na, vip, io6::ALL_NODES, index)
+            }
+        }
     }
 
     /// Broadcast one Ethernet frame on interface `index` (a virtual IP's, which may
     /// not be the one adverts go out of).
-    pub fn send_frame(&self, frame: &[u8; ARP_FRAME], index: u32) -> io::Result<()> {
+    fn send_frame(&self, frame: &[u8; ARP_FRAME], index: u32) -> io::Result<()> {
         // SAFETY: sockaddr_ll is plain data; all-zero is a valid value to fill in.
         let mut to: libc::sockaddr_ll = unsafe { MaybeUninit::zeroed().assume_init() };
         to.sll_family = libc::AF_PACKET as u16;
@@ -134,7 +197,7 @@ impl Io {
         // SAFETY: `frame` and `to` are valid for the lengths given for the whole call.
         let sent = unsafe {
             libc::sendto(
-                self.arp.as_raw_fd(),
+                self.announce.as_raw_fd(),
                 frame.as_ptr().cast(),
                 frame.len(),
                 0,

@@ -9,7 +9,7 @@
 //! advertisement, instead of leaving the backup to wait `Master_Down_Interval` while
 //! it ignores the lowered adverts (what the RFC, and keepalived, do).
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +28,7 @@ pub enum Event {
     Shutdown,
     /// An advertisement of our virtual router (already checked).
     Advert {
-        from: Ipv4Addr,
+        from: IpAddr,
         priority: u8,
         interval: Duration,
     },
@@ -61,7 +61,7 @@ pub enum Action {
     /// A master whose priority fell below `priority`, that of `to` (a router heard
     /// before), hands over: it has just advertised priority 0 (for the log).
     HandOver {
-        to: Ipv4Addr,
+        to: IpAddr,
         priority: u8,
     },
     /// A sync group member's down timer ran out: it would be master, but waits for
@@ -72,7 +72,7 @@ pub enum Action {
 /// Another router of this virtual router, as last heard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer {
-    pub address: Ipv4Addr,
+    pub address: IpAddr,
     pub priority: u8,
     pub interval: Duration,
     pub heard: Instant,
@@ -90,7 +90,7 @@ pub struct Config {
     /// `preempt_delay`).
     pub preempt_delay: Duration,
     /// Our primary address (ties between equal priorities go to the higher one).
-    pub address: Ipv4Addr,
+    pub address: IpAddr,
     /// A member of a sync group: become master only with the group.
     pub sync: bool,
 }
@@ -102,7 +102,7 @@ pub struct Router {
     /// The interval the current master advertises (learnt from its adverts).
     pub master_interval: Duration,
     /// Who we last heard as master (for the stats page).
-    pub master: Option<Ipv4Addr>,
+    pub master: Option<IpAddr>,
     /// Master: next advertisement. Backup: when the master is declared down.
     timer: Option<Instant>,
     /// Backup with `preempt_delay`: when a lower-priority master was first heard.
@@ -138,7 +138,7 @@ impl Router {
     }
 
     /// Remember `from`'s priority; a priority-0 advert says it is leaving.
-    fn heard(&mut self, from: Ipv4Addr, priority: u8, interval: Duration, now: Instant) {
+    fn heard(&mut self, from: IpAddr, priority: u8, interval: Duration, now: Instant) {
         self.peers.retain(|p| p.address != from);
         if priority == 0 {
             return;

@@ -1,10 +1,12 @@
 //! Tests of the state machine: RFC timing, preemption, FAULT, and the hand-over of a
 //! master whose priority falls below a router it knows.
 
+use std::net::Ipv4Addr;
+
 use super::*;
 
-const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const ME: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+const PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
 const SEC: Duration = Duration::from_secs(1);
 
 fn router(priority: u8, preempt: bool) -> Router {
@@ -102,7 +104,7 @@ fn a_master_yields_to_higher_priority_and_equal_priority_higher_address() {
     assert_eq!(m.state, State::Backup);
     assert!(acts.contains(&Action::RemoveAddresses));
     let mut m2 = router(200, true);
-    m2.config.address = Ipv4Addr::new(10, 0, 0, 9);
+    m2.config.address = [10, 0, 0, 9].into();
     m2.handle(Event::Startup, t);
     m2.handle(Event::Timer, t + master_down_interval(200, SEC));
     assert!(
@@ -110,6 +112,31 @@ fn a_master_yields_to_higher_priority_and_equal_priority_higher_address() {
         "equal priority, lower peer address"
     );
     assert_eq!(m2.state, State::Master);
+}
+
+#[test]
+fn ipv6_ties_go_to_the_higher_link_local_address() {
+    let t = Instant::now();
+    let mut m = router(200, true);
+    m.config.address = "fe80::1".parse().unwrap();
+    m.handle(Event::Startup, t);
+    m.handle(Event::Timer, t + master_down_interval(200, SEC));
+    assert_eq!(m.state, State::Master);
+    let from = |a: &str| Event::Advert {
+        from: a.parse().unwrap(),
+        priority: 200,
+        interval: SEC,
+    };
+    assert!(
+        m.handle(from("fe80::0:1"), t).is_empty(),
+        "the same address"
+    );
+    let acts = m.handle(from("fe80::1:0"), t);
+    assert_eq!(
+        (m.state, m.master),
+        (State::Backup, "fe80::1:0".parse().ok())
+    );
+    assert!(acts.contains(&Action::RemoveAddresses));
 }
 
 #[test]
@@ -248,7 +275,7 @@ fn a_master_keeps_the_addresses_unless_a_known_peer_would_win() {
     );
     assert_eq!(m.state, State::Backup);
     let mut high = master_over_a_known_peer(t);
-    high.config.address = Ipv4Addr::new(10, 0, 0, 9);
+    high.config.address = [10, 0, 0, 9].into();
     assert_eq!(
         high.handle(Event::Priority(100), t + 10 * SEC),
         vec![Action::Advertise(100)]
@@ -289,7 +316,7 @@ fn silent_and_leaving_routers_are_forgotten() {
     let mut m = router(254, true);
     m.handle(Event::Startup, t);
     for k in 0..40u8 {
-        let from = Ipv4Addr::new(10, 0, 1, k);
+        let from = IpAddr::from([10, 0, 1, k]);
         let ev = Event::Advert {
             from,
             priority: 1,
@@ -298,7 +325,7 @@ fn silent_and_leaving_routers_are_forgotten() {
         m.handle(ev, t);
     }
     assert_eq!(m.peers.len(), MAX_PEERS);
-    assert_eq!(m.peers[MAX_PEERS - 1].address, Ipv4Addr::new(10, 0, 1, 39));
+    assert_eq!(m.peers[MAX_PEERS - 1].address, IpAddr::from([10, 0, 1, 39]));
 }
 
 #[test]

@@ -1,9 +1,9 @@
 //! Virtual IP ownership over VRRPv3 (RFC 9568), run by the control thread, so that
 //! ringlb does keepalived's job beside HAProxy's. The protocol itself is pure and
 //! tested without I/O: the advertisement codec (`packet`, both checksum forms,
-//! keepalived's and the RFC's), the frames around it (`wire`: IPv4 header with TTL
-//! 255, gratuitous ARP) and the state machine (`machine`: RFC timing, preemption,
-//! priority 0 on the way out). `run` drives it with the sockets of `io`, the
+//! keepalived's and the RFC's; over IPv6 too), the frames around it (`wire`: IPv4
+//! header with TTL 255, gratuitous ARP, IPv6 neighbour advertisements) and the state
+//! machine (`machine`: RFC timing, preemption, priority 0 on the way out). `run` drives it with the sockets of `io`, the
 //! addresses of `netlink` and the `notify` program; health tracking lowers the
 //! priority through [`Vrrp::track`].
 //!
@@ -21,11 +21,13 @@
 //! | `tracking.rs` | tracking at work: frontends, interfaces, check programs (a thread each), files |
 //! | `sync.rs` | sync groups: what the other members do when one changes (pure) |
 //! | `io.rs` | the raw protocol-112 socket and the packet socket for ARP |
+//! | `io6.rs` | their IPv6 counterparts: raw next-header-112 and ICMPv6 sockets, hop limit and source beside each datagram |
 //! | `netlink.rs` | interface facts, virtual IPs added and removed, link notifications |
 //! | `notify.rs` | the `notify` program, run in order on its own thread |
 //! | `script.rs` | starting notify and track programs as `global.script_user` |
 
 mod io;
+mod io6;
 pub mod machine;
 pub mod netlink;
 mod notify;

@@ -1,18 +1,21 @@
 //! What VRRP needs from the kernel's routing tables, over rtnetlink
 //! (`netlink-packet-route` builds and parses the messages): the interface's index,
-//! hardware address and primary IPv4 address, and adding or removing the virtual
-//! addresses (IPv4, or IPv6 without duplicate address detection). Requests are answered by the kernel at once, so a blocking socket
+//! hardware address and primary IPv4 address (for an IPv6 router: its link-local
+//! address), and adding or removing the virtual addresses (IPv6 ones without
+//! duplicate address detection, usable at once). Requests are answered by the kernel at once, so a blocking socket
 //! on the control thread costs microseconds.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 
 use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL,
     NLM_F_REQUEST,
 };
-use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage};
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
+};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
@@ -28,6 +31,10 @@ pub enum NetlinkError {
     NoInterface(String),
     #[error("interface {0:?} has no IPv4 address of its own (VRRP advertisements need a source address)")]
     NoAddress(String),
+    #[error(
+        "interface {0:?} has no IPv6 link-local address (IPv6 VRRP advertisements come from it)"
+    )]
+    NoLinkLocal(String),
     #[error("interface {0:?} has no Ethernet address")]
     NoMac(String),
     #[error("cannot parse the kernel's answer: {0}")]
@@ -40,8 +47,9 @@ pub struct Interface {
     pub name: String,
     pub index: u32,
     pub mac: [u8; 6],
-    /// The source of advertisements; the tie-break between equal priorities.
-    pub primary: Ipv4Addr,
+    /// The source of advertisements; the tie-break between equal priorities. For
+    /// an IPv6 router, the interface's link-local address (RFC 9568 §5.1.2.1).
+    pub primary: IpAddr,
     /// Administratively up with a carrier.
     pub up: bool,
 }
@@ -90,17 +98,22 @@ impl Netlink {
         Ok((index, mac, up))
     }
 
-    /// Look the interface up. `exclude` (the virtual IPs, which a killed ringlb may
-    /// have left behind) never counts as the primary address.
+    /// Look the interface up; `v6`: for an IPv6 router. `exclude` (the virtual IPs,
+    /// which a killed ringlb may have left behind) never counts as the primary address.
     pub fn interface(
         &mut self,
         name: &str,
-        exclude: &[Ipv4Addr],
+        exclude: &[IpAddr],
+        v6: bool,
     ) -> Result<Interface, NetlinkError> {
         let (index, mac, up) = self.link(name)?;
         let mut primary = None;
         let mut ask = AddressMessage::default();
-        ask.header.family = AddressFamily::Inet;
+        ask.header.family = if v6 {
+            AddressFamily::Inet6
+        } else {
+            AddressFamily::Inet
+        };
         for msg in self.request(RouteNetlinkMessage::GetAddress(ask), NLM_F_DUMP)? {
             let RouteNetlinkMessage::NewAddress(a) = msg else {
                 continue;
@@ -112,11 +125,22 @@ impl Netlink {
                 continue;
             }
             primary = a.attributes.iter().find_map(|attr| match attr {
-                AddressAttribute::Local(IpAddr::V4(v4)) if !exclude.contains(v4) => Some(*v4),
+                AddressAttribute::Local(ip @ IpAddr::V4(_)) if !v6 && !exclude.contains(ip) => {
+                    Some(*ip)
+                }
+                // IPv6 addresses come as Address (there is no Local without a peer).
+                AddressAttribute::Address(ip @ IpAddr::V6(a))
+                    if v6 && a.is_unicast_link_local() && !exclude.contains(ip) =>
+                {
+                    Some(*ip)
+                }
                 _ => None,
             });
         }
-        let primary = primary.ok_or_else(|| NetlinkError::NoAddress(name.into()))?;
+        let primary = primary.ok_or_else(|| match v6 {
+            true => NetlinkError::NoLinkLocal(name.into()),
+            false => NetlinkError::NoAddress(name.into()),
+        })?;
         Ok(Interface {
             name: name.into(),
             index,
@@ -133,7 +157,8 @@ impl Netlink {
         addr: impl Into<IpAddr>,
         prefix: u8,
     ) -> Result<bool, NetlinkError> {
-        let msg = RouteNetlinkMessage::NewAddress(address(index, addr.into(), prefix));
+        let addr = addr.into();
+        let msg = RouteNetlinkMessage::NewAddress(address(index, addr, prefix));
         match self.request(msg, NLM_F_CREATE | NLM_F_EXCL) {
             Ok(_) => Ok(true),
             Err(NetlinkError::Io(e)) if e.raw_os_error() == Some(libc::EEXIST) => Ok(false),
@@ -148,7 +173,8 @@ impl Netlink {
         addr: impl Into<IpAddr>,
         prefix: u8,
     ) -> Result<bool, NetlinkError> {
-        let msg = RouteNetlinkMessage::DelAddress(address(index, addr.into(), prefix));
+        let addr = addr.into();
+        let msg = RouteNetlinkMessage::DelAddress(address(index, addr, prefix));
         match self.request(msg, 0) {
             Ok(_) => Ok(true),
             Err(NetlinkError::Io(e)) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => Ok(false),
@@ -241,24 +267,29 @@ fn link_up(flags: LinkFlags) -> bool {
     flags.contains(LinkFlags::Up) && flags.contains(LinkFlags::Running)
 }
 
-/// An IPv6 address is added with `IFA_F_NODAD`: usable at once, where duplicate
-/// address detection would hold it "tentative" (unusable as a source, not yet
-/// exported by BIRD) for a second or more.
+/// The message adding or removing `addr/prefix`. IPv6: no duplicate address
+/// detection, so the address serves at once (the VRRP election decided who has it).
 fn address(index: u32, addr: IpAddr, prefix: u8) -> AddressMessage {
     let mut msg = AddressMessage::default();
     msg.header.prefix_len = prefix;
     msg.header.index = index;
-    msg.header.family = match addr {
-        IpAddr::V4(_) => AddressFamily::Inet,
-        IpAddr::V6(_) => {
-            msg.header.flags = AddressHeaderFlags::Nodad;
-            AddressFamily::Inet6
+    match addr {
+        IpAddr::V4(_) => {
+            msg.header.family = AddressFamily::Inet;
+            msg.attributes = vec![
+                AddressAttribute::Local(addr),
+                AddressAttribute::Address(addr),
+            ];
         }
-    };
-    msg.attributes = vec![
-        AddressAttribute::Local(addr),
-        AddressAttribute::Address(addr),
-    ];
+        IpAddr::V6(_) => {
+            msg.header.family = AddressFamily::Inet6;
+            msg.header.flags = AddressHeaderFlags::Nodad;
+            msg.attributes = vec![
+                AddressAttribute::Address(addr),
+                AddressAttribute::Flags(AddressFlags::Nodad),
+            ];
+        }
+    }
     msg
 }
 

@@ -1,13 +1,14 @@
 //! The receiving side of the virtual router: every packet from the raw socket is
-//! checked (TTL 255 for multicast, the sender for unicast, version, length,
-//! checksum, virtual router id, interval) before the state machine sees it; what
+//! checked (TTL or hop limit 255 for multicast, the sender for unicast, version,
+//! length, checksum, virtual router id, interval) before the state machine sees it; what
 //! fails is counted by reason and logged at a limited rate. Link notifications
 //! (the interface down or without carrier, and back) move the router to and from
 //! its FAULT state.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use super::io::Datagram;
 use super::machine::Event;
 use super::packet::{Advert, Drop};
 use super::run::{Instance, DROP_LOG_EVERY};
@@ -15,9 +16,19 @@ use super::tracking::FaultFrom;
 use super::wire;
 
 impl Instance {
-    /// One packet from the raw socket.
-    pub(super) fn received(&self, packet: &[u8]) {
-        let Some(ip) = wire::parse_ipv4(packet) else {
+    /// One packet from the raw socket, read into `buf`.
+    pub(super) fn received(&self, buf: &[u8], datagram: Datagram) {
+        let ip = match datagram {
+            Datagram::Ipv4(n) => wire::parse_ipv4(&buf[..n.min(buf.len())]),
+            Datagram::Ipv6(n, meta) => Some(wire::Packet {
+                src: meta.src.into(),
+                dst: meta.dst.into(),
+                ttl: meta.hop_limit,
+                protocol: super::packet::PROTOCOL,
+                payload: &buf[..n.min(buf.len())],
+            }),
+        };
+        let Some(ip) = ip else {
             return self.dropped(Drop::Truncated, None);
         };
         if ip.src == self.iface.primary {
@@ -39,7 +50,7 @@ impl Instance {
         }
     }
 
-    fn check(&self, ip: &wire::Ipv4<'_>) -> Result<(u8, Duration), Drop> {
+    fn check(&self, ip: &wire::Packet<'_>) -> Result<(u8, Duration), Drop> {
         let multicast = self.config.unicast_peers.is_empty();
         if multicast && ip.ttl != wire::TTL {
             return Err(Drop::Ttl(ip.ttl));
@@ -60,7 +71,7 @@ impl Instance {
         ))
     }
 
-    fn dropped(&self, reason: Drop, from: Option<Ipv4Addr>) {
+    fn dropped(&self, reason: Drop, from: Option<IpAddr>) {
         let total = {
             let mut c = self.counters.borrow_mut();
             c.dropped[reason.index()] += 1;

@@ -1,12 +1,13 @@
 //! One virtual router at work on the control thread: it feeds the state machine
 //! with received advertisements, its timer and priority changes, and carries out
 //! what the machine decides: send advertisements, add or remove the virtual IPs
-//! (netlink, each on its interface) and announce them (gratuitous ARP, 5 at once and
-//! 5 more after `GARP_REPEAT_AFTER`, as keepalived does), log, count, call `notify`
-//! and tell its sync group (`set.rs`) what it did.
+//! (netlink, each on its interface) and announce them (gratuitous ARP or, for IPv6,
+//! unsolicited neighbour advertisements: 5 at once and 5 more after
+//! `GARP_REPEAT_AFTER`, as keepalived does), log, count, call `notify` and tell its
+//! sync group (`set.rs`) what it did.
 
 use std::cell::{Cell, RefCell};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -17,13 +18,12 @@ use super::io::Io;
 use super::machine::{self, Action, Event, Router, State};
 use super::netlink::{Interface, Netlink, NetlinkError};
 use super::notify::Notifier;
-use super::packet::{Advert, ChecksumForm, GROUP};
+use super::packet::{self, Advert, ChecksumForm};
 use super::set::Group;
 use super::set::{PreparedRouter, VipLink};
 use super::status::{state_name, Counters, Status};
 use super::sync::{Change, Member};
 use super::track::Tracked;
-use super::wire;
 use crate::config::{Vrrp as VrrpConfig, VrrpChecksum};
 
 /// Gratuitous ARPs per virtual IP on becoming master, and again after a pause.
@@ -42,7 +42,7 @@ pub enum VrrpError {
     Dev(String, #[source] NetlinkError),
     #[error("vrrp.track_interface {0:?}: {1}")]
     Track(String, #[source] NetlinkError),
-    #[error("vrrp: cannot open the VRRP and ARP sockets on {0:?} (ringlb needs CAP_NET_RAW and CAP_NET_ADMIN for [vrrp]): {1}")]
+    #[error("vrrp: cannot open the VRRP and ARP (or ICMPv6) sockets on {0:?} (ringlb needs CAP_NET_RAW and CAP_NET_ADMIN for [vrrp]): {1}")]
     Sockets(String, #[source] std::io::Error),
 }
 
@@ -129,7 +129,7 @@ impl Instance {
             vrrp.config.priority,
             vrrp.config.advert_interval,
             if vrrp.config.unicast_peers.is_empty() {
-                "multicast 224.0.0.18".to_string()
+                format!("multicast {}", packet::group(vrrp.iface.primary))
             } else {
                 format!("unicast to {:?}", vrrp.config.unicast_peers)
             }
@@ -294,24 +294,25 @@ impl Instance {
             addresses: self.config.virtual_ips.iter().map(|(a, _)| *a).collect(),
         };
         let peers = &self.config.unicast_peers;
-        let destinations: &[Ipv4Addr] = if peers.is_empty() { &[GROUP] } else { peers };
+        let src = self.iface.primary;
+        let group = [packet::group(src)];
+        let destinations: &[IpAddr] = if peers.is_empty() { &group } else { peers };
         for &dst in destinations {
-            let message = advert.encode(self.form, self.iface.primary, dst);
-            let packet = wire::ipv4_packet(self.iface.primary, dst, &message);
-            match self.io.send(&packet, dst) {
+            let message = advert.encode(self.form, src, dst);
+            match self.io.send(&message, src, dst, self.iface.index) {
                 Ok(()) => self.counters.borrow_mut().adverts_sent += 1,
                 Err(e) => self.error(format_args!("cannot send an advertisement to {dst}: {e}")),
             }
         }
     }
 
-    /// Gratuitous ARP for every virtual IP, so neighbours stop sending to the old master.
+    /// Gratuitous ARP (IPv4) or an unsolicited neighbour advertisement (IPv6) for
+    /// every virtual IP, so neighbours stop sending to the old master.
     fn announce(&self) {
         for (&(vip, _), link) in self.config.virtual_ips.iter().zip(&self.vip_links) {
-            let frame = wire::gratuitous_arp(link.mac, vip);
             for _ in 0..GARP_BURST {
-                if let Err(e) = self.io.send_frame(&frame, link.index) {
-                    self.error(format_args!("cannot send gratuitous ARP for {vip}: {e}"));
+                if let Err(e) = self.io.announce(vip, link.mac, link.index) {
+                    self.error(format_args!("cannot announce {vip} on {}: {e}", link.name));
                     break;
                 }
             }
@@ -413,7 +414,7 @@ async fn serve(vrrp: Rc<Instance>, mut woken: UnboundedReceiver<()>) {
                 }
                 loop {
                     match vrrp.io.recv(&mut buf) {
-                        Ok(Some(n)) => vrrp.received(&buf[..n]),
+                        Ok(Some(datagram)) => vrrp.received(&buf, datagram),
                         Ok(None) => break,
                         Err(e) => {
                             vrrp.error(format_args!("reading an advertisement: {e}"));

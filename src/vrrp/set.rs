@@ -5,7 +5,7 @@
 //! once every member agrees on a new state.
 
 use std::cell::Cell;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::rc::Rc;
 
 use super::io::{self, Sockets};
@@ -38,7 +38,7 @@ pub fn prepare(
         let siblings = routers
             .iter()
             .enumerate()
-            .filter(|&(j, o)| j != i && o.interface == r.interface)
+            .filter(|&(j, o)| j != i && o.interface == r.interface && o.is_v6() == r.is_v6())
             .map(|(_, o)| o.vrid)
             .collect();
         prepared.push(prepare_router(r, siblings)?);
@@ -50,7 +50,7 @@ pub fn prepare(
 }
 
 /// Where a virtual IP goes: the interface's index, Ethernet address (for gratuitous
-/// ARP) and name.
+/// ARP or neighbour advertisements) and name.
 #[derive(Debug, Clone)]
 pub struct VipLink {
     pub index: u32,
@@ -78,11 +78,11 @@ pub(super) fn prepare_router(
     config: &VrrpConfig,
     siblings: Vec<u8>,
 ) -> Result<PreparedRouter, VrrpError> {
-    let vips: Vec<Ipv4Addr> = config.virtual_ips.iter().map(|(a, _)| *a).collect();
+    let vips: Vec<IpAddr> = config.virtual_ips.iter().map(|(a, _)| *a).collect();
     let interface = |e| VrrpError::Interface(config.interface.clone(), e);
     let mut netlink = Netlink::open().map_err(interface)?;
     let iface = netlink
-        .interface(&config.interface, &vips)
+        .interface(&config.interface, &vips, config.is_v6())
         .map_err(interface)?;
     let mut vip_links = Vec::new();
     for dev in &config.virtual_ip_devs {

@@ -1,7 +1,7 @@
 //! What the admin API shows of a virtual router: counters, a status snapshot, the
 //! state names (keepalived's).
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::SystemTime;
 
 use super::machine::State;
@@ -28,18 +28,18 @@ pub struct Status {
     /// The sync group it belongs to.
     pub group: Option<String>,
     pub interface: String,
-    pub primary: Ipv4Addr,
+    pub primary: IpAddr,
     pub vrid: u8,
     pub state: State,
     pub base_priority: u8,
     pub priority: u8,
-    pub master: Option<Ipv4Addr>,
-    pub virtual_ips: Vec<(Ipv4Addr, u8)>,
+    pub master: Option<IpAddr>,
+    pub virtual_ips: Vec<(IpAddr, u8)>,
     /// Why the priority is lowered (empty when it is not).
     pub tracking: Vec<String>,
     /// The other routers heard, with their last priority: a master hands over at
     /// once when its priority falls below one of them.
-    pub peers: Vec<(Ipv4Addr, u8)>,
+    pub peers: Vec<(IpAddr, u8)>,
     pub counters: Counters,
 }
 

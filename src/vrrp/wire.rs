@@ -1,9 +1,12 @@
 //! The frames around an advertisement, as pure functions: the IPv4 header ringlb
 //! writes itself (the socket has `IP_HDRINCL`, so TTL 255 and the source address are
 //! exactly what the RFC and the peer's pseudo-header checksum expect) and reads back
-//! on receive, and the gratuitous ARP frame that announces a virtual IP.
+//! on receive, the gratuitous ARP frame that announces an IPv4 virtual IP, and the
+//! unsolicited neighbour advertisement that announces an IPv6 one (RFC 4861 §7.2.6).
+//! Over IPv6 the kernel writes the header (a raw IPv6 socket never sees it): the
+//! hop limit and addresses come with each datagram instead.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::packet::PROTOCOL;
 
@@ -13,11 +16,12 @@ const IPV4_HEADER: usize = 20;
 /// DSCP "network control", as keepalived sends.
 const TOS_NETWORK_CONTROL: u8 = 0xc0;
 
-/// An IPv4 packet as received on the raw socket.
+/// A packet as received on the raw socket: the IP header's fields and the payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ipv4<'a> {
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
+pub struct Packet<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// IPv4's TTL or IPv6's hop limit.
     pub ttl: u8,
     pub protocol: u8,
     pub payload: &'a [u8],
@@ -25,7 +29,7 @@ pub struct Ipv4<'a> {
 
 /// Split a received packet into its header fields and payload; `None` when it is not
 /// a whole IPv4 packet.
-pub fn parse_ipv4(packet: &[u8]) -> Option<Ipv4<'_>> {
+pub fn parse_ipv4(packet: &[u8]) -> Option<Packet<'_>> {
     if packet.len() < IPV4_HEADER || packet[0] >> 4 != 4 {
         return None;
     }
@@ -35,8 +39,8 @@ pub fn parse_ipv4(packet: &[u8]) -> Option<Ipv4<'_>> {
         return None;
     }
     let addr =
-        |at: usize| Ipv4Addr::new(packet[at], packet[at + 1], packet[at + 2], packet[at + 3]);
-    Some(Ipv4 {
+        |at: usize| IpAddr::from([packet[at], packet[at + 1], packet[at + 2], packet[at + 3]]);
+    Some(Packet {
         src: addr(12),
         dst: addr(16),
         ttl: packet[8],
@@ -85,6 +89,28 @@ pub fn gratuitous_arp(mac: [u8; 6], ip: Ipv4Addr) -> [u8; ARP_FRAME] {
     f
 }
 
+/// Length of an unsolicited neighbour advertisement with its link-layer option.
+pub const NA_LEN: usize = 32;
+/// ICMPv6 type of a neighbour advertisement.
+const NEIGHBOUR_ADVERT: u8 = 136;
+/// Its Override flag: replace the cached link-layer address (RFC 4861 §4.4).
+const OVERRIDE: u8 = 0x20;
+
+/// The ICMPv6 message announcing that `target` is at `mac` (what keepalived sends,
+/// sent to ff02::1 with hop limit 255): Override set, neither Router nor Solicited, a
+/// target link-layer address option. The checksum is left 0: the kernel fills it in
+/// on ICMPv6 raw sockets.
+pub fn neighbour_advert(mac: [u8; 6], target: Ipv6Addr) -> [u8; NA_LEN] {
+    let mut m = [0u8; NA_LEN];
+    m[0] = NEIGHBOUR_ADVERT;
+    m[4] = OVERRIDE;
+    m[8..24].copy_from_slice(&target.octets());
+    m[24] = 2; // target link-layer address
+    m[25] = 1; // in units of 8 bytes
+    m[26..32].copy_from_slice(&mac);
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,7 +132,7 @@ mod tests {
         let ip = parse_ipv4(&p).unwrap();
         assert_eq!(
             (ip.src, ip.dst, ip.ttl, ip.protocol),
-            (SRC, GROUP, 255, 112)
+            (SRC.into(), GROUP.into(), 255, 112)
         );
         assert_eq!(ip.payload, &msg);
     }
@@ -146,5 +172,19 @@ mod tests {
             0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 192, 0, 2, 100, // target
         ];
         assert_eq!(f, expected);
+    }
+
+    #[test]
+    fn neighbour_advert_bytes_are_keepalived_s() {
+        // keepalived 2.2.7's for 2001:db8::100 from 76:41:ba:e1:94:94, as a raw ICMPv6
+        // socket read it in a test namespace, checksum (33 76) cleared.
+        let mac = [0x76, 0x41, 0xba, 0xe1, 0x94, 0x94];
+        let na = neighbour_advert(mac, "2001:db8::100".parse().unwrap());
+        let mut seen = [0u8; NA_LEN];
+        let hex = "880000002000000020010db800000000000000000000010002017641bae19494";
+        for (i, b) in seen.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
+        }
+        assert_eq!(na, seen);
     }
 }

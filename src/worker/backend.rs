@@ -415,5 +415,6 @@ fn tombstone_server() -> config::Server {
         cookie: String::new(),
         resolve: None,
         resolved: false,
+        disabled: false,
     }
 }

@@ -280,10 +280,11 @@ impl<'a> Exchange<'a> {
                     self.conn.response_rules(self.fe, status, &self.req.tracked);
                     if self.req.sticky.on {
                         let (sticky, server) = (self.req.sticky, up.lease.server);
+                        let safe = self.req.safe_method;
                         let c = &mut *self.conn;
                         let head = &mut c.head;
                         c.worker.with_backend_config(self.backend, |b| {
-                            persist::on_response(b, sticky, server, head)
+                            persist::on_response(b, sticky, server, (safe, status), head)
                         });
                     }
                 }

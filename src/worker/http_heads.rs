@@ -17,7 +17,7 @@ use super::route::{route, Action};
 use super::rules::{self, RuleConn};
 use super::state::Worker;
 use crate::config::Frontend;
-use crate::http::{parse_request, parse_response, BodyFraming, HttpError};
+use crate::http::{parse_request, parse_response, BodyFraming, Forwarding, HttpError};
 use crate::rules::{Facts, Headers, HttpFacts, Slots};
 use crate::tls::{ClientStream, ServerStream};
 
@@ -36,6 +36,8 @@ pub struct Parsed {
     /// Idempotent and without a body: may be sent again on a fresh connection.
     pub replayable: bool,
     pub head_method: bool,
+    /// GET, HEAD, OPTIONS or TRACE: its response may be cacheable.
+    pub safe_method: bool,
     pub action: Action,
     /// The entries rules track the request in (errors are counted there).
     pub tracked: Slots,
@@ -208,9 +210,8 @@ fn parse_and_route(
             ..Facts::connection(peer.ip(), conn.dst_port)
         };
         let keep = req.keep_alive && req.framing == BodyFraming::Length(0);
-        let proto = if tls { "https" } else { "http" };
         let upstream = |head: &mut Vec<u8>| {
-            req.write_upstream_head(head, peer.ip(), fe.forwarded_for.then_some(proto));
+            req.write_upstream_head(head, peer.ip(), forwarding(fe, peer.ip(), tls));
         };
         let d = rules::on_request(
             worker,
@@ -233,8 +234,7 @@ fn parse_and_route(
         }
     }
     if matches!(action, Action::Backend(_)) && !written {
-        let proto = if tls { "https" } else { "http" };
-        req.write_upstream_head(head, peer.ip(), fe.forwarded_for.then_some(proto));
+        req.write_upstream_head(head, peer.ip(), forwarding(fe, peer.ip(), tls));
     }
     let sticky = match action {
         Action::Backend(b) => worker.with_backend_config(b, |b| {
@@ -255,11 +255,23 @@ fn parse_and_route(
         expect_continue: req.expect_continue,
         replayable: req.idempotent() && req.framing == BodyFraming::Length(0),
         head_method: req.method == "HEAD",
+        safe_method: crate::http::cacheable::safe_method(req.method),
         action,
         tracked,
         rule,
         sticky,
     }))
+}
+
+/// The X-Forwarded-* fields a request from `client` gets on this frontend.
+fn forwarding(fe: &Frontend, client: std::net::IpAddr, tls: bool) -> Option<Forwarding<'_>> {
+    let f = &fe.forwarding;
+    fe.forwarded_for.then(|| Forwarding {
+        for_name: f.for_client(client),
+        if_none: f.if_none,
+        proto: f.proto.then_some(if tls { "https" } else { "http" }),
+        host: f.host,
+    })
 }
 
 #[derive(Debug)]

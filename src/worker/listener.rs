@@ -92,7 +92,7 @@ async fn accept_loop(
     };
     loop {
         monoio::select! {
-            _ = worker.until_below_limit() => {}
+            _ = worker.until_below_limit(frontend.get()) => {}
             _ = worker.until_stopping() => break,
             _ = stop.wait() => break,
         }

@@ -156,8 +156,9 @@ impl Gate {
         self.waiters.wake_all();
     }
 
-    pub async fn wait_below_limit(&self) {
-        self.wait_until(|open| open < self.limit).await
+    /// Below the limit and `also` holds (re-checked whenever a connection leaves).
+    pub async fn wait_below_limit(&self, also: impl Fn() -> bool) {
+        self.wait_until(|open| open < self.limit && also()).await
     }
 
     pub async fn wait_empty(&self) {

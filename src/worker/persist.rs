@@ -5,6 +5,7 @@
 //! ringlb node) its connection lands on.
 
 use crate::config::{Backend, CookieMode};
+use crate::http::cacheable;
 use crate::http::cookie::{self, RequestEdit, ResponseEdit};
 
 /// What a request's persistence cookie said.
@@ -56,7 +57,15 @@ pub fn on_request<'h>(
 /// Edit the final response head written for the client (`head`) of a request that
 /// went to `server`: set the cookie when the client's does not name that server
 /// (`insert`), or mark the server's own cookie with the server (`prefix`, `rewrite`).
-pub fn on_response(b: &Backend, sticky: Sticky, server: usize, head: &mut Vec<u8>) {
+/// `nocache` adds `Cache-Control: private` only when the response was cacheable
+/// (`(safe request method, status)` and the head's own fields decide, as in HAProxy).
+pub fn on_response(
+    b: &Backend,
+    sticky: Sticky,
+    server: usize,
+    (safe_method, status): (bool, u16),
+    head: &mut Vec<u8>,
+) {
     let (Some(p), Some(s)) = (&b.cookie, b.servers.get(server)) else {
         return;
     };
@@ -73,7 +82,7 @@ pub fn on_response(b: &Backend, sticky: Sticky, server: usize, head: &mut Vec<u8
                 return;
             }
             cookie::append_set_cookie(head, name, value, p.attributes.as_bytes());
-            if p.nocache {
+            if p.nocache && cacheable::response_cacheable(safe_method, status, head) {
                 crate::http::edit::append_field(head, b"cache-control", b"private");
             }
         }
@@ -123,6 +132,7 @@ mod tests {
                 server: None,
             },
             1,
+            (true, 200),
             &mut h,
         );
         let want = "set-cookie: SID=b; path=/; domain=example.com; Secure; SameSite=Lax\r\n";
@@ -136,9 +146,31 @@ mod tests {
                 server: Some(1),
             },
             1,
+            (true, 200),
             &mut h,
         );
         assert_eq!(s(&h), s(&response("")));
+    }
+
+    #[test]
+    fn nocache_marks_only_cacheable_responses_private() {
+        let b = backend("name = \"SID\"\nnocache = true");
+        let first = Sticky {
+            on: true,
+            server: None,
+        };
+        let set = "set-cookie: SID=ca; path=/\r\n";
+        let mut h = response("");
+        on_response(&b, first, 0, (true, 200), &mut h);
+        assert_eq!(s(&h), s(&response(set)));
+        let mut h = response("ETag: \"v1\"\r\n");
+        on_response(&b, first, 0, (true, 200), &mut h);
+        let want = format!("ETag: \"v1\"\r\n{set}cache-control: private\r\n");
+        assert_eq!(s(&h), s(&response(&want)));
+        // A POST's response is not cacheable: the cookie alone.
+        let mut h = response("ETag: \"v1\"\r\n");
+        on_response(&b, first, 0, (false, 200), &mut h);
+        assert_eq!(s(&h), s(&response(&format!("ETag: \"v1\"\r\n{set}"))));
     }
 
     #[test]
@@ -153,6 +185,7 @@ mod tests {
                 server: None,
             },
             0,
+            (true, 200),
             &mut h,
         );
         assert_eq!(s(&h), s(&response(own)));
@@ -166,6 +199,7 @@ mod tests {
                 server: None,
             },
             0,
+            (true, 200),
             &mut h,
         );
         assert_eq!(s(&h), s(&response("set-cookie: SID=ca; path=/\r\n")));

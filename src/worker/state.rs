@@ -118,14 +118,24 @@ impl Worker {
         self.gate.open()
     }
 
-    /// Resolves while this worker is below its share of `max_connections`; when it
-    /// is not, counts and logs (at most every 10 s) that accepting pauses.
-    pub async fn until_below_limit(&self) {
+    /// Resolves while this worker is below its share of `max_connections` and of
+    /// frontend `fe`'s own; when at the global one, counts and logs (at most every
+    /// 10 s) that accepting pauses. A connection of the frontend leaves its count
+    /// before the gate, so the gate's wake-up sees it gone.
+    pub async fn until_below_limit(&self, fe: usize) {
         if self.gate.open() >= self.gate.limit() {
             self.faults
                 .limit_reached(self.id, self.gate.limit() * self.workers);
         }
-        self.gate.wait_below_limit().await
+        let fe_limit = match self.frontend(fe).max_connections {
+            0 => u64::MAX,
+            n => n.div_ceil(self.workers.max(1)) as u64,
+        };
+        let fe_open = || {
+            let stats = self.frontend_stats.borrow();
+            stats.get(fe).map_or(0, |s| s.current)
+        };
+        self.gate.wait_below_limit(|| fe_open() < fe_limit).await
     }
 
     /// Faults that are nobody's request (accept errors, ringlb's own shortages).

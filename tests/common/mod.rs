@@ -370,10 +370,52 @@ pub fn admin(
     (status, body)
 }
 
+/// Whether python3 imports `modules` (`"h2, hpack"`: PyPI packages `.ci/run`
+/// installs); when it does not, the skip is said, and fails the test with
+/// `RINGLB_REQUIRE_TOOLS=1`.
+pub fn have_python(test: &str, modules: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert_ne!(
+            std::env::var("RINGLB_REQUIRE_TOOLS").as_deref(),
+            Ok("1"),
+            "python3 with {modules} is required"
+        );
+        say_skipped(
+            test,
+            &format!(
+                "python3 cannot import {modules} (RINGLB_REQUIRE_TOOLS=1 makes this a failure)"
+            ),
+        );
+    }
+    ok
+}
+
 /// Say that a test skipped, where the test command's output shows it: `eprintln!`
 /// is captured by the test harness (seen only with `--nocapture`), a write to the
 /// process's stderr is not.
 pub fn say_skipped(test: &str, why: &str) {
     use std::io::Write as _;
     let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+/// Whether the command-line tool `name` runs; when not, the test is skipped visibly
+/// (a failure with RINGLB_REQUIRE_TOOLS=1).
+pub fn tool_installed(test: &str, name: &str) -> bool {
+    let found = Command::new(name).arg("--version").output().is_ok();
+    if !found {
+        assert_ne!(
+            std::env::var("RINGLB_REQUIRE_TOOLS").as_deref(),
+            Ok("1"),
+            "{name} is required"
+        );
+        say_skipped(
+            test,
+            &format!("{name} not installed (RINGLB_REQUIRE_TOOLS=1 makes this a failure)"),
+        );
+    }
+    found
 }

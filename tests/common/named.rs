@@ -162,7 +162,8 @@ fn answer_all(stream: &TcpStream, name: &str, state: &State) {
             "200 OK"
         };
         let out = format!(
-            "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\nx-powered-by: named-backend\r\ncontent-length: {}\r\n{conn}\r\n{}",
+            "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\nx-powered-by: named-backend\r\n{}content-length: {}\r\n{conn}\r\n{}",
+            reply_fields(&head),
             body.len(),
             if head_only { "" } else { body.as_str() }
         );
@@ -170,6 +171,19 @@ fn answer_all(stream: &TcpStream, name: &str, state: &State) {
             return;
         }
     }
+}
+
+/// Fields a request asks the backend to add to its response: each request field
+/// `x-reply-header: NAME: VALUE` becomes `NAME: VALUE` (a test chooses, say, an `ETag`).
+fn reply_fields(head: &str) -> String {
+    head.lines()
+        .filter_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim()
+                .eq_ignore_ascii_case("x-reply-header")
+                .then(|| format!("{}\r\n", v.trim()))
+        })
+        .collect()
 }
 
 /// What a client learned from one answer of a named backend: the server and the

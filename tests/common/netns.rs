@@ -4,7 +4,7 @@
 //! iproute2: [`Lan::new`] returns `None` with a printed reason when they are missing,
 //! and panics instead when `RINGLB_REQUIRE_PRIVILEGED=1` (CI).
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -130,7 +130,7 @@ impl Lan {
     }
 
     /// What `ip -n <host's namespace> ARGS... dev eth0` prints.
-    fn show(&self, host: usize, args: &[&str]) -> String {
+    pub fn show(&self, host: usize, args: &[&str]) -> String {
         let out = Command::new("ip")
             .args(["-n", &self.ns(host)])
             .args(args)
@@ -140,10 +140,14 @@ impl Lan {
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
-    /// Whether `addr` is on `host`'s eth0 now.
-    pub fn has_addr(&self, host: usize, addr: Ipv4Addr) -> bool {
-        self.show(host, &["-4", "-o", "addr", "show"])
-            .contains(&format!("inet {addr}/"))
+    /// Whether `addr` (IPv4 or IPv6) is on `host`'s eth0 now.
+    pub fn has_addr(&self, host: usize, addr: impl Into<IpAddr>) -> bool {
+        let (family, inet) = match addr.into() {
+            IpAddr::V4(a) => ("-4", format!("inet {a}/")),
+            IpAddr::V6(a) => ("-6", format!("inet6 {a}/")),
+        };
+        self.show(host, &[family, "-o", "addr", "show"])
+            .contains(&inet)
     }
 
     /// The Ethernet address of `host`'s eth0.
@@ -158,8 +162,10 @@ impl Lan {
     }
 
     /// The Ethernet address `host`'s neighbour table holds for `ip`, if any.
-    pub fn neighbour(&self, host: usize, ip: Ipv4Addr) -> Option<String> {
-        let text = self.show(host, &["neigh", "show", &ip.to_string()]);
+    pub fn neighbour(&self, host: usize, ip: impl Into<IpAddr>) -> Option<String> {
+        let ip = ip.into();
+        let family = if ip.is_ipv6() { "-6" } else { "-4" };
+        let text = self.show(host, &[family, "neigh", "show", &ip.to_string()]);
         text.split("lladdr ")
             .nth(1)
             .and_then(|r| r.split_whitespace().next())
@@ -171,10 +177,11 @@ impl Lan {
     pub fn wait_addr(
         &self,
         host: usize,
-        addr: Ipv4Addr,
+        addr: impl Into<IpAddr>,
         present: bool,
         limit: Duration,
     ) -> Option<Duration> {
+        let addr = addr.into();
         let start = Instant::now();
         while start.elapsed() < limit {
             if self.has_addr(host, addr) == present {

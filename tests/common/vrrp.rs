@@ -2,6 +2,7 @@
 //! of a [`Lan`], the admin API's `/api/vrrp` polled there, and `kill -9` of a whole
 //! host. keepalived missing: [`keepalived`] skips visibly (fails in CI).
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::netns::{skip, Lan};
@@ -85,6 +86,40 @@ pub fn keepalived(lan: &Lan, host: usize, conf: &str, ready: &str) -> (Ringlb, T
     let mut k = Ringlb::spawn(cmd, None);
     k.wait_for(ready);
     (k, conf)
+}
+
+/// A keepalived (VRRPv3, 1 s adverts) in `host` with one `vrrp_instance` for
+/// `vrid` at `priority`; `body`: its other lines (virtual_ipaddress, native_ipv6,
+/// unicast peers...). Returns once it is backup; `None` (skipped) without keepalived.
+pub fn keepalived_instance(
+    lan: &Lan,
+    host: usize,
+    vrid: u8,
+    priority: u8,
+    body: &str,
+) -> Option<(Ringlb, TempConfig)> {
+    if !have_keepalived() {
+        return None;
+    }
+    let conf = format!(
+        "global_defs {{\n  vrrp_version 3\n}}\nvrrp_instance VI_{vrid} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {vrid}\n  priority {priority}\n  advert_int 1\n{body}\n}}\n"
+    );
+    Some(keepalived(lan, host, &conf, "Entering BACKUP STATE"))
+}
+
+/// After the master failed: `host` (a backup at priority 100 with 1 s adverts) must
+/// hold `vip` within Master_Down_Interval + 0.5 s.
+pub fn assert_takes_over_in_time(lan: &Lan, host: usize, vip: impl Into<IpAddr>, who: &str) {
+    let second = Duration::from_secs(1);
+    let bound =
+        ringlb::vrrp::machine::master_down_interval(100, second) + Duration::from_millis(500);
+    let took = lan
+        .wait_addr(host, vip, true, PATIENCE)
+        .unwrap_or_else(|| panic!("{who} never took the VIP"));
+    assert!(
+        took <= bound,
+        "{who} took the VIP after {took:?}, bound {bound:?}"
+    );
 }
 
 /// `kill -9` every process of the namespace at once (keepalived is two processes).

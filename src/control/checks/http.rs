@@ -2,10 +2,14 @@
 //! head is held to the rules the data path holds server responses to
 //! ([`parse_response`]): what a client would get a 502 for fails the check, as does
 //! any 1xx. The status must be in `expect_status`; with `expect_body`, the body
-//! (read until it ends, the server closes, or [`MAX_BODY`]) must contain it.
+//! (read until it ends, the server closes, or [`MAX_BODY`]) must contain it. Over
+//! HTTP/2 (`proto = "h2"`) the same request as a header block, the same verdict.
+
+use http_types::{Method, Request};
+use rustls::pki_types::ServerName;
 
 use super::Failure;
-use crate::config::{HealthCheck, Server};
+use crate::config::{HealthCheck, Server, ServerTls};
 use crate::http::{parse_response, BodyFraming};
 
 /// Largest response head an HTTP check reads.
@@ -28,6 +32,45 @@ pub fn request(check: &HealthCheck, server: &Server) -> Vec<u8> {
     }
     r.push_str("connection: close\r\n\r\n");
     r.into_bytes()
+}
+
+/// The `:authority` of a check over HTTP/2: the check's `host`, else the name the
+/// TLS handshake sends when it is a DNS name, else the server's address as written.
+pub fn authority(check: &HealthCheck, server: &Server, tls: Option<&ServerTls>) -> String {
+    match (&check.host, tls.map(|t| &t.server_name)) {
+        (Some(h), _) => h.clone(),
+        (None, Some(ServerName::DnsName(n))) => n.as_ref().to_string(),
+        _ => server.address_text.clone(),
+    }
+}
+
+/// The request over HTTP/2: `method path`, `:authority`, the check's headers (names
+/// validated at load, connection-specific ones refused there).
+pub fn h2_request(check: &HealthCheck, authority: &str, tls: bool) -> Result<Request<()>, Failure> {
+    let scheme = if tls { "https" } else { "http" };
+    let mut r = Request::builder()
+        .method(Method::from_bytes(check.method.as_bytes()).unwrap_or(Method::GET))
+        .uri(format!("{scheme}://{authority}{}", check.path))
+        .header("user-agent", "ringlb-health-check");
+    for (name, value) in &check.headers {
+        r = r.header(name.as_str(), value.as_str());
+    }
+    r.body(()).map_err(|e| Failure::H2(format!("request: {e}")))
+}
+
+/// The answer over HTTP/2 judged as over HTTP/1.1: the status in `expect_status`,
+/// then `expect_body` in the body (read whole, or up to [`MAX_BODY`]).
+pub fn h2_verdict(status: u16, body: &[u8], check: &HealthCheck) -> Result<(), Failure> {
+    if !check.expect_status.contains(status) {
+        return Err(Failure::Status {
+            got: status,
+            want: check.expect_status.to_string(),
+        });
+    }
+    match &check.expect_body {
+        Some(want) => body_verdict(body, want, true).unwrap_or(Ok(())),
+        None => Ok(()),
+    }
 }
 
 /// The head judged: `None` while incomplete and shorter than [`MAX_HEAD`] (read
@@ -210,7 +253,19 @@ mod tests {
             ("X-Check".into(), "ringlb".into()),
             ("Accept".into(), "*/*".into()),
         ];
-        let server = crate::config::Server {
+        let server = server();
+        assert_eq!(
+            String::from_utf8(request(&c, &server)).unwrap(),
+            "OPTIONS /primary HTTP/1.1\r\nhost: db.internal\r\nuser-agent: ringlb-health-check\r\nX-Check: ringlb\r\nAccept: */*\r\nconnection: close\r\n\r\n"
+        );
+        c.host = None;
+        assert!(String::from_utf8(request(&c, &server))
+            .unwrap()
+            .contains("host: 10.0.0.1:5432\r\n"));
+    }
+
+    fn server() -> crate::config::Server {
+        crate::config::Server {
             name: "a".into(),
             address_text: "10.0.0.1:5432".into(),
             address: "10.0.0.1:5432".parse().unwrap(),
@@ -224,15 +279,60 @@ mod tests {
             cookie: String::new(),
             resolve: None,
             resolved: true,
+            disabled: false,
             send_proxy: None,
+        }
+    }
+
+    #[test]
+    fn authority_is_host_then_tls_name_then_address() {
+        let tls = |name: &str| ServerTls {
+            client_config: crate::tls::client_config(None, false).unwrap(),
+            server_name: ServerName::try_from(name.to_string()).unwrap(),
+            verify: false,
         };
+        let (s, mut c) = (server(), check("200"));
+        assert_eq!(authority(&c, &s, None), "10.0.0.1:5432");
+        assert_eq!(authority(&c, &s, Some(&tls("grpc.test"))), "grpc.test");
+        assert_eq!(authority(&c, &s, Some(&tls("10.0.0.1"))), "10.0.0.1:5432");
+        c.host = Some("h:1".into());
+        assert_eq!(authority(&c, &s, Some(&tls("grpc.test"))), "h:1");
+    }
+
+    #[test]
+    fn the_h2_request_carries_method_path_authority_and_headers() {
+        let mut c = check("200");
+        c.method = "HEAD".into();
+        c.path = "/ready?deep=1".into();
+        c.headers = vec![("X-Check".into(), "ringlb".into())];
+        let r = h2_request(&c, "app.internal:8443", true).unwrap();
+        assert_eq!(r.method(), Method::HEAD);
         assert_eq!(
-            String::from_utf8(request(&c, &server)).unwrap(),
-            "OPTIONS /primary HTTP/1.1\r\nhost: db.internal\r\nuser-agent: ringlb-health-check\r\nX-Check: ringlb\r\nAccept: */*\r\nconnection: close\r\n\r\n"
+            r.uri().to_string(),
+            "https://app.internal:8443/ready?deep=1"
         );
-        c.host = None;
-        assert!(String::from_utf8(request(&c, &server))
-            .unwrap()
-            .contains("host: 10.0.0.1:5432\r\n"));
+        assert_eq!(r.headers()["x-check"], "ringlb");
+        assert_eq!(r.headers()["user-agent"], "ringlb-health-check");
+        let r = h2_request(&c, "10.0.0.1:80", false).unwrap();
+        assert_eq!(r.uri().scheme_str(), Some("http"));
+        assert!(matches!(h2_request(&c, "a b", false), Err(Failure::H2(_))));
+    }
+
+    #[test]
+    fn the_h2_verdict_is_the_h1_one() {
+        let mut c = check("200-299");
+        assert!(h2_verdict(204, b"", &c).is_ok());
+        assert_eq!(
+            h2_verdict(503, b"", &c).unwrap_err().to_string(),
+            "HTTP status 503, expected 200-299"
+        );
+        c.expect_body = Some("\"up\"".into());
+        assert!(h2_verdict(200, b"{\"status\": \"up\"}", &c).is_ok());
+        assert_eq!(
+            h2_verdict(200, b"{\"status\": \"down\"}", &c)
+                .unwrap_err()
+                .to_string(),
+            "HTTP body (18 bytes) does not contain \"\\\"up\\\"\""
+        );
     }
 }

@@ -9,10 +9,14 @@
 //! | `mod.rs` | [`Failure`], the check and agent loops |
 //! | `probe.rs` | the I/O: connect (to `port`/`addr`), TLS, the http exchange, the script, the agent read |
 //! | `http.rs` | the http check's request and the verdict on its response (status set, body substring) |
+//! | `grpc.rs` | the grpc check's request (`grpc.health.v1.Health/Check`) and the verdict on its answer (status, trailers, `HealthCheckResponse`) |
+//! | `h2_call.rs` | the I/O of checks over HTTP/2 (grpc; http with `proto = "h2"`): one request over the connection `probe.rs` opened |
 //! | `script.rs` | the judge of a scripted check's expect steps, and the excerpt a failure shows |
 //! | `agent.rs` | the agent's answer parsed as HAProxy does, and the weight a percentage gives |
 
 mod agent;
+mod grpc;
+mod h2_call;
 mod http;
 mod probe;
 mod script;
@@ -45,6 +49,13 @@ pub enum Failure {
     },
     BadResponse,
     Tls(String),
+    /// A check over HTTP/2 found no HTTP/2: the library refused what came back (an
+    /// HTTP/1.x server's answer to the preface is not a frame).
+    NotH2(String),
+    /// The HTTP/2 exchange failed: the server reset the stream, sent GOAWAY, closed.
+    H2(String),
+    /// A grpc check's call failed or the server is not SERVING.
+    Grpc(grpc::GrpcFailure),
     /// A step of a scripted check: its number (from 1), what it is, what went wrong.
     Step {
         index: usize,
@@ -68,6 +79,9 @@ impl fmt::Display for Failure {
             }
             Failure::BadResponse => f.write_str("invalid HTTP response"),
             Failure::Tls(e) => f.write_str(e),
+            Failure::NotH2(e) => write!(f, "no HTTP/2 answer (an HTTP/1.x server?): {e}"),
+            Failure::H2(e) => write!(f, "HTTP/2: {e}"),
+            Failure::Grpc(g) => write!(f, "{g}"),
             Failure::Step {
                 index,
                 step,

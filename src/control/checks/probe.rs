@@ -1,8 +1,8 @@
 //! The probes' I/O, kept thin: connect to the check target (the traffic address, or
 //! `port`/`addr`), the TLS handshake when the check talks TLS, then the http
-//! exchange or the script's steps, every step within what is left of `timeout`; and
-//! the agent's one-line read. What the bytes mean is judged in `http.rs`,
-//! `script.rs` and `agent.rs`.
+//! exchange (over HTTP/2 in `h2_call.rs`, as is the gRPC call) or the script's steps, every step within
+//! what is left of `timeout`; and the agent's one-line read. What the bytes mean is
+//! judged in `http.rs`, `grpc.rs`, `script.rs` and `agent.rs`.
 
 use std::future::Future;
 use std::io;
@@ -13,6 +13,7 @@ use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
 use super::agent::MAX_ANSWER;
+use super::h2_call::{self, with_h2_alpn};
 use super::http::{body_verdict, head_verdict, request};
 use super::script::{judge, timed_out, Judged};
 use super::Failure;
@@ -47,21 +48,43 @@ pub async fn probe(check: &HealthCheck, server: &Server) -> Result<(), Failure> 
         CheckTls::Plain => None,
         CheckTls::Tls(t) => Some(t),
     };
-    // A check over TLS: the handshake is part of the check.
+    // A check over TLS: the handshake is part of the check. Over HTTP/2, it offers h2.
     let mut stream = match tls {
         None => ServerStream::Plain(tcp),
-        Some(tls) => connect_tls(
-            &tls.client_config,
-            tls.server_name.clone(),
-            tcp,
-            left(deadline),
-        )
-        .await
-        .map_err(|e| Failure::Tls(e.to_string()))?,
+        Some(tls) => {
+            let h2;
+            let config = match check.speaks_h2() {
+                true => {
+                    h2 = with_h2_alpn(&tls.client_config);
+                    &h2
+                }
+                false => &tls.client_config,
+            };
+            connect_tls(config, tls.server_name.clone(), tcp, left(deadline))
+                .await
+                .map_err(|e| Failure::Tls(e.to_string()))?
+        }
     };
+    let h2_tls = tls.map(|t| &**t);
     match check.kind {
+        CheckKind::Http if check.h2 => {
+            within(
+                deadline,
+                check.timeout,
+                h2_call::http(stream, check, server, h2_tls),
+            )
+            .await?
+        }
         CheckKind::Http => {
             within(deadline, check.timeout, http(&mut stream, check, server)).await?
+        }
+        CheckKind::Grpc => {
+            within(
+                deadline,
+                check.timeout,
+                h2_call::grpc(stream, check, server, h2_tls),
+            )
+            .await?
         }
         CheckKind::Tcp if check.steps.is_empty() => Ok(()),
         CheckKind::Tcp => script(&mut stream, &check.steps, deadline, check.timeout).await,

@@ -38,6 +38,39 @@ pub struct Request<'h, 'b> {
     pub expect_continue: bool,
 }
 
+/// Which X-Forwarded-* fields the server gets (a frontend's `forwarded_*` keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forwarding<'a> {
+    /// The field that names the client (`x-forwarded-for`, or HAProxy's `header NAME`);
+    /// `None`: not added (no forwarding, or the client is in an `except` network).
+    pub for_name: Option<&'a str>,
+    /// Add the client field only when the request has none (HAProxy's `if-none`).
+    pub if_none: bool,
+    /// `x-forwarded-proto` with this protocol (`"http"` or `"https"`).
+    pub proto: Option<&'a str>,
+    /// `x-forwarded-host` with the request's host.
+    pub host: bool,
+}
+
+impl Forwarding<'static> {
+    pub const NONE: Self = Forwarding {
+        for_name: None,
+        if_none: false,
+        proto: None,
+        host: false,
+    };
+
+    /// `forwarded_for = true`: X-Forwarded-For, -Proto and -Host.
+    pub fn all(proto: &'static str) -> Self {
+        Forwarding {
+            for_name: Some("x-forwarded-for"),
+            if_none: false,
+            proto: Some(proto),
+            host: true,
+        }
+    }
+}
+
 impl Request<'_, '_> {
     /// Safe to send twice (RFC 9110 §9.2.2).
     pub fn idempotent(&self) -> bool {
@@ -56,12 +89,24 @@ impl Request<'_, '_> {
     }
 
     /// Write the head for the server: hop-by-hop headers (and those named in
-    /// Connection) dropped, X-Forwarded-* added when `forwarded` names the client's
-    /// protocol (`"http"` or `"https"`). The version stays the
-    /// client's: a server must not answer an HTTP/1.0 request with a chunked body, which
-    /// an HTTP/1.0 client could not read (ringlb forwards bodies as they are).
-    pub fn write_upstream_head(&self, out: &mut Vec<u8>, client: IpAddr, forwarded: Option<&str>) {
-        let forwarded_for = forwarded.is_some();
+    /// Connection) dropped, X-Forwarded-* fields added as `forwarded` says. The version
+    /// stays the client's: a server must not answer an HTTP/1.0 request with a chunked
+    /// body, which an HTTP/1.0 client could not read (ringlb forwards bodies as they are).
+    pub fn write_upstream_head(
+        &self,
+        out: &mut Vec<u8>,
+        client: IpAddr,
+        forwarded: Option<Forwarding<'_>>,
+    ) {
+        let f = forwarded.unwrap_or(Forwarding::NONE);
+        let has = |name: &str| {
+            self.headers
+                .iter()
+                .any(|h| h.name.eq_ignore_ascii_case(name))
+        };
+        // The client field: replaced by one that appends the client, kept as sent with
+        // `if_none` when present, left alone when the client is not to be named.
+        let for_name = f.for_name.filter(|n| !(f.if_none && has(n)));
         out.clear();
         let _ = write!(
             out,
@@ -80,10 +125,9 @@ impl Request<'_, '_> {
             if self.expect_continue && name.eq_ignore_ascii_case("expect") {
                 continue;
             }
-            if forwarded_for
-                && ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"]
-                    .iter()
-                    .any(|x| name.eq_ignore_ascii_case(x))
+            if for_name.is_some_and(|n| name.eq_ignore_ascii_case(n))
+                || (f.proto.is_some() && name.eq_ignore_ascii_case("x-forwarded-proto"))
+                || (f.host && name.eq_ignore_ascii_case("x-forwarded-host"))
             {
                 continue;
             }
@@ -98,21 +142,23 @@ impl Request<'_, '_> {
             out.extend_from_slice(h.value);
             out.extend_from_slice(b"\r\n");
         }
-        if forwarded_for {
-            out.extend_from_slice(b"x-forwarded-for: ");
+        if let Some(n) = for_name {
+            let _ = write!(out, "{}: ", n.to_ascii_lowercase());
             for h in self
                 .headers
                 .iter()
-                .filter(|h| h.name.eq_ignore_ascii_case("x-forwarded-for"))
+                .filter(|h| h.name.eq_ignore_ascii_case(n))
             {
                 out.extend_from_slice(h.value);
                 out.extend_from_slice(b", ");
             }
-            let proto = forwarded.unwrap_or("http");
-            let _ = write!(out, "{client}\r\nx-forwarded-proto: {proto}\r\n");
-            if let Some(host) = self.host {
-                let _ = write!(out, "x-forwarded-host: {host}\r\n");
-            }
+            let _ = write!(out, "{client}\r\n");
+        }
+        if let Some(proto) = f.proto {
+            let _ = write!(out, "x-forwarded-proto: {proto}\r\n");
+        }
+        if let Some(host) = self.host.filter(|_| f.host) {
+            let _ = write!(out, "x-forwarded-host: {host}\r\n");
         }
         if self.upgrade {
             out.extend_from_slice(b"connection: upgrade\r\n");

@@ -124,7 +124,11 @@ fn upstream_head_drops_hop_by_hop_and_adds_forwarded() {
     let mut storage = [httparse::EMPTY_HEADER; 32];
     let req = parse_request(raw, &LIMITS, &mut storage).unwrap().unwrap();
     let mut out = Vec::new();
-    req.write_upstream_head(&mut out, "10.0.0.9".parse().unwrap(), Some("http"));
+    req.write_upstream_head(
+        &mut out,
+        "10.0.0.9".parse().unwrap(),
+        Some(Forwarding::all("http")),
+    );
     let text = String::from_utf8(out).unwrap();
     assert_eq!(
         text,
@@ -259,4 +263,48 @@ fn absolute_form_targets_with_a_bad_authority_get_400() {
         let r = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n");
         assert_eq!(status(r.as_bytes()), 200, "{target:?}");
     }
+}
+
+#[test]
+fn forwarding_only_the_client_with_haproxy_options() {
+    let raw =
+        b"GET /p HTTP/1.1\r\nHost: site\r\nX-Real-IP: 1.2.3.4\r\nX-Forwarded-Proto: ftp\r\n\r\n";
+    let mut storage = [httparse::EMPTY_HEADER; 32];
+    let req = parse_request(raw, &LIMITS, &mut storage).unwrap().unwrap();
+    let head = |f: Forwarding<'_>| {
+        let mut out = Vec::new();
+        req.write_upstream_head(&mut out, "10.0.0.9".parse().unwrap(), Some(f));
+        String::from_utf8(out).unwrap()
+    };
+    let only_for = Forwarding {
+        for_name: Some("x-forwarded-for"),
+        ..Forwarding::NONE
+    };
+    // HAProxy's `option forwardfor`: X-Forwarded-For alone, the rest as sent.
+    assert_eq!(
+        head(only_for),
+        "GET /p HTTP/1.1\r\nHost: site\r\nX-Real-IP: 1.2.3.4\r\nX-Forwarded-Proto: ftp\r\nx-forwarded-for: 10.0.0.9\r\n\r\n"
+    );
+    // `header X-Real-IP`: appended to what the client sent; `if-none`: kept as sent.
+    let real = Forwarding {
+        for_name: Some("X-Real-IP"),
+        ..Forwarding::NONE
+    };
+    assert_eq!(
+        head(real),
+        "GET /p HTTP/1.1\r\nHost: site\r\nX-Forwarded-Proto: ftp\r\nx-real-ip: 1.2.3.4, 10.0.0.9\r\n\r\n"
+    );
+    let kept = Forwarding {
+        if_none: true,
+        ..real
+    };
+    assert_eq!(
+        head(kept),
+        "GET /p HTTP/1.1\r\nHost: site\r\nX-Real-IP: 1.2.3.4\r\nX-Forwarded-Proto: ftp\r\n\r\n"
+    );
+    let added = Forwarding {
+        if_none: true,
+        ..only_for
+    };
+    assert!(head(added).ends_with("x-forwarded-for: 10.0.0.9\r\n\r\n"));
 }

@@ -209,6 +209,20 @@ fn kind(
         ("cook", "" | "str" | "found") if arg.is_some() => {
             (k("cookie"), named(arg.unwrap_or_default(), m, values))
         }
+        ("http_auth", "" | "bool") if arg.is_some() && values.is_empty() => (
+            k("http_auth"),
+            Value::Inline(vec![(
+                "userlist".into(),
+                Value::str(arg.unwrap_or_default()),
+            )]),
+        ),
+        ("http_auth_group", "" | "str") if arg.is_some() && !values.is_empty() => (
+            k("http_auth"),
+            Value::Inline(vec![
+                ("userlist".into(), Value::str(arg.unwrap_or_default())),
+                ("groups".into(), strs(values)),
+            ]),
+        ),
         ("always_true", _) => (
             k("src"),
             Value::Arr(vec![Value::str("0.0.0.0/0"), Value::str("::/0")]),

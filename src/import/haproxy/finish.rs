@@ -11,7 +11,7 @@ use crate::import::toml_out::{Table, Value};
 use super::model::{Be, Bind, Cx, Fe};
 use super::{limits, routes};
 
-pub fn tables(fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
+pub fn tables(mut fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
     let mut out = Vec::new();
     let mut backends = Vec::new();
     let mut known: Vec<String> = Vec::new();
@@ -44,7 +44,7 @@ pub fn tables(fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
     }
     let mut frontends = Vec::new();
     let mut logs = false;
-    limits::maxconn(&fes, cx);
+    limits::maxconn(&mut fes, cx);
     for fe in fes {
         logs |= fe.http_log;
         frontends.extend(frontend(fe, &known, &empty, &ff, cx));
@@ -63,6 +63,7 @@ pub fn tables(fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
     }
     out.extend(cx.g.resolvers.clone());
     out.extend(cx.g.tables.clone());
+    out.extend(cx.g.userlists.clone());
     out.extend(frontends);
     out.extend(backends);
     out
@@ -346,7 +347,10 @@ fn forwardfor(fe: &mut Fe, ff: &HashMap<String, Src>, cx: &mut Cx) {
     let srcs: Option<Vec<&Src>> = targets.iter().map(|t| ff.get(*t)).collect();
     if let Some(srcs) = srcs.filter(|s| !s.is_empty()) {
         let srcs: Vec<Src> = srcs.into_iter().cloned().collect();
-        fe.main.set("forwarded_for", Value::Bool(true), srcs[0].differs("set on the frontend, whose every backend has it; also sets X-Forwarded-Proto and X-Forwarded-Host"));
+        let note = srcs[0].differs("set on the frontend, whose every backend has it");
+        fe.main.set("forwarded_for", Value::Bool(true), note);
+        let only_for = Value::Arr(vec![Value::str("x-forwarded-for")]);
+        fe.main.set("forwarded_headers", only_for, srcs[0].cite());
         for s in &srcs {
             fe.main.cite("forwarded_for", s.cite());
             cx.led.done(s);

@@ -293,7 +293,7 @@ pub fn stats_listener(s: &Section, cx: &mut Cx) {
                 Err(why) => cx.led.lost(src, why),
             },
             ("bind", _) => cx.led.lost(src, "ringlb's admin listener has one address"),
-            ("stats", "auth") => cx.led.lost(src, "no user/password: protect the admin listener with global.admin_token"),
+            ("stats", "auth") => super::users::stats_auth(line, cx),
             ("stats", "admin") => cx.led.lost(src, "ringlb's admin API always allows admin actions: protect it with global.admin_token"),
             ("stats", "scope") => cx.led.lost(src, "the stats page shows every proxy"),
             ("stats", _) => cx.led.note(src, "the stats page's address and look are ringlb's own"),

@@ -9,29 +9,33 @@ use super::model::{Be, Cx, Fe};
 
 /// A frontend's `maxconn` pauses accepting at the limit, as ringlb's process-wide
 /// `max_connections` does: with one frontend they are the same limit. With several,
-/// a limit at or above the process limit is never reached, in HAProxy either.
-pub fn maxconn(fes: &[Fe], cx: &mut Cx) {
+/// a limit at or above the process limit is never reached, in HAProxy either; one
+/// below it is the frontend's own `max_connections`.
+pub fn maxconn(fes: &mut [Fe], cx: &mut Cx) {
     let global = match cx.g.main.get("max_connections") {
         Some(Value::Int(g)) => Some(*g),
         _ => None,
     };
-    for (n, src) in fes.iter().filter_map(|f| f.maxconn.as_ref()) {
+    let several = fes.len() > 1;
+    for fe in fes.iter_mut() {
+        let Some((n, src)) = fe.maxconn.as_ref() else {
+            continue;
+        };
         let g = global.unwrap_or(i64::MAX);
-        if fes.len() == 1 && *n < g {
+        if !several && *n < g {
             let note = src.differs("the only frontend's limit, applied to the process");
             cx.g.main.set("max_connections", Value::Int(*n), note);
-        } else if fes.len() == 1 || *n >= g {
+        } else if !several || *n >= g {
             let why = format!("no key needed: global.max_connections = {g} is reached first");
-            let note = if fes.len() == 1 {
+            let note = if !several {
                 src.cite()
             } else {
                 format!("{} ({why})", src.cite())
             };
             cx.g.main.cite("max_connections", note);
         } else {
-            let g = global.map_or(String::new(), |g| format!(" = {g}"));
-            cx.led.lost(src, format!("ringlb has no per-frontend connection limit; global.max_connections{g} is process-wide (a busy frontend can take every connection)"));
-            continue;
+            let note = src.differs("split evenly across workers, as global.max_connections is");
+            fe.main.set("max_connections", Value::Int(*n), note);
         }
         cx.led.done(src);
     }

@@ -13,6 +13,7 @@
 //! - `tables.rs`: stick tables, tracking rules, counter ACLs.
 //! - `global.rs`: `global`, `resolvers`, log targets, the stats listener.
 //! - `finish.rs`: HAProxy's implicit defaults made explicit, and the tables in order.
+//! - `users.rs`: `userlist` sections and `stats auth` → `[[userlist]]`.
 //! - `limits.rs`: frontend `maxconn` and server `maxqueue`, decided once all is read.
 
 mod acl;
@@ -28,6 +29,7 @@ mod rules;
 mod sections;
 mod server;
 mod tables;
+mod users;
 mod values;
 
 use std::collections::HashMap;
@@ -52,6 +54,7 @@ pub fn translate(
         match s.kind {
             Kind::Global => global::global(s, &mut cx),
             Kind::Resolvers => global::resolvers(s, &mut cx),
+            Kind::Userlist => users::userlist(s, &mut cx),
             Kind::Other => other(s, &mut cx),
             Kind::Frontend | Kind::Backend | Kind::Listen => {
                 for l in s.body.iter().filter(|l| l.word(0) == "stick-table") {
@@ -254,7 +257,6 @@ fn settle_defaults(s: &Section, used: bool, cx: &mut Cx) {
 fn other(s: &Section, cx: &mut Cx) {
     let why = match s.head.word(0) {
         "peers" => "ringlb does not share tables between nodes: each keeps its own",
-        "userlist" => "ringlb has no HTTP basic authentication",
         "cache" => "ringlb does not cache responses",
         "mailers" => "ringlb sends no mail: use [vrrp] notify or log alerts",
         "program" => "ringlb starts no other programs",

@@ -28,6 +28,8 @@ pub struct Global {
     /// `[[table]]`s from stick tables, and their names.
     pub tables: Vec<Table>,
     pub table_names: Vec<String>,
+    /// `[[userlist]]`s, each followed by its `[[userlist.user]]`s.
+    pub userlists: Vec<Table>,
 }
 
 impl Default for Global {
@@ -44,6 +46,7 @@ impl Default for Global {
             verify_none: None,
             tables: Vec::new(),
             table_names: Vec::new(),
+            userlists: Vec::new(),
         }
     }
 }

@@ -311,6 +311,42 @@ fn timeout(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx
     }
 }
 
+/// `option forwardfor [except NET] [header NAME] [if-none]` on an http frontend:
+/// X-Forwarded-For alone, as HAProxy adds it.
+fn forwardfor(line: &Line, fe: &mut Fe, cx: &mut Cx) {
+    let src = &line.src;
+    let only_for = Value::Arr(vec![Value::str("x-forwarded-for")]);
+    fe.main.set("forwarded_for", Value::Bool(true), src.cite());
+    fe.main.set("forwarded_headers", only_for, src.cite());
+    let mut i = 2;
+    while i < line.words.len() {
+        match (line.word(i), line.words.get(i + 1)) {
+            ("except", Some(net)) => {
+                let nets = Value::Arr(vec![Value::str(net)]);
+                fe.main.set("forwarded_for_except", nets, src.cite());
+                i += 2;
+            }
+            ("header", Some(name)) => {
+                fe.main
+                    .set("forwarded_for_header", Value::str(name), src.cite());
+                i += 2;
+            }
+            ("if-none", _) => {
+                fe.main
+                    .set("forwarded_for_if_none", Value::Bool(true), src.cite());
+                i += 1;
+            }
+            (other, _) => {
+                let what = format!("option forwardfor {other}");
+                cx.led
+                    .lost_part(src, what, "unknown option (or its value is missing)");
+                break;
+            }
+        }
+    }
+    cx.led.done(src);
+}
+
 fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx: &mut Cx) {
     let src = &line.src;
     let negated = line.word(0) == "no";
@@ -331,13 +367,7 @@ fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx:
             cx.led.note(src, "no key needed: no effect on a tcp frontend, in HAProxy either")
         }
         ("httplog", Some(fe), _) if dflt && fe.mode() == "tcp" => {}
-        ("forwardfor", Some(fe), _) if !negated => {
-            fe.main.set("forwarded_for", Value::Bool(true), src.differs("also sets X-Forwarded-Proto and X-Forwarded-Host"));
-            cx.led.done(src);
-            if line.words.len() > 2 {
-                cx.led.lost_part(src, "option forwardfor options", "except/header/if-none are not supported");
-            }
-        }
+        ("forwardfor", Some(fe), _) if !negated => forwardfor(line, fe, cx),
         ("httplog" | "tcplog", Some(fe), _) if !negated => {
             fe.main.set("access_log_format", Value::str(name), src.cite());
             fe.http_log = true;

@@ -230,6 +230,16 @@ fn http_request_rule(line: &Line, fe: &mut Fe) -> Result<Table, String> {
             t.set("table", Value::str(table), note.clone());
             t
         }
+        "auth" => {
+            let mut t = rule("[[frontend.http_rule]]", "auth", line);
+            let realm = match args {
+                [] => fe.name.clone(),
+                [r, realm] if r == "realm" => realm.clone(),
+                _ => return Err("auth options other than realm are not supported".into()),
+            };
+            t.set("realm", Value::str(realm), note.clone());
+            t
+        }
         "use-service" if arg(0) == "prometheus-exporter" => {
             return Err("ringlb's /metrics is on global.admin_bind".into())
         }

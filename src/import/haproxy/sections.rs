@@ -31,7 +31,8 @@ pub enum Kind {
     Backend,
     Listen,
     Resolvers,
-    /// peers, userlist, cache, mailers, program, http-errors, ring...: not carried.
+    Userlist,
+    /// peers, cache, mailers, program, http-errors, ring...: not carried.
     Other,
 }
 
@@ -54,7 +55,7 @@ const SECTIONS: &[(&str, Kind)] = &[
     ("listen", Kind::Listen),
     ("resolvers", Kind::Resolvers),
     ("peers", Kind::Other),
-    ("userlist", Kind::Other),
+    ("userlist", Kind::Userlist),
     ("cache", Kind::Other),
     ("mailers", Kind::Other),
     ("program", Kind::Other),

@@ -50,7 +50,6 @@ const FLAGS: &[&str] = &[
 
 /// Server options ringlb cannot carry, and how it behaves instead.
 const DIFFERS: &[(&str, &str)] = &[
-    ("disabled", "ringlb has no key to start a server in maintenance: it would take traffic at start; remove the server, or POST `maint` to /api/servers/B/S/state before traffic arrives"),
     ("minconn", "ringlb's server max_connections is a fixed limit: HAProxy's minconn makes maxconn dynamic (minconn at low backend load, up to maxconn at fullconn), so ringlb lets more connections through to the server at low load"),
     ("on-marked-down", "ringlb leaves established sessions to a server marked down open until they end; HAProxy's shutdown-sessions closes them (clients see the failover later in ringlb)"),
 ];
@@ -106,6 +105,8 @@ fn options(words: &[String], src: &Src, t: &mut Table, be: &mut Be, cx: &mut Cx)
             ("check", _) => set(t, "check", Value::Bool(true)),
             ("no-check", _) => set(t, "check", Value::Bool(false)),
             ("backup", _) => set(t, "backup", Value::Bool(true)),
+            ("disabled", _) => set(t, "disabled", Value::Bool(true)),
+            ("enabled", _) => set(t, "disabled", Value::Bool(false)),
             ("no-backup", _) => set(t, "backup", Value::Bool(false)),
             ("weight", Some(n)) => set(t, "weight", Value::Int(n)),
             ("maxconn", Some(n)) => set(t, "max_connections", Value::Int(n)),
@@ -175,7 +176,7 @@ fn options(words: &[String], src: &Src, t: &mut Table, be: &mut Be, cx: &mut Cx)
             ("observe", _) => be.observe = true,
             ("error-limit", Some(n)) => be.main.set("error_limit", Value::Int(n), note.clone()),
             ("on-error", _) if arg == "mark-down" => {}
-            ("id" | "enabled" | "no-sslv3" | "no-tlsv10" | "no-tlsv11" | "check-proto", _) => {}
+            ("id" | "no-sslv3" | "no-tlsv10" | "no-tlsv11" | "check-proto", _) => {}
             ("ssl-min-ver", _) if arg != "TLSv1.3" => {}
             ("init-addr", _) => {}
             ("maxqueue", _) => be.maxqueue.push(src.clone()),

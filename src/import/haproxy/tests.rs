@@ -133,12 +133,33 @@ fn forwardfor_inherited_by_tcp_frontends_only_has_no_effect() {
         notes(text),
         ["h.cfg:3: option forwardfor except 127.0.0.0/8: no key needed: no effect on a tcp frontend, in HAProxy either"]
     );
-    // An http frontend inheriting it too: its options are still reported.
-    let (_, lost) = run(&format!(
+    // An http frontend inheriting it too: X-Forwarded-For alone, except loopback.
+    let (toml, lost) = run(&format!(
         "{text}frontend g\n  bind :81\n  default_backend b\n"
     ));
+    assert!(lost.is_empty(), "{lost:?}");
+    for key in [
+        "forwarded_for = true",
+        "forwarded_headers = [\"x-forwarded-for\"]",
+        "forwarded_for_except = [\"127.0.0.0/8\"]",
+    ] {
+        assert!(toml.contains(key), "{key} in {toml}");
+    }
+}
+
+#[test]
+fn forwardfor_options_become_keys() {
+    let text = "frontend f\n  bind :80\n  mode http\n  option forwardfor header X-Client-IP if-none\n  default_backend b\nbackend b\n  mode http\n  server s 10.0.0.1:80\n";
+    let (toml, lost) = run(text);
+    assert!(lost.is_empty(), "{lost:?}");
+    assert!(
+        toml.contains("forwarded_for_header = \"X-Client-IP\""),
+        "{toml}"
+    );
+    assert!(toml.contains("forwarded_for_if_none = true"), "{toml}");
+    let (_, lost) = run(&text.replace("if-none", "bogus"));
     assert_eq!(lost.len(), 1, "{lost:?}");
-    assert!(lost[0].starts_with("h.cfg:3: option forwardfor options: not translated"));
+    assert!(lost[0].starts_with("h.cfg:4: option forwardfor bogus: not translated"));
 }
 
 #[test]
@@ -188,11 +209,24 @@ fn frontend_maxconn_at_or_above_the_global_one_needs_no_key() {
         toml.contains("h.cfg:11: maxconn 5000 (no key needed"),
         "{toml}"
     );
-    let (_, lost) = run(&text.replace("maxconn 5000", "maxconn 3999"));
-    assert_eq!(lost, ["h.cfg:11: maxconn: not translated: ringlb has no per-frontend connection limit; global.max_connections = 4000 is process-wide (a busy frontend can take every connection)"]);
-    // Without a global limit, no frontend limit can be dropped.
-    let (_, lost) = run(&text.replace("global\n  maxconn 4000\n", ""));
-    assert_eq!(lost.len(), 2, "{lost:?}");
+    // Below the process limit: the frontend's own limit.
+    let (toml, lost) = run(&text.replace("maxconn 5000", "maxconn 3999"));
+    assert!(lost.is_empty(), "{lost:?}");
+    let fes = parsed(&toml)["frontend"].as_array().unwrap().clone();
+    let limits: Vec<_> = fes
+        .iter()
+        .map(|f| f.get("max_connections").and_then(|v| v.as_integer()))
+        .collect();
+    assert_eq!(limits, [None, Some(3999)]);
+    // Without a global limit, every frontend keeps its own.
+    let (toml, lost) = run(&text.replace("global\n  maxconn 4000\n", ""));
+    assert!(lost.is_empty(), "{lost:?}");
+    let fes = parsed(&toml)["frontend"].as_array().unwrap().clone();
+    let limits: Vec<_> = fes
+        .iter()
+        .map(|f| f.get("max_connections").and_then(|v| v.as_integer()))
+        .collect();
+    assert_eq!(limits, [Some(4000), Some(5000)]);
 }
 
 #[test]
@@ -225,16 +259,27 @@ fn tuning_lines_at_haproxys_default_need_no_key() {
 #[test]
 fn server_options_say_how_ringlb_differs() {
     let text = "backend b\n  server s 10.0.0.1:80 disabled minconn 5 maxconn 50 on-marked-down shutdown-sessions\n";
-    let (_, lost) = run(text);
-    assert_eq!(lost.len(), 3, "{lost:?}");
+    let (toml, lost) = run(text);
+    assert_eq!(lost.len(), 2, "{lost:?}");
     let why = [
-        "server disabled: not translated: ringlb has no key to start a server in maintenance",
         "server minconn: not translated: ringlb's server max_connections is a fixed limit",
         "server on-marked-down: not translated: ringlb leaves established sessions",
     ];
     for (l, w) in lost.iter().zip(why) {
         assert!(l.contains(w), "{l}");
     }
+    assert!(toml.contains("disabled = true"), "{toml}");
+}
+
+#[test]
+fn disabled_servers_start_in_maintenance_and_enabled_undoes_a_default() {
+    let text = "backend b\n  default-server disabled\n  server s1 10.0.0.1:80\n  server s2 10.0.0.2:80 enabled\n";
+    let (toml, lost) = run(text);
+    assert!(lost.is_empty(), "{lost:?}");
+    let t = parsed(&toml);
+    let servers = t["backend"][0]["server"].as_array().unwrap();
+    let disabled: Vec<_> = servers.iter().map(|s| s["disabled"].as_bool()).collect();
+    assert_eq!(disabled, [Some(true), Some(false)]);
 }
 
 #[test]
@@ -292,8 +337,45 @@ fn stats_listener_becomes_admin_bind() {
     let t = parsed(&toml);
     assert_eq!(t["global"]["admin_bind"].as_str(), Some("127.0.0.1:8404"));
     assert_eq!(t["frontend"].as_array().unwrap().len(), 1);
-    assert_eq!(lost.len(), 1);
-    assert!(lost[0].contains("admin_token"));
+    assert!(lost.is_empty(), "{lost:?}");
+    // `stats auth` → a userlist the admin listener asks for.
+    assert_eq!(t["global"]["admin_userlist"].as_str(), Some("stats_auth"));
+    let list = &t["userlist"][0];
+    assert_eq!(list["name"].as_str(), Some("stats_auth"));
+    assert_eq!(list["user"][0]["name"].as_str(), Some("admin"));
+    assert_eq!(
+        list["user"][0]["insecure_password"].as_str(),
+        Some("secret")
+    );
+}
+
+#[test]
+fn userlists_acls_and_auth_rules() {
+    let text = "userlist admins\n  group ops users alice\n  group dev\n  user alice insecure-password s3cret\n  user bob password $6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1 groups dev\n  user old password $1$md5$abcdefgh\nfrontend f\n  bind :80\n  mode http\n  acl ok http_auth(admins)\n  acl devs http_auth_group(admins) dev\n  http-request auth realm \"Ops area\" if !ok\n  http-request auth if { path_beg /dev } !devs\n  default_backend b\nbackend b\n  mode http\n  server s 10.0.0.1:80\n";
+    let (toml, lost) = run(text);
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(
+        lost[0].starts_with("h.cfg:6: user: not translated: only SHA-256 and SHA-512"),
+        "{lost:?}"
+    );
+    let t = parsed(&toml);
+    let users = t["userlist"][0]["user"].as_array().unwrap();
+    assert_eq!(users.len(), 2);
+    assert_eq!(users[0]["groups"].as_array().unwrap().len(), 1);
+    assert_eq!(users[1]["groups"][0].as_str(), Some("dev"));
+    let fe = &t["frontend"][0];
+    assert_eq!(
+        fe["acl"][0]["http_auth"]["userlist"].as_str(),
+        Some("admins")
+    );
+    assert_eq!(fe["acl"][1]["http_auth"]["groups"][0].as_str(), Some("dev"));
+    let rules = fe["http_rule"].as_array().unwrap();
+    assert_eq!(rules[0]["realm"].as_str(), Some("Ops area"));
+    assert_eq!(
+        rules[1]["realm"].as_str(),
+        Some("f"),
+        "HAProxy's default realm is the proxy's name"
+    );
 }
 
 #[test]
@@ -358,9 +440,14 @@ fn frontend_maxconn_is_the_process_limit_only_with_one_frontend() {
         Some(2000)
     );
     let two = format!("{one}frontend g\n  bind :81\n  default_backend b\n");
-    let (_, lost) = run(&two);
-    assert_eq!(lost.len(), 1, "{lost:?}");
-    assert!(lost[0].starts_with("h.cfg:4: maxconn: not translated"));
+    let (toml, lost) = run(&two);
+    assert!(lost.is_empty(), "{lost:?}");
+    // Two frontends: each keeps the limit it inherits, the process keeps its own.
+    let t = parsed(&toml);
+    assert_eq!(t["global"]["max_connections"].as_integer(), Some(5000));
+    for fe in t["frontend"].as_array().unwrap() {
+        assert_eq!(fe["max_connections"].as_integer(), Some(2000));
+    }
 }
 
 #[test]
