@@ -21,11 +21,12 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::bird::{admin_addr, example, run, Backend, Fabric, A, B, CLIENT, ROUTER, SHARED, SVC};
+use common::bird::{self, admin_addr, device_addrs, example, run, svc, Fabric, A, B, ROUTER, SVC};
+use common::ecmp::{self, node_of, Backend};
 use common::netns::Lan;
 use common::{admin, Ringlb, TempConfig, BIN, PATIENCE};
 
@@ -33,73 +34,29 @@ use common::{admin, Ringlb, TempConfig, BIN, PATIENCE};
 /// 127.0.0.1:9001, checked every 100 ms; announced while that backend is up.
 /// `announce`: more keys for `[announce]`.
 fn node_config(announce: &str) -> String {
-    format!(
-        r#"[global]
-workers = 1
-pin_workers = false
-admin_bind = "127.0.0.1:9900"
-
-[[frontend]]
-name = "web"
-bind = ["{SVC}:8080"]
-mode = "tcp"
-default_backend = "app"
-
-[[backend]]
-name = "app"
-[backend.check]
-kind = "tcp"
-interval = "100ms"
-fast_interval = "50ms"
-timeout = "200ms"
-rise = 1
-fall = 1
-
-[[backend.server]]
-name = "local"
-address = "127.0.0.1:9001"
-check = true
-
-[announce]
-interface = "svc0"
-addresses = ["{SVC}/32"]
-{announce}
-"#
-    )
-}
-
-/// Which node answered: the first word of the backend's line ("a" or "b").
-fn node_of(line: &str) -> &str {
-    line.split(' ').next().unwrap_or("")
+    bird::node_config(&[svc()], announce)
 }
 
 /// Every connection answered; how many reached each node.
 fn tally(answers: &[Result<String, String>]) -> (usize, usize) {
-    let mut n = (0, 0);
-    for a in answers {
-        match a.as_deref().map(node_of) {
-            Ok("a") => n.0 += 1,
-            Ok("b") => n.1 += 1,
-            other => panic!("a client failed: {other:?} (all: {answers:?})"),
-        }
-    }
-    n
+    let n = ecmp::tally(answers, &["a", "b"]);
+    (n[0], n[1])
 }
 
 /// The router, two announced nodes with local backends "a" and "b", both routes up.
 fn two_nodes(test: &str, announce: &str) -> Option<(Fabric, [Ringlb; 2], [Backend; 2])> {
     let f = Fabric::new(test, 0)?;
-    let local: SocketAddr = "127.0.0.1:9001".parse().unwrap();
-    let backends = [
-        Backend::start(&f.lan, A, local, "a"),
-        Backend::start(&f.lan, B, local, "b"),
-    ];
-    let config = node_config(announce);
-    let mut nodes = [f.ringlb(A, &config), f.ringlb(B, &config)];
-    for n in &mut nodes {
-        n.wait_logged("198.51.100.10 added to svc0");
-    }
-    f.wait_route(&[A, B], "start-up");
+    let Ok(backends) = <[Backend; 2]>::try_from(f.local_backends()) else {
+        unreachable!("two nodes, two backends")
+    };
+    let announced = f.announced(
+        &node_config(announce),
+        "198.51.100.10 added to svc0",
+        &[IpAddr::V4(SVC)],
+    );
+    let Ok(nodes) = <[Ringlb; 2]>::try_from(announced) else {
+        unreachable!("two nodes")
+    };
     Some((f, nodes, backends))
 }
 
@@ -292,26 +249,6 @@ fn a_frozen_bird_on_a_node_is_caught_by_bfd() {
     assert_eq!(tally(&f.ask(None, 20)), (0, 20));
 }
 
-/// The addresses on `host`'s announce device (`None`: no such device).
-fn device_addrs(lan: &Lan, host: usize) -> Option<String> {
-    let out = Command::new("ip")
-        .args([
-            "-n",
-            &lan.ns(host),
-            "-4",
-            "-o",
-            "addr",
-            "show",
-            "dev",
-            "svc0",
-        ])
-        .output()
-        .expect("ip addr show");
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).to_string())
-}
-
 #[test]
 fn a_node_whose_backend_is_dead_at_start_is_announced_after_it_comes_and_hold_down() {
     let test = "a_node_whose_backend_is_dead_at_start_is_announced_after_it_comes_and_hold_down";
@@ -337,7 +274,7 @@ fn a_node_whose_backend_is_dead_at_start_is_announced_after_it_comes_and_hold_do
         "announced before its first check"
     );
     assert_eq!(
-        device_addrs(&lan, 0).as_deref(),
+        device_addrs(&lan, 0, "-4").as_deref(),
         Some(""),
         "the device is up, empty"
     );
@@ -370,11 +307,11 @@ fn a_node_whose_backend_is_dead_at_start_is_announced_after_it_comes_and_hold_do
         came.elapsed() >= Duration::from_secs(1),
         "announced within hold_down"
     );
-    assert!(device_addrs(&lan, 0).is_some_and(|a| a.contains("inet 198.51.100.10/32")));
+    assert!(device_addrs(&lan, 0, "-4").is_some_and(|a| a.contains("inet 198.51.100.10/32")));
     // And the device goes with the process.
     node.child.kill().expect("kill -9");
     node.child.wait().expect("wait");
-    assert_eq!(device_addrs(&lan, 0), None, "the kernel deleted svc0");
+    assert_eq!(device_addrs(&lan, 0, "-4"), None, "the kernel deleted svc0");
 }
 
 #[test]
@@ -458,66 +395,12 @@ fn a_client_keeps_its_server_whichever_node_ecmp_picks() {
     let Some(f) = Fabric::new(test, 1) else {
         return;
     };
-    // The example, with three shared backends on the SHARED host.
-    let shared = Lan::ip(SHARED);
-    let names = ["s1", "s2", "s3"];
-    let _servers: Vec<Backend> = (0..3)
-        .map(|i| {
-            Backend::start(
-                &f.lan,
-                SHARED,
-                SocketAddr::from((shared, 9001 + i as u16)),
-                names[i],
-            )
-        })
-        .collect();
-    let mut text = example("bgp-node.toml")
-        .replace("workers = 0", "workers = 1")
-        .replace("pin_workers = true", "pin_workers = false")
-        .replace("198.51.100.10:80\"", "198.51.100.10:8080\"")
-        .replace("interval = \"1s\"", "interval = \"100ms\"");
-    for i in 0..3 {
-        text = text.replace(
-            &format!("10.0.1.1{}:8080", i + 1),
-            &format!("{shared}:{}", 9001 + i),
-        );
-    }
-    let mut nodes = [f.ringlb(A, &text), f.ringlb(B, &text)];
-    for n in &mut nodes {
-        n.wait_logged("198.51.100.10 added to svc0");
-    }
-    f.wait_route(&[A, B], "start-up");
+    let (config, _servers) = f.source_hash_example();
+    let _nodes = f.announced(&config, "198.51.100.10 added to svc0", &[IpAddr::V4(SVC)]);
     // Eight client addresses, eight connections (eight source ports) each.
-    let sources: Vec<Ipv4Addr> = (0..8).map(|i| Ipv4Addr::new(192, 0, 2, 100 + i)).collect();
-    for s in &sources {
-        run(Command::new("ip")
-            .args(["-n", &f.lan.ns(CLIENT), "addr", "add"])
-            .arg(format!("{s}/24"))
-            .args(["dev", "eth0"]));
-    }
-    let mut both_nodes = 0;
-    for &src in &sources {
-        let answers = f.ask(Some(src), 8);
-        let lines: Vec<&str> = answers
-            .iter()
-            .map(|a| a.as_deref().unwrap_or_else(|e| panic!("{src}: {e}")))
-            .collect();
-        // "s2 via 192.0.2.3": the server, and the node that connected to it.
-        let servers: Vec<&str> = lines.iter().map(|l| node_of(l)).collect();
-        assert!(
-            servers.iter().all(|s| *s == servers[0]),
-            "client {src} reached different servers: {lines:?}"
-        );
-        let via_a = lines
-            .iter()
-            .filter(|l| l.ends_with(&format!("via {}", Lan::ip(A))))
-            .count();
-        if via_a > 0 && via_a < lines.len() {
-            both_nodes += 1;
-        }
-    }
+    let seen = f.stickiness(8, 8);
     assert!(
-        both_nodes > 0,
+        seen.spread_clients > 0,
         "no client address was spread over both nodes"
     );
 }

@@ -9,7 +9,7 @@ mod common;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use common::netns::{fetch_from, Lan};
+use common::netns::{fetch_from, local_service, Lan};
 use common::vrrp::{
     admin_addr, api, assert_takes_over_in_time, keepalived_instance, kill_all, start_ringlb,
     wait_api,
@@ -34,40 +34,14 @@ fn backend() -> SocketAddr {
 /// A ringlb for one host: a TCP frontend on the VIP in front of the host's own
 /// backend on 127.0.0.1:9001, and `vrrp` lines added to a `[vrrp]` section.
 fn config(priority: u8, interval: Duration, vrrp: &str, check: bool) -> String {
-    let check_section = if check {
-        "[backend.check]\nkind = \"tcp\"\ninterval = \"100ms\"\nfast_interval = \"50ms\"\ntimeout = \"200ms\"\nrise = 1\nfall = 1\n"
-    } else {
-        ""
-    };
-    format!(
-        r#"[global]
-workers = 1
-pin_workers = false
-admin_bind = "127.0.0.1:9900"
-
-[[frontend]]
-name = "web"
-bind = ["{VIP}:8080"]
-mode = "tcp"
-default_backend = "app"
-
-[[backend]]
-name = "app"
-{check_section}
-[[backend.server]]
-name = "local"
-address = "127.0.0.1:9001"
-check = {check}
-
-[vrrp]
-interface = "eth0"
-virtual_router_id = 51
-priority = {priority}
-advert_interval = "{}ms"
-virtual_ips = ["{VIP}/24"]
-{vrrp}
-"#,
-        interval.as_millis()
+    let ms = interval.as_millis();
+    local_service(
+        &[vip_port()],
+        check,
+        &format!(
+            "[vrrp]\ninterface = \"eth0\"\nvirtual_router_id = 51\npriority = {priority}\n\
+             advert_interval = \"{ms}ms\"\nvirtual_ips = [\"{VIP}/24\"]\n{vrrp}"
+        ),
     )
 }
 

@@ -10,7 +10,7 @@ mod common;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use common::netns::Lan;
+use common::netns::{local_service, Lan};
 use common::vrrp::{api, have_keepalived, keepalived, start_ringlb, wait_api};
 use common::{admin, TempConfig, PATIENCE};
 use ringlb::vrrp::machine::master_down_interval;
@@ -109,42 +109,14 @@ fn ringlb_without_frontends_holds_the_vip_like_keepalived_alone() {
 
 /// ringlb in front of its own backend on 127.0.0.1:9001, tracking it.
 fn tracked_config(priority: u8) -> String {
-    format!(
-        r#"[global]
-workers = 1
-pin_workers = false
-admin_bind = "127.0.0.1:9900"
-
-[[frontend]]
-name = "web"
-bind = ["{VIP}:8080"]
-mode = "tcp"
-default_backend = "app"
-
-[[backend]]
-name = "app"
-[backend.check]
-kind = "tcp"
-interval = "100ms"
-fast_interval = "50ms"
-timeout = "200ms"
-rise = 1
-fall = 1
-
-[[backend.server]]
-name = "local"
-address = "127.0.0.1:9001"
-check = true
-
-[vrrp]
-interface = "eth0"
-virtual_router_id = 51
-priority = {priority}
-advert_interval = "1s"
-virtual_ips = ["{VIP}/24"]
-track_frontends = true
-track_weight = 60
-"#
+    local_service(
+        &[SocketAddr::from((VIP, 8080))],
+        true,
+        &format!(
+            "[vrrp]\ninterface = \"eth0\"\nvirtual_router_id = 51\npriority = {priority}\n\
+             advert_interval = \"1s\"\nvirtual_ips = [\"{VIP}/24\"]\ntrack_frontends = true\n\
+             track_weight = 60\n"
+        ),
     )
 }
 

@@ -6,7 +6,7 @@
 //! second, and retried at the next health report (every second).
 
 use std::cell::{Cell, RefCell};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -62,10 +62,14 @@ fn prepared(
     tun: Tun,
     carried: Option<Carried>,
 ) -> Result<Prepared, AnnounceError> {
-    let index = tun.index().map_err(|source| AnnounceError::Device {
+    let device = |source| AnnounceError::Device {
         name: config.interface.clone(),
         source,
-    })?;
+    };
+    if config.addresses.iter().any(IpAddr::is_ipv6) {
+        tun.enable_ipv6().map_err(device)?;
+    }
+    let index = tun.index().map_err(device)?;
     let netlink = Netlink::open()?;
     Ok(Prepared {
         config: config.clone(),
@@ -98,7 +102,7 @@ pub fn adopt(
 #[derive(Debug, Clone)]
 pub struct Status {
     pub interface: String,
-    pub addresses: Vec<Ipv4Addr>,
+    pub addresses: Vec<IpAddr>,
     /// The addresses are on the device (BIRD announces them).
     pub announced: bool,
     pub operator_on: bool,
@@ -297,14 +301,17 @@ impl Announcer {
         }
     }
 
-    /// Add (or remove) every service address; stops at the first failure.
+    /// Add (or remove) every service address, each a single host (/32 or /128;
+    /// IPv6 ones without duplicate address detection, so BIRD sees them at once);
+    /// stops at the first failure.
     fn set_addresses(&self, present: bool) -> Result<(), NetlinkError> {
         let mut netlink = self.netlink.borrow_mut();
         for &addr in &self.config.addresses {
+            let host = if addr.is_ipv4() { 32 } else { 128 };
             if present {
-                netlink.add_address(self.index, addr, 32)?;
+                netlink.add_address(self.index, addr, host)?;
             } else {
-                netlink.remove_address(self.index, addr, 32)?;
+                netlink.remove_address(self.index, addr, host)?;
             }
         }
         Ok(())
@@ -327,10 +334,10 @@ impl Announcer {
     }
 }
 
-fn list(addresses: &[Ipv4Addr]) -> String {
+fn list(addresses: &[IpAddr]) -> String {
     addresses
         .iter()
-        .map(Ipv4Addr::to_string)
+        .map(IpAddr::to_string)
         .collect::<Vec<_>>()
         .join(", ")
 }

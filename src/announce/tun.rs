@@ -140,6 +140,23 @@ impl Tun {
         self._device.try_clone().map(OwnedFd::from)
     }
 
+    /// Let the device carry IPv6 addresses: a host set to
+    /// `net.ipv6.conf.default.disable_ipv6 = 1` creates it with IPv6 off, and adding
+    /// an IPv6 address would then fail with "permission denied". Only the device's
+    /// own setting is changed; it goes with the device.
+    pub fn enable_ipv6(&self) -> io::Result<()> {
+        let path = format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", self.name);
+        match std::fs::read_to_string(&path) {
+            Ok(v) if v.trim() == "0" => Ok(()),
+            Ok(_) => std::fs::write(&path, "0")
+                .map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}"))),
+            Err(e) => Err(io::Error::new(
+                e.kind(),
+                format!("{path}: {e} (is IPv6 disabled in this kernel, ipv6.disable=1?)"),
+            )),
+        }
+    }
+
     /// The interface index, for netlink requests.
     pub fn index(&self) -> io::Result<u32> {
         let name = std::ffi::CString::new(self.name.as_str()).map_err(io::Error::other)?;

@@ -29,6 +29,7 @@
 //! | `validate_log.rs` | `global.log_target`, `global.syslog`, `access_log_format` (global and per frontend) |
 //! | `validate_userlist.rs` | `[[userlist]]` (basic authentication users) and `global.admin_userlist` |
 //! | `validate_user.rs` | `global.user`, `global.group`: names resolved to ids on this host |
+//! | `validate_script.rs` | `global.script_user`, `enable_script_security`: whom VRRP's programs run as |
 //! | `raw_rules.rs` | the rule keys as written: `[[table]]`, `[[frontend.acl]]`, `*_rule`, `error_page` |
 //! | `validate_rules.rs` | `[[table]]`, a frontend's rules → a [`crate::rules::RuleSet`], error pages |
 //! | `validate_acl.rs` | `[[frontend.acl]]` → the rule engine's tests (CIDR files, regexes, counters) |
@@ -57,6 +58,7 @@ mod validate_log;
 mod validate_probe;
 mod validate_resolve;
 mod validate_rules;
+mod validate_script;
 mod validate_tls;
 mod validate_user;
 mod validate_userlist;

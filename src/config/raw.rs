@@ -111,6 +111,12 @@ pub struct RawGlobal {
     pub user: Option<S<String>>,
     pub group: Option<S<String>>,
     pub allow_root: Option<bool>,
+    /// Added keys: keepalived's `script_user USER [GROUP]` and
+    /// `enable_script_security` (global_defs): whom VRRP's notify and track
+    /// programs run as, and refusing programs a non-root user could change.
+    pub script_user: Option<S<String>>,
+    pub script_group: Option<S<String>>,
+    pub enable_script_security: Option<bool>,
     /// Added key: the Unix socket `ringlb upgrade` talks to (empty: none).
     pub upgrade_socket: Option<S<String>>,
     /// Added key: most tracking-table entries a binary upgrade carries over.

@@ -248,7 +248,8 @@ impl Validator {
                 );
             }
         }
-        let (vrrp, vrrp_sync_groups) = self.vrrps(raw);
+        let (mut vrrp, mut vrrp_sync_groups) = self.vrrps(raw);
+        self.scripts(raw, &global, &mut vrrp, &mut vrrp_sync_groups);
         let resolvers = self.resolvers(raw.resolvers.as_ref(), &backends);
         let announce = raw
             .announce

@@ -2,10 +2,11 @@
 //! ECMP). ringlb puts the addresses on a TUN device of its own while this node is
 //! healthy and not drained; BIRD's `direct` protocol exports what is there. Checked
 //! here so that `ringlb check` refuses what the control thread could not do: an
-//! interface name the kernel refuses, addresses that are not IPv4 /32s, frontends
-//! that do not exist, and addresses the frontends do not listen on (a warning).
+//! interface name the kernel refuses, addresses that are not single hosts (IPv4
+//! /32s, IPv6 /128s), frontends that do not exist, and addresses the frontends do
+//! not listen on (a warning).
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use super::raw::{RawAnnounce, S};
@@ -22,8 +23,9 @@ const MAX_ADDRESSES: usize = 64;
 pub struct Announce {
     /// The TUN device ringlb creates (and the kernel deletes when ringlb dies).
     pub interface: String,
-    /// The service addresses, each a /32.
-    pub addresses: Vec<Ipv4Addr>,
+    /// The service addresses, each a single host (IPv4 /32 or IPv6 /128); both
+    /// families may be mixed.
+    pub addresses: Vec<IpAddr>,
     /// The frontends whose health counts, by name; `None`: every frontend (also
     /// those a reload adds).
     pub track_frontends: Option<Vec<String>>,
@@ -34,8 +36,8 @@ pub struct Announce {
 }
 
 impl Announce {
-    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
-        matches!(ip, std::net::IpAddr::V4(v4) if self.addresses.contains(&v4))
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.addresses.contains(&ip)
     }
 }
 
@@ -93,36 +95,43 @@ impl Validator {
         n.clone()
     }
 
-    /// 1 to `MAX_ADDRESSES` distinct unicast IPv4 addresses, `"a.b.c.d"` or `".../32"`.
-    fn announce_addresses(&mut self, raw: &S<RawAnnounce>) -> Vec<Ipv4Addr> {
+    /// 1 to `MAX_ADDRESSES` distinct unicast addresses: `"a.b.c.d"` or `".../32"`,
+    /// `"2001:db8::10"` or `".../128"`.
+    fn announce_addresses(&mut self, raw: &S<RawAnnounce>) -> Vec<IpAddr> {
         let a = raw.get_ref();
-        let mut out: Vec<Ipv4Addr> = Vec::new();
+        let mut out: Vec<IpAddr> = Vec::new();
         for (i, text) in a.addresses.iter().enumerate() {
             let key = format!("announce.addresses[{i}]");
             let t = text.get_ref();
-            let (addr, len) = t.split_once('/').unwrap_or((t, "32"));
-            let parsed = addr.parse::<Ipv4Addr>();
-            match (parsed, len) {
-                (Ok(ip), "32") if usable(ip) => {
+            let (addr, len) = t
+                .split_once('/')
+                .map_or((t.as_str(), None), |(a, l)| (a, Some(l)));
+            let parsed = addr.parse::<IpAddr>();
+            let host = |ip: &IpAddr| if ip.is_ipv4() { "32" } else { "128" };
+            match parsed {
+                Ok(ip) if len.is_some_and(|l| l != host(&ip)) => {
+                    let example = if ip.is_ipv4() {
+                        "\"a.b.c.d\" or \"a.b.c.d/32\""
+                    } else {
+                        "\"2001:db8::10\" or \"2001:db8::10/128\""
+                    };
+                    self.error(
+                        text.span(),
+                        format!("{key}: {t:?}: give a single address ({example}): a shorter prefix would route the rest of it into ringlb's device"),
+                    )
+                }
+                Ok(ip) if usable(ip) => {
                     if out.contains(&ip) {
                         self.error(text.span(), format!("{key}: {ip} is listed twice"));
                     }
                     out.push(ip);
                 }
-                (Ok(ip), "32") => {
+                Ok(ip) => {
                     self.error(text.span(), format!("{key}: {ip} cannot be a service address"))
                 }
-                (Ok(_), _) => self.error(
+                Err(_) => self.error(
                     text.span(),
-                    format!("{key}: {t:?}: give a single address (\"a.b.c.d\" or \"a.b.c.d/32\"): a shorter prefix would route the rest of it into ringlb's device"),
-                ),
-                _ if t.contains(':') => self.error(
-                    text.span(),
-                    format!("{key}: {t:?}: IPv6 service addresses are not supported yet"),
-                ),
-                _ => self.error(
-                    text.span(),
-                    format!("{key}: {t:?} is not an IPv4 address such as \"192.0.2.10\""),
+                    format!("{key}: {t:?} is not an IP address such as \"192.0.2.10\" or \"2001:db8::10\""),
                 ),
             }
         }
@@ -172,14 +181,14 @@ impl Validator {
     fn unused_addresses(
         &mut self,
         raw: &S<RawAnnounce>,
-        addresses: &[Ipv4Addr],
+        addresses: &[IpAddr],
         frontends: &[Frontend],
     ) {
         for (i, ip) in addresses.iter().enumerate() {
             let listened = frontends
                 .iter()
                 .flat_map(|f| &f.binds)
-                .any(|b| b.ip() == std::net::IpAddr::V4(*ip) || b.ip().is_unspecified());
+                .any(|b| b.ip() == *ip || wildcard_covers(b.ip(), *ip));
             if !listened && !frontends.is_empty() {
                 let span = raw.get_ref().addresses[i].span();
                 self.warn(
@@ -191,8 +200,25 @@ impl Validator {
     }
 }
 
-fn usable(ip: Ipv4Addr) -> bool {
-    !(ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() || ip.is_loopback())
+/// Unicast, not loopback; for IPv6 not link-local either (a router cannot route
+/// to fe80::/10 across links).
+fn usable(ip: IpAddr) -> bool {
+    let special = ip.is_unspecified() || ip.is_multicast() || ip.is_loopback();
+    !special
+        && match ip {
+            IpAddr::V4(v4) => !v4.is_broadcast(),
+            IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) != 0xfe80,
+        }
+}
+
+/// Whether a frontend bound on `bound` receives connections for `ip`: its own
+/// address, `0.0.0.0` for IPv4, `[::]` for both families (unless the kernel is set
+/// to `bindv6only`, which ringlb leaves at its default).
+fn wildcard_covers(bound: IpAddr, ip: IpAddr) -> bool {
+    match bound {
+        IpAddr::V4(b) => b.is_unspecified() && ip.is_ipv4(),
+        IpAddr::V6(b) => b.is_unspecified(),
+    }
 }
 
 #[cfg(test)]
@@ -226,7 +252,7 @@ mod tests {
         assert_eq!(a.interface, "svc0");
         assert_eq!(
             a.addresses,
-            vec!["192.0.2.10".parse::<std::net::Ipv4Addr>().unwrap()]
+            vec!["192.0.2.10".parse::<std::net::IpAddr>().unwrap()]
         );
         assert_eq!(a.track_frontends, None);
         assert!(a.hold_down.is_zero() && a.withdraw_grace.is_zero());
@@ -264,14 +290,31 @@ mod tests {
             "announce.addresses[0]: \"192.0.2.0/24\": give a single address",
         );
         refused(
-            "addresses = [\"2001:db8::1\"]\n",
+            "addresses = [\"2001:db8::/64\"]\n",
             0,
-            "IPv6 service addresses are not supported yet",
+            "announce.addresses[0]: \"2001:db8::/64\": give a single address (\"2001:db8::10\"",
+        );
+        refused(
+            "addresses = [\"192.0.2.10/128\"]\n",
+            0,
+            "give a single address (\"a.b.c.d\"",
         );
         refused(
             "addresses = [\"web\"]\n",
             0,
-            "announce.addresses[0]: \"web\" is not an IPv4 address",
+            "announce.addresses[0]: \"web\" is not an IP address",
+        );
+        for special in ["fe80::1", "::1", "ff02::1", "::"] {
+            refused(
+                &format!("addresses = [\"{special}\"]\n"),
+                0,
+                "cannot be a service address",
+            );
+        }
+        refused(
+            "addresses = [\"2001:db8::10\", \"2001:DB8::10/128\"]\n",
+            0,
+            "announce.addresses[1]: 2001:db8::10 is listed twice",
         );
         refused(
             "addresses = [\"224.0.0.1\"]\n",
@@ -305,6 +348,45 @@ mod tests {
         );
         let e = parse("addresses = [\"192.0.2.10\"]\nasn = 65001\n").unwrap_err();
         assert!(e.contains("unknown field `asn`"), "{e}");
+    }
+
+    #[test]
+    fn ipv6_and_mixed_families() {
+        let text = BASE.replace(
+            "\"192.0.2.10:80\"",
+            "\"192.0.2.10:80\", \"[2001:db8::10]:80\"",
+        );
+        let c = Config::parse(
+            &format!("{text}[announce]\naddresses = [\"192.0.2.10\", \"2001:db8::10/128\"]\n"),
+            "n.toml",
+        )
+        .unwrap();
+        let a = c.announce.clone().unwrap();
+        let want: Vec<std::net::IpAddr> = vec![
+            "192.0.2.10".parse().unwrap(),
+            "2001:db8::10".parse().unwrap(),
+        ];
+        assert_eq!(a.addresses, want);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        // Listeners on the IPv6 service address bind before it is there too.
+        assert!(c.is_virtual_ip("2001:db8::10".parse().unwrap()));
+        assert!(!c.is_virtual_ip("2001:db8::11".parse().unwrap()));
+        // `[::]` takes both families; `0.0.0.0` only IPv4.
+        let any6 = BASE.replace("\"192.0.2.10:80\"", "\"[::]:80\"");
+        let c = Config::parse(
+            &format!("{any6}[announce]\naddresses = [\"192.0.2.10\", \"2001:db8::10\"]\n"),
+            "n.toml",
+        )
+        .unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let any4 = BASE.replace("\"192.0.2.10:80\"", "\"0.0.0.0:80\"");
+        let c = Config::parse(
+            &format!("{any4}[announce]\naddresses = [\"192.0.2.10\", \"2001:db8::10\"]\n"),
+            "n.toml",
+        )
+        .unwrap();
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("no frontend listens on 2001:db8::10"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::ffi::CString;
 
-use super::raw::RawGlobal;
+use super::raw::{RawGlobal, S};
 use super::validate::Validator;
 use super::RunAs;
 
@@ -19,15 +19,27 @@ impl Validator {
             }
             return None;
         };
+        self.user_and_group(user, g.group.as_ref(), "global.user", "global.group")
+    }
+
+    /// A user name (or uid) and a group name, the group defaulting to the user's
+    /// primary one; `user_key` and `group_key` name them in errors.
+    pub(super) fn user_and_group(
+        &mut self,
+        user: &S<String>,
+        group: Option<&S<String>>,
+        user_key: &str,
+        group_key: &str,
+    ) -> Option<RunAs> {
         let name = user.get_ref();
         let Some((uid, primary)) = lookup_user(name) else {
             self.error(
                 user.span(),
-                format!("global.user {name:?}: no such user on this host"),
+                format!("{user_key} {name:?}: no such user on this host"),
             );
             return None;
         };
-        let (group, gid) = match &g.group {
+        let (group, gid) = match group {
             None => (
                 group_name(primary).unwrap_or_else(|| primary.to_string()),
                 primary,
@@ -38,7 +50,7 @@ impl Validator {
                     self.error(
                         group.span(),
                         format!(
-                            "global.group {:?}: no such group on this host",
+                            "{group_key} {:?}: no such group on this host",
                             group.get_ref()
                         ),
                     );

@@ -66,6 +66,7 @@ impl Validator {
             track_frontends,
             track_weight,
             notify,
+            script_as: None,
             checksum,
             track_interfaces,
             track_scripts,

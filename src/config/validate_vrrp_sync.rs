@@ -127,6 +127,7 @@ impl Validator {
                 name,
                 routers: members,
                 notify,
+                script_as: None,
             });
         }
         groups

@@ -11,6 +11,8 @@ pub struct SyncGroup {
     /// Indexes into [`Config::vrrp`].
     pub routers: Vec<usize>,
     pub notify: Option<std::path::PathBuf>,
+    /// Whom `notify` runs as (`global.script_user`); `None`: as ringlb.
+    pub script_as: Option<super::RunAs>,
 }
 
 /// One `[vrrp]` (or `[[vrrp]]` entry), validated.
@@ -37,6 +39,9 @@ pub struct Vrrp {
     pub track_frontends: bool,
     pub track_weight: u8,
     pub notify: Option<std::path::PathBuf>,
+    /// Whom `notify` and the track scripts run as (`global.script_user`); `None`:
+    /// as ringlb.
+    pub script_as: Option<super::RunAs>,
     pub checksum: VrrpChecksum,
     /// `[[vrrp.track_interface]]`, `[[vrrp.track_script]]`, `[[vrrp.track_file]]`.
     pub track_interfaces: Vec<TrackInterface>,

@@ -26,6 +26,7 @@
 //! | `io6.rs` | their IPv6 counterparts: raw next-header-112 and ICMPv6 sockets, hop limit and source beside each datagram |
 //! | `netlink.rs` | interface facts, virtual IPs added and removed, link notifications |
 //! | `notify.rs` | the `notify` program, run in order on its own thread |
+//! | `script.rs` | starting notify and track programs as `global.script_user` |
 
 mod handover;
 mod io;
@@ -37,6 +38,7 @@ pub mod packet;
 mod receive;
 mod reconfigure;
 mod run;
+mod script;
 mod set;
 mod status;
 pub mod sync;

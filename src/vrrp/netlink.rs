@@ -321,6 +321,17 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_addresses_are_added_without_duplicate_address_detection() {
+        let v6 = address(7, "2001:db8::10".parse().unwrap(), 128);
+        assert_eq!(v6.header.family, AddressFamily::Inet6);
+        assert_eq!(v6.header.flags, AddressHeaderFlags::Nodad);
+        assert_eq!((v6.header.index, v6.header.prefix_len), (7, 128));
+        let v4 = address(7, "192.0.2.10".parse().unwrap(), 32);
+        assert_eq!(v4.header.family, AddressFamily::Inet);
+        assert!(v4.header.flags.is_empty());
+    }
+
+    #[test]
     fn link_notifications_are_read_for_our_interface_only() {
         let running = LinkFlags::Up | LinkFlags::Running;
         let mut batch = notification(3, LinkFlags::Up, false); // up, no carrier

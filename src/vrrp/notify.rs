@@ -8,10 +8,15 @@
 //!   environment.
 //! - A sync group's `notify` runs as `PROGRAM STATE` once every member is in STATE,
 //!   with `RINGLB_VRRP_STATE` and `RINGLB_VRRP_GROUP` (the group's name).
+//!
+//! Both run as `global.script_user` when it is set (see `script.rs`).
 
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Sender};
 use std::time::Duration;
+
+use super::script;
+use crate::config::RunAs;
 
 enum Job {
     Run {
@@ -27,7 +32,8 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    pub fn start(program: PathBuf) -> Notifier {
+    /// `program` run as `who` (`global.script_user`; `None`: as ringlb).
+    pub fn start(program: PathBuf, who: Option<RunAs>) -> Notifier {
         let (tx, rx) = channel::<Job>();
         let spawned = std::thread::Builder::new()
             .name("ringlb-notify".into())
@@ -40,7 +46,7 @@ impl Notifier {
                             continue;
                         }
                     };
-                    let status = std::process::Command::new(&program)
+                    let status = script::command(&program, who.as_ref())
                         .args(&args)
                         .envs(env)
                         .stdin(std::process::Stdio::null())

@@ -109,7 +109,8 @@ impl Instance {
                 VrrpChecksum::Keepalived => ChecksumForm::Keepalived,
                 VrrpChecksum::Rfc9568 => ChecksumForm::Rfc9568,
             },
-            notifier: p.config.notify.clone().map(Notifier::start),
+            notifier: (p.config.notify.clone())
+                .map(|n| Notifier::start(n, p.config.script_as.clone())),
             config: p.config,
             iface: p.iface,
             io,

@@ -204,6 +204,7 @@ mod tests {
             track_frontends: true,
             track_weight: 30,
             notify: None,
+            script_as: None,
             checksum: crate::config::VrrpChecksum::Keepalived,
             track_interfaces: vec![TrackInterface {
                 interface: "eth1".into(),

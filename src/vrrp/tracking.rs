@@ -5,7 +5,7 @@
 //! never holds the control thread), killed after their `timeout`; track files are
 //! read every `interval` on the control thread (a small read of a local file).
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use super::machine::{Event, State};
 use super::run::Instance;
 use super::sync::Change;
-use crate::config::TrackScript;
+use crate::config::{RunAs, TrackScript};
 
 /// Why a router is in FAULT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,7 +145,8 @@ impl Instance {
         if !self.config.track_scripts.is_empty() {
             let (tx, mut rx) = unbounded();
             for (i, script) in self.config.track_scripts.iter().enumerate() {
-                spawn_checker(i, script.clone(), tx.clone());
+                let who = self.config.script_as.clone();
+                spawn_checker(i, script.clone(), who, tx.clone());
             }
             let me = Rc::clone(self);
             monoio::spawn(async move {
@@ -189,14 +190,19 @@ fn read_value(path: &std::path::Path) -> i64 {
         .unwrap_or(0)
 }
 
-/// A thread running `script` every `interval`, sending `(i, success)`; it ends when
-/// the router is gone (the channel closed).
-fn spawn_checker(i: usize, script: TrackScript, tx: UnboundedSender<(usize, bool)>) {
+/// A thread running `script` every `interval` (as `who`, `global.script_user`),
+/// sending `(i, success)`; it ends when the router is gone (the channel closed).
+fn spawn_checker(
+    i: usize,
+    script: TrackScript,
+    who: Option<RunAs>,
+    tx: UnboundedSender<(usize, bool)>,
+) {
     let name = script.name.clone();
     let spawned = std::thread::Builder::new()
         .name("ringlb-track".into())
         .spawn(move || loop {
-            let ok = run_once(&script);
+            let ok = run_once(&script, who.as_ref());
             if tx.unbounded_send((i, ok)).is_err() {
                 return;
             }
@@ -208,11 +214,11 @@ fn spawn_checker(i: usize, script: TrackScript, tx: UnboundedSender<(usize, bool
 }
 
 /// Run the program once: success is exit status 0 within `timeout`.
-fn run_once(script: &TrackScript) -> bool {
+fn run_once(script: &TrackScript, who: Option<&RunAs>) -> bool {
     let Some((program, args)) = script.command.split_first() else {
         return false;
     };
-    let child = Command::new(program)
+    let child = super::script::command(program, who)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -1,35 +1,69 @@
-//! The BGP test network (tests/bgp.rs): a [`Lan`] whose host 0 is a router running
-//! BIRD 2 with `configs/bird-router.conf`, hosts 1 and 2 ringlb nodes each running
-//! BIRD with `configs/bird-node.conf`, host 3 a client routing the service address
-//! through the router; backends that say who they are and which node reached them.
-//! Needs root, iproute2 and `bird` (Debian package `bird2`): [`Fabric::new`] skips
-//! with a reason without them, and panics instead under `RINGLB_REQUIRE_PRIVILEGED=1`.
+//! The BGP test network (tests/bgp*.rs): a [`Lan`] whose host 0 is a router running
+//! BIRD 2 with `configs/bird-router.conf`, hosts 1 and 2 (and 5, with three nodes)
+//! ringlb nodes each running BIRD with `configs/bird-node.conf`, host 3 a client
+//! routing the service addresses (IPv4 and IPv6) through the router (its clients
+//! and the backends that say who they are: `ecmp.rs`). Every host also has an IPv6
+//! address on the LAN (2001:db8:0:2::N, the IPv4 one's last number). Needs root,
+//! iproute2 and `bird` (Debian package `bird2`): [`Fabric::new`] skips with a
+//! reason without them, and panics instead under `RINGLB_REQUIRE_PRIVILEGED=1`.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
-use super::netns::{skip, Lan};
-use super::{Ringlb, TempConfig, BIN, PATIENCE};
+use super::ecmp::{open, open_to, Backend};
+pub use super::netns::admin_addr;
+use super::netns::{local_service, skip, Lan};
+use super::{admin, Ringlb, TempConfig, BIN, PATIENCE};
 
 pub const SVC: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
+pub const SVC6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x100, 0, 0, 0, 0, 0x10);
 pub const ROUTER: usize = 0;
 pub const A: usize = 1;
 pub const B: usize = 2;
 pub const CLIENT: usize = 3;
 pub const SHARED: usize = 4;
+/// The third node, when there is one.
+pub const C: usize = 5;
+/// The name each node's local backend answers with, by host.
+pub const NAMES: [(usize, &str); 3] = [(A, "a"), (B, "b"), (C, "c")];
 
 pub fn svc() -> SocketAddr {
     SocketAddr::from((SVC, 8080))
 }
 
-pub fn admin_addr() -> SocketAddr {
-    "127.0.0.1:9900".parse().unwrap()
+pub fn svc6() -> SocketAddr {
+    SocketAddr::from((SVC6, 8080))
+}
+
+/// The IPv6 address of `host` on the LAN.
+pub fn ip6(host: usize) -> Ipv6Addr {
+    Ipv6Addr::new(0x2001, 0xdb8, 0, 2, 0, 0, 0, host as u16 + 1)
+}
+
+/// The address of `host` on the LAN in the family of `like`.
+pub fn lan_ip(host: usize, like: IpAddr) -> IpAddr {
+    match like {
+        IpAddr::V4(_) => IpAddr::V4(Lan::ip(host)),
+        IpAddr::V6(_) => IpAddr::V6(ip6(host)),
+    }
+}
+
+/// A node: the service on `binds` (port 8080) in front of its own backend on
+/// 127.0.0.1:9001, checked every 100 ms; `addresses` announced (on svc0) while that
+/// backend is up; `announce`: more keys for `[announce]`.
+pub fn node_config(binds: &[SocketAddr], announce: &str) -> String {
+    let addresses: Vec<String> = binds.iter().map(|b| format!("\"{}\"", b.ip())).collect();
+    local_service(
+        binds,
+        true,
+        &format!(
+            "[announce]\ninterface = \"svc0\"\naddresses = [{}]\n{announce}",
+            addresses.join(", ")
+        ),
+    )
 }
 
 pub fn example(name: &str) -> String {
@@ -47,49 +81,150 @@ pub fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
+/// The addresses of `family` ("-4" or "-6") on `host`'s announce device svc0, as
+/// `ip -o addr show` prints them (`None`: no such device).
+pub fn device_addrs(lan: &Lan, host: usize, family: &str) -> Option<String> {
+    let out = Command::new("ip")
+        .args([
+            "-n",
+            &lan.ns(host),
+            family,
+            "-o",
+            "addr",
+            "show",
+            "dev",
+            "svc0",
+        ])
+        .output()
+        .expect("ip addr show");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+/// `ip -n NS ARGS...` (must succeed).
+pub fn ip_in(lan: &Lan, host: usize, args: &[&str]) {
+    run(Command::new("ip").args(["-n", &lan.ns(host)]).args(args));
+}
+
 /// The test network, the BIRDs, and their files.
 pub struct Fabric {
     pub lan: Lan,
     dir: PathBuf,
     pub birds: Vec<Child>,
+    /// The ringlb nodes' hosts: [A, B] or [A, B, C].
+    pub nodes: Vec<usize>,
 }
 
 impl Fabric {
     /// Router, two nodes, a client (and `extra` more hosts), each node's and the
     /// router's BIRD started from the shipped examples.
     pub fn new(test: &str, extra: usize) -> Option<Fabric> {
+        Fabric::with_nodes(test, 2, extra)
+    }
+
+    /// As [`Fabric::new`] with 2 or 3 nodes (the third is host [`C`], after the
+    /// [`SHARED`] host, which always exists then).
+    pub fn with_nodes(test: &str, nodes: usize, extra: usize) -> Option<Fabric> {
+        assert!((2..=3).contains(&nodes), "2 or 3 nodes");
         let bird = Command::new("bird").arg("--version").output();
         if !bird.is_ok_and(|o| o.status.success() || !o.stderr.is_empty()) {
             skip(test, "bird is not installed (Debian package bird2)");
             return None;
         }
-        let lan = Lan::new(test, 4 + extra)?;
-        let r = lan.ns(ROUTER);
+        let hosts = if nodes == 3 {
+            (4 + extra).max(C + 1)
+        } else {
+            4 + extra
+        };
+        let lan = Lan::new(test, hosts)?;
+        let nodes: Vec<usize> = NAMES[..nodes].iter().map(|(h, _)| *h).collect();
+        for h in 0..hosts {
+            // No duplicate address detection: usable at once, as on the service device.
+            let addr = format!("{}/64", ip6(h));
+            ip_in(&lan, h, &["addr", "add", &addr, "dev", "eth0", "nodad"]);
+        }
         run(Command::new("ip")
-            .args(["netns", "exec", &r, "sysctl", "-qw"])
+            .args(["netns", "exec", &lan.ns(ROUTER), "sysctl", "-qw"])
             .args([
                 "net.ipv4.ip_forward=1",
                 "net.ipv4.fib_multipath_hash_policy=1",
                 "net.ipv4.conf.all.send_redirects=0",
                 "net.ipv4.conf.eth0.send_redirects=0",
+                "net.ipv6.conf.all.forwarding=1",
+                "net.ipv6.fib_multipath_hash_policy=1",
             ]));
-        let svc = format!("{SVC}/32");
+        // IPv6 has no send_redirects: the client ignores redirects instead, or the
+        // router would send it straight to one node and out of the ECMP path.
         run(Command::new("ip")
-            .args(["-n", &lan.ns(CLIENT), "route", "add", &svc, "via"])
-            .arg(Lan::ip(ROUTER).to_string()));
+            .args(["netns", "exec", &lan.ns(CLIENT), "sysctl", "-qw"])
+            .args([
+                "net.ipv6.conf.all.accept_redirects=0",
+                "net.ipv6.conf.eth0.accept_redirects=0",
+            ]));
+        for (svc, via) in [
+            (format!("{SVC}/32"), Lan::ip(ROUTER).to_string()),
+            (format!("{SVC6}/128"), ip6(ROUTER).to_string()),
+        ] {
+            ip_in(&lan, CLIENT, &["route", "add", &svc, "via", &via]);
+        }
         let dir = std::env::temp_dir().join(format!("ringlb-bgp-{}", lan.ns(ROUTER)));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let mut f = Fabric {
             lan,
             dir,
             birds: Vec::new(),
+            nodes,
         };
-        f.bird(ROUTER, example("bird-router.conf"));
-        for node in [A, B] {
-            let conf = example("bird-node.conf").replace("192.0.2.2", &Lan::ip(node).to_string());
+        let mut router = example("bird-router.conf");
+        for &node in &f.nodes[2..] {
+            router.push_str(&format!(
+                "\nprotocol bgp node_{} from ringlb_node {{\n\tneighbor {} as 65001;\n}}\n",
+                name_of(node),
+                Lan::ip(node)
+            ));
+        }
+        f.bird(ROUTER, router);
+        for node in f.nodes.clone() {
+            let conf = example("bird-node.conf")
+                .replace("192.0.2.2", &Lan::ip(node).to_string())
+                .replace("2001:db8:0:2::2", &ip6(node).to_string());
             f.bird(node, conf);
         }
+        f.wait_ipv6_settled();
         Some(f)
+    }
+
+    /// Wait until no host's eth0 has a tentative IPv6 address (its link-local one
+    /// is, until duplicate address detection ends, a second or two after the link
+    /// came up): before, the first IPv6 flows through the router can be reset.
+    fn wait_ipv6_settled(&self) {
+        let start = Instant::now();
+        for h in 0..self.lan.hosts() {
+            loop {
+                let out = Command::new("ip")
+                    .args([
+                        "-n",
+                        &self.lan.ns(h),
+                        "-6",
+                        "addr",
+                        "show",
+                        "dev",
+                        "eth0",
+                        "tentative",
+                    ])
+                    .output()
+                    .expect("ip addr show");
+                if out.status.success() && out.stdout.is_empty() {
+                    break;
+                }
+                assert!(
+                    start.elapsed() < PATIENCE,
+                    "host {h}: IPv6 addresses stay tentative"
+                );
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
     }
 
     /// `bird -f -c CONF -s SOCK -P PID` inside `host`.
@@ -114,20 +249,16 @@ impl Fabric {
         self.birds.push(child);
     }
 
-    /// The nodes the router's route to the service address points at now.
-    pub fn nexthops(&self) -> Vec<Ipv4Addr> {
+    /// The nodes the router's route to `dest` points at now.
+    pub fn nexthops(&self, dest: IpAddr) -> Vec<IpAddr> {
+        let family = if dest.is_ipv4() { "-4" } else { "-6" };
         let out = Command::new("ip")
-            .args([
-                "-n",
-                &self.lan.ns(ROUTER),
-                "route",
-                "show",
-                &SVC.to_string(),
-            ])
+            .args(["-n", &self.lan.ns(ROUTER), family, "route", "show"])
+            .arg(dest.to_string())
             .output()
             .expect("ip route show");
         let text = String::from_utf8_lossy(&out.stdout);
-        let mut via: Vec<Ipv4Addr> = text
+        let mut via: Vec<IpAddr> = text
             .split("via ")
             .skip(1)
             .filter_map(|r| r.split_whitespace().next()?.parse().ok())
@@ -136,18 +267,26 @@ impl Fabric {
         via
     }
 
-    /// Poll until the router's route points at exactly `nodes`; how long it took.
+    /// Poll until the router's route to 198.51.100.10 points at exactly `nodes`;
+    /// how long it took.
     pub fn wait_route(&self, nodes: &[usize], what: &str) -> Duration {
-        let want: Vec<Ipv4Addr> = nodes.iter().map(|&n| Lan::ip(n)).collect();
+        self.wait_route_to(IpAddr::V4(SVC), nodes, what)
+    }
+
+    /// Poll until the router's route to `dest` points at exactly `nodes` (by their
+    /// address in `dest`'s family); how long it took.
+    pub fn wait_route_to(&self, dest: IpAddr, nodes: &[usize], what: &str) -> Duration {
+        let mut want: Vec<IpAddr> = nodes.iter().map(|&n| lan_ip(n, dest)).collect();
+        want.sort();
         let start = Instant::now();
         loop {
-            let now = self.nexthops();
+            let now = self.nexthops(dest);
             if now == want {
                 return start.elapsed();
             }
             assert!(
                 start.elapsed() < PATIENCE,
-                "{what}: the router's route points at {now:?}, never at {want:?}; BIRD says:\n{}",
+                "{what}: the router's route to {dest} points at {now:?}, never at {want:?}; BIRD says:\n{}",
                 self.birdc(ROUTER, "show protocols")
             );
             thread::sleep(Duration::from_millis(5));
@@ -178,11 +317,23 @@ impl Fabric {
         r
     }
 
-    /// `n` new connections from `src` (the client's own address when `None`): the
-    /// first line each one reads, or the error.
+    /// `n` new connections to 198.51.100.10:8080 from `src` (the client's own
+    /// address when `None`): the first line each one reads, or the error.
     pub fn ask(&self, src: Option<Ipv4Addr>, n: usize) -> Vec<Result<String, String>> {
+        self.ask_to(svc(), src.map(IpAddr::V4), n)
+    }
+
+    /// `n` new connections to `target` from `src`.
+    pub fn ask_to(
+        &self,
+        target: SocketAddr,
+        src: Option<IpAddr>,
+        n: usize,
+    ) -> Vec<Result<String, String>> {
         self.lan.enter(CLIENT, move || {
-            (0..n).map(|_| open(src).map(|(line, _)| line)).collect()
+            (0..n)
+                .map(|_| open_to(target, src).map(|(line, _)| line))
+                .collect()
         })
     }
 
@@ -192,6 +343,51 @@ impl Fabric {
             .enter(CLIENT, || open(None))
             .expect("a connection to the service address")
     }
+
+    /// Each node's own backend on 127.0.0.1:9001, answering with the node's name.
+    pub fn local_backends(&self) -> Vec<Backend> {
+        let local: SocketAddr = "127.0.0.1:9001".parse().unwrap();
+        let nodes = self.nodes.clone();
+        nodes
+            .into_iter()
+            .map(|n| Backend::start(&self.lan, n, local, name_of(n)))
+            .collect()
+    }
+
+    /// ringlb with `config` on every node, each once it logged `added` (its
+    /// addresses are on svc0), and the router's routes to every address of
+    /// `routes` through all of them.
+    pub fn announced(&self, config: &str, added: &str, routes: &[IpAddr]) -> Vec<Ringlb> {
+        let mut nodes: Vec<Ringlb> = self.nodes.iter().map(|&n| self.ringlb(n, config)).collect();
+        for n in &mut nodes {
+            n.wait_logged(added);
+        }
+        for &dest in routes {
+            self.wait_route_to(dest, &self.nodes, "start-up");
+        }
+        nodes
+    }
+
+    /// A request to the admin API of the ringlb on `host`: status and body.
+    pub fn admin(
+        &self,
+        host: usize,
+        method: &'static str,
+        path: &'static str,
+        body: &str,
+    ) -> (u16, String) {
+        let body = body.to_string();
+        self.lan
+            .enter(host, move || admin(admin_addr(), method, path, &body, None))
+    }
+}
+
+/// The name of node `host`'s local backend ("a", "b", "c").
+pub fn name_of(host: usize) -> &'static str {
+    NAMES
+        .iter()
+        .find(|(h, _)| *h == host)
+        .map_or_else(|| panic!("host {host} is no node"), |(_, n)| *n)
 }
 
 impl Drop for Fabric {
@@ -201,89 +397,5 @@ impl Drop for Fabric {
             let _ = b.wait();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Connect to the service (from `src`), read one line.
-pub fn open(src: Option<Ipv4Addr>) -> Result<(String, TcpStream), String> {
-    let s = match src {
-        None => {
-            TcpStream::connect_timeout(&svc(), Duration::from_secs(2)).map_err(|e| e.to_string())?
-        }
-        Some(ip) => {
-            let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-                .map_err(|e| e.to_string())?;
-            sock.bind(&SocketAddr::from((ip, 0)).into())
-                .map_err(|e| e.to_string())?;
-            sock.connect_timeout(&svc().into(), Duration::from_secs(2))
-                .map_err(|e| e.to_string())?;
-            sock.into()
-        }
-    };
-    s.set_read_timeout(Some(Duration::from_secs(5)))
-        .map_err(|e| e.to_string())?;
-    let mut line = String::new();
-    BufReader::new(&s)
-        .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
-    if line.is_empty() {
-        return Err("closed without a word".into());
-    }
-    Ok((line.trim_end().to_string(), s))
-}
-
-/// A backend inside a namespace: says `"{name} via {peer address}"`, then echoes
-/// lines until the client closes. Stops listening on drop.
-pub struct Backend {
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
-}
-
-impl Backend {
-    pub fn start(lan: &Lan, host: usize, addr: SocketAddr, name: &'static str) -> Backend {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let (ready_tx, ready) = std::sync::mpsc::channel();
-        let handle = lan.spawn_in(host, move || {
-            let listener = TcpListener::bind(addr).expect("backend bind");
-            listener.set_nonblocking(true).expect("nonblocking");
-            ready_tx.send(()).expect("ready");
-            while !flag.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((s, peer)) => {
-                        thread::spawn(move || serve(s, name, peer.ip()));
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        ready.recv_timeout(PATIENCE).expect("backend ready");
-        Backend {
-            stop,
-            handle: Some(handle),
-        }
-    }
-}
-
-pub fn serve(mut s: TcpStream, name: &str, peer: IpAddr) {
-    let _ = s.set_nonblocking(false);
-    let _ = s.set_read_timeout(Some(PATIENCE));
-    if writeln!(s, "{name} via {peer}").is_err() {
-        return;
-    }
-    let mut lines = BufReader::new(s.try_clone().expect("clone")).lines();
-    while let Some(Ok(line)) = lines.next() {
-        if writeln!(s, "{line}").is_err() {
-            return;
-        }
-    }
-}
-
-impl Drop for Backend {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
     }
 }

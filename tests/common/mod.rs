@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod bird;
+pub mod ecmp;
 pub mod http;
 pub mod import;
 pub mod named;

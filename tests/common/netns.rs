@@ -101,6 +101,11 @@ impl Lan {
         format!("{}sw", self.prefix)
     }
 
+    /// How many hosts the network has.
+    pub fn hosts(&self) -> usize {
+        self.hosts
+    }
+
     pub fn ns(&self, host: usize) -> String {
         format!("{}n{host}", self.prefix)
     }
@@ -296,4 +301,48 @@ impl Drop for Lan {
         }
         let _ = ip(&["netns", "del", &self.switch()]);
     }
+}
+
+/// The admin API of a ringlb in a test network (one per namespace, so always the
+/// same address).
+pub fn admin_addr() -> SocketAddr {
+    "127.0.0.1:9900".parse().unwrap()
+}
+
+/// A ringlb configuration for one host of a test network: a TCP frontend `web` on
+/// `binds` in front of the host's own backend on 127.0.0.1:9001 (checked every
+/// 100 ms with rise and fall 1 when `checked`), the admin API on [`admin_addr`],
+/// then `tail` (a `[vrrp]` or `[announce]` section).
+pub fn local_service(binds: &[SocketAddr], checked: bool, tail: &str) -> String {
+    let binds: Vec<String> = binds.iter().map(|b| format!("\"{b}\"")).collect();
+    let check = if checked {
+        "[backend.check]\nkind = \"tcp\"\ninterval = \"100ms\"\nfast_interval = \"50ms\"\ntimeout = \"200ms\"\nrise = 1\nfall = 1\n"
+    } else {
+        ""
+    };
+    format!(
+        r#"[global]
+workers = 1
+pin_workers = false
+admin_bind = "{admin}"
+
+[[frontend]]
+name = "web"
+bind = [{binds}]
+mode = "tcp"
+default_backend = "app"
+
+[[backend]]
+name = "app"
+{check}
+[[backend.server]]
+name = "local"
+address = "127.0.0.1:9001"
+check = {checked}
+
+{tail}
+"#,
+        admin = admin_addr(),
+        binds = binds.join(", "),
+    )
 }

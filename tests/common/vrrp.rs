@@ -2,16 +2,14 @@
 //! of a [`Lan`], the admin API's `/api/vrrp` polled there, and `kill -9` of a whole
 //! host. keepalived missing: [`keepalived`] skips visibly (fails in CI).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::netns::{skip, Lan};
 use super::{admin, Ringlb, TempConfig, BIN, PATIENCE};
 
 /// The admin address every test configuration uses (one per namespace).
-pub fn admin_addr() -> SocketAddr {
-    "127.0.0.1:9900".parse().unwrap()
-}
+pub use super::netns::admin_addr;
 
 /// `ringlb run` with `config` inside `host`; returns once the virtual router with
 /// id `vrid` logged its start (its state lines follow).
