@@ -39,7 +39,10 @@ pub(super) fn instance(n: &Node, ctx: &mut Ctx, led: &mut Ledger) -> Vec<Table> 
                 &k.src,
                 "ringlb takes the family from the virtual IPs (IPv6 here)",
             ),
-            "native_ipv6" => led.lost(&k.src, OFF_FAMILY),
+            "native_ipv6" => led.lost(
+                &k.src,
+                "keepalived ignores it too (\"Cannot specify native_ipv6 with IPv4 addresses\"): an IPv4 address above made the instance IPv4; for an IPv6 router, give the IPv6 addresses a vrrp_instance of their own",
+            ),
             "track_script" => track::scripts(k, ctx, &mut t, &mut subs, led),
             "track_interface" => track::interfaces(k, &interface, &mut subs, led),
             "track_file" => track::files(k, ctx, &mut subs, led),

@@ -324,6 +324,15 @@ fn the_first_address_decides_the_family_as_in_keepalived() {
     assert_eq!(t[0].get("virtual_ips"), Some(&strs(&["192.0.2.254/24"])));
     assert_eq!(t[0].get("unicast_peers"), Some(&strs(&["192.0.2.2"])));
     assert_eq!(lost, [6, 10, 12, 13, 15]);
+    let mut led = Ledger::default();
+    translate("k.conf", text, &mut led).unwrap();
+    let why = |line: usize| {
+        let lost = led.lost_list();
+        lost.iter().find(|l| l.line == line).unwrap().why.clone()
+    };
+    assert!(why(6).contains("address family must match VRRP instance"));
+    assert!(why(12).starts_with("ringlb has no excluded"));
+    assert!(why(15).contains("Cannot specify native_ipv6 with IPv4 addresses"));
     // An IPv6 source address first makes the instance IPv6, as in keepalived.
     let text = "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  mcast_src_ip 2001:db8::1\n  virtual_ipaddress {\n    192.0.2.254/24\n    2001:db8::10\n  }\n}\n";
     let (t, lost) = run(text);
