@@ -363,3 +363,72 @@ fn keepalived_instances_become_routers() {
     assert_eq!(script["command"][0].as_str(), Some("/bin/sh"));
     assert_eq!(script["weight"].as_integer(), Some(-4));
 }
+
+/// `ringlb import keepalived INPUT -o OUT`, complete (exit 0): the text and its table.
+fn keepalived_complete(input: &Path, out: &Path) -> (String, toml::Table) {
+    let (i, o) = (input.to_str().unwrap(), out.to_str().unwrap());
+    let run = import(&["keepalived", i, "-o", o]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let text = std::fs::read_to_string(out).unwrap();
+    let t = toml::from_str(&text).unwrap();
+    (text, t)
+}
+
+/// IPv6 instances (keepalived's family rules): an IPv6 instance keeps its addresses and
+/// peers and passes `ringlb check` as an IPv6 router; IPv4 and IPv6 instances sharing an
+/// id in a sync group become two routers; an address of the other family in one
+/// instance is reported, as keepalived ignores it.
+#[test]
+fn keepalived_ipv6_instances_keep_their_family() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/keepalived");
+    let file = dir.join("kolla-openstack-ipv6.conf");
+    let out = temp("kolla6.toml");
+    let (text, t) = keepalived_complete(&file, &out);
+    let v = &t["vrrp"];
+    let vips: Vec<&str> = v["virtual_ips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(vips, ["2001:db8:10::250", "2001:db8:203::250 dev eth1"]);
+    assert_eq!(v["unicast_peers"].as_array().unwrap().len(), 2);
+    assert!(v.get("checksum").is_none(), "{text}");
+    assert!(text.contains("link-local address"), "{text}");
+    check(&out);
+    let _ = std::fs::remove_file(&out);
+
+    let conf = temp("dual.conf");
+    std::fs::write(
+        &conf,
+        "global_defs {\n  vrrp_version 3\n}\nvrrp_sync_group svc {\n  group {\n    VI_4\n    VI_6\n  }\n}\nvrrp_instance VI_4 {\n  interface eth0\n  virtual_router_id 51\n  priority 150\n  virtual_ipaddress {\n    192.0.2.100/24\n  }\n}\nvrrp_instance VI_6 {\n  interface eth0\n  virtual_router_id 51\n  priority 150\n  native_ipv6\n  virtual_ipaddress {\n    2001:db8::100/64\n  }\n}\n",
+    )
+    .unwrap();
+    let out = temp("dual.toml");
+    let (_, t) = keepalived_complete(&conf, &out);
+    let routers = t["vrrp"].as_array().unwrap();
+    assert_eq!(routers.len(), 2);
+    assert_eq!(
+        routers[1]["virtual_ips"][0].as_str(),
+        Some("2001:db8::100/64")
+    );
+    assert_eq!(
+        t["vrrp_sync_group"][0]["routers"].as_array().unwrap().len(),
+        2
+    );
+    check(&out);
+    let _ = std::fs::remove_file(&out);
+    let _ = std::fs::remove_file(&conf);
+
+    let file = dir.join("tripleo-mixed-family.conf");
+    let f = file.to_str().unwrap();
+    let o = import(&["keepalived", f]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let lost = lost_lines(&stderr(&o), f);
+    assert!(
+        lost.iter().any(|l| l.contains(
+            ":23: fe80::5cc1:afff:fe58:143b/64: not translated: keepalived ignores it too"
+        )),
+        "{lost:?}"
+    );
+}

@@ -437,3 +437,55 @@ fn dual_stack_sync_group_against_keepalived_s() {
     let s = api(&lan, A, "/api/vrrp");
     assert_eq!(s["sync_groups"][0]["state"], "MASTER", "{s}");
 }
+
+/// `ringlb import keepalived` of the standby's keepalived.conf (native_ipv6, unicast to
+/// the peer's link-local address) runs as that standby behind the keepalived master of
+/// the same pair, and takes the VIP when keepalived dies.
+#[test]
+fn an_imported_ipv6_keepalived_conf_backs_up_keepalived() {
+    let test = "an_imported_ipv6_keepalived_conf_backs_up_keepalived";
+    let Some(lan) = v6_lan(test) else {
+        return;
+    };
+    let (Some(ll_a), Some(ll_b)) = (link_local(&lan, A), link_local(&lan, B)) else {
+        panic!("no link-local addresses");
+    };
+    let peer = |ll: &str| {
+        format!("  native_ipv6\n  unicast_peer {{\n    {ll}\n  }}\n  virtual_ipaddress {{\n    {VIP}/64\n  }}")
+    };
+    let Some((mut k, _conf)) = keepalived_instance(&lan, A, VRID, 150, &peer(&ll_b)) else {
+        return;
+    };
+    k.wait_for("Entering MASTER STATE");
+
+    // The standby's own keepalived.conf, imported as it is.
+    let standby = format!(
+        "global_defs {{\n  vrrp_version 3\n}}\nvrrp_instance VI_{VRID} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {VRID}\n  priority 100\n  advert_int 1\n{}\n}}\n",
+        peer(&ll_a)
+    );
+    let input = TempConfig::new(&standby);
+    let out = Command::new(common::BIN)
+        .args(["import", "keepalived"])
+        .arg(&input.0)
+        .output()
+        .expect("ringlb import");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let imported = String::from_utf8(out.stdout).expect("UTF-8");
+    assert!(
+        imported.contains(&format!("unicast_peers = [\"{ll_a}\"]")),
+        "{imported}"
+    );
+    let config = format!("[global]\nadmin_bind = \"127.0.0.1:9900\"\n\n{imported}");
+    let mut b = start(&lan, B, &config);
+    b.wait_for("vrrp: entering BACKUP state (priority 100)");
+    let s = wait_api(&lan, B, "/api/vrrp", "keepalived's adverts", |s| {
+        s["adverts_received_total"].as_u64() >= Some(3)
+    });
+    assert_eq!(s["master"], ll_a.as_str(), "{s}");
+    assert!(lan.has_addr(A, VIP) && !lan.has_addr(B, VIP));
+
+    kill_all(&lan, A);
+    assert_b_takes_over_in_time(&lan, "the imported ringlb");
+    b.wait_for("vrrp: entering MASTER state (priority 100)");
+    drop(k);
+}

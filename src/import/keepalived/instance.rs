@@ -1,5 +1,13 @@
 //! One `vrrp_instance` → a virtual router table (`[vrrp]` or `[[vrrp]]`), followed by
 //! its `[[vrrp.track_*]]` tables.
+//!
+//! An instance is IPv4 or IPv6, as in keepalived (`vrrp_parser.c`, `alloc_vrrp_vip`):
+//! the first statement naming an address (or `native_ipv6`) decides, and keepalived
+//! ignores later addresses of the other family with "address family must match VRRP
+//! instance - ignoring". ringlb's router takes its family from its virtual IPs, so the
+//! ignored addresses are reported lost, as keepalived drops them.
+
+use std::net::IpAddr;
 
 use super::blocks::Node;
 use super::{lose_all, note_all, seconds, track, Ctx};
@@ -20,14 +28,25 @@ pub(super) fn instance(n: &Node, ctx: &mut Ctx, led: &mut Ledger) -> Vec<Table> 
         .find(|k| k.word(0) == "interface")
         .map(|k| k.word(1).to_string())
         .unwrap_or_default();
+    let v6 = is_v6(n);
     let mut subs = Vec::new();
     for k in n.kids() {
         match k.word(0) {
-            "virtual_ipaddress" => vips(k, &interface, ctx, &mut t, led),
+            "virtual_ipaddress" => vips(k, &interface, v6, ctx, &mut t, led),
+            "virtual_ipaddress_excluded" => lose_all(k, led, EXCLUDED),
+            "unicast_peer" => peers(k, v6, &mut t, led),
+            "native_ipv6" if v6 => led.note(
+                &k.src,
+                "ringlb takes the family from the virtual IPs (IPv6 here)",
+            ),
+            "native_ipv6" => led.lost(
+                &k.src,
+                "keepalived ignores it too (\"Cannot specify native_ipv6 with IPv4 addresses\"): an IPv4 address above made the instance IPv4; for an IPv6 router, give the IPv6 addresses a vrrp_instance of their own",
+            ),
             "track_script" => track::scripts(k, ctx, &mut t, &mut subs, led),
             "track_interface" => track::interfaces(k, &interface, &mut subs, led),
             "track_file" => track::files(k, ctx, &mut subs, led),
-            _ => instance_key(k, &mut t, led),
+            _ => instance_key(k, v6, &mut t, led),
         }
     }
     for key in ["interface", "virtual_router_id", "virtual_ips"] {
@@ -44,8 +63,69 @@ pub(super) fn instance(n: &Node, ctx: &mut Ctx, led: &mut Ledger) -> Vec<Table> 
     out
 }
 
+const OFF_FAMILY: &str = "keepalived ignores it too (\"address family must match VRRP instance\"): the instance's first address decides its family, and a virtual router is one family; to keep the address, give it a vrrp_instance of its own (ringlb: another [[vrrp]], which may share the id)";
+
+const EXCLUDED: &str = "ringlb has no excluded (unadvertised) addresses: list an address of the instance's family in virtual_ipaddress on both hosts (it is then advertised), one of the other family in a vrrp_instance of its own (ringlb: another [[vrrp]])";
+
+const LINK_LOCAL: &str = "ringlb sends its adverts from the interface's link-local address, not from unicast_src_ip: a keepalived peer with check_unicast_src must list that address in its unicast_peer";
+
+/// The instance's family as keepalived decides it: by the first statement, in file
+/// order, that names an address or is `native_ipv6`; IPv4 when none does.
+fn is_v6(n: &Node) -> bool {
+    for k in n.kids() {
+        let first = match k.word(0) {
+            "native_ipv6" => return true,
+            "unicast_src_ip" | "mcast_src_ip" | "mcast_dst_ip" => Some(k.word(1)),
+            "virtual_ipaddress" | "unicast_peer" => k.kids().first().map(|v| v.word(0)),
+            _ => None,
+        };
+        if let Some(a) = first.and_then(address) {
+            return a.is_ipv6();
+        }
+    }
+    false
+}
+
+/// `2001:db8::1/64` or `10.0.0.1` → the address.
+fn address(word: &str) -> Option<IpAddr> {
+    word.split('/').next().unwrap_or(word).parse().ok()
+}
+
+/// `unicast_peer { ... }` → `unicast_peers`, keeping the instance's family.
+fn peers(k: &Node, v6: bool, t: &mut Table, led: &mut Ledger) {
+    let mut peers = Vec::new();
+    let mut cites = Vec::new();
+    for p in k.kids() {
+        match address(p.word(0)) {
+            Some(a) if a.is_ipv6() == v6 => {
+                peers.push(Value::str(p.word(0)));
+                for w in p.words.iter().skip(1) {
+                    led.lost_part(
+                        &p.src,
+                        format!("unicast_peer {w}"),
+                        "ringlb's peers are bare addresses",
+                    );
+                }
+                cites.push(match a {
+                    IpAddr::V6(a) if a.is_unicast_link_local() => p.src.differs(LINK_LOCAL),
+                    IpAddr::V6(_) => p.src.differs(&format!("{LINK_LOCAL}; a ringlb peer sends from its link-local address too: put that address here once the peer runs ringlb")),
+                    IpAddr::V4(_) => p.src.cite(),
+                });
+                led.done(&p.src);
+            }
+            Some(_) => led.lost(&p.src, OFF_FAMILY),
+            None => led.lost(&p.src, "not an IP address"),
+        }
+    }
+    t.set("unicast_peers", Value::Arr(peers), k.src.cite());
+    led.done(&k.src);
+    for c in cites {
+        t.cite("unicast_peers", c);
+    }
+}
+
 /// One plain statement of a `vrrp_instance` → its key, or a note, or a loss.
-fn instance_key(k: &Node, t: &mut Table, led: &mut Ledger) {
+fn instance_key(k: &Node, v6: bool, t: &mut Table, led: &mut Ledger) {
     let src = &k.src;
     let arg = k.word(1);
     let int = arg.parse::<i64>();
@@ -82,6 +162,10 @@ fn instance_key(k: &Node, t: &mut Table, led: &mut Ledger) {
             led.note(src, "ringlb always starts as BACKUP and the election decides (the highest priority becomes MASTER within one Master_Down_Interval)");
             return;
         }
+        ("unicast_src_ip" | "mcast_src_ip", _) if v6 => {
+            led.note(src, "ringlb sends from the interface's link-local address");
+            return;
+        }
         ("unicast_src_ip" | "mcast_src_ip", _) => {
             led.note(src, "ringlb sends from the interface's first IPv4 address");
             return;
@@ -93,17 +177,6 @@ fn instance_key(k: &Node, t: &mut Table, led: &mut Ledger) {
         ("version" | "vrrp_version", _) => {
             led.note(src, "ringlb speaks VRRPv3");
             return;
-        }
-        ("unicast_peer", _) => {
-            let peers: Vec<Value> = k
-                .kids()
-                .iter()
-                .map(|p| {
-                    led.done(&p.src);
-                    Value::str(p.word(0))
-                })
-                .collect();
-            t.set("unicast_peers", Value::Arr(peers), src.cite());
         }
         ("garp_master_delay", Ok(5)) | ("garp_master_repeat", Ok(5)) => {
             led.note(
@@ -136,15 +209,18 @@ fn instance_key(k: &Node, t: &mut Table, led: &mut Ledger) {
 }
 
 /// `virtual_ipaddress { 10.0.0.1/24 dev eth1 label eth1:1 }` → `"10.0.0.1/24 dev eth1"`.
-fn vips(k: &Node, interface: &str, ctx: &mut Ctx, t: &mut Table, led: &mut Ledger) {
+fn vips(k: &Node, interface: &str, v6: bool, ctx: &mut Ctx, t: &mut Table, led: &mut Ledger) {
     let mut ips = Vec::new();
     let mut cites = Vec::new();
     for v in k.kids() {
         let src = &v.src;
         let ip = v.word(0);
-        let addr = ip.split('/').next().unwrap_or(ip);
-        if addr.parse::<std::net::Ipv4Addr>().is_err() {
-            led.lost(src, "ringlb's virtual IPs are IPv4 addresses");
+        let Some(addr) = address(ip) else {
+            led.lost(src, "not an IP address");
+            continue;
+        };
+        if addr.is_ipv6() != v6 {
+            led.lost(src, OFF_FAMILY);
             continue;
         }
         if !ctx.vips.insert(addr.to_string()) {

@@ -267,3 +267,75 @@ fn seconds_to_durations() {
     assert_eq!(seconds("0.25").as_deref(), Some("250ms"));
     assert_eq!(seconds("x"), None);
 }
+
+/// keepalived's `native_ipv6` instance of docs/vrrp.md, with unicast peers and a VIP
+/// on another interface.
+const V6: &str = r#"vrrp_instance VI_6 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 61
+  priority 100
+  native_ipv6
+  unicast_src_ip fe80::1
+  unicast_peer {
+    fe80::2
+  }
+  virtual_ipaddress {
+    2001:db8::100/64
+    2001:db8:1::100/64 dev eth1
+  }
+}
+"#;
+
+#[test]
+fn an_ipv6_instance_keeps_its_addresses() {
+    let mut led = Ledger::default();
+    let t = translate("k.conf", V6, &mut led).unwrap();
+    led.close();
+    assert!(led.lost_list().is_empty(), "{:?}", led.lost_list());
+    let v = &t[0];
+    assert_eq!(
+        v.get("virtual_ips"),
+        Some(&strs(&["2001:db8::100/64", "2001:db8:1::100/64 dev eth1"]))
+    );
+    assert_eq!(v.get("unicast_peers"), Some(&strs(&["fe80::2"])));
+    assert!(notes_of(v, "unicast_peers")
+        .iter()
+        .any(|n| n.contains("k.conf:9:") && n.contains("link-local address")));
+    // ringlb's IPv6 routers have one checksum form: the key is never written.
+    assert_eq!(v.get("checksum"), None);
+    let notes = led.notes().join("\n");
+    assert!(
+        notes.contains("ringlb takes the family from the virtual IPs"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("the interface's link-local address"),
+        "{notes}"
+    );
+}
+
+#[test]
+fn the_first_address_decides_the_family_as_in_keepalived() {
+    // keepalived: the IPv4 address comes first, so the IPv6 one is ignored, with the
+    // other family's peer and an excluded address (not advertised: ringlb has none).
+    let text = "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    192.0.2.254/24 dev eth0\n    fe80::5cc1:afff:fe58:143b/64 dev br-ctlplane\n  }\n  unicast_peer {\n    192.0.2.2\n    2001:db8::2\n  }\n  virtual_ipaddress_excluded {\n    192.0.2.253/24\n  }\n  native_ipv6\n}\n";
+    let (t, lost) = run(text);
+    assert_eq!(t[0].get("virtual_ips"), Some(&strs(&["192.0.2.254/24"])));
+    assert_eq!(t[0].get("unicast_peers"), Some(&strs(&["192.0.2.2"])));
+    assert_eq!(lost, [6, 10, 12, 13, 15]);
+    let mut led = Ledger::default();
+    translate("k.conf", text, &mut led).unwrap();
+    let why = |line: usize| {
+        let lost = led.lost_list();
+        lost.iter().find(|l| l.line == line).unwrap().why.clone()
+    };
+    assert!(why(6).contains("address family must match VRRP instance"));
+    assert!(why(12).starts_with("ringlb has no excluded"));
+    assert!(why(15).contains("Cannot specify native_ipv6 with IPv4 addresses"));
+    // An IPv6 source address first makes the instance IPv6, as in keepalived.
+    let text = "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  mcast_src_ip 2001:db8::1\n  virtual_ipaddress {\n    192.0.2.254/24\n    2001:db8::10\n  }\n}\n";
+    let (t, lost) = run(text);
+    assert_eq!(t[0].get("virtual_ips"), Some(&strs(&["2001:db8::10"])));
+    assert_eq!(lost, [6]);
+}
