@@ -3,7 +3,8 @@
 //! connection to another**: a buffer is emptied when it is given back *and* when it is
 //! taken out, so no error path of a session, however it ends, can hand the next
 //! connection its leftovers (a request a client smuggled into a body, bytes a server
-//! sent instead of a response). Emptying a `Vec<u8>` only resets its length.
+//! sent instead of a response). Emptying a `Vec<u8>` only resets its length. HTTP
+//! sessions' head buffers (smaller) have a pool of their own under the same rule.
 
 use std::cell::{Cell, RefCell};
 
@@ -15,10 +16,15 @@ const POOL_MAX: usize = 256;
 /// A buffer that grew past this (a large head or chunk line read in one piece) is
 /// freed rather than kept, so an idle pool never holds more than `BUF_SIZE` each.
 const KEEP_MAX: usize = 2 * BUF_SIZE;
+/// Size of a head buffer (an HTTP session's head written for the other side): most
+/// heads fit; a larger one grows it, and one grown past `BUF_SIZE` is not kept.
+pub const HEAD_SIZE: usize = 1024;
 
 #[derive(Default)]
 pub struct Buffers {
     free: RefCell<Vec<Vec<u8>>>,
+    /// Head buffers, kept apart: they are smaller.
+    heads: RefCell<Vec<Vec<u8>>>,
     /// Buffers freed (pool full, or grown too large) since the heap was last trimmed.
     freed: Cell<usize>,
 }
@@ -43,6 +49,28 @@ impl Buffers {
         let mut free = self.free.borrow_mut();
         if free.len() < POOL_MAX && (BUF_SIZE..=KEEP_MAX).contains(&buf.capacity()) {
             free.push(buf);
+        } else if buf.capacity() > 0 {
+            self.freed.set(self.freed.get() + 1);
+        }
+    }
+
+    /// An empty head buffer of at least `HEAD_SIZE` capacity, reused when one is free.
+    pub fn take_head(&self) -> Vec<u8> {
+        match self.heads.borrow_mut().pop() {
+            Some(mut buf) => {
+                buf.clear();
+                buf
+            }
+            None => Vec::with_capacity(HEAD_SIZE),
+        }
+    }
+
+    /// Give a head buffer back, whatever it still holds: its bytes are discarded.
+    pub fn give_head(&self, mut buf: Vec<u8>) {
+        buf.clear();
+        let mut heads = self.heads.borrow_mut();
+        if heads.len() < POOL_MAX && (HEAD_SIZE..=BUF_SIZE).contains(&buf.capacity()) {
+            heads.push(buf);
         } else if buf.capacity() > 0 {
             self.freed.set(self.freed.get() + 1);
         }
@@ -108,6 +136,27 @@ mod tests {
         assert_eq!(pool.kept(), POOL_MAX);
         assert_eq!(pool.take_freed(), 3);
         assert_eq!(pool.take_freed(), 0);
+    }
+
+    #[test]
+    fn head_buffers_come_back_empty_and_grown_ones_are_not_kept() {
+        let pool = Buffers::default();
+        let mut head = pool.take_head();
+        assert!(head.capacity() >= HEAD_SIZE);
+        head.extend_from_slice(b"HTTP/1.1 200 OK\r\nSet-Cookie: secret\r\n\r\n");
+        let ptr = head.as_ptr();
+        pool.give_head(head);
+        let again = pool.take_head();
+        assert!(again.is_empty());
+        assert_eq!(again.as_ptr(), ptr, "the head buffer was not reused");
+        pool.give_head(Vec::with_capacity(BUF_SIZE + 1));
+        pool.give_head(Vec::new());
+        assert_eq!(pool.heads.borrow().len(), 0);
+        assert_eq!(pool.take_freed(), 1);
+        // Heads and relay buffers do not mix.
+        pool.give_head(again);
+        assert!(pool.take().capacity() >= BUF_SIZE);
+        assert_eq!(pool.heads.borrow().len(), 1);
     }
 
     #[test]
