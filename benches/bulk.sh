@@ -7,7 +7,9 @@
 #            with each io_driver in DRIVERS (default "io_uring legacy"), 1 worker
 #   haproxy  HAProxy `mode tcp`, nbthread 1 (skipped when not installed)
 # Rounds alternate the order of the targets; each cell is the median of ROUNDS. Prints
-# a Markdown table: MiB/s each way and the ratio to direct.
+# a Markdown table: MiB/s each way, the ratio to direct, and the proxy's CPU time
+# (user + system, from /proc/PID/stat) per GiB moved: on a busy machine the CPU time
+# is the steadier figure.
 # With COUNTS=1 it also counts, per MiB moved through each ringlb and driver, the
 # syscalls (strace -f -c) and, with io_uring and tracefs, the ring operations by
 # opcode (tracepoint io_uring:io_uring_submit_req): deterministic where the times are
@@ -79,12 +81,16 @@ backend b
     server s $peer
 EOT
   haproxy -f "$tmp/haproxy.cfg" -db >"$tmp/haproxy.log" 2>&1 &
-  pids+=($!)
+  pids+=($!); rpid[haproxy]=$!
   wait_port "$port"
   addr[haproxy]="127.0.0.1:$port"; targets+=(haproxy)
 fi
 
 once() { python3 benches/bulk_peer.py client "${addr[$1]}" "$2" "$BYTES"; }
+ticks() { # CPU clock ticks (user + system) of target $1's process, 0 for direct
+  [ -n "${rpid[$1]:-}" ] || { echo 0; return; }
+  awk '{print $14 + $15}' "/proc/${rpid[$1]}/stat"
+}
 echo "warm-up" >&2
 for t in "${targets[@]}"; do once "$t" down >/dev/null; done
 n=${#targets[@]}
@@ -92,7 +98,8 @@ for r in $(seq 0 $((ROUNDS - 1))); do
   for i in $(seq 0 $((n - 1))); do
     t=${targets[$(((i + r) % n))]}
     for dir in down up; do
-      echo "$t $dir $(once "$t" "$dir")" >>"$tmp/times"
+      t0=$(ticks "$t"); secs=$(once "$t" "$dir"); t1=$(ticks "$t")
+      echo "$t $dir $secs $((t1 - t0))" >>"$tmp/times"
     done
   done
   echo "round $((r + 1)) of $ROUNDS done" >&2
@@ -101,19 +108,22 @@ done
 echo
 echo "Bulk transfer, $SIZE_MIB MiB per connection, $ROUNDS rounds alternated, medians ($(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end):"
 echo
-echo "| target | down MiB/s | up MiB/s | down / direct | up / direct |"
-echo "|---|---:|---:|---:|---:|"
-python3 - "$tmp/times" "$SIZE_MIB" "${targets[@]}" <<'PY'
+echo "| target | down MiB/s | up MiB/s | down / direct | up / direct | proxy CPU s per GiB, down | up |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+python3 - "$tmp/times" "$SIZE_MIB" "$(getconf CLK_TCK)" "${targets[@]}" <<'PY'
 import statistics, sys
-path, mib, targets = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-rate = {}
+path, mib, hz, targets = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+rate, cpu = {}, {}
 for line in open(path):
-    t, d, s = line.split()
+    t, d, s, ticks = line.split()
     rate.setdefault((t, d), []).append(mib / float(s))
+    cpu.setdefault((t, d), []).append(int(ticks) / hz / (mib / 1024))
 med = {k: statistics.median(v) for k, v in rate.items()}
+cpu = {k: statistics.median(v) for k, v in cpu.items()}
 for t in targets:
     dn, up = med[(t, "down")], med[(t, "up")]
-    print(f"| {t} | {dn:.0f} | {up:.0f} | {dn / med[('direct', 'down')]:.2f}× | {up / med[('direct', 'up')]:.2f}× |")
+    c = "| - | - |" if t == "direct" else f"| {cpu[(t, 'down')]:.2f} | {cpu[(t, 'up')]:.2f} |"
+    print(f"| {t} | {dn:.0f} | {up:.0f} | {dn / med[('direct', 'down')]:.2f}× | {up / med[('direct', 'up')]:.2f}× {c}")
 PY
 
 [ "${COUNTS:-0}" = 1 ] || exit 0

@@ -7,6 +7,7 @@
 //! sessions' head buffers (smaller) have a pool of their own under the same rule.
 
 use std::cell::{Cell, RefCell};
+use std::ops::RangeInclusive;
 
 /// Size of one buffer (HAProxy's default `tune.bufsize`); a session uses two. Larger
 /// buffers move bulk data in fewer operations but cost memory per connection.
@@ -32,45 +33,31 @@ pub struct Buffers {
 impl Buffers {
     /// An empty buffer of at least `BUF_SIZE` capacity, reused when one is free.
     pub fn take(&self) -> Vec<u8> {
-        match self.free.borrow_mut().pop() {
-            Some(mut buf) => {
-                // Given-back buffers are emptied already; emptying again here makes
-                // the guarantee hold whatever path gave a buffer back.
-                buf.clear();
-                buf
-            }
-            None => Vec::with_capacity(BUF_SIZE),
-        }
+        take_from(&self.free, BUF_SIZE)
     }
 
     /// Give a buffer back, whatever it still holds: its bytes are discarded.
-    pub fn give(&self, mut buf: Vec<u8>) {
-        buf.clear();
-        let mut free = self.free.borrow_mut();
-        if free.len() < POOL_MAX && (BUF_SIZE..=KEEP_MAX).contains(&buf.capacity()) {
-            free.push(buf);
-        } else if buf.capacity() > 0 {
-            self.freed.set(self.freed.get() + 1);
-        }
+    pub fn give(&self, buf: Vec<u8>) {
+        self.give_to(&self.free, buf, BUF_SIZE..=KEEP_MAX);
     }
 
     /// An empty head buffer of at least `HEAD_SIZE` capacity, reused when one is free.
     pub fn take_head(&self) -> Vec<u8> {
-        match self.heads.borrow_mut().pop() {
-            Some(mut buf) => {
-                buf.clear();
-                buf
-            }
-            None => Vec::with_capacity(HEAD_SIZE),
-        }
+        take_from(&self.heads, HEAD_SIZE)
     }
 
     /// Give a head buffer back, whatever it still holds: its bytes are discarded.
-    pub fn give_head(&self, mut buf: Vec<u8>) {
+    pub fn give_head(&self, buf: Vec<u8>) {
+        self.give_to(&self.heads, buf, HEAD_SIZE..=BUF_SIZE);
+    }
+
+    /// Keep `buf`, emptied, in `list` if there is room and its capacity is in `keep`;
+    /// otherwise free it (counted for the next heap trim).
+    fn give_to(&self, list: &RefCell<Vec<Vec<u8>>>, mut buf: Vec<u8>, keep: RangeInclusive<usize>) {
         buf.clear();
-        let mut heads = self.heads.borrow_mut();
-        if heads.len() < POOL_MAX && (HEAD_SIZE..=BUF_SIZE).contains(&buf.capacity()) {
-            heads.push(buf);
+        let mut list = list.borrow_mut();
+        if list.len() < POOL_MAX && keep.contains(&buf.capacity()) {
+            list.push(buf);
         } else if buf.capacity() > 0 {
             self.freed.set(self.freed.get() + 1);
         }
@@ -84,6 +71,19 @@ impl Buffers {
     #[cfg(test)]
     fn kept(&self) -> usize {
         self.free.borrow().len()
+    }
+}
+
+/// The newest buffer of `list`, emptied, or a new one of `capacity`. Given-back
+/// buffers are emptied already; emptying again here makes the guarantee hold whatever
+/// path gave a buffer back.
+fn take_from(list: &RefCell<Vec<Vec<u8>>>, capacity: usize) -> Vec<u8> {
+    match list.borrow_mut().pop() {
+        Some(mut buf) => {
+            buf.clear();
+            buf
+        }
+        None => Vec::with_capacity(capacity),
     }
 }
 

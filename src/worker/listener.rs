@@ -251,31 +251,13 @@ async fn serve(w: Rc<Worker>, ticket: GateTicket, fe: usize, stream: TcpStream, 
                 ))
                 .await
             }
-            Mode::Http if alpn_h2 || (frontend.h2.prior_knowledge && !client.is_tls()) => {
-                let conn = rc.clone();
-                Box::pin(serve_h2(
-                    Rc::clone(&w),
-                    fe,
-                    client,
-                    peer,
-                    tls_label,
-                    conn,
-                    origin,
-                ))
-                .await
-            }
             Mode::Http => {
-                let conn = rc.clone();
-                Box::pin(serve_http(
-                    Rc::clone(&w),
-                    fe,
-                    client,
-                    peer,
-                    tls_label,
-                    conn,
-                    origin,
-                ))
-                .await
+                let (w2, conn) = (Rc::clone(&w), rc.clone());
+                if alpn_h2 || (frontend.h2.prior_knowledge && !client.is_tls()) {
+                    Box::pin(serve_h2(w2, fe, client, peer, tls_label, conn, origin)).await
+                } else {
+                    Box::pin(serve_http(w2, fe, client, peer, tls_label, conn, origin)).await
+                }
             }
         };
         if let Err(e) = result {

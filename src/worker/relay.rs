@@ -79,15 +79,18 @@ where
     let upstream = copy_half(client_rd, server_wr, buffers.0, Side::Client, &activity);
     let downstream = copy_half(server_rd, client_wr, buffers.1, Side::Server, &activity);
     let both = futures_util::future::try_join(upstream, downstream);
-    let ((to_server, b0), (to_client, b1)) = supervise(both, &activity, timeouts).await?;
-    Ok((
-        RelayStats {
-            to_server,
-            to_client,
-        },
-        b0,
-        b1,
-    ))
+    supervise(both, &activity, timeouts).await.map(totals)
+}
+
+/// Both directions' byte counts and buffers, as a relay returns them.
+pub(super) fn totals(
+    ((to_server, b0), (to_client, b1)): ((u64, Vec<u8>), (u64, Vec<u8>)),
+) -> (RelayStats, Vec<u8>, Vec<u8>) {
+    let stats = RelayStats {
+        to_server,
+        to_client,
+    };
+    (stats, b0, b1)
 }
 
 /// Run both directions of a relay, or end it when a side stays inactive too long.
@@ -110,25 +113,39 @@ async fn copy_half<R: AsyncReadRent, W: AsyncWriteRent>(
     from_side: Side,
     activity: &Activity,
 ) -> Result<(u64, Vec<u8>), SessionError> {
-    let to_side = from_side.other();
     let mut total = 0u64;
     loop {
-        let (res, b) = from.read(buf).await;
-        buf = b;
-        let n = res.map_err(|e| SessionError::Io(from_side, e))?;
+        let n = copy_once(&mut from, &mut to, &mut buf, from_side, activity).await?;
         if n == 0 {
             // FIN from `from`: pass it on, keep the other direction running. (Always
             // with a shutdown here: over TLS it also sends the close_notify.)
             let _ = to.shutdown().await;
             return Ok((total, buf));
         }
-        activity.touch(from_side);
-        let (res, b) = to.write_all(buf).await;
-        buf = b;
-        res.map_err(|e| SessionError::Io(to_side, e))?;
-        activity.touch(to_side);
         total += n as u64;
     }
+}
+
+/// One read from `from` into `buf`, written whole to `to`: the bytes moved, 0 at EOF.
+pub(super) async fn copy_once<R: AsyncReadRent, W: AsyncWriteRent>(
+    from: &mut R,
+    to: &mut W,
+    buf: &mut Vec<u8>,
+    from_side: Side,
+    activity: &Activity,
+) -> Result<usize, SessionError> {
+    let (res, b) = from.read(std::mem::take(buf)).await;
+    *buf = b;
+    let n = res.map_err(|e| SessionError::Io(from_side, e))?;
+    if n == 0 {
+        return Ok(0);
+    }
+    activity.touch(from_side);
+    let (res, b) = to.write_all(std::mem::take(buf)).await;
+    *buf = b;
+    res.map_err(|e| SessionError::Io(from_side.other(), e))?;
+    activity.touch(from_side.other());
+    Ok(n)
 }
 
 /// Resolves with the side that stayed inactive past its timeout. Sleeps until the

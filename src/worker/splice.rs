@@ -15,12 +15,12 @@ use std::io::ErrorKind;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use monoio::io::splice::{SpliceDestination, SpliceSource};
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Splitable};
+use monoio::io::{AsyncWriteRent, Splitable};
 use monoio::net::tcp::{TcpOwnedReadHalf, TcpOwnedWriteHalf};
 use monoio::net::{Pipe, TcpStream};
 
 use super::error::{SessionError, Side};
-use super::relay::{supervise, Activity, RelayStats, Timeouts};
+use super::relay::{copy_once, supervise, totals, Activity, RelayStats, Timeouts};
 
 /// Bytes asked of one splice into the pipe: a default pipe's capacity (16 pages).
 const SPLICE_LEN: u32 = 64 * 1024;
@@ -54,15 +54,7 @@ pub async fn relay_plain(
     // Whole again before they are dropped: a write half left to drop on its own calls
     // shutdown(2) (monoio does, synchronously), a syscall per side for nothing.
     drop((client_rd.reunite(client_wr), server_rd.reunite(server_wr)));
-    let ((to_server, b0), (to_client, b1)) = done?;
-    Ok((
-        RelayStats {
-            to_server,
-            to_client,
-        },
-        b0,
-        b1,
-    ))
+    done.map(totals)
 }
 
 /// One direction until EOF (then a half-close of the other side): copy while reads
@@ -74,48 +66,44 @@ async fn half(
     from_side: Side,
     activity: &Activity,
 ) -> Result<(u64, Vec<u8>), SessionError> {
-    let to_side = from_side.other();
     let mut total = 0u64;
     loop {
-        let (res, b) = from.read(buf).await;
-        buf = b;
-        let n = res.map_err(|e| SessionError::Io(from_side, e))?;
-        if n == 0 {
-            if activity.pass_fin() {
-                let _ = to.shutdown().await;
-            }
-            return Ok((total, buf));
-        }
-        activity.touch(from_side);
-        let full = n == buf.capacity();
-        let (res, b) = to.write_all(buf).await;
-        buf = b;
-        res.map_err(|e| SessionError::Io(to_side, e))?;
-        activity.touch(to_side);
+        let n = copy_once(from, to, &mut buf, from_side, activity).await?;
         total += n as u64;
-        if full {
+        if n == 0 {
+            break;
+        }
+        if n == buf.capacity() {
             // Bulk: splice from here on, unless no pipe can be had (descriptors).
-            let fds = (stream(&from.0).as_raw_fd(), stream(&to.0).as_raw_fd());
-            let ready = nonblocking(fds.0).and_then(|_| nonblocking(fds.1));
-            let moved = match ready {
-                Err(_) => None,
-                Ok(()) if monoio::utils::is_legacy() => match monoio::net::unix::new_pipe() {
-                    Ok(pipe) => Some(spliced(from, to, pipe, from_side, activity).await),
-                    Err(_) => None,
-                },
-                Ok(()) => match OwnPipe::new() {
-                    Ok(pipe) => Some(spliced_uring(from, to, fds, pipe, from_side, activity).await),
-                    Err(_) => None,
-                },
-            };
-            if let Some(moved) = moved {
+            if let Some(moved) = splice_rest(from, to, from_side, activity).await {
                 total += moved?;
-                if activity.pass_fin() {
-                    let _ = to.shutdown().await;
-                }
-                return Ok((total, buf));
+                break;
             }
         }
+    }
+    if activity.pass_fin() {
+        let _ = to.shutdown().await;
+    }
+    Ok((total, buf))
+}
+
+/// The rest of a direction by splice, until EOF on `from`: the bytes moved, or `None`
+/// when the sockets cannot be made non-blocking or no pipe can be had (then copying
+/// goes on).
+async fn splice_rest(
+    from: &mut TcpOwnedReadHalf,
+    to: &mut TcpOwnedWriteHalf,
+    from_side: Side,
+    activity: &Activity,
+) -> Option<Result<u64, SessionError>> {
+    let fds = (stream(&from.0).as_raw_fd(), stream(&to.0).as_raw_fd());
+    nonblocking(fds.0).and_then(|_| nonblocking(fds.1)).ok()?;
+    if monoio::utils::is_legacy() {
+        let pipe = monoio::net::unix::new_pipe().ok()?;
+        Some(spliced(from, to, pipe, from_side, activity).await)
+    } else {
+        let pipe = OwnPipe::new().ok()?;
+        Some(spliced_uring(from, to, fds, pipe, from_side, activity).await)
     }
 }
 
