@@ -383,6 +383,7 @@ fn stalled_reader(driver: &str) {
     });
     let rl = Ringlb::start(&with_driver(tcp_config(1, &[(addr, 1)], ""), driver));
     let before = rss_kib(rl.child.id());
+    let pipes_before = pipes(rl.child.id());
     let mut c = connect(rl.addr());
     // Wait until the server's writes stop moving (bounded by PATIENCE).
     let deadline = std::time::Instant::now() + PATIENCE;
@@ -408,5 +409,30 @@ fn stalled_reader(driver: &str) {
         grown < 16 * 1024,
         "{driver}: ringlb grew by {grown} KiB holding a stalled transfer"
     );
+    // The bulk direction moves by splice: ringlb holds one pipe (two descriptors) for it.
+    assert_eq!(
+        pipes(rl.child.id()),
+        pipes_before + 2,
+        "{driver}: no splice pipe"
+    );
     assert_eq!(check_pattern(&mut c), N, "{driver}");
+    drop(c);
+    // The pipe is closed with the session.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while pipes(rl.child.id()) != pipes_before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{driver}: the pipe outlived its session"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Pipe descriptors a process holds.
+fn pipes(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().starts_with("pipe:"))
+        .count()
 }
