@@ -10,9 +10,12 @@
 #   - with CALLGRIND=1, the instructions executed by ringlb while the N connections
 #     run (valgrind --tool=callgrind, instrumentation switched on for them only), and
 #     the top functions by inclusive cost.
+# With MODE=tcp the frontend is in TCP mode in front of a `ringlb-load serve --echo`
+# backend, and each client connection sends 64 bytes, reads them back and closes (a
+# short TCP exchange, one per connection).
 # Usage: bash benches/setup_cost.sh [N]   (root for tracefs; N defaults to 2000)
 # RINGLB / RINGLB_LOAD override the binaries (default target/release/...); DRIVERS
-# picks the drivers ("legacy io_uring").
+# picks the drivers ("legacy io_uring"). Ends with a Markdown table of the totals.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benches/lib.sh
@@ -20,18 +23,32 @@ N=${1:-2000}
 RINGLB=${RINGLB:-./target/release/ringlb}
 L=${RINGLB_LOAD:-$L}
 DRIVERS=${DRIVERS:-"legacy io_uring"}
+MODE=${MODE:-http}
 TRACE=/sys/kernel/tracing
 inst=
 # Containers often start without tracefs mounted; without it the ring operations are
 # not counted (said below).
 [ -d "$TRACE/events" ] || mount -t tracefs nodev "$TRACE" 2>/dev/null || true
 [ -d "$TRACE/events/io_uring" ] || echo "no io_uring tracepoints in $TRACE: ring operations not counted"
-serve backend
+if [ "$MODE" = tcp ]; then serve backend --echo; else serve backend; fi
+summary=()
 
 client() { # client N ADDR: N sequential one-request connections
-  python3 - "$1" "$2" <<'PY'
+  python3 - "$1" "$2" "$MODE" <<'PY'
 import socket, sys
 n, (host, port) = int(sys.argv[1]), sys.argv[2].rsplit(":", 1)
+if sys.argv[3] == "tcp":
+    msg = bytes(range(64))
+    for _ in range(n):
+        s = socket.create_connection((host, int(port)))
+        s.sendall(msg)
+        got = b""
+        while len(got) < len(msg) and (chunk := s.recv(64)):
+            got += chunk
+        s.close()
+        if got != msg:
+            sys.exit(f"echo came back as {got!r}")
+    sys.exit(0)
 req = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 bad = 0
 for _ in range(n):
@@ -58,7 +75,7 @@ io_driver = "$driver"
 [[frontend]]
 name = "f"
 bind = ["127.0.0.1:0"]
-mode = "http"
+mode = "$MODE"
 default_backend = "b"
 
 [[backend]]
@@ -101,11 +118,13 @@ for driver in $DRIVERS; do
   echo "syscalls per connection (strace -f -c):"
   awk '/^-+/{sep++; next} sep==1 && NF>=5 {print $4, $NF}' "$tmp/strace" | sort -rn | per_conn
   awk '/^-+/{sep++; next} sep==1 && NF>=5 {t += $4} END {print t, "TOTAL"}' "$tmp/strace" | per_conn
+  summary+=("| $MODE | $driver | syscalls per connection (strace -f -c) | $(awk -v n="$N" '/^-+/{sep++; next} sep==1 && NF>=5 {t += $4} END {printf "%.2f", t / n}' "$tmp/strace") |")
   if [ -n "$inst" ]; then
     echo 0 >"$inst/events/io_uring/io_uring_submit_req/enable"
     echo "io_uring operations per connection (io_uring_submit_req):"
     grep -o "opcode [A-Z_]*" "$inst/trace" | awk '{print $2}' | sort | uniq -c | sort -rn | per_conn
     grep -c "opcode " "$inst/trace" | awk -v n="$N" '{printf "  %-24s %8.2f\n", "TOTAL", $1 / n}'
+    summary+=("| $MODE | $driver | ring operations per connection (io_uring_submit_req) | $(grep -c "opcode " "$inst/trace" | awk -v n="$N" '{printf "%.2f", $1 / n}') |")
     rmdir "$inst"; inst=
   fi
   stop_ringlb
@@ -125,5 +144,12 @@ for driver in $DRIVERS; do
     callgrind_annotate --inclusive=yes "$out.1" 2>/dev/null | awk -v n="$N" '
       /PROGRAM TOTALS/ {c=$1; gsub(",", "", c); printf "  %-24s %10.0f\n", "TOTAL", c / n}
       /^ *[0-9,]+ \(/ && /\[/ && shown < 15 {c=$1; gsub(",", "", c); sub(/^ *[0-9,]+ +\( *[0-9.]+%\) +/, ""); printf "  %10.0f %s\n", c / n, substr($0, 1, 120); shown++}'
+    summary+=("| $MODE | $driver | user-space instructions per connection (callgrind) | $(callgrind_annotate "$out.1" 2>/dev/null | awk -v n="$N" '/PROGRAM TOTALS/ {c=$1; gsub(",", "", c); printf "%.0f", c / n}') |")
   fi
 done
+echo
+echo "$N connections, one after another ($(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)):"
+echo
+echo "| mode | driver | what | per connection |"
+echo "|---|---|---|---:|"
+printf '%s\n' "${summary[@]}"

@@ -303,3 +303,93 @@ fn an_unknown_http_reuse_is_refused_naming_the_key() {
         "{err}"
     );
 }
+
+/// `n` GETs on `n` client connections at once (all sent before any is answered: the
+/// backend waits before each response), so each needs a server connection of its own.
+fn concurrent_requests(r: &Ringlb, n: usize) {
+    let mut clients: Vec<Client> = (0..n).map(|_| Client::connect(r.addr())).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.send(format!("GET /c/{i} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+    }
+    for c in &mut clients {
+        assert_eq!(c.response(false).0, 200);
+    }
+}
+
+#[test]
+fn pool_max_connections_bounds_the_idle_connections_kept_per_server() {
+    let backend = Backend::start_with_delay(std::time::Duration::from_millis(200));
+    let reuse = "http_reuse = \"always\"\npool_max_connections = 2";
+    let r = Ringlb::start(&config(backend.addr, reuse, 1));
+    concurrent_requests(&r, 4);
+    assert_eq!(backend.accepted(), 4);
+    // Four came back to a pool that keeps two: the two oldest are given up.
+    backend.wait_closed(2);
+    // Four at once again: two take the idle ones, two open new connections.
+    concurrent_requests(&r, 4);
+    assert_eq!(backend.accepted(), 6);
+    assert_counters_agree(&r, &backend);
+}
+
+#[test]
+fn pool_max_connections_zero_keeps_none() {
+    let backend = Backend::start();
+    let reuse = "http_reuse = \"always\"\npool_max_connections = 0";
+    let r = Ringlb::start(&config(backend.addr, reuse, 1));
+    one_request_each(&r, 5);
+    assert_eq!(backend.accepted(), 5);
+    backend.wait_closed(5);
+    // Keep-alive on the client side still works; each request on a new connection.
+    let mut c = Client::connect(r.addr());
+    for _ in 0..3 {
+        assert_eq!(c.get("/ka").0, 200);
+    }
+    assert_eq!(backend.accepted(), 8);
+    assert_counters_agree(&r, &backend);
+}
+
+#[test]
+fn the_default_pool_keeps_64_idle_connections_per_server() {
+    let backend = Backend::start_with_delay(std::time::Duration::from_millis(300));
+    let r = Ringlb::start(&config(backend.addr, "http_reuse = \"always\"", 1));
+    concurrent_requests(&r, 70);
+    assert_eq!(backend.accepted(), 70);
+    // 70 came back to a pool that keeps 64: six given up, the others all reused.
+    backend.wait_closed(6);
+    concurrent_requests(&r, 64);
+    assert_eq!(backend.accepted(), 70);
+    assert_eq!(backend.closed(), 6);
+}
+
+#[test]
+fn pool_idle_timeout_closes_an_idle_connection_after_it() {
+    let backend = Backend::start();
+    let reuse = "http_reuse = \"always\"\npool_idle_timeout = \"200ms\"";
+    let r = Ringlb::start(&config(backend.addr, reuse, 1));
+    one_request_each(&r, 1);
+    // The once-a-second sweep closes it (the default, 4 s, would keep it longer).
+    backend.wait_closed(1);
+    one_request_each(&r, 1);
+    assert_eq!(backend.accepted(), 2);
+    assert_counters_agree(&r, &backend);
+}
+
+#[test]
+fn pool_keys_out_of_range_are_refused_naming_the_key() {
+    for (text, key) in [
+        ("pool_max_connections = -1", "pool_max_connections"),
+        ("pool_idle_timeout = \"0s\"", "pool_idle_timeout"),
+        ("pool_idle_timeout = \"soon\"", "pool_idle_timeout"),
+    ] {
+        let file = common::TempConfig::new(&config(common::closed_port(), text, 1));
+        let out = std::process::Command::new(common::BIN)
+            .args(["check", "-c"])
+            .arg(&file.0)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{text} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(".toml:14:"), "{text}: {err}");
+        assert!(err.contains(&format!("backend \"app\": {key}")), "{err}");
+    }
+}

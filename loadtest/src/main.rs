@@ -84,7 +84,8 @@ struct CompareArgs {
     out: Option<PathBuf>,
     /// Named workloads, run one after another (comma-separated or repeated):
     /// keep-alive (in --mode), close-always and close-safe (one request per client
-    /// connection, http mode, both proxies with that reuse policy), or all.
+    /// connection, http mode, both proxies with that reuse policy), tcp-close (one
+    /// request per client connection, tcp mode), or all.
     #[arg(long, value_delimiter = ',', default_value = "keep-alive", value_parser = scenarios)]
     scenario: Vec<Vec<scenario::Scenario>>,
 }

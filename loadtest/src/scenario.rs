@@ -19,12 +19,16 @@ pub enum Scenario {
     /// One request per client connection, both proxies with `safe`: every client's
     /// request on a new server connection.
     CloseSafe,
+    /// One request per client connection through a TCP-mode proxy: a short TCP
+    /// exchange per connection (connect, request, response, close on both sides).
+    TcpClose,
 }
 
-pub const ALL: [Scenario; 3] = [
+pub const ALL: [Scenario; 4] = [
     Scenario::KeepAlive,
     Scenario::CloseAlways,
     Scenario::CloseSafe,
+    Scenario::TcpClose,
 ];
 
 impl Scenario {
@@ -48,6 +52,7 @@ impl Scenario {
             Scenario::KeepAlive => "keep-alive",
             Scenario::CloseAlways => "close-always",
             Scenario::CloseSafe => "close-safe",
+            Scenario::TcpClose => "tcp-close",
         }
     }
 
@@ -56,12 +61,13 @@ impl Scenario {
         self != Scenario::KeepAlive
     }
 
-    /// The proxy mode: the close scenarios are about HTTP server connections.
+    /// The proxy mode: the close scenarios are about HTTP server connections, but
+    /// `tcp-close`'s about TCP mode.
     pub fn mode(self, asked: &str) -> &str {
-        if self.close() {
-            "http"
-        } else {
-            asked
+        match self {
+            Scenario::KeepAlive => asked,
+            Scenario::TcpClose => "tcp",
+            Scenario::CloseAlways | Scenario::CloseSafe => "http",
         }
     }
 
@@ -71,6 +77,8 @@ impl Scenario {
             Scenario::KeepAlive => (None, "always"),
             Scenario::CloseAlways => (Some("always"), "always"),
             Scenario::CloseSafe => (Some("safe"), "safe"),
+            // (TCP mode: neither proxy pools server connections.)
+            Scenario::TcpClose => (None, "always"),
         }
     }
 
@@ -84,6 +92,9 @@ impl Scenario {
             }
             Scenario::CloseSafe => {
                 "one request per client connection (`Connection: close`); ringlb `http_reuse = \"safe\"`, HAProxy `http-reuse safe`"
+            }
+            Scenario::TcpClose => {
+                "one request per client connection (`Connection: close`) through both proxies in TCP mode: a server connection per client connection"
             }
         }
     }
@@ -168,6 +179,8 @@ mod tests {
         assert_eq!(Scenario::CloseAlways.reuse(), (Some("always"), "always"));
         assert_eq!(Scenario::CloseSafe.reuse(), (Some("safe"), "safe"));
         assert!(!Scenario::KeepAlive.close() && Scenario::CloseAlways.close());
+        assert!(Scenario::TcpClose.close());
+        assert_eq!(Scenario::TcpClose.mode("http"), "tcp");
     }
 
     #[test]

@@ -76,6 +76,7 @@ pub use duration::parse_duration;
 pub use error::{ConfigError, ConfigErrors};
 pub use raw::{Balance, CheckKind, HttpReuse, IoDriver, Mode};
 pub use validate_announce::Announce;
+pub use validate_backend::{POOL_IDLE_TIMEOUT, POOL_MAX_CONNECTIONS};
 pub use validate_forwarded::Forwarded;
 pub use validate_h2::H2Settings;
 pub use vrrp::{SyncGroup, TrackFile, TrackInterface, TrackScript, Vrrp, VrrpChecksum};
@@ -367,6 +368,10 @@ pub struct Backend {
     pub redispatch: bool,
     /// Which requests may go on an idle server connection (HTTP mode).
     pub http_reuse: HttpReuse,
+    /// Idle server connections kept per server and worker (HTTP mode); 0: none.
+    pub pool_max_connections: usize,
+    /// An idle server connection unused this long is closed.
+    pub pool_idle_timeout: Duration,
     /// Consecutive proxy-side errors that mark a checked server down; 0 = off.
     pub error_limit: u32,
     /// A response head still awaited after this is a passive-health error of its

@@ -316,6 +316,12 @@ pub struct RawBackend {
     pub redispatch: Option<bool>,
     /// Added key: see [`HttpReuse`] (`[defaults]` too).
     pub http_reuse: Option<HttpReuse>,
+    /// Added key: idle server connections kept per server and worker (HAProxy
+    /// `pool-max-conn`, per server there); 0 keeps none.
+    pub pool_max_connections: Option<S<i64>>,
+    /// Added key: an idle server connection unused this long is closed (HAProxy
+    /// `pool-purge-delay`).
+    pub pool_idle_timeout: Option<S<String>>,
     /// Added key: consecutive errors seen by the proxy that mark a checked server down
     /// (passive health; 0 = off).
     pub error_limit: Option<S<i64>>,

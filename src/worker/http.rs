@@ -49,7 +49,7 @@ pub async fn serve_http(
             server,
             frontend,
             backend,
-        }) => conn.tunnel(server, &frontend, backend).await,
+        }) => Box::pin(conn.tunnel(server, &frontend, backend)).await,
         other => {
             // Whatever ended the connection, its buffers go back to the pool (and
             // count toward trimming the heap when the pool cannot keep them).
@@ -160,6 +160,7 @@ impl Conn {
     ) -> Conn {
         let cbuf = worker.take_buffer();
         let sbuf = worker.take_buffer();
+        let head = worker.take_head();
         let logging = worker.logging();
         Conn {
             worker,
@@ -169,7 +170,7 @@ impl Conn {
             tls,
             cbuf,
             sbuf,
-            head: Vec::with_capacity(1024),
+            head,
             line: Vec::new(),
             req_copy: Vec::new(),
             // Replaced at each request (without a clock read until then).
@@ -259,6 +260,7 @@ impl Conn {
     fn give_buffers(&mut self) {
         self.worker.give_buffer(std::mem::take(&mut self.cbuf));
         self.worker.give_buffer(std::mem::take(&mut self.sbuf));
+        self.worker.give_head(std::mem::take(&mut self.head));
     }
 
     /// Read, parse and route a request head, and take it out of `cbuf`. `None`: the

@@ -114,7 +114,7 @@ pub async fn wait_next_request(
     }
     worker.give_buffer(std::mem::take(cbuf));
     worker.give_buffer(std::mem::take(sbuf));
-    *head = Vec::new(); // it grows back on the next request
+    worker.give_head(std::mem::take(head));
     let cold = fe.timeout_http_keep_alive.saturating_sub(hot);
     let ready = monoio::select! {
         r = monoio::time::timeout(cold, client.readable(false)) => matches!(r, Ok(Ok(()))),
@@ -122,6 +122,7 @@ pub async fn wait_next_request(
     };
     *cbuf = worker.take_buffer();
     *sbuf = worker.take_buffer();
+    *head = worker.take_head();
     ready
 }
 

@@ -199,7 +199,10 @@ async fn serve(w: Rc<Worker>, ticket: GateTicket, fe: usize, stream: TcpStream, 
     // the connection: rules, logs, balancing and headers all see the client.
     let mut told = None;
     if let Some(pp) = &frontend.proxy_protocol {
-        match proxy_header(&w, fe, &frontend, &stream, peer, pp).await {
+        // Boxed, like the other states most connections never enter (the TLS
+        // handshake, HTTP/2): the task's future is only as large as its common
+        // states, and it is copied whole when the task is spawned.
+        match Box::pin(proxy_header(&w, fe, &frontend, &stream, peer, pp)).await {
             Some(addresses) => {
                 told = addresses;
                 if let Some((src, _)) = addresses {
@@ -235,14 +238,26 @@ async fn serve(w: Rc<Worker>, ticket: GateTicket, fe: usize, stream: TcpStream, 
     let handshaken = handshake(&w, &frontend, fe, stream, peer, &mut rc, origin.as_mut()).await;
     if let Some((client, tls_label, alpn_h2)) = handshaken {
         let result = match frontend.mode {
-            Mode::Tcp => serve_tcp(Rc::clone(&w), fe, client, peer, tls_label, origin).await,
-            Mode::Http if alpn_h2 || (frontend.h2.prior_knowledge && !client.is_tls()) => {
-                let conn = rc.clone();
-                serve_h2(Rc::clone(&w), fe, client, peer, tls_label, conn, origin).await
+            // Each session's future in a box of its own as well: the task's future
+            // (copied twice when spawned) then holds only this function's state.
+            Mode::Tcp => {
+                Box::pin(serve_tcp(
+                    Rc::clone(&w),
+                    fe,
+                    client,
+                    peer,
+                    tls_label,
+                    origin,
+                ))
+                .await
             }
             Mode::Http => {
-                let conn = rc.clone();
-                serve_http(Rc::clone(&w), fe, client, peer, tls_label, conn, origin).await
+                let (w2, conn) = (Rc::clone(&w), rc.clone());
+                if alpn_h2 || (frontend.h2.prior_knowledge && !client.is_tls()) {
+                    Box::pin(serve_h2(w2, fe, client, peer, tls_label, conn, origin)).await
+                } else {
+                    Box::pin(serve_http(w2, fe, client, peer, tls_label, conn, origin)).await
+                }
             }
         };
         if let Err(e) = result {
@@ -297,7 +312,7 @@ async fn handshake(
         return Some((ClientStream::Plain(stream), None, false));
     };
     let limit = frontend.timeout_client_handshake;
-    match accept_tls(&tls.server_config, stream, limit).await {
+    match Box::pin(accept_tls(&tls.server_config, stream, limit)).await {
         Ok((c, info)) => {
             w.with_frontend_stats(fe, |s| match info.version {
                 "TLSv1.3" => s.tls13 += 1,

@@ -20,6 +20,7 @@
 //! | `preamble.rs` | before the session: the PROXY header received, the ClientHello read for SNI routing, the `send_proxy` header sent |
 //! | `session.rs` | a TCP-mode session: connect, then relay |
 //! | `relay.rs` | the two-way byte relay (TCP mode, upgrades) with half-close and inactivity timeouts |
+//! | `splice.rs` | the relay of plain TCP sessions: bulk moves socket → pipe → socket by `splice(2)` |
 //! | `h2/` | HTTP/2: client connections (each stream served by the HTTP/1.1 code below through a pipe), and streams to `proto = "h2"` servers |
 //! | `http.rs` | an HTTP-mode client connection: requests one after another, redirects, refusals, upgrades |
 //! | `exchange.rs` | one request to a backend and its response, one method per phase |
@@ -58,6 +59,7 @@ mod route;
 mod rules;
 mod sends;
 mod session;
+mod splice;
 mod state;
 mod stop;
 mod upstream;

@@ -1,8 +1,9 @@
 //! Idle server connections of one worker (and its HTTP/2 ones, `h2::ServerConns`), per backend and server, for HTTP keep-alive
 //! to servers (the backend's `http_reuse` decides which requests may take one:
 //! `sends::Reuse`). Newest first, so the connections least likely to have been
-//! closed by the server are used; at most `MAX_IDLE` kept per server; closed after
-//! `IDLE_TIMEOUT`. Each remembers whether it has carried more than one request
+//! closed by the server are used; at most the backend's `pool_max_connections` kept
+//! per server (default `MAX_IDLE`), the oldest given up for a newer one; closed after
+//! its `pool_idle_timeout` (default `IDLE_TIMEOUT`). Each remembers whether it has carried more than one request
 //! (*proven*: the server keeps connections alive), which `aggressive` asks for.
 //!
 //! A pooled connection may carry the next request of *another* client, so it must not
@@ -12,16 +13,17 @@
 //! such a connection is dropped, never reused.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::h2::ServerConns;
 use crate::tls::ServerStream;
 
-/// Idle connections kept per server and worker.
-pub const MAX_IDLE: usize = 64;
-/// An idle connection older than this is closed rather than reused; servers commonly
-/// time idle keep-alive connections out after 5 to 60 seconds.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+/// Idle connections kept per server and worker, unless the backend says otherwise.
+pub const MAX_IDLE: usize = crate::config::POOL_MAX_CONNECTIONS;
+/// An idle connection older than this is closed rather than reused, unless the
+/// backend says otherwise.
+pub const IDLE_TIMEOUT: Duration = crate::config::POOL_IDLE_TIMEOUT;
 
 struct Idle {
     /// Always `Some` until the connection is taken back out for reuse.
@@ -67,10 +69,30 @@ impl Idle {
     }
 }
 
+/// How much a backend's pool keeps, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Idle connections kept per server and worker; 0: none (each closed after use).
+    pub max: usize,
+    /// An idle connection older than this is closed rather than reused.
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max: MAX_IDLE,
+            timeout: IDLE_TIMEOUT,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Pool {
     /// `[backend][server]`, oldest first.
-    idle: RefCell<Vec<Vec<Vec<Idle>>>>,
+    idle: RefCell<Vec<Vec<VecDeque<Idle>>>>,
+    /// By backend slot.
+    limits: RefCell<Vec<Limits>>,
     /// Connections to `proto = "h2"` servers, shared by the requests (never idle
     /// in the sense above: each carries many streams at once).
     h2: ServerConns,
@@ -85,9 +107,29 @@ impl Pool {
         }
         for (list, &n) in idle.iter_mut().zip(server_slots) {
             if list.len() < n {
-                list.resize_with(n, Vec::new);
+                list.resize_with(n, VecDeque::new);
             }
         }
+        let mut limits = self.limits.borrow_mut();
+        if limits.len() < server_slots.len() {
+            limits.resize_with(server_slots.len(), Limits::default);
+        }
+    }
+
+    /// A backend's limits (from its configuration); connections already idle past the
+    /// new ones go at the next sweep, or when one is put or taken.
+    pub fn set_limits(&self, backend: usize, to: Limits) {
+        if let Some(l) = self.limits.borrow_mut().get_mut(backend) {
+            *l = to;
+        }
+    }
+
+    fn limits(&self, backend: usize) -> Limits {
+        self.limits
+            .borrow()
+            .get(backend)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Close every idle connection to one server.
@@ -120,12 +162,13 @@ impl Pool {
         now: Instant,
         proven_only: bool,
     ) -> Option<ServerStream> {
+        let timeout = self.limits(backend).timeout;
         let mut idle = self.idle.borrow_mut();
         let list = idle.get_mut(backend)?.get_mut(server)?;
         let mut i = list.len();
         while i > 0 {
             i -= 1;
-            if now.saturating_duration_since(list[i].since) >= IDLE_TIMEOUT {
+            if now.saturating_duration_since(list[i].since) >= timeout {
                 // Oldest first: every one from here down is older still.
                 list.drain(..=i);
                 return None;
@@ -133,7 +176,8 @@ impl Pool {
             if proven_only && !list[i].proven {
                 continue;
             }
-            let c = list.remove(i);
+            // The newest (the back) unless only proven ones may go: no shifting then.
+            let c = list.remove(i)?;
             if c.is_open() {
                 return c.into_stream();
             }
@@ -153,17 +197,18 @@ impl Pool {
         now: Instant,
         proven: bool,
     ) {
-        if stream.may_hold_unread() {
+        let max = self.limits(backend).max;
+        if stream.may_hold_unread() || max == 0 {
             return;
         }
         let mut idle = self.idle.borrow_mut();
         let Some(list) = idle.get_mut(backend).and_then(|b| b.get_mut(server)) else {
             return;
         };
-        if list.len() >= MAX_IDLE {
-            list.remove(0);
+        while list.len() >= max {
+            list.pop_front();
         }
-        list.push(Idle {
+        list.push_back(Idle {
             stream: Some(stream),
             since: now,
             proven,
@@ -172,8 +217,12 @@ impl Pool {
 
     /// Close connections idle past the timeout.
     pub fn sweep(&self, now: Instant) {
-        for list in self.idle.borrow_mut().iter_mut().flatten() {
-            list.retain(|c| now.saturating_duration_since(c.since) < IDLE_TIMEOUT);
+        let limits = self.limits.borrow();
+        for (b, lists) in self.idle.borrow_mut().iter_mut().enumerate() {
+            let timeout = limits.get(b).copied().unwrap_or_default().timeout;
+            for list in lists {
+                list.retain(|c| now.saturating_duration_since(c.since) < timeout);
+            }
         }
     }
 }

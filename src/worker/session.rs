@@ -10,10 +10,11 @@ use super::error::SessionError;
 use super::preamble::{forward_hello, read_hello, sni_backend, Origin};
 use super::relay::{relay, Timeouts};
 use super::sends::Reuse;
+use super::splice::relay_plain;
 use super::state::Worker;
 use super::upstream::{connect, To};
 use crate::config::Frontend;
-use crate::tls::ClientStream;
+use crate::tls::{ClientStream, ServerStream};
 
 /// Serve one accepted client connection of frontend `fe` until both sides close.
 pub async fn serve_tcp(
@@ -29,8 +30,10 @@ pub async fn serve_tcp(
     let mut buffers = (worker.take_buffer(), worker.take_buffer());
     let backend = match frontend.sni_routes.is_empty() {
         true => frontend.default_backend,
+        // Boxed: only frontends with `sni` routes read the hello, and the session's
+        // future is copied whole when its task is spawned.
         false => {
-            by_sni(
+            Box::pin(by_sni(
                 &worker,
                 fe,
                 &frontend,
@@ -38,7 +41,7 @@ pub async fn serve_tcp(
                 peer,
                 &mut buffers,
                 &mut origin,
-            )
+            ))
             .await
         }
     };
@@ -97,7 +100,13 @@ pub async fn serve_tcp(
     }
     buffers.1.clear();
     let timeouts = tunnel_timeouts(&frontend, &worker.backend_settings(backend));
-    let result = relay(client, server, timeouts, buffers).await;
+    // Plain TCP on both sides: bulk moves by splice (see `splice`); TLS is copied.
+    let result = match (client, server) {
+        (ClientStream::Plain(c), ServerStream::Plain(s)) => {
+            relay_plain(c, s, timeouts, buffers).await
+        }
+        (c, s) => relay(c, s, timeouts, buffers).await,
+    };
     drop(lease);
     match &result {
         Ok((stats, _, _)) => {

@@ -173,6 +173,16 @@ impl Worker {
         self.buffers.give(buf);
     }
 
+    /// An empty head buffer (an HTTP session's), reused when one is free.
+    pub fn take_head(&self) -> Vec<u8> {
+        self.buffers.take_head()
+    }
+
+    /// Give a head buffer back; whatever it still holds is discarded.
+    pub fn give_head(&self, buf: Vec<u8>) {
+        self.buffers.give_head(buf);
+    }
+
     /// Give freed buffer memory back to the system. glibc keeps free chunks between
     /// live allocations resident; after a burst of busy connections turns idle that is
     /// most of the process's memory (HAProxy trims its pools for the same reason).
@@ -448,6 +458,13 @@ impl Worker {
         });
         self.max_body_bytes.set(g.max_body_bytes);
         self.pool.resize(&slots.server_slots);
+        for (bi, b) in config.backends.iter().enumerate() {
+            let limits = super::pool::Limits {
+                max: b.pool_max_connections,
+                timeout: b.pool_idle_timeout,
+            };
+            self.pool.set_limits(slots.backends[bi], limits);
+        }
 
         let mut backends = self.backends.borrow_mut();
         let seed = |slot: usize| 0x9E37_79B9 ^ self.id as u64 ^ ((slot as u64) << 32);
