@@ -85,11 +85,8 @@ pub(super) async fn serve(
         Err(why) => {
             let w = &shared.worker;
             tracing::debug!(worker = w.id(), peer = %shared.peer, "malformed HTTP/2 request: {why}");
-            w.with_frontend_stats(shared.fe, |s| {
-                s.requests += 1;
-                s.invalid_requests += 1;
-            });
             respond.send_reset(Reason::PROTOCOL_ERROR);
+            shared.refused(&pseudo, &fields);
             return;
         }
     };
