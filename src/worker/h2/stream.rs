@@ -75,12 +75,12 @@ pub(super) async fn serve(
         .iter()
         .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
         .collect();
-    let mut head = Lent::take(&shared.worker);
+    let mut head = Vec::with_capacity(512);
     let plan = match to_h1(
         &pseudo,
         fields.iter().copied(),
         body.is_end_stream(),
-        &mut head.0,
+        &mut head,
     ) {
         Ok(plan) => plan,
         Err(why) => {
@@ -112,7 +112,7 @@ pub(super) async fn serve(
         StreamStart {
             rc: shared.rc.clone(),
             origin: shared.origin.clone(),
-            head: &head.0,
+            head: &head,
             first,
         },
     );
@@ -155,7 +155,9 @@ pub(super) async fn serve(
 }
 
 /// A buffer of the worker's pool (a relay buffer), given back when dropped, whichever
-/// way the stream ends: no allocation per stream for the head or the response.
+/// way the stream ends: no allocation per stream for the response read from the pipe.
+/// (Not for the translated head: the stream would hold a 16 KiB buffer for its whole
+/// life for a few hundred bytes the session copies at once.)
 struct Lent<'a>(Vec<u8>, &'a Worker);
 
 impl<'a> Lent<'a> {
