@@ -90,6 +90,14 @@ fn tls_args(r: &Ringlb, path: &str) -> Vec<String> {
     ]
 }
 
+/// curl on the TLS frontend with `version` (`--http2`, `--http1.1`) and no other option.
+fn curl_tls(r: &Ringlb, version: &str, path: &str) -> (String, String) {
+    let mut args = vec![version.to_string()];
+    args.extend(tls_args(r, path));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    curl(&args)
+}
+
 #[test]
 fn curl_over_alpn_h2_and_prior_knowledge_reaches_http11_servers() {
     if !tool("h2_curl", "curl") {
@@ -206,10 +214,18 @@ fn streams_of_one_connection_go_to_different_servers() {
         "round robin over both"
     );
     let (_, metrics) = common::admin(r.admin_addr(), "GET", "/metrics", "", None);
-    assert!(
-        metrics.contains("ringlb_frontend_connections_total{frontend=\"clear\"} 1"),
-        "{metrics}"
-    );
+    for want in [
+        "ringlb_frontend_connections_total{frontend=\"clear\"} 1",
+        "ringlb_frontend_h2_connections_total{frontend=\"clear\"} 1",
+        "ringlb_frontend_h2_requests_total{frontend=\"clear\"} 40",
+        "ringlb_frontend_h2_connections_total{frontend=\"tls\"} 0",
+    ] {
+        assert!(metrics.contains(want), "{want}\n{metrics}");
+    }
+    // The stats page shows them too: requests, HTTP/2 connections, HTTP/2 streams.
+    let (_, page) = common::admin(r.admin_addr(), "GET", "/", "", None);
+    let row = page.split("<td class=\"l\">clear</td>").nth(1).unwrap();
+    assert!(row.contains("<td>40</td><td>1</td><td>40</td>"), "{row}");
 }
 
 const RULES: &str = r#"
@@ -233,16 +249,13 @@ fn rules_answer_h2_requests_as_they_answer_http11_ones() {
     let backend = Backend::start();
     let (r, _certs) = start(&[&backend], RULES);
     // HTTP/1.1 first, on the TLS frontend: the reference.
-    let mut args = vec!["--http1.1".to_string()];
-    args.extend(tls_args(&r, "/admin/x"));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (h1_deny, h1_body) = curl(&args);
+    let (h1_deny, h1_body) = curl_tls(&r, "--http1.1", "/admin/x");
     assert_eq!(h1_deny, "403 1.1");
     // The same over HTTP/2 (both frontends): same status, same body.
-    let mut args = vec!["--http2".to_string()];
-    args.extend(tls_args(&r, "/admin/x"));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    assert_eq!(curl(&args), ("403 2".to_string(), h1_body.clone()));
+    assert_eq!(
+        curl_tls(&r, "--http2", "/admin/x"),
+        ("403 2".to_string(), h1_body.clone())
+    );
     let url = clear_url(&r, "/admin/x");
     assert_eq!(
         curl(&["--http2-prior-knowledge", &url]),
@@ -255,4 +268,43 @@ fn rules_answer_h2_requests_as_they_answer_http11_ones() {
     let head = backend.last_head().to_ascii_lowercase();
     assert!(head.contains("x-via-rule: yes\r\n"), "{head}");
     assert_eq!(backend.requests(), 1);
+}
+
+const VERSION_RULES: &str = r#"
+[[frontend.acl]]
+name = "over_h2"
+http_version = ["HTTP/2"]
+[[frontend.acl]]
+name = "over_h11"
+http_version = ["1.1"]
+[[frontend.http_rule]]
+action = "set_header"
+name = "x-h2"
+value = "yes"
+if = "over_h2"
+[[frontend.http_rule]]
+action = "deny"
+if = "over_h11"
+"#;
+
+#[test]
+fn http_version_rules_tell_h2_streams_from_http11_requests() {
+    if !tool("h2_version_rules", "curl") {
+        return;
+    }
+    let backend = Backend::start();
+    let (r, _certs) = start(&[&backend], VERSION_RULES);
+    // HTTP/2 over TLS and over cleartext: version 2, not the HTTP/1.1 it is sent on as.
+    assert_eq!(curl_tls(&r, "--http2", "/v").0, "200 2");
+    let head = backend.last_head().to_ascii_lowercase();
+    assert!(head.contains("x-h2: yes\r\n"), "{head}");
+    let url = clear_url(&r, "/v");
+    assert_eq!(curl(&["--http2-prior-knowledge", &url]).0, "200 2");
+    assert!(backend
+        .last_head()
+        .to_ascii_lowercase()
+        .contains("x-h2: yes\r\n"));
+    // HTTP/1.1 on the TLS frontend: denied, and never marked.
+    assert_eq!(curl_tls(&r, "--http1.1", "/v").0, "403 1.1");
+    assert_eq!(backend.requests(), 2);
 }

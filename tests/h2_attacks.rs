@@ -104,6 +104,27 @@ fn smuggling_attempts_are_stream_or_connection_errors_and_reach_no_server() {
 }
 
 #[test]
+fn a_malformed_request_refused_before_routing_is_logged_as_a_400() {
+    if !have_python_h2("h2_malformed_log") {
+        return;
+    }
+    let backend = Backend::start();
+    let mut r = start(&backend, "");
+    // `:authority` and Host disagree: ringlb's own check (the library lets it
+    // through), a stream reset with PROTOCOL_ERROR.
+    assert_eq!(attack(&r, "smuggle:host-mismatch", ""), "reset 1");
+    // Logged as HTTP/1.1 logs a 400 it refuses a request with: no backend, status
+    // 400, the request line of the pseudo-header fields, the version HTTP/2.0.
+    let line = r.wait_for("\"GET / HTTP/2.0\"");
+    assert!(line.contains(" h2 -/- 400 "), "{line}");
+    assert_eq!(backend.requests(), 0);
+    // A well-formed request on the next stream is logged as served.
+    assert_eq!(attack(&r, "get", "/fine"), "response 200");
+    let line = r.wait_for("\"GET /fine HTTP/2.0\"");
+    assert!(line.contains(" h2 app/a 200 "), "{line}");
+}
+
+#[test]
 fn stream_id_abuse_is_a_connection_error() {
     if !have_python_h2("h2_stream_ids") {
         return;

@@ -371,3 +371,29 @@ fn a_frontend_that_tracks_clients_is_steered_by_source_unless_told_otherwise() {
         ringlb::config::Config::parse(&cfg("steering = \"kernel\"\n"), "t.toml").expect("valid");
     assert_eq!(c.frontends[0].steering, ringlb::config::Steering::Kernel);
 }
+
+#[test]
+fn http_version_takes_http2_and_names_a_bad_value() {
+    let acl = |v: &str| {
+        http(&format!("[[frontend.acl]]\nname = \"v\"\nhttp_version = {v}\n[[frontend.http_rule]]\naction = \"deny\"\nif = \"v\"\n"))
+    };
+    for ok in [
+        r#"["2"]"#,
+        r#"["HTTP/2"]"#,
+        r#"["HTTP/1.1", "2.0"]"#,
+        r#"["1.0"]"#,
+    ] {
+        let c = Config::parse(&acl(ok), "t.toml");
+        assert!(c.is_ok(), "{ok}: {:?}", c.err().map(|e| e.to_string()));
+    }
+    let text = acl(r#"["HTTP/3"]"#);
+    let e = only_error(&text);
+    assert!(
+        e.starts_with(&format!("t.toml:{}:", line_of(&text, "HTTP/3"))),
+        "{e}"
+    );
+    assert!(
+        e.contains("acl \"v\": http_version \"HTTP/3\": \"1.0\", \"1.1\" or \"2\""),
+        "{e}"
+    );
+}

@@ -275,7 +275,7 @@ mod tests {
         // A tcp frontend has no requests nor responses: dashes, not zeros.
         let raw = page.split("<td class=\"l\">tcp-front</td>").nth(1).unwrap();
         let raw = raw.split("</tr>").next().unwrap();
-        assert_eq!(raw.matches("<td>-</td>").count(), 7, "{raw}");
+        assert_eq!(raw.matches("<td>-</td>").count(), 9, "{raw}");
         // An empty history draws empty charts, not a failure.
         let empty = crate::admin::page::html(&crate::admin::tests::control(), &[]);
         assert!(empty.contains("data-chart=\"rate\" data-points=\"0\""));

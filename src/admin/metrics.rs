@@ -78,6 +78,11 @@ static FAMILIES: &[Family<Get>] = &[
         Get::Frontend(|f, _| f.h2_requests.into()),
     ),
     Family::counter(
+        "ringlb_frontend_h2_connections_total",
+        "Client connections that spoke HTTP/2 (also counted in ringlb_frontend_connections_total); their streams are ringlb_frontend_h2_requests_total.",
+        Get::Frontend(|f, _| f.h2_connections.into()),
+    ),
+    Family::counter(
         "ringlb_frontend_invalid_requests_total",
         "Requests refused as malformed, too large or too slow.",
         Get::Frontend(|f, _| f.invalid_requests.into()),

@@ -142,6 +142,7 @@ fn frontends(o: &mut String, control: &Control, totals: &Totals) {
             ("listening on", &[], true),
             ("connections", &["now", "total"], false),
             ("requests", &[], false),
+            ("HTTP/2", &["conns", "streams"], false),
             ("responses", CLASSES, false),
             ("invalid", &[], false),
         ],
@@ -173,9 +174,13 @@ fn frontends(o: &mut String, control: &Control, totals: &Totals) {
         );
         if fe.mode == Mode::Tcp {
             // No requests nor responses in tcp mode: a dash, not a misleading zero.
-            o.push_str(&"<td>-</td>".repeat(2 + f.responses.len()));
+            o.push_str(&"<td>-</td>".repeat(4 + f.responses.len()));
         } else {
-            let _ = write!(o, "<td>{}</td>", f.requests);
+            let _ = write!(
+                o,
+                "<td>{}</td><td>{}</td><td>{}</td>",
+                f.requests, f.h2_connections, f.h2_requests
+            );
             for n in f.responses {
                 let _ = write!(o, "<td>{n}</td>");
             }

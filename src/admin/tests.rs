@@ -91,6 +91,8 @@ fn worker(w: u64) -> Box<WorkerStats> {
         current: w + 1,
         connections: 10 * (w + 1),
         requests: 20 * (w + 1),
+        h2_requests: 5 * (w + 1),
+        h2_connections: w + 2,
         responses: [1, 2 + w, 3, 4, 5],
         invalid_requests: w,
         tls_failures: 2,
@@ -167,6 +169,8 @@ fn metrics_of_a_fixed_input_have_these_lines() {
         "ringlb_frontend_connections_total{frontend=\"web\"} 30",
         "ringlb_frontend_connections_total{frontend=\"tcp-front\"} 0",
         "ringlb_frontend_tls_handshakes_total{frontend=\"web\",version=\"TLSv1.3\"} 9",
+        "ringlb_frontend_h2_connections_total{frontend=\"web\"} 5",
+        "ringlb_frontend_h2_requests_total{frontend=\"web\"} 15",
         "ringlb_frontend_responses_total{frontend=\"web\",code=\"2xx\"} 5",
         "# TYPE ringlb_backend_queue_current gauge",
         "ringlb_backend_queue_full_total{backend=\"app\"} 3",
@@ -258,6 +262,16 @@ fn an_ipv6_router_shows_its_addresses() {
     assert!(text.contains("master=\"fe80::2\"} 1"), "{text}");
 }
 
+#[test]
+fn the_frontend_table_counts_http2_connections_and_streams() {
+    let page = super::page::html(&control(), &[worker(0), worker(1)]);
+    assert!(page.contains("HTTP/2</th>"), "{page}");
+    let row = page.split("<td class=\"l\">web</td>").nth(1).unwrap();
+    let row = row.split("</tr>").next().unwrap();
+    // Requests, then HTTP/2 connections and streams, both workers added up.
+    assert!(row.contains("<td>60</td><td>5</td><td>15</td>"), "{row}");
+}
+
 /// The whole output read back by a Prometheus text parser, plus what that parser does
 /// not check: every family has one HELP and one TYPE line before its samples, its
 /// samples are together, and no series (name and label set) appears twice.
@@ -314,8 +328,8 @@ fn metrics_parse_with_help_and_type_per_family_and_no_duplicate_series() {
     assert_eq!(helps.len(), types.len());
     assert_eq!(
         types.len(),
-        42 + 10 + 5,
-        "metrics.rs has 42 families, vrrp_view.rs 10, announce_view.rs 5"
+        43 + 10 + 5,
+        "metrics.rs has 43 families, vrrp_view.rs 10, announce_view.rs 5"
     );
     assert_eq!(scrape.docs.len(), types.len());
     for s in &scrape.samples {

@@ -152,13 +152,15 @@ impl Validator {
     fn http_version_test(&mut self, v: &S<Vec<String>>, what: &str) -> Option<Test> {
         let mut minors = Vec::new();
         for s in v.get_ref() {
-            match s.as_str() {
+            // "HTTP/1.1" as well as "1.1"; HTTP/2 streams are version 2.
+            match s.strip_prefix("HTTP/").unwrap_or(s) {
                 "1.0" => minors.push(0),
                 "1.1" => minors.push(1),
-                other => {
+                "2" | "2.0" => minors.push(2),
+                _ => {
                     self.error(
                         v.span(),
-                        format!("{what}: http_version {other:?}: \"1.0\" or \"1.1\""),
+                        format!("{what}: http_version {s:?}: \"1.0\", \"1.1\" or \"2\""),
                     );
                     return None;
                 }

@@ -44,6 +44,8 @@ pub struct FrontendStats {
     pub requests: u64,
     /// Of those, HTTP/2 streams (malformed ones too).
     pub h2_requests: u64,
+    /// Client connections that spoke HTTP/2 (the handshake was done).
+    pub h2_connections: u64,
     /// Responses sent to clients, by class, whoever made them.
     pub responses: ByClass,
     /// Requests refused by ringlb itself as malformed, too large or too slow (4xx).
@@ -250,6 +252,7 @@ impl AddAssign<&FrontendStats> for FrontendStats {
         self.connections += o.connections;
         self.requests += o.requests;
         self.h2_requests += o.h2_requests;
+        self.h2_connections += o.h2_connections;
         add_classes(&mut self.responses, &o.responses);
         self.invalid_requests += o.invalid_requests;
         self.tls_failures += o.tls_failures;
@@ -370,6 +373,7 @@ mod tests {
             connections: 2,
             requests: 3,
             h2_requests: 14,
+            h2_connections: 15,
             responses: [4, 5, 6, 7, 8],
             invalid_requests: 9,
             tls_failures: 10,
@@ -387,6 +391,7 @@ mod tests {
             connections: 200,
             requests: 300,
             h2_requests: 1400,
+            h2_connections: 1500,
             responses: [400, 500, 600, 700, 800],
             invalid_requests: 900,
             tls_failures: 1000,
@@ -403,6 +408,7 @@ mod tests {
             connections,
             requests,
             h2_requests,
+            h2_connections,
             responses,
             invalid_requests,
             tls_failures,
@@ -417,7 +423,7 @@ mod tests {
         assert_eq!(latency_buckets.0, [3; super::super::buckets::BUCKETS]);
         assert_eq!(proxy_refused, [11; PROXY_REFUSALS.len()]);
         assert_eq!(proxy_accepted, 1313);
-        assert_eq!(h2_requests, 1414);
+        assert_eq!((h2_requests, h2_connections), (1414, 1515));
         assert_eq!(hello_failures, [22; HELLO_FAILURES.len()]);
         assert_eq!(rule_hits, [11, 22, 30]);
         assert_eq!(

@@ -67,7 +67,7 @@ pub enum Test {
         name: Box<[u8]>,
         values: Option<Patterns>,
     },
-    /// HTTP minor versions: 0 = HTTP/1.0, 1 = HTTP/1.1 (`req.ver`).
+    /// HTTP versions: 0 = HTTP/1.0, 1 = HTTP/1.1, 2 = HTTP/2 (`req.ver`).
     HttpVersion(Box<[u8]>),
     /// The request's `Authorization: Basic` names a user of the list with the right
     /// password, in one of `groups` when given (`http_auth`, `http_auth_group`).
@@ -176,8 +176,8 @@ impl Test {
             Test::DstPort(r) | Test::Status(r) if r.is_empty() || r.iter().any(|(a, b)| a > b) => {
                 Err("ranges must be non-empty, low to high".into())
             }
-            Test::HttpVersion(v) if v.is_empty() || v.iter().any(|m| *m > 1) => {
-                Err("HTTP versions are 1.0 and 1.1".into())
+            Test::HttpVersion(v) if v.is_empty() || v.iter().any(|m| *m > 2) => {
+                Err("HTTP versions are 1.0, 1.1 and 2".into())
             }
             Test::Auth {
                 list,

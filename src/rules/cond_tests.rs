@@ -115,6 +115,14 @@ fn method_and_http_version() {
         h.version = 0;
     }
     assert!(check(&v10, &f));
+    // An HTTP/2 stream: version 2, not HTTP/1.1 although it is sent on as such.
+    let v2 = Test::HttpVersion([2].into());
+    assert!(!check(&v2, &f));
+    if let Some(h) = f.http.as_mut() {
+        h.version = 2;
+    }
+    assert!(check(&v2, &f));
+    assert!(!check(&v10, &f));
 }
 
 #[test]
@@ -318,7 +326,7 @@ fn acl_names_and_checks() {
         assert!(Acl::new(bad, t()).is_err(), "{bad:?}");
     }
     assert!(Acl::new("p", Test::DstPort([(2, 1)].into())).is_err());
-    assert!(Acl::new("v", Test::HttpVersion([2].into())).is_err());
+    assert!(Acl::new("v", Test::HttpVersion([3].into())).is_err());
     let acl = Acl::new(
         "q",
         Test::Query {

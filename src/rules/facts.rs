@@ -47,7 +47,9 @@ pub struct HttpFacts<'a> {
     pub target: &'a [u8],
     /// The Host header (or the authority of an absolute-form target), port included.
     pub host: Option<&'a str>,
-    /// Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
+    /// The version as [`super::cond::Test::HttpVersion`] numbers it: 0 for HTTP/1.0,
+    /// 1 for HTTP/1.1, 2 for an HTTP/2 stream (translated to HTTP/1.1, but received
+    /// as HTTP/2).
     pub version: u8,
     pub headers: Headers<'a>,
 }

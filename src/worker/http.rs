@@ -12,7 +12,7 @@ use super::access::{refusal, request_line, Record};
 use super::error::{SessionError, Side};
 use super::exchange::{Exchange, Next};
 use super::http_heads::MAX_HEADERS;
-use super::http_heads::{read_request, reject, wait_next_request, Parsed};
+use super::http_heads::{read_request, reject, rule_version, wait_next_request, Parsed};
 use super::preamble::Origin;
 use super::relay::relay;
 use super::route::{Action, Answer};
@@ -418,7 +418,7 @@ impl Conn {
                 method: req.method,
                 target: req.target.as_bytes(),
                 host: req.host,
-                version: req.version,
+                version: rule_version(&self.client, req.version),
                 headers: Headers::Parsed(req.headers),
             }),
             status: Some(status),

@@ -151,7 +151,7 @@ pub async fn read_request(
     let deadline = Instant::now() + fe.timeout_http_request;
     loop {
         if !cbuf.is_empty() {
-            match parse_and_route(worker, fe, cbuf, head, peer, client.is_tls(), rc) {
+            match parse_and_route(worker, fe, cbuf, head, peer, client, rc) {
                 Ok(Some(p)) => return Ok(Some(p)),
                 Ok(None) => {}
                 Err(e) => {
@@ -185,9 +185,10 @@ fn parse_and_route(
     cbuf: &[u8],
     head: &mut Vec<u8>,
     peer: SocketAddr,
-    tls: bool,
+    client: &ClientStream,
     rc: RuleCtx<'_>,
 ) -> Result<Option<Parsed>, HttpError> {
+    let tls = client.is_tls();
     let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let Some(req) = parse_request(cbuf, &worker.http_limits(), &mut storage)? else {
         return Ok(None);
@@ -208,7 +209,7 @@ fn parse_and_route(
                 method: req.method,
                 target: req.target.as_bytes(),
                 host: req.host,
-                version: req.version,
+                version: rule_version(client, req.version),
                 headers: Headers::Parsed(req.headers),
             }),
             ..Facts::connection(peer.ip(), conn.dst_port)
@@ -277,6 +278,15 @@ fn forwarding(fe: &Frontend, client: std::net::IpAddr, tls: bool) -> Option<Forw
         proto: f.proto.then_some(if tls { "https" } else { "http" }),
         host: f.host,
     })
+}
+
+/// The HTTP version rules see: 2 for an HTTP/2 stream (its pipe carries a head
+/// translated to HTTP/1.1), else the request line's minor version.
+pub fn rule_version(client: &ClientStream, minor: u8) -> u8 {
+    match client {
+        ClientStream::Pipe(_) => 2,
+        _ => minor,
+    }
 }
 
 #[derive(Debug)]

@@ -30,13 +30,15 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use monoio_compat::StreamWrapper;
 
+use super::access::{refusal, Record};
 use super::error::SessionError;
 use super::local::Flag;
 use super::preamble::Origin;
 use super::rules::RuleConn;
 use super::state::Worker;
 use crate::config::H2Settings;
-use crate::http::h2::ResetBudget;
+use crate::http::h2::{Pseudo, ResetBudget};
+use crate::msg::stats::count_status;
 use crate::tls::ClientStream;
 
 /// Streams reset by the client before they were accepted, at most (the library
@@ -78,6 +80,39 @@ impl Shared {
             self.calm.raise();
         }
     }
+
+    /// A malformed request was refused (reset with PROTOCOL_ERROR) before routing:
+    /// counted and logged as HTTP/1.1 counts and logs the 400 it answers one with,
+    /// its request line made of the pseudo-header fields (`-` for a missing one).
+    pub fn refused(&self, pseudo: &Pseudo<'_>, fields: &[(&[u8], &[u8])]) {
+        let w = &self.worker;
+        w.with_frontend_stats(self.fe, |s| {
+            s.requests += 1;
+            s.invalid_requests += 1;
+            count_status(&mut s.responses, 400);
+        });
+        if !w.logging() {
+            return;
+        }
+        let mut rec = Record::new(self.peer, self.fe, self.tls, true);
+        rec.status = Some(400);
+        rec.term = refusal(400, true);
+        // The header list's size as RFC 9113 §6.5.2 counts it (HPACK-decoded).
+        rec.bytes_in = fields
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 32)
+            .sum::<usize>() as u64;
+        let mut line = Vec::with_capacity(64);
+        let method = match pseudo.method {
+            [] => b"-".as_slice(),
+            m => m,
+        };
+        line.extend_from_slice(method);
+        line.push(b' ');
+        line.extend_from_slice(pseudo.path.unwrap_or(b"-"));
+        line.extend_from_slice(b" HTTP/2.0");
+        w.log_access(&rec, &line);
+    }
 }
 
 /// Serve one HTTP/2 client connection of frontend `fe` until it closes.
@@ -102,6 +137,7 @@ pub async fn serve_h2(
         }
         Err(_) => return Err(SessionError::Timeout(super::error::Side::Client)),
     };
+    worker.with_frontend_stats(fe, |s| s.h2_connections += 1);
     let shared = Rc::new(Shared {
         worker: Rc::clone(&worker),
         fe,

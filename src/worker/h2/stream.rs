@@ -18,6 +18,7 @@ use http_types::{Method, Request};
 
 use super::super::http::{serve_stream, StreamStart};
 use super::super::http_heads::MAX_HEADERS;
+use super::super::state::Worker;
 use super::send::{send_data, SendError};
 use super::Shared;
 use crate::http::h2::{last_chunk, to_h1, to_h2, trailers_to_h2, Pseudo, RequestBody};
@@ -86,11 +87,8 @@ pub(super) async fn serve(
         Err(why) => {
             let w = &shared.worker;
             tracing::debug!(worker = w.id(), peer = %shared.peer, "malformed HTTP/2 request: {why}");
-            w.with_frontend_stats(shared.fe, |s| {
-                s.requests += 1;
-                s.invalid_requests += 1;
-            });
             respond.send_reset(Reason::PROTOCOL_ERROR);
+            shared.refused(&pseudo, &fields);
             return;
         }
     };
@@ -121,9 +119,13 @@ pub(super) async fn serve(
     );
     let head_method = parts.method == Method::HEAD;
     let timeout = shared.worker.frontend(shared.fe).timeout_client;
-    let mut session = pin!(session);
+    // On the heap: the session's future is most of a stream's state, and the stream's
+    // task is moved whole when it is spawned and when it ends (a memcpy of its size
+    // each time, the largest cost per stream before it was boxed).
+    let mut session = Box::pin(session);
     let mut feed = Box::pin(feed(&peer, body, plan, first_data));
-    let mut answer = pin!(answer(&peer, respond, head_method, timeout));
+    let buf = Lent::take(&shared.worker);
+    let mut answer = pin!(answer(&peer, respond, head_method, timeout, buf));
     let mut fed = false;
     let cut = loop {
         let step = monoio::select! {
@@ -150,6 +152,24 @@ pub(super) async fn serve(
     };
     if let Some(Cut::Reset) = cut {
         shared.client_reset();
+    }
+}
+
+/// A buffer of the worker's pool (a relay buffer), given back when dropped, whichever
+/// way the stream ends: no allocation per stream for the response read from the pipe.
+/// (Not for the translated head: the stream would hold a 16 KiB buffer for its whole
+/// life for a few hundred bytes the session copies at once.)
+struct Lent<'a>(Vec<u8>, &'a Worker);
+
+impl<'a> Lent<'a> {
+    fn take(worker: &'a Worker) -> Lent<'a> {
+        Lent(worker.take_buffer(), worker)
+    }
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        self.1.give_buffer(std::mem::take(&mut self.0));
     }
 }
 
@@ -233,10 +253,11 @@ async fn answer(
     mut respond: SendResponse<Bytes>,
     head_method: bool,
     timeout: Duration,
+    mut lent: Lent<'_>,
 ) -> Result<(), Cut> {
-    let mut buf = Vec::with_capacity(READ);
+    let buf = &mut lent.0;
     let (response, framing) = loop {
-        match response_head(&mut buf, head_method) {
+        match response_head(buf, head_method) {
             Ok(Some(r)) => break r,
             Ok(None) => {}
             Err(()) => {
@@ -245,7 +266,7 @@ async fn answer(
             }
         }
         let n = monoio::select! {
-            n = peer.read_append(&mut buf, READ) => n,
+            n = peer.read_append(buf, READ) => n,
             _ = poll_fn(|cx| respond.poll_reset(cx)) => return Err(Cut::Reset),
         };
         if n == 0 {
@@ -306,7 +327,7 @@ impl Out<'_> {
     async fn length(
         &mut self,
         peer: &PipePeer,
-        mut buf: Vec<u8>,
+        buf: &mut Vec<u8>,
         mut left: u64,
     ) -> Result<(), Cut> {
         loop {
@@ -317,15 +338,13 @@ impl Out<'_> {
                 return Ok(());
             }
             buf.clear();
-            if self.read(peer, &mut buf).await? == 0 {
+            if self.read(peer, buf).await? == 0 {
                 return self.truncated();
             }
         }
     }
 
-    /// A chunked response: the chunks' data as DATA, its trailer section (a gRPC
-    /// status, say) as a trailing HEADERS frame.
-    async fn chunked(&mut self, peer: &PipePeer, mut buf: Vec<u8>) -> Result<(), Cut> {
+    async fn chunked(&mut self, peer: &PipePeer, buf: &mut Vec<u8>) -> Result<(), Cut> {
         let mut chunks = ChunkedValidator::default();
         let mut payload = Vec::with_capacity(READ);
         let mut trailers = Vec::new();
@@ -333,7 +352,7 @@ impl Out<'_> {
             payload.clear();
             // The session checked the chunks already: an error here is ringlb's.
             if chunks
-                .decode_with_trailers(&buf, &mut payload, &mut trailers)
+                .decode_with_trailers(buf, &mut payload, &mut trailers)
                 .is_err()
             {
                 return self.truncated();
@@ -350,17 +369,17 @@ impl Out<'_> {
                 return Ok(());
             }
             buf.clear();
-            if self.read(peer, &mut buf).await? == 0 {
+            if self.read(peer, buf).await? == 0 {
                 return self.truncated();
             }
         }
     }
 
-    async fn until_close(&mut self, peer: &PipePeer, mut buf: Vec<u8>) -> Result<(), Cut> {
+    async fn until_close(&mut self, peer: &PipePeer, buf: &mut Vec<u8>) -> Result<(), Cut> {
         loop {
-            self.data(&buf, false).await?;
+            self.data(buf, false).await?;
             buf.clear();
-            if self.read(peer, &mut buf).await? == 0 {
+            if self.read(peer, buf).await? == 0 {
                 return self.data(&[], true).await;
             }
         }

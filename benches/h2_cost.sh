@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# What an HTTP/2 request costs ringlb, in instructions (callgrind), not time: one
+# worker with a cleartext prior-knowledge frontend in front of one `ringlb-load serve`
+# backend (BODY-byte responses); h2load sends N requests on C connections with M
+# streams each; instrumentation is on for those N only (after a warm-up of pooled
+# server connections and lazily built state). Prints the instructions per request
+# and the top functions by inclusive cost, per request.
+# Usage: bash benches/h2_cost.sh [N] [C] [M] [BODY]   (defaults 20000 1 10 128)
+# RINGLB / RINGLB_LOAD override the binaries (default target/release/...); KEEP=FILE
+# keeps the callgrind profile (for `callgrind_annotate --tree=caller FILE`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source benches/lib.sh
+N=${1:-20000} C=${2:-1} M=${3:-10} BODY=${4:-128}
+RINGLB=${RINGLB:-./target/release/ringlb}
+L=${RINGLB_LOAD:-$L}
+serve backend --body-size "$BODY"
+cat >"$tmp/ringlb.toml" <<TOML
+[global]
+workers = 1
+pin_workers = false
+# valgrind does not run io_uring: the epoll driver (the code per request is the same
+# but for the I/O calls).
+io_driver = "legacy"
+
+[[frontend]]
+name = "f"
+bind = ["127.0.0.1:0"]
+mode = "http"
+default_backend = "b"
+h2c = "prior-knowledge"
+
+[[backend]]
+name = "b"
+[[backend.server]]
+name = "s1"
+address = "$backend"
+TOML
+out="$tmp/callgrind.out"
+valgrind --tool=callgrind --callgrind-out-file="$out" --instr-atstart=no \
+  "$RINGLB" run -c "$tmp/ringlb.toml" 2>"$tmp/ringlb.log" &
+rl_pid=$!
+pids+=("$rl_pid")
+for _ in $(seq 1200); do grep -q "ringlb ready" "$tmp/ringlb.log" && break; sleep 0.05; done
+grep -q "ringlb ready" "$tmp/ringlb.log" || { cat "$tmp/ringlb.log"; exit 1; }
+addr=$(grep -o "listening on [0-9.:]*" "$tmp/ringlb.log" | head -n1 | awk '{print $3}')
+h2load -n 500 -c "$C" -m "$M" "http://$addr/" >/dev/null # warm-up
+callgrind_control -i on "$rl_pid" >/dev/null 2>&1
+res=$(h2load -n "$N" -c "$C" -m "$M" "http://$addr/")
+callgrind_control -i off "$rl_pid" >/dev/null 2>&1
+grep -q "$N succeeded, 0 failed" <<<"$res" || { echo "$res"; exit 1; }
+# A dump now: ringlb under valgrind may take long to stop on SIGTERM.
+callgrind_control -d "$rl_pid" >/dev/null 2>&1
+for _ in $(seq 600); do [ -s "$out.1" ] && break; sleep 0.1; done
+kill -KILL "$rl_pid" 2>/dev/null || true
+wait "$rl_pid" 2>/dev/null || true
+[ -z "${KEEP:-}" ] || cp "$out.1" "$KEEP"
+echo "instructions per HTTP/2 request ($N requests, -c $C -m $M, $BODY-byte bodies; callgrind, every thread; top 25 by inclusive cost):"
+callgrind_annotate --inclusive=yes "$out.1" 2>/dev/null | awk -v n="$N" '
+  /PROGRAM TOTALS/ {c=$1; gsub(",", "", c); printf "  %-24s %10.0f\n", "TOTAL", c / n}
+  /^ *[0-9,]+ \(/ && /\[/ && shown < 25 {c=$1; gsub(",", "", c); sub(/^ *[0-9,]+ +\( *[0-9.]+%\) +/, ""); printf "  %10.0f %s\n", c / n, substr($0, 1, 120); shown++}'
+echo "allocation and copying, per request (inclusive):"
+callgrind_annotate --inclusive=yes "$out.1" 2>/dev/null | awk -v n="$N" '
+  /^ *[0-9,]+ \(/ && /(malloc|realloc|free|memcpy|memmove|VecDeque)/ && shown < 12 {c=$1; gsub(",", "", c); sub(/^ *[0-9,]+ +\( *[0-9.]+%\) +/, ""); printf "  %10.0f %s\n", c / n, substr($0, 1, 120); shown++}'
