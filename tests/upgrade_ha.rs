@@ -17,7 +17,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::bird::{Backend, Fabric, A as NODE, CLIENT as BGP_CLIENT, SVC};
+use common::bird::{Fabric, A as NODE, CLIENT as BGP_CLIENT, SVC};
+use common::ecmp::Backend;
 use common::netns::Lan;
 use common::vrrp::{api, have_keepalived, keepalived, start_ringlb};
 use common::{Ringlb, BIN, PATIENCE};
@@ -275,7 +276,7 @@ fn upgrades_of_an_announced_node_keep_its_route() {
     let mut rl = f.ringlb(NODE, &announce_config(&socket));
     rl.wait_logged("198.51.100.10 added to svc0");
     f.wait_route(&[NODE], "start-up");
-    let want = vec![Lan::ip(NODE)];
+    let want = vec![std::net::IpAddr::V4(Lan::ip(NODE))];
 
     // Each upgrade waits past the old process's grace period: it has exited, its
     // descriptor of the device closed.
@@ -289,7 +290,7 @@ fn upgrades_of_an_announced_node_keep_its_route() {
         ],
         Duration::from_secs(3),
         || {
-            let now = f.nexthops();
+            let now = f.nexthops(SVC.into());
             (now != want).then(|| format!("the route points at {now:?}"))
         },
     );
