@@ -15,7 +15,7 @@ fn config(a: &Switch, b: &Switch, agent_port: u16) -> String {
         "[global]\nworkers = 1\npin_workers = false\nadmin_bind = \"127.0.0.1:0\"\n\n\
          [[frontend]]\nname = \"web\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\ndefault_backend = \"app\"\n\n\
          [[backend]]\nname = \"app\"\n[backend.check]\nkind = \"http\"\npath = \"/health\"\ninterval = \"100ms\"\n\
-         timeout = \"300ms\"\nrise = 1\nfall = 1\nagent_interval = \"100ms\"\n\n\
+         timeout = \"2s\"\nrise = 1\nfall = 1\nagent_interval = \"100ms\"\n\n\
          [[backend.server]]\nname = \"a\"\naddress = \"{}\"\nweight = 10\ncheck = true\n\
          agent_check = true\nagent_port = {agent_port}\nagent_send = \"app/a\\n\"\n\n\
          [[backend.server]]\nname = \"b\"\naddress = \"{}\"\nweight = 10\ncheck = true\n",

@@ -63,7 +63,7 @@ fn health_checks_run_over_tls() {
     dir.write("backend", &["backend.test"]);
     dir.write("otherca", &["unrelated.test"]);
     let b = TlsBackend::start(&dir, "backend");
-    let check = "[backend.check]\nkind = \"http\"\npath = \"/health\"\ninterval = \"100ms\"\ntimeout = \"500ms\"\nrise = 1\nfall = 1";
+    let check = "[backend.check]\nkind = \"http\"\npath = \"/health\"\ninterval = \"100ms\"\ntimeout = \"2s\"\nrise = 1\nfall = 1";
     // Checked against the wrong CA: the handshake fails, so the check does.
     let bad = format!(
         "sni = \"backend.test\"\nca_file = \"{}\"\ncheck = true",

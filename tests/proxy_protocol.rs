@@ -30,7 +30,7 @@ mode = "tcp"
 default_backend = "b"
 proxy_protocol = "any"
 proxy_protocol_from = ["127.0.0.1/32", "::1"]
-timeout_client_handshake = "500ms"
+timeout_client_handshake = "2s"
 {extra_frontend}
 
 [[backend]]

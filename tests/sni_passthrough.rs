@@ -62,7 +62,7 @@ bind = ["127.0.0.1:0"]
 mode = "tcp"
 default_backend = "echo"
 sni_fallback = "default"
-timeout_client_handshake = "200ms"
+timeout_client_handshake = "2s"
 [[frontend.route]]
 sni = "a.example.com"
 backend = "a"

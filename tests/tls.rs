@@ -181,7 +181,7 @@ fn a_stalled_handshake_is_dropped_at_the_timeout_and_others_carry_on() {
         backend.addr,
         &[dir.entry("site")],
         "",
-        "timeout_client_handshake = \"300ms\"",
+        "timeout_client_handshake = \"2s\"",
     ));
     // Half a ClientHello, then silence.
     let mut stalled = common::connect(r.addr());

@@ -29,8 +29,29 @@ impl Drop for Serving {
         if self.pid != self.rl.child.id() {
             unsafe { libc::kill(self.pid as i32, libc::SIGKILL) };
         }
+        // And any generation the test did not hear of (an answer that never came).
+        for pid in running_with(self.rl.config_path()) {
+            if pid != self.rl.child.id() {
+                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            }
+        }
         let _ = std::fs::remove_file(&self.socket);
     }
+}
+
+/// The processes whose command line names `config` (every generation runs `-c` it).
+fn running_with(config: &Path) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let want = config.as_os_str().as_encoded_bytes();
+    dir.filter_map(|e| {
+        let e = e.ok()?;
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+        cmdline.split(|&b| b == 0).any(|a| a == want).then_some(pid)
+    })
+    .collect()
 }
 
 fn socket_path(tag: &str) -> PathBuf {
@@ -557,6 +578,58 @@ fn a_connection_right_at_the_handover_is_answered() {
         assert_eq!(got, Ok(200), "log:\n{}", s.rl.log.join("\n"));
         s.get_ok(addr);
     }
+}
+
+/// `ringlb upgrade` right after the previous one reported success, and a second one
+/// sent while the first is under way: every caller hears an answer and every upgrade
+/// takes over. The old process has no connection to drain and exits at once, so its
+/// answer must be written before it is gone; and a caller must not reach a new
+/// process that is not ready yet. Ten rounds, twenty upgrades.
+#[test]
+fn upgrades_back_to_back_are_all_answered() {
+    let backend = Backend::start();
+    let mut s = start(1, &[backend.addr], "burst");
+    let addr = s.rl.addr();
+    let (mut took, mut drained) = (Vec::new(), Vec::new());
+    for round in 0..10 {
+        let socket = s.socket.clone();
+        let second = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(round % 5));
+            upgrade(&socket, None)
+        });
+        let first = upgrade(&s.socket, None);
+        for out in [first, second.join().unwrap()] {
+            let said = text(&out);
+            if !out.status.success() {
+                let _ = s.rl.logged("");
+                panic!("round {round}: {said}\nlog:\n{}", s.rl.log.join("\n"));
+            }
+            // "process P took over; process Q drains its connections ..."
+            let pids: Vec<u32> = said
+                .split("process ")
+                .skip(1)
+                .filter_map(|r| {
+                    r.split_whitespace()
+                        .next()?
+                        .trim_end_matches(';')
+                        .parse()
+                        .ok()
+                })
+                .collect();
+            assert_eq!(pids.len(), 2, "{said}");
+            took.push(pids[0]);
+            drained.push(pids[1]);
+        }
+    }
+    // One chain: each process took over once, and all but the last drained.
+    let last: Vec<u32> = took
+        .iter()
+        .copied()
+        .filter(|p| !drained.contains(p))
+        .collect();
+    assert_eq!(last.len(), 1, "took over: {took:?}, drained: {drained:?}");
+    s.pid = last[0];
+    s.get_ok(addr);
 }
 
 /// The epoll driver (`io_driver = "legacy"`) and `steering = "source"`: upgrades to

@@ -166,6 +166,7 @@ impl Lifecycle {
     fn ready(&mut self) {
         let workers = self.workers;
         tracing::info!(workers, "ringlb ready");
+        self.upgrade.serve_socket();
         if self.upgrade.taking_over() {
             let routers = self.control.vrrp.as_ref().map(|v| v.ids());
             self.upgrade.say_ready(routers.unwrap_or_default());

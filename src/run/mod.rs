@@ -245,14 +245,14 @@ fn start(
     drop(events_tx);
 
     let (upgrades_tx, upgrades) = unbounded();
-    let state = upgrade::State::new(upgrades_tx, admin_dup, socket_dup, takeover);
-    if let Some((p, l)) = upgrade_socket {
-        let stop = Arc::clone(&state.socket_stop);
-        match upgrade::socket::serve(l, state.to_control.clone(), stop) {
-            Ok(()) => tracing::info!("upgrade socket: {}", p.display()),
-            Err(e) => tracing::warn!("upgrade socket {}: {e}", p.display()),
+    let (server, serving) = match upgrade_socket {
+        Some((p, l)) => {
+            let (server, serving) = upgrade::socket::prepare(p, l);
+            (Some(server), Some(serving))
         }
-    }
+        None => (None, None),
+    };
+    let state = upgrade::State::new(upgrades_tx, admin_dup, socket_dup, server, takeover);
     let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
         .enable_timer()
         .build()
@@ -272,6 +272,10 @@ fn start(
     let inputs =
         futures_util::stream::select(events.map(Input::Event), upgrades.map(Input::Upgrade));
     let exit = rt.block_on(control_thread(control, inputs));
+    // An upgrade's caller hears its answer before this process is gone.
+    if let Some(s) = serving {
+        s.finish();
+    }
     // Every worker is done: write the last lines they handed over.
     if let (Some(a), Ok(Exit::Graceful)) = (access, &exit) {
         a.finish();

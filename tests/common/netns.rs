@@ -316,7 +316,7 @@ pub fn admin_addr() -> SocketAddr {
 pub fn local_service(binds: &[SocketAddr], checked: bool, tail: &str) -> String {
     let binds: Vec<String> = binds.iter().map(|b| format!("\"{b}\"")).collect();
     let check = if checked {
-        "[backend.check]\nkind = \"tcp\"\ninterval = \"100ms\"\nfast_interval = \"50ms\"\ntimeout = \"200ms\"\nrise = 1\nfall = 1\n"
+        "[backend.check]\nkind = \"tcp\"\ninterval = \"100ms\"\nfast_interval = \"50ms\"\ntimeout = \"2s\"\nrise = 1\nfall = 1\n"
     } else {
         ""
     };

@@ -87,8 +87,10 @@ pub struct State {
     /// Second descriptors of the admin listener and the upgrade socket, to hand over.
     admin: Option<(SocketAddr, OwnedFd)>,
     socket: Option<(PathBuf, OwnedFd)>,
+    /// The upgrade socket, served once this process is ready.
+    server: Option<socket::Server>,
     /// Stops the upgrade socket's thread and the admin listener once handed over.
-    pub socket_stop: Arc<AtomicBool>,
+    socket_stop: Arc<AtomicBool>,
     pub admin_stop: Option<futures_channel::oneshot::Sender<()>>,
     /// New process: the old process, to tell once ready.
     takeover: Option<OwnedFd>,
@@ -104,15 +106,21 @@ impl State {
         to_control: UnboundedSender<Msg>,
         admin: Option<(SocketAddr, OwnedFd)>,
         socket: Option<(PathBuf, OwnedFd)>,
+        server: Option<socket::Server>,
         takeover: Option<OwnedFd>,
     ) -> Self {
+        let socket_stop = server.as_ref().map_or_else(
+            || Arc::new(AtomicBool::new(false)),
+            socket::Server::stop_flag,
+        );
         State {
             to_control,
             binary: launch::own_binary(),
             busy: false,
             admin,
             socket,
-            socket_stop: Arc::new(AtomicBool::new(false)),
+            server,
+            socket_stop,
             admin_stop: None,
             takeover,
             handed_over: false,
@@ -128,6 +136,16 @@ impl State {
         let first = self.handed_over && !self.signalled;
         self.signalled = true;
         first
+    }
+
+    /// Every worker runs: serve the upgrade socket from now on. Not before: a new
+    /// process that may still fail (and be killed by the old one) must not take a
+    /// caller, nor start an upgrade of its own before it took over; a caller who
+    /// comes earlier waits in the socket's backlog.
+    pub fn serve_socket(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.start(self.to_control.clone());
+        }
     }
 
     /// Whether this process took over from another (and has not said ready yet).

@@ -1,12 +1,15 @@
 //! The upgrade socket: a Unix stream socket (mode 0600) where `ringlb upgrade` asks
 //! the running process to upgrade and hears how it went. A thread serves it, one
-//! caller at a time, handing each request to the control thread.
+//! caller at a time, handing each request to the control thread. It serves only a
+//! ready process (a new one that may yet fail must not take a caller), and the
+//! process does not exit before the thread has answered (see [`Serving`]).
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -76,35 +79,96 @@ pub fn bind(path: &Path) -> io::Result<UnixListener> {
     Ok(listener)
 }
 
-/// Serve `listener` on a thread until `stop` is raised (the sockets were handed over:
-/// the new process serves the same socket).
-pub fn serve(
+/// The upgrade socket, bound and not served yet: the lifecycle starts serving it
+/// once this process is ready ([`Server::start`]).
+pub struct Server {
+    path: PathBuf,
     listener: UnixListener,
-    to_control: UnboundedSender<Msg>,
     stop: Arc<AtomicBool>,
-) -> io::Result<()> {
-    listener.set_nonblocking(true)?;
-    std::thread::Builder::new()
-        .name("ringlb-upgrade".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        if let Err(e) = one_caller(stream, &to_control) {
-                            tracing::warn!("upgrade socket: {e}");
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        wait_readable(&listener, POLL)
-                    }
-                    Err(e) => {
-                        tracing::warn!("upgrade socket: accept failed: {e}");
-                        std::thread::sleep(POLL);
-                    }
+    /// Held by the serving thread until it ends.
+    alive: Sender<()>,
+}
+
+/// The process's hold on the serving thread: [`Serving::finish`] before exiting, so
+/// that an answer the control thread gave is written before the process is gone (a
+/// caller would read "closed the connection without an answer").
+pub struct Serving {
+    stop: Arc<AtomicBool>,
+    /// Disconnected once the thread ended, or the [`Server`] was dropped unserved.
+    ended: Receiver<()>,
+}
+
+/// Both halves for `listener`, bound on `path`.
+pub fn prepare(path: PathBuf, listener: UnixListener) -> (Server, Serving) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (alive, ended) = std::sync::mpsc::channel();
+    let serving = Serving {
+        stop: Arc::clone(&stop),
+        ended,
+    };
+    let server = Server {
+        path,
+        listener,
+        stop,
+        alive,
+    };
+    (server, serving)
+}
+
+impl Server {
+    /// Raised once the socket is handed over (the new process serves the same one).
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.stop)
+    }
+
+    /// Serve on a thread, handing each request to the control thread, until stopped.
+    pub fn start(self, to_control: UnboundedSender<Msg>) {
+        let Server {
+            path,
+            listener,
+            stop,
+            alive,
+        } = self;
+        let spawned = listener.set_nonblocking(true).and_then(|()| {
+            std::thread::Builder::new()
+                .name("ringlb-upgrade".into())
+                .spawn(move || {
+                    let _alive = alive;
+                    serve(&listener, &to_control, &stop);
+                })
+        });
+        match spawned {
+            Ok(_) => tracing::info!("upgrade socket: {}", path.display()),
+            Err(e) => tracing::warn!("upgrade socket {}: {e}", path.display()),
+        }
+    }
+}
+
+impl Serving {
+    /// The process ends: stop the thread and wait until it wrote the answer it was
+    /// giving (bounded: a caller has [`REQUEST_WITHIN`] to send its request).
+    pub fn finish(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.ended.recv_timeout(REQUEST_WITHIN + POLL);
+    }
+}
+
+/// Accept callers one at a time until `stop` is raised.
+fn serve(listener: &UnixListener, to_control: &UnboundedSender<Msg>, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                if let Err(e) = one_caller(stream, to_control) {
+                    tracing::warn!("upgrade socket: {e}");
                 }
             }
-        })?;
-    Ok(())
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_readable(listener, POLL),
+            Err(e) => {
+                tracing::warn!("upgrade socket: accept failed: {e}");
+                std::thread::sleep(POLL);
+            }
+        }
+    }
 }
 
 fn wait_readable(listener: &UnixListener, limit: Duration) {
@@ -133,13 +197,21 @@ fn one_caller(stream: UnixStream, to_control: &UnboundedSender<Msg>) -> io::Resu
                 reply: Some(tx),
             };
             if to_control.unbounded_send(call).is_err() {
-                return Ok(());
+                // Never close without a word: the caller can tell what happened.
+                tracing::warn!("upgrade socket: a request came while this process exits");
+                Answer {
+                    ok: false,
+                    pid: None,
+                    message: "this process is exiting (it handed over or stopped): ask again"
+                        .into(),
+                }
+            } else {
+                rx.recv_timeout(ANSWER_WITHIN).unwrap_or(Answer {
+                    ok: false,
+                    pid: None,
+                    message: "no answer from the control thread".into(),
+                })
             }
-            rx.recv_timeout(ANSWER_WITHIN).unwrap_or(Answer {
-                ok: false,
-                pid: None,
-                message: "no answer from the control thread".into(),
-            })
         }
         Err(e) => Answer {
             ok: false,
