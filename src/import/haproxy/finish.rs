@@ -9,7 +9,7 @@ use crate::import::report::Src;
 use crate::import::toml_out::{Table, Value};
 
 use super::model::{Be, Bind, Cx, Fe};
-use super::{checks, limits, routes};
+use super::{checks, limits, proxy, routes};
 
 pub fn tables(mut fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
     let mut out = Vec::new();
@@ -20,6 +20,9 @@ pub fn tables(mut fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
         .iter()
         .filter_map(|b| Some((b.name.clone(), b.forwardfor.clone()?)))
         .collect();
+    for be in &bes {
+        proxy::backend_rules(be, &mut fes, cx);
+    }
     for mut be in bes {
         if be.servers.is_empty() && be.templates.is_empty() && cx.g.table_names.contains(&be.name) {
             cx.led

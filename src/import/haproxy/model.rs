@@ -200,6 +200,9 @@ pub struct Be {
     /// `http-check connect` without `default`: the check's protocol (its `proto`, else
     /// h1), whatever the servers say.
     pub check_connect: Option<(String, Src)>,
+    /// The backend's own `acl`, `http-request`, `tcp-request` lines: moved to its
+    /// frontends when it is the only backend they use (decided once all is read).
+    pub rule_lines: Vec<Line>,
 }
 
 impl Be {
@@ -229,6 +232,7 @@ impl Be {
             pinned: false,
             check_protos: Vec::new(),
             check_connect: None,
+            rule_lines: Vec::new(),
         }
     }
 }

@@ -6,7 +6,7 @@ fn env(name: &str) -> Option<String> {
     (name == "WEB_PORT").then(|| "8081".to_string())
 }
 
-fn run(text: &str) -> (String, Vec<String>) {
+pub(super) fn run(text: &str) -> (String, Vec<String>) {
     let mut led = Ledger::default();
     let tables = super::translate("h.cfg", text, &env, &mut led).unwrap();
     led.close();
@@ -26,7 +26,7 @@ fn notes(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn parsed(toml: &str) -> toml::Table {
+pub(super) fn parsed(toml: &str) -> toml::Table {
     toml::from_str(toml).unwrap_or_else(|e| panic!("{e}\n{toml}"))
 }
 
@@ -512,76 +512,5 @@ fn http_reuse_becomes_the_backends_http_reuse_from_defaults_too() {
     assert!(
         lost[0].contains("h.cfg:17") && lost[0].contains("sometimes"),
         "{lost:?}"
-    );
-}
-
-#[test]
-fn tls_bind_alpn_keeps_what_http_mode_speaks() {
-    let text = "frontend f\n  mode http\n  bind :443 ssl crt /etc/site.pem alpn spdy/3,h2,http/1.1\n  default_backend b\n  bind :8443 ssl crt /etc/site.pem proto h2\nbackend b\n  server s 10.0.0.1:80\n";
-    let (toml, lost) = run(text);
-    assert!(lost.is_empty(), "{lost:?}");
-    let t = parsed(&toml);
-    let fes = t["frontend"].as_array().unwrap();
-    let alpn = |i: usize| -> Vec<&str> {
-        fes[i]["tls"]["alpn"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect()
-    };
-    assert_eq!(alpn(0), ["h2", "http/1.1"], "{toml}");
-    // proto h2 on a TLS bind: every client speaks HTTP/2 (h2 alone by ALPN).
-    assert_eq!(alpn(1), ["h2"], "{toml}");
-    assert!(fes[1].get("h2c").is_none(), "{toml}");
-}
-
-/// `http-check connect` opens the check's own connection: HTTP/1.1 unless it says
-/// `proto h2`; with `default` it inherits the servers' protocol.
-#[test]
-fn http_check_connect_decides_the_check_proto() {
-    let be = |connect: &str| {
-        format!("backend b\n  mode http\n  option httpchk\n{connect}  server s 10.0.0.1:80 proto h2 check\n")
-    };
-    let proto = |text: &str| {
-        let (toml, lost) = run(text);
-        assert!(lost.is_empty(), "{lost:?}");
-        let t = parsed(&toml);
-        t["backend"][0]["check"]
-            .get("proto")
-            .and_then(|v| v.as_str())
-            .map(String::from)
-    };
-    assert_eq!(proto(&be("")).as_deref(), Some("h2"));
-    assert_eq!(proto(&be("  http-check connect\n")), None);
-    assert_eq!(
-        proto(&be("  http-check connect default\n")).as_deref(),
-        Some("h2")
-    );
-    let fixed = be("  http-check connect proto h2\n").replace(" proto h2 check", " check");
-    assert_eq!(proto(&fixed).as_deref(), Some("h2"));
-}
-
-/// `alpn` to a TLS server: `h2` alone is HTTP/2; a list with http/1.1 is what ringlb
-/// offers (h2 in it is the difference, said in a comment); anything else is reported.
-#[test]
-fn server_alpn_lists() {
-    let text = "backend b\n  mode http\n  server a 10.0.0.1:443 ssl verify none alpn h2\n  server b 10.0.0.2:443 ssl verify none alpn h2,http/1.1\n  server c 10.0.0.3:443 ssl verify none alpn spdy/3\n";
-    let (toml, lost) = run(text);
-    assert_eq!(lost.len(), 1, "{lost:?}");
-    assert!(
-        lost[0].contains("h.cfg:5: server alpn spdy/3: not translated"),
-        "{lost:?}"
-    );
-    let t = parsed(&toml);
-    let servers = t["backend"][0]["server"].as_array().unwrap();
-    let protos: Vec<_> = servers
-        .iter()
-        .map(|s| s.get("proto").and_then(|v| v.as_str()))
-        .collect();
-    assert_eq!(protos, [Some("h2"), None, None]);
-    assert!(
-        toml.contains("(alpn h2,http/1.1: differs: ringlb offers http/1.1 alone"),
-        "{toml}"
     );
 }
