@@ -320,7 +320,14 @@ fn tls_binds_with_a_combined_pem() {
     let text = std::fs::read_to_string(&out).unwrap();
     let t: toml::Table = toml::from_str(&text).unwrap();
     assert_eq!(t["frontend"][1]["name"].as_str(), Some("web-tls"));
-    assert_eq!(t["frontend"][1]["tls"]["alpn"].as_array().unwrap().len(), 1);
+    // ringlb's http mode speaks h2 too: `alpn h2,http/1.1` is kept as written.
+    let alpn: Vec<&str> = t["frontend"][1]["tls"]["alpn"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(alpn, ["h2", "http/1.1"]);
     check(&out);
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -431,4 +438,161 @@ fn keepalived_ipv6_instances_keep_their_family() {
         )),
         "{lost:?}"
     );
+}
+
+/// `ringlb import haproxy CFG -o OUT --allow-partial`: exit status, lost lines, text, table.
+fn haproxy_partial(name: &str, cfg: &str) -> (i32, Vec<String>, String, toml::Table) {
+    let input = temp(&format!("{name}.cfg"));
+    std::fs::write(&input, cfg).unwrap();
+    let out = temp(&format!("{name}.toml"));
+    let i = input.to_str().unwrap();
+    let o = import(&["haproxy", i, "-o", out.to_str().unwrap(), "--allow-partial"]);
+    let lost = lost_lines(&stderr(&o), i);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let t: toml::Table = toml::from_str(&text).unwrap();
+    check(&out);
+    let _ = std::fs::remove_file(&input);
+    let _ = std::fs::remove_file(&out);
+    (o.status.code().unwrap_or(-1), lost, text, t)
+}
+
+fn backend<'a>(t: &'a toml::Table, name: &str) -> &'a toml::Value {
+    t["backend"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("no backend {name}"))
+}
+
+const H2: &str = "defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n\nfrontend grpc\n  bind 127.0.0.1:0 proto h2\n  default_backend grpc\n\nbackend grpc\n  option httpchk GET /health\n  server g1 127.0.0.1:50051 proto h2 check id 3 init-addr last,libc,none\n  server g2 127.0.0.1:50052 proto h2 check\n\nbackend asked\n  option httpchk\n  default-server check-proto h2\n  server a1 127.0.0.1:1 check\n  server a2 127.0.0.1:2 check check-proto h1\n\nbackend plain\n  option httpchk\n  server p1 127.0.0.1:3 check check-proto h1\n\nbackend tlsh2\n  server t1 127.0.0.1:4 ssl verify none alpn h2 no-tlsv11 ssl-min-ver TLSv1.2\n\nbackend tcpchk\n  option tcp-check\n  server c1 127.0.0.1:5 check check-proto h2\n";
+
+/// HTTP/2 from HAProxy: `server ... proto h2` (and `ssl ... alpn h2`) → `proto = "h2"`;
+/// the http check follows the servers' protocol (`check-proto`, else `proto`) into
+/// `[backend.check] proto` when they agree and is reported when they do not;
+/// `bind ... proto h2` → `h2c = "prior-knowledge"`; options with no key are said in
+/// comments, never dropped silently; the output passes `ringlb check`.
+#[test]
+fn http2_servers_checks_and_binds() {
+    let (code, lost, text, t) = haproxy_partial("h2", H2);
+    assert_eq!(code, 3, "{lost:?}");
+    let fe = &t["frontend"][0];
+    assert_eq!(fe["h2c"].as_str(), Some("prior-knowledge"), "{text}");
+
+    let grpc = backend(&t, "grpc");
+    assert_eq!(grpc["check"]["kind"].as_str(), Some("http"));
+    assert_eq!(grpc["check"]["proto"].as_str(), Some("h2"), "{text}");
+    for s in grpc["server"].as_array().unwrap() {
+        assert_eq!(s["proto"].as_str(), Some("h2"));
+    }
+    assert!(
+        text.contains("proto h2: HAProxy checks the server over HTTP/2"),
+        "{text}"
+    );
+    assert!(text.contains("(id: HAProxy's numeric server id"), "{text}");
+    assert!(text.contains("(init-addr: differs:"), "{text}");
+
+    // default-server check-proto h2, one server back to h1: one proto per backend.
+    let asked = backend(&t, "asked");
+    assert_eq!(asked["check"]["proto"].as_str(), Some("h2"), "{text}");
+    assert!(
+        lost.iter().any(|l| l.contains(
+            ":20: server check over h1: not translated: ringlb has one check proto per backend"
+        )),
+        "{lost:?}"
+    );
+    assert!(
+        backend(&t, "plain")["check"].get("proto").is_none(),
+        "{text}"
+    );
+    assert!(
+        text.contains("check-proto h1: ringlb's default check proto"),
+        "{text}"
+    );
+
+    let tls = &backend(&t, "tlsh2")["server"][0];
+    assert_eq!(tls["tls"].as_bool(), Some(true));
+    assert_eq!(tls["proto"].as_str(), Some("h2"));
+    assert!(
+        text.contains("(no-tlsv11: ringlb (rustls) speaks TLS 1.2 and 1.3 only)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(ssl-min-ver: ringlb (rustls) speaks TLS 1.2 and 1.3 only: the same floor)"),
+        "{text}"
+    );
+
+    assert!(
+        lost.iter().any(|l| l.contains(":31: server check-proto h2: not translated: ringlb's check proto applies to http checks")),
+        "{lost:?}"
+    );
+    assert_eq!(lost.len(), 2, "{lost:?}");
+
+    // A real one: gRPC servers over h2, checked over HTTP/1.1 on another port through
+    // `http-check connect` (the documented reason: the health server has no h2).
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus/haproxy/canton-participant-ha.cfg");
+    let o = import(&["haproxy", file.to_str().unwrap(), "--allow-partial"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let t: toml::Table = toml::from_str(&text).unwrap();
+    for fe in t["frontend"].as_array().unwrap() {
+        assert_eq!(fe["h2c"].as_str(), Some("prior-knowledge"), "{text}");
+    }
+    for be in t["backend"].as_array().unwrap() {
+        assert!(be["check"].get("proto").is_none(), "{text}");
+        for s in be["server"].as_array().unwrap() {
+            assert_eq!(s["proto"].as_str(), Some("h2"));
+            assert_eq!(s["check_port"].as_integer(), Some(8080));
+        }
+    }
+}
+
+/// keepalived's `global_defs { script_user USER GROUP; enable_script_security }` →
+/// `[global]`, joined to HAProxy's `[global]` when both are imported; without
+/// `script_user` the output says whom keepalived would run the programs as.
+#[test]
+fn keepalived_script_user_becomes_global() {
+    let conf = "global_defs {\n  router_id lb1\n  script_user nobody nogroup\n  enable_script_security\n}\nvrrp_script chk {\n  script \"/bin/true\"\n  interval 2\n}\nvrrp_instance VI_1 {\n  interface lo\n  virtual_router_id 51\n  priority 100\n  virtual_ipaddress {\n    192.0.2.10/32\n  }\n  track_script {\n    chk\n  }\n}\n";
+    let input = temp("su.conf");
+    std::fs::write(&input, conf).unwrap();
+    let out = temp("su.toml");
+    let (text, t) = keepalived_complete(&input, &out);
+    let g = &t["global"];
+    assert_eq!(g["script_user"].as_str(), Some("nobody"), "{text}");
+    assert_eq!(g["script_group"].as_str(), Some("nogroup"));
+    assert_eq!(g["enable_script_security"].as_bool(), Some(true));
+    assert!(!text.contains("keepalived_script"), "{text}");
+    check(&out);
+
+    // With HAProxy's file: one [global] table holding both.
+    let cfg = temp("su.cfg");
+    std::fs::write(&cfg, "global\n  maxconn 100\nfrontend f\n  mode http\n  bind 127.0.0.1:0\n  default_backend b\nbackend b\n  server s 127.0.0.1:9\n").unwrap();
+    let both = temp("su-both.toml");
+    let o = import(&[
+        "haproxy",
+        cfg.to_str().unwrap(),
+        "--keepalived",
+        input.to_str().unwrap(),
+        "-o",
+        both.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&both).unwrap();
+    let t: toml::Table = toml::from_str(&text).unwrap();
+    assert_eq!(t["global"]["max_connections"].as_integer(), Some(100));
+    assert_eq!(t["global"]["script_user"].as_str(), Some("nobody"));
+    check(&both);
+
+    // No script_user: keepalived would look for user keepalived_script; ringlb does not.
+    std::fs::write(&input, conf.replace("  script_user nobody nogroup\n", "")).unwrap();
+    let (text, t) = keepalived_complete(&input, &out);
+    assert!(t["global"].get("script_user").is_none(), "{text}");
+    assert!(
+        text.contains("no script_user: keepalived runs these programs as user keepalived_script"),
+        "{text}"
+    );
+    for f in [input, out, cfg, both] {
+        let _ = std::fs::remove_file(f);
+    }
 }

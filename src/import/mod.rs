@@ -62,7 +62,8 @@ pub fn haproxy(
     let mut led = report::Ledger::default();
     let mut tables = haproxy::translate(cfg.name, cfg.text, env, &mut led)?;
     if let Some(k) = keepalived {
-        tables.extend(keepalived::translate(k.name, k.text, &mut led)?);
+        let more = keepalived::translate(k.name, k.text, &mut led)?;
+        merge_global(&mut tables, more);
     }
     Ok(finish(tables, led, &[cfg.name], keepalived.map(|k| k.name)))
 }
@@ -72,6 +73,23 @@ pub fn keepalived(input: Input) -> Result<Translation, ImportError> {
     let mut led = report::Ledger::default();
     let tables = keepalived::translate(input.name, input.text, &mut led)?;
     Ok(finish(tables, led, &[], Some(input.name)))
+}
+
+/// Add keepalived's tables to HAProxy's: its `[global]` keys (whom VRRP's programs
+/// run as) join HAProxy's `[global]`, since TOML allows one.
+fn merge_global(tables: &mut Vec<toml_out::Table>, more: Vec<toml_out::Table>) {
+    for t in more {
+        match tables
+            .iter_mut()
+            .find(|h| h.header == "[global]" && t.header == "[global]")
+        {
+            Some(g) => {
+                g.notes.extend(t.notes);
+                g.items.extend(t.items);
+            }
+            None => tables.push(t),
+        }
+    }
 }
 
 fn finish(

@@ -11,9 +11,10 @@ use crate::common::PATIENCE;
 
 use super::exchange::{client, compare, expectations, send, Observed};
 use super::proxies::{
-    entry_points, import, ports_for, start_haproxy, start_ringlb, write_certificates, Imported,
+    entry_points, h2_front, import, ports_for, start_haproxy, start_ringlb, write_certificates,
+    Haproxy, Imported,
 };
-use super::rewrite::{lines_with, shape};
+use super::rewrite::{lines_with, shape, ServerLine};
 use super::script::{load, names, Action, Script, Step};
 
 /// A difference between the two proxies (or between HAProxy and the script).
@@ -110,8 +111,9 @@ pub fn run(cfg: &Path, dir: &Path, other: Other) -> Outcome {
         .iter()
         .map(|s| NamedBackend::start(&s.id))
         .collect();
-    let servers: BTreeMap<String, SocketAddr> =
+    let mut servers: BTreeMap<String, SocketAddr> =
         backends.iter().map(|b| (b.name.clone(), b.addr)).collect();
+    let _h2_fronts = h2_fronts(&text, &sh.servers, dir, &mut servers);
     let (ports_h, ports_r) = (ports_for(&sh), ports_for(&sh));
     let mut out = Outcome {
         name,
@@ -171,6 +173,28 @@ pub fn run(cfg: &Path, dir: &Path, other: Other) -> Outcome {
     }
     out.differences = run.differences;
     out
+}
+
+/// Servers the case reaches over HTTP/2 (`proto h2` on their line) get an HTTP/2
+/// server in front of their test backend; both proxies are pointed at it.
+fn h2_fronts(
+    text: &str,
+    lines: &[ServerLine],
+    dir: &Path,
+    servers: &mut BTreeMap<String, SocketAddr>,
+) -> Vec<Haproxy> {
+    let mut fronts = Vec::new();
+    for s in lines {
+        let line = text.lines().nth(s.line - 1).unwrap_or("");
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.windows(2).any(|w| w == ["proto", "h2"]) {
+            let d = dir.join(format!("h2-{}", s.id.replace('/', "-")));
+            let (h, addr) = h2_front(&d, servers[&s.id]);
+            servers.insert(s.id.clone(), addr);
+            fronts.push(h);
+        }
+    }
+    fronts
 }
 
 impl Run<'_> {

@@ -89,6 +89,21 @@ pub fn start_haproxy(
     Haproxy { child, log }
 }
 
+/// An HTTP/2 server standing in front of a test backend, for a case's `server ...
+/// proto h2`: HAProxy accepting HTTP/2 with prior knowledge (`bind ... proto h2`) and
+/// passing each request to the backend over HTTP/1.1. Both proxies under comparison
+/// talk to the same one; a killed or sick backend makes it answer 503, health checks
+/// included.
+pub fn h2_front(dir: &Path, backend: SocketAddr) -> (Haproxy, SocketAddr) {
+    std::fs::create_dir_all(dir).unwrap();
+    let text = "defaults\n    mode http\n    timeout connect 2s\n    timeout client 30s\n    timeout server 30s\n\nfrontend h2\n    bind 127.0.0.1:0 proto h2\n    default_backend real\n\nbackend real\n    server real 127.0.0.1:0\n";
+    let port = free_port();
+    let ports = BTreeMap::from([("h2".to_string(), vec![port])]);
+    let servers = BTreeMap::from([("real/real".to_string(), backend)]);
+    let h = start_haproxy(dir, text, &ports, &servers);
+    (h, SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
 /// ringlb with the importer's translation of the rewritten file, or why there is
 /// none.
 pub struct Imported {

@@ -39,6 +39,7 @@ pub fn bind(line: &Line, fe: &mut Fe, cx: &mut Cx) {
     let mut tls: Option<Table> = None;
     let mut certs: Vec<Value> = Vec::new();
     let mut proxy = false;
+    let mut h2 = false;
     let mut i = 2;
     while i < line.words.len() {
         let opt = line.word(i);
@@ -69,6 +70,7 @@ pub fn bind(line: &Line, fe: &mut Fe, cx: &mut Cx) {
                 t.set("strict_sni", Value::Bool(true), src.cite());
             }
             "accept-proxy" => proxy = true,
+            "proto" if arg == "h2" => h2 = true,
             "ssl-min-ver"
                 if arg == "TLSv1.2"
                     || arg.starts_with("SSLv")
@@ -121,6 +123,7 @@ pub fn bind(line: &Line, fe: &mut Fe, cx: &mut Cx) {
                     src: src.clone(),
                     tls: tls.clone(),
                     proxy,
+                    h2,
                 });
             }
             Err(why) => cx.led.lost_part(src, format!("bind {a}"), why),

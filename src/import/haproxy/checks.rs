@@ -2,9 +2,10 @@
 //! `http-check send|expect`, `option tcp-check` with `tcp-check connect|send|expect`,
 //! `option redis-check`, into `[backend.check]` and its steps.
 
+use crate::import::report::Src;
 use crate::import::toml_out::{Table, Value};
 
-use super::model::{Be, Cx};
+use super::model::{Be, CheckProto, Cx};
 use super::sections::Line;
 
 pub fn option(line: &Line, name: &str, be: &mut Be, cx: &mut Cx) {
@@ -61,7 +62,7 @@ fn httpchk(line: &Line, be: &mut Be, cx: &mut Cx) {
         _ => (args[0].as_str(), args[1].as_str(), args[2].as_str()),
     };
     let c = &mut be.check;
-    let note = src.differs("any 2xx or 3xx passes, as with HAProxy's default; ringlb sends HTTP/1.1 with a Host header");
+    let note = src.differs("any 2xx or 3xx passes, as with HAProxy's default; ringlb sends HTTP/1.1 with a Host header (HTTP/2 with :authority when proto = \"h2\")");
     c.set("kind", Value::str("http"), note);
     c.set("method", Value::str(method), src.cite());
     c.set("path", Value::str(uri), src.cite());
@@ -164,10 +165,17 @@ fn connect(line: &Line, be: &mut Be, cx: &mut Cx) {
             "a connect in the middle of a check script is not supported",
         );
     }
+    let mut proto = Some("h1".to_string());
     let mut i = 2;
     while i < line.words.len() {
         let (k, v) = (line.word(i), line.word(i + 1));
         match k {
+            // `default`: the check connects with the server's settings, its proto too.
+            "default" => {
+                proto = None;
+                i -= 1;
+            }
+            "proto" if v == "h1" || v == "h2" => proto = Some(v.to_string()),
             "port" => match v.parse::<i64>() {
                 Ok(p) => be.check.set("port", Value::Int(p), src.cite()),
                 Err(_) => cx.led.lost_part(src, "connect port", "not a number"),
@@ -191,6 +199,9 @@ fn connect(line: &Line, be: &mut Be, cx: &mut Cx) {
                 .lost_part(src, format!("connect {k}"), "no ringlb equivalent"),
         }
         i += 2;
+    }
+    if line.word(0) == "http-check" {
+        be.check_connect = proto.map(|p| (p, src.clone()));
     }
     cx.led.done(src);
 }
@@ -241,4 +252,81 @@ fn decode_hex(hex: &str) -> Option<String> {
         .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
         .collect();
     String::from_utf8(bytes?).ok()
+}
+
+/// `[backend.check] proto`: HAProxy checks each server over its `check-proto`, else its
+/// `proto` (so `proto h2` with `option httpchk` checks over HTTP/2); ringlb has one
+/// setting per backend, taken from the first checked server.
+pub fn proto(be: &mut Be, cx: &mut Cx) {
+    let checked: Vec<CheckProto> = be
+        .servers
+        .iter()
+        .zip(&be.check_protos)
+        .filter(|(s, _)| s.get("check") == Some(&Value::Bool(true)))
+        .map(|(_, p)| p.clone())
+        .collect();
+    let http = be.check.get("kind") == Some(&Value::str("http"));
+    if !http {
+        for p in checked
+            .iter()
+            .filter(|p| p.asked.is_some() && p.proto == "h2")
+        {
+            cx.led.lost_part(
+                &p.src,
+                "server check-proto h2",
+                "ringlb's check proto applies to http checks (option httpchk) only",
+            );
+        }
+        return;
+    }
+    if let Some((p, src)) = be.check_connect.clone() {
+        return connect_proto(&p, &src, &checked, be);
+    }
+    let Some(first) = checked.first() else {
+        return;
+    };
+    for p in checked.iter().filter(|p| p.proto != first.proto) {
+        let why = format!(
+            "ringlb has one check proto per backend: this server would be checked over {}",
+            first.proto
+        );
+        cx.led
+            .lost_part(&p.src, format!("server check over {}", p.proto), why);
+    }
+    if first.proto == "h1" {
+        for note in checked
+            .iter()
+            .filter(|p| p.proto == "h1")
+            .filter_map(|p| p.asked.as_ref())
+        {
+            be.check.notes.push(format!(
+                "{note} (check-proto h1: ringlb's default check proto)"
+            ));
+        }
+    } else {
+        for p in checked.iter().filter(|p| p.proto == "h2") {
+            let note = p.asked.clone().unwrap_or_else(|| {
+                format!(
+                    "{} (proto h2: HAProxy checks the server over HTTP/2 too without check-proto)",
+                    p.src.cite()
+                )
+            });
+            match be.check.get("proto") {
+                None => be.check.set("proto", Value::str("h2"), note),
+                Some(_) => be.check.cite("proto", note),
+            }
+        }
+    }
+}
+
+/// An `http-check connect` without `default` opens the check's own connection: over
+/// its `proto`, else HTTP/1.1, whatever the servers' `proto` and `check-proto`.
+fn connect_proto(p: &str, src: &Src, checked: &[CheckProto], be: &mut Be) {
+    if p == "h2" {
+        be.check.set("proto", Value::str("h2"), src.cite());
+        return;
+    }
+    if checked.iter().any(|c| c.proto == "h2" || c.asked.is_some()) {
+        be.check.notes.push(format!("{} (http-check connect without default or proto: HAProxy checks over HTTP/1.1 whatever the servers' proto or check-proto, so does ringlb by default)", src.cite()));
+    }
 }

@@ -9,7 +9,7 @@ use crate::import::report::Src;
 use crate::import::toml_out::{Table, Value};
 
 use super::model::{Be, Bind, Cx, Fe};
-use super::{limits, routes};
+use super::{checks, limits, proxy, routes};
 
 pub fn tables(mut fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
     let mut out = Vec::new();
@@ -20,6 +20,9 @@ pub fn tables(mut fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
         .iter()
         .filter_map(|b| Some((b.name.clone(), b.forwardfor.clone()?)))
         .collect();
+    for be in &bes {
+        proxy::backend_rules(be, &mut fes, cx);
+    }
     for mut be in bes {
         if be.servers.is_empty() && be.templates.is_empty() && cx.g.table_names.contains(&be.name) {
             cx.led
@@ -40,6 +43,7 @@ pub fn tables(mut fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
         }
         known.push(be.name.clone());
         limits::maxqueue(&mut be, cx);
+        checks::proto(&mut be, cx);
         backends.extend(backend(be));
     }
     let mut frontends = Vec::new();
@@ -397,7 +401,7 @@ fn groups(binds: &[Bind]) -> Vec<Vec<Bind>> {
     for b in binds {
         match out
             .iter_mut()
-            .find(|g| g[0].tls == b.tls && g[0].proxy == b.proxy)
+            .find(|g| g[0].tls == b.tls && g[0].proxy == b.proxy && g[0].h2 == b.h2)
         {
             Some(g) => g.push(b.clone()),
             None => out.push(vec![b.clone()]),
@@ -430,9 +434,16 @@ fn one_frontend(fe: &Fe, binds: &[Bind], i: usize, routes: &[Table]) -> Vec<Tabl
     if b0.proxy {
         proxy_keys(&mut main, &b0.src);
     }
+    let h2c = b0.h2 && b0.tls.is_none();
+    if h2c && fe.mode() == "http" {
+        main.set("h2c", Value::str("prior-knowledge"), b0.src.cite());
+    } else if h2c {
+        let why = "proto h2 on a tcp-mode bind: ringlb relays the bytes as they come";
+        main.notes.push(b0.src.differs(why));
+    }
     let mut out = vec![main];
     if let Some(tls) = &b0.tls {
-        out.push(tls_table(tls, fe.mode(), &b0.src));
+        out.push(tls_table(tls, fe.mode(), b0));
     }
     out.extend(fe.acls.iter().cloned());
     out.extend(fe.tcp_rules.iter().cloned());
@@ -455,23 +466,30 @@ fn proxy_keys(main: &mut Table, src: &Src) {
     );
 }
 
-/// In http mode ringlb speaks HTTP/1.x only: other ALPN names are left out.
-fn tls_table(tls: &Table, mode: &str, src: &Src) -> Table {
+/// In http mode ringlb speaks h2, HTTP/1.1 and HTTP/1.0: other ALPN names are left
+/// out. `proto h2` on a TLS bind speaks HTTP/2 to every client: `alpn = ["h2"]`.
+fn tls_table(tls: &Table, mode: &str, b: &Bind) -> Table {
     let mut t = tls.clone();
-    if mode == "http" {
-        if let Some(Value::Arr(list)) = t.get("alpn").cloned() {
-            let kept: Vec<Value> = list
-                .iter()
-                .filter(|v| matches!(v.as_str(), Some("http/1.1" | "http/1.0")))
-                .cloned()
-                .collect();
-            if kept.len() != list.len() {
-                let note = src.differs("ringlb's http mode speaks HTTP/1.1: h2 is not offered, clients fall back to HTTP/1.1");
-                if kept.is_empty() {
-                    t.remove("alpn");
-                } else {
-                    t.set("alpn", Value::Arr(kept), note);
-                }
+    let src = &b.src;
+    if mode != "http" {
+        return t;
+    }
+    if b.h2 {
+        let why = "HAProxy's proto h2 also takes clients that offer no ALPN; ringlb refuses them at the handshake";
+        t.set("alpn", Value::Arr(vec![Value::str("h2")]), src.differs(why));
+    }
+    if let Some(Value::Arr(list)) = t.get("alpn").cloned() {
+        let kept: Vec<Value> = list
+            .iter()
+            .filter(|v| matches!(v.as_str(), Some("h2" | "http/1.1" | "http/1.0")))
+            .cloned()
+            .collect();
+        if kept.len() != list.len() {
+            let note = src.differs("ringlb's http mode speaks h2, HTTP/1.1 and HTTP/1.0: other protocols are not offered");
+            if kept.is_empty() {
+                t.remove("alpn");
+            } else {
+                t.set("alpn", Value::Arr(kept), note);
             }
         }
     }

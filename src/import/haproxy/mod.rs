@@ -3,7 +3,8 @@
 //! - `sections.rs`: the file into sections and tokenized lines (parse errors here).
 //! - `values.rs`: times, addresses, paths in ringlb's spelling.
 //! - `model.rs`: the frontend/backend/global being built.
-//! - `proxy.rs`: one proxy directive (mode, timeouts, options, balance...) → model.
+//! - `proxy.rs`: one proxy directive (mode, timeouts, options, balance...) → model;
+//!   a backend's own rules moved to the frontends that only use it.
 //! - `bind.rs`: `bind` lines (TLS, PROXY protocol).
 //! - `server.rs`: `server`, `default-server`, `server-template`, `cookie`.
 //! - `checks.rs`: `option httpchk`, `http-check`, `tcp-check`, `redis-check`.
@@ -271,3 +272,5 @@ fn other(s: &Section, cx: &mut Cx) {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_gained;

@@ -65,6 +65,8 @@ pub struct Bind {
     /// `[frontend.tls]` for an `ssl` bind.
     pub tls: Option<Table>,
     pub proxy: bool,
+    /// `proto h2`: HTTP/2 with prior knowledge (cleartext) or h2 only (TLS).
+    pub h2: bool,
 }
 
 /// A frontend as it will be written (split per kind of bind when written).
@@ -156,6 +158,17 @@ impl Fe {
     }
 }
 
+/// The protocol a server is checked over in HAProxy: `check-proto`, else its `proto`,
+/// else HTTP/1.1.
+#[derive(Debug, Clone)]
+pub struct CheckProto {
+    pub proto: String,
+    /// The citation of the `check-proto` option, when one said it.
+    pub asked: Option<String>,
+    /// The `server` line.
+    pub src: Src,
+}
+
 /// A backend as it will be written.
 #[derive(Debug)]
 pub struct Be {
@@ -181,6 +194,15 @@ pub struct Be {
     /// Some request may be bound to one server (persistence, a hash, `use-server`):
     /// HAProxy then queues it on that server.
     pub pinned: bool,
+    /// Each server's check protocol, one per `server` line translated: ringlb has one
+    /// per backend.
+    pub check_protos: Vec<CheckProto>,
+    /// `http-check connect` without `default`: the check's protocol (its `proto`, else
+    /// h1), whatever the servers say.
+    pub check_connect: Option<(String, Src)>,
+    /// The backend's own `acl`, `http-request`, `tcp-request` lines: moved to its
+    /// frontends when it is the only backend they use (decided once all is read).
+    pub rule_lines: Vec<Line>,
 }
 
 impl Be {
@@ -208,6 +230,9 @@ impl Be {
             server_lines: 0,
             maxqueue: Vec::new(),
             pinned: false,
+            check_protos: Vec::new(),
+            check_connect: None,
+            rule_lines: Vec::new(),
         }
     }
 }

@@ -5,7 +5,7 @@
 use crate::import::report::Src;
 use crate::import::toml_out::{Table, Value};
 
-use super::model::{Be, Cx};
+use super::model::{Be, CheckProto, Cx};
 use super::sections::Line;
 use super::values;
 
@@ -54,6 +54,44 @@ const DIFFERS: &[(&str, &str)] = &[
     ("on-marked-down", "ringlb leaves established sessions to a server marked down open until they end; HAProxy's shutdown-sessions closes them (clients see the failover later in ringlb)"),
 ];
 
+/// Options that need no key, and why: ringlb behaves so already, or the difference.
+fn same(opt: &str, arg: &str) -> Option<&'static str> {
+    Some(match (opt, arg) {
+        ("id", _) => "HAProxy's numeric server id; ringlb names servers by name in its statistics, API and logs",
+        ("no-sslv3" | "no-tlsv10" | "no-tlsv11", _) => "ringlb (rustls) speaks TLS 1.2 and 1.3 only",
+        ("ssl-min-ver", "TLSv1.2") => "ringlb (rustls) speaks TLS 1.2 and 1.3 only: the same floor",
+        ("ssl-min-ver", "SSLv3" | "TLSv1.0" | "TLSv1.1") => "differs: ringlb (rustls) speaks TLS 1.2 and 1.3 only: a server limited to older versions fails",
+        ("init-addr", _) => "differs: ringlb resolves a server name when the configuration is loaded (with [resolvers]: the server takes no traffic until the first answer); HAProxy's order of sources (last, libc, none, an IP) is not kept",
+        _ => return None,
+    })
+}
+
+/// A temporary server key: the check protocol this server asks for, moved to
+/// `be.check_protos` once the server line is read.
+const CHECK_PROTO: &str = "check-proto";
+
+/// `alpn h2` to a TLS server: HTTP/2 (ringlb offers `h2` alone then); a list with
+/// `http/1.1`: what ringlb offers otherwise (HAProxy would let the server pick h2).
+fn alpn(arg: &str, src: &Src, t: &mut Table, cx: &mut Cx) {
+    let names: Vec<&str> = arg.split(',').collect();
+    if names == ["h2"] {
+        return t.set("proto", Value::str("h2"), src.cite());
+    }
+    if !names.contains(&"http/1.1") {
+        return cx.led.lost_part(
+            src,
+            format!("server alpn {arg}"),
+            "ringlb offers http/1.1 to TLS servers, or h2 alone with proto = \"h2\"",
+        );
+    }
+    let why = if names.contains(&"h2") {
+        "differs: ringlb offers http/1.1 alone, where HAProxy lets the server choose h2; set proto = \"h2\" for HTTP/2"
+    } else {
+        "what ringlb offers to TLS servers"
+    };
+    t.notes.push(format!("{} (alpn {arg}: {why})", src.cite()));
+}
+
 /// Why option `opt` is not carried, when ringlb's behaviour is known to differ.
 fn differs(opt: &str) -> Option<&'static str> {
     DIFFERS.iter().find(|(k, _)| *k == opt).map(|(_, why)| *why)
@@ -77,6 +115,7 @@ pub fn server(line: &Line, be: &mut Be, cx: &mut Cx) {
     }
     options(&line.words[3..], src, &mut t, be, cx);
     tls_defaults(&mut t, be, cx);
+    check_proto(&mut t, be, src);
     if t.get("backup") == Some(&Value::Bool(true)) && !be.allbackups {
         let backups = be
             .servers
@@ -175,10 +214,19 @@ fn options(words: &[String], src: &Src, t: &mut Table, be: &mut Be, cx: &mut Cx)
             ("rise" | "fall", Some(n)) => check_key(be, opt, Value::Int(n), src, opt, cx),
             ("observe", _) => be.observe = true,
             ("error-limit", Some(n)) => be.main.set("error_limit", Value::Int(n), note.clone()),
-            ("on-error", _) if arg == "mark-down" => {}
-            ("id" | "no-sslv3" | "no-tlsv10" | "no-tlsv11" | "check-proto", _) => {}
-            ("ssl-min-ver", _) if arg != "TLSv1.3" => {}
-            ("init-addr", _) => {}
+            ("proto", _) if arg == "h2" || arg == "h1" => set(t, "proto", Value::str(arg)),
+            ("check-proto", _) if arg == "h2" || arg == "h1" => set(t, CHECK_PROTO, Value::str(arg)),
+            ("alpn", _) => alpn(arg, src, t, cx),
+            ("on-error", _) if arg == "mark-down" => match be.main.get("error_limit") {
+                Some(_) => be.main.cite("error_limit", note.clone()),
+                None => t.notes.push(format!("{note} (on-error mark-down: what ringlb's backend error_limit does when errors reach it)")),
+            },
+            ("id" | "no-sslv3" | "no-tlsv10" | "no-tlsv11" | "ssl-min-ver" | "init-addr", _) => {
+                match same(opt, arg) {
+                    Some(why) => t.notes.push(format!("{note} ({opt}: {why})")),
+                    None => cx.led.lost_part(src, format!("server {opt} {arg}"), "no ringlb equivalent"),
+                }
+            }
             ("maxqueue", _) => be.maxqueue.push(src.clone()),
             _ => {
                 let why = differs(opt).unwrap_or("no ringlb equivalent");
@@ -210,6 +258,21 @@ fn tls_defaults(t: &mut Table, be: &mut Be, cx: &mut Cx) {
             .unwrap_or_default();
         be.check.set("verify", Value::Bool(false), note);
     }
+}
+
+/// HAProxy checks a server over its own `proto` unless `check-proto` says otherwise.
+fn check_proto(t: &mut Table, be: &mut Be, src: &Src) {
+    let asked = t.remove(CHECK_PROTO);
+    let proto = match (&asked, t.get("proto")) {
+        (Some(item), _) => item.value.as_str(),
+        (None, Some(p)) => p.as_str(),
+        (None, None) => None,
+    };
+    be.check_protos.push(CheckProto {
+        proto: proto.unwrap_or("h1").to_string(),
+        asked: asked.and_then(|i| i.notes.last().cloned()),
+        src: src.clone(),
+    });
 }
 
 /// Check settings live on the backend in ringlb: servers that disagree cannot all be

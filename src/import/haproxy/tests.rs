@@ -6,7 +6,7 @@ fn env(name: &str) -> Option<String> {
     (name == "WEB_PORT").then(|| "8081".to_string())
 }
 
-fn run(text: &str) -> (String, Vec<String>) {
+pub(super) fn run(text: &str) -> (String, Vec<String>) {
     let mut led = Ledger::default();
     let tables = super::translate("h.cfg", text, &env, &mut led).unwrap();
     led.close();
@@ -26,7 +26,7 @@ fn notes(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn parsed(toml: &str) -> toml::Table {
+pub(super) fn parsed(toml: &str) -> toml::Table {
     toml::from_str(toml).unwrap_or_else(|e| panic!("{e}\n{toml}"))
 }
 
@@ -291,7 +291,9 @@ fn tls_and_plain_binds_split_into_two_frontends() {
     let fes = t["frontend"].as_array().unwrap();
     assert_eq!(fes.len(), 2);
     assert_eq!(fes[1]["name"].as_str(), Some("f-tls"));
-    assert_eq!(fes[1]["tls"]["alpn"][0].as_str(), Some("http/1.1"));
+    // ringlb's http mode speaks h2 too: both are offered, in HAProxy's order.
+    assert_eq!(fes[1]["tls"]["alpn"][0].as_str(), Some("h2"));
+    assert_eq!(fes[1]["tls"]["alpn"][1].as_str(), Some("http/1.1"));
     assert_eq!(
         fes[1]["tls"]["certificates"][0]["key"].as_str(),
         Some("/etc/site.pem")

@@ -64,12 +64,13 @@ pub fn translate(file: &str, text: &str, led: &mut Ledger) -> Result<Vec<Table>,
     };
     let mut out = Vec::new();
     let mut groups = Vec::new();
+    let mut global = Vec::new();
     for n in &nodes {
         match n.word(0) {
             "vrrp_instance" => out.extend(instance::instance(n, &mut ctx, led)),
             "vrrp_script" | "vrrp_track_file" => unused(n, led),
             "vrrp_sync_group" => groups.extend(sync_group(n, &names, led)),
-            "global_defs" => global_defs(n, led),
+            "global_defs" => global.extend(global_defs(n, led)),
             "include" => led.lost(
                 &n.src,
                 "included files are not read: import them separately",
@@ -83,7 +84,15 @@ pub fn translate(file: &str, text: &str, led: &mut Ledger) -> Result<Vec<Table>,
         }
     }
     out.extend(groups);
-    Ok(out)
+    let runs_programs = out
+        .iter()
+        .any(|t| t.header.ends_with("track_script]]") || t.items.iter().any(|i| i.key == "notify"));
+    let script_user = global.iter().any(|t| t.get("script_user").is_some());
+    if let (Some(first), false, true) = (out.first_mut(), script_user, runs_programs) {
+        first.notes.push(format!("{file}: no script_user: keepalived runs these programs as user keepalived_script when it exists, else as root; ringlb does not guess: they run as ringlb runs (set global.script_user)"));
+    }
+    global.extend(out);
+    Ok(global)
 }
 
 fn flatten<'a>(nodes: &'a [Node], out: &mut Vec<&'a Node>) {
@@ -155,16 +164,28 @@ fn sync_group(n: &Node, names: &[&str], led: &mut Ledger) -> Option<Table> {
     Some(t)
 }
 
-fn global_defs(n: &Node, led: &mut Ledger) {
+/// `global_defs`: `script_user USER [GROUP]` and `enable_script_security` → `[global]`
+/// (whom VRRP's programs run as); the rest has no effect on a virtual router.
+fn global_defs(n: &Node, led: &mut Ledger) -> Option<Table> {
     led.note(&n.src, "section header");
+    let mut g = Table::new("[global]");
     for k in n.kids() {
         let d = k.word(0);
         match d {
+            "script_user" if k.words.len() == 2 || k.words.len() == 3 => {
+                g.set("script_user", Value::str(k.word(1)), k.src.cite());
+                if k.words.len() == 3 {
+                    g.set("script_group", Value::str(k.word(2)), k.src.cite());
+                }
+                led.done(&k.src);
+            }
+            "enable_script_security" if k.words.len() == 1 => {
+                g.set("enable_script_security", Value::Bool(true), k.src.cite());
+                led.done(&k.src);
+            }
             "router_id"
             | "lvs_id"
             | "vrrp_skip_check_adv_addr"
-            | "enable_script_security"
-            | "script_user"
             | "vrrp_version"
             | "vrrp_strict"
             | "max_auto_priority" => note_all(k, led, "no effect on ringlb's virtual router"),
@@ -174,6 +195,7 @@ fn global_defs(n: &Node, led: &mut Ledger) {
             _ => lose_all(k, led, "no ringlb equivalent"),
         }
     }
+    (!g.is_empty()).then_some(g)
 }
 
 /// keepalived seconds (`1`, `0.5`) → a ringlb duration.
