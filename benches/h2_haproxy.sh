@@ -14,7 +14,9 @@
 #   RINGLB / RINGLB_LOAD: the binaries (default target/release/...; build them with
 #   `cargo build --release --workspace`); LOADS: the h2load loads, `;`-separated
 #   (default "-c 50 -m 10;-c 10 -m 10;-c 100 -m 1"); MACHINE: the note put next to
-#   every number (default "2 shared cores, busy machine (other builds running)").
+#   every number (default "2 shared cores, busy machine (other builds running)");
+#   BACKEND_KEYS: extra TOML lines for ringlb's backend (e.g.
+#   $'http_reuse = "always"\npool_max_connections = 1024').
 # Needs h2load (Debian nghttp2-client), haproxy, openssl, python3 with `h2`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +24,7 @@ rounds=${1:-3} secs=${2:-5} idle_n=${3:-1000}
 RINGLB=${RINGLB:-./target/release/ringlb}
 LOADS=${LOADS:-"-c 50 -m 10;-c 10 -m 10;-c 100 -m 1"}
 MACHINE=${MACHINE:-"2 shared cores, busy machine (other builds running)"}
+BACKEND_KEYS=${BACKEND_KEYS:-}
 source benches/lib.sh
 L=${RINGLB_LOAD:-$L}
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -61,6 +64,7 @@ h2c = "prior-knowledge"
 
 [[backend]]
 name = "app"
+$BACKEND_KEYS
 [[backend.server]]
 name = "b1"
 address = "$b1"
