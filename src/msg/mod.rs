@@ -9,6 +9,7 @@
 //! | `slots.rs` | [`Slots`]: stable indexes of frontends, backends, servers across reloads; [`Layout`] assigns them |
 //! | `reload.rs` | [`Reload`]: the new configuration, slots, server states and listeners a worker gets |
 //! | `stats.rs` | per-worker statistics: counters and histograms a worker keeps and sends as copies |
+//! | `stats_tests.rs` | its tests |
 //! | `tables.rs` | [`tables::SavedTable`]: tracking tables' entries carried over a binary upgrade |
 //! | `buckets.rs` | [`buckets::Buckets`]: a small fixed-bucket latency histogram whose copies subtract (the history's percentiles) |
 
