@@ -10,7 +10,8 @@ What a request gets depends on its path:
                 request field "name: value" and per request trailer "trailer name: value";
                 trailers "x-sum: <body length>"
   /drain        GOAWAY naming this stream as the last one processed (graceful), then
-                200 "drained", then the connection closed
+                200 "drained", then the connection closed gracefully (FIN, then what
+                the client still sends is read until its EOF)
   /slow         prints "slow received", waits 1 s, then 200 "slow"
   /conns        200, body: how many connections were accepted
   /rst          RST_STREAM (INTERNAL_ERROR) at once
@@ -51,6 +52,7 @@ def respond(conn, sock, stream, headers, body, trailers):
         sock.sendall(goaway.serialize())
         send(conn, stream, b"drained")
         sock.sendall(conn.data_to_send())
+        close_gracefully(sock)
         return False
     elif path == "/rst":
         conn.reset_stream(stream, h2.errors.ErrorCodes.INTERNAL_ERROR)
@@ -80,6 +82,19 @@ def respond(conn, sock, stream, headers, body, trailers):
         conn.send_headers(stream, [("x-sum", str(len(body)))], end_stream=True)
     sock.sendall(conn.data_to_send())
     return True
+
+
+def close_gracefully(sock):
+    """FIN, then read what the client still sends until its EOF (at most 2 s): closing
+    with unread bytes (its SETTINGS ACK, a WINDOW_UPDATE) would send an RST, and an RST
+    makes the client's kernel drop the response it has not read yet."""
+    sock.shutdown(socket.SHUT_WR)
+    sock.settimeout(2)
+    try:
+        while sock.recv(65536):
+            pass
+    except OSError:
+        pass
 
 
 def send(conn, stream, body):
