@@ -63,8 +63,7 @@ fn patroni_example_writes_follow_the_leader_reads_go_to_replicas_and_the_backup_
         .replace("127.0.0.1:9900", "127.0.0.1:0")
         .replace("127.0.0.4:5432", &dr.addr.to_string())
         .replace("interval = \"3s\"", "interval = \"100ms\"")
-        .replace("fast_interval = \"1s\"", "fast_interval = \"50ms\"")
-        .replace("timeout = \"2s\"", "timeout = \"300ms\"");
+        .replace("fast_interval = \"1s\"", "fast_interval = \"50ms\"");
     for i in 0..3 {
         // Every node has its own loopback port here; in production all use 8008.
         text = text.replace(
