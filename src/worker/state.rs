@@ -16,7 +16,7 @@ use std::time::Instant;
 use futures_channel::mpsc::UnboundedSender;
 
 use super::access::AccessLog;
-use super::backend::{configure_backends, slotted_frontend, BackendState, Choice, Settings};
+use super::backend::{BackendState, Choice, Settings};
 use super::buffers::Buffers;
 use super::faults::Faults;
 use super::lease::{NoSlot, Picked, ServerLease};
@@ -29,12 +29,15 @@ use crate::config::{self, Config, Frontend, ServerTls};
 use crate::http::Limits;
 use crate::lb::ServerState;
 use crate::msg::stats::{BackendStats, FaultCounts, FrontendStats, ServerStats, WorkerStats};
-use crate::msg::{Event, SetServer, Slots};
+use crate::msg::{Event, Slots};
 use crate::tls::ServerStream;
 
 /// Connections closed since the busiest moment of the last second that make the
 /// heap worth trimming: a flood that ended, not the steady churn of a busy proxy.
 const TRIM_AFTER_CLOSED: usize = 256;
+
+#[path = "state_configure.rs"]
+mod configure;
 
 pub struct Worker {
     id: usize,
@@ -439,87 +442,6 @@ impl Worker {
         let mut backends = self.backends.borrow_mut();
         let b = backends.get_mut(backend)?;
         Some(f(b.servers.get_mut(server)?, b.stats.get_mut(server)?))
-    }
-
-    // ---- What the control thread sends ----
-
-    /// Take a configuration (the first, or a reload) laid out by `slots`. State of
-    /// servers that stay (connection counts, latency, statistics) is kept; slots that
-    /// left the configuration stay as tombstones that take no traffic. `servers` is the
-    /// control thread's state for each server of the new configuration.
-    pub fn configure(&self, config: &Config, slots: &Slots, servers: Option<&[Vec<SetServer>]>) {
-        self.configure_frontends(config, slots);
-        self.rules.borrow_mut().configure(&config.tables);
-        let g = &config.global;
-        self.http_limits.set(Limits {
-            max_request_line: g.max_request_line,
-            max_header_bytes: g.max_header_bytes,
-            max_headers: g.max_headers.min(super::http_heads::MAX_HEADERS),
-        });
-        self.max_body_bytes.set(g.max_body_bytes);
-        self.pool.resize(&slots.server_slots);
-        for (bi, b) in config.backends.iter().enumerate() {
-            let limits = super::pool::Limits {
-                max: b.pool_max_connections,
-                timeout: b.pool_idle_timeout,
-            };
-            self.pool.set_limits(slots.backends[bi], limits);
-        }
-
-        let mut backends = self.backends.borrow_mut();
-        let seed = |slot: usize| 0x9E37_79B9 ^ self.id as u64 ^ ((slot as u64) << 32);
-        configure_backends(
-            &mut backends,
-            config,
-            slots,
-            servers,
-            seed,
-            self.workers,
-            |b, s| self.pool.clear(b, s),
-        );
-        let n = backends.len();
-        drop(backends);
-        for b in 0..n {
-            self.wake_next(b);
-        }
-    }
-
-    fn configure_frontends(&self, config: &Config, slots: &Slots) {
-        let mut fronts = self.frontends.borrow_mut();
-        self.frontend_stats
-            .borrow_mut()
-            .resize_with(slots.frontend_slots, Default::default);
-        for (i, fe) in config.frontends.iter().enumerate() {
-            let fe = Rc::new(slotted_frontend(fe, slots));
-            match fronts.get_mut(slots.frontends[i]) {
-                Some(old) => *old = fe,
-                None => fronts.push(fe),
-            }
-        }
-    }
-
-    /// Apply the control thread's decision about one server.
-    pub fn set_server(&self, backend: usize, server: usize, set: SetServer) {
-        let usable = self.with_server(backend, server, |s, stats| {
-            if s.oper != set.oper {
-                // A new operational state starts a new count of errors in a row.
-                stats.error_streak = 0;
-            }
-            s.oper = set.oper;
-            s.admin = set.admin;
-            s.weight = set.weight;
-            s.usable()
-        });
-        // Which servers are candidates may have changed.
-        if let Some(b) = self.backends.borrow_mut().get_mut(backend) {
-            b.epoch += 1;
-        }
-        if usable == Some(false) {
-            // Idle connections to a server that takes no traffic are of no use.
-            self.pool.clear(backend, server);
-        }
-        // More room (a server back, more weight) or none left at all: tell the queue.
-        self.wake_next(backend);
     }
 
     /// A copy of this worker's statistics.
