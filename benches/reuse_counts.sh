@@ -13,7 +13,9 @@
 # Usage: bash benches/reuse_counts.sh [seconds per cell] [h2load requests]
 #   RINGLB: the binary measured (default target/release/ringlb); RINGLB_BEFORE: a
 #   second binary, shown first; RINGLB_LOAD: the load generator; KEYS: extra TOML lines
-#   for the backend of every cell (e.g. 'pool_max_connections = 64').
+#   for the backend of every cell (e.g. 'pool_max_connections = 64'; `http_reuse` only
+#   with WORKLOADS left without close-always, which sets it); WORKLOADS: the rows
+#   (default "keep-alive close-safe close-always h2").
 # Needs h2load (Debian nghttp2-client) for the HTTP/2 row (skipped without it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -99,8 +101,11 @@ cell() { # cell BINARY WORKLOAD: one fresh ringlb, one load; prints the figure
   wait "$rl_pid" 2>/dev/null || true
 }
 
-workloads="keep-alive close-safe close-always"
-if command -v h2load >/dev/null; then workloads+=" h2"; else echo "no h2load: HTTP/2 row skipped"; fi
+workloads=${WORKLOADS:-keep-alive close-safe close-always h2}
+if ! command -v h2load >/dev/null; then
+  workloads=${workloads//h2/}
+  echo "no h2load: HTTP/2 row skipped"
+fi
 bins=("$RINGLB")
 [ -n "${RINGLB_BEFORE:-}" ] && bins=("$RINGLB_BEFORE" "$RINGLB")
 declare -A got
