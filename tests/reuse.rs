@@ -402,6 +402,23 @@ fn the_default_pool_keeps_as_many_idle_connections_as_were_in_use() {
 }
 
 #[test]
+fn a_worker_keeps_at_most_half_its_share_of_max_connections_idle() {
+    let backend = Backend::start_with_delay(std::time::Duration::from_millis(200));
+    let cfg = config(backend.addr, "http_reuse = \"always\"", 1)
+        .replace("workers = 1\n", "workers = 1\nmax_connections = 8\n");
+    let r = Ringlb::start(&cfg);
+    concurrent_requests(&r, 8);
+    assert_eq!(backend.accepted(), 8);
+    // 8 were in use, but the worker keeps at most 4 idle (a quarter of the
+    // descriptors 8 client connections are planned for, as HAProxy's
+    // tune.pool-high-fd-ratio): the 4 oldest go.
+    backend.wait_closed(4);
+    concurrent_requests(&r, 8);
+    assert_eq!(backend.accepted(), 12);
+    assert_counters_agree(&r, &backend);
+}
+
+#[test]
 fn idle_connections_past_the_recent_need_are_purged_half_at_a_time() {
     let backend = Backend::start_with_delay(std::time::Duration::from_millis(300));
     let keys = "http_reuse = \"always\"\npool_purge_delay = \"2s\"\npool_idle_timeout = \"1m\"";
