@@ -15,7 +15,8 @@
 #   second binary, shown first; RINGLB_LOAD: the load generator; KEYS: extra TOML lines
 #   for the backend of every cell (e.g. 'pool_max_connections = 64'; `http_reuse` only
 #   with WORKLOADS left without close-always, which sets it); WORKLOADS: the rows
-#   (default "keep-alive close-safe close-always h2").
+#   (default "keep-alive close-safe close-always h2"); WORKERS: ringlb's workers
+#   (default 1).
 # Needs h2load (Debian nghttp2-client) for the HTTP/2 row (skipped without it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +32,7 @@ serve b2 --body-size 64
 start_ringlb() { # start_ringlb BINARY BACKEND_KEYS: sets rl_pid, rl_addr (HTTP/1.1), rl_h2 (h2c), rl_admin
   cat >"$tmp/ringlb.toml" <<TOML
 [global]
-workers = 1
+workers = ${WORKERS:-1}
 pin_workers = false
 admin_bind = "127.0.0.1:0"
 
@@ -122,7 +123,7 @@ describe() {
   esac
 }
 echo
-echo "New server connections per 1,000 requests (opened / requests), 1 worker, 2 backends, ${secs} s per HTTP/1.1 cell ($(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)):"
+echo "New server connections per 1,000 requests (opened / requests), ${WORKERS:-1} worker(s), 2 backends, ${secs} s per HTTP/1.1 cell ($(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)):"
 echo
 if [ ${#bins[@]} = 2 ]; then
   echo "| workload | before (${RINGLB_BEFORE}) | after (${RINGLB}) |"
