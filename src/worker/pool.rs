@@ -266,11 +266,11 @@ impl Pool {
         found
     }
 
-    /// Keep `stream` for reuse (`proven`: it has carried more than one request;
-    /// `used`: connections to the server in use, this one included). The caller has
-    /// read the whole response and nothing after it; a TLS stream whose last read may
-    /// have left decrypted bytes inside rustls is closed instead (a peek at take time
-    /// could not see them).
+    /// Keep `stream` for reuse, as far as the limits and the server's recent need
+    /// allow (see [`Put`] for what the caller says about it); what is not kept is
+    /// reset. The caller has read the whole response and nothing after it; a TLS
+    /// stream whose last read may have left decrypted bytes inside rustls is not kept
+    /// (a peek at take time could not see them).
     pub fn put(&self, backend: usize, server: usize, stream: ServerStream, at: Put) {
         let limits = self.limits(backend);
         if stream.may_hold_unread() || limits.max == Some(0) {
