@@ -383,6 +383,36 @@ fn pool_max_connections_zero_keeps_none() {
     assert_counters_agree(&r, &backend);
 }
 
+/// TIME_WAIT sockets whose peer is `to` (`/proc/net/tcp`: state 06), i.e. left on
+/// the side that closed first when `to` is the backend.
+fn time_wait_to(to: SocketAddr) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let peer = format!(":{:04X}", to.port());
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 3 && f[2].ends_with(&peer) && f[3] == "06"
+        })
+        .count()
+}
+
+#[test]
+fn a_server_connection_the_pool_does_not_keep_is_reset_leaving_no_time_wait() {
+    let backend = Backend::start();
+    let r = Ringlb::start(&config(backend.addr, "pool_max_connections = 0", 1));
+    let mut c = Client::connect(r.addr());
+    for _ in 0..5 {
+        assert_eq!(c.get("/ka").0, 200);
+    }
+    backend.wait_closed(5);
+    // ringlb closed each first, with nothing in flight: a reset, as HAProxy does, so
+    // no TIME_WAIT socket holds one of ringlb's local ports for a minute.
+    assert_eq!(time_wait_to(backend.addr), 0);
+    assert_eq!(backend.accepted(), 5);
+}
+
 #[test]
 fn the_default_pool_keeps_as_many_idle_connections_as_were_in_use() {
     let backend = Backend::start_with_delay(std::time::Duration::from_millis(300));
