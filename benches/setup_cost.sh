@@ -10,12 +10,15 @@
 #   - with CALLGRIND=1, the instructions executed by ringlb while the N connections
 #     run (valgrind --tool=callgrind, instrumentation switched on for them only), and
 #     the top functions by inclusive cost.
+#   - the TIME_WAIT sockets left behind per connection (`ss`), on ringlb's side of
+#     its server connections and on the backend's side: who closed first.
 # With MODE=tcp the frontend is in TCP mode in front of a `ringlb-load serve --echo`
 # backend, and each client connection sends 64 bytes, reads them back and closes (a
 # short TCP exchange, one per connection).
 # Usage: bash benches/setup_cost.sh [N]   (root for tracefs; N defaults to 2000)
 # RINGLB / RINGLB_LOAD override the binaries (default target/release/...); DRIVERS
-# picks the drivers ("legacy io_uring"). Ends with a Markdown table of the totals.
+# picks the drivers ("legacy io_uring"); KEYS adds lines to the backend (e.g.
+# 'pool_max_connections = 0'). Ends with a Markdown table of the totals.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benches/lib.sh
@@ -80,6 +83,7 @@ default_backend = "b"
 
 [[backend]]
 name = "b"
+${KEYS:-}
 [[backend.server]]
 name = "s1"
 address = "$backend"
@@ -100,6 +104,13 @@ stop_ringlb() {
 
 per_conn() { awk -v n="$N" '{printf "  %-24s %8.2f\n", $2, $1 / n}'; }
 
+time_wait() { # time_wait FILE: the TIME_WAIT sockets to the backend (ringlb's side,
+  # "r ...") and of the backend ("b ..."), one per line, sorted
+  local port=${backend##*:}
+  { ss -Htan state time-wait "dport = :$port" | awk '{print "r", $3, $4}'
+    ss -Htan state time-wait "sport = :$port" | awk '{print "b", $3, $4}'; } | sort >"$1"
+}
+
 for driver in $DRIVERS; do
   echo "== io_driver = \"$driver\", $N connections"
   start_ringlb "$driver"
@@ -113,8 +124,14 @@ for driver in $DRIVERS; do
     ls "/proc/$rl_pid/task" | tr '\n' ' ' >"$inst/set_event_pid"
     echo 1 >"$inst/events/io_uring/io_uring_submit_req/enable"
   fi
+  time_wait "$tmp/tw.before"
   client "$N" "$rl_addr"
   kill -INT "$st"; wait "$st" || true
+  time_wait "$tmp/tw.after" # new ones only: those of an earlier run may expire meanwhile
+  tw_ringlb=$(comm -13 "$tmp/tw.before" "$tmp/tw.after" | grep -c '^r' || true)
+  tw_backend=$(comm -13 "$tmp/tw.before" "$tmp/tw.after" | grep -c '^b' || true)
+  echo "TIME_WAIT sockets left per connection: ringlb's side $(awk -v n="$N" -v t="$tw_ringlb" 'BEGIN {printf "%.2f", t / n}'), backend's side $(awk -v n="$N" -v t="$tw_backend" 'BEGIN {printf "%.2f", t / n}')"
+  summary+=("| $MODE | $driver | TIME_WAIT sockets per connection, ringlb's side / backend's side | $(awk -v n="$N" -v a="$tw_ringlb" -v b="$tw_backend" 'BEGIN {printf "%.2f / %.2f", a / n, b / n}') |")
   echo "syscalls per connection (strace -f -c):"
   awk '/^-+/{sep++; next} sep==1 && NF>=5 {print $4, $NF}' "$tmp/strace" | sort -rn | per_conn
   awk '/^-+/{sep++; next} sep==1 && NF>=5 {t += $4} END {print t, "TOTAL"}' "$tmp/strace" | per_conn

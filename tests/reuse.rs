@@ -146,6 +146,41 @@ fn aggressive_gives_first_requests_only_connections_reused_before() {
     assert_counters_agree(&r, &backend);
 }
 
+/// `n` requests on one HTTP/2 connection (cleartext, prior knowledge), one stream at
+/// a time: h2load `-c 1 -m 1`.
+fn h2_streams_in_turn(r: &Ringlb, n: usize) {
+    let out = std::process::Command::new("h2load")
+        .args(["-c", "1", "-m", "1", "-n", &n.to_string()])
+        .arg(format!("http://{}/h2", r.addr()))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let done = format!("requests: {n} total, {n} started, {n} done, {n} succeeded");
+    assert!(text.contains(&done), "h2load said:\n{text}");
+    assert!(text.contains(&format!("status codes: {n} 2xx")), "{text}");
+}
+
+#[test]
+fn safe_sends_the_first_stream_of_an_http2_connection_on_a_new_connection_only() {
+    if !common::tool_installed("h2_safe", "h2load") {
+        return;
+    }
+    let backend = Backend::start();
+    let cfg = config(backend.addr, "", 1).replace(
+        "mode = \"http\"\n",
+        "mode = \"http\"\nh2c = \"prior-knowledge\"\n",
+    );
+    let r = Ringlb::start(&cfg);
+    // An HTTP/2 connection is one session, as in HAProxy: its first stream opens a
+    // server connection; the later ones may take it once it is idle again.
+    h2_streams_in_turn(&r, 4);
+    assert_eq!((backend.accepted(), backend.requests()), (1, 4));
+    // Another HTTP/2 connection: its first stream does not take the idle one.
+    h2_streams_in_turn(&r, 2);
+    assert_eq!((backend.accepted(), backend.requests()), (2, 6));
+    assert_counters_agree(&r, &backend);
+}
+
 /// A backend that answers the first request of each connection (keep-alive) and, on
 /// the next one, reads it and closes without answering: the server that times an
 /// idle connection out just as ringlb sends a request on it.
@@ -348,17 +383,88 @@ fn pool_max_connections_zero_keeps_none() {
     assert_counters_agree(&r, &backend);
 }
 
+/// TIME_WAIT sockets whose peer is `to` (`/proc/net/tcp`: state 06), i.e. left on
+/// the side that closed first when `to` is the backend.
+fn time_wait_to(to: SocketAddr) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let peer = format!(":{:04X}", to.port());
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 3 && f[2].ends_with(&peer) && f[3] == "06"
+        })
+        .count()
+}
+
 #[test]
-fn the_default_pool_keeps_64_idle_connections_per_server() {
+fn a_server_connection_the_pool_does_not_keep_is_reset_leaving_no_time_wait() {
+    let backend = Backend::start();
+    let r = Ringlb::start(&config(backend.addr, "pool_max_connections = 0", 1));
+    let mut c = Client::connect(r.addr());
+    for _ in 0..5 {
+        assert_eq!(c.get("/ka").0, 200);
+    }
+    backend.wait_closed(5);
+    // ringlb closed each first, with nothing in flight: a reset, as HAProxy does, so
+    // no TIME_WAIT socket holds one of ringlb's local ports for a minute.
+    assert_eq!(time_wait_to(backend.addr), 0);
+    assert_eq!(backend.accepted(), 5);
+}
+
+#[test]
+fn the_default_pool_keeps_as_many_idle_connections_as_were_in_use() {
     let backend = Backend::start_with_delay(std::time::Duration::from_millis(300));
     let r = Ringlb::start(&config(backend.addr, "http_reuse = \"always\"", 1));
     concurrent_requests(&r, 70);
     assert_eq!(backend.accepted(), 70);
-    // 70 came back to a pool that keeps 64: six given up, the others all reused.
-    backend.wait_closed(6);
-    concurrent_requests(&r, 64);
+    // All 70 came back while up to 70 were in use: all kept (HAProxy's default; a
+    // fixed bound of 64 would have closed 6 and opened 6 again below).
+    concurrent_requests(&r, 70);
     assert_eq!(backend.accepted(), 70);
-    assert_eq!(backend.closed(), 6);
+    assert_eq!(backend.closed(), 0);
+    // One client after another needs one connection: the ones given back now take
+    // the oldest idle one's place, so the pool does not grow past the burst.
+    one_request_each(&r, 5);
+    assert_eq!(backend.accepted(), 70);
+    assert_counters_agree(&r, &backend);
+}
+
+#[test]
+fn a_worker_keeps_at_most_half_its_share_of_max_connections_idle() {
+    let backend = Backend::start_with_delay(std::time::Duration::from_millis(200));
+    let cfg = config(backend.addr, "http_reuse = \"always\"", 1)
+        .replace("workers = 1\n", "workers = 1\nmax_connections = 8\n");
+    let r = Ringlb::start(&cfg);
+    concurrent_requests(&r, 8);
+    assert_eq!(backend.accepted(), 8);
+    // 8 were in use, but the worker keeps at most 4 idle (a quarter of the
+    // descriptors 8 client connections are planned for, as HAProxy's
+    // tune.pool-high-fd-ratio): the 4 oldest go.
+    backend.wait_closed(4);
+    concurrent_requests(&r, 8);
+    assert_eq!(backend.accepted(), 12);
+    assert_counters_agree(&r, &backend);
+}
+
+#[test]
+fn idle_connections_past_the_recent_need_are_purged_half_at_a_time() {
+    let backend = Backend::start_with_delay(std::time::Duration::from_millis(300));
+    let keys = "http_reuse = \"always\"\npool_purge_delay = \"2s\"\npool_idle_timeout = \"1m\"";
+    let r = Ringlb::start(&config(backend.addr, keys, 1));
+    concurrent_requests(&r, 20);
+    assert_eq!(backend.accepted(), 20);
+    // Nothing in use any more: the first purges remember the burst (its peak, then
+    // half of it); the third closes half the excess (5 of the 20), the next ones
+    // half of what is still past the need, a purge delay apart.
+    backend.wait_closed(5);
+    let closed = backend.closed();
+    assert!((5..=10).contains(&closed), "{closed} closed at once");
+    // The others are still there for the next burst.
+    concurrent_requests(&r, 20 - closed);
+    assert_eq!(backend.accepted(), 20);
+    assert_counters_agree(&r, &backend);
 }
 
 #[test]
@@ -380,6 +486,8 @@ fn pool_keys_out_of_range_are_refused_naming_the_key() {
         ("pool_max_connections = -1", "pool_max_connections"),
         ("pool_idle_timeout = \"0s\"", "pool_idle_timeout"),
         ("pool_idle_timeout = \"soon\"", "pool_idle_timeout"),
+        ("pool_purge_delay = \"0s\"", "pool_purge_delay"),
+        ("pool_max_connections = 100001", "pool_max_connections"),
     ] {
         let file = common::TempConfig::new(&config(common::closed_port(), text, 1));
         let out = std::process::Command::new(common::BIN)

@@ -76,7 +76,7 @@ pub use duration::parse_duration;
 pub use error::{ConfigError, ConfigErrors};
 pub use raw::{Balance, CheckKind, HttpReuse, IoDriver, Mode};
 pub use validate_announce::Announce;
-pub use validate_backend::{POOL_IDLE_TIMEOUT, POOL_MAX_CONNECTIONS};
+pub use validate_backend::{POOL_IDLE_TIMEOUT, POOL_PURGE_DELAY};
 pub use validate_forwarded::Forwarded;
 pub use validate_h2::H2Settings;
 pub use vrrp::{SyncGroup, TrackFile, TrackInterface, TrackScript, Vrrp, VrrpChecksum};
@@ -368,10 +368,14 @@ pub struct Backend {
     pub redispatch: bool,
     /// Which requests may go on an idle server connection (HTTP mode).
     pub http_reuse: HttpReuse,
-    /// Idle server connections kept per server and worker (HTTP mode); 0: none.
-    pub pool_max_connections: usize,
+    /// Idle server connections kept per server and worker (HTTP mode); 0: none;
+    /// `None` (the default): as many as were in use at once recently.
+    pub pool_max_connections: Option<usize>,
     /// An idle server connection unused this long is closed.
     pub pool_idle_timeout: Duration,
+    /// Every this long, half of the idle server connections past the recent need
+    /// are closed.
+    pub pool_purge_delay: Duration,
     /// Consecutive proxy-side errors that mark a checked server down; 0 = off.
     pub error_limit: u32,
     /// A response head still awaited after this is a passive-health error of its

@@ -317,11 +317,14 @@ pub struct RawBackend {
     /// Added key: see [`HttpReuse`] (`[defaults]` too).
     pub http_reuse: Option<HttpReuse>,
     /// Added key: idle server connections kept per server and worker (HAProxy
-    /// `pool-max-conn`, per server there); 0 keeps none.
+    /// `pool-max-conn`, per server there); 0 keeps none; absent: as many as were in
+    /// use at once recently.
     pub pool_max_connections: Option<S<i64>>,
-    /// Added key: an idle server connection unused this long is closed (HAProxy
-    /// `pool-purge-delay`).
+    /// Added key: an idle server connection unused this long is closed.
     pub pool_idle_timeout: Option<S<String>>,
+    /// Added key: every this long, half of the idle server connections past the
+    /// recent need are closed (HAProxy `pool-purge-delay`).
+    pub pool_purge_delay: Option<S<String>>,
     /// Added key: consecutive errors seen by the proxy that mark a checked server down
     /// (passive health; 0 = off).
     pub error_limit: Option<S<i64>>,

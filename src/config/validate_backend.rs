@@ -13,11 +13,11 @@ use super::{Backend, Balance, CheckTls, Server, ServerProbe, ServerProto, Server
 /// HAProxy's default `error-limit`.
 const ERROR_LIMIT: i64 = 10;
 pub const MAX_WEIGHT: i64 = 256;
-/// Default `pool_max_connections`: idle server connections kept per server and worker.
-pub const POOL_MAX_CONNECTIONS: usize = 64;
 /// Default `pool_idle_timeout`. Servers commonly time idle keep-alive connections out
 /// after 5 to 60 seconds: this closes ringlb's first.
 pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+/// Default `pool_purge_delay`: HAProxy's `pool-purge-delay`.
+pub const POOL_PURGE_DELAY: Duration = Duration::from_secs(5);
 
 impl Validator {
     pub(super) fn backends(&mut self, raw: &[RawBackend], defaults: &Defaults) -> Vec<Backend> {
@@ -108,13 +108,20 @@ impl Validator {
                 ) as u32,
                 redispatch: be.redispatch.unwrap_or(defaults.redispatch),
                 http_reuse: be.http_reuse.unwrap_or(defaults.http_reuse),
-                pool_max_connections: self.int_in(
-                    be.pool_max_connections.as_ref(),
-                    POOL_MAX_CONNECTIONS as i64,
-                    0..=100_000,
-                    &format!("{key}: pool_max_connections"),
-                ) as usize,
-                pool_idle_timeout: self.pool_idle_timeout(be, &key),
+                pool_max_connections: be.pool_max_connections.as_ref().map(|raw| {
+                    let key = format!("{key}: pool_max_connections");
+                    self.int_in(Some(raw), 0, 0..=100_000, &key) as usize
+                }),
+                pool_idle_timeout: self.pool_duration(
+                    be.pool_idle_timeout.as_ref(),
+                    POOL_IDLE_TIMEOUT,
+                    &format!("{key}: pool_idle_timeout"),
+                ),
+                pool_purge_delay: self.pool_duration(
+                    be.pool_purge_delay.as_ref(),
+                    POOL_PURGE_DELAY,
+                    &format!("{key}: pool_purge_delay"),
+                ),
                 error_limit,
                 slow_response,
                 cookie,
@@ -123,14 +130,13 @@ impl Validator {
         out
     }
 
-    /// `pool_idle_timeout`: above zero (an idle connection must outlive its put).
-    fn pool_idle_timeout(&mut self, be: &RawBackend, key: &str) -> Duration {
-        let key = format!("{key}: pool_idle_timeout");
-        let raw = be.pool_idle_timeout.as_ref();
-        let t = self.duration(raw, POOL_IDLE_TIMEOUT, &key);
+    /// `pool_idle_timeout`, `pool_purge_delay`: above zero (an idle connection must
+    /// outlive its put).
+    fn pool_duration(&mut self, raw: Option<&S<String>>, default: Duration, key: &str) -> Duration {
+        let t = self.duration(raw, default, key);
         if let (Some(raw), true) = (raw, t.is_zero()) {
             self.error(raw.span(), format!("{key}: must be above zero"));
-            return POOL_IDLE_TIMEOUT;
+            return default;
         }
         t
     }

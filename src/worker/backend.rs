@@ -189,6 +189,11 @@ impl BackendState {
         }
     }
 
+    /// Active connections (or attempts, or requests) on `server` now.
+    pub fn in_use(&self, server: usize) -> usize {
+        self.servers.get(server).map_or(0, |s| s.active as usize)
+    }
+
     /// Give back one active connection of `server`.
     pub fn release(&mut self, server: usize) {
         let Some(s) = self.servers.get_mut(server) else {

@@ -1,10 +1,23 @@
 //! Idle server connections of one worker (and its HTTP/2 ones, `h2::ServerConns`), per backend and server, for HTTP keep-alive
 //! to servers (the backend's `http_reuse` decides which requests may take one:
 //! `sends::Reuse`). Newest first, so the connections least likely to have been
-//! closed by the server are used; at most the backend's `pool_max_connections` kept
-//! per server (default `MAX_IDLE`), the oldest given up for a newer one; closed after
-//! its `pool_idle_timeout` (default `IDLE_TIMEOUT`). Each remembers whether it has carried more than one request
-//! (*proven*: the server keeps connections alive), which `aggressive` asks for.
+//! closed by the server are used; closed after the backend's `pool_idle_timeout`
+//! (default `IDLE_TIMEOUT`). Each remembers whether it has carried more than one
+//! request (*proven*: the server keeps connections alive), which `aggressive` asks for.
+//!
+//! How many are kept, by default, follows HAProxy (`pool-max-conn -1`,
+//! `pool-purge-delay 5s`; its `srv_add_to_idle_list` and `srv_cleanup_idle_conns`):
+//! a connection given back is kept while the server's connections, in use and idle,
+//! are no more than were in use at once recently ([`Need`]); else the oldest idle one
+//! is given up for it. Every `pool_purge_delay` half of the idle connections past that
+//! need are closed, and the need decays toward what the last period used. So a burst
+//! of 500 requests in flight keeps its 500 connections for the next burst instead of
+//! closing and reopening them, and they go, a half at a time, once traffic is lower.
+//! Bounds: a server's connections in use never exceed its `max_connections` (so
+//! neither does the need), and a worker keeps at most [`Pool::set_budget`] idle
+//! connections in all (half its share of `global.max_connections`: HAProxy stops
+//! pooling past a quarter of its descriptors, `tune.pool-high-fd-ratio`).
+//! `pool_max_connections = N` sets a fixed bound per server instead.
 //!
 //! A pooled connection may carry the next request of *another* client, so it must not
 //! carry anything of the last one: it is pooled only when its response ended with no
@@ -12,18 +25,19 @@
 //! it sat idle (a server answering twice, or out of step) every time it is taken out:
 //! such a connection is dropped, never reused.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::h2::ServerConns;
 use crate::tls::ServerStream;
 
-/// Idle connections kept per server and worker, unless the backend says otherwise.
-pub const MAX_IDLE: usize = crate::config::POOL_MAX_CONNECTIONS;
 /// An idle connection older than this is closed rather than reused, unless the
 /// backend says otherwise.
 pub const IDLE_TIMEOUT: Duration = crate::config::POOL_IDLE_TIMEOUT;
+/// How often idle connections past the recent need are halved, unless the backend
+/// says otherwise.
+pub const PURGE_DELAY: Duration = crate::config::POOL_PURGE_DELAY;
 
 struct Idle {
     /// Always `Some` until the connection is taken back out for reuse.
@@ -39,60 +53,129 @@ impl Drop for Idle {
     /// minute per connection. Under a stream of new clients (every request a client's
     /// first, so none reuses the pool) those pile up by the ten thousand and make every
     /// connect() search longer for a free port (measured: -30% requests/s in 20 s).
+    /// HAProxy does the same by default for every server connection it closes first
+    /// (`FD_LINGER_RISK`, set at connect). One the server closed first (found so by
+    /// [`still_open`]) is closed plainly: it leaves no TIME_WAIT on ringlb's side.
     fn drop(&mut self) {
-        let Some(stream) = &self.stream else { return };
-        let linger = libc::linger {
-            l_onoff: 1,
-            l_linger: 0,
-        };
-        // SAFETY: setsockopt on a descriptor we own, with a valid `linger` struct.
-        unsafe {
-            libc::setsockopt(
-                stream.raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_LINGER,
-                (&linger as *const libc::linger).cast(),
-                std::mem::size_of::<libc::linger>() as libc::socklen_t,
-            );
+        if let Some(stream) = &self.stream {
+            no_linger(stream);
         }
     }
 }
 
+/// Close a server connection ringlb gives up with nothing in flight: a reset (see
+/// [`Idle`]'s `Drop`).
+fn reset(stream: ServerStream) {
+    no_linger(&stream);
+}
+
+/// `SO_LINGER` zero: the close that follows resets the connection.
+fn no_linger(stream: &ServerStream) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt on a descriptor we own, with a valid `linger` struct.
+    unsafe {
+        libc::setsockopt(
+            stream.raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+}
+
 impl Idle {
-    /// The connection, to be used again (not reset).
+    /// The connection, to be used again or closed without a reset.
     fn into_stream(mut self) -> Option<ServerStream> {
         self.stream.take()
-    }
-
-    fn is_open(&self) -> bool {
-        self.stream.as_ref().is_some_and(still_open)
     }
 }
 
 /// How much a backend's pool keeps, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Idle connections kept per server and worker; 0: none (each closed after use).
-    pub max: usize,
+    /// Idle connections kept per server and worker, the oldest given up for a newer
+    /// one (0: none, each closed after use); `None` (the default): as many as the
+    /// server's recent use calls for ([`Need`]).
+    pub max: Option<usize>,
     /// An idle connection older than this is closed rather than reused.
     pub timeout: Duration,
+    /// Every this long, half of the idle connections past the recent need are closed.
+    pub purge_delay: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            max: MAX_IDLE,
+            max: None,
             timeout: IDLE_TIMEOUT,
+            purge_delay: PURGE_DELAY,
         }
     }
 }
 
+/// How many connections one server's recent traffic used (HAProxy's
+/// `max_used_conns` and `est_need_conns`). Pure: it is told how many connections are
+/// in use, it decides how many are worth keeping.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Need {
+    /// Most connections in use at once since the last purge.
+    peak: usize,
+    /// The need estimated at the last purges: half-way from the last estimate to the
+    /// last period's peak, never below that peak.
+    estimate: usize,
+}
+
+impl Need {
+    /// `used` connections to the server are in use now.
+    pub fn saw(&mut self, used: usize) {
+        self.peak = self.peak.max(used);
+    }
+
+    /// How many connections to the server, in use and idle, are worth having.
+    pub fn wanted(&self) -> usize {
+        self.peak.max(self.estimate)
+    }
+
+    /// A connection is given back while `used` are in use (it included) and `idle`
+    /// idle: whether it may be added (else it takes the oldest idle one's place).
+    pub fn keeps(&mut self, used: usize, idle: usize) -> bool {
+        self.saw(used);
+        used + idle <= self.wanted()
+    }
+
+    /// A purge, with `used` in use and `idle` idle: how many idle ones to close (half
+    /// the excess over the need, rounded up). Starts a new period.
+    pub fn purge(&mut self, used: usize, idle: usize) -> usize {
+        let excess = (used + idle).saturating_sub(self.wanted());
+        self.estimate = ((self.estimate + self.peak) / 2).max(self.peak);
+        self.peak = used;
+        excess.div_ceil(2).min(idle)
+    }
+}
+
+/// One server's idle connections, oldest first, and what its traffic needs.
+#[derive(Default)]
+struct Slot {
+    idle: VecDeque<Idle>,
+    need: Need,
+    /// When the next purge is due; `None` while nothing is idle.
+    purge_at: Option<Instant>,
+}
+
 #[derive(Default)]
 pub struct Pool {
-    /// `[backend][server]`, oldest first.
-    idle: RefCell<Vec<Vec<VecDeque<Idle>>>>,
+    /// `[backend][server]`.
+    slots: RefCell<Vec<Vec<Slot>>>,
     /// By backend slot.
     limits: RefCell<Vec<Limits>>,
+    /// Idle connections in all the slots.
+    total: Cell<usize>,
+    /// At most this many idle in all (0 until [`Pool::set_budget`]: no bound).
+    budget: Cell<usize>,
     /// Connections to `proto = "h2"` servers, shared by the requests (never idle
     /// in the sense above: each carries many streams at once).
     h2: ServerConns,
@@ -101,13 +184,13 @@ pub struct Pool {
 impl Pool {
     /// Make room for `server_slots[backend]` servers per backend slot (slots only grow).
     pub fn resize(&self, server_slots: &[usize]) {
-        let mut idle = self.idle.borrow_mut();
-        if idle.len() < server_slots.len() {
-            idle.resize_with(server_slots.len(), Vec::new);
+        let mut slots = self.slots.borrow_mut();
+        if slots.len() < server_slots.len() {
+            slots.resize_with(server_slots.len(), Vec::new);
         }
-        for (list, &n) in idle.iter_mut().zip(server_slots) {
+        for (list, &n) in slots.iter_mut().zip(server_slots) {
             if list.len() < n {
-                list.resize_with(n, VecDeque::new);
+                list.resize_with(n, Slot::default);
             }
         }
         let mut limits = self.limits.borrow_mut();
@@ -124,6 +207,12 @@ impl Pool {
         }
     }
 
+    /// At most `budget` idle connections in all (0: no bound); past it, a connection
+    /// given back is closed unless it takes an older one's place.
+    pub fn set_budget(&self, budget: usize) {
+        self.budget.set(budget);
+    }
+
     fn limits(&self, backend: usize) -> Limits {
         self.limits
             .borrow()
@@ -134,13 +223,15 @@ impl Pool {
 
     /// Close every idle connection to one server.
     pub fn clear(&self, backend: usize, server: usize) {
-        if let Some(list) = self
-            .idle
+        if let Some(slot) = self
+            .slots
             .borrow_mut()
             .get_mut(backend)
             .and_then(|b| b.get_mut(server))
         {
-            list.clear();
+            self.total.set(self.total.get() - slot.idle.len());
+            slot.idle.clear();
+            slot.purge_at = None;
         }
         self.h2.clear(backend, server);
     }
@@ -151,80 +242,134 @@ impl Pool {
     }
 
     /// The newest usable idle connection to this server (`proven_only`: among those
-    /// that carried more than one request), if any. Connections the server has closed,
-    /// or that hold bytes nobody asked for, are dropped on the way (one non-blocking
-    /// peek each: a connection that looks fresh is checked too, since unsolicited
-    /// bytes would otherwise be read as the next client's response); expired ones too.
+    /// that carried more than one request), if any; `used`: connections to it in use,
+    /// the taker's included. Connections the server has closed, or that hold bytes
+    /// nobody asked for, are dropped on the way (one non-blocking peek each: a
+    /// connection that looks fresh is checked too, since unsolicited bytes would
+    /// otherwise be read as the next client's response); expired ones too.
     pub fn take(
         &self,
         backend: usize,
         server: usize,
         now: Instant,
         proven_only: bool,
+        used: usize,
     ) -> Option<ServerStream> {
         let timeout = self.limits(backend).timeout;
-        let mut idle = self.idle.borrow_mut();
-        let list = idle.get_mut(backend)?.get_mut(server)?;
-        let mut i = list.len();
-        while i > 0 {
-            i -= 1;
-            if now.saturating_duration_since(list[i].since) >= timeout {
-                // Oldest first: every one from here down is older still.
-                list.drain(..=i);
-                return None;
-            }
-            if proven_only && !list[i].proven {
-                continue;
-            }
-            // The newest (the back) unless only proven ones may go: no shifting then.
-            let c = list.remove(i)?;
-            if c.is_open() {
-                return c.into_stream();
-            }
-        }
-        None
+        let mut slots = self.slots.borrow_mut();
+        let slot = slots.get_mut(backend)?.get_mut(server)?;
+        slot.need.saw(used);
+        let before = slot.idle.len();
+        let found = take_from(&mut slot.idle, now, timeout, proven_only);
+        self.total
+            .set(self.total.get() - (before - slot.idle.len()));
+        found
     }
 
-    /// Keep `stream` for reuse (`proven`: it has carried more than one request). The
-    /// caller has read the whole response and nothing after it; a TLS stream whose
-    /// last read may have left decrypted bytes inside rustls is closed instead (a peek
-    /// at take time could not see them).
-    pub fn put(
-        &self,
-        backend: usize,
-        server: usize,
-        stream: ServerStream,
-        now: Instant,
-        proven: bool,
-    ) {
-        let max = self.limits(backend).max;
-        if stream.may_hold_unread() || max == 0 {
-            return;
+    /// Keep `stream` for reuse, as far as the limits and the server's recent need
+    /// allow (see [`Put`] for what the caller says about it); what is not kept is
+    /// reset. The caller has read the whole response and nothing after it; a TLS
+    /// stream whose last read may have left decrypted bytes inside rustls is not kept
+    /// (a peek at take time could not see them).
+    pub fn put(&self, backend: usize, server: usize, stream: ServerStream, at: Put) {
+        let limits = self.limits(backend);
+        if stream.may_hold_unread() || limits.max == Some(0) {
+            return reset(stream);
         }
-        let mut idle = self.idle.borrow_mut();
-        let Some(list) = idle.get_mut(backend).and_then(|b| b.get_mut(server)) else {
-            return;
+        let mut slots = self.slots.borrow_mut();
+        let Some(slot) = slots.get_mut(backend).and_then(|b| b.get_mut(server)) else {
+            return reset(stream);
         };
-        while list.len() >= max {
-            list.pop_front();
+        let idle = slot.idle.len();
+        // How many of the idle ones stay: room for one more, or one given up for it.
+        let mut stay = match limits.max {
+            Some(max) => idle.min(max - 1),
+            None if slot.need.keeps(at.used, idle) => idle,
+            None => idle.saturating_sub(1),
+        };
+        let budget = self.budget.get();
+        if budget > 0 && self.total.get() - (idle - stay) >= budget {
+            if stay == 0 {
+                // Nothing of this server's to give up for it: the worker keeps enough.
+                return reset(stream);
+            }
+            stay -= 1;
         }
-        list.push_back(Idle {
+        // The oldest go, reset as they drop.
+        slot.idle.drain(..idle - stay);
+        self.total.set(self.total.get() - (idle - stay) + 1);
+        slot.idle.push_back(Idle {
             stream: Some(stream),
-            since: now,
-            proven,
+            since: at.now,
+            proven: at.proven,
         });
+        slot.purge_at.get_or_insert(at.now + limits.purge_delay);
     }
 
-    /// Close connections idle past the timeout.
-    pub fn sweep(&self, now: Instant) {
+    /// Close connections idle past the timeout, and purge the servers whose purge is
+    /// due: half their idle connections past their need (see [`Need::purge`]) go,
+    /// oldest first. `used(backend, server)`: its connections in use now.
+    pub fn sweep(&self, now: Instant, used: impl Fn(usize, usize) -> usize) {
         let limits = self.limits.borrow();
-        for (b, lists) in self.idle.borrow_mut().iter_mut().enumerate() {
-            let timeout = limits.get(b).copied().unwrap_or_default().timeout;
-            for list in lists {
-                list.retain(|c| now.saturating_duration_since(c.since) < timeout);
+        let mut closed = 0;
+        for (b, list) in self.slots.borrow_mut().iter_mut().enumerate() {
+            let l = limits.get(b).copied().unwrap_or_default();
+            for (s, slot) in list.iter_mut().enumerate() {
+                let before = slot.idle.len();
+                slot.idle
+                    .retain(|c| now.saturating_duration_since(c.since) < l.timeout);
+                if slot.purge_at.is_some_and(|at| at <= now) {
+                    let n = slot.need.purge(used(b, s), slot.idle.len());
+                    slot.idle.drain(..n);
+                    slot.purge_at = Some(now + l.purge_delay);
+                }
+                if slot.idle.is_empty() {
+                    slot.purge_at = None;
+                }
+                closed += before - slot.idle.len();
             }
         }
+        self.total.set(self.total.get() - closed);
     }
+}
+
+/// What [`Pool::put`] is told about the connection given back.
+#[derive(Debug, Clone, Copy)]
+pub struct Put {
+    pub now: Instant,
+    /// It has carried more than one request.
+    pub proven: bool,
+    /// Connections to its server in use, it included.
+    pub used: usize,
+}
+
+/// [`Pool::take`] in one server's list (oldest first).
+fn take_from(
+    list: &mut VecDeque<Idle>,
+    now: Instant,
+    timeout: Duration,
+    proven_only: bool,
+) -> Option<ServerStream> {
+    let mut i = list.len();
+    while i > 0 {
+        i -= 1;
+        if now.saturating_duration_since(list[i].since) >= timeout {
+            // Oldest first: every one from here down is older still.
+            list.drain(..=i);
+            return None;
+        }
+        if proven_only && !list[i].proven {
+            continue;
+        }
+        // The newest (the back) unless only proven ones may go: no shifting then.
+        let stream = list.remove(i)?.into_stream()?;
+        if still_open(&stream) {
+            return Some(stream);
+        }
+        // Closed by the server (no TIME_WAIT for ringlb then), or holding bytes
+        // (the kernel resets a socket closed with bytes unread): a plain close.
+    }
+    None
 }
 
 /// A non-blocking peek: an idle connection must have nothing to read. EOF means the
@@ -243,4 +388,55 @@ pub(super) fn still_open(stream: &ServerStream) -> bool {
         )
     };
     n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Need;
+
+    #[test]
+    fn a_connection_is_kept_while_the_servers_connections_stay_within_the_recent_peak() {
+        let mut n = Need::default();
+        // One client after another: one in use at a time, so one idle is enough.
+        assert!(n.keeps(1, 0));
+        assert!(!n.keeps(1, 1));
+        // A burst of 500 in flight: every one given back is kept as the burst ends.
+        n.saw(500);
+        for used in (1..=500).rev() {
+            assert!(n.keeps(used, 500 - used), "used {used}");
+        }
+        assert!(!n.keeps(1, 500));
+        assert_eq!(n.wanted(), 500);
+    }
+
+    #[test]
+    fn purges_close_half_the_excess_once_the_need_has_decayed() {
+        let mut n = Need::default();
+        n.saw(500);
+        let mut idle = 500;
+        let mut closed = Vec::new();
+        for _ in 0..6 {
+            let k = n.purge(0, idle);
+            idle -= k;
+            closed.push(k);
+        }
+        // The first two periods still remember the burst (its peak, then half of it
+        // as the estimate); from then on half the excess goes each time.
+        assert_eq!(closed, [0, 0, 125, 125, 94, 63]);
+        assert_eq!(idle, 93);
+        // Traffic that keeps using them keeps them: no excess, nothing closed.
+        let mut n = Need::default();
+        for _ in 0..5 {
+            n.saw(200);
+            assert_eq!(n.purge(150, 50), 0);
+        }
+    }
+
+    #[test]
+    fn a_purge_never_closes_more_than_is_idle_and_rounds_up() {
+        let mut n = Need::default();
+        assert_eq!(n.purge(0, 3), 2);
+        assert_eq!(n.purge(5, 0), 0);
+        assert_eq!(Need::default().purge(0, 0), 0);
+    }
 }

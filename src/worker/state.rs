@@ -209,7 +209,8 @@ impl Worker {
         now: Instant,
         proven_only: bool,
     ) -> Option<ServerStream> {
-        let stream = self.pool.take(backend, server, now, proven_only)?;
+        let used = self.in_use(backend, server);
+        let stream = self.pool.take(backend, server, now, proven_only, used)?;
         self.count_reused(backend, server);
         Some(stream)
     }
@@ -228,7 +229,15 @@ impl Worker {
         now: Instant,
         proven: bool,
     ) {
-        self.pool.put(backend, server, stream, now, proven);
+        let used = self.in_use(backend, server);
+        let at = super::pool::Put { now, proven, used };
+        self.pool.put(backend, server, stream, at);
+    }
+
+    /// Connections (or requests) on a server now, leased ones (see [`ServerLease`]).
+    fn in_use(&self, backend: usize, server: usize) -> usize {
+        let backends = self.backends.borrow();
+        backends.get(backend).map_or(0, |b| b.in_use(server))
     }
 
     /// This worker's connections to `proto = "h2"` servers.
@@ -236,9 +245,10 @@ impl Worker {
         self.pool.h2()
     }
 
-    /// Close pooled server connections idle too long.
+    /// Close pooled server connections idle too long, and purge those past their
+    /// servers' recent need (see [`Pool::sweep`]).
     pub fn sweep_pool(&self, now: Instant) {
-        self.pool.sweep(now);
+        self.pool.sweep(now, |b, s| self.in_use(b, s));
     }
 
     // ---- What sessions read of the configuration ----

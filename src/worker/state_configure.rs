@@ -30,9 +30,14 @@ impl Worker {
             let limits = crate::worker::pool::Limits {
                 max: b.pool_max_connections,
                 timeout: b.pool_idle_timeout,
+                purge_delay: b.pool_purge_delay,
             };
             self.pool.set_limits(slots.backends[bi], limits);
         }
+        // Idle server connections in all: half this worker's share of the client
+        // connections (see `pool.rs`).
+        let share = crate::worker::backend::share(g.max_connections, self.workers);
+        self.pool.set_budget((share / 2).max(1));
 
         let mut backends = self.backends.borrow_mut();
         let seed = |slot: usize| 0x9E37_79B9 ^ self.id as u64 ^ ((slot as u64) << 32);
