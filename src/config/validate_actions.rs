@@ -8,7 +8,7 @@ use super::raw_rules::RawHttpRule;
 use super::validate::Validator;
 use super::validate_rules::RuleCx;
 use crate::rules::{
-    ConnAction, HeaderEdit, HeaderOp, PathRewrite, Redirect, RedirectTo, Reply, ReqAction,
+    ConnAction, Format, HeaderEdit, HeaderOp, PathRewrite, Redirect, RedirectTo, Reply, ReqAction,
     RuleError, RuleSetBuilder,
 };
 
@@ -111,14 +111,6 @@ impl Validator {
                 );
                 continue;
             };
-            let value = r.value.as_ref().map_or("", |v| v.get_ref().as_str());
-            if op != HeaderOp::Del && r.value.is_none() {
-                self.error(
-                    r.action.span(),
-                    format!("{what}: action {:?} needs value", r.action.get_ref()),
-                );
-                continue;
-            }
             if let Some(why) = protected_header(op, r.name.get_ref(), false) {
                 self.error(
                     r.name.span(),
@@ -126,9 +118,17 @@ impl Validator {
                 );
                 continue;
             }
+            let Some(edit) = self.header_edit(
+                op,
+                r.name.get_ref(),
+                (&r.value, &r.format),
+                &r.action,
+                &what,
+            ) else {
+                continue;
+            };
             let when = self.when(&r.if_, &r.unless, &what);
-            let res = HeaderEdit::new(op, r.name.get_ref(), value.as_bytes())
-                .and_then(|e| b.response(e, when.as_ref().map(|w| w.0)));
+            let res = b.response(edit, when.as_ref().map(|w| w.0));
             self.rule_result(res, &r.action, when.as_ref().map(|w| w.1.clone()), &what);
         }
     }
@@ -195,12 +195,10 @@ impl Validator {
                     self.error(span, format!("{what}: header {name:?} {why}"));
                     return None;
                 }
-                let value = match op {
-                    HeaderOp::Del => "",
-                    _ => self.needs(&r.value, r, "value", what)?,
-                };
-                ReqAction::Header(self.ok(
-                    HeaderEdit::new(op, name, value.as_bytes()),
+                ReqAction::Header(self.header_edit(
+                    op,
+                    name,
+                    (&r.value, &r.format),
                     &r.action,
                     what,
                 )?)
@@ -372,6 +370,34 @@ impl Validator {
         v.as_ref().map(|v| v.get_ref().as_str())
     }
 
+    /// A header edit's value: the literal `value` or a log-format `format` (one of
+    /// them, none for `del_header`).
+    fn header_edit(
+        &mut self,
+        op: HeaderOp,
+        name: &str,
+        (value, format): (&Option<S<String>>, &Option<S<String>>),
+        action: &S<String>,
+        what: &str,
+    ) -> Option<HeaderEdit> {
+        let res = match (op, value, format) {
+            (HeaderOp::Del, ..) => HeaderEdit::new(op, name, b""),
+            (_, Some(v), None) => HeaderEdit::new(op, name, v.get_ref().as_bytes()),
+            (_, None, Some(f)) => {
+                let edit =
+                    Format::parse(f.get_ref()).and_then(|f| HeaderEdit::with_format(op, name, f));
+                return edit
+                    .map_err(|e| self.error(f.span(), format!("{what}: format: {e}")))
+                    .ok();
+            }
+            _ => Err(RuleError::Invalid(format!(
+                "action {:?} needs value (literal) or format (HAProxy log-format), not both",
+                action.get_ref()
+            ))),
+        };
+        self.ok(res, action, what)
+    }
+
     fn ok<T>(&mut self, res: Result<T, RuleError>, at: &S<String>, what: &str) -> Option<T> {
         res.map_err(|e| self.error(at.span(), format!("{what}: {e}")))
             .ok()
@@ -383,7 +409,7 @@ impl Validator {
         let takes: &[&str] = match action {
             "deny" | "return" => &["status", "content_type", "body", "body_file"],
             "redirect" => &["location", "prefix", "scheme", "status", "drop_query"],
-            "set_header" | "add_header" => &["name", "value"],
+            "set_header" | "add_header" => &["name", "value", "format"],
             "del_header" => &["name"],
             "set_path" => &["value"],
             "replace_path" => &["regex", "replacement"],
@@ -404,6 +430,7 @@ impl Validator {
             ("drop_query", r.drop_query.map(|_| r.action.span())),
             ("name", r.name.as_ref().map(|s| s.span())),
             ("value", r.value.as_ref().map(|s| s.span())),
+            ("format", r.format.as_ref().map(|s| s.span())),
             ("regex", r.regex.as_ref().map(|s| s.span())),
             ("replacement", r.replacement.as_ref().map(|s| s.span())),
             ("backend", r.backend.as_ref().map(|s| s.span())),

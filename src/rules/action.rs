@@ -5,6 +5,7 @@
 
 use regex::bytes::Regex;
 
+use super::format::Format;
 use super::pattern::regex;
 use super::RuleError;
 
@@ -92,8 +93,11 @@ pub struct Redirect {
 pub struct HeaderEdit {
     pub op: HeaderOp,
     pub name: Box<str>,
-    /// Empty for `Del`.
+    /// Empty for `Del`, and when `format` gives the value.
     pub value: Box<[u8]>,
+    /// A value computed per evaluation (HAProxy's `%[fetch,converter]`), rendered
+    /// into the scratch space; `None` when the value is the literal `value`.
+    pub format: Option<Format>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +118,22 @@ impl HeaderEdit {
             op,
             name: name.into(),
             value: if op == HeaderOp::Del { &[][..] } else { value }.into(),
+            format: None,
         })
+    }
+
+    /// A `Set` or `Add` whose value is a log-format string (see [`Format`]); one
+    /// without samples is a literal value.
+    pub fn with_format(op: HeaderOp, name: &str, format: Format) -> Result<Self, RuleError> {
+        if let Some(lit) = format.literal() {
+            return HeaderEdit::new(op, name, lit);
+        }
+        if op == HeaderOp::Del {
+            return Err(RuleError::Invalid("del_header takes no value".into()));
+        }
+        let mut e = HeaderEdit::new(op, name, b"")?;
+        e.format = Some(format);
+        Ok(e)
     }
 }
 

@@ -11,7 +11,7 @@
 //! rewrites and redirects) see the new path. Header edits are only collected: the
 //! HTTP codec applies them, and later conditions do not see them.
 
-use super::action::{ConnAction, Part, Redirect, RedirectTo, ReqAction};
+use super::action::{ConnAction, HeaderEdit, Part, Redirect, RedirectTo, ReqAction};
 use super::build::RuleSet;
 use super::cond::Ctx;
 use super::counter::{Slots, Tracked, SLOTS};
@@ -108,7 +108,12 @@ impl RuleSet {
                     }
                     built
                 }
-                ReqAction::Header(_) => facts.http.is_some(),
+                ReqAction::Header(e) => {
+                    if facts.http.is_some() {
+                        render(e, facts, sc);
+                    }
+                    facts.http.is_some()
+                }
                 ReqAction::SetPath(_) | ReqAction::ReplacePath(_) => rewrite(&r.action, facts, sc),
                 ReqAction::Track { slot, table } => {
                     track(facts, tables, sc, *slot, *table, now_ms, false)
@@ -146,6 +151,8 @@ impl RuleSet {
             set: self,
             hits: &sc.hits,
             path: sc.path.rewritten(),
+            values: &sc.values,
+            spans: &sc.spans,
         }
     }
 
@@ -162,12 +169,15 @@ impl RuleSet {
         sc.begin(self, *tracked);
         for (i, r) in self.res.iter().enumerate() {
             if self.holds(r.cond.as_ref(), facts, tables, sc, now_ms) {
+                render(&r.action, facts, sc);
                 sc.hits.push(i as u32);
             }
         }
         ResponseOutcome {
             set: self,
             hits: &sc.hits,
+            values: &sc.values,
+            spans: &sc.spans,
         }
     }
 
@@ -237,6 +247,16 @@ fn track(
     sc.tracked[s] = Some(Tracked { table, entry });
     sc.memo.clear();
     true
+}
+
+/// A header edit's value from its format, into the scratch space (a literal value
+/// is used where it is).
+fn render(e: &HeaderEdit, facts: &Facts<'_>, sc: &mut Scratch) {
+    if let Some(f) = &e.format {
+        let start = sc.values.len() as u32;
+        f.render(facts, sc.path.rewritten(), &mut sc.values);
+        sc.spans.push((start, sc.values.len() as u32));
+    }
 }
 
 /// `set_path` / `replace_path` on the scratch path.
