@@ -148,6 +148,22 @@ fn literal(v: &str) -> Result<String, String> {
     Ok(v.replace("%%", "%"))
 }
 
+/// A header value: `value` when literal, else `format` when it is a log-format
+/// string ringlb renders (the rule engine's parser decides: the supported fetches,
+/// converters and aliases are listed in docs/rules.md).
+fn header_value(t: &mut Table, v: &str, note: &str, response: bool) -> Result<(), String> {
+    if let Ok(l) = literal(v) {
+        t.set("value", Value::str(l), note.to_string());
+        return Ok(());
+    }
+    let f = crate::rules::Format::parse(v).map_err(|e| e.to_string())?;
+    if response && f.reads_request() {
+        return Err(format!("value {v:?}: in http-response, hdr() and the other HTTP fetches read the response, which ringlb's values cannot"));
+    }
+    t.set("format", Value::str(v), note.to_string());
+    Ok(())
+}
+
 pub(super) fn rule(header: &str, action: &str, line: &Line) -> Table {
     let mut t = Table::new(header);
     t.notes.push(line.src.cite());
@@ -204,7 +220,7 @@ fn http_request_rule(line: &Line, fe: &mut Fe) -> Result<Table, String> {
         "set-header" | "add-header" if args.len() == 2 => {
             let mut t = rule("[[frontend.http_rule]]", &action.replace('-', "_"), line);
             t.set("name", Value::str(arg(0)), note.clone());
-            t.set("value", Value::str(literal(arg(1))?), note.clone());
+            header_value(&mut t, arg(1), &note, false)?;
             t
         }
         "del-header" if args.len() == 1 => {
@@ -332,7 +348,7 @@ pub fn http_response(line: &Line, fe: &mut Fe, cx: &mut Cx) {
         let mut t = rule("[[frontend.response_rule]]", action, line);
         t.set("name", Value::str(&args[0]), note.clone());
         if let Some(v) = args.get(1) {
-            t.set("value", Value::str(literal(v)?), note.clone());
+            header_value(&mut t, v, &note, true)?;
         }
         with_condition(&mut t, line, end, fe)?;
         Ok(t)
@@ -472,6 +488,59 @@ mod tests {
         );
         acl_line(&line("acl st src 10.0.0.1"), &mut fe, &mut cx);
         assert_eq!(led.lost_list().len(), 1);
+    }
+
+    #[test]
+    fn header_values_with_samples_become_formats() {
+        let mut fe = Fe::new("f", &line("frontend f").src);
+        fe.main.set("mode", Value::str("http"), String::new());
+        fe.final_mode = "http".into();
+        let mut led = crate::import::report::Ledger::default();
+        let mut g = super::super::model::Global::default();
+        let mut cx = Cx {
+            led: &mut led,
+            g: &mut g,
+        };
+        let req = [
+            "http-request set-header X-Port %[dst_port]",
+            "http-request add-header X-Host %[req.hdr(host),lower]",
+            "http-request set-header X-Pct 100%%",
+            "http-request set-header X-Var %[var(txn.x)]",
+        ];
+        let at = |n: usize, text: &str| {
+            let mut l = line(text);
+            l.src.line = n;
+            l
+        };
+        for (n, l) in req.iter().enumerate() {
+            http_request(&at(n, l), &mut fe, &mut cx);
+        }
+        let st = at(10, "http-response set-header X-St %[status]");
+        http_response(&st, &mut fe, &mut cx);
+        http_response(
+            &at(11, "http-response set-header X-H %[hdr(x)]"),
+            &mut fe,
+            &mut cx,
+        );
+        let got: Vec<_> = fe
+            .http_rules
+            .iter()
+            .chain(&fe.response_rules)
+            .map(|t| (t.get("value").cloned(), t.get("format").cloned()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (None, Some(Value::str("%[dst_port]"))),
+                (None, Some(Value::str("%[req.hdr(host),lower]"))),
+                (Some(Value::str("100%")), None),
+                (None, Some(Value::str("%[status]"))),
+            ]
+        );
+        let lost = led.lost_list();
+        assert_eq!(lost.len(), 2, "{lost:?}");
+        assert!(lost[0].why.contains("var"), "{}", lost[0].why);
+        assert!(lost[1].why.contains("read the response"), "{}", lost[1].why);
     }
 
     #[test]
