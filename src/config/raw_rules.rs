@@ -137,6 +137,9 @@ pub struct RawHttpRule {
     pub body_file: Option<S<String>>,
     pub location: Option<S<String>>,
     pub prefix: Option<S<String>>,
+    /// `redirect`: `location` / `prefix` as HAProxy log-format strings.
+    pub location_format: Option<S<String>>,
+    pub prefix_format: Option<S<String>>,
     pub scheme: Option<S<String>>,
     pub drop_query: Option<bool>,
     pub name: Option<S<String>>,

@@ -323,14 +323,20 @@ impl Validator {
     }
 
     fn redirect(&mut self, r: &RawHttpRule, what: &str) -> Option<Redirect> {
-        let given: Vec<_> = [&r.location, &r.prefix, &r.scheme]
-            .into_iter()
-            .flatten()
-            .collect();
+        let given: Vec<_> = [
+            &r.location,
+            &r.prefix,
+            &r.scheme,
+            &r.location_format,
+            &r.prefix_format,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         if given.len() != 1 {
             self.error(
                 r.action.span(),
-                format!("{what}: redirect needs exactly one of location, prefix, scheme"),
+                format!("{what}: redirect needs exactly one of location, prefix, scheme, location_format, prefix_format"),
             );
             return None;
         }
@@ -338,6 +344,16 @@ impl Validator {
             RedirectTo::Location(l.get_ref().as_bytes().into())
         } else if let Some(p) = &r.prefix {
             RedirectTo::Prefix(p.get_ref().as_bytes().into())
+        } else if let Some(f) = r.location_format.as_ref().or(r.prefix_format.as_ref()) {
+            let parsed = Format::parse(f.get_ref());
+            let f = parsed
+                .map_err(|e| self.error(f.span(), format!("{what}: {e}")))
+                .ok()?;
+            if r.location_format.is_some() {
+                RedirectTo::LocationFormat(f)
+            } else {
+                RedirectTo::PrefixFormat(f)
+            }
         } else {
             RedirectTo::Scheme(r.scheme.as_ref()?.get_ref().as_str().into())
         };
@@ -408,7 +424,15 @@ impl Validator {
         let action = r.action.get_ref().as_str();
         let takes: &[&str] = match action {
             "deny" | "return" => &["status", "content_type", "body", "body_file"],
-            "redirect" => &["location", "prefix", "scheme", "status", "drop_query"],
+            "redirect" => &[
+                "location",
+                "prefix",
+                "scheme",
+                "location_format",
+                "prefix_format",
+                "status",
+                "drop_query",
+            ],
             "set_header" | "add_header" => &["name", "value", "format"],
             "del_header" => &["name"],
             "set_path" => &["value"],
@@ -426,6 +450,11 @@ impl Validator {
             ("body_file", r.body_file.as_ref().map(|s| s.span())),
             ("location", r.location.as_ref().map(|s| s.span())),
             ("prefix", r.prefix.as_ref().map(|s| s.span())),
+            (
+                "location_format",
+                r.location_format.as_ref().map(|s| s.span()),
+            ),
+            ("prefix_format", r.prefix_format.as_ref().map(|s| s.span())),
             ("scheme", r.scheme.as_ref().map(|s| s.span())),
             ("drop_query", r.drop_query.map(|_| r.action.span())),
             ("name", r.name.as_ref().map(|s| s.span())),

@@ -73,6 +73,11 @@ pub enum RedirectTo {
     Location(Box<[u8]>),
     /// This prefix followed by the request's path and query (`redirect prefix`).
     Prefix(Box<[u8]>),
+    /// A location from a log-format string (see [`Format`]), rendered per request.
+    LocationFormat(Format),
+    /// A prefix from a log-format string, followed by the path and query; a prefix
+    /// that renders as `/` alone adds nothing (as HAProxy).
+    PrefixFormat(Format),
     /// The same host, path and query with this scheme (`redirect scheme https`). The
     /// port is dropped when it is the old scheme's default (`:80` going to https,
     /// `:443` going to http). Without a Host the rule does not act.
@@ -247,6 +252,15 @@ impl ReqAction {
                 }
                 match &r.to {
                     RedirectTo::Location(v) | RedirectTo::Prefix(v) => field_value(v),
+                    RedirectTo::LocationFormat(f) | RedirectTo::PrefixFormat(f) => {
+                        if f.layer() > super::cond::Layer::Http {
+                            Err(RuleError::Invalid(
+                                "a redirect cannot read the response".into(),
+                            ))
+                        } else {
+                            Ok(())
+                        }
+                    }
                     RedirectTo::Scheme(s) => {
                         let ok = !s.is_empty()
                             && s.bytes()

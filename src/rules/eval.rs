@@ -102,7 +102,10 @@ impl RuleSet {
                     true
                 }
                 ReqAction::Redirect(rd) => {
-                    let built = facts.http.as_ref().is_some_and(|h| location(rd, h, sc));
+                    let built = facts
+                        .http
+                        .as_ref()
+                        .is_some_and(|h| location(rd, facts, h, sc));
                     if built {
                         stop = Some(i);
                     }
@@ -301,7 +304,7 @@ fn rewrite(action: &ReqAction, facts: &Facts<'_>, sc: &mut Scratch) -> bool {
 
 /// Build a redirect's location in `sc.location`; false when it cannot be (a scheme
 /// redirect without a Host).
-fn location(rd: &Redirect, h: &HttpFacts<'_>, sc: &mut Scratch) -> bool {
+fn location(rd: &Redirect, facts: &Facts<'_>, h: &HttpFacts<'_>, sc: &mut Scratch) -> bool {
     let out = &mut sc.location;
     out.clear();
     let (raw_path, query) = split_target(h.target);
@@ -315,6 +318,16 @@ fn location(rd: &Redirect, h: &HttpFacts<'_>, sc: &mut Scratch) -> bool {
         RedirectTo::Location(l) => {
             out.extend_from_slice(l);
             return true;
+        }
+        RedirectTo::LocationFormat(f) => {
+            f.render(facts, sc.path.rewritten(), out);
+            return true;
+        }
+        RedirectTo::PrefixFormat(f) => {
+            f.render(facts, sc.path.rewritten(), out);
+            if out == b"/" {
+                out.clear();
+            }
         }
         RedirectTo::Prefix(p) => {
             let p = match p.strip_suffix(b"/") {

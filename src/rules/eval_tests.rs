@@ -372,3 +372,50 @@ fn header_values_with_samples_are_rendered_per_request() {
     assert!(lit.format.is_none() && &*lit.value == b"a%b");
     assert!(HeaderEdit::with_format(HeaderOp::Del, "X", fmt("%[src]")).is_err());
 }
+
+#[test]
+fn redirects_from_formats() {
+    use crate::rules::Format;
+    let fmt = |t: &str| Format::parse(t).expect("valid");
+    let redirect = |to| {
+        ReqAction::Redirect(Redirect {
+            to,
+            status: 301,
+            drop_query: false,
+        })
+    };
+    let mut b = builder();
+    b.request(
+        ReqAction::SetPath((*b"/new/x").into()),
+        Some(When::If("old")),
+    )
+    .expect("ok");
+    let loc = fmt("https://%[req.hdr(host),lower]%[capture.req.uri]|%[url]");
+    b.request(
+        redirect(RedirectTo::LocationFormat(loc)),
+        Some(When::Unless("api")),
+    )
+    .expect("ok");
+    let pre = fmt("%[req.hdr(x-to)]");
+    b.request(
+        redirect(RedirectTo::PrefixFormat(pre)),
+        Some(When::If("api")),
+    )
+    .expect("ok");
+    let set = b.build();
+    let headers: &Pairs<'_> = &[(b"Host", b"Ex.COM")];
+    let (v, ..) = run(&set, &req("/old/x?q=1", Some("Ex.COM"), headers));
+    assert_eq!(v, "redirect 301 https://ex.com/old/x?q=1|/new/x?q=1");
+    // As HAProxy: a prefix is kept as rendered (a trailing / too); `/` alone or
+    // nothing adds nothing.
+    let to: &Pairs<'_> = &[(b"X-To", b"http://z/")];
+    let (v, ..) = run(&set, &req("/api/a", None, to));
+    assert_eq!(v, "redirect 301 http://z//api/a");
+    let (v, ..) = run(&set, &req("/api/a", None, &[]));
+    assert_eq!(v, "redirect 301 /api/a");
+    let st = fmt("%[status]");
+    let err = RuleSetBuilder::new(&[], true)
+        .request(redirect(RedirectTo::LocationFormat(st)), None)
+        .unwrap_err();
+    assert!(err.to_string().contains("response"), "{err}");
+}

@@ -16,7 +16,7 @@ use super::path::split_target;
 use super::RuleError;
 
 /// The fetches and converters a value may use (for error messages and docs).
-pub const FETCHES: &str = "src, dst_port, ssl_fc, ssl_fc_sni, ssl_fc_protocol, ssl_fc_alpn, method, path, query, url, base, req.ver, req.hdr(name[,occ]), req.fhdr(name[,occ]), req.cook(name), urlp(name), status";
+pub const FETCHES: &str = "src, dst_port, ssl_fc, ssl_fc_sni, ssl_fc_protocol, ssl_fc_alpn, method, path, query, url, capture.req.uri, capture.req.method, base, req.ver, req.hdr(name[,occ]), req.fhdr(name[,occ]), req.cook(name), urlp(name), status";
 pub const CONVERTERS: &str = "lower, upper";
 pub const ALIASES: &str = "%ci, %fp, %HM, %HP, %HQ, %HU, %HV, %ST";
 
@@ -47,6 +47,8 @@ enum Fetch {
     /// `%HQ`: `?` and the query, or nothing.
     QueryMark,
     Url,
+    /// `capture.req.uri`: the path and query as received (before any rewrite).
+    RawUri,
     Base,
     /// `req.ver` (`1.1`), or with `full` `%HV` (`HTTP/1.1`).
     Ver {
@@ -250,6 +252,8 @@ fn fetch(text: &str) -> Result<Fetch, String> {
         "path" => plain(Fetch::Path),
         "query" => plain(Fetch::Query),
         "url" => plain(Fetch::Url),
+        "capture.req.uri" => plain(Fetch::RawUri),
+        "capture.req.method" => plain(Fetch::Method),
         "base" => plain(Fetch::Base),
         "req.ver" | "req_ver" => plain(Fetch::Ver { full: false }),
         "status" => plain(Fetch::Status),
@@ -354,6 +358,7 @@ impl Fetch {
                     out.extend_from_slice(q);
                 }
             }
+            Fetch::RawUri => out.extend_from_slice(h.target),
             Fetch::Base => {
                 out.extend_from_slice(h.host.unwrap_or("").as_bytes());
                 out.extend_from_slice(path);

@@ -292,7 +292,18 @@ fn redirect_args(t: &mut Table, args: &[String], note: &str) -> Result<(), Strin
         return Err(format!("redirect {kind} is not supported"));
     }
     let target = args.get(1).ok_or("redirect without a target")?;
-    t.set(kind, Value::str(literal(target)?), note.to_string());
+    match literal(target) {
+        Ok(l) => t.set(kind, Value::str(l), note.to_string()),
+        Err(_) if kind != "scheme" => {
+            crate::rules::Format::parse(target).map_err(|e| e.to_string())?;
+            t.set(
+                &format!("{kind}_format"),
+                Value::str(target),
+                note.to_string(),
+            );
+        }
+        Err(why) => return Err(why),
+    }
     let mut i = 2;
     while i < args.len() {
         match args[i].as_str() {
@@ -515,6 +526,14 @@ mod tests {
         for (n, l) in req.iter().enumerate() {
             http_request(&at(n, l), &mut fe, &mut cx);
         }
+        let rd = "http-request redirect location https://%[hdr(host)]%[capture.req.uri] code 301";
+        http_request(&at(5, rd), &mut fe, &mut cx);
+        let rd = fe.http_rules.last().expect("translated");
+        assert_eq!(
+            rd.get("location_format"),
+            Some(&Value::str("https://%[hdr(host)]%[capture.req.uri]"))
+        );
+        fe.http_rules.pop();
         let st = at(10, "http-response set-header X-St %[status]");
         http_response(&st, &mut fe, &mut cx);
         http_response(
