@@ -387,6 +387,13 @@ pub fn tcp_request(line: &Line, fe: &mut Fe, cx: &mut Cx) {
             }
         }
         ("inspect-delay", _) | ("content", "accept") => fe.sni_lines.push(line.clone()),
+        ("content", "reject") => match content_reject(line, fe) {
+            Ok(t) => {
+                fe.tcp_rules.push(t);
+                cx.led.done(src);
+            }
+            Err(why) => cx.led.lost(src, why),
+        },
         ("connection", a) if a.starts_with("track-sc") => {
             let end = cond_at(&line.words, 3);
             let r = super::tables::track(a, &line.words[3..end], fe).and_then(|(slot, table)| {
@@ -409,6 +416,45 @@ pub fn tcp_request(line: &Line, fe: &mut Fe, cx: &mut Cx) {
             "only tcp-request connection accept/reject are translated",
         ),
     }
+}
+
+/// `tcp-request content reject [if COND]` whose condition reads only the client's
+/// address and the local port: a connection rule. The client sees the same (its
+/// connection closed before any answer); ringlb decides at accept, without waiting
+/// for content.
+fn content_reject(line: &Line, fe: &mut Fe) -> Result<Table, String> {
+    if fe
+        .tcp_rules
+        .iter()
+        .any(|t| t.get("action") == Some(&Value::str("accept")))
+    {
+        return Err("after a tcp-request connection accept (which ends ringlb's connection rules, not HAProxy's content rules)".into());
+    }
+    let note = line.src.differs("decided at accept (the condition reads only addresses and ports, known then), before reading: a client that already sent bytes sees a reset rather than HAProxy's close");
+    let mut t = Table::new("[[frontend.tcp_rule]]");
+    t.notes.push(note.clone());
+    t.set("action", Value::str("reject"), note);
+    with_condition(&mut t, line, 3, fe)?;
+    let text = ["if", "unless"]
+        .iter()
+        .find_map(|k| t.get(k).and_then(Value::as_str))
+        .unwrap_or("")
+        .to_string();
+    let on_addresses = |name: &str| {
+        fe.acls.iter().any(|a| {
+            a.get("name").and_then(Value::as_str) == Some(name)
+                && ["src", "src_file", "dst_port"]
+                    .iter()
+                    .any(|k| a.get(k).is_some())
+        })
+    };
+    for name in text.split_whitespace().filter(|w| *w != "||") {
+        let name = name.trim_start_matches('!');
+        if !on_addresses(name) {
+            return Err(format!("ACL {name:?} reads more than addresses and ports: content inspection is not translated"));
+        }
+    }
+    Ok(t)
 }
 
 /// Statuses ringlb answers itself, whose page an error_page may replace.
@@ -560,6 +606,51 @@ mod tests {
         assert_eq!(lost.len(), 2, "{lost:?}");
         assert!(lost[0].why.contains("var"), "{}", lost[0].why);
         assert!(lost[1].why.contains("read the response"), "{}", lost[1].why);
+    }
+
+    #[test]
+    fn content_reject_on_addresses_becomes_a_connection_rule() {
+        let mut fe = Fe::new("f", &line("frontend f").src);
+        let mut led = crate::import::report::Ledger::default();
+        let mut g = super::super::model::Global::default();
+        let mut cx = Cx {
+            led: &mut led,
+            g: &mut g,
+        };
+        let at = |n: usize, text: &str| {
+            let mut l = line(text);
+            l.src.line = n;
+            l
+        };
+        acl_line(
+            &at(1, "acl internal src 10.0.0.0/8 127.0.0.1"),
+            &mut fe,
+            &mut cx,
+        );
+        acl_line(&at(2, "acl api path_beg /api"), &mut fe, &mut cx);
+        tcp_request(
+            &at(3, "tcp-request content reject if ! internal"),
+            &mut fe,
+            &mut cx,
+        );
+        tcp_request(
+            &at(4, "tcp-request content reject if api"),
+            &mut fe,
+            &mut cx,
+        );
+        tcp_request(
+            &at(5, "tcp-request content reject if { dst_port 25 }"),
+            &mut fe,
+            &mut cx,
+        );
+        let got: Vec<_> = fe.tcp_rules.iter().map(|t| t.get("if").cloned()).collect();
+        assert_eq!(
+            got,
+            [Some(Value::str("!internal")), Some(Value::str("anon_5_1"))]
+        );
+        let lost = led.lost_list();
+        assert_eq!(lost.len(), 1, "{lost:?}");
+        assert!(lost[0].why.contains("\"api\""), "{}", lost[0].why);
     }
 
     #[test]
