@@ -8,8 +8,7 @@ use super::raw_rules::RawHttpRule;
 use super::validate::Validator;
 use super::validate_rules::RuleCx;
 use crate::rules::{
-    ConnAction, Format, HeaderEdit, HeaderOp, PathRewrite, Redirect, RedirectTo, Reply, ReqAction,
-    RuleError, RuleSetBuilder,
+    ConnAction, HeaderOp, PathRewrite, Reply, ReqAction, RuleError, RuleSetBuilder,
 };
 
 /// Tarpit defaults (HAProxy: `timeout tarpit`, status 500).
@@ -322,54 +321,6 @@ impl Validator {
         Some(reply)
     }
 
-    fn redirect(&mut self, r: &RawHttpRule, what: &str) -> Option<Redirect> {
-        let given: Vec<_> = [
-            &r.location,
-            &r.prefix,
-            &r.scheme,
-            &r.location_format,
-            &r.prefix_format,
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        if given.len() != 1 {
-            self.error(
-                r.action.span(),
-                format!("{what}: redirect needs exactly one of location, prefix, scheme, location_format, prefix_format"),
-            );
-            return None;
-        }
-        let to = if let Some(l) = &r.location {
-            RedirectTo::Location(l.get_ref().as_bytes().into())
-        } else if let Some(p) = &r.prefix {
-            RedirectTo::Prefix(p.get_ref().as_bytes().into())
-        } else if let Some(f) = r.location_format.as_ref().or(r.prefix_format.as_ref()) {
-            let parsed = Format::parse(f.get_ref());
-            let f = parsed
-                .map_err(|e| self.error(f.span(), format!("{what}: {e}")))
-                .ok()?;
-            if r.location_format.is_some() {
-                RedirectTo::LocationFormat(f)
-            } else {
-                RedirectTo::PrefixFormat(f)
-            }
-        } else {
-            RedirectTo::Scheme(r.scheme.as_ref()?.get_ref().as_str().into())
-        };
-        let status = self.int_in(
-            r.status.as_ref(),
-            302,
-            301..=308,
-            &format!("{what}: status"),
-        ) as u16;
-        Some(Redirect {
-            to,
-            status,
-            drop_query: r.drop_query.unwrap_or(false),
-        })
-    }
-
     fn needs<'r>(
         &mut self,
         v: &'r Option<S<String>>,
@@ -386,35 +337,12 @@ impl Validator {
         v.as_ref().map(|v| v.get_ref().as_str())
     }
 
-    /// A header edit's value: the literal `value` or a log-format `format` (one of
-    /// them, none for `del_header`).
-    fn header_edit(
+    pub(super) fn ok<T>(
         &mut self,
-        op: HeaderOp,
-        name: &str,
-        (value, format): (&Option<S<String>>, &Option<S<String>>),
-        action: &S<String>,
+        res: Result<T, RuleError>,
+        at: &S<String>,
         what: &str,
-    ) -> Option<HeaderEdit> {
-        let res = match (op, value, format) {
-            (HeaderOp::Del, ..) => HeaderEdit::new(op, name, b""),
-            (_, Some(v), None) => HeaderEdit::new(op, name, v.get_ref().as_bytes()),
-            (_, None, Some(f)) => {
-                let edit =
-                    Format::parse(f.get_ref()).and_then(|f| HeaderEdit::with_format(op, name, f));
-                return edit
-                    .map_err(|e| self.error(f.span(), format!("{what}: format: {e}")))
-                    .ok();
-            }
-            _ => Err(RuleError::Invalid(format!(
-                "action {:?} needs value (literal) or format (HAProxy log-format), not both",
-                action.get_ref()
-            ))),
-        };
-        self.ok(res, action, what)
-    }
-
-    fn ok<T>(&mut self, res: Result<T, RuleError>, at: &S<String>, what: &str) -> Option<T> {
+    ) -> Option<T> {
         res.map_err(|e| self.error(at.span(), format!("{what}: {e}")))
             .ok()
     }
