@@ -175,3 +175,50 @@ fn literal_values_only() {
     assert_eq!(literal("a%%b").unwrap(), "a%b");
     assert!(literal("%[src]").is_err());
 }
+
+#[test]
+fn after_response_rules_come_last_and_say_how_they_differ() {
+    let (mut fe, mut led, mut g) = http_fe();
+    let mut cx = Cx {
+        led: &mut led,
+        g: &mut g,
+    };
+    let sts = at(
+        1,
+        "http-after-response set-header Strict-Transport-Security max-age=1",
+    );
+    after_response(&sts, false, Some(&mut fe), &mut cx);
+    http_response(&at(2, "http-response del-header Server"), &mut fe, &mut cx);
+    let cache = at(
+        3,
+        "http-after-response del-header Set-Cookie if { res.cache_hit }",
+    );
+    after_response(&cache, false, Some(&mut fe), &mut cx);
+    after_response(
+        &at(4, "http-after-response replace-header A b c"),
+        false,
+        Some(&mut fe),
+        &mut cx,
+    );
+    after_response(
+        &at(5, "http-after-response del-header X"),
+        false,
+        None,
+        &mut cx,
+    );
+    let names: Vec<_> = fe
+        .response_rules
+        .iter()
+        .map(|t| t.get("name").cloned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            Some(Value::str("Server")),
+            Some(Value::str("Strict-Transport-Security"))
+        ]
+    );
+    assert!(fe.response_rules[1].notes[0].contains("differs: ringlb edits servers' responses only"));
+    let lost: Vec<usize> = led.lost_list().iter().map(|l| l.line).collect();
+    assert_eq!(lost, [3, 4, 5]);
+}
