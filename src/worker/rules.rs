@@ -190,13 +190,12 @@ pub fn on_connect(
     if rs.connection_rules().is_empty() {
         return Some(cs);
     }
-    let backends = w.backends.try_borrow().ok();
-    let up = backends.as_deref().map(|b| Up::new(frontend, b));
     w.with_rules(|st| {
         let now = st.now_ms();
-        let mut facts = Facts::connection(peer.ip(), dst_port);
-        facts.backends = up.as_ref().map(|u| u as &dyn UpServers);
-        let out = rs.on_connect(&facts, &mut st.tables, &mut cs, &mut st.scratch, now);
+        let facts = Facts::connection(peer.ip(), dst_port);
+        let out = with_backends(w, frontend, &facts, |f| {
+            rs.on_connect(f, &mut st.tables, &mut cs, &mut st.scratch, now)
+        });
         w.count_rule_hits(fe, 0, out.hits);
         if out.reject {
             cs.close(&mut st.tables, now);
@@ -262,13 +261,11 @@ pub fn on_request(
         return ReqDecision::default();
     };
     let base = rs.connection_rules().len();
-    let backends = w.backends.try_borrow().ok();
-    let up = backends.as_deref().map(|b| Up::new(frontend, b));
-    let mut facts = *facts;
-    facts.backends = up.as_ref().map(|u| u as &dyn UpServers);
     w.with_rules(|st| {
         let now = st.now_ms();
-        let out = rs.on_request(&facts, &mut st.tables, cs, &mut st.scratch, now);
+        let out = with_backends(w, frontend, facts, |f| {
+            rs.on_request(f, &mut st.tables, cs, &mut st.scratch, now)
+        });
         w.count_rule_hits(fe, base, out.hits());
         let mut d = ReqDecision {
             tracked: out.tracked,
@@ -337,6 +334,21 @@ pub fn apply_header(head: &mut Vec<u8>, e: &HeaderEdit, value: &[u8]) {
     }
 }
 
+/// Run an evaluation on `facts` with the worker's view of its backends (for `nbsrv`),
+/// borrowed only while it runs.
+fn with_backends<R>(
+    w: &Worker,
+    frontend: &Frontend,
+    facts: &Facts<'_>,
+    eval: impl FnOnce(&Facts<'_>) -> R,
+) -> R {
+    let backends = w.backends.try_borrow().ok();
+    let up = backends.as_deref().map(|b| Up::new(frontend, b));
+    let mut facts = *facts;
+    facts.backends = up.as_ref().map(|u| u as &dyn UpServers);
+    eval(&facts)
+}
+
 /// What `nbsrv()` reads: the worker's own view of each backend's servers (kept up to
 /// date by the control thread's messages), through the frontend's rule numbering.
 struct Up<'a> {
@@ -399,13 +411,11 @@ pub fn on_response(
         return;
     }
     let base = rs.connection_rules().len() + rs.request_rules().len();
-    let backends = w.backends.try_borrow().ok();
-    let up = backends.as_deref().map(|b| Up::new(frontend, b));
-    let mut facts = *facts;
-    facts.backends = up.as_ref().map(|u| u as &dyn UpServers);
     w.with_rules(|st| {
         let now = st.now_ms();
-        let out = rs.on_response(&facts, &st.tables, tracked, &mut st.scratch, now);
+        let out = with_backends(w, frontend, facts, |f| {
+            rs.on_response(f, &st.tables, tracked, &mut st.scratch, now)
+        });
         w.count_rule_hits(fe, base, out.hits());
         for (e, value) in out.edits() {
             apply_header(head, e, value);
