@@ -58,7 +58,7 @@
 //! | [`rules`] | rule engine: ACLs, HAProxy-style rules by phase, tracking tables; pure functions of their inputs and time | — |
 //! | [`http`] | HTTP/1.1 codec: strict request/response parsing, framing, chunked validation | — |
 //! | [`demo`] | `ringlb demo`: built-in backends (plain std threads) and their configuration text | — |
-//! | [`import`] | `ringlb import`: haproxy.cfg / keepalived.conf → ringlb TOML, every line cited or reported; pure | — |
+//! | [`import`] | `ringlb import`: haproxy.cfg / keepalived.conf → ringlb TOML, every line cited or reported; pure | rules (log-format values) |
 
 pub mod admin;
 pub mod announce;

@@ -30,7 +30,9 @@ const ALLOWED: &[(&str, May)] = &[
     ("run", Anything),
     ("demo", Only(&[])),
     // The importer is pure text → text; `ringlb import` (main) validates its output.
-    ("import", Only(&[])),
+    // It asks the (pure) rule engine whether a header value's log-format is one
+    // ringlb renders, so that a value it cannot carry is reported, not lost.
+    ("import", Only(&["rules"])),
     (
         "admin",
         Only(&[

@@ -358,3 +358,71 @@ fn error_pages_replace_ringlbs_own_responses() {
     assert_eq!((status, &body[..]), (400, &b"bad input"[..]));
     assert!(c.closed());
 }
+
+/// `format` values (docs/rules.md, "Values computed per request") reach the server
+/// and the client rendered for each request, and an `nbsrv` ACL follows the
+/// backend's servers as the worker learns of them (here: maintenance set through
+/// the admin API, then lifted).
+#[test]
+fn values_from_samples_and_a_maintenance_page_while_no_server_is_usable() {
+    let backend = Backend::start();
+    let rules = r#"
+[[frontend.acl]]
+name = "dead"
+nbsrv = { backend = "app", below = 1 }
+[[frontend.http_rule]]
+action = "return"
+status = 503
+body = "maintenance"
+if = "dead"
+[[frontend.http_rule]]
+action = "set_header"
+name = "X-Client"
+format = "%[src] %[req.hdr(host),lower] %[path] id=%[urlp(id),upper] [%[req.hdr(x-none)]]"
+[[frontend.response_rule]]
+action = "add_header"
+name = "X-Status"
+format = "status=%[status] %ci"
+"#;
+    let rl = start(&backend, "admin_bind = \"127.0.0.1:0\"", rules);
+    for (src, id) in [("127.0.0.3", "x7"), ("127.0.0.4", "y8")] {
+        let mut c = client_from(src, rl.addr());
+        let req = format!("GET /a/b?id={id} HTTP/1.1\r\nHost: WWW.Example.com\r\n\r\n");
+        c.send(req.as_bytes());
+        let (status, head, _) = c.response(false);
+        assert_eq!(status, 200);
+        let want = format!("x-status: status=200 {src}");
+        assert!(head.to_ascii_lowercase().contains(&want), "{head}");
+        let seen = backend.last_head();
+        let want = format!(
+            "X-Client: {src} www.example.com /a/b id={} []",
+            id.to_uppercase()
+        );
+        assert!(seen.contains(&want), "{seen}");
+    }
+    assert_eq!(backend.requests(), 2);
+    let adm = rl.admin_addr();
+    let set = |state: &str| {
+        let (status, body) = common::admin(adm, "POST", "/api/servers/app/a1/state", state, None);
+        assert_eq!(status, 200, "{body}");
+    };
+    // The worker hears of the change by message: poll, bounded.
+    let until = |want: u16| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (status, _, body) = get(rl.addr(), "/");
+            if status == want {
+                return body;
+            }
+            assert!(Instant::now() < deadline, "still {status}, not {want}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    set("maint");
+    assert_eq!(until(503), b"maintenance");
+    let served = backend.requests();
+    assert_eq!(get(rl.addr(), "/x").0, 503);
+    assert_eq!(backend.requests(), served, "answered by the rule");
+    set("ready");
+    until(200);
+}

@@ -397,3 +397,43 @@ fn http_version_takes_http2_and_names_a_bad_value() {
         "{e}"
     );
 }
+
+#[test]
+fn header_formats_and_nbsrv_are_checked_naming_the_line() {
+    let ok = http(
+        "[[frontend.acl]]\nname = \"dead\"\nnbsrv = { backend = \"app\", below = 1 }\n\
+         [[frontend.http_rule]]\naction = \"return\"\nstatus = 503\nif = \"dead\"\n\
+         [[frontend.http_rule]]\naction = \"set_header\"\nname = \"X-Client\"\nformat = \"%[src]:%[dst_port] %[req.hdr(host),lower]\"\n\
+         [[frontend.response_rule]]\naction = \"add_header\"\nname = \"X-Status\"\nformat = \"%ST\"\n",
+    );
+    let c = Config::parse(&ok, "t.toml").unwrap();
+    let rules = c.frontends[0].rules.as_ref().unwrap();
+    assert_eq!(rules.request_rules().len(), 2);
+    match &rules.request_rules()[1].action {
+        ReqAction::Header(e) => assert!(e.format.is_some()),
+        other => panic!("{other:?}"),
+    }
+    let bad_fetch = http(
+        "[[frontend.http_rule]]\naction = \"set_header\"\nname = \"X\"\nformat = \"%[var(txn.x)]\"\n",
+    );
+    let e = only_error(&bad_fetch);
+    assert!(
+        e.contains(&format!("t.toml:{}:", line_of(&bad_fetch, "format ="))) && e.contains("var"),
+        "{e}"
+    );
+    let both = http(
+        "[[frontend.http_rule]]\naction = \"add_header\"\nname = \"X\"\nvalue = \"a\"\nformat = \"%[src]\"\n",
+    );
+    assert!(only_error(&both).contains("not both"));
+    let in_response = http(
+        "[[frontend.response_rule]]\naction = \"set_header\"\nname = \"X\"\nformat = \"%[req.hdr(host)]\"\n",
+    );
+    assert!(only_error(&in_response).contains("cannot read the request head"));
+    let no_backend =
+        http("[[frontend.acl]]\nname = \"d\"\nnbsrv = { backend = \"nope\", below = 1 }\n");
+    assert!(only_error(&no_backend).contains("nbsrv backend \"nope\""));
+    let two = http(
+        "[[frontend.acl]]\nname = \"d\"\nnbsrv = { backend = \"app\", below = 1, above = 2 }\n",
+    );
+    assert!(only_error(&two).contains("exactly one of below, above, equals"));
+}

@@ -34,6 +34,7 @@
 //! | `validate_rules.rs` | `[[table]]`, a frontend's rules → a [`crate::rules::RuleSet`], error pages |
 //! | `validate_acl.rs` | `[[frontend.acl]]` → the rule engine's tests (CIDR files, regexes, counters) |
 //! | `validate_actions.rs` | the actions of `tcp_rule`, `http_rule`, `response_rule` |
+//! | `validate_values.rs` | header values (`value` or a log-format `format`) and redirect targets |
 //! | `duration.rs` | duration strings (`"500ms"`, `"1m30s"`) → [`Duration`] |
 //! | `error.rs` | [`ConfigError`]s, each naming file, line, column and key |
 
@@ -62,6 +63,7 @@ mod validate_script;
 mod validate_tls;
 mod validate_user;
 mod validate_userlist;
+mod validate_values;
 mod validate_vrrp;
 mod validate_vrrp_sync;
 mod validate_vrrp_track;

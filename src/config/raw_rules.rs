@@ -44,6 +44,8 @@ pub struct RawAcl {
     pub http_version: Option<S<Vec<String>>>,
     pub cookie: Option<S<RawNamed>>,
     pub counter: Option<S<RawCounter>>,
+    /// `nbsrv = { backend = "app", below = 1 }` (HAProxy's `nbsrv(app) lt 1`).
+    pub nbsrv: Option<S<RawNbsrv>>,
     /// `http_auth = { userlist = "L", groups = ["G"] }` (HAProxy's `http_auth(L)`,
     /// `http_auth_group(L) G`).
     pub http_auth: Option<S<RawHttpAuth>>,
@@ -103,6 +105,16 @@ pub struct RawCounter {
     pub above: i64,
 }
 
+/// `nbsrv = { backend, below | above | equals }`: the backend's usable servers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNbsrv {
+    pub backend: String,
+    pub below: Option<i64>,
+    pub above: Option<i64>,
+    pub equals: Option<i64>,
+}
+
 /// `[[frontend.tcp_rule]]`: `accept`, `reject`, `track` (+ `table`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -125,10 +137,16 @@ pub struct RawHttpRule {
     pub body_file: Option<S<String>>,
     pub location: Option<S<String>>,
     pub prefix: Option<S<String>>,
+    /// `redirect`: `location` / `prefix` as HAProxy log-format strings.
+    pub location_format: Option<S<String>>,
+    pub prefix_format: Option<S<String>>,
     pub scheme: Option<S<String>>,
     pub drop_query: Option<bool>,
     pub name: Option<S<String>>,
     pub value: Option<S<String>>,
+    /// `set_header`/`add_header`: the value as a HAProxy log-format string
+    /// (`%[req.hdr(host),lower]`, `%ci`), instead of the literal `value`.
+    pub format: Option<S<String>>,
     pub regex: Option<S<String>>,
     pub replacement: Option<S<String>>,
     pub backend: Option<S<String>>,
@@ -148,6 +166,8 @@ pub struct RawResponseRule {
     pub action: S<String>,
     pub name: S<String>,
     pub value: Option<S<String>>,
+    /// The value as a HAProxy log-format string, instead of the literal `value`.
+    pub format: Option<S<String>>,
     #[serde(rename = "if")]
     pub if_: Option<S<String>>,
     pub unless: Option<S<String>>,

@@ -3,13 +3,13 @@
 //! line), regexes compiled once, counters resolved to tracking slots.
 
 use super::raw::S;
-use super::raw_rules::{RawAcl, RawCounter, RawHeaderMatch, RawHttpAuth, RawNamed};
+use super::raw_rules::{RawAcl, RawCounter, RawHeaderMatch, RawHttpAuth, RawNamed, RawNbsrv};
 use super::validate::Validator;
 use super::validate_rules::RuleCx;
 use crate::rules::{Cmp, Counter, IpSetBuilder, Method, Patterns, RuleError, Test};
 
 /// The kinds of condition an ACL may name, for messages.
-const KINDS: &str = "src, src_file, dst_port, sni, sni_suffix, tls_version, alpn, method, host, host_suffix, host_regex, path, path_prefix, path_suffix, path_regex, query, header, http_version, cookie, counter, http_auth";
+const KINDS: &str = "src, src_file, dst_port, sni, sni_suffix, tls_version, alpn, method, host, host_suffix, host_regex, path, path_prefix, path_suffix, path_regex, query, header, http_version, cookie, counter, nbsrv, http_auth";
 
 impl Validator {
     /// The test of one ACL; `None` after recording an error.
@@ -41,6 +41,8 @@ impl Validator {
             return self.http_version_test(h, what);
         } else if let Some(c) = &r.counter {
             return self.counter_test(c, cx, what);
+        } else if let Some(n) = &r.nbsrv {
+            return self.nbsrv_test(n, cx, what);
         } else if let Some(a) = &r.http_auth {
             return self.auth_test(a, what);
         } else if let Some(q) = &r.query {
@@ -209,6 +211,40 @@ impl Validator {
     }
 }
 
+impl Validator {
+    /// `nbsrv = { backend, below | above | equals }`.
+    fn nbsrv_test(&mut self, n: &S<RawNbsrv>, cx: &RuleCx<'_>, what: &str) -> Option<Test> {
+        let r = n.get_ref();
+        let Some(&backend) = cx.backends.get(r.backend.as_str()) else {
+            let msg = format!(
+                "{what}: nbsrv backend {:?} is not a defined [[backend]]",
+                r.backend
+            );
+            self.error(n.span(), msg);
+            return None;
+        };
+        let (cmp, value) = match (r.below, r.above, r.equals) {
+            (Some(v), None, None) => (Cmp::Lt, v),
+            (None, Some(v), None) => (Cmp::Gt, v),
+            (None, None, Some(v)) => (Cmp::Eq, v),
+            _ => {
+                let msg = format!("{what}: nbsrv needs exactly one of below, above, equals");
+                self.error(n.span(), msg);
+                return None;
+            }
+        };
+        if value < 0 {
+            self.error(n.span(), format!("{what}: nbsrv {value} is negative"));
+            return None;
+        }
+        Some(Test::Nbsrv {
+            backend: backend as u32,
+            cmp,
+            value: value as u64,
+        })
+    }
+}
+
 /// The condition kinds set in an ACL (`src` and `src_file` count as one).
 fn acl_kinds(r: &RawAcl) -> Vec<&'static str> {
     let lists = [
@@ -238,6 +274,7 @@ fn acl_kinds(r: &RawAcl) -> Vec<&'static str> {
         ("header", r.header.is_some()),
         ("cookie", r.cookie.is_some()),
         ("counter", r.counter.is_some()),
+        ("nbsrv", r.nbsrv.is_some()),
         ("http_auth", r.http_auth.is_some()),
     ];
     kinds.extend(others.iter().filter(|(_, set)| *set).map(|(k, _)| *k));

@@ -8,8 +8,7 @@ use super::raw_rules::RawHttpRule;
 use super::validate::Validator;
 use super::validate_rules::RuleCx;
 use crate::rules::{
-    ConnAction, HeaderEdit, HeaderOp, PathRewrite, Redirect, RedirectTo, Reply, ReqAction,
-    RuleError, RuleSetBuilder,
+    ConnAction, HeaderOp, PathRewrite, Reply, ReqAction, RuleError, RuleSetBuilder,
 };
 
 /// Tarpit defaults (HAProxy: `timeout tarpit`, status 500).
@@ -111,14 +110,6 @@ impl Validator {
                 );
                 continue;
             };
-            let value = r.value.as_ref().map_or("", |v| v.get_ref().as_str());
-            if op != HeaderOp::Del && r.value.is_none() {
-                self.error(
-                    r.action.span(),
-                    format!("{what}: action {:?} needs value", r.action.get_ref()),
-                );
-                continue;
-            }
             if let Some(why) = protected_header(op, r.name.get_ref(), false) {
                 self.error(
                     r.name.span(),
@@ -126,9 +117,17 @@ impl Validator {
                 );
                 continue;
             }
+            let Some(edit) = self.header_edit(
+                op,
+                r.name.get_ref(),
+                (&r.value, &r.format),
+                &r.action,
+                &what,
+            ) else {
+                continue;
+            };
             let when = self.when(&r.if_, &r.unless, &what);
-            let res = HeaderEdit::new(op, r.name.get_ref(), value.as_bytes())
-                .and_then(|e| b.response(e, when.as_ref().map(|w| w.0)));
+            let res = b.response(edit, when.as_ref().map(|w| w.0));
             self.rule_result(res, &r.action, when.as_ref().map(|w| w.1.clone()), &what);
         }
     }
@@ -195,12 +194,10 @@ impl Validator {
                     self.error(span, format!("{what}: header {name:?} {why}"));
                     return None;
                 }
-                let value = match op {
-                    HeaderOp::Del => "",
-                    _ => self.needs(&r.value, r, "value", what)?,
-                };
-                ReqAction::Header(self.ok(
-                    HeaderEdit::new(op, name, value.as_bytes()),
+                ReqAction::Header(self.header_edit(
+                    op,
+                    name,
+                    (&r.value, &r.format),
                     &r.action,
                     what,
                 )?)
@@ -324,38 +321,6 @@ impl Validator {
         Some(reply)
     }
 
-    fn redirect(&mut self, r: &RawHttpRule, what: &str) -> Option<Redirect> {
-        let given: Vec<_> = [&r.location, &r.prefix, &r.scheme]
-            .into_iter()
-            .flatten()
-            .collect();
-        if given.len() != 1 {
-            self.error(
-                r.action.span(),
-                format!("{what}: redirect needs exactly one of location, prefix, scheme"),
-            );
-            return None;
-        }
-        let to = if let Some(l) = &r.location {
-            RedirectTo::Location(l.get_ref().as_bytes().into())
-        } else if let Some(p) = &r.prefix {
-            RedirectTo::Prefix(p.get_ref().as_bytes().into())
-        } else {
-            RedirectTo::Scheme(r.scheme.as_ref()?.get_ref().as_str().into())
-        };
-        let status = self.int_in(
-            r.status.as_ref(),
-            302,
-            301..=308,
-            &format!("{what}: status"),
-        ) as u16;
-        Some(Redirect {
-            to,
-            status,
-            drop_query: r.drop_query.unwrap_or(false),
-        })
-    }
-
     fn needs<'r>(
         &mut self,
         v: &'r Option<S<String>>,
@@ -372,7 +337,12 @@ impl Validator {
         v.as_ref().map(|v| v.get_ref().as_str())
     }
 
-    fn ok<T>(&mut self, res: Result<T, RuleError>, at: &S<String>, what: &str) -> Option<T> {
+    pub(super) fn ok<T>(
+        &mut self,
+        res: Result<T, RuleError>,
+        at: &S<String>,
+        what: &str,
+    ) -> Option<T> {
         res.map_err(|e| self.error(at.span(), format!("{what}: {e}")))
             .ok()
     }
@@ -382,8 +352,16 @@ impl Validator {
         let action = r.action.get_ref().as_str();
         let takes: &[&str] = match action {
             "deny" | "return" => &["status", "content_type", "body", "body_file"],
-            "redirect" => &["location", "prefix", "scheme", "status", "drop_query"],
-            "set_header" | "add_header" => &["name", "value"],
+            "redirect" => &[
+                "location",
+                "prefix",
+                "scheme",
+                "location_format",
+                "prefix_format",
+                "status",
+                "drop_query",
+            ],
+            "set_header" | "add_header" => &["name", "value", "format"],
             "del_header" => &["name"],
             "set_path" => &["value"],
             "replace_path" => &["regex", "replacement"],
@@ -400,10 +378,16 @@ impl Validator {
             ("body_file", r.body_file.as_ref().map(|s| s.span())),
             ("location", r.location.as_ref().map(|s| s.span())),
             ("prefix", r.prefix.as_ref().map(|s| s.span())),
+            (
+                "location_format",
+                r.location_format.as_ref().map(|s| s.span()),
+            ),
+            ("prefix_format", r.prefix_format.as_ref().map(|s| s.span())),
             ("scheme", r.scheme.as_ref().map(|s| s.span())),
             ("drop_query", r.drop_query.map(|_| r.action.span())),
             ("name", r.name.as_ref().map(|s| s.span())),
             ("value", r.value.as_ref().map(|s| s.span())),
+            ("format", r.format.as_ref().map(|s| s.span())),
             ("regex", r.regex.as_ref().map(|s| s.span())),
             ("replacement", r.replacement.as_ref().map(|s| s.span())),
             ("backend", r.backend.as_ref().map(|s| s.span())),

@@ -5,6 +5,7 @@
 
 use regex::bytes::Regex;
 
+use super::format::Format;
 use super::pattern::regex;
 use super::RuleError;
 
@@ -72,6 +73,11 @@ pub enum RedirectTo {
     Location(Box<[u8]>),
     /// This prefix followed by the request's path and query (`redirect prefix`).
     Prefix(Box<[u8]>),
+    /// A location from a log-format string (see [`Format`]), rendered per request.
+    LocationFormat(Format),
+    /// A prefix from a log-format string, followed by the path and query; a prefix
+    /// that renders as `/` alone adds nothing (as HAProxy).
+    PrefixFormat(Format),
     /// The same host, path and query with this scheme (`redirect scheme https`). The
     /// port is dropped when it is the old scheme's default (`:80` going to https,
     /// `:443` going to http). Without a Host the rule does not act.
@@ -92,8 +98,11 @@ pub struct Redirect {
 pub struct HeaderEdit {
     pub op: HeaderOp,
     pub name: Box<str>,
-    /// Empty for `Del`.
+    /// Empty for `Del`, and when `format` gives the value.
     pub value: Box<[u8]>,
+    /// A value computed per evaluation (HAProxy's `%[fetch,converter]`), rendered
+    /// into the scratch space; `None` when the value is the literal `value`.
+    pub format: Option<Format>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +123,22 @@ impl HeaderEdit {
             op,
             name: name.into(),
             value: if op == HeaderOp::Del { &[][..] } else { value }.into(),
+            format: None,
         })
+    }
+
+    /// A `Set` or `Add` whose value is a log-format string (see [`Format`]); one
+    /// without samples is a literal value.
+    pub fn with_format(op: HeaderOp, name: &str, format: Format) -> Result<Self, RuleError> {
+        if let Some(lit) = format.literal() {
+            return HeaderEdit::new(op, name, lit);
+        }
+        if op == HeaderOp::Del {
+            return Err(RuleError::Invalid("del_header takes no value".into()));
+        }
+        let mut e = HeaderEdit::new(op, name, b"")?;
+        e.format = Some(format);
+        Ok(e)
     }
 }
 
@@ -228,6 +252,15 @@ impl ReqAction {
                 }
                 match &r.to {
                     RedirectTo::Location(v) | RedirectTo::Prefix(v) => field_value(v),
+                    RedirectTo::LocationFormat(f) | RedirectTo::PrefixFormat(f) => {
+                        if f.layer() > super::cond::Layer::Http {
+                            Err(RuleError::Invalid(
+                                "a redirect cannot read the response".into(),
+                            ))
+                        } else {
+                            Ok(())
+                        }
+                    }
                     RedirectTo::Scheme(s) => {
                         let ok = !s.is_empty()
                             && s.bytes()

@@ -117,6 +117,11 @@ impl RuleSetBuilder {
                 rw.ordinal = self.set.rewrites;
                 self.set.rewrites += 1;
             }
+            ReqAction::Header(e) if e.format.as_ref().is_some_and(|f| f.layer() > Layer::Http) => {
+                return Err(RuleError::Invalid(
+                    "a request rule's value cannot read the response".into(),
+                ));
+            }
             _ => {}
         }
         let cond = self.cond(when, Layer::Http)?;
@@ -130,6 +135,11 @@ impl RuleSetBuilder {
         edit: HeaderEdit,
         when: Option<When<'_>>,
     ) -> Result<usize, RuleError> {
+        if edit.format.as_ref().is_some_and(|f| f.reads_request()) {
+            return Err(RuleError::Invalid(
+                "a response rule's value cannot read the request head (in HAProxy, hdr() there is the response's header)".into(),
+            ));
+        }
         let cond = self.cond(when, Layer::Response)?;
         self.set.res.push(Rule { action: edit, cond });
         Ok(self.set.res.len() - 1)

@@ -85,6 +85,9 @@ pub enum Test {
         cmp: Cmp,
         value: u64,
     },
+    /// The usable servers of a backend (by the index rules give backends) compared
+    /// with a number (`nbsrv(app) lt 1`); false when the count is not known.
+    Nbsrv { backend: u32, cmp: Cmp, value: u64 },
 }
 
 /// When the data a test needs is first known.
@@ -103,7 +106,9 @@ pub enum Layer {
 impl Test {
     pub fn layer(&self) -> Layer {
         match self {
-            Test::Src(_) | Test::DstPort(_) | Test::Counter { .. } => Layer::Connection,
+            Test::Src(_) | Test::DstPort(_) | Test::Counter { .. } | Test::Nbsrv { .. } => {
+                Layer::Connection
+            }
             Test::Sni(_) | Test::TlsVersion(_) | Test::Alpn(_) => Layer::Tls,
             Test::Status(_) => Layer::Response,
             _ => Layer::Http,
@@ -135,6 +140,14 @@ impl Test {
                         .read(t.entry, *counter, cx.now_ms)
                 })
                 .is_some_and(|v| cmp.holds(v, *value)),
+            Test::Nbsrv {
+                backend,
+                cmp,
+                value,
+            } => f
+                .backends
+                .and_then(|b| b.up(*backend))
+                .is_some_and(|n| cmp.holds(u64::from(n), *value)),
             _ => http.is_some_and(|h| {
                 let h = *h;
                 match self {

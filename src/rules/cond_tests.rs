@@ -336,3 +336,33 @@ fn acl_names_and_checks() {
     );
     assert!(acl.is_err());
 }
+
+#[test]
+fn nbsrv_reads_the_callers_counts() {
+    #[derive(Debug)]
+    struct Up(Vec<u32>);
+    impl crate::rules::UpServers for Up {
+        fn up(&self, backend: u32) -> Option<u32> {
+            self.0.get(backend as usize).copied()
+        }
+    }
+    let dead = |backend| Test::Nbsrv {
+        backend,
+        cmp: Cmp::Lt,
+        value: 1,
+    };
+    assert_eq!(dead(0).layer(), Layer::Connection);
+    let mut f = get("/");
+    assert!(!check(&dead(0), &f), "counts not known: false");
+    let up = Up(vec![0, 2]);
+    f.backends = Some(&up);
+    assert!(check(&dead(0), &f));
+    assert!(!check(&dead(1), &f));
+    assert!(!check(&dead(7), &f), "unknown backend: false");
+    let two = Test::Nbsrv {
+        backend: 1,
+        cmp: Cmp::Ge,
+        value: 2,
+    };
+    assert!(check(&two, &f));
+}

@@ -11,7 +11,7 @@
 //! rewrites and redirects) see the new path. Header edits are only collected: the
 //! HTTP codec applies them, and later conditions do not see them.
 
-use super::action::{ConnAction, Part, Redirect, RedirectTo, ReqAction};
+use super::action::{ConnAction, HeaderEdit, Part, Redirect, RedirectTo, ReqAction};
 use super::build::RuleSet;
 use super::cond::Ctx;
 use super::counter::{Slots, Tracked, SLOTS};
@@ -102,13 +102,21 @@ impl RuleSet {
                     true
                 }
                 ReqAction::Redirect(rd) => {
-                    let built = facts.http.as_ref().is_some_and(|h| location(rd, h, sc));
+                    let built = facts
+                        .http
+                        .as_ref()
+                        .is_some_and(|h| location(rd, facts, h, sc));
                     if built {
                         stop = Some(i);
                     }
                     built
                 }
-                ReqAction::Header(_) => facts.http.is_some(),
+                ReqAction::Header(e) => {
+                    if facts.http.is_some() {
+                        render(e, facts, sc);
+                    }
+                    facts.http.is_some()
+                }
                 ReqAction::SetPath(_) | ReqAction::ReplacePath(_) => rewrite(&r.action, facts, sc),
                 ReqAction::Track { slot, table } => {
                     track(facts, tables, sc, *slot, *table, now_ms, false)
@@ -146,6 +154,8 @@ impl RuleSet {
             set: self,
             hits: &sc.hits,
             path: sc.path.rewritten(),
+            values: &sc.values,
+            spans: &sc.spans,
         }
     }
 
@@ -162,12 +172,15 @@ impl RuleSet {
         sc.begin(self, *tracked);
         for (i, r) in self.res.iter().enumerate() {
             if self.holds(r.cond.as_ref(), facts, tables, sc, now_ms) {
+                render(&r.action, facts, sc);
                 sc.hits.push(i as u32);
             }
         }
         ResponseOutcome {
             set: self,
             hits: &sc.hits,
+            values: &sc.values,
+            spans: &sc.spans,
         }
     }
 
@@ -239,6 +252,16 @@ fn track(
     true
 }
 
+/// A header edit's value from its format, into the scratch space (a literal value
+/// is used where it is).
+fn render(e: &HeaderEdit, facts: &Facts<'_>, sc: &mut Scratch) {
+    if let Some(f) = &e.format {
+        let start = sc.values.len() as u32;
+        f.render(facts, sc.path.rewritten(), &mut sc.values);
+        sc.spans.push((start, sc.values.len() as u32));
+    }
+}
+
 /// `set_path` / `replace_path` on the scratch path.
 fn rewrite(action: &ReqAction, facts: &Facts<'_>, sc: &mut Scratch) -> bool {
     let Some(h) = facts.http.as_ref() else {
@@ -281,7 +304,7 @@ fn rewrite(action: &ReqAction, facts: &Facts<'_>, sc: &mut Scratch) -> bool {
 
 /// Build a redirect's location in `sc.location`; false when it cannot be (a scheme
 /// redirect without a Host).
-fn location(rd: &Redirect, h: &HttpFacts<'_>, sc: &mut Scratch) -> bool {
+fn location(rd: &Redirect, facts: &Facts<'_>, h: &HttpFacts<'_>, sc: &mut Scratch) -> bool {
     let out = &mut sc.location;
     out.clear();
     let (raw_path, query) = split_target(h.target);
@@ -295,6 +318,16 @@ fn location(rd: &Redirect, h: &HttpFacts<'_>, sc: &mut Scratch) -> bool {
         RedirectTo::Location(l) => {
             out.extend_from_slice(l);
             return true;
+        }
+        RedirectTo::LocationFormat(f) => {
+            f.render(facts, sc.path.rewritten(), out);
+            return true;
+        }
+        RedirectTo::PrefixFormat(f) => {
+            f.render(facts, sc.path.rewritten(), out);
+            if out == b"/" {
+                out.clear();
+            }
         }
         RedirectTo::Prefix(p) => {
             let p = match p.strip_suffix(b"/") {

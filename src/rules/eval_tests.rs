@@ -87,11 +87,11 @@ fn run(
     let mut path = None;
     for e in out.edits() {
         match e {
-            Edit::Header(h) => headers.push(format!(
+            Edit::Header(h, value) => headers.push(format!(
                 "{:?} {}: {}",
                 h.op,
                 h.name,
-                String::from_utf8_lossy(&h.value)
+                String::from_utf8_lossy(value)
             )),
             Edit::Path(p) => path = Some(String::from_utf8_lossy(p).into_owned()),
         }
@@ -331,4 +331,91 @@ fn scheme_redirect_after_a_rewrite_uses_the_new_path() {
         run(&set, &get("/old/x?a")).0,
         "redirect 301 https://example.com/new?a"
     );
+}
+
+#[test]
+fn header_values_with_samples_are_rendered_per_request() {
+    use crate::rules::Format;
+    let mut b = builder();
+    let fmt = |t: &str| Format::parse(t).expect("valid");
+    let edit = |op, name, t: &str| {
+        ReqAction::Header(HeaderEdit::with_format(op, name, fmt(t)).expect("valid"))
+    };
+    b.request(edit(HeaderOp::Set, "X-Client", "%[src]:%[dst_port]"), None)
+        .expect("ok");
+    b.request(
+        ReqAction::Header(HeaderEdit::new(HeaderOp::Add, "X-Lit", b"%[src]").expect("valid")),
+        None,
+    )
+    .expect("ok");
+    b.request(ReqAction::SetPath((*b"/new").into()), Some(When::If("old")))
+        .expect("ok");
+    b.request(
+        edit(HeaderOp::Add, "X-Host", "%[req.hdr(host),lower]%[path]"),
+        None,
+    )
+    .expect("ok");
+    let set = b.build();
+    let headers: &Pairs<'_> = &[(b"Host", b"WWW.Example.com")];
+    let (_, _, _, edits, path) = run(&set, &req("/old/x?q=1", Some("WWW.Example.com"), headers));
+    assert_eq!(
+        edits,
+        [
+            "Set X-Client: 192.0.2.10:80",
+            "Add X-Lit: %[src]",
+            "Add X-Host: www.example.com/new"
+        ]
+    );
+    assert_eq!(path.as_deref(), Some("/new"));
+    // A literal format is a literal value; del_header takes none.
+    let lit = HeaderEdit::with_format(HeaderOp::Set, "X", fmt("a%%b")).expect("valid");
+    assert!(lit.format.is_none() && &*lit.value == b"a%b");
+    assert!(HeaderEdit::with_format(HeaderOp::Del, "X", fmt("%[src]")).is_err());
+}
+
+#[test]
+fn redirects_from_formats() {
+    use crate::rules::Format;
+    let fmt = |t: &str| Format::parse(t).expect("valid");
+    let redirect = |to| {
+        ReqAction::Redirect(Redirect {
+            to,
+            status: 301,
+            drop_query: false,
+        })
+    };
+    let mut b = builder();
+    b.request(
+        ReqAction::SetPath((*b"/new/x").into()),
+        Some(When::If("old")),
+    )
+    .expect("ok");
+    let loc = fmt("https://%[req.hdr(host),lower]%[capture.req.uri]|%[url]");
+    b.request(
+        redirect(RedirectTo::LocationFormat(loc)),
+        Some(When::Unless("api")),
+    )
+    .expect("ok");
+    let pre = fmt("%[req.hdr(x-to)]");
+    b.request(
+        redirect(RedirectTo::PrefixFormat(pre)),
+        Some(When::If("api")),
+    )
+    .expect("ok");
+    let set = b.build();
+    let headers: &Pairs<'_> = &[(b"Host", b"Ex.COM")];
+    let (v, ..) = run(&set, &req("/old/x?q=1", Some("Ex.COM"), headers));
+    assert_eq!(v, "redirect 301 https://ex.com/old/x?q=1|/new/x?q=1");
+    // As HAProxy: a prefix is kept as rendered (a trailing / too); `/` alone or
+    // nothing adds nothing.
+    let to: &Pairs<'_> = &[(b"X-To", b"http://z/")];
+    let (v, ..) = run(&set, &req("/api/a", None, to));
+    assert_eq!(v, "redirect 301 http://z//api/a");
+    let (v, ..) = run(&set, &req("/api/a", None, &[]));
+    assert_eq!(v, "redirect 301 /api/a");
+    let st = fmt("%[status]");
+    let err = RuleSetBuilder::new(&[], true)
+        .request(redirect(RedirectTo::LocationFormat(st)), None)
+        .unwrap_err();
+    assert!(err.to_string().contains("response"), "{err}");
 }

@@ -21,6 +21,16 @@ pub struct Facts<'a> {
     pub http: Option<HttpFacts<'a>>,
     /// The response status, in the response phase.
     pub status: Option<u16>,
+    /// How many servers of each backend are usable (`nbsrv`), as the worker knows
+    /// from the control thread's messages; `None`: not known, `nbsrv` tests are false.
+    pub backends: Option<&'a dyn UpServers>,
+}
+
+/// The usable servers of a backend, by the index rules give backends (HAProxy's
+/// `nbsrv`: the usable active servers, or the usable backups when there are none).
+pub trait UpServers: std::fmt::Debug {
+    /// `None` for a backend the caller does not know.
+    fn up(&self, backend: u32) -> Option<u32>;
 }
 
 impl<'a> Facts<'a> {
@@ -34,6 +44,7 @@ impl<'a> Facts<'a> {
             alpn: None,
             http: None,
             status: None,
+            backends: None,
         }
     }
 }

@@ -14,6 +14,8 @@
 //! | `cidr.rs` | [`IpSet`]: IPv4/IPv6 networks as merged sorted ranges, binary search |
 //! | `pattern.rs` | [`Patterns`]: string lists matched exact/prefix/suffix/domain/regex |
 //! | `facts.rs` | [`Facts`]: the borrowed view of a connection and request rules look at |
+//! | `format.rs` | [`Format`]: header values with samples (`%[req.hdr(host),lower]`, `%ci`) |
+//! | `format_tests.rs` | tests of every fetch, converter and alias, against HAProxy's output |
 //! | `cond.rs` | [`Acl`] and [`Test`]: every condition kind, and its evaluation |
 //! | `expr.rs` | [`Cond`]: `a b \|\| !c` parsed once into a flat array of terms |
 //! | `action.rs` | actions by phase: [`ConnAction`], [`ReqAction`], [`HeaderEdit`] |
@@ -73,6 +75,7 @@ mod error;
 mod eval;
 mod expr;
 mod facts;
+mod format;
 mod key;
 mod outcome;
 mod path;
@@ -94,7 +97,8 @@ pub use counter::{Counter, Counters, Slots, TableConfig, TableStats, Tracked, SL
 pub use error::RuleError;
 pub use eval::{count_bytes, count_error, ConnState};
 pub use expr::Cond;
-pub use facts::{Facts, Field, Headers, HttpFacts};
+pub use facts::{Facts, Field, Headers, HttpFacts, UpServers};
+pub use format::Format;
 pub use key::{Key, KeyKind, MAX_KEY_LEN};
 pub use outcome::{ConnOutcome, Edit, RequestOutcome, ResponseOutcome, Verdict};
 pub use path::{normalize_path, split_target};

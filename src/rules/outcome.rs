@@ -37,7 +37,8 @@ pub enum Verdict<'s> {
 /// A change to make to the request before forwarding it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Edit<'s> {
-    Header(&'s HeaderEdit),
+    /// The edit and its value (rendered when the edit has a format).
+    Header(&'s HeaderEdit, &'s [u8]),
     /// The new path (normalized); the query stays as received.
     Path(&'s [u8]),
 }
@@ -54,6 +55,8 @@ pub struct RequestOutcome<'s> {
     pub(super) set: &'s RuleSet,
     pub(super) hits: &'s [u32],
     pub(super) path: Option<&'s [u8]>,
+    pub(super) values: &'s [u8],
+    pub(super) spans: &'s [(u32, u32)],
 }
 
 impl<'s> RequestOutcome<'s> {
@@ -70,9 +73,10 @@ impl<'s> RequestOutcome<'s> {
     /// The edits to apply, in rule order, when the request is forwarded (none else).
     pub fn edits(&self) -> impl Iterator<Item = Edit<'s>> + 's {
         let (set, hits, fwd) = (self.set, self.hits, self.forwards());
+        let mut values = Values::new(self.values, self.spans);
         let headers = hits.iter().filter(move |_| fwd).filter_map(move |&i| {
             match &set.req[i as usize].action {
-                ReqAction::Header(e) => Some(Edit::Header(e)),
+                ReqAction::Header(e) => Some(Edit::Header(e, values.of(e))),
                 _ => None,
             }
         });
@@ -84,6 +88,8 @@ impl<'s> RequestOutcome<'s> {
 pub struct ResponseOutcome<'s> {
     pub(super) set: &'s RuleSet,
     pub(super) hits: &'s [u32],
+    pub(super) values: &'s [u8],
+    pub(super) spans: &'s [(u32, u32)],
 }
 
 impl<'s> ResponseOutcome<'s> {
@@ -91,8 +97,39 @@ impl<'s> ResponseOutcome<'s> {
         self.hits
     }
 
-    pub fn edits(&self) -> impl Iterator<Item = &'s HeaderEdit> + 's {
+    /// Each edit with its value (rendered when the edit has a format).
+    pub fn edits(&self) -> impl Iterator<Item = (&'s HeaderEdit, &'s [u8])> + 's {
         let set = self.set;
-        self.hits.iter().map(move |&i| &set.res[i as usize].action)
+        let mut values = Values::new(self.values, self.spans);
+        self.hits.iter().map(move |&i| {
+            let e = &set.res[i as usize].action;
+            (e, values.of(e))
+        })
+    }
+}
+
+/// The values of the edits that acted, in their order: literal ones where they are,
+/// rendered ones from the scratch space, one span per edit with a format.
+struct Values<'s> {
+    bytes: &'s [u8],
+    spans: std::slice::Iter<'s, (u32, u32)>,
+}
+
+impl<'s> Values<'s> {
+    fn new(bytes: &'s [u8], spans: &'s [(u32, u32)]) -> Self {
+        Values {
+            bytes,
+            spans: spans.iter(),
+        }
+    }
+
+    fn of(&mut self, e: &'s HeaderEdit) -> &'s [u8] {
+        if e.format.is_none() {
+            return &e.value;
+        }
+        self.spans
+            .next()
+            .and_then(|&(a, b)| self.bytes.get(a as usize..b as usize))
+            .unwrap_or(b"")
     }
 }

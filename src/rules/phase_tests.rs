@@ -209,7 +209,7 @@ fn response_edits() {
     let mut f = get("/api/x");
     f.status = Some(503);
     let out = set.on_response(&f, &tables, &[None; SLOTS], &mut sc, 0);
-    let names: Vec<&str> = out.edits().map(|e| &*e.name).collect();
+    let names: Vec<&str> = out.edits().map(|(e, _)| &*e.name).collect();
     assert_eq!(
         names,
         ["Strict-Transport-Security", "Server", "Retry-After"]
@@ -342,4 +342,37 @@ fn rule_sets_can_be_shared_by_workers() {
     fn movable<T: Send>() {}
     movable::<Table>();
     movable::<Scratch>();
+}
+
+#[test]
+fn response_values_with_samples() {
+    use crate::rules::Format;
+    let mut b = builder();
+    let status = Format::parse("%[status] from %ci").expect("valid");
+    let e = HeaderEdit::with_format(HeaderOp::Set, "X-Status", status).expect("valid");
+    b.response(e, None).expect("ok");
+    let host = Format::parse("%[req.hdr(host)]").expect("valid");
+    let e = HeaderEdit::with_format(HeaderOp::Set, "X-Host", host).expect("valid");
+    assert!(
+        b.response(e, None).is_err(),
+        "hdr() in a response is the response's header: refused"
+    );
+    b.response(
+        HeaderEdit::new(HeaderOp::Set, "X-Lit", b"1").expect("valid"),
+        None,
+    )
+    .expect("ok");
+    let set = b.build();
+    let mut sc = Scratch::default();
+    let mut f = get("/");
+    f.status = Some(503);
+    let out = set.on_response(&f, &[], &[None; SLOTS], &mut sc, 0);
+    let got: Vec<(&str, &[u8])> = out.edits().map(|(e, v)| (&*e.name, v)).collect();
+    assert_eq!(
+        got,
+        [
+            ("X-Status", &b"503 from 192.0.2.10"[..]),
+            ("X-Lit", &b"1"[..])
+        ]
+    );
 }

@@ -18,6 +18,10 @@ pub struct Scratch {
     pub(super) hits: Vec<u32>,
     pub(super) tracked: Slots,
     pub(super) locs: Vec<Option<CaptureLocations>>,
+    /// Header values rendered from formats, one after the other...
+    pub(super) values: Vec<u8>,
+    /// ...and where each is, in the order of the rules that acted.
+    pub(super) spans: Vec<(u32, u32)>,
 }
 
 impl Scratch {
@@ -31,6 +35,8 @@ impl Scratch {
         self.path.reset(set.merge_slashes);
         self.location.clear();
         self.hits.clear();
+        self.values.clear();
+        self.spans.clear();
         self.tracked = tracked;
     }
 }

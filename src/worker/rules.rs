@@ -5,14 +5,17 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use super::backend::BackendState;
 use super::route::{Action, Answer};
 use super::state::Worker;
 use crate::config::{Frontend, TableSpec};
 use crate::http::edit;
+use crate::lb::ServerState;
 use crate::msg::stats::{TableView, TABLE_TOP};
 use crate::msg::tables::SavedTable;
 use crate::rules::{
-    ConnState, Counter, Edit, Facts, HeaderEdit, HeaderOp, Reply, Scratch, Slots, Table, Verdict,
+    ConnState, Counter, Edit, Facts, HeaderEdit, HeaderOp, Reply, Scratch, Slots, Table, UpServers,
+    Verdict,
 };
 
 /// What request rules need of their connection: what it is tracked in (connection
@@ -190,7 +193,9 @@ pub fn on_connect(
     w.with_rules(|st| {
         let now = st.now_ms();
         let facts = Facts::connection(peer.ip(), dst_port);
-        let out = rs.on_connect(&facts, &mut st.tables, &mut cs, &mut st.scratch, now);
+        let out = with_backends(w, frontend, &facts, |f| {
+            rs.on_connect(f, &mut st.tables, &mut cs, &mut st.scratch, now)
+        });
         w.count_rule_hits(fe, 0, out.hits);
         if out.reject {
             cs.close(&mut st.tables, now);
@@ -258,7 +263,9 @@ pub fn on_request(
     let base = rs.connection_rules().len();
     w.with_rules(|st| {
         let now = st.now_ms();
-        let out = rs.on_request(facts, &mut st.tables, cs, &mut st.scratch, now);
+        let out = with_backends(w, frontend, facts, |f| {
+            rs.on_request(f, &mut st.tables, cs, &mut st.scratch, now)
+        });
         w.count_rule_hits(fe, base, out.hits());
         let mut d = ReqDecision {
             tracked: out.tracked,
@@ -279,7 +286,7 @@ pub fn on_request(
             upstream(head);
             for e in out.edits() {
                 match e {
-                    Edit::Header(h) => apply_header(head, h),
+                    Edit::Header(h, value) => apply_header(head, h, value),
                     Edit::Path(p) => edit::replace_path(head, p),
                 }
             }
@@ -312,17 +319,77 @@ pub fn on_request(
     })
 }
 
-/// A header edit on a head written for the other side.
-pub fn apply_header(head: &mut Vec<u8>, e: &HeaderEdit) {
+/// A header edit, with its value (rendered when it has a format), on a head written
+/// for the other side.
+pub fn apply_header(head: &mut Vec<u8>, e: &HeaderEdit, value: &[u8]) {
     match e.op {
         HeaderOp::Del => {
             edit::remove_fields(head, e.name.as_bytes());
         }
         HeaderOp::Set => {
             edit::remove_fields(head, e.name.as_bytes());
-            edit::append_field(head, e.name.as_bytes(), &e.value);
+            edit::append_field(head, e.name.as_bytes(), value);
         }
-        HeaderOp::Add => edit::append_field(head, e.name.as_bytes(), &e.value),
+        HeaderOp::Add => edit::append_field(head, e.name.as_bytes(), value),
+    }
+}
+
+/// Run an evaluation on `facts` with the worker's view of its backends (for `nbsrv`),
+/// borrowed only while it runs.
+fn with_backends<R>(
+    w: &Worker,
+    frontend: &Frontend,
+    facts: &Facts<'_>,
+    eval: impl FnOnce(&Facts<'_>) -> R,
+) -> R {
+    let backends = w.backends.try_borrow().ok();
+    let up = backends.as_deref().map(|b| Up::new(frontend, b));
+    let mut facts = *facts;
+    facts.backends = up.as_ref().map(|u| u as &dyn UpServers);
+    eval(&facts)
+}
+
+/// What `nbsrv()` reads: the worker's own view of each backend's servers (kept up to
+/// date by the control thread's messages), through the frontend's rule numbering.
+struct Up<'a> {
+    slots: &'a [usize],
+    backends: &'a [BackendState],
+}
+
+impl<'a> Up<'a> {
+    fn new(frontend: &'a Frontend, backends: &'a [BackendState]) -> Self {
+        Up {
+            slots: &frontend.rule_backends,
+            backends,
+        }
+    }
+}
+
+impl std::fmt::Debug for Up<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Up").field("slots", &self.slots).finish()
+    }
+}
+
+impl UpServers for Up<'_> {
+    fn up(&self, backend: u32) -> Option<u32> {
+        let slot = *self.slots.get(backend as usize)?;
+        Some(nbsrv(&self.backends.get(slot)?.servers))
+    }
+}
+
+/// HAProxy's `nbsrv`: the usable active servers, or when there are none the usable
+/// backups.
+pub fn nbsrv(servers: &[ServerState]) -> u32 {
+    let count = |backup: bool| {
+        servers
+            .iter()
+            .filter(|s| s.backup == backup && s.usable())
+            .count() as u32
+    };
+    match count(false) {
+        0 => count(true),
+        n => n,
     }
 }
 
@@ -346,10 +413,12 @@ pub fn on_response(
     let base = rs.connection_rules().len() + rs.request_rules().len();
     w.with_rules(|st| {
         let now = st.now_ms();
-        let out = rs.on_response(facts, &st.tables, tracked, &mut st.scratch, now);
+        let out = with_backends(w, frontend, facts, |f| {
+            rs.on_response(f, &st.tables, tracked, &mut st.scratch, now)
+        });
         w.count_rule_hits(fe, base, out.hits());
-        for e in out.edits() {
-            apply_header(head, e);
+        for (e, value) in out.edits() {
+            apply_header(head, e, value);
         }
     });
 }

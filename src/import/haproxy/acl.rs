@@ -39,6 +39,12 @@ pub fn translate(name: &str, words: &[String], note: &str) -> Result<Acl, String
         i += 1;
     }
     let values: Vec<String> = words[i..].to_vec();
+    if let Some(backend) = fetch
+        .strip_prefix("nbsrv(")
+        .and_then(|r| r.strip_suffix(')'))
+    {
+        return nbsrv(name, backend, &values, note);
+    }
     if let Some((table, counter)) = super::tables::counter_fetch(fetch) {
         let mut t = Table::new("[[frontend.acl]]");
         t.set("name", Value::str(name), note.to_string());
@@ -242,6 +248,39 @@ fn kind(
     })
 }
 
+/// `nbsrv(BACKEND) OP N` → `nbsrv = { backend, below | above | equals }`.
+fn nbsrv(name: &str, backend: &str, values: &[String], note: &str) -> Result<Acl, String> {
+    if backend.is_empty() {
+        return Err("nbsrv() without a backend name (the current backend) is not supported".into());
+    }
+    let n = |v: Option<&String>| {
+        v.and_then(|v| v.parse::<i64>().ok())
+            .filter(|n| *n >= 0)
+            .ok_or("nbsrv compares with a number")
+    };
+    let (key, value) = match (values.first().map(String::as_str), values.len()) {
+        (Some("lt"), 2) => ("below", n(values.get(1))?),
+        (Some("le"), 2) => ("below", n(values.get(1))? + 1),
+        (Some("gt"), 2) => ("above", n(values.get(1))?),
+        (Some("ge"), 2) if n(values.get(1))? > 0 => ("above", n(values.get(1))? - 1),
+        (Some("eq"), 2) => ("equals", n(values.get(1))?),
+        (Some(_), 1) => ("equals", n(values.first())?),
+        _ => {
+            return Err(
+                "nbsrv is translated with lt, le, gt, ge N (N > 0), eq or one number".into(),
+            )
+        }
+    };
+    let mut t = Table::new("[[frontend.acl]]");
+    t.set("name", Value::str(name), note.to_string());
+    let kv = vec![
+        ("backend".to_string(), Value::str(backend)),
+        (key.to_string(), Value::Int(value)),
+    ];
+    t.set("nbsrv", Value::Inline(kv), note.to_string());
+    Ok(Acl::Table(t))
+}
+
 fn is_host(h: &str) -> bool {
     h.eq_ignore_ascii_case("host")
 }
@@ -411,9 +450,31 @@ mod tests {
             t("req_ssl_sni -m end .example.com"),
             Ok(Acl::Sni(vec!["*.example.com".into()]))
         );
-        assert!(t("nbsrv(app) lt 1").is_err());
+        assert!(t("nbsrv() lt 1").is_err());
+        assert!(t("nbsrv(app) ne 1").is_err());
+        assert!(t("nbsrv(app) ge 0").is_err());
         assert!(t("hdr_cnt(host) gt 1").is_err());
         assert!(t("path -f list").is_err());
+    }
+
+    #[test]
+    fn nbsrv_comparisons() {
+        let nb = |line: &str| match key_value(line) {
+            (k, Value::Inline(kv)) if k == "nbsrv" => kv,
+            other => panic!("{other:?}"),
+        };
+        let kv = |b: &str, k: &str, n: i64| {
+            vec![
+                ("backend".to_string(), Value::str(b)),
+                (k.to_string(), Value::Int(n)),
+            ]
+        };
+        assert_eq!(nb("nbsrv(app) lt 1"), kv("app", "below", 1));
+        assert_eq!(nb("nbsrv(app) le 1"), kv("app", "below", 2));
+        assert_eq!(nb("nbsrv(be2) ge 2"), kv("be2", "above", 1));
+        assert_eq!(nb("nbsrv(app) gt 0"), kv("app", "above", 0));
+        assert_eq!(nb("nbsrv(app) eq 3"), kv("app", "equals", 3));
+        assert_eq!(nb("nbsrv(app) 0"), kv("app", "equals", 0));
     }
 
     #[test]

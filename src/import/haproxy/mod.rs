@@ -9,7 +9,7 @@
 //! - `server.rs`: `server`, `default-server`, `server-template`, `cookie`.
 //! - `checks.rs`: `option httpchk`, `http-check`, `tcp-check`, `redis-check`.
 //! - `acl.rs`: ACL fetches → `[[frontend.acl]]` kinds.
-//! - `rules.rs`: conditions, http/tcp rules, redirects, error files.
+//! - `rules.rs`: conditions, http/tcp rules, redirects, error files (`rules_tests.rs`).
 //! - `routes.rs`: `use_backend` as http rules or SNI routes.
 //! - `tables.rs`: stick tables, tracking rules, counter ACLs.
 //! - `global.rs`: `global`, `resolvers`, log targets, the stats listener.

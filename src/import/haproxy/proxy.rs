@@ -22,6 +22,9 @@ pub fn apply(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, 
         // Translated before the proxies, so that every rule can name every table.
         return;
     }
+    if w0 == "http-after-response" {
+        return rules::after_response(line, dflt, fe, cx);
+    }
     let side = match w0 {
         "bind" | "default_backend" | "use_backend" | "acl" | "http-request" | "http-response"
         | "tcp-request" | "redirect" | "errorfile" | "log-format" | "capture" | "monitor-uri"

@@ -148,6 +148,22 @@ fn literal(v: &str) -> Result<String, String> {
     Ok(v.replace("%%", "%"))
 }
 
+/// A header value: `value` when literal, else `format` when it is a log-format
+/// string ringlb renders (the rule engine's parser decides: the supported fetches,
+/// converters and aliases are listed in docs/rules.md).
+fn header_value(t: &mut Table, v: &str, note: &str, response: bool) -> Result<(), String> {
+    if let Ok(l) = literal(v) {
+        t.set("value", Value::str(l), note.to_string());
+        return Ok(());
+    }
+    let f = crate::rules::Format::parse(v).map_err(|e| e.to_string())?;
+    if response && f.reads_request() {
+        return Err(format!("value {v:?}: in http-response, hdr() and the other HTTP fetches read the response, which ringlb's values cannot"));
+    }
+    t.set("format", Value::str(v), note.to_string());
+    Ok(())
+}
+
 pub(super) fn rule(header: &str, action: &str, line: &Line) -> Table {
     let mut t = Table::new(header);
     t.notes.push(line.src.cite());
@@ -204,7 +220,7 @@ fn http_request_rule(line: &Line, fe: &mut Fe) -> Result<Table, String> {
         "set-header" | "add-header" if args.len() == 2 => {
             let mut t = rule("[[frontend.http_rule]]", &action.replace('-', "_"), line);
             t.set("name", Value::str(arg(0)), note.clone());
-            t.set("value", Value::str(literal(arg(1))?), note.clone());
+            header_value(&mut t, arg(1), &note, false)?;
             t
         }
         "del-header" if args.len() == 1 => {
@@ -276,7 +292,18 @@ fn redirect_args(t: &mut Table, args: &[String], note: &str) -> Result<(), Strin
         return Err(format!("redirect {kind} is not supported"));
     }
     let target = args.get(1).ok_or("redirect without a target")?;
-    t.set(kind, Value::str(literal(target)?), note.to_string());
+    match literal(target) {
+        Ok(l) => t.set(kind, Value::str(l), note.to_string()),
+        Err(_) if kind != "scheme" => {
+            crate::rules::Format::parse(target).map_err(|e| e.to_string())?;
+            t.set(
+                &format!("{kind}_format"),
+                Value::str(target),
+                note.to_string(),
+            );
+        }
+        Err(why) => return Err(why),
+    }
     let mut i = 2;
     while i < args.len() {
         match args[i].as_str() {
@@ -318,32 +345,74 @@ pub fn http_response(line: &Line, fe: &mut Fe, cx: &mut Cx) {
     if in_tcp(line, fe, cx) {
         return;
     }
-    let w = &line.words;
-    let end = cond_at(w, 2);
-    let args = &w[2..end];
-    let note = line.src.cite();
-    let r = (|| {
-        let action = match (line.word(1), args.len()) {
-            ("set-header", 2) => "set_header",
-            ("add-header", 2) => "add_header",
-            ("del-header", 1) => "del_header",
-            (other, _) => return Err(format!("http-response {other} has no ringlb equivalent")),
-        };
-        let mut t = rule("[[frontend.response_rule]]", action, line);
-        t.set("name", Value::str(&args[0]), note.clone());
-        if let Some(v) = args.get(1) {
-            t.set("value", Value::str(literal(v)?), note.clone());
+    match response_rule(line, fe, false) {
+        Ok(t) => {
+            // Before the http-after-response rules, which HAProxy runs last.
+            let at = fe.response_rules.iter().position(is_after);
+            fe.response_rules
+                .insert(at.unwrap_or(fe.response_rules.len()), t);
+            cx.led.done(&line.src);
         }
-        with_condition(&mut t, line, end, fe)?;
-        Ok(t)
-    })();
-    match r {
+        Err(why) => cx.led.lost(&line.src, why),
+    }
+}
+
+/// `http-after-response set-header/add-header/del-header` (a frontend's, or one its
+/// defaults give it): a response rule after the `http-response` ones. It differs:
+/// HAProxy also edits the responses it makes itself, ringlb only servers' responses.
+pub fn after_response(line: &Line, dflt: bool, fe: Option<&mut Fe>, cx: &mut Cx) {
+    let Some(fe) = fe else {
+        if !dflt {
+            cx.led.lost(
+                &line.src,
+                "http-after-response in a backend: ringlb's response rules belong to frontends",
+            );
+        }
+        return;
+    };
+    if (dflt && fe.mode() == "tcp") || in_tcp(line, fe, cx) {
+        return;
+    }
+    match response_rule(line, fe, true) {
         Ok(t) => {
             fe.response_rules.push(t);
             cx.led.done(&line.src);
         }
         Err(why) => cx.led.lost(&line.src, why),
     }
+}
+
+/// An `http-after-response` rule, by the note that opens its table.
+fn is_after(t: &Table) -> bool {
+    t.notes
+        .first()
+        .is_some_and(|n| n.contains(": http-after-response "))
+}
+
+fn response_rule(line: &Line, fe: &mut Fe, after: bool) -> Result<Table, String> {
+    let w = &line.words;
+    let end = cond_at(w, 2);
+    let args = &w[2..end];
+    let note = if after {
+        line.src.differs("ringlb edits servers' responses only, not the ones it makes itself (deny, return, redirects, errors)")
+    } else {
+        line.src.cite()
+    };
+    let action = match (line.word(1), args.len()) {
+        ("set-header", 2) => "set_header",
+        ("add-header", 2) => "add_header",
+        ("del-header", 1) => "del_header",
+        (other, _) => return Err(format!("{} {other} has no ringlb equivalent", line.word(0))),
+    };
+    let mut t = Table::new("[[frontend.response_rule]]");
+    t.notes.push(note.clone());
+    t.set("action", Value::str(action), note.clone());
+    t.set("name", Value::str(&args[0]), note.clone());
+    if let Some(v) = args.get(1) {
+        header_value(&mut t, v, &note, true)?;
+    }
+    with_condition(&mut t, line, end, fe)?;
+    Ok(t)
 }
 
 pub fn tcp_request(line: &Line, fe: &mut Fe, cx: &mut Cx) {
@@ -360,6 +429,13 @@ pub fn tcp_request(line: &Line, fe: &mut Fe, cx: &mut Cx) {
             }
         }
         ("inspect-delay", _) | ("content", "accept") => fe.sni_lines.push(line.clone()),
+        ("content", "reject") => match content_reject(line, fe) {
+            Ok(t) => {
+                fe.tcp_rules.push(t);
+                cx.led.done(src);
+            }
+            Err(why) => cx.led.lost(src, why),
+        },
         ("connection", a) if a.starts_with("track-sc") => {
             let end = cond_at(&line.words, 3);
             let r = super::tables::track(a, &line.words[3..end], fe).and_then(|(slot, table)| {
@@ -382,6 +458,45 @@ pub fn tcp_request(line: &Line, fe: &mut Fe, cx: &mut Cx) {
             "only tcp-request connection accept/reject are translated",
         ),
     }
+}
+
+/// `tcp-request content reject [if COND]` whose condition reads only the client's
+/// address and the local port: a connection rule. The client sees the same (its
+/// connection closed before any answer); ringlb decides at accept, without waiting
+/// for content.
+fn content_reject(line: &Line, fe: &mut Fe) -> Result<Table, String> {
+    if fe
+        .tcp_rules
+        .iter()
+        .any(|t| t.get("action") == Some(&Value::str("accept")))
+    {
+        return Err("after a tcp-request connection accept (which ends ringlb's connection rules, not HAProxy's content rules)".into());
+    }
+    let note = line.src.differs("decided at accept (the condition reads only addresses and ports, known then), before reading: a client that already sent bytes sees a reset rather than HAProxy's close");
+    let mut t = Table::new("[[frontend.tcp_rule]]");
+    t.notes.push(note.clone());
+    t.set("action", Value::str("reject"), note);
+    with_condition(&mut t, line, 3, fe)?;
+    let text = ["if", "unless"]
+        .iter()
+        .find_map(|k| t.get(k).and_then(Value::as_str))
+        .unwrap_or("")
+        .to_string();
+    let on_addresses = |name: &str| {
+        fe.acls.iter().any(|a| {
+            a.get("name").and_then(Value::as_str) == Some(name)
+                && ["src", "src_file", "dst_port"]
+                    .iter()
+                    .any(|k| a.get(k).is_some())
+        })
+    };
+    for name in text.split_whitespace().filter(|w| *w != "||") {
+        let name = name.trim_start_matches('!');
+        if !on_addresses(name) {
+            return Err(format!("ACL {name:?} reads more than addresses and ports: content inspection is not translated"));
+        }
+    }
+    Ok(t)
 }
 
 /// Statuses ringlb answers itself, whose page an error_page may replace.
@@ -411,72 +526,5 @@ pub fn errorfile(line: &Line, fe: &mut Fe, cx: &mut Cx) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::import::report::Src;
-
-    fn line(text: &str) -> Line {
-        Line {
-            src: Src {
-                file: "h.cfg".into(),
-                line: 7,
-                text: text.into(),
-                directive: String::new(),
-            },
-            words: text.split(' ').map(String::from).collect(),
-        }
-    }
-
-    #[test]
-    fn conditions_with_anonymous_and_predefined_acls() {
-        let mut fe = Fe::new("f", &line("frontend f").src);
-        fe.main.set("mode", Value::str("http"), String::new());
-        fe.final_mode = "http".into();
-        let l = line("acl api path_beg /api");
-        let mut led = crate::import::report::Ledger::default();
-        let mut g = super::super::model::Global::default();
-        let mut cx = Cx {
-            led: &mut led,
-            g: &mut g,
-        };
-        acl_line(&l, &mut fe, &mut cx);
-        let l = line("http-request deny if api !{ src 10.0.0.0/8 } || METH_POST");
-        http_request(&l, &mut fe, &mut cx);
-        let rule = &fe.http_rules[0];
-        assert_eq!(
-            rule.get("if"),
-            Some(&Value::str("api !anon_7_1 || haproxy_METH_POST"))
-        );
-        assert_eq!(fe.acls.len(), 3);
-        let l = line("http-request deny if nope");
-        http_request(&l, &mut fe, &mut cx);
-        assert_eq!(fe.http_rules.len(), 1);
-        assert!(led.lost_list()[0].why.contains("nope"));
-    }
-
-    #[test]
-    fn same_name_acls_or_their_values() {
-        let mut fe = Fe::new("f", &line("frontend f").src);
-        let mut led = crate::import::report::Ledger::default();
-        let mut g = super::super::model::Global::default();
-        let mut cx = Cx {
-            led: &mut led,
-            g: &mut g,
-        };
-        acl_line(&line("acl st path_beg /static"), &mut fe, &mut cx);
-        acl_line(&line("acl st path_beg /img"), &mut fe, &mut cx);
-        assert_eq!(fe.acls.len(), 1);
-        assert_eq!(
-            fe.acls[0].get("path_prefix"),
-            Some(&Value::Arr(vec![Value::str("/static"), Value::str("/img")]))
-        );
-        acl_line(&line("acl st src 10.0.0.1"), &mut fe, &mut cx);
-        assert_eq!(led.lost_list().len(), 1);
-    }
-
-    #[test]
-    fn literal_values_only() {
-        assert_eq!(literal("a%%b").unwrap(), "a%b");
-        assert!(literal("%[src]").is_err());
-    }
-}
+#[path = "rules_tests.rs"]
+mod tests;
