@@ -205,6 +205,9 @@ pub struct Frontend {
     pub timeout_http_request: Duration,
     pub timeout_http_keep_alive: Duration,
     pub timeout_tunnel: Option<Duration>,
+    /// The client side's inactivity limit once a direction is closed (TCP relays and
+    /// tunnels); `None`: `timeout_client` (or the tunnel's) still.
+    pub timeout_client_fin: Option<Duration>,
     /// TLS termination on every bind of this frontend.
     pub tls: Option<std::sync::Arc<FrontendTls>>,
     /// The TLS handshake must complete within this.
@@ -364,6 +367,9 @@ pub struct Backend {
     pub timeout_server: Duration,
     pub timeout_queue: Duration,
     pub timeout_tunnel: Option<Duration>,
+    /// The server side's inactivity limit once a direction is closed (TCP relays and
+    /// tunnels); `None`: `timeout_server` (or the tunnel's) still.
+    pub timeout_server_fin: Option<Duration>,
     /// Connect attempts after the first one fails.
     pub retries: u32,
     /// The last retry goes to another server.

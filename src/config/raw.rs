@@ -154,6 +154,10 @@ pub struct RawDefaults {
     pub timeout_http_keep_alive: Option<S<String>>,
     pub timeout_queue: Option<S<String>>,
     pub timeout_tunnel: Option<S<String>>,
+    /// Added keys: inactivity limits of a side once one direction is closed
+    /// (HAProxy `timeout client-fin`, `timeout server-fin`); absent: as open.
+    pub timeout_client_fin: Option<S<String>>,
+    pub timeout_server_fin: Option<S<String>>,
     /// Added key: the whole TLS handshake must complete within this.
     pub timeout_client_handshake: Option<S<String>>,
     pub retries: Option<S<i64>>,
@@ -215,6 +219,8 @@ pub struct RawFrontend {
     pub timeout_http_request: Option<S<String>>,
     pub timeout_http_keep_alive: Option<S<String>>,
     pub timeout_tunnel: Option<S<String>>,
+    /// Added key: see `RawDefaults::timeout_client_fin`.
+    pub timeout_client_fin: Option<S<String>>,
     pub timeout_client_handshake: Option<S<String>>,
     /// Added keys: rules (see `raw_rules.rs` and docs/rules.md).
     #[serde(default)]
@@ -312,6 +318,8 @@ pub struct RawBackend {
     pub timeout_server: Option<S<String>>,
     pub timeout_queue: Option<S<String>>,
     pub timeout_tunnel: Option<S<String>>,
+    /// Added key: see `RawDefaults::timeout_server_fin`.
+    pub timeout_server_fin: Option<S<String>>,
     pub retries: Option<S<i64>>,
     pub redispatch: Option<bool>,
     /// Added key: see [`HttpReuse`] (`[defaults]` too).

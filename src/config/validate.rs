@@ -118,6 +118,8 @@ pub(super) struct Defaults {
     pub timeout_http_keep_alive: Duration,
     pub timeout_queue: Duration,
     pub timeout_tunnel: Option<Duration>,
+    pub timeout_client_fin: Option<Duration>,
+    pub timeout_server_fin: Option<Duration>,
     pub timeout_client_handshake: Duration,
     pub retries: u32,
     pub redispatch: bool,
@@ -476,6 +478,10 @@ impl Validator {
             ),
             timeout_tunnel: self
                 .optional_duration(d.timeout_tunnel.as_ref(), "defaults.timeout_tunnel"),
+            timeout_client_fin: self
+                .optional_duration(d.timeout_client_fin.as_ref(), "defaults.timeout_client_fin"),
+            timeout_server_fin: self
+                .optional_duration(d.timeout_server_fin.as_ref(), "defaults.timeout_server_fin"),
             timeout_client_handshake: self.duration(
                 d.timeout_client_handshake.as_ref(),
                 TIMEOUT_CLIENT_HANDSHAKE,

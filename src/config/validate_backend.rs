@@ -100,6 +100,12 @@ impl Validator {
                         &format!("{key}: timeout_tunnel"),
                     )
                     .or(defaults.timeout_tunnel),
+                timeout_server_fin: self
+                    .optional_duration(
+                        be.timeout_server_fin.as_ref(),
+                        &format!("{key}: timeout_server_fin"),
+                    )
+                    .or(defaults.timeout_server_fin),
                 retries: self.int_in(
                     be.retries.as_ref(),
                     defaults.retries as i64,

@@ -174,16 +174,17 @@ async fn by_sni(
 
 /// The timeouts of a relay (TCP mode, or an upgraded HTTP connection). HAProxy: once
 /// both sides are connected, `timeout tunnel` (when set) replaces the client and
-/// server timeouts.
+/// server timeouts; once a direction is closed, `timeout_client_fin` and
+/// `timeout_server_fin` (when set) replace them.
 pub fn tunnel_timeouts(fe: &Frontend, backend: &Settings) -> Timeouts {
-    match fe.timeout_tunnel.or(backend.timeout_tunnel) {
-        Some(t) => Timeouts {
-            client: t,
-            server: t,
-        },
-        None => Timeouts {
-            client: fe.timeout_client,
-            server: backend.timeout_server,
-        },
+    let (client, server) = match fe.timeout_tunnel.or(backend.timeout_tunnel) {
+        Some(t) => (t, t),
+        None => (fe.timeout_client, backend.timeout_server),
+    };
+    Timeouts {
+        client,
+        server,
+        client_fin: fe.timeout_client_fin,
+        server_fin: backend.timeout_server_fin,
     }
 }

@@ -274,3 +274,5 @@ fn other(s: &Section, cx: &mut Cx) {
 mod tests;
 #[cfg(test)]
 mod tests_gained;
+#[cfg(test)]
+mod tests_misc;
