@@ -21,6 +21,7 @@
 //! | `validate_check_tests.rs` | tests of check validation: per-server resolution, refusals with their line |
 //! | `validate_resolve.rs` | `[resolvers]`, `resolve_interval`, `[[backend.server_template]]` |
 //! | `validate_tls.rs` | `[frontend.tls]` (certificates, ALPN, rustls configuration) and `tls = true` on servers |
+//! | `validate_tls_policy.rs` | TLS versions and cipher suites offered (`min_version`, `ciphers`; a server's `tls_*`) |
 //! | `validate_vrrp.rs` | `[vrrp]`: one virtual router's settings |
 //! | `vrrp.rs` | the validated virtual router types ([`Vrrp`], [`SyncGroup`], tracking) |
 //! | `validate_vrrp_track.rs` | `[[vrrp.track_interface]]`, `[[vrrp.track_script]]`, `[[vrrp.track_file]]` |
@@ -61,6 +62,7 @@ mod validate_resolve;
 mod validate_rules;
 mod validate_script;
 mod validate_tls;
+mod validate_tls_policy;
 mod validate_user;
 mod validate_userlist;
 mod validate_values;

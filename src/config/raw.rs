@@ -267,6 +267,11 @@ pub struct RawTls {
     pub alpn: Option<Vec<S<String>>>,
     /// Added key: refuse the handshake when SNI is absent or matches no certificate.
     pub strict_sni: Option<bool>,
+    /// Added keys: `"1.2"` (default) or `"1.3"`; the cipher suites offered, by rustls'
+    /// names (default: all); `false`: no session tickets (see `validate_tls_policy.rs`).
+    pub min_version: Option<S<String>>,
+    pub ciphers: Option<Vec<S<String>>>,
+    pub session_tickets: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -462,6 +467,11 @@ pub struct RawServer {
     pub sni: Option<S<String>>,
     pub verify: Option<bool>,
     pub ca_file: Option<S<String>>,
+    /// Added keys: the TLS versions and suites offered to this server, and RFC 5077
+    /// tickets (as `[frontend.tls]` `min_version`, `ciphers`, `session_tickets`).
+    pub tls_min_version: Option<S<String>>,
+    pub tls_ciphers: Option<Vec<S<String>>>,
+    pub tls_session_tickets: Option<bool>,
     /// Added key: write a PROXY protocol header (`"v1"` or `"v2"`) first on every
     /// connection to this server (HAProxy's `send-proxy`, `send-proxy-v2`).
     pub send_proxy: Option<S<String>>,

@@ -106,23 +106,16 @@ pub fn global(s: &Section, cx: &mut Cx) {
                 cx.led.note(src, "no key needed: HAProxy's default value, the line changes nothing (ringlb's limits: max_header_bytes, max_body_bytes)");
                 continue;
             }
-            ("ssl-default-bind-options" | "ssl-default-server-options", _) => {
-                let ok = line.words[1..].iter().all(|o| {
-                    matches!(
-                        o.as_str(),
-                        "no-sslv3"
-                            | "no-tlsv10"
-                            | "no-tlsv11"
-                            | "ssl-min-ver"
-                            | "TLSv1.2"
-                            | "prefer-client-ciphers"
-                    )
-                });
-                if ok {
-                    cx.led.note(src, "ringlb offers TLS 1.2 and 1.3 only");
-                } else {
-                    cx.led.lost(src, "ringlb offers TLS 1.2 and 1.3 with rustls' defaults; these options are not carried");
-                }
+            (
+                "ssl-default-bind-options"
+                | "ssl-default-server-options"
+                | "ssl-default-bind-ciphers"
+                | "ssl-default-server-ciphers"
+                | "ssl-default-bind-ciphersuites"
+                | "ssl-default-server-ciphersuites",
+                _,
+            ) => {
+                super::tls_opts::global(line, cx);
                 continue;
             }
             _ => {

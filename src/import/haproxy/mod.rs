@@ -16,6 +16,7 @@
 //! - `finish.rs`: HAProxy's implicit defaults made explicit, and the tables in order.
 //! - `users.rs`: `userlist` sections and `stats auth` → `[[userlist]]`.
 //! - `limits.rs`: frontend `maxconn` and server `maxqueue`, decided once all is read.
+//! - `tls_opts.rs`: TLS versions, cipher suites, tickets (global defaults, binds, servers).
 
 mod acl;
 mod bind;
@@ -30,6 +31,7 @@ mod rules;
 mod sections;
 mod server;
 mod tables;
+mod tls_opts;
 mod users;
 mod values;
 

@@ -7,6 +7,7 @@ use crate::import::toml_out::{Table, Value};
 
 use super::model::{Be, CheckProto, Cx};
 use super::sections::Line;
+use super::tls_opts::{self, TlsOpts};
 use super::values;
 
 /// Server options without an argument.
@@ -58,9 +59,6 @@ const DIFFERS: &[(&str, &str)] = &[
 fn same(opt: &str, arg: &str) -> Option<&'static str> {
     Some(match (opt, arg) {
         ("id", _) => "HAProxy's numeric server id; ringlb names servers by name in its statistics, API and logs",
-        ("no-sslv3" | "no-tlsv10" | "no-tlsv11", _) => "ringlb (rustls) speaks TLS 1.2 and 1.3 only",
-        ("ssl-min-ver", "TLSv1.2") => "ringlb (rustls) speaks TLS 1.2 and 1.3 only: the same floor",
-        ("ssl-min-ver", "SSLv3" | "TLSv1.0" | "TLSv1.1") => "differs: ringlb (rustls) speaks TLS 1.2 and 1.3 only: a server limited to older versions fails",
         ("init-addr", _) => "differs: ringlb resolves a server name when the configuration is loaded (with [resolvers]: the server takes no traffic until the first answer); HAProxy's order of sources (last, libc, none, an IP) is not kept",
         _ => return None,
     })
@@ -110,10 +108,14 @@ pub fn server(line: &Line, be: &mut Be, cx: &mut Cx) {
     t.set("name", Value::str(name), src.cite());
     t.set("address", Value::str(&addr), src.cite());
     let defaults = be.default_server.clone();
+    let mut opts = cx.g.tls_server.clone();
     for d in &defaults {
-        options(&d.words[1..], &d.src, &mut t, be, cx);
+        options(&d.words[1..], &d.src, &mut t, &mut opts, be, cx);
     }
-    options(&line.words[3..], src, &mut t, be, cx);
+    options(&line.words[3..], src, &mut t, &mut opts, be, cx);
+    if t.get("tls") == Some(&Value::Bool(true)) {
+        tls_opts::apply(&opts, &mut t, "tls_", cx);
+    }
     tls_defaults(&mut t, be, cx);
     check_proto(&mut t, be, src);
     if t.get("backup") == Some(&Value::Bool(true)) && !be.allbackups {
@@ -131,7 +133,14 @@ pub fn server(line: &Line, be: &mut Be, cx: &mut Cx) {
 }
 
 /// Apply server options (`check inter 2s weight 10 ...`) from one line.
-fn options(words: &[String], src: &Src, t: &mut Table, be: &mut Be, cx: &mut Cx) {
+fn options(
+    words: &[String],
+    src: &Src,
+    t: &mut Table,
+    opts: &mut TlsOpts,
+    be: &mut Be,
+    cx: &mut Cx,
+) {
     let mut i = 0;
     while i < words.len() {
         let opt = words[i].as_str();
@@ -141,6 +150,11 @@ fn options(words: &[String], src: &Src, t: &mut Table, be: &mut Be, cx: &mut Cx)
         let set = |t: &mut Table, k: &str, v: Value| t.set(k, v, note.clone());
         let int = arg.parse::<i64>().ok();
         match (opt, int) {
+            (o, _) if tls_opts::OPTIONS.contains(&o) => {
+                if let Some(why) = tls_opts::option(opts, o, arg, src, "server", cx) {
+                    t.notes.push(format!("{note} ({o}: {why})"));
+                }
+            }
             ("check", _) => set(t, "check", Value::Bool(true)),
             ("no-check", _) => set(t, "check", Value::Bool(false)),
             ("backup", _) => set(t, "backup", Value::Bool(true)),
@@ -221,7 +235,7 @@ fn options(words: &[String], src: &Src, t: &mut Table, be: &mut Be, cx: &mut Cx)
                 Some(_) => be.main.cite("error_limit", note.clone()),
                 None => t.notes.push(format!("{note} (on-error mark-down: what ringlb's backend error_limit does when errors reach it)")),
             },
-            ("id" | "no-sslv3" | "no-tlsv10" | "no-tlsv11" | "ssl-min-ver" | "init-addr", _) => {
+            ("id" | "init-addr", _) => {
                 match same(opt, arg) {
                     Some(why) => t.notes.push(format!("{note} ({opt}: {why})")),
                     None => cx.led.lost_part(src, format!("server {opt} {arg}"), "no ringlb equivalent"),
@@ -342,10 +356,12 @@ pub fn template(line: &Line, be: &mut Be, cx: &mut Cx) {
     t.set("address", Value::str(address), src.cite());
     let mut s = Table::new("x");
     let defaults = be.default_server.clone();
+    // TLS is not supported on templates (`ssl` is reported below): its options too.
+    let mut opts = TlsOpts::default();
     for d in &defaults {
-        options(&d.words[1..], &d.src, &mut s, be, cx);
+        options(&d.words[1..], &d.src, &mut s, &mut opts, be, cx);
     }
-    options(&line.words[4..], src, &mut s, be, cx);
+    options(&line.words[4..], src, &mut s, &mut opts, be, cx);
     for item in s.items {
         match item.key.as_str() {
             "weight" | "check" | "backup" | "max_connections" | "resolve_interval"

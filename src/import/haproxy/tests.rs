@@ -69,7 +69,7 @@ fn several_defaults_and_from() {
 
 #[test]
 fn unknown_directives_and_options_are_listed() {
-    let text = "global\n  log /dev/log local0\n  daemon\n  stats socket /run/haproxy.sock\n  frobnicate 3\nfrontend f\n  bind :80 ssl crt /etc/x.pem ciphers HIGH\n  mode http\n  default_backend b\n  option dontlognull\nbackend b\n  server s 10.0.0.1:80 check maxqueue 10\n";
+    let text = "global\n  log /dev/log local0\n  daemon\n  stats socket /run/haproxy.sock\n  frobnicate 3\nfrontend f\n  bind :80 ssl crt /etc/x.pem curves X25519\n  mode http\n  default_backend b\n  option dontlognull\nbackend b\n  server s 10.0.0.1:80 check maxqueue 10\n";
     let (_, lost) = run(text);
     // maxqueue: roundrobin without persistence never queues on one server.
     assert_eq!(lost.len(), 3, "{lost:?}");
@@ -79,7 +79,7 @@ fn unknown_directives_and_options_are_listed() {
         lost[1],
         "h.cfg:5: frobnicate: not translated: no ringlb equivalent"
     );
-    assert_eq!(lost[2], "h.cfg:7: bind ciphers: not translated: ringlb offers TLS 1.2 and 1.3 with rustls' default suites and groups");
+    assert_eq!(lost[2], "h.cfg:7: bind curves: not translated: ringlb offers rustls' default key exchange groups and signature schemes, no 0-RTT");
 }
 
 #[test]

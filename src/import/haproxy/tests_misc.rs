@@ -45,3 +45,79 @@ fn half_closed_timeouts_go_to_their_side() {
     assert_eq!(lost.len(), 1, "{lost:?}");
     assert!(lost[0].starts_with("h.cfg:3: timeout"), "{lost:?}");
 }
+
+const TLS_GLOBAL: &str = "global\n  ssl-default-bind-ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256\n  ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256\n  ssl-default-bind-options prefer-client-ciphers no-sslv3 no-tlsv10 no-tlsv11 no-tls-tickets\n  ssl-default-server-options ssl-min-ver TLSv1.3\n";
+
+#[test]
+fn ssl_defaults_apply_to_every_tls_bind_and_server() {
+    let text = format!("{TLS_GLOBAL}frontend f\n  mode http\n  bind :443 ssl crt /etc/site.pem\n  bind :80\n  default_backend b\nbackend b\n  mode http\n  server s 10.0.0.1:443 ssl verify none\n  server p 10.0.0.2:80\n");
+    let (toml, t) = complete(&text);
+    let tls = &t["frontend"][0]["tls"];
+    let ciphers: Vec<&str> = tls["ciphers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(
+        ciphers,
+        [
+            "TLS13_AES_128_GCM_SHA256",
+            "TLS13_CHACHA20_POLY1305_SHA256",
+            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+        ],
+        "{toml}"
+    );
+    assert_eq!(tls["session_tickets"].as_bool(), Some(false), "{toml}");
+    assert!(tls.get("min_version").is_none(), "{toml}");
+    // prefer-client-ciphers: rustls' own way, no "differs" about the order.
+    assert!(!toml.contains("in the client's order"), "{toml}");
+    // The plain bind's frontend has no TLS table; servers: only the TLS one.
+    assert!(t["frontend"][1].get("tls").is_none(), "{toml}");
+    let servers = t["backend"][0]["server"].as_array().unwrap();
+    assert_eq!(
+        servers[0]["tls_min_version"].as_str(),
+        Some("1.3"),
+        "{toml}"
+    );
+    assert!(servers[1].get("tls_min_version").is_none(), "{toml}");
+}
+
+#[test]
+fn bind_and_server_tls_options_override_and_lacking_suites_are_reported() {
+    let text = "frontend f\n  bind :443 ssl crt /etc/site.pem ssl-min-ver TLSv1.3 ciphersuites TLS_AES_256_GCM_SHA384:TLS_AES_128_CCM_SHA256\n  default_backend b\nbackend b\n  server s 10.0.0.1:443 ssl verify none ciphers ECDHE-RSA-AES256-GCM-SHA384:DHE-RSA-AES256-GCM-SHA384 no-tls-tickets force-tlsv12\n";
+    let (toml, lost) = run(text);
+    let t = parsed(&toml);
+    let tls = &t["frontend"][0]["tls"];
+    assert_eq!(tls["min_version"].as_str(), Some("1.3"), "{toml}");
+    let c = tls["ciphers"].as_array().unwrap();
+    assert_eq!(c.len(), 1, "TLS 1.3 only: no TLS 1.2 suites\n{toml}");
+    assert!(toml.contains("in the client's order"), "{toml}");
+    let s = &t["backend"][0]["server"][0];
+    assert_eq!(s["tls_session_tickets"].as_bool(), Some(false), "{toml}");
+    assert_eq!(s["tls_ciphers"].as_array().unwrap().len(), 4, "{toml}");
+    assert_eq!(lost.len(), 3, "{lost:?}");
+    assert!(
+        lost[0].contains("bind ciphersuites") && lost[0].contains("TLS_AES_128_CCM_SHA256"),
+        "{lost:?}"
+    );
+    assert!(
+        lost[1].contains("server ciphers") && lost[1].contains("DHE-RSA-AES256"),
+        "{lost:?}"
+    );
+    assert!(lost[2].contains("server force-tlsv12"), "{lost:?}");
+}
+
+#[test]
+fn a_cipher_string_selecting_nothing_rustls_has_keeps_the_defaults() {
+    let text = "global\n  ssl-default-bind-ciphers ABCD+KLMJ:...\nfrontend f\n  bind :443 ssl crt /etc/site.pem\n  default_backend b\nbackend b\n  server s 10.0.0.1:80\n";
+    let (toml, lost) = run(text);
+    assert!(!toml.contains("ciphers ="), "{toml}");
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    let want = "h.cfg:2: ssl-default-bind-ciphers: not translated: \"ABCD+KLMJ:...\" selects no";
+    assert!(lost[0].starts_with(want), "{lost:?}");
+    // Without a TLS bind the defaults are only noted.
+    let (_, lost) = run("global\n  ssl-default-bind-options no-sslv3 no-tls-tickets\nfrontend f\n  bind :80\n  default_backend b\nbackend b\n  server s 10.0.0.1:80\n");
+    assert!(lost.is_empty(), "{lost:?}");
+}
