@@ -453,6 +453,9 @@ pub struct Server {
     /// `disabled = true`: starts in maintenance (admin state `maint`) until the API
     /// sets it `ready` (HAProxy's `server ... disabled`).
     pub disabled: bool,
+    /// `on_marked_down = "shutdown_sessions"`: sessions to this server end when its
+    /// health check marks it down.
+    pub shutdown_on_down: bool,
 }
 
 /// The HTTP version spoken to a server (`proto`).

@@ -472,6 +472,10 @@ pub struct RawServer {
     pub tls_min_version: Option<S<String>>,
     pub tls_ciphers: Option<Vec<S<String>>>,
     pub tls_session_tickets: Option<bool>,
+    /// Added key: `"shutdown_sessions"`: when a health check marks this server down,
+    /// its established TCP sessions are closed (HAProxy's `on-marked-down
+    /// shutdown-sessions`); absent: they run on until they end.
+    pub on_marked_down: Option<S<String>>,
     /// Added key: write a PROXY protocol header (`"v1"` or `"v2"`) first on every
     /// connection to this server (HAProxy's `send-proxy`, `send-proxy-v2`).
     pub send_proxy: Option<S<String>>,

@@ -433,5 +433,6 @@ fn tombstone_server() -> config::Server {
         resolve: None,
         resolved: false,
         disabled: false,
+        shutdown_on_down: false,
     }
 }

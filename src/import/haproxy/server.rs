@@ -52,7 +52,6 @@ const FLAGS: &[&str] = &[
 /// Server options ringlb cannot carry, and how it behaves instead.
 const DIFFERS: &[(&str, &str)] = &[
     ("minconn", "ringlb's server max_connections is a fixed limit: HAProxy's minconn makes maxconn dynamic (minconn at low backend load, up to maxconn at fullconn), so ringlb lets more connections through to the server at low load"),
-    ("on-marked-down", "ringlb leaves established sessions to a server marked down open until they end; HAProxy's shutdown-sessions closes them (clients see the failover later in ringlb)"),
 ];
 
 /// Options that need no key, and why: ringlb behaves so already, or the difference.
@@ -231,6 +230,11 @@ fn options(
             ("proto", _) if arg == "h2" || arg == "h1" => set(t, "proto", Value::str(arg)),
             ("check-proto", _) if arg == "h2" || arg == "h1" => set(t, CHECK_PROTO, Value::str(arg)),
             ("alpn", _) => alpn(arg, src, t, cx),
+            ("on-marked-down", _) if arg == "shutdown-sessions" => t.set(
+                "on_marked_down",
+                Value::str("shutdown_sessions"),
+                src.differs("ringlb ends the server's TCP-mode sessions; in HTTP mode a request in flight finishes, and idle connections to the server close"),
+            ),
             ("on-error", _) if arg == "mark-down" => match be.main.get("error_limit") {
                 Some(_) => be.main.cite("error_limit", note.clone()),
                 None => t.notes.push(format!("{note} (on-error mark-down: what ringlb's backend error_limit does when errors reach it)")),
