@@ -27,7 +27,7 @@
 //! | `validate_vrrp_track.rs` | `[[vrrp.track_interface]]`, `[[vrrp.track_script]]`, `[[vrrp.track_file]]` |
 //! | `validate_vrrp_sync.rs` | `[[vrrp]]` lists (names, ids and VIPs unique) and `[[vrrp_sync_group]]` |
 //! | `validate_announce.rs` | `[announce]`: service addresses announced through BIRD ([`Announce`]) |
-//! | `validate_log.rs` | `global.log_target`, `global.syslog`, `access_log_format` (global and per frontend) |
+//! | `validate_log.rs` | `global.log_target`, `global.syslog`, `syslog_copy`, `access_log_format` (global and per frontend) |
 //! | `validate_userlist.rs` | `[[userlist]]` (basic authentication users) and `global.admin_userlist` |
 //! | `validate_user.rs` | `global.user`, `global.group`: names resolved to ids on this host |
 //! | `validate_script.rs` | `global.script_user`, `enable_script_security`: whom VRRP's programs run as |
@@ -160,6 +160,9 @@ pub struct Global {
     pub max_body_bytes: u64,
     /// Where ringlb's own lines and the access log go (`global.log_target`).
     pub log_target: LogTarget,
+    /// `global.syslog_copy`: another syslog target for ringlb's own lines at this
+    /// level (`"error"`, `"warn"`, `"info"`, `"debug"`) and above.
+    pub log_copy: Option<(crate::logging::syslog::Syslog, String)>,
     /// Whom to run as once every socket is bound (`global.user`/`group`).
     pub run_as: Option<RunAs>,
     /// `global.allow_root`: running as root without `user` is intended (no warning).

@@ -105,6 +105,10 @@ pub struct RawGlobal {
     /// `"tcplog"` or HAProxy `log-format` aliases).
     pub log_target: Option<S<String>>,
     pub syslog: Option<S<RawSyslog>>,
+    /// Added keys: a second syslog target for ringlb's own lines at
+    /// `syslog_copy_level` and above (HAProxy's second `log` line); no access lines.
+    pub syslog_copy: Option<S<RawSyslog>>,
+    pub syslog_copy_level: Option<S<String>>,
     pub access_log_format: Option<S<String>>,
     /// Added keys: the user (and group) to run as once every socket is bound, when
     /// started as root; `allow_root = true` says running as root is intended.

@@ -346,6 +346,7 @@ impl Validator {
                 "global.max_body_bytes",
             ) as u64,
             log_target: self.log_target(g),
+            log_copy: self.log_copy(g),
             run_as: self.run_as(g),
             allow_root: g.allow_root.unwrap_or(false),
             upgrade_socket: self.upgrade_socket(g),

@@ -147,8 +147,11 @@ fn syslog_key(main: &mut Table, key: &str, value: &str, src: &crate::import::rep
 /// `log ADDR [len N] [format F] FACILITY [LEVEL [MINLEVEL]]` in `global`.
 fn log_target(line: &Line, cx: &mut Cx) {
     let src = &line.src;
+    if cx.g.logs && super::log_copy::second_target(line, cx) {
+        return;
+    }
     if cx.g.logs {
-        const ONE: &str = "ringlb sends its logs to one target (the first `log` line's, as global.log_target/syslog)";
+        const ONE: &str = "ringlb sends its logs to one target (the first `log` line's, as global.log_target/syslog), and a copy of its own lines to at most one more (global.syslog_copy)";
         // `log ADDR FACILITY LEVEL`: above info, HAProxy sends it its own events only.
         let events = ["emerg", "alert", "crit", "err", "warning", "notice"];
         let why = match line.words.iter().skip(3).find(|w| events.contains(&w.as_str())) {
@@ -190,16 +193,7 @@ fn log_target(line: &Line, cx: &mut Cx) {
         cx.led.done(src);
         return;
     }
-    let address = if addr.starts_with('/') {
-        addr.to_string()
-    } else if let Some(a) = addr.strip_prefix("tcp@") {
-        format!("tcp://{}", with_port(a))
-    } else {
-        format!(
-            "udp://{}",
-            with_port(addr.strip_prefix("udp@").unwrap_or(addr))
-        )
-    };
+    let address = syslog_address(addr);
     cx.g.main
         .set("log_target", Value::str("syslog"), src.cite());
     syslog_key(&mut cx.g.main, "address", &address, src);
@@ -219,6 +213,20 @@ fn log_target(line: &Line, cx: &mut Cx) {
         }
     }
     cx.led.done(src);
+}
+
+/// A `log` line's address in ringlb's spelling: a socket path, `udp://`, `tcp://`.
+pub(super) fn syslog_address(addr: &str) -> String {
+    if addr.starts_with('/') {
+        addr.to_string()
+    } else if let Some(a) = addr.strip_prefix("tcp@") {
+        format!("tcp://{}", with_port(a))
+    } else {
+        format!(
+            "udp://{}",
+            with_port(addr.strip_prefix("udp@").unwrap_or(addr))
+        )
+    }
 }
 
 fn with_port(a: &str) -> String {

@@ -16,6 +16,7 @@
 //! - `finish.rs`: HAProxy's implicit defaults made explicit, and the tables in order.
 //! - `users.rs`: `userlist` sections and `stats auth` → `[[userlist]]`.
 //! - `limits.rs`: frontend `maxconn` and server `maxqueue`, decided once all is read.
+//! - `log_copy.rs`: a second `log` target for events only → `global.syslog_copy`.
 //! - `tls_opts.rs`: TLS versions, cipher suites, tickets (global defaults, binds, servers).
 
 mod acl;
@@ -24,6 +25,7 @@ mod checks;
 mod finish;
 mod global;
 mod limits;
+mod log_copy;
 mod model;
 mod proxy;
 mod routes;

@@ -231,12 +231,13 @@ fn frontend_maxconn_at_or_above_the_global_one_needs_no_key() {
 
 #[test]
 fn a_second_log_target_says_what_it_would_receive() {
-    let text =
-        "global\n  log /dev/log local0\n  log /dev/log local1 notice\n  log 10.0.0.9:514 local2\n";
+    // The second (events only) becomes global.syslog_copy (see tests_misc.rs); more
+    // targets are reported.
+    let text = "global\n  log /dev/log local0\n  log /dev/log local1 notice\n  log 10.0.0.8 local3 notice\n  log 10.0.0.9:514 local2\n";
     let (_, lost) = run(text);
     assert_eq!(lost.len(), 2, "{lost:?}");
     assert!(
-        lost[0].starts_with("h.cfg:3: log: not translated: ringlb sends its logs to one target")
+        lost[0].starts_with("h.cfg:4: log: not translated: ringlb sends its logs to one target")
     );
     assert!(
         lost[0].contains("only takes HAProxy's events at notice and above"),

@@ -121,3 +121,24 @@ fn a_cipher_string_selecting_nothing_rustls_has_keeps_the_defaults() {
     let (_, lost) = run("global\n  ssl-default-bind-options no-sslv3 no-tls-tickets\nfrontend f\n  bind :80\n  default_backend b\nbackend b\n  server s 10.0.0.1:80\n");
     assert!(lost.is_empty(), "{lost:?}");
 }
+
+#[test]
+fn a_second_log_target_for_events_becomes_the_syslog_copy() {
+    let text = "global\n  log /dev/log local0\n  log /dev/log local1 notice\n  log 10.0.0.9 local2 warning\nfrontend f\n  bind :80\n  default_backend b\nbackend b\n  server s 10.0.0.1:80\n";
+    let (toml, lost) = run(text);
+    let t = parsed(&toml);
+    let copy = &t["global"]["syslog_copy"];
+    assert_eq!(copy["address"].as_str(), Some("/dev/log"), "{toml}");
+    assert_eq!(copy["facility"].as_str(), Some("local1"), "{toml}");
+    assert_eq!(
+        t["global"]["syslog_copy_level"].as_str(),
+        Some("info"),
+        "{toml}"
+    );
+    // One copy only: the third target is reported.
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(lost[0].starts_with("h.cfg:4: log"), "{lost:?}");
+    // A second target that would take access lines (info) stays reported.
+    let (_, lost) = run("global\n  log /dev/log local0\n  log 10.0.0.9 local1 info\nfrontend f\n  bind :80\n  default_backend b\nbackend b\n  server s 10.0.0.1:80\n");
+    assert_eq!(lost.len(), 1, "{lost:?}");
+}
