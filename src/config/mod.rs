@@ -146,6 +146,8 @@ pub struct Global {
     pub admin_token: Option<String>,
     /// Users whose `Authorization: Basic` the admin API accepts (`admin_userlist`).
     pub admin_users: Option<std::sync::Arc<crate::rules::Userlist>>,
+    /// `admin_write_groups`: the groups of `admin_users` allowed to change things.
+    pub admin_write_groups: Option<Box<[Box<str>]>>,
     pub log_level: String,
     pub access_log: bool,
     pub grace_period: Duration,

@@ -89,6 +89,10 @@ pub struct RawGlobal {
     /// Added key: the admin listener also takes `Authorization: Basic` of a user of
     /// this `[[userlist]]` (HAProxy's `stats auth`).
     pub admin_userlist: Option<S<String>>,
+    /// Added key: requests that change something (not GET/HEAD) need a user of
+    /// `admin_userlist` in one of these groups, or the token (HAProxy's `stats admin
+    /// if` an `http_auth_group` ACL).
+    pub admin_write_groups: Option<S<Vec<S<String>>>>,
     pub log_level: Option<S<String>>,
     pub access_log: Option<S<bool>>,
     /// Added key: how long open connections may finish after SIGTERM/SIGINT.

@@ -258,6 +258,7 @@ impl Validator {
             .as_ref()
             .and_then(|a| self.announce(a, &frontends));
         let mut global = global;
+        global.admin_write_groups = self.admin_write_groups(raw, admin_users.as_deref());
         global.admin_users = admin_users;
         if raw.frontend.is_empty() {
             global.workers = self.control_plane_alone(raw);
@@ -317,6 +318,7 @@ impl Validator {
             admin_bind,
             admin_token,
             admin_users: None,
+            admin_write_groups: None,
             log_level,
             access_log: g.access_log.as_ref().is_some_and(|a| *a.get_ref()),
             grace_period: self.duration(

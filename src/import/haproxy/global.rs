@@ -295,7 +295,9 @@ pub fn stats_listener(s: &Section, cx: &mut Cx) {
             },
             ("bind", _) => cx.led.lost(src, "ringlb's admin listener has one address"),
             ("stats", "auth") => super::users::stats_auth(line, cx),
-            ("stats", "admin") => cx.led.lost(src, "ringlb's admin API always allows admin actions: protect it with global.admin_token"),
+            ("stats", "admin") if super::stats_auth::stats_admin(s, line, cx) => {}
+            ("stats", "admin") => cx.led.lost(src, "ringlb's admin API lets every user of admin_userlist (or the admin_token) change things; admin_write_groups narrows it to groups of that userlist"),
+            ("stats", "http-request") if super::stats_auth::http_request_auth(s, line, cx) => {}
             ("stats", "scope") => cx.led.lost(src, "the stats page shows every proxy"),
             ("stats", _) => cx.led.note(src, "the stats page's address and look are ringlb's own"),
             ("http-request", "use-service") => cx.led.note(src, "ringlb serves /metrics on the admin listener"),

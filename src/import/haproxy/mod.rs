@@ -17,6 +17,7 @@
 //! - `users.rs`: `userlist` sections and `stats auth` → `[[userlist]]`.
 //! - `limits.rs`: frontend `maxconn` and server `maxqueue`, decided once all is read.
 //! - `log_copy.rs`: a second `log` target for events only → `global.syslog_copy`.
+//! - `stats_auth.rs`: a stats listener's `http_auth` rules → `admin_userlist`, `admin_write_groups`.
 //! - `tls_opts.rs`: TLS versions, cipher suites, tickets (global defaults, binds, servers).
 
 mod acl;
@@ -32,6 +33,7 @@ mod routes;
 mod rules;
 mod sections;
 mod server;
+mod stats_auth;
 mod tables;
 mod tls_opts;
 mod users;

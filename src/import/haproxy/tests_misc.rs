@@ -142,3 +142,22 @@ fn a_second_log_target_for_events_becomes_the_syslog_copy() {
     let (_, lost) = run("global\n  log /dev/log local0\n  log 10.0.0.9 local1 info\nfrontend f\n  bind :80\n  default_backend b\nbackend b\n  server s 10.0.0.1:80\n");
     assert_eq!(lost.len(), 1, "{lost:?}");
 }
+
+#[test]
+fn stats_auth_rules_become_the_admin_userlist_and_write_groups() {
+    let text = "userlist stats-auth\n  group admin users alice\n  group readonly users bob\n  user alice insecure-password s3cret\n  user bob insecure-password pw\nlisten stats\n  bind :1936\n  mode http\n  stats enable\n  stats uri /\n  acl AUTH http_auth(stats-auth)\n  acl AUTH_ADMIN http_auth_group(stats-auth) admin\n  stats http-request auth unless AUTH\n  stats admin if AUTH_ADMIN\n";
+    let (toml, lost) = run(text);
+    assert!(lost.is_empty(), "{lost:?}");
+    let t = parsed(&toml);
+    assert_eq!(
+        t["global"]["admin_userlist"].as_str(),
+        Some("stats-auth"),
+        "{toml}"
+    );
+    let groups = t["global"]["admin_write_groups"].as_array().unwrap();
+    assert_eq!(groups[0].as_str(), Some("admin"), "{toml}");
+    // Without the auth rule there is no userlist to take groups from: reported.
+    let (_, lost) = run(&text.replace("  stats http-request auth unless AUTH\n", ""));
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(lost[0].starts_with("h.cfg:13: stats admin"), "{lost:?}");
+}
