@@ -349,11 +349,17 @@ fn set_server(
 }
 
 /// With `admin_token` and/or `admin_userlist`: the request must carry the bearer
-/// token or the basic credentials of a listed user.
+/// token or the basic credentials of a listed user (with `admin_write_groups`, of
+/// those groups to change anything: any method but GET and HEAD).
 fn refused(control: &Control, req: &Request) -> Option<Reply> {
-    let (token, users) = {
+    let (token, users, writers) = {
         let c = control.config.borrow();
-        (c.global.admin_token.clone(), c.global.admin_users.clone())
+        let g = &c.global;
+        (
+            g.admin_token.clone(),
+            g.admin_users.clone(),
+            g.admin_write_groups.clone(),
+        )
     };
     if token.is_none() && users.is_none() {
         return None;
@@ -366,8 +372,19 @@ fn refused(control: &Control, req: &Request) -> Option<Reply> {
     let by_user = users
         .as_ref()
         .is_some_and(|u| u.authenticates(auth.as_bytes(), None));
+    let reads = matches!(req.method.as_str(), "GET" | "HEAD");
+    let may_write =
+        |u: &crate::rules::Userlist, gs: &[Box<str>]| u.authenticates(auth.as_bytes(), Some(gs));
     match (by_token || by_user, users.is_some()) {
-        (true, _) => None,
+        (true, _) if by_token || reads => None,
+        // `admin_write_groups`: a user outside them reads only.
+        (true, _) => match (users.as_deref(), writers.as_deref()) {
+            (Some(u), Some(gs)) if !may_write(u, gs) => Some(Reply::json_error(
+                403,
+                "this user may read, not change: admin_write_groups",
+            )),
+            _ => None,
+        },
         (false, false) => Some(Reply::json_error(401, "missing or wrong bearer token")),
         (false, true) => Some(Reply::json_error(401, "missing or wrong credentials")),
     }
@@ -383,6 +400,7 @@ fn reason(status: u16) -> &'static str {
         200 => "OK",
         400 => "Bad Request",
         401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",

@@ -21,12 +21,13 @@
 //! | `validate_check_tests.rs` | tests of check validation: per-server resolution, refusals with their line |
 //! | `validate_resolve.rs` | `[resolvers]`, `resolve_interval`, `[[backend.server_template]]` |
 //! | `validate_tls.rs` | `[frontend.tls]` (certificates, ALPN, rustls configuration) and `tls = true` on servers |
+//! | `validate_tls_policy.rs` | TLS versions and cipher suites offered (`min_version`, `ciphers`; a server's `tls_*`) |
 //! | `validate_vrrp.rs` | `[vrrp]`: one virtual router's settings |
 //! | `vrrp.rs` | the validated virtual router types ([`Vrrp`], [`SyncGroup`], tracking) |
 //! | `validate_vrrp_track.rs` | `[[vrrp.track_interface]]`, `[[vrrp.track_script]]`, `[[vrrp.track_file]]` |
 //! | `validate_vrrp_sync.rs` | `[[vrrp]]` lists (names, ids and VIPs unique) and `[[vrrp_sync_group]]` |
 //! | `validate_announce.rs` | `[announce]`: service addresses announced through BIRD ([`Announce`]) |
-//! | `validate_log.rs` | `global.log_target`, `global.syslog`, `access_log_format` (global and per frontend) |
+//! | `validate_log.rs` | `global.log_target`, `global.syslog`, `syslog_copy`, `access_log_format` (global and per frontend) |
 //! | `validate_userlist.rs` | `[[userlist]]` (basic authentication users) and `global.admin_userlist` |
 //! | `validate_user.rs` | `global.user`, `global.group`: names resolved to ids on this host |
 //! | `validate_script.rs` | `global.script_user`, `enable_script_security`: whom VRRP's programs run as |
@@ -61,6 +62,7 @@ mod validate_resolve;
 mod validate_rules;
 mod validate_script;
 mod validate_tls;
+mod validate_tls_policy;
 mod validate_user;
 mod validate_userlist;
 mod validate_values;
@@ -144,6 +146,8 @@ pub struct Global {
     pub admin_token: Option<String>,
     /// Users whose `Authorization: Basic` the admin API accepts (`admin_userlist`).
     pub admin_users: Option<std::sync::Arc<crate::rules::Userlist>>,
+    /// `admin_write_groups`: the groups of `admin_users` allowed to change things.
+    pub admin_write_groups: Option<Box<[Box<str>]>>,
     pub log_level: String,
     pub access_log: bool,
     pub grace_period: Duration,
@@ -158,6 +162,9 @@ pub struct Global {
     pub max_body_bytes: u64,
     /// Where ringlb's own lines and the access log go (`global.log_target`).
     pub log_target: LogTarget,
+    /// `global.syslog_copy`: another syslog target for ringlb's own lines at this
+    /// level (`"error"`, `"warn"`, `"info"`, `"debug"`) and above.
+    pub log_copy: Option<(crate::logging::syslog::Syslog, String)>,
     /// Whom to run as once every socket is bound (`global.user`/`group`).
     pub run_as: Option<RunAs>,
     /// `global.allow_root`: running as root without `user` is intended (no warning).
@@ -205,6 +212,9 @@ pub struct Frontend {
     pub timeout_http_request: Duration,
     pub timeout_http_keep_alive: Duration,
     pub timeout_tunnel: Option<Duration>,
+    /// The client side's inactivity limit once a direction is closed (TCP relays and
+    /// tunnels); `None`: `timeout_client` (or the tunnel's) still.
+    pub timeout_client_fin: Option<Duration>,
     /// TLS termination on every bind of this frontend.
     pub tls: Option<std::sync::Arc<FrontendTls>>,
     /// The TLS handshake must complete within this.
@@ -364,6 +374,9 @@ pub struct Backend {
     pub timeout_server: Duration,
     pub timeout_queue: Duration,
     pub timeout_tunnel: Option<Duration>,
+    /// The server side's inactivity limit once a direction is closed (TCP relays and
+    /// tunnels); `None`: `timeout_server` (or the tunnel's) still.
+    pub timeout_server_fin: Option<Duration>,
     /// Connect attempts after the first one fails.
     pub retries: u32,
     /// The last retry goes to another server.
@@ -445,6 +458,9 @@ pub struct Server {
     /// `disabled = true`: starts in maintenance (admin state `maint`) until the API
     /// sets it `ready` (HAProxy's `server ... disabled`).
     pub disabled: bool,
+    /// `on_marked_down = "shutdown_sessions"`: sessions to this server end when its
+    /// health check marks it down.
+    pub shutdown_on_down: bool,
 }
 
 /// The HTTP version spoken to a server (`proto`).

@@ -89,6 +89,10 @@ pub struct RawGlobal {
     /// Added key: the admin listener also takes `Authorization: Basic` of a user of
     /// this `[[userlist]]` (HAProxy's `stats auth`).
     pub admin_userlist: Option<S<String>>,
+    /// Added key: requests that change something (not GET/HEAD) need a user of
+    /// `admin_userlist` in one of these groups, or the token (HAProxy's `stats admin
+    /// if` an `http_auth_group` ACL).
+    pub admin_write_groups: Option<S<Vec<S<String>>>>,
     pub log_level: Option<S<String>>,
     pub access_log: Option<S<bool>>,
     /// Added key: how long open connections may finish after SIGTERM/SIGINT.
@@ -105,6 +109,10 @@ pub struct RawGlobal {
     /// `"tcplog"` or HAProxy `log-format` aliases).
     pub log_target: Option<S<String>>,
     pub syslog: Option<S<RawSyslog>>,
+    /// Added keys: a second syslog target for ringlb's own lines at
+    /// `syslog_copy_level` and above (HAProxy's second `log` line); no access lines.
+    pub syslog_copy: Option<S<RawSyslog>>,
+    pub syslog_copy_level: Option<S<String>>,
     pub access_log_format: Option<S<String>>,
     /// Added keys: the user (and group) to run as once every socket is bound, when
     /// started as root; `allow_root = true` says running as root is intended.
@@ -154,6 +162,10 @@ pub struct RawDefaults {
     pub timeout_http_keep_alive: Option<S<String>>,
     pub timeout_queue: Option<S<String>>,
     pub timeout_tunnel: Option<S<String>>,
+    /// Added keys: inactivity limits of a side once one direction is closed
+    /// (HAProxy `timeout client-fin`, `timeout server-fin`); absent: as open.
+    pub timeout_client_fin: Option<S<String>>,
+    pub timeout_server_fin: Option<S<String>>,
     /// Added key: the whole TLS handshake must complete within this.
     pub timeout_client_handshake: Option<S<String>>,
     pub retries: Option<S<i64>>,
@@ -215,6 +227,8 @@ pub struct RawFrontend {
     pub timeout_http_request: Option<S<String>>,
     pub timeout_http_keep_alive: Option<S<String>>,
     pub timeout_tunnel: Option<S<String>>,
+    /// Added key: see `RawDefaults::timeout_client_fin`.
+    pub timeout_client_fin: Option<S<String>>,
     pub timeout_client_handshake: Option<S<String>>,
     /// Added keys: rules (see `raw_rules.rs` and docs/rules.md).
     #[serde(default)]
@@ -261,6 +275,11 @@ pub struct RawTls {
     pub alpn: Option<Vec<S<String>>>,
     /// Added key: refuse the handshake when SNI is absent or matches no certificate.
     pub strict_sni: Option<bool>,
+    /// Added keys: `"1.2"` (default) or `"1.3"`; the cipher suites offered, by rustls'
+    /// names (default: all); `false`: no session tickets (see `validate_tls_policy.rs`).
+    pub min_version: Option<S<String>>,
+    pub ciphers: Option<Vec<S<String>>>,
+    pub session_tickets: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -312,6 +331,8 @@ pub struct RawBackend {
     pub timeout_server: Option<S<String>>,
     pub timeout_queue: Option<S<String>>,
     pub timeout_tunnel: Option<S<String>>,
+    /// Added key: see `RawDefaults::timeout_server_fin`.
+    pub timeout_server_fin: Option<S<String>>,
     pub retries: Option<S<i64>>,
     pub redispatch: Option<bool>,
     /// Added key: see [`HttpReuse`] (`[defaults]` too).
@@ -454,6 +475,15 @@ pub struct RawServer {
     pub sni: Option<S<String>>,
     pub verify: Option<bool>,
     pub ca_file: Option<S<String>>,
+    /// Added keys: the TLS versions and suites offered to this server, and RFC 5077
+    /// tickets (as `[frontend.tls]` `min_version`, `ciphers`, `session_tickets`).
+    pub tls_min_version: Option<S<String>>,
+    pub tls_ciphers: Option<Vec<S<String>>>,
+    pub tls_session_tickets: Option<bool>,
+    /// Added key: `"shutdown_sessions"`: when a health check marks this server down,
+    /// its established TCP sessions are closed (HAProxy's `on-marked-down
+    /// shutdown-sessions`); absent: they run on until they end.
+    pub on_marked_down: Option<S<String>>,
     /// Added key: write a PROXY protocol header (`"v1"` or `"v2"`) first on every
     /// connection to this server (HAProxy's `send-proxy`, `send-proxy-v2`).
     pub send_proxy: Option<S<String>>,

@@ -118,6 +118,8 @@ pub(super) struct Defaults {
     pub timeout_http_keep_alive: Duration,
     pub timeout_queue: Duration,
     pub timeout_tunnel: Option<Duration>,
+    pub timeout_client_fin: Option<Duration>,
+    pub timeout_server_fin: Option<Duration>,
     pub timeout_client_handshake: Duration,
     pub retries: u32,
     pub redispatch: bool,
@@ -256,6 +258,7 @@ impl Validator {
             .as_ref()
             .and_then(|a| self.announce(a, &frontends));
         let mut global = global;
+        global.admin_write_groups = self.admin_write_groups(raw, admin_users.as_deref());
         global.admin_users = admin_users;
         if raw.frontend.is_empty() {
             global.workers = self.control_plane_alone(raw);
@@ -315,6 +318,7 @@ impl Validator {
             admin_bind,
             admin_token,
             admin_users: None,
+            admin_write_groups: None,
             log_level,
             access_log: g.access_log.as_ref().is_some_and(|a| *a.get_ref()),
             grace_period: self.duration(
@@ -344,6 +348,7 @@ impl Validator {
                 "global.max_body_bytes",
             ) as u64,
             log_target: self.log_target(g),
+            log_copy: self.log_copy(g),
             run_as: self.run_as(g),
             allow_root: g.allow_root.unwrap_or(false),
             upgrade_socket: self.upgrade_socket(g),
@@ -476,6 +481,10 @@ impl Validator {
             ),
             timeout_tunnel: self
                 .optional_duration(d.timeout_tunnel.as_ref(), "defaults.timeout_tunnel"),
+            timeout_client_fin: self
+                .optional_duration(d.timeout_client_fin.as_ref(), "defaults.timeout_client_fin"),
+            timeout_server_fin: self
+                .optional_duration(d.timeout_server_fin.as_ref(), "defaults.timeout_server_fin"),
             timeout_client_handshake: self.duration(
                 d.timeout_client_handshake.as_ref(),
                 TIMEOUT_CLIENT_HANDSHAKE,

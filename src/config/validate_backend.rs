@@ -100,6 +100,12 @@ impl Validator {
                         &format!("{key}: timeout_tunnel"),
                     )
                     .or(defaults.timeout_tunnel),
+                timeout_server_fin: self
+                    .optional_duration(
+                        be.timeout_server_fin.as_ref(),
+                        &format!("{key}: timeout_server_fin"),
+                    )
+                    .or(defaults.timeout_server_fin),
                 retries: self.int_in(
                     be.retries.as_ref(),
                     defaults.retries as i64,
@@ -248,9 +254,23 @@ impl Validator {
                 resolve: None,
                 resolved: true,
                 disabled: s.disabled.unwrap_or(false),
+                shutdown_on_down: self.on_marked_down(s.on_marked_down.as_ref(), &key),
             });
         }
         out
+    }
+
+    /// A server's `on_marked_down`: `"shutdown_sessions"` or absent.
+    fn on_marked_down(&mut self, v: Option<&S<String>>, key: &str) -> bool {
+        match v.map(|v| (v, v.get_ref().as_str())) {
+            None => false,
+            Some((_, "shutdown_sessions")) => true,
+            Some((v, other)) => {
+                let msg = format!("{key}: on_marked_down {other:?} is not \"shutdown_sessions\"");
+                self.error(v.span(), msg);
+                false
+            }
+        }
     }
 
     /// `IP:PORT`, `[IPv6]:PORT` or `hostname:PORT` (resolved now; the first address wins).

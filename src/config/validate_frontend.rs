@@ -138,6 +138,12 @@ impl Validator {
                     &format!("{key}: timeout_tunnel"),
                 )
                 .or(defaults.timeout_tunnel),
+            timeout_client_fin: self
+                .optional_duration(
+                    fe.timeout_client_fin.as_ref(),
+                    &format!("{key}: timeout_client_fin"),
+                )
+                .or(defaults.timeout_client_fin),
             tls,
             timeout_client_handshake: self.nonzero_duration(
                 fe.timeout_client_handshake.as_ref(),

@@ -38,6 +38,32 @@ impl Validator {
         }
     }
 
+    /// `global.syslog_copy` and its `syslog_copy_level` (default `"info"`).
+    pub(super) fn log_copy(&mut self, g: &RawGlobal) -> Option<(Syslog, String)> {
+        let Some(copy) = &g.syslog_copy else {
+            if let Some(l) = &g.syslog_copy_level {
+                self.warn(
+                    l.span(),
+                    "global.syslog_copy_level without global.syslog_copy changes nothing",
+                );
+            }
+            return None;
+        };
+        let syslog = self.syslog(copy);
+        let level = match &g.syslog_copy_level {
+            None => "info".to_string(),
+            Some(l) if matches!(l.get_ref().as_str(), "error" | "warn" | "info" | "debug") => {
+                l.get_ref().clone()
+            }
+            Some(l) => {
+                let msg = format!("global.syslog_copy_level {:?} is not \"error\", \"warn\", \"info\" or \"debug\"", l.get_ref());
+                self.error(l.span(), msg);
+                "info".to_string()
+            }
+        };
+        Some((syslog, level))
+    }
+
     fn syslog(&mut self, s: &S<RawSyslog>) -> Syslog {
         let raw = s.get_ref();
         let mut out = Syslog::default();

@@ -158,6 +158,7 @@ impl Validator {
                     srv,
                 }),
                 resolved: false,
+                shutdown_on_down: false,
                 disabled: false,
             });
         }

@@ -36,7 +36,14 @@ impl Validator {
             return None;
         }
         let strict_sni = t.strict_sni.unwrap_or(false);
-        match crate::tls::server_config(&certificates, &alpn, strict_sni) {
+        let policy = self.tls_policy(
+            t.min_version.as_ref(),
+            t.ciphers.as_ref(),
+            &format!("{key}."),
+            raw.span(),
+        );
+        let tickets = t.session_tickets.unwrap_or(true);
+        match crate::tls::server_config(&certificates, &alpn, strict_sni, &policy, tickets) {
             Ok(server_config) => Some(Arc::new(FrontendTls {
                 certificates,
                 alpn,
@@ -148,7 +155,20 @@ impl Validator {
     /// `tls = true` on a server: the client configuration (CA file unless
     /// `verify = false`) and the name to send as SNI and verify.
     pub(super) fn server_tls(&mut self, s: &RawServer, key: &str) -> Option<Arc<ServerTls>> {
-        let on = s.tls.as_ref().filter(|t| *t.get_ref())?;
+        let Some(on) = s.tls.as_ref().filter(|t| *t.get_ref()) else {
+            if let Some(span) = s.tls_min_version.as_ref().map(|m| m.span()).or_else(|| {
+                s.tls_ciphers
+                    .as_ref()
+                    .and_then(|c| c.first())
+                    .map(|c| c.span())
+            }) {
+                self.warn(
+                    span,
+                    format!("{key}: tls_min_version/tls_ciphers without tls = true change nothing"),
+                );
+            }
+            return None;
+        };
         let verify = s.verify.unwrap_or(true);
         let host = s
             .sni
@@ -187,7 +207,14 @@ impl Validator {
             );
         }
         let ca_path = ca.as_ref().map(|(p, _)| p.as_path());
-        match crate::tls::client_config(ca_path, verify) {
+        let policy = self.tls_policy(
+            s.tls_min_version.as_ref(),
+            s.tls_ciphers.as_ref(),
+            &format!("{key}: tls_"),
+            on.span(),
+        );
+        let tickets = s.tls_session_tickets.unwrap_or(true);
+        match crate::tls::client_config_with(ca_path, verify, &policy, tickets) {
             Ok(client_config) => Some(Arc::new(ServerTls {
                 client_config,
                 server_name,

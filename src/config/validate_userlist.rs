@@ -38,6 +38,37 @@ impl Validator {
         found
     }
 
+    /// `global.admin_write_groups`: groups of the admin userlist (required with it).
+    pub(super) fn admin_write_groups(
+        &mut self,
+        raw: &RawConfig,
+        list: Option<&Userlist>,
+    ) -> Option<Box<[Box<str>]>> {
+        let groups = raw.global.admin_write_groups.as_ref()?;
+        let Some(list) = list else {
+            let msg = "global.admin_write_groups needs global.admin_userlist (its users' groups)";
+            self.error(groups.span(), msg);
+            return None;
+        };
+        for g in groups.get_ref() {
+            if !list.has_group(g.get_ref()) {
+                let msg = format!(
+                    "global.admin_write_groups: no user of userlist {:?} is in group {:?}",
+                    list.name(),
+                    g.get_ref()
+                );
+                self.error(g.span(), msg);
+            }
+        }
+        Some(
+            groups
+                .get_ref()
+                .iter()
+                .map(|g| g.get_ref().as_str().into())
+                .collect(),
+        )
+    }
+
     fn userlist(&mut self, l: &RawUserlist) -> Userlist {
         let key = format!("userlist {:?}", l.name.get_ref());
         let mut list = Userlist::new(l.name.get_ref());

@@ -11,12 +11,22 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use super::TlsError;
+use super::{Policy, TlsError};
 
 pub fn client_config(ca_file: Option<&Path>, verify: bool) -> Result<Arc<ClientConfig>, TlsError> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
+    client_config_with(ca_file, verify, &Policy::default(), true)
+}
+
+/// [`client_config`] with the versions and suites `policy` allows; without
+/// `tickets`, TLS 1.2 sessions resume by session id only (no RFC 5077 tickets).
+pub fn client_config_with(
+    ca_file: Option<&Path>,
+    verify: bool,
+    policy: &Policy,
+    tickets: bool,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    let builder = ClientConfig::builder_with_provider(policy.provider()?)
+        .with_protocol_versions(policy.versions())?;
     let mut config = if verify {
         let mut roots = RootCertStore::empty();
         if let Some(path) = ca_file {
@@ -47,6 +57,10 @@ pub fn client_config(ca_file: Option<&Path>, verify: bool) -> Result<Arc<ClientC
             .with_no_client_auth()
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    if !tickets {
+        config.resumption = rustls::client::Resumption::default()
+            .tls12_resumption(rustls::client::Tls12Resumption::SessionIdOnly);
+    }
     Ok(Arc::new(config))
 }
 

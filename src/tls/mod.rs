@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `mod.rs` | certificates: loading, checks, SNI choice; the server configuration |
 //! | `client.rs` | rustls client configurations (to servers, and for checks) |
+//! | `policy.rs` | versions and cipher suites allowed (`min_version`, `ciphers`) |
 //! | `client_hello.rs` | the SNI of a ClientHello read without terminating TLS (passthrough routed by SNI); pure, bounded |
 //! | `generate.rs` | self-signed certificates (`ringlb gen-cert`, tests) |
 //! | `pipe.rs` | an in-process client stream: one HTTP/2 stream handed to the HTTP/1.1 session code |
@@ -18,6 +19,7 @@ mod client;
 pub mod client_hello;
 mod generate;
 pub mod pipe;
+pub mod policy;
 mod stream;
 
 use std::collections::HashMap;
@@ -31,8 +33,9 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 
-pub use client::{client_config, insecure_verifier};
+pub use client::{client_config, client_config_with, insecure_verifier};
 pub use generate::{self_signed, self_signed_between};
+pub use policy::{MinVersion, Policy};
 pub use stream::{accept_tls, connect_tls, ClientStream, HandshakeError, ServerStream, TlsInfo};
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +56,8 @@ pub enum TlsError {
     KeyMismatch { cert: String, key: String },
     #[error("cannot build the TLS configuration: {0}")]
     Rustls(#[from] rustls::Error),
+    #[error("{0}")]
+    Policy(String),
 }
 
 /// A certificate ready to serve, with what the configuration check reports about it.
@@ -206,21 +211,26 @@ impl ResolvesServerCert for SniResolver {
     }
 }
 
-/// The rustls configuration of a frontend: TLS 1.3 and 1.2, certificates by SNI,
-/// `alpn` offered in order.
+/// The rustls configuration of a frontend: the versions and suites `policy` allows
+/// (TLS 1.3 and 1.2, all suites by default), certificates by SNI, `alpn` offered in
+/// order; session tickets unless `tickets` is false (then resumption by session id,
+/// and TLS 1.3 tickets that only name a cached session).
 pub fn server_config(
     certs: &[Certificate],
     alpn: &[String],
     strict_sni: bool,
+    policy: &Policy,
+    tickets: bool,
 ) -> Result<Arc<ServerConfig>, TlsError> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+    let mut config = ServerConfig::builder_with_provider(policy.provider()?)
+        .with_protocol_versions(policy.versions())?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(SniResolver::new(certs, strict_sni)));
     config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
     // Session resumption: rustls' default in-memory cache (per process) and tickets.
-    config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()?;
+    if tickets {
+        config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()?;
+    }
     Ok(Arc::new(config))
 }
 
@@ -243,6 +253,17 @@ mod tests {
         let d = std::env::temp_dir().join(format!("ringlb-tls-unit-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    #[test]
+    fn session_tickets_can_be_turned_off() {
+        let d = dir();
+        let certs = vec![cert(&d, &["t.test"], "tickets")];
+        let p = Policy::default();
+        let on = server_config(&certs, &[], false, &p, true).unwrap();
+        let off = server_config(&certs, &[], false, &p, false).unwrap();
+        assert!(on.ticketer.enabled());
+        assert!(!off.ticketer.enabled());
     }
 
     #[test]

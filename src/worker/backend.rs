@@ -42,6 +42,7 @@ pub struct Settings {
     pub timeout_connect: Duration,
     pub timeout_server: Duration,
     pub timeout_tunnel: Option<Duration>,
+    pub timeout_server_fin: Option<Duration>,
     pub slow_response: Option<Duration>,
     pub http_reuse: config::HttpReuse,
 }
@@ -122,6 +123,7 @@ impl BackendState {
             timeout_connect: b.timeout_connect,
             timeout_server: b.timeout_server,
             timeout_tunnel: b.timeout_tunnel,
+            timeout_server_fin: b.timeout_server_fin,
             slow_response: b.slow_response,
             http_reuse: b.http_reuse,
         }
@@ -431,5 +433,6 @@ fn tombstone_server() -> config::Server {
         resolve: None,
         resolved: false,
         disabled: false,
+        shutdown_on_down: false,
     }
 }

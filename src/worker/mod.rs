@@ -20,6 +20,7 @@
 //! | `listener.rs` | accept loops, the connection limit, TLS handshakes, listeners kept or stopped on reload |
 //! | `preamble.rs` | before the session: the PROXY header received, the ClientHello read for SNI routing, the `send_proxy` header sent |
 //! | `session.rs` | a TCP-mode session: connect, then relay |
+//! | `kill.rs` | `on_marked_down = "shutdown_sessions"`: the flag a server's sessions end on when it is marked down |
 //! | `relay.rs` | the two-way byte relay (TCP mode, upgrades) with half-close and inactivity timeouts |
 //! | `splice.rs` | the relay of plain TCP sessions: bulk moves socket → pipe → socket by `splice(2)` |
 //! | `h2/` | HTTP/2: client connections (each stream served by the HTTP/1.1 code below through a pipe), and streams to `proto = "h2"` servers |
@@ -47,6 +48,7 @@ mod faults;
 mod h2;
 mod http;
 mod http_heads;
+mod kill;
 mod lease;
 mod listener;
 mod local;

@@ -2,10 +2,13 @@
 //! time in one task, each with its own reused buffer. A FIN on one side becomes a
 //! `shutdown(Write)` on the other (half-close), and the relay ends when both
 //! directions have finished. A watchdog ends it when a side has been inactive (no
-//! byte read from or written to it) for its timeout.
+//! byte read from or written to it) for its timeout; once a direction has closed, a
+//! side's `*_fin` timeout (when set) replaces its timeout, counted from the close or
+//! its last byte, whichever is later (HAProxy's `timeout client-fin`/`server-fin`).
 
 use std::cell::Cell;
 use std::future::Future;
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Split, Splitable};
@@ -17,6 +20,10 @@ use super::error::{SessionError, Side};
 pub struct Timeouts {
     pub client: Duration,
     pub server: Duration,
+    /// Once a direction is closed: the client side's limit instead of `client`.
+    pub client_fin: Option<Duration>,
+    /// Once a direction is closed: the server side's limit instead of `server`.
+    pub server_fin: Option<Duration>,
 }
 
 /// Bytes moved each way.
@@ -26,11 +33,14 @@ pub struct RelayStats {
     pub to_client: u64,
 }
 
-/// Last time each side moved a byte, and whether a direction has ended.
+/// Last time each side moved a byte, and when the first direction ended.
 pub(super) struct Activity {
     client: Cell<Instant>,
     server: Cell<Instant>,
-    ended: Cell<bool>,
+    ended: Cell<Option<Instant>>,
+    /// The watchdog, while it waits for a direction to end (only with a `*_fin`
+    /// timeout): woken then, since the deadlines change.
+    watchdog: Cell<Option<Waker>>,
 }
 
 impl Activity {
@@ -39,8 +49,22 @@ impl Activity {
         Activity {
             client: Cell::new(now),
             server: Cell::new(now),
-            ended: Cell::new(false),
+            ended: Cell::new(None),
+            watchdog: Cell::new(None),
         }
+    }
+
+    /// A direction read EOF: whether it is the first one to (its time is kept, and the
+    /// watchdog woken: the `*_fin` timeouts apply from now).
+    pub(super) fn half_close(&self) -> bool {
+        if self.ended.get().is_some() {
+            return false;
+        }
+        self.ended.set(Some(Instant::now()));
+        if let Some(w) = self.watchdog.take() {
+            w.wake();
+        }
+        true
     }
 
     /// A direction of a plain TCP relay read EOF: whether its FIN must be passed on
@@ -50,7 +74,7 @@ impl Activity {
     /// already). One syscall or ring operation less per connection. (Not over TLS,
     /// where the shutdown also sends the close_notify.)
     pub(super) fn pass_fin(&self) -> bool {
-        !self.ended.replace(true)
+        self.half_close()
     }
 
     pub(super) fn touch(&self, side: Side) {
@@ -119,6 +143,7 @@ async fn copy_half<R: AsyncReadRent, W: AsyncWriteRent>(
         if n == 0 {
             // FIN from `from`: pass it on, keep the other direction running. (Always
             // with a shutdown here: over TLS it also sends the close_notify.)
+            activity.half_close();
             let _ = to.shutdown().await;
             return Ok((total, buf));
         }
@@ -149,19 +174,95 @@ pub(super) async fn copy_once<R: AsyncReadRent, W: AsyncWriteRent>(
 }
 
 /// Resolves with the side that stayed inactive past its timeout. Sleeps until the
-/// earliest deadline, so an active connection costs one timer wake per timeout period.
+/// earliest deadline, so an active connection costs one timer wake per timeout period
+/// (and, with a `*_fin` timeout, one more when the first direction ends).
 async fn watchdog(activity: &Activity, t: Timeouts) -> Side {
     loop {
-        let client_deadline = activity.client.get() + t.client;
-        let server_deadline = activity.server.get() + t.server;
-        let (side, deadline) = if client_deadline <= server_deadline {
-            (Side::Client, client_deadline)
-        } else {
-            (Side::Server, server_deadline)
-        };
+        let ended = activity.ended.get();
+        let (side, deadline) = earliest(
+            deadline(activity.client.get(), t.client, t.client_fin, ended),
+            deadline(activity.server.get(), t.server, t.server_fin, ended),
+        );
         if Instant::now() >= deadline {
             return side;
         }
-        monoio::time::sleep_until(deadline.into()).await;
+        let sleep = monoio::time::sleep_until(deadline.into());
+        if ended.is_some() || (t.client_fin.is_none() && t.server_fin.is_none()) {
+            sleep.await;
+            continue;
+        }
+        let closed = std::future::poll_fn(|cx| {
+            if activity.ended.get().is_some() {
+                return Poll::Ready(());
+            }
+            activity.watchdog.set(Some(cx.waker().clone()));
+            Poll::Pending
+        });
+        monoio::select! {
+            _ = sleep => {},
+            _ = closed => {},
+        }
+    }
+}
+
+/// A side's deadline: its last byte plus its timeout, or, once a direction has
+/// ended and the side has a `fin` timeout, the later of its last byte and the end
+/// plus that.
+fn deadline(
+    last: Instant,
+    open: Duration,
+    fin: Option<Duration>,
+    ended: Option<Instant>,
+) -> Instant {
+    match (fin, ended) {
+        (Some(fin), Some(at)) => last.max(at) + fin,
+        _ => last + open,
+    }
+}
+
+/// The side whose deadline comes first (the client's on a tie).
+fn earliest(client: Instant, server: Instant) -> (Side, Instant) {
+    if client <= server {
+        (Side::Client, client)
+    } else {
+        (Side::Server, server)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fin_timeouts_replace_the_open_ones_once_a_direction_ended() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        // Still open: the side's own timeout, fin or not.
+        assert_eq!(deadline(t0, s(30), Some(s(2)), None), t0 + s(30));
+        // Ended after the last byte: counted from the end.
+        assert_eq!(deadline(t0, s(30), Some(s(2)), Some(t0 + s(5))), t0 + s(7));
+        // A byte after the end: counted from it.
+        assert_eq!(
+            deadline(t0 + s(9), s(30), Some(s(2)), Some(t0 + s(5))),
+            t0 + s(11)
+        );
+        // No fin timeout: unchanged by the end.
+        assert_eq!(deadline(t0, s(30), None, Some(t0 + s(5))), t0 + s(30));
+        // Longer than the open one: it replaces it all the same (HAProxy does).
+        assert_eq!(deadline(t0, s(1), Some(s(20)), Some(t0)), t0 + s(20));
+        assert_eq!(earliest(t0, t0), (Side::Client, t0));
+        assert_eq!(earliest(t0 + s(1), t0), (Side::Server, t0));
+    }
+
+    #[test]
+    fn only_the_first_end_counts() {
+        let a = Activity::new();
+        assert!(a.ended.get().is_none());
+        assert!(a.half_close());
+        let at = a.ended.get();
+        assert!(at.is_some());
+        assert!(!a.half_close());
+        assert!(!a.pass_fin());
+        assert_eq!(a.ended.get(), at);
     }
 }

@@ -101,11 +101,22 @@ pub async fn serve_tcp(
     buffers.1.clear();
     let timeouts = tunnel_timeouts(&frontend, &worker.backend_settings(backend));
     // Plain TCP on both sides: bulk moves by splice (see `splice`); TLS is copied.
-    let result = match (client, server) {
-        (ClientStream::Plain(c), ServerStream::Plain(s)) => {
-            relay_plain(c, s, timeouts, buffers).await
+    let relayed = async {
+        match (client, server) {
+            (ClientStream::Plain(c), ServerStream::Plain(s)) => {
+                relay_plain(c, s, timeouts, buffers).await
+            }
+            (c, s) => relay(c, s, timeouts, buffers).await,
         }
-        (c, s) => relay(c, s, timeouts, buffers).await,
+    };
+    // With `on_marked_down = "shutdown_sessions"`: or until the server is marked down
+    // (both sockets close with the relay; its buffers are not reused).
+    let result = match worker.kill_flag(backend, lease.server) {
+        None => relayed.await,
+        Some(flag) => monoio::select! {
+            r = relayed => r,
+            _ = flag.wait() => Err(marked_down()),
+        },
     };
     drop(lease);
     match &result {
@@ -125,6 +136,15 @@ pub async fn serve_tcp(
         }
         Err(e) => Err(e),
     }
+}
+
+/// How a session shut down by its server being marked down ends.
+fn marked_down() -> SessionError {
+    let why = "server marked down: session shut down (on_marked_down)";
+    SessionError::Io(
+        super::error::Side::Server,
+        std::io::Error::new(std::io::ErrorKind::ConnectionAborted, why),
+    )
 }
 
 /// The session's access line, unless its client sent no byte and the frontend says not
@@ -174,16 +194,17 @@ async fn by_sni(
 
 /// The timeouts of a relay (TCP mode, or an upgraded HTTP connection). HAProxy: once
 /// both sides are connected, `timeout tunnel` (when set) replaces the client and
-/// server timeouts.
+/// server timeouts; once a direction is closed, `timeout_client_fin` and
+/// `timeout_server_fin` (when set) replace them.
 pub fn tunnel_timeouts(fe: &Frontend, backend: &Settings) -> Timeouts {
-    match fe.timeout_tunnel.or(backend.timeout_tunnel) {
-        Some(t) => Timeouts {
-            client: t,
-            server: t,
-        },
-        None => Timeouts {
-            client: fe.timeout_client,
-            server: backend.timeout_server,
-        },
+    let (client, server) = match fe.timeout_tunnel.or(backend.timeout_tunnel) {
+        Some(t) => (t, t),
+        None => (fe.timeout_client, backend.timeout_server),
+    };
+    Timeouts {
+        client,
+        server,
+        client_fin: fe.timeout_client_fin,
+        server_fin: backend.timeout_server_fin,
     }
 }

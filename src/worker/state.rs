@@ -72,6 +72,9 @@ pub struct Worker {
     faults: Faults,
     /// Tracking tables and the rule engine's scratch space.
     rules: RefCell<RuleState>,
+    /// Flags of servers with `on_marked_down = "shutdown_sessions"`, by (backend,
+    /// server) slot: their sessions wait on them (see `kill.rs`).
+    pub(super) kills: RefCell<std::collections::HashMap<(usize, usize), Rc<super::local::Flag>>>,
 }
 
 impl Worker {
@@ -101,6 +104,7 @@ impl Worker {
             buffers: Buffers::default(),
             faults: Faults::default(),
             rules: RefCell::new(RuleState::default()),
+            kills: RefCell::default(),
         };
         worker.configure(config, &Slots::identity(config), None);
         worker

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use super::Worker;
 use crate::config::Config;
 use crate::http::Limits;
+use crate::lb::Oper;
 use crate::msg::{SetServer, Slots};
 use crate::worker::backend::{configure_backends, slotted_frontend};
 
@@ -73,16 +74,22 @@ impl Worker {
 
     /// Apply the control thread's decision about one server.
     pub fn set_server(&self, backend: usize, server: usize, set: SetServer) {
-        let usable = self.with_server(backend, server, |s, stats| {
-            if s.oper != set.oper {
-                // A new operational state starts a new count of errors in a row.
-                stats.error_streak = 0;
-            }
-            s.oper = set.oper;
-            s.admin = set.admin;
-            s.weight = set.weight;
-            s.usable()
-        });
+        let (usable, went_down) = self
+            .with_server(backend, server, |s, stats| {
+                let went_down = s.oper == Oper::Up && set.oper == Oper::Down;
+                if s.oper != set.oper {
+                    // A new operational state starts a new count of errors in a row.
+                    stats.error_streak = 0;
+                }
+                s.oper = set.oper;
+                s.admin = set.admin;
+                s.weight = set.weight;
+                (Some(s.usable()), went_down)
+            })
+            .unwrap_or((None, false));
+        if went_down {
+            self.shut_sessions_down(backend, server);
+        }
         // Which servers are candidates may have changed.
         if let Some(b) = self.backends.borrow_mut().get_mut(backend) {
             b.epoch += 1;

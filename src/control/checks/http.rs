@@ -281,6 +281,7 @@ mod tests {
             resolve: None,
             resolved: true,
             disabled: false,
+            shutdown_on_down: false,
             send_proxy: None,
         }
     }

@@ -6,7 +6,7 @@ use crate::import::toml_out::{Table, Value};
 
 use super::model::{Bind, Cx, Fe};
 use super::sections::Line;
-use super::values;
+use super::{tls_opts, values};
 
 /// Options without an argument.
 const FLAGS: &[&str] = &[
@@ -27,6 +27,7 @@ const FLAGS: &[&str] = &[
     "tfo",
     "allow-0rtt",
     "no-tls-tickets",
+    "tls-tickets",
     "prefer-client-ciphers",
     "no-ca-names",
     "generate-certificates",
@@ -40,6 +41,7 @@ pub fn bind(line: &Line, fe: &mut Fe, cx: &mut Cx) {
     let mut certs: Vec<Value> = Vec::new();
     let mut proxy = false;
     let mut h2 = false;
+    let mut opts = cx.g.tls_bind.clone();
     let mut i = 2;
     while i < line.words.len() {
         let opt = line.word(i);
@@ -50,6 +52,9 @@ pub fn bind(line: &Line, fe: &mut Fe, cx: &mut Cx) {
                 .lost_part(src, format!("bind {opt}"), why.to_string())
         };
         match opt {
+            _ if tls_opts::OPTIONS.contains(&opt) => {
+                tls_opts::option(&mut opts, opt, arg, src, "bind", cx);
+            }
             "ssl" => {
                 tls.get_or_insert_with(|| Table::new("[frontend.tls]"));
             }
@@ -71,31 +76,14 @@ pub fn bind(line: &Line, fe: &mut Fe, cx: &mut Cx) {
             }
             "accept-proxy" => proxy = true,
             "proto" if arg == "h2" => h2 = true,
-            "ssl-min-ver"
-                if arg == "TLSv1.2"
-                    || arg.starts_with("SSLv")
-                    || arg.starts_with("TLSv1.0")
-                    || arg == "TLSv1.1" => {}
-            "no-sslv3"
-            | "no-tlsv10"
-            | "no-tlsv11"
-            | "v4v6"
-            | "name"
-            | "id"
-            | "process"
-            | "thread"
-            | "nice"
-            | "backlog"
-            | "prefer-client-ciphers" => {}
+            "v4v6" | "name" | "id" | "process" | "thread" | "nice" | "backlog" => {}
             "crt-list" => part(
                 cx,
                 "crt-list files are not supported: list the certificates with crt",
             ),
-            "ciphers" | "ciphersuites" | "curves" | "ecdhe" | "sigalgs" | "ssl-max-ver"
-            | "ssl-min-ver" | "no-tlsv12" | "no-tlsv13" | "force-tlsv12" | "force-tlsv13"
-            | "no-tls-tickets" | "allow-0rtt" => part(
+            "curves" | "ecdhe" | "sigalgs" | "allow-0rtt" => part(
                 cx,
-                "ringlb offers TLS 1.2 and 1.3 with rustls' default suites and groups",
+                "ringlb offers rustls' default key exchange groups and signature schemes, no 0-RTT",
             ),
             "verify" | "ca-file" | "crl-file" | "ca-verify-file" | "ca-ignore-err"
             | "crt-ignore-err" => part(cx, "client certificates are not supported"),
@@ -112,6 +100,7 @@ pub fn bind(line: &Line, fe: &mut Fe, cx: &mut Cx) {
         }
         let note = src.differs("the PEM file given to crt must hold the key too (ringlb does not look for a separate .key file)");
         t.set("certificates", Value::Arr(certs), note);
+        tls_opts::apply(&opts, t, "", cx);
     }
     let mut any = false;
     for a in line.word(1).split(',') {

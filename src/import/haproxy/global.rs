@@ -106,23 +106,16 @@ pub fn global(s: &Section, cx: &mut Cx) {
                 cx.led.note(src, "no key needed: HAProxy's default value, the line changes nothing (ringlb's limits: max_header_bytes, max_body_bytes)");
                 continue;
             }
-            ("ssl-default-bind-options" | "ssl-default-server-options", _) => {
-                let ok = line.words[1..].iter().all(|o| {
-                    matches!(
-                        o.as_str(),
-                        "no-sslv3"
-                            | "no-tlsv10"
-                            | "no-tlsv11"
-                            | "ssl-min-ver"
-                            | "TLSv1.2"
-                            | "prefer-client-ciphers"
-                    )
-                });
-                if ok {
-                    cx.led.note(src, "ringlb offers TLS 1.2 and 1.3 only");
-                } else {
-                    cx.led.lost(src, "ringlb offers TLS 1.2 and 1.3 with rustls' defaults; these options are not carried");
-                }
+            (
+                "ssl-default-bind-options"
+                | "ssl-default-server-options"
+                | "ssl-default-bind-ciphers"
+                | "ssl-default-server-ciphers"
+                | "ssl-default-bind-ciphersuites"
+                | "ssl-default-server-ciphersuites",
+                _,
+            ) => {
+                super::tls_opts::global(line, cx);
                 continue;
             }
             _ => {
@@ -154,8 +147,11 @@ fn syslog_key(main: &mut Table, key: &str, value: &str, src: &crate::import::rep
 /// `log ADDR [len N] [format F] FACILITY [LEVEL [MINLEVEL]]` in `global`.
 fn log_target(line: &Line, cx: &mut Cx) {
     let src = &line.src;
+    if cx.g.logs && super::log_copy::second_target(line, cx) {
+        return;
+    }
     if cx.g.logs {
-        const ONE: &str = "ringlb sends its logs to one target (the first `log` line's, as global.log_target/syslog)";
+        const ONE: &str = "ringlb sends its logs to one target (the first `log` line's, as global.log_target/syslog), and a copy of its own lines to at most one more (global.syslog_copy)";
         // `log ADDR FACILITY LEVEL`: above info, HAProxy sends it its own events only.
         let events = ["emerg", "alert", "crit", "err", "warning", "notice"];
         let why = match line.words.iter().skip(3).find(|w| events.contains(&w.as_str())) {
@@ -197,16 +193,7 @@ fn log_target(line: &Line, cx: &mut Cx) {
         cx.led.done(src);
         return;
     }
-    let address = if addr.starts_with('/') {
-        addr.to_string()
-    } else if let Some(a) = addr.strip_prefix("tcp@") {
-        format!("tcp://{}", with_port(a))
-    } else {
-        format!(
-            "udp://{}",
-            with_port(addr.strip_prefix("udp@").unwrap_or(addr))
-        )
-    };
+    let address = syslog_address(addr);
     cx.g.main
         .set("log_target", Value::str("syslog"), src.cite());
     syslog_key(&mut cx.g.main, "address", &address, src);
@@ -226,6 +213,20 @@ fn log_target(line: &Line, cx: &mut Cx) {
         }
     }
     cx.led.done(src);
+}
+
+/// A `log` line's address in ringlb's spelling: a socket path, `udp://`, `tcp://`.
+pub(super) fn syslog_address(addr: &str) -> String {
+    if addr.starts_with('/') {
+        addr.to_string()
+    } else if let Some(a) = addr.strip_prefix("tcp@") {
+        format!("tcp://{}", with_port(a))
+    } else {
+        format!(
+            "udp://{}",
+            with_port(addr.strip_prefix("udp@").unwrap_or(addr))
+        )
+    }
 }
 
 fn with_port(a: &str) -> String {
@@ -294,7 +295,9 @@ pub fn stats_listener(s: &Section, cx: &mut Cx) {
             },
             ("bind", _) => cx.led.lost(src, "ringlb's admin listener has one address"),
             ("stats", "auth") => super::users::stats_auth(line, cx),
-            ("stats", "admin") => cx.led.lost(src, "ringlb's admin API always allows admin actions: protect it with global.admin_token"),
+            ("stats", "admin") if super::stats_auth::stats_admin(s, line, cx) => {}
+            ("stats", "admin") => cx.led.lost(src, "ringlb's admin API lets every user of admin_userlist (or the admin_token) change things; admin_write_groups narrows it to groups of that userlist"),
+            ("stats", "http-request") if super::stats_auth::http_request_auth(s, line, cx) => {}
             ("stats", "scope") => cx.led.lost(src, "the stats page shows every proxy"),
             ("stats", _) => cx.led.note(src, "the stats page's address and look are ringlb's own"),
             ("http-request", "use-service") => cx.led.note(src, "ringlb serves /metrics on the admin listener"),

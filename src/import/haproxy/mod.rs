@@ -16,6 +16,9 @@
 //! - `finish.rs`: HAProxy's implicit defaults made explicit, and the tables in order.
 //! - `users.rs`: `userlist` sections and `stats auth` → `[[userlist]]`.
 //! - `limits.rs`: frontend `maxconn` and server `maxqueue`, decided once all is read.
+//! - `log_copy.rs`: a second `log` target for events only → `global.syslog_copy`.
+//! - `stats_auth.rs`: a stats listener's `http_auth` rules → `admin_userlist`, `admin_write_groups`.
+//! - `tls_opts.rs`: TLS versions, cipher suites, tickets (global defaults, binds, servers).
 
 mod acl;
 mod bind;
@@ -23,13 +26,16 @@ mod checks;
 mod finish;
 mod global;
 mod limits;
+mod log_copy;
 mod model;
 mod proxy;
 mod routes;
 mod rules;
 mod sections;
 mod server;
+mod stats_auth;
 mod tables;
+mod tls_opts;
 mod users;
 mod values;
 
@@ -274,3 +280,5 @@ fn other(s: &Section, cx: &mut Cx) {
 mod tests;
 #[cfg(test)]
 mod tests_gained;
+#[cfg(test)]
+mod tests_misc;

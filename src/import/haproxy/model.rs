@@ -30,6 +30,9 @@ pub struct Global {
     pub table_names: Vec<String>,
     /// `[[userlist]]`s, each followed by its `[[userlist.user]]`s.
     pub userlists: Vec<Table>,
+    /// `ssl-default-bind-*` and `ssl-default-server-*`.
+    pub tls_bind: super::tls_opts::TlsOpts,
+    pub tls_server: super::tls_opts::TlsOpts,
 }
 
 impl Default for Global {
@@ -47,6 +50,8 @@ impl Default for Global {
             tables: Vec::new(),
             table_names: Vec::new(),
             userlists: Vec::new(),
+            tls_bind: Default::default(),
+            tls_server: Default::default(),
         }
     }
 }

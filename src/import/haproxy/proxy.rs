@@ -283,9 +283,8 @@ fn timeout(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx
             }
             return;
         }
-        "client-fin" | "server-fin" => {
-            return cx.led.lost(src, "ringlb has no timeout for half-closed connections: they stay open under timeout_client/timeout_server (timeout_tunnel once tunnelled), possibly longer than this")
-        }
+        "client-fin" => (Some("timeout_client_fin"), None),
+        "server-fin" => (None, Some("timeout_server_fin")),
         _ => {
             return cx
                 .led
@@ -294,7 +293,8 @@ fn timeout(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx
     };
     let mut used = false;
     if let (Some(k), Some(fe)) = (fkey, fe) {
-        fe.main.set(k, Value::str(&d), src.cite());
+        fe.main
+            .set(k, Value::str(&d), fin_note(name, src, fe.mode()));
         used = true;
     }
     if let (Some(k), Some(be)) = (bkey, be) {
@@ -302,7 +302,7 @@ fn timeout(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx
             let note = src.differs("ringlb's check timeout covers connect and response together");
             be.check.set("timeout", Value::str(&d), note);
         } else {
-            be.main.set(k, Value::str(&d), src.cite());
+            be.main.set(k, Value::str(&d), fin_note(name, src, "tcp"));
         }
         used = true;
     }
@@ -313,6 +313,20 @@ fn timeout(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx
             src,
             format!("timeout {name} does not apply to this kind of proxy"),
         );
+    }
+}
+
+/// The citation of a timeout line; the half-closed ones say where ringlb applies them
+/// (HAProxy applies them to HTTP connections too).
+fn fin_note(name: &str, src: &crate::import::report::Src, mode: &str) -> String {
+    match name {
+        "client-fin" | "server-fin" if mode == "http" => src.differs(
+            "ringlb applies it to TCP relays and tunnels (WebSocket, CONNECT); an HTTP exchange keeps timeout_client/timeout_server",
+        ),
+        "server-fin" => src.differs(
+            "ringlb applies it to TCP relays and tunnels; in an HTTP backend an exchange keeps timeout_server",
+        ),
+        _ => src.cite(),
     }
 }
 

@@ -7,6 +7,7 @@ use crate::import::toml_out::{Table, Value};
 
 use super::model::{Be, CheckProto, Cx};
 use super::sections::Line;
+use super::tls_opts::{self, TlsOpts};
 use super::values;
 
 /// Server options without an argument.
@@ -51,16 +52,12 @@ const FLAGS: &[&str] = &[
 /// Server options ringlb cannot carry, and how it behaves instead.
 const DIFFERS: &[(&str, &str)] = &[
     ("minconn", "ringlb's server max_connections is a fixed limit: HAProxy's minconn makes maxconn dynamic (minconn at low backend load, up to maxconn at fullconn), so ringlb lets more connections through to the server at low load"),
-    ("on-marked-down", "ringlb leaves established sessions to a server marked down open until they end; HAProxy's shutdown-sessions closes them (clients see the failover later in ringlb)"),
 ];
 
 /// Options that need no key, and why: ringlb behaves so already, or the difference.
 fn same(opt: &str, arg: &str) -> Option<&'static str> {
     Some(match (opt, arg) {
         ("id", _) => "HAProxy's numeric server id; ringlb names servers by name in its statistics, API and logs",
-        ("no-sslv3" | "no-tlsv10" | "no-tlsv11", _) => "ringlb (rustls) speaks TLS 1.2 and 1.3 only",
-        ("ssl-min-ver", "TLSv1.2") => "ringlb (rustls) speaks TLS 1.2 and 1.3 only: the same floor",
-        ("ssl-min-ver", "SSLv3" | "TLSv1.0" | "TLSv1.1") => "differs: ringlb (rustls) speaks TLS 1.2 and 1.3 only: a server limited to older versions fails",
         ("init-addr", _) => "differs: ringlb resolves a server name when the configuration is loaded (with [resolvers]: the server takes no traffic until the first answer); HAProxy's order of sources (last, libc, none, an IP) is not kept",
         _ => return None,
     })
@@ -110,10 +107,14 @@ pub fn server(line: &Line, be: &mut Be, cx: &mut Cx) {
     t.set("name", Value::str(name), src.cite());
     t.set("address", Value::str(&addr), src.cite());
     let defaults = be.default_server.clone();
+    let mut opts = cx.g.tls_server.clone();
     for d in &defaults {
-        options(&d.words[1..], &d.src, &mut t, be, cx);
+        options(&d.words[1..], &d.src, &mut t, &mut opts, be, cx);
     }
-    options(&line.words[3..], src, &mut t, be, cx);
+    options(&line.words[3..], src, &mut t, &mut opts, be, cx);
+    if t.get("tls") == Some(&Value::Bool(true)) {
+        tls_opts::apply(&opts, &mut t, "tls_", cx);
+    }
     tls_defaults(&mut t, be, cx);
     check_proto(&mut t, be, src);
     if t.get("backup") == Some(&Value::Bool(true)) && !be.allbackups {
@@ -131,7 +132,14 @@ pub fn server(line: &Line, be: &mut Be, cx: &mut Cx) {
 }
 
 /// Apply server options (`check inter 2s weight 10 ...`) from one line.
-fn options(words: &[String], src: &Src, t: &mut Table, be: &mut Be, cx: &mut Cx) {
+fn options(
+    words: &[String],
+    src: &Src,
+    t: &mut Table,
+    opts: &mut TlsOpts,
+    be: &mut Be,
+    cx: &mut Cx,
+) {
     let mut i = 0;
     while i < words.len() {
         let opt = words[i].as_str();
@@ -141,6 +149,11 @@ fn options(words: &[String], src: &Src, t: &mut Table, be: &mut Be, cx: &mut Cx)
         let set = |t: &mut Table, k: &str, v: Value| t.set(k, v, note.clone());
         let int = arg.parse::<i64>().ok();
         match (opt, int) {
+            (o, _) if tls_opts::OPTIONS.contains(&o) => {
+                if let Some(why) = tls_opts::option(opts, o, arg, src, "server", cx) {
+                    t.notes.push(format!("{note} ({o}: {why})"));
+                }
+            }
             ("check", _) => set(t, "check", Value::Bool(true)),
             ("no-check", _) => set(t, "check", Value::Bool(false)),
             ("backup", _) => set(t, "backup", Value::Bool(true)),
@@ -217,11 +230,16 @@ fn options(words: &[String], src: &Src, t: &mut Table, be: &mut Be, cx: &mut Cx)
             ("proto", _) if arg == "h2" || arg == "h1" => set(t, "proto", Value::str(arg)),
             ("check-proto", _) if arg == "h2" || arg == "h1" => set(t, CHECK_PROTO, Value::str(arg)),
             ("alpn", _) => alpn(arg, src, t, cx),
+            ("on-marked-down", _) if arg == "shutdown-sessions" => t.set(
+                "on_marked_down",
+                Value::str("shutdown_sessions"),
+                src.differs("ringlb ends the server's TCP-mode sessions; in HTTP mode a request in flight finishes, and idle connections to the server close"),
+            ),
             ("on-error", _) if arg == "mark-down" => match be.main.get("error_limit") {
                 Some(_) => be.main.cite("error_limit", note.clone()),
                 None => t.notes.push(format!("{note} (on-error mark-down: what ringlb's backend error_limit does when errors reach it)")),
             },
-            ("id" | "no-sslv3" | "no-tlsv10" | "no-tlsv11" | "ssl-min-ver" | "init-addr", _) => {
+            ("id" | "init-addr", _) => {
                 match same(opt, arg) {
                     Some(why) => t.notes.push(format!("{note} ({opt}: {why})")),
                     None => cx.led.lost_part(src, format!("server {opt} {arg}"), "no ringlb equivalent"),
@@ -342,10 +360,12 @@ pub fn template(line: &Line, be: &mut Be, cx: &mut Cx) {
     t.set("address", Value::str(address), src.cite());
     let mut s = Table::new("x");
     let defaults = be.default_server.clone();
+    // TLS is not supported on templates (`ssl` is reported below): its options too.
+    let mut opts = TlsOpts::default();
     for d in &defaults {
-        options(&d.words[1..], &d.src, &mut s, be, cx);
+        options(&d.words[1..], &d.src, &mut s, &mut opts, be, cx);
     }
-    options(&line.words[4..], src, &mut s, be, cx);
+    options(&line.words[4..], src, &mut s, &mut opts, be, cx);
     for item in s.items {
         match item.key.as_str() {
             "weight" | "check" | "backup" | "max_connections" | "resolve_interval"
