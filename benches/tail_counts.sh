@@ -16,6 +16,7 @@
 #   compare builds, e.g. TARGETS="before=/tmp/old/ringlb after=target/release/ringlb";
 #   DRIVER: io_uring (default) or legacy; CONNS: 50; CLOSE=1; RINGLB_LOAD: the load
 #   generator (default target/release/ringlb-load); GLOBAL: extra [global] lines;
+#   REUSE: ringlb's http_reuse (default always, as HAProxy's here);
 #   MALLOC=1: also count calls to glibc's malloc/free/realloc/calloc (uprobes, added
 #   with `perf probe` for the run and removed after; each call then costs a trap, so
 #   the latencies of that run mean nothing).
@@ -30,6 +31,7 @@ DRIVER=${DRIVER:-io_uring}
 CONNS=${CONNS:-50}
 CLOSE=${CLOSE:-0}
 GLOBAL=${GLOBAL:-}
+REUSE=${REUSE:-always}
 serve b1 --body-size 128
 serve b2 --body-size 128
 backend_pids="${pids[0]},${pids[1]}"
@@ -59,8 +61,8 @@ start_target() { # start_target NAME [BIN]: sets pid, addr
       "$addr" "$b1" "$b2" >"$tmp/haproxy.cfg"
     haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/$name.log" 2>&1 &
   else
-    printf '[global]\nworkers = 1\npin_workers = false\nio_driver = "%s"\n%s\n\n[[frontend]]\nname = "f"\nbind = ["%s"]\nmode = "http"\ndefault_backend = "app"\n\n[[backend]]\nname = "app"\n[[backend.server]]\nname = "b1"\naddress = "%s"\n[[backend.server]]\nname = "b2"\naddress = "%s"\n' \
-      "$DRIVER" "$GLOBAL" "$addr" "$b1" "$b2" >"$tmp/$name.toml"
+    printf '[global]\nworkers = 1\npin_workers = false\nio_driver = "%s"\n%s\n\n[[frontend]]\nname = "f"\nbind = ["%s"]\nmode = "http"\ndefault_backend = "app"\n\n[[backend]]\nname = "app"\nhttp_reuse = "%s"\n[[backend.server]]\nname = "b1"\naddress = "%s"\n[[backend.server]]\nname = "b2"\naddress = "%s"\n' \
+      "$DRIVER" "$GLOBAL" "$addr" "$REUSE" "$b1" "$b2" >"$tmp/$name.toml"
     RUST_LOG=warn "$bin" run -c "$tmp/$name.toml" >"$tmp/$name.log" 2>&1 &
   fi
   pid=$!
@@ -147,7 +149,7 @@ for r in rows:
     keys += [k for k in r["per"] if k not in keys]
 load = "one request per connection" if close == "1" else f"{conns} keep-alive connections"
 print(f"\nPer request, open loop at {rate} req/s, {load}, 1 worker / nbthread 1, "
-      f"ringlb io_driver = \"{driver}\"; counted by perf stat on the proxy's threads over the "
+      f"ringlb io_driver = \"{driver}\", http_reuse as HAProxy's; counted by perf stat on the proxy's threads over the "
       f"middle of the run; 2 shared cores (counts are steady, latencies are noise on a busy machine).\n")
 print("| per request | " + " | ".join(names) + " |")
 print("|---|" + "---:|" * len(names))
