@@ -43,6 +43,9 @@ opcodes="6:POLL_ADD 11:TIMEOUT 13:ACCEPT 14:ASYNC_CANCEL 16:CONNECT 19:CLOSE 22:
 events=(-e raw_syscalls:sys_enter)
 for s in $syscalls; do events+=(-e "syscalls:sys_enter_$s"); done
 for o in $opcodes; do events+=(-e io_uring:io_uring_submit_req --filter "opcode == ${o%%:*}"); done
+# Wake-ups by a timer rather than by I/O: an io_uring wait that ended with ETIME, an
+# epoll_wait that returned no event.
+events+=(-e syscalls:sys_exit_io_uring_enter --filter "ret == -62" -e syscalls:sys_exit_epoll_wait --filter "ret == 0")
 events+=(-e io_uring:io_uring_queue_async_work -e io_uring:io_uring_poll_arm
   -e io_uring:io_uring_cqring_wait -e context-switches -e cpu-migrations -e page-faults)
 if [ "${MALLOC:-0}" = 1 ]; then
@@ -113,6 +116,10 @@ for line in open(perf):
     ev = f[2]
     if ev == "io_uring:io_uring_submit_req":
         ev = "ring " + next(op)
+    elif ev == "syscalls:sys_exit_io_uring_enter":
+        ev = "timer wake-ups (io_uring_enter ETIME)"
+    elif ev == "syscalls:sys_exit_epoll_wait":
+        ev = "timer wake-ups (epoll_wait 0 events)"
     elif ev.startswith("syscalls:sys_enter_"):
         ev = ev[len("syscalls:sys_enter_"):]
     elif ev == "raw_syscalls:sys_enter":
@@ -156,7 +163,8 @@ print("|---|" + "---:|" * len(names))
 for k in keys:
     vals = [r["per"].get(k) for r in rows]
     # Zero rows are left out, but for what the tail work looks for.
-    shown = ("ring queue_async_work", "page-faults", "brk", "mmap", "munmap", "madvise")
+    shown = ("ring queue_async_work", "page-faults", "brk", "mmap", "munmap", "madvise",
+             "timer wake-ups (io_uring_enter ETIME)", "timer wake-ups (epoll_wait 0 events)")
     if k not in shown and all(v is None or v < 0.0005 for v in vals):
         continue
     print(f"| {k} | " + " | ".join("-" if v is None else f"{v:.3f}" for v in vals) + " |")
