@@ -5,9 +5,10 @@
 # worker thread records the order of its syscalls, and the script prints the longest
 # run of accept4 calls with no other work between them (epoll_ctl and mprotect, which
 # come with each accepted connection, do not break a run). Before the accept loop was
-# bounded that run was the whole backlog (N + 1, the last one EAGAIN); now it is at most
-# 4 (HAProxy's tune.maxaccept default), then the other tasks run. With io_uring each
-# accept is a ring operation of its own loop turn, so there is no run to measure.
+# bounded that run was the whole backlog (N + 1, the last one EAGAIN); now the loop lets
+# the queued tasks run after 4 (HAProxy's tune.maxaccept default), and the run ends when
+# monoio next polls epoll (tens of accepts). With io_uring each accept is a ring
+# operation of its own loop turn, so there is no run to measure.
 # Usage: bash benches/accept_burst.sh [N]   (N defaults to 300)
 #   RINGLB: "NAME=PATH ..." binaries to compare (default target/release/ringlb);
 #   RINGLB_LOAD: the backend (default target/release/ringlb-load).

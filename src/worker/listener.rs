@@ -114,9 +114,6 @@ async fn accept_loop(
                 }
             }
         };
-        if burst.after_accept(waited) {
-            yield_to_queued().await;
-        }
         match accepted {
             Ok((stream, peer)) => accepted_one(&worker, frontend.get(), stream, peer),
             Err(_) if stopping => {}
@@ -129,6 +126,10 @@ async fn accept_loop(
         if stopping {
             take_queued(&worker, &listener, frontend.get());
             break;
+        }
+        // After the connection's task is queued, so that it runs in the yield too.
+        if burst.after_accept(waited) {
+            yield_to_queued().await;
         }
     }
     if worker.released() && !stop.is_raised() {
