@@ -157,7 +157,9 @@ for r in rows:
 load = "one request per connection" if close == "1" else f"{conns} keep-alive connections"
 print(f"\nPer request, open loop at {rate} req/s, {load}, 1 worker / nbthread 1, "
       f"ringlb io_driver = \"{driver}\", http_reuse as HAProxy's; counted by perf stat on the proxy's threads over the "
-      f"middle of the run; 2 shared cores (counts are steady, latencies are noise on a busy machine).\n")
+      f"middle of the run; 2 shared cores. Syscalls by name, ring operations by opcode, mallocs "
+      f"and faults repeat from run to run; enters, poll arms and switches move with batching; "
+      f"CPU time and latencies are noise on a busy machine.\n")
 print("| per request | " + " | ".join(names) + " |")
 print("|---|" + "---:|" * len(names))
 for k in keys:
