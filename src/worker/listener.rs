@@ -2,8 +2,10 @@
 //! `crate::listen`), which frontend each serves now, and stopping them on reload.
 
 use std::cell::Cell;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -90,6 +92,7 @@ async fn accept_loop(
             return;
         }
     };
+    let mut burst = AcceptBurst::default();
     loop {
         monoio::select! {
             _ = worker.until_below_limit(frontend.get()) => {}
@@ -100,10 +103,11 @@ async fn accept_loop(
         // io_uring accept may have taken a connection meanwhile, and it is served
         // rather than lost (a binary upgrade counts on that).
         let canceller = Canceller::new();
+        let mut waited = false;
         let (accepted, stopping) = {
             let mut accept = std::pin::pin!(listener.cancelable_accept(canceller.handle()));
             monoio::select! {
-                r = &mut accept => (r, false),
+                r = noting_wait(accept.as_mut(), &mut waited) => (r, false),
                 _ = until_stop(&worker, &stop) => {
                     let _canceller = canceller.cancel();
                     (accept.await, true)
@@ -123,6 +127,10 @@ async fn accept_loop(
             take_queued(&worker, &listener, frontend.get());
             break;
         }
+        // After the connection's task is queued, so that it runs in the yield too.
+        if burst.after_accept(waited) {
+            yield_to_queued().await;
+        }
     }
     if worker.released() && !stop.is_raised() {
         // A binary upgrade: the new process accepts on these very sockets. Closing
@@ -139,6 +147,56 @@ async fn accept_loop(
     unsafe { libc::shutdown(listener.as_raw_fd(), libc::SHUT_RDWR) };
     drop(listener);
     tracing::info!(worker = worker.id(), %addr, "stopped accepting");
+}
+
+/// Connections accepted in a row without waiting before the accept loop lets the
+/// worker's other tasks run (HAProxy's `tune.maxaccept`, whose default is 4 too).
+const ACCEPT_BURST: u32 = 4;
+
+/// How many accepts in a row completed at once. With the legacy (epoll) driver an
+/// accept on a listener with queued connections completes without waiting, so the
+/// loop would drain the whole backlog (hundreds of connections after a failover or a
+/// restart of the clients) before any established connection is served. With
+/// io_uring every accept waits for the ring, one per loop turn, and this never counts.
+#[derive(Debug, Default)]
+struct AcceptBurst {
+    in_a_row: u32,
+}
+
+impl AcceptBurst {
+    /// After an accept: `waited` says whether it had to wait. True when the loop
+    /// should now let the other tasks run.
+    fn after_accept(&mut self, waited: bool) -> bool {
+        if waited {
+            self.in_a_row = 0;
+            return false;
+        }
+        self.in_a_row += 1;
+        if self.in_a_row < ACCEPT_BURST {
+            return false;
+        }
+        self.in_a_row = 0;
+        true
+    }
+}
+
+/// `fut`, noting in `waited` whether it ever had to wait.
+fn noting_wait<'a, F: Future + 'a>(
+    mut fut: Pin<&'a mut F>,
+    waited: &'a mut bool,
+) -> impl Future<Output = F::Output> + 'a {
+    std::future::poll_fn(move |cx| {
+        let polled = fut.as_mut().poll(cx);
+        *waited |= polled.is_pending();
+        polled
+    })
+}
+
+/// Let every task queued now run before this one goes on. A task that wakes itself
+/// does not do that in monoio 0.2.4: it is put back at the *front* of the queue and
+/// polled again at once. A task spawned now goes to the back, and its end wakes us.
+async fn yield_to_queued() {
+    monoio::spawn(async {}).await;
 }
 
 /// Count a new connection of frontend `fe` and serve it in its own task.
@@ -338,5 +396,68 @@ async fn handshake(
             tracing::debug!(worker = w.id(), %peer, "{e}");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    #[test]
+    fn a_burst_of_accepts_that_did_not_wait_yields_every_fourth() {
+        let mut b = AcceptBurst::default();
+        let yields: Vec<bool> = (0..9).map(|_| b.after_accept(false)).collect();
+        assert_eq!(
+            yields,
+            [false, false, false, true, false, false, false, true, false]
+        );
+    }
+
+    #[test]
+    fn an_accept_that_waited_starts_the_count_again() {
+        let mut b = AcceptBurst::default();
+        for _ in 0..3 {
+            assert!(!b.after_accept(false));
+        }
+        assert!(!b.after_accept(true));
+        for _ in 0..3 {
+            assert!(!b.after_accept(false));
+        }
+        assert!(b.after_accept(false));
+        // io_uring: every accept waits, none ever yields.
+        assert!((0..100).all(|_| !b.after_accept(true)));
+    }
+
+    #[test]
+    fn yielding_lets_the_tasks_queued_before_run_first() {
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .build()
+            .unwrap();
+        let order = rt.block_on(async {
+            let order = Rc::new(RefCell::new(Vec::new()));
+            let mut others = Vec::new();
+            for i in 0..3 {
+                let o = Rc::clone(&order);
+                others.push(monoio::spawn(async move { o.borrow_mut().push(i) }));
+            }
+            let o = Rc::clone(&order);
+            let me = monoio::spawn(async move {
+                o.borrow_mut().push(10);
+                // Queued before the yield: runs before this task goes on.
+                let o2 = Rc::clone(&o);
+                let queued = monoio::spawn(async move { o2.borrow_mut().push(15) });
+                yield_to_queued().await;
+                o.borrow_mut().push(11);
+                queued.await;
+            });
+            for t in others {
+                t.await;
+            }
+            me.await;
+            let v = order.borrow().clone();
+            v
+        });
+        assert_eq!(order, [0, 1, 2, 10, 15, 11], "order of the tasks' steps");
     }
 }
