@@ -4,7 +4,7 @@
 //! `connection` names). `content-length` stays when the body is length-delimited.
 
 use bytes::Bytes;
-use http_types::header::{HeaderName, HeaderValue};
+use http_types::header::{HeaderMap, HeaderName, HeaderValue};
 use http_types::{Response, StatusCode};
 
 use super::super::headers::{dropped_by_connection, is_hop_by_hop};
@@ -35,6 +35,8 @@ pub fn to_h2(
     *response.status_mut() = status;
     let shared = Bytes::copy_from_slice(raw);
     let fields = response.headers_mut();
+    // Sized once (it grew while filled: a reallocation and a rehash past 6 fields).
+    *fields = HeaderMap::with_capacity(headers.len());
     for h in headers {
         let name = h.name;
         let dropped = is_hop_by_hop(name)

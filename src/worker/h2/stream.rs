@@ -326,6 +326,10 @@ fn response_head(
     head_method: bool,
 ) -> Result<Option<(http_types::Response<()>, BodyFraming)>, ()> {
     loop {
+        // (Nothing read yet: no need to ready the parser's 4 KiB of field slots.)
+        if buf.is_empty() {
+            return Ok(None);
+        }
         let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let (len, got) = match parse_response(buf, head_method, &mut storage) {
             Ok(Some(r)) if r.is_interim() => (r.head_len, None),
