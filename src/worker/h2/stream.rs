@@ -184,8 +184,8 @@ fn translate(
 
 /// A buffer of the worker's pool (a relay buffer), given back when dropped, whichever
 /// way the stream ends: no allocation per stream for the response read from the pipe.
-/// (Not for the translated head: the stream would hold a 16 KiB buffer for its whole
-/// life for a few hundred bytes the session copies at once.)
+/// (The translated head is in a pooled buffer too, which the session keeps as its
+/// client buffer instead of taking one: no buffer more is held per stream.)
 struct Lent<'a>(Vec<u8>, &'a Worker);
 
 impl<'a> Lent<'a> {
