@@ -108,7 +108,7 @@ mod tests {
         let r = to_h2(200, &res.headers[..2], BodyFraming::UntilClose, raw).unwrap();
         assert_eq!(r.headers()["content-type"], "text/plain");
         assert_eq!(r.headers()["x-a"], "1");
-        // A value outside `raw` is copied on its own; a bad one is refused either way.
+        // A value outside `raw` is copied on its own; a bad one is refused.
         let outside = [h("X-B", b"2")];
         let r = to_h2(200, &outside, BodyFraming::UntilClose, raw).unwrap();
         assert_eq!(r.headers()["x-b"], "2");
