@@ -7,7 +7,8 @@
 # and the top functions by inclusive cost, per request.
 # Usage: bash benches/h2_cost.sh [N] [C] [M] [BODY]   (defaults 20000 1 10 128)
 # RINGLB / RINGLB_LOAD override the binaries (default target/release/...); KEEP=FILE
-# keeps the callgrind profile (for `callgrind_annotate --tree=caller FILE`).
+# keeps the callgrind profile (for `callgrind_annotate --tree=caller FILE`);
+# FRONTEND_TOML: extra lines for the frontend (say response rules that add fields).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benches/lib.sh
@@ -29,6 +30,7 @@ bind = ["127.0.0.1:0"]
 mode = "http"
 default_backend = "b"
 h2c = "prior-knowledge"
+${FRONTEND_TOML:-}
 
 [[backend]]
 name = "b"

@@ -190,6 +190,34 @@ fn curl_over_alpn_h2_and_prior_knowledge_reaches_http11_servers() {
 }
 
 #[test]
+fn a_request_with_many_fields_reaches_the_server_whole() {
+    if !tool("h2_many_fields", "curl") {
+        return;
+    }
+    let backend = Backend::start();
+    let (r, _certs) = start(&[&backend], "");
+    // More fields than ringlb lists on the stack while it checks them (32).
+    let fields: Vec<String> = (0..40).map(|i| format!("x-f{i}: v{i}")).collect();
+    let url = clear_url(&r, "/many");
+    let mut args = vec!["--http2-prior-knowledge"];
+    for f in &fields {
+        args.extend(["-H", f.as_str()]);
+    }
+    args.push(&url);
+    let (meta, body) = curl(&args);
+    assert_eq!((meta.as_str(), body.as_str()), ("200 2", "ok GET /many 0"));
+    let head = backend.last_head().to_ascii_lowercase();
+    let mut from = 0;
+    for f in &fields {
+        let line = format!("{f}\r\n");
+        let at = head[from..]
+            .find(&line)
+            .unwrap_or_else(|| panic!("{line:?} in {head}"));
+        from += at + line.len();
+    }
+}
+
+#[test]
 fn streams_of_one_connection_go_to_different_servers() {
     if !tool("h2_streams", "h2load") {
         return;

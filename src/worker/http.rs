@@ -67,11 +67,12 @@ pub async fn serve_http(
 }
 
 /// What an HTTP/2 stream brings to [`serve_stream`].
-pub struct StreamStart<'a> {
+pub struct StreamStart {
     pub rc: RuleConn,
     pub origin: Option<Origin>,
-    /// The request head, translated to HTTP/1.1 (the body follows on the pipe).
-    pub head: &'a [u8],
+    /// The request head, translated to HTTP/1.1 (the body follows on the pipe), in a
+    /// buffer of the worker's pool: the session keeps it as its client buffer.
+    pub head: Vec<u8>,
     /// The connection's first stream: never sent on a reused server connection.
     pub first: bool,
 }
@@ -84,14 +85,15 @@ pub async fn serve_stream(
     client: ClientStream,
     peer: SocketAddr,
     tls: Option<(&'static str, &'static str)>,
-    start: StreamStart<'_>,
+    start: StreamStart,
 ) -> Result<(), SessionError> {
     let mut conn = Conn::new(worker, fe, client, peer, tls);
     conn.rc = start.rc;
     conn.origin = start.origin;
     conn.first = start.first;
     conn.h2 = true;
-    conn.cbuf.extend_from_slice(start.head);
+    let pooled = std::mem::replace(&mut conn.cbuf, start.head);
+    conn.worker.give_buffer(pooled);
     let last = conn.serve_request().await;
     conn.give_buffers();
     // (No upgrade: the translation refuses the fields that ask for one.)

@@ -3,7 +3,8 @@
 //! (RFC 9113 §8.2.2: hop-by-hop fields, `transfer-encoding`, and whatever
 //! `connection` names). `content-length` stays when the body is length-delimited.
 
-use http_types::header::{HeaderName, HeaderValue};
+use bytes::Bytes;
+use http_types::header::{HeaderMap, HeaderName, HeaderValue};
 use http_types::{Response, StatusCode};
 
 use super::super::headers::{dropped_by_connection, is_hop_by_hop};
@@ -17,11 +18,14 @@ pub enum ResponseError {
     Field,
 }
 
-/// The HTTP/2 response for a final HTTP/1.1 response head.
+/// The HTTP/2 response for a final HTTP/1.1 response head; `raw`: the head the
+/// fields were parsed from. Its bytes are copied once and every value is a slice of
+/// that copy (one allocation per response, not one per field).
 pub fn to_h2(
     status: u16,
     headers: &[httparse::Header<'_>],
     framing: BodyFraming,
+    raw: &[u8],
 ) -> Result<Response<()>, ResponseError> {
     let status = StatusCode::from_u16(status).map_err(|_| ResponseError::Status)?;
     if status.is_informational() {
@@ -29,7 +33,10 @@ pub fn to_h2(
     }
     let mut response = Response::new(());
     *response.status_mut() = status;
+    let shared = Bytes::copy_from_slice(raw);
     let fields = response.headers_mut();
+    // Sized once (it grew while filled: a reallocation and a rehash past 6 fields).
+    *fields = HeaderMap::with_capacity(headers.len());
     for h in headers {
         let name = h.name;
         let dropped = is_hop_by_hop(name)
@@ -42,10 +49,20 @@ pub fn to_h2(
         }
         // Names are lower-cased here (HTTP/2 requires it).
         let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| ResponseError::Field)?;
-        let v = HeaderValue::from_bytes(h.value).map_err(|_| ResponseError::Field)?;
+        let v = match offset_in(raw, h.value) {
+            Some(at) => HeaderValue::from_maybe_shared(shared.slice(at..at + h.value.len())),
+            None => HeaderValue::from_bytes(h.value),
+        }
+        .map_err(|_| ResponseError::Field)?;
         fields.append(n, v);
     }
     Ok(response)
+}
+
+/// Where `part` starts in `whole`, if it lies within it.
+fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
+    let at = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    (at + part.len() <= whole.len()).then_some(at)
 }
 
 #[cfg(test)]
@@ -67,7 +84,7 @@ mod tests {
             h("Set-Cookie", b"a=1"),
             h("Set-Cookie", b"b=2"),
         ];
-        let r = to_h2(200, &headers, BodyFraming::Chunked).unwrap();
+        let r = to_h2(200, &headers, BodyFraming::Chunked, b"").unwrap();
         let names: Vec<&str> = r.headers().keys().map(|k| k.as_str()).collect();
         assert_eq!(names, ["content-type", "set-cookie"]);
         assert_eq!(r.headers().get_all("set-cookie").iter().count(), 2);
@@ -76,20 +93,42 @@ mod tests {
     #[test]
     fn content_length_only_for_length_bodies() {
         let headers = [h("Content-Length", b"5")];
-        let r = to_h2(200, &headers, BodyFraming::Length(5)).unwrap();
+        let r = to_h2(200, &headers, BodyFraming::Length(5), b"").unwrap();
         assert_eq!(r.headers()["content-length"], "5");
-        let r = to_h2(200, &headers, BodyFraming::UntilClose).unwrap();
+        let r = to_h2(200, &headers, BodyFraming::UntilClose, b"").unwrap();
         assert!(r.headers().get("content-length").is_none());
+    }
+
+    #[test]
+    fn values_from_a_parsed_head_are_slices_of_one_copy() {
+        let raw = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-A: 1\r\n\r\n";
+        let mut storage = [httparse::EMPTY_HEADER; 8];
+        let mut res = httparse::Response::new(&mut storage);
+        res.parse(raw).unwrap();
+        let r = to_h2(200, &res.headers[..2], BodyFraming::UntilClose, raw).unwrap();
+        assert_eq!(r.headers()["content-type"], "text/plain");
+        assert_eq!(r.headers()["x-a"], "1");
+        // A value outside `raw` is copied on its own; a bad one is refused.
+        let outside = [h("X-B", b"2")];
+        let r = to_h2(200, &outside, BodyFraming::UntilClose, raw).unwrap();
+        assert_eq!(r.headers()["x-b"], "2");
+        let bad = [h("X-Bad", b"a\x01")];
+        assert_eq!(
+            to_h2(200, &bad, BodyFraming::UntilClose, raw).err(),
+            Some(ResponseError::Field)
+        );
+        assert_eq!(offset_in(raw, &raw[3..5]), Some(3));
+        assert_eq!(offset_in(&raw[3..], &raw[..5]), None);
     }
 
     #[test]
     fn bad_statuses_are_refused() {
         assert_eq!(
-            to_h2(101, &[], BodyFraming::Length(0)).err(),
+            to_h2(101, &[], BodyFraming::Length(0), b"").err(),
             Some(ResponseError::Status)
         );
         assert_eq!(
-            to_h2(1000, &[], BodyFraming::Length(0)).err(),
+            to_h2(1000, &[], BodyFraming::Length(0), b"").err(),
             Some(ResponseError::Status)
         );
     }

@@ -71,32 +71,20 @@ pub(super) async fn serve(
         path: parts.uri.path_and_query().map(|p| p.as_str().as_bytes()),
         protocol: parts.extensions.get::<::h2::ext::Protocol>().is_some(),
     };
-    let fields: Vec<(&[u8], &[u8])> = parts
-        .headers
-        .iter()
-        .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
-        .collect();
-    let mut head = Vec::with_capacity(512);
-    let plan = match to_h1(
-        &pseudo,
-        fields.iter().copied(),
-        body.is_end_stream(),
-        &mut head,
-    ) {
-        Ok(plan) => plan,
-        Err(why) => {
-            let w = &shared.worker;
-            tracing::debug!(worker = w.id(), peer = %shared.peer, "malformed HTTP/2 request: {why}");
-            respond.send_reset(Reason::PROTOCOL_ERROR);
-            shared.refused(&pseudo, &fields);
-            return;
-        }
+    // The translated head goes into a buffer of the worker's pool, which the session
+    // keeps as its client buffer (no allocation, no copy).
+    let mut head = shared.worker.take_buffer();
+    let end = body.is_end_stream();
+    let Some(plan) = translate(&shared, &pseudo, &parts.headers, end, &mut head) else {
+        shared.worker.give_buffer(head);
+        respond.send_reset(Reason::PROTOCOL_ERROR);
+        return;
     };
-    drop(fields);
     // What already came of the body: a stream whose DATA already broke its
     // content-length (or that was reset) goes nowhere.
     let first_data = match poll_now(&mut body) {
         Some(Some(Err(_))) => {
+            shared.worker.give_buffer(head);
             shared.client_reset();
             return;
         }
@@ -104,7 +92,9 @@ pub(super) async fn serve(
         Some(None) | None => None,
     };
     let (end, peer) = pipe(PIPE_CAP, shared.tls.is_some());
-    let session = serve_stream(
+    // On the heap, made there (a future first held in a local was copied whole into
+    // its box: the session's future is most of a stream's state).
+    let mut session = Box::pin(serve_stream(
         Rc::clone(&shared.worker),
         shared.fe,
         ClientStream::Pipe(Box::new(end)),
@@ -113,16 +103,12 @@ pub(super) async fn serve(
         StreamStart {
             rc: shared.rc.clone(),
             origin: shared.origin.clone(),
-            head: &head,
+            head,
             first,
         },
-    );
+    ));
     let head_method = parts.method == Method::HEAD;
     let timeout = shared.worker.frontend(shared.fe).timeout_client;
-    // On the heap: the session's future is most of a stream's state, and the stream's
-    // task is moved whole when it is spawned and when it ends (a memcpy of its size
-    // each time, the largest cost per stream before it was boxed).
-    let mut session = Box::pin(session);
     let mut feed = Box::pin(feed(&peer, body, plan, first_data));
     let buf = Lent::take(&shared.worker);
     let mut answer = pin!(answer(&peer, respond, head_method, timeout, buf));
@@ -155,10 +141,51 @@ pub(super) async fn serve(
     }
 }
 
+/// Check the request and write it as an HTTP/1.1 head into `head`; `None`: malformed
+/// (counted and logged as refused). The fields are listed on the stack when they are
+/// few (no allocation per stream).
+fn translate(
+    shared: &Shared,
+    pseudo: &Pseudo<'_>,
+    headers: &http_types::HeaderMap,
+    end: bool,
+    head: &mut Vec<u8>,
+) -> Option<RequestBody> {
+    const ON_STACK: usize = 32;
+    let mut stack: [(&[u8], &[u8]); ON_STACK] = [(&[], &[]); ON_STACK];
+    let heap: Vec<(&[u8], &[u8])>;
+    let all = headers
+        .iter()
+        .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()));
+    let fields: &[(&[u8], &[u8])] = match headers.len() <= ON_STACK {
+        true => {
+            let mut n = 0;
+            for (slot, field) in stack.iter_mut().zip(all) {
+                *slot = field;
+                n += 1;
+            }
+            &stack[..n]
+        }
+        false => {
+            heap = all.collect();
+            &heap
+        }
+    };
+    match to_h1(pseudo, fields.iter().copied(), end, head) {
+        Ok(plan) => Some(plan),
+        Err(why) => {
+            let w = &shared.worker;
+            tracing::debug!(worker = w.id(), peer = %shared.peer, "malformed HTTP/2 request: {why}");
+            shared.refused(pseudo, fields);
+            None
+        }
+    }
+}
+
 /// A buffer of the worker's pool (a relay buffer), given back when dropped, whichever
 /// way the stream ends: no allocation per stream for the response read from the pipe.
-/// (Not for the translated head: the stream would hold a 16 KiB buffer for its whole
-/// life for a few hundred bytes the session copies at once.)
+/// (The translated head is in a pooled buffer too, which the session keeps as its
+/// client buffer instead of taking one: no buffer more is held per stream.)
 struct Lent<'a>(Vec<u8>, &'a Worker);
 
 impl<'a> Lent<'a> {
@@ -299,11 +326,16 @@ fn response_head(
     head_method: bool,
 ) -> Result<Option<(http_types::Response<()>, BodyFraming)>, ()> {
     loop {
+        // (Nothing read yet: no need to ready the parser's 4 KiB of field slots.)
+        if buf.is_empty() {
+            return Ok(None);
+        }
         let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let (len, got) = match parse_response(buf, head_method, &mut storage) {
             Ok(Some(r)) if r.is_interim() => (r.head_len, None),
             Ok(Some(r)) => {
-                let response = to_h2(r.status, r.headers, r.framing).map_err(drop)?;
+                let raw = &buf[..r.head_len];
+                let response = to_h2(r.status, r.headers, r.framing, raw).map_err(drop)?;
                 (r.head_len, Some((response, r.framing)))
             }
             Ok(None) => return Ok(None),
