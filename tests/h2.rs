@@ -308,3 +308,43 @@ fn http_version_rules_tell_h2_streams_from_http11_requests() {
     assert_eq!(curl_tls(&r, "--http1.1", "/v").0, "403 1.1");
     assert_eq!(backend.requests(), 2);
 }
+
+/// The connection's bytes go straight between the socket and the HTTP/2 library
+/// (readiness mode, and rustls driven directly over TLS): large bodies both ways,
+/// many streams at once whose frames fill the socket's buffer (the writes that would
+/// block).
+#[test]
+fn large_bodies_both_ways_and_busy_streams_over_tls_and_cleartext() {
+    if !tool("h2_large", "curl") || !tool("h2_large", "h2load") {
+        return;
+    }
+    let backend = Backend::start();
+    let (r, certs) = start(&[&backend], "");
+    let upload = certs.0.join("upload.bin");
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&upload, &data).unwrap();
+    let file = format!("@{}", upload.display());
+    for version in ["--http2", "--http2-prior-knowledge"] {
+        let mut args = vec![version.to_string(), "--data-binary".into(), file.clone()];
+        match version {
+            "--http2" => args.extend(tls_args(&r, "/post")),
+            _ => args.push(clear_url(&r, "/post")),
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (meta, body) = curl(&args);
+        assert_eq!(
+            (meta.as_str(), body.as_str()),
+            ("200 2", "ok POST /post 3000000"),
+            "{version}"
+        );
+    }
+    let tls = format!("https://127.0.0.1:{}/len/300000", r.addrs[1].port());
+    for url in [tls, clear_url(&r, "/len/300000")] {
+        let out = Command::new("h2load")
+            .args(["-n", "60", "-c", "2", "-m", "10", &url])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("60 succeeded, 0 failed"), "{url}:\n{text}");
+    }
+}
