@@ -449,3 +449,53 @@ fn proto_is_checked_with_file_line_and_key() {
         "{err}"
     );
 }
+
+/// An HTTP/2 server's interim responses (103 Early Hints) reach the client before the
+/// final one, as HAProxy passes them: an HTTP/1.1 client gets an HTTP/1.1 103 head,
+/// an HTTP/2 client an HTTP/2 interim HEADERS frame.
+#[test]
+fn early_hints_from_an_h2_server_reach_http11_and_http2_clients() {
+    if !tools("early_hints_from_an_h2_server", "h2") {
+        return;
+    }
+    let port = free_port().to_string();
+    let _server = Peer::start("h2_server.py", &[&port]);
+    let servers = format!(
+        "[[backend.server]]\nname = \"h\"\naddress = \"127.0.0.1:{port}\"\nproto = \"h2\"\n"
+    );
+    let (r, _certs) = start(&servers);
+    let (h2, h1) = (r.addrs[0], r.addrs[2]);
+    let mut s = common::connect(h1);
+    s.write_all(b"GET /hints HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut raw = String::new();
+    let _ = s.read_to_string(&mut raw);
+    assert!(raw.starts_with("HTTP/1.1 103 Early Hints\r\n"), "{raw}");
+    assert!(
+        raw.contains("link: </style.css>; rel=preload\r\n\r\nHTTP/1.1 200 "),
+        "{raw}"
+    );
+    assert!(raw.ends_with("hinted"), "{raw}");
+    // curl shows every response head it gets with -D.
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "--max-time",
+            "20",
+            "--http2-prior-knowledge",
+            "-D",
+            "-",
+        ])
+        .arg(format!("http://{h2}/hints"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    let hint = text.find("http/2 103").unwrap_or_else(|| panic!("{text}"));
+    let last = text.find("http/2 200").unwrap_or_else(|| panic!("{text}"));
+    assert!(hint < last, "{text}");
+    assert!(
+        text[hint..last].contains("link: </style.css>; rel=preload"),
+        "{text}"
+    );
+    assert!(text.ends_with("hinted"), "{text}");
+}
