@@ -348,3 +348,52 @@ fn large_bodies_both_ways_and_busy_streams_over_tls_and_cleartext() {
         assert!(text.contains("60 succeeded, 0 failed"), "{url}:\n{text}");
     }
 }
+
+/// The same readiness-mode I/O under the legacy (epoll) driver, which ringlb falls
+/// back to where io_uring is refused: a large body each way over TLS and cleartext.
+#[test]
+fn http2_clients_under_the_legacy_epoll_driver() {
+    if !tool("h2_legacy", "curl") {
+        return;
+    }
+    let backend = Backend::start();
+    let certs = CertDir::new();
+    certs.write("site", &["www.example.test"]);
+    let c =
+        config(&[&backend], &certs, "").replace("[global]\n", "[global]\nio_driver = \"legacy\"\n");
+    let r = Ringlb::start(&c);
+    let upload = certs.0.join("upload.bin");
+    std::fs::write(&upload, vec![b'x'; 1_000_000]).unwrap();
+    let file = format!("@{}", upload.display());
+    for version in ["--http2", "--http2-prior-knowledge"] {
+        let mut args = vec![version.to_string(), "--data-binary".into(), file.clone()];
+        let mut get = vec![version.to_string()];
+        match version {
+            "--http2" => {
+                args.extend(tls_args(&r, "/post"));
+                get.extend(tls_args(&r, "/len/300000"));
+            }
+            _ => {
+                args.push(clear_url(&r, "/post"));
+                get.push(clear_url(&r, "/len/300000"));
+            }
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (meta, answer) = curl(&args);
+        assert_eq!(
+            (meta.as_str(), answer.as_str()),
+            ("200 2", "ok POST /post 1000000")
+        );
+        let get: Vec<&str> = get.iter().map(String::as_str).collect();
+        let (meta, answer) = curl(&get);
+        assert_eq!(
+            (meta.as_str(), answer.len()),
+            ("200 2", 300000),
+            "{version}"
+        );
+    }
+    assert!(
+        r.log.iter().any(|l| l.contains("legacy (epoll)")),
+        "log does not say which driver"
+    );
+}
