@@ -13,7 +13,8 @@
 # Usage: bash benches/h2_haproxy.sh [rounds] [seconds] [idle N]
 #   RINGLB / RINGLB_LOAD: the binaries (default target/release/...; build them with
 #   `cargo build --release --workspace`); LOADS: the h2load loads, `;`-separated
-#   (default "-c 50 -m 10;-c 10 -m 10;-c 100 -m 1"); MACHINE: the note put next to
+#   (default "-c 50 -m 10;-c 10 -m 10;-c 100 -m 1"; set and empty: none,
+#   the idle memory only); MACHINE: the note put next to
 #   every number (default "2 shared cores, busy machine (other builds running)");
 #   BACKEND_KEYS: extra TOML lines for ringlb's backend (e.g.
 #   $'http_reuse = "always"\npool_max_connections = 1024').
@@ -22,7 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3} secs=${2:-5} idle_n=${3:-1000}
 RINGLB=${RINGLB:-./target/release/ringlb}
-LOADS=${LOADS:-"-c 50 -m 10;-c 10 -m 10;-c 100 -m 1"}
+LOADS=${LOADS-"-c 50 -m 10;-c 10 -m 10;-c 100 -m 1"}
 MACHINE=${MACHINE:-"2 shared cores, busy machine (other builds running)"}
 BACKEND_KEYS=${BACKEND_KEYS:-}
 source benches/lib.sh

@@ -233,6 +233,20 @@ fn curl(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// ringlb (see [`start`]) in front of one `h2_server.py` (`args` after its port) as
+/// a server with `proto = "h2"`.
+fn start_h2_peer(args: &[&str]) -> (Peer, Ringlb, CertDir) {
+    let port = free_port().to_string();
+    let mut all = vec![port.as_str()];
+    all.extend_from_slice(args);
+    let server = Peer::start("h2_server.py", &all);
+    let servers = format!(
+        "[[backend.server]]\nname = \"h\"\naddress = \"127.0.0.1:{port}\"\nproto = \"h2\"\n"
+    );
+    let (r, certs) = start(&servers);
+    (server, r, certs)
+}
+
 /// One HTTP/1.1 request to /echo on a fresh connection (`extra`: fields, then the
 /// body, if any, after the empty line); the whole raw response (the server closes
 /// after it: `Connection: close`).
@@ -253,12 +267,7 @@ fn plain_http_through_an_h2_server() {
     if !tools("plain_http_through_an_h2_server", "h2") {
         return;
     }
-    let port = free_port().to_string();
-    let _server = Peer::start("h2_server.py", &[&port]);
-    let servers = format!(
-        "[[backend.server]]\nname = \"h\"\naddress = \"127.0.0.1:{port}\"\nproto = \"h2\"\n"
-    );
-    let (r, _certs) = start(&servers);
+    let (_server, r, _certs) = start_h2_peer(&[]);
     let (h2, h1) = (r.addrs[0], r.addrs[2]);
     // HTTP/2 client: Host → :authority, the body, no connection-specific field,
     // te: trailers sent.
@@ -333,12 +342,7 @@ fn a_second_connection_opens_at_the_servers_stream_limit() {
     if !tools("h2_server_stream_limit", "h2") {
         return;
     }
-    let port = free_port().to_string();
-    let server = Peer::start("h2_server.py", &[&port, "1"]);
-    let servers = format!(
-        "[[backend.server]]\nname = \"h\"\naddress = \"127.0.0.1:{port}\"\nproto = \"h2\"\n"
-    );
-    let (r, _certs) = start(&servers);
+    let (server, r, _certs) = start_h2_peer(&["1"]);
     let h1 = r.addrs[2];
     // One request holds the connection's only stream...
     let slow = std::thread::spawn(move || curl(&[&format!("http://{h1}/slow")]));
@@ -358,12 +362,7 @@ fn a_graceful_goaway_finishes_its_stream_and_the_next_goes_on_a_new_connection()
     if !tools("h2_server_graceful_goaway", "h2") {
         return;
     }
-    let port = free_port().to_string();
-    let _server = Peer::start("h2_server.py", &[&port]);
-    let servers = format!(
-        "[[backend.server]]\nname = \"h\"\naddress = \"127.0.0.1:{port}\"\nproto = \"h2\"\n"
-    );
-    let (r, _certs) = start(&servers);
+    let (_server, r, _certs) = start_h2_peer(&[]);
     let h1 = r.addrs[2];
     let (code, meta, body) = curl(&[&format!("http://{h1}/drain")]);
     assert_eq!(
@@ -448,4 +447,94 @@ fn proto_is_checked_with_file_line_and_key() {
         err.contains("server \"x\": proto: \"h3\" is not \"h1\" or \"h2\""),
         "{err}"
     );
+}
+
+/// An HTTP/2 server's interim responses (103 Early Hints) reach the client before the
+/// final one, as HAProxy passes them: an HTTP/1.1 client gets an HTTP/1.1 103 head,
+/// an HTTP/2 client an HTTP/2 interim HEADERS frame.
+#[test]
+fn early_hints_from_an_h2_server_reach_http11_and_http2_clients() {
+    if !tools("early_hints_from_an_h2_server", "h2") {
+        return;
+    }
+    let (_server, r, _certs) = start_h2_peer(&[]);
+    let (h2, h1) = (r.addrs[0], r.addrs[2]);
+    let mut s = common::connect(h1);
+    s.write_all(b"GET /hints HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut raw = String::new();
+    let _ = s.read_to_string(&mut raw);
+    assert!(raw.starts_with("HTTP/1.1 103 Early Hints\r\n"), "{raw}");
+    assert!(
+        raw.contains("link: </style.css>; rel=preload\r\n\r\nHTTP/1.1 200 "),
+        "{raw}"
+    );
+    assert!(raw.ends_with("hinted"), "{raw}");
+    // curl shows every response head it gets with -D.
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "--max-time",
+            "20",
+            "--http2-prior-knowledge",
+            "-D",
+            "-",
+        ])
+        .arg(format!("http://{h2}/hints"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    let hint = text.find("http/2 103").unwrap_or_else(|| panic!("{text}"));
+    let last = text.find("http/2 200").unwrap_or_else(|| panic!("{text}"));
+    assert!(hint < last, "{text}");
+    assert!(
+        text[hint..last].contains("link: </style.css>; rel=preload"),
+        "{text}"
+    );
+    assert!(text.ends_with("hinted"), "{text}");
+}
+
+/// Read from `s` until what came so far contains `want` (10 s at most); all of it.
+fn read_until(s: &mut std::net::TcpStream, got: &mut Vec<u8>, want: &str) -> String {
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(got).contains(want) {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(got).to_string();
+    assert!(text.contains(want), "no {want:?} in {text:?}");
+    text
+}
+
+/// Full duplex from an HTTP/1.1 client to an HTTP/2 server: the server answers as
+/// soon as the request head arrives, and the client sends the rest of its body only
+/// once it has read that answer (chunked, then with a content-length); the
+/// connection stays usable after each.
+#[test]
+fn an_http11_body_streams_to_an_h2_server_while_its_answer_comes_back() {
+    if !tools("h2_server_full_duplex", "h2") {
+        return;
+    }
+    let (_server, r, _certs) = start_h2_peer(&[]);
+    let mut s = common::connect(r.addrs[2]);
+    let head = "POST /early HTTP/1.1\r\nHost: app.test\r\n";
+    write!(s, "{head}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n").unwrap();
+    let mut got = Vec::new();
+    let text = read_until(&mut s, &mut got, "early\n");
+    assert!(text.starts_with("HTTP/1.1 200 "), "{text}");
+    write!(s, "6\r\n world\r\n0\r\n\r\n").unwrap();
+    read_until(&mut s, &mut got, "body 11\n\r\n0\r\n\r\n");
+    let mut got = Vec::new();
+    write!(s, "{head}Content-Length: 11\r\n\r\nhello").unwrap();
+    read_until(&mut s, &mut got, "early\n");
+    s.write_all(b" world").unwrap();
+    read_until(&mut s, &mut got, "body 11\n\r\n0\r\n\r\n");
+    let mut got = Vec::new();
+    write!(s, "GET /echo HTTP/1.1\r\nHost: app.test\r\n\r\n").unwrap();
+    let text = read_until(&mut s, &mut got, "GET /echo app.test 0\n");
+    assert!(text.starts_with("HTTP/1.1 200 "), "{text}");
 }

@@ -336,3 +336,92 @@ fn http_version_rules_tell_h2_streams_from_http11_requests() {
     assert_eq!(curl_tls(&r, "--http1.1", "/v").0, "403 1.1");
     assert_eq!(backend.requests(), 2);
 }
+
+/// The connection's bytes go straight between the socket and the HTTP/2 library
+/// (readiness mode, and rustls driven directly over TLS): large bodies both ways,
+/// many streams at once whose frames fill the socket's buffer (the writes that would
+/// block).
+#[test]
+fn large_bodies_both_ways_and_busy_streams_over_tls_and_cleartext() {
+    if !tool("h2_large", "curl") || !tool("h2_large", "h2load") {
+        return;
+    }
+    let backend = Backend::start();
+    let (r, certs) = start(&[&backend], "");
+    let upload = certs.0.join("upload.bin");
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&upload, &data).unwrap();
+    let file = format!("@{}", upload.display());
+    for version in ["--http2", "--http2-prior-knowledge"] {
+        let mut args = vec![version.to_string(), "--data-binary".into(), file.clone()];
+        match version {
+            "--http2" => args.extend(tls_args(&r, "/post")),
+            _ => args.push(clear_url(&r, "/post")),
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (meta, body) = curl(&args);
+        assert_eq!(
+            (meta.as_str(), body.as_str()),
+            ("200 2", "ok POST /post 3000000"),
+            "{version}"
+        );
+    }
+    let tls = format!("https://127.0.0.1:{}/len/300000", r.addrs[1].port());
+    for url in [tls, clear_url(&r, "/len/300000")] {
+        let out = Command::new("h2load")
+            .args(["-n", "60", "-c", "2", "-m", "10", &url])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("60 succeeded, 0 failed"), "{url}:\n{text}");
+    }
+}
+
+/// The same readiness-mode I/O under the legacy (epoll) driver, which ringlb falls
+/// back to where io_uring is refused: a large body each way over TLS and cleartext.
+#[test]
+fn http2_clients_under_the_legacy_epoll_driver() {
+    if !tool("h2_legacy", "curl") {
+        return;
+    }
+    let backend = Backend::start();
+    let certs = CertDir::new();
+    certs.write("site", &["www.example.test"]);
+    let c =
+        config(&[&backend], &certs, "").replace("[global]\n", "[global]\nio_driver = \"legacy\"\n");
+    let r = Ringlb::start(&c);
+    let upload = certs.0.join("upload.bin");
+    std::fs::write(&upload, vec![b'x'; 1_000_000]).unwrap();
+    let file = format!("@{}", upload.display());
+    for version in ["--http2", "--http2-prior-knowledge"] {
+        let mut args = vec![version.to_string(), "--data-binary".into(), file.clone()];
+        let mut get = vec![version.to_string()];
+        match version {
+            "--http2" => {
+                args.extend(tls_args(&r, "/post"));
+                get.extend(tls_args(&r, "/len/300000"));
+            }
+            _ => {
+                args.push(clear_url(&r, "/post"));
+                get.push(clear_url(&r, "/len/300000"));
+            }
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (meta, answer) = curl(&args);
+        assert_eq!(
+            (meta.as_str(), answer.as_str()),
+            ("200 2", "ok POST /post 1000000")
+        );
+        let get: Vec<&str> = get.iter().map(String::as_str).collect();
+        let (meta, answer) = curl(&get);
+        assert_eq!(
+            (meta.as_str(), answer.len()),
+            ("200 2", 300000),
+            "{version}"
+        );
+    }
+    assert!(
+        r.log.iter().any(|l| l.contains("legacy (epoll)")),
+        "log does not say which driver"
+    );
+}

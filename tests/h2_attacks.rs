@@ -210,6 +210,16 @@ fn header_floods_and_bombs_are_cut_short() {
     assert!(grown < 16 * 1024, "RSS grew by {grown} KiB");
     assert_eq!(backend.requests(), 0, "nothing reached the server");
     assert_eq!(attack(&r, "get", "/after"), "response 200");
+    // A header list over `h2_max_header_list_size` (but under 4 times it: the HPACK
+    // state stays in step) refuses that stream alone, with a 431 (RFC 9113 §8.2.3
+    // allows it): the next stream on the same connection is served.
+    let verdict = attack(&r, "oversize", "");
+    assert_eq!(verdict, "response 431; then response 200");
+    assert_eq!(
+        backend.requests(),
+        2,
+        "only the plain requests reached the server"
+    );
 }
 
 #[test]

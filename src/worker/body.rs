@@ -2,16 +2,22 @@
 //! buffer: what is read is written before more is read (backpressure both ways), so a
 //! slow reader never makes ringlb hold more than a buffer per direction. Between two
 //! in-process pipes (an HTTP/2 client's stream to an HTTP/2 server's), a request body
-//! can stream while the response does ([`pump_pipes`]).
+//! can stream while the response does ([`pump_pipes`]); so can an HTTP/1.1 client's,
+//! over plain TCP, to an HTTP/2 server ([`pump_to_pipe`]).
 
 use std::time::Duration;
 
-use monoio::buf::{IoBuf, IoBufMut};
+use std::os::fd::{AsRawFd, FromRawFd};
+
+use monoio::buf::{IoBuf, IoBufMut, IoVecBuf};
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+use monoio::BufResult;
 
 use super::error::Side;
 use crate::http::{BodyFraming, ChunkError, ChunkedValidator};
 use crate::tls::pipe::{PipeReader, PipeWriter};
+use crate::tls::ClientStream;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
@@ -166,5 +172,87 @@ pub async fn pump_pipes(
             Ok(_) => {}
             Err(_) => return Err(BodyError::Timeout(Side::Client)),
         }
+    }
+}
+
+/// A second handle on an HTTP/1.1 client's plain TCP socket (a duplicate descriptor):
+/// the request body is read through it while the response is written through the
+/// first. `None`: the client is not plain TCP (a TLS connection's state cannot be
+/// shared by two handles), or no descriptor was left.
+pub fn second_reader(client: &ClientStream) -> Option<TcpStream> {
+    let ClientStream::Plain(tcp) = client else {
+        return None;
+    };
+    // SAFETY: dup has no memory preconditions; the new descriptor is owned below.
+    let fd = unsafe { libc::dup(tcp.as_raw_fd()) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: `fd` is a fresh descriptor of a TCP socket, owned by nothing else.
+    let std = unsafe { std::net::TcpStream::from_raw_fd(fd) };
+    TcpStream::from_std(std).ok()
+}
+
+/// Copy an HTTP/1.1 client's request body framed by `framing` from `src` (its
+/// socket's second handle) into an HTTP/2 server stream's pipe, while the response
+/// flows the other way: what [`pump`] does, for a server that answers (and a client
+/// that waits for the answer) before the body ends. `buf` holds what was read after
+/// the head. Returns the body bytes copied and what came after the body (a pipelined
+/// request).
+pub async fn pump_to_pipe(
+    mut src: TcpStream,
+    to: PipeWriter,
+    mut buf: Vec<u8>,
+    framing: BodyFraming,
+    timeout: Duration,
+    limit: u64,
+) -> Result<(u64, Vec<u8>), BodyError> {
+    let mut to = ToPipe(to);
+    let mut from = End {
+        stream: &mut src,
+        side: Side::Client,
+        timeout,
+    };
+    let mut dst = End {
+        stream: &mut to,
+        side: Side::Server,
+        timeout,
+    };
+    let n = pump(&mut from, &mut dst, &mut buf, framing, limit).await?;
+    Ok((n, buf))
+}
+
+/// An HTTP/2 server stream's request side (a second handle on its pipe) as a writer
+/// for [`pump`].
+struct ToPipe(PipeWriter);
+
+impl AsyncWriteRent for ToPipe {
+    async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        // SAFETY: an IoBuf's first `bytes_init` bytes are initialised while it lives.
+        let data = unsafe { std::slice::from_raw_parts(buf.read_ptr(), buf.bytes_init()) };
+        let res = self.0.write_all(data).await.map(|()| data.len());
+        (res, buf)
+    }
+
+    async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        let (ptr, len) = (buf.read_iovec_ptr(), buf.read_iovec_len());
+        // SAFETY: `ptr` points to `len` iovecs valid while `buf` lives.
+        let vecs = unsafe { std::slice::from_raw_parts(ptr, len) };
+        let Some(v) = vecs.iter().find(|v| v.iov_len > 0) else {
+            return (Ok(0), buf);
+        };
+        // SAFETY: each iovec describes initialised memory of `buf`.
+        let data = unsafe { std::slice::from_raw_parts(v.iov_base.cast::<u8>(), v.iov_len) };
+        let res = self.0.write_all(data).await.map(|()| data.len());
+        (res, buf)
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    /// The body's end is told by its framing, not by closing the pipe.
+    async fn shutdown(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use monoio::io::AsyncWriteRentExt;
 
 use super::backend::Outcome;
-use super::body::{pump, pump_pipes, BodyError, End};
+use super::body::{pump, BodyError, End};
 use super::error::{SessionError, Side};
 use super::h2::StreamOpts;
 use super::http::Conn;
@@ -25,8 +25,10 @@ use super::upstream;
 use crate::config::{Frontend, HttpReuse};
 use crate::http::BodyFraming;
 use crate::msg::stats::count_status;
-use crate::tls::pipe::{PipeReader, PipeWriter};
 use crate::tls::ServerStream;
+
+#[path = "exchange_duplex.rs"]
+mod duplex;
 
 /// How an exchange leaves the client connection.
 pub enum Next {
@@ -116,45 +118,6 @@ impl<'a> Exchange<'a> {
             return Ok(stop);
         }
         self.respond(up).await
-    }
-
-    /// A streamed request from an HTTP/2 client to an HTTP/2 server (both ends are
-    /// pipes in this worker): the body may go on while the response comes back (a
-    /// bidirectional gRPC call whose client waits for each reply). The pipes' second
-    /// handles for the body, then.
-    fn duplex(&self, up: &Upstream) -> Option<(PipeReader, PipeWriter)> {
-        if self.req.framing != BodyFraming::Chunked || self.req.expect_continue {
-            return None;
-        }
-        Some((self.conn.client.pipe_reader()?, up.stream.pipe_writer()?))
-    }
-
-    /// [`send`](Self::send) with the request body and the response at once.
-    async fn send_duplex(
-        &mut self,
-        up: Upstream,
-        from: PipeReader,
-        to: PipeWriter,
-    ) -> Result<Stop, SessionError> {
-        let read = std::mem::take(&mut self.conn.cbuf);
-        let limit = self.conn.worker.max_body_bytes();
-        let body = pump_pipes(from, to, read, self.fe.timeout_client, limit);
-        let (done, sent) = {
-            let mut body = std::pin::pin!(body);
-            let mut respond = std::pin::pin!(self.respond(up));
-            let mut sent = None;
-            loop {
-                monoio::select! {
-                    r = &mut respond => break (r, sent),
-                    b = &mut body, if sent.is_none() => match b {
-                        Ok(n) => sent = Some(n),
-                        Err(e) => break (Err(body_error(e)), None),
-                    },
-                }
-            }
-        };
-        self.conn.rec.bytes_in += sent.unwrap_or(0);
-        done
     }
 
     /// Read the response to a sent request and stream it to the client.

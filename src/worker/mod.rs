@@ -26,6 +26,7 @@
 //! | `h2/` | HTTP/2: client connections (each stream served by the HTTP/1.1 code below through a pipe), and streams to `proto = "h2"` servers |
 //! | `http.rs` | an HTTP-mode client connection: requests one after another, redirects, refusals, upgrades |
 //! | `exchange.rs` | one request to a backend and its response, one method per phase |
+//! | `exchange_duplex.rs` | its request body streamed to an HTTP/2 server while the response comes back (a child of `exchange.rs`) |
 //! | `http_heads.rs` | reading request and response heads, waiting for the next request, error responses |
 //! | `body.rs` | streaming a message body through one bounded buffer |
 //! | `persist.rs` | cookie persistence: the server a request's cookie names, `Cookie` and `Set-Cookie` edits |

@@ -274,6 +274,18 @@ def goaway_in(buf):
     return None
 
 
+def oversize(port):
+    """A header list over the frontend's limit (32 KiB by default) but under four times
+    it, then a plain request on the same connection: `FIRST; then SECOND`."""
+    s, c = connect(port)
+    c.send_headers(1, base("/big") + [(b"x-big", b"a" * 40000)], end_stream=True)
+    s.sendall(c.data_to_send())
+    first = outcome(s, c, 1)
+    c.send_headers(3, base("/after"), end_stream=True)
+    s.sendall(c.data_to_send())
+    return first + "; then " + outcome(s, c, 3)
+
+
 def hpack_bomb(port):
     """One large field, then many references to it: small on the wire, huge decoded."""
     headers = base() + [(b"x-bomb", b"b" * 4000)] * 64
@@ -391,6 +403,8 @@ def main():
         print(continuation_flood(port))
     elif case == "hpack-bomb":
         print(hpack_bomb(port))
+    elif case == "oversize":
+        print(oversize(port))
     elif case in ("settings", "ping", "window-update"):
         print(flood(port, case))
     elif case.startswith("ids:"):

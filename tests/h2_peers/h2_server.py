@@ -19,6 +19,9 @@ What a request gets depends on its path:
   /goaway       the first such request: GOAWAY (last stream 0: nothing processed), the
                 connection closed; later ones: 200 "again"
   /count        200, body: how many /goaway requests arrived
+  /hints        103 Early Hints (link: </style.css>; rel=preload), then 200 "hinted"
+  /early        200 and "early\n" as soon as the request head arrives (before its body
+                ends), then "body <length>\n" once the body has ended
 """
 import socket
 import sys
@@ -38,7 +41,7 @@ max_streams = 100
 lock = threading.Lock()
 
 
-def respond(conn, sock, stream, headers, body, trailers):
+def respond(conn, sock, stream, headers, body, trailers, early=False):
     global goaways
     path = headers.get(":path", "")
     if path == "/slow":
@@ -72,6 +75,15 @@ def respond(conn, sock, stream, headers, body, trailers):
         send(conn, stream, b"again")
     elif path == "/count":
         send(conn, stream, b"%d" % goaways)
+    elif path == "/early":
+        if not early:
+            # (The request ended with its head: nothing was sent before.)
+            conn.send_headers(stream, [(":status", "200")])
+            conn.send_data(stream, b"early\n")
+        conn.send_data(stream, b"body %d\n" % len(body), end_stream=True)
+    elif path == "/hints":
+        conn.send_headers(stream, [(":status", "103"), ("link", "</style.css>; rel=preload")])
+        send(conn, stream, b"hinted")
     else:
         lines = ["%s %s %s %d" % (headers[":method"], path, headers.get(":authority"), len(body))]
         lines += ["%s: %s" % (k, v) for k, v in headers.items() if not k.startswith(":")]
@@ -110,7 +122,7 @@ def serve(sock):
     )
     conn.initiate_connection()
     sock.sendall(conn.data_to_send())
-    heads, bodies, trailers = {}, {}, {}
+    heads, bodies, trailers, earlies = {}, {}, {}, set()
     try:
         while True:
             data = sock.recv(65536)
@@ -120,6 +132,10 @@ def serve(sock):
                 if isinstance(event, h2.events.RequestReceived):
                     heads[event.stream_id] = dict(event.headers)
                     bodies[event.stream_id] = b""
+                    if heads[event.stream_id].get(":path") == "/early" and event.stream_ended is None:
+                        conn.send_headers(event.stream_id, [(":status", "200")])
+                        conn.send_data(event.stream_id, b"early\n")
+                        earlies.add(event.stream_id)
                 elif isinstance(event, h2.events.TrailersReceived):
                     trailers[event.stream_id] = event.headers
                 elif isinstance(event, h2.events.DataReceived):
@@ -130,7 +146,9 @@ def serve(sock):
                 ):
                     s = event.stream_id
                     got = (heads.pop(s), bodies.pop(s), trailers.pop(s, []))
-                    if not respond(conn, sock, s, *got):
+                    early = s in earlies
+                    earlies.discard(s)
+                    if not respond(conn, sock, s, *got, early=early):
                         return
             sock.sendall(conn.data_to_send())
     except (OSError, h2.exceptions.ProtocolError):

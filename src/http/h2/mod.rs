@@ -7,7 +7,7 @@
 //! | file | what |
 //! |---|---|
 //! | `request.rs` | an HTTP/2 request checked and written as an HTTP/1.1 head (`:authority` → Host, cookie crumbs joined, no connection-specific fields) |
-//! | `response.rs` | an HTTP/1.1 response head as HTTP/2 fields (connection-specific ones dropped) |
+//! | `response.rs` | an HTTP/1.1 response head (final or interim) as HTTP/2 fields (connection-specific ones dropped) |
 //! | `resets.rs` | the per-connection budget of streams the client resets (rapid reset) |
 //! | `upstream.rs` | servers with `proto = "h2"`: the HTTP/1.1 request head as an HTTP/2 request, the HTTP/2 response as an HTTP/1.1 head, trailers both ways |
 
@@ -18,7 +18,7 @@ mod upstream;
 
 pub use request::{to_h1, Malformed, Pseudo, RequestBody};
 pub use resets::ResetBudget;
-pub use response::{to_h2, ResponseError};
+pub use response::{interim_to_h2, to_h2, ResponseError};
 pub use upstream::{
     last_chunk, request_to_h2, response_to_h1, trailers_to_h2, Asked, ResponseBody, UpstreamError,
     UpstreamRequest,

@@ -6,6 +6,9 @@
 //! section when the client takes them). Both directions run at once, so a server may
 //! answer before the request body ends.
 //!
+//! Interim responses (103 Early Hints, 100 Continue) come before it as HTTP/1.1
+//! interim heads, which the session forwards to its client.
+//!
 //! The session letting go of its end (a client gone, a timeout) resets the stream
 //! (CANCEL, as the library does when the last handle goes). A stream that ends
 //! before any response byte (RST_STREAM, GOAWAY, the connection lost) leaves the
@@ -178,12 +181,27 @@ async fn download(
     trailers_ok: bool,
     conn: &ServerConn,
 ) -> Result<(), ()> {
+    let mut response = response;
+    let mut out = Vec::with_capacity(1024);
+    // Interim responses first (103 Early Hints, 100 Continue), each as an HTTP/1.1
+    // interim head: the session forwards them as it does an HTTP/1.1 server's.
+    while let Some(interim) = poll_fn(|cx| response.poll_informational(cx)).await {
+        let interim = interim.map_err(|e| {
+            tracing::debug!("no response from the HTTP/2 server: {e}");
+        })?;
+        // 101 has no place in HTTP/2 (RFC 9113 §8.6).
+        if interim.status() != 101 {
+            out.clear();
+            interim_head(&interim, &mut out);
+            peer.write_all(&out).await.map_err(drop)?;
+        }
+    }
     let response = response.await.map_err(|e| {
         tracing::debug!("no response from the HTTP/2 server: {e}");
     })?;
     conn.answered();
     let (parts, mut body) = response.into_parts();
-    let mut out = Vec::with_capacity(1024);
+    out.clear();
     let end = body.is_end_stream();
     let framing = response_to_h1(parts.status, &parts.headers, end, asked, &mut out);
     peer.write_all(&out).await.map_err(drop)?;
@@ -215,4 +233,45 @@ async fn download(
     }
     peer.close_write();
     Ok(())
+}
+
+/// An HTTP/2 interim response as an HTTP/1.1 interim head (the session parses it
+/// strictly; the library has checked the field values already).
+fn interim_head(interim: &http_types::Response<()>, out: &mut Vec<u8>) {
+    let status = interim.status();
+    let reason = status.canonical_reason().unwrap_or("Informational");
+    let _ = write!(out, "HTTP/1.1 {} {reason}\r\n", status.as_u16());
+    for (name, value) in interim.headers() {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_interim_response_becomes_an_http11_interim_head() {
+        let mut r = http_types::Response::new(());
+        *r.status_mut() = http_types::StatusCode::EARLY_HINTS;
+        r.headers_mut()
+            .append("link", "</a.css>; rel=preload".parse().unwrap());
+        r.headers_mut()
+            .append("link", "</b.js>; rel=preload".parse().unwrap());
+        let mut out = Vec::new();
+        interim_head(&r, &mut out);
+        assert_eq!(
+            out,
+            b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\nlink: </b.js>; rel=preload\r\n\r\n"
+        );
+        let mut storage = [httparse::EMPTY_HEADER; 4];
+        let parsed = crate::http::parse_response(&out, false, &mut storage)
+            .unwrap()
+            .unwrap();
+        assert!(parsed.is_interim());
+    }
 }

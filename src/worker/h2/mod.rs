@@ -12,12 +12,16 @@
 //! | `mod.rs` | one connection: handshake with the frontend's limits, accepting streams, idle timeout, GOAWAY when stopping or past the reset budget |
 //! | `stream.rs` | one stream: checked, translated, fed to the session through a pipe; the response sent back as HEADERS and DATA |
 //! | `send.rs` | DATA sent within the peer's window (both sides) |
+//! | `io.rs` | the byte stream under the library: plain TCP in readiness mode (no adapter buffers; nothing in flight while idle); a server's TLS through monoio-compat |
+//! | `tls_io.rs` | a client's TLS in readiness mode: rustls driven directly over the socket |
 //! | `upstream.rs` | servers with `proto = "h2"`: this worker's connections to them, opening one, a stream handed to the session as a pipe |
 //! | `forward.rs` | one request on a server stream: HTTP/1.1 from the pipe as HEADERS, DATA and trailers; the response back as HTTP/1.1 |
 
 mod forward;
+mod io;
 mod send;
 mod stream;
+mod tls_io;
 mod upstream;
 
 pub use upstream::{open_stream, ServerConns, StreamOpts};
@@ -28,7 +32,6 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use monoio_compat::StreamWrapper;
 
 use super::access::{refusal, Record};
 use super::error::SessionError;
@@ -127,7 +130,7 @@ pub async fn serve_h2(
 ) -> Result<(), SessionError> {
     let frontend = worker.frontend(fe);
     let settings = frontend.h2;
-    let io = StreamWrapper::new(client);
+    let io = io::H2Io::client(client);
     let handshake = builder(&settings).handshake::<_, Bytes>(io);
     let mut conn = match monoio::time::timeout(frontend.timeout_http_request, handshake).await {
         Ok(Ok(c)) => c,

@@ -21,7 +21,9 @@ use super::super::http_heads::MAX_HEADERS;
 use super::super::state::Worker;
 use super::send::{send_data, SendError};
 use super::Shared;
-use crate::http::h2::{last_chunk, to_h1, to_h2, trailers_to_h2, Pseudo, RequestBody};
+use crate::http::h2::{
+    interim_to_h2, last_chunk, to_h1, to_h2, trailers_to_h2, Pseudo, RequestBody,
+};
 use crate::http::{parse_response, BodyFraming, ChunkedValidator};
 use crate::tls::pipe::{pipe, PipePeer};
 use crate::tls::ClientStream;
@@ -284,7 +286,7 @@ async fn answer(
 ) -> Result<(), Cut> {
     let buf = &mut lent.0;
     let (response, framing) = loop {
-        match response_head(buf, head_method) {
+        match response_head(buf, head_method, &mut respond) {
             Ok(Some(r)) => break r,
             Ok(None) => {}
             Err(()) => {
@@ -320,10 +322,12 @@ async fn answer(
 }
 
 /// The final response head at the start of `buf` as an HTTP/2 response, taken out of
-/// `buf` (interim heads are dropped). `Ok(None)`: more bytes needed.
+/// `buf`; interim heads before it (103 Early Hints, 100 Continue) go to the client as
+/// HTTP/2 interim responses. `Ok(None)`: more bytes needed.
 fn response_head(
     buf: &mut Vec<u8>,
     head_method: bool,
+    respond: &mut SendResponse<Bytes>,
 ) -> Result<Option<(http_types::Response<()>, BodyFraming)>, ()> {
     loop {
         // (Nothing read yet: no need to ready the parser's 4 KiB of field slots.)
@@ -332,7 +336,13 @@ fn response_head(
         }
         let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let (len, got) = match parse_response(buf, head_method, &mut storage) {
-            Ok(Some(r)) if r.is_interim() => (r.head_len, None),
+            Ok(Some(r)) if r.is_interim() => {
+                // (One the library refuses, or a 101, is dropped: it is only a hint.)
+                if let Ok(interim) = interim_to_h2(r.status, r.headers) {
+                    let _ = respond.send_informational(interim);
+                }
+                (r.head_len, None)
+            }
             Ok(Some(r)) => {
                 let raw = &buf[..r.head_len];
                 let response = to_h2(r.status, r.headers, r.framing, raw).map_err(drop)?;

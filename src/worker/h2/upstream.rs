@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use ::h2::client::SendRequest;
 use bytes::Bytes;
-use monoio_compat::StreamWrapper;
 
 use super::super::backend::Outcome;
 use super::super::error::SessionError;
@@ -30,6 +29,7 @@ use super::super::preamble::Origin;
 use super::super::state::Worker;
 use super::super::upstream::connect_to;
 use super::forward;
+use super::io::H2Io;
 use crate::tls::pipe::pipe;
 use crate::tls::ServerStream;
 
@@ -242,7 +242,7 @@ async fn connect(
             "the server selected {got} by ALPN, not \"h2\" (proto = \"h2\")"
         )));
     }
-    let handshake = builder().handshake::<_, Bytes>(StreamWrapper::new(stream));
+    let handshake = builder().handshake::<_, Bytes>(H2Io::server(stream));
     let left = timeout.saturating_sub(started.elapsed());
     let (send, connection) = match monoio::time::timeout(left, handshake).await {
         Ok(Ok(pair)) => pair,

@@ -1,0 +1,145 @@
+//! The byte stream under the `h2` crate's connection. A client's or server's plain TCP
+//! connection runs in monoio's readiness mode ([`TcpStreamPoll`]): the library's frame
+//! reader and writer read and write the socket directly from their own buffers, so no
+//! adapter buffer sits between them, and an idle connection waits for readability with
+//! no read (and no buffer) in flight. A client's TLS connection does the same with
+//! rustls in between ([`TlsPoll`]). A server's TLS connection (few of them: a handful
+//! per server and worker) goes through monoio-compat's adapter over the owned-buffer
+//! TLS stream, as does any socket the driver cannot switch to readiness mode.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use monoio::net::tcp::stream_poll::TcpStreamPoll;
+use monoio::net::TcpStream;
+use monoio_compat::StreamWrapper;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::tls_io::TlsPoll;
+use crate::tls::{ClientStream, ServerStream};
+
+/// What the `h2` crate reads and writes.
+pub(super) enum H2Io<S> {
+    /// Plain TCP, readiness-based: no buffers of its own.
+    Poll(TcpStreamPoll),
+    /// A client's TLS, readiness-based (boxed: plain connections stay small).
+    Tls(Box<TlsPoll>),
+    /// TLS (or a socket the driver could not switch to readiness mode).
+    Compat(StreamWrapper<S>),
+}
+
+/// Plain TCP in readiness mode when the driver allows it, else `None` with the stream.
+fn poll_mode(tcp: TcpStream) -> Result<TcpStreamPoll, TcpStream> {
+    tcp.try_into_poll_io().map_err(|(e, tcp)| {
+        tracing::debug!("HTTP/2 connection kept in completion mode: {e}");
+        tcp
+    })
+}
+
+impl H2Io<ClientStream> {
+    pub(super) fn client(stream: ClientStream) -> Self {
+        match stream {
+            ClientStream::Plain(tcp) => match poll_mode(tcp) {
+                Ok(p) => H2Io::Poll(p),
+                Err(tcp) => H2Io::Compat(StreamWrapper::new(ClientStream::Plain(tcp))),
+            },
+            // Fresh from the handshake (`tls::accept_tls`), which leaves every byte read
+            // after it inside rustls: the TLS stream's own buffers hold nothing yet, so
+            // taking rustls out of it loses nothing.
+            ClientStream::Tls(tls) => {
+                let (tcp, tls) = (*tls).into_parts();
+                match poll_mode(tcp) {
+                    Ok(io) => H2Io::Tls(Box::new(TlsPoll { io, tls })),
+                    Err(tcp) => {
+                        let stream = monoio_rustls::ServerTlsStream::new(tcp, tls);
+                        H2Io::Compat(StreamWrapper::new(ClientStream::Tls(Box::new(stream))))
+                    }
+                }
+            }
+            other => H2Io::Compat(StreamWrapper::new(other)),
+        }
+    }
+}
+
+impl H2Io<ServerStream> {
+    pub(super) fn server(stream: ServerStream) -> Self {
+        match stream {
+            ServerStream::Plain(tcp) => match poll_mode(tcp) {
+                Ok(p) => H2Io::Poll(p),
+                Err(tcp) => H2Io::Compat(StreamWrapper::new(ServerStream::Plain(tcp))),
+            },
+            other => H2Io::Compat(StreamWrapper::new(other)),
+        }
+    }
+}
+
+impl<S> AsyncRead for H2Io<S>
+where
+    StreamWrapper<S>: AsyncRead + Unpin,
+{
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            H2Io::Poll(s) => Pin::new(s).poll_read(cx, buf),
+            H2Io::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
+            H2Io::Compat(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl<S> AsyncWrite for H2Io<S>
+where
+    StreamWrapper<S>: AsyncWrite + Unpin,
+{
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            H2Io::Poll(s) => Pin::new(s).poll_write(cx, buf),
+            H2Io::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
+            H2Io::Compat(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            H2Io::Poll(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            H2Io::Tls(s) => Pin::new(&mut **s).poll_write_vectored(cx, bufs),
+            H2Io::Compat(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            H2Io::Poll(s) => s.is_write_vectored(),
+            H2Io::Tls(s) => s.is_write_vectored(),
+            H2Io::Compat(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            H2Io::Poll(s) => Pin::new(s).poll_flush(cx),
+            H2Io::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
+            H2Io::Compat(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            H2Io::Poll(s) => Pin::new(s).poll_shutdown(cx),
+            H2Io::Tls(s) => Pin::new(&mut **s).poll_shutdown(cx),
+            H2Io::Compat(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
