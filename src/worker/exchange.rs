@@ -14,6 +14,7 @@ use monoio::io::AsyncWriteRentExt;
 
 use super::backend::Outcome;
 use super::body::{pump, pump_pipes, BodyError, End};
+use super::compress::{self, Plan};
 use super::error::{SessionError, Side};
 use super::h2::StreamOpts;
 use super::http::Conn;
@@ -50,6 +51,8 @@ pub struct Exchange<'a> {
     /// An interim (1xx) head went to the client: the request is answered in part,
     /// and `head` no longer holds it, so it is never sent again.
     interim_sent: bool,
+    /// The response's body is compressed (decided on its head).
+    compress: Option<Plan>,
 }
 
 /// One send of the request: the server connection, the lease that counts it, and
@@ -86,6 +89,7 @@ impl<'a> Exchange<'a> {
             replays,
             own_only: settings.http_reuse == HttpReuse::Never,
             interim_sent: false,
+            compress: None,
         }
     }
 
@@ -309,12 +313,15 @@ impl<'a> Exchange<'a> {
                     }
                 }
             };
-            let head = match got {
+            let mut head = match got {
                 Ok(head) => head,
                 Err(e) => return Ok(Break(self.no_response(up, e).await)),
             };
             let status = head.status;
             let interim = (100..200).contains(&status) && status != 101;
+            if let Some(coding) = self.req.compress.filter(|_| !interim && status != 101) {
+                self.compress_head(coding, &mut head);
+            }
             if !interim {
                 // Time to the final response head: what p2c balances on.
                 let latency = up.sent.elapsed();
@@ -350,6 +357,21 @@ impl<'a> Exchange<'a> {
         }
     }
 
+    /// The final response to a request that accepts `coding`: decide whether its body
+    /// is compressed and, if so, rewrite the client's head (an HTTP/1.0 client's
+    /// connection then closes after it: the body ends with it).
+    fn compress_head(&mut self, coding: crate::http::compress::Coding, head: &mut ResponseHead) {
+        let c = &mut *self.conn;
+        let (fe, raw, out) = (self.fe, &c.sbuf[..head.head_len], &mut c.head);
+        let client_10 = self.req.version == 0;
+        self.compress = c.worker.with_backend_config(self.backend, |b| {
+            compress::on_response(fe, b, coding, raw, head.framing, client_10, out)
+        });
+        if self.compress.is_some() && client_10 {
+            head.client_keep = false;
+        }
+    }
+
     /// No valid response head came.
     async fn no_response(&mut self, up: &Upstream, e: HeadError) -> Stop {
         let nothing =
@@ -382,7 +404,7 @@ impl<'a> Exchange<'a> {
         let c = &mut *self.conn;
         c.sbuf.drain(..head.head_len);
         let mut rest = head.framing;
-        if let BodyFraming::Length(n) = head.framing {
+        if let (BodyFraming::Length(n), None) = (head.framing, self.compress) {
             let k = (n.min(c.sbuf.len() as u64)) as usize;
             c.head.extend_from_slice(&c.sbuf[..k]);
             c.sbuf.drain(..k);
@@ -424,7 +446,13 @@ impl<'a> Exchange<'a> {
             side: Side::Client,
             timeout: self.fe.timeout_client,
         };
-        match pump(&mut src, &mut dst, &mut c.sbuf, rest, 0).await {
+        let pumped = match self.compress.take() {
+            None => pump(&mut src, &mut dst, &mut c.sbuf, rest, 0).await,
+            Some(plan) => {
+                compress::pump(&c.worker, &mut src, &mut dst, &mut c.sbuf, rest, plan).await
+            }
+        };
+        match pumped {
             Ok(n) => {
                 c.rec.bytes_out += n;
                 Ok(())

@@ -48,6 +48,9 @@ pub struct Parsed {
     pub rule: Option<usize>,
     /// What the backend's persistence cookie said, if it has one.
     pub sticky: Sticky,
+    /// The coding the response may be compressed with (`compression` configured and
+    /// accepted by the client).
+    pub compress: Option<crate::http::compress::Coding>,
 }
 
 /// The frontend's slot, the connection's rule state, the TLS version.
@@ -241,15 +244,19 @@ fn parse_and_route(
     if matches!(action, Action::Backend(_)) && !written {
         req.write_upstream_head(head, peer.ip(), forwarding(fe, peer.ip(), tls));
     }
-    let sticky = match action {
+    let (sticky, compress) = match action {
         Action::Backend(b) => worker.with_backend_config(b, |b| {
             let fields = req
                 .headers
                 .iter()
                 .filter(|h| h.name.eq_ignore_ascii_case("cookie"));
-            persist::on_request(b, fields.map(|h| h.value), head)
+            let sticky = persist::on_request(b, fields.map(|h| h.value), head);
+            (
+                sticky,
+                super::compress::on_request(fe, b, req.headers, head),
+            )
         }),
-        _ => Sticky::default(),
+        _ => (Sticky::default(), None),
     };
     Ok(Some(Parsed {
         head_len: req.head_len,
@@ -266,6 +273,7 @@ fn parse_and_route(
         tracked,
         rule,
         sticky,
+        compress,
     }))
 }
 

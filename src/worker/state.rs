@@ -72,6 +72,8 @@ pub struct Worker {
     faults: Faults,
     /// Tracking tables and the rule engine's scratch space.
     rules: RefCell<RuleState>,
+    /// Idle response compressors (`compress.rs`).
+    pub(super) encoders: RefCell<Vec<crate::http::compress::Encoder>>,
 }
 
 impl Worker {
@@ -101,6 +103,7 @@ impl Worker {
             buffers: Buffers::default(),
             faults: Faults::default(),
             rules: RefCell::new(RuleState::default()),
+            encoders: RefCell::new(Vec::new()),
         };
         worker.configure(config, &Slots::identity(config), None);
         worker
