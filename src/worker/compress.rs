@@ -45,8 +45,8 @@ fn pick<'a, T: ?Sized>(
         .or_else(|| fe.compression.as_ref().and_then(get))
 }
 
-/// A routed request: remove `Accept-Encoding` from the server's `head` with `offload`,
-/// and return the coding its response may be compressed with.
+/// A routed request: the coding its response may be compressed with; when there is
+/// one and `offload` is set, `Accept-Encoding` is removed from the server's `head`.
 pub fn on_request(
     fe: &Frontend,
     be: &Backend,
@@ -55,10 +55,6 @@ pub fn on_request(
 ) -> Option<Coding> {
     if fe.compression.is_none() && be.compression.is_none() {
         return None;
-    }
-    let offload = |c: &Option<Compression>| c.as_ref().is_some_and(|c| c.offload);
-    if offload(&fe.compression) || offload(&be.compression) {
-        remove_fields(head, b"accept-encoding");
     }
     let algos = pick(fe, be, |c| {
         Some(&c.algorithms[..]).filter(|a| !a.is_empty())
@@ -75,7 +71,14 @@ pub fn on_request(
         .iter()
         .filter(|h| h.name.eq_ignore_ascii_case("accept-encoding"))
         .map(|h| h.value);
-    negotiate(fields, &offered[..algos.len().min(3)])
+    let coding = negotiate(fields, &offered[..algos.len().min(3)])?;
+    // As HAProxy: only when ringlb compresses (else the server may still encode in a
+    // coding the client takes and ringlb does not offer).
+    let offload = |c: &Option<Compression>| c.as_ref().is_some_and(|c| c.offload);
+    if offload(&fe.compression) || offload(&be.compression) {
+        remove_fields(head, b"accept-encoding");
+    }
+    Some(coding)
 }
 
 /// The final response head `raw` (as the server sent it) to a request that accepts
@@ -94,6 +97,10 @@ pub fn on_response(
     let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut res = httparse::Response::new(&mut storage);
     res.parse(raw).ok()?;
+    if res.version != Some(1) {
+        // An HTTP/1.0 server's response: HAProxy leaves it alone too.
+        return None;
+    }
     let facts = ResponseFacts {
         status: res.code?,
         headers: res.headers,

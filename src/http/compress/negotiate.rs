@@ -1,50 +1,60 @@
-//! Which offered coding a request accepts (RFC 9110 §12.5.3). Each coding's weight is
-//! its own entry's q-value, else the `*` entry's, else 0 (not acceptable); the
-//! acceptable coding of highest weight wins, ties going to the order the
-//! configuration offers them in. No `Accept-Encoding` at all, or an empty one: no
-//! coding (RFC 9110 would allow any coding without the field, but no client relies on
-//! it and HAProxy does not compress then either). `x-gzip` is `gzip` (§8.4.1.3).
+//! Which offered coding a request accepts, as HAProxy picks it: the client's
+//! `Accept-Encoding` entries in order, the first with the highest q-value that names
+//! an offered coding wins (so among equals the client's order decides); `*` stands for
+//! the offered coding configured last (HAProxy keeps its list in reverse), skipping
+//! one the client refused by name (`gzip;q=0, *`: RFC 9110 §12.5.3). q=0 never
+//! selects. No `Accept-Encoding`, or an empty one: no coding (RFC 9110 would allow any
+//! without the field, but no client relies on it and HAProxy does not compress then).
+//! `x-gzip` is `gzip` (RFC 9110 §8.4.1.3).
 
 use super::Coding;
 
 /// The coding to answer with, from the values of every `Accept-Encoding` field of the
-/// request and the codings offered (in preference order).
+/// request and the codings offered (in configuration order).
 pub fn negotiate<'a>(
     fields: impl Iterator<Item = &'a [u8]> + Clone,
     offered: &[Coding],
 ) -> Option<Coding> {
     let mut best: Option<(u16, Coding)> = None;
-    for &coding in offered {
-        let q = weight(fields.clone(), coding.token().as_bytes());
-        if q > 0 && best.is_none_or(|(b, _)| q > b) {
-            best = Some((q, coding));
+    for (name, q) in entries(fields.clone()) {
+        if q == 0 || best.is_some_and(|(b, _)| q <= b) {
+            continue;
+        }
+        let mut candidates = offered.iter().rev();
+        let pick = if name == b"*" {
+            candidates.find(|c| !refused(fields.clone(), **c))
+        } else {
+            candidates.find(|c| names(name, **c))
+        };
+        if let Some(&c) = pick {
+            best = Some((q, c));
         }
     }
     best.map(|(_, c)| c)
 }
 
-/// `token`'s weight in thousandths: its own entry's (the highest, if it is listed
-/// twice), else `*`'s, else 0.
-fn weight<'a>(fields: impl Iterator<Item = &'a [u8]>, token: &[u8]) -> u16 {
-    let (mut own, mut star) = (None::<u16>, None::<u16>);
-    for field in fields {
-        for entry in field.split(|&b| b == b',') {
+/// Each entry's coding name and q-value in thousandths (entries with an invalid q
+/// are left out).
+fn entries<'a>(fields: impl Iterator<Item = &'a [u8]>) -> impl Iterator<Item = (&'a [u8], u16)> {
+    fields
+        .flat_map(|f| f.split(|&b| b == b','))
+        .filter_map(|entry| {
             let mut parts = entry.split(|&b| b == b';');
             let name = trim(parts.next().unwrap_or_default());
-            let Some(q) = qvalue(parts) else { continue };
-            let slot = if name == b"*" {
-                &mut star
-            } else if name.eq_ignore_ascii_case(token)
-                || (token == b"gzip" && name.eq_ignore_ascii_case(b"x-gzip"))
-            {
-                &mut own
-            } else {
-                continue;
-            };
-            *slot = Some(slot.map_or(q, |s| s.max(q)));
-        }
-    }
-    own.or(star).unwrap_or(0)
+            Some((name, qvalue(parts)?))
+        })
+        .filter(|(name, _)| !name.is_empty())
+}
+
+/// Whether the entry name `name` is the coding `c`.
+fn names(name: &[u8], c: Coding) -> bool {
+    let token = c.token().as_bytes();
+    name.eq_ignore_ascii_case(token) || (c == Coding::Gzip && name.eq_ignore_ascii_case(b"x-gzip"))
+}
+
+/// The client names `c` with q=0.
+fn refused<'a>(fields: impl Iterator<Item = &'a [u8]>, c: Coding) -> bool {
+    entries(fields).any(|(name, q)| q == 0 && names(name, c))
 }
 
 /// The q parameter among an entry's parameters (1000 without one); `None` when it is
@@ -105,11 +115,17 @@ mod tests {
     }
 
     #[test]
-    fn plain_lists_pick_in_offered_order() {
+    fn among_equals_the_clients_order_decides() {
         assert_eq!(pick(&["gzip, deflate, br"], &[Gzip, Deflate]), Some(Gzip));
-        assert_eq!(pick(&["gzip, deflate"], &[Deflate, Gzip]), Some(Deflate));
+        assert_eq!(pick(&["gzip, deflate"], &[Deflate, Gzip]), Some(Gzip));
+        assert_eq!(
+            pick(&["deflate, gzip, br, zstd"], &[Gzip, Deflate]),
+            Some(Deflate)
+        );
         assert_eq!(pick(&["deflate"], &[Gzip, Deflate]), Some(Deflate));
         assert_eq!(pick(&["deflate"], &[Gzip, RawDeflate]), Some(RawDeflate));
+        // Both make `deflate`: the one configured last, as HAProxy's reversed list.
+        assert_eq!(pick(&["deflate"], &[Deflate, RawDeflate]), Some(RawDeflate));
         assert_eq!(pick(&["br"], &[Gzip, Deflate]), None);
     }
 
@@ -149,12 +165,14 @@ mod tests {
     }
 
     #[test]
-    fn star_covers_codings_not_listed() {
-        assert_eq!(pick(&["*"], &[Gzip, Deflate]), Some(Gzip));
-        assert_eq!(pick(&["identity;q=0, *;q=0.1"], &[Deflate]), Some(Deflate));
-        assert_eq!(pick(&["gzip;q=0, *"], &[Gzip, Deflate]), Some(Deflate));
+    fn star_is_the_coding_configured_last_unless_refused() {
+        assert_eq!(pick(&["*"], &[Gzip, Deflate]), Some(Deflate));
+        assert_eq!(pick(&["identity;q=0, *;q=0.1"], &[Gzip]), Some(Gzip));
+        assert_eq!(pick(&["deflate;q=0, *"], &[Gzip, Deflate]), Some(Gzip));
+        assert_eq!(pick(&["gzip;q=0, *"], &[Gzip]), None);
         assert_eq!(pick(&["*;q=0"], &[Gzip]), None);
         assert_eq!(pick(&["*;q=0, gzip"], &[Gzip]), Some(Gzip));
+        assert_eq!(pick(&["*;q=0.5, gzip"], &[Gzip, Deflate]), Some(Gzip));
     }
 
     #[test]
