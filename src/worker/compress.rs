@@ -11,12 +11,11 @@ use crate::http::compress::{
     compressible, negotiate, rewrite_head, Coding, Encoder, ResponseFacts,
 };
 use crate::http::edit::{append_field, remove_fields};
-use crate::http::{BodyFraming, ChunkedValidator};
+use crate::http::{BodyFraming, ChunkedValidator, Response};
 use crate::tls::{ClientStream, ServerStream};
 
 use super::body::{read_more, write_front, BodyError, End};
 use super::error::Side;
-use super::http_heads::MAX_HEADERS;
 use super::state::Worker;
 
 /// Idle encoders a worker keeps for reuse (each holds deflate's window and tables,
@@ -81,30 +80,25 @@ pub fn on_request(
     Some(coding)
 }
 
-/// The final response head `raw` (as the server sent it) to a request that accepts
-/// `coding`: whether its body is compressed, and if so the edits to `out` (the head
-/// written for the client). An HTTP/1.0 client (`client_10`) gets a body that ends
-/// with the connection.
+/// The final response `res` to a request that accepts `coding`: whether its body is
+/// compressed, and if so the edits to `out` (the head written for the client). An
+/// HTTP/1.0 client (`client_10`) gets a body that ends with the connection.
 pub fn on_response(
     fe: &Frontend,
     be: &Backend,
     coding: Coding,
-    raw: &[u8],
-    framing: BodyFraming,
+    res: &Response<'_, '_>,
     client_10: bool,
     out: &mut Vec<u8>,
 ) -> Option<Plan> {
-    let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut res = httparse::Response::new(&mut storage);
-    res.parse(raw).ok()?;
-    if res.version != Some(1) {
+    if res.version == 0 {
         // An HTTP/1.0 server's response: HAProxy leaves it alone too.
         return None;
     }
     let facts = ResponseFacts {
-        status: res.code?,
+        status: res.status,
         headers: res.headers,
-        framing,
+        framing: res.framing,
     };
     let types = pick(fe, be, |c| c.types.as_deref()).unwrap_or(&[]);
     let min_size = pick(fe, be, |c| c.min_size.as_ref()).copied().unwrap_or(0);

@@ -293,6 +293,7 @@ impl<'a> Exchange<'a> {
             let c = &mut *self.conn;
             let read = read_response_head(
                 &c.worker,
+                self.fe,
                 &mut up.stream,
                 &mut c.sbuf,
                 &mut c.head,
@@ -313,15 +314,13 @@ impl<'a> Exchange<'a> {
                     }
                 }
             };
-            let mut head = match got {
+            let head = match got {
                 Ok(head) => head,
                 Err(e) => return Ok(Break(self.no_response(up, e).await)),
             };
             let status = head.status;
             let interim = (100..200).contains(&status) && status != 101;
-            if let Some(coding) = self.req.compress.filter(|_| !interim && status != 101) {
-                self.compress_head(coding, &mut head);
-            }
+            self.compress = head.compress;
             if !interim {
                 // Time to the final response head: what p2c balances on.
                 let latency = up.sent.elapsed();
@@ -354,21 +353,6 @@ impl<'a> Exchange<'a> {
                 return Ok(Continue((head, rest)));
             }
             self.interim_sent = true;
-        }
-    }
-
-    /// The final response to a request that accepts `coding`: decide whether its body
-    /// is compressed and, if so, rewrite the client's head (an HTTP/1.0 client's
-    /// connection then closes after it: the body ends with it).
-    fn compress_head(&mut self, coding: crate::http::compress::Coding, head: &mut ResponseHead) {
-        let c = &mut *self.conn;
-        let (fe, raw, out) = (self.fe, &c.sbuf[..head.head_len], &mut c.head);
-        let client_10 = self.req.version == 0;
-        self.compress = c.worker.with_backend_config(self.backend, |b| {
-            compress::on_response(fe, b, coding, raw, head.framing, client_10, out)
-        });
-        if self.compress.is_some() && client_10 {
-            head.client_keep = false;
         }
     }
 
