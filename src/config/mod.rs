@@ -15,6 +15,7 @@
 //! | `validate_l4.rs` | layer 4: `proxy_protocol` (+ `_from`), `sni` routes and `sni_fallback`, `send_proxy`; a server's `proto` |
 //! | `validate_backend.rs` | `[[backend]]`: balance, queue, servers |
 //! | `validate_cookie.rs` | `[backend.cookie]` and each server's `cookie` value |
+//! | `validate_compression.rs` | `[frontend.compression]`, `[backend.compression]` ([`Compression`]) |
 //! | `check.rs` | the validated check types ([`HealthCheck`], [`ServerProbe`], [`Agent`]) and the [`StatusSet`] parser (pure) |
 //! | `validate_check.rs` | `[backend.check]`: kind, http request and expectations, steps, what servers inherit |
 //! | `validate_probe.rs` | each server's check target (`port`, `addr`), check TLS and agent |
@@ -51,6 +52,7 @@ mod validate_actions;
 mod validate_announce;
 mod validate_backend;
 mod validate_check;
+mod validate_compression;
 mod validate_cookie;
 mod validate_forwarded;
 mod validate_frontend;
@@ -81,6 +83,9 @@ pub use error::{ConfigError, ConfigErrors};
 pub use raw::{Balance, CheckKind, HttpReuse, IoDriver, Mode};
 pub use validate_announce::Announce;
 pub use validate_backend::{POOL_IDLE_TIMEOUT, POOL_PURGE_DELAY};
+pub use validate_compression::{
+    CompressAlgo, Compression, DEFAULT_LEVEL as DEFAULT_COMPRESSION_LEVEL,
+};
 pub use validate_forwarded::Forwarded;
 pub use validate_h2::H2Settings;
 pub use vrrp::{SyncGroup, TrackFile, TrackInterface, TrackScript, Vrrp, VrrpChecksum};
@@ -246,6 +251,8 @@ pub struct Frontend {
     /// tcp mode: log connections whose client sent no byte (`false`: HAProxy's
     /// `option dontlognull`). HTTP frontends never log a connection without a request.
     pub log_empty_connections: bool,
+    /// `[frontend.compression]`: response compression; `None`: not set here.
+    pub compression: Option<Compression>,
 }
 
 /// `proxy_protocol` and `proxy_protocol_from` of a frontend.
@@ -398,6 +405,8 @@ pub struct Backend {
     pub slow_response: Option<Duration>,
     /// Cookie persistence; `None`: off.
     pub cookie: Option<CookiePersist>,
+    /// `[backend.compression]`: response compression; `None`: not set here.
+    pub compression: Option<Compression>,
 }
 
 /// A backend's persistence cookie (HAProxy's `cookie` directive).

@@ -265,6 +265,8 @@ pub struct RawFrontend {
     /// Added key: tcp mode: `false` writes no access line for a connection whose client
     /// sent no byte (HAProxy's `option dontlognull`). Default `true`.
     pub log_empty_connections: Option<bool>,
+    /// Added key: response compression (HAProxy `compression`).
+    pub compression: Option<S<RawCompression>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -361,6 +363,19 @@ pub struct RawBackend {
     pub server_template: Vec<S<RawServerTemplate>>,
     /// Added key: cookie persistence (HAProxy's `cookie NAME insert|prefix|rewrite`).
     pub cookie: Option<S<RawCookie>>,
+    /// Added key: response compression (HAProxy `compression`).
+    pub compression: Option<S<RawCompression>>,
+}
+
+/// `[frontend.compression]` / `[backend.compression]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCompression {
+    pub algorithms: Option<Vec<S<String>>>,
+    pub types: Option<Vec<S<String>>>,
+    pub offload: Option<bool>,
+    pub min_size: Option<S<i64>>,
+    pub level: Option<S<i64>>,
 }
 
 /// `[backend.cookie]`: which server a client sticks to, carried in a cookie.

@@ -131,6 +131,7 @@ impl Validator {
                 error_limit,
                 slow_response,
                 cookie,
+                compression: self.compression(be.compression.as_ref(), super::Mode::Http, &key),
             });
         }
         out

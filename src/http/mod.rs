@@ -9,6 +9,7 @@
 //! | `response.rs` | response heads: parse, validate, rewrite for the client |
 //! | `edit.rs` | in-place edits of a written head: remove/append fields, replace the path |
 //! | `cookie.rs` | persistence cookies: find one in `Cookie`, edit `Cookie`/`Set-Cookie` fields in place |
+//! | `compress/` | response compression: `Accept-Encoding`, which responses, the encoder |
 //! | `cacheable.rs` | whether a response may be cached (HAProxy's rule for `cookie ... nocache`) |
 //! | `headers.rs` | header rules shared by both: framing, Connection, line endings |
 //! | `authority.rs` | Host and absolute-form authority grammar (RFC 3986 `host [":" port]`) |
@@ -18,6 +19,7 @@
 mod authority;
 pub mod cacheable;
 mod chunked;
+pub mod compress;
 pub mod cookie;
 pub mod edit;
 pub mod h2;

@@ -19,6 +19,8 @@ pub struct Response<'h, 'b> {
     pub framing: BodyFraming,
     /// The server keeps the connection open after this response.
     pub keep_alive: bool,
+    /// The minor version of the status line: 0 for an HTTP/1.0 server.
+    pub version: u8,
 }
 
 impl Response<'_, '_> {
@@ -127,6 +129,7 @@ pub fn parse_response<'h, 'b>(
         headers,
         framing,
         keep_alive,
+        version,
     }))
 }
 

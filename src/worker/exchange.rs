@@ -14,6 +14,7 @@ use monoio::io::AsyncWriteRentExt;
 
 use super::backend::Outcome;
 use super::body::{pump, BodyError, End};
+use super::compress::{self, Plan};
 use super::error::{SessionError, Side};
 use super::h2::StreamOpts;
 use super::http::Conn;
@@ -52,6 +53,8 @@ pub struct Exchange<'a> {
     /// An interim (1xx) head went to the client: the request is answered in part,
     /// and `head` no longer holds it, so it is never sent again.
     interim_sent: bool,
+    /// The response's body is compressed (decided on its head).
+    compress: Option<Plan>,
 }
 
 /// One send of the request: the server connection, the lease that counts it, and
@@ -88,6 +91,7 @@ impl<'a> Exchange<'a> {
             replays,
             own_only: settings.http_reuse == HttpReuse::Never,
             interim_sent: false,
+            compress: None,
         }
     }
 
@@ -252,6 +256,7 @@ impl<'a> Exchange<'a> {
             let c = &mut *self.conn;
             let read = read_response_head(
                 &c.worker,
+                self.fe,
                 &mut up.stream,
                 &mut c.sbuf,
                 &mut c.head,
@@ -278,6 +283,7 @@ impl<'a> Exchange<'a> {
             };
             let status = head.status;
             let interim = (100..200).contains(&status) && status != 101;
+            self.compress = head.compress;
             if !interim {
                 // Time to the final response head: what p2c balances on.
                 let latency = up.sent.elapsed();
@@ -345,7 +351,7 @@ impl<'a> Exchange<'a> {
         let c = &mut *self.conn;
         c.sbuf.drain(..head.head_len);
         let mut rest = head.framing;
-        if let BodyFraming::Length(n) = head.framing {
+        if let (BodyFraming::Length(n), None) = (head.framing, self.compress) {
             let k = (n.min(c.sbuf.len() as u64)) as usize;
             c.head.extend_from_slice(&c.sbuf[..k]);
             c.sbuf.drain(..k);
@@ -387,7 +393,13 @@ impl<'a> Exchange<'a> {
             side: Side::Client,
             timeout: self.fe.timeout_client,
         };
-        match pump(&mut src, &mut dst, &mut c.sbuf, rest, 0).await {
+        let pumped = match self.compress.take() {
+            None => pump(&mut src, &mut dst, &mut c.sbuf, rest, 0).await,
+            Some(plan) => {
+                compress::pump(&c.worker, &mut src, &mut dst, &mut c.sbuf, rest, plan).await
+            }
+        };
+        match pumped {
             Ok(n) => {
                 c.rec.bytes_out += n;
                 Ok(())

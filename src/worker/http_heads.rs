@@ -48,6 +48,9 @@ pub struct Parsed {
     pub rule: Option<usize>,
     /// What the backend's persistence cookie said, if it has one.
     pub sticky: Sticky,
+    /// The coding the response may be compressed with (`compression` configured and
+    /// accepted by the client).
+    pub compress: Option<crate::http::compress::Coding>,
 }
 
 /// The frontend's slot, the connection's rule state, the TLS version.
@@ -241,15 +244,19 @@ fn parse_and_route(
     if matches!(action, Action::Backend(_)) && !written {
         req.write_upstream_head(head, peer.ip(), forwarding(fe, peer.ip(), tls));
     }
-    let sticky = match action {
+    let (sticky, compress) = match action {
         Action::Backend(b) => worker.with_backend_config(b, |b| {
             let fields = req
                 .headers
                 .iter()
                 .filter(|h| h.name.eq_ignore_ascii_case("cookie"));
-            persist::on_request(b, fields.map(|h| h.value), head)
+            let sticky = persist::on_request(b, fields.map(|h| h.value), head);
+            (
+                sticky,
+                super::compress::on_request(fe, b, req.headers, head),
+            )
         }),
-        _ => Sticky::default(),
+        _ => (Sticky::default(), None),
     };
     Ok(Some(Parsed {
         head_len: req.head_len,
@@ -266,6 +273,7 @@ fn parse_and_route(
         tracked,
         rule,
         sticky,
+        compress,
     }))
 }
 
@@ -305,12 +313,16 @@ pub struct ResponseHead {
     /// The client connection stays open after this response.
     pub client_keep: bool,
     pub head_len: usize,
+    /// Its body is compressed (`compression`), and how.
+    pub compress: Option<super::compress::Plan>,
 }
 
 /// Read until a whole response head to `req` is in `sbuf`, parse it once, and write the
-/// head for the client into `out`.
+/// head for the client into `out` (compressed when `req` negotiated a coding and the
+/// response qualifies: see `compress.rs`).
 pub async fn read_response_head(
     worker: &Worker,
+    fe: &Frontend,
     server: &mut ServerStream,
     sbuf: &mut Vec<u8>,
     out: &mut Vec<u8>,
@@ -324,16 +336,30 @@ pub async fn read_response_head(
                 Ok(Some(r)) => {
                     // A close-delimited body cannot be delimited for the client
                     // either; a stopping worker tells the client this is the last one.
-                    let client_keep = req.keep_alive
+                    let mut client_keep = req.keep_alive
                         && r.framing != BodyFraming::UntilClose
                         && !worker.is_stopping();
                     r.write_downstream_head(out, !client_keep, req.version == 0 && client_keep);
+                    let compress = match (req.compress, req.action) {
+                        (Some(coding), Action::Backend(b))
+                            if !r.is_interim() && r.status != 101 =>
+                        {
+                            let client_10 = req.version == 0;
+                            worker.with_backend_config(b, |be| {
+                                super::compress::on_response(fe, be, coding, &r, client_10, out)
+                            })
+                        }
+                        _ => None,
+                    };
+                    // An HTTP/1.0 client's compressed body ends with the connection.
+                    client_keep &= compress.is_none() || req.version != 0;
                     return Ok(ResponseHead {
                         status: r.status,
                         framing: r.framing,
                         server_keep: r.keep_alive,
                         client_keep,
                         head_len: r.head_len,
+                        compress,
                     });
                 }
                 Ok(None) => {}

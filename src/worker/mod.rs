@@ -29,6 +29,7 @@
 //! | `exchange_duplex.rs` | its request body streamed to an HTTP/2 server while the response comes back (a child of `exchange.rs`) |
 //! | `http_heads.rs` | reading request and response heads, waiting for the next request, error responses |
 //! | `body.rs` | streaming a message body through one bounded buffer |
+//! | `compress.rs` | response compression: negotiate, decide on the head, stream the body through a pooled encoder |
 //! | `persist.rs` | cookie persistence: the server a request's cookie names, `Cookie` and `Set-Cookie` edits |
 //! | `route.rs` | which way a request goes: redirect, backend, or none |
 //! | `rules.rs` | the rule engine on a worker: tables, connection and request rules, their answers |
@@ -43,6 +44,7 @@ mod access_format;
 mod backend;
 mod body;
 mod buffers;
+mod compress;
 mod error;
 mod exchange;
 mod faults;

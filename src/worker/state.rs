@@ -75,6 +75,8 @@ pub struct Worker {
     /// Flags of servers with `on_marked_down = "shutdown_sessions"`, by (backend,
     /// server) slot: their sessions wait on them (see `kill.rs`).
     pub(super) kills: RefCell<std::collections::HashMap<(usize, usize), Rc<super::local::Flag>>>,
+    /// Idle response compressors (`compress.rs`).
+    pub(super) encoders: RefCell<Vec<crate::http::compress::Encoder>>,
 }
 
 impl Worker {
@@ -105,6 +107,7 @@ impl Worker {
             faults: Faults::default(),
             rules: RefCell::new(RuleState::default()),
             kills: RefCell::default(),
+            encoders: RefCell::new(Vec::new()),
         };
         worker.configure(config, &Slots::identity(config), None);
         worker

@@ -131,6 +131,7 @@ fn backend(mut be: Be) -> Vec<Table> {
         }
     }
     out.extend(be.cookie);
+    out.extend(be.compression.table);
     out.extend(be.servers);
     out.extend(be.templates);
     out
@@ -185,6 +186,7 @@ fn frontend(
     }
     forwardfor(&mut fe, ff, cx);
     timeouts(&mut fe);
+    let compression = super::compression::frontend_table(&mut fe, cx);
     if fe.binds.is_empty() {
         cx.led
             .lost(&fe.head, "a frontend with no address ringlb can listen on");
@@ -192,7 +194,12 @@ fn frontend(
     }
     let mut out = Vec::new();
     for (i, group) in groups(&fe.binds).into_iter().enumerate() {
-        out.extend(one_frontend(&fe, &group, i, &routes));
+        let mut tables = one_frontend(&fe, &group, i, &routes);
+        let after_tls = 1 + usize::from(group[0].tls.is_some());
+        if let Some(c) = &compression {
+            tables.insert(after_tls, c.clone());
+        }
+        out.extend(tables);
     }
     // Two TLS groups (other certificates or ALPN) would both be NAME-tls.
     let mut seen: Vec<String> = Vec::new();

@@ -6,6 +6,7 @@
 //! - `proxy.rs`: one proxy directive (mode, timeouts, options, balance...) → model;
 //!   a backend's own rules moved to the frontends that only use it.
 //! - `bind.rs`: `bind` lines (TLS, PROXY protocol).
+//! - `compression.rs`: `compression ...` → `[frontend.compression]` / `[backend.compression]`.
 //! - `server.rs`: `server`, `default-server`, `server-template`, `cookie`.
 //! - `checks.rs`: `option httpchk`, `http-check`, `tcp-check`, `redis-check`.
 //! - `acl.rs`: ACL fetches → `[[frontend.acl]]` kinds.
@@ -23,6 +24,7 @@
 mod acl;
 mod bind;
 mod checks;
+mod compression;
 mod finish;
 mod global;
 mod limits;

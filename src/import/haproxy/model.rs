@@ -110,6 +110,8 @@ pub struct Fe {
     pub tables: Vec<String>,
     pub sc: HashMap<u32, String>,
     pub counter_srcs: HashMap<String, Src>,
+    /// `compression` lines: `[frontend.compression]`.
+    pub compression: super::compression::Comp,
 }
 
 impl Fe {
@@ -146,6 +148,7 @@ impl Fe {
             tables: Vec::new(),
             sc: HashMap::new(),
             counter_srcs: HashMap::new(),
+            compression: Default::default(),
         }
     }
 
@@ -208,6 +211,8 @@ pub struct Be {
     /// The backend's own `acl`, `http-request`, `tcp-request` lines: moved to its
     /// frontends when it is the only backend they use (decided once all is read).
     pub rule_lines: Vec<Line>,
+    /// `compression` lines: `[backend.compression]`.
+    pub compression: super::compression::Comp,
 }
 
 impl Be {
@@ -238,6 +243,7 @@ impl Be {
             check_protos: Vec::new(),
             check_connect: None,
             rule_lines: Vec::new(),
+            compression: Default::default(),
         }
     }
 }

@@ -7,7 +7,7 @@ use crate::import::toml_out::Value;
 
 use super::model::{Be, Cx, Fe};
 use super::sections::Line;
-use super::{bind, checks, rules, server, values};
+use super::{bind, checks, compression, rules, server, values};
 
 /// What a directive applies to.
 enum Side {
@@ -35,6 +35,7 @@ pub fn apply(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, 
         "timeout" | "contimeout" | "clitimeout" | "srvtimeout" => {
             return timeout(line, dflt, fe, be, cx)
         }
+        "compression" => return compression::apply(line, dflt, fe, be, cx),
         "option" => return option(line, dflt, fe, be, cx),
         "no" if line.word(1) == "option" => return option(line, dflt, fe, be, cx),
         _ => Side::Both,
@@ -195,7 +196,10 @@ fn both(line: &Line, dflt: bool, fe: Option<&mut Fe>, cx: &mut Cx) {
             src,
             "a stats page inside a traffic proxy: ringlb's is on global.admin_bind",
         ),
-        "compression" => cx.led.lost(src, "ringlb does not compress responses"),
+        "filter" if line.word(1) == "compression" => cx.led.note(
+            src,
+            "the compression filter is implied by ringlb's compression table (the `compression` lines)",
+        ),
         "http-after-response"
         | "http-error"
         | "filter"
