@@ -46,7 +46,7 @@ fn frames(sock: &UdpSocket, wait: Duration) -> Vec<String> {
 fn own_lines_at_the_level_reach_the_copy_with_its_facility() {
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut r = Ringlb::start(&config(&sock, "info"));
-    r.wait_for("back/s0 DOWN");
+    r.wait_logged("back/s0 DOWN");
     let deadline = Instant::now() + PATIENCE;
     let mut seen = Vec::new();
     while !seen.iter().any(|f: &String| f.contains("back/s0 DOWN")) {
@@ -65,7 +65,7 @@ fn own_lines_at_the_level_reach_the_copy_with_its_facility() {
 fn lines_below_the_level_stay_out_of_the_copy() {
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut r = Ringlb::start(&config(&sock, "warn"));
-    r.wait_for("back/s0 DOWN");
+    r.wait_logged("back/s0 DOWN");
     // The DOWN line is in the main log already; the copy never gets it.
     let got = frames(&sock, Duration::from_millis(500));
     assert!(
