@@ -175,6 +175,45 @@ pub struct Global {
     /// `global.upgrade_table_entries`: most tracking-table entries a binary upgrade
     /// carries over (the most recently used; 0: none).
     pub upgrade_table_entries: usize,
+    /// `global.admin_socket`: HAProxy's runtime CLI on a Unix socket.
+    pub admin_socket: Option<AdminSocket>,
+}
+
+/// `global.admin_socket` and its `admin_socket_mode`, `admin_socket_level`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminSocket {
+    pub path: std::path::PathBuf,
+    /// The socket file's permission bits (default 0o600).
+    pub mode: u32,
+    pub level: CliLevel,
+}
+
+/// HAProxy's CLI levels, lowest first: `user` only reads, `operator` may also do
+/// what HAProxy allows it, `admin` everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CliLevel {
+    User,
+    Operator,
+    Admin,
+}
+
+impl CliLevel {
+    pub fn parse(word: &str) -> Option<CliLevel> {
+        match word {
+            "user" => Some(CliLevel::User),
+            "operator" => Some(CliLevel::Operator),
+            "admin" => Some(CliLevel::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CliLevel::User => "user",
+            CliLevel::Operator => "operator",
+            CliLevel::Admin => "admin",
+        }
+    }
 }
 
 /// A user and group, resolved when the file is loaded.

@@ -293,7 +293,8 @@ fn carry_over(old: &Config, new: &mut Config) {
         max_connections,
         access_log,
         log_target,
-        admin_bind
+        admin_bind,
+        admin_socket
     );
     if !kept.is_empty() {
         tracing::warn!(
