@@ -389,9 +389,10 @@ impl Validator {
                     l.span(),
                     "global.admin_socket_level must be \"user\", \"operator\" or \"admin\"",
                 );
-                super::CliLevel::Admin
+                super::CliLevel::Operator
             }),
-            None => super::CliLevel::Admin,
+            // HAProxy's default level.
+            None => super::CliLevel::Operator,
         };
         Some(super::AdminSocket { path, mode, level })
     }
