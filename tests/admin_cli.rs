@@ -154,7 +154,7 @@ fn levels_prompt_and_removal_at_exit() {
     if !tool_installed("levels_prompt_and_removal_at_exit", "socat") {
         return;
     }
-    let (mut r, _a, _b, path) = start("levels", "operator");
+    let (mut r, _a, _b, path) = start("levels/in-a-new-dir", "operator");
     assert_eq!(
         socat(&path, "disable server app/a\n"),
         "Permission denied\n\n"
@@ -170,6 +170,7 @@ fn levels_prompt_and_removal_at_exit() {
     r.signal(libc::SIGTERM);
     r.wait_exit();
     assert!(!path.exists(), "the socket file is removed at exit");
+    let _ = std::fs::remove_dir(path.parent().unwrap());
 }
 
 /// `haproxy -db -f FILE` serving a stats socket; killed on drop.

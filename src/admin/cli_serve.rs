@@ -37,6 +37,12 @@ pub struct CliSocket {
 /// new process takes the path over from the old one).
 pub fn bind(cfg: &AdminSocket, replace: bool) -> io::Result<CliSocket> {
     let path = &cfg.path;
+    // An imported `/run/haproxy/admin.sock` names a directory a ringlb host may not
+    // have; the socket's own mode decides who gets in.
+    if let Some(dir) = path.parent().filter(|d| !d.exists()) {
+        std::fs::create_dir_all(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
+    }
     if path.exists() {
         if !replace && UnixStream::connect(path).is_ok() {
             return Err(io::Error::new(
