@@ -4,12 +4,13 @@
 //! client asked for `prompt` (then `> ` before each line, until `quit` or EOF).
 //! Changes go through the same control-plane calls as the JSON API.
 
+use std::cell::RefCell;
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 
@@ -17,10 +18,11 @@ use super::cli::{self, Command};
 use super::render::{self, Totals};
 use crate::config::{AdminSocket, CliLevel};
 use crate::control::Control;
-use crate::lb::{Admin, Oper};
 
 /// A line must arrive within this (HAProxy's `stats timeout` default is 10 s).
 const IDLE: Duration = Duration::from_secs(10);
+/// How often the listener looks whether a reload moved the socket.
+const RELOAD_LOOK: Duration = Duration::from_secs(1);
 /// Longest command line.
 const MAX_LINE: usize = 16 * 1024;
 
@@ -30,6 +32,8 @@ pub struct CliSocket {
     pub path: PathBuf,
     listener: UnixListener,
     inode: (u64, u64),
+    /// The file the process serves now (a reload may move it), for the remover.
+    serving: Rc<RefCell<(PathBuf, (u64, u64))>>,
 }
 
 /// Listen on the configured path with its mode. A file nobody answers on (left by
@@ -56,18 +60,23 @@ pub fn bind(cfg: &AdminSocket, replace: bool) -> io::Result<CliSocket> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(cfg.mode))?;
     listener.set_nonblocking(true)?;
     let m = std::fs::metadata(path)?;
+    let inode = (m.dev(), m.ino());
     Ok(CliSocket {
         path: path.clone(),
         listener,
-        inode: (m.dev(), m.ino()),
+        inode,
+        serving: Rc::new(RefCell::new((path.clone(), inode))),
     })
 }
 
 impl CliSocket {
     /// What exit calls: remove the socket file if it is still this one.
     pub fn remover(&self) -> impl FnOnce() {
-        let (path, inode) = (self.path.clone(), self.inode);
-        move || remove_if(&path, inode)
+        let serving = Rc::clone(&self.serving);
+        move || {
+            let (path, inode) = serving.borrow().clone();
+            remove_if(&path, inode);
+        }
     }
 }
 
@@ -79,27 +88,82 @@ fn remove_if(path: &Path, inode: (u64, u64)) {
     }
 }
 
+/// Serve the socket; after a reload that moved `admin_socket`, serve the new path
+/// (the old file is removed); without `admin_socket` any more, stop and remove it.
 pub async fn serve(control: Rc<Control>, socket: CliSocket) {
+    let mut socket = socket;
+    loop {
+        let (path, inode, serving) = (
+            socket.path.clone(),
+            socket.inode,
+            Rc::clone(&socket.serving),
+        );
+        let Some(next) = serve_until_moved(&control, socket).await else {
+            remove_if(&path, inode);
+            *serving.borrow_mut() = (PathBuf::new(), (0, 0));
+            return;
+        };
+        remove_if(&path, inode);
+        *serving.borrow_mut() = (next.path.clone(), next.inode);
+        socket = CliSocket { serving, ..next };
+    }
+}
+
+/// Accept until a reload asks for another path (`Some`: the new socket, bound) or
+/// for none (`None`).
+async fn serve_until_moved(control: &Rc<Control>, socket: CliSocket) -> Option<CliSocket> {
     let listener = match monoio::net::UnixListener::from_std(socket.listener) {
         Ok(l) => l,
         Err(e) => {
             tracing::error!("admin socket: cannot register listener: {e}");
-            return;
+            return std::future::pending().await;
         }
     };
     tracing::info!(
         "admin socket (HAProxy CLI) listening on {}",
         socket.path.display()
     );
+    let mut seen = control.reloads.get();
     loop {
-        match listener.accept().await {
-            Ok((stream, _)) => {
-                monoio::spawn(session(Rc::clone(&control), stream));
+        monoio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    monoio::spawn(session(Rc::clone(control), stream));
+                }
+                Err(e) => {
+                    tracing::warn!("admin socket: accept failed: {e}");
+                    monoio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            _ = monoio::time::sleep(RELOAD_LOOK) => {}
+        }
+        if control.reloads.get() == seen {
+            continue;
+        }
+        seen = control.reloads.get();
+        let wanted = control.config.borrow().global.admin_socket.clone();
+        match wanted {
+            None => {
+                tracing::info!(
+                    "reload: admin_socket removed: {} closed",
+                    socket.path.display()
+                );
+                return None;
             }
-            Err(e) => {
-                tracing::warn!("admin socket: accept failed: {e}");
-                monoio::time::sleep(Duration::from_millis(100)).await;
+            Some(w) if w.path == socket.path => {
+                let mode = std::fs::Permissions::from_mode(w.mode);
+                if let Err(e) = std::fs::set_permissions(&socket.path, mode) {
+                    tracing::warn!("reload: admin_socket_mode: {e}");
+                }
             }
+            Some(w) => match bind(&w, false) {
+                Ok(next) => return Some(next),
+                Err(e) => tracing::error!(
+                    "reload: admin_socket: cannot listen on {}: {e}; still serving {}",
+                    w.path.display(),
+                    socket.path.display()
+                ),
+            },
         }
     }
 }
@@ -189,9 +253,13 @@ async fn execute(control: &Rc<Control>, cmd: &Command, level: CliLevel) -> Strin
     match cmd {
         Command::Help => cli::HELP.to_string(),
         Command::ShowCliLevel => format!("{}\n", level.name()),
-        Command::ShowInfo => show_info(control, &Totals::of(&control.collect().await)),
-        Command::ShowStat => show_stat(control, &Totals::of(&control.collect().await)),
-        Command::ShowServersState(b) => servers_state(control, b.as_deref()),
+        Command::ShowInfo => {
+            super::cli_views::show_info(control, &Totals::of(&control.collect().await))
+        }
+        Command::ShowStat => {
+            super::cli_views::show_stat(control, &Totals::of(&control.collect().await))
+        }
+        Command::ShowServersState(b) => super::cli_views::servers_state(control, b.as_deref()),
         Command::ShowBackend => {
             let mut o = String::from("# name\n");
             for (b, _) in render::live_servers(control) {
@@ -266,211 +334,4 @@ fn find(control: &Control, b: &str, s: &str) -> Result<(usize, usize), &'static 
         return Err("No such backend.\n");
     }
     table.find(b, s).ok_or("No such server.\n")
-}
-
-fn show_info(control: &Control, totals: &Totals) -> String {
-    let config = control.config.borrow();
-    let up = SystemTime::now()
-        .duration_since(control.started)
-        .map_or(0, |d| d.as_secs());
-    let sum = |f: fn(&crate::msg::stats::FrontendStats) -> u64| -> u64 {
-        totals.frontends.iter().map(f).sum()
-    };
-    let stopping = u8::from(control.stopping.get());
-    format!(
-        "Name: ringlb\nVersion: {}\nNbthread: {}\nNbproc: 1\nProcess_num: 1\nPid: {}\nUptime: {}\nUptime_sec: {up}\nMaxconn: {}\nHard_maxconn: {}\nCurrConns: {}\nCumConns: {}\nCumReq: {}\nStopping: {stopping}\nStart_time_sec: {}\n",
-        env!("CARGO_PKG_VERSION"),
-        config.global.workers,
-        std::process::id(),
-        cli::uptime(up),
-        config.global.max_connections,
-        config.global.max_connections,
-        sum(|f| f.current),
-        sum(|f| f.connections),
-        sum(|f| f.requests),
-        render::unix(control.started),
-    )
-}
-
-/// `show stat`: the header, then per frontend a FRONTEND row, per backend a row per
-/// server and a BACKEND row, HAProxy's order.
-fn show_stat(control: &Control, totals: &Totals) -> String {
-    let mut o = format!("# {},\n", cli::STAT_COLUMNS);
-    let config = control.config.borrow();
-    let slots = control.slots.borrow();
-    for (i, fe) in config.frontends.iter().enumerate() {
-        let f = totals
-            .frontends
-            .get(slots.frontends[i])
-            .cloned()
-            .unwrap_or_default();
-        let mode = if fe.mode == crate::config::Mode::Http {
-            "http"
-        } else {
-            "tcp"
-        };
-        let mut row = vec![
-            ("pxname", fe.name.clone()),
-            ("svname", "FRONTEND".into()),
-            ("scur", f.current.to_string()),
-            ("slim", fe.max_connections.to_string()),
-            ("stot", f.connections.to_string()),
-            ("ereq", f.invalid_requests.to_string()),
-            ("status", "OPEN".into()),
-            ("pid", "1".into()),
-            ("iid", (i + 1).to_string()),
-            ("sid", "0".into()),
-            ("type", "0".into()),
-            ("req_tot", f.requests.to_string()),
-            ("mode", mode.into()),
-            ("conn_tot", f.connections.to_string()),
-        ];
-        classes(&mut row, &f.responses);
-        o.push_str(&cli::stat_row(&row));
-    }
-    let table = control.table.borrow();
-    for (iid, (b, servers)) in render::live_servers(control).into_iter().enumerate() {
-        let be = &table.backends[b];
-        let (mut up, mut act, mut bck, mut weight, mut scur, mut stot) =
-            (false, 0, 0, 0u64, 0u64, 0u64);
-        let mut sum = [0u64; 5];
-        for s in servers {
-            let e = &be.servers[s];
-            let (st, active) = totals.server(b, s);
-            let serving = e.oper() == Oper::Up && e.admin == Admin::Ready && e.config.resolved;
-            if serving {
-                up = true;
-                weight += u64::from(e.weight);
-                if e.config.backup {
-                    bck += 1
-                } else {
-                    act += 1
-                }
-            }
-            scur += u64::from(active);
-            stot += st.connections;
-            for (k, v) in sum.iter_mut().enumerate() {
-                *v += st.responses[k];
-            }
-            let status = server_status(e, &be.config.check);
-            let mut row = vec![
-                ("pxname", be.config.name.clone()),
-                ("svname", e.config.name.clone()),
-                ("qcur", "0".into()),
-                ("scur", active.to_string()),
-                ("stot", st.connections.to_string()),
-                ("econ", st.connect_errors.to_string()),
-                ("eresp", st.response_errors.to_string()),
-                ("status", status),
-                ("weight", e.weight.to_string()),
-                ("act", u8::from(!e.config.backup).to_string()),
-                ("bck", u8::from(e.config.backup).to_string()),
-                ("lastchg", since(e.last_change)),
-                ("pid", "1".into()),
-                ("iid", (iid + 1).to_string()),
-                ("sid", (s + 1).to_string()),
-                ("lbtot", st.requests.to_string()),
-                ("type", "2".into()),
-                ("addr", e.config.address_text.clone()),
-                ("uweight", e.config.weight.to_string()),
-            ];
-            classes(&mut row, &st.responses);
-            o.push_str(&cli::stat_row(&row));
-        }
-        let q = totals.backends.get(b);
-        let mut row = vec![
-            ("pxname", be.config.name.clone()),
-            ("svname", "BACKEND".into()),
-            ("qcur", q.map_or(0, |q| q.queue_current).to_string()),
-            ("scur", scur.to_string()),
-            ("stot", stot.to_string()),
-            ("status", if up { "UP" } else { "DOWN" }.into()),
-            ("weight", weight.to_string()),
-            ("act", act.to_string()),
-            ("bck", bck.to_string()),
-            ("pid", "1".into()),
-            ("iid", (iid + 1).to_string()),
-            ("sid", "0".into()),
-            ("type", "1".into()),
-            ("algo", format!("{:?}", be.config.balance).to_lowercase()),
-        ];
-        classes(&mut row, &sum);
-        o.push_str(&cli::stat_row(&row));
-    }
-    o
-}
-
-/// A server's `status` column in HAProxy's words.
-fn server_status(
-    e: &crate::control::table::ServerEntry,
-    check: &crate::config::HealthCheck,
-) -> String {
-    match (e.admin, e.oper()) {
-        (Admin::Maint, _) => "MAINT".into(),
-        (Admin::Drain, _) => "DRAIN".into(),
-        _ if !e.config.check => "no check".into(),
-        _ => render::state_text(e, check.fall, check.rise),
-    }
-}
-
-fn classes(row: &mut Vec<(&'static str, String)>, r: &[u64; 5]) {
-    for (name, v) in ["hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx"]
-        .iter()
-        .zip(r)
-    {
-        row.push((name, v.to_string()));
-    }
-}
-
-fn since(t: SystemTime) -> String {
-    SystemTime::now()
-        .duration_since(t)
-        .map_or(0, |d| d.as_secs())
-        .to_string()
-}
-
-/// `show servers state [backend]`, HAProxy's format version 1 (fields ringlb has
-/// no value for: `-` or 0).
-fn servers_state(control: &Control, only: Option<&str>) -> String {
-    let table = control.table.borrow();
-    if let Some(b) = only {
-        if !table
-            .backends
-            .iter()
-            .any(|be| be.live && be.config.name == b)
-        {
-            return "Can't find backend.\n".into();
-        }
-    }
-    let mut o = cli::SERVERS_STATE_HEADER.to_string();
-    for (iid, (b, servers)) in render::live_servers(control).into_iter().enumerate() {
-        let be = &table.backends[b];
-        if only.is_some_and(|n| n != be.config.name) {
-            continue;
-        }
-        for s in servers {
-            let e = &be.servers[s];
-            let op = if e.oper() == Oper::Up { 2 } else { 0 };
-            let admin = match e.admin {
-                Admin::Ready => 0,
-                Admin::Maint => 1,
-                Admin::Drain => 8,
-            };
-            let a = e.config.address;
-            o.push_str(&format!(
-                "{} {} {} {} {} {op} {admin} {} {} {} 0 0 0 {} 0 0 0 - {} - 0 0 - - 0\n",
-                iid + 1,
-                be.config.name,
-                s + 1,
-                e.config.name,
-                a.ip(),
-                e.weight,
-                e.config.weight,
-                since(e.last_change),
-                u8::from(e.config.check),
-                a.port(),
-            ));
-        }
-    }
-    o
 }

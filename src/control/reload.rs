@@ -293,8 +293,7 @@ fn carry_over(old: &Config, new: &mut Config) {
         max_connections,
         access_log,
         log_target,
-        admin_bind,
-        admin_socket
+        admin_bind
     );
     if !kept.is_empty() {
         tracing::warn!(
