@@ -129,6 +129,39 @@ fn ansible_commands_move_traffic() {
     );
     assert!(state.contains(" app 2 b 127.0.0.1 2 8 1 1 "), "{state}");
     assert!(a.requests() > 0 && b.requests() > 0);
+    // The counters are the workers' (34 requests so far, all answered 200).
+    let stat = socat(&path, "show stat\n");
+    let col = |row: &str, name: &str| -> String {
+        let header = stat.lines().next().unwrap().trim_start_matches("# ");
+        let i = header.split(',').position(|c| c == name).unwrap();
+        row.split(',').nth(i).unwrap().to_string()
+    };
+    let fe = stat
+        .lines()
+        .find(|l| l.starts_with("web,FRONTEND,"))
+        .unwrap();
+    assert_eq!(
+        (col(fe, "req_tot"), col(fe, "hrsp_2xx")),
+        ("34".into(), "34".into()),
+        "{fe}"
+    );
+    let be = stat
+        .lines()
+        .find(|l| l.starts_with("app,BACKEND,"))
+        .unwrap();
+    assert_eq!(col(be, "hrsp_2xx"), "34", "{be}");
+    let sa = stat.lines().find(|l| l.starts_with("app,a,")).unwrap();
+    let sb = stat.lines().find(|l| l.starts_with("app,b,")).unwrap();
+    let lbtot = |r: &str| col(r, "lbtot").parse::<usize>().unwrap();
+    assert_eq!(
+        (lbtot(sa), lbtot(sb)),
+        (a.requests(), b.requests()),
+        "{sa}\n{sb}"
+    );
+    assert_eq!(
+        (col(sb, "status"), col(sb, "addr")),
+        ("DRAIN".into(), b.addr.to_string())
+    );
 
     // Errors in HAProxy's words; nothing changed.
     assert_eq!(
