@@ -2,7 +2,8 @@
 //! peer (socat, as operators' scripts use it): the commands Ansible's haproxy module
 //! sends (`show stat`, `disable server`, `enable server`, `set weight`) change where
 //! traffic goes; levels refuse changes; `prompt` keeps the session; the socket file
-//! has its mode, is created in a new directory and removed at exit; a reload moves it
+//! has its mode, is created in a new directory and removed at exit (also after
+//! dropping privileges to `global.user`, root only); a reload moves it
 //! and applies a new level and mode; an upgrade's new process serves the same path;
 //! and HAProxy 2.6's `show stat` header, taken from the installed haproxy, is column
 //! for column ringlb's.
@@ -285,6 +286,42 @@ fn an_upgrade_hands_the_path_to_the_new_process() {
     assert!(info.contains(&format!("Pid: {new}\n")), "{info}");
     let _ = std::fs::remove_file(&path);
     let _ = std::fs::remove_file(&upgrade);
+}
+
+#[test]
+fn opened_before_privileges_are_dropped() {
+    let test = "opened_before_privileges_are_dropped";
+    if !tool_installed(test, "socat") {
+        return;
+    }
+    if unsafe { libc::geteuid() } != 0 {
+        common::netns::skip(test, "not running as root (switching user needs it)");
+        return;
+    }
+    let (a, b) = (Switch::start("a"), Switch::start("b"));
+    let dir = std::env::temp_dir().join(format!("ringlb-cli-{}-run", std::process::id()));
+    let path = dir.join("admin.sock");
+    let global = format!(
+        "user = \"nobody\"\nadmin_socket = \"{}\"\nadmin_socket_level = \"admin\"\n",
+        path.display()
+    );
+    let mut r = Ringlb::start(&admin_config(1, &a, &b, &global));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", r.child.id())).unwrap();
+    let uid = |l: &str| l.split_whitespace().nth(1).unwrap().parse::<u32>().unwrap();
+    let nobody = uid(status.lines().find(|l| l.starts_with("Uid:")).unwrap());
+    assert_ne!(nobody, 0, "ringlb runs as nobody: {status}");
+    // The directory ringlb made belongs to the user it runs as; the socket to root.
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(&dir).unwrap().uid(), nobody);
+    assert_eq!(std::fs::metadata(&path).unwrap().uid(), 0);
+    assert_eq!(
+        socat(&path, "set weight app/a 3; get weight app/a\n"),
+        "\n3 (initial 1)\n\n"
+    );
+    r.signal(libc::SIGTERM);
+    r.wait_exit();
+    assert!(!path.exists(), "removed at exit, without privileges");
+    let _ = std::fs::remove_dir(&dir);
 }
 
 /// `haproxy -db -f FILE` serving a stats socket; killed on drop.

@@ -38,14 +38,19 @@ pub struct CliSocket {
 
 /// Listen on the configured path with its mode. A file nobody answers on (left by
 /// a process that ended) is replaced; with `replace`, a live one too (an upgrade's
-/// new process takes the path over from the old one).
-pub fn bind(cfg: &AdminSocket, replace: bool) -> io::Result<CliSocket> {
+/// new process takes the path over from the old one). A directory created for it
+/// belongs to `owner` (`global.user`'s ids) so that the file can be removed at exit
+/// once privileges are dropped.
+pub fn bind(cfg: &AdminSocket, replace: bool, owner: Option<(u32, u32)>) -> io::Result<CliSocket> {
     let path = &cfg.path;
     // An imported `/run/haproxy/admin.sock` names a directory a ringlb host may not
     // have; the socket's own mode decides who gets in.
     if let Some(dir) = path.parent().filter(|d| !d.exists()) {
         std::fs::create_dir_all(dir)?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(dir, Some(uid), Some(gid))?;
+        }
     }
     if path.exists() {
         if !replace && UnixStream::connect(path).is_ok() {
@@ -156,7 +161,7 @@ async fn serve_until_moved(control: &Rc<Control>, socket: CliSocket) -> Option<C
                     tracing::warn!("reload: admin_socket_mode: {e}");
                 }
             }
-            Some(w) => match bind(&w, false) {
+            Some(w) => match bind(&w, false, None) {
                 Ok(next) => return Some(next),
                 Err(e) => tracing::error!(
                     "reload: admin_socket: cannot listen on {}: {e}; still serving {}",

@@ -184,7 +184,10 @@ fn bind_cli(config: &Config, replace: bool) -> Result<Option<admin::CliSocket>, 
         .global
         .admin_socket
         .as_ref()
-        .map(|s| admin::bind_cli(s, replace).map_err(|e| RunError::AdminSocket(s.path.clone(), e)))
+        .map(|s| {
+            let owner = config.global.run_as.as_ref().map(|r| (r.uid, r.gid));
+            admin::bind_cli(s, replace, owner).map_err(|e| RunError::AdminSocket(s.path.clone(), e))
+        })
         .transpose()
 }
 
