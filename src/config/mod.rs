@@ -29,6 +29,7 @@
 //! | `validate_announce.rs` | `[announce]`: service addresses announced through BIRD ([`Announce`]) |
 //! | `validate_log.rs` | `global.log_target`, `global.syslog`, `syslog_copy`, `access_log_format` (global and per frontend) |
 //! | `validate_userlist.rs` | `[[userlist]]` (basic authentication users) and `global.admin_userlist` |
+//! | `validate_admin_socket.rs` | `global.admin_socket`, `_mode`, `_level` ([`AdminSocket`], [`CliLevel`]) |
 //! | `validate_user.rs` | `global.user`, `global.group`: names resolved to ids on this host |
 //! | `validate_script.rs` | `global.script_user`, `enable_script_security`: whom VRRP's programs run as |
 //! | `raw_rules.rs` | the rule keys as written: `[[table]]`, `[[frontend.acl]]`, `*_rule`, `error_page` |
@@ -48,6 +49,7 @@ mod raw_vrrp;
 mod validate;
 mod validate_acl;
 mod validate_actions;
+mod validate_admin_socket;
 mod validate_announce;
 mod validate_backend;
 mod validate_check;
@@ -79,6 +81,7 @@ pub use check::{Agent, CheckTls, HealthCheck, ServerProbe, StatusSet, Step};
 pub use duration::parse_duration;
 pub use error::{ConfigError, ConfigErrors};
 pub use raw::{Balance, CheckKind, HttpReuse, IoDriver, Mode};
+pub use validate_admin_socket::{AdminSocket, CliLevel};
 pub use validate_announce::Announce;
 pub use validate_backend::{POOL_IDLE_TIMEOUT, POOL_PURGE_DELAY};
 pub use validate_forwarded::Forwarded;
@@ -177,43 +180,6 @@ pub struct Global {
     pub upgrade_table_entries: usize,
     /// `global.admin_socket`: HAProxy's runtime CLI on a Unix socket.
     pub admin_socket: Option<AdminSocket>,
-}
-
-/// `global.admin_socket` and its `admin_socket_mode`, `admin_socket_level`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdminSocket {
-    pub path: std::path::PathBuf,
-    /// The socket file's permission bits (default 0o600).
-    pub mode: u32,
-    pub level: CliLevel,
-}
-
-/// HAProxy's CLI levels, lowest first: `user` only reads, `operator` may also do
-/// what HAProxy allows it, `admin` everything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum CliLevel {
-    User,
-    Operator,
-    Admin,
-}
-
-impl CliLevel {
-    pub fn parse(word: &str) -> Option<CliLevel> {
-        match word {
-            "user" => Some(CliLevel::User),
-            "operator" => Some(CliLevel::Operator),
-            "admin" => Some(CliLevel::Admin),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            CliLevel::User => "user",
-            CliLevel::Operator => "operator",
-            CliLevel::Admin => "admin",
-        }
-    }
 }
 
 /// A user and group, resolved when the file is loaded.

@@ -362,41 +362,6 @@ impl Validator {
         }
     }
 
-    /// `global.admin_socket` (an absolute path), `admin_socket_mode` (octal),
-    /// `admin_socket_level` (`user`, `operator`, `admin`).
-    fn admin_socket(&mut self, g: &RawGlobal) -> Option<super::AdminSocket> {
-        let raw = g.admin_socket.as_ref()?;
-        let path = std::path::PathBuf::from(raw.get_ref());
-        if !path.is_absolute() {
-            self.error(
-                raw.span(),
-                format!("global.admin_socket: {path:?} must be an absolute path"),
-            );
-        }
-        let mode = match &g.admin_socket_mode {
-            Some(m) => match u32::from_str_radix(m.get_ref().trim_start_matches("0o"), 8) {
-                Ok(v) if v <= 0o777 => v,
-                _ => {
-                    self.error(m.span(), "global.admin_socket_mode must be octal permission bits such as \"600\" or \"660\"");
-                    0o600
-                }
-            },
-            None => 0o600,
-        };
-        let level = match &g.admin_socket_level {
-            Some(l) => super::CliLevel::parse(l.get_ref()).unwrap_or_else(|| {
-                self.error(
-                    l.span(),
-                    "global.admin_socket_level must be \"user\", \"operator\" or \"admin\"",
-                );
-                super::CliLevel::Operator
-            }),
-            // HAProxy's default level.
-            None => super::CliLevel::Operator,
-        };
-        Some(super::AdminSocket { path, mode, level })
-    }
-
     /// `global.upgrade_socket`: an absolute path, or empty to turn upgrades off.
     fn upgrade_socket(&mut self, g: &RawGlobal) -> Option<std::path::PathBuf> {
         let raw = g.upgrade_socket.as_ref()?;
