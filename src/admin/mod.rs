@@ -5,6 +5,9 @@
 //!
 //! | file | what |
 //! |---|---|
+//! | `cli.rs` | HAProxy's runtime CLI (`global.admin_socket`): commands, levels, `show stat` CSV (pure) |
+//! | `cli_serve.rs` | the CLI's Unix socket: sessions, prompt mode, commands run against the control plane |
+//! | `cli_views.rs` | the CLI's reports: `show info`, `show stat`, `show servers state` |
 //! | `server.rs` | the listener: accept, read one request, route it, answer |
 //! | `render.rs` | JSON (`/api/servers`) and the totals every view shares |
 //! | `page.rs` | the HTML stats page |
@@ -18,6 +21,9 @@
 
 mod announce_view;
 mod charts;
+mod cli;
+mod cli_serve;
+mod cli_views;
 mod history;
 mod metrics;
 mod page;
@@ -27,6 +33,7 @@ mod server;
 mod tables;
 mod vrrp_view;
 
+pub use cli_serve::{bind as bind_cli, serve as serve_cli, CliSocket};
 pub use server::{bind, serve};
 
 #[cfg(test)]

@@ -148,11 +148,7 @@ fn frontends(o: &mut String, control: &Control, totals: &Totals) {
         ],
     );
     for (i, fe) in config.frontends.iter().enumerate() {
-        let f = totals
-            .frontends
-            .get(slots.frontends[i])
-            .cloned()
-            .unwrap_or_default();
+        let f = totals.frontend(slots.frontends[i]);
         let binds: Vec<String> = control
             .listening
             .borrow()

@@ -41,6 +41,11 @@ impl Totals {
         Some((be.servers.get(s)?, *be.active.get(s)?))
     }
 
+    /// A frontend's totals (zero when no worker sent them).
+    pub fn frontend(&self, slot: usize) -> FrontendStats {
+        self.frontends.get(slot).cloned().unwrap_or_default()
+    }
+
     pub fn server(&self, b: usize, s: usize) -> (ServerStats, u32) {
         self.server_ref(b, s)
             .map(|(st, active)| (st.clone(), active))

@@ -284,17 +284,45 @@ async fn respond(control: &Rc<Control>, req: Request) -> Reply {
 /// `POST /api/tables/{table}/clear`, body: the key as the table spells it (an
 /// address, a prefix's first address, or a header value): every worker drops it.
 async fn clear_entry(control: &Rc<Control>, table: &str, body: &[u8]) -> Reply {
+    let text = String::from_utf8_lossy(body);
+    let key = text.trim().trim_matches('"');
+    match clear_key(control, table, key).await {
+        Ok(()) => Reply::new(
+            200,
+            "application/json",
+            serde_json::json!({ "table": table, "cleared": key }).to_string(),
+        ),
+        Err(ClearError::NoTable(e)) => Reply::json_error(404, &e),
+        Err(ClearError::BadKey(e)) => Reply::json_error(400, &e),
+    }
+}
+
+/// Why a table entry was not cleared.
+#[derive(Debug, thiserror::Error)]
+pub enum ClearError {
+    #[error("{0}")]
+    NoTable(String),
+    #[error("{0}")]
+    BadKey(String),
+}
+
+/// Drop `key` from `table` on every worker (the JSON API and the admin socket).
+pub(super) async fn clear_key(
+    control: &Rc<Control>,
+    table: &str,
+    key: &str,
+) -> Result<(), ClearError> {
     let kind = {
         let config = control.config.borrow();
         match config.tables.iter().find(|t| t.name == table) {
             Some(t) => t.config.key.clone(),
-            None => return Reply::json_error(404, &format!("no table {table:?}")),
+            None => return Err(ClearError::NoTable(format!("no table {table:?}"))),
         }
     };
-    let text = String::from_utf8_lossy(body);
-    let key = text.trim().trim_matches('"');
     if let Err(e) = kind.parse_key(key) {
-        return Reply::json_error(400, &format!("not a key of table {table:?}: {e}"));
+        return Err(ClearError::BadKey(format!(
+            "not a key of table {table:?}: {e}"
+        )));
     }
     let (table, key) = (table.to_string(), key.to_string());
     control.broadcaster.send_all(|| Update::ClearTableEntry {
@@ -302,12 +330,8 @@ async fn clear_entry(control: &Rc<Control>, table: &str, body: &[u8]) -> Reply {
         key: key.clone(),
     });
     control.barrier().await;
-    tracing::info!("table {table:?}: entry {key:?} cleared (admin API)");
-    Reply::new(
-        200,
-        "application/json",
-        serde_json::json!({ "table": table, "cleared": key }).to_string(),
-    )
+    tracing::info!("table {table:?}: entry {key:?} cleared");
+    Ok(())
 }
 
 /// `POST /api/servers/{backend}/{server}/state|weight`, body: the value, as plain text

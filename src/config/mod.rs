@@ -30,6 +30,7 @@
 //! | `validate_announce.rs` | `[announce]`: service addresses announced through BIRD ([`Announce`]) |
 //! | `validate_log.rs` | `global.log_target`, `global.syslog`, `syslog_copy`, `access_log_format` (global and per frontend) |
 //! | `validate_userlist.rs` | `[[userlist]]` (basic authentication users) and `global.admin_userlist` |
+//! | `validate_admin_socket.rs` | `global.admin_socket`, `_mode`, `_level` ([`AdminSocket`], [`CliLevel`]) |
 //! | `validate_user.rs` | `global.user`, `global.group`: names resolved to ids on this host |
 //! | `validate_script.rs` | `global.script_user`, `enable_script_security`: whom VRRP's programs run as |
 //! | `raw_rules.rs` | the rule keys as written: `[[table]]`, `[[frontend.acl]]`, `*_rule`, `error_page` |
@@ -49,6 +50,7 @@ mod raw_vrrp;
 mod validate;
 mod validate_acl;
 mod validate_actions;
+mod validate_admin_socket;
 mod validate_announce;
 mod validate_backend;
 mod validate_check;
@@ -81,6 +83,7 @@ pub use check::{Agent, CheckTls, HealthCheck, ServerProbe, StatusSet, Step};
 pub use duration::parse_duration;
 pub use error::{ConfigError, ConfigErrors};
 pub use raw::{Balance, CheckKind, HttpReuse, IoDriver, Mode};
+pub use validate_admin_socket::{AdminSocket, CliLevel};
 pub use validate_announce::Announce;
 pub use validate_backend::{POOL_IDLE_TIMEOUT, POOL_PURGE_DELAY};
 pub use validate_compression::{
@@ -180,6 +183,8 @@ pub struct Global {
     /// `global.upgrade_table_entries`: most tracking-table entries a binary upgrade
     /// carries over (the most recently used; 0: none).
     pub upgrade_table_entries: usize,
+    /// `global.admin_socket`: HAProxy's runtime CLI on a Unix socket.
+    pub admin_socket: Option<AdminSocket>,
 }
 
 /// A user and group, resolved when the file is loaded.

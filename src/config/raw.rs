@@ -129,6 +129,11 @@ pub struct RawGlobal {
     pub upgrade_socket: Option<S<String>>,
     /// Added key: most tracking-table entries a binary upgrade carries over.
     pub upgrade_table_entries: Option<S<i64>>,
+    /// Added keys: HAProxy's runtime CLI (`stats socket`) on this Unix socket path,
+    /// its file mode (octal text, default "600") and its level.
+    pub admin_socket: Option<S<String>>,
+    pub admin_socket_mode: Option<S<String>>,
+    pub admin_socket_level: Option<S<String>>,
 }
 
 /// `global.syslog`: where and how syslog lines go.

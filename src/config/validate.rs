@@ -358,6 +358,7 @@ impl Validator {
                 0..=10_000_000,
                 "global.upgrade_table_entries",
             ) as usize,
+            admin_socket: self.admin_socket(g),
         }
     }
 

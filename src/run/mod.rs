@@ -46,6 +46,8 @@ pub enum RunError {
     Bind(#[from] BindError),
     #[error("global.admin_bind: cannot listen on {0}: {1}")]
     AdminBind(SocketAddr, #[source] io::Error),
+    #[error("global.admin_socket: cannot listen on {0}: {1}")]
+    AdminSocket(PathBuf, #[source] io::Error),
     #[error("cannot start worker {0}: {1}")]
     Spawn(usize, #[source] io::Error),
     #[error("cannot install signal handlers: {0}")]
@@ -115,6 +117,7 @@ pub fn run_with(
         Some(addr) => Some(admin::bind(addr).map_err(|e| RunError::AdminBind(addr, e))?),
         None => None,
     };
+    let cli = bind_cli(&config, false)?;
     let upgrade_socket = upgrade::socket::path(&config).and_then(|p| {
         upgrade::socket::bind(&p)
             .map_err(|e| tracing::warn!("upgrade socket {}: {e}; `ringlb upgrade` cannot reach this process (SIGUSR2 still upgrades)", p.display()))
@@ -127,6 +130,7 @@ pub fn run_with(
         vrrp,
         announce,
         admin,
+        cli,
         upgrade_socket,
         takeover: None,
         servers: Vec::new(),
@@ -173,6 +177,20 @@ fn limit_fds(mut config: Config) -> Arc<Config> {
     Arc::new(config)
 }
 
+/// `global.admin_socket`, bound before privileges are dropped. `replace`: an
+/// upgrade's new process takes the path over from the old one.
+fn bind_cli(config: &Config, replace: bool) -> Result<Option<admin::CliSocket>, RunError> {
+    config
+        .global
+        .admin_socket
+        .as_ref()
+        .map(|s| {
+            let owner = config.global.run_as.as_ref().map(|r| (r.uid, r.gid));
+            admin::bind_cli(s, replace, owner).map_err(|e| RunError::AdminSocket(s.path.clone(), e))
+        })
+        .transpose()
+}
+
 /// Every socket ringlb serves on, bound or handed over.
 struct Sockets {
     listeners: Vec<Vec<BoundListener>>,
@@ -180,6 +198,8 @@ struct Sockets {
     vrrp: Option<vrrp::Prepared>,
     announce: Option<announce::Prepared>,
     admin: Option<std::net::TcpListener>,
+    /// `global.admin_socket`, HAProxy's runtime CLI.
+    cli: Option<admin::CliSocket>,
     upgrade_socket: Option<(PathBuf, std::os::unix::net::UnixListener)>,
     /// New process of an upgrade: the old process.
     takeover: Option<OwnedFd>,
@@ -202,6 +222,7 @@ fn start(
         vrrp,
         announce,
         admin,
+        cli,
         upgrade_socket,
         takeover,
         servers,
@@ -257,6 +278,7 @@ fn start(
         .enable_timer()
         .build()
         .map_err(RunError::Runtime)?;
+    let remove_cli = cli.as_ref().map(admin::CliSocket::remover);
     let control = ControlStart {
         config,
         path,
@@ -265,6 +287,7 @@ fn start(
         vrrp,
         announce,
         admin,
+        cli,
         upgrade: state,
         servers,
         tables,
@@ -272,6 +295,9 @@ fn start(
     let inputs =
         futures_util::stream::select(events.map(Input::Event), upgrades.map(Input::Upgrade));
     let exit = rt.block_on(control_thread(control, inputs));
+    if let Some(remove) = remove_cli {
+        remove();
+    }
     // An upgrade's caller hears its answer before this process is gone.
     if let Some(s) = serving {
         s.finish();
@@ -382,6 +408,7 @@ struct ControlStart {
     vrrp: Option<vrrp::Prepared>,
     announce: Option<announce::Prepared>,
     admin: Option<std::net::TcpListener>,
+    cli: Option<admin::CliSocket>,
     upgrade: upgrade::State,
     /// New process of an upgrade: the operators' server states to apply.
     servers: Vec<upgrade::wire::ServerState>,
@@ -402,6 +429,7 @@ async fn control_thread(
         vrrp,
         announce,
         admin,
+        cli,
         mut upgrade,
         servers,
         tables,
@@ -440,6 +468,9 @@ async fn control_thread(
             Rc::clone(&notifier),
             every,
         ));
+    }
+    if let Some(socket) = cli {
+        monoio::spawn(admin::serve_cli(Rc::clone(&control), socket));
     }
     if let Some(listener) = admin {
         // Until an upgrade hands the listener over: then the new process serves it.

@@ -38,7 +38,10 @@ const HARMLESS: &[(&str, &str)] = &[
     ("crt-base", "applied to crt paths at import"),
     ("server-state-base", "naming only"),
     ("cpu-map", "ringlb pins worker i to core i (pin_workers)"),
-    ("stats timeout", "the stats socket is not translated"),
+    (
+        "stats timeout",
+        "ringlb's admin socket closes a session idle for 10 s",
+    ),
     (
         "zero-warning",
         "ringlb check reports warnings; nothing to refuse",
@@ -50,8 +53,8 @@ const HARMLESS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Why `stats socket` is not translated, with the API calls that replace its commands.
-const STATS_SOCKET: &str = "ringlb has no command socket: its runtime interface is the JSON API on global.admin_bind (docs/admin.md): `show stat`/`show servers state` -> GET /api/servers, `set server B/S state ready|drain|maint` -> POST /api/servers/B/S/state, `set weight` -> POST /api/servers/B/S/weight, `show table`/`clear table` -> /api/tables, reload -> POST /api/reload; rewrite scripts that speak to the socket";
+/// What differs on the socket `stats socket` becomes: the command subset.
+const STATS_SOCKET: &str = "ringlb answers a subset of HAProxy's CLI (docs/admin.md): show stat|info|servers state|backend|table, get weight, enable/disable server, set server B/S state|weight, set weight, clear table T key K, help, prompt, quit; other commands get HAProxy's unknown-command answer";
 
 pub fn global(s: &Section, cx: &mut Cx) {
     cx.led.note(&s.head.src, "section header");
@@ -98,7 +101,7 @@ pub fn global(s: &Section, cx: &mut Cx) {
                 continue;
             }
             ("stats socket", _) => {
-                cx.led.lost(src, STATS_SOCKET);
+                stats_socket(line, cx);
                 continue;
             }
             // HAProxy's built-in value: the line changes nothing in HAProxy either.
@@ -257,6 +260,55 @@ pub fn proxy_log(line: &Line, fe: Option<&mut Fe>, cx: &mut Cx) {
         cx.led
             .lost(src, "a log target per proxy: ringlb has one global target");
     }
+}
+
+/// `stats socket PATH [mode M] [level L] [user U] [group G] ...` → `admin_socket`,
+/// `admin_socket_mode`, `admin_socket_level`. ringlb opens one Unix socket: a TCP
+/// one (`ipv4@`, `host:port`) or a second line is not translated.
+fn stats_socket(line: &Line, cx: &mut Cx) {
+    let src = &line.src;
+    let path = line.word(2).strip_prefix("unix@").unwrap_or(line.word(2));
+    if !path.starts_with('/') {
+        return cx.led.lost(src, "ringlb's admin socket is a Unix socket; for TCP use the JSON API on global.admin_bind (docs/admin.md)");
+    }
+    if cx.g.main.get("admin_socket").is_some() {
+        return cx.led.lost(
+            src,
+            "ringlb opens one admin socket (the first stats socket line)",
+        );
+    }
+    let mut how = STATS_SOCKET.to_string();
+    let mut options = line.words.iter().skip(3).map(String::as_str);
+    while let Some(option) = options.next() {
+        let value = options.clone().next().unwrap_or("");
+        match option {
+            "mode" if u32::from_str_radix(value, 8).is_ok_and(|m| m <= 0o777) => {
+                cx.g.main
+                    .set("admin_socket_mode", Value::str(value), src.cite());
+            }
+            "level" if matches!(value, "user" | "operator" | "admin") => {
+                cx.g.main
+                    .set("admin_socket_level", Value::str(value), src.cite());
+            }
+            "user" | "group" | "uid" | "gid" => {
+                how.push_str("; the socket belongs to the user ringlb starts as (user/group/uid/gid not applied)");
+            }
+            "expose-fd" => {
+                how.push_str("; no fd passing: `ringlb upgrade` hands sockets over itself")
+            }
+            "mode" | "level" => {
+                return cx.led.lost(src, format!("{option} {value:?} is not valid"))
+            }
+            _ => {
+                how.push_str(&format!("; bind option {option} not applied"));
+                continue;
+            }
+        }
+        options.next();
+    }
+    cx.g.main
+        .set("admin_socket", Value::str(path), src.differs(&how));
+    cx.led.done(src);
 }
 
 /// A proxy that serves only HAProxy's stats page.

@@ -69,12 +69,11 @@ fn several_defaults_and_from() {
 
 #[test]
 fn unknown_directives_and_options_are_listed() {
-    let text = "global\n  log /dev/log local0\n  daemon\n  stats socket /run/haproxy.sock\n  frobnicate 3\nfrontend f\n  bind :80 ssl crt /etc/x.pem curves X25519\n  mode http\n  default_backend b\n  option dontlognull\nbackend b\n  server s 10.0.0.1:80 check maxqueue 10\n";
+    let text = "global\n  log /dev/log local0\n  daemon\n  stats socket ipv4@127.0.0.1:9999\n  frobnicate 3\nfrontend f\n  bind :80 ssl crt /etc/x.pem curves X25519\n  mode http\n  default_backend b\n  option dontlognull\nbackend b\n  server s 10.0.0.1:80 check maxqueue 10\n";
     let (_, lost) = run(text);
     // maxqueue: roundrobin without persistence never queues on one server.
     assert_eq!(lost.len(), 3, "{lost:?}");
-    assert!(lost[0].starts_with("h.cfg:4: stats socket: not translated: ringlb has no command socket: its runtime interface is the JSON API on global.admin_bind"));
-    assert!(lost[0].contains("POST /api/servers/B/S/state"));
+    assert!(lost[0].starts_with("h.cfg:4: stats socket: not translated: ringlb's admin socket is a Unix socket; for TCP use the JSON API on global.admin_bind"));
     assert_eq!(
         lost[1],
         "h.cfg:5: frobnicate: not translated: no ringlb equivalent"
@@ -512,5 +511,32 @@ fn http_reuse_becomes_the_backends_http_reuse_from_defaults_too() {
     assert!(
         lost[0].contains("h.cfg:17") && lost[0].contains("sometimes"),
         "{lost:?}"
+    );
+}
+
+#[test]
+fn stats_socket_becomes_the_admin_socket() {
+    let text = "global\n  stats socket /run/haproxy/admin.sock mode 660 level admin expose-fd listeners user haproxy\n  stats socket /run/haproxy/second.sock\n  stats timeout 30s\nfrontend f\n  bind :80\n  default_backend b\nbackend b\n  server s 10.0.0.1:80\n";
+    let (toml, lost) = run(text);
+    let g = &parsed(&toml)["global"];
+    assert_eq!(g["admin_socket"].as_str(), Some("/run/haproxy/admin.sock"));
+    assert_eq!(g["admin_socket_mode"].as_str(), Some("660"));
+    assert_eq!(g["admin_socket_level"].as_str(), Some("admin"));
+    assert!(
+        toml.contains("(differs: ringlb answers a subset of HAProxy's CLI"),
+        "{toml}"
+    );
+    assert!(toml.contains("user/group/uid/gid not applied"), "{toml}");
+    assert_eq!(lost, ["h.cfg:3: stats socket: not translated: ringlb opens one admin socket (the first stats socket line)"]);
+    // Without level: HAProxy's default (operator) is ringlb's too, no key needed.
+    let (toml, lost) = run(&text
+        .replace(" mode 660 level admin expose-fd listeners user haproxy", "")
+        .replace("  stats socket /run/haproxy/second.sock\n", ""));
+    assert!(lost.is_empty(), "{lost:?}");
+    assert!(parsed(&toml)["global"].get("admin_socket_level").is_none());
+    let (_, lost) = run("global\n  stats socket /x.sock level root\n");
+    assert_eq!(
+        lost,
+        ["h.cfg:2: stats socket: not translated: level \"root\" is not valid"]
     );
 }

@@ -226,6 +226,7 @@ pub(in crate::run) fn sockets(
         vrrp,
         announce,
         admin,
+        cli: super::super::bind_cli(config, true)?,
         upgrade_socket,
         takeover: None,
         servers: got.servers,

@@ -1,0 +1,213 @@
+//! The admin socket's reports, HAProxy's formats filled from the control plane's
+//! table and the workers' statistics: `show info`, `show stat` (CSV rows through
+//! [`cli::stat_row`]), `show servers state`.
+
+use std::time::SystemTime;
+
+use super::cli;
+use super::render::{self, Totals};
+use crate::control::Control;
+use crate::lb::{Admin, Oper};
+
+pub(super) fn show_info(control: &Control, totals: &Totals) -> String {
+    let config = control.config.borrow();
+    let up = SystemTime::now()
+        .duration_since(control.started)
+        .map_or(0, |d| d.as_secs());
+    let sum = |f: fn(&crate::msg::stats::FrontendStats) -> u64| -> u64 {
+        totals.frontends.iter().map(f).sum()
+    };
+    let stopping = u8::from(control.stopping.get());
+    format!(
+        "Name: ringlb\nVersion: {}\nNbthread: {}\nNbproc: 1\nProcess_num: 1\nPid: {}\nUptime: {}\nUptime_sec: {up}\nMaxconn: {}\nHard_maxconn: {}\nCurrConns: {}\nCumConns: {}\nCumReq: {}\nStopping: {stopping}\nStart_time_sec: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        config.global.workers,
+        std::process::id(),
+        cli::uptime(up),
+        config.global.max_connections,
+        config.global.max_connections,
+        sum(|f| f.current),
+        sum(|f| f.connections),
+        sum(|f| f.requests),
+        render::unix(control.started),
+    )
+}
+
+/// `show stat`: the header, then per frontend a FRONTEND row, per backend a row per
+/// server and a BACKEND row, HAProxy's order.
+pub(super) fn show_stat(control: &Control, totals: &Totals) -> String {
+    let mut o = format!("# {},\n", cli::STAT_COLUMNS);
+    let config = control.config.borrow();
+    let slots = control.slots.borrow();
+    for (i, fe) in config.frontends.iter().enumerate() {
+        let f = totals.frontend(slots.frontends[i]);
+        let mode = if fe.mode == crate::config::Mode::Http {
+            "http"
+        } else {
+            "tcp"
+        };
+        let mut row = vec![
+            ("pxname", fe.name.clone()),
+            ("svname", "FRONTEND".into()),
+            ("scur", f.current.to_string()),
+            ("slim", fe.max_connections.to_string()),
+            ("stot", f.connections.to_string()),
+            ("ereq", f.invalid_requests.to_string()),
+            ("status", "OPEN".into()),
+            ("pid", "1".into()),
+            ("iid", (i + 1).to_string()),
+            ("sid", "0".into()),
+            ("type", "0".into()),
+            ("req_tot", f.requests.to_string()),
+            ("mode", mode.into()),
+            ("conn_tot", f.connections.to_string()),
+        ];
+        classes(&mut row, &f.responses);
+        o.push_str(&cli::stat_row(&row));
+    }
+    let table = control.table.borrow();
+    for (iid, (b, servers)) in render::live_servers(control).into_iter().enumerate() {
+        let be = &table.backends[b];
+        let (mut up, mut act, mut bck, mut weight, mut scur, mut stot) =
+            (false, 0, 0, 0u64, 0u64, 0u64);
+        let mut sum = [0u64; 5];
+        for s in servers {
+            let e = &be.servers[s];
+            let (st, active) = totals.server(b, s);
+            let serving = e.oper() == Oper::Up && e.admin == Admin::Ready && e.config.resolved;
+            if serving {
+                up = true;
+                weight += u64::from(e.weight);
+                if e.config.backup {
+                    bck += 1
+                } else {
+                    act += 1
+                }
+            }
+            scur += u64::from(active);
+            stot += st.connections;
+            for (k, v) in sum.iter_mut().enumerate() {
+                *v += st.responses[k];
+            }
+            let status = server_status(e, &be.config.check);
+            let mut row = vec![
+                ("pxname", be.config.name.clone()),
+                ("svname", e.config.name.clone()),
+                ("qcur", "0".into()),
+                ("scur", active.to_string()),
+                ("stot", st.connections.to_string()),
+                ("econ", st.connect_errors.to_string()),
+                ("eresp", st.response_errors.to_string()),
+                ("status", status),
+                ("weight", e.weight.to_string()),
+                ("act", u8::from(!e.config.backup).to_string()),
+                ("bck", u8::from(e.config.backup).to_string()),
+                ("lastchg", since(e.last_change)),
+                ("pid", "1".into()),
+                ("iid", (iid + 1).to_string()),
+                ("sid", (s + 1).to_string()),
+                ("lbtot", st.requests.to_string()),
+                ("type", "2".into()),
+                ("addr", e.config.address_text.clone()),
+                ("uweight", e.config.weight.to_string()),
+            ];
+            classes(&mut row, &st.responses);
+            o.push_str(&cli::stat_row(&row));
+        }
+        let q = totals.backends.get(b);
+        let mut row = vec![
+            ("pxname", be.config.name.clone()),
+            ("svname", "BACKEND".into()),
+            ("qcur", q.map_or(0, |q| q.queue_current).to_string()),
+            ("scur", scur.to_string()),
+            ("stot", stot.to_string()),
+            ("status", if up { "UP" } else { "DOWN" }.into()),
+            ("weight", weight.to_string()),
+            ("act", act.to_string()),
+            ("bck", bck.to_string()),
+            ("pid", "1".into()),
+            ("iid", (iid + 1).to_string()),
+            ("sid", "0".into()),
+            ("type", "1".into()),
+            ("algo", format!("{:?}", be.config.balance).to_lowercase()),
+        ];
+        classes(&mut row, &sum);
+        o.push_str(&cli::stat_row(&row));
+    }
+    o
+}
+
+/// A server's `status` column in HAProxy's words.
+fn server_status(
+    e: &crate::control::table::ServerEntry,
+    check: &crate::config::HealthCheck,
+) -> String {
+    match (e.admin, e.oper()) {
+        (Admin::Maint, _) => "MAINT".into(),
+        (Admin::Drain, _) => "DRAIN".into(),
+        _ if !e.config.check => "no check".into(),
+        _ => render::state_text(e, check.fall, check.rise),
+    }
+}
+
+fn classes(row: &mut Vec<(&'static str, String)>, r: &[u64; 5]) {
+    for (name, v) in ["hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx"]
+        .iter()
+        .zip(r)
+    {
+        row.push((name, v.to_string()));
+    }
+}
+
+fn since(t: SystemTime) -> String {
+    SystemTime::now()
+        .duration_since(t)
+        .map_or(0, |d| d.as_secs())
+        .to_string()
+}
+
+/// `show servers state [backend]`, HAProxy's format version 1 (fields ringlb has
+/// no value for: `-` or 0).
+pub(super) fn servers_state(control: &Control, only: Option<&str>) -> String {
+    let table = control.table.borrow();
+    if let Some(b) = only {
+        if !table
+            .backends
+            .iter()
+            .any(|be| be.live && be.config.name == b)
+        {
+            return "Can't find backend.\n".into();
+        }
+    }
+    let mut o = cli::SERVERS_STATE_HEADER.to_string();
+    for (iid, (b, servers)) in render::live_servers(control).into_iter().enumerate() {
+        let be = &table.backends[b];
+        if only.is_some_and(|n| n != be.config.name) {
+            continue;
+        }
+        for s in servers {
+            let e = &be.servers[s];
+            let op = if e.oper() == Oper::Up { 2 } else { 0 };
+            let admin = match e.admin {
+                Admin::Ready => 0,
+                Admin::Maint => 1,
+                Admin::Drain => 8,
+            };
+            let a = e.config.address;
+            o.push_str(&format!(
+                "{} {} {} {} {} {op} {admin} {} {} {} 0 0 0 {} 0 0 0 - {} - 0 0 - - 0\n",
+                iid + 1,
+                be.config.name,
+                s + 1,
+                e.config.name,
+                a.ip(),
+                e.weight,
+                e.config.weight,
+                since(e.last_change),
+                u8::from(e.config.check),
+                a.port(),
+            ));
+        }
+    }
+    o
+}

@@ -1,0 +1,383 @@
+//! HAProxy's runtime CLI on `global.admin_socket`, through the real binary and a real
+//! peer (socat, as operators' scripts use it): the commands Ansible's haproxy module
+//! sends (`show stat`, `disable server`, `enable server`, `set weight`) change where
+//! traffic goes; levels refuse changes; `prompt` keeps the session; the socket file
+//! has its mode, is created in a new directory and removed at exit (also after
+//! dropping privileges to `global.user`, root only); a reload moves it
+//! and applies a new level and mode; an upgrade's new process serves the same path;
+//! and HAProxy 2.6's `show stat` header, taken from the installed haproxy, is column
+//! for column ringlb's.
+
+mod common;
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::switch::{admin_config, spread, Switch};
+use common::{tool_installed, Ringlb, PATIENCE};
+
+fn socket_path(test: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("ringlb-cli-{}-{test}.sock", std::process::id()))
+}
+
+/// `echo "$input" | socat stdio unix-connect:$path`: what the socket answered.
+fn socat(path: &Path, input: &str) -> String {
+    let mut child = Command::new("socat")
+        .arg("-t5")
+        .arg("stdio")
+        .arg(format!("unix-connect:{}", path.display()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start socat");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().expect("socat output");
+    assert!(
+        out.status.success(),
+        "socat: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn start(test: &str, level: &str) -> (Ringlb, Switch, Switch, PathBuf) {
+    let (a, b) = (Switch::start("a"), Switch::start("b"));
+    let path = socket_path(test);
+    let global = format!(
+        "admin_socket = \"{}\"\nadmin_socket_mode = \"660\"\nadmin_socket_level = \"{level}\"\n",
+        path.display()
+    );
+    let r = Ringlb::start(&admin_config(1, &a, &b, &global));
+    (r, a, b, path)
+}
+
+#[test]
+fn ansible_commands_move_traffic() {
+    if !tool_installed("ansible_commands_move_traffic", "socat") {
+        return;
+    }
+    let (r, a, b, path) = start("ansible", "admin");
+    let front = r.addr();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o660);
+
+    let stat = socat(&path, "show stat\n");
+    let lines: Vec<&str> = stat.lines().collect();
+    assert!(
+        lines[0].starts_with("# pxname,svname,qcur,qmax,scur,"),
+        "{stat}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("web,FRONTEND,")),
+        "{stat}"
+    );
+    assert!(lines.iter().any(|l| l.starts_with("app,a,")), "{stat}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("app,BACKEND,")),
+        "{stat}"
+    );
+    assert!(
+        stat.ends_with("\n\n"),
+        "an answer ends with a blank line: {stat:?}"
+    );
+
+    // Ansible's `state: disabled` (maint), then `enabled`.
+    assert_eq!(socat(&path, "disable server app/a\n"), "\n");
+    assert_eq!(spread(front, 8).get("b"), Some(&8));
+    let stat = socat(&path, "show stat\n");
+    let row = stat.lines().find(|l| l.starts_with("app,a,")).unwrap();
+    assert_eq!(row.split(',').nth(17), Some("MAINT"), "{row}");
+    assert_eq!(socat(&path, "enable server app/a\n"), "\n");
+    let seen = spread(front, 8);
+    assert_eq!(
+        (seen.get("a"), seen.get("b")),
+        (Some(&4), Some(&4)),
+        "{seen:?}"
+    );
+
+    // Ansible's `weight:`: 0 takes no new traffic; `get weight` reads it back.
+    assert_eq!(socat(&path, "set weight app/a 0\n"), "\n");
+    assert_eq!(socat(&path, "get weight app/a\n"), "0 (initial 1)\n\n");
+    assert_eq!(spread(front, 6).get("b"), Some(&6));
+    assert_eq!(socat(&path, "set server app/a weight 100%\n"), "\n");
+    assert_eq!(
+        socat(&path, "get weight app/a; get weight app/b\n"),
+        "1 (initial 1)\n\n1 (initial 1)\n\n"
+    );
+    let seen = spread(front, 8);
+    assert_eq!(
+        (seen.get("a"), seen.get("b")),
+        (Some(&4), Some(&4)),
+        "{seen:?}"
+    );
+
+    // Drain through `set server`, and the state file's view of it.
+    assert_eq!(socat(&path, "set server app/b state drain\n"), "\n");
+    assert_eq!(spread(front, 4).get("a"), Some(&4));
+    let state = socat(&path, "show servers state app\n");
+    assert!(
+        state.starts_with("1\n# be_id be_name srv_id srv_name"),
+        "{state}"
+    );
+    assert!(state.contains(" app 2 b 127.0.0.1 2 8 1 1 "), "{state}");
+    assert!(a.requests() > 0 && b.requests() > 0);
+    // The counters are the workers' (34 requests so far, all answered 200).
+    let stat = socat(&path, "show stat\n");
+    let col = |row: &str, name: &str| -> String {
+        let header = stat.lines().next().unwrap().trim_start_matches("# ");
+        let i = header.split(',').position(|c| c == name).unwrap();
+        row.split(',').nth(i).unwrap().to_string()
+    };
+    let fe = stat
+        .lines()
+        .find(|l| l.starts_with("web,FRONTEND,"))
+        .unwrap();
+    assert_eq!(
+        (col(fe, "req_tot"), col(fe, "hrsp_2xx")),
+        ("34".into(), "34".into()),
+        "{fe}"
+    );
+    let be = stat
+        .lines()
+        .find(|l| l.starts_with("app,BACKEND,"))
+        .unwrap();
+    assert_eq!(col(be, "hrsp_2xx"), "34", "{be}");
+    let sa = stat.lines().find(|l| l.starts_with("app,a,")).unwrap();
+    let sb = stat.lines().find(|l| l.starts_with("app,b,")).unwrap();
+    let lbtot = |r: &str| col(r, "lbtot").parse::<usize>().unwrap();
+    assert_eq!(
+        (lbtot(sa), lbtot(sb)),
+        (a.requests(), b.requests()),
+        "{sa}\n{sb}"
+    );
+    assert_eq!(
+        (col(sb, "status"), col(sb, "addr")),
+        ("DRAIN".into(), b.addr.to_string())
+    );
+
+    // Errors in HAProxy's words; nothing changed.
+    assert_eq!(
+        socat(&path, "disable server app/zz\n"),
+        "No such server.\n\n"
+    );
+    assert_eq!(
+        socat(&path, "set weight nope/a 1\n"),
+        "No such backend.\n\n"
+    );
+    assert_eq!(
+        socat(&path, "set weight app/a 300\n"),
+        "Absolute weight can only be between 0 and 256 inclusive.\n\n"
+    );
+    assert!(socat(&path, "frobnicate\n").starts_with("Unknown command"));
+    assert!(socat(&path, "help\n").contains("show servers state"));
+    let info = socat(&path, "show info\n");
+    assert!(info.starts_with("Name: ringlb\nVersion: "), "{info}");
+    assert!(info.contains(&format!("Pid: {}\n", r.child.id())), "{info}");
+    assert_eq!(socat(&path, "show backend\n"), "# name\napp\n\n");
+}
+
+#[test]
+fn levels_prompt_and_removal_at_exit() {
+    if !tool_installed("levels_prompt_and_removal_at_exit", "socat") {
+        return;
+    }
+    let (mut r, _a, _b, path) = start("levels/in-a-new-dir", "operator");
+    assert_eq!(
+        socat(&path, "disable server app/a\n"),
+        "Permission denied\n\n"
+    );
+    assert_eq!(socat(&path, "show cli level\n"), "operator\n\n");
+    // A session lowers its own level, never raises it.
+    assert_eq!(socat(&path, "user; show cli level\n"), "\nuser\n\n");
+    assert!(socat(&path, "get weight app/a\n").starts_with("1 (initial 1)"));
+
+    let out = socat(&path, "prompt\nshow cli level\nget weight app/b\nquit\n");
+    assert_eq!(out, "\n> operator\n\n> 1 (initial 1)\n\n> ");
+
+    r.signal(libc::SIGTERM);
+    r.wait_exit();
+    assert!(!path.exists(), "the socket file is removed at exit");
+    let _ = std::fs::remove_dir(path.parent().unwrap());
+}
+
+#[test]
+fn a_reload_moves_the_socket_and_applies_level_and_mode() {
+    if !tool_installed(
+        "a_reload_moves_the_socket_and_applies_level_and_mode",
+        "socat",
+    ) {
+        return;
+    }
+    let (mut r, _a, _b, path) = start("before-reload", "user");
+    assert_eq!(
+        socat(&path, "set weight app/a 2\n"),
+        "Permission denied\n\n"
+    );
+    let moved = socket_path("after-reload");
+    let text = std::fs::read_to_string(r.config_path()).unwrap();
+    let text = text
+        .replace(&path.display().to_string(), &moved.display().to_string())
+        .replace(
+            "admin_socket_level = \"user\"",
+            "admin_socket_level = \"admin\"",
+        )
+        .replace("admin_socket_mode = \"660\"", "admin_socket_mode = \"600\"");
+    std::fs::write(r.config_path(), text).unwrap();
+    r.reload_and_wait();
+    // Logged once the old file is removed and the new one serves.
+    r.wait_count(&[&format!("listening on {}", moved.display())], 1);
+    assert!(!path.exists(), "the old socket file is removed");
+    let mode = std::fs::metadata(&moved).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert_eq!(socat(&moved, "set weight app/a 2\n"), "\n");
+    assert_eq!(socat(&moved, "get weight app/a\n"), "2 (initial 1)\n\n");
+}
+
+#[test]
+fn an_upgrade_hands_the_path_to_the_new_process() {
+    if !tool_installed("an_upgrade_hands_the_path_to_the_new_process", "socat") {
+        return;
+    }
+    let (a, b) = (Switch::start("a"), Switch::start("b"));
+    let (path, upgrade) = (socket_path("upgrade-cli"), socket_path("upgrade-ctl"));
+    let global = format!(
+        "admin_socket = \"{}\"\nupgrade_socket = \"{}\"\n",
+        path.display(),
+        upgrade.display()
+    );
+    let mut r = Ringlb::start(&admin_config(1, &a, &b, &global));
+    let old = r.child.id();
+    let out = Command::new(common::BIN)
+        .arg("upgrade")
+        .arg("--socket")
+        .arg(&upgrade)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ringlb upgrade");
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    let new: u32 = said
+        .split("process ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {said:?}"));
+    // Killed however the test ends.
+    struct Kill(u32);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            unsafe { libc::kill(self.0 as i32, libc::SIGKILL) };
+        }
+    }
+    let _new = Kill(new);
+    // The old process drains and exits; its exit leaves the new process's file.
+    r.wait_exit();
+    assert_ne!(old, new);
+    let info = socat(&path, "show info\n");
+    assert!(info.contains(&format!("Pid: {new}\n")), "{info}");
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(&upgrade);
+}
+
+#[test]
+fn opened_before_privileges_are_dropped() {
+    let test = "opened_before_privileges_are_dropped";
+    if !tool_installed(test, "socat") {
+        return;
+    }
+    if unsafe { libc::geteuid() } != 0 {
+        common::netns::skip(test, "not running as root (switching user needs it)");
+        return;
+    }
+    let (a, b) = (Switch::start("a"), Switch::start("b"));
+    let dir = std::env::temp_dir().join(format!("ringlb-cli-{}-run", std::process::id()));
+    let path = dir.join("admin.sock");
+    let global = format!(
+        "user = \"nobody\"\nadmin_socket = \"{}\"\nadmin_socket_level = \"admin\"\n",
+        path.display()
+    );
+    let mut r = Ringlb::start(&admin_config(1, &a, &b, &global));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", r.child.id())).unwrap();
+    let uid = |l: &str| l.split_whitespace().nth(1).unwrap().parse::<u32>().unwrap();
+    let nobody = uid(status.lines().find(|l| l.starts_with("Uid:")).unwrap());
+    assert_ne!(nobody, 0, "ringlb runs as nobody: {status}");
+    // The directory ringlb made belongs to the user it runs as; the socket to root.
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(&dir).unwrap().uid(), nobody);
+    assert_eq!(std::fs::metadata(&path).unwrap().uid(), 0);
+    assert_eq!(
+        socat(&path, "set weight app/a 3; get weight app/a\n"),
+        "\n3 (initial 1)\n\n"
+    );
+    r.signal(libc::SIGTERM);
+    r.wait_exit();
+    assert!(!path.exists(), "removed at exit, without privileges");
+    let _ = std::fs::remove_dir(&dir);
+}
+
+/// `haproxy -db -f FILE` serving a stats socket; killed on drop.
+struct Haproxy(Child);
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn show_stat_header_is_haproxy_26s() {
+    let test = "show_stat_header_is_haproxy_26s";
+    if !tool_installed(test, "socat") || !tool_installed(test, "haproxy") {
+        return;
+    }
+    let hpath = socket_path("haproxy");
+    let cfg = std::env::temp_dir().join(format!("ringlb-cli-{}.cfg", std::process::id()));
+    std::fs::write(
+        &cfg,
+        format!(
+            "global\n  stats socket {} mode 600 level admin\ndefaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\nbackend app\n  server a 127.0.0.1:9\n",
+            hpath.display()
+        ),
+    )
+    .unwrap();
+    let _h = Haproxy(
+        Command::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start haproxy"),
+    );
+    let deadline = Instant::now() + PATIENCE;
+    while std::os::unix::net::UnixStream::connect(&hpath).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "haproxy never opened its stats socket"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let theirs = socat(&hpath, "show stat\n");
+    let (r, _a, _b, path) = start("header", "user");
+    let ours = socat(&path, "show stat\n");
+    let header = |s: &str| s.lines().next().unwrap_or("").to_string();
+    assert_eq!(header(&ours), header(&theirs));
+    // Every row has as many fields as the header.
+    let columns = header(&theirs).matches(',').count();
+    for row in ours.lines().skip(1).filter(|l| !l.is_empty()) {
+        assert_eq!(row.matches(',').count(), columns, "{row}");
+    }
+    drop(r);
+    let _ = std::fs::remove_file(&cfg);
+}
