@@ -17,7 +17,8 @@ use super::upstream::RetryPolicy;
 use crate::config::HttpReuse;
 
 /// Which connection a request may go on (whatever is allowed, a new one when there
-/// is no such idle connection). Every idle connection is checked before use.
+/// is no such idle connection). Idle connections are checked before use (see
+/// `pool::Take` for the one exception).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reuse {
     /// A new connection only.
