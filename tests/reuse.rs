@@ -321,11 +321,10 @@ fn a_post_as_first_request_under_safe_goes_on_a_new_connection() {
 
 /// The server closes a pooled connection just after giving it back (answered
 /// keep-alive, closed 50 ms later). A POST, which may not be sent twice, never goes
-/// on it: a connection this fresh is taken unchecked only by a request that may be
-/// sent again, and the POST's check sees the close, so it goes on a new connection
-/// (never lost, never closed on silently). A GET on such a connection is sent again
-/// if need be: `a_server_closing_an_idle_pooled_connection_is_invisible_to_get` in
-/// tests/http_proxy.rs.
+/// on it: the pool's check before reuse sees the close, so it goes on a new
+/// connection (never lost, never closed on silently). A GET on such a connection is
+/// sent again if need be: `a_server_closing_an_idle_pooled_connection_is_invisible_to_get`
+/// in tests/http_proxy.rs.
 #[test]
 fn a_post_never_takes_a_connection_the_server_closed_just_after_its_response() {
     for reuse in ["", "http_reuse = \"always\""] {

@@ -191,7 +191,6 @@ impl<'a> Exchange<'a> {
             backend: self.backend,
             peer: c.rec.peer,
             sticky: self.req.sticky.server,
-            replayable: self.req.replayable,
         };
         let h2 = StreamOpts {
             trailers: self.req.trailers,

@@ -22,11 +22,13 @@
 //! A pooled connection may carry the next request of *another* client, so it must not
 //! carry anything of the last one: it is pooled only when its response ended with no
 //! byte left over (the caller's rule), and it is checked for bytes that arrived while
-//! it sat idle (a server answering twice, or out of step) when it is taken out: such
-//! a connection is dropped, never reused. That check (a non-blocking peek, one syscall)
-//! is skipped for a request that may be sent again (bodyless and idempotent) on a
-//! connection given back less than [`FRESH`] ago, as on a busy keep-alive path: see
-//! [`Take`].
+//! it sat idle (a server answering twice, or out of step) every time it is taken out:
+//! such a connection is dropped, never reused. The check (one `recv(MSG_PEEK)`, the one
+//! syscall per keep-alive request) stays even for a connection given back a moment
+//! ago: once a server is out of step, each late response arrives just after the
+//! connection is given back, and only the check stops it from being read as the next
+//! client's (skipping it within 10 ms of the give-back doubled tests/isolation.rs's
+//! cross-client leaks under `http_reuse = "always"`; docs/benchmarks.md, "Tails").
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -41,14 +43,6 @@ pub const IDLE_TIMEOUT: Duration = crate::config::POOL_IDLE_TIMEOUT;
 /// How often idle connections past the recent need are halved, unless the backend
 /// says otherwise.
 pub const PURGE_DELAY: Duration = crate::config::POOL_PURGE_DELAY;
-/// A connection given back less than this long ago is taken without its check by a
-/// request that may be sent again ([`Take::replayable`]). Servers close idle
-/// connections after seconds (nginx 75 s, Apache httpd and Node.js 5 s, gunicorn 2 s),
-/// so one given back this recently has almost never been closed; if it has, nothing
-/// comes back on it and the request goes again at once on a new connection, nobody's
-/// fault (`sends::Replays`). Bytes a server sends unasked right after a response are
-/// not looked for then (HAProxy too only sees them if they arrive before the reuse).
-pub const FRESH: Duration = Duration::from_millis(100);
 
 struct Idle {
     /// Always `Some` until the connection is taken back out for reuse.
@@ -252,15 +246,18 @@ impl Pool {
         &self.h2
     }
 
-    /// The newest usable idle connection to this server (see [`Take`]), if any;
-    /// `used`: connections to it in use, the taker's included. Connections the server
-    /// has closed, or that hold bytes nobody asked for, are dropped on the way (one
-    /// non-blocking peek each, unless [`Take::unchecked`] allows none); expired ones too.
+    /// The newest usable idle connection to this server (`proven_only`: among those
+    /// that carried more than one request), if any; `used`: connections to it in use,
+    /// the taker's included. Connections the server has closed, or that hold bytes
+    /// nobody asked for, are dropped on the way (one non-blocking peek each: a
+    /// connection that looks fresh is checked too, since unsolicited bytes would
+    /// otherwise be read as the next client's response); expired ones too.
     pub fn take(
         &self,
         backend: usize,
         server: usize,
-        how: Take,
+        now: Instant,
+        proven_only: bool,
         used: usize,
     ) -> Option<ServerStream> {
         let timeout = self.limits(backend).timeout;
@@ -268,7 +265,7 @@ impl Pool {
         let slot = slots.get_mut(backend)?.get_mut(server)?;
         slot.need.saw(used);
         let before = slot.idle.len();
-        let found = take_from(&mut slot.idle, how, timeout);
+        let found = take_from(&mut slot.idle, now, timeout, proven_only);
         self.total
             .set(self.total.get() - (before - slot.idle.len()));
         found
@@ -341,27 +338,6 @@ impl Pool {
     }
 }
 
-/// What [`Pool::take`] is asked for.
-#[derive(Debug, Clone, Copy)]
-pub struct Take {
-    pub now: Instant,
-    /// Only a connection that carried more than one request.
-    pub proven_only: bool,
-    /// The request may be sent again on a new connection if nothing comes back
-    /// (bodyless and idempotent, `sends::Replays`).
-    pub replayable: bool,
-}
-
-impl Take {
-    /// Whether a connection given back at `since` may be used without its check: only
-    /// by a request that may be sent again, and only within [`FRESH`]. A request
-    /// that may not (a body, a non-idempotent method) always gets a checked one, so it
-    /// never goes on a connection the pool could have seen closing.
-    pub fn unchecked(&self, since: Instant) -> bool {
-        self.replayable && self.now.saturating_duration_since(since) < FRESH
-    }
-}
-
 /// What [`Pool::put`] is told about the connection given back.
 #[derive(Debug, Clone, Copy)]
 pub struct Put {
@@ -373,22 +349,26 @@ pub struct Put {
 }
 
 /// [`Pool::take`] in one server's list (oldest first).
-fn take_from(list: &mut VecDeque<Idle>, how: Take, timeout: Duration) -> Option<ServerStream> {
+fn take_from(
+    list: &mut VecDeque<Idle>,
+    now: Instant,
+    timeout: Duration,
+    proven_only: bool,
+) -> Option<ServerStream> {
     let mut i = list.len();
     while i > 0 {
         i -= 1;
-        let since = list[i].since;
-        if how.now.saturating_duration_since(since) >= timeout {
+        if now.saturating_duration_since(list[i].since) >= timeout {
             // Oldest first: every one from here down is older still.
             list.drain(..=i);
             return None;
         }
-        if how.proven_only && !list[i].proven {
+        if proven_only && !list[i].proven {
             continue;
         }
         // The newest (the back) unless only proven ones may go: no shifting then.
         let stream = list.remove(i)?.into_stream()?;
-        if how.unchecked(since) || still_open(&stream) {
+        if still_open(&stream) {
             return Some(stream);
         }
         // Closed by the server (no TIME_WAIT for ringlb then), or holding bytes
@@ -417,31 +397,7 @@ pub(super) fn still_open(stream: &ServerStream) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{Need, Take, FRESH};
-    use std::time::{Duration, Instant};
-
-    #[test]
-    fn only_a_replayable_request_takes_a_fresh_connection_unchecked() {
-        let since = Instant::now();
-        let at = |after: Duration, replayable| Take {
-            now: since + after,
-            proven_only: false,
-            replayable,
-        };
-        assert!(at(Duration::ZERO, true).unchecked(since));
-        assert!(at(FRESH - Duration::from_millis(1), true).unchecked(since));
-        // Older: checked, whatever the request.
-        assert!(!at(FRESH, true).unchecked(since));
-        // A request that may not be sent again: always checked.
-        assert!(!at(Duration::ZERO, false).unchecked(since));
-        // A clock that went backwards counts as fresh, not as a panic.
-        assert!(Take {
-            now: since,
-            proven_only: false,
-            replayable: true
-        }
-        .unchecked(since + Duration::from_millis(5)));
-    }
+    use super::Need;
 
     #[test]
     fn a_connection_is_kept_while_the_servers_connections_stay_within_the_recent_peak() {

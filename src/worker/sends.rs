@@ -17,8 +17,7 @@ use super::upstream::RetryPolicy;
 use crate::config::HttpReuse;
 
 /// Which connection a request may go on (whatever is allowed, a new one when there
-/// is no such idle connection). Idle connections are checked before use (see
-/// `pool::Take` for the one exception).
+/// is no such idle connection). Every idle connection is checked before use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reuse {
     /// A new connection only.

@@ -66,7 +66,6 @@ pub async fn serve_tcp(
         backend,
         peer,
         sticky: None,
-        replayable: false,
     };
     let connected = connect(&worker, to, Reuse::Never, None, origin.as_ref()).await;
     let (lease, mut server, _) = match connected {

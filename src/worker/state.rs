@@ -22,7 +22,7 @@ use super::faults::Faults;
 use super::lease::{NoSlot, Picked, ServerLease};
 use super::listener::ListenerSlot;
 use super::local::{Flag, Gate, GateTicket};
-use super::pool::{Pool, Take};
+use super::pool::Pool;
 use super::queue;
 use super::rules::RuleState;
 use crate::config::{self, Config, Frontend, ServerTls};
@@ -206,9 +206,15 @@ impl Worker {
 
     /// An idle connection to the server that passes its check (see [`Pool::take`]),
     /// counted as a reuse when there is one.
-    pub fn pool_take(&self, backend: usize, server: usize, how: Take) -> Option<ServerStream> {
+    pub fn pool_take(
+        &self,
+        backend: usize,
+        server: usize,
+        now: Instant,
+        proven_only: bool,
+    ) -> Option<ServerStream> {
         let used = self.in_use(backend, server);
-        let stream = self.pool.take(backend, server, how, used)?;
+        let stream = self.pool.take(backend, server, now, proven_only, used)?;
         self.count_reused(backend, server);
         Some(stream)
     }

@@ -21,7 +21,6 @@ use super::backend::Outcome;
 use super::error::SessionError;
 use super::h2::{open_stream, StreamOpts};
 use super::lease::{NoSlot, ServerLease};
-use super::pool::Take;
 use super::preamble::{send_proxy_header, Origin};
 use super::sends::Reuse;
 use super::state::Worker;
@@ -62,10 +61,6 @@ pub struct To {
     pub backend: usize,
     pub peer: SocketAddr,
     pub sticky: Option<usize>,
-    /// An HTTP request that may be sent again on a new connection if nothing comes
-    /// back: a pooled connection given back moments ago may carry it unchecked
-    /// (`pool::Take::unchecked`). False in TCP mode.
-    pub replayable: bool,
 }
 
 /// The connect attempts for one request or TCP connection.
@@ -179,12 +174,9 @@ async fn connect_with(
             Some(opts) => open_stream(worker, &lease, addr, timeout, to.peer, origin, opts).await,
             None => {
                 if let Some(proven_only) = target.reuse.pool_asked() {
-                    let how = Take {
-                        now: Instant::now(),
-                        proven_only,
-                        replayable: to.replayable,
-                    };
-                    if let Some(stream) = worker.pool_take(backend, lease.server, how) {
+                    let now = Instant::now();
+                    if let Some(stream) = worker.pool_take(backend, lease.server, now, proven_only)
+                    {
                         return Ok((lease, stream, true));
                     }
                 }
