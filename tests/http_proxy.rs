@@ -499,3 +499,53 @@ fn p2c_moves_traffic_away_from_a_slow_server() {
     );
     assert!(fast.requests() >= 37);
 }
+
+/// A plain-TCP client that asked for the end (`Connection: close`) is closed without a
+/// half-close first (it sends nothing more); the response is whole and the close clean.
+#[test]
+fn a_connection_close_request_gets_its_whole_response_then_a_clean_eof() {
+    let (_backend, rl) = setup("", "");
+    for path in ["/len/10", "/chunked/70000", "/len/300000"] {
+        let mut c = Client::connect(rl.addr());
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes());
+        let (status, _, body) = c.response(false);
+        assert_eq!(status, 200, "{path}");
+        let n: usize = path.rsplit('/').next().unwrap().parse().unwrap();
+        assert_eq!(body.len(), n, "{path}");
+        assert!(clean_eof(&mut c), "{path}: EOF, not a reset");
+    }
+}
+
+/// The proxy ended the connection with a FIN (the read sees EOF), not a reset.
+fn clean_eof(c: &mut Client) -> bool {
+    let mut b = [0u8; 1];
+    matches!(std::io::Read::read(&mut c.reader, &mut b), Ok(0))
+}
+
+/// A client that sends more after its `Connection: close` request (pipelined in the
+/// same write, or a little later) still gets that request's whole response before
+/// the connection ends, and nothing for what followed.
+#[test]
+fn bytes_after_a_connection_close_request_do_not_cut_its_response() {
+    let (backend, rl) = setup("", "");
+    // Pipelined in one write: read ahead by the proxy, the connection half-closes.
+    let mut c = Client::connect(rl.addr());
+    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+    let (status, _, body) = c.response(false);
+    assert_eq!((status, body.as_slice()), (200, &b"ok GET /a 0"[..]));
+    assert!(clean_eof(&mut c));
+    // In a second write, before the response is read.
+    let mut c = Client::connect(rl.addr());
+    c.send(b"GET /len/200000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    c.send(b"GET /c HTTP/1.1\r\nHost: x\r\n\r\n");
+    let (status, _, body) = c.response(false);
+    assert_eq!((status, body.len()), (200, 200000));
+    assert!(c.closed());
+    let heads = backend.seen.heads.lock().unwrap();
+    assert!(
+        heads
+            .iter()
+            .all(|h| !h.starts_with("GET /b") && !h.starts_with("GET /c")),
+        "a request after `Connection: close` reached the backend"
+    );
+}

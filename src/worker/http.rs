@@ -51,10 +51,11 @@ pub async fn serve_http(
             backend,
         }) => Box::pin(conn.tunnel(server, &frontend, backend)).await,
         other => {
+            let half_close = conn.half_close_first();
             // Whatever ended the connection, its buffers go back to the pool (and
             // count toward trimming the heap when the pool cannot keep them).
             conn.give_buffers();
-            if matches!(other, Ok(Turn::Close)) {
+            if matches!(other, Ok(Turn::Close)) && half_close {
                 // A normal end (`connection: close`, HTTP/1.0, a body ended by the
                 // server closing, the keep-alive timeout, stopping): over TLS the
                 // client is told with a close_notify (bounded, see `ClientStream`).
@@ -134,6 +135,9 @@ pub struct Conn {
     pub(super) private: Option<(usize, usize, ServerStream)>,
     /// An HTTP/2 stream (the access log says `HTTP/2.0`).
     h2: bool,
+    /// The last request asked for the connection's end (`connection: close`, HTTP/1.0
+    /// without keep-alive) and had no body: the client sends nothing more.
+    said_close: bool,
 }
 
 /// What comes after a request.
@@ -183,7 +187,22 @@ impl Conn {
             origin: None,
             private: None,
             h2: false,
+            said_close: false,
         }
+    }
+
+    /// Whether a normal end half-closes before the close. Over TLS, always: the
+    /// close_notify must go first. Over plain TCP, `close()` alone sends the same FIN
+    /// after the response, unless input is left unread: the kernel then resets the
+    /// connection instead, and a half-close first lets the client see the FIN (the
+    /// response's end) before that reset. (Neither drains what the client still
+    /// sends; only a refusal lingers, see `http_heads::reject`.) So the half-close
+    /// (one syscall per connection) is left out only when the client asked for the
+    /// end with a bodyless request and sent nothing past it that was read: it sends
+    /// no further request (RFC 9112 §9.6), so nothing is left unread.
+    fn half_close_first(&self) -> bool {
+        let plain = matches!(self.client, ClientStream::Plain(_));
+        !(plain && self.said_close && self.cbuf.is_empty())
     }
 
     /// Wait for, read and answer one request.
@@ -238,6 +257,7 @@ impl Conn {
             }
         };
         self.first = false;
+        self.said_close = !req.keep_alive && req.framing == BodyFraming::Length(0);
         self.rec.rule = req.rule;
         if self.rec.status.is_some_and(|s| s >= 400) {
             rules::count_error(&self.worker, &req.tracked);

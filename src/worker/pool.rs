@@ -23,7 +23,12 @@
 //! carry anything of the last one: it is pooled only when its response ended with no
 //! byte left over (the caller's rule), and it is checked for bytes that arrived while
 //! it sat idle (a server answering twice, or out of step) every time it is taken out:
-//! such a connection is dropped, never reused.
+//! such a connection is dropped, never reused. The check (one `recv(MSG_PEEK)`, the one
+//! syscall per keep-alive request) stays even for a connection given back a moment
+//! ago: once a server is out of step, each late response arrives just after the
+//! connection is given back, and only the check stops it from being read as the next
+//! client's (skipping it within 10 ms of the give-back doubled tests/isolation.rs's
+//! cross-client leaks under `http_reuse = "always"`; docs/benchmarks.md, "Tails").
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
