@@ -246,6 +246,8 @@ pub struct Frontend {
     /// tcp mode: log connections whose client sent no byte (`false`: HAProxy's
     /// `option dontlognull`). HTTP frontends never log a connection without a request.
     pub log_empty_connections: bool,
+    /// TCP keep-alive probes on client connections (HAProxy's `option clitcpka`).
+    pub tcp_keepalive: bool,
 }
 
 /// `proxy_protocol` and `proxy_protocol_from` of a frontend.
@@ -381,6 +383,8 @@ pub struct Backend {
     pub retries: u32,
     /// The last retry goes to another server.
     pub redispatch: bool,
+    /// TCP keep-alive probes on server connections (HAProxy's `option srvtcpka`).
+    pub tcp_keepalive: bool,
     /// Which requests may go on an idle server connection (HTTP mode).
     pub http_reuse: HttpReuse,
     /// Idle server connections kept per server and worker (HTTP mode); 0: none;

@@ -265,6 +265,9 @@ pub struct RawFrontend {
     /// Added key: tcp mode: `false` writes no access line for a connection whose client
     /// sent no byte (HAProxy's `option dontlognull`). Default `true`.
     pub log_empty_connections: Option<bool>,
+    /// Added key: TCP keep-alive probes (SO_KEEPALIVE) on client connections
+    /// (HAProxy's `option clitcpka`). Default `false`.
+    pub tcp_keepalive: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -335,6 +338,9 @@ pub struct RawBackend {
     pub timeout_server_fin: Option<S<String>>,
     pub retries: Option<S<i64>>,
     pub redispatch: Option<bool>,
+    /// Added key: TCP keep-alive probes (SO_KEEPALIVE) on server connections
+    /// (HAProxy's `option srvtcpka`). Default `false`.
+    pub tcp_keepalive: Option<bool>,
     /// Added key: see [`HttpReuse`] (`[defaults]` too).
     pub http_reuse: Option<HttpReuse>,
     /// Added key: idle server connections kept per server and worker (HAProxy

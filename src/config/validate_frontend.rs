@@ -164,6 +164,7 @@ impl Validator {
                 .and_then(|f| self.log_format(f, &format!("{key}: access_log_format"))),
             h2: self.h2_settings(fe, mode, key),
             log_empty_connections: fe.log_empty_connections.unwrap_or(true),
+            tcp_keepalive: fe.tcp_keepalive.unwrap_or(false),
         }
     }
 

@@ -7,7 +7,7 @@ use crate::import::toml_out::Value;
 
 use super::model::{Be, Cx, Fe};
 use super::sections::Line;
-use super::{bind, checks, rules, server, values};
+use super::{bind, checks, rules, server, tcpka, values};
 
 /// What a directive applies to.
 enum Side {
@@ -399,6 +399,7 @@ fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx:
         | "pgsql-check" | "smtpchk" | "ldap-check" | "spop-check" | "external-check", _, Some(be)) => {
             checks::option(line, name, be, cx)
         }
+        ("tcpka" | "clitcpka" | "srvtcpka", fe, be) => tcpka::option(line, dflt, fe, be, cx),
         ("allbackups", _, Some(be)) => {
             be.allbackups = true;
             cx.led.note(src, "ringlb always shares the load among all usable backup servers");
