@@ -84,6 +84,11 @@ pub struct RawVrrp {
     pub notify: Option<S<String>>,
     /// Added key: `"keepalived"` (default) or `"rfc9568"`.
     pub checksum: Option<S<String>>,
+    /// Added keys (keepalived's names): gratuitous ARPs (IPv6: neighbour
+    /// advertisements) per virtual IP on becoming master, and the pause before the
+    /// second such burst (`"0s"`: none).
+    pub garp_master_repeat: Option<S<i64>>,
+    pub garp_master_delay: Option<S<String>>,
     /// Added keys: keepalived's `track_interface`, `track_script` (`vrrp_script`) and
     /// `track_file`, as `[[vrrp.track_interface]]` etc.
     #[serde(default)]

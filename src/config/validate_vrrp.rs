@@ -44,6 +44,7 @@ impl Validator {
             .as_ref()
             .and_then(|n| self.program(n, &format!("{k}.notify")));
         let checksum = self.vrrp_checksum(v, k, v6);
+        let (garp_repeat, garp_delay) = self.garp(v, k);
         let (track_interfaces, track_scripts, track_files) = self.vrrp_tracks(v, k);
         let name = match &v.name {
             Some(n) => {
@@ -68,6 +69,8 @@ impl Validator {
             notify,
             script_as: None,
             checksum,
+            garp_repeat,
+            garp_delay,
             track_interfaces,
             track_scripts,
             track_files,
@@ -124,6 +127,21 @@ impl Validator {
             }
         }
         preempt_delay
+    }
+
+    /// `garp_master_repeat` (1..=255, default 5) and `garp_master_delay` (default 5 s,
+    /// at most 1000 s; `"0s"`: no second burst), keepalived's defaults.
+    fn garp(&mut self, v: &RawVrrp, k: &str) -> (u8, Duration) {
+        let key = format!("{k}.garp_master_repeat");
+        let repeat = self.int_in(v.garp_master_repeat.as_ref(), 5, 1..=255, &key) as u8;
+        let key = format!("{k}.garp_master_delay");
+        let delay = self.duration(v.garp_master_delay.as_ref(), Duration::from_secs(5), &key);
+        if delay > Duration::from_secs(1000) {
+            if let Some(d) = &v.garp_master_delay {
+                self.error(d.span(), format!("{key} must be at most 1000s"));
+            }
+        }
+        (repeat, delay)
     }
 
     /// 1 to 20 distinct addresses (keepalived's limit for one advert), each with the

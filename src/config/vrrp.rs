@@ -43,6 +43,10 @@ pub struct Vrrp {
     /// as ringlb.
     pub script_as: Option<super::RunAs>,
     pub checksum: VrrpChecksum,
+    /// Gratuitous ARPs (or neighbour advertisements) per virtual IP on becoming
+    /// master (`garp_master_repeat`), and again after `garp_delay` (zero: not again).
+    pub garp_repeat: u8,
+    pub garp_delay: Duration,
     /// `[[vrrp.track_interface]]`, `[[vrrp.track_script]]`, `[[vrrp.track_file]]`.
     pub track_interfaces: Vec<TrackInterface>,
     pub track_scripts: Vec<TrackScript>,

@@ -206,6 +206,8 @@ mod tests {
             notify: None,
             script_as: None,
             checksum: crate::config::VrrpChecksum::Keepalived,
+            garp_repeat: 5,
+            garp_delay: Duration::from_secs(5),
             track_interfaces: vec![TrackInterface {
                 interface: "eth1".into(),
                 weight: -20,

@@ -178,17 +178,16 @@ fn instance_key(k: &Node, v6: bool, t: &mut Table, led: &mut Ledger) {
             led.note(src, "ringlb speaks VRRPv3");
             return;
         }
-        ("garp_master_delay", Ok(5)) | ("garp_master_repeat", Ok(5)) => {
-            led.note(
-                src,
-                "ringlb's gratuitous ARP: 5 at once and 5 more after 5 s, as here",
-            );
-            return;
+        ("garp_master_delay", Ok(v)) if (0..=1000).contains(&v) => {
+            t.set("garp_master_delay", Value::str(format!("{v}s")), src.cite())
+        }
+        ("garp_master_repeat", Ok(v)) if (1..=255).contains(&v) => {
+            t.set("garp_master_repeat", Value::Int(v), src.cite())
         }
         (d, _) if d.starts_with("garp_") => {
             led.lost(
                 src,
-                "ringlb's gratuitous ARP is fixed: 5 at once and 5 more after 5 s",
+                "ringlb sends garp_master_repeat gratuitous ARPs at once and as many after garp_master_delay, no more: no refresh while master, none at a lower priority's advert",
             );
             return;
         }

@@ -339,3 +339,19 @@ fn the_first_address_decides_the_family_as_in_keepalived() {
     assert_eq!(t[0].get("virtual_ips"), Some(&strs(&["2001:db8::10"])));
     assert_eq!(lost, [6]);
 }
+
+#[test]
+fn garp_master_delay_and_repeat_become_keys_refresh_is_lost() {
+    let conf = "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    10.0.0.1/24\n  }\n  garp_master_delay 10\n  garp_master_repeat 3\n  garp_master_refresh 60\n}\n";
+    let (t, lost) = run(conf);
+    assert_eq!(t[0].get("garp_master_delay"), Some(&Value::str("10s")));
+    assert_eq!(t[0].get("garp_master_repeat"), Some(&Value::Int(3)));
+    assert_eq!(lost, [9]);
+    // 0: no second burst, in both; out of ringlb's range: reported.
+    let (t, lost) = run(&conf
+        .replace("delay 10", "delay 0")
+        .replace("repeat 3", "repeat 300"));
+    assert_eq!(t[0].get("garp_master_delay"), Some(&Value::str("0s")));
+    assert_eq!(t[0].get("garp_master_repeat"), None);
+    assert_eq!(lost, [8, 9]);
+}
