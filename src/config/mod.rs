@@ -83,7 +83,9 @@ pub use validate_announce::Announce;
 pub use validate_backend::{POOL_IDLE_TIMEOUT, POOL_PURGE_DELAY};
 pub use validate_forwarded::Forwarded;
 pub use validate_h2::H2Settings;
-pub use vrrp::{SyncGroup, TrackFile, TrackInterface, TrackScript, Vrrp, VrrpChecksum};
+pub use vrrp::{
+    StateCommands, SyncGroup, TrackFile, TrackInterface, TrackScript, Vrrp, VrrpChecksum,
+};
 
 /// A validated configuration. Indexes (`default_backend`, `Route::backend`) point into
 /// `backends`; every value has its default applied.

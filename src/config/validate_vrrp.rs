@@ -43,6 +43,15 @@ impl Validator {
             .notify
             .as_ref()
             .and_then(|n| self.program(n, &format!("{k}.notify")));
+        let notify_states = self.state_commands(
+            [
+                ("MASTER", v.notify_master.as_ref()),
+                ("BACKUP", v.notify_backup.as_ref()),
+                ("FAULT", v.notify_fault.as_ref()),
+                ("STOP", v.notify_stop.as_ref()),
+            ],
+            k,
+        );
         let checksum = self.vrrp_checksum(v, k, v6);
         let (garp_repeat, garp_delay) = self.garp(v, k);
         let (track_interfaces, track_scripts, track_files) = self.vrrp_tracks(v, k);
@@ -67,6 +76,7 @@ impl Validator {
             track_frontends,
             track_weight,
             notify,
+            notify_states,
             script_as: None,
             checksum,
             garp_repeat,
@@ -303,6 +313,29 @@ impl Validator {
                 None
             }
         }
+    }
+
+    /// `notify_STATE` commands: each a program (checked as [`Self::program`]) and its
+    /// arguments; `k` names the table.
+    pub(super) fn state_commands<const N: usize>(
+        &mut self,
+        raws: [(&'static str, Option<&S<Vec<String>>>); N],
+        k: &str,
+    ) -> super::StateCommands {
+        let mut out = Vec::new();
+        for (state, raw) in raws {
+            let Some(raw) = raw else { continue };
+            let key = format!("{k}.notify_{}", state.to_lowercase());
+            let Some(program) = raw.get_ref().first() else {
+                self.error(raw.span(), format!("{key} is empty: give the program and its arguments, such as [\"/usr/local/bin/on-master\", \"MASTER\"]"));
+                continue;
+            };
+            let program = S::new(raw.span(), program.clone());
+            if self.program(&program, &key).is_some() {
+                out.push((state, raw.get_ref().clone()));
+            }
+        }
+        out
     }
 
     /// An absolute path to an executable file (`notify` programs), `key` naming it.

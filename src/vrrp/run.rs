@@ -106,8 +106,11 @@ impl Instance {
                 VrrpChecksum::Keepalived => ChecksumForm::Keepalived,
                 VrrpChecksum::Rfc9568 => ChecksumForm::Rfc9568,
             },
-            notifier: (p.config.notify.clone())
-                .map(|n| Notifier::start(n, p.config.script_as.clone())),
+            notifier: Notifier::start(
+                p.config.notify.clone(),
+                p.config.notify_states.clone(),
+                p.config.script_as.clone(),
+            ),
             config: p.config,
             iface: p.iface,
             io,

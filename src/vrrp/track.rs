@@ -204,6 +204,7 @@ mod tests {
             track_frontends: true,
             track_weight: 30,
             notify: None,
+            notify_states: vec![],
             script_as: None,
             checksum: crate::config::VrrpChecksum::Keepalived,
             garp_repeat: 5,

@@ -195,8 +195,9 @@ fn instance_key(k: &Node, v6: bool, t: &mut Table, led: &mut Ledger) {
             led.lost(src, "ringlb sends no mail: use notify");
             return;
         }
+        _ if super::notify::state_command(k, true, t, led) => return,
         (d, _) if d.starts_with("notify") => {
-            led.lost(src, "ringlb calls notify as PROGRAM STATE PRIORITY (keepalived: TYPE NAME STATE PRIORITY, one script per state): adapt the script and set [vrrp] notify");
+            led.lost(src, "keepalived appends INSTANCE NAME STATE PRIORITY to notify, ringlb STATE PRIORITY (and RINGLB_VRRP_NAME in its environment): adapt the script (its $3 is ringlb's $1) and set [vrrp] notify");
             return;
         }
         _ => {

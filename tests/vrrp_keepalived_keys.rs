@@ -1,6 +1,8 @@
-//! Gratuitous ARP on becoming master, as configured (keepalived's `garp_master_repeat`
-//! and `garp_master_delay`): counted on the wire by a packet socket in the peer's
-//! namespace. Root only: skipped with a reason elsewhere, and a failure in CI
+//! keepalived's per-router keys with the real binary in network namespaces:
+//! gratuitous ARP on becoming master as configured (`garp_master_repeat`,
+//! `garp_master_delay`), counted on the wire by a packet socket in the peer's
+//! namespace; `notify_master`/`_backup`/`_stop` run as written, before `notify`.
+//! Root only: skipped with a reason elsewhere, and a failure in CI
 //! (`RINGLB_REQUIRE_PRIVILEGED=1`).
 
 mod common;
@@ -13,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::netns::{local_service, Lan};
 use common::vrrp::start_ringlb;
-use common::PATIENCE;
+use common::{TempConfig, PATIENCE};
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
 const A: usize = 0;
@@ -83,12 +85,7 @@ fn garp_master_repeat_and_delay_shape_the_announcements() {
         seen
     });
     ready.recv().unwrap();
-    let vrrp = format!(
-        "[vrrp]\ninterface = \"eth0\"\nvirtual_router_id = 51\npriority = 150\n\
-         advert_interval = \"100ms\"\nvirtual_ips = [\"{VIP}/24\"]\n\
-         garp_master_repeat = 2\ngarp_master_delay = \"1s\"\n"
-    );
-    let config = local_service(&[SocketAddr::from((VIP, 8080))], false, &vrrp);
+    let config = vrrp("garp_master_repeat = 2\ngarp_master_delay = \"1s\"\n");
     let mut a = start_ringlb(&lan, A, &config, 51);
     a.wait_for("vrrp: entering MASTER state");
     let seen = capture.join().unwrap();
@@ -102,5 +99,54 @@ fn garp_master_repeat_and_delay_shape_the_announcements() {
     assert!(
         seen[2] - seen[1] >= Duration::from_millis(500),
         "the second burst came without the delay: {seen:?}"
+    );
+}
+
+/// The `[vrrp]` section every test here uses, with `extra` lines.
+fn vrrp(extra: &str) -> String {
+    let vrrp = format!(
+        "[vrrp]\ninterface = \"eth0\"\nvirtual_router_id = 51\npriority = 150\n\
+         advert_interval = \"100ms\"\nvirtual_ips = [\"{VIP}/24\"]\n{extra}"
+    );
+    local_service(&[SocketAddr::from((VIP, 8080))], false, &vrrp)
+}
+
+#[test]
+fn notify_state_commands_run_as_written_before_notify() {
+    let test = "notify_state_commands_run_as_written_before_notify";
+    let Some(lan) = Lan::new(test, 1) else {
+        return;
+    };
+    let out = TempConfig::new("");
+    let script = TempConfig::new(&format!(
+        "#!/bin/sh\necho \"$* $RINGLB_VRRP_STATE\" >> {}\n",
+        out.0.display()
+    ));
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(&script.0, mode).expect("chmod");
+    let s = script.0.display();
+    let extra = format!(
+        "notify = \"{s}\"\nnotify_master = [\"{s}\", \"MASTER\", \"VI_1\"]\n\
+         notify_backup = [\"{s}\", \"B\"]\nnotify_stop = [\"{s}\", \"S\"]\n"
+    );
+    let mut a = start_ringlb(&lan, A, &vrrp(&extra), 51);
+    a.wait_for("vrrp: entering MASTER state");
+    a.signal(libc::SIGTERM);
+    assert!(a.wait_exit().success());
+    // Each state's own command (its arguments only), then notify (STATE PRIORITY);
+    // STOP's ran before ringlb exited. No notify_fault: nothing ran for it.
+    let lines = std::fs::read_to_string(&out.0).expect("notify output");
+    assert_eq!(
+        lines.lines().collect::<Vec<_>>(),
+        [
+            "B BACKUP",
+            "BACKUP 150 BACKUP",
+            "MASTER VI_1 MASTER",
+            "MASTER 150 MASTER",
+            "S STOP",
+            "STOP 150 STOP"
+        ],
+        "{}",
+        a.log.join("\n")
     );
 }
