@@ -418,6 +418,8 @@ fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx:
             cx.led.note(src, "log options of a backend have no effect in HAProxy either")
         }
         _ if dflt => {}
+        ("logasap", _, _) => cx.led.lost(src, "ringlb writes each access line when the connection or request ends, with final byte counts and times (HAProxy's default); a long transfer shows only at its end"),
+        ("log-separate-errors", _, _) => cx.led.lost(src, "ringlb writes every access line at syslog level info; filter errors on the status or termination-state fields instead"),
         ("httplog" | "tcplog", None, Some(_)) => cx.led.note(src, "log options of a backend have no effect in HAProxy either"),
         _ => cx.led.lost(src, format!("option {name} has no ringlb equivalent")),
     }

@@ -192,7 +192,7 @@ fn instance_key(k: &Node, v6: bool, t: &mut Table, led: &mut Ledger) {
             return;
         }
         ("smtp_alert", _) => {
-            led.lost(src, "ringlb sends no mail: use notify");
+            led.lost(src, "ringlb sends no mail: run a mailer from notify_master/notify_backup/notify_fault (or notify)");
             return;
         }
         _ if super::notify::state_command(k, true, t, led) => return,

@@ -162,7 +162,7 @@ fn sync_group(n: &Node, names: &[&str], led: &mut Ledger) -> Option<Table> {
         }
         match k.word(0) {
             d if d.starts_with("notify") => led.lost(&k.src, "keepalived appends GROUP NAME STATE to a group's notify, ringlb STATE (and RINGLB_VRRP_GROUP in its environment): adapt the script (its $3 is ringlb's $1) and set [[vrrp_sync_group]] notify"),
-            "smtp_alert" => led.lost(&k.src, "ringlb sends no mail: use notify"),
+            "smtp_alert" => led.lost(&k.src, "ringlb sends no mail: run a mailer from the group's notify_master/notify_backup/notify_fault (or notify)"),
             _ => lose_all(k, led, "no ringlb equivalent"),
         }
     }
@@ -195,7 +195,7 @@ fn global_defs(n: &Node, led: &mut Ledger) -> Option<Table> {
             | "vrrp_strict"
             | "max_auto_priority" => note_all(k, led, "no effect on ringlb's virtual router"),
             d if d.starts_with("notification_email") || d.starts_with("smtp_") => {
-                lose_all(k, led, "ringlb sends no mail: use [vrrp] notify")
+                lose_all(k, led, "ringlb sends no mail: run a mailer from [vrrp] notify_master/notify_backup/notify_fault (or notify), or alert on /metrics")
             }
             _ => lose_all(k, led, "no ringlb equivalent"),
         }
