@@ -9,7 +9,7 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `listen.rs` | binding every worker's sockets, start-up and reload; which socket errors are ringlb's own |
+//! | `listen.rs` | binding every worker's sockets, start-up and reload; which socket errors are ringlb's own; keep-alive probes on a connection |
 //! | `listen/steer.rs` | the classic BPF program that steers each client to one worker by source address |
 
 pub mod steer;
@@ -164,6 +164,18 @@ pub fn local_shortage(e: &io::Error) -> bool {
         e.raw_os_error(),
         Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::EADDRNOTAVAIL)
     )
+}
+
+/// Turn TCP keep-alive probes on for one connected socket (a frontend's or
+/// backend's `tcp_keepalive`: HAProxy's `clitcpka` / `srvtcpka`), with the kernel's
+/// idle time, interval and count (`net.ipv4.tcp_keepalive_*`), as HAProxy leaves them.
+/// Only a socket option: a failure leaves the connection as it is.
+pub fn keep_alive(socket: &impl std::os::fd::AsRawFd) {
+    // SAFETY: the descriptor is owned by `socket`, alive for this borrow.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(socket.as_raw_fd()) };
+    if let Err(e) = socket2::SockRef::from(&fd).set_keepalive(true) {
+        tracing::debug!("SO_KEEPALIVE: {e}");
+    }
 }
 
 #[cfg(test)]

@@ -419,6 +419,26 @@ fn vrrp_errors_name_the_key() {
             "track_weight = 60\npreempt_delay = \"2000s\"",
             "at most 1000s",
         ),
+        (
+            "track_weight = 60",
+            "track_weight = 60\ngarp_master_delay = \"2000s\"",
+            "vrrp.garp_master_delay must be at most 1000s",
+        ),
+        (
+            "track_weight = 60",
+            "track_weight = 60\ngarp_master_repeat = 0",
+            "vrrp.garp_master_repeat",
+        ),
+        (
+            "track_weight = 60",
+            "track_weight = 60\nnotify_master = [\"on-master.sh\", \"MASTER\"]",
+            "vrrp.notify_master \"on-master.sh\" must be an absolute path",
+        ),
+        (
+            "track_weight = 60",
+            "track_weight = 60\nnotify_backup = []",
+            "vrrp.notify_backup is empty",
+        ),
     ];
     for (from, to, expected) in cases {
         let text = format!("{BASE}{}", VRRP.replace(from, to));

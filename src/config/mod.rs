@@ -91,7 +91,9 @@ pub use validate_compression::{
 };
 pub use validate_forwarded::Forwarded;
 pub use validate_h2::H2Settings;
-pub use vrrp::{SyncGroup, TrackFile, TrackInterface, TrackScript, Vrrp, VrrpChecksum};
+pub use vrrp::{
+    StateCommands, SyncGroup, TrackFile, TrackInterface, TrackScript, Vrrp, VrrpChecksum,
+};
 
 /// A validated configuration. Indexes (`default_backend`, `Route::backend`) point into
 /// `backends`; every value has its default applied.
@@ -258,6 +260,8 @@ pub struct Frontend {
     pub log_empty_connections: bool,
     /// `[frontend.compression]`: response compression; `None`: not set here.
     pub compression: Option<Compression>,
+    /// TCP keep-alive probes on client connections (HAProxy's `option clitcpka`).
+    pub tcp_keepalive: bool,
 }
 
 /// `proxy_protocol` and `proxy_protocol_from` of a frontend.
@@ -393,6 +397,8 @@ pub struct Backend {
     pub retries: u32,
     /// The last retry goes to another server.
     pub redispatch: bool,
+    /// TCP keep-alive probes on server connections (HAProxy's `option srvtcpka`).
+    pub tcp_keepalive: bool,
     /// Which requests may go on an idle server connection (HTTP mode).
     pub http_reuse: HttpReuse,
     /// Idle server connections kept per server and worker (HTTP mode); 0: none;

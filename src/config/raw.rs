@@ -272,6 +272,9 @@ pub struct RawFrontend {
     pub log_empty_connections: Option<bool>,
     /// Added key: response compression (HAProxy `compression`).
     pub compression: Option<S<RawCompression>>,
+    /// Added key: TCP keep-alive probes (SO_KEEPALIVE) on client connections
+    /// (HAProxy's `option clitcpka`). Default `false`.
+    pub tcp_keepalive: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -342,6 +345,9 @@ pub struct RawBackend {
     pub timeout_server_fin: Option<S<String>>,
     pub retries: Option<S<i64>>,
     pub redispatch: Option<bool>,
+    /// Added key: TCP keep-alive probes (SO_KEEPALIVE) on server connections
+    /// (HAProxy's `option srvtcpka`). Default `false`.
+    pub tcp_keepalive: Option<bool>,
     /// Added key: see [`HttpReuse`] (`[defaults]` too).
     pub http_reuse: Option<HttpReuse>,
     /// Added key: idle server connections kept per server and worker (HAProxy

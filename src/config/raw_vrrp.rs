@@ -59,6 +59,10 @@ pub struct RawSyncGroup {
     #[serde(default)]
     pub routers: Vec<S<String>>,
     pub notify: Option<S<String>>,
+    /// Added keys: see `RawVrrp::notify_master` (no `notify_stop` for a group).
+    pub notify_master: Option<S<Vec<String>>>,
+    pub notify_backup: Option<S<Vec<String>>>,
+    pub notify_fault: Option<S<Vec<String>>>,
 }
 
 /// `[vrrp]`: own virtual IPs like keepalived (see `validate_vrrp.rs`).
@@ -82,8 +86,20 @@ pub struct RawVrrp {
     pub track_frontends: Option<bool>,
     pub track_weight: Option<S<i64>>,
     pub notify: Option<S<String>>,
+    /// Added keys (keepalived's `notify_master` etc.): a program and its arguments,
+    /// run as written (nothing appended) when the router enters that state, before
+    /// `notify`.
+    pub notify_master: Option<S<Vec<String>>>,
+    pub notify_backup: Option<S<Vec<String>>>,
+    pub notify_fault: Option<S<Vec<String>>>,
+    pub notify_stop: Option<S<Vec<String>>>,
     /// Added key: `"keepalived"` (default) or `"rfc9568"`.
     pub checksum: Option<S<String>>,
+    /// Added keys (keepalived's names): gratuitous ARPs (IPv6: neighbour
+    /// advertisements) per virtual IP on becoming master, and the pause before the
+    /// second such burst (`"0s"`: none).
+    pub garp_master_repeat: Option<S<i64>>,
+    pub garp_master_delay: Option<S<String>>,
     /// Added keys: keepalived's `track_interface`, `track_script` (`vrrp_script`) and
     /// `track_file`, as `[[vrrp.track_interface]]` etc.
     #[serde(default)]

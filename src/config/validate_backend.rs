@@ -113,6 +113,7 @@ impl Validator {
                     &format!("{key}: retries"),
                 ) as u32,
                 redispatch: be.redispatch.unwrap_or(defaults.redispatch),
+                tcp_keepalive: be.tcp_keepalive.unwrap_or(false),
                 http_reuse: be.http_reuse.unwrap_or(defaults.http_reuse),
                 pool_max_connections: be.pool_max_connections.as_ref().map(|raw| {
                     let key = format!("{key}: pool_max_connections");

@@ -165,6 +165,7 @@ impl Validator {
             h2: self.h2_settings(fe, mode, key),
             log_empty_connections: fe.log_empty_connections.unwrap_or(true),
             compression: self.compression(fe.compression.as_ref(), mode, key),
+            tcp_keepalive: fe.tcp_keepalive.unwrap_or(false),
         }
     }
 

@@ -43,7 +43,17 @@ impl Validator {
             .notify
             .as_ref()
             .and_then(|n| self.program(n, &format!("{k}.notify")));
+        let notify_states = self.state_commands(
+            [
+                ("MASTER", v.notify_master.as_ref()),
+                ("BACKUP", v.notify_backup.as_ref()),
+                ("FAULT", v.notify_fault.as_ref()),
+                ("STOP", v.notify_stop.as_ref()),
+            ],
+            k,
+        );
         let checksum = self.vrrp_checksum(v, k, v6);
+        let (garp_repeat, garp_delay) = self.garp(v, k);
         let (track_interfaces, track_scripts, track_files) = self.vrrp_tracks(v, k);
         let name = match &v.name {
             Some(n) => {
@@ -66,8 +76,11 @@ impl Validator {
             track_frontends,
             track_weight,
             notify,
+            notify_states,
             script_as: None,
             checksum,
+            garp_repeat,
+            garp_delay,
             track_interfaces,
             track_scripts,
             track_files,
@@ -124,6 +137,21 @@ impl Validator {
             }
         }
         preempt_delay
+    }
+
+    /// `garp_master_repeat` (1..=255, default 5) and `garp_master_delay` (default 5 s,
+    /// at most 1000 s; `"0s"`: no second burst), keepalived's defaults.
+    fn garp(&mut self, v: &RawVrrp, k: &str) -> (u8, Duration) {
+        let key = format!("{k}.garp_master_repeat");
+        let repeat = self.int_in(v.garp_master_repeat.as_ref(), 5, 1..=255, &key) as u8;
+        let key = format!("{k}.garp_master_delay");
+        let delay = self.duration(v.garp_master_delay.as_ref(), Duration::from_secs(5), &key);
+        if delay > Duration::from_secs(1000) {
+            if let Some(d) = &v.garp_master_delay {
+                self.error(d.span(), format!("{key} must be at most 1000s"));
+            }
+        }
+        (repeat, delay)
     }
 
     /// 1 to 20 distinct addresses (keepalived's limit for one advert), each with the
@@ -285,6 +313,29 @@ impl Validator {
                 None
             }
         }
+    }
+
+    /// `notify_STATE` commands: each a program (checked as [`Self::program`]) and its
+    /// arguments; `k` names the table.
+    pub(super) fn state_commands<const N: usize>(
+        &mut self,
+        raws: [(&'static str, Option<&S<Vec<String>>>); N],
+        k: &str,
+    ) -> super::StateCommands {
+        let mut out = Vec::new();
+        for (state, raw) in raws {
+            let Some(raw) = raw else { continue };
+            let key = format!("{k}.notify_{}", state.to_lowercase());
+            let Some(program) = raw.get_ref().first() else {
+                self.error(raw.span(), format!("{key} is empty: give the program and its arguments, such as [\"/usr/local/bin/on-master\", \"MASTER\"]"));
+                continue;
+            };
+            let program = S::new(raw.span(), program.clone());
+            if self.program(&program, &key).is_some() {
+                out.push((state, raw.get_ref().clone()));
+            }
+        }
+        out
     }
 
     /// An absolute path to an executable file (`notify` programs), `key` naming it.

@@ -123,10 +123,19 @@ impl Validator {
                 .notify
                 .as_ref()
                 .and_then(|n| self.program(n, &format!("{k}.notify")));
+            let notify_states = self.state_commands(
+                [
+                    ("MASTER", group.notify_master.as_ref()),
+                    ("BACKUP", group.notify_backup.as_ref()),
+                    ("FAULT", group.notify_fault.as_ref()),
+                ],
+                &k,
+            );
             groups.push(SyncGroup {
                 name,
                 routers: members,
                 notify,
+                notify_states,
                 script_as: None,
             });
         }

@@ -11,9 +11,15 @@ pub struct SyncGroup {
     /// Indexes into [`Config::vrrp`].
     pub routers: Vec<usize>,
     pub notify: Option<std::path::PathBuf>,
+    /// `notify_master`, `notify_backup`, `notify_fault`.
+    pub notify_states: StateCommands,
     /// Whom `notify` runs as (`global.script_user`); `None`: as ringlb.
     pub script_as: Option<super::RunAs>,
 }
+
+/// keepalived's `notify_master` etc.: per state (`MASTER`, `BACKUP`, `FAULT`,
+/// `STOP`), a program and its arguments run as written on entering it.
+pub type StateCommands = Vec<(&'static str, Vec<String>)>;
 
 /// One `[vrrp]` (or `[[vrrp]]` entry), validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,10 +45,16 @@ pub struct Vrrp {
     pub track_frontends: bool,
     pub track_weight: u8,
     pub notify: Option<std::path::PathBuf>,
+    /// `notify_master`, `notify_backup`, `notify_fault`, `notify_stop`.
+    pub notify_states: StateCommands,
     /// Whom `notify` and the track scripts run as (`global.script_user`); `None`:
     /// as ringlb.
     pub script_as: Option<super::RunAs>,
     pub checksum: VrrpChecksum,
+    /// Gratuitous ARPs (or neighbour advertisements) per virtual IP on becoming
+    /// master (`garp_master_repeat`), and again after `garp_delay` (zero: not again).
+    pub garp_repeat: u8,
+    pub garp_delay: Duration,
     /// `[[vrrp.track_interface]]`, `[[vrrp.track_script]]`, `[[vrrp.track_file]]`.
     pub track_interfaces: Vec<TrackInterface>,
     pub track_scripts: Vec<TrackScript>,

@@ -9,17 +9,22 @@
 //! - A sync group's `notify` runs as `PROGRAM STATE` once every member is in STATE,
 //!   with `RINGLB_VRRP_STATE` and `RINGLB_VRRP_GROUP` (the group's name).
 //!
-//! Both run as `global.script_user` when it is set (see `script.rs`).
+//! - keepalived's `notify_master`, `notify_backup`, `notify_fault`, `notify_stop` (of
+//!   a router or a group): the command of the state entered runs as written, nothing
+//!   appended (same environment), before `notify`, as in keepalived.
+//!
+//! All run as `global.script_user` when it is set (see `script.rs`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Sender};
 use std::time::Duration;
 
 use super::script;
-use crate::config::RunAs;
+use crate::config::{RunAs, StateCommands};
 
 enum Job {
     Run {
+        state: &'static str,
         args: Vec<String>,
         env: Vec<(&'static str, String)>,
     },
@@ -32,46 +37,47 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// `program` run as `who` (`global.script_user`; `None`: as ringlb).
-    pub fn start(program: PathBuf, who: Option<RunAs>) -> Notifier {
+    /// `program` (`notify`) and the commands of `states` (`notify_master`...) run as
+    /// `who` (`global.script_user`; `None`: as ringlb). `None` when there is neither.
+    pub fn start(
+        program: Option<PathBuf>,
+        states: StateCommands,
+        who: Option<RunAs>,
+    ) -> Option<Notifier> {
+        if program.is_none() && states.is_empty() {
+            return None;
+        }
         let (tx, rx) = channel::<Job>();
         let spawned = std::thread::Builder::new()
             .name("ringlb-notify".into())
             .spawn(move || {
                 for job in rx {
-                    let (args, env) = match job {
-                        Job::Run { args, env } => (args, env),
+                    let (state, args, env) = match job {
+                        Job::Run { state, args, env } => (state, args, env),
                         Job::Flush(done) => {
                             let _ = done.send(());
                             continue;
                         }
                     };
-                    let status = script::command(&program, who.as_ref())
-                        .args(&args)
-                        .envs(env)
-                        .stdin(std::process::Stdio::null())
-                        .status();
-                    let what = args.join(" ");
-                    match status {
-                        Ok(s) if s.success() => {
-                            tracing::debug!("vrrp: notify {} {what} done", program.display())
-                        }
-                        Ok(s) => tracing::warn!("vrrp: notify {} {what}: {s}", program.display()),
-                        Err(e) => {
-                            tracing::warn!("vrrp: cannot run notify {}: {e}", program.display())
-                        }
+                    let command = states.iter().find(|(s, _)| *s == state);
+                    if let Some((program, args)) = command.and_then(|(_, c)| c.split_first()) {
+                        run(Path::new(program), args, &env, who.as_ref());
+                    }
+                    if let Some(program) = &program {
+                        run(program, &args, &env, who.as_ref());
                     }
                 }
             });
         if let Err(e) = spawned {
             tracing::error!("vrrp: cannot start the notify thread: {e}; notify is off");
         }
-        Notifier { tx }
+        Some(Notifier { tx })
     }
 
     /// A virtual router named `name` entered `state`.
     pub fn tell(&self, name: &str, state: &'static str, priority: u8) {
         let _ = self.tx.send(Job::Run {
+            state,
             args: vec![state.into(), priority.to_string()],
             env: vec![
                 ("RINGLB_VRRP_STATE", state.into()),
@@ -84,6 +90,7 @@ impl Notifier {
     /// Every member of sync group `group` is in `state`.
     pub fn tell_group(&self, group: &str, state: &'static str) {
         let _ = self.tx.send(Job::Run {
+            state,
             args: vec![state.into()],
             env: vec![
                 ("RINGLB_VRRP_STATE", state.into()),
@@ -98,5 +105,20 @@ impl Notifier {
         if self.tx.send(Job::Flush(done)).is_ok() && wait.recv_timeout(limit).is_err() {
             tracing::warn!("vrrp: notify still running after {limit:?}; exiting without waiting");
         }
+    }
+}
+
+/// Run one notify program to its end; its failure is logged.
+fn run(program: &Path, args: &[String], env: &[(&'static str, String)], who: Option<&RunAs>) {
+    let status = script::command(program, who)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .status();
+    let what = args.join(" ");
+    match status {
+        Ok(s) if s.success() => tracing::debug!("vrrp: notify {} {what} done", program.display()),
+        Ok(s) => tracing::warn!("vrrp: notify {} {what}: {s}", program.display()),
+        Err(e) => tracing::warn!("vrrp: cannot run notify {}: {e}", program.display()),
     }
 }

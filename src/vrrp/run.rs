@@ -2,8 +2,8 @@
 //! with received advertisements, its timer and priority changes, and carries out
 //! what the machine decides: send advertisements, add or remove the virtual IPs
 //! (netlink, each on its interface) and announce them (gratuitous ARP or, for IPv6,
-//! unsolicited neighbour advertisements: 5 at once and 5 more after
-//! `GARP_REPEAT_AFTER`, as keepalived does), log, count, call `notify` and tell its
+//! unsolicited neighbour advertisements: `garp_master_repeat` at once and as many
+//! again after `garp_master_delay`, 5 and 5 s by default as in keepalived), log, count, call `notify` and tell its
 //! sync group (`set.rs`) what it did.
 
 use std::cell::{Cell, RefCell};
@@ -26,9 +26,6 @@ use super::sync::{Change, Member};
 use super::track::Tracked;
 use crate::config::{Vrrp as VrrpConfig, VrrpChecksum};
 
-/// Gratuitous ARPs per virtual IP on becoming master, and again after a pause.
-const GARP_BURST: usize = 5;
-const GARP_REPEAT_AFTER: Duration = Duration::from_secs(5);
 /// How long the exit waits for the last notify program.
 pub(super) const NOTIFY_AT_EXIT: Duration = Duration::from_secs(5);
 /// Dropped adverts are logged at most this often (they are all counted).
@@ -109,8 +106,11 @@ impl Instance {
                 VrrpChecksum::Keepalived => ChecksumForm::Keepalived,
                 VrrpChecksum::Rfc9568 => ChecksumForm::Rfc9568,
             },
-            notifier: (p.config.notify.clone())
-                .map(|n| Notifier::start(n, p.config.script_as.clone())),
+            notifier: Notifier::start(
+                p.config.notify.clone(),
+                p.config.notify_states.clone(),
+                p.config.script_as.clone(),
+            ),
             config: p.config,
             iface: p.iface,
             io,
@@ -253,8 +253,10 @@ impl Instance {
             Action::TakeAddresses => {
                 self.change_addresses(true);
                 self.announce();
+                // keepalived's garp_master_delay (0: no second burst).
+                let delay = self.config.garp_delay;
                 self.announce_again
-                    .set(Some(Instant::now() + GARP_REPEAT_AFTER));
+                    .set((!delay.is_zero()).then(|| Instant::now() + delay));
             }
             Action::RemoveAddresses => {
                 self.announce_again.set(None);
@@ -316,7 +318,7 @@ impl Instance {
     /// every virtual IP, so neighbours stop sending to the old master.
     fn announce(&self) {
         for (&(vip, _), link) in self.config.virtual_ips.iter().zip(&self.vip_links) {
-            for _ in 0..GARP_BURST {
+            for _ in 0..self.config.garp_repeat {
                 if let Err(e) = self.io.announce(vip, link.mac, link.index) {
                     self.error(format_args!("cannot announce {vip} on {}: {e}", link.name));
                     break;

@@ -165,7 +165,11 @@ impl Vrrp {
                     name: g.name.clone(),
                     members,
                     notified: Cell::new(None),
-                    notifier: (g.notify.clone()).map(|n| Notifier::start(n, g.script_as.clone())),
+                    notifier: Notifier::start(
+                        g.notify.clone(),
+                        g.notify_states.clone(),
+                        g.script_as.clone(),
+                    ),
                 });
                 for (index, m) in group.members.iter().enumerate() {
                     *m.group.borrow_mut() = Some((Rc::downgrade(&group), index));

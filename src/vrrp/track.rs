@@ -204,8 +204,11 @@ mod tests {
             track_frontends: true,
             track_weight: 30,
             notify: None,
+            notify_states: vec![],
             script_as: None,
             checksum: crate::config::VrrpChecksum::Keepalived,
+            garp_repeat: 5,
+            garp_delay: Duration::from_secs(5),
             track_interfaces: vec![TrackInterface {
                 interface: "eth1".into(),
                 weight: -20,

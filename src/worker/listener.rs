@@ -252,6 +252,9 @@ async fn until_stop(worker: &Worker, stop: &Flag) {
 async fn serve(w: Rc<Worker>, ticket: GateTicket, fe: usize, stream: TcpStream, peer: SocketAddr) {
     let _ticket = ticket;
     let frontend = w.frontend(fe);
+    if frontend.tcp_keepalive {
+        crate::listen::keep_alive(&stream);
+    }
     let mut peer = peer;
     // The client's addresses from a PROXY header, before anything else looks at
     // the connection: rules, logs, balancing and headers all see the client.

@@ -292,6 +292,11 @@ impl Worker {
         self.max_body_bytes.get()
     }
 
+    /// The backend's `tcp_keepalive`: SO_KEEPALIVE on each new server connection.
+    pub fn backend_tcp_keepalive(&self, backend: usize) -> bool {
+        self.backends.borrow()[backend].config.tcp_keepalive
+    }
+
     pub fn backend_settings(&self, backend: usize) -> Settings {
         self.backends.borrow()[backend].settings()
     }

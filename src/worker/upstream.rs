@@ -258,6 +258,9 @@ pub(super) async fn connect_to(
         }
     };
     let _ = stream.set_nodelay(true);
+    if worker.backend_tcp_keepalive(backend) {
+        crate::listen::keep_alive(&stream);
+    }
     let mut stream = stream;
     if let Some(version) = worker.server_send_proxy(backend, server) {
         let fallback;

@@ -20,6 +20,7 @@
 //! - `log_copy.rs`: a second `log` target for events only → `global.syslog_copy`.
 //! - `stats_auth.rs`: a stats listener's `http_auth` rules → `admin_userlist`, `admin_write_groups`.
 //! - `tls_opts.rs`: TLS versions, cipher suites, tickets (global defaults, binds, servers).
+//! - `tcpka.rs`: `option tcpka` / `clitcpka` / `srvtcpka` → `tcp_keepalive`.
 
 mod acl;
 mod bind;
@@ -37,6 +38,7 @@ mod sections;
 mod server;
 mod stats_auth;
 mod tables;
+mod tcpka;
 mod tls_opts;
 mod users;
 mod values;

@@ -7,7 +7,7 @@ use crate::import::toml_out::Value;
 
 use super::model::{Be, Cx, Fe};
 use super::sections::Line;
-use super::{bind, checks, compression, rules, server, values};
+use super::{bind, checks, compression, rules, server, tcpka, values};
 
 /// What a directive applies to.
 enum Side {
@@ -403,6 +403,7 @@ fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx:
         | "pgsql-check" | "smtpchk" | "ldap-check" | "spop-check" | "external-check", _, Some(be)) => {
             checks::option(line, name, be, cx)
         }
+        ("tcpka" | "clitcpka" | "srvtcpka", fe, be) => tcpka::option(line, dflt, fe, be, cx),
         ("allbackups", _, Some(be)) => {
             be.allbackups = true;
             cx.led.note(src, "ringlb always shares the load among all usable backup servers");
@@ -421,6 +422,8 @@ fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx:
             cx.led.note(src, "log options of a backend have no effect in HAProxy either")
         }
         _ if dflt => {}
+        ("logasap", _, _) => cx.led.lost(src, "ringlb writes each access line when the connection or request ends, with final byte counts and times (HAProxy's default); a long transfer shows only at its end"),
+        ("log-separate-errors", _, _) => cx.led.lost(src, "ringlb writes every access line at syslog level info; filter errors on the status or termination-state fields instead"),
         ("httplog" | "tcplog", None, Some(_)) => cx.led.note(src, "log options of a backend have no effect in HAProxy either"),
         _ => cx.led.lost(src, format!("option {name} has no ringlb equivalent")),
     }

@@ -108,11 +108,16 @@ pub fn read(
     for (i, raw) in text.lines().enumerate() {
         let no = i + 1;
         let lookup = |name: &str| local.get(name).cloned().or_else(|| env(name));
-        let w: Words = lex::split(raw, &lookup).map_err(|e| ImportError::Parse {
+        let mut w: Words = lex::split(raw, &lookup).map_err(|e| ImportError::Parse {
             file: file.to_string(),
             line: no,
             message: e.to_string(),
         })?;
+        match w.words.first().map(String::as_str) {
+            Some("bind") => address_vars(&mut w, 1, &lookup),
+            Some("server") => address_vars(&mut w, 2, &lookup),
+            _ => {}
+        }
         if w.words.is_empty() {
             continue;
         }
@@ -146,6 +151,45 @@ pub fn read(
         current.body.push(line);
     }
     Ok(sections)
+}
+
+/// HAProxy expands `$NAME` and `${NAME}` in an address once more, quoted or not
+/// (bind and server addresses go through its address parser, which does: HAProxy 2.6
+/// listens on 8080 for `bind :$PORT` with PORT=8080, and refuses it with PORT unset);
+/// an unset one becomes nothing, as in quotes. Word `at` of `w`.
+fn address_vars(w: &mut Words, at: usize, lookup: &dyn Fn(&str) -> Option<String>) {
+    let Some(word) = w.words.get(at).filter(|x| x.contains('$')) else {
+        return;
+    };
+    let mut out = String::new();
+    let mut rest = word.as_str();
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (name, len) = match after.strip_prefix('{') {
+            Some(b) => match b.find('}') {
+                Some(end) => (&b[..end], end + 2),
+                None => ("", 0),
+            },
+            None => {
+                let end = after
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(after.len());
+                (&after[..end], end)
+            }
+        };
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            out.push('$');
+            rest = after;
+            continue;
+        }
+        let value = lookup(name);
+        out.push_str(value.as_deref().unwrap_or(""));
+        w.vars.push((name.to_string(), value));
+        rest = &after[len..];
+    }
+    out.push_str(rest);
+    w.words[at] = out;
 }
 
 fn to_line(file: &str, no: usize, raw: &str, w: &Words) -> Line {
@@ -252,6 +296,22 @@ mod tests {
         let s = read("h.cfg", text, &env, &mut l).unwrap();
         assert_eq!(s[1].body[0].words, ["bind", ":81"]);
         assert!(s[1].body[0].src.text.contains("[$P=81 at import]"));
+    }
+
+    #[test]
+    fn bind_and_server_addresses_expand_unquoted_variables_as_haproxy_does() {
+        let env = |n: &str| (n == "PORT").then(|| "8080".to_string());
+        let text = "frontend f\n bind 0.0.0.0:$PORT\n bind :${PORT},:${NOPE}1\n bind :81 name $PORT\nbackend b\n server s 10.0.0.1:$PORT\n";
+        let mut l = Ledger::default();
+        let s = read("h.cfg", text, &env, &mut l).unwrap();
+        assert_eq!(s[0].body[0].words, ["bind", "0.0.0.0:8080"]);
+        assert!(s[0].body[0].src.text.contains("[$PORT=8080 at import]"));
+        // Unset: expanded to nothing (HAProxy too), and reported.
+        assert_eq!(s[0].body[1].words, ["bind", ":8080,:1"]);
+        assert_eq!(l.lost_list().len(), 1, "{:?}", l.lost_list());
+        // Only the address: other words keep their `$` (as HAProxy's lexer does).
+        assert_eq!(s[0].body[2].words, ["bind", ":81", "name", "$PORT"]);
+        assert_eq!(s[1].body[0].words, ["server", "s", "10.0.0.1:8080"]);
     }
 
     #[test]

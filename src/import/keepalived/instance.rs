@@ -178,26 +178,26 @@ fn instance_key(k: &Node, v6: bool, t: &mut Table, led: &mut Ledger) {
             led.note(src, "ringlb speaks VRRPv3");
             return;
         }
-        ("garp_master_delay", Ok(5)) | ("garp_master_repeat", Ok(5)) => {
-            led.note(
-                src,
-                "ringlb's gratuitous ARP: 5 at once and 5 more after 5 s, as here",
-            );
-            return;
+        ("garp_master_delay", Ok(v)) if (0..=1000).contains(&v) => {
+            t.set("garp_master_delay", Value::str(format!("{v}s")), src.cite())
+        }
+        ("garp_master_repeat", Ok(v)) if (1..=255).contains(&v) => {
+            t.set("garp_master_repeat", Value::Int(v), src.cite())
         }
         (d, _) if d.starts_with("garp_") => {
             led.lost(
                 src,
-                "ringlb's gratuitous ARP is fixed: 5 at once and 5 more after 5 s",
+                "ringlb sends garp_master_repeat gratuitous ARPs at once and as many after garp_master_delay, no more: no refresh while master, none at a lower priority's advert",
             );
             return;
         }
         ("smtp_alert", _) => {
-            led.lost(src, "ringlb sends no mail: use notify");
+            led.lost(src, "ringlb sends no mail: run a mailer from notify_master/notify_backup/notify_fault (or notify)");
             return;
         }
+        _ if super::notify::state_command(k, true, t, led) => return,
         (d, _) if d.starts_with("notify") => {
-            led.lost(src, "ringlb calls notify as PROGRAM STATE PRIORITY (keepalived: TYPE NAME STATE PRIORITY, one script per state): adapt the script and set [vrrp] notify");
+            led.lost(src, "keepalived appends INSTANCE NAME STATE PRIORITY to notify, ringlb STATE PRIORITY (and RINGLB_VRRP_NAME in its environment): adapt the script (its $3 is ringlb's $1) and set [vrrp] notify");
             return;
         }
         _ => {

@@ -3,6 +3,7 @@
 //! - `blocks.rs`: the `{ }` block syntax → a tree of statements.
 //! - `instance.rs`: one `vrrp_instance` → a virtual router (keys, virtual IPs).
 //! - `track.rs`: `track_interface`, `track_script` (+ `vrrp_script`), `track_file`.
+//! - `notify.rs`: `notify_master`, `notify_backup`, `notify_fault`, `notify_stop`.
 //!
 //! Every `vrrp_instance` becomes a virtual router named after it: `[vrrp]` when the file
 //! has one, `[[vrrp]]` entries when it has several. A `track_script` whose script watches
@@ -11,6 +12,7 @@
 
 mod blocks;
 mod instance;
+mod notify;
 #[cfg(test)]
 mod tests;
 mod track;
@@ -84,9 +86,9 @@ pub fn translate(file: &str, text: &str, led: &mut Ledger) -> Result<Vec<Table>,
         }
     }
     out.extend(groups);
-    let runs_programs = out
-        .iter()
-        .any(|t| t.header.ends_with("track_script]]") || t.items.iter().any(|i| i.key == "notify"));
+    let runs_programs = out.iter().any(|t| {
+        t.header.ends_with("track_script]]") || t.items.iter().any(|i| i.key.starts_with("notify"))
+    });
     let script_user = global.iter().any(|t| t.get("script_user").is_some());
     if let (Some(first), false, true) = (out.first_mut(), script_user, runs_programs) {
         first.notes.push(format!("{file}: no script_user: keepalived runs these programs as user keepalived_script when it exists, else as root; ringlb does not guess: they run as ringlb runs (set global.script_user)"));
@@ -155,9 +157,12 @@ fn sync_group(n: &Node, names: &[&str], led: &mut Ledger) -> Option<Table> {
     }
     led.done(&n.src);
     for k in n.kids().iter().filter(|k| k.word(0) != "group") {
+        if notify::state_command(k, false, &mut t, led) {
+            continue;
+        }
         match k.word(0) {
-            d if d.starts_with("notify") => led.lost(&k.src, "ringlb calls a group's notify as PROGRAM STATE (keepalived: TYPE NAME STATE, one script per state): adapt the script and set [[vrrp_sync_group]] notify"),
-            "smtp_alert" => led.lost(&k.src, "ringlb sends no mail: use notify"),
+            d if d.starts_with("notify") => led.lost(&k.src, "keepalived appends GROUP NAME STATE to a group's notify, ringlb STATE (and RINGLB_VRRP_GROUP in its environment): adapt the script (its $3 is ringlb's $1) and set [[vrrp_sync_group]] notify"),
+            "smtp_alert" => led.lost(&k.src, "ringlb sends no mail: run a mailer from the group's notify_master/notify_backup/notify_fault (or notify)"),
             _ => lose_all(k, led, "no ringlb equivalent"),
         }
     }
@@ -190,7 +195,7 @@ fn global_defs(n: &Node, led: &mut Ledger) -> Option<Table> {
             | "vrrp_strict"
             | "max_auto_priority" => note_all(k, led, "no effect on ringlb's virtual router"),
             d if d.starts_with("notification_email") || d.starts_with("smtp_") => {
-                lose_all(k, led, "ringlb sends no mail: use [vrrp] notify")
+                lose_all(k, led, "ringlb sends no mail: run a mailer from [vrrp] notify_master/notify_backup/notify_fault (or notify), or alert on /metrics")
             }
             _ => lose_all(k, led, "no ringlb equivalent"),
         }

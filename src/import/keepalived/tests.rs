@@ -76,7 +76,11 @@ fn an_instance_becomes_vrrp() {
     );
     assert_eq!(v.get("track_frontends"), Some(&Value::Bool(true)));
     assert_eq!(v.get("track_weight"), Some(&Value::Int(60)));
-    assert_eq!(lost, [3, 31]);
+    assert_eq!(
+        v.get("notify_master"),
+        Some(&strs(&["/usr/local/bin/master.sh"]))
+    );
+    assert_eq!(lost, [3]);
 }
 
 const TWO: &str = r#"vrrp_sync_group G1 {
@@ -114,8 +118,9 @@ fn every_instance_becomes_a_router_and_sync_groups_follow() {
     assert_eq!(t[1].get("name"), Some(&Value::str("VI_2")));
     assert_eq!(t[2].get("name"), Some(&Value::str("G1")));
     assert_eq!(t[2].get("routers"), Some(&strs(&["VI_1", "VI_2"])));
-    // VI_9 does not exist; the group's notify has another calling convention.
-    assert_eq!(lost, [5, 7]);
+    assert_eq!(t[2].get("notify_master"), Some(&strs(&["/bin/true"])));
+    // VI_9 does not exist.
+    assert_eq!(lost, [5]);
 }
 
 #[test]
@@ -338,4 +343,38 @@ fn the_first_address_decides_the_family_as_in_keepalived() {
     let (t, lost) = run(text);
     assert_eq!(t[0].get("virtual_ips"), Some(&strs(&["2001:db8::10"])));
     assert_eq!(lost, [6]);
+}
+
+#[test]
+fn garp_master_delay_and_repeat_become_keys_refresh_is_lost() {
+    let conf = "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    10.0.0.1/24\n  }\n  garp_master_delay 10\n  garp_master_repeat 3\n  garp_master_refresh 60\n}\n";
+    let (t, lost) = run(conf);
+    assert_eq!(t[0].get("garp_master_delay"), Some(&Value::str("10s")));
+    assert_eq!(t[0].get("garp_master_repeat"), Some(&Value::Int(3)));
+    assert_eq!(lost, [9]);
+    // 0: no second burst, in both; out of ringlb's range: reported.
+    let (t, lost) = run(&conf
+        .replace("delay 10", "delay 0")
+        .replace("repeat 3", "repeat 300"));
+    assert_eq!(t[0].get("garp_master_delay"), Some(&Value::str("0s")));
+    assert_eq!(t[0].get("garp_master_repeat"), None);
+    assert_eq!(lost, [8, 9]);
+}
+
+#[test]
+fn notify_per_state_commands_run_as_written_generic_notify_is_reported() {
+    let conf = "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    10.0.0.1/24\n  }\n  notify_master \"/usr/local/bin/vrrp.sh  MASTER  VI_1\"\n  notify_stop \"/bin/notifyscript.sh STOP\" root\n  notify_fault \"notifyscript FAULT\"\n  notify /usr/local/bin/any.sh\n}\n";
+    let (t, lost) = run(conf);
+    let v = &t[0];
+    let master = ["/usr/local/bin/vrrp.sh", "MASTER", "VI_1"];
+    assert_eq!(v.get("notify_master"), Some(&strs(&master)));
+    assert_eq!(
+        v.get("notify_stop"),
+        Some(&strs(&["/bin/notifyscript.sh", "STOP"]))
+    );
+    // A bare name: keepalived searches PATH, ringlb's /bin/sh -c does the same.
+    let fault = ["/bin/sh", "-c", "notifyscript FAULT"];
+    assert_eq!(v.get("notify_fault"), Some(&strs(&fault)));
+    // The user after notify_stop's command; the generic notify (other arguments).
+    assert_eq!(lost, [8, 10]);
 }
