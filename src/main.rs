@@ -1,20 +1,14 @@
 //! The `ringlb` command: `run`, `check`, `gen-cert`, `demo`, and for packaging the
 //! hidden `man` and `completions`, generated from these very definitions.
 
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
-use ringlb::config::{Config, Global, LogTarget};
-use ringlb::logging::own::OwnLog;
-use ringlb::logging::sink::{Sink, Target};
-use ringlb::logging::syslog::Syslog;
+use ringlb::config::Config;
 use ringlb::run::{self, Exit};
-use tracing_subscriber::filter::LevelFilter;
-use tracing_subscriber::{fmt, EnvFilter};
 
 #[derive(Parser)]
 #[command(
@@ -370,65 +364,6 @@ fn import(from: ImportFrom) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(status))
 }
 
-/// ringlb's own log lines: on stderr, or through a syslog writer thread with
-/// `global.log_target = "syslog"` (no time stamp of their own: syslog adds one); with
-/// `global.syslog_copy`, also to that syslog target at its level and above.
-fn init_logging(global: &Global) {
-    use tracing_subscriber::prelude::*;
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&global.log_level));
-    // The main writer first: its queue is the one drained at exit.
-    let main = match &global.log_target {
-        LogTarget::Syslog(s) => syslog_writer(s, "ringlb-log"),
-        LogTarget::Stderr => None,
-    };
-    let copy = global.log_copy.as_ref().and_then(|(s, level)| {
-        let level: LevelFilter = level.parse().unwrap_or(LevelFilter::INFO);
-        syslog_writer(s, "ringlb-log-copy").map(|w| {
-            fmt::layer()
-                .with_writer(w)
-                .with_ansi(false)
-                .without_time()
-                .with_filter(level)
-        })
-    });
-    let registry = tracing_subscriber::registry().with(copy);
-    match main {
-        Some(w) => registry
-            .with(
-                fmt::layer()
-                    .with_writer(w)
-                    .with_ansi(false)
-                    .without_time()
-                    .with_filter(filter),
-            )
-            .init(),
-        None => registry
-            .with(
-                fmt::layer()
-                    .with_writer(std::io::stderr)
-                    .with_ansi(std::io::stderr().is_terminal())
-                    .with_filter(filter),
-            )
-            .init(),
-    }
-}
-
-/// A writer of own lines to a syslog target, on a writer thread that lives as long
-/// as the process; `None` (said on stderr) when it cannot start.
-fn syslog_writer(s: &Syslog, thread: &str) -> Option<OwnLog> {
-    match Sink::start(Target::Syslog(s.clone()), thread) {
-        Ok(sink) => {
-            let sink: &'static Sink = Box::leak(Box::new(sink));
-            sink.sender().map(OwnLog::new)
-        }
-        Err(e) => {
-            eprintln!("ringlb: cannot start the syslog writer: {e}; logging to stderr");
-            None
-        }
-    }
-}
-
 fn run(path: &Path) -> anyhow::Result<ExitCode> {
     let config = match Config::load(path) {
         Ok(c) => c,
@@ -437,7 +372,7 @@ fn run(path: &Path) -> anyhow::Result<ExitCode> {
             anyhow::bail!("{}: configuration is invalid; not starting", path.display());
         }
     };
-    init_logging(&config.global);
+    ringlb::run::own_log::init(&config.global);
     finish(run::run(config, Some(path.to_path_buf()))?)
 }
 
@@ -464,7 +399,7 @@ fn take_over(path: &Path, fd: i32) -> anyhow::Result<ExitCode> {
             );
         }
     };
-    init_logging(&config.global);
+    ringlb::run::own_log::init(&config.global);
     finish(run::run_takeover(config, path.to_path_buf(), from, handed)?)
 }
 
@@ -506,7 +441,7 @@ fn demo(listen: SocketAddr, workers: usize, admin: SocketAddr) -> anyhow::Result
     let text = ringlb::demo::config_text(listen, workers, admin, &backends);
     let config = Config::parse(&text, "<demo>")
         .map_err(|e| anyhow::anyhow!("built-in demo configuration: {e}"))?;
-    init_logging(&config.global);
+    ringlb::run::own_log::init(&config.global);
     let exit = run::run_with(config, None, |bound| {
         let list: Vec<String> = backends.iter().map(|a| a.to_string()).collect();
         println!("ringlb demo: 3 backends on {}", list.join(", "));

@@ -10,6 +10,7 @@
 //! | `exclusive.rs` | refuse to start on addresses another process already listens on (SO_REUSEPORT would share them) |
 //! | `privs.rs` | `global.user`/`group`: give up root after binding, keep only the capabilities still needed |
 //! | `lifecycle.rs` | the lifecycle loop: ready, reload on SIGHUP, graceful stop, upgrades, a worker that dies |
+//! | `own_log.rs` | ringlb's own log lines: the subscriber and its writers (stderr, syslog, a syslog copy) |
 //! | `notify.rs` | systemd's `sd_notify` protocol: ready, reloading, stopping, the watchdog |
 //! | `upgrade/` | binary upgrade: hand the listening sockets to a new process, then drain |
 
@@ -17,6 +18,7 @@ mod exclusive;
 mod fds;
 mod lifecycle;
 pub mod notify;
+pub mod own_log;
 pub mod privs;
 pub mod upgrade;
 
