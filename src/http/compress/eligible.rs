@@ -9,6 +9,7 @@
 //! resource does not).
 
 use super::super::edit::{append_field, remove_fields};
+use super::super::headers::trim;
 use super::super::BodyFraming;
 use super::Coding;
 
@@ -146,16 +147,6 @@ fn list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 fn starts_with_ci(v: &[u8], prefix: &[u8]) -> bool {
     v.len() >= prefix.len() && v[..prefix.len()].eq_ignore_ascii_case(prefix)
-}
-
-fn trim(v: &[u8]) -> &[u8] {
-    let start = v.iter().position(|b| !matches!(b, b' ' | b'\t'));
-    let Some(start) = start else { return &[] };
-    let end = v
-        .iter()
-        .rposition(|b| !matches!(b, b' ' | b'\t'))
-        .unwrap_or(start);
-    &v[start..=end]
 }
 
 #[cfg(test)]

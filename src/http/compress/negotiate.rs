@@ -7,6 +7,7 @@
 //! without the field, but no client relies on it and HAProxy does not compress then).
 //! `x-gzip` is `gzip` (RFC 9110 §8.4.1.3).
 
+use super::super::headers::trim;
 use super::Coding;
 
 /// The coding to answer with, from the values of every `Accept-Encoding` field of the
@@ -93,16 +94,6 @@ fn parse_q(v: &[u8]) -> Option<u16> {
         scale /= 10;
     }
     (q <= 1000).then_some(q)
-}
-
-fn trim(v: &[u8]) -> &[u8] {
-    let start = v.iter().position(|b| !matches!(b, b' ' | b'\t'));
-    let Some(start) = start else { return &[] };
-    let end = v
-        .iter()
-        .rposition(|b| !matches!(b, b' ' | b'\t'))
-        .unwrap_or(start);
-    &v[start..=end]
 }
 
 #[cfg(test)]
