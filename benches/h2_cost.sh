@@ -9,6 +9,10 @@
 # RINGLB / RINGLB_LOAD override the binaries (default target/release/...); KEEP=FILE
 # keeps the callgrind profile (for `callgrind_annotate --tree=caller FILE`);
 # FRONTEND_TOML: extra lines for the frontend (say response rules that add fields).
+# COUNT=syscalls: system calls per request instead (ringlb run natively under
+# `strace -c -f`, same set-up; one markdown row per syscall and the total). With
+# io_uring, the default driver, I/O goes through the ring instead: these counts say
+# how many reads and writes a request takes, not how many syscalls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benches/lib.sh
@@ -38,15 +42,36 @@ name = "b"
 name = "s1"
 address = "$backend"
 TOML
+start_ringlb() {
+  for _ in $(seq 1200); do grep -q "ringlb ready" "$tmp/ringlb.log" && break; sleep 0.05; done
+  grep -q "ringlb ready" "$tmp/ringlb.log" || { cat "$tmp/ringlb.log"; exit 1; }
+  addr=$(grep -o "listening on [0-9.:]*" "$tmp/ringlb.log" | head -n1 | awk '{print $3}')
+  h2load -n 500 -c "$C" -m "$M" "http://$addr/" >/dev/null # warm-up
+}
+if [ "${COUNT:-instructions}" = syscalls ]; then
+  "$RINGLB" run -c "$tmp/ringlb.toml" 2>"$tmp/ringlb.log" &
+  rl_pid=$!
+  pids+=("$rl_pid")
+  start_ringlb
+  strace -c -f -p "$rl_pid" -o "$tmp/strace" 2>/dev/null &
+  st_pid=$!
+  for _ in $(seq 100); do grep -q 'TracerPid:.*[1-9]' "/proc/$rl_pid/status" && break; sleep 0.05; done
+  res=$(h2load -n "$N" -c "$C" -m "$M" "http://$addr/")
+  kill -INT "$st_pid"
+  wait "$st_pid" 2>/dev/null || true
+  grep -q "$N succeeded, 0 failed" <<<"$res" || { echo "$res"; exit 1; }
+  echo "| syscall | per request ($N requests, -c $C -m $M, $BODY-byte bodies) |"
+  echo "|---|---:|"
+  awk -v n="$N" '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" {if ($4 / n >= 0.001) printf "| %s | %.3f |\n", $NF, $4 / n}
+    $NF == "total" {printf "| **total** | **%.3f** |\n", $4 / n}' "$tmp/strace"
+  exit 0
+fi
 out="$tmp/callgrind.out"
 valgrind --tool=callgrind --callgrind-out-file="$out" --instr-atstart=no \
   "$RINGLB" run -c "$tmp/ringlb.toml" 2>"$tmp/ringlb.log" &
 rl_pid=$!
 pids+=("$rl_pid")
-for _ in $(seq 1200); do grep -q "ringlb ready" "$tmp/ringlb.log" && break; sleep 0.05; done
-grep -q "ringlb ready" "$tmp/ringlb.log" || { cat "$tmp/ringlb.log"; exit 1; }
-addr=$(grep -o "listening on [0-9.:]*" "$tmp/ringlb.log" | head -n1 | awk '{print $3}')
-h2load -n 500 -c "$C" -m "$M" "http://$addr/" >/dev/null # warm-up
+start_ringlb
 callgrind_control -i on "$rl_pid" >/dev/null 2>&1
 res=$(h2load -n "$N" -c "$C" -m "$M" "http://$addr/")
 callgrind_control -i off "$rl_pid" >/dev/null 2>&1
