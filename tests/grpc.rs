@@ -538,3 +538,30 @@ fn an_http11_body_streams_to_an_h2_server_while_its_answer_comes_back() {
     let text = read_until(&mut s, &mut got, "GET /echo app.test 0\n");
     assert!(text.starts_with("HTTP/1.1 200 "), "{text}");
 }
+
+/// `Expect: 100-continue` streams too: ringlb answers 100 Continue, the server's early
+/// answer comes back before any of the body is sent, then the body follows it (with
+/// the body sent first, the client, which waits for that answer, would never send).
+#[test]
+fn an_expect_100_continue_body_streams_to_an_h2_server_too() {
+    if !tools("h2_server_full_duplex_expect", "h2") {
+        return;
+    }
+    let (_server, r, _certs) = start_h2_peer(&[]);
+    let mut s = common::connect(r.addrs[2]);
+    let head = "POST /early HTTP/1.1\r\nHost: app.test\r\nExpect: 100-continue\r\n";
+    for framing in ["Content-Length: 11", "Transfer-Encoding: chunked"] {
+        write!(s, "{head}{framing}\r\n\r\n").unwrap();
+        let mut got = Vec::new();
+        let text = read_until(&mut s, &mut got, "early\n");
+        assert!(
+            text.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 "),
+            "{text}"
+        );
+        match framing.starts_with("Content") {
+            true => s.write_all(b"hello world").unwrap(),
+            false => s.write_all(b"b\r\nhello world\r\n0\r\n\r\n").unwrap(),
+        }
+        read_until(&mut s, &mut got, "body 11\n\r\n0\r\n\r\n");
+    }
+}
