@@ -29,6 +29,17 @@ N=${1:-20000} C=${2:-1} M=${3:-10} BODY=${4:-128}
 RINGLB=${RINGLB:-./target/release/ringlb}
 L=${RINGLB_LOAD:-$L}
 serve backend --body-size "$BODY"
+# up NAME [LAUNCHER...]: `ringlb run -c $tmp/NAME.toml` in the background (under
+# LAUNCHER, if any), once ready: its PID in up_pid, its first address in up_addr.
+up() {
+  local name=$1; shift
+  "$@" "$RINGLB" run -c "$tmp/$name.toml" 2>"$tmp/$name.log" &
+  up_pid=$!
+  pids+=("$up_pid")
+  for _ in $(seq 1200); do grep -q "ringlb ready" "$tmp/$name.log" && break; sleep 0.05; done
+  grep -q "ringlb ready" "$tmp/$name.log" || { cat "$tmp/$name.log"; exit 1; }
+  up_addr=$(grep -o "listening on [0-9.:]*" "$tmp/$name.log" | head -n1 | awk '{print $3}')
+}
 server_keys=
 if [ "${SERVER:-plain}" != plain ]; then
   "$RINGLB" gen-cert --name localhost --cert "$tmp/cert.pem" --key "$tmp/key.pem" >/dev/null
@@ -56,11 +67,8 @@ name = "b"
 name = "s1"
 address = "$backend"
 TOML
-  "$RINGLB" run -c "$tmp/server.toml" 2>"$tmp/server.log" &
-  pids+=($!)
-  for _ in $(seq 1200); do grep -q "ringlb ready" "$tmp/server.log" && break; sleep 0.05; done
-  grep -q "ringlb ready" "$tmp/server.log" || { cat "$tmp/server.log"; exit 1; }
-  backend=$(grep -o "listening on [0-9.:]*" "$tmp/server.log" | head -n1 | awk '{print $3}')
+  up server
+  backend=$up_addr
 fi
 driver='io_driver = "legacy"' servers=1
 [ "${COUNT:-}" != memory ] || { driver=$'[defaults]\ntimeout_http_keep_alive = "120s"' servers=$N; }
@@ -89,18 +97,14 @@ name = "b"
 $server_list
 TOML
 start_ringlb() {
-  for _ in $(seq 1200); do grep -q "ringlb ready" "$tmp/ringlb.log" && break; sleep 0.05; done
-  grep -q "ringlb ready" "$tmp/ringlb.log" || { cat "$tmp/ringlb.log"; exit 1; }
-  addr=$(grep -o "listening on [0-9.:]*" "$tmp/ringlb.log" | head -n1 | awk '{print $3}')
+  up ringlb "$@"
+  rl_pid=$up_pid addr=$up_addr
   h2load -n 500 -c "$C" -m "$M" "http://$addr/" >/dev/null # warm-up
 }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 if [ "${COUNT:-}" = memory ]; then
-  "$RINGLB" run -c "$tmp/ringlb.toml" 2>"$tmp/ringlb.log" &
-  rl_pid=$!
-  pids+=("$rl_pid")
-  for _ in $(seq 1200); do grep -q "ringlb ready" "$tmp/ringlb.log" && break; sleep 0.05; done
-  addr=$(grep -o "listening on [0-9.:]*" "$tmp/ringlb.log" | head -n1 | awk '{print $3}')
+  up ringlb
+  rl_pid=$up_pid addr=$up_addr
   h2load -n 1 -c 1 -m 1 "http://$addr/" >/dev/null # s1's connection, lazily built state
   sleep 1
   before=$(rss_kib "$rl_pid")
@@ -108,13 +112,10 @@ if [ "${COUNT:-}" = memory ]; then
   grep -q "$N succeeded, 0 failed" <<<"$res" || { echo "$res"; exit 1; }
   sleep 1
   after=$(rss_kib "$rl_pid")
-  echo "| ${SERVER:-plain} server, $((N - 1)) idle HTTP/2 connections | RSS before $before KiB, after $after KiB | $(((after - before) * 1024 / (N - 1))) bytes per connection |"
+  echo "| ${SERVER:-plain} server, $((N - 1)) idle connections to it | RSS before $before KiB, after $after KiB | $(((after - before) * 1024 / (N - 1))) bytes per connection |"
   exit 0
 fi
 if [ "${COUNT:-instructions}" = syscalls ]; then
-  "$RINGLB" run -c "$tmp/ringlb.toml" 2>"$tmp/ringlb.log" &
-  rl_pid=$!
-  pids+=("$rl_pid")
   start_ringlb
   strace -c -f -p "$rl_pid" -o "$tmp/strace" 2>/dev/null &
   st_pid=$!
@@ -130,11 +131,7 @@ if [ "${COUNT:-instructions}" = syscalls ]; then
   exit 0
 fi
 out="$tmp/callgrind.out"
-valgrind --tool=callgrind --callgrind-out-file="$out" --instr-atstart=no \
-  "$RINGLB" run -c "$tmp/ringlb.toml" 2>"$tmp/ringlb.log" &
-rl_pid=$!
-pids+=("$rl_pid")
-start_ringlb
+start_ringlb valgrind --tool=callgrind --callgrind-out-file="$out" --instr-atstart=no
 callgrind_control -i on "$rl_pid" >/dev/null 2>&1
 res=$(h2load -n "$N" -c "$C" -m "$M" "http://$addr/")
 callgrind_control -i off "$rl_pid" >/dev/null 2>&1
