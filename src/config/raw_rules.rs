@@ -1,6 +1,6 @@
 //! The rule keys as written: `[[table]]`, `[[frontend.acl]]`, `[[frontend.tcp_rule]]`,
-//! `[[frontend.http_rule]]`, `[[frontend.response_rule]]`, `[[frontend.error_page]]`
-//! (docs/rules.md). Unknown keys are refused; values keep their spans for messages.
+//! `[[frontend.http_rule]]`, `[[frontend.response_rule]]`, `[[frontend.error_page]]`,
+//! the same lists in a backend and `[[backend.use_server]]` (docs/rules.md). Unknown keys are refused; values keep their spans for messages.
 
 use serde::Deserialize;
 
@@ -168,6 +168,18 @@ pub struct RawResponseRule {
     pub value: Option<S<String>>,
     /// The value as a HAProxy log-format string, instead of the literal `value`.
     pub format: Option<S<String>>,
+    #[serde(rename = "if")]
+    pub if_: Option<S<String>>,
+    pub unless: Option<S<String>>,
+}
+
+/// `[[backend.use_server]]`: send the request (or TCP session) to `server` of this
+/// backend when the condition holds and the server is not down (HAProxy's
+/// `use-server`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUseServer {
+    pub server: S<String>,
     #[serde(rename = "if")]
     pub if_: Option<S<String>>,
     pub unless: Option<S<String>>,

@@ -209,7 +209,7 @@ impl Validator {
     fn config(&mut self, raw: &RawConfig) -> Config {
         let global = self.global(raw);
         let defaults = self.defaults(&raw.defaults);
-        let backends = self.backends(&raw.backend, &defaults);
+        let mut backends = self.backends(&raw.backend, &defaults);
         let names: HashMap<&str, usize> = raw
             .backend
             .iter()
@@ -217,13 +217,16 @@ impl Validator {
             .map(|(i, b)| (b.name.get_ref().as_str(), i))
             .collect();
         let tables = self.tables(&raw.table);
+        self.backend_rules(&raw.backend, &mut backends, &tables, &names);
         let admin_users = self.userlists(raw);
         let mut frontends = self.frontends(&raw.frontend, &defaults, &names, &tables);
         let sends_proxy = backends
             .iter()
             .any(|b| b.servers.iter().any(|s| s.send_proxy.is_some()));
+        let backend_rules = backends.iter().any(|b| b.rules.is_some());
         for f in &mut frontends {
             f.keeps_origin = sends_proxy;
+            f.backend_rules = backend_rules;
         }
         self.global_log_format(raw, &mut frontends);
         if raw.frontend.is_empty() && raw.vrrp.is_none() {
