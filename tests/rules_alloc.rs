@@ -82,6 +82,7 @@ fn evaluations_with_formats_allocate_nothing_once_warm() {
         to: RedirectTo::LocationFormat(location),
         status: 301,
         drop_query: false,
+        append_slash: false,
     });
     b.request(redirect, Some(When::If("moved"))).expect("ok");
     let status = HeaderEdit::with_format(HeaderOp::Set, "X-Status", fmt("%[status] %ci"));

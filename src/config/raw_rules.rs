@@ -142,6 +142,9 @@ pub struct RawHttpRule {
     pub prefix_format: Option<S<String>>,
     pub scheme: Option<S<String>>,
     pub drop_query: Option<bool>,
+    /// `redirect` with `prefix`/`scheme`: a path without a trailing `/` gets one
+    /// (HAProxy's `append-slash`).
+    pub append_slash: Option<bool>,
     pub name: Option<S<String>>,
     pub value: Option<S<String>>,
     /// `set_header`/`add_header`: the value as a HAProxy log-format string

@@ -217,8 +217,8 @@ impl Validator {
             .map(|(i, b)| (b.name.get_ref().as_str(), i))
             .collect();
         let tables = self.tables(&raw.table);
-        self.backend_rules(&raw.backend, &mut backends, &tables, &names);
         let admin_users = self.userlists(raw);
+        self.backend_rules(&raw.backend, &mut backends, &tables, &names);
         let mut frontends = self.frontends(&raw.frontend, &defaults, &names, &tables);
         let sends_proxy = backends
             .iter()

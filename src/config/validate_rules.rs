@@ -214,8 +214,12 @@ impl Validator {
                 let what = format!("{key}: use_server {}", i + 1);
                 let name = r.server.get_ref();
                 let Some(s) = cfg.servers.iter().position(|s| s.name == *name) else {
-                    let msg = format!("{what}: server {name:?} is not a server of this backend");
-                    self.error(r.server.span(), msg);
+                    // A server whose own lines are wrong was reported already.
+                    if !be.server.iter().any(|s| s.name.get_ref() == name) {
+                        let msg =
+                            format!("{what}: server {name:?} is not a server of this backend");
+                        self.error(r.server.span(), msg);
+                    }
                     continue;
                 };
                 let when = self.when(&r.if_, &r.unless, &what);

@@ -427,6 +427,9 @@ fn location(rd: &Redirect, facts: &Facts<'_>, h: &HttpFacts<'_>, sc: &mut Scratc
         }
     }
     out.extend_from_slice(path);
+    if rd.append_slash && !path.ends_with(b"/") {
+        out.push(b'/');
+    }
     if let Some(q) = query {
         out.push(b'?');
         out.extend_from_slice(q);
