@@ -222,30 +222,23 @@ fn backend_rules_apply_to_http2_streams() {
 
 /// Backend "app" with servers s0 and s1 (recording backends) and `rules` added.
 fn pinned(s0: &Backend, s1: &Backend, rules: &str) -> String {
-    format!(
-        r#"[global]
-workers = 1
-pin_workers = false
-admin_bind = "127.0.0.1:0"
+    with_servers(&[("s0", s0), ("s1", s1)], rules)
+}
 
-[[frontend]]
-name = "web"
-bind = ["127.0.0.1:0"]
-mode = "http"
-default_backend = "app"
-
-[[backend]]
-name = "app"
-{rules}
-[[backend.server]]
-name = "s0"
-address = "{}"
-[[backend.server]]
-name = "s1"
-address = "{}"
-"#,
-        s0.addr, s1.addr
-    )
+/// Backend "app" with these servers, in this order, and `rules` added.
+fn with_servers(servers: &[(&str, &Backend)], rules: &str) -> String {
+    let mut c = format!(
+        "[global]\nworkers = 1\npin_workers = false\nadmin_bind = \"127.0.0.1:0\"\n\n\
+         [[frontend]]\nname = \"web\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\n\
+         default_backend = \"app\"\n\n[[backend]]\nname = \"app\"\n{rules}\n"
+    );
+    for (name, b) in servers {
+        c.push_str(&format!(
+            "[[backend.server]]\nname = \"{name}\"\naddress = \"{}\"\n",
+            b.addr
+        ));
+    }
+    c
 }
 
 const PIN: &str = r#"
@@ -284,6 +277,23 @@ fn use_server_pins_matching_requests_unless_the_server_is_down() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(Client::connect(r.addr()).get("/pin/z").0, 200);
     assert_eq!((s0.requests(), s1.requests()), (6, 10));
+}
+
+/// Workers keep servers in slots across reloads: a reload that reorders the servers
+/// (the pinned one first now, a new one next) still pins to the server by its name.
+#[test]
+fn use_server_follows_its_server_across_a_reload() {
+    let (s0, s1, s2) = (Backend::start(), Backend::start(), Backend::start());
+    let mut r = Ringlb::start(&pinned(&s0, &s1, PIN));
+    assert_eq!(Client::connect(r.addr()).get("/pin/a").0, 200);
+    assert_eq!((s0.requests(), s1.requests()), (0, 1));
+    let reordered = with_servers(&[("s1", &s1), ("s2", &s2), ("s0", &s0)], PIN);
+    std::fs::write(r.config_path(), &reordered).unwrap();
+    r.reload_and_wait();
+    for _ in 0..4 {
+        assert_eq!(Client::connect(r.addr()).get("/pin/b").0, 200);
+    }
+    assert_eq!((s0.requests(), s1.requests(), s2.requests()), (0, 5, 0));
 }
 
 #[test]
