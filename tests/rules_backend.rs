@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::process::Command;
 
 use common::http::{client_from, Backend, Client};
-use common::{admin, Echo, Ringlb};
+use common::{admin, Echo, Ringlb, TempConfig, BIN};
 use ringlb::config::Config;
 
 /// A frontend routing `/b/...` to backend "b" (by a rule) and the rest to "a"; both
@@ -299,6 +299,20 @@ fn use_server_follows_its_server_across_a_reload() {
 #[test]
 fn use_server_rules_check_their_server_and_condition() {
     let (s0, s1) = (Backend::start(), Backend::start());
+    let cfg = TempConfig::new(&pinned(&s0, &s1, PIN));
+    let out = Command::new(BIN)
+        .args(["check", "-c"])
+        .arg(&cfg.0)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(
+            "backend \"app\": 1 acl(s), 0 http_rule(s), 0 response_rule(s), 1 use_server rule(s)"
+        ),
+        "{stdout}"
+    );
     for (rules, want) in [
         (
             "[[backend.use_server]]\nserver = \"nope\"",

@@ -440,6 +440,21 @@ pub struct Backend {
     pub rule_servers: Vec<usize>,
 }
 
+impl Backend {
+    /// The line `ringlb check` prints about this backend's rules; `None` without any.
+    pub fn rule_summary(&self) -> Option<String> {
+        let r = self.rules.as_ref()?;
+        Some(format!(
+            "backend {:?}: {} acl(s), {} http_rule(s), {} response_rule(s), {} use_server rule(s)",
+            self.name,
+            r.acls().len(),
+            r.request_rules().len(),
+            r.response_rules().len(),
+            r.server_rules().len()
+        ))
+    }
+}
+
 impl Config {
     /// Read and validate a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
