@@ -244,6 +244,9 @@ pub struct Frontend {
     /// The backend (index, or slot in a worker) of each configuration backend index,
     /// for `use_backend` rules.
     pub rule_backends: Vec<usize>,
+    /// A backend of the configuration has rules of its own: requests may meet rules
+    /// even when this frontend has none (the connection's port, SNI and ALPN are kept).
+    pub backend_rules: bool,
     pub error_pages: Vec<ErrorPage>,
     /// `proxy_protocol`: a header is read first on every connection.
     pub proxy_protocol: Option<std::sync::Arc<ProxyProtocolIn>>,
@@ -335,6 +338,11 @@ impl Frontend {
         }
     }
 
+    /// Rules may look at this frontend's connections: its own, or a backend's.
+    pub fn has_rules(&self) -> bool {
+        self.rules.is_some() || self.backend_rules
+    }
+
     /// How many rules `rule_label` numbers.
     pub fn rule_count(&self) -> usize {
         self.rules.as_ref().map_or(0, |r| {
@@ -423,6 +431,28 @@ pub struct Backend {
     pub cookie: Option<CookiePersist>,
     /// `[backend.compression]`: response compression; `None`: not set here.
     pub compression: Option<Compression>,
+    /// The backend's own ACLs, request, response and `use_server` rules, run once a
+    /// request is routed here (docs/rules.md); `None` without any.
+    pub rules: Option<std::sync::Arc<crate::rules::RuleSet>>,
+    /// For those rules: `nbsrv`'s backend numbers and `use_server`'s server numbers
+    /// (configuration indexes) → indexes in the worker (slots, set by the worker).
+    pub rule_backends: Vec<usize>,
+    pub rule_servers: Vec<usize>,
+}
+
+impl Backend {
+    /// The line `ringlb check` prints about this backend's rules; `None` without any.
+    pub fn rule_summary(&self) -> Option<String> {
+        let r = self.rules.as_ref()?;
+        Some(format!(
+            "backend {:?}: {} acl(s), {} http_rule(s), {} response_rule(s), {} use_server rule(s)",
+            self.name,
+            r.acls().len(),
+            r.request_rules().len(),
+            r.response_rules().len(),
+            r.server_rules().len()
+        ))
+    }
 }
 
 impl Config {

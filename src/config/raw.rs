@@ -376,6 +376,16 @@ pub struct RawBackend {
     pub cookie: Option<S<RawCookie>>,
     /// Added key: response compression (HAProxy `compression`).
     pub compression: Option<S<RawCompression>>,
+    /// Added keys: the backend's own rules, run once a request is routed here
+    /// (HAProxy's rules in a backend; see `raw_rules.rs` and docs/rules.md).
+    #[serde(default)]
+    pub acl: Vec<S<super::raw_rules::RawAcl>>,
+    #[serde(default)]
+    pub http_rule: Vec<S<super::raw_rules::RawHttpRule>>,
+    #[serde(default)]
+    pub response_rule: Vec<S<super::raw_rules::RawResponseRule>>,
+    #[serde(default)]
+    pub use_server: Vec<S<super::raw_rules::RawUseServer>>,
 }
 
 /// `[frontend.compression]` / `[backend.compression]`.

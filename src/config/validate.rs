@@ -209,7 +209,7 @@ impl Validator {
     fn config(&mut self, raw: &RawConfig) -> Config {
         let global = self.global(raw);
         let defaults = self.defaults(&raw.defaults);
-        let backends = self.backends(&raw.backend, &defaults);
+        let mut backends = self.backends(&raw.backend, &defaults);
         let names: HashMap<&str, usize> = raw
             .backend
             .iter()
@@ -218,12 +218,15 @@ impl Validator {
             .collect();
         let tables = self.tables(&raw.table);
         let admin_users = self.userlists(raw);
+        self.backend_rules(&raw.backend, &mut backends, &tables, &names);
         let mut frontends = self.frontends(&raw.frontend, &defaults, &names, &tables);
         let sends_proxy = backends
             .iter()
             .any(|b| b.servers.iter().any(|s| s.send_proxy.is_some()));
+        let backend_rules = backends.iter().any(|b| b.rules.is_some());
         for f in &mut frontends {
             f.keeps_origin = sends_proxy;
+            f.backend_rules = backend_rules;
         }
         self.global_log_format(raw, &mut frontends);
         if raw.frontend.is_empty() && raw.vrrp.is_none() {

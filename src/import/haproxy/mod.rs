@@ -3,8 +3,8 @@
 //! - `sections.rs`: the file into sections and tokenized lines (parse errors here).
 //! - `values.rs`: times, addresses, paths in ringlb's spelling.
 //! - `model.rs`: the frontend/backend/global being built.
-//! - `proxy.rs`: one proxy directive (mode, timeouts, options, balance...) → model;
-//!   a backend's own rules moved to the frontends that only use it.
+//! - `proxy.rs`: one proxy directive (mode, timeouts, options, balance...) → model.
+//! - `backend_rules.rs`: a backend's own rules and `use-server` → `[[backend.*]]` rules.
 //! - `bind.rs`: `bind` lines (TLS, PROXY protocol).
 //! - `compression.rs`: `compression ...` → `[frontend.compression]` / `[backend.compression]`.
 //! - `server.rs`: `server`, `default-server`, `server-template`, `cookie`.
@@ -23,6 +23,7 @@
 //! - `tcpka.rs`: `option tcpka` / `clitcpka` / `srvtcpka` → `tcp_keepalive`.
 
 mod acl;
+mod backend_rules;
 mod bind;
 mod checks;
 mod compression;
