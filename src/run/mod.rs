@@ -36,7 +36,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR2};
 use crate::admin;
 use crate::announce;
 use crate::config::{Config, Mode};
-use crate::control::{history_loop, ping_loop, Control, Listening};
+use crate::control::{history_loop, ping_loop, vrrp_mail_loop, Control, Listening};
 use crate::listen::{self, BindError, BoundListener};
 use crate::msg::{Broadcaster, Event};
 use crate::vrrp;
@@ -461,6 +461,9 @@ async fn control_thread(
     if tracking {
         control.track();
     }
+    if control.vrrp.is_some() {
+        monoio::spawn(vrrp_mail_loop(Rc::clone(&control)));
+    }
     if tracking || watchdog.is_some() {
         monoio::spawn(ping_loop(Rc::clone(&control), tracking));
     }
@@ -491,6 +494,7 @@ async fn control_thread(
     if let Some(v) = &control.vrrp {
         v.finish();
     }
+    control.finish_mail();
     exit
 }
 
