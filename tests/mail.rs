@@ -15,6 +15,7 @@ use std::sync::mpsc::{channel, Receiver};
 use std::time::Instant;
 
 use common::netns::{local_service, Lan};
+use common::peers::AgentPeer;
 use common::switch::{checked_config, spread, Switch};
 use common::vrrp::start_ringlb;
 use common::{tool_installed, Ringlb, PATIENCE};
@@ -205,6 +206,35 @@ fn a_reload_changes_where_mail_goes_and_which_levels() {
     assert!(
         first.mails.try_recv().is_err(),
         "mail still went to the old server"
+    );
+}
+
+#[test]
+fn an_agent_taking_a_server_down_is_mailed() {
+    let Some(sink) = Sink::local("an_agent_taking_a_server_down_is_mailed", false) else {
+        return;
+    };
+    let (a, b) = (Switch::start("a"), Switch::start("b"));
+    let agent = AgentPeer::start("up\n");
+    let check = format!("{CHECK}\nagent_interval = \"100ms\"");
+    let mut config = checked_config(1, &[&a, &b], &check, "", "");
+    let a_line = format!("address = \"{}\"\ncheck = true\n", a.addr);
+    let with_agent = format!(
+        "{a_line}agent_check = true\nagent_port = {}\n",
+        agent.addr.port()
+    );
+    config = config.replacen(&a_line, &with_agent, 1);
+    let mail = mail_section(sink.port, "\"ops@example.org\"", "");
+    let mut r = Ringlb::start(&format!("{config}{mail}"));
+    agent.wait_more(1);
+    agent.say("down\n");
+    r.wait_for("app/a DOWN");
+    let (down, before) = sink.until("Server app/a is DOWN");
+    assert!(before.is_empty(), "{before:?}");
+    assert!(
+        body(&down).contains("reason: agent says \"down\""),
+        "{}",
+        body(&down)
     );
 }
 
