@@ -8,110 +8,19 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::Ipv4Addr;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
 use std::time::Instant;
 
+use common::mail::{body, data, header, Sink, SINK};
 use common::netns::{local_service, Lan};
 use common::peers::AgentPeer;
 use common::switch::{checked_config, spread, Switch};
 use common::vrrp::start_ringlb;
 use common::{tool_installed, Ringlb, PATIENCE};
 
-const SINK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mail_peers/smtp_sink.py");
 const CHECK: &str =
     "kind = \"http\"\npath = \"/health\"\ninterval = \"100ms\"\nfast_interval = \"50ms\"\n\
                      down_interval = \"100ms\"\ntimeout = \"2s\"\nrise = 1\nfall = 1";
-
-/// A running SMTP sink; killed on drop.
-struct Sink {
-    child: Child,
-    mails: Receiver<serde_json::Value>,
-    port: u16,
-}
-
-impl Sink {
-    fn spawn(mut cmd: Command) -> Sink {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start the SMTP sink");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let ready = lines.next().and_then(Result::ok).unwrap_or_default();
-        let port = ready
-            .strip_prefix("READY ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("the sink said {ready:?}"));
-        let (tx, mails) = channel();
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                let _ = tx.send(serde_json::from_str(&line).expect("sink JSON"));
-            }
-        });
-        Sink { child, mails, port }
-    }
-
-    /// On loopback; `hang`: accepts and never answers.
-    fn local(test: &str, hang: bool) -> Option<Sink> {
-        if !tool_installed(test, "python3") {
-            return None;
-        }
-        let mut cmd = Command::new("python3");
-        cmd.arg(SINK);
-        if hang {
-            cmd.arg("--hang");
-        }
-        Some(Sink::spawn(cmd))
-    }
-
-    /// The next mail (bounded wait).
-    fn next(&self) -> serde_json::Value {
-        self.mails
-            .recv_timeout(PATIENCE)
-            .expect("no mail arrived in time")
-    }
-
-    /// The next mail whose text contains `needle`; the ones before it are returned too.
-    fn until(&self, needle: &str) -> (serde_json::Value, Vec<serde_json::Value>) {
-        let mut before = Vec::new();
-        loop {
-            let m = self.next();
-            if data(&m).contains(needle) {
-                return (m, before);
-            }
-            before.push(m);
-        }
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn data(m: &serde_json::Value) -> &str {
-    m["data"].as_str().unwrap_or("")
-}
-
-fn header<'a>(m: &'a serde_json::Value, name: &str) -> &'a str {
-    let data = data(m);
-    let head = data.split("\r\n\r\n").next().unwrap_or("");
-    head.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
-        .unwrap_or_else(|| panic!("no {name} header in {data:?}"))
-}
-
-fn body(m: &serde_json::Value) -> &str {
-    data(m)
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .trim_end()
-}
 
 fn mail_section(port: u16, to: &str, extra: &str) -> String {
     format!(

@@ -5,12 +5,10 @@
 //! another. A slow or dead server delays mails, never the control thread: a full
 //! queue drops the mail, and failures are logged once per period with a count.
 //!
-//! VRRP states are read from the routers' status every `VRRP_POLL` rather than
-//! pushed: the virtual router stays free of mail; a change and its undoing within
-//! one poll (100 ms) send no mail.
+//! The virtual routers tell every state change through `vrrp::watch` (where they
+//! run their notify programs): one mail per change, as keepalived sends.
 
-use std::cell::{OnceCell, RefCell};
-use std::collections::HashMap;
+use std::cell::OnceCell;
 use std::rc::Rc;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender, TrySendError};
 use std::sync::Arc;
@@ -21,12 +19,9 @@ use super::smtp::{self, Letter};
 use crate::config::{Mail, MAIL_LEVELS};
 use crate::lb::Oper;
 use crate::logging::LogEvery;
-use crate::vrrp::{state_name, State};
 
 /// Mails waiting for the SMTP thread; more are dropped (and counted in the log).
 const QUEUE: usize = 32;
-/// How often the virtual routers' states are compared with the last ones mailed.
-const VRRP_POLL: Duration = Duration::from_millis(100);
 /// At exit: how long the last mails (STOP) may take.
 const AT_EXIT: Duration = Duration::from_secs(3);
 /// HAProxy's levels for a server going down and coming up.
@@ -38,13 +33,11 @@ enum Job {
     Flush(Sender<()>),
 }
 
-/// The control thread's side: the queue, and what was last mailed per router.
+/// The control thread's side: the queue (its thread started with the first mail).
 #[derive(Default)]
 pub struct Mailer {
     queue: OnceCell<Option<SyncSender<Job>>>,
     dropped: LogEvery,
-    routers: RefCell<HashMap<String, &'static str>>,
-    groups: RefCell<HashMap<String, &'static str>>,
 }
 
 impl Mailer {
@@ -221,56 +214,44 @@ impl Control {
         }
     }
 
-    /// Mail the routers and groups whose state changed since the last mail.
-    /// `stopping`: at exit, an INIT router is stopping (keepalived's STOP).
-    pub fn mail_vrrp(&self, stopping: bool) {
-        let Some(vrrp) = &self.vrrp else { return };
-        let config = Arc::clone(&self.config.borrow());
-        let Some(mail) = &config.mail else { return };
-        let router_id = mail.router_id.clone().unwrap_or_else(host_name);
-        let name_of = |state: State| match state {
-            State::Initialize if !stopping => None,
-            s => Some(state_name(s, stopping)),
-        };
-        let mut changes = Vec::new();
-        for st in vrrp.statuses() {
-            let Some(now) = name_of(st.state) else {
-                continue;
-            };
-            let mut last = self.mailer.routers.borrow_mut();
-            if mail.vrrp_routers.contains(&st.name)
-                && last.insert(st.name.clone(), now) != Some(now)
-            {
-                changes.push(vrrp_text(&router_id, false, &st.name, now));
+    /// From now on, mail every state change of the virtual routers and sync groups
+    /// (the routers tell it as they tell their notify programs).
+    pub fn watch_vrrp(self: &Rc<Self>) {
+        let control = Rc::downgrade(self);
+        crate::vrrp::watch(Box::new(move |name, group, state| {
+            if let Some(c) = control.upgrade() {
+                c.mail_vrrp(name, group, state);
             }
-        }
-        for (name, _, state) in vrrp.groups() {
-            let Some(now) = state.and_then(name_of) else {
-                continue;
-            };
-            let mut last = self.mailer.groups.borrow_mut();
-            if mail.vrrp_groups.contains(&name) && last.insert(name.clone(), now) != Some(now) {
-                changes.push(vrrp_text(&router_id, true, &name, now));
-            }
-        }
-        for (subject, body) in changes {
-            self.mailer.post(mail, subject, body);
-        }
+        }));
     }
 
-    /// At exit, after the routers stopped: their STOP mails, then the queue is
+    /// `name` (a sync group when `group`) entered `state` (keepalived's names).
+    fn mail_vrrp(&self, name: &str, group: bool, state: &'static str) {
+        // INIT is no state keepalived mails; STOP is (`Stopping`).
+        if state == "INIT" {
+            return;
+        }
+        let Ok(config) = self.config.try_borrow().map(|c| Arc::clone(&c)) else {
+            return;
+        };
+        let Some(mail) = &config.mail else { return };
+        let list = if group {
+            &mail.vrrp_groups
+        } else {
+            &mail.vrrp_routers
+        };
+        if !list.iter().any(|n| n == name) {
+            return;
+        }
+        let router_id = mail.router_id.clone().unwrap_or_else(host_name);
+        let (subject, body) = vrrp_text(&router_id, group, name, state);
+        self.mailer.post(mail, subject, body);
+    }
+
+    /// At exit, after the routers stopped (their STOP mails queued): the queue is
     /// given `AT_EXIT` to drain.
     pub fn finish_mail(&self) {
-        self.mail_vrrp(true);
         self.mailer.flush(AT_EXIT);
-    }
-}
-
-/// With `[vrrp]`: compare the routers' states with the last mailed, every poll.
-pub async fn vrrp_mail_loop(control: Rc<Control>) {
-    while !control.stopping.get() {
-        control.mail_vrrp(false);
-        monoio::time::sleep(VRRP_POLL).await;
     }
 }
 

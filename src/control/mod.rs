@@ -37,7 +37,6 @@ mod smtp;
 pub mod table;
 mod track;
 
-pub use mail::vrrp_mail_loop;
 pub use plane::Control;
 pub use reload::Listening;
 pub use sampler::history_loop;

@@ -36,7 +36,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR2};
 use crate::admin;
 use crate::announce;
 use crate::config::{Config, Mode};
-use crate::control::{history_loop, ping_loop, vrrp_mail_loop, Control, Listening};
+use crate::control::{history_loop, ping_loop, Control, Listening};
 use crate::listen::{self, BindError, BoundListener};
 use crate::msg::{Broadcaster, Event};
 use crate::vrrp;
@@ -444,6 +444,7 @@ async fn control_thread(
     let mut control = Control::new(config, path, broadcaster, listening, vrrp);
     control.announce = announce.map(announce::Announcer::start);
     let control = Rc::new(control);
+    control.watch_vrrp();
     // Before the workers read their inboxes for the first time, as far as can be.
     upgrade::apply_servers(&control, &servers);
     upgrade::tables::restore(&control, tables);
@@ -460,9 +461,6 @@ async fn control_thread(
     control.start_resolvers();
     if tracking {
         control.track();
-    }
-    if control.vrrp.is_some() {
-        monoio::spawn(vrrp_mail_loop(Rc::clone(&control)));
     }
     if tracking || watchdog.is_some() {
         monoio::spawn(ping_loop(Rc::clone(&control), tracking));
