@@ -28,6 +28,7 @@
 //! | `vrrp.rs` | the validated virtual router types ([`Vrrp`], [`SyncGroup`], tracking) |
 //! | `validate_vrrp_track.rs` | `[[vrrp.track_interface]]`, `[[vrrp.track_script]]`, `[[vrrp.track_file]]` |
 //! | `validate_vrrp_sync.rs` | `[[vrrp]]` lists (names, ids and VIPs unique) and `[[vrrp_sync_group]]` |
+//! | `validate_mail.rs` | `[mail]`: alert mails' SMTP server, addresses, level, routers and backends ([`Mail`]) |
 //! | `validate_announce.rs` | `[announce]`: service addresses announced through BIRD ([`Announce`]) |
 //! | `validate_log.rs` | `global.log_target`, `global.syslog`, `syslog_copy`, `access_log_format` (global and per frontend) |
 //! | `validate_userlist.rs` | `[[userlist]]` (basic authentication users) and `global.admin_userlist` |
@@ -63,6 +64,7 @@ mod validate_frontend;
 mod validate_h2;
 mod validate_l4;
 mod validate_log;
+mod validate_mail;
 mod validate_probe;
 mod validate_resolve;
 mod validate_rules;
@@ -96,6 +98,7 @@ pub use validate_compression::{
 };
 pub use validate_forwarded::Forwarded;
 pub use validate_h2::H2Settings;
+pub use validate_mail::{Mail, LEVELS as MAIL_LEVELS};
 pub use vrrp::{
     StateCommands, SyncGroup, TrackFile, TrackInterface, TrackScript, Vrrp, VrrpChecksum,
 };
@@ -117,6 +120,8 @@ pub struct Config {
     pub resolvers: Resolvers,
     /// Service addresses announced through BIRD while this node is healthy.
     pub announce: Option<Announce>,
+    /// `[mail]`: alert mails, sent by the control plane.
+    pub mail: Option<Mail>,
     /// Things that are allowed but worth telling the operator, already formatted
     /// as `file:line:column: message`.
     pub warnings: Vec<String>,

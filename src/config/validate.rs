@@ -260,6 +260,7 @@ impl Validator {
             .announce
             .as_ref()
             .and_then(|a| self.announce(a, &frontends));
+        let mail = self.mail(raw, &backends, &vrrp, &vrrp_sync_groups);
         let mut global = global;
         global.admin_write_groups = self.admin_write_groups(raw, admin_users.as_deref());
         global.admin_users = admin_users;
@@ -275,6 +276,7 @@ impl Validator {
             tables,
             resolvers,
             announce,
+            mail,
             warnings: Vec::new(),
         }
     }
