@@ -13,6 +13,8 @@
 # `strace -c -f`, same set-up; one markdown row per syscall and the total). With
 # io_uring, the default driver, I/O goes through the ring instead: these counts say
 # how many reads and writes a request takes, not how many syscalls.
+# PROTO=h1: the same with HTTP/1.1 keep-alive requests (`h2load --h1`, M pipelined;
+# use M=1), for what code shared with HTTP/1.1 costs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benches/lib.sh
@@ -33,7 +35,7 @@ name = "f"
 bind = ["127.0.0.1:0"]
 mode = "http"
 default_backend = "b"
-h2c = "prior-knowledge"
+$([ "${PROTO:-h2}" = h1 ] || echo 'h2c = "prior-knowledge"')
 ${FRONTEND_TOML:-}
 
 [[backend]]
@@ -42,11 +44,13 @@ name = "b"
 name = "s1"
 address = "$backend"
 TOML
+H1=()
+[ "${PROTO:-h2}" != h1 ] || H1=(--h1)
 start_ringlb() {
   for _ in $(seq 1200); do grep -q "ringlb ready" "$tmp/ringlb.log" && break; sleep 0.05; done
   grep -q "ringlb ready" "$tmp/ringlb.log" || { cat "$tmp/ringlb.log"; exit 1; }
   addr=$(grep -o "listening on [0-9.:]*" "$tmp/ringlb.log" | head -n1 | awk '{print $3}')
-  h2load -n 500 -c "$C" -m "$M" "http://$addr/" >/dev/null # warm-up
+  h2load "${H1[@]}" -n 500 -c "$C" -m "$M" "http://$addr/" >/dev/null # warm-up
 }
 if [ "${COUNT:-instructions}" = syscalls ]; then
   "$RINGLB" run -c "$tmp/ringlb.toml" 2>"$tmp/ringlb.log" &
@@ -56,7 +60,7 @@ if [ "${COUNT:-instructions}" = syscalls ]; then
   strace -c -f -p "$rl_pid" -o "$tmp/strace" 2>/dev/null &
   st_pid=$!
   for _ in $(seq 100); do grep -q 'TracerPid:.*[1-9]' "/proc/$rl_pid/status" && break; sleep 0.05; done
-  res=$(h2load -n "$N" -c "$C" -m "$M" "http://$addr/")
+  res=$(h2load "${H1[@]}" -n "$N" -c "$C" -m "$M" "http://$addr/")
   kill -INT "$st_pid"
   wait "$st_pid" 2>/dev/null || true
   grep -q "$N succeeded, 0 failed" <<<"$res" || { echo "$res"; exit 1; }
@@ -73,7 +77,7 @@ rl_pid=$!
 pids+=("$rl_pid")
 start_ringlb
 callgrind_control -i on "$rl_pid" >/dev/null 2>&1
-res=$(h2load -n "$N" -c "$C" -m "$M" "http://$addr/")
+res=$(h2load "${H1[@]}" -n "$N" -c "$C" -m "$M" "http://$addr/")
 callgrind_control -i off "$rl_pid" >/dev/null 2>&1
 grep -q "$N succeeded, 0 failed" <<<"$res" || { echo "$res"; exit 1; }
 # A dump now: ringlb under valgrind may take long to stop on SIGTERM.
@@ -82,7 +86,7 @@ for _ in $(seq 600); do [ -s "$out.1" ] && break; sleep 0.1; done
 kill -KILL "$rl_pid" 2>/dev/null || true
 wait "$rl_pid" 2>/dev/null || true
 [ -z "${KEEP:-}" ] || cp "$out.1" "$KEEP"
-echo "instructions per HTTP/2 request ($N requests, -c $C -m $M, $BODY-byte bodies; callgrind, every thread; top 25 by inclusive cost):"
+echo "instructions per ${PROTO:-h2} request ($N requests, -c $C -m $M, $BODY-byte bodies; callgrind, every thread; top 25 by inclusive cost):"
 callgrind_annotate --inclusive=yes "$out.1" 2>/dev/null | awk -v n="$N" '
   /PROGRAM TOTALS/ {c=$1; gsub(",", "", c); printf "  %-24s %10.0f\n", "TOTAL", c / n}
   /^ *[0-9,]+ \(/ && /\[/ && shown < 25 {c=$1; gsub(",", "", c); sub(/^ *[0-9,]+ +\( *[0-9.]+%\) +/, ""); printf "  %10.0f %s\n", c / n, substr($0, 1, 120); shown++}'
