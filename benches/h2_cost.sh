@@ -22,6 +22,8 @@
 # one, as SERVER says), one request to each (round robin, so one
 # connection each), ringlb's RSS before and after, natively with the default driver;
 # prints a markdown row.
+# PROTO=h1: the same with HTTP/1.1 keep-alive requests (`h2load --h1`, M pipelined;
+# use M=1), for what code shared with HTTP/1.1 costs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benches/lib.sh
@@ -89,17 +91,19 @@ name = "f"
 bind = ["127.0.0.1:0"]
 mode = "http"
 default_backend = "b"
-h2c = "prior-knowledge"
+$([ "${PROTO:-h2}" = h1 ] || echo 'h2c = "prior-knowledge"')
 ${FRONTEND_TOML:-}
 
 [[backend]]
 name = "b"
 $server_list
 TOML
+H1=()
+[ "${PROTO:-h2}" != h1 ] || H1=(--h1)
 start_ringlb() {
   up ringlb "$@"
   rl_pid=$up_pid addr=$up_addr
-  h2load -n 500 -c "$C" -m "$M" "http://$addr/" >/dev/null # warm-up
+  h2load "${H1[@]}" -n 500 -c "$C" -m "$M" "http://$addr/" >/dev/null # warm-up
 }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 if [ "${COUNT:-}" = memory ]; then
@@ -120,7 +124,7 @@ if [ "${COUNT:-instructions}" = syscalls ]; then
   strace -c -f -p "$rl_pid" -o "$tmp/strace" 2>/dev/null &
   st_pid=$!
   for _ in $(seq 100); do grep -q 'TracerPid:.*[1-9]' "/proc/$rl_pid/status" && break; sleep 0.05; done
-  res=$(h2load -n "$N" -c "$C" -m "$M" "http://$addr/")
+  res=$(h2load "${H1[@]}" -n "$N" -c "$C" -m "$M" "http://$addr/")
   kill -INT "$st_pid"
   wait "$st_pid" 2>/dev/null || true
   grep -q "$N succeeded, 0 failed" <<<"$res" || { echo "$res"; exit 1; }
@@ -133,7 +137,7 @@ fi
 out="$tmp/callgrind.out"
 start_ringlb valgrind --tool=callgrind --callgrind-out-file="$out" --instr-atstart=no
 callgrind_control -i on "$rl_pid" >/dev/null 2>&1
-res=$(h2load -n "$N" -c "$C" -m "$M" "http://$addr/")
+res=$(h2load "${H1[@]}" -n "$N" -c "$C" -m "$M" "http://$addr/")
 callgrind_control -i off "$rl_pid" >/dev/null 2>&1
 grep -q "$N succeeded, 0 failed" <<<"$res" || { echo "$res"; exit 1; }
 # A dump now: ringlb under valgrind may take long to stop on SIGTERM.
@@ -142,7 +146,7 @@ for _ in $(seq 600); do [ -s "$out.1" ] && break; sleep 0.1; done
 kill -KILL "$rl_pid" 2>/dev/null || true
 wait "$rl_pid" 2>/dev/null || true
 [ -z "${KEEP:-}" ] || cp "$out.1" "$KEEP"
-echo "instructions per HTTP/2 request ($N requests, -c $C -m $M, $BODY-byte bodies, ${SERVER:-plain} server; callgrind, every thread; top 25 by inclusive cost):"
+echo "instructions per ${PROTO:-h2} request ($N requests, -c $C -m $M, $BODY-byte bodies, ${SERVER:-plain} server; callgrind, every thread; top 25 by inclusive cost):"
 callgrind_annotate --inclusive=yes "$out.1" 2>/dev/null | awk -v n="$N" '
   /PROGRAM TOTALS/ {c=$1; gsub(",", "", c); printf "  %-24s %10.0f\n", "TOTAL", c / n}
   /^ *[0-9,]+ \(/ && /\[/ && shown < 25 {c=$1; gsub(",", "", c); sub(/^ *[0-9,]+ +\( *[0-9.]+%\) +/, ""); printf "  %10.0f %s\n", c / n, substr($0, 1, 120); shown++}'

@@ -116,7 +116,8 @@ impl<'a> Exchange<'a> {
             return Ok(stop);
         }
         if let Some((from, to)) = self.duplex(&up) {
-            return self.send_duplex(up, from, to).await;
+            // Boxed: a rare path, the largest state of all (the common one stays small).
+            return Box::pin(self.send_duplex(up, from, to)).await;
         }
         if let Break(stop) = self.pump_request(&mut up).await? {
             return Ok(stop);
@@ -253,26 +254,29 @@ impl<'a> Exchange<'a> {
     ) -> Result<ControlFlow<Stop, (ResponseHead, BodyFraming)>, SessionError> {
         self.conn.sbuf.clear();
         loop {
-            let c = &mut *self.conn;
-            let read = read_response_head(
-                &c.worker,
-                self.fe,
-                &mut up.stream,
-                &mut c.sbuf,
-                &mut c.head,
-                self.timeout_server,
-                &self.req,
-            );
-            let got = match self.slow_response.filter(|_| !self.interim_sent) {
-                None => read.await,
-                Some(limit) => {
-                    // A frozen server is found out now, not after timeout_server.
-                    let mut read = std::pin::pin!(read);
-                    monoio::select! {
-                        got = &mut read => got,
-                        _ = monoio::time::sleep(limit) => {
-                            c.worker.slow_response(self.backend, up.lease.server, up.sent);
-                            read.await
+            let got = {
+                let c = &mut *self.conn;
+                // Pinned here once: awaited whole or in the select, the read is held
+                // in one place of this future (two copies of its state otherwise).
+                let mut read = std::pin::pin!(read_response_head(
+                    &c.worker,
+                    self.fe,
+                    &mut up.stream,
+                    &mut c.sbuf,
+                    &mut c.head,
+                    self.timeout_server,
+                    &self.req,
+                ));
+                match self.slow_response.filter(|_| !self.interim_sent) {
+                    None => read.await,
+                    Some(limit) => {
+                        // A frozen server is found out now, not after timeout_server.
+                        monoio::select! {
+                            got = &mut read => got,
+                            _ = monoio::time::sleep(limit) => {
+                                c.worker.slow_response(self.backend, up.lease.server, up.sent);
+                                read.await
+                            }
                         }
                     }
                 }
@@ -481,6 +485,20 @@ impl<'a> Exchange<'a> {
         let worker = &self.conn.worker;
         worker.record(self.backend, up.lease.server, Outcome::ResponseFailed);
     }
+}
+
+/// The size and alignment of the phases' futures (see `http_sizes.rs`).
+#[cfg(test)]
+pub(super) fn phase_sizes() -> [(&'static str, (usize, usize)); 6] {
+    use super::http::sizes::{ret1, ret2, ret3, ret4};
+    [
+        ("Exchange::connect", ret1(Exchange::connect)),
+        ("Exchange::send", ret2(Exchange::send)),
+        ("Exchange::pump_request", ret2(Exchange::pump_request)),
+        ("Exchange::response_head", ret2(Exchange::response_head)),
+        ("Exchange::pump_response", ret3(Exchange::pump_response)),
+        ("Exchange::send_duplex", ret4(Exchange::send_duplex)),
+    ]
 }
 
 fn body_error(e: BodyError) -> SessionError {

@@ -412,15 +412,23 @@ impl Conn {
         });
         // The frontend's error_page for this status, if any (copied into the head
         // buffer: the connection ends after it).
+        // (Boxed: the lingering close is large and rare; every phase of an exchange
+        // may refuse, and its future would be as large as this one's.)
         let frontend = self.worker.frontend(self.fe);
         match frontend.error_pages.iter().find(|p| p.status == status) {
             Some(page) => {
                 let mut out = std::mem::take(&mut self.head);
                 out.clear();
                 out.extend_from_slice(&page.response);
-                reject(&mut self.client, out).await;
+                Box::pin(reject(&mut self.client, out)).await;
             }
-            None => reject(&mut self.client, crate::http::error_response(status)).await,
+            None => {
+                Box::pin(reject(
+                    &mut self.client,
+                    crate::http::error_response(status),
+                ))
+                .await
+            }
         }
     }
 
@@ -505,3 +513,7 @@ fn has_response_rules(frontend: &Frontend) -> bool {
         .as_deref()
         .is_some_and(|r| !r.response_rules().is_empty())
 }
+
+#[cfg(test)]
+#[path = "http_sizes.rs"]
+pub(super) mod sizes;

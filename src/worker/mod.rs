@@ -27,6 +27,7 @@
 //! | `http.rs` | an HTTP-mode client connection: requests one after another, redirects, refusals, upgrades |
 //! | `exchange.rs` | one request to a backend and its response, one method per phase |
 //! | `exchange_duplex.rs` | its request body streamed to an HTTP/2 server while the response comes back (a child of `exchange.rs`) |
+//! | `http_sizes.rs` | tests only: the size of the futures a request's session is made of (a child of `http.rs`) |
 //! | `http_heads.rs` | reading request and response heads, waiting for the next request, error responses |
 //! | `body.rs` | streaming a message body through one bounded buffer |
 //! | `compress.rs` | response compression: negotiate, decide on the head, stream the body through a pooled encoder |

@@ -180,7 +180,9 @@ async fn connect_with(
                         return Ok((lease, stream, true));
                     }
                 }
-                connect_to(worker, &lease, addr, timeout, to.peer, origin)
+                // Boxed: a new connection (and its TLS handshake's state) is the rare
+                // path; a request on a pooled connection keeps its future small.
+                Box::pin(connect_to(worker, &lease, addr, timeout, to.peer, origin))
                     .await
                     .map(|s| (s, false))
             }

@@ -32,8 +32,10 @@ pub(super) async fn send_data(
         let got = match send.poll_capacity(&mut cx) {
             std::task::Poll::Ready(c) => Ok(c),
             std::task::Poll::Pending => {
+                // Boxed: a rare wait, and a timer inline would make every stream's
+                // task 128-byte aligned and larger (see `stream.rs`).
                 let wait = poll_fn(|cx| send.poll_capacity(cx));
-                monoio::time::timeout(timeout, wait).await
+                Box::pin(monoio::time::timeout(timeout, wait)).await
             }
         };
         let n = match got {

@@ -84,7 +84,7 @@ pub(super) async fn serve(
     };
     // What already came of the body: a stream whose DATA already broke its
     // content-length (or that was reset) goes nowhere.
-    let first_data = match poll_now(&mut body) {
+    let first_data = match poll_data_now(&mut body) {
         Some(Some(Err(_))) => {
             shared.worker.give_buffer(head);
             shared.client_reset();
@@ -128,7 +128,12 @@ pub(super) async fn serve(
                 // The body is not needed any more: the session sees its end.
                 drop(feed);
                 peer.close_write();
-                let _ = monoio::time::timeout(AFTER, session).await;
+                // Most often the session has only to log and tidy up by now, done at
+                // its next poll: the timer (boxed: inline, it would make this task
+                // larger and 128-byte aligned) is for one that is not.
+                if poll_now(&mut session).is_none() {
+                    let _ = Box::pin(monoio::time::timeout(AFTER, session)).await;
+                }
                 break None;
             }
             Step::Answered(Err(cut)) => break Some(cut),
@@ -203,13 +208,19 @@ impl Drop for Lent<'_> {
 }
 
 /// The body's next DATA if it is there already; `None`: not yet.
-fn poll_now(body: &mut RecvStream) -> Option<Option<Result<Bytes, ::h2::Error>>> {
+fn poll_data_now(body: &mut RecvStream) -> Option<Option<Result<Bytes, ::h2::Error>>> {
     if body.is_end_stream() {
         return Some(None);
     }
+    poll_now(&mut poll_fn(|cx| body.poll_data(cx)))
+}
+
+/// What `f` gives if it is ready now; `None`: not yet (polled again later with the
+/// task's waker, which then replaces the one given here).
+fn poll_now<F: std::future::Future + Unpin>(f: &mut F) -> Option<F::Output> {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match body.poll_data(&mut cx) {
-        std::task::Poll::Ready(d) => Some(d),
+    match std::pin::Pin::new(f).poll(&mut cx) {
+        std::task::Poll::Ready(v) => Some(v),
         std::task::Poll::Pending => None,
     }
 }

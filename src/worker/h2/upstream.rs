@@ -193,7 +193,9 @@ pub async fn open_stream(
         }
         None => {
             let _opening = worker.h2_conns().opening(backend, server);
-            connect(worker, lease, addr, timeout, peer, origin).await?
+            // Boxed: the rare path (a stream on an open connection keeps the
+            // request's future small).
+            Box::pin(connect(worker, lease, addr, timeout, peer, origin)).await?
         }
     };
     let (end, their_end) = pipe(PIPE_CAP, false);
