@@ -158,6 +158,7 @@ impl<'a> Exchange<'a> {
             backend: self.backend,
             peer: c.rec.peer,
             sticky: self.req.sticky.server,
+            hash: self.req.hash,
         };
         let h2 = StreamOpts {
             trailers: self.req.trailers,

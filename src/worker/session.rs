@@ -66,6 +66,7 @@ pub async fn serve_tcp(
         backend,
         peer,
         sticky: None,
+        hash: None,
     };
     let connected = connect(&worker, to, Reuse::Never, None, origin.as_ref()).await;
     let (lease, mut server, _) = match connected {

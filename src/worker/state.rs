@@ -339,11 +339,11 @@ impl Worker {
         self: &Rc<Self>,
         backend: usize,
         avoid: Option<usize>,
-        client: IpAddr,
+        key: (IpAddr, Option<u32>),
         queued: bool,
     ) -> Picked {
         let choice = match self.backends.borrow_mut().get_mut(backend) {
-            Some(b) => b.pick(avoid, client, queued),
+            Some(b) => b.pick(avoid, key, queued),
             None => Choice::NoServer,
         };
         match choice {
@@ -357,17 +357,18 @@ impl Worker {
     }
 
     /// Pick and lease a server, waiting in the backend's queue (FIFO, `timeout_queue`)
-    /// while every usable server is at its connection limit.
+    /// while every usable server is at its connection limit. `key`: the client's
+    /// address and the request's key hash, for the hashing balancers.
     pub async fn acquire(
         self: &Rc<Self>,
         backend: usize,
         avoid: Option<usize>,
-        client: IpAddr,
+        key: (IpAddr, Option<u32>),
     ) -> Result<(ServerLease, SocketAddr), NoSlot> {
         let mut queued = false;
         let mut deadline = None;
         loop {
-            let picked = self.pick(backend, avoid, client, queued);
+            let picked = self.pick(backend, avoid, key, queued);
             if queued {
                 // Pass the turn on if there is room for the next one too.
                 self.wake_next(backend);
