@@ -191,14 +191,16 @@ impl BackendState {
         self.config.servers[server].address
     }
 
-    /// With dynamic limits: the backend's load went up or down by one; each limit
-    /// follows it (a server that gains or loses room changes the candidates).
-    fn load_changed(&mut self, up: i32) {
+    /// With dynamic limits: the backend's load (active connections, up or down by
+    /// `up`, and waiters) changed; each limit follows it (a server that gains or
+    /// loses room changes the candidates). True when a server gained room.
+    fn load_changed(&mut self, up: i32) -> bool {
         if self.dynamic.is_empty() {
-            return;
+            return false;
         }
         self.load = self.load.saturating_add_signed(up);
         let load = self.load.saturating_add(self.queue.len() as u32);
+        let mut gained = false;
         for (s, &(min, max)) in self.servers.iter_mut().zip(&self.dynamic) {
             if min == 0 {
                 continue;
@@ -207,7 +209,17 @@ impl BackendState {
             s.limit = lb::dynamic_limit(min, max, self.full, load);
             if s.has_room() != before {
                 self.epoch += 1;
+                gained |= !before;
             }
+        }
+        gained
+    }
+
+    /// A request just joined the queue: with dynamic limits the load grew, and a
+    /// server may have room for the first waiter now.
+    pub fn joined(&mut self) {
+        if self.load_changed(0) {
+            self.wake_next();
         }
     }
 

@@ -382,7 +382,9 @@ impl Worker {
                 let mut backends = self.backends.borrow_mut();
                 let b = &mut backends[backend];
                 let timeout = b.config.timeout_queue;
-                (b.queue.join().map_err(NoSlot::Queue)?, timeout)
+                let waiter = b.queue.join().map_err(NoSlot::Queue)?;
+                b.joined();
+                (waiter, timeout)
             };
             let deadline = *deadline.get_or_insert_with(|| Instant::now() + timeout);
             let left = deadline.saturating_duration_since(Instant::now());
