@@ -177,13 +177,11 @@ fn first_fills_servers_in_declaration_order() {
     assert_eq!(spread_keepalive(r.addr(), 6).get("a"), Some(&6));
 }
 
-/// HAProxy's default hash function (sdbm), as the oracle of `balance uri`.
+/// HAProxy's default hash function (sdbm), as the oracle of `balance uri`: in its
+/// textbook form (`h * 65599 + c`), not as ringlb computes it.
 fn sdbm(key: &[u8]) -> u32 {
     key.iter().fold(0u32, |h, &c| {
-        u32::from(c)
-            .wrapping_add(h << 6)
-            .wrapping_add(h << 16)
-            .wrapping_sub(h)
+        h.wrapping_mul(65_599).wrapping_add(u32::from(c))
     })
 }
 

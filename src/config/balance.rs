@@ -61,7 +61,7 @@ impl Validator {
                     span,
                     format!(
                         "{key}: balance = \"{}\" needs [backend.hash] {what} = ...",
-                        balance_name(balance)
+                        balance.name()
                     ),
                 );
             }
@@ -165,7 +165,7 @@ impl Validator {
             Some(v) if balance != needs => {
                 let msg = format!(
                     "{key}: hash.{name} applies to balance = \"{}\" only",
-                    balance_name(needs)
+                    needs.name()
                 );
                 self.error(v.span(), msg);
                 String::new()
@@ -212,13 +212,20 @@ impl Validator {
     }
 }
 
-/// The name `balance` is written with.
-fn balance_name(b: Balance) -> &'static str {
-    match b {
-        Balance::Uri => "uri",
-        Balance::UrlParam => "url_param",
-        Balance::Hdr => "hdr",
-        _ => "",
+impl Balance {
+    /// The name `balance` is written with (statistics and the API show it too).
+    pub fn name(self) -> &'static str {
+        match self {
+            Balance::Roundrobin => "roundrobin",
+            Balance::Leastconn => "leastconn",
+            Balance::Source => "source",
+            Balance::Random => "random",
+            Balance::P2c => "p2c",
+            Balance::First => "first",
+            Balance::Uri => "uri",
+            Balance::UrlParam => "url_param",
+            Balance::Hdr => "hdr",
+        }
     }
 }
 

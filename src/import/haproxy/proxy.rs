@@ -384,6 +384,7 @@ fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx:
             be.allbackups = true;
             cx.led.note(src, "ringlb always shares the load among all usable backup servers");
         }
+        ("prefer-last-server", _, Some(_)) if !negated => cx.led.note(src, super::balance::PREFER_LAST),
         ("http-server-close" | "http-keep-alive" | "http-pretend-keepalive" | "http-use-htx"
         | "contstats" | "splice-auto" | "splice-request" | "splice-response" | "tcp-smart-accept"
         | "tcp-smart-connect" | "socket-stats" | "log-health-checks", _, _) => cx.led.note(
