@@ -252,6 +252,9 @@ fn check(path: &Path) -> anyhow::Result<ExitCode> {
             for f in &config.frontends {
                 println!("  {}", f.rule_summary());
             }
+            for line in config.backends.iter().filter_map(|b| b.rule_summary()) {
+                println!("  {line}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {

@@ -346,8 +346,9 @@ fn keepalived_instances_become_routers() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/keepalived");
     let file = dir.join("keepalived-samples-vrrp-scripts.conf");
     let o = import(&["keepalived", file.to_str().unwrap(), "--allow-partial"]);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    lost_lines(&stderr(&o), file.to_str().unwrap());
+    // Complete: its smtp_alert, with no smtp_server, mails nothing in keepalived either.
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(lost_lines(&stderr(&o), file.to_str().unwrap()).is_empty());
     let t: toml::Table = toml::from_str(&String::from_utf8_lossy(&o.stdout)).unwrap();
     let routers = t["vrrp"].as_array().unwrap();
     let names: Vec<&str> = routers

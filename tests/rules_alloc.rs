@@ -8,8 +8,8 @@ use std::cell::Cell;
 
 use ringlb::rules::{
     Acl, Cmp, ConnState, Edit, Facts, Format, HeaderEdit, HeaderOp, Headers, HttpFacts, Method,
-    Patterns, Redirect, RedirectTo, ReqAction, RuleSetBuilder, Scratch, Test, UpServers, Verdict,
-    When, SLOTS,
+    PathRewrite, Patterns, Redirect, RedirectTo, ReqAction, RuleSetBuilder, Scratch, Test,
+    UpServers, Verdict, When, SLOTS,
 };
 
 struct Counting;
@@ -82,6 +82,7 @@ fn evaluations_with_formats_allocate_nothing_once_warm() {
         to: RedirectTo::LocationFormat(location),
         status: 301,
         drop_query: false,
+        append_slash: false,
     });
     b.request(redirect, Some(When::If("moved"))).expect("ok");
     let status = HeaderEdit::with_format(HeaderOp::Set, "X-Status", fmt("%[status] %ci"));
@@ -132,4 +133,61 @@ fn evaluations_with_formats_allocate_nothing_once_warm() {
     // Not optimized away: every round rendered the same bytes.
     assert_eq!(total % 1_001, 0);
     assert!(total > 0);
+}
+
+/// A frontend's rules, then the chosen backend's (HAProxy's order), both rewriting
+/// the path with captures, then the backend's `use_server` rules: the two sets share
+/// one scratch space and still allocate nothing once warm.
+#[test]
+fn frontend_then_backend_rules_allocate_nothing_once_warm() {
+    let set = |pattern: &str, header: &str| {
+        let mut b = RuleSetBuilder::new(&[], true);
+        let pin = Patterns::new(Method::Prefix, ["/x/pin"], false).expect("valid");
+        b.acl(Acl::new("pin", Test::Path(pin)).expect("valid"))
+            .expect("new");
+        let rw = PathRewrite::new(pattern, "/x\\1").expect("valid");
+        b.request(ReqAction::ReplacePath(rw), None).expect("ok");
+        let fmt = Format::parse("%[path] %[src]").expect("valid");
+        let e = HeaderEdit::with_format(HeaderOp::Set, header, fmt).expect("valid");
+        b.request(ReqAction::Header(e), None).expect("ok");
+        b.use_server(1, Some(When::If("pin"))).expect("ok");
+        b.build()
+    };
+    let (frontend, backend) = (set("^/a(.*)$", "X-Fe"), set("^/x(/.*)$", "X-Be"));
+    let headers: &[(&[u8], &[u8])] = &[(b"Host", b"h")];
+    let facts = Facts {
+        http: Some(HttpFacts {
+            method: "GET",
+            target: b"/a/pin?q=1",
+            host: Some("h"),
+            version: 1,
+            headers: Headers::Pairs(headers),
+        }),
+        ..Facts::connection("192.0.2.7".parse().unwrap(), 80)
+    };
+    let mut sc = Scratch::default();
+    let mut total = 0usize;
+    let mut round = |sc: &mut Scratch| {
+        let conn = ConnState::default();
+        let out = frontend.on_request(&facts, &mut [], &conn, sc, 0);
+        total += out.edits().count();
+        let out = backend.on_request_after(&facts, &mut [], &conn, sc, 0);
+        total += out.edits().count();
+        let pinned = backend.use_server_after_request(&facts, &[], sc, 0, |s| s == 1);
+        total += pinned.map_or(0, |(_, s)| s as usize);
+    };
+    round(&mut sc);
+    let before = allocations();
+    for _ in 0..1_000 {
+        round(&mut sc);
+    }
+    assert_eq!(
+        allocations() - before,
+        0,
+        "allocations in 1,000 warm rounds"
+    );
+    // Each round: the frontend's two edits, the backend's header and path (it saw
+    // /x/pin: rewritten by the frontend, then by itself to /x/pin again), and
+    // server 1.
+    assert_eq!(total, 1_001 * 5);
 }

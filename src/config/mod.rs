@@ -29,6 +29,7 @@
 //! | `vrrp.rs` | the validated virtual router types ([`Vrrp`], [`SyncGroup`], tracking) |
 //! | `validate_vrrp_track.rs` | `[[vrrp.track_interface]]`, `[[vrrp.track_script]]`, `[[vrrp.track_file]]` |
 //! | `validate_vrrp_sync.rs` | `[[vrrp]]` lists (names, ids and VIPs unique) and `[[vrrp_sync_group]]` |
+//! | `validate_mail.rs` | `[mail]`: alert mails' SMTP server, addresses, level, routers and backends ([`Mail`]) |
 //! | `validate_announce.rs` | `[announce]`: service addresses announced through BIRD ([`Announce`]) |
 //! | `validate_log.rs` | `global.log_target`, `global.syslog`, `syslog_copy`, `access_log_format` (global and per frontend) |
 //! | `validate_userlist.rs` | `[[userlist]]` (basic authentication users) and `global.admin_userlist` |
@@ -65,6 +66,7 @@ mod validate_frontend;
 mod validate_h2;
 mod validate_l4;
 mod validate_log;
+mod validate_mail;
 mod validate_probe;
 mod validate_resolve;
 mod validate_rules;
@@ -99,6 +101,7 @@ pub use validate_compression::{
 };
 pub use validate_forwarded::Forwarded;
 pub use validate_h2::H2Settings;
+pub use validate_mail::{Mail, LEVELS as MAIL_LEVELS};
 pub use vrrp::{
     StateCommands, SyncGroup, TrackFile, TrackInterface, TrackScript, Vrrp, VrrpChecksum,
 };
@@ -120,6 +123,8 @@ pub struct Config {
     pub resolvers: Resolvers,
     /// Service addresses announced through BIRD while this node is healthy.
     pub announce: Option<Announce>,
+    /// `[mail]`: alert mails, sent by the control plane.
+    pub mail: Option<Mail>,
     /// Things that are allowed but worth telling the operator, already formatted
     /// as `file:line:column: message`.
     pub warnings: Vec<String>,
@@ -247,6 +252,9 @@ pub struct Frontend {
     /// The backend (index, or slot in a worker) of each configuration backend index,
     /// for `use_backend` rules.
     pub rule_backends: Vec<usize>,
+    /// A backend of the configuration has rules of its own: requests may meet rules
+    /// even when this frontend has none (the connection's port, SNI and ALPN are kept).
+    pub backend_rules: bool,
     pub error_pages: Vec<ErrorPage>,
     /// `proxy_protocol`: a header is read first on every connection.
     pub proxy_protocol: Option<std::sync::Arc<ProxyProtocolIn>>,
@@ -336,6 +344,11 @@ impl Frontend {
         } else {
             format!("response_rule {}", i - conn - req + 1)
         }
+    }
+
+    /// Rules may look at this frontend's connections: its own, or a backend's.
+    pub fn has_rules(&self) -> bool {
+        self.rules.is_some() || self.backend_rules
     }
 
     /// How many rules `rule_label` numbers.
@@ -431,6 +444,28 @@ pub struct Backend {
     pub cookie: Option<CookiePersist>,
     /// `[backend.compression]`: response compression; `None`: not set here.
     pub compression: Option<Compression>,
+    /// The backend's own ACLs, request, response and `use_server` rules, run once a
+    /// request is routed here (docs/rules.md); `None` without any.
+    pub rules: Option<std::sync::Arc<crate::rules::RuleSet>>,
+    /// For those rules: `nbsrv`'s backend numbers and `use_server`'s server numbers
+    /// (configuration indexes) → indexes in the worker (slots, set by the worker).
+    pub rule_backends: Vec<usize>,
+    pub rule_servers: Vec<usize>,
+}
+
+impl Backend {
+    /// The line `ringlb check` prints about this backend's rules; `None` without any.
+    pub fn rule_summary(&self) -> Option<String> {
+        let r = self.rules.as_ref()?;
+        Some(format!(
+            "backend {:?}: {} acl(s), {} http_rule(s), {} response_rule(s), {} use_server rule(s)",
+            self.name,
+            r.acls().len(),
+            r.request_rules().len(),
+            r.response_rules().len(),
+            r.server_rules().len()
+        ))
+    }
 }
 
 impl Config {

@@ -36,6 +36,25 @@ pub struct RawConfig {
     /// Added key: users for HTTP basic authentication (HAProxy's `userlist`).
     #[serde(default)]
     pub userlist: Vec<S<super::raw_rules::RawUserlist>>,
+    /// Added key: alert mails over SMTP (keepalived's `smtp_alert`, HAProxy's
+    /// `email-alert`).
+    pub mail: Option<S<RawMail>>,
+}
+
+/// `[mail]`: where alert mails go and which events send one (see `validate_mail.rs`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMail {
+    pub server: S<String>,
+    pub from: S<String>,
+    #[serde(default)]
+    pub to: Vec<S<String>>,
+    pub connect_timeout: Option<S<String>>,
+    pub helo: Option<S<String>>,
+    pub router_id: Option<S<String>>,
+    pub vrrp: Option<bool>,
+    pub level: Option<S<String>>,
+    pub backends: Option<Vec<S<String>>>,
 }
 
 /// `[announce]`: active-active over BGP/ECMP (see `validate_announce.rs`).
@@ -390,6 +409,16 @@ pub struct RawBackend {
     pub cookie: Option<S<RawCookie>>,
     /// Added key: response compression (HAProxy `compression`).
     pub compression: Option<S<RawCompression>>,
+    /// Added keys: the backend's own rules, run once a request is routed here
+    /// (HAProxy's rules in a backend; see `raw_rules.rs` and docs/rules.md).
+    #[serde(default)]
+    pub acl: Vec<S<super::raw_rules::RawAcl>>,
+    #[serde(default)]
+    pub http_rule: Vec<S<super::raw_rules::RawHttpRule>>,
+    #[serde(default)]
+    pub response_rule: Vec<S<super::raw_rules::RawResponseRule>>,
+    #[serde(default)]
+    pub use_server: Vec<S<super::raw_rules::RawUseServer>>,
 }
 
 /// `[backend.hash]`.

@@ -1,6 +1,6 @@
 //! The rule keys as written: `[[table]]`, `[[frontend.acl]]`, `[[frontend.tcp_rule]]`,
-//! `[[frontend.http_rule]]`, `[[frontend.response_rule]]`, `[[frontend.error_page]]`
-//! (docs/rules.md). Unknown keys are refused; values keep their spans for messages.
+//! `[[frontend.http_rule]]`, `[[frontend.response_rule]]`, `[[frontend.error_page]]`,
+//! the same lists in a backend and `[[backend.use_server]]` (docs/rules.md). Unknown keys are refused; values keep their spans for messages.
 
 use serde::Deserialize;
 
@@ -142,6 +142,9 @@ pub struct RawHttpRule {
     pub prefix_format: Option<S<String>>,
     pub scheme: Option<S<String>>,
     pub drop_query: Option<bool>,
+    /// `redirect` with `prefix`/`scheme`: a path without a trailing `/` gets one
+    /// (HAProxy's `append-slash`).
+    pub append_slash: Option<bool>,
     pub name: Option<S<String>>,
     pub value: Option<S<String>>,
     /// `set_header`/`add_header`: the value as a HAProxy log-format string
@@ -168,6 +171,18 @@ pub struct RawResponseRule {
     pub value: Option<S<String>>,
     /// The value as a HAProxy log-format string, instead of the literal `value`.
     pub format: Option<S<String>>,
+    #[serde(rename = "if")]
+    pub if_: Option<S<String>>,
+    pub unless: Option<S<String>>,
+}
+
+/// `[[backend.use_server]]`: send the request (or TCP session) to `server` of this
+/// backend when the condition holds and the server is not down (HAProxy's
+/// `use-server`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUseServer {
+    pub server: S<String>,
     #[serde(rename = "if")]
     pub if_: Option<S<String>>,
     pub unless: Option<S<String>>,

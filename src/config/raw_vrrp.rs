@@ -63,6 +63,9 @@ pub struct RawSyncGroup {
     pub notify_master: Option<S<Vec<String>>>,
     pub notify_backup: Option<S<Vec<String>>>,
     pub notify_fault: Option<S<Vec<String>>>,
+    /// Added key: mail the group's state changes (keepalived's `smtp_alert`);
+    /// default `mail.vrrp`.
+    pub mail: Option<bool>,
 }
 
 /// `[vrrp]`: own virtual IPs like keepalived (see `validate_vrrp.rs`).
@@ -108,6 +111,9 @@ pub struct RawVrrp {
     pub track_script: Vec<S<RawTrackScript>>,
     #[serde(default)]
     pub track_file: Vec<S<RawTrackFile>>,
+    /// Added key: mail this router's state changes (keepalived's `smtp_alert`);
+    /// default `mail.vrrp`.
+    pub mail: Option<bool>,
 }
 
 /// `[[vrrp.track_interface]]`: another interface down lowers the priority (or faults).

@@ -218,12 +218,15 @@ impl Validator {
             .collect();
         let tables = self.tables(&raw.table);
         let admin_users = self.userlists(raw);
+        self.backend_rules(&raw.backend, &mut backends, &tables, &names);
         let mut frontends = self.frontends(&raw.frontend, &defaults, &names, &tables);
         let sends_proxy = backends
             .iter()
             .any(|b| b.servers.iter().any(|s| s.send_proxy.is_some()));
+        let backend_rules = backends.iter().any(|b| b.rules.is_some());
         for f in &mut frontends {
             f.keeps_origin = sends_proxy;
+            f.backend_rules = backend_rules;
         }
         self.global_log_format(raw, &mut frontends);
         if raw.frontend.is_empty() && raw.vrrp.is_none() {
@@ -251,6 +254,7 @@ impl Validator {
             .announce
             .as_ref()
             .and_then(|a| self.announce(a, &frontends));
+        let mail = self.mail(raw, &backends, &vrrp, &vrrp_sync_groups);
         let mut global = global;
         global.admin_write_groups = self.admin_write_groups(raw, admin_users.as_deref());
         global.admin_users = admin_users;
@@ -266,6 +270,7 @@ impl Validator {
             tables,
             resolvers,
             announce,
+            mail,
             warnings: Vec::new(),
         }
     }

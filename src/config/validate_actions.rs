@@ -3,8 +3,8 @@
 
 use std::ops::Range;
 
-use super::raw::{Mode, RawFrontend, S};
-use super::raw_rules::RawHttpRule;
+use super::raw::{Mode, S};
+use super::raw_rules::{RawHttpRule, RawResponseRule, RawTcpRule};
 use super::validate::Validator;
 use super::validate_rules::RuleCx;
 use crate::rules::{
@@ -19,12 +19,12 @@ const HTTP_ACTIONS: &str = "allow, deny, return, redirect, set_header, add_heade
 impl Validator {
     pub(super) fn tcp_rules(
         &mut self,
-        fe: &RawFrontend,
+        rules: &[S<RawTcpRule>],
         key: &str,
         cx: &RuleCx<'_>,
         b: &mut RuleSetBuilder,
     ) {
-        for (i, r) in fe.tcp_rule.iter().enumerate() {
+        for (i, r) in rules.iter().enumerate() {
             let r = r.get_ref();
             let what = format!("{key}: tcp_rule {}", i + 1);
             let action = match r.action.get_ref().as_str() {
@@ -59,12 +59,12 @@ impl Validator {
 
     pub(super) fn http_rules(
         &mut self,
-        fe: &RawFrontend,
+        rules: &[S<RawHttpRule>],
         key: &str,
         cx: &RuleCx<'_>,
         b: &mut RuleSetBuilder,
     ) {
-        for (i, rule) in fe.http_rule.iter().enumerate() {
+        for (i, rule) in rules.iter().enumerate() {
             let r = rule.get_ref();
             let what = format!("{key}: http_rule {}", i + 1);
             if cx.mode == Mode::Tcp {
@@ -89,11 +89,17 @@ impl Validator {
         }
     }
 
-    pub(super) fn response_rules(&mut self, fe: &RawFrontend, key: &str, b: &mut RuleSetBuilder) {
-        for (i, rule) in fe.response_rule.iter().enumerate() {
+    pub(super) fn response_rules(
+        &mut self,
+        rules: &[S<RawResponseRule>],
+        mode: Mode,
+        key: &str,
+        b: &mut RuleSetBuilder,
+    ) {
+        for (i, rule) in rules.iter().enumerate() {
             let r = rule.get_ref();
             let what = format!("{key}: response_rule {}", i + 1);
-            if fe.mode != Some(Mode::Http) {
+            if mode != Mode::Http {
                 self.error(
                     rule.span(),
                     format!("{what}: response_rule is only allowed in mode \"http\""),
@@ -181,6 +187,13 @@ impl Validator {
         what: &str,
     ) -> Option<ReqAction> {
         let action = r.action.get_ref().as_str();
+        if cx.in_backend && matches!(action, "use_backend" | "track") {
+            self.error(
+                r.action.span(),
+                format!("{what}: action {action:?} belongs to a frontend's rules, not a backend's"),
+            );
+            return None;
+        }
         Some(match action {
             "allow" => ReqAction::Allow,
             "deny" => ReqAction::Deny(self.reply(r, 403, cx, cond, what)?),
@@ -360,6 +373,7 @@ impl Validator {
                 "prefix_format",
                 "status",
                 "drop_query",
+                "append_slash",
             ],
             "set_header" | "add_header" => &["name", "value", "format"],
             "del_header" => &["name"],
@@ -385,6 +399,7 @@ impl Validator {
             ("prefix_format", r.prefix_format.as_ref().map(|s| s.span())),
             ("scheme", r.scheme.as_ref().map(|s| s.span())),
             ("drop_query", r.drop_query.map(|_| r.action.span())),
+            ("append_slash", r.append_slash.map(|_| r.action.span())),
             ("name", r.name.as_ref().map(|s| s.span())),
             ("value", r.value.as_ref().map(|s| s.span())),
             ("format", r.format.as_ref().map(|s| s.span())),

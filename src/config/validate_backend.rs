@@ -141,6 +141,9 @@ impl Validator {
                 slow_response,
                 cookie,
                 compression: self.compression(be.compression.as_ref(), super::Mode::Http, &key),
+                rules: None,
+                rule_backends: Vec::new(),
+                rule_servers: Vec::new(),
             });
         }
         out

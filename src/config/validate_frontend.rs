@@ -153,6 +153,7 @@ impl Validator {
             steering: self.steering(fe.steering.as_ref(), key, tracks_clients(fe)),
             rules: None,
             rule_backends: Vec::new(),
+            backend_rules: false,
             error_pages: Vec::new(),
             proxy_protocol,
             sni_routes,

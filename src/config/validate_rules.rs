@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::raw::{Mode, RawFrontend, S};
-use super::raw_rules::RawTable;
+use super::raw::{Mode, RawBackend, RawFrontend, S};
+use super::raw_rules::{RawAcl, RawTable};
 use super::validate::Validator;
 use super::{ErrorPage, TableSpec};
 use crate::rules::{Acl, KeyKind, RuleSet, RuleSetBuilder, TableConfig, Test, When, SLOTS};
@@ -28,6 +28,8 @@ pub(super) struct RuleCx<'a> {
     /// Rate period (seconds) of the counter table each ACL reads, by ACL name.
     pub acl_periods: HashMap<String, u64>,
     pub mode: Mode,
+    /// A backend's rules: no routing, no tracking.
+    pub in_backend: bool,
 }
 
 impl RuleCx<'_> {
@@ -161,17 +163,74 @@ impl Validator {
             slots: Vec::new(),
             acl_periods: HashMap::new(),
             mode,
+            in_backend: false,
         };
         self.slots(fe, key, &mut cx);
         let configs: Vec<TableConfig> = tables.iter().map(|t| t.config.clone()).collect();
         let mut b = RuleSetBuilder::new(&configs, true);
-        self.acls(fe, key, &mut cx, &mut b);
-        self.tcp_rules(fe, key, &cx, &mut b);
-        self.http_rules(fe, key, &cx, &mut b);
-        self.response_rules(fe, key, &mut b);
+        self.acls(&fe.acl, key, &mut cx, &mut b);
+        self.tcp_rules(&fe.tcp_rule, key, &cx, &mut b);
+        self.http_rules(&fe.http_rule, key, &cx, &mut b);
+        self.response_rules(&fe.response_rule, mode, key, &mut b);
         FrontendRules {
             rules: Some(Arc::new(b.build())),
             error_pages,
+        }
+    }
+
+    /// Each backend's ACLs, request, response and `use_server` rules (HAProxy's rules
+    /// in a backend, run once the backend is chosen).
+    pub(super) fn backend_rules(
+        &mut self,
+        raw: &[RawBackend],
+        out: &mut [super::Backend],
+        tables: &[TableSpec],
+        backends: &HashMap<&str, usize>,
+    ) {
+        for (be, cfg) in raw.iter().zip(out.iter_mut()) {
+            if be.acl.is_empty()
+                && be.http_rule.is_empty()
+                && be.response_rule.is_empty()
+                && be.use_server.is_empty()
+            {
+                continue;
+            }
+            let key = format!("backend {:?}", be.name.get_ref());
+            let mut cx = RuleCx {
+                tables,
+                backends,
+                slots: Vec::new(),
+                acl_periods: HashMap::new(),
+                mode: Mode::Http,
+                in_backend: true,
+            };
+            let configs: Vec<TableConfig> = tables.iter().map(|t| t.config.clone()).collect();
+            let mut b = RuleSetBuilder::new(&configs, true);
+            self.acls(&be.acl, &key, &mut cx, &mut b);
+            self.http_rules(&be.http_rule, &key, &cx, &mut b);
+            self.response_rules(&be.response_rule, Mode::Http, &key, &mut b);
+            for (i, u) in be.use_server.iter().enumerate() {
+                let r = u.get_ref();
+                let what = format!("{key}: use_server {}", i + 1);
+                let name = r.server.get_ref();
+                let Some(s) = cfg.servers.iter().position(|s| s.name == *name) else {
+                    // A server whose own lines are wrong was reported already.
+                    if !be.server.iter().any(|s| s.name.get_ref() == name) {
+                        let msg =
+                            format!("{what}: server {name:?} is not a server of this backend");
+                        self.error(r.server.span(), msg);
+                    }
+                    continue;
+                };
+                let when = self.when(&r.if_, &r.unless, &what);
+                if let Err(e) = b.use_server(s as u32, when.as_ref().map(|w| w.0)) {
+                    let span = when.map_or(r.server.span(), |w| w.1);
+                    self.error(span, format!("{what}: {e}"));
+                }
+            }
+            cfg.rules = Some(Arc::new(b.build()));
+            cfg.rule_backends = (0..backends.len()).collect();
+            cfg.rule_servers = (0..cfg.servers.len()).collect();
         }
     }
 
@@ -203,8 +262,8 @@ impl Validator {
         }
     }
 
-    fn acls(&mut self, fe: &RawFrontend, key: &str, cx: &mut RuleCx<'_>, b: &mut RuleSetBuilder) {
-        for a in &fe.acl {
+    fn acls(&mut self, acls: &[S<RawAcl>], key: &str, cx: &mut RuleCx<'_>, b: &mut RuleSetBuilder) {
+        for a in acls {
             let r = a.get_ref();
             let name = r.name.get_ref();
             let what = format!("{key}: acl {name:?}");

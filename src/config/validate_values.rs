@@ -83,6 +83,7 @@ impl Validator {
             to,
             status,
             drop_query: r.drop_query.unwrap_or(false),
+            append_slash: r.append_slash.unwrap_or(false),
         })
     }
 }

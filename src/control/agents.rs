@@ -21,6 +21,7 @@ impl Control {
         generation: u64,
         answer: Result<Vec<u8>, String>,
     ) -> bool {
+        let mut mail = None;
         let lines = {
             let mut table = self.table.borrow_mut();
             let Some(backend) = table.backends.get_mut(b) else {
@@ -57,6 +58,7 @@ impl Control {
                             "{server} {}: {why} ({answer:?})",
                             if to == Oper::Up { "UP" } else { "DOWN" }
                         ));
+                        mail = Some((to, why));
                     }
                     if entry.admin != admin {
                         lines.push(format!(
@@ -91,6 +93,9 @@ impl Control {
         self.sync(b, s);
         for line in lines {
             tracing::info!("{line}");
+        }
+        if let Some((to, why)) = mail {
+            self.mail_server(b, s, to, &why);
         }
         true
     }

@@ -15,6 +15,8 @@
 //! | `resolve.rs` | runtime DNS resolution of servers and templates: when to ask, which slot gets which address |
 //! | `dns.rs` | the DNS stub: one A/AAAA question over UDP to the nameservers (hickory-proto wire format) |
 //! | `reload.rs` | hot reload: validate, bind, assign slots, send `Update::Reload` |
+//! | `mail.rs` | alert mails: VRRP state changes (keepalived's wording), server health changes (HAProxy's), a bounded queue to one SMTP thread |
+//! | `smtp.rs` | the SMTP dialogue (plain, bounded by a timeout) and the message text (pure) |
 //! | `track.rs` | VRRP health tracking: frontends without servers, silent workers |
 //! | `announce.rs` | the same findings for `[announce]`, limited to its tracked frontends |
 //! | `history.rs` | the stats history: a ring of samples of rates, latency percentiles and server states (pure) |
@@ -26,10 +28,12 @@ mod checks;
 mod dns;
 mod health;
 pub mod history;
+mod mail;
 mod plane;
 mod reload;
 mod resolve;
 mod sampler;
+mod smtp;
 pub mod table;
 mod track;
 

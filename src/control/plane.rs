@@ -58,6 +58,8 @@ pub struct Control {
     /// The last ten minutes of rates, latencies and server states (stats page).
     pub history: RefCell<History>,
     pub resolve_log: LogEvery,
+    /// `[mail]`: the alert mail queue and what was last mailed.
+    pub mailer: super::mail::Mailer,
     local_log: LogEvery,
     pending: RefCell<HashMap<u64, UnboundedSender<Box<WorkerStats>>>>,
     next_snapshot: Cell<u64>,
@@ -103,6 +105,7 @@ impl Control {
             resolve_failures: Cell::new(0),
             history: RefCell::new(History::default()),
             resolve_log: LogEvery::default(),
+            mailer: super::mail::Mailer::default(),
             local_log: LogEvery::default(),
             pending: RefCell::new(HashMap::new()),
             next_snapshot: Cell::new(0),
@@ -220,16 +223,20 @@ impl Control {
                 let to = after;
                 entry.changed(to, now);
                 let server = &entry.config.name;
-                transition = Some(match to {
-                    Oper::Down => format!(
-                        "{name}/{server} DOWN: {} consecutive failed check(s) ({detail})",
-                        entry.failures_in_row
-                    ),
-                    Oper::Up => format!(
-                        "{name}/{server} UP: {} consecutive successful check(s) ({detail})",
-                        check.rise
-                    ),
-                });
+                transition = Some((
+                    to,
+                    detail.clone(),
+                    match to {
+                        Oper::Down => format!(
+                            "{name}/{server} DOWN: {} consecutive failed check(s) ({detail})",
+                            entry.failures_in_row
+                        ),
+                        Oper::Up => format!(
+                            "{name}/{server} UP: {} consecutive successful check(s) ({detail})",
+                            check.rise
+                        ),
+                    },
+                ));
             }
             entry.last_check = Some(CheckReport {
                 at: SystemTime::now(),
@@ -241,8 +248,9 @@ impl Control {
         };
         // Broadcast first: once the line is in the log, every worker has been told.
         self.sync(b, s);
-        if let Some(line) = transition {
+        if let Some((to, detail, line)) = transition {
             tracing::info!("{line}");
+            self.mail_server(b, s, to, &detail);
         }
         Some(interval)
     }
@@ -274,6 +282,7 @@ impl Control {
         };
         self.sync(b, s);
         tracing::info!("{line}");
+        self.mail_server(b, s, Oper::Down, "consecutive errors seen by the proxy");
     }
 
     /// The operator sets a server's admin state or weight (runtime API).

@@ -76,13 +76,21 @@ pub fn keepalived(input: Input) -> Result<Translation, ImportError> {
 }
 
 /// Add keepalived's tables to HAProxy's: its `[global]` keys (whom VRRP's programs
-/// run as) join HAProxy's `[global]`, since TOML allows one.
+/// run as) join HAProxy's `[global]`, and its `[mail]` keys HAProxy's `[mail]`, since
+/// TOML allows one of each (keepalived's settings win, but HAProxy's `level`: only
+/// HAProxy mails about servers).
 fn merge_global(tables: &mut Vec<toml_out::Table>, more: Vec<toml_out::Table>) {
     for t in more {
-        match tables
-            .iter_mut()
-            .find(|h| h.header == "[global]" && t.header == "[global]")
-        {
+        let one = t.header == "[global]" || t.header == "[mail]";
+        match tables.iter_mut().find(|h| one && h.header == t.header) {
+            Some(g) if t.header == "[mail]" => {
+                g.notes.extend(t.notes);
+                for item in t.items.into_iter().filter(|i| i.key != "level") {
+                    let mut notes = item.notes.into_iter();
+                    g.set(&item.key, item.value, notes.next().unwrap_or_default());
+                    notes.for_each(|n| g.cite(&item.key, n));
+                }
+            }
             Some(g) => {
                 g.notes.extend(t.notes);
                 g.items.extend(t.items);

@@ -91,6 +91,9 @@ pub struct Redirect {
     pub status: u16,
     /// Leave the query out (`drop-query`), for `Prefix` and `Scheme`.
     pub drop_query: bool,
+    /// A path not ending with `/` gets one (`append-slash`), for `Prefix` and
+    /// `Scheme`: added to the path, before a query that is kept.
+    pub append_slash: bool,
 }
 
 /// A header change, for requests and responses.
@@ -376,6 +379,7 @@ mod tests {
                 to,
                 status,
                 drop_query: false,
+                append_slash: false,
             })
         };
         assert!(redirect(RedirectTo::Scheme("https".into()), 301)
@@ -404,7 +408,8 @@ mod tests {
         assert!(ReqAction::Redirect(Redirect {
             to: RedirectTo::Prefix(Box::default()),
             status: 302,
-            drop_query: true
+            drop_query: true,
+            append_slash: false,
         })
         .http_only());
     }

@@ -29,7 +29,7 @@ pub struct Rule<A> {
     pub cond: Option<Cond>,
 }
 
-/// The rules of one frontend, by phase. Immutable once built; `Send + Sync`, so
+/// The rules of one frontend (or backend), by phase. Immutable once built; `Send + Sync`, so
 /// workers may share one.
 #[derive(Debug)]
 pub struct RuleSet {
@@ -38,6 +38,8 @@ pub struct RuleSet {
     pub(super) conn: Vec<Rule<ConnAction>>,
     pub(super) req: Vec<Rule<ReqAction>>,
     pub(super) res: Vec<Rule<HeaderEdit>>,
+    /// `use_server` rules (a backend's): the server's index in its backend.
+    pub(super) srv: Vec<Rule<u32>>,
     pub(super) merge_slashes: bool,
     /// `replace_path` rules (each gets a capture buffer in the scratch space).
     pub(super) rewrites: u32,
@@ -62,6 +64,7 @@ impl RuleSetBuilder {
                 conn: Vec::new(),
                 req: Vec::new(),
                 res: Vec::new(),
+                srv: Vec::new(),
                 merge_slashes,
                 rewrites: 0,
             },
@@ -145,6 +148,17 @@ impl RuleSetBuilder {
         Ok(self.set.res.len() - 1)
     }
 
+    /// A `use_server` rule (HAProxy's `use-server`, in a backend): `server` is the
+    /// server's index in the backend; its condition may test the request head.
+    pub fn use_server(&mut self, server: u32, when: Option<When<'_>>) -> Result<usize, RuleError> {
+        let cond = self.cond(when, Layer::Http)?;
+        self.set.srv.push(Rule {
+            action: server,
+            cond,
+        });
+        Ok(self.set.srv.len() - 1)
+    }
+
     pub fn build(self) -> RuleSet {
         self.set
     }
@@ -196,6 +210,11 @@ impl RuleSet {
 
     pub fn response_rules(&self) -> &[Rule<HeaderEdit>] {
         &self.res
+    }
+
+    /// `use_server` rules: the server index each names.
+    pub fn server_rules(&self) -> &[Rule<u32>] {
+        &self.srv
     }
 
     /// The first request rule that needs HTTP (by its action or its condition): a

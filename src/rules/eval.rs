@@ -72,6 +72,33 @@ impl RuleSet {
         now_ms: u64,
     ) -> RequestOutcome<'s> {
         sc.begin(self, conn.tracked);
+        self.request(facts, tables, conn, sc, now_ms)
+    }
+
+    /// Request rules of a second set on the same request, right after the first
+    /// set's (a backend's after its frontend's, HAProxy's order), with the same
+    /// scratch space: conditions, rewrites and redirects see the path as the first
+    /// set's rewrites left it (its edit is given again).
+    pub fn on_request_after<'s>(
+        &'s self,
+        facts: &Facts<'_>,
+        tables: &mut [Table],
+        conn: &ConnState,
+        sc: &'s mut Scratch,
+        now_ms: u64,
+    ) -> RequestOutcome<'s> {
+        sc.begin_same_request(self, conn.tracked);
+        self.request(facts, tables, conn, sc, now_ms)
+    }
+
+    fn request<'s>(
+        &'s self,
+        facts: &Facts<'_>,
+        tables: &mut [Table],
+        conn: &ConnState,
+        sc: &'s mut Scratch,
+        now_ms: u64,
+    ) -> RequestOutcome<'s> {
         if facts.http.is_some() {
             for t in conn.tracked.iter().flatten() {
                 if let Some(table) = tables.get_mut(usize::from(t.table)) {
@@ -182,6 +209,56 @@ impl RuleSet {
             values: &sc.values,
             spans: &sc.spans,
         }
+    }
+
+    /// `use_server` rules, in a fresh evaluation (a TCP session, or a request no
+    /// request rule of this set looked at): the first rule whose server `usable` says
+    /// takes traffic and whose condition holds; `(rule, server)`. HAProxy's
+    /// `use-server`: a rule naming a server that is down is passed over.
+    pub fn use_server(
+        &self,
+        facts: &Facts<'_>,
+        tables: &[Table],
+        sc: &mut Scratch,
+        now_ms: u64,
+        usable: impl Fn(u32) -> bool,
+    ) -> Option<(usize, u32)> {
+        if self.srv.is_empty() {
+            return None;
+        }
+        sc.begin(self, Slots::default());
+        self.first_server(facts, tables, sc, now_ms, usable)
+    }
+
+    /// Like [`RuleSet::use_server`], right after [`RuleSet::on_request`] of this same
+    /// set let the request through (its outcome dropped): conditions see the path as
+    /// its rewrites left it, and the ACLs it tested are not tested again.
+    pub fn use_server_after_request(
+        &self,
+        facts: &Facts<'_>,
+        tables: &[Table],
+        sc: &mut Scratch,
+        now_ms: u64,
+        usable: impl Fn(u32) -> bool,
+    ) -> Option<(usize, u32)> {
+        if sc.set_id != self.id {
+            sc.begin(self, Slots::default());
+        }
+        self.first_server(facts, tables, sc, now_ms, usable)
+    }
+
+    fn first_server(
+        &self,
+        facts: &Facts<'_>,
+        tables: &[Table],
+        sc: &mut Scratch,
+        now_ms: u64,
+        usable: impl Fn(u32) -> bool,
+    ) -> Option<(usize, u32)> {
+        self.srv.iter().enumerate().find_map(|(i, r)| {
+            (usable(r.action) && self.holds(r.cond.as_ref(), facts, tables, sc, now_ms))
+                .then_some((i, r.action))
+        })
     }
 
     /// A rule's condition, each ACL tested at most once (memo in the scratch space).
@@ -350,6 +427,9 @@ fn location(rd: &Redirect, facts: &Facts<'_>, h: &HttpFacts<'_>, sc: &mut Scratc
         }
     }
     out.extend_from_slice(path);
+    if rd.append_slash && !path.ends_with(b"/") {
+        out.push(b'/');
+    }
     if let Some(q) = query {
         out.push(b'?');
         out.extend_from_slice(q);

@@ -141,6 +141,7 @@ fn redirects() {
             to,
             status,
             drop_query,
+            append_slash: false,
         })
     };
     b.request(
@@ -324,6 +325,7 @@ fn scheme_redirect_after_a_rewrite_uses_the_new_path() {
         to: RedirectTo::Scheme("https".into()),
         status: 301,
         drop_query: false,
+        append_slash: false,
     };
     b.request(ReqAction::Redirect(rd), None).expect("ok");
     let set = b.build();
@@ -331,6 +333,26 @@ fn scheme_redirect_after_a_rewrite_uses_the_new_path() {
         run(&set, &get("/old/x?a")).0,
         "redirect 301 https://example.com/new?a"
     );
+}
+
+/// HAProxy's `redirect prefix / drop-query append-slash`: `/a` → `/a/`; a path that
+/// has its slash keeps it as it is.
+#[test]
+fn append_slash_adds_the_missing_slash() {
+    let mut b = builder();
+    let rd = |drop_query| Redirect {
+        to: RedirectTo::Prefix((*b"/").into()),
+        status: 301,
+        drop_query,
+        append_slash: true,
+    };
+    b.request(ReqAction::Redirect(rd(true)), Some(When::If("old")))
+        .expect("ok");
+    b.request(ReqAction::Redirect(rd(false)), None).expect("ok");
+    let set = b.build();
+    assert_eq!(run(&set, &get("/old/x?q=1")).0, "redirect 301 /old/x/");
+    assert_eq!(run(&set, &get("/old/x/?q=1")).0, "redirect 301 /old/x/");
+    assert_eq!(run(&set, &get("/x?q=1")).0, "redirect 301 /x/?q=1");
 }
 
 #[test]
@@ -382,6 +404,7 @@ fn redirects_from_formats() {
             to,
             status: 301,
             drop_query: false,
+            append_slash: false,
         })
     };
     let mut b = builder();

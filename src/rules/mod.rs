@@ -20,9 +20,9 @@
 //! | `expr.rs` | [`Cond`]: `a b \|\| !c` parsed once into a flat array of terms |
 //! | `action.rs` | actions by phase: [`ConnAction`], [`ReqAction`], [`HeaderEdit`] |
 //! | `build.rs` | [`RuleSetBuilder`]: names resolved, phases checked, at load |
-//! | `eval.rs` | evaluation by phase: [`RuleSet::on_connect`], `on_request`, `on_response` |
+//! | `eval.rs` | evaluation by phase: [`RuleSet::on_connect`], `on_request` (and `on_request_after` for a backend's set), `use_server`, `on_response` |
 //! | `outcome.rs` | what evaluation returns: [`Verdict`], [`Edit`], hits |
-//! | `scratch.rs` | [`Scratch`]: the worker's reused buffers and ACL memo |
+//! | `scratch.rs` | [`Scratch`]: the worker's reused buffers and ACL memo (capture buffers kept per rule set) |
 //! | `key.rs` | table keys: address, network prefix, header value |
 //! | `rate.rs` | two-bucket sliding-window rates (HAProxy's `freq_ctr`) |
 //! | `counter.rs` | table configuration, [`Counter`]s, tracking [`Slots`] |

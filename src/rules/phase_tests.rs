@@ -333,6 +333,57 @@ fn scratch_follows_the_rule_set_and_stops_growing() {
         let _ = two.on_request(&f2, &mut tables, &conn, &mut sc, i);
     }
     assert_eq!((sc.hits.capacity(), sc.location.capacity()), caps);
+    // A frontend's and a backend's sets alternate: each keeps its capture buffers.
+    for i in 0..100 {
+        let _ = one.on_request(&f, &mut tables, &conn, &mut sc, i);
+        let out = two.on_request(&f2, &mut tables, &conn, &mut sc, i);
+        assert_eq!(out.edits().last(), Some(Edit::Path(b"/xc")));
+    }
+    assert_eq!(sc.other_locs.len(), 1);
+    assert!(sc.locs[0].is_some() && sc.other_locs[0].1[0].is_some());
+}
+
+/// `use-server`: the first rule whose condition holds and whose server is not down;
+/// after request rules, conditions see the rewritten path.
+#[test]
+fn use_server_takes_the_first_usable_match() {
+    let mut b = builder();
+    b.acl(path_acl("pin", Method::Prefix, &["/pin"]))
+        .expect("new");
+    b.acl(path_acl("any", Method::Prefix, &["/"])).expect("new");
+    b.request(
+        ReqAction::SetPath(b"/pin/moved"[..].into()),
+        Some(When::If("!pin")),
+    )
+    .expect("ok");
+    b.use_server(3, Some(When::If("pin"))).expect("ok");
+    b.use_server(1, Some(When::If("pin"))).expect("ok");
+    b.use_server(0, Some(When::Unless("any"))).expect("ok");
+    let set = b.build();
+    assert_eq!(set.server_rules().len(), 3);
+    let mut sc = Scratch::default();
+    let conn = ConnState::default();
+    let pin = get("/pin/a");
+    let up = |s: u32| s != 2;
+    assert_eq!(set.use_server(&pin, &[], &mut sc, 0, up), Some((0, 3)));
+    let down3 = |s: u32| s != 3;
+    assert_eq!(set.use_server(&pin, &[], &mut sc, 0, down3), Some((1, 1)));
+    assert_eq!(set.use_server(&pin, &[], &mut sc, 0, |_| false), None);
+    // Unmatched: no rule (rule 3's `unless any` is false for every path).
+    let other = get("/other");
+    assert_eq!(set.use_server(&other, &[], &mut sc, 0, up), None);
+    // After the request rules moved it under /pin: pinned.
+    let out = set.on_request(&other, &mut [], &conn, &mut sc, 0);
+    assert_eq!(out.edits().last(), Some(Edit::Path(b"/pin/moved")));
+    assert_eq!(
+        set.use_server_after_request(&other, &[], &mut sc, 0, up),
+        Some((0, 3))
+    );
+    // Conditions are checked at load: a response-phase ACL is refused.
+    let mut b = builder();
+    b.acl(Acl::new("ok", Test::Status([(200, 299)].into())).expect("valid"))
+        .expect("new");
+    assert!(b.use_server(0, Some(When::If("ok"))).is_err());
 }
 
 #[test]

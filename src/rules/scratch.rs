@@ -18,6 +18,9 @@ pub struct Scratch {
     pub(super) hits: Vec<u32>,
     pub(super) tracked: Slots,
     pub(super) locs: Vec<Option<CaptureLocations>>,
+    /// The capture buffers of the other rule sets evaluated lately (a frontend's and
+    /// its backends' alternate on every request), by set id: kept, not reallocated.
+    pub(super) other_locs: Vec<(u64, Vec<Option<CaptureLocations>>)>,
     /// Header values rendered from formats, one after the other...
     pub(super) values: Vec<u8>,
     /// ...and where each is, in the order of the rules that acted.
@@ -27,12 +30,27 @@ pub struct Scratch {
 impl Scratch {
     pub(super) fn begin(&mut self, set: &RuleSet, tracked: Slots) {
         if self.set_id != set.id {
-            self.locs.clear();
-            self.locs.resize_with(set.rewrites as usize, || None);
-            self.set_id = set.id;
+            self.switch_locs(set);
         }
         self.memo.reset(set.acls.len());
         self.path.reset(set.merge_slashes);
+        self.clear_outputs(tracked);
+    }
+
+    /// Like `begin`, for the next rule set on the same request (a backend's after
+    /// its frontend's): the path as the earlier rules left it stays.
+    pub(super) fn begin_same_request(&mut self, set: &RuleSet, tracked: Slots) {
+        if self.set_id != set.id {
+            self.switch_locs(set);
+        }
+        self.memo.reset(set.acls.len());
+        if self.path.rewritten().is_none() {
+            self.path.reset(set.merge_slashes);
+        }
+        self.clear_outputs(tracked);
+    }
+
+    fn clear_outputs(&mut self, tracked: Slots) {
         self.location.clear();
         self.hits.clear();
         self.values.clear();
@@ -40,6 +58,29 @@ impl Scratch {
         self.tracked = tracked;
     }
 }
+
+impl Scratch {
+    /// Put the current set's capture buffers aside and take `set`'s (at most
+    /// [`KEPT_SETS`] sets are kept: the oldest goes).
+    fn switch_locs(&mut self, set: &RuleSet) {
+        let old = std::mem::take(&mut self.locs);
+        if self.set_id != 0 {
+            if self.other_locs.len() >= KEPT_SETS {
+                self.other_locs.remove(0);
+            }
+            self.other_locs.push((self.set_id, old));
+        }
+        self.locs = match self.other_locs.iter().position(|(id, _)| *id == set.id) {
+            Some(i) => self.other_locs.remove(i).1,
+            None => Vec::new(),
+        };
+        self.locs.resize_with(set.rewrites as usize, || None);
+        self.set_id = set.id;
+    }
+}
+
+/// Rule sets whose capture buffers a scratch space keeps besides the current one.
+const KEPT_SETS: usize = 8;
 
 /// ACL results of one evaluation: two bitsets (known, value).
 #[derive(Debug, Default)]

@@ -444,6 +444,7 @@ async fn control_thread(
     let mut control = Control::new(config, path, broadcaster, listening, vrrp);
     control.announce = announce.map(announce::Announcer::start);
     let control = Rc::new(control);
+    control.watch_vrrp();
     // Before the workers read their inboxes for the first time, as far as can be.
     upgrade::apply_servers(&control, &servers);
     upgrade::tables::restore(&control, tables);
@@ -491,6 +492,7 @@ async fn control_thread(
     if let Some(v) = &control.vrrp {
         v.finish();
     }
+    control.finish_mail();
     exit
 }
 

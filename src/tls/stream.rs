@@ -14,11 +14,12 @@ use monoio::io::AsyncWriteRentExt;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
 use monoio::net::TcpStream;
 use monoio::BufResult;
-use monoio_rustls::{ClientTlsStream, ServerTlsStream, TlsConnector};
+use monoio_rustls::{ClientTlsStream, ServerTlsStream};
 
 use super::pipe::Pipe;
 
 use rustls::pki_types::ServerName;
+use rustls::{ConnectionCommon, SideData};
 
 pub enum ClientStream {
     Plain(TcpStream),
@@ -58,21 +59,6 @@ pub enum HandshakeError {
     Failed(String),
 }
 
-impl From<monoio_rustls::TlsError> for HandshakeError {
-    /// The message with its causes: monoio-rustls says only "io error" and keeps the
-    /// reason (say, an unknown issuer) in the source.
-    fn from(e: monoio_rustls::TlsError) -> Self {
-        let mut text = e.to_string();
-        let mut cause = std::error::Error::source(&e);
-        while let Some(c) = cause {
-            text.push_str(": ");
-            text.push_str(&c.to_string());
-            cause = c.source();
-        }
-        HandshakeError::Failed(text)
-    }
-}
-
 /// What a TLS client negotiated, for logs and statistics.
 #[derive(Debug, Clone)]
 pub struct TlsInfo {
@@ -95,7 +81,7 @@ pub async fn accept_tls(
     // TCP_NODELAY comes from the listening socket (see `crate::listen`).
     let mut conn = rustls::ServerConnection::new(Arc::clone(config))
         .map_err(|e| HandshakeError::Failed(e.to_string()))?;
-    match monoio::time::timeout(timeout, handshake(&mut tcp, &mut conn)).await {
+    match monoio::time::timeout(timeout, handshake(&mut tcp, &mut conn, "client")).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(HandshakeError::Failed(e.to_string())),
         Err(_) => return Err(HandshakeError::Timeout(timeout)),
@@ -121,8 +107,15 @@ pub async fn accept_tls(
     ))
 }
 
-/// Run a server handshake to completion over `tcp`.
-async fn handshake(tcp: &mut TcpStream, conn: &mut rustls::ServerConnection) -> io::Result<()> {
+/// Run a handshake (either side: `peer` names the other one) to completion over
+/// `tcp`. Every byte read goes into rustls, so whatever the peer sent after its last
+/// handshake message (HTTP/2 frames, a session ticket) is inside `conn` on return,
+/// and the connection can be driven by anything that takes `conn` over.
+async fn handshake<D: SideData>(
+    tcp: &mut TcpStream,
+    conn: &mut ConnectionCommon<D>,
+    peer: &str,
+) -> io::Result<()> {
     let mut buf = vec![0u8; 8192];
     loop {
         if conn.wants_write() {
@@ -142,7 +135,7 @@ async fn handshake(tcp: &mut TcpStream, conn: &mut rustls::ServerConnection) -> 
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                "client closed during the TLS handshake",
+                format!("{peer} closed during the TLS handshake"),
             ));
         }
         let mut data = &buf[..n];
@@ -334,22 +327,41 @@ impl ServerStream {
 }
 
 /// Complete the client side of a TLS handshake with a server within `timeout`.
+/// Driven here, as a client's is (`accept_tls`), so that nothing the server sent
+/// after it waits in a buffer of monoio-rustls' stream: an HTTP/2 connection takes
+/// rustls out of the stream ([`TlsServerStream::into_parts`]) and drives it directly.
 pub async fn connect_tls(
     config: &Arc<rustls::ClientConfig>,
     name: ServerName<'static>,
-    tcp: TcpStream,
+    mut tcp: TcpStream,
     timeout: Duration,
 ) -> Result<ServerStream, HandshakeError> {
-    let fd = tcp.as_raw_fd();
-    let connector = TlsConnector::from(Arc::clone(config));
-    match monoio::time::timeout(timeout, connector.connect(name, tcp)).await {
-        Ok(Ok(stream)) => Ok(ServerStream::Tls(Box::new(TlsServerStream {
-            stream,
+    let mut conn = rustls::ClientConnection::new(Arc::clone(config), name)
+        .map_err(|e| HandshakeError::Failed(e.to_string()))?;
+    match monoio::time::timeout(timeout, handshake(&mut tcp, &mut conn, "server")).await {
+        Ok(Ok(())) => Ok(ServerStream::tls(tcp, conn)),
+        Ok(Err(e)) => Err(HandshakeError::Failed(e.to_string())),
+        Err(_) => Err(HandshakeError::Timeout(timeout)),
+    }
+}
+
+impl ServerStream {
+    /// A TLS connection to a server over `tcp`, its handshake done.
+    pub fn tls(tcp: TcpStream, conn: rustls::ClientConnection) -> Self {
+        let fd = tcp.as_raw_fd();
+        ServerStream::Tls(Box::new(TlsServerStream {
+            stream: ClientTlsStream::new(tcp, conn),
             fd,
             filled: false,
-        }))),
-        Ok(Err(e)) => Err(e.into()),
-        Err(_) => Err(HandshakeError::Timeout(timeout)),
+        }))
+    }
+}
+
+impl TlsServerStream {
+    /// The socket and rustls' connection, once the handshake is done: nothing is
+    /// buffered between them then ([`connect_tls`]) unless the stream was used.
+    pub fn into_parts(self) -> (TcpStream, rustls::ClientConnection) {
+        self.stream.into_parts()
     }
 }
 

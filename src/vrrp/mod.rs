@@ -15,7 +15,7 @@
 //! | `machine_tests.rs` | its tests: timers, preemption, FAULT, hand-over to a known router |
 //! | `receive.rs` | checks on a received advertisement before the machine sees it |
 //! | `run.rs` | one virtual router at work: drives the machine, carries out its actions |
-//! | `status.rs` | counters and the status snapshot the admin API shows; keepalived's state names |
+//! | `status.rs` | counters and the status snapshot the admin API shows; keepalived's state names; the state-change watcher |
 //! | `set.rs` | every virtual router of the process and their sync groups: start, track, stop, status |
 //! | `track.rs` | a router's priority and FAULT from what it tracks, keepalived's weights, rise/fall (pure) |
 //! | `tracking.rs` | tracking at work: frontends, interfaces, check programs (a thread each), files |
@@ -52,4 +52,4 @@ pub use packet::{Advert, ChecksumForm, Drop};
 pub use reconfigure::Plan;
 pub use run::VrrpError;
 pub use set::{prepare, Prepared, Vrrp};
-pub use status::{state_name, Counters, Status};
+pub use status::{state_name, watch, Counters, Status, Watcher};

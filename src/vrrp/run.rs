@@ -360,6 +360,7 @@ impl Instance {
         if let Some(n) = &self.notifier {
             n.tell(&self.config.name, name, priority);
         }
+        super::status::changed(&self.config.name, false, name);
     }
 
     pub(super) fn error(&self, what: std::fmt::Arguments<'_>) {

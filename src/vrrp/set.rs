@@ -271,5 +271,6 @@ impl Group {
         if let Some(n) = &self.notifier {
             n.tell_group(&self.name, name);
         }
+        super::status::changed(&self.name, true, name);
     }
 }

@@ -1,6 +1,7 @@
 //! What the admin API shows of a virtual router: counters, a status snapshot, the
-//! state names (keepalived's).
+//! state names (keepalived's), and who is told of every state change ([`watch`]).
 
+use std::cell::RefCell;
 use std::net::IpAddr;
 use std::time::SystemTime;
 
@@ -41,6 +42,29 @@ pub struct Status {
     /// once when its priority falls below one of them.
     pub peers: Vec<(IpAddr, u8)>,
     pub counters: Counters,
+}
+
+/// Told of every state change of a router (`group` false) or a sync group (true):
+/// its name and keepalived's state name (STOP when stopping), in order.
+pub type Watcher = Box<dyn Fn(&str, bool, &'static str)>;
+
+thread_local! {
+    /// The routers run on the control thread: its watcher (alert mails).
+    static WATCHER: RefCell<Option<Watcher>> = const { RefCell::new(None) };
+}
+
+/// Tell `w` of every state change of the routers run on this thread from now on.
+pub fn watch(w: Watcher) {
+    WATCHER.with(|cell| *cell.borrow_mut() = Some(w));
+}
+
+/// A router or group entered `state` (called where notify programs are).
+pub(super) fn changed(name: &str, group: bool, state: &'static str) {
+    WATCHER.with(|cell| {
+        if let Some(w) = &*cell.borrow() {
+            w(name, group, state);
+        }
+    });
 }
 
 /// The names keepalived uses, so notify scripts read alike.

@@ -331,6 +331,9 @@ impl BackendState {
             }
         }
         self.config = b.clone();
+        if b.rules.is_some() {
+            self.config.rule_servers = placed.to_vec();
+        }
         self.config.servers = configs
             .into_iter()
             .map(|s| s.unwrap_or_else(tombstone_server))
@@ -439,6 +442,9 @@ pub fn configure_backends(
         let set = servers.and_then(|v| v.get(bi)).map(Vec::as_slice);
         let n = slots.server_slots[slot];
         backends[slot].configure(b, &slots.servers[bi], n, set, |ss| clear(slot, ss));
+        if b.rules.is_some() {
+            backends[slot].config.rule_backends = slots.backends.clone();
+        }
     }
     for (slot, state) in backends.iter_mut().enumerate() {
         if !live[slot] {

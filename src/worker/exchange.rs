@@ -302,7 +302,8 @@ impl<'a> Exchange<'a> {
                     s.latency_buckets.record(latency);
                 });
                 if status != 101 {
-                    self.conn.response_rules(self.fe, status, &self.req.tracked);
+                    self.conn
+                        .response_rules(self.fe, self.backend, status, &self.req.tracked);
                     if self.req.sticky.on {
                         let (sticky, server) = (self.req.sticky, up.lease.server);
                         let safe = self.req.safe_method;

@@ -4,7 +4,7 @@
 
 use monoio::net::TcpStream;
 
-use super::{body_error, Exchange, Next, Stop, Upstream};
+use super::{body_error, send_static, Exchange, Next, Stop, Upstream};
 use crate::http::BodyFraming;
 use crate::tls::pipe::{PipeReader, PipeWriter};
 use crate::worker::body::{pump_pipes, pump_to_pipe, second_reader, BodyError};
@@ -24,8 +24,9 @@ impl Exchange<'_> {
     /// read from then: an HTTP/2 client's stream (a chunked body) through a second
     /// handle on its pipe, an HTTP/1.1 client's plain TCP socket through a second
     /// descriptor (over TLS the body still goes first: rustls' state cannot be shared).
+    /// `Expect: 100-continue` too: the 100 goes first, as `pump_request` sends it.
     pub(super) fn duplex(&self, up: &Upstream) -> Option<(BodyFrom, PipeWriter)> {
-        if self.req.expect_continue || self.req.framing == BodyFraming::Length(0) {
+        if self.req.framing == BodyFraming::Length(0) {
             return None;
         }
         let to = up.stream.pipe_writer()?;
@@ -46,6 +47,10 @@ impl Exchange<'_> {
         from: BodyFrom,
         to: PipeWriter,
     ) -> Result<Stop, SessionError> {
+        if self.req.expect_continue {
+            // Like nginx: ringlb says "go on" itself (see `pump_request`).
+            send_static(&mut self.conn.client, b"HTTP/1.1 100 Continue\r\n\r\n").await;
+        }
         let read = std::mem::take(&mut self.conn.cbuf);
         let limit = self.conn.worker.max_body_bytes();
         let (framing, timeout) = (self.req.framing, self.fe.timeout_client);

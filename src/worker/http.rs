@@ -17,6 +17,7 @@ use super::preamble::Origin;
 use super::relay::relay;
 use super::route::{Action, Answer};
 use super::rules::{self, RuleConn};
+use super::rules_backend;
 use super::session::tunnel_timeouts;
 use super::state::Worker;
 use crate::config::{Frontend, Redirect};
@@ -317,7 +318,11 @@ impl Conn {
         };
         self.worker
             .with_frontend_stats(self.fe, |s| s.requests += 1);
-        if has_response_rules(frontend) {
+        let backend_rules = match parsed.action {
+            Action::Backend(b) => rules_backend::has_response_rules(&self.worker, b),
+            _ => false,
+        };
+        if has_response_rules(frontend) || backend_rules {
             self.req_copy.clear();
             self.req_copy
                 .extend_from_slice(&self.cbuf[..parsed.head_len]);
@@ -422,8 +427,15 @@ impl Conn {
     /// Response rules on the final response head from a server, written for the
     /// client in `head`: their conditions see the request as received, the
     /// connection, and `status`.
-    pub(super) fn response_rules(&mut self, frontend: &Frontend, status: u16, tracked: &Slots) {
-        if !has_response_rules(frontend) {
+    pub(super) fn response_rules(
+        &mut self,
+        frontend: &Frontend,
+        backend: usize,
+        status: u16,
+        tracked: &Slots,
+    ) {
+        let of_backend = rules_backend::has_response_rules(&self.worker, backend);
+        if !has_response_rules(frontend) && !of_backend {
             return;
         }
         let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -446,6 +458,9 @@ impl Conn {
             status: Some(status),
             ..Facts::connection(self.peer.ip(), self.rc.dst_port)
         };
+        if of_backend {
+            rules_backend::on_response(&self.worker, backend, &facts, tracked, &mut self.head);
+        }
         rules::on_response(
             &self.worker,
             self.fe,

@@ -15,6 +15,7 @@ use super::error::Side;
 use super::persist::{self, Sticky};
 use super::route::{route, Action};
 use super::rules::{self, RuleConn};
+use super::rules_backend;
 use super::state::Worker;
 use crate::config::Frontend;
 use crate::http::{parse_request, parse_response, BodyFraming, Forwarding, HttpError};
@@ -205,22 +206,22 @@ fn parse_and_route(
     }
     let mut action = route(fe, req.host, req.path());
     let (mut tracked, mut rule, mut written) = (Slots::default(), None, false);
+    let (slot, conn, tls_version) = rc;
+    let facts = Facts {
+        tls_version,
+        sni: conn.sni.as_deref(),
+        alpn: conn.alpn.as_deref(),
+        http: Some(HttpFacts {
+            method: req.method,
+            target: req.target.as_bytes(),
+            host: req.host,
+            version: rule_version(client, req.version),
+            headers: Headers::Parsed(req.headers),
+        }),
+        ..Facts::connection(peer.ip(), conn.dst_port)
+    };
+    let keep = req.keep_alive && req.framing == BodyFraming::Length(0);
     if fe.rules.is_some() {
-        let (slot, conn, tls_version) = rc;
-        let facts = Facts {
-            tls_version,
-            sni: conn.sni.as_deref(),
-            alpn: conn.alpn.as_deref(),
-            http: Some(HttpFacts {
-                method: req.method,
-                target: req.target.as_bytes(),
-                host: req.host,
-                version: rule_version(client, req.version),
-                headers: Headers::Parsed(req.headers),
-            }),
-            ..Facts::connection(peer.ip(), conn.dst_port)
-        };
-        let keep = req.keep_alive && req.framing == BodyFraming::Length(0);
         let upstream = |head: &mut Vec<u8>| {
             req.write_upstream_head(head, peer.ip(), forwarding(fe, peer.ip(), tls));
         };
@@ -247,13 +248,25 @@ fn parse_and_route(
     if matches!(action, Action::Backend(_)) && !written {
         req.write_upstream_head(head, peer.ip(), forwarding(fe, peer.ip(), tls));
     }
+    // The backend's own rules, once it is chosen (HAProxy's order).
+    let mut use_server = None;
+    if let Action::Backend(b) = action {
+        let after = fe.rules.is_some();
+        let d = rules_backend::on_request(worker, fe, b, &facts, head, keep, after);
+        match d.answer {
+            Some(a) => action = Action::Answer(a),
+            None => use_server = d.server,
+        }
+    }
     let (sticky, compress, hash) = match action {
         Action::Backend(b) => worker.with_backend_config(b, |b| {
             let fields = req
                 .headers
                 .iter()
                 .filter(|h| h.name.eq_ignore_ascii_case("cookie"));
-            let sticky = persist::on_request(b, fields.map(|h| h.value), head);
+            let mut sticky = persist::on_request(b, fields.map(|h| h.value), head);
+            // `use_server` comes before the persistence cookie.
+            sticky.server = use_server.or(sticky.server);
             let hash = crate::lb::hashing::request_hash(
                 b.balance,
                 &b.hash,

@@ -278,7 +278,7 @@ async fn serve(w: Rc<Worker>, ticket: GateTicket, fe: usize, stream: TcpStream, 
     }
     // Connection rules, before the TLS handshake; a rejected connection is closed
     // at once (the stream is dropped).
-    let dst_port = match (frontend.rules.is_some(), told) {
+    let dst_port = match (frontend.has_rules(), told) {
         (true, Some((_, dst))) => dst.port(),
         (true, None) => stream.local_addr().map_or(0, |a| a.port()),
         (false, _) => 0,
@@ -309,6 +309,7 @@ async fn serve(w: Rc<Worker>, ticket: GateTicket, fe: usize, stream: TcpStream, 
                     peer,
                     tls_label,
                     origin,
+                    rc.dst_port,
                 ))
                 .await
             }
@@ -387,7 +388,7 @@ async fn handshake(
                 o.alpn = info.alpn.clone().map(Vec::into_boxed_slice);
             }
             let h2 = info.alpn.as_deref() == Some(b"h2");
-            if frontend.rules.is_some() {
+            if frontend.has_rules() {
                 // For `sni` and `alpn` conditions of the request rules.
                 rc.sni = info.sni.map(String::into_boxed_str);
                 rc.alpn = info.alpn.map(Vec::into_boxed_slice);

@@ -33,6 +33,7 @@
 //! | `persist.rs` | cookie persistence: the server a request's cookie names, `Cookie` and `Set-Cookie` edits |
 //! | `route.rs` | which way a request goes: redirect, backend, or none |
 //! | `rules.rs` | the rule engine on a worker: tables, connection and request rules, their answers |
+//! | `rules_backend.rs` | a backend's own rules: request rules after the frontend's, `use_server`, response rules |
 //! | `access.rs` | the access log: per-worker line buffer, writer thread, the per-request record, termination flags |
 //! | `access_format.rs` | a line in a configured format (`access_log_format`: HAProxy aliases, `httplog`, `tcplog`) |
 //! | `local.rs` | single-thread synchronisation: a flag tasks wait on, the connection gate |
@@ -63,6 +64,7 @@ mod record;
 mod relay;
 mod route;
 mod rules;
+mod rules_backend;
 mod sends;
 mod session;
 mod splice;

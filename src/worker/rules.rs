@@ -193,7 +193,7 @@ pub fn on_connect(
     w.with_rules(|st| {
         let now = st.now_ms();
         let facts = Facts::connection(peer.ip(), dst_port);
-        let out = with_backends(w, frontend, &facts, |f| {
+        let out = with_backends(w, &frontend.rule_backends, &facts, |f| {
             rs.on_connect(f, &mut st.tables, &mut cs, &mut st.scratch, now)
         });
         w.count_rule_hits(fe, 0, out.hits);
@@ -263,7 +263,7 @@ pub fn on_request(
     let base = rs.connection_rules().len();
     w.with_rules(|st| {
         let now = st.now_ms();
-        let out = with_backends(w, frontend, facts, |f| {
+        let out = with_backends(w, &frontend.rule_backends, facts, |f| {
             rs.on_request(f, &mut st.tables, cs, &mut st.scratch, now)
         });
         w.count_rule_hits(fe, base, out.hits());
@@ -284,39 +284,55 @@ pub fn on_request(
             };
         if forwards {
             upstream(head);
-            for e in out.edits() {
-                match e {
-                    Edit::Header(h, value) => apply_header(head, h, value),
-                    Edit::Path(p) => edit::replace_path(head, p),
-                }
-            }
+            apply_edits(head, out.edits());
             d.written = true;
         }
-        let answer = |status, delay_ms, keep| {
-            Some(Answer {
-                status,
-                delay_ms,
-                keep,
-            })
-        };
-        d.answer = match out.verdict {
-            Verdict::Continue | Verdict::Allow => None,
-            Verdict::Deny(r) | Verdict::Return(r) => {
-                write_reply(head, r, keep);
-                answer(r.status, 0, keep)
-            }
-            Verdict::Redirect { status, location } => {
-                write_redirect(head, status, location, keep);
-                answer(status, 0, keep)
-            }
-            Verdict::Tarpit { delay_ms, status } => {
-                head.clear();
-                head.extend_from_slice(error_bytes(frontend, status));
-                answer(status, delay_ms, false)
-            }
-        };
+        d.answer = answer_of(out.verdict, frontend, head, keep);
         d
     })
+}
+
+/// The edits of request rules, in rule order, on the head written for the server.
+pub fn apply_edits<'s>(head: &mut Vec<u8>, edits: impl Iterator<Item = Edit<'s>>) {
+    for e in edits {
+        match e {
+            Edit::Header(h, value) => apply_header(head, h, value),
+            Edit::Path(p) => edit::replace_path(head, p),
+        }
+    }
+}
+
+/// The answer request rules give (`None`: the request goes on), its response
+/// written into `head`.
+pub fn answer_of(
+    verdict: Verdict<'_>,
+    frontend: &Frontend,
+    head: &mut Vec<u8>,
+    keep: bool,
+) -> Option<Answer> {
+    let answer = |status, delay_ms, keep| {
+        Some(Answer {
+            status,
+            delay_ms,
+            keep,
+        })
+    };
+    match verdict {
+        Verdict::Continue | Verdict::Allow => None,
+        Verdict::Deny(r) | Verdict::Return(r) => {
+            write_reply(head, r, keep);
+            answer(r.status, 0, keep)
+        }
+        Verdict::Redirect { status, location } => {
+            write_redirect(head, status, location, keep);
+            answer(status, 0, keep)
+        }
+        Verdict::Tarpit { delay_ms, status } => {
+            head.clear();
+            head.extend_from_slice(error_bytes(frontend, status));
+            answer(status, delay_ms, false)
+        }
+    }
 }
 
 /// A header edit, with its value (rendered when it has a format), on a head written
@@ -336,33 +352,25 @@ pub fn apply_header(head: &mut Vec<u8>, e: &HeaderEdit, value: &[u8]) {
 
 /// Run an evaluation on `facts` with the worker's view of its backends (for `nbsrv`),
 /// borrowed only while it runs.
-fn with_backends<R>(
+pub(super) fn with_backends<R>(
     w: &Worker,
-    frontend: &Frontend,
+    slots: &[usize],
     facts: &Facts<'_>,
     eval: impl FnOnce(&Facts<'_>) -> R,
 ) -> R {
     let backends = w.backends.try_borrow().ok();
-    let up = backends.as_deref().map(|b| Up::new(frontend, b));
+    let up = backends.as_deref().map(|backends| Up { slots, backends });
     let mut facts = *facts;
     facts.backends = up.as_ref().map(|u| u as &dyn UpServers);
     eval(&facts)
 }
 
 /// What `nbsrv()` reads: the worker's own view of each backend's servers (kept up to
-/// date by the control thread's messages), through the frontend's rule numbering.
+/// date by the control thread's messages), through the frontend's rule numbering
+/// (or a backend's).
 struct Up<'a> {
     slots: &'a [usize],
     backends: &'a [BackendState],
-}
-
-impl<'a> Up<'a> {
-    fn new(frontend: &'a Frontend, backends: &'a [BackendState]) -> Self {
-        Up {
-            slots: &frontend.rule_backends,
-            backends,
-        }
-    }
 }
 
 impl std::fmt::Debug for Up<'_> {
@@ -413,7 +421,7 @@ pub fn on_response(
     let base = rs.connection_rules().len() + rs.request_rules().len();
     w.with_rules(|st| {
         let now = st.now_ms();
-        let out = with_backends(w, frontend, facts, |f| {
+        let out = with_backends(w, &frontend.rule_backends, facts, |f| {
             rs.on_response(f, &st.tables, tracked, &mut st.scratch, now)
         });
         w.count_rule_hits(fe, base, out.hits());

@@ -24,6 +24,7 @@ pub async fn serve_tcp(
     peer: SocketAddr,
     tls: Option<(&'static str, &'static str)>,
     mut origin: Option<Origin>,
+    dst_port: u16,
 ) -> Result<(), SessionError> {
     let frontend = worker.frontend(fe);
     let started = std::time::Instant::now();
@@ -62,10 +63,15 @@ pub async fn serve_tcp(
         )));
     };
     rec.backend = Some(backend);
+    let facts = crate::rules::Facts {
+        tls_version: tls.map(|t| t.0),
+        ..crate::rules::Facts::connection(peer.ip(), dst_port)
+    };
     let to = To {
         backend,
         peer,
-        sticky: None,
+        // `use_server` rules of the backend, if any.
+        sticky: super::rules_backend::use_server(&worker, backend, &facts),
         hash: None,
     };
     let connected = connect(&worker, to, Reuse::Never, None, origin.as_ref()).await;

@@ -6,6 +6,7 @@ pub mod bird;
 pub mod ecmp;
 pub mod http;
 pub mod import;
+pub mod mail;
 pub mod named;
 pub mod netns;
 pub mod peers;

@@ -9,9 +9,9 @@ use crate::import::report::Src;
 use crate::import::toml_out::{Table, Value};
 
 use super::model::{Be, Bind, Cx, Fe};
-use super::{checks, limits, proxy, routes};
+use super::{backend_rules, checks, limits, routes};
 
-pub fn tables(mut fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
+pub fn tables(mut fes: Vec<Fe>, mut bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
     let mut out = Vec::new();
     let mut backends = Vec::new();
     let mut known: Vec<String> = Vec::new();
@@ -20,18 +20,20 @@ pub fn tables(mut fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
         .iter()
         .filter_map(|b| Some((b.name.clone(), b.forwardfor.clone()?)))
         .collect();
-    for be in &bes {
-        proxy::backend_rules(be, &mut fes, cx);
+    for be in &mut bes {
+        backend_rules::move_tcp_rules(be, &mut fes, cx);
     }
     for mut be in bes {
         if be.servers.is_empty() && be.templates.is_empty() && cx.g.table_names.contains(&be.name) {
             cx.led
                 .note(&be.head, "a backend that only holds a stick table");
+            backend_rules::lost_with(&be, cx);
             continue;
         }
         if be.servers.is_empty() && be.templates.is_empty() && be.server_lines == 0 {
             cx.led.note(&be.head, "a backend without servers: HAProxy answers 503, and so do the 503 rules of the frontends that use it");
             empty.push(be.name.clone());
+            backend_rules::lost_with(&be, cx);
             continue;
         }
         if be.servers.is_empty() && be.templates.is_empty() {
@@ -39,13 +41,16 @@ pub fn tables(mut fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
                 &be.head,
                 "no server of this backend was translated (requests sent to it get a 503 rule)",
             );
+            backend_rules::lost_with(&be, cx);
             continue;
         }
         known.push(be.name.clone());
         limits::maxqueue(&mut be, cx);
         checks::proto(&mut be, cx);
         super::balance::finish(&mut be, cx);
+        let rules = backend_rules::translate(&be, cx);
         backends.extend(backend(be));
+        backends.extend(rules);
     }
     let mut frontends = Vec::new();
     let mut logs = false;

@@ -3,8 +3,8 @@
 //! - `sections.rs`: the file into sections and tokenized lines (parse errors here).
 //! - `values.rs`: times, addresses, paths in ringlb's spelling.
 //! - `model.rs`: the frontend/backend/global being built.
-//! - `proxy.rs`: one proxy directive (mode, timeouts, options, balance...) → model;
-//!   a backend's own rules moved to the frontends that only use it.
+//! - `proxy.rs`: one proxy directive (mode, timeouts, options, balance...) → model.
+//! - `backend_rules.rs`: a backend's own rules and `use-server` → `[[backend.*]]` rules.
 //! - `bind.rs`: `bind` lines (TLS, PROXY protocol).
 //! - `compression.rs`: `compression ...` → `[frontend.compression]` / `[backend.compression]`.
 //! - `server.rs`: `server`, `default-server`, `server-template`, `cookie`.
@@ -21,9 +21,11 @@
 //! - `log_copy.rs`: a second `log` target for events only → `global.syslog_copy`.
 //! - `stats_auth.rs`: a stats listener's `http_auth` rules → `admin_userlist`, `admin_write_groups`.
 //! - `tls_opts.rs`: TLS versions, cipher suites, tickets (global defaults, binds, servers).
+//! - `mailers.rs`: `mailers` sections and `email-alert` lines → `[mail]`.
 //! - `tcpka.rs`: `option tcpka` / `clitcpka` / `srvtcpka` → `tcp_keepalive`.
 
 mod acl;
+mod backend_rules;
 mod balance;
 mod bind;
 mod checks;
@@ -32,6 +34,7 @@ mod finish;
 mod global;
 mod limits;
 mod log_copy;
+mod mailers;
 mod model;
 mod proxy;
 mod routes;
@@ -82,6 +85,7 @@ pub fn translate(
     let mut named: HashMap<&str, usize> = HashMap::new();
     let mut last_defaults: Option<usize> = None;
     let mut used_defaults: Vec<usize> = Vec::new();
+    let mut alerts: Vec<(&str, Vec<&Line>)> = Vec::new();
     for (i, s) in secs.iter().enumerate() {
         match s.kind {
             Kind::Defaults => {
@@ -107,6 +111,17 @@ pub fn translate(
                 };
                 used_defaults.extend(dflt.iter().map(|&(d, _)| d));
                 let dlines: Vec<&Line> = dflt.iter().map(|&(d, j)| &secs[d].body[j]).collect();
+                let own = dlines.iter().copied().chain(&s.body);
+                let own: Vec<&Line> = own.filter(|l| mailers::is_email_alert(l)).collect();
+                match s.kind {
+                    Kind::Frontend => own.iter().for_each(|l| {
+                        cx.led.note(
+                            &l.src,
+                            "a frontend has no servers: HAProxy mails nothing for it",
+                        )
+                    }),
+                    _ => alerts.push((&s.name, own)),
+                }
                 if global::is_stats_listener(s) {
                     global::stats_listener(s, &mut cx);
                     continue;
@@ -116,12 +131,16 @@ pub fn translate(
             _ => {}
         }
     }
+    let mail = mailers::translate(&secs, &alerts, &mut cx);
+    mailers::unused(&secs, &mut cx);
     for (i, s) in secs.iter().enumerate() {
         if s.kind == Kind::Defaults {
             settle_defaults(s, used_defaults.contains(&i), &mut cx);
         }
     }
-    Ok(finish::tables(fes, bes, &mut cx))
+    let mut tables = finish::tables(fes, bes, &mut cx);
+    tables.extend(mail);
+    Ok(tables)
 }
 
 /// The defaults lines a section inherits, as (section, line) indexes, oldest first:
@@ -215,10 +234,11 @@ fn proxy_section(s: &Section, dlines: &[&Line], fes: &mut Vec<Fe>, bes: &mut Vec
             cx,
         );
     }
-    for l in dlines {
+    // `email-alert` lines: `mailers.rs`, once every proxy is read.
+    for l in dlines.iter().filter(|l| !mailers::is_email_alert(l)) {
         proxy::apply(l, true, fe.as_mut(), be.as_mut(), cx);
     }
-    for l in &s.body {
+    for l in s.body.iter().filter(|l| !mailers::is_email_alert(l)) {
         proxy::apply(l, false, fe.as_mut(), be.as_mut(), cx);
     }
     fes.extend(fe);
@@ -230,6 +250,11 @@ fn proxy_section(s: &Section, dlines: &[&Line], fes: &mut Vec<Fe>, bes: &mut Vec
 fn settle_defaults(s: &Section, used: bool, cx: &mut Cx) {
     for l in &s.body {
         if cx.led.decided(&l.src) {
+            continue;
+        }
+        if mailers::is_email_alert(l) {
+            cx.led
+                .note(&l.src, "no backend inherits it: nothing to mail about");
             continue;
         }
         let mut scratch = Ledger::default();
@@ -271,7 +296,8 @@ fn other(s: &Section, cx: &mut Cx) {
     let why = match s.head.word(0) {
         "peers" => "ringlb does not share tables between nodes: each keeps its own",
         "cache" => "ringlb does not cache responses",
-        "mailers" => "ringlb sends no mail: use [vrrp] notify or log alerts",
+        // Decided with the proxies' email-alert lines (`mailers.rs`).
+        "mailers" => return,
         "program" => "ringlb starts no other programs",
         "http-errors" => "error pages are per frontend (errorfile)",
         _ => "no ringlb equivalent",
@@ -286,5 +312,7 @@ fn other(s: &Section, cx: &mut Cx) {
 mod tests;
 #[cfg(test)]
 mod tests_gained;
+#[cfg(test)]
+mod tests_mailers;
 #[cfg(test)]
 mod tests_misc;

@@ -50,7 +50,12 @@ pub fn apply(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, 
         (Side::Back, _, Some(be)) => back(line, be, cx),
         (Side::Both, fe, _) => both(line, dflt, fe, cx),
         _ if dflt => {}
-        (Side::Front, None, Some(be)) if matches!(w0, "acl" | "http-request" | "tcp-request") => {
+        (Side::Front, None, Some(be))
+            if matches!(
+                w0,
+                "acl" | "http-request" | "http-response" | "tcp-request" | "redirect"
+            ) =>
+        {
             be.rule_lines.push(line.clone())
         }
         (Side::Front, None, _) => match w0 {
@@ -155,6 +160,8 @@ fn back(line: &Line, be: &mut Be, cx: &mut Cx) {
                 .led
                 .lost(src, format!("unknown http-reuse strategy {other:?}")),
         },
+        // Translated with the backend's other rules (`backend_rules.rs`).
+        "use-server" => be.rule_lines.push(line.clone()),
         "hash-type" => super::balance::hash_type(line, be, cx),
         "fullconn" => match line.word(1).parse::<i64>() {
             Ok(n) if n > 0 => {
@@ -428,41 +435,3 @@ fn dontlognull(src: &crate::import::report::Src, fe: &mut Fe, negated: bool, cx:
 /// Why a backend's rules stay behind: HAProxy runs them after the backend is chosen.
 pub(super) const BACKEND_RULES: &str =
     "rules in a backend run after the backend is chosen; ringlb's rules belong to frontends";
-
-/// A backend's own rules move to its frontends when each of them sends every request
-/// to it (only a `default_backend`, no `use_backend`, no `redirect` lines): there
-/// they run after the frontend's own rules, as in HAProxy. Else they are reported.
-pub(super) fn backend_rules(be: &Be, fes: &mut [Fe], cx: &mut Cx) {
-    if be.rule_lines.is_empty() {
-        return;
-    }
-    let uses = |fe: &Fe| {
-        fe.main.get("default_backend").and_then(|v| v.as_str()) == Some(be.name.as_str())
-            || fe.use_backend.iter().any(|l| l.word(1) == be.name)
-    };
-    let acl_names: Vec<&str> = be
-        .rule_lines
-        .iter()
-        .filter(|l| l.word(0) == "acl")
-        .map(|l| l.word(1))
-        .collect();
-    let users: Vec<usize> = (0..fes.len()).filter(|&i| uses(&fes[i])).collect();
-    let only = users.iter().all(|&i| {
-        let fe = &fes[i];
-        fe.use_backend.is_empty()
-            && fe.redirects.is_empty()
-            && !acl_names.iter().any(|n| fe.has_acl(n))
-    });
-    if users.is_empty() || !only {
-        let why = format!("{BACKEND_RULES}; a frontend using this backend also routes elsewhere (or has redirect lines or an ACL of the same name)");
-        for l in &be.rule_lines {
-            cx.led.lost(&l.src, why.clone());
-        }
-        return;
-    }
-    for i in users {
-        for l in &be.rule_lines {
-            front(l, &mut fes[i], cx);
-        }
-    }
-}

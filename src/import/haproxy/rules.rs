@@ -285,13 +285,47 @@ fn reply(t: &mut Table, args: &[String], note: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `location|prefix|scheme X [code N] [drop-query]`.
+/// `location|prefix|scheme X`, `code N`, `drop-query`, `append-slash`, in any order
+/// (HAProxy reads them so).
 fn redirect_args(t: &mut Table, args: &[String], note: &str) -> Result<(), String> {
-    let kind = args.first().map(String::as_str).unwrap_or("");
-    if !matches!(kind, "location" | "prefix" | "scheme") {
-        return Err(format!("redirect {kind} is not supported"));
+    let mut kind = None;
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            k @ ("location" | "prefix" | "scheme") => {
+                let target = args.get(i + 1).ok_or("redirect without a target")?;
+                redirect_target(t, k, target, note)?;
+                kind = Some(k);
+                i += 1;
+            }
+            "code" => {
+                let n = args
+                    .get(i + 1)
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .ok_or("code is not a number")?;
+                t.set("status", Value::Int(n), note.to_string());
+                i += 1;
+            }
+            "drop-query" => t.set("drop_query", Value::Bool(true), note.to_string()),
+            "append-slash" => t.set("append_slash", Value::Bool(true), note.to_string()),
+            other if kind.is_none() && i == 0 => {
+                return Err(format!("redirect {other} is not supported"))
+            }
+            other => return Err(format!("redirect option {other} is not supported")),
+        }
+        i += 1;
     }
-    let target = args.get(1).ok_or("redirect without a target")?;
+    match kind {
+        None => Err("redirect without location, prefix or scheme".into()),
+        Some("location") if t.get("append_slash").is_some() => {
+            Err("append-slash with a location: ringlb appends to a prefix or scheme redirect's path only".into())
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// A redirect's target: literal, or a log-format string (not for `scheme`).
+fn redirect_target(t: &mut Table, kind: &str, target: &str, note: &str) -> Result<(), String> {
     match literal(target) {
         Ok(l) => t.set(kind, Value::str(l), note.to_string()),
         Err(_) if kind != "scheme" => {
@@ -303,22 +337,6 @@ fn redirect_args(t: &mut Table, args: &[String], note: &str) -> Result<(), Strin
             );
         }
         Err(why) => return Err(why),
-    }
-    let mut i = 2;
-    while i < args.len() {
-        match args[i].as_str() {
-            "code" => {
-                let n = args
-                    .get(i + 1)
-                    .and_then(|v| v.parse::<i64>().ok())
-                    .ok_or("code is not a number")?;
-                t.set("status", Value::Int(n), note.to_string());
-                i += 1;
-            }
-            "drop-query" => t.set("drop_query", Value::Bool(true), note.to_string()),
-            other => return Err(format!("redirect option {other} is not supported")),
-        }
-        i += 1;
     }
     Ok(())
 }

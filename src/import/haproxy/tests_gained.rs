@@ -1,5 +1,5 @@
 //! Translations of what ringlb gained: ALPN and `proto h2` on binds and servers, the
-//! check's protocol, a backend's rules moved to its frontends.
+//! check's protocol, a backend's own rules.
 
 use super::tests::{parsed, run};
 
@@ -81,26 +81,41 @@ fn server_alpn_lists() {
     );
 }
 
-/// A backend's own rules run after the frontend's in HAProxy: when every frontend
-/// using the backend sends everything to it, they move there, in that order; when
-/// one of them also routes elsewhere, they are reported.
+/// A backend's own rules run after the frontend's in HAProxy, and so in ringlb: they
+/// stay in the backend, whether its frontends route elsewhere too or not. Its
+/// `tcp-request` rules (which ringlb's backends cannot have) move to the frontends
+/// that send everything to it.
 #[test]
-fn backend_rules_move_to_frontends_that_only_use_that_backend() {
-    let text = "frontend f\n  mode http\n  bind :80\n  http-request set-header X-Front 1\n  default_backend b\nbackend b\n  mode http\n  acl inside src 10.0.0.0/8\n  http-request deny unless inside\n  server s 10.0.0.1:80\n";
+fn backend_rules_stay_in_their_backend() {
+    let text = "frontend f\n  mode http\n  bind :80\n  http-request set-header X-Front 1\n  use_backend c if { path_beg /c }\n  default_backend b\nbackend b\n  mode http\n  acl inside src 10.0.0.0/8\n  http-request deny unless inside\n  http-response set-header X-B 1\n  redirect code 301 prefix / drop-query append-slash if { path_reg ^/[^/]*$ }\n  server s 10.0.0.1:80\nbackend c\n  mode http\n  server s 10.0.0.2:80\n";
     let (toml, t) = complete(text);
     let fe = &t["frontend"][0];
-    assert_eq!(fe["acl"][0]["name"].as_str(), Some("inside"), "{toml}");
     let actions = each(&fe["http_rule"], "action");
-    assert_eq!(actions, [Some("set_header"), Some("deny")], "{toml}");
+    assert_eq!(actions, [Some("set_header"), Some("use_backend")], "{toml}");
+    let be = &t["backend"][0];
+    assert_eq!(be["acl"][0]["name"].as_str(), Some("inside"), "{toml}");
+    let actions = each(&be["http_rule"], "action");
+    assert_eq!(actions, [Some("deny"), Some("redirect")], "{toml}");
+    let redirect = &be["http_rule"][1];
+    assert_eq!(redirect["status"].as_integer(), Some(301), "{toml}");
+    assert_eq!(redirect["append_slash"].as_bool(), Some(true), "{toml}");
+    assert_eq!(redirect["drop_query"].as_bool(), Some(true), "{toml}");
+    assert_eq!(each(&be["response_rule"], "name"), [Some("X-B")], "{toml}");
+    assert!(t["backend"][1].get("http_rule").is_none(), "{toml}");
 
-    let routed = text.replace(
-        "  default_backend b\n",
-        "  use_backend c if { path_beg /c }\n  default_backend b\nbackend c\n  mode http\n  server s 10.0.0.2:80\n",
+    let tcp = "frontend f\n  mode tcp\n  bind :6379\n  default_backend b\nbackend b\n  mode tcp\n  acl inside src 10.0.0.0/8\n  tcp-request content reject if ! inside\n  server s 10.0.0.1:6379\n";
+    let (toml, t) = complete(tcp);
+    assert_eq!(
+        each(&t["frontend"][0]["tcp_rule"], "action"),
+        [Some("reject")],
+        "{toml}"
     );
-    let (_, lost) = run(&routed);
-    assert_eq!(lost.len(), 2, "{lost:?}");
+    assert!(t["backend"][0].get("acl").is_none(), "{toml}");
+    let shared = tcp.replace("  default_backend b\n", "  default_backend b\nfrontend g\n  mode tcp\n  bind :6380\n  use_backend b if { src 10.1.0.0/16 }\n  default_backend c\nbackend c\n  mode tcp\n  server s 10.0.0.2:6379\n");
+    let (_, lost) = run(&shared);
     assert!(
-        lost.iter().all(|l| l.contains("also routes elsewhere")),
+        lost.iter()
+            .any(|l| l.contains(": tcp-request content: not translated: tcp-request in a backend")),
         "{lost:?}"
     );
 }

@@ -46,6 +46,7 @@ pub(super) fn instance(n: &Node, ctx: &mut Ctx, led: &mut Ledger) -> Vec<Table> 
             "track_script" => track::scripts(k, ctx, &mut t, &mut subs, led),
             "track_interface" => track::interfaces(k, &interface, &mut subs, led),
             "track_file" => track::files(k, ctx, &mut subs, led),
+            "smtp_alert" => super::mail::smtp_alert(k, ctx.mail, &mut t, led),
             _ => instance_key(k, v6, &mut t, led),
         }
     }
@@ -189,10 +190,6 @@ fn instance_key(k: &Node, v6: bool, t: &mut Table, led: &mut Ledger) {
                 src,
                 "ringlb sends garp_master_repeat gratuitous ARPs at once and as many after garp_master_delay, no more: no refresh while master, none at a lower priority's advert",
             );
-            return;
-        }
-        ("smtp_alert", _) => {
-            led.lost(src, "ringlb sends no mail: run a mailer from notify_master/notify_backup/notify_fault (or notify)");
             return;
         }
         _ if super::notify::state_command(k, true, t, led) => return,

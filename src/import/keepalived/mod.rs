@@ -3,6 +3,7 @@
 //! - `blocks.rs`: the `{ }` block syntax → a tree of statements.
 //! - `instance.rs`: one `vrrp_instance` → a virtual router (keys, virtual IPs).
 //! - `track.rs`: `track_interface`, `track_script` (+ `vrrp_script`), `track_file`.
+//! - `mail.rs`: `notification_email`, `smtp_server`... and `smtp_alert` → `[mail]`, `mail`.
 //! - `notify.rs`: `notify_master`, `notify_backup`, `notify_fault`, `notify_stop`.
 //!
 //! Every `vrrp_instance` becomes a virtual router named after it: `[vrrp]` when the file
@@ -12,6 +13,7 @@
 
 mod blocks;
 mod instance;
+mod mail;
 mod notify;
 #[cfg(test)]
 mod tests;
@@ -33,6 +35,8 @@ pub(super) struct Ctx<'a> {
     pub files: HashMap<&'a str, &'a Node>,
     /// Addresses already given to a router (ringlb refuses one address twice).
     pub vips: HashSet<String>,
+    /// `global_defs` says where mail goes: `[mail]` is written.
+    pub mail: bool,
 }
 
 pub fn translate(file: &str, text: &str, led: &mut Ledger) -> Result<Vec<Table>, ImportError> {
@@ -63,6 +67,7 @@ pub fn translate(file: &str, text: &str, led: &mut Ledger) -> Result<Vec<Table>,
         scripts: named("vrrp_script"),
         files: named("vrrp_track_file"),
         vips: HashSet::new(),
+        mail: mail::configured(&nodes),
     };
     let mut out = Vec::new();
     let mut groups = Vec::new();
@@ -71,8 +76,8 @@ pub fn translate(file: &str, text: &str, led: &mut Ledger) -> Result<Vec<Table>,
         match n.word(0) {
             "vrrp_instance" => out.extend(instance::instance(n, &mut ctx, led)),
             "vrrp_script" | "vrrp_track_file" => unused(n, led),
-            "vrrp_sync_group" => groups.extend(sync_group(n, &names, led)),
-            "global_defs" => global.extend(global_defs(n, led)),
+            "vrrp_sync_group" => groups.extend(sync_group(n, &names, ctx.mail, led)),
+            "global_defs" => global.extend(global_defs(n, ctx.mail, led)),
             "include" => led.lost(
                 &n.src,
                 "included files are not read: import them separately",
@@ -127,7 +132,7 @@ fn unused(n: &Node, led: &mut Ledger) {
 }
 
 /// `vrrp_sync_group G { group { VI_1 VI_2 } }` → `[[vrrp_sync_group]]`.
-fn sync_group(n: &Node, names: &[&str], led: &mut Ledger) -> Option<Table> {
+fn sync_group(n: &Node, names: &[&str], mail: bool, led: &mut Ledger) -> Option<Table> {
     let mut routers = Vec::new();
     let mut cites = Vec::new();
     let mut t = Table::new("[[vrrp_sync_group]]");
@@ -162,7 +167,7 @@ fn sync_group(n: &Node, names: &[&str], led: &mut Ledger) -> Option<Table> {
         }
         match k.word(0) {
             d if d.starts_with("notify") => led.lost(&k.src, "keepalived appends GROUP NAME STATE to a group's notify, ringlb STATE (and RINGLB_VRRP_GROUP in its environment): adapt the script (its $3 is ringlb's $1) and set [[vrrp_sync_group]] notify"),
-            "smtp_alert" => led.lost(&k.src, "ringlb sends no mail: run a mailer from the group's notify_master/notify_backup/notify_fault (or notify)"),
+            "smtp_alert" => mail::smtp_alert(k, mail, &mut t, led),
             _ => lose_all(k, led, "no ringlb equivalent"),
         }
     }
@@ -170,11 +175,18 @@ fn sync_group(n: &Node, names: &[&str], led: &mut Ledger) -> Option<Table> {
 }
 
 /// `global_defs`: `script_user USER [GROUP]` and `enable_script_security` → `[global]`
-/// (whom VRRP's programs run as); the rest has no effect on a virtual router.
-fn global_defs(n: &Node, led: &mut Ledger) -> Option<Table> {
+/// (whom VRRP's programs run as), the mail keys → `[mail]` (`mail.rs`); the rest
+/// has no effect on a virtual router.
+fn global_defs(n: &Node, mail: bool, led: &mut Ledger) -> Vec<Table> {
     led.note(&n.src, "section header");
     let mut g = Table::new("[global]");
-    for k in n.kids() {
+    let mail_keys: Vec<&Node> = n
+        .kids()
+        .iter()
+        .filter(|k| mail::is_mail_key(k.word(0)))
+        .collect();
+    let mail = mail::global(&mail_keys, mail, led);
+    for k in n.kids().iter().filter(|k| !mail::is_mail_key(k.word(0))) {
         let d = k.word(0);
         match d {
             "script_user" if k.words.len() == 2 || k.words.len() == 3 => {
@@ -188,19 +200,19 @@ fn global_defs(n: &Node, led: &mut Ledger) -> Option<Table> {
                 g.set("enable_script_security", Value::Bool(true), k.src.cite());
                 led.done(&k.src);
             }
-            "router_id"
-            | "lvs_id"
+            "lvs_id"
             | "vrrp_skip_check_adv_addr"
             | "vrrp_version"
             | "vrrp_strict"
             | "max_auto_priority" => note_all(k, led, "no effect on ringlb's virtual router"),
-            d if d.starts_with("notification_email") || d.starts_with("smtp_") => {
-                lose_all(k, led, "ringlb sends no mail: run a mailer from [vrrp] notify_master/notify_backup/notify_fault (or notify), or alert on /metrics")
-            }
             _ => lose_all(k, led, "no ringlb equivalent"),
         }
     }
-    (!g.is_empty()).then_some(g)
+    (!g.is_empty())
+        .then_some(g)
+        .into_iter()
+        .chain(mail)
+        .collect()
 }
 
 /// keepalived seconds (`1`, `0.5`) → a ringlb duration.

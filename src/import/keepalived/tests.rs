@@ -80,7 +80,8 @@ fn an_instance_becomes_vrrp() {
         v.get("notify_master"),
         Some(&strs(&["/usr/local/bin/master.sh"]))
     );
-    assert_eq!(lost, [3]);
+    // notification_email without smtp_server: keepalived mails nothing either.
+    assert!(lost.is_empty(), "{lost:?}");
 }
 
 const TWO: &str = r#"vrrp_sync_group G1 {
@@ -377,4 +378,59 @@ fn notify_per_state_commands_run_as_written_generic_notify_is_reported() {
     assert_eq!(v.get("notify_fault"), Some(&strs(&fault)));
     // The user after notify_stop's command; the generic notify (other arguments).
     assert_eq!(lost, [8, 10]);
+}
+
+const MAIL: &str = "global_defs {\n  notification_email {\n    ops@example.com\n    noc@example.com\n  }\n  notification_email_from lb@example.com\n  smtp_server 192.0.2.25 2525\n  smtp_connect_timeout 10\n  router_id LB1\n  smtp_alert\n}\nvrrp_sync_group G {\n  group {\n    VI_1\n    VI_2\n  }\n  smtp_alert false\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    10.0.0.1/24\n  }\n  smtp_alert no\n}\nvrrp_instance VI_2 {\n  interface eth0\n  virtual_router_id 52\n  virtual_ipaddress {\n    10.0.0.2/24\n  }\n}\n";
+
+#[test]
+fn mail_keys_become_the_mail_table_and_smtp_alert_each_mail_key() {
+    let (t, lost) = run(MAIL);
+    assert!(lost.is_empty(), "{lost:?}");
+    let m = t.iter().find(|t| t.header == "[mail]").expect("[mail]");
+    assert_eq!(
+        m.get("to"),
+        Some(&strs(&["ops@example.com", "noc@example.com"]))
+    );
+    assert_eq!(m.get("from"), Some(&Value::str("lb@example.com")));
+    assert_eq!(m.get("server"), Some(&Value::str("192.0.2.25:2525")));
+    assert_eq!(m.get("connect_timeout"), Some(&Value::str("10s")));
+    assert_eq!(m.get("router_id"), Some(&Value::str("LB1")));
+    assert_eq!(m.get("vrrp"), Some(&Value::Bool(true)));
+    assert_eq!(m.get("level"), Some(&Value::str("none")));
+    assert!(notes_of(m, "to").iter().any(|n| n.contains("k.conf:3")));
+    let router = |name: &str| {
+        t.iter()
+            .find(|t| t.get("name") == Some(&Value::str(name)))
+            .unwrap()
+    };
+    assert_eq!(router("VI_1").get("mail"), Some(&Value::Bool(false)));
+    assert_eq!(router("VI_2").get("mail"), None);
+    assert_eq!(router("G").get("mail"), Some(&Value::Bool(false)));
+}
+
+#[test]
+fn without_smtp_alert_keepalived_mails_no_vrrp_change() {
+    let (t, _) = run(&MAIL.replace("  smtp_alert\n}", "}"));
+    let m = t.iter().find(|t| t.header == "[mail]").unwrap();
+    assert_eq!(m.get("vrrp"), Some(&Value::Bool(false)));
+    // smtp_alert_vrrp wins over smtp_alert.
+    let (t, _) = run(&MAIL.replace(
+        "  smtp_alert\n}",
+        "  smtp_alert_vrrp off\n  smtp_alert on\n}",
+    ));
+    let m = t.iter().find(|t| t.header == "[mail]").unwrap();
+    assert_eq!(m.get("vrrp"), Some(&Value::Bool(false)));
+}
+
+#[test]
+fn a_mail_server_by_name_is_reported_and_no_mail_table_is_written_without_a_server() {
+    let (t, lost) = run(&MAIL.replace("192.0.2.25 2525", "mail.example.com"));
+    // Every mail line of global_defs but router_id (no effect then).
+    assert_eq!(lost, [2, 3, 4, 6, 7, 8, 10]);
+    assert!(t.iter().all(|t| t.header != "[mail]"));
+    let (t, lost) = run(&MAIL.replace("  smtp_server 192.0.2.25 2525\n", ""));
+    assert!(lost.is_empty(), "{lost:?}");
+    assert!(t
+        .iter()
+        .all(|t| t.header != "[mail]" && t.get("mail").is_none()));
 }

@@ -2,10 +2,10 @@
 //! connection runs in monoio's readiness mode ([`TcpStreamPoll`]): the library's frame
 //! reader and writer read and write the socket directly from their own buffers, so no
 //! adapter buffer sits between them, and an idle connection waits for readability with
-//! no read (and no buffer) in flight. A client's TLS connection does the same with
-//! rustls in between ([`TlsPoll`]). A server's TLS connection (few of them: a handful
-//! per server and worker) goes through monoio-compat's adapter over the owned-buffer
-//! TLS stream, as does any socket the driver cannot switch to readiness mode.
+//! no read (and no buffer) in flight. A TLS connection, a client's or a server's, does
+//! the same with rustls in between ([`TlsPoll`]). Only a socket the driver cannot
+//! switch to readiness mode goes through monoio-compat's adapter over the owned-buffer
+//! stream.
 
 use std::io;
 use std::pin::Pin;
@@ -14,18 +14,20 @@ use std::task::{Context, Poll};
 use monoio::net::tcp::stream_poll::TcpStreamPoll;
 use monoio::net::TcpStream;
 use monoio_compat::StreamWrapper;
+use rustls::{ClientConnection, ServerConnection};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::tls_io::TlsPoll;
 use crate::tls::{ClientStream, ServerStream};
 
-/// What the `h2` crate reads and writes.
-pub(super) enum H2Io<S> {
+/// What the `h2` crate reads and writes: over a client's stream `S` = `ClientStream`
+/// and `C` = rustls' `ServerConnection`, over a server's the other way round.
+pub(super) enum H2Io<S, C> {
     /// Plain TCP, readiness-based: no buffers of its own.
     Poll(TcpStreamPoll),
-    /// A client's TLS, readiness-based (boxed: plain connections stay small).
-    Tls(Box<TlsPoll>),
-    /// TLS (or a socket the driver could not switch to readiness mode).
+    /// TLS, readiness-based (boxed: plain connections stay small).
+    Tls(Box<TlsPoll<C>>),
+    /// A socket the driver could not switch to readiness mode.
     Compat(StreamWrapper<S>),
 }
 
@@ -37,7 +39,7 @@ fn poll_mode(tcp: TcpStream) -> Result<TcpStreamPoll, TcpStream> {
     })
 }
 
-impl H2Io<ClientStream> {
+impl H2Io<ClientStream, ServerConnection> {
     pub(super) fn client(stream: ClientStream) -> Self {
         match stream {
             ClientStream::Plain(tcp) => match poll_mode(tcp) {
@@ -62,21 +64,32 @@ impl H2Io<ClientStream> {
     }
 }
 
-impl H2Io<ServerStream> {
+impl H2Io<ServerStream, ClientConnection> {
     pub(super) fn server(stream: ServerStream) -> Self {
         match stream {
             ServerStream::Plain(tcp) => match poll_mode(tcp) {
                 Ok(p) => H2Io::Poll(p),
                 Err(tcp) => H2Io::Compat(StreamWrapper::new(ServerStream::Plain(tcp))),
             },
+            // Fresh from the handshake (`tls::connect_tls`, which, like `accept_tls`,
+            // leaves every byte read inside rustls) and the PROXY header, if any, sent
+            // before it: nothing is buffered outside rustls.
+            ServerStream::Tls(tls) => {
+                let (tcp, tls) = (*tls).into_parts();
+                match poll_mode(tcp) {
+                    Ok(io) => H2Io::Tls(Box::new(TlsPoll { io, tls })),
+                    Err(tcp) => H2Io::Compat(StreamWrapper::new(ServerStream::tls(tcp, tls))),
+                }
+            }
             other => H2Io::Compat(StreamWrapper::new(other)),
         }
     }
 }
 
-impl<S> AsyncRead for H2Io<S>
+impl<S, C> AsyncRead for H2Io<S, C>
 where
     StreamWrapper<S>: AsyncRead + Unpin,
+    TlsPoll<C>: AsyncRead + AsyncWrite + Unpin,
 {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -91,9 +104,10 @@ where
     }
 }
 
-impl<S> AsyncWrite for H2Io<S>
+impl<S, C> AsyncWrite for H2Io<S, C>
 where
     StreamWrapper<S>: AsyncWrite + Unpin,
+    TlsPoll<C>: AsyncRead + AsyncWrite + Unpin,
 {
     fn poll_write(
         self: Pin<&mut Self>,

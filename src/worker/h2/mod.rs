@@ -1,6 +1,6 @@
 //! HTTP/2 (RFC 9113). With clients: ALPN `h2` on TLS frontends, prior knowledge on
 //! cleartext ones (`h2c = "prior-knowledge"`). The `h2` crate does the framing, HPACK
-//! and flow control over the client stream (through monoio-compat's adapter, on this
+//! and flow control over the client stream (in readiness mode, `io.rs`, on this
 //! worker's runtime); each stream is checked and translated to HTTP/1.1
 //! (`crate::http::h2`) and served by the HTTP/1.1 session code, so it goes through the
 //! same routing, rules, balancing, retries, queue, limits, access log and statistics.
@@ -12,8 +12,8 @@
 //! | `mod.rs` | one connection: handshake with the frontend's limits, accepting streams, idle timeout, GOAWAY when stopping or past the reset budget |
 //! | `stream.rs` | one stream: checked, translated, fed to the session through a pipe; the response sent back as HEADERS and DATA |
 //! | `send.rs` | DATA sent within the peer's window (both sides) |
-//! | `io.rs` | the byte stream under the library: plain TCP in readiness mode (no adapter buffers; nothing in flight while idle); a server's TLS through monoio-compat |
-//! | `tls_io.rs` | a client's TLS in readiness mode: rustls driven directly over the socket |
+//! | `io.rs` | the byte stream under the library: plain TCP in readiness mode (no adapter buffers; nothing in flight while idle), TLS through `tls_io.rs` |
+//! | `tls_io.rs` | TLS in readiness mode, a client's or a server's: rustls driven directly over the socket |
 //! | `upstream.rs` | servers with `proto = "h2"`: this worker's connections to them, opening one, a stream handed to the session as a pipe |
 //! | `forward.rs` | one request on a server stream: HTTP/1.1 from the pipe as HEADERS, DATA and trailers; the response back as HTTP/1.1 |
 

@@ -1,9 +1,13 @@
-//! TLS under an HTTP/2 client connection, in readiness mode: rustls driven directly
-//! over the socket ([`TcpStreamPoll`]), with no buffers between them but rustls' own.
+//! TLS under an HTTP/2 connection (a client's, or one to a server with `proto = "h2"`),
+//! in readiness mode: rustls driven directly over the socket ([`TcpStreamPoll`]), with
+//! no buffers between them but rustls' own.
 //! monoio's TLS stream keeps a 16 KiB read and a 16 KiB write buffer for the
 //! connection's life, and the compatibility adapter over it 8 KiB more each way; here
 //! an idle connection holds rustls' record buffer (4 KiB once drained) and nothing in
 //! flight.
+//!
+//! Either side of rustls (`ServerConnection` with clients, `ClientConnection` with
+//! servers): both are a `ConnectionCommon`, which is all this drives.
 //!
 //! The socket is read when the library wants bytes and rustls has no plaintext left;
 //! written whenever rustls has records to send (right after each write, and on flush).
@@ -11,17 +15,18 @@
 //! readiness wakes the task).
 
 use std::io::{self, BufRead, Read, Write};
+use std::ops::DerefMut;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use monoio::net::tcp::stream_poll::TcpStreamPoll;
-use rustls::ServerConnection;
+use rustls::{ConnectionCommon, SideData};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// A TLS server connection over a socket in readiness mode.
-pub(super) struct TlsPoll {
+/// A TLS connection (rustls' `C`: either side) over a socket in readiness mode.
+pub(super) struct TlsPoll<C> {
     pub io: TcpStreamPoll,
-    pub tls: ServerConnection,
+    pub tls: C,
 }
 
 /// The socket as blocking-style `Read`/`Write` for rustls, within one poll: `Pending`
@@ -62,7 +67,11 @@ impl Write for Sync<'_, '_> {
     }
 }
 
-impl TlsPoll {
+impl<C, D> TlsPoll<C>
+where
+    C: DerefMut<Target = ConnectionCommon<D>> + Unpin,
+    D: SideData,
+{
     /// Send the records rustls holds; `Pending` until the socket took them all.
     fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.tls.wants_write() {
@@ -109,12 +118,12 @@ impl TlsPoll {
     fn poll_put(
         &mut self,
         cx: &mut Context<'_>,
-        mut put: impl FnMut(&mut ServerConnection) -> io::Result<usize>,
+        mut put: impl FnMut(&mut ConnectionCommon<D>) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
-        let mut n = put(&mut self.tls)?;
+        let mut n = put(&mut *self.tls)?;
         if n == 0 {
             ready!(self.poll_send(cx))?;
-            n = put(&mut self.tls)?;
+            n = put(&mut *self.tls)?;
         }
         if let Poll::Ready(Err(e)) = self.poll_send(cx) {
             return Poll::Ready(Err(e));
@@ -123,7 +132,11 @@ impl TlsPoll {
     }
 }
 
-impl AsyncRead for TlsPoll {
+impl<C, D> AsyncRead for TlsPoll<C>
+where
+    C: DerefMut<Target = ConnectionCommon<D>> + Unpin,
+    D: SideData,
+{
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -154,7 +167,11 @@ impl AsyncRead for TlsPoll {
     }
 }
 
-impl AsyncWrite for TlsPoll {
+impl<C, D> AsyncWrite for TlsPoll<C>
+where
+    C: DerefMut<Target = ConnectionCommon<D>> + Unpin,
+    D: SideData,
+{
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

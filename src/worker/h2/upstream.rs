@@ -4,8 +4,9 @@
 //! request into it and reads an HTTP/1.1 response back, exactly as on a socket, so
 //! retries, balancing, limits, statistics and the access log work unchanged; a task
 //! per stream (`forward.rs`) translates. The `h2` crate's client half runs over the
-//! server connection through monoio-compat, on this worker's runtime (no Send, no
-//! locks): one driver task per connection.
+//! server connection in readiness mode (`io.rs`; over TLS, rustls driven directly,
+//! `tls_io.rs`), on this worker's runtime (no Send, no locks): one driver task per
+//! connection.
 //!
 //! A connection is opened with the server's connect settings (`timeout_connect`,
 //! `send_proxy`, TLS): over TLS the server must select `h2` by ALPN, or the connect
