@@ -92,26 +92,12 @@ print(total)
 PY
 }
 
-stop_proxy() { kill -KILL "$px_pid" 2>/dev/null || true; wait "$px_pid" 2>/dev/null || true; }
-
 start_proxy() { # start_proxy BINARY BACKEND COMPRESSION_TOML [wrapper...]: sets px_pid, px_addr
   local bin=$1 backend=$2 comp=$3; shift 3
   # Under valgrind the epoll driver: valgrind does not follow io_uring's work well.
   local driver=io_uring; [ $# -gt 0 ] && driver=legacy
   printf '[global]\nworkers = 1\npin_workers = false\nupgrade_socket = ""\nio_driver = "%s"\n[[frontend]]\nname = "f"\nbind = ["127.0.0.1:0"]\nmode = "http"\ndefault_backend = "b"\n%b\n[[backend]]\nname = "b"\n[[backend.server]]\nname = "s1"\naddress = "%s"\n' "$driver" "$comp" "$backend" >"$tmp/proxy.toml"
-  # The "ringlb ready" line has been seen not to come under valgrind with io_uring
-  # (the worker started): start again, up to three times.
-  for attempt in 1 2 3; do
-    : >"$tmp/proxy.log"
-    "$@" "$bin" run -c "$tmp/proxy.toml" 2>"$tmp/proxy.log" &
-    px_pid=$!
-    for _ in $(seq 600); do grep -q "ringlb ready" "$tmp/proxy.log" && break; sleep 0.05; done
-    grep -q "ringlb ready" "$tmp/proxy.log" && break
-    echo "  (no readiness after 30 s, attempt $attempt: starting again)" >&2
-    stop_proxy
-  done
-  grep -q "ringlb ready" "$tmp/proxy.log" || { cat "$tmp/proxy.log"; exit 1; }
-  px_addr=$(grep -o "listening on [0-9.:]*" "$tmp/proxy.log" | head -n1 | awk '{print $3}')
+  run_proxy "$bin" "$tmp/proxy.toml" "$@"
 }
 
 counted() { # counted LABEL BINARY BACKEND COMPRESSION AE REQUESTS: one callgrind row
@@ -120,11 +106,7 @@ counted() { # counted LABEL BINARY BACKEND COMPRESSION AE REQUESTS: one callgrin
   client 20 "$px_addr" "$ae" >/dev/null # warm-up: the pooled server connection, the encoder
   callgrind_control -i on "$px_pid" >/dev/null 2>&1
   bytes=$(client "$n" "$px_addr" "$ae")
-  callgrind_control -i off "$px_pid" >/dev/null 2>&1
-  callgrind_control -d "$px_pid" >/dev/null 2>&1
-  for _ in $(seq 600); do [ -s "$out.1" ] && break; sleep 0.1; done
-  stop_proxy
-  local per; per=$(callgrind_annotate "$out.1" 2>/dev/null | awk -v n="$n" '/PROGRAM TOTALS/ {c=$1; gsub(",", "", c); printf "%.0f", c / n}')
+  local per; per=$(callgrind_per "$out" "$n")
   echo "  $label: $per instructions per response, $((bytes / n)) body bytes per response"
   rows+=("| $label | $per | $((bytes / n)) |")
 }

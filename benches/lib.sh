@@ -17,3 +17,36 @@ serve() {
   local line; line=$(head -n1 "$out")
   printf -v "$var" '%s' "${line##* }"
 }
+
+# run_proxy BINARY CONFIG [wrapper...]: start ringlb on CONFIG (under the wrapper, e.g.
+# valgrind) and wait for its readiness; sets px_pid and px_addr (its first listener).
+# The "ringlb ready" line has been seen not to come under valgrind with io_uring (the
+# worker started): start again, up to three times.
+run_proxy() {
+  local bin=$1 config=$2; shift 2
+  for attempt in 1 2 3; do
+    : >"$tmp/proxy.log"
+    "$@" "$bin" run -c "$config" 2>"$tmp/proxy.log" &
+    px_pid=$!
+    for _ in $(seq 600); do grep -q "ringlb ready" "$tmp/proxy.log" && break; sleep 0.05; done
+    grep -q "ringlb ready" "$tmp/proxy.log" && break
+    echo "  (no readiness after 30 s, attempt $attempt: starting again)" >&2
+    stop_proxy
+  done
+  grep -q "ringlb ready" "$tmp/proxy.log" || { cat "$tmp/proxy.log"; exit 1; }
+  px_addr=$(grep -o "listening on [0-9.:]*" "$tmp/proxy.log" | head -n1 | awk '{print $3}')
+}
+
+stop_proxy() { kill -KILL "$px_pid" 2>/dev/null || true; wait "$px_pid" 2>/dev/null || true; }
+
+# callgrind_per OUT N: stop counting in the proxy run under `valgrind --tool=callgrind
+# --callgrind-out-file=OUT --instr-atstart=no` (after `callgrind_control -i on`),
+# stop it, and print its instructions per unit of N.
+callgrind_per() {
+  local out=$1 n=$2
+  callgrind_control -i off "$px_pid" >/dev/null 2>&1
+  callgrind_control -d "$px_pid" >/dev/null 2>&1
+  for _ in $(seq 600); do [ -s "$out.1" ] && break; sleep 0.1; done
+  stop_proxy
+  callgrind_annotate "$out.1" 2>/dev/null | awk -v n="$n" '/PROGRAM TOTALS/ {c=$1; gsub(",", "", c); printf "%.0f", c / n}'
+}

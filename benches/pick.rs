@@ -44,6 +44,7 @@ fn picks(c: &mut Criterion) {
                 &Pick {
                     avoid: None,
                     client: None,
+                    hash: None,
                     now,
                     epoch: 0,
                 },
@@ -54,6 +55,7 @@ fn picks(c: &mut Criterion) {
                     let pick = Pick {
                         avoid: None,
                         client: Some(IpAddr::from(client.to_be_bytes())),
+                        hash: None,
                         now,
                         epoch: 0,
                     };
@@ -80,6 +82,7 @@ fn picks(c: &mut Criterion) {
                     &Pick {
                         avoid: None,
                         client: None,
+                        hash: None,
                         now,
                         epoch,
                     },

@@ -364,6 +364,7 @@ fn picks(config: &ringlb::config::Config, seed: u64, clients: &[IpAddr]) -> Vec<
                 &ringlb::lb::Pick {
                     avoid: None,
                     client: Some(c),
+                    hash: None,
                     now: Instant::now(),
                     epoch: 1,
                 },

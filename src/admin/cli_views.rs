@@ -129,7 +129,7 @@ pub(super) fn show_stat(control: &Control, totals: &Totals) -> String {
             ("iid", (iid + 1).to_string()),
             ("sid", "0".into()),
             ("type", "1".into()),
-            ("algo", format!("{:?}", be.config.balance).to_lowercase()),
+            ("algo", be.config.balance.name().to_string()),
         ];
         classes(&mut row, &sum);
         o.push_str(&cli::stat_row(&row));

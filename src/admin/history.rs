@@ -78,7 +78,7 @@ pub fn view(control: &Control) -> View {
         entities.push(Entity {
             kind: "backend",
             name: be.config.name.clone(),
-            detail: format!("{:?}", be.config.balance).to_lowercase(),
+            detail: be.config.balance.name().to_string(),
             rates: samples
                 .iter()
                 .map(|s| s.backends.get(b).copied().flatten())

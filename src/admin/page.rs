@@ -208,7 +208,7 @@ fn backends(o: &mut String, control: &Control, totals: &Totals) {
             o,
             "<h2>Backend {} <small>({}; {usable}/{} servers usable; {no_server} refused for want of a server{reuse})</small></h2>",
             esc(&be.config.name),
-            format!("{:?}", be.config.balance).to_lowercase(),
+            be.config.balance.name(),
             servers.len()
         );
         // The agent column only where some server has an agent.

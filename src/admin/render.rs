@@ -202,7 +202,7 @@ pub fn json(control: &Control, stats: &[Box<WorkerStats>]) -> String {
             let be = &table.backends[*b];
             json!({
                 "name": be.config.name,
-                "balance": format!("{:?}", be.config.balance).to_lowercase(),
+                "balance": be.config.balance.name().to_string(),
                 "no_server_total": totals.backends.get(*b).map_or(0, |t| t.no_server),
                 "connections_opened_total": totals.backends.get(*b).map_or(0, |t| t.connections_opened()),
                 "requests_reused_total": totals.backends.get(*b).map_or(0, |t| t.requests_reused()),

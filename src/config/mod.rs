@@ -15,6 +15,7 @@
 //! | `validate_h2.rs` | a frontend's HTTP/2 keys: `h2c` and the `h2_*` limits ([`H2Settings`]) |
 //! | `validate_l4.rs` | layer 4: `proxy_protocol` (+ `_from`), `sni` routes and `sni_fallback`, `send_proxy`; a server's `proto` |
 //! | `validate_backend.rs` | `[[backend]]`: balance, queue, servers |
+//! | `balance.rs` | `[backend.hash]` ([`HashSpec`]), `min_connections` / `full_connections` |
 //! | `validate_cookie.rs` | `[backend.cookie]` and each server's `cookie` value |
 //! | `validate_compression.rs` | `[frontend.compression]`, `[backend.compression]` ([`Compression`]) |
 //! | `check.rs` | the validated check types ([`HealthCheck`], [`ServerProbe`], [`Agent`]) and the [`StatusSet`] parser (pure) |
@@ -43,6 +44,7 @@
 //! | `duration.rs` | duration strings (`"500ms"`, `"1m30s"`) → [`Duration`] |
 //! | `error.rs` | [`ConfigError`]s, each naming file, line, column and key |
 
+mod balance;
 mod check;
 mod duration;
 mod error;
@@ -83,6 +85,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+pub use balance::{dynamic_limits, HashFunction, HashSpec};
 pub use check::{Agent, CheckTls, HealthCheck, ServerProbe, StatusSet, Step};
 pub use duration::parse_duration;
 pub use error::{ConfigError, ConfigErrors};
@@ -401,6 +404,11 @@ pub struct Redirect {
 pub struct Backend {
     pub name: String,
     pub balance: Balance,
+    /// What `uri`, `url_param` and `hdr` hash, and how.
+    pub hash: HashSpec,
+    /// The backend load at which servers with `min_connections` reach their
+    /// `max_connections` (HAProxy's `fullconn`).
+    pub full_connections: u32,
     pub max_queue: usize,
     pub check: HealthCheck,
     pub servers: Vec<Server>,

@@ -345,6 +345,14 @@ pub enum Balance {
     Source,
     Random,
     P2c,
+    /// Added values (HAProxy's names): the first server with a free slot.
+    First,
+    /// A hash of the request URI (`[backend.hash]` says which part).
+    Uri,
+    /// A hash of a query parameter (`[backend.hash] param`).
+    UrlParam,
+    /// A hash of a header field (`[backend.hash] header`).
+    Hdr,
 }
 
 #[derive(Debug, Deserialize)]
@@ -352,6 +360,12 @@ pub enum Balance {
 pub struct RawBackend {
     pub name: S<String>,
     pub balance: Option<Balance>,
+    /// Added key: what `uri`, `url_param` and `hdr` hash, and how (HAProxy's
+    /// `balance` arguments and `hash-type`).
+    pub hash: Option<S<RawHash>>,
+    /// Added key: the backend load at which servers reach their `max_connections`
+    /// (HAProxy's `fullconn`; with servers' `min_connections`).
+    pub full_connections: Option<S<i64>>,
     pub max_queue: Option<S<i64>>,
     pub check: Option<S<RawCheck>>,
     #[serde(default)]
@@ -405,6 +419,22 @@ pub struct RawBackend {
     pub response_rule: Vec<S<super::raw_rules::RawResponseRule>>,
     #[serde(default)]
     pub use_server: Vec<S<super::raw_rules::RawUseServer>>,
+}
+
+/// `[backend.hash]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHash {
+    pub r#type: Option<S<String>>,
+    pub function: Option<S<String>>,
+    pub avalanche: Option<bool>,
+    pub whole: Option<bool>,
+    pub len: Option<S<i64>>,
+    pub depth: Option<S<i64>>,
+    pub path_only: Option<bool>,
+    pub param: Option<S<String>>,
+    pub header: Option<S<String>>,
+    pub use_domain_only: Option<bool>,
 }
 
 /// `[frontend.compression]` / `[backend.compression]`.
@@ -524,6 +554,9 @@ pub struct RawServer {
     pub check: Option<bool>,
     pub backup: Option<bool>,
     pub max_connections: Option<S<i64>>,
+    /// Added key: HAProxy's `minconn`: the limit at low backend load, growing to
+    /// `max_connections` at the backend's `full_connections`.
+    pub min_connections: Option<S<i64>>,
     pub slow_start: Option<S<String>>,
     /// Added keys: TLS to the server.
     pub tls: Option<S<bool>>,

@@ -44,6 +44,10 @@ pub struct Server {
     pub backup: bool,
     /// 0 = unlimited.
     pub max_connections: u32,
+    /// HAProxy's `minconn`: the limit at low backend load (0: `max_connections` is
+    /// fixed); it grows to `max_connections` as the backend's load reaches
+    /// `full_connections`.
+    pub min_connections: u32,
     /// Weight ramp after the server comes back up; zero = none.
     pub slow_start: Duration,
     /// TLS to this server (connections and, unless `probe` says otherwise, checks).

@@ -236,16 +236,9 @@ impl Validator {
             );
         }
         for (i, b) in raw.backend.iter().enumerate() {
-            let used = frontends.iter().any(|f| {
-                f.default_backend == Some(i)
-                    || f.routes.iter().any(|r| r.backend == i)
-                    || f.sni_routes.iter().any(|r| r.backend == i)
-                    || f.rules.as_ref().is_some_and(|r| {
-                        r.request_rules().iter().any(|r| {
-                            matches!(r.action, crate::rules::ReqAction::UseBackend(b) if b as usize == i)
-                        })
-                    })
-            });
+            let used = frontends
+                .iter()
+                .any(|f| super::balance::frontend_uses(f, i));
             if !used && !frontends.is_empty() {
                 self.warn(
                     b.name.span(),
@@ -253,6 +246,7 @@ impl Validator {
                 );
             }
         }
+        super::balance::default_full_connections(&mut backends, &frontends, global.max_connections);
         let (mut vrrp, mut vrrp_sync_groups) = self.vrrps(raw);
         self.scripts(raw, &global, &mut vrrp, &mut vrrp_sync_groups);
         let resolvers = self.resolvers(raw.resolvers.as_ref(), &backends);

@@ -31,6 +31,7 @@ impl Validator {
                 self.error(be.name.span(), format!("{key}: duplicate backend name"));
             }
             let balance = be.balance.unwrap_or(Balance::Roundrobin);
+            let hash = self.hash_spec(be, balance, &key);
             let (check, mut probe) = self.check(be.check.as_ref(), &key);
             if be.server.is_empty() && be.server_template.is_empty() {
                 self.error(
@@ -75,6 +76,13 @@ impl Validator {
             out.push(Backend {
                 name: name.to_string(),
                 balance,
+                hash,
+                full_connections: self.int_in(
+                    be.full_connections.as_ref(),
+                    0,
+                    1..=10_000_000,
+                    &format!("{key}: full_connections"),
+                ) as u32,
                 max_queue: self.int_in(
                     be.max_queue.as_ref(),
                     1000,
@@ -217,6 +225,8 @@ impl Validator {
                 0..=10_000_000,
                 &format!("{key}: max_connections"),
             ) as u32;
+            let (min_connections, max_connections) =
+                self.min_connections(s.min_connections.as_ref(), max_connections, &key);
             let address = match s.resolve_interval {
                 Some(_) => self.resolvable_address(&s.address, &key),
                 None => self.server_address(&s.address, &key),
@@ -246,6 +256,7 @@ impl Validator {
                 check: s.check.unwrap_or(false),
                 backup: s.backup.unwrap_or(false),
                 max_connections,
+                min_connections,
                 slow_start: self.duration(
                     s.slow_start.as_ref(),
                     slow_start,

@@ -144,6 +144,7 @@ impl Validator {
                 check: t.check.unwrap_or(false),
                 backup: t.backup.unwrap_or(false),
                 max_connections,
+                min_connections: 0,
                 slow_start: Duration::ZERO,
                 tls: None,
                 // The backend's `send_proxy`, set by the caller.

@@ -138,6 +138,7 @@ mod tests {
             &Pick {
                 avoid: None,
                 client: None,
+                hash: None,
                 now: Instant::now(),
                 epoch: crate::lb::tests::epoch(),
             },
@@ -182,6 +183,7 @@ mod tests {
                 &Pick {
                     avoid: None,
                     client: None,
+                    hash: None,
                     now: Instant::now(),
                     epoch: 7,
                 },
@@ -223,6 +225,7 @@ mod tests {
         let p = Pick {
             avoid: Some(0),
             client: None,
+            hash: None,
             now: Instant::now(),
             epoch: crate::lb::tests::epoch(),
         };

@@ -12,7 +12,15 @@
 //! | `source.rs` | consistent source-IP hashing (Maglev table) |
 //! | `random.rs` | weighted random |
 //! | `p2c.rs` | power of two choices on a peak-EWMA latency estimate |
+//! | `first.rs` | the first server (declaration order) with a free slot (HAProxy's `first`) |
+//! | `hash.rs` | request hashing (`uri`, `url_param`, `hdr`): HAProxy's map-based or consistent lookup |
+//! | `hashing.rs` | request keys and HAProxy's hash functions, shared by the hashing balancers |
+//! | `dynlimit.rs` | dynamic server limits (HAProxy's `minconn` / `fullconn`) |
 
+mod dynlimit;
+mod first;
+mod hash;
+pub mod hashing;
 mod leastconn;
 mod p2c;
 mod random;
@@ -20,6 +28,9 @@ mod roundrobin;
 mod source;
 mod stride;
 
+pub use dynlimit::dynamic_limit;
+pub use first::First;
+pub use hash::Hash;
 pub use leastconn::LeastConn;
 pub use p2c::{P2c, PeakEwma};
 pub use random::Random;
@@ -66,6 +77,9 @@ pub struct ServerState {
     /// This worker's latency estimate (connect time in TCP mode, time to the response
     /// head in HTTP mode), for `p2c`.
     pub latency: PeakEwma,
+    /// The server's position in its backend's declaration (HAProxy's server id - 1),
+    /// for `first` and the hashing balancers.
+    pub rank: u32,
 }
 
 impl ServerState {
@@ -78,6 +92,7 @@ impl ServerState {
             active: 0,
             limit: 0,
             latency: PeakEwma::default(),
+            rank: 0,
         }
     }
 
@@ -125,6 +140,9 @@ pub struct Pick {
     pub avoid: Option<usize>,
     /// The client's address (for hashing algorithms).
     pub client: Option<IpAddr>,
+    /// The request's key hash (`uri`, `url_param`, `hdr`); `None`: the request has
+    /// no such key, or the backend does not hash requests.
+    pub hash: Option<u32>,
     pub now: Instant,
     /// Changes whenever anything that decides which servers are candidates changed
     /// (operational or admin state, weight, backup, a limited server filling up or
@@ -191,8 +209,8 @@ pub trait Balancer {
     fn active_changed(&mut self, _server: usize, _servers: &[ServerState]) {}
 }
 
-/// The balancer for a backend's `balance` setting. `seed` makes random choices differ
-/// between workers.
+/// The balancer for a backend's `balance` setting (request hashing map-based).
+/// `seed` makes random choices differ between workers.
 pub fn new_balancer(balance: Balance, servers: usize, seed: u64) -> Box<dyn Balancer> {
     match balance {
         Balance::Leastconn => Box::new(LeastConn::default()),
@@ -200,6 +218,22 @@ pub fn new_balancer(balance: Balance, servers: usize, seed: u64) -> Box<dyn Bala
         Balance::Random => Box::new(Random::new(seed)),
         Balance::P2c => Box::new(P2c::new(seed)),
         Balance::Roundrobin => Box::new(RoundRobin::new(servers)),
+        Balance::First => Box::new(First::default()),
+        Balance::Uri | Balance::UrlParam | Balance::Hdr => Box::new(Hash::new(false, servers)),
+    }
+}
+
+/// The balancer for backend `b` (its `[backend.hash]` type included).
+pub fn backend_balancer(
+    b: &crate::config::Backend,
+    servers: usize,
+    seed: u64,
+) -> Box<dyn Balancer> {
+    match b.balance {
+        Balance::Uri | Balance::UrlParam | Balance::Hdr => {
+            Box::new(Hash::new(b.hash.consistent, servers))
+        }
+        other => new_balancer(other, servers, seed),
     }
 }
 
@@ -247,10 +281,15 @@ pub(crate) mod tests {
         NEXT.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Servers of these weights, declared in slot order.
     pub fn servers(weights: &[u32]) -> Vec<ServerState> {
         weights
             .iter()
-            .map(|&w| ServerState::new(w, false))
+            .enumerate()
+            .map(|(i, &w)| ServerState {
+                rank: i as u32,
+                ..ServerState::new(w, false)
+            })
             .collect()
     }
 
@@ -270,12 +309,14 @@ pub(crate) mod tests {
         assert!(!s.usable());
     }
 
-    const ALL: [Balance; 5] = [
+    /// `uri` here gets no key: its round-robin fallback.
+    const ALL: [Balance; 6] = [
         Balance::Roundrobin,
         Balance::Leastconn,
         Balance::Source,
         Balance::Random,
         Balance::P2c,
+        Balance::Uri,
     ];
 
     /// `hold`: picked connections stay open (counted in `active`); otherwise each one
@@ -287,6 +328,7 @@ pub(crate) mod tests {
             let pick = Pick {
                 avoid: None,
                 client: Some(IpAddr::from((k.wrapping_mul(2_654_435_761)).to_be_bytes())),
+                hash: None,
                 now,
                 epoch: 1,
             };
@@ -309,6 +351,7 @@ pub(crate) mod tests {
             let pick = Pick {
                 avoid: None,
                 client: Some(IpAddr::from([10, 0, 0, 1])),
+                hash: None,
                 now: Instant::now(),
                 epoch: epoch(),
             };
@@ -455,6 +498,7 @@ pub(crate) mod tests {
             let pick = Pick {
                 avoid: None,
                 client: Some(IpAddr::from([10, 0, 0, 1])),
+                hash: None,
                 now: Instant::now(),
                 epoch: epoch(),
             };

@@ -163,6 +163,7 @@ mod tests {
             &Pick {
                 avoid: None,
                 client: None,
+                hash: None,
                 now,
                 epoch: crate::lb::tests::epoch(),
             },

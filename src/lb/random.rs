@@ -68,6 +68,7 @@ mod tests {
             &Pick {
                 avoid: None,
                 client: None,
+                hash: None,
                 now: Instant::now(),
                 epoch: crate::lb::tests::epoch(),
             },

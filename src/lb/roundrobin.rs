@@ -74,6 +74,7 @@ mod tests {
             &Pick {
                 avoid,
                 client: None,
+                hash: None,
                 now: Instant::now(),
                 epoch: crate::lb::tests::epoch(),
             },
@@ -149,6 +150,7 @@ mod tests {
         let p = Pick {
             avoid: None,
             client: None,
+            hash: None,
             now: Instant::now(),
             epoch: 1,
         };

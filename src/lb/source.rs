@@ -8,6 +8,7 @@
 
 use std::net::IpAddr;
 
+use super::hashing::mix;
 use super::{Balancer, Eligible, Pick, ServerState};
 
 /// Table size: a prime, at least 100 entries per server for up to 256 servers.
@@ -94,14 +95,6 @@ fn build(weights: &[u32]) -> Vec<u16> {
     entries
 }
 
-/// splitmix64's finaliser: a fixed, well-spread hash (the same in every worker).
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 fn hash_ip(ip: IpAddr) -> u64 {
     match ip {
         IpAddr::V4(v4) => mix(u64::from(u32::from(v4))),
@@ -147,6 +140,7 @@ mod tests {
             &Pick {
                 avoid: None,
                 client: Some(ip),
+                hash: None,
                 now: Instant::now(),
                 epoch: crate::lb::tests::epoch(),
             },

@@ -32,6 +32,13 @@ pub struct BackendState {
     workers: usize,
     /// With `slow_response`: when each server last answered within it, by slot.
     last_fast: Vec<Option<Instant>>,
+    /// Servers with `min_connections`: this worker's share of each one's
+    /// `(min_connections, max_connections)` by slot, and of `full_connections`;
+    /// empty when no server has a dynamic limit.
+    dynamic: Vec<(u32, u32)>,
+    full: u32,
+    /// Active connections on all servers of the backend (with `dynamic`).
+    load: u32,
 }
 
 /// What a session reads of its backend's configuration, copied out so that it holds
@@ -79,12 +86,15 @@ impl BackendState {
             servers: Vec::new(),
             stats: Vec::new(),
             no_server: 0,
-            balancer: lb::new_balancer(b.balance, 0, seed),
+            balancer: lb::backend_balancer(b, 0, seed),
             queue: Default::default(),
             epoch: 0,
             seed,
             workers,
             last_fast: Vec::new(),
+            dynamic: Vec::new(),
+            full: 0,
+            load: 0,
         }
     }
 
@@ -129,9 +139,15 @@ impl BackendState {
         }
     }
 
-    /// Ask the balancer for a server. `queued`: the caller was just woken from the
-    /// queue (newcomers queue behind waiters).
-    pub fn pick(&mut self, avoid: Option<usize>, client: IpAddr, queued: bool) -> Choice {
+    /// Ask the balancer for a server. `hash`: the request's key hash (`uri`, `hdr`...).
+    /// `queued`: the caller was just woken from the queue (newcomers queue behind
+    /// waiters).
+    pub fn pick(
+        &mut self,
+        avoid: Option<usize>,
+        (client, hash): (IpAddr, Option<u32>),
+        queued: bool,
+    ) -> Choice {
         if queued {
             self.queue.resumed();
         } else if self.queue.busy() {
@@ -140,6 +156,7 @@ impl BackendState {
         let pick = Pick {
             avoid,
             client: Some(client),
+            hash,
             now: Instant::now(),
             epoch: self.epoch,
         };
@@ -156,32 +173,64 @@ impl BackendState {
     /// Count one more active connection on `server` if it is usable and has room;
     /// its address.
     pub fn lease(&mut self, server: usize) -> Option<SocketAddr> {
-        let state = self
-            .servers
-            .get_mut(server)
+        self.servers
+            .get(server)
             .filter(|s| s.usable() && s.has_room())?;
+        Some(self.take(server))
+    }
+
+    /// One more active connection on `server` (which has room); its address.
+    fn take(&mut self, server: usize) -> SocketAddr {
+        let state = &mut self.servers[server];
         state.active += 1;
         if state.limit > 0 && state.active == state.limit {
             self.epoch += 1; // now full: no longer a candidate
         }
         self.balancer.active_changed(server, &self.servers);
-        Some(self.config.servers[server].address)
+        self.load_changed(1);
+        self.config.servers[server].address
+    }
+
+    /// With dynamic limits: the backend's load (active connections, up or down by
+    /// `up`, and waiters) changed; each limit follows it (a server that gains or
+    /// loses room changes the candidates). True when a server gained room.
+    fn load_changed(&mut self, up: i32) -> bool {
+        if self.dynamic.is_empty() {
+            return false;
+        }
+        self.load = self.load.saturating_add_signed(up);
+        let load = self.load.saturating_add(self.queue.len() as u32);
+        let mut gained = false;
+        for (s, &(min, max)) in self.servers.iter_mut().zip(&self.dynamic) {
+            if min == 0 {
+                continue;
+            }
+            let before = s.has_room();
+            s.limit = lb::dynamic_limit(min, max, self.full, load);
+            if s.has_room() != before {
+                self.epoch += 1;
+                gained |= !before;
+            }
+        }
+        gained
+    }
+
+    /// A request just joined the queue: with dynamic limits the load grew, and a
+    /// server may have room for the first waiter now.
+    pub fn joined(&mut self) {
+        if self.load_changed(0) {
+            self.wake_next();
+        }
     }
 
     /// Like [`BackendState::lease`] for a request whose persistence cookie names
     /// `server`: a draining server (admin drain or weight 0) still takes it, as in
     /// HAProxy; a server down, in maintenance or full does not.
     pub fn lease_sticky(&mut self, server: usize) -> Option<SocketAddr> {
-        let state = self
-            .servers
-            .get_mut(server)
+        self.servers
+            .get(server)
             .filter(|s| s.persistable() && s.has_room())?;
-        state.active += 1;
-        if state.limit > 0 && state.active == state.limit {
-            self.epoch += 1;
-        }
-        self.balancer.active_changed(server, &self.servers);
-        Some(self.config.servers[server].address)
+        Some(self.take(server))
     }
 
     /// A runtime-resolved server's new address (DNS).
@@ -207,6 +256,7 @@ impl BackendState {
             self.epoch += 1; // a candidate again
         }
         self.balancer.active_changed(server, &self.servers);
+        self.load_changed(-1);
     }
 
     /// A slot may have freed up: wake the first waiter if a server has room, or every
@@ -249,13 +299,25 @@ impl BackendState {
         self.servers.resize_with(n, || ServerState::new(0, false));
         self.stats.resize_with(n, Default::default);
         let mut keep = vec![false; n];
+        self.dynamic.clear();
+        if config::dynamic_limits(&b.servers) {
+            self.dynamic.resize(n, (0, 0));
+            self.full = share(b.full_connections as usize, self.workers) as u32;
+        }
         for (si, s) in b.servers.iter().enumerate() {
             let ss = placed[si];
             keep[ss] = true;
             configs[ss] = Some(s.clone());
             let st = &mut self.servers[ss];
             st.backup = s.backup;
+            st.rank = si as u32;
             st.limit = share(s.max_connections as usize, self.workers) as u32;
+            if let Some(d) = self.dynamic.get_mut(ss).filter(|_| s.min_connections > 0) {
+                *d = (
+                    share(s.min_connections as usize, self.workers) as u32,
+                    st.limit,
+                );
+            }
             let now = set.and_then(|v| v.get(si).copied());
             let now = now.unwrap_or_else(|| SetServer::initial_of(s));
             st.oper = now.oper;
@@ -276,9 +338,11 @@ impl BackendState {
             .into_iter()
             .map(|s| s.unwrap_or_else(tombstone_server))
             .collect();
-        self.balancer = lb::new_balancer(b.balance, n, self.seed);
+        self.balancer = lb::backend_balancer(b, n, self.seed);
         self.epoch += 1;
         self.queue.capacity = share(b.max_queue, self.workers);
+        self.load = self.servers.iter().map(|s| s.active).sum();
+        self.load_changed(0);
     }
 
     /// The backend left the configuration: its slot stays, taking no traffic.
@@ -431,6 +495,7 @@ fn tombstone_server() -> config::Server {
         check: false,
         backup: false,
         max_connections: 0,
+        min_connections: 0,
         slow_start: Duration::ZERO,
         tls: None,
         send_proxy: None,

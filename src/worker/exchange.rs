@@ -147,7 +147,9 @@ impl<'a> Exchange<'a> {
     /// says; 503 when no server can be had.
     async fn connect(&mut self) -> Result<Upstream, SessionError> {
         let (reuse, avoid) = self.replays.next_send();
-        if reuse.own() {
+        // A hashed request goes where its key says, not to the last server (HAProxy's
+        // prefer-last-server leaves hashing algorithms alone too).
+        if reuse.own() && self.req.hash.is_none() {
             if let Some(up) = self.take_private() {
                 return Ok(up);
             }
@@ -159,6 +161,7 @@ impl<'a> Exchange<'a> {
             backend: self.backend,
             peer: c.rec.peer,
             sticky: self.req.sticky.server,
+            hash: self.req.hash,
         };
         let h2 = StreamOpts {
             trailers: self.req.trailers,

@@ -49,6 +49,9 @@ pub struct Parsed {
     pub rule: Option<usize>,
     /// What the backend's persistence cookie said, if it has one.
     pub sticky: Sticky,
+    /// The request's key hash when its backend balances by `uri`, `url_param` or
+    /// `hdr` (and the request has that key).
+    pub hash: Option<u32>,
     /// The coding the response may be compressed with (`compression` configured and
     /// accepted by the client).
     pub compress: Option<crate::http::compress::Coding>,
@@ -255,7 +258,7 @@ fn parse_and_route(
             None => use_server = d.server,
         }
     }
-    let (sticky, compress) = match action {
+    let (sticky, compress, hash) = match action {
         Action::Backend(b) => worker.with_backend_config(b, |b| {
             let fields = req
                 .headers
@@ -264,12 +267,19 @@ fn parse_and_route(
             let mut sticky = persist::on_request(b, fields.map(|h| h.value), head);
             // `use_server` comes before the persistence cookie.
             sticky.server = use_server.or(sticky.server);
+            let hash = crate::lb::hashing::request_hash(
+                b.balance,
+                &b.hash,
+                req.target.as_bytes(),
+                |name| field(req.headers, name),
+            );
             (
                 sticky,
                 super::compress::on_request(fe, b, req.headers, head),
+                hash,
             )
         }),
-        _ => (Sticky::default(), None),
+        _ => (Sticky::default(), None, None),
     };
     Ok(Some(Parsed {
         head_len: req.head_len,
@@ -287,7 +297,16 @@ fn parse_and_route(
         rule,
         sticky,
         compress,
+        hash,
     }))
+}
+
+/// The value of the first header field called `name`.
+fn field<'a>(headers: &[httparse::Header<'a>], name: &str) -> Option<&'a [u8]> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value)
 }
 
 /// The X-Forwarded-* fields a request from `client` gets on this frontend.

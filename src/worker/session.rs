@@ -72,6 +72,7 @@ pub async fn serve_tcp(
         peer,
         // `use_server` rules of the backend, if any.
         sticky: super::rules_backend::use_server(&worker, backend, &facts),
+        hash: None,
     };
     let connected = connect(&worker, to, Reuse::Never, None, origin.as_ref()).await;
     let (lease, mut server, _) = match connected {

@@ -339,11 +339,11 @@ impl Worker {
         self: &Rc<Self>,
         backend: usize,
         avoid: Option<usize>,
-        client: IpAddr,
+        key: (IpAddr, Option<u32>),
         queued: bool,
     ) -> Picked {
         let choice = match self.backends.borrow_mut().get_mut(backend) {
-            Some(b) => b.pick(avoid, client, queued),
+            Some(b) => b.pick(avoid, key, queued),
             None => Choice::NoServer,
         };
         match choice {
@@ -357,17 +357,18 @@ impl Worker {
     }
 
     /// Pick and lease a server, waiting in the backend's queue (FIFO, `timeout_queue`)
-    /// while every usable server is at its connection limit.
+    /// while every usable server is at its connection limit. `key`: the client's
+    /// address and the request's key hash, for the hashing balancers.
     pub async fn acquire(
         self: &Rc<Self>,
         backend: usize,
         avoid: Option<usize>,
-        client: IpAddr,
+        key: (IpAddr, Option<u32>),
     ) -> Result<(ServerLease, SocketAddr), NoSlot> {
         let mut queued = false;
         let mut deadline = None;
         loop {
-            let picked = self.pick(backend, avoid, client, queued);
+            let picked = self.pick(backend, avoid, key, queued);
             if queued {
                 // Pass the turn on if there is room for the next one too.
                 self.wake_next(backend);
@@ -381,7 +382,9 @@ impl Worker {
                 let mut backends = self.backends.borrow_mut();
                 let b = &mut backends[backend];
                 let timeout = b.config.timeout_queue;
-                (b.queue.join().map_err(NoSlot::Queue)?, timeout)
+                let waiter = b.queue.join().map_err(NoSlot::Queue)?;
+                b.joined();
+                (waiter, timeout)
             };
             let deadline = *deadline.get_or_insert_with(|| Instant::now() + timeout);
             let left = deadline.saturating_duration_since(Instant::now());

@@ -55,12 +55,14 @@ pub struct Target {
 }
 
 /// Where a request or connection goes: its backend, the client (for `source`
-/// balancing) and the server its persistence cookie names.
+/// balancing), the server its persistence cookie names and its key hash (for
+/// `uri`, `url_param` and `hdr` balancing).
 #[derive(Debug, Clone, Copy)]
 pub struct To {
     pub backend: usize,
     pub peer: SocketAddr,
     pub sticky: Option<usize>,
+    pub hash: Option<u32>,
 }
 
 /// The connect attempts for one request or TCP connection.
@@ -164,7 +166,7 @@ async fn connect_with(
     let mut connects = Connects::new(settings.retry, reuse, avoid, to.sticky);
     let mut last_error: Option<SessionError> = None;
     while let Some(target) = connects.next_target() {
-        let Some((lease, addr)) = lease_for(worker, backend, to.peer, target).await? else {
+        let Some((lease, addr)) = lease_for(worker, to, target).await? else {
             break;
         };
         let timeout = settings.timeout_connect;
@@ -207,17 +209,20 @@ async fn connect_with(
 /// else one the balancer picks (waiting in the queue if need be). `None`: no server.
 async fn lease_for(
     worker: &Rc<Worker>,
-    backend: usize,
-    peer: SocketAddr,
+    to: To,
     target: Target,
 ) -> Result<Option<(ServerLease, SocketAddr)>, SessionError> {
+    let backend = to.backend;
     if let Some(leased) = target.same.and_then(|s| worker.lease(backend, s)) {
         return Ok(Some(leased));
     }
     if let Some(leased) = target.sticky.and_then(|s| worker.lease_sticky(backend, s)) {
         return Ok(Some(leased));
     }
-    match worker.acquire(backend, target.avoid, peer.ip()).await {
+    match worker
+        .acquire(backend, target.avoid, (to.peer.ip(), to.hash))
+        .await
+    {
         Ok(leased) => Ok(Some(leased)),
         Err(NoSlot::NoServer) => Ok(None),
         Err(NoSlot::Queue(why)) => {

@@ -274,6 +274,7 @@ mod tests {
             check: true,
             backup: false,
             max_connections: 0,
+            min_connections: 0,
             slow_start: std::time::Duration::ZERO,
             tls: None,
             probe: Default::default(),

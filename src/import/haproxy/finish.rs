@@ -47,6 +47,7 @@ pub fn tables(mut fes: Vec<Fe>, mut bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
         known.push(be.name.clone());
         limits::maxqueue(&mut be, cx);
         checks::proto(&mut be, cx);
+        super::balance::finish(&mut be, cx);
         let rules = backend_rules::translate(&be, cx);
         backends.extend(backend(be));
         backends.extend(rules);
@@ -136,6 +137,9 @@ fn backend(mut be: Be) -> Vec<Table> {
         }
     }
     out.extend(be.cookie);
+    if !be.hash.is_empty() {
+        out.push(be.hash);
+    }
     out.extend(be.compression.table);
     out.extend(be.servers);
     out.extend(be.templates);

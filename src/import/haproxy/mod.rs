@@ -8,6 +8,7 @@
 //! - `bind.rs`: `bind` lines (TLS, PROXY protocol).
 //! - `compression.rs`: `compression ...` → `[frontend.compression]` / `[backend.compression]`.
 //! - `server.rs`: `server`, `default-server`, `server-template`, `cookie`.
+//! - `balance.rs`: `balance` (and its arguments), `hash-type` → `balance`, `[backend.hash]`.
 //! - `checks.rs`: `option httpchk`, `http-check`, `tcp-check`, `redis-check`.
 //! - `acl.rs`: ACL fetches → `[[frontend.acl]]` kinds.
 //! - `rules.rs`: conditions, http/tcp rules, redirects, error files (`rules_tests.rs`).
@@ -25,6 +26,7 @@
 
 mod acl;
 mod backend_rules;
+mod balance;
 mod bind;
 mod checks;
 mod compression;

@@ -213,6 +213,11 @@ pub struct Be {
     pub rule_lines: Vec<Line>,
     /// `compression` lines: `[backend.compression]`.
     pub compression: super::compression::Comp,
+    /// `balance uri|url_param|hdr` arguments and `hash-type`: `[backend.hash]`,
+    /// written when the backend's final `balance` hashes requests; the `hash-type`
+    /// line, translated then.
+    pub hash: Table,
+    pub hash_type: Option<Src>,
 }
 
 impl Be {
@@ -244,6 +249,8 @@ impl Be {
             check_connect: None,
             rule_lines: Vec::new(),
             compression: Default::default(),
+            hash: Table::new("[backend.hash]"),
+            hash_type: None,
         }
     }
 }

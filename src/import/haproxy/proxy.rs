@@ -134,7 +134,7 @@ fn back(line: &Line, be: &mut Be, cx: &mut Cx) {
         "cookie" | "stick" | "use-server" | "force-persist" | "persist"
     );
     match w0 {
-        "balance" => balance(line, be, cx),
+        "balance" => super::balance::balance(line, be, cx),
         "server" => server::server(line, be, cx),
         "default-server" => {
             be.default_server.push(line.clone());
@@ -162,10 +162,14 @@ fn back(line: &Line, be: &mut Be, cx: &mut Cx) {
         },
         // Translated with the backend's other rules (`backend_rules.rs`).
         "use-server" => be.rule_lines.push(line.clone()),
-        "hash-type" => cx.led.note(
-            src,
-            "ringlb's source hash is consistent (Maglev) whatever hash-type says",
-        ),
+        "hash-type" => super::balance::hash_type(line, be, cx),
+        "fullconn" => match line.word(1).parse::<i64>() {
+            Ok(n) if n > 0 => {
+                be.main.set("full_connections", Value::Int(n), src.cite());
+                cx.led.done(src);
+            }
+            _ => cx.led.lost(src, "not a positive number"),
+        },
         _ => cx.led.lost(
             src,
             "no ringlb equivalent (stick tables, persistence and fullconn are not carried over)",
@@ -236,34 +240,6 @@ fn both(line: &Line, dflt: bool, fe: Option<&mut Fe>, cx: &mut Cx) {
         _ if dflt => {}
         _ => cx.led.lost(src, "unknown to the importer"),
     }
-}
-
-fn balance(line: &Line, be: &mut Be, cx: &mut Cx) {
-    let src = &line.src;
-    let (name, differs) = match line.word(1) {
-        "roundrobin" => ("roundrobin", None),
-        "static-rr" => ("roundrobin", Some("weights may also change at runtime")),
-        "leastconn" => ("leastconn", None),
-        "source" => (
-            "source",
-            Some("a consistent (Maglev) hash of the client address: clients stick to a server as with HAProxy, but not to the same one"),
-        ),
-        "random" => (
-            "random",
-            Some("a weighted random pick; HAProxy's random draws 2 and takes the less loaded"),
-        ),
-        other => {
-            be.pinned = true;
-            let why = format!("balance {other}: ringlb balances by roundrobin, leastconn, source, random or p2c only");
-            return cx.led.lost(src, why);
-        }
-    };
-    let note = match differs {
-        Some(d) => src.differs(d),
-        None => src.cite(),
-    };
-    be.main.set("balance", Value::str(name), note);
-    cx.led.done(src);
 }
 
 /// `timeout NAME VALUE` (and the old `contimeout` spellings).
@@ -415,6 +391,7 @@ fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx:
             be.allbackups = true;
             cx.led.note(src, "ringlb always shares the load among all usable backup servers");
         }
+        ("prefer-last-server", _, Some(_)) if !negated => cx.led.note(src, super::balance::PREFER_LAST),
         ("http-server-close" | "http-keep-alive" | "http-pretend-keepalive" | "http-use-htx"
         | "contstats" | "splice-auto" | "splice-request" | "splice-response" | "tcp-smart-accept"
         | "tcp-smart-connect" | "socket-stats" | "log-health-checks", _, _) => cx.led.note(

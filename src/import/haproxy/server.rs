@@ -50,9 +50,7 @@ const FLAGS: &[&str] = &[
 ];
 
 /// Server options ringlb cannot carry, and how it behaves instead.
-const DIFFERS: &[(&str, &str)] = &[
-    ("minconn", "ringlb's server max_connections is a fixed limit: HAProxy's minconn makes maxconn dynamic (minconn at low backend load, up to maxconn at fullconn), so ringlb lets more connections through to the server at low load"),
-];
+const DIFFERS: &[(&str, &str)] = &[];
 
 /// Options that need no key, and why: ringlb behaves so already, or the difference.
 fn same(opt: &str, arg: &str) -> Option<&'static str> {
@@ -162,6 +160,7 @@ fn options(
             ("no-backup", _) => set(t, "backup", Value::Bool(false)),
             ("weight", Some(n)) => set(t, "weight", Value::Int(n)),
             ("maxconn", Some(n)) => set(t, "max_connections", Value::Int(n)),
+            ("minconn", Some(n)) => set(t, "min_connections", Value::Int(n)),
             ("ssl", _) => set(t, "tls", Value::Bool(true)),
             ("no-ssl", _) => set(t, "tls", Value::Bool(false)),
             ("verify", _) if arg == "none" => set(t, "verify", Value::Bool(false)),
