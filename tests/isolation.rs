@@ -505,13 +505,21 @@ fn server_poison(web: SocketAddr, path: &str, round: usize, run: &mut Run) -> io
     Ok(())
 }
 
+/// `ISOLATION_HTTP_REUSE=always` (or `aggressive`) runs the mixed test below under that
+/// policy, to count what it lets through (see docs/configuration.md, `http_reuse`: a
+/// late response that arrives after the next request went out on the connection is
+/// read as that request's, with any policy that shares connections); the default
+/// policy is what the test asserts in CI.
 fn http_config(backend: SocketAddr, certs: &CertDir) -> String {
+    let reuse = std::env::var("ISOLATION_HTTP_REUSE")
+        .map(|r| format!("http_reuse = \"{r}\"\n"))
+        .unwrap_or_default();
     format!(
         "[global]\nworkers = 2\npin_workers = false\ngrace_period = \"1s\"\n\n\
          [[frontend]]\nname = \"web\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\ndefault_backend = \"app\"\n\n\
          [[frontend]]\nname = \"webtls\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\ndefault_backend = \"app\"\n\
          [frontend.tls]\ncertificates = [{}]\n\n\
-         [[backend]]\nname = \"app\"\n\n[[backend.server]]\nname = \"a1\"\naddress = \"{backend}\"\n",
+         [[backend]]\nname = \"app\"\n{reuse}\n[[backend.server]]\nname = \"a1\"\naddress = \"{backend}\"\n",
         certs.entry("site")
     )
 }
@@ -739,8 +747,9 @@ impl LateBackend {
     }
 
     fn next(&self, what: &str) -> Late {
+        // Longer than the server's own waits, so that its verdict arrives.
         self.events
-            .recv_timeout(LATE_WAIT)
+            .recv_timeout(LATE_WAIT * 2)
             .unwrap_or_else(|_| panic!("the server never said: {what}"))
     }
 }

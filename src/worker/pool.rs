@@ -21,14 +21,18 @@
 //!
 //! A pooled connection may carry the next request of *another* client, so it must not
 //! carry anything of the last one: it is pooled only when its response ended with no
-//! byte left over (the caller's rule), and it is checked for bytes that arrived while
-//! it sat idle (a server answering twice, or out of step) every time it is taken out:
-//! such a connection is dropped, never reused. The check (one `recv(MSG_PEEK)`, the one
-//! syscall per keep-alive request) stays even for a connection given back a moment
-//! ago: once a server is out of step, each late response arrives just after the
-//! connection is given back, and only the check stops it from being read as the next
-//! client's (skipping it within 10 ms of the give-back doubled tests/isolation.rs's
-//! cross-client leaks under `http_reuse = "always"`; docs/benchmarks.md, "Tails").
+//! byte left over (the caller's rule), and while it is idle a read-readiness wait stays
+//! armed on it (`pool_watch.rs`; HAProxy keeps idle connections subscribed for reading
+//! the same way). Data or EOF on an idle connection (a server answering twice, out of
+//! step, or closing) ends the wait, which wakes the worker's watcher ([`Pool::watch`]):
+//! the connection is closed at once and leaves the pool. Taking one for reuse polls its
+//! wait once more (what the runtime has seen by then counts) and drops it: no syscall
+//! (io_uring: the wait's cancel rides the next submission; epoll: nothing to undo). This
+//! replaced a `recv(MSG_PEEK)` per reuse, which only saw bytes that had arrived by the
+//! time of the take, and left a connection holding a late response pooled until then
+//! (docs/benchmarks.md, "Tails"). TLS connections keep that peek (their socket is not
+//! lent by the TLS stream). Bytes that arrive after the next request went out cannot be
+//! told from its response, here or in HAProxy (docs/configuration.md, `http_reuse`).
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
