@@ -37,7 +37,7 @@ serve b2 --body-size 128
 backend_pids="${pids[0]},${pids[1]}"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-syscalls="io_uring_enter recvfrom sendto recvmsg sendmsg read write readv writev epoll_wait epoll_ctl accept4 socket connect setsockopt getsockopt shutdown close brk mmap munmap madvise mprotect futex"
+syscalls="io_uring_enter recvfrom sendto recvmsg sendmsg read write readv writev poll ppoll epoll_wait epoll_ctl accept4 socket connect setsockopt getsockopt shutdown close brk mmap munmap madvise mprotect futex"
 # io_uring opcodes (include/uapi/linux/io_uring.h, kernel 6.x).
 opcodes="6:POLL_ADD 11:TIMEOUT 13:ACCEPT 14:ASYNC_CANCEL 16:CONNECT 19:CLOSE 22:READ 23:WRITE 26:SEND 27:RECV"
 events=(-e raw_syscalls:sys_enter)

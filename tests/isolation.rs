@@ -505,13 +505,21 @@ fn server_poison(web: SocketAddr, path: &str, round: usize, run: &mut Run) -> io
     Ok(())
 }
 
+/// `ISOLATION_HTTP_REUSE=always` (or `aggressive`) runs the mixed test below under that
+/// policy, to count what it lets through (see docs/configuration.md, `http_reuse`: a
+/// late response that arrives after the next request went out on the connection is
+/// read as that request's, with any policy that shares connections); the default
+/// policy is what the test asserts in CI.
 fn http_config(backend: SocketAddr, certs: &CertDir) -> String {
+    let reuse = std::env::var("ISOLATION_HTTP_REUSE")
+        .map(|r| format!("http_reuse = \"{r}\"\n"))
+        .unwrap_or_default();
     format!(
         "[global]\nworkers = 2\npin_workers = false\ngrace_period = \"1s\"\n\n\
          [[frontend]]\nname = \"web\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\ndefault_backend = \"app\"\n\n\
          [[frontend]]\nname = \"webtls\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\ndefault_backend = \"app\"\n\
          [frontend.tls]\ncertificates = [{}]\n\n\
-         [[backend]]\nname = \"app\"\n\n[[backend.server]]\nname = \"a1\"\naddress = \"{backend}\"\n",
+         [[backend]]\nname = \"app\"\n{reuse}\n[[backend.server]]\nname = \"a1\"\naddress = \"{backend}\"\n",
         certs.entry("site")
     )
 }
@@ -682,4 +690,210 @@ fn tcp_aborted_connections_never_leak_into_other_connections() {
         v.total(),
         v.report()
     );
+}
+
+// ---------------------------------------------------------------------------------
+// Late responses on idle server connections, under the policies that hand a pooled
+// connection to another client (`always`, `aggressive`), with either I/O driver.
+
+/// Poisoned connections per policy and driver.
+const LATE_ROUNDS: usize = 12;
+/// Fresh client connections after each poisoned one.
+const LATE_VICTIMS: usize = 3;
+/// Bound on each wait of the late-response test (a failure, never a pace).
+const LATE_WAIT: Duration = Duration::from_secs(5);
+
+/// What the server says about a connection it sent a late response on.
+enum Late {
+    /// The late response was written: it is in ringlb's receive queue.
+    Sent,
+    /// What came next on that connection: `Ok(())` ringlb closed it without sending
+    /// anything; `Err` what it did instead.
+    After(Result<(), String>),
+}
+
+/// A server that answers `/v-<id>` with `v-<id>`, and `/late` with a response and then,
+/// once the test says `go`, an unsolicited second one on the idle connection.
+struct LateBackend {
+    addr: SocketAddr,
+    go: std::sync::mpsc::Sender<()>,
+    events: std::sync::mpsc::Receiver<Late>,
+    /// Requests that were not the first on their server connection.
+    reused: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl LateBackend {
+    fn start() -> LateBackend {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind backend");
+        let addr = listener.local_addr().expect("backend address");
+        let (go, go_rx) = std::sync::mpsc::channel();
+        let (tx, events) = std::sync::mpsc::channel();
+        let go_rx = Arc::new(Mutex::new(go_rx));
+        let reused = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = Arc::clone(&reused);
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (go_rx, tx, counted) = (Arc::clone(&go_rx), tx.clone(), Arc::clone(&counted));
+                thread::spawn(move || serve_late(stream, &go_rx, &tx, &counted));
+            }
+        });
+        LateBackend {
+            addr,
+            go,
+            events,
+            reused,
+        }
+    }
+
+    fn next(&self, what: &str) -> Late {
+        // Longer than the server's own waits, so that its verdict arrives.
+        self.events
+            .recv_timeout(LATE_WAIT * 2)
+            .unwrap_or_else(|_| panic!("the server never said: {what}"))
+    }
+}
+
+fn serve_late(
+    stream: TcpStream,
+    go: &Mutex<std::sync::mpsc::Receiver<()>>,
+    tx: &std::sync::mpsc::Sender<Late>,
+    reused: &std::sync::atomic::AtomicUsize,
+) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let mut r = BufReader::new(stream.try_clone()?);
+    let mut w = stream;
+    let mut served = 0;
+    while let Some(head) = read_head(&mut r)? {
+        if served > 0 {
+            reused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        served += 1;
+        let path = head.split(' ').nth(1).unwrap_or("").to_string();
+        if path != "/late" {
+            w.write_all(&ok(path.trim_start_matches('/')))?;
+            continue;
+        }
+        w.write_all(&ok("late"))?;
+        if lock(go).recv_timeout(LATE_WAIT).is_err() {
+            return Ok(());
+        }
+        w.write_all(EXTRA)?;
+        let _ = tx.send(Late::Sent);
+        // ringlb must close this connection as the late bytes arrive (its pool keeps
+        // idle connections a minute here), and send nothing more on it.
+        r.get_ref().set_read_timeout(Some(LATE_WAIT))?;
+        let after = match read_head(&mut r) {
+            Ok(None) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => Ok(()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Err(format!("still open {LATE_WAIT:?} after the late response"))
+            }
+            Err(e) => Err(format!("read failed: {e}")),
+            Ok(Some(head)) => Err(format!(
+                "a request went out on it: {:?}",
+                head.lines().next().unwrap_or("")
+            )),
+        };
+        let _ = tx.send(Late::After(after));
+        return Ok(());
+    }
+    Ok(())
+}
+
+/// Two requests on a fresh client connection (the second may take any idle server
+/// connection under `aggressive`, which makes it proven); each gets its own answer.
+fn late_victim(addr: SocketAddr, id: usize) -> Result<(), String> {
+    let mut w = plain(addr).map_err(|e| format!("connect: {e}"))?;
+    for (n, close) in [(1, ""), (2, "Connection: close\r\n")] {
+        let path = format!("/v-{id}-{n}");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: v\r\n{close}\r\n");
+        w.send(request.as_bytes()).map_err(|e| e.to_string())?;
+        let (status, _, body) = w.response()?;
+        if status != 200 || body != path.as_bytes()[1..] {
+            return Err(format!("{path} got {status} {}", show(&body)));
+        }
+    }
+    match w.rest_until_eof()? {
+        rest if rest.is_empty() => Ok(()),
+        rest => Err(format!("v-{id}: bytes after its response: {}", show(&rest))),
+    }
+}
+
+#[test]
+fn late_responses_on_idle_server_connections_never_reach_another_client() {
+    for reuse in ["always", "aggressive"] {
+        for driver in ["io_uring", "legacy"] {
+            let backend = LateBackend::start();
+            let cfg = format!(
+                "[global]\nworkers = 1\npin_workers = false\nio_driver = \"{driver}\"\n\n\
+                 [[frontend]]\nname = \"web\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\n\
+                 default_backend = \"app\"\n\n\
+                 [[backend]]\nname = \"app\"\nhttp_reuse = \"{reuse}\"\npool_idle_timeout = \"1m\"\n\n\
+                 [[backend.server]]\nname = \"a1\"\naddress = \"{}\"\n",
+                backend.addr
+            );
+            let rl = Ringlb::start(&cfg);
+            let named = if driver == "legacy" {
+                "legacy (epoll)"
+            } else {
+                "io_uring"
+            };
+            assert!(
+                rl.log.iter().any(|l| l.contains(named)),
+                "{driver}: the log does not say {named:?}"
+            );
+            let mut v = Violations::default();
+            let mut id = 0;
+            for round in 0..LATE_ROUNDS {
+                // Two requests on one client connection: the second reuses the first's
+                // server connection, which `aggressive` then counts as proven.
+                let mut w = plain(rl.addr()).expect("connect");
+                for path in ["/v-warm", "/late"] {
+                    w.send(format!("GET {path} HTTP/1.1\r\nHost: p\r\n\r\n").as_bytes())
+                        .expect("send");
+                    w.response().expect("response");
+                }
+                drop(w);
+                backend.go.send(()).expect("server gone");
+                assert!(matches!(backend.next("late response sent"), Late::Sent));
+                // Odd rounds: the connection must close on its own first. Even ones:
+                // clients come at once and race the close.
+                let mut after = None;
+                if round % 2 == 1 {
+                    after = Some(backend.next("what followed the late response"));
+                }
+                for _ in 0..LATE_VICTIMS {
+                    id += 1;
+                    if let Err(e) = late_victim(rl.addr(), id) {
+                        v.add("victim", format!("{reuse}/{driver} round {round}: {e}"));
+                    }
+                }
+                let after = after.unwrap_or_else(|| backend.next("what followed"));
+                if let Late::After(Err(e)) = after {
+                    v.add(
+                        "late connection",
+                        format!("{reuse}/{driver} round {round}: {e}"),
+                    );
+                }
+            }
+            let reused = backend.reused.load(std::sync::atomic::Ordering::Relaxed);
+            eprintln!(
+                "{reuse}/{driver}: {} violations, {reused} reused requests",
+                v.total()
+            );
+            assert!(v.total() == 0, "{reuse}/{driver}:{}", v.report());
+            // The victims did take pooled connections: the policy was exercised.
+            assert!(
+                reused >= LATE_ROUNDS * LATE_VICTIMS / 2,
+                "{reuse}/{driver}: {reused}"
+            );
+        }
+    }
 }

@@ -535,3 +535,55 @@ fn pool_keys_out_of_range_are_refused_naming_the_key() {
         assert!(err.contains(&format!("backend \"app\": {key}")), "{err}");
     }
 }
+
+/// A server closes (FIN) a connection ringlb has pooled: ringlb closes its side as the
+/// FIN arrives (the pool's wait on idle connections), not when the connection would
+/// next be taken or its `pool_idle_timeout` (a minute here) ends; with either I/O
+/// driver. The server sees that as EOF on its half-closed socket; a bounded wait, never
+/// reached when it passes.
+#[test]
+fn a_connection_the_server_closes_while_pooled_is_closed_at_once() {
+    const BOUND: std::time::Duration = std::time::Duration::from_secs(10);
+    for driver in ["io_uring", "legacy"] {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (go, go_rx) = std::sync::mpsc::channel::<()>();
+        thread::spawn(move || {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            if let Ok(Some(_)) = read_message(&mut reader) {
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            }
+            // Closed once the client has its response (ringlb pools the connection
+            // then, or as the FIN arrives: closed at once either way).
+            if go_rx.recv_timeout(BOUND).is_err() {
+                return;
+            }
+            let _ = stream.shutdown(Shutdown::Write);
+            let _ = stream.set_read_timeout(Some(BOUND));
+            let mut rest = Vec::new();
+            let verdict = match std::io::Read::read_to_end(&mut reader, &mut rest) {
+                Ok(_) if rest.is_empty() => "closed",
+                Ok(_) => "sent more",
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => "closed",
+                Err(_) => "still open",
+            };
+            let _ = tx.send(verdict);
+        });
+        let keys = "http_reuse = \"always\"\npool_idle_timeout = \"1m\"";
+        let cfg = config(addr, keys, 1).replace(
+            "[global]\n",
+            &format!("[global]\nio_driver = \"{driver}\"\n"),
+        );
+        let r = Ringlb::start(&cfg);
+        let mut c = Client::connect(r.addr());
+        c.send(b"GET /one HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        assert_eq!(c.response(false).0, 200, "{driver}");
+        go.send(()).unwrap();
+        assert_eq!(rx.recv_timeout(BOUND * 2), Ok("closed"), "{driver}");
+        assert_eq!(metric(&r, "ringlb_backend_connections_opened_total"), 1);
+    }
+}

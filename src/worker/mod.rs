@@ -15,7 +15,8 @@
 //! | `queue.rs` | a backend's FIFO wait queue for when every server is at its limit |
 //! | `upstream.rs` | the connect retry policy (retries, redispatch) and connecting to a server |
 //! | `sends.rs` | the sends of one HTTP request: which idle connection it may take (`http_reuse`), when it goes again |
-//! | `pool.rs` | idle keep-alive server connections, checked when taken out |
+//! | `pool.rs` | idle keep-alive server connections, closed as soon as data or EOF arrives on one |
+//! | `pool_watch.rs` | the armed read-readiness wait each idle server connection has (a child of `pool.rs`) |
 //! | `buffers.rs` | the relay buffer pool: buffers are emptied on give and on take |
 //! | `listener.rs` | accept loops, the connection limit, TLS handshakes, listeners kept or stopped on reload |
 //! | `preamble.rs` | before the session: the PROXY header received, the ClientHello read for SNI routing, the `send_proxy` header sent |
@@ -220,6 +221,7 @@ async fn worker_main(setup: WorkerSetup, driver: Driver) {
         listener::start(&worker, bound);
     }
     monoio::spawn(sweep_pool(Rc::clone(&worker)));
+    monoio::spawn(watch_pool(Rc::clone(&worker)));
     let _ = events.unbounded_send(Event::WorkerStarted { id, driver });
     worker.until_stopping().await;
     // Each accept loop ends once its cancelled accept completes: one that took a
@@ -327,6 +329,15 @@ async fn read_inbox(worker: Rc<Worker>, mut inbox: Inbox) {
             worker.stop();
             return;
         }
+    }
+}
+
+/// Close pooled server connections as data or EOF arrives on them, until the worker
+/// stops.
+async fn watch_pool(worker: Rc<Worker>) {
+    monoio::select! {
+        _ = worker.watch_pool() => {}
+        _ = worker.until_stopping() => {}
     }
 }
 

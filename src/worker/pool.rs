@@ -21,17 +21,22 @@
 //!
 //! A pooled connection may carry the next request of *another* client, so it must not
 //! carry anything of the last one: it is pooled only when its response ended with no
-//! byte left over (the caller's rule), and it is checked for bytes that arrived while
-//! it sat idle (a server answering twice, or out of step) every time it is taken out:
-//! such a connection is dropped, never reused. The check (one `recv(MSG_PEEK)`, the one
-//! syscall per keep-alive request) stays even for a connection given back a moment
-//! ago: once a server is out of step, each late response arrives just after the
-//! connection is given back, and only the check stops it from being read as the next
-//! client's (skipping it within 10 ms of the give-back doubled tests/isolation.rs's
-//! cross-client leaks under `http_reuse = "always"`; docs/benchmarks.md, "Tails").
+//! byte left over (the caller's rule), and while it is idle a read-readiness wait stays
+//! armed on it (`pool_watch.rs`; HAProxy keeps idle connections subscribed for reading
+//! the same way). Data or EOF on an idle connection (a server answering twice, out of
+//! step, or closing) ends the wait, which wakes the worker's watcher ([`Pool::watch`]):
+//! the connection is closed at once and leaves the pool. Taking one for reuse polls its
+//! wait once more (what the runtime has seen by then counts) and drops it: no syscall
+//! (io_uring: the wait's cancel rides the next submission; epoll: nothing to undo). This
+//! replaced a `recv(MSG_PEEK)` per reuse, which only saw bytes that had arrived by the
+//! time of the take, and left a connection holding a late response pooled until then
+//! (docs/benchmarks.md, "Tails"). TLS connections keep that peek (their socket is not
+//! lent by the TLS stream). Bytes that arrive after the next request went out cannot be
+//! told from its response, here or in HAProxy (docs/configuration.md, `http_reuse`).
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::h2::ServerConns;
@@ -44,58 +49,66 @@ pub const IDLE_TIMEOUT: Duration = crate::config::POOL_IDLE_TIMEOUT;
 /// says otherwise.
 pub const PURGE_DELAY: Duration = crate::config::POOL_PURGE_DELAY;
 
-struct Idle {
-    /// Always `Some` until the connection is taken back out for reuse.
-    stream: Option<ServerStream>,
+#[path = "pool_watch.rs"]
+mod watch;
+
+use watch::{Armed, Watched};
+
+/// One idle connection: its armed wait (which owns it), since when, and whether it has
+/// carried more than one request.
+struct Idle<W: Watched = Armed> {
+    /// Always `Some` until the connection is taken back out, or closed as it fired.
+    conn: Option<W>,
     since: Instant,
     /// It has carried more than one request.
     proven: bool,
 }
 
-impl Drop for Idle {
+impl<W: Watched> Drop for Idle<W> {
     /// An idle connection ringlb gives up is reset rather than closed: nothing is in
     /// flight on it, and a FIN would leave a TIME_WAIT socket on ringlb's side for a
     /// minute per connection. Under a stream of new clients (every request a client's
     /// first, so none reuses the pool) those pile up by the ten thousand and make every
     /// connect() search longer for a free port (measured: -30% requests/s in 20 s).
     /// HAProxy does the same by default for every server connection it closes first
-    /// (`FD_LINGER_RISK`, set at connect). One the server closed first (found so by
-    /// [`still_open`]) is closed plainly: it leaves no TIME_WAIT on ringlb's side.
+    /// (`FD_LINGER_RISK`, set at connect). One whose wait fired (the server closed it,
+    /// or sent bytes) is closed plainly: no TIME_WAIT on ringlb's side then, or the
+    /// kernel resets it for the unread bytes anyway.
     fn drop(&mut self) {
-        if let Some(stream) = &self.stream {
-            no_linger(stream);
+        if let Some(conn) = &self.conn {
+            conn.give_up();
         }
+    }
+}
+
+impl<W: Watched> Idle<W> {
+    /// The connection, to be used again or closed without a reset.
+    fn into_conn(mut self) -> Option<W> {
+        self.conn.take()
     }
 }
 
 /// Close a server connection ringlb gives up with nothing in flight: a reset (see
 /// [`Idle`]'s `Drop`).
 fn reset(stream: ServerStream) {
-    no_linger(&stream);
+    no_linger(stream.raw_fd());
 }
 
 /// `SO_LINGER` zero: the close that follows resets the connection.
-fn no_linger(stream: &ServerStream) {
+fn no_linger(fd: std::os::fd::RawFd) {
     let linger = libc::linger {
         l_onoff: 1,
         l_linger: 0,
     };
-    // SAFETY: setsockopt on a descriptor we own, with a valid `linger` struct.
+    // SAFETY: setsockopt on a descriptor the caller owns, with a valid `linger` struct.
     unsafe {
         libc::setsockopt(
-            stream.raw_fd(),
+            fd,
             libc::SOL_SOCKET,
             libc::SO_LINGER,
             (&linger as *const libc::linger).cast(),
             std::mem::size_of::<libc::linger>() as libc::socklen_t,
         );
-    }
-}
-
-impl Idle {
-    /// The connection, to be used again or closed without a reset.
-    fn into_stream(mut self) -> Option<ServerStream> {
-        self.stream.take()
     }
 }
 
@@ -184,6 +197,8 @@ pub struct Pool {
     /// Connections to `proto = "h2"` servers, shared by the requests (never idle
     /// in the sense above: each carries many streams at once).
     h2: ServerConns,
+    /// The watcher's ([`Pool::watch`]): every idle connection's wait wakes it.
+    watcher: RefCell<Option<Waker>>,
 }
 
 impl Pool {
@@ -248,10 +263,9 @@ impl Pool {
 
     /// The newest usable idle connection to this server (`proven_only`: among those
     /// that carried more than one request), if any; `used`: connections to it in use,
-    /// the taker's included. Connections the server has closed, or that hold bytes
-    /// nobody asked for, are dropped on the way (one non-blocking peek each: a
-    /// connection that looks fresh is checked too, since unsolicited bytes would
-    /// otherwise be read as the next client's response); expired ones too.
+    /// the taker's included. Its wait is disarmed (no syscall); one whose wait turns
+    /// out to have fired (closed by the server, or holding bytes nobody asked for) is
+    /// closed on the way, never handed out; expired ones too.
     pub fn take(
         &self,
         backend: usize,
@@ -266,6 +280,9 @@ impl Pool {
         slot.need.saw(used);
         let before = slot.idle.len();
         let found = take_from(&mut slot.idle, now, timeout, proven_only);
+        if slot.idle.is_empty() {
+            slot.purge_at = None;
+        }
         self.total
             .set(self.total.get() - (before - slot.idle.len()));
         found
@@ -275,15 +292,23 @@ impl Pool {
     /// allow (see [`Put`] for what the caller says about it); what is not kept is
     /// reset. The caller has read the whole response and nothing after it; a TLS
     /// stream whose last read may have left decrypted bytes inside rustls is not kept
-    /// (a peek at take time could not see them).
+    /// (a peek at take time could not see them). A kept connection's wait is armed
+    /// here: one that is closed or holds bytes already is closed at once.
     pub fn put(&self, backend: usize, server: usize, stream: ServerStream, at: Put) {
         let limits = self.limits(backend);
         if stream.may_hold_unread() || limits.max == Some(0) {
             return reset(stream);
         }
+        let armed = {
+            let watcher = self.watcher.borrow();
+            Armed::arm(stream, watcher.as_ref().unwrap_or(Waker::noop()))
+        };
+        let Ok(armed) = armed else {
+            return; // closed plainly as it drops
+        };
         let mut slots = self.slots.borrow_mut();
         let Some(slot) = slots.get_mut(backend).and_then(|b| b.get_mut(server)) else {
-            return reset(stream);
+            return armed.give_up(); // reset as it drops
         };
         let idle = slot.idle.len();
         // How many of the idle ones stay: room for one more, or one given up for it.
@@ -296,7 +321,7 @@ impl Pool {
         if budget > 0 && self.total.get() - (idle - stay) >= budget {
             if stay == 0 {
                 // Nothing of this server's to give up for it: the worker keeps enough.
-                return reset(stream);
+                return armed.give_up();
             }
             stay -= 1;
         }
@@ -304,7 +329,7 @@ impl Pool {
         slot.idle.drain(..idle - stay);
         self.total.set(self.total.get() - (idle - stay) + 1);
         slot.idle.push_back(Idle {
-            stream: Some(stream),
+            conn: Some(armed),
             since: at.now,
             proven: at.proven,
         });
@@ -336,6 +361,35 @@ impl Pool {
         }
         self.total.set(self.total.get() - closed);
     }
+
+    /// The watcher: runs for the worker's life, woken by the wait of any idle
+    /// connection that fires, and closes every such connection at once (each wakes it
+    /// once; a wake-up polls every idle connection's wait, which reads the runtime's
+    /// state without a syscall).
+    pub async fn watch(&self) {
+        std::future::poll_fn(|cx| {
+            self.reap(cx);
+            Poll::<()>::Pending
+        })
+        .await
+    }
+
+    fn reap(&self, cx: &mut Context<'_>) {
+        {
+            let mut watcher = self.watcher.borrow_mut();
+            if !watcher.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *watcher = Some(cx.waker().clone());
+            }
+        }
+        let mut closed = 0;
+        for slot in self.slots.borrow_mut().iter_mut().flatten() {
+            closed += close_fired(&mut slot.idle, cx);
+            if slot.idle.is_empty() {
+                slot.purge_at = None;
+            }
+        }
+        self.total.set(self.total.get() - closed);
+    }
 }
 
 /// What [`Pool::put`] is told about the connection given back.
@@ -349,12 +403,12 @@ pub struct Put {
 }
 
 /// [`Pool::take`] in one server's list (oldest first).
-fn take_from(
-    list: &mut VecDeque<Idle>,
+fn take_from<W: Watched>(
+    list: &mut VecDeque<Idle<W>>,
     now: Instant,
     timeout: Duration,
     proven_only: bool,
-) -> Option<ServerStream> {
+) -> Option<W::Conn> {
     let mut i = list.len();
     while i > 0 {
         i -= 1;
@@ -367,14 +421,26 @@ fn take_from(
             continue;
         }
         // The newest (the back) unless only proven ones may go: no shifting then.
-        let stream = list.remove(i)?.into_stream()?;
-        if still_open(&stream) {
-            return Some(stream);
+        if let Some(conn) = list.remove(i)?.into_conn()?.disarm() {
+            return Some(conn);
         }
-        // Closed by the server (no TIME_WAIT for ringlb then), or holding bytes
-        // (the kernel resets a socket closed with bytes unread): a plain close.
+        // Its wait had fired: closed plainly, and the next one is tried.
     }
     None
+}
+
+/// Close the connections of one server's list whose wait fired (polled with `cx`):
+/// plainly, not reset. How many.
+fn close_fired<W: Watched>(list: &mut VecDeque<Idle<W>>, cx: &mut Context<'_>) -> usize {
+    let before = list.len();
+    list.retain_mut(|idle| {
+        let fired = idle.conn.as_mut().is_some_and(|c| c.fired(cx));
+        if fired {
+            drop(idle.conn.take());
+        }
+        !fired
+    });
+    before - list.len()
 }
 
 /// A non-blocking peek: an idle connection must have nothing to read. EOF means the
@@ -396,52 +462,5 @@ pub(super) fn still_open(stream: &ServerStream) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::Need;
-
-    #[test]
-    fn a_connection_is_kept_while_the_servers_connections_stay_within_the_recent_peak() {
-        let mut n = Need::default();
-        // One client after another: one in use at a time, so one idle is enough.
-        assert!(n.keeps(1, 0));
-        assert!(!n.keeps(1, 1));
-        // A burst of 500 in flight: every one given back is kept as the burst ends.
-        n.saw(500);
-        for used in (1..=500).rev() {
-            assert!(n.keeps(used, 500 - used), "used {used}");
-        }
-        assert!(!n.keeps(1, 500));
-        assert_eq!(n.wanted(), 500);
-    }
-
-    #[test]
-    fn purges_close_half_the_excess_once_the_need_has_decayed() {
-        let mut n = Need::default();
-        n.saw(500);
-        let mut idle = 500;
-        let mut closed = Vec::new();
-        for _ in 0..6 {
-            let k = n.purge(0, idle);
-            idle -= k;
-            closed.push(k);
-        }
-        // The first two periods still remember the burst (its peak, then half of it
-        // as the estimate); from then on half the excess goes each time.
-        assert_eq!(closed, [0, 0, 125, 125, 94, 63]);
-        assert_eq!(idle, 93);
-        // Traffic that keeps using them keeps them: no excess, nothing closed.
-        let mut n = Need::default();
-        for _ in 0..5 {
-            n.saw(200);
-            assert_eq!(n.purge(150, 50), 0);
-        }
-    }
-
-    #[test]
-    fn a_purge_never_closes_more_than_is_idle_and_rounds_up() {
-        let mut n = Need::default();
-        assert_eq!(n.purge(0, 3), 2);
-        assert_eq!(n.purge(5, 0), 0);
-        assert_eq!(Need::default().purge(0, 0), 0);
-    }
-}
+#[path = "pool_tests.rs"]
+mod tests;

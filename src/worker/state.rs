@@ -252,6 +252,12 @@ impl Worker {
         self.pool.h2()
     }
 
+    /// Close each pooled server connection as soon as data or EOF arrives on it
+    /// (see [`Pool::watch`]); runs for the worker's life.
+    pub async fn watch_pool(&self) {
+        self.pool.watch().await
+    }
+
     /// Close pooled server connections idle too long, and purge those past their
     /// servers' recent need (see [`Pool::sweep`]).
     pub fn sweep_pool(&self, now: Instant) {

@@ -1,0 +1,174 @@
+//! The pool's rules without sockets: the need (how many are kept), and what taking
+//! and watching do with idle connections whose wait fired (a fake wait stands in).
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::task::{Context, Waker};
+use std::time::{Duration, Instant};
+
+use super::watch::Watched;
+use super::{close_fired, take_from, Idle, Need};
+
+#[test]
+fn a_connection_is_kept_while_the_servers_connections_stay_within_the_recent_peak() {
+    let mut n = Need::default();
+    // One client after another: one in use at a time, so one idle is enough.
+    assert!(n.keeps(1, 0));
+    assert!(!n.keeps(1, 1));
+    // A burst of 500 in flight: every one given back is kept as the burst ends.
+    n.saw(500);
+    for used in (1..=500).rev() {
+        assert!(n.keeps(used, 500 - used), "used {used}");
+    }
+    assert!(!n.keeps(1, 500));
+    assert_eq!(n.wanted(), 500);
+}
+
+#[test]
+fn purges_close_half_the_excess_once_the_need_has_decayed() {
+    let mut n = Need::default();
+    n.saw(500);
+    let mut idle = 500;
+    let mut closed = Vec::new();
+    for _ in 0..6 {
+        let k = n.purge(0, idle);
+        idle -= k;
+        closed.push(k);
+    }
+    // The first two periods still remember the burst (its peak, then half of it
+    // as the estimate); from then on half the excess goes each time.
+    assert_eq!(closed, [0, 0, 125, 125, 94, 63]);
+    assert_eq!(idle, 93);
+    // Traffic that keeps using them keeps them: no excess, nothing closed.
+    let mut n = Need::default();
+    for _ in 0..5 {
+        n.saw(200);
+        assert_eq!(n.purge(150, 50), 0);
+    }
+}
+
+#[test]
+fn a_purge_never_closes_more_than_is_idle_and_rounds_up() {
+    let mut n = Need::default();
+    assert_eq!(n.purge(0, 3), 2);
+    assert_eq!(n.purge(5, 0), 0);
+    assert_eq!(Need::default().purge(0, 0), 0);
+}
+
+/// What happened to the fake connections: `(id, "reset" | "closed")`.
+type Log = Rc<RefCell<Vec<(u32, &'static str)>>>;
+
+/// An idle connection whose wait fires when the test says so.
+struct Fake {
+    id: u32,
+    fired: Rc<Cell<bool>>,
+    log: Log,
+}
+
+impl Watched for Fake {
+    type Conn = u32;
+
+    fn fired(&mut self, _: &mut Context<'_>) -> bool {
+        self.fired.get()
+    }
+
+    fn disarm(self) -> Option<u32> {
+        if self.fired.get() {
+            self.log.borrow_mut().push((self.id, "closed"));
+            return None;
+        }
+        Some(self.id)
+    }
+
+    fn give_up(&self) {
+        self.log.borrow_mut().push((self.id, "reset"));
+    }
+}
+
+/// A server's idle list of fakes, oldest first, given back 1 s apart from `t0`, with
+/// the flags that fire them.
+fn list(t0: Instant, proven: &[bool], log: &Log) -> (VecDeque<Idle<Fake>>, Vec<Rc<Cell<bool>>>) {
+    let mut flags = Vec::new();
+    let idle = (0..proven.len())
+        .map(|i| {
+            let fired = Rc::new(Cell::new(false));
+            flags.push(Rc::clone(&fired));
+            let conn = Fake {
+                id: i as u32,
+                fired,
+                log: Rc::clone(log),
+            };
+            Idle {
+                conn: Some(conn),
+                since: t0 + Duration::from_secs(i as u64),
+                proven: proven[i],
+            }
+        })
+        .collect();
+    (idle, flags)
+}
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+#[test]
+fn taking_skips_a_connection_whose_wait_fired_and_closes_it_plainly() {
+    let (t0, log) = (Instant::now(), Log::default());
+    let (mut idle, fired) = list(t0, &[false, false, false], &log);
+    fired[2].set(true);
+    let now = t0 + Duration::from_secs(5);
+    // The newest (2) fired: closed without a reset, and the next newest is taken.
+    assert_eq!(take_from(&mut idle, now, TIMEOUT, false), Some(1));
+    assert_eq!(*log.borrow(), [(2, "closed")]);
+    assert_eq!(idle.len(), 1);
+    // A quiet one is handed out as it is: neither closed nor reset.
+    assert_eq!(take_from(&mut idle, now, TIMEOUT, false), Some(0));
+    assert_eq!(take_from(&mut idle, now, TIMEOUT, false), None);
+    assert_eq!(log.borrow().len(), 1);
+}
+
+#[test]
+fn taking_a_proven_one_leaves_the_others_armed_and_skips_fired_ones() {
+    let (t0, log) = (Instant::now(), Log::default());
+    let (mut idle, fired) = list(t0, &[true, true, false], &log);
+    fired[1].set(true);
+    let now = t0 + Duration::from_secs(5);
+    assert_eq!(take_from(&mut idle, now, TIMEOUT, true), Some(0));
+    assert_eq!(*log.borrow(), [(1, "closed")]);
+    // The unproven one stays, untouched.
+    assert_eq!(idle.len(), 1);
+    assert_eq!(take_from(&mut idle, now, TIMEOUT, true), None);
+    drop(idle);
+    assert_eq!(*log.borrow(), [(1, "closed"), (2, "reset")]);
+}
+
+#[test]
+fn expired_connections_are_reset_whether_or_not_they_fired() {
+    let (t0, log) = (Instant::now(), Log::default());
+    let (mut idle, _) = list(t0, &[false, false, false], &log);
+    // 0 and 1 are past the timeout (given back 0 s and 1 s after t0), 2 is not.
+    let now = t0 + TIMEOUT + Duration::from_millis(1500);
+    assert_eq!(take_from(&mut idle, now, TIMEOUT, true), None); // 2 is not proven
+    assert_eq!(*log.borrow(), [(0, "reset"), (1, "reset")]);
+    assert_eq!(take_from(&mut idle, now, TIMEOUT, false), Some(2));
+}
+
+#[test]
+fn the_watcher_closes_exactly_the_fired_ones_plainly_and_keeps_the_order() {
+    let (t0, log) = (Instant::now(), Log::default());
+    let (mut idle, fired) = list(t0, &[false, false, false, false], &log);
+    let mut cx = Context::from_waker(Waker::noop());
+    assert_eq!(close_fired(&mut idle, &mut cx), 0);
+    fired[0].set(true);
+    fired[2].set(true);
+    assert_eq!(close_fired(&mut idle, &mut cx), 2);
+    // Dropped without `give_up`: closed plainly, not reset.
+    assert!(log.borrow().is_empty());
+    let now = t0 + Duration::from_secs(5);
+    assert_eq!(take_from(&mut idle, now, TIMEOUT, false), Some(3));
+    assert_eq!(take_from(&mut idle, now, TIMEOUT, false), Some(1));
+    assert!(idle.is_empty());
+    // Nothing idle, nothing fired: nothing to do.
+    assert_eq!(close_fired(&mut idle, &mut cx), 0);
+    assert!(log.borrow().is_empty());
+}
