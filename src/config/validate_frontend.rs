@@ -166,6 +166,8 @@ impl Validator {
             log_empty_connections: fe.log_empty_connections.unwrap_or(true),
             compression: self.compression(fe.compression.as_ref(), mode, key),
             tcp_keepalive: fe.tcp_keepalive.unwrap_or(false),
+            log_asap: fe.log_asap.unwrap_or(false),
+            log_separate_errors: fe.log_separate_errors.unwrap_or(false),
         }
     }
 

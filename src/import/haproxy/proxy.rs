@@ -421,13 +421,31 @@ fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx:
         ("dontlognull", None, Some(_)) if !dflt => {
             cx.led.note(src, "log options of a backend have no effect in HAProxy either")
         }
+        ("logasap" | "log-separate-errors", Some(fe), _) => {
+            let key = if name == "logasap" { "log_asap" } else { "log_separate_errors" };
+            fe.main.set(key, Value::Bool(!negated), src.cite());
+            cx.led.done(src);
+        }
+        ("abortonclose", _, _) if negated => {
+            cx.led.note(src, format!("no key needed: {ABORT_DEFAULT}"))
+        }
+        ("http-ignore-probes", Some(fe), _) if !negated && fe.mode() == "http" => cx.led.note(
+            src,
+            "no key needed: an HTTP client connection that closes or times out before sending a byte gets no 408, no log line and no error count in ringlb (src/worker/http_heads.rs)",
+        ),
         _ if dflt => {}
-        ("logasap", _, _) => cx.led.lost(src, "ringlb writes each access line when the connection or request ends, with final byte counts and times (HAProxy's default); a long transfer shows only at its end"),
-        ("log-separate-errors", _, _) => cx.led.lost(src, "ringlb writes every access line at syslog level info; filter errors on the status or termination-state fields instead"),
-        ("httplog" | "tcplog", None, Some(_)) => cx.led.note(src, "log options of a backend have no effect in HAProxy either"),
+        ("abortonclose", _, _) => cx.led.lost(src, format!("{ABORT_DEFAULT}; ringlb cannot drop a request whose client left")),
+        ("httpclose", _, _) if !negated => cx.led.lost(src, "ringlb keeps client connections alive after each response (and pools server connections); HAProxy 2.6's httpclose closes both sides after each exchange"),
+        ("prefer-last-server", _, _) if !negated => cx.led.lost(src, "ringlb picks a server for every request by the balance algorithm, not the one the client's connection used last (persistence needs a cookie or balance source)"),
+        ("httplog" | "tcplog" | "logasap" | "log-separate-errors", None, Some(_)) => {
+            cx.led.note(src, "log options of a backend have no effect in HAProxy either")
+        }
         _ => cx.led.lost(src, format!("option {name} has no ringlb equivalent")),
     }
 }
+
+/// HAProxy's default without `option abortonclose`, which ringlb's behaviour is.
+const ABORT_DEFAULT: &str = "ringlb does not watch the client while its request waits in the queue or for the server: a request whose client closed is still sent and its response read (HAProxy's default, no abortonclose)";
 
 /// `[no] option dontlognull`: ringlb's HTTP frontends never log a connection that
 /// ends before a request arrives (src/worker/http_heads.rs: `Ok(None)`); its TCP

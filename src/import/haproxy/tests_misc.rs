@@ -161,3 +161,52 @@ fn stats_auth_rules_become_the_admin_userlist_and_write_groups() {
     assert_eq!(lost.len(), 1, "{lost:?}");
     assert!(lost[0].starts_with("h.cfg:13: stats admin"), "{lost:?}");
 }
+
+const LOGGED: &str =
+    "global\n  log 127.0.0.1:514 local0\ndefaults\n  log global\n  mode http\n  option httplog\n";
+
+#[test]
+fn logasap_and_log_separate_errors_become_frontend_keys() {
+    let text = format!("{LOGGED}  option logasap\n  option log-separate-errors\nfrontend f\n  bind :80\n  default_backend b\nfrontend g\n  bind :81\n  no option logasap\n  default_backend b\nbackend b\n  option logasap\n  server s 10.0.0.1:80\n");
+    let (toml, t) = complete(&text);
+    let f = &t["frontend"][0];
+    assert_eq!(f["log_asap"].as_bool(), Some(true), "{toml}");
+    assert_eq!(f["log_separate_errors"].as_bool(), Some(true), "{toml}");
+    assert_eq!(
+        t["frontend"][1]["log_asap"].as_bool(),
+        Some(false),
+        "{toml}"
+    );
+    assert!(t["backend"][0].get("log_asap").is_none(), "{toml}");
+    // The output is a configuration ringlb takes.
+    crate::config::Config::parse(&toml, "out.toml").unwrap();
+}
+
+#[test]
+fn options_that_are_already_ringlbs_behaviour_say_why_and_others_say_what_differs() {
+    let text = format!("{LOGGED}frontend f\n  bind :80\n  option http-ignore-probes\n  default_backend b\nbackend b\n  no option abortonclose\n  server s 10.0.0.1:80\n");
+    complete(&text);
+    let notes = super::tests::notes(&text);
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes[0].contains("gets no 408, no log line"), "{notes:?}");
+    assert!(
+        notes[1].contains("HAProxy's default, no abortonclose"),
+        "{notes:?}"
+    );
+    for (opt, why) in [
+        (
+            "option abortonclose",
+            "cannot drop a request whose client left",
+        ),
+        ("option httpclose", "closes both sides after each exchange"),
+        (
+            "option prefer-last-server",
+            "not the one the client's connection used last",
+        ),
+    ] {
+        let text = format!("{LOGGED}frontend f\n  bind :80\n  default_backend b\nbackend b\n  {opt}\n  server s 10.0.0.1:80\n");
+        let (_, lost) = run(&text);
+        assert_eq!(lost.len(), 1, "{opt}: {lost:?}");
+        assert!(lost[0].contains(why), "{opt}: {lost:?}");
+    }
+}
