@@ -216,16 +216,11 @@ fn both(line: &Line, dflt: bool, fe: Option<&mut Fe>, cx: &mut Cx) {
         | "load-server-state-from-file"
         | "server-state-file-name"
         | "max-keep-alive-queue"
-        | "http-send-name-header"
-        | "rspadd"
-        | "rspdel"
-        | "reqadd"
-        | "reqrep"
-        | "reqdel"
-        | "rsprep"
-        | "reqallow"
-        | "reqdeny"
-        | "block" => cx.led.lost(src, "no ringlb equivalent"),
+        | "http-send-name-header" => cx.led.lost(src, "no ringlb equivalent"),
+        w if REMOVED_IN_2_1.contains(&w) => cx.led.lost(
+            src,
+            "removed in HAProxy 2.1 (HAProxy 2.6 refuses the file too): write it as http-request/http-response rules (set-header, add-header, replace-header, replace-path, deny...) and import again",
+        ),
         _ if dflt => {}
         _ => cx.led.lost(src, "unknown to the importer"),
     }
@@ -443,6 +438,31 @@ fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx:
         _ => cx.led.lost(src, format!("option {name} has no ringlb equivalent")),
     }
 }
+
+/// Directives HAProxy 2.1 removed (in favour of http-request/http-response rules).
+const REMOVED_IN_2_1: &[&str] = &[
+    "reqadd",
+    "reqrep",
+    "reqirep",
+    "reqdel",
+    "reqidel",
+    "reqallow",
+    "reqiallow",
+    "reqdeny",
+    "reqideny",
+    "reqpass",
+    "reqipass",
+    "reqtarpit",
+    "reqitarpit",
+    "rspadd",
+    "rsprep",
+    "rspirep",
+    "rspdel",
+    "rspidel",
+    "rspdeny",
+    "rspideny",
+    "block",
+];
 
 /// HAProxy's default without `option abortonclose`, which ringlb's behaviour is.
 const ABORT_DEFAULT: &str = "ringlb does not watch the client while its request waits in the queue or for the server: a request whose client closed is still sent and its response read (HAProxy's default, no abortonclose)";

@@ -210,3 +210,76 @@ fn options_that_are_already_ringlbs_behaviour_say_why_and_others_say_what_differ
         assert!(lost[0].contains(why), "{opt}: {lost:?}");
     }
 }
+
+#[test]
+fn a_bind_port_from_an_unset_variable_is_carried_for_ringlb_to_expand() {
+    let (toml, t) = complete("frontend f\n  bind 0.0.0.0:$PORT\n  default_backend b\nbackend b\n  server s 10.0.0.1:80\n");
+    assert_eq!(
+        t["frontend"][0]["bind"][0].as_str(),
+        Some("0.0.0.0:${PORT}"),
+        "{toml}"
+    );
+}
+
+#[test]
+fn a_readable_crt_list_becomes_the_certificate_list_in_its_order() {
+    let dir = std::env::temp_dir().join(format!("ringlb-crtlist-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let list = dir.join("list");
+    std::fs::write(&list, "# sites\n\n/etc/a.pem\nb.pem\n").unwrap();
+    let text = format!("global\n  crt-base /certs\nfrontend f\n  mode http\n  bind :443 ssl crt-list {}\n  default_backend b\nbackend b\n  mode http\n  server s 10.0.0.1:80\n", list.display());
+    let (toml, t) = complete(&text);
+    let certs = t["frontend"][0]["tls"]["certificates"].as_array().unwrap();
+    let paths: Vec<&str> = certs.iter().map(|c| c["cert"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["/etc/a.pem", "/certs/b.pem"], "{toml}");
+    assert_eq!(certs[1]["key"].as_str(), Some("/certs/b.pem"));
+    // Options and SNI filters of an entry are reported; the certificate is kept.
+    std::fs::write(
+        &list,
+        "a.pem [alpn h2 ssl-min-ver TLSv1.2] www.a.test !old.a.test\nb.pem *.b.test\n",
+    )
+    .unwrap();
+    let (toml, lost) = run(&text);
+    assert_eq!(lost.len(), 3, "{lost:?}");
+    assert!(
+        lost[0].contains(":1 [alpn h2 ssl-min-ver TLSv1.2]: not translated: per-certificate"),
+        "{lost:?}"
+    );
+    assert!(
+        lost[1].contains(":1 www.a.test !old.a.test: not translated: ringlb picks"),
+        "{lost:?}"
+    );
+    assert!(lost[2].contains(":2 *.b.test: not translated"), "{lost:?}");
+    assert_eq!(
+        parsed(&toml)["frontend"][0]["tls"]["certificates"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    // Unreadable: the line is reported, saying so.
+    std::fs::remove_dir_all(&dir).unwrap();
+    let (_, lost) = run(&text);
+    assert!(
+        lost[0].contains("frontend: not translated: a frontend with no address"),
+        "{lost:?}"
+    );
+    assert!(
+        lost[1].contains("cannot be read at import time"),
+        "{lost:?}"
+    );
+    assert_eq!(lost.len(), 2, "{lost:?}");
+}
+
+#[test]
+fn directives_haproxy_removed_say_so() {
+    let text = "frontend f\n  bind :80\n  mode http\n  reqadd X-Forwarded-Proto:\\ https\n  default_backend b\nbackend b\n  mode http\n  reqirep ^Host:\\ www Host:\\ app\n  server s 10.0.0.1:80\n";
+    let (_, lost) = run(text);
+    assert_eq!(lost.len(), 2, "{lost:?}");
+    for l in &lost {
+        assert!(
+            l.contains("removed in HAProxy 2.1 (HAProxy 2.6 refuses the file too)"),
+            "{lost:?}"
+        );
+    }
+}
