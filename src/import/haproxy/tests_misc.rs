@@ -283,3 +283,15 @@ fn directives_haproxy_removed_say_so() {
         );
     }
 }
+
+#[test]
+fn a_second_stats_address_names_the_one_kept() {
+    let text = "listen stats\n  mode http\n  bind 192.0.2.10:9049\n  bind 192.0.2.11:9049\n  stats enable\n  stats uri /stats\n";
+    let (toml, lost) = run(text);
+    assert!(
+        parsed(&toml)["global"]["admin_bind"].as_str() == Some("192.0.2.10:9049"),
+        "{toml}"
+    );
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(lost[0].starts_with("h.cfg:4: bind: not translated: ringlb's admin listener has one address (global.admin_bind = 192.0.2.10:9049, from the first bind): the page is not served on 192.0.2.11:9049"), "{lost:?}");
+}
