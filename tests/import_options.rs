@@ -125,3 +125,38 @@ fn a_crt_list_serves_each_certificate_for_its_names_and_the_first_by_default() {
     r.signal(libc::SIGTERM);
     r.wait_exit();
 }
+
+#[test]
+fn httpclose_ends_both_connections_after_each_response() {
+    let backend = Backend::start();
+    let cfg = format!(
+        "defaults\n    mode http\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\nfrontend web\n    bind 127.0.0.1:0\n    default_backend app\nbackend app\n    option httpclose\n    server a1 {}\n",
+        backend.addr
+    );
+    let input = TempConfig::new(&cfg);
+    let out = temp("httpclose.toml");
+    let o = import(&input.0, &out);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("http_close = true"), "{text}");
+    let r = Ringlb::start(&text);
+    for i in 1..=2 {
+        let mut c = Client::connect(r.addr());
+        let (status, head, _) = c.get("/x");
+        assert_eq!(status, 200);
+        assert!(
+            head.to_ascii_lowercase().contains("connection: close"),
+            "{head}"
+        );
+        assert!(c.closed(), "the client connection ends after the response");
+        // The server connection is not kept for the next request.
+        backend.wait_closed(i);
+    }
+    assert_eq!(backend.accepted(), 2, "no server connection was reused");
+    let _ = std::fs::remove_file(out);
+}

@@ -272,6 +272,8 @@ pub struct Frontend {
     pub log_asap: bool,
     /// Access lines of failures at syslog level err: `option log-separate-errors`.
     pub log_separate_errors: bool,
+    /// Each HTTP/1 exchange ends both connections (`option httpclose`).
+    pub http_close: bool,
 }
 
 /// `proxy_protocol` and `proxy_protocol_from` of a frontend.

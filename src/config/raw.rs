@@ -283,6 +283,9 @@ pub struct RawFrontend {
     /// abnormal termination state, a retry) go to syslog at level err instead of info
     /// (HAProxy's `option log-separate-errors`). Default `false`.
     pub log_separate_errors: Option<bool>,
+    /// Added key: http mode: close the client connection after each response and do
+    /// not keep the server connection (HAProxy 2.6's `option httpclose`). Default `false`.
+    pub http_close: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

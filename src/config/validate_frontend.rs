@@ -175,6 +175,7 @@ impl Validator {
             tcp_keepalive: fe.tcp_keepalive.unwrap_or(false),
             log_asap: fe.log_asap.unwrap_or(false),
             log_separate_errors: fe.log_separate_errors.unwrap_or(false),
+            http_close: fe.http_close.unwrap_or(false),
         }
     }
 

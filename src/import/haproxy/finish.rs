@@ -16,10 +16,15 @@ pub fn tables(mut fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
     let mut backends = Vec::new();
     let mut known: Vec<String> = Vec::new();
     let mut empty: Vec<String> = Vec::new();
-    let ff: HashMap<String, Src> = bes
-        .iter()
-        .filter_map(|b| Some((b.name.clone(), b.forwardfor.clone()?)))
-        .collect();
+    let by_backend = |opt: fn(&Be) -> &Option<Src>| -> HashMap<String, Src> {
+        bes.iter()
+            .filter_map(|b| Some((b.name.clone(), opt(b).clone()?)))
+            .collect()
+    };
+    let carried = Carried {
+        forwardfor: by_backend(|b| &b.forwardfor),
+        httpclose: by_backend(|b| &b.httpclose),
+    };
     for be in &bes {
         proxy::backend_rules(be, &mut fes, cx);
     }
@@ -51,11 +56,16 @@ pub fn tables(mut fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
     limits::maxconn(&mut fes, cx);
     for fe in fes {
         logs |= fe.http_log;
-        frontends.extend(frontend(fe, &known, &empty, &ff, cx));
+        frontends.extend(frontend(fe, &known, &empty, &carried, cx));
     }
-    for src in ff.values() {
+    for src in carried.forwardfor.values() {
         if !cx.led.decided(src) {
             cx.led.lost(src, "ringlb adds X-Forwarded-For per frontend: a frontend using this backend also uses others without it (or none uses it)");
+        }
+    }
+    for src in carried.httpclose.values() {
+        if !cx.led.decided(src) {
+            cx.led.lost(src, "ringlb's http_close is per frontend: a frontend using this backend also uses others without it (or none uses it); HAProxy 2.6 closes both sides after each exchange");
         }
     }
     if logs && cx.g.logs {
@@ -141,7 +151,7 @@ fn frontend(
     mut fe: Fe,
     known: &[String],
     empty: &[String],
-    ff: &HashMap<String, Src>,
+    carried: &Carried,
     cx: &mut Cx,
 ) -> Vec<Table> {
     let has = |b: &str| known.iter().any(|k| k == b);
@@ -184,7 +194,8 @@ fn frontend(
     {
         return Vec::new();
     }
-    forwardfor(&mut fe, ff, cx);
+    forwardfor(&mut fe, &carried.forwardfor, cx);
+    httpclose(&mut fe, &carried.httpclose, cx);
     timeouts(&mut fe);
     let compression = super::compression::frontend_table(&mut fe, cx);
     if fe.binds.is_empty() {
@@ -343,11 +354,14 @@ fn sni_lines(fe: &mut Fe, routes: bool, cx: &mut Cx) {
     }
 }
 
-/// `option forwardfor` in backends: on a frontend whose every backend has it.
-fn forwardfor(fe: &mut Fe, ff: &HashMap<String, Src>, cx: &mut Cx) {
-    if fe.mode() != "http" || fe.main.get("forwarded_for").is_some() {
-        return;
-    }
+/// Backend options carried to the frontends whose every backend has them, by backend.
+struct Carried {
+    forwardfor: HashMap<String, Src>,
+    httpclose: HashMap<String, Src>,
+}
+
+/// The lines of a backend option, when every backend `fe` uses has it.
+fn on_every_backend(fe: &Fe, by_backend: &HashMap<String, Src>) -> Option<Vec<Src>> {
     let mut targets: Vec<&str> = fe
         .http_rules
         .iter()
@@ -355,9 +369,41 @@ fn forwardfor(fe: &mut Fe, ff: &HashMap<String, Src>, cx: &mut Cx) {
         .filter_map(|r| r.get("backend").and_then(Value::as_str))
         .collect();
     targets.extend(fe.main.get("default_backend").and_then(Value::as_str));
-    let srcs: Option<Vec<&Src>> = targets.iter().map(|t| ff.get(*t)).collect();
-    if let Some(srcs) = srcs.filter(|s| !s.is_empty()) {
-        let srcs: Vec<Src> = srcs.into_iter().cloned().collect();
+    let srcs: Option<Vec<Src>> = targets
+        .iter()
+        .map(|t| by_backend.get(*t).cloned())
+        .collect();
+    srcs.filter(|s| !s.is_empty())
+}
+
+/// `option httpclose` in backends: on a frontend whose every backend has it (in
+/// HAProxy either side's option closes).
+fn httpclose(fe: &mut Fe, hc: &HashMap<String, Src>, cx: &mut Cx) {
+    if fe.mode() != "http" {
+        return;
+    }
+    if let Some(srcs) = on_every_backend(fe, hc) {
+        if fe.main.get("http_close").is_none() {
+            let why = format!(
+                "set on the frontend, whose every backend has it; {}",
+                proxy::HTTP_CLOSE
+            );
+            fe.main
+                .set("http_close", Value::Bool(true), srcs[0].differs(&why));
+        }
+        for s in &srcs {
+            fe.main.cite("http_close", s.cite());
+            cx.led.done(s);
+        }
+    }
+}
+
+/// `option forwardfor` in backends: on a frontend whose every backend has it.
+fn forwardfor(fe: &mut Fe, ff: &HashMap<String, Src>, cx: &mut Cx) {
+    if fe.mode() != "http" || fe.main.get("forwarded_for").is_some() {
+        return;
+    }
+    if let Some(srcs) = on_every_backend(fe, ff) {
         let note = srcs[0].differs("set on the frontend, whose every backend has it");
         fe.main.set("forwarded_for", Value::Bool(true), note);
         let only_for = Value::Arr(vec![Value::str("x-forwarded-for")]);

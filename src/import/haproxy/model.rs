@@ -195,6 +195,8 @@ pub struct Be {
     pub allbackups: bool,
     /// `option forwardfor` of the backend: carried to the frontends that only use it.
     pub forwardfor: Option<Src>,
+    /// `option httpclose` of the backend: carried to the frontends that only use it.
+    pub httpclose: Option<Src>,
     /// `server` and `server-template` lines, translated or not.
     pub server_lines: usize,
     /// Lines giving servers a `maxqueue` (decided once the backend is read).
@@ -237,6 +239,7 @@ impl Be {
             observe: false,
             allbackups: false,
             forwardfor: None,
+            httpclose: None,
             server_lines: 0,
             maxqueue: Vec::new(),
             pinned: false,

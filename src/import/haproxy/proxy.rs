@@ -421,6 +421,10 @@ fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx:
             fe.main.set(key, Value::Bool(!negated), src.cite());
             cx.led.done(src);
         }
+        ("httpclose", Some(fe), _) if !negated && fe.mode() == "http" => {
+            fe.main.set("http_close", Value::Bool(true), src.differs(HTTP_CLOSE));
+            cx.led.done(src);
+        }
         ("abortonclose", _, _) if negated => {
             cx.led.note(src, format!("no key needed: {ABORT_DEFAULT}"))
         }
@@ -430,7 +434,7 @@ fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx:
         ),
         _ if dflt => {}
         ("abortonclose", _, _) => cx.led.lost(src, format!("{ABORT_DEFAULT}; ringlb cannot drop a request whose client left")),
-        ("httpclose", _, _) if !negated => cx.led.lost(src, "ringlb keeps client connections alive after each response (and pools server connections); HAProxy 2.6's httpclose closes both sides after each exchange"),
+        ("httpclose", None, Some(be)) if !negated => be.httpclose = Some(src.clone()),
         ("prefer-last-server", _, _) if !negated => cx.led.lost(src, "ringlb picks a server for every request by the balance algorithm, not the one the client's connection used last (persistence needs a cookie or balance source)"),
         ("httplog" | "tcplog" | "logasap" | "log-separate-errors", None, Some(_)) => {
             cx.led.note(src, "log options of a backend have no effect in HAProxy either")
@@ -438,6 +442,9 @@ fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx:
         _ => cx.led.lost(src, format!("option {name} has no ringlb equivalent")),
     }
 }
+
+/// How ringlb's `http_close` differs from HAProxy's `option httpclose`.
+pub(super) const HTTP_CLOSE: &str = "the request sent to the server does not carry Connection: close (ringlb closes that connection once the response is in)";
 
 /// Directives HAProxy 2.1 removed (in favour of http-request/http-response rules).
 const REMOVED_IN_2_1: &[&str] = &[

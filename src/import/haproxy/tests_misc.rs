@@ -198,7 +198,6 @@ fn options_that_are_already_ringlbs_behaviour_say_why_and_others_say_what_differ
             "option abortonclose",
             "cannot drop a request whose client left",
         ),
-        ("option httpclose", "closes both sides after each exchange"),
         (
             "option prefer-last-server",
             "not the one the client's connection used last",
@@ -294,4 +293,34 @@ fn a_second_stats_address_names_the_one_kept() {
     );
     assert_eq!(lost.len(), 1, "{lost:?}");
     assert!(lost[0].starts_with("h.cfg:4: bind: not translated: ringlb's admin listener has one address (global.admin_bind = 192.0.2.10:9049, from the first bind): the page is not served on 192.0.2.11:9049"), "{lost:?}");
+}
+
+#[test]
+fn httpclose_goes_on_the_frontends_whose_every_backend_has_it() {
+    let text = "frontend f\n  bind :80\n  mode http\n  default_backend b\nfrontend g\n  bind :81\n  mode http\n  option httpclose\n  default_backend c\nbackend b\n  mode http\n  option httpclose\n  server s 10.0.0.1:80\nbackend c\n  mode http\n  server s 10.0.0.2:80\n";
+    let (toml, t) = complete(text);
+    assert_eq!(
+        t["frontend"][0]["http_close"].as_bool(),
+        Some(true),
+        "{toml}"
+    );
+    assert_eq!(
+        t["frontend"][1]["http_close"].as_bool(),
+        Some(true),
+        "{toml}"
+    );
+    assert!(toml.contains("does not carry Connection: close"), "{toml}");
+    // A frontend that also routes to a backend without it: reported.
+    let mixed = text.replace(
+        "default_backend b",
+        "use_backend c if { path_beg /c }\n  default_backend b",
+    );
+    let (_, lost) = run(&mixed);
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(
+        lost[0].contains(
+            "h.cfg:13: option httpclose: not translated: ringlb's http_close is per frontend"
+        ),
+        "{lost:?}"
+    );
 }
