@@ -464,7 +464,13 @@ fn logasap_lines_come_before_the_body_ends_and_failures_go_out_at_level_err() {
     let err = peer.wait_for("/bad-framing");
     assert!(err.starts_with("<155>1 "), "err: {err}");
     assert!(Regex::new(r" 502 \d+ ").unwrap().is_match(&err), "{err}");
-    // And a success on the same connection is info again.
+    // An interim response (103) is not the response head the line waits for.
+    let mut h = Client::connect(fronts[0]);
+    h.send(b"GET /hints-then-close HTTP/1.1\r\nHost: a\r\n\r\n");
+    let hints = peer.wait_for("/hints-then-close");
+    assert!(!Regex::new(r"/\+\d+ ").unwrap().is_match(&hints), "{hints}");
+    drop(h);
+    // And a success is info again.
     let mut e = Client::connect(fronts[0]);
     assert_eq!(e.get("/after").0, 200);
     assert!(peer.wait_for("/after").starts_with("<158>1 "));
