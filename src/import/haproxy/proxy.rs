@@ -291,6 +291,7 @@ fn timeout(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx
         }
     };
     let mut used = false;
+    let front = fe.is_some();
     if let (Some(k), Some(fe)) = (fkey, fe) {
         fe.main
             .set(k, Value::str(&d), fin_note(name, src, fe.mode()));
@@ -307,6 +308,10 @@ fn timeout(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx
     }
     if used {
         cx.led.done(src);
+    } else if name == "http-request" && !front && !dflt {
+        // HAProxy reads a backend's only in its wait for a body buffered by `option
+        // http-buffer-request` (the request head is timed by the frontend's).
+        cx.led.note(src, "no key needed: a backend's timeout http-request only bounds HAProxy's wait for a request body buffered by option http-buffer-request (not carried: reported where it appears)");
     } else if !dflt {
         cx.led.lost(
             src,

@@ -324,3 +324,20 @@ fn httpclose_goes_on_the_frontends_whose_every_backend_has_it() {
         "{lost:?}"
     );
 }
+
+#[test]
+fn a_backends_timeout_http_request_is_noted_as_without_effect() {
+    let text = "frontend f\n  bind :80\n  mode http\n  default_backend b\nbackend b\n  mode http\n  timeout http-request 5s\n  server s 10.0.0.1:80\n";
+    let (toml, t) = complete(text);
+    assert!(
+        t["backend"][0].get("timeout_http_request").is_none(),
+        "{toml}"
+    );
+    let notes = super::tests::notes(text);
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("h.cfg:7: timeout http-request 5s: no key needed: a backend's")),
+        "{notes:?}"
+    );
+}
