@@ -160,3 +160,36 @@ fn httpclose_ends_both_connections_after_each_response() {
     assert_eq!(backend.accepted(), 2, "no server connection was reused");
     let _ = std::fs::remove_file(out);
 }
+
+#[test]
+fn prefer_last_server_keeps_a_client_connection_on_its_server() {
+    let (a, b) = (Backend::start(), Backend::start());
+    let cfg = format!(
+        "global\n    nbthread 1\ndefaults\n    mode http\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\nfrontend web\n    bind 127.0.0.1:0\n    default_backend app\nbackend app\n    balance roundrobin\n    option prefer-last-server\n    server a {}\n    server b {}\n",
+        a.addr, b.addr
+    );
+    let input = TempConfig::new(&cfg);
+    let out = temp("prefer.toml");
+    let o = import(&input.0, &out);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r = Ringlb::start(&std::fs::read_to_string(&out).unwrap());
+    // Each client connection stays on the server of its first request.
+    let mut one = Client::connect(r.addr());
+    for _ in 0..4 {
+        assert_eq!(one.get("/x").0, 200);
+    }
+    let first = (a.requests(), b.requests());
+    assert!(first == (4, 0) || first == (0, 4), "{first:?}");
+    // The balancing still spreads client connections: the next goes to the other.
+    let mut two = Client::connect(r.addr());
+    for _ in 0..4 {
+        assert_eq!(two.get("/y").0, 200);
+    }
+    assert_eq!((a.requests(), b.requests()), (4, 4));
+    let _ = std::fs::remove_file(out);
+}

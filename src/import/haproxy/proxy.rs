@@ -3,6 +3,7 @@
 //! from a defaults section and do not concern this side are left for the other side
 //! to decide.
 
+use crate::import::report::Src;
 use crate::import::toml_out::Value;
 
 use super::model::{Be, Cx, Fe};
@@ -148,6 +149,9 @@ fn back(line: &Line, be: &mut Be, cx: &mut Cx) {
         },
         "http-reuse" => match line.word(1) {
             w @ ("never" | "safe" | "aggressive" | "always") => {
+                if let Some(p) = be.prefer_last.take().filter(|_| w != "never") {
+                    cx.led.lost(&p, prefer_last_lost(w));
+                }
                 be.main.set("http_reuse", Value::str(w), src.cite());
                 cx.led.done(src);
             }
@@ -430,6 +434,7 @@ fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx:
             fe.main.set("http_close", Value::Bool(true), src.differs(HTTP_CLOSE));
             cx.led.done(src);
         }
+        ("prefer-last-server", _, Some(be)) if !negated => prefer_last(src, be, cx),
         ("abortonclose", _, _) if negated => {
             cx.led.note(src, format!("no key needed: {ABORT_DEFAULT}"))
         }
@@ -440,12 +445,31 @@ fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx:
         _ if dflt => {}
         ("abortonclose", _, _) => cx.led.lost(src, format!("{ABORT_DEFAULT}; ringlb cannot drop a request whose client left")),
         ("httpclose", None, Some(be)) if !negated => be.httpclose = Some(src.clone()),
-        ("prefer-last-server", _, _) if !negated => cx.led.lost(src, "ringlb picks a server for every request by the balance algorithm, not the one the client's connection used last (persistence needs a cookie or balance source)"),
         ("httplog" | "tcplog" | "logasap" | "log-separate-errors", None, Some(_)) => {
             cx.led.note(src, "log options of a backend have no effect in HAProxy either")
         }
         _ => cx.led.lost(src, format!("option {name} has no ringlb equivalent")),
     }
+}
+
+/// `option prefer-last-server`: ringlb keeps a client connection on the server its
+/// previous request went to, while that connection is open, with `http_reuse =
+/// "never"` (each server connection stays with its client connection); with another
+/// `http-reuse` it balances every request.
+fn prefer_last(src: &Src, be: &mut Be, cx: &mut Cx) {
+    match be.main.get("http_reuse").and_then(Value::as_str) {
+        None | Some("never") => {
+            let note = src.differs("http_reuse = \"never\" keeps a client on its last server while their connection is open, as prefer-last-server does; idle server connections are not shared between clients either");
+            be.main.set("http_reuse", Value::str("never"), note);
+            be.prefer_last = Some(src.clone());
+            cx.led.done(src);
+        }
+        Some(other) => cx.led.lost(src, prefer_last_lost(other)),
+    }
+}
+
+fn prefer_last_lost(reuse: &str) -> String {
+    format!("ringlb keeps a client on its last server only with http_reuse = \"never\"; with http-reuse {reuse} it balances every request")
 }
 
 /// How ringlb's `http_close` differs from HAProxy's `option httpclose`.

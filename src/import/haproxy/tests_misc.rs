@@ -191,21 +191,13 @@ fn options_that_are_already_ringlbs_behaviour_say_why_and_others_say_what_differ
         notes[1].contains("HAProxy's default, no abortonclose"),
         "{notes:?}"
     );
-    for (opt, why) in [
-        (
-            "option abortonclose",
-            "cannot drop a request whose client left",
-        ),
-        (
-            "option prefer-last-server",
-            "not the one the client's connection used last",
-        ),
-    ] {
-        let text = format!("{LOGGED}frontend f\n  bind :80\n  default_backend b\nbackend b\n  {opt}\n  server s 10.0.0.1:80\n");
-        let (_, lost) = run(&text);
-        assert_eq!(lost.len(), 1, "{opt}: {lost:?}");
-        assert!(lost[0].contains(why), "{opt}: {lost:?}");
-    }
+    let text = format!("{LOGGED}frontend f\n  bind :80\n  default_backend b\nbackend b\n  option abortonclose\n  server s 10.0.0.1:80\n");
+    let (_, lost) = run(&text);
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(
+        lost[0].contains("cannot drop a request whose client left"),
+        "{lost:?}"
+    );
 }
 
 #[test]
@@ -337,5 +329,28 @@ fn a_backends_timeout_http_request_is_noted_as_without_effect() {
             .iter()
             .any(|n| n.starts_with("h.cfg:7: timeout http-request 5s: no key needed: a backend's")),
         "{notes:?}"
+    );
+}
+
+#[test]
+fn prefer_last_server_keeps_server_connections_with_their_client() {
+    let text = "frontend f\n  bind :80\n  mode http\n  default_backend b\nbackend b\n  mode http\n  option prefer-last-server\n  server s 10.0.0.1:80\n";
+    let (toml, t) = complete(text);
+    assert_eq!(
+        t["backend"][0]["http_reuse"].as_str(),
+        Some("never"),
+        "{toml}"
+    );
+    assert!(toml.contains("keeps a client on its last server"), "{toml}");
+    // With another reuse strategy (later in the section, or inherited): reported.
+    let (_, lost) = run(&text.replace("server s", "http-reuse safe\n  server s"));
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(lost[0].contains("h.cfg:7: option prefer-last-server: not translated: ringlb keeps a client on its last server only with http_reuse = \"never\"; with http-reuse safe"), "{lost:?}");
+    // From defaults, as the backend inherits it.
+    let (toml, t) = complete("defaults\n  mode http\n  option prefer-last-server\nfrontend f\n  bind :80\n  default_backend b\nbackend b\n  server s 10.0.0.1:80\n");
+    assert_eq!(
+        t["backend"][0]["http_reuse"].as_str(),
+        Some("never"),
+        "{toml}"
     );
 }
