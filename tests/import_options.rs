@@ -25,6 +25,18 @@ fn temp(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("ringlb-impopts-{}-{name}", std::process::id()))
 }
 
+/// `cfg` imported completely (exit 0): the output's text.
+fn imported(cfg: &str, name: &str) -> String {
+    let input = TempConfig::new(cfg);
+    let out = temp(name);
+    let o = import(&input.0, &out);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let _ = std::fs::remove_file(out);
+    text
+}
+
 #[test]
 fn a_bind_port_from_the_environment_is_read_by_ringlb_at_load() {
     let backend = Backend::start();
@@ -133,16 +145,7 @@ fn httpclose_ends_both_connections_after_each_response() {
         "defaults\n    mode http\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\nfrontend web\n    bind 127.0.0.1:0\n    default_backend app\nbackend app\n    option httpclose\n    server a1 {}\n",
         backend.addr
     );
-    let input = TempConfig::new(&cfg);
-    let out = temp("httpclose.toml");
-    let o = import(&input.0, &out);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let text = std::fs::read_to_string(&out).unwrap();
+    let text = imported(&cfg, "httpclose.toml");
     assert!(text.contains("http_close = true"), "{text}");
     let r = Ringlb::start(&text);
     for i in 1..=2 {
@@ -158,7 +161,6 @@ fn httpclose_ends_both_connections_after_each_response() {
         backend.wait_closed(i);
     }
     assert_eq!(backend.accepted(), 2, "no server connection was reused");
-    let _ = std::fs::remove_file(out);
 }
 
 #[test]
@@ -168,16 +170,7 @@ fn prefer_last_server_keeps_a_client_connection_on_its_server() {
         "global\n    nbthread 1\ndefaults\n    mode http\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\nfrontend web\n    bind 127.0.0.1:0\n    default_backend app\nbackend app\n    balance roundrobin\n    option prefer-last-server\n    server a {}\n    server b {}\n",
         a.addr, b.addr
     );
-    let input = TempConfig::new(&cfg);
-    let out = temp("prefer.toml");
-    let o = import(&input.0, &out);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let r = Ringlb::start(&std::fs::read_to_string(&out).unwrap());
+    let r = Ringlb::start(&imported(&cfg, "prefer.toml"));
     // Each client connection stays on the server of its first request.
     let mut one = Client::connect(r.addr());
     for _ in 0..4 {
@@ -191,5 +184,4 @@ fn prefer_last_server_keeps_a_client_connection_on_its_server() {
         assert_eq!(two.get("/y").0, 200);
     }
     assert_eq!((a.requests(), b.requests()), (4, 4));
-    let _ = std::fs::remove_file(out);
 }
