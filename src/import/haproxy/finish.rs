@@ -9,7 +9,7 @@ use crate::import::report::Src;
 use crate::import::toml_out::{Table, Value};
 
 use super::model::{Be, Bind, Cx, Fe};
-use super::{checks, limits, proxy, routes};
+use super::{checks, limits, options, proxy, routes};
 
 pub fn tables(mut fes: Vec<Fe>, bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
     let mut out = Vec::new();
@@ -386,7 +386,7 @@ fn httpclose(fe: &mut Fe, hc: &HashMap<String, Src>, cx: &mut Cx) {
         if fe.main.get("http_close").is_none() {
             let why = format!(
                 "set on the frontend, whose every backend has it; {}",
-                proxy::HTTP_CLOSE
+                options::HTTP_CLOSE
             );
             fe.main
                 .set("http_close", Value::Bool(true), srcs[0].differs(&why));

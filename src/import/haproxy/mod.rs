@@ -3,7 +3,8 @@
 //! - `sections.rs`: the file into sections and tokenized lines (parse errors here).
 //! - `values.rs`: times, addresses, paths in ringlb's spelling.
 //! - `model.rs`: the frontend/backend/global being built.
-//! - `proxy.rs`: one proxy directive (mode, timeouts, options, balance...) → model;
+//! - `proxy.rs`: one proxy directive (mode, timeouts, balance...) → model;
+//! - `options.rs`: `[no] option ...` lines → frontend/backend keys, notes or reports;
 //!   a backend's own rules moved to the frontends that only use it.
 //! - `bind.rs`: `bind` lines (TLS, PROXY protocol).
 //! - `compression.rs`: `compression ...` → `[frontend.compression]` / `[backend.compression]`.
@@ -31,6 +32,7 @@ mod global;
 mod limits;
 mod log_copy;
 mod model;
+mod options;
 mod proxy;
 mod routes;
 mod rules;
