@@ -4,6 +4,7 @@
 //! - `values.rs`: times, addresses, paths in ringlb's spelling.
 //! - `model.rs`: the frontend/backend/global being built.
 //! - `proxy.rs`: one proxy directive (mode, timeouts, balance...) → model;
+//! - `carried.rs`: backend options set on the frontends whose every backend has them;
 //! - `options.rs`: `[no] option ...` lines → frontend/backend keys, notes or reports;
 //!   a backend's own rules moved to the frontends that only use it.
 //! - `bind.rs`: `bind` lines (TLS, PROXY protocol).
@@ -25,6 +26,7 @@
 
 mod acl;
 mod bind;
+mod carried;
 mod checks;
 mod compression;
 mod finish;
