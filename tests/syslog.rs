@@ -437,3 +437,66 @@ fn a_local_socket_gets_rfc3164_without_host_and_real_timers() {
     assert_eq!(field(&m, "http_status_code"), "200");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn logasap_lines_come_before_the_body_ends_and_failures_go_out_at_level_err() {
+    let backend = Backend::start();
+    let mut peer = Peer::udp();
+    let global =
+        syslog_global(&peer, "udp", "rfc5424", "local3") + "\naccess_log_format = \"httplog\"";
+    let fe = "log_asap = true\nlog_separate_errors = true";
+    let (_r, fronts, _) = start(&http_config(backend.addr, &global, fe), &mut peer);
+    // 64 MiB the client never reads: the transfer stalls, yet the line comes, at
+    // level info (local3 * 8 + 6), with what was known marked `+`.
+    let mut c = Client::connect(fronts[0]);
+    c.send(b"GET /len/67108864 HTTP/1.1\r\nHost: a\r\n\r\n");
+    let early = peer.wait_for("/len/67108864");
+    assert!(early.starts_with("<158>1 "), "info: {early}");
+    let m = Regex::new(r" -?\d+/-?\d+/-?\d+/-?\d+/\+\d+ 200 \+(\d+) ")
+        .unwrap()
+        .captures(&early)
+        .unwrap_or_else(|| panic!("no +Tt and +bytes: {early}"));
+    let bytes: u64 = m[1].parse().unwrap();
+    assert!(bytes < 67_108_864, "the bytes known so far: {early}");
+    // A failure (the server's response is unusable: 502) at level err (local3 * 8 + 3).
+    let mut d = Client::connect(fronts[0]);
+    assert_eq!(d.get("/bad-framing").0, 502);
+    let err = peer.wait_for("/bad-framing");
+    assert!(err.starts_with("<155>1 "), "err: {err}");
+    assert!(Regex::new(r" 502 \d+ ").unwrap().is_match(&err), "{err}");
+    // An interim response (103) is not the response head the line waits for.
+    let mut h = Client::connect(fronts[0]);
+    h.send(b"GET /hints-then-close HTTP/1.1\r\nHost: a\r\n\r\n");
+    let hints = peer.wait_for("/hints-then-close");
+    assert!(!Regex::new(r"/\+\d+ ").unwrap().is_match(&hints), "{hints}");
+    drop(h);
+    // And a success is info again.
+    let mut e = Client::connect(fronts[0]);
+    assert_eq!(e.get("/after").0, 200);
+    assert!(peer.wait_for("/after").starts_with("<158>1 "));
+    drop(c);
+}
+
+#[test]
+fn a_tcp_logasap_line_comes_while_the_connection_is_open() {
+    let echo = Echo::start();
+    let mut peer = Peer::udp();
+    let global = syslog_global(&peer, "udp", "rfc5424", "local0");
+    let config = format!(
+        "[global]\nworkers = 1\npin_workers = false\n{global}\naccess_log_format = \"tcplog\"\n\
+         [[frontend]]\nname = \"db\"\nbind = [\"127.0.0.1:0\"]\ndefault_backend = \"pg\"\nlog_asap = true\n\
+         [[backend]]\nname = \"pg\"\n[[backend.server]]\nname = \"pg1\"\naddress = \"{}\"\n",
+        echo.addr
+    );
+    let (_r, fronts, _) = start(&config, &mut peer);
+    let mut s = common::connect(fronts[0]);
+    let port = s.local_addr().unwrap().port();
+    s.write_all(b"ping").unwrap();
+    let mut back = [0u8; 4];
+    s.read_exact(&mut back).unwrap();
+    // Still open: the line is there already, its total time and bytes marked `+`.
+    let line = peer.wait_for(&format!(":{port} ["));
+    let re = Regex::new(r" db pg/pg1 \d+/\d+/\+\d+ \+\d+ -- ").unwrap();
+    assert!(re.is_match(&line), "{line}");
+    drop(s);
+}

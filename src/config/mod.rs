@@ -278,6 +278,13 @@ pub struct Frontend {
     pub compression: Option<Compression>,
     /// TCP keep-alive probes on client connections (HAProxy's `option clitcpka`).
     pub tcp_keepalive: bool,
+    /// Access lines written when the response head is sent (HTTP/1) or the server is
+    /// connected (TCP): HAProxy's `option logasap`.
+    pub log_asap: bool,
+    /// Access lines of failures at syslog level err: `option log-separate-errors`.
+    pub log_separate_errors: bool,
+    /// Each HTTP/1 exchange ends both connections (`option httpclose`).
+    pub http_close: bool,
 }
 
 /// `proxy_protocol` and `proxy_protocol_from` of a frontend.

@@ -294,6 +294,17 @@ pub struct RawFrontend {
     /// Added key: TCP keep-alive probes (SO_KEEPALIVE) on client connections
     /// (HAProxy's `option clitcpka`). Default `false`.
     pub tcp_keepalive: Option<bool>,
+    /// Added key: write an HTTP request's access line when its response head is sent
+    /// (a TCP connection's once its server is connected), not at the end (HAProxy's
+    /// `option logasap`). Default `false`.
+    pub log_asap: Option<bool>,
+    /// Added key: access lines of failed requests/connections (status 5xx, an
+    /// abnormal termination state, a retry) go to syslog at level err instead of info
+    /// (HAProxy's `option log-separate-errors`). Default `false`.
+    pub log_separate_errors: Option<bool>,
+    /// Added key: http mode: close the client connection after each response and do
+    /// not keep the server connection (HAProxy 2.6's `option httpclose`). Default `false`.
+    pub http_close: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -58,7 +58,14 @@ impl Validator {
         }
         let mut binds = Vec::with_capacity(fe.bind.len());
         for b in &fe.bind {
-            let Some(addr) = self.socket_addr(b, &format!("{key}: bind")) else {
+            let b = match with_env(b.get_ref(), &|n| std::env::var(n).ok()) {
+                Ok(text) => toml::Spanned::new(b.span(), text),
+                Err(why) => {
+                    self.error(b.span(), format!("{key}: bind {:?}: {why}", b.get_ref()));
+                    continue;
+                }
+            };
+            let Some(addr) = self.socket_addr(&b, &format!("{key}: bind")) else {
                 continue;
             };
             if addr.port() != 0 {
@@ -167,6 +174,9 @@ impl Validator {
             log_empty_connections: fe.log_empty_connections.unwrap_or(true),
             compression: self.compression(fe.compression.as_ref(), mode, key),
             tcp_keepalive: fe.tcp_keepalive.unwrap_or(false),
+            log_asap: fe.log_asap.unwrap_or(false),
+            log_separate_errors: fe.log_separate_errors.unwrap_or(false),
+            http_close: fe.http_close.unwrap_or(false),
         }
     }
 
@@ -330,4 +340,54 @@ fn tracks_clients(fe: &RawFrontend) -> bool {
             .http_rule
             .iter()
             .any(|r| r.get_ref().action.get_ref() == "track")
+}
+
+/// A bind address with `$NAME` / `${NAME}` replaced from ringlb's environment (as
+/// HAProxy expands them in addresses: `0.0.0.0:$PORT` on a platform that sets the
+/// port at run time). Read when the configuration is loaded or reloaded; an unset
+/// variable is an error, not an empty string.
+fn with_env(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (name, len) = match after.strip_prefix('{') {
+            Some(b) => {
+                let end = b.find('}').ok_or("an unclosed ${")?;
+                (&b[..end], end + 2)
+            }
+            None => {
+                let end = after
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(after.len());
+                (&after[..end], end)
+            }
+        };
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err("a $ that names no environment variable".into());
+        }
+        let value = env(name).ok_or_else(|| format!("environment variable {name} is not set"))?;
+        out.push_str(&value);
+        rest = &after[len..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_env;
+
+    #[test]
+    fn bind_addresses_take_environment_variables() {
+        let env = |n: &str| (n == "PORT").then(|| "8080".to_string());
+        assert_eq!(with_env("0.0.0.0:$PORT", &env).unwrap(), "0.0.0.0:8080");
+        assert_eq!(with_env("[::]:${PORT}", &env).unwrap(), "[::]:8080");
+        assert_eq!(with_env("127.0.0.1:80", &env).unwrap(), "127.0.0.1:80");
+        let unset = with_env("0.0.0.0:$NOPE", &env).unwrap_err();
+        assert!(unset.contains("NOPE is not set"), "{unset}");
+        assert!(with_env("0.0.0.0:${PORT", &env).is_err());
+        assert!(with_env("0.0.0.0:$", &env).is_err());
+    }
 }

@@ -13,6 +13,11 @@
 //! TCP lines have `-` for status and `"TCP"` for the request; `-` marks anything absent.
 //! With `access_log_format` (e.g. `"httplog"`), a frontend's lines follow that format
 //! instead (`access_format.rs`).
+//!
+//! A frontend with `log_asap` has its line written early (`Record::asap`): bytes and
+//! duration are then those known so far, prefixed with `+` as HAProxy does. One with
+//! `log_separate_errors` has its failures' lines go out at syslog level err: they
+//! collect in a second buffer, shipped as a batch of that severity.
 
 use std::cell::{Cell, RefCell};
 use std::io::Write;
@@ -25,7 +30,7 @@ use super::access_format::{render, Conns, Values};
 use crate::config::{Global, LogTarget};
 use crate::logging::date::Civil;
 use crate::logging::sink::{Batch, Sink, Target};
-use crate::logging::syslog::INFO;
+use crate::logging::syslog::{ERR, INFO};
 
 /// Hand a buffer over once it holds this much.
 const SHIP_AT: usize = 32 * 1024;
@@ -73,14 +78,20 @@ pub struct Entry<'a> {
     pub tls: Option<(&'static str, &'static str)>,
     /// The rule that decided (`rule=http_rule 3` at the end of the line).
     pub rule: Option<String>,
+    /// Written early (`log_asap`): bytes and duration so far, marked `+`.
+    pub asap: bool,
 }
 
 /// A worker's end.
 pub struct AccessLog {
     /// `None` once closed (the worker is done).
     tx: RefCell<Option<Sender<Batch>>>,
+    /// Lines at level info, and at level err (`log_separate_errors`).
     buf: RefCell<Vec<u8>>,
+    errs: RefCell<Vec<u8>>,
+    /// Lines in `buf` and in `errs`.
     lines: Cell<u64>,
+    err_lines: Cell<u64>,
     /// Lines dropped because the writer was behind.
     pub dropped: Cell<u64>,
     /// The date and time to the second, formatted once per second.
@@ -95,7 +106,9 @@ impl AccessLog {
         AccessLog {
             tx: RefCell::new(Some(tx)),
             buf: RefCell::new(Vec::with_capacity(SHIP_AT + MAX_LINE * 2)),
+            errs: RefCell::new(Vec::new()),
             lines: Cell::new(0),
+            err_lines: Cell::new(0),
             dropped: Cell::new(0),
             second: Cell::new(u64::MAX),
             stamp: RefCell::new([b'0'; 19]),
@@ -114,10 +127,11 @@ impl AccessLog {
         conns: impl FnOnce() -> Conns,
     ) {
         let server = backend.zip(r.server).and_then(|(b, s)| b.servers.get(s));
+        let err = frontend.log_separate_errors && is_error(r);
         if let Some(format) = &frontend.access_log_format {
             let now = unix_now();
             let full = {
-                let mut b = self.buf.borrow_mut();
+                let mut b = self.buffer(err);
                 render(
                     &mut b,
                     &format.items,
@@ -136,32 +150,46 @@ impl AccessLog {
                 b.push(b'\n');
                 b.len() >= SHIP_AT
             };
-            self.shipped_one(full);
+            self.shipped_one(full, err);
             return;
         }
-        self.log(&Entry {
-            peer: r.peer,
-            frontend: &frontend.name,
-            backend: backend.map(|b| b.name.as_str()),
-            server: server.map(|s| s.name.as_str()),
-            status: r.status,
-            bytes_in: r.bytes_in,
-            bytes_out: r.bytes_out,
-            duration: r.started.map_or(Duration::ZERO, |t| t.elapsed()),
-            request,
-            tls: r.tls,
-            rule: r.rule.map(|i| frontend.rule_label(i)),
-        });
+        self.log(
+            &Entry {
+                peer: r.peer,
+                frontend: &frontend.name,
+                backend: backend.map(|b| b.name.as_str()),
+                server: server.map(|s| s.name.as_str()),
+                status: r.status,
+                bytes_in: r.bytes_in,
+                bytes_out: r.bytes_out,
+                duration: r.started.map_or(Duration::ZERO, |t| t.elapsed()),
+                request,
+                tls: r.tls,
+                rule: r.rule.map(|i| frontend.rule_label(i)),
+                asap: r.asap,
+            },
+            err,
+        );
     }
 
-    pub fn log(&self, e: &Entry<'_>) {
+    /// The buffer of info lines, or of err lines.
+    fn buffer(&self, err: bool) -> std::cell::RefMut<'_, Vec<u8>> {
+        if err {
+            self.errs.borrow_mut()
+        } else {
+            self.buf.borrow_mut()
+        }
+    }
+
+    /// Write `e`'s line at level info, or err (`err`).
+    pub fn log(&self, e: &Entry<'_>, err: bool) {
         let now = unix_now();
         if self.second.get() != now.as_secs() {
             self.second.set(now.as_secs());
             *self.stamp.borrow_mut() = date_time(now.as_secs());
         }
         let full = {
-            let mut b = self.buf.borrow_mut();
+            let mut b = self.buffer(err);
             b.extend_from_slice(&*self.stamp.borrow());
             let _ = write!(b, ".{:03}Z {} {} ", now.subsec_millis(), e.peer, e.frontend);
             let _ = write!(
@@ -176,9 +204,10 @@ impl AccessLog {
                 }
                 None => b.extend_from_slice(b"- "),
             }
+            let plus = if e.asap { "+" } else { "" };
             let _ = write!(
                 b,
-                "{} {} {:.3}ms \"",
+                "{} {plus}{} {plus}{:.3}ms \"",
                 e.bytes_in,
                 e.bytes_out,
                 e.duration.as_secs_f64() * 1e3
@@ -197,12 +226,14 @@ impl AccessLog {
             b.push(b'\n');
             b.len() >= SHIP_AT
         };
-        self.shipped_one(full);
+        self.shipped_one(full, err);
     }
 
-    /// One more line is buffered; hand the buffer over when `full`.
-    fn shipped_one(&self, full: bool) {
-        self.lines.set(self.lines.get() + 1);
+    /// One more line is buffered (an err line with `err`); hand the buffers over
+    /// when `full`.
+    fn shipped_one(&self, full: bool, err: bool) {
+        let n = if err { &self.err_lines } else { &self.lines };
+        n.set(n.get() + 1);
         if full {
             self.flush();
         }
@@ -210,14 +241,27 @@ impl AccessLog {
 
     /// Hand what is buffered to the writer (never waits).
     pub fn flush(&self) {
-        if self.buf.borrow().is_empty() {
+        self.ship(&self.errs, &self.err_lines, ERR, Vec::new);
+        let next = || Vec::with_capacity(SHIP_AT + MAX_LINE * 2);
+        self.ship(&self.buf, &self.lines, INFO, next);
+    }
+
+    /// Send what `buf` holds (`lines` lines) as one batch of `severity`, leaving a
+    /// `next()` buffer in its place; count its lines as dropped if the writer is behind.
+    fn ship(
+        &self,
+        buf: &RefCell<Vec<u8>>,
+        lines: &Cell<u64>,
+        severity: u8,
+        next: impl FnOnce() -> Vec<u8>,
+    ) {
+        if buf.borrow().is_empty() {
             return;
         }
-        let next = Vec::with_capacity(SHIP_AT + MAX_LINE * 2);
-        let out = std::mem::replace(&mut *self.buf.borrow_mut(), next);
-        let lines = self.lines.replace(0);
+        let out = std::mem::replace(&mut *buf.borrow_mut(), next());
+        let n = lines.replace(0);
         let batch = Batch {
-            severity: INFO,
+            severity,
             lines: out,
         };
         let sent = match &*self.tx.borrow() {
@@ -225,7 +269,7 @@ impl AccessLog {
             None => Err(TrySendError::Disconnected(batch)),
         };
         if sent.is_err() {
-            self.dropped.set(self.dropped.get() + lines);
+            self.dropped.set(self.dropped.get() + n);
         }
     }
 
@@ -260,6 +304,8 @@ pub struct Record {
     pub t_response: Option<Duration>,
     /// Sends again on a fresh connection (HTTP) after a failed one.
     pub retries: u32,
+    /// The line was written early (`log_asap`); the end writes none.
+    pub asap: bool,
     /// HAProxy's termination state: why the session ended (`C`lient, `S`erver,
     /// `c`/`s` timeouts, `P`roxy, `L`ocal, `R`esource, `-` normally) and in which phase
     /// (`R`equest, `Q`ueue, `C`onnect, `H`eaders, `D`ata, `T`arpit, `-`).
@@ -288,6 +334,7 @@ impl Record {
             t_connect: None,
             t_response: None,
             retries: 0,
+            asap: false,
             term: *b"--",
         }
     }
@@ -302,6 +349,12 @@ impl Record {
     pub fn ended_by(&mut self, e: &super::error::SessionError) {
         self.term = termination(e, self.status.is_some());
     }
+}
+
+/// Whether `r` failed, as HAProxy's `option log-separate-errors` judges: a termination
+/// state other than normal or local (`L`), a retry, or a 5xx status.
+pub fn is_error(r: &Record) -> bool {
+    !matches!(r.term[0], b'-' | b'L') || r.retries > 0 || r.status.is_some_and(|s| s >= 500)
 }
 
 /// HAProxy's two termination flags for an error; `answered`: the response head was
@@ -386,87 +439,5 @@ fn unix_now() -> Duration {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_are_utc_civil_dates() {
-        assert_eq!(&date_time(0), b"1970-01-01T00:00:00");
-        assert_eq!(&date_time(951_782_400), b"2000-02-29T00:00:00");
-        assert_eq!(&date_time(1_795_390_204), b"2026-11-22T23:30:04");
-    }
-
-    #[test]
-    fn a_line_has_every_field_and_no_stray_quotes() {
-        let (tx, rx) = crossbeam_channel::bounded(4);
-        let log = AccessLog::new(tx);
-        log.log(&Entry {
-            peer: "127.0.0.1:5555".parse().unwrap(),
-            frontend: "web",
-            backend: Some("app"),
-            server: Some("a1"),
-            status: Some(200),
-            bytes_in: 78,
-            bytes_out: 1532,
-            duration: Duration::from_micros(1204),
-            request: b"GET /a\"b HTTP/1.1",
-            tls: Some(("TLSv1.3", "TLS13_AES_128_GCM_SHA256")),
-            rule: None,
-        });
-        log.log(&Entry {
-            peer: "127.0.0.1:5556".parse().unwrap(),
-            frontend: "db",
-            backend: Some("pg"),
-            server: None,
-            status: None,
-            bytes_in: 0,
-            bytes_out: 0,
-            duration: Duration::ZERO,
-            request: b"",
-            tls: None,
-            rule: None,
-        });
-        log.flush();
-        let text = String::from_utf8(rx.try_recv().unwrap().lines).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        assert!(lines[0].ends_with(
-            "Z 127.0.0.1:5555 web app/a1 200 78 1532 1.204ms \"GET /a?b HTTP/1.1\" TLSv1.3/TLS13_AES_128_GCM_SHA256"
-        ), "{}", lines[0]);
-        assert!(
-            lines[1].ends_with("Z 127.0.0.1:5556 db pg/- - 0 0 0.000ms \"TCP\" -"),
-            "{}",
-            lines[1]
-        );
-        assert_eq!(
-            lines[0].as_bytes()[23],
-            b'Z',
-            "millisecond timestamp: {}",
-            lines[0]
-        );
-    }
-
-    #[test]
-    fn a_writer_that_falls_behind_costs_lines_not_waiting() {
-        let (tx, _rx) = crossbeam_channel::bounded(1);
-        let log = AccessLog::new(tx);
-        let entry = Entry {
-            peer: "127.0.0.1:1".parse().unwrap(),
-            frontend: "f",
-            backend: None,
-            server: None,
-            status: Some(503),
-            bytes_in: 0,
-            bytes_out: 0,
-            duration: Duration::ZERO,
-            request: b"GET / HTTP/1.1",
-            tls: None,
-            rule: None,
-        };
-        log.log(&entry);
-        log.flush(); // fills the queue of one
-        log.log(&entry);
-        log.log(&entry);
-        log.flush(); // nobody reads: dropped, counted
-        assert_eq!(log.dropped.get(), 2);
-    }
-}
+#[path = "access_tests.rs"]
+mod tests;

@@ -115,6 +115,7 @@ fn field_value(b: &mut Vec<u8>, field: Field, v: &Values<'_>) {
             Ok(())
         }
         Field::TimeActive | Field::TimeTotal => {
+            plus(b, r);
             ms(b, Some(v.elapsed));
             Ok(())
         }
@@ -122,7 +123,10 @@ fn field_value(b: &mut Vec<u8>, field: Field, v: &Values<'_>) {
             Some(s) => write!(b, "{s}"),
             None => write!(b, "-1"),
         },
-        Field::BytesOut => write!(b, "{}", r.bytes_out),
+        Field::BytesOut => {
+            plus(b, r);
+            write!(b, "{}", r.bytes_out)
+        }
         Field::BytesIn => write!(b, "{}", r.bytes_in),
         Field::CookieRequest | Field::CookieResponse => write!(b, "-"),
         Field::TermState => {
@@ -163,6 +167,14 @@ fn field_value(b: &mut Vec<u8>, field: Field, v: &Values<'_>) {
         }
         Field::Pid => write!(b, "{}", v.pid),
     };
+}
+
+/// HAProxy's mark of a value that may still grow: the line was written early
+/// (`option logasap`) and more may come.
+fn plus(b: &mut Vec<u8>, r: &Record) {
+    if r.asap {
+        b.push(b'+');
+    }
 }
 
 /// Word `i` of the request line (`-` when absent), cleaned like the request line.
@@ -253,6 +265,16 @@ mod tests {
         assert_eq!(
             line("tcplog", &r, b""),
             "10.0.1.2:33317 [06/Feb/2009:12:14:14.655] http-in static/srv1 -1/-1/109 2750 SC 1/1/1/1/0 0/0"
+        );
+    }
+
+    #[test]
+    fn an_early_line_marks_bytes_and_total_time_with_plus() {
+        let mut r = rec();
+        r.asap = true;
+        assert_eq!(
+            line("%Tt %Ta %B %U %Tr", &r, b"GET / HTTP/1.1"),
+            "+109 +109 +2750 0 69"
         );
     }
 

@@ -367,6 +367,10 @@ impl<'a> Exchange<'a> {
         }
         c.rec.status = Some(head.status);
         c.rec.bytes_out += c.head.len() as u64;
+        // (An interim response is not the response: its line waits for the final one.)
+        if !(100..200).contains(&head.status) || head.status == 101 {
+            c.log_early(self.fe, self.req.rule);
+        }
         let (res, h) = c.client.write_all(std::mem::take(&mut c.head)).await;
         c.head = h;
         res.map_err(|e| SessionError::Io(Side::Client, e))?;

@@ -263,7 +263,7 @@ impl Conn {
         if self.rec.status.is_some_and(|s| s >= 400) {
             rules::count_error(&self.worker, &req.tracked);
         }
-        if self.logging {
+        if self.logging && !self.rec.asap {
             self.worker.log_access(&self.rec, &self.line);
         }
         if failed {
@@ -278,6 +278,16 @@ impl Conn {
             return Ok(Turn::Close);
         }
         Ok(Turn::Again)
+    }
+
+    /// With `log_asap`: the request's access line, now that its response head goes
+    /// out (`rule`: the rule that decided); the end writes none.
+    pub(super) fn log_early(&mut self, frontend: &Frontend, rule: Option<usize>) {
+        if self.logging && frontend.log_asap {
+            self.rec.rule = rule;
+            self.rec.asap = true;
+            self.worker.log_access(&self.rec, &self.line);
+        }
     }
 
     fn give_buffers(&mut self) {
@@ -487,7 +497,7 @@ impl Conn {
         backend: usize,
     ) -> Result<(), SessionError> {
         // The upgrade is the request's end in the log; the tunnel is not.
-        if self.logging {
+        if self.logging && !self.rec.asap {
             self.worker.log_access(&self.rec, &self.line);
         }
         // Bytes already read past the heads belong to the tunnel.

@@ -370,7 +370,8 @@ pub async fn read_response_head(
                     // either; a stopping worker tells the client this is the last one.
                     let mut client_keep = req.keep_alive
                         && r.framing != BodyFraming::UntilClose
-                        && !worker.is_stopping();
+                        && !worker.is_stopping()
+                        && !fe.http_close;
                     r.write_downstream_head(out, !client_keep, req.version == 0 && client_keep);
                     let compress = match (req.compress, req.action) {
                         (Some(coding), Action::Backend(b))
@@ -388,7 +389,8 @@ pub async fn read_response_head(
                     return Ok(ResponseHead {
                         status: r.status,
                         framing: r.framing,
-                        server_keep: r.keep_alive,
+                        // `http_close`: the server connection ends too.
+                        server_keep: r.keep_alive && !fe.http_close,
                         client_keep,
                         head_len: r.head_len,
                         compress,

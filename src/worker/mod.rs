@@ -37,6 +37,7 @@
 //! | `rules.rs` | the rule engine on a worker: tables, connection and request rules, their answers |
 //! | `rules_backend.rs` | a backend's own rules: request rules after the frontend's, `use_server`, response rules |
 //! | `access.rs` | the access log: per-worker line buffer, writer thread, the per-request record, termination flags |
+//! | `access_tests.rs` | tests of the access log: line shape, a writer behind, err batches, early lines |
 //! | `access_format.rs` | a line in a configured format (`access_log_format`: HAProxy aliases, `httplog`, `tcplog`) |
 //! | `local.rs` | single-thread synchronisation: a flag tasks wait on, the connection gate |
 //! | `error.rs` | why a session ended badly, and whose side it was |

@@ -106,6 +106,12 @@ pub async fn serve_tcp(
         buffers.0.clear();
     }
     buffers.1.clear();
+    // HAProxy's `option logasap`: the line is written once the server is connected
+    // (unless it is an empty connection's, which waits to see whether bytes come).
+    if frontend.log_asap && rec.timed() && (rec.bytes_in > 0 || frontend.log_empty_connections) {
+        rec.asap = true;
+        worker.log_access(&rec, b"");
+    }
     let timeouts = tunnel_timeouts(&frontend, &worker.backend_settings(backend));
     // Plain TCP on both sides: bulk moves by splice (see `splice`); TLS is copied.
     let relayed = async {
@@ -133,7 +139,9 @@ pub async fn serve_tcp(
         }
         Err(e) => rec.ended_by(e),
     }
-    log_session(&worker, &frontend, &rec);
+    if !rec.asap {
+        log_session(&worker, &frontend, &rec);
+    }
     match result {
         Ok((stats, b0, b1)) => {
             worker.give_buffer(b0);

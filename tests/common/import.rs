@@ -141,11 +141,13 @@ pub fn run_check(file: &Path) -> Result<(), Vec<String>> {
 /// translation: the corpus files name production host names and files
 /// (certificates, scripts) that do not exist here.
 pub fn environmental(error: &str) -> bool {
-    const SIGNS: [&str; 4] = [
+    const SIGNS: [&str; 5] = [
         "cannot resolve address",
         "resolves to no address",
         "No such file or directory",
         "failed to lookup address",
+        // A bind address read from ringlb's environment (`$PORT` on Heroku).
+        "is not set",
     ];
     SIGNS.iter().any(|s| error.contains(s))
 }

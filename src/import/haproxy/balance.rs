@@ -20,9 +20,6 @@ const BALANCE_KEYS: &[&str] = &[
     "use_domain_only",
 ];
 
-/// `option prefer-last-server`: what ringlb does already.
-pub const PREFER_LAST: &str = "no key needed: a client connection that keeps its own server connection (http_reuse = \"never\", servers with send_proxy: HAProxy's private connections, the only ones it can prefer) sends its next request to that server while it is usable and has room, except under uri, url_param and hdr balancing; shared connections go to the pool, where HAProxy's option has nothing to prefer either";
-
 /// A full server: HAProxy queues the request on it, ringlb passes it to the next.
 const FULL: &str = "a request whose server is full goes to the next server on the table or ring, where HAProxy queues it for that server";
 

@@ -1,12 +1,15 @@
 //! `bind ADDR[,ADDR...] [options]`: listening addresses, TLS termination (`ssl crt`,
-//! `alpn`, `strict-sni`) and `accept-proxy`. Options ringlb has no equivalent for are
-//! reported one by one; the address is still translated.
+//! `alpn`, `strict-sni`, `crt-list`) and `accept-proxy`. Options ringlb has no
+//! equivalent for are reported one by one; the address is still translated. A
+//! `crt-list` file is read at import time (the one file the importer reads besides
+//! its input: its lines are what HAProxy would load).
 
 use crate::import::toml_out::{Table, Value};
 
 use super::model::{Bind, Cx, Fe};
 use super::sections::Line;
 use super::{tls_opts, values};
+use crate::import::report::Src;
 
 /// Options without an argument.
 const FLAGS: &[&str] = &[
@@ -42,6 +45,7 @@ pub fn bind(line: &Line, fe: &mut Fe, cx: &mut Cx) {
     let mut proxy = false;
     let mut h2 = false;
     let mut opts = cx.g.tls_bind.clone();
+    let mut unreadable: Option<String> = None;
     let mut i = 2;
     while i < line.words.len() {
         let opt = line.word(i);
@@ -58,13 +62,7 @@ pub fn bind(line: &Line, fe: &mut Fe, cx: &mut Cx) {
             "ssl" => {
                 tls.get_or_insert_with(|| Table::new("[frontend.tls]"));
             }
-            "crt" => {
-                let path = values::under(cx.g.crt_base.as_deref(), arg);
-                certs.push(Value::Inline(vec![
-                    ("cert".into(), Value::str(&path)),
-                    ("key".into(), Value::str(&path)),
-                ]));
-            }
+            "crt" => certs.push(cert(&values::under(cx.g.crt_base.as_deref(), arg))),
             "alpn" => {
                 let t = tls.get_or_insert_with(|| Table::new("[frontend.tls]"));
                 let list = arg.split(',').map(Value::str).collect();
@@ -77,10 +75,13 @@ pub fn bind(line: &Line, fe: &mut Fe, cx: &mut Cx) {
             "accept-proxy" => proxy = true,
             "proto" if arg == "h2" => h2 = true,
             "v4v6" | "name" | "id" | "process" | "thread" | "nice" | "backlog" => {}
-            "crt-list" => part(
-                cx,
-                "crt-list files are not supported: list the certificates with crt",
-            ),
+            "crt-list" => {
+                let path = values::under(cx.g.crt_base.as_deref(), arg);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => crt_list(&path, &text, &mut certs, src, cx),
+                    Err(e) => unreadable = Some(format!("crt-list {path}: cannot be read at import time ({e}): import where the file is, or list the certificates with crt")),
+                }
+            }
             "curves" | "ecdhe" | "sigalgs" | "allow-0rtt" => part(
                 cx,
                 "ringlb offers rustls' default key exchange groups and signature schemes, no 0-RTT",
@@ -93,10 +94,10 @@ pub fn bind(line: &Line, fe: &mut Fe, cx: &mut Cx) {
     }
     if let Some(t) = tls.as_mut() {
         if certs.is_empty() {
-            return cx.led.lost(
-                src,
-                "ssl without crt: ringlb needs the certificates listed with crt",
-            );
+            let why = unreadable.unwrap_or_else(|| {
+                "ssl without crt: ringlb needs the certificates listed with crt".into()
+            });
+            return cx.led.lost(src, why);
         }
         let note = src.differs("the PEM file given to crt must hold the key too (ringlb does not look for a separate .key file)");
         t.set("certificates", Value::Arr(certs), note);
@@ -122,5 +123,50 @@ pub fn bind(line: &Line, fe: &mut Fe, cx: &mut Cx) {
         cx.led.done(src);
     } else {
         cx.led.lost(src, "no address ringlb can listen on");
+    }
+}
+
+/// A certificate entry: the PEM file holds the key too.
+fn cert(path: &str) -> Value {
+    Value::Inline(vec![
+        ("cert".into(), Value::str(path)),
+        ("key".into(), Value::str(path)),
+    ])
+}
+
+/// The certificates of a `crt-list` file, in its order (the first is the default, as
+/// in HAProxy): one `PATH [[OPTIONS]] [[!]SNI...]` a line, `#` comments. Paths are
+/// under `crt-base`, as HAProxy reads them. Per-entry options and SNI filters are
+/// reported: ringlb picks a certificate by the names it holds.
+fn crt_list(file: &str, text: &str, certs: &mut Vec<Value>, src: &Src, cx: &mut Cx) {
+    for (n, raw) in text.lines().enumerate() {
+        let mut words = raw.split_whitespace();
+        let Some(path) = words.next().filter(|w| !w.starts_with('#')) else {
+            continue;
+        };
+        let rest: Vec<&str> = words.collect();
+        let at = format!("crt-list {file}:{}", n + 1);
+        let mut filters = &rest[..];
+        if rest.first().is_some_and(|w| w.starts_with('[')) {
+            let end = rest
+                .iter()
+                .position(|w| w.ends_with(']'))
+                .unwrap_or(rest.len() - 1);
+            let opts = rest[..=end].join(" ");
+            cx.led.lost_part(
+                src,
+                format!("{at} {opts}"),
+                "per-certificate TLS options are not carried: the bind line's apply to every certificate",
+            );
+            filters = &rest[end + 1..];
+        }
+        if !filters.is_empty() {
+            cx.led.lost_part(
+                src,
+                format!("{at} {}", filters.join(" ")),
+                "ringlb picks a certificate by the names it holds (SAN, else CN), not by SNI filters: this one answers for its own names",
+            );
+        }
+        certs.push(cert(&values::under(cx.g.crt_base.as_deref(), path)));
     }
 }

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use crate::import::report::Src;
 use crate::import::toml_out::{Table, Value};
 
+use super::carried::{forwardfor, httpclose, Carried};
 use super::model::{Be, Bind, Cx, Fe};
 use super::{backend_rules, checks, limits, routes};
 
@@ -16,10 +17,15 @@ pub fn tables(mut fes: Vec<Fe>, mut bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
     let mut backends = Vec::new();
     let mut known: Vec<String> = Vec::new();
     let mut empty: Vec<String> = Vec::new();
-    let ff: HashMap<String, Src> = bes
-        .iter()
-        .filter_map(|b| Some((b.name.clone(), b.forwardfor.clone()?)))
-        .collect();
+    let by_backend = |opt: fn(&Be) -> &Option<Src>| -> HashMap<String, Src> {
+        bes.iter()
+            .filter_map(|b| Some((b.name.clone(), opt(b).clone()?)))
+            .collect()
+    };
+    let carried = Carried {
+        forwardfor: by_backend(|b| &b.forwardfor),
+        httpclose: by_backend(|b| &b.httpclose),
+    };
     for be in &mut bes {
         backend_rules::move_tcp_rules(be, &mut fes, cx);
     }
@@ -57,11 +63,16 @@ pub fn tables(mut fes: Vec<Fe>, mut bes: Vec<Be>, cx: &mut Cx) -> Vec<Table> {
     limits::maxconn(&mut fes, cx);
     for fe in fes {
         logs |= fe.http_log;
-        frontends.extend(frontend(fe, &known, &empty, &ff, cx));
+        frontends.extend(frontend(fe, &known, &empty, &carried, cx));
     }
-    for src in ff.values() {
+    for src in carried.forwardfor.values() {
         if !cx.led.decided(src) {
             cx.led.lost(src, "ringlb adds X-Forwarded-For per frontend: a frontend using this backend also uses others without it (or none uses it)");
+        }
+    }
+    for src in carried.httpclose.values() {
+        if !cx.led.decided(src) {
+            cx.led.lost(src, "ringlb's http_close is per frontend: a frontend using this backend also uses others without it (or none uses it); HAProxy 2.6 closes both sides after each exchange");
         }
     }
     if logs && cx.g.logs {
@@ -150,7 +161,7 @@ fn frontend(
     mut fe: Fe,
     known: &[String],
     empty: &[String],
-    ff: &HashMap<String, Src>,
+    carried: &Carried,
     cx: &mut Cx,
 ) -> Vec<Table> {
     let has = |b: &str| known.iter().any(|k| k == b);
@@ -193,7 +204,8 @@ fn frontend(
     {
         return Vec::new();
     }
-    forwardfor(&mut fe, ff, cx);
+    forwardfor(&mut fe, &carried.forwardfor, cx);
+    httpclose(&mut fe, &carried.httpclose, cx);
     timeouts(&mut fe);
     let compression = super::compression::frontend_table(&mut fe, cx);
     if fe.binds.is_empty() {
@@ -348,32 +360,6 @@ fn sni_lines(fe: &mut Fe, routes: bool, cx: &mut Cx) {
         } else {
             cx.led
                 .lost(src, "only waiting for the ClientHello is translated");
-        }
-    }
-}
-
-/// `option forwardfor` in backends: on a frontend whose every backend has it.
-fn forwardfor(fe: &mut Fe, ff: &HashMap<String, Src>, cx: &mut Cx) {
-    if fe.mode() != "http" || fe.main.get("forwarded_for").is_some() {
-        return;
-    }
-    let mut targets: Vec<&str> = fe
-        .http_rules
-        .iter()
-        .filter(|r| r.get("action") == Some(&Value::str("use_backend")))
-        .filter_map(|r| r.get("backend").and_then(Value::as_str))
-        .collect();
-    targets.extend(fe.main.get("default_backend").and_then(Value::as_str));
-    let srcs: Option<Vec<&Src>> = targets.iter().map(|t| ff.get(*t)).collect();
-    if let Some(srcs) = srcs.filter(|s| !s.is_empty()) {
-        let srcs: Vec<Src> = srcs.into_iter().cloned().collect();
-        let note = srcs[0].differs("set on the frontend, whose every backend has it");
-        fe.main.set("forwarded_for", Value::Bool(true), note);
-        let only_for = Value::Arr(vec![Value::str("x-forwarded-for")]);
-        fe.main.set("forwarded_headers", only_for, srcs[0].cite());
-        for s in &srcs {
-            fe.main.cite("forwarded_for", s.cite());
-            cx.led.done(s);
         }
     }
 }

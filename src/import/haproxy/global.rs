@@ -345,7 +345,11 @@ pub fn stats_listener(s: &Section, cx: &mut Cx) {
                 }
                 Err(why) => cx.led.lost(src, why),
             },
-            ("bind", _) => cx.led.lost(src, "ringlb's admin listener has one address"),
+            ("bind", a) => {
+                let first = cx.g.main.get("admin_bind").and_then(|v| v.as_str()).unwrap_or("?");
+                let why = format!("ringlb's admin listener has one address (global.admin_bind = {first}, from the first bind): the page is not served on {a}; bind a wildcard address with the port to cover both (and set admin_token)");
+                cx.led.lost(src, why)
+            }
             ("stats", "auth") => super::users::stats_auth(line, cx),
             ("stats", "admin") if super::stats_auth::stats_admin(s, line, cx) => {}
             ("stats", "admin") => cx.led.lost(src, "ringlb's admin API lets every user of admin_userlist (or the admin_token) change things; admin_write_groups narrows it to groups of that userlist"),

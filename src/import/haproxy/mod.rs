@@ -3,7 +3,9 @@
 //! - `sections.rs`: the file into sections and tokenized lines (parse errors here).
 //! - `values.rs`: times, addresses, paths in ringlb's spelling.
 //! - `model.rs`: the frontend/backend/global being built.
-//! - `proxy.rs`: one proxy directive (mode, timeouts, options, balance...) → model.
+//! - `proxy.rs`: one proxy directive (mode, timeouts, balance...) → model.
+//! - `options.rs`: `[no] option ...` lines → frontend/backend keys, notes or reports.
+//! - `carried.rs`: backend options set on the frontends whose every backend has them.
 //! - `backend_rules.rs`: a backend's own rules and `use-server` → `[[backend.*]]` rules.
 //! - `bind.rs`: `bind` lines (TLS, PROXY protocol).
 //! - `compression.rs`: `compression ...` → `[frontend.compression]` / `[backend.compression]`.
@@ -28,6 +30,7 @@ mod acl;
 mod backend_rules;
 mod balance;
 mod bind;
+mod carried;
 mod checks;
 mod compression;
 mod finish;
@@ -36,6 +39,7 @@ mod limits;
 mod log_copy;
 mod mailers;
 mod model;
+mod options;
 mod proxy;
 mod routes;
 mod rules;

@@ -195,6 +195,11 @@ pub struct Be {
     pub allbackups: bool,
     /// `option forwardfor` of the backend: carried to the frontends that only use it.
     pub forwardfor: Option<Src>,
+    /// `option httpclose` of the backend: carried to the frontends that only use it.
+    pub httpclose: Option<Src>,
+    /// `option prefer-last-server`, translated as `http_reuse = "never"`: a later
+    /// `http-reuse` of another strategy undoes it (reported).
+    pub prefer_last: Option<Src>,
     /// `server` and `server-template` lines, translated or not.
     pub server_lines: usize,
     /// Lines giving servers a `maxqueue` (decided once the backend is read).
@@ -242,6 +247,8 @@ impl Be {
             observe: false,
             allbackups: false,
             forwardfor: None,
+            httpclose: None,
+            prefer_last: None,
             server_lines: 0,
             maxqueue: Vec::new(),
             pinned: false,

@@ -7,7 +7,7 @@ use crate::import::toml_out::Value;
 
 use super::model::{Be, Cx, Fe};
 use super::sections::Line;
-use super::{bind, checks, compression, rules, server, tcpka, values};
+use super::{bind, checks, compression, options, rules, server, values};
 
 /// What a directive applies to.
 enum Side {
@@ -36,8 +36,8 @@ pub fn apply(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, 
             return timeout(line, dflt, fe, be, cx)
         }
         "compression" => return compression::apply(line, dflt, fe, be, cx),
-        "option" => return option(line, dflt, fe, be, cx),
-        "no" if line.word(1) == "option" => return option(line, dflt, fe, be, cx),
+        "option" => return options::option(line, dflt, fe, be, cx),
+        "no" if line.word(1) == "option" => return options::option(line, dflt, fe, be, cx),
         _ => Side::Both,
     };
     match (side, fe, be) {
@@ -153,6 +153,9 @@ fn back(line: &Line, be: &mut Be, cx: &mut Cx) {
         },
         "http-reuse" => match line.word(1) {
             w @ ("never" | "safe" | "aggressive" | "always") => {
+                if let Some(p) = be.prefer_last.take().filter(|_| w != "never") {
+                    cx.led.lost(&p, options::prefer_last_lost(w));
+                }
                 be.main.set("http_reuse", Value::str(w), src.cite());
                 cx.led.done(src);
             }
@@ -227,16 +230,11 @@ fn both(line: &Line, dflt: bool, fe: Option<&mut Fe>, cx: &mut Cx) {
         | "load-server-state-from-file"
         | "server-state-file-name"
         | "max-keep-alive-queue"
-        | "http-send-name-header"
-        | "rspadd"
-        | "rspdel"
-        | "reqadd"
-        | "reqrep"
-        | "reqdel"
-        | "rsprep"
-        | "reqallow"
-        | "reqdeny"
-        | "block" => cx.led.lost(src, "no ringlb equivalent"),
+        | "http-send-name-header" => cx.led.lost(src, "no ringlb equivalent"),
+        w if REMOVED_IN_2_1.contains(&w) => cx.led.lost(
+            src,
+            "removed in HAProxy 2.1 (HAProxy 2.6 refuses the file too): write it as http-request/http-response rules (set-header, add-header, replace-header, replace-path, deny...) and import again",
+        ),
         _ if dflt => {}
         _ => cx.led.lost(src, "unknown to the importer"),
     }
@@ -279,6 +277,7 @@ fn timeout(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx
         }
     };
     let mut used = false;
+    let front = fe.is_some();
     if let (Some(k), Some(fe)) = (fkey, fe) {
         fe.main
             .set(k, Value::str(&d), fin_note(name, src, fe.mode()));
@@ -295,6 +294,10 @@ fn timeout(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx
     }
     if used {
         cx.led.done(src);
+    } else if name == "http-request" && !front && !dflt {
+        // HAProxy reads a backend's only in its wait for a body buffered by `option
+        // http-buffer-request` (the request head is timed by the frontend's).
+        cx.led.note(src, "no key needed: a backend's timeout http-request only bounds HAProxy's wait for a request body buffered by option http-buffer-request (not carried: reported where it appears)");
     } else if !dflt {
         cx.led.lost(
             src,
@@ -317,120 +320,30 @@ fn fin_note(name: &str, src: &crate::import::report::Src, mode: &str) -> String 
     }
 }
 
-/// `option forwardfor [except NET] [header NAME] [if-none]` on an http frontend:
-/// X-Forwarded-For alone, as HAProxy adds it.
-fn forwardfor(line: &Line, fe: &mut Fe, cx: &mut Cx) {
-    let src = &line.src;
-    let only_for = Value::Arr(vec![Value::str("x-forwarded-for")]);
-    fe.main.set("forwarded_for", Value::Bool(true), src.cite());
-    fe.main.set("forwarded_headers", only_for, src.cite());
-    let mut i = 2;
-    while i < line.words.len() {
-        match (line.word(i), line.words.get(i + 1)) {
-            ("except", Some(net)) => {
-                let nets = Value::Arr(vec![Value::str(net)]);
-                fe.main.set("forwarded_for_except", nets, src.cite());
-                i += 2;
-            }
-            ("header", Some(name)) => {
-                fe.main
-                    .set("forwarded_for_header", Value::str(name), src.cite());
-                i += 2;
-            }
-            ("if-none", _) => {
-                fe.main
-                    .set("forwarded_for_if_none", Value::Bool(true), src.cite());
-                i += 1;
-            }
-            (other, _) => {
-                let what = format!("option forwardfor {other}");
-                cx.led
-                    .lost_part(src, what, "unknown option (or its value is missing)");
-                break;
-            }
-        }
-    }
-    cx.led.done(src);
-}
-
-fn option(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, cx: &mut Cx) {
-    let src = &line.src;
-    let negated = line.word(0) == "no";
-    let name = if negated { line.word(2) } else { line.word(1) };
-    if negated && line.word(1) != "option" {
-        return cx.led.lost(src, "unknown to the importer");
-    }
-    match (name, fe, be) {
-        ("redispatch", _, Some(be)) => {
-            be.main.set("redispatch", Value::Bool(!negated), src.cite());
-            cx.led.done(src);
-        }
-        ("forwardfor", None, Some(be)) if !negated && !dflt && line.words.len() == 2 => {
-            be.forwardfor = Some(src.clone());
-        }
-        // HAProxy ignores forwardfor in tcp mode (httplog falls back to tcplog there).
-        ("forwardfor", Some(fe), _) if dflt && fe.mode() == "tcp" => {
-            cx.led.note(src, "no key needed: no effect on a tcp frontend, in HAProxy either")
-        }
-        ("httplog", Some(fe), _) if dflt && fe.mode() == "tcp" => {}
-        ("forwardfor", Some(fe), _) if !negated => forwardfor(line, fe, cx),
-        ("httplog" | "tcplog", Some(fe), _) if !negated => {
-            fe.main.set("access_log_format", Value::str(name), src.cite());
-            fe.http_log = true;
-            cx.led.done(src);
-            if line.words.len() > 2 {
-                cx.led.lost_part(src, "option httplog clf", "the CLF variant is not supported");
-            }
-        }
-        ("httpchk" | "tcp-check" | "redis-check" | "ssl-hello-chk" | "mysql-check"
-        | "pgsql-check" | "smtpchk" | "ldap-check" | "spop-check" | "external-check", _, Some(be)) => {
-            checks::option(line, name, be, cx)
-        }
-        ("tcpka" | "clitcpka" | "srvtcpka", fe, be) => tcpka::option(line, dflt, fe, be, cx),
-        ("allbackups", _, Some(be)) => {
-            be.allbackups = true;
-            cx.led.note(src, "ringlb always shares the load among all usable backup servers");
-        }
-        ("prefer-last-server", _, Some(_)) if !negated => cx.led.note(src, super::balance::PREFER_LAST),
-        ("http-server-close" | "http-keep-alive" | "http-pretend-keepalive" | "http-use-htx"
-        | "contstats" | "splice-auto" | "splice-request" | "splice-response" | "tcp-smart-accept"
-        | "tcp-smart-connect" | "socket-stats" | "log-health-checks", _, _) => cx.led.note(
-            src,
-            "no effect on traffic in ringlb (it keeps client and server connections alive, pools server connections, and logs every health transition)",
-        ),
-        ("dontlognull" | "log-separate-errors" | "logasap" | "dontlog-normal", _, _) if !cx.g.logs => {
-            cx.led.note(src, "there is no log target: nothing is logged either way")
-        }
-        ("dontlognull", Some(fe), _) => dontlognull(src, fe, negated, cx),
-        ("dontlognull", None, Some(_)) if !dflt => {
-            cx.led.note(src, "log options of a backend have no effect in HAProxy either")
-        }
-        _ if dflt => {}
-        ("logasap", _, _) => cx.led.lost(src, "ringlb writes each access line when the connection or request ends, with final byte counts and times (HAProxy's default); a long transfer shows only at its end"),
-        ("log-separate-errors", _, _) => cx.led.lost(src, "ringlb writes every access line at syslog level info; filter errors on the status or termination-state fields instead"),
-        ("httplog" | "tcplog", None, Some(_)) => cx.led.note(src, "log options of a backend have no effect in HAProxy either"),
-        _ => cx.led.lost(src, format!("option {name} has no ringlb equivalent")),
-    }
-}
-
-/// `[no] option dontlognull`: ringlb's HTTP frontends never log a connection that
-/// ends before a request arrives (src/worker/http_heads.rs: `Ok(None)`); its TCP
-/// frontends log one whose client sent no byte unless `log_empty_connections = false`.
-fn dontlognull(src: &crate::import::report::Src, fe: &mut Fe, negated: bool, cx: &mut Cx) {
-    const HTTP: &str =
-        "ringlb does not log a connection that closes or times out before sending a byte";
-    match (fe.mode() == "http", negated) {
-        (true, false) => cx.led.note(src, format!("no key needed: {HTTP}")),
-        (true, true) => cx
-            .led
-            .lost(src, format!("{HTTP} (HAProxy logs it without dontlognull)")),
-        (false, _) => {
-            fe.main
-                .set("log_empty_connections", Value::Bool(negated), src.cite());
-            cx.led.done(src);
-        }
-    }
-}
+/// Directives HAProxy 2.1 removed (in favour of http-request/http-response rules).
+const REMOVED_IN_2_1: &[&str] = &[
+    "reqadd",
+    "reqrep",
+    "reqirep",
+    "reqdel",
+    "reqidel",
+    "reqallow",
+    "reqiallow",
+    "reqdeny",
+    "reqideny",
+    "reqpass",
+    "reqipass",
+    "reqtarpit",
+    "reqitarpit",
+    "rspadd",
+    "rsprep",
+    "rspirep",
+    "rspdel",
+    "rspidel",
+    "rspdeny",
+    "rspideny",
+    "block",
+];
 
 /// Why a backend's rules stay behind: HAProxy runs them after the backend is chosen.
 pub(super) const BACKEND_RULES: &str =

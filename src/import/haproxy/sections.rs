@@ -156,7 +156,8 @@ pub fn read(
 /// HAProxy expands `$NAME` and `${NAME}` in an address once more, quoted or not
 /// (bind and server addresses go through its address parser, which does: HAProxy 2.6
 /// listens on 8080 for `bind :$PORT` with PORT=8080, and refuses it with PORT unset);
-/// an unset one becomes nothing, as in quotes. Word `at` of `w`.
+/// an unset one becomes nothing, as in quotes. Word `at` of `w`. In a `bind` address
+/// an unset one stays `${NAME}`: ringlb expands it from its own environment at load.
 fn address_vars(w: &mut Words, at: usize, lookup: &dyn Fn(&str) -> Option<String>) {
     let Some(word) = w.words.get(at).filter(|x| x.contains('$')) else {
         return;
@@ -184,6 +185,11 @@ fn address_vars(w: &mut Words, at: usize, lookup: &dyn Fn(&str) -> Option<String
             continue;
         }
         let value = lookup(name);
+        if value.is_none() && at == 1 && w.words[0] == "bind" {
+            out.push_str(&format!("${{{name}}}"));
+            rest = &after[len..];
+            continue;
+        }
         out.push_str(value.as_deref().unwrap_or(""));
         w.vars.push((name.to_string(), value));
         rest = &after[len..];
@@ -306,9 +312,9 @@ mod tests {
         let s = read("h.cfg", text, &env, &mut l).unwrap();
         assert_eq!(s[0].body[0].words, ["bind", "0.0.0.0:8080"]);
         assert!(s[0].body[0].src.text.contains("[$PORT=8080 at import]"));
-        // Unset: expanded to nothing (HAProxy too), and reported.
-        assert_eq!(s[0].body[1].words, ["bind", ":8080,:1"]);
-        assert_eq!(l.lost_list().len(), 1, "{:?}", l.lost_list());
+        // Unset in a bind address: kept for ringlb to expand from its environment.
+        assert_eq!(s[0].body[1].words, ["bind", ":8080,:${NOPE}1"]);
+        assert!(l.lost_list().is_empty(), "{:?}", l.lost_list());
         // Only the address: other words keep their `$` (as HAProxy's lexer does).
         assert_eq!(s[0].body[2].words, ["bind", ":81", "name", "$PORT"]);
         assert_eq!(s[1].body[0].words, ["server", "s", "10.0.0.1:8080"]);

@@ -16,7 +16,7 @@ pub(super) fn run(text: &str) -> (String, Vec<String>) {
 }
 
 /// The lines noted as left to ringlb's default ("no key needed").
-fn notes(text: &str) -> Vec<String> {
+pub(super) fn notes(text: &str) -> Vec<String> {
     let mut led = Ledger::default();
     super::translate("h.cfg", text, &env, &mut led).unwrap();
     let notes = led.notes();

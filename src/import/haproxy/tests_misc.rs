@@ -161,3 +161,196 @@ fn stats_auth_rules_become_the_admin_userlist_and_write_groups() {
     assert_eq!(lost.len(), 1, "{lost:?}");
     assert!(lost[0].starts_with("h.cfg:13: stats admin"), "{lost:?}");
 }
+
+const LOGGED: &str =
+    "global\n  log 127.0.0.1:514 local0\ndefaults\n  log global\n  mode http\n  option httplog\n";
+
+#[test]
+fn logasap_and_log_separate_errors_become_frontend_keys() {
+    let text = format!("{LOGGED}  option logasap\n  option log-separate-errors\nfrontend f\n  bind :80\n  default_backend b\nfrontend g\n  bind :81\n  no option logasap\n  default_backend b\nbackend b\n  option logasap\n  server s 10.0.0.1:80\n");
+    let (toml, t) = complete(&text);
+    let f = &t["frontend"][0];
+    assert_eq!(f["log_asap"].as_bool(), Some(true), "{toml}");
+    assert_eq!(f["log_separate_errors"].as_bool(), Some(true), "{toml}");
+    assert_eq!(
+        t["frontend"][1]["log_asap"].as_bool(),
+        Some(false),
+        "{toml}"
+    );
+    assert!(t["backend"][0].get("log_asap").is_none(), "{toml}");
+}
+
+#[test]
+fn options_that_are_already_ringlbs_behaviour_say_why_and_others_say_what_differs() {
+    let text = format!("{LOGGED}frontend f\n  bind :80\n  option http-ignore-probes\n  default_backend b\nbackend b\n  no option abortonclose\n  server s 10.0.0.1:80\n");
+    complete(&text);
+    let notes = super::tests::notes(&text);
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes[0].contains("gets no 408, no log line"), "{notes:?}");
+    assert!(
+        notes[1].contains("HAProxy's default, no abortonclose"),
+        "{notes:?}"
+    );
+    let text = format!("{LOGGED}frontend f\n  bind :80\n  default_backend b\nbackend b\n  option abortonclose\n  server s 10.0.0.1:80\n");
+    let (_, lost) = run(&text);
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(
+        lost[0].contains("cannot drop a request whose client left"),
+        "{lost:?}"
+    );
+}
+
+#[test]
+fn a_bind_port_from_an_unset_variable_is_carried_for_ringlb_to_expand() {
+    let (toml, t) = complete("frontend f\n  bind 0.0.0.0:$PORT\n  default_backend b\nbackend b\n  server s 10.0.0.1:80\n");
+    assert_eq!(
+        t["frontend"][0]["bind"][0].as_str(),
+        Some("0.0.0.0:${PORT}"),
+        "{toml}"
+    );
+}
+
+#[test]
+fn a_readable_crt_list_becomes_the_certificate_list_in_its_order() {
+    let dir = std::env::temp_dir().join(format!("ringlb-crtlist-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let list = dir.join("list");
+    std::fs::write(&list, "# sites\n\n/etc/a.pem\nb.pem\n").unwrap();
+    let text = format!("global\n  crt-base /certs\nfrontend f\n  mode http\n  bind :443 ssl crt-list {}\n  default_backend b\nbackend b\n  mode http\n  server s 10.0.0.1:80\n", list.display());
+    let (toml, t) = complete(&text);
+    let certs = t["frontend"][0]["tls"]["certificates"].as_array().unwrap();
+    let paths: Vec<&str> = certs.iter().map(|c| c["cert"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["/etc/a.pem", "/certs/b.pem"], "{toml}");
+    assert_eq!(certs[1]["key"].as_str(), Some("/certs/b.pem"));
+    // Options and SNI filters of an entry are reported; the certificate is kept.
+    std::fs::write(
+        &list,
+        "a.pem [alpn h2 ssl-min-ver TLSv1.2] www.a.test !old.a.test\nb.pem *.b.test\n",
+    )
+    .unwrap();
+    let (toml, lost) = run(&text);
+    assert_eq!(lost.len(), 3, "{lost:?}");
+    assert!(
+        lost[0].contains(":1 [alpn h2 ssl-min-ver TLSv1.2]: not translated: per-certificate"),
+        "{lost:?}"
+    );
+    assert!(
+        lost[1].contains(":1 www.a.test !old.a.test: not translated: ringlb picks"),
+        "{lost:?}"
+    );
+    assert!(lost[2].contains(":2 *.b.test: not translated"), "{lost:?}");
+    assert_eq!(
+        parsed(&toml)["frontend"][0]["tls"]["certificates"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    // Unreadable: the line is reported, saying so.
+    std::fs::remove_dir_all(&dir).unwrap();
+    let (_, lost) = run(&text);
+    assert!(
+        lost[0].contains("frontend: not translated: a frontend with no address"),
+        "{lost:?}"
+    );
+    assert!(
+        lost[1].contains("cannot be read at import time"),
+        "{lost:?}"
+    );
+    assert_eq!(lost.len(), 2, "{lost:?}");
+}
+
+#[test]
+fn directives_haproxy_removed_say_so() {
+    let text = "frontend f\n  bind :80\n  mode http\n  reqadd X-Forwarded-Proto:\\ https\n  default_backend b\nbackend b\n  mode http\n  reqirep ^Host:\\ www Host:\\ app\n  server s 10.0.0.1:80\n";
+    let (_, lost) = run(text);
+    assert_eq!(lost.len(), 2, "{lost:?}");
+    for l in &lost {
+        assert!(
+            l.contains("removed in HAProxy 2.1 (HAProxy 2.6 refuses the file too)"),
+            "{lost:?}"
+        );
+    }
+}
+
+#[test]
+fn a_second_stats_address_names_the_one_kept() {
+    let text = "listen stats\n  mode http\n  bind 192.0.2.10:9049\n  bind 192.0.2.11:9049\n  stats enable\n  stats uri /stats\n";
+    let (toml, lost) = run(text);
+    assert!(
+        parsed(&toml)["global"]["admin_bind"].as_str() == Some("192.0.2.10:9049"),
+        "{toml}"
+    );
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(lost[0].starts_with("h.cfg:4: bind: not translated: ringlb's admin listener has one address (global.admin_bind = 192.0.2.10:9049, from the first bind): the page is not served on 192.0.2.11:9049"), "{lost:?}");
+}
+
+#[test]
+fn httpclose_goes_on_the_frontends_whose_every_backend_has_it() {
+    let text = "frontend f\n  bind :80\n  mode http\n  default_backend b\nfrontend g\n  bind :81\n  mode http\n  option httpclose\n  default_backend c\nbackend b\n  mode http\n  option httpclose\n  server s 10.0.0.1:80\nbackend c\n  mode http\n  server s 10.0.0.2:80\n";
+    let (toml, t) = complete(text);
+    assert_eq!(
+        t["frontend"][0]["http_close"].as_bool(),
+        Some(true),
+        "{toml}"
+    );
+    assert_eq!(
+        t["frontend"][1]["http_close"].as_bool(),
+        Some(true),
+        "{toml}"
+    );
+    assert!(toml.contains("does not carry Connection: close"), "{toml}");
+    // A frontend that also routes to a backend without it: reported.
+    let mixed = text.replace(
+        "default_backend b",
+        "use_backend c if { path_beg /c }\n  default_backend b",
+    );
+    let (_, lost) = run(&mixed);
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(
+        lost[0].contains(
+            "h.cfg:13: option httpclose: not translated: ringlb's http_close is per frontend"
+        ),
+        "{lost:?}"
+    );
+}
+
+#[test]
+fn a_backends_timeout_http_request_is_noted_as_without_effect() {
+    let text = "frontend f\n  bind :80\n  mode http\n  default_backend b\nbackend b\n  mode http\n  timeout http-request 5s\n  server s 10.0.0.1:80\n";
+    let (toml, t) = complete(text);
+    assert!(
+        t["backend"][0].get("timeout_http_request").is_none(),
+        "{toml}"
+    );
+    let notes = super::tests::notes(text);
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("h.cfg:7: timeout http-request 5s: no key needed: a backend's")),
+        "{notes:?}"
+    );
+}
+
+#[test]
+fn prefer_last_server_keeps_server_connections_with_their_client() {
+    let text = "frontend f\n  bind :80\n  mode http\n  default_backend b\nbackend b\n  mode http\n  option prefer-last-server\n  server s 10.0.0.1:80\n";
+    let (toml, t) = complete(text);
+    assert_eq!(
+        t["backend"][0]["http_reuse"].as_str(),
+        Some("never"),
+        "{toml}"
+    );
+    assert!(toml.contains("keeps a client on its last server"), "{toml}");
+    // With another reuse strategy (later in the section, or inherited): reported.
+    let (_, lost) = run(&text.replace("server s", "http-reuse safe\n  server s"));
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(lost[0].contains("h.cfg:7: option prefer-last-server: not translated: ringlb keeps a client on its last server only with http_reuse = \"never\"; with http-reuse safe"), "{lost:?}");
+    // From defaults, as the backend inherits it.
+    let (toml, t) = complete("defaults\n  mode http\n  option prefer-last-server\nfrontend f\n  bind :80\n  default_backend b\nbackend b\n  server s 10.0.0.1:80\n");
+    assert_eq!(
+        t["backend"][0]["http_reuse"].as_str(),
+        Some("never"),
+        "{toml}"
+    );
+}

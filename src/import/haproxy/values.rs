@@ -35,9 +35,13 @@ pub fn bind_addr(v: &str) -> Result<String, String> {
     if port.contains('-') || port.contains(',') {
         return Err(format!("{v}: port ranges and lists are not supported"));
     }
-    port.parse::<u16>()
-        .map_err(|_| format!("{v}: bad port {port:?}"))?;
+    // `${NAME}` unset at import: ringlb expands it from its environment at load.
+    if !port.starts_with("${") {
+        port.parse::<u16>()
+            .map_err(|_| format!("{v}: bad port {port:?}"))?;
+    }
     let host = match host {
+        h if h.starts_with("${") => h.to_string(),
         "" | "*" | "0.0.0.0" => "0.0.0.0".to_string(),
         "::" => "[::]".to_string(),
         h if h.parse::<std::net::Ipv4Addr>().is_ok() => h.to_string(),
