@@ -3,7 +3,8 @@
 //! and the failed read has an alert to send: the tunnel must end, and the worker must
 //! go on serving everyone else (one worker, so the second client is on the same one).
 //! Both tunnels over a TLS client: `mode = "tcp"` with TLS terminated, and an HTTP/1.1
-//! Upgrade over an HTTPS frontend.
+//! Upgrade over an HTTPS frontend; and the same from the other end: a TLS server
+//! (`tls = true`) that reads nothing, then sends such a record.
 
 mod common;
 
@@ -170,4 +171,91 @@ fn an_upgraded_https_tunnel_with_a_corrupt_record_while_blocked_ends_alone() {
         "http",
         b"GET /ws HTTP/1.1\r\nhost: localhost\r\nconnection: upgrade\r\nupgrade: test\r\n\r\n",
     );
+}
+
+/// A TLS server (`tls = true`) by its first line: `echo <word>` answered, `pull`: it
+/// reads nothing more and, once `go` says so, sends a record that does not decrypt.
+fn tls_server(dir: &CertDir, go: std::sync::mpsc::Receiver<()>) -> SocketAddr {
+    use rustls::pki_types::pem::PemObject;
+    let cert = std::fs::read(dir.0.join("site.pem")).unwrap();
+    let key = std::fs::read(dir.0.join("site.key")).unwrap();
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![rustls::pki_types::CertificateDer::from_pem_slice(&cert).unwrap()],
+            rustls::pki_types::PrivateKeyDer::from_pem_slice(&key).unwrap(),
+        )
+        .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let go = std::sync::Mutex::new(Some(go));
+    std::thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(tcp) = tcp else { continue };
+            let conn = rustls::ServerConnection::new(Arc::clone(&config)).unwrap();
+            let mut s = rustls::StreamOwned::new(conn, tcp);
+            let mut line = Vec::new();
+            let mut byte = [0u8; 1];
+            while !line.ends_with(b"\n") && s.read_exact(&mut byte).is_ok() {
+                line.push(byte[0]);
+            }
+            if let Some(word) = line.strip_prefix(b"echo ") {
+                let _ = s.write_all(word);
+                std::thread::spawn(move || drop(s.sock.read(&mut [0u8; 1])));
+            } else if let Some(go) = go.lock().unwrap().take() {
+                std::thread::spawn(move || {
+                    let _ = go.recv();
+                    let mut record = vec![0x17, 0x03, 0x03, 0x00, 0x40];
+                    record.extend_from_slice(&[0x42; 0x40]);
+                    let _ = s.sock.write_all(&record);
+                    let _ = s.sock.read(&mut [0u8; 1]);
+                });
+            }
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_tunnel_to_a_tls_server_that_sends_a_corrupt_record_while_blocked_ends_alone() {
+    let dir = CertDir::new();
+    dir.write("site", &["localhost"]);
+    let (go, wait) = std::sync::mpsc::channel();
+    let server = tls_server(&dir, wait);
+    let mut r = Ringlb::start(&format!(
+        "[global]\nworkers = 1\npin_workers = false\n\
+         [[frontend]]\nname = \"f\"\nbind = [\"127.0.0.1:0\"]\nmode = \"tcp\"\ndefault_backend = \"b\"\n\
+         [[backend]]\nname = \"b\"\n[[backend.server]]\nname = \"s\"\naddress = \"{server}\"\n\
+         tls = true\nverify = false\n"
+    ));
+    let mut a = TcpStream::connect(r.addr()).unwrap();
+    a.write_all(b"pull\n").unwrap();
+    // The client uploads until the server, which reads nothing, holds it back.
+    let sent = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&sent);
+    let mut up = a.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let chunk = vec![b'y'; 64 * 1024];
+        while counter.load(Ordering::Relaxed) < PUSH_LIMIT && up.write_all(&chunk).is_ok() {
+            counter.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        }
+    });
+    wait_stalled(&sent);
+    go.send(()).unwrap();
+    a.set_read_timeout(Some(PATIENCE)).unwrap();
+    let end = a.read(&mut [0u8; 16]);
+    assert!(matches!(end, Ok(0) | Err(_)), "{end:?}");
+    let mut b = TcpStream::connect(r.addr()).unwrap();
+    b.write_all(b"echo alive\n").unwrap();
+    b.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut got = [0u8; 6];
+    b.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"alive\n");
+    assert!(r.child.try_wait().unwrap().is_none(), "ringlb exited");
 }
