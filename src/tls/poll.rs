@@ -256,7 +256,7 @@ where
     }
 
     async fn readv<T: IoVecBufMut>(&mut self, mut buf: T) -> BufResult<usize, T> {
-        // Into the first non-empty slice, as a short read may.
+        // Into the first slice (a short read), as monoio-rustls' stream does.
         // SAFETY: the raw buffer points into `buf`, which outlives the read.
         let res = match unsafe { RawBuf::new_from_iovec_mut(&mut buf) } {
             Some(raw) => self.read(raw).await.0,
@@ -285,7 +285,7 @@ where
     }
 
     async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
-        // From the first non-empty slice, as a short write may.
+        // From the first slice (a short write), as monoio-rustls' stream does.
         // SAFETY: the raw buffer points into `buf`, which outlives the write.
         let res = match unsafe { RawBuf::new_from_iovec(&buf) } {
             Some(raw) => self.write(raw).await.0,
