@@ -13,6 +13,7 @@
 //! | `client_hello.rs` | the SNI of a ClientHello read without terminating TLS (passthrough routed by SNI); pure, bounded |
 //! | `generate.rs` | self-signed certificates (`ringlb gen-cert`, tests) |
 //! | `pipe.rs` | an in-process client stream: one HTTP/2 stream handed to the HTTP/1.1 session code |
+//! | `poll.rs` | rustls driven directly over a socket in readiness mode: every byte read goes into rustls, which is touched only within a poll (so a connection's reading and writing halves can share it) |
 //! | `stream.rs` | connections as sessions and checks see them: [`ClientStream`], [`ServerStream`], handshakes |
 
 mod client;
@@ -20,6 +21,7 @@ pub mod client_hello;
 mod generate;
 pub mod pipe;
 pub mod policy;
+mod poll;
 mod stream;
 
 use std::collections::HashMap;
@@ -36,7 +38,11 @@ use rustls::ServerConfig;
 pub use client::{client_config, client_config_with, insecure_verifier};
 pub use generate::{self_signed, self_signed_between};
 pub use policy::{MinVersion, Policy};
-pub use stream::{accept_tls, connect_tls, ClientStream, HandshakeError, ServerStream, TlsInfo};
+pub use poll::{TlsConn, TlsPoll};
+pub use stream::{
+    accept_tls, connect_tls, ClientStream, HandshakeError, ServerStream, TlsClient, TlsInfo,
+    TlsServer,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {

@@ -17,20 +17,28 @@ use monoio::BufResult;
 use monoio_rustls::{ClientTlsStream, ServerTlsStream};
 
 use super::pipe::Pipe;
+use super::poll::{TlsConn, TlsPoll};
 
 use rustls::pki_types::ServerName;
 use rustls::{ConnectionCommon, SideData};
 
 pub enum ClientStream {
     Plain(TcpStream),
-    Tls(Box<ServerTlsStream<TcpStream>>),
+    Tls(Box<TlsClient>),
     /// One HTTP/2 stream, presented to the HTTP/1.1 session code (see `pipe`).
     Pipe(Box<super::pipe::Pipe>),
 }
 
-// SAFETY: both variants are `Split` (monoio's TcpStream, and monoio-rustls' stream
-// over a `Split` I/O); the enum only forwards to them.
+// SAFETY: every variant is `Split` (monoio's TcpStream; rustls in readiness mode,
+// touched only within a poll; a pipe's lanes are independent); the enum only forwards
+// to them. (The compatibility TLS stream is not: see [`TlsClient`].)
 unsafe impl Split for ClientStream {}
+
+/// A client's TLS connection after its handshake (see [`TlsConn`]).
+pub type TlsClient = TlsConn<rustls::ServerConnection, ServerTlsStream<TcpStream>>;
+
+/// A server's TLS connection after its handshake (see [`TlsConn`]).
+pub type TlsServer = TlsConn<rustls::ClientConnection, ClientTlsStream<TcpStream>>;
 
 impl ClientStream {
     /// An HTTP/2 stream's: a second handle on the request it reads.
@@ -38,6 +46,14 @@ impl ClientStream {
         match self {
             ClientStream::Pipe(p) => Some(p.reader()),
             _ => None,
+        }
+    }
+
+    /// Whether its reading and writing halves may be used at once (see [`TlsConn`]).
+    pub fn splits_safely(&self) -> bool {
+        match self {
+            ClientStream::Tls(t) => t.splits_safely(),
+            _ => true,
         }
     }
 
@@ -101,10 +117,8 @@ pub async fn accept_tls(
     };
     // Bytes that came after the handshake are inside `conn` already (read_tls took
     // everything read), so nothing is lost in the hand-over.
-    Ok((
-        ClientStream::Tls(Box::new(ServerTlsStream::new(tcp, conn))),
-        info,
-    ))
+    let tls = TlsConn::over(tcp, conn, ServerTlsStream::new);
+    Ok((ClientStream::Tls(Box::new(tls)), info))
 }
 
 /// Run a handshake (either side: `peer` names the other one) to completion over
@@ -278,7 +292,7 @@ pub enum ServerStream {
 
 /// A TLS connection to a server, with what the idle pool needs to know about it.
 pub struct TlsServerStream {
-    stream: ClientTlsStream<TcpStream>,
+    stream: TlsServer,
     fd: RawFd,
     /// The last read filled the buffer it was given: rustls may hold more decrypted
     /// bytes than the socket shows, which a peek cannot see.
@@ -294,6 +308,14 @@ impl ServerStream {
             ServerStream::Plain(s) => s.as_raw_fd(),
             ServerStream::Tls(s) => s.fd,
             ServerStream::Pipe(_) => -1,
+        }
+    }
+
+    /// Whether its reading and writing halves may be used at once (see [`TlsConn`]).
+    pub fn splits_safely(&self) -> bool {
+        match self {
+            ServerStream::Tls(t) => t.stream.splits_safely(),
+            _ => true,
         }
     }
 
@@ -313,7 +335,10 @@ impl ServerStream {
     /// The protocol the server selected by ALPN (TLS only).
     pub fn alpn(&self) -> Option<Vec<u8>> {
         match self {
-            ServerStream::Tls(s) => s.stream.alpn_protocol(),
+            ServerStream::Tls(s) => match &s.stream {
+                TlsConn::Poll(p) => p.tls.alpn_protocol().map(<[u8]>::to_vec),
+                TlsConn::Compat(c) => c.alpn_protocol(),
+            },
             _ => None,
         }
     }
@@ -350,7 +375,7 @@ impl ServerStream {
     pub fn tls(tcp: TcpStream, conn: rustls::ClientConnection) -> Self {
         let fd = tcp.as_raw_fd();
         ServerStream::Tls(Box::new(TlsServerStream {
-            stream: ClientTlsStream::new(tcp, conn),
+            stream: TlsConn::over(tcp, conn, ClientTlsStream::new),
             fd,
             filled: false,
         }))
@@ -358,10 +383,14 @@ impl ServerStream {
 }
 
 impl TlsServerStream {
-    /// The socket and rustls' connection, once the handshake is done: nothing is
-    /// buffered between them then ([`connect_tls`]) unless the stream was used.
-    pub fn into_parts(self) -> (TcpStream, rustls::ClientConnection) {
-        self.stream.into_parts()
+    /// rustls in readiness mode, for an HTTP/2 connection: the stream back when the
+    /// driver kept it in completion mode.
+    pub fn into_poll(self: Box<Self>) -> Result<TlsPoll<rustls::ClientConnection>, Box<Self>> {
+        let TlsServerStream { stream, fd, filled } = *self;
+        match stream {
+            TlsConn::Poll(p) => Ok(p),
+            stream => Err(Box::new(TlsServerStream { stream, fd, filled })),
+        }
     }
 }
 

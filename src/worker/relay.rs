@@ -8,12 +8,14 @@
 
 use std::cell::Cell;
 use std::future::Future;
+use std::io;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Split, Splitable};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Splitable};
 
 use super::error::{SessionError, Side};
+use crate::tls::{ClientStream, ServerStream};
 
 /// Inactivity limits of each side.
 #[derive(Debug, Clone, Copy)]
@@ -86,17 +88,20 @@ impl Activity {
 }
 
 /// Relay until both directions are closed. The buffers come back when the relay ends
-/// cleanly so the worker can reuse them.
-pub async fn relay<C, S>(
-    client: C,
-    server: S,
+/// cleanly so the worker can reuse them. A TLS connection the driver kept out of
+/// readiness mode (it could not register the socket: short of resources) is refused:
+/// its stream cannot be read and written at once safely (see `tls::TlsConn`).
+pub async fn relay(
+    client: ClientStream,
+    server: ServerStream,
     timeouts: Timeouts,
     buffers: (Vec<u8>, Vec<u8>),
-) -> Result<(RelayStats, Vec<u8>, Vec<u8>), SessionError>
-where
-    C: AsyncReadRent + AsyncWriteRent + Split,
-    S: AsyncReadRent + AsyncWriteRent + Split,
-{
+) -> Result<(RelayStats, Vec<u8>, Vec<u8>), SessionError> {
+    if !client.splits_safely() || !server.splits_safely() {
+        return Err(SessionError::Local(io::Error::other(
+            "a TLS connection outside readiness mode cannot be relayed",
+        )));
+    }
     let activity = Activity::new();
     let (client_rd, client_wr) = client.into_split();
     let (server_rd, server_wr) = server.into_split();

@@ -17,8 +17,7 @@ use monoio_compat::StreamWrapper;
 use rustls::{ClientConnection, ServerConnection};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::tls_io::TlsPoll;
-use crate::tls::{ClientStream, ServerStream};
+use crate::tls::{ClientStream, ServerStream, TlsConn, TlsPoll};
 
 /// What the `h2` crate reads and writes: over a client's stream `S` = `ClientStream`
 /// and `C` = rustls' `ServerConnection`, over a server's the other way round.
@@ -46,19 +45,11 @@ impl H2Io<ClientStream, ServerConnection> {
                 Ok(p) => H2Io::Poll(p),
                 Err(tcp) => H2Io::Compat(StreamWrapper::new(ClientStream::Plain(tcp))),
             },
-            // Fresh from the handshake (`tls::accept_tls`), which leaves every byte read
-            // after it inside rustls: the TLS stream's own buffers hold nothing yet, so
-            // taking rustls out of it loses nothing.
-            ClientStream::Tls(tls) => {
-                let (tcp, tls) = (*tls).into_parts();
-                match poll_mode(tcp) {
-                    Ok(io) => H2Io::Tls(Box::new(TlsPoll { io, tls })),
-                    Err(tcp) => {
-                        let stream = monoio_rustls::ServerTlsStream::new(tcp, tls);
-                        H2Io::Compat(StreamWrapper::new(ClientStream::Tls(Box::new(stream))))
-                    }
-                }
-            }
+            // In readiness mode already (`tls::accept_tls`) unless the driver refused.
+            ClientStream::Tls(tls) => match *tls {
+                TlsConn::Poll(p) => H2Io::Tls(Box::new(p)),
+                compat => H2Io::Compat(StreamWrapper::new(ClientStream::Tls(Box::new(compat)))),
+            },
             other => H2Io::Compat(StreamWrapper::new(other)),
         }
     }
@@ -71,16 +62,12 @@ impl H2Io<ServerStream, ClientConnection> {
                 Ok(p) => H2Io::Poll(p),
                 Err(tcp) => H2Io::Compat(StreamWrapper::new(ServerStream::Plain(tcp))),
             },
-            // Fresh from the handshake (`tls::connect_tls`, which, like `accept_tls`,
-            // leaves every byte read inside rustls) and the PROXY header, if any, sent
-            // before it: nothing is buffered outside rustls.
-            ServerStream::Tls(tls) => {
-                let (tcp, tls) = (*tls).into_parts();
-                match poll_mode(tcp) {
-                    Ok(io) => H2Io::Tls(Box::new(TlsPoll { io, tls })),
-                    Err(tcp) => H2Io::Compat(StreamWrapper::new(ServerStream::tls(tcp, tls))),
-                }
-            }
+            // In readiness mode already (`tls::connect_tls`) unless the driver refused;
+            // the PROXY header, if any, went before the handshake.
+            ServerStream::Tls(tls) => match tls.into_poll() {
+                Ok(p) => H2Io::Tls(Box::new(p)),
+                Err(tls) => H2Io::Compat(StreamWrapper::new(ServerStream::Tls(tls))),
+            },
             other => H2Io::Compat(StreamWrapper::new(other)),
         }
     }

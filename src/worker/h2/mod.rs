@@ -12,8 +12,7 @@
 //! | `mod.rs` | one connection: handshake with the frontend's limits, accepting streams, idle timeout, GOAWAY when stopping or past the reset budget |
 //! | `stream.rs` | one stream: checked, translated, fed to the session through a pipe; the response sent back as HEADERS and DATA |
 //! | `send.rs` | DATA sent within the peer's window (both sides) |
-//! | `io.rs` | the byte stream under the library: plain TCP in readiness mode (no adapter buffers; nothing in flight while idle), TLS through `tls_io.rs` |
-//! | `tls_io.rs` | TLS in readiness mode, a client's or a server's: rustls driven directly over the socket |
+//! | `io.rs` | the byte stream under the library: plain TCP in readiness mode (no adapter buffers; nothing in flight while idle), TLS through `crate::tls::TlsPoll` |
 //! | `upstream.rs` | servers with `proto = "h2"`: this worker's connections to them, opening one, a stream handed to the session as a pipe |
 //! | `forward.rs` | one request on a server stream: HTTP/1.1 from the pipe as HEADERS, DATA and trailers; the response back as HTTP/1.1 |
 
@@ -21,7 +20,6 @@ mod forward;
 mod io;
 mod send;
 mod stream;
-mod tls_io;
 mod upstream;
 
 pub use upstream::{open_stream, ServerConns, StreamOpts};

@@ -5,7 +5,7 @@
 //! retries, balancing, limits, statistics and the access log work unchanged; a task
 //! per stream (`forward.rs`) translates. The `h2` crate's client half runs over the
 //! server connection in readiness mode (`io.rs`; over TLS, rustls driven directly,
-//! `tls_io.rs`), on this worker's runtime (no Send, no locks): one driver task per
+//! `crate::tls::TlsPoll`), on this worker's runtime (no Send, no locks): one driver task per
 //! connection.
 //!
 //! A connection is opened with the server's connect settings (`timeout_connect`,
