@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::peers::AgentPeer;
 use common::switch::{admin_config, spread, Switch};
 use common::{tool_installed, Ringlb, PATIENCE};
 
@@ -196,6 +197,10 @@ fn levels_prompt_and_removal_at_exit() {
         "Permission denied\n\n"
     );
     assert_eq!(socat(&path, "show cli level\n"), "operator\n\n");
+    assert_eq!(
+        socat(&path, "disable health app/a; enable agent app/a\n"),
+        "Permission denied\n\nPermission denied\n\n"
+    );
     // A session lowers its own level, never raises it.
     assert_eq!(socat(&path, "user; show cli level\n"), "\nuser\n\n");
     assert!(socat(&path, "get weight app/a\n").starts_with("1 (initial 1)"));
@@ -207,6 +212,106 @@ fn levels_prompt_and_removal_at_exit() {
     r.wait_exit();
     assert!(!path.exists(), "the socket file is removed at exit");
     let _ = std::fs::remove_dir(path.parent().unwrap());
+}
+
+/// Servers a and b with an http check every 100 ms (rise 1, fall 1); a has an agent.
+fn checked_config(a: &Switch, b: &Switch, agent_port: u16, path: &Path) -> String {
+    format!(
+        "[global]\nworkers = 1\npin_workers = false\nadmin_bind = \"127.0.0.1:0\"\n\
+         admin_socket = \"{}\"\nadmin_socket_level = \"admin\"\n\n\
+         [[frontend]]\nname = \"web\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\ndefault_backend = \"app\"\n\n\
+         [[backend]]\nname = \"app\"\n[backend.check]\nkind = \"http\"\npath = \"/health\"\ninterval = \"100ms\"\n\
+         timeout = \"2s\"\nrise = 1\nfall = 1\nagent_interval = \"100ms\"\n\n\
+         [[backend.server]]\nname = \"a\"\naddress = \"{}\"\ncheck = true\n\
+         agent_check = true\nagent_port = {agent_port}\n\n\
+         [[backend.server]]\nname = \"b\"\naddress = \"{}\"\ncheck = true\n",
+        path.display(),
+        a.addr,
+        b.addr
+    )
+}
+
+/// A server's `status` column in `show stat`.
+fn status_of(path: &Path, server: &str) -> String {
+    let stat = socat(path, "show stat\n");
+    let prefix = format!("app,{server},");
+    let row = stat.lines().find(|l| l.starts_with(&prefix)).unwrap();
+    row.split(',').nth(17).unwrap().to_string()
+}
+
+#[test]
+fn disable_health_and_agent_freeze_the_state() {
+    if !tool_installed("disable_health_and_agent_freeze_the_state", "socat") {
+        return;
+    }
+    let (a, b) = (Switch::start("a"), Switch::start("b"));
+    let agent = AgentPeer::start("up\n");
+    let path = socket_path("health");
+    let mut r = Ringlb::start(&checked_config(&a, &b, agent.addr.port(), &path));
+    let front = r.addr();
+    b.wait_probes(2);
+
+    // b fails its check and goes down; with its check stopped it stays down, even
+    // once it would pass, and takes no traffic.
+    b.set_health(503);
+    r.wait_for("app/b DOWN");
+    assert_eq!(socat(&path, "disable health app/b\n"), "\n");
+    b.set_health(200);
+    let probed = b.probes();
+    a.wait_probes(a.probes() + 5);
+    assert!(
+        b.probes() <= probed + 1,
+        "b probed while its check is stopped"
+    );
+    assert_eq!(status_of(&path, "b"), "DOWN");
+    assert_eq!(spread(front, 6).get("a"), Some(&6));
+    assert_eq!(socat(&path, "enable health app/b\n"), "\n");
+    r.wait_for("app/b UP");
+    let seen = spread(front, 8);
+    assert_eq!(
+        (seen.get("a"), seen.get("b")),
+        (Some(&4), Some(&4)),
+        "{seen:?}"
+    );
+
+    // a, up, with its check stopped: HAProxy's `no check`, and it keeps its traffic
+    // while it fails; resumed, the check takes it down.
+    assert_eq!(socat(&path, "disable health app/a\n"), "\n");
+    assert_eq!(status_of(&path, "a"), "no check");
+    a.set_health(503);
+    b.wait_probes(b.probes() + 5);
+    let seen = spread(front, 8);
+    assert_eq!(
+        (seen.get("a"), seen.get("b")),
+        (Some(&4), Some(&4)),
+        "{seen:?}"
+    );
+    assert_eq!(socat(&path, "enable health app/a\n"), "\n");
+    r.wait_for("app/a DOWN");
+    a.set_health(200);
+    r.wait_for("app/a UP");
+
+    // The agent stopped: not asked, its `down` not heard; resumed, it is.
+    assert_eq!(socat(&path, "disable agent app/a\n"), "\n");
+    agent.say("down\n");
+    let asked = agent.asked.load(std::sync::atomic::Ordering::SeqCst);
+    b.wait_probes(b.probes() + 5);
+    assert!(agent.asked.load(std::sync::atomic::Ordering::SeqCst) <= asked + 1);
+    assert_eq!(status_of(&path, "a"), "UP");
+    assert_eq!(socat(&path, "enable agent app/a\n"), "\n");
+    let line = r.wait_for("app/a DOWN");
+    assert!(line.contains("agent says"), "{line}");
+
+    // HAProxy's answers: b has no agent; no such server.
+    assert_eq!(socat(&path, "disable agent app/b\n"), "\n");
+    assert_eq!(
+        socat(&path, "enable agent app/b\n"),
+        "Agent was not configured on this server, cannot enable.\n\n"
+    );
+    assert_eq!(
+        socat(&path, "disable health app/zz\n"),
+        "No such server.\n\n"
+    );
 }
 
 #[test]

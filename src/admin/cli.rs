@@ -4,6 +4,7 @@
 //! socket and the execution against the control plane are in `cli_serve.rs`.
 
 use crate::config::CliLevel;
+use crate::control::Probe;
 use crate::lb::Admin;
 
 /// `show stat`'s columns, exactly as HAProxy 2.6 prints them after `# ` (checked
@@ -54,12 +55,18 @@ pub enum Command {
     SetAdmin(String, String, Admin),
     SetWeight(String, String, Weight),
     ClearTable(String, String),
+    /// `enable|disable health|agent <bk>/<srv>`: the probe, and whether it runs.
+    SetProbe(String, String, Probe, bool),
 }
 
 /// `help`'s text: the commands this socket answers, in HAProxy's layout.
 pub const HELP: &str = "The following commands are valid at this level:
   clear table <table> key <k>             : remove an entry from a table
+  disable agent <bk>/<srv>                : disable agent checks
+  disable health <bk>/<srv>               : disable health checks
   disable server <bk>/<srv>               : disable a server for maintenance (use 'set server' instead)
+  enable agent <bk>/<srv>                 : enable agent checks
+  enable health <bk>/<srv>                : enable health checks
   enable server <bk>/<srv>                : enable a disabled server (use 'set server' instead)
   get weight <bk>/<srv>                   : report a server's current weight
   help                                    : full commands list
@@ -129,6 +136,14 @@ pub fn parse(cmd: &str) -> Result<Command, String> {
         ["get", "weight", ..] => server(2).map(|(b, s)| Command::GetWeight(b, s)),
         ["disable", "server", ..] => server(2).map(|(b, s)| Command::SetAdmin(b, s, Admin::Maint)),
         ["enable", "server", ..] => server(2).map(|(b, s)| Command::SetAdmin(b, s, Admin::Ready)),
+        [verb @ ("enable" | "disable"), what @ ("health" | "agent"), ..] => {
+            let probe = if *what == "health" {
+                Probe::Health
+            } else {
+                Probe::Agent
+            };
+            server(2).map(|(b, s)| Command::SetProbe(b, s, probe, *verb == "enable"))
+        }
         ["set", "weight", _, v] => {
             let (b, s) = server(2)?;
             Ok(Command::SetWeight(b, s, weight(v)?))
@@ -187,10 +202,13 @@ fn weight(v: &str) -> Result<Weight, String> {
 }
 
 /// The level a command needs, as HAProxy asks: reading is for everyone, changes
-/// (server state and weight, clearing a table entry) are for `admin`.
+/// (server state and weight, stopping a probe, clearing a table entry) are for `admin`.
 pub fn needs(cmd: &Command) -> CliLevel {
     match cmd {
-        Command::SetAdmin(..) | Command::SetWeight(..) | Command::ClearTable(..) => CliLevel::Admin,
+        Command::SetAdmin(..)
+        | Command::SetWeight(..)
+        | Command::ClearTable(..)
+        | Command::SetProbe(..) => CliLevel::Admin,
         _ => CliLevel::User,
     }
 }
@@ -281,6 +299,28 @@ mod tests {
             Ok(Command::ClearTable("t".into(), "1.2.3.4".into()))
         );
         assert_eq!(parse("operator"), Ok(Command::Lower(CliLevel::Operator)));
+        let probe = |b: &str, s: &str, p, on| Command::SetProbe(b.into(), s.into(), p, on);
+        assert_eq!(
+            parse("disable health app/web1"),
+            Ok(probe("app", "web1", Probe::Health, false))
+        );
+        assert_eq!(
+            parse("enable health app/web1"),
+            Ok(probe("app", "web1", Probe::Health, true))
+        );
+        assert_eq!(
+            parse("disable agent app/web1"),
+            Ok(probe("app", "web1", Probe::Agent, false))
+        );
+        assert_eq!(
+            parse("enable agent app/web1"),
+            Ok(probe("app", "web1", Probe::Agent, true))
+        );
+        assert_eq!(
+            parse("disable health app").unwrap_err(),
+            "Require 'backend/server'.\n"
+        );
+        assert_eq!(needs(&parse("enable agent a/b").unwrap()), CliLevel::Admin);
     }
 
     #[test]

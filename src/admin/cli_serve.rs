@@ -17,7 +17,7 @@ use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use super::cli::{self, Command};
 use super::render::{self, Totals};
 use crate::config::{AdminSocket, CliLevel};
-use crate::control::Control;
+use crate::control::{Control, Probe};
 
 /// A line must arrive within this (HAProxy's `stats timeout` default is 10 s).
 const IDLE: Duration = Duration::from_secs(10);
@@ -321,12 +321,46 @@ async fn execute(control: &Rc<Control>, cmd: &Command, level: CliLevel) -> Strin
             }
             Err(e) => e.into(),
         },
+        Command::SetProbe(b, s, probe, on) => match find(control, b, s) {
+            Ok((bi, si)) => set_probe(control, (bi, si), (b, s), *probe, *on).await,
+            Err(e) => e.into(),
+        },
         Command::ClearTable(t, k) => match super::server::clear_key(control, t, k).await {
             Ok(()) => String::new(),
             Err(e) => format!("{e}\n"),
         },
         Command::Prompt | Command::Quit | Command::Lower(_) => String::new(),
     }
+}
+
+/// `enable|disable health|agent`. As HAProxy 2.6: stopping a probe the server does
+/// not have says nothing; starting one is refused.
+async fn set_probe(
+    control: &Rc<Control>,
+    (bi, si): (usize, usize),
+    (b, s): (&str, &str),
+    probe: Probe,
+    on: bool,
+) -> String {
+    let what = match probe {
+        Probe::Health => "health check",
+        Probe::Agent => "agent",
+    };
+    if !control.pause_probe(bi, si, probe, !on) {
+        return match (on, probe) {
+            (false, _) => String::new(),
+            (true, Probe::Health) => {
+                "Health check was not configured on this server, cannot enable.\n".into()
+            }
+            (true, Probe::Agent) => {
+                "Agent was not configured on this server, cannot enable.\n".into()
+            }
+        };
+    }
+    let done = if on { "resumed" } else { "stopped" };
+    tracing::info!("{b}/{s}: {what} {done} (admin socket)");
+    control.barrier().await;
+    String::new()
 }
 
 fn find(control: &Control, b: &str, s: &str) -> Result<(usize, usize), &'static str> {

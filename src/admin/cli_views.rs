@@ -146,6 +146,9 @@ fn server_status(
         (Admin::Maint, _) => "MAINT".into(),
         (Admin::Drain, _) => "DRAIN".into(),
         _ if !e.config.check => "no check".into(),
+        // `disable health`: HAProxy says `no check` while up, plain `DOWN` while down.
+        (_, Oper::Up) if e.check_paused && e.agent_down().is_none() => "no check".into(),
+        (_, Oper::Down) if e.check_paused && e.agent_down().is_none() => "DOWN".into(),
         _ => render::state_text(e, check.fall, check.rise),
     }
 }

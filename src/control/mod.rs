@@ -33,6 +33,7 @@ mod sampler;
 pub mod table;
 mod track;
 
+pub use checks::Probe;
 pub use plane::Control;
 pub use reload::Listening;
 pub use sampler::history_loop;
