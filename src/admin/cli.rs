@@ -3,6 +3,7 @@
 //! each needs, and the `show stat` CSV (HAProxy 2.6's columns, in its order). The
 //! socket and the execution against the control plane are in `cli_serve.rs`.
 
+use super::cli_typed::Format;
 use crate::config::CliLevel;
 use crate::control::Probe;
 use crate::lb::Admin;
@@ -46,8 +47,8 @@ pub enum Command {
     /// `operator` / `user`: lower this session's level.
     Lower(CliLevel),
     ShowCliLevel,
-    ShowInfo,
-    ShowStat,
+    ShowInfo(Format),
+    ShowStat(Format),
     ShowServersState(Option<String>),
     ShowBackend,
     ShowTable,
@@ -77,9 +78,9 @@ pub const HELP: &str = "The following commands are valid at this level:
   set weight <bk>/<srv> <w>[%]            : change a server's weight (use 'set server' instead)
   show backend                            : list backends in the current running config
   show cli level                          : display the level of the current CLI session
-  show info                               : report information about the running process
+  show info [json|typed]                  : report information about the running process
   show servers state [<backend>]          : dump volatile server information (all or for a single backend)
-  show stat                               : report counters for each proxy and server
+  show stat [json|typed]                  : report counters for each proxy and server
   show table                              : report table usage stats
   user                                    : lower the level of the current CLI session to user
 ";
@@ -123,12 +124,19 @@ pub fn parse(cmd: &str) -> Result<Command, String> {
         ["operator"] => Ok(Command::Lower(CliLevel::Operator)),
         ["user"] => Ok(Command::Lower(CliLevel::User)),
         ["show", "cli", "level"] => Ok(Command::ShowCliLevel),
-        ["show", "info", ..] => Ok(Command::ShowInfo),
-        // `show stat [iid type sid]`: the filter words are accepted and not applied.
-        ["show", "stat", rest @ ..] if rest.iter().all(|a| a.parse::<i64>().is_ok()) => {
-            Ok(Command::ShowStat)
+        // `show info [desc|json|typed|float]`: words other than the format are ignored.
+        ["show", "info", rest @ ..] => Ok(Command::ShowInfo(format_in(rest))),
+        // `show stat [iid type sid] [typed|json]`: the filter is accepted, not applied.
+        ["show", "stat", rest @ ..]
+            if rest
+                .iter()
+                .all(|a| a.parse::<i64>().is_ok() || Format::of(a).is_some()) =>
+        {
+            Ok(Command::ShowStat(format_in(rest)))
         }
-        ["show", "stat", ..] => Err("ringlb answers 'show stat' in CSV only.\n".into()),
+        ["show", "stat", ..] => {
+            Err("ringlb answers 'show stat' in CSV, 'typed' or 'json'.\n".into())
+        }
         ["show", "servers", "state"] => Ok(Command::ShowServersState(None)),
         ["show", "servers", "state", b] => Ok(Command::ShowServersState(Some(b.to_string()))),
         ["show", "backend"] => Ok(Command::ShowBackend),
@@ -186,6 +194,15 @@ pub fn parse(cmd: &str) -> Result<Command, String> {
 fn unknown() -> String {
     let list = HELP.split_once('\n').map_or("", |(_, rest)| rest);
     format!("Unknown command, but maybe one of the following ones is a better match:\n{list}")
+}
+
+/// The last format word among a command's arguments (HAProxy: the last one wins).
+fn format_in(words: &[&str]) -> Format {
+    words
+        .iter()
+        .rev()
+        .find_map(|w| Format::of(w))
+        .unwrap_or(Format::Plain)
 }
 
 /// `N` or `N%`.
@@ -257,9 +274,26 @@ mod tests {
     #[test]
     fn commands_parse_as_haproxy_spells_them() {
         let s = |b: &str, v: &str| (b.to_string(), v.to_string());
-        assert_eq!(parse("show stat"), Ok(Command::ShowStat));
-        assert_eq!(parse("show stat -1 -1 -1"), Ok(Command::ShowStat));
-        assert!(parse("show stat json").is_err());
+        assert_eq!(parse("show stat"), Ok(Command::ShowStat(Format::Plain)));
+        assert_eq!(
+            parse("show stat -1 -1 -1"),
+            Ok(Command::ShowStat(Format::Plain))
+        );
+        assert_eq!(parse("show stat json"), Ok(Command::ShowStat(Format::Json)));
+        assert_eq!(
+            parse("show stat -1 -1 -1 typed"),
+            Ok(Command::ShowStat(Format::Typed))
+        );
+        assert!(parse("show stat up").is_err());
+        assert_eq!(parse("show info"), Ok(Command::ShowInfo(Format::Plain)));
+        assert_eq!(
+            parse("show info typed"),
+            Ok(Command::ShowInfo(Format::Typed))
+        );
+        assert_eq!(
+            parse("show info desc json"),
+            Ok(Command::ShowInfo(Format::Json))
+        );
         assert_eq!(
             parse("show servers state app"),
             Ok(Command::ShowServersState(Some("app".into())))
@@ -355,7 +389,7 @@ mod tests {
             needs(&parse("disable server a/b").unwrap()),
             CliLevel::Admin
         );
-        assert_eq!(needs(&parse("show stat").unwrap()), CliLevel::User);
+        assert_eq!(needs(&parse("show stat json").unwrap()), CliLevel::User);
         assert_eq!(needs(&parse("get weight a/b").unwrap()), CliLevel::User);
         assert!(CliLevel::User < CliLevel::Operator && CliLevel::Operator < CliLevel::Admin);
     }

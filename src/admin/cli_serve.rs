@@ -258,11 +258,11 @@ async fn execute(control: &Rc<Control>, cmd: &Command, level: CliLevel) -> Strin
     match cmd {
         Command::Help => cli::HELP.to_string(),
         Command::ShowCliLevel => format!("{}\n", level.name()),
-        Command::ShowInfo => {
-            super::cli_views::show_info(control, &Totals::of(&control.collect().await))
+        Command::ShowInfo(format) => {
+            super::cli_views::show_info(control, &Totals::of(&control.collect().await), *format)
         }
-        Command::ShowStat => {
-            super::cli_views::show_stat(control, &Totals::of(&control.collect().await))
+        Command::ShowStat(format) => {
+            super::cli_views::show_stat(control, &Totals::of(&control.collect().await), *format)
         }
         Command::ShowServersState(b) => super::cli_views::servers_state(control, b.as_deref()),
         Command::ShowBackend => {
