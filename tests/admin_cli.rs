@@ -318,6 +318,50 @@ fn disable_health_and_agent_freeze_the_state() {
 }
 
 #[test]
+fn set_server_addr_moves_traffic() {
+    if !tool_installed("set_server_addr_moves_traffic", "socat") {
+        return;
+    }
+    let (r, a, b, path) = start("addr", "admin");
+    let c = Switch::start("c");
+    let (ip, port) = (c.addr.ip(), c.addr.port());
+    // a's address becomes c's: a's share of the traffic goes there.
+    assert_eq!(
+        socat(&path, &format!("set server app/a addr {ip} port {port}\n")),
+        format!(
+            "no need to change the addr, port changed from '{}' to '{port}' by 'stats socket command'\n\n",
+            a.addr.port()
+        )
+    );
+    let seen = spread(r.addr(), 8);
+    assert_eq!(
+        (seen.get("c"), seen.get("b")),
+        (Some(&4), Some(&4)),
+        "{seen:?}"
+    );
+    let stat = socat(&path, "show stat typed\n");
+    assert!(
+        stat.contains(&format!("S.1.1.73.addr.1:CGS:str:{}\n", c.addr)),
+        "{stat}"
+    );
+    assert_eq!(
+        socat(&path, &format!("set server app/a addr {ip}\n")),
+        "no need to change the addr by 'stats socket command'\n\n"
+    );
+    assert_eq!(
+        socat(&path, "set server app/b addr 127.0.0.300\n"),
+        "Invalid addr '127.0.0.300' by 'stats socket command'\n\n"
+    );
+    assert_eq!(
+        socat(&path, "set server app/zz addr 127.0.0.1\n"),
+        "No such server.\n\n"
+    );
+    assert_eq!(spread(r.addr(), 4).get("b"), Some(&2));
+    assert_eq!(b.requests(), 6);
+    assert_eq!(a.requests(), 0, "nothing reached a's old address");
+}
+
+#[test]
 fn a_reload_moves_the_socket_and_applies_level_and_mode() {
     if !tool_installed(
         "a_reload_moves_the_socket_and_applies_level_and_mode",

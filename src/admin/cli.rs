@@ -3,6 +3,8 @@
 //! each needs, and the `show stat` CSV (HAProxy 2.6's columns, in its order). The
 //! socket and the execution against the control plane are in `cli_serve.rs`.
 
+use std::net::{IpAddr, SocketAddr};
+
 use super::cli_typed::Format;
 use crate::config::CliLevel;
 use crate::control::Probe;
@@ -56,6 +58,8 @@ pub enum Command {
     SetAdmin(String, String, Admin),
     SetWeight(String, String, Weight),
     ClearTable(String, String),
+    /// `set server <bk>/<srv> addr <ip> [port <p>]`.
+    SetAddr(String, String, IpAddr, Option<u16>),
     /// `enable|disable health|agent <bk>/<srv>`: the probe, and whether it runs.
     SetProbe(String, String, Probe, bool),
 }
@@ -75,6 +79,7 @@ pub const HELP: &str = "The following commands are valid at this level:
   prompt                                  : toggle interactive mode with prompt
   quit                                    : disconnect
   set server <bk>/<srv> state|weight <v>  : change a server's state (ready|drain|maint) or weight
+  set server <bk>/<srv> addr <ip> [port <p>] : change a server's address
   set weight <bk>/<srv> <w>[%]            : change a server's weight (use 'set server' instead)
   show backend                            : list backends in the current running config
   show cli level                          : display the level of the current CLI session
@@ -175,10 +180,38 @@ pub fn parse(cmd: &str) -> Result<Command, String> {
             let (b, s) = server(2)?;
             Ok(Command::SetWeight(b, s, weight(v)?))
         }
+        ["set", "server", _, "addr", rest @ ..] => {
+            let (b, s) = server(2)?;
+            let (ip, port) = match rest {
+                [ip] => (*ip, None),
+                [ip, "port", p] => (*ip, Some(*p)),
+                [ip, "port"] => (*ip, Some("")),
+                _ => {
+                    return Err(
+                        "set server <b>/<s> addr requires an address and optionally a port.\n"
+                            .into(),
+                    )
+                }
+            };
+            let Ok(ip) = ip.parse::<IpAddr>() else {
+                return Err(format!("Invalid addr '{ip}' by 'stats socket command'\n"));
+            };
+            let port = match port.map(str::parse::<u16>) {
+                None => None,
+                Some(Ok(p)) => Some(p),
+                Some(Err(_)) => {
+                    return Err(format!(
+                        "no need to change the addr, problem converting port '{}' to an int by 'stats socket command'\n",
+                        port.unwrap_or("")
+                    ))
+                }
+            };
+            Ok(Command::SetAddr(b, s, ip, port))
+        }
         ["set", "server", _, ..] => {
             server(2)?;
             Err(
-                "ringlb's 'set server' changes 'state' (ready|drain|maint) or 'weight' only.\n"
+                "ringlb's 'set server' changes 'state' (ready|drain|maint), 'weight' or 'addr' only.\n"
                     .into(),
             )
         }
@@ -225,7 +258,8 @@ pub fn needs(cmd: &Command) -> CliLevel {
         Command::SetAdmin(..)
         | Command::SetWeight(..)
         | Command::ClearTable(..)
-        | Command::SetProbe(..) => CliLevel::Admin,
+        | Command::SetProbe(..)
+        | Command::SetAddr(..) => CliLevel::Admin,
         _ => CliLevel::User,
     }
 }
@@ -244,6 +278,26 @@ pub fn stat_row(fields: &[(&str, String)]) -> String {
     }
     row.push('\n');
     row
+}
+
+/// The new address of a server at `old` after `set server ... addr ip [port p]`, and
+/// HAProxy 2.6's answer saying what changed.
+pub fn new_addr(old: SocketAddr, ip: IpAddr, port: Option<u16>) -> (SocketAddr, String) {
+    let mut said = if old.ip() == ip {
+        "no need to change the addr".to_string()
+    } else {
+        format!("IP changed from '{}' to '{ip}'", old.ip())
+    };
+    match port {
+        Some(p) if p != old.port() => {
+            said.push_str(&format!(", port changed from '{}' to '{p}'", old.port()))
+        }
+        Some(_) => said.push_str(", no need to change the port"),
+        None if old.ip() != ip => said.push_str(", no need to change the port"),
+        None => {}
+    }
+    said.push_str(" by 'stats socket command'\n");
+    (SocketAddr::new(ip, port.unwrap_or(old.port())), said)
 }
 
 /// `show info`'s `Uptime`: `0d 0h00m03s`.
@@ -407,6 +461,62 @@ mod tests {
         let status = STAT_COLUMNS.split(',').position(|c| c == "status").unwrap();
         assert_eq!(row.split(',').nth(status), Some("UP"));
         assert_eq!(stat_row(&[]).matches(',').count(), columns);
+    }
+
+    #[test]
+    fn addresses_change_with_haproxys_words() {
+        let old: SocketAddr = "127.0.0.1:80".parse().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let by = " by 'stats socket command'\n";
+        let (a, said) = new_addr(old, ip("127.0.0.2"), None);
+        assert_eq!(a, "127.0.0.2:80".parse().unwrap());
+        assert_eq!(
+            said,
+            format!("IP changed from '127.0.0.1' to '127.0.0.2', no need to change the port{by}")
+        );
+        let (a, said) = new_addr(old, ip("::1"), Some(81));
+        assert_eq!(a, "[::1]:81".parse().unwrap());
+        assert_eq!(
+            said,
+            format!("IP changed from '127.0.0.1' to '::1', port changed from '80' to '81'{by}")
+        );
+        assert_eq!(
+            new_addr(old, ip("127.0.0.1"), None).1,
+            format!("no need to change the addr{by}")
+        );
+        assert_eq!(
+            new_addr(old, ip("127.0.0.1"), Some(80)).1,
+            format!("no need to change the addr, no need to change the port{by}")
+        );
+        assert_eq!(
+            new_addr(old, ip("127.0.0.1"), Some(8080)).1,
+            format!("no need to change the addr, port changed from '80' to '8080'{by}")
+        );
+        assert_eq!(
+            parse("set server app/a addr 10.0.0.1 port 8080"),
+            Ok(Command::SetAddr(
+                "app".into(),
+                "a".into(),
+                ip("10.0.0.1"),
+                Some(8080)
+            ))
+        );
+        assert_eq!(
+            parse("set server app/a addr bogus").unwrap_err(),
+            format!("Invalid addr 'bogus'{by}")
+        );
+        assert_eq!(
+            parse("set server app/a addr 10.0.0.1 port x").unwrap_err(),
+            format!("no need to change the addr, problem converting port 'x' to an int{by}")
+        );
+        assert_eq!(
+            parse("set server app/a addr").unwrap_err(),
+            "set server <b>/<s> addr requires an address and optionally a port.\n"
+        );
+        assert_eq!(
+            needs(&parse("set server a/b addr ::1").unwrap()),
+            CliLevel::Admin
+        );
     }
 
     #[test]

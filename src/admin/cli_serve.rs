@@ -18,6 +18,7 @@ use super::cli::{self, Command};
 use super::render::{self, Totals};
 use crate::config::{AdminSocket, CliLevel};
 use crate::control::{Control, Probe};
+use crate::msg::Update;
 
 /// A line must arrive within this (HAProxy's `stats timeout` default is 10 s).
 const IDLE: Duration = Duration::from_secs(10);
@@ -321,6 +322,10 @@ async fn execute(control: &Rc<Control>, cmd: &Command, level: CliLevel) -> Strin
             }
             Err(e) => e.into(),
         },
+        Command::SetAddr(b, s, ip, port) => match find(control, b, s) {
+            Ok((bi, si)) => set_addr(control, (bi, si), (b, s), *ip, *port).await,
+            Err(e) => e.into(),
+        },
         Command::SetProbe(b, s, probe, on) => match find(control, b, s) {
             Ok((bi, si)) => set_probe(control, (bi, si), (b, s), *probe, *on).await,
             Err(e) => e.into(),
@@ -331,6 +336,36 @@ async fn execute(control: &Rc<Control>, cmd: &Command, level: CliLevel) -> Strin
         },
         Command::Prompt | Command::Quit | Command::Lower(_) => String::new(),
     }
+}
+
+/// `set server B/S addr`: the workers connect to the new address (the message DNS
+/// resolution sends), checks and agent probe it; a reload returns to the file's.
+async fn set_addr(
+    control: &Rc<Control>,
+    (bi, si): (usize, usize),
+    (b, s): (&str, &str),
+    ip: std::net::IpAddr,
+    port: Option<u16>,
+) -> String {
+    let (addr, said) = {
+        let mut table = control.table.borrow_mut();
+        let Some(e) = table.server_mut(bi, si) else {
+            return "No such server.\n".into();
+        };
+        let (addr, said) = cli::new_addr(e.config.address, ip, port);
+        e.config.address = addr;
+        e.config.address_text = addr.to_string();
+        (addr, said)
+    };
+    control.broadcaster.send_all(|| Update::Address {
+        backend: bi,
+        server: si,
+        addr,
+    });
+    control.sync(bi, si);
+    tracing::info!("{b}/{s}: address {addr} (admin socket)");
+    control.barrier().await;
+    said
 }
 
 /// `enable|disable health|agent`. As HAProxy 2.6: stopping a probe the server does
