@@ -344,18 +344,22 @@ fn set_server_addr_moves_traffic() {
         stat.contains(&format!("S.1.1.73.addr.1:CGS:str:{}\n", c.addr)),
         "{stat}"
     );
-    assert_eq!(
-        socat(&path, &format!("set server app/a addr {ip}\n")),
-        "no need to change the addr by 'stats socket command'\n\n"
-    );
-    assert_eq!(
-        socat(&path, "set server app/b addr 127.0.0.300\n"),
-        "Invalid addr '127.0.0.300' by 'stats socket command'\n\n"
-    );
-    assert_eq!(
-        socat(&path, "set server app/zz addr 127.0.0.1\n"),
-        "No such server.\n\n"
-    );
+    for (cmd, answer) in [
+        (
+            format!("set server app/a addr {ip}\n"),
+            "no need to change the addr by 'stats socket command'\n\n",
+        ),
+        (
+            "set server app/b addr 127.0.0.300\n".into(),
+            "Invalid addr '127.0.0.300' by 'stats socket command'\n\n",
+        ),
+        (
+            "set server app/zz addr 127.0.0.1\n".into(),
+            "No such server.\n\n",
+        ),
+    ] {
+        assert_eq!(socat(&path, &cmd), answer, "{cmd}");
+    }
     assert_eq!(spread(r.addr(), 4).get("b"), Some(&2));
     assert_eq!(b.requests(), 6);
     assert_eq!(a.requests(), 0, "nothing reached a's old address");
