@@ -6,16 +6,20 @@
 //! dropping privileges to `global.user`, root only); a reload moves it
 //! and applies a new level and mode; an upgrade's new process serves the same path;
 //! and HAProxy 2.6's `show stat` header, taken from the installed haproxy, is column
-//! for column ringlb's.
+//! for column ringlb's; so are the fields' positions, tags and types in `show stat`
+//! and `show info`'s `typed` and `json` formats; `disable health` and `disable agent`
+//! freeze a server's state while its probes stop.
 
 mod common;
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::peers::AgentPeer;
 use common::switch::{admin_config, spread, Switch};
 use common::{tool_installed, Ringlb, PATIENCE};
 
@@ -196,6 +200,10 @@ fn levels_prompt_and_removal_at_exit() {
         "Permission denied\n\n"
     );
     assert_eq!(socat(&path, "show cli level\n"), "operator\n\n");
+    assert_eq!(
+        socat(&path, "disable health app/a; enable agent app/a\n"),
+        "Permission denied\n\nPermission denied\n\n"
+    );
     // A session lowers its own level, never raises it.
     assert_eq!(socat(&path, "user; show cli level\n"), "\nuser\n\n");
     assert!(socat(&path, "get weight app/a\n").starts_with("1 (initial 1)"));
@@ -207,6 +215,154 @@ fn levels_prompt_and_removal_at_exit() {
     r.wait_exit();
     assert!(!path.exists(), "the socket file is removed at exit");
     let _ = std::fs::remove_dir(path.parent().unwrap());
+}
+
+/// Servers a and b with an http check every 100 ms (rise 1, fall 1); a has an agent.
+fn checked_config(a: &Switch, b: &Switch, agent_port: u16, path: &Path) -> String {
+    format!(
+        "[global]\nworkers = 1\npin_workers = false\nadmin_bind = \"127.0.0.1:0\"\n\
+         admin_socket = \"{}\"\nadmin_socket_level = \"admin\"\n\n\
+         [[frontend]]\nname = \"web\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\ndefault_backend = \"app\"\n\n\
+         [[backend]]\nname = \"app\"\n[backend.check]\nkind = \"http\"\npath = \"/health\"\ninterval = \"100ms\"\n\
+         timeout = \"2s\"\nrise = 1\nfall = 1\nagent_interval = \"100ms\"\n\n\
+         [[backend.server]]\nname = \"a\"\naddress = \"{}\"\ncheck = true\n\
+         agent_check = true\nagent_port = {agent_port}\n\n\
+         [[backend.server]]\nname = \"b\"\naddress = \"{}\"\ncheck = true\n",
+        path.display(),
+        a.addr,
+        b.addr
+    )
+}
+
+/// A server's `status` column in `show stat`.
+fn status_of(path: &Path, server: &str) -> String {
+    let stat = socat(path, "show stat\n");
+    let prefix = format!("app,{server},");
+    let row = stat.lines().find(|l| l.starts_with(&prefix)).unwrap();
+    row.split(',').nth(17).unwrap().to_string()
+}
+
+#[test]
+fn disable_health_and_agent_freeze_the_state() {
+    if !tool_installed("disable_health_and_agent_freeze_the_state", "socat") {
+        return;
+    }
+    let (a, b) = (Switch::start("a"), Switch::start("b"));
+    let agent = AgentPeer::start("up\n");
+    let path = socket_path("health");
+    let mut r = Ringlb::start(&checked_config(&a, &b, agent.addr.port(), &path));
+    let front = r.addr();
+    b.wait_probes(2);
+
+    // b fails its check and goes down; with its check stopped it stays down, even
+    // once it would pass, and takes no traffic.
+    b.set_health(503);
+    r.wait_for("app/b DOWN");
+    assert_eq!(socat(&path, "disable health app/b\n"), "\n");
+    b.set_health(200);
+    let probed = b.probes();
+    a.wait_probes(a.probes() + 5);
+    assert!(
+        b.probes() <= probed + 1,
+        "b probed while its check is stopped"
+    );
+    assert_eq!(status_of(&path, "b"), "DOWN");
+    assert_eq!(spread(front, 6).get("a"), Some(&6));
+    assert_eq!(socat(&path, "enable health app/b\n"), "\n");
+    r.wait_for("app/b UP");
+    let seen = spread(front, 8);
+    assert_eq!(
+        (seen.get("a"), seen.get("b")),
+        (Some(&4), Some(&4)),
+        "{seen:?}"
+    );
+
+    // a, up, with its check stopped: HAProxy's `no check`, and it keeps its traffic
+    // while it fails; resumed, the check takes it down.
+    assert_eq!(socat(&path, "disable health app/a\n"), "\n");
+    assert_eq!(status_of(&path, "a"), "no check");
+    a.set_health(503);
+    b.wait_probes(b.probes() + 5);
+    let seen = spread(front, 8);
+    assert_eq!(
+        (seen.get("a"), seen.get("b")),
+        (Some(&4), Some(&4)),
+        "{seen:?}"
+    );
+    assert_eq!(socat(&path, "enable health app/a\n"), "\n");
+    r.wait_for("app/a DOWN");
+    a.set_health(200);
+    r.wait_for("app/a UP");
+
+    // The agent stopped: not asked, its `down` not heard; resumed, it is.
+    assert_eq!(socat(&path, "disable agent app/a\n"), "\n");
+    agent.say("down\n");
+    let asked = agent.asked.load(std::sync::atomic::Ordering::SeqCst);
+    b.wait_probes(b.probes() + 5);
+    assert!(agent.asked.load(std::sync::atomic::Ordering::SeqCst) <= asked + 1);
+    assert_eq!(status_of(&path, "a"), "UP");
+    assert_eq!(socat(&path, "enable agent app/a\n"), "\n");
+    let line = r.wait_for("app/a DOWN");
+    assert!(line.contains("agent says"), "{line}");
+
+    // HAProxy's answers: b has no agent; no such server.
+    assert_eq!(socat(&path, "disable agent app/b\n"), "\n");
+    assert_eq!(
+        socat(&path, "enable agent app/b\n"),
+        "Agent was not configured on this server, cannot enable.\n\n"
+    );
+    assert_eq!(
+        socat(&path, "disable health app/zz\n"),
+        "No such server.\n\n"
+    );
+}
+
+#[test]
+fn set_server_addr_moves_traffic() {
+    if !tool_installed("set_server_addr_moves_traffic", "socat") {
+        return;
+    }
+    let (r, a, b, path) = start("addr", "admin");
+    let c = Switch::start("c");
+    let (ip, port) = (c.addr.ip(), c.addr.port());
+    // a's address becomes c's: a's share of the traffic goes there.
+    assert_eq!(
+        socat(&path, &format!("set server app/a addr {ip} port {port}\n")),
+        format!(
+            "no need to change the addr, port changed from '{}' to '{port}' by 'stats socket command'\n\n",
+            a.addr.port()
+        )
+    );
+    let seen = spread(r.addr(), 8);
+    assert_eq!(
+        (seen.get("c"), seen.get("b")),
+        (Some(&4), Some(&4)),
+        "{seen:?}"
+    );
+    let stat = socat(&path, "show stat typed\n");
+    assert!(
+        stat.contains(&format!("S.1.1.73.addr.1:CGS:str:{}\n", c.addr)),
+        "{stat}"
+    );
+    for (cmd, answer) in [
+        (
+            format!("set server app/a addr {ip}\n"),
+            "no need to change the addr by 'stats socket command'\n\n",
+        ),
+        (
+            "set server app/b addr 127.0.0.300\n".into(),
+            "Invalid addr '127.0.0.300' by 'stats socket command'\n\n",
+        ),
+        (
+            "set server app/zz addr 127.0.0.1\n".into(),
+            "No such server.\n\n",
+        ),
+    ] {
+        assert_eq!(socat(&path, &cmd), answer, "{cmd}");
+    }
+    assert_eq!(spread(r.addr(), 4).get("b"), Some(&2));
+    assert_eq!(b.requests(), 6);
+    assert_eq!(a.requests(), 0, "nothing reached a's old address");
 }
 
 #[test]
@@ -334,23 +490,21 @@ impl Drop for Haproxy {
     }
 }
 
-#[test]
-fn show_stat_header_is_haproxy_26s() {
-    let test = "show_stat_header_is_haproxy_26s";
-    if !tool_installed(test, "socat") || !tool_installed(test, "haproxy") {
-        return;
-    }
-    let hpath = socket_path("haproxy");
-    let cfg = std::env::temp_dir().join(format!("ringlb-cli-{}.cfg", std::process::id()));
+/// The installed haproxy with a stats socket, a frontend `web` and a backend `app`
+/// with server `a` (no check, no agent, as ringlb's in [`start`]).
+fn start_haproxy(test: &str) -> (Haproxy, PathBuf, PathBuf) {
+    let hpath = socket_path(&format!("haproxy-{test}"));
+    let cfg = std::env::temp_dir().join(format!("ringlb-cli-{}-{test}.cfg", std::process::id()));
     std::fs::write(
         &cfg,
         format!(
-            "global\n  stats socket {} mode 600 level admin\ndefaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\nbackend app\n  server a 127.0.0.1:9\n",
-            hpath.display()
+            "global\n  stats socket {} mode 600 level admin\ndefaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\nfrontend web\n  bind 127.0.0.1:{}\n  default_backend app\nbackend app\n  server a 127.0.0.1:9\n",
+            hpath.display(),
+            common::pp_peers::free_port()
         ),
     )
     .unwrap();
-    let _h = Haproxy(
+    let h = Haproxy(
         Command::new("haproxy")
             .arg("-db")
             .arg("-f")
@@ -368,6 +522,16 @@ fn show_stat_header_is_haproxy_26s() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    (h, hpath, cfg)
+}
+
+#[test]
+fn show_stat_header_is_haproxy_26s() {
+    let test = "show_stat_header_is_haproxy_26s";
+    if !tool_installed(test, "socat") || !tool_installed(test, "haproxy") {
+        return;
+    }
+    let (_h, hpath, cfg) = start_haproxy("header");
     let theirs = socat(&hpath, "show stat\n");
     let (r, _a, _b, path) = start("header", "user");
     let ours = socat(&path, "show stat\n");
@@ -379,5 +543,135 @@ fn show_stat_header_is_haproxy_26s() {
         assert_eq!(row.matches(',').count(), columns, "{row}");
     }
     drop(r);
+    let _ = std::fs::remove_file(&cfg);
+}
+
+/// A `typed` answer's fields: (object letter, or "" for `show info`; name) to
+/// (position, tags, type).
+fn typed_fields(text: &str) -> HashMap<(String, String), (String, String, String)> {
+    let mut out = HashMap::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let mut parts = line.splitn(4, ':');
+        let (head, tags, ty) = (
+            parts.next().unwrap(),
+            parts.next().unwrap_or_else(|| panic!("{line}")),
+            parts.next().unwrap_or_else(|| panic!("{line}")),
+        );
+        let ids: Vec<&str> = head.split('.').collect();
+        let n = ids.len();
+        assert!(n == 3 || n == 6, "{line}");
+        let obj = if n == 6 { ids[0] } else { "" };
+        out.insert(
+            (obj.to_string(), ids[n - 2].to_string()),
+            (ids[n - 3].to_string(), tags.to_string(), ty.to_string()),
+        );
+    }
+    out
+}
+
+/// A JSON field object's keys, recursively, as `a.b` paths.
+fn key_paths(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+    if let Some(m) = v.as_object() {
+        for (k, sub) in m {
+            let path = format!("{prefix}{k}");
+            if k != "value" || sub.is_object() {
+                key_paths(sub, &format!("{path}."), out);
+            }
+            out.push(path);
+        }
+    }
+    out.sort();
+}
+
+/// Every field object in ours has a counterpart in theirs (same object type and
+/// name) with the same keys, position, tags and value type.
+fn same_json_fields(ours: &[serde_json::Value], theirs: &[serde_json::Value]) {
+    let key = |f: &serde_json::Value| (f["objType"].clone(), f["field"]["name"].clone());
+    assert!(!ours.is_empty());
+    for f in ours {
+        let h = theirs
+            .iter()
+            .find(|h| key(h) == key(f))
+            .unwrap_or_else(|| panic!("haproxy has no {f}"));
+        let (mut kf, mut kh) = (Vec::new(), Vec::new());
+        key_paths(f, "", &mut kf);
+        key_paths(h, "", &mut kh);
+        assert_eq!(kf, kh, "{f}\n{h}");
+        assert_eq!(f["field"]["pos"], h["field"]["pos"], "{f}\n{h}");
+        assert_eq!(f["tags"], h["tags"], "{f}\n{h}");
+        assert_eq!(f["value"]["type"], h["value"]["type"], "{f}\n{h}");
+        let text = f["value"]["type"] == "str";
+        assert_eq!(f["value"]["value"].is_string(), text, "{f}");
+        assert_eq!(f["value"]["value"].is_u64(), !text, "{f}");
+    }
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text.trim_end()).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn typed_and_json_reports_are_haproxy_26s() {
+    let test = "typed_and_json_reports_are_haproxy_26s";
+    if !tool_installed(test, "socat") || !tool_installed(test, "haproxy") {
+        return;
+    }
+    let (_h, hpath, cfg) = start_haproxy("typed");
+    let (r, _a, _b, path) = start("typed", "admin");
+    spread(r.addr(), 4);
+
+    // `typed`: every field ringlb fills is at HAProxy's position with its tags and type.
+    for cmd in ["show stat typed\n", "show info typed\n"] {
+        let (ours, theirs) = (socat(&path, cmd), socat(&hpath, cmd));
+        assert!(ours.ends_with("\n\n"), "{ours:?}");
+        let (ours, theirs) = (typed_fields(&ours), typed_fields(&theirs));
+        for (k, v) in &ours {
+            assert_eq!(theirs.get(k), Some(v), "{cmd}{k:?}");
+        }
+        let objects: Vec<&str> = ours.keys().map(|(o, _)| o.as_str()).collect();
+        if cmd.contains("stat") {
+            for o in ["F", "B", "S"] {
+                assert!(objects.contains(&o), "no {o} row: {ours:?}");
+            }
+        } else {
+            assert_eq!(ours.len(), 15, "{ours:?}");
+        }
+    }
+    let typed = socat(&path, "show stat typed\n");
+    assert!(typed.contains("F.1.0.48.req_tot.1:MCP:u64:4\n"), "{typed}");
+    assert!(
+        typed.contains("S.1.1.17.status.1:SGP:str:no check\n"),
+        "{typed}"
+    );
+
+    // `json`: the same fields, each object with HAProxy's keys.
+    let (ours, theirs) = (
+        json(&socat(&path, "show stat json\n")),
+        json(&socat(&hpath, "show stat json\n")),
+    );
+    let flat = |v: &serde_json::Value| -> Vec<serde_json::Value> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|row| row.as_array().unwrap().clone())
+            .collect()
+    };
+    assert_eq!(ours.as_array().unwrap().len(), 4, "web, a, b, app: {ours}");
+    same_json_fields(&flat(&ours), &flat(&theirs));
+    let (ours, theirs) = (
+        json(&socat(&path, "show info json\n")),
+        json(&socat(&hpath, "show info json\n")),
+    );
+    same_json_fields(ours.as_array().unwrap(), theirs.as_array().unwrap());
+    assert_eq!(ours[5]["value"]["value"], r.child.id(), "{ours}");
+
+    // The answers to starting probes a server does not have are HAProxy's.
+    for cmd in [
+        "enable agent app/a\n",
+        "enable health app/a\n",
+        "disable agent app/a\n",
+    ] {
+        assert_eq!(socat(&path, cmd), socat(&hpath, cmd), "{cmd}");
+    }
     let _ = std::fs::remove_file(&cfg);
 }

@@ -3,7 +3,11 @@
 //! each needs, and the `show stat` CSV (HAProxy 2.6's columns, in its order). The
 //! socket and the execution against the control plane are in `cli_serve.rs`.
 
+use std::net::{IpAddr, SocketAddr};
+
+use super::cli_typed::Format;
 use crate::config::CliLevel;
+use crate::control::Probe;
 use crate::lb::Admin;
 
 /// `show stat`'s columns, exactly as HAProxy 2.6 prints them after `# ` (checked
@@ -45,8 +49,8 @@ pub enum Command {
     /// `operator` / `user`: lower this session's level.
     Lower(CliLevel),
     ShowCliLevel,
-    ShowInfo,
-    ShowStat,
+    ShowInfo(Format),
+    ShowStat(Format),
     ShowServersState(Option<String>),
     ShowBackend,
     ShowTable,
@@ -54,12 +58,20 @@ pub enum Command {
     SetAdmin(String, String, Admin),
     SetWeight(String, String, Weight),
     ClearTable(String, String),
+    /// `set server <bk>/<srv> addr <ip> [port <p>]`.
+    SetAddr(String, String, IpAddr, Option<u16>),
+    /// `enable|disable health|agent <bk>/<srv>`: the probe, and whether it runs.
+    SetProbe(String, String, Probe, bool),
 }
 
 /// `help`'s text: the commands this socket answers, in HAProxy's layout.
 pub const HELP: &str = "The following commands are valid at this level:
   clear table <table> key <k>             : remove an entry from a table
+  disable agent <bk>/<srv>                : disable agent checks
+  disable health <bk>/<srv>               : disable health checks
   disable server <bk>/<srv>               : disable a server for maintenance (use 'set server' instead)
+  enable agent <bk>/<srv>                 : enable agent checks
+  enable health <bk>/<srv>                : enable health checks
   enable server <bk>/<srv>                : enable a disabled server (use 'set server' instead)
   get weight <bk>/<srv>                   : report a server's current weight
   help                                    : full commands list
@@ -67,12 +79,13 @@ pub const HELP: &str = "The following commands are valid at this level:
   prompt                                  : toggle interactive mode with prompt
   quit                                    : disconnect
   set server <bk>/<srv> state|weight <v>  : change a server's state (ready|drain|maint) or weight
+  set server <bk>/<srv> addr <ip> [port <p>] : change a server's address
   set weight <bk>/<srv> <w>[%]            : change a server's weight (use 'set server' instead)
   show backend                            : list backends in the current running config
   show cli level                          : display the level of the current CLI session
-  show info                               : report information about the running process
+  show info [json|typed]                  : report information about the running process
   show servers state [<backend>]          : dump volatile server information (all or for a single backend)
-  show stat                               : report counters for each proxy and server
+  show stat [json|typed]                  : report counters for each proxy and server
   show table                              : report table usage stats
   user                                    : lower the level of the current CLI session to user
 ";
@@ -116,12 +129,19 @@ pub fn parse(cmd: &str) -> Result<Command, String> {
         ["operator"] => Ok(Command::Lower(CliLevel::Operator)),
         ["user"] => Ok(Command::Lower(CliLevel::User)),
         ["show", "cli", "level"] => Ok(Command::ShowCliLevel),
-        ["show", "info", ..] => Ok(Command::ShowInfo),
-        // `show stat [iid type sid]`: the filter words are accepted and not applied.
-        ["show", "stat", rest @ ..] if rest.iter().all(|a| a.parse::<i64>().is_ok()) => {
-            Ok(Command::ShowStat)
+        // `show info [desc|json|typed|float]`: words other than the format are ignored.
+        ["show", "info", rest @ ..] => Ok(Command::ShowInfo(format_in(rest))),
+        // `show stat [iid type sid] [typed|json]`: the filter is accepted, not applied.
+        ["show", "stat", rest @ ..]
+            if rest
+                .iter()
+                .all(|a| a.parse::<i64>().is_ok() || Format::of(a).is_some()) =>
+        {
+            Ok(Command::ShowStat(format_in(rest)))
         }
-        ["show", "stat", ..] => Err("ringlb answers 'show stat' in CSV only.\n".into()),
+        ["show", "stat", ..] => {
+            Err("ringlb answers 'show stat' in CSV, 'typed' or 'json'.\n".into())
+        }
         ["show", "servers", "state"] => Ok(Command::ShowServersState(None)),
         ["show", "servers", "state", b] => Ok(Command::ShowServersState(Some(b.to_string()))),
         ["show", "backend"] => Ok(Command::ShowBackend),
@@ -129,6 +149,14 @@ pub fn parse(cmd: &str) -> Result<Command, String> {
         ["get", "weight", ..] => server(2).map(|(b, s)| Command::GetWeight(b, s)),
         ["disable", "server", ..] => server(2).map(|(b, s)| Command::SetAdmin(b, s, Admin::Maint)),
         ["enable", "server", ..] => server(2).map(|(b, s)| Command::SetAdmin(b, s, Admin::Ready)),
+        [verb @ ("enable" | "disable"), what @ ("health" | "agent"), ..] => {
+            let probe = if *what == "health" {
+                Probe::Health
+            } else {
+                Probe::Agent
+            };
+            server(2).map(|(b, s)| Command::SetProbe(b, s, probe, *verb == "enable"))
+        }
         ["set", "weight", _, v] => {
             let (b, s) = server(2)?;
             Ok(Command::SetWeight(b, s, weight(v)?))
@@ -152,10 +180,38 @@ pub fn parse(cmd: &str) -> Result<Command, String> {
             let (b, s) = server(2)?;
             Ok(Command::SetWeight(b, s, weight(v)?))
         }
+        ["set", "server", _, "addr", rest @ ..] => {
+            let (b, s) = server(2)?;
+            let (ip, port) = match rest {
+                [ip] => (*ip, None),
+                [ip, "port", p] => (*ip, Some(*p)),
+                [ip, "port"] => (*ip, Some("")),
+                _ => {
+                    return Err(
+                        "set server <b>/<s> addr requires an address and optionally a port.\n"
+                            .into(),
+                    )
+                }
+            };
+            let Ok(ip) = ip.parse::<IpAddr>() else {
+                return Err(format!("Invalid addr '{ip}' by 'stats socket command'\n"));
+            };
+            let port = match port.map(str::parse::<u16>) {
+                None => None,
+                Some(Ok(p)) => Some(p),
+                Some(Err(_)) => {
+                    return Err(format!(
+                        "no need to change the addr, problem converting port '{}' to an int by 'stats socket command'\n",
+                        port.unwrap_or("")
+                    ))
+                }
+            };
+            Ok(Command::SetAddr(b, s, ip, port))
+        }
         ["set", "server", _, ..] => {
             server(2)?;
             Err(
-                "ringlb's 'set server' changes 'state' (ready|drain|maint) or 'weight' only.\n"
+                "ringlb's 'set server' changes 'state' (ready|drain|maint), 'weight' or 'addr' only.\n"
                     .into(),
             )
         }
@@ -173,6 +229,15 @@ fn unknown() -> String {
     format!("Unknown command, but maybe one of the following ones is a better match:\n{list}")
 }
 
+/// The last format word among a command's arguments (HAProxy: the last one wins).
+fn format_in(words: &[&str]) -> Format {
+    words
+        .iter()
+        .rev()
+        .find_map(|w| Format::of(w))
+        .unwrap_or(Format::Plain)
+}
+
 /// `N` or `N%`.
 fn weight(v: &str) -> Result<Weight, String> {
     let (digits, percent) = match v.strip_suffix('%') {
@@ -187,10 +252,14 @@ fn weight(v: &str) -> Result<Weight, String> {
 }
 
 /// The level a command needs, as HAProxy asks: reading is for everyone, changes
-/// (server state and weight, clearing a table entry) are for `admin`.
+/// (server state and weight, stopping a probe, clearing a table entry) are for `admin`.
 pub fn needs(cmd: &Command) -> CliLevel {
     match cmd {
-        Command::SetAdmin(..) | Command::SetWeight(..) | Command::ClearTable(..) => CliLevel::Admin,
+        Command::SetAdmin(..)
+        | Command::SetWeight(..)
+        | Command::ClearTable(..)
+        | Command::SetProbe(..)
+        | Command::SetAddr(..) => CliLevel::Admin,
         _ => CliLevel::User,
     }
 }
@@ -209,6 +278,26 @@ pub fn stat_row(fields: &[(&str, String)]) -> String {
     }
     row.push('\n');
     row
+}
+
+/// The new address of a server at `old` after `set server ... addr ip [port p]`, and
+/// HAProxy 2.6's answer saying what changed.
+pub fn new_addr(old: SocketAddr, ip: IpAddr, port: Option<u16>) -> (SocketAddr, String) {
+    let mut said = if old.ip() == ip {
+        "no need to change the addr".to_string()
+    } else {
+        format!("IP changed from '{}' to '{ip}'", old.ip())
+    };
+    match port {
+        Some(p) if p != old.port() => {
+            said.push_str(&format!(", port changed from '{}' to '{p}'", old.port()))
+        }
+        Some(_) => said.push_str(", no need to change the port"),
+        None if old.ip() != ip => said.push_str(", no need to change the port"),
+        None => {}
+    }
+    said.push_str(" by 'stats socket command'\n");
+    (SocketAddr::new(ip, port.unwrap_or(old.port())), said)
 }
 
 /// `show info`'s `Uptime`: `0d 0h00m03s`.
@@ -239,9 +328,26 @@ mod tests {
     #[test]
     fn commands_parse_as_haproxy_spells_them() {
         let s = |b: &str, v: &str| (b.to_string(), v.to_string());
-        assert_eq!(parse("show stat"), Ok(Command::ShowStat));
-        assert_eq!(parse("show stat -1 -1 -1"), Ok(Command::ShowStat));
-        assert!(parse("show stat json").is_err());
+        assert_eq!(parse("show stat"), Ok(Command::ShowStat(Format::Plain)));
+        assert_eq!(
+            parse("show stat -1 -1 -1"),
+            Ok(Command::ShowStat(Format::Plain))
+        );
+        assert_eq!(parse("show stat json"), Ok(Command::ShowStat(Format::Json)));
+        assert_eq!(
+            parse("show stat -1 -1 -1 typed"),
+            Ok(Command::ShowStat(Format::Typed))
+        );
+        assert!(parse("show stat up").is_err());
+        assert_eq!(parse("show info"), Ok(Command::ShowInfo(Format::Plain)));
+        assert_eq!(
+            parse("show info typed"),
+            Ok(Command::ShowInfo(Format::Typed))
+        );
+        assert_eq!(
+            parse("show info desc json"),
+            Ok(Command::ShowInfo(Format::Json))
+        );
         assert_eq!(
             parse("show servers state app"),
             Ok(Command::ShowServersState(Some("app".into())))
@@ -281,6 +387,28 @@ mod tests {
             Ok(Command::ClearTable("t".into(), "1.2.3.4".into()))
         );
         assert_eq!(parse("operator"), Ok(Command::Lower(CliLevel::Operator)));
+        let probe = |b: &str, s: &str, p, on| Command::SetProbe(b.into(), s.into(), p, on);
+        assert_eq!(
+            parse("disable health app/web1"),
+            Ok(probe("app", "web1", Probe::Health, false))
+        );
+        assert_eq!(
+            parse("enable health app/web1"),
+            Ok(probe("app", "web1", Probe::Health, true))
+        );
+        assert_eq!(
+            parse("disable agent app/web1"),
+            Ok(probe("app", "web1", Probe::Agent, false))
+        );
+        assert_eq!(
+            parse("enable agent app/web1"),
+            Ok(probe("app", "web1", Probe::Agent, true))
+        );
+        assert_eq!(
+            parse("disable health app").unwrap_err(),
+            "Require 'backend/server'.\n"
+        );
+        assert_eq!(needs(&parse("enable agent a/b").unwrap()), CliLevel::Admin);
     }
 
     #[test]
@@ -315,7 +443,7 @@ mod tests {
             needs(&parse("disable server a/b").unwrap()),
             CliLevel::Admin
         );
-        assert_eq!(needs(&parse("show stat").unwrap()), CliLevel::User);
+        assert_eq!(needs(&parse("show stat json").unwrap()), CliLevel::User);
         assert_eq!(needs(&parse("get weight a/b").unwrap()), CliLevel::User);
         assert!(CliLevel::User < CliLevel::Operator && CliLevel::Operator < CliLevel::Admin);
     }
@@ -333,6 +461,62 @@ mod tests {
         let status = STAT_COLUMNS.split(',').position(|c| c == "status").unwrap();
         assert_eq!(row.split(',').nth(status), Some("UP"));
         assert_eq!(stat_row(&[]).matches(',').count(), columns);
+    }
+
+    #[test]
+    fn addresses_change_with_haproxys_words() {
+        let old: SocketAddr = "127.0.0.1:80".parse().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let by = " by 'stats socket command'\n";
+        let (a, said) = new_addr(old, ip("127.0.0.2"), None);
+        assert_eq!(a, "127.0.0.2:80".parse().unwrap());
+        assert_eq!(
+            said,
+            format!("IP changed from '127.0.0.1' to '127.0.0.2', no need to change the port{by}")
+        );
+        let (a, said) = new_addr(old, ip("::1"), Some(81));
+        assert_eq!(a, "[::1]:81".parse().unwrap());
+        assert_eq!(
+            said,
+            format!("IP changed from '127.0.0.1' to '::1', port changed from '80' to '81'{by}")
+        );
+        assert_eq!(
+            new_addr(old, ip("127.0.0.1"), None).1,
+            format!("no need to change the addr{by}")
+        );
+        assert_eq!(
+            new_addr(old, ip("127.0.0.1"), Some(80)).1,
+            format!("no need to change the addr, no need to change the port{by}")
+        );
+        assert_eq!(
+            new_addr(old, ip("127.0.0.1"), Some(8080)).1,
+            format!("no need to change the addr, port changed from '80' to '8080'{by}")
+        );
+        assert_eq!(
+            parse("set server app/a addr 10.0.0.1 port 8080"),
+            Ok(Command::SetAddr(
+                "app".into(),
+                "a".into(),
+                ip("10.0.0.1"),
+                Some(8080)
+            ))
+        );
+        assert_eq!(
+            parse("set server app/a addr bogus").unwrap_err(),
+            format!("Invalid addr 'bogus'{by}")
+        );
+        assert_eq!(
+            parse("set server app/a addr 10.0.0.1 port x").unwrap_err(),
+            format!("no need to change the addr, problem converting port 'x' to an int{by}")
+        );
+        assert_eq!(
+            parse("set server app/a addr").unwrap_err(),
+            "set server <b>/<s> addr requires an address and optionally a port.\n"
+        );
+        assert_eq!(
+            needs(&parse("set server a/b addr ::1").unwrap()),
+            CliLevel::Admin
+        );
     }
 
     #[test]

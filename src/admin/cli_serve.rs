@@ -17,7 +17,8 @@ use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use super::cli::{self, Command};
 use super::render::{self, Totals};
 use crate::config::{AdminSocket, CliLevel};
-use crate::control::Control;
+use crate::control::{Control, Probe};
+use crate::msg::Update;
 
 /// A line must arrive within this (HAProxy's `stats timeout` default is 10 s).
 const IDLE: Duration = Duration::from_secs(10);
@@ -258,11 +259,11 @@ async fn execute(control: &Rc<Control>, cmd: &Command, level: CliLevel) -> Strin
     match cmd {
         Command::Help => cli::HELP.to_string(),
         Command::ShowCliLevel => format!("{}\n", level.name()),
-        Command::ShowInfo => {
-            super::cli_views::show_info(control, &Totals::of(&control.collect().await))
+        Command::ShowInfo(format) => {
+            super::cli_views::show_info(control, &Totals::of(&control.collect().await), *format)
         }
-        Command::ShowStat => {
-            super::cli_views::show_stat(control, &Totals::of(&control.collect().await))
+        Command::ShowStat(format) => {
+            super::cli_views::show_stat(control, &Totals::of(&control.collect().await), *format)
         }
         Command::ShowServersState(b) => super::cli_views::servers_state(control, b.as_deref()),
         Command::ShowBackend => {
@@ -321,12 +322,80 @@ async fn execute(control: &Rc<Control>, cmd: &Command, level: CliLevel) -> Strin
             }
             Err(e) => e.into(),
         },
+        Command::SetAddr(b, s, ip, port) => match find(control, b, s) {
+            Ok((bi, si)) => set_addr(control, (bi, si), (b, s), *ip, *port).await,
+            Err(e) => e.into(),
+        },
+        Command::SetProbe(b, s, probe, on) => match find(control, b, s) {
+            Ok((bi, si)) => set_probe(control, (bi, si), (b, s), *probe, *on).await,
+            Err(e) => e.into(),
+        },
         Command::ClearTable(t, k) => match super::server::clear_key(control, t, k).await {
             Ok(()) => String::new(),
             Err(e) => format!("{e}\n"),
         },
         Command::Prompt | Command::Quit | Command::Lower(_) => String::new(),
     }
+}
+
+/// `set server B/S addr`: the workers connect to the new address (the message DNS
+/// resolution sends), checks and agent probe it; a reload returns to the file's.
+async fn set_addr(
+    control: &Rc<Control>,
+    (bi, si): (usize, usize),
+    (b, s): (&str, &str),
+    ip: std::net::IpAddr,
+    port: Option<u16>,
+) -> String {
+    let (addr, said) = {
+        let mut table = control.table.borrow_mut();
+        let Some(e) = table.server_mut(bi, si) else {
+            return "No such server.\n".into();
+        };
+        let (addr, said) = cli::new_addr(e.config.address, ip, port);
+        e.config.address = addr;
+        e.config.address_text = addr.to_string();
+        (addr, said)
+    };
+    control.broadcaster.send_all(|| Update::Address {
+        backend: bi,
+        server: si,
+        addr,
+    });
+    control.sync(bi, si);
+    tracing::info!("{b}/{s}: address {addr} (admin socket)");
+    control.barrier().await;
+    said
+}
+
+/// `enable|disable health|agent`. As HAProxy 2.6: stopping a probe the server does
+/// not have says nothing; starting one is refused.
+async fn set_probe(
+    control: &Rc<Control>,
+    (bi, si): (usize, usize),
+    (b, s): (&str, &str),
+    probe: Probe,
+    on: bool,
+) -> String {
+    let what = match probe {
+        Probe::Health => "health check",
+        Probe::Agent => "agent",
+    };
+    if !control.pause_probe(bi, si, probe, !on) {
+        return match (on, probe) {
+            (false, _) => String::new(),
+            (true, Probe::Health) => {
+                "Health check was not configured on this server, cannot enable.\n".into()
+            }
+            (true, Probe::Agent) => {
+                "Agent was not configured on this server, cannot enable.\n".into()
+            }
+        };
+    }
+    let done = if on { "resumed" } else { "stopped" };
+    tracing::info!("{b}/{s}: {what} {done} (admin socket)");
+    control.barrier().await;
+    String::new()
 }
 
 fn find(control: &Control, b: &str, s: &str) -> Result<(usize, usize), &'static str> {

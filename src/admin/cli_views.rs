@@ -1,15 +1,16 @@
 //! The admin socket's reports, HAProxy's formats filled from the control plane's
 //! table and the workers' statistics: `show info`, `show stat` (CSV rows through
-//! [`cli::stat_row`]), `show servers state`.
+//! [`cli::stat_row`], or typed and JSON through `cli_typed`), `show servers state`.
 
 use std::time::SystemTime;
 
 use super::cli;
+use super::cli_typed::{self, Format, Obj, StatRow};
 use super::render::{self, Totals};
 use crate::control::Control;
 use crate::lb::{Admin, Oper};
 
-pub(super) fn show_info(control: &Control, totals: &Totals) -> String {
+pub(super) fn show_info(control: &Control, totals: &Totals, format: Format) -> String {
     let config = control.config.borrow();
     let up = SystemTime::now()
         .duration_since(control.started)
@@ -17,26 +18,46 @@ pub(super) fn show_info(control: &Control, totals: &Totals) -> String {
     let sum = |f: fn(&crate::msg::stats::FrontendStats) -> u64| -> u64 {
         totals.frontends.iter().map(f).sum()
     };
-    let stopping = u8::from(control.stopping.get());
-    format!(
-        "Name: ringlb\nVersion: {}\nNbthread: {}\nNbproc: 1\nProcess_num: 1\nPid: {}\nUptime: {}\nUptime_sec: {up}\nMaxconn: {}\nHard_maxconn: {}\nCurrConns: {}\nCumConns: {}\nCumReq: {}\nStopping: {stopping}\nStart_time_sec: {}\n",
-        env!("CARGO_PKG_VERSION"),
-        config.global.workers,
-        std::process::id(),
+    // In `cli_typed::INFO_FIELDS`' order.
+    let values = [
+        "ringlb".to_string(),
+        env!("CARGO_PKG_VERSION").to_string(),
+        config.global.workers.to_string(),
+        "1".into(),
+        "1".into(),
+        std::process::id().to_string(),
         cli::uptime(up),
-        config.global.max_connections,
-        config.global.max_connections,
-        sum(|f| f.current),
-        sum(|f| f.connections),
-        sum(|f| f.requests),
-        render::unix(control.started),
-    )
+        up.to_string(),
+        config.global.max_connections.to_string(),
+        config.global.max_connections.to_string(),
+        sum(|f| f.current).to_string(),
+        sum(|f| f.connections).to_string(),
+        sum(|f| f.requests).to_string(),
+        u8::from(control.stopping.get()).to_string(),
+        render::unix(control.started).to_string(),
+    ];
+    cli_typed::info(&values, format)
 }
 
-/// `show stat`: the header, then per frontend a FRONTEND row, per backend a row per
-/// server and a BACKEND row, HAProxy's order.
-pub(super) fn show_stat(control: &Control, totals: &Totals) -> String {
-    let mut o = format!("# {},\n", cli::STAT_COLUMNS);
+/// `show stat`: per frontend a FRONTEND row, per backend a row per server and a
+/// BACKEND row, HAProxy's order; in CSV after the header, or typed, or JSON.
+pub(super) fn show_stat(control: &Control, totals: &Totals, format: Format) -> String {
+    let rows = stat_rows(control, totals);
+    match format {
+        Format::Plain => {
+            let mut o = format!("# {},\n", cli::STAT_COLUMNS);
+            for row in &rows {
+                o.push_str(&cli::stat_row(&row.fields));
+            }
+            o
+        }
+        Format::Typed => cli_typed::stat_typed(&rows),
+        Format::Json => cli_typed::stat_json(&rows),
+    }
+}
+
+fn stat_rows(control: &Control, totals: &Totals) -> Vec<StatRow> {
+    let mut o = Vec::new();
     let config = control.config.borrow();
     let slots = control.slots.borrow();
     for (i, fe) in config.frontends.iter().enumerate() {
@@ -63,7 +84,12 @@ pub(super) fn show_stat(control: &Control, totals: &Totals) -> String {
             ("conn_tot", f.connections.to_string()),
         ];
         classes(&mut row, &f.responses);
-        o.push_str(&cli::stat_row(&row));
+        o.push(StatRow {
+            obj: Obj::Frontend,
+            iid: i + 1,
+            sid: 0,
+            fields: row,
+        });
     }
     let table = control.table.borrow();
     for (iid, (b, servers)) in render::live_servers(control).into_iter().enumerate() {
@@ -112,7 +138,12 @@ pub(super) fn show_stat(control: &Control, totals: &Totals) -> String {
                 ("uweight", e.config.weight.to_string()),
             ];
             classes(&mut row, &st.responses);
-            o.push_str(&cli::stat_row(&row));
+            o.push(StatRow {
+                obj: Obj::Server,
+                iid: iid + 1,
+                sid: s + 1,
+                fields: row,
+            });
         }
         let q = totals.backends.get(b);
         let mut row = vec![
@@ -132,7 +163,12 @@ pub(super) fn show_stat(control: &Control, totals: &Totals) -> String {
             ("algo", be.config.balance.name().to_string()),
         ];
         classes(&mut row, &sum);
-        o.push_str(&cli::stat_row(&row));
+        o.push(StatRow {
+            obj: Obj::Backend,
+            iid: iid + 1,
+            sid: 0,
+            fields: row,
+        });
     }
     o
 }
@@ -146,6 +182,9 @@ fn server_status(
         (Admin::Maint, _) => "MAINT".into(),
         (Admin::Drain, _) => "DRAIN".into(),
         _ if !e.config.check => "no check".into(),
+        // `disable health`: HAProxy says `no check` while up, plain `DOWN` while down.
+        (_, Oper::Up) if e.check_paused && e.agent_down().is_none() => "no check".into(),
+        (_, Oper::Down) if e.check_paused && e.agent_down().is_none() => "DOWN".into(),
         _ => render::state_text(e, check.fall, check.rise),
     }
 }

@@ -8,6 +8,7 @@
 //! | `cli.rs` | HAProxy's runtime CLI (`global.admin_socket`): commands, levels, `show stat` CSV (pure) |
 //! | `cli_serve.rs` | the CLI's Unix socket: sessions, prompt mode, commands run against the control plane |
 //! | `cli_views.rs` | the CLI's reports: `show info`, `show stat`, `show servers state` |
+//! | `cli_typed.rs` | `show stat` and `show info` in HAProxy's `typed` and `json` formats (pure) |
 //! | `server.rs` | the listener: accept, read one request, route it, answer |
 //! | `render.rs` | JSON (`/api/servers`) and the totals every view shares |
 //! | `page.rs` | the HTML stats page |
@@ -23,6 +24,7 @@ mod announce_view;
 mod charts;
 mod cli;
 mod cli_serve;
+mod cli_typed;
 mod cli_views;
 mod history;
 mod metrics;

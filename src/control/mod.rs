@@ -37,6 +37,7 @@ mod smtp;
 pub mod table;
 mod track;
 
+pub use checks::Probe;
 pub use plane::Control;
 pub use reload::Listening;
 pub use sampler::history_loop;

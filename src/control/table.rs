@@ -79,6 +79,12 @@ pub struct ServerEntry {
     /// Operational state changes since start.
     pub transitions: u64,
     pub agent: AgentView,
+    /// The operator stopped the active check (`disable health`): no probes, and the
+    /// state stays as the last results left it (HAProxy 2.6).
+    pub check_paused: bool,
+    /// The operator stopped the agent (`disable agent`): no questions, its last word
+    /// stands.
+    pub agent_paused: bool,
 }
 
 impl ServerEntry {
@@ -104,6 +110,8 @@ impl ServerEntry {
             check_generation: 0,
             transitions: 0,
             agent: AgentView::default(),
+            check_paused: false,
+            agent_paused: false,
         }
     }
 

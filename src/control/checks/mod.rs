@@ -106,8 +106,16 @@ pub async fn check_loop(
         let Some((check, config)) = control.check_target(backend, server, generation) else {
             return;
         };
+        if control.paused(backend, server, Probe::Health) {
+            monoio::time::sleep(check.interval).await;
+            continue;
+        }
         let started = Instant::now();
         let result = probe(&check, &config).await;
+        // A result that comes back after `disable health` is ignored, as HAProxy does.
+        if control.paused(backend, server, Probe::Health) {
+            continue;
+        }
         let Some(next) = control.check_done(backend, server, generation, result, started.elapsed())
         else {
             return;
@@ -132,10 +140,57 @@ pub async fn agent_loop(
         let Some(agent) = config.probe.agent.clone() else {
             return;
         };
+        if control.paused(backend, server, Probe::Agent) {
+            monoio::time::sleep(agent.interval).await;
+            continue;
+        }
         let answer = read_agent(&agent, agent.address(config.address)).await;
+        if control.paused(backend, server, Probe::Agent) {
+            continue;
+        }
         if !control.agent_done(backend, server, generation, answer) {
             return;
         }
         monoio::time::sleep(jitter(agent.interval, control.random())).await;
+    }
+}
+
+/// Which of a server's probes the operator stops or resumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// The active health check.
+    Health,
+    /// The agent check.
+    Agent,
+}
+
+impl Control {
+    /// `disable health|agent` (`paused`) or `enable ...`: stop or resume one probe of
+    /// a server. Its state stays as the last results left it: a server down stays
+    /// down, one up stays up (HAProxy 2.6); nothing changes for the workers. False
+    /// when the server has no such probe.
+    pub fn pause_probe(&self, b: usize, s: usize, which: Probe, paused: bool) -> bool {
+        let mut table = self.table.borrow_mut();
+        let Some(entry) = table.server_mut(b, s) else {
+            return false;
+        };
+        match which {
+            Probe::Health if entry.config.check => entry.check_paused = paused,
+            Probe::Agent if entry.config.probe.agent.is_some() => entry.agent_paused = paused,
+            _ => return false,
+        }
+        true
+    }
+
+    /// Whether the operator stopped this probe.
+    pub fn paused(&self, b: usize, s: usize, which: Probe) -> bool {
+        let table = self.table.borrow();
+        let Some(entry) = table.backends.get(b).and_then(|be| be.servers.get(s)) else {
+            return false;
+        };
+        match which {
+            Probe::Health => entry.check_paused,
+            Probe::Agent => entry.agent_paused,
+        }
     }
 }
