@@ -9,6 +9,7 @@
 //! | `raw_vrrp.rs` | the `[vrrp]` / `[[vrrp]]` and `[[vrrp_sync_group]]` keys as written |
 //! | `server.rs` | the validated server types ([`Server`], [`ServerProto`], [`Resolve`], [`ServerTls`]) and the backend's [`CookiePersist`] |
 //! | `raw.rs` | the file as written: serde structs mirroring the TOML, spans kept for messages |
+//! | `raw_backend.rs` | the `[[backend]]` keys as written: servers, checks, hashing, cookies, compression |
 //! | `validate.rs` | the validator: entry point, `[global]`, `[defaults]`, shared checks (durations, ranges, names, addresses) |
 //! | `validate_frontend.rs` | `[[frontend]]`: binds, backend references, routes, redirects, timeouts |
 //! | `validate_forwarded.rs` | a frontend's X-Forwarded-* keys ([`Forwarded`]: `forwarded_headers`, `forwarded_for_*`) |
@@ -49,6 +50,7 @@ mod check;
 mod duration;
 mod error;
 mod raw;
+mod raw_backend;
 mod raw_rules;
 mod raw_vrrp;
 mod server;
