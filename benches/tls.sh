@@ -11,12 +11,14 @@ cd "$(dirname "$0")/.."
 workers="${1:-1}"; rounds="${2:-2}"; secs="${3:-10}"
 command -v haproxy >/dev/null || { apt-get update -qq && apt-get install -y -qq haproxy; }
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-cargo build --release --workspace
+# RINGLB=path (and RINGLB_LOAD): measure that binary, no build; else a release build of this tree.
+if [ -z "${RINGLB:-}" ]; then cargo build --release --workspace; RINGLB=./target/release/ringlb; fi
 source benches/lib.sh
+L=${RINGLB_LOAD:-$L}
 serve backend --body-size 128
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 200); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return; sleep 0.05; done; }
-./target/release/ringlb gen-cert --name localhost --cert "$tmp/site.pem" --key "$tmp/site.key" >/dev/null
+"$RINGLB" gen-cert --name localhost --cert "$tmp/site.pem" --key "$tmp/site.key" >/dev/null
 cat "$tmp/site.pem" "$tmp/site.key" >"$tmp/haproxy.pem"
 rport=$(free_port); hport=$(free_port)
 cat >"$tmp/ringlb.toml" <<EOT
@@ -53,7 +55,7 @@ frontend https
 backend app
   server b $backend
 EOT
-./target/release/ringlb run -c "$tmp/ringlb.toml" 2>/dev/null &
+"$RINGLB" run -c "$tmp/ringlb.toml" 2>/dev/null &
 rpid=$!; pids+=($rpid)
 haproxy -f "$tmp/haproxy.cfg" &
 hpid=$!; pids+=($hpid)
