@@ -72,13 +72,21 @@ impl RuleSet {
         now_ms: u64,
     ) -> RequestOutcome<'s> {
         sc.begin(self, conn.tracked);
-        self.request(facts, tables, conn, sc, now_ms)
+        if facts.http.is_some() {
+            for t in conn.tracked.iter().flatten() {
+                if let Some(table) = tables.get_mut(usize::from(t.table)) {
+                    table.request(t.entry, now_ms);
+                }
+            }
+        }
+        self.request(facts, tables, sc, now_ms)
     }
 
     /// Request rules of a second set on the same request, right after the first
     /// set's (a backend's after its frontend's, HAProxy's order), with the same
     /// scratch space: conditions, rewrites and redirects see the path as the first
-    /// set's rewrites left it (its edit is given again).
+    /// set's rewrites left it (its edit is given again). The request was counted in
+    /// the connection's tracked entries by the first set: not again.
     pub fn on_request_after<'s>(
         &'s self,
         facts: &Facts<'_>,
@@ -88,24 +96,16 @@ impl RuleSet {
         now_ms: u64,
     ) -> RequestOutcome<'s> {
         sc.begin_same_request(self, conn.tracked);
-        self.request(facts, tables, conn, sc, now_ms)
+        self.request(facts, tables, sc, now_ms)
     }
 
     fn request<'s>(
         &'s self,
         facts: &Facts<'_>,
         tables: &mut [Table],
-        conn: &ConnState,
         sc: &'s mut Scratch,
         now_ms: u64,
     ) -> RequestOutcome<'s> {
-        if facts.http.is_some() {
-            for t in conn.tracked.iter().flatten() {
-                if let Some(table) = tables.get_mut(usize::from(t.table)) {
-                    table.request(t.entry, now_ms);
-                }
-            }
-        }
         let (mut stop, mut allowed, mut backend) = (None, None, None);
         for (i, r) in self.req.iter().enumerate() {
             let routing = matches!(r.action, ReqAction::UseBackend(_));

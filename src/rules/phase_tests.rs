@@ -145,9 +145,15 @@ fn requests_count_in_entries_tracked_on_connect() {
         assert_eq!(out.tracked, conn.tracked);
         assert!(out.hits().is_empty(), "the slot was taken: no second track");
     }
+    // A backend's set runs on the same requests: they are not counted again.
+    let backend = RuleSetBuilder::new(&[table_cfg(KeyKind::Addr)], true).build();
+    for now in 1..=3 {
+        let _ = set.on_request(&f, &mut tables, &conn, &mut sc, now);
+        let _ = backend.on_request_after(&f, &mut tables, &conn, &mut sc, now);
+    }
     let t = conn.tracked[2].expect("tracked");
     let c = tables[0].counters(t.entry, 3).expect("live");
-    assert_eq!((c.conn_cur, c.http_req_total, c.http_req_rate), (1, 3, 3));
+    assert_eq!((c.conn_cur, c.http_req_total, c.http_req_rate), (1, 6, 6));
     count_error(&mut tables, &conn.tracked, 4);
     count_bytes(&mut tables, &conn.tracked, 10, 20, 4);
     conn.close(&mut tables, 5);
