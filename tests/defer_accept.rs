@@ -1,0 +1,117 @@
+//! `defer_accept` (TCP_DEFER_ACCEPT on the listening sockets, HAProxy's bind option
+//! `defer-accept`): plain HTTP, TLS and PROXY-protocol clients are served as without
+//! it (each speaks first), and a client that connects and sends nothing is still
+//! handed over by the kernel and closed by the usual request timeout: no connection
+//! is left open.
+
+mod common;
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::http::{Backend, Client};
+use common::tls::{connect, CertDir, Hello};
+use common::{admin, Ringlb, PATIENCE};
+
+fn config(backend: SocketAddr, certs: &CertDir) -> String {
+    let frontend = |name: &str, extra: &str| {
+        format!(
+            "[[frontend]]\nname = \"{name}\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\n\
+             default_backend = \"app\"\ndefer_accept = true\ntimeout_http_request = \"1s\"\ntimeout_client_handshake = \"1s\"\n{extra}\n"
+        )
+    };
+    format!(
+        "[global]\nworkers = 1\npin_workers = false\nadmin_bind = \"127.0.0.1:0\"\n\n{}{}{}\
+         [[backend]]\nname = \"app\"\n[[backend.server]]\nname = \"a\"\naddress = \"{backend}\"\n",
+        frontend("plain", ""),
+        frontend(
+            "pp",
+            "proxy_protocol = \"any\"\nproxy_protocol_from = [\"127.0.0.1/32\"]\n"
+        ),
+        frontend(
+            "tls",
+            &format!("[frontend.tls]\ncertificates = [{}]\n", certs.entry("site"))
+        ),
+    )
+}
+
+/// `ringlb_frontend_current_connections` of `frontend`, from `/metrics`.
+fn current(admin_addr: SocketAddr, frontend: &str) -> u64 {
+    let (status, body) = admin(admin_addr, "GET", "/metrics", "", None);
+    assert_eq!(status, 200);
+    let prefix = format!("ringlb_frontend_current_connections{{frontend=\"{frontend}\"}} ");
+    body.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {prefix:?} in /metrics:\n{body}"))
+}
+
+#[test]
+fn clients_that_speak_first_are_served_and_a_silent_one_is_closed_by_the_timeout() {
+    let backend = Backend::start();
+    let certs = CertDir::new();
+    certs.write("site", &["localhost"]);
+    let r = Ringlb::start(&config(backend.addr, &certs));
+    let (plain, pp, tls) = (r.addrs[0], r.addrs[1], r.addrs[2]);
+    let admin_addr = r.admin_addr();
+
+    // Plain HTTP, two requests on the connection (the second read waits as usual).
+    let mut c = Client::connect(plain);
+    for _ in 0..2 {
+        let (status, _, body) = c.get("/x");
+        assert_eq!(status, 200);
+        assert!(body.starts_with(b"ok GET /x"), "{body:?}");
+    }
+
+    // A PROXY header and the request in one write, then the header alone first.
+    for split in [false, true] {
+        let mut c = Client::connect(pp);
+        let header = b"PROXY TCP4 192.0.2.7 127.0.0.1 4444 80\r\n";
+        let request = b"GET /pp HTTP/1.1\r\nhost: t\r\n\r\n";
+        if split {
+            c.send(header);
+            std::thread::sleep(Duration::from_millis(20));
+            c.send(request);
+        } else {
+            c.send(&[&header[..], &request[..]].concat());
+        }
+        let (status, _, body) = c.response(false);
+        assert_eq!(status, 200, "split {split}");
+        assert!(body.starts_with(b"ok GET /pp"), "{body:?}");
+    }
+
+    // TLS: the ClientHello is the first bytes.
+    let mut t = connect(tls, &Hello::default()).expect("handshake");
+    let (status, body) = t.get("/tls");
+    assert_eq!(status, 200);
+    assert!(body.starts_with(b"ok GET /tls"), "{body:?}");
+    drop(t);
+
+    // Silent clients, on each kind of frontend: the kernel hands each over after its
+    // deferral, and the request timeout (or the handshake's) closes it.
+    for (name, addr) in [("plain", plain), ("pp", pp), ("tls", tls)] {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        let mut got = Vec::new();
+        let read = s.read_to_end(&mut got);
+        assert!(
+            read.is_ok()
+                || matches!(&read, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+            "{name}: a silent client was not closed: {read:?}"
+        );
+        assert!(
+            got.is_empty() || got.starts_with(b"HTTP/1.1 408"),
+            "{name}: {:?}",
+            String::from_utf8_lossy(&got)
+        );
+    }
+    // Nothing left open.
+    let deadline = Instant::now() + PATIENCE;
+    for name in ["plain", "pp", "tls"] {
+        while current(admin_addr, name) != 0 {
+            assert!(Instant::now() < deadline, "{name}: connections left open");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
