@@ -115,3 +115,99 @@ fn clients_that_speak_first_are_served_and_a_silent_one_is_closed_by_the_timeout
         }
     }
 }
+
+/// TCP_DEFER_ACCEPT of every listening socket of ringlb process `pid` bound to
+/// `addr` (one per worker), read from copies of its descriptors (`pidfd_getfd`: the
+/// test is ringlb's parent, which may). `None`: this kernel or sandbox does not allow it.
+fn defer_of_listeners(pid: u32, addr: SocketAddr) -> Option<Vec<i32>> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // SAFETY: plain syscalls; every descriptor they return is owned right away.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if pidfd < 0 {
+        return None;
+    }
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.flatten() {
+        let Some(target) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), target, 0) };
+        if fd < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EPERM) || e.raw_os_error() == Some(libc::ENOSYS) {
+                return None;
+            }
+            continue; // closed meanwhile
+        }
+        let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        let sock = socket2::SockRef::from(&fd);
+        let listening = sock.is_listener().unwrap_or(false);
+        let here = sock.local_addr().ok().and_then(|a| a.as_socket()) == Some(addr);
+        if !(listening && here) {
+            continue;
+        }
+        let mut v: libc::c_int = -1;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        let r = unsafe {
+            libc::getsockopt(
+                fd.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_DEFER_ACCEPT,
+                std::ptr::from_mut(&mut v).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
+        out.push(v);
+    }
+    Some(out)
+}
+
+#[test]
+fn a_reload_turns_defer_accept_on_and_off_on_an_address_that_stays() {
+    let backend = Backend::start();
+    // A fixed port: the reload must find the same address (port 0 would be new).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let with = |defer: bool| {
+        format!(
+            "[global]\nworkers = 2\npin_workers = false\n\n[[frontend]]\nname = \"web\"\n\
+             bind = [\"127.0.0.1:{port}\"]\nmode = \"http\"\ndefault_backend = \"app\"\ndefer_accept = {defer}\n\n\
+             [[backend]]\nname = \"app\"\n[[backend.server]]\nname = \"a\"\naddress = \"{}\"\n",
+            backend.addr
+        )
+    };
+    let mut r = Ringlb::start(&with(false));
+    let addr = r.addr();
+    let pid = r.child.id();
+    let Some(before) = defer_of_listeners(pid, addr) else {
+        let why = "pidfd_getfd on ringlb is not allowed here (needs Linux 5.6 and ptrace rights)";
+        if std::env::var("RINGLB_REQUIRE_PRIVILEGED").is_ok_and(|v| v == "1") {
+            panic!("{why}, and RINGLB_REQUIRE_PRIVILEGED=1 forbids skipping");
+        }
+        common::say_skipped("a_reload_turns_defer_accept_on_and_off", why);
+        return;
+    };
+    // Both workers' sockets (the supervisor's copies are the same sockets).
+    assert!(before.len() >= 2, "{before:?}");
+    assert!(before.iter().all(|&v| v == 0), "{before:?}");
+    for defer in [true, false] {
+        std::fs::write(r.config_path(), with(defer)).unwrap();
+        r.reload_and_wait();
+        let now = defer_of_listeners(pid, addr).expect("pidfd_getfd worked before");
+        let want = i32::from(defer);
+        assert!(
+            now.len() >= 2 && now.iter().all(|&v| v == want),
+            "defer_accept = {defer}: {now:?}"
+        );
+        let mut c = Client::connect(addr);
+        assert_eq!(c.get("/after").0, 200);
+    }
+}
