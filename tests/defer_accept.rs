@@ -211,3 +211,35 @@ fn a_reload_turns_defer_accept_on_and_off_on_an_address_that_stays() {
         assert_eq!(c.get("/after").0, 200);
     }
 }
+
+/// `ringlb check -c` on a frontend with `line` added: exit status and output.
+fn check_with(mode: &str, line: &str) -> (bool, String) {
+    let cfg = common::TempConfig::new(&format!(
+        "[[frontend]]\nname = \"f\"\nbind = [\"127.0.0.1:0\"]\nmode = \"{mode}\"\ndefault_backend = \"b\"\n{line}\n\
+         [[backend]]\nname = \"b\"\n[[backend.server]]\nname = \"s\"\naddress = \"127.0.0.1:1\"\n"
+    ));
+    let o = std::process::Command::new(common::BIN)
+        .args(["check", "-c"])
+        .arg(&cfg.0)
+        .output()
+        .expect("run ringlb check");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (o.status.success(), text)
+}
+
+#[test]
+fn check_accepts_the_key_warns_in_tcp_mode_and_rejects_a_non_boolean() {
+    let (ok, out) = check_with("http", "defer_accept = true");
+    assert!(ok && !out.contains("speaks first"), "{out}");
+    let (ok, out) = check_with("tcp", "defer_accept = true");
+    assert!(ok && out.contains("speaks first"), "{out}");
+    let (ok, out) = check_with("http", "defer_accept = 1");
+    assert!(
+        !ok && out.contains(":6") && out.contains("defer_accept"),
+        "{out}"
+    );
+}
