@@ -9,7 +9,7 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `listen.rs` | binding every worker's sockets, start-up and reload; which socket errors are ringlb's own; keep-alive probes on a connection |
+//! | `listen.rs` | binding every worker's sockets, start-up and reload; TCP_DEFER_ACCEPT on a group (`defer_accept`); which socket errors are ringlb's own; keep-alive probes on a connection |
 //! | `listen/steer.rs` | the classic BPF program that steers each client to one worker by source address |
 
 pub mod steer;
