@@ -18,7 +18,13 @@
 # Usage: bash benches/setup_cost.sh [N]   (root for tracefs; N defaults to 2000)
 # RINGLB / RINGLB_LOAD override the binaries (default target/release/...); DRIVERS
 # picks the drivers ("legacy io_uring"); KEYS adds lines to the backend (e.g.
-# 'pool_max_connections = 0'). Ends with a Markdown table of the totals.
+# 'pool_max_connections = 0'), FRONTEND_KEYS to the frontend (e.g.
+# 'defer_accept = true'). DELAY_MS makes each client wait that long between its
+# connect and its first bytes, as a client across a network whose request follows
+# the handshake by part of a round trip (on loopback the request is there at once).
+# CPU=1 adds, before the strace run, a run of N connections without strace whose
+# user and system CPU time of ringlb (/proc/PID/stat, every thread) is divided by
+# N: a time, so noise on a busy machine. Ends with a Markdown table of the totals.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benches/lib.sh
@@ -37,13 +43,19 @@ if [ "$MODE" = tcp ]; then serve backend --echo; else serve backend; fi
 summary=()
 
 client() { # client N ADDR: N sequential one-request connections
-  python3 - "$1" "$2" "$MODE" <<'PY'
-import socket, sys
+  python3 - "$1" "$2" "$MODE" "${DELAY_MS:-0}" <<'PY'
+import socket, sys, time
 n, (host, port) = int(sys.argv[1]), sys.argv[2].rsplit(":", 1)
+delay = float(sys.argv[4]) / 1000
+def connect():
+    s = socket.create_connection((host, int(port)))
+    if delay:
+        time.sleep(delay)
+    return s
 if sys.argv[3] == "tcp":
     msg = bytes(range(64))
     for _ in range(n):
-        s = socket.create_connection((host, int(port)))
+        s = connect()
         s.sendall(msg)
         got = b""
         while len(got) < len(msg) and (chunk := s.recv(64)):
@@ -55,7 +67,7 @@ if sys.argv[3] == "tcp":
 req = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 bad = 0
 for _ in range(n):
-    s = socket.create_connection((host, int(port)))
+    s = connect()
     s.sendall(req)
     data = b""
     while chunk := s.recv(65536):
@@ -80,6 +92,7 @@ name = "f"
 bind = ["127.0.0.1:0"]
 mode = "$MODE"
 default_backend = "b"
+${FRONTEND_KEYS:-}
 
 [[backend]]
 name = "b"
@@ -104,6 +117,10 @@ stop_ringlb() {
 
 per_conn() { awk -v n="$N" '{printf "  %-24s %8.2f\n", $2, $1 / n}'; }
 
+cpu_ticks() { # cpu_ticks PID: "utime stime" of the process, every thread, in clock ticks
+  awk '{sub(/.*\) /, ""); print $12, $13}' "/proc/$1/stat"
+}
+
 time_wait() { # time_wait FILE: the TIME_WAIT sockets to the backend (ringlb's side,
   # "r ...") and of the backend ("b ..."), one per line, sorted
   local port=${backend##*:}
@@ -115,6 +132,15 @@ for driver in $DRIVERS; do
   echo "== io_driver = \"$driver\", $N connections"
   start_ringlb "$driver"
   client 50 "$rl_addr" # warm-up: pooled server connections, lazily built state
+  if [ "${CPU:-0}" = 1 ]; then
+    read -r u0 s0 < <(cpu_ticks "$rl_pid")
+    client "$N" "$rl_addr"
+    read -r u1 s1 < <(cpu_ticks "$rl_pid")
+    cpu=$(awk -v n="$N" -v hz="$(getconf CLK_TCK)" -v u=$((u1 - u0)) -v s=$((s1 - s0)) \
+      'BEGIN {printf "%.1f / %.1f", u / hz * 1e6 / n, s / hz * 1e6 / n}')
+    echo "CPU per connection, user / system, µs (/proc, no strace; busy machine: noise): $cpu"
+    summary+=("| $MODE | $driver | CPU µs per connection, user / system (/proc; time: busy machine) | $cpu |")
+  fi
   strace -f -c -q -p "$rl_pid" -o "$tmp/strace" 2>"$tmp/strace.err" &
   st=$!
   sleep 1 # strace attaches within milliseconds and gives no readiness signal
@@ -165,7 +191,7 @@ for driver in $DRIVERS; do
   fi
 done
 echo
-echo "$N connections, one after another ($(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)):"
+echo "$N connections, one after another, frontend keys: '${FRONTEND_KEYS:-}', backend keys: '${KEYS:-}', client delay ${DELAY_MS:-0} ms ($(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)):"
 echo
 echo "| mode | driver | what | per connection |"
 echo "|---|---|---|---:|"

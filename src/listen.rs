@@ -9,7 +9,7 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `listen.rs` | binding every worker's sockets, start-up and reload; which socket errors are ringlb's own; keep-alive probes on a connection |
+//! | `listen.rs` | binding every worker's sockets, start-up and reload; TCP_DEFER_ACCEPT on a group (`defer_accept`); which socket errors are ringlb's own; keep-alive probes on a connection |
 //! | `listen/steer.rs` | the classic BPF program that steers each client to one worker by source address |
 
 pub mod steer;
@@ -49,6 +49,10 @@ pub fn bind_all(config: &Config) -> Result<Vec<Vec<BoundListener>>, BindError> {
             let freebind = config.is_virtual_ip(wanted.ip());
             let bound =
                 bind_for_workers(workers, fe_index, &fe.name, wanted, freebind, fe.steering)?;
+            if fe.defer_accept {
+                let sockets: Vec<_> = bound.iter().map(|b| &b.socket).collect();
+                set_defer_accept(&sockets, true, &fe.name);
+            }
             for (listeners, b) in per_worker.iter_mut().zip(bound) {
                 listeners.push(b);
             }
@@ -130,6 +134,35 @@ pub fn duplicates(bound: &[BoundListener]) -> io::Result<Vec<std::os::fd::OwnedF
         .iter()
         .map(|b| b.socket.try_clone().map(Into::into))
         .collect()
+}
+
+/// TCP_DEFER_ACCEPT on every socket of one address's group (a frontend's
+/// `defer_accept`, HAProxy's bind option `defer-accept`, with HAProxy's value: one
+/// second). On, the kernel hands a connection to `accept` once its first bytes have
+/// arrived, so the first read finds the request there. A client that sends nothing
+/// is still handed over, after about a second (the kernel resends its SYN-ACK once,
+/// then takes the client's ACK), and meets the usual timeouts. Off clears it: a
+/// socket kept by a reload or handed over by a binary upgrade may have it. Called for
+/// every group on start, reload and upgrade; a failure is logged and leaves the
+/// socket as it was (HAProxy warns and goes on).
+pub fn set_defer_accept<S: std::os::fd::AsFd>(group: &[S], on: bool, frontend: &str) {
+    let seconds = libc::c_int::from(on);
+    for socket in group {
+        // SAFETY: setsockopt on a descriptor `group` keeps open, with a c_int value.
+        let r = unsafe {
+            libc::setsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&socket.as_fd()),
+                libc::IPPROTO_TCP,
+                libc::TCP_DEFER_ACCEPT,
+                std::ptr::from_ref(&seconds).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r != 0 {
+            let e = io::Error::last_os_error();
+            tracing::warn!(frontend, "cannot set TCP_DEFER_ACCEPT to {on}: {e}");
+        }
+    }
 }
 
 /// What to say when [`in_use`] finds an address taken.
@@ -231,6 +264,42 @@ mod tests {
                 "{addr}: the client's own socket differs"
             );
         }
+    }
+
+    fn defer_seconds(socket: &impl std::os::fd::AsFd) -> libc::c_int {
+        let mut v: libc::c_int = -1;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: getsockopt into a c_int on an open descriptor.
+        let r = unsafe {
+            libc::getsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&socket.as_fd()),
+                libc::IPPROTO_TCP,
+                libc::TCP_DEFER_ACCEPT,
+                std::ptr::from_mut(&mut v).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(r, 0, "{}", io::Error::last_os_error());
+        v
+    }
+
+    /// `defer_accept` reaches every worker's socket of its frontend, and only those;
+    /// turning it off (a reload, an upgrade) clears it.
+    #[test]
+    fn defer_accept_is_set_on_the_sockets_of_its_frontend() {
+        let text = "[global]\nworkers = 2\n\
+            [[frontend]]\nname = \"d\"\nbind = [\"127.0.0.1:0\"]\ndefault_backend = \"b\"\ndefer_accept = true\n\
+            [[frontend]]\nname = \"n\"\nbind = [\"127.0.0.1:0\"]\ndefault_backend = \"b\"\n\
+            [[backend]]\nname = \"b\"\n[[backend.server]]\nname = \"s\"\naddress = \"127.0.0.1:1\"\n";
+        let config = Config::parse(text, "t.toml").unwrap();
+        let bound = bind_all(&config).unwrap();
+        for worker in &bound {
+            assert_eq!(defer_seconds(&worker[0].socket), 1, "HAProxy's one second");
+            assert_eq!(defer_seconds(&worker[1].socket), 0);
+        }
+        let group: Vec<_> = bound.iter().map(|w| &w[0].socket).collect();
+        set_defer_accept(&group, false, "d");
+        assert!(group.iter().all(|s| defer_seconds(s) == 0));
     }
 
     /// Which of `listeners` accepts the next connection (waits for it).

@@ -185,3 +185,17 @@ fn prefer_last_server_keeps_a_client_connection_on_its_server() {
     }
     assert_eq!((a.requests(), b.requests()), (4, 4));
 }
+
+#[test]
+fn a_defer_accept_bind_is_imported_and_served() {
+    let backend = Backend::start();
+    let cfg = format!(
+        "global\n    nbthread 1\ndefaults\n    mode http\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\nfrontend web\n    bind 127.0.0.1:0 defer-accept\n    default_backend app\nbackend app\n    server a1 {}\n",
+        backend.addr
+    );
+    let text = imported(&cfg, "defer.toml");
+    assert!(text.contains("defer_accept = true"), "{text}");
+    let r = Ringlb::start(&text);
+    let mut c = Client::connect(r.addr());
+    assert_eq!(c.get("/deferred").0, 200);
+}

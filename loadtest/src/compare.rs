@@ -36,6 +36,9 @@ pub struct CompareOpts {
     pub warmup: Duration,
     pub backends: usize,
     pub body_size: usize,
+    /// Both proxies' listeners with TCP_DEFER_ACCEPT (ringlb's `defer_accept`,
+    /// HAProxy's bind option `defer-accept`).
+    pub defer_accept: bool,
     pub svg: Option<PathBuf>,
     pub scenarios: Vec<Scenario>,
 }
@@ -314,8 +317,9 @@ fn markdown(
     let _ = writeln!(
         s,
         "{}. Mode `{}`, {} proxy worker(s)/thread(s), {} load thread(s), {} connections, {} backend(s) \
-         (`ringlb-load serve`, {} B bodies), {} rounds of {:?} (+{:?} warm-up) per cell, targets alternated every round; medians.\n",
-        setup.scenario.describe(), setup.mode, opts.workers, opts.load_threads, opts.connections, opts.backends, opts.body_size, opts.rounds, opts.duration, opts.warmup
+         (`ringlb-load serve`, {} B bodies), {} rounds of {:?} (+{:?} warm-up) per cell, targets alternated every round; medians{}.\n",
+        setup.scenario.describe(), setup.mode, opts.workers, opts.load_threads, opts.connections, opts.backends, opts.body_size, opts.rounds, opts.duration, opts.warmup,
+        if opts.defer_accept { "; both proxies' listeners with TCP_DEFER_ACCEPT (`--defer-accept`)" } else { "" }
     );
     let _ = writeln!(
         s,

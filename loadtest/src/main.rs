@@ -76,6 +76,10 @@ struct CompareArgs {
     backends: usize,
     #[arg(long, default_value_t = 64)]
     body_size: usize,
+    /// Both proxies accept a connection once its first bytes are there (ringlb's
+    /// `defer_accept = true`, HAProxy's `bind ... defer-accept`).
+    #[arg(long)]
+    defer_accept: bool,
     /// Write the latency-by-percentile plot (at 50% load) here.
     #[arg(long)]
     svg: Option<PathBuf>,
@@ -221,6 +225,7 @@ fn main() -> anyhow::Result<()> {
                 warmup: a.warmup,
                 backends: a.backends.max(1),
                 body_size: a.body_size,
+                defer_accept: a.defer_accept,
                 svg: a.svg,
                 scenarios: a.scenario.into_iter().flatten().collect(),
             })?;

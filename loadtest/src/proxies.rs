@@ -127,8 +127,13 @@ pub fn start_ringlb(
         Some(r) if setup.mode == "http" => format!("http_reuse = \"{r}\"\n"),
         _ => String::new(),
     };
+    let defer = if opts.defer_accept {
+        "defer_accept = true\n"
+    } else {
+        ""
+    };
     let mut cfg = format!(
-        "[global]\nworkers = {}\npin_workers = false\nmax_connections = 4000\nadmin_bind = \"{admin}\"\n\n[[frontend]]\nname = \"bench\"\nbind = [\"{addr}\"]\nmode = \"{}\"\ndefault_backend = \"servers\"\n\n[[backend]]\nname = \"servers\"\nbalance = \"roundrobin\"\n{reuse}",
+        "[global]\nworkers = {}\npin_workers = false\nmax_connections = 4000\nadmin_bind = \"{admin}\"\n\n[[frontend]]\nname = \"bench\"\nbind = [\"{addr}\"]\nmode = \"{}\"\ndefault_backend = \"servers\"\n{defer}\n[[backend]]\nname = \"servers\"\nbalance = \"roundrobin\"\n{reuse}",
         opts.workers, setup.mode
     );
     for (i, b) in backends.iter().enumerate() {
@@ -147,8 +152,13 @@ pub fn start_ringlb(
 pub fn start_haproxy(setup: &Setup, backends: &[SocketAddr]) -> anyhow::Result<(SocketAddr, Proc)> {
     let (opts, tmp) = (setup.opts, &setup.tmp);
     let addr = free_port()?;
+    let defer = if opts.defer_accept {
+        " defer-accept"
+    } else {
+        ""
+    };
     let mut cfg = format!(
-        "global\n    nbthread {}\n    maxconn 4000\n\ndefaults\n    mode {}\n    timeout connect 2s\n    timeout client 30s\n    timeout server 30s\n\nfrontend bench\n    bind {addr}\n    default_backend servers\n\nbackend servers\n    balance roundrobin\n",
+        "global\n    nbthread {}\n    maxconn 4000\n\ndefaults\n    mode {}\n    timeout connect 2s\n    timeout client 30s\n    timeout server 30s\n\nfrontend bench\n    bind {addr}{defer}\n    default_backend servers\n\nbackend servers\n    balance roundrobin\n",
         opts.workers, setup.mode
     );
     if setup.mode == "http" {
@@ -175,9 +185,11 @@ pub fn start_nginx(
         .iter()
         .map(|b| format!("        server {b};\n"))
         .collect();
+    // nginx's name for TCP_DEFER_ACCEPT (http servers only).
+    let deferred = if opts.defer_accept { " deferred" } else { "" };
     let body = if setup.mode == "http" {
         format!(
-            "http {{\n    access_log off;\n    upstream servers {{\n{servers}        keepalive 64;\n    }}\n    server {{\n        listen {addr} reuseport;\n        location / {{ proxy_pass http://servers; proxy_http_version 1.1; proxy_set_header Connection \"\"; }}\n    }}\n}}\n"
+            "http {{\n    access_log off;\n    upstream servers {{\n{servers}        keepalive 64;\n    }}\n    server {{\n        listen {addr} reuseport{deferred};\n        location / {{ proxy_pass http://servers; proxy_http_version 1.1; proxy_set_header Connection \"\"; }}\n    }}\n}}\n"
         )
     } else {
         format!("stream {{\n    upstream servers {{\n{servers}    }}\n    server {{\n        listen {addr} reuseport;\n        proxy_pass servers;\n    }}\n}}\n")

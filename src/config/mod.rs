@@ -287,6 +287,9 @@ pub struct Frontend {
     pub log_separate_errors: bool,
     /// Each HTTP/1 exchange ends both connections (`option httpclose`).
     pub http_close: bool,
+    /// TCP_DEFER_ACCEPT on the listening sockets (HAProxy's `defer-accept`): the
+    /// kernel hands a connection over once the client sent something.
+    pub defer_accept: bool,
 }
 
 /// `proxy_protocol` and `proxy_protocol_from` of a frontend.

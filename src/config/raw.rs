@@ -309,6 +309,10 @@ pub struct RawFrontend {
     /// Added key: http mode: close the client connection after each response and do
     /// not keep the server connection (HAProxy 2.6's `option httpclose`). Default `false`.
     pub http_close: Option<bool>,
+    /// Added key: TCP_DEFER_ACCEPT on this frontend's listening sockets: a
+    /// connection is accepted once its first bytes arrived (HAProxy's bind option
+    /// `defer-accept`). Default `false`.
+    pub defer_accept: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

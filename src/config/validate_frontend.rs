@@ -109,6 +109,12 @@ impl Validator {
                 format!("{key}: forwarded_for only applies to mode \"http\"; ignored"),
             );
         }
+        if mode == Mode::Tcp && fe.defer_accept == Some(true) {
+            self.warn(
+                fe.name.span(),
+                format!("{key}: defer_accept: the kernel holds each connection until the client sends, about a second for a protocol whose server speaks first (SMTP, MySQL...): keep it off for those"),
+            );
+        }
         Frontend {
             name: fe.name.get_ref().clone(),
             binds,
@@ -177,6 +183,7 @@ impl Validator {
             log_asap: fe.log_asap.unwrap_or(false),
             log_separate_errors: fe.log_separate_errors.unwrap_or(false),
             http_close: fe.http_close.unwrap_or(false),
+            defer_accept: fe.defer_accept.unwrap_or(false),
         }
     }
 
@@ -389,5 +396,36 @@ mod tests {
         assert!(unset.contains("NOPE is not set"), "{unset}");
         assert!(with_env("0.0.0.0:${PORT", &env).is_err());
         assert!(with_env("0.0.0.0:$", &env).is_err());
+    }
+
+    fn with_defer(mode: &str, value: &str) -> Result<crate::config::Config, String> {
+        let text = format!("[[frontend]]\nname = \"f\"\nbind = [\"127.0.0.1:0\"]\nmode = \"{mode}\"\ndefault_backend = \"b\"\n{value}\n[[backend]]\nname = \"b\"\n[[backend.server]]\nname = \"s\"\naddress = \"127.0.0.1:1\"\n");
+        crate::config::Config::parse(&text, "t.toml").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defer_accept_is_off_by_default_and_takes_a_boolean() {
+        let off = with_defer("http", "").unwrap();
+        assert!(!off.frontends[0].defer_accept);
+        let on = with_defer("http", "defer_accept = true").unwrap();
+        assert!(on.frontends[0].defer_accept);
+        assert!(on.warnings.is_empty(), "{:?}", on.warnings);
+        let e = with_defer("http", "defer_accept = \"yes\"").unwrap_err();
+        assert!(e.contains("t.toml:6") && e.contains("defer_accept"), "{e}");
+    }
+
+    #[test]
+    fn defer_accept_in_tcp_mode_warns_about_servers_that_speak_first() {
+        let c = with_defer("tcp", "defer_accept = true").unwrap();
+        assert!(c.frontends[0].defer_accept);
+        assert!(
+            c.warnings.len() == 1 && c.warnings[0].contains("speaks first"),
+            "{:?}",
+            c.warnings
+        );
+        assert!(with_defer("tcp", "defer_accept = false")
+            .unwrap()
+            .warnings
+            .is_empty());
     }
 }

@@ -181,6 +181,8 @@ fn bind_new(
                         l.steering.as_str()
                     );
                 }
+                // The socket stays; the frontend's defer_accept may have changed.
+                crate::listen::set_defer_accept(&l.sockets, fe.defer_accept, &fe.name);
                 listening.push(Listening {
                     frontend: fe.name.clone(),
                     ..l.clone()
@@ -212,6 +214,9 @@ fn bind_new(
             let addr = bound.first().map_or(requested, |b| b.addr);
             let sockets = crate::listen::duplicates(&bound)
                 .map_err(|e| format!("frontend {:?}: {requested}: {e}", fe.name))?;
+            if fe.defer_accept {
+                crate::listen::set_defer_accept(&sockets, true, &fe.name);
+            }
             for (w, b) in bound.into_iter().enumerate() {
                 fresh[w].push(b);
             }

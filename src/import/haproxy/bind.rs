@@ -1,5 +1,5 @@
 //! `bind ADDR[,ADDR...] [options]`: listening addresses, TLS termination (`ssl crt`,
-//! `alpn`, `strict-sni`, `crt-list`) and `accept-proxy`. Options ringlb has no
+//! `alpn`, `strict-sni`, `crt-list`), `accept-proxy` and `defer-accept`. Options ringlb has no
 //! equivalent for are reported one by one; the address is still translated. A
 //! `crt-list` file is read at import time (the one file the importer reads besides
 //! its input: its lines are what HAProxy would load).
@@ -44,6 +44,7 @@ pub fn bind(line: &Line, fe: &mut Fe, cx: &mut Cx) {
     let mut certs: Vec<Value> = Vec::new();
     let mut proxy = false;
     let mut h2 = false;
+    let mut defer = false;
     let mut opts = cx.g.tls_bind.clone();
     let mut unreadable: Option<String> = None;
     let mut i = 2;
@@ -73,6 +74,7 @@ pub fn bind(line: &Line, fe: &mut Fe, cx: &mut Cx) {
                 t.set("strict_sni", Value::Bool(true), src.cite());
             }
             "accept-proxy" => proxy = true,
+            "defer-accept" => defer = true,
             "proto" if arg == "h2" => h2 = true,
             "v4v6" | "name" | "id" | "process" | "thread" | "nice" | "backlog" => {}
             "crt-list" => {
@@ -114,6 +116,7 @@ pub fn bind(line: &Line, fe: &mut Fe, cx: &mut Cx) {
                     tls: tls.clone(),
                     proxy,
                     h2,
+                    defer,
                 });
             }
             Err(why) => cx.led.lost_part(src, format!("bind {a}"), why),

@@ -397,14 +397,14 @@ fn timeouts(fe: &mut Fe) {
     }
 }
 
-/// Binds grouped by what ringlb sets per frontend: TLS and PROXY protocol.
+/// Binds grouped by what ringlb sets per frontend: TLS, PROXY protocol, HTTP/2 with
+/// prior knowledge, `defer_accept`.
 fn groups(binds: &[Bind]) -> Vec<Vec<Bind>> {
     let mut out: Vec<Vec<Bind>> = Vec::new();
     for b in binds {
-        match out
-            .iter_mut()
-            .find(|g| g[0].tls == b.tls && g[0].proxy == b.proxy && g[0].h2 == b.h2)
-        {
+        let alike =
+            |g: &Bind| g.tls == b.tls && g.proxy == b.proxy && g.h2 == b.h2 && g.defer == b.defer;
+        match out.iter_mut().find(|g| alike(&g[0])) {
             Some(g) => g.push(b.clone()),
             None => out.push(vec![b.clone()]),
         }
@@ -421,7 +421,7 @@ fn one_frontend(fe: &Fe, binds: &[Bind], i: usize, routes: &[Table]) -> Vec<Tabl
             (None, true) => "pp".to_string(),
             _ => format!("{}", i + 1),
         };
-        let why = "HAProxy binds of another kind (TLS, PROXY) in the same frontend: ringlb sets these per frontend";
+        let why = "HAProxy binds of another kind (TLS, PROXY, defer-accept) in the same frontend: ringlb sets these per frontend";
         main.set(
             "name",
             Value::str(format!("{}-{suffix}", fe.name)),
@@ -435,6 +435,9 @@ fn one_frontend(fe: &Fe, binds: &[Bind], i: usize, routes: &[Table]) -> Vec<Tabl
     }
     if b0.proxy {
         proxy_keys(&mut main, &b0.src);
+    }
+    if b0.defer {
+        main.set("defer_accept", Value::Bool(true), b0.src.cite());
     }
     let h2c = b0.h2 && b0.tls.is_none();
     if h2c && fe.mode() == "http" {

@@ -72,6 +72,8 @@ pub struct Bind {
     pub proxy: bool,
     /// `proto h2`: HTTP/2 with prior knowledge (cleartext) or h2 only (TLS).
     pub h2: bool,
+    /// `defer-accept`: `defer_accept = true` on its frontend.
+    pub defer: bool,
 }
 
 /// A frontend as it will be written (split per kind of bind when written).

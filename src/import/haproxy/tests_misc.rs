@@ -354,3 +354,15 @@ fn prefer_last_server_keeps_server_connections_with_their_client() {
         "{toml}"
     );
 }
+
+#[test]
+fn defer_accept_becomes_a_frontend_key_and_splits_a_frontend_of_mixed_binds() {
+    let text = "frontend f\n  mode http\n  bind :80 defer-accept\n  bind :81 defer-accept\n  bind :8080\n  default_backend b\nbackend b\n  server s 10.0.0.1:80\n";
+    let (toml, t) = complete(text);
+    let fes = t["frontend"].as_array().unwrap();
+    assert_eq!(fes.len(), 2, "{toml}");
+    assert_eq!(fes[0]["defer_accept"].as_bool(), Some(true), "{toml}");
+    assert_eq!(fes[0]["bind"].as_array().map(Vec::len), Some(2), "{toml}");
+    assert_eq!(fes[1]["bind"][0].as_str(), Some("0.0.0.0:8080"), "{toml}");
+    assert_eq!(fes[1].get("defer_accept"), None, "{toml}");
+}

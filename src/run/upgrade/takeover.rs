@@ -151,6 +151,12 @@ pub fn build(config: &Config, offer: Offer, fds: Vec<OwnedFd>) -> Result<Receive
             }
             group
         };
+        // Handed over with the old process's setting: this configuration's now.
+        listen::set_defer_accept(
+            &group.iter().map(|b| &b.socket).collect::<Vec<_>>(),
+            fe.defer_accept,
+            &fe.name,
+        );
         listening.push(Listening {
             requested: plan.requested,
             bound: group[0].addr,
