@@ -213,7 +213,10 @@ pub(super) enum Verdict {
     Close,
 }
 
-/// The decision for one look at an idle TLS connection.
+/// The decision for one look at an idle TLS connection. (Part of a record tells
+/// nothing yet: the rest wakes the wait again. A connection taken between the two
+/// parts reads the record with the next response, as with bytes that come after the
+/// request went out: rustls does not say how much of a record it holds.)
 pub(super) fn tls_verdict(seen: TlsSeen) -> Verdict {
     match seen {
         TlsSeen::Nothing => Verdict::Quiet,
