@@ -723,7 +723,9 @@ struct LateBackend {
 }
 
 impl LateBackend {
-    fn start() -> LateBackend {
+    /// Plain HTTP, or HTTPS (TLS 1.3 and 1.2, rustls' defaults: two session tickets
+    /// after each handshake) with `tls`.
+    fn start(tls: Option<Arc<rustls::ServerConfig>>) -> LateBackend {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind backend");
         let addr = listener.local_addr().expect("backend address");
         let (go, go_rx) = std::sync::mpsc::channel();
@@ -735,7 +737,19 @@ impl LateBackend {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 let (go_rx, tx, counted) = (Arc::clone(&go_rx), tx.clone(), Arc::clone(&counted));
-                thread::spawn(move || serve_late(stream, &go_rx, &tx, &counted));
+                let tls = tls.clone();
+                thread::spawn(move || -> io::Result<()> {
+                    let (go_rx, tx, n) = (&go_rx, &tx, &counted);
+                    let sock = stream.try_clone()?;
+                    match tls {
+                        None => serve_late(stream, &sock, go_rx, tx, n),
+                        Some(config) => {
+                            let conn =
+                                rustls::ServerConnection::new(config).map_err(io::Error::other)?;
+                            serve_late(rustls::StreamOwned::new(conn, stream), &sock, go_rx, tx, n)
+                        }
+                    }
+                });
             }
         });
         LateBackend {
@@ -754,16 +768,17 @@ impl LateBackend {
     }
 }
 
-fn serve_late(
-    stream: TcpStream,
+/// Serve one connection, `io` over `sock` (the same socket: its timeouts).
+fn serve_late<S: Read + Write>(
+    io: S,
+    sock: &TcpStream,
     go: &Mutex<std::sync::mpsc::Receiver<()>>,
     tx: &std::sync::mpsc::Sender<Late>,
     reused: &std::sync::atomic::AtomicUsize,
 ) -> io::Result<()> {
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let mut r = BufReader::new(stream.try_clone()?);
-    let mut w = stream;
+    sock.set_nodelay(true)?;
+    sock.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let mut r = BufReader::new(io);
     let mut served = 0;
     while let Some(head) = read_head(&mut r)? {
         if served > 0 {
@@ -771,22 +786,34 @@ fn serve_late(
         }
         served += 1;
         let path = head.split(' ').nth(1).unwrap_or("").to_string();
+        let w = r.get_mut();
         if path != "/late" {
             w.write_all(&ok(path.trim_start_matches('/')))?;
+            w.flush()?;
             continue;
         }
         w.write_all(&ok("late"))?;
+        w.flush()?;
         if lock(go).recv_timeout(LATE_WAIT).is_err() {
             return Ok(());
         }
         w.write_all(EXTRA)?;
+        w.flush()?;
         let _ = tx.send(Late::Sent);
         // ringlb must close this connection as the late bytes arrive (its pool keeps
-        // idle connections a minute here), and send nothing more on it.
-        r.get_ref().set_read_timeout(Some(LATE_WAIT))?;
+        // idle connections a minute here), and send nothing more on it. (Over TLS, a
+        // TCP end without close_notify is rustls' `UnexpectedEof`.)
+        sock.set_read_timeout(Some(LATE_WAIT))?;
         let after = match read_head(&mut r) {
             Ok(None) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => Ok(()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                Ok(())
+            }
             Err(e)
                 if matches!(
                     e.kind(),
@@ -828,15 +855,50 @@ fn late_victim(addr: SocketAddr, id: usize) -> Result<(), String> {
 
 #[test]
 fn late_responses_on_idle_server_connections_never_reach_another_client() {
+    late_responses(None);
+}
+
+/// The same with `tls = true` servers (TLS 1.3, with session tickets): the late
+/// response is an application-data record on the idle connection, which ringlb's wait
+/// reads into rustls and closes the connection for (tickets alone would not).
+#[test]
+fn late_responses_on_idle_tls_server_connections_never_reach_another_client() {
+    let certs = CertDir::new();
+    certs.write("backend", &["localhost"]);
+    late_responses(Some(tls_server_config(&certs, "backend")));
+}
+
+/// rustls' server defaults for `<stem>.pem`/`.key` of `certs`.
+fn tls_server_config(certs: &CertDir, stem: &str) -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let cert = CertificateDer::from_pem_file(certs.0.join(format!("{stem}.pem"))).expect("cert");
+    let key = PrivateKeyDer::from_pem_file(certs.0.join(format!("{stem}.key"))).expect("key");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .expect("server config");
+    Arc::new(config)
+}
+
+fn late_responses(tls: Option<Arc<rustls::ServerConfig>>) {
+    let server_keys = if tls.is_some() {
+        "tls = true\nverify = false\n"
+    } else {
+        ""
+    };
     for reuse in ["always", "aggressive"] {
         for driver in ["io_uring", "legacy"] {
-            let backend = LateBackend::start();
+            let backend = LateBackend::start(tls.clone());
             let cfg = format!(
                 "[global]\nworkers = 1\npin_workers = false\nio_driver = \"{driver}\"\n\n\
                  [[frontend]]\nname = \"web\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\n\
                  default_backend = \"app\"\n\n\
                  [[backend]]\nname = \"app\"\nhttp_reuse = \"{reuse}\"\npool_idle_timeout = \"1m\"\n\n\
-                 [[backend.server]]\nname = \"a1\"\naddress = \"{}\"\n",
+                 [[backend.server]]\nname = \"a1\"\naddress = \"{}\"\n{server_keys}",
                 backend.addr
             );
             let rl = Ringlb::start(&cfg);

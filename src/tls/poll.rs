@@ -34,7 +34,7 @@ use monoio::BufResult;
 
 use monoio::net::tcp::stream_poll::TcpStreamPoll;
 use monoio::net::TcpStream;
-use rustls::{ConnectionCommon, SideData};
+use rustls::{ConnectionCommon, IoState, SideData};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// A TLS connection (rustls' `C`: either side) over a socket in readiness mode.
@@ -170,6 +170,23 @@ where
             return Poll::Ready(Err(e));
         }
         Poll::Ready(Ok(n))
+    }
+
+    /// One look at an idle connection (the server pool's armed wait): rustls' state as
+    /// it is if it holds plaintext or a close_notify already, else after one
+    /// non-blocking read of the socket into it (`Pending`: nothing came; the socket's
+    /// readiness wakes `cx`). `true` with the state unless the socket is at its end.
+    pub fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<(bool, IoState)>> {
+        let state = |tls: &mut C| {
+            tls.process_new_packets()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        };
+        let held = state(&mut self.tls)?;
+        if held.plaintext_bytes_to_read() > 0 || held.peer_has_closed() {
+            return Poll::Ready(Ok((true, held)));
+        }
+        let more = ready!(self.poll_receive(cx))?;
+        Poll::Ready(Ok((more, state(&mut self.tls)?)))
     }
 }
 

@@ -380,6 +380,21 @@ impl ServerStream {
             filled: false,
         }))
     }
+
+    /// One look at an idle TLS connection in readiness mode, for the server pool's
+    /// armed wait (see [`TlsPoll::poll_idle`]); `None` for any other connection.
+    pub fn poll_idle(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> Option<std::task::Poll<io::Result<(bool, rustls::IoState)>>> {
+        match self {
+            ServerStream::Tls(s) => match &mut s.stream {
+                TlsConn::Poll(p) => Some(p.poll_idle(cx)),
+                TlsConn::Compat(_) => None,
+            },
+            _ => None,
+        }
+    }
 }
 
 impl TlsServerStream {

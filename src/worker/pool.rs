@@ -30,8 +30,12 @@
 //! (io_uring: the wait's cancel rides the next submission; epoll: nothing to undo). This
 //! replaced a `recv(MSG_PEEK)` per reuse, which only saw bytes that had arrived by the
 //! time of the take, and left a connection holding a late response pooled until then
-//! (docs/benchmarks.md, "Tails"). TLS connections keep that peek (their socket is not
-//! lent by the TLS stream). Bytes that arrive after the next request went out cannot be
+//! (docs/benchmarks.md, "Tails"). TLS connections (rustls in readiness mode) have the
+//! same wait on their socket, read through rustls when it fires: records that are only
+//! handshake messages (the session tickets TLS 1.3 servers send after the handshake,
+//! often once a response went out) keep the connection; plaintext, a close_notify or
+//! the end close it. Only a TLS connection the driver kept in completion mode is still
+//! peeked at when taken. Bytes that arrive after the next request went out cannot be
 //! told from its response, here or in HAProxy (docs/configuration.md, `http_reuse`).
 
 use std::cell::{Cell, RefCell};
@@ -292,8 +296,9 @@ impl Pool {
     /// allow (see [`Put`] for what the caller says about it); what is not kept is
     /// reset. The caller has read the whole response and nothing after it; a TLS
     /// stream whose last read may have left decrypted bytes inside rustls is not kept
-    /// (a peek at take time could not see them). A kept connection's wait is armed
-    /// here: one that is closed or holds bytes already is closed at once.
+    /// (`may_hold_unread`; the TLS wait also finds any plaintext rustls holds). A kept
+    /// connection's wait is armed here: one that is closed or holds bytes already is
+    /// closed at once.
     pub fn put(&self, backend: usize, server: usize, stream: ServerStream, at: Put) {
         let limits = self.limits(backend);
         if stream.may_hold_unread() || limits.max == Some(0) {
@@ -444,7 +449,8 @@ fn close_fired<W: Watched>(list: &mut VecDeque<Idle<W>>, cx: &mut Context<'_>) -
 }
 
 /// A non-blocking peek: an idle connection must have nothing to read. EOF means the
-/// server closed it; data means it is out of step. Either way it is not reusable.
+/// server closed it; data means it is out of step. Either way it is not reusable. (For
+/// the connections without a wait: TLS in completion mode, and a client's private one.)
 pub(super) fn still_open(stream: &ServerStream) -> bool {
     // (For TLS, bytes waiting may also be a session ticket sent late: the connection
     // is then given up too, which costs a reconnect, never a wrong answer.)

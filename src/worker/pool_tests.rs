@@ -1,5 +1,6 @@
-//! The pool's rules without sockets: the need (how many are kept), and what taking
-//! and watching do with idle connections whose wait fired (a fake wait stands in).
+//! The pool's rules without sockets: the need (how many are kept), what taking and
+//! watching do with idle connections whose wait fired (a fake wait stands in), and
+//! what the wait on an idle TLS connection makes of the records that came.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -7,7 +8,7 @@ use std::rc::Rc;
 use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
-use super::watch::Watched;
+use super::watch::{tls_settle, tls_verdict, TlsSeen, Verdict, Watched, TLS_LOOKS_MAX};
 use super::{close_fired, take_from, Idle, Need};
 
 #[test]
@@ -171,4 +172,67 @@ fn the_watcher_closes_exactly_the_fired_ones_plainly_and_keeps_the_order() {
     // Nothing idle, nothing fired: nothing to do.
     assert_eq!(close_fired(&mut idle, &mut cx), 0);
     assert!(log.borrow().is_empty());
+}
+
+fn records(plaintext: usize, close_notify: bool, eof: bool) -> TlsSeen {
+    TlsSeen::Records {
+        plaintext,
+        close_notify,
+        eof,
+    }
+}
+
+#[test]
+fn an_idle_tls_connection_stays_armed_only_through_handshake_messages() {
+    // Nothing came: quiet.
+    assert_eq!(tls_verdict(TlsSeen::Nothing), Verdict::Quiet);
+    // Session tickets (or a key update, or part of a record): no plaintext, no
+    // close_notify, no end: look again.
+    assert_eq!(tls_verdict(records(0, false, false)), Verdict::Again);
+    // A response nobody asked for, however short; a close_notify (with or without
+    // the TCP end); the end without one; a record rustls refuses or a failed read.
+    for seen in [
+        records(1, false, false),
+        records(512, false, true),
+        records(0, true, false),
+        records(0, true, true),
+        records(0, false, true),
+        records(3, true, false),
+        TlsSeen::Failed,
+    ] {
+        assert_eq!(tls_verdict(seen), Verdict::Close, "{seen:?}");
+    }
+}
+
+/// `tls_settle` over a scripted series of looks: whether it closed, and how many
+/// looks it took.
+fn settle(script: &[TlsSeen]) -> (bool, usize) {
+    let mut looks = 0;
+    let closed = tls_settle(|| {
+        looks += 1;
+        script.get(looks - 1).copied().unwrap_or(TlsSeen::Nothing)
+    });
+    (closed, looks)
+}
+
+#[test]
+fn tickets_then_quiet_keep_the_connection_and_anything_else_after_them_closes_it() {
+    let ticket = records(0, false, false);
+    assert_eq!(settle(&[TlsSeen::Nothing]), (false, 1));
+    // Two tickets in two reads, then the read that would block: kept, re-armed.
+    assert_eq!(settle(&[ticket, ticket, TlsSeen::Nothing]), (false, 3));
+    // A ticket, then a late response or the server's close: closed.
+    assert_eq!(settle(&[ticket, records(40, false, false)]), (true, 2));
+    assert_eq!(settle(&[ticket, records(0, true, true)]), (true, 2));
+    assert_eq!(settle(&[ticket, TlsSeen::Failed]), (true, 2));
+}
+
+#[test]
+fn a_peer_that_never_stops_sending_handshake_messages_has_its_connection_closed() {
+    let endless = vec![records(0, false, false); TLS_LOOKS_MAX + 5];
+    assert_eq!(settle(&endless), (true, TLS_LOOKS_MAX));
+    // Just under the bound: kept.
+    let mut some = vec![records(0, false, false); TLS_LOOKS_MAX - 1];
+    some.push(TlsSeen::Nothing);
+    assert_eq!(settle(&some), (false, TLS_LOOKS_MAX));
 }

@@ -1,19 +1,23 @@
-//! The armed wait on an idle server connection (a child of `pool.rs`): while a plain
-//! TCP connection sits in the pool, a readiness wait for reading is in flight on it
-//! (io_uring: one `POLL_ADD`, pushed with the next submission; epoll: the descriptor
-//! is registered already, so the wait is the runtime's readiness state). Data or EOF
-//! ends the wait: the pool's watcher task is woken and closes the connection at once.
-//! Taking the connection for reuse disarms the wait without a syscall: the wait is
-//! polled once more (it fired: closed; else quiet) and its readiness future dropped,
-//! which on io_uring queues its cancel for the next submission (the request's write,
-//! usually).
+//! The armed wait on an idle server connection (a child of `pool.rs`): while a
+//! connection sits in the pool, a readiness wait for reading is in flight on it. Plain
+//! TCP: io_uring, one `POLL_ADD`, pushed with the next submission; epoll: the
+//! descriptor is registered already, so the wait is the runtime's readiness state.
+//! TLS in readiness mode (either driver): the runtime's readiness state of its socket,
+//! polled through rustls ([`tls_look`]). Data or EOF ends the wait: the pool's watcher
+//! task is woken and closes the connection at once (TLS: unless the records were only
+//! handshake messages, such as the session tickets TLS 1.3 servers send after the
+//! handshake, often after the first response; see [`tls_verdict`]). Taking the
+//! connection for reuse disarms the wait without a syscall: the wait is polled once
+//! more (it fired: closed; else quiet) and its readiness future dropped, which on
+//! io_uring queues its cancel for the next submission (the request's write, usually).
 //!
-//! monoio's readiness wait borrows its socket, so it runs inside a [`Waiter`]: a future
-//! that is handed the connection, owns it while armed, and hands it back when the wait
-//! fires or is disarmed (disarming is one more poll under [`DISARMING`]). A waiter is
-//! made once and kept for the next connection (a per-thread spare list), so arming
-//! allocates nothing. TLS connections have no wait here (the TLS stream does not lend
-//! its socket): they are checked by a peek when taken, as before.
+//! monoio's readiness wait borrows its socket, so a plain one runs inside a [`Waiter`]:
+//! a future that is handed the connection, owns it while armed, and hands it back when
+//! the wait fires or is disarmed (disarming is one more poll under [`DISARMING`]). A
+//! waiter is made once and kept for the next connection (a per-thread spare list), so
+//! arming allocates nothing. A TLS connection in readiness mode needs no future: its
+//! look is a poll of the socket's read. One the driver kept in completion mode (monoio's
+//! TLS stream, which does not lend its socket) is checked by a peek when taken.
 
 use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
@@ -138,17 +142,27 @@ async fn serve(hand: Rc<Hand>) {
     }
 }
 
-/// An idle connection with its wait in flight (plain TCP), or kept for a peek (TLS).
-/// The `Option`s are taken when it is disarmed or closed; `Some` until then.
+/// An idle connection with its wait in flight (plain TCP, or TLS in readiness mode), or
+/// kept for a peek (TLS in completion mode). The `Option`s are taken when it is
+/// disarmed or closed; `Some` until then.
 pub(super) enum Armed {
     Waiting { waiter: Option<Waiter>, fd: RawFd },
+    Tls(Option<ServerStream>),
     Peeked(Option<ServerStream>),
 }
 
 impl Armed {
     /// Arm a wait on `stream`, polled first with `waker` (the pool's watcher, or a
     /// no-op one); `Err` when it fired at once (it was closed or held bytes already).
-    pub(super) fn arm(stream: ServerStream, waker: &Waker) -> Result<Armed, ServerStream> {
+    pub(super) fn arm(mut stream: ServerStream, waker: &Waker) -> Result<Armed, ServerStream> {
+        let mut cx = Context::from_waker(waker);
+        if let Some(fired) = tls_fired(&mut stream, &mut cx) {
+            return if fired {
+                Err(stream)
+            } else {
+                Ok(Armed::Tls(Some(stream)))
+            };
+        }
         if !matches!(stream, ServerStream::Plain(_)) {
             return Ok(Armed::Peeked(Some(stream)));
         }
@@ -157,7 +171,7 @@ impl Armed {
             .with_borrow_mut(|spare| spare.pop())
             .unwrap_or_else(Waiter::new);
         waiter.hand.stream.set(Some(stream));
-        match waiter.poll(&mut Context::from_waker(waker)) {
+        match waiter.poll(&mut cx) {
             None => Ok(Armed::Waiting {
                 waiter: Some(waiter),
                 fd,
@@ -170,10 +184,108 @@ impl Armed {
     }
 }
 
+/// What one look at an idle TLS connection found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TlsSeen {
+    /// Nothing came (the look waits for the socket's readiness).
+    Nothing,
+    /// Records came and rustls processed them: the plaintext it now holds, whether a
+    /// close_notify was among them, whether the socket reached its end.
+    Records {
+        plaintext: usize,
+        close_notify: bool,
+        eof: bool,
+    },
+    /// The read failed, or rustls refused the records.
+    Failed,
+}
+
+/// What the wait does after one look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Verdict {
+    /// Stays armed: nothing came.
+    Quiet,
+    /// Only handshake messages came (session tickets, a key update; or part of a
+    /// record): look again, so that the wait is armed anew (or more came).
+    Again,
+    /// Plaintext (a response nobody asked for), a close_notify, the end, an error: the
+    /// connection is closed.
+    Close,
+}
+
+/// The decision for one look at an idle TLS connection. (Part of a record tells
+/// nothing yet: the rest wakes the wait again. A connection taken between the two
+/// parts reads the record with the next response, as with bytes that come after the
+/// request went out: rustls does not say how much of a record it holds.)
+pub(super) fn tls_verdict(seen: TlsSeen) -> Verdict {
+    match seen {
+        TlsSeen::Nothing => Verdict::Quiet,
+        TlsSeen::Records {
+            plaintext: 0,
+            close_notify: false,
+            eof: false,
+        } => Verdict::Again,
+        TlsSeen::Records { .. } | TlsSeen::Failed => Verdict::Close,
+    }
+}
+
+/// Looks at one idle TLS connection per wake-up at most, past which a peer that keeps
+/// sending handshake messages has its connection closed.
+pub(super) const TLS_LOOKS_MAX: usize = 8;
+
+/// Look (`look`: one read into rustls) until the connection is quiet or must close;
+/// `true`: it must close.
+pub(super) fn tls_settle(mut look: impl FnMut() -> TlsSeen) -> bool {
+    for _ in 0..TLS_LOOKS_MAX {
+        match tls_verdict(look()) {
+            Verdict::Quiet => return false,
+            Verdict::Close => return true,
+            Verdict::Again => {}
+        }
+    }
+    true
+}
+
+/// One look at `stream` if it is TLS in readiness mode (`None` otherwise).
+fn tls_look(stream: &mut ServerStream, cx: &mut Context<'_>) -> Option<TlsSeen> {
+    Some(match stream.poll_idle(cx)? {
+        Poll::Pending => TlsSeen::Nothing,
+        Poll::Ready(Err(_)) => TlsSeen::Failed,
+        Poll::Ready(Ok((more, state))) => TlsSeen::Records {
+            plaintext: state.plaintext_bytes_to_read(),
+            close_notify: state.peer_has_closed(),
+            eof: !more,
+        },
+    })
+}
+
+/// Whether the wait on `stream` fired, if it is TLS in readiness mode (`None`
+/// otherwise): its looks until quiet, with `cx`'s waker left on its socket.
+fn tls_fired(stream: &mut ServerStream, cx: &mut Context<'_>) -> Option<bool> {
+    let first = tls_look(stream, cx)?;
+    let mut first = Some(first);
+    Some(tls_settle(|| {
+        first
+            .take()
+            .or_else(|| tls_look(stream, cx))
+            .unwrap_or(TlsSeen::Failed)
+    }))
+}
+
 impl Watched for Armed {
     type Conn = ServerStream;
 
     fn fired(&mut self, cx: &mut Context<'_>) -> bool {
+        if let Armed::Tls(stream) = self {
+            let fired = stream
+                .as_mut()
+                .is_some_and(|s| tls_fired(s, cx).unwrap_or(true));
+            if fired {
+                // Closed plainly, as below.
+                drop(stream.take());
+            }
+            return fired;
+        }
         let Armed::Waiting { waiter, .. } = self else {
             return false;
         };
@@ -197,6 +309,12 @@ impl Watched for Armed {
                 w.spare();
                 back?.ok() // one that fired is closed plainly as it drops
             }
+            Armed::Tls(s) => {
+                let mut s = s.take()?;
+                let mut cx = Context::from_waker(Waker::noop());
+                // One that fired is closed plainly as it drops.
+                (!tls_fired(&mut s, &mut cx).unwrap_or(true)).then_some(s)
+            }
             Armed::Peeked(s) => s.take().filter(super::still_open),
         }
     }
@@ -208,7 +326,7 @@ impl Watched for Armed {
                 fd,
             } => *fd,
             Armed::Waiting { .. } => -1,
-            Armed::Peeked(s) => s.as_ref().map_or(-1, ServerStream::raw_fd),
+            Armed::Tls(s) | Armed::Peeked(s) => s.as_ref().map_or(-1, ServerStream::raw_fd),
         };
         if fd >= 0 {
             super::no_linger(fd);
