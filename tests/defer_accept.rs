@@ -243,3 +243,39 @@ fn check_accepts_the_key_warns_in_tcp_mode_and_rejects_a_non_boolean() {
         "{out}"
     );
 }
+
+/// A reload whose bind names the port a `:0` bind was given keeps the listening
+/// sockets it has, rather than binding a second group on the same address.
+#[test]
+fn a_reload_naming_the_port_a_zero_bind_got_keeps_its_sockets() {
+    let backend = Backend::start();
+    let with = |bind: &str| {
+        format!(
+            "[global]\nworkers = 2\npin_workers = false\n\n[[frontend]]\nname = \"web\"\n\
+             bind = [\"{bind}\"]\nmode = \"http\"\ndefault_backend = \"app\"\n\n\
+             [[backend]]\nname = \"app\"\n[[backend.server]]\nname = \"a\"\naddress = \"{}\"\n",
+            backend.addr
+        )
+    };
+    let mut r = Ringlb::start(&with("127.0.0.1:0"));
+    let addr = r.addr();
+    let pid = r.child.id();
+    let Some(before) = defer_of_listeners(pid, addr) else {
+        let why = "pidfd_getfd on ringlb is not allowed here (needs Linux 5.6 and ptrace rights)";
+        if std::env::var("RINGLB_REQUIRE_PRIVILEGED").is_ok_and(|v| v == "1") {
+            panic!("{why}, and RINGLB_REQUIRE_PRIVILEGED=1 forbids skipping");
+        }
+        common::say_skipped(
+            "a_reload_naming_the_port_a_zero_bind_got_keeps_its_sockets",
+            why,
+        );
+        return;
+    };
+    assert!(before.len() >= 2, "{before:?}");
+    std::fs::write(r.config_path(), with(&addr.to_string())).unwrap();
+    r.reload_and_wait();
+    let after = defer_of_listeners(pid, addr).expect("pidfd_getfd worked before");
+    assert_eq!(after.len(), before.len(), "listening sockets on {addr}");
+    let mut c = Client::connect(addr);
+    assert_eq!(c.get("/after").0, 200);
+}

@@ -172,7 +172,13 @@ fn bind_new(
     let mut fresh: Vec<Vec<BoundListener>> = (0..workers).map(|_| Vec::new()).collect();
     for fe in &config.frontends {
         for &requested in &fe.binds {
-            if let Some(l) = current.iter().find(|l| l.requested == requested) {
+            // The same address as written, or the address a `:0` bind was given
+            // (a configuration that now names that port keeps the socket: binding it
+            // again would leave two listening groups on one address).
+            let same = |l: &&Listening| {
+                l.requested == requested || (requested.port() != 0 && l.bound == requested)
+            };
+            if let Some(l) = current.iter().find(same) {
                 if l.steering != fe.steering {
                     tracing::warn!(
                         "reload: frontend {:?}: steering on {} stays {:?} until a restart (the address is kept; its group keeps its program)",
@@ -184,6 +190,7 @@ fn bind_new(
                 // The socket stays; the frontend's defer_accept may have changed.
                 crate::listen::set_defer_accept(&l.sockets, fe.defer_accept, &fe.name);
                 listening.push(Listening {
+                    requested,
                     frontend: fe.name.clone(),
                     ..l.clone()
                 });
