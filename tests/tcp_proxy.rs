@@ -1,7 +1,7 @@
 //! TCP mode through the real binary: balancing, byte-exact relay, half-close,
 //! retries and redispatch, no usable server, inactivity timeout, connection limit, and
 //! bulk transfers (the splice path) with either I/O driver: byte-exact both ways,
-//! half-close, a stalled reader.
+//! half-close, a stalled reader (and the pipes' size), other sessions served meanwhile.
 
 mod common;
 
@@ -337,6 +337,52 @@ fn bulk_upload_half_closed_then_bulk_reply_with_either_driver() {
         c.shutdown(Shutdown::Write).unwrap();
         assert_eq!(check_pattern(&mut c), N, "{driver}: reply");
         assert_eq!(got.recv_timeout(PATIENCE).unwrap(), N, "{driver}: upload");
+    }
+}
+
+#[test]
+fn a_bulk_transfer_that_never_waits_leaves_its_worker_to_other_sessions() {
+    // One worker. A client streams into an echo and reads it back as fast as it can
+    // (both directions on the splice path); meanwhile short echo exchanges on other
+    // connections of the same worker must still be served, before the stream stops on
+    // its own (after PATIENCE, when it is never told to). (On loopback the relay
+    // waits for a socket often enough that this passes even without the yield after a
+    // pipe-full moved without a wait; the yield covers peers faster than the proxy.)
+    for driver in DRIVERS {
+        let echo = Echo::start();
+        let rl = Ringlb::start(&with_driver(tcp_config(1, &[(echo.addr, 1)], ""), driver));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let c = connect(rl.addr());
+        let mut w = c.try_clone().unwrap();
+        let told = std::sync::Arc::clone(&stop);
+        let writer = thread::spawn(move || {
+            let chunk = vec![7u8; 1 << 20];
+            let until = std::time::Instant::now() + PATIENCE;
+            while !told.load(std::sync::atomic::Ordering::SeqCst) {
+                if std::time::Instant::now() > until {
+                    return false;
+                }
+                w.write_all(&chunk).unwrap();
+            }
+            w.shutdown(Shutdown::Write).unwrap();
+            true
+        });
+        let reader = thread::spawn(move || std::io::copy(&mut &c, &mut std::io::sink()).unwrap());
+        // Past the first full buffer: the stream is on the splice path.
+        thread::sleep(Duration::from_millis(200));
+        for i in 0..20u8 {
+            assert_eq!(
+                echo_roundtrip(rl.addr(), vec![i; 10]),
+                vec![i; 10],
+                "{driver}"
+            );
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            writer.join().unwrap(),
+            "{driver}: the short exchanges waited for the stream to end"
+        );
+        assert!(reader.join().unwrap() > 1 << 20, "{driver}");
     }
 }
 
