@@ -195,7 +195,7 @@ fn noting_wait<'a, F: Future + 'a>(
 /// Let every task queued now run before this one goes on. A task that wakes itself
 /// does not do that in monoio 0.2.4: it is put back at the *front* of the queue and
 /// polled again at once. A task spawned now goes to the back, and its end wakes us.
-async fn yield_to_queued() {
+pub(super) async fn yield_to_queued() {
     monoio::spawn(async {}).await;
 }
 
