@@ -24,6 +24,7 @@
 //! | `kill.rs` | `on_marked_down = "shutdown_sessions"`: the flag a server's sessions end on when it is marked down |
 //! | `relay.rs` | the two-way byte relay (TCP mode, upgrades) with half-close and inactivity timeouts |
 //! | `splice.rs` | the relay of plain TCP sessions: bulk moves socket → pipe → socket by `splice(2)` |
+//! | `pipe.rs` | the splice relay's pipes: non-blocking, grown to 1 MiB within a per-worker share of the user's pipe allowance |
 //! | `h2/` | HTTP/2: client connections (each stream served by the HTTP/1.1 code below through a pipe), and streams to `proto = "h2"` servers |
 //! | `http.rs` | an HTTP-mode client connection: requests one after another, redirects, refusals, upgrades |
 //! | `exchange.rs` | one request to a backend and its response, one method per phase |
@@ -60,6 +61,7 @@ mod lease;
 mod listener;
 mod local;
 mod persist;
+mod pipe;
 mod pool;
 mod preamble;
 mod queue;

@@ -5,18 +5,17 @@
 //! of a read and a write. Short exchanges never fill the buffer, so they pay nothing
 //! for this (no pipe is made); a pipe that cannot be made leaves the copy path on.
 //!
-//! The pipe is grown to `PIPE_SIZE` (1 MiB, `F_SETPIPE_SZ`, capped by the system's
-//! `fs.pipe-max-size`; the default 64 KiB when the kernel refuses), so that one splice
-//! each way moves up to that much. The next splice into it waits until it is empty,
+//! The pipe is grown to 1 MiB (`pipe.rs`: within the system's `fs.pipe-max-size` and
+//! a per-worker share of the user's pipe allowance; else the default 64 KiB), so that
+//! one splice each way moves up to that much. The next splice into it waits until it is empty,
 //! so a slow reader holds back the sender with at most one pipe-full per direction in
 //! the proxy (on top of the sockets' own buffers).
 //! Both drivers splice with plain non-blocking calls and wait for a socket's
 //! readiness only when a call would block (io_uring: a poll operation on the ring; see
 //! `spliced` for why not `IORING_OP_SPLICE`; epoll: the driver's readiness).
 
-use std::cell::Cell;
 use std::io::ErrorKind;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 
 use monoio::io::{AsyncWriteRent, Splitable};
 use monoio::net::tcp::{TcpOwnedReadHalf, TcpOwnedWriteHalf};
@@ -24,12 +23,8 @@ use monoio::net::TcpStream;
 
 use super::error::{SessionError, Side};
 use super::listener::yield_to_queued;
+use super::pipe::OwnPipe;
 use super::relay::{copy_once, supervise, totals, Activity, RelayStats, Timeouts};
-
-/// The capacity asked for each splice pipe: 16 times the default (64 KiB), so a
-/// pipe-full is 1 MiB and a bulk MiB costs one splice in and one out instead of 16
-/// each (see docs/benchmarks.md, "Bulk transfer: splice").
-const PIPE_SIZE: usize = 1 << 20;
 
 /// Relay until both directions are closed, as `relay::relay` does, splicing bulk.
 pub async fn relay_plain(
@@ -135,72 +130,6 @@ fn nonblocking(fd: RawFd) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A pipe of ringlb's own (non-blocking both ends), closed on drop.
-struct OwnPipe {
-    rd: OwnedFd,
-    wr: OwnedFd,
-    /// Its capacity in bytes: what one splice into it asks for.
-    cap: usize,
-}
-
-impl OwnPipe {
-    fn new() -> std::io::Result<OwnPipe> {
-        let mut fds = [0 as libc::c_int; 2];
-        // SAFETY: pipe2 fills the two-element array it is given.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: both descriptors were just created and are owned by nobody else.
-        let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-        let cap = grow(wr.as_raw_fd(), pipe_size());
-        Ok(OwnPipe { rd, wr, cap })
-    }
-}
-
-thread_local! {
-    /// `PIPE_SIZE` capped by `fs.pipe-max-size` (read once per worker thread), 0 until
-    /// read.
-    static WANTED: Cell<usize> = const { Cell::new(0) };
-}
-
-/// The capacity to ask of a new pipe.
-fn pipe_size() -> usize {
-    WANTED.with(|w| {
-        if w.get() == 0 {
-            let max = std::fs::read_to_string("/proc/sys/fs/pipe-max-size").ok();
-            w.set(capped(PIPE_SIZE, max.as_deref()));
-        }
-        w.get()
-    })
-}
-
-/// `want`, at most the `fs.pipe-max-size` read (`max`); the default pipe's 64 KiB
-/// when it cannot be read.
-fn capped(want: usize, max: Option<&str>) -> usize {
-    match max.and_then(|m| m.trim().parse::<usize>().ok()) {
-        Some(max) => want.min(max).max(DEFAULT_PIPE),
-        None => DEFAULT_PIPE,
-    }
-}
-
-/// A new pipe's capacity (16 pages).
-const DEFAULT_PIPE: usize = 64 * 1024;
-
-/// Grow the pipe of `fd` to `size` bytes; its capacity after (the default when the
-/// kernel refuses: `EPERM` once the user's pipes hold `fs.pipe-user-pages-soft`).
-fn grow(fd: RawFd, size: usize) -> usize {
-    if size <= DEFAULT_PIPE {
-        return DEFAULT_PIPE;
-    }
-    // SAFETY: fcntl on a pipe this session owns, with integer arguments.
-    let got = unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, size as libc::c_int) };
-    if got > 0 {
-        got as usize
-    } else {
-        DEFAULT_PIPE
-    }
-}
-
 /// One non-blocking splice(2) of up to `len` bytes.
 fn splice_now(from: RawFd, to: RawFd, len: usize) -> std::io::Result<usize> {
     let flags = libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK;
@@ -276,30 +205,5 @@ async fn spliced(
         }
         activity.touch(to_side);
         total += got as u64;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_pipe_size_asked_is_capped_by_the_system_maximum() {
-        assert_eq!(capped(1 << 20, Some("1048576\n")), 1 << 20);
-        assert_eq!(capped(1 << 20, Some("262144\n")), 256 << 10);
-        // Below the default or unreadable: the default, which needs no fcntl.
-        assert_eq!(capped(1 << 20, Some("4096\n")), DEFAULT_PIPE);
-        assert_eq!(capped(1 << 20, Some("junk")), DEFAULT_PIPE);
-        assert_eq!(capped(1 << 20, None), DEFAULT_PIPE);
-    }
-
-    #[test]
-    fn a_pipe_is_grown_to_the_size_asked_or_keeps_the_default() {
-        let pipe = OwnPipe::new().unwrap();
-        assert!(pipe.cap >= DEFAULT_PIPE && pipe.cap <= PIPE_SIZE);
-        assert_eq!(grow(pipe.wr.as_raw_fd(), 256 << 10), 256 << 10);
-        // Refused (not a pipe): the default is kept, nothing fails.
-        assert_eq!(grow(-1, 256 << 10), DEFAULT_PIPE);
-        assert_eq!(grow(pipe.wr.as_raw_fd(), DEFAULT_PIPE), DEFAULT_PIPE);
     }
 }
