@@ -6,8 +6,11 @@
 # `http-reuse safe`, the reuse rule ringlb follows (a client's first request gets its
 # own server connection).
 # Usage: bash benches/tls.sh [workers] [rounds] [seconds]
+# COUNTS=1 bash benches/tls.sh [N]: counts instead (syscalls, ring operations,
+# instructions, memory per handshake and per request: benches/tls_counts.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${COUNTS:-0}" = 1 ]; then exec bash benches/tls_counts.sh "$@"; fi
 workers="${1:-1}"; rounds="${2:-2}"; secs="${3:-10}"
 command -v haproxy >/dev/null || { apt-get update -qq && apt-get install -y -qq haproxy; }
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }

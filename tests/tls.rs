@@ -1,6 +1,7 @@
 //! TLS termination through the real binary: certificates chosen by SNI (exact,
 //! wildcard, default, strict), ALPN, TLS 1.2 and 1.3, keep-alive and large bodies over
-//! TLS, X-Forwarded-Proto, a stalled handshake, TCP mode, certificate reload, and what
+//! TLS, X-Forwarded-Proto, a stalled handshake, a client that is not TLS or leaves
+//! mid-handshake, TCP mode, certificate reload, and what
 //! `ringlb check` says about certificates. Real clients: rustls here, curl and openssl
 //! when installed (CI installs them).
 
@@ -197,6 +198,40 @@ fn a_stalled_handshake_is_dropped_at_the_timeout_and_others_carry_on() {
     let mut buf = [0u8; 64];
     let n = stalled.read(&mut buf).unwrap_or(0);
     assert_eq!(n, 0, "the stalled client was not closed");
+}
+
+#[test]
+fn a_client_that_is_not_tls_gets_an_alert_and_one_that_leaves_mid_handshake_harms_nothing() {
+    let dir = CertDir::new();
+    dir.write("site", &["localhost"]);
+    let backend = Backend::start();
+    // One worker: every connection below is on it.
+    let config = https_config(backend.addr, &[dir.entry("site")], "", "")
+        .replace("workers = 2", "workers = 1");
+    let r = Ringlb::start(&config);
+    // Plain HTTP to the TLS port: rustls refuses the first record, and the alert it
+    // queued is sent before the connection closes.
+    let mut plain = common::connect(r.addr());
+    plain
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = plain.read_to_end(&mut got);
+    assert_eq!(got.first(), Some(&0x15), "no TLS alert record: {got:?}");
+    // Half a ClientHello, then the client goes away.
+    let mut gone = common::connect(r.addr());
+    gone.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .unwrap();
+    drop(gone);
+    // The worker carries on with whole handshakes, TLS 1.3 and 1.2.
+    for version in [13, 12] {
+        let hello = Hello {
+            version,
+            ..Hello::default()
+        };
+        let mut c = connect(r.addr(), &hello).unwrap();
+        assert_eq!(c.get("/ok").0, 200);
+    }
 }
 
 #[test]

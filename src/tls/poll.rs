@@ -33,7 +33,6 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::BufResult;
 
 use monoio::net::tcp::stream_poll::TcpStreamPoll;
-use monoio::net::TcpStream;
 use rustls::{ConnectionCommon, IoState, SideData};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -101,6 +100,25 @@ where
             }
         }
         Poll::Ready(Ok(()))
+    }
+
+    /// Run the handshake to its end (either side), and send what rustls queued with
+    /// it (TLS 1.3 session tickets). Every byte read goes into rustls, so whatever the
+    /// peer sent after its last handshake message (a request, HTTP/2 frames) waits
+    /// there for the first read.
+    pub fn poll_handshake(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            ready!(self.poll_send(cx))?;
+            if !self.tls.is_handshaking() {
+                return Poll::Ready(Ok(()));
+            }
+            if !ready!(self.poll_receive(cx))? {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "peer closed during the TLS handshake",
+                )));
+            }
+        }
     }
 
     /// Read records from the socket and decrypt them. `Ready(Ok(false))`: the socket
@@ -335,18 +353,6 @@ impl<C, M, D> TlsConn<C, M>
 where
     C: DerefMut<Target = ConnectionCommon<D>>,
 {
-    /// Over `tcp`, whose handshake `tls` completed with every byte read inside rustls
-    /// (nothing is lost in the hand-over); `compat` builds monoio-rustls' stream.
-    pub fn over(tcp: TcpStream, tls: C, compat: impl FnOnce(TcpStream, C) -> M) -> Self {
-        match tcp.try_into_poll_io() {
-            Ok(io) => TlsConn::Poll(TlsPoll { io, tls }),
-            Err((e, tcp)) => {
-                tracing::debug!("TLS connection kept in completion mode: {e}");
-                TlsConn::Compat(compat(tcp, tls))
-            }
-        }
-    }
-
     /// Whether the connection's two halves may be used at once.
     pub fn splits_safely(&self) -> bool {
         matches!(self, TlsConn::Poll(_))

@@ -4,7 +4,9 @@
 //! over all of them; only the idle wait between keep-alive requests differs (see
 //! `http_heads`).
 
+use std::future::poll_fn;
 use std::io;
+use std::ops::DerefMut;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,21 +90,24 @@ pub struct TlsInfo {
 /// Complete the server side of a TLS handshake within `timeout` (a client that stalls
 /// is dropped then; other connections are not held up: each has its own task). The
 /// handshake is driven here rather than by monoio-rustls so that the negotiated
-/// version and cipher can be read before the connection is handed to it.
+/// version and cipher can be read, and so that the connection is in readiness mode
+/// from its first byte (see [`over_tls`]).
 pub async fn accept_tls(
     config: &Arc<rustls::ServerConfig>,
-    mut tcp: TcpStream,
+    tcp: TcpStream,
     timeout: Duration,
 ) -> Result<(ClientStream, TlsInfo), HandshakeError> {
     // TCP_NODELAY comes from the listening socket (see `crate::listen`).
-    let mut conn = rustls::ServerConnection::new(Arc::clone(config))
+    let conn = rustls::ServerConnection::new(Arc::clone(config))
         .map_err(|e| HandshakeError::Failed(e.to_string()))?;
-    match monoio::time::timeout(timeout, handshake(&mut tcp, &mut conn, "client")).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(HandshakeError::Failed(e.to_string())),
-        Err(_) => return Err(HandshakeError::Timeout(timeout)),
-    }
-    let info = TlsInfo {
+    let (tls, info): (TlsClient, _) =
+        over_tls(tcp, conn, "client", timeout, tls_info, ServerTlsStream::new).await?;
+    Ok((ClientStream::Tls(Box::new(tls)), info))
+}
+
+/// What a client's handshake settled on.
+fn tls_info(conn: &rustls::ServerConnection) -> TlsInfo {
+    TlsInfo {
         version: match conn.protocol_version() {
             Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
             Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
@@ -114,17 +119,53 @@ pub async fn accept_tls(
             .unwrap_or("unknown"),
         sni: conn.server_name().map(str::to_string),
         alpn: conn.alpn_protocol().map(<[u8]>::to_vec),
-    };
-    // Bytes that came after the handshake are inside `conn` already (read_tls took
-    // everything read), so nothing is lost in the hand-over.
-    let tls = TlsConn::over(tcp, conn, ServerTlsStream::new);
-    Ok((ClientStream::Tls(Box::new(tls)), info))
+    }
 }
 
-/// Run a handshake (either side: `peer` names the other one) to completion over
+/// A TLS connection over `tcp` (either side: `peer` names the other one), its
+/// handshake completed within `timeout`. In readiness mode from the first byte
+/// ([`TlsPoll`]): the socket is registered with the driver once, and the handshake
+/// reads straight into rustls. Only when the driver cannot switch the socket to
+/// readiness mode is the handshake run in completion mode and the connection handed
+/// to monoio-rustls' stream (`compat`). `describe` reads what was negotiated.
+async fn over_tls<C, D, M, I>(
+    tcp: TcpStream,
+    mut conn: C,
+    peer: &str,
+    timeout: Duration,
+    describe: impl FnOnce(&C) -> I,
+    compat: impl FnOnce(TcpStream, C) -> M,
+) -> Result<(TlsConn<C, M>, I), HandshakeError>
+where
+    C: DerefMut<Target = ConnectionCommon<D>> + Unpin,
+    D: SideData,
+{
+    let work = async {
+        match tcp.try_into_poll_io() {
+            Ok(io) => {
+                let mut p = TlsPoll { io, tls: conn };
+                poll_fn(|cx| p.poll_handshake(cx)).await?;
+                let info = describe(&p.tls);
+                Ok::<_, io::Error>((TlsConn::Poll(p), info))
+            }
+            Err((e, mut tcp)) => {
+                tracing::debug!("TLS connection kept in completion mode: {e}");
+                handshake(&mut tcp, &mut conn, peer).await?;
+                let info = describe(&conn);
+                Ok((TlsConn::Compat(compat(tcp, conn)), info))
+            }
+        }
+    };
+    match monoio::time::timeout(timeout, work).await {
+        Ok(Ok(tls)) => Ok(tls),
+        Ok(Err(e)) => Err(HandshakeError::Failed(e.to_string())),
+        Err(_) => Err(HandshakeError::Timeout(timeout)),
+    }
+}
+
+/// Run a handshake in completion mode (a socket the driver keeps so) to completion over
 /// `tcp`. Every byte read goes into rustls, so whatever the peer sent after its last
-/// handshake message (HTTP/2 frames, a session ticket) is inside `conn` on return,
-/// and the connection can be driven by anything that takes `conn` over.
+/// handshake message (HTTP/2 frames, a session ticket) is inside `conn` on return.
 async fn handshake<D: SideData>(
     tcp: &mut TcpStream,
     conn: &mut ConnectionCommon<D>,
@@ -351,36 +392,27 @@ impl ServerStream {
     }
 }
 
-/// Complete the client side of a TLS handshake with a server within `timeout`.
-/// Driven here, as a client's is (`accept_tls`), so that nothing the server sent
-/// after it waits in a buffer of monoio-rustls' stream: an HTTP/2 connection takes
-/// rustls out of the stream ([`TlsServerStream::into_parts`]) and drives it directly.
+/// Complete the client side of a TLS handshake with a server within `timeout`, in
+/// readiness mode from the first byte as a client's is (`accept_tls`): an HTTP/2
+/// connection takes rustls out of the stream ([`TlsServerStream::into_poll`]).
 pub async fn connect_tls(
     config: &Arc<rustls::ClientConfig>,
     name: ServerName<'static>,
-    mut tcp: TcpStream,
+    tcp: TcpStream,
     timeout: Duration,
 ) -> Result<ServerStream, HandshakeError> {
-    let mut conn = rustls::ClientConnection::new(Arc::clone(config), name)
+    let conn = rustls::ClientConnection::new(Arc::clone(config), name)
         .map_err(|e| HandshakeError::Failed(e.to_string()))?;
-    match monoio::time::timeout(timeout, handshake(&mut tcp, &mut conn, "server")).await {
-        Ok(Ok(())) => Ok(ServerStream::tls(tcp, conn)),
-        Ok(Err(e)) => Err(HandshakeError::Failed(e.to_string())),
-        Err(_) => Err(HandshakeError::Timeout(timeout)),
-    }
+    let fd = tcp.as_raw_fd();
+    let (stream, ()) = over_tls(tcp, conn, "server", timeout, |_| (), ClientTlsStream::new).await?;
+    Ok(ServerStream::Tls(Box::new(TlsServerStream {
+        stream,
+        fd,
+        filled: false,
+    })))
 }
 
 impl ServerStream {
-    /// A TLS connection to a server over `tcp`, its handshake done.
-    pub fn tls(tcp: TcpStream, conn: rustls::ClientConnection) -> Self {
-        let fd = tcp.as_raw_fd();
-        ServerStream::Tls(Box::new(TlsServerStream {
-            stream: TlsConn::over(tcp, conn, ClientTlsStream::new),
-            fd,
-            filled: false,
-        }))
-    }
-
     /// One look at an idle TLS connection in readiness mode, for the server pool's
     /// armed wait (see [`TlsPoll::poll_idle`]); `None` for any other connection.
     pub fn poll_idle(
