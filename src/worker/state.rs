@@ -197,11 +197,13 @@ impl Worker {
     /// live allocations resident; after a burst of busy connections turns idle that is
     /// most of the process's memory (HAProxy trims its pools for the same reason).
     /// Called off the request path, once a second at most, only after frees: buffers
-    /// the pool could not keep, or many connections closed (each frees its memory,
-    /// whichever path closed it) since the last round.
+    /// the pool could not keep or that went unused for a whole round ([`Buffers::settle`]:
+    /// not while a steady load keeps using them, which trimming would make fault their
+    /// pages back in), or many connections closed (each frees its memory, whichever path
+    /// closed it) since the last round.
     pub fn trim_heap(&self) {
         let closed = self.gate.settle_peak();
-        if self.buffers.take_freed() > 0 || closed >= TRIM_AFTER_CLOSED {
+        if self.buffers.settle() > 0 || closed >= TRIM_AFTER_CLOSED {
             // SAFETY: malloc_trim has no preconditions; it only releases free memory.
             unsafe { libc::malloc_trim(0) };
         }

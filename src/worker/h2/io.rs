@@ -144,3 +144,46 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::mem::size_of;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::worker::http::sizes::ret7;
+
+    /// What an idle client connection's task holds inline: printed with
+    /// `cargo test --lib worker::h2::io -- --nocapture`. The handshake and the last
+    /// flush are boxed (`serve_h2`), so the task holds no more than the library's
+    /// connection, one timer and a little more for the connection's whole life.
+    #[test]
+    fn connection_sizes() {
+        type Io = H2Io<ClientStream, ServerConnection>;
+        let sizes = [
+            ("H2Io (client)", size_of::<Io>()),
+            ("TcpStreamPoll", size_of::<TcpStreamPoll>()),
+            (
+                "StreamWrapper<ClientStream>",
+                size_of::<StreamWrapper<ClientStream>>(),
+            ),
+            (
+                "h2 server Connection",
+                size_of::<::h2::server::Connection<Io, Bytes>>(),
+            ),
+            (
+                "h2 Handshake",
+                size_of::<::h2::server::Handshake<Io, Bytes>>(),
+            ),
+            ("Sleep", size_of::<monoio::time::Sleep>()),
+            ("serve_h2 future", ret7(super::super::serve_h2).0),
+        ];
+        for (what, n) in sizes {
+            println!("{what}: {n} bytes");
+        }
+        let [_, _, _, (_, conn), (_, handshake), (_, sleep), (_, task)] = sizes;
+        assert!(task < conn + handshake + sleep, "{sizes:?}");
+        assert!(task <= conn + sleep + 1024, "{sizes:?}");
+    }
+}
