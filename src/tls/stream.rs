@@ -253,12 +253,14 @@ impl AsyncWriteRent for ClientStream {
     /// Half-close. Over TLS: a close_notify alert first (RFC 8446 §6.1: without it a
     /// client cannot tell a response cut short from a whole one), within
     /// [`CLOSE_NOTIFY_WAIT`]: a client that stops reading cannot hold the connection
-    /// open (the caller drops it then; what the kernel holds is still sent).
+    /// open (the caller drops it then; what the kernel holds is still sent). (The
+    /// timeout is boxed: monoio's timer is 128-byte aligned, and inline it would make
+    /// every session's future so, and an HTTP/2 stream's box an aligned allocation.)
     async fn shutdown(&mut self) -> io::Result<()> {
         match self {
             ClientStream::Plain(s) => s.shutdown().await,
             ClientStream::Tls(s) => {
-                match monoio::time::timeout(CLOSE_NOTIFY_WAIT, s.shutdown()).await {
+                match Box::pin(monoio::time::timeout(CLOSE_NOTIFY_WAIT, s.shutdown())).await {
                     Ok(res) => res,
                     Err(_) => Err(io::ErrorKind::TimedOut.into()),
                 }

@@ -15,6 +15,7 @@ use monoio::net::TcpStream;
 use monoio::BufResult;
 
 use super::error::Side;
+use super::timer::within;
 use crate::http::{BodyFraming, ChunkError, ChunkedValidator};
 use crate::tls::pipe::{PipeReader, PipeWriter};
 use crate::tls::ClientStream;
@@ -51,7 +52,7 @@ pub async fn read_more<S: AsyncReadRent>(
     }
     let len = buf.len();
     let owned = std::mem::take(buf);
-    match monoio::time::timeout(end.timeout, end.stream.read(owned.slice_mut(len..))).await {
+    match within(end.timeout, end.stream.read(owned.slice_mut(len..))).await {
         Ok((res, slice)) => {
             *buf = slice.into_inner();
             res.map_err(|e| BodyError::Io(end.side, e))
@@ -67,7 +68,7 @@ pub async fn write_front<S: AsyncWriteRent>(
     n: usize,
 ) -> Result<(), BodyError> {
     let owned = std::mem::take(buf);
-    match monoio::time::timeout(end.timeout, end.stream.write_all(owned.slice(0..n))).await {
+    match within(end.timeout, end.stream.write_all(owned.slice(0..n))).await {
         Ok((res, slice)) => {
             *buf = slice.into_inner();
             res.map_err(|e| BodyError::Io(end.side, e))?;
@@ -158,7 +159,7 @@ pub async fn pump_pipes(
             return Err(BodyError::TooLarge);
         }
         if take > 0 {
-            match monoio::time::timeout(timeout, to.write_all(&buf[..take])).await {
+            match within(timeout, to.write_all(&buf[..take])).await {
                 Ok(res) => res.map_err(|e| BodyError::Io(Side::Server, e))?,
                 Err(_) => return Err(BodyError::Timeout(Side::Server)),
             }
@@ -167,7 +168,7 @@ pub async fn pump_pipes(
         if chunked.is_done() {
             return Ok(copied);
         }
-        match monoio::time::timeout(timeout, from.read_append(&mut buf, PIPE_READ)).await {
+        match within(timeout, from.read_append(&mut buf, PIPE_READ)).await {
             Ok(0) => return Err(BodyError::Truncated(Side::Client)),
             Ok(_) => {}
             Err(_) => return Err(BodyError::Timeout(Side::Client)),

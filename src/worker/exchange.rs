@@ -276,7 +276,7 @@ impl<'a> Exchange<'a> {
                         // A frozen server is found out now, not after timeout_server.
                         monoio::select! {
                             got = &mut read => got,
-                            _ = monoio::time::sleep(limit) => {
+                            _ = super::timer::sleep(limit) => {
                                 c.worker.slow_response(self.backend, up.lease.server, up.sent);
                                 read.await
                             }

@@ -389,7 +389,7 @@ impl Conn {
     /// holds only this connection's task); whether the connection stays open.
     async fn answer(&mut self, a: Answer) -> bool {
         if a.delay_ms > 0 {
-            monoio::time::sleep(std::time::Duration::from_millis(a.delay_ms)).await;
+            super::timer::sleep(std::time::Duration::from_millis(a.delay_ms)).await;
         }
         self.worker
             .with_frontend_stats(self.fe, |s| count_status(&mut s.responses, a.status));

@@ -17,6 +17,7 @@ use super::route::{route, Action};
 use super::rules::{self, RuleConn};
 use super::rules_backend;
 use super::state::Worker;
+use super::timer;
 use crate::config::Frontend;
 use crate::http::{parse_request, parse_response, BodyFraming, Forwarding, HttpError};
 use crate::rules::{Facts, Headers, HttpFacts, Slots};
@@ -124,7 +125,7 @@ pub async fn wait_next_request(
     worker.give_head(std::mem::take(head));
     let cold = fe.timeout_http_keep_alive.saturating_sub(hot);
     let ready = monoio::select! {
-        r = monoio::time::timeout(cold, client.readable(false)) => matches!(r, Ok(Ok(()))),
+        r = timer::within(cold, client.readable(false)) => matches!(r, Ok(Ok(()))),
         _ = worker.until_closing_idle() => false,
     };
     *cbuf = worker.take_buffer();
@@ -136,7 +137,7 @@ pub async fn wait_next_request(
 /// The end of the armed wait: `hot` has passed, or the worker is stopping.
 async fn idle_end(worker: &Worker, hot: Duration) {
     monoio::select! {
-        _ = monoio::time::sleep(hot) => {}
+        _ = timer::sleep(hot) => {}
         _ = worker.until_closing_idle() => {}
     }
 }
@@ -440,7 +441,7 @@ pub async fn reject<B: monoio::buf::IoBuf + 'static>(client: &mut ClientStream, 
     let mut sink = Vec::with_capacity(4096);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        match monoio::time::timeout(left, client.read(sink)).await {
+        match timer::within(left, client.read(sink)).await {
             Ok((Ok(n), buf)) if n > 0 => sink = buf,
             _ => return,
         }

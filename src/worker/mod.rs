@@ -32,6 +32,7 @@
 //! | `http_sizes.rs` | tests only: the size of the futures a request's session is made of (a child of `http.rs`) |
 //! | `http_heads.rs` | reading request and response heads, waiting for the next request, error responses |
 //! | `body.rs` | streaming a message body through one bounded buffer |
+//! | `timer.rs` | timeouts on a session's waits with no timer inside the waiting future (monoio's is 128-byte aligned) |
 //! | `compress.rs` | response compression: negotiate, decide on the head, stream the body through a pooled encoder |
 //! | `persist.rs` | cookie persistence: the server a request's cookie names, `Cookie` and `Set-Cookie` edits |
 //! | `route.rs` | which way a request goes: redirect, backend, or none |
@@ -75,6 +76,7 @@ mod session;
 mod splice;
 mod state;
 mod stop;
+mod timer;
 mod upstream;
 
 use std::future::Future;

@@ -127,7 +127,7 @@ impl Queue {
 /// Wait until `waiter` is woken, for at most `timeout`. The caller removes it from the
 /// queue on `Err`.
 pub async fn wait(waiter: &Waiter, timeout: Duration) -> Result<(), Refused> {
-    monoio::time::timeout(timeout, waiter.wait())
+    super::timer::within(timeout, waiter.wait())
         .await
         .map_err(|_| Refused::Timeout)
 }

@@ -246,7 +246,7 @@ pub(super) async fn connect_to(
     let (backend, server) = (lease.backend, lease.server);
     let started = Instant::now();
     let tls = worker.server_tls(backend, server);
-    let stream = match monoio::time::timeout(timeout, TcpStream::connect_addr(addr)).await {
+    let stream = match super::timer::within(timeout, TcpStream::connect_addr(addr)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(source)) if local_shortage(&source) => {
             // Out of descriptors, buffers or ports: not the server's fault.

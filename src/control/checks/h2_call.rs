@@ -1,19 +1,24 @@
 //! The I/O of checks over HTTP/2 (grpc, and http with `proto = "h2"`), kept thin: one
-//! connection (the `h2` crate's client over monoio-compat's adapter, on the control
-//! thread's runtime), one request, the answer read (its body up to a bound) and
-//! handed to `grpc.rs` or `http.rs` to judge. The caller bounds it all by the check's
-//! `timeout`; the connection is dropped after.
+//! connection (the `h2` crate's client, on the control thread's runtime), one request,
+//! the answer read (its body up to a bound) and handed to `grpc.rs` or `http.rs` to
+//! judge. The caller bounds it all by the check's `timeout`; the connection is dropped
+//! after.
+//!
+//! The connection runs in readiness mode, as the data path's HTTP/2 connections do:
+//! the socket itself ([`TcpStreamPoll`]), or rustls driven over it ([`TlsPoll`]), read
+//! and written straight from the library's own buffers, with no adapter buffers in
+//! between.
 
 use std::cell::RefCell;
 use std::io;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
-use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
-use monoio::io::{AsyncReadRent, AsyncWriteRent};
-use monoio::BufResult;
-use monoio_compat::StreamWrapper;
+use monoio::net::tcp::stream_poll::TcpStreamPoll;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use http_types::{HeaderMap, Request};
 
@@ -21,7 +26,7 @@ use super::grpc::{head_verdict, request_body, request_head, verdict, GrpcFailure
 use super::http::{authority, h2_request, h2_verdict, MAX_BODY};
 use super::Failure;
 use crate::config::{HealthCheck, Server, ServerTls};
-use crate::tls::ServerStream;
+use crate::tls::{ServerStream, TlsPoll};
 
 /// The library's client, sized for one small call.
 fn builder() -> h2::client::Builder {
@@ -95,14 +100,11 @@ async fn exchange(
 ) -> Result<Answer, Failure> {
     let write_error = Rc::new(RefCell::new(None));
     let io = Kept {
-        inner: stream,
+        inner: readiness(stream)?,
         write_error: Rc::clone(&write_error),
     };
     let fail = |e: h2::Error| failure(e, &write_error);
-    let (send, conn) = builder()
-        .handshake::<_, Bytes>(StreamWrapper::new(io))
-        .await
-        .map_err(fail)?;
+    let (send, conn) = builder().handshake::<_, Bytes>(io).await.map_err(fail)?;
     let call = async {
         let mut send = send.ready().await.map_err(fail)?;
         let end = body.is_empty();
@@ -169,16 +171,45 @@ fn failure(e: h2::Error, write_error: &RefCell<Option<io::Error>>) -> Failure {
     }
 }
 
+/// What the library reads and writes: a socket in readiness mode, or rustls over one.
+trait Duplex: AsyncRead + AsyncWrite + Unpin {}
+
+impl Duplex for TcpStreamPoll {}
+impl Duplex for TlsPoll<rustls::ClientConnection> {}
+
+/// `stream` switched to readiness mode. The control thread's runtime is the epoll
+/// driver, where the switch cannot fail; were it refused, the check reports it (it
+/// says nothing about the server then, but never passes unseen).
+fn readiness(stream: ServerStream) -> Result<Box<dyn Duplex>, Failure> {
+    let refused = |e: io::Error| {
+        Failure::Local(io::Error::new(
+            e.kind(),
+            format!("socket kept in completion mode: {e}"),
+        ))
+    };
+    match stream {
+        ServerStream::Plain(tcp) => match tcp.try_into_poll_io() {
+            Ok(io) => Ok(Box::new(io)),
+            Err((e, _)) => Err(refused(e)),
+        },
+        ServerStream::Tls(tls) => match tls.into_poll() {
+            Ok(io) => Ok(Box::new(io)),
+            Err(_) => Err(refused(io::ErrorKind::Unsupported.into())),
+        },
+        // Checks connect their own sockets: never a stream of a shared connection.
+        ServerStream::Pipe(_) => Err(refused(io::ErrorKind::Unsupported.into())),
+    }
+}
+
 /// The stream, holding back a failed write: an HTTP/1.x server answers the preface
 /// and closes before the request is written, and the library, seeing the write
 /// fail, would report a broken pipe without reading the answer already received.
 /// Held back, that write and every later one (flush and shutdown too) "succeed",
 /// the library reads the answer (not a frame), and the failure says the server does
 /// not speak HTTP/2. The error is kept for when the read shows nothing better (a
-/// reset, a close). (The adapter writes with `write` only; `writev` passes its
-/// errors on.)
+/// reset, a close).
 struct Kept {
-    inner: ServerStream,
+    inner: Box<dyn Duplex>,
     write_error: Rc<RefCell<Option<io::Error>>>,
 }
 
@@ -187,50 +218,78 @@ impl Kept {
     fn held(&self) -> bool {
         self.write_error.borrow().is_some()
     }
-}
 
-impl AsyncReadRent for Kept {
-    async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
-        self.inner.read(buf).await
-    }
-
-    async fn readv<T: IoVecBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
-        self.inner.readv(buf).await
-    }
-}
-
-impl AsyncWriteRent for Kept {
-    async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
-        let len = buf.bytes_init();
-        if self.held() {
-            return (Ok(len), buf);
-        }
-        match self.inner.write(buf).await {
-            (Err(e), buf) => {
+    /// A write's (or flush's) outcome, an error held back as `done` (what a success
+    /// would have returned).
+    fn hold<T>(&self, res: Poll<io::Result<T>>, done: T) -> Poll<io::Result<T>> {
+        match res {
+            Poll::Ready(Err(e)) => {
                 *self.write_error.borrow_mut() = Some(e);
-                (Ok(len), buf)
+                Poll::Ready(Ok(done))
             }
-            done => done,
+            other => other,
         }
     }
+}
 
-    async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
-        self.inner.writev(buf).await
+impl AsyncRead for Kept {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Kept {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.held() {
+            return Poll::Ready(Ok(buf.len()));
+        }
+        let res = Pin::new(&mut *this.inner).poll_write(cx, buf);
+        this.hold(res, buf.len())
     }
 
-    async fn flush(&mut self) -> io::Result<()> {
-        if self.held() {
-            return Ok(());
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let len = bufs.iter().map(|b| b.len()).sum();
+        if this.held() {
+            return Poll::Ready(Ok(len));
         }
-        self.inner.flush().await
+        let res = Pin::new(&mut *this.inner).poll_write_vectored(cx, bufs);
+        this.hold(res, len)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.held() {
+            return Poll::Ready(Ok(()));
+        }
+        let res = Pin::new(&mut *this.inner).poll_flush(cx);
+        this.hold(res, ())
     }
 
     /// Never fails: the library shuts down after a connection error, when the
     /// server may have reset the connection already, and that is not the news.
-    async fn shutdown(&mut self) -> io::Result<()> {
-        if !self.held() {
-            let _ = self.inner.shutdown().await;
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.held() {
+            let _ = ready!(Pin::new(&mut *this.inner).poll_shutdown(cx));
         }
-        Ok(())
+        Poll::Ready(Ok(()))
     }
 }
