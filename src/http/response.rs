@@ -100,6 +100,20 @@ pub fn parse_response<'h, 'b>(
     }
     let reason = res.reason.unwrap_or("");
     let headers: &'h [httparse::Header<'b>] = res.headers;
+    response_from_parts(head_len, status, version, reason, headers, head_request).map(Some)
+}
+
+/// What `parse_response` checks once a head is split into its parts (all but the
+/// syntax): the body's framing, and whether the server keeps the connection. Also
+/// used on a head ringlb wrote itself (`super::h2::trusted`).
+pub(crate) fn response_from_parts<'h, 'b>(
+    head_len: usize,
+    status: u16,
+    version: u8,
+    reason: &'b str,
+    headers: &'h [httparse::Header<'b>],
+    head_request: bool,
+) -> Result<Response<'h, 'b>, HttpError> {
     let te = transfer_encoding(headers)
         .map_err(|_| HttpError::BadGateway("invalid Transfer-Encoding"))?;
     let cl =
@@ -122,7 +136,7 @@ pub fn parse_response<'h, 'b>(
         } else {
             connection_has(headers, "keep-alive")
         };
-    Ok(Some(Response {
+    Ok(Response {
         head_len,
         status,
         reason,
@@ -130,7 +144,7 @@ pub fn parse_response<'h, 'b>(
         framing,
         keep_alive,
         version,
-    }))
+    })
 }
 
 #[cfg(test)]

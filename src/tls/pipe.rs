@@ -33,6 +33,8 @@ struct Lane {
     gone: bool,
     reader: Option<Waker>,
     writer: Option<Waker>,
+    /// Bytes read from this lane so far (where `data` starts in the whole stream).
+    read: u64,
 }
 
 impl Lane {
@@ -52,6 +54,7 @@ impl Lane {
 
     /// The first `n` bytes were read: gone from the ring, and the writer may go on.
     fn consumed(&mut self, n: usize) {
+        self.read += n as u64;
         // (`u8` needs no drop: this moves the ring's head, it copies nothing; an
         // emptied ring starts over at its storage's start, unwrapped.)
         match self.data.len() == n {
@@ -125,12 +128,18 @@ struct Shared {
     /// Session → driver: the response.
     down: Lane,
     cap: usize,
+    /// A response head the session wrote itself (see [`Pipe::note_own_head`]): where
+    /// it starts in the response stream, and its length.
+    own_head: Option<(u64, usize)>,
 }
 
 /// The session's end.
 pub struct Pipe {
     shared: Rc<RefCell<Shared>>,
     tls: bool,
+    /// The session's buffer starts with a request head of this length written by the
+    /// driver itself (see [`Pipe::set_translated`]).
+    translated: Option<usize>,
 }
 
 /// The driver's end.
@@ -145,16 +154,44 @@ pub fn pipe(cap: usize, tls: bool) -> (Pipe, PipePeer) {
         up: Lane::default(),
         down: Lane::default(),
         cap,
+        own_head: None,
     }));
     let peer = PipePeer {
         shared: Rc::clone(&shared),
     };
-    (Pipe { shared, tls }, peer)
+    let end = Pipe {
+        shared,
+        tls,
+        translated: None,
+    };
+    (end, peer)
 }
 
 impl Pipe {
     pub fn is_tls(&self) -> bool {
         self.tls
+    }
+
+    /// The request head handed to the session with this end (in its buffer, not in
+    /// the pipe) is `len` bytes written by the driver, in the form it writes: the
+    /// session may split it without parsing it again.
+    pub fn set_translated(&mut self, len: usize) {
+        self.translated = Some(len);
+    }
+
+    /// What [`Pipe::set_translated`] said.
+    pub fn translated(&self) -> Option<usize> {
+        self.translated
+    }
+
+    /// The next `len` bytes this end writes are a response head the session wrote
+    /// itself (from a head it parsed and checked): the driver may split it without
+    /// parsing it again ([`PipePeer::own_head`]). One at a time: a second one before
+    /// the driver came to the first replaces it (the first is then parsed in full).
+    pub fn note_own_head(&self, len: usize) {
+        let mut s = self.shared.borrow_mut();
+        let at = s.down.read + s.down.data.len() as u64;
+        s.own_head = Some((at, len));
     }
 
     pub async fn read_into(&mut self, out: &mut [u8]) -> usize {
@@ -243,6 +280,23 @@ impl PipePeer {
     /// The request is complete: the session reads EOF after it.
     pub fn close_write(&self) {
         self.shared.borrow_mut().up.close();
+    }
+
+    /// The length of the response head that starts `unread` bytes before what is left
+    /// in the pipe (the reader's buffer holds those bytes), if the session noted it as
+    /// its own ([`Pipe::note_own_head`]).
+    pub fn own_head(&self, unread: usize) -> Option<usize> {
+        let mut s = self.shared.borrow_mut();
+        let at = s.down.read.checked_sub(unread as u64)?;
+        match s.own_head {
+            Some((start, len)) if start == at => Some(len),
+            // A head already passed.
+            Some((start, _)) if start < at => {
+                s.own_head = None;
+                None
+            }
+            _ => None,
+        }
     }
 
     /// Read what the session wrote into `out` (appended, at most `max` bytes); 0: the
@@ -349,5 +403,40 @@ mod tests {
         end.close_write();
         while peer.read_append(&mut out, 64).await > 0 {}
         assert_eq!(out, sent);
+    }
+
+    #[test]
+    fn a_noted_head_is_found_where_it_starts() {
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .build()
+            .unwrap();
+        rt.block_on(noted());
+    }
+
+    async fn noted() {
+        let (mut end, peer) = pipe(64, false);
+        // An unnoted head first (an error answer, say), then a noted one.
+        end.write_from(b"abc").await.unwrap();
+        end.note_own_head(4);
+        end.write_from(b"HEADbody").await.unwrap();
+        let mut buf = Vec::new();
+        peer.read_append(&mut buf, 2).await;
+        assert_eq!(peer.own_head(buf.len()), None, "at the unnoted bytes");
+        peer.read_append(&mut buf, 64).await;
+        assert_eq!(peer.own_head(buf.len()), None, "still at the unnoted bytes");
+        buf.drain(..3);
+        assert_eq!(peer.own_head(buf.len()), Some(4), "at the noted head");
+        buf.drain(..4);
+        assert_eq!(peer.own_head(buf.len()), None, "past it");
+        // Two noted before the reader came: the first is parsed in full.
+        end.note_own_head(2);
+        end.write_from(b"h1").await.unwrap();
+        end.note_own_head(3);
+        end.write_from(b"h22").await.unwrap();
+        buf.clear();
+        peer.read_append(&mut buf, 64).await;
+        assert_eq!(peer.own_head(buf.len()), None);
+        buf.drain(..2);
+        assert_eq!(peer.own_head(buf.len()), Some(3));
     }
 }

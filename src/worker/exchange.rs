@@ -26,7 +26,7 @@ use super::upstream;
 use crate::config::{Frontend, HttpReuse};
 use crate::http::BodyFraming;
 use crate::msg::stats::count_status;
-use crate::tls::ServerStream;
+use crate::tls::{ClientStream, ServerStream};
 
 #[path = "exchange_duplex.rs"]
 mod duplex;
@@ -359,6 +359,10 @@ impl<'a> Exchange<'a> {
         let c = &mut *self.conn;
         c.sbuf.drain(..head.head_len);
         let mut rest = head.framing;
+        if let ClientStream::Pipe(p) = &c.client {
+            // An HTTP/2 stream: its driver may take this head as written, not parse it.
+            p.note_own_head(c.head.len());
+        }
         if let (BodyFraming::Length(n), None) = (head.framing, self.compress) {
             let k = (n.min(c.sbuf.len() as u64)) as usize;
             c.head.extend_from_slice(&c.sbuf[..k]);

@@ -19,6 +19,7 @@ use super::rules_backend;
 use super::state::Worker;
 use super::timer;
 use crate::config::Frontend;
+use crate::http::h2::parse_translated;
 use crate::http::{parse_request, parse_response, BodyFraming, Forwarding, HttpError};
 use crate::rules::{Facts, Headers, HttpFacts, Slots};
 use crate::tls::{ClientStream, ServerStream};
@@ -198,7 +199,17 @@ fn parse_and_route(
 ) -> Result<Option<Parsed>, HttpError> {
     let tls = client.is_tls();
     let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let Some(req) = parse_request(cbuf, &worker.http_limits(), &mut storage)? else {
+    let limits = worker.http_limits();
+    // An HTTP/2 stream's head, translated by its driver: split, not parsed again.
+    let split = match client {
+        ClientStream::Pipe(p) => p.translated(),
+        _ => None,
+    }
+    .and_then(|len| parse_translated(cbuf, len, &limits, &mut storage));
+    let Some(req) = (match split {
+        Some(req) => Some(req?),
+        None => parse_request(cbuf, &limits, &mut storage)?,
+    }) else {
         return Ok(None);
     };
     let max_body = worker.max_body_bytes();

@@ -37,13 +37,17 @@ pub fn to_h2(
     let fields = response.headers_mut();
     // Sized once (it grew while filled: a reallocation and a rehash past 6 fields).
     *fields = HeaderMap::with_capacity(headers.len());
+    // (Most responses have no `connection` field left: no field is looked up in it.)
+    let connection = headers
+        .iter()
+        .any(|h| h.name.eq_ignore_ascii_case("connection"));
     for h in headers {
         let name = h.name;
         let dropped = is_hop_by_hop(name)
             || name.eq_ignore_ascii_case("transfer-encoding")
             || (name.eq_ignore_ascii_case("content-length")
                 && !matches!(framing, BodyFraming::Length(_)))
-            || dropped_by_connection(headers, name);
+            || (connection && dropped_by_connection(headers, name));
         if dropped {
             continue;
         }

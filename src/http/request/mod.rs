@@ -199,6 +199,19 @@ pub fn parse_request<'h, 'b>(
         return Err(HttpError::BadRequest("incomplete request line"));
     };
     let headers: &'h [httparse::Header<'b>] = req.headers;
+    request_from_parts(head_len, method, target, version, headers).map(Some)
+}
+
+/// What `parse_request` checks once a head is split into its parts (all but the
+/// syntax): CONNECT, Host, the target, the body's framing; and what the session needs
+/// of it. Also used on a head ringlb wrote itself (`super::h2::trusted`).
+pub(crate) fn request_from_parts<'h, 'b>(
+    head_len: usize,
+    method: &'b str,
+    target: &'b str,
+    version: u8,
+    headers: &'h [httparse::Header<'b>],
+) -> Result<Request<'h, 'b>, HttpError> {
     if method == "CONNECT" {
         return Err(HttpError::NotImplemented("CONNECT"));
     }
@@ -218,7 +231,7 @@ pub fn parse_request<'h, 'b>(
     let expect_continue = headers.iter().any(|h| {
         h.name.eq_ignore_ascii_case("expect") && h.value.eq_ignore_ascii_case(b"100-continue")
     });
-    Ok(Some(Request {
+    Ok(Request {
         head_len,
         method,
         target,
@@ -229,7 +242,7 @@ pub fn parse_request<'h, 'b>(
         keep_alive,
         upgrade,
         expect_continue,
-    }))
+    })
 }
 
 /// 414 for a request line longer than the limit, complete or not.

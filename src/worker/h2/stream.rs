@@ -22,7 +22,8 @@ use super::super::state::Worker;
 use super::send::{send_data, SendError};
 use super::Shared;
 use crate::http::h2::{
-    interim_to_h2, last_chunk, to_h1, to_h2, trailers_to_h2, Pseudo, RequestBody,
+    interim_to_h2, last_chunk, parse_own_response, to_h1, to_h2, trailers_to_h2, Pseudo,
+    RequestBody,
 };
 use crate::http::{parse_response, BodyFraming, ChunkedValidator};
 use crate::tls::pipe::{pipe, PipePeer};
@@ -93,7 +94,10 @@ pub(super) async fn serve(
         Some(Some(Ok(data))) => Some(data),
         Some(None) | None => None,
     };
-    let (end, peer) = pipe(PIPE_CAP, shared.tls.is_some());
+    let (mut end, peer) = pipe(PIPE_CAP, shared.tls.is_some());
+    // The session splits the head, which was just checked and written, without
+    // parsing it again.
+    end.set_translated(head.len());
     // On the heap, made there (a future first held in a local was copied whole into
     // its box: the session's future is most of a stream's state).
     let mut session = Box::pin(serve_stream(
@@ -297,7 +301,7 @@ async fn answer(
 ) -> Result<(), Cut> {
     let buf = &mut lent.0;
     let (response, framing) = loop {
-        match response_head(buf, head_method, &mut respond) {
+        match response_head(peer, buf, head_method, &mut respond) {
             Ok(Some(r)) => break r,
             Ok(None) => {}
             Err(()) => {
@@ -334,8 +338,10 @@ async fn answer(
 
 /// The final response head at the start of `buf` as an HTTP/2 response, taken out of
 /// `buf`; interim heads before it (103 Early Hints, 100 Continue) go to the client as
-/// HTTP/2 interim responses. `Ok(None)`: more bytes needed.
+/// HTTP/2 interim responses. `Ok(None)`: more bytes needed. A head the session noted
+/// as its own (most: all but its error answers) is split, not parsed again.
 fn response_head(
+    peer: &PipePeer,
     buf: &mut Vec<u8>,
     head_method: bool,
     respond: &mut SendResponse<Bytes>,
@@ -346,7 +352,14 @@ fn response_head(
             return Ok(None);
         }
         let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let (len, got) = match parse_response(buf, head_method, &mut storage) {
+        let parsed = match peer
+            .own_head(buf.len())
+            .and_then(|len| parse_own_response(buf, len, head_method, &mut storage))
+        {
+            Some(r) => r.map(Some),
+            None => parse_response(buf, head_method, &mut storage),
+        };
+        let (len, got) = match parsed {
             Ok(Some(r)) if r.is_interim() => {
                 // (One the library refuses, or a 101, is dropped: it is only a hint.)
                 if let Ok(interim) = interim_to_h2(r.status, r.headers) {
