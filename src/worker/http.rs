@@ -21,6 +21,7 @@ use super::rules_backend;
 use super::session::tunnel_timeouts;
 use super::state::Worker;
 use crate::config::{Frontend, Redirect};
+use crate::http::h2::Translated;
 use crate::http::{parse_request, BodyFraming};
 use crate::msg::stats::count_status;
 use crate::rules::{Facts, Headers, HttpFacts, Slots};
@@ -75,6 +76,9 @@ pub struct StreamStart {
     /// The request head, translated to HTTP/1.1 (the body follows on the pipe), in a
     /// buffer of the worker's pool: the session keeps it as its client buffer.
     pub head: Vec<u8>,
+    /// Where `head`'s lines are and what was checked of it: the request is taken
+    /// from these, not parsed again.
+    pub translated: Translated,
     /// The connection's first stream: never sent on a reused server connection.
     pub first: bool,
 }
@@ -94,6 +98,7 @@ pub async fn serve_stream(
     conn.origin = start.origin;
     conn.first = start.first;
     conn.h2 = true;
+    conn.translated = Some(start.translated);
     let pooled = std::mem::replace(&mut conn.cbuf, start.head);
     conn.worker.give_buffer(pooled);
     let last = conn.serve_request().await;
@@ -136,6 +141,9 @@ pub struct Conn {
     pub(super) private: Option<(usize, usize, ServerStream)>,
     /// An HTTP/2 stream (the access log says `HTTP/2.0`).
     h2: bool,
+    /// An HTTP/2 stream's request head, as its driver wrote it (taken by the first
+    /// read).
+    translated: Option<Translated>,
     /// The last request asked for the connection's end (`connection: close`, HTTP/1.0
     /// without keep-alive) and had no body: the client sends nothing more.
     said_close: bool,
@@ -188,6 +196,7 @@ impl Conn {
             origin: None,
             private: None,
             h2: false,
+            translated: None,
             said_close: false,
         }
     }
@@ -307,8 +316,11 @@ impl Conn {
             &mut self.head,
             self.peer,
             (self.fe, &self.rc, self.tls.map(|t| t.0)),
+            self.translated.as_ref(),
         )
         .await;
+        // (An HTTP/2 stream carries one request.)
+        self.translated = None;
         let parsed = match got {
             Ok(Some(p)) => p,
             Ok(None) => return None,

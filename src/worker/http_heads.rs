@@ -19,7 +19,7 @@ use super::rules_backend;
 use super::state::Worker;
 use super::timer;
 use crate::config::Frontend;
-use crate::http::h2::parse_translated;
+use crate::http::h2::{translated_request, Translated};
 use crate::http::{parse_request, parse_response, BodyFraming, Forwarding, HttpError};
 use crate::rules::{Facts, Headers, HttpFacts, Slots};
 use crate::tls::{ClientStream, ServerStream};
@@ -146,6 +146,7 @@ async fn idle_end(worker: &Worker, hot: Duration) {
 /// Read until a whole request head is in `cbuf`, then parse, validate and route it, and
 /// write the head for the server into `head`. `Ok(None)`: the client closed or stayed
 /// silent. `Err(status)`: answer with that error and close.
+#[allow(clippy::too_many_arguments)]
 pub async fn read_request(
     worker: &Worker,
     fe: &Frontend,
@@ -154,13 +155,14 @@ pub async fn read_request(
     head: &mut Vec<u8>,
     peer: SocketAddr,
     rc: RuleCtx<'_>,
+    translated: Option<&Translated>,
 ) -> Result<Option<Parsed>, u16> {
     // The whole head must arrive within timeout_http_request: trickling bytes does not
     // extend it (slowloris).
     let deadline = Instant::now() + fe.timeout_http_request;
     loop {
         if !cbuf.is_empty() {
-            match parse_and_route(worker, fe, cbuf, head, peer, client, rc) {
+            match parse_and_route(worker, fe, cbuf, head, peer, client, rc, translated) {
                 Ok(Some(p)) => return Ok(Some(p)),
                 Ok(None) => {}
                 Err(e) => {
@@ -188,6 +190,7 @@ pub async fn read_request(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn parse_and_route(
     worker: &Worker,
     fe: &Frontend,
@@ -196,16 +199,13 @@ fn parse_and_route(
     peer: SocketAddr,
     client: &ClientStream,
     rc: RuleCtx<'_>,
+    translated: Option<&Translated>,
 ) -> Result<Option<Parsed>, HttpError> {
     let tls = client.is_tls();
     let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let limits = worker.http_limits();
-    // An HTTP/2 stream's head, translated by its driver: split, not parsed again.
-    let split = match client {
-        ClientStream::Pipe(p) => p.translated(),
-        _ => None,
-    }
-    .and_then(|len| parse_translated(cbuf, len, &limits, &mut storage));
+    // An HTTP/2 stream's head, as its driver wrote and marked it: not parsed again.
+    let split = translated.and_then(|t| translated_request(cbuf, t, &limits, &mut storage));
     let Some(req) = (match split {
         Some(req) => Some(req?),
         None => parse_request(cbuf, &limits, &mut storage)?,

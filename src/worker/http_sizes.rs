@@ -50,13 +50,19 @@ pub(in crate::worker) fn ret7<A, B, C, D, E, F, G, R>(
     (size_of::<R>(), align_of::<R>())
 }
 
+pub(in crate::worker) fn ret8<A, B, C, D, E, F, G, H, R>(
+    _: impl FnOnce(A, B, C, D, E, F, G, H) -> R,
+) -> (usize, usize) {
+    (size_of::<R>(), align_of::<R>())
+}
+
 #[test]
 fn stream_session_future_sizes() {
     let sizes = [
         ("serve_stream", ret6(serve_stream)),
         ("Conn::serve_request", ret1(Conn::serve_request)),
         ("Exchange::run", ret1(Exchange::run)),
-        ("read_request", ret7(read_request)),
+        ("read_request", ret8(read_request)),
         ("read_response_head", ret7(read_response_head)),
         ("Conn::refuse", ret3(Conn::refuse)),
         ("Conn::read_request", ret2(Conn::read_request)),

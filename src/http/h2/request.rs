@@ -9,6 +9,8 @@
 //! another crate's rules alone.
 
 use super::super::authority::valid_authority;
+use super::super::BodyFraming;
+use super::handoff::Translated;
 
 /// The pseudo-header fields of a request, as received.
 #[derive(Debug, Clone, Copy, Default)]
@@ -87,13 +89,31 @@ pub fn to_h1<'a, I>(
 where
     I: Iterator<Item = (&'a [u8], &'a [u8])> + Clone,
 {
+    to_h1_marked(p, fields, end_stream, out, &mut Translated::default())
+}
+
+/// [`to_h1`], noting in `marks` where the head's lines are and what was checked, for
+/// the session to take the request from (`translated_request`) without parsing it.
+pub fn to_h1_marked<'a, I>(
+    p: &Pseudo<'_>,
+    fields: I,
+    end_stream: bool,
+    out: &mut Vec<u8>,
+    marks: &mut Translated,
+) -> Result<RequestBody, Malformed>
+where
+    I: Iterator<Item = (&'a [u8], &'a [u8])> + Clone,
+{
     out.clear();
+    *marks = Translated::default();
     check_pseudo(p)?;
     let mut host: Option<&[u8]> = None;
     let mut length: Option<u64> = None;
+    let mut expect_continue = false;
     for (name, value) in fields.clone() {
         check_field(name, value)?;
         match name {
+            b"expect" => expect_continue |= value.eq_ignore_ascii_case(b"100-continue"),
             b"host" => {
                 if host.is_some_and(|h| h != value) {
                     return Err(Malformed::AuthorityHost);
@@ -130,37 +150,42 @@ where
     out.extend_from_slice(p.method);
     out.push(b' ');
     out.extend_from_slice(path);
-    out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
-    out.extend_from_slice(authority);
-    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(b" HTTP/1.1");
+    marks.line(p.method.len(), out.len());
+    field(out, marks, b"host", authority);
     for (name, value) in fields.clone() {
         // (`te` can only be "trailers" here: the session code learns from it that
         // the client takes trailers, and drops it as it does every hop-by-hop field.)
         if matches!(name, b"host" | b"content-length" | b"cookie") {
             continue;
         }
-        field(out, name, value);
+        field(out, marks, name, value);
     }
     let mut crumbs = fields.filter(|(n, _)| *n == b"cookie").map(|(_, v)| v);
     if let Some(first) = crumbs.next() {
-        out.extend_from_slice(b"cookie: ");
+        out.extend_from_slice(b"\r\ncookie");
+        let name = out.len();
+        out.extend_from_slice(b": ");
         out.extend_from_slice(first);
         for c in crumbs {
             out.extend_from_slice(b"; ");
             out.extend_from_slice(c);
         }
-        out.extend_from_slice(b"\r\n");
+        marks.field(name, out.len());
     }
-    match body {
-        RequestBody::Length(0) if !has_body_semantics(p.method) => {}
+    let framing = match body {
+        RequestBody::Length(0) if !has_body_semantics(p.method) => BodyFraming::Length(0),
         RequestBody::Length(n) => {
-            out.extend_from_slice(b"content-length: ");
-            out.extend_from_slice(n.to_string().as_bytes());
-            out.extend_from_slice(b"\r\n");
+            field(out, marks, b"content-length", n.to_string().as_bytes());
+            BodyFraming::Length(n)
         }
-        RequestBody::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
-    }
-    out.extend_from_slice(b"\r\n");
+        RequestBody::Chunked => {
+            field(out, marks, b"transfer-encoding", b"chunked");
+            BodyFraming::Chunked
+        }
+    };
+    out.extend_from_slice(b"\r\n\r\n");
+    marks.finish(out, framing, expect_continue);
     Ok(body)
 }
 
@@ -169,11 +194,14 @@ fn has_body_semantics(method: &[u8]) -> bool {
     matches!(method, b"POST" | b"PUT" | b"PATCH")
 }
 
-fn field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+/// A field line, after the line before it (whose CRLF it writes first), marked.
+fn field(out: &mut Vec<u8>, marks: &mut Translated, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(b"\r\n");
     out.extend_from_slice(name);
+    let end = out.len();
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
+    marks.field(end, out.len());
 }
 
 fn check_pseudo(p: &Pseudo<'_>) -> Result<(), Malformed> {

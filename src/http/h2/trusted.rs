@@ -191,7 +191,7 @@ fn next_line<'b>(rest: &mut &'b [u8]) -> Option<&'b [u8]> {
 mod tests {
     use std::net::{IpAddr, Ipv4Addr};
 
-    use super::super::{to_h1, Pseudo};
+    use super::super::{to_h1_marked, translated_request, Pseudo, Translated};
     use super::*;
     use crate::http::{parse_request, parse_response, Forwarding};
 
@@ -203,6 +203,11 @@ mod tests {
 
     /// Heads `to_h1` writes for a few requests (with a body after some).
     fn translated() -> Vec<Vec<u8>> {
+        marked().into_iter().map(|(head, _)| head).collect()
+    }
+
+    /// The same heads, with the marks `to_h1` notes of them.
+    fn marked() -> Vec<(Vec<u8>, Translated)> {
         let get = Pseudo {
             method: b"GET",
             scheme: Some(b"https"),
@@ -263,9 +268,9 @@ mod tests {
         cases
             .into_iter()
             .map(|(p, fields, end)| {
-                let mut out = Vec::new();
-                to_h1(&p, fields.iter().copied(), end, &mut out).unwrap();
-                out
+                let (mut out, mut marks) = (Vec::new(), Translated::default());
+                to_h1_marked(&p, fields.iter().copied(), end, &mut out, &mut marks).unwrap();
+                (out, marks)
             })
             .collect()
     }
@@ -302,6 +307,73 @@ mod tests {
                 assert_eq!(upstream(&split, f), upstream(&full, f));
             }
         }
+    }
+
+    #[test]
+    fn marked_requests_are_taken_as_parsed_and_go_out_byte_identical() {
+        let forwardings = [None, Some(Forwarding::all("https"))];
+        for (head, marks) in marked() {
+            let mut buf = head.clone();
+            buf.extend_from_slice(b"hello"); // the body's start, when there is one
+            let mut a = [httparse::EMPTY_HEADER; 128];
+            let mut b = [httparse::EMPTY_HEADER; 128];
+            let taken = translated_request(&buf, &marks, &LIMITS, &mut a)
+                .expect("a head to_h1 marked is taken")
+                .unwrap();
+            let full = parse_request(&buf, &LIMITS, &mut b).unwrap().unwrap();
+            assert_eq!(format!("{taken:?}"), format!("{full:?}"));
+            for f in forwardings {
+                assert_eq!(upstream(&taken, f), upstream(&full, f));
+            }
+        }
+    }
+
+    #[test]
+    fn marked_requests_keep_the_limits() {
+        let (head, marks) = marked().swap_remove(1); // host, accept, user-agent
+        let line = head.iter().position(|&b| b == b'\n').unwrap();
+        let cases = [
+            Limits {
+                max_request_line: line - 1,
+                ..LIMITS
+            },
+            Limits {
+                max_headers: 2,
+                ..LIMITS
+            },
+            Limits {
+                max_header_bytes: head.len() - 1,
+                ..LIMITS
+            },
+            // Just within each: taken.
+            Limits {
+                max_request_line: line,
+                max_headers: 3,
+                max_header_bytes: head.len(),
+            },
+        ];
+        for limits in cases {
+            let mut a = [httparse::EMPTY_HEADER; 128];
+            let mut b = [httparse::EMPTY_HEADER; 128];
+            let taken = translated_request(&head, &marks, &limits, &mut a).unwrap();
+            let full = parse_request(&head, &limits, &mut b);
+            assert_eq!(
+                taken.map(|r| format!("{r:?}")),
+                full.map(|r| format!("{:?}", r.unwrap())),
+                "{limits:?}"
+            );
+        }
+        // More fields than are marked: split instead, as parsed.
+        let (head, marks) = marked().swap_remove(8); // 41 fields
+        let mut a = [httparse::EMPTY_HEADER; 128];
+        let mut b = [httparse::EMPTY_HEADER; 128];
+        let taken = translated_request(&head, &marks, &LIMITS, &mut a)
+            .unwrap()
+            .unwrap();
+        let full = parse_request(&head, &LIMITS, &mut b).unwrap().unwrap();
+        assert_eq!(format!("{taken:?}"), format!("{full:?}"));
+        // A buffer that is not the marked head: not taken.
+        assert!(translated_request(&head[..10], &marks, &LIMITS, &mut a).is_none());
     }
 
     #[test]

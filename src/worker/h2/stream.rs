@@ -22,8 +22,8 @@ use super::super::state::Worker;
 use super::send::{send_data, SendError};
 use super::Shared;
 use crate::http::h2::{
-    interim_to_h2, last_chunk, parse_own_response, to_h1, to_h2, trailers_to_h2, Pseudo,
-    RequestBody,
+    interim_to_h2, last_chunk, parse_own_response, to_h1_marked, to_h2, trailers_to_h2, Pseudo,
+    RequestBody, Translated,
 };
 use crate::http::{parse_response, BodyFraming, ChunkedValidator};
 use crate::tls::pipe::{pipe, PipePeer};
@@ -78,7 +78,9 @@ pub(super) async fn serve(
     // keeps as its client buffer (no allocation, no copy).
     let mut head = shared.worker.take_buffer();
     let end = body.is_end_stream();
-    let Some(plan) = translate(&shared, &pseudo, &parts.headers, end, &mut head) else {
+    let mut marks = Translated::default();
+    let translated = translate(&shared, &pseudo, &parts.headers, end, &mut head, &mut marks);
+    let Some(plan) = translated else {
         shared.worker.give_buffer(head);
         respond.send_reset(Reason::PROTOCOL_ERROR);
         return;
@@ -94,10 +96,7 @@ pub(super) async fn serve(
         Some(Some(Ok(data))) => Some(data),
         Some(None) | None => None,
     };
-    let (mut end, peer) = pipe(PIPE_CAP, shared.tls.is_some());
-    // The session splits the head, which was just checked and written, without
-    // parsing it again.
-    end.set_translated(head.len());
+    let (end, peer) = pipe(PIPE_CAP, shared.tls.is_some());
     // On the heap, made there (a future first held in a local was copied whole into
     // its box: the session's future is most of a stream's state).
     let mut session = Box::pin(serve_stream(
@@ -110,6 +109,9 @@ pub(super) async fn serve(
             rc: shared.rc.clone(),
             origin: shared.origin.clone(),
             head,
+            // The session takes the request from the marks, without parsing the
+            // head it was just checked and written as.
+            translated: marks,
             first,
         },
     ));
@@ -161,6 +163,7 @@ fn translate(
     headers: &http_types::HeaderMap,
     end: bool,
     head: &mut Vec<u8>,
+    marks: &mut Translated,
 ) -> Option<RequestBody> {
     const ON_STACK: usize = 32;
     let mut stack: [(&[u8], &[u8]); ON_STACK] = [(&[], &[]); ON_STACK];
@@ -182,7 +185,7 @@ fn translate(
             &heap
         }
     };
-    match to_h1(pseudo, fields.iter().copied(), end, head) {
+    match to_h1_marked(pseudo, fields.iter().copied(), end, head, marks) {
         Ok(plan) => Some(plan),
         Err(why) => {
             let w = &shared.worker;
