@@ -8,20 +8,66 @@
 //! a client that stops reading (a zero HTTP/2 window) holds at most `cap` bytes here,
 //! and the session's own write timeout applies. Bytes move as slices (two
 //! `memcpy`s at most per read or write, where the ring wraps), and a lane's storage
-//! is allocated at its first write, once, at the size that write needs (at least
-//! `FIRST`, at most `cap`). Single-threaded (`Rc<RefCell>`): both ends live on one
-//! worker.
+//! is taken at its first write, once, at the size that write needs (at least
+//! `FIRST`, at most `cap`): from this thread's spares, storage of lanes that ended,
+//! when one is large enough (a small response's lane was a 4 KiB allocation per
+//! stream, about 1,000 instructions with its free). The pipe's shared state is kept
+//! for the next pipe too when its last end goes (no allocation per stream for it
+//! either). Single-threaded (`Rc<RefCell>`): both ends live on one worker.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io;
+use std::mem::ManuallyDrop;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 /// A lane's first allocation, at least: a whole small response (head and body) in
 /// one, where growing by doubling from a few bytes would take several.
 const FIRST: usize = 4 * 1024;
+/// Spare lane storage kept per thread, at most, and the largest kept (what is kept
+/// is then at most `SPARE_MAX * SPARE_LARGEST` bytes: 2 MiB).
+const SPARE_MAX: usize = 128;
+const SPARE_LARGEST: usize = 16 * 1024;
+
+thread_local! {
+    /// Storage of lanes that ended, emptied, for the next lanes' first writes.
+    static SPARE: RefCell<Vec<VecDeque<u8>>> = const { RefCell::new(Vec::new()) };
+    /// The shared state of pipes whose ends are both gone, for the next pipes (at
+    /// most `SPARE_MAX`; their lanes hold no storage).
+    static PIPES: RefCell<Vec<Rc<RefCell<Shared>>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Empty storage for a lane's first write of `n` bytes: a spare if the last one
+/// kept is large enough, else a new one.
+fn storage(n: usize) -> VecDeque<u8> {
+    let spare = SPARE.with(|s| {
+        let mut s = s.borrow_mut();
+        match s.last() {
+            Some(d) if d.capacity() >= n => s.pop(),
+            _ => None,
+        }
+    });
+    spare.unwrap_or_else(|| VecDeque::with_capacity(n))
+}
+
+/// Keep a lane's storage for the next lanes (if it is not too large and there is
+/// room among the spares; else it is freed).
+fn recycle(mut data: VecDeque<u8>) {
+    let cap = data.capacity();
+    if cap == 0 || cap > SPARE_LARGEST {
+        return;
+    }
+    data.clear();
+    // (A thread that is ending has no spares any more: the storage is freed.)
+    let _ = SPARE.try_with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < SPARE_MAX {
+            s.push(data);
+        }
+    });
+}
 
 /// One direction: bytes written and not read yet.
 #[derive(Default)]
@@ -97,7 +143,7 @@ impl Lane {
         }
         let n = room.min(data.len());
         if self.data.capacity() == 0 {
-            self.data.reserve_exact(n.max(FIRST).min(cap));
+            self.data = storage(n.max(FIRST).min(cap));
         }
         self.data.extend(&data[..n]);
         if let Some(w) = self.reader.take() {
@@ -115,10 +161,16 @@ impl Lane {
 
     fn drop_reader(&mut self) {
         self.gone = true;
-        self.data = VecDeque::new();
+        recycle(std::mem::take(&mut self.data));
         if let Some(w) = self.writer.take() {
             w.wake();
         }
+    }
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        recycle(std::mem::take(&mut self.data));
     }
 }
 
@@ -135,7 +187,8 @@ struct Shared {
 
 /// The session's end.
 pub struct Pipe {
-    shared: Rc<RefCell<Shared>>,
+    /// (Taken out only when dropped, see [`release`].)
+    shared: ManuallyDrop<Rc<RefCell<Shared>>>,
     tls: bool,
     /// The session's buffer starts with a request head of this length written by the
     /// driver itself (see [`Pipe::set_translated`]).
@@ -144,27 +197,56 @@ pub struct Pipe {
 
 /// The driver's end.
 pub struct PipePeer {
-    shared: Rc<RefCell<Shared>>,
+    shared: ManuallyDrop<Rc<RefCell<Shared>>>,
 }
 
 /// A new pipe holding at most `cap` bytes each way; `tls`: the HTTP/2 connection is
 /// over TLS (for `X-Forwarded-Proto` and the like).
 pub fn pipe(cap: usize, tls: bool) -> (Pipe, PipePeer) {
-    let shared = Rc::new(RefCell::new(Shared {
-        up: Lane::default(),
-        down: Lane::default(),
-        cap,
-        own_head: None,
-    }));
+    let spare = PIPES.with(|p| p.borrow_mut().pop());
+    let shared = match spare {
+        Some(shared) => {
+            shared.borrow_mut().cap = cap;
+            shared
+        }
+        None => Rc::new(RefCell::new(Shared {
+            up: Lane::default(),
+            down: Lane::default(),
+            cap,
+            own_head: None,
+        })),
+    };
     let peer = PipePeer {
-        shared: Rc::clone(&shared),
+        shared: ManuallyDrop::new(Rc::clone(&shared)),
     };
     let end = Pipe {
-        shared,
+        shared: ManuallyDrop::new(shared),
         tls,
         translated: None,
     };
     (end, peer)
+}
+
+/// An end is gone: if it was the last handle on the pipe, its shared state is made
+/// new (the lanes' storage goes to the spares) and kept for the next pipe.
+fn release(shared: Rc<RefCell<Shared>>) {
+    // The other end (or a reader or writer handle) still holds it: it goes with them.
+    if Rc::strong_count(&shared) != 1 || Rc::weak_count(&shared) != 0 {
+        return;
+    }
+    {
+        let mut s = shared.borrow_mut();
+        s.up = Lane::default();
+        s.down = Lane::default();
+        s.own_head = None;
+    }
+    // (A thread that is ending keeps nothing: the state is freed.)
+    let _ = PIPES.try_with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() < SPARE_MAX {
+            p.push(shared);
+        }
+    });
 }
 
 impl Pipe {
@@ -256,9 +338,13 @@ impl PipeWriter {
 
 impl Drop for Pipe {
     fn drop(&mut self) {
-        let mut s = self.shared.borrow_mut();
-        s.down.close();
-        s.up.drop_reader();
+        {
+            let mut s = self.shared.borrow_mut();
+            s.down.close();
+            s.up.drop_reader();
+        }
+        // SAFETY: `shared` is not used again: this end is being dropped.
+        release(unsafe { ManuallyDrop::take(&mut self.shared) });
     }
 }
 
@@ -308,9 +394,13 @@ impl PipePeer {
 
 impl Drop for PipePeer {
     fn drop(&mut self) {
-        let mut s = self.shared.borrow_mut();
-        s.up.close();
-        s.down.drop_reader();
+        {
+            let mut s = self.shared.borrow_mut();
+            s.up.close();
+            s.down.drop_reader();
+        }
+        // SAFETY: `shared` is not used again: this end is being dropped.
+        release(unsafe { ManuallyDrop::take(&mut self.shared) });
     }
 }
 
@@ -403,6 +493,48 @@ mod tests {
         end.close_write();
         while peer.read_append(&mut out, 64).await > 0 {}
         assert_eq!(out, sent);
+    }
+
+    #[test]
+    fn lane_storage_is_kept_for_the_next_pipes() {
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .build()
+            .unwrap();
+        rt.block_on(reuse());
+    }
+
+    async fn reuse() {
+        let spares = || SPARE.with(|s| s.borrow().len());
+        let before = spares();
+        let (mut end, peer) = pipe(64 * 1024, false);
+        let state = Rc::as_ptr(&peer.shared);
+        end.write_from(b"response").await.unwrap();
+        peer.write_all(b"request").await.unwrap();
+        end.note_own_head(3);
+        drop((end, peer));
+        assert_eq!(spares(), before + 2, "both lanes' storage kept");
+        let (mut end, peer) = pipe(64 * 1024, false);
+        assert_eq!(
+            Rc::as_ptr(&peer.shared),
+            state,
+            "the shared state is kept too"
+        );
+        assert!(peer.shared.borrow().own_head.is_none(), "and starts anew");
+        // An end held by a reader handle is not kept while that handle lives.
+        let (other, other_peer) = pipe(16, false);
+        let reader = other.reader();
+        drop((other, other_peer));
+        assert_eq!(PIPES.with(|p| p.borrow().len()), 0);
+        drop(reader);
+        end.write_from(b"next").await.unwrap();
+        assert_eq!(spares(), before + 1, "taken by the first write");
+        let mut out = Vec::new();
+        assert_eq!(peer.read_append(&mut out, 64).await, 4);
+        assert_eq!(out, b"next", "kept storage starts empty");
+        // A lane grown past the largest kept is freed, not kept.
+        end.write_from(&[7; 20 * 1024]).await.unwrap();
+        drop((end, peer));
+        assert_eq!(spares(), before + 1);
     }
 
     #[test]

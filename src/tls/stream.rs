@@ -28,7 +28,7 @@ pub enum ClientStream {
     Plain(TcpStream),
     Tls(Box<TlsClient>),
     /// One HTTP/2 stream, presented to the HTTP/1.1 session code (see `pipe`).
-    Pipe(Box<super::pipe::Pipe>),
+    Pipe(super::pipe::Pipe),
 }
 
 // SAFETY: every variant is `Split` (monoio's TcpStream; rustls in readiness mode,
@@ -330,7 +330,7 @@ pub enum ServerStream {
     /// One stream of an HTTP/2 connection to a server (`proto = "h2"`), presented to
     /// the HTTP/1.1 session code through a pipe: the session writes the request into
     /// it and reads the response from it (the pipe's lanes used the other way round).
-    Pipe(Box<Pipe>),
+    Pipe(Pipe),
 }
 
 /// A TLS connection to a server, with what the idle pool needs to know about it.

@@ -96,13 +96,14 @@ pub(super) async fn serve(
         Some(Some(Ok(data))) => Some(data),
         Some(None) | None => None,
     };
+    let bodiless = end && first_data.is_none();
     let (end, peer) = pipe(PIPE_CAP, shared.tls.is_some());
     // On the heap, made there (a future first held in a local was copied whole into
     // its box: the session's future is most of a stream's state).
     let mut session = Box::pin(serve_stream(
         Rc::clone(&shared.worker),
         shared.fe,
-        ClientStream::Pipe(Box::new(end)),
+        ClientStream::Pipe(end),
         shared.peer,
         shared.tls,
         StreamStart {
@@ -117,22 +118,29 @@ pub(super) async fn serve(
     ));
     let head_method = parts.method == Method::HEAD;
     let timeout = shared.worker.frontend(shared.fe).timeout_client;
-    let mut feed = Box::pin(feed(&peer, body, plan, first_data));
+    // A request without a body (most) needs no feed: the session reads its end now.
+    // (The feed is boxed where there is one: a body is the rarer case.)
+    let mut feed = match bodiless {
+        true => {
+            peer.close_write();
+            None
+        }
+        false => Some(Box::pin(feed(&peer, body, plan, first_data))),
+    };
     let buf = Lent::take(&shared.worker);
     let mut answer = pin!(answer(&peer, respond, head_method, timeout, buf));
-    let mut fed = false;
     let cut = loop {
         let step = monoio::select! {
             r = &mut answer => Step::Answered(r),
             _ = &mut session => Step::SessionDone,
-            r = &mut feed, if !fed => Step::Fed(r),
+            r = fed(&mut feed), if feed.is_some() => Step::Fed(r),
         };
         match step {
-            Step::Fed(Ok(())) => fed = true,
+            Step::Fed(Ok(())) => feed = None,
             Step::Fed(Err(())) => break Some(Cut::Reset),
             Step::Answered(Ok(())) => {
                 // The body is not needed any more: the session sees its end.
-                drop(feed);
+                drop(feed.take());
                 peer.close_write();
                 // Most often the session has only to log and tidy up by now, done at
                 // its next poll: the timer (boxed: inline, it would make this task
@@ -211,6 +219,14 @@ impl<'a> Lent<'a> {
 impl Drop for Lent<'_> {
     fn drop(&mut self) {
         self.1.give_buffer(std::mem::take(&mut self.0));
+    }
+}
+
+/// What the feed gave, once it is done (never, with none).
+async fn fed<F: std::future::Future + Unpin>(feed: &mut Option<F>) -> F::Output {
+    match feed {
+        Some(f) => f.await,
+        None => std::future::pending().await,
     }
 }
 
@@ -479,4 +495,16 @@ impl Out<'_> {
                 SendError::Stalled => Cut::Failed,
             })
     }
+}
+
+/// The stream's task is spawned per stream: its future is copied into the task's box
+/// then, and once or twice more when it ends (monoio stores the output over it), so
+/// its size is paid per stream; the session inside it is boxed. `cargo test --lib
+/// worker::h2::stream -- --nocapture` prints it.
+#[test]
+fn stream_task_future_size() {
+    let (size, align) = super::super::http::sizes::ret4(serve);
+    println!("stream::serve            {size:6} bytes, aligned to {align}");
+    assert!(align <= 16, "an aligned allocation per stream");
+    assert!(size < 2048, "{size} bytes copied per stream, several times");
 }

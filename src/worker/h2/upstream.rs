@@ -212,7 +212,7 @@ pub async fn open_stream(
         opts,
     };
     monoio::spawn(task.run());
-    Ok((ServerStream::Pipe(Box::new(end)), false))
+    Ok((ServerStream::Pipe(end), false))
 }
 
 /// A new connection: TCP (and TLS, `send_proxy`) as for HTTP/1.1, ALPN `h2` checked,
