@@ -17,6 +17,7 @@
 #   TARGETS="before=/work/bench/s8/base/ringlb after=target/release/ringlb";
 #   HAPROXY=0: leave HAProxy out; LOADS (default "-c 10 -m 10;-c 100 -m 1");
 #   TRANSPORTS (default "clear tls"); DRIVER: ringlb's io_driver (default: its default);
+#   (h2load options: LOADS="--h1 -c 10" TRANSPORTS=tls counts HTTP/1.1 keep-alive);
 #   MACHINE: the note put next to the times; TRACED=0: the untraced run only (CPU and
 #   context switches: use a larger N, the CPU columns count 10 ms clock ticks).
 set -euo pipefail
