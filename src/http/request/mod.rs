@@ -116,11 +116,13 @@ impl Request<'_, '_> {
         // `if_none` when present, left alone when the client is not to be named.
         let for_name = f.for_name.filter(|n| !(f.if_none && has(n)));
         out.clear();
-        let _ = write!(
-            out,
-            "{} {} HTTP/1.{}\r\n",
-            self.method, self.target, self.version
-        );
+        // Byte by byte, not `write!`: formatting cost ~600 instructions per request.
+        out.extend_from_slice(self.method.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(self.target.as_bytes());
+        out.extend_from_slice(b" HTTP/1.");
+        out.push(b'0' + self.version.min(9));
+        out.extend_from_slice(b"\r\n");
         let mut content_length_written = false;
         for h in self.headers {
             let name = h.name;
