@@ -90,6 +90,10 @@ impl Request<'_, '_> {
 
     /// The path part of the target (for routing).
     pub fn path(&self) -> &str {
+        // Origin form, the usual one: the target is the path (a query may hold "://").
+        if self.target.starts_with('/') {
+            return self.target;
+        }
         match self.target.split_once("://") {
             Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
             None => self.target,
@@ -304,6 +308,10 @@ fn host_header<'b>(
 /// whose authority matches Host.
 #[inline]
 fn check_target(method: &str, target: &str, host: Option<&str>) -> Result<(), HttpError> {
+    // Origin form first: a query may hold "://" (`/go?to=http://x`), which is no scheme.
+    if target.starts_with('/') {
+        return Ok(());
+    }
     if let Some((scheme, rest)) = target.split_once("://") {
         if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
             return Err(HttpError::BadRequest("unsupported scheme in target"));
@@ -319,7 +327,7 @@ fn check_target(method: &str, target: &str, host: Option<&str>) -> Result<(), Ht
                 "absolute-form target does not match Host",
             ));
         }
-    } else if !(target.starts_with('/') || (target == "*" && method == "OPTIONS")) {
+    } else if !(target == "*" && method == "OPTIONS") {
         return Err(HttpError::BadRequest("invalid request target"));
     }
     Ok(())
