@@ -7,8 +7,8 @@ use std::net::IpAddr;
 
 use super::authority::valid_authority;
 use super::headers::{
-    connection_has, content_length, dropped_by_connection, is_hop_by_hop, strict_line_endings,
-    transfer_encoding, trim, TeError,
+    connection_has, content_length, dropped_by_connection, has_connection, is_hop_by_hop,
+    strict_line_endings, transfer_encoding, trim, TeError,
 };
 use super::{BodyFraming, HttpError};
 
@@ -128,11 +128,13 @@ impl Request<'_, '_> {
         out.push(b'0' + self.version.min(9));
         out.extend_from_slice(b"\r\n");
         let mut content_length_written = false;
+        // Only a Connection header names others to drop: looked for once, not per header.
+        let named = has_connection(self.headers);
         for h in self.headers {
             let name = h.name;
             let upgrade_header = self.upgrade && name.eq_ignore_ascii_case("upgrade");
-            if !upgrade_header && (is_hop_by_hop(name) || dropped_by_connection(self.headers, name))
-            {
+            let dropped = named && dropped_by_connection(self.headers, name);
+            if !upgrade_header && (is_hop_by_hop(name) || dropped) {
                 continue;
             }
             // ringlb answers 100-continue itself, so the server must not be asked to.
