@@ -180,8 +180,9 @@ pub async fn read_request(
     rc: RuleCtx<'_>,
 ) -> Result<Option<Parsed>, u16> {
     // The whole head must arrive within timeout_http_request: trickling bytes does not
-    // extend it (slowloris).
-    let deadline = Instant::now() + fe.timeout_http_request;
+    // extend it (slowloris). Read off the clock once a read is needed (a keep-alive
+    // request is usually whole in `cbuf` already: no clock read then).
+    let mut deadline = None;
     loop {
         if !cbuf.is_empty() {
             match parse_and_route(worker, fe, cbuf, head, peer, client, rc) {
@@ -193,7 +194,9 @@ pub async fn read_request(
                 }
             }
         }
-        let left = deadline.saturating_duration_since(Instant::now());
+        let now = Instant::now();
+        let deadline = *deadline.get_or_insert_with(|| now + fe.timeout_http_request);
+        let left = deadline.saturating_duration_since(now);
         let mut end = End {
             stream: client,
             side: Side::Client,
