@@ -27,6 +27,14 @@ pub fn dropped_by_connection(headers: &[httparse::Header<'_>], name: &str) -> bo
     !protected && connection_has(headers, name)
 }
 
+/// Whether there is a Connection header (without one, [`dropped_by_connection`] is false
+/// for every header).
+pub fn has_connection(headers: &[httparse::Header<'_>]) -> bool {
+    headers
+        .iter()
+        .any(|h| h.name.eq_ignore_ascii_case("connection"))
+}
+
 /// Comma-separated list elements of a header value, trimmed, empty ones skipped.
 pub fn list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value

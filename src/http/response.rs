@@ -2,8 +2,8 @@
 //! 502 and the server connection is dropped), and write the head the client gets.
 
 use super::headers::{
-    connection_has, content_length, dropped_by_connection, is_hop_by_hop, strict_line_endings,
-    transfer_encoding,
+    connection_has, content_length, dropped_by_connection, has_connection, is_hop_by_hop,
+    strict_line_endings, transfer_encoding,
 };
 use super::{BodyFraming, HttpError};
 
@@ -39,12 +39,14 @@ impl Response<'_, '_> {
         out.extend_from_slice(self.reason.as_bytes());
         out.extend_from_slice(b"\r\n");
         let switching = self.status == 101;
+        // Only a Connection header names others to drop: looked for once, not per header.
+        let named = has_connection(self.headers);
         for h in self.headers {
             let keep_for_101 = switching
                 && (h.name.eq_ignore_ascii_case("upgrade")
                     || h.name.eq_ignore_ascii_case("connection"));
             if !keep_for_101
-                && (is_hop_by_hop(h.name) || dropped_by_connection(self.headers, h.name))
+                && (is_hop_by_hop(h.name) || (named && dropped_by_connection(self.headers, h.name)))
             {
                 continue;
             }

@@ -30,14 +30,19 @@ impl PeakEwma {
 
     pub fn observe(&mut self, rtt: Duration, now: Instant) {
         let sample = rtt.as_nanos() as f64;
-        let current = self.get(now);
+        // One decay for both uses (what `get` says, and the weight of the old value).
+        let w = decay(
+            self.at
+                .map_or(Duration::ZERO, |at| now.saturating_duration_since(at)),
+        );
+        let current = if self.at.is_some() {
+            self.value_ns * w
+        } else {
+            0.0
+        };
         self.value_ns = if sample > current {
             sample
         } else {
-            let w = decay(
-                self.at
-                    .map_or(Duration::ZERO, |at| now.saturating_duration_since(at)),
-            );
             current * w + sample * (1.0 - w)
         };
         self.at = Some(now);
@@ -139,6 +144,27 @@ mod tests {
             );
         }
         assert_eq!(decay(Duration::from_secs(100_000)), 0.0);
+    }
+
+    #[test]
+    fn observing_decays_once_with_the_same_result() {
+        // The estimate as it was computed before `observe` shared its decay.
+        fn reference(e: &PeakEwma, rtt: Duration, now: Instant) -> f64 {
+            let (sample, current) = (rtt.as_nanos() as f64, e.get(now));
+            if sample > current {
+                return sample;
+            }
+            let w = decay(e.at.map_or(Duration::ZERO, |at| now.saturating_duration_since(at)));
+            current * w + sample * (1.0 - w)
+        }
+        let t0 = Instant::now();
+        let mut e = PeakEwma::default();
+        for (i, rtt) in [0u64, 5, 1, 1, 20, 3, 0, 2].into_iter().enumerate() {
+            let now = t0 + ms(i as u64 * 700);
+            let want = reference(&e, ms(rtt), now);
+            e.observe(ms(rtt), now);
+            assert_eq!(e.value_ns, want, "sample {i}");
+        }
     }
 
     #[test]

@@ -67,8 +67,14 @@ pub enum Choice {
 pub enum Outcome {
     /// TCP mode: connected, `latency` after the session began.
     Connected(Duration),
-    /// HTTP mode: the final response head arrived after `latency`.
-    Response { status: u16, latency: Duration },
+    /// HTTP mode: the final response head arrived after `latency`, at `at` (the clock
+    /// read that gave `latency`: the balancer's estimate and `slow_response` need no
+    /// other).
+    Response {
+        status: u16,
+        latency: Duration,
+        at: Instant,
+    },
     /// A connect attempt failed or timed out.
     ConnectFailed,
     /// The response timed out, was malformed or was cut short.
@@ -99,7 +105,7 @@ impl BackendState {
     }
 
     /// With `slow_response`: note that `server` answered within it.
-    pub fn note_latency(&mut self, server: usize, latency: Duration) {
+    pub fn note_latency(&mut self, server: usize, latency: Duration, at: Instant) {
         let Some(limit) = self.config.slow_response else {
             return;
         };
@@ -107,7 +113,7 @@ impl BackendState {
             if self.last_fast.len() <= server {
                 self.last_fast.resize(server + 1, None);
             }
-            self.last_fast[server] = Some(Instant::now());
+            self.last_fast[server] = Some(at);
         }
     }
 
@@ -147,6 +153,7 @@ impl BackendState {
         avoid: Option<usize>,
         (client, hash): (IpAddr, Option<u32>),
         queued: bool,
+        now: Instant,
     ) -> Choice {
         if queued {
             self.queue.resumed();
@@ -157,7 +164,7 @@ impl BackendState {
             avoid,
             client: Some(client),
             hash,
-            now: Instant::now(),
+            now,
             epoch: self.epoch,
         };
         match self.balancer.pick(&self.servers, &pick) {
@@ -392,12 +399,16 @@ pub fn count(outcome: Outcome, state: &mut ServerState, stats: &mut ServerStats)
             stats.latency_buckets.record(latency);
             false
         }
-        Outcome::Response { status, latency } => {
+        Outcome::Response {
+            status,
+            latency,
+            at,
+        } => {
             stats.requests += 1;
             count_status(&mut stats.responses, status);
             record_latency(&mut stats.latency, latency);
             stats.latency_buckets.record(latency);
-            state.latency.observe(latency, Instant::now());
+            state.latency.observe(latency, at);
             // HAProxy's layer-7 observation: 5xx but 501 and 505 are errors.
             status >= 500 && status != 501 && status != 505
         }

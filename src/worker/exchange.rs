@@ -168,10 +168,9 @@ impl<'a> Exchange<'a> {
             timeout: self.timeout_server,
         };
         match upstream::connect_http(&c.worker, to, reuse, avoid, c.origin.as_ref(), h2).await {
-            Ok((lease, stream, reused)) => {
+            Ok((lease, stream, reused, sent)) => {
                 c.rec.server = Some(lease.server);
                 let attempt = self.replays.start(lease.server, reused);
-                let sent = Instant::now();
                 c.rec.t_connect = asked.map(|t| sent - t);
                 Ok(Upstream {
                     stream,
@@ -293,13 +292,18 @@ impl<'a> Exchange<'a> {
             self.compress = head.compress;
             if !interim {
                 // Time to the final response head: what p2c balances on.
-                let latency = up.sent.elapsed();
+                let at = Instant::now();
+                let latency = at.saturating_duration_since(up.sent);
                 self.conn.rec.t_response = Some(latency);
                 let worker = &self.conn.worker;
                 worker.record(
                     self.backend,
                     up.lease.server,
-                    Outcome::Response { status, latency },
+                    Outcome::Response {
+                        status,
+                        latency,
+                        at,
+                    },
                 );
                 worker.with_frontend_stats(self.conn.fe, |s| {
                     count_status(&mut s.responses, status);

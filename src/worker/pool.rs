@@ -330,8 +330,10 @@ impl Pool {
             }
             stay -= 1;
         }
-        // The oldest go, reset as they drop.
-        slot.idle.drain(..idle - stay);
+        // The oldest go, reset as they drop (none, usually: no drain to build then).
+        if stay < idle {
+            slot.idle.drain(..idle - stay);
+        }
         self.total.set(self.total.get() - (idle - stay) + 1);
         slot.idle.push_back(Idle {
             conn: Some(armed),

@@ -19,8 +19,8 @@ impl Worker {
         let report = {
             let mut backends = self.backends.borrow_mut();
             backends.get_mut(backend).and_then(|b| {
-                if let Outcome::Response { latency, .. } = outcome {
-                    b.note_latency(server, latency);
+                if let Outcome::Response { latency, at, .. } = outcome {
+                    b.note_latency(server, latency, at);
                 }
                 let passive = b.passive(server);
                 let streak = count(

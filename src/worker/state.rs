@@ -343,15 +343,16 @@ impl Worker {
 
     /// Pick a server of `backend` with its balancer and lease it (see [`Worker::lease`]).
     /// `queued`: the caller was just woken from the queue (newcomers queue behind waiters).
+    /// `now`: the clock, for the balancers that weigh by time.
     fn pick(
         self: &Rc<Self>,
         backend: usize,
         avoid: Option<usize>,
         key: (IpAddr, Option<u32>),
-        queued: bool,
+        (queued, now): (bool, Instant),
     ) -> Picked {
         let choice = match self.backends.borrow_mut().get_mut(backend) {
-            Some(b) => b.pick(avoid, key, queued),
+            Some(b) => b.pick(avoid, key, queued, now),
             None => Choice::NoServer,
         };
         match choice {
@@ -366,23 +367,26 @@ impl Worker {
 
     /// Pick and lease a server, waiting in the backend's queue (FIFO, `timeout_queue`)
     /// while every usable server is at its connection limit. `key`: the client's
-    /// address and the request's key hash, for the hashing balancers.
+    /// address and the request's key hash, for the hashing balancers. `now`: the clock
+    /// as the caller read it; with the lease comes the clock at the pick that got it
+    /// (`now`, unless it waited in the queue), one read per request.
     pub async fn acquire(
         self: &Rc<Self>,
         backend: usize,
         avoid: Option<usize>,
         key: (IpAddr, Option<u32>),
-    ) -> Result<(ServerLease, SocketAddr), NoSlot> {
+        mut now: Instant,
+    ) -> Result<(ServerLease, SocketAddr, Instant), NoSlot> {
         let mut queued = false;
         let mut deadline = None;
         loop {
-            let picked = self.pick(backend, avoid, key, queued);
+            let picked = self.pick(backend, avoid, key, (queued, now));
             if queued {
                 // Pass the turn on if there is room for the next one too.
                 self.wake_next(backend);
             }
             match picked {
-                Picked::Lease(lease, addr) => return Ok((lease, addr)),
+                Picked::Lease(lease, addr) => return Ok((lease, addr, now)),
                 Picked::NoServer => return Err(NoSlot::NoServer),
                 Picked::Full => {}
             }
@@ -404,6 +408,7 @@ impl Worker {
                 return Err(NoSlot::Queue(e));
             }
             queued = true;
+            now = Instant::now();
         }
     }
 

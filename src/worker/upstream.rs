@@ -137,8 +137,13 @@ pub async fn connect(
     avoid: Option<usize>,
     origin: Option<&Origin>,
 ) -> Result<(ServerLease, ServerStream, bool), SessionError> {
-    connect_with(worker, to, reuse, avoid, origin, None).await
+    let (lease, stream, reused, _) = connect_with(worker, to, reuse, avoid, origin, None).await?;
+    Ok((lease, stream, reused))
 }
+
+/// The way to a server is open: its lease, the stream, whether it was pooled, and when
+/// it was had (one clock read, which the caller uses as the request's start).
+pub type Opened = (ServerLease, ServerStream, bool, Instant);
 
 /// As [`connect`], for one HTTP request: to a server with `proto = "h2"` the request
 /// goes as a stream on one of this worker's HTTP/2 connections to it (`h2`).
@@ -149,7 +154,7 @@ pub async fn connect_http(
     avoid: Option<usize>,
     origin: Option<&Origin>,
     h2: StreamOpts,
-) -> Result<(ServerLease, ServerStream, bool), SessionError> {
+) -> Result<Opened, SessionError> {
     connect_with(worker, to, reuse, avoid, origin, Some(h2)).await
 }
 
@@ -160,13 +165,13 @@ async fn connect_with(
     avoid: Option<usize>,
     origin: Option<&Origin>,
     h2: Option<StreamOpts>,
-) -> Result<(ServerLease, ServerStream, bool), SessionError> {
+) -> Result<Opened, SessionError> {
     let backend = to.backend;
     let settings = worker.backend_settings(backend);
     let mut connects = Connects::new(settings.retry, reuse, avoid, to.sticky);
     let mut last_error: Option<SessionError> = None;
     while let Some(target) = connects.next_target() {
-        let Some((lease, addr)) = lease_for(worker, to, target).await? else {
+        let Some((lease, addr, now)) = lease_for(worker, to, target, Instant::now()).await? else {
             break;
         };
         let timeout = settings.timeout_connect;
@@ -176,10 +181,9 @@ async fn connect_with(
             Some(opts) => open_stream(worker, &lease, addr, timeout, to.peer, origin, opts).await,
             None => {
                 if let Some(proven_only) = target.reuse.pool_asked() {
-                    let now = Instant::now();
                     if let Some(stream) = worker.pool_take(backend, lease.server, now, proven_only)
                     {
-                        return Ok((lease, stream, true));
+                        return Ok((lease, stream, true, now));
                     }
                 }
                 // Boxed: a new connection (and its TLS handshake's state) is the rare
@@ -190,7 +194,7 @@ async fn connect_with(
             }
         };
         match opened {
-            Ok((stream, reused)) => return Ok((lease, stream, reused)),
+            Ok((stream, reused)) => return Ok((lease, stream, reused, Instant::now())),
             // ringlb's own shortage: another server would fare no better.
             Err(e @ SessionError::Local(_)) => return Err(e),
             Err(e) => {
@@ -207,20 +211,22 @@ async fn connect_with(
 
 /// Lease the server `target` names: the same one again if it still takes traffic,
 /// else one the balancer picks (waiting in the queue if need be). `None`: no server.
+/// `now`: the clock, returned with the lease (read again after a wait in the queue).
 async fn lease_for(
     worker: &Rc<Worker>,
     to: To,
     target: Target,
-) -> Result<Option<(ServerLease, SocketAddr)>, SessionError> {
+    now: Instant,
+) -> Result<Option<(ServerLease, SocketAddr, Instant)>, SessionError> {
     let backend = to.backend;
-    if let Some(leased) = target.same.and_then(|s| worker.lease(backend, s)) {
-        return Ok(Some(leased));
-    }
-    if let Some(leased) = target.sticky.and_then(|s| worker.lease_sticky(backend, s)) {
-        return Ok(Some(leased));
+    let same = target.same.and_then(|s| worker.lease(backend, s));
+    if let Some((lease, addr)) =
+        same.or_else(|| target.sticky.and_then(|s| worker.lease_sticky(backend, s)))
+    {
+        return Ok(Some((lease, addr, now)));
     }
     match worker
-        .acquire(backend, target.avoid, (to.peer.ip(), to.hash))
+        .acquire(backend, target.avoid, (to.peer.ip(), to.hash), now)
         .await
     {
         Ok(leased) => Ok(Some(leased)),

@@ -7,8 +7,8 @@ use std::net::IpAddr;
 
 use super::authority::valid_authority;
 use super::headers::{
-    connection_has, content_length, dropped_by_connection, is_hop_by_hop, strict_line_endings,
-    transfer_encoding, trim, TeError,
+    connection_has, content_length, dropped_by_connection, has_connection, is_hop_by_hop,
+    strict_line_endings, transfer_encoding, trim, TeError,
 };
 use super::{BodyFraming, HttpError};
 
@@ -90,6 +90,10 @@ impl Request<'_, '_> {
 
     /// The path part of the target (for routing).
     pub fn path(&self) -> &str {
+        // Origin form, the usual one: the target is the path (a query may hold "://").
+        if self.target.starts_with('/') {
+            return self.target;
+        }
         match self.target.split_once("://") {
             Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
             None => self.target,
@@ -116,17 +120,21 @@ impl Request<'_, '_> {
         // `if_none` when present, left alone when the client is not to be named.
         let for_name = f.for_name.filter(|n| !(f.if_none && has(n)));
         out.clear();
-        let _ = write!(
-            out,
-            "{} {} HTTP/1.{}\r\n",
-            self.method, self.target, self.version
-        );
+        // Byte by byte, not `write!`: formatting cost ~600 instructions per request.
+        out.extend_from_slice(self.method.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(self.target.as_bytes());
+        out.extend_from_slice(b" HTTP/1.");
+        out.push(b'0' + self.version.min(9));
+        out.extend_from_slice(b"\r\n");
         let mut content_length_written = false;
+        // Only a Connection header names others to drop: looked for once, not per header.
+        let named = has_connection(self.headers);
         for h in self.headers {
             let name = h.name;
             let upgrade_header = self.upgrade && name.eq_ignore_ascii_case("upgrade");
-            if !upgrade_header && (is_hop_by_hop(name) || dropped_by_connection(self.headers, name))
-            {
+            let dropped = named && dropped_by_connection(self.headers, name);
+            if !upgrade_header && (is_hop_by_hop(name) || dropped) {
                 continue;
             }
             // ringlb answers 100-continue itself, so the server must not be asked to.
@@ -302,6 +310,10 @@ fn host_header<'b>(
 /// whose authority matches Host.
 #[inline]
 fn check_target(method: &str, target: &str, host: Option<&str>) -> Result<(), HttpError> {
+    // Origin form first: a query may hold "://" (`/go?to=http://x`), which is no scheme.
+    if target.starts_with('/') {
+        return Ok(());
+    }
     if let Some((scheme, rest)) = target.split_once("://") {
         if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
             return Err(HttpError::BadRequest("unsupported scheme in target"));
@@ -317,7 +329,7 @@ fn check_target(method: &str, target: &str, host: Option<&str>) -> Result<(), Ht
                 "absolute-form target does not match Host",
             ));
         }
-    } else if !(target.starts_with('/') || (target == "*" && method == "OPTIONS")) {
+    } else if !(target == "*" && method == "OPTIONS") {
         return Err(HttpError::BadRequest("invalid request target"));
     }
     Ok(())

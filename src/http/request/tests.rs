@@ -266,6 +266,21 @@ fn absolute_form_targets_with_a_bad_authority_get_400() {
 }
 
 #[test]
+fn an_origin_form_target_whose_query_holds_a_url_is_taken_whole() {
+    let raw = b"GET /go?to=http://elsewhere/x HTTP/1.1\r\nHost: site\r\n\r\n";
+    let mut storage = [httparse::EMPTY_HEADER; 8];
+    let req = parse_request(raw, &LIMITS, &mut storage).unwrap().unwrap();
+    assert_eq!(req.path(), "/go?to=http://elsewhere/x");
+    let mut out = Vec::new();
+    req.write_upstream_head(&mut out, "10.0.0.9".parse().unwrap(), None);
+    assert!(out.starts_with(b"GET /go?to=http://elsewhere/x HTTP/1.1\r\n"));
+    let raw = b"GET /p HTTP/1.0\r\n\r\n";
+    let req = parse_request(raw, &LIMITS, &mut storage).unwrap().unwrap();
+    req.write_upstream_head(&mut out, "10.0.0.9".parse().unwrap(), None);
+    assert_eq!(out, b"GET /p HTTP/1.0\r\n\r\n");
+}
+
+#[test]
 fn forwarding_only_the_client_with_haproxy_options() {
     let raw =
         b"GET /p HTTP/1.1\r\nHost: site\r\nX-Real-IP: 1.2.3.4\r\nX-Forwarded-Proto: ftp\r\n\r\n";
