@@ -190,9 +190,6 @@ pub struct Pipe {
     /// (Taken out only when dropped, see [`release`].)
     shared: ManuallyDrop<Rc<RefCell<Shared>>>,
     tls: bool,
-    /// The session's buffer starts with a request head of this length written by the
-    /// driver itself (see [`Pipe::set_translated`]).
-    translated: Option<usize>,
 }
 
 /// The driver's end.
@@ -222,7 +219,6 @@ pub fn pipe(cap: usize, tls: bool) -> (Pipe, PipePeer) {
     let end = Pipe {
         shared: ManuallyDrop::new(shared),
         tls,
-        translated: None,
     };
     (end, peer)
 }
@@ -252,18 +248,6 @@ fn release(shared: Rc<RefCell<Shared>>) {
 impl Pipe {
     pub fn is_tls(&self) -> bool {
         self.tls
-    }
-
-    /// The request head handed to the session with this end (in its buffer, not in
-    /// the pipe) is `len` bytes written by the driver, in the form it writes: the
-    /// session may split it without parsing it again.
-    pub fn set_translated(&mut self, len: usize) {
-        self.translated = Some(len);
-    }
-
-    /// What [`Pipe::set_translated`] said.
-    pub fn translated(&self) -> Option<usize> {
-        self.translated
     }
 
     /// The next `len` bytes this end writes are a response head the session wrote
