@@ -13,6 +13,7 @@
 //! | `client_hello.rs` | the SNI of a ClientHello read without terminating TLS (passthrough routed by SNI); pure, bounded |
 //! | `generate.rs` | self-signed certificates (`ringlb gen-cert`, tests) |
 //! | `pipe.rs` | an in-process client stream: one HTTP/2 stream handed to the HTTP/1.1 session code |
+//! | `pipe_tests.rs` | its tests |
 //! | `poll.rs` | rustls driven directly over a socket in readiness mode: every byte read goes into rustls, which is touched only within a poll (so a connection's reading and writing halves can share it) |
 //! | `stream.rs` | connections as sessions and checks see them: [`ClientStream`], [`ServerStream`], handshakes |
 
