@@ -31,70 +31,12 @@ L=${RINGLB_LOAD:-$L}
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 serve b1 --body-size 128
 serve b2 --body-size 128
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -subj /CN=bench.test -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
-cat "$tmp/cert.pem" "$tmp/key.pem" >"$tmp/both.pem"
+source benches/h2_setup.sh
 r_tls=$(free_port) r_clear=$(free_port) h_tls=$(free_port) h_clear=$(free_port)
 maxconn=$((idle_n + 1000))
 
-cat >"$tmp/ringlb.toml" <<EOF
-[global]
-workers = 1
-pin_workers = false
-max_connections = $maxconn
-
-[defaults]
-timeout_http_keep_alive = "60s"
-
-[[frontend]]
-name = "tls"
-bind = ["127.0.0.1:$r_tls"]
-mode = "http"
-default_backend = "app"
-[frontend.tls]
-certificates = [{ cert = "$tmp/cert.pem", key = "$tmp/key.pem" }]
-alpn = ["h2", "http/1.1"]
-
-[[frontend]]
-name = "clear"
-bind = ["127.0.0.1:$r_clear"]
-mode = "http"
-default_backend = "app"
-h2c = "prior-knowledge"
-
-[[backend]]
-name = "app"
-$BACKEND_KEYS
-[[backend.server]]
-name = "b1"
-address = "$b1"
-[[backend.server]]
-name = "b2"
-address = "$b2"
-EOF
-cat >"$tmp/haproxy.cfg" <<EOF
-global
-    nbthread 1
-    maxconn $maxconn
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 60s
-    timeout server 60s
-    timeout http-keep-alive 60s
-frontend tls
-    bind 127.0.0.1:$h_tls ssl crt $tmp/both.pem alpn h2,http/1.1
-    default_backend app
-frontend clear
-    bind 127.0.0.1:$h_clear proto h2
-    default_backend app
-backend app
-    balance roundrobin
-    http-reuse always
-    server b1 $b1
-    server b2 $b2
-EOF
+h2_ringlb_cfg "$tmp/ringlb.toml" "$r_tls" "$r_clear" "max_connections = $maxconn" "$BACKEND_KEYS"
+h2_haproxy_cfg "$tmp/haproxy.cfg" "$h_tls" "$h_clear" "maxconn $maxconn"
 "$RINGLB" run -c "$tmp/ringlb.toml" >"$tmp/ringlb.log" 2>&1 &
 rpid=$!
 pids+=("$rpid")

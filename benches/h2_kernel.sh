@@ -37,64 +37,11 @@ TRACE=/sys/kernel/tracing
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 serve b1 --body-size 128
 serve b2 --body-size 128
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -subj /CN=bench.test -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
-cat "$tmp/cert.pem" "$tmp/key.pem" >"$tmp/both.pem"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source benches/h2_setup.sh
 tls_port=$(free_port) clear_port=$(free_port)
 
-cat >"$tmp/ringlb.toml" <<EOF
-[global]
-workers = 1
-pin_workers = false
-${DRIVER:+io_driver = \"$DRIVER\"}
-
-[[frontend]]
-name = "tls"
-bind = ["127.0.0.1:$tls_port"]
-mode = "http"
-default_backend = "app"
-[frontend.tls]
-certificates = [{ cert = "$tmp/cert.pem", key = "$tmp/key.pem" }]
-alpn = ["h2", "http/1.1"]
-
-[[frontend]]
-name = "clear"
-bind = ["127.0.0.1:$clear_port"]
-mode = "http"
-default_backend = "app"
-h2c = "prior-knowledge"
-
-[[backend]]
-name = "app"
-[[backend.server]]
-name = "b1"
-address = "$b1"
-[[backend.server]]
-name = "b2"
-address = "$b2"
-EOF
-cat >"$tmp/haproxy.cfg" <<EOF
-global
-    nbthread 1
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 60s
-    timeout server 60s
-    timeout http-keep-alive 60s
-frontend tls
-    bind 127.0.0.1:$tls_port ssl crt $tmp/both.pem alpn h2,http/1.1
-    default_backend app
-frontend clear
-    bind 127.0.0.1:$clear_port proto h2
-    default_backend app
-backend app
-    balance roundrobin
-    http-reuse always
-    server b1 $b1
-    server b2 $b2
-EOF
+h2_ringlb_cfg "$tmp/ringlb.toml" "$tls_port" "$clear_port" "${DRIVER:+io_driver = \"$DRIVER\"}"
+h2_haproxy_cfg "$tmp/haproxy.cfg" "$tls_port" "$clear_port"
 
 start() { # start NAME PATH: the proxy, listening; sets pid
   if [ "$1" = haproxy ]; then
