@@ -1,4 +1,4 @@
-//! the commands: the Ansible set, levels and prompt, disable health/agent, set server addr.
+//! The commands: the Ansible set, levels and prompt, disable health/agent, set server addr.
 
 use super::*;
 

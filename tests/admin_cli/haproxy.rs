@@ -1,4 +1,4 @@
-//! compared with the installed haproxy: `show stat` header, typed and JSON reports.
+//! Compared with the installed haproxy: `show stat` header, typed and JSON reports.
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! the socket's life: reload, upgrade, opened before privileges are dropped.
+//! The socket's life: reload, upgrade, opened before privileges are dropped.
 
 use super::*;
 

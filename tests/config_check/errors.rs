@@ -1,4 +1,4 @@
-//! error messages: the key path and line, types, duplicates, values, every error in one run.
+//! Error messages: the key path and line, types, duplicates, values, every error in one run.
 
 use super::*;
 

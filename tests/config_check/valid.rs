@@ -1,4 +1,4 @@
-//! valid files and per-key rules: defaults, inheritance, balance, routes, health/admin keys, steering.
+//! Valid files and per-key rules: defaults, inheritance, balance, routes, health/admin keys, steering.
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! bodies streamed both ways through an h2 server, with and without `Expect: 100-continue`.
+//! Bodies streamed both ways through an h2 server, with and without `Expect: 100-continue`.
 
 use super::*;
 

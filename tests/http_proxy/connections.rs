@@ -1,4 +1,4 @@
-//! connections: pooled server connections, HTTP/1.0 and close, idle keep-alive, clean EOF after close.
+//! Connections: pooled server connections, HTTP/1.0 and close, idle keep-alive, clean EOF after close.
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! messages through: pipelining, bodies both ways (64 MiB), HEAD/204/304, 100-continue, upgrades, forwarded headers.
+//! Messages through: pipelining, bodies both ways (64 MiB), HEAD/204/304, 100-continue, upgrades, forwarded headers.
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! what is refused: smuggling, malformed heads and bodies, versions and limits, slowloris, 502/503, framing headers.
+//! What is refused: smuggling, malformed heads and bodies, versions and limits, slowloris, 502/503, framing headers.
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! routes, redirects and power-of-two choices away from a slow server.
+//! Routes, redirects and power-of-two choices away from a slow server.
 
 use super::*;
 

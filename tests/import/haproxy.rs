@@ -1,4 +1,4 @@
-//! haproxy.cfg: exit codes (complete, partial, unparsable), the corpus, line continuations, TLS binds.
+//! `haproxy.cfg`: exit codes (complete, partial, unparsable), the corpus, line continuations, TLS binds.
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! keepalived.conf: instances to routers, IPv6 families, script user, both files into one.
+//! Keepalived.conf: instances to routers, IPv6 families, script user, both files into one.
 
 use super::*;
 

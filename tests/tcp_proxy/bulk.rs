@@ -1,4 +1,4 @@
-//! bulk transfers: both ways with either driver, fairness between sessions, a stalled reader and its bounds.
+//! Bulk transfers: both ways with either driver, fairness between sessions, a stalled reader and its bounds.
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! relaying and balancing: weights, payloads, half-close, retries, servers down, timeouts, limits, drivers.
+//! Relaying and balancing: weights, payloads, half-close, retries, servers down, timeouts, limits, drivers.
 
 use super::*;
 

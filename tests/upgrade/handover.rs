@@ -1,4 +1,4 @@
-//! the hand-over itself: under load, back to back, at the hand-over, on a kept-alive connection, and the failures that leave the old process serving.
+//! The hand-over itself: under load, back to back, at the hand-over, on a kept-alive connection, and the failures that leave the old process serving.
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! the new process: systemd's main PID, running as nobody, other worker counts and drivers.
+//! The new process: systemd's main PID, running as nobody, other worker counts and drivers.
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! state carried over: server states (API and checks), rate-limit counters, tracking caps.
+//! State carried over: server states (API and checks), rate-limit counters, tracking caps.
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! two ringlb: election, fail-over, preemption, link down, tracking, notify, a missing interface.
+//! Two ringlb: election, fail-over, preemption, link down, tracking, notify, a missing interface.
 
 use super::*;
 

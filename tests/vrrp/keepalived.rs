@@ -1,4 +1,4 @@
-//! mixed pairs with keepalived: either side backing up the other, unicast peers.
+//! Mixed pairs with keepalived: either side backing up the other, unicast peers.
 
 use super::*;
 

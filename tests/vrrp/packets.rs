@@ -1,4 +1,4 @@
-//! hostile advertisements and unicast peers.
+//! Hostile advertisements and unicast peers.
 
 use super::*;
 
