@@ -38,7 +38,7 @@
 //!
 //! ## Module map
 //!
-//! Arrows run one way, top to bottom; `tests/layout.rs` fails if they do not.
+//! Arrows run one way, top to bottom; `tests/layout/` fails if they do not.
 //!
 //! | module | what | may import |
 //! |---|---|---|

@@ -353,7 +353,7 @@ fn edits_of_framing_headers_are_refused_naming_the_line() {
 }
 
 // configs/rules.toml is checked with every other example (with the certificate its
-// comment says to make) by tests/config_check.rs, every_example_in_configs_passes_check.
+// comment says to make) by tests/config_check/, every_example_in_configs_passes_check.
 
 #[test]
 fn a_frontend_that_tracks_clients_is_steered_by_source_unless_told_otherwise() {

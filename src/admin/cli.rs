@@ -11,7 +11,7 @@ use crate::control::Probe;
 use crate::lb::Admin;
 
 /// `show stat`'s columns, exactly as HAProxy 2.6 prints them after `# ` (checked
-/// against the installed haproxy by tests/admin_cli.rs).
+/// against the installed haproxy by tests/admin_cli/).
 pub const STAT_COLUMNS: &str = "pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,hanafail,req_rate,req_rate_max,req_tot,cli_abrt,srv_abrt,comp_in,comp_out,comp_byp,comp_rsp,lastsess,last_chk,last_agt,qtime,ctime,rtime,ttime,agent_status,agent_code,agent_duration,check_desc,agent_desc,check_rise,check_fall,check_health,agent_rise,agent_fall,agent_health,addr,cookie,mode,algo,conn_rate,conn_rate_max,conn_tot,intercepted,dcon,dses,wrew,connect,reuse,cache_lookups,cache_hits,srv_icur,src_ilim,qtime_max,ctime_max,rtime_max,ttime_max,eint,idle_conn_cur,safe_conn_cur,used_conn_cur,need_conn_est,uweight,agg_server_status,agg_server_check_status,agg_check_status,-,ssl_sess,ssl_reused_sess,ssl_failed_handshake,h2_headers_rcvd,h2_data_rcvd,h2_settings_rcvd,h2_rst_stream_rcvd,h2_goaway_rcvd,h2_detected_conn_protocol_errors,h2_detected_strm_protocol_errors,h2_rst_stream_resp,h2_goaway_resp,h2_open_connections,h2_backend_open_streams,h2_total_connections,h2_backend_total_streams,h1_open_connections,h1_open_streams,h1_total_connections,h1_total_streams,h1_bytes_in,h1_bytes_out,h1_spliced_bytes_in,h1_spliced_bytes_out";
 
 /// `show servers state`'s header (format version 1), as HAProxy 2.6 prints it.
@@ -164,17 +164,7 @@ pub fn parse(cmd: &str) -> Result<Command, String> {
         ["set", "weight", ..] => Err("Require <backend>/<server> and <weight>.\n".into()),
         ["set", "server", _, "state", v] => {
             let (b, s) = server(2)?;
-            let admin = match *v {
-                "ready" => Admin::Ready,
-                "drain" => Admin::Drain,
-                "maint" => Admin::Maint,
-                _ => {
-                    return Err(
-                        "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n".into(),
-                    )
-                }
-            };
-            Ok(Command::SetAdmin(b, s, admin))
+            set_state(b, s, v)
         }
         ["set", "server", _, "weight", v] => {
             let (b, s) = server(2)?;
@@ -182,31 +172,7 @@ pub fn parse(cmd: &str) -> Result<Command, String> {
         }
         ["set", "server", _, "addr", rest @ ..] => {
             let (b, s) = server(2)?;
-            let (ip, port) = match rest {
-                [ip] => (*ip, None),
-                [ip, "port", p] => (*ip, Some(*p)),
-                [ip, "port"] => (*ip, Some("")),
-                _ => {
-                    return Err(
-                        "set server <b>/<s> addr requires an address and optionally a port.\n"
-                            .into(),
-                    )
-                }
-            };
-            let Ok(ip) = ip.parse::<IpAddr>() else {
-                return Err(format!("Invalid addr '{ip}' by 'stats socket command'\n"));
-            };
-            let port = match port.map(str::parse::<u16>) {
-                None => None,
-                Some(Ok(p)) => Some(p),
-                Some(Err(_)) => {
-                    return Err(format!(
-                        "no need to change the addr, problem converting port '{}' to an int by 'stats socket command'\n",
-                        port.unwrap_or("")
-                    ))
-                }
-            };
-            Ok(Command::SetAddr(b, s, ip, port))
+            set_addr(b, s, rest)
         }
         ["set", "server", _, ..] => {
             server(2)?;
@@ -221,6 +187,45 @@ pub fn parse(cmd: &str) -> Result<Command, String> {
         }
         _ => Err(unknown()),
     }
+}
+
+/// `set server <b>/<s> state <v>`: HAProxy's three states.
+fn set_state(b: String, s: String, v: &str) -> Result<Command, String> {
+    let admin = match v {
+        "ready" => Admin::Ready,
+        "drain" => Admin::Drain,
+        "maint" => Admin::Maint,
+        _ => return Err("'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n".into()),
+    };
+    Ok(Command::SetAdmin(b, s, admin))
+}
+
+/// `set server <b>/<s> addr <ip> [port <p>]`.
+fn set_addr(b: String, s: String, rest: &[&str]) -> Result<Command, String> {
+    let (ip, port) = match rest {
+        [ip] => (*ip, None),
+        [ip, "port", p] => (*ip, Some(*p)),
+        [ip, "port"] => (*ip, Some("")),
+        _ => {
+            return Err(
+                "set server <b>/<s> addr requires an address and optionally a port.\n".into(),
+            )
+        }
+    };
+    let Ok(ip) = ip.parse::<IpAddr>() else {
+        return Err(format!("Invalid addr '{ip}' by 'stats socket command'\n"));
+    };
+    let port = match port.map(str::parse::<u16>) {
+        None => None,
+        Some(Ok(p)) => Some(p),
+        Some(Err(_)) => {
+            return Err(format!(
+                "no need to change the addr, problem converting port '{}' to an int by 'stats socket command'\n",
+                port.unwrap_or("")
+            ))
+        }
+    };
+    Ok(Command::SetAddr(b, s, ip, port))
 }
 
 /// HAProxy 2.6's answer to a command it does not know, then the list.
@@ -312,216 +317,5 @@ pub fn uptime(secs: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn commands_split_on_semicolons() {
-        assert_eq!(
-            split_commands("show info; get weight b/s"),
-            vec!["show info", "get weight b/s"]
-        );
-        assert_eq!(split_commands("a\\;b;;  ;c"), vec!["a;b", "c"]);
-        assert!(split_commands("  ").is_empty());
-    }
-
-    #[test]
-    fn commands_parse_as_haproxy_spells_them() {
-        let s = |b: &str, v: &str| (b.to_string(), v.to_string());
-        assert_eq!(parse("show stat"), Ok(Command::ShowStat(Format::Plain)));
-        assert_eq!(
-            parse("show stat -1 -1 -1"),
-            Ok(Command::ShowStat(Format::Plain))
-        );
-        assert_eq!(parse("show stat json"), Ok(Command::ShowStat(Format::Json)));
-        assert_eq!(
-            parse("show stat -1 -1 -1 typed"),
-            Ok(Command::ShowStat(Format::Typed))
-        );
-        assert!(parse("show stat up").is_err());
-        assert_eq!(parse("show info"), Ok(Command::ShowInfo(Format::Plain)));
-        assert_eq!(
-            parse("show info typed"),
-            Ok(Command::ShowInfo(Format::Typed))
-        );
-        assert_eq!(
-            parse("show info desc json"),
-            Ok(Command::ShowInfo(Format::Json))
-        );
-        assert_eq!(
-            parse("show servers state app"),
-            Ok(Command::ShowServersState(Some("app".into())))
-        );
-        let (b, v) = s("app", "web1");
-        assert_eq!(
-            parse("disable server app/web1"),
-            Ok(Command::SetAdmin(b.clone(), v.clone(), Admin::Maint))
-        );
-        assert_eq!(
-            parse("enable server app/web1"),
-            Ok(Command::SetAdmin(b.clone(), v.clone(), Admin::Ready))
-        );
-        assert_eq!(
-            parse("set server app/web1 state drain"),
-            Ok(Command::SetAdmin(b.clone(), v.clone(), Admin::Drain))
-        );
-        assert_eq!(
-            parse("set weight app/web1 5"),
-            Ok(Command::SetWeight(
-                b.clone(),
-                v.clone(),
-                Weight::Absolute(5)
-            ))
-        );
-        assert_eq!(
-            parse("set server app/web1 weight 50%"),
-            Ok(Command::SetWeight(
-                b.clone(),
-                v.clone(),
-                Weight::Percent(50)
-            ))
-        );
-        assert_eq!(parse("get weight app/web1"), Ok(Command::GetWeight(b, v)));
-        assert_eq!(
-            parse("clear table t key 1.2.3.4"),
-            Ok(Command::ClearTable("t".into(), "1.2.3.4".into()))
-        );
-        assert_eq!(parse("operator"), Ok(Command::Lower(CliLevel::Operator)));
-        let probe = |b: &str, s: &str, p, on| Command::SetProbe(b.into(), s.into(), p, on);
-        assert_eq!(
-            parse("disable health app/web1"),
-            Ok(probe("app", "web1", Probe::Health, false))
-        );
-        assert_eq!(
-            parse("enable health app/web1"),
-            Ok(probe("app", "web1", Probe::Health, true))
-        );
-        assert_eq!(
-            parse("disable agent app/web1"),
-            Ok(probe("app", "web1", Probe::Agent, false))
-        );
-        assert_eq!(
-            parse("enable agent app/web1"),
-            Ok(probe("app", "web1", Probe::Agent, true))
-        );
-        assert_eq!(
-            parse("disable health app").unwrap_err(),
-            "Require 'backend/server'.\n"
-        );
-        assert_eq!(needs(&parse("enable agent a/b").unwrap()), CliLevel::Admin);
-    }
-
-    #[test]
-    fn malformed_commands_get_haproxy_wording() {
-        assert_eq!(
-            parse("disable server app").unwrap_err(),
-            "Require 'backend/server'.\n"
-        );
-        assert_eq!(
-            parse("set server app/w state up").unwrap_err(),
-            "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n"
-        );
-        assert!(parse("set weight app/w x").is_err());
-        assert!(parse("bogus").unwrap_err().starts_with("Unknown command, but maybe one of the following ones is a better match:\n  clear table"));
-        assert!(parse("").is_err());
-    }
-
-    #[test]
-    fn weights_resolve_and_refuse_beyond_256() {
-        assert_eq!(Weight::Absolute(5).resolve(10), Ok(5));
-        assert_eq!(Weight::Percent(50).resolve(10), Ok(5));
-        assert_eq!(Weight::Percent(0).resolve(10), Ok(0));
-        assert!(Weight::Absolute(257).resolve(1).is_err());
-        assert!(Weight::Percent(10_000).resolve(100).is_err());
-    }
-
-    #[test]
-    fn levels_as_haproxy() {
-        let change = parse("set weight a/b 1").unwrap();
-        assert_eq!(needs(&change), CliLevel::Admin);
-        assert_eq!(
-            needs(&parse("disable server a/b").unwrap()),
-            CliLevel::Admin
-        );
-        assert_eq!(needs(&parse("show stat json").unwrap()), CliLevel::User);
-        assert_eq!(needs(&parse("get weight a/b").unwrap()), CliLevel::User);
-        assert!(CliLevel::User < CliLevel::Operator && CliLevel::Operator < CliLevel::Admin);
-    }
-
-    #[test]
-    fn stat_rows_have_every_column_in_order() {
-        let columns = STAT_COLUMNS.split(',').count();
-        let row = stat_row(&[
-            ("pxname", "app".into()),
-            ("svname", "web1".into()),
-            ("status", "UP".into()),
-        ]);
-        assert_eq!(row.matches(',').count(), columns);
-        assert!(row.starts_with("app,web1,"));
-        let status = STAT_COLUMNS.split(',').position(|c| c == "status").unwrap();
-        assert_eq!(row.split(',').nth(status), Some("UP"));
-        assert_eq!(stat_row(&[]).matches(',').count(), columns);
-    }
-
-    #[test]
-    fn addresses_change_with_haproxys_words() {
-        let old: SocketAddr = "127.0.0.1:80".parse().unwrap();
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        let by = " by 'stats socket command'\n";
-        let (a, said) = new_addr(old, ip("127.0.0.2"), None);
-        assert_eq!(a, "127.0.0.2:80".parse().unwrap());
-        assert_eq!(
-            said,
-            format!("IP changed from '127.0.0.1' to '127.0.0.2', no need to change the port{by}")
-        );
-        let (a, said) = new_addr(old, ip("::1"), Some(81));
-        assert_eq!(a, "[::1]:81".parse().unwrap());
-        assert_eq!(
-            said,
-            format!("IP changed from '127.0.0.1' to '::1', port changed from '80' to '81'{by}")
-        );
-        assert_eq!(
-            new_addr(old, ip("127.0.0.1"), None).1,
-            format!("no need to change the addr{by}")
-        );
-        assert_eq!(
-            new_addr(old, ip("127.0.0.1"), Some(80)).1,
-            format!("no need to change the addr, no need to change the port{by}")
-        );
-        assert_eq!(
-            new_addr(old, ip("127.0.0.1"), Some(8080)).1,
-            format!("no need to change the addr, port changed from '80' to '8080'{by}")
-        );
-        assert_eq!(
-            parse("set server app/a addr 10.0.0.1 port 8080"),
-            Ok(Command::SetAddr(
-                "app".into(),
-                "a".into(),
-                ip("10.0.0.1"),
-                Some(8080)
-            ))
-        );
-        assert_eq!(
-            parse("set server app/a addr bogus").unwrap_err(),
-            format!("Invalid addr 'bogus'{by}")
-        );
-        assert_eq!(
-            parse("set server app/a addr 10.0.0.1 port x").unwrap_err(),
-            format!("no need to change the addr, problem converting port 'x' to an int{by}")
-        );
-        assert_eq!(
-            parse("set server app/a addr").unwrap_err(),
-            "set server <b>/<s> addr requires an address and optionally a port.\n"
-        );
-        assert_eq!(
-            needs(&parse("set server a/b addr ::1").unwrap()),
-            CliLevel::Admin
-        );
-    }
-
-    #[test]
-    fn uptime_as_haproxy() {
-        assert_eq!(uptime(3), "0d 0h00m03s");
-        assert_eq!(uptime(90061), "1d 1h01m01s");
-    }
-}
+#[path = "cli_tests.rs"]
+mod tests;

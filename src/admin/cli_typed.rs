@@ -1,6 +1,6 @@
 //! `show stat` and `show info` in HAProxy 2.6's `typed` and `json` formats: each
 //! filled field with its position, its tags (origin, nature, scope) and its type,
-//! as the installed haproxy prints them (compared by tests/admin_cli.rs). Fields
+//! as the installed haproxy prints them (compared by tests/admin_cli/). Fields
 //! ringlb has no value for are left out, as HAProxy leaves out its empty ones.
 
 use std::fmt::Write;

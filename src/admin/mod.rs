@@ -5,7 +5,7 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `cli.rs` | HAProxy's runtime CLI (`global.admin_socket`): commands, levels, `show stat` CSV (pure) |
+//! | `cli.rs` | HAProxy's runtime CLI (`global.admin_socket`): commands, levels, `show stat` CSV (pure; tests in `cli_tests.rs`) |
 //! | `cli_serve.rs` | the CLI's Unix socket: sessions, prompt mode, commands run against the control plane |
 //! | `cli_views.rs` | the CLI's reports: `show info`, `show stat`, `show servers state` |
 //! | `cli_typed.rs` | `show stat` and `show info` in HAProxy's `typed` and `json` formats (pure) |

@@ -5,7 +5,9 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `mod.rs` | [`run`] / [`run_with`] / [`run_takeover`]: start-up, the control thread |
+//! | `mod.rs` | [`run`] / [`run_with`] / [`run_takeover`]: start-up (bind, prepare, start) |
+//! | `spawn.rs` | the worker threads (pinned or not), the signal thread, the start-up log lines |
+//! | `control_thread.rs` | the control plane on this thread: VRRP, checks, admin API and CLI, then the lifecycle |
 //! | `fds.rs` | file descriptors against `max_connections`: raise the limit or lower the connection limit |
 //! | `exclusive.rs` | refuse to start on addresses another process already listens on (SO_REUSEPORT would share them) |
 //! | `privs.rs` | `global.user`/`group`: give up root after binding, keep only the capabilities still needed |
@@ -14,33 +16,36 @@
 //! | `notify.rs` | systemd's `sd_notify` protocol: ready, reloading, stopping, the watchdog |
 //! | `upgrade/` | binary upgrade: hand the listening sockets to a new process, then drain |
 
+mod control_thread;
 mod exclusive;
 mod fds;
 mod lifecycle;
 pub mod notify;
 pub mod own_log;
 pub mod privs;
+mod spawn;
 pub mod upgrade;
 
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::sync::Arc;
 
-use futures_channel::mpsc::{unbounded, UnboundedSender};
+use futures_channel::mpsc::unbounded;
 use futures_util::StreamExt;
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR2};
 
 use crate::admin;
 use crate::announce;
-use crate::config::{Config, Mode};
-use crate::control::{history_loop, ping_loop, Control, Listening};
+use crate::config::Config;
+use crate::control::Listening;
 use crate::listen::{self, BindError, BoundListener};
-use crate::msg::{Broadcaster, Event};
+use crate::msg::Event;
 use crate::vrrp;
-use crate::worker::{self, WorkerSetup};
+use crate::worker;
+
+use control_thread::{control_thread, ControlStart};
+use spawn::{log_startup, spawn_signal_thread, spawn_workers, worker_cores};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -348,179 +353,4 @@ fn listening(
             })
         })
         .collect()
-}
-
-/// The cores workers are pinned to (none when `pin_workers` is off).
-fn worker_cores(config: &Config) -> Vec<core_affinity::CoreId> {
-    if config.global.pin_workers {
-        core_affinity::get_core_ids().unwrap_or_default()
-    } else {
-        Vec::new()
-    }
-}
-
-/// A thread that turns SIGINT, SIGTERM and SIGHUP into events for the lifecycle.
-fn spawn_signal_thread(events: UnboundedSender<Event>) -> Result<(), RunError> {
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR2])
-        .map_err(RunError::Signals)?;
-    std::thread::Builder::new()
-        .name("ringlb-signals".into())
-        .spawn(move || {
-            for sig in signals.forever() {
-                if events.unbounded_send(Event::Signal(sig)).is_err() {
-                    return;
-                }
-            }
-        })
-        .map_err(RunError::Signals)?;
-    Ok(())
-}
-
-/// Start one worker per set of listeners (pinned to `cores` round robin when there
-/// are any); the broadcaster reaches them all.
-fn spawn_workers(
-    config: &Arc<Config>,
-    listeners: Vec<Vec<BoundListener>>,
-    events: &UnboundedSender<Event>,
-    cores: &[core_affinity::CoreId],
-    access: Option<&worker::AccessWriter>,
-) -> Result<Broadcaster, RunError> {
-    let mut broadcaster = Broadcaster::default();
-    for (id, listeners) in listeners.into_iter().enumerate() {
-        let setup = WorkerSetup {
-            id,
-            config: Arc::clone(config),
-            listeners,
-            inbox: broadcaster.add_worker(),
-            events: events.clone(),
-            core: (!cores.is_empty()).then(|| cores[id % cores.len()]),
-            access: access.and_then(|a| a.sender()),
-        };
-        worker::spawn(setup).map_err(|e| RunError::Spawn(id, e))?;
-    }
-    Ok(broadcaster)
-}
-
-/// What the control plane starts with, prepared before the workers start.
-struct ControlStart {
-    config: Arc<Config>,
-    path: Option<PathBuf>,
-    broadcaster: Broadcaster,
-    listening: Vec<Listening>,
-    vrrp: Option<vrrp::Prepared>,
-    announce: Option<announce::Prepared>,
-    admin: Option<std::net::TcpListener>,
-    cli: Option<admin::CliSocket>,
-    upgrade: upgrade::State,
-    /// New process of an upgrade: the operators' server states to apply.
-    servers: Vec<upgrade::wire::ServerState>,
-    tables: Vec<crate::msg::tables::SavedTable>,
-}
-
-/// The control plane, on this thread's runtime: VRRP, checks, tracking, the admin
-/// API, then the lifecycle until the workers are done.
-async fn control_thread(
-    start: ControlStart,
-    inputs: impl futures_util::Stream<Item = Input> + Unpin,
-) -> Result<Exit, RunError> {
-    let ControlStart {
-        config,
-        path,
-        broadcaster,
-        listening,
-        vrrp,
-        announce,
-        admin,
-        cli,
-        mut upgrade,
-        servers,
-        tables,
-    } = start;
-    let vrrp = match vrrp {
-        Some(p) => Some(vrrp::Vrrp::start(p).map_err(RunError::VrrpStart)?),
-        None => None,
-    };
-    let tracking = config.vrrp.iter().any(|v| v.track_frontends) || announce.is_some();
-    let mut control = Control::new(config, path, broadcaster, listening, vrrp);
-    control.announce = announce.map(announce::Announcer::start);
-    let control = Rc::new(control);
-    control.watch_vrrp();
-    // Before the workers read their inboxes for the first time, as far as can be.
-    upgrade::apply_servers(&control, &servers);
-    upgrade::tables::restore(&control, tables);
-    let notifier = Rc::new(notify::Notifier::from_env());
-    let watchdog = notifier
-        .enabled()
-        .then(|| {
-            let usec = std::env::var("WATCHDOG_USEC").ok();
-            let pid = std::env::var("WATCHDOG_PID").ok();
-            notify::watchdog_every(usec.as_deref(), pid.as_deref())
-        })
-        .flatten();
-    control.start_checks();
-    control.start_resolvers();
-    if tracking {
-        control.track();
-    }
-    if tracking || watchdog.is_some() {
-        monoio::spawn(ping_loop(Rc::clone(&control), tracking));
-    }
-    if let Some(every) = watchdog {
-        monoio::spawn(notify::watchdog_loop(
-            Rc::clone(&control),
-            Rc::clone(&notifier),
-            every,
-        ));
-    }
-    if let Some(socket) = cli {
-        monoio::spawn(admin::serve_cli(Rc::clone(&control), socket));
-    }
-    if let Some(listener) = admin {
-        // Until an upgrade hands the listener over: then the new process serves it.
-        let (stop, stopped) = futures_channel::oneshot::channel::<()>();
-        upgrade.admin_stop = Some(stop);
-        let c = Rc::clone(&control);
-        monoio::spawn(async move {
-            monoio::select! {
-                _ = admin::serve(c, listener) => {}
-                _ = stopped => {}
-            }
-        });
-        monoio::spawn(history_loop(Rc::clone(&control)));
-    }
-    let exit = lifecycle::run(Rc::clone(&control), notifier, upgrade, inputs).await;
-    if let Some(v) = &control.vrrp {
-        v.finish();
-    }
-    control.finish_mail();
-    exit
-}
-
-fn log_startup(config: &Config, listeners: &[Vec<BoundListener>], binds: usize) {
-    tracing::info!(
-        version = env!("CARGO_PKG_VERSION"),
-        workers = config.global.workers,
-        pinned = config.global.pin_workers,
-        max_connections = config.global.max_connections,
-        "ringlb starting"
-    );
-    for warning in &config.warnings {
-        tracing::warn!("{warning}");
-    }
-    let Some(first) = listeners.first() else {
-        return;
-    };
-    for bound in first.iter().take(binds) {
-        let fe = &config.frontends[bound.frontend];
-        let backend = fe
-            .default_backend
-            .map(|b| config.backends[b].name.as_str())
-            .unwrap_or("-");
-        let mode = match fe.mode {
-            Mode::Tcp => "tcp",
-            Mode::Http => "http",
-        };
-        let steering = fe.steering.as_str();
-        tracing::info!(frontend = %fe.name, mode, backend, steering, "listening on {}", bound.addr);
-    }
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""gRPC peers for tests/grpc.rs (grpcio, no generated stubs: messages are raw bytes).
+"""gRPC peers for tests/grpc/ (grpcio, no generated stubs: messages are raw bytes).
 
   grpc_peer.py server PORT [CERT KEY]   serve test.Echo on 127.0.0.1:PORT (TLS with CERT/KEY)
   grpc_peer.py client TARGET [CA NAME]  run every case against TARGET, one line each:

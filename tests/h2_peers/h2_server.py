@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A cleartext HTTP/2 server (prior knowledge) for tests/grpc.rs, on the h2 package.
+"""A cleartext HTTP/2 server (prior knowledge) for tests/grpc/, on the h2 package.
 
   h2_server.py PORT [MAX_STREAMS]
 

@@ -13,7 +13,10 @@
 //! - `balance.rs`: `balance` (and its arguments), `hash-type` → `balance`, `[backend.hash]`.
 //! - `checks.rs`: `option httpchk`, `http-check`, `tcp-check`, `redis-check`.
 //! - `acl.rs`: ACL fetches → `[[frontend.acl]]` kinds.
-//! - `rules.rs`: conditions, http/tcp rules, redirects, error files (`rules_tests.rs`).
+//! - `rules.rs`: ACL lines, conditions, `http-request` rules (`rules_tests.rs`).
+//! - `rules_redirect.rs`: `redirect` lines, the redirect/return arguments of `http-request`.
+//! - `rules_response.rs`: `http-response` rules, those after the response, error files.
+//! - `rules_tcp.rs`: `tcp-request` connection and content rules.
 //! - `routes.rs`: `use_backend` as http rules or SNI routes.
 //! - `tables.rs`: stick tables, tracking rules, counter ACLs.
 //! - `global.rs`: `global`, `resolvers`, log targets, the stats listener.
@@ -25,6 +28,8 @@
 //! - `tls_opts.rs`: TLS versions, cipher suites, tickets (global defaults, binds, servers).
 //! - `mailers.rs`: `mailers` sections and `email-alert` lines → `[mail]`.
 //! - `tcpka.rs`: `option tcpka` / `clitcpka` / `srvtcpka` → `tcp_keepalive`.
+//! - `tests.rs`: whole-file translations and the helpers of the other `tests_*.rs`
+//!   (`admin`, `gained`, `limits`, `mailers`, `misc`, `options`, `servers`).
 
 mod acl;
 mod backend_rules;
@@ -43,6 +48,9 @@ mod options;
 mod proxy;
 mod routes;
 mod rules;
+mod rules_redirect;
+mod rules_response;
+mod rules_tcp;
 mod sections;
 mod server;
 mod stats_auth;
@@ -315,8 +323,16 @@ fn other(s: &Section, cx: &mut Cx) {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_admin;
+#[cfg(test)]
 mod tests_gained;
+#[cfg(test)]
+mod tests_limits;
 #[cfg(test)]
 mod tests_mailers;
 #[cfg(test)]
 mod tests_misc;
+#[cfg(test)]
+mod tests_options;
+#[cfg(test)]
+mod tests_servers;

@@ -7,7 +7,10 @@ use crate::import::toml_out::Value;
 
 use super::model::{Be, Cx, Fe};
 use super::sections::Line;
-use super::{bind, checks, compression, options, rules, server, values};
+use super::{
+    bind, checks, compression, options, rules, rules_redirect, rules_response, rules_tcp, server,
+    values,
+};
 
 /// What a directive applies to.
 enum Side {
@@ -23,7 +26,7 @@ pub fn apply(line: &Line, dflt: bool, fe: Option<&mut Fe>, be: Option<&mut Be>, 
         return;
     }
     if w0 == "http-after-response" {
-        return rules::after_response(line, dflt, fe, cx);
+        return rules_response::after_response(line, dflt, fe, cx);
     }
     let side = match w0 {
         "bind" | "default_backend" | "use_backend" | "acl" | "http-request" | "http-response"
@@ -85,10 +88,10 @@ pub(super) fn front(line: &Line, fe: &mut Fe, cx: &mut Cx) {
         "use_backend" => fe.use_backend.push(line.clone()),
         "acl" => rules::acl_line(line, fe, cx),
         "http-request" => rules::http_request(line, fe, cx),
-        "http-response" => rules::http_response(line, fe, cx),
-        "tcp-request" => rules::tcp_request(line, fe, cx),
-        "redirect" => rules::redirect(line, fe, cx),
-        "errorfile" => rules::errorfile(line, fe, cx),
+        "http-response" => rules_response::http_response(line, fe, cx),
+        "tcp-request" => rules_tcp::tcp_request(line, fe, cx),
+        "redirect" => rules_redirect::redirect(line, fe, cx),
+        "errorfile" => rules_response::errorfile(line, fe, cx),
         "log-format" => {
             if line.word(1).contains("%[") {
                 cx.led

@@ -1,10 +1,12 @@
-//! ACL lines, `if`/`unless` conditions and rules: `http-request`, `http-response`,
-//! `tcp-request`, `redirect`, `errorfile`. `use_backend` is in `routes.rs`.
+//! ACL lines, `if`/`unless` conditions and `http-request` rules. `redirect` is in
+//! `rules_redirect.rs`, `http-response` and `errorfile` in `rules_response.rs`,
+//! `tcp-request` in `rules_tcp.rs`, `use_backend` in `routes.rs`.
 
 use crate::import::toml_out::{Table, Value};
 
 use super::acl::{self, Acl};
 use super::model::{Cx, Fe};
+use super::rules_redirect::{redirect_args, reply};
 use super::sections::Line;
 
 pub fn acl_line(line: &Line, fe: &mut Fe, cx: &mut Cx) {
@@ -118,7 +120,7 @@ pub fn condition(
 }
 
 /// Where `if`/`unless` starts in `words`, from `from` on.
-fn cond_at(words: &[String], from: usize) -> usize {
+pub(super) fn cond_at(words: &[String], from: usize) -> usize {
     words[from.min(words.len())..]
         .iter()
         .position(|w| w == "if" || w == "unless")
@@ -140,7 +142,7 @@ pub(super) fn with_condition(
 }
 
 /// A literal value: `%[...]` and other log-format fields cannot be carried.
-fn literal(v: &str) -> Result<String, String> {
+pub(super) fn literal(v: &str) -> Result<String, String> {
     let plain = v.replace("%%", "");
     if plain.contains('%') {
         return Err("values with log-format expressions (%[...], %ci...) are not supported: ringlb sets literal values".into());
@@ -151,7 +153,12 @@ fn literal(v: &str) -> Result<String, String> {
 /// A header value: `value` when literal, else `format` when it is a log-format
 /// string ringlb renders (the rule engine's parser decides: the supported fetches,
 /// converters and aliases are listed in docs/rules.md).
-fn header_value(t: &mut Table, v: &str, note: &str, response: bool) -> Result<(), String> {
+pub(super) fn header_value(
+    t: &mut Table,
+    v: &str,
+    note: &str,
+    response: bool,
+) -> Result<(), String> {
     if let Ok(l) = literal(v) {
         t.set("value", Value::str(l), note.to_string());
         return Ok(());
@@ -172,7 +179,7 @@ pub(super) fn rule(header: &str, action: &str, line: &Line) -> Table {
 }
 
 /// HTTP rules in a tcp frontend: HAProxy ignores them (with a warning).
-fn in_tcp(line: &Line, fe: &Fe, cx: &mut Cx) -> bool {
+pub(super) fn in_tcp(line: &Line, fe: &Fe, cx: &mut Cx) -> bool {
     if fe.mode() == "tcp" {
         cx.led.lost(
             &line.src,
@@ -263,284 +270,6 @@ fn http_request_rule(line: &Line, fe: &mut Fe) -> Result<Table, String> {
     };
     with_condition(&mut t, line, end, fe)?;
     Ok(t)
-}
-
-/// `deny_status N`, `status N`, `content-type T`, `string S`, `file F`.
-fn reply(t: &mut Table, args: &[String], note: &str) -> Result<(), String> {
-    let mut i = 0;
-    while i < args.len() {
-        let v = args.get(i + 1).map(String::as_str).unwrap_or("");
-        match args[i].as_str() {
-            "deny_status" | "status" => {
-                let n = v.parse::<i64>().map_err(|_| "status is not a number")?;
-                t.set("status", Value::Int(n), note.to_string());
-            }
-            "content-type" => t.set("content_type", Value::str(v), note.to_string()),
-            "string" => t.set("body", Value::str(v), note.to_string()),
-            "file" | "errorfile" => t.set("body_file", Value::str(v), note.to_string()),
-            other => return Err(format!("reply option {other} is not supported")),
-        }
-        i += 2;
-    }
-    Ok(())
-}
-
-/// `location|prefix|scheme X`, `code N`, `drop-query`, `append-slash`, in any order
-/// (HAProxy reads them so).
-fn redirect_args(t: &mut Table, args: &[String], note: &str) -> Result<(), String> {
-    let mut kind = None;
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            k @ ("location" | "prefix" | "scheme") => {
-                let target = args.get(i + 1).ok_or("redirect without a target")?;
-                redirect_target(t, k, target, note)?;
-                kind = Some(k);
-                i += 1;
-            }
-            "code" => {
-                let n = args
-                    .get(i + 1)
-                    .and_then(|v| v.parse::<i64>().ok())
-                    .ok_or("code is not a number")?;
-                t.set("status", Value::Int(n), note.to_string());
-                i += 1;
-            }
-            "drop-query" => t.set("drop_query", Value::Bool(true), note.to_string()),
-            "append-slash" => t.set("append_slash", Value::Bool(true), note.to_string()),
-            other if kind.is_none() && i == 0 => {
-                return Err(format!("redirect {other} is not supported"))
-            }
-            other => return Err(format!("redirect option {other} is not supported")),
-        }
-        i += 1;
-    }
-    match kind {
-        None => Err("redirect without location, prefix or scheme".into()),
-        Some("location") if t.get("append_slash").is_some() => {
-            Err("append-slash with a location: ringlb appends to a prefix or scheme redirect's path only".into())
-        }
-        Some(_) => Ok(()),
-    }
-}
-
-/// A redirect's target: literal, or a log-format string (not for `scheme`).
-fn redirect_target(t: &mut Table, kind: &str, target: &str, note: &str) -> Result<(), String> {
-    match literal(target) {
-        Ok(l) => t.set(kind, Value::str(l), note.to_string()),
-        Err(_) if kind != "scheme" => {
-            crate::rules::Format::parse(target).map_err(|e| e.to_string())?;
-            t.set(
-                &format!("{kind}_format"),
-                Value::str(target),
-                note.to_string(),
-            );
-        }
-        Err(why) => return Err(why),
-    }
-    Ok(())
-}
-
-/// The `redirect` directive: an http rule after the `http-request` ones.
-pub fn redirect(line: &Line, fe: &mut Fe, cx: &mut Cx) {
-    if in_tcp(line, fe, cx) {
-        return;
-    }
-    let end = cond_at(&line.words, 1);
-    let mut t = rule("[[frontend.http_rule]]", "redirect", line);
-    let r = redirect_args(&mut t, &line.words[1..end], &line.src.cite())
-        .and_then(|_| with_condition(&mut t, line, end, fe));
-    match r {
-        Ok(()) => {
-            fe.redirects.push(t);
-            cx.led.done(&line.src);
-        }
-        Err(why) => cx.led.lost(&line.src, why),
-    }
-}
-
-pub fn http_response(line: &Line, fe: &mut Fe, cx: &mut Cx) {
-    if in_tcp(line, fe, cx) {
-        return;
-    }
-    match response_rule(line, fe, false) {
-        Ok(t) => {
-            // Before the http-after-response rules, which HAProxy runs last.
-            let at = fe.response_rules.iter().position(is_after);
-            fe.response_rules
-                .insert(at.unwrap_or(fe.response_rules.len()), t);
-            cx.led.done(&line.src);
-        }
-        Err(why) => cx.led.lost(&line.src, why),
-    }
-}
-
-/// `http-after-response set-header/add-header/del-header` (a frontend's, or one its
-/// defaults give it): a response rule after the `http-response` ones. It differs:
-/// HAProxy also edits the responses it makes itself, ringlb only servers' responses.
-pub fn after_response(line: &Line, dflt: bool, fe: Option<&mut Fe>, cx: &mut Cx) {
-    let Some(fe) = fe else {
-        if !dflt {
-            cx.led.lost(
-                &line.src,
-                "http-after-response in a backend: ringlb's response rules belong to frontends",
-            );
-        }
-        return;
-    };
-    if (dflt && fe.mode() == "tcp") || in_tcp(line, fe, cx) {
-        return;
-    }
-    match response_rule(line, fe, true) {
-        Ok(t) => {
-            fe.response_rules.push(t);
-            cx.led.done(&line.src);
-        }
-        Err(why) => cx.led.lost(&line.src, why),
-    }
-}
-
-/// An `http-after-response` rule, by the note that opens its table.
-fn is_after(t: &Table) -> bool {
-    t.notes
-        .first()
-        .is_some_and(|n| n.contains(": http-after-response "))
-}
-
-fn response_rule(line: &Line, fe: &mut Fe, after: bool) -> Result<Table, String> {
-    let w = &line.words;
-    let end = cond_at(w, 2);
-    let args = &w[2..end];
-    let note = if after {
-        line.src.differs("ringlb edits servers' responses only, not the ones it makes itself (deny, return, redirects, errors)")
-    } else {
-        line.src.cite()
-    };
-    let action = match (line.word(1), args.len()) {
-        ("set-header", 2) => "set_header",
-        ("add-header", 2) => "add_header",
-        ("del-header", 1) => "del_header",
-        (other, _) => return Err(format!("{} {other} has no ringlb equivalent", line.word(0))),
-    };
-    let mut t = Table::new("[[frontend.response_rule]]");
-    t.notes.push(note.clone());
-    t.set("action", Value::str(action), note.clone());
-    t.set("name", Value::str(&args[0]), note.clone());
-    if let Some(v) = args.get(1) {
-        header_value(&mut t, v, &note, true)?;
-    }
-    with_condition(&mut t, line, end, fe)?;
-    Ok(t)
-}
-
-pub fn tcp_request(line: &Line, fe: &mut Fe, cx: &mut Cx) {
-    let src = &line.src;
-    match (line.word(1), line.word(2)) {
-        ("connection", "accept" | "reject") => {
-            let mut t = rule("[[frontend.tcp_rule]]", line.word(2), line);
-            match with_condition(&mut t, line, 3, fe) {
-                Ok(()) => {
-                    fe.tcp_rules.push(t);
-                    cx.led.done(src);
-                }
-                Err(why) => cx.led.lost(src, why),
-            }
-        }
-        ("inspect-delay", _) | ("content", "accept") => fe.sni_lines.push(line.clone()),
-        ("content", "reject") => match content_reject(line, fe) {
-            Ok(t) => {
-                fe.tcp_rules.push(t);
-                cx.led.done(src);
-            }
-            Err(why) => cx.led.lost(src, why),
-        },
-        ("connection", a) if a.starts_with("track-sc") => {
-            let end = cond_at(&line.words, 3);
-            let r = super::tables::track(a, &line.words[3..end], fe).and_then(|(slot, table)| {
-                fe.sc.insert(slot, table.clone());
-                let mut t = rule("[[frontend.tcp_rule]]", "track", line);
-                t.set("table", Value::str(table), src.cite());
-                with_condition(&mut t, line, end, fe)?;
-                Ok(t)
-            });
-            match r {
-                Ok(t) => {
-                    fe.tcp_rules.push(t);
-                    cx.led.done(src);
-                }
-                Err(why) => cx.led.lost(src, why),
-            }
-        }
-        _ => cx.led.lost(
-            src,
-            "only tcp-request connection accept/reject are translated",
-        ),
-    }
-}
-
-/// `tcp-request content reject [if COND]` whose condition reads only the client's
-/// address and the local port: a connection rule. The client sees the same (its
-/// connection closed before any answer); ringlb decides at accept, without waiting
-/// for content.
-fn content_reject(line: &Line, fe: &mut Fe) -> Result<Table, String> {
-    if fe
-        .tcp_rules
-        .iter()
-        .any(|t| t.get("action") == Some(&Value::str("accept")))
-    {
-        return Err("after a tcp-request connection accept (which ends ringlb's connection rules, not HAProxy's content rules)".into());
-    }
-    let note = line.src.differs("decided at accept (the condition reads only addresses and ports, known then), before reading: a client that already sent bytes sees a reset rather than HAProxy's close");
-    let mut t = Table::new("[[frontend.tcp_rule]]");
-    t.notes.push(note.clone());
-    t.set("action", Value::str("reject"), note);
-    with_condition(&mut t, line, 3, fe)?;
-    let text = ["if", "unless"]
-        .iter()
-        .find_map(|k| t.get(k).and_then(Value::as_str))
-        .unwrap_or("")
-        .to_string();
-    let on_addresses = |name: &str| {
-        fe.acls.iter().any(|a| {
-            a.get("name").and_then(Value::as_str) == Some(name)
-                && ["src", "src_file", "dst_port"]
-                    .iter()
-                    .any(|k| a.get(k).is_some())
-        })
-    };
-    for name in text.split_whitespace().filter(|w| *w != "||") {
-        let name = name.trim_start_matches('!');
-        if !on_addresses(name) {
-            return Err(format!("ACL {name:?} reads more than addresses and ports: content inspection is not translated"));
-        }
-    }
-    Ok(t)
-}
-
-/// Statuses ringlb answers itself, whose page an error_page may replace.
-const OWN_STATUSES: &[u16] = &[400, 403, 408, 413, 414, 431, 500, 501, 502, 503, 504, 505];
-
-pub fn errorfile(line: &Line, fe: &mut Fe, cx: &mut Cx) {
-    let src = &line.src;
-    if in_tcp(line, fe, cx) {
-        return;
-    }
-    let Ok(status) = line.word(1).parse::<u16>() else {
-        return cx.led.lost(src, "status is not a number");
-    };
-    if !OWN_STATUSES.contains(&status) {
-        return cx
-            .led
-            .lost(src, format!("ringlb never answers {status} itself"));
-    }
-    fe.error_pages
-        .retain(|t| t.get("status") != Some(&Value::Int(status.into())));
-    let mut t = Table::new("[[frontend.error_page]]");
-    t.notes.push(src.cite());
-    t.set("status", Value::Int(status.into()), src.cite());
-    t.set("file", Value::str(line.word(2)), src.cite());
-    fe.error_pages.push(t);
-    cx.led.done(src);
 }
 
 #[cfg(test)]

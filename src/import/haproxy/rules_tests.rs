@@ -2,6 +2,8 @@
 
 use super::super::model::Global;
 use super::*;
+use crate::import::haproxy::rules_response::{after_response, http_response};
+use crate::import::haproxy::rules_tcp::tcp_request;
 use crate::import::report::{Ledger, Src};
 
 fn line(text: &str) -> Line {
