@@ -183,7 +183,9 @@ pub async fn serve_h2(
                     0 => shared.last_end.get(),
                     _ => now,
                 };
-                let mut next = idle_since + limit;
+                // (A limit too far to add is as good as none: monoio's own `sleep`.)
+                let far = || now + Duration::from_secs(86_400 * 365 * 30);
+                let mut next = idle_since.checked_add(limit).unwrap_or_else(far);
                 if next <= now {
                     if going_away {
                         break;
