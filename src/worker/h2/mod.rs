@@ -11,12 +11,14 @@
 //! |---|---|
 //! | `mod.rs` | one connection: handshake with the frontend's limits, accepting streams, idle timeout, GOAWAY when stopping or past the reset budget |
 //! | `stream.rs` | one stream: checked, translated, fed to the session through a pipe; the response sent back as HEADERS and DATA |
+//! | `head.rs` | the response head read back from the pipe as an HTTP/2 response (interim ones sent on) |
 //! | `send.rs` | DATA sent within the peer's window (both sides) |
 //! | `io.rs` | the byte stream under the library: plain TCP in readiness mode (no adapter buffers; nothing in flight while idle), TLS through `crate::tls::TlsPoll` |
 //! | `upstream.rs` | servers with `proto = "h2"`: this worker's connections to them, opening one, a stream handed to the session as a pipe |
 //! | `forward.rs` | one request on a server stream: HTTP/1.1 from the pipe as HEADERS, DATA and trailers; the response back as HTTP/1.1 |
 
 mod forward;
+mod head;
 mod io;
 mod send;
 mod stream;
@@ -26,6 +28,7 @@ pub use upstream::{open_stream, ServerConns, StreamOpts};
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -155,39 +158,55 @@ pub async fn serve_h2(
         calm: Flag::default(),
     });
     let mut going_away = false;
+    // One timer and one wait of each kind for the connection's whole life: made in the
+    // loop, each accepted stream cost a timer registered and dropped and two waiters
+    // registered and dropped (~500 instructions per stream). The timer only fires to
+    // look: idle (no stream being served) for timeout_http_keep_alive: GOAWAY; after a
+    // GOAWAY, idle for CLOSE_GRACE: closed (a client that does not answer the
+    // shutdown's PING must not hold the connection). Otherwise it is set again for when
+    // that would be (streams end in their own tasks, and say when in `last_end`).
+    // (The timer boxed: 640 bytes, 128-byte aligned, would make the task larger and
+    // aligned for the connection's whole life.)
+    let mut idle = Box::pin(monoio::time::sleep(frontend.timeout_http_keep_alive));
+    let mut stopping = pin!(worker.until_stopping());
+    let mut calm = pin!(shared.calm.wait());
     loop {
-        // Idle (no stream being served) for timeout_http_keep_alive: GOAWAY. After a
-        // GOAWAY, idle for CLOSE_GRACE: closed (a client that does not answer the
-        // shutdown's PING must not hold the connection). Looked at again when the
-        // timer fires, since streams end in their own tasks.
-        let limit = match going_away {
-            false => frontend.timeout_http_keep_alive,
-            true => CLOSE_GRACE,
-        };
-        let idle_for = match shared.active.get() {
-            0 => shared.last_end.get().elapsed(),
-            _ => Duration::ZERO,
-        };
         let accepted = monoio::select! {
             a = conn.accept() => a,
-            _ = monoio::time::sleep(limit.saturating_sub(idle_for)) => {
-                if shared.active.get() == 0 && shared.last_end.get().elapsed() >= limit {
+            _ = &mut idle => {
+                let limit = match going_away {
+                    false => frontend.timeout_http_keep_alive,
+                    true => CLOSE_GRACE,
+                };
+                let now = Instant::now();
+                let idle_since = match shared.active.get() {
+                    0 => shared.last_end.get(),
+                    _ => now,
+                };
+                // (A limit too far to add is as good as none: monoio's own `sleep`.)
+                let far = || now + Duration::from_secs(86_400 * 365 * 30);
+                let mut next = idle_since.checked_add(limit).unwrap_or_else(far);
+                if next <= now {
                     if going_away {
                         break;
                     }
                     conn.graceful_shutdown();
                     going_away = true;
-                    shared.last_end.set(Instant::now());
+                    shared.last_end.set(now);
+                    next = now + CLOSE_GRACE;
                 }
+                idle.as_mut().reset(monoio::time::Instant::from_std(next));
                 continue;
             }
-            _ = worker.until_stopping(), if !going_away => {
+            _ = &mut stopping, if !going_away => {
                 conn.graceful_shutdown();
                 going_away = true;
-                shared.last_end.set(Instant::now());
+                let now = Instant::now();
+                shared.last_end.set(now);
+                idle.as_mut().reset(monoio::time::Instant::from_std(now + CLOSE_GRACE));
                 continue;
             }
-            _ = shared.calm.wait() => {
+            _ = &mut calm => {
                 tracing::debug!(worker = worker.id(), %peer, "HTTP/2 client reset too many streams");
                 conn.abrupt_shutdown(::h2::Reason::ENHANCE_YOUR_CALM);
                 break;

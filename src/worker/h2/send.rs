@@ -1,13 +1,17 @@
 //! Sending DATA within the peer's flow-control window, for both sides (a client's
 //! response, a server's request): only what the window allows is handed to the
-//! library, so it buffers at most a window's worth per stream; a window that stays
-//! shut past the timeout resets the stream.
+//! library, so it buffers at most a window's worth per stream (and a small last
+//! piece: [`SMALL`]); a window that stays shut past the timeout resets the stream.
 
 use std::future::poll_fn;
 use std::time::Duration;
 
 use ::h2::{Reason, SendStream};
 use bytes::Bytes;
+
+/// The last of a body up to this size goes to the library whole, without waiting
+/// for the window first.
+const SMALL: usize = 4096;
 
 /// Why DATA could not be sent.
 pub(super) enum SendError {
@@ -25,6 +29,17 @@ pub(super) async fn send_data(
     end: bool,
     timeout: Duration,
 ) -> Result<(), SendError> {
+    if end && !data.is_empty() && data.len() <= SMALL {
+        // The whole (rest of the) body, small: handed over at once, with END_STREAM,
+        // without asking for capacity first (two calls into the library and a look at
+        // the window less per response: most responses are small). The library sends
+        // it as the window allows and holds it meanwhile: at most SMALL bytes per
+        // stream, and such a stream still counts against the connection's concurrent
+        // streams until it is sent, so what a client with a shut window can make
+        // ringlb hold stays bounded (the connection ends at its idle timeout).
+        let chunk = Bytes::copy_from_slice(data);
+        return send.send_data(chunk, true).map_err(|_| SendError::Reset);
+    }
     while !data.is_empty() {
         send.reserve_capacity(data.len());
         // The timer only when the window is shut (no clock read otherwise).

@@ -17,15 +17,12 @@ use bytes::Bytes;
 use http_types::{Method, Request};
 
 use super::super::http::{serve_stream, StreamStart};
-use super::super::http_heads::MAX_HEADERS;
 use super::super::state::Worker;
+use super::head::response_head;
 use super::send::{send_data, SendError};
 use super::Shared;
-use crate::http::h2::{
-    interim_to_h2, last_chunk, parse_own_response, to_h1_marked, to_h2, trailers_to_h2, Pseudo,
-    RequestBody, Translated,
-};
-use crate::http::{parse_response, BodyFraming, ChunkedValidator};
+use crate::http::h2::{last_chunk, to_h1_marked, trailers_to_h2, Pseudo, RequestBody, Translated};
+use crate::http::{BodyFraming, ChunkedValidator};
 use crate::tls::pipe::{pipe, PipePeer};
 use crate::tls::ClientStream;
 
@@ -49,8 +46,13 @@ struct Active(Rc<Shared>);
 
 impl Drop for Active {
     fn drop(&mut self) {
-        self.0.active.set(self.0.active.get() - 1);
-        self.0.last_end.set(std::time::Instant::now());
+        let active = self.0.active.get() - 1;
+        self.0.active.set(active);
+        // (Only the last stream's end counts for the idle timeout: no clock read
+        // for the others.)
+        if active == 0 {
+            self.0.last_end.set(std::time::Instant::now());
+        }
     }
 }
 
@@ -328,7 +330,10 @@ async fn answer(
                 return Err(Cut::Failed);
             }
         }
+        // The read first (no random start, and no look at the reset when the response
+        // is there already: a reset shows at the next send anyway).
         let n = monoio::select! {
+            biased;
             n = peer.read_append(buf, READ) => n,
             _ = poll_fn(|cx| respond.poll_reset(cx)) => return Err(Cut::Reset),
         };
@@ -352,52 +357,6 @@ async fn answer(
         BodyFraming::Length(n) => out.length(peer, buf, n).await,
         BodyFraming::Chunked => out.chunked(peer, buf).await,
         BodyFraming::UntilClose => out.until_close(peer, buf).await,
-    }
-}
-
-/// The final response head at the start of `buf` as an HTTP/2 response, taken out of
-/// `buf`; interim heads before it (103 Early Hints, 100 Continue) go to the client as
-/// HTTP/2 interim responses. `Ok(None)`: more bytes needed. A head the session noted
-/// as its own (most: all but its error answers) is split, not parsed again.
-fn response_head(
-    peer: &PipePeer,
-    buf: &mut Vec<u8>,
-    head_method: bool,
-    respond: &mut SendResponse<Bytes>,
-) -> Result<Option<(http_types::Response<()>, BodyFraming)>, ()> {
-    loop {
-        // (Nothing read yet: no need to ready the parser's 4 KiB of field slots.)
-        if buf.is_empty() {
-            return Ok(None);
-        }
-        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let parsed = match peer
-            .own_head(buf.len())
-            .and_then(|len| parse_own_response(buf, len, head_method, &mut storage))
-        {
-            Some(r) => r.map(Some),
-            None => parse_response(buf, head_method, &mut storage),
-        };
-        let (len, got) = match parsed {
-            Ok(Some(r)) if r.is_interim() => {
-                // (One the library refuses, or a 101, is dropped: it is only a hint.)
-                if let Ok(interim) = interim_to_h2(r.status, r.headers) {
-                    let _ = respond.send_informational(interim);
-                }
-                (r.head_len, None)
-            }
-            Ok(Some(r)) => {
-                let raw = &buf[..r.head_len];
-                let response = to_h2(r.status, r.headers, r.framing, raw).map_err(drop)?;
-                (r.head_len, Some((response, r.framing)))
-            }
-            Ok(None) => return Ok(None),
-            Err(_) => return Err(()),
-        };
-        buf.drain(..len);
-        if got.is_some() {
-            return Ok(got);
-        }
     }
 }
 
@@ -474,6 +433,7 @@ impl Out<'_> {
     async fn read(&mut self, peer: &PipePeer, buf: &mut Vec<u8>) -> Result<usize, Cut> {
         let send = &mut *self.send;
         monoio::select! {
+            biased;
             n = peer.read_append(buf, READ) => Ok(n),
             _ = poll_fn(|cx| send.poll_reset(cx)) => Err(Cut::Reset),
         }

@@ -1,0 +1,86 @@
+//! The response head the session wrote into the pipe, read back as an HTTP/2
+//! response: interim heads sent on as HTTP/2 interim responses, the final one made
+//! the HEADERS the stream sends. A head the session noted as its own is split
+//! (`crate::http::h2::parse_own_response`), not parsed again.
+
+use ::h2::server::SendResponse;
+use bytes::Bytes;
+
+use super::super::http_heads::MAX_HEADERS;
+use crate::http::h2::{interim_to_h2, parse_own_response, to_h2};
+use crate::http::{parse_response, BodyFraming, HttpError, Response};
+use crate::tls::pipe::PipePeer;
+
+/// The final response head at the start of `buf` as an HTTP/2 response, taken out of
+/// `buf`; interim heads before it (103 Early Hints, 100 Continue) go to the client as
+/// HTTP/2 interim responses. `Ok(None)`: more bytes needed. A head the session noted
+/// as its own (most: all but its error answers) is split, not parsed again.
+pub(super) fn response_head(
+    peer: &PipePeer,
+    buf: &mut Vec<u8>,
+    head_method: bool,
+    respond: &mut SendResponse<Bytes>,
+) -> Result<Option<Final>, ()> {
+    loop {
+        // (Nothing read yet: no need to ready the parser's field slots.)
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        let own = peer.own_head(buf.len());
+        // A head of ours is split into a few slots first: readying all MAX_HEADERS
+        // (4 KiB) cost ~220 instructions per stream more than 24 do.
+        let mut few = [httparse::EMPTY_HEADER; FEW];
+        let step = match own.and_then(|len| parse_own_response(buf, len, head_method, &mut few)) {
+            Some(r) => head_step(r.map(Some), buf, respond)?,
+            None => {
+                // Past FEW fields, or not ours: with every slot.
+                let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                let parsed = match own
+                    .and_then(|len| parse_own_response(buf, len, head_method, &mut storage))
+                {
+                    Some(r) => r.map(Some),
+                    None => parse_response(buf, head_method, &mut storage),
+                };
+                head_step(parsed, buf, respond)?
+            }
+        };
+        let Some((len, got)) = step else {
+            return Ok(None);
+        };
+        buf.drain(..len);
+        if got.is_some() {
+            return Ok(got);
+        }
+    }
+}
+
+/// The final head as the HTTP/2 response, and how its body is framed.
+type Final = (http_types::Response<()>, BodyFraming);
+
+/// Fields a head of ours is split into before all MAX_HEADERS slots are readied.
+const FEW: usize = 24;
+
+/// What a parsed head (at the start of `buf`) gives: its length and, for a final
+/// head, the HTTP/2 response (an interim one is sent here); `Ok(None)`: incomplete.
+fn head_step(
+    parsed: Result<Option<Response<'_, '_>>, HttpError>,
+    buf: &[u8],
+    respond: &mut SendResponse<Bytes>,
+) -> Result<Option<(usize, Option<Final>)>, ()> {
+    match parsed {
+        Ok(Some(r)) if r.is_interim() => {
+            // (One the library refuses, or a 101, is dropped: it is only a hint.)
+            if let Ok(interim) = interim_to_h2(r.status, r.headers) {
+                let _ = respond.send_informational(interim);
+            }
+            Ok(Some((r.head_len, None)))
+        }
+        Ok(Some(r)) => {
+            let raw = &buf[..r.head_len];
+            let response = to_h2(r.status, r.headers, r.framing, raw).map_err(drop)?;
+            Ok(Some((r.head_len, Some((response, r.framing)))))
+        }
+        Ok(None) => Ok(None),
+        Err(_) => Err(()),
+    }
+}
