@@ -240,6 +240,25 @@ fn a_zero_window_stall_holds_bounded_memory_and_ends_at_timeout_client() {
 }
 
 #[test]
+fn a_zero_window_stall_on_a_small_response_ends_with_the_connection() {
+    if !have_python_h2("h2_zero_window_small") {
+        return;
+    }
+    let backend = Backend::start();
+    let r = start(
+        &backend,
+        "timeout_http_keep_alive = \"1s\"\ntimeout_client = \"1s\"",
+    );
+    // A small body is handed to the library whole (no capacity asked for first): with
+    // the window shut it stays there, bounded (the stream counts against the
+    // connection's streams until sent), and the connection still ends at its timeouts,
+    // well inside the script's own limit.
+    let zero = attack(&r, "zero-window-end", "/len/100");
+    assert_eq!(zero, "ended without data", "{zero}");
+    assert_eq!(attack(&r, "get", "/after"), "response 200");
+}
+
+#[test]
 fn idle_connections_and_stalled_bodies_end_at_their_timeouts() {
     if !have_python_h2("h2_timeouts") {
         return;

@@ -343,6 +343,40 @@ def zero_window(port, path):
     return outcome(s, c, 1, time.time() + LIMIT)
 
 
+def zero_window_end(port, path):
+    """A zero window never opened, raw to the end of the TCP connection (past a
+    GOAWAY): "ended without data" when it ends (close or reset) before LIMIT and no DATA
+    came on stream 1; "data" if some came; "timeout" if nothing ended it."""
+    s, c = connect(port, {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
+    c.send_headers(1, base(path), end_stream=True)
+    s.sendall(c.data_to_send())
+    deadline = time.time() + LIMIT
+    parsing = True
+    while time.time() < deadline:
+        try:
+            data = s.recv(65536)
+        except (ConnectionResetError, BrokenPipeError):
+            return "ended without data"
+        except socket.timeout:
+            return "timeout"
+        if not data:
+            return "ended without data"
+        if not parsing:
+            continue
+        try:
+            events = c.receive_data(data)
+        except h2.exceptions.ProtocolError:
+            # Frames after a GOAWAY: the library refuses them; read on, raw.
+            parsing = False
+            continue
+        for e in events:
+            if isinstance(e, h2.events.DataReceived):
+                return "data"
+            if isinstance(e, h2.events.ConnectionTerminated):
+                parsing = False
+    return "timeout"
+
+
 def idle(port):
     """One request, then silence: the verdict once the response is in is what ends
     the connection."""
@@ -411,6 +445,8 @@ def main():
         print(stream_ids(port, case.split(":", 1)[1]))
     elif case == "zero-window":
         print(zero_window(port, sys.argv[3]))
+    elif case == "zero-window-end":
+        print(zero_window_end(port, sys.argv[3]))
     elif case == "idle":
         print(idle(port))
     elif case == "stall-body":
