@@ -156,6 +156,24 @@ impl Inner {
         }
     }
 
+    // ringlb patch: see ScheduledIo::clear_read_after_short_read.
+    #[cfg(feature = "poll-io")]
+    pub(crate) fn clear_read_after_short_read(&self, index: usize, cx: &mut Context<'_>) {
+        match self {
+            #[cfg(all(target_os = "linux", feature = "iouring"))]
+            Inner::Uring(this) => UringInner::clear_read_after_short_read(this, index, cx),
+            #[cfg(feature = "legacy")]
+            Inner::Legacy(this) => LegacyInner::clear_read_after_short_read(this, index, cx),
+            #[cfg(all(
+                not(feature = "legacy"),
+                not(all(target_os = "linux", feature = "iouring"))
+            ))]
+            _ => {
+                util::feature_panic();
+            }
+        }
+    }
+
     #[allow(unused)]
     fn drop_op<T: 'static>(&self, index: usize, data: &mut Option<T>) {
         match self {

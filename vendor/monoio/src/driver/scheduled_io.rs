@@ -57,6 +57,21 @@ impl ScheduledIo {
         self.readiness = self.readiness - ready;
     }
 
+    // ringlb patch: a read on a stream socket that filled less than its buffer found the
+    // receive queue drained; treat it as the EAGAIN that the next read would get: clear
+    // READABLE and register the waker, so the next read waits for the next edge instead of
+    // making a system call that finds nothing (tokio's rule, its poll_evented.rs). Not when
+    // a FIN was seen (READ_CLOSED): the read that returns 0 is still to come, and no new
+    // edge will announce it.
+    #[cfg(feature = "poll-io")]
+    #[inline]
+    pub(crate) fn clear_read_after_short_read(&mut self, cx: &mut Context<'_>) {
+        if !self.readiness.is_read_closed() {
+            self.clear_readiness(Ready::READABLE);
+            self.set_waker(cx, Direction::Read);
+        }
+    }
+
     #[allow(clippy::needless_pass_by_ref_mut)]
     #[inline]
     pub(crate) fn poll_readiness(

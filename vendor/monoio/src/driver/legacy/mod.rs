@@ -263,6 +263,19 @@ impl LegacyInner {
         ref_mut.wake(ready);
     }
 
+    // ringlb patch: see ScheduledIo::clear_read_after_short_read.
+    #[cfg(feature = "poll-io")]
+    pub(crate) fn clear_read_after_short_read(
+        this: &Rc<UnsafeCell<Self>>,
+        index: usize,
+        cx: &mut Context<'_>,
+    ) {
+        let inner = unsafe { &mut *this.get() };
+        if let Some(mut scheduled_io) = inner.io_dispatch.get(index) {
+            scheduled_io.as_mut().clear_read_after_short_read(cx);
+        }
+    }
+
     pub(crate) fn poll_op<T: OpAble>(
         this: &Rc<UnsafeCell<Self>>,
         data: &mut T,

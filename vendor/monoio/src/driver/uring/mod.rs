@@ -505,6 +505,19 @@ impl UringInner {
             .poll_syscall(cx, index, direction, || OpAble::legacy_call(data))
     }
 
+    // ringlb patch: see ScheduledIo::clear_read_after_short_read.
+    #[cfg(feature = "poll-io")]
+    pub(crate) fn clear_read_after_short_read(
+        this: &Rc<UnsafeCell<Self>>,
+        index: usize,
+        cx: &mut Context<'_>,
+    ) {
+        let inner = unsafe { &mut *this.get() };
+        if let Some(mut scheduled_io) = inner.poll.io_dispatch.get(index) {
+            scheduled_io.as_mut().clear_read_after_short_read(cx);
+        }
+    }
+
     pub(crate) fn drop_op<T: 'static>(
         this: &Rc<UnsafeCell<UringInner>>,
         index: usize,

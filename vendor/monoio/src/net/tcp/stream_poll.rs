@@ -75,6 +75,19 @@ impl tokio::io::AsyncRead for TcpStreamPoll {
             let mut recv = Op::recv_raw(&self.0.fd, raw_buf);
             let ret = ready!(crate::driver::op::PollLegacy::poll_io(&mut recv, cx));
 
+            // ringlb patch: a TCP read that filled part of the buffer drained the socket
+            // (ScheduledIo::clear_read_after_short_read); a full buffer or 0 (EOF) keeps
+            // the old behaviour.
+            #[cfg(unix)]
+            if let Ok(n) = ret.result {
+                if n > 0 && (n as usize) < slice.len() {
+                    if let Some(index) = self.0.fd.registered_index() {
+                        crate::driver::CURRENT
+                            .with(|inner| inner.clear_read_after_short_read(index, cx));
+                    }
+                }
+            }
+
             std::task::Poll::Ready(ret.result.map(|n| {
                 buf.assume_init(n as usize);
                 buf.advance(n as usize);
