@@ -7,10 +7,10 @@
 //! - a request and the client's FIN in one segment, short of the buffer: the answer
 //!   and then the close must still come (a lost FIN would leave the connection open
 //!   until `timeout_client`, set far beyond the test's patience). The HTTP/2 case
-//!   stalls if the rule clears `READ_CLOSED` too (checked with such a build). Over
-//!   TLS such a build still passed (most likely the client's ACK of the response
-//!   raises a write edge, and epoll reports the pending FIN with it); the case stays
-//!   as a check that the answer and the close come;
+//!   stalls if the rule clears `READ_CLOSED` too (checked with such a build, on each
+//!   driver). Over TLS such a build still passed (most likely the client's ACK of the
+//!   response raises a write edge, and epoll reports the pending FIN with it); the
+//!   case stays as a check that the answer and the close come;
 //! - a request in two segments with a pause between them: the second segment's edge
 //!   must wake the connection.
 
