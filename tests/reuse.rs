@@ -194,19 +194,7 @@ struct ClosesOnReuse {
 
 impl ClosesOnReuse {
     fn start() -> ClosesOnReuse {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let requests = Arc::new(AtomicUsize::new(0));
-        let (a, n) = (Arc::clone(&accepted), Arc::clone(&requests));
-        thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                a.fetch_add(1, Ordering::SeqCst);
-                let n = Arc::clone(&n);
-                thread::spawn(move || serve_once(stream, &n));
-            }
-        });
+        let (addr, accepted, requests) = listen(serve_once);
         ClosesOnReuse {
             addr,
             accepted,
@@ -223,18 +211,46 @@ impl ClosesOnReuse {
     }
 }
 
+/// A backend serving each connection it accepts on a thread of its own with `serve`
+/// (given a counter of its own): its address, the connections it accepted, the counter.
+fn listen(serve: fn(TcpStream, &AtomicUsize)) -> (SocketAddr, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::new(AtomicUsize::new(0));
+    let (a, n) = (Arc::clone(&accepted), Arc::clone(&counter));
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            a.fetch_add(1, Ordering::SeqCst);
+            let n = Arc::clone(&n);
+            thread::spawn(move || serve(stream, &n));
+        }
+    });
+    (addr, accepted, counter)
+}
+
+/// Read one request and answer it keep-alive (`ok <path> <body length>`); whether
+/// there was one.
+fn answer_one(stream: &mut TcpStream, reader: &mut BufReader<TcpStream>) -> bool {
+    let Ok(Some((head, body_len))) = read_message(reader) else {
+        return false;
+    };
+    let path = head.split(' ').nth(1).unwrap_or("").to_string();
+    let body = format!("ok {path} {body_len}");
+    let _ = write!(
+        stream,
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    true
+}
+
 fn serve_once(mut stream: TcpStream, requests: &AtomicUsize) {
     let _ = stream.set_nodelay(true);
     let mut reader = BufReader::new(stream.try_clone().unwrap());
-    if let Ok(Some((head, body_len))) = read_message(&mut reader) {
+    if answer_one(&mut stream, &mut reader) {
         requests.fetch_add(1, Ordering::SeqCst);
-        let path = head.split(' ').nth(1).unwrap_or("").to_string();
-        let body = format!("ok {path} {body_len}");
-        let _ = write!(
-            stream,
-            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
     }
     if let Ok(Some(_)) = read_message(&mut reader) {
         requests.fetch_add(1, Ordering::SeqCst);
@@ -852,6 +868,60 @@ fn a_tls_server_closing_idle_connections_never_loses_the_next_request() {
                     "{at}"
                 );
             }
+        }
+    }
+}
+
+/// Answer one request keep-alive and close the connection right after the response
+/// (no delay), counting it in `closed`.
+fn answer_then_close(mut stream: TcpStream, closed: &AtomicUsize) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    answer_one(&mut stream, &mut reader);
+    let _ = stream.shutdown(Shutdown::Both);
+    closed.fetch_add(1, Ordering::SeqCst);
+}
+
+/// The server closes each connection right after its response, so the end is there
+/// when ringlb gives the connection back to the pool, or moments later (its armed wait
+/// sees it: `worker/pool_watch.rs`). The same client connection's next request, a POST
+/// that may not be sent twice, must never take it: each goes on a new connection and
+/// is answered, under both drivers.
+#[test]
+fn a_post_never_takes_a_connection_the_server_closed_right_as_its_response_ended() {
+    const POSTS: usize = 6;
+    for driver in ["io_uring", "legacy"] {
+        for reuse in ["", "http_reuse = \"always\""] {
+            let (addr, accepted, closed) = listen(answer_then_close);
+            let cfg = config(addr, reuse, 1).replace(
+                "[global]\n",
+                &format!("[global]\nio_driver = \"{driver}\"\n"),
+            );
+            let r = Ringlb::start(&cfg);
+            let mut c = Client::connect(r.addr());
+            for i in 0..POSTS {
+                let req =
+                    format!("POST /p{i} HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
+                c.send(req.as_bytes());
+                let (status, _, body) = c.response(false);
+                let want = format!("ok /p{i} 5");
+                assert_eq!(
+                    (status, String::from_utf8_lossy(&body).to_string()),
+                    (200, want),
+                    "{driver} {reuse} request {i}"
+                );
+                // Bounded: the server closes right after writing the response.
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                while closed.load(Ordering::SeqCst) <= i {
+                    assert!(std::time::Instant::now() < deadline, "{driver} {reuse}");
+                    thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
+            assert_eq!(accepted.load(Ordering::SeqCst), POSTS, "{driver} {reuse}");
+            assert_eq!(
+                metric(&r, "ringlb_backend_requests_reused_total"),
+                0,
+                "{driver} {reuse}"
+            );
         }
     }
 }
