@@ -33,7 +33,9 @@ scoped_thread_local!(pub(crate) static BUILD_THREAD_ID: usize);
 
 impl<T> Default for RuntimeBuilder<T> {
     /// Create a default runtime builder
-    #[must_use]
+    // ringlb patch: `#[must_use]` removed here (on a trait method in an impl block rustc
+    // warns that it has no effect and will become an error; a registry copy's lints are
+    // capped, a path dependency's are not).
     fn default() -> Self {
         RuntimeBuilder::<T>::new()
     }
