@@ -16,7 +16,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
 use std::thread;
@@ -187,28 +187,6 @@ fn tls_request(c: &mut TlsClient, path: &str) -> Vec<u8> {
     records
 }
 
-/// One HTTP/1.1 response over TLS: status and body (Content-Length).
-fn tls_response(c: &mut TlsClient) -> (u16, Vec<u8>) {
-    let mut r = BufReader::new(&mut c.stream);
-    let mut line = String::new();
-    r.read_line(&mut line).unwrap();
-    let status = line.split(' ').nth(1).and_then(|s| s.parse().ok());
-    let mut length = 0usize;
-    loop {
-        line.clear();
-        r.read_line(&mut line).unwrap();
-        if line == "\r\n" || line.is_empty() {
-            break;
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap();
-        }
-    }
-    let mut body = vec![0u8; length];
-    r.read_exact(&mut body).unwrap();
-    (status.unwrap_or(0), body)
-}
-
 #[test]
 fn h2_request_and_fin_in_one_segment_still_end_the_connection() {
     each_driver(|r, driver| {
@@ -227,11 +205,7 @@ fn tls_request_and_fin_in_one_segment_get_the_answer_then_the_close() {
         let mut c = tls_client(r);
         let records = tls_request(&mut c, "/fin");
         send_with_fin(&c.stream.sock, &records);
-        assert_eq!(
-            tls_response(&mut c),
-            (200, b"ok GET /fin 0".to_vec()),
-            "{driver}"
-        );
+        assert_eq!(c.response(), (200, b"ok GET /fin 0".to_vec()), "{driver}");
         // Keep-alive: the close comes from the FIN read after the request.
         wait_closed(&mut c.stream, driver);
     });
@@ -260,7 +234,7 @@ fn tls_request_in_two_segments_with_a_pause_is_answered() {
             let records = tls_request(&mut c, &path);
             send_split(&c.stream.sock, &records, at.min(records.len() - 1));
             let want = format!("ok GET {path} 0").into_bytes();
-            assert_eq!(tls_response(&mut c), (200, want), "{driver}, split at {at}");
+            assert_eq!(c.response(), (200, want), "{driver}, split at {at}");
         }
     });
 }

@@ -147,6 +147,11 @@ impl TlsClient {
         )
         .unwrap();
         self.stream.flush().unwrap();
+        self.response()
+    }
+
+    /// One HTTP/1.1 response on this connection: status and body (Content-Length).
+    pub fn response(&mut self) -> (u16, Vec<u8>) {
         let mut r = BufReader::new(&mut self.stream);
         let mut line = String::new();
         r.read_line(&mut line).unwrap();
