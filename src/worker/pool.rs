@@ -26,8 +26,11 @@
 //! the same way). Data or EOF on an idle connection (a server answering twice, out of
 //! step, or closing) ends the wait, which wakes the worker's watcher ([`Pool::watch`]):
 //! the connection is closed at once and leaves the pool. Taking one for reuse polls its
-//! wait once more (what the runtime has seen by then counts) and drops it: no syscall
-//! (io_uring: the wait's cancel rides the next submission; epoll: nothing to undo). This
+//! wait once more (what the runtime has seen by then counts): no syscall. On io_uring a
+//! plain connection's wait is one multishot poll armed at its first give-back and kept
+//! for its life (it only notes events while the connection is in use; a noted event is
+//! checked by one peek: `pool_watch.rs`, "One wait per connection"); on epoll the wait
+//! is the runtime's readiness state, nothing to undo. This
 //! replaced a `recv(MSG_PEEK)` per reuse, which only saw bytes that had arrived by the
 //! time of the take, and left a connection holding a late response pooled until then
 //! (docs/benchmarks.md, "Tails"). TLS connections (rustls in readiness mode) have the

@@ -1,5 +1,6 @@
 //! The pool's rules without sockets: the need (how many are kept), what taking and
-//! watching do with idle connections whose wait fired (a fake wait stands in), and
+//! watching do with idle connections whose wait fired (a fake wait stands in), what
+//! one look at a connection's multishot watch decides (a fake watch and peek), and
 //! what the wait on an idle TLS connection makes of the records that came.
 
 use std::cell::{Cell, RefCell};
@@ -8,7 +9,9 @@ use std::rc::Rc;
 use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
-use super::watch::{tls_settle, tls_verdict, TlsSeen, Verdict, Watched, TLS_LOOKS_MAX};
+use super::watch::{
+    may_stay, tls_settle, tls_verdict, Look, TlsSeen, Verdict, Watched, TLS_LOOKS_MAX,
+};
 use super::{close_fired, take_from, Idle, Need};
 
 #[test]
@@ -235,4 +238,94 @@ fn a_peer_that_never_stops_sending_handshake_messages_has_its_connection_closed(
     let mut some = vec![records(0, false, false); TLS_LOOKS_MAX - 1];
     some.push(TlsSeen::Nothing);
     assert_eq!(settle(&some), (false, TLS_LOOKS_MAX));
+}
+
+/// A multishot watch for [`may_stay`]: the looks' answers in turn, the peek's answer,
+/// and what was asked of it.
+#[derive(Default)]
+struct FakeWatch {
+    /// What each look reports, in turn (then quiet): fired, or a failed re-arm.
+    looks: VecDeque<std::io::Result<bool>>,
+    /// What the peek finds: nothing there (`true`) or bytes, EOF, an error.
+    quiet: bool,
+    peeks: Cell<usize>,
+    /// Per look: whether it was given a waker (it then wakes it on the next event).
+    wakers: Vec<bool>,
+}
+
+impl Look for FakeWatch {
+    fn look(&mut self, cx: Option<&mut Context<'_>>) -> std::io::Result<bool> {
+        self.wakers.push(cx.is_some());
+        self.looks.pop_front().unwrap_or(Ok(false))
+    }
+
+    fn quiet(&self) -> bool {
+        self.peeks.set(self.peeks.get() + 1);
+        self.quiet
+    }
+}
+
+fn fake_watch(looks: Vec<std::io::Result<bool>>, quiet: bool) -> FakeWatch {
+    FakeWatch {
+        looks: looks.into(),
+        quiet,
+        ..FakeWatch::default()
+    }
+}
+
+#[test]
+fn a_quiet_watch_keeps_its_connection_without_a_syscall() {
+    let mut w = fake_watch(vec![Ok(false)], false);
+    let mut cx = Context::from_waker(Waker::noop());
+    // Given back (the watcher's waker), then taken (none): no peek either time.
+    assert!(may_stay(&mut w, Some(&mut cx)));
+    assert!(may_stay(&mut w, None));
+    assert_eq!(w.peeks.get(), 0);
+    assert_eq!(w.wakers, [true, false]);
+}
+
+#[test]
+fn a_fired_watch_is_peeked_once_and_a_stale_event_keeps_the_connection() {
+    // The response's own data fired it while the connection was in use (or its
+    // completion was reaped only after the give-back): the peek finds nothing.
+    let mut w = fake_watch(vec![Ok(true), Ok(false)], true);
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(may_stay(&mut w, Some(&mut cx)));
+    assert_eq!(w.peeks.get(), 1);
+    // The event was forgotten with that look: the next one is quiet, no peek.
+    assert!(may_stay(&mut w, None));
+    assert_eq!(w.peeks.get(), 1);
+}
+
+#[test]
+fn a_fired_watch_over_bytes_or_an_end_closes_the_connection_whether_idle_or_taken() {
+    let mut cx = Context::from_waker(Waker::noop());
+    // While idle (the watcher's look), as it goes idle, and as it is taken.
+    for cx in [Some(&mut cx), None] {
+        let mut w = fake_watch(vec![Ok(true)], false);
+        assert!(!may_stay(&mut w, cx));
+        assert_eq!(w.peeks.get(), 1);
+    }
+}
+
+#[test]
+fn a_watch_that_could_not_be_armed_again_closes_its_connection_without_a_peek() {
+    let mut w = fake_watch(vec![Err(std::io::ErrorKind::Other.into())], true);
+    assert!(!may_stay(&mut w, None));
+    assert_eq!(w.peeks.get(), 0);
+}
+
+#[test]
+fn a_late_response_after_a_stale_event_still_closes_the_connection() {
+    let mut cx = Context::from_waker(Waker::noop());
+    // Given back with the response's event noted (peek: nothing), then that same
+    // response's second completion reaped while idle (peek: nothing), then a byte
+    // nobody asked for: the watcher's third look closes it.
+    let mut w = fake_watch(vec![Ok(true), Ok(true), Ok(true)], true);
+    assert!(may_stay(&mut w, Some(&mut cx)));
+    assert!(may_stay(&mut w, Some(&mut cx)));
+    w.quiet = false;
+    assert!(!may_stay(&mut w, Some(&mut cx)));
+    assert_eq!(w.peeks.get(), 3);
+    assert_eq!(w.wakers, [true, true, true]);
 }

@@ -1,30 +1,62 @@
 //! The armed wait on an idle server connection (a child of `pool.rs`): while a
 //! connection sits in the pool, a readiness wait for reading is in flight on it. Plain
-//! TCP: io_uring, one `POLL_ADD`, pushed with the next submission; epoll: the
-//! descriptor is registered already, so the wait is the runtime's readiness state.
+//! TCP on io_uring: the connection's own multishot `POLL_ADD` ([`ReadWatch`], a monoio
+//! patch, vendor/PATCHES.md), armed at its first give-back and kept for its life: see
+//! "One wait per connection" below. Plain TCP on epoll: the descriptor is registered
+//! already, so the wait is the runtime's readiness state ([`Waiter`]).
 //! TLS in readiness mode (either driver): the runtime's readiness state of its socket,
 //! polled through rustls ([`tls_look`]). Data or EOF ends the wait: the pool's watcher
 //! task is woken and closes the connection at once (TLS: unless the records were only
 //! handshake messages, such as the session tickets TLS 1.3 servers send after the
 //! handshake, often after the first response; see [`tls_verdict`]). Taking the
-//! connection for reuse disarms the wait without a syscall: the wait is polled once
-//! more (it fired: closed; else quiet) and its readiness future dropped, which on
-//! io_uring queues its cancel for the next submission (the request's write, usually).
+//! connection for reuse disarms the wait without a syscall: the wait is looked at once
+//! more (it fired: closed, or for the multishot watch, peeked at; else quiet).
 //!
-//! monoio's readiness wait borrows its socket, so a plain one runs inside a [`Waiter`]:
-//! a future that is handed the connection, owns it while armed, and hands it back when
-//! the wait fires or is disarmed (disarming is one more poll under [`DISARMING`]). A
-//! waiter is made once and kept for the next connection (a per-thread spare list), so
-//! arming allocates nothing. A TLS connection in readiness mode needs no future: its
-//! look is a poll of the socket's read. One the driver kept in completion mode (monoio's
-//! TLS stream, which does not lend its socket) is checked by a peek when taken.
+//! ## One wait per connection (io_uring, plain TCP)
+//!
+//! The watch stays armed while the connection carries requests too; it then wakes
+//! nobody, it only notes that it fired (the response's data fires it). Give-back: one
+//! look with the watcher's waker ([`may_stay`]), which forgets what fired so far and
+//! wakes the watcher on the next event; take: one look without a waker, which stops
+//! the waking. Neither is a ring operation or a syscall; the connection's life costs
+//! one `POLL_ADD` and, as it closes, one `ASYNC_CANCEL` (today's one-shot wait cost
+//! both per request). A look that finds the watch fired cannot tell a late byte from
+//! the response's own data (the `RECV` that read it and the poll's completion come
+//! from the same wake-up of the socket, reaped in either order, or in different
+//! turns), so it makes one `recv(MSG_PEEK | MSG_DONTWAIT)`: `EAGAIN`, the event was
+//! stale and the connection stays; data, EOF or an error, it is closed, as today.
+//!
+//! Why isolation holds exactly as with the one-shot wait armed at give-back: that
+//! wait reports what is readable when armed and every later arrival. Here, a byte
+//! that arrived before the give-back (while the connection carried a request, after
+//! its response was read) either had its event reaped by then, and the give-back's
+//! look finds the watch fired and the peek finds the byte; or its event is reaped
+//! later, and fires the watch while idle (the watcher peeks, closes). A byte that
+//! arrives while idle is a wake-up of the socket, which the multishot poll (armed the
+//! whole time, never disarmed) turns into a completion: the watch fires. Between a
+//! byte's arrival and the reaping of its completion, a take hands the connection out
+//! just as it would with the one-shot wait, whose completion would be as unreaped:
+//! the window is the same. The peek only ever keeps a connection whose socket holds
+//! nothing at that moment, which is what the one-shot wait would have found quiet.
+//!
+//! monoio's readiness wait borrows its socket, so a plain one on epoll runs inside a
+//! [`Waiter`]: a future that is handed the connection, owns it while armed, and hands
+//! it back when the wait fires or is disarmed (disarming is one more poll under
+//! [`DISARMING`]). A waiter is made once and kept for the next connection (a
+//! per-thread spare list), so arming allocates nothing. A TLS connection in readiness
+//! mode needs no future: its look is a poll of the socket's read. One the driver kept
+//! in completion mode (monoio's TLS stream, which does not lend its socket) is checked
+//! by a peek when taken.
 
 use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
+use std::io;
 use std::os::fd::RawFd;
 use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
+
+use monoio::net::tcp::ReadWatch;
 
 use crate::tls::ServerStream;
 
@@ -146,7 +178,12 @@ async fn serve(hand: Rc<Hand>) {
 /// kept for a peek (TLS in completion mode). The `Option`s are taken when it is
 /// disarmed or closed; `Some` until then.
 pub(super) enum Armed {
-    Waiting { waiter: Option<Waiter>, fd: RawFd },
+    Waiting {
+        waiter: Option<Waiter>,
+        fd: RawFd,
+    },
+    /// Plain TCP on io_uring: the stream's own multishot watch, woken by its events.
+    Watch(Option<ServerStream>),
     Tls(Option<ServerStream>),
     Peeked(Option<ServerStream>),
 }
@@ -166,6 +203,14 @@ impl Armed {
         if !matches!(stream, ServerStream::Plain(_)) {
             return Ok(Armed::Peeked(Some(stream)));
         }
+        if own_watch(&mut stream).is_ok() {
+            // What fired while it carried a request is looked at, and forgotten.
+            return if may_stay(&mut stream, Some(&mut cx)) {
+                Ok(Armed::Watch(Some(stream)))
+            } else {
+                Err(stream)
+            };
+        }
         let fd = stream.raw_fd();
         let mut waiter = SPARE
             .with_borrow_mut(|spare| spare.pop())
@@ -181,6 +226,53 @@ impl Armed {
                 Err(back)
             }
         }
+    }
+}
+
+/// A plain connection's own multishot watch (armed at the first call); `Err` on the
+/// epoll driver (`Unsupported`: the [`Waiter`] is used there) or for other streams.
+fn own_watch(stream: &mut ServerStream) -> io::Result<&mut ReadWatch> {
+    match stream {
+        ServerStream::Plain(tcp) => tcp.own_read_watch(),
+        _ => Err(io::ErrorKind::Unsupported.into()),
+    }
+}
+
+/// An idle connection's multishot watch as [`may_stay`] sees it (faked in the tests).
+pub(super) trait Look {
+    /// Whether the watch fired since the last look (forgotten once reported); with
+    /// `cx`, its waker is woken by the next event, else nobody is.
+    fn look(&mut self, cx: Option<&mut Context<'_>>) -> io::Result<bool>;
+    /// The peek: nothing is there to read (the socket would block).
+    fn quiet(&self) -> bool;
+}
+
+impl Look for ServerStream {
+    fn look(&mut self, cx: Option<&mut Context<'_>>) -> io::Result<bool> {
+        let watch = own_watch(self)?;
+        match cx {
+            None => watch.take_fired(),
+            Some(cx) => match watch.poll_fired(cx) {
+                Poll::Pending => Ok(false),
+                Poll::Ready(r) => r.map(|()| true),
+            },
+        }
+    }
+
+    fn quiet(&self) -> bool {
+        super::still_open(self)
+    }
+}
+
+/// One look at a connection's watch (`cx`: with the watcher's waker, as it goes idle
+/// or while idle; `None`: as it is taken): whether the connection may stay or be
+/// used. Quiet: yes, no syscall. Fired: the one peek decides (stale: nothing there).
+/// A failed look (the watch could not be armed again): no.
+pub(super) fn may_stay<L: Look>(conn: &mut L, cx: Option<&mut Context<'_>>) -> bool {
+    match conn.look(cx) {
+        Ok(false) => true,
+        Ok(true) => conn.quiet(),
+        Err(_) => false,
     }
 }
 
@@ -286,6 +378,14 @@ impl Watched for Armed {
             }
             return fired;
         }
+        if let Armed::Watch(stream) = self {
+            let fired = stream.as_mut().is_some_and(|s| !may_stay(s, Some(cx)));
+            if fired {
+                // Closed plainly, as below.
+                drop(stream.take());
+            }
+            return fired;
+        }
         let Armed::Waiting { waiter, .. } = self else {
             return false;
         };
@@ -316,6 +416,11 @@ impl Watched for Armed {
                 (!tls_fired(&mut s, &mut cx).unwrap_or(true)).then_some(s)
             }
             Armed::Peeked(s) => s.take().filter(super::still_open),
+            // One that fired and holds bytes, or is closed, is closed plainly as it drops.
+            Armed::Watch(s) => {
+                let mut s = s.take()?;
+                may_stay(&mut s, None).then_some(s)
+            }
         }
     }
 
@@ -326,7 +431,9 @@ impl Watched for Armed {
                 fd,
             } => *fd,
             Armed::Waiting { .. } => -1,
-            Armed::Tls(s) | Armed::Peeked(s) => s.as_ref().map_or(-1, ServerStream::raw_fd),
+            Armed::Tls(s) | Armed::Peeked(s) | Armed::Watch(s) => {
+                s.as_ref().map_or(-1, ServerStream::raw_fd)
+            }
         };
         if fd >= 0 {
             super::no_linger(fd);

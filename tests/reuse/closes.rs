@@ -167,3 +167,61 @@ fn a_post_never_takes_a_connection_the_server_closed_right_as_its_response_ended
         }
     }
 }
+
+/// How many connections the server of the next test closes right after their response.
+const CLOSED_FIRST: usize = 150;
+
+/// The first `CLOSED_FIRST` connections: one request answered, then closed; the
+/// others: kept alive, answered until the client closes.
+fn close_first_then_keep(mut stream: TcpStream, seen: &AtomicUsize) {
+    if seen.fetch_add(1, Ordering::SeqCst) < CLOSED_FIRST {
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        answer_one(&mut stream, &mut reader);
+        let _ = stream.shutdown(Shutdown::Both);
+        return;
+    }
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    while answer_one(&mut stream, &mut reader) {}
+}
+
+/// Many pooled connections closed by the server while idle: each has its wait (on
+/// io_uring one multishot poll per connection, cancelled as it closes) fire and its
+/// descriptor closed, so descriptor numbers and the driver's operation slots are
+/// reused while those polls end. Then a keep-alive client's requests, on a new
+/// connection and then reused: every response must be its own (a slot freed before
+/// the kernel's last completion for it would complete another operation with it).
+#[test]
+fn connections_closed_while_idle_leave_nothing_behind_for_the_next_ones() {
+    for driver in ["io_uring", "legacy"] {
+        let (addr, accepted, seen) = listen(close_first_then_keep);
+        let cfg = config(addr, "", 1).replace(
+            "[global]\n",
+            &format!("[global]\nio_driver = \"{driver}\"\n"),
+        );
+        let r = Ringlb::start(&cfg);
+        // Under `safe` each client's first request opens a connection, pooled after
+        // its response, then closed by the server and seen closed by the pool.
+        for i in 0..CLOSED_FIRST {
+            let mut c = Client::connect(r.addr());
+            c.send(
+                format!("GET /c{i} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+            );
+            let (status, _, body) = c.response(false);
+            let body = String::from_utf8_lossy(&body).to_string();
+            assert_eq!((status, body), (200, format!("ok /c{i} 0")), "{driver} {i}");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), CLOSED_FIRST, "{driver}");
+        let mut c = Client::connect(r.addr());
+        for i in 0..20 {
+            let (status, _, body) = c.get(&format!("/k{i}"));
+            let body = String::from_utf8_lossy(&body).to_string();
+            assert_eq!((status, body), (200, format!("ok /k{i} 0")), "{driver} {i}");
+        }
+        assert_eq!(seen.load(Ordering::SeqCst), CLOSED_FIRST + 1, "{driver}");
+        assert_eq!(
+            metric(&r, "ringlb_backend_requests_reused_total"),
+            19,
+            "{driver}"
+        );
+    }
+}

@@ -35,6 +35,9 @@ use self::op::{CompletionMeta, Op, OpAble};
 pub use self::uring::IoUringDriver;
 #[cfg(all(target_os = "linux", feature = "iouring"))]
 use self::uring::UringInner;
+// ringlb patch: multishot operations (`Op::poll_multi`).
+#[cfg(all(target_os = "linux", feature = "iouring"))]
+pub(crate) use self::uring::MultiPoll;
 
 /// Unpark a runtime of another thread.
 pub(crate) mod unpark {

@@ -13,7 +13,8 @@ mod accept;
 mod connect;
 mod fsync;
 mod open;
-mod poll;
+// ringlb patch: crate-visible for the read watch (`net::tcp::ReadWatch`).
+pub(crate) mod poll;
 mod read;
 mod recv;
 mod send;

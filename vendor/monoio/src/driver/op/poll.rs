@@ -13,6 +13,8 @@ use windows_sys::Win32::Networking::WinSock::{
 };
 
 use super::{super::shared_fd::SharedFd, Op, OpAble};
+#[cfg(all(target_os = "linux", feature = "iouring"))]
+use crate::driver;
 #[cfg(any(feature = "legacy", feature = "poll-io"))]
 use crate::driver::ready::Direction;
 
@@ -25,6 +27,12 @@ pub(crate) struct PollAdd {
     is_read: bool,
     #[cfg(any(feature = "legacy", feature = "poll-io"))]
     relaxed: bool,
+    // ringlb patch: a read watch (`net::tcp::ReadWatch`): POLLIN | POLLRDHUP, multishot
+    // (IORING_POLL_ADD_MULTI) when `multi`.
+    #[allow(unused)]
+    watch: bool,
+    #[allow(unused)]
+    multi: bool,
 }
 
 impl Op<PollAdd> {
@@ -34,6 +42,8 @@ impl Op<PollAdd> {
             is_read: true,
             #[cfg(any(feature = "legacy", feature = "poll-io"))]
             relaxed: _relaxed,
+            watch: false,
+            multi: false,
         })
     }
 
@@ -43,7 +53,42 @@ impl Op<PollAdd> {
             is_read: false,
             #[cfg(any(feature = "legacy", feature = "poll-io"))]
             relaxed: _relaxed,
+            watch: false,
+            multi: false,
         })
+    }
+
+    // ringlb patch: a read watch's wait (io_uring only): multishot when `multi`.
+    #[cfg(all(target_os = "linux", feature = "iouring"))]
+    pub(crate) fn watch_read(fd: &SharedFd, multi: bool) -> io::Result<Op<PollAdd>> {
+        Op::submit_with(PollAdd {
+            fd: fd.clone(),
+            is_read: true,
+            #[cfg(any(feature = "legacy", feature = "poll-io"))]
+            relaxed: false,
+            watch: true,
+            multi,
+        })
+    }
+
+    // ringlb patch: the owner's look at a watch (`Lifecycle::poll_multi`); once it has
+    // ended, the operation is over and its drop does nothing more.
+    #[cfg(all(target_os = "linux", feature = "iouring"))]
+    pub(crate) fn poll_multi(&mut self, waker: Option<&std::task::Waker>) -> driver::MultiPoll {
+        if self.index == usize::MAX {
+            return driver::MultiPoll::Ended(Err(io::ErrorKind::Other.into()));
+        }
+        #[allow(unreachable_patterns)]
+        let seen = match &self.driver {
+            driver::Inner::Uring(this) => {
+                driver::UringInner::poll_multi(this, self.index, waker)
+            }
+            _ => driver::MultiPoll::Ended(Err(io::ErrorKind::Unsupported.into())),
+        };
+        if matches!(seen, driver::MultiPoll::Ended(_)) {
+            self.index = usize::MAX;
+        }
+        seen
     }
 
     pub(crate) async fn wait(self) -> io::Result<()> {
@@ -55,6 +100,15 @@ impl Op<PollAdd> {
 impl OpAble for PollAdd {
     #[cfg(all(target_os = "linux", feature = "iouring"))]
     fn uring_op(&mut self) -> io_uring::squeue::Entry {
+        // ringlb patch: a read watch (see the field).
+        if self.watch {
+            return opcode::PollAdd::new(
+                types::Fd(self.fd.raw_fd()),
+                (libc::POLLIN | libc::POLLRDHUP) as _,
+            )
+            .multi(self.multi)
+            .build();
+        }
         opcode::PollAdd::new(
             types::Fd(self.fd.raw_fd()),
             if self.is_read {

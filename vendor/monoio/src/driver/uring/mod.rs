@@ -12,6 +12,8 @@ use std::{
 
 use io_uring::{cqueue, opcode, types::Timespec, IoUring};
 use lifecycle::Lifecycle;
+// ringlb patch: multishot operations (`poll_multi`).
+pub(crate) use lifecycle::MultiPoll;
 
 use super::{
     op::{CompletionMeta, Op, OpAble},
@@ -478,6 +480,19 @@ impl UringInner {
         let inner = unsafe { &mut *this.get() };
         let lifecycle = unsafe { inner.ops.slab.get(index).unwrap_unchecked() };
         lifecycle.poll_op(cx)
+    }
+
+    // ringlb patch: the owner's look at a multishot operation (Lifecycle::poll_multi).
+    pub(crate) fn poll_multi(
+        this: &Rc<UnsafeCell<UringInner>>,
+        index: usize,
+        waker: Option<&std::task::Waker>,
+    ) -> MultiPoll {
+        let inner = unsafe { &mut *this.get() };
+        match inner.ops.slab.get(index) {
+            Some(lifecycle) => lifecycle.poll_multi(waker),
+            None => MultiPoll::Ended(Err(io::ErrorKind::Other.into())),
+        }
     }
 
     #[cfg(feature = "poll-io")]

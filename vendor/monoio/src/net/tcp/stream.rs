@@ -70,6 +70,10 @@ impl TcpConnectOpts {
 pub struct TcpStream {
     pub(super) fd: SharedFd,
     meta: StreamMeta,
+    // ringlb patch: the stream's own read watch (`own_read_watch`), dropped with it;
+    // boxed, so that a stream without one grows by a pointer only.
+    #[cfg(all(target_os = "linux", feature = "iouring"))]
+    watch: Option<Box<super::ReadWatch>>,
 }
 
 /// TcpStream is safe to split to two parts
@@ -85,7 +89,12 @@ impl TcpStream {
         // enable SOCK_ZEROCOPY
         meta.set_zero_copy();
 
-        Self { fd, meta }
+        Self {
+            fd,
+            meta,
+            #[cfg(all(target_os = "linux", feature = "iouring"))]
+            watch: None,
+        }
     }
 
     /// Open a TCP connection to a remote host.
@@ -243,6 +252,29 @@ impl TcpStream {
     pub async fn readable(&self, relaxed: bool) -> io::Result<()> {
         let op = Op::poll_read(&self.fd, relaxed).unwrap();
         op.wait().await
+    }
+
+    // ringlb patch: a multishot read watch (see `ReadWatch`).
+    /// A readiness watch for reading, armed once (one multishot `POLL_ADD`) and kept
+    /// until dropped; io_uring only (`Unsupported` on the legacy driver). It holds its
+    /// own reference to the descriptor, which stays open until the kernel has let go
+    /// of the poll.
+    #[cfg(all(target_os = "linux", feature = "iouring"))]
+    pub fn read_watch(&self) -> io::Result<super::ReadWatch> {
+        super::ReadWatch::new(&self.fd)
+    }
+
+    // ringlb patch: a read watch kept with the stream.
+    /// The stream's own read watch: armed at the first call (see [`Self::read_watch`]),
+    /// then the same one, for the stream's life; it is cancelled as the stream drops.
+    /// (While it is armed the stream cannot become a raw descriptor: `into_raw_fd`
+    /// needs the only reference.)
+    #[cfg(all(target_os = "linux", feature = "iouring"))]
+    pub fn own_read_watch(&mut self) -> io::Result<&mut super::ReadWatch> {
+        if self.watch.is_none() {
+            self.watch = Some(Box::new(super::ReadWatch::new(&self.fd)?));
+        }
+        Ok(self.watch.as_deref_mut().expect("just set"))
     }
 
     /// Wait for write readiness.
