@@ -21,7 +21,7 @@ use super::state::Worker;
 use super::timer;
 use crate::config::Frontend;
 use crate::http::h2::{translated_request, Translated};
-use crate::http::{parse_request, parse_response, BodyFraming, Forwarding, HttpError};
+use crate::http::{parse_request, parse_response, BodyFraming, Forwarding, HttpError, Request};
 use crate::rules::{Facts, Headers, HttpFacts, Slots};
 use crate::tls::{ClientStream, ServerStream};
 
@@ -228,7 +228,6 @@ fn parse_and_route(
     rc: RuleCtx<'_>,
     translated: Option<&Translated>,
 ) -> Result<Option<Parsed>, HttpError> {
-    let tls = client.is_tls();
     let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let limits = worker.http_limits();
     // An HTTP/2 stream's head, as its driver wrote and marked it: not parsed again.
@@ -243,9 +242,7 @@ fn parse_and_route(
     if max_body > 0 && matches!(req.framing, BodyFraming::Length(n) if n > max_body) {
         return Err(HttpError::PayloadTooLarge);
     }
-    let mut action = route(fe, req.host, req.path());
-    let (mut tracked, mut rule, mut written) = (Slots::default(), None, false);
-    let (slot, conn, tls_version) = rc;
+    let (_, conn, tls_version) = rc;
     let facts = Facts {
         tls_version,
         sni: conn.sni.as_deref(),
@@ -260,33 +257,8 @@ fn parse_and_route(
         ..Facts::connection(peer.ip(), conn.dst_port)
     };
     let keep = req.keep_alive && req.framing == BodyFraming::Length(0);
-    if fe.rules.is_some() {
-        let upstream = |head: &mut Vec<u8>| {
-            req.write_upstream_head(head, peer.ip(), forwarding(fe, peer.ip(), tls));
-        };
-        let d = rules::on_request(
-            worker,
-            slot,
-            fe,
-            &conn.state,
-            &facts,
-            head,
-            keep,
-            &action,
-            upstream,
-        );
-        (tracked, rule, written) = (d.tracked, d.rule, d.written);
-        match (d.answer, d.backend) {
-            (Some(a), _) => action = Action::Answer(a),
-            (None, Some(b)) if !matches!(action, Action::Redirect(_)) => {
-                action = Action::Backend(b)
-            }
-            _ => {}
-        }
-    }
-    if matches!(action, Action::Backend(_)) && !written {
-        req.write_upstream_head(head, peer.ip(), forwarding(fe, peer.ip(), tls));
-    }
+    let to = (peer, client.is_tls());
+    let (mut action, tracked, rule) = frontend_route(worker, fe, rc, &facts, &req, to, head, keep);
     // The backend's own rules, once it is chosen (HAProxy's order).
     let mut use_server = None;
     if let Action::Backend(b) = action {
@@ -298,26 +270,7 @@ fn parse_and_route(
         }
     }
     let (sticky, compress, hash) = match action {
-        Action::Backend(b) => worker.with_backend_config(b, |b| {
-            let fields = req
-                .headers
-                .iter()
-                .filter(|h| h.name.eq_ignore_ascii_case("cookie"));
-            let mut sticky = persist::on_request(b, fields.map(|h| h.value), head);
-            // `use_server` comes before the persistence cookie.
-            sticky.server = use_server.or(sticky.server);
-            let hash = crate::lb::hashing::request_hash(
-                b.balance,
-                &b.hash,
-                req.target.as_bytes(),
-                |name| field(req.headers, name),
-            );
-            (
-                sticky,
-                super::compress::on_request(fe, b, req.headers, head),
-                hash,
-            )
-        }),
+        Action::Backend(b) => backend_request(worker, fe, b, &req, head, use_server),
         _ => (Sticky::default(), None, None),
     };
     Ok(Some(Parsed {
@@ -338,6 +291,86 @@ fn parse_and_route(
         compress,
         hash,
     }))
+}
+
+/// Where the frontend sends `req`: its route, then its request rules when it has any
+/// (an answer they give replaces the route, and so does a backend they pick unless the
+/// route redirects), with the entries the rules track it in and the rule that decided.
+/// When it goes to a backend, the head for the server is in `head` (the rules may have
+/// written and edited it). `to`: the client's address, and whether it came over TLS.
+#[allow(clippy::too_many_arguments)]
+fn frontend_route(
+    worker: &Worker,
+    fe: &Frontend,
+    (slot, conn, _): RuleCtx<'_>,
+    facts: &Facts<'_>,
+    req: &Request<'_, '_>,
+    (peer, tls): (SocketAddr, bool),
+    head: &mut Vec<u8>,
+    keep: bool,
+) -> (Action, Slots, Option<usize>) {
+    let mut action = route(fe, req.host, req.path());
+    let (mut tracked, mut rule, mut written) = (Slots::default(), None, false);
+    if fe.rules.is_some() {
+        let upstream = |head: &mut Vec<u8>| {
+            req.write_upstream_head(head, peer.ip(), forwarding(fe, peer.ip(), tls));
+        };
+        let d = rules::on_request(
+            worker,
+            slot,
+            fe,
+            &conn.state,
+            facts,
+            head,
+            keep,
+            &action,
+            upstream,
+        );
+        (tracked, rule, written) = (d.tracked, d.rule, d.written);
+        match (d.answer, d.backend) {
+            (Some(a), _) => action = Action::Answer(a),
+            (None, Some(b)) if !matches!(action, Action::Redirect(_)) => {
+                action = Action::Backend(b)
+            }
+            _ => {}
+        }
+    }
+    if matches!(action, Action::Backend(_)) && !written {
+        req.write_upstream_head(head, peer.ip(), forwarding(fe, peer.ip(), tls));
+    }
+    (action, tracked, rule)
+}
+
+/// What backend `b` keeps of a request sent to it: the server its persistence cookie
+/// names (after `use_server`, which comes first), the coding its response may be
+/// compressed with, and its key hash for `uri`, `url_param` or `hdr` balancing. The
+/// cookie and compression may edit the server's head in `head`.
+fn backend_request(
+    worker: &Worker,
+    fe: &Frontend,
+    b: usize,
+    req: &Request<'_, '_>,
+    head: &mut Vec<u8>,
+    use_server: Option<usize>,
+) -> (Sticky, Option<crate::http::compress::Coding>, Option<u32>) {
+    worker.with_backend_config(b, |b| {
+        let fields = req
+            .headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case("cookie"));
+        let mut sticky = persist::on_request(b, fields.map(|h| h.value), head);
+        // `use_server` comes before the persistence cookie.
+        sticky.server = use_server.or(sticky.server);
+        let hash =
+            crate::lb::hashing::request_hash(b.balance, &b.hash, req.target.as_bytes(), |name| {
+                field(req.headers, name)
+            });
+        (
+            sticky,
+            super::compress::on_request(fe, b, req.headers, head),
+            hash,
+        )
+    })
 }
 
 /// The value of the first header field called `name`.
