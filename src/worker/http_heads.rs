@@ -124,6 +124,7 @@ fn parse_and_route(
     rc: RuleCtx<'_>,
     translated: Option<&Translated>,
 ) -> Result<Option<Parsed>, HttpError> {
+    let tls = client.is_tls();
     let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let limits = worker.http_limits();
     // An HTTP/2 stream's head, as its driver wrote and marked it: not parsed again.
@@ -153,8 +154,8 @@ fn parse_and_route(
         ..Facts::connection(peer.ip(), conn.dst_port)
     };
     let keep = req.keep_alive && req.framing == BodyFraming::Length(0);
-    let to = (peer, client.is_tls());
-    let (mut action, tracked, rule) = frontend_route(worker, fe, rc, &facts, &req, to, head, keep);
+    let (mut action, tracked, rule) =
+        frontend_route(worker, fe, rc, &facts, &req, peer, tls, head, keep);
     // The backend's own rules, once it is chosen (HAProxy's order).
     let mut use_server = None;
     if let Action::Backend(b) = action {
@@ -193,7 +194,7 @@ fn parse_and_route(
 /// (an answer they give replaces the route, and so does a backend they pick unless the
 /// route redirects), with the entries the rules track it in and the rule that decided.
 /// When it goes to a backend, the head for the server is in `head` (the rules may have
-/// written and edited it). `to`: the client's address, and whether it came over TLS.
+/// written and edited it). `tls`: the client came over TLS.
 #[allow(clippy::too_many_arguments)]
 fn frontend_route(
     worker: &Worker,
@@ -201,7 +202,8 @@ fn frontend_route(
     (slot, conn, _): RuleCtx<'_>,
     facts: &Facts<'_>,
     req: &Request<'_, '_>,
-    (peer, tls): (SocketAddr, bool),
+    peer: SocketAddr,
+    tls: bool,
     head: &mut Vec<u8>,
     keep: bool,
 ) -> (Action, Slots, Option<usize>) {
