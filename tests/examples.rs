@@ -50,12 +50,9 @@ fn patroni_api(me: usize, leader: Arc<AtomicUsize>) -> StatusApi {
     })
 }
 
-#[test]
-fn patroni_example_writes_follow_the_leader_reads_go_to_replicas_and_the_backup_takes_over() {
-    let pg: Vec<Echo> = (0..3).map(|_| Echo::start()).collect();
-    let dr = Echo::start();
-    let leader = Arc::new(AtomicUsize::new(0));
-    let api: Vec<StatusApi> = (0..3).map(|i| patroni_api(i, leader.clone())).collect();
+/// The Patroni example with loopback addresses: the three nodes `pg` (their Patroni
+/// APIs `api` as check ports), the other site's standby `dr`, faster checks.
+fn patroni_config(pg: &[Echo], dr: &Echo, api: &[StatusApi]) -> String {
     let mut text = example("patroni.toml")
         .replace("workers = 0", "workers = 1")
         .replace("127.0.0.1:5000", "127.0.0.1:0")
@@ -75,6 +72,16 @@ fn patroni_example_writes_follow_the_leader_reads_go_to_replicas_and_the_backup_
             ),
         );
     }
+    text
+}
+
+#[test]
+fn patroni_example_writes_follow_the_leader_reads_go_to_replicas_and_the_backup_takes_over() {
+    let pg: Vec<Echo> = (0..3).map(|_| Echo::start()).collect();
+    let dr = Echo::start();
+    let leader = Arc::new(AtomicUsize::new(0));
+    let api: Vec<StatusApi> = (0..3).map(|i| patroni_api(i, leader.clone())).collect();
+    let text = patroni_config(&pg, &dr, &api);
     let mut r = Ringlb::start(&text);
     let applied = |r: &mut Ringlb, backend: usize, server: usize, what: &str| {
         let (b, s) = (format!("backend={backend}"), format!("server={server}"));

@@ -196,13 +196,9 @@ fn history_has_rates_errors_latency_and_state_changes() {
     );
 }
 
-#[test]
-fn stats_page_in_headless_chromium_fits_1280_and_charts_the_traffic() {
-    let Some(browser) = chromium() else { return };
-    let (a, b) = (Switch::start("a"), Switch::start("b"));
-    // Checks and an agent: the backend table at its widest (check and agent text).
-    let agent = common::peers::AgentPeer::start("up 75%\n");
-    let with_checks = config(2, &a, &b, "")
+/// Two servers with HTTP checks, the first with an agent check on `agent_port` too.
+fn config_with_checks(a: &Switch, b: &Switch, agent_port: u16) -> String {
+    config(2, a, b, "")
         .replace(
             "name = \"app\"\n",
             "name = \"app\"\n[backend.check]\nkind = \"http\"\npath = \"/health\"\ninterval = \"500ms\"\n",
@@ -210,15 +206,51 @@ fn stats_page_in_headless_chromium_fits_1280_and_charts_the_traffic() {
         .replace(
             &format!("address = \"{}\"\n", a.addr),
             &format!(
-                "address = \"{}\"\ncheck = true\nagent_check = true\nagent_port = {}\nagent_interval = \"200ms\"\n",
-                a.addr,
-                agent.addr.port()
+                "address = \"{}\"\ncheck = true\nagent_check = true\nagent_port = {agent_port}\nagent_interval = \"200ms\"\n",
+                a.addr
             ),
         )
         .replace(
             &format!("address = \"{}\"\n", b.addr),
             &format!("address = \"{}\"\ncheck = true\n", b.addr),
+        )
+}
+
+/// The page as drawn without its script (`dom`): the charts and tables are there.
+fn drawn_without_script(dom: &str) {
+    assert!(
+        !dom.contains("<body data-refreshed"),
+        "the script ran:\n{dom}"
+    );
+    for key in ["frontend/web", "backend/app"] {
+        let points = chart_points(dom, key);
+        assert!(points.len() == 2 && points[0] >= 2, "{key}: {points:?}");
+    }
+    assert!(dom.contains("<path class=\"req\" d=\"M"), "{dom}");
+    for needle in [
+        "Backend app",
+        ">a<",
+        ">b<",
+        ">UP<",
+        ">DRAIN<",
+        "Frontends",
+        "http check passed",
+        "(weight 75%)",
+    ] {
+        assert!(
+            dom.contains(needle),
+            "page without script lacks {needle:?}:\n{dom}"
         );
+    }
+}
+
+#[test]
+fn stats_page_in_headless_chromium_fits_1280_and_charts_the_traffic() {
+    let Some(browser) = chromium() else { return };
+    let (a, b) = (Switch::start("a"), Switch::start("b"));
+    // Checks and an agent: the backend table at its widest (check and agent text).
+    let agent = common::peers::AgentPeer::start("up 75%\n");
+    let with_checks = config_with_checks(&a, &b, agent.addr.port());
     let r = Ringlb::start(&with_checks);
     traffic_until_charted(&r, 2);
     assert_eq!(
@@ -253,31 +285,7 @@ fn stats_page_in_headless_chromium_fits_1280_and_charts_the_traffic() {
             1,
         ),
     );
-    let dom = run_chromium(browser, &no_script, &["--dump-dom"]);
-    assert!(
-        !dom.contains("<body data-refreshed"),
-        "the script ran:\n{dom}"
-    );
-    for key in ["frontend/web", "backend/app"] {
-        let points = chart_points(&dom, key);
-        assert!(points.len() == 2 && points[0] >= 2, "{key}: {points:?}");
-    }
-    assert!(dom.contains("<path class=\"req\" d=\"M"), "{dom}");
-    for needle in [
-        "Backend app",
-        ">a<",
-        ">b<",
-        ">UP<",
-        ">DRAIN<",
-        "Frontends",
-        "http check passed",
-        "(weight 75%)",
-    ] {
-        assert!(
-            dom.contains(needle),
-            "page without script lacks {needle:?}:\n{dom}"
-        );
-    }
+    drawn_without_script(&run_chromium(browser, &no_script, &["--dump-dom"]));
 
     // At 1280×800 the document does not scroll sideways (wide tables scroll in
     // their own box): measured by a hook added to a copy of the page.

@@ -315,6 +315,46 @@ fn upgrades_of_an_announced_node_keep_its_route() {
 }
 
 /// A reload changes virtual routers in place, through the same hand-over: virtual
+/// A router added by a reload starts as from boot (backup, then master: no peer for
+/// its id), the running one is left alone; removed again, it gives up.
+fn a_router_comes_and_goes(lan: &Lan, rl: &mut Ringlb, text: &str, path: &std::path::Path) {
+    let vip3 = Ipv4Addr::new(192, 0, 2, 102);
+    let two = format!(
+        "{}\n[[vrrp]]\ninterface = \"eth0\"\nvirtual_router_id = 52\npriority = 150\n\
+         advert_interval = \"1s\"\nvirtual_ips = [\"{vip3}/24\"]\n",
+        text.replace("[vrrp]", "[[vrrp]]")
+    );
+    let replaced = |rl: &mut Ringlb| {
+        let _ = rl.logged("");
+        rl.log
+            .iter()
+            .filter(|l| l.contains("VI_51 replaced"))
+            .count()
+    };
+    let before = replaced(rl);
+    std::fs::write(path, &two).unwrap();
+    rl.reload_and_wait();
+    rl.wait_logged("vrrp: VI_52 entering BACKUP state (priority 150)");
+    rl.wait_for("vrrp: VI_52 entering MASTER state (priority 150)");
+    assert!(lan.wait_addr(A, vip3, true, PATIENCE).is_some());
+    assert_eq!(replaced(rl), before, "VI_51 is left alone");
+    std::fs::write(path, text).unwrap();
+    rl.reload_and_wait();
+    rl.wait_logged("vrrp: VI_52 is no longer in the file: giving it up");
+    assert!(
+        lan.wait_addr(A, vip3, false, PATIENCE).is_some(),
+        "VI_52's VIP goes"
+    );
+    assert!(lan.has_addr(A, VIP));
+    let _ = rl.logged("");
+    let masters_51 = rl
+        .log
+        .iter()
+        .filter(|l| l.contains("entering MASTER") && !l.contains("VI_52"))
+        .count();
+    assert_eq!(masters_51, 1, "{}", rl.log.join("\n"));
+}
+
 /// IPs added and removed without a state change; a router added starts as from boot
 /// and, removed, gives up, while the other is left alone; a priority still above the
 /// peer's keeps the master (keepalived stays backup), one below it lets keepalived
@@ -371,43 +411,7 @@ fn a_reload_changes_a_virtual_router_in_place() {
     assert!(lan.has_addr(A, VIP));
     assert_eq!(masters(&mut rl), 1, "{}", rl.log.join("\n"));
 
-    // A router added by a reload starts as from boot (backup, then master: no peer
-    // for its id), the running one is left alone; removed again, it gives up.
-    let vip3 = Ipv4Addr::new(192, 0, 2, 102);
-    let two = format!(
-        "{}\n[[vrrp]]\ninterface = \"eth0\"\nvirtual_router_id = 52\npriority = 150\n\
-         advert_interval = \"1s\"\nvirtual_ips = [\"{vip3}/24\"]\n",
-        text.replace("[vrrp]", "[[vrrp]]")
-    );
-    let replaced = |rl: &mut Ringlb| {
-        let _ = rl.logged("");
-        rl.log
-            .iter()
-            .filter(|l| l.contains("VI_51 replaced"))
-            .count()
-    };
-    let before = replaced(&mut rl);
-    std::fs::write(&path, &two).unwrap();
-    rl.reload_and_wait();
-    rl.wait_logged("vrrp: VI_52 entering BACKUP state (priority 150)");
-    rl.wait_for("vrrp: VI_52 entering MASTER state (priority 150)");
-    assert!(lan.wait_addr(A, vip3, true, PATIENCE).is_some());
-    assert_eq!(replaced(&mut rl), before, "VI_51 is left alone");
-    std::fs::write(&path, &text).unwrap();
-    rl.reload_and_wait();
-    rl.wait_logged("vrrp: VI_52 is no longer in the file: giving it up");
-    assert!(
-        lan.wait_addr(A, vip3, false, PATIENCE).is_some(),
-        "VI_52's VIP goes"
-    );
-    assert!(lan.has_addr(A, VIP));
-    let _ = rl.logged("");
-    let masters_51 = rl
-        .log
-        .iter()
-        .filter(|l| l.contains("entering MASTER") && !l.contains("VI_52"))
-        .count();
-    assert_eq!(masters_51, 1, "{}", rl.log.join("\n"));
+    a_router_comes_and_goes(&lan, &mut rl, &text, &path);
 
     let conf = format!(
         "global_defs {{\n  vrrp_version 3\n}}\nvrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  priority 100\n  advert_int 1\n  virtual_ipaddress {{\n    {VIP}/24\n  }}\n}}\n"

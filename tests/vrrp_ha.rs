@@ -221,18 +221,11 @@ fn keepalived_two() -> String {
     )
 }
 
-#[test]
-fn two_routers_in_a_sync_group_move_together_against_keepalived() {
-    let test = "two_routers_in_a_sync_group_move_together_against_keepalived";
-    let Some(lan) = lan_with_keepalived(test) else {
-        return;
-    };
-    add_eth1(&lan, A);
-    add_eth1(&lan, B);
-    let (script, out) = notify_script();
-    // configs/vrrp-sync-group.toml: "front" (id 51) and "back" (id 52, its VIP on
-    // eth1), both priority 150, in one sync group; 100 ms adverts here. keepalived:
-    // 100 and 200, no group.
+/// ringlb's side, configs/vrrp-sync-group.toml with the test's addresses and `script`
+/// as the group's notify program: "front" (id 51) and "back" (id 52, its VIP on
+/// eth1), both priority 150, in one sync group; 100 ms adverts here. keepalived:
+/// 100 and 200, no group.
+fn sync_group_config(script: &std::path::Path) -> String {
     let example = format!(
         "{}/configs/vrrp-sync-group.toml",
         env!("CARGO_MANIFEST_DIR")
@@ -244,13 +237,26 @@ fn two_routers_in_a_sync_group_move_together_against_keepalived() {
         .replace("advert_interval = \"1s\"", "advert_interval = \"100ms\"")
         .replace(
             "# notify = \"/usr/local/bin/on-svc-change\"",
-            &format!("notify = \"{}\"", script.0.display()),
+            &format!("notify = \"{}\"", script.display()),
         );
     assert!(
         config.contains(&format!("{BACK_VIP}/24 dev eth1")),
         "{config}"
     );
     assert!(config.contains("notify = \"/"), "{config}");
+    config
+}
+
+#[test]
+fn two_routers_in_a_sync_group_move_together_against_keepalived() {
+    let test = "two_routers_in_a_sync_group_move_together_against_keepalived";
+    let Some(lan) = lan_with_keepalived(test) else {
+        return;
+    };
+    add_eth1(&lan, A);
+    add_eth1(&lan, B);
+    let (script, out) = notify_script();
+    let config = sync_group_config(&script.0);
     let (mut k, _conf) = keepalived(&lan, B, &keepalived_two(), "(VI_2) Entering BACKUP STATE");
     k.wait_logged("(VI_1) Entering MASTER STATE");
     k.wait_logged("(VI_2) Entering MASTER STATE");

@@ -7,8 +7,10 @@ use std::time::SystemTime;
 use super::cli;
 use super::cli_typed::{self, Format, Obj, StatRow};
 use super::render::{self, Totals};
+use crate::control::table::BackendEntry;
 use crate::control::Control;
 use crate::lb::{Admin, Oper};
+use crate::msg::stats::{BackendStats, ServerStats};
 
 pub(super) fn show_info(control: &Control, totals: &Totals, format: Format) -> String {
     let config = control.config.borrow();
@@ -57,6 +59,21 @@ pub(super) fn show_stat(control: &Control, totals: &Totals, format: Format) -> S
 }
 
 fn stat_rows(control: &Control, totals: &Totals) -> Vec<StatRow> {
+    let mut o = frontend_rows(control, totals);
+    let table = control.table.borrow();
+    for (iid, (b, servers)) in render::live_servers(control).into_iter().enumerate() {
+        let be = &table.backends[b];
+        let mut sum = BackendSum::default();
+        for s in servers {
+            o.push(server_row(be, (iid, s), totals.server(b, s), &mut sum));
+        }
+        o.push(backend_row(be, iid, totals.backends.get(b), &sum));
+    }
+    o
+}
+
+/// A FRONTEND row per frontend.
+fn frontend_rows(control: &Control, totals: &Totals) -> Vec<StatRow> {
     let mut o = Vec::new();
     let config = control.config.borrow();
     let slots = control.slots.borrow();
@@ -91,86 +108,108 @@ fn stat_rows(control: &Control, totals: &Totals) -> Vec<StatRow> {
             fields: row,
         });
     }
-    let table = control.table.borrow();
-    for (iid, (b, servers)) in render::live_servers(control).into_iter().enumerate() {
-        let be = &table.backends[b];
-        let (mut up, mut act, mut bck, mut weight, mut scur, mut stot) =
-            (false, 0, 0, 0u64, 0u64, 0u64);
-        let mut sum = [0u64; 5];
-        for s in servers {
-            let e = &be.servers[s];
-            let (st, active) = totals.server(b, s);
-            let serving = e.oper() == Oper::Up && e.admin == Admin::Ready && e.config.resolved;
-            if serving {
-                up = true;
-                weight += u64::from(e.weight);
-                if e.config.backup {
-                    bck += 1
-                } else {
-                    act += 1
-                }
-            }
-            scur += u64::from(active);
-            stot += st.connections;
-            for (k, v) in sum.iter_mut().enumerate() {
-                *v += st.responses[k];
-            }
-            let status = server_status(e, &be.config.check);
-            let mut row = vec![
-                ("pxname", be.config.name.clone()),
-                ("svname", e.config.name.clone()),
-                ("qcur", "0".into()),
-                ("scur", active.to_string()),
-                ("stot", st.connections.to_string()),
-                ("econ", st.connect_errors.to_string()),
-                ("eresp", st.response_errors.to_string()),
-                ("status", status),
-                ("weight", e.weight.to_string()),
-                ("act", u8::from(!e.config.backup).to_string()),
-                ("bck", u8::from(e.config.backup).to_string()),
-                ("lastchg", since(e.last_change)),
-                ("pid", "1".into()),
-                ("iid", (iid + 1).to_string()),
-                ("sid", (s + 1).to_string()),
-                ("lbtot", st.requests.to_string()),
-                ("type", "2".into()),
-                ("addr", e.config.address_text.clone()),
-                ("uweight", e.config.weight.to_string()),
-            ];
-            classes(&mut row, &st.responses);
-            o.push(StatRow {
-                obj: Obj::Server,
-                iid: iid + 1,
-                sid: s + 1,
-                fields: row,
-            });
-        }
-        let q = totals.backends.get(b);
-        let mut row = vec![
-            ("pxname", be.config.name.clone()),
-            ("svname", "BACKEND".into()),
-            ("qcur", q.map_or(0, |q| q.queue_current).to_string()),
-            ("scur", scur.to_string()),
-            ("stot", stot.to_string()),
-            ("status", if up { "UP" } else { "DOWN" }.into()),
-            ("weight", weight.to_string()),
-            ("act", act.to_string()),
-            ("bck", bck.to_string()),
-            ("pid", "1".into()),
-            ("iid", (iid + 1).to_string()),
-            ("sid", "0".into()),
-            ("type", "1".into()),
-            ("algo", be.config.balance.name().to_string()),
-        ];
-        classes(&mut row, &sum);
-        o.push(StatRow {
-            obj: Obj::Backend,
-            iid: iid + 1,
-            sid: 0,
-            fields: row,
-        });
-    }
     o
+}
+
+/// What a BACKEND row adds up from its servers' rows.
+#[derive(Default)]
+struct BackendSum {
+    /// A server is serving (up, ready, resolved).
+    up: bool,
+    /// Serving active and backup servers, and their weight.
+    act: u32,
+    bck: u32,
+    weight: u64,
+    scur: u64,
+    stot: u64,
+    responses: [u64; 5],
+}
+
+/// The row of server `s` (its statistics and active connections in `stats`) of
+/// backend `be`, the `iid`th shown; added to `sum`.
+fn server_row(
+    be: &BackendEntry,
+    (iid, s): (usize, usize),
+    (st, active): (ServerStats, u32),
+    sum: &mut BackendSum,
+) -> StatRow {
+    let e = &be.servers[s];
+    let serving = e.oper() == Oper::Up && e.admin == Admin::Ready && e.config.resolved;
+    if serving {
+        sum.up = true;
+        sum.weight += u64::from(e.weight);
+        if e.config.backup {
+            sum.bck += 1
+        } else {
+            sum.act += 1
+        }
+    }
+    sum.scur += u64::from(active);
+    sum.stot += st.connections;
+    for (k, v) in sum.responses.iter_mut().enumerate() {
+        *v += st.responses[k];
+    }
+    let status = server_status(e, &be.config.check);
+    let mut row = vec![
+        ("pxname", be.config.name.clone()),
+        ("svname", e.config.name.clone()),
+        ("qcur", "0".into()),
+        ("scur", active.to_string()),
+        ("stot", st.connections.to_string()),
+        ("econ", st.connect_errors.to_string()),
+        ("eresp", st.response_errors.to_string()),
+        ("status", status),
+        ("weight", e.weight.to_string()),
+        ("act", u8::from(!e.config.backup).to_string()),
+        ("bck", u8::from(e.config.backup).to_string()),
+        ("lastchg", since(e.last_change)),
+        ("pid", "1".into()),
+        ("iid", (iid + 1).to_string()),
+        ("sid", (s + 1).to_string()),
+        ("lbtot", st.requests.to_string()),
+        ("type", "2".into()),
+        ("addr", e.config.address_text.clone()),
+        ("uweight", e.config.weight.to_string()),
+    ];
+    classes(&mut row, &st.responses);
+    StatRow {
+        obj: Obj::Server,
+        iid: iid + 1,
+        sid: s + 1,
+        fields: row,
+    }
+}
+
+/// The BACKEND row of backend `be`, the `iid`th shown (`q`: its statistics).
+fn backend_row(
+    be: &BackendEntry,
+    iid: usize,
+    q: Option<&BackendStats>,
+    sum: &BackendSum,
+) -> StatRow {
+    let mut row = vec![
+        ("pxname", be.config.name.clone()),
+        ("svname", "BACKEND".into()),
+        ("qcur", q.map_or(0, |q| q.queue_current).to_string()),
+        ("scur", sum.scur.to_string()),
+        ("stot", sum.stot.to_string()),
+        ("status", if sum.up { "UP" } else { "DOWN" }.into()),
+        ("weight", sum.weight.to_string()),
+        ("act", sum.act.to_string()),
+        ("bck", sum.bck.to_string()),
+        ("pid", "1".into()),
+        ("iid", (iid + 1).to_string()),
+        ("sid", "0".into()),
+        ("type", "1".into()),
+        ("algo", be.config.balance.name().to_string()),
+    ];
+    classes(&mut row, &sum.responses);
+    StatRow {
+        obj: Obj::Backend,
+        iid: iid + 1,
+        sid: 0,
+        fields: row,
+    }
 }
 
 /// A server's `status` column in HAProxy's words.

@@ -30,123 +30,147 @@ impl Validator {
             if seen.insert(name, ()).is_some() {
                 self.error(be.name.span(), format!("{key}: duplicate backend name"));
             }
-            let balance = be.balance.unwrap_or(Balance::Roundrobin);
-            let hash = self.hash_spec(be, balance, &key);
-            let (check, mut probe) = self.check(be.check.as_ref(), &key);
-            if be.server.is_empty() && be.server_template.is_empty() {
-                self.error(
-                    be.name.span(),
-                    format!("{key}: has no server: add at least one [[backend.server]]"),
-                );
-            }
-            let slow_start = self.duration(
-                be.slow_start.as_ref(),
-                Duration::ZERO,
-                &format!("{key}: slow_start"),
-            );
-            let send_proxy = self.send_proxy(be.send_proxy.as_ref(), None, &key);
-            let mut servers = self.servers(&be.server, &key, slow_start, &mut probe, send_proxy);
-            self.resolved_servers(be, &mut servers, &key);
-            for s in servers.iter_mut().filter(|s| s.send_proxy.is_none()) {
-                // Servers from a template take the backend's send_proxy.
-                if s.resolve.as_ref().is_some_and(|r| r.template.is_some()) {
-                    s.send_proxy = send_proxy;
-                }
-            }
-            let any_agent = servers.iter().any(|s| s.probe.agent.is_some());
-            self.unused_agent_keys(&probe, any_agent, &key);
-            let cookie = self.cookie(be, &mut servers, &key);
-            let error_limit = self.int_in(
-                be.error_limit.as_ref(),
-                ERROR_LIMIT,
-                0..=1_000_000,
-                &format!("{key}: error_limit"),
-            ) as u32;
-            if let Some(e) = be.error_limit.as_ref().filter(|e| *e.get_ref() > 0) {
-                if !servers.iter().any(|s| s.check) {
-                    self.warn(e.span(), format!("{key}: error_limit only acts on servers with check = true (a check brings them back); none here"));
-                }
-            }
-            let timeout_server = self.duration(
-                be.timeout_server.as_ref(),
-                defaults.timeout_server,
-                &format!("{key}: timeout_server"),
-            );
-            let slow_response = self.slow_response(be, timeout_server, &key);
-            out.push(Backend {
-                name: name.to_string(),
-                balance,
-                hash,
-                full_connections: self.int_in(
-                    be.full_connections.as_ref(),
-                    0,
-                    1..=10_000_000,
-                    &format!("{key}: full_connections"),
-                ) as u32,
-                max_queue: self.int_in(
-                    be.max_queue.as_ref(),
-                    1000,
-                    0..=10_000_000,
-                    &format!("{key}: max_queue"),
-                ) as usize,
-                check,
-                servers,
-                timeout_connect: self.duration(
-                    be.timeout_connect.as_ref(),
-                    defaults.timeout_connect,
-                    &format!("{key}: timeout_connect"),
-                ),
-                timeout_server,
-                timeout_queue: self.duration(
-                    be.timeout_queue.as_ref(),
-                    defaults.timeout_queue,
-                    &format!("{key}: timeout_queue"),
-                ),
-                timeout_tunnel: self
-                    .optional_duration(
-                        be.timeout_tunnel.as_ref(),
-                        &format!("{key}: timeout_tunnel"),
-                    )
-                    .or(defaults.timeout_tunnel),
-                timeout_server_fin: self
-                    .optional_duration(
-                        be.timeout_server_fin.as_ref(),
-                        &format!("{key}: timeout_server_fin"),
-                    )
-                    .or(defaults.timeout_server_fin),
-                retries: self.int_in(
-                    be.retries.as_ref(),
-                    defaults.retries as i64,
-                    0..=100,
-                    &format!("{key}: retries"),
-                ) as u32,
-                redispatch: be.redispatch.unwrap_or(defaults.redispatch),
-                tcp_keepalive: be.tcp_keepalive.unwrap_or(false),
-                http_reuse: be.http_reuse.unwrap_or(defaults.http_reuse),
-                pool_max_connections: be.pool_max_connections.as_ref().map(|raw| {
-                    let key = format!("{key}: pool_max_connections");
-                    self.int_in(Some(raw), 0, 0..=100_000, &key) as usize
-                }),
-                pool_idle_timeout: self.pool_duration(
-                    be.pool_idle_timeout.as_ref(),
-                    POOL_IDLE_TIMEOUT,
-                    &format!("{key}: pool_idle_timeout"),
-                ),
-                pool_purge_delay: self.pool_duration(
-                    be.pool_purge_delay.as_ref(),
-                    POOL_PURGE_DELAY,
-                    &format!("{key}: pool_purge_delay"),
-                ),
-                error_limit,
-                slow_response,
-                cookie,
-                compression: self.compression(be.compression.as_ref(), super::Mode::Http, &key),
-                rules: None,
-                rule_backends: Vec::new(),
-                rule_servers: Vec::new(),
-            });
+            out.push(self.backend(be, &key, defaults));
         }
         out
+    }
+
+    /// One backend (`key`: `backend "name"`, for messages).
+    fn backend(&mut self, be: &RawBackend, key: &str, defaults: &Defaults) -> Backend {
+        let balance = be.balance.unwrap_or(Balance::Roundrobin);
+        let hash = self.hash_spec(be, balance, key);
+        let (check, mut probe) = self.check(be.check.as_ref(), key);
+        if be.server.is_empty() && be.server_template.is_empty() {
+            self.error(
+                be.name.span(),
+                format!("{key}: has no server: add at least one [[backend.server]]"),
+            );
+        }
+        let mut servers = self.backend_servers(be, key, &mut probe);
+        let cookie = self.cookie(be, &mut servers, key);
+        let error_limit = self.error_limit(be, &servers, key);
+        let timeout_server = self.duration(
+            be.timeout_server.as_ref(),
+            defaults.timeout_server,
+            &format!("{key}: timeout_server"),
+        );
+        let slow_response = self.slow_response(be, timeout_server, key);
+        Backend {
+            name: be.name.get_ref().to_string(),
+            balance,
+            hash,
+            full_connections: self.int_in(
+                be.full_connections.as_ref(),
+                0,
+                1..=10_000_000,
+                &format!("{key}: full_connections"),
+            ) as u32,
+            max_queue: self.int_in(
+                be.max_queue.as_ref(),
+                1000,
+                0..=10_000_000,
+                &format!("{key}: max_queue"),
+            ) as usize,
+            check,
+            servers,
+            timeout_connect: self.duration(
+                be.timeout_connect.as_ref(),
+                defaults.timeout_connect,
+                &format!("{key}: timeout_connect"),
+            ),
+            timeout_server,
+            timeout_queue: self.duration(
+                be.timeout_queue.as_ref(),
+                defaults.timeout_queue,
+                &format!("{key}: timeout_queue"),
+            ),
+            timeout_tunnel: self
+                .optional_duration(
+                    be.timeout_tunnel.as_ref(),
+                    &format!("{key}: timeout_tunnel"),
+                )
+                .or(defaults.timeout_tunnel),
+            timeout_server_fin: self
+                .optional_duration(
+                    be.timeout_server_fin.as_ref(),
+                    &format!("{key}: timeout_server_fin"),
+                )
+                .or(defaults.timeout_server_fin),
+            retries: self.int_in(
+                be.retries.as_ref(),
+                defaults.retries as i64,
+                0..=100,
+                &format!("{key}: retries"),
+            ) as u32,
+            redispatch: be.redispatch.unwrap_or(defaults.redispatch),
+            tcp_keepalive: be.tcp_keepalive.unwrap_or(false),
+            http_reuse: be.http_reuse.unwrap_or(defaults.http_reuse),
+            pool_max_connections: be.pool_max_connections.as_ref().map(|raw| {
+                let key = format!("{key}: pool_max_connections");
+                self.int_in(Some(raw), 0, 0..=100_000, &key) as usize
+            }),
+            pool_idle_timeout: self.pool_duration(
+                be.pool_idle_timeout.as_ref(),
+                POOL_IDLE_TIMEOUT,
+                &format!("{key}: pool_idle_timeout"),
+            ),
+            pool_purge_delay: self.pool_duration(
+                be.pool_purge_delay.as_ref(),
+                POOL_PURGE_DELAY,
+                &format!("{key}: pool_purge_delay"),
+            ),
+            error_limit,
+            slow_response,
+            cookie,
+            compression: self.compression(be.compression.as_ref(), super::Mode::Http, key),
+            rules: None,
+            rule_backends: Vec::new(),
+            rule_servers: Vec::new(),
+        }
+    }
+
+    /// The backend's servers: those listed (with the backend's `slow_start` and
+    /// `send_proxy` as their defaults) and those from `server_template`s; and the
+    /// agent-check keys no server uses.
+    fn backend_servers(
+        &mut self,
+        be: &RawBackend,
+        key: &str,
+        probe: &mut BackendProbe,
+    ) -> Vec<Server> {
+        let slow_start = self.duration(
+            be.slow_start.as_ref(),
+            Duration::ZERO,
+            &format!("{key}: slow_start"),
+        );
+        let send_proxy = self.send_proxy(be.send_proxy.as_ref(), None, key);
+        let mut servers = self.servers(&be.server, key, slow_start, probe, send_proxy);
+        self.resolved_servers(be, &mut servers, key);
+        for s in servers.iter_mut().filter(|s| s.send_proxy.is_none()) {
+            // Servers from a template take the backend's send_proxy.
+            if s.resolve.as_ref().is_some_and(|r| r.template.is_some()) {
+                s.send_proxy = send_proxy;
+            }
+        }
+        let any_agent = servers.iter().any(|s| s.probe.agent.is_some());
+        self.unused_agent_keys(probe, any_agent, key);
+        servers
+    }
+
+    /// `error_limit`, warned about when no server has a check to bring its servers back.
+    fn error_limit(&mut self, be: &RawBackend, servers: &[Server], key: &str) -> u32 {
+        let error_limit = self.int_in(
+            be.error_limit.as_ref(),
+            ERROR_LIMIT,
+            0..=1_000_000,
+            &format!("{key}: error_limit"),
+        ) as u32;
+        if let Some(e) = be.error_limit.as_ref().filter(|e| *e.get_ref() > 0) {
+            if !servers.iter().any(|s| s.check) {
+                self.warn(e.span(), format!("{key}: error_limit only acts on servers with check = true (a check brings them back); none here"));
+            }
+        }
+        error_limit
     }
 
     /// `pool_idle_timeout`, `pool_purge_delay`: above zero (an idle connection must

@@ -103,17 +103,8 @@ impl Validator {
         let tls = fe.tls.as_ref().and_then(|t| self.tls(t, mode, key));
         let proxy_protocol = self.proxy_protocol_in(fe, key);
         let (sni_routes, sni_fallback_default) = self.sni_routes(fe, mode, key, backends);
-        if mode == Mode::Tcp && fe.forwarded_for == Some(true) {
-            self.warn(
-                fe.name.span(),
-                format!("{key}: forwarded_for only applies to mode \"http\"; ignored"),
-            );
-        }
-        if mode == Mode::Tcp && fe.defer_accept == Some(true) {
-            self.warn(
-                fe.name.span(),
-                format!("{key}: defer_accept: the kernel holds each connection until the client sends, about a second for a protocol whose server speaks first (SMTP, MySQL...): keep it off for those"),
-            );
+        if mode == Mode::Tcp {
+            self.tcp_mode_warnings(fe, key);
         }
         Frontend {
             name: fe.name.get_ref().clone(),
@@ -184,6 +175,22 @@ impl Validator {
             log_separate_errors: fe.log_separate_errors.unwrap_or(false),
             http_close: fe.http_close.unwrap_or(false),
             defer_accept: fe.defer_accept.unwrap_or(false),
+        }
+    }
+
+    /// Keys of a TCP-mode frontend that do nothing, or that may not do what is meant.
+    fn tcp_mode_warnings(&mut self, fe: &RawFrontend, key: &str) {
+        if fe.forwarded_for == Some(true) {
+            self.warn(
+                fe.name.span(),
+                format!("{key}: forwarded_for only applies to mode \"http\"; ignored"),
+            );
+        }
+        if fe.defer_accept == Some(true) {
+            self.warn(
+                fe.name.span(),
+                format!("{key}: defer_accept: the kernel holds each connection until the client sends, about a second for a protocol whose server speaks first (SMTP, MySQL...): keep it off for those"),
+            );
         }
     }
 

@@ -203,62 +203,16 @@ impl Router {
         let mut out = Vec::new();
         match (self.state, event) {
             (State::Initialize, Event::Startup) | (State::Fault, Event::LinkUp) => {
-                if self.config.priority == 255 {
-                    self.become_master(now, &mut out);
-                } else {
-                    self.master_interval = self.config.interval;
-                    self.master = None;
-                    self.become_backup(now, &mut out);
-                }
+                self.start(now, &mut out)
             }
             // Tracking may change the priority in any state (before startup too: the
             // first adverts then carry it).
-            (_, Event::Priority(p)) => {
-                self.config.priority = p;
-                if self.state != State::Master {
-                    // A backup's timers follow the new priority from the next advert.
-                } else if let Some(peer) = self.outranked_by(p) {
-                    // A router we know would win now: hand over at once.
-                    out.push(Action::Advertise(0));
-                    out.push(Action::HandOver {
-                        to: peer.address,
-                        priority: peer.priority,
-                    });
-                    self.master = Some(peer.address);
-                    self.master_interval = peer.interval;
-                    self.become_backup(now, &mut out);
-                } else {
-                    // Say it now: a backup with preemption may take over.
-                    out.push(Action::Advertise(p));
-                    self.timer = Some(now + self.config.interval);
-                }
-            }
+            (_, Event::Priority(p)) => self.set_priority(p, now, &mut out),
             // Before startup nothing else happens; a second startup changes nothing.
             (State::Initialize, _) | (_, Event::Startup) => {}
-            (_, Event::Shutdown) => {
-                if self.state == State::Master {
-                    out.push(Action::Advertise(0));
-                    out.push(Action::RemoveAddresses);
-                }
-                self.state = State::Initialize;
-                self.timer = None;
-                out.push(Action::Entered(State::Initialize));
-            }
+            (_, Event::Shutdown) => self.shut_down(&mut out),
             (State::Fault, _) | (_, Event::LinkUp) => {}
-            (_, Event::LinkDown | Event::Fault) => {
-                // Nothing can be sent on a dead link: give the addresses up and wait.
-                if self.state == State::Master {
-                    if event == Event::Fault {
-                        out.push(Action::Advertise(0));
-                    }
-                    out.push(Action::RemoveAddresses);
-                }
-                self.state = State::Fault;
-                self.timer = None;
-                self.lower_since = None;
-                self.wants_master = false;
-                out.push(Action::Entered(State::Fault));
-            }
+            (_, Event::LinkDown | Event::Fault) => self.enter_fault(event, &mut out),
             (State::Backup, Event::Timer) if self.config.sync => {
                 self.timer = None;
                 self.wants_master = true;
@@ -283,28 +237,7 @@ impl Router {
                     priority,
                     interval,
                 },
-            ) => {
-                self.heard(from, priority, interval, now);
-                if priority == 0 {
-                    // The master is leaving: take over after the skew time only.
-                    self.timer = Some(now + skew_time(self.config.priority, self.master_interval));
-                } else if !self.config.preempt || priority >= self.config.priority {
-                    self.wants_master = false;
-                    self.master = Some(from);
-                    self.master_interval = interval;
-                    self.lower_since = None;
-                    self.timer = self.down_timer(now);
-                } else if !self.config.preempt_delay.is_zero() {
-                    // A lower master: preempt only once it has been so for the delay.
-                    let since = *self.lower_since.get_or_insert(now);
-                    self.master = Some(from);
-                    if now.saturating_duration_since(since) < self.config.preempt_delay {
-                        self.master_interval = interval;
-                        self.timer = self.down_timer(now);
-                    }
-                }
-                // else: preempt, lower priority: let the timer run out and take over.
-            }
+            ) => self.backup_heard(from, priority, interval, now),
             (
                 State::Master,
                 Event::Advert {
@@ -312,22 +245,118 @@ impl Router {
                     priority,
                     interval,
                 },
-            ) => {
-                self.heard(from, priority, interval, now);
-                if priority == 0 {
-                    out.push(Action::Advertise(self.config.priority));
-                    self.timer = Some(now + self.config.interval);
-                } else if priority > self.config.priority
-                    || (priority == self.config.priority && from > self.config.address)
-                {
-                    self.master = Some(from);
-                    self.master_interval = interval;
-                    self.become_backup(now, &mut out);
-                }
-                // else: a lower (or equal, lower address) router: ignore it.
-            }
+            ) => self.master_heard(from, priority, interval, now, &mut out),
         }
         out
+    }
+
+    /// Startup, or the end of a FAULT: an address owner (priority 255) is master at
+    /// once, any other router a backup waiting to hear one.
+    fn start(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.config.priority == 255 {
+            self.become_master(now, out);
+        } else {
+            self.master_interval = self.config.interval;
+            self.master = None;
+            self.become_backup(now, out);
+        }
+    }
+
+    /// Our priority is now `p`: a master a known router would beat hands over at
+    /// once, any other master says its new priority at once.
+    fn set_priority(&mut self, p: u8, now: Instant, out: &mut Vec<Action>) {
+        self.config.priority = p;
+        if self.state != State::Master {
+            // A backup's timers follow the new priority from the next advert.
+        } else if let Some(peer) = self.outranked_by(p) {
+            // A router we know would win now: hand over at once.
+            out.push(Action::Advertise(0));
+            out.push(Action::HandOver {
+                to: peer.address,
+                priority: peer.priority,
+            });
+            self.master = Some(peer.address);
+            self.master_interval = peer.interval;
+            self.become_backup(now, out);
+        } else {
+            // Say it now: a backup with preemption may take over.
+            out.push(Action::Advertise(p));
+            self.timer = Some(now + self.config.interval);
+        }
+    }
+
+    /// Stop: a master says priority 0 and gives its addresses up.
+    fn shut_down(&mut self, out: &mut Vec<Action>) {
+        if self.state == State::Master {
+            out.push(Action::Advertise(0));
+            out.push(Action::RemoveAddresses);
+        }
+        self.state = State::Initialize;
+        self.timer = None;
+        out.push(Action::Entered(State::Initialize));
+    }
+
+    /// FAULT (`event`: [`Event::LinkDown`] or [`Event::Fault`]).
+    fn enter_fault(&mut self, event: Event, out: &mut Vec<Action>) {
+        // Nothing can be sent on a dead link: give the addresses up and wait.
+        if self.state == State::Master {
+            if event == Event::Fault {
+                out.push(Action::Advertise(0));
+            }
+            out.push(Action::RemoveAddresses);
+        }
+        self.state = State::Fault;
+        self.timer = None;
+        self.lower_since = None;
+        self.wants_master = false;
+        out.push(Action::Entered(State::Fault));
+    }
+
+    /// A backup hears an advertisement.
+    fn backup_heard(&mut self, from: IpAddr, priority: u8, interval: Duration, now: Instant) {
+        self.heard(from, priority, interval, now);
+        if priority == 0 {
+            // The master is leaving: take over after the skew time only.
+            self.timer = Some(now + skew_time(self.config.priority, self.master_interval));
+        } else if !self.config.preempt || priority >= self.config.priority {
+            self.wants_master = false;
+            self.master = Some(from);
+            self.master_interval = interval;
+            self.lower_since = None;
+            self.timer = self.down_timer(now);
+        } else if !self.config.preempt_delay.is_zero() {
+            // A lower master: preempt only once it has been so for the delay.
+            let since = *self.lower_since.get_or_insert(now);
+            self.master = Some(from);
+            if now.saturating_duration_since(since) < self.config.preempt_delay {
+                self.master_interval = interval;
+                self.timer = self.down_timer(now);
+            }
+        }
+        // else: preempt, lower priority: let the timer run out and take over.
+    }
+
+    /// A master hears an advertisement.
+    fn master_heard(
+        &mut self,
+        from: IpAddr,
+        priority: u8,
+        interval: Duration,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) {
+        self.heard(from, priority, interval, now);
+        if priority == 0 {
+            out.push(Action::Advertise(self.config.priority));
+            self.timer = Some(now + self.config.interval);
+        } else if priority > self.config.priority
+            || (priority == self.config.priority && from > self.config.address)
+        {
+            self.master = Some(from);
+            self.master_interval = interval;
+            self.become_backup(now, out);
+        }
+        // else: a lower (or equal, lower address) router: ignore it.
     }
 }
 

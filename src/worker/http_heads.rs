@@ -1,15 +1,11 @@
 //! Reading and answering heads for the HTTP session: waiting for the next request on a
-//! keep-alive connection, reading and routing a request head, reading a response head,
-//! and refusing a request with an error status.
+//! keep-alive connection (`http_keepalive.rs`), reading and routing a request head,
+//! reading a response head, and refusing a request with an error status.
 
-use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use monoio::buf::IoBufMut;
-use monoio::io::{
-    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelableAsyncReadRent, Canceller,
-};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 
 use super::body::{read_more, BodyError, End};
 use super::error::Side;
@@ -21,9 +17,13 @@ use super::state::Worker;
 use super::timer;
 use crate::config::Frontend;
 use crate::http::h2::{translated_request, Translated};
-use crate::http::{parse_request, parse_response, BodyFraming, Forwarding, HttpError};
+use crate::http::{parse_request, parse_response, BodyFraming, Forwarding, HttpError, Request};
 use crate::rules::{Facts, Headers, HttpFacts, Slots};
 use crate::tls::{ClientStream, ServerStream};
+
+#[path = "http_keepalive.rs"]
+mod keepalive;
+pub use keepalive::wait_next_request;
 
 /// Most header fields parsed per message (`global.max_headers` is capped at this).
 pub const MAX_HEADERS: usize = 128;
@@ -62,110 +62,6 @@ pub struct Parsed {
 
 /// The frontend's slot, the connection's rule state, the TLS version.
 pub type RuleCtx<'a> = (usize, &'a RuleConn, Option<&'static str>);
-
-/// How long an idle keep-alive client keeps its buffer attached to a pending read.
-const HOT_WAIT: Duration = Duration::from_secs(1);
-
-/// Spare cancellers kept per thread (more are freed). Few: the list only has to cover
-/// the waits that end before others begin (the waits themselves hold theirs), and each
-/// spare is two small allocations made wherever the heap was then: after a flood of
-/// connections, 1,024 of them kept ~1.5 MiB of heap pages from being trimmed
-/// (`tests/faults.rs`, `memory_goes_back_after_a_flood_of_idle_connections_closes`).
-const SPARE_CANCELLERS: usize = 64;
-
-thread_local! {
-    /// Cancellers of keep-alive waits that ended without a cancel, for the next waits: a
-    /// new one costs two allocations per request (its shared state, and its set of
-    /// operations at the first one); one reused keeps both. It holds nothing of the last
-    /// connection: its read took itself out of the set as it ended.
-    static CANCELLERS: RefCell<Vec<Canceller>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Wait for the next request on a keep-alive connection; false when the client closed
-/// or stayed idle past `timeout_http_keep_alive`. For a while (`HOT_WAIT`) a read with
-/// the buffer attached is pending, so a busy connection costs one operation per
-/// request. After that the read is cancelled (monoio hands the buffer back, with any
-/// bytes that raced in) and the buffers go back to the worker's pool: a connection that
-/// stays idle holds no buffer (nor `head`), only a readiness wait. A TLS connection
-/// keeps its read pending with the buffer (rustls holds its own buffers anyway), and
-/// so does an HTTP/2 stream (it ends after one request).
-pub async fn wait_next_request(
-    worker: &Worker,
-    fe: &Frontend,
-    client: &mut ClientStream,
-    cbuf: &mut Vec<u8>,
-    sbuf: &mut Vec<u8>,
-    head: &mut Vec<u8>,
-) -> bool {
-    // Shutting down: an idle keep-alive connection is closed at once, not kept for more.
-    if worker.is_closing_idle() {
-        return false;
-    }
-    let client = match client {
-        ClientStream::Plain(tcp) => tcp,
-        tls @ (ClientStream::Tls(_) | ClientStream::Pipe(_)) => {
-            let mut end = End {
-                stream: tls,
-                side: Side::Client,
-                timeout: fe.timeout_http_keep_alive,
-            };
-            return monoio::select! {
-                r = read_more(&mut end, cbuf) => matches!(r, Ok(n) if n > 0),
-                _ = worker.until_closing_idle() => false,
-            };
-        }
-    };
-    let hot = HOT_WAIT.min(fe.timeout_http_keep_alive);
-    let canceller = CANCELLERS.with_borrow_mut(Vec::pop).unwrap_or_default();
-    let (res, slice, unused) = {
-        let mut read = std::pin::pin!(
-            client.cancelable_read(std::mem::take(cbuf).slice_mut(0..), canceller.handle())
-        );
-        monoio::select! {
-            (res, slice) = &mut read => (res, slice, Some(canceller)),
-            _ = idle_end(worker, hot) => {
-                let _canceller = canceller.cancel();
-                let (res, slice) = read.await;
-                (res, slice, None)
-            }
-        }
-    };
-    *cbuf = slice.into_inner();
-    let cancelled = unused.is_none();
-    if let Some(canceller) = unused {
-        CANCELLERS.with_borrow_mut(|spare| {
-            if spare.len() < SPARE_CANCELLERS {
-                spare.push(canceller);
-            }
-        });
-    }
-    match res {
-        Ok(0) => return false,
-        Ok(_) => return true,
-        Err(_) if !cancelled || worker.is_closing_idle() => return false,
-        Err(_) => {}
-    }
-    worker.give_buffer(std::mem::take(cbuf));
-    worker.give_buffer(std::mem::take(sbuf));
-    worker.give_head(std::mem::take(head));
-    let cold = fe.timeout_http_keep_alive.saturating_sub(hot);
-    let ready = monoio::select! {
-        r = timer::within(cold, client.readable(false)) => matches!(r, Ok(Ok(()))),
-        _ = worker.until_closing_idle() => false,
-    };
-    *cbuf = worker.take_buffer();
-    *sbuf = worker.take_buffer();
-    *head = worker.take_head();
-    ready
-}
-
-/// The end of the armed wait: `hot` has passed, or the worker is stopping.
-async fn idle_end(worker: &Worker, hot: Duration) {
-    monoio::select! {
-        _ = timer::sleep(hot) => {}
-        _ = worker.until_closing_idle() => {}
-    }
-}
 
 /// Read until a whole request head is in `cbuf`, then parse, validate and route it, and
 /// write the head for the server into `head`. `Ok(None)`: the client closed or stayed
@@ -243,9 +139,7 @@ fn parse_and_route(
     if max_body > 0 && matches!(req.framing, BodyFraming::Length(n) if n > max_body) {
         return Err(HttpError::PayloadTooLarge);
     }
-    let mut action = route(fe, req.host, req.path());
-    let (mut tracked, mut rule, mut written) = (Slots::default(), None, false);
-    let (slot, conn, tls_version) = rc;
+    let (_, conn, tls_version) = rc;
     let facts = Facts {
         tls_version,
         sni: conn.sni.as_deref(),
@@ -260,33 +154,8 @@ fn parse_and_route(
         ..Facts::connection(peer.ip(), conn.dst_port)
     };
     let keep = req.keep_alive && req.framing == BodyFraming::Length(0);
-    if fe.rules.is_some() {
-        let upstream = |head: &mut Vec<u8>| {
-            req.write_upstream_head(head, peer.ip(), forwarding(fe, peer.ip(), tls));
-        };
-        let d = rules::on_request(
-            worker,
-            slot,
-            fe,
-            &conn.state,
-            &facts,
-            head,
-            keep,
-            &action,
-            upstream,
-        );
-        (tracked, rule, written) = (d.tracked, d.rule, d.written);
-        match (d.answer, d.backend) {
-            (Some(a), _) => action = Action::Answer(a),
-            (None, Some(b)) if !matches!(action, Action::Redirect(_)) => {
-                action = Action::Backend(b)
-            }
-            _ => {}
-        }
-    }
-    if matches!(action, Action::Backend(_)) && !written {
-        req.write_upstream_head(head, peer.ip(), forwarding(fe, peer.ip(), tls));
-    }
+    let (mut action, tracked, rule) =
+        frontend_route(worker, fe, rc, &facts, &req, peer, tls, head, keep);
     // The backend's own rules, once it is chosen (HAProxy's order).
     let mut use_server = None;
     if let Action::Backend(b) = action {
@@ -298,26 +167,7 @@ fn parse_and_route(
         }
     }
     let (sticky, compress, hash) = match action {
-        Action::Backend(b) => worker.with_backend_config(b, |b| {
-            let fields = req
-                .headers
-                .iter()
-                .filter(|h| h.name.eq_ignore_ascii_case("cookie"));
-            let mut sticky = persist::on_request(b, fields.map(|h| h.value), head);
-            // `use_server` comes before the persistence cookie.
-            sticky.server = use_server.or(sticky.server);
-            let hash = crate::lb::hashing::request_hash(
-                b.balance,
-                &b.hash,
-                req.target.as_bytes(),
-                |name| field(req.headers, name),
-            );
-            (
-                sticky,
-                super::compress::on_request(fe, b, req.headers, head),
-                hash,
-            )
-        }),
+        Action::Backend(b) => backend_request(worker, fe, b, &req, head, use_server),
         _ => (Sticky::default(), None, None),
     };
     Ok(Some(Parsed {
@@ -338,6 +188,87 @@ fn parse_and_route(
         compress,
         hash,
     }))
+}
+
+/// Where the frontend sends `req`: its route, then its request rules when it has any
+/// (an answer they give replaces the route, and so does a backend they pick unless the
+/// route redirects), with the entries the rules track it in and the rule that decided.
+/// When it goes to a backend, the head for the server is in `head` (the rules may have
+/// written and edited it). `tls`: the client came over TLS.
+#[allow(clippy::too_many_arguments)]
+fn frontend_route(
+    worker: &Worker,
+    fe: &Frontend,
+    (slot, conn, _): RuleCtx<'_>,
+    facts: &Facts<'_>,
+    req: &Request<'_, '_>,
+    peer: SocketAddr,
+    tls: bool,
+    head: &mut Vec<u8>,
+    keep: bool,
+) -> (Action, Slots, Option<usize>) {
+    let mut action = route(fe, req.host, req.path());
+    let (mut tracked, mut rule, mut written) = (Slots::default(), None, false);
+    if fe.rules.is_some() {
+        let upstream = |head: &mut Vec<u8>| {
+            req.write_upstream_head(head, peer.ip(), forwarding(fe, peer.ip(), tls));
+        };
+        let d = rules::on_request(
+            worker,
+            slot,
+            fe,
+            &conn.state,
+            facts,
+            head,
+            keep,
+            &action,
+            upstream,
+        );
+        (tracked, rule, written) = (d.tracked, d.rule, d.written);
+        match (d.answer, d.backend) {
+            (Some(a), _) => action = Action::Answer(a),
+            (None, Some(b)) if !matches!(action, Action::Redirect(_)) => {
+                action = Action::Backend(b)
+            }
+            _ => {}
+        }
+    }
+    if matches!(action, Action::Backend(_)) && !written {
+        req.write_upstream_head(head, peer.ip(), forwarding(fe, peer.ip(), tls));
+    }
+    (action, tracked, rule)
+}
+
+/// What backend `b` keeps of a request sent to it: the server its persistence cookie
+/// names (after `use_server`, which comes first), the coding its response may be
+/// compressed with, and its key hash for `uri`, `url_param` or `hdr` balancing. The
+/// cookie and compression may edit the server's head in `head`.
+fn backend_request(
+    worker: &Worker,
+    fe: &Frontend,
+    b: usize,
+    req: &Request<'_, '_>,
+    head: &mut Vec<u8>,
+    use_server: Option<usize>,
+) -> (Sticky, Option<crate::http::compress::Coding>, Option<u32>) {
+    worker.with_backend_config(b, |b| {
+        let fields = req
+            .headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case("cookie"));
+        let mut sticky = persist::on_request(b, fields.map(|h| h.value), head);
+        // `use_server` comes before the persistence cookie.
+        sticky.server = use_server.or(sticky.server);
+        let hash =
+            crate::lb::hashing::request_hash(b.balance, &b.hash, req.target.as_bytes(), |name| {
+                field(req.headers, name)
+            });
+        (
+            sticky,
+            super::compress::on_request(fe, b, req.headers, head),
+            hash,
+        )
+    })
 }
 
 /// The value of the first header field called `name`.

@@ -31,6 +31,7 @@
 //! | `exchange_duplex.rs` | its request body streamed to an HTTP/2 server while the response comes back (a child of `exchange.rs`) |
 //! | `http_sizes.rs` | tests only: the size of the futures a request's session is made of (a child of `http.rs`) |
 //! | `http_heads.rs` | reading request and response heads, waiting for the next request, error responses |
+//! | `http_keepalive.rs` | waiting for the next request on a keep-alive connection (a child of `http_heads.rs`) |
 //! | `body.rs` | streaming a message body through one bounded buffer |
 //! | `timer.rs` | timeouts on a session's waits with no timer inside the waiting future (monoio's is 128-byte aligned) |
 //! | `compress.rs` | response compression: negotiate, decide on the head, stream the body through a pooled encoder |

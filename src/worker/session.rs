@@ -7,8 +7,9 @@ use std::rc::Rc;
 use super::access::Record;
 use super::backend::{Outcome, Settings};
 use super::error::SessionError;
+use super::local::Flag;
 use super::preamble::{forward_hello, read_hello, sni_backend, Origin};
-use super::relay::{relay, Timeouts};
+use super::relay::{relay, RelayStats, Timeouts};
 use super::sends::Reuse;
 use super::splice::relay_plain;
 use super::state::Worker;
@@ -63,27 +64,17 @@ pub async fn serve_tcp(
         )));
     };
     rec.backend = Some(backend);
-    let facts = crate::rules::Facts {
-        tls_version: tls.map(|t| t.0),
-        ..crate::rules::Facts::connection(peer.ip(), dst_port)
-    };
     let to = To {
         backend,
         peer,
         // `use_server` rules of the backend, if any.
-        sticky: super::rules_backend::use_server(&worker, backend, &facts),
+        sticky: use_server(&worker, backend, peer, tls, dst_port),
         hash: None,
     };
     let connected = connect(&worker, to, Reuse::Never, None, origin.as_ref()).await;
     let (lease, mut server, _) = match connected {
         Ok(c) => c,
-        Err(e) => {
-            worker.give_buffer(buffers.0);
-            worker.give_buffer(buffers.1);
-            rec.ended_by(&e);
-            log_session(&worker, &frontend, &rec);
-            return Err(e);
-        }
+        Err(e) => return fail(&worker, &frontend, &mut rec, buffers, e),
     };
     rec.server = Some(lease.server);
     let connected = started.elapsed();
@@ -96,12 +87,8 @@ pub async fn serve_tcp(
         let (res, b) = forward_hello(&mut server, std::mem::take(&mut buffers.0)).await;
         buffers.0 = b;
         if let Err(source) = res {
-            worker.give_buffer(buffers.0);
-            worker.give_buffer(buffers.1);
             let e = SessionError::Io(super::error::Side::Server, source);
-            rec.ended_by(&e);
-            log_session(&worker, &frontend, &rec);
-            return Err(e);
+            return fail(&worker, &frontend, &mut rec, buffers, e);
         }
         buffers.0.clear();
     }
@@ -113,7 +100,38 @@ pub async fn serve_tcp(
         worker.log_access(&rec, b"");
     }
     let timeouts = tunnel_timeouts(&frontend, &worker.backend_settings(backend));
-    // Plain TCP on both sides: bulk moves by splice (see `splice`); TLS is copied.
+    // With `on_marked_down = "shutdown_sessions"`: or until the server is marked down.
+    let kill = worker.kill_flag(backend, lease.server);
+    let result = relay_until_down(kill, client, server, timeouts, buffers).await;
+    drop(lease);
+    finish(&worker, &frontend, rec, result, peer)
+}
+
+/// The server `use_server` rules of `backend` pick for a connection, if any.
+fn use_server(
+    worker: &Worker,
+    backend: usize,
+    peer: SocketAddr,
+    tls: Option<(&'static str, &'static str)>,
+    dst_port: u16,
+) -> Option<usize> {
+    let facts = crate::rules::Facts {
+        tls_version: tls.map(|t| t.0),
+        ..crate::rules::Facts::connection(peer.ip(), dst_port)
+    };
+    super::rules_backend::use_server(worker, backend, &facts)
+}
+
+/// Relay until both sides close. Plain TCP on both sides: bulk moves by splice (see
+/// `splice`); TLS is copied. Or until `kill` is raised, the server being marked down
+/// (both sockets close with the relay; its buffers are not reused).
+async fn relay_until_down(
+    kill: Option<Rc<Flag>>,
+    client: ClientStream,
+    server: ServerStream,
+    timeouts: Timeouts,
+    buffers: (Vec<u8>, Vec<u8>),
+) -> Result<(RelayStats, Vec<u8>, Vec<u8>), SessionError> {
     let relayed = async {
         match (client, server) {
             (ClientStream::Plain(c), ServerStream::Plain(s)) => {
@@ -122,16 +140,40 @@ pub async fn serve_tcp(
             (c, s) => relay(c, s, timeouts, buffers).await,
         }
     };
-    // With `on_marked_down = "shutdown_sessions"`: or until the server is marked down
-    // (both sockets close with the relay; its buffers are not reused).
-    let result = match worker.kill_flag(backend, lease.server) {
+    match kill {
         None => relayed.await,
         Some(flag) => monoio::select! {
             r = relayed => r,
             _ = flag.wait() => Err(marked_down()),
         },
-    };
-    drop(lease);
+    }
+}
+
+/// A session that ends before its relay (with `e`): its record says why, its
+/// access line is written, its buffers go back.
+fn fail(
+    worker: &Worker,
+    frontend: &Frontend,
+    rec: &mut Record,
+    buffers: (Vec<u8>, Vec<u8>),
+    e: SessionError,
+) -> Result<(), SessionError> {
+    worker.give_buffer(buffers.0);
+    worker.give_buffer(buffers.1);
+    rec.ended_by(&e);
+    log_session(worker, frontend, rec);
+    Err(e)
+}
+
+/// The end of a relayed session: its bytes or why it ended in its record, its access
+/// line (unless written at connect), its buffers back to the pool.
+fn finish(
+    worker: &Worker,
+    frontend: &Frontend,
+    mut rec: Record,
+    result: Result<(RelayStats, Vec<u8>, Vec<u8>), SessionError>,
+    peer: SocketAddr,
+) -> Result<(), SessionError> {
     match &result {
         Ok((stats, _, _)) => {
             rec.bytes_in += stats.to_server;
@@ -140,7 +182,7 @@ pub async fn serve_tcp(
         Err(e) => rec.ended_by(e),
     }
     if !rec.asap {
-        log_session(&worker, &frontend, &rec);
+        log_session(worker, frontend, &rec);
     }
     match result {
         Ok((stats, b0, b1)) => {

@@ -1,5 +1,7 @@
 //! The commands: the Ansible set, levels and prompt, disable health/agent, set server addr.
 
+use std::net::SocketAddr;
+
 use super::*;
 
 #[test]
@@ -11,8 +13,17 @@ fn ansible_commands_move_traffic() {
     let front = r.addr();
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o660);
+    stat_has_every_row(&path);
+    maint_then_ready(&path, front);
+    weights(&path, front);
+    drain(&path, front, &a, &b);
+    counters(&path, &a, &b);
+    errors_and_info(&path, &r);
+}
 
-    let stat = socat(&path, "show stat\n");
+/// `show stat`: the header, a FRONTEND row, a row per server, a BACKEND row.
+fn stat_has_every_row(path: &Path) {
+    let stat = socat(path, "show stat\n");
     let lines: Vec<&str> = stat.lines().collect();
     assert!(
         lines[0].starts_with("# pxname,svname,qcur,qmax,scur,"),
@@ -31,28 +42,32 @@ fn ansible_commands_move_traffic() {
         stat.ends_with("\n\n"),
         "an answer ends with a blank line: {stat:?}"
     );
+}
 
-    // Ansible's `state: disabled` (maint), then `enabled`.
-    assert_eq!(socat(&path, "disable server app/a\n"), "\n");
+/// Ansible's `state: disabled` (maint), then `enabled`.
+fn maint_then_ready(path: &Path, front: SocketAddr) {
+    assert_eq!(socat(path, "disable server app/a\n"), "\n");
     assert_eq!(spread(front, 8).get("b"), Some(&8));
-    let stat = socat(&path, "show stat\n");
+    let stat = socat(path, "show stat\n");
     let row = stat.lines().find(|l| l.starts_with("app,a,")).unwrap();
     assert_eq!(row.split(',').nth(17), Some("MAINT"), "{row}");
-    assert_eq!(socat(&path, "enable server app/a\n"), "\n");
+    assert_eq!(socat(path, "enable server app/a\n"), "\n");
     let seen = spread(front, 8);
     assert_eq!(
         (seen.get("a"), seen.get("b")),
         (Some(&4), Some(&4)),
         "{seen:?}"
     );
+}
 
-    // Ansible's `weight:`: 0 takes no new traffic; `get weight` reads it back.
-    assert_eq!(socat(&path, "set weight app/a 0\n"), "\n");
-    assert_eq!(socat(&path, "get weight app/a\n"), "0 (initial 1)\n\n");
+/// Ansible's `weight:`: 0 takes no new traffic; `get weight` reads it back.
+fn weights(path: &Path, front: SocketAddr) {
+    assert_eq!(socat(path, "set weight app/a 0\n"), "\n");
+    assert_eq!(socat(path, "get weight app/a\n"), "0 (initial 1)\n\n");
     assert_eq!(spread(front, 6).get("b"), Some(&6));
-    assert_eq!(socat(&path, "set server app/a weight 100%\n"), "\n");
+    assert_eq!(socat(path, "set server app/a weight 100%\n"), "\n");
     assert_eq!(
-        socat(&path, "get weight app/a; get weight app/b\n"),
+        socat(path, "get weight app/a; get weight app/b\n"),
         "1 (initial 1)\n\n1 (initial 1)\n\n"
     );
     let seen = spread(front, 8);
@@ -61,19 +76,24 @@ fn ansible_commands_move_traffic() {
         (Some(&4), Some(&4)),
         "{seen:?}"
     );
+}
 
-    // Drain through `set server`, and the state file's view of it.
-    assert_eq!(socat(&path, "set server app/b state drain\n"), "\n");
+/// Drain through `set server`, and the state file's view of it.
+fn drain(path: &Path, front: SocketAddr, a: &Switch, b: &Switch) {
+    assert_eq!(socat(path, "set server app/b state drain\n"), "\n");
     assert_eq!(spread(front, 4).get("a"), Some(&4));
-    let state = socat(&path, "show servers state app\n");
+    let state = socat(path, "show servers state app\n");
     assert!(
         state.starts_with("1\n# be_id be_name srv_id srv_name"),
         "{state}"
     );
     assert!(state.contains(" app 2 b 127.0.0.1 2 8 1 1 "), "{state}");
     assert!(a.requests() > 0 && b.requests() > 0);
-    // The counters are the workers' (34 requests so far, all answered 200).
-    let stat = socat(&path, "show stat\n");
+}
+
+/// The counters are the workers' (34 requests so far, all answered 200).
+fn counters(path: &Path, a: &Switch, b: &Switch) {
+    let stat = socat(path, "show stat\n");
     let col = |row: &str, name: &str| -> String {
         let header = stat.lines().next().unwrap().trim_start_matches("# ");
         let i = header.split(',').position(|c| c == name).unwrap();
@@ -105,26 +125,25 @@ fn ansible_commands_move_traffic() {
         (col(sb, "status"), col(sb, "addr")),
         ("DRAIN".into(), b.addr.to_string())
     );
+}
 
-    // Errors in HAProxy's words; nothing changed.
+/// Errors in HAProxy's words (nothing changed); `help`, `show info`, `show backend`.
+fn errors_and_info(path: &Path, r: &Ringlb) {
     assert_eq!(
-        socat(&path, "disable server app/zz\n"),
+        socat(path, "disable server app/zz\n"),
         "No such server.\n\n"
     );
+    assert_eq!(socat(path, "set weight nope/a 1\n"), "No such backend.\n\n");
     assert_eq!(
-        socat(&path, "set weight nope/a 1\n"),
-        "No such backend.\n\n"
-    );
-    assert_eq!(
-        socat(&path, "set weight app/a 300\n"),
+        socat(path, "set weight app/a 300\n"),
         "Absolute weight can only be between 0 and 256 inclusive.\n\n"
     );
-    assert!(socat(&path, "frobnicate\n").starts_with("Unknown command"));
-    assert!(socat(&path, "help\n").contains("show servers state"));
-    let info = socat(&path, "show info\n");
+    assert!(socat(path, "frobnicate\n").starts_with("Unknown command"));
+    assert!(socat(path, "help\n").contains("show servers state"));
+    let info = socat(path, "show info\n");
     assert!(info.starts_with("Name: ringlb\nVersion: "), "{info}");
     assert!(info.contains(&format!("Pid: {}\n", r.child.id())), "{info}");
-    assert_eq!(socat(&path, "show backend\n"), "# name\napp\n\n");
+    assert_eq!(socat(path, "show backend\n"), "# name\napp\n\n");
 }
 
 #[test]

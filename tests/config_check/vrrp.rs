@@ -98,106 +98,109 @@ fn an_ipv6_virtual_router_is_one_family() {
     );
 }
 
+/// A change to the `[vrrp]` section (this text replaced by that one) and what its one
+/// error says.
+const VRRP_ERRORS: &[(&str, &str, &str)] = &[
+    (
+        "priority = 150",
+        "priority = 255",
+        "vrrp.priority 255 is out of range 1..=254",
+    ),
+    (
+        "priority = 150",
+        "priority = 0",
+        "vrrp.priority 0 is out of range",
+    ),
+    (
+        "virtual_router_id = 51",
+        "virtual_router_id = 256",
+        "vrrp.virtual_router_id 256",
+    ),
+    (
+        "advert_interval = \"1s\"",
+        "advert_interval = \"41s\"",
+        "whole number of centiseconds",
+    ),
+    (
+        "advert_interval = \"1s\"",
+        "advert_interval = \"15ms\"",
+        "whole number of centiseconds",
+    ),
+    (
+        "\"192.0.2.101\"]",
+        "\"2001:db8::1\"]",
+        "virtual_ips[1]: 2001:db8::1 is not of the family of vrrp.virtual_ips[0] (192.0.2.100): a virtual router is IPv4 or IPv6",
+    ),
+    (
+        "\"192.0.2.101\"]",
+        "\"192.0.2.300\"]",
+        "virtual_ips[1]: \"192.0.2.300\" is not an IPv4",
+    ),
+    (
+        "\"192.0.2.101\"]",
+        "\"192.0.2.100/32\"]",
+        "192.0.2.100 is listed twice",
+    ),
+    (
+        "virtual_ips = [\"192.0.2.100/24\", \"192.0.2.101\"]",
+        "virtual_ips = []",
+        "vrrp.virtual_ips is empty",
+    ),
+    (
+        "[\"192.0.2.2\"]",
+        "[\"224.0.0.18\"]",
+        "unicast_peers[0]: 224.0.0.18 is not a unicast",
+    ),
+    (
+        "interface = \"eth0\"",
+        "interface = \"a-very-long-interface-name\"",
+        "vrrp.interface",
+    ),
+    (
+        "track_weight = 60",
+        "track_weight = 60\nchecksum = \"md5\"",
+        "vrrp.checksum \"md5\"",
+    ),
+    (
+        "track_weight = 60",
+        "track_weight = 60\nnotify = \"relative/script\"",
+        "must be an absolute path",
+    ),
+    (
+        "track_weight = 60",
+        "track_weight = 60\nnotify = \"/nonexistent/on-change\"",
+        "vrrp.notify /nonexistent/on-change",
+    ),
+    (
+        "track_weight = 60",
+        "track_weight = 60\npreempt_delay = \"2000s\"",
+        "at most 1000s",
+    ),
+    (
+        "track_weight = 60",
+        "track_weight = 60\ngarp_master_delay = \"2000s\"",
+        "vrrp.garp_master_delay must be at most 1000s",
+    ),
+    (
+        "track_weight = 60",
+        "track_weight = 60\ngarp_master_repeat = 0",
+        "vrrp.garp_master_repeat",
+    ),
+    (
+        "track_weight = 60",
+        "track_weight = 60\nnotify_master = [\"on-master.sh\", \"MASTER\"]",
+        "vrrp.notify_master \"on-master.sh\" must be an absolute path",
+    ),
+    (
+        "track_weight = 60",
+        "track_weight = 60\nnotify_backup = []",
+        "vrrp.notify_backup is empty",
+    ),
+];
+
 #[test]
 fn vrrp_errors_name_the_key() {
-    let cases = [
-        (
-            "priority = 150",
-            "priority = 255",
-            "vrrp.priority 255 is out of range 1..=254",
-        ),
-        (
-            "priority = 150",
-            "priority = 0",
-            "vrrp.priority 0 is out of range",
-        ),
-        (
-            "virtual_router_id = 51",
-            "virtual_router_id = 256",
-            "vrrp.virtual_router_id 256",
-        ),
-        (
-            "advert_interval = \"1s\"",
-            "advert_interval = \"41s\"",
-            "whole number of centiseconds",
-        ),
-        (
-            "advert_interval = \"1s\"",
-            "advert_interval = \"15ms\"",
-            "whole number of centiseconds",
-        ),
-        (
-            "\"192.0.2.101\"]",
-            "\"2001:db8::1\"]",
-            "virtual_ips[1]: 2001:db8::1 is not of the family of vrrp.virtual_ips[0] (192.0.2.100): a virtual router is IPv4 or IPv6",
-        ),
-        (
-            "\"192.0.2.101\"]",
-            "\"192.0.2.300\"]",
-            "virtual_ips[1]: \"192.0.2.300\" is not an IPv4",
-        ),
-        (
-            "\"192.0.2.101\"]",
-            "\"192.0.2.100/32\"]",
-            "192.0.2.100 is listed twice",
-        ),
-        (
-            "virtual_ips = [\"192.0.2.100/24\", \"192.0.2.101\"]",
-            "virtual_ips = []",
-            "vrrp.virtual_ips is empty",
-        ),
-        (
-            "[\"192.0.2.2\"]",
-            "[\"224.0.0.18\"]",
-            "unicast_peers[0]: 224.0.0.18 is not a unicast",
-        ),
-        (
-            "interface = \"eth0\"",
-            "interface = \"a-very-long-interface-name\"",
-            "vrrp.interface",
-        ),
-        (
-            "track_weight = 60",
-            "track_weight = 60\nchecksum = \"md5\"",
-            "vrrp.checksum \"md5\"",
-        ),
-        (
-            "track_weight = 60",
-            "track_weight = 60\nnotify = \"relative/script\"",
-            "must be an absolute path",
-        ),
-        (
-            "track_weight = 60",
-            "track_weight = 60\nnotify = \"/nonexistent/on-change\"",
-            "vrrp.notify /nonexistent/on-change",
-        ),
-        (
-            "track_weight = 60",
-            "track_weight = 60\npreempt_delay = \"2000s\"",
-            "at most 1000s",
-        ),
-        (
-            "track_weight = 60",
-            "track_weight = 60\ngarp_master_delay = \"2000s\"",
-            "vrrp.garp_master_delay must be at most 1000s",
-        ),
-        (
-            "track_weight = 60",
-            "track_weight = 60\ngarp_master_repeat = 0",
-            "vrrp.garp_master_repeat",
-        ),
-        (
-            "track_weight = 60",
-            "track_weight = 60\nnotify_master = [\"on-master.sh\", \"MASTER\"]",
-            "vrrp.notify_master \"on-master.sh\" must be an absolute path",
-        ),
-        (
-            "track_weight = 60",
-            "track_weight = 60\nnotify_backup = []",
-            "vrrp.notify_backup is empty",
-        ),
-    ];
-    for (from, to, expected) in cases {
+    for &(from, to, expected) in VRRP_ERRORS {
         let text = format!("{BASE}{}", VRRP.replace(from, to));
         assert_ne!(text, format!("{BASE}{VRRP}"), "{from} not in the section");
         let e = only_error(&text);

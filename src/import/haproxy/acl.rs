@@ -140,6 +140,8 @@ pub fn regex_escape(v: &str) -> String {
     out
 }
 
+/// The ringlb ACL kind (its key) and value for fetch `base` (its argument `arg`),
+/// matched with `-m m` against `values`, or the `-f` pattern `file`.
 fn kind(
     base: &str,
     arg: Option<&str>,
@@ -147,22 +149,11 @@ fn kind(
     values: &[String],
     file: Option<String>,
 ) -> Result<(String, Value), String> {
-    let need = |ok: bool| {
-        if ok {
-            Ok(())
-        } else {
-            Err("no values".to_string())
-        }
-    };
-    let header_name = arg.map(|a| a.split(',').next().unwrap_or(a).trim().to_string());
-    let k = |s: &str| s.to_string();
-    Ok(match (base, m) {
+    let found = match (base, m) {
         ("src", "" | "ip") => match file {
-            Some(f) => (k("src_file"), Value::str(f)),
-            None => {
-                need(!values.is_empty())?;
-                (k("src"), strs(values))
-            }
+            Some(f) => Some(("src_file", Value::str(f))),
+            None if values.is_empty() => return Err("no values".to_string()),
+            None => Some(("src", strs(values))),
         },
         _ if file.is_some() => return Err("-f pattern files are supported for src only".into()),
         ("dst_port", "" | "int") => {
@@ -170,18 +161,40 @@ fn kind(
                 .iter()
                 .map(|v| v.parse::<i64>().map(Value::Int))
                 .collect();
-            (
-                k("dst_port"),
-                Value::Arr(ports.map_err(|_| "port ranges are not supported".to_string())?),
-            )
+            let ports = ports.map_err(|_| "port ranges are not supported".to_string())?;
+            Some(("dst_port", Value::Arr(ports)))
         }
-        ("path", "" | "str") => (k("path"), strs(values)),
-        ("path", "beg") => (k("path_prefix"), strs(values)),
-        ("path", "end") => (k("path_suffix"), strs(values)),
-        ("path", "reg") => (k("path_regex"), strs(values)),
-        ("path", "sub") => (k("path_regex"), regexes(values, escape)),
+        ("hdr" | "fhdr", _) => {
+            return match arg.map(|a| a.split(',').next().unwrap_or(a).trim()) {
+                Some(name) if is_host(name) => host(m, values),
+                Some(name) => header(name, m, values),
+                None => Err(no_kind(base, arg, m)),
+            };
+        }
+        ("always_true", _) => Some((
+            "src",
+            Value::Arr(vec![Value::str("0.0.0.0/0"), Value::str("::/0")]),
+        )),
+        _ => path_kind(base, m, values)
+            .or_else(|| tls_kind(base, m, values))
+            .or_else(|| request_kind(base, arg, m, values)),
+    };
+    match found {
+        Some((key, value)) => Ok((key.to_string(), value)),
+        None => Err(no_kind(base, arg, m)),
+    }
+}
+
+/// The kind for a fetch of the request's path (`path`, `url`, `base`), if it has one.
+fn path_kind(base: &str, m: &str, values: &[String]) -> Option<(&'static str, Value)> {
+    Some(match (base, m) {
+        ("path", "" | "str") => ("path", strs(values)),
+        ("path", "beg") => ("path_prefix", strs(values)),
+        ("path", "end") => ("path_suffix", strs(values)),
+        ("path", "reg") => ("path_regex", strs(values)),
+        ("path", "sub") => ("path_regex", regexes(values, escape)),
         ("path", "dir") => (
-            k("path_regex"),
+            "path_regex",
             regexes(values, |v| format!("(^|/){}(/|$)", escape(v))),
         ),
         ("url" | "base", "beg")
@@ -189,63 +202,78 @@ fn kind(
                 .iter()
                 .all(|v| !v.contains('?') && v.starts_with('/')) =>
         {
-            (k("path_prefix"), strs(values))
+            ("path_prefix", strs(values))
         }
-        ("hdr" | "fhdr", _) if header_name.as_deref().is_some_and(is_host) => host(m, values)?,
-        ("hdr" | "fhdr", _) if header_name.is_some() => {
-            header(&header_name.unwrap_or_default(), m, values)?
-        }
-        ("method", "" | "str") => (k("method"), strs(values)),
-        ("ssl_fc_sni" | "ssl_fc_servername", "" | "str") => (k("sni"), strs(values)),
-        ("ssl_fc_sni" | "ssl_fc_servername", "end") => (k("sni_suffix"), strs(values)),
-        ("ssl_sni", "" | "str") => (k("sni-route"), strs(values)),
+        _ => return None,
+    })
+}
+
+/// The kind for a fetch of the connection's TLS (`ssl_fc*`, `ssl_sni`), if it has one.
+fn tls_kind(base: &str, m: &str, values: &[String]) -> Option<(&'static str, Value)> {
+    Some(match (base, m) {
+        ("ssl_fc_sni" | "ssl_fc_servername", "" | "str") => ("sni", strs(values)),
+        ("ssl_fc_sni" | "ssl_fc_servername", "end") => ("sni_suffix", strs(values)),
+        ("ssl_sni", "" | "str") => ("sni-route", strs(values)),
         ("ssl_sni", "end") if values.iter().all(|v| v.starts_with('.')) => {
-            (k("sni-route"), regexes(values, |v| format!("*{v}")))
+            ("sni-route", regexes(values, |v| format!("*{v}")))
         }
         ("ssl_fc", "" | "bool") if values.is_empty() => (
-            k("tls_version"),
+            "tls_version",
             Value::Arr(vec![Value::str("TLSv1.2"), Value::str("TLSv1.3")]),
         ),
-        ("ssl_fc_alpn", "" | "str") => (k("alpn"), strs(values)),
-        ("ssl_fc_protocol", "" | "str") => (k("tls_version"), strs(values)),
-        ("ver" | "req_ver", "" | "str") => (k("http_version"), strs(values)),
+        ("ssl_fc_alpn", "" | "str") => ("alpn", strs(values)),
+        ("ssl_fc_protocol", "" | "str") => ("tls_version", strs(values)),
+        _ => return None,
+    })
+}
+
+/// The kind for a fetch of the request's method, version, query parameters, cookies
+/// or credentials, if it has one.
+fn request_kind(
+    base: &str,
+    arg: Option<&str>,
+    m: &str,
+    values: &[String],
+) -> Option<(&'static str, Value)> {
+    Some(match (base, m) {
+        ("method", "" | "str") => ("method", strs(values)),
+        ("ver" | "req_ver", "" | "str") => ("http_version", strs(values)),
         ("url_param" | "urlp", "" | "str" | "found") if arg.is_some() => {
-            (k("query"), named(arg.unwrap_or_default(), m, values))
+            ("query", named(arg.unwrap_or_default(), m, values))
         }
         ("cook", "" | "str" | "found") if arg.is_some() => {
-            (k("cookie"), named(arg.unwrap_or_default(), m, values))
+            ("cookie", named(arg.unwrap_or_default(), m, values))
         }
         ("http_auth", "" | "bool") if arg.is_some() && values.is_empty() => (
-            k("http_auth"),
+            "http_auth",
             Value::Inline(vec![(
                 "userlist".into(),
                 Value::str(arg.unwrap_or_default()),
             )]),
         ),
         ("http_auth_group", "" | "str") if arg.is_some() && !values.is_empty() => (
-            k("http_auth"),
+            "http_auth",
             Value::Inline(vec![
                 ("userlist".into(), Value::str(arg.unwrap_or_default())),
                 ("groups".into(), strs(values)),
             ]),
         ),
-        ("always_true", _) => (
-            k("src"),
-            Value::Arr(vec![Value::str("0.0.0.0/0"), Value::str("::/0")]),
-        ),
-        _ => {
-            let how = if m.is_empty() {
-                String::new()
-            } else {
-                format!(" -m {m}")
-            };
-            let fetch = match arg {
-                Some(a) => format!("{base}({a})"),
-                None => base.to_string(),
-            };
-            return Err(format!("the fetch {fetch}{how} has no ringlb ACL kind"));
-        }
+        _ => return None,
     })
+}
+
+/// Why fetch `base` (its argument `arg`) matched with `-m m` has no ringlb ACL kind.
+fn no_kind(base: &str, arg: Option<&str>, m: &str) -> String {
+    let how = if m.is_empty() {
+        String::new()
+    } else {
+        format!(" -m {m}")
+    };
+    let fetch = match arg {
+        Some(a) => format!("{base}({a})"),
+        None => base.to_string(),
+    };
+    format!("the fetch {fetch}{how} has no ringlb ACL kind")
 }
 
 /// `nbsrv(BACKEND) OP N` → `nbsrv = { backend, below | above | equals }`.
@@ -369,117 +397,5 @@ pub fn predefined(name: &str) -> Option<Vec<String>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn t(line: &str) -> Result<Acl, String> {
-        let w: Vec<String> = line.split(' ').map(String::from).collect();
-        translate("a", &w, "n")
-    }
-
-    fn key_value(line: &str) -> (String, Value) {
-        match t(line).unwrap() {
-            Acl::Table(t) => {
-                let i = &t.items[1];
-                (i.key.clone(), i.value.clone())
-            }
-            Acl::Sni(_) => panic!("sni"),
-        }
-    }
-
-    #[test]
-    fn paths_hosts_and_sources() {
-        assert_eq!(key_value("path_beg /api /v1").0, "path_prefix");
-        assert_eq!(key_value("path -m beg /api").0, "path_prefix");
-        // The whole field, port included, as HAProxy compares it.
-        assert_eq!(
-            key_value("hdr(host) -i example.com"),
-            (
-                "header".to_string(),
-                Value::Inline(vec![
-                    ("name".into(), Value::str("Host")),
-                    ("equals".into(), Value::Arr(vec![Value::str("example.com")])),
-                ])
-            )
-        );
-        assert_eq!(
-            key_value("req.hdr(Host) -m end .example.com").1,
-            Value::Inline(vec![
-                ("name".into(), Value::str("Host")),
-                (
-                    "regex".into(),
-                    Value::Arr(vec![Value::str("\\.example\\.com$")])
-                ),
-            ])
-        );
-        assert_eq!(
-            key_value("hdr_dom(host) -i example.com").1,
-            Value::Arr(vec![Value::str("(^|\\.)example\\.com$")])
-        );
-        assert_eq!(key_value("src 10.0.0.0/8").0, "src");
-        assert_eq!(key_value("src -f /etc/haproxy/allow.lst").0, "src_file");
-        assert_eq!(key_value("ssl_fc").0, "tls_version");
-        assert_eq!(
-            key_value("path_sub a.b").1,
-            Value::Arr(vec![Value::str("a\\.b")])
-        );
-    }
-
-    #[test]
-    fn headers_and_queries() {
-        let (k, v) = key_value("hdr_beg(User-Agent) curl/");
-        assert_eq!(k, "header");
-        assert_eq!(
-            v,
-            Value::Inline(vec![
-                ("name".into(), Value::str("User-Agent")),
-                ("prefix".into(), Value::Arr(vec![Value::str("curl/")]))
-            ])
-        );
-        assert_eq!(key_value("url_param(debug) 1").0, "query");
-        assert_eq!(key_value("req.cook(beta) -m found").0, "cookie");
-    }
-
-    #[test]
-    fn sni_routes_and_refusals() {
-        assert_eq!(
-            t("req.ssl_sni -i a.example.com"),
-            Ok(Acl::Sni(vec!["a.example.com".into()]))
-        );
-        assert_eq!(
-            t("req_ssl_sni -m end .example.com"),
-            Ok(Acl::Sni(vec!["*.example.com".into()]))
-        );
-        assert!(t("nbsrv() lt 1").is_err());
-        assert!(t("nbsrv(app) ne 1").is_err());
-        assert!(t("nbsrv(app) ge 0").is_err());
-        assert!(t("hdr_cnt(host) gt 1").is_err());
-        assert!(t("path -f list").is_err());
-    }
-
-    #[test]
-    fn nbsrv_comparisons() {
-        let nb = |line: &str| match key_value(line) {
-            (k, Value::Inline(kv)) if k == "nbsrv" => kv,
-            other => panic!("{other:?}"),
-        };
-        let kv = |b: &str, k: &str, n: i64| {
-            vec![
-                ("backend".to_string(), Value::str(b)),
-                (k.to_string(), Value::Int(n)),
-            ]
-        };
-        assert_eq!(nb("nbsrv(app) lt 1"), kv("app", "below", 1));
-        assert_eq!(nb("nbsrv(app) le 1"), kv("app", "below", 2));
-        assert_eq!(nb("nbsrv(be2) ge 2"), kv("be2", "above", 1));
-        assert_eq!(nb("nbsrv(app) gt 0"), kv("app", "above", 0));
-        assert_eq!(nb("nbsrv(app) eq 3"), kv("app", "equals", 3));
-        assert_eq!(nb("nbsrv(app) 0"), kv("app", "equals", 0));
-    }
-
-    #[test]
-    fn predefined_acls() {
-        assert_eq!(predefined("METH_POST").unwrap(), ["method", "POST"]);
-        assert!(predefined("WAIT_END").is_none());
-    }
-}
+#[path = "acl_tests.rs"]
+mod tests;

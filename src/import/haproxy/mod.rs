@@ -12,7 +12,7 @@
 //! - `server.rs`: `server`, `default-server`, `server-template`, `cookie`.
 //! - `balance.rs`: `balance` (and its arguments), `hash-type` → `balance`, `[backend.hash]`.
 //! - `checks.rs`: `option httpchk`, `http-check`, `tcp-check`, `redis-check`.
-//! - `acl.rs`: ACL fetches → `[[frontend.acl]]` kinds.
+//! - `acl.rs`: ACL fetches → `[[frontend.acl]]` kinds (`acl_tests.rs`).
 //! - `rules.rs`: ACL lines, conditions, `http-request` rules (`rules_tests.rs`).
 //! - `rules_redirect.rs`: `redirect` lines, the redirect/return arguments of `http-request`.
 //! - `rules_response.rs`: `http-response` rules, those after the response, error files.

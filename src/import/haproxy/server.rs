@@ -143,112 +143,135 @@ fn options(
         let opt = words[i].as_str();
         let arg = words.get(i + 1).map(String::as_str).unwrap_or("");
         i += if FLAGS.contains(&opt) { 1 } else { 2 };
-        let note = src.cite();
-        let set = |t: &mut Table, k: &str, v: Value| t.set(k, v, note.clone());
         let int = arg.parse::<i64>().ok();
-        match (opt, int) {
-            (o, _) if tls_opts::OPTIONS.contains(&o) => {
-                if let Some(why) = tls_opts::option(opts, o, arg, src, "server", cx) {
-                    t.notes.push(format!("{note} ({o}: {why})"));
-                }
+        if tls_opts::OPTIONS.contains(&opt) {
+            if let Some(why) = tls_opts::option(opts, opt, arg, src, "server", cx) {
+                t.notes.push(format!("{} ({opt}: {why})", src.cite()));
             }
-            ("check", _) => set(t, "check", Value::Bool(true)),
-            ("no-check", _) => set(t, "check", Value::Bool(false)),
-            ("backup", _) => set(t, "backup", Value::Bool(true)),
-            ("disabled", _) => set(t, "disabled", Value::Bool(true)),
-            ("enabled", _) => set(t, "disabled", Value::Bool(false)),
-            ("no-backup", _) => set(t, "backup", Value::Bool(false)),
-            ("weight", Some(n)) => set(t, "weight", Value::Int(n)),
-            ("maxconn", Some(n)) => set(t, "max_connections", Value::Int(n)),
-            ("minconn", Some(n)) => set(t, "min_connections", Value::Int(n)),
-            ("ssl", _) => set(t, "tls", Value::Bool(true)),
-            ("no-ssl", _) => set(t, "tls", Value::Bool(false)),
-            ("verify", _) if arg == "none" => set(t, "verify", Value::Bool(false)),
-            ("verify", _) if arg == "required" => set(t, "verify", Value::Bool(true)),
-            ("ca-file", _) => set(
-                t,
-                "ca_file",
-                Value::str(values::under(cx.g.ca_base.as_deref(), arg)),
+        } else if let Some((key, value)) = server_key(opt, arg, int, cx) {
+            t.set(key, value, src.cite());
+        } else {
+            other_option(opt, arg, int, src, t, be, cx);
+        }
+    }
+}
+
+/// The key and value of the server's table that option `opt` (its argument `arg`,
+/// `int` if a number) sets, when that is all it does.
+fn server_key(opt: &str, arg: &str, int: Option<i64>, cx: &Cx) -> Option<(&'static str, Value)> {
+    Some(match (opt, int) {
+        ("check", _) => ("check", Value::Bool(true)),
+        ("no-check", _) => ("check", Value::Bool(false)),
+        ("backup", _) => ("backup", Value::Bool(true)),
+        ("disabled", _) => ("disabled", Value::Bool(true)),
+        ("enabled", _) => ("disabled", Value::Bool(false)),
+        ("no-backup", _) => ("backup", Value::Bool(false)),
+        ("weight", Some(n)) => ("weight", Value::Int(n)),
+        ("maxconn", Some(n)) => ("max_connections", Value::Int(n)),
+        ("minconn", Some(n)) => ("min_connections", Value::Int(n)),
+        ("ssl", _) => ("tls", Value::Bool(true)),
+        ("no-ssl", _) => ("tls", Value::Bool(false)),
+        ("verify", _) if arg == "none" => ("verify", Value::Bool(false)),
+        ("verify", _) if arg == "required" => ("verify", Value::Bool(true)),
+        ("ca-file", _) => (
+            "ca_file",
+            Value::str(values::under(cx.g.ca_base.as_deref(), arg)),
+        ),
+        ("sni", _) if arg.starts_with("str(") && arg.ends_with(')') => {
+            ("sni", Value::str(&arg[4..arg.len() - 1]))
+        }
+        ("check-ssl", _) => ("check_tls", Value::Bool(true)),
+        ("no-check-ssl", _) => ("check_tls", Value::Bool(false)),
+        ("check-sni", _) => ("check_sni", Value::str(arg)),
+        ("port", Some(n)) => ("check_port", Value::Int(n)),
+        ("addr", _) => ("check_addr", Value::str(arg)),
+        ("send-proxy", _) => ("send_proxy", Value::str("v1")),
+        ("send-proxy-v2" | "send-proxy-v2-ssl" | "send-proxy-v2-ssl-cn", _) => {
+            ("send_proxy", Value::str("v2"))
+        }
+        ("no-send-proxy", _) => ("send_proxy", Value::str("none")),
+        ("check-send-proxy", _) => ("check_send_proxy", Value::Bool(true)),
+        ("cookie", _) => ("cookie", Value::str(arg)),
+        ("agent-check", _) => ("agent_check", Value::Bool(true)),
+        ("no-agent-check", _) => ("agent_check", Value::Bool(false)),
+        ("agent-port", Some(n)) => ("agent_port", Value::Int(n)),
+        ("agent-addr", _) => ("agent_addr", Value::str(arg)),
+        ("agent-send", _) => ("agent_send", Value::str(arg)),
+        ("resolve-prefer", _) => ("resolve_prefer", Value::str(arg)),
+        ("proto", _) if arg == "h2" || arg == "h1" => ("proto", Value::str(arg)),
+        ("check-proto", _) if arg == "h2" || arg == "h1" => (CHECK_PROTO, Value::str(arg)),
+        _ => return None,
+    })
+}
+
+/// A server option that is more than one key of the server's table: a time to
+/// convert, a key of the backend or of its check, a note, or what ringlb lacks.
+fn other_option(
+    opt: &str,
+    arg: &str,
+    int: Option<i64>,
+    src: &Src,
+    t: &mut Table,
+    be: &mut Be,
+    cx: &mut Cx,
+) {
+    let note = src.cite();
+    match (opt, int) {
+        ("slowstart", _) | ("agent-inter", _) => match values::duration(arg) {
+            Some(d) => t.set(
+                if opt == "slowstart" {
+                    "slow_start"
+                } else {
+                    "agent_interval"
+                },
+                Value::str(d),
+                note,
             ),
-            ("sni", _) if arg.starts_with("str(") && arg.ends_with(')') => {
-                set(t, "sni", Value::str(&arg[4..arg.len() - 1]))
-            }
-            ("check-ssl", _) => set(t, "check_tls", Value::Bool(true)),
-            ("no-check-ssl", _) => set(t, "check_tls", Value::Bool(false)),
-            ("check-sni", _) => set(t, "check_sni", Value::str(arg)),
-            ("port", Some(n)) => set(t, "check_port", Value::Int(n)),
-            ("addr", _) => set(t, "check_addr", Value::str(arg)),
-            ("send-proxy", _) => set(t, "send_proxy", Value::str("v1")),
-            ("send-proxy-v2" | "send-proxy-v2-ssl" | "send-proxy-v2-ssl-cn", _) => {
-                set(t, "send_proxy", Value::str("v2"))
-            }
-            ("no-send-proxy", _) => set(t, "send_proxy", Value::str("none")),
-            ("check-send-proxy", _) => set(t, "check_send_proxy", Value::Bool(true)),
-            ("cookie", _) => set(t, "cookie", Value::str(arg)),
-            ("agent-check", _) => set(t, "agent_check", Value::Bool(true)),
-            ("no-agent-check", _) => set(t, "agent_check", Value::Bool(false)),
-            ("agent-port", Some(n)) => set(t, "agent_port", Value::Int(n)),
-            ("agent-addr", _) => set(t, "agent_addr", Value::str(arg)),
-            ("agent-send", _) => set(t, "agent_send", Value::str(arg)),
-            ("resolve-prefer", _) => set(t, "resolve_prefer", Value::str(arg)),
-            ("slowstart", _) | ("agent-inter", _) => match values::duration(arg) {
-                Some(d) => set(
-                    t,
-                    if opt == "slowstart" {
-                        "slow_start"
-                    } else {
-                        "agent_interval"
-                    },
-                    Value::str(d),
-                ),
+            None => cx.led.lost_part(
+                src,
+                format!("server {opt}"),
+                format!("{arg:?} is not a time"),
+            ),
+        },
+        ("resolvers", _) => resolvers(arg, src, t, cx),
+        ("inter" | "fastinter" | "downinter", _) => {
+            let key = match opt {
+                "inter" => "interval",
+                "fastinter" => "fast_interval",
+                _ => "down_interval",
+            };
+            match values::duration(arg) {
+                Some(d) => check_key(be, key, Value::str(d), src, opt, cx),
                 None => cx.led.lost_part(
                     src,
                     format!("server {opt}"),
                     format!("{arg:?} is not a time"),
                 ),
-            },
-            ("resolvers", _) => resolvers(arg, src, t, cx),
-            ("inter" | "fastinter" | "downinter", _) => {
-                let key = match opt {
-                    "inter" => "interval",
-                    "fastinter" => "fast_interval",
-                    _ => "down_interval",
-                };
-                match values::duration(arg) {
-                    Some(d) => check_key(be, key, Value::str(d), src, opt, cx),
-                    None => cx.led.lost_part(
-                        src,
-                        format!("server {opt}"),
-                        format!("{arg:?} is not a time"),
-                    ),
-                }
             }
-            ("rise" | "fall", Some(n)) => check_key(be, opt, Value::Int(n), src, opt, cx),
-            ("observe", _) => be.observe = true,
-            ("error-limit", Some(n)) => be.main.set("error_limit", Value::Int(n), note.clone()),
-            ("proto", _) if arg == "h2" || arg == "h1" => set(t, "proto", Value::str(arg)),
-            ("check-proto", _) if arg == "h2" || arg == "h1" => set(t, CHECK_PROTO, Value::str(arg)),
-            ("alpn", _) => alpn(arg, src, t, cx),
-            ("on-marked-down", _) if arg == "shutdown-sessions" => t.set(
-                "on_marked_down",
-                Value::str("shutdown_sessions"),
-                src.differs("ringlb ends the server's TCP-mode sessions; in HTTP mode a request in flight finishes, and idle connections to the server close"),
-            ),
-            ("on-error", _) if arg == "mark-down" => match be.main.get("error_limit") {
-                Some(_) => be.main.cite("error_limit", note.clone()),
-                None => t.notes.push(format!("{note} (on-error mark-down: what ringlb's backend error_limit does when errors reach it)")),
-            },
-            ("id" | "init-addr", _) => {
-                match same(opt, arg) {
-                    Some(why) => t.notes.push(format!("{note} ({opt}: {why})")),
-                    None => cx.led.lost_part(src, format!("server {opt} {arg}"), "no ringlb equivalent"),
-                }
+        }
+        ("rise" | "fall", Some(n)) => check_key(be, opt, Value::Int(n), src, opt, cx),
+        ("observe", _) => be.observe = true,
+        ("error-limit", Some(n)) => be.main.set("error_limit", Value::Int(n), note),
+        ("alpn", _) => alpn(arg, src, t, cx),
+        ("on-marked-down", _) if arg == "shutdown-sessions" => t.set(
+            "on_marked_down",
+            Value::str("shutdown_sessions"),
+            src.differs("ringlb ends the server's TCP-mode sessions; in HTTP mode a request in flight finishes, and idle connections to the server close"),
+        ),
+        ("on-error", _) if arg == "mark-down" => match be.main.get("error_limit") {
+            Some(_) => be.main.cite("error_limit", note),
+            None => t.notes.push(format!("{note} (on-error mark-down: what ringlb's backend error_limit does when errors reach it)")),
+        },
+        ("id" | "init-addr", _) => {
+            match same(opt, arg) {
+                Some(why) => t.notes.push(format!("{note} ({opt}: {why})")),
+                None => cx.led.lost_part(src, format!("server {opt} {arg}"), "no ringlb equivalent"),
             }
-            ("maxqueue", _) => be.maxqueue.push(src.clone()),
-            _ => {
-                let why = differs(opt).unwrap_or("no ringlb equivalent");
-                cx.led.lost_part(src, format!("server {opt}"), why)
-            }
+        }
+        ("maxqueue", _) => be.maxqueue.push(src.clone()),
+        _ => {
+            let why = differs(opt).unwrap_or("no ringlb equivalent");
+            cx.led.lost_part(src, format!("server {opt}"), why)
         }
     }
 }
