@@ -4,11 +4,12 @@
 //! `connection` names). `content-length` stays when the body is length-delimited.
 
 use bytes::Bytes;
-use http_types::header::{HeaderMap, HeaderName, HeaderValue};
+use http_types::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http_types::{Response, StatusCode};
 
 use super::super::headers::{dropped_by_connection, is_hop_by_hop};
 use super::super::BodyFraming;
+use super::names::{known, Known};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ResponseError {
@@ -41,18 +42,29 @@ pub fn to_h2(
     let connection = headers
         .iter()
         .any(|h| h.name.eq_ignore_ascii_case("connection"));
+    let length = matches!(framing, BodyFraming::Length(_));
     for h in headers {
         let name = h.name;
-        let dropped = is_hop_by_hop(name)
-            || name.eq_ignore_ascii_case("transfer-encoding")
-            || (name.eq_ignore_ascii_case("content-length")
-                && !matches!(framing, BodyFraming::Length(_)))
-            || (connection && dropped_by_connection(headers, name));
-        if dropped {
-            continue;
-        }
-        // Names are lower-cased here (HTTP/2 requires it).
-        let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| ResponseError::Field)?;
+        // The names met most are known from a table, with what they are; the others
+        // are looked at and parsed in full. (Names are lower-cased either way: HTTP/2
+        // requires it.)
+        let n = match known(name.as_bytes()) {
+            Some(Known::Hop) => continue,
+            Some(Known::ContentLength) if !length => continue,
+            Some(Known::ContentLength) => header::CONTENT_LENGTH,
+            Some(Known::Field(n)) if !(connection && dropped_by_connection(headers, name)) => n,
+            Some(Known::Field(_)) => continue,
+            None => {
+                let dropped = is_hop_by_hop(name)
+                    || name.eq_ignore_ascii_case("transfer-encoding")
+                    || (name.eq_ignore_ascii_case("content-length") && !length)
+                    || (connection && dropped_by_connection(headers, name));
+                if dropped {
+                    continue;
+                }
+                HeaderName::from_bytes(name.as_bytes()).map_err(|_| ResponseError::Field)?
+            }
+        };
         let v = match offset_in(raw, h.value) {
             Some(at) => HeaderValue::from_maybe_shared(shared.slice(at..at + h.value.len())),
             None => HeaderValue::from_bytes(h.value),
