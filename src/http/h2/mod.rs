@@ -25,7 +25,7 @@ mod upstream;
 pub use handoff::{translated_request, Translated};
 pub use request::{to_h1, to_h1_marked, Malformed, Pseudo, RequestBody};
 pub use resets::ResetBudget;
-pub use response::{interim_to_h2, to_h2, ResponseError};
+pub use response::{interim_to_h2, to_h2, to_h2_in, ResponseError};
 pub use trusted::{parse_own_response, parse_translated};
 pub use upstream::{
     last_chunk, request_to_h2, response_to_h1, trailers_to_h2, Asked, ResponseBody, UpstreamError,

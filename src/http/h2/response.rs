@@ -28,13 +28,24 @@ pub fn to_h2(
     framing: BodyFraming,
     raw: &[u8],
 ) -> Result<Response<()>, ResponseError> {
+    to_h2_in(status, headers, framing, raw, &Bytes::copy_from_slice(raw))
+}
+
+/// [`to_h2`] with the copy of `raw` made already: `shared` starts with `raw`'s bytes
+/// (and may go on: a small body read with the head shares its allocation).
+pub fn to_h2_in(
+    status: u16,
+    headers: &[httparse::Header<'_>],
+    framing: BodyFraming,
+    raw: &[u8],
+    shared: &Bytes,
+) -> Result<Response<()>, ResponseError> {
     let status = StatusCode::from_u16(status).map_err(|_| ResponseError::Status)?;
     if status.is_informational() {
         return Err(ResponseError::Status);
     }
     let mut response = Response::new(());
     *response.status_mut() = status;
-    let shared = Bytes::copy_from_slice(raw);
     let fields = response.headers_mut();
     // Sized once (it grew while filled: a reallocation and a rehash past 6 fields).
     *fields = HeaderMap::with_capacity(headers.len());
@@ -65,7 +76,7 @@ pub fn to_h2(
                 HeaderName::from_bytes(name.as_bytes()).map_err(|_| ResponseError::Field)?
             }
         };
-        let v = match offset_in(raw, h.value) {
+        let v = match offset_in(raw, h.value).filter(|at| at + h.value.len() <= shared.len()) {
             Some(at) => HeaderValue::from_maybe_shared(shared.slice(at..at + h.value.len())),
             None => HeaderValue::from_bytes(h.value),
         }
@@ -166,6 +177,22 @@ mod tests {
         );
         assert_eq!(offset_in(raw, &raw[3..5]), Some(3));
         assert_eq!(offset_in(&raw[3..], &raw[..5]), None);
+    }
+
+    #[test]
+    fn a_copy_going_on_past_the_head_is_shared() {
+        let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+        let head = &raw[..raw.len() - 5];
+        let mut storage = [httparse::EMPTY_HEADER; 4];
+        let mut res = httparse::Response::new(&mut storage);
+        res.parse(raw).unwrap();
+        let copy = Bytes::copy_from_slice(raw);
+        let r = to_h2_in(200, res.headers, BodyFraming::Length(5), head, &copy).unwrap();
+        assert_eq!(r.headers()["content-length"], "5");
+        // A copy shorter than the head said to be in it: values copied on their own.
+        let short = Bytes::from_static(b"HTTP");
+        let r = to_h2_in(200, res.headers, BodyFraming::Length(5), head, &short).unwrap();
+        assert_eq!(r.headers()["content-length"], "5");
     }
 
     #[test]

@@ -321,7 +321,7 @@ async fn answer(
     mut lent: Lent<'_>,
 ) -> Result<(), Cut> {
     let buf = &mut lent.0;
-    let (response, framing) = loop {
+    let (response, framing, small) = loop {
         match response_head(peer, buf, head_method, &mut respond) {
             Ok(Some(r)) => break r,
             Ok(None) => {}
@@ -348,6 +348,11 @@ async fn answer(
         .map_err(|_| Cut::Reset)?;
     if empty {
         return Ok(());
+    }
+    if let Some(body) = small {
+        // All of a small body came with the head, copied with it: sent from that
+        // copy, whole, as `send_data` sends a small last piece.
+        return send.send_data(body, true).map_err(|_| Cut::Reset);
     }
     let mut out = Out {
         send: &mut send,
