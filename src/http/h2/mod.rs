@@ -7,6 +7,7 @@
 //! | file | what |
 //! |---|---|
 //! | `handoff.rs` | the request's head as `to_h1` wrote it, marked (its lines, what was checked) for the session to take without parsing it again |
+//! | `names.rs` | the response field names met most, known from a table (what each is for HTTP/2 with it) without the general parse |
 //! | `request.rs` | an HTTP/2 request checked and written as an HTTP/1.1 head (`:authority` → Host, cookie crumbs joined, no connection-specific fields) |
 //! | `response.rs` | an HTTP/1.1 response head (final or interim) as HTTP/2 fields (connection-specific ones dropped) |
 //! | `trusted.rs` | heads ringlb wrote itself (the translated request, the session's response) split again without a second full parse, checked as the full parse checks them |
@@ -14,6 +15,7 @@
 //! | `upstream.rs` | servers with `proto = "h2"`: the HTTP/1.1 request head as an HTTP/2 request, the HTTP/2 response as an HTTP/1.1 head, trailers both ways |
 
 mod handoff;
+mod names;
 mod request;
 mod resets;
 mod response;
@@ -23,7 +25,7 @@ mod upstream;
 pub use handoff::{translated_request, Translated};
 pub use request::{to_h1, to_h1_marked, Malformed, Pseudo, RequestBody};
 pub use resets::ResetBudget;
-pub use response::{interim_to_h2, to_h2, ResponseError};
+pub use response::{interim_to_h2, to_h2, to_h2_in, ResponseError};
 pub use trusted::{parse_own_response, parse_translated};
 pub use upstream::{
     last_chunk, request_to_h2, response_to_h1, trailers_to_h2, Asked, ResponseBody, UpstreamError,

@@ -4,11 +4,12 @@
 //! `connection` names). `content-length` stays when the body is length-delimited.
 
 use bytes::Bytes;
-use http_types::header::{HeaderMap, HeaderName, HeaderValue};
+use http_types::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http_types::{Response, StatusCode};
 
 use super::super::headers::{dropped_by_connection, is_hop_by_hop};
 use super::super::BodyFraming;
+use super::names::{known, Known};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ResponseError {
@@ -27,13 +28,24 @@ pub fn to_h2(
     framing: BodyFraming,
     raw: &[u8],
 ) -> Result<Response<()>, ResponseError> {
+    to_h2_in(status, headers, framing, raw, &Bytes::copy_from_slice(raw))
+}
+
+/// [`to_h2`] with the copy of `raw` made already: `shared` starts with `raw`'s bytes
+/// (and may go on: a small body read with the head shares its allocation).
+pub fn to_h2_in(
+    status: u16,
+    headers: &[httparse::Header<'_>],
+    framing: BodyFraming,
+    raw: &[u8],
+    shared: &Bytes,
+) -> Result<Response<()>, ResponseError> {
     let status = StatusCode::from_u16(status).map_err(|_| ResponseError::Status)?;
     if status.is_informational() {
         return Err(ResponseError::Status);
     }
     let mut response = Response::new(());
     *response.status_mut() = status;
-    let shared = Bytes::copy_from_slice(raw);
     let fields = response.headers_mut();
     // Sized once (it grew while filled: a reallocation and a rehash past 6 fields).
     *fields = HeaderMap::with_capacity(headers.len());
@@ -41,19 +53,30 @@ pub fn to_h2(
     let connection = headers
         .iter()
         .any(|h| h.name.eq_ignore_ascii_case("connection"));
+    let length = matches!(framing, BodyFraming::Length(_));
     for h in headers {
         let name = h.name;
-        let dropped = is_hop_by_hop(name)
-            || name.eq_ignore_ascii_case("transfer-encoding")
-            || (name.eq_ignore_ascii_case("content-length")
-                && !matches!(framing, BodyFraming::Length(_)))
-            || (connection && dropped_by_connection(headers, name));
-        if dropped {
-            continue;
-        }
-        // Names are lower-cased here (HTTP/2 requires it).
-        let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| ResponseError::Field)?;
-        let v = match offset_in(raw, h.value) {
+        // The names met most are known from a table, with what they are; the others
+        // are looked at and parsed in full. (Names are lower-cased either way: HTTP/2
+        // requires it.)
+        let n = match known(name.as_bytes()) {
+            Some(Known::Hop) => continue,
+            Some(Known::ContentLength) if !length => continue,
+            Some(Known::ContentLength) => header::CONTENT_LENGTH,
+            Some(Known::Field(n)) if !(connection && dropped_by_connection(headers, name)) => n,
+            Some(Known::Field(_)) => continue,
+            None => {
+                let dropped = is_hop_by_hop(name)
+                    || name.eq_ignore_ascii_case("transfer-encoding")
+                    || (name.eq_ignore_ascii_case("content-length") && !length)
+                    || (connection && dropped_by_connection(headers, name));
+                if dropped {
+                    continue;
+                }
+                HeaderName::from_bytes(name.as_bytes()).map_err(|_| ResponseError::Field)?
+            }
+        };
+        let v = match offset_in(raw, h.value).filter(|at| at + h.value.len() <= shared.len()) {
             Some(at) => HeaderValue::from_maybe_shared(shared.slice(at..at + h.value.len())),
             None => HeaderValue::from_bytes(h.value),
         }
@@ -154,6 +177,22 @@ mod tests {
         );
         assert_eq!(offset_in(raw, &raw[3..5]), Some(3));
         assert_eq!(offset_in(&raw[3..], &raw[..5]), None);
+    }
+
+    #[test]
+    fn a_copy_going_on_past_the_head_is_shared() {
+        let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+        let head = &raw[..raw.len() - 5];
+        let mut storage = [httparse::EMPTY_HEADER; 4];
+        let mut res = httparse::Response::new(&mut storage);
+        res.parse(raw).unwrap();
+        let copy = Bytes::copy_from_slice(raw);
+        let r = to_h2_in(200, res.headers, BodyFraming::Length(5), head, &copy).unwrap();
+        assert_eq!(r.headers()["content-length"], "5");
+        // A copy shorter than the head said to be in it: values copied on their own.
+        let short = Bytes::from_static(b"HTTP");
+        let r = to_h2_in(200, res.headers, BodyFraming::Length(5), head, &short).unwrap();
+        assert_eq!(r.headers()["content-length"], "5");
     }
 
     #[test]

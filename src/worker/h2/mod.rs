@@ -11,12 +11,14 @@
 //! |---|---|
 //! | `mod.rs` | one connection: handshake with the frontend's limits, accepting streams, idle timeout, GOAWAY when stopping or past the reset budget |
 //! | `stream.rs` | one stream: checked, translated, fed to the session through a pipe; the response sent back as HEADERS and DATA |
+//! | `body.rs` | the response body read from the pipe sent back as DATA (length-delimited, chunked with trailers, until close) |
 //! | `head.rs` | the response head read back from the pipe as an HTTP/2 response (interim ones sent on) |
 //! | `send.rs` | DATA sent within the peer's window (both sides) |
 //! | `io.rs` | the byte stream under the library: plain TCP in readiness mode (no adapter buffers; nothing in flight while idle), TLS through `crate::tls::TlsPoll` |
 //! | `upstream.rs` | servers with `proto = "h2"`: this worker's connections to them, opening one, a stream handed to the session as a pipe |
 //! | `forward.rs` | one request on a server stream: HTTP/1.1 from the pipe as HEADERS, DATA and trailers; the response back as HTTP/1.1 |
 
+mod body;
 mod forward;
 mod head;
 mod io;

@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 /// The last of a body up to this size goes to the library whole, without waiting
 /// for the window first.
-const SMALL: usize = 4096;
+pub(super) const SMALL: usize = 4096;
 
 /// Why DATA could not be sent.
 pub(super) enum SendError {

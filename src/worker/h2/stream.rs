@@ -12,29 +12,29 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use ::h2::server::SendResponse;
-use ::h2::{Reason, RecvStream, SendStream};
+use ::h2::{Reason, RecvStream};
 use bytes::Bytes;
 use http_types::{Method, Request};
 
 use super::super::http::{serve_stream, StreamStart};
 use super::super::state::Worker;
+use super::body::Out;
 use super::head::response_head;
-use super::send::{send_data, SendError};
 use super::Shared;
-use crate::http::h2::{last_chunk, to_h1_marked, trailers_to_h2, Pseudo, RequestBody, Translated};
-use crate::http::{BodyFraming, ChunkedValidator};
+use crate::http::h2::{last_chunk, to_h1_marked, Pseudo, RequestBody, Translated};
+use crate::http::BodyFraming;
 use crate::tls::pipe::{pipe, PipePeer};
 use crate::tls::ClientStream;
 
 /// Bytes held in the pipe each way, at most.
 const PIPE_CAP: usize = 64 * 1024;
 /// Response bytes read from the pipe at a time (one DATA frame's worth by default).
-const READ: usize = 16 * 1024;
+pub(super) const READ: usize = 16 * 1024;
 /// After the response went out, how long the session may take to log and tidy up.
 const AFTER: Duration = Duration::from_secs(1);
 
 /// Why a stream ended before its response was sent whole.
-enum Cut {
+pub(super) enum Cut {
     /// The client reset the stream (or the connection went).
     Reset,
     /// Ringlb reset it (no usable response, a stalled window).
@@ -69,40 +69,22 @@ pub(super) async fn serve(
         .worker
         .with_frontend_stats(shared.fe, |s| s.h2_requests += 1);
     let (parts, mut body) = request.into_parts();
-    let pseudo = Pseudo {
-        method: parts.method.as_str().as_bytes(),
-        scheme: parts.uri.scheme_str().map(str::as_bytes),
-        authority: parts.uri.authority().map(|a| a.as_str().as_bytes()),
-        path: parts.uri.path_and_query().map(|p| p.as_str().as_bytes()),
-        protocol: parts.extensions.get::<::h2::ext::Protocol>().is_some(),
-    };
-    // The translated head goes into a buffer of the worker's pool, which the session
-    // keeps as its client buffer (no allocation, no copy).
-    let mut head = shared.worker.take_buffer();
-    let end = body.is_end_stream();
-    let mut marks = Translated::default();
-    let translated = translate(&shared, &pseudo, &parts.headers, end, &mut head, &mut marks);
-    let Some(plan) = translated else {
-        shared.worker.give_buffer(head);
-        respond.send_reset(Reason::PROTOCOL_ERROR);
+    let Some(Admitted {
+        head,
+        marks,
+        plan,
+        first_data,
+        bodiless,
+    }) = admit(&shared, &parts, &mut body, &mut respond)
+    else {
         return;
     };
-    // What already came of the body: a stream whose DATA already broke its
-    // content-length (or that was reset) goes nowhere.
-    let first_data = match poll_data_now(&mut body) {
-        Some(Some(Err(_))) => {
-            shared.worker.give_buffer(head);
-            shared.client_reset();
-            return;
-        }
-        Some(Some(Ok(data))) => Some(data),
-        Some(None) | None => None,
-    };
-    let bodiless = end && first_data.is_none();
     let (end, peer) = pipe(PIPE_CAP, shared.tls.is_some());
-    // On the heap, made there (a future first held in a local was copied whole into
-    // its box: the session's future is most of a stream's state).
-    let mut session = Box::pin(serve_stream(
+    // On the heap: the box first, the future written into it. (`Box::pin(f)` makes
+    // `f` on the stack and copies it whole into the box: the session's future is
+    // most of a stream's state, ~6 KB, ~600 instructions of copying per stream.)
+    let mut slot = Box::new_uninit();
+    slot.write(serve_stream(
         Rc::clone(&shared.worker),
         shared.fe,
         ClientStream::Pipe(end),
@@ -118,6 +100,9 @@ pub(super) async fn serve(
             first,
         },
     ));
+    // SAFETY: written just above. (`Box::write` says so without `unsafe`, but it is
+    // newer than the MSRV.)
+    let mut session = Box::into_pin(unsafe { slot.assume_init() });
     let head_method = parts.method == Method::HEAD;
     let timeout = shared.worker.frontend(shared.fe).timeout_client;
     // A request without a body (most) needs no feed: the session reads its end now.
@@ -162,6 +147,65 @@ pub(super) async fn serve(
     if let Some(Cut::Reset) = cut {
         shared.client_reset();
     }
+}
+
+/// A stream's request, checked and written as an HTTP/1.1 head, for the session.
+struct Admitted {
+    /// The head, in a buffer of the worker's pool.
+    head: Vec<u8>,
+    /// What the session takes the request from, without parsing the head again.
+    marks: Translated,
+    plan: RequestBody,
+    /// The body's first DATA, if it came with the head.
+    first_data: Option<Bytes>,
+    /// No body at all (most requests): no feed.
+    bodiless: bool,
+}
+
+/// Check the stream's request and translate it; `None`: it goes nowhere (malformed:
+/// reset with PROTOCOL_ERROR; its DATA already broke its content-length, or it was
+/// reset: counted as a client reset).
+fn admit(
+    shared: &Shared,
+    parts: &http_types::request::Parts,
+    body: &mut RecvStream,
+    respond: &mut SendResponse<Bytes>,
+) -> Option<Admitted> {
+    let pseudo = Pseudo {
+        method: parts.method.as_str().as_bytes(),
+        scheme: parts.uri.scheme_str().map(str::as_bytes),
+        authority: parts.uri.authority().map(|a| a.as_str().as_bytes()),
+        path: parts.uri.path_and_query().map(|p| p.as_str().as_bytes()),
+        protocol: parts.extensions.get::<::h2::ext::Protocol>().is_some(),
+    };
+    // The translated head goes into a buffer of the worker's pool, which the session
+    // keeps as its client buffer (no allocation, no copy).
+    let mut head = shared.worker.take_buffer();
+    let end = body.is_end_stream();
+    let mut marks = Translated::default();
+    let Some(plan) = translate(shared, &pseudo, &parts.headers, end, &mut head, &mut marks) else {
+        shared.worker.give_buffer(head);
+        respond.send_reset(Reason::PROTOCOL_ERROR);
+        return None;
+    };
+    // What already came of the body: a stream whose DATA already broke its
+    // content-length (or that was reset) goes nowhere.
+    let first_data = match poll_data_now(body) {
+        Some(Some(Err(_))) => {
+            shared.worker.give_buffer(head);
+            shared.client_reset();
+            return None;
+        }
+        Some(Some(Ok(data))) => Some(data),
+        Some(None) | None => None,
+    };
+    Some(Admitted {
+        head,
+        marks,
+        plan,
+        bodiless: end && first_data.is_none(),
+        first_data,
+    })
 }
 
 /// Check the request and write it as an HTTP/1.1 head into `head`; `None`: malformed
@@ -321,7 +365,7 @@ async fn answer(
     mut lent: Lent<'_>,
 ) -> Result<(), Cut> {
     let buf = &mut lent.0;
-    let (response, framing) = loop {
+    let (response, framing, small) = loop {
         match response_head(peer, buf, head_method, &mut respond) {
             Ok(Some(r)) => break r,
             Ok(None) => {}
@@ -349,6 +393,11 @@ async fn answer(
     if empty {
         return Ok(());
     }
+    if let Some(body) = small {
+        // All of a small body came with the head, copied with it: sent from that
+        // copy, whole, as `send_data` sends a small last piece.
+        return send.send_data(body, true).map_err(|_| Cut::Reset);
+    }
     let mut out = Out {
         send: &mut send,
         timeout,
@@ -357,103 +406,6 @@ async fn answer(
         BodyFraming::Length(n) => out.length(peer, buf, n).await,
         BodyFraming::Chunked => out.chunked(peer, buf).await,
         BodyFraming::UntilClose => out.until_close(peer, buf).await,
-    }
-}
-
-/// The response body going out.
-struct Out<'a> {
-    send: &'a mut SendStream<Bytes>,
-    /// How long the client's window may stay shut.
-    timeout: Duration,
-}
-
-impl Out<'_> {
-    async fn length(
-        &mut self,
-        peer: &PipePeer,
-        buf: &mut Vec<u8>,
-        mut left: u64,
-    ) -> Result<(), Cut> {
-        loop {
-            let k = (left.min(buf.len() as u64)) as usize;
-            left -= k as u64;
-            self.data(&buf[..k], left == 0).await?;
-            if left == 0 {
-                return Ok(());
-            }
-            buf.clear();
-            if self.read(peer, buf).await? == 0 {
-                return self.truncated();
-            }
-        }
-    }
-
-    async fn chunked(&mut self, peer: &PipePeer, buf: &mut Vec<u8>) -> Result<(), Cut> {
-        let mut chunks = ChunkedValidator::default();
-        let mut payload = Vec::with_capacity(READ);
-        let mut trailers = Vec::new();
-        loop {
-            payload.clear();
-            // The session checked the chunks already: an error here is ringlb's.
-            if chunks
-                .decode_with_trailers(buf, &mut payload, &mut trailers)
-                .is_err()
-            {
-                return self.truncated();
-            }
-            let done = chunks.is_done();
-            self.data(&payload, done && trailers.is_empty()).await?;
-            if done && !trailers.is_empty() {
-                let Ok(fields) = trailers_to_h2(&trailers) else {
-                    return self.truncated();
-                };
-                return self.send.send_trailers(fields).map_err(|_| Cut::Reset);
-            }
-            if done {
-                return Ok(());
-            }
-            buf.clear();
-            if self.read(peer, buf).await? == 0 {
-                return self.truncated();
-            }
-        }
-    }
-
-    async fn until_close(&mut self, peer: &PipePeer, buf: &mut Vec<u8>) -> Result<(), Cut> {
-        loop {
-            self.data(buf, false).await?;
-            buf.clear();
-            if self.read(peer, buf).await? == 0 {
-                return self.data(&[], true).await;
-            }
-        }
-    }
-
-    /// Read more of the response; a reset meanwhile ends the stream.
-    async fn read(&mut self, peer: &PipePeer, buf: &mut Vec<u8>) -> Result<usize, Cut> {
-        let send = &mut *self.send;
-        monoio::select! {
-            biased;
-            n = peer.read_append(buf, READ) => Ok(n),
-            _ = poll_fn(|cx| send.poll_reset(cx)) => Err(Cut::Reset),
-        }
-    }
-
-    /// The response ended early (the server's fault): the client must not take what
-    /// it got for the whole.
-    fn truncated(&mut self) -> Result<(), Cut> {
-        self.send.send_reset(Reason::INTERNAL_ERROR);
-        Err(Cut::Failed)
-    }
-
-    /// Send `data` as the client's window allows; `end`: the last of the body.
-    async fn data(&mut self, data: &[u8], end: bool) -> Result<(), Cut> {
-        send_data(self.send, data, end, self.timeout)
-            .await
-            .map_err(|e| match e {
-                SendError::Reset => Cut::Reset,
-                SendError::Stalled => Cut::Failed,
-            })
     }
 }
 
