@@ -176,36 +176,17 @@ pub async fn serve_h2(
         let accepted = monoio::select! {
             a = conn.accept() => a,
             _ = &mut idle => {
-                let limit = match going_away {
-                    false => frontend.timeout_http_keep_alive,
-                    true => CLOSE_GRACE,
+                let keep_alive = frontend.timeout_http_keep_alive;
+                let Some(next) = idle_look(&mut conn, &shared, keep_alive, &mut going_away)
+                else {
+                    break;
                 };
-                let now = Instant::now();
-                let idle_since = match shared.active.get() {
-                    0 => shared.last_end.get(),
-                    _ => now,
-                };
-                // (A limit too far to add is as good as none: monoio's own `sleep`.)
-                let far = || now + Duration::from_secs(86_400 * 365 * 30);
-                let mut next = idle_since.checked_add(limit).unwrap_or_else(far);
-                if next <= now {
-                    if going_away {
-                        break;
-                    }
-                    conn.graceful_shutdown();
-                    going_away = true;
-                    shared.last_end.set(now);
-                    next = now + CLOSE_GRACE;
-                }
                 idle.as_mut().reset(monoio::time::Instant::from_std(next));
                 continue;
             }
             _ = &mut stopping, if !going_away => {
-                conn.graceful_shutdown();
-                going_away = true;
-                let now = Instant::now();
-                shared.last_end.set(now);
-                idle.as_mut().reset(monoio::time::Instant::from_std(now + CLOSE_GRACE));
+                let next = go_away(&mut conn, &shared, &mut going_away, Instant::now());
+                idle.as_mut().reset(monoio::time::Instant::from_std(next));
                 continue;
             }
             _ = &mut calm => {
@@ -232,6 +213,45 @@ pub async fn serve_h2(
     let closed = std::future::poll_fn(|cx| conn.poll_closed(cx));
     let _ = Box::pin(monoio::time::timeout(CLOSE_GRACE, closed)).await;
     Ok(())
+}
+
+/// The connection's timer fired: when to look again, or `None` to close. Idle (no
+/// stream being served) for `keep_alive`: GOAWAY; after a GOAWAY, idle for
+/// CLOSE_GRACE: closed.
+fn idle_look(
+    conn: &mut Conn,
+    shared: &Shared,
+    keep_alive: Duration,
+    going_away: &mut bool,
+) -> Option<Instant> {
+    let limit = match *going_away {
+        false => keep_alive,
+        true => CLOSE_GRACE,
+    };
+    let now = Instant::now();
+    let idle_since = match shared.active.get() {
+        0 => shared.last_end.get(),
+        _ => now,
+    };
+    // (A limit too far to add is as good as none: monoio's own `sleep`.)
+    let far = || now + Duration::from_secs(86_400 * 365 * 30);
+    let next = idle_since.checked_add(limit).unwrap_or_else(far);
+    if next > now {
+        return Some(next);
+    }
+    if *going_away {
+        return None;
+    }
+    Some(go_away(conn, shared, going_away, now))
+}
+
+/// Send GOAWAY (streams in flight finish); the connection closes once idle for
+/// CLOSE_GRACE from `now`, which is returned.
+fn go_away(conn: &mut Conn, shared: &Shared, going_away: &mut bool, now: Instant) -> Instant {
+    conn.graceful_shutdown();
+    *going_away = true;
+    shared.last_end.set(now);
+    now + CLOSE_GRACE
 }
 
 /// The client's connection preface and SETTINGS exchanged, within `limit`.
