@@ -23,7 +23,9 @@
 # Usage: bash benches/wrk_nginx.sh [rounds] [seconds]   (defaults 3 and 5)
 #   RINGLB / RINGLB_LOAD: the binaries (default target/release/...; build them with
 #   `cargo build --release --workspace`); BODY: response body bytes; REUSE: ringlb's
-#   http_reuse; OPEN=0: skip the open-loop cells; MACHINE: the note put next to every
+#   http_reuse; OPEN=0: skip the open-loop cells; CELLS: the closed-loop cells to run (any
+#   of "ka1 ka2 close", default all; the open loop's rates come from ka1's HAProxy
+#   maximum, or HMAX=req/s when ka1 is left out); MACHINE: the note put next to every
 #   number (default "2 shared cores, busy machine").
 # Needs wrk, nginx and haproxy (Debian packages wrk, nginx, haproxy).
 set -euo pipefail
@@ -33,6 +35,7 @@ RINGLB=${RINGLB:-./target/release/ringlb}
 BODY=${BODY:-615}
 REUSE=${REUSE:-always}
 OPEN=${OPEN:-1}
+CELLS=${CELLS:-"ka1 ka2 close"}
 MACHINE=${MACHINE:-"2 shared cores, busy machine"}
 source benches/lib.sh
 L=${RINGLB_LOAD:-$L}
@@ -49,7 +52,7 @@ wait_port() {
 # Two nginx backends, each its own master-less process with one worker.
 mkdir -p "$tmp/www"
 head -c "$BODY" /dev/zero | tr '\0' 'x' >"$tmp/www/index.html"
-backends=()
+backends=() nginx_pids=()
 for i in 1 2; do
   port=$(free_port)
   mkdir -p "$tmp/nginx$i"
@@ -75,6 +78,7 @@ http {
 EOF
   nginx -p "$tmp/nginx$i" -c "$tmp/nginx$i/nginx.conf" 2>"$tmp/nginx$i.log" &
   pids+=($!)
+  nginx_pids+=($!)
   wait_port "$port"
   backends+=("127.0.0.1:$port")
 done
@@ -138,6 +142,11 @@ EOF
 done
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# The whole machine's busy ticks (all CPUs, everything but idle and iowait) and both
+# nginx's: with the proxy's own, they say how the cell's CPU was shared (the rest is
+# wrk and the kernel's softirq work).
+machine_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+nginx_ticks() { local t=0 p; for p in "${nginx_pids[@]}"; do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
 hz=$(getconf CLK_TCK)
 rows="$tmp/rows"
 : >"$rows"
@@ -145,13 +154,13 @@ rows="$tmp/rows"
 # closed CELL PROXY WORKERS WRK_OPTIONS...: one wrk run; appends a row.
 closed() {
   local cell=$1 proxy=$2 w=$3; shift 3
-  local p=${pid[$proxy$w]} before after out
-  before=$(cpu_ticks "$p")
+  local p=${pid[$proxy$w]} before after out m0 m1 n0 n1
+  before=$(cpu_ticks "$p") m0=$(machine_ticks) n0=$(nginx_ticks)
   out=$(wrk "$@" -d "${secs}s" --latency "http://${addr[$proxy$w]}/" 2>&1)
-  after=$(cpu_ticks "$p")
-  python3 - "$cell" "$proxy" "$before" "$after" "$hz" "$out" >>"$rows" <<'PY'
+  after=$(cpu_ticks "$p") m1=$(machine_ticks) n1=$(nginx_ticks)
+  python3 - "$cell" "$proxy" "$before" "$after" "$hz" "$out" "$((m1 - m0))" "$((n1 - n0))" >>"$rows" <<'PY'
 import re, sys
-cell, proxy, before, after, hz, out = sys.argv[1:]
+cell, proxy, before, after, hz, out, machine, nginx = sys.argv[1:]
 num = lambda pat: float(m.group(1)) if (m := re.search(pat, out)) else 0.0
 def ms(s):
     v, unit = float(s[:-2] if s.endswith(("us", "ms")) else s[:-1]), s[-2:] if s.endswith(("us", "ms")) else s[-1]
@@ -164,7 +173,11 @@ if (m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), time
     errors += sum(int(x) for x in m.groups())
 cpu = (int(after) - int(before)) / int(hz)
 per100k = cpu / total * 1e5 if total else float("nan")
-print(f"{cell}|{proxy}|{rps:.0f}|{ms(p99.group(1)) if p99 else float('nan'):.3f}|{per100k:.3f}|{errors}")
+secs = total / rps if rps else float("nan")
+busy = int(machine) / int(hz) / secs if secs else float("nan")
+share = (int(after) - int(before)) / int(machine) if int(machine) else float("nan")
+ngx = int(nginx) / int(machine) if int(machine) else float("nan")
+print(f"{cell}|{proxy}|{rps:.0f}|{ms(p99.group(1)) if p99 else float('nan'):.3f}|{per100k:.3f}|{errors}|{busy:.2f},{share:.2f},{ngx:.2f}")
 PY
 }
 
@@ -180,29 +193,31 @@ c = j["corrected"]
 e = j["errors"]
 errors = sum(v for v in e.values() if isinstance(v, int))
 kept = "" if j["kept_up"] else "!"
-print(f"{cell}|{proxy}|{j['achieved_rate']:.0f}{kept}|{c['p50_us']/1e3:.3f},{c['p99_us']/1e3:.3f},{c['p999_us']/1e3:.3f}|-|{errors}")
+print(f"{cell}|{proxy}|{j['achieved_rate']:.0f}{kept}|{c['p50_us']/1e3:.3f},{c['p99_us']/1e3:.3f},{c['p999_us']/1e3:.3f}|-|{errors}|-")
 PY
 }
 
+want() { [[ " $CELLS " == *" $1 "* ]]; }
 order() { if [ $(($1 % 2)) = 1 ]; then echo "ringlb haproxy"; else echo "haproxy ringlb"; fi; }
 
 # Warm-up: every proxy's server connections and lazily built state.
 for k in "${!addr[@]}"; do wrk -t1 -c10 -d1s "http://${addr[$k]}/" >/dev/null; done
 for r in $(seq "$rounds"); do
   for proxy in $(order "$r"); do
-    closed "keep-alive, 1 worker, wrk -t1 -c50" "$proxy" 1 -t1 -c50
+    if want ka1; then closed "keep-alive, 1 worker, wrk -t1 -c50" "$proxy" 1 -t1 -c50; fi
   done
   for proxy in $(order "$r"); do
-    closed "keep-alive, 2 workers, wrk -t2 -c100" "$proxy" 2 -t2 -c100
+    if want ka2; then closed "keep-alive, 2 workers, wrk -t2 -c100" "$proxy" 2 -t2 -c100; fi
   done
   for proxy in $(order "$r"); do
-    closed "Connection: close, 1 worker, wrk -t1 -c50" "$proxy" 1 -t1 -c50 -H "Connection: close"
+    if want close; then closed "Connection: close, 1 worker, wrk -t1 -c50" "$proxy" 1 -t1 -c50 -H "Connection: close"; fi
   done
   echo "round $r of $rounds: closed loop done" >&2
 done
 if [ "$OPEN" = 1 ]; then
-  hmax=$(awk -F'|' '$1 ~ /^keep-alive, 1 worker/ && $2 == "haproxy" {print $3}' "$rows" | sort -n |
-    awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}')
+  hmax=${HMAX:-$(awk -F'|' '$1 ~ /^keep-alive, 1 worker/ && $2 == "haproxy" {print $3}' "$rows" | sort -n |
+    awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}')}
+  [ -n "$hmax" ] || { echo "open loop: no HAProxy 1-worker keep-alive maximum (CELLS without ka1: set HMAX)" >&2; exit 1; }
   for level in 50 75; do
     rate=$(python3 -c "print(max(1, round($hmax * $level / 100)))")
     for r in $(seq "$rounds"); do
@@ -219,10 +234,10 @@ import statistics, sys
 rows_file, rounds, secs, body, reuse, machine, hv, nv, wv = sys.argv[1:]
 cells, by = [], {}
 for line in open(rows_file):
-    cell, proxy, rate, lat, cpu, errors = line.rstrip("\n").split("|")
+    cell, proxy, rate, lat, cpu, errors, shares = line.rstrip("\n").split("|")
     if cell not in cells:
         cells.append(cell)
-    by.setdefault((cell, proxy), []).append((rate, lat, cpu, int(errors)))
+    by.setdefault((cell, proxy), []).append((rate, lat, cpu, int(errors), shares))
 med = statistics.median
 print(f"wrk {wv} + nginx {nv} backends (2, one worker each, {body}-byte static file), ringlb "
       f"(`http_reuse = \"{reuse}\"`) vs HAProxy {hv} (`http-reuse always`), both unpinned; "
@@ -245,6 +260,21 @@ for cell in cells:
     err = f"{sum(x[3] for x in r)} / {sum(x[3] for x in h)}"
     print(f"| {cell} | {rr:.0f} | {hr:.0f} | **{rr / hr:.2f}×** | {rc:.3f} | {hc:.3f} | {rc / hc:.2f}× | "
           f"{rp:.2f} | {hp:.2f} | {err} |")
+shared = [c for c in cells if not c.startswith("open loop") and by.get((c, "ringlb")) and by.get((c, "haproxy"))]
+if shared:
+    print()
+    print("How the machine's CPU was shared in each closed-loop cell (medians; busy: CPUs' busy time "
+          "per second of the run, out of the machine's CPUs; shares of that busy time: the proxy's own "
+          "process, both nginx, and the rest: wrk, the kernel's softirq work not charged "
+          "to a process, and anything else running):")
+    print()
+    print("| workload | proxy | machine busy (CPUs) | proxy share | nginx share | rest (wrk, softirq) |")
+    print("|---|---|---:|---:|---:|---:|")
+    for cell in shared:
+        for proxy, name in (("ringlb", "ringlb"), ("haproxy", "HAProxy")):
+            v = [[float(f) for f in x[4].split(",")] for x in by[(cell, proxy)]]
+            busy, share, ngx = (med(x[i] for x in v) for i in range(3))
+            print(f"| {cell} | {name} | {busy:.2f} | {share:.0%} | {ngx:.0%} | {1 - share - ngx:.0%} |")
 if opened:
     print()
     print("Open loop (`ringlb-load run --rate`, latency corrected for coordinated omission; "
