@@ -26,9 +26,10 @@
 //! | `splice.rs` | the relay of plain TCP sessions: bulk moves socket → pipe → socket by `splice(2)` |
 //! | `pipe.rs` | the splice relay's pipes: non-blocking, grown to 1 MiB within a per-worker share of the user's pipe allowance |
 //! | `h2/` | HTTP/2: client connections (each stream served by the HTTP/1.1 code below through a pipe), and streams to `proto = "h2"` servers |
-//! | `http.rs` | an HTTP-mode client connection: requests one after another, redirects, refusals, upgrades |
+//! | `http.rs` | an HTTP-mode client connection: requests one after another, each read and routed, upgrades |
 //! | `exchange.rs` | one request to a backend and its response, one method per phase |
 //! | `exchange_duplex.rs` | its request body streamed to an HTTP/2 server while the response comes back (a child of `exchange.rs`) |
+//! | `http_answers.rs` | what a connection answers itself: redirects, a rule's answer, refusals; response rules on a server's head (a child of `http.rs`) |
 //! | `http_sizes.rs` | tests only: the size of the futures a request's session is made of (a child of `http.rs`) |
 //! | `http_heads.rs` | reading request and response heads, waiting for the next request, error responses |
 //! | `http_keepalive.rs` | waiting for the next request on a keep-alive connection (a child of `http_heads.rs`) |
