@@ -28,6 +28,7 @@
 //! | `h2/` | HTTP/2: client connections (each stream served by the HTTP/1.1 code below through a pipe), and streams to `proto = "h2"` servers |
 //! | `http.rs` | an HTTP-mode client connection: requests one after another, each read and routed, upgrades |
 //! | `exchange.rs` | one request to a backend and its response, one method per phase |
+//! | `exchange_server.rs` | its server connection: picked (own idle, pooled or new), given back to the pool or kept, failures counted (a child of `exchange.rs`) |
 //! | `exchange_duplex.rs` | its request body streamed to an HTTP/2 server while the response comes back (a child of `exchange.rs`) |
 //! | `http_answers.rs` | what a connection answers itself: redirects, a rule's answer, refusals; response rules on a server's head (a child of `http.rs`) |
 //! | `http_sizes.rs` | tests only: the size of the futures a request's session is made of (a child of `http.rs`) |
