@@ -10,7 +10,8 @@
 //! | `state_configure.rs` | its methods for what the control thread sends: a configuration, decisions about servers |
 //! | `stop.rs` | [`Worker`] methods that stop it: shutdown, or an upgrade's release of the listeners |
 //! | `record.rs` | [`Worker`] methods that record: server outcomes (statistics, passive health), the access log |
-//! | `backend.rs` | one backend as a worker sees it (servers, balancer, queue), [`Outcome`], configuration helpers |
+//! | `backend.rs` | one backend as a worker sees it (servers, balancer, queue), [`Outcome`] |
+//! | `backend_configure.rs` | a configuration applied to the backends: slots, servers placed and given their states, retired slots (a child of `backend.rs`) |
 //! | `lease.rs` | `ServerLease`: a server counted as in use while it lives; what picking one ends in |
 //! | `queue.rs` | a backend's FIFO wait queue for when every server is at its limit |
 //! | `upstream.rs` | the connect retry policy (retries, redispatch) and connecting to a server |
