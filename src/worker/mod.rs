@@ -8,6 +8,7 @@
 //! | `mod.rs` | worker thread and runtime set-up, the inbox (control thread's updates), the once-a-second sweep |
 //! | `state.rs` | [`Worker`]: everything one worker owns, and the methods on it but those below |
 //! | `state_configure.rs` | its methods for what the control thread sends: a configuration, decisions about servers |
+//! | `state_servers.rs` | its methods on servers: pick, lease, wait in the backend's queue, a server's address and state |
 //! | `stop.rs` | [`Worker`] methods that stop it: shutdown, or an upgrade's release of the listeners |
 //! | `record.rs` | [`Worker`] methods that record: server outcomes (statistics, passive health), the access log |
 //! | `backend.rs` | one backend as a worker sees it (servers, balancer, queue), [`Outcome`] |
