@@ -41,7 +41,8 @@
 //! | `compress.rs` | response compression: negotiate, decide on the head, stream the body through a pooled encoder |
 //! | `persist.rs` | cookie persistence: the server a request's cookie names, `Cookie` and `Set-Cookie` edits |
 //! | `route.rs` | which way a request goes: redirect, backend, or none |
-//! | `rules.rs` | the rule engine on a worker: tables, connection and request rules, their answers |
+//! | `rules.rs` | the rule engine on a worker: tables, connection, request and response rules |
+//! | `rules_answer.rs` | the responses rules answer with (`deny`, `return`, `redirect`, `tarpit`), written into the head buffer (a child of `rules.rs`) |
 //! | `rules_backend.rs` | a backend's own rules: request rules after the frontend's, `use_server`, response rules |
 //! | `access.rs` | the access log: per-worker line buffer, writer thread, the per-request record, termination flags |
 //! | `access_tests.rs` | tests of the access log: line shape, a writer behind, err batches, early lines |
