@@ -13,7 +13,8 @@
 //! | `server.rs` | the validated server types ([`Server`], [`ServerProto`], [`Resolve`], [`ServerTls`]) and the backend's [`CookiePersist`] |
 //! | `raw.rs` | the file as written: serde structs mirroring the TOML, spans kept for messages |
 //! | `raw_backend.rs` | the `[[backend]]` keys as written: servers, checks, hashing, cookies, compression |
-//! | `validate.rs` | the validator: entry point, `[global]`, `[defaults]`, shared checks (durations, ranges, names, addresses) |
+//! | `validate.rs` | the validator: entry point, `[defaults]`, shared checks (durations, ranges, names, addresses) |
+//! | `validate_global.rs` | `[global]`: workers, limits, admin listener, log level, upgrade socket (a child of `validate.rs`) |
 //! | `validate_frontend.rs` | `[[frontend]]`: binds, backend references, routes, redirects, timeouts |
 //! | `validate_forwarded.rs` | a frontend's X-Forwarded-* keys ([`Forwarded`]: `forwarded_headers`, `forwarded_for_*`) |
 //! | `validate_h2.rs` | a frontend's HTTP/2 keys: `h2c` and the `h2_*` limits ([`H2Settings`]) |

@@ -15,7 +15,8 @@
 //! | `pipe.rs` | an in-process client stream: one HTTP/2 stream handed to the HTTP/1.1 session code |
 //! | `pipe_tests.rs` | its tests |
 //! | `poll.rs` | rustls driven directly over a socket in readiness mode: every byte read goes into rustls, which is touched only within a poll (so a connection's reading and writing halves can share it) |
-//! | `stream.rs` | connections as sessions and checks see them: [`ClientStream`], [`ServerStream`], handshakes |
+//! | `stream.rs` | connections as sessions and checks see them: [`ClientStream`], [`ServerStream`] |
+//! | `stream_handshake.rs` | their TLS handshakes, client and server side, within a timeout (a child of `stream.rs`) |
 
 mod client;
 pub mod client_hello;

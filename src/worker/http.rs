@@ -1,31 +1,32 @@
 //! An HTTP-mode session: requests one after another on a client connection
 //! (keep-alive, pipelining answered in order), each parsed strictly and routed: a
-//! redirect or a refusal is answered here, a request for a backend goes through an
-//! [`Exchange`]. Upgrades (101) become a byte tunnel.
+//! redirect or a refusal is answered here (`http_answers.rs`), a request for a
+//! backend goes through an [`Exchange`]. Upgrades (101) become a byte tunnel.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
 
 use monoio::io::{AsyncWriteRent, AsyncWriteRentExt};
 
-use super::access::{refusal, request_line, Record};
+use super::access::{request_line, Record};
 use super::error::{SessionError, Side};
 use super::exchange::{Exchange, Next};
-use super::http_heads::MAX_HEADERS;
-use super::http_heads::{read_request, reject, rule_version, wait_next_request, Parsed};
+use super::http_heads::{read_request, wait_next_request, Parsed};
 use super::preamble::Origin;
 use super::relay::relay;
-use super::route::{Action, Answer};
+use super::route::Action;
 use super::rules::{self, RuleConn};
 use super::rules_backend;
 use super::session::tunnel_timeouts;
 use super::state::Worker;
-use crate::config::{Frontend, Redirect};
+use crate::config::Frontend;
 use crate::http::h2::Translated;
-use crate::http::{parse_request, BodyFraming};
-use crate::msg::stats::count_status;
-use crate::rules::{Facts, Headers, HttpFacts, Slots};
+use crate::http::BodyFraming;
 use crate::tls::{ClientStream, ServerStream};
+use answers::has_response_rules;
+
+#[path = "http_answers.rs"]
+mod answers;
 
 /// Serve one client connection in HTTP mode until it closes or must be closed.
 pub async fn serve_http(
@@ -367,140 +368,6 @@ impl Conn {
         }
     }
 
-    /// Answer with redirect `r`; whether the connection stays open.
-    async fn redirect(&mut self, r: &Redirect, req: &Parsed) -> bool {
-        let has_body = req.framing != BodyFraming::Length(0);
-        let keep = req.keep_alive && !has_body;
-        self.head.clear();
-        let reason = match r.status {
-            301 => "Moved Permanently",
-            302 => "Found",
-            303 => "See Other",
-            307 => "Temporary Redirect",
-            _ => "Permanent Redirect",
-        };
-        let close = if keep { "" } else { "connection: close\r\n" };
-        self.head.extend_from_slice(
-            format!(
-                "HTTP/1.1 {} {reason}\r\nlocation: {}\r\ncontent-length: 0\r\n{close}\r\n",
-                r.status, r.location
-            )
-            .as_bytes(),
-        );
-        self.worker
-            .with_frontend_stats(self.fe, |s| count_status(&mut s.responses, r.status));
-        self.rec.status = Some(r.status);
-        self.rec.term = *b"LR";
-        self.rec.bytes_out = self.head.len() as u64;
-        let (res, h) = self.client.write_all(std::mem::take(&mut self.head)).await;
-        self.head = h;
-        res.is_ok() && keep
-    }
-
-    /// Send the response a rule wrote into `head` (after the tarpit's delay, which
-    /// holds only this connection's task); whether the connection stays open.
-    async fn answer(&mut self, a: Answer) -> bool {
-        if a.delay_ms > 0 {
-            super::timer::sleep(std::time::Duration::from_millis(a.delay_ms)).await;
-        }
-        self.worker
-            .with_frontend_stats(self.fe, |s| count_status(&mut s.responses, a.status));
-        self.rec.status = Some(a.status);
-        self.rec.term = match (a.delay_ms > 0, a.status >= 400) {
-            (true, _) => *b"PT",
-            (false, true) => *b"PR",
-            (false, false) => *b"LR",
-        };
-        self.rec.bytes_out = self.head.len() as u64;
-        let (res, h) = self.client.write_all(std::mem::take(&mut self.head)).await;
-        self.head = h;
-        if res.is_err() {
-            return false;
-        }
-        if !a.keep {
-            let _ = self.client.shutdown().await;
-        }
-        a.keep
-    }
-
-    /// Answer with an error status, counted for the frontend (`invalid`: the client's
-    /// request was at fault), then close.
-    pub(super) async fn refuse(&mut self, status: u16, invalid: bool) {
-        self.rec.status = Some(status);
-        self.rec.term = refusal(status, invalid);
-        self.worker.with_frontend_stats(self.fe, |s| {
-            count_status(&mut s.responses, status);
-            s.invalid_requests += u64::from(invalid);
-        });
-        // The frontend's error_page for this status, if any (copied into the head
-        // buffer: the connection ends after it).
-        // (Boxed: the lingering close is large and rare; every phase of an exchange
-        // may refuse, and its future would be as large as this one's.)
-        let frontend = self.worker.frontend(self.fe);
-        match frontend.error_pages.iter().find(|p| p.status == status) {
-            Some(page) => {
-                let mut out = std::mem::take(&mut self.head);
-                out.clear();
-                out.extend_from_slice(&page.response);
-                Box::pin(reject(&mut self.client, out)).await;
-            }
-            None => {
-                Box::pin(reject(
-                    &mut self.client,
-                    crate::http::error_response(status),
-                ))
-                .await
-            }
-        }
-    }
-
-    /// Response rules on the final response head from a server, written for the
-    /// client in `head`: their conditions see the request as received, the
-    /// connection, and `status`.
-    pub(super) fn response_rules(
-        &mut self,
-        frontend: &Frontend,
-        backend: usize,
-        status: u16,
-        tracked: &Slots,
-    ) {
-        let of_backend = rules_backend::has_response_rules(&self.worker, backend);
-        if !has_response_rules(frontend) && !of_backend {
-            return;
-        }
-        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let limits = self.worker.http_limits();
-        // Parsed and validated once already: cannot fail.
-        let Ok(Some(req)) = parse_request(&self.req_copy, &limits, &mut storage) else {
-            return;
-        };
-        let facts = Facts {
-            tls_version: self.tls.map(|t| t.0),
-            sni: self.rc.sni.as_deref(),
-            alpn: self.rc.alpn.as_deref(),
-            http: Some(HttpFacts {
-                method: req.method,
-                target: req.target.as_bytes(),
-                host: req.host,
-                version: rule_version(&self.client, req.version),
-                headers: Headers::Parsed(req.headers),
-            }),
-            status: Some(status),
-            ..Facts::connection(self.peer.ip(), self.rc.dst_port)
-        };
-        if of_backend {
-            rules_backend::on_response(&self.worker, backend, &facts, tracked, &mut self.head);
-        }
-        rules::on_response(
-            &self.worker,
-            self.fe,
-            frontend,
-            &facts,
-            tracked,
-            &mut self.head,
-        );
-    }
-
     /// After a 101: relay bytes between the client and `server` until both close.
     async fn tunnel(
         mut self,
@@ -527,13 +394,6 @@ impl Conn {
         relay(self.client, server, t, buffers).await?;
         Ok(())
     }
-}
-
-fn has_response_rules(frontend: &Frontend) -> bool {
-    frontend
-        .rules
-        .as_deref()
-        .is_some_and(|r| !r.response_rules().is_empty())
 }
 
 #[cfg(test)]

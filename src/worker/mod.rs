@@ -8,9 +8,11 @@
 //! | `mod.rs` | worker thread and runtime set-up, the inbox (control thread's updates), the once-a-second sweep |
 //! | `state.rs` | [`Worker`]: everything one worker owns, and the methods on it but those below |
 //! | `state_configure.rs` | its methods for what the control thread sends: a configuration, decisions about servers |
+//! | `state_servers.rs` | its methods on servers: pick, lease, wait in the backend's queue, a server's address and state |
 //! | `stop.rs` | [`Worker`] methods that stop it: shutdown, or an upgrade's release of the listeners |
 //! | `record.rs` | [`Worker`] methods that record: server outcomes (statistics, passive health), the access log |
-//! | `backend.rs` | one backend as a worker sees it (servers, balancer, queue), [`Outcome`], configuration helpers |
+//! | `backend.rs` | one backend as a worker sees it (servers, balancer, queue), [`Outcome`] |
+//! | `backend_configure.rs` | a configuration applied to the backends: slots, servers placed and given their states, retired slots (a child of `backend.rs`) |
 //! | `lease.rs` | `ServerLease`: a server counted as in use while it lives; what picking one ends in |
 //! | `queue.rs` | a backend's FIFO wait queue for when every server is at its limit |
 //! | `upstream.rs` | the connect retry policy (retries, redispatch) and connecting to a server |
@@ -26,9 +28,11 @@
 //! | `splice.rs` | the relay of plain TCP sessions: bulk moves socket → pipe → socket by `splice(2)` |
 //! | `pipe.rs` | the splice relay's pipes: non-blocking, grown to 1 MiB within a per-worker share of the user's pipe allowance |
 //! | `h2/` | HTTP/2: client connections (each stream served by the HTTP/1.1 code below through a pipe), and streams to `proto = "h2"` servers |
-//! | `http.rs` | an HTTP-mode client connection: requests one after another, redirects, refusals, upgrades |
+//! | `http.rs` | an HTTP-mode client connection: requests one after another, each read and routed, upgrades |
 //! | `exchange.rs` | one request to a backend and its response, one method per phase |
+//! | `exchange_server.rs` | its server connection: picked (own idle, pooled or new), given back to the pool or kept, failures counted (a child of `exchange.rs`) |
 //! | `exchange_duplex.rs` | its request body streamed to an HTTP/2 server while the response comes back (a child of `exchange.rs`) |
+//! | `http_answers.rs` | what a connection answers itself: redirects, a rule's answer, refusals; response rules on a server's head (a child of `http.rs`) |
 //! | `http_sizes.rs` | tests only: the size of the futures a request's session is made of (a child of `http.rs`) |
 //! | `http_heads.rs` | reading request and response heads, waiting for the next request, error responses |
 //! | `http_keepalive.rs` | waiting for the next request on a keep-alive connection (a child of `http_heads.rs`) |
@@ -37,7 +41,8 @@
 //! | `compress.rs` | response compression: negotiate, decide on the head, stream the body through a pooled encoder |
 //! | `persist.rs` | cookie persistence: the server a request's cookie names, `Cookie` and `Set-Cookie` edits |
 //! | `route.rs` | which way a request goes: redirect, backend, or none |
-//! | `rules.rs` | the rule engine on a worker: tables, connection and request rules, their answers |
+//! | `rules.rs` | the rule engine on a worker: tables, connection, request and response rules |
+//! | `rules_answer.rs` | the responses rules answer with (`deny`, `return`, `redirect`, `tarpit`), written into the head buffer (a child of `rules.rs`) |
 //! | `rules_backend.rs` | a backend's own rules: request rules after the frontend's, `use_server`, response rules |
 //! | `access.rs` | the access log: per-worker line buffer, writer thread, the per-request record, termination flags |
 //! | `access_tests.rs` | tests of the access log: line shape, a writer behind, err batches, early lines |

@@ -1,14 +1,13 @@
 //! What one worker owns, and its methods (those that record outcomes and the access
-//! log are in `record.rs`): its copy of the frontends and
-//! backends, the servers' state as this worker sees it, a balancer per backend, its
-//! statistics, the connection gate, the idle server connection pool, its relay
-//! buffers and its access log. Everything here is touched by this worker's thread
-//! only; sessions reach it through these methods. Frontends and backends are indexed
-//! by slot (see `msg::Slots`), so indexes held by open connections survive a
-//! reload.
+//! log are in `record.rs`, those that pick and lease servers in `state_servers.rs`):
+//! its copy of the frontends and backends, the servers' state as this worker sees
+//! it, a balancer per backend, its statistics, the connection gate, the idle server
+//! connection pool, its relay buffers and its access log. Everything here is touched
+//! by this worker's thread only; sessions reach it through these methods. Frontends
+//! and backends are indexed by slot (see `msg::Slots`), so indexes held by open
+//! connections survive a reload.
 
 use std::cell::{Cell, RefCell};
-use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,19 +15,16 @@ use std::time::Instant;
 use futures_channel::mpsc::UnboundedSender;
 
 use super::access::AccessLog;
-use super::backend::{BackendState, Choice, Settings};
+use super::backend::{BackendState, Settings};
 use super::buffers::Buffers;
 use super::faults::Faults;
-use super::lease::{NoSlot, Picked, ServerLease};
 use super::listener::ListenerSlot;
 use super::local::{Flag, Gate, GateTicket};
 use super::pool::Pool;
-use super::queue;
 use super::rules::RuleState;
 use crate::config::{self, Config, Frontend, ServerTls};
 use crate::http::Limits;
-use crate::lb::ServerState;
-use crate::msg::stats::{BackendStats, FaultCounts, FrontendStats, ServerStats, WorkerStats};
+use crate::msg::stats::{BackendStats, FaultCounts, FrontendStats, WorkerStats};
 use crate::msg::{Event, Slots};
 use crate::tls::ServerStream;
 
@@ -38,6 +34,8 @@ const TRIM_AFTER_CLOSED: usize = 256;
 
 #[path = "state_configure.rs"]
 mod configure;
+#[path = "state_servers.rs"]
+mod servers;
 
 pub struct Worker {
     id: usize,
@@ -337,149 +335,6 @@ impl Worker {
         self.backends.borrow()[backend].config.servers[server]
             .tls
             .clone()
-    }
-
-    // ---- Servers: picking, leasing, the queue ----
-
-    /// Pick a server of `backend` with its balancer and lease it (see [`Worker::lease`]).
-    /// `queued`: the caller was just woken from the queue (newcomers queue behind waiters).
-    /// `now`: the clock, for the balancers that weigh by time.
-    fn pick(
-        self: &Rc<Self>,
-        backend: usize,
-        avoid: Option<usize>,
-        key: (IpAddr, Option<u32>),
-        (queued, now): (bool, Instant),
-    ) -> Picked {
-        let choice = match self.backends.borrow_mut().get_mut(backend) {
-            Some(b) => b.pick(avoid, key, queued, now),
-            None => Choice::NoServer,
-        };
-        match choice {
-            Choice::Server(server) => match self.lease(backend, server) {
-                Some((lease, addr)) => Picked::Lease(lease, addr),
-                None => Picked::NoServer,
-            },
-            Choice::Full => Picked::Full,
-            Choice::NoServer => Picked::NoServer,
-        }
-    }
-
-    /// Pick and lease a server, waiting in the backend's queue (FIFO, `timeout_queue`)
-    /// while every usable server is at its connection limit. `key`: the client's
-    /// address and the request's key hash, for the hashing balancers. `now`: the clock
-    /// as the caller read it; with the lease comes the clock at the pick that got it
-    /// (`now`, unless it waited in the queue), one read per request.
-    pub async fn acquire(
-        self: &Rc<Self>,
-        backend: usize,
-        avoid: Option<usize>,
-        key: (IpAddr, Option<u32>),
-        mut now: Instant,
-    ) -> Result<(ServerLease, SocketAddr, Instant), NoSlot> {
-        let mut queued = false;
-        let mut deadline = None;
-        loop {
-            let picked = self.pick(backend, avoid, key, (queued, now));
-            if queued {
-                // Pass the turn on if there is room for the next one too.
-                self.wake_next(backend);
-            }
-            match picked {
-                Picked::Lease(lease, addr) => return Ok((lease, addr, now)),
-                Picked::NoServer => return Err(NoSlot::NoServer),
-                Picked::Full => {}
-            }
-            let (waiter, timeout) = {
-                let mut backends = self.backends.borrow_mut();
-                let b = &mut backends[backend];
-                let timeout = b.config.timeout_queue;
-                let waiter = b.queue.join().map_err(NoSlot::Queue)?;
-                b.joined();
-                (waiter, timeout)
-            };
-            let deadline = *deadline.get_or_insert_with(|| Instant::now() + timeout);
-            let left = deadline.saturating_duration_since(Instant::now());
-            if let Err(e) = queue::wait(&waiter, left).await {
-                let mut backends = self.backends.borrow_mut();
-                let q = &mut backends[backend].queue;
-                q.leave(&waiter);
-                q.timeouts += 1;
-                return Err(NoSlot::Queue(e));
-            }
-            queued = true;
-            now = Instant::now();
-        }
-    }
-
-    /// A slot may have freed up in `backend`: wake the first waiter if a server has
-    /// room, or every waiter if no server is usable at all (they get their 503 now).
-    pub fn wake_next(&self, backend: usize) {
-        if let Some(b) = self.backends.borrow_mut().get_mut(backend) {
-            b.wake_next();
-        }
-    }
-
-    /// Count one more active connection on `server` if it is usable; the lease gives
-    /// the count back when dropped.
-    pub fn lease(
-        self: &Rc<Self>,
-        backend: usize,
-        server: usize,
-    ) -> Option<(ServerLease, SocketAddr)> {
-        let addr = self.backends.borrow_mut().get_mut(backend)?.lease(server)?;
-        Some((ServerLease::counted(Rc::clone(self), backend, server), addr))
-    }
-
-    /// Lease `server` for a request its persistence cookie sends there (see
-    /// `BackendState::lease_sticky`).
-    pub fn lease_sticky(
-        self: &Rc<Self>,
-        backend: usize,
-        server: usize,
-    ) -> Option<(ServerLease, SocketAddr)> {
-        let addr = self
-            .backends
-            .borrow_mut()
-            .get_mut(backend)?
-            .lease_sticky(server)?;
-        Some((ServerLease::counted(Rc::clone(self), backend, server), addr))
-    }
-
-    /// A runtime-resolved server's new address: idle connections to the old one go.
-    pub fn set_address(&self, backend: usize, server: usize, addr: SocketAddr) {
-        if let Some(b) = self.backends.borrow_mut().get_mut(backend) {
-            b.set_address(server, addr);
-        }
-        self.pool.clear(backend, server);
-    }
-
-    /// Read a backend's configuration (without holding the borrow across an await).
-    pub fn with_backend_config<R>(
-        &self,
-        backend: usize,
-        f: impl FnOnce(&config::Backend) -> R,
-    ) -> R {
-        f(&self.backends.borrow()[backend].config)
-    }
-
-    /// Give back one active connection of `server` (see [`ServerLease`]).
-    pub(super) fn release(&self, backend: usize, server: usize) {
-        if let Some(b) = self.backends.borrow_mut().get_mut(backend) {
-            b.release(server);
-        }
-    }
-
-    /// Run `f` on a server's state and statistics, if the slot exists.
-    pub(super) fn with_server<R>(
-        &self,
-        backend: usize,
-        server: usize,
-        f: impl FnOnce(&mut ServerState, &mut ServerStats) -> R,
-    ) -> Option<R> {
-        let mut backends = self.backends.borrow_mut();
-        let b = backends.get_mut(backend)?;
-        Some(f(b.servers.get_mut(server)?, b.stats.get_mut(server)?))
     }
 
     /// A copy of this worker's statistics.

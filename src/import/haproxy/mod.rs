@@ -21,6 +21,7 @@
 //! - `tables.rs`: stick tables, tracking rules, counter ACLs.
 //! - `global.rs`: `global`, `resolvers`, log targets, the stats listener.
 //! - `finish.rs`: HAProxy's implicit defaults made explicit, and the tables in order.
+//! - `finish_binds.rs`: one ringlb frontend per kind of bind (a child of `finish.rs`).
 //! - `users.rs`: `userlist` sections and `stats auth` → `[[userlist]]`.
 //! - `limits.rs`: frontend `maxconn` and server `maxqueue`, decided once all is read.
 //! - `log_copy.rs`: a second `log` target for events only → `global.syslog_copy`.
