@@ -79,10 +79,14 @@ impl Activity {
         self.half_close()
     }
 
+    /// A byte moved from or to `side`. The time is the runtime's last clock read (at
+    /// most one turn of the worker's loop old, a millisecond or less under load), not
+    /// a clock read per read and per write: the timeouts it feeds count in seconds.
     pub(super) fn touch(&self, side: Side) {
+        let now = monoio::time::coarse_now();
         match side {
-            Side::Client => self.client.set(Instant::now()),
-            Side::Server => self.server.set(Instant::now()),
+            Side::Client => self.client.set(now),
+            Side::Server => self.server.set(now),
         }
     }
 }
@@ -157,7 +161,7 @@ async fn copy_half<R: AsyncReadRent, W: AsyncWriteRent>(
 }
 
 /// One read from `from` into `buf`, written whole to `to`: the bytes moved, 0 at EOF.
-pub(super) async fn copy_once<R: AsyncReadRent, W: AsyncWriteRent>(
+async fn copy_once<R: AsyncReadRent, W: AsyncWriteRent>(
     from: &mut R,
     to: &mut W,
     buf: &mut Vec<u8>,
@@ -167,15 +171,26 @@ pub(super) async fn copy_once<R: AsyncReadRent, W: AsyncWriteRent>(
     let (res, b) = from.read(std::mem::take(buf)).await;
     *buf = b;
     let n = res.map_err(|e| SessionError::Io(from_side, e))?;
-    if n == 0 {
-        return Ok(0);
+    if n > 0 {
+        pass_on(to, buf, from_side, activity).await?;
     }
+    Ok(n)
+}
+
+/// The bytes just read from `from_side` (all of `buf`), written whole to the other
+/// side; both sides' activity noted.
+pub(super) async fn pass_on<W: AsyncWriteRent>(
+    to: &mut W,
+    buf: &mut Vec<u8>,
+    from_side: Side,
+    activity: &Activity,
+) -> Result<(), SessionError> {
     activity.touch(from_side);
     let (res, b) = to.write_all(std::mem::take(buf)).await;
     *buf = b;
     res.map_err(|e| SessionError::Io(from_side.other(), e))?;
     activity.touch(from_side.other());
-    Ok(n)
+    Ok(())
 }
 
 /// Resolves with the side that stayed inactive past its timeout. Sleeps until the

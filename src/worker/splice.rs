@@ -4,6 +4,12 @@
 //! socket → pipe → socket inside the kernel, never copied into ringlb: half the copies
 //! of a read and a write. Short exchanges never fill the buffer, so they pay nothing
 //! for this (no pipe is made); a pipe that cannot be made leaves the copy path on.
+//! A copying direction reads with the hint of its last read (`read_drained`, a
+//! patched monoio method): after a short read, the next one's bytes are likely still
+//! to come, so io_uring arms the read's poll first instead of trying a receive that
+//! finds nothing (on the legacy driver, the short read cleared read readiness): one
+//! socket receive per read, as HAProxy makes, instead of two (docs/benchmarks.md,
+//! "TCP mode: what one exchange costs").
 //!
 //! The pipe is grown to 1 MiB (`pipe.rs`: within the system's `fs.pipe-max-size` and
 //! a per-worker share of the user's pipe allowance; else the default 64 KiB), so that
@@ -24,7 +30,7 @@ use monoio::net::TcpStream;
 use super::error::{SessionError, Side};
 use super::listener::yield_to_queued;
 use super::pipe::OwnPipe;
-use super::relay::{copy_once, supervise, totals, Activity, RelayStats, Timeouts};
+use super::relay::{pass_on, supervise, totals, Activity, RelayStats, Timeouts};
 
 /// Relay until both directions are closed, as `relay::relay` does, splicing bulk.
 pub async fn relay_plain(
@@ -68,13 +74,22 @@ async fn half(
     activity: &Activity,
 ) -> Result<(u64, Vec<u8>), SessionError> {
     let mut total = 0u64;
+    // The last read was short: it emptied the socket's receive queue, so the next
+    // bytes are likely still to come (a request/response exchange: the client's next
+    // request follows the response, the server's next response the next request).
+    let mut drained = false;
     loop {
-        let n = copy_once(from, to, &mut buf, from_side, activity).await?;
-        total += n as u64;
+        let hint = drained && poll_first_works();
+        let (res, b) = from.read_drained(std::mem::take(&mut buf), hint).await;
+        buf = b;
+        let n = res.map_err(|e| SessionError::Io(from_side, e))?;
         if n == 0 {
             break;
         }
-        if n == buf.capacity() {
+        pass_on(to, &mut buf, from_side, activity).await?;
+        total += n as u64;
+        drained = n < buf.capacity();
+        if !drained {
             // Bulk: splice from here on, unless no pipe can be had (descriptors).
             if let Some(moved) = splice_rest(from, to, from_side, activity).await {
                 total += moved?;
@@ -86,6 +101,36 @@ async fn half(
         let _ = to.shutdown().await;
     }
     Ok((total, buf))
+}
+
+/// Whether a read may ask io_uring to arm its poll before trying
+/// (`IORING_RECVSEND_POLL_FIRST`): kernel 5.19 or later (read once per worker thread).
+/// Earlier kernels do not know the flag; the legacy driver does not look at it.
+fn poll_first_works() -> bool {
+    thread_local! {
+        static WORKS: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+    }
+    WORKS.with(|w| match w.get() {
+        Some(works) => works,
+        None => {
+            let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok();
+            let works = release.is_some_and(|r| kernel_at_least(&r, (5, 19)));
+            w.set(Some(works));
+            works
+        }
+    })
+}
+
+/// Whether a kernel release string (`6.1.0-18-amd64`) is `want` (major, minor) or
+/// later; false when it cannot be read.
+fn kernel_at_least(release: &str, want: (u32, u32)) -> bool {
+    let mut parts = release.trim().split(|c: char| !c.is_ascii_digit());
+    let major = parts.next().and_then(|p| p.parse::<u32>().ok());
+    let minor = parts.next().and_then(|p| p.parse::<u32>().ok());
+    match (major, minor) {
+        (Some(major), Some(minor)) => (major, minor) >= want,
+        _ => false,
+    }
 }
 
 /// The rest of a direction by splice, until EOF on `from`: the bytes moved, or `None`
@@ -205,5 +250,23 @@ async fn spliced(
         }
         activity.touch(to_side);
         total += got as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kernel_at_least;
+
+    #[test]
+    fn the_kernel_release_is_compared_by_major_and_minor() {
+        assert!(kernel_at_least("5.19.0\n", (5, 19)));
+        assert!(kernel_at_least("6.1.0-18-amd64", (5, 19)));
+        assert!(kernel_at_least("6.18.44-fc-v857", (5, 19)));
+        assert!(!kernel_at_least("5.15.0-91-generic", (5, 19)));
+        assert!(!kernel_at_least("4.19.0", (5, 19)));
+        // Unreadable: assumed too old.
+        assert!(!kernel_at_least("", (5, 19)));
+        assert!(!kernel_at_least("six", (5, 19)));
+        assert!(!kernel_at_least("6", (5, 19)));
     }
 }

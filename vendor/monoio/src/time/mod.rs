@@ -88,6 +88,8 @@
 
 mod clock;
 pub(crate) use self::clock::Clock;
+// ringlb patch: the driver's last clock read.
+pub use self::clock::coarse_now;
 
 pub(crate) mod driver;
 

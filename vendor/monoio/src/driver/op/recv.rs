@@ -49,11 +49,28 @@ pub(crate) struct Recv<T> {
 
     /// Reference to the in-flight buffer.
     pub(crate) buf: T,
+
+    // ringlb patch: io_uring only: arm the poll before trying the receive
+    // (`IORING_RECVSEND_POLL_FIRST`), for a read whose bytes are likely still to come.
+    poll_first: bool,
 }
 
 impl<T: IoBufMut> Op<Recv<T>> {
     pub(crate) fn recv(fd: SharedFd, buf: T) -> io::Result<Self> {
-        Op::submit_with(Recv { fd, buf })
+        Op::submit_with(Recv {
+            fd,
+            buf,
+            poll_first: false,
+        })
+    }
+
+    // ringlb patch: `recv` with the poll armed first (see `TcpStream::read_drained`).
+    pub(crate) fn recv_poll_first(fd: SharedFd, buf: T) -> io::Result<Self> {
+        Op::submit_with(Recv {
+            fd,
+            buf,
+            poll_first: true,
+        })
     }
 
     #[allow(unused)]
@@ -61,6 +78,7 @@ impl<T: IoBufMut> Op<Recv<T>> {
         Recv {
             fd: fd.clone(),
             buf,
+            poll_first: false,
         }
     }
 
@@ -82,12 +100,28 @@ impl<T: IoBufMut> Op<Recv<T>> {
 impl<T: IoBufMut> OpAble for Recv<T> {
     #[cfg(all(target_os = "linux", feature = "iouring"))]
     fn uring_op(&mut self) -> io_uring::squeue::Entry {
-        opcode::Recv::new(
+        let mut entry = opcode::Recv::new(
             types::Fd(self.fd.raw_fd()),
             self.buf.write_ptr(),
             self.buf.bytes_total() as _,
         )
-        .build()
+        .build();
+        // ringlb patch: io-uring 0.6 has no setter for a RECV's `ioprio`, where the
+        // kernel reads `IORING_RECVSEND_POLL_FIRST` (5.19+, as `COOP_TASKRUN`, which
+        // ringlb's rings are built with). `Entry` is `#[repr(C)]` around the kernel's
+        // `io_uring_sqe`, whose `ioprio` (u16) follows `opcode` and `flags` (u8 each).
+        if self.poll_first {
+            const _: () = assert!(std::mem::size_of::<io_uring::squeue::Entry>() == 64);
+            const IORING_RECVSEND_POLL_FIRST: u16 = 1;
+            // SAFETY: bytes 2..4 of the 64-byte entry are its `ioprio`, as above.
+            unsafe {
+                let ioprio = (&mut entry as *mut io_uring::squeue::Entry).cast::<u8>().add(2);
+                ioprio
+                    .cast::<u16>()
+                    .write_unaligned(IORING_RECVSEND_POLL_FIRST);
+            }
+        }
+        entry
     }
 
     #[cfg(any(feature = "legacy", feature = "poll-io"))]

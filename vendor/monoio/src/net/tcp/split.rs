@@ -1,6 +1,8 @@
 use std::{io, net::SocketAddr};
 
 use super::TcpStream;
+use crate::buf::IoBufMut;
+use crate::BufResult;
 use crate::io::{
     as_fd::{AsReadFd, AsWriteFd, SharedFdWrapper},
     OwnedReadHalf, OwnedWriteHalf,
@@ -22,6 +24,12 @@ impl TcpOwnedReadHalf {
     #[inline]
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         unsafe { &*self.0.get() }.local_addr()
+    }
+
+    // ringlb patch: see `TcpStream::read_drained`.
+    /// [`TcpStream::read_drained`] on the stream this half reads.
+    pub async fn read_drained<T: IoBufMut>(&mut self, buf: T, drained: bool) -> BufResult<usize, T> {
+        unsafe { &mut *self.0.get() }.read_drained(buf, drained).await
     }
 }
 

@@ -277,6 +277,37 @@ impl TcpStream {
         Ok(self.watch.as_deref_mut().expect("just set"))
     }
 
+    // ringlb patch: a read that knows whether the last one drained the socket.
+    /// Read into `buf` as `read` does, for a caller that tracks whether its last read
+    /// from this stream was short (`drained`: it emptied the receive queue, so the next
+    /// bytes are likely still to come). io_uring: with `drained`, the `RECV` arms its
+    /// poll first instead of trying and failing first (`IORING_RECVSEND_POLL_FIRST`,
+    /// kernel 5.19+: the caller checks). Readiness mode (the legacy driver): a short
+    /// read clears read readiness before this returns, so the next read waits for the
+    /// next edge instead of making a `recv` that fails with `EAGAIN` (tokio's rule, see
+    /// `ScheduledIo::clear_read_after_short_read`; done in the poll that made the
+    /// `recv`, before the driver can collect a new edge).
+    pub async fn read_drained<T: IoBufMut>(&mut self, buf: T, drained: bool) -> BufResult<usize, T> {
+        let op = match drained {
+            true => Op::recv_poll_first(self.fd.clone(), buf),
+            false => Op::recv(self.fd.clone(), buf),
+        };
+        #[allow(unused_mut)]
+        let (res, mut buf) = op.unwrap().read().await;
+        #[cfg(all(unix, feature = "poll-io"))]
+        if let (Ok(n), Some(index)) = (&res, self.fd.registered_index()) {
+            if *n > 0 && *n < buf.bytes_total() {
+                std::future::poll_fn(|cx| {
+                    crate::driver::CURRENT
+                        .with(|inner| inner.clear_read_after_short_read(index, cx));
+                    std::task::Poll::Ready(())
+                })
+                .await;
+            }
+        }
+        (res, buf)
+    }
+
     /// Wait for write readiness.
     /// Note: Do not use it before every io. It is different from other runtimes!
     ///

@@ -316,6 +316,10 @@ where
     }
 
     fn submit(&self) -> io::Result<()> {
+        // ringlb patch: a loop turn that submits without waiting (tasks are queued)
+        // reads the clock too, so `coarse_now` stays one turn old when the loop never
+        // waits.
+        let _ = self.time_source.now();
         self.park.submit()
     }
 
