@@ -22,6 +22,11 @@
 # one, as SERVER says), one request to each (round robin, so one
 # connection each), ringlb's RSS before and after, natively with the default driver;
 # prints a markdown row.
+# CACHE=1: callgrind simulates the caches too (`--cache-sim=yes`; first level 32 KiB,
+# its last level set by LL, default 1 MiB 16-way: this host's L2 per core, since
+# valgrind reads its L3 wrong in this VM): first-level and L2 data misses per request,
+# in all and by function (what grows with the streams in flight when the instructions
+# do not). Counts of a simulated cache, not of the CPU's.
 # PROTO=h1: the same with HTTP/1.1 keep-alive requests (`h2load --h1`, M pipelined;
 # use M=1), for what code shared with HTTP/1.1 costs it.
 set -euo pipefail
@@ -135,7 +140,9 @@ if [ "${COUNT:-instructions}" = syscalls ]; then
   exit 0
 fi
 out="$tmp/callgrind.out"
-start_ringlb valgrind --tool=callgrind --callgrind-out-file="$out" --instr-atstart=no
+sim=()
+[ "${CACHE:-0}" = 0 ] || sim=(--cache-sim=yes "--LL=${LL:-1048576,16,64}")
+start_ringlb valgrind --tool=callgrind "${sim[@]}" --callgrind-out-file="$out" --instr-atstart=no
 callgrind_control -i on "$rl_pid" >/dev/null 2>&1
 res=$(h2load "${H1[@]}" -n "$N" -c "$C" -m "$M" "http://$addr/")
 callgrind_control -i off "$rl_pid" >/dev/null 2>&1
@@ -150,6 +157,16 @@ echo "instructions per ${PROTO:-h2} request ($N requests, -c $C -m $M, $BODY-byt
 callgrind_annotate --inclusive=yes "$out.1" 2>/dev/null | awk -v n="$N" '
   /PROGRAM TOTALS/ {c=$1; gsub(",", "", c); printf "  %-24s %10.0f\n", "TOTAL", c / n}
   /^ *[0-9,]+ \(/ && /\[/ && shown < 25 {c=$1; gsub(",", "", c); sub(/^ *[0-9,]+ +\( *[0-9.]+%\) +/, ""); printf "  %10.0f %s\n", c / n, substr($0, 1, 120); shown++}'
+if [ "${CACHE:-0}" != 0 ]; then
+  echo "data cache misses per request (first level read, write; last level read, write), in all and the top 15 functions by first-level misses (self):"
+  callgrind_annotate --show=D1mr,D1mw,DLmr,DLmw --sort=D1mr,D1mw "$out.1" 2>/dev/null | awk -v n="$N" '
+    function num(x) { gsub(",", "", x); return x == "." ? 0 : x }
+    /PROGRAM TOTALS/ { printf "  %-8.1f %-8.1f %-8.2f %-8.2f TOTAL\n", num($1) / n, num($3) / n, num($5) / n, num($7) / n }
+    /^ *[0-9,.]+ +\(/ && /:/ && !/PROGRAM/ && shown < 15 { line = $0; gsub(/\( *[0-9.]+%\)/, "", line); split(line, f, " ");
+      i = 1; while (f[i] == "") i++
+      name = line; sub(/^ *([0-9,.]+ +){4}/, "", name)
+      printf "  %-8.1f %-8.1f %-8.2f %-8.2f %s\n", num(f[i]) / n, num(f[i + 1]) / n, num(f[i + 2]) / n, num(f[i + 3]) / n, substr(name, 1, 110); shown++ }'
+fi
 echo "allocation and copying, per request (inclusive):"
 callgrind_annotate --inclusive=yes "$out.1" 2>/dev/null | awk -v n="$N" '
   /^ *[0-9,]+ \(/ && /(malloc|realloc|free|memcpy|memmove|VecDeque)/ && shown < 12 {c=$1; gsub(",", "", c); sub(/^ *[0-9,]+ +\( *[0-9.]+%\) +/, ""); printf "  %10.0f %s\n", c / n, substr($0, 1, 120); shown++}'

@@ -201,7 +201,9 @@ impl Worker {
     /// closed it) since the last round.
     pub fn trim_heap(&self) {
         let closed = self.gate.settle_peak();
-        if self.buffers.settle() > 0 || closed >= TRIM_AFTER_CLOSED {
+        // (HTTP/2 streams' slots settle the same way: `h2/slot.rs`.)
+        let freed = self.buffers.settle() + super::h2::settle_slots();
+        if freed > 0 || closed >= TRIM_AFTER_CLOSED {
             // SAFETY: malloc_trim has no preconditions; it only releases free memory.
             unsafe { libc::malloc_trim(0) };
         }

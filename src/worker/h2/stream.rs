@@ -80,11 +80,11 @@ pub(super) async fn serve(
         return;
     };
     let (end, peer) = pipe(PIPE_CAP, shared.tls.is_some());
-    // On the heap: the box first, the future written into it. (`Box::pin(f)` makes
-    // `f` on the stack and copies it whole into the box: the session's future is
-    // most of a stream's state, ~6 KB, ~600 instructions of copying per stream.)
-    let mut slot = Box::new_uninit();
-    slot.write(serve_stream(
+    // On the heap, in a slot of this thread's (`slot.rs`: the last one a stream gave
+    // back, still warm), the future written into it. (`Box::pin(f)` makes `f` on the
+    // stack and copies it whole into the box: the session's future is most of a
+    // stream's state, ~6 KB, ~600 instructions of copying per stream.)
+    let mut session = super::slot::empty().write(serve_stream(
         Rc::clone(&shared.worker),
         shared.fe,
         ClientStream::Pipe(end),
@@ -100,9 +100,6 @@ pub(super) async fn serve(
             first,
         },
     ));
-    // SAFETY: written just above. (`Box::write` says so without `unsafe`, but it is
-    // newer than the MSRV.)
-    let mut session = Box::into_pin(unsafe { slot.assume_init() });
     let head_method = parts.method == Method::HEAD;
     let timeout = shared.worker.frontend(shared.fe).timeout_client;
     // A request without a body (most) needs no feed: the session reads its end now.
@@ -409,10 +406,10 @@ async fn answer(
     }
 }
 
-/// The stream's task is spawned per stream: its future is copied into the task's box
-/// then, and once or twice more when it ends (monoio stores the output over it), so
-/// its size is paid per stream; the session inside it is boxed. `cargo test --lib
-/// worker::h2::stream -- --nocapture` prints it.
+/// The stream's future is written in place into a slot per stream (`slot.rs`; the
+/// task monoio spawns holds only the slot's pointer), so its size is what each stream
+/// in flight holds and touches; the session inside it has a slot of its own. `cargo
+/// test --lib worker::h2::stream -- --nocapture` prints it.
 #[test]
 fn stream_task_future_size() {
     let (size, align) = super::super::http::sizes::ret4(serve);
