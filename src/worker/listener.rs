@@ -23,9 +23,6 @@ use crate::config::{Frontend, Mode};
 use crate::listen::BoundListener;
 use crate::tls::{accept_tls, ClientStream};
 
-#[path = "listener_multi.rs"]
-mod multi;
-
 /// A listener of this worker: which frontend it serves now (a reload may change
 /// that) and the flag that stops it (a reload that drops its address).
 pub struct ListenerSlot {
@@ -95,16 +92,46 @@ async fn accept_loop(
             return;
         }
     };
-    // io_uring: one multishot accept (`listener_multi.rs`); otherwise, or if the
-    // kernel refuses it, one accept at a time.
-    match multi::accept_multi(&worker, &listener, addr, &frontend, &stop).await {
-        multi::Ended::Refused => {
-            accept_one_at_a_time(&worker, &listener, addr, &frontend, &stop).await
+    let mut burst = AcceptBurst::default();
+    loop {
+        monoio::select! {
+            _ = worker.until_below_limit(frontend.get()) => {}
+            _ = worker.until_stopping() => break,
+            _ = stop.wait() => break,
         }
-        multi::Ended::Stopped => {}
+        // A stop cancels the accept and waits for the cancellation to complete: an
+        // io_uring accept may have taken a connection meanwhile, and it is served
+        // rather than lost (a binary upgrade counts on that).
+        let canceller = Canceller::new();
+        let mut waited = false;
+        let (accepted, stopping) = {
+            let mut accept = std::pin::pin!(listener.cancelable_accept(canceller.handle()));
+            monoio::select! {
+                r = noting_wait(accept.as_mut(), &mut waited) => (r, false),
+                _ = until_stop(&worker, &stop) => {
+                    let _canceller = canceller.cancel();
+                    (accept.await, true)
+                }
+            }
+        };
+        match accepted {
+            Ok((stream, peer)) => accepted_one(&worker, frontend.get(), stream, peer),
+            Err(_) if stopping => {}
+            Err(e) => {
+                // EMFILE/ENFILE and the like: back off instead of spinning on the error.
+                worker.faults().accept_failed(worker.id(), addr, &e);
+                monoio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        if stopping {
+            take_queued(&worker, &listener, frontend.get());
+            break;
+        }
+        // After the connection's task is queued, so that it runs in the yield too.
+        if burst.after_accept(waited) {
+            yield_to_queued().await;
+        }
     }
-    // What waits in the backlog as accepting stops is served, not reset.
-    take_queued(&worker, &listener, frontend.get());
     if worker.released() && !stop.is_raised() {
         // A binary upgrade: the new process accepts on these very sockets. Closing
         // this descriptor leaves them open; shutdown() would stop them for both.
@@ -122,56 +149,6 @@ async fn accept_loop(
     tracing::info!(worker = worker.id(), %addr, "stopped accepting");
 }
 
-/// Accept one connection at a time (epoll, or a kernel without multishot accept)
-/// until the worker or the listener stops.
-async fn accept_one_at_a_time(
-    worker: &Rc<Worker>,
-    listener: &monoio::net::TcpListener,
-    addr: SocketAddr,
-    frontend: &Cell<usize>,
-    stop: &Flag,
-) {
-    let mut burst = AcceptBurst::default();
-    loop {
-        monoio::select! {
-            _ = worker.until_below_limit(frontend.get()) => {}
-            _ = worker.until_stopping() => break,
-            _ = stop.wait() => break,
-        }
-        // A stop cancels the accept and waits for the cancellation to complete: an
-        // io_uring accept may have taken a connection meanwhile, and it is served
-        // rather than lost (a binary upgrade counts on that).
-        let canceller = Canceller::new();
-        let mut waited = false;
-        let (accepted, stopping) = {
-            let mut accept = std::pin::pin!(listener.cancelable_accept(canceller.handle()));
-            monoio::select! {
-                r = noting_wait(accept.as_mut(), &mut waited) => (r, false),
-                _ = until_stop(worker, stop) => {
-                    let _canceller = canceller.cancel();
-                    (accept.await, true)
-                }
-            }
-        };
-        match accepted {
-            Ok((stream, peer)) => accepted_one(worker, frontend.get(), stream, peer),
-            Err(_) if stopping => {}
-            Err(e) => {
-                // EMFILE/ENFILE and the like: back off instead of spinning on the error.
-                worker.faults().accept_failed(worker.id(), addr, &e);
-                monoio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-        if stopping {
-            break;
-        }
-        // After the connection's task is queued, so that it runs in the yield too.
-        if burst.after_accept(waited) {
-            yield_to_queued().await;
-        }
-    }
-}
-
 /// Connections accepted in a row without waiting before the accept loop lets the
 /// worker's other tasks run (HAProxy's `tune.maxaccept`, whose default is 4 too).
 const ACCEPT_BURST: u32 = 4;
@@ -179,10 +156,8 @@ const ACCEPT_BURST: u32 = 4;
 /// How many accepts in a row completed at once. With the legacy (epoll) driver an
 /// accept on a listener with queued connections completes without waiting, so the
 /// loop would drain the whole backlog (hundreds of connections after a failover or a
-/// restart of the clients) before any established connection is served. The same
-/// holds for io_uring's multishot accept (`listener_multi.rs`): connections the kernel
-/// accepted while the worker was busy are taken without waiting. (With one-shot
-/// accepts on io_uring every accept waits for the ring and this never counts.)
+/// restart of the clients) before any established connection is served. With
+/// io_uring every accept waits for the ring, one per loop turn, and this never counts.
 #[derive(Debug, Default)]
 struct AcceptBurst {
     in_a_row: u32,

@@ -21,7 +21,6 @@
 //! | `pool_watch.rs` | the armed read-readiness wait each idle server connection has (a child of `pool.rs`) |
 //! | `buffers.rs` | the relay buffer pool: buffers are emptied on give and on take |
 //! | `listener.rs` | accept loops, the connection limit, TLS handshakes, listeners kept or stopped on reload |
-//! | `listener_multi.rs` | the accept loop on io_uring: one multishot accept, cancelled at the limit and at a stop (a child of `listener.rs`) |
 //! | `preamble.rs` | before the session: the PROXY header received, the ClientHello read for SNI routing, the `send_proxy` header sent |
 //! | `session.rs` | a TCP-mode session: connect, then relay |
 //! | `kill.rs` | `on_marked_down = "shutdown_sessions"`: the flag a server's sessions end on when it is marked down |

@@ -5,7 +5,6 @@
 //!
 //! Files (one test binary, `cargo test --test tcp_proxy`):
 //! - `main.rs`: the shared imports.
-//! - `accept.rs`: accepting at the connection limit with either driver: a burst served in turn, a stop that serves the waiting connections.
 //! - `relay.rs`: relaying and balancing: weights, payloads, half-close, retries, servers down, timeouts, limits, drivers.
 //! - `bulk.rs`: bulk transfers: both ways with either driver, fairness between sessions, a stalled reader and its bounds.
 //! - `keepalive.rs`: TCP keep-alive probes on client and server sockets, only when asked.
@@ -20,7 +19,6 @@ use std::time::Duration;
 
 use common::*;
 
-mod accept;
 mod bulk;
 mod keepalive;
 mod relay;

@@ -10,9 +10,6 @@ use crate::driver;
 pub(crate) mod close;
 
 mod accept;
-// ringlb patch: a multishot accept (`net::tcp::AcceptStream`).
-#[cfg(all(target_os = "linux", feature = "iouring"))]
-pub(crate) mod accept_multi;
 mod connect;
 mod fsync;
 mod open;

@@ -30,60 +30,6 @@ pub(crate) enum Lifecycle {
     /// A multishot operation fired (at least once since its owner last looked) and is
     /// still in flight.
     Fired,
-
-    // ringlb patch: a multishot operation whose every completion carries a result its
-    // owner must see (multishot accept: each one a new descriptor). They queue here in
-    // order, the final one included; see `ResultQueue`.
-    /// A multishot operation whose results queue until the owner takes them.
-    Queued(Box<ResultQueue>),
-}
-
-// ringlb patch: the results of a multishot operation that makes descriptors
-// (`IORING_ACCEPT_MULTISHOT`), kept in the slot until the owner takes them. None is ever
-// lost: after the owner dropped the operation (`orphan`), a descriptor that still comes
-// (accepted before the cancel took effect) is closed, as are those queued but not taken.
-/// Results of a multishot operation whose successful results are new descriptors.
-#[derive(Default)]
-pub(crate) struct ResultQueue {
-    results: std::collections::VecDeque<io::Result<u32>>,
-    /// The final completion (no `IORING_CQE_F_MORE`) is the last of `results`.
-    ended: bool,
-    waker: Option<Waker>,
-    /// The owner dropped the operation: its data, kept until the final completion.
-    #[allow(dead_code)]
-    orphan: Option<Box<dyn std::any::Any>>,
-}
-
-impl ResultQueue {
-    /// Note one completion. Returns true when the slot can be freed (an orphan's end).
-    fn push(&mut self, result: io::Result<u32>, last: bool) -> bool {
-        if self.orphan.is_some() {
-            close_descriptor(&result);
-            return last;
-        }
-        self.results.push_back(result);
-        self.ended |= last;
-        if let Some(waker) = self.waker.take() {
-            waker.wake();
-        }
-        false
-    }
-
-    /// Close the descriptors queued and not taken.
-    fn close_all(&mut self) {
-        for result in self.results.drain(..) {
-            close_descriptor(&result);
-        }
-    }
-}
-
-/// A result that is a descriptor nobody will take: closed.
-fn close_descriptor(result: &io::Result<u32>) {
-    if let Ok(fd) = result {
-        // SAFETY: the kernel made this descriptor for this operation, and nobody
-        // else holds it.
-        unsafe { libc::close(*fd as i32) };
-    }
 }
 
 // ringlb patch: what one look at a multishot operation found (`poll_multi`).
@@ -101,13 +47,6 @@ pub(crate) enum MultiPoll {
 
 impl<'a> Ref<'a, Lifecycle> {
     pub(crate) fn complete(mut self, result: io::Result<u32>, flags: u32) {
-        // ringlb patch: a result queue keeps every completion's result (see ResultQueue).
-        if let Lifecycle::Queued(queue) = &mut *self {
-            if queue.push(result, !io_uring::cqueue::more(flags)) {
-                self.remove();
-            }
-            return;
-        }
         // ringlb patch: a completion with IORING_CQE_F_MORE is not the last of its
         // operation (multishot): the slot stays, whatever its state, and an owner
         // waiting is woken. Only the final one completes (or frees an ignored slot).
@@ -117,9 +56,7 @@ impl<'a> Ref<'a, Lifecycle> {
                 Lifecycle::Waiting(waker) => waker.wake(),
                 Lifecycle::Submitted | Lifecycle::Fired => {}
                 // Kept until the final completion (which a cancel brings).
-                kept @ (Lifecycle::Ignored(..)
-                | Lifecycle::Completed(..)
-                | Lifecycle::Queued(_)) => *ref_mut = kept,
+                kept @ (Lifecycle::Ignored(..) | Lifecycle::Completed(..)) => *ref_mut = kept,
             }
             return;
         }
@@ -139,8 +76,7 @@ impl<'a> Ref<'a, Lifecycle> {
             }
             // ringlb patch: not reachable (the kernel posts nothing after a final
             // completion), but no longer undefined behaviour if it were: kept as is.
-            // (A result queue is handled above.)
-            Lifecycle::Completed(..) | Lifecycle::Queued(_) => {}
+            Lifecycle::Completed(..) => {}
         }
     }
 
@@ -157,8 +93,6 @@ impl<'a> Ref<'a, Lifecycle> {
                 };
             }
             Lifecycle::Fired => true,
-            // ringlb patch: a result queue is looked at through `poll_queued`.
-            Lifecycle::Queued(_) => false,
             // Not reachable while the owner holds the operation; quiet if it were.
             Lifecycle::Submitted | Lifecycle::Waiting(_) | Lifecycle::Ignored(_) => false,
         };
@@ -192,7 +126,7 @@ impl<'a> Ref<'a, Lifecycle> {
             }
             // ringlb patch: a multishot operation is looked at through `poll_multi`,
             // never awaited as a future; pending (not undefined behaviour) if it were.
-            Lifecycle::Fired | Lifecycle::Queued(_) => return Poll::Pending,
+            Lifecycle::Fired => return Poll::Pending,
             _ => {}
         }
 
@@ -202,52 +136,9 @@ impl<'a> Ref<'a, Lifecycle> {
         }
     }
 
-    // ringlb patch: a multishot operation's results are queued from now on (called
-    // right after its submission, before any completion can come).
-    pub(crate) fn queue_results(mut self) {
-        let ref_mut = &mut *self;
-        if matches!(ref_mut, Lifecycle::Submitted) {
-            *ref_mut = Lifecycle::Queued(Box::default());
-        }
-    }
-
-    // ringlb patch: the owner takes the next result of a result queue, in order.
-    // `Ready(None)`: the final result was taken, the operation is over (slot freed).
-    pub(crate) fn poll_queued(mut self, waker: &Waker) -> Poll<Option<io::Result<u32>>> {
-        let Lifecycle::Queued(queue) = &mut *self else {
-            return Poll::Ready(None);
-        };
-        if let Some(result) = queue.results.pop_front() {
-            return Poll::Ready(Some(result));
-        }
-        if queue.ended {
-            self.remove();
-            return Poll::Ready(None);
-        }
-        match &queue.waker {
-            Some(w) if w.will_wake(waker) => {}
-            _ => queue.waker = Some(waker.clone()),
-        }
-        Poll::Pending
-    }
-
     // return if the op must has been finished
     pub(crate) fn drop_op<T: 'static>(mut self, data: &mut Option<T>) -> bool {
         let ref_mut = &mut *self;
-        // ringlb patch: a result queue closes what its owner did not take; in flight,
-        // it keeps the data and closes what still comes until the final completion.
-        if let Lifecycle::Queued(queue) = ref_mut {
-            queue.close_all();
-            if queue.ended {
-                self.remove();
-                return true;
-            }
-            queue.orphan = Some(match data.take() {
-                Some(data) => Box::new(data),
-                None => Box::new(()),
-            });
-            return false;
-        }
         match ref_mut {
             // ringlb patch: a multishot operation that fired is still in flight too.
             Lifecycle::Submitted | Lifecycle::Waiting(_) | Lifecycle::Fired => {
@@ -263,8 +154,6 @@ impl<'a> Ref<'a, Lifecycle> {
                 self.remove();
             }
             Lifecycle::Ignored(..) => unsafe { std::hint::unreachable_unchecked() },
-            // ringlb patch: handled above.
-            Lifecycle::Queued(_) => return false,
         }
         true
     }

@@ -495,28 +495,6 @@ impl UringInner {
         }
     }
 
-    // ringlb patch: a multishot operation's results queue in its slot from now on
-    // (Lifecycle::queue_results).
-    pub(crate) fn queue_results(this: &Rc<UnsafeCell<UringInner>>, index: usize) {
-        let inner = unsafe { &mut *this.get() };
-        if let Some(lifecycle) = inner.ops.slab.get(index) {
-            lifecycle.queue_results();
-        }
-    }
-
-    // ringlb patch: the owner takes the next queued result (Lifecycle::poll_queued).
-    pub(crate) fn poll_queued(
-        this: &Rc<UnsafeCell<UringInner>>,
-        index: usize,
-        waker: &std::task::Waker,
-    ) -> Poll<Option<io::Result<u32>>> {
-        let inner = unsafe { &mut *this.get() };
-        match inner.ops.slab.get(index) {
-            Some(lifecycle) => lifecycle.poll_queued(waker),
-            None => Poll::Ready(None),
-        }
-    }
-
     #[cfg(feature = "poll-io")]
     pub(crate) fn poll_legacy_op<T: OpAble>(
         this: &Rc<UnsafeCell<Self>>,

@@ -214,14 +214,6 @@ impl TcpListener {
         Ok((stream, addr))
     }
 
-    // ringlb patch: a multishot accept (see `AcceptStream`).
-    /// Accept connections with one multishot operation (io_uring only; `Unsupported`
-    /// on the legacy driver). Every connection comes without its peer address.
-    #[cfg(all(target_os = "linux", feature = "iouring"))]
-    pub fn accept_multi(&self) -> io::Result<super::AcceptStream> {
-        super::AcceptStream::new(&self.fd)
-    }
-
     /// Returns the local address that this listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         let meta = self.meta.get();

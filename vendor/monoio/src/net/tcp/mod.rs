@@ -1,9 +1,6 @@
 #![allow(unreachable_pub)]
 //! TCP related.
 
-// ringlb patch: a multishot accept (io_uring).
-#[cfg(all(target_os = "linux", feature = "iouring"))]
-mod accept_multi;
 mod listener;
 mod split;
 mod stream;
@@ -12,8 +9,6 @@ mod tfo;
 #[cfg(all(target_os = "linux", feature = "iouring"))]
 mod watch;
 
-#[cfg(all(target_os = "linux", feature = "iouring"))]
-pub use accept_multi::AcceptStream;
 pub use listener::TcpListener;
 pub use split::{TcpOwnedReadHalf, TcpOwnedWriteHalf};
 pub use stream::{TcpConnectOpts, TcpStream};
