@@ -421,7 +421,17 @@ where
         let _e = span.enter();
         loop {
             tracing::trace!("poll");
-            let bytes = match ready!(Pin::new(&mut self.inner).poll_next(cx)) {
+            // ringlb patch: a read buffer given back while idle is taken again before
+            // reading, and given back when the socket has nothing more and the buffer
+            // holds no partial frame (`super::spare`).
+            if self.inner.read_buffer().capacity() == 0 {
+                *self.inner.read_buffer_mut() = super::spare::take_read();
+            }
+            let polled = Pin::new(&mut self.inner).poll_next(cx);
+            if polled.is_pending() && self.inner.read_buffer().is_empty() {
+                super::spare::give_read(std::mem::take(self.inner.read_buffer_mut()));
+            }
+            let bytes = match ready!(polled) {
                 Some(Ok(bytes)) => bytes,
                 Some(Err(e)) => return Poll::Ready(Some(Err(map_err(e)))),
                 None => return Poll::Ready(None),

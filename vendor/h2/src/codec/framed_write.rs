@@ -60,11 +60,8 @@ enum Next<B> {
     Continuation(frame::Continuation),
 }
 
-/// Initialize the connection with this amount of write buffer.
-///
-/// The minimum MAX_FRAME_SIZE is 16kb, so always be able to send a HEADERS
-/// frame that big.
-const DEFAULT_BUFFER_CAPACITY: usize = 16 * 1_024;
+// ringlb patch: DEFAULT_BUFFER_CAPACITY (16 KiB) is now `super::spare::WRITE_CAPACITY`,
+// the size a write buffer is taken with when a frame is buffered.
 
 /// Chain payloads bigger than this when vectored I/O is enabled. The remote
 /// will never advertise a max frame size less than this (well, the spec says
@@ -93,7 +90,10 @@ where
             final_flush_done: false,
             encoder: Encoder {
                 hpack: hpack::Encoder::default(),
-                buf: Cursor::new(BytesMut::with_capacity(DEFAULT_BUFFER_CAPACITY)),
+                // ringlb patch: the write buffer is taken when a frame is buffered
+                // and given back once a flush has written everything
+                // (`super::spare`); none is held before the first frame.
+                buf: Cursor::new(BytesMut::new()),
                 next: None,
                 last_data_frame: None,
                 max_frame_size: frame::DEFAULT_MAX_FRAME_SIZE,
@@ -173,6 +173,10 @@ where
         // Flush the upstream
         ready!(Pin::new(&mut self.inner).poll_flush(cx))?;
 
+        // ringlb patch: everything is written; the buffer waits for the next frame on
+        // this thread's spare list, not in this connection.
+        self.encoder.give_back_buf();
+
         Poll::Ready(Ok(()))
     }
 
@@ -223,6 +227,10 @@ where
     fn buffer(&mut self, item: Frame<B>) -> Result<(), UserError> {
         // Ensure that we have enough capacity to accept the write.
         assert!(self.has_capacity());
+        // ringlb patch: a buffer given back while idle is taken again here.
+        if self.buf.get_ref().capacity() == 0 {
+            *self.buf.get_mut() = super::spare::take_write();
+        }
         let span = tracing::trace_span!("FramedWrite::buffer", frame = ?item);
         let _e = span.enter();
 
@@ -307,9 +315,21 @@ where
     }
 
     fn has_capacity(&self) -> bool {
+        // ringlb patch: no buffer (given back while idle) counts as room: `buffer`
+        // takes one with `WRITE_CAPACITY` bytes.
+        let buf = self.buf.get_ref();
         self.next.is_none()
-            && (self.buf.get_ref().capacity() - self.buf.get_ref().len()
-                >= self.min_buffer_capacity)
+            && (buf.capacity() == 0 || buf.capacity() - buf.len() >= self.min_buffer_capacity)
+    }
+
+    /// ringlb patch: gives the write buffer back to this thread's spare list when
+    /// nothing is in it or waiting to be encoded into it.
+    fn give_back_buf(&mut self) {
+        if self.next.is_none() && self.buf.get_ref().is_empty() && self.buf.get_ref().capacity() > 0
+        {
+            self.buf.set_position(0);
+            super::spare::give_write(std::mem::take(self.buf.get_mut()));
+        }
     }
 
     fn is_empty(&self) -> bool {

@@ -1,6 +1,8 @@
 mod error;
 mod framed_read;
 mod framed_write;
+// ringlb patch: frame buffers given back while a connection is idle.
+mod spare;
 
 pub use self::error::{SendError, UserError};
 

@@ -158,7 +158,11 @@ impl Decoder {
             max_size_update: None,
             last_max_update: size,
             table: Table::new(size),
-            buffer: BytesMut::with_capacity(4096),
+            // ringlb patch: 1 KiB, not 4 KiB. Decoded strings are split off this
+            // buffer as header values; once they are dropped the block is reused in
+            // place, and a new one is 1 KiB too (the capacity it started with), so an
+            // idle connection holds at most 1 KiB here.
+            buffer: BytesMut::with_capacity(1024),
         }
     }
 
