@@ -39,6 +39,8 @@ pub struct CompareOpts {
     /// Both proxies' listeners with TCP_DEFER_ACCEPT (ringlb's `defer_accept`,
     /// HAProxy's bind option `defer-accept`).
     pub defer_accept: bool,
+    /// ringlb's `global.io_driver` ("auto", "io_uring" or "legacy").
+    pub io_driver: String,
     pub svg: Option<PathBuf>,
     pub scenarios: Vec<Scenario>,
 }
@@ -321,6 +323,13 @@ fn markdown(
         setup.scenario.describe(), setup.mode, opts.workers, opts.load_threads, opts.connections, opts.backends, opts.body_size, opts.rounds, opts.duration, opts.warmup,
         if opts.defer_accept { "; both proxies' listeners with TCP_DEFER_ACCEPT (`--defer-accept`)" } else { "" }
     );
+    if opts.io_driver != "auto" {
+        let _ = writeln!(
+            s,
+            "ringlb's I/O driver: `io_driver = \"{}\"`.\n",
+            opts.io_driver
+        );
+    }
     let _ = writeln!(
         s,
         "| target | max req/s (closed loop) | CPU s per 100k req | peak RSS |"

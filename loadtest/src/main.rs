@@ -80,6 +80,9 @@ struct CompareArgs {
     /// `defer_accept = true`, HAProxy's `bind ... defer-accept`).
     #[arg(long)]
     defer_accept: bool,
+    /// ringlb's I/O driver (`global.io_driver`): auto, io_uring or legacy (epoll).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "io_uring", "legacy"])]
+    io_driver: String,
     /// Write the latency-by-percentile plot (at 50% load) here.
     #[arg(long)]
     svg: Option<PathBuf>,
@@ -226,6 +229,7 @@ fn main() -> anyhow::Result<()> {
                 backends: a.backends.max(1),
                 body_size: a.body_size,
                 defer_accept: a.defer_accept,
+                io_driver: a.io_driver,
                 svg: a.svg,
                 scenarios: a.scenario.into_iter().flatten().collect(),
             })?;

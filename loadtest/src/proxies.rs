@@ -133,8 +133,8 @@ pub fn start_ringlb(
         ""
     };
     let mut cfg = format!(
-        "[global]\nworkers = {}\npin_workers = false\nmax_connections = 4000\nadmin_bind = \"{admin}\"\n\n[[frontend]]\nname = \"bench\"\nbind = [\"{addr}\"]\nmode = \"{}\"\ndefault_backend = \"servers\"\n{defer}\n[[backend]]\nname = \"servers\"\nbalance = \"roundrobin\"\n{reuse}",
-        opts.workers, setup.mode
+        "[global]\nworkers = {}\npin_workers = false\nio_driver = \"{}\"\nmax_connections = 4000\nadmin_bind = \"{admin}\"\n\n[[frontend]]\nname = \"bench\"\nbind = [\"{addr}\"]\nmode = \"{}\"\ndefault_backend = \"servers\"\n{defer}\n[[backend]]\nname = \"servers\"\nbalance = \"roundrobin\"\n{reuse}",
+        opts.workers, opts.io_driver, setup.mode
     );
     for (i, b) in backends.iter().enumerate() {
         let _ = write!(
