@@ -163,11 +163,11 @@ fn session_tickets_on_idle_tls_server_connections_do_not_keep_them_from_reuse() 
 
 /// A TLS server that answers one request per connection (`ok <path> <body length>`)
 /// and closes it just after the response: with a close_notify, or with a bare TCP end.
-/// It says on `closed` when it has.
+/// It says on `closed` when it has, with the peer's address (ringlb's end).
 struct TlsClosesAfter {
     addr: SocketAddr,
     accepted: Arc<AtomicUsize>,
-    closed: std::sync::mpsc::Receiver<()>,
+    closed: std::sync::mpsc::Receiver<Option<SocketAddr>>,
 }
 
 impl TlsClosesAfter {
@@ -184,6 +184,7 @@ impl TlsClosesAfter {
                 a.fetch_add(1, Ordering::SeqCst);
                 let (config, tx) = (Arc::clone(&config), tx.clone());
                 thread::spawn(move || {
+                    let peer = stream.peer_addr().ok();
                     let _ = stream.set_read_timeout(Some(common::PATIENCE));
                     let conn = rustls::ServerConnection::new(config).unwrap();
                     let mut r = BufReader::new(rustls::StreamOwned::new(conn, stream));
@@ -203,7 +204,7 @@ impl TlsClosesAfter {
                         }
                         let _ = s.sock.shutdown(Shutdown::Both);
                     }
-                    let _ = tx.send(());
+                    let _ = tx.send(peer);
                 });
             }
         });
@@ -214,11 +215,40 @@ impl TlsClosesAfter {
         }
     }
 
+    /// Waits until the server closed a connection and ringlb's end of it has the
+    /// server's FIN (its socket left ESTABLISHED): on loopback the FIN may still sit
+    /// in another CPU's backlog when the test's next request is processed, and a
+    /// request that reaches ringlb before the FIN cannot be kept off that connection
+    /// (HAProxy neither: docs/configuration.md, `http_reuse`).
     fn wait_closed(&self) {
-        self.closed
+        let peer = self
+            .closed
             .recv_timeout(common::PATIENCE)
             .expect("the server never closed");
+        let Some(peer) = peer else { return };
+        let deadline = std::time::Instant::now() + common::PATIENCE;
+        while established(peer, self.addr) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "ringlb's end {peer} never saw the server's FIN"
+            );
+            thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
+}
+
+/// Whether the socket `local` → `remote` is ESTABLISHED (`/proc/net/tcp` state 01;
+/// CLOSE_WAIT once its peer's FIN arrived, gone once closed).
+fn established(local: SocketAddr, remote: SocketAddr) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let (l, r) = (
+        format!(":{:04X}", local.port()),
+        format!(":{:04X}", remote.port()),
+    );
+    table.lines().skip(1).any(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        f.len() > 3 && f[1].ends_with(&l) && f[2].ends_with(&r) && f[3] == "01"
+    })
 }
 
 fn tls_server_config(certs: &CertDir) -> Arc<rustls::ServerConfig> {
