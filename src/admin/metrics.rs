@@ -47,6 +47,8 @@ struct ServerRow<'a> {
     stats: &'a ServerStats,
     /// Connections or in-flight requests now.
     active: u32,
+    /// Idle connections kept for reuse now.
+    idle: u32,
 }
 
 const CLASSES: &[&str] = &["1xx", "2xx", "3xx", "4xx", "5xx"];
@@ -186,6 +188,11 @@ static FAMILIES: &[Family<Get>] = &[
         "ringlb_server_current_connections",
         "Connections (TCP) or in-flight requests (HTTP) now.",
         Get::Server(|s, _| u64::from(s.active).into()),
+    ),
+    Family::gauge(
+        "ringlb_server_idle_connections",
+        "Idle connections to the server kept for reuse, all workers (HAProxy's idle_conn_cur).",
+        Get::Server(|s, _| u64::from(s.idle).into()),
     ),
     Family::counter(
         "ringlb_server_connections_total",
@@ -401,6 +408,7 @@ fn backend_rows<'a>(
                 entry,
                 stats,
                 active,
+                idle: totals.idle(b, *s),
             };
             servers.push((
                 format!("{bl},server=\"{}\"", label(&entry.config.name)),

@@ -41,6 +41,12 @@ impl Totals {
         Some((be.servers.get(s)?, *be.active.get(s)?))
     }
 
+    /// A server's idle connections kept for reuse, all workers.
+    pub fn idle(&self, b: usize, s: usize) -> u32 {
+        let be = self.backends.get(b);
+        be.and_then(|be| be.idle.get(s)).copied().unwrap_or(0)
+    }
+
     /// A frontend's totals (zero when no worker sent them).
     pub fn frontend(&self, slot: usize) -> FrontendStats {
         self.frontends.get(slot).cloned().unwrap_or_default()

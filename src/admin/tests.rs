@@ -119,6 +119,7 @@ fn worker(w: u64) -> Box<WorkerStats> {
             queue_full: 1 + w,
             servers: vec![server(3 + w, &[2, 30]), server(1, &[]), server(9, &[1])],
             active: vec![1, 2, 3],
+            idle: vec![w as u32, 0, 1],
         }],
     })
 }
@@ -185,6 +186,8 @@ fn metrics_of_a_fixed_input_have_these_lines() {
         "ringlb_server_effective_weight{backend=\"app\",server=\"b\"} 1.5",
         "ringlb_server_effective_weight{backend=\"app\",server=\"a\"} 1",
         "ringlb_server_current_connections{backend=\"app\",server=\"b\"} 4",
+        // idle: w per worker on a (workers 0 and 1).
+        "ringlb_server_idle_connections{backend=\"app\",server=\"a\"} 1",
         "ringlb_server_responses_total{backend=\"app\",server=\"a\",code=\"5xx\"} 4",
         "ringlb_server_status_changes_total{backend=\"app\",server=\"b\"} 4",
         "# TYPE ringlb_server_latency_seconds histogram",
@@ -328,8 +331,8 @@ fn metrics_parse_with_help_and_type_per_family_and_no_duplicate_series() {
     assert_eq!(helps.len(), types.len());
     assert_eq!(
         types.len(),
-        43 + 10 + 5,
-        "metrics.rs has 43 families, vrrp_view.rs 10, announce_view.rs 5"
+        44 + 10 + 5,
+        "metrics.rs has 44 families, vrrp_view.rs 10, announce_view.rs 5"
     );
     assert_eq!(scrape.docs.len(), types.len());
     for s in &scrape.samples {

@@ -172,6 +172,9 @@ pub struct BackendStats {
     pub servers: Vec<ServerStats>,
     /// Connections or in-flight requests per server, from the balancer's state.
     pub active: Vec<u32>,
+    /// Idle connections per server kept for reuse (the worker's pool; HAProxy's
+    /// `idle_conn_cur`).
+    pub idle: Vec<u32>,
 }
 
 /// One worker's copy, as sent to the control thread. Indexed by slot (see
@@ -305,6 +308,10 @@ impl AddAssign<&BackendStats> for BackendStats {
         self.active
             .resize(self.active.len().max(self.servers.len()), 0);
         for (a, b) in self.active.iter_mut().zip(&o.active).take(o.servers.len()) {
+            *a += b;
+        }
+        self.idle.resize(self.idle.len().max(self.servers.len()), 0);
+        for (a, b) in self.idle.iter_mut().zip(&o.idle).take(o.servers.len()) {
             *a += b;
         }
     }

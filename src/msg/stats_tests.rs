@@ -164,6 +164,7 @@ fn backend_stats_add_counters_and_servers_slot_by_slot() {
         queue_full: 5,
         servers: vec![server(1, &[1])],
         active: vec![7],
+        idle: vec![2],
     };
     let two = BackendStats {
         no_server: 10,
@@ -173,6 +174,7 @@ fn backend_stats_add_counters_and_servers_slot_by_slot() {
         queue_full: 50,
         servers: vec![server(10, &[5]), server(20, &[])],
         active: vec![70, 80],
+        idle: vec![3, 4],
     };
     let mut sum = BackendStats::default();
     sum += &one;
@@ -188,6 +190,7 @@ fn backend_stats_add_counters_and_servers_slot_by_slot() {
         (11, 22, 33, 44, 55)
     );
     assert_eq!(sum.active, [77, 80]);
+    assert_eq!(sum.idle, [5, 4]);
     assert_eq!(sum.servers.len(), 2);
     assert_eq!(sum.servers[0].connections, 11);
     assert_eq!(sum.servers[0].latency.len(), 2);

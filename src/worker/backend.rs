@@ -310,6 +310,8 @@ impl BackendState {
             queue_full: self.queue.full,
             servers: self.stats.iter().map(copy).collect(),
             active: self.servers.iter().map(|s| s.active).collect(),
+            // Filled by the worker, which holds the pool (`WorkerState::copy`).
+            idle: Vec::new(),
         }
     }
 

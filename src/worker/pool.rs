@@ -263,6 +263,16 @@ impl Pool {
         self.h2.clear(backend, server);
     }
 
+    /// Idle connections per server of one backend, kept for reuse.
+    pub fn idle_counts(&self, backend: usize) -> Vec<u32> {
+        self.slots
+            .borrow()
+            .get(backend)
+            .map_or_else(Vec::new, |servers| {
+                servers.iter().map(|s| s.idle.len() as u32).collect()
+            })
+    }
+
     /// The connections to `proto = "h2"` servers.
     pub fn h2(&self) -> &ServerConns {
         &self.h2

@@ -357,7 +357,12 @@ impl Worker {
         WorkerStats {
             worker: self.id,
             frontends: self.frontend_stats.borrow().clone(),
-            backends: self.backends.borrow().iter().map(backend).collect(),
+            backends: (self.backends.borrow().iter().enumerate())
+                .map(|(b, state)| BackendStats {
+                    idle: self.pool.idle_counts(b),
+                    ..backend(state)
+                })
+                .collect(),
             faults: FaultCounts {
                 log_lines_dropped: self.access.as_ref().map_or(0, |a| a.dropped.get()),
                 ..self.faults.counts()

@@ -8,7 +8,7 @@
 //! - `main.rs`: the shared configuration, counters and servers (`ClosesOnReuse`, `listen`).
 //! - `policies.rs`: Which requests each policy lets take an idle connection: never, safe, aggressive, always, one and two workers, HTTP/2 streams.
 //! - `closes.rs`: Servers that close idle connections as a request goes out on them, or right after a response: replayed, 502, silent close, new connections.
-//! - `pool.rs`: The pool's bounds: pool_max_connections, the recent need, the purge, the idle timeout, the worker's budget, TIME_WAIT, bad keys, a connection closed while pooled.
+//! - `pool.rs`: The pool's bounds: pool_max_connections, the recent need, the purge, the idle timeout, the worker's budget, TIME_WAIT, bad keys, a connection closed while pooled, the idle gauge.
 //! - `tls.rs`: TLS servers: the same wait on idle connections, through rustls (session tickets keep a connection, the rest closes it).
 
 #[path = "../common/mod.rs"]

@@ -244,3 +244,44 @@ fn a_connection_the_server_closes_while_pooled_is_closed_at_once() {
         assert_eq!(metric(&r, "ringlb_backend_connections_opened_total"), 1);
     }
 }
+
+/// `ringlb_server_idle_connections` for server `a1`, once it reads `want` (the
+/// workers' pools change as responses end and closes are seen: polled, bounded).
+fn wait_idle_gauge(r: &Ringlb, want: u64) {
+    let line = "ringlb_server_idle_connections{backend=\"app\",server=\"a1\"} ";
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    loop {
+        let (status, text) = common::admin(r.admin_addr(), "GET", "/metrics", "", None);
+        assert_eq!(status, 200);
+        let now = text.lines().find_map(|l| l.strip_prefix(line));
+        let now: u64 = now.and_then(|v| v.trim().parse().ok()).unwrap_or_else(|| {
+            panic!("no {line:?} in /metrics:\n{text}");
+        });
+        if now == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "idle connections to a1: {now}, never {want}"
+        );
+        thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// The idle gauge shows the pool (HAProxy's `idle_conn_cur`): none before any
+/// request, one server connection once two client connections' requests ended on it
+/// (`always`: the second reused the first's), none once the server closed it.
+#[test]
+fn the_idle_gauge_follows_the_pool_from_none_to_one_and_back_when_the_server_closes() {
+    let backend = Backend::start();
+    let r = Ringlb::start(&config(backend.addr, "http_reuse = \"always\"", 1));
+    wait_idle_gauge(&r, 0);
+    one_request_each(&r, 2);
+    wait_idle_gauge(&r, 1);
+    assert_eq!(backend.accepted(), 1);
+    let mut c = Client::connect(r.addr());
+    assert_eq!(c.get("/close-after").0, 200);
+    backend.wait_closed(1);
+    wait_idle_gauge(&r, 0);
+    assert_eq!(backend.accepted(), 1);
+}
