@@ -357,7 +357,11 @@ impl Worker {
         WorkerStats {
             worker: self.id,
             frontends: self.frontend_stats.borrow().clone(),
-            backends: (self.backends.borrow().iter().enumerate())
+            backends: self
+                .backends
+                .borrow()
+                .iter()
+                .enumerate()
                 .map(|(b, state)| BackendStats {
                     idle: self.pool.idle_counts(b),
                     ..backend(state)
