@@ -9,6 +9,8 @@
 # The load generator and backends are this checkout's ringlb-load (build it first).
 # A_GLOBAL / B_GLOBAL: extra [global] lines for A / B, e.g. the same binary without and
 # with logging: B_GLOBAL=$'access_log = true\naccess_log_format = "httplog"'
+# CLOSE=1: one HTTP request per client connection (`ringlb-load run --close`), in
+# either mode (through a tcp-mode proxy: a server connection per client connection).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 a_bin=$1 b_bin=$2 mode=${3:-http} rounds=${4:-5} secs=${5:-4} workers=${6:-1}
@@ -38,12 +40,14 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 start A "$a_bin"
 start B "$b_bin"
 if [ "$mode" = http ]; then scheme=http; else scheme=tcp; fi
+close=()
+if [ "${CLOSE:-0}" = 1 ]; then close=(--close); scheme=http; fi
 hz=$(getconf CLK_TCK)
 for r in $(seq "$rounds"); do
   for t in A B; do
     addr=$(cat "$tmp/$t.addr") pid=$(cat "$tmp/$t.pid")
     before=$(cpu_ticks "$pid")
-    json=$($L run "$scheme://$addr/" -c 50 -t 1 -d "${secs}s" --warmup 1s --json)
+    json=$($L run "$scheme://$addr/" "${close[@]}" -c 50 -t 1 -d "${secs}s" --warmup 1s --json)
     after=$(cpu_ticks "$pid")
     python3 - "$t" "$json" "$before" "$after" "$hz" >>"$tmp/rows" <<'EOF'
 import json, sys
@@ -57,12 +61,12 @@ print(f"{t} {rps:.0f} {per100k:.3f}")
 EOF
   done
 done
-python3 - "$tmp/rows" "$mode" "$workers" "$rounds" "$secs" <<'EOF'
+python3 - "$tmp/rows" "$mode" "$workers" "$rounds" "$secs" "${CLOSE:-0}" <<'EOF'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
 med = lambda t, i: statistics.median(float(r[i]) for r in rows if r[0] == t)
 a_rps, b_rps, a_cpu, b_cpu = med("A", 1), med("B", 1), med("A", 2), med("B", 2)
-print(f"mode {sys.argv[2]}, {sys.argv[3]} worker(s), {sys.argv[4]} alternated rounds of {sys.argv[5]} s, "
+print(f"mode {sys.argv[2]}{', one request per connection' if sys.argv[6] == '1' else ''}, {sys.argv[3]} worker(s), {sys.argv[4]} alternated rounds of {sys.argv[5]} s, "
       f"50 connections, 1 load thread, 2 backends (128 B), 2 shared cores; medians")
 print("| | A (old) | B (new) | B/A |")
 print("|---|---|---|---|")

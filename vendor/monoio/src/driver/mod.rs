@@ -194,6 +194,16 @@ impl Inner {
         }
     }
 
+    // ringlb patch: see `Op::close_detached`.
+    #[cfg(all(target_os = "linux", feature = "iouring"))]
+    fn detach_op(&self, index: usize) {
+        match self {
+            Inner::Uring(this) => UringInner::detach_op(this, index),
+            #[cfg(feature = "legacy")]
+            Inner::Legacy(_) => {}
+        }
+    }
+
     #[allow(unused)]
     pub(super) unsafe fn cancel_op(&self, op_canceller: &op::OpCanceller) {
         match self {

@@ -26,6 +26,21 @@ impl Op<Close> {
         Op::try_submit_with(Close { fd })
     }
 
+    // ringlb patch: a close nobody waits for (a descriptor dropped). Dropping the
+    // `Op` of `close` would ask the driver to cancel it (an `ASYNC_CANCEL` on the ring
+    // that finds nothing, the close having run by then) and box its data to keep it
+    // alive; a close holds no memory the kernel reads, so it is left to complete on
+    // its own, its slot freed by its completion.
+    /// Submit a close of `fd` and forget it.
+    #[cfg(all(unix, target_os = "linux", feature = "iouring"))]
+    pub(crate) fn close_detached(fd: RawFd) -> io::Result<()> {
+        let mut op = Op::try_submit_with(Close { fd })?;
+        op.driver.detach_op(op.index);
+        // Already handed to the driver: the drop that follows does nothing.
+        op.index = usize::MAX;
+        Ok(())
+    }
+
     #[cfg(windows)]
     pub(crate) fn close(fd: RawSocket) -> io::Result<Op<Close>> {
         Op::try_submit_with(Close { fd })

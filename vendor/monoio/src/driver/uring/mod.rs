@@ -562,6 +562,15 @@ impl UringInner {
         }
     }
 
+    // ringlb patch: an operation its owner lets go of without a cancel (`Op::close_detached`):
+    // its slot is freed by its completion, or now if it has completed.
+    pub(crate) fn detach_op(this: &Rc<UnsafeCell<UringInner>>, index: usize) {
+        let inner = unsafe { &mut *this.get() };
+        if let Some(lifecycle) = inner.ops.slab.get(index) {
+            let _ = lifecycle.drop_op::<()>(&mut None);
+        }
+    }
+
     pub(crate) unsafe fn cancel_op(this: &Rc<UnsafeCell<UringInner>>, index: usize) {
         let inner = &mut *this.get();
         let cancel = opcode::AsyncCancel::new(index as u64)
