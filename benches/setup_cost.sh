@@ -9,7 +9,8 @@
 #     io_uring:io_uring_submit_req through tracefs, filtered to ringlb's threads);
 #   - with CALLGRIND=1, the instructions executed by ringlb while the N connections
 #     run (valgrind --tool=callgrind, instrumentation switched on for them only), and
-#     the top functions by inclusive cost.
+#     the top functions by inclusive cost (KEEP=FILE keeps the profile as FILE.DRIVER,
+#     for `callgrind_annotate --tree=caller`).
 #   - the TIME_WAIT sockets left behind per connection (`ss`), on ringlb's side of
 #     its server connections and on the backend's side: who closed first.
 # With MODE=tcp the frontend is in TCP mode in front of a `ringlb-load serve --echo`
@@ -183,6 +184,7 @@ for driver in $DRIVERS; do
     for _ in $(seq 600); do [ -s "$out.1" ] && break; sleep 0.1; done
     kill -KILL "$rl_pid" 2>/dev/null || true
     wait "$rl_pid" 2>/dev/null || true
+    [ -n "${KEEP:-}" ] && cp "$out.1" "$KEEP.$driver"
     echo "instructions per connection (callgrind, every thread; top 15 by inclusive cost):"
     callgrind_annotate --inclusive=yes "$out.1" 2>/dev/null | awk -v n="$N" '
       /PROGRAM TOTALS/ {c=$1; gsub(",", "", c); printf "  %-24s %10.0f\n", "TOTAL", c / n}

@@ -93,6 +93,10 @@ async fn accept_loop(
         }
     };
     let mut burst = AcceptBurst::default();
+    // One for the loop's life: each accept's registration in it is taken out when the
+    // accept ends, and its set keeps its room (a fresh one per accept cost a shared
+    // cell, a hash set and its first growth: about 600 instructions a connection).
+    let mut canceller = Canceller::new();
     loop {
         monoio::select! {
             _ = worker.until_below_limit(frontend.get()) => {}
@@ -102,14 +106,13 @@ async fn accept_loop(
         // A stop cancels the accept and waits for the cancellation to complete: an
         // io_uring accept may have taken a connection meanwhile, and it is served
         // rather than lost (a binary upgrade counts on that).
-        let canceller = Canceller::new();
         let mut waited = false;
         let (accepted, stopping) = {
             let mut accept = std::pin::pin!(listener.cancelable_accept(canceller.handle()));
             monoio::select! {
                 r = noting_wait(accept.as_mut(), &mut waited) => (r, false),
                 _ = until_stop(&worker, &stop) => {
-                    let _canceller = canceller.cancel();
+                    let _canceller = std::mem::take(&mut canceller).cancel();
                     (accept.await, true)
                 }
             }

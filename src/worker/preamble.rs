@@ -20,6 +20,7 @@ use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
 use super::state::Worker;
+use super::timer::within;
 use crate::config::Frontend;
 use crate::msg::stats::proxy_refusal_index;
 use crate::proxy_protocol::{self, Accept, Parse, Tlvs, Version};
@@ -55,7 +56,7 @@ pub async fn read_proxy_header(
     }
     let mut buf = w.take_buffer();
     buf.resize(proxy_protocol::MAX_HEADER, 0);
-    let r = monoio::time::timeout(limit, peek_header(stream, pp.accept, &mut buf)).await;
+    let r = within(limit, peek_header(stream, pp.accept, &mut buf)).await;
     w.give_buffer(buf);
     r.unwrap_or(Err(TIMEOUT))
 }
@@ -184,7 +185,7 @@ pub async fn read_hello(
             }
         }
     };
-    let r = monoio::time::timeout(limit, read).await;
+    let r = within(limit, read).await;
     // A timeout drops the pending read and the buffer it owned: `buf` is whole only
     // if nothing had been read at all (a client waiting for the server to speak).
     r.unwrap_or(Err(fail(3, got == 0)))

@@ -206,7 +206,10 @@ async fn watchdog(activity: &Activity, t: Timeouts) -> Side {
         if Instant::now() >= deadline {
             return side;
         }
-        let sleep = monoio::time::sleep_until(deadline.into());
+        // From the worker's spare timer slots: a `Sleep` held inline would make every
+        // TCP session's future 128-byte aligned (`timer.rs`), its box an aligned
+        // allocation.
+        let sleep = super::timer::sleep_until(deadline.into());
         if ended.is_some() || (t.client_fin.is_none() && t.server_fin.is_none()) {
             sleep.await;
             continue;

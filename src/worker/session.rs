@@ -265,3 +265,22 @@ pub fn tunnel_timeouts(fe: &Frontend, backend: &Settings) -> Timeouts {
         server_fin: backend.timeout_server_fin,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::worker::http::sizes::{ret4, ret7};
+
+    /// No timer held inline anywhere in a TCP session (monoio's `Sleep` is 128-byte
+    /// aligned; see `timer.rs`): its box, one per connection, is a plain allocation.
+    #[test]
+    fn a_tcp_session_holds_no_timer_inline() {
+        let sessions = [
+            ("serve_tcp", ret7(super::serve_tcp)),
+            ("relay_plain", ret4(crate::worker::splice::relay_plain)),
+        ];
+        for (name, (size, align)) in sessions {
+            println!("{name:12} {size:6} bytes, aligned to {align}");
+            assert!(align <= 16, "{name} is aligned to {align}");
+        }
+    }
+}

@@ -65,6 +65,17 @@ pub async fn sleep(limit: Duration) {
     let _ = within(limit, std::future::pending::<()>()).await;
 }
 
+/// Wait until `deadline` (a timer taken at the first poll, unless it has passed).
+pub async fn sleep_until(deadline: Instant) {
+    let mut timer: Option<Timer> = None;
+    poll_fn(|cx| match &mut timer {
+        Some(t) => t.poll(cx),
+        None if Instant::now() >= deadline => Poll::Ready(()),
+        None => timer.insert(Timer::armed(deadline)).poll(cx),
+    })
+    .await
+}
+
 /// One armed timer in a slot of its own; the slot goes back to the spares on drop.
 struct Timer {
     slot: Option<Box<MaybeUninit<Sleep>>>,
@@ -121,6 +132,8 @@ mod tests {
         assert_eq!(align_of::<Sleep>(), 128);
         let f = within(Duration::from_secs(1), std::future::ready(1u8));
         assert!(align_of_val(&f) <= 16, "{}", align_of_val(&f));
+        let f = sleep_until(Instant::now());
+        assert!(align_of_val(&f) <= 16, "{}", align_of_val(&f));
     }
 
     #[test]
@@ -139,6 +152,11 @@ mod tests {
             let start = std::time::Instant::now();
             sleep(Duration::from_millis(20)).await;
             assert!(start.elapsed() >= Duration::from_millis(20));
+            let start = Instant::now();
+            sleep_until(start + Duration::from_millis(15)).await;
+            assert!(start.elapsed() >= Duration::from_millis(15));
+            // A deadline already past: done at once, with no timer.
+            sleep_until(start).await;
             // The slots came back: one per timer alive at once, reused.
             assert_eq!(SPARE.with(|s| s.borrow().len()), 1);
             // A limit past the clock's range is no limit.

@@ -294,7 +294,15 @@ pub(super) async fn connect_to(
         None => Ok(ServerStream::Plain(stream)),
         Some(tls) => {
             let left = timeout.saturating_sub(started.elapsed());
-            connect_tls(&tls.client_config, tls.server_name.clone(), stream, left).await
+            // Boxed: the handshake's timeout is the tls module's (monoio's, 128-byte
+            // aligned), which would make every connect's future aligned (`timer.rs`).
+            Box::pin(connect_tls(
+                &tls.client_config,
+                tls.server_name.clone(),
+                stream,
+                left,
+            ))
+            .await
         }
     };
     match stream {
