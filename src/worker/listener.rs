@@ -304,24 +304,26 @@ async fn serve(w: Rc<Worker>, ticket: GateTicket, fe: usize, stream: TcpStream, 
         let result = match frontend.mode {
             // Each session's future in a box of its own as well: the task's future
             // (copied twice when spawned) then holds only this function's state.
+            // In a slot of this thread's (`slot.rs`), written there in place: `Box::pin`
+            // would make the session's future (kilobytes) on the stack and copy it, and
+            // take its memory from `malloc`'s bins (past the per-thread cache).
             Mode::Tcp => {
-                Box::pin(serve_tcp(
-                    Rc::clone(&w),
-                    fe,
-                    client,
-                    peer,
-                    tls_label,
-                    origin,
-                    rc.dst_port,
-                ))
-                .await
+                let w2 = Rc::clone(&w);
+                let port = rc.dst_port;
+                let slot = super::slot::empty();
+                slot.write(serve_tcp(w2, fe, client, peer, tls_label, origin, port))
+                    .await
             }
             Mode::Http => {
                 let (w2, conn) = (Rc::clone(&w), rc.clone());
                 if alpn_h2 || (frontend.h2.prior_knowledge && !client.is_tls()) {
-                    Box::pin(serve_h2(w2, fe, client, peer, tls_label, conn, origin)).await
+                    let slot = super::slot::empty();
+                    slot.write(serve_h2(w2, fe, client, peer, tls_label, conn, origin))
+                        .await
                 } else {
-                    Box::pin(serve_http(w2, fe, client, peer, tls_label, conn, origin)).await
+                    let slot = super::slot::empty();
+                    slot.write(serve_http(w2, fe, client, peer, tls_label, conn, origin))
+                        .await
                 }
             }
         };

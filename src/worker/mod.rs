@@ -20,6 +20,7 @@
 //! | `pool.rs` | idle keep-alive server connections, closed as soon as data or EOF arrives on one |
 //! | `pool_watch.rs` | the armed read-readiness wait each idle server connection has (a child of `pool.rs`) |
 //! | `buffers.rs` | the relay buffer pool: buffers are emptied on give and on take |
+//! | `slot.rs` | heap slots for the futures made per connection and per HTTP/2 stream, reused newest first (warm in cache) |
 //! | `listener.rs` | accept loops, the connection limit, TLS handshakes, listeners kept or stopped on reload |
 //! | `preamble.rs` | before the session: the PROXY header received, the ClientHello read for SNI routing, the `send_proxy` header sent |
 //! | `session.rs` | a TCP-mode session: connect, then relay |
@@ -79,6 +80,7 @@ mod rules;
 mod rules_backend;
 mod sends;
 mod session;
+mod slot;
 mod splice;
 mod state;
 mod stop;

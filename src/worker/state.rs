@@ -202,7 +202,7 @@ impl Worker {
     pub fn trim_heap(&self) {
         let closed = self.gate.settle_peak();
         // (HTTP/2 streams' slots settle the same way: `h2/slot.rs`.)
-        let freed = self.buffers.settle() + super::h2::settle_slots();
+        let freed = self.buffers.settle() + super::slot::settle();
         if freed > 0 || closed >= TRIM_AFTER_CLOSED {
             // SAFETY: malloc_trim has no preconditions; it only releases free memory.
             unsafe { libc::malloc_trim(0) };

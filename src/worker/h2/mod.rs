@@ -14,7 +14,6 @@
 //! | `body.rs` | the response body read from the pipe sent back as DATA (length-delimited, chunked with trailers, until close) |
 //! | `head.rs` | the response head read back from the pipe as an HTTP/2 response (interim ones sent on) |
 //! | `send.rs` | DATA sent within the peer's window (both sides) |
-//! | `slot.rs` | heap slots for the stream's task and session, reused newest first (warm in cache) |
 //! | `io.rs` | the byte stream under the library: plain TCP in readiness mode (no adapter buffers; nothing in flight while idle), TLS through `crate::tls::TlsPoll` |
 //! | `upstream.rs` | servers with `proto = "h2"`: this worker's connections to them, opening one, a stream handed to the session as a pipe |
 //! | `forward.rs` | one request on a server stream: HTTP/1.1 from the pipe as HEADERS, DATA and trailers; the response back as HTTP/1.1 |
@@ -24,11 +23,9 @@ mod forward;
 mod head;
 mod io;
 mod send;
-mod slot;
 mod stream;
 mod upstream;
 
-pub(super) use slot::settle as settle_slots;
 pub use upstream::{open_stream, ServerConns, StreamOpts};
 
 use std::cell::{Cell, RefCell};
@@ -203,10 +200,14 @@ pub async fn serve_h2(
                 shared.accepted.set(shared.accepted.get() + 1);
                 let first = shared.accepted.get() == 1;
                 shared.active.set(shared.active.get() + 1);
-                // In a slot of this thread's (`slot.rs`): written there in place, and
+                // In a slot of this thread's (`worker/slot.rs`): written there in place, and
                 // the task monoio allocates holds only its pointer.
-                let task =
-                    slot::empty().write(stream::serve(Rc::clone(&shared), request, respond, first));
+                let task = super::slot::empty().write(stream::serve(
+                    Rc::clone(&shared),
+                    request,
+                    respond,
+                    first,
+                ));
                 monoio::spawn(task);
             }
             Some(Err(e)) => {

@@ -80,11 +80,11 @@ pub(super) async fn serve(
         return;
     };
     let (end, peer) = pipe(PIPE_CAP, shared.tls.is_some());
-    // On the heap, in a slot of this thread's (`slot.rs`: the last one a stream gave
+    // On the heap, in a slot of this thread's (`worker/slot.rs`: the last one a stream gave
     // back, still warm), the future written into it. (`Box::pin(f)` makes `f` on the
     // stack and copies it whole into the box: the session's future is most of a
     // stream's state, ~6 KB, ~600 instructions of copying per stream.)
-    let mut session = super::slot::empty().write(serve_stream(
+    let mut session = crate::worker::slot::empty().write(serve_stream(
         Rc::clone(&shared.worker),
         shared.fe,
         ClientStream::Pipe(end),
