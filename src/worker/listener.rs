@@ -302,11 +302,11 @@ async fn serve(w: Rc<Worker>, ticket: GateTicket, fe: usize, stream: TcpStream, 
     let handshaken = handshake(&w, &frontend, fe, stream, peer, &mut rc, origin.as_mut()).await;
     if let Some((client, tls_label, alpn_h2)) = handshaken {
         let result = match frontend.mode {
-            // Each session's future in a box of its own as well: the task's future
-            // (copied twice when spawned) then holds only this function's state.
-            // In a slot of this thread's (`slot.rs`), written there in place: `Box::pin`
-            // would make the session's future (kilobytes) on the stack and copy it, and
-            // take its memory from `malloc`'s bins (past the per-thread cache).
+            // Each session's future on the heap as well, so that the task's future
+            // (copied twice when spawned) holds only this function's state: in a slot
+            // of this thread's (`slot.rs`), written there in place. (`Box::pin` would
+            // make the future, kilobytes, on the stack and copy it, into a block from
+            // `malloc`'s bins, past its per-thread cache.)
             Mode::Tcp => {
                 let w2 = Rc::clone(&w);
                 let port = rc.dst_port;
