@@ -8,6 +8,7 @@
 //! - `relay.rs`: relaying and balancing: weights, payloads, half-close, retries, servers down, timeouts, limits, drivers.
 //! - `bulk.rs`: bulk transfers: both ways with either driver, fairness between sessions, a stalled reader and its bounds.
 //! - `keepalive.rs`: TCP keep-alive probes on client and server sockets, only when asked.
+//! - `ring_ops.rs`: the io_uring operations of a connection (tracefs, root): no cancel after a close.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -22,3 +23,4 @@ use common::*;
 mod bulk;
 mod keepalive;
 mod relay;
+mod ring_ops;
