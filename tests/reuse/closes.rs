@@ -118,7 +118,7 @@ fn a_post_never_takes_a_connection_the_server_closed_just_after_its_response() {
 /// (no delay), counting it in `closed`.
 fn answer_then_close(mut stream: TcpStream, closed: &AtomicUsize) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
-    answer_one(&mut stream, &mut reader);
+    answer_one(&mut stream, &mut reader, None);
     let _ = stream.shutdown(Shutdown::Both);
     closed.fetch_add(1, Ordering::SeqCst);
 }
@@ -176,12 +176,12 @@ const CLOSED_FIRST: usize = 150;
 fn close_first_then_keep(mut stream: TcpStream, seen: &AtomicUsize) {
     if seen.fetch_add(1, Ordering::SeqCst) < CLOSED_FIRST {
         let mut reader = BufReader::new(stream.try_clone().unwrap());
-        answer_one(&mut stream, &mut reader);
+        answer_one(&mut stream, &mut reader, None);
         let _ = stream.shutdown(Shutdown::Both);
         return;
     }
     let mut reader = BufReader::new(stream.try_clone().unwrap());
-    while answer_one(&mut stream, &mut reader) {}
+    while answer_one(&mut stream, &mut reader, None) {}
 }
 
 /// Many pooled connections closed by the server while idle: each has its wait (on

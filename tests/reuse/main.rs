@@ -112,11 +112,19 @@ fn listen(serve: fn(TcpStream, &AtomicUsize)) -> (SocketAddr, Arc<AtomicUsize>, 
 }
 
 /// Read one request and answer it keep-alive (`ok <path> <body length>`); whether
-/// there was one.
-fn answer_one(stream: &mut TcpStream, reader: &mut BufReader<TcpStream>) -> bool {
+/// there was one. The request is counted in `read` before the response is written,
+/// so a client that has the response always finds it counted.
+fn answer_one(
+    stream: &mut TcpStream,
+    reader: &mut BufReader<TcpStream>,
+    read: Option<&AtomicUsize>,
+) -> bool {
     let Ok(Some((head, body_len))) = read_message(reader) else {
         return false;
     };
+    if let Some(read) = read {
+        read.fetch_add(1, Ordering::SeqCst);
+    }
     let path = head.split(' ').nth(1).unwrap_or("").to_string();
     let body = format!("ok {path} {body_len}");
     let _ = write!(
@@ -130,9 +138,7 @@ fn answer_one(stream: &mut TcpStream, reader: &mut BufReader<TcpStream>) -> bool
 fn serve_once(mut stream: TcpStream, requests: &AtomicUsize) {
     let _ = stream.set_nodelay(true);
     let mut reader = BufReader::new(stream.try_clone().unwrap());
-    if answer_one(&mut stream, &mut reader) {
-        requests.fetch_add(1, Ordering::SeqCst);
-    }
+    answer_one(&mut stream, &mut reader, Some(requests));
     if let Ok(Some(_)) = read_message(&mut reader) {
         requests.fetch_add(1, Ordering::SeqCst);
     }
