@@ -16,7 +16,8 @@
 #   TARGETS: NAME=PATH ringlb binaries to compare (default ringlb=target/release/ringlb),
 #   e.g. TARGETS="before=/tmp/old/ringlb after=target/release/ringlb";
 #   DRIVERS: "io_uring legacy" (default); KINDS: "handshake keepalive idle" (default);
-#   IDLE: idle connections for the memory count (400); CALLGRIND=1: instructions too.
+#   IDLE: idle connections for the memory count (400); SETTLE: seconds they stay idle
+#   before it (0); CALLGRIND=1: instructions too.
 # Also reached as `COUNTS=1 bash benches/tls.sh [N]`. Ends with a Markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -129,6 +130,10 @@ for t in $TARGETS; do
         client idle "$IDLE" "$px_addr" "$tmp/hold" >"$tmp/idle.out" &
         cl=$!
         for _ in $(seq 1200); do grep -q open "$tmp/idle.out" && break; sleep 0.05; done
+        # SETTLE: seconds the connections stay idle before the count (default 0:
+        # right after the last one opened); past 2 s each has been idle past the
+        # worker's first idle second and a settling of its buffer pool.
+        sleep "${SETTLE:-0}"
         r1=$(rss "$px_pid")
         echo done >"$tmp/hold"
         wait "$cl"

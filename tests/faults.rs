@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::http::Client;
 use common::switch::{checked_config, Switch};
-use common::{admin, connect, ping, tcp_config, Echo, Ringlb, TempConfig, BIN, PATIENCE};
+use common::{admin, connect, ping, rss_kib, tcp_config, Echo, Ringlb, TempConfig, BIN, PATIENCE};
 
 const TOKEN_A: &str = "first-token-0123456789";
 const TOKEN_B: &str = "second-token-0123456789";
@@ -323,14 +323,6 @@ fn when_every_server_is_slow_slow_response_takes_none_out() {
 }
 
 /// Resident memory of process `pid`, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .expect("VmRSS")
-}
 
 #[test]
 fn memory_goes_back_after_a_flood_of_idle_connections_closes() {

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::http::Backend;
-use common::Ringlb;
+use common::{rss_kib, Ringlb};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/h2_peers/attack.py");
 
@@ -47,15 +47,6 @@ fn attack(r: &Ringlb, case: &str, arg: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     text
-}
-
-fn rss_kib(r: &Ringlb) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", r.child.id())).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap()
 }
 
 #[test]
@@ -201,12 +192,12 @@ fn header_floods_and_bombs_are_cut_short() {
     // SETTINGS, PING and WINDOW_UPDATE floods from a client that never reads the
     // replies: ringlb stops reading (its replies wait in the socket) or the frames
     // cost nothing; its memory stays bounded.
-    let before = rss_kib(&r);
+    let before = rss_kib(r.child.id());
     for case in ["settings", "ping", "window-update"] {
         let verdict = attack(&r, case, "");
         assert!(verdict.starts_with("sent "), "{case}: {verdict}");
     }
-    let grown = rss_kib(&r).saturating_sub(before);
+    let grown = rss_kib(r.child.id()).saturating_sub(before);
     assert!(grown < 16 * 1024, "RSS grew by {grown} KiB");
     assert_eq!(backend.requests(), 0, "nothing reached the server");
     assert_eq!(attack(&r, "get", "/after"), "response 200");
@@ -229,12 +220,12 @@ fn a_zero_window_stall_holds_bounded_memory_and_ends_at_timeout_client() {
     }
     let backend = Backend::start();
     let r = start(&backend, "timeout_client = \"2s\"");
-    let before = rss_kib(&r);
+    let before = rss_kib(r.child.id());
     // 64 MiB asked for, window zero: ringlb holds a bounded part, then cancels the
     // stream when the window stayed shut for timeout_client.
     let verdict = attack(&r, "zero-window", "/len/67108864");
     assert_eq!(verdict, "reset 8", "CANCEL");
-    let grown = rss_kib(&r).saturating_sub(before);
+    let grown = rss_kib(r.child.id()).saturating_sub(before);
     assert!(grown < 8 * 1024, "RSS grew by {grown} KiB");
     assert_eq!(attack(&r, "get", "/after"), "response 200");
 }

@@ -270,6 +270,11 @@ static FAMILIES: &[Family<Get>] = &[
         "Log lines dropped rather than waited for: access-log lines a worker could not hand to the writer, and lines the writers could not deliver (syslog unreachable).",
         Get::Faults(|f| (f.log_lines_dropped + crate::logging::sink::dropped()).into()),
     ),
+    Family::gauge(
+        "ringlb_buffers_pooled_bytes",
+        "Session buffer memory the workers keep free for reuse (HAProxy's pool_allocated_bytes less pool_used_bytes, for its buffers); not what sessions hold (an idle keep-alive connection holds none after its first idle second).",
+        Get::Faults(|f| f.pooled_buffer_bytes.into()),
+    ),
     Family::counter(
         "ringlb_checks_not_run_total",
         "Health checks that could not run for ringlb's own shortage; never counted against servers.",

@@ -109,6 +109,7 @@ fn worker(w: u64) -> Box<WorkerStats> {
             limit_reached: 1,
             local_errors: 0,
             log_lines_dropped: 2,
+            pooled_buffer_bytes: 16_384 * (w + 1),
         },
         frontends: vec![front, FrontendStats::default()],
         backends: vec![BackendStats {
@@ -174,6 +175,9 @@ fn metrics_of_a_fixed_input_have_these_lines() {
         "ringlb_frontend_h2_requests_total{frontend=\"web\"} 15",
         "ringlb_frontend_responses_total{frontend=\"web\",code=\"2xx\"} 5",
         "# TYPE ringlb_backend_queue_current gauge",
+        // A gauge of each worker's, added up: 16 KiB and 32 KiB.
+        "# TYPE ringlb_buffers_pooled_bytes gauge",
+        "ringlb_buffers_pooled_bytes 49152",
         "ringlb_backend_queue_full_total{backend=\"app\"} 3",
         // Every server slot's counters, a retired one's too (counters never go back).
         "ringlb_backend_connections_opened_total{backend=\"app\"} 27",
@@ -331,8 +335,8 @@ fn metrics_parse_with_help_and_type_per_family_and_no_duplicate_series() {
     assert_eq!(helps.len(), types.len());
     assert_eq!(
         types.len(),
-        44 + 10 + 5,
-        "metrics.rs has 44 families, vrrp_view.rs 10, announce_view.rs 5"
+        45 + 10 + 5,
+        "metrics.rs has 45 families, vrrp_view.rs 10, announce_view.rs 5"
     );
     assert_eq!(scrape.docs.len(), types.len());
     for s in &scrape.samples {

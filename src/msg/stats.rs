@@ -215,6 +215,9 @@ pub struct FaultCounts {
     pub local_errors: u64,
     /// Access-log lines this worker could not hand to the writer (it was behind).
     pub log_lines_dropped: u64,
+    /// A gauge, not a counter: the memory of the session buffers this worker keeps
+    /// free for reuse, in bytes, when the copy was taken.
+    pub pooled_buffer_bytes: u64,
 }
 
 impl AddAssign<&FaultCounts> for FaultCounts {
@@ -223,6 +226,7 @@ impl AddAssign<&FaultCounts> for FaultCounts {
         self.limit_reached += o.limit_reached;
         self.local_errors += o.local_errors;
         self.log_lines_dropped += o.log_lines_dropped;
+        self.pooled_buffer_bytes += o.pooled_buffer_bytes;
     }
 }
 

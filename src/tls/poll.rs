@@ -206,6 +206,19 @@ where
         let more = ready!(self.poll_receive(cx))?;
         Poll::Ready(Ok((more, state(&mut self.tls)?)))
     }
+
+    /// Ready when a read would not wait: rustls holds plaintext or the peer's
+    /// close_notify, or the socket is at its end. Records with no plaintext (a session
+    /// ticket, a key update) are taken in and waited past. Holds no buffer but rustls'
+    /// own (an idle keep-alive client's wait).
+    pub fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            let (more, state) = ready!(self.poll_idle(cx))?;
+            if !more || state.plaintext_bytes_to_read() > 0 || state.peer_has_closed() {
+                return Poll::Ready(Ok(()));
+            }
+        }
+    }
 }
 
 impl<C, D> AsyncRead for TlsPoll<C>

@@ -57,6 +57,18 @@ impl ClientStream {
         }
     }
 
+    /// TLS in readiness mode: rustls and the socket, for a wait that holds no buffer
+    /// of the session's (an idle keep-alive client); `None` for any other connection.
+    pub fn tls_poll(&mut self) -> Option<&mut TlsPoll<rustls::ServerConnection>> {
+        match self {
+            ClientStream::Tls(t) => match &mut **t {
+                TlsConn::Poll(p) => Some(p),
+                TlsConn::Compat(_) => None,
+            },
+            _ => None,
+        }
+    }
+
     pub fn is_tls(&self) -> bool {
         match self {
             ClientStream::Plain(_) => false,

@@ -97,6 +97,16 @@ impl Buffers {
         self.freed.replace(0)
     }
 
+    /// The memory of the buffers kept free for reuse, in bytes (both lists; what
+    /// sessions hold is not counted).
+    pub fn pooled_bytes(&self) -> u64 {
+        let mut bytes = 0;
+        for list in [&self.free, &self.heads] {
+            bytes += list.borrow().free.iter().map(Vec::capacity).sum::<usize>();
+        }
+        bytes as u64
+    }
+
     #[cfg(test)]
     fn kept(&self) -> usize {
         self.free.borrow().free.len()
@@ -133,6 +143,21 @@ mod tests {
         assert!(again.is_empty());
         assert!(again.capacity() >= BUF_SIZE);
         assert_eq!(pool.kept(), 0);
+    }
+
+    #[test]
+    fn pooled_bytes_counts_the_free_buffers_of_both_lists() {
+        let pool = Buffers::default();
+        assert_eq!(pool.pooled_bytes(), 0);
+        let (a, b, head) = (pool.take(), pool.take(), pool.take_head());
+        assert_eq!(pool.pooled_bytes(), 0, "taken buffers are the sessions'");
+        pool.give(a);
+        pool.give_head(head);
+        assert_eq!(pool.pooled_bytes(), (BUF_SIZE + HEAD_SIZE) as u64);
+        pool.give(b);
+        assert_eq!(pool.pooled_bytes(), (2 * BUF_SIZE + HEAD_SIZE) as u64);
+        let _again = pool.take();
+        assert_eq!(pool.pooled_bytes(), (BUF_SIZE + HEAD_SIZE) as u64);
     }
 
     #[test]

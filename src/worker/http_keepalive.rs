@@ -3,13 +3,14 @@
 //! that holds no buffer.
 
 use std::cell::RefCell;
+use std::future::poll_fn;
 use std::time::Duration;
 
 use monoio::buf::IoBufMut;
 use monoio::io::{CancelableAsyncReadRent, Canceller};
 
 use crate::config::Frontend;
-use crate::tls::ClientStream;
+use crate::tls::{ClientStream, TlsPoll};
 use crate::worker::body::{read_more, End};
 use crate::worker::error::Side;
 use crate::worker::state::Worker;
@@ -39,8 +40,9 @@ thread_local! {
 /// request. After that the read is cancelled (monoio hands the buffer back, with any
 /// bytes that raced in) and the buffers go back to the worker's pool: a connection that
 /// stays idle holds no buffer (nor `head`), only a readiness wait. A TLS connection
-/// keeps its read pending with the buffer (rustls holds its own buffers anyway), and
-/// so does an HTTP/2 stream (it ends after one request).
+/// in readiness mode does the same with no read pending ([`wait_tls`]); one in
+/// completion mode keeps its read pending with the buffer, and so does an HTTP/2
+/// stream (it ends after one request).
 pub async fn wait_next_request(
     worker: &Worker,
     fe: &Frontend,
@@ -52,6 +54,9 @@ pub async fn wait_next_request(
     // Shutting down: an idle keep-alive connection is closed at once, not kept for more.
     if worker.is_closing_idle() {
         return false;
+    }
+    if let Some(tls) = client.tls_poll() {
+        return wait_tls(worker, fe, tls, cbuf, sbuf, head).await;
     }
     let client = match client {
         ClientStream::Plain(tcp) => tcp,
@@ -109,6 +114,53 @@ pub async fn wait_next_request(
     *sbuf = worker.take_buffer();
     *head = worker.take_head();
     ready
+}
+
+/// [`wait_next_request`] for a TLS client in readiness mode: rustls reads only when
+/// the socket is ready, so there is no read to cancel, only a wait on rustls and the
+/// socket ([`TlsPoll::poll_readable`]). The session's buffers stay for `HOT_WAIT`, then
+/// go back to the worker's pool until the client sends again: an idle TLS connection
+/// holds rustls' own buffers and no others.
+async fn wait_tls(
+    worker: &Worker,
+    fe: &Frontend,
+    tls: &mut TlsPoll<rustls::ServerConnection>,
+    cbuf: &mut Vec<u8>,
+    sbuf: &mut Vec<u8>,
+    head: &mut Vec<u8>,
+) -> bool {
+    let hot = HOT_WAIT.min(fe.timeout_http_keep_alive);
+    if let Some(ready) = tls_readable(worker, tls, hot).await {
+        return ready;
+    }
+    let cold = fe.timeout_http_keep_alive.saturating_sub(hot);
+    if cold.is_zero() {
+        return false;
+    }
+    worker.give_buffer(std::mem::take(cbuf));
+    worker.give_buffer(std::mem::take(sbuf));
+    worker.give_head(std::mem::take(head));
+    let ready = tls_readable(worker, tls, cold).await.unwrap_or(false);
+    *cbuf = worker.take_buffer();
+    *sbuf = worker.take_buffer();
+    *head = worker.take_head();
+    ready
+}
+
+/// Whether a read on `tls` would find something within `limit` (false: it failed, or
+/// the worker is stopping); `None` when `limit` passed first.
+async fn tls_readable(
+    worker: &Worker,
+    tls: &mut TlsPoll<rustls::ServerConnection>,
+    limit: Duration,
+) -> Option<bool> {
+    monoio::select! {
+        r = timer::within(limit, poll_fn(|cx| tls.poll_readable(cx))) => match r {
+            Ok(r) => Some(r.is_ok()),
+            Err(_) => None,
+        },
+        _ = worker.until_closing_idle() => Some(false),
+    }
 }
 
 /// The end of the armed wait: `hot` has passed, or the worker is stopping.

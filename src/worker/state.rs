@@ -369,6 +369,7 @@ impl Worker {
                 .collect(),
             faults: FaultCounts {
                 log_lines_dropped: self.access.as_ref().map_or(0, |a| a.dropped.get()),
+                pooled_buffer_bytes: self.buffers.pooled_bytes(),
                 ..self.faults.counts()
             },
             tables: Vec::new(),

@@ -149,14 +149,6 @@ fn a_bulk_transfer_that_never_waits_leaves_its_worker_to_other_sessions() {
 }
 
 /// Resident memory of a process, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
-}
 
 #[test]
 fn a_reader_that_stops_holds_the_sender_back_and_then_gets_every_byte() {

@@ -1,0 +1,117 @@
+//! Idle HTTPS keep-alive connections: after their first second of idleness they give
+//! their session buffers back to the worker (rustls keeps only its own), as plain TCP
+//! ones do, and still serve their next request, end at the keep-alive timeout with a
+//! close_notify, and end cleanly at a graceful stop.
+
+mod common;
+
+use std::io::Read;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::http::Backend;
+use common::tls::{connect, CertDir, Hello, TlsClient};
+use common::{Ringlb, PATIENCE};
+
+/// One worker, an HTTPS frontend with `frontend_extra`, one server.
+fn https(server: &Backend, dir: &CertDir, frontend_extra: &str) -> String {
+    format!(
+        "[global]\nworkers = 1\npin_workers = false\nadmin_bind = \"127.0.0.1:0\"\ngrace_period = \"5s\"\n\
+         [[frontend]]\nname = \"web\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\ndefault_backend = \"app\"\n{frontend_extra}\n\
+         [frontend.tls]\ncertificates = [{}]\n\
+         [[backend]]\nname = \"app\"\n[[backend.server]]\nname = \"a\"\naddress = \"{}\"\n",
+        dir.entry("site"),
+        server.addr
+    )
+}
+
+fn site() -> CertDir {
+    let dir = CertDir::new();
+    dir.write("site", &["localhost"]);
+    dir
+}
+
+/// Read until the connection ends: `Ok` for a close_notify, the error otherwise.
+fn end_of(c: &mut TlsClient) -> std::io::Result<usize> {
+    let mut rest = Vec::new();
+    c.stream.read_to_end(&mut rest)
+}
+
+/// What the workers keep free for reuse (`ringlb_buffers_pooled_bytes`).
+fn pooled(r: &Ringlb) -> u64 {
+    let (status, text) = common::admin(r.admin_addr(), "GET", "/metrics", "", None);
+    assert_eq!(status, 200);
+    text.lines()
+        .find_map(|l| l.strip_prefix("ringlb_buffers_pooled_bytes "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no ringlb_buffers_pooled_bytes in /metrics:\n{text}"))
+}
+
+/// A busy session holds two 16 KiB buffers and a 1 KiB head buffer. Idle TLS
+/// connections give all three back after their first idle second, as plain TCP ones
+/// do: the worker's pool holds every one of them while every connection stays open
+/// (fewer than the 256 of each kind it keeps whatever the traffic, so none is freed).
+/// (Before, a TLS connection kept its read pending with its buffers for as long as it
+/// stayed idle.) Then each connection is served again, its buffers taken anew, and a
+/// graceful stop ends the idle ones cleanly.
+#[test]
+fn idle_tls_connections_give_their_buffers_back_and_are_served_again() {
+    const N: u64 = 100;
+    const SESSION: u64 = 2 * 16 * 1024 + 1024;
+    let dir = site();
+    let backend = Backend::start();
+    let mut r = Ringlb::start(&https(&backend, &dir, ""));
+    let mut conns: Vec<TlsClient> = (0..N)
+        .map(|i| {
+            let mut c = connect(r.addr(), &Hello::default()).unwrap();
+            assert_eq!(c.get(&format!("/first{i}")).0, 200);
+            c
+        })
+        .collect();
+    // Bounded wait (the connections' first idle second), all of them still open.
+    let deadline = Instant::now() + PATIENCE;
+    while pooled(&r) < N * SESSION {
+        assert!(
+            Instant::now() < deadline,
+            "{} bytes pooled with {N} idle TLS connections, not {}",
+            pooled(&r),
+            N * SESSION
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    // Every idle connection is served again.
+    for (i, c) in conns.iter_mut().enumerate() {
+        assert_eq!(c.get(&format!("/again{i}")).0, 200, "connection {i}");
+    }
+    assert_eq!(backend.requests() as u64, 2 * N);
+    // A graceful stop closes the idle ones at once, each with a close_notify.
+    r.signal(libc::SIGTERM);
+    for (i, c) in conns.iter_mut().enumerate() {
+        assert_eq!(end_of(c).map_err(|e| e.kind()), Ok(0), "connection {i}");
+    }
+    assert!(r.wait_exit().success());
+}
+
+/// Past its first idle second, a connection waits with no buffer until the keep-alive
+/// timeout, then ends with a close_notify; one that sends within it is served.
+#[test]
+fn the_keep_alive_timeout_past_the_first_idle_second_ends_with_close_notify() {
+    let dir = site();
+    let backend = Backend::start();
+    let r = Ringlb::start(&https(
+        &backend,
+        &dir,
+        "timeout_http_keep_alive = \"1500ms\"",
+    ));
+    let mut idle = connect(r.addr(), &Hello::default()).unwrap();
+    assert_eq!(idle.get("/a").0, 200);
+    let started = Instant::now();
+    assert_eq!(end_of(&mut idle).map_err(|e| e.kind()), Ok(0));
+    // Not before the timeout (what a cold wait ends on is the timeout, not the hot one).
+    assert!(started.elapsed() >= Duration::from_millis(1400));
+    // A connection whose next request comes after its first idle second is served.
+    let mut late = connect(r.addr(), &Hello::default()).unwrap();
+    assert_eq!(late.get("/b").0, 200);
+    thread::sleep(Duration::from_millis(1200));
+    assert_eq!(late.get("/c").0, 200);
+}
