@@ -207,6 +207,25 @@ where
         Poll::Ready(Ok((more, state(&mut self.tls)?)))
     }
 
+    /// Plaintext appended to `buf`, within its spare capacity: how many bytes (0 at a
+    /// close_notify; `UnexpectedEof` at a TCP end without one). Nothing is taken from
+    /// rustls before it is `Ready`, so the wait can be dropped at any `Pending`.
+    pub fn poll_read_vec(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut Vec<u8>,
+    ) -> Poll<io::Result<usize>> {
+        if buf.len() == buf.capacity() {
+            buf.reserve(4096);
+        }
+        let mut rb = ReadBuf::uninit(buf.spare_capacity_mut());
+        ready!(self.poll_plaintext(cx, &mut rb))?;
+        let n = rb.filled().len();
+        // SAFETY: `ReadBuf` initialised the first `n` bytes of the spare capacity.
+        unsafe { buf.set_len(buf.len() + n) };
+        Poll::Ready(Ok(n))
+    }
+
     /// Ready when a read would not wait: rustls holds plaintext or the peer's
     /// close_notify, or the socket is at its end. Records with no plaintext (a session
     /// ticket, a key update) are taken in and waited past. Holds no buffer but rustls'

@@ -116,11 +116,12 @@ pub async fn wait_next_request(
     ready
 }
 
-/// [`wait_next_request`] for a TLS client in readiness mode: rustls reads only when
-/// the socket is ready, so there is no read to cancel, only a wait on rustls and the
-/// socket ([`TlsPoll::poll_readable`]). The session's buffers stay for `HOT_WAIT`, then
-/// go back to the worker's pool until the client sends again: an idle TLS connection
-/// holds rustls' own buffers and no others.
+/// [`wait_next_request`] for a TLS client in readiness mode. For `HOT_WAIT` the
+/// request is read into `cbuf` as it comes (as before any wait: a busy connection pays
+/// nothing more). rustls reads only when the socket is ready, so there is no read in
+/// flight to cancel after that: the buffers go back to the worker's pool and the wait
+/// goes on on rustls and the socket ([`TlsPoll::poll_readable`]) until the client
+/// sends again. An idle TLS connection holds rustls' own buffers and no others.
 async fn wait_tls(
     worker: &Worker,
     fe: &Frontend,
@@ -130,8 +131,15 @@ async fn wait_tls(
     head: &mut Vec<u8>,
 ) -> bool {
     let hot = HOT_WAIT.min(fe.timeout_http_keep_alive);
-    if let Some(ready) = tls_readable(worker, tls, hot).await {
-        return ready;
+    let read = monoio::select! {
+        r = poll_fn(|cx| tls.poll_read_vec(cx, cbuf)) => Some(matches!(r, Ok(n) if n > 0)),
+        _ = idle_end(worker, hot) => None,
+    };
+    if let Some(got) = read {
+        return got;
+    }
+    if worker.is_closing_idle() {
+        return false;
     }
     let cold = fe.timeout_http_keep_alive.saturating_sub(hot);
     if cold.is_zero() {
