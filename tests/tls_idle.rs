@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -121,4 +121,45 @@ fn the_keep_alive_timeout_past_the_first_idle_second_ends_with_close_notify() {
     assert_eq!(late.get("/b").0, 200);
     thread::sleep(Duration::from_millis(1200));
     assert_eq!(late.get("/c").0, 200);
+}
+
+/// rustls' record buffer goes back to a per-thread list only when the connection
+/// holds nothing in it (vendor/PATCHES.md, rustls). A connection whose request came
+/// in two pieces keeps the first piece while it waits for the second, however many
+/// other connections take and give back record buffers on the same worker meanwhile:
+/// its request decrypts whole, and each connection gets its own answer.
+#[test]
+fn a_record_cut_in_two_waits_whole_while_other_connections_come_and_go() {
+    let dir = site();
+    let backend = Backend::start();
+    let r = Ringlb::start(&https(&backend, &dir, ""));
+    let mut a = connect(r.addr(), &Hello::default()).unwrap();
+    a.stream.sock.set_nodelay(true).unwrap();
+    // The request's records, made but not sent yet.
+    a.stream
+        .conn
+        .writer()
+        .write_all(b"GET /a HTTP/1.1\r\nhost: localhost\r\n\r\n")
+        .unwrap();
+    let mut records = Vec::new();
+    while a.stream.conn.wants_write() {
+        a.stream.conn.write_tls(&mut records).unwrap();
+    }
+    let (first, second) = records.split_at(records.len() / 2);
+    a.stream.sock.write_all(first).unwrap();
+    // Other connections' whole exchanges meanwhile, on the one worker (each one's
+    // buffer taken from the list and given back to it): when they are answered, the
+    // worker has read the first piece (it came first).
+    for i in 0..8 {
+        let mut b = connect(r.addr(), &Hello::default()).unwrap();
+        b.stream.sock.set_nodelay(true).unwrap();
+        assert_eq!(
+            b.get(&format!("/b{i}")),
+            (200, format!("ok GET /b{i} 0").into_bytes())
+        );
+    }
+    a.stream.sock.write_all(second).unwrap();
+    assert_eq!(a.response(), (200, b"ok GET /a 0".to_vec()));
+    // And again on the same connection, with the buffer it was given back.
+    assert_eq!(a.get("/a2"), (200, b"ok GET /a2 0".to_vec()));
 }
