@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ringlb::http::{parse_request, BodyFraming, ChunkedValidator, Limits};
+use ringlb::http::{parse_request, BodyFraming, ChunkedValidator, Forwarding, Limits};
 
 const LIMITS: Limits = Limits { max_request_line: 8192, max_header_bytes: 16384, max_headers: 100 };
 const ROOMY: Limits = Limits { max_request_line: 1 << 20, max_header_bytes: 1 << 20, max_headers: 256 };
@@ -27,7 +27,9 @@ fuzz_target!(|data: &[u8]| {
     let mut storage = [httparse::EMPTY_HEADER; 128];
     let Ok(Some(req)) = parse_request(data, &LIMITS, &mut storage) else { return };
     let mut out = Vec::new();
-    req.write_upstream_head(&mut out, "192.0.2.1".parse().unwrap(), Some("http"));
+    // Every field the rewrite can add: the client, the protocol, the host.
+    let forwarding = Forwarding { for_name: Some("x-forwarded-for"), if_none: false, proto: Some("http"), host: true };
+    req.write_upstream_head(&mut out, "192.0.2.1".parse().unwrap(), Some(forwarding));
     let mut storage2 = [httparse::EMPTY_HEADER; 256];
     let again = parse_request(&out, &ROOMY, &mut storage2)
         .unwrap_or_else(|e| panic!("our own upstream head is refused ({e}): {:?}", String::from_utf8_lossy(&out)))
