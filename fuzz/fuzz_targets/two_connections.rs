@@ -18,8 +18,11 @@
 //! input can contain it. A violation panics (libFuzzer saves the input).
 //!
 //! Between connections the harness polls the admin `/metrics` until ringlb has accepted
-//! every connection made and has none open: A's session is over (its buffers and server
-//! connection handed back) before B starts, and B's before the server's record is read.
+//! every connection made and has none open, and the server has finished writing its
+//! replies to A (both parts, the pause between them included): A's session is over (its
+//! buffers and server connection handed back) and every byte the server sent A's way is
+//! on its way to ringlb before B starts, and B's session is over before the server's
+//! record is read.
 //! A 504 to B is not counted as a violation when the server did get B's request (its
 //! thread was not scheduled within `timeout_server` on a loaded machine) and the rest of
 //! its record is clean.
@@ -194,6 +197,27 @@ struct Backend {
     /// Heads seen since the iteration began.
     log: Mutex<Vec<Seen>>,
     conns: AtomicU64,
+    /// Replies to A being written (both parts, with the pause between them): B starts
+    /// only once none is, so every byte the server sends A's way has left before B's
+    /// requests. (A byte sent after a request went out on a reused connection is that
+    /// request's response to any proxy.)
+    writing: AtomicU64,
+}
+
+/// Counts a reply in `Backend::writing` while it lives.
+struct Writing<'a>(&'a AtomicU64);
+
+impl<'a> Writing<'a> {
+    fn new(n: &'a AtomicU64) -> Self {
+        n.fetch_add(1, Ordering::SeqCst);
+        Writing(n)
+    }
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Backend {
@@ -258,6 +282,7 @@ impl Backend {
                 return Ok(()); // cut or invalid body: drop the connection
             }
             let reply = lock(&self.reply).clone();
+            let _writing = Writing::new(&self.writing);
             let bytes = &reply.bytes.0;
             let (one, two) = bytes.split_at(reply.split.min(bytes.len()));
             w.write_all(one)?;
@@ -449,7 +474,8 @@ impl Harness {
         let deadline = Instant::now() + QUIET_BUDGET;
         loop {
             let (current, total) = self.frontend_metrics();
-            if current == 0 && total >= want {
+            let writing = self.backend.writing.load(Ordering::SeqCst);
+            if current == 0 && total >= want && writing == 0 {
                 return true;
             }
             if Instant::now() > deadline {
