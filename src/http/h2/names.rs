@@ -14,8 +14,9 @@ pub(super) enum Known {
     Hop,
     /// `content-length`: kept only for a length-delimited body.
     ContentLength,
-    /// Any other field, kept (unless `connection` names it).
-    Field(HeaderName),
+    /// Any other field, kept (unless `connection` names it), with its name's index
+    /// in HPACK's static table (RFC 7541 Appendix A; 0: not there).
+    Field(HeaderName, u8),
 }
 
 /// A name's length and its bytes as two case-folded words.
@@ -31,31 +32,31 @@ const FOLD: u64 = 0x2020_2020_2020_2020;
 /// What `name` (a field name the HTTP/1.1 parser accepted) is, if it is in the table.
 pub(super) fn known(name: &[u8]) -> Option<Known> {
     let k = key(name)?;
-    let field = |n: HeaderName| Some(Known::Field(n));
+    let field = |n: HeaderName, index: u8| Some(Known::Field(n, index));
     match k {
         CONTENT_LENGTH => Some(Known::ContentLength),
-        CONTENT_TYPE => field(header::CONTENT_TYPE),
-        DATE => field(header::DATE),
-        SERVER => field(header::SERVER),
-        CACHE_CONTROL => field(header::CACHE_CONTROL),
-        ETAG => field(header::ETAG),
-        LAST_MODIFIED => field(header::LAST_MODIFIED),
-        SET_COOKIE => field(header::SET_COOKIE),
-        LOCATION => field(header::LOCATION),
-        VARY => field(header::VARY),
-        EXPIRES => field(header::EXPIRES),
-        CONTENT_ENCODING => field(header::CONTENT_ENCODING),
-        ACCEPT_RANGES => field(header::ACCEPT_RANGES),
-        AGE => field(header::AGE),
-        VIA => field(header::VIA),
-        LINK => field(header::LINK),
-        PRAGMA => field(header::PRAGMA),
-        ALT_SVC => field(header::ALT_SVC),
-        RETRY_AFTER => field(header::RETRY_AFTER),
-        CONTENT_LANGUAGE => field(header::CONTENT_LANGUAGE),
-        CONTENT_LOCATION => field(header::CONTENT_LOCATION),
-        WWW_AUTHENTICATE => field(header::WWW_AUTHENTICATE),
-        X_FRAME_OPTIONS => field(header::X_FRAME_OPTIONS),
+        CONTENT_TYPE => field(header::CONTENT_TYPE, 31),
+        DATE => field(header::DATE, 33),
+        SERVER => field(header::SERVER, 54),
+        CACHE_CONTROL => field(header::CACHE_CONTROL, 24),
+        ETAG => field(header::ETAG, 34),
+        LAST_MODIFIED => field(header::LAST_MODIFIED, 44),
+        SET_COOKIE => field(header::SET_COOKIE, 55),
+        LOCATION => field(header::LOCATION, 46),
+        VARY => field(header::VARY, 59),
+        EXPIRES => field(header::EXPIRES, 36),
+        CONTENT_ENCODING => field(header::CONTENT_ENCODING, 26),
+        ACCEPT_RANGES => field(header::ACCEPT_RANGES, 18),
+        AGE => field(header::AGE, 21),
+        VIA => field(header::VIA, 60),
+        LINK => field(header::LINK, 45),
+        PRAGMA => field(header::PRAGMA, 0),
+        ALT_SVC => field(header::ALT_SVC, 0),
+        RETRY_AFTER => field(header::RETRY_AFTER, 53),
+        CONTENT_LANGUAGE => field(header::CONTENT_LANGUAGE, 27),
+        CONTENT_LOCATION => field(header::CONTENT_LOCATION, 29),
+        WWW_AUTHENTICATE => field(header::WWW_AUTHENTICATE, 61),
+        X_FRAME_OPTIONS => field(header::X_FRAME_OPTIONS, 0),
         CONNECTION | KEEP_ALIVE | PROXY_CONNECTION | TE | TRAILER | UPGRADE => Some(Known::Hop),
         _ => None,
     }
@@ -207,8 +208,12 @@ mod tests {
                 } else if name == "content-length" {
                     Known::ContentLength
                 } else {
-                    Known::Field(HeaderName::from_bytes(name.as_bytes()).unwrap())
+                    Known::Field(HeaderName::from_bytes(name.as_bytes()).unwrap(), 0)
                 };
+                let got = got.map(|k| match k {
+                    Known::Field(n, _) => Known::Field(n, 0),
+                    k => k,
+                });
                 assert_eq!(got, Some(want), "{spelled}");
             }
         }

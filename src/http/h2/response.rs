@@ -33,7 +33,7 @@ pub fn to_h2(
 
 /// [`to_h2`] with the copy of `raw` made already: `shared` starts with `raw`'s bytes
 /// (and may go on: a small body read with the head shares its allocation).
-pub fn to_h2_in(
+fn to_h2_in(
     status: u16,
     headers: &[httparse::Header<'_>],
     framing: BodyFraming,
@@ -63,8 +63,8 @@ pub fn to_h2_in(
             Some(Known::Hop) => continue,
             Some(Known::ContentLength) if !length => continue,
             Some(Known::ContentLength) => header::CONTENT_LENGTH,
-            Some(Known::Field(n)) if !(connection && dropped_by_connection(headers, name)) => n,
-            Some(Known::Field(_)) => continue,
+            Some(Known::Field(n, _)) if !(connection && dropped_by_connection(headers, name)) => n,
+            Some(Known::Field(..)) => continue,
             None => {
                 let dropped = is_hop_by_hop(name)
                     || name.eq_ignore_ascii_case("transfer-encoding")

@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::super::http_heads::MAX_HEADERS;
 use super::send::SMALL;
-use crate::http::h2::{interim_to_h2, parse_own_response, to_h2_in};
+use crate::http::h2::{encode_response, interim_to_h2, parse_own_response};
 use crate::http::{parse_response, BodyFraming, HttpError, Response};
 use crate::tls::pipe::PipePeer;
 
@@ -55,10 +55,10 @@ pub(super) fn response_head(
     }
 }
 
-/// The final head as the HTTP/2 response, how its body is framed, and the body
-/// itself when it is small and was read whole with the head (a slice of the head's
-/// copy: one allocation for both).
-type Final = (http_types::Response<()>, BodyFraming, Option<Bytes>);
+/// The final head as the HTTP/2 response (its status and its HEADERS block, HPACK
+/// encoded already: `crate::http::h2::encode_response`), how its body is framed, and
+/// the body itself when it is small and was read whole with the head.
+pub(super) type Final = (http_types::StatusCode, Bytes, BodyFraming, Option<Bytes>);
 
 /// Fields a head of ours is split into before all MAX_HEADERS slots are readied.
 const FEW: usize = 24;
@@ -79,21 +79,19 @@ fn head_step(
             Ok(Some((r.head_len, None)))
         }
         Ok(Some(r)) => {
-            let raw = &buf[..r.head_len];
-            // A small body read whole with the head (most responses) is copied with
-            // it: its DATA is a slice of the same allocation.
+            // A small body read whole with the head (most responses) is copied out
+            // now: its DATA goes with the HEADERS.
             let body = match r.framing {
                 BodyFraming::Length(n) if n > 0 && n <= SMALL as u64 => n as usize,
                 _ => 0,
             };
-            let with = match buf.len() - r.head_len >= body {
-                true => body,
-                false => 0,
-            };
-            let copy = Bytes::copy_from_slice(&buf[..r.head_len + with]);
-            let response = to_h2_in(r.status, r.headers, r.framing, raw, &copy).map_err(drop)?;
-            let small = (with > 0).then(|| copy.slice(r.head_len..));
-            Ok(Some((r.head_len, Some((response, r.framing, small)))))
+            let small = (buf.len() - r.head_len >= body && body > 0)
+                .then(|| Bytes::copy_from_slice(&buf[r.head_len..r.head_len + body]));
+            // Debug builds: the block says what the `HeaderMap` way would have.
+            #[cfg(debug_assertions)]
+            crate::http::h2::hpack_agrees(r.status, r.headers, r.framing);
+            let (status, block) = encode_response(r.status, r.headers, r.framing).map_err(drop)?;
+            Ok(Some((r.head_len, Some((status, block, r.framing, small)))))
         }
         Ok(None) => Ok(None),
         Err(_) => Err(()),

@@ -362,7 +362,7 @@ async fn answer(
     mut lent: Lent<'_>,
 ) -> Result<(), Cut> {
     let buf = &mut lent.0;
-    let (response, framing, small) = loop {
+    let (status, block, framing, small) = loop {
         match response_head(peer, buf, head_method, &mut respond) {
             Ok(Some(r)) => break r,
             Ok(None) => {}
@@ -385,7 +385,7 @@ async fn answer(
     };
     let empty = framing == BodyFraming::Length(0);
     let mut send = respond
-        .send_response(response, empty)
+        .send_response_encoded(status, block, empty)
         .map_err(|_| Cut::Reset)?;
     if empty {
         return Ok(());

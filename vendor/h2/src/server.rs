@@ -1273,6 +1273,22 @@ impl<B: Buf> SendResponse<B> {
             .map_err(Into::into)
     }
 
+    /// ringlb patch: send a response whose HEADERS block the caller HPACK-encoded
+    /// already: `:status` first, then the fields; no reference to the dynamic table,
+    /// lower-case names, no connection-specific field. The crate sends it as it is
+    /// (after a pending table size update) and checks none of that.
+    pub fn send_response_encoded(
+        &mut self,
+        status: http::StatusCode,
+        block: bytes::Bytes,
+        end_of_stream: bool,
+    ) -> Result<SendStream<B>, crate::Error> {
+        self.inner
+            .send_response_encoded(status, block, end_of_stream)
+            .map(|_| SendStream::new(self.inner.clone()))
+            .map_err(Into::into)
+    }
+
     /// Push a request and response to the client
     ///
     /// On success, a [`SendResponse`] instance is returned.

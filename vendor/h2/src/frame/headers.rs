@@ -6,7 +6,7 @@ use crate::hpack::{self, BytesStr};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{uri, HeaderMap, Method, Request, StatusCode, Uri};
 
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use std::fmt;
 use std::io::Cursor;
@@ -100,6 +100,11 @@ struct HeaderBlock {
     /// Pseudo headers, these are broken out as they must be sent as part of the
     /// headers frame.
     pseudo: Pseudo,
+
+    /// ringlb patch: the whole block, pseudo-headers included, HPACK-encoded by the
+    /// caller without the dynamic table (`Headers::encoded`); sent as it is, after
+    /// any pending table size update.
+    encoded: Option<Bytes>,
 }
 
 #[derive(Debug)]
@@ -125,10 +130,21 @@ impl Headers {
                 field_size: calculate_headermap_size(&fields),
                 fields,
                 is_over_size: false,
+                encoded: None,
                 pseudo,
             },
             flags: HeadersFlag::default(),
         }
+    }
+
+    /// ringlb patch: a response's HEADERS whose block the caller encoded already:
+    /// `status` first, then the fields; valid HPACK that refers to no dynamic table
+    /// entry, lower-case names, no connection-specific field (RFC 9113 §8.2.2). The
+    /// crate checks none of that here: it sends `block` as it is.
+    pub fn encoded(stream_id: StreamId, status: StatusCode, block: Bytes) -> Self {
+        let mut frame = Headers::new(stream_id, Pseudo::response(status), HeaderMap::new());
+        frame.header_block.encoded = Some(block);
+        frame
     }
 
     pub fn trailers(stream_id: StreamId, fields: HeaderMap) -> Self {
@@ -142,6 +158,7 @@ impl Headers {
                 field_size: calculate_headermap_size(&fields),
                 fields,
                 is_over_size: false,
+                encoded: None,
                 pseudo: Pseudo::default(),
             },
             flags,
@@ -207,6 +224,7 @@ impl Headers {
                 fields: HeaderMap::new(),
                 field_size: 0,
                 is_over_size: false,
+                encoded: None,
                 pseudo: Pseudo::default(),
             },
             flags,
@@ -367,6 +385,7 @@ impl PushPromise {
                 field_size: calculate_headermap_size(&fields),
                 fields,
                 is_over_size: false,
+                encoded: None,
                 pseudo,
             },
             promised_id,
@@ -458,6 +477,7 @@ impl PushPromise {
                 fields: HeaderMap::new(),
                 field_size: 0,
                 is_over_size: false,
+                encoded: None,
                 pseudo: Pseudo::default(),
             },
             promised_id,
@@ -992,6 +1012,11 @@ impl HeaderBlock {
     fn into_encoding(self, encoder: &mut hpack::Encoder) -> EncodingHeaderBlock {
         let mut hpack = encoder.take_scratch();
         hpack.clear();
+        // ringlb patch: a block the caller encoded goes as it is.
+        if let Some(block) = self.encoded {
+            encoder.encode_encoded(&block, &mut hpack);
+            return EncodingHeaderBlock { hpack };
+        }
         let headers = Iter {
             pseudo: Some(self.pseudo),
             fields: self.fields.into_iter(),

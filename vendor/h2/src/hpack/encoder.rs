@@ -136,6 +136,13 @@ impl Encoder {
         }
     }
 
+    /// ringlb patch: a block encoded already (without the dynamic table), after any
+    /// pending table size update (RFC 7541 §4.2: at the start of the next block).
+    pub fn encode_encoded(&mut self, block: &[u8], dst: &mut BytesMut) {
+        self.encode_size_updates(dst);
+        dst.extend_from_slice(block);
+    }
+
     fn encode_size_updates(&mut self, dst: &mut BytesMut) {
         match self.size_update.take() {
             Some(SizeUpdate::One(val)) => {
