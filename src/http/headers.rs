@@ -147,18 +147,13 @@ pub enum TeError {
 }
 
 /// Reject line endings httparse tolerates: a bare LF, or a CR not followed by LF.
+/// Only the CRs and LFs are looked at (`memchr`'s vector scan finds them): a byte by
+/// byte loop over the head cost ~4 instructions per byte, twice per request.
 pub fn strict_line_endings(head: &[u8]) -> bool {
-    let mut prev = 0u8;
-    for (i, &b) in head.iter().enumerate() {
-        if b == b'\n' && prev != b'\r' {
-            return false;
-        }
-        if b == b'\r' && head.get(i + 1) != Some(&b'\n') {
-            return false;
-        }
-        prev = b;
-    }
-    true
+    memchr::memchr2_iter(b'\r', b'\n', head).all(|i| match head[i] {
+        b'\n' => i > 0 && head[i - 1] == b'\r',
+        _ => head.get(i + 1) == Some(&b'\n'),
+    })
 }
 
 #[cfg(test)]
@@ -206,6 +201,40 @@ mod tests {
         ] {
             assert!(!is_content_length(other));
         }
+    }
+
+    /// The scan says what a byte-by-byte loop says, on heads made of CR, LF and
+    /// other bytes in every arrangement up to 8 bytes long.
+    #[test]
+    fn strict_line_endings_agrees_with_a_byte_loop() {
+        fn by_byte(head: &[u8]) -> bool {
+            let mut prev = 0u8;
+            for (i, &b) in head.iter().enumerate() {
+                if (b == b'\n' && prev != b'\r') || (b == b'\r' && head.get(i + 1) != Some(&b'\n'))
+                {
+                    return false;
+                }
+                prev = b;
+            }
+            true
+        }
+        let alphabet = [b'\r', b'\n', b'a'];
+        for len in 0..=8u32 {
+            for mut k in 0..3usize.pow(len) {
+                let mut head = Vec::new();
+                for _ in 0..len {
+                    head.push(alphabet[k % 3]);
+                    k /= 3;
+                }
+                assert_eq!(strict_line_endings(&head), by_byte(&head), "{head:?}");
+            }
+        }
+        // Past a vector's width.
+        let mut long = b"GET / HTTP/1.1\r\nHost: a\r\n".repeat(8);
+        long.extend(b"\r\n");
+        assert!(strict_line_endings(&long));
+        long[100] = b'\n';
+        assert_eq!(strict_line_endings(&long), by_byte(&long));
     }
 
     #[test]
