@@ -148,11 +148,12 @@ const TRAILER: Key = key_of(b"trailer");
 const UPGRADE: Key = key_of(b"upgrade");
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::super::headers::is_hop_by_hop;
     use super::*;
 
-    const TABLE: [&str; 29] = [
+    /// Every name in the table.
+    pub(in crate::http::h2) const TABLE: [&str; 29] = [
         "content-length",
         "content-type",
         "date",
