@@ -27,8 +27,10 @@ pub struct Headers {
     /// The stream dependency information, if any.
     stream_dep: Option<StreamDependency>,
 
-    /// The header block fragment
-    header_block: HeaderBlock,
+    /// The header block fragment (ringlb patch: boxed, so that a `Frame`, moved
+    /// several times per frame between the codec, the stream queues and the
+    /// connection, is a few words and not the whole decoded block)
+    header_block: Box<HeaderBlock>,
 
     /// The associated flags
     flags: HeadersFlag,
@@ -45,8 +47,10 @@ pub struct PushPromise {
     /// The ID of the stream being reserved by this PushPromise.
     promised_id: StreamId,
 
-    /// The header block fragment
-    header_block: HeaderBlock,
+    /// The header block fragment (ringlb patch: boxed, so that a `Frame`, moved
+    /// several times per frame between the codec, the stream queues and the
+    /// connection, is a few words and not the whole decoded block)
+    header_block: Box<HeaderBlock>,
 
     /// The associated flags
     flags: PushPromiseFlag,
@@ -126,13 +130,13 @@ impl Headers {
         Headers {
             stream_id,
             stream_dep: None,
-            header_block: HeaderBlock {
+            header_block: Box::new(HeaderBlock {
                 field_size: calculate_headermap_size(&fields),
                 fields,
                 is_over_size: false,
                 encoded: None,
                 pseudo,
-            },
+            }),
             flags: HeadersFlag::default(),
         }
     }
@@ -154,13 +158,13 @@ impl Headers {
         Headers {
             stream_id,
             stream_dep: None,
-            header_block: HeaderBlock {
+            header_block: Box::new(HeaderBlock {
                 field_size: calculate_headermap_size(&fields),
                 fields,
                 is_over_size: false,
                 encoded: None,
                 pseudo: Pseudo::default(),
-            },
+            }),
             flags,
         }
     }
@@ -220,13 +224,13 @@ impl Headers {
         let headers = Headers {
             stream_id: head.stream_id(),
             stream_dep,
-            header_block: HeaderBlock {
+            header_block: Box::new(HeaderBlock {
                 fields: HeaderMap::new(),
                 field_size: 0,
                 is_over_size: false,
                 encoded: None,
                 pseudo: Pseudo::default(),
-            },
+            }),
             flags,
         };
 
@@ -267,7 +271,8 @@ impl Headers {
     }
 
     pub fn into_parts(self) -> (Pseudo, HeaderMap) {
-        (self.header_block.pseudo, self.header_block.fields)
+        let block = *self.header_block;
+        (block.pseudo, block.fields)
     }
 
     #[cfg(feature = "unstable")]
@@ -303,7 +308,7 @@ impl Headers {
         // Get the HEADERS frame head
         let head = self.head();
 
-        self.header_block
+        (*self.header_block)
             .into_encoding(encoder)
             .encode(&head, dst, Some(encoder), |_| {})
     }
@@ -381,13 +386,13 @@ impl PushPromise {
     ) -> Self {
         PushPromise {
             flags: PushPromiseFlag::default(),
-            header_block: HeaderBlock {
+            header_block: Box::new(HeaderBlock {
                 field_size: calculate_headermap_size(&fields),
                 fields,
                 is_over_size: false,
                 encoded: None,
                 pseudo,
-            },
+            }),
             promised_id,
             stream_id,
         }
@@ -473,13 +478,13 @@ impl PushPromise {
 
         let frame = PushPromise {
             flags,
-            header_block: HeaderBlock {
+            header_block: Box::new(HeaderBlock {
                 fields: HeaderMap::new(),
                 field_size: 0,
                 is_over_size: false,
                 encoded: None,
                 pseudo: Pseudo::default(),
-            },
+            }),
             promised_id,
             stream_id: head.stream_id(),
         };
@@ -526,7 +531,7 @@ impl PushPromise {
         let head = self.head();
         let promised_id = self.promised_id;
 
-        self.header_block
+        (*self.header_block)
             .into_encoding(encoder)
             .encode(&head, dst, Some(encoder), |dst| {
                 dst.put_u32(promised_id.into());
@@ -539,7 +544,8 @@ impl PushPromise {
 
     /// Consume `self`, returning the parts of the frame
     pub fn into_parts(self) -> (Pseudo, HeaderMap) {
-        (self.header_block.pseudo, self.header_block.fields)
+        let block = *self.header_block;
+        (block.pseudo, block.fields)
     }
 }
 
