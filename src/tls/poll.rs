@@ -391,6 +391,10 @@ where
     }
 }
 
+// monoio-rustls' futures (the `Compat` fallback, rare) are boxed: inline, their ~600
+// bytes set the size of every read and write future on a server or client stream,
+// plain TCP included, moved into each wait's future per read (docs/benchmarks.md,
+// "Sixteenth session").
 impl<C, M> AsyncReadRent for TlsConn<C, M>
 where
     TlsPoll<C>: AsyncReadRent,
@@ -399,14 +403,14 @@ where
     async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
             TlsConn::Poll(s) => s.read(buf).await,
-            TlsConn::Compat(s) => s.read(buf).await,
+            TlsConn::Compat(s) => Box::pin(s.read(buf)).await,
         }
     }
 
     async fn readv<T: IoVecBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
             TlsConn::Poll(s) => s.readv(buf).await,
-            TlsConn::Compat(s) => s.readv(buf).await,
+            TlsConn::Compat(s) => Box::pin(s.readv(buf)).await,
         }
     }
 }
@@ -419,28 +423,28 @@ where
     async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
             TlsConn::Poll(s) => s.write(buf).await,
-            TlsConn::Compat(s) => s.write(buf).await,
+            TlsConn::Compat(s) => Box::pin(s.write(buf)).await,
         }
     }
 
     async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
             TlsConn::Poll(s) => s.writev(buf).await,
-            TlsConn::Compat(s) => s.writev(buf).await,
+            TlsConn::Compat(s) => Box::pin(s.writev(buf)).await,
         }
     }
 
     async fn flush(&mut self) -> io::Result<()> {
         match self {
             TlsConn::Poll(s) => AsyncWriteRent::flush(s).await,
-            TlsConn::Compat(s) => s.flush().await,
+            TlsConn::Compat(s) => Box::pin(s.flush()).await,
         }
     }
 
     async fn shutdown(&mut self) -> io::Result<()> {
         match self {
             TlsConn::Poll(s) => AsyncWriteRent::shutdown(s).await,
-            TlsConn::Compat(s) => s.shutdown().await,
+            TlsConn::Compat(s) => Box::pin(s.shutdown()).await,
         }
     }
 }
