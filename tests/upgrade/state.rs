@@ -195,6 +195,10 @@ fn tracking_entries_beyond_the_cap_are_dropped_and_logged() {
     s.upgrade_ok();
     s.rl.wait_for("the least recently used are not carried over");
     assert!(s.rl.logged("dropped=1"), "{}", s.rl.log.join("\n"));
+    // The old process's worker stops accepting when its release message arrives, a
+    // moment after the upgrade is answered; a connection it took meanwhile would meet
+    // the old table, where this client is still limited.
+    s.rl.wait_logged("stopped accepting (handed over)");
     assert_eq!(
         tally_from("127.0.0.2", addr, 3),
         (3, 0),
