@@ -7,7 +7,9 @@
 //! (about 3,000 instructions per response). The crate sends the block as it is
 //! (`SendResponse::send_response_encoded`, a patch of ours: vendor/PATCHES.md).
 
-use bytes::{BufMut, Bytes, BytesMut};
+use std::cell::RefCell;
+
+use bytes::{BufMut, Bytes};
 use http_types::StatusCode;
 
 use super::super::headers::{dropped_by_connection, is_hop_by_hop};
@@ -23,19 +25,48 @@ pub fn encode_response(
     headers: &[httparse::Header<'_>],
     framing: BodyFraming,
 ) -> Result<(StatusCode, Bytes), ResponseError> {
+    SCRATCH.with_borrow_mut(|dst| {
+        dst.clear();
+        let block = encode_into(status, headers, framing, dst)
+            .map(|code| (code, Bytes::copy_from_slice(dst)));
+        if dst.capacity() > SCRATCH_KEEP {
+            *dst = Vec::new();
+        }
+        block
+    })
+}
+
+thread_local! {
+    /// Where a block is written before it is copied out whole, into a `Bytes` of its
+    /// exact size: one allocation per response. (A `BytesMut` frozen with room left
+    /// allocates the `Bytes`' shared header as well: two.)
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The scratch buffer is kept up to this size (a larger one, for a rare huge head,
+/// is freed after it).
+const SCRATCH_KEEP: usize = 16 * 1024;
+
+/// [`encode_response`]'s block, appended to `dst`.
+fn encode_into(
+    status: u16,
+    headers: &[httparse::Header<'_>],
+    framing: BodyFraming,
+    dst: &mut Vec<u8>,
+) -> Result<StatusCode, ResponseError> {
     let code = StatusCode::from_u16(status).map_err(|_| ResponseError::Status)?;
     if code.is_informational() {
         return Err(ResponseError::Status);
     }
     // Each field takes at most its name, its value and 6 bytes of lengths (a name or
     // value past 16 KiB needs 3 length bytes, one past 2 MiB 4: past any head ringlb
-    // reads); one allocation.
+    // reads): room made once.
     let size: usize = headers
         .iter()
         .map(|h| h.name.len() + h.value.len() + 8)
         .sum();
-    let mut dst = BytesMut::with_capacity(size + 5);
-    encode_status(status, &mut dst);
+    dst.reserve(size + 5);
+    encode_status(status, dst);
     let connection = headers
         .iter()
         .any(|h| h.name.eq_ignore_ascii_case("connection"));
@@ -45,13 +76,13 @@ pub fn encode_response(
         match known(name) {
             Some(Known::Hop) => continue,
             Some(Known::ContentLength) if !length => continue,
-            Some(Known::ContentLength) => literal_indexed(CONTENT_LENGTH, &mut dst),
+            Some(Known::ContentLength) => literal_indexed(CONTENT_LENGTH, dst),
             Some(Known::Field(..)) if connection && dropped_by_connection(headers, h.name) => {
                 continue
             }
-            Some(Known::Field(n, 0)) => literal_named(n.as_str().as_bytes(), &mut dst),
-            Some(Known::Field(_, SET_COOKIE)) => never_indexed(SET_COOKIE, &mut dst),
-            Some(Known::Field(_, index)) => literal_indexed(index, &mut dst),
+            Some(Known::Field(n, 0)) => literal_named(n.as_str().as_bytes(), dst),
+            Some(Known::Field(_, SET_COOKIE)) => never_indexed(SET_COOKIE, dst),
+            Some(Known::Field(_, index)) => literal_indexed(index, dst),
             None => {
                 let dropped = is_hop_by_hop(h.name)
                     || h.name.eq_ignore_ascii_case("transfer-encoding")
@@ -64,7 +95,7 @@ pub fn encode_response(
                     return Err(ResponseError::Field);
                 }
                 dst.put_u8(0);
-                encode_int(name.len(), 7, 0, &mut dst);
+                encode_int(name.len(), 7, 0, dst);
                 dst.extend(name.iter().map(u8::to_ascii_lowercase));
             }
         }
@@ -77,10 +108,10 @@ pub fn encode_response(
         {
             return Err(ResponseError::Field);
         }
-        encode_int(h.value.len(), 7, 0, &mut dst);
+        encode_int(h.value.len(), 7, 0, dst);
         dst.extend_from_slice(h.value);
     }
-    Ok((code, dst.freeze()))
+    Ok(code)
 }
 
 /// Static table indices (RFC 7541 Appendix A) of the names this file writes itself.
@@ -90,7 +121,7 @@ const SET_COOKIE: u8 = 55;
 
 /// `:status`: one byte for the seven statuses in the static table (200, 204, 206,
 /// 304, 400, 404, 500: indices 8 to 14), otherwise a literal with its name indexed.
-fn encode_status(status: u16, dst: &mut BytesMut) {
+fn encode_status(status: u16, dst: &mut Vec<u8>) {
     let indexed = match status {
         200 => 8,
         204 => 9,
@@ -117,25 +148,25 @@ fn encode_status(status: u16, dst: &mut BytesMut) {
 
 /// A literal field without indexing whose name is static entry `index` (§6.2.2);
 /// its value follows.
-fn literal_indexed(index: u8, dst: &mut BytesMut) {
+fn literal_indexed(index: u8, dst: &mut Vec<u8>) {
     encode_int(usize::from(index), 4, 0, dst);
 }
 
 /// The same, never indexed (§6.2.3): intermediaries re-encoding it must keep it out
 /// of their tables (a cookie).
-fn never_indexed(index: u8, dst: &mut BytesMut) {
+fn never_indexed(index: u8, dst: &mut Vec<u8>) {
     encode_int(usize::from(index), 4, 0x10, dst);
 }
 
 /// A literal field without indexing with a literal name (lower case already).
-fn literal_named(name: &[u8], dst: &mut BytesMut) {
+fn literal_named(name: &[u8], dst: &mut Vec<u8>) {
     dst.put_u8(0);
     encode_int(name.len(), 7, 0, dst);
     dst.put_slice(name);
 }
 
 /// An integer with an `n`-bit prefix (§5.1), the byte's other bits `first`.
-fn encode_int(value: usize, n: u32, first: u8, dst: &mut BytesMut) {
+fn encode_int(value: usize, n: u32, first: u8, dst: &mut Vec<u8>) {
     let max = (1usize << n) - 1;
     if value < max {
         dst.put_u8(first | value as u8);

@@ -17,7 +17,7 @@ fn block(status: u16, headers: &[httparse::Header<'_>], framing: BodyFraming) ->
 /// RFC 7541 C.1: integers with a prefix.
 #[test]
 fn integers_as_the_rfc_encodes_them() {
-    let mut b = BytesMut::new();
+    let mut b = Vec::new();
     encode_int(10, 5, 0, &mut b);
     assert_eq!(&b[..], [0x0a]);
     b.clear();
@@ -163,4 +163,20 @@ fn the_block_agrees_with_the_header_map() {
         encode_response(101, &[], BodyFraming::Length(0)).unwrap_err(),
         ResponseError::Status
     );
+}
+
+/// Blocks are written in a scratch buffer kept by the thread: a block refused half
+/// way leaves nothing in the next one, and a huge one is right and not kept.
+#[test]
+fn the_scratch_buffer_carries_nothing_over() {
+    let ok = [h("Content-Length", b"5"), h("X-Tag", b"one")];
+    let first = block(200, &ok, BodyFraming::Length(5));
+    let refused = [h("X-Tag", b"one"), h("Date", b"x"), h("X-Bad", b"a\x01b")];
+    assert!(encode_response(200, &refused, BodyFraming::Length(0)).is_err());
+    assert_eq!(block(200, &ok, BodyFraming::Length(5)), first);
+    let long = vec![b'v'; 3 * SCRATCH_KEEP];
+    let huge = [h("X-Long", &long)];
+    agree(200, &huge, BodyFraming::Length(0));
+    assert_eq!(SCRATCH.with_borrow(Vec::capacity), 0);
+    assert_eq!(block(200, &ok, BodyFraming::Length(5)), first);
 }
