@@ -15,7 +15,7 @@ use monoio::net::TcpStream;
 use monoio::BufResult;
 
 use super::error::Side;
-use super::timer::within;
+use super::timer::{within, Kept};
 use crate::http::{BodyFraming, ChunkError, ChunkedValidator};
 use crate::tls::pipe::{PipeReader, PipeWriter};
 use crate::tls::ClientStream;
@@ -47,12 +47,27 @@ pub async fn read_more<S: AsyncReadRent>(
     end: &mut End<'_, S>,
     buf: &mut Vec<u8>,
 ) -> Result<usize, BodyError> {
+    read_more_timed(end, buf, None).await
+}
+
+/// [`read_more`], its timeout counted by `timer` (the connection's kept timer) when
+/// there is one, else by a timer of its own.
+pub async fn read_more_timed<S: AsyncReadRent>(
+    end: &mut End<'_, S>,
+    buf: &mut Vec<u8>,
+    timer: Option<&mut Kept>,
+) -> Result<usize, BodyError> {
     if buf.len() == buf.capacity() {
         buf.reserve(buf.capacity().max(4096));
     }
     let len = buf.len();
     let owned = std::mem::take(buf);
-    match within(end.timeout, end.stream.read(owned.slice_mut(len..))).await {
+    let read = end.stream.read(owned.slice_mut(len..));
+    let got = match timer {
+        Some(timer) => timer.within(end.timeout, read).await,
+        None => within(end.timeout, read).await,
+    };
+    match got {
         Ok((res, slice)) => {
             *buf = slice.into_inner();
             res.map_err(|e| BodyError::Io(end.side, e))

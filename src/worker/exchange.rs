@@ -18,7 +18,9 @@ use super::body::{pump, BodyError, End};
 use super::compress::{self, Plan};
 use super::error::{SessionError, Side};
 use super::http::Conn;
-use super::http_heads::{read_response_head, send_static, HeadError, Parsed, ResponseHead};
+use super::http_heads::{
+    read_response_head, send_static, HeadError, HeadWait, Parsed, ResponseHead,
+};
 use super::lease::ServerLease;
 use super::persist;
 use super::sends::{Attempt, Replays, Reuse};
@@ -224,7 +226,10 @@ impl<'a> Exchange<'a> {
                     &mut up.stream,
                     &mut c.sbuf,
                     &mut c.head,
-                    self.timeout_server,
+                    HeadWait {
+                        timeout: self.timeout_server,
+                        timer: &mut c.head_timer,
+                    },
                     &self.req,
                 ));
                 match self.slow_response.filter(|_| !self.interim_sent) {

@@ -19,6 +19,7 @@ use super::rules::{self, RuleConn};
 use super::rules_backend;
 use super::session::tunnel_timeouts;
 use super::state::Worker;
+use super::timer::Kept;
 use crate::config::Frontend;
 use crate::http::h2::Translated;
 use crate::http::BodyFraming;
@@ -148,6 +149,9 @@ pub struct Conn {
     /// The last request asked for the connection's end (`connection: close`, HTTP/1.0
     /// without keep-alive) and had no body: the client sends nothing more.
     said_close: bool,
+    /// Counts `timeout_server` while a response head is awaited, kept from request
+    /// to request (`timer::Kept`).
+    pub(super) head_timer: Kept,
 }
 
 /// What comes after a request.
@@ -199,6 +203,7 @@ impl Conn {
             h2: false,
             translated: None,
             said_close: false,
+            head_timer: Kept::default(),
         }
     }
 

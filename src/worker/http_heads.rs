@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 
-use super::body::{read_more, BodyError, End};
+use super::body::{read_more, read_more_timed, BodyError, End};
 use super::error::Side;
 use super::persist::{self, Sticky};
 use super::route::{route, Action};
 use super::rules::{self, RuleConn};
 use super::rules_backend;
 use super::state::Worker;
-use super::timer;
+use super::timer::{self, Kept};
 use crate::config::Frontend;
 use crate::http::h2::{translated_request, Translated};
 use crate::http::{parse_request, parse_response, BodyFraming, Forwarding, HttpError, Request};
@@ -319,6 +319,13 @@ pub struct ResponseHead {
     pub compress: Option<super::compress::Plan>,
 }
 
+/// How long a server may be silent while its response head comes (`timeout_server`),
+/// and the connection's timer that counts it (kept from request to request).
+pub struct HeadWait<'a> {
+    pub timeout: Duration,
+    pub timer: &'a mut Kept,
+}
+
 /// Read until a whole response head to `req` is in `sbuf`, parse it once, and write the
 /// head for the client into `out` (compressed when `req` negotiated a coding and the
 /// response qualifies: see `compress.rs`).
@@ -328,7 +335,7 @@ pub async fn read_response_head(
     server: &mut ServerStream,
     sbuf: &mut Vec<u8>,
     out: &mut Vec<u8>,
-    timeout: Duration,
+    wait: HeadWait<'_>,
     req: &Parsed,
 ) -> Result<ResponseHead, HeadError> {
     loop {
@@ -375,9 +382,9 @@ pub async fn read_response_head(
         let mut end = End {
             stream: server,
             side: Side::Server,
-            timeout,
+            timeout: wait.timeout,
         };
-        match read_more(&mut end, sbuf).await {
+        match read_more_timed(&mut end, sbuf, Some(&mut *wait.timer)).await {
             Ok(0) if !partial => return Err(HeadError::ClosedEarly),
             Ok(0) => return Err(HeadError::Invalid),
             Ok(_) => {}

@@ -13,10 +13,14 @@ use crate::config::Frontend;
 use crate::tls::{ClientStream, TlsPoll};
 use crate::worker::body::{read_more, End};
 use crate::worker::error::Side;
+use crate::worker::hot_ticks;
 use crate::worker::state::Worker;
 use crate::worker::timer;
 
-/// How long an idle keep-alive client keeps its buffer attached to a pending read.
+/// How long an idle keep-alive client keeps its buffer attached to a pending read:
+/// about this long, on the worker's tick (`hot_ticks.rs`: 1 to 1.5 s), exactly this
+/// long (or the whole timeout) when `timeout_http_keep_alive` is shorter than
+/// `hot_ticks::COARSE_FROM`.
 const HOT_WAIT: Duration = Duration::from_secs(1);
 
 /// Spare cancellers kept per thread (more are freed). Few: the list only has to cover
@@ -72,18 +76,17 @@ pub async fn wait_next_request(
             };
         }
     };
-    let hot = HOT_WAIT.min(fe.timeout_http_keep_alive);
     let canceller = CANCELLERS.with_borrow_mut(Vec::pop).unwrap_or_default();
-    let (res, slice, unused) = {
+    let (res, slice, unused, cold) = {
         let mut read = std::pin::pin!(
             client.cancelable_read(std::mem::take(cbuf).slice_mut(0..), canceller.handle())
         );
         monoio::select! {
-            (res, slice) = &mut read => (res, slice, Some(canceller)),
-            _ = idle_end(worker, hot) => {
+            (res, slice) = &mut read => (res, slice, Some(canceller), Duration::ZERO),
+            cold = hot_end(worker, fe.timeout_http_keep_alive) => {
                 let _canceller = canceller.cancel();
                 let (res, slice) = read.await;
-                (res, slice, None)
+                (res, slice, None, cold)
             }
         }
     };
@@ -105,7 +108,6 @@ pub async fn wait_next_request(
     worker.give_buffer(std::mem::take(cbuf));
     worker.give_buffer(std::mem::take(sbuf));
     worker.give_head(std::mem::take(head));
-    let cold = fe.timeout_http_keep_alive.saturating_sub(hot);
     let ready = monoio::select! {
         r = timer::within(cold, client.readable(false)) => matches!(r, Ok(Ok(()))),
         _ = worker.until_closing_idle() => false,
@@ -130,18 +132,17 @@ async fn wait_tls(
     sbuf: &mut Vec<u8>,
     head: &mut Vec<u8>,
 ) -> bool {
-    let hot = HOT_WAIT.min(fe.timeout_http_keep_alive);
     let read = monoio::select! {
-        r = poll_fn(|cx| tls.poll_read_vec(cx, cbuf)) => Some(matches!(r, Ok(n) if n > 0)),
-        _ = idle_end(worker, hot) => None,
+        r = poll_fn(|cx| tls.poll_read_vec(cx, cbuf)) => Ok(matches!(r, Ok(n) if n > 0)),
+        cold = hot_end(worker, fe.timeout_http_keep_alive) => Err(cold),
     };
-    if let Some(got) = read {
-        return got;
-    }
+    let cold = match read {
+        Ok(got) => return got,
+        Err(cold) => cold,
+    };
     if worker.is_closing_idle() {
         return false;
     }
-    let cold = fe.timeout_http_keep_alive.saturating_sub(hot);
     if cold.is_zero() {
         return false;
     }
@@ -171,10 +172,21 @@ async fn tls_readable(
     }
 }
 
-/// The end of the armed wait: `hot` has passed, or the worker is stopping.
-async fn idle_end(worker: &Worker, hot: Duration) {
-    monoio::select! {
-        _ = timer::sleep(hot) => {}
-        _ = worker.until_closing_idle() => {}
+/// The end of the armed wait (`HOT_WAIT` has passed, or the worker is stopping), and
+/// what is left of `keep_alive` then, counted from the call. A long `keep_alive` takes
+/// the worker's tick (no timer of its own: `hot_ticks.rs`) and is counted from the
+/// runtime's clock of this turn (no clock read either, unless the wait ends); a short
+/// one has an exact timer.
+async fn hot_end(worker: &Worker, keep_alive: Duration) -> Duration {
+    if keep_alive < hot_ticks::COARSE_FROM {
+        let hot = HOT_WAIT.min(keep_alive);
+        monoio::select! {
+            _ = timer::sleep(hot) => {}
+            _ = worker.until_closing_idle() => {}
+        }
+        return keep_alive.saturating_sub(hot);
     }
+    let start = monoio::time::coarse_now();
+    worker.hot_wait_over().await;
+    keep_alive.saturating_sub(start.elapsed())
 }

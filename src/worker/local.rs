@@ -1,4 +1,5 @@
-//! Two tiny single-thread synchronisation helpers for tasks of one worker. They use
+//! Tiny single-thread synchronisation helpers for tasks of one worker (a list of
+//! waiters, which `hot_ticks.rs` uses too, a flag and a gate). They use
 //! `Cell`/`RefCell` and wakers only: a worker's tasks never run in parallel, so no
 //! atomics or locks are needed.
 
@@ -13,13 +14,13 @@ use std::task::{Poll, Waker};
 /// with `will_wake`, grew by a few entries per accepted connection: monoio's wakers
 /// for one task do not always compare equal.)
 #[derive(Default)]
-struct Waiters {
+pub(super) struct Waiters {
     slots: RefCell<Vec<Option<Waker>>>,
     free: RefCell<Vec<usize>>,
 }
 
 impl Waiters {
-    fn wake_all(&self) {
+    pub(super) fn wake_all(&self) {
         let wakers: Vec<Waker> = self
             .slots
             .borrow_mut()
@@ -30,23 +31,29 @@ impl Waiters {
             w.wake();
         }
     }
+
+    /// Slots held by waiting futures.
+    #[cfg(test)]
+    pub(super) fn waiting(&self) -> usize {
+        self.slots.borrow().len() - self.free.borrow().len()
+    }
 }
 
 /// One waiting future's place in a [`Waiters`] list.
-struct Slot<'a> {
+pub(super) struct Slot<'a> {
     waiters: &'a Waiters,
     index: Option<usize>,
 }
 
 impl<'a> Slot<'a> {
-    fn new(waiters: &'a Waiters) -> Self {
+    pub(super) fn new(waiters: &'a Waiters) -> Self {
         Slot {
             waiters,
             index: None,
         }
     }
 
-    fn register(&mut self, waker: &Waker) {
+    pub(super) fn register(&mut self, waker: &Waker) {
         let mut slots = self.waiters.slots.borrow_mut();
         let i = *self
             .index
@@ -105,7 +112,7 @@ impl Flag {
 
     #[cfg(test)]
     fn waiting(&self) -> usize {
-        self.waiters.slots.borrow().len() - self.waiters.free.borrow().len()
+        self.waiters.waiting()
     }
 }
 

@@ -37,6 +37,7 @@
 //! | `http_sizes.rs` | tests only: the size of the futures a request's session is made of (a child of `http.rs`) |
 //! | `http_heads.rs` | reading request and response heads, waiting for the next request, error responses |
 //! | `http_keepalive.rs` | waiting for the next request on a keep-alive connection (a child of `http_heads.rs`) |
+//! | `hot_ticks.rs` | the end of a keep-alive connection's hot wait, on a per-worker tick instead of a timer per wait |
 //! | `body.rs` | streaming a message body through one bounded buffer |
 //! | `timer.rs` | timeouts on a session's waits with no timer inside the waiting future (monoio's is 128-byte aligned) |
 //! | `compress.rs` | response compression: negotiate, decide on the head, stream the body through a pooled encoder |
@@ -48,7 +49,7 @@
 //! | `access.rs` | the access log: per-worker line buffer, writer thread, the per-request record, termination flags |
 //! | `access_tests.rs` | tests of the access log: line shape, a writer behind, err batches, early lines |
 //! | `access_format.rs` | a line in a configured format (`access_log_format`: HAProxy aliases, `httplog`, `tcplog`) |
-//! | `local.rs` | single-thread synchronisation: a flag tasks wait on, the connection gate |
+//! | `local.rs` | single-thread synchronisation: a list of waiting tasks, a flag tasks wait on, the connection gate |
 //! | `error.rs` | why a session ended badly, and whose side it was |
 //! | `faults.rs` | counted and rate-limited: accept errors, the connection limit reached, ringlb's own shortages |
 
@@ -62,6 +63,7 @@ mod error;
 mod exchange;
 mod faults;
 mod h2;
+mod hot_ticks;
 mod http;
 mod http_heads;
 mod kill;
@@ -235,6 +237,8 @@ async fn worker_main(setup: WorkerSetup, driver: Driver) {
     }
     monoio::spawn(sweep_pool(Rc::clone(&worker)));
     monoio::spawn(watch_pool(Rc::clone(&worker)));
+    let ticks = Rc::clone(&worker);
+    monoio::spawn(async move { ticks.run_hot_ticks().await });
     let _ = events.unbounded_send(Event::WorkerStarted { id, driver });
     worker.until_stopping().await;
     // Each accept loop ends once its cancelled accept completes: one that took a

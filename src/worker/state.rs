@@ -51,6 +51,8 @@ pub struct Worker {
     pub(super) stopping: Flag,
     /// Raised by a shutdown (not by a release): idle keep-alive connections close now.
     pub(super) closing_idle: Flag,
+    /// The ends of keep-alive hot waits, on the worker's tick (`hot_ticks.rs`).
+    pub(super) hot: super::hot_ticks::HotTicks,
     /// A binary upgrade released the listening sockets: another process accepts on the
     /// same sockets, so stopping must not shut them down.
     pub(super) released: Cell<bool>,
@@ -93,6 +95,7 @@ impl Worker {
             gate: Rc::new(Gate::new(connection_limit)),
             stopping: Flag::default(),
             closing_idle: Flag::default(),
+            hot: Default::default(),
             released: Cell::new(false),
             accept_loops: Cell::new(0),
             pool: Pool::default(),

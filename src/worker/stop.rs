@@ -8,6 +8,7 @@ impl Worker {
     pub fn stop(&self) {
         self.stopping.raise();
         self.closing_idle.raise();
+        self.hot.end_all();
     }
 
     /// A binary upgrade: stop accepting but leave the listening sockets to the new
@@ -27,6 +28,17 @@ impl Worker {
     /// Whether idle keep-alive connections must close now (a shutdown).
     pub fn is_closing_idle(&self) -> bool {
         self.closing_idle.is_raised()
+    }
+
+    /// Resolves once a keep-alive connection's hot wait begun now is over (1 to 1.5 s,
+    /// `hot_ticks.rs`), or idle keep-alive connections must close.
+    pub async fn hot_wait_over(&self) {
+        self.hot.wait().await
+    }
+
+    /// The worker's tick for the hot waits (a task for its whole life).
+    pub async fn run_hot_ticks(&self) {
+        super::hot_ticks::run(&self.hot).await
     }
 
     /// Resolves once idle keep-alive connections must close.

@@ -66,12 +66,65 @@ fn a_keep_alive_connection_idle_past_the_hot_wait_still_works() {
     let (backend, rl) = setup("", "");
     let mut c = Client::connect(rl.addr());
     assert_eq!(c.get("/one").0, 200);
-    // Longer than the 1 s during which the read stays armed with its buffer: the
-    // session has gone to its buffer-free readiness wait by now. The sleep is
-    // deliberate: it waits out that 1 s, a state nothing outside the process shows.
-    thread::sleep(Duration::from_millis(1300));
+    // Longer than the 1 to 1.5 s during which the read stays armed with its buffer
+    // (the worker's tick ends it): the session has gone to its buffer-free readiness
+    // wait by now. The sleep is deliberate: it waits out that time, a state nothing
+    // outside the process shows.
+    thread::sleep(Duration::from_millis(1800));
     assert_eq!(c.get("/two").2, b"ok GET /two 0");
     assert_eq!(backend.requests(), 2);
+}
+
+/// A keep-alive timeout of 2 s or more: the armed wait ends on the worker's tick (1 to
+/// 1.5 s), and the rest of the timeout is counted from the wait's start, not from that
+/// tick: the connection is closed at the timeout, not sooner, and not a tick later
+/// plus the whole timeout. (The upper bound is loose: a guard against a timeout
+/// counted twice, not a timing.)
+#[test]
+fn a_long_keep_alive_timeout_is_counted_whole_across_the_hot_wait() {
+    let backend = Backend::start();
+    let rl = Ringlb::start(&http_config(
+        backend.addr,
+        "",
+        "timeout_http_keep_alive = \"2500ms\"",
+    ));
+    let mut c = Client::connect(rl.addr());
+    assert_eq!(c.get("/one").0, 200);
+    let idle_from = Instant::now();
+    assert!(c.closed());
+    let idle = idle_from.elapsed();
+    assert!(idle >= Duration::from_millis(2400), "closed after {idle:?}");
+    assert!(idle < Duration::from_millis(4500), "closed after {idle:?}");
+}
+
+/// A graceful stop closes an idle keep-alive connection in its armed wait at once (the
+/// worker ends every tick-bound wait), not at the wait's end (a second or more), nor
+/// at its keep-alive timeout or the grace period. (The bound is loose for a loaded
+/// machine, and below the armed wait's shortest length.)
+#[test]
+fn a_graceful_stop_ends_a_connection_in_its_armed_wait() {
+    let backend = Backend::start();
+    let mut rl = Ringlb::start(&http_config(
+        backend.addr,
+        "",
+        "timeout_http_keep_alive = \"1h\"",
+    ));
+    let mut c = Client::connect(rl.addr());
+    assert_eq!(c.get("/one").0, 200);
+    let stop = Instant::now();
+    rl.signal(libc::SIGTERM);
+    assert!(c.closed());
+    let took = stop.elapsed();
+    assert!(
+        took < Duration::from_millis(900),
+        "closed {took:?} after SIGTERM"
+    );
+    assert!(rl.wait_exit().success());
+    assert!(
+        !rl.log.iter().any(|l| l.contains("grace period")),
+        "the idle connection was held until the grace period: {:?}",
+        rl.log
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@ mod common;
 
 use std::io::Write;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::http::{http_config, Backend, Client};
 use common::Ringlb;
