@@ -39,7 +39,9 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 start A "$a_bin"
 start B "$b_bin"
-if [ "$mode" = http ]; then scheme=http; else scheme=tcp; fi
+# The backends are HTTP servers in both modes: a tcp-mode proxy relays the same
+# HTTP/1.1 keep-alive exchanges byte for byte.
+scheme=http
 close=()
 if [ "${CLOSE:-0}" = 1 ]; then close=(--close); scheme=http; fi
 hz=$(getconf CLK_TCK)
