@@ -19,7 +19,7 @@ use std::time::Duration;
 use super::local::{Slot, Waiters};
 
 /// How often the generation advances while waits are on.
-pub const TICK: Duration = Duration::from_millis(500);
+const TICK: Duration = Duration::from_millis(500);
 /// Ticks a wait lasts: it ends at the third tick after it began (1 to 1.5 s).
 const AFTER: u64 = 3;
 /// Lists of waiters, by generation modulo this (one more than [`AFTER`]: the list
@@ -142,11 +142,16 @@ mod tests {
         f.poll(&mut Context::from_waker(waker)).is_ready()
     }
 
-    #[test]
-    fn a_wait_ends_at_the_third_tick_and_is_woken_then() {
-        let ticks = HotTicks::default();
+    /// Fresh ticks, and a waker that counts its wakes.
+    fn counted() -> (HotTicks, Arc<Count>, Waker) {
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(Arc::clone(&count));
+        (HotTicks::default(), count, waker)
+    }
+
+    #[test]
+    fn a_wait_ends_at_the_third_tick_and_is_woken_then() {
+        let (ticks, count, waker) = counted();
         let mut first = pin!(ticks.wait());
         assert!(!ready(first.as_mut(), &waker));
         assert_eq!(ticks.waiting.get(), 1);
@@ -172,9 +177,7 @@ mod tests {
 
     #[test]
     fn the_ticker_is_woken_by_the_first_wait_only_and_waits_are_counted() {
-        let ticks = HotTicks::default();
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(Arc::clone(&count));
+        let (ticks, count, waker) = counted();
         let mut idle = pin!(ticks.until_waiting());
         assert!(!ready(idle.as_mut(), &waker));
         {
@@ -195,9 +198,7 @@ mod tests {
 
     #[test]
     fn end_all_ends_the_waits_on_and_the_ones_after() {
-        let ticks = HotTicks::default();
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(Arc::clone(&count));
+        let (ticks, count, waker) = counted();
         let mut on = pin!(ticks.wait());
         assert!(!ready(on.as_mut(), &waker));
         ticks.end_all();
@@ -209,9 +210,7 @@ mod tests {
 
     #[test]
     fn generations_wrap_around_their_lists() {
-        let ticks = HotTicks::default();
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(Arc::clone(&count));
+        let (ticks, count, waker) = counted();
         for round in 0..3 * LISTS as usize {
             let mut w = pin!(ticks.wait());
             assert!(!ready(w.as_mut(), &waker));

@@ -82,12 +82,7 @@ fn a_keep_alive_connection_idle_past_the_hot_wait_still_works() {
 /// counted twice, not a timing.)
 #[test]
 fn a_long_keep_alive_timeout_is_counted_whole_across_the_hot_wait() {
-    let backend = Backend::start();
-    let rl = Ringlb::start(&http_config(
-        backend.addr,
-        "",
-        "timeout_http_keep_alive = \"2500ms\"",
-    ));
+    let (_backend, rl) = setup("", "timeout_http_keep_alive = \"2500ms\"");
     let mut c = Client::connect(rl.addr());
     assert_eq!(c.get("/one").0, 200);
     let idle_from = Instant::now();
@@ -103,12 +98,7 @@ fn a_long_keep_alive_timeout_is_counted_whole_across_the_hot_wait() {
 /// machine, and below the armed wait's shortest length.)
 #[test]
 fn a_graceful_stop_ends_a_connection_in_its_armed_wait() {
-    let backend = Backend::start();
-    let mut rl = Ringlb::start(&http_config(
-        backend.addr,
-        "",
-        "timeout_http_keep_alive = \"1h\"",
-    ));
+    let (_backend, mut rl) = setup("", "timeout_http_keep_alive = \"1h\"");
     let mut c = Client::connect(rl.addr());
     assert_eq!(c.get("/one").0, 200);
     let stop = Instant::now();
@@ -129,12 +119,7 @@ fn a_graceful_stop_ends_a_connection_in_its_armed_wait() {
 
 #[test]
 fn idle_keep_alive_connections_are_closed_after_timeout_http_keep_alive() {
-    let backend = Backend::start();
-    let rl = Ringlb::start(&http_config(
-        backend.addr,
-        "",
-        "timeout_http_keep_alive = \"300ms\"",
-    ));
+    let (_backend, rl) = setup("", "timeout_http_keep_alive = \"300ms\"");
     let mut c = Client::connect(rl.addr());
     assert_eq!(c.get("/one").0, 200);
     // No request follows: the proxy closes the connection (no 408 for an idle client).
