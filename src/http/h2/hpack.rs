@@ -36,6 +36,44 @@ pub fn encode_response(
     })
 }
 
+/// The block for an interim response (103 Early Hints, 100 Continue): its status and
+/// fields as a final response's; 101 has no HTTP/2 form (RFC 9113 §8.6).
+pub fn encode_interim(
+    status: u16,
+    headers: &[httparse::Header<'_>],
+) -> Result<Bytes, ResponseError> {
+    if !(100..200).contains(&status) || status == 101 {
+        return Err(ResponseError::Status);
+    }
+    SCRATCH.with_borrow_mut(|dst| {
+        dst.clear();
+        encode_status(status, dst);
+        encode_fields(headers, BodyFraming::UntilClose, dst)?;
+        Ok(Bytes::copy_from_slice(dst))
+    })
+}
+
+/// A trailer section as a block: each field a literal (lower-case name), without
+/// pseudo-header fields. The caller left out the fields trailers must not carry.
+pub fn encode_trailers<'a>(
+    fields: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+) -> Result<Bytes, ResponseError> {
+    SCRATCH.with_borrow_mut(|dst| {
+        dst.clear();
+        for (name, value) in fields {
+            if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) || !field_value(value) {
+                return Err(ResponseError::Field);
+            }
+            dst.put_u8(0);
+            encode_int(name.len(), 7, 0, dst);
+            dst.extend(name.iter().map(u8::to_ascii_lowercase));
+            encode_int(value.len(), 7, 0, dst);
+            dst.extend_from_slice(value);
+        }
+        Ok(Bytes::copy_from_slice(dst))
+    })
+}
+
 thread_local! {
     /// Where a block is written before it is copied out whole, into a `Bytes` of its
     /// exact size: one allocation per response. (A `BytesMut` frozen with room left
@@ -67,6 +105,16 @@ fn encode_into(
         .sum();
     dst.reserve(size + 5);
     encode_status(status, dst);
+    encode_fields(headers, framing, dst)?;
+    Ok(code)
+}
+
+/// The fields of a response head, as the HTTP/2 response keeps them.
+fn encode_fields(
+    headers: &[httparse::Header<'_>],
+    framing: BodyFraming,
+    dst: &mut Vec<u8>,
+) -> Result<(), ResponseError> {
     let connection = headers
         .iter()
         .any(|h| h.name.eq_ignore_ascii_case("connection"));
@@ -99,19 +147,21 @@ fn encode_into(
                 dst.extend(name.iter().map(u8::to_ascii_lowercase));
             }
         }
-        // A value as the `http` crate's `HeaderValue` takes it: visible ASCII, space,
-        // tab and obs-text; no control character.
-        if !h
-            .value
-            .iter()
-            .all(|&b| (b >= 0x20 && b != 0x7f) || b == b'\t')
-        {
+        if !field_value(h.value) {
             return Err(ResponseError::Field);
         }
         encode_int(h.value.len(), 7, 0, dst);
         dst.extend_from_slice(h.value);
     }
-    Ok(code)
+    Ok(())
+}
+
+/// A value as the `http` crate's `HeaderValue` takes it: visible ASCII, space, tab and
+/// obs-text; no control character.
+fn field_value(value: &[u8]) -> bool {
+    value
+        .iter()
+        .all(|&b| (b >= 0x20 && b != 0x7f) || b == b'\t')
 }
 
 /// Static table indices (RFC 7541 Appendix A) of the names this file writes itself.

@@ -6,6 +6,7 @@
 //!
 //! | file | what |
 //! |---|---|
+//! | `conn/` | one HTTP/2 connection with a client without I/O: frames, HPACK decoding, streams, flow control |
 //! | `handoff.rs` | the request's head as `to_h1` wrote it, marked (its lines, what was checked) for the session to take without parsing it again |
 //! | `hpack.rs` | a final response's HEADERS block HPACK-encoded straight from its HTTP/1.1 head (static names, literal values, no dynamic table) |
 //! | `hpack_check.rs` | tests and debug builds: such a block decoded back and compared with the `HeaderMap` the crate would have encoded |
@@ -16,6 +17,7 @@
 //! | `resets.rs` | the per-connection budget of streams the client resets (rapid reset) |
 //! | `upstream.rs` | servers with `proto = "h2"`: the HTTP/1.1 request head as an HTTP/2 request, the HTTP/2 response as an HTTP/1.1 head, trailers both ways |
 
+pub mod conn;
 mod handoff;
 mod hpack;
 #[cfg(any(test, debug_assertions))]
@@ -28,7 +30,7 @@ mod trusted;
 mod upstream;
 
 pub use handoff::{translated_request, Translated};
-pub use hpack::encode_response;
+pub use hpack::{encode_interim, encode_response, encode_trailers};
 #[cfg(debug_assertions)]
 pub use hpack_check::agree as hpack_agrees;
 pub use request::{to_h1, to_h1_marked, Malformed, Pseudo, RequestBody};
@@ -36,6 +38,6 @@ pub use resets::ResetBudget;
 pub use response::{interim_to_h2, to_h2, ResponseError};
 pub use trusted::{parse_own_response, parse_translated};
 pub use upstream::{
-    last_chunk, request_to_h2, response_to_h1, trailers_to_h2, Asked, ResponseBody, UpstreamError,
-    UpstreamRequest,
+    last_chunk, last_chunk_of, request_to_h2, response_to_h1, trailers_to_h2, Asked, ResponseBody,
+    UpstreamError, UpstreamRequest,
 };

@@ -194,10 +194,28 @@ pub fn response_to_h1(
 /// The end of a chunked body: the last chunk and, when the client takes them
 /// (`te: trailers`), the trailer fields.
 pub fn last_chunk(trailers: Option<&HeaderMap>, out: &mut Vec<u8>) {
+    let fields = trailers.into_iter().flatten();
+    last_chunk_of(
+        fields.map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes())),
+        out,
+    );
+}
+
+/// [`last_chunk`] from a client's trailer fields as they came (an HTTP/2 client's:
+/// lower-case names; one that is not a lower-case token is left out).
+pub fn last_chunk_of<'a>(trailers: impl Iterator<Item = (&'a [u8], &'a [u8])>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"0\r\n");
-    for (name, value) in trailers.into_iter().flatten() {
-        if !forbidden_trailer(name.as_str()) {
-            field(out, name.as_str().as_bytes(), value.as_bytes());
+    for (name, value) in trailers {
+        let Ok(n) = std::str::from_utf8(name) else {
+            continue;
+        };
+        let token = !n.is_empty()
+            && n.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b)
+            });
+        let clean = value.iter().all(|&b| b != b'\r' && b != b'\n' && b != 0);
+        if token && clean && !forbidden_trailer(n) {
+            field(out, name, value);
         }
     }
     out.extend_from_slice(b"\r\n");
