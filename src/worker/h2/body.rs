@@ -5,18 +5,16 @@
 use std::future::poll_fn;
 use std::time::Duration;
 
-use ::h2::{Reason, SendStream};
-use bytes::Bytes;
-
-use super::send::{send_data, SendError};
+use super::link::{Link, SendError};
 use super::stream::{Cut, READ};
-use crate::http::h2::trailers_to_h2;
+use crate::http::h2::conn::Reason;
+use crate::http::h2::{encode_trailers, trailers_to_h2};
 use crate::http::ChunkedValidator;
 use crate::tls::pipe::PipePeer;
 
 /// The response body going out.
 pub(super) struct Out<'a> {
-    pub(super) send: &'a mut SendStream<Bytes>,
+    pub(super) link: &'a Link,
     /// How long the client's window may stay shut.
     pub(super) timeout: Duration,
 }
@@ -58,10 +56,16 @@ impl Out<'_> {
             let done = chunks.is_done();
             self.data(&payload, done && trailers.is_empty()).await?;
             if done && !trailers.is_empty() {
-                let Ok(fields) = trailers_to_h2(&trailers) else {
+                let block = trailers_to_h2(&trailers).ok().and_then(|fields| {
+                    let each = fields
+                        .iter()
+                        .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()));
+                    encode_trailers(each).ok()
+                });
+                let Some(block) = block else {
                     return self.truncated();
                 };
-                return self.send.send_trailers(fields).map_err(|_| Cut::Reset);
+                return self.link.send_headers(&block, true).map_err(|_| Cut::Reset);
             }
             if done {
                 return Ok(());
@@ -89,24 +93,25 @@ impl Out<'_> {
 
     /// Read more of the response; a reset meanwhile ends the stream.
     async fn read(&mut self, peer: &PipePeer, buf: &mut Vec<u8>) -> Result<usize, Cut> {
-        let send = &mut *self.send;
+        let link = self.link;
         monoio::select! {
             biased;
             n = peer.read_append(buf, READ) => Ok(n),
-            _ = poll_fn(|cx| send.poll_reset(cx)) => Err(Cut::Reset),
+            _ = poll_fn(|cx| link.poll_reset(cx)) => Err(Cut::Reset),
         }
     }
 
     /// The response ended early (the server's fault): the client must not take what
     /// it got for the whole.
     fn truncated(&mut self) -> Result<(), Cut> {
-        self.send.send_reset(Reason::INTERNAL_ERROR);
+        self.link.reset(Reason::INTERNAL_ERROR);
         Err(Cut::Failed)
     }
 
     /// Send `data` as the client's window allows; `end`: the last of the body.
-    async fn data(&mut self, data: &[u8], end: bool) -> Result<(), Cut> {
-        send_data(self.send, data, end, self.timeout)
+    pub(super) async fn data(&mut self, data: &[u8], end: bool) -> Result<(), Cut> {
+        self.link
+            .send_data(data, end, self.timeout)
             .await
             .map_err(|e| match e {
                 SendError::Reset => Cut::Reset,

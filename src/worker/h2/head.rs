@@ -3,12 +3,11 @@
 //! the HEADERS the stream sends. A head the session noted as its own is split
 //! (`crate::http::h2::parse_own_response`), not parsed again.
 
-use ::h2::server::SendResponse;
 use bytes::Bytes;
 
 use super::super::http_heads::MAX_HEADERS;
-use super::send::SMALL;
-use crate::http::h2::{encode_response, interim_to_h2, parse_own_response};
+use super::link::Link;
+use crate::http::h2::{encode_interim, encode_response, parse_own_response};
 use crate::http::{parse_response, BodyFraming, HttpError, Response};
 use crate::tls::pipe::PipePeer;
 
@@ -20,7 +19,7 @@ pub(super) fn response_head(
     peer: &PipePeer,
     buf: &mut Vec<u8>,
     head_method: bool,
-    respond: &mut SendResponse<Bytes>,
+    link: &Link,
 ) -> Result<Option<Final>, ()> {
     loop {
         // (Nothing read yet: no need to ready the parser's field slots.)
@@ -32,7 +31,7 @@ pub(super) fn response_head(
         // (4 KiB) cost ~220 instructions per stream more than 24 do.
         let mut few = [httparse::EMPTY_HEADER; FEW];
         let step = match own.and_then(|len| parse_own_response(buf, len, head_method, &mut few)) {
-            Some(r) => head_step(r.map(Some), buf, respond)?,
+            Some(r) => head_step(r.map(Some), buf, link)?,
             None => {
                 // Past FEW fields, or not ours: with every slot.
                 let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -42,7 +41,7 @@ pub(super) fn response_head(
                     Some(r) => r.map(Some),
                     None => parse_response(buf, head_method, &mut storage),
                 };
-                head_step(parsed, buf, respond)?
+                head_step(parsed, buf, link)?
             }
         };
         let Some((len, got)) = step else {
@@ -55,10 +54,10 @@ pub(super) fn response_head(
     }
 }
 
-/// The final head as the HTTP/2 response (its status and its HEADERS block, HPACK
-/// encoded already: `crate::http::h2::encode_response`), how its body is framed, and
-/// the body itself when it is small and was read whole with the head.
-pub(super) type Final = (http_types::StatusCode, Bytes, BodyFraming, Option<Bytes>);
+/// The final head as the HTTP/2 response (its HEADERS block, HPACK encoded:
+/// `crate::http::h2::encode_response`), how its body is framed, and whether all of
+/// the body is in the buffer already (a length-delimited one read with the head).
+pub(super) type Final = (Bytes, BodyFraming, bool);
 
 /// Fields a head of ours is split into before all MAX_HEADERS slots are readied.
 const FEW: usize = 24;
@@ -68,30 +67,28 @@ const FEW: usize = 24;
 fn head_step(
     parsed: Result<Option<Response<'_, '_>>, HttpError>,
     buf: &[u8],
-    respond: &mut SendResponse<Bytes>,
+    link: &Link,
 ) -> Result<Option<(usize, Option<Final>)>, ()> {
     match parsed {
         Ok(Some(r)) if r.is_interim() => {
-            // (One the library refuses, or a 101, is dropped: it is only a hint.)
-            if let Ok(interim) = interim_to_h2(r.status, r.headers) {
-                let _ = respond.send_informational(interim);
+            // (One that cannot be sent, or a 101, is dropped: it is only a hint.)
+            if let Ok(block) = encode_interim(r.status, r.headers) {
+                let _ = link.send_headers(&block, false);
             }
             Ok(Some((r.head_len, None)))
         }
         Ok(Some(r)) => {
-            // A small body read whole with the head (most responses) is copied out
-            // now: its DATA goes with the HEADERS.
-            let body = match r.framing {
-                BodyFraming::Length(n) if n > 0 && n <= SMALL as u64 => n as usize,
-                _ => 0,
+            // A body read whole with the head (most responses) goes out from the
+            // buffer at once, its DATA after the HEADERS.
+            let whole = match r.framing {
+                BodyFraming::Length(n) => (buf.len() - r.head_len) as u64 == n,
+                _ => false,
             };
-            let small = (buf.len() - r.head_len >= body && body > 0)
-                .then(|| Bytes::copy_from_slice(&buf[r.head_len..r.head_len + body]));
             // Debug builds: the block says what the `HeaderMap` way would have.
             #[cfg(debug_assertions)]
             crate::http::h2::hpack_agrees(r.status, r.headers, r.framing);
-            let (status, block) = encode_response(r.status, r.headers, r.framing).map_err(drop)?;
-            Ok(Some((r.head_len, Some((status, block, r.framing, small)))))
+            let (_, block) = encode_response(r.status, r.headers, r.framing).map_err(drop)?;
+            Ok(Some((r.head_len, Some((block, r.framing, whole)))))
         }
         Ok(None) => Ok(None),
         Err(_) => Err(()),

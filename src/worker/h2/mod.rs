@@ -19,9 +19,11 @@
 //! | `forward.rs` | one request on a server stream: HTTP/1.1 from the pipe as HEADERS, DATA and trailers; the response back as HTTP/1.1 |
 
 mod body;
+mod drive;
 mod forward;
 mod head;
 mod io;
+mod link;
 mod send;
 mod stream;
 mod upstream;
@@ -29,13 +31,13 @@ mod upstream;
 pub use upstream::{open_stream, ServerConns, StreamOpts};
 
 use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
+use self::drive::Driver;
 use super::access::{refusal, Record};
 use super::error::SessionError;
 use super::local::Flag;
@@ -43,18 +45,11 @@ use super::preamble::Origin;
 use super::rules::RuleConn;
 use super::state::Worker;
 use crate::config::H2Settings;
+use crate::http::h2::conn::{Conn, Limits, Reason};
 use crate::http::h2::{Pseudo, ResetBudget};
 use crate::msg::stats::count_status;
 use crate::tls::ClientStream;
 
-/// Streams reset by the client before they were accepted, at most (the library
-/// closes the connection past it: the classic rapid-reset pattern).
-const PENDING_ACCEPT_RESETS: usize = 20;
-/// Streams ringlb itself resets for protocol errors, at most, before it closes the
-/// connection (a client that keeps sending malformed requests).
-const LOCAL_ERROR_RESETS: usize = 256;
-/// Response bytes buffered per stream inside the library, at most.
-const SEND_BUFFER: usize = 64 * 1024;
 /// The window of `h2_max_client_resets`.
 const RESET_WINDOW: Duration = Duration::from_secs(10);
 /// How long a closing connection may take to flush its last frames.
@@ -77,6 +72,9 @@ pub(super) struct Shared {
     budget: RefCell<ResetBudget>,
     /// Raised when the client spent its reset budget: GOAWAY (ENHANCE_YOUR_CALM).
     calm: Flag,
+    /// The connection's state: frames, streams, windows (its task and the streams'
+    /// take turns on it; no borrow is held across an await).
+    pub conn: RefCell<Conn>,
 }
 
 impl Shared {
@@ -133,19 +131,6 @@ pub async fn serve_h2(
 ) -> Result<(), SessionError> {
     let frontend = worker.frontend(fe);
     let settings = frontend.h2;
-    // Boxed, here and for the last flush below: each holds a timer (640 bytes) and the
-    // handshake's own state, which would otherwise stay in the connection's task for
-    // its whole life (it sits idle most of it): 4,480 bytes with them, 3,072 without.
-    let handshake = Box::pin(handshake(client, &settings, frontend.timeout_http_request));
-    let mut conn = match handshake.await {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => {
-            tracing::debug!(worker = worker.id(), %peer, "HTTP/2 handshake failed: {e}");
-            return Ok(());
-        }
-        Err(_) => return Err(SessionError::Timeout(super::error::Side::Client)),
-    };
-    worker.with_frontend_stats(fe, |s| s.h2_connections += 1);
     let shared = Rc::new(Shared {
         worker: Rc::clone(&worker),
         fe,
@@ -158,80 +143,76 @@ pub async fn serve_h2(
         accepted: Cell::new(0),
         budget: RefCell::new(ResetBudget::new(settings.max_client_resets, RESET_WINDOW)),
         calm: Flag::default(),
+        conn: RefCell::new(Conn::new(limits(&settings))),
     });
+    let mut driver = Driver::new(Rc::clone(&shared), io::H2Io::client(client));
     let mut going_away = false;
-    // One timer and one wait of each kind for the connection's whole life: made in the
-    // loop, each accepted stream cost a timer registered and dropped and two waiters
-    // registered and dropped (~500 instructions per stream). The timer only fires to
-    // look: idle (no stream being served) for timeout_http_keep_alive: GOAWAY; after a
-    // GOAWAY, idle for CLOSE_GRACE: closed (a client that does not answer the
-    // shutdown's PING must not hold the connection). Otherwise it is set again for when
-    // that would be (streams end in their own tasks, and say when in `last_end`).
-    // (The timer boxed: 640 bytes, 128-byte aligned, would make the task larger and
-    // aligned for the connection's whole life.)
-    let mut idle = Box::pin(monoio::time::sleep(frontend.timeout_http_keep_alive));
+    // One timer for the connection's whole life. It only fires to look: before the
+    // client's preface and SETTINGS, for timeout_http_request: closed; idle (no stream
+    // being served) for timeout_http_keep_alive: GOAWAY; after a GOAWAY, idle for
+    // CLOSE_GRACE: closed (a client that keeps the connection must not hold it).
+    // Otherwise it is set again for when that would be (streams end in their own
+    // tasks, and say when in `last_end`). (Boxed: 640 bytes, 128-byte aligned.)
+    let started = Instant::now();
+    let first_look = frontend
+        .timeout_http_request
+        .min(frontend.timeout_http_keep_alive);
+    let mut idle = Box::pin(monoio::time::sleep(first_look));
     let mut stopping = pin!(worker.until_stopping());
     let mut calm = pin!(shared.calm.wait());
-    loop {
-        let accepted = monoio::select! {
-            a = conn.accept() => a,
+    let end = loop {
+        let end = monoio::select! {
+            end = poll_fn(|cx| driver.poll(cx)) => end,
             _ = &mut idle => {
+                if !shared.conn.borrow().handshaken() {
+                    let limit = started.checked_add(frontend.timeout_http_request);
+                    if let Some(later) = limit.filter(|&l| l > Instant::now()) {
+                        idle.as_mut().reset(monoio::time::Instant::from_std(later));
+                        continue;
+                    }
+                    tracing::debug!(worker = worker.id(), %peer, "HTTP/2 handshake timed out");
+                    driver.give_back();
+                    return Err(SessionError::Timeout(super::error::Side::Client));
+                }
                 let keep_alive = frontend.timeout_http_keep_alive;
-                let Some(next) = idle_look(&mut conn, &shared, keep_alive, &mut going_away)
-                else {
-                    break;
+                let Some(next) = idle_look(&shared, keep_alive, &mut going_away) else {
+                    break drive::End::Done;
                 };
                 idle.as_mut().reset(monoio::time::Instant::from_std(next));
                 continue;
             }
             _ = &mut stopping, if !going_away => {
-                let next = go_away(&mut conn, &shared, &mut going_away, Instant::now());
+                let next = go_away(&shared, &mut going_away, Instant::now());
                 idle.as_mut().reset(monoio::time::Instant::from_std(next));
                 continue;
             }
             _ = &mut calm => {
                 tracing::debug!(worker = worker.id(), %peer, "HTTP/2 client reset too many streams");
-                conn.abrupt_shutdown(::h2::Reason::ENHANCE_YOUR_CALM);
-                break;
+                shared.conn.borrow_mut().abort(Reason::ENHANCE_YOUR_CALM);
+                drive::End::Failed
             }
         };
-        match accepted {
-            Some(Ok((request, respond))) => {
-                shared.accepted.set(shared.accepted.get() + 1);
-                let first = shared.accepted.get() == 1;
-                shared.active.set(shared.active.get() + 1);
-                // In a slot of this thread's (`worker/slot.rs`): written there in place, and
-                // the task monoio allocates holds only its pointer.
-                let task = super::slot::empty().write(stream::serve(
-                    Rc::clone(&shared),
-                    request,
-                    respond,
-                    first,
-                ));
-                monoio::spawn(task);
-            }
-            Some(Err(e)) => {
-                tracing::debug!(worker = worker.id(), %peer, "HTTP/2 connection error: {e}");
-                break;
-            }
-            None => break,
-        }
+        break end;
+    };
+    if end != drive::End::Closed {
+        // Flush the last frames (GOAWAY, resets), briefly.
+        driver.closing = true;
+        let flushed = poll_fn(|cx| driver.poll(cx));
+        let _ = Box::pin(monoio::time::timeout(CLOSE_GRACE, flushed)).await;
     }
-    // Flush the last frames (GOAWAY, resets), briefly.
-    let closed = std::future::poll_fn(|cx| conn.poll_closed(cx));
-    let _ = Box::pin(monoio::time::timeout(CLOSE_GRACE, closed)).await;
+    if let Some(r) = shared.conn.borrow().failed() {
+        tracing::debug!(worker = worker.id(), %peer, "HTTP/2 connection error {r}");
+    }
+    // Streams still being served end with the connection.
+    shared.conn.borrow_mut().abort(Reason::CANCEL);
+    driver.give_back();
     Ok(())
 }
 
 /// The connection's timer fired: when to look again, or `None` to close. Idle (no
 /// stream being served) for `keep_alive`: GOAWAY; after a GOAWAY, idle for
 /// CLOSE_GRACE: closed.
-fn idle_look(
-    conn: &mut Conn,
-    shared: &Shared,
-    keep_alive: Duration,
-    going_away: &mut bool,
-) -> Option<Instant> {
+fn idle_look(shared: &Shared, keep_alive: Duration, going_away: &mut bool) -> Option<Instant> {
     let limit = match *going_away {
         false => keep_alive,
         true => CLOSE_GRACE,
@@ -250,42 +231,26 @@ fn idle_look(
     if *going_away {
         return None;
     }
-    Some(go_away(conn, shared, going_away, now))
+    Some(go_away(shared, going_away, now))
 }
 
 /// Send GOAWAY (streams in flight finish); the connection closes once idle for
 /// CLOSE_GRACE from `now`, which is returned.
-fn go_away(conn: &mut Conn, shared: &Shared, going_away: &mut bool, now: Instant) -> Instant {
-    conn.graceful_shutdown();
+fn go_away(shared: &Shared, going_away: &mut bool, now: Instant) -> Instant {
+    shared.conn.borrow_mut().go_away(Reason::NO_ERROR);
     *going_away = true;
     shared.last_end.set(now);
     now + CLOSE_GRACE
 }
 
-/// The client's connection preface and SETTINGS exchanged, within `limit`.
-async fn handshake(
-    client: ClientStream,
-    settings: &H2Settings,
-    limit: Duration,
-) -> Result<Result<Conn, ::h2::Error>, monoio::time::error::Elapsed> {
-    let io = io::H2Io::client(client);
-    monoio::time::timeout(limit, builder(settings).handshake::<_, Bytes>(io)).await
-}
-
-/// A client connection as the library drives it.
-type Conn = ::h2::server::Connection<io::H2Io<ClientStream, rustls::ServerConnection>, Bytes>;
-
-/// The library's settings from the frontend's `h2_*` keys.
-fn builder(s: &H2Settings) -> ::h2::server::Builder {
-    let mut b = ::h2::server::Builder::new();
-    b.max_concurrent_streams(s.max_concurrent_streams)
-        .max_header_list_size(s.max_header_list_size)
-        .header_table_size(s.header_table_size)
-        .initial_window_size(s.initial_window_size)
-        .initial_connection_window_size(s.connection_window_size)
-        .max_frame_size(s.max_frame_size)
-        .max_send_buffer_size(SEND_BUFFER)
-        .max_pending_accept_reset_streams(PENDING_ACCEPT_RESETS)
-        .max_local_error_reset_streams(Some(LOCAL_ERROR_RESETS));
-    b
+/// The connection's limits from the frontend's `h2_*` keys.
+fn limits(s: &H2Settings) -> Limits {
+    Limits {
+        max_concurrent_streams: s.max_concurrent_streams,
+        max_header_list_size: s.max_header_list_size,
+        header_table_size: s.header_table_size,
+        initial_window_size: s.initial_window_size,
+        connection_window_size: s.connection_window_size,
+        max_frame_size: s.max_frame_size,
+    }
 }

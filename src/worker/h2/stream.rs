@@ -1,27 +1,24 @@
 //! One HTTP/2 stream: the request is checked and written as an HTTP/1.1 head
-//! (`crate::http::h2`; a malformed one is reset with PROTOCOL_ERROR and goes nowhere),
-//! then served by the HTTP/1.1 session code ([`serve_stream`]) over a pipe: the body
-//! goes in as DATA frames arrive, the response comes out as HTTP/1.1 bytes and is sent
-//! back as HEADERS and DATA. Three parts run in this task: the session, the feed
-//! (request body) and the answer (response); a reset by the client drops them all,
-//! which closes the server connection the session was using.
+//! ([`admit`], `crate::http::h2`; a malformed one is reset with PROTOCOL_ERROR and goes
+//! nowhere), then served by the HTTP/1.1 session code ([`serve_stream`]) over a pipe:
+//! the body goes in as DATA frames arrive, the response comes out as HTTP/1.1 bytes
+//! and is sent back as HEADERS and DATA. Three parts run in this task: the session,
+//! the feed (request body) and the answer (response); a reset by the client drops
+//! them all, which closes the server connection the session was using.
 
 use std::future::poll_fn;
 use std::pin::pin;
 use std::rc::Rc;
 use std::time::Duration;
 
-use ::h2::server::SendResponse;
-use ::h2::{Reason, RecvStream};
-use bytes::Bytes;
-use http_types::{Method, Request};
-
 use super::super::http::{serve_stream, StreamStart};
 use super::super::state::Worker;
 use super::body::Out;
 use super::head::response_head;
+use super::link::Link;
 use super::Shared;
-use crate::http::h2::{last_chunk, to_h1_marked, Pseudo, RequestBody, Translated};
+use crate::http::h2::conn::{Head, Reason};
+use crate::http::h2::{last_chunk_of, to_h1_marked, RequestBody, Translated};
 use crate::http::BodyFraming;
 use crate::tls::pipe::{pipe, PipePeer};
 use crate::tls::ClientStream;
@@ -56,29 +53,78 @@ impl Drop for Active {
     }
 }
 
+/// What a stream's request head gives. (Unboxed: it lives for one call, and a box
+/// would be an allocation per stream.)
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Admit {
+    /// Checked and translated: served.
+    Serve(Admitted),
+    /// Malformed (counted and logged as refused): reset with PROTOCOL_ERROR.
+    Refused,
+    /// Past `h2_max_header_list_size`: answered 431.
+    TooLarge,
+}
+
+/// A stream's request, checked and written as an HTTP/1.1 head, for the session.
+pub(super) struct Admitted {
+    /// The head, in a buffer of the worker's pool.
+    head: Vec<u8>,
+    /// What the session takes the request from, without parsing the head again.
+    marks: Translated,
+    plan: RequestBody,
+    /// No body at all (most requests): no feed.
+    bodiless: bool,
+    head_method: bool,
+}
+
+/// Check a new stream's request head and translate it (the head is the connection's,
+/// borrowed until its next frame). The translated head goes into a buffer of the
+/// worker's pool, which the session keeps as its client buffer (no allocation, no
+/// copy).
+pub(super) fn admit(shared: &Shared, h: &Head, end_stream: bool) -> Admit {
+    if h.too_large() {
+        return Admit::TooLarge;
+    }
+    let pseudo = h.pseudo();
+    let mut head = shared.worker.take_buffer();
+    let mut marks = Translated::default();
+    let translated = match h.malformed() {
+        Some(why) => Err(why),
+        None => to_h1_marked(&pseudo, h.fields(), end_stream, &mut head, &mut marks),
+    };
+    match translated {
+        Ok(plan) => Admit::Serve(Admitted {
+            head,
+            marks,
+            plan,
+            bodiless: end_stream,
+            head_method: pseudo.method == b"HEAD",
+        }),
+        Err(why) => {
+            shared.worker.give_buffer(head);
+            let w = &shared.worker;
+            tracing::debug!(worker = w.id(), peer = %shared.peer, "malformed HTTP/2 request: {why}");
+            let fields: Vec<(&[u8], &[u8])> = h.fields().collect();
+            shared.refused(&pseudo, &fields);
+            Admit::Refused
+        }
+    }
+}
+
 /// Serve one stream.
-pub(super) async fn serve(
-    shared: Rc<Shared>,
-    request: Request<RecvStream>,
-    mut respond: SendResponse<Bytes>,
-    first: bool,
-) {
+pub(super) async fn serve(link: Link, a: Admitted, first: bool) {
+    let shared = Rc::clone(&link.shared);
     let _active = Active(Rc::clone(&shared));
+    // Opened and reset in the same read (rapid reset): nothing of it starts.
+    if poll_now(&mut poll_fn(|cx| link.poll_reset(cx))).is_some() {
+        shared.worker.give_buffer(a.head);
+        shared.client_reset();
+        return;
+    }
     // (Counted in `requests` too, where the HTTP/1.1 code counts every request.)
     shared
         .worker
         .with_frontend_stats(shared.fe, |s| s.h2_requests += 1);
-    let (parts, mut body) = request.into_parts();
-    let Some(Admitted {
-        head,
-        marks,
-        plan,
-        first_data,
-        bodiless,
-    }) = admit(&shared, &parts, &mut body, &mut respond)
-    else {
-        return;
-    };
     let (end, peer) = pipe(PIPE_CAP, shared.tls.is_some());
     // On the heap, in a slot of this thread's (`worker/slot.rs`: the last one a stream gave
     // back, still warm), the future written into it. (`Box::pin(f)` makes `f` on the
@@ -93,26 +139,25 @@ pub(super) async fn serve(
         StreamStart {
             rc: shared.rc.clone(),
             origin: shared.origin.clone(),
-            head,
+            head: a.head,
             // The session takes the request from the marks, without parsing the
             // head it was just checked and written as.
-            translated: marks,
+            translated: a.marks,
             first,
         },
     ));
-    let head_method = parts.method == Method::HEAD;
     let timeout = shared.worker.frontend(shared.fe).timeout_client;
     // A request without a body (most) needs no feed: the session reads its end now.
     // (The feed is boxed where there is one: a body is the rarer case.)
-    let mut feed = match bodiless {
+    let mut feed = match a.bodiless {
         true => {
             peer.close_write();
             None
         }
-        false => Some(Box::pin(feed(&peer, body, plan, first_data))),
+        false => Some(Box::pin(feed(&peer, &link, a.plan))),
     };
     let buf = Lent::take(&shared.worker);
-    let mut answer = pin!(answer(&peer, respond, head_method, timeout, buf));
+    let mut answer = pin!(answer(&peer, &link, a.head_method, timeout, buf));
     let cut = loop {
         let step = monoio::select! {
             r = &mut answer => Step::Answered(r),
@@ -121,7 +166,7 @@ pub(super) async fn serve(
         };
         match step {
             Step::Fed(Ok(())) => feed = None,
-            Step::Fed(Err(())) => break Some(Cut::Reset),
+            Step::Fed(Err(cut)) => break Some(cut),
             Step::Answered(Ok(())) => {
                 // The body is not needed any more: the session sees its end.
                 drop(feed.take());
@@ -143,107 +188,6 @@ pub(super) async fn serve(
     };
     if let Some(Cut::Reset) = cut {
         shared.client_reset();
-    }
-}
-
-/// A stream's request, checked and written as an HTTP/1.1 head, for the session.
-struct Admitted {
-    /// The head, in a buffer of the worker's pool.
-    head: Vec<u8>,
-    /// What the session takes the request from, without parsing the head again.
-    marks: Translated,
-    plan: RequestBody,
-    /// The body's first DATA, if it came with the head.
-    first_data: Option<Bytes>,
-    /// No body at all (most requests): no feed.
-    bodiless: bool,
-}
-
-/// Check the stream's request and translate it; `None`: it goes nowhere (malformed:
-/// reset with PROTOCOL_ERROR; its DATA already broke its content-length, or it was
-/// reset: counted as a client reset).
-fn admit(
-    shared: &Shared,
-    parts: &http_types::request::Parts,
-    body: &mut RecvStream,
-    respond: &mut SendResponse<Bytes>,
-) -> Option<Admitted> {
-    let pseudo = Pseudo {
-        method: parts.method.as_str().as_bytes(),
-        scheme: parts.uri.scheme_str().map(str::as_bytes),
-        authority: parts.uri.authority().map(|a| a.as_str().as_bytes()),
-        path: parts.uri.path_and_query().map(|p| p.as_str().as_bytes()),
-        protocol: parts.extensions.get::<::h2::ext::Protocol>().is_some(),
-    };
-    // The translated head goes into a buffer of the worker's pool, which the session
-    // keeps as its client buffer (no allocation, no copy).
-    let mut head = shared.worker.take_buffer();
-    let end = body.is_end_stream();
-    let mut marks = Translated::default();
-    let Some(plan) = translate(shared, &pseudo, &parts.headers, end, &mut head, &mut marks) else {
-        shared.worker.give_buffer(head);
-        respond.send_reset(Reason::PROTOCOL_ERROR);
-        return None;
-    };
-    // What already came of the body: a stream whose DATA already broke its
-    // content-length (or that was reset) goes nowhere.
-    let first_data = match poll_data_now(body) {
-        Some(Some(Err(_))) => {
-            shared.worker.give_buffer(head);
-            shared.client_reset();
-            return None;
-        }
-        Some(Some(Ok(data))) => Some(data),
-        Some(None) | None => None,
-    };
-    Some(Admitted {
-        head,
-        marks,
-        plan,
-        bodiless: end && first_data.is_none(),
-        first_data,
-    })
-}
-
-/// Check the request and write it as an HTTP/1.1 head into `head`; `None`: malformed
-/// (counted and logged as refused). The fields are listed on the stack when they are
-/// few (no allocation per stream).
-fn translate(
-    shared: &Shared,
-    pseudo: &Pseudo<'_>,
-    headers: &http_types::HeaderMap,
-    end: bool,
-    head: &mut Vec<u8>,
-    marks: &mut Translated,
-) -> Option<RequestBody> {
-    const ON_STACK: usize = 32;
-    let mut stack: [(&[u8], &[u8]); ON_STACK] = [(&[], &[]); ON_STACK];
-    let heap: Vec<(&[u8], &[u8])>;
-    let all = headers
-        .iter()
-        .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()));
-    let fields: &[(&[u8], &[u8])] = match headers.len() <= ON_STACK {
-        true => {
-            let mut n = 0;
-            for (slot, field) in stack.iter_mut().zip(all) {
-                *slot = field;
-                n += 1;
-            }
-            &stack[..n]
-        }
-        false => {
-            heap = all.collect();
-            &heap
-        }
-    };
-    match to_h1_marked(pseudo, fields.iter().copied(), end, head, marks) {
-        Ok(plan) => Some(plan),
-        Err(why) => {
-            let w = &shared.worker;
-            tracing::debug!(worker = w.id(), peer = %shared.peer, "malformed HTTP/2 request: {why}");
-            shared.refused(pseudo, fields);
-            None
-        }
     }
 }
 
@@ -273,14 +217,6 @@ async fn fed<F: std::future::Future + Unpin>(feed: &mut Option<F>) -> F::Output 
     }
 }
 
-/// The body's next DATA if it is there already; `None`: not yet.
-fn poll_data_now(body: &mut RecvStream) -> Option<Option<Result<Bytes, ::h2::Error>>> {
-    if body.is_end_stream() {
-        return Some(None);
-    }
-    poll_now(&mut poll_fn(|cx| body.poll_data(cx)))
-}
-
 /// What `f` gives if it is ready now; `None`: not yet (polled again later with the
 /// task's waker, which then replaces the one given here).
 fn poll_now<F: std::future::Future + Unpin>(f: &mut F) -> Option<F::Output> {
@@ -294,56 +230,54 @@ fn poll_now<F: std::future::Future + Unpin>(f: &mut F) -> Option<F::Output> {
 enum Step {
     Answered(Result<(), Cut>),
     SessionDone,
-    Fed(Result<(), ()>),
+    Fed(Result<(), Cut>),
 }
 
 /// Feed the request body to the session as DATA frames arrive (chunked when the
 /// client gave no content-length), giving the window back as it goes. `Err`: the
-/// stream was reset, or its DATA disagreed with its content-length.
-async fn feed(
-    peer: &PipePeer,
-    mut body: RecvStream,
-    plan: RequestBody,
-    mut first: Option<Bytes>,
-) -> Result<(), ()> {
+/// stream was reset, or its DATA disagreed with its content-length (reset here with
+/// PROTOCOL_ERROR, before the disagreeing bytes go on: RFC 9113 §8.1.1).
+async fn feed(peer: &PipePeer, link: &Link, plan: RequestBody) -> Result<(), Cut> {
     let mut total = 0u64;
-    if first.is_some() || !body.is_end_stream() {
-        loop {
-            let data = match first.take() {
-                Some(d) => d,
-                None => match body.data().await {
-                    Some(d) => d.map_err(drop)?,
-                    None => break,
-                },
-            };
-            let n = data.len();
-            total += n as u64;
-            if matches!(plan, RequestBody::Length(l) if total > l) {
-                return Err(());
+    let malformed = || {
+        link.reset(Reason::PROTOCOL_ERROR);
+        Err(Cut::Failed)
+    };
+    loop {
+        let data = match link.data().await {
+            Some(Ok(d)) => d,
+            Some(Err(_)) => return Err(Cut::Reset),
+            None => break,
+        };
+        let n = data.len();
+        total += n as u64;
+        if let RequestBody::Length(l) = plan {
+            if total > l || (total < l && link.body_ended()) {
+                return malformed();
             }
-            let written = match plan {
-                RequestBody::Chunked if n > 0 => {
-                    let size = format!("{n:x}\r\n");
-                    peer.write_all(size.as_bytes()).await.is_ok()
-                        && peer.write_all(&data).await.is_ok()
-                        && peer.write_all(b"\r\n").await.is_ok()
-                }
-                _ => peer.write_all(&data).await.is_ok(),
-            };
-            if !written {
-                // The session is done with the request (refused it, say).
-                return Ok(());
-            }
-            let _ = body.flow_control().release_capacity(n);
         }
+        let written = match plan {
+            RequestBody::Chunked if n > 0 => {
+                let size = format!("{n:x}\r\n");
+                peer.write_all(size.as_bytes()).await.is_ok()
+                    && peer.write_all(&data).await.is_ok()
+                    && peer.write_all(b"\r\n").await.is_ok()
+            }
+            _ => peer.write_all(&data).await.is_ok(),
+        };
+        if !written {
+            // The session is done with the request (refused it, say).
+            return Ok(());
+        }
+        link.release(n);
     }
     match plan {
-        RequestBody::Length(l) if total != l => return Err(()),
+        RequestBody::Length(l) if total != l => return malformed(),
         RequestBody::Chunked => {
             // The last chunk, with the client's trailers (HTTP/2 trailers) if any.
-            let trailers = body.trailers().await.ok().flatten();
+            let trailers = link.trailers().unwrap_or_default();
             let mut last = Vec::new();
-            last_chunk(trailers.as_ref(), &mut last);
+            last_chunk_of(trailers.iter().map(|(n, v)| (&n[..], &v[..])), &mut last);
             let _ = peer.write_all(&last).await;
         }
         RequestBody::Length(_) => {}
@@ -353,21 +287,21 @@ async fn feed(
 }
 
 /// Read the session's response from the pipe and send it to the client: the head
-/// (interim ones skipped), then the body as DATA frames (chunks decoded).
+/// (interim ones sent on), then the body as DATA frames (chunks decoded).
 async fn answer(
     peer: &PipePeer,
-    mut respond: SendResponse<Bytes>,
+    link: &Link,
     head_method: bool,
     timeout: Duration,
     mut lent: Lent<'_>,
 ) -> Result<(), Cut> {
     let buf = &mut lent.0;
-    let (status, block, framing, small) = loop {
-        match response_head(peer, buf, head_method, &mut respond) {
+    let (block, framing, whole) = loop {
+        match response_head(peer, buf, head_method, link) {
             Ok(Some(r)) => break r,
             Ok(None) => {}
             Err(()) => {
-                respond.send_reset(Reason::INTERNAL_ERROR);
+                link.reset(Reason::INTERNAL_ERROR);
                 return Err(Cut::Failed);
             }
         }
@@ -376,29 +310,23 @@ async fn answer(
         let n = monoio::select! {
             biased;
             n = peer.read_append(buf, READ) => n,
-            _ = poll_fn(|cx| respond.poll_reset(cx)) => return Err(Cut::Reset),
+            _ = poll_fn(|cx| link.poll_reset(cx)) => return Err(Cut::Reset),
         };
         if n == 0 {
-            respond.send_reset(Reason::INTERNAL_ERROR);
+            link.reset(Reason::INTERNAL_ERROR);
             return Err(Cut::Failed);
         }
     };
     let empty = framing == BodyFraming::Length(0);
-    let mut send = respond
-        .send_response_encoded(status, block, empty)
-        .map_err(|_| Cut::Reset)?;
+    link.send_headers(&block, empty).map_err(|_| Cut::Reset)?;
     if empty {
         return Ok(());
     }
-    if let Some(body) = small {
-        // All of a small body came with the head, copied with it: sent from that
-        // copy, whole, as `send_data` sends a small last piece.
-        return send.send_data(body, true).map_err(|_| Cut::Reset);
+    let mut out = Out { link, timeout };
+    if whole {
+        // All of a small body came with the head: sent from the buffer, whole.
+        return out.data(buf, true).await;
     }
-    let mut out = Out {
-        send: &mut send,
-        timeout,
-    };
     match framing {
         BodyFraming::Length(n) => out.length(peer, buf, n).await,
         BodyFraming::Chunked => out.chunked(peer, buf).await,
@@ -412,7 +340,7 @@ async fn answer(
 /// test --lib worker::h2::stream -- --nocapture` prints it.
 #[test]
 fn stream_task_future_size() {
-    let (size, align) = super::super::http::sizes::ret4(serve);
+    let (size, align) = super::super::http::sizes::ret3(serve);
     println!("stream::serve            {size:6} bytes, aligned to {align}");
     assert!(align <= 16, "an aligned allocation per stream");
     assert!(size < 2048, "{size} bytes copied per stream, several times");
