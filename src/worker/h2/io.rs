@@ -1,11 +1,10 @@
-//! The byte stream under the `h2` crate's connection. A client's or server's plain TCP
-//! connection runs in monoio's readiness mode ([`TcpStreamPoll`]): the library's frame
-//! reader and writer read and write the socket directly from their own buffers, so no
-//! adapter buffer sits between them, and an idle connection waits for readability with
-//! no read (and no buffer) in flight. A TLS connection, a client's or a server's, does
-//! the same with rustls in between ([`TlsPoll`]). Only a socket the driver cannot
-//! switch to readiness mode goes through monoio-compat's adapter over the owned-buffer
-//! stream.
+//! The byte stream under an HTTP/2 connection: a client's (read and written by
+//! `drive.rs`) or a server's (by the `h2` crate). Plain TCP runs in monoio's readiness
+//! mode ([`TcpStreamPoll`]): reads and writes go straight from the connection's own
+//! buffers, with no adapter buffer between, and an idle connection waits for
+//! readability with no read (and no buffer) in flight. A TLS connection does the same
+//! with rustls in between ([`TlsPoll`]). Only a socket the driver cannot switch to
+//! readiness mode goes through monoio-compat's adapter over the owned-buffer stream.
 
 use std::io;
 use std::pin::Pin;
@@ -19,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::tls::{ClientStream, ServerStream, TlsConn, TlsPoll};
 
-/// What the `h2` crate reads and writes: over a client's stream `S` = `ClientStream`
+/// What a connection reads and writes: over a client's stream `S` = `ClientStream`
 /// and `C` = rustls' `ServerConnection`, over a server's the other way round.
 pub(super) enum H2Io<S, C> {
     /// Plain TCP, readiness-based: no buffers of its own.

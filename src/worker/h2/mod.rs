@@ -1,20 +1,23 @@
 //! HTTP/2 (RFC 9113). With clients: ALPN `h2` on TLS frontends, prior knowledge on
-//! cleartext ones (`h2c = "prior-knowledge"`). The `h2` crate does the framing, HPACK
-//! and flow control over the client stream (in readiness mode, `io.rs`, on this
-//! worker's runtime); each stream is checked and translated to HTTP/1.1
+//! cleartext ones (`h2c = "prior-knowledge"`). ringlb's own connection
+//! (`crate::http::h2::conn`: framing, HPACK, flow control, limits) is driven here over
+//! the socket in readiness mode; each stream is checked and translated to HTTP/1.1
 //! (`crate::http::h2`) and served by the HTTP/1.1 session code, so it goes through the
 //! same routing, rules, balancing, retries, queue, limits, access log and statistics.
 //! With servers (`proto = "h2"`): the session's request goes through a pipe too, and
-//! a task per stream speaks HTTP/2 to the server on a shared connection (`upstream.rs`).
+//! a task per stream speaks HTTP/2 to the server on a shared connection
+//! (`upstream.rs`), through the `h2` crate's client.
 //!
 //! | file | what |
 //! |---|---|
-//! | `mod.rs` | one connection: handshake with the frontend's limits, accepting streams, idle timeout, GOAWAY when stopping or past the reset budget |
+//! | `mod.rs` | one client connection: its limits, idle and handshake timeouts, GOAWAY when stopping or past the reset budget |
+//! | `drive.rs` | the connection's bytes: read, taken frame by frame, each new request admitted and given a task; the connection's frames written |
+//! | `link.rs` | a stream as its task sees it: body and window, HEADERS, DATA within the client's windows, reset |
 //! | `stream.rs` | one stream: checked, translated, fed to the session through a pipe; the response sent back as HEADERS and DATA |
 //! | `body.rs` | the response body read from the pipe sent back as DATA (length-delimited, chunked with trailers, until close) |
 //! | `head.rs` | the response head read back from the pipe as an HTTP/2 response (interim ones sent on) |
-//! | `send.rs` | DATA sent within the peer's window (both sides) |
-//! | `io.rs` | the byte stream under the library: plain TCP in readiness mode (no adapter buffers; nothing in flight while idle), TLS through `crate::tls::TlsPoll` |
+//! | `send.rs` | servers: DATA sent within the server's window |
+//! | `io.rs` | the byte stream under a connection: plain TCP in readiness mode (no adapter buffers; nothing in flight while idle), TLS through `crate::tls::TlsPoll` |
 //! | `upstream.rs` | servers with `proto = "h2"`: this worker's connections to them, opening one, a stream handed to the session as a pipe |
 //! | `forward.rs` | one request on a server stream: HTTP/1.1 from the pipe as HEADERS, DATA and trailers; the response back as HTTP/1.1 |
 

@@ -1,7 +1,7 @@
-//! Sending DATA within the peer's flow-control window, for both sides (a client's
-//! response, a server's request): only what the window allows is handed to the
-//! library, so it buffers at most a window's worth per stream (and a small last
-//! piece: [`SMALL`]); a window that stays shut past the timeout resets the stream.
+//! Sending DATA to a server (a request body) within its flow-control window, through
+//! the `h2` crate: only what the window allows is handed to the library, so it
+//! buffers at most a window's worth per stream (and a small last piece: [`SMALL`]); a
+//! window that stays shut past the timeout resets the stream.
 
 use std::future::poll_fn;
 use std::time::Duration;
