@@ -25,14 +25,27 @@ pub fn encode_response(
     headers: &[httparse::Header<'_>],
     framing: BodyFraming,
 ) -> Result<(StatusCode, Bytes), ResponseError> {
+    let code = StatusCode::from_u16(status).map_err(|_| ResponseError::Status)?;
+    encode_response_with(status, headers, framing, |block| {
+        (code, Bytes::copy_from_slice(block))
+    })
+}
+
+/// [`encode_response`]'s block handed to `send` where it was written (a buffer of
+/// this thread's): nothing allocated for it.
+pub fn encode_response_with<R>(
+    status: u16,
+    headers: &[httparse::Header<'_>],
+    framing: BodyFraming,
+    send: impl FnOnce(&[u8]) -> R,
+) -> Result<R, ResponseError> {
     SCRATCH.with_borrow_mut(|dst| {
         dst.clear();
-        let block = encode_into(status, headers, framing, dst)
-            .map(|code| (code, Bytes::copy_from_slice(dst)));
+        let sent = encode_into(status, headers, framing, dst).map(|_| send(dst));
         if dst.capacity() > SCRATCH_KEEP {
             *dst = Vec::new();
         }
-        block
+        sent
     })
 }
 

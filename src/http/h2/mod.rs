@@ -30,7 +30,7 @@ mod trusted;
 mod upstream;
 
 pub use handoff::{translated_request, Translated};
-pub use hpack::{encode_interim, encode_response, encode_trailers};
+pub use hpack::{encode_interim, encode_response, encode_response_with, encode_trailers};
 #[cfg(debug_assertions)]
 pub use hpack_check::agree as hpack_agrees;
 pub use request::{to_h1, to_h1_marked, Malformed, Pseudo, RequestBody};

@@ -164,8 +164,10 @@ fn split_head<'b>(
         }
         let slot = storage.get_mut(count)?;
         *slot = httparse::Header {
-            // (Visible ASCII, checked above.)
-            name: std::str::from_utf8(name).ok()?,
+            // SAFETY: every byte of `name` was checked above to be visible ASCII
+            // (0x21..0x7e), which is valid UTF-8. (`from_utf8` checked it again:
+            // ~280 instructions per response.)
+            name: unsafe { std::str::from_utf8_unchecked(name) },
             value: trim(value),
         };
         count += 1;

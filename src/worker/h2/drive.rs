@@ -203,6 +203,11 @@ impl Driver {
             };
             match admit {
                 Admit::Serve(admitted) => {
+                    // Room for the response's frames, from the pool (none is kept
+                    // while the connection is idle).
+                    if conn.needs_out_buffer() {
+                        conn.set_out_buffer(self.shared.worker.take_buffer());
+                    }
                     drop(conn);
                     self.spawn(id, admitted);
                 }

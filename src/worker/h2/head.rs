@@ -3,24 +3,24 @@
 //! the HEADERS the stream sends. A head the session noted as its own is split
 //! (`crate::http::h2::parse_own_response`), not parsed again.
 
-use bytes::Bytes;
-
 use super::super::http_heads::MAX_HEADERS;
 use super::link::Link;
-use crate::http::h2::{encode_interim, encode_response, parse_own_response};
+use super::stream::Cut;
+use crate::http::h2::{encode_interim, encode_response_with, parse_own_response};
 use crate::http::{parse_response, BodyFraming, HttpError, Response};
 use crate::tls::pipe::PipePeer;
 
-/// The final response head at the start of `buf` as an HTTP/2 response, taken out of
-/// `buf`; interim heads before it (103 Early Hints, 100 Continue) go to the client as
-/// HTTP/2 interim responses. `Ok(None)`: more bytes needed. A head the session noted
+/// The final response head at the start of `buf` sent as the stream's HEADERS and
+/// taken out of `buf`; interim heads before it (103 Early Hints, 100 Continue) go to
+/// the client as HTTP/2 interim responses. `Ok(None)`: more bytes needed; `Err`: a
+/// head HTTP/2 cannot carry (`Cut::Failed`), or the stream is gone (`Cut::Reset`). A head the session noted
 /// as its own (most: all but its error answers) is split, not parsed again.
 pub(super) fn response_head(
     peer: &PipePeer,
     buf: &mut Vec<u8>,
     head_method: bool,
     link: &Link,
-) -> Result<Option<Final>, ()> {
+) -> Result<Option<Final>, Cut> {
     loop {
         // (Nothing read yet: no need to ready the parser's field slots.)
         if buf.is_empty() {
@@ -54,10 +54,10 @@ pub(super) fn response_head(
     }
 }
 
-/// The final head as the HTTP/2 response (its HEADERS block, HPACK encoded:
-/// `crate::http::h2::encode_response`), how its body is framed, and whether all of
-/// the body is in the buffer already (a length-delimited one read with the head).
-pub(super) type Final = (Bytes, BodyFraming, bool);
+/// The final head, sent already as the stream's HEADERS (HPACK encoded:
+/// `crate::http::h2::encode_response_with`): how its body is framed, and whether all
+/// of the body is in the buffer already (a length-delimited one read with the head).
+pub(super) type Final = (BodyFraming, bool);
 
 /// Fields a head of ours is split into before all MAX_HEADERS slots are readied.
 const FEW: usize = 24;
@@ -68,7 +68,7 @@ fn head_step(
     parsed: Result<Option<Response<'_, '_>>, HttpError>,
     buf: &[u8],
     link: &Link,
-) -> Result<Option<(usize, Option<Final>)>, ()> {
+) -> Result<Option<(usize, Option<Final>)>, Cut> {
     match parsed {
         Ok(Some(r)) if r.is_interim() => {
             // (One that cannot be sent, or a 101, is dropped: it is only a hint.)
@@ -87,10 +87,15 @@ fn head_step(
             // Debug builds: the block says what the `HeaderMap` way would have.
             #[cfg(debug_assertions)]
             crate::http::h2::hpack_agrees(r.status, r.headers, r.framing);
-            let (_, block) = encode_response(r.status, r.headers, r.framing).map_err(drop)?;
-            Ok(Some((r.head_len, Some((block, r.framing, whole)))))
+            // Sent from where it was encoded; END_STREAM with it when there is no body.
+            let empty = r.framing == BodyFraming::Length(0);
+            let send = |block: &[u8]| link.send_headers(block, empty);
+            encode_response_with(r.status, r.headers, r.framing, send)
+                .map_err(|_| Cut::Failed)?
+                .map_err(|_| Cut::Reset)?;
+            Ok(Some((r.head_len, Some((r.framing, whole)))))
         }
         Ok(None) => Ok(None),
-        Err(_) => Err(()),
+        Err(_) => Err(Cut::Failed),
     }
 }

@@ -296,14 +296,15 @@ async fn answer(
     mut lent: Lent<'_>,
 ) -> Result<(), Cut> {
     let buf = &mut lent.0;
-    let (block, framing, whole) = loop {
+    let (framing, whole) = loop {
         match response_head(peer, buf, head_method, link) {
             Ok(Some(r)) => break r,
             Ok(None) => {}
-            Err(()) => {
+            Err(Cut::Failed) => {
                 link.reset(Reason::INTERNAL_ERROR);
                 return Err(Cut::Failed);
             }
+            Err(Cut::Reset) => return Err(Cut::Reset),
         }
         // The read first (no random start, and no look at the reset when the response
         // is there already: a reset shows at the next send anyway).
@@ -317,9 +318,8 @@ async fn answer(
             return Err(Cut::Failed);
         }
     };
-    let empty = framing == BodyFraming::Length(0);
-    link.send_headers(&block, empty).map_err(|_| Cut::Reset)?;
-    if empty {
+    // (The HEADERS went with the head; with END_STREAM when there is no body.)
+    if framing == BodyFraming::Length(0) {
         return Ok(());
     }
     let mut out = Out { link, timeout };

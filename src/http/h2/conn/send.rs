@@ -224,6 +224,20 @@ impl Conn {
         }
     }
 
+    /// The output has no buffer (it was taken while idle): frames written now would
+    /// grow one from nothing, a reallocation at each doubling.
+    pub fn needs_out_buffer(&self) -> bool {
+        self.out.capacity() == 0
+    }
+
+    /// A buffer for the output, when it has none (an empty one from a pool).
+    pub fn set_out_buffer(&mut self, mut buf: Vec<u8>) {
+        if self.out.capacity() == 0 {
+            buf.clear();
+            self.out = buf;
+        }
+    }
+
     /// The client's preface and first SETTINGS came.
     pub fn handshaken(&self) -> bool {
         self.settings_seen
