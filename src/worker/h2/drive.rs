@@ -249,6 +249,11 @@ impl Driver {
         monoio::spawn(task);
     }
 
+    /// Close the write side (after the last frames: `poll` ended).
+    pub(super) fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.io).poll_shutdown(cx).map(drop)
+    }
+
     /// The buffers back to the pool (the connection ends).
     pub(super) fn give_back(&mut self) {
         let worker = &self.shared.worker;

@@ -198,9 +198,13 @@ pub async fn serve_h2(
         break end;
     };
     if end != drive::End::Closed {
-        // Flush the last frames (GOAWAY, resets), briefly.
+        // Flush the last frames (GOAWAY, resets) and close the write side (TLS:
+        // close_notify), briefly.
         driver.closing = true;
-        let flushed = poll_fn(|cx| driver.poll(cx));
+        let flushed = async {
+            poll_fn(|cx| driver.poll(cx)).await;
+            poll_fn(|cx| driver.poll_shutdown(cx)).await;
+        };
         let _ = Box::pin(monoio::time::timeout(CLOSE_GRACE, flushed)).await;
     }
     if let Some(r) = shared.conn.borrow().failed() {
