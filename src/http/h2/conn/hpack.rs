@@ -61,6 +61,13 @@ impl Decoder {
         }
     }
 
+    /// The largest size the client may set the table to from now on (this side's
+    /// SETTINGS_HEADER_TABLE_SIZE, once acknowledged). A table larger than it now must
+    /// be shrunk by the client's next size update.
+    pub fn allow(&mut self, allowed: usize) {
+        self.allowed = allowed;
+    }
+
     /// Decode `block`, giving each field to `field` in order.
     pub fn decode(
         &mut self,

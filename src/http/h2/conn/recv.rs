@@ -91,6 +91,8 @@ impl Conn {
             Frame::WindowUpdate { id, increment } => {
                 self.window_update(id, increment).map(|()| Step::Done(used))
             }
+            // (No RST_STREAM for a stream never opened, §6.4: the connection's error.)
+            Frame::Invalid { id, reason } if id > self.last_id => Err(self.fail(reason)),
             Frame::Invalid { id, reason } => {
                 self.stream_error(id, reason).map(|()| Step::Done(used))
             }
@@ -229,7 +231,9 @@ impl Conn {
             return Err(self.fail(Reason::PROTOCOL_ERROR));
         };
         if !s.recv_open {
-            if s.reset.is_some() {
+            // Reset by this side: the client's frames in flight are ignored. After the
+            // client's own RST_STREAM, or its END_STREAM: STREAM_CLOSED (§5.1).
+            if s.reset.is_some() && !s.reset_by_peer {
                 return Ok(());
             }
             return self.stream_error(id, Reason::STREAM_CLOSED);
@@ -302,6 +306,9 @@ impl Conn {
             return Err(self.fail(Reason::PROTOCOL_ERROR));
         }
         if let Some(s) = self.streams.get(id) {
+            if s.reset.is_none() {
+                s.reset_by_peer = true;
+            }
             s.close(reason);
         }
         Ok(())
@@ -309,6 +316,9 @@ impl Conn {
 
     fn settings(&mut self, ack: bool, params: &[u8]) -> Result<(), Reason> {
         if ack {
+            // This side's SETTINGS are in force: the dynamic table may not grow past
+            // the size it advertised (RFC 7541 §4.2).
+            self.decoder.allow(self.limits.header_table_size as usize);
             return Ok(());
         }
         self.settings_seen = true;

@@ -19,6 +19,8 @@ pub(super) struct Stream {
     pub send_open: bool,
     /// Reset (by the client, by this side, or with the connection).
     pub reset: Option<Reason>,
+    /// The reset was the client's (RST_STREAM).
+    pub reset_by_peer: bool,
     /// What the client may still send before the next WINDOW_UPDATE.
     pub recv_window: i64,
     /// Body bytes the caller took and gave back, not yet in a WINDOW_UPDATE.
@@ -44,6 +46,7 @@ impl Stream {
             recv_open: !end_stream,
             send_open: true,
             reset: None,
+            reset_by_peer: false,
             recv_window: i64::from(recv_window),
             released: 0,
             held: 0,

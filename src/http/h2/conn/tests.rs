@@ -415,3 +415,57 @@ fn empty_data_frames_without_end_are_a_flood() {
 
 #[path = "tests_flow.rs"]
 mod flow;
+
+#[test]
+fn a_stream_error_on_a_stream_never_opened_is_the_connections() {
+    // WINDOW_UPDATE of 0 on an open stream: its reset; on an idle one: GOAWAY (no
+    // RST_STREAM for an idle stream, §6.4).
+    let mut c = Client::new(limits());
+    c.get(1, "/", true).unwrap();
+    c.out();
+    c.frame(frame::WINDOW_UPDATE, 0, 1, &[0; 4]).unwrap();
+    assert_eq!(c.out(), [Out::Reset(1, Reason::PROTOCOL_ERROR)]);
+    assert_eq!(
+        c.frame(frame::WINDOW_UPDATE, 0, 5, &[0; 4]),
+        Err(Reason::PROTOCOL_ERROR)
+    );
+    let mut c = Client::new(limits());
+    assert_eq!(
+        c.frame(frame::PRIORITY, 0, 3, &[0; 4]),
+        Err(Reason::FRAME_SIZE_ERROR)
+    );
+}
+
+#[test]
+fn the_dynamic_table_follows_the_advertised_size_once_acknowledged() {
+    let mut l = limits();
+    l.header_table_size = 1024;
+    let mut c = Client::new(l);
+    // Before the client has this side's SETTINGS, the default 4 KiB holds.
+    c.frame(
+        frame::HEADERS,
+        frame::END_HEADERS | frame::END_STREAM,
+        1,
+        &[0x3f, 0xe1, 0x1f, 0x82, 0x84, 0x86, 0x41, 0x01, b'a'],
+    )
+    .unwrap();
+    c.frame(frame::SETTINGS, frame::ACK, 0, &[]).unwrap();
+    // After: 2048 is past what was advertised; 1024 is not.
+    let err = c.frame(
+        frame::HEADERS,
+        frame::END_HEADERS | frame::END_STREAM,
+        3,
+        &[0x3f, 0xe1, 0x0f, 0x82],
+    );
+    assert_eq!(err, Err(Reason::COMPRESSION_ERROR));
+    let mut c = Client::new(l);
+    c.frame(frame::SETTINGS, frame::ACK, 0, &[]).unwrap();
+    c.frame(
+        frame::HEADERS,
+        frame::END_HEADERS | frame::END_STREAM,
+        1,
+        &[0x3f, 0xe1, 0x07, 0x82, 0x84, 0x86, 0x41, 0x01, b'a'],
+    )
+    .unwrap();
+    assert_eq!(c.requests.len(), 1);
+}

@@ -212,3 +212,21 @@ fn a_connection_error_resets_every_stream() {
     assert_eq!(c.out(), [Out::GoAway(1, Reason::ENHANCE_YOUR_CALM)]);
     assert_eq!(c.conn.failed(), Some(Reason::ENHANCE_YOUR_CALM));
 }
+
+#[test]
+fn headers_after_the_clients_own_reset_are_stream_closed() {
+    let mut c = Client::new(limits());
+    c.get(1, "/", false).unwrap();
+    c.frame(frame::RST_STREAM, 0, 1, &8u32.to_be_bytes())
+        .unwrap();
+    c.out();
+    let block = c.enc.encode([(&b"x"[..], &b"1"[..])]);
+    c.frame(
+        frame::HEADERS,
+        frame::END_HEADERS | frame::END_STREAM,
+        1,
+        &block,
+    )
+    .unwrap();
+    assert_eq!(c.out(), [Out::Reset(1, Reason::STREAM_CLOSED)]);
+}
