@@ -18,6 +18,9 @@ use super::Shared;
 use crate::http::h2::conn::{Reason, Step};
 use crate::tls::ClientStream;
 
+/// Output waiting past the socket's, in bytes, past which the client is not read.
+const OUT_BACKLOG: usize = 128 * 1024;
+
 /// Reads taken in one go before the task lets others run.
 const READS_PER_TURN: usize = 16;
 
@@ -73,6 +76,12 @@ impl Driver {
                 let conn = self.shared.conn.borrow();
                 if conn.peer_gone() && conn.active() == 0 && !conn.has_out() {
                     return Poll::Ready(End::Done);
+                }
+                // The client does not read what it asked for (the socket takes no
+                // more): nothing more is read from it until it does, so that what
+                // waits for it stays bounded. (The pending write holds the waker.)
+                if self.written < self.wbuf.len() && conn.out_len() > OUT_BACKLOG {
+                    return Poll::Pending;
                 }
             }
             match self.poll_read(cx) {
@@ -214,12 +223,14 @@ impl Driver {
                 Admit::Refused => {
                     conn.reset(id, Reason::PROTOCOL_ERROR);
                     conn.finish(id);
+                    conn.refused().map_err(drop)?;
                 }
                 Admit::TooLarge => {
                     // 431 Request Header Fields Too Large (RFC 6585; as the HTTP/2
                     // library answered before), the stream ended.
                     let _ = conn.send_headers(id, &TOO_LARGE, true);
                     conn.finish(id);
+                    conn.refused().map_err(drop)?;
                 }
             }
         }

@@ -194,6 +194,11 @@ fn integer(block: &mut &[u8], n: u32) -> Result<usize, DecodeError> {
         loop {
             let (&b, more) = rest.split_first().ok_or(DecodeError::Truncated)?;
             rest = more;
+            // (Past 28 bits of shift no value can stay under INT_MAX; zero bytes
+            // would otherwise go on without one.)
+            if shift > 28 {
+                return Err(DecodeError::Integer);
+            }
             value += usize::from(b & 0x7f) << shift;
             if value > INT_MAX {
                 return Err(DecodeError::Integer);

@@ -229,3 +229,12 @@ fn a_size_update_shrinks_the_table_and_an_entry_larger_than_it_empties_it() {
     assert_eq!(d.size(), 0);
     assert!(d.dynamic().is_empty());
 }
+
+#[test]
+fn an_integer_with_endless_zero_continuations_is_refused() {
+    let mut d = Decoder::new(4096);
+    let mut block = vec![0xff];
+    block.extend_from_slice(&[0x80; 12]);
+    block.push(0x00);
+    assert_eq!(decoded(&mut d, &block), Err(DecodeError::Integer));
+}

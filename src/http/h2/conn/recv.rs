@@ -1,8 +1,6 @@
 //! [`Conn::step`]: the client's bytes, one frame at a time. Connection errors are
 //! answered with GOAWAY (and returned); stream errors with RST_STREAM.
 
-use bytes::Bytes;
-
 use super::frame::{self, Frame, MAX_WINDOW};
 use super::head::Head;
 use super::state::{Conn, Partial, EMPTY_FRAMES, PREFACE};
@@ -210,7 +208,12 @@ impl Conn {
             return Ok(false);
         }
         if self.streams.len() >= self.limits.max_concurrent_streams as usize {
-            self.stream_error(id, Reason::REFUSED_STREAM)?;
+            // (Not counted with this side's resets: a client that just saw a stream
+            // end may open the next one before this side has forgotten it.)
+            self.control()?;
+            frame::write_reset(&mut self.out, id, Reason::REFUSED_STREAM);
+            self.recent.push(id);
+            self.wake_writer();
             return Ok(false);
         }
         let window = self.limits.initial_window_size;
@@ -225,7 +228,8 @@ impl Conn {
         let Some(s) = self.streams.get(id) else {
             // A stream this side reset or gave up while the client was still sending
             // may get its trailers late: ignored. Any other is a stream ID used again.
-            if self.recent.contains(&id) {
+            let ignored = self.going_away.is_some_and(|last| id > last);
+            if self.recent.contains(&id) || ignored {
                 return Ok(());
             }
             return Err(self.fail(Reason::PROTOCOL_ERROR));
@@ -280,7 +284,7 @@ impl Conn {
         }
         s.recv_window -= i64::from(len);
         if !data.is_empty() {
-            s.body.push_back(Bytes::copy_from_slice(data));
+            s.push_body(data);
         }
         s.held += len;
         if end {

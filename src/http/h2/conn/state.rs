@@ -81,14 +81,22 @@ pub struct Conn {
 }
 
 /// The last few stream ids, in a ring.
-#[derive(Default)]
 pub(super) struct Recent {
     ids: [u32; RECENT],
     next: usize,
 }
 
 /// Streams remembered in [`Recent`].
-const RECENT: usize = 16;
+const RECENT: usize = 64;
+
+impl Default for Recent {
+    fn default() -> Self {
+        Recent {
+            ids: [0; RECENT],
+            next: 0,
+        }
+    }
+}
 
 impl Recent {
     pub fn push(&mut self, id: u32) {
@@ -201,6 +209,21 @@ impl Conn {
             s.close(reason);
         }
         Ok(())
+    }
+
+    /// A request this side refused (malformed, or its head too large), counted with
+    /// its own resets: past LOCAL_RESETS, a connection error. `Err`: that error.
+    pub fn refused(&mut self) -> Result<(), Reason> {
+        self.local_resets += 1;
+        if self.local_resets > LOCAL_RESETS {
+            return Err(self.fail(Reason::ENHANCE_YOUR_CALM));
+        }
+        self.control()
+    }
+
+    /// Bytes of output not yet taken by the writer.
+    pub fn out_len(&self) -> usize {
+        self.out.len()
     }
 
     /// Room for a frame this side must answer with; `Err`: a flood (connection error).

@@ -4,9 +4,12 @@
 use std::collections::VecDeque;
 use std::task::Waker;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::Reason;
+
+/// Pieces of body queued on a stream past which they are joined into one.
+const JOIN_PAST: usize = 32;
 
 /// Trailers the client sent, kept for the caller (rare: owned copies).
 pub type Trailers = Vec<(Vec<u8>, Vec<u8>)>;
@@ -56,6 +59,22 @@ impl Stream {
             waker: None,
             blocked: false,
         }
+    }
+
+    /// Queue a piece of the body. Many small pieces (a client sending 1-byte DATA
+    /// frames) are joined, so that what they hold stays near their size.
+    pub fn push_body(&mut self, data: &[u8]) {
+        if self.body.len() >= JOIN_PAST {
+            let total = self.body.iter().map(Bytes::len).sum::<usize>() + data.len();
+            let mut joined = BytesMut::with_capacity(total);
+            for piece in self.body.drain(..) {
+                joined.extend_from_slice(&piece);
+            }
+            joined.extend_from_slice(data);
+            self.body.push_back(joined.freeze());
+            return;
+        }
+        self.body.push_back(Bytes::copy_from_slice(data));
     }
 
     pub fn wake(&mut self) {

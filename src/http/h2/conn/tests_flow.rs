@@ -230,3 +230,41 @@ fn headers_after_the_clients_own_reset_are_stream_closed() {
     .unwrap();
     assert_eq!(c.out(), [Out::Reset(1, Reason::STREAM_CLOSED)]);
 }
+
+#[test]
+fn many_tiny_data_frames_are_held_joined() {
+    let mut c = Client::new(limits());
+    c.get(1, "/", false).unwrap();
+    for _ in 0..90 {
+        c.frame(frame::DATA, 0, 1, b"x").unwrap();
+    }
+    let (_, w) = waker();
+    let mut cx = Context::from_waker(&w);
+    let mut got = Vec::new();
+    let mut pieces = 0;
+    while let Poll::Ready(Some(Ok(b))) = c.conn.poll_data(1, &mut cx) {
+        got.extend_from_slice(&b);
+        pieces += 1;
+    }
+    assert_eq!(got, vec![b'x'; 90]);
+    assert!(pieces < 40, "{pieces} pieces held");
+}
+
+#[test]
+fn refusals_count_with_this_sides_resets_but_refused_streams_do_not() {
+    let mut c = Client::new(limits());
+    for _ in 0..256 {
+        c.conn.refused().unwrap();
+    }
+    assert_eq!(c.conn.refused(), Err(Reason::ENHANCE_YOUR_CALM));
+    // Streams past the concurrency limit: refused, not counted.
+    let mut c = Client::new(limits());
+    for id in [1, 3, 5] {
+        c.get(id, "/", true).unwrap();
+    }
+    for k in 0..300 {
+        c.get(7 + 2 * k, "/", true).unwrap();
+        c.out();
+    }
+    assert_eq!(c.conn.failed(), None);
+}
