@@ -22,31 +22,12 @@ fn have_python_h2(test: &str) -> bool {
 }
 
 fn start(backend: &Backend, extra: &str) -> Ringlb {
-    Ringlb::start(&format!(
-        "[global]\nworkers = 1\npin_workers = false\naccess_log = true\n\n\
-         [[frontend]]\nname = \"h2\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\n\
-         default_backend = \"app\"\nh2c = \"prior-knowledge\"\n{extra}\n\n\
-         [[backend]]\nname = \"app\"\n\n[[backend.server]]\nname = \"a\"\naddress = \"{}\"\n",
-        backend.addr
-    ))
+    common::h2peer::start_h2c(backend, extra)
 }
 
 /// Run one case; its verdict line.
 fn attack(r: &Ringlb, case: &str, arg: &str) -> String {
-    let out = Command::new("python3")
-        .arg(SCRIPT)
-        .arg(case)
-        .arg(r.addr().port().to_string())
-        .arg(arg)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(
-        out.status.success(),
-        "{case}: {text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
+    common::h2peer::run_case(SCRIPT, r, case, arg)
 }
 
 #[test]
@@ -101,8 +82,8 @@ fn a_malformed_request_refused_before_routing_is_logged_as_a_400() {
     }
     let backend = Backend::start();
     let mut r = start(&backend, "");
-    // `:authority` and Host disagree: ringlb's own check (the library lets it
-    // through), a stream reset with PROTOCOL_ERROR.
+    // `:authority` and Host disagree: the translation's check, a stream reset with
+    // PROTOCOL_ERROR.
     assert_eq!(attack(&r, "smuggle:host-mismatch", ""), "reset 1");
     // Logged as HTTP/1.1 logs a 400 it refuses a request with: no backend, status
     // 400, the request line of the pseudo-header fields, the version HTTP/2.0.
@@ -241,10 +222,9 @@ fn a_zero_window_stall_on_a_small_response_ends_with_the_connection() {
         &backend,
         "timeout_http_keep_alive = \"1s\"\ntimeout_client = \"1s\"",
     );
-    // A small body is handed to the library whole (no capacity asked for first): with
-    // the window shut it stays there, bounded (the stream counts against the
-    // connection's streams until sent), and the connection still ends at its timeouts,
-    // well inside the script's own limit.
+    // A small body waits for the window like any other (no DATA goes out on a shut
+    // window), its stream is cancelled at timeout_client, and the connection still
+    // ends at its timeouts, well inside the script's own limit.
     let zero = attack(&r, "zero-window-end", "/len/100");
     assert_eq!(zero, "ended without data", "{zero}");
     assert_eq!(attack(&r, "get", "/after"), "response 200");

@@ -4,6 +4,7 @@
 
 pub mod bird;
 pub mod ecmp;
+pub mod h2peer;
 pub mod http;
 pub mod import;
 pub mod mail;

@@ -25,8 +25,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-use std::process::Command;
-
 use common::http::Backend;
 use common::Ringlb;
 
@@ -45,34 +43,13 @@ fn have_python_h2(test: &str) -> bool {
     common::have_python(test, "hpack, hyperframe")
 }
 
-/// ringlb as tests/h2_attacks.rs starts it: one worker, a cleartext prior-knowledge
-/// HTTP/2 frontend (`extra`: more of its keys) in front of `backend`.
 fn start(backend: &Backend, extra: &str) -> Ringlb {
-    Ringlb::start(&format!(
-        "[global]\nworkers = 1\npin_workers = false\naccess_log = true\n\n\
-         [[frontend]]\nname = \"h2\"\nbind = [\"127.0.0.1:0\"]\nmode = \"http\"\n\
-         default_backend = \"app\"\nh2c = \"prior-knowledge\"\n{extra}\n\n\
-         [[backend]]\nname = \"app\"\n\n[[backend.server]]\nname = \"a\"\naddress = \"{}\"\n",
-        backend.addr
-    ))
+    common::h2peer::start_h2c(backend, extra)
 }
 
 /// Run one case; its verdict line.
 fn run(r: &Ringlb, case: &str, arg: &str) -> String {
-    let out = Command::new("python3")
-        .arg(SCRIPT)
-        .arg(case)
-        .arg(r.addr().port().to_string())
-        .arg(arg)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(
-        out.status.success(),
-        "{case}: {text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
+    common::h2peer::run_case(SCRIPT, r, case, arg)
 }
 
 fn goaway(code: u32) -> String {

@@ -180,3 +180,38 @@ fn the_scratch_buffer_carries_nothing_over() {
     assert_eq!(SCRATCH.with_borrow(Vec::capacity), 0);
     assert_eq!(block(200, &ok, BodyFraming::Length(5)), first);
 }
+
+#[test]
+fn interim_heads_keep_their_status_and_fields_but_101() {
+    let headers = [
+        h("Link", b"</style.css>; rel=preload"),
+        h("Connection", b"keep-alive"),
+    ];
+    let got = decode(&encode_interim(103, &headers).unwrap()).unwrap();
+    let link = ("link".to_string(), b"</style.css>; rel=preload".to_vec());
+    assert_eq!(got, (103, vec![link]));
+    assert_eq!(
+        decode(&encode_interim(100, &[]).unwrap()).unwrap(),
+        (100, vec![])
+    );
+    assert!(encode_interim(101, &[]).is_err());
+    assert!(encode_interim(200, &[]).is_err());
+}
+
+#[test]
+fn trailers_are_literals_with_lower_case_names_and_bad_fields_refused() {
+    let fields: [(&[u8], &[u8]); 2] = [(b"Grpc-Status", b"0"), (b"grpc-message", b"ok")];
+    let block = encode_trailers(fields.into_iter()).unwrap();
+    // (`decode` wants a status: one is put first.)
+    let got = decode(&[&[0x88][..], &block].concat()).unwrap().1;
+    let want = [("grpc-status", &b"0"[..]), ("grpc-message", &b"ok"[..])];
+    let want: Vec<_> = want
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_vec()))
+        .collect();
+    assert_eq!(got, want);
+    let bad: [(&[u8], &[u8]); 1] = [(b"x", b"a\nb")];
+    assert!(encode_trailers(bad.into_iter()).is_err());
+    let bad: [(&[u8], &[u8]); 1] = [(b"a b", b"1")];
+    assert!(encode_trailers(bad.into_iter()).is_err());
+}

@@ -35,7 +35,7 @@ pub use hpack::{encode_interim, encode_response, encode_response_with, encode_tr
 pub use hpack_check::agree as hpack_agrees;
 pub use request::{to_h1, to_h1_marked, Malformed, Pseudo, RequestBody};
 pub use resets::ResetBudget;
-pub use response::{interim_to_h2, to_h2, ResponseError};
+pub use response::{to_h2, ResponseError};
 pub use trusted::{parse_own_response, parse_translated};
 pub use upstream::{
     last_chunk, last_chunk_of, request_to_h2, response_to_h1, trailers_to_h2, Asked, ResponseBody,

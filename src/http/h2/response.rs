@@ -92,40 +92,9 @@ fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
     (at + part.len() <= whole.len()).then_some(at)
 }
 
-/// The HTTP/2 interim response (103 Early Hints, 100 Continue...) for an HTTP/1.1
-/// interim head: its fields as a final response's, its 1xx status. 101 has no
-/// HTTP/2 form (RFC 9113 §8.6).
-pub fn interim_to_h2(
-    status: u16,
-    headers: &[httparse::Header<'_>],
-) -> Result<Response<()>, ResponseError> {
-    let code = StatusCode::from_u16(status).map_err(|_| ResponseError::Status)?;
-    if !code.is_informational() || status == 101 {
-        return Err(ResponseError::Status);
-    }
-    let mut response = to_h2(200, headers, BodyFraming::Length(0), &[])?;
-    *response.status_mut() = code;
-    Ok(response)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn interim_heads_keep_their_status_and_fields_but_101() {
-        let headers = [
-            h("Link", b"</style.css>; rel=preload"),
-            h("Connection", b"keep-alive"),
-        ];
-        let r = interim_to_h2(103, &headers).unwrap();
-        assert_eq!(r.status(), 103);
-        assert_eq!(r.headers()["link"], "</style.css>; rel=preload");
-        assert!(r.headers().get("connection").is_none());
-        assert_eq!(interim_to_h2(100, &[]).unwrap().status(), 100);
-        assert!(interim_to_h2(101, &[]).is_err());
-        assert!(interim_to_h2(200, &[]).is_err());
-    }
 
     fn h<'a>(name: &'a str, value: &'a [u8]) -> httparse::Header<'a> {
         httparse::Header { name, value }

@@ -5,7 +5,8 @@
 use std::future::poll_fn;
 use std::time::Duration;
 
-use super::link::{Link, SendError};
+use super::link::Link;
+use super::send::SendError;
 use super::stream::{Cut, READ};
 use crate::http::h2::conn::Reason;
 use crate::http::h2::{encode_trailers, trailers_to_h2};

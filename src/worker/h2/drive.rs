@@ -249,7 +249,6 @@ impl Driver {
         let shared = &self.shared;
         shared.accepted.set(shared.accepted.get() + 1);
         let first = shared.accepted.get() == 1;
-        shared.active.set(shared.active.get() + 1);
         let link = Link {
             shared: Rc::clone(shared),
             id,

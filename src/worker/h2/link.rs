@@ -11,20 +11,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::send::SendError;
 use super::Shared;
 use crate::http::h2::conn::{Closed, Reason, Trailers};
 
 pub(super) struct Link {
     pub(super) shared: Rc<Shared>,
     pub(super) id: u32,
-}
-
-/// Why DATA could not be sent.
-pub(super) enum SendError {
-    /// The stream was reset (by the client, or the connection went).
-    Reset,
-    /// The window stayed shut for the timeout: ringlb reset the stream (CANCEL).
-    Stalled,
 }
 
 impl Link {
@@ -111,7 +104,13 @@ impl Link {
 }
 
 impl Drop for Link {
+    /// The stream's task ended: the connection forgets the stream. (Only the last
+    /// stream's end counts for the idle timeout: no clock read for the others.)
     fn drop(&mut self) {
-        self.shared.conn.borrow_mut().finish(self.id);
+        let mut conn = self.shared.conn.borrow_mut();
+        conn.finish(self.id);
+        if conn.active() == 0 {
+            self.shared.last_end.set(std::time::Instant::now());
+        }
     }
 }

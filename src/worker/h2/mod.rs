@@ -66,8 +66,6 @@ pub(super) struct Shared {
     pub tls: Option<(&'static str, &'static str)>,
     pub rc: RuleConn,
     pub origin: Option<Origin>,
-    /// Streams being served now.
-    pub active: Cell<usize>,
     /// When the last stream ended (the idle timeout counts from there).
     pub last_end: Cell<Instant>,
     /// Streams accepted so far (the first never goes on a reused server connection).
@@ -141,7 +139,6 @@ pub async fn serve_h2(
         tls,
         rc,
         origin,
-        active: Cell::new(0),
         last_end: Cell::new(Instant::now()),
         accepted: Cell::new(0),
         budget: RefCell::new(ResetBudget::new(settings.max_client_resets, RESET_WINDOW)),
@@ -225,7 +222,8 @@ fn idle_look(shared: &Shared, keep_alive: Duration, going_away: &mut bool) -> Op
         true => CLOSE_GRACE,
     };
     let now = Instant::now();
-    let idle_since = match shared.active.get() {
+    let active = shared.conn.borrow().active();
+    let idle_since = match active {
         0 => shared.last_end.get(),
         _ => now,
     };

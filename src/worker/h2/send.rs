@@ -13,7 +13,7 @@ use bytes::Bytes;
 /// for the window first.
 pub(super) const SMALL: usize = 4096;
 
-/// Why DATA could not be sent.
+/// Why DATA could not be sent (to a server here, to a client by `link.rs`).
 pub(super) enum SendError {
     /// The stream was reset (by the peer, or the connection went).
     Reset,

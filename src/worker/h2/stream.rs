@@ -38,21 +38,6 @@ pub(super) enum Cut {
     Failed,
 }
 
-/// Counts the stream as served while it lives (the driver counted it in).
-struct Active(Rc<Shared>);
-
-impl Drop for Active {
-    fn drop(&mut self) {
-        let active = self.0.active.get() - 1;
-        self.0.active.set(active);
-        // (Only the last stream's end counts for the idle timeout: no clock read
-        // for the others.)
-        if active == 0 {
-            self.0.last_end.set(std::time::Instant::now());
-        }
-    }
-}
-
 /// What a stream's request head gives. (Unboxed: it lives for one call, and a box
 /// would be an allocation per stream.)
 #[allow(clippy::large_enum_variant)]
@@ -114,7 +99,6 @@ pub(super) fn admit(shared: &Shared, h: &Head, end_stream: bool) -> Admit {
 /// Serve one stream.
 pub(super) async fn serve(link: Link, a: Admitted, first: bool) {
     let shared = Rc::clone(&link.shared);
-    let _active = Active(Rc::clone(&shared));
     // Opened and reset in the same read (rapid reset): nothing of it starts.
     if poll_now(&mut poll_fn(|cx| link.poll_reset(cx))).is_some() {
         shared.worker.give_buffer(a.head);

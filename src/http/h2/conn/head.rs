@@ -58,15 +58,6 @@ impl Head {
             .map(|(n, v)| (self.at(n.clone()), self.at(v.clone())))
     }
 
-    /// Fields in the block.
-    pub fn len(&self) -> usize {
-        self.fields.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.fields.is_empty() && self.method.is_none()
-    }
-
     /// The header list's size (§6.5.2: each name and value, plus 32).
     pub fn list_size(&self) -> usize {
         self.size

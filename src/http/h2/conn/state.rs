@@ -176,11 +176,6 @@ impl Conn {
         self.limits.max_frame_size
     }
 
-    /// The highest stream the client opened.
-    pub fn last_id(&self) -> u32 {
-        self.last_id
-    }
-
     /// A connection error: GOAWAY with `reason`, every stream reset; the reason back.
     pub(super) fn fail(&mut self, reason: Reason) -> Reason {
         if self.failed.is_none() {
