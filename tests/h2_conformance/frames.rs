@@ -217,3 +217,20 @@ fn window_update_and_flow_control() {
     nothing_refused_served(&mut c, &backend);
     c.done();
 }
+
+#[test]
+fn a_stream_window_below_the_default_holds_once_acknowledged() {
+    if !have_python_h2("h2_conformance_window_before_ack") {
+        return;
+    }
+    let backend = Backend::start();
+    let r = start(&backend, "h2_initial_window_size = 16384");
+    let mut c = Cases::new(&r);
+    // §6.9.2: until the client acknowledges the SETTINGS that lowered the stream
+    // window to 16,384, it may fill the default 65,535; ringlb advertises 16,384 and
+    // must take a whole default window sent before the acknowledgement.
+    c.check("window-before-ack", &["response 200"]);
+    c.done();
+    let head = head_for(&backend, "/echo-len").unwrap_or_default();
+    assert!(head.contains("content-length: 65535"), "{head}");
+}

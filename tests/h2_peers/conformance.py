@@ -97,6 +97,7 @@ CASES = {
     "window-conn": c_window_conn,
     "window-settings-change": c_window_settings_change,
     "window-negative": c_window_negative,
+    "window-before-ack": c_window_before_ack,
     "continuation-after-end-headers": c_continuation_after_end_headers,
     "continuation-split": c_continuation_split,
     "continuation-then-data": c_continuation_then_data,

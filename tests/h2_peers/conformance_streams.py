@@ -497,6 +497,20 @@ def c_window_settings_change(port, arg):
     return flow_verdict(p, v)
 
 
+def c_window_before_ack(port, arg):
+    """§6.9.2: the server advertised a stream window below 65,535 (ARG), but until
+    the client acknowledges that SETTINGS it may send the default. The body (65,535
+    octets) goes out before the client reads anything; then the response."""
+    p = Peer(port, handshake=False)
+    size = 65535
+    p.send(post(p, 1, "/echo-len", size))
+    for at in range(0, size, 16384):
+        n = min(16384, size - at)
+        end = END_STREAM if at + n == size else 0
+        p.send(frame(DATA, end, 1, b"x" * n))
+    return until(p, 1)
+
+
 def c_window_negative(port, arg):
     """§6.9.2: INITIAL_WINDOW_SIZE lowered under what was sent makes the window
     negative; WINDOW_UPDATEs must bring it above 0 before more DATA."""

@@ -3,7 +3,7 @@
 
 use super::frame::{self, Frame, MAX_WINDOW};
 use super::head::Head;
-use super::state::{Conn, Partial, EMPTY_FRAMES, PREFACE};
+use super::state::{Conn, Partial, DEFAULT_WINDOW, EMPTY_FRAMES, PREFACE};
 use super::stream::Stream;
 use super::{H2Error, Reason};
 
@@ -216,7 +216,7 @@ impl Conn {
             self.wake_writer();
             return Ok(false);
         }
-        let window = self.limits.initial_window_size;
+        let window = self.stream_window();
         self.streams
             .insert(Stream::new(id, end_stream, window, self.peer_window));
         Ok(true)
@@ -320,9 +320,9 @@ impl Conn {
 
     fn settings(&mut self, ack: bool, params: &[u8]) -> Result<(), Reason> {
         if ack {
-            // This side's SETTINGS are in force: the dynamic table may not grow past
-            // the size it advertised (RFC 7541 §4.2).
-            self.decoder.allow(self.limits.header_table_size as usize);
+            if !self.acked {
+                self.settings_acked();
+            }
             return Ok(());
         }
         self.settings_seen = true;
@@ -343,6 +343,31 @@ impl Conn {
         frame::write_settings_ack(&mut self.out);
         self.wake_writer();
         Ok(())
+    }
+
+    /// A new stream's receive window: until the client acknowledges this side's
+    /// SETTINGS it may use the default 65,535 (§6.9.2); a larger configured window
+    /// counts at once (the client may only send less).
+    fn stream_window(&self) -> u32 {
+        match self.acked {
+            true => self.limits.initial_window_size,
+            false => self.limits.initial_window_size.max(DEFAULT_WINDOW),
+        }
+    }
+
+    /// This side's SETTINGS are in force: the dynamic table may not grow past the size
+    /// it advertised (RFC 7541 §4.2), and a window below the default now holds for the
+    /// streams opened before, by the difference (§6.9.2: it may go negative).
+    fn settings_acked(&mut self) {
+        let before = self.stream_window();
+        self.acked = true;
+        self.decoder.allow(self.limits.header_table_size as usize);
+        let delta = i64::from(self.limits.initial_window_size) - i64::from(before);
+        if delta != 0 {
+            for s in self.streams.iter_mut() {
+                s.recv_window += delta;
+            }
+        }
     }
 
     /// SETTINGS_INITIAL_WINDOW_SIZE changed: every stream's window by the difference

@@ -35,7 +35,7 @@ pub(super) const EMPTY_FRAMES: u32 = 1024;
 /// The client's connection preface (§3.4).
 pub(super) const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// The client's initial window and frame size until its SETTINGS say otherwise.
-const DEFAULT_WINDOW: u32 = 65_535;
+pub(super) const DEFAULT_WINDOW: u32 = 65_535;
 
 /// A header block arriving in CONTINUATION frames.
 pub(super) struct Partial {
@@ -57,6 +57,8 @@ pub struct Conn {
     pub(super) preface: usize,
     /// The client's first SETTINGS came.
     pub(super) settings_seen: bool,
+    /// The client acknowledged this side's SETTINGS: they are in force.
+    pub(super) acked: bool,
     pub(super) peer_window: u32,
     pub(super) peer_frame: u32,
     /// The client's window for the connection.
@@ -140,6 +142,7 @@ impl Conn {
             last_id: 0,
             preface: PREFACE.len(),
             settings_seen: false,
+            acked: false,
             peer_window: DEFAULT_WINDOW,
             peer_frame: frame::MIN_FRAME_SIZE,
             send_window: i64::from(DEFAULT_WINDOW),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 use super::frame::{self, Frame};
+
 use super::*;
 
 fn limits() -> Limits {
@@ -54,8 +55,15 @@ struct Client {
 }
 
 impl Client {
-    /// A connection past the preface and both SETTINGS.
+    /// A connection past the preface and both SETTINGS, this side's acknowledged.
     fn new(limits: Limits) -> Client {
+        let mut c = Client::unacked(limits);
+        c.frame(frame::SETTINGS, frame::ACK, 0, &[]).expect("ack");
+        c
+    }
+
+    /// The same before the client acknowledges this side's SETTINGS.
+    fn unacked(limits: Limits) -> Client {
         let mut c = Client {
             conn: Conn::new(limits),
             enc: loona_hpack::Encoder::new(),
@@ -443,7 +451,7 @@ fn a_stream_error_on_a_stream_never_opened_is_the_connections() {
 fn the_dynamic_table_follows_the_advertised_size_once_acknowledged() {
     let mut l = limits();
     l.header_table_size = 1024;
-    let mut c = Client::new(l);
+    let mut c = Client::unacked(l);
     // Before the client has this side's SETTINGS, the default 4 KiB holds.
     c.frame(
         frame::HEADERS,
@@ -462,7 +470,6 @@ fn the_dynamic_table_follows_the_advertised_size_once_acknowledged() {
     );
     assert_eq!(err, Err(Reason::COMPRESSION_ERROR));
     let mut c = Client::new(l);
-    c.frame(frame::SETTINGS, frame::ACK, 0, &[]).unwrap();
     c.frame(
         frame::HEADERS,
         frame::END_HEADERS | frame::END_STREAM,

@@ -268,3 +268,40 @@ fn refusals_count_with_this_sides_resets_but_refused_streams_do_not() {
     }
     assert_eq!(c.conn.failed(), None);
 }
+
+#[test]
+fn a_window_below_the_default_holds_once_acknowledged() {
+    // Before its ACK the client may fill the default 65,535 on a stream (§6.9.2).
+    let mut c = Client::unacked(limits());
+    c.get(1, "/", false).unwrap();
+    c.out();
+    c.frame(frame::DATA, 0, 1, &[0; 16_384]).unwrap();
+    c.frame(frame::DATA, 0, 1, &[0; 16_384]).unwrap();
+    assert_eq!(c.out(), [], "within the default window");
+    // The ACK: the stream's window drops by 65,535 - 100, below zero (32,768 held).
+    c.frame(frame::SETTINGS, frame::ACK, 0, &[]).unwrap();
+    c.frame(frame::DATA, 0, 1, &[0; 1]).unwrap();
+    assert_eq!(c.out(), [Out::Reset(1, Reason::FLOW_CONTROL_ERROR)]);
+    // A stream opened after the ACK has the configured 100.
+    c.get(3, "/", false).unwrap();
+    c.frame(frame::DATA, 0, 3, &[0; 100]).unwrap();
+    c.frame(frame::DATA, 0, 3, &[0; 1]).unwrap();
+    assert_eq!(c.out(), [Out::Reset(3, Reason::FLOW_CONTROL_ERROR)]);
+}
+
+#[test]
+fn a_window_above_the_default_counts_before_the_ack() {
+    let mut l = limits();
+    l.initial_window_size = 200_000;
+    let mut c = Client::unacked(l);
+    c.get(1, "/", false).unwrap();
+    c.out();
+    for _ in 0..5 {
+        c.frame(frame::DATA, 0, 1, &[0; 16_384]).unwrap();
+    }
+    c.frame(frame::SETTINGS, frame::ACK, 0, &[]).unwrap();
+    for _ in 0..5 {
+        c.frame(frame::DATA, 0, 1, &[0; 16_384]).unwrap();
+    }
+    assert_eq!(c.out(), [], "163,840 bytes within 200,000");
+}
