@@ -8,8 +8,9 @@
 
 mod common;
 
-use std::process::Command;
-use std::time::Duration;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::http::Backend;
 use common::{rss_kib, Ringlb};
@@ -193,6 +194,70 @@ fn header_floods_and_bombs_are_cut_short() {
         2,
         "only the plain requests reached the server"
     );
+}
+
+#[test]
+fn a_client_that_asks_and_never_reads_holds_bounded_memory() {
+    if !have_python_h2("h2_no_read_flood") {
+        return;
+    }
+    // Answers without a body (HEADERS alone, or an empty DATA to end: outside flow
+    // control), to a client that writes requests as fast as the socket takes them and
+    // reads nothing. What ringlb holds for it stays bounded, by whichever bound comes
+    // first: 64 KiB of output before a stream may end its body, the concurrency limit
+    // (the streams past it refused, each refusal control output: 128 KiB of it end the
+    // connection), and the read pause (nothing read while 128 KiB wait). Which one
+    // depends on how fast the server answers; the kernel's socket buffers (a few MiB)
+    // hold the rest, so the count of what reached the server is printed, not judged.
+    for target in ["HEAD /", "GET /len/0"] {
+        let backend = Backend::start();
+        let r = start(&backend, "");
+        no_read_flood(&r, &backend, target);
+    }
+}
+
+fn no_read_flood(r: &Ringlb, backend: &Backend, target: &str) {
+    let before = rss_kib(r.child.id());
+    let port = r.addr().port().to_string();
+    let mut flood = Command::new("python3")
+        .args([SCRIPT, "no-read-flood", &port, target])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(flood.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let sent: usize = match line.trim().strip_prefix("blocked after ") {
+        Some(n) => n.parse().unwrap(),
+        None => panic!("{target}: the client was never held back: {line:?}"),
+    };
+    // What reached the server stops growing (a bounded wait): ringlb stopped reading.
+    let served = settled(|| backend.requests(), Duration::from_secs(30));
+    let grown = rss_kib(r.child.id()).saturating_sub(before);
+    drop(flood.stdin.take());
+    let _ = flood.wait();
+    eprintln!("{target}: {served} of {sent} requests served, RSS +{grown} KiB");
+    assert!(grown < 16 * 1024, "{target}: RSS grew by {grown} KiB");
+    assert_eq!(attack(r, "get", "/after"), "response 200");
+}
+
+/// `count()` once it has not changed for a second, polled every 100 ms, for at most
+/// `limit`.
+fn settled(count: impl Fn() -> usize, limit: Duration) -> usize {
+    let start = Instant::now();
+    let (mut last, mut since) = (count(), Instant::now());
+    while start.elapsed() < limit {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = count();
+        if now != last {
+            (last, since) = (now, Instant::now());
+        } else if since.elapsed() >= Duration::from_secs(1) {
+            return now;
+        }
+    }
+    panic!("still growing after {limit:?}: {last}");
 }
 
 #[test]

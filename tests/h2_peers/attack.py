@@ -8,6 +8,7 @@ closed with ENHANCE_YOUR_CALM), `closed` (the socket was closed), `response 200`
 Every loop is bounded in count and time.
 """
 
+import select
 import socket
 import sys
 import time
@@ -316,6 +317,49 @@ def flood(port, kind, n=1000000):
     return "sent %d" % sent
 
 
+def no_read_flood(port, target, n=4000000):
+    """Requests (`target`: `METHOD PATH`, e.g. `HEAD /` or `GET /204`, answers without
+    a body: no flow-control window holds them back) written as fast as the socket
+    takes them, never reading a byte. Prints `blocked after N` (N requests written)
+    once a write has not gone through for 1 s, or `sent N`; then holds the
+    connection open, still unread, until standard input closes (or LIMIT)."""
+    method, path = target.encode().split(b" ", 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(LIMIT)
+    s.connect(("127.0.0.1", port))
+    # The preface and an empty SETTINGS; the header block below adds nothing to the
+    # dynamic table (literals without indexing), so every copy of it decodes alike.
+    s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00" + b"\x00" * 4)
+    block = (
+        b"\x02" + bytes([len(method)]) + method  # :method, a literal
+        + b"\x86"  # :scheme http
+        + b"\x04" + bytes([len(path)]) + path  # :path, a literal
+        + b"\x01\x09127.0.0.1"  # :authority, a literal
+    )
+    head = len(block).to_bytes(3, "big") + b"\x01\x05"  # HEADERS, END_STREAM|END_HEADERS
+    sid, sent, verdict = 1, 0, None
+    s.settimeout(1.0)
+    deadline = time.time() + LIMIT
+    while sent < n and time.time() < deadline:
+        batch = b"".join(head + (sid + 2 * i).to_bytes(4, "big") + block for i in range(500))
+        try:
+            s.sendall(batch)
+        except socket.timeout:
+            verdict = "blocked after %d" % sent
+            break
+        except OSError:
+            verdict = "closed after %d" % sent
+            break
+        sid += 1000
+        sent += 500
+    print(verdict or "sent %d" % sent)
+    sys.stdout.flush()
+    select.select([sys.stdin], [], [], LIMIT)
+    s.close()
+    return None
+
+
 def stream_ids(port, case):
     s, c = connect(port)
     if case == "even":
@@ -441,6 +485,9 @@ def main():
         print(oversize(port))
     elif case in ("settings", "ping", "window-update"):
         print(flood(port, case))
+    elif case == "no-read-flood":
+        no_read_flood(port, sys.argv[3])
+        return
     elif case.startswith("ids:"):
         print(stream_ids(port, case.split(":", 1)[1]))
     elif case == "zero-window":
