@@ -201,14 +201,14 @@ fn a_client_that_asks_and_never_reads_holds_bounded_memory() {
     if !have_python_h2("h2_no_read_flood") {
         return;
     }
-    // Answers without a body (HEADERS alone, or an empty DATA to end: outside flow
+    // Answers without a body (a HEADERS frame with END_STREAM each: outside flow
     // control), to a client that writes requests as fast as the socket takes them and
     // reads nothing. What ringlb holds for it stays bounded, by whichever bound comes
-    // first: 64 KiB of output before a stream may end its body, the concurrency limit
-    // (the streams past it refused, each refusal control output: 128 KiB of it end the
-    // connection), and the read pause (nothing read while 128 KiB wait). Which one
-    // depends on how fast the server answers; the kernel's socket buffers (a few MiB)
-    // hold the rest, so the count of what reached the server is printed, not judged.
+    // first: the concurrency limit (streams past it refused, each refusal control
+    // output: 128 KiB of it end the connection) or the read pause (nothing read while
+    // 128 KiB wait). Which one depends on how fast the server answers, and the kernel's
+    // socket buffers (a few MiB) hold the rest, so the count of what reached the server
+    // is printed, not judged.
     for target in ["HEAD /", "GET /len/0"] {
         let backend = Backend::start();
         let r = start(&backend, "");
