@@ -443,12 +443,16 @@ def stall_body(port):
 
 def until_end(port, path):
     """One request; then read raw frames to the end of the connection (the library
-    refuses frames after a GOAWAY, which a graceful stop sends first): the GOAWAY's
-    code and whether stream 1 ended (a DATA or HEADERS frame with END_STREAM)."""
+    refuses frames after a GOAWAY, which a graceful stop sends first), answering
+    PINGs. On the first GOAWAY, one more request (stream 3, as a client that had it
+    in flight) before the PING that came with it is answered. The verdict: every
+    GOAWAY as `last/code`, and which of streams 1 and 3 ended (a DATA or HEADERS
+    frame with END_STREAM)."""
     s, c = connect(port)
     c.send_headers(1, base(path), end_stream=True)
     s.sendall(c.data_to_send())
-    buf = b""
+    buf, at = b"", 0
+    goaways, ended = [], set()
     deadline = time.time() + LIMIT
     while time.time() < deadline:
         try:
@@ -458,15 +462,27 @@ def until_end(port, path):
         if not d:
             break
         buf += d
-    ended, i = False, 0
-    while i + 9 <= len(buf):
-        length, kind, flags = int.from_bytes(buf[i : i + 3], "big"), buf[i + 3], buf[i + 4]
-        sid = int.from_bytes(buf[i + 5 : i + 9], "big") & 0x7FFFFFFF
-        if sid == 1 and kind in (0, 1) and flags & 1:
-            ended = True
-        i += 9 + length
-    code = goaway_in(buf)
-    return "goaway %s, stream %s" % (code, "ended" if ended else "cut")
+        while at + 9 <= len(buf):
+            length, kind, flags = int.from_bytes(buf[at : at + 3], "big"), buf[at + 3], buf[at + 4]
+            if at + 9 + length > len(buf):
+                break
+            sid = int.from_bytes(buf[at + 5 : at + 9], "big") & 0x7FFFFFFF
+            payload = buf[at + 9 : at + 9 + length]
+            at += 9 + length
+            if kind in (0, 1) and flags & 1:
+                ended.add(sid)
+            elif kind == 7:
+                last = int.from_bytes(payload[:4], "big") & 0x7FFFFFFF
+                goaways.append("%d/%d" % (last, int.from_bytes(payload[4:8], "big")))
+                if len(goaways) == 1:
+                    c.send_headers(3, base(path + "-late"), end_stream=True)
+                    s.sendall(c.data_to_send())
+            elif kind == 6 and not flags & 1:
+                s.sendall(b"\x00\x00\x08\x06\x01\x00\x00\x00\x00" + payload)
+    streams = ", ".join(
+        "%d %s" % (i, "ended" if i in ended else "cut") for i in (1, 3)
+    )
+    return "goaway %s; %s" % (" then ".join(goaways) or "none", streams)
 
 
 def main():

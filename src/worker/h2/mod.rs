@@ -182,7 +182,9 @@ pub async fn serve_h2(
                 continue;
             }
             _ = &mut stopping, if !going_away => {
-                let next = go_away(&shared, &mut going_away, Instant::now());
+                // Gracefully (§6.8): the final GOAWAY a round trip later.
+                shared.conn.borrow_mut().go_away_soon();
+                let next = went_away(&shared, &mut going_away, Instant::now());
                 idle.as_mut().reset(monoio::time::Instant::from_std(next));
                 continue;
             }
@@ -234,15 +236,19 @@ fn idle_look(shared: &Shared, keep_alive: Duration, going_away: &mut bool) -> Op
         return Some(next);
     }
     if *going_away {
+        // (After a graceful shutdown's first GOAWAY whose PING the client did not
+        // answer, the final one; otherwise nothing more.)
+        shared.conn.borrow_mut().go_away(Reason::NO_ERROR);
         return None;
     }
-    Some(go_away(shared, going_away, now))
+    // Idle: one GOAWAY, with the last stream (a client that opens one now retries it).
+    shared.conn.borrow_mut().go_away(Reason::NO_ERROR);
+    Some(went_away(shared, going_away, now))
 }
 
-/// Send GOAWAY (streams in flight finish); the connection closes once idle for
+/// A GOAWAY sent (streams in flight finish): the connection closes once idle for
 /// CLOSE_GRACE from `now`, which is returned.
-fn go_away(shared: &Shared, going_away: &mut bool, now: Instant) -> Instant {
-    shared.conn.borrow_mut().go_away(Reason::NO_ERROR);
+fn went_away(shared: &Shared, going_away: &mut bool, now: Instant) -> Instant {
     *going_away = true;
     shared.last_end.set(now);
     now + CLOSE_GRACE

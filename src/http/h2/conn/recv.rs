@@ -3,7 +3,7 @@
 
 use super::frame::{self, Frame, MAX_WINDOW};
 use super::head::Head;
-use super::state::{Conn, Partial, DEFAULT_WINDOW, EMPTY_FRAMES, PREFACE};
+use super::state::{Conn, Partial, DEFAULT_WINDOW, DRAIN_PING, EMPTY_FRAMES, PREFACE};
 use super::stream::Stream;
 use super::{H2Error, Reason};
 
@@ -79,6 +79,8 @@ impl Conn {
                     self.control()?;
                     frame::write_ping(&mut self.out, true, payload);
                     self.wake_writer();
+                } else if self.draining && payload == DRAIN_PING {
+                    self.go_away(Reason::NO_ERROR);
                 }
                 Ok(Step::Done(used))
             }

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 
 use super::frame;
-use super::state::{Conn, OUT_DATA};
+use super::state::{Conn, DRAIN_PING, MAX_STREAM_ID, OUT_DATA};
 use super::stream::Trailers;
 use super::Reason;
 
@@ -180,6 +180,21 @@ impl Conn {
         if s.held > 0 {
             self.release_conn(s.held);
         }
+    }
+
+    /// A graceful shutdown's first step (RFC 9113 §6.8): GOAWAY with the highest
+    /// stream identifier (the client opens no more streams; those it has sent are
+    /// still served) and a PING. Its acknowledgement, a round trip later, says every
+    /// stream the client opened before it saw the GOAWAY has come: then the final
+    /// GOAWAY (`go_away`), with the last of them. Once only; nothing after `go_away`.
+    pub fn go_away_soon(&mut self) {
+        if self.draining || self.going_away.is_some() || self.failed.is_some() {
+            return;
+        }
+        self.draining = true;
+        frame::write_goaway(&mut self.out, MAX_STREAM_ID, Reason::NO_ERROR);
+        frame::write_ping(&mut self.out, false, DRAIN_PING);
+        self.wake_writer();
     }
 
     /// GOAWAY: streams opened so far are served, later ones ignored (a second call

@@ -34,6 +34,10 @@ pub(super) const LOCAL_RESETS: u32 = 256;
 pub(super) const EMPTY_FRAMES: u32 = 1024;
 /// The client's connection preface (§3.4).
 pub(super) const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// The PING sent with the first GOAWAY of a graceful shutdown.
+pub(super) const DRAIN_PING: [u8; 8] = *b"ringlbGA";
+/// The highest stream identifier (the first GOAWAY of a graceful shutdown).
+pub(super) const MAX_STREAM_ID: u32 = (1 << 31) - 1;
 /// The client's initial window and frame size until its SETTINGS say otherwise.
 pub(super) const DEFAULT_WINDOW: u32 = 65_535;
 
@@ -71,6 +75,9 @@ pub struct Conn {
     pub(super) writer: Option<Waker>,
     /// GOAWAY sent: the last stream this side serves.
     pub(super) going_away: Option<u32>,
+    /// The first GOAWAY of a graceful shutdown sent (no stream refused yet), with
+    /// its PING: the final GOAWAY follows the PING's acknowledgement.
+    pub(super) draining: bool,
     /// The client sent GOAWAY.
     pub(super) peer_gone: bool,
     /// A connection error: GOAWAY written, nothing more read.
@@ -151,6 +158,7 @@ impl Conn {
             out,
             writer: None,
             going_away: None,
+            draining: false,
             peer_gone: false,
             failed: None,
             local_resets: 0,

@@ -305,3 +305,35 @@ fn a_window_above_the_default_counts_before_the_ack() {
     }
     assert_eq!(c.out(), [], "163,840 bytes within 200,000");
 }
+
+#[test]
+fn a_graceful_shutdown_takes_the_streams_in_flight_then_says_the_last() {
+    let mut c = Client::new(limits());
+    c.get(1, "/", true).unwrap();
+    c.out();
+    c.conn.go_away_soon();
+    assert_eq!(
+        c.out(),
+        [
+            Out::GoAway((1 << 31) - 1, Reason::NO_ERROR),
+            Out::Ping(*b"ringlbGA")
+        ]
+    );
+    c.conn.go_away_soon();
+    assert_eq!(c.out(), [], "once only");
+    // A stream the client opened before it saw the GOAWAY is served; a PING ack
+    // with another payload changes nothing.
+    c.get(3, "/in-flight", true).unwrap();
+    c.frame(frame::PING, frame::ACK, 0, b"whatever").unwrap();
+    assert_eq!(c.out(), []);
+    // The acknowledgement: every stream sent before it has come; the final GOAWAY.
+    c.frame(frame::PING, frame::ACK, 0, b"ringlbGA").unwrap();
+    assert_eq!(c.out(), [Out::GoAway(3, Reason::NO_ERROR)]);
+    c.get(5, "/late", true).unwrap();
+    let paths: Vec<&str> = c.requests.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(paths, ["/", "/in-flight"]);
+    // Nothing more: the final GOAWAY is sent once.
+    c.conn.go_away(Reason::NO_ERROR);
+    c.frame(frame::PING, frame::ACK, 0, b"ringlbGA").unwrap();
+    assert_eq!(c.out(), []);
+}
