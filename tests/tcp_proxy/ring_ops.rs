@@ -86,7 +86,14 @@ fn a_tcp_connection_closes_its_sockets_without_a_cancel() {
     while trace.count("CLOSE") < 2 * N && std::time::Instant::now() < deadline {
         thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(trace.count("ACCEPT"), N, "one accept per connection");
+    // "ringlb ready" comes once the workers run, not once each listener's first accept
+    // has reached the kernel: that one may fall on either side of the trace's start.
+    // After it, each connection's accept submits exactly the next one.
+    let accepts = trace.count("ACCEPT");
+    assert!(
+        (N..=N + 1).contains(&accepts),
+        "one accept per connection (and the first, if traced): {accepts} for {N}"
+    );
     assert_eq!(
         trace.count("CLOSE"),
         2 * N,
