@@ -11,13 +11,13 @@
 use std::io::Write;
 
 use super::cond::Layer;
+use super::convert::{Conv, MapLoader};
 use super::facts::{cookie_pairs, query_pairs, Facts};
 use super::path::split_target;
 use super::RuleError;
 
 /// The fetches and converters a value may use (for error messages and docs).
 pub const FETCHES: &str = "src, dst_port, ssl_fc, ssl_fc_sni, ssl_fc_protocol, ssl_fc_alpn, method, path, query, url, capture.req.uri, capture.req.method, base, req.ver, req.hdr(name[,occ]), req.fhdr(name[,occ]), req.cook(name), urlp(name), status";
-pub const CONVERTERS: &str = "lower, upper";
 pub const ALIASES: &str = "%ci, %fp, %HM, %HP, %HQ, %HU, %HV, %ST";
 
 /// A value: literal pieces and samples, in order.
@@ -66,16 +66,18 @@ enum Fetch {
     Status,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Conv {
-    Lower,
-    Upper,
-}
-
 impl Format {
     /// Parse a log-format string. Unknown fetches, converters, aliases and options
-    /// (`%{+Q}`) are refused, naming what is supported.
+    /// (`%{+Q}`) are refused, naming what is supported. Map converters are refused:
+    /// they need [`Format::parse_with`] and a loader.
     pub fn parse(text: &str) -> Result<Self, RuleError> {
+        Self::parse_with(text, &mut |_, file| {
+            Err(format!("map file {file:?}: maps are not read here"))
+        })
+    }
+
+    /// Parse a log-format string whose map converters' files `maps` reads.
+    pub fn parse_with(text: &str, maps: &mut MapLoader<'_>) -> Result<Self, RuleError> {
         let bad = |m: String| RuleError::Invalid(format!("value {text:?}: {m}"));
         let b = text.as_bytes();
         let mut pieces = Vec::new();
@@ -94,7 +96,7 @@ impl Format {
                 continue;
             } else if let Some(expr) = rest.strip_prefix('[') {
                 let end = closing(expr).ok_or_else(|| bad("`%[` without its `]`".into()))?;
-                (sample(&expr[..end]).map_err(bad)?, end + 2)
+                (sample(&expr[..end], maps).map_err(bad)?, end + 2)
             } else {
                 let n = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
                 (alias(&rest[..n]).map_err(bad)?, n)
@@ -151,15 +153,15 @@ impl Format {
                 Piece::Lit(l) => out.extend_from_slice(l),
                 Piece::Sample(f, convs) => {
                     let start = out.len();
-                    f.render(facts, path, out);
-                    let s = &mut out[start..];
-                    for c in convs.iter() {
-                        match c {
-                            Conv::Lower => s.make_ascii_lowercase(),
-                            Conv::Upper => s.make_ascii_uppercase(),
-                        }
+                    // A missing sample is not converted (a map's default included).
+                    let found = f.render(facts, path, out);
+                    if !found || !convs.iter().all(|c| c.apply(out, start)) {
+                        out.truncate(start);
                     }
-                    for b in s.iter_mut().filter(|b| matches!(b, b'\r' | b'\n' | 0)) {
+                    for b in out[start..]
+                        .iter_mut()
+                        .filter(|b| matches!(b, b'\r' | b'\n' | 0))
+                    {
                         *b = b' ';
                     }
                 }
@@ -183,17 +185,11 @@ fn closing(expr: &str) -> Option<usize> {
 }
 
 /// `fetch[(args)][,conv[(args)]]...`
-fn sample(expr: &str) -> Result<Piece, String> {
+fn sample(expr: &str, maps: &mut MapLoader<'_>) -> Result<Piece, String> {
     let mut parts = split_top(expr).into_iter();
     let fetch = fetch(parts.next().unwrap_or("").trim())?;
     let convs = parts
-        .map(|c| match c.trim() {
-            "lower" => Ok(Conv::Lower),
-            "upper" => Ok(Conv::Upper),
-            other => Err(format!(
-                "converter {other:?} is not supported (supported: {CONVERTERS})"
-            )),
-        })
+        .map(|c| Conv::parse(c.trim(), maps))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Piece::Sample(fetch, convs.into()))
 }
@@ -313,43 +309,60 @@ impl Fetch {
         }
     }
 
-    fn render(&self, f: &Facts<'_>, rewritten: Option<&[u8]>, out: &mut Vec<u8>) {
+    /// Append the sample to `out`; false when it is missing (no such header, cookie
+    /// or parameter, no query, no TLS, no request), which renders as nothing.
+    fn render(&self, f: &Facts<'_>, rewritten: Option<&[u8]>, out: &mut Vec<u8>) -> bool {
+        let some = |v: Option<&[u8]>, out: &mut Vec<u8>| {
+            out.extend_from_slice(v.unwrap_or(b""));
+            v.is_some()
+        };
         match self {
             Fetch::Src => {
                 let _ = write!(out, "{}", f.client.to_canonical());
+                true
             }
             Fetch::DstPort => {
                 let _ = write!(out, "{}", f.dst_port);
+                true
             }
-            Fetch::SslFc => out.push(if f.tls_version.is_some() { b'1' } else { b'0' }),
-            Fetch::Sni => out.extend_from_slice(f.sni.unwrap_or("").as_bytes()),
-            Fetch::TlsVersion => out.extend_from_slice(f.tls_version.unwrap_or("").as_bytes()),
-            Fetch::Alpn => out.extend_from_slice(f.alpn.unwrap_or(b"")),
+            Fetch::SslFc => {
+                out.push(if f.tls_version.is_some() { b'1' } else { b'0' });
+                true
+            }
+            Fetch::Sni => some(f.sni.map(str::as_bytes), out),
+            Fetch::TlsVersion => some(f.tls_version.map(str::as_bytes), out),
+            Fetch::Alpn => some(f.alpn, out),
             Fetch::Status => {
                 if let Some(s) = f.status {
                     let _ = write!(out, "{s}");
                 }
+                f.status.is_some()
             }
-            _ => {
-                if let Some(h) = f.http.as_ref() {
-                    self.render_http(h, rewritten, out);
-                }
-            }
+            _ => match f.http.as_ref() {
+                Some(h) => self.render_http(h, rewritten, out),
+                None => false,
+            },
         }
     }
 
-    fn render_http(&self, h: &super::HttpFacts<'_>, rewritten: Option<&[u8]>, out: &mut Vec<u8>) {
+    fn render_http(
+        &self,
+        h: &super::HttpFacts<'_>,
+        rewritten: Option<&[u8]>,
+        out: &mut Vec<u8>,
+    ) -> bool {
         let (raw_path, query) = split_target(h.target);
         let path = rewritten.unwrap_or(raw_path);
-        match self {
-            Fetch::Method => out.extend_from_slice(h.method.as_bytes()),
-            Fetch::Path => out.extend_from_slice(path),
-            Fetch::Query => out.extend_from_slice(query.unwrap_or(b"")),
+        let found = match self {
+            Fetch::Method => Some(h.method.as_bytes()),
+            Fetch::Path => Some(path),
+            Fetch::Query => query,
             Fetch::QueryMark => {
                 if let Some(q) = query {
                     out.push(b'?');
                     out.extend_from_slice(q);
                 }
+                Some(&b""[..])
             }
             Fetch::Url => {
                 out.extend_from_slice(path);
@@ -357,21 +370,22 @@ impl Fetch {
                     out.push(b'?');
                     out.extend_from_slice(q);
                 }
+                Some(&b""[..])
             }
-            Fetch::RawUri => out.extend_from_slice(h.target),
+            Fetch::RawUri => Some(h.target),
             Fetch::Base => {
                 out.extend_from_slice(h.host.unwrap_or("").as_bytes());
-                out.extend_from_slice(path);
+                Some(path)
             }
             Fetch::Ver { full } => {
                 if *full {
                     out.extend_from_slice(b"HTTP/");
                 }
-                out.extend_from_slice(match h.version {
-                    0 => b"1.0",
+                Some(match h.version {
+                    0 => &b"1.0"[..],
                     1 => b"1.1",
                     _ => b"2.0",
-                });
+                })
             }
             Fetch::Hdr { name, occ, full } => {
                 // `fhdr`: one piece per field (splitn(1) keeps the value whole).
@@ -387,30 +401,24 @@ impl Fetch {
                 } else {
                     values().count().checked_sub(occ.unsigned_abs() as usize)
                 };
-                if let Some(v) = n.and_then(|n| values().nth(n)) {
-                    out.extend_from_slice(v);
-                }
+                n.and_then(|n| values().nth(n))
             }
-            Fetch::Cook(name) => {
-                let last = h
-                    .headers
-                    .values(b"cookie")
-                    .flat_map(cookie_pairs)
-                    .filter(|(k, _)| *k == &name[..])
-                    .last();
-                if let Some((_, v)) = last {
-                    out.extend_from_slice(v);
-                }
-            }
-            Fetch::Urlp(name) => {
-                if let Some((_, v)) =
-                    query.and_then(|q| query_pairs(q).find(|(k, _)| *k == &name[..]))
-                {
-                    out.extend_from_slice(v);
-                }
-            }
-            _ => {}
+            Fetch::Cook(name) => h
+                .headers
+                .values(b"cookie")
+                .flat_map(cookie_pairs)
+                .filter(|(k, _)| *k == &name[..])
+                .last()
+                .map(|(_, v)| v),
+            Fetch::Urlp(name) => query
+                .and_then(|q| query_pairs(q).find(|(k, _)| *k == &name[..]))
+                .map(|(_, v)| v),
+            _ => None,
+        };
+        if let Some(v) = found {
+            out.extend_from_slice(v);
         }
+        found.is_some()
     }
 }
 

@@ -123,3 +123,59 @@ fn rendered_values_cannot_split_a_head() {
         assert_eq!(render("%[req.fhdr(x)]", f), "a  Injected: 1");
     });
 }
+
+/// A loader over texts in memory (the configuration layer's reads files relative to
+/// the configuration, each once).
+fn with_maps(text: &str, files: &[(&str, &str)]) -> Result<Format, RuleError> {
+    Format::parse_with(text, &mut |how, file| {
+        let (_, body) = files
+            .iter()
+            .find(|(n, _)| *n == file)
+            .ok_or_else(|| format!("no file {file:?}"))?;
+        crate::rules::Map::parse(file, how, body)
+            .map(std::sync::Arc::new)
+            .map_err(|e| e.to_string())
+    })
+}
+
+#[test]
+fn maps_convert_a_sample_and_a_miss_takes_the_default_or_nothing() {
+    let hosts = "127.0.0.1:18931 local\nexample.com web\n";
+    let paths = "/a api\n/ root\n";
+    let files = [("hosts.map", hosts), ("paths.map", paths)];
+    let f = |t: &str| with_maps(t, &files).expect("valid");
+    with("/a/b?q=1", HEADERS, false, |facts| {
+        let r = |fmt: &Format| {
+            let mut out = Vec::new();
+            fmt.render(facts, None, &mut out);
+            String::from_utf8(out).expect("utf8")
+        };
+        assert_eq!(r(&f("%[req.hdr(host),lower,map(hosts.map)]")), "local");
+        assert_eq!(r(&f("%[path,map_beg(paths.map,none)]!")), "api!");
+        assert_eq!(r(&f("%[req.hdr(z),map(hosts.map,dflt)]")), "dflt");
+        assert_eq!(
+            r(&f("[%[req.hdr(z),map(hosts.map)]]")),
+            "[]",
+            "a miss fails the sample"
+        );
+        assert_eq!(
+            r(&f("%[req.hdr(nope),map_str(hosts.map,dflt)]")),
+            "",
+            "a missing sample is not converted"
+        );
+        assert_eq!(
+            r(&f("%[path,map_beg(paths.map),upper]")),
+            "API",
+            "converters chain"
+        );
+    });
+    let err = |t: &str| with_maps(t, &files).unwrap_err().to_string();
+    assert!(err("%[path,map(other.map)]").contains("no file \"other.map\""));
+    assert!(err("%[path,map()]").contains("takes a map file"));
+    assert!(err("%[path,map_zz(hosts.map)]").contains("map_dom"));
+    assert!(err("%[path,lower(1)]").contains("takes no argument"));
+    assert!(Format::parse("%[path,map(hosts.map)]")
+        .unwrap_err()
+        .to_string()
+        .contains("maps are not read here"));
+}
