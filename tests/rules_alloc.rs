@@ -191,3 +191,94 @@ fn frontend_then_backend_rules_allocate_nothing_once_warm() {
     // server 1.
     assert_eq!(total, 1_001 * 5);
 }
+
+/// `use_backend` with a name computed per request, through map converters of every
+/// index kind (hash table, file-order list, substring finders, regexes, networks):
+/// no allocation once warm.
+#[test]
+fn routing_by_map_allocates_nothing_once_warm() {
+    use ringlb::rules::{BackendNames, Map, MapMatch, NamedBackend};
+    use std::sync::Arc;
+    let files = [
+        ("hosts.map", "example.com be_a\nwww.example.com be_b\n"),
+        ("doms.map", "example.org be_a\nexample.com be_b\n"),
+        ("subs.map", "/nothing x\n/b be_b\n"),
+        ("regs.map", "^/z x\n^/a/ be_a\n"),
+        ("nets.map", "10.0.0.0/8 x\n192.0.2.0/24 be_b\n"),
+    ];
+    let format = |text: &str| {
+        Format::parse_with(text, &mut |how: MapMatch, file: &str| {
+            let (_, body) = files.iter().find(|(n, _)| *n == file).expect("a test map");
+            Map::parse(file, how, body)
+                .map(Arc::new)
+                .map_err(|e| e.to_string())
+        })
+        .expect("valid")
+    };
+    let names: BackendNames = [(b"be_a"[..].into(), 1), (b"be_b"[..].into(), 2)]
+        .into_iter()
+        .collect();
+    let names = Arc::new(names);
+    let mut b = RuleSetBuilder::new(&[], true);
+    for (text, acl) in [
+        ("%[req.hdr(host),lower,map(hosts.map)]", "h"),
+        ("%[req.hdr(host),lower,map_dom(doms.map,nope)]", "d"),
+        ("%[path,map_sub(subs.map)]", "s"),
+        ("%[path,map_reg(regs.map)]", "r"),
+        ("%[src,map_ip(nets.map)]", "n"),
+    ] {
+        let hosts = Patterns::new(Method::Exact, [acl], false).expect("valid");
+        let test = Test::Header {
+            name: b"x-by"[..].into(),
+            values: Some(hosts),
+        };
+        b.acl(Acl::new(acl, test).expect("valid")).expect("new");
+        let named = NamedBackend::new(format(text), Arc::clone(&names));
+        b.request(
+            ReqAction::UseBackendNamed(Box::new(named)),
+            Some(When::If(acl)),
+        )
+        .expect("ok");
+    }
+    let set = b.build();
+    let by: Vec<[(&[u8], &[u8]); 2]> = ["h", "d", "s", "r", "n"]
+        .iter()
+        .map(|a| {
+            [
+                (&b"Host"[..], &b"WWW.Example.com"[..]),
+                (&b"X-By"[..], a.as_bytes()),
+            ]
+        })
+        .collect();
+    let mut sc = Scratch::default();
+    let mut picked = Vec::new();
+    let mut round = |sc: &mut Scratch, picked: &mut Vec<Option<u32>>| {
+        for h in &by {
+            let facts = Facts {
+                http: Some(HttpFacts {
+                    method: "GET",
+                    target: b"/a/b",
+                    host: Some("WWW.Example.com"),
+                    version: 1,
+                    headers: Headers::Pairs(h),
+                }),
+                ..Facts::connection("192.0.2.7".parse().unwrap(), 80)
+            };
+            let out = set.on_request(&facts, &mut [], &ConnState::default(), sc, 0);
+            picked.push(out.backend.map(|(_, b)| b));
+        }
+    };
+    round(&mut sc, &mut picked);
+    assert_eq!(picked, [Some(2), Some(2), Some(2), Some(1), Some(2)]);
+    picked.reserve(5_000);
+    let before = allocations();
+    for _ in 0..1_000 {
+        round(&mut sc, &mut picked);
+    }
+    assert_eq!(
+        allocations() - before,
+        0,
+        "allocations in 1,000 warm rounds"
+    );
+    assert_eq!(picked.len(), 5_005);
+}

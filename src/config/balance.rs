@@ -236,9 +236,13 @@ pub(super) fn frontend_uses(f: &Frontend, i: usize) -> bool {
         || f.routes.iter().any(|r| r.backend == i)
         || f.sni_routes.iter().any(|r| r.backend == i)
         || f.rules.as_ref().is_some_and(|r| {
-            r.request_rules().iter().any(
-                |r| matches!(r.action, crate::rules::ReqAction::UseBackend(b) if b as usize == i),
-            )
+            r.request_rules().iter().any(|r| match &r.action {
+                crate::rules::ReqAction::UseBackend(b) => *b as usize == i,
+                crate::rules::ReqAction::UseBackendNamed(n) => {
+                    n.may_pick().any(|b| b as usize == i)
+                }
+                _ => false,
+            })
         })
 }
 

@@ -153,6 +153,9 @@ pub struct RawHttpRule {
     pub regex: Option<S<String>>,
     pub replacement: Option<S<String>>,
     pub backend: Option<S<String>>,
+    /// `use_backend`: the backend's name as a HAProxy log-format string, computed per
+    /// request (`%[req.hdr(host),lower,map(hosts.map)]`), instead of `backend`.
+    pub backend_format: Option<S<String>>,
     pub delay: Option<S<String>>,
     pub table: Option<S<String>>,
     /// `auth`: the realm the client is asked to log in to.

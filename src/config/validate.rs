@@ -135,6 +135,8 @@ pub(super) struct Validator {
     pub base: std::path::PathBuf,
     /// The `[[userlist]]`s, for `http_auth` ACLs (set before frontends are validated).
     pub userlists: Vec<std::sync::Arc<crate::rules::Userlist>>,
+    /// Map files read for `map_*` converters, each once per match kind.
+    pub maps: super::validate_values::Maps,
 }
 
 impl Validator {

@@ -230,6 +230,7 @@ impl Validator {
                     }
                 }
             }
+            "use_backend" if r.backend_format.is_some() => self.named_backend(r, cx, what)?,
             "use_backend" => {
                 let b = r.backend.as_ref();
                 let name = self.needs(&r.backend, r, "backend", what)?;
@@ -379,7 +380,7 @@ impl Validator {
             "del_header" => &["name"],
             "set_path" => &["value"],
             "replace_path" => &["regex", "replacement"],
-            "use_backend" => &["backend"],
+            "use_backend" => &["backend", "backend_format"],
             "tarpit" => &["delay", "status"],
             "track" => &["table"],
             "auth" => &["realm"],
@@ -406,6 +407,10 @@ impl Validator {
             ("regex", r.regex.as_ref().map(|s| s.span())),
             ("replacement", r.replacement.as_ref().map(|s| s.span())),
             ("backend", r.backend.as_ref().map(|s| s.span())),
+            (
+                "backend_format",
+                r.backend_format.as_ref().map(|s| s.span()),
+            ),
             ("delay", r.delay.as_ref().map(|s| s.span())),
             ("table", r.table.as_ref().map(|s| s.span())),
             ("realm", r.realm.as_ref().map(|s| s.span())),

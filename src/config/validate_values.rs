@@ -1,13 +1,68 @@
 //! Rule values: header edits with a literal `value` or a log-format `format`, and
 //! redirect targets (literal, or `location_format` / `prefix_format`), parsed with
-//! the rule engine's [`Format`].
+//! the rule engine's [`Format`]; the map files their `map_*` converters name, read
+//! relative to the configuration, once each.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
 
 use super::raw::S;
 use super::raw_rules::RawHttpRule;
 use super::validate::Validator;
-use crate::rules::{Format, HeaderEdit, HeaderOp, Redirect, RedirectTo, RuleError};
+use super::validate_rules::RuleCx;
+use crate::rules::{
+    Format, HeaderEdit, HeaderOp, Map, MapMatch, NamedBackend, Redirect, RedirectTo, ReqAction,
+    RuleError,
+};
+
+/// Map files read so far, by match kind and name as written.
+pub(super) type Maps = HashMap<(MapMatch, String), Arc<Map>>;
 
 impl Validator {
+    /// A log-format value; the files of its map converters are read here.
+    pub(super) fn format(&mut self, text: &str) -> Result<Format, RuleError> {
+        let (base, maps) = (&self.base, &mut self.maps);
+        Format::parse_with(text, &mut |how, file| load_map(base, maps, how, file))
+    }
+
+    /// `use_backend` with `backend_format` (HAProxy's `use_backend %[...]`): the name
+    /// is computed per request; one that names no backend routes nowhere.
+    pub(super) fn named_backend(
+        &mut self,
+        r: &RawHttpRule,
+        cx: &RuleCx<'_>,
+        what: &str,
+    ) -> Option<ReqAction> {
+        let f = r.backend_format.as_ref()?;
+        if let Some(b) = &r.backend {
+            let msg = format!("{what}: use_backend takes backend or backend_format, not both");
+            self.error(b.span(), msg);
+            return None;
+        }
+        let format = self.format(f.get_ref());
+        let format = format
+            .map_err(|e| self.error(f.span(), format!("{what}: backend_format: {e}")))
+            .ok()?;
+        if let Some(name) = format.literal() {
+            let name = String::from_utf8_lossy(name);
+            return match cx.backends.get(&*name) {
+                Some(&i) => Some(ReqAction::UseBackend(i as u32)),
+                None => {
+                    let msg = format!("{what}: backend_format: {name:?} is not a defined backend");
+                    self.error(f.span(), msg);
+                    None
+                }
+            };
+        }
+        let names = cx.backends.iter();
+        let names = names
+            .map(|(n, &i)| (n.as_bytes().into(), i as u32))
+            .collect();
+        let named = NamedBackend::new(format, Arc::new(names));
+        Some(ReqAction::UseBackendNamed(Box::new(named)))
+    }
+
     /// A header edit's value: the literal `value` or a log-format `format` (one of
     /// them, none for `del_header`).
     pub(super) fn header_edit(
@@ -22,8 +77,9 @@ impl Validator {
             (HeaderOp::Del, ..) => HeaderEdit::new(op, name, b""),
             (_, Some(v), None) => HeaderEdit::new(op, name, v.get_ref().as_bytes()),
             (_, None, Some(f)) => {
-                let edit =
-                    Format::parse(f.get_ref()).and_then(|f| HeaderEdit::with_format(op, name, f));
+                let edit = self
+                    .format(f.get_ref())
+                    .and_then(|f| HeaderEdit::with_format(op, name, f));
                 return edit
                     .map_err(|e| self.error(f.span(), format!("{what}: format: {e}")))
                     .ok();
@@ -61,7 +117,7 @@ impl Validator {
         } else if let Some(p) = &r.prefix {
             RedirectTo::Prefix(p.get_ref().as_bytes().into())
         } else if let Some(f) = r.location_format.as_ref().or(r.prefix_format.as_ref()) {
-            let parsed = Format::parse(f.get_ref());
+            let parsed = self.format(f.get_ref());
             let f = parsed
                 .map_err(|e| self.error(f.span(), format!("{what}: {e}")))
                 .ok()?;
@@ -86,4 +142,28 @@ impl Validator {
             append_slash: r.append_slash.unwrap_or(false),
         })
     }
+}
+
+/// Read and index a map file (relative to the configuration), or take it from `maps`.
+/// Errors name the file and, for a bad line, its number: `hosts.map:3: ...`.
+fn load_map(base: &Path, maps: &mut Maps, how: MapMatch, file: &str) -> Result<Arc<Map>, String> {
+    if let Some(m) = maps.get(&(how, file.to_string())) {
+        return Ok(Arc::clone(m));
+    }
+    let path = base.join(file);
+    let text = std::fs::read(&path).map_err(|e| {
+        format!(
+            "map file {:?}: cannot read: {e}",
+            path.display().to_string()
+        )
+    })?;
+    let text =
+        String::from_utf8(text).map_err(|_| format!("map file {file:?} is not UTF-8 text"))?;
+    let map = Map::parse(file, how, &text).map_err(|e| match e {
+        RuleError::AtLine { line, source } => format!("map file {file}:{line}: {source}"),
+        e => format!("map file {file}: {e}"),
+    })?;
+    let map = Arc::new(map);
+    maps.insert((how, file.to_string()), Arc::clone(&map));
+    Ok(map)
 }

@@ -231,6 +231,8 @@ pub enum ReqAction {
     },
     /// Index of a backend, as the caller numbers them.
     UseBackend(u32),
+    /// A backend named by a value computed per request.
+    UseBackendNamed(Box<super::route::NamedBackend>),
     Header(HeaderEdit),
     SetPath(Box<[u8]>),
     ReplacePath(PathRewrite),
@@ -285,18 +287,32 @@ impl ReqAction {
                 ))
             }
             ReqAction::SetPath(p) => field_value(p),
+            ReqAction::UseBackendNamed(n) if n.reads_response() => Err(RuleError::Invalid(
+                "use_backend: a backend is chosen before there is a response".into(),
+            )),
             _ => Ok(()),
         }
     }
 
     /// Meaningful in HTTP mode only (everything but allow, deny, track, use_backend).
     pub fn http_only(&self) -> bool {
-        !matches!(
+        match self {
+            ReqAction::UseBackendNamed(n) => n.reads_http(),
+            _ => !matches!(
+                self,
+                ReqAction::Allow
+                    | ReqAction::Deny(_)
+                    | ReqAction::Track { .. }
+                    | ReqAction::UseBackend(_)
+            ),
+        }
+    }
+
+    /// A `use_backend` rule (fixed or named).
+    pub fn routes(&self) -> bool {
+        matches!(
             self,
-            ReqAction::Allow
-                | ReqAction::Deny(_)
-                | ReqAction::Track { .. }
-                | ReqAction::UseBackend(_)
+            ReqAction::UseBackend(_) | ReqAction::UseBackendNamed(_)
         )
     }
 }

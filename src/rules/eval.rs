@@ -106,10 +106,10 @@ impl RuleSet {
         sc: &'s mut Scratch,
         now_ms: u64,
     ) -> RequestOutcome<'s> {
-        let (mut stop, mut allowed, mut backend) = (None, None, None);
+        let (mut stop, mut allowed, mut backend, mut routed) = (None, None, None, false);
         for (i, r) in self.req.iter().enumerate() {
-            let routing = matches!(r.action, ReqAction::UseBackend(_));
-            if (allowed.is_some() && !routing) || (routing && backend.is_some()) {
+            let routing = r.action.routes();
+            if (allowed.is_some() && !routing) || (routing && routed) {
                 continue;
             }
             if !self.holds(r.cond.as_ref(), facts, tables, sc, now_ms) {
@@ -117,7 +117,11 @@ impl RuleSet {
             }
             let acted = match &r.action {
                 ReqAction::UseBackend(b) => {
-                    backend = Some((i, *b));
+                    (backend, routed) = (Some((i, *b)), true);
+                    true
+                }
+                ReqAction::UseBackendNamed(n) => {
+                    (backend, routed) = (n.resolve(facts, sc).map(|b| (i, b)), true);
                     true
                 }
                 ReqAction::Allow => {
@@ -152,7 +156,7 @@ impl RuleSet {
             if acted {
                 sc.hits.push(i as u32);
             }
-            if stop.is_some() || (allowed.is_some() && backend.is_some()) {
+            if stop.is_some() || (allowed.is_some() && routed) {
                 break;
             }
         }

@@ -240,6 +240,53 @@ fn use_backend_routes_but_does_not_stop_filtering() {
 }
 
 #[test]
+fn a_computed_backend_name_routes_and_an_unknown_one_routes_nowhere() {
+    let map = crate::rules::Map::parse(
+        "hosts.map",
+        crate::rules::MapMatch::Str,
+        "a.example be_a\nb.example nope\n",
+    )
+    .expect("valid map");
+    let map = std::sync::Arc::new(map);
+    let format =
+        crate::rules::Format::parse_with("%[req.hdr(host),lower,map(hosts.map)]", &mut |_, _| {
+            Ok(std::sync::Arc::clone(&map))
+        })
+        .expect("valid");
+    let names: crate::rules::BackendNames = [(b"be_a"[..].into(), 4)].into_iter().collect();
+    let named = crate::rules::NamedBackend::new(format, std::sync::Arc::new(names));
+    let mut b = builder();
+    b.request(ReqAction::UseBackendNamed(Box::new(named)), None)
+        .expect("ok");
+    b.request(ReqAction::UseBackend(9), None).expect("ok");
+    b.request(ReqAction::Deny(Reply::deny()), Some(When::If("admin")))
+        .expect("ok");
+    let set = b.build();
+    let with_host = |host: &'static str, path: &'static str| {
+        let headers: &'static Pairs<'static> =
+            Box::leak(Box::new([(&b"Host"[..], host.as_bytes())]));
+        run(&set, &req(path, Some(host), headers))
+    };
+    let (v, rule, backend, _, _) = with_host("A.example", "/");
+    assert_eq!((v.as_str(), rule, backend), ("continue", None, Some(4)));
+    assert_eq!(
+        with_host("b.example", "/").2,
+        None,
+        "a name that is no backend: no later use_backend either"
+    );
+    assert_eq!(
+        with_host("c.example", "/").2,
+        None,
+        "a miss renders nothing: no backend"
+    );
+    assert_eq!(
+        with_host("a.example", "/admin").0,
+        "deny 403 ",
+        "filtering still applies"
+    );
+}
+
+#[test]
 fn allow_skips_filtering_but_not_routing() {
     let mut b = builder();
     b.request(ReqAction::Allow, Some(When::If("office")))

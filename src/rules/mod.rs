@@ -15,6 +15,8 @@
 //! | `pattern.rs` | [`Patterns`]: string lists matched exact/prefix/suffix/domain/regex |
 //! | `facts.rs` | [`Facts`]: the borrowed view of a connection and request rules look at |
 //! | `format.rs` | [`Format`]: header values with samples (`%[req.hdr(host),lower]`, `%ci`) |
+//! | `map.rs` | [`Map`]: HAProxy's map files, indexed per match kind, for the `map_*` converters |
+//! | `convert.rs` | a sample's converters (`lower`, `upper`, `map_*`), applied in place |
 //! | `format_tests.rs` | tests of every fetch, converter and alias, against HAProxy's output |
 //! | `cond.rs` | [`Acl`] and [`Test`]: every condition kind, and its evaluation |
 //! | `expr.rs` | [`Cond`]: `a b \|\| !c` parsed once into a flat array of terms |
@@ -23,6 +25,7 @@
 //! | `eval.rs` | evaluation by phase: [`RuleSet::on_connect`], `on_request` (and `on_request_after` for a backend's set), `use_server`, `on_response` |
 //! | `outcome.rs` | what evaluation returns: [`Verdict`], [`Edit`], hits |
 //! | `scratch.rs` | [`Scratch`]: the worker's reused buffers and ACL memo (capture buffers kept per rule set) |
+//! | `route.rs` | [`NamedBackend`]: `use_backend` with a name computed per request (`%[...,map(...)]`) |
 //! | `key.rs` | table keys: address, network prefix, header value |
 //! | `rate.rs` | two-bucket sliding-window rates (HAProxy's `freq_ctr`) |
 //! | `counter.rs` | table configuration, [`Counter`]s, tracking [`Slots`] |
@@ -70,6 +73,7 @@ mod auth;
 mod build;
 mod cidr;
 mod cond;
+mod convert;
 mod counter;
 mod error;
 mod eval;
@@ -77,10 +81,12 @@ mod expr;
 mod facts;
 mod format;
 mod key;
+mod map;
 mod outcome;
 mod path;
 mod pattern;
 mod rate;
+mod route;
 mod saved;
 mod scratch;
 mod table;
@@ -93,6 +99,7 @@ pub use auth::{Password, Userlist};
 pub use build::{Rule, RuleSet, RuleSetBuilder, When};
 pub use cidr::{parse_cidr, IpSet, IpSetBuilder};
 pub use cond::{Acl, Cmp, Layer, Test};
+pub use convert::MapLoader;
 pub use counter::{Counter, Counters, Slots, TableConfig, TableStats, Tracked, SLOTS};
 pub use error::RuleError;
 pub use eval::{count_bytes, count_error, ConnState};
@@ -100,9 +107,11 @@ pub use expr::Cond;
 pub use facts::{Facts, Field, Headers, HttpFacts, UpServers};
 pub use format::Format;
 pub use key::{Key, KeyKind, MAX_KEY_LEN};
+pub use map::{Map, MapMatch, MAP_CONVERTERS};
 pub use outcome::{ConnOutcome, Edit, RequestOutcome, ResponseOutcome, Verdict};
 pub use path::{normalize_path, split_target};
 pub use pattern::{Method, Patterns, REGEX_MAX_LEN, REGEX_SIZE_LIMIT};
+pub use route::{BackendNames, NamedBackend};
 pub use saved::{SavedEntry, SavedKey};
 pub use scratch::Scratch;
 pub use table::{EntryId, Table};

@@ -25,6 +25,8 @@ pub struct Scratch {
     pub(super) values: Vec<u8>,
     /// ...and where each is, in the order of the rules that acted.
     pub(super) spans: Vec<(u32, u32)>,
+    /// The backend name a `use_backend` value renders to.
+    pub(super) name: Vec<u8>,
 }
 
 impl Scratch {
