@@ -102,6 +102,23 @@ pub enum Other {
     Haproxy,
 }
 
+/// The map files beside the case (`*.map`) that its text names, copied where both
+/// proxies find them by the relative name: HAProxy runs in `dir`, and ringlb reads
+/// them relative to its configuration there.
+fn copy_maps(cfg: &Path, text: &str, dir: &Path) {
+    let Some(Ok(entries)) = cfg.parent().map(std::fs::read_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".map") && text.contains(&name) {
+            std::fs::copy(e.path(), dir.join(&name)).expect("copy map file");
+            let _ = std::fs::create_dir_all(dir.join("second"));
+            std::fs::copy(e.path(), dir.join("second").join(&name)).expect("copy map file");
+        }
+    }
+}
+
 pub fn run(cfg: &Path, dir: &Path, other: Other) -> Outcome {
     let name = cfg.file_stem().unwrap().to_string_lossy().into_owned();
     let (text, script) = read(cfg).unwrap_or_else(|e| panic!("{e}"));
@@ -123,6 +140,7 @@ pub fn run(cfg: &Path, dir: &Path, other: Other) -> Outcome {
         differences: Vec::new(),
     };
     write_certificates(dir, &sh.crts);
+    copy_maps(cfg, &text, dir);
     let haproxy = start_haproxy(dir, &text, &ports_h, &servers);
     let (imp, _second, _ringlb) = match other {
         Other::Haproxy => {

@@ -1,5 +1,5 @@
 //! `use_backend` lines, translated once the frontend's mode is known: `use_backend`
-//! http rules in http mode, `[[frontend.route]] sni` in tcp mode (from `req.ssl_sni`
+//! http rules in http mode (a log-format name as `backend_format`), `[[frontend.route]] sni` in tcp mode (from `req.ssl_sni`
 //! ACLs). A backend that was not translated gets a 503, as HAProxy answers when a
 //! backend has no server.
 
@@ -19,8 +19,32 @@ pub fn finish_use_backend(fe: &mut Fe, known: &dyn Fn(&str) -> bool, cx: &mut Cx
     for line in &lines {
         let src = &line.src;
         let backend = line.word(1);
+        if backend.contains('%') && fe.mode() == "tcp" {
+            cx.led.lost(
+                src,
+                "dynamic backend names are translated in http mode only",
+            );
+            continue;
+        }
         if backend.contains('%') {
-            cx.led.lost(src, "dynamic backend names are not supported");
+            match super::rules::format_value(backend) {
+                Ok((_, relative)) => {
+                    let mut t = rule("[[frontend.http_rule]]", "use_backend", line);
+                    let note = match relative {
+                        Some(f) => src.differs(&format!("map file {f:?} is relative: ringlb reads it from the configuration's directory, HAProxy from its working directory")),
+                        None => src.cite(),
+                    };
+                    t.set("backend_format", Value::str(backend), note);
+                    match with_condition(&mut t, line, 2, fe) {
+                        Ok(()) => {
+                            fe.http_rules.push(t);
+                            cx.led.done(src);
+                        }
+                        Err(why) => cx.led.lost(src, why),
+                    }
+                }
+                Err(why) => cx.led.lost(src, format!("dynamic backend name: {why}")),
+            }
             continue;
         }
         if fe.mode() == "tcp" {

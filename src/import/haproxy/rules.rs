@@ -163,12 +163,33 @@ pub(super) fn header_value(
         t.set("value", Value::str(l), note.to_string());
         return Ok(());
     }
-    let f = crate::rules::Format::parse(v).map_err(|e| e.to_string())?;
+    let (f, relative) = format_value(v)?;
     if response && f.reads_request() {
         return Err(format!("value {v:?}: in http-response, hdr() and the other HTTP fetches read the response, which ringlb's values cannot"));
     }
-    t.set("format", Value::str(v), note.to_string());
+    let note = match relative {
+        Some(f) => format!("{note}; differs: map file {f:?} is relative: ringlb reads it from the configuration's directory, HAProxy from its working directory"),
+        None => note.to_string(),
+    };
+    t.set("format", Value::str(v), note);
     Ok(())
+}
+
+/// Whether ringlb renders log-format value `v` (its fetches, converters, map
+/// converters; the map files are read by `ringlb check`, not here), and the first
+/// map file given by a relative path.
+pub(super) fn format_value(v: &str) -> Result<(crate::rules::Format, Option<String>), String> {
+    let mut relative = None;
+    let f = crate::rules::Format::parse_with(v, &mut |how, file| {
+        if !file.starts_with('/') {
+            relative.get_or_insert_with(|| file.to_string());
+        }
+        crate::rules::Map::parse(file, how, "")
+            .map(std::sync::Arc::new)
+            .map_err(|e| e.to_string())
+    })
+    .map_err(|e| e.to_string())?;
+    Ok((f, relative))
 }
 
 pub(super) fn rule(header: &str, action: &str, line: &Line) -> Table {

@@ -119,3 +119,43 @@ fn backend_rules_stay_in_their_backend() {
         "{lost:?}"
     );
 }
+
+/// `use_backend %[...]` with map converters becomes `backend_format`; the map files
+/// are named as written (a relative one is said to differ), a condition is kept, and
+/// what ringlb cannot render (or a tcp frontend's) is reported.
+#[test]
+fn dynamic_use_backend_with_a_map_becomes_backend_format() {
+    let text = "frontend f\n  mode http\n  bind :80\n  use_backend %[req.hdr(host),lower,map_dom(/etc/haproxy/hosts.map,web)] if { path_beg /app }\n  use_backend %[path,map_beg(paths.map)]\n  http-request set-header X-Pool %[req.hdr(host),lower,map(/etc/haproxy/hosts.map,none)]\n  default_backend web\nbackend web\n  server s 10.0.0.1:80\n";
+    let (toml, t) = complete(text);
+    let rules = &t["frontend"][0]["http_rule"];
+    assert_eq!(
+        each(rules, "backend_format"),
+        [
+            None,
+            Some("%[req.hdr(host),lower,map_dom(/etc/haproxy/hosts.map,web)]"),
+            Some("%[path,map_beg(paths.map)]")
+        ],
+        "{toml}"
+    );
+    assert_eq!(each(rules, "if")[1], Some("anon_4_1"), "{toml}");
+    assert!(
+        toml.contains("differs: map file \"paths.map\" is relative"),
+        "{toml}"
+    );
+    assert_eq!(
+        each(rules, "format")[0],
+        Some("%[req.hdr(host),lower,map(/etc/haproxy/hosts.map,none)]"),
+        "{toml}"
+    );
+    let (_, lost) = run("frontend f\n  mode http\n  bind :80\n  use_backend %[var(txn.be)]\n  default_backend web\nbackend web\n  server s 10.0.0.1:80\n");
+    assert!(
+        lost.iter()
+            .any(|l| l.contains("dynamic backend name") && l.contains("var")),
+        "{lost:?}"
+    );
+    let (_, lost) = run("frontend f\n  mode tcp\n  bind :80\n  use_backend %[src,map_ip(nets.map)]\n  default_backend web\nbackend web\n  server s 10.0.0.1:80\n");
+    assert!(
+        lost.iter().any(|l| l.contains("http mode only")),
+        "{lost:?}"
+    );
+}
