@@ -255,6 +255,10 @@ fn check(path: &Path) -> anyhow::Result<ExitCode> {
             for line in config.backends.iter().filter_map(|b| b.rule_summary()) {
                 println!("  {line}");
             }
+            for m in &config.maps {
+                let (name, how) = (m.name(), m.how().converter());
+                println!("  map {name:?} ({how}): {} line(s)", m.len());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {

@@ -174,3 +174,35 @@ fn a_bad_map_or_rule_is_named_at_load() {
     )));
     assert!(parse(&ok, &origin).is_ok());
 }
+
+#[test]
+fn check_lists_the_maps_it_read() {
+    let app: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let hosts = MapFile::new(
+        "check-hosts.map",
+        "# two entries\na.example app\nb.example app\n",
+    );
+    let rules = format!(
+        "[[frontend.http_rule]]\naction = \"use_backend\"\nbackend_format = \"%[req.hdr(host),lower,map_dom({0},app)]\"\n\
+         [[frontend.http_rule]]\naction = \"set_header\"\nname = \"X-Site\"\nformat = \"%[req.hdr(host),map_dom({0})]\"\n",
+        hosts.relative()
+    );
+    let cfg = common::TempConfig::new(&http_config(app, "", &rules));
+    let out = std::process::Command::new(common::BIN)
+        .args(["check", "-c"])
+        .arg(&cfg.0)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = format!("map {:?} (map_dom): 2 line(s)", hosts.relative());
+    assert_eq!(
+        stdout.matches(&line).count(),
+        1,
+        "read once, listed once: {stdout}"
+    );
+}

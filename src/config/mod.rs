@@ -135,6 +135,9 @@ pub struct Config {
     pub announce: Option<Announce>,
     /// `[mail]`: alert mails, sent by the control plane.
     pub mail: Option<Mail>,
+    /// The map files the rules' values read (`map_*` converters), by name; shared
+    /// read-only by the rule sets that use them.
+    pub maps: Vec<std::sync::Arc<crate::rules::Map>>,
     /// Things that are allowed but worth telling the operator, already formatted
     /// as `file:line:column: message`.
     pub warnings: Vec<String>,

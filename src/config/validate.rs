@@ -274,6 +274,7 @@ impl Validator {
             resolvers,
             announce,
             mail,
+            maps: self.maps_read(),
             warnings: Vec::new(),
         }
     }

@@ -26,6 +26,13 @@ impl Validator {
         Format::parse_with(text, &mut |how, file| load_map(base, maps, how, file))
     }
 
+    /// The map files read, by name (for `ringlb check`).
+    pub(super) fn maps_read(&self) -> Vec<Arc<Map>> {
+        let mut maps: Vec<Arc<Map>> = self.maps.values().cloned().collect();
+        maps.sort_by(|a, b| (a.name(), a.how().converter()).cmp(&(b.name(), b.how().converter())));
+        maps
+    }
+
     /// `use_backend` with `backend_format` (HAProxy's `use_backend %[...]`): the name
     /// is computed per request; one that names no backend routes nowhere.
     pub(super) fn named_backend(

@@ -48,6 +48,21 @@ pub const MAP_CONVERTERS: &str =
     "map, map_str, map_beg, map_end, map_sub, map_dir, map_dom, map_reg, map_ip, map_int (and the same with a _str suffix)";
 
 impl MapMatch {
+    /// The converter's name (`map_dom`).
+    pub fn converter(self) -> &'static str {
+        match self {
+            MapMatch::Str => "map_str",
+            MapMatch::Beg => "map_beg",
+            MapMatch::End => "map_end",
+            MapMatch::Sub => "map_sub",
+            MapMatch::Dir => "map_dir",
+            MapMatch::Dom => "map_dom",
+            MapMatch::Reg => "map_reg",
+            MapMatch::Ip => "map_ip",
+            MapMatch::Int => "map_int",
+        }
+    }
+
     /// The match of a converter's name (`map_beg`, `map_beg_str`), if it is a map's.
     pub fn of_converter(name: &str) -> Option<MapMatch> {
         let rest = name.strip_prefix("map")?;
@@ -181,6 +196,11 @@ impl Map {
             MapMatch::Dir => match_word(sample, key, b"/?"),
             _ => match_word(sample, key, b"/?.:"),
         }
+    }
+
+    /// How its keys match.
+    pub fn how(&self) -> MapMatch {
+        self.how
     }
 
     /// The file as the configuration names it.
