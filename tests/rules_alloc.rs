@@ -252,7 +252,7 @@ fn routing_by_map_allocates_nothing_once_warm() {
         .collect();
     let mut sc = Scratch::default();
     let mut picked = Vec::new();
-    let mut round = |sc: &mut Scratch, picked: &mut Vec<Option<u32>>| {
+    let round = |sc: &mut Scratch, picked: &mut Vec<Option<u32>>| {
         for h in &by {
             let facts = Facts {
                 http: Some(HttpFacts {
