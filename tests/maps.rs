@@ -1,7 +1,8 @@
 //! HAProxy's map files end to end (docs/rules.md, "Maps"): `use_backend` with a name
 //! computed per request (`backend_format`), map converters in header values, the
 //! errors a bad map gives at load, and a reload that reads a changed map (or keeps
-//! the running one when the new file is bad). Real binary, real sockets.
+//! the running one when the new file is bad). Also ACL pattern files (`values_file`,
+//! HAProxy's `-f`). Real binary, real sockets.
 
 mod common;
 
@@ -204,5 +205,89 @@ fn check_lists_the_maps_it_read() {
         stdout.matches(&line).count(),
         1,
         "read once, listed once: {stdout}"
+    );
+}
+
+const PATTERN_RULES: &str = r#"
+[[frontend.acl]]
+name = "static"
+path_prefix = ["/assets/"]
+values_file = "STATIC"
+[[frontend.acl]]
+name = "bot"
+header = { name = "User-Agent", prefix = [] }
+ignore_case = true
+values_file = "BOTS"
+[[frontend.http_rule]]
+action = "deny"
+if = "bot"
+[[frontend.http_rule]]
+action = "use_backend"
+backend = "be_a"
+if = "static"
+"#;
+
+#[test]
+fn acl_pattern_files_add_to_the_list() {
+    let (app, a) = (Backend::start(), Backend::start());
+    let stat = MapFile::new("static.lst", "# static trees\n/static/\n\n  /img/  \n");
+    let bots = MapFile::new("bots.lst", "BadBot\nscanner/\n");
+    let frontend = PATTERN_RULES
+        .replace("STATIC", &stat.relative())
+        .replace("BOTS", &bots.relative());
+    let rl = Ringlb::start(&(http_config(app.addr, "", &frontend) + &backend("be_a", a.addr)));
+    let send = |path: &str, ua: &str| {
+        let mut c = Client::connect(rl.addr());
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\nUser-Agent: {ua}\r\n\r\n").as_bytes());
+        c.response(false).0
+    };
+    for path in ["/static/a.css", "/img/logo.png", "/assets/app.js"] {
+        assert_eq!(send(path, "curl/8"), 200, "{path}");
+    }
+    assert_eq!(
+        (a.requests(), app.requests()),
+        (3, 0),
+        "file lines and inline values"
+    );
+    assert_eq!(send("/index.html", "curl/8"), 200);
+    assert_eq!(app.requests(), 1);
+    assert_eq!(
+        send("/", "badbot/2.0"),
+        403,
+        "ignore_case applies to the file's lines"
+    );
+    assert_eq!(send("/", "Scanner/1"), 403);
+    assert_eq!(app.requests(), 1);
+
+    let origin = std::env::temp_dir().join("maps-test.toml");
+    let with = |acl: &str| {
+        http_config(
+            app.addr,
+            "",
+            &format!("[[frontend.acl]]\nname = \"x\"\n{acl}\n"),
+        )
+    };
+    let err = parse(&with("src = []\nvalues_file = \"a.lst\""), &origin).unwrap_err();
+    assert!(
+        err.contains("values_file adds to a list") && err.contains("src_file"),
+        "{err}"
+    );
+    let err = parse(&with("path = []\nvalues_file = \"no-such.lst\""), &origin).unwrap_err();
+    assert!(
+        err.contains("values_file: cannot read") && err.contains("no-such.lst"),
+        "{err}"
+    );
+    let err = parse(
+        &with(
+            "header = { name = \"X\" }\nvalues_file = \"BOTS\""
+                .replace("BOTS", &bots.relative())
+                .as_str(),
+        ),
+        &origin,
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("values_file needs one of equals, prefix, regex"),
+        "{err}"
     );
 }

@@ -26,6 +26,9 @@ pub struct RawAcl {
     pub ignore_case: Option<bool>,
     pub src: Option<S<Vec<S<String>>>>,
     pub src_file: Option<S<String>>,
+    /// More values for the ACL's list (`host`, `path_prefix`... or the header's
+    /// `equals`/`prefix`/`regex`), one per line, from a file (HAProxy's `-f`).
+    pub values_file: Option<S<String>>,
     pub dst_port: Option<S<Vec<S<i64>>>>,
     pub sni: Option<S<Vec<String>>>,
     pub sni_suffix: Option<S<Vec<String>>>,

@@ -29,9 +29,15 @@ impl Validator {
             return None;
         }
         let ic = r.ignore_case.unwrap_or(false);
+        let extra = match &r.values_file {
+            Some(f) => self.values_file(f, kinds[0], what)?,
+            None => Vec::new(),
+        };
         let pats = |v: &Option<S<Vec<String>>>, m: Method, ic: bool| {
-            v.as_ref()
-                .map(|v| (v.span(), Patterns::new(m, v.get_ref(), ic)))
+            v.as_ref().map(|v| {
+                let all = v.get_ref().iter().chain(&extra);
+                (v.span(), Patterns::new(m, all, ic))
+            })
         };
         let test = if r.src.is_some() || r.src_file.is_some() {
             return self.src_test(r, what);
@@ -58,7 +64,7 @@ impl Validator {
         } else if let Some(h) = &r.header {
             (
                 h.span(),
-                header(h.get_ref(), ic).map(|(name, values)| Test::Header { name, values }),
+                header(h.get_ref(), &extra, ic).map(|(name, values)| Test::Header { name, values }),
             )
         } else {
             let (span, p, make): (_, _, fn(Patterns) -> Test) = [
@@ -109,6 +115,34 @@ impl Validator {
             .as_ref()
             .map(|g| g.iter().map(|g| g.as_str().into()).collect());
         Some(Test::Auth { list, groups })
+    }
+
+    /// The lines of `values_file` (blank lines and `#` comments skipped), for the
+    /// list kinds and `header`; `None` after recording an error.
+    fn values_file(&mut self, file: &S<String>, kind: &str, what: &str) -> Option<Vec<String>> {
+        let takes_none = [
+            "src",
+            "dst_port",
+            "http_version",
+            "query",
+            "cookie",
+            "counter",
+            "nbsrv",
+            "http_auth",
+        ];
+        if takes_none.contains(&kind) {
+            let why = format!("{what}: values_file adds to a list (host, path_prefix..., header); {kind} takes none (src has src_file)");
+            self.error(file.span(), why);
+            return None;
+        }
+        let text = self.read_text(file, &format!("{what}: values_file"))?;
+        let lines = text.lines().map(str::trim);
+        Some(
+            lines
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(String::from)
+                .collect(),
+        )
     }
 
     /// `src` and `src_file` (both may be given: one set).
@@ -308,22 +342,28 @@ fn named(n: &RawNamed, ic: bool) -> Result<NamedTest, RuleError> {
     Ok((n.name.as_bytes().into(), values))
 }
 
-/// `header`: a name and at most one of equals/prefix/regex.
-fn header(h: &RawHeaderMatch, ic: bool) -> Result<NamedTest, RuleError> {
+/// `header`: a name and at most one of equals/prefix/regex (with `extra`, the lines
+/// of `values_file`, added to it).
+fn header(h: &RawHeaderMatch, extra: &[String], ic: bool) -> Result<NamedTest, RuleError> {
     let given = [
         (Method::Exact, &h.equals),
         (Method::Prefix, &h.prefix),
         (Method::Regex, &h.regex),
     ];
     let mut set = given.iter().filter(|(_, v)| v.is_some());
-    let values = match (set.next(), set.next()) {
-        (Some(_), Some(_)) => {
-            return Err(RuleError::Invalid(
-                "header: one of equals, prefix, regex".into(),
-            ))
-        }
-        (Some((m, Some(v))), None) => Some(Patterns::new(*m, v, ic)?),
-        _ => None,
-    };
+    let values =
+        match (set.next(), set.next()) {
+            (Some(_), Some(_)) => {
+                return Err(RuleError::Invalid(
+                    "header: one of equals, prefix, regex".into(),
+                ))
+            }
+            (Some((m, Some(v))), None) => Some(Patterns::new(*m, v.iter().chain(extra), ic)?),
+            (None, _) if !extra.is_empty() => return Err(RuleError::Invalid(
+                "header: values_file needs one of equals, prefix, regex (an empty list will do)"
+                    .into(),
+            )),
+            _ => None,
+        };
     Ok((h.name.as_bytes().into(), values))
 }

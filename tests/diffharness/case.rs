@@ -102,7 +102,7 @@ pub enum Other {
     Haproxy,
 }
 
-/// The map files beside the case (`*.map`) that its text names, copied where both
+/// The map and pattern files beside the case (`*.map`, `*.lst`) that its text names, copied where both
 /// proxies find them by the relative name: HAProxy runs in `dir`, and ringlb reads
 /// them relative to its configuration there.
 fn copy_maps(cfg: &Path, text: &str, dir: &Path) {
@@ -111,7 +111,7 @@ fn copy_maps(cfg: &Path, text: &str, dir: &Path) {
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".map") && text.contains(&name) {
+        if (name.ends_with(".map") || name.ends_with(".lst")) && text.contains(&name) {
             std::fs::copy(e.path(), dir.join(&name)).expect("copy map file");
             let _ = std::fs::create_dir_all(dir.join("second"));
             std::fs::copy(e.path(), dir.join("second").join(&name)).expect("copy map file");

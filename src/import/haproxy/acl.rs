@@ -61,7 +61,16 @@ pub fn translate(name: &str, words: &[String], note: &str) -> Result<Acl, String
     }
     let (base, arg, derived) = split_fetch(fetch);
     let m = method.as_deref().or(derived).unwrap_or("");
-    let (key, value) = kind(&base, arg.as_deref(), m, &values, file)?;
+    let (key, value, values_file) = match file {
+        Some(f) if !(base == "src" && matches!(m, "" | "ip")) => {
+            let (key, value) = with_pattern_file(&base, arg.as_deref(), m, &values)?;
+            (key, value, Some(f))
+        }
+        file => {
+            let (key, value) = kind(&base, arg.as_deref(), m, &values, file)?;
+            (key, value, None)
+        }
+    };
     if key == "sni-route" {
         let names = match value {
             Value::Arr(v) => v
@@ -82,10 +91,59 @@ pub fn translate(name: &str, words: &[String], note: &str) -> Result<Acl, String
     let mut t = Table::new("[[frontend.acl]]");
     t.set("name", Value::str(name), note.clone());
     t.set(&key, value, note.clone());
+    if let Some(f) = values_file {
+        t.set("values_file", Value::str(f), note.clone());
+    }
     if icase {
         t.set("ignore_case", Value::Bool(true), note.to_string());
     }
     Ok(Acl::Table(t))
+}
+
+/// A stand-in value: where the translation keeps it as written, the file's lines
+/// can be added to the same list (`values_file`); where it rewrites values (`path_sub`
+/// as an escaped regex...), they cannot. Its `.` changes when escaped.
+const FROM_FILE: &str = "\u{0}values.file";
+
+/// The kind of `-f FILE` with a string match: the values' list without the file's
+/// lines, which ringlb reads into that list at load (`values_file`).
+fn with_pattern_file(
+    base: &str,
+    arg: Option<&str>,
+    m: &str,
+    values: &[String],
+) -> Result<(String, Value), String> {
+    let mut marked = values.to_vec();
+    marked.push(FROM_FILE.to_string());
+    let (key, mut value) = kind(base, arg, m, &marked, None)?;
+    if key == "sni-route" {
+        return Err(
+            "-f pattern files are not supported for routing by the ClientHello's name".into(),
+        );
+    }
+    if take_marker(&mut value) {
+        Ok((key, value))
+    } else {
+        let fetch = arg.map_or(base.to_string(), |a| format!("{base}({a})"));
+        let how = if m.is_empty() {
+            String::new()
+        } else {
+            format!(" -m {m}")
+        };
+        Err(format!("-f pattern files are not supported with {fetch}{how}: its values are rewritten when translated"))
+    }
+}
+
+/// Remove the stand-in from the list that ends with it (in an inline table too).
+fn take_marker(v: &mut Value) -> bool {
+    match v {
+        Value::Arr(items) if items.last().and_then(Value::as_str) == Some(FROM_FILE) => {
+            items.pop();
+            true
+        }
+        Value::Inline(kv) => kv.iter_mut().any(|(_, v)| take_marker(v)),
+        _ => false,
+    }
 }
 
 /// `path_beg` → (`path`, None, `beg`); `hdr_dom(host)` → (`hdr`, `host`, `dom`).
@@ -155,7 +213,6 @@ fn kind(
             None if values.is_empty() => return Err("no values".to_string()),
             None => Some(("src", strs(values))),
         },
-        _ if file.is_some() => return Err("-f pattern files are supported for src only".into()),
         ("dst_port", "" | "int") => {
             let ports: Result<Vec<Value>, _> = values
                 .iter()

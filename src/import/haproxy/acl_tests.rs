@@ -84,7 +84,53 @@ fn sni_routes_and_refusals() {
     assert!(t("nbsrv(app) ne 1").is_err());
     assert!(t("nbsrv(app) ge 0").is_err());
     assert!(t("hdr_cnt(host) gt 1").is_err());
-    assert!(t("path -f list").is_err());
+}
+
+/// `-f FILE` with a string match: the list keeps its inline values and ringlb reads
+/// the file's lines into it (`values_file`), unless the translation rewrites values.
+#[test]
+fn pattern_files_become_values_file() {
+    let items = |line: &str| match t(line).unwrap() {
+        Acl::Table(t) => t
+            .items
+            .iter()
+            .map(|i| (i.key.clone(), i.value.clone()))
+            .collect::<Vec<_>>(),
+        Acl::Sni(_) => panic!("sni"),
+    };
+    let it = items("path_beg -f /etc/haproxy/static.lst /extra");
+    assert_eq!(
+        it[1],
+        ("path_prefix".into(), Value::Arr(vec![Value::str("/extra")]))
+    );
+    assert_eq!(
+        it[2],
+        ("values_file".into(), Value::str("/etc/haproxy/static.lst"))
+    );
+    let it = items("hdr_beg(user-agent) -i -f bots.lst");
+    assert_eq!(
+        it[1].1,
+        Value::Inline(vec![
+            ("name".into(), Value::str("user-agent")),
+            ("prefix".into(), Value::Arr(vec![])),
+        ])
+    );
+    assert_eq!(it[2].0, "values_file");
+    assert!(it
+        .iter()
+        .any(|(k, v)| k == "ignore_case" && *v == Value::Bool(true)));
+    assert_eq!(key_value("path -f list").0, "path");
+    for rewritten in [
+        "path_sub -f list",
+        "hdr_dom(host) -f list",
+        "req_ssl_sni -f list",
+    ] {
+        let err = t(rewritten).unwrap_err();
+        assert!(
+            err.contains("-f pattern files are not supported"),
+            "{rewritten}: {err}"
+        );
+    }
 }
 
 #[test]
