@@ -291,3 +291,37 @@ fn acl_pattern_files_add_to_the_list() {
         "{err}"
     );
 }
+
+/// An HTTP/2 stream is routed by the same map: its `:authority` is the Host the
+/// rules read (curl, cleartext HTTP/2 with prior knowledge).
+#[test]
+fn http2_streams_are_routed_by_the_map_too() {
+    let (app, a) = (Backend::start(), Backend::start());
+    let map = MapFile::new("h2-hosts.map", "example.com be_a\n");
+    let rules = format!(
+        "h2c = \"prior-knowledge\"\n[[frontend.http_rule]]\naction = \"use_backend\"\nbackend_format = \"%[req.hdr(host),lower,map_dom({})]\"\n",
+        map.relative()
+    );
+    let rl = Ringlb::start(&(http_config(app.addr, "", &rules) + &backend("be_a", a.addr)));
+    let curl = |authority: &str| {
+        let out = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "--max-time",
+                "20",
+                "--http2-prior-knowledge",
+            ])
+            .args(["-w", "%{http_code} %{http_version}", "--connect-to"])
+            .arg(format!("{authority}:80:{}", rl.addr()))
+            .arg(format!("http://{authority}/x"))
+            .output()
+            .expect("curl runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(curl("www.example.com"), "200 2");
+    assert_eq!((a.requests(), app.requests()), (1, 0));
+    assert_eq!(curl("other.test"), "200 2");
+    assert_eq!((a.requests(), app.requests()), (1, 1));
+}
